@@ -1,0 +1,1 @@
+"""LLLM: build LLM agentic systems like ordinary software (placeholder during bootstrap)."""

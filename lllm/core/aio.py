@@ -1,0 +1,57 @@
+"""The one background event loop that runs LLLM's async core for its synchronous API.
+
+Sync wrappers (``agent.respond()``, ``tactic(task)``, ``invoker.call``) submit coroutines here, so
+connection pools live on one long-lived loop and are reused across agents, threads and calls,
+and the sync API works even when called from inside another running event loop."""
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Coroutine, Optional, TypeVar
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_loop: Optional[asyncio.AbstractEventLoop] = None
+_thread: Optional[threading.Thread] = None
+
+
+def background_loop() -> asyncio.AbstractEventLoop:
+    """The shared loop, started on first use in a daemon thread."""
+    global _loop, _thread
+    loop = _loop
+    if loop is not None and not loop.is_closed():
+        return loop
+    with _lock:
+        if _loop is None or _loop.is_closed():
+            _loop = asyncio.new_event_loop()
+            _thread = threading.Thread(target=_loop.run_forever, name="lllm-loop", daemon=True)
+            _thread.start()
+        return _loop
+
+
+def in_background_loop() -> bool:
+    try:
+        return asyncio.get_running_loop() is _loop
+    except RuntimeError:
+        return False
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on the background loop and block until it finishes.
+
+    Called from the background loop itself (a sync tool calling a sync API) would deadlock, so
+    that case raises instead; use the ``a*`` variant there."""
+    if in_background_loop():
+        coro.close()
+        raise RuntimeError("LLLM's sync API was called from inside its own event loop; "
+                           "await the async variant (e.g. `await agent.arespond()`) instead.")
+    fut = asyncio.run_coroutine_threadsafe(coro, background_loop())
+    try:
+        return fut.result()
+    except BaseException:
+        fut.cancel()
+        raise
+
+
+__all__ = ["background_loop", "run_sync", "in_background_loop"]

@@ -1,0 +1,157 @@
+"""Messages, tool calls and costs: the values a Dialog holds and an invoker produces."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Dict, List, Optional, Type, TypeVar, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from lllm.core.const import APITypes, Modalities, Roles
+
+M = TypeVar("M", bound=BaseModel)
+_NAME_BAD = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class FunctionCall(BaseModel):
+    """One tool call requested by the model, and (once executed) its result."""
+
+    id: str
+    name: str
+    arguments: Dict[str, Any] = Field(default_factory=dict)
+    result: Any = None
+    result_str: Optional[str] = None
+    error_message: Optional[str] = None
+    duration_s: Optional[float] = None
+
+    @property
+    def success(self) -> bool:
+        return self.error_message is None and self.result_str is not None
+
+    def equals(self, other: "FunctionCall") -> bool:
+        """Same tool, deep-equal arguments (ids are ignored)."""
+        return self.name == other.name and self.arguments == other.arguments
+
+    def is_repeated(self, calls: List["FunctionCall"]) -> bool:
+        return any(self.equals(c) for c in calls)
+
+    def __str__(self) -> str:
+        return f"{self.name}({json.dumps(self.arguments, default=str)})"
+
+
+class InvokeCost(BaseModel):
+    """Tokens, per-token rates and dollars of one or more invocations; ``+`` sums all but the rates."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    reasoning_tokens: int = 0
+    input_cost_per_token: float = 0.0
+    output_cost_per_token: float = 0.0
+    prompt_cost: float = 0.0
+    completion_cost: float = 0.0
+    cost: float = 0.0
+
+    _SUMMED = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_prompt_tokens",
+               "reasoning_tokens", "prompt_cost", "completion_cost", "cost")
+
+    @classmethod
+    def from_usage(cls, usage: Optional[Dict[str, Any]]) -> "InvokeCost":
+        """Read a normalised usage dict; ``None`` values count as 0, ``response_cost`` becomes ``cost``."""
+        if not usage:
+            return cls()
+        u = {k: v for k, v in usage.items() if v is not None}
+        p, c = int(u.get("prompt_tokens", 0)), int(u.get("completion_tokens", 0))
+        return cls(
+            prompt_tokens=p, completion_tokens=c, total_tokens=int(u.get("total_tokens", p + c)),
+            cached_prompt_tokens=int(u.get("cached_prompt_tokens", 0)),
+            reasoning_tokens=int(u.get("reasoning_tokens", 0)),
+            input_cost_per_token=float(u.get("input_cost_per_token", 0.0)),
+            output_cost_per_token=float(u.get("output_cost_per_token", 0.0)),
+            prompt_cost=float(u.get("prompt_cost", 0.0)),
+            completion_cost=float(u.get("completion_cost", 0.0)),
+            cost=float(u.get("response_cost", u.get("cost", 0.0))),
+        )
+
+    def __add__(self, other: "InvokeCost") -> "InvokeCost":
+        if not isinstance(other, InvokeCost):
+            return NotImplemented
+        return InvokeCost(**{k: getattr(self, k) + getattr(other, k) for k in self._SUMMED})
+
+    def __radd__(self, other: Any) -> "InvokeCost":  # lets sum() start from 0
+        if other == 0:
+            return self
+        return self.__add__(other)
+
+    def __str__(self) -> str:
+        return (f"{self.prompt_tokens} prompt + {self.completion_tokens} completion tokens, "
+                f"${self.cost:.6f}")
+
+
+class TokenLogprob(BaseModel):
+    token: str = ""
+    logprob: float = 0.0
+    bytes: Optional[List[int]] = None
+    top_logprobs: List[Dict[str, Any]] = Field(default_factory=list)
+
+
+class Message(BaseModel):
+    """One immutable-by-convention turn of a dialog."""
+
+    model_config = ConfigDict(use_enum_values=False, arbitrary_types_allowed=False)
+
+    role: Roles
+    content: Union[str, List[Dict[str, Any]]] = ""
+    name: str = ""
+    function_calls: List[FunctionCall] = Field(default_factory=list)
+    modality: Modalities = Modalities.TEXT
+    logprobs: List[TokenLogprob] = Field(default_factory=list)
+    parsed: Dict[str, Any] = Field(default_factory=dict)
+    model: Optional[str] = None
+    usage: Dict[str, Any] = Field(default_factory=dict)
+    metadata: Dict[str, Any] = Field(default_factory=dict)
+    api_type: APITypes = APITypes.COMPLETION
+    vectors: List[Any] = Field(default_factory=list)
+
+    @field_validator("logprobs", mode="before")
+    @classmethod
+    def _coerce_logprobs(cls, v: Any) -> Any:
+        if v is None:
+            return []
+        return [x if isinstance(x, TokenLogprob) else TokenLogprob.model_validate(
+            x if isinstance(x, dict) else getattr(x, "model_dump", lambda: dict(x))()) for x in v]
+
+    @property
+    def sanitized_name(self) -> str:
+        return _NAME_BAD.sub("_", self.name)[:64]
+
+    @property
+    def is_function_call(self) -> bool:
+        return bool(self.function_calls)
+
+    @property
+    def cost(self) -> InvokeCost:
+        return InvokeCost.from_usage(self.usage)
+
+    @property
+    def text(self) -> str:
+        """The textual content (text parts joined when the content is a list of parts)."""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.get("text", "") for p in self.content if isinstance(p, dict))
+
+    def parsed_as(self, model: Type[M]) -> M:
+        """The structured output validated as ``model`` (see ``Prompt.format``)."""
+        data = {k: v for k, v in self.parsed.items() if k != "raw"} if "raw" in self.parsed else self.parsed
+        return model.model_validate(data)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "Message":
+        return cls.model_validate(d)
+
+
+__all__ = ["FunctionCall", "InvokeCost", "TokenLogprob", "Message"]

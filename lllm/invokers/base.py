@@ -1,0 +1,230 @@
+"""The invoker contract: turn a Dialog into one model call and the model's answer into a Message.
+
+Provider modules only translate (request building, response/SSE parsing, error mapping); the shared
+steps (which tools are offered, output parsing and validation, tool-argument decoding, cost) live
+here so every invoker behaves identically as seen by the agent loop."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+
+from lllm.core.const import APITypes, Modalities, Roles
+from lllm.core.message import FunctionCall, InvokeCost, Message
+from lllm.errors import ParseError, ProviderError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.dialog import Dialog
+    from lllm.core.prompt import Function, Prompt
+    from lllm.core.stream import BaseStreamHandler
+
+DEFAULT_TIMEOUT_S = 600.0
+
+
+@dataclass
+class InvokeResult:
+    """Everything one invocation produced: the message, what was sent, what came back, and errors.
+
+    ``execution_errors`` hold *invalid output* (parse/format failures, malformed tool arguments);
+    provider failures are raised as :class:`~lllm.errors.ProviderError` instead."""
+
+    message: Optional[Message] = None
+    raw_response: Any = None
+    model_args: Dict[str, Any] = field(default_factory=dict)
+    execution_errors: List[Exception] = field(default_factory=list)
+    request: Dict[str, Any] = field(default_factory=dict)
+    started_at: float = 0.0
+    latency_s: float = 0.0
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.execution_errors)
+
+    @property
+    def error_message(self) -> str:
+        return "\n".join(str(e) for e in self.execution_errors)
+
+    @property
+    def cost(self) -> InvokeCost:
+        return self.message.cost if self.message is not None else InvokeCost()
+
+
+@dataclass
+class ToolCallOut:
+    """A tool call as the provider sent it; ``arguments`` is the raw JSON text."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass
+class ModelOutput:
+    """What a provider adapter extracts from one response, before LLLM-level parsing."""
+
+    content: str = ""
+    tool_calls: List[ToolCallOut] = field(default_factory=list)
+    usage: Dict[str, Any] = field(default_factory=dict)   # normalised keys, see InvokeCost.from_usage
+    model: Optional[str] = None
+    finish_reason: Optional[str] = None
+    logprobs: List[Any] = field(default_factory=list)
+    metadata: Dict[str, Any] = field(default_factory=dict)  # provider extras (e.g. thinking blocks)
+
+
+def effective_functions(dialog: "Dialog", functions: Optional[List["Function"]]) -> List["Function"]:
+    """The tools to offer: the explicit list (the agent loop passes it), else the top prompt's."""
+    if functions is not None:
+        return list(functions)
+    prompt = dialog.top_prompt
+    return list(prompt.functions.values()) if prompt is not None else []
+
+
+def finish_output(out: ModelOutput, prompt: Optional["Prompt"], *, responder: str = "assistant",
+                  parser_args: Optional[Dict[str, Any]] = None, metadata: Optional[Dict[str, Any]] = None,
+                  api_type: APITypes = APITypes.COMPLETION) -> Tuple[Message, List[Exception]]:
+    """Build the Message for ``out``: decode tool arguments, validate ``format``, run the parser.
+
+    Errors are returned, not raised: the agent loop turns them into an exception retry."""
+    errors: List[Exception] = []
+    calls: List[FunctionCall] = []
+    for tc in out.tool_calls:
+        try:
+            args = json.loads(tc.arguments) if tc.arguments and tc.arguments.strip() else {}
+            if not isinstance(args, dict):
+                raise ValueError(f"expected a JSON object, got {type(args).__name__}")
+        except ValueError as e:
+            errors.append(ParseError(
+                f"Tool call '{tc.name}' (id {tc.id}) has malformed JSON arguments: {e}. "
+                f"Send the arguments as one JSON object.", detail=tc.arguments))
+            args = {}
+        calls.append(FunctionCall(id=tc.id, name=tc.name, arguments=args))
+    parsed: Dict[str, Any] = {"raw": out.content}
+    if not calls and prompt is not None:
+        try:
+            parsed = prompt.parse_output(out.content, **(parser_args or {}))
+        except ParseError as e:
+            errors.append(e)
+    usage = dict(out.usage)
+    usage.setdefault("total_tokens", int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0))
+    meta = dict(metadata or {})
+    if out.metadata:
+        meta.update(out.metadata)
+    if out.finish_reason is not None:
+        meta.setdefault("finish_reason", out.finish_reason)
+    msg = Message(
+        role=Roles.TOOL_CALL if calls else Roles.ASSISTANT, content=out.content or "", name=responder,
+        function_calls=calls, modality=Modalities.FUNCTION_CALL if calls else Modalities.TEXT,
+        logprobs=out.logprobs, parsed=parsed, model=out.model, usage=usage, metadata=meta, api_type=api_type)
+    return msg, errors
+
+
+def classify_exception(exc: BaseException) -> Optional[str]:
+    """``"rate_limit"`` | ``"transient"`` | ``None`` (fatal) for any exception an invoker may raise."""
+    if isinstance(exc, ProviderError):
+        return exc.kind
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError)):
+        return "transient"
+    try:  # aiohttp is imported lazily; only classify its errors if it is already loaded
+        import sys
+        aiohttp = sys.modules.get("aiohttp")
+        if aiohttp is not None and isinstance(exc, (aiohttp.ClientConnectionError, aiohttp.ServerTimeoutError,
+                                                    aiohttp.ClientPayloadError)):
+            return "transient"
+    except Exception:  # pragma: no cover
+        pass
+    return None
+
+
+class BaseInvoker(ABC):
+    """Calls a model. Subclasses implement ``call`` (sync) and may implement ``acall`` natively.
+
+    Invokers never retry: the agent loop's budgets are the one retry policy."""
+
+    name: str = "base"
+
+    def __init__(self, config: Optional[Dict[str, Any]] = None):
+        self.config = dict(config or {})
+
+    @abstractmethod
+    def call(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
+             parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
+             metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
+             stream_handler: Optional["BaseStreamHandler"] = None, *,
+             functions: Optional[List["Function"]] = None) -> InvokeResult:
+        """Invoke ``model`` on ``dialog``; ``functions`` overrides the tools offered ([] = none)."""
+
+    async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
+                    parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
+                    metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
+                    stream_handler: Optional["BaseStreamHandler"] = None, *,
+                    functions: Optional[List["Function"]] = None) -> InvokeResult:
+        """Async variant; by default runs ``call`` in a worker thread."""
+        return await asyncio.to_thread(self.call, dialog, model, model_args, parser_args, responder,
+                                       metadata, api_type, stream_handler, functions=functions)
+
+    def classify_error(self, exc: BaseException) -> Optional[str]:
+        return classify_exception(exc)
+
+    def count_tokens(self, model: str, messages: List[Message]) -> int:
+        """A fast estimate (about four characters a token) used by context management."""
+        from lllm.core.tokens import estimate_messages_tokens
+        return estimate_messages_tokens(messages)
+
+    def context_window(self, model: str) -> Optional[int]:
+        """The provider's context window for ``model`` if known, else ``None``."""
+        return None
+
+    async def aclose(self) -> None:
+        """Release pooled connections (optional)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry and routing (§4, §4.1)
+# ---------------------------------------------------------------------------------------------
+
+_BUILDERS: Dict[str, Callable[[Dict[str, Any]], BaseInvoker]] = {}
+
+
+def register_invoker(name: str, builder: Callable[[Dict[str, Any]], BaseInvoker], *, overwrite: bool = False) -> None:
+    """Register ``builder(config) -> BaseInvoker`` under ``name`` for ``invoker: <name>`` configs."""
+    if name in _BUILDERS and not overwrite:
+        raise ValueError(f"Invoker '{name}' is already registered; pass overwrite=True to replace it.")
+    _BUILDERS[name] = builder
+
+
+def registered_invokers() -> List[str]:
+    _ensure_builtin()
+    return sorted(_BUILDERS)
+
+
+def build_invoker(config: Optional[Dict[str, Any]] = None) -> BaseInvoker:
+    """Build the invoker a tactic config asks for (``invoker``, default ``auto``)."""
+    config = dict(config or {})
+    _ensure_builtin()
+    name = config.get("invoker") or "auto"
+    if not isinstance(name, str):
+        from lllm.errors import ConfigError
+        raise ConfigError(f"'invoker' must be a string, got {type(name).__name__}: {name!r}")
+    if name not in _BUILDERS:
+        raise KeyError(f"Unknown invoker '{name}'. Registered invokers: {sorted(_BUILDERS)}")
+    inv_config = config.get("invoker_config", config)
+    return _BUILDERS[name](dict(inv_config or {}))
+
+
+_builtin_done = False
+
+
+def _ensure_builtin() -> None:
+    global _builtin_done
+    if _builtin_done:
+        return
+    _builtin_done = True
+    from lllm.invokers import router  # registers auto/openai/anthropic/litellm/test
+    router.register_builtin_invokers()
+
+
+__all__ = ["InvokeResult", "ModelOutput", "ToolCallOut", "BaseInvoker", "finish_output", "effective_functions",
+           "classify_exception", "register_invoker", "build_invoker", "registered_invokers", "DEFAULT_TIMEOUT_S"]
