@@ -1,0 +1,30 @@
+"""Invokers: one model call from a Dialog (§4). Provider modules are imported on first use,
+so ``import lllm.invokers`` stays cheap (no aiohttp, no price table)."""
+from __future__ import annotations
+
+from typing import Any
+
+from lllm.invokers.base import (BaseInvoker, InvokeResult, ModelOutput, ToolCallOut, build_invoker, register_invoker,
+                                registered_invokers)
+
+_LAZY = {
+    "OpenAIInvoker": "lllm.invokers.openai",
+    "AutoInvoker": "lllm.invokers.router",
+    "route": "lllm.invokers.router",
+    "AnthropicInvoker": "lllm.invokers.anthropic",
+    "LiteLLMInvoker": "lllm.invokers.litellm",
+}
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'lllm.invokers' has no attribute '{name}'")
+    import importlib
+    value = getattr(importlib.import_module(mod), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = ["BaseInvoker", "InvokeResult", "ModelOutput", "ToolCallOut", "build_invoker", "register_invoker",
+           "registered_invokers", "OpenAIInvoker", "AutoInvoker", "route"]

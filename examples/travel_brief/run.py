@@ -1,0 +1,48 @@
+"""Run the travel-brief example: `python examples/travel_brief/run.py "Lisbon" --month may --days 4`.
+
+Without a provider key (and without --model) it runs offline on LLLM's deterministic test model."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tactic import TravelBriefTactic, TripRequest  # noqa: E402
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("city", nargs="?", default="Lisbon")
+    ap.add_argument("--month", default="may")
+    ap.add_argument("--days", type=int, default=3)
+    ap.add_argument("--model", help="model for both agents, e.g. gpt-4o-mini or anthropic/claude-sonnet-4-5")
+    args = ap.parse_args(argv)
+
+    config = yaml.safe_load((Path(__file__).parent / "config.yaml").read_text())
+    model = args.model
+    if model is None and not (os.environ.get("OPENAI_API_KEY") or os.environ.get("ANTHROPIC_API_KEY")):
+        model = "test"
+        print("No OPENAI_API_KEY or ANTHROPIC_API_KEY set and no --model given: running offline on LLLM's "
+              "deterministic test model (model='test'). Set a key or pass --model for a real run.\n")
+    elif model is None and not os.environ.get("OPENAI_API_KEY"):
+        model = "anthropic/claude-haiku-4-5"
+    if model:
+        config["global"]["model_name"] = model
+
+    tactic = TravelBriefTactic(config)
+    session = tactic(TripRequest(city=args.city, month=args.month, days=args.days), return_session=True)
+    brief = session.delivery
+    print(brief.model_dump_json(indent=2))
+    cost = session.total_cost
+    print(f"\n{session.agent_call_count} agent calls, {cost.prompt_tokens} prompt + {cost.completion_tokens} "
+          f"completion tokens, ${cost.cost:.6f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,406 @@
+"""The Agent: a system prompt + a model + the call loop.
+
+The loop is written once, async (``arespond``/``acall``); the sync API (``respond``/``call``) runs it
+on LLLM's background event loop. Each phase of a step is a small method: invoke (with provider-error
+budgets), recover from invalid output in a forked working dialog, run tool calls, finish."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+import warnings
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+
+from lllm.core.aio import run_sync
+from lllm.core.const import APITypes, Roles
+from lllm.core.message import FunctionCall, Message
+from lllm.core.sessions import AgentCallSession, InvokeTrace, error_record
+from lllm.errors import AgentCallError, LLLMError, ToolBindingError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.dialog import Dialog
+    from lllm.core.prompt import Function, Prompt
+    from lllm.invokers.base import BaseInvoker, InvokeResult
+
+logger = logging.getLogger("lllm.agent")
+
+MAX_BACKOFF_S = 30.0
+
+
+def backoff_delay(attempt: int, retry_after: Optional[float] = None, scale: float = 1.0) -> float:
+    """``min(30, 2**k) * U(0.5, 1)`` seconds (times ``scale``), or the provider's Retry-After if larger."""
+    delay = min(MAX_BACKOFF_S, 2.0 ** attempt) * random.uniform(0.5, 1.0) * scale
+    if retry_after is not None and retry_after > delay:
+        delay = float(retry_after)
+    return delay
+
+
+class Agent:
+    """Holds a system prompt and a model; runs prompts through the call loop on its dialogs."""
+
+    #: Multiplies every backoff delay; tests may lower it. Retry-After from a provider always wins.
+    backoff_scale: float = 1.0
+
+    def __init__(self, name: str, system_prompt: Union["Prompt", str], model: str,
+                 llm_invoker: Optional["BaseInvoker"] = None, stream_handler: Any = None,
+                 api_type: APITypes = APITypes.COMPLETION, model_args: Optional[Dict[str, Any]] = None,
+                 max_exception_retry: int = 3, max_interrupt_steps: int = 5, max_llm_recall: int = 0,
+                 context_manager: Any = None, tools: Optional[Sequence[Any]] = None,
+                 rate_limit_retries: int = 6, runtime: Any = None):
+        for key, v in (("max_exception_retry", max_exception_retry), ("max_interrupt_steps", max_interrupt_steps),
+                       ("max_llm_recall", max_llm_recall), ("rate_limit_retries", rate_limit_retries)):
+            if not isinstance(v, int) or v < 0:
+                raise ValueError(f"Agent '{name}': {key} must be an integer >= 0, got {v!r}")
+        from lllm.core.prompt import Prompt
+        if isinstance(system_prompt, str):
+            system_prompt = Prompt(path=f"_inline/{name}/system", prompt=system_prompt)
+        if llm_invoker is None:
+            from lllm.invokers.base import build_invoker
+            llm_invoker = build_invoker({})
+        self.name = name
+        self.system_prompt = system_prompt
+        self.model = model
+        self.llm_invoker = llm_invoker
+        self.stream_handler = stream_handler
+        self.api_type = APITypes(api_type)
+        self.model_args = dict(model_args or {})
+        self.max_exception_retry = max_exception_retry
+        self.max_interrupt_steps = max_interrupt_steps
+        self.max_llm_recall = max_llm_recall
+        self.rate_limit_retries = rate_limit_retries
+        self.context_manager = context_manager
+        self.tools = list(tools or [])
+        self.runtime = runtime
+        self._dialogs: Dict[str, "Dialog"] = {}
+        self._active: Optional[str] = None
+        self._busy = False
+        self._busy_lock = threading.Lock()
+        self._tool_cache: Optional[tuple] = None
+        #: Called with every finished AgentCallSession (a tactic uses it to record its agents' calls).
+        self.session_listeners: List[Any] = []
+
+    def __repr__(self) -> str:
+        return f"Agent({self.name!r}, model={self.model!r}, dialogs={list(self._dialogs)})"
+
+    # ---------------------------------------------------------------------------------------
+    # Dialog management (§3.1)
+    # ---------------------------------------------------------------------------------------
+    def open(self, alias: str, prompt_args: Optional[Dict[str, Any]] = None, session_name: Optional[str] = None,
+             switch: bool = True) -> "Dialog":
+        """Start a dialog seeded with the rendered system prompt."""
+        from lllm.core.dialog import Dialog
+        if alias in self._dialogs:
+            raise ValueError(f"Agent '{self.name}' already has a dialog '{alias}'; use .fork('{alias}', "
+                             f"'<new alias>') to branch it or .close('{alias}') first.")
+        dialog = Dialog(session_name=session_name, owner=self.name, runtime=self.runtime)
+        dialog.put_prompt(self.system_prompt, prompt_args, name="system", role=Roles.SYSTEM)
+        self._dialogs[alias] = dialog
+        if switch:
+            self._active = alias
+        return dialog
+
+    def fork(self, alias: str, child_alias: str, last_n: int = 0, first_k: int = 1, switch: bool = True) -> "Dialog":
+        if child_alias in self._dialogs:
+            raise ValueError(f"Agent '{self.name}' already has a dialog '{child_alias}'")
+        child = self._dialog(alias).fork(last_n=last_n, first_k=first_k)
+        self._dialogs[child_alias] = child
+        if switch:
+            self._active = child_alias
+        return child
+
+    def close(self, alias: str) -> "Dialog":
+        dialog = self._dialog(alias)
+        del self._dialogs[alias]
+        if self._active == alias:
+            self._active = None
+        return dialog
+
+    def switch(self, alias: str) -> None:
+        self._dialog(alias)
+        self._active = alias
+
+    def _dialog(self, alias: Optional[str]) -> "Dialog":
+        if alias is None:
+            return self.current_dialog
+        try:
+            return self._dialogs[alias]
+        except KeyError:
+            raise KeyError(f"Agent '{self.name}' has no dialog '{alias}'. Dialogs: {sorted(self._dialogs)}") from None
+
+    @property
+    def current_dialog(self) -> "Dialog":
+        if self._active is None:
+            raise RuntimeError(f"Agent '{self.name}' has no active dialog: call .open(alias) or .switch(alias) first.")
+        return self._dialogs[self._active]
+
+    @property
+    def dialogs(self) -> Dict[str, "Dialog"]:
+        return dict(self._dialogs)
+
+    @property
+    def active_alias(self) -> Optional[str]:
+        return self._active
+
+    def receive(self, text: str, alias: Optional[str] = None, role: Roles = Roles.USER, name: str = "user") -> Message:
+        return self._dialog(alias).put_text(text, name=name, role=role)
+
+    def receive_prompt(self, prompt: Union["Prompt", str], prompt_args: Optional[Dict[str, Any]] = None,
+                       alias: Optional[str] = None, name: str = "user", role: Roles = Roles.USER,
+                       metadata: Optional[Dict[str, Any]] = None) -> Message:
+        return self._dialog(alias).put_prompt(prompt, prompt_args, name=name, metadata=metadata, role=role)
+
+    def receive_image(self, image: Any, caption: Optional[str] = None, alias: Optional[str] = None,
+                      name: str = "user", role: Roles = Roles.USER) -> Message:
+        return self._dialog(alias).put_image(image, caption=caption, name=name, role=role)
+
+    # ---------------------------------------------------------------------------------------
+    # Calling
+    # ---------------------------------------------------------------------------------------
+    def respond(self, alias: Optional[str] = None, metadata: Optional[Dict[str, Any]] = None,
+                args: Optional[Dict[str, Any]] = None, parser_args: Optional[Dict[str, Any]] = None,
+                return_session: bool = False) -> Union[Message, AgentCallSession]:
+        """Run the call loop on a dialog and return the delivered Message (or the session)."""
+        return run_sync(self.arespond(alias, metadata, args, parser_args, return_session))
+
+    async def arespond(self, alias: Optional[str] = None, metadata: Optional[Dict[str, Any]] = None,
+                       args: Optional[Dict[str, Any]] = None, parser_args: Optional[Dict[str, Any]] = None,
+                       return_session: bool = False) -> Union[Message, AgentCallSession]:
+        """Async ``respond``."""
+        session = await self._run(self._dialog(alias), metadata, args, parser_args)
+        return session if return_session else session.delivery
+
+    def call(self, dialog: "Dialog", **kw: Any) -> Union[Message, AgentCallSession]:
+        """Run the loop on an explicit dialog owned by this agent."""
+        return run_sync(self.acall(dialog, **kw))
+
+    async def acall(self, dialog: "Dialog", metadata: Optional[Dict[str, Any]] = None,
+                    args: Optional[Dict[str, Any]] = None, parser_args: Optional[Dict[str, Any]] = None,
+                    return_session: bool = False) -> Union[Message, AgentCallSession]:
+        if dialog.owner not in (None, self.name):
+            raise ValueError(f"Dialog {dialog.dialog_id} belongs to agent '{dialog.owner}', not '{self.name}'; "
+                             f"agents share content, not dialogs.")
+        session = await self._run(dialog, metadata, args, parser_args)
+        return session if return_session else session.delivery
+
+    # ---------------------------------------------------------------------------------------
+    # The call loop (§3.2)
+    # ---------------------------------------------------------------------------------------
+    async def _run(self, dialog: "Dialog", metadata: Optional[Dict[str, Any]], args: Optional[Dict[str, Any]],
+                   parser_args: Optional[Dict[str, Any]]) -> AgentCallSession:
+        with self._busy_lock:
+            if self._busy:
+                raise RuntimeError(f"Agent '{self.name}' is already responding; one agent runs one call at a time "
+                                   f"(build another agent, or fork a dialog, for parallel calls).")
+            self._busy = True
+        session = AgentCallSession(
+            agent_name=self.name, model=self.model, max_exception_retry=self.max_exception_retry,
+            max_interrupt_steps=self.max_interrupt_steps, max_llm_recall=self.max_llm_recall,
+            rate_limit_retries=self.rate_limit_retries)
+        try:
+            await self._loop(session, dialog, metadata, args, parser_args)
+            return session
+        finally:
+            self._busy = False
+            for listener in self.session_listeners:
+                listener(self.name, session)
+
+    async def _loop(self, session: AgentCallSession, dialog: "Dialog", metadata: Optional[Dict[str, Any]],
+                    args: Optional[Dict[str, Any]], parser_args: Optional[Dict[str, Any]]) -> None:
+        task = dialog.top_prompt or self.system_prompt
+        tools = self.effective_tools(task)
+        model_args = {**self.model_args, **args} if args else self.model_args
+        steps = self.max_interrupt_steps + 1
+        if self.max_interrupt_steps == 0:
+            warnings.warn(f"Agent '{self.name}': max_interrupt_steps=0 means a budget of 100 steps", UserWarning)
+            steps = 100
+        state = _LoopState(tools)
+        for step in range(steps):
+            result = await self._invoke_step(session, dialog, task, step, model_args, parser_args, metadata, state)
+            message = result.message
+            dialog.append(message)
+            if not message.function_calls:
+                session.success(message)
+                logger.debug("agent %s delivered after %d step(s)", self.name, step + 1)
+                return
+            if state.final_sent:
+                self._fail(session, "max_steps", f"it asked for tools after the final-answer prompt "
+                                                 f"(max_interrupt_steps={self.max_interrupt_steps})")
+            await self._run_tools(session, dialog, task, step, message, state)
+        self._fail(session, "max_steps", f"no final answer within {steps} steps")
+
+    async def _invoke_step(self, session: AgentCallSession, dialog: "Dialog", task: "Prompt", step: int,
+                           model_args: Dict[str, Any], parser_args: Optional[Dict[str, Any]],
+                           metadata: Optional[Dict[str, Any]], state: "_LoopState") -> "InvokeResult":
+        """One step: invoke on a working fork until the output is valid or a budget runs out."""
+        working = dialog._fork_shallow()
+        if self.context_manager is not None:
+            working = self.context_manager(working)
+        functions = [] if state.final_sent else state.tools
+        while True:
+            result = await self._invoke_with_budgets(session, working, step, model_args, parser_args, metadata,
+                                                     functions)
+            if not result.execution_errors:
+                return result
+            error = result.execution_errors[0]
+            if result.message is not None:
+                working.append(result.message)  # invalid output never reaches the canonical dialog
+            if session.exception_retries_count >= self.max_exception_retry:
+                self._fail(session, "exception_retries",
+                           f"output still invalid after {self.max_exception_retry} recovery attempt(s): {error}",
+                           error)
+            session.exception(error, step)
+            logger.debug("agent %s: invalid output at step %d, recovering: %s", self.name, step, error)
+            handler_prompt = task.handler.on_exception(task, session)
+            working.put_prompt(handler_prompt, {"error_message": "\n".join(map(str, result.execution_errors))})
+
+    async def _invoke_with_budgets(self, session: AgentCallSession, working: "Dialog", step: int,
+                                   model_args: Dict[str, Any], parser_args: Optional[Dict[str, Any]],
+                                   metadata: Optional[Dict[str, Any]], functions: List["Function"]) -> "InvokeResult":
+        """Invoke once, retrying provider errors within the rate-limit and recall budgets."""
+        attempt = 0
+        while True:
+            started = time.time()
+            try:
+                result = await self.llm_invoker.acall(
+                    working, self.model, model_args, parser_args, self.name, metadata, self.api_type,
+                    self.stream_handler, functions=functions)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - classified below; never escapes raw
+                kind = self.llm_invoker.classify_error(exc)
+                session.new_invoke_trace(InvokeTrace(
+                    step=step, attempt=attempt, request=getattr(exc, "request", None) or {},
+                    raw_response=getattr(exc, "body", None), errors=[error_record(exc)], retry_class=kind,
+                    started_at=started, latency_s=time.time() - started))
+                attempt += 1
+                await self._after_provider_error(session, step, exc, kind)
+                continue
+            msg = result.message
+            session.new_invoke_trace(InvokeTrace(
+                step=step, attempt=attempt, request=result.request, raw_response=result.raw_response,
+                message=msg, errors=[error_record(e) for e in result.execution_errors],
+                started_at=result.started_at or started, latency_s=result.latency_s,
+                usage=msg.usage if msg is not None else {}))
+            return result
+
+    async def _after_provider_error(self, session: AgentCallSession, step: int, exc: Exception,
+                                    kind: Optional[str]) -> None:
+        """Wait and return if a budget allows another attempt; otherwise fail the call."""
+        if kind == "rate_limit":
+            k = session.rate_limit_retries_count
+            if k >= self.rate_limit_retries:
+                self._fail(session, "llm_error", f"still rate-limited after {k} retries "
+                                                 f"(rate_limit_retries={self.rate_limit_retries}): {exc}", exc)
+            delay = backoff_delay(k, getattr(exc, "retry_after", None), self.backoff_scale)
+            session.rate_limited(delay, step)
+        elif kind == "transient":
+            k = session.llm_recalls_count
+            if k >= self.max_llm_recall:
+                self._fail(session, "llm_error", f"transient provider error with no recall budget left "
+                                                 f"(max_llm_recall={self.max_llm_recall}): {exc}", exc)
+            session.llm_recall(exc, step)
+            delay = backoff_delay(k, getattr(exc, "retry_after", None), self.backoff_scale)
+        else:
+            self._fail(session, "llm_error", f"provider error: {type(exc).__name__}: {exc}", exc)
+        logger.info("agent %s: %s error, retrying in %.2fs: %s", self.name, kind, delay, exc)
+        await asyncio.sleep(delay)
+
+    async def _run_tools(self, session: AgentCallSession, dialog: "Dialog", task: "Prompt", step: int,
+                         message: Message, state: "_LoopState") -> None:
+        """Answer every tool call of ``message`` exactly once, in order, then maybe ask for the final answer."""
+        calls = message.function_calls
+        jobs = []
+        for call in calls:
+            previous = next((c for c in state.executed if c.equals(call)), None)
+            fn = state.by_name.get(call.name)
+            if previous is not None:
+                jobs.append(_done(call.model_copy(update={
+                    "result": previous.result, "error_message": previous.error_message,
+                    "result_str": f"This call was already made earlier in this turn with the same arguments; "
+                                  f"its result was:\n{previous.result_str}"})))
+            elif fn is None:
+                jobs.append(_done(call.model_copy(update={
+                    "error_message": f"no tool '{call.name}'",
+                    "result_str": f"Error: no tool '{call.name}'. Available: {sorted(state.by_name)}"})))
+            else:
+                jobs.append(fn.acall(call))
+        done: List[FunctionCall] = list(await asyncio.gather(*jobs)) if len(jobs) > 1 else [await jobs[0]]
+        state.executed.extend(done)
+        session.interrupt(done, step)
+        interrupt_prompt = task.handler.on_interrupt(task, session)
+        for call in done:
+            logger.debug("agent %s: tool %s -> %s", self.name, call.name, (call.result_str or "")[:200])
+            dialog.put_prompt(interrupt_prompt, {"call_results": call.result_str or ""}, name=call.name,
+                              role=Roles.TOOL, metadata={"tool_call_id": call.id})
+        if len(session.interrupts) >= self.max_interrupt_steps:
+            dialog.put_prompt(task.handler.on_interrupt_final(task, session), name="user", role=Roles.USER)
+            state.final_sent = True
+
+    def _fail(self, session: AgentCallSession, reason: str, detail: str, cause: Optional[BaseException] = None) -> None:
+        session.failure(cause, reason)
+        counts = (f"exception retries {session.exception_retries_count}/{self.max_exception_retry}, "
+                  f"llm recalls {session.llm_recalls_count}/{self.max_llm_recall}, "
+                  f"rate-limit retries {session.rate_limit_retries_count}/{self.rate_limit_retries}, "
+                  f"tool steps {session.interrupts_count}/{self.max_interrupt_steps}")
+        err = AgentCallError(f"Agent '{self.name}' (model {self.model}) failed [{reason}]: {detail}. ({counts})",
+                             reason=reason, session=session)
+        raise err from cause
+
+    # ---------------------------------------------------------------------------------------
+    # Tools
+    # ---------------------------------------------------------------------------------------
+    def effective_tools(self, task: "Prompt") -> List["Function"]:
+        """The task prompt's tools, then the system prompt's, then the agent's; earlier wins on a clash.
+
+        Everything is bound here, so a ``ToolBindingError`` happens before any token is spent."""
+        cached = self._tool_cache
+        if cached is not None and cached[0] is task and cached[1] == len(self.tools):
+            return cached[2]
+        out: Dict[str, "Function"] = {}
+        for source in (task, self.system_prompt):
+            for fn in source.resolve_functions(self.runtime).values():
+                out.setdefault(fn.name, fn)
+        for ref in self.tools:
+            fn = self._resolve_agent_tool(ref)
+            out.setdefault(fn.name, fn)
+        for fn in out.values():
+            if not fn.linked:
+                raise ToolBindingError(f"Agent '{self.name}': tool '{fn.name}' is declared but has no implementation; "
+                                       f"link one with prompt.with_functions({fn.name}=...) or register a package tool.")
+        tools = list(out.values())
+        self._tool_cache = (task, len(self.tools), tools)
+        return tools
+
+    def _resolve_agent_tool(self, ref: Any) -> "Function":
+        from lllm.core.prompt import Function
+        if isinstance(ref, Function):
+            return ref
+        if callable(ref):
+            return Function.from_callable(ref)
+        if isinstance(ref, str):
+            from lllm.core.runtime import get_default_runtime
+            rt = self.runtime or get_default_runtime()
+            return rt.get_tool(ref)
+        raise TypeError(f"Agent '{self.name}': tools entries must be Function objects, callables or tool URLs, "
+                        f"got {type(ref).__name__}")
+
+
+class _LoopState:
+    """Mutable state of one respond(): offered tools, executed calls, whether the final prompt was sent."""
+
+    __slots__ = ("tools", "by_name", "executed", "final_sent")
+
+    def __init__(self, tools: List["Function"]):
+        self.tools = tools
+        self.by_name = {f.name: f for f in tools}
+        self.executed: List[FunctionCall] = []
+        self.final_sent = False
+
+
+async def _done(value: FunctionCall) -> FunctionCall:
+    return value
+
+
+__all__ = ["Agent", "AgentCallSession", "backoff_delay"]

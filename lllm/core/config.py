@@ -1,0 +1,176 @@
+"""Agent configuration as declaration: merge ``global`` into each agent entry and build AgentSpecs.
+
+A tactic config (YAML or dict) declares its agents; ``AgentSpec`` validates one agent's entry and
+builds a fresh ``Agent`` from it for every tactic call."""
+from __future__ import annotations
+
+import copy
+import logging
+import warnings
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lllm.core.const import APITypes
+from lllm.errors import ConfigError, ResourceNotFoundError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.agent import Agent
+    from lllm.core.runtime import Runtime
+    from lllm.invokers.base import BaseInvoker
+
+logger = logging.getLogger("lllm.config")
+
+_LIMITS = {"max_exception_retry": 3, "max_interrupt_steps": 5, "max_llm_recall": 0, "rate_limit_retries": 6}
+KNOWN_AGENT_KEYS = frozenset({
+    "name", "model_name", "system_prompt", "system_prompt_path", "api_type", "model_args",
+    *_LIMITS, "extra_settings", "proxy", "context_manager", "skills", "tools",
+})
+
+
+def deep_merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]:
+    """A new dict: dicts merge recursively; lists, scalars and explicit ``None`` replace. Inputs untouched."""
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+class AgentSpec(BaseModel):
+    """One agent's validated declaration; ``build()`` makes a fresh Agent from it."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    name: str
+    model_name: str
+    system_prompt: Optional[str] = None
+    system_prompt_path: Optional[str] = None
+    api_type: APITypes = APITypes.COMPLETION
+    model_args: Dict[str, Any] = Field(default_factory=dict)
+    max_exception_retry: int = 3
+    max_interrupt_steps: int = 5
+    max_llm_recall: int = 0
+    rate_limit_retries: int = 6
+    extra_settings: Dict[str, Any] = Field(default_factory=dict)
+    proxy: Optional[Dict[str, Any]] = None
+    context_manager: Optional[Any] = None
+    skills: Optional[Any] = None
+    tools: List[Any] = Field(default_factory=list)
+
+    @classmethod
+    def from_config(cls, name: str, raw: Dict[str, Any]) -> "AgentSpec":
+        """Validate an agent entry; unknown keys move into ``model_args`` with a warning."""
+        if not isinstance(raw, dict):
+            raise TypeError(f"Agent '{name}': config must be a mapping, got {type(raw).__name__}")
+        where = f"Agent '{name}'"
+        if not raw.get("model_name"):
+            raise ConfigError(f"{where}: 'model_name' is required (e.g. model_name: gpt-4o-mini, or 'test' offline).")
+        if not isinstance(raw["model_name"], str):
+            raise ConfigError(f"{where}: 'model_name' must be a string, got {type(raw['model_name']).__name__}")
+        sp, spp = raw.get("system_prompt"), raw.get("system_prompt_path")
+        if sp is not None and spp is not None:
+            raise ConfigError(f"{where}: set exactly one of 'system_prompt' (inline text) or "
+                              f"'system_prompt_path' (a prompt key), not both.")
+        if sp is None and spp is None:
+            raise ConfigError(f"{where}: one of 'system_prompt' (inline text) or 'system_prompt_path' is required.")
+        for key in ("system_prompt", "system_prompt_path"):
+            if raw.get(key) is not None and not isinstance(raw[key], str):
+                raise ConfigError(f"{where}: '{key}' must be a string, got {type(raw[key]).__name__}")
+        model_args = raw.get("model_args") or {}
+        if not isinstance(model_args, dict):
+            raise ConfigError(f"{where}: 'model_args' must be a mapping, got {type(model_args).__name__}")
+        limits = {}
+        for key, default in _LIMITS.items():
+            v = raw.get(key, default)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f"{where}: '{key}' must be an integer >= 0, got {v!r}")
+            limits[key] = v
+        api_type = raw.get("api_type", "completion")
+        try:
+            api_type = APITypes(api_type)
+        except ValueError:
+            raise ConfigError(f"{where}: 'api_type' must be one of {[a.value for a in APITypes]}, got {api_type!r}") from None
+        unknown = sorted(set(raw) - KNOWN_AGENT_KEYS)
+        if unknown:
+            warnings.warn(f"{where}: unknown keys {unknown} are passed to the model as model_args. "
+                          f"Known agent keys: {sorted(KNOWN_AGENT_KEYS)}", UserWarning, stacklevel=2)
+            model_args = {**{k: raw[k] for k in unknown}, **model_args}
+        for key, typ in (("extra_settings", dict), ("proxy", dict), ("tools", list)):
+            if raw.get(key) is not None and not isinstance(raw[key], typ):
+                raise ConfigError(f"{where}: '{key}' must be a {typ.__name__}, got {type(raw[key]).__name__}")
+        cm = raw.get("context_manager")
+        if cm is not None and not isinstance(cm, dict):
+            raise ConfigError(f"{where}: 'context_manager' must be a mapping like {{type: default, max_tokens: 8000}} "
+                              f"or null, got {type(cm).__name__}")
+        return cls(name=name, model_name=raw["model_name"], system_prompt=sp, system_prompt_path=spp,
+                   api_type=api_type, model_args=dict(model_args), extra_settings=raw.get("extra_settings") or {},
+                   proxy=raw.get("proxy"), context_manager=cm, skills=raw.get("skills"),
+                   tools=list(raw.get("tools") or []), **limits)
+
+    def resolve_system_prompt(self, runtime: "Runtime") -> Any:
+        from lllm.core.prompt import Prompt
+        if self.system_prompt is not None:
+            return Prompt(path=f"_inline/{self.name}/system", prompt=self.system_prompt)
+        try:
+            return runtime.get_prompt(self.system_prompt_path)
+        except ResourceNotFoundError as e:
+            raise ResourceNotFoundError(f"Agent '{self.name}': system_prompt_path {e.message}",
+                                        key=e.key, suggestions=e.suggestions) from None
+
+    def build(self, runtime: "Runtime", invoker: "BaseInvoker", stream_handler: Any = None,
+              system_prompt: Any = None) -> "Agent":
+        """A fresh Agent. ``system_prompt`` lets a tactic pass the prompt it resolved once."""
+        from lllm.core.agent import Agent
+        from lllm.core.context import build_context_manager
+        return Agent(
+            name=self.name, system_prompt=system_prompt or self.resolve_system_prompt(runtime),
+            model=self.model_name, llm_invoker=invoker, stream_handler=stream_handler, api_type=self.api_type,
+            model_args=dict(self.model_args), max_exception_retry=self.max_exception_retry,
+            max_interrupt_steps=self.max_interrupt_steps, max_llm_recall=self.max_llm_recall,
+            context_manager=build_context_manager(self.context_manager, self.model_name, runtime)
+            if self.context_manager is not None else None,
+            tools=list(self.tools), rate_limit_retries=self.rate_limit_retries, runtime=runtime)
+
+
+def parse_agent_configs(config: Dict[str, Any], agent_group: List[str], tactic_name: str) -> Dict[str, AgentSpec]:
+    """Merge ``global`` into every agent entry and return specs for ``agent_group`` (in its order)."""
+    if not isinstance(config, dict):
+        raise ConfigError(f"Tactic '{tactic_name}': config must be a mapping, got {type(config).__name__}")
+    glob = config.get("global") or {}
+    if not isinstance(glob, dict):
+        raise ConfigError(f"Tactic '{tactic_name}': 'global' must be a mapping, got {type(glob).__name__}")
+    entries: Dict[str, Dict[str, Any]] = {}
+    listed = config.get("agent_configs") or []
+    if not isinstance(listed, list):
+        raise ConfigError(f"Tactic '{tactic_name}': 'agent_configs' must be a list of mappings with a 'name'")
+    for i, entry in enumerate(listed):
+        if not isinstance(entry, dict):
+            raise TypeError(f"Tactic '{tactic_name}': agent_configs[{i}] must be a mapping, got {type(entry).__name__}")
+        if not entry.get("name"):
+            raise ValueError(f"Tactic '{tactic_name}': agent_configs[{i}] has no 'name'")
+        entries[entry["name"]] = entry
+    grouped = config.get("agent_group_configs") or {}
+    if not isinstance(grouped, dict):
+        raise ConfigError(f"Tactic '{tactic_name}': 'agent_group_configs' must map agent names to mappings")
+    for name, entry in grouped.items():
+        if name in entries:
+            raise ConfigError(f"Tactic '{tactic_name}': agent '{name}' is defined in both 'agent_configs' "
+                              f"and 'agent_group_configs'; keep one.")
+        if not isinstance(entry, dict):
+            raise TypeError(f"Tactic '{tactic_name}': agent_group_configs['{name}'] must be a mapping")
+        entries[name] = {**entry, "name": name}
+    specs: Dict[str, AgentSpec] = {}
+    for name in agent_group:
+        if name not in entries:
+            raise ValueError(f"Agent '{name}' required by tactic '{tactic_name}' not found in config. "
+                             f"Available: {sorted(entries)}")
+        merged = deep_merge(glob, entries[name])
+        merged.pop("name", None)
+        specs[name] = AgentSpec.from_config(name, merged)
+    return specs
+
+
+__all__ = ["AgentSpec", "deep_merge", "parse_agent_configs", "KNOWN_AGENT_KEYS"]

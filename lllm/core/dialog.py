@@ -1,0 +1,635 @@
+"""Dialogs: append-only message lists owned by one agent and linked into a fork tree (§1.3–§1.5).
+
+Messages are immutable by convention once appended; that is what lets the agent loop share them
+between a dialog and its per-step working copies (see ``Dialog._fork_shallow``)."""
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import datetime as dt
+import io
+import logging
+import os
+import secrets
+import sys
+import uuid
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+
+from pydantic import BaseModel
+
+from lllm.core.const import APITypes, Modalities, Roles
+from lllm.core.message import FunctionCall, InvokeCost, Message, TokenLogprob
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.prompt import Prompt
+
+logger = logging.getLogger("lllm.agent")
+
+SCHEMA_VERSION = 1
+PLAIN_PROMPT_PATH = "__plain_text__"
+Listener = Callable[["Dialog", Message], Any]
+
+
+# ---------------------------------------------------------------------------------------------
+# Fork tree
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(eq=True)
+class DialogTreeNode:
+    """A dialog's place in its fork tree: ids and fork arguments only, so a tree can be rebuilt
+    from a flat store. ``parent``/``children`` are live links (not serialised, not compared)."""
+
+    dialog_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    owner: Optional[str] = None
+    parent_id: Optional[str] = None
+    split_point: Optional[int] = None
+    last_n: Optional[int] = None
+    first_k: Optional[int] = None
+    children_ids: List[str] = field(default_factory=list)
+    parent: Optional["DialogTreeNode"] = field(default=None, init=False, repr=False, compare=False)
+    children: List["DialogTreeNode"] = field(default_factory=list, init=False, repr=False, compare=False)
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_id is None
+
+    @property
+    def depth(self) -> int:
+        """Forks between this node and the root (follows live links; 0 for an unlinked node)."""
+        d, cur = 0, self.parent
+        while cur is not None:
+            d, cur = d + 1, cur.parent
+        return d
+
+    def add_child(self, child: "DialogTreeNode") -> None:
+        """Link ``child`` below this node, by id and by live reference."""
+        if child.parent is self:
+            return
+        child.parent_id = self.dialog_id
+        self.children_ids.append(child.dialog_id)
+        self._attach(child)
+
+    def _attach(self, child: "DialogTreeNode") -> None:
+        """Set the live links only (ids are already in place)."""
+        if child.parent is not self:
+            child.parent = self
+            self.children.append(child)
+
+    def subtree_ids(self) -> List[str]:
+        """Ids of this node and every live descendant, breadth-first, self first."""
+        out, queue, i = [], [self], 0
+        while i < len(queue):
+            node = queue[i]
+            i += 1
+            out.append(node.dialog_id)
+            queue.extend(node.children)
+        return out
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"dialog_id": self.dialog_id, "owner": self.owner, "parent_id": self.parent_id,
+                "split_point": self.split_point, "last_n": self.last_n, "first_k": self.first_k,
+                "children_ids": list(self.children_ids)}
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "DialogTreeNode":
+        return cls(dialog_id=d["dialog_id"], owner=d.get("owner"), parent_id=d.get("parent_id"),
+                   split_point=d.get("split_point"), last_n=d.get("last_n"), first_k=d.get("first_k"),
+                   children_ids=list(d.get("children_ids") or []))
+
+    @staticmethod
+    def link(nodes: Iterable["DialogTreeNode"]) -> List["DialogTreeNode"]:
+        """Restore live links between deserialised nodes from their ids; returns the roots present."""
+        nodes = list(nodes)
+        by_id = {n.dialog_id: n for n in nodes}
+        for n in nodes:
+            for cid in n.children_ids:
+                child = by_id.get(cid)
+                if child is not None:
+                    n._attach(child)
+        return [n for n in nodes if n.parent is None]
+
+
+# ---------------------------------------------------------------------------------------------
+# Read-only view of a dialog's messages
+# ---------------------------------------------------------------------------------------------
+
+class MessageSequence(Sequence):
+    """A live, read-only view of a dialog's messages; slices and ``+`` return new lists."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: List[Message]):
+        self._items = items
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._items[index]  # a slice is a new list
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Message]:
+        return iter(self._items)
+
+    def __reversed__(self) -> Iterator[Message]:
+        return reversed(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MessageSequence):
+            return self._items == other._items
+        if isinstance(other, (list, tuple)):
+            return self._items == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __add__(self, other: Iterable[Message]) -> List[Message]:
+        return self._items + list(other)
+
+    def __radd__(self, other: Iterable[Message]) -> List[Message]:
+        return list(other) + self._items
+
+    def __repr__(self) -> str:
+        return f"MessageSequence({self._items!r})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+def new_session_name() -> str:
+    """``YYYYMMDD_HHMMSS_<6hex>`` in local time (the 0.1.x format)."""
+    return f"{dt.datetime.now().strftime('%Y%m%d_%H%M%S')}_{secrets.token_hex(3)}"
+
+
+_ATOMS = frozenset((str, int, float, bool, type(None)))
+_set = object.__setattr__
+
+
+def _deep_copy(value: Any) -> Any:
+    """``copy.deepcopy`` with fast paths for JSON-like data and plain pydantic models (about 2x faster
+    on messages, which matters because ``fork`` copies every message)."""
+    t = type(value)
+    if t in _ATOMS or isinstance(value, Enum):
+        return value
+    if t is dict:
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if t is list:
+        return [_deep_copy(v) for v in value]
+    if isinstance(value, BaseModel) and value.__pydantic_extra__ is None and value.__pydantic_private__ is None:
+        new = t.__new__(t)  # what model_copy(deep=True) does, minus the generic deepcopy machinery
+        _set(new, "__dict__", {k: _deep_copy(v) for k, v in value.__dict__.items()})
+        _set(new, "__pydantic_fields_set__", set(value.__pydantic_fields_set__))
+        _set(new, "__pydantic_extra__", None)
+        _set(new, "__pydantic_private__", None)
+        return new
+    return copy.deepcopy(value)
+
+
+def _json_safe(value: Any) -> Any:
+    """A JSON-serialisable copy of ``value`` (models dumped, sets sorted, unknown objects ``str``-ed)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return [_json_safe(v) for v in sorted(value, key=repr)]
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        try:
+            return _json_safe(dump(mode="json"))
+        except Exception:  # pragma: no cover - exotic models
+            pass
+    return str(value)
+
+
+def prompt_key(prompt: Any) -> Optional[str]:
+    """The key a prompt is recorded under: its qualified key if it knows one, else its path."""
+    if prompt is None:
+        return None
+    return getattr(prompt, "qualified_key", None) or getattr(prompt, "path", None)
+
+
+def _parser_name(parser: Any) -> Optional[str]:
+    if parser is None:
+        return None
+    if isinstance(parser, type):
+        return parser.__name__
+    if callable(parser) and hasattr(parser, "__name__"):
+        return parser.__name__
+    return type(parser).__name__
+
+
+def _function_names(prompt: Any) -> List[str]:
+    functions = getattr(prompt, "functions", None) or {}
+    names = [str(k) for k in functions] if isinstance(functions, Mapping) else [
+        str(getattr(f, "name", f)) for f in functions]
+    return names + [str(r) for r in getattr(prompt, "function_refs", None) or ()]
+
+
+def prompt_snapshot(prompt: Any) -> Optional[Dict[str, Any]]:
+    """What ``to_dict`` records of the top prompt, enough to rebuild a template-only copy."""
+    if prompt is None:
+        return None
+    return {"path": getattr(prompt, "path", None), "template": getattr(prompt, "prompt", None),
+            "parser": _parser_name(getattr(prompt, "parser", None)),
+            "functions": _function_names(prompt),
+            "hash": getattr(prompt, "prompt_hash", None)}
+
+
+_plain_prompt_cache: Optional["Prompt"] = None
+
+
+def plain_prompt() -> "Prompt":
+    """The shared top prompt of ``put_text``: no parser, format or tools (created once, lazily)."""
+    global _plain_prompt_cache
+    if _plain_prompt_cache is None:
+        from lllm.core.prompt import Prompt
+        _plain_prompt_cache = Prompt(path=PLAIN_PROMPT_PATH, prompt="")
+    return _plain_prompt_cache
+
+
+def _default_runtime() -> Any:
+    from lllm.core.runtime import get_default_runtime
+    return get_default_runtime()
+
+
+# -- images (§3.4) ----------------------------------------------------------------------------
+
+IMAGE_MIME_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+_PIL_SAVE_FORMATS = {"PNG", "JPEG", "GIF", "WEBP"}
+
+
+def sniff_image_mime(data: bytes) -> Optional[str]:
+    """The MIME type of PNG, JPEG, GIF or WebP ``data`` from its magic bytes, else ``None``."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _is_pil_image(obj: Any) -> bool:
+    pil = sys.modules.get("PIL.Image")  # a PIL image cannot exist unless PIL is already imported
+    return pil is not None and isinstance(obj, pil.Image)
+
+
+def _pil_bytes(image: Any) -> bytes:
+    fmt = image.format if image.format in _PIL_SAVE_FORMATS else "PNG"
+    buf = io.BytesIO()
+    try:
+        image.save(buf, format=fmt)
+    except (OSError, ValueError, KeyError):
+        buf = io.BytesIO()
+        image.convert("RGBA").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _read_image_file(path: Path) -> bytes:
+    if not path.is_file():
+        raise ValueError(f"put_image: no image file at '{path}'")
+    return path.read_bytes()
+
+
+def _string_image_bytes(text: str) -> bytes:
+    s = text.strip()
+    if s.startswith("data:") and "base64," in s:
+        s = s.split("base64,", 1)[1]
+    elif len(s) < 4096:
+        try:
+            if Path(s).is_file():
+                return Path(s).read_bytes()
+        except (OSError, ValueError):
+            pass
+    try:
+        return base64.b64decode("".join(s.split()), validate=True)
+    except (binascii.Error, ValueError):
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise ValueError(f"put_image: the string {shown!r} is neither an existing file path "
+                         f"nor valid base64 image data") from None
+
+
+def load_image(image: Any) -> Tuple[bytes, str]:
+    """``(bytes, mime_type)`` of a path, PIL image, bytes or base64 string; ``ValueError`` otherwise."""
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        data = bytes(image)
+    elif isinstance(image, str):
+        data = _string_image_bytes(image)
+    elif isinstance(image, os.PathLike):
+        data = _read_image_file(Path(image))
+    elif _is_pil_image(image):
+        data = _pil_bytes(image)
+    else:
+        raise ValueError(f"put_image: unsupported image type {type(image).__name__}; pass a file path, "
+                         f"a PIL image, bytes or a base64 string")
+    mime = sniff_image_mime(data)
+    if mime is None:
+        raise ValueError(f"put_image: unsupported image data (starts with {data[:8]!r}); "
+                         f"only PNG, JPEG, GIF and WebP are accepted")
+    return data, mime
+
+
+# ---------------------------------------------------------------------------------------------
+# Dialog
+# ---------------------------------------------------------------------------------------------
+
+class Dialog:
+    """An append-only message list owned by one agent (§1.3). Grow it with ``append``/``put_*``;
+    branch it with ``fork``; never edit messages in place."""
+
+    def __init__(self, messages: Optional[Iterable[Message]] = None, session_name: Optional[str] = None,
+                 owner: Optional[str] = None, runtime: Any = None, top_prompt: Optional["Prompt"] = None,
+                 tree_node: Optional[DialogTreeNode] = None):
+        self._messages: List[Message] = list(messages) if messages else []
+        self._view = MessageSequence(self._messages)
+        self.session_name: str = session_name or new_session_name()
+        self.tree_node: DialogTreeNode = tree_node if tree_node is not None else DialogTreeNode(owner=owner)
+        if owner is not None:
+            self.tree_node.owner = owner
+        self.runtime = runtime
+        self.top_prompt = top_prompt
+        self._parent: Optional[Dialog] = None
+        self._children: List[Dialog] = []
+        self._listeners: List[Listener] = []
+
+    # -- identity and tree ---------------------------------------------------------------------
+    @property
+    def owner(self) -> Optional[str]:
+        return self.tree_node.owner
+
+    @owner.setter
+    def owner(self, value: Optional[str]) -> None:
+        self.tree_node.owner = value
+
+    @property
+    def dialog_id(self) -> str:
+        return self.tree_node.dialog_id
+
+    @property
+    def parent(self) -> Optional["Dialog"]:
+        return self._parent
+
+    @property
+    def children(self) -> List["Dialog"]:
+        return list(self._children)
+
+    @property
+    def is_root(self) -> bool:
+        return self.tree_node.is_root
+
+    @property
+    def depth(self) -> int:
+        return self.tree_node.depth
+
+    # -- messages ------------------------------------------------------------------------------
+    @property
+    def messages(self) -> MessageSequence:
+        """A live read-only view; use ``append``/``put_*`` to add messages."""
+        return self._view
+
+    @property
+    def head(self) -> Optional[Message]:
+        return self._messages[0] if self._messages else None
+
+    @property
+    def tail(self) -> Optional[Message]:
+        return self._messages[-1] if self._messages else None
+
+    @property
+    def cost(self) -> InvokeCost:
+        """Cost of the messages present (retries are in ``AgentCallSession.cost``)."""
+        return sum((m.cost for m in self._messages), InvokeCost())
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def __iter__(self) -> Iterator[Message]:
+        return iter(self._messages)
+
+    def __getitem__(self, index):
+        return self._messages[index]
+
+    def __repr__(self) -> str:
+        return (f"Dialog(id={self.dialog_id[:8]}, owner={self.owner!r}, session={self.session_name!r}, "
+                f"messages={len(self._messages)})")
+
+    # -- listeners -----------------------------------------------------------------------------
+    def add_listener(self, fn: Listener) -> Listener:
+        """Call ``fn(dialog, message)`` after every append; returns ``fn`` (usable as a decorator)."""
+        if not callable(fn):
+            raise TypeError(f"add_listener() needs a callable, got {type(fn).__name__}")
+        self._listeners.append(fn)
+        return fn
+
+    def remove_listener(self, fn: Listener) -> None:
+        """Stop calling ``fn``; silent if it was not registered."""
+        try:
+            self._listeners.remove(fn)
+        except ValueError:
+            pass
+
+    # -- writing -------------------------------------------------------------------------------
+    def append(self, message: Message) -> Message:
+        """Append ``message``, stamp ``metadata["dialog_id"]`` and notify listeners (their errors are logged).
+
+        A message belongs to one dialog: append a copy to put the same content in another."""
+        if not isinstance(message, Message):
+            raise TypeError(f"Dialog.append() needs a Message, got {type(message).__name__}")
+        message.metadata["dialog_id"] = self.tree_node.dialog_id
+        self._messages.append(message)
+        for fn in tuple(self._listeners):
+            try:
+                fn(self, message)
+            except Exception:
+                logger.exception("Dialog listener %r failed on dialog %s", fn, self.dialog_id)
+        return message
+
+    def put_prompt(self, prompt: Union["Prompt", str], prompt_args: Optional[Dict[str, Any]] = None,
+                   name: str = "user", metadata: Optional[Dict[str, Any]] = None,
+                   role: Roles = Roles.USER) -> Message:
+        """Render ``prompt`` (or the prompt registered under that key) and append it; it becomes ``top_prompt``."""
+        if isinstance(prompt, str):
+            prompt = (self.runtime if self.runtime is not None else _default_runtime()).get_prompt(prompt)
+        args = dict(prompt_args or {})
+        content = prompt(**args)
+        meta = dict(metadata or {})
+        meta.update(prompt_key=prompt_key(prompt), prompt_hash=getattr(prompt, "prompt_hash", None),
+                    prompt_args=_json_safe(args))
+        message = Message(role=Roles(role), content=content, name=name, modality=Modalities.TEXT, metadata=meta)
+        self.append(message)
+        self.top_prompt = prompt
+        return message
+
+    def put_text(self, text: str, name: str = "user", metadata: Optional[Dict[str, Any]] = None,
+                 role: Roles = Roles.USER) -> Message:
+        """Append ``text`` unrendered; ``top_prompt`` becomes the plain prompt (no parser, format or tools)."""
+        message = Message(role=Roles(role), content=text, name=name, modality=Modalities.TEXT,
+                          metadata=dict(metadata or {}))
+        self.append(message)
+        self.top_prompt = plain_prompt()
+        return message
+
+    def put_image(self, image: Any, caption: Optional[str] = None, name: str = "user",
+                  metadata: Optional[Dict[str, Any]] = None, role: Roles = Roles.USER) -> Message:
+        """Append a PNG/JPEG/GIF/WebP image (path, PIL image, bytes or base64) as base64 content (§3.4)."""
+        data, mime = load_image(image)
+        meta = dict(metadata or {})
+        meta.update(caption=caption, mime_type=mime)
+        message = Message(role=Roles(role), content=base64.b64encode(data).decode("ascii"), name=name,
+                          modality=Modalities.IMAGE, metadata=meta)
+        return self.append(message)
+
+    # -- forking -------------------------------------------------------------------------------
+    def _select(self, last_n: int, first_k: int) -> List[Message]:
+        if last_n < 0 or first_k < 0:
+            raise ValueError(f"fork() needs non-negative last_n and first_k, got last_n={last_n}, first_k={first_k}")
+        msgs, n = self._messages, len(self._messages)
+        if last_n == 0 or last_n >= n:
+            return list(msgs)
+        t = n - last_n
+        return msgs[:min(first_k, t)] + msgs[t:]
+
+    def _derive(self, messages: List[Message], last_n: int, first_k: int) -> "Dialog":
+        """A child holding exactly ``messages``, linked both ways and inheriting session, prompt, runtime, owner."""
+        child = Dialog.__new__(Dialog)
+        child._messages = messages
+        child._view = MessageSequence(messages)
+        child.session_name = self.session_name
+        child.tree_node = DialogTreeNode(owner=self.tree_node.owner, split_point=len(messages),
+                                         last_n=last_n, first_k=first_k)
+        child.runtime = self.runtime
+        child.top_prompt = self.top_prompt
+        child._parent = self
+        child._children = []
+        child._listeners = []
+        self.tree_node.add_child(child.tree_node)
+        self._children.append(child)
+        return child
+
+    def fork(self, last_n: int = 0, first_k: int = 1) -> "Dialog":
+        """A child with deep copies of all messages, or of ``msgs[:min(first_k, t)] + msgs[t:]`` with
+        ``t = len - last_n`` when ``0 < last_n < len`` (§1.4)."""
+        return self._derive([_deep_copy(m) for m in self._select(last_n, first_k)], last_n, first_k)
+
+    def _fork_shallow(self, last_n: int = 0, first_k: int = 1) -> "Dialog":
+        """Like ``fork`` but the child shares the (immutable) Message objects instead of copying them.
+
+        For the agent loop's per-step working copy: O(n) pointer copies. Appending to either dialog
+        never affects the other; only in-place edits of a shared message would, and those are forbidden."""
+        return self._derive(self._select(last_n, first_k), last_n, first_k)
+
+    # -- display -------------------------------------------------------------------------------
+    def overview(self, remove_tail: bool = False, max_length: int = 100) -> str:
+        """One ``[i. name (role)]: preview`` line per message, blank-line separated."""
+        msgs = self._messages[:-1] if remove_tail else self._messages
+        lines = []
+        for i, m in enumerate(msgs):
+            if m.modality == Modalities.IMAGE:
+                text = f"<image {m.metadata.get('mime_type', '?')}>" + (
+                    f" {m.metadata['caption']}" if m.metadata.get("caption") else "")
+            else:
+                text = m.text
+            if m.function_calls:
+                text = (text + " " if text else "") + "; ".join(str(c) for c in m.function_calls)
+            if max_length >= 0 and len(text) > max_length:
+                text = text[:max_length] + "..."
+            lines.append(f"[{i}. {m.name} ({m.role.value})]: {text}")
+        return "\n\n".join(lines)
+
+    def tree_overview(self) -> str:
+        """The live fork tree below this dialog, one indented line per dialog."""
+        lines: List[str] = []
+        stack: List[Tuple[Dialog, int]] = [(self, 0)]
+        while stack:
+            d, level = stack.pop()
+            node = d.tree_node
+            line = (f"{'  ' * level}{'└─ ' if level else ''}[{d.dialog_id[:8]}] owner={d.owner} "
+                    f"msgs={len(d)} split@{node.split_point}")
+            if node.last_n:
+                line += f" (last_n={node.last_n}, first_k={node.first_k})"
+            lines.append(line)
+            stack.extend((c, level + 1) for c in reversed(d._children))
+        return "\n".join(lines)
+
+    # -- serialisation -------------------------------------------------------------------------
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-safe record: messages, ids, tree node, top prompt key and snapshot (§1.5)."""
+        return {"schema_version": SCHEMA_VERSION,
+                "messages": [m.to_dict() for m in self._messages],
+                "session_name": self.session_name,
+                "owner": self.owner,
+                "tree_node": self.tree_node.to_dict(),
+                "top_prompt_path": prompt_key(self.top_prompt),
+                "top_prompt_snapshot": prompt_snapshot(self.top_prompt)}
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any], runtime: Any = None) -> "Dialog":
+        """Rebuild a dialog; the top prompt comes from ``runtime`` (else the default runtime), or, on a
+        miss, from the snapshot as a template-only prompt with a ``RuntimeWarning``."""
+        version = d.get("schema_version", SCHEMA_VERSION)
+        if version > SCHEMA_VERSION:
+            raise ValueError(f"Dialog schema_version {version} is newer than this library supports "
+                             f"({SCHEMA_VERSION}); upgrade lllm to load it.")
+        node = DialogTreeNode.from_dict(d["tree_node"]) if d.get("tree_node") else None
+        return cls([Message.from_dict(m) for m in d.get("messages") or []],
+                   session_name=d.get("session_name"), owner=d.get("owner"), runtime=runtime,
+                   top_prompt=_restore_prompt(d.get("top_prompt_path"), d.get("top_prompt_snapshot"), runtime),
+                   tree_node=node)
+
+    @staticmethod
+    def link(dialogs: Iterable["Dialog"]) -> List["Dialog"]:
+        """Restore live parent/child links between deserialised dialogs by id; returns the roots present."""
+        dialogs = list(dialogs)
+        by_id = {x.dialog_id: x for x in dialogs}
+        for x in dialogs:
+            for cid in x.tree_node.children_ids:
+                child = by_id.get(cid)
+                if child is not None and child._parent is not x:
+                    child._parent = x
+                    x._children.append(child)
+                    x.tree_node._attach(child.tree_node)
+        return [x for x in dialogs if x._parent is None]
+
+
+def _restore_prompt(path: Optional[str], snapshot: Optional[Dict[str, Any]], runtime: Any) -> Any:
+    if path is None:
+        return None
+    if path == PLAIN_PROMPT_PATH:
+        return plain_prompt()
+    rt = runtime
+    if rt is None:
+        try:
+            rt = _default_runtime()
+        except ImportError:  # pragma: no cover
+            rt = None
+    if rt is not None:
+        try:
+            return rt.get_prompt(path)
+        except (KeyError, TypeError):
+            pass
+    if not snapshot or snapshot.get("template") is None:
+        warnings.warn(f"Dialog.from_dict: prompt '{path}' is not registered in the runtime and the record "
+                      f"has no snapshot; top_prompt is None.", RuntimeWarning, stacklevel=3)
+        return None
+    from lllm.core.prompt import Prompt
+    prompt = Prompt(path=snapshot.get("path") or path.replace(":", "/"), prompt=snapshot["template"])
+    warnings.warn(f"Dialog.from_dict: prompt '{path}' is not registered in the runtime; rebuilt a "
+                  f"template-only prompt from the snapshot (parser {snapshot.get('parser')} and tools "
+                  f"{snapshot.get('functions') or []} are not restored).", RuntimeWarning, stacklevel=3)
+    return prompt
+
+
+__all__ = ["Dialog", "DialogTreeNode", "MessageSequence", "Message", "FunctionCall", "InvokeCost",
+           "TokenLogprob", "Roles", "Modalities", "APITypes", "load_image", "sniff_image_mime",
+           "new_session_name", "prompt_snapshot", "plain_prompt", "PLAIN_PROMPT_PATH", "SCHEMA_VERSION"]

@@ -1,0 +1,510 @@
+"""Prompts: the specification of one agent turn (template, renderer, parser or ``format``, tools, handlers).
+
+Tools and parsers live in ``lllm.core.tools`` and ``lllm.core.parsers`` and are re-exported here,
+their 0.1.x home."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+import string
+from abc import ABC, abstractmethod
+from types import MappingProxyType
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Union
+
+from pydantic import BaseModel, ValidationError
+
+from lllm.core.parsers import BaseParser, DefaultTagParser
+from lllm.core.tools import MCP, Function, default_processor, drop_optional_nulls, strict_json_schema, tool
+from lllm.errors import ParseError, ToolBindingError
+
+ParserLike = Union[BaseParser, Callable[..., Dict[str, Any]]]
+_FORMAT_NAME_BAD = re.compile(r"[^A-Za-z0-9_-]")
+_JSON_FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n(.*?)\n?[ \t]*```", re.DOTALL)
+
+
+# ---------------------------------------------------------------------------------------------
+# Renderers
+# ---------------------------------------------------------------------------------------------
+
+class BaseRenderer(ABC):
+    """Turns a template and variables into text."""
+
+    @abstractmethod
+    def render(self, template: str, /, **kwargs: Any) -> str:
+        """The rendered text."""
+
+    def variables(self, template: str) -> Optional[Set[str]]:
+        """The base names the template needs, or ``None`` if unknown (validation is then skipped).
+
+        Raise ``ValueError`` for a template this renderer cannot render."""
+        return None
+
+
+class StringFormatterRenderer(BaseRenderer):
+    """``str.format`` rendering: ``{name}`` fields, literal braces doubled (``{{ }}``)."""
+
+    _formatter = string.Formatter()
+
+    def render(self, template: str, /, **kwargs: Any) -> str:
+        return template.format(**kwargs)
+
+    def variables(self, template: str) -> Set[str]:
+        names: Set[str] = set()
+        self._collect(template, names)
+        return names
+
+    def _collect(self, template: str, names: Set[str]) -> None:
+        try:
+            fields = list(self._formatter.parse(template))
+        except ValueError as e:  # e.g. "Single '}' encountered in format string"
+            raise ValueError(f"{e}; double literal braces ({{{{ and }}}}) to write them as text") from None
+        for _, field, spec, _ in fields:
+            if field is None:
+                continue
+            base = re.split(r"[.\[]", field, maxsplit=1)[0]
+            if not base.isidentifier():
+                raise ValueError(f"template field {{{field}}} is not a named variable; "
+                                 f"double literal braces ({{{{ and }}}}) to write them as text")
+            names.add(base)
+            if spec and "{" in spec:  # nested fields, e.g. {value:{width}}
+                self._collect(spec, names)
+
+
+# ---------------------------------------------------------------------------------------------
+# Handlers
+# ---------------------------------------------------------------------------------------------
+
+class BaseHandler(ABC):
+    """Chooses the prompts the agent loop sends after an invalid output, a tool call, or the last tool call."""
+
+    @abstractmethod
+    def on_exception(self, prompt: "Prompt", session: Any = None) -> "Prompt":
+        """The prompt rendered with ``error_message`` after invalid output."""
+
+    @abstractmethod
+    def on_interrupt(self, prompt: "Prompt", session: Any = None) -> "Prompt":
+        """The prompt rendered with ``call_results`` for each tool result."""
+
+    @abstractmethod
+    def on_interrupt_final(self, prompt: "Prompt", session: Any = None) -> "Prompt":
+        """The prompt asking for a final answer once the tool-call budget is spent (no tools)."""
+
+
+class DefaultSimpleHandler(BaseHandler):
+    """Fixed messages (strings or ready-made Prompts) for the three situations."""
+
+    def __init__(self, exception_msg: "str | Prompt" = "Error: {error_message}. Please fix.",
+                 interrupt_msg: "str | Prompt" = "{call_results}",
+                 interrupt_final_msg: "str | Prompt" = "You are reaching the limit of tool calls. "
+                                                       "Provide the final response."):
+        self.exception_msg = exception_msg
+        self.interrupt_msg = interrupt_msg
+        self.interrupt_final_msg = interrupt_final_msg
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(exception_msg={self.exception_msg!r}, interrupt_msg={self.interrupt_msg!r}, "
+                f"interrupt_final_msg={self.interrupt_final_msg!r})")
+
+    def on_exception(self, prompt: "Prompt", session: Any = None) -> "Prompt":
+        return prompt.derive("exception", self.exception_msg)
+
+    def on_interrupt(self, prompt: "Prompt", session: Any = None) -> "Prompt":
+        return prompt.derive("interrupt", self.interrupt_msg)
+
+    def on_interrupt_final(self, prompt: "Prompt", session: Any = None) -> "Prompt":
+        return prompt.derive("interrupt_final", self.interrupt_final_msg, keep_tools=False)
+
+
+DefaultHandler = DefaultSimpleHandler
+
+
+# ---------------------------------------------------------------------------------------------
+# Prompt
+# ---------------------------------------------------------------------------------------------
+
+_FIELDS = ("path", "prompt", "metadata", "parser", "format", "function_list", "mcp_servers_list", "addon_args",
+           "handler", "renderer")
+_DEFAULT_HANDLER = DefaultSimpleHandler()
+_DEFAULT_RENDERER = StringFormatterRenderer()
+
+
+class Prompt:
+    """One agent turn: a template, how to read the answer (parser/format), the tools offered, and handlers.
+
+    Treat a Prompt as immutable: ``extend`` and ``with_functions`` return modified copies."""
+
+    def __init__(self, path: str, prompt: str, metadata: Optional[Dict[str, Any]] = None,
+                 parser: Optional[ParserLike] = None, format: Any = None,
+                 function_list: Iterable[Union[Function, str]] = (), mcp_servers_list: Iterable[MCP] = (),
+                 addon_args: Optional[Dict[str, Any]] = None, handler: Optional[BaseHandler] = None,
+                 renderer: Optional[BaseRenderer] = None):
+        if not isinstance(path, str) or not path:
+            preview = prompt[:40] + ("..." if len(prompt) > 40 else "") if isinstance(prompt, str) else prompt
+            raise ValueError(f"Prompt path must be a non-empty string (prompt {preview!r})")
+        if ":" in path:
+            raise ValueError(f"Prompt path '{path}' must not contain ':' (it separates package and key in URLs)")
+        if not isinstance(prompt, str):
+            raise TypeError(f"Prompt '{path}': the template must be a str, got {type(prompt).__name__}")
+        if parser is not None and (isinstance(parser, type) or not (callable(parser) or hasattr(parser, "parse"))):
+            raise TypeError(f"Prompt '{path}': parser must be a BaseParser instance or a callable "
+                            f"(content, **kw) -> dict, got {parser!r}")
+        if format is not None and not isinstance(format, dict) and not (
+                isinstance(format, type) and issubclass(format, BaseModel)):
+            raise TypeError(f"Prompt '{path}': format must be a pydantic model class or a JSON-Schema dict, "
+                            f"got {format!r}")
+        self.path = path
+        self.prompt = prompt
+        self.metadata = dict(metadata or {})
+        self.parser = parser
+        self.format = format
+        self.addon_args = dict(addon_args or {})
+        self.handler = handler if handler is not None else _DEFAULT_HANDLER
+        self.renderer = renderer if renderer is not None else _DEFAULT_RENDERER
+        self._template_info: Tuple[Optional[str], Optional[frozenset], str] = (None, None, "")
+        self._format_cache: Dict[str, Any] = {"for": format}
+        self.function_list = function_list
+        self.mcp_servers_list = mcp_servers_list
+        self._template()  # validate the template now
+
+    def __repr__(self) -> str:
+        return f"Prompt(path={self.path!r}, tools={list(self._functions) + self._refs})"
+
+    # -- tools -------------------------------------------------------------------------------
+
+    @property
+    def function_list(self) -> List[Union[Function, str]]:
+        """The declared tools: resolved ``Function``s, then unresolved references."""
+        return [*self._functions.values(), *self._refs]
+
+    @function_list.setter
+    def function_list(self, entries: Iterable[Union[Function, str]]) -> None:
+        functions: Dict[str, Function] = {}
+        refs: List[str] = []
+        for entry in entries:
+            if isinstance(entry, Function):
+                if entry.name in functions:
+                    raise ValueError(f"Prompt '{self.path}' declares tool '{entry.name}' more than once")
+                functions[entry.name] = entry
+            elif isinstance(entry, str):
+                if entry in refs:
+                    raise ValueError(f"Prompt '{self.path}' declares tool '{entry}' more than once")
+                refs.append(entry)
+            else:
+                raise TypeError(f"Prompt '{self.path}': function_list entries must be Function objects (see @tool) "
+                                f"or tool URLs like 'pkg.tools:name', got {type(entry).__name__}")
+        self._functions = functions
+        self._refs = refs
+        self._functions_view = MappingProxyType(functions)
+        self._derived: Dict[Tuple[str, str], Prompt] = {}
+
+    @property
+    def functions(self) -> Mapping[str, Function]:
+        """Resolved tools by name (read-only view)."""
+        return self._functions_view
+
+    @property
+    def function_refs(self) -> List[str]:
+        """Tool URLs not resolved yet (package and tactic tools, §2.6/§2.7)."""
+        return list(self._refs)
+
+    @property
+    def mcp_servers_list(self) -> List[MCP]:
+        return list(self._mcp_servers.values())
+
+    @mcp_servers_list.setter
+    def mcp_servers_list(self, servers: Iterable[MCP]) -> None:
+        by_label: Dict[str, MCP] = {}
+        for server in servers:
+            if not isinstance(server, MCP):
+                raise TypeError(f"Prompt '{self.path}': mcp_servers_list entries must be MCP objects, "
+                                f"got {type(server).__name__}")
+            if server.server_label in by_label:
+                raise ValueError(f"Prompt '{self.path}' declares MCP server '{server.server_label}' more than once")
+            by_label[server.server_label] = server
+        self._mcp_servers = by_label
+        self._derived = {}
+
+    @property
+    def mcp_servers(self) -> Mapping[str, MCP]:
+        return MappingProxyType(self._mcp_servers)
+
+    def get_function(self, name: str) -> Function:
+        try:
+            return self._functions[name]
+        except KeyError:
+            raise KeyError(f"Prompt '{self.path}' has no tool '{name}'. Declared tools: {list(self._functions)}") \
+                from None
+
+    def link_function(self, name: str, fn: Callable) -> None:
+        """Implement tool ``name`` with ``fn`` on this prompt (the Function object itself is not mutated)."""
+        bound = self.get_function(name).bind(fn)
+        self._functions[name] = bound
+        self._derived = {}
+
+    def with_functions(self, **impls: Callable) -> "Prompt":
+        """A copy whose tools ``name=callable`` are implemented; this prompt is left untouched."""
+        unknown = [n for n in impls if n not in self._functions]
+        if unknown:
+            raise KeyError(f"Prompt '{self.path}' has no tool(s) {unknown}. Declared tools: {list(self._functions)}")
+        return self._with_function_map({**self._functions, **{n: self._functions[n].bind(f) for n, f in impls.items()}})
+
+    def _with_function_map(self, functions: Dict[str, Function], refs: Optional[List[str]] = None) -> "Prompt":
+        clone = copy.copy(self)
+        clone._functions = functions
+        clone._functions_view = MappingProxyType(functions)
+        clone._refs = list(self._refs if refs is None else refs)
+        clone._derived = {}
+        clone.metadata = dict(self.metadata)
+        clone.addon_args = dict(self.addon_args)
+        return clone
+
+    def resolve_functions(self, runtime: Any = None) -> Dict[str, Function]:
+        """Every tool as a ``Function`` by name. Seam for §2.6: string references need the runtime's
+        package resolution, which is not wired in yet, so any reference raises ``ToolBindingError``."""
+        if self._refs:
+            raise ToolBindingError(f"Prompt '{self.path}' references tools {self._refs} that cannot be resolved "
+                                   f"here: package tools need the runtime to resolve them.")
+        return dict(self._functions)
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def _template(self) -> Tuple[Optional[frozenset], str]:
+        """(variables or None, hash) of the current template, recomputed only when it changes."""
+        source, names, digest = self._template_info
+        if source is not self.prompt:
+            try:
+                found = self.renderer.variables(self.prompt)
+            except ValueError as e:
+                raise ValueError(f"Prompt '{self.path}': {e}") from None
+            names = frozenset(found) if found is not None else None
+            digest = hashlib.sha256(self.prompt.encode("utf-8")).hexdigest()[:12]
+            self._template_info = (self.prompt, names, digest)
+        return names, digest
+
+    @property
+    def template_vars(self) -> Set[str]:
+        """Base names of the template's variables (``{a.b}`` → ``a``); empty if the renderer cannot tell."""
+        return set(self._template()[0] or ())
+
+    @property
+    def prompt_hash(self) -> str:
+        """The first 12 hex characters of the template's SHA-256."""
+        return self._template()[1]
+
+    def validate_args(self, args: Optional[Mapping[str, Any]]) -> List[str]:
+        """The template variables missing from ``args`` (sorted)."""
+        names = self._template()[0]
+        if not names:
+            return []
+        args = args or {}
+        return sorted(n for n in names if n not in args)
+
+    def __call__(self, /, **kwargs: Any) -> str:
+        """Render the template; extra arguments are ignored, ``{{ }}`` always becomes ``{ }``."""
+        missing = self.validate_args(kwargs)
+        if missing:
+            raise ValueError(f"Missing required template variables: {missing} for prompt {self.path}")
+        try:
+            return self.renderer.render(self.prompt, **kwargs)
+        except (KeyError, AttributeError, IndexError, ValueError, TypeError) as e:
+            raise ValueError(f"Failed to render prompt {self.path}: {type(e).__name__}: {e}") from e
+
+    render = __call__
+
+    # -- output ------------------------------------------------------------------------------
+
+    def parse(self, content: str, **runtime_args: Any) -> Dict[str, Any]:
+        """The parser's dict (``raw`` ensured), or ``{"raw": content}`` without a parser."""
+        parser = self.parser
+        if parser is None:
+            return {"raw": content}
+        out = (parser.parse if hasattr(parser, "parse") else parser)(content, **runtime_args)
+        if not isinstance(out, dict):
+            raise TypeError(f"Parser of prompt '{self.path}' returned {type(out).__name__}, expected a dict")
+        out.setdefault("raw", content)
+        return out
+
+    def parse_output(self, content: str, **parser_args: Any) -> Dict[str, Any]:
+        """What invokers call: validate ``format`` (if set), then run the parser (if set). Raises ``ParseError``."""
+        if self.format is None:
+            return self.parse(content, **parser_args)
+        parsed = self.validate_format(content)
+        if self.parser is not None:
+            return self.parse(content, **parser_args)
+        return parsed
+
+    def validate_format(self, content: str) -> Dict[str, Any]:
+        """``content`` validated against ``format``: the JSON data plus ``raw``; raises ``ParseError``."""
+        text = _json_text(content)
+        fmt = self.format
+        if isinstance(fmt, dict):
+            data, errors = self._validate_schema(text)
+        else:
+            try:
+                data, errors = fmt.model_validate_json(text).model_dump(mode="json"), []
+            except ValidationError as e:  # a strict-mode answer may send null for optional fields
+                data, errors = None, _pydantic_errors(e)
+                loaded = _loads(text)
+                if isinstance(loaded, dict):
+                    try:
+                        schema = self.format_schema()[1]  # type: ignore[index]
+                        relaxed = drop_optional_nulls(loaded, schema, schema.get("$defs", {}))
+                        data, errors = fmt.model_validate(relaxed).model_dump(mode="json"), []
+                    except ValidationError:
+                        pass
+        if errors:
+            name = self.format_schema()[0]  # type: ignore[index]
+            listing = "\n".join(f"- {e}" for e in errors)
+            raise ParseError(f"The output does not match the required format '{name}':\n{listing}\n"
+                             f"Answer with only a JSON value that matches the '{name}' schema.", detail=content)
+        parsed = dict(data) if isinstance(data, dict) else {"value": data}
+        parsed["raw"] = content
+        return parsed
+
+    def _validate_schema(self, text: str) -> Tuple[Any, List[str]]:
+        try:
+            data = json.loads(text)
+        except ValueError as e:
+            return None, [f"invalid JSON: {e}"]
+        cache = self._format_state()
+        validator = cache.get("validator", False)
+        if validator is False:
+            try:
+                import jsonschema  # lazy and optional: without it the JSON is only parsed
+            except ImportError:
+                validator = None
+            else:
+                cls = jsonschema.validators.validator_for(self.format)
+                validator = cls(self.format)
+            cache["validator"] = validator
+        if validator is None:
+            return data, []
+
+        def errors_of(value: Any) -> List[str]:
+            found = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+            return [f"{'.'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}" for e in found]
+
+        errors = errors_of(data)
+        if errors and isinstance(data, dict):  # a strict-mode answer may send null for optional fields
+            relaxed = drop_optional_nulls(data, self.format, self.format.get("$defs", {}))
+            if relaxed != data and not errors_of(relaxed):
+                return relaxed, []
+        return data, errors
+
+    def format_schema(self, strict: bool = False) -> Optional[Tuple[str, Dict[str, Any]]]:
+        """``(name, JSON Schema)`` of ``format`` for structured-output requests, or ``None`` without one.
+
+        ``strict=True`` gives OpenAI's strict form, or ``None`` if the schema cannot be strict. Cached: do not mutate."""
+        if self.format is None:
+            return None
+        cache = self._format_state()
+        key = "strict" if strict else "schema"
+        if key not in cache:
+            fmt = self.format
+            if isinstance(fmt, dict):
+                name, schema = str(fmt.get("title") or "output"), fmt
+            else:
+                name, schema = fmt.__name__, fmt.model_json_schema()
+            name = _FORMAT_NAME_BAD.sub("_", name)[:64]
+            if strict:
+                schema = strict_json_schema(schema)
+            cache[key] = (name, schema) if schema is not None else None
+        return cache[key]
+
+    def _format_state(self) -> Dict[str, Any]:
+        """Schemas and validators derived from ``format``, dropped when ``format`` is reassigned."""
+        if self._format_cache.get("for") is not self.format:
+            self._format_cache = {"for": self.format}
+        return self._format_cache
+
+    # -- addons ------------------------------------------------------------------------------
+
+    @property
+    def allow_web_search(self) -> bool:
+        args = self.addon_args
+        return bool(args.get("web_search", args.get("allow_web_search", False)))
+
+    @property
+    def computer_use_config(self) -> Dict[str, Any]:
+        args = self.addon_args
+        return args.get("computer_use", args.get("computer_use_config")) or {}
+
+    # -- handlers ----------------------------------------------------------------------------
+
+    def on_exception(self, session: Any = None) -> "Prompt":
+        return self.handler.on_exception(self, session)
+
+    def on_interrupt(self, session: Any = None) -> "Prompt":
+        return self.handler.on_interrupt(self, session)
+
+    def on_interrupt_final(self, session: Any = None) -> "Prompt":
+        return self.handler.on_interrupt_final(self, session)
+
+    def derive(self, kind: str, message: "str | Prompt", *, keep_tools: bool = True) -> "Prompt":
+        """The handler prompt ``__<path>_<kind>`` for ``message`` (a Prompt is returned as is), cached.
+
+        It inherits everything from this prompt; without ``keep_tools`` it has no tools, MCP servers or addons."""
+        if isinstance(message, Prompt):
+            return message
+        key = (kind, message)
+        derived = self._derived.get(key)
+        if derived is None:
+            overrides: Dict[str, Any] = {} if keep_tools else {"function_list": [], "mcp_servers_list": [],
+                                                                "addon_args": {}}
+            derived = self._derived[key] = self.extend(path=f"__{self.path}_{kind}", prompt=message, **overrides)
+        return derived
+
+    # -- composition -------------------------------------------------------------------------
+
+    def extend(self, **overrides: Any) -> "Prompt":
+        """A new prompt with this one's field values and ``overrides`` (which must include a new ``path``)."""
+        if "path" not in overrides:
+            raise ValueError("extend() requires a new 'path'")
+        unknown = sorted(set(overrides) - set(_FIELDS))
+        if unknown:
+            raise TypeError(f"extend() got unknown field(s) {unknown} for prompt '{self.path}'; "
+                            f"valid fields: {list(_FIELDS)}")
+        fields = {name: getattr(self, name) for name in _FIELDS if name not in overrides}
+        fields.update(overrides)
+        return type(self)(**fields)
+
+    def info_dict(self) -> Dict[str, Any]:
+        """A JSON-friendly summary for logs and experiment tracking."""
+        return {
+            "path": self.path,
+            "prompt_hash": self.prompt_hash,
+            "metadata": self.metadata,
+            "functions": [*self._functions, *self._refs],
+            "mcp_servers": list(self._mcp_servers),
+            "addon_args": self.addon_args,
+            "has_parser": self.parser is not None,
+            "has_format": self.format is not None,
+        }
+
+
+def _json_text(content: str) -> str:
+    """The JSON inside ``content``: the whole text, or the first ```json fence when the text is not bare JSON."""
+    text = content.strip()
+    if text[:1] in ("{", "["):
+        return text
+    m = _JSON_FENCE.search(text)
+    return m.group(1).strip() if m else text
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _pydantic_errors(e: ValidationError) -> List[str]:
+    return [f"{'.'.join(str(x) for x in err['loc']) or '(root)'}: {err['msg']}" for err in e.errors()]
+
+
+__all__ = [
+    "Prompt", "BaseRenderer", "StringFormatterRenderer", "BaseHandler", "DefaultSimpleHandler", "DefaultHandler",
+    "BaseParser", "DefaultTagParser", "Function", "tool", "MCP", "default_processor", "ParserLike",
+]

@@ -1,0 +1,209 @@
+"""Call records: what one ``agent.respond()`` (AgentCallSession) and one ``tactic(task)``
+(TacticCallSession) did — every attempt, tool call, error and cost — serialisable for logging and replay."""
+from __future__ import annotations
+
+import time
+import traceback as tb
+from typing import Any, Dict, List, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lllm.core.message import FunctionCall, InvokeCost, Message
+
+SESSION_SCHEMA_VERSION = 1
+
+
+def error_record(exc: BaseException) -> Dict[str, str]:
+    """An exception as ``{type, message, traceback}`` (the traceback taken from the exception itself)."""
+    return {"type": type(exc).__name__, "message": str(exc),
+            "traceback": "".join(tb.format_exception(type(exc), exc, exc.__traceback__))}
+
+
+class InvokeTrace(BaseModel):
+    """One model invocation attempt: exactly what was sent and what came back (§9.3)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    step: int
+    attempt: int = 0
+    request: Dict[str, Any] = Field(default_factory=dict)
+    raw_response: Any = None
+    message: Optional[Message] = None
+    errors: List[Dict[str, str]] = Field(default_factory=list)
+    retry_class: Optional[str] = None
+    started_at: float = 0.0
+    latency_s: float = 0.0
+    usage: Dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def cost(self) -> InvokeCost:
+        return InvokeCost.from_usage(self.usage)
+
+
+class AgentCallSession(BaseModel):
+    """The record of one ``respond()``: state, delivery, and every attempt keyed by step."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    agent_name: str
+    model: str = ""
+    max_exception_retry: int = 3
+    max_interrupt_steps: int = 5
+    max_llm_recall: int = 0
+    rate_limit_retries: int = 6
+    state: str = "initial"  # initial | exception | interrupt | llm_recall | success | failure
+    delivery: Optional[Message] = None
+    error: Optional[Dict[str, str]] = None
+    reason: Optional[str] = None
+    started_at: float = Field(default_factory=time.time)
+    ended_at: Optional[float] = None
+    exception_retries: Dict[int, List[Dict[str, str]]] = Field(default_factory=dict)
+    interrupts: Dict[int, List[FunctionCall]] = Field(default_factory=dict)
+    llm_recalls: Dict[int, List[Dict[str, str]]] = Field(default_factory=dict)
+    rate_limit_waits: Dict[int, List[float]] = Field(default_factory=dict)
+    invoke_traces: Dict[int, List[InvokeTrace]] = Field(default_factory=dict)
+
+    # -- counts ------------------------------------------------------------------------------
+    @property
+    def exception_retries_count(self) -> int:
+        return sum(len(v) for v in self.exception_retries.values())
+
+    @property
+    def llm_recalls_count(self) -> int:
+        return sum(len(v) for v in self.llm_recalls.values())
+
+    @property
+    def rate_limit_retries_count(self) -> int:
+        return sum(len(v) for v in self.rate_limit_waits.values())
+
+    @property
+    def interrupts_count(self) -> int:
+        return len(self.interrupts)
+
+    @property
+    def reach_max_exception_retry(self) -> bool:
+        return self.exception_retries_count >= self.max_exception_retry
+
+    @property
+    def reach_max_interrupt_steps(self) -> bool:
+        return self.interrupts_count >= self.max_interrupt_steps
+
+    @property
+    def reach_max_llm_recall(self) -> bool:
+        return self.llm_recalls_count >= self.max_llm_recall
+
+    @property
+    def invoke_count(self) -> int:
+        return sum(len(v) for v in self.invoke_traces.values())
+
+    @property
+    def cost(self) -> InvokeCost:
+        """Every attempt's cost, retries and failed parses included."""
+        total = InvokeCost()
+        for traces in self.invoke_traces.values():
+            for t in traces:
+                if t.usage:
+                    total = total + t.cost
+        return total
+
+    # -- recorders ---------------------------------------------------------------------------
+    def new_invoke_trace(self, trace: InvokeTrace) -> InvokeTrace:
+        self.invoke_traces.setdefault(trace.step, []).append(trace)
+        return trace
+
+    def exception(self, exc: BaseException, step: int) -> None:
+        self.state = "exception"
+        self.exception_retries.setdefault(step, []).append(error_record(exc))
+
+    def interrupt(self, calls: List[FunctionCall], step: int) -> None:
+        self.state = "interrupt"
+        self.interrupts.setdefault(step, []).extend(calls)
+
+    def llm_recall(self, exc: BaseException, step: int) -> None:
+        self.state = "llm_recall"
+        self.llm_recalls.setdefault(step, []).append(error_record(exc))
+
+    def rate_limited(self, delay_s: float, step: int) -> None:
+        self.rate_limit_waits.setdefault(step, []).append(delay_s)
+
+    def success(self, message: Message) -> None:
+        self.state = "success"
+        self.delivery = message
+        self.ended_at = time.time()
+
+    def failure(self, exc: Optional[BaseException] = None, reason: Optional[str] = None) -> None:
+        self.state = "failure"
+        self.reason = reason
+        if exc is not None:
+            self.error = error_record(exc)
+        self.ended_at = time.time()
+
+
+class TacticCallSession(BaseModel):
+    """The record of one tactic call: its agents' sessions, sub-tactic sessions, result and cost."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    schema_version: int = SESSION_SCHEMA_VERSION
+    tactic_name: str
+    tactic_path: Optional[str] = None
+    session_id: Optional[str] = None
+    session_name: Optional[str] = None
+    state: str = "initial"  # initial | running | success | failure
+    task: Any = None
+    config: Dict[str, Any] = Field(default_factory=dict)
+    agent_sessions: Dict[str, List[AgentCallSession]] = Field(default_factory=dict)
+    sub_tactic_sessions: Dict[str, List["TacticCallSession"]] = Field(default_factory=dict)
+    dialogs: Dict[str, List[Dict[str, Any]]] = Field(default_factory=dict)
+    delivery: Any = None
+    error: Optional[str] = None
+    error_traceback: Optional[str] = None
+    started_at: float = Field(default_factory=time.time)
+    ended_at: Optional[float] = None
+    environment: Dict[str, Any] = Field(default_factory=dict)
+    metadata: Dict[str, Any] = Field(default_factory=dict)
+
+    def record_agent_call(self, agent_name: str, session: AgentCallSession) -> None:
+        self.agent_sessions.setdefault(agent_name, []).append(session)
+
+    def record_sub_tactic_call(self, name: str, session: "TacticCallSession") -> None:
+        self.sub_tactic_sessions.setdefault(name, []).append(session)
+
+    def success(self, result: Any) -> None:
+        self.state = "success"
+        self.delivery = result
+        self.ended_at = time.time()
+
+    def failure(self, exc: BaseException) -> None:
+        self.state = "failure"
+        self.error = f"{type(exc).__name__}: {exc}"
+        self.error_traceback = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
+        self.ended_at = time.time()
+
+    @property
+    def agent_cost(self) -> InvokeCost:
+        return sum((s.cost for ss in self.agent_sessions.values() for s in ss), InvokeCost())
+
+    @property
+    def sub_tactic_cost(self) -> InvokeCost:
+        return sum((s.total_cost for ss in self.sub_tactic_sessions.values() for s in ss), InvokeCost())
+
+    @property
+    def total_cost(self) -> InvokeCost:
+        return self.agent_cost + self.sub_tactic_cost
+
+    @property
+    def agent_call_count(self) -> int:
+        return sum(len(ss) for ss in self.agent_sessions.values())
+
+    @property
+    def sub_tactic_call_count(self) -> int:
+        return sum(len(ss) for ss in self.sub_tactic_sessions.values())
+
+    def summary(self) -> Dict[str, Any]:
+        return {"tactic": self.tactic_name, "tactic_path": self.tactic_path, "state": self.state,
+                "agent_calls": self.agent_call_count, "sub_tactic_calls": self.sub_tactic_call_count,
+                "total_cost_usd": round(self.total_cost.cost, 6), "error": self.error}
+
+
+__all__ = ["InvokeTrace", "AgentCallSession", "TacticCallSession", "error_record", "SESSION_SCHEMA_VERSION"]

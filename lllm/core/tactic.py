@@ -1,0 +1,386 @@
+"""Tactic, the program: takes a task, builds fresh agents per call, wires them, returns a result.
+
+A tactic instance holds only configuration; every call works on a shallow per-call copy with fresh
+agents and its own TacticCallSession, so one instance is safe to call concurrently."""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import contextvars
+import copy
+import hashlib
+import inspect
+import json
+import logging
+import platform
+import sys
+import time
+import typing
+import warnings
+from abc import ABC, abstractmethod
+from enum import Enum
+from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Union
+
+from pydantic import BaseModel, ValidationError
+
+from lllm.core.aio import run_sync
+from lllm.core.config import parse_agent_configs
+from lllm.core.runtime import Runtime, get_default_runtime, loading_runtime, target_runtime
+from lllm.core.sessions import TacticCallSession
+from lllm.errors import ConfigError, ResourceNotFoundError
+
+logger = logging.getLogger("lllm.tactic")
+
+# The tactic call in progress in this context: (per-call copy, its session). Sub-tactic calls use it
+# to record themselves under their parent automatically.
+_current_call: contextvars.ContextVar[Optional[Tuple["Tactic", TacticCallSession]]] = \
+    contextvars.ContextVar("lllm_current_tactic_call", default=None)
+
+_REDACT_KEYS = ("key", "token", "secret", "authorization", "password")
+
+
+def _normalize_name(name: Any) -> Optional[str]:
+    if isinstance(name, Enum):
+        return str(name.value)
+    return name if isinstance(name, str) and name else None
+
+
+def stable_tactic_id(namespace: str, tactic_name: str) -> str:
+    """``<package>::<name>``; the bare name outside the package system (§9.2)."""
+    return f"{namespace.split('.')[0]}::{tactic_name}" if namespace else tactic_name
+
+
+def register_tactic_class(cls: type, runtime: Optional[Runtime] = None) -> type:
+    """Register a named Tactic class in the explicit, else loading, else default runtime."""
+    name = _normalize_name(getattr(cls, "name", None))
+    if not name:
+        raise ValueError(f"Tactic class {cls.__name__} must define a non-empty class attribute `name`")
+    rt = target_runtime(runtime)
+    namespace = getattr(rt, "loading_namespace", "") if loading_runtime.get() is rt else ""
+    try:
+        old = rt.get_node(f"{namespace}.tactics:{name}" if namespace else name, "tactic").value
+        if old is not cls and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+            logger.warning("Tactic '%s' was registered by %s.%s; %s.%s replaces it", name, old.__module__,
+                           old.__qualname__, cls.__module__, cls.__qualname__)
+    except (KeyError, TypeError):
+        pass
+    rt.register_tactic(name, cls, overwrite=True, namespace=namespace)
+    return cls
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: "[REDACTED]" if isinstance(k, str) and any(s in k.lower() for s in _REDACT_KEYS) and v
+                else _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+def _environment() -> Dict[str, Any]:
+    from lllm import __version__
+    return {"lllm": __version__, "python": platform.python_version(), "platform": sys.platform}
+
+
+class Tactic(ABC):
+    """Subclass with a ``name``, the ``agent_group`` it needs, and a (sync or async) ``call(task)``."""
+
+    name: str = ""
+    agent_group: List[str] = []
+
+    def __init_subclass__(cls, register: bool = True, runtime: Optional[Runtime] = None, **kw: Any):
+        super().__init_subclass__(**kw)
+        if register and "name" in cls.__dict__ and _normalize_name(cls.__dict__["name"]):
+            cls.name = _normalize_name(cls.__dict__["name"])
+            register_tactic_class(cls, runtime)
+
+    def __init__(self, config: Optional[Dict[str, Any]] = None, ckpt_dir: Optional[str] = None, stream: Any = None,
+                 runtime: Optional[Runtime] = None, *, log_store: Any = None, tactic_path: Optional[str] = None,
+                 invoker: Any = None):
+        if config is not None and not isinstance(config, dict):
+            raise ConfigError(f"Tactic '{self.name}': config must be a mapping, got {type(config).__name__}")
+        self.config: Dict[str, Any] = dict(config or {})
+        self.runtime = runtime or get_default_runtime()
+        self.stream = stream
+        self.ckpt_dir = ckpt_dir
+        if log_store is None and ckpt_dir is not None:
+            from lllm.logging import local_store  # the session store (§9.1)
+            log_store = local_store(ckpt_dir, runtime=self.runtime)
+        self.log_store = log_store
+        if invoker is None:
+            from lllm.invokers.base import build_invoker
+            invoker = build_invoker(self.config)
+        self.llm_invoker = invoker
+        self._agent_specs = parse_agent_configs(self.config, list(self.agent_group), self.name) if self.agent_group else {}
+        self._system_prompts = {n: s.resolve_system_prompt(self.runtime) for n, s in self._agent_specs.items()}
+        workers = self.config.get("max_workers", 4)
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ConfigError(f"Tactic '{self.name}': max_workers must be an integer >= 1, got {workers!r}")
+        self.max_workers = workers
+        self.tactic_path = tactic_path or self._default_tactic_path()
+        self.agents: Dict[str, Any] = {}
+        self._session: Optional[TacticCallSession] = None
+        self._warned_no_store = False
+
+    def _default_tactic_path(self) -> str:
+        for node in self.runtime.iter_nodes("tactic"):
+            if node.value is type(self):
+                return stable_tactic_id(node.namespace, self.name)
+        return self.name or type(self).__name__
+
+    @property
+    def sub_tactics(self) -> Dict[str, "Tactic"]:
+        """Attributes holding tactics (they are recorded automatically when called during a call)."""
+        return {k: v for k, v in vars(self).items() if isinstance(v, Tactic)}
+
+    @property
+    def session(self) -> Optional[TacticCallSession]:
+        """The session of the call in progress (on the per-call copy)."""
+        return self._session
+
+    @abstractmethod
+    def call(self, task: Any, **kw: Any) -> Any:
+        """The program. May be ``async def``."""
+
+    # ---------------------------------------------------------------------------------------
+    # Per-call phases
+    # ---------------------------------------------------------------------------------------
+    def _coerce_input(self, task: Any) -> Any:
+        model = _annotated_model(self.call, "task")
+        if model is None or isinstance(task, model):
+            return task
+        try:
+            if isinstance(task, (str, bytes)):
+                return model.model_validate_json(task)
+            return model.model_validate(task)
+        except ValidationError as e:
+            raise ValueError(f"Tactic '{self.name}': task is not a valid {model.__name__}: {e}") from e
+
+    def _coerce_output(self, result: Any) -> Any:
+        model = _annotated_model(self.call, "return")
+        if model is not None and isinstance(result, dict):
+            return model.model_validate(result)
+        return result
+
+    def _begin(self, task: Any, session_name: Optional[str], metadata: Optional[Dict[str, Any]]) -> "Tactic":
+        """The per-call copy, with fresh agents and a running session."""
+        if session_name is None:
+            text = task.model_dump_json() if isinstance(task, BaseModel) else str(task)
+            session_name = f"{self.name}_{hashlib.md5(text.encode()).hexdigest()[:8]}_{time.strftime('%Y%m%d_%H%M%S')}"
+        session = TacticCallSession(tactic_name=self.name, tactic_path=self.tactic_path, session_name=session_name,
+                                    state="running", task=task, metadata=dict(metadata or {}))
+        ctx = copy.copy(self)
+        ctx._session = session
+        ctx.agents = {}
+        for name, spec in self._agent_specs.items():
+            agent = spec.build(self.runtime, self.llm_invoker, self.stream, system_prompt=self._system_prompts[name])
+            agent.session_listeners.append(session.record_agent_call)
+            ctx.agents[name] = agent
+        logger.info("tactic %s started (%s)", self.name, session_name)
+        return ctx
+
+    def _finish(self, ctx: "Tactic", tags: Optional[Dict[str, str]], metadata: Optional[Dict[str, Any]],
+                parent: Optional[Tuple["Tactic", TacticCallSession]], keep_dialogs: bool) -> None:
+        session = ctx._session
+        assert session is not None
+        if parent is not None:
+            attr = next((k for k, v in vars(parent[0]).items() if v is self), self.name)
+            parent[1].record_sub_tactic_call(attr, session)
+        if self.log_store is not None or keep_dialogs:
+            session.config = _redact(self.config)
+            session.environment = _environment()
+            session.dialogs = {n: [d.to_dict() for d in a.dialogs.values()] for n, a in ctx.agents.items()}
+        logger.info("tactic %s %s, cost $%.6f, %d agent call(s)", self.name, session.state,
+                    session.total_cost.cost, session.agent_call_count)
+        if parent is not None:
+            return  # a sub-tactic's session is saved inside its parent's
+        if self.log_store is None:
+            if not self._warned_no_store:
+                self._warned_no_store = True
+                warnings.warn(f"Tactic '{self.name}' has no log_store: its sessions are not saved. Pass "
+                              f"log_store=... (or ckpt_dir=...) to record them.", UserWarning, stacklevel=4)
+            return
+        try:
+            session.session_id = self.log_store.save_session(session, tags=tags, metadata=metadata)
+        except Exception:  # noqa: BLE001 - saving never masks the outcome
+            logger.warning("tactic %s: saving the session failed", self.name, exc_info=True)
+
+    # ---------------------------------------------------------------------------------------
+    # Calling: sync and async drivers over the same phases
+    # ---------------------------------------------------------------------------------------
+    def __call__(self, task: Any, session_name: Optional[str] = None, tags: Optional[Dict[str, str]] = None,
+                 metadata: Optional[Dict[str, Any]] = None, return_session: bool = False, **kw: Any) -> Any:
+        """Run the tactic on ``task`` and return its result (or the TacticCallSession)."""
+        if inspect.iscoroutinefunction(self.call):
+            return run_sync(self.acall(task, session_name, tags, metadata, return_session, **kw))
+        task = self._coerce_input(task)
+        parent = _current_call.get()
+        ctx = self._begin(task, session_name, metadata)
+        token = _current_call.set((ctx, ctx._session))
+        try:
+            result = ctx._coerce_output(ctx.call(task, **kw))
+            ctx._session.success(result)
+        except BaseException as e:
+            ctx._session.failure(e)
+            raise
+        finally:
+            _current_call.reset(token)
+            self._finish(ctx, tags, metadata, parent, return_session)
+        return ctx._session if return_session else result
+
+    async def acall(self, task: Any, session_name: Optional[str] = None, tags: Optional[Dict[str, str]] = None,
+                    metadata: Optional[Dict[str, Any]] = None, return_session: bool = False, **kw: Any) -> Any:
+        """Async call: awaits an async ``call`` natively; a sync one runs in a worker thread."""
+        if not inspect.iscoroutinefunction(self.call):
+            return await asyncio.to_thread(self.__call__, task, session_name,
+                                           tags, metadata, return_session, **kw)
+        task = self._coerce_input(task)
+        parent = _current_call.get()
+        ctx = self._begin(task, session_name, metadata)
+        token = _current_call.set((ctx, ctx._session))
+        try:
+            result = ctx._coerce_output(await ctx.call(task, **kw))
+            ctx._session.success(result)
+        except BaseException as e:
+            ctx._session.failure(e)
+            raise
+        finally:
+            _current_call.reset(token)
+            self._finish(ctx, tags, metadata, parent, return_session)
+        return ctx._session if return_session else result
+
+    # ---------------------------------------------------------------------------------------
+    # Batches
+    # ---------------------------------------------------------------------------------------
+    def _workers(self, max_workers: Optional[int]) -> int:
+        n = self.max_workers if max_workers is None else max_workers
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"max_workers must be an integer >= 1, got {n!r}")
+        return n
+
+    def bcall(self, tasks: List[Any], max_workers: Optional[int] = None, fail_fast: bool = True,
+              tags: Optional[Dict[str, str]] = None, metadata: Optional[Dict[str, Any]] = None,
+              return_sessions: bool = False, **kw: Any) -> List[Any]:
+        """Run many tasks concurrently; results in input order.
+
+        With ``fail_fast`` the first failure cancels tasks not yet started and is raised once the
+        running ones finish; otherwise a failed slot holds its exception."""
+        workers = self._workers(max_workers)
+        tasks = list(tasks)
+        if not tasks:
+            return []
+        if inspect.iscoroutinefunction(self.call):
+            return run_sync(self._abatch(tasks, workers, fail_fast, tags, metadata, return_sessions, kw))
+        out: List[Any] = [None] * len(tasks)
+        with cf.ThreadPoolExecutor(max_workers=min(workers, len(tasks)), thread_name_prefix=f"lllm-{self.name}") as ex:
+            futs = {ex.submit(contextvars.copy_context().run, self.__call__, t, None, tags,
+                              {**(metadata or {}), "batch_index": i}, return_sessions, **kw): i
+                    for i, t in enumerate(tasks)}
+            pending = set(futs)
+            first_error: Optional[BaseException] = None
+            while pending:
+                done, pending = cf.wait(pending, return_when=cf.FIRST_EXCEPTION)
+                for f in done:
+                    exc = f.exception() if not f.cancelled() else None
+                    out[futs[f]] = exc if exc is not None else (None if f.cancelled() else f.result())
+                    if exc is not None and fail_fast and first_error is None:
+                        first_error = exc
+                        for p in pending:
+                            p.cancel()
+            if first_error is not None:
+                raise first_error
+        return out
+
+    async def _abatch(self, tasks: List[Any], workers: int, fail_fast: bool, tags: Any, metadata: Any,
+                      return_sessions: bool, kw: Dict[str, Any]) -> List[Any]:
+        out: List[Any] = [None] * len(tasks)
+        async for i, res in self.ccall(tasks, max_workers=workers, tags=tags, metadata=metadata,
+                                       return_sessions=return_sessions, return_exceptions=not fail_fast, **kw):
+            out[i] = res
+        return out
+
+    async def ccall(self, tasks: List[Any], max_workers: Optional[int] = None, tags: Optional[Dict[str, str]] = None,
+                    metadata: Optional[Dict[str, Any]] = None, return_sessions: bool = False,
+                    return_exceptions: bool = False, **kw: Any) -> AsyncIterator[Tuple[int, Any]]:
+        """Yield ``(index, result)`` in completion order; a failure is raised (or yielded) when it
+        occurs, and tasks not yet started are cancelled."""
+        sem = asyncio.Semaphore(self._workers(max_workers))
+
+        async def one(i: int, t: Any) -> Tuple[int, Any]:
+            async with sem:
+                return i, await self.acall(t, None, tags, {**(metadata or {}), "batch_index": i},
+                                           return_sessions, **kw)
+
+        running = {asyncio.ensure_future(one(i, t)): i for i, t in enumerate(tasks)}
+        try:
+            while running:
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for f in done:
+                    i = running.pop(f)
+                    exc = f.exception()
+                    if exc is None:
+                        yield f.result()
+                    elif return_exceptions:
+                        yield i, exc
+                    else:
+                        raise exc
+        finally:
+            for f in running:
+                f.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+
+    # ---------------------------------------------------------------------------------------
+    # Quick single-agent use
+    # ---------------------------------------------------------------------------------------
+    @staticmethod
+    def quick(query: Any = None, system_prompt: Any = "You are a helpful assistant.", model: str = "gpt-4o",
+              return_agent: bool = False, **model_args: Any) -> Any:
+        """One agent named ``assistant``: with ``query`` open ``chat`` and return the reply, else the Agent."""
+        from lllm.core.agent import Agent
+        from lllm.core.prompt import Prompt
+        if isinstance(query, Prompt):  # a Prompt passed first is the system prompt
+            system_prompt, query = query, None
+        agent = Agent(name="assistant", system_prompt=system_prompt, model=model, model_args=model_args)
+        if query is None:
+            return agent
+        agent.open("chat")
+        agent.receive(str(query))
+        reply = agent.respond()
+        return (reply, agent) if return_agent else reply
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, agents={list(self._agent_specs)})"
+
+
+def _annotated_model(fn: Any, param: str) -> Optional[type]:
+    """The BaseModel a parameter (or ``return``) of ``fn`` is annotated with, if any (cached)."""
+    cache = getattr(fn, "__func__", fn).__dict__.setdefault("_lllm_hints", {})
+    if param not in cache:
+        try:
+            hints = typing.get_type_hints(fn)
+        except Exception:  # noqa: BLE001 - unresolvable annotations mean "untyped"
+            hints = {}
+        if param == "task":
+            names = [p for p in inspect.signature(fn).parameters if p not in ("self", "kw", "kwargs")]
+            param_name = names[0] if names else "task"
+            hint = hints.get(param_name)
+        else:
+            hint = hints.get("return")
+        cache[param] = hint if isinstance(hint, type) and issubclass(hint, BaseModel) else None
+    return cache[param]
+
+
+def build_tactic(config: Dict[str, Any], log_store: Any = None, name: Optional[str] = None,
+                 runtime: Optional[Runtime] = None, **kw: Any) -> Tactic:
+    """Build a registered tactic from a config (name from ``name`` or ``config['tactic_type']``)."""
+    rt = runtime or get_default_runtime()
+    name = _normalize_name(name) or _normalize_name((config or {}).get("tactic_type"))
+    if not name:
+        raise ConfigError("build_tactic needs a tactic name: pass name=... or set 'tactic_type' in the config.")
+    node = rt.get_node(name, "tactic")
+    cls = node.value
+    return cls(config, log_store=log_store, runtime=rt, tactic_path=stable_tactic_id(node.namespace, cls.name), **kw)
+
+
+__all__ = ["Tactic", "TacticCallSession", "build_tactic", "register_tactic_class", "stable_tactic_id"]

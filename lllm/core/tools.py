@@ -1,0 +1,576 @@
+"""Tools a model can call: ``Function`` (a JSON-Schema declaration plus an optional implementation),
+the ``@tool`` decorator that derives the schema from a Python signature with pydantic, and ``MCP``."""
+from __future__ import annotations
+
+import asyncio
+import copy
+import functools
+import inspect
+import logging
+import re
+import sys
+import time
+import warnings
+from typing import Annotated, Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from pydantic import ConfigDict, Field, ValidationError, WithJsonSchema, create_model
+
+from lllm.core.message import FunctionCall
+from lllm.errors import ToolBindingError
+
+logger = logging.getLogger("lllm.agent")
+
+Processor = Callable[[Any, FunctionCall], str]
+_NAME_OK = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SKIPPED_PARAMS = ("self", "cls")
+_EMPTY = inspect.Parameter.empty
+# What a parameter whose type pydantic cannot describe (or an untyped/``Any`` one) becomes: any value
+# is accepted and the model is told to send a string.
+_STRINGISH = Annotated[Any, WithJsonSchema({"type": "string"})]
+
+
+def default_processor(result: Any, call: FunctionCall) -> str:
+    """The text the model sees for a successful call."""
+    return f"Return of calling function {call.name} with arguments {call.arguments}:\n---\n{result}\n---\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema helpers
+# ---------------------------------------------------------------------------------------------
+
+def _is_null(schema: Any) -> bool:
+    return isinstance(schema, dict) and schema.get("type") == "null" and len(schema) == 1
+
+
+def _nullable(schema: Dict[str, Any]) -> Dict[str, Any]:
+    """``schema`` that also admits ``null`` (unchanged if it already does)."""
+    t = schema.get("type")
+    if t == "null" or (isinstance(t, list) and "null" in t) or any(_is_null(s) for s in schema.get("anyOf", ())):
+        return schema
+    if "enum" in schema and None in schema["enum"]:
+        return schema
+    if isinstance(t, str) and "enum" not in schema and "const" not in schema:
+        return {**schema, "type": [t, "null"]}
+    if "anyOf" in schema:
+        return {**schema, "anyOf": [*schema["anyOf"], {"type": "null"}]}
+    outer = {k: schema[k] for k in ("description",) if k in schema}
+    inner = {k: v for k, v in schema.items() if k != "description"}
+    return {"anyOf": [inner, {"type": "null"}], **outer}
+
+
+class _NotStrict(Exception):
+    """A schema construct that OpenAI strict mode cannot express."""
+
+
+_STRICT_UNSUPPORTED = ("not", "if", "then", "else", "patternProperties", "prefixItems", "dependentRequired",
+                       "dependentSchemas", "unevaluatedProperties", "propertyNames")
+
+
+def _strict_node(node: Any, defs: Dict[str, Any]) -> Dict[str, Any]:
+    if not isinstance(node, dict):
+        raise _NotStrict(f"schema node {node!r} is not an object")
+    node = {k: v for k, v in node.items() if k not in ("default", "title", "discriminator")}
+    for key in _STRICT_UNSUPPORTED:
+        if key in node:
+            raise _NotStrict(f"'{key}' is not supported")
+    if "$ref" in node and len(node) > 1:  # strict mode wants a bare $ref: inline the definition
+        target = defs.get(node["$ref"].rsplit("/", 1)[-1])
+        if target is None:
+            raise _NotStrict(f"unresolvable $ref {node['$ref']}")
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        node = {**_strict_node(target, defs), **rest}
+    if "allOf" in node:
+        if len(node["allOf"]) != 1:
+            raise _NotStrict("'allOf' with several schemas is not supported")
+        rest = {k: v for k, v in node.items() if k != "allOf"}
+        return _strict_node({**node["allOf"][0], **rest}, defs)
+    if "oneOf" in node:  # a discriminated union; anyOf accepts the same values here
+        node["anyOf"] = node.pop("oneOf")
+    if "anyOf" in node:
+        node["anyOf"] = [_strict_node(s, defs) for s in node["anyOf"]]
+    elif not any(k in node for k in ("type", "$ref", "enum", "const")):
+        raise _NotStrict("a schema without a type (e.g. Any) is not supported")
+    t = node.get("type")
+    if t == "object" or (isinstance(t, list) and "object" in t) or "properties" in node:
+        if "properties" not in node or node.get("additionalProperties", False) is not False:
+            raise _NotStrict("free-form objects (dict) are not supported")
+        required = set(node.get("required", ()))
+        props = {}
+        for name, sub in node["properties"].items():
+            sub = _strict_node(sub, defs)
+            props[name] = sub if name in required else _nullable(sub)
+        node.update(properties=props, required=list(props), additionalProperties=False)
+    if "items" in node:
+        node["items"] = _strict_node(node["items"], defs)
+    return node
+
+
+def strict_json_schema(schema: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The OpenAI strict-mode form of an object ``schema``, or ``None`` if it cannot be expressed.
+
+    Every property becomes required (optional ones nullable: ``null`` means "use the default"),
+    every object gets ``additionalProperties: false``, ``$defs`` stay at the top level."""
+    defs = schema.get("$defs", {})
+    try:
+        if schema.get("type") != "object":
+            raise _NotStrict("the root must be an object")
+        out = _strict_node({k: v for k, v in schema.items() if k != "$defs"}, defs)
+        if defs:
+            out["$defs"] = {name: _strict_node(d, defs) for name, d in defs.items()}
+        return out
+    except _NotStrict as e:
+        logger.debug("schema is not strict-compatible: %s", e)
+        return None
+
+
+def drop_optional_nulls(value: Any, schema: Dict[str, Any], defs: Dict[str, Any]) -> Any:
+    """``value`` without the ``null``s given for optional properties (so their defaults apply), at any depth."""
+    ref = schema.get("$ref")
+    if ref is not None:
+        schema = defs.get(ref.rsplit("/", 1)[-1], {})
+    if isinstance(value, dict):
+        props = schema.get("properties")
+        if props is not None:
+            required = schema.get("required", ())
+            out = {}
+            for k, v in value.items():
+                sub = props.get(k)
+                if v is None and sub is not None and k not in required:
+                    continue
+                out[k] = drop_optional_nulls(v, sub, defs) if sub and isinstance(v, (dict, list)) else v
+            return out
+    elif isinstance(value, list):
+        items = schema.get("items")
+        if isinstance(items, dict):
+            return [drop_optional_nulls(v, items, defs) if isinstance(v, (dict, list)) else v for v in value]
+    for branch in schema.get("anyOf", ()):
+        if not _is_null(branch):
+            return drop_optional_nulls(value, branch, defs)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Signatures: one pydantic model per callable serves as both the schema source and the validator
+# ---------------------------------------------------------------------------------------------
+
+def _signature(fn: Callable, localns: Optional[Dict[str, Any]] = None) -> inspect.Signature:
+    """``fn``'s signature with string annotations resolved (in ``localns``, then the module); unresolvable → untyped."""
+    try:
+        return inspect.signature(fn, eval_str=True, locals=localns)
+    except (NameError, TypeError, SyntaxError, AttributeError):
+        sig = inspect.signature(fn)
+        ns = getattr(inspect.unwrap(fn.func if isinstance(fn, functools.partial) else fn), "__globals__", {})
+        params = []
+        for p in sig.parameters.values():
+            ann = p.annotation
+            if isinstance(ann, str):
+                try:
+                    ann = eval(ann, ns, localns)  # noqa: S307 - the annotation text of the user's own function
+                except Exception:
+                    ann = _EMPTY
+            params.append(p.replace(annotation=ann))
+        return sig.replace(parameters=params)
+
+
+class _Binding:
+    """How to validate arguments for, and call, one implementation; built once per callable."""
+
+    __slots__ = ("fn", "model", "schema", "names", "posonly", "extra_ok", "is_async", "accepts")
+
+    def __init__(self, fn: Callable, sig: Optional[inspect.Signature] = None):
+        self.fn = fn
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.model: Any = None
+        self.schema: Dict[str, Any] = {}
+        self.names: List[Tuple[str, str]] = []   # (field name in the model, parameter name)
+        self.posonly: List[str] = []
+        self.extra_ok = True
+        self.accepts: Optional[frozenset] = None  # parameter names, None = anything (**kwargs / unknown)
+        if sig is None:
+            try:
+                sig = _signature(fn)
+            except (TypeError, ValueError):  # builtins without a signature: pass arguments through
+                return
+        params = _tool_params(sig)
+        self.extra_ok = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
+        self.accepts = None if self.extra_ok else frozenset(p.name for p in params)
+        self.names = [(f"p{i}", p.name) for i, p in enumerate(params)]
+        self.posonly = [p.name for p in params if p.kind is p.POSITIONAL_ONLY]
+        self.model, self.schema = _args_model(_callable_name(fn), params, self.extra_ok)
+
+    def validate(self, args: Dict[str, Any]) -> Dict[str, Any]:
+        """The keyword arguments to call with; raises ``ValidationError``."""
+        if self.model is None:
+            return args
+        m = self.model.model_validate(args)
+        given = m.model_fields_set
+        kwargs = {name: getattr(m, field) for field, name in self.names if field in given}
+        if m.model_extra:
+            kwargs.update(m.model_extra)
+        return kwargs
+
+    def invoke(self, kwargs: Dict[str, Any]) -> Any:
+        if self.posonly:
+            return self.fn(*(kwargs.pop(n) for n in self.posonly if n in kwargs), **kwargs)
+        return self.fn(**kwargs)
+
+
+def _tool_params(sig: inspect.Signature) -> List[inspect.Parameter]:
+    """The parameters a model fills in; a default of ``...`` counts as none (pydantic's convention)."""
+    return [p.replace(default=_EMPTY) if p.default is Ellipsis else p for p in sig.parameters.values()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in _SKIPPED_PARAMS]
+
+
+def _schemable(annotation: Any) -> bool:
+    try:
+        create_model("_Probe", x=(annotation, ...), __config__=ConfigDict(arbitrary_types_allowed=True)
+                     ).model_json_schema()
+        return True
+    except Exception:
+        return False
+
+
+def _args_model(fn_name: str, params: List[inspect.Parameter], extra_ok: bool) -> Tuple[Any, Dict[str, Any]]:
+    """A pydantic model whose fields are the parameters (aliased, so any parameter name works), and its schema."""
+    config = ConfigDict(arbitrary_types_allowed=True, extra="allow" if extra_ok else "forbid")
+
+    def build(annotations: List[Any]) -> Any:
+        fields = {}
+        for i, (p, ann) in enumerate(zip(params, annotations)):
+            default = ... if p.default is _EMPTY else p.default
+            fields[f"p{i}"] = (ann, Field(default, alias=p.name))
+        return create_model(f"{fn_name}_args", __config__=config, **fields)
+
+    def with_schema(model: Any) -> Tuple[Any, Dict[str, Any]]:
+        with warnings.catch_warnings():  # e.g. a default that is not JSON-serialisable
+            warnings.simplefilter("ignore")
+            return model, model.model_json_schema(by_alias=True)
+
+    annotations = [_STRINGISH if p.annotation in (_EMPTY, Any) else p.annotation for p in params]
+    try:
+        return with_schema(build(annotations))
+    except Exception:  # some parameter's type cannot be described: those become strings
+        return with_schema(build([a if a is _STRINGISH or _schemable(a) else _STRINGISH for a in annotations]))
+
+
+def _doc_text(fn: Callable) -> Tuple[str, Dict[str, str]]:
+    """(description, {param: description}) from the docstring (Google, numpy or reST)."""
+    target = fn.func if isinstance(fn, functools.partial) else fn
+    if inspect.isroutine(target) or inspect.isclass(target):
+        doc = target.__doc__
+    else:  # a callable instance
+        doc = type(target).__call__.__doc__ or type(target).__doc__
+    doc = inspect.cleandoc(doc) if doc else ""
+    if not doc:
+        return "", {}
+    import docstring_parser  # lazy: only tools with docstrings pay for it
+
+    try:
+        parsed = docstring_parser.parse(doc)
+    except Exception:
+        return doc, {}
+    text = "\n\n".join(t for t in (parsed.short_description, parsed.long_description) if t)
+    return text, {p.arg_name: p.description for p in parsed.params if p.description}
+
+
+def _callable_name(fn: Callable) -> str:
+    target = fn.func if isinstance(fn, functools.partial) else fn
+    return getattr(target, "__name__", None) or type(target).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# Function
+# ---------------------------------------------------------------------------------------------
+
+_SCHEMA_FIELDS = frozenset({"name", "description", "properties", "required", "additional_properties",
+                            "strict", "defs"})
+
+
+class Function:
+    """A tool: its JSON-Schema declaration, and (once linked) the Python callable that implements it.
+
+    Calling it with a :class:`FunctionCall` validates the arguments, runs the implementation and
+    returns a new ``FunctionCall`` holding the result (or the error) for the model."""
+
+    def __init__(self, name: str, description: str, properties: Dict[str, Any], required: Optional[List[str]] = None,
+                 additional_properties: bool = False, strict: bool = True, function: Optional[Callable] = None,
+                 processor: Optional[Processor] = None, *, defs: Optional[Dict[str, Any]] = None):
+        if not isinstance(name, str) or not _NAME_OK.match(name):
+            raise ValueError(f"Tool name {name!r} must match [A-Za-z0-9_-]{{1,64}} (providers reject other names)")
+        if not isinstance(properties, dict):
+            raise TypeError(f"Tool '{name}': properties must be a dict of JSON Schemas, got {type(properties).__name__}")
+        required = list(required or [])
+        unknown = [r for r in required if r not in properties]
+        if unknown:
+            raise ValueError(f"Tool '{name}': required names {unknown} are not among its properties {list(properties)}")
+        self.name = name
+        self.description = description or name
+        self.properties = properties
+        self.required = required
+        self.additional_properties = additional_properties
+        self.strict = strict
+        self.defs = defs or {}
+        self.processor: Processor = processor or default_processor
+        self.function: Optional[Callable] = None
+        self._binding: Optional[_Binding] = None
+        if function is not None:
+            self.link_function(function)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        object.__setattr__(self, key, value)
+        if key in _SCHEMA_FIELDS:  # schemas are derived lazily and cached; a new value invalidates them
+            object.__setattr__(self, "_cache", {})
+
+    def __repr__(self) -> str:
+        return f"Function(name={self.name!r}, params={list(self.properties)}, linked={self.linked})"
+
+    # -- construction from Python ------------------------------------------------------------
+
+    @classmethod
+    def from_callable(cls, fn: Callable, *, name: Optional[str] = None, description: Optional[str] = None,
+                      prop_desc: Optional[Dict[str, str]] = None, strict: bool = True,
+                      processor: Optional[Processor] = None, localns: Optional[Dict[str, Any]] = None) -> "Function":
+        """Derive the declaration from ``fn``'s signature (types via pydantic) and docstring, and link ``fn``.
+
+        String annotations naming local classes resolve in ``localns`` (default: the caller's locals)."""
+        if not callable(fn) or isinstance(fn, Function):
+            raise TypeError(f"Function.from_callable expects a plain callable, got {type(fn).__name__}")
+        tool_name = name or _callable_name(fn)
+        sig = _signature(fn, sys._getframe(1).f_locals if localns is None else localns)
+        params = _tool_params(sig)
+        names = [p.name for p in params]
+        unknown = sorted(set(prop_desc or {}) - set(names))
+        if unknown:
+            raise ValueError(f"prop_desc for tool '{tool_name}' names unknown parameter(s) {unknown}; "
+                             f"its parameters are {names}")
+        doc, doc_params = _doc_text(fn)
+        descriptions = {**doc_params, **(prop_desc or {})}
+        binding = _Binding(fn, sig)
+        schema = binding.schema
+        properties: Dict[str, Any] = {}
+        for p in params:
+            prop = {k: v for k, v in schema["properties"][p.name].items() if k not in ("title", "default")}
+            if p.default is not _EMPTY:  # optional anyway: Optional[X] is declared as X
+                branches = [s for s in prop.get("anyOf", ()) if not _is_null(s)]
+                if "anyOf" in prop and len(branches) == 1 and len(prop["anyOf"]) == 2:
+                    prop = {**{k: v for k, v in prop.items() if k != "anyOf"}, **branches[0]}
+            text = descriptions.get(p.name, "")
+            if p.default is not _EMPTY:
+                text = f"{text} (default: {p.default!r})".strip()
+            if text:
+                prop["description"] = text
+            properties[p.name] = prop
+        func = cls(tool_name, description or doc or tool_name, properties,
+                   required=[p.name for p in params if p.default is _EMPTY], strict=strict,
+                   processor=processor, defs=schema.get("$defs"))
+        func._attach(fn, binding)
+        return func
+
+    # -- implementation ----------------------------------------------------------------------
+
+    @property
+    def linked(self) -> bool:
+        return self.function is not None
+
+    def link_function(self, fn: Callable) -> None:
+        """Attach the implementation (mutates this Function; see :meth:`bind` for a copy)."""
+        if not callable(fn):
+            raise TypeError(f"Tool '{self.name}': link_function expects a callable, got {type(fn).__name__}")
+        self._attach(fn, _Binding(fn))
+
+    def _attach(self, fn: Callable, binding: "_Binding") -> None:
+        self.function = fn
+        self._binding = binding
+
+    def bind(self, impl: "Callable | Function") -> "Function":
+        """A copy of this declaration implemented by ``impl`` (a callable, or a ``Function`` whose
+        callable and processor are taken). Raises ``ToolBindingError`` if ``impl`` cannot accept a
+        declared required parameter or has no implementation."""
+        if isinstance(impl, Function):
+            if impl._binding is None:
+                raise ToolBindingError(f"Tool '{self.name}' cannot be bound to '{impl.name}': it has no implementation")
+            binding, processor = impl._binding, impl.processor
+        elif callable(impl):
+            binding, processor = _Binding(impl), self.processor
+        else:
+            raise TypeError(f"Tool '{self.name}': bind expects a callable or Function, got {type(impl).__name__}")
+        if binding.accepts is not None:
+            missing = [r for r in self.required if r not in binding.accepts]
+            if missing:
+                raise ToolBindingError(f"Tool '{self.name}': the implementation {_callable_name(binding.fn)} "
+                                       f"does not accept required parameter(s) {missing}; "
+                                       f"it accepts {sorted(binding.accepts)}")
+        bound = copy.copy(self)
+        bound.processor = processor
+        bound._attach(binding.fn, binding)
+        return bound
+
+    # -- schemas -----------------------------------------------------------------------------
+
+    @property
+    def parameters(self) -> Dict[str, Any]:
+        """The (non-strict) JSON Schema of the arguments."""
+        cache = self._cache
+        if "parameters" not in cache:
+            params: Dict[str, Any] = {"type": "object", "properties": self.properties, "required": list(self.required),
+                                      "additionalProperties": self.additional_properties}
+            if self.defs:
+                params["$defs"] = self.defs
+            cache["parameters"] = params
+        return cache["parameters"]
+
+    @property
+    def strict_parameters(self) -> Optional[Dict[str, Any]]:
+        """The strict-mode schema, or ``None`` when the arguments cannot be expressed strictly (e.g. a dict)."""
+        cache = self._cache
+        if "strict" not in cache:
+            cache["strict"] = strict_json_schema(self.parameters)
+        return cache["strict"]
+
+    def to_tool(self) -> Dict[str, Any]:
+        """The OpenAI function tool (cached and shared: do not mutate). A ``strict`` tool whose schema
+        cannot be strict (free-form dicts, ``Any``) is sent non-strict rather than rejected."""
+        cache = self._cache
+        if "tool" not in cache:
+            fn: Dict[str, Any] = {"name": self.name, "description": self.description}
+            strict = self.strict_parameters if self.strict else None
+            fn["parameters"] = strict if strict is not None else self.parameters
+            fn["strict"] = strict is not None
+            cache["tool"] = {"type": "function", "function": fn}
+        return cache["tool"]
+
+    # -- execution ---------------------------------------------------------------------------
+
+    def _prepare(self, call: FunctionCall) -> Tuple["_Binding", Optional[Dict[str, Any]], Optional[str]]:
+        binding = self._binding
+        if binding is None:
+            raise ToolBindingError(f"Tool '{self.name}' has no implementation; link one with "
+                                   f"link_function(fn), Prompt.with_functions({self.name}=fn) or a package tool.")
+        args = drop_optional_nulls(call.arguments, self.parameters, self.defs)
+        try:
+            if binding.model is None:
+                missing = [r for r in self.required if r not in args]
+                if missing:
+                    return binding, None, "; ".join(f"{m}: Field required" for m in missing)
+                return binding, dict(args), None
+            return binding, binding.validate(args), None
+        except ValidationError as e:
+            return binding, None, "; ".join(
+                f"{'.'.join(str(x) for x in err['loc']) or '(arguments)'}: {err['msg']}" for err in e.errors())
+
+    def _result(self, call: FunctionCall, start: float, value: Any) -> FunctionCall:
+        try:
+            text = self.processor(value, call)
+        except Exception as e:
+            return self._error(call, start, e)
+        return call.model_copy(update={"result": value, "result_str": text, "error_message": None,
+                                       "duration_s": time.perf_counter() - start})
+
+    @staticmethod
+    def _error(call: FunctionCall, start: float, e: BaseException) -> FunctionCall:
+        msg = str(e) or repr(e)
+        return call.model_copy(update={"error_message": msg, "result_str": f"Error: {msg}",
+                                       "duration_s": time.perf_counter() - start})
+
+    def _invalid(self, call: FunctionCall, start: float, details: str) -> FunctionCall:
+        msg = f"invalid arguments for tool '{self.name}': {details}"
+        return call.model_copy(update={"error_message": msg, "result_str": f"Error: {msg}",
+                                       "duration_s": time.perf_counter() - start})
+
+    def __call__(self, call: FunctionCall) -> FunctionCall:
+        """Run the tool synchronously (a coroutine implementation runs via ``asyncio.run``)."""
+        start = time.perf_counter()
+        binding, kwargs, problem = self._prepare(call)
+        if problem is not None:
+            return self._invalid(call, start, problem)
+        try:
+            value = binding.invoke(kwargs)
+            if inspect.isawaitable(value):
+                value = _run_awaitable(value, self.name)
+        except Exception as e:
+            return self._error(call, start, e)
+        return self._result(call, start, value)
+
+    async def acall(self, call: FunctionCall) -> FunctionCall:
+        """Run the tool on the running loop (a sync implementation runs in a worker thread)."""
+        start = time.perf_counter()
+        binding, kwargs, problem = self._prepare(call)
+        if problem is not None:
+            return self._invalid(call, start, problem)
+        try:
+            if binding.is_async:
+                value = await binding.invoke(kwargs)
+            else:
+                value = await asyncio.to_thread(binding.invoke, kwargs)
+                if inspect.isawaitable(value):
+                    value = await value
+        except Exception as e:
+            return self._error(call, start, e)
+        return self._result(call, start, value)
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _run_awaitable(awaitable: Any, name: str) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_await(awaitable))
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()
+    raise RuntimeError(f"Tool '{name}' is async and an event loop is running; use `await tool.acall(call)`.")
+
+
+def tool(description: "Optional[str] | Callable" = None, prop_desc: Optional[Dict[str, str]] = None, *,
+         name: Optional[str] = None, strict: bool = True, processor: Optional[Processor] = None) -> Any:
+    """Decorator turning a function into a linked :class:`Function`; works bare (``@tool``) or with arguments."""
+    localns = sys._getframe(1).f_locals  # the defining scope, for string annotations naming local classes
+    if callable(description):  # bare @tool
+        return Function.from_callable(description, name=name, prop_desc=prop_desc, strict=strict,
+                                      processor=processor, localns=localns)
+
+    def decorate(fn: Callable) -> Function:
+        return Function.from_callable(fn, name=name, description=description, prop_desc=prop_desc,
+                                      strict=strict, processor=processor, localns=localns)
+
+    return decorate
+
+
+# ---------------------------------------------------------------------------------------------
+# MCP
+# ---------------------------------------------------------------------------------------------
+
+class MCP:
+    """A remote MCP server offered to the model (Responses API ``mcp`` tool)."""
+
+    APPROVALS = ("never", "manual", "auto")
+
+    def __init__(self, server_label: str, server_url: str, require_approval: str = "never",
+                 allowed_tools: Optional[Iterable[str]] = None):
+        if require_approval not in self.APPROVALS:
+            raise ValueError(f"MCP server '{server_label}': require_approval must be one of "
+                             f"{list(self.APPROVALS)}, got {require_approval!r}")
+        self.server_label = server_label
+        self.server_url = server_url
+        self.require_approval = require_approval
+        self.allowed_tools = list(allowed_tools) if allowed_tools is not None else None
+
+    def __repr__(self) -> str:
+        return f"MCP(server_label={self.server_label!r}, server_url={self.server_url!r})"
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, MCP) and self.to_tool() == other.to_tool()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_tool(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"type": "mcp", "server_label": self.server_label, "server_url": self.server_url,
+                               "require_approval": self.require_approval}
+        if self.allowed_tools:
+            out["allowed_tools"] = list(self.allowed_tools)
+        return out
+
+
+__all__ = ["Function", "tool", "MCP", "default_processor", "strict_json_schema", "drop_optional_nulls"]

@@ -1,0 +1,270 @@
+"""The pooled HTTP layer the native invokers share (aiohttp, imported on first use).
+
+One ``ClientSession`` per event loop, created on first use and reused by every agent and call
+on that loop (the sync API runs on one background loop, see :mod:`lllm.core.aio`), so
+connections are pooled. Every request has an explicit timeout. Every failure becomes a
+:class:`~lllm.errors.ProviderError` whose ``kind`` is the retry class (``rate_limit``,
+``transient`` or ``None`` = fatal); nothing here retries."""
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import time
+import urllib.request
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
+
+from lllm.errors import ProviderError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import aiohttp
+
+DEFAULT_TIMEOUT_S = 600.0
+POOL_LIMIT = 1000            # concurrent connections per loop (like httpx's default max_connections)
+KEEPALIVE_S = 30.0
+TRANSIENT_STATUS = frozenset({408, 409})
+
+_aiohttp: Any = None
+_sessions: Dict[asyncio.AbstractEventLoop, "aiohttp.ClientSession"] = {}
+_timeouts: Dict[Tuple[float, bool], Any] = {}
+_proxies: Dict[Tuple[str, str], Optional[str]] = {}
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact JSON bytes for a request body."""
+    return _dumps(obj).encode()
+
+
+def _lib() -> Any:
+    global _aiohttp
+    if _aiohttp is None:
+        import aiohttp
+        _aiohttp = aiohttp
+    return _aiohttp
+
+
+def get_session() -> "aiohttp.ClientSession":
+    """The running loop's pooled session, created on first use."""
+    loop = asyncio.get_running_loop()
+    s = _sessions.get(loop)
+    if s is None or s.closed:
+        s = _new_session(loop)
+    return s
+
+
+def _new_session(loop: asyncio.AbstractEventLoop) -> "aiohttp.ClientSession":
+    aiohttp = _lib()
+    for old in [lp for lp in _sessions if lp.is_closed()]:  # drop sessions of loops that are gone
+        sess = _sessions.pop(old)
+        try:
+            sess.connector._close()  # type: ignore[union-attr]  # sync close; the loop is closed already
+        except Exception:  # pragma: no cover
+            pass
+    conn = aiohttp.TCPConnector(limit=POOL_LIMIT, keepalive_timeout=KEEPALIVE_S, ttl_dns_cache=300)
+    s = aiohttp.ClientSession(connector=conn, skip_auto_headers=("User-Agent",),
+                              headers={"User-Agent": "lllm"})
+    _sessions[loop] = s
+    return s
+
+
+async def aclose_session() -> None:
+    """Close the running loop's session (its connections); the next request opens a new one."""
+    s = _sessions.pop(asyncio.get_running_loop(), None)
+    if s is not None and not s.closed:
+        await s.close()
+
+
+def _timeout(timeout_s: Optional[float], stream: bool) -> Any:
+    t = DEFAULT_TIMEOUT_S if timeout_s is None else float(timeout_s)
+    key = (t, stream)
+    ct = _timeouts.get(key)
+    if ct is None:
+        aiohttp = _lib()
+        # a whole request must finish within t; a stream may run longer but no read may stall for t
+        ct = (aiohttp.ClientTimeout(total=None, connect=t, sock_read=t) if stream
+              else aiohttp.ClientTimeout(total=t))
+        _timeouts[key] = ct
+    return ct
+
+
+def _proxy(url: str) -> Optional[str]:
+    """The HTTP(S)_PROXY for ``url`` honouring NO_PROXY, looked up once per scheme and host."""
+    parts = urlsplit(url)
+    key = (parts.scheme, parts.netloc)
+    if key in _proxies:
+        return _proxies[key]
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and urllib.request.proxy_bypass(parts.hostname or ""):
+        proxy = None
+    _proxies[key] = proxy or None
+    return _proxies[key]
+
+
+# ---------------------------------------------------------------------------------------------
+# Requests
+# ---------------------------------------------------------------------------------------------
+
+async def post_json(url: str, headers: Mapping[str, str], body: Any, timeout_s: Optional[float] = DEFAULT_TIMEOUT_S,
+                    *, provider: str = "") -> Tuple[int, Mapping[str, str], Any]:
+    """POST ``body`` (a dict, or JSON bytes) and return ``(status, headers, parsed_json)`` of a 2xx answer.
+
+    Anything else raises :class:`ProviderError` (see :func:`http_error` for the status mapping)."""
+    data = body if isinstance(body, (bytes, bytearray)) else dumps(body)
+    session = get_session()
+    try:
+        async with session.post(url, data=data, headers=headers, timeout=_timeout(timeout_s, False),
+                                proxy=_proxy(url)) as resp:
+            raw = await resp.read()
+            status = resp.status
+            if status >= 300:
+                raise http_error(status, resp.headers, raw, provider=provider, url=url)
+            rheaders = resp.headers
+    except ProviderError:
+        raise
+    except Exception as e:  # noqa: BLE001 - network failures are mapped, anything else re-raised
+        err = _map_exc(e, provider, url, timeout_s)
+        if err is None:
+            raise
+        raise err from e
+    try:
+        return status, rheaders, json.loads(raw)
+    except ValueError as e:
+        raise ProviderError(f"{provider or 'provider'} returned a non-JSON body (HTTP {status}) from {url}: "
+                            f"{raw[:200].decode('utf-8', 'replace')!r}", status=status, kind="transient",
+                            provider=provider) from e
+
+
+async def post_sse(url: str, headers: Mapping[str, str], body: Any, timeout_s: Optional[float] = DEFAULT_TIMEOUT_S,
+                   *, provider: str = "", terminal_events: Tuple[str, ...] = (),
+                   require_end: bool = True) -> AsyncIterator[Tuple[str, Any]]:
+    """POST ``body`` and yield the ``(event, json_data)`` pairs of the SSE answer (see :func:`aiter_sse`)."""
+    from lllm.invokers.sse import aiter_sse
+    data = body if isinstance(body, (bytes, bytearray)) else dumps(body)
+    session = get_session()
+    try:
+        resp = await session.post(url, data=data, headers=headers, timeout=_timeout(timeout_s, True),
+                                  proxy=_proxy(url))
+    except Exception as e:  # noqa: BLE001
+        err = _map_exc(e, provider, url, timeout_s)
+        if err is None:
+            raise
+        raise err from e
+    try:
+        if resp.status >= 300:
+            try:
+                raw = await resp.read()
+            except Exception:  # noqa: BLE001 - the status alone decides the kind
+                raw = b""
+            raise http_error(resp.status, resp.headers, raw, provider=provider, url=url)
+        async for item in aiter_sse(resp, provider=provider, terminal_events=terminal_events,
+                                    require_end=require_end):
+            yield item
+    except ProviderError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        err = _map_exc(e, provider, url, timeout_s)
+        if err is None:
+            raise
+        raise err from e
+    finally:
+        resp.release()
+
+
+def _map_exc(e: Exception, provider: str, url: str, timeout_s: Optional[float]) -> Optional[ProviderError]:
+    """The ProviderError for a network failure; ``None`` for anything else (a bug: re-raised as is)."""
+    aiohttp = _lib()
+    label = provider or "provider"
+    if isinstance(e, (asyncio.TimeoutError, TimeoutError)):  # includes aiohttp.ServerTimeoutError
+        t = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
+        return ProviderError(f"{label} request to {url} timed out after {t:g}s (model_args['timeout'])",
+                             kind="transient", provider=provider)
+    if isinstance(e, aiohttp.InvalidURL):
+        return ProviderError(f"{label} request URL is invalid: {url!r} (check api_base)", provider=provider)
+    if isinstance(e, (aiohttp.ClientError, OSError)):
+        return ProviderError(f"{label} request to {url} failed: {type(e).__name__}: {e}", kind="transient",
+                             provider=provider)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Error mapping
+# ---------------------------------------------------------------------------------------------
+
+def classify_status(status: int) -> Optional[str]:
+    """429 → ``rate_limit``; 408, 409, 5xx → ``transient``; other 4xx → ``None`` (fatal)."""
+    if status == 429:
+        return "rate_limit"
+    if status >= 500 or status in TRANSIENT_STATUS:
+        return "transient"
+    return None
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> Optional[float]:
+    """Seconds from ``retry-after-ms`` or ``Retry-After`` (delta-seconds or an HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    ra = headers.get("retry-after")
+    if not ra:
+        return None
+    try:
+        return max(0.0, float(ra))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(ra)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def error_details(body: Any) -> Tuple[str, str]:
+    """``(message, type/code)`` from an error body: OpenAI ``{"error":{message,type,code}}``, Anthropic
+    ``{"type":"error","error":{type,message}}``, OpenRouter (``error.metadata.raw``), ``{"message"}``,
+    ``{"detail"}``, ``{"error": "text"}`` or plain text."""
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            msg = str(err.get("message") or "")
+            meta = err.get("metadata")
+            if isinstance(meta, dict) and meta.get("raw"):  # OpenRouter: the upstream provider's words
+                who = meta.get("provider_name")
+                msg = f"{msg}: {meta['raw']}" + (f" (upstream: {who})" if who else "")
+            tags = [str(err[k]) for k in ("type", "code") if err.get(k) not in (None, "")]
+            if err.get("param"):
+                tags.append(f"param={err['param']}")
+            return msg or json.dumps(err)[:500], ", ".join(dict.fromkeys(tags))
+        if isinstance(err, str):
+            return err, ""
+        for k in ("message", "detail", "msg"):
+            if body.get(k):
+                v = body[k]
+                return (v if isinstance(v, str) else json.dumps(v)[:500]), str(body.get("type") or "")
+        return json.dumps(body)[:500], ""
+    if isinstance(body, (bytes, bytearray)):
+        body = body.decode("utf-8", "replace")
+    return str(body or "").strip()[:500], ""
+
+
+def http_error(status: int, headers: Mapping[str, str], raw: bytes, *, provider: str = "",
+               url: str = "") -> ProviderError:
+    """The ProviderError for an HTTP error answer, with the provider's own message and the status."""
+    try:
+        body: Any = json.loads(raw) if raw else None
+    except ValueError:
+        body = raw.decode("utf-8", "replace")
+    msg, tags = error_details(body)
+    kind = classify_status(status)
+    retry_after = parse_retry_after(headers) if kind is not None else None
+    label = provider or "provider"
+    text = f"{label} API error {status}" + (f" ({tags})" if tags else "") + f": {msg or 'no error message'}"
+    return ProviderError(text, status=status, kind=kind, retry_after=retry_after, body=body, provider=provider)
+
+
+__all__ = ["DEFAULT_TIMEOUT_S", "get_session", "aclose_session", "post_json", "post_sse", "http_error",
+           "classify_status", "parse_retry_after", "error_details", "dumps"]

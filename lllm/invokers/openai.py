@@ -1,0 +1,434 @@
+"""Native invoker for OpenAI-compatible Chat Completions (and the OpenAI Responses API).
+
+A thin translation layer over the shared pooled HTTP client (:mod:`lllm.invokers.http`):
+build the JSON body from the Dialog, POST it, read the answer with plain dict access, and
+hand the extracted :class:`ModelOutput` to :func:`finish_output`. Serves OpenAI, Azure and
+every OpenAI-compatible provider in :data:`lllm.invokers.router.PROVIDERS`. Never retries."""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
+
+from lllm.core.aio import run_sync
+from lllm.core.const import APITypes, Modalities, Roles
+from lllm.core.stream import emit_chunk, emit_done
+from lllm.errors import ConfigError, ProviderError
+from lllm.invokers import http
+from lllm.invokers.base import BaseInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions, finish_output
+from lllm.invokers.pricing import price_usage
+from lllm.invokers.router import Endpoint, openai_target, resolve_endpoint
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.dialog import Dialog
+    from lllm.core.message import Message
+    from lllm.core.prompt import Function, Prompt
+    from lllm.core.stream import BaseStreamHandler
+
+CONSUMED_ARGS = ("timeout", "api_base", "api_key", "extra_headers", "api_version")
+CONTEXT_WINDOWS: Dict[str, int] = {
+    "gpt-5": 400000, "gpt-5-mini": 400000, "gpt-5-nano": 400000,
+    "gpt-4.1": 1047576, "gpt-4.1-mini": 1047576, "gpt-4.1-nano": 1047576,
+    "gpt-4o": 128000, "gpt-4o-mini": 128000, "chatgpt-4o": 128000, "gpt-4-turbo": 128000,
+    "gpt-4": 8192, "gpt-3.5-turbo": 16385,
+    "o1": 200000, "o1-mini": 128000, "o1-preview": 128000, "o3": 200000, "o3-mini": 200000, "o4-mini": 200000,
+}
+_CW_PREFIXES = sorted(CONTEXT_WINDOWS, key=len, reverse=True)
+_DEFAULT_NAMES = frozenset({"", "user", "system", "assistant", "developer", "tool", "internal"})
+_args_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+# ---------------------------------------------------------------------------------------------
+# Request building
+# ---------------------------------------------------------------------------------------------
+
+def _image_url(m: "Message") -> str:
+    data = m.content if isinstance(m.content, str) else ""
+    if data.startswith(("data:", "http://", "https://")):
+        return data
+    return f"data:{m.metadata.get('mime_type') or 'image/png'};base64,{data}"
+
+
+def _tool_call_id(m: "Message") -> str:
+    tcid = m.metadata.get("tool_call_id")
+    if not tcid:
+        raise ValueError(f"Tool message from '{m.name}' has no metadata['tool_call_id'], so its result cannot be "
+                         f"matched to a tool call (content: {str(m.content)[:80]!r}).")
+    return tcid
+
+
+def chat_messages(messages: Iterable["Message"], system_role: str = "system", names: bool = False) -> List[Dict[str, Any]]:
+    """Dialog messages → Chat Completions ``messages`` (see the module docstring of the spec, §4)."""
+    out: List[Dict[str, Any]] = []
+    append = out.append
+    for m in messages:
+        role = m.role
+        if m.function_calls:
+            text = m.text
+            append({"role": "assistant", "content": text or None, "tool_calls": [
+                {"id": fc.id, "type": "function", "function": {"name": fc.name, "arguments": _args_json(fc.arguments)}}
+                for fc in m.function_calls]})
+            continue
+        if role is Roles.TOOL:
+            append({"role": "tool", "tool_call_id": _tool_call_id(m), "content": m.content})
+            continue
+        wire_role = system_role if role is Roles.SYSTEM else ("assistant" if role is Roles.TOOL_CALL else role.value)
+        if m.modality is Modalities.IMAGE:
+            caption = m.metadata.get("caption")
+            parts: List[Dict[str, Any]] = [{"type": "text", "text": caption}] if caption else []
+            parts.append({"type": "image_url", "image_url": {"url": _image_url(m)}})
+            d: Dict[str, Any] = {"role": wire_role, "content": parts}
+        else:
+            d = {"role": wire_role, "content": m.content}
+        if names and m.name not in _DEFAULT_NAMES:
+            d["name"] = m.sanitized_name
+        append(d)
+    return out
+
+
+def responses_input(messages: Iterable["Message"], system_role: str = "developer") -> List[Dict[str, Any]]:
+    """Dialog messages → Responses API ``input`` items."""
+    out: List[Dict[str, Any]] = []
+    for m in messages:
+        role = m.role
+        if m.function_calls:
+            if m.text:
+                out.append({"role": "assistant", "content": m.text})
+            out.extend({"type": "function_call", "call_id": fc.id, "name": fc.name,
+                        "arguments": _args_json(fc.arguments)} for fc in m.function_calls)
+        elif role is Roles.TOOL:
+            out.append({"type": "function_call_output", "call_id": _tool_call_id(m),
+                        "output": m.content if isinstance(m.content, str) else m.text})
+        else:
+            wire_role = system_role if role is Roles.SYSTEM else ("assistant" if role is Roles.TOOL_CALL else role.value)
+            if m.modality is Modalities.IMAGE:
+                caption = m.metadata.get("caption")
+                parts: List[Dict[str, Any]] = [{"type": "input_text", "text": caption}] if caption else []
+                parts.append({"type": "input_image", "image_url": _image_url(m)})
+                out.append({"role": wire_role, "content": parts})
+            else:
+                out.append({"role": wire_role, "content": m.content})
+    return out
+
+
+def response_format(prompt: Optional["Prompt"]) -> Optional[Dict[str, Any]]:
+    """``prompt.format`` as a Chat Completions ``response_format`` (json_schema, non-strict)."""
+    if prompt is None or getattr(prompt, "format", None) is None:
+        return None
+    fs = prompt.format_schema()
+    if not fs:
+        return None
+    name, schema = fs
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
+
+
+# ---------------------------------------------------------------------------------------------
+# Response parsing (plain dict access)
+# ---------------------------------------------------------------------------------------------
+
+def chat_usage(u: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """Provider usage → the normalised keys (cached tokens: OpenAI details, Mistral, DeepSeek)."""
+    if not u:
+        return {}
+    p = u.get("prompt_tokens") or 0
+    c = u.get("completion_tokens") or 0
+    ptd = u.get("prompt_tokens_details")
+    ctd = u.get("completion_tokens_details")
+    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": u.get("total_tokens") or p + c,
+            "cached_prompt_tokens": ((ptd.get("cached_tokens") if ptd else None) or u.get("num_cached_tokens")
+                                     or u.get("prompt_cache_hit_tokens") or 0),
+            "reasoning_tokens": (ctd.get("reasoning_tokens") if ctd else None) or 0}
+
+
+def _tool_call_out(tc: Dict[str, Any]) -> ToolCallOut:
+    fn = tc.get("function") or {}
+    args = fn.get("arguments")
+    if args is not None and not isinstance(args, str):
+        args = json.dumps(args)
+    return ToolCallOut(id=tc.get("id") or f"call_{uuid.uuid4().hex[:24]}", name=fn.get("name") or "",
+                       arguments=args or "")
+
+
+def body_error(data: Dict[str, Any], provider: str) -> ProviderError:
+    """A ProviderError for an error envelope inside a 200 answer or a stream (e.g. OpenRouter)."""
+    err = data.get("error")
+    code = err.get("code") if isinstance(err, dict) else None
+    status = code if isinstance(code, int) else None
+    if status is not None:
+        kind = http.classify_status(status)
+    elif code in ("rate_limit_exceeded", "rate_limit_error"):
+        kind = "rate_limit"
+    else:
+        kind = "transient" if code in (None, "server_error", "internal_error", "overloaded_error") else None
+    msg, tags = http.error_details(data)
+    return ProviderError(f"{provider or 'provider'} API error" + (f" {status}" if status else "")
+                         + (f" ({tags})" if tags else "") + f": {msg}", status=status, kind=kind, body=data,
+                         provider=provider)
+
+
+def parse_chat(data: Dict[str, Any], provider: str = "") -> ModelOutput:
+    """A Chat Completions JSON body → ModelOutput."""
+    choices = data.get("choices")
+    if not choices:
+        if data.get("error"):
+            raise body_error(data, provider)
+        raise ProviderError(f"{provider or 'provider'} returned no choices: {json.dumps(data)[:300]}",
+                            kind="transient", body=data, provider=provider)
+    ch = choices[0]
+    msg = ch.get("message") or {}
+    out = ModelOutput(content=msg.get("content") or "", model=data.get("model"), finish_reason=ch.get("finish_reason"),
+                      usage=chat_usage(data.get("usage")))
+    tcs = msg.get("tool_calls")
+    if tcs:
+        out.tool_calls = [_tool_call_out(tc) for tc in tcs]
+    lp = ch.get("logprobs")
+    if lp and lp.get("content"):
+        out.logprobs = lp["content"]
+    reasoning = msg.get("reasoning") or msg.get("reasoning_content")
+    if reasoning:
+        out.metadata["reasoning"] = reasoning
+    if msg.get("refusal"):
+        out.metadata["refusal"] = msg["refusal"]
+    return out
+
+
+def responses_usage(u: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    if not u:
+        return {}
+    p, c = u.get("input_tokens") or 0, u.get("output_tokens") or 0
+    itd, otd = u.get("input_tokens_details") or {}, u.get("output_tokens_details") or {}
+    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": u.get("total_tokens") or p + c,
+            "cached_prompt_tokens": itd.get("cached_tokens") or 0, "reasoning_tokens": otd.get("reasoning_tokens") or 0}
+
+
+def parse_responses(data: Dict[str, Any], provider: str = "") -> ModelOutput:
+    """A Responses API ``response`` object → ModelOutput."""
+    if data.get("error"):
+        raise body_error(data, provider)
+    texts: List[str] = []
+    calls: List[ToolCallOut] = []
+    meta: Dict[str, Any] = {}
+    for item in data.get("output") or ():
+        t = item.get("type")
+        if t == "message":
+            for part in item.get("content") or ():
+                if part.get("type") == "output_text":
+                    texts.append(part.get("text") or "")
+                elif part.get("type") == "refusal":
+                    meta["refusal"] = part.get("refusal")
+        elif t == "function_call":
+            calls.append(ToolCallOut(id=item.get("call_id") or item.get("id") or f"call_{uuid.uuid4().hex[:24]}",
+                                     name=item.get("name") or "", arguments=item.get("arguments") or ""))
+        elif t == "reasoning":
+            summary = "".join(s.get("text", "") for s in item.get("summary") or () if isinstance(s, dict))
+            if summary:
+                meta["reasoning"] = summary
+        elif t:
+            meta.setdefault("output_items", []).append(item)  # built-in tools (web search, computer use, ...)
+    status = data.get("status")
+    if status == "incomplete":
+        status = (data.get("incomplete_details") or {}).get("reason") or status
+    return ModelOutput(content="".join(texts), tool_calls=calls, usage=responses_usage(data.get("usage")),
+                       model=data.get("model"), finish_reason=status, metadata=meta)
+
+
+# ---------------------------------------------------------------------------------------------
+# The invoker
+# ---------------------------------------------------------------------------------------------
+
+class OpenAIInvoker(BaseInvoker):
+    """OpenAI-compatible Chat Completions (and Responses) over the pooled aiohttp client.
+
+    Config (optional): ``system_role`` to force ``"system"``/``"developer"``."""
+
+    name = "openai"
+
+    def call(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
+             parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
+             metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
+             stream_handler: Optional["BaseStreamHandler"] = None, *,
+             functions: Optional[List["Function"]] = None) -> InvokeResult:
+        return run_sync(self.acall(dialog, model, model_args, parser_args, responder, metadata, api_type,
+                                   stream_handler, functions=functions))
+
+    async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
+                    parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
+                    metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
+                    stream_handler: Optional["BaseStreamHandler"] = None, *,
+                    functions: Optional[List["Function"]] = None) -> InvokeResult:
+        started_at = time.time()
+        t0 = time.perf_counter()
+        args = dict(model_args) if model_args else {}
+        timeout = args.pop("timeout", None)
+        api_base, api_key = args.pop("api_base", None), args.pop("api_key", None)
+        extra_headers, api_version = args.pop("extra_headers", None), args.pop("api_version", None)
+        provider, wire_model = openai_target(model)
+        responses = api_type == APITypes.RESPONSE
+        prompt = dialog.top_prompt
+        if responses and prompt is not None and getattr(prompt, "format", None) is not None:
+            raise ConfigError(f"Prompt '{getattr(prompt, 'path', '?')}' sets `format`, which the Responses API "
+                              f"(api_type='response') does not support here; remove `format` or use api_type='completion'.")
+        ep = resolve_endpoint(provider, wire_model, api_base=api_base, api_key=api_key, extra_headers=extra_headers,
+                              api_version=api_version, path="/responses" if responses else "/chat/completions")
+        system_role = self.config.get("system_role") or ("developer" if ep.official and provider == "openai"
+                                                         else "system")
+        tools = [f.to_tool() for f in effective_functions(dialog, functions)]
+        stream = stream_handler is not None or args.get("stream") is True
+        if responses:
+            body = self._responses_body(dialog, wire_model, tools, prompt, system_role)
+        else:
+            body = {"model": wire_model,
+                    "messages": chat_messages(dialog.messages, system_role, provider in ("openai", "azure"))}
+            if tools:
+                body["tools"] = tools
+            rf = response_format(prompt)
+            if rf is not None:
+                body["response_format"] = rf
+        if args:
+            body.update(args)
+        if stream:
+            body["stream"] = True
+            if not responses:
+                body["stream_options"] = {"include_usage": True}
+        sent_args = {k: v for k, v in body.items() if k not in ("model", "messages", "input", "tools")}
+        request = {"provider": provider, "url": ep.url, "model": wire_model, "body": body,
+                   "api_type": api_type.value if isinstance(api_type, APITypes) else str(api_type), "stream": stream}
+
+        if stream:
+            out, raw = await (self._stream_responses(ep, body, timeout, stream_handler) if responses
+                              else self._stream_chat(ep, body, timeout, stream_handler))
+        else:
+            _, _, raw = await http.post_json(ep.url, ep.headers, body, timeout, provider=provider)
+            out = parse_responses(raw, provider) if responses else parse_chat(raw, provider)
+        if out.model is None:
+            out.model = wire_model
+        if out.usage:
+            price_usage(provider, out.model, out.usage)
+            if not out.usage["cost"] and out.model != wire_model:
+                price_usage(provider, wire_model, out.usage)
+        msg, errors = finish_output(out, prompt, responder=responder, parser_args=parser_args, metadata=metadata,
+                                    api_type=api_type)
+        return InvokeResult(message=msg, raw_response=raw, model_args=sent_args, execution_errors=errors,
+                            request=request, started_at=started_at, latency_s=time.perf_counter() - t0)
+
+    # -- Responses API ----------------------------------------------------------------------------
+    @staticmethod
+    def _responses_body(dialog: "Dialog", wire_model: str, tools: List[Dict[str, Any]], prompt: Optional["Prompt"],
+                        system_role: str) -> Dict[str, Any]:
+        rtools: List[Dict[str, Any]] = [dict(t["function"], type="function") if t.get("type") == "function"
+                                        and "function" in t else t for t in tools]
+        if prompt is not None:
+            for server in getattr(prompt, "mcp_servers", {}).values():
+                rtools.append(server.to_tool())
+            if getattr(prompt, "allow_web_search", False):
+                rtools.append({"type": "web_search_preview"})
+            cu = getattr(prompt, "computer_use_config", None)
+            if cu:
+                rtools.append({"type": "computer_use_preview", "display_width": cu.get("display_width", 1280),
+                               "display_height": cu.get("display_height", 800),
+                               "environment": cu.get("environment", "browser")})
+        body: Dict[str, Any] = {"model": wire_model, "input": responses_input(dialog.messages, system_role)}
+        if rtools:
+            body["tools"] = rtools
+        return body
+
+    # -- streaming ----------------------------------------------------------------------------------
+    @staticmethod
+    async def _stream_chat(ep: Endpoint, body: Dict[str, Any], timeout: Optional[float],
+                           handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, List[Dict[str, Any]]]:
+        chunks: List[Dict[str, Any]] = []
+        text: List[str] = []
+        reasoning: List[str] = []
+        calls: Dict[Any, List[Any]] = {}   # index -> [id, name, [argument pieces]]
+        logprobs: List[Any] = []
+        out = ModelOutput()
+        provider = ep.provider
+        last_key: Any = None
+        try:
+            async for _, data in http.post_sse(ep.url, ep.headers, body, timeout, provider=provider):
+                chunks.append(data)
+                if data.get("error"):
+                    raise body_error(data, provider)
+                if data.get("model"):
+                    out.model = data["model"]
+                if data.get("usage"):
+                    out.usage = chat_usage(data["usage"])
+                for ch in data.get("choices") or ():
+                    delta = ch.get("delta") or {}
+                    piece = delta.get("content")
+                    if piece:
+                        text.append(piece)
+                        emit_chunk(handler, piece, data)
+                    r = delta.get("reasoning") or delta.get("reasoning_content")
+                    if r:
+                        reasoning.append(r)
+                    for tc in delta.get("tool_calls") or ():
+                        key = tc.get("index")
+                        if key is None:
+                            key = tc.get("id") or last_key
+                        last_key = key
+                        acc = calls.get(key)
+                        if acc is None:
+                            acc = calls[key] = [None, "", []]
+                        if tc.get("id"):
+                            acc[0] = tc["id"]
+                        fn = tc.get("function") or {}
+                        if fn.get("name"):
+                            acc[1] = fn["name"]
+                        a = fn.get("arguments")
+                        if a:
+                            acc[2].append(a if isinstance(a, str) else json.dumps(a))
+                    lp = ch.get("logprobs")
+                    if lp and lp.get("content"):
+                        logprobs.extend(lp["content"])
+                    if ch.get("finish_reason"):
+                        out.finish_reason = ch["finish_reason"]
+        finally:
+            emit_done(handler)
+        out.content = "".join(text)
+        out.tool_calls = [ToolCallOut(id=i or f"call_{uuid.uuid4().hex[:24]}", name=n, arguments="".join(a))
+                          for i, n, a in calls.values()]
+        out.logprobs = logprobs
+        if reasoning:
+            out.metadata["reasoning"] = "".join(reasoning)
+        return out, chunks
+
+    @staticmethod
+    async def _stream_responses(ep: Endpoint, body: Dict[str, Any], timeout: Optional[float],
+                                handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, List[Dict[str, Any]]]:
+        events: List[Dict[str, Any]] = []
+        final: Optional[Dict[str, Any]] = None
+        provider = ep.provider
+        try:
+            async for event, data in http.post_sse(ep.url, ep.headers, body, timeout, provider=provider,
+                                                   terminal_events=("response.completed", "response.incomplete",
+                                                                    "response.failed", "error")):
+                events.append(data)
+                etype = data.get("type") or event
+                if etype == "response.output_text.delta":
+                    emit_chunk(handler, data.get("delta") or "", data)
+                elif etype in ("response.completed", "response.incomplete", "response.failed"):
+                    final = data.get("response") or {}
+                elif etype == "error":
+                    raise body_error({"error": data.get("error") or data}, provider)
+        finally:
+            emit_done(handler)
+        if final is None:  # pragma: no cover - post_sse raises on a stream without a terminal event
+            raise ProviderError(f"{provider} stream ended without a final response", kind="transient", provider=provider)
+        return parse_responses(final, provider), events
+
+    # -- sizing -----------------------------------------------------------------------------------
+    def context_window(self, model: str) -> Optional[int]:
+        name = openai_target(model)[1].lower()
+        for prefix in _CW_PREFIXES:
+            if name == prefix or name.startswith(prefix + "-"):
+                return CONTEXT_WINDOWS[prefix]
+        return None
+
+    async def aclose(self) -> None:
+        await http.aclose_session()
+
+
+__all__ = ["OpenAIInvoker", "chat_messages", "responses_input", "response_format", "parse_chat", "parse_responses",
+           "chat_usage", "CONTEXT_WINDOWS"]

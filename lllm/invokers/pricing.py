@@ -1,0 +1,104 @@
+"""Dollar cost of a call from the maintained ``genai-prices`` table (imported on first use).
+
+The table lookup is cached per (provider, model), so pricing a call is a few float
+multiplications. Unknown models and local servers cost 0, never an error.
+
+Usage keys read (normalised, see :class:`~lllm.core.message.InvokeCost`): ``prompt_tokens``
+(all input tokens, cached ones included), ``cached_prompt_tokens`` (cache reads),
+``cache_write_tokens`` (optional: cache creation, Anthropic), ``completion_tokens``."""
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, Optional, Tuple
+
+# router provider name -> genai-prices provider id; None = a local server, always free
+PROVIDER_IDS: Dict[str, Optional[str]] = {
+    "openai": "openai", "azure": "azure", "anthropic": "anthropic", "groq": "groq", "mistral": "mistral",
+    "deepseek": "deepseek", "xai": "x-ai", "together_ai": "together", "fireworks_ai": "fireworks",
+    "openrouter": "openrouter", "gemini": "google", "vertex_ai": "google", "bedrock": "aws",
+    "cohere": "cohere", "cerebras": "cerebras", "perplexity": "perplexity",
+    "ollama": None, "ollama_chat": None, "hosted_vllm": None, "vllm": None, "lm_studio": None, "test": None,
+}
+REFRESH_S = 3600.0  # prices may be date-conditional; re-read a cached entry after this long
+
+# (input, output, cache_read, cache_write): each a float USD/token or a (base, ((start, price), ...)) tier table
+Rates = Tuple[Any, Any, Any, Any]
+_cache: Dict[Tuple[str, str], Tuple[float, Optional[Rates]]] = {}
+
+
+def _lookup(provider: str, model: str) -> Optional[Rates]:
+    pid = PROVIDER_IDS.get(provider, provider or None)
+    if provider in PROVIDER_IDS and pid is None:
+        return None
+    try:
+        from datetime import datetime, timezone
+
+        from genai_prices import data_snapshot, types
+        snap = data_snapshot.get_snapshot()
+        try:
+            _, info = snap.find_provider_model(model, None, pid, None)
+        except LookupError:
+            if pid is None or any(p.id == pid for p in snap.providers):
+                return None  # the provider is in the table, the model is not
+            _, info = snap.find_provider_model(model, None, None, None)  # unknown provider: let the table guess
+        prices = info.get_prices(datetime.now(tz=timezone.utc))
+    except Exception:  # noqa: BLE001 - unknown model/provider, or a table problem: free
+        return None
+
+    def conv(p: Any) -> Any:
+        if p is None:
+            return 0.0
+        if isinstance(p, types.TieredPrices):
+            return (float(p.base) / 1e6, tuple((t.start, float(t.price) / 1e6) for t in sorted(p.tiers, key=lambda t: t.start)))
+        return float(p) / 1e6
+
+    g = prices.__dict__.get
+    rates = (conv(g("input_mtok")), conv(g("output_mtok")), conv(g("cache_read_mtok", g("input_mtok"))),
+             conv(g("cache_write_mtok", g("input_mtok"))))
+    return None if rates == (0.0, 0.0, 0.0, 0.0) else rates
+
+
+def get_rates(provider: str, model: str) -> Optional[Rates]:
+    """Per-token rates of ``model`` at ``provider`` (cached), or ``None`` if unknown."""
+    key = (provider, model)
+    hit = _cache.get(key)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    rates = _lookup(provider, model)
+    _cache[key] = (now + REFRESH_S, rates)
+    return rates
+
+
+def _rate(r: Any, input_tokens: int) -> float:
+    if type(r) is float:
+        return r
+    price = r[0]
+    for start, p in r[1]:  # cliff tiers: crossing a threshold prices every token at that tier
+        if input_tokens > start:
+            price = p
+    return price
+
+
+def price_usage(provider: str, model: Optional[str], usage: Dict[str, Any]) -> Dict[str, Any]:
+    """Fill ``input_cost_per_token``, ``output_cost_per_token``, ``prompt_cost``, ``completion_cost``
+    and ``cost`` into ``usage`` (in place, and returned); all 0 when the model is unknown."""
+    rates = get_rates(provider, model) if model else None
+    if rates is None:
+        usage.update(input_cost_per_token=0.0, output_cost_per_token=0.0, prompt_cost=0.0, completion_cost=0.0,
+                     cost=0.0)
+        return usage
+    prompt = int(usage.get("prompt_tokens") or 0)
+    cached = int(usage.get("cached_prompt_tokens") or 0)
+    written = int(usage.get("cache_write_tokens") or 0)
+    completion = int(usage.get("completion_tokens") or 0)
+    r_in, r_out = _rate(rates[0], prompt), _rate(rates[1], prompt)
+    prompt_cost = (max(0, prompt - cached - written) * r_in + cached * _rate(rates[2], prompt)
+                   + written * _rate(rates[3], prompt))
+    completion_cost = completion * r_out
+    usage.update(input_cost_per_token=r_in, output_cost_per_token=r_out, prompt_cost=prompt_cost,
+                 completion_cost=completion_cost, cost=prompt_cost + completion_cost)
+    return usage
+
+
+__all__ = ["price_usage", "get_rates", "PROVIDER_IDS"]

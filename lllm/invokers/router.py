@@ -1,0 +1,297 @@
+"""Model routing (§4.1): which invoker serves a model name, and where an OpenAI-compatible call goes.
+
+Names follow LiteLLM's ``provider/model`` convention so configs stay portable:
+``openai/…`` and bare OpenAI names, and the OpenAI-compatible providers below → the native
+OpenAI invoker; ``anthropic/…`` and bare ``claude-…`` → the native Anthropic invoker; ``test``
+→ ``TestInvoker``; anything else → ``LiteLLMInvoker`` if LiteLLM is installed.
+
+``api_base``/``api_key`` come from ``model_args`` first, else from the provider's environment
+variables, read at call time (never at import) and never logged."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
+
+from lllm.core.const import APITypes
+from lllm.errors import ConfigError, ProviderError
+from lllm.invokers.base import BaseInvoker, InvokeResult, _BUILDERS, build_invoker, classify_exception, register_invoker
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.dialog import Dialog
+    from lllm.core.message import Message
+    from lllm.core.prompt import Function
+    from lllm.core.stream import BaseStreamHandler
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """How to reach one OpenAI-compatible provider."""
+
+    name: str
+    api_base: Optional[str]                 # default base URL (None: must be configured)
+    base_env: Tuple[str, ...] = ()          # env vars for the base URL, first set wins
+    key_env: Tuple[str, ...] = ()           # env vars for the API key, first set wins
+    key_required: bool = True               # only enforced against the default api_base
+    local: bool = False                     # a local server: "/v1" is added to a bare host URL
+
+
+PROVIDERS: Dict[str, ProviderSpec] = {p.name: p for p in (
+    ProviderSpec("openai", "https://api.openai.com/v1", ("OPENAI_BASE_URL", "OPENAI_API_BASE"), ("OPENAI_API_KEY",)),
+    ProviderSpec("azure", None, ("AZURE_API_BASE", "AZURE_OPENAI_ENDPOINT"), ("AZURE_API_KEY", "AZURE_OPENAI_API_KEY")),
+    ProviderSpec("groq", "https://api.groq.com/openai/v1", ("GROQ_API_BASE",), ("GROQ_API_KEY",)),
+    ProviderSpec("mistral", "https://api.mistral.ai/v1", ("MISTRAL_API_BASE",), ("MISTRAL_API_KEY",)),
+    ProviderSpec("openrouter", "https://openrouter.ai/api/v1", ("OPENROUTER_API_BASE",), ("OPENROUTER_API_KEY",)),
+    ProviderSpec("deepseek", "https://api.deepseek.com/v1", ("DEEPSEEK_API_BASE",), ("DEEPSEEK_API_KEY",)),
+    ProviderSpec("xai", "https://api.x.ai/v1", ("XAI_API_BASE",), ("XAI_API_KEY",)),
+    ProviderSpec("together_ai", "https://api.together.xyz/v1", ("TOGETHER_API_BASE", "TOGETHERAI_API_BASE"),
+                 ("TOGETHER_API_KEY", "TOGETHERAI_API_KEY", "TOGETHER_AI_API_KEY")),
+    ProviderSpec("fireworks_ai", "https://api.fireworks.ai/inference/v1", ("FIREWORKS_AI_API_BASE", "FIREWORKS_API_BASE"),
+                 ("FIREWORKS_AI_API_KEY", "FIREWORKS_API_KEY")),
+    ProviderSpec("ollama", "http://localhost:11434/v1", ("OLLAMA_API_BASE", "OLLAMA_HOST"), ("OLLAMA_API_KEY",),
+                 key_required=False, local=True),
+    ProviderSpec("ollama_chat", "http://localhost:11434/v1", ("OLLAMA_API_BASE", "OLLAMA_HOST"), ("OLLAMA_API_KEY",),
+                 key_required=False, local=True),
+    ProviderSpec("hosted_vllm", "http://localhost:8000/v1", ("HOSTED_VLLM_API_BASE", "VLLM_API_BASE"),
+                 ("HOSTED_VLLM_API_KEY", "VLLM_API_KEY"), key_required=False, local=True),
+    ProviderSpec("vllm", "http://localhost:8000/v1", ("VLLM_API_BASE", "HOSTED_VLLM_API_BASE"),
+                 ("VLLM_API_KEY", "HOSTED_VLLM_API_KEY"), key_required=False, local=True),
+    ProviderSpec("lm_studio", "http://localhost:1234/v1", ("LM_STUDIO_API_BASE",), ("LM_STUDIO_API_KEY",),
+                 key_required=False, local=True),
+)}
+OPENAI_COMPATIBLE = frozenset(PROVIDERS)
+AZURE_DEFAULT_API_VERSION = "2024-10-21"
+# provider prefixes stripped when `invoker: openai` is forced on a name routed elsewhere
+KNOWN_PREFIXES = OPENAI_COMPATIBLE | {"anthropic", "gemini", "vertex_ai", "bedrock", "cohere", "huggingface",
+                                      "replicate", "perplexity", "cerebras", "sambanova", "nvidia_nim",
+                                      "custom_openai", "text-completion-openai", "litellm_proxy"}
+_BARE_OPENAI = re.compile(r"^(gpt-|o\d|chatgpt-|text-|davinci|babbage|ft:|omni-|codex-|computer-use-|gpt\d)")
+_TEST_NAMES = frozenset({"test", "lllm/test"})
+LITELLM_HINT = "pip install 'lllm[litellm]'"
+
+_routes: Dict[str, Tuple[str, str, str]] = {}
+
+
+def _native_route(model: str) -> Optional[Tuple[str, str, str]]:
+    if model in _TEST_NAMES:
+        return ("test", "test", model)
+    prefix, sep, rest = model.partition("/")
+    if sep and rest:
+        if prefix in OPENAI_COMPATIBLE:
+            return ("openai", prefix, rest)
+        if prefix == "anthropic":
+            return ("anthropic", "anthropic", rest)
+        return None
+    if _BARE_OPENAI.match(model):
+        return ("openai", "openai", model)
+    if model.startswith("claude-"):
+        return ("anthropic", "anthropic", model)
+    return None
+
+
+def route(model: str) -> Tuple[str, str, str]:
+    """``(invoker_name, provider, wire_model)`` for ``model``; unknown names need LiteLLM (else ConfigError)."""
+    hit = _routes.get(model)
+    if hit is not None:
+        return hit
+    if not isinstance(model, str) or not model.strip():
+        raise ConfigError(f"Model name must be a non-empty string, got {model!r}.")
+    r = _native_route(model)
+    if r is not None:
+        _routes[model] = r
+        return r
+    if importlib.util.find_spec("litellm") is None:
+        raise ConfigError(
+            f"Model '{model}' is not served by a native invoker (OpenAI-compatible: openai/…, gpt-*, o1*/o3*/o4*, "
+            f"{', '.join(p + '/…' for p in sorted(OPENAI_COMPATIBLE - {'openai'}))}; Anthropic: anthropic/…, "
+            f"claude-*; offline: test). Other providers go through LiteLLM: {LITELLM_HINT}")
+    prefix, sep, rest = model.partition("/")
+    return ("litellm", prefix if sep else "", model)
+
+
+def openai_target(model: str) -> Tuple[str, str]:
+    """``(provider, wire_model)`` for the OpenAI-compatible invoker, also when it is forced on any name:
+    a known OpenAI-compatible prefix selects that provider, another known provider prefix is stripped
+    (the call goes to the ``openai`` provider, e.g. a proxy at ``api_base``), other names pass unchanged."""
+    prefix, sep, rest = model.partition("/")
+    if sep and rest:
+        if prefix in OPENAI_COMPATIBLE:
+            return prefix, rest
+        if prefix in KNOWN_PREFIXES:
+            return "openai", rest
+    return "openai", model
+
+
+# ---------------------------------------------------------------------------------------------
+# Endpoint resolution (called per request; the built URL and headers are cached)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a request goes: URL and headers (which hold the key: never log or record them)."""
+
+    provider: str
+    url: str
+    headers: Mapping[str, str]
+    official: bool          # the provider's own default API host (e.g. api.openai.com)
+
+
+_endpoints: Dict[Tuple[Any, ...], Endpoint] = {}
+
+
+def _env(names: Tuple[str, ...]) -> Optional[str]:
+    for n in names:
+        v = os.environ.get(n)
+        if v:
+            return v
+    return None
+
+
+def _normalise_base(base: str, local: bool) -> str:
+    base = base.rstrip("/")
+    if local and base.count("/") <= 2:  # "http://host:port" without a path: the OpenAI-compatible API is at /v1
+        base += "/v1"
+    return base
+
+
+def resolve_endpoint(provider: str, wire_model: str, *, api_base: Optional[str] = None,
+                     api_key: Optional[str] = None, extra_headers: Optional[Mapping[str, str]] = None,
+                     api_version: Optional[str] = None, path: str = "/chat/completions") -> Endpoint:
+    """URL and headers for a call; ``api_base``/``api_key`` from the caller (model_args), else the env.
+
+    A provider that needs a key and has none raises a fatal ProviderError naming the env var."""
+    spec = PROVIDERS.get(provider) or PROVIDERS["openai"]
+    base = api_base or _env(spec.base_env) or spec.api_base
+    key = api_key or _env(spec.key_env)
+    if provider == "azure":
+        api_version = api_version or os.environ.get("AZURE_API_VERSION") or AZURE_DEFAULT_API_VERSION
+    cache_key = (provider, base, key, path, api_version, wire_model if provider == "azure" else None,
+                 tuple(sorted(extra_headers.items())) if extra_headers else None)
+    ep = _endpoints.get(cache_key)
+    if ep is not None:
+        return ep
+    if not base:
+        raise ProviderError(f"No API base URL for provider '{provider}': set {' or '.join(spec.base_env)} "
+                            f"or pass model_args['api_base'].", provider=provider)
+    official = spec.api_base is not None and base.rstrip("/") == spec.api_base and not spec.local
+    if not key and spec.key_required and (official or provider == "azure"):
+        raise ProviderError(f"No API key for provider '{provider}': set the environment variable "
+                            f"{' or '.join(spec.key_env)} or pass model_args['api_key'].", provider=provider)
+    base = _normalise_base(base, spec.local)
+    headers: Dict[str, str] = {"Content-Type": "application/json"}
+    if provider == "azure":
+        url = f"{base}/openai/deployments/{wire_model}{path}?api-version={api_version}"
+        if key:
+            headers["api-key"] = key
+    else:
+        url = base + path
+        if key:
+            headers["Authorization"] = "Bearer " + key
+    if extra_headers:
+        headers.update({str(k): str(v) for k, v in extra_headers.items()})
+    ep = Endpoint(provider=provider, url=url, headers=headers, official=official)
+    if len(_endpoints) > 256:  # keys rotate rarely; keep the cache bounded anyway
+        _endpoints.clear()
+    _endpoints[cache_key] = ep
+    return ep
+
+
+# ---------------------------------------------------------------------------------------------
+# AutoInvoker and the built-in registrations
+# ---------------------------------------------------------------------------------------------
+
+class AutoInvoker(BaseInvoker):
+    """Dispatches each call by model name (:func:`route`) to a cached invoker of the routed kind."""
+
+    name = "auto"
+
+    def __init__(self, config: Optional[Dict[str, Any]] = None):
+        super().__init__(config)
+        self._invokers: Dict[str, BaseInvoker] = {}
+
+    def invoker_for(self, model: str) -> BaseInvoker:
+        """The invoker that serves ``model`` (built on first use, then reused)."""
+        name = route(model)[0]
+        inv = self._invokers.get(name)
+        if inv is None:
+            inv = build_invoker({"invoker": name, "invoker_config": self.config})
+            self._invokers[name] = inv
+        return inv
+
+    def call(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
+             parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
+             metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
+             stream_handler: Optional["BaseStreamHandler"] = None, *,
+             functions: Optional[List["Function"]] = None) -> InvokeResult:
+        return self.invoker_for(model).call(dialog, model, model_args, parser_args, responder, metadata, api_type,
+                                            stream_handler, functions=functions)
+
+    async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
+                    parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
+                    metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
+                    stream_handler: Optional["BaseStreamHandler"] = None, *,
+                    functions: Optional[List["Function"]] = None) -> InvokeResult:
+        return await self.invoker_for(model).acall(dialog, model, model_args, parser_args, responder, metadata,
+                                                   api_type, stream_handler, functions=functions)
+
+    def classify_error(self, exc: BaseException) -> Optional[str]:
+        kind = classify_exception(exc)
+        if kind is not None or isinstance(exc, ProviderError):
+            return kind
+        for inv in self._invokers.values():
+            kind = inv.classify_error(exc)
+            if kind is not None:
+                return kind
+        return None
+
+    def count_tokens(self, model: str, messages: List["Message"]) -> int:
+        try:
+            return self.invoker_for(model).count_tokens(model, messages)
+        except ConfigError:
+            return super().count_tokens(model, messages)
+
+    def context_window(self, model: str) -> Optional[int]:
+        try:
+            return self.invoker_for(model).context_window(model)
+        except ConfigError:
+            return None
+
+    async def aclose(self) -> None:
+        for inv in self._invokers.values():
+            await inv.aclose()
+
+
+def _build_openai(config: Dict[str, Any]) -> BaseInvoker:
+    from lllm.invokers.openai import OpenAIInvoker
+    return OpenAIInvoker(config)
+
+
+def _build_anthropic(config: Dict[str, Any]) -> BaseInvoker:
+    from lllm.invokers.anthropic import AnthropicInvoker
+    return AnthropicInvoker(config)
+
+
+def _build_litellm(config: Dict[str, Any]) -> BaseInvoker:
+    if importlib.util.find_spec("litellm") is None:
+        raise ConfigError(f"The 'litellm' invoker needs LiteLLM, which is not installed: {LITELLM_HINT}")
+    from lllm.invokers.litellm import LiteLLMInvoker
+    return LiteLLMInvoker(config)
+
+
+def _build_test(config: Dict[str, Any]) -> BaseInvoker:
+    from lllm.testing import TestInvoker
+    return TestInvoker(config)
+
+
+def register_builtin_invokers() -> None:
+    """Register auto/openai/anthropic/litellm/test unless a user registration already took the name."""
+    for name, builder in (("auto", AutoInvoker), ("openai", _build_openai), ("anthropic", _build_anthropic),
+                          ("litellm", _build_litellm), ("test", _build_test)):
+        if name not in _BUILDERS:
+            register_invoker(name, builder)
+
+
+__all__ = ["route", "openai_target", "resolve_endpoint", "Endpoint", "ProviderSpec", "PROVIDERS",
+           "OPENAI_COMPATIBLE", "AutoInvoker", "register_builtin_invokers"]

@@ -1,0 +1,17 @@
+"""Shared fixtures: keep tests offline and fast."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# No test may reach a real provider: make sure no key from the machine leaks into a test.
+for _var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GROQ_API_KEY", "MISTRAL_API_KEY", "OPENROUTER_API_KEY"):
+    os.environ.pop(_var, None)
+
+
+@pytest.fixture(autouse=True)
+def _fast_backoff(monkeypatch):
+    """Retry backoff sleeps are real but scaled down; tests about Retry-After set it explicitly."""
+    from lllm.core.agent import Agent
+    monkeypatch.setattr(Agent, "backoff_scale", 0.001)
