@@ -5,9 +5,13 @@ Public names are imported lazily on first use, so ``import lllm`` stays cheap.""
 from __future__ import annotations
 
 import importlib
+import logging as _logging
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.2.0"
+
+# A library adds only a NullHandler; applications configure output (see lllm.setup_logging).
+_logging.getLogger("lllm").addHandler(_logging.NullHandler())
 
 _EXPORTS = {
     # errors

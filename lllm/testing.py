@@ -120,16 +120,22 @@ class MockInvoker(BaseInvoker):
 # TestInvoker: deterministic offline model
 # ---------------------------------------------------------------------------------------------
 
-def sample_json(schema: Dict[str, Any], defs: Optional[Dict[str, Any]] = None, name: str = "value") -> Any:
-    """A deterministic value valid against a (pydantic-style) JSON Schema."""
+def sample_json(schema: Dict[str, Any], defs: Optional[Dict[str, Any]] = None, name: str = "value",
+                hints: Optional[Dict[str, Any]] = None) -> Any:
+    """A deterministic value valid against a (pydantic-style) JSON Schema.
+
+    ``hints`` maps property names to preferred values (the TestInvoker passes the prompt arguments
+    of the dialog, so a tool's ``city`` argument gets the city the user asked about)."""
     defs = defs if defs is not None else schema.get("$defs", schema.get("definitions", {}))
+    hints = hints or {}
     if "$ref" in schema:
         ref = schema["$ref"].split("/")[-1]
-        return sample_json(defs.get(ref, {}), defs, name)
+        return sample_json(defs.get(ref, {}), defs, name, hints)
     if "const" in schema:
         return schema["const"]
+    hint = hints.get(name)
     if schema.get("enum"):
-        return schema["enum"][0]
+        return hint if hint in schema["enum"] else schema["enum"][0]
     if "default" in schema and schema["default"] is not None:
         return schema["default"]
     if schema.get("examples"):
@@ -137,21 +143,21 @@ def sample_json(schema: Dict[str, Any], defs: Optional[Dict[str, Any]] = None, n
     for key in ("anyOf", "oneOf"):
         if key in schema:
             options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
-            return sample_json(options[0], defs, name)
+            return sample_json(options[0], defs, name, hints)
     if "allOf" in schema:
         merged: Dict[str, Any] = {}
         for s in schema["allOf"]:
             merged.update(s)
-        return sample_json(merged, defs, name)
+        return sample_json(merged, defs, name, hints)
     typ = schema.get("type")
     if isinstance(typ, list):
         typ = next((t for t in typ if t != "null"), "null")
     if typ == "object" or (typ is None and "properties" in schema):
         props = schema.get("properties", {})
-        return {k: sample_json(v, defs, k) for k, v in props.items()}
+        return {k: sample_json(v, defs, k, hints) for k, v in props.items()}
     if typ == "array":
         n = max(1, int(schema.get("minItems", 1)))
-        return [sample_json(schema.get("items", {}), defs, name) for _ in range(n)]
+        return [sample_json(schema.get("items", {}), defs, name, hints) for _ in range(n)]
     if typ == "integer":
         return int(schema.get("minimum", schema.get("exclusiveMinimum", 0) + (1 if "exclusiveMinimum" in schema else 0)) or 1)
     if typ == "number":
@@ -160,6 +166,8 @@ def sample_json(schema: Dict[str, Any], defs: Optional[Dict[str, Any]] = None, n
         return True
     if typ == "null":
         return None
+    if isinstance(hint, str) and typ in (None, "string"):
+        return hint
     fmt = schema.get("format")
     text = {"date": "2026-01-01", "date-time": "2026-01-01T00:00:00Z", "email": "test@example.com",
             "uri": "https://example.com", "uuid": "00000000-0000-4000-8000-000000000000"}.get(fmt, f"test {name}")
@@ -189,14 +197,19 @@ class TestInvoker(BaseInvoker):
         fns = effective_functions(dialog, functions)
         prompt = dialog.top_prompt
         turn = _current_turn(messages)
+        hints: Dict[str, Any] = {}
+        for m in messages:
+            args = m.metadata.get("prompt_args")
+            if isinstance(args, dict):
+                hints.update({k: v for k, v in args.items() if isinstance(v, (str, int, float, bool))})
         if fns and not any(m.role == Roles.TOOL_CALL for m in turn):
             digest = hashlib.sha1(f"{len(messages)}:{responder}".encode()).hexdigest()[:8]
             out = ModelOutput(tool_calls=[
                 ToolCallOut(id=f"call_{digest}_{i}", name=f.name,
-                            arguments=json.dumps(sample_json(f.parameters, name=f.name)))
+                            arguments=json.dumps(sample_json(f.parameters, name=f.name, hints=hints)))
                 for i, f in enumerate(fns)])
         else:
-            out = ModelOutput(content=_answer(prompt, messages, turn))
+            out = ModelOutput(content=_answer(prompt, messages, turn, hints))
         prompt_tokens = sum(_estimate(m.text) + 4 for m in messages)
         completion_tokens = _estimate(out.content + "".join(t.arguments for t in out.tool_calls))
         out.usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "cost": 0.0}
@@ -230,11 +243,11 @@ def _current_turn(messages: List[Message]) -> List[Message]:
     return messages
 
 
-def _answer(prompt: Any, messages: List[Message], turn: List[Message]) -> str:
+def _answer(prompt: Any, messages: List[Message], turn: List[Message], hints: Dict[str, Any]) -> str:
     """Text that satisfies the prompt's ``format`` or tag parser; otherwise a plain summary."""
     schema = prompt.format_schema() if prompt is not None and getattr(prompt, "format", None) is not None else None
     if schema is not None:
-        return json.dumps(sample_json(schema[1], name=schema[0]))
+        return json.dumps(sample_json(schema[1], name=schema[0], hints=hints))
     ask = next((m.text for m in reversed(messages) if m.role == Roles.USER and m.text), "")
     results = [m for m in turn if m.role == Roles.TOOL]
     body = f"Test answer to: {ask[:160]}"

@@ -130,7 +130,8 @@ class AgentSpec(BaseModel):
             model=self.model_name, llm_invoker=invoker, stream_handler=stream_handler, api_type=self.api_type,
             model_args=dict(self.model_args), max_exception_retry=self.max_exception_retry,
             max_interrupt_steps=self.max_interrupt_steps, max_llm_recall=self.max_llm_recall,
-            context_manager=build_context_manager(self.context_manager, self.model_name, runtime)
+            context_manager=build_context_manager(self.context_manager, self.model_name, runtime,
+                                                  window_lookup=getattr(invoker, "context_window", None))
             if self.context_manager is not None else None,
             tools=list(self.tools), rate_limit_retries=self.rate_limit_retries, runtime=runtime)
 

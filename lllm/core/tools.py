@@ -211,7 +211,8 @@ class _Binding:
 
     def invoke(self, kwargs: Dict[str, Any]) -> Any:
         if self.posonly:
-            return self.fn(*(kwargs.pop(n) for n in self.posonly if n in kwargs), **kwargs)
+            args = [kwargs.pop(n) for n in self.posonly if n in kwargs]
+            return self.fn(*args, **kwargs)
         return self.fn(**kwargs)
 
 
@@ -483,6 +484,9 @@ class Function:
         binding, kwargs, problem = self._prepare(call)
         if problem is not None:
             return self._invalid(call, start, problem)
+        if binding.is_async and _loop_running():
+            raise RuntimeError(f"Tool '{self.name}' is async and an event loop is running; "
+                               f"use `await tool.acall(call)`.")
         try:
             value = binding.invoke(kwargs)
             if inspect.isawaitable(value):
@@ -513,14 +517,21 @@ async def _await(awaitable: Any) -> Any:
     return await awaitable
 
 
-def _run_awaitable(awaitable: Any, name: str) -> Any:
+def _loop_running() -> bool:
     try:
         asyncio.get_running_loop()
+        return True
     except RuntimeError:
+        return False
+
+
+def _run_awaitable(awaitable: Any, name: str) -> Any:
+    if not _loop_running():
         return asyncio.run(_await(awaitable))
     if inspect.iscoroutine(awaitable):
         awaitable.close()
-    raise RuntimeError(f"Tool '{name}' is async and an event loop is running; use `await tool.acall(call)`.")
+    raise RuntimeError(f"Tool '{name}' returned an awaitable while an event loop is running; "
+                       f"use `await tool.acall(call)`.")
 
 
 def tool(description: "Optional[str] | Callable" = None, prop_desc: Optional[Dict[str, str]] = None, *,

@@ -8,6 +8,7 @@ connections are pooled. Every request has an explicit timeout. Every failure bec
 from __future__ import annotations
 
 import asyncio
+import atexit
 import email.utils
 import json
 import time
@@ -54,14 +55,36 @@ def get_session() -> "aiohttp.ClientSession":
     return s
 
 
-def _new_session(loop: asyncio.AbstractEventLoop) -> "aiohttp.ClientSession":
-    aiohttp = _lib()
-    for old in [lp for lp in _sessions if lp.is_closed()]:  # drop sessions of loops that are gone
-        sess = _sessions.pop(old)
+def _forget(loop: asyncio.AbstractEventLoop) -> None:
+    """Drop the session of a closed loop; its connector is marked closed synchronously."""
+    sess = _sessions.pop(loop, None)
+    if sess is not None:
         try:
-            sess.connector._close()  # type: ignore[union-attr]  # sync close; the loop is closed already
+            sess.connector._close()  # type: ignore[union-attr]  # the loop is gone: nothing to await
         except Exception:  # pragma: no cover
             pass
+
+
+def _close_all() -> None:
+    """At interpreter exit: close sessions whose loop still runs (e.g. the sync API's background loop)."""
+    for loop, sess in list(_sessions.items()):
+        if loop.is_closed() or not loop.is_running():
+            _forget(loop)
+            continue
+        try:
+            asyncio.run_coroutine_threadsafe(sess.close(), loop).result(2)
+        except Exception:  # noqa: BLE001 - best effort at shutdown
+            pass
+    _sessions.clear()
+
+
+def _new_session(loop: asyncio.AbstractEventLoop) -> "aiohttp.ClientSession":
+    aiohttp = _lib()
+    if not _sessions:
+        atexit.unregister(_close_all)
+        atexit.register(_close_all)
+    for old in [lp for lp in _sessions if lp.is_closed()]:  # loops that are gone (e.g. asyncio.run ended)
+        _forget(old)
     conn = aiohttp.TCPConnector(limit=POOL_LIMIT, keepalive_timeout=KEEPALIVE_S, ttl_dns_cache=300)
     s = aiohttp.ClientSession(connector=conn, skip_auto_headers=("User-Agent",),
                               headers={"User-Agent": "lllm"})

@@ -112,7 +112,7 @@ def test_is_a_context_manager():
 
 
 def test_keeps_head_and_whole_tail_messages_without_border():
-    msgs = [text("S" * 40, Roles.SYSTEM)] + [text(f"{i}" * 100) for i in range(6)]
+    msgs = [text("S" * 40, Roles.SYSTEM)] + [text(f"{i}" * 400) for i in range(6)]
     d = dialog(*msgs)
     per = tok(msgs[1])
     # room for the head and exactly three tail messages, plus 50 spare tokens (not more than 50)
@@ -177,8 +177,8 @@ def test_images_drop_whole_and_fit_whole():
 
 
 def test_tool_call_and_results_are_kept_together():
-    msgs = [text("sys", Roles.SYSTEM), text("task " * 200), call("a", "b"), result("a", "A" * 40),
-            result("b", "B" * 40), text("continue")]
+    msgs = [text("sys", Roles.SYSTEM), text("task " * 200), call("a", "b"), result("a", "a" * 399 + "A"),
+            result("b", "b" * 399 + "B"), text("continue")]
     d = dialog(*msgs)
     unit = sum(tok(m) for m in msgs[2:5])
     limit = REPLY_PRIMING + tok(msgs[0]) + tok(msgs[5]) + unit + 10
@@ -187,7 +187,9 @@ def test_tool_call_and_results_are_kept_together():
     # one token short of the unit: the results are cut (ends kept), never split from their call
     out = cm_for_limit(limit - 11)(d)
     assert [m.role for m in out.messages] == [Roles.SYSTEM, Roles.TOOL_CALL, Roles.TOOL, Roles.TOOL, Roles.USER]
-    assert out.messages[2].content.startswith(TRUNCATION_MARKER) and out.messages[2].content.endswith("A")
+    assert out.messages[2].content.startswith(TRUNCATION_MARKER) and out.messages[2].content.endswith("aA")
+    assert out.messages[3].content.startswith(TRUNCATION_MARKER) and out.messages[3].content.endswith("bB")
+    assert estimate_messages_tokens(out.messages) <= limit - 11
     assert [m.metadata["tool_call_id"] for m in out.messages[2:4]] == ["a", "b"]
     # no room for the call itself: call and both results go together
     out = cm_for_limit(REPLY_PRIMING + tok(msgs[0]) + tok(msgs[5]) + 40)(d)

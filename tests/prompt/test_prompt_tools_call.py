@@ -114,12 +114,6 @@ def test_raising_processor_is_an_error_result():
     assert out.error_message == "'nope'" and out.result_str == "Error: 'nope'"
 
 
-def test_custom_processor():
-    f = tool(processor=lambda result, c: f"{c.name}={result}")(lambda a: a * 2)
-    # lambdas need a name
-    assert f is not None
-
-
 def test_custom_processor_named():
     def double(a: int) -> int:
         return a * 2

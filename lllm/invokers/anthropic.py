@@ -1,0 +1,505 @@
+"""Native invoker for the Anthropic Messages API.
+
+A translation layer over the shared pooled HTTP client (:mod:`lllm.invokers.http`): Dialog →
+Messages body (top-level ``system``, alternating user/assistant turns of content blocks,
+``tool_use``/``tool_result`` pairs, base64 images, replayed thinking blocks), then the JSON or
+SSE answer → :class:`ModelOutput` with plain dict access, handed to :func:`finish_output` like
+every other invoker. Never retries: errors become :class:`ProviderError` with a retry class."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tuple
+
+from lllm.core.aio import run_sync
+from lllm.core.const import APITypes, Modalities, Roles
+from lllm.core.stream import emit_chunk, emit_done
+from lllm.errors import ProviderError
+from lllm.invokers import http
+from lllm.invokers.base import BaseInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions, finish_output
+from lllm.invokers.pricing import price_usage
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.dialog import Dialog
+    from lllm.core.message import Message
+    from lllm.core.prompt import Function, Prompt
+    from lllm.core.stream import BaseStreamHandler
+
+PROVIDER = "anthropic"
+ANTHROPIC_VERSION = "2023-06-01"
+DEFAULT_API_BASE = "https://api.anthropic.com"
+BASE_ENV = ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_BASE")
+KEY_ENV = "ANTHROPIC_API_KEY"
+DEFAULT_MAX_TOKENS = 4096
+CONTEXT_WINDOW = 200000
+THINKING_KEY = "anthropic_thinking"   # Message.metadata key holding the raw thinking blocks of a turn
+THINKING_TYPES = frozenset({"thinking", "redacted_thinking"})
+
+# model_args the invoker consumes itself (transport, or mapped onto Anthropic's own names)
+CLIENT_ARGS = frozenset({"api_key", "api_base", "base_url", "extra_headers", "timeout", "stream", "anthropic_version",
+                         "extra_body", "max_completion_tokens", "stop", "parallel_tool_calls", "reasoning_effort",
+                         "user", "skills", "tool_choice"})
+# OpenAI-only parameters with no Anthropic equivalent: dropped, as LiteLLM's drop_params=True does
+DROPPED_ARGS = frozenset({"frequency_penalty", "presence_penalty", "seed", "n", "logprobs", "top_logprobs", "logit_bias",
+                          "response_format", "stream_options", "modalities", "audio", "prediction", "store",
+                          "web_search_options", "verbosity", "functions", "function_call", "drop_params",
+                          "num_retries", "max_retries", "api_version", "organization"})
+EFFORT_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096}   # LiteLLM's mapping
+ERROR_KINDS = {"rate_limit_error": "rate_limit", "overloaded_error": "transient", "api_error": "transient",
+               "timeout_error": "transient"}
+
+_dumps_args = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_urls: Dict[str, str] = {}
+_headers: Dict[Tuple[Any, ...], Dict[str, str]] = {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Request building
+# ---------------------------------------------------------------------------------------------
+
+def messages_url(base: str) -> str:
+    """``…/v1/messages`` for an API base given with or without ``/v1`` (cached)."""
+    url = _urls.get(base)
+    if url is None:
+        b = base.rstrip("/")
+        url = b if b.endswith("/v1/messages") else (b + "/messages" if b.endswith("/v1") else b + "/v1/messages")
+        _urls[base] = url
+    return url
+
+
+def request_headers(api_key: str, version: str, extra: Optional[Dict[str, Any]]) -> Dict[str, str]:
+    """Request headers (cached per key, version and extra headers). They hold the key: never record them."""
+    ck = (api_key, version, tuple(sorted(extra.items())) if extra else None)
+    h = _headers.get(ck)
+    if h is None:
+        h = {"Content-Type": "application/json", "x-api-key": api_key, "anthropic-version": version}
+        if extra:
+            h.update({str(k): str(v) for k, v in extra.items()})
+        if len(_headers) > 256:
+            _headers.clear()
+        _headers[ck] = h
+    return h
+
+
+def _tool_call_id(m: "Message") -> str:
+    tcid = m.metadata.get("tool_call_id")
+    if not tcid:
+        raise ValueError(f"Tool message from '{m.name}' has no metadata['tool_call_id'], so its result cannot be "
+                         f"matched to a tool_use block (content: {str(m.content)[:80]!r}).")
+    return tcid
+
+
+def _split_data_url(url: str) -> Tuple[Optional[str], str]:
+    head, _, data = url.partition(",")
+    mime = head[5:].split(";", 1)[0] or None
+    return mime, data
+
+
+def _image_block(data: str, mime: Optional[str]) -> Dict[str, Any]:
+    if data.startswith(("http://", "https://")):
+        return {"type": "image", "source": {"type": "url", "url": data}}
+    if data.startswith("data:"):
+        url_mime, data = _split_data_url(data)
+        mime = mime or url_mime
+    if not mime:
+        from lllm.core.dialog import sniff_image_mime
+        import base64
+        mime = sniff_image_mime(base64.b64decode(data[:64] + "=" * (-len(data[:64]) % 4))) or "image/png"
+    return {"type": "image", "source": {"type": "base64", "media_type": mime, "data": data}}
+
+
+def _part_blocks(parts: List[Any]) -> List[Dict[str, Any]]:
+    """OpenAI-style content parts (text / image_url) → Anthropic blocks; Anthropic blocks pass through."""
+    out: List[Dict[str, Any]] = []
+    for p in parts:
+        if not isinstance(p, dict):
+            continue
+        t = p.get("type")
+        if t == "text":
+            if p.get("text"):
+                out.append({"type": "text", "text": p["text"]})
+        elif t == "image_url":
+            iu = p.get("image_url")
+            out.append(_image_block(iu.get("url", "") if isinstance(iu, dict) else str(iu or ""), None))
+        else:
+            out.append(p)
+    return out
+
+
+def _content_blocks(m: "Message") -> List[Dict[str, Any]]:
+    if m.modality is Modalities.IMAGE and isinstance(m.content, str):
+        caption = m.metadata.get("caption")
+        blocks: List[Dict[str, Any]] = [{"type": "text", "text": caption}] if caption else []
+        blocks.append(_image_block(m.content, m.metadata.get("mime_type")))
+        return blocks
+    if isinstance(m.content, str):
+        return [{"type": "text", "text": m.content}] if m.content else []
+    return _part_blocks(m.content)
+
+
+def anthropic_messages(messages: Iterable["Message"]) -> Tuple[Optional[str], List[Dict[str, Any]], Set[str]]:
+    """Dialog messages → ``(system, messages, names of tools used in the history)``.
+
+    System messages become the top-level ``system``; tool calls become assistant ``tool_use``
+    blocks (after the turn's replayed thinking blocks); tool results become user ``tool_result``
+    blocks; consecutive turns of one role are merged, as Anthropic requires strict alternation."""
+    system: List[str] = []
+    out: List[Dict[str, Any]] = []
+    used: Set[str] = set()
+    for m in messages:
+        role = m.role
+        if role is Roles.SYSTEM:
+            if m.text:
+                system.append(m.text)
+            continue
+        if role is Roles.TOOL:
+            c = m.content
+            block: Dict[str, Any] = {"type": "tool_result", "tool_use_id": _tool_call_id(m),
+                                     "content": c if isinstance(c, str) else _part_blocks(c)}
+            if m.metadata.get("is_error"):
+                block["is_error"] = True
+            wire, blocks = "user", [block]
+        elif role is Roles.ASSISTANT or role is Roles.TOOL_CALL or m.function_calls:
+            wire = "assistant"
+            thinking = m.metadata.get(THINKING_KEY)
+            blocks = [b for b in thinking if isinstance(b, dict)] if thinking else []
+            if m.function_calls:
+                if m.text:
+                    blocks.append({"type": "text", "text": m.text})
+                for fc in m.function_calls:
+                    used.add(fc.name)
+                    blocks.append({"type": "tool_use", "id": fc.id, "name": fc.name, "input": fc.arguments})
+            else:
+                blocks.extend(_content_blocks(m))
+        else:
+            wire, blocks = "user", _content_blocks(m)
+        if not blocks:
+            continue
+        if out and out[-1]["role"] == wire:
+            prev = out[-1]["content"]
+            if wire == "user" and blocks[0]["type"] == "tool_result" and prev[-1].get("type") != "tool_result":
+                # tool results must lead their user turn
+                n = sum(1 for b in prev if b.get("type") == "tool_result")
+                prev[n:n] = blocks
+            else:
+                prev.extend(blocks)
+        else:
+            out.append({"role": wire, "content": blocks})
+    return ("\n\n".join(system) if system else None), out, used
+
+
+def anthropic_tool(f: "Function") -> Dict[str, Any]:
+    """``Function.to_tool()`` (OpenAI shape) → an Anthropic tool ``{name, description, input_schema}``."""
+    t = f.to_tool()
+    fn = t.get("function") if t.get("type") == "function" else None
+    if fn is None:
+        return t
+    return {"name": fn["name"], "description": fn.get("description") or "",
+            "input_schema": fn.get("parameters") or {"type": "object", "properties": {}}}
+
+
+def output_format(prompt: Optional["Prompt"]) -> Optional[Dict[str, Any]]:
+    """``prompt.format`` as ``output_config.format`` (the strict schema form when it exists)."""
+    if prompt is None or getattr(prompt, "format", None) is None:
+        return None
+    fs = prompt.format_schema(strict=True) or prompt.format_schema()
+    return {"type": "json_schema", "schema": fs[1]} if fs else None
+
+
+def _tool_choice(tc: Any) -> Optional[Dict[str, Any]]:
+    """An OpenAI-style ``tool_choice`` → Anthropic's (dicts already in Anthropic form pass through)."""
+    if tc is None:
+        return None
+    if isinstance(tc, str):
+        return {"type": {"required": "any"}.get(tc, tc)}
+    if isinstance(tc, dict) and tc.get("type") == "function":
+        return {"type": "tool", "name": (tc.get("function") or {}).get("name") or tc.get("name")}
+    return dict(tc)
+
+
+def _skills(skills: Any) -> List[Dict[str, Any]]:
+    """``model_args['skills']`` (``[{id}]``, §3.4) → ``container.skills`` entries."""
+    out = []
+    for s in skills or ():
+        sid = s if isinstance(s, str) else (s.get("skill_id") or s.get("id"))
+        if not sid:
+            continue
+        kind = s.get("type") if isinstance(s, dict) and s.get("type") else (
+            "custom" if str(sid).startswith("skill_") else "anthropic")
+        out.append({"type": kind, "skill_id": sid,
+                    "version": (s.get("version") if isinstance(s, dict) else None) or "latest"})
+    return out
+
+
+def build_body(dialog_messages: Iterable["Message"], wire_model: str, tools: List[Dict[str, Any]],
+               prompt: Optional["Prompt"], args: Dict[str, Any], stream: bool) -> Dict[str, Any]:
+    """The Messages API body; ``args`` are the caller's model_args (transport keys are ignored here)."""
+    system, messages, used = anthropic_messages(dialog_messages)
+    body: Dict[str, Any] = {"model": wire_model}
+    for k, v in args.items():
+        if k not in CLIENT_ARGS and k not in DROPPED_ARGS:
+            body[k] = v
+    effort = args.get("reasoning_effort")
+    if "thinking" not in body and effort in EFFORT_BUDGETS:
+        body["thinking"] = {"type": "enabled", "budget_tokens": EFFORT_BUDGETS[effort]}
+    if "max_tokens" not in body:  # required by Anthropic; it must exceed a thinking budget
+        mct = args.get("max_completion_tokens")
+        budget = (body.get("thinking") or {}).get("budget_tokens") or 0
+        body["max_tokens"] = mct if mct is not None else (
+            DEFAULT_MAX_TOKENS if budget < DEFAULT_MAX_TOKENS else budget + DEFAULT_MAX_TOKENS)
+    stop = args.get("stop")
+    if stop is not None and "stop_sequences" not in body:
+        body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+    if args.get("user") and "metadata" not in body:
+        body["metadata"] = {"user_id": str(args["user"])}
+    if args.get("skills"):
+        container = dict(body.get("container") or {})
+        container["skills"] = [*container.get("skills", ()), *_skills(args["skills"])]
+        body["container"] = container
+    if system is not None:
+        body["system"] = system
+    body["messages"] = messages
+    choice = _tool_choice(args.get("tool_choice"))
+    if tools:
+        body["tools"] = tools
+        if args.get("parallel_tool_calls") is False:
+            choice = dict(choice or {"type": "auto"}, disable_parallel_tool_use=True)
+        if choice is not None:
+            body["tool_choice"] = choice
+    elif used:
+        # Anthropic rejects tool_use/tool_result blocks in a request without tools: declare the
+        # tools the history used and forbid calling them (the agent loop's "no more tools" turn)
+        body["tools"] = [{"name": n, "description": "", "input_schema": {"type": "object", "properties": {}}}
+                         for n in sorted(used)]
+        body["tool_choice"] = {"type": "none"}
+    fmt = output_format(prompt)
+    if fmt is not None:
+        body["output_config"] = dict(body.get("output_config") or {}, format=fmt)
+    extra = args.get("extra_body")
+    if extra:
+        body.update(extra)
+    body["stream"] = stream
+    return body
+
+
+# ---------------------------------------------------------------------------------------------
+# Response parsing (plain dict access)
+# ---------------------------------------------------------------------------------------------
+
+def anthropic_usage(u: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """Anthropic usage → the normalised keys; cache reads and writes count as prompt tokens."""
+    if not u:
+        return {}
+    inp = u.get("input_tokens") or 0
+    read = u.get("cache_read_input_tokens") or 0
+    write = u.get("cache_creation_input_tokens") or 0
+    p, c = inp + read + write, u.get("output_tokens") or 0
+    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c, "cached_prompt_tokens": read,
+            "cache_write_tokens": write}
+
+
+def error_event(data: Dict[str, Any]) -> ProviderError:
+    """A ProviderError for an Anthropic error envelope received with a 200 (body or stream event)."""
+    err = data.get("error") if isinstance(data.get("error"), dict) else {}
+    etype = err.get("type") or ""
+    msg = err.get("message") or json.dumps(data)[:300]
+    return ProviderError("anthropic API error" + (f" ({etype})" if etype else "") + f": {msg}",
+                         kind=ERROR_KINDS.get(etype), body=data, provider=PROVIDER)
+
+
+def parse_message(data: Dict[str, Any]) -> ModelOutput:
+    """A Messages API ``message`` object → ModelOutput (thinking blocks go to metadata, not content)."""
+    if data.get("type") == "error":
+        raise error_event(data)
+    texts: List[str] = []
+    calls: List[ToolCallOut] = []
+    thinking: List[Dict[str, Any]] = []
+    for b in data.get("content") or ():
+        t = b.get("type")
+        if t == "text":
+            texts.append(b.get("text") or "")
+        elif t == "tool_use":
+            inp = b.get("input")
+            calls.append(ToolCallOut(id=b.get("id") or "", name=b.get("name") or "",
+                                     arguments=inp if isinstance(inp, str) else _dumps_args(inp if inp is not None else {})))
+        elif t in THINKING_TYPES:
+            thinking.append(b)
+    out = ModelOutput(content="".join(texts), tool_calls=calls, usage=anthropic_usage(data.get("usage")),
+                      model=data.get("model"), finish_reason=data.get("stop_reason"))
+    if thinking:
+        out.metadata[THINKING_KEY] = thinking
+    if data.get("stop_sequence"):
+        out.metadata["stop_sequence"] = data["stop_sequence"]
+    return out
+
+
+class StreamAssembler:
+    """Rebuilds the final ``message`` object from Messages SSE events, emitting text deltas."""
+
+    __slots__ = ("message", "blocks", "pieces", "handler", "done")
+
+    def __init__(self, handler: Optional["BaseStreamHandler"]):
+        self.message: Dict[str, Any] = {}
+        self.blocks: Dict[int, Dict[str, Any]] = {}
+        self.pieces: Dict[int, List[str]] = {}   # index -> text / thinking / partial JSON pieces
+        self.handler = handler
+        self.done = False
+
+    def feed(self, data: Dict[str, Any]) -> None:
+        t = data.get("type")
+        if t == "content_block_delta":
+            d = data.get("delta") or {}
+            dt = d.get("type")
+            idx = data.get("index", 0)
+            if dt == "text_delta":
+                piece = d.get("text") or ""
+                self.pieces.setdefault(idx, []).append(piece)
+                emit_chunk(self.handler, piece, data)
+            elif dt == "input_json_delta":
+                self.pieces.setdefault(idx, []).append(d.get("partial_json") or "")
+            elif dt == "thinking_delta":
+                self.pieces.setdefault(idx, []).append(d.get("thinking") or "")
+            elif dt == "signature_delta":
+                blk = self.blocks.get(idx)
+                if blk is not None:
+                    blk["signature"] = (blk.get("signature") or "") + (d.get("signature") or "")
+            elif dt == "citations_delta":
+                blk = self.blocks.get(idx)
+                if blk is not None:
+                    blk.setdefault("citations", []).append(d.get("citation"))
+        elif t == "content_block_start":
+            self.blocks[data.get("index", 0)] = dict(data.get("content_block") or {})
+        elif t == "content_block_stop":
+            self._close(data.get("index", 0))
+        elif t == "message_start":
+            self.message = dict(data.get("message") or {})
+            self.message["usage"] = dict(self.message.get("usage") or {})
+        elif t == "message_delta":
+            self.message.update({k: v for k, v in (data.get("delta") or {}).items()})
+            u = data.get("usage")
+            if u:
+                self.message.setdefault("usage", {}).update({k: v for k, v in u.items() if v is not None})
+        elif t == "message_stop":
+            self.done = True
+        elif t == "error":
+            raise error_event(data)
+
+    def _close(self, idx: int) -> None:
+        blk = self.blocks.get(idx)
+        pieces = self.pieces.pop(idx, None)
+        if blk is None or pieces is None:
+            return
+        bt = blk.get("type")
+        if bt == "text":
+            blk["text"] = (blk.get("text") or "") + "".join(pieces)
+        elif bt == "thinking":
+            blk["thinking"] = (blk.get("thinking") or "") + "".join(pieces)
+        else:  # tool_use / server_tool_use: the input arrives as partial JSON
+            raw = "".join(pieces)
+            if raw.strip():
+                try:
+                    blk["input"] = json.loads(raw)
+                except ValueError:
+                    blk["input"] = raw  # malformed: finish_output reports it as invalid output
+            elif blk.get("input") is None:
+                blk["input"] = {}
+
+    def result(self) -> Dict[str, Any]:
+        for idx in list(self.pieces):  # blocks the stream never closed
+            self._close(idx)
+        msg = self.message
+        msg["content"] = [self.blocks[i] for i in sorted(self.blocks)]
+        return msg
+
+
+# ---------------------------------------------------------------------------------------------
+# The invoker
+# ---------------------------------------------------------------------------------------------
+
+class AnthropicInvoker(BaseInvoker):
+    """Anthropic Messages API over the pooled aiohttp client.
+
+    ``api_key``/``api_base`` come from model_args, else the invoker config, else ``ANTHROPIC_API_KEY``
+    and ``ANTHROPIC_BASE_URL``/``ANTHROPIC_API_BASE`` (read at call time)."""
+
+    name = "anthropic"
+
+    def call(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
+             parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
+             metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
+             stream_handler: Optional["BaseStreamHandler"] = None, *,
+             functions: Optional[List["Function"]] = None) -> InvokeResult:
+        return run_sync(self.acall(dialog, model, model_args, parser_args, responder, metadata, api_type,
+                                   stream_handler, functions=functions))
+
+    async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
+                    parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
+                    metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
+                    stream_handler: Optional["BaseStreamHandler"] = None, *,
+                    functions: Optional[List["Function"]] = None) -> InvokeResult:
+        started_at = time.time()
+        t0 = time.perf_counter()
+        args = model_args or {}
+        cfg = self.config
+        wire_model = model[10:] if model.startswith("anthropic/") else model
+        api_key = args.get("api_key") or cfg.get("api_key") or os.environ.get(KEY_ENV)
+        if not api_key:
+            raise ProviderError(f"No API key for provider 'anthropic': set the environment variable {KEY_ENV} "
+                                f"or pass model_args['api_key'].", provider=PROVIDER)
+        base = (args.get("api_base") or args.get("base_url") or cfg.get("api_base")
+                or os.environ.get(BASE_ENV[0]) or os.environ.get(BASE_ENV[1]) or DEFAULT_API_BASE)
+        url = messages_url(base)
+        headers = request_headers(api_key, args.get("anthropic_version") or ANTHROPIC_VERSION,
+                                  args.get("extra_headers") or cfg.get("extra_headers"))
+        timeout = args.get("timeout")
+        prompt = dialog.top_prompt
+        tools = [anthropic_tool(f) for f in effective_functions(dialog, functions)]
+        stream = stream_handler is not None or args.get("stream") is True
+        body = build_body(dialog.messages, wire_model, tools, prompt, args, stream)
+        sent_args = {k: v for k, v in body.items() if k not in ("model", "messages", "tools", "system")}
+        request = {"provider": PROVIDER, "url": url, "model": wire_model, "body": body,
+                   "api_type": api_type.value if isinstance(api_type, APITypes) else str(api_type), "stream": stream}
+
+        if stream:
+            out, raw = await self._stream(url, headers, body, timeout, stream_handler)
+        else:
+            _, _, raw = await http.post_json(url, headers, body, timeout, provider=PROVIDER)
+            out = parse_message(raw)
+        if out.model is None:
+            out.model = wire_model
+        if out.usage:
+            price_usage(PROVIDER, out.model, out.usage)
+            if not out.usage["cost"] and out.model != wire_model:
+                price_usage(PROVIDER, wire_model, out.usage)
+        msg, errors = finish_output(out, prompt, responder=responder, parser_args=parser_args, metadata=metadata,
+                                    api_type=api_type)
+        return InvokeResult(message=msg, raw_response=raw, model_args=sent_args, execution_errors=errors,
+                            request=request, started_at=started_at, latency_s=time.perf_counter() - t0)
+
+    @staticmethod
+    async def _stream(url: str, headers: Dict[str, str], body: Dict[str, Any], timeout: Optional[float],
+                      handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, List[Dict[str, Any]]]:
+        events: List[Dict[str, Any]] = []
+        asm = StreamAssembler(handler)
+        try:
+            async for _, data in http.post_sse(url, headers, body, timeout, provider=PROVIDER,
+                                               terminal_events=("message_stop", "error")):
+                events.append(data)
+                asm.feed(data)
+        finally:
+            emit_done(handler)
+        if not asm.done:  # pragma: no cover - post_sse raises on a stream without its terminal event
+            raise ProviderError("anthropic stream ended before message_stop", kind="transient", provider=PROVIDER)
+        return parse_message(asm.result()), events
+
+    def context_window(self, model: str) -> Optional[int]:
+        name = model[10:] if model.startswith("anthropic/") else model
+        return CONTEXT_WINDOW if name.startswith("claude") else None
+
+    async def aclose(self) -> None:
+        await http.aclose_session()
+
+
+__all__ = ["AnthropicInvoker", "anthropic_messages", "anthropic_tool", "anthropic_usage", "build_body",
+           "parse_message", "output_format", "StreamAssembler", "messages_url", "THINKING_KEY"]
