@@ -243,6 +243,12 @@ def _current_turn(messages: List[Message]) -> List[Message]:
     return messages
 
 
+def _result_text(text: str) -> str:
+    """The tool's own output inside the default processor's ``---`` fences, else the whole text."""
+    parts = text.split("\n---\n")
+    return (parts[1] if len(parts) >= 3 else text).strip()
+
+
 def _answer(prompt: Any, messages: List[Message], turn: List[Message], hints: Dict[str, Any]) -> str:
     """Text that satisfies the prompt's ``format`` or tag parser; otherwise a plain summary."""
     schema = prompt.format_schema() if prompt is not None and getattr(prompt, "format", None) is not None else None
@@ -252,7 +258,7 @@ def _answer(prompt: Any, messages: List[Message], turn: List[Message], hints: Di
     results = [m for m in turn if m.role == Roles.TOOL]
     body = f"Test answer to: {ask[:160]}"
     if results:
-        body += "\nUsing " + "; ".join(f"{m.name}: {m.text.strip()[:120]}" for m in results)
+        body += "\nUsing " + "; ".join(f"{m.name}: {_result_text(m.text)[:160]}" for m in results)
     parser = getattr(prompt, "parser", None) if prompt is not None else None
     if parser is None:
         return body
