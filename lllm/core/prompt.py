@@ -16,7 +16,8 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, 
 from pydantic import BaseModel, ValidationError
 
 from lllm.core.parsers import BaseParser, DefaultTagParser
-from lllm.core.tools import MCP, Function, default_processor, drop_optional_nulls, strict_json_schema, tool
+from lllm.core.tools import (MCP, Function, default_processor, drop_optional_nulls, strict_json_schema, tool,
+                             validation_errors)
 from lllm.errors import ParseError, ToolBindingError
 
 ParserLike = Union[BaseParser, Callable[..., Dict[str, Any]]]
@@ -311,8 +312,6 @@ class Prompt:
         except (KeyError, AttributeError, IndexError, ValueError, TypeError) as e:
             raise ValueError(f"Failed to render prompt {self.path}: {type(e).__name__}: {e}") from e
 
-    render = __call__
-
     # -- output ------------------------------------------------------------------------------
 
     def parse(self, content: str, **runtime_args: Any) -> Dict[str, Any]:
@@ -345,7 +344,7 @@ class Prompt:
             try:
                 data, errors = fmt.model_validate_json(text).model_dump(mode="json"), []
             except ValidationError as e:  # a strict-mode answer may send null for optional fields
-                data, errors = None, _pydantic_errors(e)
+                data, errors = None, validation_errors(e)
                 loaded = _loads(text)
                 if isinstance(loaded, dict):
                     try:
@@ -498,10 +497,6 @@ def _loads(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return None
-
-
-def _pydantic_errors(e: ValidationError) -> List[str]:
-    return [f"{'.'.join(str(x) for x in err['loc']) or '(root)'}: {err['msg']}" for err in e.errors()]
 
 
 __all__ = [

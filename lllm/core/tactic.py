@@ -190,8 +190,9 @@ class Tactic(ABC):
             session.config = _redact(self.config)
             session.environment = _environment()
             session.dialogs = {n: [d.to_dict() for d in a.dialogs.values()] for n, a in ctx.agents.items()}
-        logger.info("tactic %s %s, cost $%.6f, %d agent call(s)", self.name, session.state,
-                    session.total_cost.cost, session.agent_call_count)
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("tactic %s %s, cost $%.6f, %d agent call(s)", self.name, session.state,
+                        session.total_cost.cost, session.agent_call_count)
         if parent is not None:
             return  # a sub-tactic's session is saved inside its parent's
         if self.log_store is None:

@@ -11,6 +11,7 @@ import re
 import sys
 import time
 import warnings
+import weakref
 from typing import Annotated, Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from pydantic import ConfigDict, Field, ValidationError, WithJsonSchema, create_model
@@ -149,36 +150,44 @@ def drop_optional_nulls(value: Any, schema: Dict[str, Any], defs: Dict[str, Any]
     return value
 
 
+def validation_errors(e: ValidationError) -> List[str]:
+    """One ``location: message`` line per pydantic error, for messages the model reads."""
+    return [f"{'.'.join(str(x) for x in err['loc']) or '(root)'}: {err['msg']}" for err in e.errors()]
+
+
 # ---------------------------------------------------------------------------------------------
 # Signatures: one pydantic model per callable serves as both the schema source and the validator
 # ---------------------------------------------------------------------------------------------
 
 def _signature(fn: Callable, localns: Optional[Dict[str, Any]] = None) -> inspect.Signature:
-    """``fn``'s signature with string annotations resolved (in ``localns``, then the module); unresolvable → untyped."""
-    try:
-        return inspect.signature(fn, eval_str=True, locals=localns)
-    except (NameError, TypeError, SyntaxError, AttributeError):
-        sig = inspect.signature(fn)
-        ns = getattr(inspect.unwrap(fn.func if isinstance(fn, functools.partial) else fn), "__globals__", {})
-        params = []
-        for p in sig.parameters.values():
-            ann = p.annotation
-            if isinstance(ann, str):
-                try:
-                    ann = eval(ann, ns, localns)  # noqa: S307 - the annotation text of the user's own function
-                except Exception:
-                    ann = _EMPTY
-            params.append(p.replace(annotation=ann))
-        return sig.replace(parameters=params)
+    """``fn``'s signature with string annotations resolved in its module, else also in ``localns`` (the
+    defining scope); annotations that still do not resolve count as untyped."""
+    for ns in (None, localns) if localns else (None,):
+        try:
+            return inspect.signature(fn, eval_str=True, locals=ns)
+        except (NameError, TypeError, SyntaxError, AttributeError):
+            continue
+    sig = inspect.signature(fn)
+    globs = getattr(inspect.unwrap(fn.func if isinstance(fn, functools.partial) else fn), "__globals__", {})
+    params = []
+    for p in sig.parameters.values():
+        ann = p.annotation
+        if isinstance(ann, str):
+            try:
+                ann = eval(ann, globs, localns)  # noqa: S307 - the annotation text of the user's own function
+            except Exception:
+                ann = _EMPTY
+        params.append(p.replace(annotation=ann))
+    return sig.replace(parameters=params)
 
 
-class _Binding:
-    """How to validate arguments for, and call, one implementation; built once per callable."""
+class _ArgSpec:
+    """How to validate arguments for, and call, one implementation. Built once per callable (and cached
+    weakly per callable, so re-binding the same implementation costs nothing); holds no reference to it."""
 
-    __slots__ = ("fn", "model", "schema", "names", "posonly", "extra_ok", "is_async", "accepts")
+    __slots__ = ("model", "schema", "names", "posonly", "extra_ok", "is_async", "accepts")
 
     def __init__(self, fn: Callable, sig: Optional[inspect.Signature] = None):
-        self.fn = fn
         self.is_async = inspect.iscoroutinefunction(fn)
         self.model: Any = None
         self.schema: Dict[str, Any] = {}
@@ -209,11 +218,24 @@ class _Binding:
             kwargs.update(m.model_extra)
         return kwargs
 
-    def invoke(self, kwargs: Dict[str, Any]) -> Any:
+    def invoke(self, fn: Callable, kwargs: Dict[str, Any]) -> Any:
         if self.posonly:
             args = [kwargs.pop(n) for n in self.posonly if n in kwargs]
-            return self.fn(*args, **kwargs)
-        return self.fn(**kwargs)
+            return fn(*args, **kwargs)
+        return fn(**kwargs)
+
+
+_SPECS: "weakref.WeakKeyDictionary[Any, _ArgSpec]" = weakref.WeakKeyDictionary()
+
+
+def _spec_for(fn: Callable, sig: Optional[inspect.Signature] = None) -> _ArgSpec:
+    try:
+        spec = _SPECS.get(fn)
+    except TypeError:  # not weak-referenceable or unhashable: no caching
+        return _ArgSpec(fn, sig)
+    if spec is None:
+        spec = _SPECS[fn] = _ArgSpec(fn, sig)
+    return spec
 
 
 def _tool_params(sig: inspect.Signature) -> List[inspect.Parameter]:
@@ -313,7 +335,6 @@ class Function:
         self.defs = defs or {}
         self.processor: Processor = processor or default_processor
         self.function: Optional[Callable] = None
-        self._binding: Optional[_Binding] = None
         if function is not None:
             self.link_function(function)
 
@@ -321,6 +342,8 @@ class Function:
         object.__setattr__(self, key, value)
         if key in _SCHEMA_FIELDS:  # schemas are derived lazily and cached; a new value invalidates them
             object.__setattr__(self, "_cache", {})
+        elif key == "function":  # keep the argument validator in step with the implementation
+            object.__setattr__(self, "_spec", None if value is None else _spec_for(value))
 
     def __repr__(self) -> str:
         return f"Function(name={self.name!r}, params={list(self.properties)}, linked={self.linked})"
@@ -346,8 +369,8 @@ class Function:
                              f"its parameters are {names}")
         doc, doc_params = _doc_text(fn)
         descriptions = {**doc_params, **(prop_desc or {})}
-        binding = _Binding(fn, sig)
-        schema = binding.schema
+        spec = _spec_for(fn, sig)
+        schema = spec.schema
         properties: Dict[str, Any] = {}
         for p in params:
             prop = {k: v for k, v in schema["properties"][p.name].items() if k not in ("title", "default")}
@@ -364,7 +387,7 @@ class Function:
         func = cls(tool_name, description or doc or tool_name, properties,
                    required=[p.name for p in params if p.default is _EMPTY], strict=strict,
                    processor=processor, defs=schema.get("$defs"))
-        func._attach(fn, binding)
+        func.function = fn
         return func
 
     # -- implementation ----------------------------------------------------------------------
@@ -377,33 +400,30 @@ class Function:
         """Attach the implementation (mutates this Function; see :meth:`bind` for a copy)."""
         if not callable(fn):
             raise TypeError(f"Tool '{self.name}': link_function expects a callable, got {type(fn).__name__}")
-        self._attach(fn, _Binding(fn))
-
-    def _attach(self, fn: Callable, binding: "_Binding") -> None:
         self.function = fn
-        self._binding = binding
 
     def bind(self, impl: "Callable | Function") -> "Function":
         """A copy of this declaration implemented by ``impl`` (a callable, or a ``Function`` whose
         callable and processor are taken). Raises ``ToolBindingError`` if ``impl`` cannot accept a
         declared required parameter or has no implementation."""
         if isinstance(impl, Function):
-            if impl._binding is None:
+            if impl.function is None:
                 raise ToolBindingError(f"Tool '{self.name}' cannot be bound to '{impl.name}': it has no implementation")
-            binding, processor = impl._binding, impl.processor
+            fn, processor = impl.function, impl.processor
         elif callable(impl):
-            binding, processor = _Binding(impl), self.processor
+            fn, processor = impl, self.processor
         else:
             raise TypeError(f"Tool '{self.name}': bind expects a callable or Function, got {type(impl).__name__}")
-        if binding.accepts is not None:
-            missing = [r for r in self.required if r not in binding.accepts]
+        spec = _spec_for(fn)
+        if spec.accepts is not None:
+            missing = [r for r in self.required if r not in spec.accepts]
             if missing:
-                raise ToolBindingError(f"Tool '{self.name}': the implementation {_callable_name(binding.fn)} "
+                raise ToolBindingError(f"Tool '{self.name}': the implementation {_callable_name(fn)} "
                                        f"does not accept required parameter(s) {missing}; "
-                                       f"it accepts {sorted(binding.accepts)}")
+                                       f"it accepts {sorted(spec.accepts)}")
         bound = copy.copy(self)
         bound.processor = processor
-        bound._attach(binding.fn, binding)
+        bound.function = fn
         return bound
 
     # -- schemas -----------------------------------------------------------------------------
@@ -442,22 +462,21 @@ class Function:
 
     # -- execution ---------------------------------------------------------------------------
 
-    def _prepare(self, call: FunctionCall) -> Tuple["_Binding", Optional[Dict[str, Any]], Optional[str]]:
-        binding = self._binding
-        if binding is None:
+    def _prepare(self, call: FunctionCall) -> Tuple[_ArgSpec, Optional[Dict[str, Any]], Optional[str]]:
+        spec = self._spec
+        if spec is None:
             raise ToolBindingError(f"Tool '{self.name}' has no implementation; link one with "
                                    f"link_function(fn), Prompt.with_functions({self.name}=fn) or a package tool.")
         args = drop_optional_nulls(call.arguments, self.parameters, self.defs)
         try:
-            if binding.model is None:
+            if spec.model is None:
                 missing = [r for r in self.required if r not in args]
                 if missing:
-                    return binding, None, "; ".join(f"{m}: Field required" for m in missing)
-                return binding, dict(args), None
-            return binding, binding.validate(args), None
+                    return spec, None, "; ".join(f"{m}: Field required" for m in missing)
+                return spec, dict(args), None
+            return spec, spec.validate(args), None
         except ValidationError as e:
-            return binding, None, "; ".join(
-                f"{'.'.join(str(x) for x in err['loc']) or '(arguments)'}: {err['msg']}" for err in e.errors())
+            return spec, None, "; ".join(validation_errors(e))
 
     def _result(self, call: FunctionCall, start: float, value: Any) -> FunctionCall:
         try:
@@ -481,14 +500,14 @@ class Function:
     def __call__(self, call: FunctionCall) -> FunctionCall:
         """Run the tool synchronously (a coroutine implementation runs via ``asyncio.run``)."""
         start = time.perf_counter()
-        binding, kwargs, problem = self._prepare(call)
+        spec, kwargs, problem = self._prepare(call)
         if problem is not None:
             return self._invalid(call, start, problem)
-        if binding.is_async and _loop_running():
+        if spec.is_async and _loop_running():
             raise RuntimeError(f"Tool '{self.name}' is async and an event loop is running; "
                                f"use `await tool.acall(call)`.")
         try:
-            value = binding.invoke(kwargs)
+            value = spec.invoke(self.function, kwargs)
             if inspect.isawaitable(value):
                 value = _run_awaitable(value, self.name)
         except Exception as e:
@@ -498,14 +517,15 @@ class Function:
     async def acall(self, call: FunctionCall) -> FunctionCall:
         """Run the tool on the running loop (a sync implementation runs in a worker thread)."""
         start = time.perf_counter()
-        binding, kwargs, problem = self._prepare(call)
+        spec, kwargs, problem = self._prepare(call)
         if problem is not None:
             return self._invalid(call, start, problem)
+        fn = self.function
         try:
-            if binding.is_async:
-                value = await binding.invoke(kwargs)
+            if spec.is_async:
+                value = await spec.invoke(fn, kwargs)
             else:
-                value = await asyncio.to_thread(binding.invoke, kwargs)
+                value = await asyncio.to_thread(spec.invoke, fn, kwargs)
                 if inspect.isawaitable(value):
                     value = await value
         except Exception as e:
@@ -584,4 +604,5 @@ class MCP:
         return out
 
 
-__all__ = ["Function", "tool", "MCP", "default_processor", "strict_json_schema", "drop_optional_nulls"]
+__all__ = ["Function", "tool", "MCP", "default_processor", "strict_json_schema", "drop_optional_nulls",
+           "validation_errors"]

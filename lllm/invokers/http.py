@@ -203,7 +203,7 @@ def _map_exc(e: Exception, provider: str, url: str, timeout_s: Optional[float]) 
         t = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
         return ProviderError(f"{label} request to {url} timed out after {t:g}s (model_args['timeout'])",
                              kind="transient", provider=provider)
-    if isinstance(e, aiohttp.InvalidURL):
+    if isinstance(e, (aiohttp.InvalidURL, getattr(aiohttp, "NonHttpUrlClientError", aiohttp.InvalidURL))):
         return ProviderError(f"{label} request URL is invalid: {url!r} (check api_base)", provider=provider)
     if isinstance(e, (aiohttp.ClientError, OSError)):
         return ProviderError(f"{label} request to {url} failed: {type(e).__name__}: {e}", kind="transient",

@@ -271,7 +271,8 @@ class OpenAIInvoker(BaseInvoker):
                               f"(api_type='response') does not support here; remove `format` or use api_type='completion'.")
         ep = resolve_endpoint(provider, wire_model, api_base=api_base, api_key=api_key, extra_headers=extra_headers,
                               api_version=api_version, path="/responses" if responses else "/chat/completions")
-        system_role = self.config.get("system_role") or ("developer" if ep.official and provider == "openai"
+        native = provider == "azure" or (provider == "openai" and ep.official)  # OpenAI's own servers
+        system_role = self.config.get("system_role") or ("developer" if native and provider == "openai"
                                                          else "system")
         tools = [f.to_tool() for f in effective_functions(dialog, functions)]
         stream = stream_handler is not None or args.get("stream") is True
@@ -279,7 +280,7 @@ class OpenAIInvoker(BaseInvoker):
             body = self._responses_body(dialog, wire_model, tools, prompt, system_role)
         else:
             body = {"model": wire_model,
-                    "messages": chat_messages(dialog.messages, system_role, provider in ("openai", "azure"))}
+                    "messages": chat_messages(dialog.messages, system_role, native)}
             if tools:
                 body["tools"] = tools
             rf = response_format(prompt)

@@ -13,6 +13,7 @@ from typing import Any, AsyncIterable, AsyncIterator, Iterable, List, Optional, 
 from lllm.errors import ProviderError
 
 _DONE = b"[DONE]"
+_BOM = b"\xef\xbb\xbf"
 
 
 class SSEDecoder:
@@ -30,8 +31,11 @@ class SSEDecoder:
         """Decode ``chunk``; returns the events it completed as ``(event, data_bytes)``."""
         buf = self._buf + chunk if self._buf else chunk
         if not self._started and buf:
+            if len(buf) < 3 and _BOM.startswith(buf):  # maybe a UTF-8 BOM split across chunks
+                self._buf = buf
+                return []
             self._started = True
-            if buf.startswith(b"\xef\xbb\xbf"):
+            if buf.startswith(_BOM):
                 buf = buf[3:]
         end = buf.rfind(b"\n")
         cr = buf.rfind(b"\r")

@@ -233,7 +233,26 @@ def test_sync_function_returning_awaitable():
 
 def test_validator_is_built_once():
     f = Function.from_callable(lambda a: a, name="f")
-    binding = f._binding
+    spec = f._spec
     f(call("f", a=1))
     f(call("f", a=2))
-    assert f._binding is binding and binding.model is not None
+    assert f._spec is spec and spec.model is not None
+
+
+def test_assigning_function_attribute_links_it():
+    header = Function("search", "Search.", {"q": {"type": "string"}}, required=["q"])
+    header.function = lambda q: q + "!"
+    assert header.linked and header(call("search", q="a")).result == "a!"
+    header.function = None
+    assert not header.linked
+    with pytest.raises(ToolBindingError):
+        header(call("search", q="a"))
+
+
+def test_argument_spec_is_shared_per_implementation():
+    def impl(q: str):
+        return q
+
+    a = Function("a", "d", {"q": {"type": "string"}}, function=impl)
+    b = Function("b", "d", {"q": {"type": "string"}}).bind(impl)
+    assert a._spec is b._spec

@@ -1,0 +1,347 @@
+"""LiteLLM-backed invoker for every provider without a native invoker (the ``lllm[litellm]`` extra).
+
+``litellm`` is imported at the first call, never at import. The request is built exactly as
+the native OpenAI-compatible invoker builds it (same roles, tool-call ids, image parts), the
+answer becomes the same :class:`ModelOutput`, costs come from the same price table
+(:mod:`lllm.invokers.pricing`, not LiteLLM's cost map) and LiteLLM's errors are mapped to
+:class:`ProviderError` with the same retry classes, so the agent loop cannot tell the invokers
+apart. LiteLLM's own retries are turned off: the agent loop's budgets are the one retry policy."""
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+from lllm.core.aio import run_sync
+from lllm.core.const import APITypes
+from lllm.core.stream import emit_chunk, emit_done
+from lllm.errors import ConfigError, ProviderError
+from lllm.invokers.base import BaseInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions, finish_output
+from lllm.invokers.openai import chat_messages, chat_usage, response_format
+from lllm.invokers.pricing import price_usage
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.dialog import Dialog
+    from lllm.core.prompt import Function, Prompt
+    from lllm.core.stream import BaseStreamHandler
+
+THINKING_KEY = "anthropic_thinking"   # same metadata key as the native Anthropic invoker
+RECORD_SKIP = frozenset({"api_key", "extra_headers"})   # never recorded in InvokeResult.request
+_litellm: Any = None
+
+
+def load_litellm() -> Any:
+    """Import LiteLLM on first use (a clear ConfigError if the extra is missing)."""
+    global _litellm
+    if _litellm is None:
+        # LLLM prices calls itself: stop LiteLLM from fetching its remote cost map at import
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        try:
+            import litellm
+        except ImportError as e:
+            raise ConfigError("The 'litellm' invoker needs LiteLLM, which is not installed: "
+                              "pip install 'lllm[litellm]'") from e
+        _litellm = litellm
+    return _litellm
+
+
+def split_provider(model: str) -> Tuple[str, str]:
+    """``(provider, model name)`` in LiteLLM's ``provider/model`` convention (for pricing and records)."""
+    prefix, sep, rest = model.partition("/")
+    if sep and rest:
+        return prefix, rest
+    return ("anthropic" if model.startswith("claude") else ""), model
+
+
+def _is_anthropic(provider: str, model: str) -> bool:
+    return provider in ("anthropic", "bedrock", "vertex_ai") and "claude" in model
+
+
+def _to_dict(obj: Any) -> Any:
+    if obj is None or isinstance(obj, (dict, list, str, int, float, bool)):
+        return obj
+    dump = getattr(obj, "model_dump", None)
+    if dump is not None:
+        return dump()
+    return dict(obj) if hasattr(obj, "keys") else obj
+
+
+# ---------------------------------------------------------------------------------------------
+# Error mapping
+# ---------------------------------------------------------------------------------------------
+
+def classify_litellm(exc: BaseException) -> Optional[str]:
+    """``rate_limit`` for LiteLLM's RateLimitError; ``transient`` for connection errors, timeouts,
+    503/500/502 and any 5xx; ``None`` (fatal) otherwise, including non-LiteLLM exceptions."""
+    lt = _litellm
+    if lt is None:
+        return None
+    if isinstance(exc, lt.RateLimitError):
+        return "rate_limit"
+    if isinstance(exc, (lt.APIConnectionError, lt.Timeout, lt.ServiceUnavailableError, lt.InternalServerError,
+                        lt.BadGatewayError)):
+        return "transient"
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and status >= 500:
+        return "transient"
+    return None
+
+
+def _retry_after(exc: BaseException) -> Optional[float]:
+    from lllm.invokers.http import parse_retry_after
+    headers = getattr(exc, "litellm_response_headers", None)
+    if headers is None:
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+    if not headers:
+        return None
+    try:
+        return parse_retry_after({str(k).lower(): v for k, v in dict(headers).items()})
+    except Exception:  # noqa: BLE001 - a header we cannot read is no Retry-After
+        return None
+
+
+def to_provider_error(exc: BaseException, provider: str) -> Optional[ProviderError]:
+    """The ProviderError for a LiteLLM / OpenAI-SDK exception, or ``None`` for anything else (a bug)."""
+    lt = _litellm
+    import openai  # a LiteLLM dependency; its errors are the base of LiteLLM's
+    if not isinstance(exc, openai.OpenAIError) and not (lt is not None and isinstance(exc, lt.Timeout)):
+        return None
+    status = getattr(exc, "status_code", None)
+    kind = classify_litellm(exc)
+    msg = getattr(exc, "message", None) or str(exc)
+    return ProviderError(f"{provider or 'litellm'} API error" + (f" {status}" if isinstance(status, int) else "")
+                         + f" ({type(exc).__name__}): {msg}", status=status if isinstance(status, int) else None,
+                         kind=kind, retry_after=_retry_after(exc) if kind else None,
+                         body=getattr(exc, "body", None), provider=provider or "litellm")
+
+
+# ---------------------------------------------------------------------------------------------
+# Response parsing
+# ---------------------------------------------------------------------------------------------
+
+def _usage(u: Any) -> Dict[str, Any]:
+    d = _to_dict(u)
+    if not d:
+        return {}
+    out = chat_usage(d)
+    write = d.get("cache_creation_input_tokens")
+    if write:
+        out["cache_write_tokens"] = write
+    return out
+
+
+def parse_response(resp: Dict[str, Any]) -> ModelOutput:
+    """A LiteLLM ``ModelResponse`` (as a dict) → ModelOutput, like the native Chat Completions parser."""
+    choices = resp.get("choices") or []
+    if not choices:
+        raise ProviderError(f"litellm returned no choices: {json.dumps(resp, default=str)[:300]}",
+                            kind="transient", body=resp, provider="litellm")
+    ch = choices[0]
+    msg = ch.get("message") or {}
+    out = ModelOutput(content=msg.get("content") or "", model=resp.get("model"), finish_reason=ch.get("finish_reason"),
+                      usage=_usage(resp.get("usage")))
+    for tc in msg.get("tool_calls") or ():
+        fn = tc.get("function") or {}
+        args = fn.get("arguments")
+        out.tool_calls.append(ToolCallOut(id=tc.get("id") or f"call_{uuid.uuid4().hex[:24]}", name=fn.get("name") or "",
+                                          arguments=args if isinstance(args, str) or args is None else json.dumps(args)))
+    lp = ch.get("logprobs")
+    if isinstance(lp, dict) and lp.get("content"):
+        out.logprobs = lp["content"]
+    if msg.get("reasoning_content"):
+        out.metadata["reasoning"] = msg["reasoning_content"]
+    if msg.get("thinking_blocks"):
+        out.metadata[THINKING_KEY] = msg["thinking_blocks"]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The invoker
+# ---------------------------------------------------------------------------------------------
+
+class LiteLLMInvoker(BaseInvoker):
+    """Calls any LiteLLM-supported model through ``litellm.acompletion``."""
+
+    name = "litellm"
+
+    def call(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
+             parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
+             metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
+             stream_handler: Optional["BaseStreamHandler"] = None, *,
+             functions: Optional[List["Function"]] = None) -> InvokeResult:
+        return run_sync(self.acall(dialog, model, model_args, parser_args, responder, metadata, api_type,
+                                   stream_handler, functions=functions))
+
+    async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
+                    parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
+                    metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
+                    stream_handler: Optional["BaseStreamHandler"] = None, *,
+                    functions: Optional[List["Function"]] = None) -> InvokeResult:
+        litellm = load_litellm()
+        started_at = time.time()
+        t0 = time.perf_counter()
+        prompt = dialog.top_prompt
+        if api_type == APITypes.RESPONSE:
+            raise ConfigError("The 'litellm' invoker serves api_type='completion' only; use the native OpenAI "
+                              "invoker (invoker: openai) for the Responses API.")
+        provider, name = split_provider(model)
+        kwargs = self._request(dialog, model, provider, name, prompt, model_args or {}, functions)
+        stream = stream_handler is not None or kwargs.get("stream") is True
+        if stream:
+            kwargs["stream"] = True
+            kwargs["stream_options"] = dict(kwargs.get("stream_options") or {}, include_usage=True)
+        record = {k: v for k, v in kwargs.items() if k not in RECORD_SKIP}
+        if isinstance(record.get("response_format"), type):  # a pydantic model: record the schema LiteLLM sends
+            fs = prompt.format_schema()  # type: ignore[union-attr]
+            record["response_format"] = {"type": "json_schema", "json_schema": {"name": fs[0], "schema": fs[1]}}
+        request = {"provider": provider or "litellm", "url": kwargs.get("api_base"), "model": model, "body": record,
+                   "api_type": api_type.value if isinstance(api_type, APITypes) else str(api_type), "stream": stream}
+        sent_args = {k: v for k, v in record.items() if k not in ("model", "messages", "tools")}
+        try:
+            resp = await litellm.acompletion(**kwargs)
+            if stream:
+                out, raw = await self._consume_stream(resp, stream_handler)
+            else:
+                raw = _to_dict(resp)
+                out = parse_response(raw)
+        except ProviderError:
+            raise
+        except Exception as e:  # noqa: BLE001 - LiteLLM's errors are mapped; anything else is a bug
+            err = to_provider_error(e, provider)
+            if err is None:
+                raise
+            raise err from e
+        finally:
+            if stream:
+                emit_done(stream_handler)
+        if out.model is None:
+            out.model = name
+        if out.usage:
+            price_usage(provider, out.model, out.usage)
+            if not out.usage["cost"] and out.model != name:
+                price_usage(provider, name, out.usage)
+        msg, errors = finish_output(out, prompt, responder=responder, parser_args=parser_args, metadata=metadata,
+                                    api_type=api_type)
+        return InvokeResult(message=msg, raw_response=raw, model_args=sent_args, execution_errors=errors,
+                            request=request, started_at=started_at, latency_s=time.perf_counter() - t0)
+
+    def _request(self, dialog: "Dialog", model: str, provider: str, name: str, prompt: Optional["Prompt"],
+                 args: Dict[str, Any], functions: Optional[List["Function"]]) -> Dict[str, Any]:
+        """``litellm.acompletion`` keyword arguments (messages built like the native OpenAI invoker)."""
+        msgs = list(dialog.messages)
+        wire = chat_messages(msgs, system_role="developer")
+        if _is_anthropic(provider, name):  # replay thinking blocks as LiteLLM expects them for Claude
+            for m, d in zip(msgs, wire):
+                blocks = m.metadata.get(THINKING_KEY)
+                if blocks and d["role"] == "assistant":
+                    d["thinking_blocks"] = blocks
+        kwargs: Dict[str, Any] = {"model": model, "messages": wire}
+        tools = [f.to_tool() for f in effective_functions(dialog, functions)]
+        if tools:
+            kwargs["tools"] = tools
+        fmt = getattr(prompt, "format", None) if prompt is not None else None
+        if fmt is not None:
+            kwargs["response_format"] = fmt if isinstance(fmt, type) else response_format(prompt)
+        for key in ("api_key", "api_base"):
+            if key in self.config and key not in args:
+                kwargs[key] = self.config[key]
+        kwargs.update(args)
+        if kwargs.get("skills"):  # §3.4: Anthropic skills travel in the container parameter
+            skills = kwargs.pop("skills")
+            container = dict(kwargs.get("container") or {})
+            container["skills"] = [*container.get("skills", ()), *(
+                {"type": "custom" if str(s.get("id", "")).startswith("skill_") else "anthropic",
+                 "skill_id": s.get("id") or s.get("skill_id"), "version": s.get("version") or "latest"}
+                if isinstance(s, dict) else {"type": "anthropic", "skill_id": s, "version": "latest"}
+                for s in skills)]
+            kwargs["container"] = container
+        kwargs.setdefault("timeout", 600.0)
+        kwargs.update(drop_params=True, num_retries=0, max_retries=0)
+        return kwargs
+
+    @staticmethod
+    async def _consume_stream(resp: Any, handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, List[Any]]:
+        chunks: List[Any] = []
+        text: List[str] = []
+        reasoning: List[str] = []
+        calls: Dict[Any, List[Any]] = {}   # index -> [id, name, [argument pieces]]
+        thinking: List[Any] = []
+        out = ModelOutput()
+        async for chunk in resp:
+            data = _to_dict(chunk)
+            chunks.append(data)
+            if data.get("model"):
+                out.model = data["model"]
+            if data.get("usage"):
+                out.usage = _usage(data["usage"])
+            for ch in data.get("choices") or ():
+                delta = ch.get("delta") or {}
+                piece = delta.get("content")
+                if piece:
+                    text.append(piece)
+                    emit_chunk(handler, piece, data)
+                if delta.get("reasoning_content"):
+                    reasoning.append(delta["reasoning_content"])
+                if delta.get("thinking_blocks"):
+                    thinking.extend(delta["thinking_blocks"])
+                for tc in delta.get("tool_calls") or ():
+                    key = tc.get("index")
+                    if key is None:
+                        key = tc.get("id")
+                    acc = calls.get(key)
+                    if acc is None:
+                        acc = calls[key] = [None, "", []]
+                    if tc.get("id"):
+                        acc[0] = tc["id"]
+                    fn = tc.get("function") or {}
+                    if fn.get("name"):
+                        acc[1] = fn["name"]
+                    if fn.get("arguments"):
+                        acc[2].append(fn["arguments"])
+                if ch.get("finish_reason"):
+                    out.finish_reason = ch["finish_reason"]
+        out.content = "".join(text)
+        out.tool_calls = [ToolCallOut(id=i or f"call_{uuid.uuid4().hex[:24]}", name=n, arguments="".join(a))
+                          for i, n, a in calls.values()]
+        if reasoning:
+            out.metadata["reasoning"] = "".join(reasoning)
+        if thinking:
+            out.metadata[THINKING_KEY] = _merge_thinking(thinking)
+        return out, chunks
+
+    def classify_error(self, exc: BaseException) -> Optional[str]:
+        if isinstance(exc, ProviderError):
+            return exc.kind
+        return classify_litellm(exc) or super().classify_error(exc)
+
+    def context_window(self, model: str) -> Optional[int]:
+        """LiteLLM's model table (only once LiteLLM is loaded; unknown → ``None``)."""
+        if _litellm is None:
+            return None
+        try:
+            info = _litellm.get_model_info(model)
+        except Exception:  # noqa: BLE001 - unknown model
+            return None
+        return info.get("max_input_tokens") or info.get("max_tokens")
+
+
+def _merge_thinking(pieces: List[Any]) -> List[Dict[str, Any]]:
+    """Streamed thinking-block fragments → whole blocks (text and signatures concatenated)."""
+    blocks: List[Dict[str, Any]] = []
+    for p in pieces:
+        p = _to_dict(p) or {}
+        if blocks and p.get("type", "thinking") == blocks[-1].get("type") == "thinking" \
+                and not blocks[-1].get("signature"):
+            last = blocks[-1]
+            last["thinking"] = (last.get("thinking") or "") + (p.get("thinking") or "")
+            if p.get("signature"):
+                last["signature"] = p["signature"]
+        else:
+            blocks.append(dict(p))
+    return blocks
+
+
+__all__ = ["LiteLLMInvoker", "load_litellm", "classify_litellm", "to_provider_error", "parse_response",
+           "split_provider"]
