@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # makes tests/support importable as `support`
 
 # No test may reach a real provider: make sure no key from the machine leaks into a test.
 for _var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GROQ_API_KEY", "MISTRAL_API_KEY", "OPENROUTER_API_KEY"):
@@ -15,3 +19,12 @@ def _fast_backoff(monkeypatch):
     """Retry backoff sleeps are real but scaled down; tests about Retry-After set it explicitly."""
     from lllm.core.agent import Agent
     monkeypatch.setattr(Agent, "backoff_scale", 0.001)
+
+
+@pytest.fixture(scope="session")
+def fake_servers():
+    """``fake_servers("--p429", "1") -> base_url`` of a real fake OpenAI server (subprocess)."""
+    from support.fake_server import FakeServers
+    servers = FakeServers()
+    yield servers
+    servers.close()

@@ -7,6 +7,7 @@ SSE answer → :class:`ModelOutput` with plain dict access, handed to :func:`fin
 every other invoker. Never retries: errors become :class:`ProviderError` with a retry class."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
@@ -104,7 +105,6 @@ def _image_block(data: str, mime: Optional[str]) -> Dict[str, Any]:
         mime = mime or url_mime
     if not mime:
         from lllm.core.dialog import sniff_image_mime
-        import base64
         mime = sniff_image_mime(base64.b64decode(data[:64] + "=" * (-len(data[:64]) % 4))) or "image/png"
     return {"type": "image", "source": {"type": "base64", "media_type": mime, "data": data}}
 
@@ -218,7 +218,7 @@ def _tool_choice(tc: Any) -> Optional[Dict[str, Any]]:
     return dict(tc)
 
 
-def _skills(skills: Any) -> List[Dict[str, Any]]:
+def anthropic_skills(skills: Any) -> List[Dict[str, Any]]:
     """``model_args['skills']`` (``[{id}]``, §3.4) → ``container.skills`` entries."""
     out = []
     for s in skills or ():
@@ -255,7 +255,7 @@ def build_body(dialog_messages: Iterable["Message"], wire_model: str, tools: Lis
         body["metadata"] = {"user_id": str(args["user"])}
     if args.get("skills"):
         container = dict(body.get("container") or {})
-        container["skills"] = [*container.get("skills", ()), *_skills(args["skills"])]
+        container["skills"] = [*container.get("skills", ()), *anthropic_skills(args["skills"])]
         body["container"] = container
     if system is not None:
         body["system"] = system
@@ -502,4 +502,4 @@ class AnthropicInvoker(BaseInvoker):
 
 
 __all__ = ["AnthropicInvoker", "anthropic_messages", "anthropic_tool", "anthropic_usage", "build_body",
-           "parse_message", "output_format", "StreamAssembler", "messages_url", "THINKING_KEY"]
+           "parse_message", "output_format", "anthropic_skills", "StreamAssembler", "messages_url", "THINKING_KEY"]

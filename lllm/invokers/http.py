@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import email.utils
 import json
 import time
-import urllib.request
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Mapping, Optional, Tuple
-from urllib.parse import urlsplit
 
 from lllm.errors import ProviderError
 
@@ -29,7 +26,7 @@ TRANSIENT_STATUS = frozenset({408, 409})
 _aiohttp: Any = None
 _sessions: Dict[asyncio.AbstractEventLoop, "aiohttp.ClientSession"] = {}
 _timeouts: Dict[Tuple[float, bool], Any] = {}
-_proxies: Dict[Tuple[str, str], Optional[str]] = {}
+_proxies: Dict[str, Optional[str]] = {}
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -113,16 +110,21 @@ def _timeout(timeout_s: Optional[float], stream: bool) -> Any:
 
 
 def _proxy(url: str) -> Optional[str]:
-    """The HTTP(S)_PROXY for ``url`` honouring NO_PROXY, looked up once per scheme and host."""
+    """The HTTP(S)_PROXY for ``url`` honouring NO_PROXY (read once per URL, like httpx's trust_env)."""
+    try:
+        return _proxies[url]
+    except KeyError:
+        pass
+    import urllib.request
+    from urllib.parse import urlsplit
     parts = urlsplit(url)
-    key = (parts.scheme, parts.netloc)
-    if key in _proxies:
-        return _proxies[key]
     proxy = urllib.request.getproxies().get(parts.scheme)
     if proxy and urllib.request.proxy_bypass(parts.hostname or ""):
         proxy = None
-    _proxies[key] = proxy or None
-    return _proxies[key]
+    if len(_proxies) > 1024:
+        _proxies.clear()
+    _proxies[url] = proxy or None
+    return _proxies[url]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,6 +241,7 @@ def parse_retry_after(headers: Mapping[str, str]) -> Optional[float]:
         return max(0.0, float(ra))
     except ValueError:
         pass
+    import email.utils
     try:
         when = email.utils.parsedate_to_datetime(ra)
     except (TypeError, ValueError):

@@ -18,8 +18,9 @@ from lllm.core.aio import run_sync
 from lllm.core.const import APITypes
 from lllm.core.stream import emit_chunk, emit_done
 from lllm.errors import ConfigError, ProviderError
+from lllm.invokers.anthropic import THINKING_KEY, anthropic_skills
 from lllm.invokers.base import BaseInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions, finish_output
-from lllm.invokers.openai import chat_messages, chat_usage, response_format
+from lllm.invokers.openai import chat_messages, chat_usage, parse_responses, response_format, responses_input
 from lllm.invokers.pricing import price_usage
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.prompt import Function, Prompt
     from lllm.core.stream import BaseStreamHandler
 
-THINKING_KEY = "anthropic_thinking"   # same metadata key as the native Anthropic invoker
+DEFAULT_TIMEOUT_S = 600.0
 RECORD_SKIP = frozenset({"api_key", "extra_headers"})   # never recorded in InvokeResult.request
 _litellm: Any = None
 
@@ -43,6 +44,7 @@ def load_litellm() -> Any:
         except ImportError as e:
             raise ConfigError("The 'litellm' invoker needs LiteLLM, which is not installed: "
                               "pip install 'lllm[litellm]'") from e
+        litellm.suppress_debug_info = True   # no "Provider List" / "Give Feedback" banners on stdout
         _litellm = litellm
     return _litellm
 
@@ -64,7 +66,10 @@ def _to_dict(obj: Any) -> Any:
         return obj
     dump = getattr(obj, "model_dump", None)
     if dump is not None:
-        return dump()
+        try:
+            return dump(warnings=False)  # LiteLLM swaps typed fields for dicts; its serializer would warn
+        except TypeError:  # pragma: no cover - not a pydantic v2 model
+            return dump()
     return dict(obj) if hasattr(obj, "keys") else obj
 
 
@@ -162,7 +167,7 @@ def parse_response(resp: Dict[str, Any]) -> ModelOutput:
 # ---------------------------------------------------------------------------------------------
 
 class LiteLLMInvoker(BaseInvoker):
-    """Calls any LiteLLM-supported model through ``litellm.acompletion``."""
+    """Calls any LiteLLM-supported model through ``litellm.acompletion`` (``aresponses`` for api_type="response")."""
 
     name = "litellm"
 
@@ -183,29 +188,39 @@ class LiteLLMInvoker(BaseInvoker):
         started_at = time.time()
         t0 = time.perf_counter()
         prompt = dialog.top_prompt
-        if api_type == APITypes.RESPONSE:
-            raise ConfigError("The 'litellm' invoker serves api_type='completion' only; use the native OpenAI "
-                              "invoker (invoker: openai) for the Responses API.")
         provider, name = split_provider(model)
-        kwargs = self._request(dialog, model, provider, name, prompt, model_args or {}, functions)
+        responses = api_type == APITypes.RESPONSE
+        if responses and prompt is not None and getattr(prompt, "format", None) is not None:
+            raise ConfigError(f"Prompt '{getattr(prompt, 'path', '?')}' sets `format`, which the Responses API "
+                              f"(api_type='response') does not support; remove `format` or use api_type='completion'.")
+        kwargs = self._request(dialog, model, provider, name, prompt, model_args or {}, functions, responses)
         stream = stream_handler is not None or kwargs.get("stream") is True
         if stream:
             kwargs["stream"] = True
-            kwargs["stream_options"] = dict(kwargs.get("stream_options") or {}, include_usage=True)
+            if not responses:
+                kwargs["stream_options"] = dict(kwargs.get("stream_options") or {}, include_usage=True)
         record = {k: v for k, v in kwargs.items() if k not in RECORD_SKIP}
         if isinstance(record.get("response_format"), type):  # a pydantic model: record the schema LiteLLM sends
             fs = prompt.format_schema()  # type: ignore[union-attr]
             record["response_format"] = {"type": "json_schema", "json_schema": {"name": fs[0], "schema": fs[1]}}
         request = {"provider": provider or "litellm", "url": kwargs.get("api_base"), "model": model, "body": record,
                    "api_type": api_type.value if isinstance(api_type, APITypes) else str(api_type), "stream": stream}
-        sent_args = {k: v for k, v in record.items() if k not in ("model", "messages", "tools")}
+        sent_args = {k: v for k, v in record.items() if k not in ("model", "messages", "input", "tools")}
         try:
-            resp = await litellm.acompletion(**kwargs)
-            if stream:
-                out, raw = await self._consume_stream(resp, stream_handler)
+            if responses:
+                resp = await litellm.aresponses(**kwargs)
+                if stream:
+                    out, raw = await self._consume_responses_stream(resp, stream_handler)
+                else:
+                    raw = _to_dict(resp)
+                    out = parse_responses(raw, provider)
             else:
-                raw = _to_dict(resp)
-                out = parse_response(raw)
+                resp = await litellm.acompletion(**kwargs)
+                if stream:
+                    out, raw = await self._consume_stream(resp, stream_handler)
+                else:
+                    raw = _to_dict(resp)
+                    out = parse_response(raw)
         except ProviderError:
             raise
         except Exception as e:  # noqa: BLE001 - LiteLLM's errors are mapped; anything else is a bug
@@ -228,38 +243,61 @@ class LiteLLMInvoker(BaseInvoker):
                             request=request, started_at=started_at, latency_s=time.perf_counter() - t0)
 
     def _request(self, dialog: "Dialog", model: str, provider: str, name: str, prompt: Optional["Prompt"],
-                 args: Dict[str, Any], functions: Optional[List["Function"]]) -> Dict[str, Any]:
-        """``litellm.acompletion`` keyword arguments (messages built like the native OpenAI invoker)."""
-        msgs = list(dialog.messages)
-        wire = chat_messages(msgs, system_role="developer")
-        if _is_anthropic(provider, name):  # replay thinking blocks as LiteLLM expects them for Claude
-            for m, d in zip(msgs, wire):
-                blocks = m.metadata.get(THINKING_KEY)
-                if blocks and d["role"] == "assistant":
-                    d["thinking_blocks"] = blocks
-        kwargs: Dict[str, Any] = {"model": model, "messages": wire}
+                 args: Dict[str, Any], functions: Optional[List["Function"]], responses: bool = False) -> Dict[str, Any]:
+        """``litellm.acompletion`` (or ``aresponses``) keyword arguments, built like the native OpenAI invoker."""
         tools = [f.to_tool() for f in effective_functions(dialog, functions)]
-        if tools:
-            kwargs["tools"] = tools
-        fmt = getattr(prompt, "format", None) if prompt is not None else None
-        if fmt is not None:
-            kwargs["response_format"] = fmt if isinstance(fmt, type) else response_format(prompt)
+        if responses:
+            kwargs: Dict[str, Any] = {"model": model, "input": responses_input(dialog.messages)}
+            rtools = responses_tools(tools, prompt)
+            if rtools:
+                kwargs["tools"] = rtools
+        else:
+            msgs = list(dialog.messages)
+            wire = chat_messages(msgs, system_role="developer")
+            if _is_anthropic(provider, name):  # replay thinking blocks as LiteLLM expects them for Claude
+                for m, d in zip(msgs, wire):
+                    blocks = m.metadata.get(THINKING_KEY)
+                    if blocks and d["role"] == "assistant":
+                        d["thinking_blocks"] = blocks
+            kwargs = {"model": model, "messages": wire}
+            if tools:
+                kwargs["tools"] = tools
+            fmt = getattr(prompt, "format", None) if prompt is not None else None
+            if fmt is not None:
+                kwargs["response_format"] = fmt if isinstance(fmt, type) else response_format(prompt)
         for key in ("api_key", "api_base"):
             if key in self.config and key not in args:
                 kwargs[key] = self.config[key]
         kwargs.update(args)
         if kwargs.get("skills"):  # §3.4: Anthropic skills travel in the container parameter
-            skills = kwargs.pop("skills")
             container = dict(kwargs.get("container") or {})
-            container["skills"] = [*container.get("skills", ()), *(
-                {"type": "custom" if str(s.get("id", "")).startswith("skill_") else "anthropic",
-                 "skill_id": s.get("id") or s.get("skill_id"), "version": s.get("version") or "latest"}
-                if isinstance(s, dict) else {"type": "anthropic", "skill_id": s, "version": "latest"}
-                for s in skills)]
+            container["skills"] = [*container.get("skills", ()), *anthropic_skills(kwargs.pop("skills"))]
             kwargs["container"] = container
-        kwargs.setdefault("timeout", 600.0)
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = DEFAULT_TIMEOUT_S
         kwargs.update(drop_params=True, num_retries=0, max_retries=0)
         return kwargs
+
+    @staticmethod
+    async def _consume_responses_stream(resp: Any, handler: Optional["BaseStreamHandler"]
+                                        ) -> Tuple[ModelOutput, List[Any]]:
+        events: List[Any] = []
+        final: Optional[Dict[str, Any]] = None
+        async for ev in resp:
+            data = _to_dict(ev)
+            events.append(data)
+            etype = data.get("type")
+            if etype == "response.output_text.delta":
+                emit_chunk(handler, data.get("delta") or "", data)
+            elif etype in ("response.completed", "response.incomplete", "response.failed"):
+                final = data.get("response") or {}
+            elif etype == "error":
+                raise ProviderError(f"litellm responses stream error: {data.get('message') or data}",
+                                    kind="transient", body=data, provider="litellm")
+        if final is None:
+            raise ProviderError("litellm responses stream ended without a final response", kind="transient",
+                                provider="litellm")
+        return parse_responses(final), events
 
     @staticmethod
     async def _consume_stream(resp: Any, handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, List[Any]]:
@@ -327,6 +365,21 @@ class LiteLLMInvoker(BaseInvoker):
         return info.get("max_input_tokens") or info.get("max_tokens")
 
 
+def responses_tools(tools: List[Dict[str, Any]], prompt: Optional["Prompt"]) -> List[Dict[str, Any]]:
+    """Function tools in the Responses API's flat shape, plus the prompt's built-in tools
+    (``web_search`` / ``computer_use`` addon args, with the 0.1.x defaults)."""
+    out: List[Dict[str, Any]] = [dict(t["function"], type="function") if t.get("type") == "function" and "function" in t
+                                 else t for t in tools]
+    if prompt is not None:
+        if getattr(prompt, "allow_web_search", False):
+            out.append({"type": "web_search_preview"})
+        cu = getattr(prompt, "computer_use_config", None)
+        if cu:
+            out.append({"type": "computer_use_preview", "display_width": cu.get("display_width", 1280),
+                        "display_height": cu.get("display_height", 800), "environment": cu.get("environment", "browser")})
+    return out
+
+
 def _merge_thinking(pieces: List[Any]) -> List[Dict[str, Any]]:
     """Streamed thinking-block fragments → whole blocks (text and signatures concatenated)."""
     blocks: List[Dict[str, Any]] = []
@@ -344,4 +397,4 @@ def _merge_thinking(pieces: List[Any]) -> List[Dict[str, Any]]:
 
 
 __all__ = ["LiteLLMInvoker", "load_litellm", "classify_litellm", "to_provider_error", "parse_response",
-           "split_provider"]
+           "split_provider", "responses_tools"]

@@ -35,6 +35,7 @@ CONTEXT_WINDOWS: Dict[str, int] = {
     "o1": 200000, "o1-mini": 128000, "o1-preview": 128000, "o3": 200000, "o3-mini": 200000, "o4-mini": 200000,
 }
 _CW_PREFIXES = sorted(CONTEXT_WINDOWS, key=len, reverse=True)
+_NO_STREAM_OPTIONS = frozenset({"mistral"})  # rejects the field; sends usage in the last chunk anyway
 _DEFAULT_NAMES = frozenset({"", "user", "system", "assistant", "developer", "tool", "internal"})
 _args_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -59,7 +60,9 @@ def _tool_call_id(m: "Message") -> str:
 
 
 def chat_messages(messages: Iterable["Message"], system_role: str = "system", names: bool = False) -> List[Dict[str, Any]]:
-    """Dialog messages → Chat Completions ``messages`` (see the module docstring of the spec, §4)."""
+    """Dialog messages → Chat Completions ``messages``: system → ``system_role``; tool calls → assistant
+    ``tool_calls`` with only the provider's own text (null if none); tool results → role ``tool`` with
+    ``tool_call_id``; images → [caption, data URL]. ``names`` adds non-default speaker names (OpenAI only)."""
     out: List[Dict[str, Any]] = []
     append = out.append
     for m in messages:
@@ -290,7 +293,7 @@ class OpenAIInvoker(BaseInvoker):
             body.update(args)
         if stream:
             body["stream"] = True
-            if not responses:
+            if not responses and provider not in _NO_STREAM_OPTIONS:
                 body["stream_options"] = {"include_usage": True}
         sent_args = {k: v for k, v in body.items() if k not in ("model", "messages", "input", "tools")}
         request = {"provider": provider, "url": ep.url, "model": wire_model, "body": body,
@@ -353,8 +356,9 @@ class OpenAIInvoker(BaseInvoker):
                     raise body_error(data, provider)
                 if data.get("model"):
                     out.model = data["model"]
-                if data.get("usage"):
-                    out.usage = chat_usage(data["usage"])
+                u = data.get("usage") or (data.get("x_groq") or {}).get("usage")  # Groq: usage in x_groq
+                if u:
+                    out.usage = chat_usage(u)
                 for ch in data.get("choices") or ():
                     delta = ch.get("delta") or {}
                     piece = delta.get("content")

@@ -93,11 +93,11 @@ def _native_route(model: str) -> Optional[Tuple[str, str, str]]:
 
 def route(model: str) -> Tuple[str, str, str]:
     """``(invoker_name, provider, wire_model)`` for ``model``; unknown names need LiteLLM (else ConfigError)."""
+    if not isinstance(model, str) or not model.strip():
+        raise ConfigError(f"Model name must be a non-empty string, got {model!r}.")
     hit = _routes.get(model)
     if hit is not None:
         return hit
-    if not isinstance(model, str) or not model.strip():
-        raise ConfigError(f"Model name must be a non-empty string, got {model!r}.")
     r = _native_route(model)
     if r is not None:
         _routes[model] = r

@@ -409,3 +409,58 @@ def test_import_is_lazy():
     code = ("import sys, lllm.invokers.anthropic; "
             "assert 'aiohttp' not in sys.modules and 'genai_prices' not in sys.modules, sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_message_mapping_merges_turns_and_sniffs_images():
+    from PIL import Image
+    from lllm.invokers.anthropic import anthropic_messages
+    buf = io.BytesIO()
+    Image.new("RGB", (2, 2)).save(buf, format="GIF")
+    b64 = base64.b64encode(buf.getvalue()).decode()
+    msgs = [Message(role=Roles.SYSTEM, content="A", name="system"),
+            Message(role=Roles.USER, content="one", name="user"),
+            Message(role=Roles.USER, content="", name="user"),                       # empty: no block
+            Message(role=Roles.USER, content=b64, name="user", modality=Modalities.IMAGE),  # no mime: sniffed
+            Message(role=Roles.SYSTEM, content="B", name="system"),
+            Message(role=Roles.ASSISTANT, content="hi", name="bot"),
+            Message(role=Roles.ASSISTANT, content=[{"type": "text", "text": "there"}], name="bot2"),
+            Message(role=Roles.USER, content=f"data:image/webp;base64,{b64}", name="user", modality=Modalities.IMAGE,
+                    metadata={"caption": "look"})]
+    system, out, used = anthropic_messages(msgs)
+    assert system == "A\n\nB" and used == set()
+    assert [t["role"] for t in out] == ["user", "assistant", "user"]
+    assert out[0]["content"][0] == {"type": "text", "text": "one"}
+    assert out[0]["content"][1]["source"] == {"type": "base64", "media_type": "image/gif", "data": b64}
+    assert out[1]["content"] == [{"type": "text", "text": "hi"}, {"type": "text", "text": "there"}]
+    assert out[2]["content"][0] == {"type": "text", "text": "look"}
+    assert out[2]["content"][1]["source"]["media_type"] == "image/webp" and out[2]["content"][1]["source"]["data"] == b64
+
+
+def test_tool_results_lead_their_user_turn():
+    from lllm.invokers.anthropic import anthropic_messages
+    msgs = [Message(role=Roles.USER, content="go", name="user"),
+            Message(role=Roles.TOOL_CALL, content="", name="bot",
+                    function_calls=[{"id": "t1", "name": "f", "arguments": {"x": 1}}]),
+            Message(role=Roles.USER, content="note", name="user"),
+            Message(role=Roles.TOOL, content="r1", name="f", metadata={"tool_call_id": "t1", "is_error": True})]
+    _, out, used = anthropic_messages(msgs)
+    assert used == {"f"}
+    assert out[1]["content"] == [{"type": "tool_use", "id": "t1", "name": "f", "input": {"x": 1}}]
+    assert out[2]["content"] == [{"type": "tool_result", "tool_use_id": "t1", "content": "r1", "is_error": True},
+                                 {"type": "text", "text": "note"}]
+
+
+def test_openai_style_model_args_are_mapped_or_dropped():
+    from lllm.invokers.anthropic import build_body
+    body = build_body([Message(role=Roles.USER, content="x", name="user")], "claude-x",
+                      [{"name": "f", "description": "", "input_schema": {"type": "object"}}], None,
+                      {"max_completion_tokens": 77, "seed": 1, "presence_penalty": 0.1, "tool_choice": "required",
+                       "parallel_tool_calls": False, "user": "u1", "temperature": 0.2, "api_key": "k",
+                       "timeout": 3, "extra_headers": {"a": "b"}}, False)
+    assert body["max_tokens"] == 77 and body["temperature"] == 0.2 and body["metadata"] == {"user_id": "u1"}
+    assert body["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
+    for k in ("seed", "presence_penalty", "api_key", "timeout", "extra_headers", "max_completion_tokens", "user"):
+        assert k not in body
+    big = build_body([Message(role=Roles.USER, content="x", name="user")], "claude-x", [], None,
+                     {"reasoning_effort": "high", "thinking": {"type": "enabled", "budget_tokens": 8000}}, True)
+    assert big["thinking"]["budget_tokens"] == 8000 and big["max_tokens"] == 8000 + 4096 and big["stream"] is True

@@ -49,6 +49,7 @@ class FakeServers:
                 proc.wait(5)
             except subprocess.TimeoutExpired:  # pragma: no cover
                 proc.kill()
+            proc.stdout.close()
 
 
 @pytest.fixture(scope="module")
