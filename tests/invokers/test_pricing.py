@@ -61,11 +61,6 @@ def test_unknown_or_local_costs_zero(provider, model):
     assert COST_KEYS <= set(u) and all(u[k] == 0 for k in COST_KEYS)
 
 
-def test_lookup_is_cached_and_fast():
-    get_rates("openai", "gpt-4.1")
-    u = usage()
-    t0 = time.perf_counter()
-    for _ in range(2000):
-        price_usage("openai", "gpt-4.1", u)
-    assert (time.perf_counter() - t0) / 2000 < 50e-6  # a few microseconds in practice
+def test_lookup_is_cached():
+    """Speed is a benchmark's business; here: the table is read once per (provider, model)."""
     assert get_rates("openai", "gpt-4.1") is get_rates("openai", "gpt-4.1")
