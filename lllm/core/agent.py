@@ -17,7 +17,7 @@ from lllm.core.aio import run_sync
 from lllm.core.const import APITypes, Roles
 from lllm.core.message import FunctionCall, Message
 from lllm.core.sessions import AgentCallSession, InvokeTrace, error_record
-from lllm.errors import AgentCallError, LLLMError, ToolBindingError
+from lllm.errors import AgentCallError, ToolBindingError
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog

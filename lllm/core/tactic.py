@@ -10,7 +10,6 @@ import contextvars
 import copy
 import hashlib
 import inspect
-import json
 import logging
 import platform
 import sys
@@ -19,7 +18,7 @@ import typing
 import warnings
 from abc import ABC, abstractmethod
 from enum import Enum
-from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Union
+from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
 
 from pydantic import BaseModel, ValidationError
 
@@ -27,7 +26,7 @@ from lllm.core.aio import run_sync
 from lllm.core.config import parse_agent_configs
 from lllm.core.runtime import Runtime, get_default_runtime, loading_runtime, target_runtime
 from lllm.core.sessions import TacticCallSession
-from lllm.errors import ConfigError, ResourceNotFoundError
+from lllm.errors import ConfigError
 
 logger = logging.getLogger("lllm.tactic")
 

@@ -13,12 +13,11 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tuple
 
-from lllm.core.aio import run_sync
 from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.stream import emit_chunk, emit_done
 from lllm.errors import ProviderError
 from lllm.invokers import http
-from lllm.invokers.base import BaseInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions, finish_output
+from lllm.invokers.base import AsyncInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions, finish_output
 from lllm.invokers.pricing import price_usage
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -417,21 +416,13 @@ class StreamAssembler:
 # The invoker
 # ---------------------------------------------------------------------------------------------
 
-class AnthropicInvoker(BaseInvoker):
+class AnthropicInvoker(AsyncInvoker):
     """Anthropic Messages API over the pooled aiohttp client.
 
     ``api_key``/``api_base`` come from model_args, else the invoker config, else ``ANTHROPIC_API_KEY``
     and ``ANTHROPIC_BASE_URL``/``ANTHROPIC_API_BASE`` (read at call time)."""
 
     name = "anthropic"
-
-    def call(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
-             parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-             metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-             stream_handler: Optional["BaseStreamHandler"] = None, *,
-             functions: Optional[List["Function"]] = None) -> InvokeResult:
-        return run_sync(self.acall(dialog, model, model_args, parser_args, responder, metadata, api_type,
-                                   stream_handler, functions=functions))
 
     async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
                     parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",

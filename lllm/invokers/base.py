@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
@@ -181,6 +180,35 @@ class BaseInvoker(ABC):
         """Release pooled connections (optional)."""
 
 
+class AsyncInvoker(BaseInvoker):
+    """An invoker whose native API is async; the sync ``call`` runs ``acall`` on LLLM's background loop."""
+
+    def call(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
+             parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
+             metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
+             stream_handler: Optional["BaseStreamHandler"] = None, *,
+             functions: Optional[List["Function"]] = None) -> InvokeResult:
+        from lllm.core.aio import run_sync
+        return run_sync(self.acall(dialog, model, model_args, parser_args, responder, metadata, api_type,
+                                   stream_handler, functions=functions))
+
+    @abstractmethod
+    async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
+                    parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
+                    metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
+                    stream_handler: Optional["BaseStreamHandler"] = None, *,
+                    functions: Optional[List["Function"]] = None) -> InvokeResult:
+        """Invoke ``model`` on ``dialog`` (natively async)."""
+
+
+def check_format_api_type(prompt: Optional["Prompt"], api_type: APITypes) -> None:
+    """A ``format`` cannot be requested through the Responses API: fail before any network call."""
+    if api_type == APITypes.RESPONSE and prompt is not None and getattr(prompt, "format", None) is not None:
+        from lllm.errors import ConfigError
+        raise ConfigError(f"Prompt '{getattr(prompt, 'path', '?')}' sets `format`, which the Responses API "
+                          f"(api_type='response') does not support; remove `format` or use api_type='completion'.")
+
+
 # ---------------------------------------------------------------------------------------------
 # Registry and routing (§4, §4.1)
 # ---------------------------------------------------------------------------------------------
@@ -226,5 +254,5 @@ def _ensure_builtin() -> None:
     router.register_builtin_invokers()
 
 
-__all__ = ["InvokeResult", "ModelOutput", "ToolCallOut", "BaseInvoker", "finish_output", "effective_functions",
+__all__ = ["InvokeResult", "ModelOutput", "ToolCallOut", "BaseInvoker", "AsyncInvoker", "check_format_api_type", "finish_output", "effective_functions",
            "classify_exception", "register_invoker", "build_invoker", "registered_invokers", "DEFAULT_TIMEOUT_S"]

@@ -14,12 +14,11 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from lllm.core.aio import run_sync
 from lllm.core.const import APITypes
 from lllm.core.stream import emit_chunk, emit_done
 from lllm.errors import ConfigError, ProviderError
 from lllm.invokers.anthropic import THINKING_KEY, anthropic_skills
-from lllm.invokers.base import BaseInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions, finish_output
+from lllm.invokers.base import AsyncInvoker, InvokeResult, check_format_api_type, ModelOutput, ToolCallOut, effective_functions, finish_output
 from lllm.invokers.openai import chat_messages, chat_usage, parse_responses, response_format, responses_input
 from lllm.invokers.pricing import price_usage
 
@@ -166,18 +165,10 @@ def parse_response(resp: Dict[str, Any]) -> ModelOutput:
 # The invoker
 # ---------------------------------------------------------------------------------------------
 
-class LiteLLMInvoker(BaseInvoker):
+class LiteLLMInvoker(AsyncInvoker):
     """Calls any LiteLLM-supported model through ``litellm.acompletion`` (``aresponses`` for api_type="response")."""
 
     name = "litellm"
-
-    def call(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
-             parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-             metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-             stream_handler: Optional["BaseStreamHandler"] = None, *,
-             functions: Optional[List["Function"]] = None) -> InvokeResult:
-        return run_sync(self.acall(dialog, model, model_args, parser_args, responder, metadata, api_type,
-                                   stream_handler, functions=functions))
 
     async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
                     parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
@@ -190,9 +181,7 @@ class LiteLLMInvoker(BaseInvoker):
         prompt = dialog.top_prompt
         provider, name = split_provider(model)
         responses = api_type == APITypes.RESPONSE
-        if responses and prompt is not None and getattr(prompt, "format", None) is not None:
-            raise ConfigError(f"Prompt '{getattr(prompt, 'path', '?')}' sets `format`, which the Responses API "
-                              f"(api_type='response') does not support; remove `format` or use api_type='completion'.")
+        check_format_api_type(prompt, api_type)
         kwargs = self._request(dialog, model, provider, name, prompt, model_args or {}, functions, responses)
         stream = stream_handler is not None or kwargs.get("stream") is True
         if stream:

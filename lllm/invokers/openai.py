@@ -11,12 +11,11 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
 
-from lllm.core.aio import run_sync
 from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.stream import emit_chunk, emit_done
-from lllm.errors import ConfigError, ProviderError
+from lllm.errors import ProviderError
 from lllm.invokers import http
-from lllm.invokers.base import BaseInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions, finish_output
+from lllm.invokers.base import AsyncInvoker, InvokeResult, check_format_api_type, ModelOutput, ToolCallOut, effective_functions, finish_output
 from lllm.invokers.pricing import price_usage
 from lllm.invokers.router import Endpoint, openai_target, resolve_endpoint
 
@@ -240,20 +239,12 @@ def parse_responses(data: Dict[str, Any], provider: str = "") -> ModelOutput:
 # The invoker
 # ---------------------------------------------------------------------------------------------
 
-class OpenAIInvoker(BaseInvoker):
+class OpenAIInvoker(AsyncInvoker):
     """OpenAI-compatible Chat Completions (and Responses) over the pooled aiohttp client.
 
     Config (optional): ``system_role`` to force ``"system"``/``"developer"``."""
 
     name = "openai"
-
-    def call(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
-             parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-             metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-             stream_handler: Optional["BaseStreamHandler"] = None, *,
-             functions: Optional[List["Function"]] = None) -> InvokeResult:
-        return run_sync(self.acall(dialog, model, model_args, parser_args, responder, metadata, api_type,
-                                   stream_handler, functions=functions))
 
     async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
                     parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
@@ -269,9 +260,7 @@ class OpenAIInvoker(BaseInvoker):
         provider, wire_model = openai_target(model)
         responses = api_type == APITypes.RESPONSE
         prompt = dialog.top_prompt
-        if responses and prompt is not None and getattr(prompt, "format", None) is not None:
-            raise ConfigError(f"Prompt '{getattr(prompt, 'path', '?')}' sets `format`, which the Responses API "
-                              f"(api_type='response') does not support here; remove `format` or use api_type='completion'.")
+        check_format_api_type(prompt, api_type)
         ep = resolve_endpoint(provider, wire_model, api_base=api_base, api_key=api_key, extra_headers=extra_headers,
                               api_version=api_version, path="/responses" if responses else "/chat/completions")
         native = provider == "azure" or (provider == "openai" and ep.official)  # OpenAI's own servers

@@ -1,9 +1,7 @@
 """Cost from the genai-prices table: cached lookups, cache-read pricing, tiers, unknown → 0."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
-from decimal import Decimal
 
 import pytest
 

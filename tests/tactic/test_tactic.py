@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import warnings
 
@@ -12,7 +11,6 @@ from pydantic import BaseModel
 from lllm import Agent, Message, Prompt, Runtime, Tactic, build_tactic
 from lllm.core.tactic import register_tactic_class
 from lllm.errors import ConfigError, ResourceNotFoundError
-from lllm.testing import MockInvoker
 
 CONFIG = {"global": {"model_name": "test"},
           "agent_configs": [{"name": "writer", "system_prompt": "You write."},

@@ -1,0 +1,138 @@
+"""PostgreSQL backend (§9.1) for teams whose tactics run on several machines.
+
+Needs the optional dependency ``psycopg`` 3 (``pip install 'lllm[postgres]'``), imported only when a
+``PostgresBackend`` is created. Keys use the "C" collation so ordering and prefix ranges are bytewise;
+index entries also live in indexed columns (tags as JSONB with a GIN index)."""
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional
+
+from lllm.logging.backends import IndexedBackend, SessionQuery, validate_key, validate_prefix
+
+_HIGH = "\x7f"
+_SCHEMA = [
+    'CREATE TABLE IF NOT EXISTS lllm_kv (key TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL)',
+    'CREATE TABLE IF NOT EXISTS lllm_session_index ('
+    ' key TEXT COLLATE "C" PRIMARY KEY, partition TEXT COLLATE "C" NOT NULL,'
+    ' session_id TEXT COLLATE "C" NOT NULL, tactic_path TEXT COLLATE "C", state TEXT COLLATE "C",'
+    ' ts TEXT COLLATE "C" NOT NULL, tags JSONB NOT NULL DEFAULT \'{}\'::jsonb)',
+    "CREATE INDEX IF NOT EXISTS lllm_si_ts ON lllm_session_index (partition, ts, session_id)",
+    "CREATE INDEX IF NOT EXISTS lllm_si_path ON lllm_session_index (partition, tactic_path, ts, session_id)",
+    "CREATE INDEX IF NOT EXISTS lllm_si_state ON lllm_session_index (partition, state, ts, session_id)",
+    "CREATE INDEX IF NOT EXISTS lllm_si_tags ON lllm_session_index USING GIN (tags jsonb_path_ops)",
+]
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("PostgresBackend needs psycopg 3: pip install 'lllm[postgres]'") from e
+    return psycopg
+
+
+class PostgresBackend(IndexedBackend):
+    """A PostgreSQL database reached by ``dsn`` (a libpq connection string or URL).
+
+    One connection per backend, guarded by a lock (thread-safe); each operation is one transaction.
+    The tables are created on first use, under an advisory lock so concurrent starts do not race."""
+
+    def __init__(self, dsn: str, connect_timeout: int = 10):
+        self.dsn = dsn
+        self._psycopg = _psycopg()
+        self._lock = threading.RLock()
+        self._conn = self._psycopg.connect(dsn, connect_timeout=connect_timeout)
+        with self._tx() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('lllm_log_store_schema'))")
+            for statement in _SCHEMA:
+                cur.execute(statement)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        with self._lock:
+            if self._conn.closed:
+                self._conn = self._psycopg.connect(self.dsn)
+            with self._conn.transaction(), self._conn.cursor() as cur:
+                yield cur
+
+    @staticmethod
+    def _unindex(cur: Any, key: str) -> None:
+        cur.execute("DELETE FROM lllm_session_index WHERE key = %s", (key,))
+
+    def put(self, key: str, data: bytes) -> None:
+        validate_key(key)
+        with self._tx() as cur:
+            cur.execute("INSERT INTO lllm_kv (key, value) VALUES (%s, %s) "
+                        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, bytes(data)))
+            self._unindex(cur, key)
+
+    def get(self, key: str) -> Optional[bytes]:
+        validate_key(key)
+        with self._tx() as cur:
+            row = cur.execute("SELECT value FROM lllm_kv WHERE key = %s", (key,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def list_keys(self, prefix: str = "") -> List[str]:
+        validate_prefix(prefix)
+        with self._tx() as cur:
+            rows = cur.execute("SELECT key FROM lllm_kv WHERE key >= %s AND key < %s ORDER BY key",
+                               (prefix, prefix + _HIGH)).fetchall()
+        return [r[0] for r in rows]
+
+    def delete(self, key: str) -> None:
+        validate_key(key)
+        with self._tx() as cur:
+            cur.execute("DELETE FROM lllm_kv WHERE key = %s", (key,))
+            self._unindex(cur, key)
+
+    def put_index(self, key: str, data: bytes, partition: str, entry: Dict[str, Any]) -> None:
+        validate_key(key)
+        with self._tx() as cur:
+            cur.execute("INSERT INTO lllm_kv (key, value) VALUES (%s, %s) "
+                        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, bytes(data)))
+            cur.execute(
+                "INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts, tags) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT (key) DO UPDATE SET "
+                "partition = EXCLUDED.partition, session_id = EXCLUDED.session_id, "
+                "tactic_path = EXCLUDED.tactic_path, state = EXCLUDED.state, ts = EXCLUDED.ts, tags = EXCLUDED.tags",
+                (key, partition, entry["session_id"], entry.get("tactic_path"), entry.get("state"),
+                 entry["timestamp"], json.dumps(entry.get("tags") or {})))
+
+    def query_index(self, query: SessionQuery) -> List[bytes]:
+        where, params = ["s.partition = %s"], [query.partition]
+        if query.tactic_paths:
+            where.append("s.tactic_path = ANY(%s)")
+            params.append(list(query.tactic_paths))
+        if query.state is not None:
+            where.append("s.state = %s")
+            params.append(query.state)
+        if query.after is not None:
+            where.append("s.ts >= %s")
+            params.append(query.after)
+        if query.before is not None:
+            where.append("s.ts <= %s")
+            params.append(query.before)
+        if query.tags:
+            where.append("s.tags @> %s::jsonb")
+            params.append(json.dumps(query.tags))
+        sql = (f"SELECT kv.value FROM lllm_session_index s JOIN lllm_kv kv ON kv.key = s.key "
+               f"WHERE {' AND '.join(where)} ORDER BY s.ts DESC, s.session_id DESC")
+        if query.limit is not None:
+            sql += " LIMIT %s"
+            params.append(query.limit)
+        with self._tx() as cur:
+            rows = cur.execute(sql, params).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __repr__(self) -> str:
+        return "PostgresBackend(<dsn>)"  # the DSN may hold a password
+
+
+__all__ = ["PostgresBackend"]
