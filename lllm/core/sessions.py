@@ -156,6 +156,7 @@ class TacticCallSession(BaseModel):
     sub_tactic_sessions: Dict[str, List["TacticCallSession"]] = Field(default_factory=dict)
     dialogs: Dict[str, List[Dict[str, Any]]] = Field(default_factory=dict)
     delivery: Any = None
+    delivery_type: Optional[str] = None  # set by the log store when a BaseModel delivery is stored as a dict
     error: Optional[str] = None
     error_traceback: Optional[str] = None
     started_at: float = Field(default_factory=time.time)

@@ -35,8 +35,6 @@ logger = logging.getLogger("lllm.tactic")
 _current_call: contextvars.ContextVar[Optional[Tuple["Tactic", TacticCallSession]]] = \
     contextvars.ContextVar("lllm_current_tactic_call", default=None)
 
-_REDACT_KEYS = ("key", "token", "secret", "authorization", "password")
-
 
 def _normalize_name(name: Any) -> Optional[str]:
     if isinstance(name, Enum):
@@ -68,12 +66,9 @@ def register_tactic_class(cls: type, runtime: Optional[Runtime] = None) -> type:
 
 
 def _redact(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: "[REDACTED]" if isinstance(k, str) and any(s in k.lower() for s in _REDACT_KEYS) and v
-                else _redact(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v) for v in value]
-    return value
+    """The config as recorded: the log store's redaction rule (``max_tokens`` is kept, keys are not)."""
+    from lllm.logging.redact import redact
+    return redact(value)
 
 
 def _environment() -> Dict[str, Any]:

@@ -17,8 +17,7 @@ from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.stream import emit_chunk, emit_done
 from lllm.errors import ProviderError
 from lllm.invokers import http
-from lllm.invokers.base import AsyncInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions, finish_output
-from lllm.invokers.pricing import price_usage
+from lllm.invokers.base import AsyncInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions, result_from_output
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
@@ -452,21 +451,18 @@ class AnthropicInvoker(AsyncInvoker):
         request = {"provider": PROVIDER, "url": url, "model": wire_model, "body": body,
                    "api_type": api_type.value if isinstance(api_type, APITypes) else str(api_type), "stream": stream}
 
-        if stream:
-            out, raw = await self._stream(url, headers, body, timeout, stream_handler)
-        else:
-            _, _, raw = await http.post_json(url, headers, body, timeout, provider=PROVIDER)
-            out = parse_message(raw)
-        if out.model is None:
-            out.model = wire_model
-        if out.usage:
-            price_usage(PROVIDER, out.model, out.usage)
-            if not out.usage["cost"] and out.model != wire_model:
-                price_usage(PROVIDER, wire_model, out.usage)
-        msg, errors = finish_output(out, prompt, responder=responder, parser_args=parser_args, metadata=metadata,
-                                    api_type=api_type)
-        return InvokeResult(message=msg, raw_response=raw, model_args=sent_args, execution_errors=errors,
-                            request=request, started_at=started_at, latency_s=time.perf_counter() - t0)
+        try:
+            if stream:
+                out, raw = await self._stream(url, headers, body, timeout, stream_handler)
+            else:
+                _, _, raw = await http.post_json(url, headers, body, timeout, provider=PROVIDER)
+                out = parse_message(raw)
+        except ProviderError as e:
+            e.request = request  # so the failed attempt is recorded with what was sent
+            raise
+        return result_from_output(out, prompt, provider=PROVIDER, wire_model=wire_model, raw=raw, request=request,
+                                  sent_args=sent_args, started_at=started_at, t0=t0, responder=responder,
+                                  parser_args=parser_args, metadata=metadata, api_type=api_type)
 
     @staticmethod
     async def _stream(url: str, headers: Dict[str, str], body: Dict[str, Any], timeout: Optional[float],

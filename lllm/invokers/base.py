@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
@@ -118,6 +119,24 @@ def finish_output(out: ModelOutput, prompt: Optional["Prompt"], *, responder: st
         function_calls=calls, modality=Modalities.FUNCTION_CALL if calls else Modalities.TEXT,
         logprobs=out.logprobs, parsed=parsed, model=out.model, usage=usage, metadata=meta, api_type=api_type)
     return msg, errors
+
+
+def result_from_output(out: ModelOutput, prompt: Optional["Prompt"], *, provider: str, wire_model: str, raw: Any,
+                       request: Dict[str, Any], sent_args: Dict[str, Any], started_at: float, t0: float,
+                       responder: str, parser_args: Optional[Dict[str, Any]], metadata: Optional[Dict[str, Any]],
+                       api_type: APITypes) -> InvokeResult:
+    """The shared last phase of every provider invoker: price the usage, build the message, wrap it up."""
+    if out.model is None:
+        out.model = wire_model
+    if out.usage:
+        from lllm.invokers.pricing import price_usage
+        price_usage(provider, out.model, out.usage)
+        if not out.usage["cost"] and out.model != wire_model:  # a dated snapshot name the table lacks
+            price_usage(provider, wire_model, out.usage)
+    msg, errors = finish_output(out, prompt, responder=responder, parser_args=parser_args, metadata=metadata,
+                                api_type=api_type)
+    return InvokeResult(message=msg, raw_response=raw, model_args=sent_args, execution_errors=errors,
+                        request=request, started_at=started_at, latency_s=time.perf_counter() - t0)
 
 
 def classify_exception(exc: BaseException) -> Optional[str]:
@@ -254,5 +273,6 @@ def _ensure_builtin() -> None:
     router.register_builtin_invokers()
 
 
-__all__ = ["InvokeResult", "ModelOutput", "ToolCallOut", "BaseInvoker", "AsyncInvoker", "check_format_api_type", "finish_output", "effective_functions",
+__all__ = ["InvokeResult", "ModelOutput", "ToolCallOut", "BaseInvoker", "AsyncInvoker", "check_format_api_type",
+           "result_from_output", "finish_output", "effective_functions",
            "classify_exception", "register_invoker", "build_invoker", "registered_invokers", "DEFAULT_TIMEOUT_S"]

@@ -18,9 +18,9 @@ from lllm.core.const import APITypes
 from lllm.core.stream import emit_chunk, emit_done
 from lllm.errors import ConfigError, ProviderError
 from lllm.invokers.anthropic import THINKING_KEY, anthropic_skills
-from lllm.invokers.base import AsyncInvoker, InvokeResult, check_format_api_type, ModelOutput, ToolCallOut, effective_functions, finish_output
+from lllm.invokers.base import (AsyncInvoker, InvokeResult, ModelOutput, ToolCallOut, check_format_api_type,
+                                effective_functions, result_from_output)
 from lllm.invokers.openai import chat_messages, chat_usage, parse_responses, response_format, responses_input
-from lllm.invokers.pricing import price_usage
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
@@ -220,16 +220,9 @@ class LiteLLMInvoker(AsyncInvoker):
         finally:
             if stream:
                 emit_done(stream_handler)
-        if out.model is None:
-            out.model = name
-        if out.usage:
-            price_usage(provider, out.model, out.usage)
-            if not out.usage["cost"] and out.model != name:
-                price_usage(provider, name, out.usage)
-        msg, errors = finish_output(out, prompt, responder=responder, parser_args=parser_args, metadata=metadata,
-                                    api_type=api_type)
-        return InvokeResult(message=msg, raw_response=raw, model_args=sent_args, execution_errors=errors,
-                            request=request, started_at=started_at, latency_s=time.perf_counter() - t0)
+        return result_from_output(out, prompt, provider=provider, wire_model=name, raw=raw, request=request,
+                                  sent_args=sent_args, started_at=started_at, t0=t0, responder=responder,
+                                  parser_args=parser_args, metadata=metadata, api_type=api_type)
 
     def _request(self, dialog: "Dialog", model: str, provider: str, name: str, prompt: Optional["Prompt"],
                  args: Dict[str, Any], functions: Optional[List["Function"]], responses: bool = False) -> Dict[str, Any]:

@@ -15,8 +15,8 @@ from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.stream import emit_chunk, emit_done
 from lllm.errors import ProviderError
 from lllm.invokers import http
-from lllm.invokers.base import AsyncInvoker, InvokeResult, check_format_api_type, ModelOutput, ToolCallOut, effective_functions, finish_output
-from lllm.invokers.pricing import price_usage
+from lllm.invokers.base import (AsyncInvoker, InvokeResult, ModelOutput, ToolCallOut, check_format_api_type,
+                                effective_functions, result_from_output)
 from lllm.invokers.router import Endpoint, openai_target, resolve_endpoint
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -288,22 +288,19 @@ class OpenAIInvoker(AsyncInvoker):
         request = {"provider": provider, "url": ep.url, "model": wire_model, "body": body,
                    "api_type": api_type.value if isinstance(api_type, APITypes) else str(api_type), "stream": stream}
 
-        if stream:
-            out, raw = await (self._stream_responses(ep, body, timeout, stream_handler) if responses
-                              else self._stream_chat(ep, body, timeout, stream_handler))
-        else:
-            _, _, raw = await http.post_json(ep.url, ep.headers, body, timeout, provider=provider)
-            out = parse_responses(raw, provider) if responses else parse_chat(raw, provider)
-        if out.model is None:
-            out.model = wire_model
-        if out.usage:
-            price_usage(provider, out.model, out.usage)
-            if not out.usage["cost"] and out.model != wire_model:
-                price_usage(provider, wire_model, out.usage)
-        msg, errors = finish_output(out, prompt, responder=responder, parser_args=parser_args, metadata=metadata,
-                                    api_type=api_type)
-        return InvokeResult(message=msg, raw_response=raw, model_args=sent_args, execution_errors=errors,
-                            request=request, started_at=started_at, latency_s=time.perf_counter() - t0)
+        try:
+            if stream:
+                out, raw = await (self._stream_responses(ep, body, timeout, stream_handler) if responses
+                                  else self._stream_chat(ep, body, timeout, stream_handler))
+            else:
+                _, _, raw = await http.post_json(ep.url, ep.headers, body, timeout, provider=provider)
+                out = parse_responses(raw, provider) if responses else parse_chat(raw, provider)
+        except ProviderError as e:
+            e.request = request  # so the failed attempt is recorded with what was sent
+            raise
+        return result_from_output(out, prompt, provider=provider, wire_model=wire_model, raw=raw, request=request,
+                                  sent_args=sent_args, started_at=started_at, t0=t0, responder=responder,
+                                  parser_args=parser_args, metadata=metadata, api_type=api_type)
 
     # -- Responses API ----------------------------------------------------------------------------
     @staticmethod

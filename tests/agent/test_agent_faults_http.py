@@ -37,6 +37,9 @@ def test_429_exhausts_the_rate_limit_budget_with_exact_attempts(fake_servers):
     assert isinstance(err.__cause__, ProviderError) and err.__cause__.status == 429
     assert err.session.invoke_count == 3 and err.session.state == "failure"
     assert FakeServers.stats(url)["requests"] == 3
+    first = err.session.invoke_traces[0][0]  # a failed attempt still records what was sent
+    assert first.retry_class == "rate_limit" and first.request["body"]["messages"][-1]["content"] == "hello"
+    assert "api_key" not in str(first.request) and "sk-test" not in str(first.request)
 
 
 def test_retry_after_header_is_honoured(fake_servers):

@@ -1,0 +1,345 @@
+"""The session store (§9.1–9.2): ``LogStore`` saves, lists, loads, exports and deletes tactic sessions
+over any ``LogBackend``.
+
+Layout, per partition: ``<partition>/sessions/<id>`` (the full record), ``<partition>/index/<id>``
+(a small entry that listings read) and ``<partition>/errors/<id>``. The session is written before its
+index entry and deleted after it, so an index entry never points at a missing session. Every record
+carries ``schema_version``; secrets are redacted before anything is written (§9.3)."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import traceback as tb
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from pydantic import BaseModel, Field
+from pydantic_core import to_jsonable_python
+
+from lllm.core.sessions import TacticCallSession
+from lllm.logging.backends import (IndexedBackend, LocalFileBackend, LogBackend, NoOpBackend, SessionQuery,
+                                   SQLiteBackend)
+from lllm.logging.redact import environment_secrets, redact
+
+logger = logging.getLogger("lllm")
+
+#: Version of the stored records (session, index entry, error). Bump it with a migration in ``_upgrade``.
+STORE_SCHEMA_VERSION = 1
+
+TimeLike = Union[datetime, str, int, float]
+_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
+
+
+class SessionSummary(BaseModel):
+    """One row of ``list_sessions``: read from the index alone."""
+
+    session_id: str
+    tactic_name: str
+    tactic_path: Optional[str] = None
+    state: str
+    total_cost: float = 0.0
+    agent_call_count: int = 0
+    timestamp: datetime
+    tags: Dict[str, str] = Field(default_factory=dict)
+
+
+class SessionRecord(BaseModel):
+    """A loaded session with what was saved alongside it."""
+
+    session_id: str
+    session: TacticCallSession
+    tags: Dict[str, str] = Field(default_factory=dict)
+    metadata: Dict[str, Any] = Field(default_factory=dict)
+    timestamp: datetime
+    traceback: Optional[str] = None
+
+
+class LogStore:
+    """Sessions of tactic calls over a ``LogBackend``, isolated by ``partition``.
+
+    With a ``runtime`` attached, ``tactic_path`` filters accept any form the runtime resolves (stable
+    ``pkg::name`` key, URL, ``pkg:key``, alias, bare name); otherwise they compare literally (§9.2)."""
+
+    def __init__(self, backend: LogBackend, partition: str = "default", runtime: Any = None):
+        if not isinstance(partition, str) or ".." in partition or not _SEGMENT.fullmatch(partition):
+            raise ValueError(f"Invalid partition {partition!r}: use one segment of [A-Za-z0-9._-], without '..'")
+        self.backend = backend
+        self.partition = partition
+        self.runtime = runtime
+
+    def __repr__(self) -> str:
+        return f"LogStore({self.backend!r}, partition={self.partition!r})"
+
+    def close(self) -> None:
+        self.backend.close()
+
+    # -- keys ------------------------------------------------------------------------------------
+    def _key(self, kind: str, item_id: str) -> str:
+        if not isinstance(item_id, str) or ".." in item_id or not _SEGMENT.fullmatch(item_id):
+            raise ValueError(f"Invalid session id {item_id!r} (partition {self.partition!r})")
+        return f"{self.partition}/{kind}/{item_id}"
+
+    def _new_id(self, when: datetime, kind: str) -> str:
+        """``YYYYMMDD_HHMMSS_<8hex>`` (UTC); re-drawn in the rare case the id is taken."""
+        while True:
+            item_id = f"{when.strftime('%Y%m%d_%H%M%S')}_{secrets.token_hex(4)}"
+            if self.backend.get(self._key(kind, item_id)) is None:
+                return item_id
+
+    # -- saving ----------------------------------------------------------------------------------
+    def save_session(self, session: TacticCallSession, tags: Optional[Dict[str, str]] = None,
+                     metadata: Optional[Dict[str, Any]] = None) -> str:
+        """Save ``session`` (redacted) and its index entry; returns the new session id.
+
+        ``tags`` must map ``str`` to ``str`` (else ``TypeError``). Metadata values that are not JSON are
+        stored as ``str`` with a warning. The id and timestamp come from the session's start (UTC)."""
+        tags = _check_tags(tags)
+        meta = _jsonable(dict(metadata or {}), what="metadata")
+        when = datetime.fromtimestamp(session.started_at, timezone.utc)
+        session_id = self._new_id(when, "sessions")
+        data = _jsonable(session, what="session")
+        data["session_id"] = session_id
+        _note_delivery_types(session, data)
+        secret_values = environment_secrets()
+        data, tags, meta = (redact(x, secret_values) for x in (data, tags, meta))
+        timestamp = _iso(when)
+        record = {"schema_version": STORE_SCHEMA_VERSION, "session_id": session_id, "timestamp": timestamp,
+                  "tags": tags, "metadata": meta, "traceback": data.get("error_traceback"), "session": data}
+        cost = session.total_cost.cost
+        entry = {"schema_version": STORE_SCHEMA_VERSION, "session_id": session_id,
+                 "tactic_name": data.get("tactic_name") or "", "tactic_path": data.get("tactic_path"),
+                 "state": data.get("state") or "initial", "total_cost": cost,
+                 "agent_call_count": session.agent_call_count, "timestamp": timestamp, "tags": tags,
+                 "metadata": meta, "traceback": record["traceback"]}
+        self.backend.put(self._key("sessions", session_id), _encode(record))
+        index_key = self._key("index", session_id)
+        if isinstance(self.backend, IndexedBackend):
+            self.backend.put_index(index_key, _encode(entry), self.partition, entry)
+        else:
+            self.backend.put(index_key, _encode(entry))
+        return session_id
+
+    def save_error(self, err: BaseException, context: Optional[Dict[str, Any]] = None) -> str:
+        """Save an exception with the traceback it carries (``err.__traceback__``); returns its id."""
+        when = datetime.now(timezone.utc)
+        error_id = self._new_id(when, "errors")
+        record = {"schema_version": STORE_SCHEMA_VERSION, "error_id": error_id, "timestamp": _iso(when),
+                  "type": type(err).__name__, "message": str(err),
+                  "traceback": "".join(tb.format_exception(type(err), err, err.__traceback__)),
+                  "context": _jsonable(dict(context or {}), what="error context")}
+        self.backend.put(self._key("errors", error_id), _encode(redact(record)))
+        return error_id
+
+    # -- loading ---------------------------------------------------------------------------------
+    def _load_record(self, session_id: str) -> Dict[str, Any]:
+        raw = self.backend.get(self._key("sessions", session_id))
+        if raw is None:
+            raise KeyError(f"No session {session_id!r} in partition {self.partition!r} of {self.backend!r}")
+        return _upgrade(json.loads(raw), f"session {session_id!r}")
+
+    def load_session(self, session_id: str) -> TacticCallSession:
+        """The saved session (absent → ``KeyError`` naming the partition)."""
+        return TacticCallSession.model_validate(self._load_record(session_id)["session"])
+
+    def load_session_record(self, session_id: str) -> SessionRecord:
+        """The saved session with its tags, metadata, timestamp and traceback."""
+        rec = self._load_record(session_id)
+        return SessionRecord(session_id=rec["session_id"], session=TacticCallSession.model_validate(rec["session"]),
+                             tags=rec.get("tags") or {}, metadata=rec.get("metadata") or {},
+                             timestamp=rec["timestamp"], traceback=rec.get("traceback"))
+
+    def export_session(self, session_id: str, format: str = "json") -> str:
+        """The stored record as text; only ``"json"`` is supported."""
+        if format != "json":
+            raise ValueError(f"Unsupported export format {format!r}; supported: ['json']")
+        return json.dumps(self._load_record(session_id), indent=2, ensure_ascii=False)
+
+    def delete_session(self, session_id: str) -> None:
+        """Remove a session and its index entry; deleting an absent session is a no-op."""
+        self.backend.delete(self._key("index", session_id))
+        self.backend.delete(self._key("sessions", session_id))
+
+    # -- queries ---------------------------------------------------------------------------------
+    def list_sessions(self, tags: Optional[Dict[str, str]] = None, after: Optional[TimeLike] = None,
+                      before: Optional[TimeLike] = None, tactic_path: Optional[str] = None,
+                      state: Optional[str] = None, limit: Optional[int] = 100) -> List[SessionSummary]:
+        """Index entries matching every filter, newest first, then at most ``limit`` (``None``: all).
+
+        Tags match exactly; time bounds are inclusive, naive times are UTC."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValueError(f"limit must be an integer >= 1 or None, got {limit!r}")
+        query = self._query(tags, after, before, tactic_path, state, limit)
+        return [_summary(e) for e in self._entries(query)]
+
+    def export_cost_summary(self, tags: Optional[Dict[str, str]] = None, after: Optional[TimeLike] = None,
+                            before: Optional[TimeLike] = None, tactic_path: Optional[str] = None) -> Dict[str, Any]:
+        """``{session_count, total_cost_usd, sessions: [...]}`` over every matching session (uncapped)."""
+        entries = self._entries(self._query(tags, after, before, tactic_path, None, None))
+        sessions = [{"session_id": e["session_id"], "tactic_name": e.get("tactic_name", ""),
+                     "state": e.get("state"), "cost_usd": float(e.get("total_cost") or 0.0),
+                     "timestamp": e["timestamp"]} for e in entries]
+        return {"session_count": len(sessions),
+                "total_cost_usd": round(sum(s["cost_usd"] for s in sessions), 6), "sessions": sessions}
+
+    def _query(self, tags: Optional[Dict[str, str]], after: Optional[TimeLike], before: Optional[TimeLike],
+               tactic_path: Optional[str], state: Optional[str], limit: Optional[int]) -> SessionQuery:
+        return SessionQuery(partition=self.partition, tags=_check_tags(tags),
+                            after=None if after is None else _iso(_as_utc(after)),
+                            before=None if before is None else _iso(_as_utc(before)),
+                            tactic_paths=self._tactic_paths(tactic_path), state=state, limit=limit)
+
+    def _tactic_paths(self, tactic_path: Optional[str]) -> Tuple[str, ...]:
+        """The stored forms a ``tactic_path`` filter matches: itself, plus its stable id if the
+        attached runtime resolves it."""
+        if tactic_path is None:
+            return ()
+        if self.runtime is None:
+            return (tactic_path,)
+        from lllm.core.tactic import stable_tactic_id
+        try:
+            node = self.runtime.get_node(tactic_path, "tactic")
+        except (KeyError, TypeError):
+            return (tactic_path,)
+        stable = stable_tactic_id(node.namespace, getattr(node.value, "name", "") or node.key)
+        return (stable,) if stable == tactic_path else (stable, tactic_path)
+
+    def _entries(self, query: SessionQuery) -> List[Dict[str, Any]]:
+        """Matching index entries, newest first, limited: natively when the backend can, else by
+        reading every entry of the partition."""
+        if isinstance(self.backend, IndexedBackend):
+            return [json.loads(raw) for raw in self.backend.query_index(query)]
+        return query_entries(self._read_index(), query)
+
+    def _read_index(self) -> List[Dict[str, Any]]:
+        out = []
+        for key in self.backend.list_keys(f"{self.partition}/index/"):
+            raw = self.backend.get(key)
+            if raw is None:
+                continue  # deleted meanwhile
+            try:
+                out.append(json.loads(raw))
+            except ValueError:
+                logger.warning("log store: unreadable index entry %s skipped", key)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+def query_entries(entries: Sequence[Dict[str, Any]], query: SessionQuery) -> List[Dict[str, Any]]:
+    """Apply ``query`` to index entries in memory: the reference semantics every backend matches."""
+    def keep(e: Dict[str, Any]) -> bool:
+        tags = e.get("tags") or {}
+        return (all(tags.get(k) == v for k, v in query.tags.items())
+                and (not query.tactic_paths or e.get("tactic_path") in query.tactic_paths)
+                and (query.state is None or e.get("state") == query.state)
+                and (query.after is None or e["timestamp"] >= query.after)
+                and (query.before is None or e["timestamp"] <= query.before))
+
+    found = sorted((e for e in entries if keep(e)), key=lambda e: (e["timestamp"], e["session_id"]), reverse=True)
+    return found if query.limit is None else found[:query.limit]
+
+
+def _check_tags(tags: Optional[Dict[str, str]]) -> Dict[str, str]:
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise TypeError(f"tags must be a dict of str to str, got {tags!r}")
+    return dict(tags)
+
+
+def _jsonable(value: Any, what: str) -> Any:
+    """``value`` as JSON-ready data; anything JSON cannot hold becomes ``str`` with one warning."""
+    replaced: List[str] = []
+
+    def fallback(v: Any) -> str:
+        replaced.append(type(v).__name__)
+        return str(v)
+
+    out = to_jsonable_python(value, fallback=fallback)
+    if replaced:
+        warnings.warn(f"log store: {what} values of type {sorted(set(replaced))} are not JSON-serialisable "
+                      f"and were stored as str", UserWarning, stacklevel=3)
+    return out
+
+
+def _note_delivery_types(session: Any, data: Dict[str, Any]) -> None:
+    """Record ``delivery_type`` where a delivery is a BaseModel (it is stored as a dict), recursively."""
+    if isinstance(session.delivery, BaseModel):
+        cls = type(session.delivery)
+        data["delivery_type"] = f"{cls.__module__}.{cls.__qualname__}"
+    for name, subs in session.sub_tactic_sessions.items():
+        for sub, sub_data in zip(subs, data.get("sub_tactic_sessions", {}).get(name, [])):
+            _note_delivery_types(sub, sub_data)
+
+
+def _encode(record: Dict[str, Any]) -> bytes:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _upgrade(record: Dict[str, Any], what: str) -> Dict[str, Any]:
+    """A stored record in the current format. Version 1 is current; newer ones need a newer lllm."""
+    version = record.get("schema_version", 1)
+    if not isinstance(version, int) or version > STORE_SCHEMA_VERSION:
+        raise ValueError(f"{what} has store schema_version {version!r}, newer than this lllm supports "
+                         f"({STORE_SCHEMA_VERSION}); upgrade lllm to read it")
+    return record
+
+
+def _as_utc(value: TimeLike) -> datetime:
+    """A time bound as an aware UTC datetime: naive datetimes and ISO strings are taken as UTC."""
+    if isinstance(value, bool):
+        raise TypeError(f"Invalid time {value!r}")
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, timezone.utc)
+    if isinstance(value, str):
+        text = value.strip()
+        value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    if not isinstance(value, datetime):
+        raise TypeError(f"Invalid time {value!r}: use a datetime, an ISO-8601 string or epoch seconds")
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _iso(when: datetime) -> str:
+    """Fixed-width ISO-8601 UTC (``2024-05-01T12:00:00.000000+00:00``): sorts as it reads."""
+    return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _summary(entry: Dict[str, Any]) -> SessionSummary:
+    return SessionSummary(session_id=entry["session_id"], tactic_name=entry.get("tactic_name") or "",
+                          tactic_path=entry.get("tactic_path"), state=entry.get("state") or "initial",
+                          total_cost=float(entry.get("total_cost") or 0.0),
+                          agent_call_count=int(entry.get("agent_call_count") or 0),
+                          timestamp=entry["timestamp"], tags=entry.get("tags") or {})
+
+
+# ---------------------------------------------------------------------------------------------
+# Factories
+# ---------------------------------------------------------------------------------------------
+def local_store(path: Union[str, Path], partition: str = "default", runtime: Any = None) -> LogStore:
+    """A store of JSON files under ``path`` (atomic writes)."""
+    return LogStore(LocalFileBackend(path), partition=partition, runtime=runtime)
+
+
+def sqlite_store(path: Union[str, Path] = ":memory:", partition: str = "default", runtime: Any = None) -> LogStore:
+    """A store in one SQLite file (WAL), or in memory with ``":memory:"``."""
+    return LogStore(SQLiteBackend(path), partition=partition, runtime=runtime)
+
+
+def noop_store(partition: str = "default", runtime: Any = None) -> LogStore:
+    """A store that records nothing."""
+    return LogStore(NoOpBackend(), partition=partition, runtime=runtime)
+
+
+def postgres_store(dsn: str, partition: str = "default", runtime: Any = None) -> LogStore:
+    """A store in PostgreSQL (needs ``lllm[postgres]``)."""
+    from lllm.logging.postgres import PostgresBackend
+    return LogStore(PostgresBackend(dsn), partition=partition, runtime=runtime)
+
+
+__all__ = ["LogStore", "SessionSummary", "SessionRecord", "STORE_SCHEMA_VERSION", "query_entries",
+           "local_store", "sqlite_store", "noop_store", "postgres_store"]
