@@ -260,6 +260,8 @@ class Agent:
                                    metadata: Optional[Dict[str, Any]], functions: List["Function"]) -> "InvokeResult":
         """Invoke once, retrying provider errors within the rate-limit and recall budgets."""
         attempt = 0
+        sent = {"model": self.model, "model_args": model_args, "tools": [f.name for f in functions],
+                "messages": list(working.messages)}
         while True:
             started = time.time()
             try:
@@ -271,7 +273,7 @@ class Agent:
             except Exception as exc:  # noqa: BLE001 - classified below; never escapes raw
                 kind = self.llm_invoker.classify_error(exc)
                 session.new_invoke_trace(InvokeTrace(
-                    step=step, attempt=attempt, request=getattr(exc, "request", None) or {},
+                    step=step, attempt=attempt, **sent, request=getattr(exc, "request", None) or {},
                     raw_response=getattr(exc, "body", None), errors=[error_record(exc)], retry_class=kind,
                     started_at=started, latency_s=time.time() - started))
                 attempt += 1
@@ -279,7 +281,7 @@ class Agent:
                 continue
             msg = result.message
             session.new_invoke_trace(InvokeTrace(
-                step=step, attempt=attempt, request=result.request, raw_response=result.raw_response,
+                step=step, attempt=attempt, **sent, request=result.request, raw_response=result.raw_response,
                 message=msg, errors=[error_record(e) for e in result.execution_errors],
                 started_at=result.started_at or started, latency_s=result.latency_s,
                 usage=msg.usage if msg is not None else {}))

@@ -26,7 +26,11 @@ class InvokeTrace(BaseModel):
 
     step: int
     attempt: int = 0
-    request: Dict[str, Any] = Field(default_factory=dict)
+    model: str = ""
+    model_args: Dict[str, Any] = Field(default_factory=dict)
+    tools: List[str] = Field(default_factory=list)
+    messages: List[Message] = Field(default_factory=list)  # exactly what was sent, after context management
+    request: Dict[str, Any] = Field(default_factory=dict)  # the provider's wire request, when it has one
     raw_response: Any = None
     message: Optional[Message] = None
     errors: List[Dict[str, str]] = Field(default_factory=list)

@@ -75,6 +75,10 @@ def test_parse_error_recovers_in_working_dialog_only():
     contents = [m.content for m in agent.current_dialog.messages]
     assert "no tags here" not in contents and not any(str(c).startswith("Error:") for c in contents)
     assert s.cost.completion_tokens >= 0 and s.invoke_count == 2
+    # each attempt records exactly the messages it was sent (§9.3)
+    retry = s.invoke_traces[0][1]
+    assert [m.content for m in retry.messages][-2:] == ["no tags here", second[-1].content]
+    assert retry.model == "mock-model" and retry.tools == [] and s.invoke_traces[0][0].messages[-1].content == "Answer life"
 
 
 def test_exception_retries_exhausted_fails_with_reason_and_session():
