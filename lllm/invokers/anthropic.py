@@ -102,7 +102,7 @@ def _image_block(data: str, mime: Optional[str]) -> Dict[str, Any]:
         url_mime, data = _split_data_url(data)
         mime = mime or url_mime
     if not mime:
-        from lllm.core.dialog import sniff_image_mime
+        from lllm.core.images import sniff_image_mime
         mime = sniff_image_mime(base64.b64decode(data[:64] + "=" * (-len(data[:64]) % 4))) or "image/png"
     return {"type": "image", "source": {"type": "base64", "media_type": mime, "data": data}}
 

@@ -5,7 +5,8 @@ import pytest
 from PIL import Image
 
 from lllm.core.const import Modalities, Roles
-from lllm.core.dialog import Dialog, load_image, sniff_image_mime
+from lllm.core.dialog import Dialog
+from lllm.core.images import load_image, sniff_image_mime
 
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 
