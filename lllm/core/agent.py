@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 logger = logging.getLogger("lllm.agent")
 
 MAX_BACKOFF_S = 30.0
+_UNRECORDED_ARGS = frozenset({"api_key", "extra_headers"})  # never kept in a session's invoke traces
 
 
 def backoff_delay(attempt: int, retry_after: Optional[float] = None, scale: float = 1.0) -> float:
@@ -260,7 +261,8 @@ class Agent:
                                    metadata: Optional[Dict[str, Any]], functions: List["Function"]) -> "InvokeResult":
         """Invoke once, retrying provider errors within the rate-limit and recall budgets."""
         attempt = 0
-        sent = {"model": self.model, "model_args": model_args, "tools": [f.name for f in functions],
+        sent = {"model": self.model, "tools": [f.name for f in functions],
+                "model_args": {k: v for k, v in model_args.items() if k not in _UNRECORDED_ARGS},
                 "messages": list(working.messages)}
         while True:
             started = time.time()
@@ -306,6 +308,8 @@ class Agent:
             delay = backoff_delay(k, getattr(exc, "retry_after", None), self.backoff_scale)
         else:
             self._fail(session, "llm_error", f"provider error: {type(exc).__name__}: {exc}", exc)
+        if not getattr(self.llm_invoker, "retry_waits", True):
+            return
         logger.info("agent %s: %s error, retrying in %.2fs: %s", self.name, kind, delay, exc)
         await asyncio.sleep(delay)
 
@@ -313,11 +317,15 @@ class Agent:
                          message: Message, state: "_LoopState") -> None:
         """Answer every tool call of ``message`` exactly once, in order, then maybe ask for the final answer."""
         calls = message.function_calls
+        recorded = getattr(self.llm_invoker, "recorded_tool_call", None)  # a replay answers tools too
         jobs = []
         for call in calls:
             previous = next((c for c in state.executed if c.equals(call)), None)
             fn = state.by_name.get(call.name)
-            if previous is not None:
+            replayed = recorded(self.name, call) if recorded is not None else None
+            if replayed is not None:
+                jobs.append(_done(replayed))
+            elif previous is not None:
                 jobs.append(_done(call.model_copy(update={
                     "result": previous.result, "error_message": previous.error_message,
                     "result_str": f"This call was already made earlier in this turn with the same arguments; "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import contextlib
 import contextvars
 import copy
 import hashlib
@@ -18,7 +19,7 @@ import typing
 import warnings
 from abc import ABC, abstractmethod
 from enum import Enum
-from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
+from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Tuple
 
 from pydantic import BaseModel, ValidationError
 
@@ -32,6 +33,9 @@ logger = logging.getLogger("lllm.tactic")
 
 # The tactic call in progress in this context: (per-call copy, its session). Sub-tactic calls use it
 # to record themselves under their parent automatically.
+# An invoker that every tactic called in this context uses instead of its own (replay, tests).
+_invoker_override: contextvars.ContextVar[Any] = contextvars.ContextVar("lllm_invoker_override", default=None)
+
 _current_call: contextvars.ContextVar[Optional[Tuple["Tactic", TacticCallSession]]] = \
     contextvars.ContextVar("lllm_current_tactic_call", default=None)
 
@@ -166,8 +170,9 @@ class Tactic(ABC):
         ctx = copy.copy(self)
         ctx._session = session
         ctx.agents = {}
+        invoker = _invoker_override.get() or self.llm_invoker
         for name, spec in self._agent_specs.items():
-            agent = spec.build(self.runtime, self.llm_invoker, self.stream, system_prompt=self._system_prompts[name])
+            agent = spec.build(self.runtime, invoker, self.stream, system_prompt=self._system_prompts[name])
             agent.session_listeners.append(session.record_agent_call)
             ctx.agents[name] = agent
         logger.info("tactic %s started (%s)", self.name, session_name)
@@ -348,6 +353,16 @@ class Tactic(ABC):
         return f"{type(self).__name__}(name={self.name!r}, agents={list(self._agent_specs)})"
 
 
+@contextlib.contextmanager
+def use_invoker(invoker: Any) -> Iterator[Any]:
+    """Within the block, every tactic call (sub-tactics included) gives its agents ``invoker``."""
+    token = _invoker_override.set(invoker)
+    try:
+        yield invoker
+    finally:
+        _invoker_override.reset(token)
+
+
 def _annotated_model(fn: Any, param: str) -> Optional[type]:
     """The BaseModel a parameter (or ``return``) of ``fn`` is annotated with, if any (cached)."""
     cache = getattr(fn, "__func__", fn).__dict__.setdefault("_lllm_hints", {})
@@ -378,4 +393,4 @@ def build_tactic(config: Dict[str, Any], log_store: Any = None, name: Optional[s
     return cls(config, log_store=log_store, runtime=rt, tactic_path=stable_tactic_id(node.namespace, cls.name), **kw)
 
 
-__all__ = ["Tactic", "TacticCallSession", "build_tactic", "register_tactic_class", "stable_tactic_id"]
+__all__ = ["Tactic", "TacticCallSession", "build_tactic", "register_tactic_class", "stable_tactic_id", "use_invoker"]

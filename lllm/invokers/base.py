@@ -162,6 +162,8 @@ class BaseInvoker(ABC):
     Invokers never retry: the agent loop's budgets are the one retry policy."""
 
     name: str = "base"
+    #: Whether the agent loop waits (backoff) between retries with this invoker; a replay answers instantly.
+    retry_waits: bool = True
 
     def __init__(self, config: Optional[Dict[str, Any]] = None):
         self.config = dict(config or {})

@@ -1,0 +1,235 @@
+"""Exact offline replay and fork-and-rerun of recorded tactic sessions (§9.3).
+
+A recorded session holds, per model invocation, exactly what was sent (model, arguments, tool names,
+messages after context management) and what came back. ``ReplayInvoker`` answers a re-run from that
+recording: each request must equal a recorded one, or the replay stops with a readable diff. Tool
+calls are answered from the recording too, so a replay needs no network and no side effects. Given a
+``fallback`` invoker, the first request that differs and every one after it go to that invoker
+instead (fork-and-rerun), and the divergence point is reported."""
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import threading
+import time
+from typing import Any, Dict, Iterable, List, Optional, Union
+
+from lllm.core.const import APITypes
+from lllm.core.message import FunctionCall, Message
+from lllm.core.sessions import AgentCallSession, InvokeTrace, TacticCallSession
+from lllm.errors import LLLMError, ParseError, ProviderError
+from lllm.invokers.base import BaseInvoker, InvokeResult, effective_functions
+
+_VOLATILE_ARGS = frozenset({"timeout", "api_base", "base_url", "api_key", "extra_headers"})
+
+
+def canonical_message(m: Message) -> Dict[str, Any]:
+    """What of a message reaches the model: role, name, content, tool calls and the tool-call id."""
+    d: Dict[str, Any] = {"role": m.role.value, "name": m.name, "content": m.content}
+    if m.function_calls:
+        d["function_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in m.function_calls]
+    tcid = m.metadata.get("tool_call_id")
+    if tcid:
+        d["tool_call_id"] = tcid
+    return d
+
+
+def canonical_request(model: str, model_args: Dict[str, Any], tools: Iterable[str],
+                      messages: Iterable[Message]) -> Dict[str, Any]:
+    """The provider-independent form of one invocation, compared between a recording and a re-run."""
+    return {"model": model, "model_args": {k: v for k, v in sorted(model_args.items()) if k not in _VOLATILE_ARGS},
+            "tools": list(tools), "messages": [canonical_message(m) for m in messages]}
+
+
+def request_diff(expected: Dict[str, Any], actual: Dict[str, Any], context: int = 3, max_lines: int = 80) -> str:
+    """A unified diff of two canonical requests (recorded first), cut to ``max_lines``."""
+    a = json.dumps(expected, indent=1, sort_keys=True, default=str).splitlines()
+    b = json.dumps(actual, indent=1, sort_keys=True, default=str).splitlines()
+    lines = list(difflib.unified_diff(a, b, "recorded", "re-run", n=context, lineterm=""))
+    if len(lines) > max_lines:
+        lines = lines[:max_lines] + [f"... ({len(lines) - max_lines} more diff lines)"]
+    return "\n".join(lines)
+
+
+def _agent_sessions(session: TacticCallSession) -> Iterable[AgentCallSession]:
+    for sessions in session.agent_sessions.values():
+        yield from sessions
+    for subs in session.sub_tactic_sessions.values():
+        for sub in subs:
+            yield from _agent_sessions(sub)
+
+
+class _Recorded:
+    """One recorded invocation (or tool call) and whether the re-run has consumed it."""
+
+    __slots__ = ("item", "key", "used")
+
+    def __init__(self, item: Any, key: Any):
+        self.item, self.key, self.used = item, key, False
+
+
+class ReplayInvoker(BaseInvoker):
+    """Answers model calls (and tool calls) of a re-run from a recorded ``TacticCallSession``.
+
+    Requests are matched per agent by their canonical form, in recorded order among equals, so
+    parallel agents replay correctly. Without ``fallback`` a request with no recorded twin raises
+    ``LLLMError`` with a diff against the next recorded request of that agent; with ``fallback`` it
+    and everything after it go to the fallback invoker (``diverged_at`` says where)."""
+
+    name = "replay"
+    retry_waits = False  # recorded retries are replayed instantly
+
+    def __init__(self, session: Union[TacticCallSession, Dict[str, Any]], fallback: Optional[BaseInvoker] = None):
+        super().__init__({})
+        if isinstance(session, dict):
+            session = TacticCallSession.model_validate(session)
+        self.session = session
+        self.fallback = fallback
+        self.diverged_at: Optional[Dict[str, Any]] = None
+        self.replayed = 0
+        self._lock = threading.Lock()
+        self._calls: Dict[str, List[_Recorded]] = {}
+        self._tools: Dict[str, List[_Recorded]] = {}
+        for s in _agent_sessions(session):
+            calls = self._calls.setdefault(s.agent_name, [])
+            for step in sorted(s.invoke_traces):
+                for t in s.invoke_traces[step]:
+                    calls.append(_Recorded(t, canonical_request(t.model, t.model_args, t.tools, t.messages)))
+            tools = self._tools.setdefault(s.agent_name, [])
+            for step in sorted(s.interrupts):
+                for c in s.interrupts[step]:
+                    tools.append(_Recorded(c, (c.id, c.name, json.dumps(c.arguments, sort_keys=True))))
+
+    # -- model calls --------------------------------------------------------------------------
+    def call(self, dialog: Any, model: str, model_args: Optional[Dict[str, Any]] = None,
+             parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
+             metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
+             stream_handler: Any = None, *, functions: Optional[List[Any]] = None) -> InvokeResult:
+        if self.diverged_at is None:
+            tools = [f.name for f in effective_functions(dialog, functions)]
+            key = canonical_request(model, dict(model_args or {}), tools, dialog.messages)
+            trace = self._take(responder, key)
+            if trace is not None:
+                return self._answer(trace, metadata)
+            self._diverge(responder, key)
+        return self.fallback.call(dialog, model, model_args, parser_args, responder, metadata, api_type,
+                                  stream_handler, functions=functions)
+
+    async def acall(self, dialog: Any, model: str, model_args: Optional[Dict[str, Any]] = None,
+                    parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
+                    metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
+                    stream_handler: Any = None, *, functions: Optional[List[Any]] = None) -> InvokeResult:
+        if self.diverged_at is None:
+            tools = [f.name for f in effective_functions(dialog, functions)]
+            key = canonical_request(model, dict(model_args or {}), tools, dialog.messages)
+            trace = self._take(responder, key)
+            if trace is not None:
+                return self._answer(trace, metadata)
+            self._diverge(responder, key)
+        return await self.fallback.acall(dialog, model, model_args, parser_args, responder, metadata, api_type,
+                                         stream_handler, functions=functions)
+
+    def _take(self, responder: str, key: Dict[str, Any]) -> Optional[InvokeTrace]:
+        with self._lock:
+            for rec in self._calls.get(responder, ()):
+                if not rec.used and rec.key == key:
+                    rec.used = True
+                    self.replayed += 1
+                    return rec.item
+        return None
+
+    def _diverge(self, responder: str, key: Dict[str, Any]) -> None:
+        pending = [r for r in self._calls.get(responder, ()) if not r.used]
+        expected = pending[0].key if pending else None
+        diff = request_diff(expected, key) if expected is not None else "(the recording has no further call)"
+        index = sum(r.used for r in self._calls.get(responder, ()))
+        where = {"agent": responder, "call_index": index, "replayed": self.replayed, "diff": diff}
+        if self.fallback is None:
+            raise LLLMError(f"Replay diverged at agent '{responder}', call #{index + 1} (after {self.replayed} "
+                            f"replayed call(s)): the request differs from the recording.\n{diff}")
+        self.diverged_at = where
+
+    @staticmethod
+    def _answer(trace: InvokeTrace, metadata: Optional[Dict[str, Any]]) -> InvokeResult:
+        if trace.message is None:  # a recorded provider failure: raise it again, same retry class
+            err = trace.errors[0] if trace.errors else {"message": "recorded provider error"}
+            raise ProviderError(err.get("message", ""), kind=trace.retry_class, retry_after=0.0)
+        msg = trace.message.model_copy(deep=True)
+        msg.metadata.pop("dialog_id", None)
+        if metadata:
+            msg.metadata.update(metadata)
+        errors = [ParseError(e.get("message", "")) for e in trace.errors]
+        return InvokeResult(message=msg, raw_response=trace.raw_response, model_args=dict(trace.model_args),
+                            execution_errors=errors, request=trace.request, started_at=time.time(), latency_s=0.0)
+
+    def classify_error(self, exc: BaseException) -> Optional[str]:
+        if isinstance(exc, ProviderError) or self.fallback is None:
+            return super().classify_error(exc)
+        return self.fallback.classify_error(exc)
+
+    # -- tool calls ---------------------------------------------------------------------------
+    def recorded_tool_call(self, agent: str, call: FunctionCall) -> Optional[FunctionCall]:
+        """The recorded execution of ``call`` (no side effects), or ``None`` to run the tool for real."""
+        if self.diverged_at is not None:
+            return None
+        key = (call.id, call.name, json.dumps(call.arguments, sort_keys=True))
+        with self._lock:
+            for rec in self._tools.get(agent, ()):
+                if not rec.used and rec.key == key:
+                    rec.used = True
+                    return copy.deepcopy(rec.item)
+        return None
+
+
+def rerun(session: Union[TacticCallSession, Dict[str, Any]], *, tactic: Any = None, runtime: Any = None,
+          overrides: Optional[Dict[str, Any]] = None, invoker: Optional[BaseInvoker] = None,
+          log_store: Any = None, tags: Optional[Dict[str, str]] = None) -> TacticCallSession:
+    """Re-run a recorded tactic session and return the new session.
+
+    Without ``invoker`` the re-run is an exact offline replay (a diverging request raises). With one
+    (a live model, or ``TestInvoker``), requests identical to the recording are answered from it and
+    the first differing one and all after go to ``invoker``: fork-and-rerun. ``overrides`` are
+    deep-merged over the recorded config (a model, a prompt, a config value). The new session's
+    metadata links to the recorded one (``replay_of``) and the point of divergence (``diverged_at``)."""
+    from lllm.core.config import deep_merge
+    from lllm.core.tactic import Tactic, use_invoker
+    if isinstance(session, dict):
+        session = TacticCallSession.model_validate(session)
+    cls = _tactic_class(session, tactic, runtime)
+    config = deep_merge(_without_redacted(session.config), overrides or {})
+    replay = ReplayInvoker(session, fallback=invoker)
+    instance = cls(config, runtime=runtime, log_store=log_store, tactic_path=session.tactic_path) \
+        if isinstance(cls, type) and issubclass(cls, Tactic) else cls
+    meta = {"replay_of": session.session_id, "replay_mode": "fork" if invoker is not None else "exact"}
+    with use_invoker(replay):
+        new = instance(session.task, tags=tags, metadata=meta, return_session=True)
+    new.metadata["diverged_at"] = replay.diverged_at
+    new.metadata["replayed_calls"] = replay.replayed
+    return new
+
+
+def _tactic_class(session: TacticCallSession, tactic: Any, runtime: Any) -> Any:
+    if tactic is not None:
+        return tactic
+    from lllm.core.runtime import get_default_runtime
+    from lllm.core.tactic import stable_tactic_id
+    rt = runtime or get_default_runtime()
+    for node in rt.iter_nodes("tactic"):
+        cls = node.value
+        if stable_tactic_id(node.namespace, cls.name) == session.tactic_path or node.key == session.tactic_path:
+            return cls
+    raise LLLMError(f"Cannot re-run session {session.session_id}: no tactic '{session.tactic_path}' is registered "
+                    f"in runtime '{rt.name}'. Load its package (load_runtime) or pass tactic=...")
+
+
+def _without_redacted(value: Any) -> Any:
+    """The recorded config minus redacted secrets, so a re-run reads keys from the environment again."""
+    if isinstance(value, dict):
+        return {k: _without_redacted(v) for k, v in value.items() if v != "[REDACTED]"}
+    if isinstance(value, list):
+        return [_without_redacted(v) for v in value]
+    return value
+
+
+__all__ = ["ReplayInvoker", "rerun", "canonical_request", "canonical_message", "request_diff"]
