@@ -272,4 +272,11 @@ def _answer(prompt: Any, messages: List[Message], turn: List[Message], hints: Di
     return "\n".join(parts)
 
 
-__all__ = ["MockInvoker", "MockRequest", "TestInvoker", "tool_calls", "sample_json"]
+def __getattr__(name: str) -> Any:
+    if name == "ReplayInvoker":  # lives with the session logs it replays
+        from lllm.logging.replay import ReplayInvoker
+        return ReplayInvoker
+    raise AttributeError(f"module 'lllm.testing' has no attribute '{name}'")
+
+
+__all__ = ["MockInvoker", "MockRequest", "TestInvoker", "ReplayInvoker", "tool_calls", "sample_json"]
