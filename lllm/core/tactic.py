@@ -19,13 +19,13 @@ import typing
 import warnings
 from abc import ABC, abstractmethod
 from enum import Enum
-from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Tuple
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Tuple
 
 from pydantic import BaseModel, ValidationError
 
 from lllm.core.aio import run_sync
 from lllm.core.config import parse_agent_configs
-from lllm.core.runtime import Runtime, get_default_runtime, loading_runtime, target_runtime
+from lllm.core.runtime import Runtime, current_loading, get_default_runtime, target_runtime
 from lllm.core.sessions import TacticCallSession
 from lllm.errors import ConfigError
 
@@ -33,6 +33,9 @@ logger = logging.getLogger("lllm.tactic")
 
 # The tactic call in progress in this context: (per-call copy, its session). Sub-tactic calls use it
 # to record themselves under their parent automatically.
+#: Called with every finished top-level TacticCallSession (e.g. the OpenTelemetry exporter).
+session_hooks: List[Callable[[TacticCallSession], None]] = []
+
 # An invoker that every tactic called in this context uses instead of its own (replay, tests).
 _invoker_override: contextvars.ContextVar[Any] = contextvars.ContextVar("lllm_invoker_override", default=None)
 
@@ -57,7 +60,11 @@ def register_tactic_class(cls: type, runtime: Optional[Runtime] = None) -> type:
     if not name:
         raise ValueError(f"Tactic class {cls.__name__} must define a non-empty class attribute `name`")
     rt = target_runtime(runtime)
-    namespace = getattr(rt, "loading_namespace", "") if loading_runtime.get() is rt else ""
+    loading = current_loading(rt)
+    if loading is not None:  # discovery: into the loading package, under its prefix; collisions reported there
+        loading.register("tactic", name, cls)
+        return cls
+    namespace = ""
     try:
         old = rt.get_node(f"{namespace}.tactics:{name}" if namespace else name, "tactic").value
         if old is not cls and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
@@ -183,7 +190,8 @@ class Tactic(ABC):
         session = ctx._session
         assert session is not None
         if parent is not None:
-            attr = next((k for k, v in vars(parent[0]).items() if v is self), self.name)
+            attr = self.__dict__.get("_record_as") or next(
+                (k for k, v in vars(parent[0]).items() if v is self), self.name)
             parent[1].record_sub_tactic_call(attr, session)
         if self.log_store is not None or keep_dialogs:
             session.config = _redact(self.config)
@@ -194,6 +202,11 @@ class Tactic(ABC):
                         session.total_cost.cost, session.agent_call_count)
         if parent is not None:
             return  # a sub-tactic's session is saved inside its parent's
+        for hook in session_hooks:
+            try:
+                hook(session)
+            except Exception:  # noqa: BLE001 - an observer never masks the outcome
+                logger.warning("tactic %s: session hook %r failed", self.name, hook, exc_info=True)
         if self.log_store is None:
             if not self._warned_no_store:
                 self._warned_no_store = True
@@ -349,6 +362,13 @@ class Tactic(ABC):
         reply = agent.respond()
         return (reply, agent) if return_agent else reply
 
+    @classmethod
+    def as_function(cls, config: Any = None, *, runtime: Optional[Runtime] = None, name: Optional[str] = None,
+                    description: Optional[str] = None) -> Any:
+        """This tactic as a tool (a ``Function``) an agent can call (§2.7)."""
+        from lllm.core.tactic_tools import build_tactic_function
+        return build_tactic_function(cls, runtime=runtime, config=config, name=name, description=description)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, agents={list(self._agent_specs)})"
 
@@ -383,8 +403,13 @@ def _annotated_model(fn: Any, param: str) -> Optional[type]:
 
 def build_tactic(config: Dict[str, Any], log_store: Any = None, name: Optional[str] = None,
                  runtime: Optional[Runtime] = None, **kw: Any) -> Tactic:
-    """Build a registered tactic from a config (name from ``name`` or ``config['tactic_type']``)."""
+    """Build a registered tactic from a config (name from ``name`` or ``config['tactic_type']``).
+
+    ``config`` may also be a config key, resolved with ``resolve_config`` (a dict with ``base`` is resolved too)."""
     rt = runtime or get_default_runtime()
+    if isinstance(config, str) or (isinstance(config, dict) and config.get("base") is not None):
+        from lllm.core.config import resolve_config, vendor_config
+        config = resolve_config(config, runtime=rt) if isinstance(config, str) else vendor_config(config, runtime=rt)
     name = _normalize_name(name) or _normalize_name((config or {}).get("tactic_type"))
     if not name:
         raise ConfigError("build_tactic needs a tactic name: pass name=... or set 'tactic_type' in the config.")

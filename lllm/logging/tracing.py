@@ -1,0 +1,102 @@
+"""Opt-in OpenTelemetry export: every finished tactic session becomes a span tree following the
+GenAI semantic conventions (tactic → invoke_agent → chat / execute_tool).
+
+Spans are built from the session record after the call, with its recorded timestamps, so tracing adds
+nothing to the agent call path and nothing is sent anywhere unless you configure an OpenTelemetry
+exporter. Requires ``opentelemetry-api`` (``pip install 'lllm[otel]'``)."""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from lllm.core.sessions import AgentCallSession, TacticCallSession
+
+_hook: Optional[Callable[[TacticCallSession], None]] = None
+
+
+def _ns(t: Optional[float]) -> Optional[int]:
+    return int(t * 1e9) if t else None
+
+
+def export_session(session: TacticCallSession, tracer: Any) -> None:
+    """Emit ``session`` (and its sub-tactic sessions) as spans on ``tracer``."""
+    from opentelemetry import trace
+    from opentelemetry.trace import Status, StatusCode
+
+    def tactic_span(s: TacticCallSession, ctx: Any) -> None:
+        span = tracer.start_span(f"tactic {s.tactic_name}", context=ctx, start_time=_ns(s.started_at), attributes={
+            "gen_ai.operation.name": "invoke_workflow", "gen_ai.workflow.name": s.tactic_name,
+            "lllm.tactic.path": s.tactic_path or s.tactic_name, "lllm.session.id": s.session_id or "",
+            "lllm.session.state": s.state, "lllm.cost.usd": s.total_cost.cost})
+        if s.state == "failure":
+            span.set_status(Status(StatusCode.ERROR, s.error or ""))
+            span.set_attribute("error.type", (s.error or "error").split(":")[0])
+        inner = trace.set_span_in_context(span)
+        for sessions in s.agent_sessions.values():
+            for a in sessions:
+                agent_span(a, inner)
+        for subs in s.sub_tactic_sessions.values():
+            for sub in subs:
+                tactic_span(sub, inner)
+        span.end(end_time=_ns(s.ended_at))
+
+    def agent_span(a: AgentCallSession, ctx: Any) -> None:
+        span = tracer.start_span(f"invoke_agent {a.agent_name}", context=ctx, start_time=_ns(a.started_at),
+                                 attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": a.agent_name,
+                                             "gen_ai.request.model": a.model, "lllm.agent.state": a.state})
+        if a.state == "failure":
+            span.set_status(Status(StatusCode.ERROR, (a.error or {}).get("message", "")))
+            span.set_attribute("error.type", a.reason or "error")
+        inner = trace.set_span_in_context(span)
+        for step in sorted(a.invoke_traces):
+            end = None
+            for t in a.invoke_traces[step]:
+                end = t.started_at + t.latency_s
+                attrs = {"gen_ai.operation.name": "chat", "gen_ai.request.model": t.model,
+                         "gen_ai.provider.name": str(t.request.get("provider", "")), "lllm.step": step,
+                         "lllm.attempt": t.attempt}
+                if t.usage:
+                    attrs["gen_ai.usage.input_tokens"] = int(t.usage.get("prompt_tokens") or 0)
+                    attrs["gen_ai.usage.output_tokens"] = int(t.usage.get("completion_tokens") or 0)
+                if t.message is not None and t.message.model:
+                    attrs["gen_ai.response.model"] = t.message.model
+                chat = tracer.start_span(f"chat {t.model}", context=inner, start_time=_ns(t.started_at), attributes=attrs)
+                if t.errors:
+                    chat.set_status(Status(StatusCode.ERROR, t.errors[0].get("message", "")))
+                    chat.set_attribute("error.type", t.errors[0].get("type", "error"))
+                chat.end(end_time=_ns(end))
+            start = end
+            for call in a.interrupts.get(step, []):
+                dur = call.duration_s or 0.0
+                tool = tracer.start_span(f"execute_tool {call.name}", context=inner, start_time=_ns(start),
+                                         attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": call.name,
+                                                     "gen_ai.tool.call.id": call.id})
+                if call.error_message:
+                    tool.set_status(Status(StatusCode.ERROR, call.error_message))
+                    tool.set_attribute("error.type", "tool_error")
+                tool.end(end_time=_ns((start or 0) + dur) if start else None)
+        span.end(end_time=_ns(a.ended_at))
+
+    tactic_span(session, None)
+
+
+def enable_tracing(tracer_provider: Any = None) -> None:
+    """Export every finished tactic session through OpenTelemetry (the global provider by default)."""
+    global _hook
+    from opentelemetry import trace
+    from lllm import __version__
+    from lllm.core.tactic import session_hooks
+    disable_tracing()
+    tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer("lllm", __version__)
+    _hook = lambda session: export_session(session, tracer)  # noqa: E731
+    session_hooks.append(_hook)
+
+
+def disable_tracing() -> None:
+    global _hook
+    from lllm.core.tactic import session_hooks
+    if _hook is not None and _hook in session_hooks:
+        session_hooks.remove(_hook)
+    _hook = None
+
+
+__all__ = ["enable_tracing", "disable_tracing", "export_session"]
