@@ -11,6 +11,7 @@ import contextvars
 import copy
 import hashlib
 import inspect
+import json
 import logging
 import platform
 import sys
@@ -273,27 +274,36 @@ class Tactic(ABC):
 
     def bcall(self, tasks: List[Any], max_workers: Optional[int] = None, fail_fast: bool = True,
               tags: Optional[Dict[str, str]] = None, metadata: Optional[Dict[str, Any]] = None,
-              return_sessions: bool = False, **kw: Any) -> List[Any]:
+              return_sessions: bool = False, batch_id: Optional[str] = None, **kw: Any) -> List[Any]:
         """Run many tasks concurrently; results in input order.
 
         With ``fail_fast`` the first failure cancels tasks not yet started and is raised once the
-        running ones finish; otherwise a failed slot holds its exception."""
+        running ones finish; otherwise a failed slot holds its exception. With ``batch_id`` (needs a
+        log store) every task's session is tagged with the batch, and running the same batch again,
+        say after a crash, runs only the tasks that have not succeeded yet."""
         workers = self._workers(max_workers)
         tasks = list(tasks)
         if not tasks:
             return []
         if inspect.iscoroutinefunction(self.call):
-            return run_sync(self._abatch(tasks, workers, fail_fast, tags, metadata, return_sessions, kw))
+            return run_sync(self._abatch(tasks, workers, fail_fast, tags, metadata, return_sessions, batch_id, kw))
         out: List[Any] = [None] * len(tasks)
-        with cf.ThreadPoolExecutor(max_workers=min(workers, len(tasks)), thread_name_prefix=f"lllm-{self.name}") as ex:
-            futs = {ex.submit(contextvars.copy_context().run, self.__call__, t, None, tags,
-                              {**(metadata or {}), "batch_index": i}, return_sessions, **kw): i
-                    for i, t in enumerate(tasks)}
+        done = self._batch_done(batch_id, tasks, return_sessions) if batch_id else {}
+        for i, value in done.items():
+            out[i] = value
+        todo = [i for i in range(len(tasks)) if i not in done]
+        if not todo:
+            return out
+        with cf.ThreadPoolExecutor(max_workers=min(workers, len(todo)), thread_name_prefix=f"lllm-{self.name}") as ex:
+            futs = {ex.submit(contextvars.copy_context().run, self.__call__, tasks[i], None,
+                              _batch_tags(tags, batch_id, i, tasks[i]), {**(metadata or {}), "batch_index": i},
+                              return_sessions, **kw): i
+                    for i in todo}
             pending = set(futs)
             first_error: Optional[BaseException] = None
             while pending:
-                done, pending = cf.wait(pending, return_when=cf.FIRST_EXCEPTION)
-                for f in done:
+                finished, pending = cf.wait(pending, return_when=cf.FIRST_EXCEPTION)
+                for f in finished:
                     exc = f.exception() if not f.cancelled() else None
                     out[futs[f]] = exc if exc is not None else (None if f.cancelled() else f.result())
                     if exc is not None and fail_fast and first_error is None:
@@ -304,27 +314,49 @@ class Tactic(ABC):
                 raise first_error
         return out
 
+    def _batch_done(self, batch_id: str, tasks: List[Any], return_sessions: bool) -> Dict[int, Any]:
+        """Results of a batch's tasks that already succeeded, read back from the log store."""
+        if self.log_store is None:
+            raise ValueError(f"Tactic '{self.name}': batch_id needs a log_store to record the batch's progress")
+        done: Dict[int, Any] = {}
+        for summary in self.log_store.list_sessions(tags={"lllm.batch_id": batch_id}, state="success", limit=None):
+            i = int(summary.tags.get("lllm.batch_index", -1))
+            if not 0 <= i < len(tasks) or i in done:
+                continue
+            if summary.tags.get("lllm.task_md5") != _task_md5(tasks[i]):
+                raise ValueError(f"Tactic '{self.name}': batch '{batch_id}' was recorded with a different task at "
+                                 f"index {i}; use a new batch_id for a new list of tasks.")
+            session = self.log_store.load_session(summary.session_id)
+            done[i] = session if return_sessions else self._coerce_output(session.delivery)
+        return done
+
     async def _abatch(self, tasks: List[Any], workers: int, fail_fast: bool, tags: Any, metadata: Any,
-                      return_sessions: bool, kw: Dict[str, Any]) -> List[Any]:
+                      return_sessions: bool, batch_id: Optional[str], kw: Dict[str, Any]) -> List[Any]:
         out: List[Any] = [None] * len(tasks)
         async for i, res in self.ccall(tasks, max_workers=workers, tags=tags, metadata=metadata,
-                                       return_sessions=return_sessions, return_exceptions=not fail_fast, **kw):
+                                       return_sessions=return_sessions, return_exceptions=not fail_fast,
+                                       batch_id=batch_id, **kw):
             out[i] = res
         return out
 
     async def ccall(self, tasks: List[Any], max_workers: Optional[int] = None, tags: Optional[Dict[str, str]] = None,
                     metadata: Optional[Dict[str, Any]] = None, return_sessions: bool = False,
-                    return_exceptions: bool = False, **kw: Any) -> AsyncIterator[Tuple[int, Any]]:
+                    return_exceptions: bool = False, batch_id: Optional[str] = None,
+                    **kw: Any) -> AsyncIterator[Tuple[int, Any]]:
         """Yield ``(index, result)`` in completion order; a failure is raised (or yielded) when it
-        occurs, and tasks not yet started are cancelled."""
+        occurs, and tasks not yet started are cancelled. ``batch_id`` works as in ``bcall``."""
         sem = asyncio.Semaphore(self._workers(max_workers))
+        tasks = list(tasks)
+        done = await asyncio.to_thread(self._batch_done, batch_id, tasks, return_sessions) if batch_id else {}
+        for i, value in done.items():
+            yield i, value
 
         async def one(i: int, t: Any) -> Tuple[int, Any]:
             async with sem:
-                return i, await self.acall(t, None, tags, {**(metadata or {}), "batch_index": i},
-                                           return_sessions, **kw)
+                return i, await self.acall(t, None, _batch_tags(tags, batch_id, i, t),
+                                           {**(metadata or {}), "batch_index": i}, return_sessions, **kw)
 
-        running = {asyncio.ensure_future(one(i, t)): i for i, t in enumerate(tasks)}
+        running = {asyncio.ensure_future(one(i, t)): i for i, t in enumerate(tasks) if i not in done}
         try:
             while running:
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -371,6 +403,18 @@ class Tactic(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, agents={list(self._agent_specs)})"
+
+
+def _task_md5(task: Any) -> str:
+    text = task.model_dump_json() if isinstance(task, BaseModel) else json.dumps(task, sort_keys=True, default=str)
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def _batch_tags(tags: Optional[Dict[str, str]], batch_id: Optional[str], index: int, task: Any) -> Optional[Dict[str, str]]:
+    """A batch task's tags: the caller's plus the batch id, the index and a fingerprint of the task."""
+    if batch_id is None:
+        return tags
+    return {**(tags or {}), "lllm.batch_id": batch_id, "lllm.batch_index": str(index), "lllm.task_md5": _task_md5(task)}
 
 
 @contextlib.contextmanager
