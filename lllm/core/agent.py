@@ -366,7 +366,8 @@ class Agent:
 
         Everything is bound here, so a ``ToolBindingError`` happens before any token is spent."""
         cached = self._tool_cache
-        if cached is not None and cached[0] is task and cached[1] == len(self.tools):
+        extra = tuple(self.tools)
+        if cached is not None and cached[0] is task and cached[1] == extra:
             return cached[2]
         out: Dict[str, "Function"] = {}
         for source in (task, self.system_prompt):
@@ -374,16 +375,19 @@ class Agent:
                 out.setdefault(fn.name, fn)
         for ref in self.tools:
             fn = self._resolve_agent_tool(ref)
-            out.setdefault(fn.name, fn)
+            if fn is not None:
+                out.setdefault(fn.name, fn)
         for fn in out.values():
             if not fn.linked:
                 raise ToolBindingError(f"Agent '{self.name}': tool '{fn.name}' is declared but has no implementation; "
                                        f"link one with prompt.with_functions({fn.name}=...) or register a package tool.")
         tools = list(out.values())
-        self._tool_cache = (task, len(self.tools), tools)
+        self._tool_cache = (task, extra, tools)
         return tools
 
-    def _resolve_agent_tool(self, ref: Any) -> "Function":
+    def _resolve_agent_tool(self, ref: Any) -> Optional["Function"]:
+        """An agent-level tool: a Function, a callable, or a tool/tactic URL (resolved in the default
+        package). Proxy URLs return ``None``: they are activated when the agent is built."""
         from lllm.core.prompt import Function
         if isinstance(ref, Function):
             return ref
@@ -391,8 +395,12 @@ class Agent:
             return Function.from_callable(ref)
         if isinstance(ref, str):
             from lllm.core.runtime import get_default_runtime
+            from lllm.core.tool_binding import resolve_tool_ref
             rt = self.runtime or get_default_runtime()
-            return rt.get_tool(ref)
+            head = ref.partition("#")[0].rpartition(":")[0]
+            if head.partition(".")[2] == "proxies" or (rt.has(ref, "proxy") and not rt.has(ref, "tool")):
+                return None
+            return resolve_tool_ref(ref, rt, rt.default_namespace, f"Agent '{self.name}'")
         raise TypeError(f"Agent '{self.name}': tools entries must be Function objects, callables or tool URLs, "
                         f"got {type(ref).__name__}")
 
