@@ -2,15 +2,18 @@
 (TacticCallSession) did — every attempt, tool call, error and cost — serialisable for logging and replay."""
 from __future__ import annotations
 
+import json
 import time
 import traceback as tb
 from typing import Any, Dict, List, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, model_serializer, model_validator
 
 from lllm.core.message import FunctionCall, InvokeCost, Message
 
-SESSION_SCHEMA_VERSION = 1
+# 2: in JSON, invoke traces refer to messages by index into the session's ``message_table`` (a
+#    100-step call would otherwise store its growing dialog 100 times). Version 1 (inline) still loads.
+SESSION_SCHEMA_VERSION = 2
 
 
 def error_record(exc: BaseException) -> Dict[str, str]:
@@ -167,6 +170,45 @@ class TacticCallSession(BaseModel):
     ended_at: Optional[float] = None
     environment: Dict[str, Any] = Field(default_factory=dict)
     metadata: Dict[str, Any] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _compact_messages(self, handler: Any, info: SerializationInfo) -> Dict[str, Any]:
+        """In JSON, store each distinct traced message once and refer to it by index."""
+        data = handler(self)
+        if not info.mode_is_json():
+            return data
+        table: List[Dict[str, Any]] = []
+        index: Dict[str, int] = {}
+        for sessions in data.get("agent_sessions", {}).values():
+            for agent in sessions:
+                for traces in agent.get("invoke_traces", {}).values():
+                    for trace in traces:
+                        refs = []
+                        for m in trace.get("messages", ()):
+                            key = json.dumps(m, sort_keys=True, default=str)
+                            if key not in index:
+                                index[key] = len(table)
+                                table.append(m)
+                            refs.append(index[key])
+                        trace["messages"] = refs
+        data["message_table"] = table
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_messages(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "message_table" not in data:
+            return data
+        table = data["message_table"]
+        data = {k: v for k, v in data.items() if k != "message_table"}
+        data["agent_sessions"] = {
+            name: [{**agent, "invoke_traces": {
+                step: [{**t, "messages": [table[m] if isinstance(m, int) else m for m in t.get("messages", ())]}
+                       for t in traces]
+                for step, traces in agent.get("invoke_traces", {}).items()}}
+                   if isinstance(agent, dict) else agent for agent in sessions]
+            for name, sessions in data.get("agent_sessions", {}).items()}
+        return data
 
     def record_agent_call(self, agent_name: str, session: AgentCallSession) -> None:
         self.agent_sessions.setdefault(agent_name, []).append(session)

@@ -122,4 +122,5 @@ def test_recorded_session_json_carries_what_replay_needs():
     d = json.loads(recorded.model_dump_json())
     trace = d["agent_sessions"]["researcher"][0]["invoke_traces"]["0"][0]
     assert trace["model"] == "mock-model" and trace["tools"] == ["lookup"]
-    assert [m["role"] for m in trace["messages"]] == ["system", "user"]
+    assert [d["message_table"][i]["role"] for i in trace["messages"]] == ["system", "user"]  # stored once, by index
+    assert d["schema_version"] == 2
