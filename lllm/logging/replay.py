@@ -35,10 +35,26 @@ def canonical_message(m: Message) -> Dict[str, Any]:
     return d
 
 
+def _same_message(a: Message, b: Message) -> bool:
+    """Equal as far as the model can tell (what ``canonical_message`` keeps), compared field by field."""
+    if a is b:
+        return True
+    if a.role != b.role or a.content != b.content or a.name != b.name:
+        return False
+    if a.metadata.get("tool_call_id") != b.metadata.get("tool_call_id") or len(a.function_calls) != len(b.function_calls):
+        return False
+    return all(x.id == y.id and x.name == y.name and x.arguments == y.arguments
+               for x, y in zip(a.function_calls, b.function_calls))
+
+
+def _stable_args(model_args: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in model_args.items() if k not in _VOLATILE_ARGS}
+
+
 def canonical_request(model: str, model_args: Dict[str, Any], tools: Iterable[str],
                       messages: Iterable[Message]) -> Dict[str, Any]:
     """The provider-independent form of one invocation, compared between a recording and a re-run."""
-    return {"model": model, "model_args": {k: v for k, v in sorted(model_args.items()) if k not in _VOLATILE_ARGS},
+    return {"model": model, "model_args": dict(sorted(_stable_args(model_args).items())),
             "tools": list(tools), "messages": [canonical_message(m) for m in messages]}
 
 
@@ -95,7 +111,7 @@ class ReplayInvoker(BaseInvoker):
             calls = self._calls.setdefault(s.agent_name, [])
             for step in sorted(s.invoke_traces):
                 for t in s.invoke_traces[step]:
-                    calls.append(_Recorded(t, canonical_request(t.model, t.model_args, t.tools, t.messages)))
+                    calls.append(_Recorded(t, None))
             tools = self._tools.setdefault(s.agent_name, [])
             for step in sorted(s.interrupts):
                 for c in s.interrupts[step]:
@@ -107,12 +123,12 @@ class ReplayInvoker(BaseInvoker):
              metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
              stream_handler: Any = None, *, functions: Optional[List[Any]] = None) -> InvokeResult:
         if self.diverged_at is None:
-            tools = [f.name for f in effective_functions(dialog, functions)]
-            key = canonical_request(model, dict(model_args or {}), tools, dialog.messages)
-            trace = self._take(responder, key)
+            sent = (model, dict(model_args or {}), [f.name for f in effective_functions(dialog, functions)],
+                    list(dialog.messages))
+            trace = self._take(responder, *sent)
             if trace is not None:
                 return self._answer(trace, metadata)
-            self._diverge(responder, key)
+            self._diverge(responder, canonical_request(*sent))
         return self.fallback.call(dialog, model, model_args, parser_args, responder, metadata, api_type,
                                   stream_handler, functions=functions)
 
@@ -121,27 +137,33 @@ class ReplayInvoker(BaseInvoker):
                     metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
                     stream_handler: Any = None, *, functions: Optional[List[Any]] = None) -> InvokeResult:
         if self.diverged_at is None:
-            tools = [f.name for f in effective_functions(dialog, functions)]
-            key = canonical_request(model, dict(model_args or {}), tools, dialog.messages)
-            trace = self._take(responder, key)
+            sent = (model, dict(model_args or {}), [f.name for f in effective_functions(dialog, functions)],
+                    list(dialog.messages))
+            trace = self._take(responder, *sent)
             if trace is not None:
                 return self._answer(trace, metadata)
-            self._diverge(responder, key)
+            self._diverge(responder, canonical_request(*sent))
         return await self.fallback.acall(dialog, model, model_args, parser_args, responder, metadata, api_type,
                                          stream_handler, functions=functions)
 
-    def _take(self, responder: str, key: Dict[str, Any]) -> Optional[InvokeTrace]:
+    def _take(self, responder: str, model: str, model_args: Dict[str, Any], tools: List[str],
+              messages: List[Message]) -> Optional[InvokeTrace]:
+        args = _stable_args(model_args)
         with self._lock:
             for rec in self._calls.get(responder, ()):
-                if not rec.used and rec.key == key:
+                t = rec.item
+                if (not rec.used and t.model == model and t.tools == tools and len(t.messages) == len(messages)
+                        and _stable_args(t.model_args) == args
+                        and all(_same_message(a, b) for a, b in zip(t.messages, messages))):
                     rec.used = True
                     self.replayed += 1
-                    return rec.item
+                    return t
         return None
 
     def _diverge(self, responder: str, key: Dict[str, Any]) -> None:
-        pending = [r for r in self._calls.get(responder, ()) if not r.used]
-        expected = pending[0].key if pending else None
+        pending = [r.item for r in self._calls.get(responder, ()) if not r.used]
+        expected = canonical_request(pending[0].model, pending[0].model_args, pending[0].tools,
+                                     pending[0].messages) if pending else None
         diff = request_diff(expected, key) if expected is not None else "(the recording has no further call)"
         index = sum(r.used for r in self._calls.get(responder, ()))
         where = {"agent": responder, "call_index": index, "replayed": self.replayed, "diff": diff}
