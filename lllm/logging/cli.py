@@ -1,0 +1,349 @@
+"""``lllm sessions …``, ``lllm replay`` and ``lllm batch``: the session store from the command line.
+
+Plugged into the ``lllm`` command by :mod:`lllm.cli`. The store is ``--store PATH`` (a ``.db`` file is
+SQLite, a folder is a local JSON store), else ``$LLLM_STORE``, else ``.lllm/sessions.db`` under the
+current directory — the same default ``lllm run`` saves to."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+DEFAULT_STORE = os.path.join(".lllm", "sessions.db")
+
+
+def store_path(explicit: Optional[str] = None) -> str:
+    return explicit or os.environ.get("LLLM_STORE") or DEFAULT_STORE
+
+
+def open_store(explicit: Optional[str] = None, runtime: Any = None, create: bool = True) -> Any:
+    """The LogStore at ``--store`` / ``$LLLM_STORE`` / the default path."""
+    from lllm.logging import local_store, sqlite_store
+    path = store_path(explicit)
+    if not create and not os.path.exists(path):
+        from lllm.cli import CLIError
+        raise CLIError(f"No session store at '{path}': run a tactic with `lllm run` first, or pass --store PATH.")
+    if path.endswith((".db", ".sqlite", ".sqlite3")) or path == ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return sqlite_store(path, runtime=runtime)
+    return local_store(path, runtime=runtime)
+
+
+# ---------------------------------------------------------------------------------------------
+# sessions
+# ---------------------------------------------------------------------------------------------
+
+def _tags(pairs: Optional[List[str]]) -> Optional[Dict[str, str]]:
+    if not pairs:
+        return None
+    out = {}
+    for p in pairs:
+        key, sep, value = p.partition("=")
+        if not sep or not key:
+            from lllm.cli import CLIError
+            raise CLIError(f"--tag takes KEY=VALUE, got {p!r}")
+        out[key] = value
+    return out
+
+
+def _filters(args: argparse.Namespace) -> Dict[str, Any]:
+    return {"tags": _tags(args.tag), "after": args.after, "before": args.before, "tactic_path": args.tactic}
+
+
+def _table(rows: List[List[str]], header: List[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    fmt = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)])
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    store = open_store(args.store, create=False)
+    rows = store.list_sessions(**_filters(args), state=args.state, limit=args.limit)
+    if args.json:
+        print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
+        return 0
+    if not rows:
+        print("No sessions found.")
+        return 0
+    print(_table([[r.session_id, r.tactic_path or r.tactic_name, r.state, f"${r.total_cost:.6f}",
+                   r.agent_call_count, r.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
+                   ",".join(f"{k}={v}" for k, v in sorted(r.tags.items()) if not k.startswith("lllm."))]
+                  for r in rows], ["SESSION", "TACTIC", "STATE", "COST", "CALLS", "TIME (UTC)", "TAGS"]))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    store = open_store(args.store, create=False)
+    session = store.load_session(args.session_id)
+    if args.json:
+        print(store.export_session(args.session_id))
+        return 0
+    print(f"{session.session_id}  {session.tactic_path}  {session.state}  ${session.total_cost.cost:.6f}")
+    print(f"task: {session.task!r}")
+    if session.error:
+        print(f"error: {session.error}")
+    for name, calls in session.agent_sessions.items():
+        for i, a in enumerate(calls):
+            print(f"  agent {name} #{i + 1}: {a.state}, {a.invoke_count} invocation(s), "
+                  f"{sum(len(v) for v in a.interrupts.values())} tool call(s), ${a.cost.cost:.6f}")
+    for name, dialogs in session.dialogs.items():
+        for d in dialogs:
+            print(f"  dialog of {name} ({len(d.get('messages', []))} messages):")
+            for m in d.get("messages", []):
+                text = m["content"] if isinstance(m["content"], str) else "[parts]"
+                calls = ", ".join(c["name"] for c in m.get("function_calls", []))
+                print(f"    {m['role']:>9}: {(text or calls).strip()[:100]!r}")
+    delivery = session.delivery
+    print("delivery:", json.dumps(delivery, default=str) if not isinstance(delivery, str) else delivery)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    text = open_store(args.store, create=False).export_session(args.session_id)
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"Wrote {args.output}", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    summary = open_store(args.store, create=False).export_cost_summary(**_filters(args))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    print(f"{summary['session_count']} session(s), total ${summary['total_cost_usd']:.6f}")
+    by_tactic: Dict[str, List[float]] = {}
+    for s in summary["sessions"]:
+        by_tactic.setdefault(s["tactic_name"], []).append(s["cost_usd"])
+    if by_tactic:
+        print(_table([[t, len(c), f"${sum(c):.6f}"] for t, c in sorted(by_tactic.items())],
+                     ["TACTIC", "SESSIONS", "COST"]))
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    store = open_store(args.store, create=False)
+    for sid in args.session_ids:
+        store.delete_session(sid)
+        print(f"Deleted {sid}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# replay and batch
+# ---------------------------------------------------------------------------------------------
+
+def parse_override(text: str, config: Dict[str, Any]) -> Dict[str, Any]:
+    """``a.b.c=value`` as a nested dict to deep-merge; ``agent_configs.<name>.key`` addresses an agent
+    entry by name. Values are read as YAML scalars (``0.2`` is a number, ``true`` a bool)."""
+    import copy
+
+    import yaml
+    from lllm.cli import CLIError
+    path, sep, raw = text.partition("=")
+    keys = [k for k in path.split(".") if k]
+    if not sep or not keys:
+        raise CLIError(f"--override takes KEY.PATH=VALUE (e.g. global.model_name=gpt-4o-mini), got {text!r}")
+    value = yaml.safe_load(raw) if raw.strip() else ""
+    if keys[0] == "agent_configs" and len(keys) >= 3:
+        entries = copy.deepcopy(config.get("agent_configs") or [])
+        entry = next((e for e in entries if isinstance(e, dict) and e.get("name") == keys[1]), None)
+        if entry is None:
+            raise CLIError(f"--override {path}: no agent '{keys[1]}' in agent_configs "
+                           f"({[e.get('name') for e in entries if isinstance(e, dict)]})")
+        target = entry
+        for k in keys[2:-1]:
+            target = target.setdefault(k, {})
+        target[keys[-1]] = value
+        return {"agent_configs": entries}
+    out: Dict[str, Any] = {}
+    target = out
+    for k in keys[:-1]:
+        target = target.setdefault(k, {})
+    target[keys[-1]] = value
+    return out
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from lllm.cli import _runtime, offline_model
+    from lllm.core.config import deep_merge
+    from lllm.logging.replay import rerun
+    rt = _runtime()
+    store = open_store(args.store, runtime=rt, create=False)
+    recorded = store.load_session(args.session_id)
+    overrides: Dict[str, Any] = {}
+    for o in args.override or []:
+        overrides = deep_merge(overrides, parse_override(o, deep_merge(recorded.config, overrides)))
+    if args.model:
+        overrides = deep_merge(overrides, {"global": {"model_name": args.model}})
+    invoker = None
+    if overrides or args.live:
+        from lllm.invokers.base import build_invoker
+        model = offline_model(args.model)
+        invoker = build_invoker({"invoker": "test"}) if model == "test" else build_invoker({})
+        if model == "test":
+            print("No provider key is set: the forked part of the re-run uses LLLM's offline test model.",
+                  file=sys.stderr)
+    new = rerun(recorded, runtime=rt, overrides=overrides, invoker=invoker, log_store=store,
+                tags={"lllm.replay_of": recorded.session_id or ""})
+    at = new.metadata.get("diverged_at")
+    same = new.delivery == recorded.delivery
+    if args.json:
+        print(json.dumps({"session_id": new.session_id, "replay_of": recorded.session_id,
+                          "replayed_calls": new.metadata.get("replayed_calls"), "diverged_at": at,
+                          "same_delivery": same, "delivery": new.delivery}, indent=2, default=str))
+        return 0
+    print(f"Re-ran {recorded.session_id} as {new.session_id}: {new.metadata.get('replayed_calls')} call(s) "
+          f"answered from the recording.")
+    if at:
+        print(f"Diverged at agent '{at['agent']}', call #{at['call_index'] + 1}; from there on the model answered:")
+        print(at["diff"])
+    else:
+        print("Reproduced exactly." if same else "Every request matched, but the delivery differs.")
+    print("delivery:", new.delivery if isinstance(new.delivery, str) else json.dumps(new.delivery, default=str))
+    return 0
+
+
+def _read_tasks(path: str) -> List[Any]:
+    lines = (sys.stdin.read() if path == "-" else Path(path).read_text()).splitlines()
+    tasks = []
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            tasks.append(json.loads(line) if line[0] in "{[\"" else line)
+        except json.JSONDecodeError:
+            tasks.append(line)
+    return tasks
+
+
+def _bar(done: int, total: int, failed: int, width: int = 30) -> str:
+    filled = int(width * done / total) if total else width
+    return f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  failed {failed}"
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    import asyncio
+    import warnings
+
+    from lllm.cli import OFFLINE_NOTICE, PROVIDER_KEYS, _run_config, _runtime, offline_model, with_model
+    from lllm.core.tactic import build_tactic
+    rt = _runtime()
+    node = rt.get_node(args.tactic, "tactic")
+    config = _run_config(rt, node, args.config)
+    model = offline_model(args.model)
+    if model == "test" and args.model is None:
+        print(OFFLINE_NOTICE.format(keys=", ".join(PROVIDER_KEYS[:2]) + ", ..."), file=sys.stderr)
+    if model is not None and config:
+        config = with_model(config, model)
+    tasks = _read_tasks(args.tasks)
+    store = open_store(args.store, runtime=rt)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Tactic '.*' has no log_store")
+        tactic = build_tactic(config, name=node.qualified_key, runtime=rt, log_store=store)
+    results: List[Any] = [None] * len(tasks)
+    tty = sys.stderr.isatty()
+
+    async def run() -> int:
+        done = failed = 0
+        async for i, res in tactic.ccall(tasks, max_workers=args.workers, batch_id=args.batch_id,
+                                         return_exceptions=True):
+            results[i] = res
+            done += 1
+            failed += isinstance(res, BaseException)
+            if tty:
+                print(_bar(done, len(tasks), failed), end="", file=sys.stderr, flush=True)
+        if tty:
+            print(file=sys.stderr)
+        return failed
+
+    failed = asyncio.run(run())
+    for i, res in enumerate(results):
+        value = f"Error: {res}" if isinstance(res, BaseException) else res
+        if hasattr(value, "model_dump"):
+            value = value.model_dump(mode="json")
+        print(json.dumps({"index": i, "result": value}, default=str))
+    print(f"{len(tasks) - failed}/{len(tasks)} succeeded" + (f" (batch id {args.batch_id}; run it again to retry "
+          f"only the failed ones)" if args.batch_id and failed else ""), file=sys.stderr)
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# registration
+# ---------------------------------------------------------------------------------------------
+
+def _store_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", help=f"session store: a .db file (SQLite) or a folder (default: $LLLM_STORE or {DEFAULT_STORE})")
+
+
+def _filter_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tag", action="append", metavar="KEY=VALUE", help="only sessions with this tag (repeatable)")
+    p.add_argument("--tactic", help="only sessions of this tactic (pkg::name, URL or name)")
+    p.add_argument("--after", help="only sessions at or after this ISO time (UTC if naive)")
+    p.add_argument("--before", help="only sessions at or before this ISO time (UTC if naive)")
+
+
+def register(sub: Any) -> None:
+    """Add ``sessions``, ``replay`` and ``batch`` to the ``lllm`` command."""
+    sessions = sub.add_parser("sessions", help="list, show, export, cost and delete recorded sessions",
+                              description="Inspect the recorded tactic sessions.")
+    ssub = sessions.add_subparsers(dest="sessions_command", metavar="COMMAND", required=True)
+    p = ssub.add_parser("list", help="list sessions, newest first", description="List sessions, newest first.")
+    _store_arg(p), _filter_args(p)
+    p.add_argument("--state", choices=["running", "success", "failure"], help="only sessions in this state")
+    p.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_list)
+    p = ssub.add_parser("show", help="show one session", description="Show one session: agents, dialogs, result.")
+    _store_arg(p)
+    p.add_argument("session_id")
+    p.add_argument("--json", action="store_true", help="print the whole stored session as JSON")
+    p.set_defaults(func=cmd_show)
+    p = ssub.add_parser("export", help="export one session as JSON", description="Export one session as JSON.")
+    _store_arg(p)
+    p.add_argument("session_id")
+    p.add_argument("-o", "--output", help="write to this file instead of stdout")
+    p.set_defaults(func=cmd_export)
+    p = ssub.add_parser("cost", help="cost summary", description="Total cost of the matching sessions.")
+    _store_arg(p), _filter_args(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_cost)
+    p = ssub.add_parser("delete", help="delete sessions", description="Delete sessions (absent ones are ignored).")
+    _store_arg(p)
+    p.add_argument("session_ids", nargs="+", metavar="SESSION_ID")
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("replay", help="re-run a recorded session offline, or fork it with overrides",
+                       description="Re-run a recorded session. Without overrides every model and tool call is "
+                                   "answered from the recording (exact, offline). With --override/--model the "
+                                   "calls identical to the recording are replayed and the first differing one "
+                                   "and all after go to the model (the offline test model if no key is set).")
+    _store_arg(p)
+    p.add_argument("session_id")
+    p.add_argument("--override", action="append", metavar="KEY.PATH=VALUE",
+                   help="change the recorded config, e.g. agent_configs.writer.system_prompt='Be terse.' (repeatable)")
+    p.add_argument("--model", help="run every agent on this model from the first difference on")
+    p.add_argument("--live", action="store_true", help="send diverging calls to the model even without overrides")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("batch", help="run a tactic over many tasks with a progress bar",
+                       description="Run a tactic on every line of FILE (text, or JSON for typed tasks). With "
+                                   "--batch-id, a re-run after a crash runs only the tasks that did not succeed.")
+    _store_arg(p)
+    p.add_argument("tactic", help="tactic URL, e.g. my_pkg.tactics:writer")
+    p.add_argument("tasks", help="a file with one task per line, or - for stdin")
+    p.add_argument("--batch-id", help="record the batch under this id (resumable)")
+    p.add_argument("--workers", type=int, default=4, help="tasks run at once (default 4)")
+    p.add_argument("--config", help="config name (default: the tactic's own or 'default')")
+    p.add_argument("--model", help="model for every agent (default: the config's; offline test model if no key)")
+    p.set_defaults(func=cmd_batch)
+
+
+__all__ = ["register", "open_store", "store_path", "parse_override", "DEFAULT_STORE"]

@@ -1,0 +1,111 @@
+"""`lllm batch`, `lllm sessions …` and `lllm replay` through the real CLI, in subprocesses."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TACTIC = '''
+from lllm import Tactic, tool
+
+@tool
+def shout(text: str) -> str:
+    """Upper-case a text."""
+    return text.upper()
+
+class Duo(Tactic):
+    name = "duo"
+    agent_group = ["drafter", "editor"]
+
+    def call(self, task: str) -> str:
+        d, e = self.agents["drafter"], self.agents["editor"]
+        d.open("main")
+        d.receive(task)
+        draft = d.respond()
+        e.open("main")
+        e.receive(draft.content)
+        return e.respond().content
+'''
+
+CONFIG = '''
+global:
+  model_name: gpt-4o-mini
+agent_configs:
+  - name: drafter
+    system_prompt: You draft.
+    tools: [demo.tools:shout]
+  - name: editor
+    system_prompt: You edit.
+'''
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "lllm.toml").write_text('[package]\nname = "demo"\n')
+    (tmp_path / "tactics").mkdir()
+    (tmp_path / "tactics" / "duo.py").write_text(TACTIC)
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "shout.py").write_text(TACTIC.split("class Duo")[0])
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "default.yaml").write_text(CONFIG)
+    (tmp_path / "tasks.txt").write_text("first task\nsecond task\n\nthird task\n")
+    return tmp_path
+
+
+def lllm(cwd: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.update(LLLM_HOME=str(cwd / ".home"), PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "lllm.cli", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_batch_sessions_and_replay_round_trip(project):
+    out = lllm(project, "batch", "demo.tactics:duo", "tasks.txt", "--batch-id", "b1", "--workers", "2")
+    assert "running offline on LLLM's deterministic test model" in out.stderr and "3/3 succeeded" in out.stderr
+    results = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["index"] for r in results] == [0, 1, 2] and "first task" in results[0]["result"]
+
+    listed = json.loads(lllm(project, "sessions", "list", "--json").stdout)
+    assert len(listed) == 3 and {s["state"] for s in listed} == {"success"}
+    assert all(s["tactic_path"] == "demo::duo" for s in listed)
+    table = lllm(project, "sessions", "list", "--tactic", "demo::duo").stdout
+    assert table.splitlines()[0].split() == ["SESSION", "TACTIC", "STATE", "COST", "CALLS", "TIME", "(UTC)", "TAGS"]
+    sid = listed[-1]["session_id"]
+
+    shown = lllm(project, "sessions", "show", sid).stdout
+    assert "agent drafter #1: success" in shown and "dialog of editor" in shown
+    exported = json.loads(lllm(project, "sessions", "export", sid).stdout)
+    assert exported["session"]["tactic_path"] == "demo::duo"
+    assert "3 session(s)" in lllm(project, "sessions", "cost").stdout
+
+    replay = lllm(project, "replay", sid).stdout
+    assert "Reproduced exactly." in replay and "3 call(s) answered from the recording" in replay
+
+    fork = lllm(project, "replay", sid, "--override", "agent_configs.editor.system_prompt=You edit tersely.").stdout
+    assert "Diverged at agent 'editor', call #1" in fork and "+   \"content\": \"You edit tersely.\"" in fork
+    assert len(json.loads(lllm(project, "sessions", "list", "--json").stdout)) == 5  # both re-runs were saved
+
+    lllm(project, "sessions", "delete", sid)
+    gone = lllm(project, "sessions", "show", sid, ok=False)
+    assert gone.returncode == 1 and gone.stderr.startswith("Error: ")
+
+
+def test_errors_are_one_line_with_exit_codes(project):
+    missing = lllm(project, "sessions", "list", "--store", str(project / "none.db"), ok=False)
+    assert missing.returncode == 1 and "No session store at" in missing.stderr
+    bad = lllm(project, "sessions", "list", "--limit", "x", ok=False)
+    assert bad.returncode == 2
+    lllm(project, "batch", "demo.tactics:duo", "tasks.txt")
+    sid = json.loads(lllm(project, "sessions", "list", "--json").stdout)[0]["session_id"]
+    wrong = lllm(project, "replay", sid, "--override", "agent_configs.nobody.x=1", ok=False)
+    assert wrong.returncode == 1 and "no agent 'nobody'" in wrong.stderr
