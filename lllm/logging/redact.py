@@ -8,23 +8,25 @@ Two rules, on JSON-like values (dicts, lists, scalars):
   name ends in ``_API_KEY``, ``_TOKEN``, ``_SECRET`` …) has that key replaced by ``"[REDACTED]"``."""
 from __future__ import annotations
 
+import functools
 import os
 import re
 from typing import Any, Iterable, List, Mapping, Optional
 
 REDACTED = "[REDACTED]"
 
-# Field names (lower-cased, '-' read as '_') that hold secrets. "key" and "token" only as a whole word
-# at the end, so ``prompt_key``, ``cache_key`` and ``max_tokens`` are kept.
+# Field names (lower-cased, '-' read as '_') that hold secrets. A bare "key" only alone, "token" only as
+# the last word, so ``prompt_key``, ``cache_key`` and ``max_tokens`` are kept.
 _SECRET_NAME = re.compile(
     r"secret|password|passwd|authorization|credential|cookie"
-    r"|(^|_)(api_?key|access_?key|private_?key|key|token)$")
+    r"|^key$|(^|_)(api_?key|access_?key|private_?key|signing_?key|token)$")
 # Environment variables whose values are provider secrets.
 _SECRET_ENV = re.compile(r"(_API_KEY|_TOKEN|_SECRET|_SECRET_KEY|_SECRET_ACCESS_KEY|_ACCESS_KEY)$")
 # Shorter values are too likely to occur by chance ("1", "true") to be replaced everywhere.
 MIN_SECRET_LENGTH = 8
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
     """Whether a field called ``name`` holds a secret."""
     return bool(_SECRET_NAME.search(name.lower().replace("-", "_")))

@@ -202,7 +202,7 @@ class LogStore:
         from lllm.core.tactic import stable_tactic_id
         try:
             node = self.runtime.get_node(tactic_path, "tactic")
-        except (KeyError, TypeError):
+        except (KeyError, TypeError, ValueError):  # unknown, not a tactic, or not a runtime key (``pkg::name``)
             return (tactic_path,)
         stable = stable_tactic_id(node.namespace, getattr(node.value, "name", "") or node.key)
         return (stable,) if stable == tactic_path else (stable, tactic_path)

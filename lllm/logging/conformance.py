@@ -1,0 +1,390 @@
+"""A conformance test suite for log backends (needs pytest), reusable for third-party backends.
+
+Mix the classes into a test class of yours that provides a ``backend`` fixture returning a fresh,
+empty backend::
+
+    from lllm.logging.conformance import LogBackendConformance, LogStoreConformance
+
+    class TestMyBackend(LogBackendConformance, LogStoreConformance):
+        @pytest.fixture
+        def backend(self, tmp_path):
+            b = MyBackend(tmp_path)
+            yield b
+            b.close()
+
+``LogBackendConformance`` checks the key/value contract; ``LogStoreConformance`` checks a ``LogStore``
+on top of it (round trips, filters, ordering, limits, export, delete, redaction), which exercises
+``IndexedBackend.query_index`` when the backend has one. Tests that need stored data skip on a
+``NoOpBackend``."""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Optional
+
+import pytest
+from pydantic import BaseModel
+
+from lllm.core.const import Roles
+from lllm.core.dialog import Dialog
+from lllm.core.message import FunctionCall, Message
+from lllm.core.sessions import AgentCallSession, InvokeTrace, TacticCallSession
+from lllm.logging.backends import IndexedBackend, LogBackend, NoOpBackend, SessionQuery
+from lllm.logging.store import LogStore
+
+BASE_TIME = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+BAD_KEYS = ["", "/a", "a/", "a//b", "..", "../x", "a/../b", "a/..", "a..b", "a b", "a\\b", "a:b", "ä", "a/b\n",
+            "a*b", "a%b"]
+
+
+def needs_storage(backend: LogBackend) -> None:
+    if isinstance(backend, NoOpBackend):
+        pytest.skip("NoOpBackend stores nothing")
+
+
+def make_session(tactic_name: str = "pair", tactic_path: Optional[str] = "demo::pair", state: str = "success",
+                 started_at: Optional[datetime] = None, cost: float = 0.25, delivery: Any = "done") -> TacticCallSession:
+    """A small but complete session: one agent call with an invoke trace, a tool call and a dialog."""
+    when = (started_at or BASE_TIME).timestamp()
+    call = FunctionCall(id="call_1", name="lookup", arguments={"q": "x"}, result={"n": 1}, result_str='{"n": 1}',
+                        duration_s=0.01)
+    reply = Message(role=Roles.ASSISTANT, content="done", name="writer", model="test",
+                    usage={"prompt_tokens": 10, "completion_tokens": 5, "cost": cost})
+    agent = AgentCallSession(agent_name="writer", model="test", state="success", delivery=reply, started_at=when,
+                             ended_at=when + 1)
+    agent.new_invoke_trace(InvokeTrace(step=0, request={"model": "test", "messages": [{"role": "user", "content": "hi"}],
+                                                        "tools": [{"name": "lookup"}]},
+                                       raw_response={"id": "r1"}, message=reply, started_at=when, latency_s=0.5,
+                                       usage=reply.usage))
+    agent.interrupt([call], step=0)
+    agent.success(reply)
+    dialog = Dialog([Message(role=Roles.SYSTEM, content="You write."), Message(role=Roles.USER, content="hi"), reply],
+                    owner="writer")
+    session = TacticCallSession(tactic_name=tactic_name, tactic_path=tactic_path, state=state, task={"topic": "x"},
+                                config={"global": {"model_name": "test", "model_args": {"max_tokens": 100}}},
+                                dialogs={"writer": [dialog.to_dict()]}, started_at=when, ended_at=when + 2,
+                                environment={"python": "3"})
+    session.record_agent_call("writer", agent)
+    session.delivery = delivery
+    if state == "failure":
+        session.error, session.error_traceback = "ValueError: boom", "Traceback (most recent call last):\n..."
+    return session
+
+
+class LogBackendConformance:
+    """The key/value contract of ``LogBackend`` (§9.1)."""
+
+    def test_get_of_an_absent_key_is_none_and_delete_is_silent(self, backend: LogBackend) -> None:
+        assert backend.get("p/absent") is None
+        backend.delete("p/absent")
+        assert backend.list_keys("p/") == []
+
+    def test_put_get_round_trips_any_bytes(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        data = bytes(range(256)) * 4
+        backend.put("p/bin", data)
+        backend.put("p/empty", b"")
+        assert backend.get("p/bin") == data and backend.get("p/empty") == b""
+
+    def test_put_replaces_and_delete_removes(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        backend.put("p/k", b"one")
+        backend.put("p/k", b"two")
+        assert backend.get("p/k") == b"two" and backend.list_keys("p/") == ["p/k"]
+        backend.delete("p/k")
+        backend.delete("p/k")
+        assert backend.get("p/k") is None and backend.list_keys("p/") == []
+
+    def test_large_values(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        data = b"x" * (2 * 1024 * 1024)
+        backend.put("p/large", data)
+        assert backend.get("p/large") == data
+
+    def test_list_keys_is_sorted_and_matches_prefixes_literally(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        keys = ["a/b/c", "a/b/d", "a/bc/x", "a_b/x", "aXb/x", "a.b/x", "a-b/x", "ab", "b/a"]
+        for k in reversed(keys):
+            backend.put(k, k.encode())
+        assert backend.list_keys() == sorted(keys)
+        assert backend.list_keys("a/b/") == ["a/b/c", "a/b/d"]
+        assert backend.list_keys("a/b") == ["a/b/c", "a/b/d", "a/bc/x"]
+        assert backend.list_keys("a_b") == ["a_b/x"]  # "_" is not a wildcard
+        assert backend.list_keys("a.b") == ["a.b/x"]  # nor is "."
+        assert backend.list_keys("a-") == ["a-b/x"]
+        assert backend.list_keys("zz") == []
+
+    @pytest.mark.parametrize("key", BAD_KEYS)
+    def test_invalid_keys_raise_value_error_naming_the_key(self, backend: LogBackend, key: str) -> None:
+        for op in (lambda: backend.put(key, b"x"), lambda: backend.get(key), lambda: backend.delete(key)):
+            with pytest.raises(ValueError, match=re.escape(repr(key))):
+                op()
+
+    @pytest.mark.parametrize("prefix", ["../", "a/../", "..", "a b", "a%", "a\\"])
+    def test_invalid_prefixes_raise_value_error(self, backend: LogBackend, prefix: str) -> None:
+        with pytest.raises(ValueError, match=re.escape(repr(prefix))):
+            backend.list_keys(prefix)
+
+    def test_concurrent_threads_lose_nothing(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        errors: List[BaseException] = []
+
+        def writer(t: int) -> None:
+            try:
+                for i in range(40):
+                    backend.put(f"c/{t}/{i:03d}", f"{t}-{i}".encode())
+                    assert backend.get(f"c/{t}/{i:03d}") == f"{t}-{i}".encode()
+            except BaseException as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=writer, args=(t,)) for t in range(6)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert errors == []
+        assert len(backend.list_keys("c/")) == 240
+
+
+    def test_indexed_backends_keep_index_rows_in_step_with_their_keys(self, backend: LogBackend) -> None:
+        if not isinstance(backend, IndexedBackend):
+            pytest.skip("not an IndexedBackend")
+        entry = {"session_id": "s1", "tactic_path": "a::b", "state": "success",
+                 "timestamp": "2024-05-01T12:00:00.000000+00:00", "tags": {"k": "v"}}
+        backend.put_index("p/index/s1", b"entry-1", "p", entry)
+        backend.put_index("p/index/s2", b"entry-2", "p", {**entry, "session_id": "s2", "tags": {}})
+        assert backend.get("p/index/s1") == b"entry-1"
+        assert backend.query_index(SessionQuery("p", tags={"k": "v"}, tactic_paths=("a::b",))) == [b"entry-1"]
+        assert backend.query_index(SessionQuery("p")) == [b"entry-2", b"entry-1"]  # same time: id descending
+        assert backend.query_index(SessionQuery("p", limit=1)) == [b"entry-2"]
+        assert backend.query_index(SessionQuery("other")) == []
+        backend.put_index("p/index/s1", b"entry-1b", "p", {**entry, "state": "failure"})  # re-index replaces
+        assert backend.query_index(SessionQuery("p", state="failure")) == [b"entry-1b"]
+        assert backend.query_index(SessionQuery("p", state="success")) == [b"entry-2"]
+        backend.put("p/index/s1", b"plain")  # a plain put drops the row
+        backend.delete("p/index/s2")
+        assert backend.query_index(SessionQuery("p")) == [] and backend.list_keys("p/") == ["p/index/s1"]
+
+
+class LogStoreConformance:
+    """``LogStore`` on the backend (§9.1): what every backend must make true."""
+
+    def test_save_and_load_round_trip(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        store = LogStore(backend)
+        session = make_session()
+        sid = store.save_session(session, tags={"team": "a"}, metadata={"run": 1})
+        assert re.fullmatch(r"20240501_120000_[0-9a-f]{8}", sid)
+        loaded = store.load_session(sid)
+        assert loaded.model_dump(mode="json") == {**session.model_dump(mode="json"), "session_id": sid}
+        assert loaded.total_cost == session.total_cost and loaded.total_cost.cost == 0.25
+        assert loaded.agent_sessions["writer"][0].invoke_traces[0][0].request == \
+            session.agent_sessions["writer"][0].invoke_traces[0][0].request
+        assert loaded.agent_sessions["writer"][0].interrupts[0][0].arguments == {"q": "x"}
+        dialog = Dialog.from_dict(loaded.dialogs["writer"][0])
+        assert [m.content for m in dialog.messages] == ["You write.", "hi", "done"]
+        record = store.load_session_record(sid)
+        assert (record.session_id, record.tags, record.metadata) == (sid, {"team": "a"}, {"run": 1})
+        assert record.timestamp == BASE_TIME and record.traceback is None
+
+    def test_failure_sessions_keep_error_and_traceback(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        store = LogStore(backend)
+        sid = store.save_session(make_session(state="failure"))
+        record = store.load_session_record(sid)
+        assert record.session.error == "ValueError: boom" and record.traceback.startswith("Traceback")
+
+    def test_basemodel_delivery_is_stored_as_a_dict_with_its_type(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        store = LogStore(backend)
+        sid = store.save_session(make_session(delivery=_Delivery(answer="42")))
+        loaded = store.load_session(sid)
+        assert loaded.delivery == {"answer": "42"}
+        assert loaded.delivery_type == f"{_Delivery.__module__}.{_Delivery.__qualname__}"
+
+    def test_absent_session_is_a_key_error_naming_the_partition(self, backend: LogBackend) -> None:
+        store = LogStore(backend, partition="teamx")
+        with pytest.raises(KeyError, match="teamx"):
+            store.load_session("20240101_000000_deadbeef")
+        with pytest.raises(ValueError, match="Invalid session id"):
+            store.load_session("../escape")
+
+    def test_tags_must_be_str_to_str(self, backend: LogBackend) -> None:
+        store = LogStore(backend)
+        for bad in ({"n": 1}, {1: "x"}, ["a"]):
+            with pytest.raises(TypeError, match="tags"):
+                store.save_session(make_session(), tags=bad)  # type: ignore[arg-type]
+
+    def test_unserialisable_metadata_is_stored_as_str_with_a_warning(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        store = LogStore(backend)
+        with pytest.warns(UserWarning, match="metadata"):
+            sid = store.save_session(make_session(), metadata={"obj": _Opaque(), "ok": [1, 2]})
+        assert store.load_session_record(sid).metadata == {"obj": "<opaque>", "ok": [1, 2]}
+
+    def test_partitions_are_isolated(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        a, b = LogStore(backend, partition="a"), LogStore(backend, partition="b")
+        sid = a.save_session(make_session())
+        assert [s.session_id for s in a.list_sessions()] == [sid] and b.list_sessions() == []
+        with pytest.raises(KeyError, match="'b'"):
+            b.load_session(sid)
+        b.delete_session(sid)
+        assert a.load_session(sid).tactic_name == "pair"
+
+    def test_list_sessions_filters_sorts_newest_first_then_limits(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        store = LogStore(backend)
+        saved = _save_dataset(store)
+        queries: List[Dict[str, Any]] = [
+            {}, {"limit": None}, {"limit": 1}, {"limit": 5},
+            {"tags": {"team": "a"}}, {"tags": {"team": "a", "run": "1"}}, {"tags": {"team": "zz"}},
+            {"tactic_path": "demo::alpha"}, {"tactic_path": "demo::beta", "state": "failure"},
+            {"state": "success", "tags": {"team": "b"}, "limit": 3},
+            {"after": BASE_TIME + timedelta(minutes=10)},
+            {"before": BASE_TIME + timedelta(minutes=10)},
+            {"after": BASE_TIME + timedelta(minutes=5), "before": BASE_TIME + timedelta(minutes=9)},
+            {"after": (BASE_TIME + timedelta(minutes=5)).replace(tzinfo=None)},  # naive means UTC
+            {"after": "2024-05-01T12:05:00Z", "tactic_path": "demo::alpha", "tags": {"run": "0"}},
+            {"after": BASE_TIME + timedelta(minutes=5), "before": BASE_TIME + timedelta(minutes=5)},
+        ]
+        for q in queries:
+            got = [s.session_id for s in store.list_sessions(**q)]
+            assert got == _expected(saved, **q), q
+
+    def test_list_sessions_returns_summaries_and_rejects_bad_limits(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        store = LogStore(backend)
+        sid = store.save_session(make_session(cost=0.5), tags={"k": "v"})
+        (summary,) = store.list_sessions()
+        assert (summary.session_id, summary.tactic_name, summary.tactic_path, summary.state) == \
+            (sid, "pair", "demo::pair", "success")
+        assert summary.total_cost == 0.5 and summary.agent_call_count == 1 and summary.tags == {"k": "v"}
+        assert summary.timestamp == BASE_TIME
+        for bad in (0, -1):
+            with pytest.raises(ValueError, match="limit"):
+                store.list_sessions(limit=bad)
+
+    def test_sessions_saved_in_the_same_second_get_distinct_ids(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        store = LogStore(backend)
+        ids = {store.save_session(make_session()) for _ in range(20)}
+        assert len(ids) == 20 and len(store.list_sessions(limit=None)) == 20
+
+    def test_export_cost_summary_is_uncapped_and_rounded(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        store = LogStore(backend)
+        for i in range(120):
+            store.save_session(make_session(cost=0.1234567, started_at=BASE_TIME + timedelta(seconds=i)),
+                               tags={"team": "a" if i % 2 else "b"})
+        summary = store.export_cost_summary(tags={"team": "a"})
+        assert summary["session_count"] == 60 and summary["total_cost_usd"] == round(60 * 0.1234567, 6)
+        first = summary["sessions"][0]
+        assert set(first) == {"session_id", "tactic_name", "state", "cost_usd", "timestamp"}
+        assert first["timestamp"] > summary["sessions"][-1]["timestamp"]
+        assert store.export_cost_summary()["session_count"] == 120
+
+    def test_export_session_as_json(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        store = LogStore(backend)
+        sid = store.save_session(make_session(), tags={"t": "1"})
+        exported = json.loads(store.export_session(sid))
+        assert exported["session_id"] == sid and exported["session"]["tactic_name"] == "pair"
+        assert exported["schema_version"] == 1 and exported["tags"] == {"t": "1"}
+        with pytest.raises(ValueError, match="csv"):
+            store.export_session(sid, format="csv")
+
+    def test_delete_is_idempotent_and_removes_from_listings(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        store = LogStore(backend)
+        keep, gone = store.save_session(make_session()), store.save_session(make_session())
+        store.delete_session(gone)
+        store.delete_session(gone)
+        assert [s.session_id for s in store.list_sessions()] == [keep]
+        with pytest.raises(KeyError):
+            store.load_session(gone)
+
+    def test_secrets_are_redacted_before_writing(self, backend: LogBackend, monkeypatch: Any) -> None:
+        needs_storage(backend)
+        secret = "sk-conformance-0123456789"
+        monkeypatch.setenv("OPENAI_API_KEY", secret)
+        store = LogStore(backend)
+        session = make_session()
+        session.config = {"api_key": "sk-other-secret", "model_args": {"max_tokens": 5},
+                          "headers": {"Authorization": f"Bearer {secret}"}}
+        session.task = f"use {secret}"
+        sid = store.save_session(session, metadata={"token": "abc123", "note": secret})
+        raw = b"".join(backend.get(k) or b"" for k in backend.list_keys())
+        assert secret.encode() not in raw and b"sk-other-secret" not in raw and b"abc123" not in raw
+        loaded = store.load_session(sid)
+        assert loaded.config == {"api_key": "[REDACTED]", "model_args": {"max_tokens": 5},
+                                 "headers": {"Authorization": "[REDACTED]"}}
+        assert loaded.task == "use [REDACTED]"
+
+    def test_save_error_keeps_the_traceback_of_the_exception(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        store = LogStore(backend)
+        try:
+            _raise_here()
+        except RuntimeError as e:
+            eid = store.save_error(e, context={"step": 3})
+        record = json.loads(backend.get(f"default/errors/{eid}") or b"{}")
+        assert record["type"] == "RuntimeError" and record["message"] == "from a helper"
+        assert "_raise_here" in record["traceback"] and record["context"] == {"step": 3}
+
+    def test_newer_schema_versions_are_refused_clearly(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        store = LogStore(backend)
+        sid = store.save_session(make_session())
+        record = json.loads(backend.get(f"default/sessions/{sid}") or b"{}")
+        record["schema_version"] = 999
+        backend.put(f"default/sessions/{sid}", json.dumps(record).encode())
+        with pytest.raises(ValueError, match="schema_version 999"):
+            store.load_session(sid)
+
+
+class _Delivery(BaseModel):
+    answer: str
+
+
+class _Opaque:
+    def __str__(self) -> str:
+        return "<opaque>"
+
+
+def _raise_here() -> None:
+    raise RuntimeError("from a helper")
+
+
+def _save_dataset(store: LogStore) -> List[Dict[str, Any]]:
+    """20 sessions over 20 minutes (two share a start second), varied tags, paths and states."""
+    saved = []
+    for i in range(20):
+        when = BASE_TIME + timedelta(minutes=min(i, 18))
+        path = ["demo::alpha", "demo::beta", None][i % 3]
+        state = "failure" if i % 4 == 0 else "success"
+        tags = {"team": "ab"[i % 2], "run": str(i % 3)}
+        sid = store.save_session(make_session(tactic_path=path, state=state, started_at=when), tags=tags)
+        saved.append({"id": sid, "when": when, "path": path, "state": state, "tags": tags})
+    return saved
+
+
+def _expected(saved: List[Dict[str, Any]], tags: Optional[Dict[str, str]] = None, after: Any = None,
+              before: Any = None, tactic_path: Optional[str] = None, state: Optional[str] = None,
+              limit: Optional[int] = 100) -> List[str]:
+    def utc(t: Any) -> datetime:
+        if isinstance(t, str):
+            t = datetime.fromisoformat(t.replace("Z", "+00:00"))
+        return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+    rows = [s for s in saved
+            if all(s["tags"].get(k) == v for k, v in (tags or {}).items())
+            and (after is None or s["when"] >= utc(after)) and (before is None or s["when"] <= utc(before))
+            and (tactic_path is None or s["path"] == tactic_path) and (state is None or s["state"] == state)]
+    rows.sort(key=lambda s: (s["when"], s["id"]), reverse=True)
+    return [s["id"] for s in rows][:limit]
+
+
+__all__ = ["LogBackendConformance", "LogStoreConformance", "make_session", "needs_storage", "BASE_TIME"]
