@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import contextlib
+import functools
 import contextvars
 import copy
 import hashlib
@@ -83,9 +84,26 @@ def _redact(value: Any) -> Any:
     return redact(value)
 
 
-def _environment() -> Dict[str, Any]:
+@functools.lru_cache(maxsize=None)
+def _library_versions() -> Dict[str, str]:
+    """Versions of the libraries on the model-call path (read once per process)."""
+    from importlib.metadata import PackageNotFoundError, version
+    out = {}
+    for dist in ("pydantic", "aiohttp", "genai-prices", "litellm"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _environment(runtime: Runtime) -> Dict[str, Any]:
+    """What a recorded session needs to say where it ran: versions of Python, LLLM, its provider
+    libraries and the loaded packages (§9.3 item 4)."""
     from lllm import __version__
-    return {"lllm": __version__, "python": platform.python_version(), "platform": sys.platform}
+    return {"lllm": __version__, "python": platform.python_version(), "platform": sys.platform,
+            "libraries": _library_versions(),
+            "packages": {name: info.version for name, info in sorted(runtime.packages.items())}}
 
 
 class Tactic(ABC):
@@ -196,7 +214,7 @@ class Tactic(ABC):
             parent[1].record_sub_tactic_call(attr, session)
         if self.log_store is not None or keep_dialogs:
             session.config = _redact(self.config)
-            session.environment = _environment()
+            session.environment = _environment(self.runtime)
             session.dialogs = {n: [d.to_dict() for d in a.dialogs.values()] for n, a in ctx.agents.items()}
         if logger.isEnabledFor(logging.INFO):
             logger.info("tactic %s %s, cost $%.6f, %d agent call(s)", self.name, session.state,

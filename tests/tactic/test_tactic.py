@@ -89,6 +89,8 @@ def test_each_call_gets_fresh_agents_and_records_sessions_and_cost():
     assert t.agents == {}  # the instance itself holds no per-call agents
     assert len(store.saved) == 2 and store.saved[0][1] == {"k": "v"} and s1.session_id == "id1"
     assert "writer" in s1.dialogs and s1.dialogs["writer"][0]["messages"][0]["role"] == "system"
+    env = s1.environment
+    assert env["lllm"] and env["python"] and "pydantic" in env["libraries"] and env["packages"] == {}
 
 
 def test_failure_is_recorded_reraised_unchanged_and_saving_never_masks_it():
