@@ -46,6 +46,21 @@ _EXPORTS = {
     "register_invoker": "lllm.invokers.base",
     # logging
     "setup_logging": "lllm.logging",
+    "LogStore": "lllm.logging", "SessionRecord": "lllm.logging", "SessionSummary": "lllm.logging",
+    "LogBackend": "lllm.logging", "LocalFileBackend": "lllm.logging", "SQLiteBackend": "lllm.logging",
+    "NoOpBackend": "lllm.logging", "PostgresBackend": "lllm.logging", "local_store": "lllm.logging",
+    "sqlite_store": "lllm.logging", "noop_store": "lllm.logging", "postgres_store": "lllm.logging",
+    # packages, configuration, package and tactic tools
+    "load_runtime": "lllm.core.discovery", "load_package": "lllm.core.discovery",
+    "find_config_file": "lllm.core.manifest", "load_cwd_fallback": "lllm.core.discovery",
+    "load_prompt": "lllm.core.runtime", "load_tool": "lllm.core.runtime", "load_tactic": "lllm.core.runtime",
+    "load_proxy": "lllm.core.runtime", "load_resource": "lllm.core.runtime", "load_config": "lllm.core.config",
+    "resolve_config": "lllm.core.config", "vendor_config": "lllm.core.config", "resolve_profile": "lllm.core.config",
+    "agent_config_schema": "lllm.core.config",
+    "install_package": "lllm.core.packages", "export_package": "lllm.core.packages",
+    "list_packages": "lllm.core.packages", "remove_package": "lllm.core.packages",
+    "tactictool": "lllm.core.tactic_tools", "build_tactic_function": "lllm.core.tactic_tools",
+    "build_tactic_endpoint_info": "lllm.core.tactic_tools", "call_tactic_proxy_endpoint": "lllm.core.tactic_tools",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -69,7 +84,17 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from lllm.errors import (AgentCallError, AgentException, ConfigError, LLLMError, PackageError, ParseError,
                              ProviderError, ProxyError, ResourceNotFoundError, ToolBindingError)
     from lllm.invokers.base import BaseInvoker, InvokeResult, build_invoker, register_invoker
-    from lllm.logging import setup_logging
+    from lllm.logging import (LocalFileBackend, LogBackend, LogStore, NoOpBackend, PostgresBackend, SessionRecord,
+                              SessionSummary, SQLiteBackend, local_store, noop_store, postgres_store, setup_logging,
+                              sqlite_store)
+    from lllm.core.config import (agent_config_schema, load_config, resolve_config, resolve_profile,
+                                  vendor_config)
+    from lllm.core.discovery import load_cwd_fallback, load_package, load_runtime
+    from lllm.core.manifest import find_config_file
+    from lllm.core.packages import export_package, install_package, list_packages, remove_package
+    from lllm.core.runtime import load_prompt, load_proxy, load_resource, load_tactic, load_tool
+    from lllm.core.tactic_tools import (build_tactic_endpoint_info, build_tactic_function,
+                                        call_tactic_proxy_endpoint, tactictool)
 
 
 def __getattr__(name: str) -> Any:
@@ -83,3 +108,51 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list:
     return __all__
+
+
+_FALSY = ("0", "false", "no", "off")
+
+
+def _flag(env: Any, name: str) -> bool:
+    return env.get(name, "").strip().lower() not in _FALSY
+
+
+def _something_to_load() -> bool:
+    """Cheap (``os`` only): is there a manifest, a standard folder or a drop-in folder for auto-init?"""
+    import os
+    env, path = os.environ, os.path
+    if env.get("LLLM_CONFIG"):
+        return True
+    here = cwd = os.getcwd()
+    while True:
+        if any(path.isfile(path.join(here, n)) for n in ("lllm.toml", ".lllm.toml", "LLLM.toml")):
+            return True
+        if path.dirname(here) == here:
+            break
+        here = path.dirname(here)
+    if _flag(env, "LLLM_AUTO_CWD_FALLBACK") and any(
+            path.isdir(path.join(cwd, s)) for s in ("prompts", "tools", "proxies", "configs", "tactics")):
+        return True
+    home = path.expanduser(env.get("LLLM_HOME") or "~/.lllm")
+    return _flag(env, "LLLM_AUTO_SHARED_PACKAGES") and (
+        path.isdir(path.join(cwd, "lllm_packages")) or path.isdir(path.join(home, "packages")))
+
+
+def _auto_init() -> None:
+    """Fill the default runtime from the project's packages (§6.5); never breaks ``import lllm``."""
+    import os
+    import sys
+    if not _flag(os.environ, "LLLM_AUTO_INIT"):
+        return
+    if sys.argv and os.path.basename(sys.argv[0]) == "lllm":  # the CLI loads only when a command needs it
+        return
+    try:
+        if _something_to_load():
+            from lllm.core.discovery import auto_init
+            auto_init()
+    except Exception as e:  # noqa: BLE001 - a broken package must not break the import
+        import warnings
+        warnings.warn(f"LLLM auto-init failed: {type(e).__name__}: {e}", RuntimeWarning, stacklevel=2)
+
+
+_auto_init()

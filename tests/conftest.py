@@ -13,6 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # makes tests/support 
 for _var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GROQ_API_KEY", "MISTRAL_API_KEY", "OPENROUTER_API_KEY"):
     os.environ.pop(_var, None)
 
+# `import lllm` auto-loads packages found from the cwd and in ~/.lllm; tests build their own (tests/packages).
+os.environ["LLLM_AUTO_INIT"] = "0"
+
 
 @pytest.fixture(autouse=True)
 def _fast_backoff(monkeypatch):

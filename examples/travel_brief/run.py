@@ -1,5 +1,7 @@
 """Run the travel-brief example: `python examples/travel_brief/run.py "Lisbon" --month may --days 4`.
 
+The example is an LLLM package (lllm.toml beside this file), so from this folder the same run is
+`lllm run travel_brief.tactics:travel_brief '{"city": "Lisbon", "month": "may", "days": 4}'`.
 Without a provider key (and without --model) it runs offline on LLLM's deterministic test model."""
 from __future__ import annotations
 
@@ -8,11 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from tactic import TravelBriefTactic, TripRequest  # noqa: E402
+from lllm import build_tactic, load_runtime, resolve_config
 
 
 def main(argv=None) -> int:
@@ -23,7 +21,9 @@ def main(argv=None) -> int:
     ap.add_argument("--model", help="model for both agents, e.g. gpt-4o-mini or anthropic/claude-sonnet-4-5")
     args = ap.parse_args(argv)
 
-    config = yaml.safe_load((Path(__file__).parent / "config.yaml").read_text())
+    runtime = load_runtime(Path(__file__).resolve().parent / "lllm.toml", name="travel_brief",
+                           discover_shared_packages=False)
+    config = resolve_config("travel_brief.configs:default", runtime=runtime)
     model = args.model
     if model is None and not (os.environ.get("OPENAI_API_KEY") or os.environ.get("ANTHROPIC_API_KEY")):
         model = "test"
@@ -34,8 +34,8 @@ def main(argv=None) -> int:
     if model:
         config["global"]["model_name"] = model
 
-    tactic = TravelBriefTactic(config)
-    session = tactic(TripRequest(city=args.city, month=args.month, days=args.days), return_session=True)
+    tactic = build_tactic(config, runtime=runtime)
+    session = tactic({"city": args.city, "month": args.month, "days": args.days}, return_session=True)
     brief = session.delivery
     print(brief.model_dump_json(indent=2))
     cost = session.total_cost

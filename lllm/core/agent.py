@@ -81,6 +81,8 @@ class Agent:
         self._tool_cache: Optional[tuple] = None
         #: Called with every finished AgentCallSession (a tactic uses it to record its agents' calls).
         self.session_listeners: List[Any] = []
+        #: The proxy tools and sandbox this agent was built with (see AgentSpec.build), if any.
+        self.proxy_surface: Any = None
 
     def __repr__(self) -> str:
         return f"Agent({self.name!r}, model={self.model!r}, dialogs={list(self._dialogs)})"

@@ -101,6 +101,9 @@ class AgentSpec(BaseModel):
         for key, typ in (("extra_settings", dict), ("proxy", dict), ("tools", list)):
             if raw.get(key) is not None and not isinstance(raw[key], typ):
                 raise ConfigError(f"{where}: '{key}' must be a {typ.__name__}, got {type(raw[key]).__name__}")
+        if raw.get("proxy") is not None:  # a bad exec_env or prompt template fails when the config is read
+            from lllm.proxies.agent_surface import proxy_settings
+            proxy_settings(raw["proxy"])
         cm = raw.get("context_manager")
         if cm is not None and not isinstance(cm, dict):
             raise ConfigError(f"{where}: 'context_manager' must be a mapping like {{type: default, max_tokens: 8000}} "
@@ -125,15 +128,23 @@ class AgentSpec(BaseModel):
         """A fresh Agent. ``system_prompt`` lets a tactic pass the prompt it resolved once."""
         from lllm.core.agent import Agent
         from lllm.core.context import build_context_manager
-        return Agent(
-            name=self.name, system_prompt=system_prompt or self.resolve_system_prompt(runtime),
+        system_prompt = system_prompt or self.resolve_system_prompt(runtime)
+        tools, surface = list(self.tools), None
+        if self.proxy is not None or any(isinstance(t, str) for t in tools):  # proxies: §8.2
+            from lllm.proxies.agent_surface import build_proxy_surface
+            surface = build_proxy_surface(self.proxy, system_prompt, runtime, tools=tools)
+            system_prompt, tools = surface.system_prompt, surface.tools
+        agent = Agent(
+            name=self.name, system_prompt=system_prompt,
             model=self.model_name, llm_invoker=invoker, stream_handler=stream_handler, api_type=self.api_type,
             model_args=dict(self.model_args), max_exception_retry=self.max_exception_retry,
             max_interrupt_steps=self.max_interrupt_steps, max_llm_recall=self.max_llm_recall,
             context_manager=build_context_manager(self.context_manager, self.model_name, runtime,
                                                   window_lookup=getattr(invoker, "context_window", None))
             if self.context_manager is not None else None,
-            tools=list(self.tools), rate_limit_retries=self.rate_limit_retries, runtime=runtime)
+            tools=tools, rate_limit_retries=self.rate_limit_retries, runtime=runtime)
+        agent.proxy_surface = surface
+        return agent
 
 
 def parse_agent_configs(config: Dict[str, Any], agent_group: List[str], tactic_name: str) -> Dict[str, AgentSpec]:
@@ -174,4 +185,139 @@ def parse_agent_configs(config: Dict[str, Any], agent_group: List[str], tactic_n
     return specs
 
 
-__all__ = ["AgentSpec", "deep_merge", "parse_agent_configs", "KNOWN_AGENT_KEYS"]
+# ---------------------------------------------------------------------------------------------
+# Named configs: inheritance, vendoring, profiles (§7)
+# ---------------------------------------------------------------------------------------------
+
+def _runtime(runtime: Optional["Runtime"]) -> "Runtime":
+    from lllm.core.runtime import get_default_runtime
+    return runtime or get_default_runtime()
+
+
+def _config_node(name: str, rt: "Runtime", package: Optional[str] = None) -> Any:
+    """The config node for ``name``, tried in ``package`` first when the name has no ':'."""
+    if package and ":" not in name:
+        node = rt._nodes.get(f"{package}.configs:{name}")
+        if node is not None and node.resource_type == "config":
+            return node
+    return rt.get_node(name, "config")
+
+
+def load_config(name: str, runtime: Optional["Runtime"] = None) -> Any:
+    """The raw config registered under ``name`` (a copy: ``base`` is not followed)."""
+    return copy.deepcopy(_runtime(runtime).get(name, "config"))
+
+
+def _resolve_chain(data: Dict[str, Any], label: str, package: Optional[str], rt: "Runtime",
+                   chain: List[str]) -> Dict[str, Any]:
+    """``data`` with its ``base`` chain merged underneath; ``chain`` holds the keys visited so far."""
+    base = data.get("base")
+    own = {k: v for k, v in data.items() if k != "base"}
+    if base is None:
+        return copy.deepcopy(own)
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"Config '{label}': 'base' must be the name of another config, got {base!r}")
+    try:
+        node = _config_node(base, rt, package)
+    except ResourceNotFoundError as e:
+        raise ResourceNotFoundError(f"Config '{label}': base {e.message}", key=e.key, suggestions=e.suggestions) \
+            from None
+    key = node.qualified_key
+    if key in chain:
+        raise ValueError("Config inheritance cycle: " + " -> ".join([*chain, key]))
+    parent = node.value
+    if not isinstance(parent, dict):
+        raise TypeError(f"Config '{key}' (base of '{label}') must be a mapping, got {type(parent).__name__}")
+    pkg = node.namespace.partition(".")[0] or None
+    return deep_merge(_resolve_chain(parent, key, pkg, rt, [*chain, key]), own)
+
+
+def resolve_config(name: str, runtime: Optional["Runtime"] = None) -> Dict[str, Any]:
+    """The config ``name`` with its ``base`` chain followed (the child's package first) and merged under it.
+
+    The result is a new dict without ``base``. A cycle raises ``ValueError`` showing the chain."""
+    rt = _runtime(runtime)
+    node = rt.get_node(name, "config")
+    data = node.value
+    if not isinstance(data, dict):
+        raise TypeError(f"Config '{node.qualified_key}' must be a mapping, got {type(data).__name__}")
+    key = node.qualified_key
+    return _resolve_chain(data, key, node.namespace.partition(".")[0] or None, rt, [key])
+
+
+def vendor_config(source: "str | Dict[str, Any]", overrides: Optional[Dict[str, Any]] = None, *,
+                  runtime: Optional["Runtime"] = None) -> Dict[str, Any]:
+    """A standalone, fully resolved copy of a config (a name or a dict), with ``overrides`` merged on top."""
+    rt = _runtime(runtime)
+    if isinstance(source, str):
+        resolved = resolve_config(source, runtime=rt)
+    elif isinstance(source, dict):
+        resolved = _resolve_chain(source, "<dict>", rt.default_namespace, rt, [])
+    else:
+        raise TypeError(f"vendor_config: source must be a config name or a mapping, got {type(source).__name__}")
+    if overrides is not None:
+        if not isinstance(overrides, dict):
+            raise TypeError(f"vendor_config: overrides must be a mapping, got {type(overrides).__name__}")
+        resolved = deep_merge(resolved, overrides)
+    return resolved
+
+
+def resolve_profile(default: str = "default", *, env_var: str = "LLLM_CONFIG_PROFILE",
+                    runtime: Optional["Runtime"] = None) -> Dict[str, Any]:
+    """``resolve_config(os.environ.get(env_var, default))``; an unknown profile lists the configs."""
+    import os
+    rt = _runtime(runtime)
+    name = os.environ.get(env_var) or default
+    if not rt.has(name, "config"):
+        raise ResourceNotFoundError(f"Unknown config profile '{name}' (from ${env_var} or the default "
+                                    f"'{default}'). Configs: {rt.keys('config')}", key=name)
+    return resolve_config(name, runtime=rt)
+
+
+def agent_config_schema() -> Dict[str, Any]:
+    """The JSON Schema of a tactic/agent config file, for editors (published as
+    ``lllm/schemas/agent-config.schema.json``)."""
+    limit = {"type": "integer", "minimum": 0}
+    agent = {
+        "type": "object",
+        "description": "One agent. Keys not listed here are passed to the model as model_args (with a warning).",
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "model_name": {"type": "string", "description": "e.g. gpt-4o-mini, anthropic/claude-sonnet-4-5, "
+                                                             "or 'test' for the offline model"},
+            "system_prompt": {"type": "string", "description": "Inline system prompt text"},
+            "system_prompt_path": {"type": "string", "description": "A prompt key, e.g. pkg.prompts:system"},
+            "api_type": {"enum": ["completion", "response"]},
+            "model_args": {"type": "object"},
+            **{k: {**limit, "default": v} for k, v in _LIMITS.items()},
+            "extra_settings": {"type": "object"},
+            "proxy": {"type": ["object", "null"]},
+            "context_manager": {"type": ["object", "null"],
+                                "properties": {"type": {"type": ["string", "null"]},
+                                               "max_tokens": {"type": "integer", "minimum": 1}}},
+            "skills": {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"const": "*"}, {"type": "null"}]},
+            "tools": {"type": "array", "items": {"type": "string"},
+                      "description": "Tool, tactic or proxy URLs, e.g. pkg.tools:search"},
+        },
+        "not": {"required": ["system_prompt", "system_prompt_path"]},
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "LLLM tactic and agent configuration",
+        "type": "object",
+        "properties": {
+            "tactic_type": {"type": "string"},
+            "base": {"type": "string", "description": "Another config to inherit from (deep-merged underneath)"},
+            "global": {"$ref": "#/$defs/agent", "description": "Merged into every agent entry"},
+            "agent_configs": {"type": "array", "items": {"allOf": [{"$ref": "#/$defs/agent"}, {"required": ["name"]}]}},
+            "agent_group_configs": {"type": "object", "additionalProperties": {"$ref": "#/$defs/agent"}},
+            "invoker": {"type": "string"},
+            "invoker_config": {"type": "object"},
+            "max_workers": {"type": "integer", "minimum": 1},
+        },
+        "$defs": {"agent": agent},
+    }
+
+
+__all__ = ["AgentSpec", "deep_merge", "parse_agent_configs", "KNOWN_AGENT_KEYS", "load_config", "resolve_config",
+           "vendor_config", "resolve_profile", "agent_config_schema"]

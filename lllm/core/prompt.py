@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from lllm.core.parsers import BaseParser, DefaultTagParser
 from lllm.core.tools import (MCP, Function, default_processor, drop_optional_nulls, strict_json_schema, tool,
                              validation_errors)
-from lllm.errors import ParseError, ToolBindingError
+from lllm.errors import ParseError
 
 ParserLike = Union[BaseParser, Callable[..., Dict[str, Any]]]
 _FORMAT_NAME_BAD = re.compile(r"[^A-Za-z0-9_-]")
@@ -262,12 +262,12 @@ class Prompt:
         return clone
 
     def resolve_functions(self, runtime: Any = None) -> Dict[str, Function]:
-        """Every tool as a ``Function`` by name. Seam for §2.6: string references need the runtime's
-        package resolution, which is not wired in yet, so any reference raises ``ToolBindingError``."""
-        if self._refs:
-            raise ToolBindingError(f"Prompt '{self.path}' references tools {self._refs} that cannot be resolved "
-                                   f"here: package tools need the runtime to resolve them.")
-        return dict(self._functions)
+        """Every tool as an implemented ``Function`` by name: references and implementation-less
+        declarations are resolved in ``runtime`` (default: the default runtime) as §2.6 describes."""
+        if not self._refs and all(f.function is not None for f in self._functions.values()):
+            return dict(self._functions)
+        from lllm.core.tool_binding import resolve_prompt_functions
+        return resolve_prompt_functions(self, runtime)
 
     # -- rendering ---------------------------------------------------------------------------
 

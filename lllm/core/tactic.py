@@ -208,6 +208,10 @@ class Tactic(ABC):
                 parent: Optional[Tuple["Tactic", TacticCallSession]], keep_dialogs: bool) -> None:
         session = ctx._session
         assert session is not None
+        for agent in ctx.agents.values():  # stop the agents' sandbox workers
+            surface = getattr(agent, "proxy_surface", None)
+            if surface is not None:
+                surface.close()
         if parent is not None:
             attr = self.__dict__.get("_record_as") or next(
                 (k for k, v in vars(parent[0]).items() if v is self), self.name)

@@ -70,12 +70,13 @@ def test_with_functions_returns_bound_copy():
 
 
 def test_resolve_functions_seam():
+    # Package-tool resolution itself is tested in tests/packages/test_package_tools.py.
+    from lllm import Runtime
     p = Prompt("p", "x", function_list=[lookup])
     assert p.resolve_functions() == {"lookup": lookup}
     with pytest.raises(ToolBindingError) as e:
-        Prompt("p", "x", function_list=[lookup, "pkg.tools:search"]).resolve_functions()
-    assert str(e.value) == ("Prompt 'p' references tools ['pkg.tools:search'] that cannot be resolved here: "
-                            "package tools need the runtime to resolve them.")
+        Prompt("p", "x", function_list=[lookup, "pkg.tools:search"]).resolve_functions(Runtime("empty"))
+    assert str(e.value) == "Prompt 'p': no tool 'pkg.tools:search' in runtime 'empty'. Tools: []"
 
 
 def test_mcp_servers_by_label():

@@ -1,5 +1,5 @@
 """The travel-brief tactic: a researcher agent gathers facts with a tool, a writer agent turns the
-notes into a structured brief. Two agents, one tool, typed input and structured output."""
+notes into a structured brief. Two agents, one package tool, typed input and structured output."""
 from __future__ import annotations
 
 from typing import List, Literal
@@ -7,8 +7,6 @@ from typing import List, Literal
 from pydantic import BaseModel, Field
 
 from lllm import Prompt, Tactic
-
-from tools import MONTHS, get_climate
 
 
 class TripRequest(BaseModel):
@@ -27,7 +25,7 @@ class TravelBrief(BaseModel):
 research_prompt = Prompt(
     path="travel/research",
     prompt="Research a {days}-day trip to {city} in {month}. Use the tools for facts, then write short notes.",
-    function_list=[get_climate],
+    function_list=["travel_brief.tools:get_climate"],  # the package tool in tools/get_climate.py
 )
 brief_prompt = Prompt(
     path="travel/brief",
@@ -43,10 +41,9 @@ class TravelBriefTactic(Tactic):
     agent_group = ["researcher", "writer"]
 
     def call(self, task: TripRequest) -> TravelBrief:
-        month = task.month.lower() if task.month.lower() in MONTHS else "june"
         researcher = self.agents["researcher"]
         researcher.open("research")
-        researcher.receive_prompt(research_prompt, {"city": task.city, "month": month, "days": task.days})
+        researcher.receive_prompt(research_prompt, {"city": task.city, "month": task.month.lower(), "days": task.days})
         notes = researcher.respond()
 
         writer = self.agents["writer"]

@@ -1,4 +1,4 @@
-"""Tools of the travel-brief example: a small offline climate table, exposed as LLLM tools."""
+"""The travel-brief package tool `travel_brief.tools:get_climate`: a small offline climate table."""
 from __future__ import annotations
 
 from typing import Literal

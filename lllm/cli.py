@@ -1,0 +1,276 @@
+"""The ``lllm`` command: run a tactic, list the loaded resources, manage packages.
+
+Each command group registers its own sub-parser, so other modules can plug in theirs (the session
+store adds ``lllm.logging.cli.register``). Heavy imports happen inside the commands, which keeps
+``lllm --help`` fast. Errors print ``Error: <message>`` on stderr and exit 1; usage errors exit 2."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Any, Dict, List, Optional
+
+# Provider keys whose presence means "a real model can be called"; without any, `lllm run` goes offline.
+PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GROQ_API_KEY", "MISTRAL_API_KEY", "OPENROUTER_API_KEY",
+                 "DEEPSEEK_API_KEY", "TOGETHER_API_KEY", "XAI_API_KEY", "FIREWORKS_API_KEY", "AZURE_API_KEY",
+                 "GEMINI_API_KEY")
+OFFLINE_NOTICE = ("No provider key is set ({keys}) and no --model was given: running offline on LLLM's "
+                  "deterministic test model (model='test'). Set a key or pass --model for a real run.")
+
+PLUGINS = ("lllm.logging.cli",)
+
+
+class CLIError(Exception):
+    """A user-facing failure: printed as ``Error: <message>``, exit status 1."""
+
+
+def _runtime() -> Any:
+    """The default runtime, filled from the project (the CLI defers auto-init until a command needs it)."""
+    from lllm.core.discovery import auto_init
+    from lllm.core.runtime import get_default_runtime
+    rt = get_default_runtime()
+    if not rt.discovery_done:
+        auto_init(rt)
+    return rt
+
+
+# ---------------------------------------------------------------------------------------------
+# run
+# ---------------------------------------------------------------------------------------------
+
+def _run_config(rt: Any, node: Any, name: Optional[str]) -> Dict[str, Any]:
+    from lllm.core.config import resolve_config
+    pkg = node.namespace.partition(".")[0]
+    if name:
+        local = f"{pkg}.configs:{name}"
+        return resolve_config(local if pkg and ":" not in name and rt.has(local, "config") else name, runtime=rt)
+    for candidate in (f"{pkg}.configs:{node.key}", f"{pkg}.configs:default") if pkg else (node.key, "default"):
+        if rt.has(candidate, "config"):
+            return resolve_config(candidate, runtime=rt)
+    if getattr(node.value, "agent_group", None):
+        raise CLIError(f"No config for tactic '{node.qualified_key}': pass --config NAME "
+                       f"(configs: {rt.keys('config')})")
+    return {}
+
+
+def with_model(config: Dict[str, Any], model: str) -> Dict[str, Any]:
+    """``config`` with every agent on ``model`` (global and per-agent ``model_name``)."""
+    from lllm.core.config import deep_merge
+    out = deep_merge(config, {"global": {"model_name": model}})
+    for entry in out.get("agent_configs") or []:
+        if isinstance(entry, dict) and "model_name" in entry:
+            entry["model_name"] = model
+    for entry in (out.get("agent_group_configs") or {}).values():
+        if isinstance(entry, dict) and "model_name" in entry:
+            entry["model_name"] = model
+    return out
+
+
+def offline_model(explicit: Optional[str]) -> Optional[str]:
+    """``'test'`` when no model was given and no provider key is set; otherwise ``explicit``."""
+    if explicit is None and not any(os.environ.get(k) for k in PROVIDER_KEYS):
+        return "test"
+    return explicit
+
+
+def _jsonable(value: Any) -> Any:
+    from pydantic import BaseModel
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, (str, int, float, bool, type(None), list, dict)):
+        return value
+    return str(value)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import json
+    import warnings
+
+    from lllm.core.tactic import build_tactic
+    rt = _runtime()
+    node = rt.get_node(args.tactic, "tactic")
+    config = _run_config(rt, node, args.config)
+    model = offline_model(args.model)
+    if model == "test" and args.model is None:
+        print(OFFLINE_NOTICE.format(keys=", ".join(PROVIDER_KEYS[:2]) + ", ..."), file=sys.stderr)
+    if model is not None and config:
+        config = with_model(config, model)
+    task = sys.stdin.read() if args.task == "-" else args.task
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Tactic '.*' has no log_store")
+        tactic = build_tactic(config, name=node.qualified_key, runtime=rt)
+        session = tactic(task, return_session=True)
+    result = session.delivery
+    cost = session.total_cost
+    if args.json:
+        print(json.dumps({"tactic": node.qualified_key, "result": _jsonable(result), "summary": session.summary()},
+                         indent=2, default=str))
+        return 0
+    value = _jsonable(result)
+    print(value if isinstance(value, str) else json.dumps(value, indent=2))
+    print(f"{session.agent_call_count} agent calls, {cost.prompt_tokens} prompt + {cost.completion_tokens} "
+          f"completion tokens, ${cost.cost:.6f}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# list
+# ---------------------------------------------------------------------------------------------
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rt = _runtime()
+    groups: Dict[str, List[str]] = {}
+    for node in rt.iter_nodes():
+        section = node.namespace.partition(".")[2] or node.resource_type
+        groups.setdefault(section, []).append(node.qualified_key)
+    if args.section is not None:
+        if args.section not in groups:
+            raise CLIError(f"No resources in section '{args.section}'. Sections: {sorted(groups)}")
+        groups = {args.section: groups[args.section]}
+    if not groups:
+        print("No resources loaded (no lllm.toml found from the current folder, and no installed packages).")
+        if rt.init_error:
+            print(f"Loading failed: {rt.init_error}")
+        return 0
+    for section in sorted(groups):
+        keys = sorted(groups[section])
+        print(f"{section} ({len(keys)})")
+        for key in keys:
+            print(f"  {key}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# pkg
+# ---------------------------------------------------------------------------------------------
+
+def cmd_pkg_install(args: argparse.Namespace) -> int:
+    from lllm.core.packages import install_package
+    path = install_package(args.zip, alias=args.alias, scope=args.scope, load=not args.no_load)
+    print(f"Installed {path.name} to {path}")
+    return 0
+
+
+def cmd_pkg_list(args: argparse.Namespace) -> int:
+    from lllm.core.packages import list_packages
+    rows = list_packages(args.scope)
+    if not rows:
+        print("No packages installed.")
+        return 0
+    table = [("NAME", "VERSION", "SCOPE", "PATH")] + [(r["name"], r["version"], r["scope"], r["path"]) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3])
+    return 0
+
+
+def cmd_pkg_remove(args: argparse.Namespace) -> int:
+    from lllm.core.packages import remove_package
+    path = remove_package(args.name, scope=args.scope)
+    print(f"Removed {args.name} from {path}")
+    return 0
+
+
+def cmd_pkg_export(args: argparse.Namespace) -> int:
+    from lllm.core.packages import export_package
+    path = export_package(args.name, args.out, bundle_deps=args.bundle_deps, runtime=_runtime())
+    print(f"Exported {args.name} to {path}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# parser
+# ---------------------------------------------------------------------------------------------
+
+def _register_run(sub: Any) -> None:
+    p = sub.add_parser("run", help="run a tactic on a task", description=(
+        "Run a tactic of the loaded project on TASK and print its result. Without --config the tactic's "
+        "package config named like the tactic, else 'default', is used. Without a provider key and "
+        "without --model the run is offline on the deterministic test model."))
+    p.add_argument("tactic", metavar="TACTIC_URL", help="e.g. travel_brief.tactics:travel_brief (or a bare name)")
+    p.add_argument("task", metavar="TASK", help="the task: text, or JSON for tactics with a typed input ('-': stdin)")
+    p.add_argument("--config", metavar="NAME", help="config key (resolved with its base chain)")
+    p.add_argument("--model", metavar="M", help="model for every agent, e.g. gpt-4o-mini or test")
+    p.add_argument("--json", action="store_true", help="print one JSON document with the result and a summary")
+    p.set_defaults(func=cmd_run)
+
+
+def _register_list(sub: Any) -> None:
+    p = sub.add_parser("list", help="list the resources of the loaded runtime",
+                       description="List resource keys of the project (and installed packages) by section.")
+    p.add_argument("section", nargs="?", help="only this section: prompts, tools, tactics, configs, proxies, ...")
+    p.set_defaults(func=cmd_list)
+
+
+def _register_pkg(sub: Any) -> None:
+    pkg = sub.add_parser("pkg", help="install, list, remove and export packages",
+                         description="Manage installed packages (user scope: $LLLM_HOME/packages, "
+                                     "project scope: <project>/lllm_packages).")
+    pkg_sub = pkg.add_subparsers(dest="pkg_command", metavar="COMMAND", required=True)
+    p = pkg_sub.add_parser("install", help="install a package zip", description="Install a package from a zip.")
+    p.add_argument("zip", help="the package archive")
+    p.add_argument("--alias", help="install under this package name instead")
+    p.add_argument("--scope", choices=("user", "project"), default="user")
+    p.add_argument("--no-load", action="store_true", help="do not load the package after installing it")
+    p.set_defaults(func=cmd_pkg_install)
+    p = pkg_sub.add_parser("list", help="list installed packages", description="List installed packages.")
+    p.add_argument("--scope", choices=("user", "project"))
+    p.set_defaults(func=cmd_pkg_list)
+    p = pkg_sub.add_parser("remove", help="remove an installed package", description="Remove an installed package.")
+    p.add_argument("name", help="package or folder name")
+    p.add_argument("--scope", choices=("user", "project"))
+    p.set_defaults(func=cmd_pkg_remove)
+    p = pkg_sub.add_parser("export", help="export a loaded package to a zip",
+                           description="Export a loaded package to a zip archive.")
+    p.add_argument("name", help="package name (as loaded from the project or installed)")
+    p.add_argument("out", help="output path ('.zip' is added if missing)")
+    p.add_argument("--bundle-deps", action="store_true", help="include its dependencies in lllm_packages/")
+    p.set_defaults(func=cmd_pkg_export)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from lllm import __version__
+    parser = argparse.ArgumentParser(prog="lllm", description="LLLM: run tactics and manage LLLM packages.")
+    parser.add_argument("--version", action="version", version=f"lllm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in (_register_run, _register_list, _register_pkg):
+        register(sub)
+    for module in PLUGINS:  # other command groups plug in here: a module with register(subparsers)
+        if not os.path.exists(os.path.join(os.path.dirname(__file__), *module.split(".")[1:]) + ".py"):
+            continue  # checked first: importing a missing plug-in would still import its package
+        try:
+            register = importlib.import_module(module).register
+        except (ImportError, AttributeError):
+            continue
+        register(sub)
+    return parser
+
+
+def _message(e: BaseException) -> str:
+    if type(e) is KeyError and e.args:  # a plain KeyError would print its repr
+        return str(e.args[0])
+    return str(e) or type(e).__name__
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    print(f"Warning: {message}", file=sys.stderr)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # usage errors exit 2
+    import warnings
+    warnings.showwarning = _show_warning
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("Error: interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, Exception) as e:  # noqa: BLE001 - every failure becomes one readable line
+        print(f"Error: {_message(e)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,483 @@
+"""Package discovery: load ``lllm.toml`` packages (and their dependencies) into a Runtime (§6.1–§6.5).
+
+Python files are imported as ``lllm._discovered.<pkg>.<section>.<path>`` while a loading context
+is set, so decorators and Tactic subclasses register into the runtime being loaded. Only objects
+*defined* in a module are registered; names bound by ``import`` statements are skipped."""
+from __future__ import annotations
+
+import dis
+import importlib.machinery
+import importlib.util
+import logging
+import os
+import re
+import sys
+import types
+import warnings
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+
+from lllm.core.manifest import (STANDARD_SECTIONS, Manifest, PathEntry, find_config_file, manifest_in,
+                                read_manifest)
+from lllm.core.resource import PackageInfo, ResourceNode
+from lllm.core.runtime import (LoadingContext, Runtime, get_default_runtime, loading_context, loading_runtime,
+                               set_default_runtime, set_named_runtime)
+from lllm.errors import ConfigError, PackageError
+
+logger = logging.getLogger("lllm.config")
+
+MODULE_ROOT = "lllm._discovered"
+_FALSY = ("0", "false", "no", "off")
+_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)
+_PROMPT_EXT = (".md", ".txt")
+_CONFIG_EXT = (".yaml", ".yml")
+
+_IMPORT_OPS = {dis.opmap["IMPORT_NAME"], dis.opmap["IMPORT_FROM"]}
+_STORE_OPS = {dis.opmap["STORE_NAME"], dis.opmap["STORE_GLOBAL"]}
+_PASS_OPS = {dis.opmap[n] for n in ("POP_TOP", "SWAP", "ROT_TWO", "COPY", "CACHE", "NOP") if n in dis.opmap}
+_EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
+
+
+def env_flag(name: str, default: bool = True) -> bool:
+    """An on/off environment variable: ``0``, ``false``, ``no`` and ``off`` (any case) are off."""
+    value = os.environ.get(name, "").strip().lower()
+    return default if not value else value not in _FALSY
+
+
+def lllm_home() -> Path:
+    return Path(os.environ.get("LLLM_HOME") or "~/.lllm").expanduser()
+
+
+def imported_names(code: types.CodeType) -> Set[str]:
+    """Names that the module's top-level code binds with ``import`` statements (read from its bytecode)."""
+    names: Set[str] = set()
+    raw, co_names, pending, ext = code.co_code, code.co_names, False, 0
+    for i in range(0, len(raw), 2):
+        op, arg = raw[i], raw[i + 1] | ext
+        if op == _EXTENDED_ARG:
+            ext = arg << 8
+            continue
+        ext = 0
+        if op in _IMPORT_OPS:
+            pending = True
+        elif op in _STORE_OPS:  # the last binding decides: `x = x.extend(...)` after an import defines x here
+            (names.add if pending else names.discard)(co_names[arg])
+            pending = False
+        elif op not in _PASS_OPS:
+            pending = False
+    return names
+
+
+def split_front_matter(text: str, file: Path) -> Tuple[Dict[str, Any], str]:
+    """``(metadata, template)`` of a prompt file with optional ``---`` YAML front matter."""
+    m = _FRONT_MATTER.match(text)
+    if m is None:
+        return {}, text
+    import yaml
+    try:
+        meta = yaml.safe_load(m.group(1)) or {}
+    except yaml.YAMLError as e:
+        raise PackageError(f"{file}: invalid YAML front matter: {e}") from None
+    if not isinstance(meta, dict):
+        raise PackageError(f"{file}: front matter must be a mapping, got {type(meta).__name__}")
+    return meta, text[m.end():]
+
+
+def read_data_file(path: Path) -> Any:
+    """A custom resource file's value: JSON, YAML (safe) and TOML are parsed; anything else is bytes."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            import json
+            return json.loads(path.read_text(encoding="utf-8"))
+        if suffix in _CONFIG_EXT:
+            import yaml
+            return yaml.safe_load(path.read_text(encoding="utf-8"))
+        if suffix == ".toml":
+            from lllm.core.manifest import parse_toml
+            return parse_toml(path.read_text(encoding="utf-8"))
+    except (ValueError, ImportError) as e:  # json, toml and yaml errors are ValueErrors or YAMLErrors
+        raise ConfigError(f"{path}: cannot parse {suffix[1:].upper()}: {e}") from None
+    except Exception as e:  # yaml.YAMLError does not derive from ValueError
+        raise ConfigError(f"{path}: cannot parse {suffix[1:].upper()}: {e}") from None
+    return path.read_bytes()
+
+
+def _walk(root: Path, rel: Tuple[str, ...] = ()) -> Iterator[Tuple[Path, Tuple[str, ...]]]:
+    """Files under ``root`` in name order, skipping ``_*``, ``.*`` (and so ``__pycache__``)."""
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith(("_", ".")):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path), rel + (entry.name,))
+        elif entry.is_file():
+            yield Path(entry.path), rel + (entry.name,)
+
+
+def _ensure_package_module(name: str, path: Optional[str] = None) -> types.ModuleType:
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+        spec.submodule_search_locations = []
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+    if path is not None and path not in module.__path__:
+        module.__path__.append(path)
+    return module
+
+
+class PackageLoader:
+    """Loads packages into one runtime: dependencies first, each folder once, warnings or strict errors."""
+
+    def __init__(self, runtime: Runtime, strict: bool = False):
+        self.runtime = runtime
+        self.strict = strict or env_flag("LLLM_STRICT", default=False)
+        self._in_progress: Set[str] = set()
+        self._imports: Dict[str, Set[str]] = {}
+
+    def warn(self, message: str) -> None:
+        if self.strict:
+            raise PackageError(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+    def register(self, node: ResourceNode) -> ResourceNode:
+        """Register a discovered node; replacing a different resource under the same key warns with both sources."""
+        old = self.runtime._nodes.get(node.qualified_key)
+        if old is not None and old.qualified_key == node.qualified_key and old.metadata.get("source"):
+            same = (old._value is node._value) if old.loaded and node.loaded else \
+                old.metadata.get("file_path") == node.metadata.get("file_path")
+            if not same:
+                self.warn(f"Resource key '{node.qualified_key}' is defined twice: in {old.metadata['source']} and in "
+                          f"{node.metadata.get('source')}; the later one wins")
+        return self.runtime.register(node)
+
+    # -- packages ------------------------------------------------------------------------------
+    def load(self, file: Path, alias: Optional[str] = None, manifest: Optional[Manifest] = None) -> Optional[PackageInfo]:
+        """Load the package whose manifest is ``file`` (already loaded or in progress: only add the alias)."""
+        rt = self.runtime
+        base = str(Path(file).parent.resolve())
+        if base in rt.loaded_package_paths:
+            info = next((p for p in rt.packages.values() if p.base_dir == base and p.alias is None), None)
+            if base in self._in_progress:
+                logger.debug("dependency cycle stopped at %s", base)
+            if info is not None and alias:
+                rt.add_alias(info.name, alias)
+            return info
+        m = manifest if manifest is not None else read_manifest(Path(file), self.warn)
+        other = rt.packages.get(m.name)
+        if other is not None:
+            self.warn(f"{m.file}: package '{m.name}' is already loaded from {other.base_dir}; the first one wins "
+                      f"and this one is skipped")
+            return None
+        info = PackageInfo(m.name, m.version, m.description, base_dir=base,
+                           extra={"manifest": str(m.file), **m.extra})
+        rt.register_package(info)
+        rt.loaded_package_paths.add(base)
+        if alias:
+            rt.add_alias(m.name, alias)
+        prefix = f"{MODULE_ROOT}.{m.name}."
+        for stale in [k for k in sys.modules if k.startswith(prefix)]:  # a previous load's modules
+            del sys.modules[stale]
+        self._in_progress.add(base)
+        try:
+            for dep in m.dependencies:
+                self._load_dependency(dep)
+            for section, entries in m.sections.items():
+                for entry in entries:
+                    self._load_entry(m.name, section, entry)
+        finally:
+            self._in_progress.discard(base)
+        return info
+
+    def _load_dependency(self, dep: Any) -> None:
+        target = dep.path
+        file = target if target.is_file() else (manifest_in(target) if target.is_dir() else None)
+        if file is None:
+            self.warn(f"{dep.where}: dependency {target} not found (no lllm.toml there); skipped")
+            return
+        manifest = None
+        if str(file.parent.resolve()) not in self.runtime.loaded_package_paths:
+            try:
+                manifest = read_manifest(file, self.warn)
+            except PackageError as e:
+                self.warn(f"{dep.where}: {e}; dependency skipped")
+                return
+        self.load(file, dep.alias, manifest)
+
+    # -- sections ------------------------------------------------------------------------------
+    def _load_entry(self, package: str, section: str, entry: PathEntry) -> None:
+        root = entry.path.resolve()
+        module_base = f"{MODULE_ROOT}.{package}.{section}"
+        _ensure_package_module(MODULE_ROOT)
+        _ensure_package_module(f"{MODULE_ROOT}.{package}")
+        _ensure_package_module(module_base, str(root))
+        for path, rel in _walk(root):
+            bad = next((p for p in rel if not _SEGMENT.match(p)), None)
+            if bad is not None:
+                self.warn(f"{path}: the name {bad!r} cannot be part of a resource key (use letters, digits, "
+                          f"'.', '_' and '-'); file skipped")
+                continue
+            name, suffix = os.path.splitext(rel[-1])
+            stem = rel[:-1] + (name,)
+            ctx = LoadingContext(self.runtime, package, section, entry.prefix, str(path), self)
+            if suffix == ".py":
+                self._load_module(ctx, path, stem, module_base)
+            elif section == "prompts":
+                if suffix in _PROMPT_EXT:
+                    self._load_prompt_file(ctx, path, "/".join(stem))
+            elif section == "configs":
+                if suffix in _CONFIG_EXT:
+                    self._add_lazy(ctx, "config", "/".join(stem), path)
+            elif section not in STANDARD_SECTIONS:
+                self._add_lazy(ctx, section, "/".join(rel), path)
+
+    def _add_lazy(self, ctx: LoadingContext, rtype: str, key: str, path: Path) -> None:
+        abspath = str(path)
+        self.register(ResourceNode.lazy(_prefixed(ctx.prefix, key), lambda: read_data_file(Path(abspath)),
+                                        f"{ctx.package}.{ctx.section}", rtype, file_path=abspath, source=abspath))
+
+    def _load_prompt_file(self, ctx: LoadingContext, path: Path, key: str) -> None:
+        from lllm.core.prompt import Prompt
+        key = _prefixed(ctx.prefix, key)
+        try:
+            meta, template = split_front_matter(path.read_text(encoding="utf-8"), path)
+            prompt = Prompt(path=key, prompt=template, metadata=meta)
+        except PackageError as e:
+            self.warn(f"{e}; prompt skipped")
+            return
+        except (ValueError, TypeError, OSError) as e:
+            self.warn(f"{path}: not a valid prompt: {e}; prompt skipped")
+            return
+        self._add_object(ctx, "prompt", key, prompt, str(path))
+
+    def _add_object(self, ctx: LoadingContext, rtype: str, key: str, value: Any, source: str) -> None:
+        namespace = f"{ctx.package}.{ctx.section}"
+        if rtype == "prompt":
+            value.qualified_key = f"{namespace}:{key}"
+        self.register(ResourceNode.eager(key, value, namespace, rtype, source=source, file_path=ctx.source))
+
+    def _load_module(self, ctx: LoadingContext, path: Path, stem: Tuple[str, ...], module_base: str) -> None:
+        parts = [p.replace(".", "_") for p in stem]
+        modname = ".".join([module_base, *parts])
+        for i in range(1, len(parts)):  # sub-folders become (namespace) packages
+            _ensure_package_module(".".join([module_base, *parts[:i]]), str(path.parents[len(parts) - 1 - i]))
+        loaded = self._import(ctx, path, modname)
+        if loaded is None:
+            return
+        module, skip = loaded
+        self._register_definitions(ctx, module, skip, stem, str(path))
+
+    def _import(self, ctx: LoadingContext, path: Path, modname: str) -> Optional[Tuple[types.ModuleType, Set[str]]]:
+        module = sys.modules.get(modname)
+        if module is not None and getattr(module, "__file__", None) == str(path):  # imported by a sibling already
+            if modname not in self._imports:
+                code = module.__spec__.loader.get_code(modname)  # type: ignore[union-attr]
+                self._imports[modname] = imported_names(code) if code is not None else set()
+            return module, self._imports[modname]
+        spec = importlib.util.spec_from_file_location(modname, path)
+        if spec is None or spec.loader is None:
+            self.warn(f"{path}: cannot be imported; file skipped")
+            return None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = module
+        tokens = (loading_runtime.set(self.runtime), loading_context.set(ctx))
+        try:
+            code = spec.loader.get_code(modname)  # type: ignore[attr-defined]
+            exec(code, module.__dict__)  # noqa: S102 - discovery runs the package's own code, by design
+        except PackageError:
+            sys.modules.pop(modname, None)
+            raise
+        except (Exception, SystemExit) as e:  # noqa: BLE001 - reported, loading continues
+            sys.modules.pop(modname, None)
+            self.warn(f"{path}: import failed: {type(e).__name__}: {e}; file skipped")
+            return None
+        finally:
+            loading_context.reset(tokens[1])
+            loading_runtime.reset(tokens[0])
+        parent, _, child = modname.rpartition(".")
+        setattr(sys.modules[parent], child, module)
+        self._imports[modname] = imported_names(code)
+        return module, self._imports[modname]
+
+    def _register_definitions(self, ctx: LoadingContext, module: types.ModuleType, skip: Set[str],
+                              stem: Tuple[str, ...], path: str) -> None:
+        """Register the prompts, tools and proxies defined (not imported) in ``module``."""
+        from lllm.core.prompt import Prompt
+        from lllm.core.tools import Function
+        section = ctx.section
+        custom = section not in STANDARD_SECTIONS
+        base = _proxy_base()
+        modkey = "/".join(stem)
+        seen: Set[int] = set()
+        for attr, value in list(vars(module).items()):
+            if attr.startswith("__") or id(value) in seen:
+                continue
+            if isinstance(value, type):
+                if value.__module__ != module.__name__ or not (section == "proxies" or custom):
+                    continue
+                is_proxy = (base is not None and issubclass(value, base) and value is not base) or \
+                    "_proxy_path" in value.__dict__
+                if is_proxy:
+                    seen.add(id(value))
+                    sub = value.__dict__.get("_proxy_path") or f"{modkey}/{value.__name__}"
+                    self._add_object(ctx, "proxy", _prefixed(ctx.prefix, sub), value, f"{path}#{value.__name__}")
+                continue
+            if attr in skip:
+                continue
+            if isinstance(value, Prompt) and (section == "prompts" or custom):
+                seen.add(id(value))
+                key = _prefixed(ctx.prefix, f"{modkey}/{value.path}")
+                self._add_object(ctx, "prompt", key, value, f"{path}#{attr}")
+            elif isinstance(value, Function) and (section == "tools" or custom):
+                seen.add(id(value))
+                sub = modkey if stem[-1] == value.name else f"{modkey}/{value.name}"
+                self._add_object(ctx, "tool", _prefixed(ctx.prefix, sub), value, f"{path}#{attr}")
+
+
+def _prefixed(prefix: str, key: str) -> str:
+    return f"{prefix}/{key}" if prefix else key
+
+
+def _proxy_base() -> Optional[type]:
+    """``BaseProxy`` if the proxies module is loaded (a module defining a proxy has imported it)."""
+    for name in ("lllm.proxies.base", "lllm.proxies"):
+        base = getattr(sys.modules.get(name), "BaseProxy", None)
+        if isinstance(base, type):
+            return base
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Public entry points
+# ---------------------------------------------------------------------------------------------
+
+def _manifest_path(path: "str | os.PathLike[str]") -> Path:
+    p = Path(path).expanduser()
+    if p.is_dir():
+        found = manifest_in(p)
+        if found is None:
+            raise FileNotFoundError(f"No lllm.toml in {p}")
+        return found
+    if not p.is_file():
+        raise FileNotFoundError(f"No such manifest: {p}")
+    return p
+
+
+def load_package(path: "str | os.PathLike[str] | None" = None, *, runtime: Optional[Runtime] = None,
+                 strict: bool = False) -> Optional[PackageInfo]:
+    """Load a package (a manifest file or its folder; default: the project's manifest) and its dependencies.
+
+    Returns its ``PackageInfo`` (``None`` if a package of that name was already loaded from elsewhere)."""
+    if path is None:
+        found = find_config_file()
+        if found is None:
+            raise FileNotFoundError("No lllm.toml found in the current folder or its parents (nor via $LLLM_CONFIG)")
+        path = found
+    return PackageLoader(runtime or get_default_runtime(), strict).load(_manifest_path(path))
+
+
+def load_cwd_fallback(runtime: Optional[Runtime] = None) -> bool:
+    """Load the standard folders (prompts/, tools/, ...) of the cwd as a package; ``False`` if there are none."""
+    cwd = Path.cwd()
+    sections = [s for s in STANDARD_SECTIONS if (cwd / s).is_dir()]
+    if not sections:
+        return False
+    name = re.sub(r"[^a-z0-9_-]", "_", cwd.name.lower()) or "project"
+    warnings.warn(f"No lllm.toml found: loading the folders {sections} of {cwd} as package '{name}'. "
+                  f"Add an lllm.toml to name the package and silence this warning.", RuntimeWarning, stacklevel=2)
+    m = Manifest(file=cwd / "lllm.toml", name=name,
+                 sections={s: [PathEntry(cwd / s, "", f"{cwd / s}")] for s in sections})
+    PackageLoader(runtime or get_default_runtime()).load(m.file, manifest=m)
+    return True
+
+
+def shared_package_dirs(project_root: Optional[Path] = None) -> List[Path]:
+    """Where drop-in packages live: ``<project root>/lllm_packages`` then ``$LLLM_HOME/packages``."""
+    root = project_root if project_root is not None else _project_root()
+    return [root / "lllm_packages", lllm_home() / "packages"]
+
+
+def _project_root() -> Path:
+    found = find_config_file()
+    return found.parent if found is not None else Path.cwd()
+
+
+def load_shared_packages(runtime: Optional[Runtime] = None, project_root: Optional[Path] = None,
+                         strict: bool = False) -> List[str]:
+    """Load drop-in packages (``*/lllm.toml``) alphabetically, skipping ones already loaded. Returns their names.
+
+    If ``LLLM_TRUSTED_PACKAGES`` is set (comma-separated names), only those are loaded."""
+    loader = PackageLoader(runtime or get_default_runtime(), strict)
+    trusted = os.environ.get("LLLM_TRUSTED_PACKAGES")
+    allowed = {n.strip() for n in re.split(r"[,\s]+", trusted) if n.strip()} if trusted else None
+    loaded = []
+    for folder in shared_package_dirs(project_root):
+        if not folder.is_dir():
+            continue
+        for child in sorted(folder.iterdir(), key=lambda p: p.name):
+            file = child / "lllm.toml"
+            if child.name.startswith((".", "_")) or not file.is_file():
+                continue
+            if str(child.resolve()) in loader.runtime.loaded_package_paths:
+                continue
+            try:
+                manifest = read_manifest(file, loader.warn)
+            except PackageError as e:
+                loader.warn(f"{e}; drop-in package skipped")
+                continue
+            if manifest.name in loader.runtime.packages:
+                logger.debug("drop-in %s skipped: package '%s' is already loaded", child, manifest.name)
+                continue
+            if allowed is not None and manifest.name not in allowed:
+                loader.warn(f"{file}: package '{manifest.name}' is not in LLLM_TRUSTED_PACKAGES; not loaded")
+                continue
+            if loader.load(file, manifest=manifest) is not None:
+                loaded.append(manifest.name)
+    return loaded
+
+
+def load_runtime(toml_path: "str | os.PathLike[str] | None" = None, name: Optional[str] = None, *,
+                 discover_cwd: bool = True, discover_shared_packages: bool = True) -> Runtime:
+    """A fresh runtime filled from a manifest (default: the project's), else the cwd's standard folders,
+    then drop-in packages. Without ``name`` it replaces the default runtime; with one, ``get_runtime(name)``."""
+    rt = Runtime(name or "default")
+    manifest = _manifest_path(toml_path) if toml_path is not None else (find_config_file() if discover_cwd else None)
+    if manifest is not None:
+        load_package(manifest, runtime=rt)
+    elif discover_cwd:
+        load_cwd_fallback(rt)
+    if discover_shared_packages:
+        load_shared_packages(rt, manifest.parent if manifest is not None else Path.cwd())
+    rt.discovery_done = True
+    if name is None:
+        set_default_runtime(rt)
+    else:
+        set_named_runtime(name, rt)
+    return rt
+
+
+def auto_init(runtime: Optional[Runtime] = None) -> None:
+    """What ``import lllm`` does (§6.5). Never raises: a failure becomes a warning and ``runtime.init_error``."""
+    rt = runtime or get_default_runtime()
+    try:
+        manifest = find_config_file()
+        if manifest is not None:
+            load_package(manifest, runtime=rt)
+        elif env_flag("LLLM_AUTO_CWD_FALLBACK"):
+            load_cwd_fallback(rt)
+        if env_flag("LLLM_AUTO_SHARED_PACKAGES"):
+            load_shared_packages(rt, manifest.parent if manifest is not None else Path.cwd())
+    except Exception as e:  # noqa: BLE001 - auto-init must never break `import lllm`
+        rt.init_error = f"{type(e).__name__}: {e}"
+        warnings.warn(f"LLLM auto-init failed: {rt.init_error}", RuntimeWarning, stacklevel=2)
+    rt.discovery_done = True
+
+
+__all__ = ["load_package", "load_runtime", "load_cwd_fallback", "load_shared_packages", "find_config_file",
+           "auto_init", "PackageLoader", "imported_names", "split_front_matter",
+           "read_data_file", "env_flag", "lllm_home", "shared_package_dirs", "MODULE_ROOT"]

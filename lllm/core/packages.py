@@ -1,0 +1,346 @@
+"""Package management (§6.6): install a package from a zip, export one to a zip, list and remove them.
+
+Installed packages live in ``$LLLM_HOME/packages/<name>`` (scope ``user``) or
+``<project root>/lllm_packages/<name>`` (scope ``project``), where auto-init finds them. Archives are
+checked completely before anything is written, and installation is atomic."""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Any, Dict, List, Optional, Tuple
+
+from lllm.core.discovery import lllm_home, load_package
+from lllm.core.manifest import MANIFEST_NAMES, check_name, find_config_file, manifest_in, parse_toml, read_manifest
+from lllm.core.runtime import Runtime, get_default_runtime
+from lllm.errors import PackageError
+
+SCOPES = ("user", "project")
+MAX_MEMBERS = 10_000
+MAX_TOTAL_BYTES = 200 * 1024 * 1024
+MAX_RATIO = 200  # uncompressed / compressed, for members over 1 MiB
+_RATIO_FLOOR = 1024 * 1024
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+_SKIP_DIRS = {"__pycache__", ".git"}
+
+
+def scope_dir(scope: str) -> Path:
+    """The folder packages of ``scope`` are installed into."""
+    if scope == "user":
+        return lllm_home() / "packages"
+    if scope == "project":
+        found = find_config_file()
+        return (found.parent if found is not None else Path.cwd()) / "lllm_packages"
+    raise ValueError(f"Unknown scope {scope!r}; use one of {list(SCOPES)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# install
+# ---------------------------------------------------------------------------------------------
+
+def _check_archive(zf: zipfile.ZipFile, source: Path) -> Tuple[str, str]:
+    """Validate every member; return ``(top folder or '', manifest member name)``. Raises ``PackageError``."""
+    infos = zf.infolist()
+    if not infos:
+        raise PackageError(f"{source}: the archive is empty")
+    if len(infos) > MAX_MEMBERS:
+        raise PackageError(f"{source}: {len(infos)} members exceed the limit of {MAX_MEMBERS}")
+    total = 0
+    for info in infos:
+        name = info.filename
+        if "\\" in name or "\x00" in name or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+            raise PackageError(f"{source}: member {name!r} has an absolute or unsafe path; refusing to install")
+        if ".." in PurePosixPath(name).parts:
+            raise PackageError(f"{source}: member {name!r} contains '..'; refusing to install")
+        kind = stat.S_IFMT(info.external_attr >> 16)  # 0 when the archiver recorded no file type
+        if kind == stat.S_IFLNK:
+            raise PackageError(f"{source}: member {name!r} is a symbolic link; refusing to install")
+        if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+            raise PackageError(f"{source}: member {name!r} is not a regular file or folder; refusing to install")
+        total += info.file_size
+        if info.file_size > _RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise PackageError(f"{source}: member {name!r} expands {info.file_size // max(info.compress_size, 1)}x "
+                               f"(limit {MAX_RATIO}x); refusing a likely zip bomb")
+    if total > MAX_TOTAL_BYTES:
+        raise PackageError(f"{source}: {total} bytes uncompressed exceed the limit of {MAX_TOTAL_BYTES}")
+    names = [i.filename for i in infos]
+    at_root = [n for n in names if n in MANIFEST_NAMES]
+    if at_root:
+        return "", at_root[0]
+    tops = {PurePosixPath(n).parts[0] for n in names if PurePosixPath(n).parts}
+    if len(tops) != 1:
+        raise ValueError(f"{source}: lllm.toml must be at the archive root or inside exactly one top folder; "
+                         f"found top-level entries {sorted(tops)[:10]}")
+    top = tops.pop()
+    nested = [n for n in names if n in {f"{top}/{m}" for m in MANIFEST_NAMES}]
+    if not nested:
+        raise ValueError(f"{source}: no lllm.toml at the archive root or in its top folder '{top}/'")
+    return top, nested[0]
+
+
+def _package_name(manifest_text: str, fallback: str, source: Path) -> str:
+    try:
+        data = parse_toml(manifest_text)
+    except ValueError as e:
+        raise PackageError(f"{source}: the archive's lllm.toml is invalid TOML: {e}") from None
+    pkg = data.get("package") if isinstance(data.get("package"), dict) else {}
+    name = pkg.get("name", fallback)
+    if not name:
+        raise ValueError(f"{source}: the package has no name ([package].name) and none can be derived")
+    try:
+        return check_name(name, f"{source}: [package].name")
+    except PackageError as e:
+        raise ValueError(str(e)) from None
+
+
+def rename_in_manifest(text: str, new_name: str) -> str:
+    """The manifest text with only ``[package].name`` changed (comments and layout kept)."""
+    import tomlkit
+    doc = tomlkit.parse(text)
+    if "package" not in doc:
+        doc["package"] = tomlkit.table()
+    doc["package"]["name"] = new_name  # type: ignore[index]
+    return tomlkit.dumps(doc)
+
+
+def install_package(zip_path: "str | os.PathLike[str]", *, alias: Optional[str] = None, scope: str = "user",
+                    load: bool = True, runtime: Optional[Runtime] = None) -> Path:
+    """Install a package zip into ``scope`` and (by default) load it; returns the installed folder."""
+    if scope not in SCOPES:
+        raise ValueError(f"Unknown scope {scope!r}; use one of {list(SCOPES)}")
+    if alias is not None:
+        try:
+            check_name(alias, "alias")
+        except PackageError as e:
+            raise ValueError(str(e)) from None
+    source = Path(zip_path).expanduser()
+    if not source.is_file():
+        raise FileNotFoundError(f"No such package archive: {source}")
+    try:
+        zf = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise PackageError(f"{source}: not a readable zip archive: {e}") from None
+    with zf:
+        top, manifest_member = _check_archive(zf, source)
+        if zf.getinfo(manifest_member).file_size > 1024 * 1024:
+            raise PackageError(f"{source}: {manifest_member} is larger than 1 MiB")
+        manifest_text = zf.read(manifest_member).decode("utf-8", errors="replace")
+        name = _package_name(manifest_text, top or source.stem, source)
+        folder = alias or name
+        parent = scope_dir(scope)
+        target = parent / folder
+        if target.exists() or target.is_symlink():
+            raise FileExistsError(f"Package '{folder}' is already installed at {target}; remove it first "
+                                  f"(lllm pkg remove {folder}) or install under another name with alias=...")
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".installing-{folder}-", dir=parent))
+        try:
+            dest_root = staging / folder
+            dest_root.mkdir()
+            _extract(zf, top, dest_root)
+            manifest_file = dest_root / PurePosixPath(manifest_member).name
+            if alias is not None and alias != name:
+                manifest_file.write_text(rename_in_manifest(manifest_text, alias), encoding="utf-8")
+            os.replace(dest_root, target)  # atomic on one filesystem: the package appears whole or not at all
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    if load:
+        load_package(target, runtime=runtime or get_default_runtime())
+    return target
+
+
+def _extract(zf: zipfile.ZipFile, top: str, dest_root: Path) -> None:
+    root = dest_root.resolve()
+    for info in zf.infolist():
+        parts = PurePosixPath(info.filename).parts[1 if top else 0:]
+        if not parts:
+            continue
+        dest = dest_root.joinpath(*parts)
+        if not dest.resolve().is_relative_to(root):  # belt and braces: members were checked already
+            raise PackageError(f"member {info.filename!r} would be written outside the package folder")
+        if info.is_dir():
+            dest.mkdir(parents=True, exist_ok=True)
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with zf.open(info) as src, open(dest, "wb") as out:
+            shutil.copyfileobj(src, out, 1024 * 1024)
+
+
+# ---------------------------------------------------------------------------------------------
+# export
+# ---------------------------------------------------------------------------------------------
+
+def _package_dir(name: str, runtime: Runtime) -> Tuple[str, Path]:
+    info = runtime.packages.get(name)
+    if info is None or not info.base_dir:
+        known = sorted(runtime.packages)
+        raise ValueError(f"Unknown package '{name}'. Known packages: {known}")
+    return info.name, Path(info.base_dir)
+
+
+def _files(root: Path) -> List[Path]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
+        out += [Path(dirpath) / f for f in filenames if not f.startswith(".")]
+    return sorted(out, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _dependency_closure(root: Path) -> List[Tuple[Path, str]]:
+    """Transitive dependencies of the package at ``root``: ``(folder, package name)``, each once."""
+    seen = {root.resolve()}
+    out: List[Tuple[Path, str]] = []
+    todo = [root]
+    while todo:
+        manifest = manifest_in(todo.pop(0))
+        if manifest is None:
+            continue
+        m = read_manifest(manifest, lambda msg: None)
+        for dep in m.dependencies:
+            folder = dep.path if dep.path.is_dir() else dep.path.parent
+            if manifest_in(folder) is None or folder.resolve() in seen:
+                continue
+            seen.add(folder.resolve())
+            dep_name = read_manifest(manifest_in(folder), lambda msg: None).name  # type: ignore[arg-type]
+            if any(n == dep_name for _, n in out):
+                raise PackageError(f"Cannot bundle: two different dependencies are named '{dep_name}'")
+            out.append((folder, dep_name))
+            todo.append(folder)
+    return out
+
+
+def _rewrite_dependencies(text: str, manifest_dir: Path, paths: Dict[Path, str]) -> str:
+    """Point ``[dependencies].packages`` at the bundled copies (``paths``: folder -> new relative path),
+    keeping aliases; dependencies that were not bundled (missing on disk) are dropped."""
+    import tomlkit
+    doc = tomlkit.parse(text)
+    manifest = manifest_in(manifest_dir)
+    deps = read_manifest(manifest, lambda msg: None).dependencies if manifest is not None else []
+    if "dependencies" not in doc or not deps:
+        return text
+    entries = tomlkit.array()
+    for dep in deps:
+        new = paths.get((dep.path if dep.path.is_dir() else dep.path.parent).resolve())
+        if new is not None:
+            entries.append(new + (f" as {dep.alias}" if dep.alias else ""))
+    doc["dependencies"]["packages"] = entries  # type: ignore[index]
+    return tomlkit.dumps(doc)
+
+
+def export_package(name: str, out: "str | os.PathLike[str]", *, bundle_deps: bool = False,
+                   runtime: Optional[Runtime] = None) -> Path:
+    """Zip a loaded package as ``<name>/...`` (sorted; hidden files, ``__pycache__`` and ``.git`` skipped).
+
+    With ``bundle_deps`` its transitive dependencies go into ``<name>/lllm_packages/<dep>/`` and the
+    bundled manifests point there."""
+    rt = runtime or get_default_runtime()
+    pkg_name, root = _package_dir(name, rt)
+    out_path = Path(out).expanduser()
+    if out_path.suffix != ".zip":
+        out_path = out_path.with_name(out_path.name + ".zip")
+    members: List[Tuple[str, Any]] = []  # (archive name, Path or bytes)
+    deps = _dependency_closure(root) if bundle_deps else []
+    names = {folder.resolve(): dep for folder, dep in deps}
+    for f in _files(root):
+        rel = f.relative_to(root).as_posix()
+        if bundle_deps and rel.split("/")[0] == "lllm_packages" and rel.split("/")[1:2] and \
+                rel.split("/")[1] in names.values():
+            continue  # replaced by the bundled copy
+        if bundle_deps and f.parent == root and f.name in MANIFEST_NAMES:
+            paths = {folder: f"lllm_packages/{dep}" for folder, dep in names.items()}
+            members.append((f"{pkg_name}/{rel}", _rewrite_dependencies(f.read_text("utf-8"), root, paths).encode()))
+        else:
+            members.append((f"{pkg_name}/{rel}", f))
+    for folder, dep in deps:
+        for f in _files(folder):
+            rel = f.relative_to(folder).as_posix()
+            arc = f"{pkg_name}/lllm_packages/{dep}/{rel}"
+            if f.parent == folder and f.name in MANIFEST_NAMES:
+                paths = {**{d: f"../{n}" for d, n in names.items()}, root.resolve(): "../.."}
+                members.append((arc, _rewrite_dependencies(f.read_text("utf-8"), folder, paths).encode()))
+            elif rel.split("/")[0] != "lllm_packages":
+                members.append((arc, f))
+    members.sort(key=lambda m: m[0])
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", dir=out_path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+            for arc, src in members:
+                info = zipfile.ZipInfo(arc, date_time=_FIXED_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, src if isinstance(src, bytes) else src.read_bytes())
+        os.replace(tmp, out_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out_path
+
+
+# ---------------------------------------------------------------------------------------------
+# list / remove
+# ---------------------------------------------------------------------------------------------
+
+def _installed(scope: str) -> List[Dict[str, Any]]:
+    folder = scope_dir(scope)
+    if not folder.is_dir():
+        return []
+    rows = []
+    for child in sorted(folder.iterdir(), key=lambda p: p.name):
+        manifest = child / "lllm.toml"
+        if child.name.startswith((".", "_")) or not manifest.is_file():
+            continue
+        try:
+            m = read_manifest(manifest, lambda msg: None, default_name=child.name)
+            name, version, description = m.name, m.version, m.description
+        except PackageError as e:
+            name, version, description = child.name, "?", f"unreadable manifest: {e}"
+        rows.append({"name": name, "version": version, "description": description, "scope": scope,
+                     "path": str(child), "folder": child.name})
+    return rows
+
+
+def list_packages(scope: Optional[str] = None) -> List[Dict[str, Any]]:
+    """Installed packages: ``[{name, version, description, scope, path}]`` (project scope first)."""
+    if scope is not None and scope not in SCOPES:
+        raise ValueError(f"Unknown scope {scope!r}; use one of {list(SCOPES)}")
+    rows = []
+    for s in ("project", "user") if scope is None else (scope,):
+        rows += _installed(s)
+    for row in rows:
+        row.pop("folder")
+    return rows
+
+
+def remove_package(name: str, *, scope: Optional[str] = None, runtime: Optional[Runtime] = None) -> Path:
+    """Delete an installed package (matched by folder or manifest name) and unregister it from the runtime."""
+    if scope is not None and scope not in SCOPES:
+        raise ValueError(f"Unknown scope {scope!r}; use one of {list(SCOPES)}")
+    matches = [r for s in (SCOPES if scope is None else (scope,)) for r in _installed(s)
+               if name in (r["name"], r["folder"])]
+    if not matches:
+        where = f"scope '{scope}'" if scope else "the project or user scope"
+        raise FileNotFoundError(f"No installed package '{name}' in {where}")
+    if len({m["scope"] for m in matches}) > 1:
+        raise ValueError(f"Package '{name}' is installed in both scopes ({[m['path'] for m in matches]}); "
+                         f"pass scope='project' or scope='user'")
+    row = matches[0]
+    path = Path(row["path"])
+    base = str(path.resolve())
+    if path.is_symlink():
+        path.unlink()
+    else:
+        doomed = path.with_name(f".removing-{path.name}-{os.getpid()}")
+        os.replace(path, doomed)  # disappears at once; the delete may take longer
+        shutil.rmtree(doomed, ignore_errors=True)
+    rt = runtime or get_default_runtime()
+    for pkg in [p for p in list(rt.packages.values()) if p.base_dir in (base, str(path)) and p.alias is None]:
+        rt.unload_package(pkg.name)
+    return path
+
+
+__all__ = ["install_package", "export_package", "list_packages", "remove_package", "scope_dir",
+           "rename_in_manifest", "SCOPES"]

@@ -1,0 +1,412 @@
+"""Jupyter mode (§8.2): an agent writes ``<python_cell>``/``<markdown_cell>`` blocks and the tactic runs
+them in a real IPython kernel, keeping a notebook (``.ipynb``) of every cell and its outputs.
+
+``CALL_API(path, params)`` inside the kernel sends the request back to this process over a localhost
+socket (one JSON line each way, with a per-session token), where the ``api`` callable (normally the
+agent's ``ProxyManager``) answers it: provider keys and proxies never enter the kernel, whose
+environment is the parent's minus secret-looking variables. Runaway cells are interrupted, and the
+kernel is restarted if that does not stop them. The kernel runs as the parent's user: it is a
+separate process, not a security boundary (the ``subprocess`` sandbox backend is one).
+
+Needs the ``jupyter`` extra (``jupyter_client``, ``ipykernel``, ``nbformat``); imported lazily."""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import os
+import queue
+import re
+import secrets
+import socketserver
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from lllm.errors import LLLMError
+
+#: ``api(path, params)``: what ``CALL_API`` calls in this process.
+ApiHandler = Callable[[str, Dict[str, Any]], Any]
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_SECRET_ENV = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL", re.IGNORECASE)
+_CELL = re.compile(r"<(python_cell|markdown_cell)>(.*?)</\1>", re.DOTALL)
+_MAX_REQUEST = 16 << 20  # bytes of one CALL_API request line
+_FRAMEWORK_FRAME = "_lllm_make_call_api"  # in the traceback entry of CALL_API's frame, which is left out
+
+# Run silently in the kernel by init_session(): defines CALL_API and leaves nothing else behind.
+_KERNEL_INIT = '''
+def _lllm_make_call_api(port, token):
+    import builtins, json, socket
+
+    def CALL_API(path, params=None):
+        """Call an API endpoint through the host: CALL_API("<proxy>/<endpoint>", {...}) -> data."""
+        line = json.dumps({"token": token, "path": path, "params": dict(params or {})}) + "\\n"
+        with socket.create_connection(("127.0.0.1", port)) as conn:
+            conn.sendall(line.encode("utf-8"))
+            raw = conn.makefile("rb").readline()
+        if not raw:
+            raise RuntimeError("CALL_API: the host closed the connection without a reply")
+        reply = json.loads(raw)
+        if reply["ok"]:
+            return reply["value"]
+        exc = getattr(builtins, reply["type"], None)
+        if not (isinstance(exc, type) and issubclass(exc, Exception)):
+            exc = RuntimeError
+        raise exc(reply["message"])
+
+    return CALL_API
+
+
+CALL_API = _lllm_make_call_api(%(port)d, %(token)r)
+del _lllm_make_call_api
+'''
+
+
+class JupyterError(LLLMError, RuntimeError):
+    """A kernel that could not be started or talked to (not an error of the cell's code)."""
+
+
+def answer_api(api: Optional[ApiHandler], path: Any, params: Any) -> Dict[str, Any]:
+    """One ``CALL_API`` reply: ``{"ok": True, "value": <JSON-safe>}`` (what JSON cannot encode becomes
+    ``str``) or ``{"ok": False, "type": <exception name>, "message": ...}``."""
+    if api is None:
+        return {"ok": False, "type": "RuntimeError", "message": "CALL_API is not available: no API handler was given"}
+    try:
+        value = api(path, dict(params or {}))
+        return {"ok": True, "value": json.loads(json.dumps(value, default=str))}
+    except Exception as e:  # noqa: BLE001 - any failure is the cell's to handle
+        message = e.args[0] if len(e.args) == 1 and isinstance(e.args[0], str) else str(e)
+        return {"ok": False, "type": type(e).__name__, "message": message}
+
+
+class _ApiHandler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        server: Any = self.server
+        try:
+            request = json.loads(self.rfile.readline(_MAX_REQUEST))
+            ok = isinstance(request, dict) and hmac.compare_digest(str(request.get("token", "")), server.token)
+        except ValueError:
+            ok = False
+        if ok:
+            reply = answer_api(server.api, request.get("path"), request.get("params"))
+        else:
+            reply = {"ok": False, "type": "PermissionError", "message": "CALL_API: bad request"}
+        self.wfile.write(json.dumps(reply).encode("utf-8") + b"\n")
+
+
+class _ApiServer(socketserver.ThreadingTCPServer):
+    """Answers the kernel's ``CALL_API`` requests on 127.0.0.1 (a free port), in daemon threads."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, api: Optional[ApiHandler]):
+        super().__init__(("127.0.0.1", 0), _ApiHandler)
+        self.api = api
+        self.token = secrets.token_hex(16)
+        self.port = self.server_address[1]
+        threading.Thread(target=self.serve_forever, args=(0.1,), name="lllm-jupyter-api", daemon=True).start()
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def kernel_env() -> Dict[str, str]:
+    """The parent's environment without variables whose names look secret (``*KEY*``, ``*TOKEN*``, ...)."""
+    return {k: v for k, v in os.environ.items() if not _SECRET_ENV.search(k)}
+
+
+def extract_cells(text: str) -> List[Tuple[str, str]]:
+    """``[("python" | "markdown", source), ...]``: the ``<python_cell>``/``<markdown_cell>`` blocks of an
+    agent's reply, in order."""
+    return [(kind.partition("_")[0], body.strip("\n")) for kind, body in _CELL.findall(text or "")]
+
+
+class JupyterSession:
+    """A live IPython kernel with ``CALL_API``, recording every cell into ``<dir>/<name>.ipynb``.
+
+    ``api``: answers ``CALL_API(path, params)`` (a ``ProxyManager`` or any ``callable(path, params)``).
+    ``max_output_chars``: ``run_cell`` results are cut there, plus ``truncation_indicator`` (0 = no limit).
+    ``interrupt_grace``: seconds a timed-out cell gets to stop after the interrupt before the restart.
+    Use as a context manager, or call ``shutdown()``; the kernel also exits when this process does."""
+
+    def __init__(self, name: str, dir: "str | os.PathLike[str]", metadata: Optional[Dict[str, Any]] = None, *,
+                 api: Optional[ApiHandler] = None, kernel_name: str = "python3", max_output_chars: int = 5000,
+                 truncation_indicator: str = "... (truncated)", startup_timeout: float = 60.0,
+                 interrupt_grace: float = 5.0):
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"JupyterSession: name must be a non-empty string, got {name!r}")
+        if api is not None and not callable(api):
+            raise TypeError(f"JupyterSession '{name}': api must be a callable(path, params) or None, "
+                            f"got {type(api).__name__}")
+        if isinstance(max_output_chars, bool) or not isinstance(max_output_chars, int) or max_output_chars < 0:
+            raise ValueError(f"max_output_chars must be an integer >= 0 (0 = no limit), got {max_output_chars!r}")
+        self.name = name
+        self.dir = Path(dir).resolve()
+        self.metadata = dict(metadata or {})
+        self.api = api
+        self.kernel_name = kernel_name
+        self.max_output_chars = max_output_chars
+        self.truncation_indicator = truncation_indicator
+        self.startup_timeout = startup_timeout
+        self.interrupt_grace = interrupt_grace
+        self.notebook_path = self.dir / (re.sub(r"[^\w.-]+", "_", name) + ".ipynb")
+        self.last_cell_failed = False
+        self._km: Any = None
+        self._kc: Any = None
+        self._api_server: Optional[_ApiServer] = None
+        self._ipc_dir: Optional[tempfile.TemporaryDirectory] = None
+        self._lock = threading.RLock()
+        try:
+            import nbformat  # lazy: the jupyter extra
+        except ImportError as e:
+            raise ImportError(f"JupyterSession needs the 'jupyter' extra (pip install 'lllm[jupyter]'): {e}") from e
+        self._nbformat = nbformat
+        self._nb = nbformat.v4.new_notebook(metadata={
+            "kernelspec": {"name": kernel_name, "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+            "lllm": {"session": name, **self.metadata}})
+
+    def __repr__(self) -> str:
+        return f"JupyterSession({self.name!r}, notebook={str(self.notebook_path)!r}, running={self.running})"
+
+    def __enter__(self) -> "JupyterSession":
+        self.init_session()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown()
+
+    @property
+    def running(self) -> bool:
+        return self._km is not None and self._km.is_alive()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def init_session(self) -> None:
+        """Start the kernel (in ``dir``) and define ``CALL_API`` in it; a no-op when already running."""
+        with self._lock:
+            if self.running:
+                return
+            self.dir.mkdir(parents=True, exist_ok=True)
+            if self._api_server is None:
+                self._api_server = _ApiServer(self.api)
+            self._start_kernel()
+            self._define_call_api()
+            self._save()
+
+    def _start_kernel(self) -> None:
+        try:
+            from jupyter_client.manager import KernelManager  # lazy: the jupyter extra
+        except ImportError as e:
+            raise JupyterError(f"JupyterSession needs the 'jupyter' extra (pip install 'lllm[jupyter]'): {e}") from e
+        kw: Dict[str, Any] = {"kernel_name": self.kernel_name}
+        if os.name == "posix":  # unix sockets: no TCP ports, only this user can connect
+            self._ipc_dir = self._ipc_dir or tempfile.TemporaryDirectory(prefix="lllm-kernel-")
+            kw.update(transport="ipc", ip=os.path.join(self._ipc_dir.name, "k"))
+        km = KernelManager(**kw)
+        try:
+            km.start_kernel(cwd=str(self.dir), env=kernel_env())
+            kc = km.blocking_client()
+            kc.start_channels()
+            kc.wait_for_ready(timeout=self.startup_timeout)
+        except Exception as e:
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
+            raise JupyterError(f"JupyterSession '{self.name}': kernel '{self.kernel_name}' did not start: "
+                               f"{type(e).__name__}: {e}") from e
+        self._km, self._kc = km, kc
+
+    def _define_call_api(self) -> None:
+        assert self._api_server is not None
+        code = _KERNEL_INIT % {"port": self._api_server.port, "token": self._api_server.token}
+        msg_id = self._kc.execute(code, silent=True, store_history=False)
+        _, done = self._collect(msg_id, time.monotonic() + self.startup_timeout)
+        if not done:
+            raise JupyterError(f"JupyterSession '{self.name}': the kernel did not run its setup code")
+        self._shell_reply(msg_id)
+
+    def _restart(self) -> None:
+        """A fresh kernel (all state lost) with ``CALL_API`` defined again."""
+        self._kc.stop_channels()
+        self._km.restart_kernel(now=True)
+        self._kc = self._km.blocking_client()
+        self._kc.start_channels()
+        self._kc.wait_for_ready(timeout=self.startup_timeout)
+        self._define_call_api()
+
+    def shutdown(self) -> None:
+        """Stop the kernel and the ``CALL_API`` server and write the notebook; idempotent."""
+        with self._lock:
+            if self._kc is not None:
+                self._kc.stop_channels()
+                self._kc = None
+            if self._km is not None:
+                if self._km.has_kernel:
+                    self._km.shutdown_kernel(now=True)
+                self._km = None
+            if self._api_server is not None:
+                self._api_server.close()
+                self._api_server = None
+            if self._ipc_dir is not None:
+                self._ipc_dir.cleanup()
+                self._ipc_dir = None
+            if self.dir.is_dir():
+                self._save()
+
+    # -- cells -----------------------------------------------------------------------------------
+
+    def add_markdown_cell(self, text: str) -> None:
+        """Append a markdown cell to the notebook (nothing runs)."""
+        with self._lock:
+            self._nb.cells.append(self._nbformat.v4.new_markdown_cell(text))
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._save()
+
+    def run_cell(self, code: str, timeout: float = 60.0) -> str:
+        """Run ``code`` as the next notebook cell; returns what it showed as text: streams, results,
+        displays (text form), and the traceback if it raised. A cell still running after ``timeout``
+        seconds is interrupted, and the kernel restarted if that does not stop it; the result says so."""
+        with self._lock:
+            self.init_session()
+            msg_id = self._kc.execute(code, store_history=True, allow_stdin=False)
+            outputs, done = self._collect(msg_id, time.monotonic() + timeout)
+            note = ""
+            if not done:
+                note = self._stop_runaway(msg_id, timeout, outputs)
+            failed = bool(note) or any(o.get("output_type") == "error" for o in outputs)
+            reply = self._shell_reply(msg_id) if done else None
+            count = reply.get("execution_count") if reply else None
+            self._nb.cells.append(self._nbformat.v4.new_code_cell(code, outputs=outputs, execution_count=count))
+            self.last_cell_failed = failed
+            self._save()
+            text = self._text(outputs)
+            if note:
+                text = f"{text}{'' if not text or text.endswith(chr(10)) else chr(10)}{note}"
+            return text
+
+    async def arun_cell(self, code: str, timeout: float = 60.0) -> str:
+        """``run_cell`` in a worker thread, so an async tactic's event loop keeps running."""
+        return await asyncio.to_thread(self.run_cell, code, timeout)
+
+    def run_agent_cells(self, text: str, timeout: float = 60.0) -> str:
+        """Run the ``<markdown_cell>``/``<python_cell>`` blocks of an agent's reply in order; returns the
+        python cells' results (numbered when there are several) for the agent's next turn."""
+        results = []
+        for kind, source in extract_cells(text):
+            if kind == "markdown":
+                self.add_markdown_cell(source)
+            else:
+                results.append(self.run_cell(source, timeout))
+        if len(results) == 1:
+            return results[0]
+        return "\n".join(f"[cell {i}]\n{r}" for i, r in enumerate(results, 1))
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _collect(self, msg_id: str, deadline: float) -> Tuple[List[Any], bool]:
+        """The outputs of request ``msg_id`` until the kernel is idle again (done) or ``deadline`` passes."""
+        outputs: List[Any] = []
+        new_output = self._nbformat.v4.new_output
+        size = 0
+        limit = self.max_output_chars * 2 if self.max_output_chars else 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return outputs, False
+            try:
+                msg = self._kc.get_iopub_msg(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                if not self._km.is_alive():
+                    return outputs, False
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "status" and content.get("execution_state") == "idle":
+                return outputs, True
+            if kind == "stream":
+                text = content.get("text", "")
+                if limit:  # a flood: keep what fits (the result is cut anyway)
+                    text = text[:max(0, limit - size)]
+                    if not text:
+                        continue
+                size += len(text)
+                last = outputs[-1] if outputs else None
+                if last is not None and last.get("output_type") == "stream" and last.get("name") == content["name"]:
+                    last["text"] += text
+                else:
+                    outputs.append(new_output("stream", name=content["name"], text=text))
+            elif kind == "execute_result":
+                outputs.append(new_output("execute_result", data=content.get("data", {}),
+                                          metadata=content.get("metadata", {}),
+                                          execution_count=content.get("execution_count")))
+            elif kind == "display_data":
+                outputs.append(new_output("display_data", data=content.get("data", {}),
+                                          metadata=content.get("metadata", {})))
+            elif kind == "error":
+                frames = [t for t in content.get("traceback", []) if _FRAMEWORK_FRAME not in t]  # CALL_API's own
+                outputs.append(new_output("error", ename=content.get("ename", ""), evalue=content.get("evalue", ""),
+                                          traceback=frames))
+            elif kind == "clear_output":
+                outputs.clear()
+
+    def _stop_runaway(self, msg_id: str, timeout: float, outputs: List[Any]) -> str:
+        """Interrupt (then, if needed, restart) a kernel whose cell overran; the note for the result."""
+        if not self._km.is_alive():
+            self._restart()
+            return ("Error: the kernel died while running this cell; it was restarted: all variables and imports "
+                    "were lost (CALL_API is defined again).")
+        self._km.interrupt_kernel()
+        more, stopped = self._collect(msg_id, time.monotonic() + self.interrupt_grace)
+        outputs.extend(more)  # e.g. the KeyboardInterrupt traceback, showing where it was stopped
+        if stopped:
+            self._shell_reply(msg_id)
+            return f"Error: the cell exceeded its {timeout:g}s time limit and was interrupted (variables are kept)."
+        self._restart()
+        return (f"Error: the cell exceeded its {timeout:g}s time limit and did not stop when interrupted; the "
+                f"kernel was restarted: all variables and imports were lost (CALL_API is defined again).")
+
+    def _shell_reply(self, msg_id: str, timeout: float = 5.0) -> Optional[Dict[str, Any]]:
+        """The content of the execute reply to ``msg_id``; replies to earlier requests are discarded."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                reply = self._kc.get_shell_msg(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return None
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return reply["content"]
+
+    def _text(self, outputs: List[Any]) -> str:
+        """The text the model reads: outputs in order, then the traceback; cut at ``max_output_chars``
+        with the traceback's end kept, so the model always learns that, and how, the cell failed."""
+        parts, error = [], ""
+        for o in outputs:
+            kind = o.get("output_type")
+            if kind == "stream":
+                parts.append(o["text"])
+            elif kind in ("execute_result", "display_data"):
+                data = o.get("data", {})
+                text = data.get("text/plain")
+                parts.append((text if text is not None else " ".join(f"[{mime} output]" for mime in data)) + "\n")
+            elif kind == "error":
+                error += _ANSI.sub("", "\n".join(o.get("traceback") or [f"{o['ename']}: {o['evalue']}"])) + "\n"
+        text = "".join(parts)
+        if text and error and not text.endswith("\n"):
+            text += "\n"
+        limit = self.max_output_chars
+        if not limit or len(text) + len(error) <= limit:
+            return text + error
+        error = error[-(limit // 2):] if len(error) > limit // 2 else error
+        return text[:limit - len(error)] + self.truncation_indicator + ("\n" if error else "") + error
+
+    def _save(self) -> None:
+        self._nbformat.write(self._nb, str(self.notebook_path))
+
+
+__all__ = ["JupyterSession", "JupyterError", "extract_cells", "answer_api", "kernel_env"]

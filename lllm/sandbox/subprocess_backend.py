@@ -1,0 +1,310 @@
+"""The default backend: a persistent worker process per interpreter (see ``worker.py``).
+
+What it contains, and what it does not:
+
+- **Stopped:** runaway code. On timeout the worker's whole process group is killed (and, with its own
+  uid, every process of that uid), then a fresh worker starts on the next run. CPU seconds, address
+  space (``max_memory_mb``), file size and core dumps are limited with ``setrlimit``; captured output
+  is capped inside the worker.
+- **Kept out:** the parent's environment is not inherited (no provider keys), proxies and their
+  credentials stay in the parent (``CALL_API`` is answered over a pipe), and the worker gets its own
+  temporary directory as cwd, HOME and TMPDIR.
+- **When the parent runs as root (Linux):** each worker runs under a uid of its own. Then it cannot
+  signal the parent or other workers, cannot read the parent's ``/proc/<pid>/environ``, cannot read or
+  write files that are not open to every user (the parent's 0600 files, root-owned directories, other
+  workers' directories), a fork bomb stops at ``max_processes``, and the network is an empty namespace
+  when the kernel allows it.
+- **Not contained without root:** the worker shares the parent's uid, so it can signal (kill) the parent,
+  read the parent's environment through ``/proc/<pid>/environ`` (keys included), read and write whatever
+  that user can, and fork until the timeout kills its process group (processes that leave the group
+  with ``setsid`` survive). **In every mode** it can read world-readable files by absolute path, write
+  to world-writable directories such as ``/tmp``, use up to ``max_memory_mb`` per process, and, where
+  the network namespace is unavailable, open sockets through ``_socket`` (``socket.socket`` is blocked,
+  best effort). Only a container backend is a real security boundary.
+"""
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import weakref
+from typing import Any, Dict, List, Optional
+
+from lllm.sandbox import worker as _worker
+from lllm.sandbox.executor import ApiHandler, Executor, ExecResult, SandboxError, call_api
+from lllm.sandbox.isolation import UidLease, can_drop_privileges, minimal_env
+
+START_TIMEOUT_S = 15.0
+
+
+class _ChannelClosed(Exception):
+    """The worker closed the control channel (it exited or was killed)."""
+
+
+class _Deadline(Exception):
+    """The run's time is up."""
+
+
+class _Process:
+    """One live worker: the process, its control pipes, its directory and (as root) its uid lease."""
+
+    def __init__(self, command: List[str], config: Dict[str, Any], drop_privileges: bool):
+        self.lease = UidLease.acquire() if drop_privileges else None
+        self.workdir = tempfile.mkdtemp(prefix="lllm-sandbox-")
+        if self.lease is not None:
+            os.chown(self.workdir, self.lease.uid, self.lease.uid)
+            config = {**config, "uid": self.lease.uid, "gid": self.lease.uid}
+        try:
+            self.proc = subprocess.Popen(
+                [*command, json.dumps(config)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, cwd=self.workdir, env=minimal_env(self.workdir), start_new_session=True,
+                close_fds=True, bufsize=0)
+        except BaseException as e:
+            _cleanup(None, self.lease, self.workdir)
+            if isinstance(e, OSError):
+                raise SandboxError(f"could not start the sandbox worker {command[0]!r}: {e}") from e
+            raise
+        self._finalizer = weakref.finalize(self, _cleanup, self.proc, self.lease, self.workdir)
+        self.rfd = self.proc.stdout.fileno()
+        self.wfd = self.proc.stdin.fileno()
+        os.set_blocking(self.wfd, False)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.rfd, selectors.EVENT_READ)
+        self.buffer = bytearray()
+        self.info: Dict[str, Any] = {}
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def wait_ready(self) -> None:
+        try:
+            self.info = self.recv(time.monotonic() + START_TIMEOUT_S)
+        except (_ChannelClosed, _Deadline, ValueError) as e:
+            stderr = self._stderr_text()
+            self.stop()
+            raise SandboxError(f"the sandbox worker did not start ({type(e).__name__}): "
+                               f"{stderr or 'no output'}") from None
+        if self.info.get("op") != "ready":
+            self.stop()
+            raise SandboxError(f"the sandbox worker sent {self.info!r} instead of 'ready'")
+        self.proc.stderr.close()  # the worker's own stderr now points at its output capture
+
+    def _stderr_text(self) -> str:
+        try:
+            self.proc.kill()
+            _, err = self.proc.communicate(timeout=2)
+            return (err or b"").decode("utf-8", "replace").strip()[-2000:]
+        except Exception:  # noqa: BLE001 - best effort diagnostics
+            return ""
+
+    # -- framing with deadlines ------------------------------------------------------------------
+    def send(self, obj: Any, deadline: float) -> None:
+        data = memoryview(_worker.encode_frame(obj))
+        while data:
+            try:
+                data = data[os.write(self.wfd, data):]
+            except BlockingIOError:
+                self._wait(selectors.EVENT_WRITE, self.wfd, deadline)
+            except (BrokenPipeError, ConnectionResetError):
+                raise _ChannelClosed() from None
+
+    def recv(self, deadline: float) -> Dict[str, Any]:
+        size = None
+        while True:
+            if size is None and len(self.buffer) >= _worker.HEADER.size:
+                (size,) = _worker.HEADER.unpack_from(self.buffer)
+                if size > _worker.MAX_FRAME:
+                    raise ValueError(f"the worker sent a frame of {size} bytes")
+            if size is not None and len(self.buffer) >= _worker.HEADER.size + size:
+                end = _worker.HEADER.size + size
+                body = bytes(self.buffer[_worker.HEADER.size:end])
+                del self.buffer[:end]
+                msg = json.loads(body.decode("utf-8", "surrogatepass"))
+                if not isinstance(msg, dict):
+                    raise ValueError(f"the worker sent {type(msg).__name__}, not an object")
+                return msg
+            self._wait(selectors.EVENT_READ, self.rfd, deadline)
+            chunk = os.read(self.rfd, 1 << 20)
+            if not chunk:
+                raise _ChannelClosed()
+            self.buffer += chunk
+
+    def _wait(self, event: int, fd: int, deadline: float) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Deadline()
+        if event == selectors.EVENT_READ:
+            ready = self.selector.select(left)
+        else:
+            with selectors.DefaultSelector() as sel:
+                sel.register(fd, event)
+                ready = sel.select(left)
+        if not ready:
+            raise _Deadline()
+
+    # -- ending ----------------------------------------------------------------------------------
+    def exit_status(self, wait: float = 2.0) -> Optional[int]:
+        try:
+            return self.proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, graceful: bool = False) -> None:
+        if graceful and self.proc.poll() is None:
+            try:
+                self.send({"op": "exit"}, time.monotonic() + 0.5)
+                self.proc.wait(timeout=0.5)
+            except (_ChannelClosed, _Deadline, subprocess.TimeoutExpired, OSError):
+                pass
+        self.selector.close()
+        self._finalizer()
+
+
+def _cleanup(proc: Optional[subprocess.Popen], lease: Optional[UidLease], workdir: str) -> None:
+    """Kill the worker's process group (and, with a uid lease, every process of that uid); remove its directory."""
+    if proc is not None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a process that ignores SIGKILL
+            pass
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+    if lease is not None:
+        lease.release()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _describe_exit(code: Optional[int], max_memory_mb: Optional[int]) -> str:
+    if code is None:
+        return "the interpreter process stopped responding"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = {"SIGKILL": f" (often the memory limit{f' of {max_memory_mb} MB' if max_memory_mb else ''} "
+                           f"or the system running out of memory)",
+                "SIGXCPU": " (its CPU time limit)", "SIGSEGV": " (a crash in native code)"}.get(name, "")
+        return f"the interpreter process was killed by {name}{hint}"
+    return f"the interpreter process exited with status {code}"
+
+
+class SubprocessExecutor(Executor):
+    """Runs code in a persistent worker process (started on first use, restarted after a kill or crash).
+
+    ``max_memory_mb`` limits each worker process's address space (0: no limit); ``max_processes``
+    bounds the processes of its uid (root only); ``max_file_mb`` the size of any file it writes;
+    ``allow_network`` lifts the (best effort) socket block; ``drop_privileges`` (default: when root)
+    gives every worker a uid of its own. ``max_output_bytes`` caps captured output inside the worker."""
+
+    def __init__(self, *, max_memory_mb: int = 1024, max_processes: int = 64, max_file_mb: int = 256,
+                 max_output_bytes: int = 1 << 20, allow_network: bool = False,
+                 drop_privileges: Optional[bool] = None, python: Optional[str] = None):
+        if drop_privileges and not can_drop_privileges():
+            raise SandboxError("drop_privileges=True needs the parent to run as root on Linux")
+        self.max_memory_mb = max_memory_mb
+        self.max_processes = max_processes
+        self.max_file_mb = max_file_mb
+        self.max_output_bytes = max_output_bytes
+        self.allow_network = allow_network
+        self.drop_privileges = can_drop_privileges() if drop_privileges is None else drop_privileges
+        self.python = python or sys.executable
+        self._proc: Optional[_Process] = None
+        self._lock = threading.Lock()
+
+    def worker_command(self) -> List[str]:
+        """The command that starts a worker (the JSON config is appended). Override to run it elsewhere,
+        e.g. ``["docker", "run", "-i", "--rm", image, "python", "-I", "/worker.py"]``."""
+        return [self.python, "-I", os.path.abspath(_worker.__file__)]
+
+    def worker_config(self) -> Dict[str, Any]:
+        return {"max_memory_mb": self.max_memory_mb, "max_processes": self.max_processes,
+                "max_file_mb": self.max_file_mb, "max_output_bytes": self.max_output_bytes,
+                "allow_network": self.allow_network}
+
+    @property
+    def pid(self) -> Optional[int]:
+        """The live worker's pid, if one is running."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def info(self) -> Dict[str, Any]:
+        """What the live worker reported at start (``pid``, ``uid``, ``network``: namespace | patched | open,
+        ``unenforced_limits``: limits this system refused)."""
+        return dict(self._proc.info) if self._proc is not None else {}
+
+    def start(self) -> None:
+        """Start the worker now rather than on the first run."""
+        with self._lock:
+            self._ensure()
+
+    def _ensure(self) -> _Process:
+        if self._proc is None:
+            proc = _Process(self.worker_command(), self.worker_config(), self.drop_privileges)
+            proc.wait_ready()
+            self._proc = proc
+        return self._proc
+
+    def _discard(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.stop()
+
+    def run(self, code: str, *, timeout: float, api: Optional[ApiHandler]) -> ExecResult:
+        with self._lock:
+            proc = self._ensure()
+            deadline = time.monotonic() + timeout
+            try:
+                proc.send({"op": "run", "code": code, "timeout": timeout}, deadline)
+                while True:
+                    msg = proc.recv(deadline)
+                    op = msg.get("op")
+                    if op == "api":
+                        proc.send({"op": "api_result", **call_api(api, msg.get("path"), msg.get("params"))}, deadline)
+                    elif op == "done":
+                        error = msg.get("error")
+                        return ExecResult(output=str(msg.get("output") or ""), error=error or None,
+                                          overflow=bool(msg.get("overflow")), status="error" if error else "ok")
+                    else:
+                        raise ValueError(f"unexpected message {op!r}")
+            except _Deadline:
+                self._discard()
+                return ExecResult(status="timeout")
+            except _ChannelClosed:
+                status = proc.exit_status()
+                self._discard()
+                return ExecResult(status="crashed", detail=_describe_exit(status, self.max_memory_mb or None))
+            except (ValueError, UnicodeDecodeError) as e:
+                self._discard()
+                return ExecResult(status="crashed", detail=f"the interpreter process broke the protocol ({e})")
+            except BaseException:  # e.g. KeyboardInterrupt here: the worker's state is unknown
+                self._discard()
+                raise
+
+    def reset(self) -> None:
+        with self._lock:
+            proc, self._proc = self._proc, None
+            if proc is not None:
+                proc.stop(graceful=True)
+
+    def close(self) -> None:
+        self.reset()
+
+
+__all__ = ["SubprocessExecutor", "START_TIMEOUT_S"]

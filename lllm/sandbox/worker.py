@@ -1,0 +1,412 @@
+"""The sandbox worker: a persistent Python process that runs code for one ``SubprocessExecutor``.
+
+Started as ``python -I worker.py '<json config>'`` in its own session and working directory. Its
+stdin/stdout are the control channel (4-byte big-endian length + UTF-8 JSON frames); user code never
+sees them: its stdout and stderr go, in order, to one capped in-memory file. ``CALL_API`` sends
+``(path, params)`` to the parent and blocks for the answer, so proxies and keys stay in the parent.
+
+Stdlib only, and importable by the parent: the framing and ``run_cell`` helpers are shared with the
+parent and the in-process backend.
+
+Messages, parent → worker: ``{"op": "run", "code", "timeout"}``, ``{"op": "api_result", "ok", "value" |
+"type", "message"}``, ``{"op": "exit"}``; worker → parent: ``{"op": "ready", "pid", "uid", "network",
+"unenforced_limits"}``, ``{"op": "api", "path", "params"}``, ``{"op": "done", "output", "error", "overflow"}``."""
+from __future__ import annotations
+
+import builtins
+import json
+import linecache
+import os
+import stat
+import struct
+import sys
+import threading
+import traceback
+from typing import Any, Callable, Dict, Iterable, List, Optional
+
+HEADER = struct.Struct(">I")
+MAX_FRAME = 64 << 20           # bytes; a larger frame is a protocol error
+MAX_TRACEBACK_CHARS = 20_000
+_HIDDEN_FILES = {__file__}     # frames from these files are left out of user tracebacks
+
+
+# ---------------------------------------------------------------------------------------------
+# Framing
+# ---------------------------------------------------------------------------------------------
+
+def encode_frame(obj: Any) -> bytes:
+    """One frame: the length header and ``obj`` as JSON (values JSON cannot encode become ``str``)."""
+    body = json.dumps(obj, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
+    return HEADER.pack(len(body)) + body
+
+
+def _read_exact(fd: int, n: int) -> bytes:
+    chunks, left = [], n
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("control channel closed")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int) -> Dict[str, Any]:
+    """The next frame from ``fd`` (blocking); ``EOFError`` when the other side is gone."""
+    (size,) = HEADER.unpack(_read_exact(fd, HEADER.size))
+    if size > MAX_FRAME:
+        raise ValueError(f"frame of {size} bytes exceeds the {MAX_FRAME}-byte limit")
+    return json.loads(_read_exact(fd, size).decode("utf-8", "surrogatepass"))
+
+
+def write_frame(fd: int, obj: Any) -> None:
+    data = memoryview(encode_frame(obj))
+    while data:
+        data = data[os.write(fd, data):]
+
+
+# ---------------------------------------------------------------------------------------------
+# Running code (shared with the in-process backend)
+# ---------------------------------------------------------------------------------------------
+
+class OutputBudget:
+    """How many more bytes of output a cell may produce; ``overflow`` records that some were dropped."""
+
+    def __init__(self, limit: int):
+        self.left = limit
+        self.overflow = False
+
+
+class Capture:
+    """A stand-in for ``sys.stdout``/``sys.stderr``: text goes to ``sink`` as UTF-8 until the shared
+    budget is spent; the rest is dropped (so a flood costs CPU time, not memory)."""
+
+    encoding = "utf-8"
+    errors = "backslashreplace"
+
+    def __init__(self, sink: Callable[[bytes], None], budget: OutputBudget, fd: Optional[int] = None):
+        self._sink = sink
+        self.budget = budget
+        self._fd = fd
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        budget = self.budget
+        if budget.left <= 0:
+            budget.overflow = budget.overflow or bool(text)
+            return len(text)
+        data = text.encode("utf-8", "backslashreplace")
+        if len(data) > budget.left:
+            data = data[:budget.left]
+            budget.overflow = True
+        budget.left -= len(data)
+        self._sink(data)
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        if self._fd is None:
+            raise OSError("this stream has no file descriptor")
+        return self._fd
+
+
+def _strip_frames(te: traceback.TracebackException, hidden: set, seen: set) -> None:
+    """Drop framework frames from ``te`` and the exceptions chained to it."""
+    while te is not None and id(te) not in seen:
+        seen.add(id(te))
+        te.stack = traceback.StackSummary.from_list([f for f in te.stack if f.filename not in hidden])
+        if te.__context__ is not None and te.__context__ is not te.__cause__:
+            _strip_frames(te.__context__, hidden, seen)
+        te = te.__cause__
+
+
+def format_user_traceback(exc: BaseException, hidden: Iterable[str] = ()) -> str:
+    """The traceback of ``exc`` as the user's code sees it: no frames of the sandbox itself."""
+    te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
+    _strip_frames(te, _HIDDEN_FILES | set(hidden), set())
+    text = "".join(te.format())
+    if len(text) > MAX_TRACEBACK_CHARS:  # keep the end: it names the exception
+        text = "... (traceback shortened)\n" + text[-MAX_TRACEBACK_CHARS:]
+    return text
+
+
+def run_cell(code: str, namespace: Dict[str, Any], name: str, hidden: Iterable[str] = ()) -> Optional[str]:
+    """Run ``code`` as a module body in ``namespace`` (the last expression is not echoed).
+
+    Returns the user-facing traceback if it raised (any ``BaseException``, ``SystemExit`` included)."""
+    linecache.cache[name] = (len(code), None, code.splitlines(True), name)  # source lines in tracebacks
+    try:
+        compiled = compile(code, name, "exec")
+    except (SyntaxError, ValueError, OverflowError) as e:
+        return "".join(traceback.format_exception_only(type(e), e))
+    try:
+        exec(compiled, namespace)  # noqa: S102 - running the model's code is the purpose of this module
+    except BaseException as e:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are user errors here too
+        return format_user_traceback(e, hidden)
+    return None
+
+
+def api_exception(type_name: str, message: str) -> Exception:
+    """The exception ``CALL_API`` raises for a failed call: the builtin type of that name, else RuntimeError."""
+    exc_type = getattr(builtins, type_name, None)
+    if isinstance(exc_type, type) and issubclass(exc_type, Exception) and exc_type is not Exception:
+        return exc_type(message)
+    return RuntimeError(f"{type_name}: {message}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker process
+# ---------------------------------------------------------------------------------------------
+
+class _Worker:
+    """The worker's state: control fds, the output file, the namespace and the CALL_API gate."""
+
+    def __init__(self, config: Dict[str, Any]):
+        self.config = config
+        self.ctl_in = os.dup(0)    # dups are non-inheritable: subprocesses of user code never get them
+        self.ctl_out = os.dup(1)
+        self.out_fd = _output_file()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.dup2(self.out_fd, 1)    # subprocesses and C code write here too, in order with Python output
+        os.dup2(self.out_fd, 2)
+        os.close(devnull)
+        self.limit = int(config.get("max_output_bytes") or (16 << 20))
+        self.budget = OutputBudget(self.limit)
+        self.streams = (open(os.devnull), Capture(self._sink, self.budget, 1),  # noqa: SIM115 - process lifetime
+                        Capture(self._sink, self.budget, 2))
+        sys.stdin, sys.stdout, sys.stderr = self.streams
+        sys.__stdin__, sys.__stdout__, sys.__stderr__ = self.streams
+        self.api_lock = threading.Lock()
+        self.running = False
+        self.cells = 0
+        self.namespace: Dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, "CALL_API": self.call_api}
+
+    def _sink(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:  # the same open file as fds 1 and 2, so order is kept even if user code closes those
+            view = view[os.write(self.out_fd, view):]
+
+    def call_api(self, path: str, params: Optional[Dict[str, Any]] = None, **kw: Any) -> Any:
+        """Call an API endpoint through the host, e.g. ``CALL_API("bookstore/books/search", {"q": "dune"})``.
+
+        Returns the JSON response as Python data; a bad path or parameter raises (KeyError, ValueError, ...)."""
+        if not isinstance(path, str):
+            raise TypeError(f"CALL_API: path must be a string like 'proxy/endpoint', got {type(path).__name__}")
+        if params is not None and not isinstance(params, dict):
+            raise TypeError(f"CALL_API: params must be a dict, got {type(params).__name__}")
+        params = {**(params or {}), **kw}
+        with self.api_lock:
+            if not self.running:
+                raise RuntimeError("CALL_API can only be called while a run_python call is executing")
+            write_frame(self.ctl_out, {"op": "api", "path": path, "params": params})
+            reply = read_frame(self.ctl_in)
+        if reply.get("ok"):
+            return reply.get("value")
+        raise api_exception(str(reply.get("type")), str(reply.get("message")))
+
+    def run(self, code: str, timeout: float) -> Dict[str, Any]:
+        self.cells += 1
+        self.budget.left, self.budget.overflow = self.limit, False
+        sys.stdin, sys.stdout, sys.stderr = self.streams  # in case the last cell replaced them
+        _set_cpu_limit(timeout)
+        self.running = True
+        try:
+            error = run_cell(code, self.namespace, f"<cell {self.cells}>")
+        finally:
+            with self.api_lock:
+                self.running = False
+        data = os.pread(self.out_fd, self.limit + 1, 0)
+        os.ftruncate(self.out_fd, 0)
+        os.lseek(self.out_fd, 0, os.SEEK_SET)
+        overflow = self.budget.overflow or len(data) > self.limit
+        return {"op": "done", "output": data[:self.limit].decode("utf-8", "replace"), "error": error,
+                "overflow": overflow}
+
+    def serve(self, network: str, unenforced: List[str]) -> None:
+        write_frame(self.ctl_out, {"op": "ready", "pid": os.getpid(), "uid": os.getuid(), "network": network,
+                                   "unenforced_limits": unenforced})
+        while True:
+            msg = read_frame(self.ctl_in)
+            op = msg.get("op")
+            if op == "run":
+                write_frame(self.ctl_out, self.run(str(msg.get("code", "")), float(msg.get("timeout") or 60)))
+            elif op == "exit":
+                return
+            else:
+                write_frame(self.ctl_out, {"op": "done", "output": "", "overflow": False,
+                                           "error": f"sandbox worker: unknown request {op!r}\n"})
+
+
+def _output_file() -> int:
+    """An anonymous file for captured output (a memfd on Linux, else an unlinked file in the cwd)."""
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("lllm-output")
+    else:
+        import tempfile
+        fd, path = tempfile.mkstemp(dir=".")
+        os.unlink(path)
+    import fcntl
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_APPEND)
+    return fd
+
+
+def _set_cpu_limit(timeout: float) -> None:
+    """A CPU-seconds backstop for this run (and processes it forks), just above the parent's wall clock."""
+    import resource
+    used = resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    soft = int(used + timeout) + 2
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def _apply_limits(config: Dict[str, Any]) -> List[str]:
+    """Set the resource limits; returns the names of those this system refused."""
+    import resource
+    import signal
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with EFBIG instead of killing us
+    mb = 1 << 20
+    limits = [("core", resource.RLIMIT_CORE, 0)]
+    if config.get("max_memory_mb"):
+        limits.append(("max_memory_mb", resource.RLIMIT_AS, int(config["max_memory_mb"]) * mb))
+    if config.get("max_file_mb"):
+        limits.append(("max_file_mb", resource.RLIMIT_FSIZE, int(config["max_file_mb"]) * mb))
+    if config.get("max_processes") and config.get("uid") is not None:  # per-user: only meaningful for our own uid
+        limits.append(("max_processes", resource.RLIMIT_NPROC, int(config["max_processes"])))
+    refused = []
+    for name, which, value in limits:
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):  # e.g. RLIMIT_AS on macOS
+            refused.append(name)
+    return refused
+
+
+def _world_readable_dir(path: str) -> bool:
+    """Whether any user can list ``path`` and traverse every directory above it."""
+    path = os.path.abspath(path)
+    try:
+        if not stat.S_IMODE(os.stat(path).st_mode) & stat.S_IROTH:
+            return False
+        while True:
+            if not os.stat(path).st_mode & stat.S_IXOTH:
+                return False
+            parent = os.path.dirname(path)
+            if parent == path:
+                return True
+            path = parent
+    except OSError:
+        return False
+
+
+def _keep_imports_working() -> None:
+    """Before dropping privileges: import directories the sandbox user cannot reach (e.g. Python under
+    ``/root``) are reopened now and used through ``/proc/self/fd``, so imports keep working afterwards."""
+    if not os.path.isdir("/proc/self/fd"):
+        return
+    remap: Dict[str, str] = {}
+    for entry in sys.path:
+        if entry and os.path.isdir(entry) and not _world_readable_dir(entry):
+            fd = os.open(entry, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+            remap[os.path.abspath(entry)] = f"/proc/self/fd/{fd}"
+
+    def moved(p: str) -> str:
+        for old, new in remap.items():
+            if p == old or p.startswith(old + os.sep):
+                return new + p[len(old):]
+        return p
+
+    if not remap:
+        return
+    sys.path[:] = [moved(p) for p in sys.path]
+    for module in list(sys.modules.values()):
+        search = getattr(module, "__path__", None)
+        if isinstance(search, list):
+            search[:] = [moved(p) for p in search]
+    sys.path_importer_cache.clear()
+
+
+def _isolate_network() -> bool:
+    """Move into a new, empty network namespace (needs privileges; Linux only). True on success."""
+    clone_newnet = 0x40000000
+    try:
+        if hasattr(os, "unshare"):
+            os.unshare(clone_newnet)
+            return True
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.unshare(clone_newnet) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _block_sockets() -> None:
+    """Best effort: Python-level internet sockets raise ``PermissionError`` (``_socket`` bypasses this)."""
+    import socket
+
+    class BlockedSocket(socket.socket):
+        def __init__(self, family: int = -1, type: int = -1, proto: int = -1, fileno: Any = None):
+            if fileno is None and family in (-1, socket.AF_INET, socket.AF_INET6):
+                raise PermissionError("network access is disabled in this sandbox; use CALL_API for data")
+            super().__init__(family, type, proto, fileno)
+
+    socket.socket = BlockedSocket  # type: ignore[misc]
+
+
+def _drop_privileges(uid: int, gid: int) -> None:
+    _keep_imports_working()
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid:  # pragma: no cover - defensive
+        raise SystemExit("sandbox worker: could not drop privileges")
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit when the parent is gone (reparented), even in the middle of user code."""
+    import time
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(70)
+
+
+def main(argv: List[str]) -> int:
+    config = json.loads(argv[1])
+    parent = os.getppid()
+    unenforced = _apply_limits(config)
+    network = "open"
+    if not config.get("allow_network"):
+        network = "namespace" if config.get("uid") is not None and _isolate_network() else "patched"
+    if config.get("uid") is not None:
+        _drop_privileges(int(config["uid"]), int(config["gid"]))
+    if not config.get("allow_network"):
+        _block_sockets()
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="lllm-parent-watch").start()
+    worker = _Worker(config)
+    try:
+        worker.serve(network, unenforced)
+    except EOFError:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
