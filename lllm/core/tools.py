@@ -185,12 +185,14 @@ class _ArgSpec:
     """How to validate arguments for, and call, one implementation. Built once per callable (and cached
     weakly per callable, so re-binding the same implementation costs nothing); holds no reference to it."""
 
-    __slots__ = ("model", "schema", "names", "posonly", "extra_ok", "is_async", "accepts")
+    __slots__ = ("_model", "_schema", "_params", "_fn_name", "names", "posonly", "extra_ok", "is_async", "accepts")
 
     def __init__(self, fn: Callable, sig: Optional[inspect.Signature] = None):
         self.is_async = inspect.iscoroutinefunction(fn)
-        self.model: Any = None
-        self.schema: Dict[str, Any] = {}
+        self._model: Any = None
+        self._schema: Optional[Dict[str, Any]] = {}
+        self._params: List[inspect.Parameter] = []
+        self._fn_name = _callable_name(fn)
         self.names: List[Tuple[str, str]] = []   # (field name in the model, parameter name)
         self.posonly: List[str] = []
         self.extra_ok = True
@@ -200,12 +202,26 @@ class _ArgSpec:
                 sig = _signature(fn)
             except (TypeError, ValueError):  # builtins without a signature: pass arguments through
                 return
-        params = _tool_params(sig)
+        params = self._params = _tool_params(sig)
         self.extra_ok = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
         self.accepts = None if self.extra_ok else frozenset(p.name for p in params)
         self.names = [(f"p{i}", p.name) for i, p in enumerate(params)]
         self.posonly = [p.name for p in params if p.kind is p.POSITIONAL_ONLY]
-        self.model, self.schema = _args_model(_callable_name(fn), params, self.extra_ok)
+        self._schema = None  # the pydantic model is built on first use: importing 200 tools stays cheap
+
+    def _build(self) -> None:
+        if self._schema is None:
+            self._model, self._schema = _args_model(self._fn_name, self._params, self.extra_ok)
+
+    @property
+    def model(self) -> Any:
+        self._build()
+        return self._model
+
+    @property
+    def schema(self) -> Dict[str, Any]:
+        self._build()
+        return self._schema
 
     def validate(self, args: Dict[str, Any]) -> Dict[str, Any]:
         """The keyword arguments to call with; raises ``ValidationError``."""
@@ -368,8 +384,22 @@ class Function:
             raise ValueError(f"prop_desc for tool '{tool_name}' names unknown parameter(s) {unknown}; "
                              f"its parameters are {names}")
         doc, doc_params = _doc_text(fn)
-        descriptions = {**doc_params, **(prop_desc or {})}
         spec = _spec_for(fn, sig)
+        func = cls(tool_name, description or doc or tool_name, {}, strict=strict, processor=processor)
+        func.function = fn
+        # The JSON Schema is derived on first use (see __getattr__), so defining many tools is cheap.
+        object.__setattr__(func, "required", [p.name for p in params if p.default is _EMPTY])
+        object.__setattr__(func, "_pending", (spec, params, {**doc_params, **(prop_desc or {})}))
+        for key in ("properties", "defs"):
+            del func.__dict__[key]
+        return func
+
+    def __getattr__(self, key: str) -> Any:
+        """Builds ``properties``/``defs`` of a tool made by ``from_callable`` when first read."""
+        pending = self.__dict__.get("_pending")
+        if key not in ("properties", "defs") or pending is None:
+            raise AttributeError(f"'Function' object has no attribute '{key}'")
+        spec, params, descriptions = pending
         schema = spec.schema
         properties: Dict[str, Any] = {}
         for p in params:
@@ -384,11 +414,10 @@ class Function:
             if text:
                 prop["description"] = text
             properties[p.name] = prop
-        func = cls(tool_name, description or doc or tool_name, properties,
-                   required=[p.name for p in params if p.default is _EMPTY], strict=strict,
-                   processor=processor, defs=schema.get("$defs"))
-        func.function = fn
-        return func
+        object.__setattr__(self, "properties", properties)
+        object.__setattr__(self, "defs", schema.get("$defs") or {})
+        del self.__dict__["_pending"]
+        return self.__dict__[key]
 
     # -- implementation ----------------------------------------------------------------------
 
