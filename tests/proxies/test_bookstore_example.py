@@ -85,43 +85,22 @@ def test_an_agent_answers_through_docs_code_and_call_api(rt, run, best_genre_202
         surface.close()
 
 
-def _wires_proxies(rt) -> bool:
+def test_agent_spec_build_wires_the_proxy_block(rt):
     spec = AgentSpec.from_config("probe", {"model_name": "test", "system_prompt": "x",
                                            "proxy": {"activate_proxies": ["bookstore"], "exec_env": None}})
     agent = spec.build(rt, MockInvoker([]))
-    surface = getattr(agent, "proxy_surface", None)
-    if surface is not None:
-        surface.close()
-    return any(getattr(t, "name", None) == "query_api_doc" for t in agent.tools)
+    assert [t.name for t in agent.tools] == ["query_api_doc"] and agent.proxy_surface is not None
+    assert "bookstore/sales/monthly" in agent.system_prompt.prompt
+    agent.proxy_surface.close()
 
 
-@pytest.fixture
-def wired_build(rt, monkeypatch):
-    """AgentSpec.build with the proxy lines proposed for it (nothing to do once they are in config.py)."""
-    if _wires_proxies(rt):
-        return
-    original = AgentSpec.build
-
-    def build(self, runtime, invoker, stream_handler=None, system_prompt=None):
-        surface = build_proxy_surface(self.proxy, system_prompt or self.resolve_system_prompt(runtime), runtime,
-                                      tools=self.tools)
-        agent = original(self.model_copy(update={"tools": surface.tools}), runtime, invoker, stream_handler,
-                         system_prompt=surface.system_prompt)
-        agent.proxy_surface = surface
-        return agent
-
-    monkeypatch.setattr(AgentSpec, "build", build)
-
-
-def test_the_tactic_answers_from_its_package_config(rt, run, wired_build, best_genre_2024):
+def test_the_tactic_answers_from_its_package_config(rt, run, best_genre_2024):
     tactic = build_tactic("bookstore.configs:default", runtime=rt, invoker=run.demo_invoker())
     genre, units = best_genre_2024
     assert tactic(run.DEMO_QUESTION) == f"In 2024 {genre} sold the most: {units} units."
 
 
 def test_run_py_offline(rt, best_genre_2024):
-    if not _wires_proxies(rt):
-        pytest.skip("AgentSpec.build does not wire `proxy:` blocks yet (integration lines pending)")
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     out = subprocess.run([sys.executable, str(EXAMPLE / "run.py")], capture_output=True, text=True, env=env,
                          timeout=120)
