@@ -61,6 +61,12 @@ _EXPORTS = {
     "list_packages": "lllm.core.packages", "remove_package": "lllm.core.packages",
     "tactictool": "lllm.core.tactic_tools", "build_tactic_function": "lllm.core.tactic_tools",
     "build_tactic_endpoint_info": "lllm.core.tactic_tools", "call_tactic_proxy_endpoint": "lllm.core.tactic_tools",
+    # proxies and the sandbox
+    "BaseProxy": "lllm.proxies", "ProxyManager": "lllm.proxies", "Proxy": "lllm.proxies",
+    "ProxyRegistrator": "lllm.proxies", "register_proxy": "lllm.proxies", "load_builtin_proxies": "lllm.proxies",
+    "AgentInterpreter": "lllm.sandbox",
+    # replay and tracing
+    "rerun": "lllm.logging.replay", "use_invoker": "lllm.core.tactic",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -95,6 +101,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from lllm.core.runtime import load_prompt, load_proxy, load_resource, load_tactic, load_tool
     from lllm.core.tactic_tools import (build_tactic_endpoint_info, build_tactic_function,
                                         call_tactic_proxy_endpoint, tactictool)
+    from lllm.core.tactic import use_invoker
+    from lllm.logging.replay import rerun
+    from lllm.proxies import (BaseProxy, Proxy, ProxyManager, ProxyRegistrator, load_builtin_proxies,
+                              register_proxy)
+    from lllm.sandbox import AgentInterpreter
 
 
 def __getattr__(name: str) -> Any:
