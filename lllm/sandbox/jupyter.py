@@ -285,9 +285,9 @@ class JupyterSession:
             self.last_cell_failed = failed
             self._save()
             text = self._text(outputs)
-            if note:
-                text = f"{text}{'' if not text or text.endswith(chr(10)) else chr(10)}{note}"
-            return text
+            if note and text and not text.endswith("\n"):
+                text += "\n"
+            return text + note
 
     async def arun_cell(self, code: str, timeout: float = 60.0) -> str:
         """``run_cell`` in a worker thread, so an async tactic's event loop keeps running."""
