@@ -64,7 +64,7 @@ _EXPORTS = {
     # proxies and the sandbox
     "BaseProxy": "lllm.proxies", "ProxyManager": "lllm.proxies", "Proxy": "lllm.proxies",
     "ProxyRegistrator": "lllm.proxies", "register_proxy": "lllm.proxies", "load_builtin_proxies": "lllm.proxies",
-    "AgentInterpreter": "lllm.sandbox",
+    "AgentInterpreter": "lllm.sandbox", "JupyterSession": "lllm.sandbox.jupyter", "MCPServer": "lllm.mcp",
     # replay and tracing
     "rerun": "lllm.logging.replay", "use_invoker": "lllm.core.tactic",
 }
@@ -105,7 +105,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from lllm.logging.replay import rerun
     from lllm.proxies import (BaseProxy, Proxy, ProxyManager, ProxyRegistrator, load_builtin_proxies,
                               register_proxy)
+    from lllm.mcp import MCPServer
     from lllm.sandbox import AgentInterpreter
+    from lllm.sandbox.jupyter import JupyterSession
 
 
 def __getattr__(name: str) -> Any:

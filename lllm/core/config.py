@@ -124,11 +124,17 @@ class AgentSpec(BaseModel):
                                         key=e.key, suggestions=e.suggestions) from None
 
     def build(self, runtime: "Runtime", invoker: "BaseInvoker", stream_handler: Any = None,
-              system_prompt: Any = None) -> "Agent":
-        """A fresh Agent. ``system_prompt`` lets a tactic pass the prompt it resolved once."""
+              system_prompt: Any = None, skills: Any = None) -> "Agent":
+        """A fresh Agent. ``system_prompt`` and ``skills`` (a ``SkillSet``) let a tactic pass what it
+        resolved once; without ``skills`` the spec's ``skills:`` are resolved here (§3.4)."""
         from lllm.core.agent import Agent
         from lllm.core.context import build_context_manager
+        from lllm.core.skills import resolve_skills
         system_prompt = system_prompt or self.resolve_system_prompt(runtime)
+        model_args = dict(self.model_args)
+        skills = resolve_skills(self.skills) if skills is None else skills
+        if skills:
+            system_prompt, _, model_args = skills.apply(system_prompt, model_args)
         tools, surface = list(self.tools), None
         if self.proxy is not None or any(isinstance(t, str) for t in tools):  # proxies: §8.2
             from lllm.proxies.agent_surface import build_proxy_surface
@@ -137,7 +143,7 @@ class AgentSpec(BaseModel):
         agent = Agent(
             name=self.name, system_prompt=system_prompt,
             model=self.model_name, llm_invoker=invoker, stream_handler=stream_handler, api_type=self.api_type,
-            model_args=dict(self.model_args), max_exception_retry=self.max_exception_retry,
+            model_args=model_args, max_exception_retry=self.max_exception_retry,
             max_interrupt_steps=self.max_interrupt_steps, max_llm_recall=self.max_llm_recall,
             context_manager=build_context_manager(self.context_manager, self.model_name, runtime,
                                                   window_lookup=getattr(invoker, "context_window", None))

@@ -137,6 +137,12 @@ class Tactic(ABC):
         self.llm_invoker = invoker
         self._agent_specs = parse_agent_configs(self.config, list(self.agent_group), self.name) if self.agent_group else {}
         self._system_prompts = {n: s.resolve_system_prompt(self.runtime) for n, s in self._agent_specs.items()}
+        from lllm.core.skills import resolve_skills
+        from lllm.mcp import mcp_servers_for
+        fetched: Dict[str, Any] = {}  # a URL skill is fetched once for all agents
+        self._skills = {n: resolve_skills(s.skills, cache=fetched) for n, s in self._agent_specs.items()}
+        self._mcp_servers = mcp_servers_for(self.config, {n: s.tools for n, s in self._agent_specs.items()})
+        self._mcp_scope: Any = None
         workers = self.config.get("max_workers", 4)
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ConfigError(f"Tactic '{self.name}': max_workers must be an integer >= 1, got {workers!r}")
@@ -197,8 +203,14 @@ class Tactic(ABC):
         ctx._session = session
         ctx.agents = {}
         invoker = _invoker_override.get() or self.llm_invoker
+        if self._mcp_servers:
+            from lllm.mcp import MCPScope
+            ctx._mcp_scope = MCPScope(self._mcp_servers)  # connects at first use, closed in _finish
         for name, spec in self._agent_specs.items():
-            agent = spec.build(self.runtime, invoker, self.stream, system_prompt=self._system_prompts[name])
+            agent = spec.build(self.runtime, invoker, self.stream, system_prompt=self._system_prompts[name],
+                               skills=self._skills[name])
+            if ctx._mcp_scope is not None:
+                agent.tools = ctx._mcp_scope.expand(agent.tools)
             agent.session_listeners.append(session.record_agent_call)
             ctx.agents[name] = agent
         logger.info("tactic %s started (%s)", self.name, session_name)
@@ -212,6 +224,8 @@ class Tactic(ABC):
             surface = getattr(agent, "proxy_surface", None)
             if surface is not None:
                 surface.close()
+        if ctx._mcp_scope is not None:  # end this call's MCP connections
+            ctx._mcp_scope.close()
         if parent is not None:
             attr = self.__dict__.get("_record_as") or next(
                 (k for k, v in vars(parent[0]).items() if v is self), self.name)
