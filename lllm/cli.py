@@ -97,10 +97,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if model is not None and config:
         config = with_model(config, model)
     task = sys.stdin.read() if args.task == "-" else args.task
+    store = None
+    if not args.no_save:
+        from lllm.logging.cli import _tags, open_store
+        store = open_store(args.store, runtime=rt)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Tactic '.*' has no log_store")
-        tactic = build_tactic(config, name=node.qualified_key, runtime=rt)
-        session = tactic(task, return_session=True)
+        tactic = build_tactic(config, name=node.qualified_key, runtime=rt, log_store=store)
+        session = tactic(task, return_session=True, tags=_tags(args.tag) if store else None)
     result = session.delivery
     cost = session.total_cost
     if args.json:
@@ -110,7 +114,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     value = _jsonable(result)
     print(value if isinstance(value, str) else json.dumps(value, indent=2))
     print(f"{session.agent_call_count} agent calls, {cost.prompt_tokens} prompt + {cost.completion_tokens} "
-          f"completion tokens, ${cost.cost:.6f}", file=sys.stderr)
+          f"completion tokens, ${cost.cost:.6f}" + (f"; session {session.session_id}" if session.session_id else ""),
+          file=sys.stderr)
     return 0
 
 
@@ -193,6 +198,10 @@ def _register_run(sub: Any) -> None:
     p.add_argument("--config", metavar="NAME", help="config key (resolved with its base chain)")
     p.add_argument("--model", metavar="M", help="model for every agent, e.g. gpt-4o-mini or test")
     p.add_argument("--json", action="store_true", help="print one JSON document with the result and a summary")
+    p.add_argument("--store", help="save the session here: a .db file (SQLite) or a folder "
+                                   "(default: $LLLM_STORE or .lllm/sessions.db)")
+    p.add_argument("--no-save", action="store_true", help="do not record the session")
+    p.add_argument("--tag", action="append", metavar="KEY=VALUE", help="tag the recorded session (repeatable)")
     p.set_defaults(func=cmd_run)
 
 

@@ -248,7 +248,8 @@ class TacticCallSession(BaseModel):
         return sum(len(ss) for ss in self.sub_tactic_sessions.values())
 
     def summary(self) -> Dict[str, Any]:
-        return {"tactic": self.tactic_name, "tactic_path": self.tactic_path, "state": self.state,
+        return {"session_id": self.session_id, "tactic": self.tactic_name, "tactic_path": self.tactic_path,
+                "state": self.state,
                 "agent_calls": self.agent_call_count, "sub_tactic_calls": self.sub_tactic_call_count,
                 "total_cost_usd": round(self.total_cost.cost, 6), "error": self.error}
 

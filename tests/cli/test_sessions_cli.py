@@ -109,3 +109,13 @@ def test_errors_are_one_line_with_exit_codes(project):
     sid = json.loads(lllm(project, "sessions", "list", "--json").stdout)[0]["session_id"]
     wrong = lllm(project, "replay", sid, "--override", "agent_configs.nobody.x=1", ok=False)
     assert wrong.returncode == 1 and "no agent 'nobody'" in wrong.stderr
+
+
+def test_run_saves_its_session_for_sessions_and_replay(project):
+    out = lllm(project, "run", "demo.tactics:duo", "hello there", "--tag", "env=ci")
+    assert "; session " in out.stderr
+    rows = json.loads(lllm(project, "sessions", "list", "--tag", "env=ci", "--json").stdout)
+    assert len(rows) == 1 and rows[0]["tags"]["env"] == "ci"
+    assert "Reproduced exactly." in lllm(project, "replay", rows[0]["session_id"]).stdout
+    lllm(project, "run", "demo.tactics:duo", "not saved", "--no-save")
+    assert len(json.loads(lllm(project, "sessions", "list", "--json").stdout)) == 2  # the run + its replay
