@@ -31,3 +31,9 @@ def fake_servers():
     servers = FakeServers()
     yield servers
     servers.close()
+
+
+@pytest.fixture(autouse=True)
+def _session_store_in_tmp(monkeypatch, tmp_path):
+    """`lllm run` and the examples record sessions; never into the repository."""
+    monkeypatch.setenv("LLLM_STORE", str(tmp_path / "lllm-sessions.db"))

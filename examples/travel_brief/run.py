@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from lllm import build_tactic, load_runtime, resolve_config
+from lllm import build_tactic, load_runtime, resolve_config, sqlite_store
 
 
 def main(argv=None) -> int:
@@ -34,13 +34,17 @@ def main(argv=None) -> int:
     if model:
         config["global"]["model_name"] = model
 
-    tactic = build_tactic(config, runtime=runtime)
+    here = Path(__file__).resolve().parent
+    # Recorded where `lllm sessions` and `lllm replay` look when run from this folder (or in $LLLM_STORE).
+    store = sqlite_store(os.environ.get("LLLM_STORE") or here / ".lllm" / "sessions.db", runtime=runtime)
+    tactic = build_tactic(config, runtime=runtime, log_store=store)
     session = tactic({"city": args.city, "month": args.month, "days": args.days}, return_session=True)
     brief = session.delivery
     print(brief.model_dump_json(indent=2))
     cost = session.total_cost
     print(f"\n{session.agent_call_count} agent calls, {cost.prompt_tokens} prompt + {cost.completion_tokens} "
-          f"completion tokens, ${cost.cost:.6f}")
+          f"completion tokens, ${cost.cost:.6f}. Session {session.session_id} recorded; from {here.name}/ try:\n"
+          f"  lllm sessions show {session.session_id}\n  lllm replay {session.session_id}")
     return 0
 
 

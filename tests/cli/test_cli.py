@@ -81,7 +81,7 @@ def test_run_text_output_config_and_model(tmp_path, monkeypatch, capsys):
     out, err = capsys.readouterr()
     assert out == "hi via test (own)\n"
     assert err.splitlines()[-1].startswith("0 agent calls, 0 prompt + 0 completion tokens, $0.000000; session ")
-    assert (tmp_path / "proj" / ".lllm" / "sessions.db").exists()  # runs are recorded by default
+    assert (tmp_path / "lllm-sessions.db").exists()  # runs are recorded by default (here in $LLLM_STORE)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-used")
     assert main(["run", "proj:echo", "hi", "--config", "alt", "--model", "my-model"]) == 0
     out, err = capsys.readouterr()
