@@ -13,7 +13,8 @@ import random
 import subprocess
 import sys
 import tempfile
-from typing import Dict, Optional
+import time
+from typing import Dict, List, Optional
 
 #: Sandbox uids (and gids) are taken from [UID_BASE, UID_BASE + UID_COUNT): far above real accounts.
 UID_BASE = 1_879_000_000
@@ -91,10 +92,35 @@ class UidLease:
         self._lock_fd = None
 
 
-def kill_uid(uid: int) -> None:
-    """SIGKILL every process running as ``uid`` (a short-lived helper becomes that uid and kills -1)."""
-    subprocess.run([sys.executable, "-I", "-S", "-c", _REAPER, str(uid)], stdin=subprocess.DEVNULL,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={}, timeout=10, check=False)
+def kill_uid(uid: int, wait_s: float = 3.0) -> None:
+    """SIGKILL every process running as ``uid`` (a short-lived helper becomes that uid and kills -1), and
+    wait until none is left alive, so a caller never sees a half-dead sandbox."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        subprocess.run([sys.executable, "-I", "-S", "-c", _REAPER, str(uid)], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={}, timeout=10, check=False)
+        while live_processes(uid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not live_processes(uid) or time.monotonic() >= deadline:
+            return
 
 
-__all__ = ["minimal_env", "can_drop_privileges", "UidLease", "kill_uid", "UID_BASE", "UID_COUNT"]
+def live_processes(uid: int) -> List[int]:
+    """Pids of the live (not zombie) processes of ``uid``, read from /proc (empty where there is none)."""
+    found = []
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return found
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+        except OSError:
+            continue
+        if int(fields.get("Uid", "-1 ").split()[0]) == uid and not fields.get("State", "").strip().startswith("Z"):
+            found.append(int(pid))
+    return found
+
+
+__all__ = ["minimal_env", "can_drop_privileges", "UidLease", "kill_uid", "live_processes", "UID_BASE", "UID_COUNT"]
