@@ -9,7 +9,7 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 # Provider keys whose presence means "a real model can be called"; without any, `lllm run` goes offline.
 PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GROQ_API_KEY", "MISTRAL_API_KEY", "OPENROUTER_API_KEY",
@@ -83,19 +83,26 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def tactic_config(rt: Any, tactic: str, config_name: Optional[str], model: Optional[str]) -> Tuple[Any, Dict[str, Any]]:
+    """The tactic's node and the config to run it with: ``--config`` (or its own), every agent on
+    ``--model``, or on the offline test model (saying so) when no provider key is set."""
+    node = rt.get_node(tactic, "tactic")
+    config = _run_config(rt, node, config_name)
+    chosen = offline_model(model)
+    if chosen == "test" and model is None:
+        print(OFFLINE_NOTICE.format(keys=", ".join(PROVIDER_KEYS[:2]) + ", ..."), file=sys.stderr)
+    if chosen is not None and config:
+        config = with_model(config, chosen)
+    return node, config
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import json
     import warnings
 
     from lllm.core.tactic import build_tactic
     rt = _runtime()
-    node = rt.get_node(args.tactic, "tactic")
-    config = _run_config(rt, node, args.config)
-    model = offline_model(args.model)
-    if model == "test" and args.model is None:
-        print(OFFLINE_NOTICE.format(keys=", ".join(PROVIDER_KEYS[:2]) + ", ..."), file=sys.stderr)
-    if model is not None and config:
-        config = with_model(config, model)
+    node, config = tactic_config(rt, args.tactic, args.config, args.model)
     task = sys.stdin.read() if args.task == "-" else args.task
     store = None
     if not args.no_save:

@@ -258,45 +258,43 @@ class Tactic(ABC):
     # ---------------------------------------------------------------------------------------
     # Calling: sync and async drivers over the same phases
     # ---------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _calling(self, task: Any, session_name: Optional[str], tags: Optional[Dict[str, str]],
+                 metadata: Optional[Dict[str, Any]], keep_dialogs: bool) -> Iterator["Tactic"]:
+        """One call's scope, shared by the sync and async drivers: the per-call copy with a running
+        session, its outcome recorded, and the session finished (saved) whatever happens."""
+        parent = _current_call.get()
+        ctx = self._begin(task, session_name, metadata)
+        token = _current_call.set((ctx, ctx._session))
+        try:
+            yield ctx
+        except BaseException as e:
+            ctx._session.failure(e)
+            raise
+        finally:
+            _current_call.reset(token)
+            self._finish(ctx, tags, metadata, parent, keep_dialogs)
+
     def __call__(self, task: Any, session_name: Optional[str] = None, tags: Optional[Dict[str, str]] = None,
                  metadata: Optional[Dict[str, Any]] = None, return_session: bool = False, **kw: Any) -> Any:
         """Run the tactic on ``task`` and return its result (or the TacticCallSession)."""
         if inspect.iscoroutinefunction(self.call):
             return run_sync(self.acall(task, session_name, tags, metadata, return_session, **kw))
         task = self._coerce_input(task)
-        parent = _current_call.get()
-        ctx = self._begin(task, session_name, metadata)
-        token = _current_call.set((ctx, ctx._session))
-        try:
+        with self._calling(task, session_name, tags, metadata, return_session) as ctx:
             result = ctx._coerce_output(ctx.call(task, **kw))
             ctx._session.success(result)
-        except BaseException as e:
-            ctx._session.failure(e)
-            raise
-        finally:
-            _current_call.reset(token)
-            self._finish(ctx, tags, metadata, parent, return_session)
         return ctx._session if return_session else result
 
     async def acall(self, task: Any, session_name: Optional[str] = None, tags: Optional[Dict[str, str]] = None,
                     metadata: Optional[Dict[str, Any]] = None, return_session: bool = False, **kw: Any) -> Any:
         """Async call: awaits an async ``call`` natively; a sync one runs in a worker thread."""
         if not inspect.iscoroutinefunction(self.call):
-            return await asyncio.to_thread(self.__call__, task, session_name,
-                                           tags, metadata, return_session, **kw)
+            return await asyncio.to_thread(self.__call__, task, session_name, tags, metadata, return_session, **kw)
         task = self._coerce_input(task)
-        parent = _current_call.get()
-        ctx = self._begin(task, session_name, metadata)
-        token = _current_call.set((ctx, ctx._session))
-        try:
+        with self._calling(task, session_name, tags, metadata, return_session) as ctx:
             result = ctx._coerce_output(await ctx.call(task, **kw))
             ctx._session.success(result)
-        except BaseException as e:
-            ctx._session.failure(e)
-            raise
-        finally:
-            _current_call.reset(token)
-            self._finish(ctx, tags, metadata, parent, return_session)
         return ctx._session if return_session else result
 
     # ---------------------------------------------------------------------------------------

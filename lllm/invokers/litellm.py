@@ -20,7 +20,7 @@ from lllm.errors import ConfigError, ProviderError
 from lllm.invokers.anthropic import THINKING_KEY, anthropic_skills
 from lllm.invokers.base import (AsyncInvoker, InvokeResult, ModelOutput, ToolCallOut, check_format_api_type,
                                 effective_functions, result_from_output)
-from lllm.invokers.openai import chat_messages, chat_usage, parse_responses, response_format, responses_input
+from lllm.invokers.openai import StreamedToolCalls, chat_messages, chat_usage, parse_responses, response_format, responses_input
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
@@ -286,7 +286,7 @@ class LiteLLMInvoker(AsyncInvoker):
         chunks: List[Any] = []
         text: List[str] = []
         reasoning: List[str] = []
-        calls: Dict[Any, List[Any]] = {}   # index -> [id, name, [argument pieces]]
+        calls = StreamedToolCalls()
         thinking: List[Any] = []
         out = ModelOutput()
         async for chunk in resp:
@@ -307,24 +307,11 @@ class LiteLLMInvoker(AsyncInvoker):
                 if delta.get("thinking_blocks"):
                     thinking.extend(delta["thinking_blocks"])
                 for tc in delta.get("tool_calls") or ():
-                    key = tc.get("index")
-                    if key is None:
-                        key = tc.get("id")
-                    acc = calls.get(key)
-                    if acc is None:
-                        acc = calls[key] = [None, "", []]
-                    if tc.get("id"):
-                        acc[0] = tc["id"]
-                    fn = tc.get("function") or {}
-                    if fn.get("name"):
-                        acc[1] = fn["name"]
-                    if fn.get("arguments"):
-                        acc[2].append(fn["arguments"])
+                    calls.add(tc)
                 if ch.get("finish_reason"):
                     out.finish_reason = ch["finish_reason"]
         out.content = "".join(text)
-        out.tool_calls = [ToolCallOut(id=i or f"call_{uuid.uuid4().hex[:24]}", name=n, arguments="".join(a))
-                          for i, n, a in calls.values()]
+        out.tool_calls = calls.done()
         if reasoning:
             out.metadata["reasoning"] = "".join(reasoning)
         if thinking:

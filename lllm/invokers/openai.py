@@ -239,6 +239,35 @@ def parse_responses(data: Dict[str, Any], provider: str = "") -> ModelOutput:
 # The invoker
 # ---------------------------------------------------------------------------------------------
 
+class StreamedToolCalls:
+    """Assembles tool calls from streamed Chat Completions deltas (keyed by ``index``, else by ``id``)."""
+
+    def __init__(self) -> None:
+        self._calls: Dict[Any, List[Any]] = {}
+        self._last: Any = None
+
+    def add(self, delta: Dict[str, Any]) -> None:
+        key = delta.get("index")
+        if key is None:
+            key = delta.get("id") or self._last
+        self._last = key
+        acc = self._calls.get(key)
+        if acc is None:
+            acc = self._calls[key] = [None, "", []]
+        if delta.get("id"):
+            acc[0] = delta["id"]
+        fn = delta.get("function") or {}
+        if fn.get("name"):
+            acc[1] = fn["name"]
+        args = fn.get("arguments")
+        if args:
+            acc[2].append(args if isinstance(args, str) else json.dumps(args))
+
+    def done(self) -> List[ToolCallOut]:
+        return [ToolCallOut(id=i or f"call_{uuid.uuid4().hex[:24]}", name=n, arguments="".join(a))
+                for i, n, a in self._calls.values()]
+
+
 class OpenAIInvoker(AsyncInvoker):
     """OpenAI-compatible Chat Completions (and Responses) over the pooled aiohttp client.
 
@@ -330,11 +359,10 @@ class OpenAIInvoker(AsyncInvoker):
         chunks: List[Dict[str, Any]] = []
         text: List[str] = []
         reasoning: List[str] = []
-        calls: Dict[Any, List[Any]] = {}   # index -> [id, name, [argument pieces]]
+        calls = StreamedToolCalls()
         logprobs: List[Any] = []
         out = ModelOutput()
         provider = ep.provider
-        last_key: Any = None
         try:
             async for _, data in http.post_sse(ep.url, ep.headers, body, timeout, provider=provider):
                 chunks.append(data)
@@ -355,21 +383,7 @@ class OpenAIInvoker(AsyncInvoker):
                     if r:
                         reasoning.append(r)
                     for tc in delta.get("tool_calls") or ():
-                        key = tc.get("index")
-                        if key is None:
-                            key = tc.get("id") or last_key
-                        last_key = key
-                        acc = calls.get(key)
-                        if acc is None:
-                            acc = calls[key] = [None, "", []]
-                        if tc.get("id"):
-                            acc[0] = tc["id"]
-                        fn = tc.get("function") or {}
-                        if fn.get("name"):
-                            acc[1] = fn["name"]
-                        a = fn.get("arguments")
-                        if a:
-                            acc[2].append(a if isinstance(a, str) else json.dumps(a))
+                        calls.add(tc)
                     lp = ch.get("logprobs")
                     if lp and lp.get("content"):
                         logprobs.extend(lp["content"])
@@ -378,8 +392,7 @@ class OpenAIInvoker(AsyncInvoker):
         finally:
             emit_done(handler)
         out.content = "".join(text)
-        out.tool_calls = [ToolCallOut(id=i or f"call_{uuid.uuid4().hex[:24]}", name=n, arguments="".join(a))
-                          for i, n, a in calls.values()]
+        out.tool_calls = calls.done()
         out.logprobs = logprobs
         if reasoning:
             out.metadata["reasoning"] = "".join(reasoning)

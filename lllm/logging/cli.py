@@ -237,16 +237,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     import asyncio
     import warnings
 
-    from lllm.cli import OFFLINE_NOTICE, PROVIDER_KEYS, _run_config, _runtime, offline_model, with_model
+    from lllm.cli import _runtime, tactic_config
     from lllm.core.tactic import build_tactic
     rt = _runtime()
-    node = rt.get_node(args.tactic, "tactic")
-    config = _run_config(rt, node, args.config)
-    model = offline_model(args.model)
-    if model == "test" and args.model is None:
-        print(OFFLINE_NOTICE.format(keys=", ".join(PROVIDER_KEYS[:2]) + ", ..."), file=sys.stderr)
-    if model is not None and config:
-        config = with_model(config, model)
+    node, config = tactic_config(rt, args.tactic, args.config, args.model)
     tasks = _read_tasks(args.tasks)
     store = open_store(args.store, runtime=rt)
     with warnings.catch_warnings():

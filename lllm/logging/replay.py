@@ -122,13 +122,9 @@ class ReplayInvoker(BaseInvoker):
              parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
              metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
              stream_handler: Any = None, *, functions: Optional[List[Any]] = None) -> InvokeResult:
-        if self.diverged_at is None:
-            sent = (model, dict(model_args or {}), [f.name for f in effective_functions(dialog, functions)],
-                    list(dialog.messages))
-            trace = self._take(responder, *sent)
-            if trace is not None:
-                return self._answer(trace, metadata)
-            self._diverge(responder, canonical_request(*sent))
+        recorded = self._replayed(dialog, model, model_args, responder, metadata, functions)
+        if recorded is not None:
+            return recorded
         return self.fallback.call(dialog, model, model_args, parser_args, responder, metadata, api_type,
                                   stream_handler, functions=functions)
 
@@ -136,15 +132,24 @@ class ReplayInvoker(BaseInvoker):
                     parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
                     metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
                     stream_handler: Any = None, *, functions: Optional[List[Any]] = None) -> InvokeResult:
-        if self.diverged_at is None:
-            sent = (model, dict(model_args or {}), [f.name for f in effective_functions(dialog, functions)],
-                    list(dialog.messages))
-            trace = self._take(responder, *sent)
-            if trace is not None:
-                return self._answer(trace, metadata)
-            self._diverge(responder, canonical_request(*sent))
+        recorded = self._replayed(dialog, model, model_args, responder, metadata, functions)
+        if recorded is not None:
+            return recorded
         return await self.fallback.acall(dialog, model, model_args, parser_args, responder, metadata, api_type,
                                          stream_handler, functions=functions)
+
+    def _replayed(self, dialog: Any, model: str, model_args: Optional[Dict[str, Any]], responder: str,
+                  metadata: Optional[Dict[str, Any]], functions: Optional[List[Any]]) -> Optional[InvokeResult]:
+        """The recorded answer to this request, or ``None`` once the re-run has diverged (to the fallback)."""
+        if self.diverged_at is not None:
+            return None
+        sent = (model, dict(model_args or {}), [f.name for f in effective_functions(dialog, functions)],
+                list(dialog.messages))
+        trace = self._take(responder, *sent)
+        if trace is not None:
+            return self._answer(trace, metadata)
+        self._diverge(responder, canonical_request(*sent))
+        return None
 
     def _take(self, responder: str, model: str, model_args: Dict[str, Any], tools: List[str],
               messages: List[Message]) -> Optional[InvokeTrace]:

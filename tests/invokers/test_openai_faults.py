@@ -5,11 +5,8 @@ Every failure must surface as a ProviderError whose ``kind`` is the retry class,
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
-from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import List
 
 import pytest
 from aiohttp import web
@@ -20,43 +17,11 @@ from lllm.core.tools import Function
 from lllm.errors import ProviderError
 from lllm.invokers import http
 from lllm.invokers.openai import OpenAIInvoker
-
-FAKE_SERVER = Path(__file__).resolve().parents[2] / "benchmarks" / "fake_openai_server.py"
-
-
-class FakeServers:
-    """Starts ``fake_openai_server.py`` once per distinct argument list; stops all at the end."""
-
-    def __init__(self) -> None:
-        self._procs: Dict[Tuple[str, ...], Tuple[subprocess.Popen, str]] = {}
-
-    def __call__(self, *args: str) -> str:
-        if args not in self._procs:
-            proc = subprocess.Popen([sys.executable, str(FAKE_SERVER), "--port", "0", "--no-uvloop", *args],
-                                    stdout=subprocess.PIPE, text=True)
-            line = proc.stdout.readline()  # "LISTENING http://127.0.0.1:PORT/v1"
-            if not line.startswith("LISTENING"):
-                proc.kill()
-                raise RuntimeError(f"fake server did not start: {line!r}")
-            self._procs[args] = (proc, line.split()[1])
-        return self._procs[args][1]
-
-    def close(self) -> None:
-        for proc, _ in self._procs.values():
-            proc.terminate()
-        for proc, _ in self._procs.values():
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:  # pragma: no cover
-                proc.kill()
-            proc.stdout.close()
-
+from support.fake_server import FakeServers
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeServers]:
-    servers = FakeServers()
-    yield servers
-    servers.close()
+def fake(fake_servers) -> FakeServers:
+    return fake_servers
 
 
 def ask(text: str = "hello") -> Dialog:

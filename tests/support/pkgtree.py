@@ -5,6 +5,8 @@ import textwrap
 from pathlib import Path
 from typing import Dict
 
+import pytest
+
 ISOLATED_ENV = ("LLLM_CONFIG", "LLLM_STRICT", "LLLM_TRUSTED_PACKAGES", "LLLM_CONFIG_PROFILE",
                 "LLLM_AUTO_CWD_FALLBACK", "LLLM_AUTO_SHARED_PACKAGES")
 
@@ -27,3 +29,19 @@ def isolate(monkeypatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("LLLM_HOME", str(home))
     monkeypatch.chdir(cwd)
     return cwd
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch, tmp_path):
+    """Each test gets its own LLLM_HOME and working folder (see ``isolate``)."""
+    isolate(monkeypatch, tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def fresh_default_runtime():
+    """Each test starts with an empty default runtime; the previous one is put back after."""
+    from lllm.core.runtime import Runtime, get_default_runtime, set_default_runtime
+    saved = get_default_runtime()
+    set_default_runtime(Runtime("default"))
+    yield
+    set_default_runtime(saved)
