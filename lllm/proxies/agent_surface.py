@@ -77,16 +77,18 @@ def make_query_api_doc_tool(pm: ProxyManager) -> Function:
 def make_run_python_tool(interpreter: AgentInterpreter) -> Function:
     """The ``run_python(code)`` tool over ``interpreter``."""
 
-    def run_python(code: str) -> str:
+    def run_python(code: str) -> Dict[str, str]:
         """Run Python code in your persistent interpreter, where CALL_API(path, params) calls the APIs.
         Returns what the code printed (stdout and stderr) or its traceback.
 
         Args:
             code: Python source. Use print() for every value you want to see.
         """
-        return interpreter.run(code)
+        result = interpreter.execute(code)
+        return {"output": interpreter.describe(result, clip=False), "shown": interpreter.describe(result)}
 
-    return Function.from_callable(run_python, processor=_plain)
+    # The model reads the clipped text; the call's result (recorded in the session) keeps the whole output.
+    return Function.from_callable(run_python, processor=lambda result, call: result["shown"])
 
 
 def _plain(result: Any, call: Any) -> str:

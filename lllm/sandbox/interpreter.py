@@ -58,8 +58,9 @@ class AgentInterpreter:
         self.max_output_chars = max_output_chars
         self.truncation_indicator = str(truncation_indicator)
         self.timeout = float(timeout)
-        # Inside the worker output is capped in bytes (UTF-8 takes up to 4 per character).
-        cap = max_output_chars * 4 + 4096 if max_output_chars else 16 << 20
+        # Inside the worker output is capped in bytes (UTF-8 takes up to 4 per character); at least 1 MiB is
+        # kept so the session records the untruncated output the model was shown a part of (§9.3).
+        cap = max(max_output_chars * 4 + 4096, 1 << 20) if max_output_chars else 16 << 20
         if isinstance(backend, Executor):
             self.executor = backend
         elif backend == "subprocess":
@@ -82,10 +83,14 @@ class AgentInterpreter:
 
     def run(self, code: str) -> str:
         """Run ``code`` and return what the model should read."""
-        result = self.executor.run(code, timeout=self.timeout, api=self.pm)
-        return self.describe(result)
+        return self.describe(self.execute(code))
 
-    def describe(self, result: ExecResult) -> str:
+    def execute(self, code: str) -> ExecResult:
+        """Run ``code`` and return the raw result (``describe`` turns it into text)."""
+        return self.executor.run(code, timeout=self.timeout, api=self.pm)
+
+    def describe(self, result: ExecResult, clip: bool = True) -> str:
+        """The text of ``result``: cut at ``max_output_chars`` for the model, or whole with ``clip=False``."""
         t = f"{self.timeout:g}"
         if result.status == "timeout":
             if self.executor.can_stop:
@@ -94,7 +99,7 @@ class AgentInterpreter:
         if result.status == "crashed":
             return (f"Error: {result.detail} while running this code; interpreter state was reset "
                     f"(variables and imports are gone).")
-        text = clip_output(result.output, result.error, result.overflow, self.max_output_chars,
+        text = clip_output(result.output, result.error, result.overflow, self.max_output_chars if clip else 0,
                            self.truncation_indicator)
         return text if text.strip() else NO_OUTPUT
 

@@ -198,3 +198,22 @@ def test_an_agent_reads_docs_runs_code_and_answers(surfaces):
     docs, output = seen["tool_results"]
     assert docs.startswith("# Weather (id: weather)")
     assert output == "warmest max: 6\n"
+
+
+def test_run_python_records_the_whole_output_and_shows_the_model_a_clipped_one():
+    from lllm import Agent
+    from lllm.proxies import build_proxy_surface
+    from lllm.core.runtime import Runtime
+    from lllm.testing import MockInvoker, tool_calls
+    surface = build_proxy_surface({"exec_env": "interpreter", "max_output_chars": 50}, "You code.", Runtime("rp"))
+    try:
+        agent = Agent(name="coder", system_prompt=surface.system_prompt, model="m", tools=surface.tools,
+                      llm_invoker=MockInvoker([tool_calls(("run_python", {"code": "print('x' * 500)"}, "r1")), "done"]))
+        agent.open("d")
+        agent.receive("go")
+        call = agent.respond(return_session=True).interrupts[0][0]
+        assert call.arguments["code"] == "print('x' * 500)"
+        assert call.result["output"] == "x" * 500 + "\n"                       # recorded untruncated (§9.3)
+        assert call.result_str == "x" * 50 + "... (truncated)" and call.result_str == call.result["shown"]
+    finally:
+        surface.close()
