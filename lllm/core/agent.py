@@ -105,6 +105,7 @@ class Agent:
         return dialog
 
     def fork(self, alias: str, child_alias: str, last_n: int = 0, first_k: int = 1, switch: bool = True) -> "Dialog":
+        """Branch dialog ``alias`` into ``child_alias`` (see ``Dialog.fork`` for ``last_n``/``first_k``)."""
         if child_alias in self._dialogs:
             raise ValueError(f"Agent '{self.name}' already has a dialog '{child_alias}'")
         child = self._dialog(alias).fork(last_n=last_n, first_k=first_k)
@@ -114,6 +115,7 @@ class Agent:
         return child
 
     def close(self, alias: str) -> "Dialog":
+        """Forget dialog ``alias`` and return it."""
         dialog = self._dialog(alias)
         del self._dialogs[alias]
         if self._active == alias:
@@ -121,6 +123,7 @@ class Agent:
         return dialog
 
     def switch(self, alias: str) -> None:
+        """Make ``alias`` the active dialog."""
         self._dialog(alias)
         self._active = alias
 
@@ -134,28 +137,35 @@ class Agent:
 
     @property
     def current_dialog(self) -> "Dialog":
+        """The active dialog."""
         if self._active is None:
             raise RuntimeError(f"Agent '{self.name}' has no active dialog: call .open(alias) or .switch(alias) first.")
         return self._dialogs[self._active]
 
     @property
     def dialogs(self) -> Dict[str, "Dialog"]:
+        """A copy of the alias → dialog map."""
         return dict(self._dialogs)
 
     @property
     def active_alias(self) -> Optional[str]:
+        """The active dialog's alias, if any."""
         return self._active
 
     def receive(self, text: str, alias: Optional[str] = None, role: Roles = Roles.USER, name: str = "user") -> Message:
+        """Append ``text`` as is (no rendering) to a dialog; agent-level tools stay available."""
         return self._dialog(alias).put_text(text, name=name, role=role)
 
     def receive_prompt(self, prompt: Union["Prompt", str], prompt_args: Optional[Dict[str, Any]] = None,
                        alias: Optional[str] = None, name: str = "user", role: Roles = Roles.USER,
                        metadata: Optional[Dict[str, Any]] = None) -> Message:
+        """Render ``prompt`` (or a prompt key) with ``prompt_args`` into a dialog; it sets the next turn's
+        parser, format and tools."""
         return self._dialog(alias).put_prompt(prompt, prompt_args, name=name, metadata=metadata, role=role)
 
     def receive_image(self, image: Any, caption: Optional[str] = None, alias: Optional[str] = None,
                       name: str = "user", role: Roles = Roles.USER) -> Message:
+        """Append an image (path, PIL image, bytes or base64; PNG, JPEG, GIF or WebP) with an optional caption."""
         return self._dialog(alias).put_image(image, caption=caption, name=name, role=role)
 
     # ---------------------------------------------------------------------------------------
@@ -181,6 +191,7 @@ class Agent:
     async def acall(self, dialog: "Dialog", metadata: Optional[Dict[str, Any]] = None,
                     args: Optional[Dict[str, Any]] = None, parser_args: Optional[Dict[str, Any]] = None,
                     return_session: bool = False) -> Union[Message, AgentCallSession]:
+        """Async ``call``."""
         if dialog.owner not in (None, self.name):
             raise ValueError(f"Dialog {dialog.dialog_id} belongs to agent '{dialog.owner}', not '{self.name}'; "
                              f"agents share content, not dialogs.")

@@ -73,34 +73,42 @@ class AgentCallSession(BaseModel):
     # -- counts ------------------------------------------------------------------------------
     @property
     def exception_retries_count(self) -> int:
+        """Recovery attempts after invalid output, over all steps."""
         return sum(len(v) for v in self.exception_retries.values())
 
     @property
     def llm_recalls_count(self) -> int:
+        """Retries after transient provider errors."""
         return sum(len(v) for v in self.llm_recalls.values())
 
     @property
     def rate_limit_retries_count(self) -> int:
+        """Retries after rate-limit errors."""
         return sum(len(v) for v in self.rate_limit_waits.values())
 
     @property
     def interrupts_count(self) -> int:
+        """Steps that ended in tool calls."""
         return len(self.interrupts)
 
     @property
     def reach_max_exception_retry(self) -> bool:
+        """Whether the exception-retry budget is spent."""
         return self.exception_retries_count >= self.max_exception_retry
 
     @property
     def reach_max_interrupt_steps(self) -> bool:
+        """Whether the tool-step budget is spent."""
         return self.interrupts_count >= self.max_interrupt_steps
 
     @property
     def reach_max_llm_recall(self) -> bool:
+        """Whether the recall budget is spent."""
         return self.llm_recalls_count >= self.max_llm_recall
 
     @property
     def invoke_count(self) -> int:
+        """Model invocations attempted, failed ones included."""
         return sum(len(v) for v in self.invoke_traces.values())
 
     @property
@@ -115,30 +123,37 @@ class AgentCallSession(BaseModel):
 
     # -- recorders ---------------------------------------------------------------------------
     def new_invoke_trace(self, trace: InvokeTrace) -> InvokeTrace:
+        """Record one invocation attempt."""
         self.invoke_traces.setdefault(trace.step, []).append(trace)
         return trace
 
     def exception(self, exc: BaseException, step: int) -> None:
+        """Record invalid output at ``step`` (a recovery follows)."""
         self.state = "exception"
         self.exception_retries.setdefault(step, []).append(error_record(exc))
 
     def interrupt(self, calls: List[FunctionCall], step: int) -> None:
+        """Record the tool calls executed at ``step``."""
         self.state = "interrupt"
         self.interrupts.setdefault(step, []).extend(calls)
 
     def llm_recall(self, exc: BaseException, step: int) -> None:
+        """Record a transient provider error at ``step`` (a retry follows)."""
         self.state = "llm_recall"
         self.llm_recalls.setdefault(step, []).append(error_record(exc))
 
     def rate_limited(self, delay_s: float, step: int) -> None:
+        """Record a rate-limit wait of ``delay_s`` at ``step``."""
         self.rate_limit_waits.setdefault(step, []).append(delay_s)
 
     def success(self, message: Message) -> None:
+        """The call delivered ``message``."""
         self.state = "success"
         self.delivery = message
         self.ended_at = time.time()
 
     def failure(self, exc: Optional[BaseException] = None, reason: Optional[str] = None) -> None:
+        """The call failed: which budget ran out (``reason``) and the last error."""
         self.state = "failure"
         self.reason = reason
         if exc is not None:
@@ -211,17 +226,21 @@ class TacticCallSession(BaseModel):
         return data
 
     def record_agent_call(self, agent_name: str, session: AgentCallSession) -> None:
+        """Add one agent's AgentCallSession (the tactic does this for its agents)."""
         self.agent_sessions.setdefault(agent_name, []).append(session)
 
     def record_sub_tactic_call(self, name: str, session: "TacticCallSession") -> None:
+        """Add a sub-tactic's session under ``name`` (automatic for attributes holding tactics)."""
         self.sub_tactic_sessions.setdefault(name, []).append(session)
 
     def success(self, result: Any) -> None:
+        """The tactic returned ``result``."""
         self.state = "success"
         self.delivery = result
         self.ended_at = time.time()
 
     def failure(self, exc: BaseException) -> None:
+        """The tactic raised ``exc`` (recorded with its own traceback)."""
         self.state = "failure"
         self.error = f"{type(exc).__name__}: {exc}"
         self.error_traceback = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
@@ -229,25 +248,31 @@ class TacticCallSession(BaseModel):
 
     @property
     def agent_cost(self) -> InvokeCost:
+        """The cost of this call's own agents."""
         return sum((s.cost for ss in self.agent_sessions.values() for s in ss), InvokeCost())
 
     @property
     def sub_tactic_cost(self) -> InvokeCost:
+        """The cost of its sub-tactic calls (recursively)."""
         return sum((s.total_cost for ss in self.sub_tactic_sessions.values() for s in ss), InvokeCost())
 
     @property
     def total_cost(self) -> InvokeCost:
+        """Agents plus sub-tactics."""
         return self.agent_cost + self.sub_tactic_cost
 
     @property
     def agent_call_count(self) -> int:
+        """``respond()`` calls made by this call's agents."""
         return sum(len(ss) for ss in self.agent_sessions.values())
 
     @property
     def sub_tactic_call_count(self) -> int:
+        """Sub-tactic calls made during this call."""
         return sum(len(ss) for ss in self.sub_tactic_sessions.values())
 
     def summary(self) -> Dict[str, Any]:
+        """A small JSON-safe overview: id, tactic, state, counts, cost, error."""
         return {"session_id": self.session_id, "tactic": self.tactic_name, "tactic_path": self.tactic_path,
                 "state": self.state,
                 "agent_calls": self.agent_call_count, "sub_tactic_calls": self.sub_tactic_call_count,

@@ -11,13 +11,14 @@ class BaseStreamHandler:
     """Receives text deltas as they arrive. Override ``on_token`` (or ``handle_chunk`` for the raw event)."""
 
     def handle_chunk(self, text: str, raw: Any = None) -> None:
+        """One text delta and the provider's raw event; calls ``on_token`` by default."""
         self.on_token(text)
 
     def on_token(self, text: str) -> None:
-        pass
+        """One text delta."""
 
     def on_done(self) -> None:
-        pass
+        """The invocation's stream ended (called once per invocation)."""
 
 
 class PrintStreamHandler(BaseStreamHandler):
