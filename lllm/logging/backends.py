@@ -1,6 +1,7 @@
 """Key/value backends for the session store (§9.1): local files, SQLite, and a no-op.
 
-A backend stores bytes under keys made of ``/``-joined ``[A-Za-z0-9._-]`` segments (never ``..``).
+A backend stores bytes under keys made of ``/``-joined ``[A-Za-z0-9._-]`` segments (never ``..``, and
+no segment is ``.``).
 Backends that subclass ``IndexedBackend`` also keep each session's index entry in indexed columns,
 so ``LogStore.list_sessions`` becomes one query instead of a read of every entry."""
 from __future__ import annotations
@@ -22,10 +23,17 @@ _PREFIX = re.compile(r"[A-Za-z0-9._/-]*")
 _HIGH = "\x7f"
 
 
+def is_segment(value: Any) -> bool:
+    """Whether ``value`` is one key segment: ``[A-Za-z0-9._-]+``, without ``..`` and not ``.`` (a file
+    path would drop it, so ``a/./b`` would be the same file as ``a/b``)."""
+    return isinstance(value, str) and value != "." and ".." not in value and bool(_SEGMENT.fullmatch(value))
+
+
 def validate_key(key: str) -> str:
-    """``key`` itself if it is ``/``-joined ``[A-Za-z0-9._-]`` segments without ``..``, else ``ValueError``."""
-    if not isinstance(key, str) or ".." in key or not all(_SEGMENT.fullmatch(s) for s in key.split("/")):
-        raise ValueError(f"Invalid log key {key!r}: use '/'-joined segments of [A-Za-z0-9._-], without '..'")
+    """``key`` itself if it is ``/``-joined segments (``is_segment``), else ``ValueError``."""
+    if not isinstance(key, str) or not all(is_segment(s) for s in key.split("/")):
+        raise ValueError(f"Invalid log key {key!r}: use '/'-joined segments of [A-Za-z0-9._-], "
+                         f"without '..' and other than '.'")
     return key
 
 
@@ -90,6 +98,29 @@ class IndexedBackend(LogBackend):
         """The stored index entries matching ``query``, newest first, at most ``query.limit``."""
 
 
+def index_conditions(query: SessionQuery, placeholder: str) -> Tuple[List[str], List[Any]]:
+    """SQL conditions (on the index table as ``s``) and parameters for every filter but tags, which
+    each SQL backend indexes its own way."""
+    where, params = [f"s.partition = {placeholder}"], [query.partition]
+    if query.tactic_paths:
+        where.append(f"s.tactic_path IN ({', '.join([placeholder] * len(query.tactic_paths))})")
+        params += query.tactic_paths
+    for condition, value in (("s.state =", query.state), ("s.ts >=", query.after), ("s.ts <=", query.before)):
+        if value is not None:
+            where.append(f"{condition} {placeholder}")
+            params.append(value)
+    return where, params
+
+
+def index_select(where: List[str], params: List[Any], limit: Optional[int], placeholder: str) -> Tuple[str, List[Any]]:
+    """The stored index entries matching ``where``, newest first, then ``limit``."""
+    sql = (f"SELECT kv.value FROM lllm_session_index s JOIN lllm_kv kv ON kv.key = s.key "
+           f"WHERE {' AND '.join(where)} ORDER BY s.ts DESC, s.session_id DESC")
+    if limit is not None:
+        return f"{sql} LIMIT {placeholder}", [*params, limit]
+    return sql, params
+
+
 # ---------------------------------------------------------------------------------------------
 # Local files
 # ---------------------------------------------------------------------------------------------
@@ -136,9 +167,9 @@ class LocalFileBackend(LogBackend):
         for dirpath, dirnames, filenames in os.walk(start):
             rel = os.path.relpath(dirpath, self.root)
             rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-            dirnames[:] = [d for d in dirnames if _SEGMENT.fullmatch(d) and (rel + d).startswith(prefix[:len(rel + d)])]
-            keys += [rel + n for n in filenames if "~" not in n and (rel + n).startswith(prefix)]
-        return sorted(k for k in keys if _is_key(k))
+            dirnames[:] = [d for d in dirnames if is_segment(d) and (rel + d).startswith(prefix[:len(rel + d)])]
+            keys += [rel + n for n in filenames if is_segment(n) and (rel + n).startswith(prefix)]
+        return sorted(keys)
 
     def delete(self, key: str) -> None:
         try:
@@ -148,14 +179,6 @@ class LocalFileBackend(LogBackend):
 
     def __repr__(self) -> str:
         return f"LocalFileBackend({str(self.root)!r})"
-
-
-def _is_key(key: str) -> bool:
-    try:
-        validate_key(key)
-        return True
-    except ValueError:
-        return False
 
 
 def _fsync_dir(path: Path) -> None:
@@ -227,10 +250,13 @@ class SQLiteBackend(IndexedBackend):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                # SQLite may have rolled back already (SQLITE_FULL, IOERR): a second ROLLBACK would
+                # raise and hide the real error.
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
     def _read(self, sql: str, params: Tuple[Any, ...] = ()) -> List[Tuple[Any, ...]]:
         with self._lock:
@@ -275,28 +301,12 @@ class SQLiteBackend(IndexedBackend):
                           [(key, partition, k, v, ts) for k, v in (entry.get("tags") or {}).items()])
 
     def query_index(self, query: SessionQuery) -> List[bytes]:
-        where, params = ["s.partition = ?"], [query.partition]
-        if query.tactic_paths:
-            where.append(f"s.tactic_path IN ({', '.join('?' * len(query.tactic_paths))})")
-            params += query.tactic_paths
-        if query.state is not None:
-            where.append("s.state = ?")
-            params.append(query.state)
-        if query.after is not None:
-            where.append("s.ts >= ?")
-            params.append(query.after)
-        if query.before is not None:
-            where.append("s.ts <= ?")
-            params.append(query.before)
+        where, params = index_conditions(query, "?")
         for name, value in query.tags.items():
             where.append("s.key IN (SELECT t.key FROM lllm_session_tags t "
                          "WHERE t.partition = ? AND t.name = ? AND t.value = ?)")
             params += [query.partition, name, value]
-        sql = (f"SELECT kv.value FROM lllm_session_index s JOIN lllm_kv kv ON kv.key = s.key "
-               f"WHERE {' AND '.join(where)} ORDER BY s.ts DESC, s.session_id DESC")
-        if query.limit is not None:
-            sql += " LIMIT ?"
-            params.append(query.limit)
+        sql, params = index_select(where, params, query.limit, "?")
         return [bytes(r[0]) for r in self._read(sql, tuple(params))]
 
     def close(self) -> None:
@@ -332,4 +342,4 @@ class NoOpBackend(LogBackend):
 
 
 __all__ = ["LogBackend", "IndexedBackend", "SessionQuery", "LocalFileBackend", "SQLiteBackend", "NoOpBackend",
-           "validate_key", "validate_prefix"]
+           "validate_key", "validate_prefix", "is_segment"]

@@ -36,7 +36,7 @@ from lllm.logging.store import LogStore
 
 BASE_TIME = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 BAD_KEYS = ["", "/a", "a/", "a//b", "..", "../x", "a/../b", "a/..", "a..b", "a b", "a\\b", "a:b", "ä", "a/b\n",
-            "a*b", "a%b"]
+            "a*b", "a%b", ".", "./a", "a/.", "a/./b"]
 
 
 def needs_storage(backend: LogBackend) -> None:

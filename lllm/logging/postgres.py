@@ -10,9 +10,9 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional
 
-from lllm.logging.backends import IndexedBackend, SessionQuery, validate_key, validate_prefix
+from lllm.logging.backends import (_HIGH, IndexedBackend, SessionQuery, index_conditions, index_select, validate_key,
+                                   validate_prefix)
 
-_HIGH = "\x7f"
 _SCHEMA = [
     'CREATE TABLE IF NOT EXISTS lllm_kv (key TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL)',
     'CREATE TABLE IF NOT EXISTS lllm_session_index ('
@@ -38,12 +38,15 @@ class PostgresBackend(IndexedBackend):
     """A PostgreSQL database reached by ``dsn`` (a libpq connection string or URL).
 
     One connection per backend, guarded by a lock (thread-safe); each operation is one transaction.
+    A connection the server dropped is reopened on next use; after ``close()`` the backend stays closed.
     The tables are created on first use, under an advisory lock so concurrent starts do not race."""
 
     def __init__(self, dsn: str, connect_timeout: int = 10):
         self.dsn = dsn
+        self.connect_timeout = connect_timeout
         self._psycopg = _psycopg()
         self._lock = threading.RLock()
+        self._closed = False
         self._conn = self._psycopg.connect(dsn, connect_timeout=connect_timeout)
         with self._tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(hashtext('lllm_log_store_schema'))")
@@ -53,8 +56,10 @@ class PostgresBackend(IndexedBackend):
     @contextmanager
     def _tx(self) -> Iterator[Any]:
         with self._lock:
-            if self._conn.closed:
-                self._conn = self._psycopg.connect(self.dsn)
+            if self._closed:
+                raise self._psycopg.OperationalError("PostgresBackend is closed")
+            if self._conn.closed:  # dropped by the server or the network
+                self._conn = self._psycopg.connect(self.dsn, connect_timeout=self.connect_timeout)
             with self._conn.transaction(), self._conn.cursor() as cur:
                 yield cur
 
@@ -102,33 +107,18 @@ class PostgresBackend(IndexedBackend):
                  entry["timestamp"], json.dumps(entry.get("tags") or {})))
 
     def query_index(self, query: SessionQuery) -> List[bytes]:
-        where, params = ["s.partition = %s"], [query.partition]
-        if query.tactic_paths:
-            where.append("s.tactic_path = ANY(%s)")
-            params.append(list(query.tactic_paths))
-        if query.state is not None:
-            where.append("s.state = %s")
-            params.append(query.state)
-        if query.after is not None:
-            where.append("s.ts >= %s")
-            params.append(query.after)
-        if query.before is not None:
-            where.append("s.ts <= %s")
-            params.append(query.before)
+        where, params = index_conditions(query, "%s")
         if query.tags:
             where.append("s.tags @> %s::jsonb")
             params.append(json.dumps(query.tags))
-        sql = (f"SELECT kv.value FROM lllm_session_index s JOIN lllm_kv kv ON kv.key = s.key "
-               f"WHERE {' AND '.join(where)} ORDER BY s.ts DESC, s.session_id DESC")
-        if query.limit is not None:
-            sql += " LIMIT %s"
-            params.append(query.limit)
+        sql, params = index_select(where, params, query.limit, "%s")
         with self._tx() as cur:
             rows = cur.execute(sql, params).fetchall()
         return [bytes(r[0]) for r in rows]
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._conn.close()
 
     def __repr__(self) -> str:

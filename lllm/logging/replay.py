@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import re
 import threading
 import time
 from typing import Any, Dict, Iterable, List, Optional, Union
@@ -19,6 +20,7 @@ from lllm.core.const import APITypes
 from lllm.core.message import FunctionCall, Message
 from lllm.core.sessions import AgentCallSession, InvokeTrace, TacticCallSession
 from lllm.errors import LLLMError, ParseError, ProviderError
+from lllm.logging.redact import REDACTED
 from lllm.invokers.base import BaseInvoker, InvokeResult, effective_functions
 
 _VOLATILE_ARGS = frozenset({"timeout", "api_base", "base_url", "api_key", "extra_headers"})
@@ -35,15 +37,31 @@ def canonical_message(m: Message) -> Dict[str, Any]:
     return d
 
 
+def same(recorded: Any, live: Any) -> bool:
+    """``recorded == live``, where a redacted secret in the recording (``"[REDACTED]"``, §9.3) matches
+    whatever the re-run has in its place."""
+    if recorded == live:
+        return True
+    if isinstance(recorded, str) and isinstance(live, str) and REDACTED in recorded:
+        pattern = ".+?".join(re.escape(part) for part in recorded.split(REDACTED))
+        return re.fullmatch(pattern, live, re.S) is not None
+    if isinstance(recorded, dict) and isinstance(live, dict):
+        return recorded.keys() == live.keys() and all(same(v, live[k]) for k, v in recorded.items())
+    if isinstance(recorded, list) and isinstance(live, list):
+        return len(recorded) == len(live) and all(same(a, b) for a, b in zip(recorded, live))
+    return False
+
+
 def _same_message(a: Message, b: Message) -> bool:
-    """Equal as far as the model can tell (what ``canonical_message`` keeps), compared field by field."""
+    """Equal as far as the model can tell (what ``canonical_message`` keeps), compared field by field;
+    ``a`` is the recorded message."""
     if a is b:
         return True
-    if a.role != b.role or a.content != b.content or a.name != b.name:
+    if a.role != b.role or a.name != b.name or not same(a.content, b.content):
         return False
     if a.metadata.get("tool_call_id") != b.metadata.get("tool_call_id") or len(a.function_calls) != len(b.function_calls):
         return False
-    return all(x.id == y.id and x.name == y.name and x.arguments == y.arguments
+    return all(x.id == y.id and x.name == y.name and same(x.arguments, y.arguments)
                for x, y in zip(a.function_calls, b.function_calls))
 
 
@@ -79,10 +97,10 @@ def _agent_sessions(session: TacticCallSession) -> Iterable[AgentCallSession]:
 class _Recorded:
     """One recorded invocation (or tool call) and whether the re-run has consumed it."""
 
-    __slots__ = ("item", "key", "used")
+    __slots__ = ("item", "used")
 
-    def __init__(self, item: Any, key: Any):
-        self.item, self.key, self.used = item, key, False
+    def __init__(self, item: Any):
+        self.item, self.used = item, False
 
 
 class ReplayInvoker(BaseInvoker):
@@ -111,11 +129,11 @@ class ReplayInvoker(BaseInvoker):
             calls = self._calls.setdefault(s.agent_name, [])
             for step in sorted(s.invoke_traces):
                 for t in s.invoke_traces[step]:
-                    calls.append(_Recorded(t, None))
+                    calls.append(_Recorded(t))
             tools = self._tools.setdefault(s.agent_name, [])
             for step in sorted(s.interrupts):
                 for c in s.interrupts[step]:
-                    tools.append(_Recorded(c, (c.id, c.name, json.dumps(c.arguments, sort_keys=True))))
+                    tools.append(_Recorded(c))
 
     # -- model calls --------------------------------------------------------------------------
     def call(self, dialog: Any, model: str, model_args: Optional[Dict[str, Any]] = None,
@@ -158,7 +176,7 @@ class ReplayInvoker(BaseInvoker):
             for rec in self._calls.get(responder, ()):
                 t = rec.item
                 if (not rec.used and t.model == model and t.tools == tools and len(t.messages) == len(messages)
-                        and _stable_args(t.model_args) == args
+                        and same(_stable_args(t.model_args), args)
                         and all(_same_message(a, b) for a, b in zip(t.messages, messages))):
                     rec.used = True
                     self.replayed += 1
@@ -200,10 +218,10 @@ class ReplayInvoker(BaseInvoker):
         """The recorded execution of ``call`` (no side effects), or ``None`` to run the tool for real."""
         if self.diverged_at is not None:
             return None
-        key = (call.id, call.name, json.dumps(call.arguments, sort_keys=True))
         with self._lock:
             for rec in self._tools.get(agent, ()):
-                if not rec.used and rec.key == key:
+                c = rec.item
+                if not rec.used and c.id == call.id and c.name == call.name and same(c.arguments, call.arguments):
                     rec.used = True
                     return copy.deepcopy(rec.item)
         return None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import secrets
 import traceback as tb
 import warnings
@@ -22,7 +21,7 @@ from pydantic_core import to_jsonable_python
 
 from lllm.core.sessions import TacticCallSession
 from lllm.logging.backends import (IndexedBackend, LocalFileBackend, LogBackend, NoOpBackend, SessionQuery,
-                                   SQLiteBackend)
+                                   SQLiteBackend, is_segment)
 from lllm.logging.redact import environment_secrets, redact
 
 logger = logging.getLogger("lllm")
@@ -31,7 +30,6 @@ logger = logging.getLogger("lllm")
 STORE_SCHEMA_VERSION = 1
 
 TimeLike = Union[datetime, str, int, float]
-_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 
 
 class SessionSummary(BaseModel):
@@ -65,8 +63,9 @@ class LogStore:
     ``pkg::name`` key, URL, ``pkg:key``, alias, bare name); otherwise they compare literally (§9.2)."""
 
     def __init__(self, backend: LogBackend, partition: str = "default", runtime: Any = None):
-        if not isinstance(partition, str) or ".." in partition or not _SEGMENT.fullmatch(partition):
-            raise ValueError(f"Invalid partition {partition!r}: use one segment of [A-Za-z0-9._-], without '..'")
+        if not is_segment(partition):
+            raise ValueError(f"Invalid partition {partition!r}: use one segment of [A-Za-z0-9._-], "
+                             f"without '..' and other than '.'")
         self.backend = backend
         self.partition = partition
         self.runtime = runtime
@@ -79,7 +78,7 @@ class LogStore:
 
     # -- keys ------------------------------------------------------------------------------------
     def _key(self, kind: str, item_id: str) -> str:
-        if not isinstance(item_id, str) or ".." in item_id or not _SEGMENT.fullmatch(item_id):
+        if not is_segment(item_id):
             raise ValueError(f"Invalid session id {item_id!r} (partition {self.partition!r})")
         return f"{self.partition}/{kind}/{item_id}"
 

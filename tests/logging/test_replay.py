@@ -124,3 +124,34 @@ def test_recorded_session_json_carries_what_replay_needs():
     assert trace["model"] == "mock-model" and trace["tools"] == ["lookup"]
     assert [d["message_table"][i]["role"] for i in trace["messages"]] == ["system", "user"]  # stored once, by index
     assert d["schema_version"] == 2
+
+
+def test_redacted_secrets_in_a_stored_session_still_replay(tmp_path, monkeypatch):
+    """A tool argument named like a secret is stored redacted (§9.3); replay matches it to any value."""
+    from lllm.logging import sqlite_store
+
+    @tool
+    def login(token: str) -> str:
+        """Log in."""
+        CALLS["n"] += 1
+        return "welcome"
+
+    class Login(Tactic, register=False):
+        name = "login"
+        agent_group = ["user"]
+
+        def call(self, task: str) -> str:
+            u = self.agents["user"]
+            u.open("main")
+            u.receive_prompt(Prompt(path="replay/login", prompt="{t}", function_list=[login]), {"t": task})
+            return u.respond().content
+
+    store = sqlite_store(tmp_path / "s.db")
+    config = {"global": {"model_name": "m"}, "agent_configs": [{"name": "user", "system_prompt": "u"}]}
+    CALLS["n"] = 0
+    Login(config, log_store=store, invoker=MockInvoker([tool_calls(("login", {"token": "tok-123456789"}, "l1")),
+                                                        "in"]))("sign in")
+    recorded = store.load_session(store.list_sessions()[0].session_id)
+    call = recorded.agent_sessions["user"][0].interrupts[0][0]
+    assert call.arguments == {"token": "[REDACTED]"}
+    assert rerun(recorded, tactic=Login).delivery == "in" and CALLS["n"] == 1

@@ -44,3 +44,13 @@ def backend(request, tmp_path):
 
 class TestBackendConformance(LogBackendConformance, LogStoreConformance):
     pass
+
+
+def test_a_closed_postgres_backend_stays_closed():
+    """``close()`` is final: the backend does not quietly open (and leak) a new connection."""
+    backend = postgres_backend()
+    backend.put("p/k", b"v")
+    backend.close()
+    with pytest.raises(Exception, match="closed"):
+        backend.get("p/k")
+    assert backend._conn.closed

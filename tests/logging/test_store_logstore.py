@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -65,8 +66,10 @@ def test_partitions_and_ids_are_validated():
         LogStore(NoOpBackend(), partition="a/b")
     with pytest.raises(ValueError, match="partition"):
         LogStore(NoOpBackend(), partition="..")
+    with pytest.raises(ValueError, match="partition"):  # "p/./x" would be the file "p/x"
+        LogStore(NoOpBackend(), partition=".")
     store = noop_store()
-    for bad in ("a/b", "..", "", "x y"):
+    for bad in ("a/b", "..", "", "x y", "."):
         with pytest.raises(ValueError, match="Invalid session id"):
             store.delete_session(bad)
 
@@ -214,6 +217,16 @@ def test_sqlite_list_queries_use_indexes_and_never_scan_the_sessions(query):
     sql = next(s for s in captured if s.lstrip().startswith("SELECT"))
     plan = " | ".join(r[-1] for r in backend._conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall())
     assert "USING" in plan and not re.search(r"\bSCAN (s|kv|t|lllm_\w+)\b(?! USING)", plan), plan
+
+
+def test_a_full_sqlite_database_reports_its_own_error_and_stays_usable(tmp_path):
+    """SQLite rolls a transaction back itself on SQLITE_FULL; a second ROLLBACK must not hide the error."""
+    backend = SQLiteBackend(tmp_path / "s.db")
+    backend._conn.execute("PRAGMA max_page_count = 20")
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        backend.put("p/big", b"x" * 500_000)
+    backend.put("p/small", b"y")
+    assert backend.get("p/small") == b"y" and backend.get("p/big") is None
 
 
 # -- local files -------------------------------------------------------------------------------------

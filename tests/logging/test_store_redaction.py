@@ -5,8 +5,9 @@ import copy
 
 import pytest
 
-from lllm import Tactic
+from lllm import Tactic, tool
 from lllm.logging import REDACTED, redact, sqlite_store
+from lllm.logging.conformance import make_session
 from lllm.logging.redact import environment_secrets, is_secret_name
 
 
@@ -64,3 +65,49 @@ def test_a_tactic_records_its_config_redacted_without_losing_settings(monkeypatc
     stored = store.load_session(session.session_id).config["global"]
     assert stored["api_key"] == REDACTED and stored["model_args"] == {"max_tokens": 50,
                                                                       "base_url": f"http://x?key={REDACTED}"}
+
+
+def test_provider_keys_used_as_dict_keys_are_redacted(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-as-a-key-0123456789")
+    store = sqlite_store()
+    session = make_session()
+    session.task = {"per_key_usage": {"sk-as-a-key-0123456789": 3}}
+    sid = store.save_session(session, metadata={"sk-as-a-key-0123456789": "seen"})
+    raw = b"".join(store.backend.get(k) for k in store.backend.list_keys())
+    assert b"sk-as-a-key-0123456789" not in raw
+    assert store.load_session(sid).task == {"per_key_usage": {REDACTED: 3}}
+
+
+def test_a_variable_named_api_key_is_a_provider_key():
+    assert environment_secrets({"API_KEY": "plain-0123456789", "TOKEN": "tok-0123456789"}) == \
+        ["plain-0123456789", "tok-0123456789"]
+
+
+def test_tool_parameters_named_like_secrets_keep_their_schema_in_recorded_requests(monkeypatch):
+    """A tool parameter called ``token`` or ``api_key`` is a name in the schema, not a secret field:
+    the request keeps the tool schemas (§9.3 item 1) while secret values are still hidden."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-abcdefghijkl")
+
+    @tool
+    def check_token(token: str, api_key: str = "") -> str:
+        """Check a token.
+
+        Args:
+            token: The token to check.
+            api_key: The key to check it with.
+        """
+        return "ok"
+
+    schema = check_token.to_tool()
+    assert set(schema["function"]["parameters"]["properties"]) == {"token", "api_key"}
+    request = {"body": {"model": "m", "tools": [schema], "api_key": "sk-inline",
+                        "response_format": {"type": "json_schema", "json_schema": {"name": "R", "schema": {
+                            "type": "object", "properties": {"token": {"type": "string"},
+                                                             "secret": "sk-env-abcdefghijkl"}}}}}}
+    session = make_session()
+    session.agent_sessions["writer"][0].invoke_traces[0][0].request = request
+    store = sqlite_store()
+    loaded = store.load_session(store.save_session(session)).agent_sessions["writer"][0].invoke_traces[0][0].request
+    assert loaded["body"]["tools"] == [schema] and loaded["body"]["api_key"] == REDACTED
+    assert loaded["body"]["response_format"]["json_schema"]["schema"]["properties"] == \
+        {"token": {"type": "string"}, "secret": REDACTED}
