@@ -169,6 +169,9 @@ def parse_agent_configs(config: Dict[str, Any], agent_group: List[str], tactic_n
             raise TypeError(f"Tactic '{tactic_name}': agent_configs[{i}] must be a mapping, got {type(entry).__name__}")
         if not entry.get("name"):
             raise ValueError(f"Tactic '{tactic_name}': agent_configs[{i}] has no 'name'")
+        if entry["name"] in entries:
+            raise ConfigError(f"Tactic '{tactic_name}': agent_configs[{i}] repeats the agent name "
+                              f"'{entry['name']}'; each agent is declared once.")
         entries[entry["name"]] = entry
     grouped = config.get("agent_group_configs") or {}
     if not isinstance(grouped, dict):
@@ -203,8 +206,8 @@ def _runtime(runtime: Optional["Runtime"]) -> "Runtime":
 def _config_node(name: str, rt: "Runtime", package: Optional[str] = None) -> Any:
     """The config node for ``name``, tried in ``package`` first when the name has no ':'."""
     if package and ":" not in name:
-        node = rt._nodes.get(f"{package}.configs:{name}")
-        if node is not None and node.resource_type == "config":
+        node = rt._exact_node(f"{package}.configs:{name}", "config")
+        if node is not None:
             return node
     return rt.get_node(name, "config")
 

@@ -97,9 +97,7 @@ def read_data_file(path: Path) -> Any:
         if suffix == ".toml":
             from lllm.core.manifest import parse_toml
             return parse_toml(path.read_text(encoding="utf-8"))
-    except (ValueError, ImportError) as e:  # json, toml and yaml errors are ValueErrors or YAMLErrors
-        raise ConfigError(f"{path}: cannot parse {suffix[1:].upper()}: {e}") from None
-    except Exception as e:  # yaml.YAMLError does not derive from ValueError
+    except Exception as e:  # json/toml errors are ValueErrors; yaml.YAMLError is not; a missing parser is ImportError
         raise ConfigError(f"{path}: cannot parse {suffix[1:].upper()}: {e}") from None
     return path.read_bytes()
 
@@ -147,7 +145,7 @@ class PackageLoader:
 
     def register(self, node: ResourceNode) -> ResourceNode:
         """Register a discovered node; replacing a different resource under the same key warns with both sources."""
-        old = self.runtime._nodes.get(node.qualified_key)
+        old = self.runtime._exact_node(node.qualified_key)
         if old is not None and old.qualified_key == node.qualified_key and old.metadata.get("source"):
             same = (old._value is node._value) if old.loaded and node.loaded else \
                 old.metadata.get("file_path") == node.metadata.get("file_path")
@@ -420,8 +418,8 @@ def load_shared_packages(runtime: Optional[Runtime] = None, project_root: Option
         if not folder.is_dir():
             continue
         for child in sorted(folder.iterdir(), key=lambda p: p.name):
-            file = child / "lllm.toml"
-            if child.name.startswith((".", "_")) or not file.is_file():
+            file = manifest_in(child) if child.is_dir() and not child.name.startswith((".", "_")) else None
+            if file is None:
                 continue
             if str(child.resolve()) in loader.runtime.loaded_package_paths:
                 continue

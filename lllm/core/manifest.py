@@ -132,50 +132,63 @@ def _section(section: str, body: Dict[str, Any], root: Path, file: Path, warn: W
         warn(f"{file}: [{section}].{key} is not a known key (expected 'paths'); ignored")
     if "folders" in body:
         warn(f"{file}: [{section}].folders is deprecated; rename it to 'paths'")
-    raw = body.get("paths", body.get("folders"))
-    if raw is None:
+    key = "paths" if "paths" in body else "folders"
+    if body.get(key) is None:
         default = root / section
         if not default.is_dir():
             warn(f"{file}: [{section}] has no 'paths' and the default folder {default} does not exist")
             return []
         return [PathEntry(default, "", f"{file}: [{section}] default folder")]
-    key = "paths" if "paths" in body else "folders"
+
+    def entry(item: Any, where: str) -> PathEntry:
+        path, prefix = _path_entry(item, where)
+        full = Path(os.path.normpath(root / path))
+        if not full.is_dir():
+            raise PackageError(f"{where}: folder {full} does not exist")
+        return PathEntry(full, prefix, where)
+
+    return _entries(body[key], f"{file}: [{section}].{key}", entry, warn)
+
+
+def _entries(raw: Any, where: str, parse: Callable[[Any, str], Any], warn: Warn) -> List[Any]:
+    """``parse(item, where[i])`` for each item of the list ``raw`` (a lone string is a one-item list);
+    an item that raises ``PackageError`` is reported through ``warn`` and skipped."""
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, list):
-        warn(f"{file}: [{section}].{key} must be a list, got {type(raw).__name__}; section ignored")
+        warn(f"{where} must be a list, got {type(raw).__name__}; ignored")
         return []
-    entries = []
+    out = []
     for i, item in enumerate(raw):
-        where = f"{file}: [{section}].{key}[{i}]"
         try:
-            path, prefix = _path_entry(item, where)
+            out.append(parse(item, f"{where}[{i}]"))
         except PackageError as e:
             warn(f"{e}; entry ignored")
-            continue
-        full = Path(os.path.normpath(root / path))
-        if not full.is_dir():
-            warn(f"{where}: folder {full} does not exist; entry ignored")
-            continue
-        entries.append(PathEntry(full, prefix, where))
-    return entries
+    return out
+
+
+def _split_entry(item: Any, where: str, pattern: "re.Pattern[str]", keys: "tuple[str, str, str]",
+                 shape: str) -> "tuple[str, Any]":
+    """``(path, option)`` of a ``"dir <word> option"`` string or a ``{path, <option key>}`` table."""
+    if isinstance(item, str):
+        m = pattern.match(item.strip())
+        path, option = (m.group(1), m.group(2)) if m else (item.strip(), None)
+    elif isinstance(item, dict):
+        unknown = sorted(set(item) - set(keys))
+        if unknown:
+            raise PackageError(f"{where}: unknown key(s) {unknown} (expected {', '.join(keys[:-1])} or {keys[-1]})")
+        path, option = item.get("path"), item.get(keys[1], item.get(keys[2]))
+    else:
+        raise PackageError(f"{where}: expected {shape}, got {type(item).__name__}")
+    if not isinstance(path, str) or not path.strip():
+        raise PackageError(f"{where}: 'path' must be a non-empty string")
+    return path.strip(), option
 
 
 def _path_entry(item: Any, where: str) -> "tuple[str, str]":
-    if isinstance(item, str):
-        m = _UNDER.match(item.strip())
-        path, prefix = (m.group(1), m.group(2)) if m else (item.strip(), "")
-    elif isinstance(item, dict):
-        unknown = sorted(set(item) - {"path", "prefix", "under"})
-        if unknown:
-            raise PackageError(f"{where}: unknown key(s) {unknown} (expected path, prefix or under)")
-        path, prefix = item.get("path"), item.get("prefix", item.get("under", ""))
-    else:
-        raise PackageError(f"{where}: expected \"dir\", \"dir under prefix\" or {{path, prefix}}, "
-                           f"got {type(item).__name__}")
-    if not isinstance(path, str) or not path.strip():
-        raise PackageError(f"{where}: 'path' must be a non-empty string")
-    return path.strip(), normalize_prefix(prefix, where)
+    path, prefix = _split_entry(item, where, _UNDER, ("path", "prefix", "under"),
+                                '"dir", "dir under prefix" or {path, prefix}')
+    return path, normalize_prefix(prefix if prefix is not None else "", where)
 
 
 def _dependencies(body: Any, file: Path, warn: Warn) -> List[Dependency]:
@@ -184,37 +197,14 @@ def _dependencies(body: Any, file: Path, warn: Warn) -> List[Dependency]:
         return []
     for key in sorted(set(body) - {"packages"}):
         warn(f"{file}: [dependencies].{key} is not a known key (expected 'packages'); ignored")
-    raw = body.get("packages", [])
-    if not isinstance(raw, list):
-        warn(f"{file}: [dependencies].packages must be a list, got {type(raw).__name__}; ignored")
-        return []
-    out = []
-    for i, item in enumerate(raw):
-        where = f"{file}: [dependencies].packages[{i}]"
-        if isinstance(item, str):
-            m = _AS.match(item.strip())
-            path, alias = (m.group(1), m.group(2)) if m else (item.strip(), None)
-        elif isinstance(item, dict):
-            unknown = sorted(set(item) - {"path", "alias", "as"})
-            if unknown:
-                warn(f"{where}: unknown key(s) {unknown} (expected path, alias or as); entry ignored")
-                continue
-            path, alias = item.get("path"), item.get("alias", item.get("as"))
-        else:
-            warn(f"{where}: expected \"dir\", \"dir as alias\" or {{path, alias}}, got {type(item).__name__}; "
-                 f"entry ignored")
-            continue
-        if not isinstance(path, str) or not path.strip():
-            warn(f"{where}: 'path' must be a non-empty string; entry ignored")
-            continue
+
+    def entry(item: Any, where: str) -> Dependency:
+        path, alias = _split_entry(item, where, _AS, ("path", "alias", "as"), '"dir", "dir as alias" or {path, alias}')
         if alias is not None:
-            try:
-                check_name(alias, f"{where}: alias")
-            except PackageError as e:
-                warn(f"{e}; entry ignored")
-                continue
-        out.append(Dependency(Path(os.path.normpath(file.parent / path.strip())), alias, where))
-    return out
+            check_name(alias, f"{where}: alias")
+        return Dependency(Path(os.path.normpath(file.parent / path)), alias, where)
+
+    return _entries(body.get("packages", []), f"{file}: [dependencies].packages", entry, warn)
 
 
 def manifest_in(directory: Path) -> Optional[Path]:

@@ -9,6 +9,7 @@ import os
 import shutil
 import stat
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Dict, List, Optional, Tuple
@@ -66,19 +67,24 @@ def _check_archive(zf: zipfile.ZipFile, source: Path) -> Tuple[str, str]:
                                f"(limit {MAX_RATIO}x); refusing a likely zip bomb")
     if total > MAX_TOTAL_BYTES:
         raise PackageError(f"{source}: {total} bytes uncompressed exceed the limit of {MAX_TOTAL_BYTES}")
-    names = [i.filename for i in infos]
-    at_root = [n for n in names if n in MANIFEST_NAMES]
+    names = {i.filename for i in infos}
+    at_root = _first_manifest(names, "")
     if at_root:
-        return "", at_root[0]
+        return "", at_root
     tops = {PurePosixPath(n).parts[0] for n in names if PurePosixPath(n).parts}
     if len(tops) != 1:
         raise ValueError(f"{source}: lllm.toml must be at the archive root or inside exactly one top folder; "
                          f"found top-level entries {sorted(tops)[:10]}")
     top = tops.pop()
-    nested = [n for n in names if n in {f"{top}/{m}" for m in MANIFEST_NAMES}]
+    nested = _first_manifest(names, f"{top}/")
     if not nested:
         raise ValueError(f"{source}: no lllm.toml at the archive root or in its top folder '{top}/'")
-    return top, nested[0]
+    return top, nested
+
+
+def _first_manifest(names: "set[str]", folder: str) -> Optional[str]:
+    """The member discovery will read as the manifest of ``folder`` (``MANIFEST_NAMES`` order, like ``manifest_in``)."""
+    return next((folder + m for m in MANIFEST_NAMES if folder + m in names), None)
 
 
 def _package_name(manifest_text: str, fallback: str, source: Path) -> str:
@@ -86,7 +92,9 @@ def _package_name(manifest_text: str, fallback: str, source: Path) -> str:
         data = parse_toml(manifest_text)
     except ValueError as e:
         raise PackageError(f"{source}: the archive's lllm.toml is invalid TOML: {e}") from None
-    pkg = data.get("package") if isinstance(data.get("package"), dict) else {}
+    pkg = data.get("package", {})
+    if not isinstance(pkg, dict):
+        raise PackageError(f"{source}: the archive's lllm.toml: [package] must be a table, got {type(pkg).__name__}")
     name = pkg.get("name", fallback)
     if not name:
         raise ValueError(f"{source}: the package has no name ([package].name) and none can be derived")
@@ -144,7 +152,13 @@ def install_package(zip_path: "str | os.PathLike[str]", *, alias: Optional[str] 
             manifest_file = dest_root / PurePosixPath(manifest_member).name
             if alias is not None and alias != name:
                 manifest_file.write_text(rename_in_manifest(manifest_text, alias), encoding="utf-8")
-            os.replace(dest_root, target)  # atomic on one filesystem: the package appears whole or not at all
+            try:
+                os.replace(dest_root, target)  # atomic on one filesystem: the package appears whole or not at all
+            except OSError:
+                if target.exists():  # installed concurrently since the check above; never merge into it
+                    raise FileExistsError(f"Package '{folder}' was installed at {target} while this install "
+                                          f"was running; nothing was changed") from None
+                raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     if load:
@@ -182,10 +196,21 @@ def _package_dir(name: str, runtime: Runtime) -> Tuple[str, Path]:
 
 
 def _files(root: Path) -> List[Path]:
+    """The files to export, sorted; a symbolic link whose target is outside ``root`` is left out with a
+    warning, so exporting never copies files from elsewhere on the machine into the archive."""
     out = []
+    real_root = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
-        out += [Path(dirpath) / f for f in filenames if not f.startswith(".")]
+        for f in filenames:
+            path = Path(dirpath) / f
+            if f.startswith("."):
+                continue
+            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
+                warnings.warn(f"{path}: a symbolic link to {path.resolve()}, outside the package {root}; not "
+                              f"exported", RuntimeWarning, stacklevel=3)
+                continue
+            out.append(path)
     return sorted(out, key=lambda p: p.relative_to(root).as_posix())
 
 
@@ -246,9 +271,11 @@ def export_package(name: str, out: "str | os.PathLike[str]", *, bundle_deps: boo
     names = {folder.resolve(): dep for folder, dep in deps}
     for f in _files(root):
         rel = f.relative_to(root).as_posix()
-        if bundle_deps and rel.split("/")[0] == "lllm_packages" and rel.split("/")[1:2] and \
-                rel.split("/")[1] in names.values():
+        parts = rel.split("/")
+        if len(parts) > 2 and parts[0] == "lllm_packages" and parts[1] in names.values():
             continue  # replaced by the bundled copy
+        if f.resolve() == out_path.resolve():
+            continue  # an earlier export written into the package itself
         if bundle_deps and f.parent == root and f.name in MANIFEST_NAMES:
             paths = {folder: f"lllm_packages/{dep}" for folder, dep in names.items()}
             members.append((f"{pkg_name}/{rel}", _rewrite_dependencies(f.read_text("utf-8"), root, paths).encode()))
@@ -290,8 +317,8 @@ def _installed(scope: str) -> List[Dict[str, Any]]:
         return []
     rows = []
     for child in sorted(folder.iterdir(), key=lambda p: p.name):
-        manifest = child / "lllm.toml"
-        if child.name.startswith((".", "_")) or not manifest.is_file():
+        manifest = manifest_in(child) if child.is_dir() and not child.name.startswith((".", "_")) else None
+        if manifest is None:
             continue
         try:
             m = read_manifest(manifest, lambda msg: None, default_name=child.name)

@@ -172,6 +172,11 @@ class Runtime:
             msg += f" (note: auto-init failed: {self.init_error})"
         return ResourceNotFoundError(msg, key=key, suggestions=close)
 
+    def _exact_node(self, key: str, resource_type: Optional[str] = None) -> Optional[ResourceNode]:
+        """The node registered under exactly ``key`` (no resolution), if it has ``resource_type``."""
+        node = self._nodes.get(key)
+        return node if node is not None and (resource_type is None or node.resource_type == resource_type) else None
+
     def get(self, key: str, resource_type: Optional[str] = None) -> Any:
         return self.get_node(key, resource_type).value
 
@@ -182,12 +187,17 @@ class Runtime:
         except (KeyError, TypeError, ValueError):
             return False
 
+    def _snapshot(self) -> List[Tuple[str, ResourceNode]]:
+        """``(key, node)`` pairs copied under the lock: another thread may be registering meanwhile."""
+        with self._lock:
+            return list(self._nodes.items())
+
     def keys(self, resource_type: Optional[str] = None) -> List[str]:
-        return sorted(k for k, n in self._nodes.items() if resource_type is None or n.resource_type == resource_type)
+        return sorted(k for k, n in self._snapshot() if resource_type is None or n.resource_type == resource_type)
 
     def iter_nodes(self, resource_type: Optional[str] = None) -> Iterator[ResourceNode]:
         """Each node once (alias entries share nodes), in registration order."""
-        return (n for k, n in list(self._nodes.items())
+        return (n for k, n in self._snapshot()
                 if k == n.qualified_key and (resource_type is None or n.resource_type == resource_type))
 
     def iter_items(self, resource_type: Optional[str] = None) -> Iterator[Tuple[str, Any]]:

@@ -105,7 +105,8 @@ def _variant(cls: type, method: str) -> type:
     return by_method[method]
 
 
-def _first_model_param(fn: Callable) -> Optional[Tuple[str, type]]:
+def _first_model_param(fn: Callable) -> Optional[type]:
+    """The model class annotating ``fn``'s first BaseModel parameter (after ``self``), if any."""
     try:
         hints = typing.get_type_hints(fn)
     except Exception:  # noqa: BLE001 - unresolvable annotations: no model
@@ -113,7 +114,7 @@ def _first_model_param(fn: Callable) -> Optional[Tuple[str, type]]:
     for p in list(inspect.signature(fn).parameters)[1:]:
         hint = hints.get(p)
         if isinstance(hint, type) and issubclass(hint, BaseModel):
-            return p, hint
+            return hint
     return None
 
 
@@ -182,10 +183,7 @@ def build_tactic_function(ref: "str | type", *, runtime: Optional[Runtime] = Non
     package = namespace.partition(".")[0] or None
     cfg = _config_for(config if config is not None else (spec.config if spec else None), package, rt, label)
     tool_name = name or (spec.name if spec else _NOT_NAME.sub("_", cls.name)[:64])
-    input_model = spec.input_model if spec and spec.input_model else None
-    first = _first_model_param(method)
-    if input_model is None and first is not None:
-        input_model = first[1]
+    input_model = spec.input_model if spec and spec.input_model else _first_model_param(method)
     text = _describe(cls, method, spec, description)
     if input_model is not None:
         schema = input_model.model_json_schema()
@@ -193,9 +191,8 @@ def build_tactic_function(ref: "str | type", *, runtime: Optional[Runtime] = Non
                         defs=schema.get("$defs"))
     else:
         decl = Function.from_callable(method, name=tool_name, description=text)
-    params = [p for p in list(inspect.signature(method).parameters)[1:]
-              if inspect.signature(method).parameters[p].kind not in (inspect.Parameter.VAR_POSITIONAL,
-                                                                       inspect.Parameter.VAR_KEYWORD)]
+    params = [p.name for p in list(inspect.signature(method).parameters.values())[1:]
+              if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
     runner = _Runner(_variant(cls, method_name), cfg, rt, stable_tactic_id(namespace, cls.name), tool_name,
                      input_model, spec.output_model if spec else None, params)
     fn = Function(decl.name, decl.description, decl.properties, decl.required, strict=decl.strict, defs=decl.defs)

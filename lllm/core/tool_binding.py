@@ -51,15 +51,15 @@ def resolve_prompt_functions(prompt: "Prompt", runtime: Optional[Runtime] = None
 def bind_declaration(header: Function, runtime: Runtime, package: Optional[str], where: str) -> Function:
     """Bind an implementation-less ``Function`` to the package tool ``<package>.tools:<name>`` (exact key)."""
     key = f"{package}.tools:{header.name}" if package else header.name
-    tools = sorted(k for k in runtime.keys("tool") if not package or k.startswith(f"{package}.tools:"))
 
     def fail(problem: str) -> ToolBindingError:
+        tools = [k for k in runtime.keys("tool") if not package or k.startswith(f"{package}.tools:")]
         return ToolBindingError(f"{where}: tool '{header.name}' is declared without an implementation and {problem} "
                                 f"(tried key '{key}'; tools of package '{package or '-'}': {tools}). Register it as "
                                 f"tools/{header.name}.py in the package, or link one with "
                                 f"prompt.with_functions({header.name}=...).")
 
-    node = runtime._nodes.get(key)
+    node = runtime._exact_node(key)
     if node is None:
         raise fail("no package tool has that key")
     impl = node.value
@@ -95,6 +95,9 @@ def resolve_tool_ref(ref: str, runtime: Runtime, package: Optional[str], where: 
             return _tactic_function(ref, runtime)
         if section != "tools":
             raise ToolBindingError(f"{where}: '{ref}' is not a tool or tactic URL (section '{section}')")
+        if selector is not None:
+            raise ToolBindingError(f"{where}: '{ref}': a '#{selector}' selector picks a tactic's tool; "
+                                   f"a tool URL takes none (use '{url}')")
         try:
             node = runtime.get_node(url, "tool")
         except ResourceNotFoundError as e:
@@ -105,10 +108,8 @@ def resolve_tool_ref(ref: str, runtime: Runtime, package: Optional[str], where: 
     for pkg in packages or [None]:
         tool_key = f"{pkg}.tools:{rest}" if pkg else rest
         tactic_key = f"{pkg}.tactics:{rest}" if pkg else rest
-        tool = runtime._nodes.get(tool_key) if selector is None else None
-        tactic = runtime._nodes.get(tactic_key)
-        tool = tool if tool is not None and tool.resource_type == "tool" else None
-        tactic = tactic if tactic is not None and tactic.resource_type == "tactic" else None
+        tool = runtime._exact_node(tool_key, "tool") if selector is None else None
+        tactic = runtime._exact_node(tactic_key, "tactic")
         if tool is not None and tactic is not None:
             raise ValueError(f"{where}: '{ref}' is ambiguous: both '{tool_key}' and '{tactic_key}' exist; "
                              f"use the full URL")

@@ -148,6 +148,15 @@ def test_agent_group_configs_merge_with_global():
     assert specs["critic"].model_args == {"a": 1, "b": 2} and specs["critic"].model_name == "test"
 
 
+def test_an_agent_declared_twice_in_agent_configs_is_an_error():
+    from lllm.core.config import parse_agent_configs
+    config = {"agent_configs": [{"name": "a", "model_name": "test", "system_prompt": "1"},
+                                {"name": "a", "model_name": "test", "system_prompt": "2"}]}
+    with pytest.raises(ConfigError) as e:
+        parse_agent_configs(config, ["a"], "t")
+    assert str(e.value) == "Tactic 't': agent_configs[1] repeats the agent name 'a'; each agent is declared once."
+
+
 def test_published_schema_is_in_sync_and_validates_configs():
     jsonschema = pytest.importorskip("jsonschema")
     schema = agent_config_schema()

@@ -202,3 +202,67 @@ def test_remove_by_folder_name_and_scope_ambiguity(tmp_path):
     assert [(r["name"], r["scope"]) for r in list_packages()] == [("demo", "user")]
     with pytest.raises(ValueError, match="Unknown scope"):
         list_packages("everywhere")
+
+
+def test_an_archive_with_another_manifest_name_is_listed_loaded_and_removed(tmp_path):
+    z = make_zip(tmp_path / "demo.zip", {"demo/LLLM.toml": MANIFEST, "demo/prompts/hi.md": "Hi"})
+    path = install_package(z, load=False)
+    assert [r["name"] for r in list_packages()] == ["demo"]
+    fresh = Runtime("fresh")
+    assert load_shared_packages(fresh) == ["demo"] and fresh.get_prompt("demo:hi").prompt == "Hi"
+    assert remove_package("demo", runtime=fresh) == path and not path.exists()
+
+
+def test_the_archive_manifest_is_the_one_discovery_reads(tmp_path):
+    # Members in archive order: .lllm.toml first, but discovery reads lllm.toml (MANIFEST_NAMES order).
+    z = make_zip(tmp_path / "demo.zip", {"demo/.lllm.toml": '[package]\nname = "other"\n', "demo/lllm.toml": MANIFEST,
+                                         "demo/prompts/hi.md": "Hi"})
+    rt = Runtime("t")
+    path = install_package(z, alias="copy", runtime=rt)
+    assert path.name == "copy" and 'name = "copy"' in (path / "lllm.toml").read_text()
+    assert (path / ".lllm.toml").read_text() == '[package]\nname = "other"\n'
+    assert rt.get_prompt("copy:hi").prompt == "Hi"
+
+
+def test_a_package_installed_concurrently_is_never_merged_into(tmp_path, monkeypatch):
+    real_extract = packages_module._extract
+
+    def racing_extract(zf, top, dest_root):
+        real_extract(zf, top, dest_root)
+        write_tree(user_packages() / "demo", {"theirs.txt": "theirs"})  # another process won the race
+
+    monkeypatch.setattr(packages_module, "_extract", racing_extract)
+    with pytest.raises(FileExistsError, match="was installed at .* while this install was running"):
+        install_package(demo_zip(tmp_path), load=False)
+    assert tree(user_packages()) == ["demo", "demo/theirs.txt"]
+
+
+def test_export_leaves_out_symlinks_to_files_outside_the_package(tmp_path):
+    (tmp_path / "secret.txt").write_text("private key")
+    root = write_tree(tmp_path / "src", {"lllm.toml": MANIFEST, "prompts/a.md": "A"})
+    (root / "prompts/leak.md").symlink_to(tmp_path / "secret.txt")
+    (root / "prompts/same.md").symlink_to(root / "prompts/a.md")
+    rt = Runtime("t")
+    load_package(root, runtime=rt)
+    with pytest.warns(RuntimeWarning, match=r"leak.md: a symbolic link to .*secret.txt, outside the package"):
+        out = export_package("demo", tmp_path / "demo.zip", runtime=rt)
+    with zipfile.ZipFile(out) as zf:
+        assert zf.namelist() == ["demo/lllm.toml", "demo/prompts/a.md", "demo/prompts/same.md"]
+        assert zf.read("demo/prompts/same.md") == b"A"
+
+
+def test_export_into_the_package_folder_does_not_include_the_previous_archive(tmp_path):
+    root = write_tree(tmp_path / "src", {"lllm.toml": MANIFEST, "prompts/a.md": "A"})
+    rt = Runtime("t")
+    load_package(root, runtime=rt)
+    first = export_package("demo", root / "demo.zip", runtime=rt).read_bytes()
+    with zipfile.ZipFile(export_package("demo", root / "demo.zip", runtime=rt)) as zf:
+        assert zf.namelist() == ["demo/lllm.toml", "demo/prompts/a.md"]
+    assert (root / "demo.zip").read_bytes() == first
+
+
+def test_a_manifest_whose_package_is_not_a_table_is_refused_before_installing(tmp_path):
+    z = make_zip(tmp_path / "demo.zip", {"demo/lllm.toml": 'package = "demo"\n', "demo/prompts/hi.md": "Hi"})
+    with pytest.raises(PackageError, match=r"demo.zip: the archive's lllm.toml: \[package\] must be a table, got str"):
+        install_package(z, load=False)
+    assert not user_packages().exists()

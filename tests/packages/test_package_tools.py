@@ -157,6 +157,13 @@ def test_function_list_url_forms(kit):
         names("kit.tools:../../etc/passwd")
 
 
+def test_a_selector_on_a_tool_url_is_an_error_not_ignored(kit):
+    with pytest.raises(ToolBindingError) as e:
+        Prompt("t", "x", function_list=["kit.tools:search#other"]).resolve_functions(kit)
+    assert str(e.value) == ("Prompt 't': 'kit.tools:search#other': a '#other' selector picks a tactic's tool; "
+                            "a tool URL takes none (use 'kit.tools:search')")
+
+
 def test_prompt_package_is_tried_before_the_default(tmp_path):
     write_tree(tmp_path, {
         "app/lllm.toml": '[dependencies]\npackages = ["../lib"]\n', "app/tools/t.py": TOOL_T.format(who="app"),

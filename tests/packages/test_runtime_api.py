@@ -132,6 +132,36 @@ def test_lazy_node_loads_once_even_concurrently():
     assert not failing.loaded
 
 
+def test_listing_keys_while_another_thread_registers():
+    saved_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, so a listing meets a registration mid-iteration
+    rt = Runtime("t")
+    for i in range(2000):
+        rt.register(ResourceNode.eager(f"k{i}", i, resource_type="config"))
+    stop = threading.Event()
+
+    def churn():
+        i = 0
+        while not stop.is_set():
+            rt.register(ResourceNode.eager(f"w{i}", i, resource_type="config"))
+            rt.unregister(f"w{i}")
+            i += 1
+
+    writer = threading.Thread(target=churn)
+    writer.start()
+    try:
+        deadline = time.monotonic() + 1.0
+        for _ in range(1000):  # "dictionary changed size during iteration" without a snapshot
+            if time.monotonic() > deadline:
+                break
+            assert len(rt.keys("config")) >= 2000
+            assert sum(1 for _ in rt.iter_nodes("config")) >= 2000
+    finally:
+        stop.set()
+        writer.join()
+        sys.setswitchinterval(saved_interval)
+
+
 def test_module_helpers_and_named_runtimes(tmp_path):
     write_tree(tmp_path / "p", {"lllm.toml": "", "prompts/hello.md": "Hello", "configs/c.yaml": "a: 1\n"})
     rt = load_runtime(tmp_path / "p", name="helpers", discover_shared_packages=False)
