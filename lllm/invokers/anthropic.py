@@ -17,7 +17,8 @@ from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.stream import emit_chunk, emit_done
 from lllm.errors import ProviderError
 from lllm.invokers import http
-from lllm.invokers.base import AsyncInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions, result_from_output
+from lllm.invokers.base import (AsyncInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions, request_record,
+                                result_from_output)
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
@@ -448,9 +449,7 @@ class AnthropicInvoker(AsyncInvoker):
         stream = stream_handler is not None or args.get("stream") is True
         body = build_body(dialog.messages, wire_model, tools, prompt, args, stream)
         sent_args = {k: v for k, v in body.items() if k not in ("model", "messages", "tools", "system")}
-        request = {"provider": PROVIDER, "url": url, "model": wire_model, "body": body,
-                   "api_type": api_type.value if isinstance(api_type, APITypes) else str(api_type), "stream": stream}
-
+        request = request_record(PROVIDER, url, wire_model, body, api_type, stream)
         try:
             if stream:
                 out, raw = await self._stream(url, headers, body, timeout, stream_handler)

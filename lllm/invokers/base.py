@@ -121,6 +121,13 @@ def finish_output(out: ModelOutput, prompt: Optional["Prompt"], *, responder: st
     return msg, errors
 
 
+def request_record(provider: str, url: Optional[str], model: str, body: Dict[str, Any], api_type: APITypes,
+                   stream: bool) -> Dict[str, Any]:
+    """``InvokeResult.request`` (§9.3): what was sent, where. Never the headers (they hold the key)."""
+    return {"provider": provider, "url": url, "model": model, "body": body,
+            "api_type": api_type.value if isinstance(api_type, APITypes) else str(api_type), "stream": stream}
+
+
 def result_from_output(out: ModelOutput, prompt: Optional["Prompt"], *, provider: str, wire_model: str, raw: Any,
                        request: Dict[str, Any], sent_args: Dict[str, Any], started_at: float, t0: float,
                        responder: str, parser_args: Optional[Dict[str, Any]], metadata: Optional[Dict[str, Any]],
@@ -276,5 +283,5 @@ def _ensure_builtin() -> None:
 
 
 __all__ = ["InvokeResult", "ModelOutput", "ToolCallOut", "BaseInvoker", "AsyncInvoker", "check_format_api_type",
-           "result_from_output", "finish_output", "effective_functions",
+           "request_record", "result_from_output", "finish_output", "effective_functions",
            "classify_exception", "register_invoker", "build_invoker", "registered_invokers", "DEFAULT_TIMEOUT_S"]

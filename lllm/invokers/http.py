@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import atexit
 import json
+import math
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Mapping, NoReturn, Optional, Tuple
 
 from lllm.errors import ProviderError
+from lllm.invokers.base import DEFAULT_TIMEOUT_S
 
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
 
-DEFAULT_TIMEOUT_S = 600.0
 POOL_LIMIT = 1000            # concurrent connections per loop (like httpx's default max_connections)
 KEEPALIVE_S = 30.0
 TRANSIENT_STATUS = frozenset({408, 409})
@@ -80,7 +81,7 @@ def _new_session(loop: asyncio.AbstractEventLoop) -> "aiohttp.ClientSession":
     if not _sessions:
         atexit.unregister(_close_all)
         atexit.register(_close_all)
-    for old in [lp for lp in _sessions if lp.is_closed()]:  # loops that are gone (e.g. asyncio.run ended)
+    for old in [lp for lp in list(_sessions) if lp.is_closed()]:  # loops that are gone (e.g. asyncio.run ended)
         _forget(old)
     conn = aiohttp.TCPConnector(limit=POOL_LIMIT, keepalive_timeout=KEEPALIVE_S, ttl_dns_cache=300)
     s = aiohttp.ClientSession(connector=conn, skip_auto_headers=("User-Agent",),
@@ -101,6 +102,9 @@ def _timeout(timeout_s: Optional[float], stream: bool) -> Any:
     key = (t, stream)
     ct = _timeouts.get(key)
     if ct is None:
+        if not t > 0:  # aiohttp reads 0 (or less) as "no timeout": the call could hang forever
+            from lllm.errors import ConfigError
+            raise ConfigError(f"model_args['timeout'] must be a positive number of seconds, got {timeout_s!r}")
         aiohttp = _lib()
         # a whole request must finish within t; a stream may run longer but no read may stall for t
         ct = (aiohttp.ClientTimeout(total=None, connect=t, sock_read=t) if stream
@@ -149,10 +153,7 @@ async def post_json(url: str, headers: Mapping[str, str], body: Any, timeout_s: 
     except ProviderError:
         raise
     except Exception as e:  # noqa: BLE001 - network failures are mapped, anything else re-raised
-        err = _map_exc(e, provider, url, timeout_s)
-        if err is None:
-            raise
-        raise err from e
+        _reraise(e, provider, url, timeout_s)
     try:
         return status, rheaders, json.loads(raw)
     except ValueError as e:
@@ -172,10 +173,7 @@ async def post_sse(url: str, headers: Mapping[str, str], body: Any, timeout_s: O
         resp = await session.post(url, data=data, headers=headers, timeout=_timeout(timeout_s, True),
                                   proxy=_proxy(url))
     except Exception as e:  # noqa: BLE001
-        err = _map_exc(e, provider, url, timeout_s)
-        if err is None:
-            raise
-        raise err from e
+        _reraise(e, provider, url, timeout_s)
     try:
         if resp.status >= 300:
             try:
@@ -189,12 +187,17 @@ async def post_sse(url: str, headers: Mapping[str, str], body: Any, timeout_s: O
     except ProviderError:
         raise
     except Exception as e:  # noqa: BLE001
-        err = _map_exc(e, provider, url, timeout_s)
-        if err is None:
-            raise
-        raise err from e
+        _reraise(e, provider, url, timeout_s)
     finally:
         resp.release()
+
+
+def _reraise(e: Exception, provider: str, url: str, timeout_s: Optional[float]) -> NoReturn:
+    """Raise the ProviderError for a network failure, or ``e`` itself if it is not one (a bug)."""
+    err = _map_exc(e, provider, url, timeout_s)
+    if err is None:
+        raise e
+    raise err from e
 
 
 def _map_exc(e: Exception, provider: str, url: str, timeout_s: Optional[float]) -> Optional[ProviderError]:
@@ -227,23 +230,27 @@ def classify_status(status: int) -> Optional[str]:
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> Optional[float]:
-    """Seconds from ``retry-after-ms`` or ``Retry-After`` (delta-seconds or an HTTP date)."""
-    ms = headers.get("retry-after-ms")
-    if ms:
+    """Seconds from ``retry-after-ms`` or ``Retry-After`` (delta-seconds or an HTTP date); a value
+    that is not a finite number of seconds is ignored."""
+    for name, per_second in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if not value:
+            continue
         try:
-            return max(0.0, float(ms) / 1000.0)
+            seconds = float(value) / per_second
         except ValueError:
-            pass
-    ra = headers.get("retry-after")
-    if not ra:
-        return None
-    try:
-        return max(0.0, float(ra))
-    except ValueError:
-        pass
+            if name == "retry-after":
+                return _retry_after_date(value)
+            continue
+        if math.isfinite(seconds):
+            return max(0.0, seconds)
+    return None
+
+
+def _retry_after_date(value: str) -> Optional[float]:
     import email.utils
     try:
-        when = email.utils.parsedate_to_datetime(ra)
+        when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())

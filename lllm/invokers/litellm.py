@@ -8,26 +8,24 @@ answer becomes the same :class:`ModelOutput`, costs come from the same price tab
 apart. LiteLLM's own retries are turned off: the agent loop's budgets are the one retry policy."""
 from __future__ import annotations
 
-import json
 import os
 import time
-import uuid
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from lllm.core.const import APITypes
-from lllm.core.stream import emit_chunk, emit_done
+from lllm.core.stream import emit_done
 from lllm.errors import ConfigError, ProviderError
 from lllm.invokers.anthropic import THINKING_KEY, anthropic_skills
-from lllm.invokers.base import (AsyncInvoker, InvokeResult, ModelOutput, ToolCallOut, check_format_api_type,
-                                effective_functions, result_from_output)
-from lllm.invokers.openai import StreamedToolCalls, chat_messages, chat_usage, parse_responses, response_format, responses_input
+from lllm.invokers.base import (DEFAULT_TIMEOUT_S, AsyncInvoker, InvokeResult, ModelOutput, check_format_api_type,
+                                effective_functions, request_record, result_from_output)
+from lllm.invokers.openai import (ChatStream, chat_messages, parse_chat, parse_responses, response_format,
+                                  responses_input, responses_stream_event, responses_tools)
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
     from lllm.core.prompt import Function, Prompt
     from lllm.core.stream import BaseStreamHandler
 
-DEFAULT_TIMEOUT_S = 600.0
 RECORD_SKIP = frozenset({"api_key", "extra_headers"})   # never recorded in InvokeResult.request
 _litellm: Any = None
 
@@ -125,39 +123,13 @@ def to_provider_error(exc: BaseException, provider: str) -> Optional[ProviderErr
 # Response parsing
 # ---------------------------------------------------------------------------------------------
 
-def _usage(u: Any) -> Dict[str, Any]:
-    d = _to_dict(u)
-    if not d:
-        return {}
-    out = chat_usage(d)
-    write = d.get("cache_creation_input_tokens")
-    if write:
-        out["cache_write_tokens"] = write
-    return out
-
-
 def parse_response(resp: Dict[str, Any]) -> ModelOutput:
-    """A LiteLLM ``ModelResponse`` (as a dict) → ModelOutput, like the native Chat Completions parser."""
-    choices = resp.get("choices") or []
-    if not choices:
-        raise ProviderError(f"litellm returned no choices: {json.dumps(resp, default=str)[:300]}",
-                            kind="transient", body=resp, provider="litellm")
-    ch = choices[0]
-    msg = ch.get("message") or {}
-    out = ModelOutput(content=msg.get("content") or "", model=resp.get("model"), finish_reason=ch.get("finish_reason"),
-                      usage=_usage(resp.get("usage")))
-    for tc in msg.get("tool_calls") or ():
-        fn = tc.get("function") or {}
-        args = fn.get("arguments")
-        out.tool_calls.append(ToolCallOut(id=tc.get("id") or f"call_{uuid.uuid4().hex[:24]}", name=fn.get("name") or "",
-                                          arguments=args if isinstance(args, str) or args is None else json.dumps(args)))
-    lp = ch.get("logprobs")
-    if isinstance(lp, dict) and lp.get("content"):
-        out.logprobs = lp["content"]
-    if msg.get("reasoning_content"):
-        out.metadata["reasoning"] = msg["reasoning_content"]
-    if msg.get("thinking_blocks"):
-        out.metadata[THINKING_KEY] = msg["thinking_blocks"]
+    """A LiteLLM ``ModelResponse`` (as a dict) → ModelOutput: the native Chat Completions parser, plus
+    LiteLLM's Claude ``thinking_blocks`` (kept for replay, like the native Anthropic invoker)."""
+    out = parse_chat(resp, "litellm")
+    blocks = (resp["choices"][0].get("message") or {}).get("thinking_blocks")
+    if blocks:
+        out.metadata[THINKING_KEY] = blocks
     return out
 
 
@@ -192,8 +164,7 @@ class LiteLLMInvoker(AsyncInvoker):
         if isinstance(record.get("response_format"), type):  # a pydantic model: record the schema LiteLLM sends
             fs = prompt.format_schema()  # type: ignore[union-attr]
             record["response_format"] = {"type": "json_schema", "json_schema": {"name": fs[0], "schema": fs[1]}}
-        request = {"provider": provider or "litellm", "url": kwargs.get("api_base"), "model": model, "body": record,
-                   "api_type": api_type.value if isinstance(api_type, APITypes) else str(api_type), "stream": stream}
+        request = request_record(provider or "litellm", kwargs.get("api_base"), model, record, api_type, stream)
         sent_args = {k: v for k, v in record.items() if k not in ("model", "messages", "input", "tools")}
         try:
             if responses:
@@ -210,12 +181,14 @@ class LiteLLMInvoker(AsyncInvoker):
                 else:
                     raw = _to_dict(resp)
                     out = parse_response(raw)
-        except ProviderError:
+        except ProviderError as e:
+            e.request = request  # so the failed attempt is recorded with what was sent
             raise
         except Exception as e:  # noqa: BLE001 - LiteLLM's errors are mapped; anything else is a bug
             err = to_provider_error(e, provider)
             if err is None:
                 raise
+            err.request = request
             raise err from e
         finally:
             if stream:
@@ -268,14 +241,9 @@ class LiteLLMInvoker(AsyncInvoker):
         async for ev in resp:
             data = _to_dict(ev)
             events.append(data)
-            etype = data.get("type")
-            if etype == "response.output_text.delta":
-                emit_chunk(handler, data.get("delta") or "", data)
-            elif etype in ("response.completed", "response.incomplete", "response.failed"):
-                final = data.get("response") or {}
-            elif etype == "error":
-                raise ProviderError(f"litellm responses stream error: {data.get('message') or data}",
-                                    kind="transient", body=data, provider="litellm")
+            response = responses_stream_event(data, handler, "litellm")
+            if response is not None:
+                final = response
         if final is None:
             raise ProviderError("litellm responses stream ended without a final response", kind="transient",
                                 provider="litellm")
@@ -284,38 +252,14 @@ class LiteLLMInvoker(AsyncInvoker):
     @staticmethod
     async def _consume_stream(resp: Any, handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, List[Any]]:
         chunks: List[Any] = []
-        text: List[str] = []
-        reasoning: List[str] = []
-        calls = StreamedToolCalls()
-        thinking: List[Any] = []
-        out = ModelOutput()
+        asm = ChatStream(handler, "litellm")
         async for chunk in resp:
             data = _to_dict(chunk)
             chunks.append(data)
-            if data.get("model"):
-                out.model = data["model"]
-            if data.get("usage"):
-                out.usage = _usage(data["usage"])
-            for ch in data.get("choices") or ():
-                delta = ch.get("delta") or {}
-                piece = delta.get("content")
-                if piece:
-                    text.append(piece)
-                    emit_chunk(handler, piece, data)
-                if delta.get("reasoning_content"):
-                    reasoning.append(delta["reasoning_content"])
-                if delta.get("thinking_blocks"):
-                    thinking.extend(delta["thinking_blocks"])
-                for tc in delta.get("tool_calls") or ():
-                    calls.add(tc)
-                if ch.get("finish_reason"):
-                    out.finish_reason = ch["finish_reason"]
-        out.content = "".join(text)
-        out.tool_calls = calls.done()
-        if reasoning:
-            out.metadata["reasoning"] = "".join(reasoning)
-        if thinking:
-            out.metadata[THINKING_KEY] = _merge_thinking(thinking)
+            asm.feed(data)
+        out = asm.result()
+        if asm.thinking:
+            out.metadata[THINKING_KEY] = _merge_thinking(asm.thinking)
         return out, chunks
 
     def classify_error(self, exc: BaseException) -> Optional[str]:
@@ -332,21 +276,6 @@ class LiteLLMInvoker(AsyncInvoker):
         except Exception:  # noqa: BLE001 - unknown model
             return None
         return info.get("max_input_tokens") or info.get("max_tokens")
-
-
-def responses_tools(tools: List[Dict[str, Any]], prompt: Optional["Prompt"]) -> List[Dict[str, Any]]:
-    """Function tools in the Responses API's flat shape, plus the prompt's built-in tools
-    (``web_search`` / ``computer_use`` addon args, with the 0.1.x defaults)."""
-    out: List[Dict[str, Any]] = [dict(t["function"], type="function") if t.get("type") == "function" and "function" in t
-                                 else t for t in tools]
-    if prompt is not None:
-        if getattr(prompt, "allow_web_search", False):
-            out.append({"type": "web_search_preview"})
-        cu = getattr(prompt, "computer_use_config", None)
-        if cu:
-            out.append({"type": "computer_use_preview", "display_width": cu.get("display_width", 1280),
-                        "display_height": cu.get("display_height", 800), "environment": cu.get("environment", "browser")})
-    return out
 
 
 def _merge_thinking(pieces: List[Any]) -> List[Dict[str, Any]]:

@@ -16,7 +16,7 @@ from lllm.core.stream import emit_chunk, emit_done
 from lllm.errors import ProviderError
 from lllm.invokers import http
 from lllm.invokers.base import (AsyncInvoker, InvokeResult, ModelOutput, ToolCallOut, check_format_api_type,
-                                effective_functions, result_from_output)
+                                effective_functions, request_record, result_from_output)
 from lllm.invokers.router import Endpoint, openai_target, resolve_endpoint
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,7 +25,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.prompt import Function, Prompt
     from lllm.core.stream import BaseStreamHandler
 
-CONSUMED_ARGS = ("timeout", "api_base", "api_key", "extra_headers", "api_version")
+# model_args that configure the client, not the request body (LiteLLM / OpenAI SDK names); the retry
+# knobs are dropped: invokers never retry, the agent loop's budgets are the one retry policy
+CLIENT_ARGS = ("timeout", "api_base", "base_url", "api_key", "extra_headers", "api_version", "organization",
+               "extra_body", "num_retries", "max_retries", "drop_params")
+RESPONSES_FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 CONTEXT_WINDOWS: Dict[str, int] = {
     "gpt-5": 400000, "gpt-5-mini": 400000, "gpt-5-nano": 400000,
     "gpt-4.1": 1047576, "gpt-4.1-mini": 1047576, "gpt-4.1-nano": 1047576,
@@ -114,6 +118,23 @@ def responses_input(messages: Iterable["Message"], system_role: str = "developer
     return out
 
 
+def responses_tools(tools: List[Dict[str, Any]], prompt: Optional["Prompt"]) -> List[Dict[str, Any]]:
+    """Function tools in the Responses API's flat shape, plus the prompt's MCP servers and built-in
+    tools (``web_search`` / ``computer_use`` addon args, with the 0.1.x defaults)."""
+    out: List[Dict[str, Any]] = [dict(t["function"], type="function") if t.get("type") == "function"
+                                 and "function" in t else t for t in tools]
+    if prompt is not None:
+        out.extend(server.to_tool() for server in getattr(prompt, "mcp_servers", {}).values())
+        if getattr(prompt, "allow_web_search", False):
+            out.append({"type": "web_search_preview"})
+        cu = getattr(prompt, "computer_use_config", None)
+        if cu:
+            out.append({"type": "computer_use_preview", "display_width": cu.get("display_width", 1280),
+                        "display_height": cu.get("display_height", 800),
+                        "environment": cu.get("environment", "browser")})
+    return out
+
+
 def response_format(prompt: Optional["Prompt"]) -> Optional[Dict[str, Any]]:
     """``prompt.format`` as a Chat Completions ``response_format`` (json_schema, non-strict)."""
     if prompt is None or getattr(prompt, "format", None) is None:
@@ -137,10 +158,14 @@ def chat_usage(u: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     c = u.get("completion_tokens") or 0
     ptd = u.get("prompt_tokens_details")
     ctd = u.get("completion_tokens_details")
-    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": u.get("total_tokens") or p + c,
-            "cached_prompt_tokens": ((ptd.get("cached_tokens") if ptd else None) or u.get("num_cached_tokens")
-                                     or u.get("prompt_cache_hit_tokens") or 0),
-            "reasoning_tokens": (ctd.get("reasoning_tokens") if ctd else None) or 0}
+    out = {"prompt_tokens": p, "completion_tokens": c, "total_tokens": u.get("total_tokens") or p + c,
+           "cached_prompt_tokens": ((ptd.get("cached_tokens") if ptd else None) or u.get("num_cached_tokens")
+                                    or u.get("prompt_cache_hit_tokens") or 0),
+           "reasoning_tokens": (ctd.get("reasoning_tokens") if ctd else None) or 0}
+    write = u.get("cache_creation_input_tokens")  # LiteLLM's name for Anthropic cache writes
+    if write:
+        out["cache_write_tokens"] = write
+    return out
 
 
 def _tool_call_out(tc: Dict[str, Any]) -> ToolCallOut:
@@ -150,6 +175,14 @@ def _tool_call_out(tc: Dict[str, Any]) -> ToolCallOut:
         args = json.dumps(args)
     return ToolCallOut(id=tc.get("id") or f"call_{uuid.uuid4().hex[:24]}", name=fn.get("name") or "",
                        arguments=args or "")
+
+
+def content_text(content: Any) -> str:
+    """Message/delta ``content`` as text: a string, or the text of a list of content parts (Mistral's
+    reasoning models answer ``[{"type": "thinking", ...}, {"type": "text", "text": ...}]``)."""
+    if isinstance(content, str) or not content:
+        return content or ""
+    return "".join(p.get("text") or "" for p in content if isinstance(p, dict) and p.get("type") == "text")
 
 
 def body_error(data: Dict[str, Any], provider: str) -> ProviderError:
@@ -175,12 +208,12 @@ def parse_chat(data: Dict[str, Any], provider: str = "") -> ModelOutput:
     if not choices:
         if data.get("error"):
             raise body_error(data, provider)
-        raise ProviderError(f"{provider or 'provider'} returned no choices: {json.dumps(data)[:300]}",
+        raise ProviderError(f"{provider or 'provider'} returned no choices: {json.dumps(data, default=str)[:300]}",
                             kind="transient", body=data, provider=provider)
     ch = choices[0]
     msg = ch.get("message") or {}
-    out = ModelOutput(content=msg.get("content") or "", model=data.get("model"), finish_reason=ch.get("finish_reason"),
-                      usage=chat_usage(data.get("usage")))
+    out = ModelOutput(content=content_text(msg.get("content")), model=data.get("model"),
+                      finish_reason=ch.get("finish_reason"), usage=chat_usage(data.get("usage")))
     tcs = msg.get("tool_calls")
     if tcs:
         out.tool_calls = [_tool_call_out(tc) for tc in tcs]
@@ -268,10 +301,78 @@ class StreamedToolCalls:
                 for i, n, a in self._calls.values()]
 
 
+class ChatStream:
+    """Assembles a streamed Chat Completions answer chunk by chunk, sending text deltas to ``handler``.
+
+    Shared by the native and the LiteLLM invoker, so both read a stream the same way."""
+
+    __slots__ = ("out", "text", "reasoning", "thinking", "calls", "handler", "provider")
+
+    def __init__(self, handler: Optional["BaseStreamHandler"], provider: str = "") -> None:
+        self.out = ModelOutput()
+        self.text: List[str] = []
+        self.reasoning: List[str] = []
+        self.thinking: List[Any] = []    # Claude thinking-block fragments (LiteLLM's ``thinking_blocks``)
+        self.calls = StreamedToolCalls()
+        self.handler = handler
+        self.provider = provider
+
+    def feed(self, data: Dict[str, Any]) -> None:
+        if data.get("error"):  # an error envelope inside the stream (e.g. OpenRouter)
+            raise body_error(data, self.provider)
+        out = self.out
+        if data.get("model"):
+            out.model = data["model"]
+        u = data.get("usage") or (data.get("x_groq") or {}).get("usage")  # Groq: usage in x_groq
+        if u:
+            out.usage = chat_usage(u)
+        for ch in data.get("choices") or ():
+            delta = ch.get("delta") or {}
+            piece = content_text(delta.get("content"))
+            if piece:
+                self.text.append(piece)
+                emit_chunk(self.handler, piece, data)
+            r = delta.get("reasoning") or delta.get("reasoning_content")
+            if r:
+                self.reasoning.append(r)
+            if delta.get("thinking_blocks"):
+                self.thinking.extend(delta["thinking_blocks"])
+            for tc in delta.get("tool_calls") or ():
+                self.calls.add(tc)
+            lp = ch.get("logprobs")
+            if lp and lp.get("content"):
+                out.logprobs.extend(lp["content"])
+            if ch.get("finish_reason"):
+                out.finish_reason = ch["finish_reason"]
+
+    def result(self) -> ModelOutput:
+        out = self.out
+        out.content = "".join(self.text)
+        out.tool_calls = self.calls.done()
+        if self.reasoning:
+            out.metadata["reasoning"] = "".join(self.reasoning)
+        return out
+
+
+def responses_stream_event(data: Dict[str, Any], handler: Optional["BaseStreamHandler"], provider: str,
+                           event: str = "") -> Optional[Dict[str, Any]]:
+    """One Responses API stream event: a text delta goes to ``handler``, an ``error`` event is raised as
+    a ProviderError; returns the final ``response`` object of a terminal event, else ``None``."""
+    etype = data.get("type") or event
+    if etype == "response.output_text.delta":
+        emit_chunk(handler, data.get("delta") or "", data)
+    elif etype in RESPONSES_FINAL_EVENTS:
+        return data.get("response") or {}
+    elif etype == "error":
+        raise body_error({"error": data.get("error") or data}, provider)
+    return None
+
+
 class OpenAIInvoker(AsyncInvoker):
     """OpenAI-compatible Chat Completions (and Responses) over the pooled aiohttp client.
 
-    Config (optional): ``system_role`` to force ``"system"``/``"developer"``."""
+    ``api_key``/``api_base``/``extra_headers`` come from model_args, else the invoker config, else the
+    provider's environment variables. Config (optional): ``system_role`` to force ``"system"``/``"developer"``."""
 
     name = "openai"
 
@@ -283,40 +384,45 @@ class OpenAIInvoker(AsyncInvoker):
         started_at = time.time()
         t0 = time.perf_counter()
         args = dict(model_args) if model_args else {}
-        timeout = args.pop("timeout", None)
-        api_base, api_key = args.pop("api_base", None), args.pop("api_key", None)
-        extra_headers, api_version = args.pop("extra_headers", None), args.pop("api_version", None)
+        client = {k: args.pop(k) for k in CLIENT_ARGS if k in args} if args else {}
+        cfg = self.config
         provider, wire_model = openai_target(model)
         responses = api_type == APITypes.RESPONSE
         prompt = dialog.top_prompt
         check_format_api_type(prompt, api_type)
-        ep = resolve_endpoint(provider, wire_model, api_base=api_base, api_key=api_key, extra_headers=extra_headers,
-                              api_version=api_version, path="/responses" if responses else "/chat/completions")
+        extra_headers = client.get("extra_headers") or cfg.get("extra_headers")
+        if client.get("organization"):
+            extra_headers = {**(extra_headers or {}), "OpenAI-Organization": str(client["organization"])}
+        ep = resolve_endpoint(provider, wire_model,
+                              api_base=client.get("api_base") or client.get("base_url") or cfg.get("api_base"),
+                              api_key=client.get("api_key") or cfg.get("api_key"), extra_headers=extra_headers,
+                              api_version=client.get("api_version") or cfg.get("api_version"),
+                              path="/responses" if responses else "/chat/completions")
         native = provider == "azure" or (provider == "openai" and ep.official)  # OpenAI's own servers
-        system_role = self.config.get("system_role") or ("developer" if native and provider == "openai"
-                                                         else "system")
+        system_role = cfg.get("system_role") or ("developer" if native and provider == "openai" else "system")
         tools = [f.to_tool() for f in effective_functions(dialog, functions)]
         stream = stream_handler is not None or args.get("stream") is True
         if responses:
-            body = self._responses_body(dialog, wire_model, tools, prompt, system_role)
+            body: Dict[str, Any] = {"model": wire_model, "input": responses_input(dialog.messages, system_role)}
+            tools = responses_tools(tools, prompt)
         else:
-            body = {"model": wire_model,
-                    "messages": chat_messages(dialog.messages, system_role, native)}
-            if tools:
-                body["tools"] = tools
+            body = {"model": wire_model, "messages": chat_messages(dialog.messages, system_role, native)}
             rf = response_format(prompt)
             if rf is not None:
                 body["response_format"] = rf
+        if tools:
+            body["tools"] = tools
         if args:
             body.update(args)
+        if client.get("extra_body"):
+            body.update(client["extra_body"])
         if stream:
             body["stream"] = True
             if not responses and provider not in _NO_STREAM_OPTIONS:
                 body["stream_options"] = {"include_usage": True}
         sent_args = {k: v for k, v in body.items() if k not in ("model", "messages", "input", "tools")}
-        request = {"provider": provider, "url": ep.url, "model": wire_model, "body": body,
-                   "api_type": api_type.value if isinstance(api_type, APITypes) else str(api_type), "stream": stream}
-
+        request = request_record(provider, ep.url, wire_model, body, api_type, stream)
+        timeout = client.get("timeout")
         try:
             if stream:
                 out, raw = await (self._stream_responses(ep, body, timeout, stream_handler) if responses
@@ -331,72 +437,19 @@ class OpenAIInvoker(AsyncInvoker):
                                   sent_args=sent_args, started_at=started_at, t0=t0, responder=responder,
                                   parser_args=parser_args, metadata=metadata, api_type=api_type)
 
-    # -- Responses API ----------------------------------------------------------------------------
-    @staticmethod
-    def _responses_body(dialog: "Dialog", wire_model: str, tools: List[Dict[str, Any]], prompt: Optional["Prompt"],
-                        system_role: str) -> Dict[str, Any]:
-        rtools: List[Dict[str, Any]] = [dict(t["function"], type="function") if t.get("type") == "function"
-                                        and "function" in t else t for t in tools]
-        if prompt is not None:
-            for server in getattr(prompt, "mcp_servers", {}).values():
-                rtools.append(server.to_tool())
-            if getattr(prompt, "allow_web_search", False):
-                rtools.append({"type": "web_search_preview"})
-            cu = getattr(prompt, "computer_use_config", None)
-            if cu:
-                rtools.append({"type": "computer_use_preview", "display_width": cu.get("display_width", 1280),
-                               "display_height": cu.get("display_height", 800),
-                               "environment": cu.get("environment", "browser")})
-        body: Dict[str, Any] = {"model": wire_model, "input": responses_input(dialog.messages, system_role)}
-        if rtools:
-            body["tools"] = rtools
-        return body
-
     # -- streaming ----------------------------------------------------------------------------------
     @staticmethod
     async def _stream_chat(ep: Endpoint, body: Dict[str, Any], timeout: Optional[float],
                            handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, List[Dict[str, Any]]]:
         chunks: List[Dict[str, Any]] = []
-        text: List[str] = []
-        reasoning: List[str] = []
-        calls = StreamedToolCalls()
-        logprobs: List[Any] = []
-        out = ModelOutput()
-        provider = ep.provider
+        asm = ChatStream(handler, ep.provider)
         try:
-            async for _, data in http.post_sse(ep.url, ep.headers, body, timeout, provider=provider):
+            async for _, data in http.post_sse(ep.url, ep.headers, body, timeout, provider=ep.provider):
                 chunks.append(data)
-                if data.get("error"):
-                    raise body_error(data, provider)
-                if data.get("model"):
-                    out.model = data["model"]
-                u = data.get("usage") or (data.get("x_groq") or {}).get("usage")  # Groq: usage in x_groq
-                if u:
-                    out.usage = chat_usage(u)
-                for ch in data.get("choices") or ():
-                    delta = ch.get("delta") or {}
-                    piece = delta.get("content")
-                    if piece:
-                        text.append(piece)
-                        emit_chunk(handler, piece, data)
-                    r = delta.get("reasoning") or delta.get("reasoning_content")
-                    if r:
-                        reasoning.append(r)
-                    for tc in delta.get("tool_calls") or ():
-                        calls.add(tc)
-                    lp = ch.get("logprobs")
-                    if lp and lp.get("content"):
-                        logprobs.extend(lp["content"])
-                    if ch.get("finish_reason"):
-                        out.finish_reason = ch["finish_reason"]
+                asm.feed(data)
         finally:
             emit_done(handler)
-        out.content = "".join(text)
-        out.tool_calls = calls.done()
-        out.logprobs = logprobs
-        if reasoning:
-            out.metadata["reasoning"] = "".join(reasoning)
-        return out, chunks
+        return asm.result(), chunks
 
     @staticmethod
     async def _stream_responses(ep: Endpoint, body: Dict[str, Any], timeout: Optional[float],
@@ -406,16 +459,11 @@ class OpenAIInvoker(AsyncInvoker):
         provider = ep.provider
         try:
             async for event, data in http.post_sse(ep.url, ep.headers, body, timeout, provider=provider,
-                                                   terminal_events=("response.completed", "response.incomplete",
-                                                                    "response.failed", "error")):
+                                                   terminal_events=(*RESPONSES_FINAL_EVENTS, "error")):
                 events.append(data)
-                etype = data.get("type") or event
-                if etype == "response.output_text.delta":
-                    emit_chunk(handler, data.get("delta") or "", data)
-                elif etype in ("response.completed", "response.incomplete", "response.failed"):
-                    final = data.get("response") or {}
-                elif etype == "error":
-                    raise body_error({"error": data.get("error") or data}, provider)
+                response = responses_stream_event(data, handler, provider, event)
+                if response is not None:
+                    final = response
         finally:
             emit_done(handler)
         if final is None:  # pragma: no cover - post_sse raises on a stream without a terminal event
@@ -434,5 +482,5 @@ class OpenAIInvoker(AsyncInvoker):
         await http.aclose_session()
 
 
-__all__ = ["OpenAIInvoker", "chat_messages", "responses_input", "response_format", "parse_chat", "parse_responses",
-           "chat_usage", "CONTEXT_WINDOWS"]
+__all__ = ["OpenAIInvoker", "chat_messages", "responses_input", "responses_tools", "response_format", "parse_chat",
+           "parse_responses", "chat_usage", "ChatStream", "responses_stream_event", "CONTEXT_WINDOWS"]

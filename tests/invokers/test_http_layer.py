@@ -83,3 +83,17 @@ def test_sessions_of_closed_loops_are_dropped_quietly():
     s2 = asyncio.run(open_again())
     assert s.closed and s2 is not s  # swept when the next loop opened its session
     http._forget(next(iter(k for k, v in http._sessions.items() if v is s2)))
+
+
+def test_retry_after_that_is_not_finite_is_ignored():
+    assert http.parse_retry_after({"retry-after": "inf"}) is None
+    assert http.parse_retry_after({"retry-after": "nan"}) is None
+    assert http.parse_retry_after({"retry-after-ms": "1e999", "retry-after": "4"}) == 4.0
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan")])
+def test_a_timeout_that_would_disable_the_timeout_is_rejected(timeout):
+    """aiohttp treats 0 (and negatives) as *no* timeout: a call could hang forever."""
+    from lllm.errors import ConfigError
+    with pytest.raises(ConfigError, match="timeout"):
+        http._timeout(timeout, False)

@@ -327,3 +327,38 @@ def test_import_does_not_load_litellm():
     code = ("import sys, lllm.invokers.litellm; "
             "assert 'litellm' not in sys.modules and 'genai_prices' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_provider_error_carries_the_request_like_the_native_invokers(cassette):
+    """The agent loop records a failed attempt's ``exc.request`` (§9.3 item 1)."""
+    server = cassette("openai/test_model_name_suggestion[openai-chat].yaml")
+    with pytest.raises(ProviderError) as ei:
+        run(LiteLLMInvoker().acall(dialog("hello"), "openai/gpt-5.2-proo", oa(server)))
+    req = ei.value.request
+    assert req["model"] == "openai/gpt-5.2-proo" and req["body"]["messages"][0]["content"] == "hello"
+    assert "api_key" not in req["body"]
+
+
+async def _aiter(items):
+    for x in items:
+        yield x
+
+
+@pytest.mark.parametrize("code, kind", [("rate_limit_exceeded", "rate_limit"), ("server_error", "transient"),
+                                        ("invalid_prompt", None)])
+def test_responses_stream_error_event_classified_like_native(code, kind):
+    events = [{"type": "response.created", "response": {}},
+              {"type": "error", "code": code, "message": "went wrong", "param": None}]
+    with pytest.raises(ProviderError) as ei:
+        run(LiteLLMInvoker._consume_responses_stream(_aiter(events), None))
+    assert ei.value.kind == kind and "went wrong" in str(ei.value)
+
+
+def test_stream_keeps_logprobs_and_reasoning_like_native():
+    lp = [{"token": "Hi", "logprob": -0.1, "bytes": None, "top_logprobs": []}]
+    chunks = [{"model": "m", "choices": [{"index": 0, "delta": {"reasoning_content": "think"}}]},
+              {"model": "m", "choices": [{"index": 0, "delta": {"content": "Hi"}, "logprobs": {"content": lp}}]},
+              {"model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
+    out, raw = run(LiteLLMInvoker._consume_stream(_aiter(chunks), None))
+    assert out.content == "Hi" and out.logprobs == lp and out.metadata["reasoning"] == "think"
+    assert out.finish_reason == "stop" and len(raw) == 3

@@ -565,3 +565,45 @@ def test_context_window_table():
     assert inv.context_window("o3") == 200000 and inv.context_window("o1-mini") == 128000
     assert inv.context_window("groq/llama-3.3-70b-versatile") is None
     assert inv.count_tokens("gpt-4o", list(seed("sys", "hello there").messages)) > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# model_args written for LiteLLM / the OpenAI SDK, and the invoker config
+# ---------------------------------------------------------------------------------------------
+
+def test_client_only_args_are_consumed_not_sent(cassette):
+    """LiteLLM/SDK control args are not Chat Completions fields (OpenAI answers 400 to unknown ones):
+    retries are the agent loop's, ``extra_body`` is merged, ``organization`` is a header."""
+    server = cassette("openai/test_openai_instructions.yaml")
+    d = seed("You are a helpful assistant.", "What is the capital of France?")
+    args = margs(server, num_retries=3, max_retries=2, drop_params=True, extra_body={"seed": 7},
+                 organization="org-1")
+    res = OpenAIInvoker().call(d, "gpt-4o", args)
+    sent = server.requests[0]["json"]
+    assert not {"num_retries", "max_retries", "drop_params", "extra_body", "organization"} & set(sent)
+    assert sent["seed"] == 7 and res.model_args == {"seed": 7}
+    assert server.requests[0]["headers"]["openai-organization"] == "org-1"
+    assert res.message.content == "The capital of France is Paris."
+
+
+def test_invoker_config_supplies_api_base_and_key(cassette):
+    """Like the Anthropic and LiteLLM invokers, ``invoker_config`` api_base/api_key are the fallback."""
+    server = cassette("openai/test_openai_instructions.yaml")
+    d = seed("You are a helpful assistant.", "What is the capital of France?")
+    res = OpenAIInvoker({"api_base": api_base(server), "api_key": "sk-cfg"}).call(d, "gpt-4o", {})
+    assert server.requests[0]["headers"]["authorization"] == "Bearer sk-cfg"
+    assert res.message.content == "The capital of France is Paris."
+
+
+def test_content_given_as_parts_is_read_as_text():
+    """Mistral's reasoning models answer with content parts (thinking, then text), also when streaming."""
+    from lllm.invokers.openai import ChatStream, parse_chat
+    parts = [{"type": "thinking", "thinking": [{"type": "text", "text": "hmm"}]}, {"type": "text", "text": "Paris"}]
+    out = parse_chat({"model": "magistral-medium", "choices": [{"index": 0, "finish_reason": "stop",
+                                                                "message": {"role": "assistant", "content": parts}}]})
+    assert out.content == "Paris"
+    h = Collect()
+    asm = ChatStream(h, "mistral")
+    for p in parts:
+        asm.feed({"choices": [{"index": 0, "delta": {"content": [p]}}]})
+    assert asm.result().content == "Paris" and h.tokens == ["Paris"]
