@@ -252,8 +252,8 @@ class MCPConnection:
     async def aopen(self) -> "MCPConnection":
         """Connect (if not yet) and wait until the session is ready; raises ``MCPError``."""
         ready = self._start()
-        try:
-            await asyncio.wait_for(asyncio.wrap_future(ready), self.server.timeout + 5)
+        try:  # shielded: a cancelled caller must not cancel the connection other callers wait for
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(ready)), self.server.timeout + 5)
         except asyncio.TimeoutError:
             await self.aclose()
             raise MCPError(f"MCP server '{self.server.name}': no session within {self.server.timeout:g}s") from None

@@ -135,6 +135,9 @@ def discover_skills(cwd: Optional[Path] = None, home: Optional[Path] = None) -> 
 
 def find_skill(name: str, cwd: Optional[Path] = None, home: Optional[Path] = None) -> Skill:
     """The local skill ``name`` (first match wins); ``ConfigError`` listing the skills found if none."""
+    if not NAME_RE.match(name):  # also keeps '../elsewhere' from reaching outside the skill directories
+        raise ConfigError(f"Skill entry {name!r} is not a skill name (1-64 characters of [a-z0-9-]), a skill_… id "
+                          f"or a SKILL.md URL")
     dirs = skill_search_dirs(cwd, home)
     for base in dirs:
         if (base / name / SKILL_FILE).is_file():

@@ -42,7 +42,7 @@ def _json(value: Any, indent: Optional[int] = None) -> str:
 class _Endpoint:
     """One callable endpoint of a proxy."""
 
-    __slots__ = ("attr", "info", "method", "required", "takes_dict")
+    __slots__ = ("attr", "info", "method", "required", "takes_dict", "accepted")
 
     def __init__(self, attr: str, method: Callable, info: Dict[str, Any]):
         self.attr = attr
@@ -50,10 +50,14 @@ class _Endpoint:
         self.method = method
         self.required = [p[:-1] for p in (info.get("params") or {}) if p.endswith("*")]
         try:
-            names = list(inspect.signature(method).parameters)
+            params: Optional[List[inspect.Parameter]] = list(inspect.signature(method).parameters.values())
         except (TypeError, ValueError):
-            names = []
-        self.takes_dict = names == ["params"]  # the 0.1.x convention: def endpoint(self, params)
+            params = None
+        self.takes_dict = params is not None and [p.name for p in params] == ["params"]  # 0.1.x: def ep(self, params)
+        # The keyword arguments a keyword-style endpoint takes (None: any, it has **kwargs or no signature).
+        keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        self.accepted = None if params is None or any(p.kind is p.VAR_KEYWORD for p in params) else {
+            p.name for p in params if p.kind in keyword}
 
     @property
     def name(self) -> str:
@@ -188,6 +192,10 @@ class ProxyManager:
         if missing:
             raise ValueError(f"Endpoint '{pid}/{ep.name}' is missing required parameter(s) {missing}; "
                              f"got {sorted(merged)}. Parameters: {self._param_line(ep.info)}")
+        unknown = [] if ep.takes_dict or ep.accepted is None else sorted(set(merged) - ep.accepted)
+        if unknown:
+            raise ValueError(f"Endpoint '{pid}/{ep.name}' has no parameter(s) {unknown}. "
+                             f"Parameters: {self._param_line(ep.info)}")
         return ep(merged)
 
     # -- documentation ---------------------------------------------------------------------------

@@ -54,16 +54,20 @@ class Executor(ABC):
 
 
 def call_api(api: Optional[ApiHandler], path: Any, params: Any) -> Dict[str, Any]:
-    """Answer one ``CALL_API`` request: ``{"ok": True, "value": ...}`` with a JSON-safe value (what JSON
-    cannot encode becomes ``str``), or ``{"ok": False, "type": ..., "message": ...}``."""
+    """Answer one ``CALL_API`` request: ``{"ok": True, "value": ...}`` with a JSON-safe value (values JSON
+    cannot encode become ``str``; a result JSON cannot hold at all, e.g. with tuple keys, is sent as its
+    ``str``), or ``{"ok": False, "type": ..., "message": ...}``."""
     if api is None:
         return {"ok": False, "type": "RuntimeError", "message": "CALL_API is not available: no proxies are active"}
     try:
         value = api(path, dict(params or {}))
-        return {"ok": True, "value": json.loads(json.dumps(value, default=str))}
     except Exception as e:  # noqa: BLE001 - any failure is the user code's to handle
         message = e.args[0] if len(e.args) == 1 and isinstance(e.args[0], str) else str(e)
         return {"ok": False, "type": type(e).__name__, "message": message}
+    try:
+        return {"ok": True, "value": json.loads(json.dumps(value, default=str))}
+    except (TypeError, ValueError, RecursionError):  # non-string keys, a cycle: not the user code's error
+        return {"ok": True, "value": str(value)}
 
 
 __all__ = ["Executor", "ExecResult", "SandboxError", "ApiHandler", "call_api"]

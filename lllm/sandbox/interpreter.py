@@ -19,18 +19,16 @@ NO_OUTPUT = "(no output; print() the values you want to see)"
 def clip_output(output: str, error: Optional[str], overflow: bool, limit: int, indicator: str) -> str:
     """``output`` then ``error``, at most ``limit`` characters plus ``indicator`` where text was cut (0 = no limit).
 
-    A traceback is kept (its last ``limit // 2`` characters at most) and the output before it is cut,
-    so the model always learns that, and how, its code failed."""
+    When both do not fit, the traceback is kept (its last ``limit // 2`` characters at most) and the
+    output before it is cut, so the model always learns that, and how, its code failed."""
     error = error or ""
     if output and error and not output.endswith("\n"):
         output += "\n"
     cut = overflow
-    if limit > 0:
+    if 0 < limit < len(output) + len(error):
         if len(error) > limit // 2:
-            error, cut = error[-(limit // 2):], True
-        room = limit - len(error)
-        if len(output) > room:
-            output, cut = output[:room], True
+            error = error[-(limit // 2):]
+        output, cut = output[:limit - len(error)], True
     if cut:
         output += indicator + ("\n" if error else "")
     return output + error

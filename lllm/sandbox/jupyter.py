@@ -23,12 +23,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from lllm.errors import LLLMError
-
-#: ``api(path, params)``: what ``CALL_API`` calls in this process.
-ApiHandler = Callable[[str, Dict[str, Any]], Any]
+from lllm.sandbox.executor import ApiHandler, call_api
+from lllm.sandbox.interpreter import clip_output
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _SECRET_ENV = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL", re.IGNORECASE)
@@ -69,17 +68,9 @@ class JupyterError(LLLMError, RuntimeError):
     """A kernel that could not be started or talked to (not an error of the cell's code)."""
 
 
-def answer_api(api: Optional[ApiHandler], path: Any, params: Any) -> Dict[str, Any]:
-    """One ``CALL_API`` reply: ``{"ok": True, "value": <JSON-safe>}`` (what JSON cannot encode becomes
-    ``str``) or ``{"ok": False, "type": <exception name>, "message": ...}``."""
-    if api is None:
-        return {"ok": False, "type": "RuntimeError", "message": "CALL_API is not available: no API handler was given"}
-    try:
-        value = api(path, dict(params or {}))
-        return {"ok": True, "value": json.loads(json.dumps(value, default=str))}
-    except Exception as e:  # noqa: BLE001 - any failure is the cell's to handle
-        message = e.args[0] if len(e.args) == 1 and isinstance(e.args[0], str) else str(e)
-        return {"ok": False, "type": type(e).__name__, "message": message}
+#: One ``CALL_API`` reply (the same as the subprocess backend's): ``{"ok": True, "value": <JSON-safe>}`` or
+#: ``{"ok": False, "type": <exception name>, "message": ...}``.
+answer_api = call_api
 
 
 class _ApiHandler(socketserver.StreamRequestHandler):
@@ -384,7 +375,7 @@ class JupyterSession:
 
     def _text(self, outputs: List[Any]) -> str:
         """The text the model reads: outputs in order, then the traceback; cut at ``max_output_chars``
-        with the traceback's end kept, so the model always learns that, and how, the cell failed."""
+        with the traceback's end kept (see ``clip_output``)."""
         parts, error = [], ""
         for o in outputs:
             kind = o.get("output_type")
@@ -396,14 +387,7 @@ class JupyterSession:
                 parts.append((text if text is not None else " ".join(f"[{mime} output]" for mime in data)) + "\n")
             elif kind == "error":
                 error += _ANSI.sub("", "\n".join(o.get("traceback") or [f"{o['ename']}: {o['evalue']}"])) + "\n"
-        text = "".join(parts)
-        if text and error and not text.endswith("\n"):
-            text += "\n"
-        limit = self.max_output_chars
-        if not limit or len(text) + len(error) <= limit:
-            return text + error
-        error = error[-(limit // 2):] if len(error) > limit // 2 else error
-        return text[:limit - len(error)] + self.truncation_indicator + ("\n" if error else "") + error
+        return clip_output("".join(parts), error, False, self.max_output_chars, self.truncation_indicator)
 
     def _save(self) -> None:
         self._nbformat.write(self._nb, str(self.notebook_path))

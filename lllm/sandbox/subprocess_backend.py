@@ -4,8 +4,9 @@ What it contains, and what it does not:
 
 - **Stopped:** runaway code. On timeout the worker's whole process group is killed (and, with its own
   uid, every process of that uid), then a fresh worker starts on the next run. CPU seconds, address
-  space (``max_memory_mb``), file size and core dumps are limited with ``setrlimit``; captured output
-  is capped inside the worker.
+  space (``max_memory_mb``), file size and core dumps are limited with ``setrlimit``; Python output is
+  capped inside the worker, and output of child processes (``os.system``) by ``max_file_mb``.
+  ``CALL_API`` handlers run in the parent and are not interrupted: a slow one can outlast the timeout.
 - **Kept out:** the parent's environment is not inherited (no provider keys), proxies and their
   credentials stay in the parent (``CALL_API`` is answered over a pipe), and the worker gets its own
   temporary directory as cwd, HOME and TMPDIR.
@@ -57,11 +58,12 @@ class _Process:
 
     def __init__(self, command: List[str], config: Dict[str, Any], drop_privileges: bool):
         self.lease = UidLease.acquire() if drop_privileges else None
-        self.workdir = tempfile.mkdtemp(prefix="lllm-sandbox-")
-        if self.lease is not None:
-            os.chown(self.workdir, self.lease.uid, self.lease.uid)
-            config = {**config, "uid": self.lease.uid, "gid": self.lease.uid}
+        self.workdir: Optional[str] = None
         try:
+            self.workdir = tempfile.mkdtemp(prefix="lllm-sandbox-")
+            if self.lease is not None:
+                os.chown(self.workdir, self.lease.uid, self.lease.uid)
+                config = {**config, "uid": self.lease.uid, "gid": self.lease.uid}
             self.proc = subprocess.Popen(
                 [*command, json.dumps(config)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, cwd=self.workdir, env=minimal_env(self.workdir), start_new_session=True,
@@ -168,7 +170,7 @@ class _Process:
         self._finalizer()
 
 
-def _cleanup(proc: Optional[subprocess.Popen], lease: Optional[UidLease], workdir: str) -> None:
+def _cleanup(proc: Optional[subprocess.Popen], lease: Optional[UidLease], workdir: Optional[str]) -> None:
     """Kill the worker's process group (and, with a uid lease, every process of that uid); remove its directory."""
     if proc is not None:
         try:
@@ -187,7 +189,8 @@ def _cleanup(proc: Optional[subprocess.Popen], lease: Optional[UidLease], workdi
                     pass
     if lease is not None:
         lease.release()
-    shutil.rmtree(workdir, ignore_errors=True)
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _describe_exit(code: Optional[int], max_memory_mb: Optional[int]) -> str:
@@ -227,6 +230,7 @@ class SubprocessExecutor(Executor):
         self.python = python or sys.executable
         self._proc: Optional[_Process] = None
         self._lock = threading.Lock()
+        self._owner: Optional[int] = None  # the thread inside run()
 
     def worker_command(self) -> List[str]:
         """The command that starts a worker (the JSON config is appended). Override to run it elsewhere,
@@ -267,37 +271,53 @@ class SubprocessExecutor(Executor):
             proc.stop()
 
     def run(self, code: str, *, timeout: float, api: Optional[ApiHandler]) -> ExecResult:
+        self._not_from_call_api("run")
         with self._lock:
-            proc = self._ensure()
-            deadline = time.monotonic() + timeout
+            self._owner = threading.get_ident()
             try:
-                proc.send({"op": "run", "code": code, "timeout": timeout}, deadline)
-                while True:
-                    msg = proc.recv(deadline)
-                    op = msg.get("op")
-                    if op == "api":
-                        proc.send({"op": "api_result", **call_api(api, msg.get("path"), msg.get("params"))}, deadline)
-                    elif op == "done":
-                        error = msg.get("error")
-                        return ExecResult(output=str(msg.get("output") or ""), error=error or None,
-                                          overflow=bool(msg.get("overflow")), status="error" if error else "ok")
-                    else:
-                        raise ValueError(f"unexpected message {op!r}")
-            except _Deadline:
-                self._discard()
-                return ExecResult(status="timeout")
-            except _ChannelClosed:
-                status = proc.exit_status()
-                self._discard()
-                return ExecResult(status="crashed", detail=_describe_exit(status, self.max_memory_mb or None))
-            except (ValueError, UnicodeDecodeError) as e:
-                self._discard()
-                return ExecResult(status="crashed", detail=f"the interpreter process broke the protocol ({e})")
-            except BaseException:  # e.g. KeyboardInterrupt here: the worker's state is unknown
-                self._discard()
-                raise
+                return self._run(code, timeout, api)
+            finally:
+                self._owner = None
+
+    def _not_from_call_api(self, what: str) -> None:
+        """The ``CALL_API`` handler runs while ``run`` holds the lock: calling back in would deadlock."""
+        if self._owner == threading.get_ident():
+            raise SandboxError(f"{what}() of a sandbox cannot be called from the CALL_API handler of its own run")
+
+    def _run(self, code: str, timeout: float, api: Optional[ApiHandler]) -> ExecResult:
+        proc = self._ensure()
+        deadline = time.monotonic() + timeout
+        try:
+            proc.send({"op": "run", "code": code, "timeout": timeout}, deadline)
+            while True:
+                msg = proc.recv(deadline)
+                op = msg.get("op")
+                if op == "api":
+                    proc.send({"op": "api_result", **call_api(api, msg.get("path"), msg.get("params"))}, deadline)
+                elif op == "done":
+                    output, error = msg.get("output") or "", msg.get("error") or None
+                    if not isinstance(output, str) or not isinstance(error, (str, type(None))):
+                        raise ValueError("a 'done' message whose output or error is not text")
+                    return ExecResult(output=output, error=error,
+                                      overflow=bool(msg.get("overflow")), status="error" if error else "ok")
+                else:
+                    raise ValueError(f"unexpected message {op!r}")
+        except _Deadline:
+            self._discard()
+            return ExecResult(status="timeout")
+        except _ChannelClosed:
+            status = proc.exit_status()
+            self._discard()
+            return ExecResult(status="crashed", detail=_describe_exit(status, self.max_memory_mb or None))
+        except (ValueError, UnicodeDecodeError) as e:
+            self._discard()
+            return ExecResult(status="crashed", detail=f"the interpreter process broke the protocol ({e})")
+        except BaseException:  # e.g. KeyboardInterrupt here: the worker's state is unknown
+            self._discard()
+            raise
 
     def reset(self) -> None:
+        self._not_from_call_api("reset")
         with self._lock:
             proc, self._proc = self._proc, None
             if proc is not None:

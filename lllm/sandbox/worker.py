@@ -14,6 +14,7 @@ Messages, parent → worker: ``{"op": "run", "code", "timeout"}``, ``{"op": "api
 from __future__ import annotations
 
 import builtins
+import errno
 import json
 import linecache
 import os
@@ -136,11 +137,16 @@ def _strip_frames(te: traceback.TracebackException, hidden: set, seen: set) -> N
         te = te.__cause__
 
 
+def _utf8(text: str) -> str:
+    """``text`` with lone surrogates (``'\\ud800'`` in an exception message) escaped: the model's API needs UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def format_user_traceback(exc: BaseException, hidden: Iterable[str] = ()) -> str:
     """The traceback of ``exc`` as the user's code sees it: no frames of the sandbox itself."""
     te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
     _strip_frames(te, _HIDDEN_FILES | set(hidden), set())
-    text = "".join(te.format())
+    text = _utf8("".join(te.format()))
     if len(text) > MAX_TRACEBACK_CHARS:  # keep the end: it names the exception
         text = "... (traceback shortened)\n" + text[-MAX_TRACEBACK_CHARS:]
     return text
@@ -154,7 +160,7 @@ def run_cell(code: str, namespace: Dict[str, Any], name: str, hidden: Iterable[s
     try:
         compiled = compile(code, name, "exec")
     except (SyntaxError, ValueError, OverflowError) as e:
-        return "".join(traceback.format_exception_only(type(e), e))
+        return _utf8("".join(traceback.format_exception_only(type(e), e)))
     try:
         exec(compiled, namespace)  # noqa: S102 - running the model's code is the purpose of this module
     except BaseException as e:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are user errors here too
@@ -200,8 +206,13 @@ class _Worker:
 
     def _sink(self, data: bytes) -> None:
         view = memoryview(data)
-        while view:  # the same open file as fds 1 and 2, so order is kept even if user code closes those
-            view = view[os.write(self.out_fd, view):]
+        try:
+            while view:  # the same open file as fds 1 and 2, so order is kept even if user code closes those
+                view = view[os.write(self.out_fd, view):]
+        except OSError as e:  # EFBIG: a child process filled the file up to max_file_mb; print() must not fail
+            if e.errno != errno.EFBIG:
+                raise
+            self.budget.overflow = True
 
     def call_api(self, path: str, params: Optional[Dict[str, Any]] = None, **kw: Any) -> Any:
         """Call an API endpoint through the host, e.g. ``CALL_API("bookstore/books/search", {"q": "dune"})``.

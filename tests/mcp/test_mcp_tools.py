@@ -217,3 +217,21 @@ def test_prompts_can_list_mcp_tools():
         agent.receive_prompt(task)
         assert agent.respond().content == "fine"
         assert "---\nyo yo\n---" in tool_results(agent)[0]
+
+
+async def test_a_cancelled_caller_does_not_break_the_connection_for_the_others():
+    slow = MCPServer("slow", stdio=[sys.executable, "-c", f"import runpy, time; time.sleep(1); "
+                                                          f"runpy.run_path({SERVER!r}, run_name='__main__')"],
+                     timeout=20)
+    conn = slow.session()
+    try:
+        impatient = asyncio.ensure_future(conn.aopen())
+        patient = asyncio.ensure_future(conn.aopen())
+        await asyncio.sleep(0.2)  # both wait while the server starts
+        impatient.cancel()
+        assert await patient is conn
+        tools = {f.name: f for f in slow.functions(conn)}
+        result = await tools["add"].acall(FunctionCall(id="1", name="add", arguments={"a": 1, "b": 2}))
+        assert result.result == "3"
+    finally:
+        await conn.aclose()

@@ -147,6 +147,14 @@ def test_missing_required_parameter_is_a_value_error():
         pm("weather/now", ["Oslo"])
 
 
+def test_an_unknown_parameter_of_a_keyword_endpoint_is_a_value_error():
+    pm = ProxyManager(runtime=make_runtime())
+    with pytest.raises(ValueError) as e:  # not a TypeError naming the Python method `current`
+        pm("weather/now", {"q": "Oslo", "unit": "F"})
+    assert str(e.value) == "Endpoint 'weather/now' has no parameter(s) ['unit']. Parameters: q (required), units"
+    assert pm("weather/forecast/daily", {"q": "Rome", "extra": 1})["q"] == "Rome"  # dict endpoints get all
+
+
 def test_catalog_and_directories():
     pm = ProxyManager(runtime=make_runtime())
     catalog = pm.api_catalog()

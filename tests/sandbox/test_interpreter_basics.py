@@ -196,3 +196,20 @@ def test_unicode_and_large_code_round_trip(make):
     it = make()
     code = "s = " + repr("héllo ✓ " * 20000) + "\nprint(len(s), s[:7])"
     assert it.run(code) == "160000 héllo ✓\n"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_result_json_cannot_hold_comes_back_as_its_str(make, backend):
+    cyclic = []
+    cyclic.append(cyclic)
+    answers = {"tuple-keys": {(1, 2): "pair"}, "cycle": cyclic}
+    it = make(backend, pm=lambda path, params: answers[path])
+    assert it.run("print(repr(CALL_API('tuple-keys')))") == "\"{(1, 2): 'pair'}\"\n"
+    assert it.run("print(CALL_API('cycle'))") == "[[...]]\n"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_traceback_that_fits_is_not_cut(make, backend):
+    it = make(backend, max_output_chars=5000)
+    out = it.run("raise ValueError('details ' * 400)")
+    assert 2500 < len(out) < 5000 and "truncated" not in out and out.startswith("Traceback (most recent call last)")

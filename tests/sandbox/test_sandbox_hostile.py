@@ -84,18 +84,18 @@ def test_infinite_loop_is_killed_and_the_next_run_works(make):
     first = it.executor.pid
     start = time.monotonic()
     assert it.run("while True: pass") == TIMEOUT_MESSAGE.format(1)
-    assert time.monotonic() - start < 3
+    assert time.monotonic() - start < 5  # stopped at the timeout (with room for a loaded machine), not later
     assert process_gone(first)
     assert "NameError" in it.run("state")  # a fresh worker
     assert it.run("print('next')") == "next\n"
 
 
 def test_timeout_kills_the_whole_process_group(make, tmp_path):
-    it = make(timeout=1, drop_privileges=False)  # same uid as the parent: only the process group is killed
+    it = make(timeout=3, drop_privileges=False)  # same uid as the parent: only the process group is killed
     pid_file = tmp_path / "child.pid"
     out = it.run(f"import subprocess\np = subprocess.Popen(['sleep', '60'])\n"
                  f"open({str(pid_file)!r}, 'w').write(str(p.pid))\nwhile True: pass")
-    assert out == TIMEOUT_MESSAGE.format(1)
+    assert out == TIMEOUT_MESSAGE.format(3)
     assert wait_gone(int(pid_file.read_text()), 2), "the worker's child survived the timeout"
     assert it.run("print('ok')") == "ok\n"
 

@@ -6,6 +6,7 @@ import io
 import os
 import sys
 import threading
+import time
 
 import pytest
 
@@ -38,6 +39,8 @@ def test_frames_round_trip_and_fall_back_to_str():
     ("a" * 20, "Err\n", False, 10, "a" * 6 + "[cut]\nErr\n"),
     ("out", "E" * 30, False, 10, "out\n[cut]\n" + "E" * 5),
     ("a" * 20, "Err\n", True, 0, "a" * 20 + "\n[cut]\nErr\n"),
+    ("", "E" * 8, False, 10, "E" * 8),  # a traceback that fits is not cut
+    ("abc", "E" * 8, False, 10, "abc\n[cut]\n" + "E" * 5),
 ])
 def test_clip_output(output, error, overflow, limit, expected):
     assert clip_output(output, error, overflow, limit, "[cut]") == expected
@@ -126,13 +129,96 @@ def test_a_worker_that_breaks_the_protocol_is_replaced():
 
 def test_call_api_outside_a_running_cell_is_refused():
     with AgentInterpreter(lambda p, q: "ok") as it:
-        it.run("import threading, time\nseen = []\n"
-               "def late():\n    time.sleep(0.1)\n"
-               "    try:\n        CALL_API('a/b')\n    except RuntimeError as e:\n        seen.append(str(e))\n"
+        # The thread calls only once the cell is over (the 'go' file appears) and says when it is done: no
+        # sleeps, so a slow machine cannot make the call land inside the next cell.
+        it.run("import os, threading, time\nseen = []\n"
+               "def late():\n    while not os.path.exists('go'):\n        time.sleep(0.01)\n"
+               "    try:\n        seen.append(CALL_API('a/b'))\n    except RuntimeError as e:\n        seen.append(str(e))\n"
+               "    open('done', 'w').close()\n"
                "threading.Thread(target=late).start()")
-        import time
-        time.sleep(1.5)
+        workdir = it.executor._proc.workdir
+        open(os.path.join(workdir, "go"), "w").close()
+        deadline = time.monotonic() + 30
+        while not os.path.exists(os.path.join(workdir, "done")):
+            assert time.monotonic() < deadline, "the thread never called CALL_API"
+            time.sleep(0.01)
         assert it.run("print(seen)") == "['CALL_API can only be called while a run_python call is executing']\n"
+
+
+def test_call_api_from_several_threads_of_one_cell():
+    with AgentInterpreter(lambda p, q: {"n": q["n"]}) as it:
+        out = it.run("import threading\nres = {}\n"
+                     "def ask(n):\n    res[n] = CALL_API('a/b', {'n': n})['n']\n"
+                     "ts = [threading.Thread(target=ask, args=(n,)) for n in range(16)]\n"
+                     "[t.start() for t in ts]\n[t.join() for t in ts]\nprint(sorted(res.items()) == [(n, n) for n in range(16)])")
+        assert out == "True\n"
+
+
+def test_calling_back_into_the_sandbox_from_call_api_raises_instead_of_deadlocking():
+    executor = SubprocessExecutor(drop_privileges=False)
+    with AgentInterpreter(lambda p, q: executor.run("print(1)", timeout=5, api=None), timeout=20,
+                          backend=executor) as it:
+        out = it.run("CALL_API('a/b')")
+        assert "cannot be called from the CALL_API handler of its own run" in out
+        assert it.run("print('still usable')") == "still usable\n"
+
+
+_FAKE_WORKER = """
+import sys
+sys.path.insert(0, {path!r})
+import worker
+worker.write_frame(1, {{"op": "ready", "pid": 0, "uid": 0, "network": "open", "unenforced_limits": []}})
+worker.read_frame(0)
+worker.write_frame(1, {{"op": "done", "output": {{"not": "text"}}, "error": 5, "overflow": False}})
+worker.read_frame(0)
+"""
+
+
+class MalformedDone(SubprocessExecutor):
+    def worker_command(self):
+        return [sys.executable, "-c", _FAKE_WORKER.format(path=os.path.dirname(worker.__file__))]
+
+
+def test_a_done_message_without_text_is_a_protocol_error():
+    with AgentInterpreter(None, backend=MalformedDone(drop_privileges=False)) as it:
+        out = it.run("print(1)")
+    assert out.startswith("Error: the interpreter process broke the protocol")
+
+
+def test_lone_surrogates_in_a_traceback_are_escaped():
+    with AgentInterpreter(None) as it:
+        out = it.run("raise ValueError('bad \\ud800 text')")
+        assert out.rstrip().endswith("ValueError: bad \\ud800 text")
+        out.encode("utf-8")  # what goes to the model's API must be valid UTF-8
+
+
+def test_print_keeps_working_after_a_child_process_filled_the_output_file():
+    with AgentInterpreter(None, max_output_chars=100,
+                          backend=SubprocessExecutor(max_file_mb=2, drop_privileges=False)) as it:
+        out = it.run("import os\nos.system('head -c 5000000 /dev/zero | tr \"\\\\0\" x')\nprint('after the flood')")
+        assert out.startswith("x" * 100) and out.endswith("... (truncated)") and "Error" not in out
+        assert it.run("print('next')") == "next\n"
+
+
+def test_a_failed_start_releases_the_uid_lease(monkeypatch):
+    from lllm.sandbox import subprocess_backend
+
+    released = []
+
+    class FakeLease:
+        uid = os.getuid()
+
+        def release(self):
+            released.append(True)
+
+    def no_dir(**kw):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(subprocess_backend.UidLease, "acquire", classmethod(lambda cls: FakeLease()))
+    monkeypatch.setattr(subprocess_backend.tempfile, "mkdtemp", no_dir)
+    with pytest.raises(SandboxError, match="No space left"):
+        subprocess_backend._Process([sys.executable, "-c", "pass"], {}, drop_privileges=True)
+    assert released == [True]
 
 
 def test_minimal_env_keeps_only_the_allow_list(monkeypatch):

@@ -56,6 +56,14 @@ def test_search_order_and_first_match_wins(dirs):
     assert skill.body == "# Steps\n1. Do it."
 
 
+def test_a_local_entry_must_be_a_skill_name(dirs):
+    cwd, home = dirs
+    write_skill(cwd, "outside")  # a valid SKILL.md, but not in a skills directory
+    for entry in ("../../outside", "Outside", "a/b"):
+        with pytest.raises(ConfigError, match="is not a skill name"):
+            resolve_skills([entry], cwd=cwd, home=home)
+
+
 def test_unknown_name_lists_the_skills_found(dirs):
     cwd, home = dirs
     write_skill(cwd / ".claude/skills", "alpha")
