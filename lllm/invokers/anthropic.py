@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tupl
 
 from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.stream import emit_chunk, emit_done
-from lllm.errors import ProviderError
+from lllm.errors import ConfigError, ProviderError
 from lllm.invokers import http
-from lllm.invokers.base import (AsyncInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions, request_record,
-                                result_from_output)
+from lllm.invokers.base import (AsyncInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions,
+                                request_record, result_from_output)
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
@@ -431,6 +431,9 @@ class AnthropicInvoker(AsyncInvoker):
                     functions: Optional[List["Function"]] = None) -> InvokeResult:
         started_at = time.time()
         t0 = time.perf_counter()
+        if api_type == APITypes.RESPONSE:
+            raise ConfigError(f"api_type='response' is OpenAI's Responses API; Anthropic model '{model}' takes "
+                              f"api_type='completion' (the Messages API).")
         args = model_args or {}
         cfg = self.config
         wire_model = model[10:] if model.startswith("anthropic/") else model

@@ -20,13 +20,15 @@ from lllm.invokers.base import (DEFAULT_TIMEOUT_S, AsyncInvoker, InvokeResult, M
                                 effective_functions, request_record, result_from_output)
 from lllm.invokers.openai import (ChatStream, chat_messages, parse_chat, parse_responses, response_format,
                                   responses_input, responses_stream_event, responses_tools)
+from lllm.logging.redact import is_secret_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
     from lllm.core.prompt import Function, Prompt
     from lllm.core.stream import BaseStreamHandler
 
-RECORD_SKIP = frozenset({"api_key", "extra_headers"})   # never recorded in InvokeResult.request
+# Never recorded in InvokeResult.request, nor is any argument named like a secret (aws_secret_access_key, …).
+RECORD_SKIP = frozenset({"api_key", "extra_headers", "vertex_credentials"})
 _litellm: Any = None
 
 
@@ -160,7 +162,7 @@ class LiteLLMInvoker(AsyncInvoker):
             kwargs["stream"] = True
             if not responses:
                 kwargs["stream_options"] = dict(kwargs.get("stream_options") or {}, include_usage=True)
-        record = {k: v for k, v in kwargs.items() if k not in RECORD_SKIP}
+        record = {k: v for k, v in kwargs.items() if k not in RECORD_SKIP and not is_secret_name(k)}
         if isinstance(record.get("response_format"), type):  # a pydantic model: record the schema LiteLLM sends
             fs = prompt.format_schema()  # type: ignore[union-attr]
             record["response_format"] = {"type": "json_schema", "json_schema": {"name": fs[0], "schema": fs[1]}}

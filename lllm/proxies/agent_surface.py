@@ -106,6 +106,9 @@ def proxy_settings(proxy_cfg: Optional[Dict[str, Any]], extra_proxies: Sequence[
     settings = {**PROXY_DEFAULTS, **{k: v for k, v in cfg.items() if k in PROXY_DEFAULTS}}
     if settings["exec_env"] not in EXEC_ENVS:
         raise ConfigError(f"proxy block: exec_env must be one of {list(EXEC_ENVS)}, got {settings['exec_env']!r}")
+    if not (settings["backend"] in ("subprocess", "inprocess") or not isinstance(settings["backend"], str)):
+        raise ConfigError(f"proxy block: backend must be 'subprocess' or 'inprocess' (or an Executor), "
+                          f"got {settings['backend']!r}")
     active = settings["activate_proxies"] or []
     if isinstance(active, str):
         active = [active]

@@ -464,3 +464,15 @@ def test_openai_style_model_args_are_mapped_or_dropped():
     big = build_body([Message(role=Roles.USER, content="x", name="user")], "claude-x", [], None,
                      {"reasoning_effort": "high", "thinking": {"type": "enabled", "budget_tokens": 8000}}, True)
     assert big["thinking"]["budget_tokens"] == 8000 and big["max_tokens"] == 8000 + 4096 and big["stream"] is True
+
+
+def test_the_responses_api_type_is_refused_before_any_request():
+    import pytest
+    from lllm.core.const import APITypes
+    from lllm.errors import ConfigError
+    from lllm.invokers.anthropic import AnthropicInvoker
+    from lllm import Dialog
+    d = Dialog()
+    d.put_text("hi")
+    with pytest.raises(ConfigError, match="Responses API; Anthropic model 'claude-x' takes api_type='completion'"):
+        AnthropicInvoker({"api_key": "k"}).call(d, "claude-x", api_type=APITypes.RESPONSE)

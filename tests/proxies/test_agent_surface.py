@@ -217,3 +217,10 @@ def test_run_python_records_the_whole_output_and_shows_the_model_a_clipped_one()
         assert call.result_str == "x" * 50 + "... (truncated)" and call.result_str == call.result["shown"]
     finally:
         surface.close()
+
+
+def test_an_unknown_sandbox_backend_is_a_config_error():
+    from lllm.errors import ConfigError
+    from lllm.proxies import proxy_settings
+    with pytest.raises(ConfigError, match="backend must be 'subprocess' or 'inprocess'"):
+        proxy_settings({"backend": "docker"})
