@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -217,8 +218,8 @@ class TestInvoker(BaseInvoker):
         out.finish_reason = "tool_calls" if out.tool_calls else "stop"
         if stream_handler is not None and out.content:
             from lllm.core.stream import emit_chunk, emit_done
-            for piece in out.content.split(" "):
-                emit_chunk(stream_handler, piece + " ", None)
+            for piece in re.findall(r"\S+\s*|\s+", out.content):  # word by word; pieces join to the content
+                emit_chunk(stream_handler, piece, None)
             emit_done(stream_handler)
         msg, errors = finish_output(out, prompt, responder=responder, parser_args=parser_args, metadata=metadata,
                                     api_type=APITypes(api_type))

@@ -8,10 +8,12 @@ answer becomes the same :class:`ModelOutput`, costs come from the same price tab
 apart. LiteLLM's own retries are turned off: the agent loop's budgets are the one retry policy."""
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
+from lllm.core.aio import background_loop, in_background_loop
 from lllm.core.const import APITypes
 from lllm.core.stream import emit_done
 from lllm.errors import ConfigError, ProviderError
@@ -149,6 +151,18 @@ class LiteLLMInvoker(AsyncInvoker):
                     metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
                     stream_handler: Optional["BaseStreamHandler"] = None, *,
                     functions: Optional[List["Function"]] = None) -> InvokeResult:
+        call = self._acall(dialog, model, model_args, parser_args, responder, metadata, api_type, stream_handler,
+                           functions)
+        if in_background_loop():
+            return await call
+        # LiteLLM binds background tasks to the first event loop that calls it; running every call on LLLM's
+        # one long-lived loop keeps sync and async use (and many short-lived loops) working together.
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call, background_loop()))
+
+    async def _acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]],
+                     parser_args: Optional[Dict[str, Any]], responder: str, metadata: Optional[Dict[str, Any]],
+                     api_type: APITypes, stream_handler: Optional["BaseStreamHandler"],
+                     functions: Optional[List["Function"]]) -> InvokeResult:
         litellm = load_litellm()
         started_at = time.time()
         t0 = time.perf_counter()
