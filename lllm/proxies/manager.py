@@ -119,12 +119,16 @@ class ProxyManager:
             self._aliases.setdefault(node.qualified_key, node.key)
 
     def _instantiate(self, name: str, cls: Any) -> BaseProxy:
+        kwargs = {"activate_proxies": list(self.activate_proxies), "cutoff_date": self.cutoff_date,
+                  "deploy_mode": self.deploy_mode}
         try:
             try:
-                return cls(activate_proxies=list(self.activate_proxies), cutoff_date=self.cutoff_date,
-                           deploy_mode=self.deploy_mode)
-            except TypeError:  # a constructor without the standard keyword arguments
-                return cls()
+                inspect.signature(cls).bind(**kwargs)
+            except TypeError:  # a constructor without the standard keyword arguments (a TypeError raised
+                return cls()   # inside a constructor that takes them is reported, not retried)
+            except ValueError:  # no signature to inspect: try the standard arguments
+                pass
+            return cls(**kwargs)
         except Exception as e:
             raise ProxyError(f"Proxy '{name}' ({getattr(cls, '__qualname__', cls)!s}) could not be constructed: "
                              f"{type(e).__name__}: {e}") from e

@@ -208,3 +208,29 @@ def test_results_are_returned_as_is_to_python_callers():
     out = pm("weather/now", {"q": "Oslo"})
     assert out["when"].year == 2024  # JSON conversion happens at the CALL_API boundary, not here
     assert json.dumps(out, default=str)
+
+
+def test_a_type_error_inside_a_standard_constructor_is_reported_not_retried():
+    from lllm.core.runtime import Runtime
+    from lllm.errors import ProxyError
+    from lllm.proxies import BaseProxy, ProxyManager
+
+    calls = []
+
+    class Fussy(BaseProxy):
+        def __init__(self, **kw):
+            calls.append(kw)
+            super().__init__(**kw)
+            raise TypeError("bad setting inside the constructor")
+
+    class Plain(BaseProxy):
+        def __init__(self):  # no standard keyword arguments: built without them
+            super().__init__()
+
+    rt = Runtime("ctor")
+    rt.register_proxy("fussy", Fussy)
+    rt.register_proxy("plain", Plain)
+    with pytest.raises(ProxyError, match="bad setting inside the constructor"):
+        ProxyManager(["fussy"], runtime=rt)
+    assert len(calls) == 1  # not retried without arguments
+    assert "plain" in ProxyManager(["plain"], runtime=rt).proxies
