@@ -148,6 +148,7 @@ class JupyterSession:
         self.notebook_path = self.dir / (re.sub(r"[^\w.-]+", "_", name) + ".ipynb")
         self.last_cell_failed = False
         self._km: Any = None
+        self._restarted_after_death = False
         self._kc: Any = None
         self._api_server: Optional[_ApiServer] = None
         self._ipc_dir: Optional[tempfile.TemporaryDirectory] = None
@@ -183,6 +184,9 @@ class JupyterSession:
         with self._lock:
             if self.running:
                 return
+            if self._km is not None:  # the kernel died between cells: drop its client before a new start
+                self._stop_kernel()
+                self._restarted_after_death = True
             self.dir.mkdir(parents=True, exist_ok=True)
             if self._api_server is None:
                 self._api_server = _ApiServer(self.api)
@@ -233,13 +237,7 @@ class JupyterSession:
     def shutdown(self) -> None:
         """Stop the kernel and the ``CALL_API`` server and write the notebook; idempotent."""
         with self._lock:
-            if self._kc is not None:
-                self._kc.stop_channels()
-                self._kc = None
-            if self._km is not None:
-                if self._km.has_kernel:
-                    self._km.shutdown_kernel(now=True)
-                self._km = None
+            self._stop_kernel()
             if self._api_server is not None:
                 self._api_server.close()
                 self._api_server = None
@@ -248,6 +246,15 @@ class JupyterSession:
                 self._ipc_dir = None
             if self.dir.is_dir():
                 self._save()
+
+    def _stop_kernel(self) -> None:
+        if self._kc is not None:
+            self._kc.stop_channels()
+            self._kc = None
+        if self._km is not None:
+            if self._km.has_kernel:
+                self._km.shutdown_kernel(now=True)
+            self._km = None
 
     # -- cells -----------------------------------------------------------------------------------
 
@@ -264,8 +271,11 @@ class JupyterSession:
         seconds is interrupted, and the kernel restarted if that does not stop it; the result says so."""
         with self._lock:
             self.init_session()
+            restarted, self._restarted_after_death = self._restarted_after_death, False
             msg_id = self._kc.execute(code, store_history=True, allow_stdin=False)
             outputs, done = self._collect(msg_id, time.monotonic() + timeout)
+            prefix = ("[the kernel had died since the last cell; a new one was started and earlier variables "
+                      "and imports are gone]\n") if restarted else ""
             note = ""
             if not done:
                 note = self._stop_runaway(msg_id, timeout, outputs)
@@ -278,7 +288,7 @@ class JupyterSession:
             text = self._text(outputs)
             if note and text and not text.endswith("\n"):
                 text += "\n"
-            return text + note
+            return prefix + text + note
 
     async def arun_cell(self, code: str, timeout: float = 60.0) -> str:
         """``run_cell`` in a worker thread, so an async tactic's event loop keeps running."""

@@ -223,3 +223,19 @@ def test_jupyter_mode_tactic_runs_the_cells_an_agent_writes(tmp_path):
     nb = nbformat.read(str(tmp_path / "analysis.ipynb"), as_version=4)
     assert [c.cell_type for c in nb.cells] == ["markdown", "code", "code"]
     assert nb.metadata["lllm"]["task"] == "What do two copies of book 3 cost?"
+
+
+def test_a_kernel_that_died_between_cells_is_replaced_and_the_next_cell_says_so(tmp_path):
+    import time as _time
+    with start(tmp_path, api=Api()) as session:
+        session.run_cell("kept = 1")
+        old_client = session._kc
+        session._km.signal_kernel(9)  # SIGKILL: the kernel dies while no cell runs
+        deadline = _time.monotonic() + 10
+        while session.running and _time.monotonic() < deadline:
+            _time.sleep(0.05)
+        out = session.run_cell("print('fresh')")
+        assert out.startswith("[the kernel had died since the last cell") and out.endswith("fresh\n")
+        assert session.last_cell_failed is False and session._kc is not old_client
+        assert not old_client.channels_running  # the dead kernel's client was stopped, not leaked
+        assert session.run_cell("print(2)") == "2\n"
