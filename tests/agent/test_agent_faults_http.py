@@ -86,3 +86,23 @@ def test_tool_loop_over_http(fake_servers):
     s = agent.respond(return_session=True)
     assert s.state == "success" and len(s.interrupts) == 2 and seen
     assert s.invoke_count == 3
+
+
+def test_streaming_through_the_agent_over_http(fake_servers):
+    from lllm.core.stream import BaseStreamHandler
+
+    class Collect(BaseStreamHandler):
+        def __init__(self):
+            self.pieces, self.done = [], 0
+
+        def on_token(self, text):
+            self.pieces.append(text)
+
+        def on_done(self):
+            self.done += 1
+
+    handler = Collect()
+    agent = agent_for(fake_servers("--latency-ms", "1"), stream_handler=handler)
+    msg = agent.respond()
+    assert "".join(handler.pieces) == msg.content and len(handler.pieces) > 1 and handler.done == 1
+    assert msg.usage["completion_tokens"] > 0  # the usage chunk of the stream was read
