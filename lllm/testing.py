@@ -17,6 +17,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.message import Message
+from lllm.core.stream import emit_chunk, emit_done
+from lllm.core.tokens import estimate_messages_tokens, estimate_tokens
 from lllm.errors import LLLMError
 from lllm.invokers.base import (BaseInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions,
                                 finish_output)
@@ -102,10 +104,7 @@ class MockInvoker(BaseInvoker):
             raise LLLMError(f"MockInvoker: unsupported script item {type(item).__name__}; use str, Message, "
                             f"ModelOutput (see lllm.testing.tool_calls), an exception or a callable(dialog).")
         out.model = out.model or model
-        if stream_handler is not None and out.content:
-            from lllm.core.stream import emit_chunk, emit_done
-            emit_chunk(stream_handler, out.content, None)
-            emit_done(stream_handler)
+        _stream(stream_handler, out.content)
         msg, errors = finish_output(out, dialog.top_prompt, responder=responder, parser_args=parser_args,
                                     metadata=metadata, api_type=APITypes(api_type))
         return InvokeResult(message=msg, raw_response=item if isinstance(item, str) else None,
@@ -179,8 +178,12 @@ def sample_json(schema: Dict[str, Any], defs: Optional[Dict[str, Any]] = None, n
     return text
 
 
-def _estimate(text: str) -> int:
-    return max(1, len(text) // 4)
+def _stream(handler: Any, content: str) -> None:
+    """Stream ``content`` word by word (the pieces join to the content), as a provider would."""
+    if handler is not None and content:
+        for piece in re.findall(r"\S+\s*|\s+", content):
+            emit_chunk(handler, piece, None)
+        emit_done(handler)
 
 
 class TestInvoker(BaseInvoker):
@@ -211,16 +214,12 @@ class TestInvoker(BaseInvoker):
                 for i, f in enumerate(fns)])
         else:
             out = ModelOutput(content=_answer(prompt, messages, turn, hints))
-        prompt_tokens = sum(_estimate(m.text) + 4 for m in messages)
-        completion_tokens = _estimate(out.content + "".join(t.arguments for t in out.tool_calls))
+        prompt_tokens = estimate_messages_tokens(messages)
+        completion_tokens = max(1, estimate_tokens(out.content + "".join(t.arguments for t in out.tool_calls)))
         out.usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "cost": 0.0}
         out.model = model
         out.finish_reason = "tool_calls" if out.tool_calls else "stop"
-        if stream_handler is not None and out.content:
-            from lllm.core.stream import emit_chunk, emit_done
-            for piece in re.findall(r"\S+\s*|\s+", out.content):  # word by word; pieces join to the content
-                emit_chunk(stream_handler, piece, None)
-            emit_done(stream_handler)
+        _stream(stream_handler, out.content)
         msg, errors = finish_output(out, prompt, responder=responder, parser_args=parser_args, metadata=metadata,
                                     api_type=APITypes(api_type))
         return InvokeResult(

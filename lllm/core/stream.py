@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 logger = logging.getLogger("lllm.invoker")
 
@@ -31,16 +31,6 @@ class PrintStreamHandler(BaseStreamHandler):
         print(flush=True)
 
 
-class CallbackStreamHandler(BaseStreamHandler):
-    """Wraps a plain ``fn(text)`` callable."""
-
-    def __init__(self, fn: Callable[[str], Any]):
-        self.fn = fn
-
-    def on_token(self, text: str) -> None:
-        self.fn(text)
-
-
 def emit_chunk(handler: Optional[BaseStreamHandler], text: str, raw: Any = None) -> None:
     """Deliver one delta; a handler's exception is logged, never fatal."""
     if handler is None or not text:
@@ -60,4 +50,4 @@ def emit_done(handler: Optional[BaseStreamHandler]) -> None:
         logger.exception("stream handler %r raised in on_done; continuing", handler)
 
 
-__all__ = ["BaseStreamHandler", "PrintStreamHandler", "CallbackStreamHandler", "emit_chunk", "emit_done"]
+__all__ = ["BaseStreamHandler", "PrintStreamHandler", "emit_chunk", "emit_done"]

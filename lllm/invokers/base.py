@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -152,14 +153,10 @@ def classify_exception(exc: BaseException) -> Optional[str]:
         return exc.kind
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError)):
         return "transient"
-    try:  # aiohttp is imported lazily; only classify its errors if it is already loaded
-        import sys
-        aiohttp = sys.modules.get("aiohttp")
-        if aiohttp is not None and isinstance(exc, (aiohttp.ClientConnectionError, aiohttp.ServerTimeoutError,
-                                                    aiohttp.ClientPayloadError)):
-            return "transient"
-    except Exception:  # pragma: no cover
-        pass
+    aiohttp = sys.modules.get("aiohttp")  # imported lazily: its errors exist only once it is loaded
+    if aiohttp is not None and isinstance(exc, (aiohttp.ClientConnectionError, aiohttp.ServerTimeoutError,
+                                                aiohttp.ClientPayloadError)):
+        return "transient"
     return None
 
 

@@ -170,7 +170,7 @@ def parse_override(text: str, config: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from lllm.cli import _runtime, offline_model
+    from lllm.cli import _jsonable, _runtime, offline_model
     from lllm.core.config import deep_merge
     from lllm.logging.replay import rerun
     rt = _runtime()
@@ -192,11 +192,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     new = rerun(recorded, runtime=rt, overrides=overrides, invoker=invoker, log_store=store,
                 tags={"lllm.replay_of": recorded.session_id or ""})
     at = new.metadata.get("diverged_at")
-    same = _plain(new.delivery) == _plain(recorded.delivery)
+    same = _jsonable(new.delivery) == _jsonable(recorded.delivery)
     if args.json:
         print(json.dumps({"session_id": new.session_id, "replay_of": recorded.session_id,
                           "replayed_calls": new.metadata.get("replayed_calls"), "diverged_at": at,
-                          "same_delivery": same, "delivery": _plain(new.delivery)}, indent=2, default=str))
+                          "same_delivery": same, "delivery": _jsonable(new.delivery)}, indent=2, default=str))
         return 0
     print(f"Re-ran {recorded.session_id} as {new.session_id}: {new.metadata.get('replayed_calls')} call(s) "
           f"answered from the recording.")
@@ -205,13 +205,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(at["diff"])
     else:
         print("Reproduced exactly." if same else "Every request matched, but the delivery differs.")
-    print("delivery:", new.delivery if isinstance(new.delivery, str) else json.dumps(_plain(new.delivery), default=str))
+    print("delivery:", new.delivery if isinstance(new.delivery, str) else json.dumps(_jsonable(new.delivery), default=str))
     return 0
 
-
-def _plain(value: Any) -> Any:
-    """A delivery as stored: BaseModels as their JSON dict."""
-    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value
 
 
 def _read_tasks(path: str) -> List[Any]:
