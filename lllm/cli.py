@@ -15,8 +15,9 @@ from typing import Any, Dict, List, Optional, Tuple
 PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GROQ_API_KEY", "MISTRAL_API_KEY", "OPENROUTER_API_KEY",
                  "DEEPSEEK_API_KEY", "TOGETHER_API_KEY", "XAI_API_KEY", "FIREWORKS_API_KEY", "AZURE_API_KEY",
                  "GEMINI_API_KEY")
-OFFLINE_NOTICE = ("No provider key is set ({keys}) and no --model was given: running offline on LLLM's "
-                  "deterministic test model (model='test'). Set a key or pass --model for a real run.")
+OFFLINE_NOTICE = ("No provider key is set ({keys}), no --model was given and the config names no endpoint "
+                  "(base_url): running offline on LLLM's deterministic test model (model='test'). Set a key, "
+                  "a base_url or pass --model for a real run.")
 
 PLUGINS = ("lllm.logging.cli",)
 
@@ -67,9 +68,37 @@ def with_model(config: Dict[str, Any], model: str) -> Dict[str, Any]:
     return out
 
 
-def offline_model(explicit: Optional[str]) -> Optional[str]:
-    """``'test'`` when no model was given and no provider key is set; otherwise ``explicit``."""
-    if explicit is None and not any(os.environ.get(k) for k in PROVIDER_KEYS):
+# Config keys and environment variables that name an endpoint; a configured one is reachable without a key
+# (a local Ollama, vLLM or LM Studio server needs none).
+ENDPOINT_KEYS = ("base_url", "api_base")
+ENDPOINT_ENV = ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "OPENAI_API_BASE")
+
+
+def configured_endpoint(config: Optional[Dict[str, Any]]) -> Optional[str]:
+    """The first base URL the config (``global``, ``invoker_config``, any agent's ``model_args``) or the
+    environment names, or ``None``."""
+    def find(value: Any) -> Optional[str]:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if k in ENDPOINT_KEYS and isinstance(v, str) and v.strip():
+                    return v
+                if k not in ("system_prompt", "tools", "function_list"):
+                    hit = find(v)
+                    if hit:
+                        return hit
+        elif isinstance(value, list):
+            for v in value:
+                hit = find(v)
+                if hit:
+                    return hit
+        return None
+    return find(config or {}) or next((os.environ[k] for k in ENDPOINT_ENV if os.environ.get(k)), None)
+
+
+def offline_model(explicit: Optional[str], config: Optional[Dict[str, Any]] = None) -> Optional[str]:
+    """``'test'`` when no model was given, no provider key is set and ``config`` names no endpoint
+    (a configured base URL counts as reachable: keyless local servers are normal); otherwise ``explicit``."""
+    if explicit is None and not any(os.environ.get(k) for k in PROVIDER_KEYS) and not configured_endpoint(config):
         return "test"
     return explicit
 
@@ -88,7 +117,7 @@ def tactic_config(rt: Any, tactic: str, config_name: Optional[str], model: Optio
     ``--model``, or on the offline test model (saying so) when no provider key is set."""
     node = rt.get_node(tactic, "tactic")
     config = _run_config(rt, node, config_name)
-    chosen = offline_model(model)
+    chosen = offline_model(model, config)
     if chosen == "test" and model is None:
         print(OFFLINE_NOTICE.format(keys=", ".join(PROVIDER_KEYS[:2]) + ", ..."), file=sys.stderr)
     if chosen is not None and config:

@@ -139,53 +139,47 @@ def cmd_delete(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 
 def parse_override(text: str, config: Dict[str, Any]) -> Dict[str, Any]:
-    """``a.b.c=value`` as a nested dict to deep-merge; ``agent_configs.<name>.key`` addresses an agent
-    entry by name. Values are read as YAML scalars (``0.2`` is a number, ``true`` a bool)."""
-    import copy
-
-    import yaml
+    """``a.b.c=value`` as ``{"a.b.c": value}`` for ``rerun(overrides=...)`` (``agent_configs.<name>.key``
+    addresses an agent entry by name). Values are read as YAML scalars (``0.2`` is a number, ``true`` a bool).
+    ``config`` is checked now, so a wrong path fails before anything runs."""
     from lllm.cli import CLIError
+    from lllm.core.yamlsafe import load_yaml
+    from lllm.errors import ConfigError
+    from lllm.logging.replay import set_path
     path, sep, raw = text.partition("=")
     keys = [k for k in path.split(".") if k]
     if not sep or not keys:
         raise CLIError(f"--override takes KEY.PATH=VALUE (e.g. global.model_name=gpt-4o-mini), got {text!r}")
-    value = yaml.safe_load(raw) if raw.strip() else ""
-    if keys[0] == "agent_configs" and len(keys) >= 3:
-        entries = copy.deepcopy(config.get("agent_configs") or [])
-        entry = next((e for e in entries if isinstance(e, dict) and e.get("name") == keys[1]), None)
-        if entry is None:
-            raise CLIError(f"--override {path}: no agent '{keys[1]}' in agent_configs "
-                           f"({[e.get('name') for e in entries if isinstance(e, dict)]})")
-        target = entry
-        for k in keys[2:-1]:
-            target = target.setdefault(k, {})
-        target[keys[-1]] = value
-        return {"agent_configs": entries}
-    out: Dict[str, Any] = {}
-    target = out
-    for k in keys[:-1]:
-        target = target.setdefault(k, {})
-    target[keys[-1]] = value
-    return out
+    value = load_yaml(raw, f"--override {path}") if raw.strip() else ""
+    try:
+        set_path(config, ".".join(keys), value)
+    except ConfigError as e:
+        raise CLIError(f"--override {e}") from None
+    return {".".join(keys): value}
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from lllm.cli import _jsonable, _runtime, offline_model
-    from lllm.core.config import deep_merge
+    from lllm.cli import CLIError, _jsonable, _runtime, offline_model
     from lllm.logging.replay import rerun
     rt = _runtime()
     store = open_store(args.store, runtime=rt, create=False)
     recorded = store.load_session(args.session_id)
     overrides: Dict[str, Any] = {}
     for o in args.override or []:
-        overrides = deep_merge(overrides, parse_override(o, deep_merge(recorded.config, overrides)))
+        overrides.update(parse_override(o, recorded.config))
     if args.model:
-        overrides = deep_merge(overrides, {"global": {"model_name": args.model}})
+        overrides["global.model_name"] = args.model
     invoker = None
     if overrides or args.live:
+        from lllm.errors import ConfigError
         from lllm.invokers.base import build_invoker
-        model = offline_model(args.model)
-        invoker = build_invoker({"invoker": "test"}) if model == "test" else build_invoker({})
+        from lllm.logging.replay import apply_overrides
+        try:
+            config = apply_overrides(recorded.config, overrides)
+        except ConfigError as e:
+            raise CLIError(str(e)) from None
+        model = offline_model(args.model, config)
+        invoker = build_invoker({"invoker": "test"}) if model == "test" else build_invoker(config)
         if model == "test":
             print("No provider key is set: the forked part of the re-run uses LLLM's offline test model.",
                   file=sys.stderr)

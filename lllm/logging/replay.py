@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterable, List, Optional, Union
 from lllm.core.const import APITypes
 from lllm.core.message import FunctionCall, Message
 from lllm.core.sessions import AgentCallSession, InvokeTrace, TacticCallSession
-from lllm.errors import LLLMError, ParseError, ProviderError
+from lllm.errors import ConfigError, LLLMError, ParseError, ProviderError
 from lllm.logging.redact import REDACTED
 from lllm.invokers.base import BaseInvoker, InvokeResult, effective_functions
 
@@ -235,14 +235,14 @@ def rerun(session: Union[TacticCallSession, Dict[str, Any]], *, tactic: Any = No
     Without ``invoker`` the re-run is an exact offline replay (a diverging request raises). With one
     (a live model, or ``TestInvoker``), requests identical to the recording are answered from it and
     the first differing one and all after go to ``invoker``: fork-and-rerun. ``overrides`` are
-    deep-merged over the recorded config (a model, a prompt, a config value). The new session's
+    applied to the recorded config (see ``apply_overrides``: nested dicts or dotted paths such as
+    ``agent_configs.writer.system_prompt``; one that changes nothing is refused). The new session's
     metadata links to the recorded one (``replay_of``) and the point of divergence (``diverged_at``)."""
-    from lllm.core.config import deep_merge
     from lllm.core.tactic import Tactic, use_invoker
     if isinstance(session, dict):
         session = TacticCallSession.model_validate(session)
     cls = _tactic_class(session, tactic, runtime)
-    config = deep_merge(_without_redacted(session.config), overrides or {})
+    config = apply_overrides(_without_redacted(session.config), overrides or {})
     replay = ReplayInvoker(session, fallback=invoker)
     instance = cls(config, runtime=runtime, log_store=log_store, tactic_path=session.tactic_path) \
         if isinstance(cls, type) and issubclass(cls, Tactic) else cls
@@ -252,6 +252,54 @@ def rerun(session: Union[TacticCallSession, Dict[str, Any]], *, tactic: Any = No
     new.metadata["diverged_at"] = replay.diverged_at
     new.metadata["replayed_calls"] = replay.replayed
     return new
+
+
+def set_path(config: Dict[str, Any], path: str, value: Any) -> Dict[str, Any]:
+    """A copy of ``config`` with the dotted ``path`` set to ``value``; ``agent_configs.<name>.key``
+    addresses the agent entry called ``name`` (a list in the config), as the CLI's ``--override`` does."""
+    keys = [k for k in path.split(".")]
+    if not path or any(not k for k in keys):
+        raise ConfigError(f"override {path!r}: expected a dotted path such as 'global.model_name' or "
+                          f"'agent_configs.writer.system_prompt'")
+    out = copy.deepcopy(config)
+    target: Any = out
+    for i, k in enumerate(keys[:-1]):
+        if isinstance(target, list):  # agent_configs: pick the entry by name
+            entry = next((e for e in target if isinstance(e, dict) and e.get("name") == k), None)
+            if entry is None:
+                names = [e.get("name") for e in target if isinstance(e, dict)]
+                raise ConfigError(f"override {path!r}: no agent '{k}' in {'.'.join(keys[:i])} (agents: {names})")
+            target = entry
+            continue
+        if not isinstance(target, dict):
+            raise ConfigError(f"override {path!r}: '{'.'.join(keys[:i])}' is a {type(target).__name__}, "
+                              f"not a mapping")
+        nxt = target.get(k)
+        if nxt is None:
+            nxt = target[k] = {}
+        target = nxt
+    if not isinstance(target, dict):
+        raise ConfigError(f"override {path!r}: '{'.'.join(keys[:-1])}' is a {type(target).__name__}, not a mapping")
+    target[keys[-1]] = value
+    return out
+
+
+def apply_overrides(config: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[str, Any]:
+    """``config`` with ``overrides`` applied: a key with dots is a path (``set_path``), any other key is
+    deep-merged. An override that leaves the config as it was raises ``ConfigError``: a fork that
+    silently reproduces its parent is never what was meant."""
+    from lllm.core.config import deep_merge
+    out = config
+    for key, value in overrides.items():
+        before = out
+        if isinstance(key, str) and "." in key:
+            out = set_path(out, key, value)
+        else:
+            out = deep_merge(out, {key: value})
+        if out == before:
+            raise ConfigError(f"override {key!r} = {value!r} changes nothing: the recorded config already has "
+                              f"that value. Check the path (e.g. 'agent_configs.writer.system_prompt') and value.")
+    return out
 
 
 def _tactic_class(session: TacticCallSession, tactic: Any, runtime: Any) -> Any:
@@ -277,4 +325,5 @@ def _without_redacted(value: Any) -> Any:
     return value
 
 
-__all__ = ["ReplayInvoker", "rerun", "canonical_request", "canonical_message", "request_diff"]
+__all__ = ["ReplayInvoker", "rerun", "apply_overrides", "set_path", "canonical_request", "canonical_message",
+           "request_diff"]
