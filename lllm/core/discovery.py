@@ -28,7 +28,7 @@ logger = logging.getLogger("lllm.config")
 
 MODULE_ROOT = "lllm._discovered"
 _FALSY = ("0", "false", "no", "off")
-_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*\Z")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)
 _PROMPT_EXT = (".md", ".txt")
 _CONFIG_EXT = (".yaml", ".yml")
@@ -74,32 +74,34 @@ def split_front_matter(text: str, file: Path) -> Tuple[Dict[str, Any], str]:
     m = _FRONT_MATTER.match(text)
     if m is None:
         return {}, text
-    import yaml
+    from lllm.core.yamlsafe import load_yaml
     try:
-        meta = yaml.safe_load(m.group(1)) or {}
-    except yaml.YAMLError as e:
-        raise PackageError(f"{file}: invalid YAML front matter: {e}") from None
+        meta = load_yaml(m.group(1), f"{file}: front matter") or {}
+    except ConfigError as e:
+        raise PackageError(str(e)) from None
     if not isinstance(meta, dict):
         raise PackageError(f"{file}: front matter must be a mapping, got {type(meta).__name__}")
     return meta, text[m.end():]
 
 
 def read_data_file(path: Path) -> Any:
-    """A custom resource file's value: JSON, YAML (safe) and TOML are parsed; anything else is bytes."""
+    """A custom resource file's value: JSON, YAML (safe, bounded: ``lllm.core.yamlsafe``) and TOML are parsed,
+    each at most ``MAX_YAML_BYTES``; anything else is bytes."""
+    from lllm.core.yamlsafe import load_yaml_file, read_text_capped
     suffix = path.suffix.lower()
+    if suffix in _CONFIG_EXT:
+        return load_yaml_file(path)
+    if suffix not in (".json", ".toml"):
+        return path.read_bytes()
+    text = read_text_capped(path)
     try:
         if suffix == ".json":
             import json
-            return json.loads(path.read_text(encoding="utf-8"))
-        if suffix in _CONFIG_EXT:
-            import yaml
-            return yaml.safe_load(path.read_text(encoding="utf-8"))
-        if suffix == ".toml":
-            from lllm.core.manifest import parse_toml
-            return parse_toml(path.read_text(encoding="utf-8"))
-    except Exception as e:  # json/toml errors are ValueErrors; yaml.YAMLError is not; a missing parser is ImportError
+            return json.loads(text)
+        from lllm.core.manifest import parse_toml
+        return parse_toml(text)
+    except (ValueError, RecursionError) as e:  # a missing TOML parser (ImportError) is not the file's fault
         raise ConfigError(f"{path}: cannot parse {suffix[1:].upper()}: {e}") from None
-    return path.read_bytes()
 
 
 def _walk(root: Path, rel: Tuple[str, ...] = ()) -> Iterator[Tuple[Path, Tuple[str, ...]]]:

@@ -15,11 +15,11 @@ from lllm.errors import PackageError
 
 MANIFEST_NAMES = ("lllm.toml", ".lllm.toml", "LLLM.toml")
 STANDARD_SECTIONS = ("prompts", "tools", "proxies", "configs", "tactics")
-NAME_RE = re.compile(r"^[a-z0-9_-]+$")
-_SECTION_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-_PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
-_UNDER = re.compile(r"^(.+?)\s+under\s+(\S+)$")
-_AS = re.compile(r"^(.+?)\s+as\s+(\S+)$")
+NAME_RE = re.compile(r"[a-z0-9_-]+\Z")
+_SECTION_RE = re.compile(r"[A-Za-z0-9_-]+\Z")
+_PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*\Z")
+_UNDER = re.compile(r"(.+?)\s+under\s+(\S+)\Z")
+_AS = re.compile(r"(.+?)\s+as\s+(\S+)\Z")
 _SECTION_KEYS = {"paths", "folders"}
 
 Warn = Callable[[str], None]

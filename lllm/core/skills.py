@@ -25,17 +25,16 @@ from html import escape
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-import yaml
-
 from lllm.core.prompt import Prompt, StringFormatterRenderer
 from lllm.core.tools import Function
+from lllm.core.yamlsafe import load_yaml
 from lllm.errors import ConfigError
 
 SKILL_FILE = "SKILL.md"
 SKILL_DIRS = (".agents/skills", ".claude/skills")  # under the working directory, then under the home directory
 SKILLS_BETA = "skills-2025-10-02"
 HOSTED_PREFIX = "skill_"
-NAME_RE = re.compile(r"^[a-z0-9-]{1,64}$")
+NAME_RE = re.compile(r"[a-z0-9-]{1,64}\Z")
 MAX_DESCRIPTION = 1024
 FETCH_TIMEOUT = 10.0
 MAX_FETCH_BYTES = 1 << 20
@@ -80,10 +79,7 @@ def parse_skill(text: str, location: str, directory_name: Optional[str] = None,
     end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
     if end is None:
         raise ValueError("its front matter has no closing '---' line")
-    try:
-        meta = yaml.safe_load("".join(lines[1:end])) or {}
-    except yaml.YAMLError as e:
-        raise ValueError(f"its front matter is not valid YAML: {e}") from None
+    meta = load_yaml("".join(lines[1:end]), "its front matter") or {}  # ConfigError (a ValueError) if refused
     if not isinstance(meta, dict):
         raise ValueError("its front matter must be a mapping with 'name' and 'description'")
     name, description = meta.get("name"), meta.get("description")

@@ -22,7 +22,7 @@ from lllm.errors import ToolBindingError
 logger = logging.getLogger("lllm.agent")
 
 Processor = Callable[[Any, FunctionCall], str]
-_NAME_OK = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_NAME_OK = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _SKIPPED_PARAMS = ("self", "cls")
 _EMPTY = inspect.Parameter.empty
 # What a parameter whose type pydantic cannot describe (or an untyped/``Any`` one) becomes: any value

@@ -187,7 +187,7 @@ def test_bad_yaml_config_fails_when_used_naming_the_file(tmp_path):
     root = write_tree(tmp_path / "p", {"lllm.toml": "", "configs/broken.yaml": "a: [1, 2\n"})
     rt = Runtime("t")
     load_package(root, runtime=rt)
-    with pytest.raises(ConfigError, match=rf"{root / 'configs/broken.yaml'}: cannot parse YAML"):
+    with pytest.raises(ConfigError, match=rf"{root / 'configs/broken.yaml'}: not valid YAML"):
         rt.get_config("broken")
     assert not rt.get_node("broken", "config").loaded
 
