@@ -12,6 +12,7 @@ _EXPORTS = {
     "setup_logging": "terminal", "ColoredFormatter": "terminal", "LOGGER_NAMES": "terminal",
     "LogBackend": "backends", "IndexedBackend": "backends", "SessionQuery": "backends",
     "LocalFileBackend": "backends", "SQLiteBackend": "backends", "NoOpBackend": "backends",
+    "Lease": "backends", "LogStoreError": "backends",
     "PostgresBackend": "postgres",
     "LogStore": "store", "SessionSummary": "store", "SessionRecord": "store", "STORE_SCHEMA_VERSION": "store",
     "local_store": "store", "sqlite_store": "store", "noop_store": "store", "postgres_store": "store",
@@ -22,8 +23,8 @@ _EXPORTS = {
 __all__ = sorted([*_EXPORTS, "redact", "REDACTED"])
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lllm.logging.backends import (IndexedBackend, LocalFileBackend, LogBackend, NoOpBackend, SessionQuery,
-                                       SQLiteBackend)
+    from lllm.logging.backends import (IndexedBackend, Lease, LocalFileBackend, LogBackend, LogStoreError,
+                                       NoOpBackend, SessionQuery, SQLiteBackend)
     from lllm.logging.postgres import PostgresBackend
     from lllm.logging.replay import ReplayInvoker, rerun
     from lllm.logging.store import (STORE_SCHEMA_VERSION, LogStore, SessionRecord, SessionSummary, local_store,

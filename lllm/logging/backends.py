@@ -3,19 +3,28 @@
 A backend stores bytes under keys made of ``/``-joined ``[A-Za-z0-9._-]`` segments (never ``..``, and
 no segment is ``.``).
 Backends that subclass ``IndexedBackend`` also keep each session's index entry in indexed columns,
-so ``LogStore.list_sessions`` becomes one query instead of a read of every entry."""
+so ``LogStore.list_sessions`` becomes one query instead of a read of every entry.
+
+Every storing backend also keeps leases (``acquire_lease``/``release_lease``/``get_lease``): a holder
+id and an expiry per key, in a namespace of their own, taken atomically across threads and processes.
+Batches use them so that two runners of one batch never run the same task at once."""
 from __future__ import annotations
 
+import json
+import math
 import os
 import re
 import secrets
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+
+from lllm.errors import LLLMError
 
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 _PREFIX = re.compile(r"[A-Za-z0-9._/-]*")
@@ -44,8 +53,42 @@ def validate_prefix(prefix: str) -> str:
     return prefix
 
 
+class LogStoreError(LLLMError, ValueError):
+    """A store that cannot be opened or used as asked; the message names the store and what to do."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who holds a lease and until when (epoch seconds on the store's clock; it may have passed)."""
+
+    holder: str
+    expires_at: float
+
+
+def check_lease_args(holder: str, ttl: float) -> None:
+    """``ValueError`` unless ``holder`` is a non-empty string and ``ttl`` a finite number of seconds > 0."""
+    if not isinstance(holder, str) or not holder:
+        raise ValueError(f"Invalid lease holder {holder!r}: use a non-empty string")
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not math.isfinite(ttl) or ttl <= 0:
+        raise ValueError(f"Invalid lease ttl {ttl!r}: use a number of seconds > 0")
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _is_sqlite_file(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError:
+        return False
+
+
 class LogBackend(ABC):
-    """Bytes under validated keys. ``get`` of an absent key is ``None``; ``delete`` of one is silent."""
+    """Bytes under validated keys. ``get`` of an absent key is ``None``; ``delete`` of one is silent.
+
+    Leases live in a namespace of their own: a lease on ``k`` is not a key ``k``. A backend without
+    them raises ``LogStoreError`` from the three lease methods."""
 
     @abstractmethod
     def put(self, key: str, data: bytes) -> None:
@@ -65,6 +108,19 @@ class LogBackend(ABC):
 
     def close(self) -> None:
         """Release connections or handles (no-op by default)."""
+
+    def acquire_lease(self, key: str, holder: str, ttl: float) -> bool:
+        """Atomically take or renew the lease on ``key`` for ``holder`` for ``ttl`` seconds. ``True``
+        if ``holder`` holds it now (it was free, expired, or already ``holder``'s), else ``False``."""
+        raise LogStoreError(f"{self!r} does not support leases; implement acquire_lease, release_lease and get_lease")
+
+    def release_lease(self, key: str, holder: str) -> None:
+        """Drop ``holder``'s lease on ``key``; silent if ``holder`` does not hold it."""
+        raise LogStoreError(f"{self!r} does not support leases; implement acquire_lease, release_lease and get_lease")
+
+    def get_lease(self, key: str) -> Optional[Lease]:
+        """The lease on ``key`` (possibly expired), or ``None``."""
+        raise LogStoreError(f"{self!r} does not support leases; implement acquire_lease, release_lease and get_lease")
 
 
 @dataclass(frozen=True)
@@ -128,29 +184,29 @@ class LocalFileBackend(LogBackend):
     """One file per key under ``root``. Writes are atomic: a temp file in the same directory is
     fsynced, then renamed over the target, so a reader (or a crash) never sees a partial file.
 
-    Temp names contain ``~``, which no key can, so leftovers of a killed writer are never listed."""
+    Temp names contain ``~``, which no key can, so leftovers of a killed writer are never listed; for the
+    same reason leases live in ``~leases/`` as small JSON files, changed under an exclusive lock of
+    ``~leases.lock`` (``fcntl.flock``: POSIX, local file systems)."""
 
     def __init__(self, root: Union[str, os.PathLike]):
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        if self.root.exists() and not self.root.is_dir():
+            kind = "an SQLite database: open it with sqlite_store(path)" if _is_sqlite_file(self.root) else \
+                "a file"
+            raise LogStoreError(f"The JSON store path '{self.root}' is {kind}, not a folder; it was left untouched. "
+                                f"Pass a folder (new or existing) for a JSON store, or a .db file for SQLite.")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise LogStoreError(f"Cannot create the JSON store folder '{self.root}': {e.strerror or e}. "
+                                f"Pass a folder you can write to.") from e
+        self._lease_mutex = threading.Lock()
 
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*validate_key(key).split("/"))
 
     def put(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}~{secrets.token_hex(6)}.tmp")
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(path.parent)
+        _atomic_write(self._path(key), data)
 
     def get(self, key: str) -> Optional[bytes]:
         try:
@@ -177,8 +233,72 @@ class LocalFileBackend(LogBackend):
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             pass
 
+    # -- leases ----------------------------------------------------------------------------------
+    def _lease_path(self, key: str) -> Path:
+        """One flat folder; ``+`` (never in a key) stands for ``/``, so ``a/b`` and ``a/b/c`` can both exist."""
+        return self.root / "~leases" / validate_key(key).replace("/", "+")
+
+    @contextmanager
+    def _lease_lock(self) -> Iterator[None]:
+        """Exclusive across threads (the mutex) and processes (``flock`` on ``~leases.lock``)."""
+        import fcntl
+        with self._lease_mutex:
+            fd = os.open(self.root / "~leases.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # drops the lock
+
+    def _read_lease(self, path: Path) -> Optional[Lease]:
+        try:
+            data = json.loads(path.read_bytes())
+            return Lease(str(data["holder"]), float(data["expires_at"]))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except (OSError, ValueError, KeyError, TypeError):  # a torn or foreign file: treat it as expired
+            return Lease("", 0.0)
+
+    def acquire_lease(self, key: str, holder: str, ttl: float) -> bool:
+        path = self._lease_path(key)
+        check_lease_args(holder, ttl)
+        with self._lease_lock():
+            current, now = self._read_lease(path), time.time()
+            if current is not None and current.holder != holder and current.expires_at > now:
+                return False
+            _atomic_write(path, json.dumps({"holder": holder, "expires_at": now + ttl}).encode())
+            return True
+
+    def release_lease(self, key: str, holder: str) -> None:
+        path = self._lease_path(key)
+        with self._lease_lock():
+            current = self._read_lease(path)
+            if current is not None and current.holder == holder:
+                path.unlink(missing_ok=True)
+
+    def get_lease(self, key: str) -> Optional[Lease]:
+        path = self._lease_path(key)
+        with self._lease_lock():
+            return self._read_lease(path)
+
     def __repr__(self) -> str:
         return f"LocalFileBackend({str(self.root)!r})"
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temp file beside ``path``, fsync it, rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}~{secrets.token_hex(6)}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -220,7 +340,13 @@ CREATE TABLE IF NOT EXISTS lllm_session_tags (
     PRIMARY KEY (key, name)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS lllm_st_tag ON lllm_session_tags (partition, name, value, ts, key);
+CREATE TABLE IF NOT EXISTS lllm_leases (key TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL)
+    WITHOUT ROWID;
 """
+
+#: Version of the SQL tables (``PRAGMA user_version`` in SQLite; 0 means 1): 1 = key/value, session
+#: index and tags; 2 = + ``lllm_leases``. Opening an older database adds what is missing.
+SQL_SCHEMA_VERSION = 2
 
 
 class SQLiteBackend(IndexedBackend):
@@ -233,16 +359,36 @@ class SQLiteBackend(IndexedBackend):
     def __init__(self, path: Union[str, os.PathLike] = ":memory:", timeout: float = 30.0):
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _check_sqlite_path(Path(self.path))
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            with self._write() as c:
-                for statement in _SQLITE_SCHEMA.split(";"):
-                    if statement.strip():
-                        c.execute(statement)
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as e:
+            raise LogStoreError(f"Cannot open the SQLite store '{self.path}': {e}. Pass a file path you can "
+                                f"write to.") from e
+        try:
+            with self._lock:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                with self._write() as c:
+                    version = c.execute("PRAGMA user_version").fetchone()[0]
+                    if version > SQL_SCHEMA_VERSION:
+                        raise LogStoreError(
+                            f"The SQLite store '{self.path}' has table schema version {version}, newer than this "
+                            f"lllm supports ({SQL_SCHEMA_VERSION}); upgrade lllm to open it.")
+                    for statement in _SQLITE_SCHEMA.split(";"):
+                        if statement.strip():
+                            c.execute(statement)
+                    if version < SQL_SCHEMA_VERSION:
+                        c.execute(f"PRAGMA user_version = {SQL_SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as e:
+            self._conn.close()
+            raise LogStoreError(f"The SQLite store '{self.path}' cannot be used: {e}. It was left untouched; "
+                                f"point the store at a new file (e.g. sessions.db), or at a folder for a JSON "
+                                f"store.") from e
+        except BaseException:
+            self._conn.close()
+            raise
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -309,12 +455,46 @@ class SQLiteBackend(IndexedBackend):
         sql, params = index_select(where, params, query.limit, "?")
         return [bytes(r[0]) for r in self._read(sql, tuple(params))]
 
+    def acquire_lease(self, key: str, holder: str, ttl: float) -> bool:
+        validate_key(key)
+        check_lease_args(holder, ttl)
+        now = time.time()
+        with self._write() as c:
+            c.execute("INSERT INTO lllm_leases (key, holder, expires_at) VALUES (?, ?, ?) "
+                      "ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+                      "WHERE lllm_leases.holder = excluded.holder OR lllm_leases.expires_at <= ?",
+                      (key, holder, now + ttl, now))
+            return c.execute("SELECT changes()").fetchone()[0] == 1
+
+    def release_lease(self, key: str, holder: str) -> None:
+        validate_key(key)
+        with self._write() as c:
+            c.execute("DELETE FROM lllm_leases WHERE key = ? AND holder = ?", (key, holder))
+
+    def get_lease(self, key: str) -> Optional[Lease]:
+        rows = self._read("SELECT holder, expires_at FROM lllm_leases WHERE key = ?", (validate_key(key),))
+        return Lease(rows[0][0], float(rows[0][1])) if rows else None
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
     def __repr__(self) -> str:
         return f"SQLiteBackend({self.path!r})"
+
+
+def _check_sqlite_path(path: Path) -> None:
+    """Refuse, before SQLite opens it, a path that is a folder or a non-empty file that is not SQLite."""
+    if path.is_dir():
+        raise LogStoreError(f"The SQLite store path '{path}' is a folder. Pass a file path (e.g. "
+                            f"'{path / 'sessions.db'}'), or use local_store('{path}') for a JSON store in it.")
+    if path.is_file() and path.stat().st_size > 0 and not _is_sqlite_file(path):
+        raise LogStoreError(f"The SQLite store path '{path}' is not an SQLite database (it was left untouched). "
+                            f"Point the store at a new file (e.g. sessions.db), or at a folder for a JSON store.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise LogStoreError(f"Cannot create the folder of the SQLite store '{path}': {e.strerror or e}.") from e
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,9 +517,23 @@ class NoOpBackend(LogBackend):
     def delete(self, key: str) -> None:
         validate_key(key)
 
+    def _no_leases(self) -> LogStoreError:
+        return LogStoreError("The no-op store records nothing, so it keeps no leases and cannot resume or share a "
+                             "batch: use sqlite_store, local_store or postgres_store.")
+
+    def acquire_lease(self, key: str, holder: str, ttl: float) -> bool:
+        raise self._no_leases()
+
+    def release_lease(self, key: str, holder: str) -> None:
+        raise self._no_leases()
+
+    def get_lease(self, key: str) -> Optional[Lease]:
+        raise self._no_leases()
+
     def __repr__(self) -> str:
         return "NoOpBackend()"
 
 
 __all__ = ["LogBackend", "IndexedBackend", "SessionQuery", "LocalFileBackend", "SQLiteBackend", "NoOpBackend",
-           "validate_key", "validate_prefix", "is_segment"]
+           "Lease", "LogStoreError", "SQL_SCHEMA_VERSION", "check_lease_args", "validate_key", "validate_prefix",
+           "is_segment"]

@@ -12,15 +12,17 @@ empty backend::
             yield b
             b.close()
 
-``LogBackendConformance`` checks the key/value contract; ``LogStoreConformance`` checks a ``LogStore``
+``LogBackendConformance`` checks the key/value and lease contracts; ``LogStoreConformance`` checks a ``LogStore``
 on top of it (round trips, filters, ordering, limits, export, delete, redaction), which exercises
 ``IndexedBackend.query_index`` when the backend has one. Tests that need stored data skip on a
 ``NoOpBackend``."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
 
@@ -31,7 +33,7 @@ from lllm.core.const import Roles
 from lllm.core.dialog import Dialog
 from lllm.core.message import FunctionCall, Message
 from lllm.core.sessions import AgentCallSession, InvokeTrace, TacticCallSession
-from lllm.logging.backends import IndexedBackend, LogBackend, NoOpBackend, SessionQuery
+from lllm.logging.backends import IndexedBackend, LogBackend, LogStoreError, NoOpBackend, SessionQuery
 from lllm.logging.store import LogStore
 
 BASE_TIME = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -147,6 +149,79 @@ class LogBackendConformance:
         assert errors == []
         assert len(backend.list_keys("c/")) == 240
 
+    # -- leases -------------------------------------------------------------------------------
+    def test_a_lease_is_exclusive_until_released(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        before = time.time()
+        assert backend.acquire_lease("p/l", "A", 30) and not backend.acquire_lease("p/l", "B", 30)
+        lease = backend.get_lease("p/l")
+        assert lease is not None and lease.holder == "A" and before + 25 < lease.expires_at < time.time() + 35
+        assert backend.acquire_lease("p/l", "A", 300)  # the holder renews
+        assert backend.get_lease("p/l").expires_at > lease.expires_at + 200  # type: ignore[union-attr]
+        backend.release_lease("p/l", "B")  # not B's: nothing happens
+        assert not backend.acquire_lease("p/l", "B", 30) and backend.get_lease("p/l").holder == "A"  # type: ignore
+        backend.release_lease("p/l", "A")
+        backend.release_lease("p/l", "A")
+        assert backend.get_lease("p/l") is None and backend.get_lease("p/absent") is None
+        assert backend.acquire_lease("p/l", "B", 30) and backend.get_lease("p/l").holder == "B"  # type: ignore
+
+    def test_an_expired_lease_can_be_taken_over_and_its_old_holder_loses_it(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        assert backend.acquire_lease("p/l", "dead", 0.05)
+        lease = backend.get_lease("p/l")
+        assert lease is not None
+        while time.time() <= lease.expires_at + 0.01:  # the store's clock is this machine's
+            time.sleep(0.02)
+        assert backend.acquire_lease("p/l", "next", 30)
+        assert not backend.acquire_lease("p/l", "dead", 30) and backend.get_lease("p/l").holder == "next"  # type: ignore
+        backend.release_lease("p/l", "dead")
+        assert backend.get_lease("p/l").holder == "next"  # type: ignore[union-attr]
+
+    def test_leases_are_a_namespace_of_their_own(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        assert backend.acquire_lease("p/k", "A", 30)
+        assert backend.list_keys() == [] and backend.get("p/k") is None
+        backend.put("p/k", b"v")
+        backend.delete("p/k")
+        assert backend.get_lease("p/k").holder == "A"  # type: ignore[union-attr]
+        assert backend.acquire_lease("p/k/deeper", "B", 30) and backend.list_keys() == []
+
+    def test_exactly_one_of_many_threads_gets_a_lease(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        winners: Dict[int, List[str]] = {k: [] for k in range(5)}
+        barrier = threading.Barrier(8)
+
+        def racer(t: int) -> None:
+            barrier.wait()
+            for k in range(5):
+                if backend.acquire_lease(f"race/{k}", f"h{t}", 30):
+                    winners[k].append(f"h{t}")
+
+        threads = [threading.Thread(target=racer, args=(t,)) for t in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert all(len(w) == 1 and backend.get_lease(f"race/{k}").holder == w[0]  # type: ignore[union-attr]
+                   for k, w in winners.items()), winners
+
+    @pytest.mark.parametrize("holder,ttl", [("", 1), (None, 1), ("A", 0), ("A", -1), ("A", math.nan),
+                                            ("A", math.inf), ("A", True), ("A", "10")])
+    def test_invalid_lease_arguments_raise_value_error(self, backend: LogBackend, holder: Any, ttl: Any) -> None:
+        needs_storage(backend)
+        with pytest.raises(ValueError, match="lease"):
+            backend.acquire_lease("p/l", holder, ttl)
+        for key in ("../x", "a b", ""):
+            with pytest.raises(ValueError, match=re.escape(repr(key))):
+                backend.acquire_lease(key, "A", 1)
+
+    def test_a_backend_without_storage_refuses_leases_clearly(self, backend: LogBackend) -> None:
+        if not isinstance(backend, NoOpBackend):
+            pytest.skip("the backend stores data")
+        for op in (lambda: backend.acquire_lease("p/l", "A", 1), lambda: backend.release_lease("p/l", "A"),
+                   lambda: backend.get_lease("p/l")):
+            with pytest.raises(LogStoreError, match="no-op store"):
+                op()
 
     def test_indexed_backends_keep_index_rows_in_step_with_their_keys(self, backend: LogBackend) -> None:
         if not isinstance(backend, IndexedBackend):
@@ -333,6 +408,16 @@ class LogStoreConformance:
         record = json.loads(backend.get(f"default/errors/{eid}") or b"{}")
         assert record["type"] == "RuntimeError" and record["message"] == "from a helper"
         assert "_raise_here" in record["traceback"] and record["context"] == {"step": 3}
+
+    def test_leases_are_per_partition(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        a, b = LogStore(backend, partition="a"), LogStore(backend, partition="b")
+        assert a.acquire_lease("batch/x/0", "A", 30) and b.acquire_lease("batch/x/0", "B", 30)
+        assert not a.acquire_lease("batch/x/0", "B", 30) and a.get_lease("batch/x/0").holder == "A"  # type: ignore
+        a.release_lease("batch/x/0", "A")
+        assert a.get_lease("batch/x/0") is None and b.get_lease("batch/x/0").holder == "B"  # type: ignore
+        with pytest.raises(ValueError, match="lease name"):
+            a.acquire_lease("../x", "A", 30)
 
     def test_newer_schema_versions_are_refused_clearly(self, backend: LogBackend) -> None:
         needs_storage(backend)

@@ -2,7 +2,8 @@
 
 Needs the optional dependency ``psycopg`` 3 (``pip install 'lllm[postgres]'``), imported only when a
 ``PostgresBackend`` is created. Keys use the "C" collation so ordering and prefix ranges are bytewise;
-index entries also live in indexed columns (tags as JSONB with a GIN index)."""
+index entries also live in indexed columns (tags as JSONB with a GIN index). Leases expire on the
+server's clock, so runners on machines whose clocks differ still agree."""
 from __future__ import annotations
 
 import json
@@ -10,8 +11,8 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional
 
-from lllm.logging.backends import (_HIGH, IndexedBackend, SessionQuery, index_conditions, index_select, validate_key,
-                                   validate_prefix)
+from lllm.logging.backends import (_HIGH, SQL_SCHEMA_VERSION, IndexedBackend, Lease, LogStoreError, SessionQuery,
+                                   check_lease_args, index_conditions, index_select, validate_key, validate_prefix)
 
 _SCHEMA = [
     'CREATE TABLE IF NOT EXISTS lllm_kv (key TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL)',
@@ -23,7 +24,11 @@ _SCHEMA = [
     "CREATE INDEX IF NOT EXISTS lllm_si_path ON lllm_session_index (partition, tactic_path, ts, session_id)",
     "CREATE INDEX IF NOT EXISTS lllm_si_state ON lllm_session_index (partition, state, ts, session_id)",
     "CREATE INDEX IF NOT EXISTS lllm_si_tags ON lllm_session_index USING GIN (tags jsonb_path_ops)",
+    'CREATE TABLE IF NOT EXISTS lllm_leases (key TEXT COLLATE "C" PRIMARY KEY, holder TEXT NOT NULL,'
+    ' expires_at TIMESTAMPTZ NOT NULL)',
 ]
+# The table schema version (``SQL_SCHEMA_VERSION``); a database without this table is version 1.
+_META = "CREATE TABLE IF NOT EXISTS lllm_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 
 def _psycopg() -> Any:
@@ -50,8 +55,16 @@ class PostgresBackend(IndexedBackend):
         self._conn = self._psycopg.connect(dsn, connect_timeout=connect_timeout)
         with self._tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(hashtext('lllm_log_store_schema'))")
+            cur.execute(_META)
+            row = cur.execute("SELECT value FROM lllm_meta WHERE name = 'schema_version'").fetchone()
+            version = int(row[0]) if row else 1
+            if version > SQL_SCHEMA_VERSION:
+                raise LogStoreError(f"The PostgreSQL store has table schema version {version}, newer than this lllm "
+                                    f"supports ({SQL_SCHEMA_VERSION}); upgrade lllm to open it.")
             for statement in _SCHEMA:
                 cur.execute(statement)
+            cur.execute("INSERT INTO lllm_meta (name, value) VALUES ('schema_version', %s) "
+                        "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value", (str(SQL_SCHEMA_VERSION),))
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
@@ -115,6 +128,30 @@ class PostgresBackend(IndexedBackend):
         with self._tx() as cur:
             rows = cur.execute(sql, params).fetchall()
         return [bytes(r[0]) for r in rows]
+
+    def acquire_lease(self, key: str, holder: str, ttl: float) -> bool:
+        validate_key(key)
+        check_lease_args(holder, ttl)
+        with self._tx() as cur:
+            row = cur.execute(
+                "INSERT INTO lllm_leases AS l (key, holder, expires_at) "
+                "VALUES (%s, %s, clock_timestamp() + make_interval(secs => %s)) "
+                "ON CONFLICT (key) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at "
+                "WHERE l.holder = EXCLUDED.holder OR l.expires_at <= clock_timestamp() RETURNING l.holder",
+                (key, holder, float(ttl))).fetchone()
+        return row is not None
+
+    def release_lease(self, key: str, holder: str) -> None:
+        validate_key(key)
+        with self._tx() as cur:
+            cur.execute("DELETE FROM lllm_leases WHERE key = %s AND holder = %s", (key, holder))
+
+    def get_lease(self, key: str) -> Optional[Lease]:
+        validate_key(key)
+        with self._tx() as cur:
+            row = cur.execute("SELECT holder, extract(epoch FROM expires_at) FROM lllm_leases WHERE key = %s",
+                              (key,)).fetchone()
+        return Lease(row[0], float(row[1])) if row else None
 
     def close(self) -> None:
         with self._lock:

@@ -2,7 +2,8 @@
 over any ``LogBackend``.
 
 Layout, per partition: ``<partition>/sessions/<id>`` (the full record), ``<partition>/index/<id>``
-(a small entry that listings read) and ``<partition>/errors/<id>``. The session is written before its
+(a small entry that listings read) and ``<partition>/errors/<id>``; leases (their own namespace) are
+``<partition>/<name>``. The session is written before its
 index entry and deleted after it, so an index entry never points at a missing session. Every record
 carries ``schema_version``; secrets are redacted before anything is written (§9.3)."""
 from __future__ import annotations
@@ -20,8 +21,8 @@ from pydantic import BaseModel, Field
 from pydantic_core import to_jsonable_python
 
 from lllm.core.sessions import TacticCallSession
-from lllm.logging.backends import (IndexedBackend, LocalFileBackend, LogBackend, NoOpBackend, SessionQuery,
-                                   SQLiteBackend, is_segment)
+from lllm.logging.backends import (IndexedBackend, Lease, LocalFileBackend, LogBackend, LogStoreError, NoOpBackend,
+                                   SessionQuery, SQLiteBackend, is_segment, validate_key)
 from lllm.logging.redact import environment_secrets, redact
 
 logger = logging.getLogger("lllm")
@@ -161,6 +162,26 @@ class LogStore:
         """Remove a session and its index entry; deleting an absent session is a no-op."""
         self.backend.delete(self._key("index", session_id))
         self.backend.delete(self._key("sessions", session_id))
+
+    # -- leases ----------------------------------------------------------------------------------
+    def _lease_key(self, name: str) -> str:
+        try:
+            return validate_key(f"{self.partition}/{name}")
+        except ValueError:
+            raise ValueError(f"Invalid lease name {name!r}: use '/'-joined segments of [A-Za-z0-9._-]") from None
+
+    def acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
+        """Take or renew the lease ``name`` for ``holder`` for ``ttl`` seconds; ``False`` if another
+        holder's lease on it has not expired (atomic across processes sharing the store)."""
+        return self.backend.acquire_lease(self._lease_key(name), holder, ttl)
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Drop ``holder``'s lease ``name``; silent if ``holder`` does not hold it."""
+        self.backend.release_lease(self._lease_key(name), holder)
+
+    def get_lease(self, name: str) -> Optional[Lease]:
+        """The lease ``name`` (possibly expired), or ``None``."""
+        return self.backend.get_lease(self._lease_key(name))
 
     # -- queries ---------------------------------------------------------------------------------
     def list_sessions(self, tags: Optional[Dict[str, str]] = None, after: Optional[TimeLike] = None,
@@ -340,5 +361,5 @@ def postgres_store(dsn: str, partition: str = "default", runtime: Any = None) ->
     return LogStore(PostgresBackend(dsn), partition=partition, runtime=runtime)
 
 
-__all__ = ["LogStore", "SessionSummary", "SessionRecord", "STORE_SCHEMA_VERSION", "query_entries",
-           "local_store", "sqlite_store", "noop_store", "postgres_store"]
+__all__ = ["LogStore", "SessionSummary", "SessionRecord", "STORE_SCHEMA_VERSION", "Lease", "LogStoreError",
+           "query_entries", "local_store", "sqlite_store", "noop_store", "postgres_store"]

@@ -21,7 +21,7 @@ def postgres_backend():
     from lllm.logging import PostgresBackend
     backend = PostgresBackend(POSTGRES_DSN)
     with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
-        conn.execute("TRUNCATE lllm_kv, lllm_session_index")
+        conn.execute("TRUNCATE lllm_kv, lllm_session_index, lllm_leases")
     return backend
 
 
