@@ -28,12 +28,8 @@ class CLIError(Exception):
 
 def _runtime() -> Any:
     """The default runtime, filled from the project (the CLI defers auto-init until a command needs it)."""
-    from lllm.core.discovery import auto_init
-    from lllm.core.runtime import get_default_runtime
-    rt = get_default_runtime()
-    if not rt.discovery_done:
-        auto_init(rt)
-    return rt
+    from lllm.core.runtime import ensure_auto_init
+    return ensure_auto_init()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -41,18 +37,14 @@ def _runtime() -> Any:
 # ---------------------------------------------------------------------------------------------
 
 def _run_config(rt: Any, node: Any, name: Optional[str]) -> Dict[str, Any]:
-    from lllm.core.config import resolve_config
-    pkg = node.namespace.partition(".")[0]
-    if name:
-        local = f"{pkg}.configs:{name}"
-        return resolve_config(local if pkg and ":" not in name and rt.has(local, "config") else name, runtime=rt)
-    for candidate in (f"{pkg}.configs:{node.key}", f"{pkg}.configs:default") if pkg else (node.key, "default"):
-        if rt.has(candidate, "config"):
-            return resolve_config(candidate, runtime=rt)
-    if getattr(node.value, "agent_group", None):
-        raise CLIError(f"No config for tactic '{node.qualified_key}': pass --config NAME "
-                       f"(configs: {rt.keys('config')})")
-    return {}
+    from lllm.core.tactic_tools import find_tactic_config
+    from lllm.errors import ConfigError
+    pkg = node.namespace.partition(".")[0] or None
+    try:
+        return find_tactic_config(rt, pkg, node.key, name, needs_config=bool(getattr(node.value, "agent_group", None)),
+                                  label=node.qualified_key)
+    except ConfigError as e:
+        raise CLIError(str(e)) from None
 
 
 def with_model(config: Dict[str, Any], model: str) -> Dict[str, Any]:
@@ -129,7 +121,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import json
     import warnings
 
-    from lllm.core.tactic import build_tactic
+    from lllm.core.tactic import build_tactic, use_model
     rt = _runtime()
     node, config = tactic_config(rt, args.tactic, args.config, args.model)
     task = sys.stdin.read() if args.task == "-" else args.task
@@ -140,7 +132,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Tactic '.*' has no log_store")
         tactic = build_tactic(config, name=node.qualified_key, runtime=rt, log_store=store)
-        session = tactic(task, return_session=True, tags=_tags(args.tag) if store else None)
+        with use_model(offline_model(args.model, config)):  # tactic tools and sub-tactics run on it too
+            session = tactic(task, return_session=True, tags=_tags(args.tag) if store else None)
     result = session.delivery
     cost = session.total_cost
     if args.json:

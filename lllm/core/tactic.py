@@ -40,6 +40,8 @@ session_hooks: List[Callable[[TacticCallSession], None]] = []
 
 # An invoker that every tactic called in this context uses instead of its own (replay, tests).
 _invoker_override: contextvars.ContextVar[Any] = contextvars.ContextVar("lllm_invoker_override", default=None)
+# A model that every agent of every tactic called in this context runs on (`lllm run --model`, offline runs).
+_model_override: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("lllm_model_override", default=None)
 
 _current_call: contextvars.ContextVar[Optional[Tuple["Tactic", TacticCallSession]]] = \
     contextvars.ContextVar("lllm_current_tactic_call", default=None)
@@ -79,8 +81,11 @@ def register_tactic_class(cls: type, runtime: Optional[Runtime] = None) -> type:
 
 
 def _redact(value: Any) -> Any:
-    """The config as recorded: the log store's redaction rule (``max_tokens`` is kept, keys are not)."""
+    """The config as recorded: the log store's redaction rule (``max_tokens`` is kept, keys are not), after
+    registering the credentials it holds (header values, URL userinfo) so they are hidden by value everywhere."""
     from lllm.logging.redact import redact
+    from lllm.secrets import register_settings
+    register_settings(value)
     return redact(value)
 
 
@@ -203,10 +208,15 @@ class Tactic(ABC):
         ctx._session = session
         ctx.agents = {}
         invoker = _invoker_override.get() or self.llm_invoker
+        model = _model_override.get()
+        if model is not None:
+            session.metadata["model_override"] = model
         if self._mcp_servers:
             from lllm.mcp import MCPScope
             ctx._mcp_scope = MCPScope(self._mcp_servers)  # connects at first use, closed in _finish
         for name, spec in self._agent_specs.items():
+            if model is not None and spec.model_name != model:
+                spec = spec.model_copy(update={"model_name": model})
             agent = spec.build(self.runtime, invoker, self.stream, system_prompt=self._system_prompts[name],
                                skills=self._skills[name])
             if ctx._mcp_scope is not None:
@@ -461,6 +471,18 @@ def use_invoker(invoker: Any) -> Iterator[Any]:
         _invoker_override.reset(token)
 
 
+@contextlib.contextmanager
+def use_model(model: Optional[str]) -> Iterator[Optional[str]]:
+    """Within the block, every agent of every tactic call (sub-tactics and tactic tools included) runs on
+    ``model``; the session records it as ``metadata["model_override"]``. ``None`` changes nothing."""
+    token = _model_override.set(model) if model is not None else None
+    try:
+        yield model
+    finally:
+        if token is not None:
+            _model_override.reset(token)
+
+
 def _annotated_model(fn: Any, param: str) -> Optional[type]:
     """The BaseModel a parameter (or ``return``) of ``fn`` is annotated with, if any (cached)."""
     cache = getattr(fn, "__func__", fn).__dict__.setdefault("_lllm_hints", {})
@@ -496,4 +518,5 @@ def build_tactic(config: Dict[str, Any], log_store: Any = None, name: Optional[s
     return cls(config, log_store=log_store, runtime=rt, tactic_path=stable_tactic_id(node.namespace, cls.name), **kw)
 
 
-__all__ = ["Tactic", "TacticCallSession", "build_tactic", "register_tactic_class", "stable_tactic_id", "use_invoker"]
+__all__ = ["Tactic", "TacticCallSession", "build_tactic", "register_tactic_class", "stable_tactic_id", "use_invoker",
+           "use_model"]

@@ -134,17 +134,42 @@ def _tactic_base() -> type:
     return Tactic
 
 
-def _config_for(config: Any, package: Optional[str], rt: Runtime, label: str) -> Dict[str, Any]:
+def default_config_keys(package: Optional[str], key: str) -> List[str]:
+    """Where a tactic's config is looked up when none is named: its own key, then ``default``, in its
+    package's ``configs`` section (``lllm run`` and tactic tools pick it the same way)."""
+    return [f"{package}.configs:{key}", f"{package}.configs:default"] if package else [key, "default"]
+
+
+def find_tactic_config(rt: Runtime, package: Optional[str], key: str, name: Optional[str] = None,
+                       needs_config: bool = True, label: str = "") -> Dict[str, Any]:
+    """The config a tactic runs with: ``name`` (looked up in its package first), else the first of
+    ``default_config_keys`` that exists, else ``{}`` for a tactic without agents. A tactic that needs
+    one and has none raises a ``ConfigError`` naming the keys tried."""
+    from lllm.core.config import resolve_config
+    from lllm.errors import ConfigError
+    if name:
+        local = f"{package}.configs:{name}"
+        return resolve_config(local if package and ":" not in name and rt.has(local, "config") else name, runtime=rt)
+    tried = default_config_keys(package, key)
+    for candidate in tried:
+        if rt.has(candidate, "config"):
+            return resolve_config(candidate, runtime=rt)
+    if needs_config:
+        raise ConfigError(f"No config for tactic '{label or key}' (tried {tried}; configs: {rt.keys('config')}). "
+                          f"Add configs/{key}.yaml to its package, or name one (--config NAME, "
+                          f"@tactictool(..., config=NAME) or config=...).")
+    return {}
+
+
+def _config_for(config: Any, package: Optional[str], rt: Runtime, label: str, cls: type,
+                key: str) -> Dict[str, Any]:
     if isinstance(config, dict):
         return copy.deepcopy(config)
     if isinstance(config, str):
-        from lllm.core.config import resolve_config
-        key = f"{package}.configs:{config}" if package and ":" not in config and \
-            rt.has(f"{package}.configs:{config}", "config") else config
-        return resolve_config(key, runtime=rt)
+        return find_tactic_config(rt, package, key, config, label=label)
     if config is None:
-        raise ValueError(f"Tactic tool '{label}' needs a config: pass config=... to build_tactic_function "
-                         f"(or Tactic.as_function), or set @tactictool(..., config=...)")
+        return find_tactic_config(rt, package, key, needs_config=bool(getattr(cls, "agent_group", None)),
+                                  label=label)
     raise TypeError(f"Tactic tool '{label}': config must be a dict or a config name, got {type(config).__name__}")
 
 
@@ -164,24 +189,25 @@ def build_tactic_function(ref: "str | type", *, runtime: Optional[Runtime] = Non
                           name: Optional[str] = None, description: Optional[str] = None) -> Function:
     """A ``Function`` running a tactic: ``ref`` is ``pkg.tactics:key[#sel]`` (or a key) or a Tactic class.
 
-    The config binding is required: ``config`` here, else the decorator's (a dict as is, a name
-    through ``resolve_config`` in the tactic's package)."""
+    The config: ``config`` here, else the decorator's (a dict as is, a name looked up in the tactic's
+    package first), else the one ``lllm run`` would pick (``configs:<tactic key>``, then ``configs:default``)."""
     from lllm.core.tactic import Tactic, stable_tactic_id
     rt = runtime or get_default_runtime()
     if isinstance(ref, str):
         url, _, selector = ref.partition("#")
         node = rt.get_node(url, "tactic")
-        cls, namespace, label = node.value, node.namespace, ref
+        cls, namespace, label, key = node.value, node.namespace, ref, node.key
     elif isinstance(ref, type) and issubclass(ref, Tactic):
         selector, label = "", ref.name or ref.__name__
         node = next((n for n in rt.iter_nodes("tactic") if n.value is ref), None)
         cls, namespace = ref, node.namespace if node is not None else ""
+        key = node.key if node is not None else (ref.name or ref.__name__)
     else:
         raise TypeError(f"build_tactic_function: ref must be a tactic URL or a Tactic class, got {ref!r}")
     method_name, spec = _select(cls, selector or None, label)
     method = getattr(cls, method_name)
     package = namespace.partition(".")[0] or None
-    cfg = _config_for(config if config is not None else (spec.config if spec else None), package, rt, label)
+    cfg = _config_for(config if config is not None else (spec.config if spec else None), package, rt, label, cls, key)
     tool_name = name or (spec.name if spec else _NOT_NAME.sub("_", cls.name)[:64])
     input_model = spec.input_model if spec and spec.input_model else _first_model_param(method)
     text = _describe(cls, method, spec, description)
@@ -256,5 +282,5 @@ def call_tactic_proxy_endpoint(info: Dict[str, Any], params: Optional[Dict[str, 
     return done.result if done.error_message is None else (done.result_str or "")
 
 
-__all__ = ["tactictool", "build_tactic_function", "build_tactic_endpoint_info", "call_tactic_proxy_endpoint",
+__all__ = ["tactictool", "build_tactic_function", "find_tactic_config", "default_config_keys", "build_tactic_endpoint_info", "call_tactic_proxy_endpoint",
            "tactic_tools", "TacticToolSpec", "MAX_TACTIC_DEPTH"]

@@ -183,7 +183,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if model == "test":
             print("No provider key is set: the forked part of the re-run uses LLLM's offline test model.",
                   file=sys.stderr)
-    new = rerun(recorded, runtime=rt, overrides=overrides, invoker=invoker, log_store=store,
+    new = rerun(recorded, runtime=rt, overrides=overrides, invoker=invoker, log_store=store, model=args.model,
                 tags={"lllm.replay_of": recorded.session_id or ""})
     at = new.metadata.get("diverged_at")
     same = _jsonable(new.delivery) == _jsonable(recorded.delivery)
@@ -227,8 +227,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     import asyncio
     import warnings
 
-    from lllm.cli import _runtime, tactic_config
-    from lllm.core.tactic import build_tactic
+    from lllm.cli import _runtime, offline_model, tactic_config
+    from lllm.core.tactic import build_tactic, use_model
     rt = _runtime()
     node, config = tactic_config(rt, args.tactic, args.config, args.model)
     tasks = _read_tasks(args.tasks)
@@ -252,7 +252,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
             print(file=sys.stderr)
         return failed
 
-    failed = asyncio.run(run())
+    with use_model(offline_model(args.model, config)):  # tactic tools and sub-tactics run on it too
+        failed = asyncio.run(run())
     for i, res in enumerate(results):
         value = f"Error: {res}" if isinstance(res, BaseException) else res
         if hasattr(value, "model_dump"):

@@ -229,7 +229,8 @@ class ReplayInvoker(BaseInvoker):
 
 def rerun(session: Union[TacticCallSession, Dict[str, Any]], *, tactic: Any = None, runtime: Any = None,
           overrides: Optional[Dict[str, Any]] = None, invoker: Optional[BaseInvoker] = None,
-          log_store: Any = None, tags: Optional[Dict[str, str]] = None) -> TacticCallSession:
+          log_store: Any = None, tags: Optional[Dict[str, str]] = None,
+          model: Optional[str] = None) -> TacticCallSession:
     """Re-run a recorded tactic session and return the new session.
 
     Without ``invoker`` the re-run is an exact offline replay (a diverging request raises). With one
@@ -237,8 +238,10 @@ def rerun(session: Union[TacticCallSession, Dict[str, Any]], *, tactic: Any = No
     the first differing one and all after go to ``invoker``: fork-and-rerun. ``overrides`` are
     applied to the recorded config (see ``apply_overrides``: nested dicts or dotted paths such as
     ``agent_configs.writer.system_prompt``; one that changes nothing is refused). The new session's
-    metadata links to the recorded one (``replay_of``) and the point of divergence (``diverged_at``)."""
-    from lllm.core.tactic import Tactic, use_invoker
+    metadata links to the recorded one (``replay_of``) and the point of divergence (``diverged_at``).
+    ``model`` puts every agent, sub-tactics included, on that model (``use_model``); by default the
+    recorded run's own override (``metadata["model_override"]``, e.g. ``lllm run --model``) is applied again."""
+    from lllm.core.tactic import Tactic, use_invoker, use_model
     if isinstance(session, dict):
         session = TacticCallSession.model_validate(session)
     cls = _tactic_class(session, tactic, runtime)
@@ -247,7 +250,7 @@ def rerun(session: Union[TacticCallSession, Dict[str, Any]], *, tactic: Any = No
     instance = cls(config, runtime=runtime, log_store=log_store, tactic_path=session.tactic_path) \
         if isinstance(cls, type) and issubclass(cls, Tactic) else cls
     meta = {"replay_of": session.session_id, "replay_mode": "fork" if invoker is not None else "exact"}
-    with use_invoker(replay):
+    with use_invoker(replay), use_model(model or session.metadata.get("model_override")):
         new = instance(session.task, tags=tags, metadata=meta, return_session=True)
     new.metadata["diverged_at"] = replay.diverged_at
     new.metadata["replayed_calls"] = replay.replayed

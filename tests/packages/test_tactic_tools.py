@@ -9,7 +9,7 @@ import warnings
 import pytest
 from pydantic import BaseModel, Field
 
-from lllm import Agent, PackageInfo, Runtime, Tactic, build_tactic_function, tactictool
+from lllm import Agent, ConfigError, PackageInfo, Runtime, Tactic, TacticCallSession, build_tactic_function, tactictool
 from lllm.core.message import FunctionCall
 from lllm.core.tactic_tools import MAX_TACTIC_DEPTH, build_tactic_endpoint_info, call_tactic_proxy_endpoint
 from lllm.testing import MockInvoker, tool_calls
@@ -138,16 +138,62 @@ def test_signature_schema_and_method_dispatch():
     assert run(fn, text="ab", times=2).result == "ABAB"
 
 
-def test_config_binding_is_required():
+class Needy(Tactic, runtime=RT):
+    """Needs agents, so it needs a config."""
+
+    name = "needy"
+    agent_group = ["helper"]
+
+    @tactictool("ask_helper")
+    def call(self, task: str) -> str:
+        """Ask the helper."""
+        h = self.agents["helper"]
+        h.open("main")
+        h.receive(task)
+        return f"{h.model}: {h.respond().content}"
+
+
+RT.register_tactic("needy", Needy, overwrite=True, namespace="kit")
+
+
+def test_config_is_picked_by_name_as_lllm_run_does():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with pytest.raises(ValueError) as e:
-            build_tactic_function("kit.tactics:plain", runtime=RT)
-    assert str(e.value) == ("Tactic tool 'kit.tactics:plain' needs a config: pass config=... to build_tactic_function "
-                            "(or Tactic.as_function), or set @tactictool(..., config=...)")
+        plain = build_tactic_function("kit.tactics:plain", runtime=RT)  # no agents: runs without a config
+    assert run(plain, task="x").result_str == "Error: cannot do x"
+    rt = make_runtime()
+    rt.register_tactic("needy", Needy, overwrite=True, namespace="kit")
+    with pytest.raises(ConfigError) as e:
+        build_tactic_function("kit.tactics:needy", runtime=rt)
+    assert str(e.value).startswith("No config for tactic 'kit.tactics:needy' (tried ['kit.configs:needy', "
+                                   "'kit.configs:default']")
+    rt.register_config("default", {"global": {"model_name": "test"},
+                                   "agent_configs": [{"name": "helper", "system_prompt": "d"}]}, namespace="kit")
+    rt.register_config("needy", {"global": {"model_name": "test"},
+                                 "agent_configs": [{"name": "helper", "system_prompt": "own"}]}, namespace="kit")
+    fn = build_tactic_function("kit.tactics:needy", runtime=rt)
+    assert fn.function.config["agent_configs"][0]["system_prompt"] == "own"
     fn = build_tactic_function("kit.tactics:summarizer", runtime=RT, config={"marker": "override"})
     run(fn, topic="x")
     assert Summarizer.calls[-1][2] == "override"
+
+
+def test_use_model_passes_down_to_tactic_tools_and_is_replayed():
+    from lllm.core.tactic import use_model
+    from lllm.logging.replay import rerun
+    rt = make_runtime()
+    rt.register_tactic("needy", Needy, overwrite=True, namespace="kit")
+    rt.register_config("needy", {"global": {"model_name": "gpt-4o"},  # its own model: unreachable here
+                                 "agent_configs": [{"name": "helper", "system_prompt": "own"}]}, namespace="kit")
+    config = {"global": {"model_name": "gpt-4o", "tools": ["kit.tactics:needy"]},
+              "agent_configs": [{"name": "lead", "system_prompt": "Lead."}]}
+    with use_model("test"):
+        session = Parent(config, runtime=rt)("ask the helper", return_session=True)
+    child = session.sub_tactic_sessions["ask_helper"][0]
+    assert session.agent_sessions["lead"][0].state == "success" and child.state == "success"
+    assert child.delivery.startswith("test: ") and session.metadata["model_override"] == "test"
+    replayed = rerun(TacticCallSession.model_validate_json(session.model_dump_json()), tactic=Parent, runtime=rt)
+    assert replayed.delivery == session.delivery and replayed.metadata["diverged_at"] is None
 
 
 def test_errors_and_depth_become_error_results():
