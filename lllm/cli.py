@@ -119,7 +119,6 @@ def tactic_config(rt: Any, tactic: str, config_name: Optional[str], model: Optio
 
 def cmd_run(args: argparse.Namespace) -> int:
     import json
-    import warnings
 
     from lllm.core.tactic import build_tactic, use_model
     rt = _runtime()
@@ -129,11 +128,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_save:
         from lllm.logging.cli import _tags, open_store
         store = open_store(args.store, runtime=rt)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Tactic '.*' has no log_store")
-        tactic = build_tactic(config, name=node.qualified_key, runtime=rt, log_store=store)
-        with use_model(offline_model(args.model, config)):  # tactic tools and sub-tactics run on it too
-            session = tactic(task, return_session=True, tags=_tags(args.tag) if store else None)
+    tactic = build_tactic(config, name=node.qualified_key, runtime=rt, log_store=store)
+    with use_model(offline_model(args.model, config)):  # tactic tools and sub-tactics run on it too
+        session = tactic(task, return_session=True, tags=_tags(args.tag) if store else None)
     result = session.delivery
     cost = session.total_cost
     if args.json:

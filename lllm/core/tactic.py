@@ -254,11 +254,11 @@ class Tactic(ABC):
                 hook(session)
             except Exception:  # noqa: BLE001 - an observer never masks the outcome
                 logger.warning("tactic %s: session hook %r failed", self.name, hook, exc_info=True)
-        if self.log_store is None:
+        if self.log_store is None:  # quiet by default: a script without a store is normal (said once, at INFO)
             if not self._warned_no_store:
                 self._warned_no_store = True
-                warnings.warn(f"Tactic '{self.name}' has no log_store: its sessions are not saved. Pass "
-                              f"log_store=... (or ckpt_dir=...) to record them.", UserWarning, stacklevel=4)
+                logger.info("tactic %s has no log_store: its sessions are not saved (pass log_store=... or "
+                            "ckpt_dir=... to record them)", self.name)
             return
         try:
             session.session_id = self.log_store.save_session(session, tags=tags, metadata=metadata)

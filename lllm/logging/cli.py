@@ -225,7 +225,6 @@ def _bar(done: int, total: int, failed: int, width: int = 30) -> str:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     import asyncio
-    import warnings
 
     from lllm.cli import _runtime, offline_model, tactic_config
     from lllm.core.tactic import build_tactic, use_model
@@ -233,9 +232,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     node, config = tactic_config(rt, args.tactic, args.config, args.model)
     tasks = _read_tasks(args.tasks)
     store = open_store(args.store, runtime=rt)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Tactic '.*' has no log_store")
-        tactic = build_tactic(config, name=node.qualified_key, runtime=rt, log_store=store)
+    tactic = build_tactic(config, name=node.qualified_key, runtime=rt, log_store=store)
     results: List[Any] = [None] * len(tasks)
     tty = sys.stderr.isatty()
 

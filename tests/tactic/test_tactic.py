@@ -110,13 +110,14 @@ def test_failure_is_recorded_reraised_unchanged_and_saving_never_masks_it():
         Boom({}, log_store=MemoryStore(fail=True))("x")
 
 
-def test_no_store_warns_once_per_instance():
+def test_no_store_is_quiet_and_said_once_at_info(caplog):
     t = Pair(CONFIG, runtime=rt)
-    with warnings.catch_warnings(record=True) as w:
+    with warnings.catch_warnings(record=True) as w, caplog.at_level("INFO", logger="lllm"):
         warnings.simplefilter("always")
         t("a")
         t("b")
-    assert sum("no log_store" in str(x.message) for x in w) == 1
+    assert not [x for x in w if "log_store" in str(x.message)]
+    assert sum("has no log_store" in r.getMessage() for r in caplog.records) == 1
 
 
 class Query(BaseModel):
