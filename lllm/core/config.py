@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import logging
 import warnings
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -153,35 +153,84 @@ class AgentSpec(BaseModel):
         return agent
 
 
+_Shape = Tuple[Any, str]  # (accepted type(s), what the field must be)
+_TOP_SHAPES: Dict[str, _Shape] = {  # top-level config fields LLLM reads; other keys belong to the tactic
+    "base": (str, "the name of another config"),
+    "tactic_type": (str, "a tactic name"),
+    "global": (dict, "a mapping of agent settings merged into every agent"),
+    "agent_configs": (list, "a list of agent configs (mappings, each with a 'name')"),
+    "agent_group_configs": (dict, "a mapping from agent names to agent configs"),
+    "invoker": (str, "an invoker name (auto, openai, anthropic, litellm or test)"),
+    "invoker_config": (dict, "a mapping of invoker settings"),
+    "mcp_servers": (dict, "a mapping from server names to MCP server settings"),
+    "max_workers": (int, "an integer >= 1"),
+}
+_AGENT_SHAPES: Dict[str, _Shape] = {
+    "name": (str, "a string"), "model_name": (str, "a model name (a string)"),
+    "system_prompt": (str, "a string"), "system_prompt_path": (str, "a prompt key (a string)"),
+    "api_type": (str, "'completion' or 'response'"), "model_args": (dict, "a mapping"),
+    "extra_settings": (dict, "a mapping"), "proxy": (dict, "a mapping of proxy settings"),
+    "context_manager": (dict, "a mapping like {type: default, max_tokens: 8000}"),
+    "tools": (list, "a list of tool URLs"), "skills": ((list, str), "a list of skill names or '*'"),
+    **{k: (int, "an integer >= 0") for k in _LIMITS},
+}
+
+
+def _check_field(where: str, field: str, value: Any, shape: _Shape) -> None:
+    typ, what = shape
+    if value is None:
+        return
+    wrong = not isinstance(value, typ) or (typ is int and isinstance(value, bool))
+    if not wrong and typ is int:
+        wrong = value < (1 if field == "max_workers" else 0)
+    if wrong:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise ConfigError(f"{where}: '{field}' must be {what}, got {type(value).__name__} {shown}")
+
+
+def check_config_shape(config: Any, where: str) -> Dict[str, Any]:
+    """``config`` itself if every top-level field LLLM reads, and every known key of its agent entries, has
+    the right type; otherwise a ``ConfigError`` that starts with ``where`` (say, the file) and names the field."""
+    if not isinstance(config, dict):
+        raise ConfigError(f"{where} must be a mapping of config fields, got {type(config).__name__}")
+    for field, shape in _TOP_SHAPES.items():
+        _check_field(where, field, config.get(field), shape)
+    agents: List[Tuple[str, Dict[str, Any]]] = [("global", config.get("global") or {})]
+    for i, entry in enumerate(config.get("agent_configs") or []):
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: 'agent_configs[{i}]' must be an agent config (a mapping with a 'name'), "
+                              f"got {type(entry).__name__}")
+        if not isinstance(entry.get("name"), str) or not entry["name"]:
+            raise ConfigError(f"{where}: 'agent_configs[{i}]' needs a 'name' (a non-empty string), "
+                              f"got {entry.get('name')!r}")
+        agents.append((f"agent_configs[{i}]", entry))
+    for name, entry in (config.get("agent_group_configs") or {}).items():
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where}: 'agent_group_configs' keys must be agent names (strings), got {name!r}")
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: 'agent_group_configs.{name}' must be an agent config (a mapping), "
+                              f"got {type(entry).__name__}")
+        agents.append((f"agent_group_configs.{name}", entry))
+    for prefix, entry in agents:
+        for key, shape in _AGENT_SHAPES.items():
+            _check_field(where, f"{prefix}.{key}", entry.get(key), shape)
+    return config
+
+
 def parse_agent_configs(config: Dict[str, Any], agent_group: List[str], tactic_name: str) -> Dict[str, AgentSpec]:
     """Merge ``global`` into every agent entry and return specs for ``agent_group`` (in its order)."""
-    if not isinstance(config, dict):
-        raise ConfigError(f"Tactic '{tactic_name}': config must be a mapping, got {type(config).__name__}")
+    check_config_shape(config, f"Tactic '{tactic_name}': config")
     glob = config.get("global") or {}
-    if not isinstance(glob, dict):
-        raise ConfigError(f"Tactic '{tactic_name}': 'global' must be a mapping, got {type(glob).__name__}")
     entries: Dict[str, Dict[str, Any]] = {}
-    listed = config.get("agent_configs") or []
-    if not isinstance(listed, list):
-        raise ConfigError(f"Tactic '{tactic_name}': 'agent_configs' must be a list of mappings with a 'name'")
-    for i, entry in enumerate(listed):
-        if not isinstance(entry, dict):
-            raise TypeError(f"Tactic '{tactic_name}': agent_configs[{i}] must be a mapping, got {type(entry).__name__}")
-        if not entry.get("name"):
-            raise ValueError(f"Tactic '{tactic_name}': agent_configs[{i}] has no 'name'")
+    for i, entry in enumerate(config.get("agent_configs") or []):
         if entry["name"] in entries:
             raise ConfigError(f"Tactic '{tactic_name}': agent_configs[{i}] repeats the agent name "
                               f"'{entry['name']}'; each agent is declared once.")
         entries[entry["name"]] = entry
-    grouped = config.get("agent_group_configs") or {}
-    if not isinstance(grouped, dict):
-        raise ConfigError(f"Tactic '{tactic_name}': 'agent_group_configs' must map agent names to mappings")
-    for name, entry in grouped.items():
+    for name, entry in (config.get("agent_group_configs") or {}).items():
         if name in entries:
             raise ConfigError(f"Tactic '{tactic_name}': agent '{name}' is defined in both 'agent_configs' "
                               f"and 'agent_group_configs'; keep one.")
-        if not isinstance(entry, dict):
-            raise TypeError(f"Tactic '{tactic_name}': agent_group_configs['{name}'] must be a mapping")
         entries[name] = {**entry, "name": name}
     specs: Dict[str, AgentSpec] = {}
     for name in agent_group:
@@ -217,15 +266,24 @@ def load_config(name: str, runtime: Optional["Runtime"] = None) -> Any:
     return copy.deepcopy(_runtime(runtime).get(name, "config"))
 
 
+def _where(node: Any, of: str = "") -> str:
+    """``Config 'key' (file)``, naming the file the config was read from when there is one."""
+    file = node.metadata.get("file_path") if isinstance(getattr(node, "metadata", None), dict) else None
+    return f"Config '{node.qualified_key}'" + (f" (base of '{of}')" if of else "") + (f" ({file})" if file else "")
+
+
 def _resolve_chain(data: Dict[str, Any], label: str, package: Optional[str], rt: "Runtime",
-                   chain: List[str]) -> Dict[str, Any]:
-    """``data`` with its ``base`` chain merged underneath; ``chain`` holds the keys visited so far."""
+                   chain: List[str], where: str = "") -> Dict[str, Any]:
+    """``data`` with its ``base`` chain merged underneath; ``chain`` holds the keys visited so far,
+    ``where`` says in messages which config (and file) ``data`` is."""
+    where = where or f"Config '{label}'"
+    check_config_shape(data, where)
     base = data.get("base")
     own = {k: v for k, v in data.items() if k != "base"}
     if base is None:
         return copy.deepcopy(own)
-    if not isinstance(base, str) or not base:
-        raise ConfigError(f"Config '{label}': 'base' must be the name of another config, got {base!r}")
+    if not base:
+        raise ConfigError(f"{where}: 'base' must be the name of another config, got {base!r}")
     try:
         node = _config_node(base, rt, package)
     except ResourceNotFoundError as e:
@@ -234,24 +292,19 @@ def _resolve_chain(data: Dict[str, Any], label: str, package: Optional[str], rt:
     key = node.qualified_key
     if key in chain:
         raise ValueError("Config inheritance cycle: " + " -> ".join([*chain, key]))
-    parent = node.value
-    if not isinstance(parent, dict):
-        raise TypeError(f"Config '{key}' (base of '{label}') must be a mapping, got {type(parent).__name__}")
     pkg = node.namespace.partition(".")[0] or None
-    return deep_merge(_resolve_chain(parent, key, pkg, rt, [*chain, key]), own)
+    return deep_merge(_resolve_chain(node.value, key, pkg, rt, [*chain, key], _where(node, label)), own)
 
 
 def resolve_config(name: str, runtime: Optional["Runtime"] = None) -> Dict[str, Any]:
     """The config ``name`` with its ``base`` chain followed (the child's package first) and merged under it.
 
-    The result is a new dict without ``base``. A cycle raises ``ValueError`` showing the chain."""
+    The result is a new dict without ``base``. A cycle raises ``ValueError`` showing the chain; a config
+    whose fields have the wrong shape raises ``ConfigError`` naming its file and the field."""
     rt = _runtime(runtime)
     node = rt.get_node(name, "config")
-    data = node.value
-    if not isinstance(data, dict):
-        raise TypeError(f"Config '{node.qualified_key}' must be a mapping, got {type(data).__name__}")
     key = node.qualified_key
-    return _resolve_chain(data, key, node.namespace.partition(".")[0] or None, rt, [key])
+    return _resolve_chain(node.value, key, node.namespace.partition(".")[0] or None, rt, [key], _where(node))
 
 
 def vendor_config(source: "str | Dict[str, Any]", overrides: Optional[Dict[str, Any]] = None, *,
@@ -328,5 +381,5 @@ def agent_config_schema() -> Dict[str, Any]:
     }
 
 
-__all__ = ["AgentSpec", "deep_merge", "parse_agent_configs", "KNOWN_AGENT_KEYS", "load_config", "resolve_config",
-           "vendor_config", "resolve_profile", "agent_config_schema"]
+__all__ = ["AgentSpec", "deep_merge", "parse_agent_configs", "check_config_shape", "KNOWN_AGENT_KEYS", "load_config",
+           "resolve_config", "vendor_config", "resolve_profile", "agent_config_schema"]

@@ -94,13 +94,15 @@ def test_cycles_show_the_chain_in_order(rt):
 
 
 def test_non_mappings_missing_and_bad_bases(rt):
-    with pytest.raises(TypeError, match=r"^Config 'app.configs:listy' must be a mapping, got list$"):
+    with pytest.raises(ConfigError, match=r"^Config 'app.configs:listy' \(.*listy.yaml\) must be a mapping of config "
+                                          r"fields, got list$"):
         resolve_config("listy", runtime=rt)
-    with pytest.raises(TypeError, match=r"^Config 'app.configs:listy' \(base of 'app.configs:on_list'\) must be a mapping"):
+    with pytest.raises(ConfigError, match=r"^Config 'app.configs:listy' \(base of 'app.configs:on_list'\) "
+                                          r"\(.*listy.yaml\) must be a mapping"):
         resolve_config("on_list", runtime=rt)
     with pytest.raises(ResourceNotFoundError, match=r"^Config 'app.configs:lost': base No config 'nowhere'"):
         resolve_config("lost", runtime=rt)
-    with pytest.raises(ConfigError, match=r"'base' must be the name of another config, got \[1\]"):
+    with pytest.raises(ConfigError, match=r"bad_base.yaml\): 'base' must be the name of another config, got list \[1\]"):
         resolve_config("bad_base", runtime=rt)
 
 
