@@ -34,7 +34,7 @@ _EXPORTS = {
     # agent and tactic
     "Agent": "lllm.core.agent", "AgentCallSession": "lllm.core.sessions", "InvokeTrace": "lllm.core.sessions",
     "Tactic": "lllm.core.tactic", "TacticCallSession": "lllm.core.sessions", "build_tactic": "lllm.core.tactic",
-    "register_tactic_class": "lllm.core.tactic",
+    "register_tactic_class": "lllm.core.tactic", "tactic": "lllm.core.functional",
     "BaseStreamHandler": "lllm.core.stream", "PrintStreamHandler": "lllm.core.stream",
     # configuration and runtime
     "AgentSpec": "lllm.core.config", "parse_agent_configs": "lllm.core.config", "deep_merge": "lllm.core.config",
@@ -85,6 +85,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from lllm.core.runtime import Runtime, get_default_runtime, get_runtime, set_default_runtime
     from lllm.core.sessions import AgentCallSession, InvokeTrace, TacticCallSession
     from lllm.core.stream import BaseStreamHandler, PrintStreamHandler
+    from lllm.core.functional import tactic
     from lllm.core.tactic import Tactic, build_tactic, register_tactic_class
     from lllm.core.tools import MCP, Function, tool
     from lllm.errors import (AgentCallError, AgentException, ConfigError, LLLMError, PackageError, ParseError,

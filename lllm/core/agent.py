@@ -6,6 +6,8 @@ budgets), recover from invalid output in a forked working dialog, run tool calls
 from __future__ import annotations
 
 import asyncio
+import copy
+import json
 import logging
 import random
 import threading
@@ -13,11 +15,13 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
+from pydantic import BaseModel
+
 from lllm.core.aio import run_sync
 from lllm.core.const import APITypes, Roles
 from lllm.core.message import FunctionCall, Message
 from lllm.core.sessions import AgentCallSession, InvokeTrace, error_record
-from lllm.errors import AgentCallError, ToolBindingError
+from lllm.errors import AgentCallError, ConfigError, ToolBindingError
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
@@ -44,12 +48,16 @@ class Agent:
     #: Multiplies every backoff delay; tests may lower it. Retry-After from a provider always wins.
     backoff_scale: float = 1.0
 
-    def __init__(self, name: str, system_prompt: Union["Prompt", str], model: str,
+    def __init__(self, name: str, system_prompt: Union["Prompt", str], model: Optional[str] = None,
                  llm_invoker: Optional["BaseInvoker"] = None, stream_handler: Any = None,
                  api_type: APITypes = APITypes.COMPLETION, model_args: Optional[Dict[str, Any]] = None,
                  max_exception_retry: int = 3, max_interrupt_steps: int = 5, max_llm_recall: int = 0,
                  context_manager: Any = None, tools: Optional[Sequence[Any]] = None,
-                 rate_limit_retries: int = 6, runtime: Any = None):
+                 rate_limit_retries: int = 6, runtime: Any = None, *, output: Any = None,
+                 base_url: Optional[str] = None, api_key: Optional[str] = None,
+                 headers: Optional[Dict[str, str]] = None, timeout: Optional[float] = None):
+        """``output`` (a pydantic model) is what ``run`` returns; ``base_url``/``api_key``/``headers``/``timeout``
+        set this agent's endpoint (they become ``model_args`` ``api_base``/``api_key``/``extra_headers``/``timeout``)."""
         for key, v in (("max_exception_retry", max_exception_retry), ("max_interrupt_steps", max_interrupt_steps),
                        ("max_llm_recall", max_llm_recall), ("rate_limit_retries", rate_limit_retries)):
             if not isinstance(v, int) or v < 0:
@@ -57,9 +65,12 @@ class Agent:
         from lllm.core.prompt import Prompt
         if isinstance(system_prompt, str):
             system_prompt = Prompt(path=f"_inline/{name}/system", prompt=system_prompt)
+        model_args = _endpoint_args(name, model_args, base_url=base_url, api_key=api_key, headers=headers,
+                                    timeout=timeout)
+        self._own_invoker = llm_invoker is None  # built here from the model and endpoint (rebuilt on a model change)
         if llm_invoker is None:
-            from lllm.invokers.base import build_invoker
-            llm_invoker = build_invoker({})
+            llm_invoker = default_invoker(model, model_args)
+        self.output = _check_output(name, output)
         self.name = name
         self.system_prompt = system_prompt
         self.model = model
@@ -197,6 +208,76 @@ class Agent:
                              f"agents share content, not dialogs.")
         session = await self._run(dialog, metadata, args, parser_args)
         return session if return_session else session.delivery
+
+    # ---------------------------------------------------------------------------------------
+    # The short path: run(task) -> typed value (docs/getting-started.md)
+    # ---------------------------------------------------------------------------------------
+    _template: Optional["Agent"] = None  # set on a tactic call's copy of a module-level agent
+
+    def run(self, task: Any, *, continue_dialog: bool = False, return_session: bool = False,
+            **prompt_args: Any) -> Any:
+        """Send ``task`` as the user turn of a fresh dialog (``continue_dialog=True``: the last one) with this
+        agent's tools and ``output`` type; return the typed value (or the AgentCallSession).
+
+        ``prompt_args`` fill the system prompt's variables (and a Prompt task's). Inside a tactic call the
+        run happens on that call's own copy of this agent and is recorded in the call's session."""
+        return run_sync(self._bound()._arun(task, continue_dialog, return_session, prompt_args))
+
+    async def arun(self, task: Any, *, continue_dialog: bool = False, return_session: bool = False,
+                   **prompt_args: Any) -> Any:
+        """Async ``run``."""
+        return await self._bound()._arun(task, continue_dialog, return_session, prompt_args)
+
+    def _bound(self) -> "Agent":
+        from lllm.core.functional import bound_agent
+        return bound_agent(self)
+
+    async def _arun(self, task: Any, continue_dialog: bool, return_session: bool,
+                    prompt_args: Dict[str, Any]) -> Any:
+        from lllm.core.prompt import Prompt
+        if not self.model:
+            raise ConfigError(f"Agent '{self.name}' has no model: pass model=... (e.g. 'gpt-4o-mini', or 'test' "
+                              f"to run offline), or run it in a tactic whose config sets global.model_name "
+                              f"(`lllm run ... --model M`).")
+        turn = self._turn_prompt(task)
+        if continue_dialog and self._active is not None:
+            runner, dialog = self, self.current_dialog
+        else:  # a fresh dialog on a light clone, so concurrent runs never share state
+            runner = copy.copy(self)
+            runner._dialogs, runner._active, runner._busy, runner._busy_lock = {}, None, False, threading.Lock()
+            dialog = runner.open("run", prompt_args or None)
+        dialog.put_prompt(turn, prompt_args if isinstance(task, Prompt) else None, name="user", role=Roles.USER)
+        try:
+            session = await runner._run(dialog, None, None, None)
+        finally:
+            if runner is not self:
+                self._keep_run_dialog(dialog)
+        return session if return_session else _typed_value(session.delivery, turn)
+
+    def _turn_prompt(self, task: Any) -> "Prompt":
+        """The user turn for ``task``: a Prompt as is, anything else as literal text; ``output`` is its format."""
+        from lllm.core.prompt import Prompt
+        if isinstance(task, Prompt):
+            if self.output is None or task.format is self.output:
+                return task
+            return task.extend(path=f"{task.path}/as_{self.name}", format=self.output)
+        if isinstance(task, BaseModel):
+            text = task.model_dump_json()
+        elif isinstance(task, (dict, list)):
+            text = json.dumps(task, default=str)
+        else:
+            text = str(task)
+        return Prompt(path=f"_inline/{self.name}/task", prompt=text.replace("{", "{{").replace("}", "}}"),
+                      format=self.output)
+
+    def _keep_run_dialog(self, dialog: "Dialog") -> None:
+        """Keep a run's dialog: all of them on a tactic call's copy ("run", "run_2", ...), the last one otherwise."""
+        alias, n = "run", 1
+        while self._template is not None and alias in self._dialogs:
+            n += 1
+            alias = f"run_{n}"
+        self._dialogs[alias] = dialog
+        self._active = alias
 
     # ---------------------------------------------------------------------------------------
     # The call loop (§3.2)
@@ -432,6 +513,57 @@ class _LoopState:
 
 async def _done(value: FunctionCall) -> FunctionCall:
     return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Short-path helpers: endpoint keywords, the default invoker, output types
+# ---------------------------------------------------------------------------------------------
+_ENDPOINT_KEYS = {"base_url": "api_base", "api_key": "api_key", "headers": "extra_headers", "timeout": "timeout"}
+
+
+def _endpoint_args(agent: str, model_args: Optional[Dict[str, Any]], **endpoint: Any) -> Dict[str, Any]:
+    """``model_args`` plus the endpoint keywords under their model_args names; a conflicting value is an error."""
+    out = dict(model_args or {})
+    for kw, value in endpoint.items():
+        if value is None:
+            continue
+        key = _ENDPOINT_KEYS[kw]
+        given = out.get(key, out.get("base_url") if key == "api_base" else None)
+        if given is not None and given != value:
+            raise ConfigError(f"Agent '{agent}': {kw}={value!r} conflicts with model_args[{key!r}]={given!r}; "
+                              f"set it once.")
+        out[key] = value
+    return out
+
+
+def default_invoker(model: Optional[str], model_args: Dict[str, Any]) -> "BaseInvoker":
+    """The invoker an agent builds for itself: routed by model name; with a base URL, a model with no
+    native route (e.g. ``llama3.2`` on Ollama) goes to the OpenAI-compatible invoker at that URL."""
+    from lllm.invokers.base import build_invoker
+    from lllm.invokers.router import native_route
+    name = "auto"
+    if model and (model_args.get("api_base") or model_args.get("base_url")) and native_route(model) is None:
+        name = "openai"
+    return build_invoker({"invoker": name, "invoker_config": {}})
+
+
+def _check_output(agent: str, output: Any) -> Any:
+    if output is None or output is str:
+        return None
+    if isinstance(output, dict) or (isinstance(output, type) and issubclass(output, BaseModel)):
+        return output
+    raise TypeError(f"Agent '{agent}': output must be a pydantic model class, a JSON-Schema dict or None (text), "
+                    f"got {output!r}; wrap other types in a model, e.g. class Answer(BaseModel): value: int.")
+
+
+def _typed_value(message: Message, turn: "Prompt") -> Any:
+    """What ``run`` returns: the ``format`` instance (or data), the parser's dict, else the text."""
+    fmt = turn.format
+    if isinstance(fmt, type):
+        return message.parsed_as(fmt)
+    if fmt is not None or turn.parser is not None:
+        return {k: v for k, v in message.parsed.items() if k != "raw"} if fmt is not None else message.parsed
+    return message.content
 
 
 __all__ = ["Agent", "AgentCallSession", "backoff_delay"]

@@ -136,6 +136,10 @@ class Tactic(ABC):
             from lllm.logging import local_store  # the session store (§9.1)
             log_store = local_store(ckpt_dir, runtime=self.runtime)
         self.log_store = log_store
+        if "invoker_config" in self.config:  # a key the built-in invokers would not read is an error, not ignored
+            from lllm.invokers.router import check_invoker_config
+            check_invoker_config(self.config.get("invoker") or "auto", self.config["invoker_config"],
+                                 f"Tactic '{self.name}'")
         if invoker is None:
             from lllm.invokers.base import build_invoker
             invoker = build_invoker(self.config)

@@ -5,8 +5,10 @@ Names follow LiteLLM's ``provider/model`` convention so configs stay portable:
 OpenAI invoker; ``anthropic/…`` and bare ``claude-…`` → the native Anthropic invoker; ``test``
 → ``TestInvoker``; anything else → ``LiteLLMInvoker`` if LiteLLM is installed.
 
-``api_base``/``api_key`` come from ``model_args`` first, else from the provider's environment
-variables, read at call time (never at import) and never logged."""
+Where a call goes, first match wins: ``model_args`` ``api_base``/``base_url`` (an Agent's ``base_url=``
+keyword lands there), then ``invoker_config`` ``api_base``/``base_url``, then the provider's environment
+variables (``OPENAI_BASE_URL``, ...), then the provider's default. Keys follow the same order. Environment
+variables are read at call time (never at import) and keys are never logged."""
 from __future__ import annotations
 
 import importlib.util
@@ -89,6 +91,11 @@ def _native_route(model: str) -> Optional[Tuple[str, str, str]]:
     if model.startswith("claude-"):
         return ("anthropic", "anthropic", model)
     return None
+
+
+def native_route(model: str) -> Optional[Tuple[str, str, str]]:
+    """``(invoker_name, provider, wire_model)`` when a native invoker serves ``model``, else ``None``."""
+    return _native_route(model) if isinstance(model, str) and model else None
 
 
 def route(model: str) -> Tuple[str, str, str]:
@@ -199,6 +206,44 @@ def resolve_endpoint(provider: str, wire_model: str, *, api_base: Optional[str] 
 
 
 # ---------------------------------------------------------------------------------------------
+# invoker_config of the built-in invokers
+# ---------------------------------------------------------------------------------------------
+
+#: What the built-in invokers read from ``invoker_config`` (aliases on the right are renamed to the left).
+INVOKER_CONFIG_KEYS = ("api_base", "api_key", "extra_headers", "api_version", "system_role")
+_CONFIG_ALIASES = {"base_url": "api_base", "headers": "extra_headers"}
+BUILTIN_INVOKERS = ("auto", "openai", "anthropic", "litellm")
+
+
+def invoker_settings(config: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """``config`` with ``base_url``/``headers`` renamed ``api_base``/``extra_headers`` (both given and
+    different → ConfigError), so a base URL set either way is honoured."""
+    out = dict(config or {})
+    for alias, key in _CONFIG_ALIASES.items():
+        if alias in out:
+            value = out.pop(alias)
+            if out.get(key) is not None and value is not None and out[key] != value:
+                raise ConfigError(f"invoker_config sets both '{alias}' ({value!r}) and '{key}' ({out[key]!r}); "
+                                  f"keep one.")
+            if out.get(key) is None:
+                out[key] = value
+    return out
+
+
+def check_invoker_config(invoker: str, config: Any, owner: str) -> None:
+    """Refuse an ``invoker_config`` a built-in invoker would partly ignore (unknown keys, wrong type)."""
+    if invoker not in BUILTIN_INVOKERS:
+        return
+    if not isinstance(config, dict):
+        raise ConfigError(f"{owner}: invoker_config must be a mapping, got {type(config).__name__}")
+    unknown = sorted(k for k in config if k not in INVOKER_CONFIG_KEYS and k not in _CONFIG_ALIASES)
+    if unknown:
+        raise ConfigError(f"{owner}: invoker_config key(s) {unknown} are not read by the '{invoker}' invoker "
+                          f"(it reads {sorted([*INVOKER_CONFIG_KEYS, *_CONFIG_ALIASES])}). Request options such "
+                          f"as timeout go in model_args, e.g. global: {{model_args: {{timeout: 30}}}}.")
+
+
+# ---------------------------------------------------------------------------------------------
 # AutoInvoker and the built-in registrations
 # ---------------------------------------------------------------------------------------------
 
@@ -208,7 +253,7 @@ class AutoInvoker(BaseInvoker):
     name = "auto"
 
     def __init__(self, config: Optional[Dict[str, Any]] = None):
-        super().__init__(config)
+        super().__init__(invoker_settings(config))
         self._invokers: Dict[str, BaseInvoker] = {}
 
     def invoker_for(self, model: str) -> BaseInvoker:
@@ -265,19 +310,19 @@ class AutoInvoker(BaseInvoker):
 
 def _build_openai(config: Dict[str, Any]) -> BaseInvoker:
     from lllm.invokers.openai import OpenAIInvoker
-    return OpenAIInvoker(config)
+    return OpenAIInvoker(invoker_settings(config))
 
 
 def _build_anthropic(config: Dict[str, Any]) -> BaseInvoker:
     from lllm.invokers.anthropic import AnthropicInvoker
-    return AnthropicInvoker(config)
+    return AnthropicInvoker(invoker_settings(config))
 
 
 def _build_litellm(config: Dict[str, Any]) -> BaseInvoker:
     if importlib.util.find_spec("litellm") is None:
         raise ConfigError(f"The 'litellm' invoker needs LiteLLM, which is not installed: {LITELLM_HINT}")
     from lllm.invokers.litellm import LiteLLMInvoker
-    return LiteLLMInvoker(config)
+    return LiteLLMInvoker(invoker_settings(config))
 
 
 def _build_test(config: Dict[str, Any]) -> BaseInvoker:
@@ -293,5 +338,6 @@ def register_builtin_invokers() -> None:
             register_invoker(name, builder)
 
 
-__all__ = ["route", "openai_target", "resolve_endpoint", "Endpoint", "ProviderSpec", "PROVIDERS",
-           "OPENAI_COMPATIBLE", "AutoInvoker", "register_builtin_invokers"]
+__all__ = ["route", "native_route", "invoker_settings", "check_invoker_config", "INVOKER_CONFIG_KEYS",
+           "openai_target", "resolve_endpoint", "Endpoint", "ProviderSpec", "PROVIDERS", "OPENAI_COMPATIBLE",
+           "AutoInvoker", "register_builtin_invokers"]

@@ -1,0 +1,176 @@
+"""``@tactic``: a tactic written as a plain (async) function of module-level agents.
+
+The function becomes a registered ``Tactic`` subclass, so calls, ``bcall``/``ccall``, sessions, log
+stores, replay and package discovery are those of any tactic. Module-level agents are templates: inside
+a call, ``agent.run``/``arun`` works on that call's own copy of the agent (found through the running
+call's context), recorded in the call's session; concurrent calls never share dialogs."""
+from __future__ import annotations
+
+import copy
+import inspect
+import threading
+import types
+import typing
+import warnings
+from typing import Any, Callable, Dict, Optional
+
+from lllm.core.tactic import Tactic, _current_call, _invoker_override, _model_override
+from lllm.errors import ConfigError
+
+#: What a ``@tactic`` config may set for its agents (in ``global`` or an ``agent_configs`` entry).
+AGENT_OVERRIDES = ("model_name", "system_prompt", "model_args", "max_exception_retry", "max_interrupt_steps",
+                   "max_llm_recall", "rate_limit_retries")
+_TOP_KEYS = ("tactic_type", "global", "agent_configs", "invoker", "invoker_config", "max_workers", "base")
+
+
+class FunctionTactic(Tactic, register=False):
+    """Base of the tactics ``@tactic`` makes; ``function`` is the decorated function.
+
+    Its config may override the agents the function uses: ``global`` for all of them and
+    ``agent_configs`` entries by agent name (keys: ``AGENT_OVERRIDES``); ``invoker``/``invoker_config``
+    replace their invokers."""
+
+    function: Callable[..., Any]
+
+    def __init__(self, config: Optional[Dict[str, Any]] = None, ckpt_dir: Optional[str] = None, stream: Any = None,
+                 runtime: Any = None, *, log_store: Any = None, tactic_path: Optional[str] = None,
+                 invoker: Any = None):
+        super().__init__(config, ckpt_dir, stream, runtime, log_store=log_store, tactic_path=tactic_path,
+                         invoker=invoker)
+        self._explicit_invoker = invoker is not None or "invoker" in self.config or "invoker_config" in self.config
+        self._overrides = _parse_overrides(self.name, self.config)
+
+    def call(self, task: Any, **kw: Any) -> Any:  # replaced per subclass by @tactic
+        raise NotImplementedError
+
+
+def tactic(fn: Optional[Callable[..., Any]] = None, /, *, name: Optional[str] = None,
+           config: Optional[Dict[str, Any]] = None, log_store: Any = None, ckpt_dir: Optional[str] = None,
+           runtime: Any = None) -> Any:
+    """Make ``fn(task, **kw)`` (sync or async) a registered tactic and return an instance of it.
+
+    The name defaults to the function's; the first parameter is the task and, like the return value, is
+    validated when annotated with a pydantic model. ``config``, ``log_store`` and ``ckpt_dir`` go to the
+    instance (``Tactic(...)``); ``type(t)(config, ...)`` builds another one."""
+    def make(fn: Callable[..., Any]) -> FunctionTactic:
+        if isinstance(fn, type) or not callable(fn):
+            raise TypeError(f"@tactic decorates a function, got {fn!r}; subclass Tactic for a class-based tactic.")
+        params = list(inspect.signature(fn).parameters.values())
+        if not params or params[0].kind not in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
+            raise TypeError(f"@tactic function {fn.__qualname__} must take the task as its first positional "
+                            f"parameter, e.g. `async def {fn.__name__}(topic: str): ...`")
+        tname = name or fn.__name__
+        call = _call_method(fn, params[0].name)
+        body = {"name": tname, "call": call, "function": staticmethod(fn), "__doc__": fn.__doc__,
+                "__module__": fn.__module__, "__qualname__": f"{fn.__qualname__}.tactic"}
+        cls = types.new_class(f"{fn.__name__}_tactic", (FunctionTactic,), {"runtime": runtime} if runtime else {},
+                              lambda ns: ns.update(body))
+        from lllm.core.runtime import target_runtime
+        return cls(config, ckpt_dir, runtime=target_runtime(runtime), log_store=log_store)
+
+    if fn is not None:
+        return make(fn)
+    return make
+
+
+def _call_method(fn: Callable[..., Any], task_param: str) -> Callable[..., Any]:
+    """``call(self, task, **kw)`` running ``fn``, annotated like it (so typed I/O works)."""
+    if inspect.iscoroutinefunction(fn):
+        async def call(self: Any, task: Any, **kw: Any) -> Any:
+            return await fn(task, **kw)
+    else:
+        def call(self: Any, task: Any, **kw: Any) -> Any:
+            return fn(task, **kw)
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # noqa: BLE001 - unresolvable annotations mean "untyped"
+        hints = {}
+    call.__annotations__ = {k: hints[h] for k, h in (("task", task_param), ("return", "return")) if h in hints}
+    call.__doc__ = fn.__doc__
+    return call
+
+
+def _parse_overrides(tactic: str, config: Dict[str, Any]) -> Dict[Optional[str], Dict[str, Any]]:
+    """``{None: global overrides, agent name: its overrides}``; unknown keys are an error, not ignored."""
+    unknown = sorted(k for k in config if k not in _TOP_KEYS)
+    if unknown:
+        warnings.warn(f"Tactic '{tactic}' (@tactic): config key(s) {unknown} are not read; a @tactic config "
+                      f"reads {list(_TOP_KEYS)}.", UserWarning, stacklevel=4)
+    out: Dict[Optional[str], Dict[str, Any]] = {}
+    entries = [(None, config.get("global") or {})]
+    listed = config.get("agent_configs") or []
+    if not isinstance(listed, list):
+        raise ConfigError(f"Tactic '{tactic}': 'agent_configs' must be a list of mappings with a 'name'")
+    entries += [(e.get("name") if isinstance(e, dict) else None, e) for e in listed]
+    for i, (agent, entry) in enumerate(entries):
+        where = "global" if i == 0 else f"agent_configs[{i - 1}]"
+        if not isinstance(entry, dict) or (i and not agent):
+            raise ConfigError(f"Tactic '{tactic}': {where} must be a mapping" + (" with a 'name'" if i else ""))
+        bad = sorted(k for k in entry if k not in AGENT_OVERRIDES and k != "name")
+        if bad:
+            raise ConfigError(f"Tactic '{tactic}': {where} sets {bad}, which a @tactic cannot apply to its "
+                              f"agents; it can set {list(AGENT_OVERRIDES)} (the rest is the Agent's own code).")
+        out[agent] = {k: v for k, v in entry.items() if k != "name"}
+    return out
+
+
+def bound_agent(agent: Any) -> Any:
+    """The agent ``run`` should use: inside a tactic call, that call's copy of ``agent``; else ``agent``."""
+    current = _current_call.get()
+    if current is None or agent._template is not None:
+        return agent
+    ctx = current[0]
+    mine = ctx.agents.get(agent.name)
+    if mine is agent or (mine is not None and mine._template is agent):
+        return mine
+    if mine is not None:
+        raise ConfigError(f"Tactic '{ctx.name}': two different agents are named '{agent.name}'; the agents of one "
+                          f"tactic need distinct names (sessions and replay are keyed by them).")
+    with _bind_lock:
+        mine = ctx.agents.get(agent.name)
+        if mine is None:
+            mine = ctx.agents[agent.name] = _call_copy(ctx, agent)
+    return mine
+
+
+_bind_lock = threading.Lock()
+
+
+def _call_copy(ctx: Tactic, template: Any) -> Any:
+    """A per-call copy of a module-level agent: no dialogs, recorded in the call's session, config applied."""
+    from lllm.core.agent import default_invoker
+    from lllm.core.prompt import Prompt
+    agent = copy.copy(template)
+    agent._template = template
+    agent._dialogs, agent._active, agent._busy, agent._busy_lock = {}, None, False, threading.Lock()
+    agent._tool_cache = None
+    agent.tools, agent.model_args = list(template.tools), dict(template.model_args)
+    agent.session_listeners = [*template.session_listeners, ctx.session.record_agent_call]
+    overrides = getattr(ctx, "_overrides", {})
+    for over in (overrides.get(None) or {}, overrides.get(template.name) or {}):
+        for key, value in over.items():
+            if key == "model_name":
+                agent.model = value
+            elif key == "model_args":
+                agent.model_args.update(value or {})
+            elif key == "system_prompt":
+                agent.system_prompt = value if isinstance(value, Prompt) else \
+                    Prompt(path=f"_inline/{template.name}/system", prompt=str(value))
+            else:
+                setattr(agent, key, value)
+    model = _model_override.get()
+    if model is not None:
+        agent.model = model
+    invoker = _invoker_override.get()
+    if invoker is not None:
+        agent.llm_invoker = invoker
+    elif getattr(ctx, "_explicit_invoker", False):
+        agent.llm_invoker = ctx.llm_invoker
+    elif agent.model != template.model and template._own_invoker:
+        agent.llm_invoker = default_invoker(agent.model, agent.model_args)
+    if agent.stream_handler is None and ctx.stream is not None:
+        agent.stream_handler = ctx.stream
+    return agent
+
+
+__all__ = ["tactic", "FunctionTactic", "bound_agent", "AGENT_OVERRIDES"]
