@@ -5,6 +5,7 @@ agents and its own TacticCallSession, so one instance is safe to call concurrent
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures as cf
 import contextlib
 import functools
@@ -26,6 +27,7 @@ from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional,
 from pydantic import BaseModel, ValidationError
 
 from lllm.core.aio import run_sync
+from lllm.core.batch_leases import DEFAULT_LEASE_TTL, BatchLeases
 from lllm.core.config import parse_agent_configs
 from lllm.core.runtime import Runtime, current_loading, get_default_runtime, target_runtime
 from lllm.core.sessions import TacticCallSession
@@ -322,52 +324,93 @@ class Tactic(ABC):
 
     def bcall(self, tasks: List[Any], max_workers: Optional[int] = None, fail_fast: bool = True,
               tags: Optional[Dict[str, str]] = None, metadata: Optional[Dict[str, Any]] = None,
-              return_sessions: bool = False, batch_id: Optional[str] = None, **kw: Any) -> List[Any]:
+              return_sessions: bool = False, batch_id: Optional[str] = None,
+              lease_ttl: float = DEFAULT_LEASE_TTL, **kw: Any) -> List[Any]:
         """Run many tasks concurrently; results in input order.
 
         With ``fail_fast`` the first failure cancels tasks not yet started and is raised once the
         running ones finish; otherwise a failed slot holds its exception. With ``batch_id`` (needs a
         log store) every task's session is tagged with the batch, and running the same batch again,
-        say after a crash, runs only the tasks that have not succeeded yet."""
+        say after a crash, runs only the tasks that have not succeeded yet; tasks that were running
+        when a process was killed run again (at-least-once). Each task runs under a lease in the store
+        (``lease_ttl`` seconds, renewed every third of that while it runs), so processes running the same
+        batch at once never run one task twice; each ends with every result. A killed runner's lease
+        is taken over at once on the same machine, else when it expires."""
         workers = self._workers(max_workers)
         tasks = list(tasks)
         if not tasks:
             return []
         if inspect.iscoroutinefunction(self.call):
-            return run_sync(self._abatch(tasks, workers, fail_fast, tags, metadata, return_sessions, batch_id, kw))
+            return run_sync(self._abatch(tasks, workers, fail_fast, tags, metadata, return_sessions, batch_id,
+                                         lease_ttl, kw))
         out: List[Any] = [None] * len(tasks)
         done = self._batch_done(batch_id, tasks, return_sessions) if batch_id else {}
         for i, value in done.items():
             out[i] = value
-        todo = [i for i in range(len(tasks)) if i not in done]
+        todo = collections.deque(i for i in range(len(tasks)) if i not in done)
         if not todo:
             return out
-        with cf.ThreadPoolExecutor(max_workers=min(workers, len(todo)), thread_name_prefix=f"lllm-{self.name}") as ex:
-            futs = {ex.submit(contextvars.copy_context().run, self.__call__, tasks[i], None,
-                              _batch_tags(tags, batch_id, i, tasks[i]), {**(metadata or {}), "batch_index": i},
-                              return_sessions, **kw): i
-                    for i in todo}
-            pending = set(futs)
-            first_error: Optional[BaseException] = None
-            while pending:
-                finished, pending = cf.wait(pending, return_when=cf.FIRST_EXCEPTION)
-                for f in finished:
-                    exc = f.exception() if not f.cancelled() else None
-                    out[futs[f]] = exc if exc is not None else (None if f.cancelled() else f.result())
-                    if exc is not None and fail_fast and first_error is None:
-                        first_error = exc
-                        for p in pending:
-                            p.cancel()
-            if first_error is not None:
-                raise first_error
+        leases = BatchLeases(self.log_store, batch_id, lease_ttl) if batch_id else None
+
+        def one(i: int) -> Any:
+            run = functools.partial(self.__call__, tasks[i], None, _batch_tags(tags, batch_id, i, tasks[i]),
+                                    {**(metadata or {}), "batch_index": i}, return_sessions, **kw)
+            if leases is None:
+                return run()
+            if not leases.take(i):
+                return _BUSY
+            try:  # another runner may have finished it since this batch started
+                found = self._batch_done(batch_id, tasks, return_sessions, index=i)
+                return found[i] if i in found else run()
+            finally:
+                leases.release(i)
+
+        later: List[Tuple[float, int]] = []  # (when, index): tasks another runner holds, to try again
+        first_error: Optional[BaseException] = None
+        try:
+            with cf.ThreadPoolExecutor(max_workers=min(workers, len(todo)),
+                                       thread_name_prefix=f"lllm-{self.name}") as ex:
+                running: Dict[cf.Future, int] = {}
+                while todo or running or later:
+                    now = time.monotonic()
+                    todo.extend(i for when, i in later if when <= now)
+                    later = [(when, i) for when, i in later if when > now]
+                    while todo and len(running) < workers:
+                        i = todo.popleft()
+                        running[ex.submit(contextvars.copy_context().run, one, i)] = i
+                    wait = max(0.0, min(when for when, _ in later) - now) if later else None
+                    if not running:
+                        time.sleep(wait or 0.0)
+                        continue
+                    finished, _ = cf.wait(running, timeout=wait, return_when=cf.FIRST_COMPLETED)
+                    for f in finished:
+                        i = running.pop(f)
+                        exc = f.exception()
+                        if exc is None and f.result() is _BUSY:
+                            later.append((time.monotonic() + leases.retry_after, i))  # type: ignore[union-attr]
+                            continue
+                        out[i] = exc if exc is not None else f.result()
+                        if exc is not None and fail_fast and first_error is None:
+                            first_error = exc
+                            todo.clear()  # tasks not yet started are cancelled
+                            later.clear()
+        finally:
+            if leases is not None:
+                leases.close()
+        if first_error is not None:
+            raise first_error
         return out
 
-    def _batch_done(self, batch_id: str, tasks: List[Any], return_sessions: bool) -> Dict[int, Any]:
-        """Results of a batch's tasks that already succeeded, read back from the log store."""
+    def _batch_done(self, batch_id: str, tasks: List[Any], return_sessions: bool,
+                    index: Optional[int] = None) -> Dict[int, Any]:
+        """Results of a batch's tasks (or only task ``index``) that already succeeded, read back from
+        the log store."""
         if self.log_store is None:
             raise ValueError(f"Tactic '{self.name}': batch_id needs a log_store to record the batch's progress")
+        query = {"lllm.batch_id": batch_id} if index is None else {"lllm.batch_id": batch_id,
+                                                                    "lllm.batch_index": str(index)}
         done: Dict[int, Any] = {}
-        for summary in self.log_store.list_sessions(tags={"lllm.batch_id": batch_id}, state="success", limit=None):
+        for summary in self.log_store.list_sessions(tags=query, state="success", limit=None):
             i = int(summary.tags.get("lllm.batch_index", -1))
             if not 0 <= i < len(tasks) or i in done:
                 continue
@@ -379,39 +422,56 @@ class Tactic(ABC):
         return done
 
     async def _abatch(self, tasks: List[Any], workers: int, fail_fast: bool, tags: Any, metadata: Any,
-                      return_sessions: bool, batch_id: Optional[str], kw: Dict[str, Any]) -> List[Any]:
+                      return_sessions: bool, batch_id: Optional[str], lease_ttl: float,
+                      kw: Dict[str, Any]) -> List[Any]:
         out: List[Any] = [None] * len(tasks)
         async for i, res in self.ccall(tasks, max_workers=workers, tags=tags, metadata=metadata,
                                        return_sessions=return_sessions, return_exceptions=not fail_fast,
-                                       batch_id=batch_id, **kw):
+                                       batch_id=batch_id, lease_ttl=lease_ttl, **kw):
             out[i] = res
         return out
 
     async def ccall(self, tasks: List[Any], max_workers: Optional[int] = None, tags: Optional[Dict[str, str]] = None,
                     metadata: Optional[Dict[str, Any]] = None, return_sessions: bool = False,
                     return_exceptions: bool = False, batch_id: Optional[str] = None,
-                    **kw: Any) -> AsyncIterator[Tuple[int, Any]]:
+                    lease_ttl: float = DEFAULT_LEASE_TTL, **kw: Any) -> AsyncIterator[Tuple[int, Any]]:
         """Yield ``(index, result)`` in completion order; a failure is raised (or yielded) when it
-        occurs, and tasks not yet started are cancelled. ``batch_id`` works as in ``bcall``."""
+        occurs, and tasks not yet started are cancelled. ``batch_id`` and ``lease_ttl`` work as in ``bcall``."""
         sem = asyncio.Semaphore(self._workers(max_workers))
         tasks = list(tasks)
-        done = await asyncio.to_thread(self._batch_done, batch_id, tasks, return_sessions) if batch_id else {}
-        for i, value in done.items():
-            yield i, value
-
-        async def one(i: int, t: Any) -> Tuple[int, Any]:
-            async with sem:
-                return i, await self.acall(t, None, _batch_tags(tags, batch_id, i, t),
-                                           {**(metadata or {}), "batch_index": i}, return_sessions, **kw)
-
-        running = {asyncio.ensure_future(one(i, t)): i for i, t in enumerate(tasks) if i not in done}
+        leases: Optional[BatchLeases] = None
+        running: Dict[asyncio.Future, int] = {}
         try:
+            done = await asyncio.to_thread(self._batch_done, batch_id, tasks, return_sessions) if batch_id else {}
+            if batch_id and len(done) < len(tasks):
+                leases = await asyncio.to_thread(BatchLeases, self.log_store, batch_id, lease_ttl)
+            for i, value in done.items():
+                yield i, value
+
+            async def one(i: int, t: Any, delay: float = 0.0) -> Tuple[int, Any]:
+                await asyncio.sleep(delay)
+                async with sem:
+                    run = functools.partial(self.acall, t, None, _batch_tags(tags, batch_id, i, t),
+                                            {**(metadata or {}), "batch_index": i}, return_sessions, **kw)
+                    if leases is None:
+                        return i, await run()
+                    if not await asyncio.to_thread(leases.take, i):
+                        return i, _BUSY
+                    try:  # another runner may have finished it since this batch started
+                        found = await asyncio.to_thread(self._batch_done, batch_id, tasks, return_sessions, i)
+                        return i, found[i] if i in found else await run()
+                    finally:
+                        await asyncio.to_thread(leases.release, i)
+
+            running.update({asyncio.ensure_future(one(i, t)): i for i, t in enumerate(tasks) if i not in done})
             while running:
-                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for f in done:
+                finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for f in finished:
                     i = running.pop(f)
                     exc = f.exception()
-                    if exc is None:
+                    if exc is None and f.result()[1] is _BUSY:  # held by another runner: come back later
+                        running[asyncio.ensure_future(one(i, tasks[i], leases.retry_after))] = i  # type: ignore
+                    elif exc is None:
                         yield f.result()
                     elif return_exceptions:
                         yield i, exc
@@ -422,6 +482,8 @@ class Tactic(ABC):
                 f.cancel()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
+            if leases is not None:
+                await asyncio.to_thread(leases.close)
 
     # ---------------------------------------------------------------------------------------
     # Quick single-agent use
@@ -451,6 +513,9 @@ class Tactic(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, agents={list(self._agent_specs)})"
+
+
+_BUSY = object()  # a batch task whose lease another runner holds
 
 
 def _task_md5(task: Any) -> str:
