@@ -40,6 +40,7 @@ from typing import Any, Dict, List, Optional
 
 from lllm.sandbox import worker as _worker
 from lllm.sandbox.executor import ApiHandler, Executor, ExecResult, SandboxError, call_api
+from lllm.sandbox.cgroups import MemoryCgroup
 from lllm.sandbox.isolation import UidLease, can_drop_privileges, minimal_env
 
 START_TIMEOUT_S = 15.0
@@ -56,24 +57,44 @@ class _Deadline(Exception):
 class _Process:
     """One live worker: the process, its control pipes, its directory and (as root) its uid lease."""
 
-    def __init__(self, command: List[str], config: Dict[str, Any], drop_privileges: bool):
-        self.lease = UidLease.acquire() if drop_privileges else None
+    def __init__(self, executor: "SubprocessExecutor"):
+        self.lease = UidLease.acquire() if executor.drop_privileges else None
         self.workdir: Optional[str] = None
+        self.import_root: Optional[str] = None
+        self.cgroup: Optional[MemoryCgroup] = None
+        cgroup_fd = None
+        config = executor.worker_config()
         try:
             self.workdir = tempfile.mkdtemp(prefix="lllm-sandbox-")
             if self.lease is not None:
                 os.chown(self.workdir, self.lease.uid, self.lease.uid)
                 config = {**config, "uid": self.lease.uid, "gid": self.lease.uid}
+                if not config.get("imports_bound"):  # an empty mount point for import folders (see worker.py)
+                    self.import_root = tempfile.mkdtemp(prefix="lllm-sandbox-imports-")
+                    os.chmod(self.import_root, 0o755)
+                    config["import_root"] = self.import_root
+            total = executor.max_total_memory_mb
+            self.cgroup = MemoryCgroup.create(total << 20) if total else None
+            if self.cgroup is not None:
+                cgroup_fd = self.cgroup.open_procs()
+                os.set_inheritable(cgroup_fd, True)
+                config = {**config, "cgroup_fd": cgroup_fd}
+            command = executor.wrap_command([*executor.worker_command(), json.dumps(config)], self.workdir,
+                                            self.lease.uid if self.lease is not None else None)
             self.proc = subprocess.Popen(
-                [*command, json.dumps(config)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, cwd=self.workdir, env=minimal_env(self.workdir), start_new_session=True,
-                close_fds=True, bufsize=0)
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.workdir,
+                env=minimal_env(self.workdir), start_new_session=True, close_fds=True, bufsize=0,
+                pass_fds=() if cgroup_fd is None else (cgroup_fd,), **executor.popen_options(self.lease))
         except BaseException as e:
-            _cleanup(None, self.lease, self.workdir)
+            _cleanup(None, self.lease, self.workdir, self.import_root, self.cgroup)
             if isinstance(e, OSError):
-                raise SandboxError(f"could not start the sandbox worker {command[0]!r}: {e}") from e
+                raise SandboxError(f"could not start the sandbox worker {executor.worker_command()[0]!r}: {e}") from e
             raise
-        self._finalizer = weakref.finalize(self, _cleanup, self.proc, self.lease, self.workdir)
+        finally:
+            if cgroup_fd is not None:
+                os.close(cgroup_fd)
+        self._finalizer = weakref.finalize(self, _cleanup, self.proc, self.lease, self.workdir, self.import_root,
+                                           self.cgroup)
         self.rfd = self.proc.stdout.fileno()
         self.wfd = self.proc.stdin.fileno()
         os.set_blocking(self.wfd, False)
@@ -81,6 +102,7 @@ class _Process:
         self.selector.register(self.rfd, selectors.EVENT_READ)
         self.buffer = bytearray()
         self.info: Dict[str, Any] = {}
+        self.oom_kills = 0
 
     @property
     def pid(self) -> int:
@@ -170,8 +192,10 @@ class _Process:
         self._finalizer()
 
 
-def _cleanup(proc: Optional[subprocess.Popen], lease: Optional[UidLease], workdir: Optional[str]) -> None:
-    """Kill the worker's process group (and, with a uid lease, every process of that uid); remove its directory."""
+def _cleanup(proc: Optional[subprocess.Popen], lease: Optional[UidLease], workdir: Optional[str],
+             import_root: Optional[str] = None, cgroup: Optional[MemoryCgroup] = None) -> None:
+    """Kill the worker's process group (and, with a uid lease, every process of that uid); remove its
+    directories and its memory cgroup."""
     if proc is not None:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -191,6 +215,13 @@ def _cleanup(proc: Optional[subprocess.Popen], lease: Optional[UidLease], workdi
         lease.release()
     if workdir is not None:
         shutil.rmtree(workdir, ignore_errors=True)
+    if import_root is not None:
+        try:
+            os.rmdir(import_root)
+        except OSError:
+            pass
+    if cgroup is not None:
+        cgroup.remove()
 
 
 def _describe_exit(code: Optional[int], max_memory_mb: Optional[int]) -> str:
@@ -211,17 +242,24 @@ def _describe_exit(code: Optional[int], max_memory_mb: Optional[int]) -> str:
 class SubprocessExecutor(Executor):
     """Runs code in a persistent worker process (started on first use, restarted after a kill or crash).
 
-    ``max_memory_mb`` limits each worker process's address space (0: no limit); ``max_processes``
-    bounds the processes of its uid (root only); ``max_file_mb`` the size of any file it writes;
-    ``allow_network`` lifts the (best effort) socket block; ``drop_privileges`` (default: when root)
-    gives every worker a uid of its own. ``max_output_bytes`` caps captured output inside the worker."""
+    ``max_memory_mb`` limits each worker process's address space (0: no limit); as root, the worker and all
+    its children together are also capped at ``max_total_memory_mb`` (default: ``max_memory_mb``) by a
+    memory cgroup where one is writable. ``max_processes`` bounds the processes of its uid (root only);
+    ``max_file_mb`` the size of any file it writes; ``allow_network`` lifts the (best effort) socket block;
+    ``drop_privileges`` (default: when root) gives every worker a uid of its own. ``max_output_bytes``
+    caps captured output inside the worker."""
+
+    #: The name ``AgentInterpreter`` and ``proxy: backend:`` use for this backend.
+    backend_name = "subprocess"
 
     def __init__(self, *, max_memory_mb: int = 1024, max_processes: int = 64, max_file_mb: int = 256,
                  max_output_bytes: int = 1 << 20, allow_network: bool = False,
-                 drop_privileges: Optional[bool] = None, python: Optional[str] = None):
+                 drop_privileges: Optional[bool] = None, python: Optional[str] = None,
+                 max_total_memory_mb: Optional[int] = None):
         if drop_privileges and not can_drop_privileges():
             raise SandboxError("drop_privileges=True needs the parent to run as root on Linux")
         self.max_memory_mb = max_memory_mb
+        self.max_total_memory_mb = max_memory_mb if max_total_memory_mb is None else max_total_memory_mb
         self.max_processes = max_processes
         self.max_file_mb = max_file_mb
         self.max_output_bytes = max_output_bytes
@@ -237,6 +275,15 @@ class SubprocessExecutor(Executor):
         e.g. ``["docker", "run", "-i", "--rm", image, "python", "-I", "/worker.py"]``."""
         return [self.python, "-I", os.path.abspath(_worker.__file__)]
 
+    def wrap_command(self, command: List[str], workdir: str, uid: Optional[int]) -> List[str]:
+        """The command actually started, given the worker command (config included), its directory and its
+        uid (``None``: this process's); a container backend wraps it here. The default runs it as is."""
+        return command
+
+    def popen_options(self, lease: Optional[UidLease]) -> Dict[str, Any]:
+        """Extra ``subprocess.Popen`` arguments for the command of ``wrap_command``."""
+        return {}
+
     def worker_config(self) -> Dict[str, Any]:
         return {"max_memory_mb": self.max_memory_mb, "max_processes": self.max_processes,
                 "max_file_mb": self.max_file_mb, "max_output_bytes": self.max_output_bytes,
@@ -250,8 +297,12 @@ class SubprocessExecutor(Executor):
     @property
     def info(self) -> Dict[str, Any]:
         """What the live worker reported at start (``pid``, ``uid``, ``network``: namespace | patched | open,
-        ``unenforced_limits``: limits this system refused)."""
-        return dict(self._proc.info) if self._proc is not None else {}
+        ``imports``: reachable | mounted | bound, ``unenforced_limits``: limits this system refused) and
+        ``memory_cap``: ``cgroup v1``/``cgroup v2`` (all its processes together) or ``per process``."""
+        if self._proc is None:
+            return {}
+        cgroup = self._proc.cgroup
+        return {**self._proc.info, "memory_cap": f"cgroup v{cgroup.version}" if cgroup else "per process"}
 
     def start(self) -> None:
         """Start the worker now rather than on the first run."""
@@ -260,7 +311,7 @@ class SubprocessExecutor(Executor):
 
     def _ensure(self) -> _Process:
         if self._proc is None:
-            proc = _Process(self.worker_command(), self.worker_config(), self.drop_privileges)
+            proc = _Process(self)
             proc.wait_ready()
             self._proc = proc
         return self._proc
@@ -298,6 +349,11 @@ class SubprocessExecutor(Executor):
                     output, error = msg.get("output") or "", msg.get("error") or None
                     if not isinstance(output, str) or not isinstance(error, (str, type(None))):
                         raise ValueError("a 'done' message whose output or error is not text")
+                    killed = self._new_oom_kills(proc)
+                    if killed:
+                        output += (f"{'' if not output or output.endswith(chr(10)) else chr(10)}[sandbox] the memory "
+                                   f"limit of {self.max_total_memory_mb} MB for this interpreter and its child "
+                                   f"processes together was reached: the system killed {killed} process(es)\n")
                     return ExecResult(output=output, error=error,
                                       overflow=bool(msg.get("overflow")), status="error" if error else "ok")
                 else:
@@ -307,7 +363,12 @@ class SubprocessExecutor(Executor):
             return ExecResult(status="timeout")
         except _ChannelClosed:
             status = proc.exit_status()
+            killed = self._new_oom_kills(proc)
             self._discard()
+            if killed:
+                return ExecResult(status="crashed", detail=(
+                    f"the interpreter process was killed: the memory limit of {self.max_total_memory_mb} MB "
+                    f"for the interpreter and its child processes together was reached"))
             return ExecResult(status="crashed", detail=_describe_exit(status, self.max_memory_mb or None))
         except (ValueError, UnicodeDecodeError) as e:
             self._discard()
@@ -315,6 +376,15 @@ class SubprocessExecutor(Executor):
         except BaseException:  # e.g. KeyboardInterrupt here: the worker's state is unknown
             self._discard()
             raise
+
+    @staticmethod
+    def _new_oom_kills(proc: _Process) -> int:
+        """Processes the kernel killed in the worker's memory cgroup since the last look."""
+        if proc.cgroup is None:
+            return 0
+        total = proc.cgroup.oom_kills()
+        new, proc.oom_kills = total - proc.oom_kills, total
+        return new
 
     def reset(self) -> None:
         self._not_from_call_api("reset")

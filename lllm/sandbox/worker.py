@@ -10,7 +10,7 @@ parent and the in-process backend.
 
 Messages, parent → worker: ``{"op": "run", "code", "timeout"}``, ``{"op": "api_result", "ok", "value" |
 "type", "message"}``, ``{"op": "exit"}``; worker → parent: ``{"op": "ready", "pid", "uid", "network",
-"unenforced_limits"}``, ``{"op": "api", "path", "params"}``, ``{"op": "done", "output", "error", "overflow"}``."""
+"imports", "unenforced_limits"}``, ``{"op": "api", "path", "params"}``, ``{"op": "done", "output", "error", "overflow"}``."""
 from __future__ import annotations
 
 import builtins
@@ -250,9 +250,9 @@ class _Worker:
         return {"op": "done", "output": data[:self.limit].decode("utf-8", "replace"), "error": error,
                 "overflow": overflow}
 
-    def serve(self, network: str, unenforced: List[str]) -> None:
+    def serve(self, network: str, unenforced: List[str], imports: str = "reachable") -> None:
         write_frame(self.ctl_out, {"op": "ready", "pid": os.getpid(), "uid": os.getuid(), "network": network,
-                                   "unenforced_limits": unenforced})
+                                   "imports": imports, "unenforced_limits": unenforced})
         while True:
             msg = read_frame(self.ctl_in)
             op = msg.get("op")
@@ -300,7 +300,8 @@ def _apply_limits(config: Dict[str, Any]) -> List[str]:
         limits.append(("max_memory_mb", resource.RLIMIT_AS, int(config["max_memory_mb"]) * mb))
     if config.get("max_file_mb"):
         limits.append(("max_file_mb", resource.RLIMIT_FSIZE, int(config["max_file_mb"]) * mb))
-    if config.get("max_processes") and config.get("uid") is not None:  # per-user: only meaningful for our own uid
+    if config.get("max_processes") and (config.get("uid") is not None or config.get("own_user_namespace")):
+        # counted per user (per user namespace): only meaningful for a uid or a user namespace of our own
         limits.append(("max_processes", resource.RLIMIT_NPROC, int(config["max_processes"])))
     refused = []
     for name, which, value in limits:
@@ -311,12 +312,13 @@ def _apply_limits(config: Dict[str, Any]) -> List[str]:
     return refused
 
 
-def _world_readable_dir(path: str) -> bool:
-    """Whether any user can list ``path`` and traverse every directory above it."""
+def _reachable(path: str) -> bool:
+    """Whether any user can traverse every directory from ``/`` down to ``path`` (and list it, if a directory)."""
     path = os.path.abspath(path)
     try:
-        if not stat.S_IMODE(os.stat(path).st_mode) & stat.S_IROTH:
+        if os.path.isdir(path) and not stat.S_IMODE(os.stat(path).st_mode) & stat.S_IROTH:
             return False
+        path = os.path.dirname(path) if not os.path.isdir(path) else path
         while True:
             if not os.stat(path).st_mode & stat.S_IXOTH:
                 return False
@@ -328,31 +330,72 @@ def _world_readable_dir(path: str) -> bool:
         return False
 
 
-def _keep_imports_working() -> None:
-    """Before dropping privileges: import directories the sandbox user cannot reach (e.g. Python under
-    ``/root``) are reopened now and used through ``/proc/self/fd``, so imports keep working afterwards."""
-    if not os.path.isdir("/proc/self/fd"):
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+
+
+def _mount(source: Optional[str], target: str, fstype: Optional[str], flags: int, data: Optional[str] = None) -> None:
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    enc = (lambda v: v.encode() if v is not None else None)  # noqa: E731
+    if libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source or fstype} on {target}: {os.strerror(err)}")
+
+
+def _unshare(flags: int) -> None:
+    if hasattr(os, "unshare"):
+        os.unshare(flags)
         return
-    remap: Dict[str, str] = {}
-    for entry in sys.path:
-        if entry and os.path.isdir(entry) and not _world_readable_dir(entry):
-            fd = os.open(entry, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-            remap[os.path.abspath(entry)] = f"/proc/self/fd/{fd}"
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(flags) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"unshare: {os.strerror(err)}")
+
+
+def _mount_imports(root: str) -> str:
+    """Before dropping privileges: import folders the sandbox user cannot reach (e.g. Python under ``/root``)
+    are bind-mounted read-only, each on its own, under ``root`` in a mount namespace of this process, and
+    used from there. ``..`` from such a mount leads to ``root``, never to the folder's real parent, and no
+    directory handle is kept. Returns ``"reachable"`` (nothing to do) or ``"mounted"``."""
+    entries = [os.path.abspath(p) for p in sys.path if p and os.path.exists(p)]
+    hidden = list(dict.fromkeys(p for p in entries if not _reachable(p)))
+    if not hidden:
+        return "reachable"
+    clone_newns = 0x00020000
+    try:
+        _unshare(clone_newns)
+        _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+        _mount("tmpfs", root, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=64k")
+        remap: Dict[str, str] = {}
+        for i, entry in enumerate(hidden):
+            target = os.path.join(root, str(i))
+            if os.path.isdir(entry):
+                os.mkdir(target, 0o755)
+            else:
+                open(target, "x").close()  # noqa: SIM115 - a mount point for a zip file
+            _mount(entry, target, None, _MS_BIND | _MS_REC)
+            _mount(None, target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+            remap[entry] = target
+        _mount(None, root, None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+    except OSError as e:
+        raise SystemExit(f"sandbox worker: cannot give the sandbox user read-only access to the import folders "
+                         f"{hidden} ({e}); mount namespaces need CAP_SYS_ADMIN. Install Python where every user "
+                         f"can read it, use the 'bwrap' backend, or drop_privileges=False") from None
 
     def moved(p: str) -> str:
-        for old, new in remap.items():
+        for old, new in sorted(remap.items(), key=lambda kv: -len(kv[0])):  # the deepest mount wins
             if p == old or p.startswith(old + os.sep):
                 return new + p[len(old):]
         return p
 
-    if not remap:
-        return
-    sys.path[:] = [moved(p) for p in sys.path]
+    sys.path[:] = [moved(os.path.abspath(p)) if p else p for p in sys.path]
     for module in list(sys.modules.values()):
         search = getattr(module, "__path__", None)
         if isinstance(search, list):
             search[:] = [moved(p) for p in search]
     sys.path_importer_cache.clear()
+    return "mounted"
 
 
 def _isolate_network() -> bool:
@@ -383,7 +426,6 @@ def _block_sockets() -> None:
 
 
 def _drop_privileges(uid: int, gid: int) -> None:
-    _keep_imports_working()
     os.setgroups([])
     os.setgid(gid)
     os.setuid(uid)
@@ -399,21 +441,37 @@ def _watch_parent(parent: int) -> None:
     os._exit(70)
 
 
+def _join_cgroup(fd: int) -> None:
+    """Join the memory cgroup whose ``cgroup.procs`` the parent opened for us (``0``: the writing process)."""
+    try:
+        os.write(fd, b"0")
+    finally:
+        os.close(fd)
+
+
 def main(argv: List[str]) -> int:
     config = json.loads(argv[1])
     parent = os.getppid()
+    if config.get("cgroup_fd") is not None:  # first: every process this worker forks is counted from now on
+        _join_cgroup(int(config["cgroup_fd"]))
     unenforced = _apply_limits(config)
     network = "open"
     if not config.get("allow_network"):
-        network = "namespace" if config.get("uid") is not None and _isolate_network() else "patched"
+        if config.get("network_isolated"):
+            network = "namespace"
+        else:
+            network = "namespace" if config.get("uid") is not None and _isolate_network() else "patched"
+    imports = "bound" if config.get("imports_bound") else "reachable"
     if config.get("uid") is not None:
+        if not config.get("imports_bound") and config.get("import_root"):
+            imports = _mount_imports(str(config["import_root"]))
         _drop_privileges(int(config["uid"]), int(config["gid"]))
     if not config.get("allow_network"):
         _block_sockets()
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="lllm-parent-watch").start()
     worker = _Worker(config)
     try:
-        worker.serve(network, unenforced)
+        worker.serve(network, unenforced, imports)
     except EOFError:
         pass
     return 0

@@ -217,7 +217,9 @@ def test_a_failed_start_releases_the_uid_lease(monkeypatch):
     monkeypatch.setattr(subprocess_backend.UidLease, "acquire", classmethod(lambda cls: FakeLease()))
     monkeypatch.setattr(subprocess_backend.tempfile, "mkdtemp", no_dir)
     with pytest.raises(SandboxError, match="No space left"):
-        subprocess_backend._Process([sys.executable, "-c", "pass"], {}, drop_privileges=True)
+        executor = SubprocessExecutor()
+        executor.drop_privileges = True
+        subprocess_backend._Process(executor)
     assert released == [True]
 
 
