@@ -105,14 +105,18 @@ RUN = [c for c in ALL if c.runs and not any(b.test == "skip" for b in c.blocks)]
 COMPILE_ONLY = [b for c in ALL for b in c.blocks if b.test == "skip"]
 
 RUNNER = r"""
-import json, pathlib, sys
+import ast, json, pathlib, sys
+from _pytest.assertion.rewrite import rewrite_asserts  # failed asserts show their values, as in pytest
 steps = json.loads(pathlib.Path(sys.argv[1]).read_text())
 ns = {"__name__": "__main__"}
 for s in steps:
     if "path" in s:
         p = pathlib.Path(s["path"]); p.parent.mkdir(parents=True, exist_ok=True); p.write_text(s["text"])
     else:
-        exec(compile("\n" * (s["line"] - 1) + s["source"], s["where"], "exec"), ns)
+        src = "\n" * (s["line"] - 1) + s["source"]
+        tree = ast.parse(src, s["where"])
+        rewrite_asserts(tree, src.encode(), s["where"])
+        exec(compile(tree, s["where"], "exec"), ns)
 """
 
 
