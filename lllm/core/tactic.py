@@ -246,10 +246,11 @@ class Tactic(ABC):
             attr = self.__dict__.get("_record_as") or next(
                 (k for k, v in vars(parent[0]).items() if v is self), self.name)
             parent[1].record_sub_tactic_call(attr, session)
-        if self.log_store is not None or keep_dialogs:
+        if self.log_store is not None or keep_dialogs or parent is not None:  # a parent may store it
             session.config = _redact(self.config)
             session.environment = _environment(self.runtime)
-            session.dialogs = {n: [d.to_dict() for d in a.dialogs.values()] for n, a in ctx.agents.items()}
+            session.dialogs = {n: [{**d.to_dict(), "alias": alias} for alias, d in a.dialogs.items()]
+                               for n, a in ctx.agents.items()}
         if logger.isEnabledFor(logging.INFO):
             logger.info("tactic %s %s, cost $%.6f, %d agent call(s)", self.name, session.state,
                         session.total_cost.cost, session.agent_call_count)

@@ -49,8 +49,34 @@ def _tags(pairs: Optional[List[str]]) -> Optional[Dict[str, str]]:
     return out
 
 
+def tactic_filter(text: Optional[str]) -> Dict[str, Optional[str]]:
+    """``--tactic`` as store filters: ``pkg::name`` and URLs (``pkg.tactics:name``, ``pkg:name``) become a
+    ``tactic_path``; a bare ``name`` matches the tactic name in any package (``tactic_name``)."""
+    if not text:
+        return {}
+    if "::" in text:
+        return {"tactic_path": text}
+    head, sep, key = text.rpartition(":")
+    if sep:
+        return {"tactic_path": f"{head.partition('.')[0]}::{key}"}
+    return {"tactic_name": text}
+
+
 def _filters(args: argparse.Namespace) -> Dict[str, Any]:
-    return {"tags": _tags(args.tag), "after": args.after, "before": args.before, "tactic_path": args.tactic}
+    tags = dict(_tags(args.tag) or {})
+    if getattr(args, "batch", None):
+        tags["lllm.batch_id"] = args.batch
+    return {"tags": tags or None, "after": args.after, "before": args.before, **tactic_filter(args.tactic)}
+
+
+def _matching(store: Any, filters: Dict[str, Any], state: Optional[str] = None,
+              limit: Optional[int] = None) -> List[Any]:
+    """Index rows for the filters; a bare tactic name is matched on the rows' ``tactic_name``."""
+    name = filters.pop("tactic_name", None)
+    if name is None:
+        return store.list_sessions(**filters, state=state, limit=limit)
+    rows = [r for r in store.list_sessions(**filters, state=state, limit=None) if r.tactic_name == name]
+    return rows[:limit] if limit is not None else rows
 
 
 def _table(rows: List[List[str]], header: List[str]) -> str:
@@ -61,7 +87,7 @@ def _table(rows: List[List[str]], header: List[str]) -> str:
 
 def cmd_list(args: argparse.Namespace) -> int:
     store = open_store(args.store, create=False)
-    rows = store.list_sessions(**_filters(args), state=args.state, limit=args.limit)
+    rows = _matching(store, _filters(args), args.state, args.limit)
     if args.json:
         print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
         return 0
@@ -81,24 +107,48 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(store.export_session(args.session_id))
         return 0
-    print(f"{session.session_id}  {session.tactic_path}  {session.state}  ${session.total_cost.cost:.6f}")
-    print(f"task: {session.task!r}")
+    print(f"{session.session_id}  {session.tactic_path}  {session.state}  ${session.total_cost.cost:.6f}"
+          f"  {_seconds(session.started_at, session.ended_at)}")
+    print(f"task: {_clip(repr(session.task), args.full)}")
     if session.error:
         print(f"error: {session.error}")
+    _show_session(session, "  ", args.full)
+    delivery = session.delivery
+    text = json.dumps(delivery, default=str) if not isinstance(delivery, str) else delivery
+    print("delivery:", _clip(text, args.full))
+    return 0
+
+
+def _clip(text: str, full: bool, limit: int = 200) -> str:
+    return text if full or len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more chars; --full]"
+
+
+def _seconds(start: Optional[float], end: Optional[float]) -> str:
+    return f"{end - start:.2f}s" if start and end else "-"
+
+
+def _show_session(session: Any, indent: str, full: bool) -> None:
+    """Agents (each call with its latency), dialogs by alias, then sub-tactic sessions, nested."""
     for name, calls in session.agent_sessions.items():
         for i, a in enumerate(calls):
-            print(f"  agent {name} #{i + 1}: {a.state}, {a.invoke_count} invocation(s), "
-                  f"{sum(len(v) for v in a.interrupts.values())} tool call(s), ${a.cost.cost:.6f}")
+            traces = [t for ts in a.invoke_traces.values() for t in ts]
+            latency = ", ".join(f"{t.latency_s * 1000:.0f} ms" for t in traces)
+            print(f"{indent}agent {name} #{i + 1}: {a.state}, {a.invoke_count} invocation(s) [{latency}], "
+                  f"{sum(len(v) for v in a.interrupts.values())} tool call(s), ${a.cost.cost:.6f}, "
+                  f"{_seconds(a.started_at, a.ended_at)}")
     for name, dialogs in session.dialogs.items():
         for d in dialogs:
-            print(f"  dialog of {name} ({len(d.get('messages', []))} messages):")
+            label = f"{name}/{d['alias']}" if d.get("alias") else name
+            print(f"{indent}dialog {label} ({len(d.get('messages', []))} messages):")
             for m in d.get("messages", []):
                 text = m["content"] if isinstance(m["content"], str) else "[parts]"
                 calls = ", ".join(c["name"] for c in m.get("function_calls", []))
-                print(f"    {m['role']:>9}: {(text or calls).strip()[:100]!r}")
-    delivery = session.delivery
-    print("delivery:", json.dumps(delivery, default=str) if not isinstance(delivery, str) else delivery)
-    return 0
+                print(f"{indent}  {m['role']:>9}: {_clip((text or calls).strip(), full, 100)}")
+    for tool, subs in session.sub_tactic_sessions.items():
+        for j, sub in enumerate(subs):
+            print(f"{indent}sub-tactic {tool} #{j + 1}: {sub.tactic_path or sub.tactic_name}, {sub.state}, "
+                  f"${sub.total_cost.cost:.6f}, {_seconds(sub.started_at, sub.ended_at)}")
+            _show_session(sub, indent + "  ", full)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -112,7 +162,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
-    summary = open_store(args.store, create=False).export_cost_summary(**_filters(args))
+    filters = _filters(args)
+    name = filters.pop("tactic_name", None)
+    summary = open_store(args.store, create=False).export_cost_summary(**filters)
+    if name is not None:
+        summary["sessions"] = [s for s in summary["sessions"] if s["tactic_name"] == name]
+        summary["session_count"] = len(summary["sessions"])
+        summary["total_cost_usd"] = round(sum(s["cost_usd"] for s in summary["sessions"]), 6)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
@@ -271,7 +327,9 @@ def _store_arg(p: argparse.ArgumentParser) -> None:
 
 def _filter_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", help="only sessions with this tag (repeatable)")
-    p.add_argument("--tactic", help="only sessions of this tactic (pkg::name, URL or name)")
+    p.add_argument("--tactic", help="only sessions of this tactic: pkg::name, a URL (pkg.tactics:name) or a bare "
+                                    "name (any package)")
+    p.add_argument("--batch", metavar="BATCH_ID", help="only sessions of this batch (lllm batch --batch-id)")
     p.add_argument("--after", help="only sessions at or after this ISO time (UTC if naive)")
     p.add_argument("--before", help="only sessions at or before this ISO time (UTC if naive)")
 
@@ -291,6 +349,7 @@ def register(sub: Any) -> None:
     _store_arg(p)
     p.add_argument("session_id")
     p.add_argument("--json", action="store_true", help="print the whole stored session as JSON")
+    p.add_argument("--full", action="store_true", help="print messages, task and result whole (not clipped)")
     p.set_defaults(func=cmd_show)
     p = ssub.add_parser("export", help="export one session as JSON", description="Export one session as JSON.")
     _store_arg(p)
