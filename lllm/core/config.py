@@ -39,6 +39,33 @@ def deep_merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]
     return out
 
 
+def merge_configs(base: Dict[str, Any], child: Dict[str, Any]) -> Dict[str, Any]:
+    """``child`` over ``base`` as ``base`` inheritance does: ``deep_merge``, except that ``agent_configs``
+    lists merge entry by entry by ``name`` (a child's entry is deep-merged over the base entry of the same
+    name, new names are appended), so a child config can change one agent without repeating the others."""
+    out = deep_merge(base, {k: v for k, v in child.items() if k != "agent_configs"})
+    mine, theirs = child.get("agent_configs"), base.get("agent_configs")
+    if "agent_configs" not in child:
+        return out
+    if not (_named_entries(mine) and _named_entries(theirs)):
+        out["agent_configs"] = copy.deepcopy(mine)
+        return out
+    merged = [copy.deepcopy(e) for e in theirs]
+    index = {e["name"]: i for i, e in enumerate(merged)}
+    for entry in mine:
+        if entry["name"] in index:
+            merged[index[entry["name"]]] = deep_merge(merged[index[entry["name"]]], entry)
+        else:
+            index[entry["name"]] = len(merged)
+            merged.append(copy.deepcopy(entry))
+    out["agent_configs"] = merged
+    return out
+
+
+def _named_entries(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in value)
+
+
 class AgentSpec(BaseModel):
     """One agent's validated declaration; ``build()`` makes a fresh Agent from it."""
 
@@ -172,7 +199,7 @@ _AGENT_SHAPES: Dict[str, _Shape] = {
     "extra_settings": (dict, "a mapping"), "proxy": (dict, "a mapping of proxy settings"),
     "context_manager": (dict, "a mapping like {type: default, max_tokens: 8000}"),
     "tools": (list, "a list of tool URLs"), "skills": ((list, str), "a list of skill names or '*'"),
-    **{k: (int, "an integer >= 0") for k in _LIMITS},
+    **{k: (int, "an integer >= 0") for k, v in _LIMITS.items() if type(v) is int},
 }
 
 
@@ -293,7 +320,7 @@ def _resolve_chain(data: Dict[str, Any], label: str, package: Optional[str], rt:
     if key in chain:
         raise ValueError("Config inheritance cycle: " + " -> ".join([*chain, key]))
     pkg = node.namespace.partition(".")[0] or None
-    return deep_merge(_resolve_chain(node.value, key, pkg, rt, [*chain, key], _where(node, label)), own)
+    return merge_configs(_resolve_chain(node.value, key, pkg, rt, [*chain, key], _where(node, label)), own)
 
 
 def resolve_config(name: str, runtime: Optional["Runtime"] = None) -> Dict[str, Any]:
@@ -320,7 +347,7 @@ def vendor_config(source: "str | Dict[str, Any]", overrides: Optional[Dict[str, 
     if overrides is not None:
         if not isinstance(overrides, dict):
             raise TypeError(f"vendor_config: overrides must be a mapping, got {type(overrides).__name__}")
-        resolved = deep_merge(resolved, overrides)
+        resolved = merge_configs(resolved, overrides)
     return resolved
 
 
@@ -381,5 +408,5 @@ def agent_config_schema() -> Dict[str, Any]:
     }
 
 
-__all__ = ["AgentSpec", "deep_merge", "parse_agent_configs", "check_config_shape", "KNOWN_AGENT_KEYS", "load_config",
-           "resolve_config", "vendor_config", "resolve_profile", "agent_config_schema"]
+__all__ = ["AgentSpec", "deep_merge", "merge_configs", "parse_agent_configs", "check_config_shape",
+           "KNOWN_AGENT_KEYS", "load_config", "resolve_config", "vendor_config", "resolve_profile", "agent_config_schema"]

@@ -289,16 +289,16 @@ def set_path(config: Dict[str, Any], path: str, value: Any) -> Dict[str, Any]:
 
 def apply_overrides(config: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[str, Any]:
     """``config`` with ``overrides`` applied: a key with dots is a path (``set_path``), any other key is
-    deep-merged. An override that leaves the config as it was raises ``ConfigError``: a fork that
+    merged as ``base`` inheritance merges (``merge_configs``: agent entries by name). An override that leaves the config as it was raises ``ConfigError``: a fork that
     silently reproduces its parent is never what was meant."""
-    from lllm.core.config import deep_merge
+    from lllm.core.config import merge_configs
     out = config
     for key, value in overrides.items():
         before = out
         if isinstance(key, str) and "." in key:
             out = set_path(out, key, value)
         else:
-            out = deep_merge(out, {key: value})
+            out = merge_configs(out, {key: value})
         if out == before:
             raise ConfigError(f"override {key!r} = {value!r} changes nothing: the recorded config already has "
                               f"that value. Check the path (e.g. 'agent_configs.writer.system_prompt') and value.")

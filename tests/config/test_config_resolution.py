@@ -175,3 +175,33 @@ def test_published_schema_is_in_sync_and_validates_configs():
                         "0 is less than the minimum of 1",
                         "{'system_prompt': 'x', 'system_prompt_path': 'y', 'max_interrupt_steps': -1} should not be "
                         "valid under {'required': ['system_prompt', 'system_prompt_path']}"]
+
+
+def test_base_merges_agent_configs_by_name(tmp_path):
+    write_tree(tmp_path, {
+        "app/lllm.toml": '[package]\nname = "app"\n',
+        "app/configs/team.yaml": """
+            global: {model_name: test}
+            agent_configs:
+              - {name: planner, system_prompt: Plan., model_args: {temperature: 0.2}}
+              - {name: writer, system_prompt: Write.}
+        """,
+        "app/configs/terse.yaml": """
+            base: team
+            agent_configs:
+              - {name: writer, system_prompt: Write tersely.}
+              - {name: critic, system_prompt: Criticise.}
+        """,
+        "app/configs/warm.yaml": "base: terse\nagent_configs: [{name: planner, model_args: {temperature: 0.9}}]\n",
+    })
+    runtime = Runtime("merge")
+    load_package(tmp_path / "app", runtime=runtime)
+    assert resolve_config("terse", runtime=runtime)["agent_configs"] == [
+        {"name": "planner", "system_prompt": "Plan.", "model_args": {"temperature": 0.2}},
+        {"name": "writer", "system_prompt": "Write tersely."},
+        {"name": "critic", "system_prompt": "Criticise."},
+    ]
+    planner = resolve_config("warm", runtime=runtime)["agent_configs"][0]
+    assert planner == {"name": "planner", "system_prompt": "Plan.", "model_args": {"temperature": 0.9}}
+    assert vendor_config("team", runtime=runtime, overrides={"agent_configs": [{"name": "writer", "model_name": "m"}]}
+                         )["agent_configs"][1] == {"name": "writer", "system_prompt": "Write.", "model_name": "m"}
