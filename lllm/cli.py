@@ -27,9 +27,18 @@ class CLIError(Exception):
 
 
 def _runtime() -> Any:
-    """The default runtime, filled from the project (the CLI defers auto-init until a command needs it)."""
+    """The default runtime, filled from the project (the CLI defers auto-init until a command needs it).
+    Loading that failed (a broken manifest, or any problem under ``LLLM_STRICT``) is an error, never a
+    silently partial runtime."""
+    import warnings
+
     from lllm.core.runtime import ensure_auto_init
-    return ensure_auto_init()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="LLLM auto-init failed")  # reported once, as the error below
+        rt = ensure_auto_init()
+    if rt.init_error:
+        raise CLIError(f"Loading the project and its packages failed: {rt.init_error}")
+    return rt
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,8 +170,6 @@ def cmd_list(args: argparse.Namespace) -> int:
         groups = {args.section: groups[args.section]}
     if not groups:
         print("No resources loaded (no lllm.toml found from the current folder, and no installed packages).")
-        if rt.init_error:
-            print(f"Loading failed: {rt.init_error}")
         return 0
     for section in sorted(groups):
         keys = sorted(groups[section])
@@ -205,7 +212,9 @@ def cmd_pkg_remove(args: argparse.Namespace) -> int:
 
 def cmd_pkg_export(args: argparse.Namespace) -> int:
     from lllm.core.packages import export_package
-    path = export_package(args.name, args.out, bundle_deps=args.bundle_deps, runtime=_runtime())
+    from lllm.core.runtime import Runtime
+    # found by its manifest in the project or among installed packages: exporting never runs package code
+    path = export_package(args.name, args.out, bundle_deps=args.bundle_deps, runtime=Runtime("export"))
     print(f"Exported {args.name} to {path}")
     return 0
 
@@ -243,11 +252,13 @@ def _register_pkg(sub: Any) -> None:
                          description="Manage installed packages (user scope: $LLLM_HOME/packages, "
                                      "project scope: <project>/lllm_packages).")
     pkg_sub = pkg.add_subparsers(dest="pkg_command", metavar="COMMAND", required=True)
-    p = pkg_sub.add_parser("install", help="install a package zip", description="Install a package from a zip.")
+    p = pkg_sub.add_parser("install", help="install a package zip", description=(
+        "Install a package from a zip. Installing checks the archive and copies its files; no package code "
+        "runs until the package is loaded, and a package that LLLM_TRUSTED_PACKAGES leaves out is not loaded."))
     p.add_argument("zip", help="the package archive")
     p.add_argument("--alias", help="install under this package name instead")
     p.add_argument("--scope", choices=("user", "project"), default="user")
-    p.add_argument("--no-load", action="store_true", help="do not load the package after installing it")
+    p.add_argument("--no-load", action="store_true", help="do not load (import) the package after installing it")
     p.set_defaults(func=cmd_pkg_install)
     p = pkg_sub.add_parser("list", help="list installed packages", description="List installed packages.")
     p.add_argument("--scope", choices=("user", "project"))

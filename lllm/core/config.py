@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import warnings
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
@@ -21,10 +22,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger("lllm.config")
 
-_LIMITS = {"max_exception_retry": 3, "max_interrupt_steps": 5, "max_llm_recall": 0, "rate_limit_retries": 6}
+# Retry budgets (counts). max_llm_recall was 0 in lllm-core 0.1.x: one HTTP 500 failed a whole call.
+_LIMITS = {"max_exception_retry": 3, "max_interrupt_steps": 5, "max_llm_recall": 2, "rate_limit_retries": 6}
+# Time budgets in seconds: the longest single retry wait (a longer Retry-After fails at once) and an
+# optional deadline for a whole agent call, every retry, backoff and tool round included (None: none).
+_TIME_LIMITS: Dict[str, Optional[float]] = {"max_retry_wait_s": 60.0, "call_deadline_s": None}
 KNOWN_AGENT_KEYS = frozenset({
     "name", "model_name", "system_prompt", "system_prompt_path", "api_type", "model_args",
-    *_LIMITS, "extra_settings", "proxy", "context_manager", "skills", "tools",
+    *_LIMITS, *_TIME_LIMITS, "extra_settings", "proxy", "context_manager", "skills", "tools",
 })
 
 
@@ -37,6 +42,13 @@ def deep_merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]
         else:
             out[k] = copy.deepcopy(v)
     return out
+
+
+def misspelled_agent_key(key: str) -> Optional[str]:
+    """The known agent key ``key`` is probably a misspelling of (``max_interupt_steps``), or ``None``."""
+    import difflib
+    close = difflib.get_close_matches(key, sorted(KNOWN_AGENT_KEYS), n=1, cutoff=0.85)
+    return close[0] if close else None
 
 
 def merge_configs(base: Dict[str, Any], child: Dict[str, Any]) -> Dict[str, Any]:
@@ -66,6 +78,16 @@ def _named_entries(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in value)
 
 
+def check_seconds(where: str, key: str, value: Any, error: type = ValueError) -> Optional[float]:
+    """A time budget as a float: a finite number of seconds > 0 (``call_deadline_s`` may also be None)."""
+    if value is None and key == "call_deadline_s":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        allowed = " or null (no deadline)" if key == "call_deadline_s" else ""
+        raise error(f"{where}: '{key}' must be a number of seconds > 0{allowed}, got {value!r}")
+    return float(value)
+
+
 class AgentSpec(BaseModel):
     """One agent's validated declaration; ``build()`` makes a fresh Agent from it."""
 
@@ -79,8 +101,10 @@ class AgentSpec(BaseModel):
     model_args: Dict[str, Any] = Field(default_factory=dict)
     max_exception_retry: int = 3
     max_interrupt_steps: int = 5
-    max_llm_recall: int = 0
+    max_llm_recall: int = 2
     rate_limit_retries: int = 6
+    max_retry_wait_s: float = 60.0
+    call_deadline_s: Optional[float] = None
     extra_settings: Dict[str, Any] = Field(default_factory=dict)
     proxy: Optional[Dict[str, Any]] = None
     context_manager: Optional[Any] = None
@@ -115,6 +139,8 @@ class AgentSpec(BaseModel):
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ConfigError(f"{where}: '{key}' must be an integer >= 0, got {v!r}")
             limits[key] = v
+        for key, default in _TIME_LIMITS.items():
+            limits[key] = check_seconds(where, key, raw.get(key, default), ConfigError)
         api_type = raw.get("api_type", "completion")
         try:
             api_type = APITypes(api_type)
@@ -122,7 +148,9 @@ class AgentSpec(BaseModel):
             raise ConfigError(f"{where}: 'api_type' must be one of {[a.value for a in APITypes]}, got {api_type!r}") from None
         unknown = sorted(set(raw) - KNOWN_AGENT_KEYS)
         if unknown:
-            warnings.warn(f"{where}: unknown keys {unknown} are passed to the model as model_args. "
+            hints = "".join(f" Did you mean '{close}' for '{k}'?" for k in unknown
+                            for close in [misspelled_agent_key(k)] if close)
+            warnings.warn(f"{where}: unknown keys {unknown} are passed to the model as model_args.{hints} "
                           f"Known agent keys: {sorted(KNOWN_AGENT_KEYS)}", UserWarning, stacklevel=2)
             model_args = {**{k: raw[k] for k in unknown}, **model_args}
         for key, typ in (("extra_settings", dict), ("proxy", dict), ("tools", list)):
@@ -175,7 +203,8 @@ class AgentSpec(BaseModel):
             context_manager=build_context_manager(self.context_manager, self.model_name, runtime,
                                                   window_lookup=getattr(invoker, "context_window", None))
             if self.context_manager is not None else None,
-            tools=tools, rate_limit_retries=self.rate_limit_retries, runtime=runtime)
+            tools=tools, rate_limit_retries=self.rate_limit_retries, runtime=runtime,
+            max_retry_wait_s=self.max_retry_wait_s, call_deadline_s=self.call_deadline_s)
         agent.proxy_surface = surface
         return agent
 
@@ -379,6 +408,11 @@ def agent_config_schema() -> Dict[str, Any]:
             "api_type": {"enum": ["completion", "response"]},
             "model_args": {"type": "object"},
             **{k: {**limit, "default": v} for k, v in _LIMITS.items()},
+            "max_retry_wait_s": {"type": "number", "exclusiveMinimum": 0, "default": _TIME_LIMITS["max_retry_wait_s"],
+                                 "description": "Longest single retry wait in seconds; a longer Retry-After fails"},
+            "call_deadline_s": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": None,
+                                "description": "Deadline in seconds for one agent call, retries and tools "
+                                               "included (null: none)"},
             "extra_settings": {"type": "object"},
             "proxy": {"type": ["object", "null"]},
             "context_manager": {"type": ["object", "null"],
@@ -408,5 +442,5 @@ def agent_config_schema() -> Dict[str, Any]:
     }
 
 
-__all__ = ["AgentSpec", "deep_merge", "merge_configs", "parse_agent_configs", "check_config_shape",
+__all__ = ["AgentSpec", "deep_merge", "merge_configs", "misspelled_agent_key", "parse_agent_configs", "check_config_shape",
            "KNOWN_AGENT_KEYS", "load_config", "resolve_config", "vendor_config", "resolve_profile", "agent_config_schema"]

@@ -45,6 +45,14 @@ def env_flag(name: str, default: bool = True) -> bool:
     return default if not value else value not in _FALSY
 
 
+def trusted_packages() -> Optional[Set[str]]:
+    """The package names listed in ``LLLM_TRUSTED_PACKAGES`` (comma or space separated); ``None`` when it is
+    unset or empty, which trusts every package."""
+    value = os.environ.get("LLLM_TRUSTED_PACKAGES", "")
+    names = {n for n in re.split(r"[,\s]+", value) if n}
+    return names or None
+
+
 def lllm_home() -> Path:
     return Path(os.environ.get("LLLM_HOME") or "~/.lllm").expanduser()
 
@@ -132,11 +140,15 @@ def _ensure_package_module(name: str, path: Optional[str] = None) -> types.Modul
 
 
 class PackageLoader:
-    """Loads packages into one runtime: dependencies first, each folder once, warnings or strict errors."""
+    """Loads packages into one runtime: dependencies first, each folder once, warnings or strict errors.
 
-    def __init__(self, runtime: Runtime, strict: bool = False):
+    With ``allowed`` (package names), a package not named there, dependencies included, is skipped
+    before any of its files is read beyond the manifest: its code never runs."""
+
+    def __init__(self, runtime: Runtime, strict: bool = False, allowed: Optional[Set[str]] = None):
         self.runtime = runtime
         self.strict = strict or env_flag("LLLM_STRICT", default=False)
+        self.allowed = allowed
         self._in_progress: Set[str] = set()
         self._imports: Dict[str, Set[str]] = {}
 
@@ -169,6 +181,9 @@ class PackageLoader:
                 rt.add_alias(info.name, alias)
             return info
         m = manifest if manifest is not None else read_manifest(Path(file), self.warn)
+        if self.allowed is not None and m.name not in self.allowed:
+            self.warn(f"{m.file}: package '{m.name}' is not in LLLM_TRUSTED_PACKAGES; not loaded")
+            return None
         other = rt.packages.get(m.name)
         if other is not None:
             self.warn(f"{m.file}: package '{m.name}' is already loaded from {other.base_dir}; the first one wins "
@@ -243,14 +258,16 @@ class PackageLoader:
 
     def _load_prompt_file(self, ctx: LoadingContext, path: Path, key: str) -> None:
         from lllm.core.prompt import Prompt
+        from lllm.core.yamlsafe import read_text_capped
         key = _prefixed(ctx.prefix, key)
         try:
-            meta, template = split_front_matter(path.read_text(encoding="utf-8"), path)
-            prompt = Prompt(path=key, prompt=template, metadata=meta)
-        except PackageError as e:
+            meta, template = split_front_matter(read_text_capped(path), path)
+        except (PackageError, ConfigError) as e:  # both name the file
             self.warn(f"{e}; prompt skipped")
             return
-        except (ValueError, TypeError, OSError) as e:
+        try:
+            prompt = Prompt(path=key, prompt=template, metadata=meta)
+        except (ValueError, TypeError) as e:
             self.warn(f"{path}: not a valid prompt: {e}; prompt skipped")
             return
         self._add_object(ctx, "prompt", key, prompt, str(path))
@@ -411,10 +428,9 @@ def load_shared_packages(runtime: Optional[Runtime] = None, project_root: Option
                          strict: bool = False) -> List[str]:
     """Load drop-in packages (``*/lllm.toml``) alphabetically, skipping ones already loaded. Returns their names.
 
-    If ``LLLM_TRUSTED_PACKAGES`` is set (comma-separated names), only those are loaded."""
-    loader = PackageLoader(runtime or get_default_runtime(), strict)
-    trusted = os.environ.get("LLLM_TRUSTED_PACKAGES")
-    allowed = {n.strip() for n in re.split(r"[,\s]+", trusted) if n.strip()} if trusted else None
+    If ``LLLM_TRUSTED_PACKAGES`` is set (comma-separated names), only those are loaded, and only those of
+    their dependencies; the code of any other package is never run."""
+    loader = PackageLoader(runtime or get_default_runtime(), strict, allowed=trusted_packages())
     loaded = []
     for folder in shared_package_dirs(project_root):
         if not folder.is_dir():
@@ -432,9 +448,6 @@ def load_shared_packages(runtime: Optional[Runtime] = None, project_root: Option
                 continue
             if manifest.name in loader.runtime.packages:
                 logger.debug("drop-in %s skipped: package '%s' is already loaded", child, manifest.name)
-                continue
-            if allowed is not None and manifest.name not in allowed:
-                loader.warn(f"{file}: package '{manifest.name}' is not in LLLM_TRUSTED_PACKAGES; not loaded")
                 continue
             if loader.load(file, manifest=manifest) is not None:
                 loaded.append(manifest.name)
@@ -480,4 +493,4 @@ def auto_init(runtime: Optional[Runtime] = None) -> None:
 
 __all__ = ["load_package", "load_runtime", "load_cwd_fallback", "load_shared_packages", "find_config_file",
            "auto_init", "PackageLoader", "imported_names", "split_front_matter",
-           "read_data_file", "env_flag", "lllm_home", "shared_package_dirs", "MODULE_ROOT"]
+           "read_data_file", "env_flag", "lllm_home", "trusted_packages", "shared_package_dirs", "MODULE_ROOT"]

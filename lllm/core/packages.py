@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Dict, List, Optional, Tuple
 
-from lllm.core.discovery import lllm_home, load_package
+from lllm.core.discovery import PackageLoader, lllm_home, trusted_packages
 from lllm.core.manifest import MANIFEST_NAMES, check_name, find_config_file, manifest_in, parse_toml, read_manifest
 from lllm.core.runtime import Runtime, get_default_runtime
 from lllm.errors import PackageError
@@ -116,7 +116,11 @@ def rename_in_manifest(text: str, new_name: str) -> str:
 
 def install_package(zip_path: "str | os.PathLike[str]", *, alias: Optional[str] = None, scope: str = "user",
                     load: bool = True, runtime: Optional[Runtime] = None) -> Path:
-    """Install a package zip into ``scope`` and (by default) load it; returns the installed folder."""
+    """Install a package zip into ``scope`` and (by default) load it; returns the installed folder.
+
+    Installing only checks the archive, copies its files and reads its manifest: no code of the package
+    runs. Loading runs it, so a package that ``LLLM_TRUSTED_PACKAGES`` leaves out is installed but not
+    loaded (a ``RuntimeWarning`` says so), and neither is a dependency it leaves out."""
     if scope not in SCOPES:
         raise ValueError(f"Unknown scope {scope!r}; use one of {list(SCOPES)}")
     if alias is not None:
@@ -152,6 +156,8 @@ def install_package(zip_path: "str | os.PathLike[str]", *, alias: Optional[str] 
             manifest_file = dest_root / PurePosixPath(manifest_member).name
             if alias is not None and alias != name:
                 manifest_file.write_text(rename_in_manifest(manifest_text, alias), encoding="utf-8")
+            problems: List[str] = []
+            read_manifest(manifest_file, problems.append)  # the whole manifest checked statically, before moving in
             try:
                 os.replace(dest_root, target)  # atomic on one filesystem: the package appears whole or not at all
             except OSError:
@@ -161,8 +167,16 @@ def install_package(zip_path: "str | os.PathLike[str]", *, alias: Optional[str] 
                 raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    if load:
-        load_package(target, runtime=runtime or get_default_runtime())
+    allowed = trusted_packages()
+    if load and allowed is not None and folder not in allowed:
+        warnings.warn(f"Package '{folder}' is installed at {target} but not loaded: it is not in "
+                      f"LLLM_TRUSTED_PACKAGES, so none of its code ran. Add it there to use it.",
+                      RuntimeWarning, stacklevel=2)
+    elif load:
+        PackageLoader(runtime or get_default_runtime(), allowed=allowed).load(target / manifest_file.name)
+        return target
+    for problem in problems:  # loading would have reported them
+        warnings.warn(problem.replace(str(dest_root), str(target)), RuntimeWarning, stacklevel=2)
     return target
 
 
@@ -187,12 +201,32 @@ def _extract(zf: zipfile.ZipFile, top: str, dest_root: Path) -> None:
 # export
 # ---------------------------------------------------------------------------------------------
 
+def _static_packages() -> Dict[str, Path]:
+    """Package name -> folder, read from manifests only (no package code runs): the project's package and its
+    dependencies, then the installed packages (project scope first)."""
+    found: Dict[str, Path] = {}
+    project = find_config_file()
+    if project is not None:
+        try:
+            found[read_manifest(project, lambda msg: None).name] = project.parent
+            for folder, dep in _dependency_closure(project.parent):
+                found.setdefault(dep, folder)
+        except PackageError:
+            pass  # a broken project manifest: only installed packages can be found
+    for row in list_packages():
+        found.setdefault(row["name"], Path(row["path"]))
+    return found
+
+
 def _package_dir(name: str, runtime: Runtime) -> Tuple[str, Path]:
+    """The package's name and folder: loaded in ``runtime``, else found by its manifest (never imported)."""
     info = runtime.packages.get(name)
-    if info is None or not info.base_dir:
-        known = sorted(runtime.packages)
-        raise ValueError(f"Unknown package '{name}'. Known packages: {known}")
-    return info.name, Path(info.base_dir)
+    if info is not None and info.base_dir:
+        return info.name, Path(info.base_dir)
+    static = _static_packages()
+    if name not in static:
+        raise ValueError(f"Unknown package '{name}'. Known packages: {sorted({*runtime.packages, *static})}")
+    return name, static[name]
 
 
 def _files(root: Path) -> List[Path]:
@@ -257,7 +291,9 @@ def _rewrite_dependencies(text: str, manifest_dir: Path, paths: Dict[Path, str])
 
 def export_package(name: str, out: "str | os.PathLike[str]", *, bundle_deps: bool = False,
                    runtime: Optional[Runtime] = None) -> Path:
-    """Zip a loaded package as ``<name>/...`` (sorted; hidden files, ``__pycache__`` and ``.git`` skipped).
+    """Zip a package as ``<name>/...`` (sorted; hidden files, ``__pycache__`` and ``.git`` skipped). It is
+    looked up in ``runtime``, else among the project's and the installed packages by manifest: exporting
+    never imports a package.
 
     With ``bundle_deps`` its transitive dependencies go into ``<name>/lllm_packages/<dep>/`` and the
     bundled manifests point there."""

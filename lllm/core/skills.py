@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from lllm.core.prompt import Prompt, StringFormatterRenderer
 from lllm.core.tools import Function
-from lllm.core.yamlsafe import load_yaml
+from lllm.core.yamlsafe import load_yaml, read_text_capped
 from lllm.errors import ConfigError
 
 SKILL_FILE = "SKILL.md"
@@ -99,7 +99,7 @@ def load_skill_dir(directory: Path) -> Skill:
     """The skill in ``directory`` (its SKILL.md); ``ConfigError`` naming the file if it is invalid."""
     path = directory / SKILL_FILE
     try:
-        return parse_skill(path.read_text(encoding="utf-8"), str(path), directory.name, directory.resolve())
+        return parse_skill(read_text_capped(path), str(path), directory.name, directory.resolve())
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise ConfigError(f"Skill '{directory.name}' ({path}) is invalid: {e}") from None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
@@ -102,10 +102,11 @@ def load_yaml(text: "str | bytes", source: str) -> Any:
         loader.dispose()
 
 
-def read_text_capped(path: "str | os.PathLike[str]", limit: int = MAX_YAML_BYTES) -> str:
+def read_text_capped(path: "str | os.PathLike[str]", limit: Optional[int] = None) -> str:
     """The UTF-8 text of ``path``, refusing (``ConfigError`` naming it) a file larger than ``limit`` bytes
-    before reading it."""
+    (default ``MAX_YAML_BYTES``) without reading more than that."""
     path = Path(path)
+    limit = MAX_YAML_BYTES if limit is None else limit
     try:
         with open(path, "rb") as fh:
             data = fh.read(limit + 1)
