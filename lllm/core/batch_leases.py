@@ -65,14 +65,15 @@ class BatchLeases:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._keeper: Optional[threading.Thread] = None
-        store.get_lease(self._name(0))  # a store without leases says so here, before any task runs
+        store.get_lease(self.lease_name(0))  # a store without leases says so here, before any task runs
 
-    def _name(self, index: int) -> str:
+    def lease_name(self, index: int) -> str:
+        """The store's name for task ``index``'s lease (the batch id is hashed into it)."""
         return f"{self._prefix}/{index}"
 
     def take(self, index: int) -> bool:
         """Take task ``index``'s lease: ``False`` while another live runner holds it."""
-        name = self._name(index)
+        name = self.lease_name(index)
         with self._lock:
             taken = self.store.acquire_lease(name, self.holder, self.ttl)
             if not taken:
@@ -93,7 +94,7 @@ class BatchLeases:
         with self._lock:
             self._held.discard(index)
             try:
-                self.store.release_lease(self._name(index), self.holder)
+                self.store.release_lease(self.lease_name(index), self.holder)
             except Exception:  # noqa: BLE001 - the lease expires by itself
                 logger.warning("batch task %d: releasing its lease failed", index, exc_info=True)
 
@@ -102,7 +103,7 @@ class BatchLeases:
             with self._lock:
                 for index in sorted(self._held):
                     try:
-                        if not self.store.acquire_lease(self._name(index), self.holder, self.ttl):
+                        if not self.store.acquire_lease(self.lease_name(index), self.holder, self.ttl):
                             logger.warning("batch task %d: its lease expired and another runner took it over "
                                            "(this runner stalled longer than lease_ttl); it may run twice", index)
                     except Exception:  # noqa: BLE001 - retried at the next renewal

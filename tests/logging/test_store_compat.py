@@ -56,3 +56,88 @@ def test_version_1_records_load_from_any_backend():
     store.backend.put(f"default/sessions/{SUCCESS}", (FIXTURE / "default" / "sessions" / SUCCESS).read_bytes())
     assert store.load_session(SUCCESS).tactic_name == "pipeline"
     assert json.loads(store.export_session(SUCCESS))["session_id"] == SUCCESS
+
+
+# ---------------------------------------------------------------------------------------------
+# Table schema: a database written before leases (version 1) opens and gains them
+# ---------------------------------------------------------------------------------------------
+SQLITE_V1 = Path(__file__).parent / "fixtures" / "sqlite_v1.db"
+
+
+def test_a_version_1_sqlite_database_opens_lists_and_gains_leases(tmp_path):
+    import sqlite3
+
+    from lllm.logging import sqlite_store
+    from lllm.logging.backends import SQL_SCHEMA_VERSION
+    db = tmp_path / "old.db"
+    shutil.copy(SQLITE_V1, db)  # never write into the fixture
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'lllm_leases'").fetchone()[0] == 0
+    store = sqlite_store(db)
+    assert [s.session_id for s in store.list_sessions(tags={"run": "fixture"})] == [FAILURE, SUCCESS]
+    assert store.load_session(SUCCESS).tactic_name == "pipeline"
+    assert store.acquire_lease("batch/x/0", "A", 30) and not store.acquire_lease("batch/x/0", "B", 30)
+    store.close()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SQL_SCHEMA_VERSION == 2
+    assert [s.session_id for s in sqlite_store(db).list_sessions()] == [FAILURE, SUCCESS]  # reopens as v2
+
+
+def test_a_newer_sqlite_table_schema_is_refused_clearly(tmp_path):
+    import sqlite3
+
+    from lllm.logging import LogStoreError, sqlite_store
+    db = tmp_path / "new.db"
+    sqlite_store(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(LogStoreError, match=r"'.*new\.db' has table schema version 99.*upgrade lllm"):
+        sqlite_store(db)
+
+
+V1_POSTGRES_SCHEMA = [  # the tables as lllm wrote them before leases (no lllm_meta, no lllm_leases)
+    'CREATE TABLE lllm_kv (key TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL)',
+    'CREATE TABLE lllm_session_index (key TEXT COLLATE "C" PRIMARY KEY, partition TEXT COLLATE "C" NOT NULL,'
+    ' session_id TEXT COLLATE "C" NOT NULL, tactic_path TEXT COLLATE "C", state TEXT COLLATE "C",'
+    ' ts TEXT COLLATE "C" NOT NULL, tags JSONB NOT NULL DEFAULT \'{}\'::jsonb)',
+]
+
+
+def test_a_version_1_postgres_database_opens_and_gains_leases():
+    import os
+    import uuid
+    from urllib.parse import quote
+    dsn = os.environ.get("LLLM_TEST_POSTGRES_DSN")
+    if not dsn:
+        pytest.skip("LLLM_TEST_POSTGRES_DSN is not set (bash .ci/start-postgres.sh prints one)")
+    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'lllm[postgres]')")
+    from lllm.logging import LogStoreError, postgres_store
+    schema = f"lllm_v1_{uuid.uuid4().hex[:10]}"
+    scoped = dsn + ("&" if "?" in dsn else "?") + "options=" + quote(f"-csearch_path={schema}")
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            with psycopg.connect(scoped, autocommit=True) as old:
+                for statement in V1_POSTGRES_SCHEMA:
+                    old.execute(statement)
+                for kind in ("sessions", "index"):
+                    data = (FIXTURE / "default" / kind / SUCCESS).read_bytes()
+                    old.execute("INSERT INTO lllm_kv (key, value) VALUES (%s, %s)", (f"default/{kind}/{SUCCESS}", data))
+                entry = json.loads((FIXTURE / "default" / "index" / SUCCESS).read_bytes())
+                old.execute("INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts, tags) "
+                            "VALUES (%s, 'default', %s, %s, %s, %s, %s::jsonb)",
+                            (f"default/index/{SUCCESS}", SUCCESS, entry["tactic_path"], entry["state"],
+                             entry["timestamp"], json.dumps(entry["tags"])))
+            store = postgres_store(scoped)
+            assert [s.session_id for s in store.list_sessions(tags={"run": "fixture"})] == [SUCCESS]
+            assert store.load_session(SUCCESS).tactic_name == "pipeline"
+            assert store.acquire_lease("batch/x/0", "A", 30) and not store.acquire_lease("batch/x/0", "B", 30)
+            store.close()
+            with psycopg.connect(scoped, autocommit=True) as conn:
+                assert conn.execute("SELECT value FROM lllm_meta WHERE name = 'schema_version'").fetchone()[0] == "2"
+                conn.execute("UPDATE lllm_meta SET value = '99' WHERE name = 'schema_version'")
+            with pytest.raises(LogStoreError, match="schema version 99.*upgrade lllm"):
+                postgres_store(scoped)
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
