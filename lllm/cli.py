@@ -19,7 +19,7 @@ OFFLINE_NOTICE = ("No provider key is set ({keys}), no --model was given and the
                   "(base_url): running offline on LLLM's deterministic test model (model='test'). Set a key, "
                   "a base_url or pass --model for a real run.")
 
-PLUGINS = ("lllm.logging.cli",)
+PLUGINS = ("lllm.logging.cli", "lllm.check", "lllm.scaffold")
 
 
 class CLIError(Exception):
@@ -169,7 +169,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             raise CLIError(f"No resources in section '{args.section}'. Sections: {sorted(groups)}")
         groups = {args.section: groups[args.section]}
     if not groups:
-        print("No resources loaded (no lllm.toml found from the current folder, and no installed packages).")
+        print("No resources loaded (no lllm.toml found from the current folder, and no installed package loaded).")
         return 0
     for section in sorted(groups):
         keys = sorted(groups[section])
