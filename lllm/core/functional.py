@@ -20,7 +20,7 @@ from lllm.errors import ConfigError
 #: What a ``@tactic`` config may set for its agents (in ``global`` or an ``agent_configs`` entry).
 AGENT_OVERRIDES = ("model_name", "system_prompt", "model_args", "max_exception_retry", "max_interrupt_steps",
                    "max_llm_recall", "rate_limit_retries")
-_TOP_KEYS = ("tactic_type", "global", "agent_configs", "invoker", "invoker_config", "max_workers", "base")
+_TOP_KEYS = ("tactic_type", "global", "agent_configs", "agent_group_configs", "invoker", "invoker_config", "max_workers", "base")
 
 
 class FunctionTactic(Tactic, register=False):
@@ -77,10 +77,14 @@ def _call_method(fn: Callable[..., Any], task_param: str) -> Callable[..., Any]:
     """``call(self, task, **kw)`` running ``fn``, annotated like it (so typed I/O works)."""
     if inspect.iscoroutinefunction(fn):
         async def call(self: Any, task: Any, **kw: Any) -> Any:
-            return await fn(task, **kw)
+            result = await fn(task, **kw)
+            _check_overrides_used(self)
+            return result
     else:
         def call(self: Any, task: Any, **kw: Any) -> Any:
-            return fn(task, **kw)
+            result = fn(task, **kw)
+            _check_overrides_used(self)
+            return result
     try:
         hints = typing.get_type_hints(fn)
     except Exception:  # noqa: BLE001 - unresolvable annotations mean "untyped"
@@ -97,21 +101,34 @@ def _parse_overrides(tactic: str, config: Dict[str, Any]) -> Dict[Optional[str],
         warnings.warn(f"Tactic '{tactic}' (@tactic): config key(s) {unknown} are not read; a @tactic config "
                       f"reads {list(_TOP_KEYS)}.", UserWarning, stacklevel=4)
     out: Dict[Optional[str], Dict[str, Any]] = {}
-    entries = [(None, config.get("global") or {})]
-    listed = config.get("agent_configs") or []
-    if not isinstance(listed, list):
-        raise ConfigError(f"Tactic '{tactic}': 'agent_configs' must be a list of mappings with a 'name'")
-    entries += [(e.get("name") if isinstance(e, dict) else None, e) for e in listed]
-    for i, (agent, entry) in enumerate(entries):
-        where = "global" if i == 0 else f"agent_configs[{i - 1}]"
+    entries = [("global", None, config.get("global") or {})]
+    for section in ("agent_configs", "agent_group_configs"):  # a list of {name: ...}, or name -> mapping
+        listed = config.get(section) or []
+        if isinstance(listed, dict):
+            entries += [(f"{section}.{n}", n, e) for n, e in listed.items()]
+        elif isinstance(listed, list):
+            entries += [(f"{section}[{i}]", e.get("name") if isinstance(e, dict) else None, e)
+                        for i, e in enumerate(listed)]
+        else:
+            raise ConfigError(f"Tactic '{tactic}': '{section}' must be a list of mappings with a 'name', or a "
+                              f"mapping of agent name to settings")
+    for i, (where, agent, entry) in enumerate(entries):
         if not isinstance(entry, dict) or (i and not agent):
             raise ConfigError(f"Tactic '{tactic}': {where} must be a mapping" + (" with a 'name'" if i else ""))
         bad = sorted(k for k in entry if k not in AGENT_OVERRIDES and k != "name")
         if bad:
             raise ConfigError(f"Tactic '{tactic}': {where} sets {bad}, which a @tactic cannot apply to its "
                               f"agents; it can set {list(AGENT_OVERRIDES)} (the rest is the Agent's own code).")
-        out[agent] = {k: v for k, v in entry.items() if k != "name"}
+        out.setdefault(agent, {}).update({k: v for k, v in entry.items() if k != "name"})
     return out
+
+
+def _check_overrides_used(ctx: Any) -> None:
+    """Warn when the config overrides an agent the call never ran (a misspelt name would change nothing)."""
+    unused = sorted(n for n in ctx._overrides if n is not None and n not in ctx.agents)
+    if unused:
+        warnings.warn(f"Tactic '{ctx.name}': the config sets agent(s) {unused}, but this call ran only "
+                      f"{sorted(ctx.agents)}; check the names.", UserWarning, stacklevel=3)
 
 
 def bound_agent(agent: Any) -> Any:
