@@ -181,8 +181,9 @@ class PackageLoader:
                 rt.add_alias(info.name, alias)
             return info
         m = manifest if manifest is not None else read_manifest(Path(file), self.warn)
-        if self.allowed is not None and m.name not in self.allowed:
-            self.warn(f"{m.file}: package '{m.name}' is not in LLLM_TRUSTED_PACKAGES; not loaded")
+        if self.allowed is not None and m.name not in self.allowed:  # the policy at work, not an error (even strict)
+            warnings.warn(f"{m.file}: package '{m.name}' is not in LLLM_TRUSTED_PACKAGES; not loaded",
+                          RuntimeWarning, stacklevel=2)
             return None
         other = rt.packages.get(m.name)
         if other is not None:
