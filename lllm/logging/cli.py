@@ -274,9 +274,16 @@ def _read_tasks(path: str) -> List[Any]:
     return tasks
 
 
-def _bar(done: int, total: int, failed: int, width: int = 30) -> str:
-    filled = int(width * done / total) if total else width
-    return f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  failed {failed}"
+def batch_record(index: int, outcome: Any) -> Dict[str, Any]:
+    """One line of ``lllm batch`` output: ``{"index", "result"}``, or for a failed task
+    ``{"index", "error": {"type", "message", "reason"}}``."""
+    if isinstance(outcome, BaseException):
+        return {"index": index, "error": {"type": type(outcome).__name__, "message": str(outcome),
+                                          "reason": getattr(outcome, "reason", None)}}
+    value = outcome.delivery if hasattr(outcome, "delivery") and hasattr(outcome, "agent_sessions") else outcome
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    return {"index": index, "result": value}
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -284,34 +291,30 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     from lllm.cli import _runtime, offline_model, tactic_config
     from lllm.core.tactic import build_tactic, use_model
+    from lllm.logging.progress import BatchProgress
     rt = _runtime()
     node, config = tactic_config(rt, args.tactic, args.config, args.model)
     tasks = _read_tasks(args.tasks)
     store = open_store(args.store, runtime=rt)
     tactic = build_tactic(config, name=node.qualified_key, runtime=rt, log_store=store)
     results: List[Any] = [None] * len(tasks)
-    tty = sys.stderr.isatty()
+    progress = BatchProgress(len(tasks), every_s=args.progress_every)
 
-    async def run() -> int:
-        done = failed = 0
+    async def run() -> None:
         async for i, res in tactic.ccall(tasks, max_workers=args.workers, batch_id=args.batch_id,
-                                         return_exceptions=True):
+                                         return_exceptions=True, return_sessions=True):
             results[i] = res
-            done += 1
-            failed += isinstance(res, BaseException)
-            if tty:
-                print(_bar(done, len(tasks), failed), end="", file=sys.stderr, flush=True)
-        if tty:
-            print(file=sys.stderr)
-        return failed
+            cost = res.total_cost.cost if hasattr(res, "total_cost") else 0.0
+            progress.update(isinstance(res, BaseException), cost)
 
     with use_model(offline_model(args.model, config)):  # tactic tools and sub-tactics run on it too
-        failed = asyncio.run(run())
+        try:
+            asyncio.run(run())
+        finally:
+            progress.close()
     for i, res in enumerate(results):
-        value = f"Error: {res}" if isinstance(res, BaseException) else res
-        if hasattr(value, "model_dump"):
-            value = value.model_dump(mode="json")
-        print(json.dumps({"index": i, "result": value}, default=str))
+        print(json.dumps(batch_record(i, res), default=str))
+    failed = progress.failed
     print(f"{len(tasks) - failed}/{len(tasks)} succeeded" + (f" (batch id {args.batch_id}; run it again to retry "
           f"only the failed ones)" if args.batch_id and failed else ""), file=sys.stderr)
     return 1 if failed else 0
@@ -389,6 +392,8 @@ def register(sub: Any) -> None:
     p.add_argument("--workers", type=int, default=4, help="tasks run at once (default 4)")
     p.add_argument("--config", help="config name (default: the tactic's own or 'default')")
     p.add_argument("--model", help="model for every agent (default: the config's; offline test model if no key)")
+    p.add_argument("--progress-every", type=float, default=10.0, metavar="SECONDS",
+                   help="when stderr is not a terminal, print a progress line this often (default 10)")
     p.set_defaults(func=cmd_batch)
 
 
