@@ -9,7 +9,7 @@ dialog and awaits `agent.arespond()`; tool run = the same with `cfg["tool"]` reg
 IMPORT = "import lllm; from lllm import Tactic, Function"
 CONCURRENCY = "asyncio"
 PACKAGES = ["lllm", "aiohttp", "pydantic"]
-NOTES = "Tactic.acall per call (fresh agent + session), native aiohttp invoker; identical repeated tool calls are answered from the first one (SPEC §3.2): 1 real invocation per run"
+NOTES = "Tactic.acall per call (fresh agent + session), native aiohttp invoker; the fake server varies tool arguments per round, so every round runs its tool"
 
 
 def setup(cfg):
