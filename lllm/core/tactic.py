@@ -354,15 +354,16 @@ class Tactic(ABC):
         leases = BatchLeases(self.log_store, batch_id, lease_ttl) if batch_id else None
 
         def one(i: int) -> Any:
-            run = functools.partial(self.__call__, tasks[i], None, _batch_tags(tags, batch_id, i, tasks[i]),
-                                    {**(metadata or {}), "batch_index": i}, return_sessions, **kw)
+            args = (tasks[i], None, _batch_tags(tags, batch_id, i, tasks[i]), {**(metadata or {}), "batch_index": i})
             if leases is None:
-                return run()
+                return self.__call__(*args, return_sessions, **kw)
             if not leases.take(i):
                 return _BUSY
-            try:  # another runner may have finished it since this batch started
-                found = self._batch_done(batch_id, tasks, return_sessions, index=i)
-                return found[i] if i in found else run()
+            try:
+                found = self._batch_recorded(batch_id, tasks, i, return_sessions)
+                if found is not _MISSING:  # another runner finished it since this batch started
+                    return found
+                return self._batch_finished(batch_id, i, tasks[i], self.__call__(*args, True, **kw), return_sessions)
             finally:
                 leases.release(i)
 
@@ -402,16 +403,12 @@ class Tactic(ABC):
             raise first_error
         return out
 
-    def _batch_done(self, batch_id: str, tasks: List[Any], return_sessions: bool,
-                    index: Optional[int] = None) -> Dict[int, Any]:
-        """Results of a batch's tasks (or only task ``index``) that already succeeded, read back from
-        the log store."""
+    def _batch_done(self, batch_id: str, tasks: List[Any], return_sessions: bool) -> Dict[int, Any]:
+        """Results of a batch's tasks that already succeeded, read back from the log store."""
         if self.log_store is None:
             raise ValueError(f"Tactic '{self.name}': batch_id needs a log_store to record the batch's progress")
-        query = {"lllm.batch_id": batch_id} if index is None else {"lllm.batch_id": batch_id,
-                                                                    "lllm.batch_index": str(index)}
         done: Dict[int, Any] = {}
-        for summary in self.log_store.list_sessions(tags=query, state="success", limit=None):
+        for summary in self.log_store.list_sessions(tags={"lllm.batch_id": batch_id}, state="success", limit=None):
             i = int(summary.tags.get("lllm.batch_index", -1))
             if not 0 <= i < len(tasks) or i in done:
                 continue
@@ -421,6 +418,30 @@ class Tactic(ABC):
             session = self.log_store.load_session(summary.session_id)
             done[i] = session if return_sessions else self._coerce_output(session.delivery)
         return done
+
+    def _batch_recorded(self, batch_id: str, tasks: List[Any], i: int, return_sessions: bool) -> Any:
+        """Task ``i``'s result if a runner recorded it as done (one read), else ``_MISSING``."""
+        note = self.log_store.batch_task(batch_id, i)
+        if note is None:
+            return _MISSING
+        if note.get("task_md5") != _task_md5(tasks[i]):
+            raise ValueError(f"Tactic '{self.name}': batch '{batch_id}' was recorded with a different task at "
+                             f"index {i}; use a new batch_id for a new list of tasks.")
+        try:
+            session = self.log_store.load_session(note["session_id"])
+        except KeyError:  # its session was deleted since: run the task again
+            return _MISSING
+        return session if return_sessions else self._coerce_output(session.delivery)
+
+    def _batch_finished(self, batch_id: str, i: int, task: Any, session: TacticCallSession,
+                        return_sessions: bool) -> Any:
+        """Record for other runners that task ``i`` succeeded; its result as the batch returns it."""
+        if session.session_id:  # saved (saving never masks the outcome, so it may have failed)
+            try:
+                self.log_store.record_batch_task(batch_id, i, session.session_id, _task_md5(task))
+            except Exception:  # noqa: BLE001 - without the note, a concurrent runner may run the task again
+                logger.warning("tactic %s: recording batch task %d as done failed", self.name, i, exc_info=True)
+        return session if return_sessions else session.delivery
 
     async def _abatch(self, tasks: List[Any], workers: int, fail_fast: bool, tags: Any, metadata: Any,
                       return_sessions: bool, batch_id: Optional[str], lease_ttl: float,
@@ -452,15 +473,18 @@ class Tactic(ABC):
             async def one(i: int, t: Any, delay: float = 0.0) -> Tuple[int, Any]:
                 await asyncio.sleep(delay)
                 async with sem:
-                    run = functools.partial(self.acall, t, None, _batch_tags(tags, batch_id, i, t),
-                                            {**(metadata or {}), "batch_index": i}, return_sessions, **kw)
+                    args = (t, None, _batch_tags(tags, batch_id, i, t), {**(metadata or {}), "batch_index": i})
                     if leases is None:
-                        return i, await run()
+                        return i, await self.acall(*args, return_sessions, **kw)
                     if not await asyncio.to_thread(leases.take, i):
                         return i, _BUSY
-                    try:  # another runner may have finished it since this batch started
-                        found = await asyncio.to_thread(self._batch_done, batch_id, tasks, return_sessions, i)
-                        return i, found[i] if i in found else await run()
+                    try:
+                        found = await asyncio.to_thread(self._batch_recorded, batch_id, tasks, i, return_sessions)
+                        if found is not _MISSING:  # another runner finished it since this batch started
+                            return i, found
+                        session = await self.acall(*args, True, **kw)
+                        return i, await asyncio.to_thread(self._batch_finished, batch_id, i, t, session,
+                                                          return_sessions)
                     finally:
                         await asyncio.to_thread(leases.release, i)
 

@@ -409,6 +409,20 @@ class LogStoreConformance:
         assert record["type"] == "RuntimeError" and record["message"] == "from a helper"
         assert "_raise_here" in record["traceback"] and record["context"] == {"step": 3}
 
+    def test_batch_tasks_are_recorded_per_batch_and_partition(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        a, b = LogStore(backend, partition="a"), LogStore(backend, partition="b")
+        assert a.batch_task("nightly run/1", 0) is None
+        a.record_batch_task("nightly run/1", 0, "20240501_120000_deadbeef", "0123abcd")
+        note = a.batch_task("nightly run/1", 0)
+        assert note is not None and (note["session_id"], note["task_md5"], note["index"], note["schema_version"]) == \
+            ("20240501_120000_deadbeef", "0123abcd", 0, 1)
+        assert a.batch_task("nightly run/1", 1) is None and a.batch_task("other", 0) is None
+        assert b.batch_task("nightly run/1", 0) is None and a.list_sessions() == []  # not a session
+        for bad in (-1, True, "0"):
+            with pytest.raises(ValueError, match="batch task"):
+                a.batch_task("x", bad)  # type: ignore[arg-type]
+
     def test_leases_are_per_partition(self, backend: LogBackend) -> None:
         needs_storage(backend)
         a, b = LogStore(backend, partition="a"), LogStore(backend, partition="b")

@@ -2,12 +2,14 @@
 over any ``LogBackend``.
 
 Layout, per partition: ``<partition>/sessions/<id>`` (the full record), ``<partition>/index/<id>``
-(a small entry that listings read) and ``<partition>/errors/<id>``; leases (their own namespace) are
+(a small entry that listings read), ``<partition>/errors/<id>`` and, for each task of a durable batch
+that succeeded, ``<partition>/batches/<hash of the batch id>/<index>``; leases (their own namespace) are
 ``<partition>/<name>``. The session is written before its
 index entry and deleted after it, so an index entry never points at a missing session. Every record
 carries ``schema_version``; secrets are redacted before anything is written (§9.3)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import secrets
@@ -162,6 +164,23 @@ class LogStore:
         """Remove a session and its index entry; deleting an absent session is a no-op."""
         self.backend.delete(self._key("index", session_id))
         self.backend.delete(self._key("sessions", session_id))
+
+    # -- durable batches -------------------------------------------------------------------------
+    def _batch_key(self, batch_id: str, index: int) -> str:
+        if not isinstance(batch_id, str) or isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise ValueError(f"Invalid batch task {batch_id!r}[{index!r}]: use a str batch id and an index >= 0")
+        return f"{self.partition}/batches/{hashlib.sha256(batch_id.encode()).hexdigest()[:32]}/{index}"
+
+    def record_batch_task(self, batch_id: str, index: int, session_id: str, task_md5: str) -> None:
+        """Note that task ``index`` of batch ``batch_id`` succeeded as the saved session ``session_id``."""
+        record = {"schema_version": STORE_SCHEMA_VERSION, "batch_id": batch_id, "index": index,
+                  "session_id": session_id, "task_md5": task_md5}
+        self.backend.put(self._batch_key(batch_id, index), _encode(redact(record)))
+
+    def batch_task(self, batch_id: str, index: int) -> Optional[Dict[str, Any]]:
+        """What ``record_batch_task`` noted for that task (``session_id``, ``task_md5``), or ``None``."""
+        raw = self.backend.get(self._batch_key(batch_id, index))
+        return None if raw is None else _upgrade(json.loads(raw), f"batch {batch_id!r} task {index}")
 
     # -- leases ----------------------------------------------------------------------------------
     def _lease_key(self, name: str) -> str:

@@ -157,6 +157,8 @@ def test_two_processes_on_one_batch_run_every_task_exactly_once(batch_factory, k
     assert sorted(s.tags["lllm.batch_index"] for s in successes) == sorted(str(i) for i in range(40))
     leases = BatchLeases(store, "nightly")
     assert all(store.get_lease(leases.lease_name(i)) is None for i in range(40))  # all released
+    ids = {s.session_id for s in successes}
+    assert {store.batch_task("nightly", i)["session_id"] for i in range(40)} == ids  # each noted as done
     store.close()
 
 
@@ -249,3 +251,18 @@ def test_batches_need_a_store_that_keeps_leases_and_a_valid_ttl(tmp_path):
             Echo({}, log_store=sqlite_store(tmp_path / "s.db")).bcall(["a"], batch_id="x", lease_ttl=bad)
     Echo.runs = {}
     assert Echo({}, log_store=noop_store()).bcall(["a", "b"]) == ["aa", "bb"]  # no batch_id: no store needed
+
+
+def test_a_task_noted_done_is_not_run_again_unless_its_session_was_deleted(tmp_path):
+    store = sqlite_store(tmp_path / "s.db")
+    Echo.runs = {}
+    tactic = Echo({}, log_store=store)
+    assert tactic.bcall(["a", "b"], batch_id="b") == ["aa", "bb"]
+    first = store.batch_task("b", 1)["session_id"]
+    # The note is what a runner that started earlier (before "b" succeeded) reads after taking the lease:
+    assert tactic._batch_recorded("b", ["a", "b"], 1, False) == "bb" and Echo.runs == {"a": 1, "b": 1}
+    with pytest.raises(ValueError, match="different task at index 1"):
+        tactic._batch_recorded("b", ["a", "z"], 1, False)
+    store.delete_session(first)
+    assert tactic.bcall(["a", "b"], batch_id="b") == ["aa", "bb"] and Echo.runs == {"a": 1, "b": 2}
+    assert store.batch_task("b", 1)["session_id"] != first
