@@ -157,6 +157,8 @@ def _load(target: Optional[str]) -> tuple:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if target is not None and Path(target).exists():
+            from lllm.core.discovery import require_trusted
+            require_trusted(target)  # checking loads, and so runs, the package's code
             rt = Runtime("check")
             info = load_package(target, runtime=rt)
             name = info.name if info is not None else None

@@ -53,6 +53,22 @@ def trusted_packages() -> Optional[Set[str]]:
     return names or None
 
 
+def require_trusted(path: "str | os.PathLike[str]") -> None:
+    """Refuse (``PackageError``) to load the package at ``path`` (a folder or manifest) when
+    ``LLLM_TRUSTED_PACKAGES`` is set and does not name it; the project's own package is always trusted."""
+    allowed = trusted_packages()
+    if allowed is None:
+        return
+    file = _manifest_path(path)
+    project = find_config_file()
+    if project is not None and Path(project).resolve() == file.resolve():
+        return
+    name = read_manifest(file, lambda msg: None).name
+    if name not in allowed:
+        raise PackageError(f"{file}: package '{name}' is not in LLLM_TRUSTED_PACKAGES, and loading it would run "
+                           f"its code; add it there first")
+
+
 def lllm_home() -> Path:
     return Path(os.environ.get("LLLM_HOME") or "~/.lllm").expanduser()
 
@@ -494,4 +510,4 @@ def auto_init(runtime: Optional[Runtime] = None) -> None:
 
 __all__ = ["load_package", "load_runtime", "load_cwd_fallback", "load_shared_packages", "find_config_file",
            "auto_init", "PackageLoader", "imported_names", "split_front_matter",
-           "read_data_file", "env_flag", "lllm_home", "trusted_packages", "shared_package_dirs", "MODULE_ROOT"]
+           "read_data_file", "env_flag", "lllm_home", "trusted_packages", "require_trusted", "shared_package_dirs", "MODULE_ROOT"]

@@ -11,6 +11,7 @@ import asyncio
 import atexit
 import json
 import math
+import threading
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Mapping, NoReturn, Optional, Tuple
 
@@ -26,6 +27,7 @@ TRANSIENT_STATUS = frozenset({408, 409})
 
 _aiohttp: Any = None
 _sessions: Dict[asyncio.AbstractEventLoop, "aiohttp.ClientSession"] = {}
+_sessions_lock = threading.Lock()
 _timeouts: Dict[Tuple[float, bool], Any] = {}
 _proxies: Dict[str, Optional[str]] = {}
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -77,16 +79,19 @@ def _close_all() -> None:
 
 
 def _new_session(loop: asyncio.AbstractEventLoop) -> "aiohttp.ClientSession":
+    """Create ``loop``'s session (only ``loop``'s own thread calls this); the lock keeps threads that
+    start sessions on their own loops at the same moment from racing on the shared table."""
     aiohttp = _lib()
-    if not _sessions:
-        atexit.unregister(_close_all)
-        atexit.register(_close_all)
-    for old in [lp for lp in list(_sessions) if lp.is_closed()]:  # loops that are gone (e.g. asyncio.run ended)
-        _forget(old)
-    conn = aiohttp.TCPConnector(limit=POOL_LIMIT, keepalive_timeout=KEEPALIVE_S, ttl_dns_cache=300)
-    s = aiohttp.ClientSession(connector=conn, skip_auto_headers=("User-Agent",),
-                              headers={"User-Agent": "lllm"})
-    _sessions[loop] = s
+    with _sessions_lock:
+        if not _sessions:
+            atexit.unregister(_close_all)
+            atexit.register(_close_all)
+        for old in [lp for lp in list(_sessions) if lp.is_closed()]:  # loops that are gone (asyncio.run ended)
+            _forget(old)
+        conn = aiohttp.TCPConnector(limit=POOL_LIMIT, keepalive_timeout=KEEPALIVE_S, ttl_dns_cache=300)
+        s = aiohttp.ClientSession(connector=conn, skip_auto_headers=("User-Agent",),
+                                  headers={"User-Agent": "lllm"})
+        _sessions[loop] = s
     return s
 
 
@@ -127,8 +132,8 @@ def _proxy(url: str) -> Optional[str]:
         proxy = None
     if len(_proxies) > 1024:
         _proxies.clear()
-    _proxies[url] = proxy or None
-    return _proxies[url]
+    _proxies[url] = proxy = proxy or None
+    return proxy  # not re-read from the table: another thread may clear it meanwhile
 
 
 # ---------------------------------------------------------------------------------------------
