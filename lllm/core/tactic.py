@@ -541,6 +541,7 @@ class Tactic(ABC):
 
 
 _BUSY = object()  # a batch task whose lease another runner holds
+_MISSING = object()  # a batch task no runner has recorded as done
 
 
 def _task_md5(task: Any) -> str:
