@@ -35,7 +35,10 @@ _UNRECORDED_ARGS = frozenset({"api_key", "extra_headers"})  # never kept in a se
 
 
 def backoff_delay(attempt: int, retry_after: Optional[float] = None, scale: float = 1.0) -> float:
-    """``min(30, 2**k) * U(0.5, 1)`` seconds (times ``scale``), or the provider's Retry-After if larger."""
+    """``min(30, 2**k) * U(0.5, 1)`` seconds (times ``scale``), or the provider's Retry-After if larger.
+
+    The agent then bounds it: a Retry-After over ``max_retry_wait_s`` fails the call at once, and a wait
+    that would cross ``call_deadline_s`` fails it too (see :class:`Agent`)."""
     delay = min(MAX_BACKOFF_S, 2.0 ** attempt) * random.uniform(0.5, 1.0) * scale
     if retry_after is not None and retry_after > delay:
         delay = float(retry_after)
@@ -43,7 +46,14 @@ def backoff_delay(attempt: int, retry_after: Optional[float] = None, scale: floa
 
 
 class Agent:
-    """Holds a system prompt and a model; runs prompts through the call loop on its dialogs."""
+    """Holds a system prompt and a model; runs prompts through the call loop on its dialogs.
+
+    Budgets of one call: ``max_exception_retry`` (recoveries from invalid output), ``max_interrupt_steps``
+    (tool rounds), ``max_llm_recall`` (retries after transient provider errors such as HTTP 500; 2 by
+    default, 0 in lllm-core 0.1.x), ``rate_limit_retries`` (retries after 429), ``max_retry_wait_s`` (the
+    longest single wait before a retry, 60 s; a provider asking for a longer Retry-After fails the call
+    at once, reason ``retry_wait``) and ``call_deadline_s`` (optional overall deadline of one call, every
+    retry, backoff and tool round included; reason ``deadline``)."""
 
     #: Multiplies every backoff delay; tests may lower it. Retry-After from a provider always wins.
     backoff_scale: float = 1.0
@@ -51,17 +61,21 @@ class Agent:
     def __init__(self, name: str, system_prompt: Union["Prompt", str], model: Optional[str] = None,
                  llm_invoker: Optional["BaseInvoker"] = None, stream_handler: Any = None,
                  api_type: APITypes = APITypes.COMPLETION, model_args: Optional[Dict[str, Any]] = None,
-                 max_exception_retry: int = 3, max_interrupt_steps: int = 5, max_llm_recall: int = 0,
+                 max_exception_retry: int = 3, max_interrupt_steps: int = 5, max_llm_recall: int = 2,
                  context_manager: Any = None, tools: Optional[Sequence[Any]] = None,
                  rate_limit_retries: int = 6, runtime: Any = None, *, output: Any = None,
                  base_url: Optional[str] = None, api_key: Optional[str] = None,
-                 headers: Optional[Dict[str, str]] = None, timeout: Optional[float] = None):
+                 headers: Optional[Dict[str, str]] = None, timeout: Optional[float] = None,
+                 max_retry_wait_s: float = 60.0, call_deadline_s: Optional[float] = None):
         """``output`` (a pydantic model) is what ``run`` returns; ``base_url``/``api_key``/``headers``/``timeout``
         set this agent's endpoint (they become ``model_args`` ``api_base``/``api_key``/``extra_headers``/``timeout``)."""
         for key, v in (("max_exception_retry", max_exception_retry), ("max_interrupt_steps", max_interrupt_steps),
                        ("max_llm_recall", max_llm_recall), ("rate_limit_retries", rate_limit_retries)):
             if not isinstance(v, int) or v < 0:
                 raise ValueError(f"Agent '{name}': {key} must be an integer >= 0, got {v!r}")
+        from lllm.core.config import check_seconds
+        max_retry_wait_s = check_seconds(f"Agent '{name}'", "max_retry_wait_s", max_retry_wait_s)
+        call_deadline_s = check_seconds(f"Agent '{name}'", "call_deadline_s", call_deadline_s)
         from lllm.core.prompt import Prompt
         if isinstance(system_prompt, str):
             system_prompt = Prompt(path=f"_inline/{name}/system", prompt=system_prompt)
@@ -82,6 +96,9 @@ class Agent:
         self.max_interrupt_steps = max_interrupt_steps
         self.max_llm_recall = max_llm_recall
         self.rate_limit_retries = rate_limit_retries
+        self.max_retry_wait_s = max_retry_wait_s
+        self.call_deadline_s = call_deadline_s
+        self._deadline: Optional[float] = None  # time.monotonic() at which the running call must end
         self.context_manager = context_manager
         self.tools = list(tools or [])
         self.runtime = runtime
@@ -271,9 +288,11 @@ class Agent:
                       format=self.output)
 
     def _keep_run_dialog(self, dialog: "Dialog") -> None:
-        """Keep a run's dialog: all of them on a tactic call's copy ("run", "run_2", ...), the last one otherwise."""
-        alias, n = "run", 1
-        while self._template is not None and alias in self._dialogs:
+        """Keep a run's dialog: inside a tactic call all of them ("run", "run_2", ...), the session records
+        them; outside, only the last one."""
+        from lllm.core.tactic import _current_call
+        alias, n, keep_all = "run", 1, _current_call.get() is not None
+        while keep_all and alias in self._dialogs:
             n += 1
             alias = f"run_{n}"
         self._dialogs[alias] = dialog
@@ -292,14 +311,35 @@ class Agent:
         session = AgentCallSession(
             agent_name=self.name, model=self.model, max_exception_retry=self.max_exception_retry,
             max_interrupt_steps=self.max_interrupt_steps, max_llm_recall=self.max_llm_recall,
-            rate_limit_retries=self.rate_limit_retries)
+            rate_limit_retries=self.rate_limit_retries, max_retry_wait_s=self.max_retry_wait_s,
+            call_deadline_s=self.call_deadline_s)
         try:
-            await self._loop(session, dialog, metadata, args, parser_args)
+            if self.call_deadline_s is None:
+                await self._loop(session, dialog, metadata, args, parser_args)
+            else:
+                await self._loop_within_deadline(session, dialog, metadata, args, parser_args)
             return session
         finally:
             self._busy = False
+            self._deadline = None
             for listener in self.session_listeners:
                 listener(self.name, session)
+
+    async def _loop_within_deadline(self, session: AgentCallSession, dialog: "Dialog",
+                                    metadata: Optional[Dict[str, Any]], args: Optional[Dict[str, Any]],
+                                    parser_args: Optional[Dict[str, Any]]) -> None:
+        """``_loop`` stopped at ``call_deadline_s``: a model request or tool round still running is cancelled."""
+        limit = self.call_deadline_s
+        self._deadline = time.monotonic() + limit
+        try:
+            await asyncio.wait_for(self._loop(session, dialog, metadata, args, parser_args), limit)
+        except asyncio.TimeoutError as e:
+            if time.monotonic() < self._deadline - 0.05:  # a timeout raised inside the loop, not the deadline
+                raise
+            self._fail(session, "deadline", f"the call did not finish within call_deadline_s={limit:g}s "
+                                             f"({session.invoke_count} model request(s), {session.interrupts_count} "
+                                             f"tool round(s) so far); raise call_deadline_s in the agent config, "
+                                             f"or set it to null for no overall deadline", e)
 
     async def _loop(self, session: AgentCallSession, dialog: "Dialog", metadata: Optional[Dict[str, Any]],
                     args: Optional[Dict[str, Any]], parser_args: Optional[Dict[str, Any]]) -> None:
@@ -385,24 +425,36 @@ class Agent:
 
     async def _after_provider_error(self, session: AgentCallSession, step: int, exc: Exception,
                                     kind: Optional[str]) -> None:
-        """Wait and return if a budget allows another attempt; otherwise fail the call."""
+        """Wait and return if a budget allows another attempt; otherwise fail the call. The wait is bounded:
+        a provider's Retry-After over ``max_retry_wait_s`` fails at once, as does a wait past the deadline."""
         if kind == "rate_limit":
             k = session.rate_limit_retries_count
             if k >= self.rate_limit_retries:
                 self._fail(session, "llm_error", f"still rate-limited after {k} retries "
                                                  f"(rate_limit_retries={self.rate_limit_retries}): {exc}", exc)
-            delay = backoff_delay(k, getattr(exc, "retry_after", None), self.backoff_scale)
-            session.rate_limited(delay, step)
         elif kind == "transient":
             k = session.llm_recalls_count
             if k >= self.max_llm_recall:
                 self._fail(session, "llm_error", f"transient provider error with no recall budget left "
                                                  f"(max_llm_recall={self.max_llm_recall}): {exc}", exc)
-            session.llm_recall(exc, step)
-            delay = backoff_delay(k, getattr(exc, "retry_after", None), self.backoff_scale)
         else:
             self._fail(session, "llm_error", f"provider error: {type(exc).__name__}: {exc}", exc)
-        if not getattr(self.llm_invoker, "retry_waits", True):
+        asked = getattr(exc, "retry_after", None)
+        if asked is not None and asked > self.max_retry_wait_s:
+            self._fail(session, "retry_wait", f"the provider asked to wait {asked:g}s before retrying, over "
+                                              f"max_retry_wait_s={self.max_retry_wait_s:g}s; raise "
+                                              f"max_retry_wait_s in the agent config to wait that long: {exc}", exc)
+        waits = getattr(self.llm_invoker, "retry_waits", True)  # a replay answers at once: no wait
+        delay = min(backoff_delay(k, asked, self.backoff_scale), self.max_retry_wait_s)
+        if waits and self._deadline is not None and time.monotonic() + delay > self._deadline:
+            self._fail(session, "deadline", f"retrying after this {kind} error means waiting {delay:g}s, past "
+                                            f"call_deadline_s={self.call_deadline_s:g}s; raise call_deadline_s "
+                                            f"in the agent config: {exc}", exc)
+        if kind == "rate_limit":
+            session.rate_limited(delay, step)
+        else:
+            session.llm_recall(exc, step)
+        if not waits:
             return
         logger.info("agent %s: %s error, retrying in %.2fs: %s", self.name, kind, delay, exc)
         await asyncio.sleep(delay)

@@ -319,8 +319,23 @@ _default_runtime = Runtime("default")
 _named: Dict[str, Runtime] = {}
 
 
+_auto_init_lock = threading.RLock()  # re-entrant: a package being loaded may ask for the runtime again
+
+
 def get_default_runtime() -> Runtime:
     return _default_runtime
+
+
+def ensure_auto_init(runtime: Optional[Runtime] = None) -> Runtime:
+    """``runtime`` (default: the default runtime) after auto-init (§6.5) ran on it exactly once, even
+    when several threads ask at the same moment; later calls return at once."""
+    rt = runtime or _default_runtime
+    if not rt.discovery_done:
+        with _auto_init_lock:
+            if not rt.discovery_done:  # auto_init sets the flag only when it has finished
+                from lllm.core.discovery import auto_init
+                auto_init(rt)
+    return rt
 
 
 def set_default_runtime(runtime: Runtime) -> None:
@@ -393,6 +408,6 @@ def __getattr__(name: str) -> Any:  # discovery lives in its own module; these s
     raise AttributeError(f"module 'lllm.core.runtime' has no attribute '{name}'")
 
 
-__all__ = ["Runtime", "LoadingContext", "get_default_runtime", "set_default_runtime", "get_runtime",
+__all__ = ["Runtime", "LoadingContext", "get_default_runtime", "ensure_auto_init", "set_default_runtime", "get_runtime",
            "set_named_runtime", "target_runtime", "loading_runtime", "loading_context", "current_loading",
            "check_key", "load_prompt", "load_tool", "load_tactic", "load_proxy", "load_resource", "SECTIONS"]

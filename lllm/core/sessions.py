@@ -48,7 +48,9 @@ class InvokeTrace(BaseModel):
 
 
 class AgentCallSession(BaseModel):
-    """The record of one ``respond()``: state, delivery, and every attempt keyed by step."""
+    """The record of one ``respond()``: state, delivery, and every attempt keyed by step. The budgets it
+    ran under are recorded too (counts, ``max_retry_wait_s``, ``call_deadline_s``); ``reason`` names the
+    one that ended a failed call."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -56,8 +58,10 @@ class AgentCallSession(BaseModel):
     model: str = ""
     max_exception_retry: int = 3
     max_interrupt_steps: int = 5
-    max_llm_recall: int = 0
+    max_llm_recall: int = 2
     rate_limit_retries: int = 6
+    max_retry_wait_s: float = 60.0           # the longest single retry wait the call allowed
+    call_deadline_s: Optional[float] = None  # the call's overall deadline, if it had one
     state: str = "initial"  # initial | exception | interrupt | llm_recall | success | failure
     delivery: Optional[Message] = None
     error: Optional[Dict[str, str]] = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -243,9 +244,10 @@ _BUILDERS: Dict[str, Callable[[Dict[str, Any]], BaseInvoker]] = {}
 
 def register_invoker(name: str, builder: Callable[[Dict[str, Any]], BaseInvoker], *, overwrite: bool = False) -> None:
     """Register ``builder(config) -> BaseInvoker`` under ``name`` for ``invoker: <name>`` configs."""
-    if name in _BUILDERS and not overwrite:
-        raise ValueError(f"Invoker '{name}' is already registered; pass overwrite=True to replace it.")
-    _BUILDERS[name] = builder
+    with _builtin_lock:
+        if name in _BUILDERS and not overwrite:
+            raise ValueError(f"Invoker '{name}' is already registered; pass overwrite=True to replace it.")
+        _BUILDERS[name] = builder
 
 
 def registered_invokers() -> List[str]:
@@ -268,15 +270,20 @@ def build_invoker(config: Optional[Dict[str, Any]] = None) -> BaseInvoker:
 
 
 _builtin_done = False
+_builtin_lock = threading.RLock()  # re-entrant: registering imports modules that may look invokers up
 
 
 def _ensure_builtin() -> None:
+    """Register the built-in invokers once; threads arriving meanwhile wait until they are registered."""
     global _builtin_done
     if _builtin_done:
         return
-    _builtin_done = True
-    from lllm.invokers import router  # registers auto/openai/anthropic/litellm/test
-    router.register_builtin_invokers()
+    with _builtin_lock:
+        if _builtin_done:
+            return
+        from lllm.invokers import router  # registers auto/openai/anthropic/litellm/test
+        router.register_builtin_invokers()
+        _builtin_done = True  # set only once every built-in is registered
 
 
 __all__ = ["InvokeResult", "ModelOutput", "ToolCallOut", "BaseInvoker", "AsyncInvoker", "check_format_api_type",

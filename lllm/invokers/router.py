@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
@@ -255,14 +256,18 @@ class AutoInvoker(BaseInvoker):
     def __init__(self, config: Optional[Dict[str, Any]] = None):
         super().__init__(invoker_settings(config))
         self._invokers: Dict[str, BaseInvoker] = {}
+        self._lock = threading.Lock()
 
     def invoker_for(self, model: str) -> BaseInvoker:
-        """The invoker that serves ``model`` (built on first use, then reused)."""
+        """The invoker that serves ``model`` (built once on first use, also when threads race, then reused)."""
         name = route(model)[0]
         inv = self._invokers.get(name)
         if inv is None:
-            inv = build_invoker({"invoker": name, "invoker_config": self.config})
-            self._invokers[name] = inv
+            with self._lock:
+                inv = self._invokers.get(name)
+                if inv is None:
+                    inv = build_invoker({"invoker": name, "invoker_config": self.config})
+                    self._invokers[name] = inv
         return inv
 
     def call(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
@@ -285,7 +290,7 @@ class AutoInvoker(BaseInvoker):
         kind = classify_exception(exc)
         if kind is not None or isinstance(exc, ProviderError):
             return kind
-        for inv in self._invokers.values():
+        for inv in list(self._invokers.values()):
             kind = inv.classify_error(exc)
             if kind is not None:
                 return kind
@@ -304,7 +309,7 @@ class AutoInvoker(BaseInvoker):
             return None
 
     async def aclose(self) -> None:
-        for inv in self._invokers.values():
+        for inv in list(self._invokers.values()):
             await inv.aclose()
 
 

@@ -226,11 +226,15 @@ def test_transient_errors_use_the_recall_budget():
     agent.receive("hi")
     s = agent.respond(return_session=True)
     assert s.llm_recalls_count == 1 and s.delivery.content == "ok"
-    agent2, _ = make_agent([tr, "ok"])  # default max_llm_recall=0: fatal at once
+    agent2, _ = make_agent([tr, "ok"], max_llm_recall=0)  # no recall budget: fatal at once
     agent2.receive("hi")
     with pytest.raises(AgentCallError) as ei:
         agent2.respond()
     assert ei.value.reason == "llm_error" and "max_llm_recall=0" in str(ei.value)
+    agent3, _ = make_agent([tr, tr, "ok"])  # the default (2, was 0 in lllm-core 0.1.x) survives two
+    agent3.receive("hi")
+    s = agent3.respond(return_session=True)
+    assert s.max_llm_recall == 2 and s.llm_recalls_count == 2 and s.delivery.content == "ok"
 
 
 def test_unclassified_errors_are_fatal_and_never_escape_raw():
