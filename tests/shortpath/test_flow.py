@@ -172,3 +172,26 @@ def test_text_with_braces_and_structured_tasks_are_sent_verbatim():
     assert agent.run("a {literal} {{brace}}") == "Test answer to: a {literal} {{brace}}"
     assert agent.run({"k": 1}) == 'Test answer to: {"k": 1}'
     assert agent.run(Brief(title="t", summary="s")) == 'Test answer to: {"title":"t","summary":"s"}'
+
+
+def test_configured_agents_of_a_class_tactic_run_too():
+    """The door works both ways: agents built from a config answer run/arun, and a module-level agent
+    used inside a class-based tactic is copied per call and recorded like them."""
+    helper = Agent("helper", "Help.", "test")
+
+    class Mixed(Tactic):
+        name = "shortpath_mixed"
+        agent_group = ["writer"]
+
+        async def call(self, task: str) -> str:
+            first = await self.agents["writer"].arun(task)
+            await helper.arun(task)
+            return await self.agents["writer"].arun(first, continue_dialog=True)
+
+    config = {"global": {"model_name": "test"}, "agent_configs": [{"name": "writer", "system_prompt": "Write."}]}
+    session = Mixed(config)("x", return_session=True)
+    assert session.delivery == "Test answer to: Test answer to: x"
+    assert len(session.agent_sessions["writer"]) == 2 and len(session.agent_sessions["helper"]) == 1
+    [writer_dialog] = session.dialogs["writer"]  # the follow-up continued the first run's dialog
+    assert [m["content"] for m in writer_dialog["messages"] if m["role"] == "user"] == ["x", "Test answer to: x"]
+    assert len(session.dialogs["helper"]) == 1 and helper.dialogs == {}
