@@ -53,6 +53,14 @@ class PostgresBackend(IndexedBackend):
         self._lock = threading.RLock()
         self._closed = False
         self._conn = self._psycopg.connect(dsn, connect_timeout=connect_timeout)
+        try:
+            self._create_tables()
+        except BaseException:
+            self.close()
+            raise
+
+    def _create_tables(self) -> None:
+        """Create what is missing (an older database gains the newer tables); refuse a newer one."""
         with self._tx() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(hashtext('lllm_log_store_schema'))")
             cur.execute(_META)
@@ -63,8 +71,9 @@ class PostgresBackend(IndexedBackend):
                                     f"supports ({SQL_SCHEMA_VERSION}); upgrade lllm to open it.")
             for statement in _SCHEMA:
                 cur.execute(statement)
-            cur.execute("INSERT INTO lllm_meta (name, value) VALUES ('schema_version', %s) "
-                        "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value", (str(SQL_SCHEMA_VERSION),))
+            if version < SQL_SCHEMA_VERSION:
+                cur.execute("INSERT INTO lllm_meta (name, value) VALUES ('schema_version', %s) ON CONFLICT (name) "
+                            "DO UPDATE SET value = EXCLUDED.value", (str(SQL_SCHEMA_VERSION),))
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
