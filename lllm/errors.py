@@ -30,7 +30,8 @@ class AgentException(LLLMError):
 class AgentCallError(AgentException, ValueError):
     """A ``respond()`` that ran out of a budget or hit a fatal provider error.
 
-    ``reason`` is one of ``"exception_retries"``, ``"llm_error"``, ``"max_steps"``; ``session``
+    ``reason`` is one of ``"exception_retries"``, ``"llm_error"``, ``"max_steps"``, ``"retry_wait"``
+    (a provider's Retry-After over ``max_retry_wait_s``), ``"deadline"`` (``call_deadline_s``); ``session``
     holds every attempt; ``__cause__`` is the last underlying exception."""
 
     def __init__(self, message: str, *, reason: str, session: Any = None, detail: str = ""):
