@@ -96,10 +96,13 @@ def configured_endpoint(config: Optional[Dict[str, Any]]) -> Optional[str]:
     return find(config or {}) or next((os.environ[k] for k in ENDPOINT_ENV if os.environ.get(k)), None)
 
 
-def offline_model(explicit: Optional[str], config: Optional[Dict[str, Any]] = None) -> Optional[str]:
-    """``'test'`` when no model was given, no provider key is set and ``config`` names no endpoint
-    (a configured base URL counts as reachable: keyless local servers are normal); otherwise ``explicit``."""
-    if explicit is None and not any(os.environ.get(k) for k in PROVIDER_KEYS) and not configured_endpoint(config):
+def offline_model(explicit: Optional[str], config: Optional[Dict[str, Any]] = None,
+                  tactic: Any = None) -> Optional[str]:
+    """``'test'`` when no model was given, no provider key is set and neither ``config`` nor the tactic's
+    code (a ``@tactic``'s agents) names an endpoint (a configured base URL counts as reachable: keyless
+    local servers are normal); otherwise ``explicit``."""
+    if explicit is None and not any(os.environ.get(k) for k in PROVIDER_KEYS) and not configured_endpoint(config) \
+            and not (getattr(tactic, "configured_endpoint", None) and tactic.configured_endpoint()):
         return "test"
     return explicit
 
@@ -118,7 +121,7 @@ def tactic_config(rt: Any, tactic: str, config_name: Optional[str], model: Optio
     ``--model``, or on the offline test model (saying so) when no provider key is set."""
     node = rt.get_node(tactic, "tactic")
     config = _run_config(rt, node, config_name)
-    chosen = offline_model(model, config)
+    chosen = offline_model(model, config, node.value)
     if chosen == "test" and model is None:
         print(OFFLINE_NOTICE.format(keys=", ".join(PROVIDER_KEYS[:2]) + ", ..."), file=sys.stderr)
     if chosen is not None and config:
@@ -138,7 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from lllm.logging.cli import _tags, open_store
         store = open_store(args.store, runtime=rt)
     tactic = build_tactic(config, name=node.qualified_key, runtime=rt, log_store=store)
-    with use_model(offline_model(args.model, config)):  # tactic tools and sub-tactics run on it too
+    with use_model(offline_model(args.model, config, node.value)):  # tactic tools and sub-tactics run on it too
         session = tactic(task, return_session=True, tags=_tags(args.tag) if store else None)
     result = session.delivery
     cost = session.total_cost

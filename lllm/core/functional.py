@@ -43,6 +43,25 @@ class FunctionTactic(Tactic, register=False):
     def call(self, task: Any, **kw: Any) -> Any:  # replaced per subclass by @tactic
         raise NotImplementedError
 
+    @classmethod
+    def configured_endpoint(cls) -> Optional[str]:
+        """The first base URL set on a module-level agent the function names (the CLI's offline default
+        counts it as reachable, like a base URL in a config)."""
+        from lllm.core.agent import Agent
+        fn = getattr(cls, "function", None)
+        if fn is None:
+            return None
+        names, stack = set(), [fn.__code__]
+        while stack:
+            code = stack.pop()
+            names.update(code.co_names)
+            stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+        for name in sorted(names):
+            agent = fn.__globals__.get(name)
+            if isinstance(agent, Agent) and (agent.model_args.get("api_base") or agent.model_args.get("base_url")):
+                return agent.model_args.get("api_base") or agent.model_args.get("base_url")
+        return None
+
 
 def tactic(fn: Optional[Callable[..., Any]] = None, /, *, name: Optional[str] = None,
            config: Optional[Dict[str, Any]] = None, log_store: Any = None, ckpt_dir: Optional[str] = None,

@@ -307,7 +307,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
             cost = res.total_cost.cost if hasattr(res, "total_cost") else 0.0
             progress.update(isinstance(res, BaseException), cost)
 
-    with use_model(offline_model(args.model, config)):  # tactic tools and sub-tactics run on it too
+    with use_model(offline_model(args.model, config, node.value)):  # tactic tools and sub-tactics run on it too
         try:
             asyncio.run(run())
         finally:

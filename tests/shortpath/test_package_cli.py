@@ -91,3 +91,19 @@ def test_discovered_in_process(tmp_path):
     assert t.tactic_path == "tidepool::brief"
     with use_model("test"):
         assert t("kelp").title == "test title"
+
+
+def test_agents_base_url_counts_as_reachable_for_lllm_run(tmp_path):
+    """No provider key and no --model: the @tactic's agents name a base URL, so the run goes there (a
+    local server needs no key) instead of silently switching to the offline test model."""
+    from flow import BRIEF, SCRIPT, interactions
+    from support.cassette_server import CassetteServer
+    with CassetteServer(interactions(SCRIPT)) as server:
+        code = TACTIC.replace("http://127.0.0.1:9/v1", server.url + "/v1")
+        proj = write_tree(tmp_path / "tidepool", {"lllm.toml": '[package]\nname = "tidepool"\n',
+                                                  "tactics/brief.py": code})
+        run = lllm("run", "tidepool.tactics:brief", "tide pools", "--no-save", "--json", cwd=proj)
+        assert run.returncode == 0, run.stderr
+        server.assert_all_served()
+    assert "offline" not in run.stderr
+    assert json.loads(run.stdout)["result"] == BRIEF
