@@ -14,13 +14,13 @@ from lllm.core.prompt import Function, Prompt, StringFormatterRenderer
 from lllm.core.runtime import Runtime
 from lllm.errors import ConfigError
 from lllm.proxies.manager import ProxyLookupError, ProxyManager
-from lllm.sandbox import AgentInterpreter
+from lllm.sandbox import BACKENDS, AgentInterpreter
 
 EXEC_ENVS = ("interpreter", "jupyter", None)
 PROXY_DEFAULTS: Dict[str, Any] = {
     "activate_proxies": [], "deploy_mode": False, "cutoff_date": None, "exec_env": "interpreter",
     "max_output_chars": 5000, "truncation_indicator": "... (truncated)", "timeout": 60.0, "prompt_template": None,
-    "backend": "subprocess", "max_memory_mb": None,
+    "backend": "auto", "max_memory_mb": None,
 }
 TEMPLATE_FIELDS = frozenset({"api_directory", "max_output_chars", "truncation_indicator"})
 
@@ -106,8 +106,8 @@ def proxy_settings(proxy_cfg: Optional[Dict[str, Any]], extra_proxies: Sequence[
     settings = {**PROXY_DEFAULTS, **{k: v for k, v in cfg.items() if k in PROXY_DEFAULTS}}
     if settings["exec_env"] not in EXEC_ENVS:
         raise ConfigError(f"proxy block: exec_env must be one of {list(EXEC_ENVS)}, got {settings['exec_env']!r}")
-    if not (settings["backend"] in ("subprocess", "inprocess") or not isinstance(settings["backend"], str)):
-        raise ConfigError(f"proxy block: backend must be 'subprocess' or 'inprocess' (or an Executor), "
+    if not (settings["backend"] in BACKENDS or not isinstance(settings["backend"], str)):
+        raise ConfigError(f"proxy block: backend must be one of {list(BACKENDS)} (or an Executor), "
                           f"got {settings['backend']!r}")
     active = settings["activate_proxies"] or []
     if isinstance(active, str):

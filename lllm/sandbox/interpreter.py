@@ -7,13 +7,21 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Union
 
+from lllm.sandbox.bwrap_backend import BwrapExecutor, bwrap_status
 from lllm.sandbox.executor import Executor, ExecResult
 from lllm.sandbox.inprocess_backend import InProcessExecutor
 from lllm.sandbox.subprocess_backend import SubprocessExecutor
 
-BACKENDS = ("subprocess", "inprocess")
+BACKENDS = ("auto", "bwrap", "subprocess", "inprocess")
 DEFAULT_MEMORY_MB = 1024
 NO_OUTPUT = "(no output; print() the values you want to see)"
+
+
+def resolve_backend(name: str) -> str:
+    """``"auto"`` becomes ``"bwrap"`` where bubblewrap is usable (probed once), else ``"subprocess"``."""
+    if name == "auto":
+        return "bwrap" if bwrap_status()[0] else "subprocess"
+    return name
 
 
 def clip_output(output: str, error: Optional[str], overflow: bool, limit: int, indicator: str) -> str:
@@ -38,12 +46,14 @@ class AgentInterpreter:
     """A persistent namespace with ``CALL_API(path, params)`` for one agent.
 
     ``pm`` is a ``ProxyManager`` (or any ``callable(path, params)``, or ``None`` for no APIs).
-    ``backend`` is ``"subprocess"`` (default: a killable worker process, see ``SubprocessExecutor``),
-    ``"inprocess"`` (a host thread; no security boundary, cannot stop runaway code) or an ``Executor``.
+    ``backend`` is ``"auto"`` (default: ``"bwrap"`` where bubblewrap works, else ``"subprocess"``), ``"bwrap"``
+    (the worker in bubblewrap namespaces, see ``BwrapExecutor``), ``"subprocess"`` (a killable worker
+    process, see ``SubprocessExecutor``), ``"inprocess"`` (a host thread; no security boundary, cannot stop
+    runaway code) or an ``Executor``.
     ``max_memory_mb``: the worker's address-space limit (``None``: 1024 MB; 0: none)."""
 
     def __init__(self, pm: Any = None, *, max_output_chars: int = 5000, truncation_indicator: str = "... (truncated)",
-                 timeout: float = 60.0, backend: Union[str, Executor] = "subprocess",
+                 timeout: float = 60.0, backend: Union[str, Executor] = "auto",
                  max_memory_mb: Optional[int] = None):
         if isinstance(max_output_chars, bool) or not isinstance(max_output_chars, int) or max_output_chars < 0:
             raise ValueError(f"max_output_chars must be an integer >= 0 (0 = no limit), got {max_output_chars!r}")
@@ -59,11 +69,15 @@ class AgentInterpreter:
         # Inside the worker output is capped in bytes (UTF-8 takes up to 4 per character); at least 1 MiB is
         # kept so the session records the untruncated output the model was shown a part of (§9.3).
         cap = max(max_output_chars * 4 + 4096, 1 << 20) if max_output_chars else 16 << 20
+        if isinstance(backend, str):
+            backend = resolve_backend(backend)
+        memory = DEFAULT_MEMORY_MB if max_memory_mb is None else max_memory_mb
         if isinstance(backend, Executor):
             self.executor = backend
         elif backend == "subprocess":
-            memory = DEFAULT_MEMORY_MB if max_memory_mb is None else max_memory_mb
             self.executor = SubprocessExecutor(max_memory_mb=memory, max_output_bytes=cap)
+        elif backend == "bwrap":
+            self.executor = BwrapExecutor(max_memory_mb=memory, max_output_bytes=cap)
         elif backend == "inprocess":
             self.executor = InProcessExecutor(max_output_bytes=cap)
         else:
@@ -120,4 +134,4 @@ class AgentInterpreter:
                 f"max_output_chars={self.max_output_chars})")
 
 
-__all__ = ["AgentInterpreter", "clip_output", "BACKENDS", "DEFAULT_MEMORY_MB", "NO_OUTPUT"]
+__all__ = ["AgentInterpreter", "clip_output", "resolve_backend", "BACKENDS", "DEFAULT_MEMORY_MB", "NO_OUTPUT"]

@@ -280,6 +280,10 @@ class SubprocessExecutor(Executor):
         uid (``None``: this process's); a container backend wraps it here. The default runs it as is."""
         return command
 
+    def worker_exit_code(self, code: Optional[int]) -> Optional[int]:
+        """The worker's exit status from that of the started command (negative: killed by that signal)."""
+        return code
+
     def popen_options(self, lease: Optional[UidLease]) -> Dict[str, Any]:
         """Extra ``subprocess.Popen`` arguments for the command of ``wrap_command``."""
         return {}
@@ -369,7 +373,8 @@ class SubprocessExecutor(Executor):
                 return ExecResult(status="crashed", detail=(
                     f"the interpreter process was killed: the memory limit of {self.max_total_memory_mb} MB "
                     f"for the interpreter and its child processes together was reached"))
-            return ExecResult(status="crashed", detail=_describe_exit(status, self.max_memory_mb or None))
+            return ExecResult(status="crashed", detail=_describe_exit(self.worker_exit_code(status),
+                                                                      self.max_memory_mb or None))
         except (ValueError, UnicodeDecodeError) as e:
             self._discard()
             return ExecResult(status="crashed", detail=f"the interpreter process broke the protocol ({e})")

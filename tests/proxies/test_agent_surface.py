@@ -222,5 +222,5 @@ def test_run_python_records_the_whole_output_and_shows_the_model_a_clipped_one()
 def test_an_unknown_sandbox_backend_is_a_config_error():
     from lllm.errors import ConfigError
     from lllm.proxies import proxy_settings
-    with pytest.raises(ConfigError, match="backend must be 'subprocess' or 'inprocess'"):
+    with pytest.raises(ConfigError, match=r"backend must be one of \['auto', 'bwrap', 'subprocess', 'inprocess'\]"):
         proxy_settings({"backend": "docker"})
