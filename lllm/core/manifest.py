@@ -21,6 +21,7 @@ _PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*\Z")
 _UNDER = re.compile(r"(.+?)\s+under\s+(\S+)\Z")
 _AS = re.compile(r"(.+?)\s+as\s+(\S+)\Z")
 _SECTION_KEYS = {"paths", "folders"}
+MAX_MANIFEST_BYTES = 1024 * 1024
 
 Warn = Callable[[str], None]
 
@@ -61,7 +62,10 @@ def parse_toml(text: str) -> Dict[str, Any]:
         import tomllib
     except ImportError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
-    return tomllib.loads(text)
+    try:
+        return tomllib.loads(text)
+    except RecursionError:  # a hostile file nesting thousands of arrays or tables
+        raise ValueError("it nests too deeply to parse") from None
 
 
 def check_name(name: Any, what: str) -> str:
@@ -87,9 +91,14 @@ def read_manifest(file: Path, warn: Warn, default_name: Optional[str] = None) ->
     """Parse and validate ``file``. Raises ``PackageError`` for unreadable TOML or a bad package name."""
     file = Path(file)
     try:
-        data = parse_toml(file.read_text(encoding="utf-8"))
+        with open(file, "rb") as fh:
+            raw = fh.read(MAX_MANIFEST_BYTES + 1)
     except OSError as e:
         raise PackageError(f"{file}: cannot read the manifest: {e}") from None
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise PackageError(f"{file}: the manifest is larger than {MAX_MANIFEST_BYTES:,} bytes")
+    try:
+        data = parse_toml(raw.decode("utf-8"))
     except ValueError as e:  # tomllib.TOMLDecodeError, UnicodeDecodeError
         raise PackageError(f"{file}: invalid TOML: {e}") from None
     return manifest_from_dict(data, file, warn, default_name)

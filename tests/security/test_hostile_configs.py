@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Dict
 
@@ -311,6 +312,24 @@ def test_strict_list_fails_on_a_broken_drop_in_and_lenient_list_warns(tmp_path):
     assert f"Warning: {home / 'packages/bad/lllm.toml'}: [package].name 'Bad Name'" in lenient.stderr
 
 
+@pytest.mark.parametrize("manifest, problem", [
+    ('[package]\nname = "deep"\nx = ' + "[" * 5000 + "]" * 5000 + "\n", "invalid TOML: it nests too deeply to parse"),
+    ('[package]\nname = "big"\n#' + "x" * (1024 * 1024) + "\n", "the manifest is larger than 1,048,576 bytes"),
+])
+def test_hostile_manifests_in_a_project_and_an_archive(tmp_path, manifest, problem):
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "lllm.toml").write_text(manifest)
+    before = snapshot(tmp_path)
+    refused(cli("list", cwd=proj, home=tmp_path / "home"), f"PackageError: {proj / 'lllm.toml'}: {problem}")
+    archive = tmp_path / "hostile.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("hostile/lllm.toml", manifest)
+    before = snapshot(tmp_path)
+    refused(cli("pkg", "install", str(archive), cwd=proj, home=tmp_path / "home"), f"Error: {archive}: ")
+    assert snapshot(tmp_path) == before
+
+
 # ---------------------------------------------------------------------------------------------
 # names with a trailing newline
 # ---------------------------------------------------------------------------------------------
@@ -355,7 +374,6 @@ def test_trailing_newlines_in_manifests_and_file_names(tmp_path):
 
 def test_alias_with_a_trailing_newline_through_the_cli(tmp_path):
     archive = tmp_path / "greeter.zip"
-    import zipfile
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("greeter/lllm.toml", '[package]\nname = "greeter"\n')
     (tmp_path / "work").mkdir()
