@@ -6,10 +6,11 @@ import datetime as dt
 
 import pytest
 
-from lllm.sandbox import AgentInterpreter, InProcessExecutor, SubprocessExecutor
+from lllm.sandbox import AgentInterpreter, InProcessExecutor, SubprocessExecutor, bwrap_status
 from lllm.sandbox.interpreter import NO_OUTPUT
 
-BACKENDS = ["subprocess", "inprocess"]
+BACKENDS = ["subprocess", "inprocess", pytest.param("bwrap", marks=pytest.mark.skipif(
+    not bwrap_status()[0], reason=f"bubblewrap is not usable here: {bwrap_status()[1]}"))]
 
 
 class QuotaExceeded(Exception):

@@ -344,3 +344,249 @@ def test_worker_exits_when_its_parent_dies(backend):
     if not gone:
         os.kill(pid, 9)
         pytest.fail("the orphaned worker kept running")
+
+
+# -- Issue 8.2: import folders in a private directory, without a handle to it -----------------------------
+
+@privileged
+def test_import_folders_in_a_private_directory_are_reachable_without_a_handle(make, backend, tmp_path):
+    """A venv inside a 0700 directory, a ``.env`` beside it: the worker imports from the venv, holds no
+    directory descriptor, and cannot reach the ``.env`` by any walk (the full set of tricks runs in the matrix)."""
+    home = tmp_path / "home"
+    project = home / "project"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(project / ".venv")], check=True)
+    (project / ".env").write_text("API_KEY=sk-beside-the-venv\n")
+    site = next((project / ".venv" / "lib").glob("python3*/site-packages"))
+    (site / "probe_module.py").write_text("VALUE = 'imported from the private venv'\n")
+    home.chmod(0o700)
+    it = make(python=str(project / ".venv" / "bin" / "python"))
+    out = it.run(textwrap.dedent("""
+        import os, sys, probe_module
+        print(probe_module.VALUE)
+        print([os.readlink(f'/proc/self/fd/{fd}') for fd in os.listdir('/proc/self/fd')
+               if os.path.isdir(f'/proc/self/fd/{fd}')])  # (listdir's own descriptor is closed by now)
+        walks = [p + '/..' * n + '/.env' for p in sys.path if p for n in range(8)]
+        print([w for w in walks if os.path.exists(w) and 'sk-beside' in open(w).read()])
+    """))
+    lines = out.splitlines()
+    assert lines[0] == "imported from the private venv", out
+    assert all("project" not in d and "/root" not in d for d in eval(lines[1])), out
+    assert lines[2] == "[]", out
+    assert it.executor.info["imports"] == ("mounted" if backend == "subprocess" else "bound")
+
+
+# -- Memory: the worker and its children together (root, cgroup) -------------------------------------------
+
+@privileged
+def test_memory_of_the_worker_and_its_children_is_capped_together(make):
+    it = make(timeout=30, max_memory_mb=256)
+    it.executor.start()
+    if it.executor.info["memory_cap"] == "per process":
+        pytest.skip("no writable memory cgroup (v1 or v2) on this machine")
+    out = it.run(textwrap.dedent("""
+        import os, time
+        kids = []
+        for _ in range(4):
+            pid = os.fork()
+            if pid == 0:
+                block = b'x' * (150 << 20)  # under the 256 MB per-process limit
+                time.sleep(3)
+                os._exit(0)
+            kids.append(pid)
+        print('exit statuses:', sorted(os.waitpid(pid, 0)[1] for pid in kids))
+    """))
+    if out.startswith("Error:"):  # the kernel chose the worker itself
+        assert "memory limit of 256 MB for the interpreter and its child processes together" in out
+    else:
+        assert "exit statuses:" in out and "9" in out.splitlines()[0], out  # SIGKILLed children
+        assert ("[sandbox] the memory limit of 256 MB for this interpreter and its child processes together "
+                "was reached") in out
+    assert it.run("print('still usable')").endswith("still usable\n")
+
+
+# -- Choosing the backend ---------------------------------------------------------------------------------
+
+def test_asking_for_bwrap_where_it_is_missing_says_why_and_what_to_install(tmp_path):
+    from lllm.sandbox.executor import SandboxError
+    with pytest.raises(SandboxError, match=r"not on PATH.*apt-get install bubblewrap"):
+        BwrapExecutor(bwrap=str(tmp_path / "no-bwrap"))
+    broken = tmp_path / "bwrap"
+    broken.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    with pytest.raises(SandboxError, match="cannot create namespaces here: bwrap: No permissions to create new "
+                                           "namespace; install bubblewrap"):
+        BwrapExecutor(bwrap=str(broken))
+
+
+_AUTO = """
+import json, sys, threading
+from lllm.sandbox import AgentInterpreter, bwrap_status
+barrier = threading.Barrier(8)
+seen = []
+def probe():
+    barrier.wait()
+    seen.append(bwrap_status())
+threads = [threading.Thread(target=probe) for _ in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+it = AgentInterpreter(None)
+print(json.dumps({"backend": it.backend, "executor": type(it.executor).__name__, "agree": len(set(seen)) == 1,
+                  "output": it.run("print(6 * 7)")}))
+it.close()
+"""
+
+
+@pytest.mark.parametrize("with_bwrap", [True, False])
+def test_auto_picks_bwrap_where_usable_probing_once(tmp_path, with_bwrap):
+    """Eight threads ask at once in a fresh process: bwrap is probed exactly once; 'auto' follows the answer."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "probes.log"
+    if with_bwrap:
+        if not shutil.which("bwrap"):
+            pytest.skip("bubblewrap is not installed")
+        wrapper = bindir / "bwrap"  # counts the probes, then is the real bwrap
+        wrapper.write_text(f"#!/bin/sh\ncase \" $* \" in *' true '*) echo probe >> {log} ;; esac\n"
+                           f"exec {shutil.which('bwrap')} \"$@\"\n")
+        wrapper.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin" if with_bwrap else str(bindir)}
+    done = subprocess.run([sys.executable, "-c", _AUTO], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["agree"] and report["output"] == "42\n"
+    if with_bwrap and BWRAP_OK:
+        assert (report["backend"], report["executor"]) == ("bwrap", "BwrapExecutor")
+        assert log.read_text().count("probe") == 1
+    else:
+        assert (report["backend"], report["executor"]) == ("subprocess", "SubprocessExecutor")
+
+
+# -- The matrix: every backend, as root and as an unprivileged user ------------------------------------------
+
+S, N = "stopped", "not stopped"
+BACKENDS = ("subprocess", "bwrap", "inprocess")
+PRIVILEGES = ("root", "unprivileged")
+THREATS = {  # case in hostile_runner.py -> what the code tries
+    "parent_environ": "read the parent's environment (API keys) via `/proc/<pid>/environ`",
+    "socket": "open a network connection (to a server on 127.0.0.1)",
+    "fork_bound": "fork without bound (64 children, limit 16)",
+    "sleepers": "leave processes running after `close()` (`setsid`, double fork)",
+    "kill_parent": "kill the process that runs the interpreter",
+    "private_file": "read files in a private (0700) directory of the parent's user",
+    "fd_walk": "reach a `.env` beside the venv via `/proc/self/fd/N/..` and import folders",
+    "write_outside": "write outside its work dir (`/tmp`, `/var/tmp`, `/dev/shm`, the user's dirs)",
+    "memory_children": "use more than the memory cap through child processes (4 x 150 MB, cap 256 MB)",
+}
+EXPECTED = {  # (backend, privilege): {case: outcome}, measured by the matrix below
+    ("subprocess", "root"): dict(parent_environ=S, socket=S, fork_bound=S, sleepers=S, kill_parent=S, private_file=S,
+                                 fd_walk=S, write_outside=N, memory_children=S),
+    ("subprocess", "unprivileged"): dict(parent_environ=N, socket=N, fork_bound=N, sleepers=N, kill_parent=N,
+                                         private_file=N, fd_walk=N, write_outside=N, memory_children=N),
+    ("bwrap", "root"): dict(parent_environ=S, socket=S, fork_bound=S, sleepers=S, kill_parent=S, private_file=S,
+                            fd_walk=S, write_outside=S, memory_children=S),
+    ("bwrap", "unprivileged"): dict(parent_environ=S, socket=S, fork_bound=S, sleepers=S, kill_parent=S,
+                                    private_file=S, fd_walk=S, write_outside=S, memory_children=N),
+    ("inprocess", "root"): {case: N for case in THREATS},
+    ("inprocess", "unprivileged"): {case: N for case in THREATS},
+}
+UNPRIVILEGED_UID = 65534
+
+
+def render_table() -> str:
+    """The security table of docs/security.md, from ``EXPECTED``."""
+    cols = [(b, p) for b in BACKENDS for p in PRIVILEGES]
+    lines = ["| The sandboxed code tries to ... | " + " | ".join(f"{b} ({p})" for b, p in cols) + " |",
+             "|---|" + "---|" * len(cols)]
+    for case, threat in THREATS.items():
+        cells = ["stopped" if EXPECTED[col][case] == S else "**not stopped**" for col in cols]
+        lines.append(f"| {threat} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _hidden_ancestor(path: str):
+    """The topmost directory above ``path`` that other users cannot traverse, or ``None``."""
+    parts = Path(path).resolve().parts
+    for i in range(2, len(parts) + 1):
+        d = os.path.join(*parts[:i])
+        if not os.stat(d).st_mode & 0o001:
+            return d
+    return None
+
+
+_UNPRIVILEGED = """set -e
+{stash}
+{cover}
+{restore}
+exec setpriv --reuid={uid} --regid={uid} --clear-groups -- "$@"
+"""
+
+
+def runner_command(backend: str, privilege: str):
+    """``(argv, None)`` to run the hostile runner for ``backend`` as ``privilege``, or ``(None, why not)``."""
+    runner = [sys.executable, str(HERE / "hostile_runner.py"), backend]
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if privilege == "root":
+        return (runner, None) if root else (None, "needs a root parent")
+    if not root:
+        return runner, None
+    if not (shutil.which("setpriv") and shutil.which("unshare")):
+        return None, "needs setpriv and unshare (util-linux) to run as an unprivileged user"
+    # Python (or the repository) may live under a private home: give the unprivileged user a view of exactly
+    # those folders, in a mount namespace of the runner's own (nothing changes on the host).
+    import shlex
+    needed = [p for p in {os.path.realpath(sys.base_prefix), sys.prefix, str(HERE.parents[1])}
+              if _hidden_ancestor(p)]
+    stash, cover, restore = [], [], []
+    for i, path in enumerate(sorted(needed)):
+        stash.append(f"mkdir -p /tmp/.lllm-stash-$$/{i} && mount --bind {shlex.quote(path)} /tmp/.lllm-stash-$$/{i}")
+        restore.append(f"mkdir -p {shlex.quote(path)} && mount --bind /tmp/.lllm-stash-$$/{i} {shlex.quote(path)}"
+                       f" && umount /tmp/.lllm-stash-$$/{i}")
+    for hidden in sorted({_hidden_ancestor(p) for p in needed}):
+        cover.append(f"mount -t tmpfs -o mode=0755,size=1m tmpfs {shlex.quote(hidden)}")
+    script = _UNPRIVILEGED.format(stash="\n".join(stash), cover="\n".join(cover),
+                                  restore="\n".join(restore + ["rm -rf /tmp/.lllm-stash-$$"]), uid=UNPRIVILEGED_UID)
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *runner], None
+
+
+@pytest.fixture(scope="module")
+def outcomes():
+    """Every (backend, privilege) runner, started at once; each maps case -> {outcome, evidence}, or is the
+    reason it cannot run here."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "LLLM_AUTO_INIT": "0"}
+    started, results = {}, {}
+    for backend in BACKENDS:
+        for privilege in PRIVILEGES:
+            argv, why = runner_command(backend, privilege)
+            if argv is None:
+                results[(backend, privilege)] = why
+            else:
+                started[(backend, privilege)] = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                                 text=True, env=env, cwd="/")
+    for key, proc in started.items():
+        out, err = proc.communicate(timeout=600)
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        results[key] = json.loads(lines[-1]) if proc.returncode == 0 and lines else {
+            case: {"outcome": "error", "evidence": f"runner exit {proc.returncode}: {out[-1500:]}{err[-1500:]}"}
+            for case in THREATS}
+    return results
+
+
+@pytest.mark.parametrize("case", list(THREATS))
+@pytest.mark.parametrize("privilege", PRIVILEGES)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hostile_matrix(outcomes, backend, privilege, case):
+    result = outcomes[(backend, privilege)]
+    if isinstance(result, str):
+        pytest.skip(f"{backend} as {privilege}: {result}")
+    if backend == "bwrap" and not BWRAP_OK:
+        pytest.skip(f"bubblewrap is not usable here: {BWRAP_WHY}")
+    got = result[case]
+    expected = EXPECTED[(backend, privilege)][case]
+    assert got["outcome"] == expected, (f"{backend} as {privilege}, {case}: expected {expected!r}, got "
+                                        f"{got['outcome']!r} (update EXPECTED and docs/security.md only if the "
+                                        f"change is intended)\n{got['evidence']}")
+
+
+def test_the_documented_table_is_the_measured_one():
+    docs = (HERE.parents[1] / "docs" / "security.md").read_text()
+    assert render_table() in docs, "docs/security.md must contain render_table() of tests/sandbox/test_sandbox_hostile.py"
