@@ -20,7 +20,8 @@ from lllm.errors import ConfigError
 #: What a ``@tactic`` config may set for its agents (in ``global`` or an ``agent_configs`` entry).
 AGENT_OVERRIDES = ("model_name", "system_prompt", "model_args", "max_exception_retry", "max_interrupt_steps",
                    "max_llm_recall", "rate_limit_retries", "max_retry_wait_s", "call_deadline_s")
-_TOP_KEYS = ("tactic_type", "global", "agent_configs", "agent_group_configs", "invoker", "invoker_config", "max_workers", "base")
+_TOP_KEYS = ("tactic_type", "global", "agent_configs", "agent_group_configs", "invoker", "invoker_config",
+             "max_workers", "base")
 
 
 class FunctionTactic(Tactic, register=False):
