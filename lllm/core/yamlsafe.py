@@ -29,7 +29,7 @@ class _Refused(Exception):
 
 def _children(node: yaml.Node) -> List[yaml.Node]:
     if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
+        return node.value
     if isinstance(node, yaml.MappingNode):
         return [n for pair in node.value for n in pair]
     return []
@@ -42,26 +42,32 @@ def _measure(root: yaml.Node) -> Tuple[int, int, int]:
     size: Dict[int, int] = {}
     depth: Dict[int, int] = {}
     open_nodes: set = set()  # expanded, children not finished: meeting one again is a cycle
-    stack: List[Tuple[yaml.Node, bool]] = [(root, False)]
+    stack: List[Tuple[yaml.Node, Any]] = [(root, None)]
     while stack:
-        node, finish = stack.pop()
+        node, kids = stack.pop()
         key = id(node)
-        kids = _children(node)
-        if finish:
-            size[key] = 1 + sum(size[id(k)] for k in kids)
-            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
+        if kids is not None:  # all children measured
+            total, deepest = 1, 0
+            for kid in kids:
+                total += size[id(kid)]
+                deepest = max(deepest, depth[id(kid)])
+            size[key], depth[key] = total, deepest + 1
             open_nodes.discard(key)
             continue
         if key in size:
             continue
+        kids = _children(node)
+        if not kids:  # a scalar or an empty collection: most nodes
+            size[key] = depth[key] = 1
+            continue
         open_nodes.add(key)
-        stack.append((node, True))
+        stack.append((node, kids))
         for kid in kids:
             if id(kid) in open_nodes:
                 raise _Refused("an alias refers to a node that contains it (a recursive anchor); "
                                "LLLM does not load self-referencing YAML")
             if id(kid) not in size:
-                stack.append((kid, False))
+                stack.append((kid, None))
     return size[id(root)], len(size), depth[id(root)]
 
 
