@@ -96,7 +96,7 @@ def test_discovered_in_process(tmp_path):
 def test_agents_base_url_counts_as_reachable_for_lllm_run(tmp_path):
     """No provider key and no --model: the @tactic's agents name a base URL, so the run goes there (a
     local server needs no key) instead of silently switching to the offline test model."""
-    from flow import BRIEF, SCRIPT, interactions
+    from shortpath_flow import BRIEF, SCRIPT, interactions
     from support.cassette_server import CassetteServer
     with CassetteServer(interactions(SCRIPT)) as server:
         code = TACTIC.replace("http://127.0.0.1:9/v1", server.url + "/v1")

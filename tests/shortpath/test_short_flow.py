@@ -9,7 +9,7 @@ import json
 from typing import List
 
 import pytest
-from flow import BRIEF, NOTES, QUESTIONS, SCRIPT, Brief, Plan, interactions, make_flow
+from shortpath_flow import BRIEF, NOTES, QUESTIONS, SCRIPT, Brief, Plan, interactions, make_flow
 from support.cassette_server import CassetteServer
 
 from pydantic import BaseModel, Field

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from flow import interactions, text
+from shortpath_flow import interactions, text
 from support.cassette_server import CassetteServer
 
 from lllm import Agent, ConfigError, Tactic, register_invoker, tactic

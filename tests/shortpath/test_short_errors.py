@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from flow import Brief, make_flow
+from shortpath_flow import Brief, make_flow
 
 from lllm import Agent, AgentCallError, ConfigError, tactic
 from lllm.testing import MockInvoker

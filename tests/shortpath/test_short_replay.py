@@ -3,7 +3,7 @@ gone by then), forked with a changed system prompt, and replayed by ``lllm repla
 from __future__ import annotations
 
 import pytest
-from flow import BRIEF, SCRIPT, Brief, interactions, make_flow
+from shortpath_flow import BRIEF, SCRIPT, Brief, interactions, make_flow
 from support.cassette_server import CassetteServer
 
 from lllm import rerun, sqlite_store
