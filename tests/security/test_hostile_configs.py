@@ -200,6 +200,17 @@ def test_the_bomb_in_package_data_prompt_front_matter_and_skills(tmp_path):
         resolve_skills(["lol"], cwd=tmp_path / "cwd", home=tmp_path / "nohome")
 
 
+def test_a_bombed_skill_through_the_cli(tmp_path):
+    proj = project(tmp_path, "global: {model_name: test, skills: [lol]}\n"
+                             "agent_configs: [{name: a, system_prompt: hi}]\n")
+    skill = write_tree(proj / ".agents/skills/lol", {"SKILL.md": "---\nname: lol\ndescription: d\n" + BOMB + "---\nB"})
+    before = snapshot(tmp_path)
+    out = cli("run", "echo", "hi", "--no-save", cwd=proj, home=tmp_path / "home")
+    refused(out, f"Error: Skill 'lol' ({skill / 'SKILL.md'}) is invalid: its front matter: YAML refused: its aliases "
+                 f"expand it by {EXTRA} nodes")
+    assert snapshot(tmp_path) == before
+
+
 def test_strict_list_fails_on_a_bombed_prompt(tmp_path):
     proj = write_tree(tmp_path / "proj", {"lllm.toml": '[package]\nname = "proj"\n',
                                           "prompts/front.md": "---\n" + BOMB + "---\nHello"})
