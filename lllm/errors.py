@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from lllm.secrets import scrub, scrub_text
+
 
 class LLLMError(Exception):
     """Base class of every error LLLM raises on purpose."""
@@ -32,12 +34,13 @@ class AgentCallError(AgentException, ValueError):
 
     ``reason`` is one of ``"exception_retries"``, ``"llm_error"``, ``"max_steps"``, ``"retry_wait"``
     (a provider's Retry-After over ``max_retry_wait_s``), ``"deadline"`` (``call_deadline_s``); ``session``
-    holds every attempt; ``__cause__`` is the last underlying exception."""
+    holds every attempt; ``__cause__`` is the last underlying exception. Known credentials are
+    scrubbed from the message and from ``session`` (a copy where it held one, see :mod:`lllm.secrets`)."""
 
     def __init__(self, message: str, *, reason: str, session: Any = None, detail: str = ""):
-        super().__init__(message, detail)
+        super().__init__(scrub_text(message), scrub_text(detail))
         self.reason = reason
-        self.session = session
+        self.session = scrub(session)
 
 
 class ConfigError(LLLMError, ValueError):
@@ -80,16 +83,18 @@ class ProviderError(LLLMError):
     """An error answered by (or on the way to) a model provider.
 
     ``kind`` is the retry class: ``"rate_limit"``, ``"transient"`` or ``None`` (fatal);
-    ``retry_after`` is the provider's ``Retry-After`` in seconds, if it sent one."""
+    ``retry_after`` is the provider's ``Retry-After`` in seconds, if it sent one. Known credentials
+    are scrubbed from the message and the body (a provider may echo a rejected key)."""
 
     def __init__(self, message: str, *, status: Optional[int] = None, kind: Optional[str] = None,
                  retry_after: Optional[float] = None, body: Any = None, provider: str = ""):
+        message = scrub_text(message)
         super().__init__(message)
         self.message = message
         self.status = status
         self.kind = kind
         self.retry_after = retry_after
-        self.body = body
+        self.body = scrub(body)
         self.provider = provider
 
 

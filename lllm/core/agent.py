@@ -495,6 +495,8 @@ class Agent:
             state.final_sent = True
 
     def _fail(self, session: AgentCallSession, reason: str, detail: str, cause: Optional[BaseException] = None) -> None:
+        from lllm.secrets import scrub_exception
+        scrub_exception(cause)  # a provider SDK's error may echo the key: scrubbed before it is recorded
         session.failure(cause, reason)
         counts = (f"exception retries {session.exception_retries_count}/{self.max_exception_retry}, "
                   f"llm recalls {session.llm_recalls_count}/{self.max_llm_recall}, "

@@ -19,6 +19,7 @@ from lllm.errors import ConfigError, ProviderError
 from lllm.invokers import http
 from lllm.invokers.base import (AsyncInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions,
                                 request_record, result_from_output)
+from lllm.secrets import register_headers, register_settings, register_url, strip_userinfo
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
@@ -436,6 +437,8 @@ class AnthropicInvoker(AsyncInvoker):
                               f"api_type='completion' (the Messages API).")
         args = model_args or {}
         cfg = self.config
+        register_settings(args)  # every credential held is scrubbed by value from what is stored (lllm.secrets)
+        register_settings(cfg)
         wire_model = model[10:] if model.startswith("anthropic/") else model
         api_key = args.get("api_key") or cfg.get("api_key") or os.environ.get(KEY_ENV)
         if not api_key:
@@ -446,13 +449,15 @@ class AnthropicInvoker(AsyncInvoker):
         url = messages_url(base)
         headers = request_headers(api_key, args.get("anthropic_version") or ANTHROPIC_VERSION,
                                   args.get("extra_headers") or cfg.get("extra_headers"))
+        register_headers(headers)
+        register_url(url)
         timeout = args.get("timeout")
         prompt = dialog.top_prompt
         tools = [anthropic_tool(f) for f in effective_functions(dialog, functions)]
         stream = stream_handler is not None or args.get("stream") is True
         body = build_body(dialog.messages, wire_model, tools, prompt, args, stream)
         sent_args = {k: v for k, v in body.items() if k not in ("model", "messages", "tools", "system")}
-        request = request_record(PROVIDER, url, wire_model, body, api_type, stream)
+        request = request_record(PROVIDER, strip_userinfo(url), wire_model, body, api_type, stream)
         try:
             if stream:
                 out, raw = await self._stream(url, headers, body, timeout, stream_handler)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Mapping, NoReturn, O
 
 from lllm.errors import ProviderError
 from lllm.invokers.base import DEFAULT_TIMEOUT_S
+from lllm.secrets import scrub_exception, strip_userinfo
 
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
@@ -146,6 +147,7 @@ async def post_json(url: str, headers: Mapping[str, str], body: Any, timeout_s: 
 
     Anything else raises :class:`ProviderError` (see :func:`http_error` for the status mapping)."""
     data = body if isinstance(body, (bytes, bytearray)) else dumps(body)
+    _check_userinfo(url, headers, provider)
     session = get_session()
     try:
         async with session.post(url, data=data, headers=headers, timeout=_timeout(timeout_s, False),
@@ -162,7 +164,8 @@ async def post_json(url: str, headers: Mapping[str, str], body: Any, timeout_s: 
     try:
         return status, rheaders, json.loads(raw)
     except ValueError as e:
-        raise ProviderError(f"{provider or 'provider'} returned a non-JSON body (HTTP {status}) from {url}: "
+        raise ProviderError(f"{provider or 'provider'} returned a non-JSON body (HTTP {status}) from "
+                            f"{strip_userinfo(url)}: "
                             f"{raw[:200].decode('utf-8', 'replace')!r}", status=status, kind="transient",
                             provider=provider) from e
 
@@ -173,6 +176,7 @@ async def post_sse(url: str, headers: Mapping[str, str], body: Any, timeout_s: O
     """POST ``body`` and yield the ``(event, json_data)`` pairs of the SSE answer (see :func:`aiter_sse`)."""
     from lllm.invokers.sse import aiter_sse
     data = body if isinstance(body, (bytes, bytearray)) else dumps(body)
+    _check_userinfo(url, headers, provider)
     session = get_session()
     try:
         resp = await session.post(url, data=data, headers=headers, timeout=_timeout(timeout_s, True),
@@ -197,11 +201,23 @@ async def post_sse(url: str, headers: Mapping[str, str], body: Any, timeout_s: O
         resp.release()
 
 
+def _check_userinfo(url: str, headers: Mapping[str, str], provider: str) -> None:
+    """A URL's ``user:password@`` becomes a Basic ``Authorization`` header: it cannot go with another one."""
+    if "@" in url and any(k.lower() == "authorization" for k in headers):
+        from urllib.parse import urlsplit
+        if urlsplit(url).username is not None:
+            from lllm.errors import ConfigError
+            raise ConfigError(f"{provider or 'provider'} api_base {strip_userinfo(url)!r} carries a user:password@ "
+                              f"and the request also has an Authorization header (from api_key or extra_headers); "
+                              f"pass the credential one way only.")
+
+
 def _reraise(e: Exception, provider: str, url: str, timeout_s: Optional[float]) -> NoReturn:
     """Raise the ProviderError for a network failure, or ``e`` itself if it is not one (a bug)."""
     err = _map_exc(e, provider, url, timeout_s)
     if err is None:
         raise e
+    scrub_exception(e)
     raise err from e
 
 
@@ -209,6 +225,7 @@ def _map_exc(e: Exception, provider: str, url: str, timeout_s: Optional[float]) 
     """The ProviderError for a network failure; ``None`` for anything else (a bug: re-raised as is)."""
     aiohttp = _lib()
     label = provider or "provider"
+    url = strip_userinfo(url)
     if isinstance(e, (asyncio.TimeoutError, TimeoutError)):  # includes aiohttp.ServerTimeoutError
         t = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
         return ProviderError(f"{label} request to {url} timed out after {t:g}s (model_args['timeout'])",

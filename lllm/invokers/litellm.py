@@ -23,6 +23,7 @@ from lllm.invokers.base import (DEFAULT_TIMEOUT_S, AsyncInvoker, InvokeResult, M
 from lllm.invokers.openai import (ChatStream, chat_messages, parse_chat, parse_responses, response_format,
                                   responses_input, responses_stream_event, responses_tools)
 from lllm.logging.redact import is_secret_name
+from lllm.secrets import register_settings, scrub_exception, strip_userinfo
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
@@ -30,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.stream import BaseStreamHandler
 
 # Never recorded in InvokeResult.request, nor is any argument named like a secret (aws_secret_access_key, …).
-RECORD_SKIP = frozenset({"api_key", "extra_headers", "vertex_credentials"})
+RECORD_SKIP = frozenset({"api_key", "extra_headers", "default_headers", "headers", "vertex_credentials"})
 _litellm: Any = None
 
 
@@ -164,6 +165,8 @@ class LiteLLMInvoker(AsyncInvoker):
                      api_type: APITypes, stream_handler: Optional["BaseStreamHandler"],
                      functions: Optional[List["Function"]]) -> InvokeResult:
         litellm = load_litellm()
+        register_settings(model_args)  # every credential held is scrubbed by value from what is stored (lllm.secrets)
+        register_settings(self.config)
         started_at = time.time()
         t0 = time.perf_counter()
         prompt = dialog.top_prompt
@@ -177,10 +180,14 @@ class LiteLLMInvoker(AsyncInvoker):
             if not responses:
                 kwargs["stream_options"] = dict(kwargs.get("stream_options") or {}, include_usage=True)
         record = {k: v for k, v in kwargs.items() if k not in RECORD_SKIP and not is_secret_name(k)}
+        for key in ("api_base", "base_url"):
+            if key in record:
+                record[key] = strip_userinfo(record[key])
         if isinstance(record.get("response_format"), type):  # a pydantic model: record the schema LiteLLM sends
             fs = prompt.format_schema()  # type: ignore[union-attr]
             record["response_format"] = {"type": "json_schema", "json_schema": {"name": fs[0], "schema": fs[1]}}
-        request = request_record(provider or "litellm", kwargs.get("api_base"), model, record, api_type, stream)
+        request = request_record(provider or "litellm", strip_userinfo(kwargs.get("api_base")), model, record,
+                                 api_type, stream)
         sent_args = {k: v for k, v in record.items() if k not in ("model", "messages", "input", "tools")}
         try:
             if responses:
@@ -205,6 +212,7 @@ class LiteLLMInvoker(AsyncInvoker):
             if err is None:
                 raise
             err.request = request
+            scrub_exception(e)  # the SDK's message and body may echo the key
             raise err from e
         finally:
             if stream:

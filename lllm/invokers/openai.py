@@ -18,6 +18,7 @@ from lllm.invokers import http
 from lllm.invokers.base import (AsyncInvoker, InvokeResult, ModelOutput, ToolCallOut, check_format_api_type,
                                 effective_functions, request_record, result_from_output)
 from lllm.invokers.router import Endpoint, openai_target, resolve_endpoint
+from lllm.secrets import register_headers, register_settings, register_url, strip_userinfo
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
@@ -386,6 +387,8 @@ class OpenAIInvoker(AsyncInvoker):
         args = dict(model_args) if model_args else {}
         client = {k: args.pop(k) for k in CLIENT_ARGS if k in args} if args else {}
         cfg = self.config
+        register_settings(model_args)  # every credential held is scrubbed by value from what is stored (lllm.secrets)
+        register_settings(cfg)
         provider, wire_model = openai_target(model)
         responses = api_type == APITypes.RESPONSE
         prompt = dialog.top_prompt
@@ -398,6 +401,8 @@ class OpenAIInvoker(AsyncInvoker):
                               api_key=client.get("api_key") or cfg.get("api_key"), extra_headers=extra_headers,
                               api_version=client.get("api_version") or cfg.get("api_version"),
                               path="/responses" if responses else "/chat/completions")
+        register_headers(ep.headers)
+        register_url(ep.url)
         native = provider == "azure" or (provider == "openai" and ep.official)  # OpenAI's own servers
         system_role = cfg.get("system_role") or ("developer" if native and provider == "openai" else "system")
         tools = [f.to_tool() for f in effective_functions(dialog, functions)]
@@ -421,7 +426,7 @@ class OpenAIInvoker(AsyncInvoker):
             if not responses and provider not in _NO_STREAM_OPTIONS:
                 body["stream_options"] = {"include_usage": True}
         sent_args = {k: v for k, v in body.items() if k not in ("model", "messages", "input", "tools")}
-        request = request_record(provider, ep.url, wire_model, body, api_type, stream)
+        request = request_record(provider, strip_userinfo(ep.url), wire_model, body, api_type, stream)
         timeout = client.get("timeout")
         try:
             if stream:

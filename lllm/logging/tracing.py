@@ -3,12 +3,14 @@ GenAI semantic conventions (tactic → invoke_agent → chat / execute_tool).
 
 Spans are built from the session record after the call, with its recorded timestamps, so tracing adds
 nothing to the agent call path and nothing is sent anywhere unless you configure an OpenTelemetry
-exporter. Requires ``opentelemetry-api`` (``pip install 'lllm[otel]'``)."""
+exporter. Every text a span carries is scrubbed of known credentials first (:mod:`lllm.secrets`), as
+the log stores are. Requires ``opentelemetry-api`` (``pip install 'lllm[otel]'``)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, Optional
 
 from lllm.core.sessions import AgentCallSession, TacticCallSession
+from lllm.secrets import all_secrets, hide
 
 _hook: Optional[Callable[[TacticCallSession], None]] = None
 
@@ -18,18 +20,32 @@ def _ns(t: Optional[float]) -> Optional[int]:
 
 
 def export_session(session: TacticCallSession, tracer: Any) -> None:
-    """Emit ``session`` (and its sub-tactic sessions) as spans on ``tracer``."""
+    """Emit ``session`` (and its sub-tactic sessions) as spans on ``tracer``, scrubbed of credentials."""
     from opentelemetry import trace
     from opentelemetry.trace import Status, StatusCode
 
+    secrets = all_secrets()
+
+    def clean(text: Any) -> Any:
+        return hide(text, secrets) if isinstance(text, str) and text else text
+
+    def attributes(attrs: Dict[str, Any]) -> Dict[str, Any]:
+        return {k: clean(v) for k, v in attrs.items()}
+
+    def start(name: str, ctx: Any, start_time: Optional[int], attrs: Dict[str, Any]) -> Any:
+        return tracer.start_span(clean(name), context=ctx, start_time=start_time, attributes=attributes(attrs))
+
+    def fail(span: Any, description: Any, error_type: Any) -> None:
+        span.set_status(Status(StatusCode.ERROR, clean(description or "")))
+        span.set_attribute("error.type", clean(error_type))
+
     def tactic_span(s: TacticCallSession, ctx: Any) -> None:
-        span = tracer.start_span(f"tactic {s.tactic_name}", context=ctx, start_time=_ns(s.started_at), attributes={
+        span = start(f"tactic {s.tactic_name}", ctx, _ns(s.started_at), {
             "gen_ai.operation.name": "invoke_workflow", "gen_ai.workflow.name": s.tactic_name,
             "lllm.tactic.path": s.tactic_path or s.tactic_name, "lllm.session.id": s.session_id or "",
             "lllm.session.state": s.state, "lllm.cost.usd": s.total_cost.cost})
         if s.state == "failure":
-            span.set_status(Status(StatusCode.ERROR, s.error or ""))
-            span.set_attribute("error.type", (s.error or "error").split(":")[0])
+            fail(span, s.error, (s.error or "error").split(":")[0])
         inner = trace.set_span_in_context(span)
         for sessions in s.agent_sessions.values():
             for a in sessions:
@@ -40,12 +56,11 @@ def export_session(session: TacticCallSession, tracer: Any) -> None:
         span.end(end_time=_ns(s.ended_at))
 
     def agent_span(a: AgentCallSession, ctx: Any) -> None:
-        span = tracer.start_span(f"invoke_agent {a.agent_name}", context=ctx, start_time=_ns(a.started_at),
-                                 attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": a.agent_name,
-                                             "gen_ai.request.model": a.model, "lllm.agent.state": a.state})
+        span = start(f"invoke_agent {a.agent_name}", ctx, _ns(a.started_at),
+                     {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": a.agent_name,
+                      "gen_ai.request.model": a.model, "lllm.agent.state": a.state})
         if a.state == "failure":
-            span.set_status(Status(StatusCode.ERROR, (a.error or {}).get("message", "")))
-            span.set_attribute("error.type", a.reason or "error")
+            fail(span, (a.error or {}).get("message", ""), a.reason or "error")
         inner = trace.set_span_in_context(span)
         for step in sorted(a.invoke_traces):
             end = None
@@ -59,21 +74,19 @@ def export_session(session: TacticCallSession, tracer: Any) -> None:
                     attrs["gen_ai.usage.output_tokens"] = int(t.usage.get("completion_tokens") or 0)
                 if t.message is not None and t.message.model:
                     attrs["gen_ai.response.model"] = t.message.model
-                chat = tracer.start_span(f"chat {t.model}", context=inner, start_time=_ns(t.started_at), attributes=attrs)
+                chat = start(f"chat {t.model}", inner, _ns(t.started_at), attrs)
                 if t.errors:
-                    chat.set_status(Status(StatusCode.ERROR, t.errors[0].get("message", "")))
-                    chat.set_attribute("error.type", t.errors[0].get("type", "error"))
+                    fail(chat, t.errors[0].get("message", ""), t.errors[0].get("type", "error"))
                 chat.end(end_time=_ns(end))
-            start = end
+            begin = end
             for call in a.interrupts.get(step, []):
                 dur = call.duration_s or 0.0
-                tool = tracer.start_span(f"execute_tool {call.name}", context=inner, start_time=_ns(start),
-                                         attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": call.name,
-                                                     "gen_ai.tool.call.id": call.id})
+                tool = start(f"execute_tool {call.name}", inner, _ns(begin),
+                             {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": call.name,
+                              "gen_ai.tool.call.id": call.id})
                 if call.error_message:
-                    tool.set_status(Status(StatusCode.ERROR, call.error_message))
-                    tool.set_attribute("error.type", "tool_error")
-                tool.end(end_time=_ns((start or 0) + dur) if start else None)
+                    fail(tool, call.error_message, "tool_error")
+                tool.end(end_time=_ns((begin or 0) + dur) if begin else None)
         span.end(end_time=_ns(a.ended_at))
 
     tactic_span(session, None)

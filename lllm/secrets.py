@@ -1,0 +1,307 @@
+"""Credentials LLLM has seen, so they can be removed by value from everything it stores or emits.
+
+Invokers register every credential they hold the moment they build a request; :func:`scrub_text`
+and :func:`scrub` (and :func:`lllm.logging.redact.redact`, used by every log store) then replace
+each registered value, and each provider key found in the environment, by ``"[REDACTED]"``.
+
+What is scrubbed
+----------------
+- *Which values*: every ``api_key`` (model_args, ``invoker_config``, ``respond(args=...)``, or the
+  provider's environment variable), the value of every request header an invoker sends or is given
+  (``extra_headers``, ``default_headers``, ``headers``) except the never-secret headers in
+  :data:`NON_CREDENTIAL_HEADERS`, the user and password of a URL's userinfo
+  (``http://user:password@host``, plus the ``Basic`` header made of them), the value of any setting
+  whose name says it is a secret (``token``, ``password``, ``aws_secret_access_key`` …), and the values
+  of environment variables named ``API_KEY``, ``*_API_KEY``, ``*_TOKEN``, ``*_SECRET`` …
+  Values shorter than :data:`MIN_SECRET_LENGTH` characters are not replaced by value (too likely
+  to occur by chance), and ``user:password@`` is removed from every URL whatever its length.
+- *Where*: every log store (SQLite, JSON files, PostgreSQL) and so ``lllm sessions export``,
+  OpenTelemetry spans, the log records of the ``lllm`` loggers (message and traceback),
+  :class:`~lllm.errors.ProviderError` and :class:`~lllm.errors.AgentCallError` messages, the error
+  body a provider answered with, and the session attached to an ``AgentCallError``.
+- *Limits*: a credential that never went through an invoker nor the environment (e.g. typed into
+  a prompt) is only hidden where its field name gives it away; the registry lives for the process
+  and is never written anywhere. A header value that is not a secret but was sent under an unusual
+  header name is scrubbed too: scrubbing is by value, not by name."""
+from __future__ import annotations
+
+import base64
+import functools
+import logging
+import os
+import re
+import threading
+import traceback
+from typing import Any, Iterable, List, Mapping, Optional, Tuple
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+REDACTED = "[REDACTED]"
+# Shorter values are too likely to occur by chance ("1", "true") to be replaced everywhere.
+MIN_SECRET_LENGTH = 8
+#: Request headers whose values are never credentials (lower-case); every other header value is one.
+NON_CREDENTIAL_HEADERS = frozenset({
+    "content-type", "content-length", "accept", "accept-encoding", "accept-language", "connection", "host",
+    "user-agent", "anthropic-version", "anthropic-beta", "openai-beta", "http-referer", "referer", "x-title"})
+#: Settings holding a map of request headers.
+HEADER_SETTINGS = frozenset({"extra_headers", "default_headers", "headers", "http_headers"})
+
+# Field names (lower-cased, '-' read as '_') that hold secrets. A bare "key" only alone, "token" only as
+# the last word, so ``prompt_key``, ``cache_key`` and ``max_tokens`` are kept.
+_SECRET_NAME = re.compile(
+    r"secret|password|passwd|authorization|credential|cookie"
+    r"|^key$|(^|_)(api_?key|access_?key|private_?key|signing_?key|token)$")
+# Environment variables whose values are provider secrets.
+_SECRET_ENV = re.compile(r"(^|_)(API_KEY|TOKEN|SECRET|SECRET_KEY|SECRET_ACCESS_KEY|ACCESS_KEY)$")
+# ``user:password@`` right after ``scheme://``
+_USERINFO = re.compile(r"(?<=://)[^\s/?#@:]*:[^\s/?#@]*@")
+_AUTH_SCHEMES = ("bearer ", "basic ", "token ", "apikey ", "key ")
+
+_lock = threading.Lock()
+_values: set = set()
+_sorted: Tuple[str, ...] = ()
+
+
+@functools.lru_cache(maxsize=4096)
+def is_secret_name(name: str) -> bool:
+    """Whether a field called ``name`` holds a secret."""
+    return bool(_SECRET_NAME.search(name.lower().replace("-", "_")))
+
+
+def environment_secrets(environ: Optional[Mapping[str, str]] = None) -> List[str]:
+    """Values of provider-key variables in the environment, longest first (so overlaps redact fully)."""
+    env = os.environ if environ is None else environ
+    found = {v for k, v in env.items() if _SECRET_ENV.search(k.upper()) and len(v) >= MIN_SECRET_LENGTH}
+    return sorted(found, key=len, reverse=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry
+# ---------------------------------------------------------------------------------------------
+
+def register_secret(value: Any) -> None:
+    """Remember ``value`` as a credential (ignored unless a string of at least MIN_SECRET_LENGTH)."""
+    global _sorted
+    if not isinstance(value, str):
+        return
+    value = value.strip()
+    if len(value) < MIN_SECRET_LENGTH or value in _values:
+        return
+    with _lock:
+        if value not in _values:
+            _values.add(value)
+            _sorted = tuple(sorted(_values, key=len, reverse=True))
+
+
+def register_header(name: Any, value: Any) -> None:
+    """Remember a request header's value (and the credential after an auth scheme such as ``Bearer``)."""
+    if not isinstance(value, str) or str(name).strip().lower() in NON_CREDENTIAL_HEADERS:
+        return
+    register_secret(value)
+    low = value.lower()
+    for scheme in _AUTH_SCHEMES:
+        if low.startswith(scheme):
+            register_secret(value[len(scheme):])
+            break
+
+
+def register_headers(headers: Any) -> None:
+    """Remember the values of every credential-bearing header in a header map."""
+    if isinstance(headers, Mapping):
+        for name, value in headers.items():
+            register_header(name, value)
+
+
+def register_url(url: Any) -> None:
+    """Remember the user and password of a URL's userinfo, and the ``Basic`` credential made of them."""
+    if not isinstance(url, str) or "@" not in url or "://" not in url:
+        return
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return
+    for v in (user, password):
+        if v:
+            register_secret(v)
+            register_secret(unquote(v))
+    if user is not None:
+        plain = f"{unquote(user)}:{unquote(password or '')}"
+        for encoding in ("utf-8", "latin-1"):
+            try:
+                register_secret(base64.b64encode(plain.encode(encoding)).decode("ascii"))
+            except UnicodeEncodeError:
+                pass
+
+
+def register_settings(settings: Any, _depth: int = 0) -> None:
+    """Remember the credentials in a (nested) settings map: ``api_key`` and other secret-named values,
+    header maps (:data:`HEADER_SETTINGS`) and URLs with userinfo."""
+    if _depth > 32:
+        return
+    if isinstance(settings, Mapping):
+        for k, v in settings.items():
+            name = str(k)
+            if name.lower() in HEADER_SETTINGS and isinstance(v, Mapping):
+                register_headers(v)
+            elif isinstance(v, str):
+                if is_secret_name(name):
+                    register_secret(v)
+                register_url(v)
+            elif isinstance(v, (Mapping, list, tuple)):
+                register_settings(v, _depth + 1)
+    elif isinstance(settings, (list, tuple)):
+        for v in settings:
+            if isinstance(v, str):
+                register_url(v)
+            else:
+                register_settings(v, _depth + 1)
+
+
+def known_secrets() -> Tuple[str, ...]:
+    """The registered credentials, longest first."""
+    return _sorted
+
+
+def all_secrets() -> List[str]:
+    """Registered credentials and provider keys in the environment, longest first."""
+    env = environment_secrets()
+    if not env:
+        return list(_sorted)
+    return sorted(set(_sorted).union(env), key=len, reverse=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scrubbing
+# ---------------------------------------------------------------------------------------------
+
+def strip_userinfo(url: Any) -> Any:
+    """``url`` without its ``user:password@`` part (other values are returned unchanged)."""
+    if not isinstance(url, str) or "@" not in url or "://" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _USERINFO.sub("", url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def hide(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each of ``secrets`` (longest first) and every URL's ``user:password@`` replaced."""
+    for s in secrets:
+        if s in text:
+            text = text.replace(s, REDACTED)
+    if "://" in text and "@" in text and _USERINFO.search(text):
+        text = _USERINFO.sub(REDACTED + "@", text)
+    return text
+
+
+def scrub_text(text: Any) -> Any:
+    """``text`` with every known credential replaced by ``"[REDACTED]"`` (non-strings pass unchanged)."""
+    return hide(text, all_secrets()) if isinstance(text, str) and text else text
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with every known credential replaced, in strings inside dicts, lists, tuples and
+    pydantic models. Copy on write: a part without a credential is returned as the same object."""
+    return _scrub(value, all_secrets(), 0)
+
+
+def _scrub(value: Any, secrets: List[str], depth: int) -> Any:
+    if isinstance(value, str):
+        return hide(value, secrets) if value else value
+    if depth > 64 or value is None or isinstance(value, (bool, int, float, bytes)):
+        return value
+    if isinstance(value, dict):
+        out, changed = {}, False
+        for k, v in value.items():
+            nk, nv = _scrub(k, secrets, depth + 1), _scrub(v, secrets, depth + 1)
+            changed = changed or nk is not k or nv is not v
+            out[nk] = nv
+        return out if changed else value
+    if isinstance(value, (list, tuple)):
+        items = [_scrub(v, secrets, depth + 1) for v in value]
+        if all(a is b for a, b in zip(items, value)):
+            return value
+        return type(value)(items) if isinstance(value, list) or type(value) is tuple else items
+    fields = getattr(type(value), "model_fields", None)
+    if isinstance(fields, dict) and hasattr(value, "model_copy"):  # a pydantic model
+        changes = {}
+        for name in fields:
+            old = getattr(value, name, None)
+            new = _scrub(old, secrets, depth + 1)
+            if new is not old:
+                changes[name] = new
+        return value.model_copy(update=changes) if changes else value
+    return value
+
+
+def scrub_exception(exc: Optional[BaseException]) -> None:
+    """Scrub known credentials, in place, from ``exc`` and the exceptions it was raised from: their
+    ``args`` and their text, dict and list attributes (a provider SDK's ``message`` or ``body``)."""
+    secrets = all_secrets()
+    seen: set = set()
+    while exc is not None and id(exc) not in seen and len(seen) < 16:
+        seen.add(id(exc))
+        try:
+            exc.args = tuple(_scrub(a, secrets, 0) for a in exc.args)
+        except Exception:  # noqa: BLE001 - an exception type that refuses new args keeps them
+            pass
+        for name, value in list(getattr(exc, "__dict__", {}).items()):
+            if isinstance(value, (str, dict, list, tuple)):
+                new = _scrub(value, secrets, 0)
+                if new is not value:
+                    try:
+                        setattr(exc, name, new)
+                    except Exception:  # noqa: BLE001 - a read-only attribute
+                        pass
+        exc = exc.__cause__ or exc.__context__
+
+
+# ---------------------------------------------------------------------------------------------
+# Log records of the ``lllm`` loggers
+# ---------------------------------------------------------------------------------------------
+
+def _scrub_record(record: logging.LogRecord) -> None:
+    secrets = all_secrets()
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a malformed call: logging reports it when the record is formatted
+        return
+    clean = hide(message, secrets)
+    if clean != message:
+        record.msg, record.args = clean, None
+    if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+        text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        clean = hide(text, secrets)
+        if clean != text:
+            record.exc_text = clean
+    if record.stack_info:
+        record.stack_info = hide(record.stack_info, secrets)
+
+
+def _install_record_factory() -> None:
+    """Scrub every record of an ``lllm`` logger when it is created (a chained record factory: logger
+    filters would not cover child loggers, and the user's handlers are not ours to change)."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "_lllm_scrubs", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        name = record.name
+        if name == "lllm" or name.startswith("lllm."):
+            _scrub_record(record)
+        return record
+
+    factory._lllm_scrubs = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+_install_record_factory()
+
+__all__ = ["REDACTED", "MIN_SECRET_LENGTH", "NON_CREDENTIAL_HEADERS", "HEADER_SETTINGS", "register_secret",
+           "register_header", "register_headers", "register_url", "register_settings", "known_secrets",
+           "all_secrets", "environment_secrets", "is_secret_name", "strip_userinfo", "hide", "scrub_text", "scrub",
+           "scrub_exception"]
