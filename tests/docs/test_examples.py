@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Dict, List, Optional
@@ -28,6 +29,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 TIMEOUT_S = 90
+PARALLEL = min(4, os.cpu_count() or 1) + 1
 FENCE = re.compile(r"^(?P<indent> *)(?P<ticks>```+)(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=indent)(?P=ticks) *$",
                    re.M | re.S)
 ATTR = re.compile(r'(\w+)="([^"]*)"')
@@ -126,8 +128,8 @@ def offline_env(home: Path) -> Dict[str, str]:
             "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8", "NO_COLOR": "1"}
 
 
-@pytest.mark.parametrize("chain", RUN, ids=[c.id for c in RUN])
-def test_example_runs(chain: Chain, tmp_path: Path) -> None:
+def run_chain(chain: Chain, tmp_path: Path) -> Optional[str]:
+    """Run one example (with its file blocks and continuations) in a fresh process; the error text or None."""
     work, home = tmp_path / "work", tmp_path / "home"
     work.mkdir(), home.mkdir()
     steps = []
@@ -141,8 +143,25 @@ def test_example_runs(chain: Chain, tmp_path: Path) -> None:
         out = subprocess.run([sys.executable, "-c", RUNNER, str(tmp_path / "steps.json")], cwd=work,
                              env=offline_env(home), capture_output=True, text=True, timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"example {chain.id} did not finish within {TIMEOUT_S}s")
-    assert out.returncode == 0, f"example {chain.id} failed:\n{out.stderr[-4000:]}"
+        return f"did not finish within {TIMEOUT_S}s"
+    return None if out.returncode == 0 else out.stderr[-4000:]
+
+
+@pytest.fixture(scope="module")
+def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Optional[str]]:
+    """Every selected example, run a few at a time (most of an example's time is process start-up and
+    waiting on its own subprocesses), keyed by example id."""
+    selected = [item.callspec.params["chain"] for item in request.session.items
+                if getattr(item, "callspec", None) is not None and "chain" in item.callspec.params]
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        futures = {c.id: pool.submit(run_chain, c, tmp_path_factory.mktemp("example")) for c in selected}
+    return {key: f.result() for key, f in futures.items()}
+
+
+@pytest.mark.parametrize("chain", RUN, ids=[c.id for c in RUN])
+def test_example_runs(chain: Chain, outcomes: Dict[str, Optional[str]]) -> None:
+    error = outcomes[chain.id]
+    assert error is None, f"example {chain.id} failed:\n{error}"
 
 
 @pytest.mark.parametrize("block", COMPILE_ONLY, ids=[b.where for b in COMPILE_ONLY])
