@@ -18,11 +18,13 @@ What is scrubbed
 - *Where*: every log store (SQLite, JSON files, PostgreSQL) and so ``lllm sessions export``,
   OpenTelemetry spans, the log records of the ``lllm`` loggers (message and traceback),
   :class:`~lllm.errors.ProviderError` and :class:`~lllm.errors.AgentCallError` messages, the error
-  body a provider answered with, and the session attached to an ``AgentCallError``.
+  body a provider answered with, the exceptions a provider error was raised from (an SDK's message
+  or body), and the session attached to an ``AgentCallError``. Stored URLs lose their userinfo.
 - *Limits*: a credential that never went through an invoker nor the environment (e.g. typed into
-  a prompt) is only hidden where its field name gives it away; the registry lives for the process
-  and is never written anywhere. A header value that is not a secret but was sent under an unusual
-  header name is scrubbed too: scrubbing is by value, not by name."""
+  a prompt) is only hidden where its field name gives it away; the registry lives for the process,
+  is never written anywhere, and is meant for a handful of keys (each is looked for in every string
+  stored). A header value that is not a secret but was sent under an unusual header name is
+  scrubbed too: scrubbing is by value, not by name."""
 from __future__ import annotations
 
 import base64

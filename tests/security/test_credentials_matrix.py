@@ -97,6 +97,18 @@ def _closed_port() -> int:
         return s.getsockname()[1]  # nothing listens once the socket is closed: connections are refused
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _registry_restored():
+    """The registry lives for the process: leave it as this module found it (hundreds of one-off test keys
+    would slow every later redaction in the test run)."""
+    import lllm.secrets as registry
+    before = set(registry._values)
+    yield
+    with registry._lock:
+        registry._values.intersection_update(before)
+        registry._sorted = tuple(sorted(registry._values, key=len, reverse=True))
+
+
 @pytest.fixture(scope="module")
 def server():
     s = EchoServer()
@@ -430,3 +442,23 @@ def spans_tracer(exporter: Any) -> Any:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     return provider.get_tracer("test")
+
+
+def test_the_registry_takes_registrations_from_many_threads_at_once():
+    barrier = threading.Barrier(8)
+    values = [[_secret(f"thread{t}") for _ in range(25)] for t in range(8)]
+
+    def work(mine: List[str]) -> None:
+        barrier.wait()
+        for v in mine:
+            register_secret(v)
+
+    threads = [threading.Thread(target=work, args=(v,)) for v in values]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    from lllm.secrets import known_secrets
+    known = known_secrets()
+    assert all(v in known for vs in values for v in vs)
+    assert [len(s) for s in known] == sorted((len(s) for s in known), reverse=True)
