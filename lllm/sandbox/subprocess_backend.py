@@ -1,27 +1,27 @@
-"""The default backend: a persistent worker process per interpreter (see ``worker.py``).
-
-What it contains, and what it does not:
+"""The ``subprocess`` backend: a persistent worker process per interpreter (see ``worker.py``); the
+``bwrap`` backend runs the same worker inside bubblewrap namespaces. ``docs/security.md`` has the table of
+what each backend stops, measured by ``tests/sandbox/test_sandbox_hostile.py``.
 
 - **Stopped:** runaway code. On timeout the worker's whole process group is killed (and, with its own
   uid, every process of that uid), then a fresh worker starts on the next run. CPU seconds, address
-  space (``max_memory_mb``), file size and core dumps are limited with ``setrlimit``; Python output is
-  capped inside the worker, and output of child processes (``os.system``) by ``max_file_mb``.
+  space per process (``max_memory_mb``), file size and core dumps are limited with ``setrlimit``; Python
+  output is capped inside the worker, and output of child processes (``os.system``) by ``max_file_mb``.
   ``CALL_API`` handlers run in the parent and are not interrupted: a slow one can outlast the timeout.
 - **Kept out:** the parent's environment is not inherited (no provider keys), proxies and their
   credentials stay in the parent (``CALL_API`` is answered over a pipe), and the worker gets its own
   temporary directory as cwd, HOME and TMPDIR.
 - **When the parent runs as root (Linux):** each worker runs under a uid of its own. Then it cannot
   signal the parent or other workers, cannot read the parent's ``/proc/<pid>/environ``, cannot read or
-  write files that are not open to every user (the parent's 0600 files, root-owned directories, other
-  workers' directories), a fork bomb stops at ``max_processes``, and the network is an empty namespace
-  when the kernel allows it.
+  write files that are not open to every user, a fork bomb stops at ``max_processes``, the network is an
+  empty namespace, and a memory cgroup caps the worker and all its children together. Import folders the
+  uid cannot reach are bind-mounted read-only in the worker's own mount namespace (no directory handle is
+  kept, so nothing leads back to the private folders around them).
 - **Not contained without root:** the worker shares the parent's uid, so it can signal (kill) the parent,
   read the parent's environment through ``/proc/<pid>/environ`` (keys included), read and write whatever
   that user can, and fork until the timeout kills its process group (processes that leave the group
   with ``setsid`` survive). **In every mode** it can read world-readable files by absolute path, write
-  to world-writable directories such as ``/tmp``, use up to ``max_memory_mb`` per process, and, where
-  the network namespace is unavailable, open sockets through ``_socket`` (``socket.socket`` is blocked,
-  best effort). Only a container backend is a real security boundary.
+  to world-writable directories such as ``/tmp``, and, where the network namespace is unavailable, open
+  sockets through ``_socket`` (``socket.socket`` is blocked, best effort). Use the ``bwrap`` backend.
 """
 from __future__ import annotations
 
