@@ -31,6 +31,10 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-4000:]
+    pages = {p: p.read_text() for p in (tmp_path / "site").rglob("*.html")}
+    leaked = [str(p) for p, html in pages.items() if 'test=&quot;' in html and "contributing-docs" not in str(p)]
+    assert not leaked, f"test markers of code fences shown on {leaked}"      # docs/hooks/fences.py strips them
+    assert 'travel/lllm.toml' in pages[tmp_path / "site" / "packages" / "index.html"]   # a file block's title
     cli = (tmp_path / "site" / "cli" / "index.html").read_text()
     assert "lllm sessions list" in cli and "--config" in cli          # generated from the parser
     testing = (tmp_path / "site" / "api" / "testing" / "index.html").read_text()
