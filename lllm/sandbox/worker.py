@@ -389,7 +389,7 @@ def _mount_imports(root: str) -> str:
                 return new + p[len(old):]
         return p
 
-    sys.path[:] = [moved(os.path.abspath(p)) if p else p for p in sys.path]
+    sys.path[:] = [moved(p) for p in sys.path]  # entries that are not paths (path hooks) stay as they are
     for module in list(sys.modules.values()):
         search = getattr(module, "__path__", None)
         if isinstance(search, list):
@@ -441,10 +441,13 @@ def _watch_parent(parent: int) -> None:
     os._exit(70)
 
 
-def _join_cgroup(fd: int) -> None:
+def _join_cgroup(fd: int) -> bool:
     """Join the memory cgroup whose ``cgroup.procs`` the parent opened for us (``0``: the writing process)."""
     try:
         os.write(fd, b"0")
+        return True
+    except OSError:
+        return False
     finally:
         os.close(fd)
 
@@ -452,9 +455,10 @@ def _join_cgroup(fd: int) -> None:
 def main(argv: List[str]) -> int:
     config = json.loads(argv[1])
     parent = os.getppid()
+    joined = True
     if config.get("cgroup_fd") is not None:  # first: every process this worker forks is counted from now on
-        _join_cgroup(int(config["cgroup_fd"]))
-    unenforced = _apply_limits(config)
+        joined = _join_cgroup(int(config["cgroup_fd"]))
+    unenforced = _apply_limits(config) + ([] if joined else ["max_total_memory_mb"])
     network = "open"
     if not config.get("allow_network"):
         if config.get("network_isolated"):
