@@ -12,6 +12,7 @@ As root, bwrap sets the sandbox up and the worker then drops to a uid of its own
 one would map the sandbox to host uid 0), and a memory cgroup caps the worker and its children together."""
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import shutil
@@ -36,6 +37,7 @@ _QUERY = ("import json, sys, sysconfig\n"
           "sysconfig.get_config_var('INSTSONAME') or '']}))")
 
 _lock = threading.Lock()
+_spawner: Optional[concurrent.futures.ThreadPoolExecutor] = None
 _status: Dict[Tuple[str, bool], Tuple[bool, str]] = {}
 _pythons: Dict[str, Dict[str, Any]] = {}
 
@@ -120,6 +122,15 @@ class BwrapExecutor(SubprocessExecutor):
     def worker_config(self) -> Dict[str, Any]:
         return {**super().worker_config(), "imports_bound": True, "network_isolated": not self.allow_network,
                 "own_user_namespace": not self.drop_privileges}
+
+    def spawn(self, command: List[str], **popen_kwargs: Any) -> subprocess.Popen:
+        """Start bwrap from one long-lived thread: ``--die-with-parent`` follows the thread that forked it, so a
+        worker started from a short-lived thread would otherwise die when that thread ends."""
+        global _spawner
+        with _lock:
+            if _spawner is None:
+                _spawner = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lllm-bwrap-spawner")
+        return _spawner.submit(subprocess.Popen, command, **popen_kwargs).result()
 
     def worker_exit_code(self, code: Optional[int]) -> Optional[int]:
         """bwrap exits with 128 + N when the worker was killed by signal N."""

@@ -81,7 +81,7 @@ class _Process:
                 config = {**config, "cgroup_fd": cgroup_fd}
             command = executor.wrap_command([*executor.worker_command(), json.dumps(config)], self.workdir,
                                             self.lease.uid if self.lease is not None else None)
-            self.proc = subprocess.Popen(
+            self.proc = executor.spawn(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.workdir,
                 env=minimal_env(self.workdir), start_new_session=True, close_fds=True, bufsize=0,
                 pass_fds=() if cgroup_fd is None else (cgroup_fd,), **executor.popen_options(self.lease))
@@ -279,6 +279,10 @@ class SubprocessExecutor(Executor):
         """The command actually started, given the worker command (config included), its directory and its
         uid (``None``: this process's); a container backend wraps it here. The default runs it as is."""
         return command
+
+    def spawn(self, command: List[str], **popen_kwargs: Any) -> subprocess.Popen:
+        """Start the command (``subprocess.Popen``); a backend may start it from elsewhere (another thread)."""
+        return subprocess.Popen(command, **popen_kwargs)
 
     def worker_exit_code(self, code: Optional[int]) -> Optional[int]:
         """The worker's exit status from that of the started command (negative: killed by that signal)."""

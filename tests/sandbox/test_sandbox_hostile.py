@@ -608,3 +608,15 @@ def test_hostile_matrix(outcomes, backend, privilege, case):
 def test_the_documented_table_is_the_measured_one():
     docs = (HERE.parents[1] / "docs" / "security.md").read_text()
     assert render_table() in docs, "docs/security.md must contain render_table() of tests/sandbox/test_sandbox_hostile.py"
+
+
+def test_a_worker_started_from_a_short_lived_thread_outlives_it(make):
+    """bwrap's --die-with-parent follows the forking thread; the worker must not die with a finished thread."""
+    import threading
+    it = make(timeout=10)
+    starter = threading.Thread(target=lambda: it.run("kept = 'alive'"))
+    starter.start()
+    starter.join()
+    pid = it.executor.pid
+    time.sleep(0.3)
+    assert it.run("print(kept)") == "alive\n" and it.executor.pid == pid
