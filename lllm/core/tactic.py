@@ -389,7 +389,8 @@ class Tactic(ABC):
                         i = running.pop(f)
                         exc = f.exception()
                         if exc is None and f.result() is _BUSY:
-                            later.append((time.monotonic() + leases.retry_after, i))  # type: ignore[union-attr]
+                            if first_error is None:  # else it is cancelled like the tasks not yet started
+                                later.append((time.monotonic() + leases.retry_after, i))  # type: ignore[union-attr]
                             continue
                         out[i] = exc if exc is not None else f.result()
                         if exc is not None and fail_fast and first_error is None:

@@ -266,3 +266,44 @@ def test_a_task_noted_done_is_not_run_again_unless_its_session_was_deleted(tmp_p
     store.delete_session(first)
     assert tactic.bcall(["a", "b"], batch_id="b") == ["aa", "bb"] and Echo.runs == {"a": 1, "b": 2}
     assert store.batch_task("b", 1)["session_id"] != first
+
+
+def test_fail_fast_does_not_wait_for_a_task_another_runner_holds(tmp_path):
+    """The first failure cancels a task whose lease is held elsewhere, even when the "held" answer
+    comes back after the failure."""
+    import threading
+
+    from lllm.logging import LogStore, SQLiteBackend
+
+    failed = threading.Event()
+
+    class SlowToRefuse(LogStore):
+        def save_session(self, session: Any, *args: Any, **kw: Any) -> str:
+            session_id = super().save_session(session, *args, **kw)
+            if session.state == "failure":
+                failed.set()
+            return session_id
+
+        def acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
+            taken = super().acquire_lease(name, holder, ttl)
+            if not taken:
+                failed.wait(10)
+                time.sleep(0.2)  # let the failure reach the batch first
+            return taken
+
+    class Boom(Tactic, register=False):
+        name = "boom"
+
+        def call(self, task: str) -> str:
+            if task == "boom":
+                raise RuntimeError("boom")
+            return task
+
+    store = SlowToRefuse(SQLiteBackend(tmp_path / "s.db"))
+    assert store.acquire_lease(BatchLeases(store, "b").lease_name(1), "elsewhere:ns/4242/abc", 600)
+    outcome: List[BaseException] = []
+    worker = threading.Thread(target=lambda: outcome.append(pytest.raises(
+        RuntimeError, Boom({}, log_store=store).bcall, ["boom", "held"], batch_id="b", max_workers=2).value))
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive() and str(outcome[0]) == "boom"
