@@ -230,7 +230,8 @@ def case_fd_walk(backend: str, work: str) -> Dict[str, str]:
         import os, sys
         found, dirs = set(), []
         starts = [f'/proc/self/fd/{{fd}}' for fd in os.listdir('/proc/self/fd')]
-        starts += [p for p in sys.path if p] + ['/proc/self/cwd', '/proc/self/root', '/proc/1/cwd', '/proc/1/root']
+        starts += [p for p in sys.path if p] + ['/proc/self/cwd', '/proc/self/root', '/proc/self/exe/..']
+        starts += [f'/proc/{{pid}}/{{what}}' for pid in (1, os.getppid(), {os.getpid()}) for what in ('cwd', 'root')]
         for start in starts:
             if os.path.isdir(start) and start.count('/') == 4 and start.startswith('/proc/self/fd/'):
                 try:
