@@ -140,6 +140,7 @@ class BwrapExecutor(SubprocessExecutor):
 
     def wrap_command(self, command: List[str], workdir: str, uid: Optional[int]) -> List[str]:
         python = os.path.abspath(command[0])
+        python = os.path.join(os.path.realpath(os.path.dirname(python)), os.path.basename(python))  # /bin -> /usr/bin
         args: List[str] = []  # binds; the directories above them are made first, below
         bound: List[str] = []
 
@@ -172,7 +173,8 @@ class BwrapExecutor(SubprocessExecutor):
                 ro(os.path.normpath(entry))
         ro(os.path.abspath(_worker.__file__))
         # Every directory above a bind: root-owned (or the user's, in a user namespace), 0755, read-only.
-        parents = sorted({p for dest in [*bound, workdir] for p in _ancestors(dest)}, key=lambda p: p.count("/"))
+        parents = sorted({p for dest in [*bound, workdir] for p in _ancestors(dest)
+                          if not _inside(p, bound) and p not in links}, key=lambda p: p.count("/"))
         head = [self.bwrap, *_namespaces(uid is None, self.allow_network), "--hostname", "lllm-sandbox"]
         for p in parents:
             head.extend(["--perms", "0755", "--dir", p])
