@@ -68,13 +68,13 @@ def test_sync_call_stream_and_tool_loop(fake):
     assert "".join(h.tokens) == res.message.content and h.done == 1 and res.cost.total_tokens > 0
     fn = Function("get_weather", "Weather of a city.", {"city": {"type": "string"}}, required=["city"])
     d = ask("weather in Paris?")
-    for _ in range(3):  # the server asks for the tool twice, then answers
+    for round_no in range(1, 4):  # the server asks for the tool twice (its arguments vary per round), then answers
         r = inv.call(d, "openai/fake-model", args, functions=[fn], stream_handler=Collect())
         d.append(r.message)
         if not r.message.function_calls:
             break
         for c in r.message.function_calls:
-            assert c.arguments == {"city": "Paris"}
+            assert c.arguments == {"city": f"Paris {round_no}"}
             d.put_text("sunny", name=c.name, role="tool", metadata={"tool_call_id": c.id})
     assert d.tail.content.startswith("After 2 tool calls")
 
