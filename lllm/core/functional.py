@@ -80,7 +80,7 @@ def tactic(fn: Optional[Callable[..., Any]] = None, /, *, name: Optional[str] = 
             raise TypeError(f"@tactic function {fn.__qualname__} must take the task as its first positional "
                             f"parameter, e.g. `async def {fn.__name__}(topic: str): ...`")
         tname = name or fn.__name__
-        call = _call_method(fn, params[0].name)
+        call = _as_tool(_call_method(fn), tname, fn.__doc__)
         body = {"name": tname, "call": call, "function": staticmethod(fn), "__doc__": fn.__doc__,
                 "__module__": fn.__module__, "__qualname__": f"{fn.__qualname__}.tactic"}
         cls = types.new_class(f"{fn.__name__}_tactic", (FunctionTactic,), {"runtime": runtime} if runtime else {},
@@ -93,8 +93,8 @@ def tactic(fn: Optional[Callable[..., Any]] = None, /, *, name: Optional[str] = 
     return make
 
 
-def _call_method(fn: Callable[..., Any], task_param: str) -> Callable[..., Any]:
-    """``call(self, task, **kw)`` running ``fn``, annotated like it (so typed I/O works)."""
+def _call_method(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``call(self, task, **kw)`` running ``fn``, with its signature and annotations (typed I/O, tool schema)."""
     if inspect.iscoroutinefunction(fn):
         async def call(self: Any, task: Any, **kw: Any) -> Any:
             result = await fn(task, **kw)
@@ -109,9 +109,19 @@ def _call_method(fn: Callable[..., Any], task_param: str) -> Callable[..., Any]:
         hints = typing.get_type_hints(fn)
     except Exception:  # noqa: BLE001 - unresolvable annotations mean "untyped"
         hints = {}
-    call.__annotations__ = {k: hints[h] for k, h in (("task", task_param), ("return", "return")) if h in hints}
+    sig = inspect.signature(fn)
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    call.__signature__ = sig.replace(parameters=[self_param, *sig.parameters.values()])  # type: ignore[attr-defined]
+    call.__annotations__ = {k: v for k, v in hints.items() if k in sig.parameters or k == "return"}
     call.__doc__ = fn.__doc__
     return call
+
+
+def _as_tool(call: Callable[..., Any], name: str, doc: Optional[str]) -> Callable[..., Any]:
+    """Mark ``call`` as the tactic's tool (``pkg.tactics:name`` in an agent's tools, ``t.as_function()``);
+    its config is the empty one unless the caller binds another."""
+    from lllm.core.tactic_tools import tactictool
+    return tactictool(name, description=inspect.cleandoc(doc) if doc else None, config={})(call)
 
 
 def _parse_overrides(tactic: str, config: Dict[str, Any]) -> Dict[Optional[str], Dict[str, Any]]:

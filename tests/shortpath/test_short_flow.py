@@ -195,3 +195,27 @@ def test_configured_agents_of_a_class_tactic_run_too():
     [writer_dialog] = session.dialogs["writer"]  # the follow-up continued the first run's dialog
     assert [m["content"] for m in writer_dialog["messages"] if m["role"] == "user"] == ["x", "Test answer to: x"]
     assert len(session.dialogs["helper"]) == 1 and helper.dialogs == {}
+
+
+def test_a_tactic_function_is_a_tool_of_another_agent(recwarn):
+    helper = Agent("helper", "Help.", "test")
+
+    @tactic
+    async def research(topic: str, depth: int = 1) -> str:
+        """Research a topic and return notes."""
+        return await helper.arun(f"{topic} (depth {depth})")
+
+    tool_fn = research.as_function()
+    assert tool_fn.name == "research" and tool_fn.description == "Research a topic and return notes."
+    assert list(tool_fn.properties) == ["topic", "depth"] and tool_fn.required == ["topic"]
+    boss = Agent("boss", "Delegate.", "test", tools=[tool_fn])
+
+    @tactic
+    async def top(task: str) -> str:
+        return await boss.arun(task)
+
+    session = top("kelp", return_session=True)
+    assert session.delivery.endswith("Using research: Test answer to: test topic (depth 1)")
+    [sub] = session.sub_tactic_sessions["research"]
+    assert sub.state == "success" and list(sub.agent_sessions) == ["helper"]
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
