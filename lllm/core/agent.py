@@ -81,9 +81,8 @@ class Agent:
             system_prompt = Prompt(path=f"_inline/{name}/system", prompt=system_prompt)
         model_args = _endpoint_args(name, model_args, base_url=base_url, api_key=api_key, headers=headers,
                                     timeout=timeout)
-        self._own_invoker = llm_invoker is None  # built here from the model and endpoint (rebuilt on a model change)
         if llm_invoker is None:
-            llm_invoker = default_invoker(model, model_args)
+            llm_invoker = default_invoker()
         self.output = _check_output(name, output)
         self.name = name
         self.system_prompt = system_prompt
@@ -590,15 +589,11 @@ def _endpoint_args(agent: str, model_args: Optional[Dict[str, Any]], **endpoint:
     return out
 
 
-def default_invoker(model: Optional[str], model_args: Dict[str, Any]) -> "BaseInvoker":
-    """The invoker an agent builds for itself: routed by model name; with a base URL, a model with no
-    native route (e.g. ``llama3.2`` on Ollama) goes to the OpenAI-compatible invoker at that URL."""
+def default_invoker() -> "BaseInvoker":
+    """The invoker an agent builds for itself: routed per call by model name; with a base URL, a model with
+    no native route (e.g. ``llama3.2`` on Ollama) goes to the OpenAI-compatible invoker at that URL."""
     from lllm.invokers.base import build_invoker
-    from lllm.invokers.router import native_route
-    name = "auto"
-    if model and (model_args.get("api_base") or model_args.get("base_url")) and native_route(model) is None:
-        name = "openai"
-    return build_invoker({"invoker": name, "invoker_config": {}})
+    return build_invoker({"invoker": "auto", "invoker_config": {}})
 
 
 def _check_output(agent: str, output: Any) -> Any:

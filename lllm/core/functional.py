@@ -185,7 +185,6 @@ _bind_lock = threading.Lock()
 
 def _call_copy(ctx: Tactic, template: Any) -> Any:
     """A per-call copy of a module-level agent: no dialogs, recorded in the call's session, config applied."""
-    from lllm.core.agent import default_invoker
     from lllm.core.prompt import Prompt
     agent = copy.copy(template)
     agent._template = template
@@ -213,8 +212,6 @@ def _call_copy(ctx: Tactic, template: Any) -> Any:
         agent.llm_invoker = invoker
     elif getattr(ctx, "_explicit_invoker", False):
         agent.llm_invoker = ctx.llm_invoker
-    elif agent.model != template.model and template._own_invoker:
-        agent.llm_invoker = default_invoker(agent.model, agent.model_args)
     if agent.stream_handler is None and ctx.stream is not None:
         agent.stream_handler = ctx.stream
     return agent

@@ -258,9 +258,13 @@ class AutoInvoker(BaseInvoker):
         self._invokers: Dict[str, BaseInvoker] = {}
         self._lock = threading.Lock()
 
-    def invoker_for(self, model: str) -> BaseInvoker:
-        """The invoker that serves ``model`` (built once on first use, also when threads race, then reused)."""
-        name = route(model)[0]
+    def invoker_for(self, model: str, model_args: Optional[Dict[str, Any]] = None) -> BaseInvoker:
+        """The invoker that serves ``model`` (built once on first use, also when threads race, then reused).
+
+        With a base URL (in ``model_args`` or this invoker's config) a name no native invoker knows, such
+        as ``llama3.2`` on Ollama, goes to the OpenAI-compatible invoker at that URL, not to LiteLLM."""
+        base = (model_args or {}).get("api_base") or (model_args or {}).get("base_url") or self.config.get("api_base")
+        name = "openai" if base and native_route(model) is None else route(model)[0]
         inv = self._invokers.get(name)
         if inv is None:
             with self._lock:
@@ -275,16 +279,16 @@ class AutoInvoker(BaseInvoker):
              metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
              stream_handler: Optional["BaseStreamHandler"] = None, *,
              functions: Optional[List["Function"]] = None) -> InvokeResult:
-        return self.invoker_for(model).call(dialog, model, model_args, parser_args, responder, metadata, api_type,
-                                            stream_handler, functions=functions)
+        return self.invoker_for(model, model_args).call(dialog, model, model_args, parser_args, responder, metadata,
+                                                        api_type, stream_handler, functions=functions)
 
     async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
                     parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
                     metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
                     stream_handler: Optional["BaseStreamHandler"] = None, *,
                     functions: Optional[List["Function"]] = None) -> InvokeResult:
-        return await self.invoker_for(model).acall(dialog, model, model_args, parser_args, responder, metadata,
-                                                   api_type, stream_handler, functions=functions)
+        return await self.invoker_for(model, model_args).acall(dialog, model, model_args, parser_args, responder,
+                                                               metadata, api_type, stream_handler, functions=functions)
 
     def classify_error(self, exc: BaseException) -> Optional[str]:
         kind = classify_exception(exc)

@@ -83,3 +83,17 @@ def test_invoker_config_keys_that_would_be_ignored_are_refused():
     assert Ask(config(invoker="shortpath_custom", invoker_config={"anything": 1}))("hi") == "ok"  # its own keys
     assert seen == [{"anything": 1}]
     assert invoker_settings({"base_url": "u", "headers": {"h": "1"}}) == {"api_base": "u", "extra_headers": {"h": "1"}}
+
+
+def test_a_name_with_no_native_route_goes_to_the_configured_base_url(servers):
+    """``llama3.2`` is no OpenAI or Anthropic name: with a base URL set anywhere it is sent there in the
+    OpenAI format (never to LiteLLM), also through a plain auto invoker such as a replay's fallback."""
+    a, b = servers
+    cfg = config(invoker_config={"base_url": a.url + "/v1"})
+    cfg["global"]["model_name"] = "llama3.2"
+    assert Ask(cfg)("hi") == "from A"
+    from lllm.invokers.base import build_invoker
+    auto = build_invoker({})
+    agent = Agent("a", "x", "llama3.2", llm_invoker=auto, base_url=b.url + "/v1")
+    assert agent.run("hi") == "from B"
+    assert a.requests[0]["json"]["model"] == "llama3.2" and b.requests[0]["json"]["model"] == "llama3.2"
