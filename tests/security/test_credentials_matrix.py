@@ -462,3 +462,22 @@ def test_the_registry_takes_registrations_from_many_threads_at_once():
     known = known_secrets()
     assert all(v in known for vs in values for v in vs)
     assert [len(s) for s in known] == sorted((len(s) for s in known), reverse=True)
+
+
+@pytest.mark.parametrize("invoker", ["openai", "anthropic"])
+def test_a_streamed_call_rejected_with_an_echo_leaks_nothing(server, invoker):
+    from lllm import Agent
+    from lllm.core.stream import BaseStreamHandler
+    key, header = _secret("sk-stream"), _secret("sub-stream")
+    base = f"http://127.0.0.1:{server.port}/401" + ("/v1" if invoker == "openai" else "")
+    agent = Agent(name="streamer", system_prompt="You answer.", model=MODELS[invoker], max_llm_recall=0,
+                  model_args={"api_base": base, "api_key": key, "extra_headers": {"Ocp-Apim-Subscription-Key": header}},
+                  stream_handler=BaseStreamHandler())
+    agent.open("main")
+    agent.receive("hi")
+    with pytest.raises(AgentCallError) as ei:
+        agent.respond()
+    err = ei.value
+    assert isinstance(err.__cause__, ProviderError) and err.__cause__.status == 401
+    text = "".join(traceback.format_exception(err)) + repr(err) + err.session.model_dump_json()
+    assert key not in text and header not in text and REDACTED in text
