@@ -444,3 +444,9 @@ def agent_config_schema() -> Dict[str, Any]:
 
 __all__ = ["AgentSpec", "deep_merge", "merge_configs", "misspelled_agent_key", "parse_agent_configs", "check_config_shape",
            "KNOWN_AGENT_KEYS", "load_config", "resolve_config", "vendor_config", "resolve_profile", "agent_config_schema"]
+
+from lllm.compat import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
+
+__getattr__ = _lazy_exports(__name__, {"find_config_file": "lllm.core.manifest", "load_toml": "lllm.compat",
+                                       "load_package": "lllm.core.discovery",
+                                       "load_cwd_fallback": "lllm.core.discovery"})

@@ -32,6 +32,21 @@ class APITypes(str, Enum):
     RESPONSE = "response"
 
 
+class Invokers(str, Enum):
+    """Invoker names accepted by the ``invoker:`` config key (0.1.x had only ``litellm``)."""
+
+    LITELLM = "litellm"
+    OPENAI = "openai"
+    ANTHROPIC = "anthropic"
+    AUTO = "auto"
+    TEST = "test"
+
+
 LLM_SIDE_ROLES = (Roles.ASSISTANT, Roles.TOOL_CALL)
 
-__all__ = ["Roles", "Modalities", "APITypes", "LLM_SIDE_ROLES"]
+__all__ = ["Roles", "Modalities", "APITypes", "Invokers", "LLM_SIDE_ROLES"]
+
+from lllm.compat import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
+
+__getattr__ = _lazy_exports(__name__, {"FunctionCall": "lllm.core.message", "InvokeCost": "lllm.core.message",
+                                       "InvokeResult": "lllm.invokers.base", "ParseError": "lllm.errors"})

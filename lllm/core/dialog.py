@@ -550,3 +550,8 @@ def _restore_prompt(path: Optional[str], snapshot: Optional[Dict[str, Any]], run
 __all__ = ["Dialog", "DialogTreeNode", "MessageSequence", "Message", "FunctionCall", "InvokeCost",
            "TokenLogprob", "Roles", "Modalities", "APITypes", "load_image", "sniff_image_mime",
            "new_session_name", "prompt_snapshot", "plain_prompt", "PLAIN_PROMPT_PATH", "SCHEMA_VERSION"]
+
+from lllm.compat import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
+
+__getattr__ = _lazy_exports(__name__, {"ContextManager": "lllm.core.context",
+                                       "DefaultContextManager": "lllm.core.context"})

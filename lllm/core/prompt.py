@@ -503,3 +503,8 @@ __all__ = [
     "Prompt", "BaseRenderer", "StringFormatterRenderer", "BaseHandler", "DefaultSimpleHandler", "DefaultHandler",
     "BaseParser", "DefaultTagParser", "Function", "tool", "MCP", "default_processor", "ParserLike",
 ]
+
+from lllm.compat import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
+
+__getattr__ = _lazy_exports(__name__, {"AgentCallSession": "lllm.core.sessions", "AgentException": "lllm.errors",
+                                       "FunctionCall": "lllm.core.message", "register_prompt": "lllm.compat"})

@@ -405,6 +405,9 @@ def __getattr__(name: str) -> Any:  # discovery lives in its own module; these s
     if name == "load_config":
         from lllm.core.config import load_config
         return load_config
+    if name in ("install_package", "export_package", "list_packages", "remove_package"):
+        from lllm.core import packages
+        return getattr(packages, name)
     raise AttributeError(f"module 'lllm.core.runtime' has no attribute '{name}'")
 
 

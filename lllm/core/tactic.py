@@ -616,3 +616,7 @@ def build_tactic(config: Dict[str, Any], log_store: Any = None, name: Optional[s
 
 __all__ = ["Tactic", "TacticCallSession", "build_tactic", "register_tactic_class", "stable_tactic_id", "use_invoker",
            "use_model"]
+
+from lllm.compat import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
+
+__getattr__ = _lazy_exports(__name__, {"get_tactic_class": "lllm.compat"})

@@ -13,6 +13,7 @@ _LAZY = {
     "route": "lllm.invokers.router",
     "AnthropicInvoker": "lllm.invokers.anthropic",
     "LiteLLMInvoker": "lllm.invokers.litellm",
+    "InvokerBuilder": "lllm.compat",
 }
 
 

@@ -289,3 +289,7 @@ def _ensure_builtin() -> None:
 __all__ = ["InvokeResult", "ModelOutput", "ToolCallOut", "BaseInvoker", "AsyncInvoker", "check_format_api_type",
            "request_record", "result_from_output", "finish_output", "effective_functions",
            "classify_exception", "register_invoker", "build_invoker", "registered_invokers", "DEFAULT_TIMEOUT_S"]
+
+from lllm.compat import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
+
+__getattr__ = _lazy_exports(__name__, {"BaseStreamHandler": "lllm.core.stream", "InvokerBuilder": "lllm.compat"})

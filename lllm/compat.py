@@ -1,0 +1,64 @@
+"""lllm-core 0.1.x compatibility: the module-level helpers 0.1.x had, and lazy re-exports.
+
+Each 0.1.x module keeps its old names through ``lazy_exports``: a PEP 562 ``__getattr__`` that imports
+the new home on first use, so no import cycle forms and ``import lllm`` stays cheap. ``docs/migrating.md``
+lists every kept path and every deliberate change."""
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.runtime import Runtime
+    from lllm.invokers.base import BaseInvoker
+
+InvokerBuilder = Callable[[Dict[str, Any]], "BaseInvoker"]
+"""0.1.x type of an invoker builder passed to ``register_invoker``."""
+
+
+def lazy_exports(module: str, names: Mapping[str, str],
+                 deprecated: Optional[Mapping[str, Tuple[str, str]]] = None) -> Callable[[str], Any]:
+    """A module ``__getattr__`` resolving ``names[name]`` ("pkg.mod" or "pkg.mod:attr") on first use.
+
+    ``deprecated`` maps an old name to ``(target, new spelling)``; using it warns and is not cached."""
+    def __getattr__(name: str) -> Any:
+        old = (deprecated or {}).get(name)
+        target = old[0] if old else names.get(name)
+        if target is None:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        mod, _, attr = target.partition(":")
+        value = getattr(importlib.import_module(mod), attr or name)
+        if old:
+            warnings.warn(f"{module}.{name} is deprecated; use {old[1]}", DeprecationWarning, stacklevel=2)
+        else:
+            setattr(sys.modules[module], name, value)
+        return value
+    return __getattr__
+
+
+def register_prompt(prompt: Any, overwrite: bool = True, namespace: str = "",
+                    runtime: "Optional[Runtime]" = None) -> Any:
+    """0.1.x ``lllm.core.prompt.register_prompt``: register ``prompt`` in the default (or given) runtime."""
+    from lllm.core.runtime import get_default_runtime
+    return (runtime or get_default_runtime()).register_prompt(prompt, overwrite=overwrite, namespace=namespace)
+
+
+def get_tactic_class(name: str, runtime: "Optional[Runtime]" = None) -> type:
+    """0.1.x ``lllm.core.tactic.get_tactic_class``: the tactic class registered under ``name``."""
+    from lllm.core.runtime import get_default_runtime
+    return (runtime or get_default_runtime()).get_tactic(name)
+
+
+def load_toml(path: Any) -> Dict[str, Any]:
+    """0.1.x ``lllm.core.config.load_toml``: the parsed TOML file at ``path``."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    with open(path, "rb") as f:
+        return tomllib.load(f)
+
+
+__all__ = ["lazy_exports", "register_prompt", "get_tactic_class", "load_toml", "InvokerBuilder"]
