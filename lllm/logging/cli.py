@@ -229,12 +229,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if overrides or args.live:
         from lllm.errors import ConfigError
         from lllm.invokers.base import build_invoker
-        from lllm.logging.replay import apply_overrides
+        from lllm.logging.replay import _tactic_class, apply_overrides
         try:
             config = apply_overrides(recorded.config, overrides)
         except ConfigError as e:
             raise CLIError(str(e)) from None
-        model = offline_model(args.model, config)
+        model = offline_model(args.model, config, _tactic_class(recorded, None, rt))  # a @tactic's agents may name a URL
         invoker = build_invoker({"invoker": "test"}) if model == "test" else build_invoker(config)
         if model == "test":
             print("No provider key is set: the forked part of the re-run uses LLLM's offline test model.",

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.cassette_server import CassetteServer
 from support.pkgtree import write_tree
 
 from lllm import load_package
@@ -94,16 +95,23 @@ def test_discovered_in_process(tmp_path):
 
 
 def test_agents_base_url_counts_as_reachable_for_lllm_run(tmp_path):
-    """No provider key and no --model: the @tactic's agents name a base URL, so the run goes there (a
-    local server needs no key) instead of silently switching to the offline test model."""
-    from shortpath_flow import BRIEF, SCRIPT, interactions
-    from support.cassette_server import CassetteServer
-    with CassetteServer(interactions(SCRIPT)) as server:
+    """No provider key and no --model: the @tactic's agents name a base URL, so the run (and a fork's new
+    calls) go there (a local server needs no key) instead of silently switching to the offline test model."""
+    from shortpath_flow import BRIEF, SCRIPT, interactions, text
+    short = {"title": "Tide pools", "summary": "Sea water kept in rock."}
+    store = str(tmp_path / "runs.db")
+    with CassetteServer(interactions([*SCRIPT, text(json.dumps(short))])) as server:
         code = TACTIC.replace("http://127.0.0.1:9/v1", server.url + "/v1")
         proj = write_tree(tmp_path / "tidepool", {"lllm.toml": '[package]\nname = "tidepool"\n',
                                                   "tactics/brief.py": code})
-        run = lllm("run", "tidepool.tactics:brief", "tide pools", "--no-save", "--json", cwd=proj)
+        run = lllm("run", "tidepool.tactics:brief", "tide pools", "--store", store, "--json", cwd=proj)
         assert run.returncode == 0, run.stderr
+        assert "offline" not in run.stderr and json.loads(run.stdout)["result"] == BRIEF
+        sid = json.loads(run.stdout)["summary"]["session_id"]
+        fork = lllm("replay", sid, "--store", store, "--json", "--override",
+                    "agent_configs.writer.system_prompt=Write one line.", cwd=proj)
+        assert fork.returncode == 0, fork.stderr
         server.assert_all_served()
-    assert "offline" not in run.stderr
-    assert json.loads(run.stdout)["result"] == BRIEF
+    assert "offline test model" not in fork.stderr
+    out = json.loads(fork.stdout)
+    assert out["delivery"] == short and out["replayed_calls"] == 5 and out["diverged_at"]["agent"] == "writer"
