@@ -170,9 +170,16 @@ def _load(target: Optional[str]) -> tuple:
                 from lllm.cli import CLIError
                 raise CLIError(f"No package '{name}' is loaded (packages: {sorted(rt.packages)}). Pass a package "
                                f"name or the path of its folder or lllm.toml.")
-    loaded = [Problem(ERROR if issubclass(w.category, RuntimeWarning) else WARNING, "loading", str(w.message))
+    loaded = [Problem(_load_level(w), "loading", str(w.message))
               for w in caught if not issubclass(w.category, DeprecationWarning)]
     return rt, name, loaded
+
+
+def _load_level(w: Any) -> str:
+    """A file that did not load is an error; an untrusted package left out on purpose is a warning."""
+    if "LLLM_TRUSTED_PACKAGES" in str(w.message) or not issubclass(w.category, RuntimeWarning):
+        return WARNING
+    return ERROR
 
 
 def cmd_check(args: argparse.Namespace) -> int:
