@@ -34,6 +34,7 @@ import os
 import re
 import threading
 import traceback
+from collections.abc import Mapping as AbcMapping
 from typing import Any, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -83,7 +84,7 @@ def environment_secrets(environ: Optional[Mapping[str, str]] = None) -> List[str
 def register_secret(value: Any) -> None:
     """Remember ``value`` as a credential (ignored unless a string of at least MIN_SECRET_LENGTH)."""
     global _sorted
-    if not isinstance(value, str):
+    if not isinstance(value, str) or value in _values:
         return
     value = value.strip()
     if len(value) < MIN_SECRET_LENGTH or value in _values:
@@ -99,7 +100,7 @@ def register_header(name: Any, value: Any) -> None:
     if not isinstance(value, str) or str(name).strip().lower() in NON_CREDENTIAL_HEADERS:
         return
     register_secret(value)
-    low = value.lower()
+    low = value[:8].lower()
     for scheme in _AUTH_SCHEMES:
         if low.startswith(scheme):
             register_secret(value[len(scheme):])
@@ -108,7 +109,7 @@ def register_header(name: Any, value: Any) -> None:
 
 def register_headers(headers: Any) -> None:
     """Remember the values of every credential-bearing header in a header map."""
-    if isinstance(headers, Mapping):
+    if isinstance(headers, (dict, AbcMapping)):
         for name, value in headers.items():
             register_header(name, value)
 
@@ -140,22 +141,22 @@ def register_settings(settings: Any, _depth: int = 0) -> None:
     header maps (:data:`HEADER_SETTINGS`) and URLs with userinfo."""
     if _depth > 32:
         return
-    if isinstance(settings, Mapping):
+    if isinstance(settings, (dict, AbcMapping)):
         for k, v in settings.items():
-            name = str(k)
-            if name.lower() in HEADER_SETTINGS and isinstance(v, Mapping):
-                register_headers(v)
-            elif isinstance(v, str):
-                if is_secret_name(name):
+            if isinstance(v, str):
+                if is_secret_name(str(k)):
                     register_secret(v)
                 register_url(v)
-            elif isinstance(v, (Mapping, list, tuple)):
-                register_settings(v, _depth + 1)
+            elif isinstance(v, (dict, list, tuple)):
+                if isinstance(v, dict) and str(k).lower() in HEADER_SETTINGS:
+                    register_headers(v)
+                else:
+                    register_settings(v, _depth + 1)
     elif isinstance(settings, (list, tuple)):
         for v in settings:
             if isinstance(v, str):
                 register_url(v)
-            else:
+            elif isinstance(v, (dict, list, tuple)):
                 register_settings(v, _depth + 1)
 
 
