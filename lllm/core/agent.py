@@ -237,19 +237,23 @@ class Agent:
 
         ``prompt_args`` fill the system prompt's variables (and a Prompt task's). Inside a tactic call the
         run happens on that call's own copy of this agent and is recorded in the call's session."""
-        return run_sync(self._bound()._arun(task, continue_dialog, return_session, prompt_args))
+        agent, in_call = self._bound()
+        return run_sync(agent._arun(task, continue_dialog, return_session, prompt_args, in_call))
 
     async def arun(self, task: Any, *, continue_dialog: bool = False, return_session: bool = False,
                    **prompt_args: Any) -> Any:
         """Async ``run``."""
-        return await self._bound()._arun(task, continue_dialog, return_session, prompt_args)
+        agent, in_call = self._bound()
+        return await agent._arun(task, continue_dialog, return_session, prompt_args, in_call)
 
-    def _bound(self) -> "Agent":
+    def _bound(self) -> tuple:
+        """(the agent to run on, whether a tactic call is running), read in the caller's context."""
         from lllm.core.functional import bound_agent
-        return bound_agent(self)
+        from lllm.core.tactic import _current_call
+        return bound_agent(self), _current_call.get() is not None
 
     async def _arun(self, task: Any, continue_dialog: bool, return_session: bool,
-                    prompt_args: Dict[str, Any]) -> Any:
+                    prompt_args: Dict[str, Any], in_call: bool) -> Any:
         from lllm.core.prompt import Prompt
         if not self.model:
             raise ConfigError(f"Agent '{self.name}' has no model: pass model=... (e.g. 'gpt-4o-mini', or 'test' "
@@ -267,7 +271,7 @@ class Agent:
             session = await runner._run(dialog, None, None, None)
         finally:
             if runner is not self:
-                self._keep_run_dialog(dialog)
+                self._keep_run_dialog(dialog, keep_all=in_call)
         return session if return_session else _typed_value(session.delivery, turn)
 
     def _turn_prompt(self, task: Any) -> "Prompt":
@@ -286,11 +290,10 @@ class Agent:
         return Prompt(path=f"_inline/{self.name}/task", prompt=text.replace("{", "{{").replace("}", "}}"),
                       format=self.output)
 
-    def _keep_run_dialog(self, dialog: "Dialog") -> None:
+    def _keep_run_dialog(self, dialog: "Dialog", keep_all: bool) -> None:
         """Keep a run's dialog: inside a tactic call all of them ("run", "run_2", ...), the session records
         them; outside, only the last one."""
-        from lllm.core.tactic import _current_call
-        alias, n, keep_all = "run", 1, _current_call.get() is not None
+        alias, n = "run", 1
         while keep_all and alias in self._dialogs:
             n += 1
             alias = f"run_{n}"

@@ -219,3 +219,14 @@ def test_a_tactic_function_is_a_tool_of_another_agent(recwarn):
     [sub] = session.sub_tactic_sessions["research"]
     assert sub.state == "success" and list(sub.agent_sessions) == ["helper"]
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_a_sync_tactic_keeps_every_run_dialog():
+    researcher = Agent("researcher", "Answer.", "test")
+
+    @tactic
+    def two(topic: str) -> str:
+        return researcher.run(topic) + researcher.run(topic + " again")
+
+    session = two("kelp", return_session=True)
+    assert len(session.agent_sessions["researcher"]) == 2 and len(session.dialogs["researcher"]) == 2
