@@ -125,7 +125,8 @@ def _as_tool(call: Callable[..., Any], name: str, doc: Optional[str]) -> Callabl
 
 
 def _parse_overrides(tactic: str, config: Dict[str, Any]) -> Dict[Optional[str], Dict[str, Any]]:
-    """``{None: global overrides, agent name: its overrides}``; unknown keys are an error, not ignored."""
+    """``{None: global overrides, agent name: its overrides}``. An agent key a @tactic cannot apply is an
+    error and an unknown top-level key a warning: nothing is ignored silently."""
     unknown = sorted(k for k in config if k not in _TOP_KEYS)
     if unknown:
         warnings.warn(f"Tactic '{tactic}' (@tactic): config key(s) {unknown} are not read; a @tactic config "
