@@ -460,10 +460,22 @@ class Tactic(ABC):
                     lease_ttl: float = DEFAULT_LEASE_TTL, **kw: Any) -> AsyncIterator[Tuple[int, Any]]:
         """Yield ``(index, result)`` in completion order; a failure is raised (or yielded) when it
         occurs, and tasks not yet started are cancelled. ``batch_id`` and ``lease_ttl`` work as in ``bcall``."""
-        sem = asyncio.Semaphore(self._workers(max_workers))
+        workers = self._workers(max_workers)
+        sem = asyncio.Semaphore(workers)
         tasks = list(tasks)
         leases: Optional[BatchLeases] = None
         running: Dict[asyncio.Future, int] = {}
+        # A sync tactic runs in threads of its own, as many as workers: asyncio's default pool has only
+        # min(32, cores + 4) threads, which would cap the concurrency (and stall the lease calls).
+        pool = None if inspect.iscoroutinefunction(self.call) else \
+            cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"lllm-{self.name}")
+
+        async def call(*args: Any) -> Any:
+            if pool is None:
+                return await self.acall(*args, **kw)
+            run = functools.partial(self.__call__, *args, **kw)
+            return await asyncio.get_running_loop().run_in_executor(pool, contextvars.copy_context().run, run)
+
         try:
             done = await asyncio.to_thread(self._batch_done, batch_id, tasks, return_sessions) if batch_id else {}
             if batch_id and len(done) < len(tasks):
@@ -476,14 +488,14 @@ class Tactic(ABC):
                 async with sem:
                     args = (t, None, _batch_tags(tags, batch_id, i, t), {**(metadata or {}), "batch_index": i})
                     if leases is None:
-                        return i, await self.acall(*args, return_sessions, **kw)
+                        return i, await call(*args, return_sessions)
                     if not await asyncio.to_thread(leases.take, i):
                         return i, _BUSY
                     try:
                         found = await asyncio.to_thread(self._batch_recorded, batch_id, tasks, i, return_sessions)
                         if found is not _MISSING:  # another runner finished it since this batch started
                             return i, found
-                        session = await self.acall(*args, True, **kw)
+                        session = await call(*args, True)
                         return i, await asyncio.to_thread(self._batch_finished, batch_id, i, t, session,
                                                           return_sessions)
                     finally:
@@ -510,6 +522,8 @@ class Tactic(ABC):
                 await asyncio.gather(*running, return_exceptions=True)
             if leases is not None:
                 await asyncio.to_thread(leases.close)
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
     # ---------------------------------------------------------------------------------------
     # Quick single-agent use
