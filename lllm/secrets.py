@@ -57,6 +57,7 @@ _SECRET_NAME = re.compile(
 _SECRET_ENV = re.compile(r"(^|_)(API_KEY|TOKEN|SECRET|SECRET_KEY|SECRET_ACCESS_KEY|ACCESS_KEY)$")
 # ``user:password@`` right after ``scheme://``
 _USERINFO = re.compile(r"(?<=://)[^\s/?#@:]*:[^\s/?#@]*@")
+_ONE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*\Z")
 _AUTH_SCHEMES = ("bearer ", "basic ", "token ", "apikey ", "key ")
 
 _lock = threading.Lock()
@@ -191,11 +192,15 @@ def strip_userinfo(url: Any) -> Any:
 
 
 def hide(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with each of ``secrets`` (longest first) and every URL's ``user:password@`` replaced."""
+    """``text`` with each of ``secrets`` (longest first) replaced, and every URL's ``user:password@``: removed
+    from a text that is one URL (a stored ``api_base`` stays usable), replaced in any other text."""
+    url = "://" in text and "@" in text
+    if url and _ONE_URL.match(text):
+        text = strip_userinfo(text)
     for s in secrets:
         if s in text:
             text = text.replace(s, REDACTED)
-    if "://" in text and "@" in text and _USERINFO.search(text):
+    if url and _USERINFO.search(text):
         text = _USERINFO.sub(REDACTED + "@", text)
     return text
 

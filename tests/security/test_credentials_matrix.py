@@ -329,6 +329,9 @@ def test_no_credential_reaches_any_sink(server, records, spans, captured, capsys
         stored = sqlite_store(db).load_session(raw.session_id)
         trace = stored.agent_sessions["worker"][0].invoke_traces[0][0]
         assert "@" not in trace.request["url"] and trace.request["url"].startswith("http://127.0.0.1:")
+    if way.endswith("userinfo"):
+        stored_args = sqlite_store(db).load_session(raw.session_id).config["global"]["model_args"]
+        assert stored_args.get("api_base", stored_args.get("base_url")) == base
 
 
 def test_the_export_cli_in_a_fresh_process_prints_no_credential(server, tmp_path, monkeypatch):
@@ -372,6 +375,7 @@ def test_short_values_are_not_registered_but_userinfo_is_stripped_from_every_url
     register_url("http://bob:pw@127.0.0.1:1/v1")
     assert scrub_text("a short text") == "a short text"
     assert scrub_text("see http://bob:pw@127.0.0.1:1/v1 now") == f"see http://{REDACTED}@127.0.0.1:1/v1 now"
+    assert scrub_text("http://bob:pw@127.0.0.1:1/v1") == "http://127.0.0.1:1/v1"  # a stored api_base stays usable
     assert strip_userinfo("http://bob:pw@127.0.0.1:1/v1?x=1") == "http://127.0.0.1:1/v1?x=1"
     assert strip_userinfo("http://127.0.0.1:1/v1") == "http://127.0.0.1:1/v1"
 
