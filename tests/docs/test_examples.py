@@ -11,7 +11,8 @@ timeout. Markers in a fence's info string (``docs/contributing-docs.md`` explain
 - ```` ```<lang> {file="path"} ````: not run; written to ``path`` in the working directory of the
   example that follows it (a file block always joins the next example), e.g. a package's ``lllm.toml``.
 
-Shell blocks (``sh``) are never run."""
+Shell blocks (``sh``) are never run. ``README.md`` reads as one script, so there every example continues the
+one before it without a marker (except around ``skip`` blocks)."""
 from __future__ import annotations
 
 import json
@@ -84,14 +85,16 @@ def parse(page: Path, text: str) -> List[Block]:
     return blocks
 
 
-def chains(blocks: List[Block]) -> List[Chain]:
-    """Group a page's blocks: a block joins the previous one's chain if it says ``continue`` or follows a file."""
+def chains(blocks: List[Block], one_script: bool = False) -> List[Chain]:
+    """Group a page's blocks: a block joins the previous one's chain if it says ``continue`` or follows a
+    file (or, with ``one_script``, unless either is marked ``skip``)."""
     out: List[Chain] = []
     for b in blocks:
         prev = out[-1].blocks[-1] if out else None
         if b.test == "continue" and (prev is None or prev.test == "skip"):
             raise ValueError(f"{b.where}: test=\"continue\" needs a runnable example before it on the page")
-        if prev is not None and (b.test == "continue" or prev.file is not None):
+        joins = b.test == "continue" or (one_script and "skip" not in (b.test, getattr(prev, "test", None)))
+        if prev is not None and (joins or prev.file is not None):
             out[-1].blocks.append(b)
         else:
             out.append(Chain([b]))
@@ -99,7 +102,8 @@ def chains(blocks: List[Block]) -> List[Chain]:
 
 
 def collect() -> List[Chain]:
-    return [c for page in SOURCES for c in chains(parse(page, page.read_text(encoding="utf-8")))]
+    return [c for page in SOURCES
+            for c in chains(parse(page, page.read_text(encoding="utf-8")), one_script=page.name == "README.md")]
 
 
 ALL = collect()
@@ -185,6 +189,9 @@ def test_collector_reads_markers(tmp_path: Path) -> None:
     got = chains(parse(page, text))
     assert [[(b.line, b.test, b.file) for b in c.blocks] for c in got] == [
         [(2, None, None)], [(6, None, "p/lllm.toml"), (9, "continue", None)], [(12, "skip", None)]]
+    readme = chains(parse(page, '```python\na = 1\n```\n```python\nb = a\n```\n```python {test="skip"}\nc\n```\n'),
+                    one_script=True)
+    assert [[b.line for b in c.blocks] for c in readme] == [[2, 5], [8]]
     with pytest.raises(ValueError, match="unknown fence marker"):
         parse(page, '```python {test="skp"}\nx\n```\n')
 
