@@ -586,8 +586,10 @@ def _endpoint_args(agent: str, model_args: Optional[Dict[str, Any]], **endpoint:
         key = _ENDPOINT_KEYS[kw]
         given = out.get(key, out.get("base_url") if key == "api_base" else None)
         if given is not None and given != value:
-            raise ConfigError(f"Agent '{agent}': {kw}={value!r} conflicts with model_args[{key!r}]={given!r}; "
-                              f"set it once.")
+            from lllm.secrets import strip_userinfo  # credentials are never echoed in a message
+            shown = (lambda v: repr(strip_userinfo(v))) if kw in ("base_url", "timeout") else (lambda v: "<hidden>")
+            raise ConfigError(f"Agent '{agent}': {kw}={shown(value)} conflicts with model_args[{key!r}]="
+                              f"{shown(given)}; set it once.")
         out[key] = value
     return out
 

@@ -485,3 +485,11 @@ def test_a_streamed_call_rejected_with_an_echo_leaks_nothing(server, invoker):
     assert isinstance(err.__cause__, ProviderError) and err.__cause__.status == 401
     text = "".join(traceback.format_exception(err)) + repr(err) + err.session.model_dump_json()
     assert key not in text and header not in text and REDACTED in text
+
+
+def test_a_conflicting_endpoint_setting_names_the_setting_without_echoing_credentials():
+    from lllm import Agent
+    a, b = _secret("sk-kw"), _secret("sk-args")
+    with pytest.raises(ConfigError) as ei:
+        Agent(name="a", system_prompt="s", model="openai/gpt-4o-mini", api_key=a, model_args={"api_key": b})
+    assert "api_key" in str(ei.value) and a not in str(ei.value) and b not in str(ei.value)
