@@ -10,7 +10,7 @@ import math
 import warnings
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lllm.core.const import APITypes
 from lllm.errors import ConfigError, ResourceNotFoundError
@@ -110,6 +110,21 @@ class AgentSpec(BaseModel):
     context_manager: Optional[Any] = None
     skills: Optional[Any] = None
     tools: List[Any] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_model_keyword(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "model" in data and "model_name" not in data:  # 0.1.x AgentSpec(model=...)
+            warnings.warn("AgentSpec(model=...) is deprecated; use AgentSpec(model_name=...)", DeprecationWarning,
+                          stacklevel=4)
+            data = {("model_name" if k == "model" else k): v for k, v in data.items()}
+        return data
+
+    @property
+    def model(self) -> str:
+        """0.1.x spelling of ``model_name``."""
+        warnings.warn("AgentSpec.model is deprecated; use AgentSpec.model_name", DeprecationWarning, stacklevel=2)
+        return self.model_name
 
     @classmethod
     def from_config(cls, name: str, raw: Dict[str, Any]) -> "AgentSpec":

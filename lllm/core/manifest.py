@@ -46,7 +46,7 @@ class Dependency:
 class Manifest:
     file: Path
     name: str
-    version: str = "0.0.0"
+    version: str = ""
     description: str = ""
     sections: Dict[str, List[PathEntry]] = field(default_factory=dict)
     dependencies: List[Dependency] = field(default_factory=list)
@@ -111,7 +111,7 @@ def manifest_from_dict(data: Dict[str, Any], file: Path, warn: Warn, default_nam
         raise PackageError(f"{file}: [package] must be a table, got {type(pkg).__name__}")
     name = pkg.get("name", default_name if default_name is not None else root.name)
     check_name(name, f"{file}: [package].name")
-    version, description = pkg.get("version", "0.0.0"), pkg.get("description", "")
+    version, description = pkg.get("version", ""), pkg.get("description", "")
     for key, value in (("version", version), ("description", description)):
         if not isinstance(value, str):
             warn(f"{file}: [package].{key} must be a string, got {type(value).__name__}; using {str(value)!r}")

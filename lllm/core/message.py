@@ -47,14 +47,18 @@ class InvokeCost(BaseModel):
     total_tokens: int = 0
     cached_prompt_tokens: int = 0
     reasoning_tokens: int = 0
+    audio_prompt_tokens: int = 0
+    audio_completion_tokens: int = 0
     input_cost_per_token: float = 0.0
     output_cost_per_token: float = 0.0
+    cache_read_input_token_cost: float = 0.0
     prompt_cost: float = 0.0
     completion_cost: float = 0.0
     cost: float = 0.0
 
     _SUMMED = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_prompt_tokens",
-               "reasoning_tokens", "prompt_cost", "completion_cost", "cost")
+               "reasoning_tokens", "audio_prompt_tokens", "audio_completion_tokens", "prompt_cost",
+               "completion_cost", "cost")
 
     @classmethod
     def from_usage(cls, usage: Optional[Dict[str, Any]]) -> "InvokeCost":
@@ -62,13 +66,19 @@ class InvokeCost(BaseModel):
         if not usage:
             return cls()
         u = {k: v for k, v in usage.items() if v is not None}
+        pd = u.get("prompt_tokens_details") or {}  # the OpenAI-shaped details, whichever invoker wrote them
+        cd = u.get("completion_tokens_details") or {}
+        pd, cd = (d if isinstance(d, dict) else getattr(d, "__dict__", {}) for d in (pd, cd))
         p, c = int(u.get("prompt_tokens", 0)), int(u.get("completion_tokens", 0))
         return cls(
             prompt_tokens=p, completion_tokens=c, total_tokens=int(u.get("total_tokens", p + c)),
-            cached_prompt_tokens=int(u.get("cached_prompt_tokens", 0)),
-            reasoning_tokens=int(u.get("reasoning_tokens", 0)),
+            cached_prompt_tokens=int(u.get("cached_prompt_tokens") or pd.get("cached_tokens") or 0),
+            reasoning_tokens=int(u.get("reasoning_tokens") or cd.get("reasoning_tokens") or 0),
+            audio_prompt_tokens=int(u.get("audio_prompt_tokens") or pd.get("audio_tokens") or 0),
+            audio_completion_tokens=int(u.get("audio_completion_tokens") or cd.get("audio_tokens") or 0),
             input_cost_per_token=float(u.get("input_cost_per_token", 0.0)),
             output_cost_per_token=float(u.get("output_cost_per_token", 0.0)),
+            cache_read_input_token_cost=float(u.get("cache_read_input_token_cost", 0.0)),
             prompt_cost=float(u.get("prompt_cost", 0.0)),
             completion_cost=float(u.get("completion_cost", 0.0)),
             cost=float(u.get("response_cost", u.get("cost", 0.0))),
@@ -90,10 +100,14 @@ class InvokeCost(BaseModel):
 
 
 class TokenLogprob(BaseModel):
-    token: str = ""
-    logprob: float = 0.0
+    """One token's log-probability; unknown provider fields are kept (0.1.x defaults: ``None``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    token: Optional[str] = None
+    logprob: Optional[float] = None
     bytes: Optional[List[int]] = None
-    top_logprobs: List[Dict[str, Any]] = Field(default_factory=list)
+    top_logprobs: List["TokenLogprob"] = Field(default_factory=list)
 
 
 class Message(BaseModel):

@@ -231,6 +231,13 @@ class Prompt:
     def mcp_servers(self) -> Mapping[str, MCP]:
         return MappingProxyType(self._mcp_servers)
 
+    def register_mcp_server(self, server: MCP) -> None:
+        """Add (or replace, by ``server_label``) an MCP server on this prompt (0.1.x API)."""
+        if not isinstance(server, MCP):
+            raise TypeError(f"Prompt '{self.path}': register_mcp_server takes an MCP object, got {type(server).__name__}")
+        self._mcp_servers = {**self._mcp_servers, server.server_label: server}
+        self._derived = {}
+
     def get_function(self, name: str) -> Function:
         try:
             return self._functions[name]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional
 
@@ -40,6 +41,12 @@ class ResourceNode:
         return self._value is not _UNSET
 
     @property
+    def is_loaded(self) -> bool:
+        """0.1.x spelling of ``loaded``."""
+        warnings.warn("ResourceNode.is_loaded is deprecated; use ResourceNode.loaded", DeprecationWarning, stacklevel=2)
+        return self.loaded
+
+    @property
     def value(self) -> Any:
         v = self._value
         if v is not _UNSET:
@@ -59,7 +66,7 @@ class PackageInfo:
     """A loaded package: its manifest fields and where it lives."""
 
     name: str
-    version: str = "0.0.0"
+    version: str = ""
     description: str = ""
     base_dir: Optional[str] = None
     alias: Optional[str] = None

@@ -247,7 +247,12 @@ class Runtime:
         return self.get(key, "proxy")
 
     def register_config(self, name: str, data: Any = None, overwrite: bool = True, namespace: str = "",
-                        loader: Any = None) -> ResourceNode:
+                        loader: Any = None, *, config_data: Any = None) -> ResourceNode:
+        if config_data is not None:  # the 0.1.x keyword
+            import warnings
+            warnings.warn("register_config(config_data=...) is deprecated; use register_config(data=...)",
+                          DeprecationWarning, stacklevel=2)
+            data = config_data
         ns = self._ns(namespace, "config")
         node = (ResourceNode.lazy(name, loader, ns, "config") if loader is not None
                 else ResourceNode.eager(name, data, ns, "config"))

@@ -280,7 +280,8 @@ class TacticCallSession(BaseModel):
         return {"session_id": self.session_id, "tactic": self.tactic_name, "tactic_path": self.tactic_path,
                 "state": self.state,
                 "agent_calls": self.agent_call_count, "sub_tactic_calls": self.sub_tactic_call_count,
-                "total_cost_usd": round(self.total_cost.cost, 6), "error": self.error}
+                "total_cost_usd": round(self.total_cost.cost, 6), "total_cost": str(self.total_cost),  # 0.1.x key
+                "error": self.error}
 
 
 __all__ = ["InvokeTrace", "AgentCallSession", "TacticCallSession", "error_record", "SESSION_SCHEMA_VERSION"]

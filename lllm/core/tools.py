@@ -477,9 +477,10 @@ class Function:
             cache["strict"] = strict_json_schema(self.parameters)
         return cache["strict"]
 
-    def to_tool(self) -> Dict[str, Any]:
+    def to_tool(self, invoker: Any = None) -> Dict[str, Any]:
         """The OpenAI function tool (cached and shared: do not mutate). A ``strict`` tool whose schema
-        cannot be strict (free-form dicts, ``Any``) is sent non-strict rather than rejected."""
+        cannot be strict (free-form dicts, ``Any``) is sent non-strict rather than rejected. ``invoker``
+        (0.1.x) is accepted and ignored: every invoker takes this shape and converts it itself."""
         cache = self._cache
         if "tool" not in cache:
             fn: Dict[str, Any] = {"name": self.name, "description": self.description}
@@ -625,7 +626,8 @@ class MCP:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def to_tool(self) -> Dict[str, Any]:
+    def to_tool(self, invoker: Any = None) -> Dict[str, Any]:
+        """The Responses-API MCP tool; ``invoker`` (0.1.x) is accepted and ignored."""
         out: Dict[str, Any] = {"type": "mcp", "server_label": self.server_label, "server_url": self.server_url,
                                "require_approval": self.require_approval}
         if self.allowed_tools:
