@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from lllm.core.manifest import (STANDARD_SECTIONS, Manifest, PathEntry, find_config_file, manifest_in,
                                 read_manifest)
+from lllm.core.package_imports import register_package_imports
 from lllm.core.resource import PackageInfo, ResourceNode
 from lllm.core.runtime import (LoadingContext, Runtime, get_default_runtime, loading_context, loading_runtime,
                                set_default_runtime, set_named_runtime)
@@ -26,7 +27,7 @@ from lllm.errors import ConfigError, PackageError
 
 logger = logging.getLogger("lllm.config")
 
-MODULE_ROOT = "lllm._discovered"
+MODULE_ROOT = "lllm._discovered"  # modules of a package also import as <name>.<section>.<file> (package_imports)
 _FALSY = ("0", "false", "no", "off")
 _SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*\Z")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)
@@ -215,6 +216,9 @@ class PackageLoader:
         prefix = f"{MODULE_ROOT}.{m.name}."
         for stale in [k for k in sys.modules if k.startswith(prefix)]:  # a previous load's modules
             del sys.modules[stale]
+        _ensure_package_module(MODULE_ROOT)
+        _ensure_package_module(f"{MODULE_ROOT}.{m.name}").__path__[:] = [str(base)]  # its other folders import too
+        register_package_imports(m.name, f"{MODULE_ROOT}.{m.name}")  # `import <name>.tactics.x` works too
         self._in_progress.add(base)
         try:
             for dep in m.dependencies:
