@@ -68,13 +68,13 @@ def test_lllm_run_with_a_configured_base_url_and_no_key_calls_that_server(tmp_pa
                     a.receive(task)
                     return f"{a.model}: {a.respond().content}"
         """,
-        "configs/ask.yaml": f"global: {{model_name: gpt-4o-mini, model_args: {{base_url: '{base}'}}}}\n"
+        "configs/ask.yaml": f"global: {{model_name: local-llama, model_args: {{base_url: '{base}'}}}}\n"
                             "agent_configs: [{name: a, system_prompt: You answer.}]\n",
     })
     monkeypatch.chdir(tmp_path / "proj")
     assert main(["run", "ask", "hello"]) == 0
     out, err = capsys.readouterr()
-    assert out.startswith("gpt-4o-mini: ") and "offline" not in err
+    assert out.startswith("local-llama: ") and "offline" not in err
     assert fake_servers.stats(base)["chat_requests"] == 1
 
 
