@@ -254,7 +254,8 @@ def _register_pkg(sub: Any) -> None:
     pkg = sub.add_parser("pkg", help="install, list, remove and export packages",
                          description="Manage installed packages (user scope: $LLLM_HOME/packages, "
                                      "project scope: <project>/lllm_packages).")
-    pkg_sub = pkg.add_subparsers(dest="pkg_command", metavar="COMMAND", required=True)
+    pkg_sub = pkg.add_subparsers(dest="pkg_command", metavar="COMMAND")
+    pkg.set_defaults(func=lambda args: pkg.print_help() or 0)  # bare `lllm pkg` prints help, as in 0.1.x
     p = pkg_sub.add_parser("install", help="install a package zip", description=(
         "Install a package from a zip. Installing checks the archive and copies its files; no package code "
         "runs until the package is loaded, and a package that LLLM_TRUSTED_PACKAGES leaves out is not loaded."))

@@ -345,7 +345,7 @@ class Agent:
 
     async def _loop(self, session: AgentCallSession, dialog: "Dialog", metadata: Optional[Dict[str, Any]],
                     args: Optional[Dict[str, Any]], parser_args: Optional[Dict[str, Any]]) -> None:
-        task = dialog.top_prompt or self.system_prompt
+        task = self._with_system_output(dialog.top_prompt or self.system_prompt)
         tools = self.effective_tools(task)
         model_args = {**self.model_args, **args} if args else self.model_args
         steps = self.max_interrupt_steps + 1
@@ -374,6 +374,8 @@ class Agent:
         working = dialog._fork_shallow()
         if self.context_manager is not None:
             working = self.context_manager(working)
+        if working.top_prompt is not None:
+            working.top_prompt = self._with_system_output(working.top_prompt)
         functions = [] if state.final_sent else state.tools
         while True:
             result = await self._invoke_with_budgets(session, working, step, model_args, parser_args, metadata,
@@ -507,6 +509,19 @@ class Agent:
         err = AgentCallError(f"Agent '{self.name}' (model {self.model}) failed [{reason}]: {detail}. ({counts})",
                              reason=reason, session=session)
         raise err from cause
+
+    def _with_system_output(self, turn: "Prompt") -> "Prompt":
+        """``turn``, or a copy carrying the system prompt's parser and format when it has neither (0.1.x
+        users put the output contract on the system prompt; it applies to every turn without its own)."""
+        sp = self.system_prompt
+        if turn is sp or turn.parser is not None or turn.format is not None or (sp.parser is None and sp.format is None):
+            return turn
+        cached = getattr(self, "_output_cache", None)
+        if cached is not None and cached[0] is turn:
+            return cached[1]
+        out = turn.extend(path=turn.path, parser=sp.parser, format=sp.format)
+        self._output_cache = (turn, out)
+        return out
 
     # ---------------------------------------------------------------------------------------
     # Tools

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.images import load_image, sniff_image_mime
-from lllm.core.message import FunctionCall, InvokeCost, Message, TokenLogprob
+from lllm.core.message import FunctionCall, InvokeCost, Message, TokenLogprob, freeze
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.prompt import Prompt
@@ -268,7 +268,7 @@ class Dialog:
     def __init__(self, messages: Optional[Iterable[Message]] = None, session_name: Optional[str] = None,
                  owner: Optional[str] = None, runtime: Any = None, top_prompt: Optional["Prompt"] = None,
                  tree_node: Optional[DialogTreeNode] = None):
-        self._messages: List[Message] = list(messages) if messages else []
+        self._messages: List[Message] = [freeze(m) for m in messages] if messages else []
         self._view = MessageSequence(self._messages)
         self.session_name: str = session_name or new_session_name()
         self.tree_node: DialogTreeNode = tree_node if tree_node is not None else DialogTreeNode(owner=owner)
@@ -364,7 +364,7 @@ class Dialog:
         if not isinstance(message, Message):
             raise TypeError(f"Dialog.append() needs a Message, got {type(message).__name__}")
         message.metadata["dialog_id"] = self.tree_node.dialog_id
-        self._messages.append(message)
+        self._messages.append(freeze(message))  # the canonical history is immutable (0.1.x let it change)
         for fn in tuple(self._listeners):
             try:
                 fn(self, message)

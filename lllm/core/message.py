@@ -168,4 +168,42 @@ class Message(BaseModel):
         return cls.model_validate(d)
 
 
-__all__ = ["FunctionCall", "InvokeCost", "TokenLogprob", "Message"]
+class FrozenMessageError(TypeError):
+    """Raised on assigning to a message that a dialog holds."""
+
+
+class FrozenMessage(Message):
+    """A Message a dialog holds (``Dialog.append`` makes it one): assigning a field raises, so the canonical
+    history cannot change behind the dialog's back. It equals a Message with the same fields, and
+    ``model_copy(update=...)`` gives a plain, editable Message."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenMessageError(
+            f"Message.{name} cannot be changed: the message belongs to a dialog, whose history is immutable. "
+            f"To change the history, fork the dialog (dialog.fork()) and append a new message built with "
+            f"message.model_copy(update={{{name!r}: ...}}).")
+
+    def __delattr__(self, name: str) -> None:
+        self.__setattr__(name, None)
+
+    def __eq__(self, other: Any) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return (self.__dict__ == other.__dict__ and self.__pydantic_extra__ == other.__pydantic_extra__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def model_copy(self, *, update: Optional[Dict[str, Any]] = None, deep: bool = False) -> "Message":  # type: ignore[override]
+        out = Message.model_copy(self, update=update, deep=deep)
+        object.__setattr__(out, "__class__", Message)
+        return out
+
+
+def freeze(message: Message) -> Message:
+    """Make ``message`` (a plain ``Message``) a ``FrozenMessage`` in place; subclasses are left as they are."""
+    if type(message) is Message:
+        object.__setattr__(message, "__class__", FrozenMessage)
+    return message
+
+
+__all__ = ["FunctionCall", "InvokeCost", "TokenLogprob", "Message", "FrozenMessage", "FrozenMessageError", "freeze"]

@@ -141,6 +141,8 @@ class Runtime:
                 out += [f"{head}.{SECTIONS.get(t, t)}:{rest}" for t in types]
             if self.default_namespace and (head in SECTION_TYPES or head not in self.packages):
                 out.append(f"{self.default_namespace}.{head}:{rest}")
+            if head not in self.packages:  # a namespace registered by hand (namespace="mypkg.prompts"), as 0.1.x
+                out += [f"{head}.{SECTIONS.get(t, t)}:{rest}" for t in types]
         return out
 
     def get_node(self, key: str, resource_type: Optional[str] = None) -> ResourceNode:
