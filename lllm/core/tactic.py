@@ -193,6 +193,8 @@ class Tactic(ABC):
         try:
             if isinstance(task, (str, bytes)):
                 return model.model_validate_json(task)
+            if isinstance(task, BaseModel):  # the same class imported under another module name, or a look-alike
+                task = task.model_dump()
             return model.model_validate(task)
         except ValidationError as e:
             raise ValueError(f"Tactic '{self.name}': task is not a valid {model.__name__}: {e}") from e

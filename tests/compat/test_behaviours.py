@@ -103,3 +103,47 @@ def test_messages_of_an_agent_dialog_are_frozen():
         reply.content = "changed"
     with pytest.raises(FrozenMessageError):
         agent.current_dialog.messages[0].content = "x"
+
+
+# -- typed task input: the same pydantic class imported twice ---------------------------------------
+REVIEW_TACTIC = '''
+from pydantic import BaseModel
+from lllm import Tactic
+
+
+class CodeInput(BaseModel):
+    code: str
+    language: str = "python"
+
+
+class CodeReviewTactic(Tactic):
+    name = "code_review"
+    agent_group = []
+
+    def call(self, task: CodeInput) -> str:
+        assert isinstance(task, CodeInput)
+        return f"{task.language}: {len(task.code)} chars"
+'''
+
+
+def test_typed_input_accepts_the_class_imported_under_another_module_name(tmp_path, monkeypatch):
+    import importlib
+    pkg = tmp_path / "code_review_service"
+    (pkg / "tactics").mkdir(parents=True)
+    (pkg / "lllm.toml").write_text('[package]\nname = "code_review"\n[tactics]\npaths = ["tactics"]\n')
+    (pkg / "tactics" / "code_review.py").write_text(REVIEW_TACTIC)
+    from lllm.core.discovery import load_package
+    rt = Runtime()
+    load_package(str(pkg / "lllm.toml"), runtime=rt)  # discovery imports the file under its own module name
+    monkeypatch.syspath_prepend(str(pkg))  # what the example's service.py does before its own import
+    monkeypatch.delitem(sys.modules, "tactics", raising=False)
+    monkeypatch.delitem(sys.modules, "tactics.code_review", raising=False)
+    CodeInput = importlib.import_module("tactics.code_review").CodeInput  # noqa: N806
+    tactic = rt.get_tactic("code_review")({}, runtime=rt)
+    assert tactic(CodeInput(code="def add(a, b): return a + b")) == "python: 27 chars"
+    assert tactic({"code": "x", "language": "go"}) == "go: 1 chars"
+
+    class Other(BaseModel):
+        source: str
+    with pytest.raises(ValueError, match="task is not a valid CodeInput"):
+        tactic(Other(source="x"))
