@@ -342,7 +342,8 @@ class Prompt:
         return parsed
 
     def validate_format(self, content: str) -> Dict[str, Any]:
-        """``content`` validated against ``format``: the JSON data plus ``raw``; raises ``ParseError``."""
+        """``content`` validated against ``format``: the JSON data (``model_dump(mode="json")``, or
+        ``{"value": ...}`` for a non-object schema); raises ``ParseError``."""
         text = _json_text(content)
         fmt = self.format
         if isinstance(fmt, dict):
@@ -365,9 +366,7 @@ class Prompt:
             listing = "\n".join(f"- {e}" for e in errors)
             raise ParseError(f"The output does not match the required format '{name}':\n{listing}\n"
                              f"Answer with only a JSON value that matches the '{name}' schema.", detail=content)
-        parsed = dict(data) if isinstance(data, dict) else {"value": data}
-        parsed["raw"] = content
-        return parsed
+        return dict(data) if isinstance(data, dict) else {"value": data}  # exactly model_dump (SPEC §2.4)
 
     def _validate_schema(self, text: str) -> Tuple[Any, List[str]]:
         try:

@@ -71,7 +71,7 @@ def test_pydantic_format_success_and_parsed_as():
     p = Prompt("p", "x", format=Answer)
     content = '{"answer": "42", "confidence": "0.9"}'
     parsed = p.parse_output(content)
-    assert parsed == {"answer": "42", "confidence": 0.9, "tags": [], "raw": content}
+    assert parsed == {"answer": "42", "confidence": 0.9, "tags": []}  # model_dump exactly (SPEC §2.4)
     msg = Message(role=Roles.ASSISTANT, content=content, parsed=parsed)
     assert msg.parsed_as(Answer) == Answer(answer="42", confidence=0.9)
 
@@ -84,7 +84,7 @@ def test_pydantic_format_success_and_parsed_as():
 ])
 def test_fenced_json_is_unwrapped(content):
     parsed = Prompt("p", "x", format=Answer).parse_output(content)
-    assert parsed["answer"] == "a" and parsed["raw"] == content
+    assert parsed == Answer(answer="a").model_dump(mode="json")  # exactly model_dump, no "raw" key
 
 
 def test_pydantic_format_failure_message():
@@ -126,7 +126,7 @@ def test_nested_optional_model_format():
 
 def test_dict_schema_format_success_and_failure():
     p = Prompt("p", "x", format=SCHEMA)
-    assert p.parse_output('{"ok": true, "score": 3}') == {"ok": True, "score": 3, "raw": '{"ok": true, "score": 3}'}
+    assert p.parse_output('{"ok": true, "score": 3}') == {"ok": True, "score": 3}
     with pytest.raises(ParseError) as e:
         p.parse_output('{"ok": "yes", "score": -1, "extra": 1}')
     assert str(e.value) == (
@@ -143,7 +143,7 @@ def test_dict_schema_format_success_and_failure():
 
 def test_dict_schema_non_object_value_and_default_name():
     p = Prompt("p", "x", format={"type": "array", "items": {"type": "integer"}})
-    assert p.parse_output("[1, 2]") == {"value": [1, 2], "raw": "[1, 2]"}
+    assert p.parse_output("[1, 2]") == {"value": [1, 2]}
     assert p.format_schema() == ("output", {"type": "array", "items": {"type": "integer"}})
     assert p.format_schema(strict=True) is None
 
