@@ -185,6 +185,10 @@ class PackageLoader:
                           f"{node.metadata.get('source')}; the later one wins")
         return self.runtime.register(node)
 
+    def _base_of(self, package: str) -> Optional[str]:
+        info = self.runtime.packages.get(package)
+        return info.base_dir if info is not None else None
+
     # -- packages ------------------------------------------------------------------------------
     def load(self, file: Path, alias: Optional[str] = None, manifest: Optional[Manifest] = None) -> Optional[PackageInfo]:
         """Load the package whose manifest is ``file`` (already loaded or in progress: only add the alias)."""
@@ -297,6 +301,9 @@ class PackageLoader:
         namespace = f"{ctx.package}.{ctx.section}"
         if rtype == "prompt":
             value.qualified_key = f"{namespace}:{key}"
+            home = _home_package_dir(Path(ctx.source).parent)
+            if home is not None and home != self._base_of(ctx.package):  # re-exported from another package
+                value.home_dir = home  # its tool declarations bind in that package first (tool_binding)
         self.register(ResourceNode.eager(key, value, namespace, rtype, source=source, file_path=ctx.source))
 
     def _load_module(self, ctx: LoadingContext, path: Path, stem: Tuple[str, ...], module_base: str) -> None:
@@ -375,6 +382,14 @@ class PackageLoader:
                 seen.add(id(value))
                 sub = modkey if stem[-1] == value.name else f"{modkey}/{value.name}"
                 self._add_object(ctx, "tool", _prefixed(ctx.prefix, sub), value, f"{path}#{attr}")
+
+
+def _home_package_dir(folder: Path) -> Optional[str]:
+    """The folder of the nearest manifest at or above ``folder`` (the package a file belongs to)."""
+    for d in (folder, *folder.parents):
+        if manifest_in(d) is not None:
+            return str(d.resolve())
+    return None
 
 
 def _prefixed(prefix: str, key: str) -> str:

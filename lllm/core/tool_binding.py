@@ -25,6 +25,14 @@ def prompt_package(prompt: Any, runtime: Runtime) -> Optional[str]:
     return runtime.default_namespace
 
 
+def home_package(prompt: Any, runtime: Runtime) -> Optional[str]:
+    """For a prompt re-exported from another package's folder (``under``), that package's name."""
+    home = getattr(prompt, "home_dir", None)
+    if home is None:
+        return None
+    return next((p.name for p in runtime.packages.values() if p.base_dir == home and p.alias is None), None)
+
+
 def resolve_prompt_functions(prompt: "Prompt", runtime: Optional[Runtime] = None) -> Dict[str, Function]:
     """Every tool of ``prompt`` as a ``Function`` with an implementation, by name."""
     rt = runtime or get_default_runtime()
@@ -35,9 +43,15 @@ def resolve_prompt_functions(prompt: "Prompt", runtime: Optional[Runtime] = None
         return dict(cached[1])
     where = f"Prompt '{prompt.path}'"
     package = prompt_package(prompt, rt)
+    home = home_package(prompt, rt)
     out: Dict[str, Function] = {}
     for name, fn in functions.items():
-        out[name] = fn if fn.linked else bind_declaration(fn, rt, package, where)
+        if fn.linked:
+            out[name] = fn
+        elif home is not None and home != package and rt._exact_node(f"{home}.tools:{fn.name}", "tool") is not None:
+            out[name] = bind_declaration(fn, rt, home, where)  # a re-exported prompt binds in its own package
+        else:
+            out[name] = bind_declaration(fn, rt, package, where)
     for ref in refs:
         fn = resolve_tool_ref(ref, rt, package, where)
         if fn.name in out:
@@ -135,4 +149,4 @@ def _tactic_function(ref: str, runtime: Runtime) -> Function:
     return build_tactic_function(ref, runtime=runtime)
 
 
-__all__ = ["resolve_prompt_functions", "resolve_tool_ref", "bind_declaration", "prompt_package"]
+__all__ = ["resolve_prompt_functions", "resolve_tool_ref", "bind_declaration", "prompt_package", "home_package"]

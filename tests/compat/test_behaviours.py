@@ -147,3 +147,41 @@ def test_typed_input_accepts_the_class_imported_under_another_module_name(tmp_pa
         source: str
     with pytest.raises(ValueError, match="task is not a valid CodeInput"):
         tactic(Other(source="x"))
+
+
+# -- a prompt re-exported with `under` binds its tool declarations in its own package ----------------
+def test_under_reexported_prompt_binds_tools_in_its_own_package(tmp_path):
+    from support.pkgtree import write_tree
+
+    from lllm.core.discovery import load_package
+    from lllm.testing import MockInvoker, tool_calls
+    write_tree(tmp_path, {
+        "lib/lllm.toml": '[package]\nname = "lib"\n',
+        "lib/tools/lookup.py": """
+            from lllm import tool
+
+            @tool
+            def lookup(q: str) -> str:
+                \"\"\"Look a word up.\"\"\"
+                return "lib says " + q
+        """,
+        "lib/prompts/ask.py": """
+            from lllm import Function, Prompt
+
+            lookup = Function(name="lookup", description="Look up (implemented in lib's tools/).",
+                              properties={"q": {"type": "string"}}, required=["q"])
+            ask = Prompt(path="ask", prompt="Answer {q}", function_list=[lookup])
+        """,
+        "my_pkg/lllm.toml": '[package]\nname = "my_pkg"\n[dependencies]\npackages = ["../lib"]\n'
+                            '[prompts]\npaths = ["../lib/prompts under vendored"]\n',
+    })
+    rt = Runtime()
+    load_package(str(tmp_path / "my_pkg" / "lllm.toml"), runtime=rt)
+    prompt = rt.get_prompt("my_pkg.prompts:vendored/ask/ask")
+    assert prompt.resolve_functions(rt)["lookup"].linked
+    inv = MockInvoker([tool_calls(("lookup", {"q": "owl"})), "done"])
+    agent = Agent(name="a", system_prompt="s", model="m", llm_invoker=inv, runtime=rt)
+    agent.open("main")
+    agent.receive_prompt(prompt, {"q": "owl"})
+    agent.respond()
+    assert any("lib says owl" in m.text for m in agent.current_dialog.messages)
