@@ -196,7 +196,10 @@ class SkillSet:
                     f"<resources>\n{resources}\n</resources>\n<instructions>\n{skill.body}\n</instructions>\n"
                     f"</skill>")
 
-        return Function.from_callable(activate_skill, processor=_as_is)
+        fn = Function.from_callable(activate_skill, processor=_as_is)
+        if by_name:  # the schema lists the names, so a model (the offline test model too) picks a real one
+            fn.properties["name"] = {**fn.properties["name"], "enum": sorted(by_name)}
+        return fn
 
     def apply(self, system_prompt: "Prompt | str", model_args: Optional[Dict[str, Any]] = None
               ) -> Tuple[Prompt, List[Function], Dict[str, Any]]:

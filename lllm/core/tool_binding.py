@@ -68,8 +68,9 @@ def bind_declaration(header: Function, runtime: Runtime, package: Optional[str],
 
     def fail(problem: str) -> ToolBindingError:
         tools = [k for k in runtime.keys("tool") if not package or k.startswith(f"{package}.tools:")]
+        scope = f"tools of package '{package}'" if package else "the prompt belongs to no package; tools loaded"
         return ToolBindingError(f"{where}: tool '{header.name}' is declared without an implementation and {problem} "
-                                f"(tried key '{key}'; tools of package '{package or '-'}': {tools}). Register it as "
+                                f"(tried key '{key}'; {scope}: {tools}). Register it as "
                                 f"tools/{header.name}.py in the package, or link one with "
                                 f"prompt.with_functions({header.name}=...).")
 

@@ -61,3 +61,15 @@ def test_an_unknown_skill_fails_when_the_tactic_is_built(tmp_path, monkeypatch):
         Helper(config, invoker=MockInvoker([]), runtime=Runtime("skills-tactic-2"))
     spec = parse_agent_configs(config, ["b"], "t")["b"]
     assert spec.build(Runtime("skills-tactic-3"), MockInvoker([])).tools == []
+
+
+def test_the_offline_test_model_activates_a_real_skill(tmp_path, monkeypatch):
+    """activate_skill's schema lists the skill names, so the test model picks one instead of 'test name'."""
+    monkeypatch.chdir(tmp_path)
+    write_skill(tmp_path / ".agents" / "skills", "triage", body="Sort by severity.")
+    config = {"global": {"model_name": "test", "system_prompt": "Be useful.", "skills": ["triage"]},
+              "agent_configs": [{"name": "a"}, {"name": "b"}]}
+    session = Helper(config, runtime=Runtime("skills-test-model"))("triage these", return_session=True)
+    call = session.agent_sessions["a"][0].interrupts[0][0]
+    assert call.name == "activate_skill" and call.arguments == {"name": "triage"}
+    assert call.error_message is None and "Sort by severity." in call.result
