@@ -1,4 +1,4 @@
-"""Exceptions raised by LLLM. Every one derives from :class:`LLLMError`, and every message
+"""Exceptions raised by LLLM. Every one derives from ``LLLMError``, and every message
 names the culprit (agent, prompt, key or file) and, where there is a choice, the valid alternatives."""
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class AgentCallError(AgentException, ValueError):
     ``reason`` is one of ``"exception_retries"``, ``"llm_error"``, ``"max_steps"``, ``"retry_wait"``
     (a provider's Retry-After over ``max_retry_wait_s``), ``"deadline"`` (``call_deadline_s``); ``session``
     holds every attempt; ``__cause__`` is the last underlying exception. Known credentials are
-    scrubbed from the message and from ``session`` (a copy where it held one, see :mod:`lllm.secrets`)."""
+    scrubbed from the message and from ``session`` (a copy where it held one, see ``lllm.secrets``)."""
 
     def __init__(self, message: str, *, reason: str, session: Any = None, detail: str = ""):
         super().__init__(scrub_text(message), scrub_text(detail))

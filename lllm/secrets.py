@@ -1,7 +1,7 @@
 """Credentials LLLM has seen, so they can be removed by value from everything it stores or emits.
 
-Invokers register every credential they hold the moment they build a request; :func:`scrub_text`
-and :func:`scrub` (and :func:`lllm.logging.redact.redact`, used by every log store) then replace
+Invokers register every credential they hold the moment they build a request; ``scrub_text``
+and ``scrub`` (and ``lllm.logging.redact.redact``, used by every log store) then replace
 each registered value, and each provider key found in the environment, by ``"[REDACTED]"``.
 
 What is scrubbed
@@ -9,15 +9,15 @@ What is scrubbed
 - *Which values*: every ``api_key`` (model_args, ``invoker_config``, ``respond(args=...)``, or the
   provider's environment variable), the value of every request header an invoker sends or is given
   (``extra_headers``, ``default_headers``, ``headers``) except the never-secret headers in
-  :data:`NON_CREDENTIAL_HEADERS`, the user and password of a URL's userinfo
+  ``NON_CREDENTIAL_HEADERS``, the user and password of a URL's userinfo
   (``http://user:password@host``, plus the ``Basic`` header made of them), the value of any setting
   whose name says it is a secret (``token``, ``password``, ``aws_secret_access_key`` …), and the values
   of environment variables named ``API_KEY``, ``*_API_KEY``, ``*_TOKEN``, ``*_SECRET`` …
-  Values shorter than :data:`MIN_SECRET_LENGTH` characters are not replaced by value (too likely
+  Values shorter than ``MIN_SECRET_LENGTH`` characters are not replaced by value (too likely
   to occur by chance), and ``user:password@`` is removed from every URL whatever its length.
 - *Where*: every log store (SQLite, JSON files, PostgreSQL) and so ``lllm sessions export``,
   OpenTelemetry spans, the log records of the ``lllm`` loggers (message and traceback),
-  :class:`~lllm.errors.ProviderError` and :class:`~lllm.errors.AgentCallError` messages, the error
+  ``lllm.errors.ProviderError`` and ``lllm.errors.AgentCallError`` messages, the error
   body a provider answered with, the exceptions a provider error was raised from (an SDK's message
   or body), and the session attached to an ``AgentCallError``. Stored URLs lose their userinfo.
 - *Limits*: a credential that never went through an invoker nor the environment (e.g. typed into
@@ -139,7 +139,7 @@ def register_url(url: Any) -> None:
 
 def register_settings(settings: Any, _depth: int = 0) -> None:
     """Remember the credentials in a (nested) settings map: ``api_key`` and other secret-named values,
-    header maps (:data:`HEADER_SETTINGS`) and URLs with userinfo."""
+    header maps (``HEADER_SETTINGS``) and URLs with userinfo."""
     if _depth > 32:
         return
     if isinstance(settings, (dict, AbcMapping)):

@@ -328,7 +328,7 @@ _SCHEMA_FIELDS = frozenset({"name", "description", "properties", "required", "ad
 class Function:
     """A tool: its JSON-Schema declaration, and (once linked) the Python callable that implements it.
 
-    Calling it with a :class:`FunctionCall` validates the arguments, runs the implementation and
+    Calling it with a ``FunctionCall`` validates the arguments, runs the implementation and
     returns a new ``FunctionCall`` holding the result (or the error) for the model."""
 
     def __init__(self, name: str, description: str, properties: Dict[str, Any], required: Optional[List[str]] = None,
@@ -426,7 +426,7 @@ class Function:
         return self.function is not None
 
     def link_function(self, fn: Callable) -> None:
-        """Attach the implementation (mutates this Function; see :meth:`bind` for a copy)."""
+        """Attach the implementation (mutates this Function; see ``bind`` for a copy)."""
         if not callable(fn):
             raise TypeError(f"Tool '{self.name}': link_function expects a callable, got {type(fn).__name__}")
         self.function = fn
@@ -586,7 +586,7 @@ def _run_awaitable(awaitable: Any, name: str) -> Any:
 
 def tool(description: "Optional[str] | Callable" = None, prop_desc: Optional[Dict[str, str]] = None, *,
          name: Optional[str] = None, strict: bool = True, processor: Optional[Processor] = None) -> Any:
-    """Decorator turning a function into a linked :class:`Function`; works bare (``@tool``) or with arguments."""
+    """Decorator turning a function into a linked ``Function``; works bare (``@tool``) or with arguments."""
     localns = sys._getframe(1).f_locals  # the defining scope, for string annotations naming local classes
     if callable(description):  # bare @tool
         return Function.from_callable(description, name=name, prop_desc=prop_desc, strict=strict,

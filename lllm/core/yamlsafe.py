@@ -1,5 +1,5 @@
 """Bounded YAML loading: every YAML document LLLM reads (configs, package data files, prompt and skill
-front matter, ``--override`` values) goes through :func:`load_yaml` or :func:`load_yaml_file`.
+front matter, ``--override`` values) goes through ``load_yaml`` or ``load_yaml_file``.
 
 YAML aliases let a few hundred bytes stand for billions of nodes (the "billion laughs" document). The
 node graph is measured after parsing and before any Python object is built, and a document is refused
@@ -127,7 +127,7 @@ def read_text_capped(path: "str | os.PathLike[str]", limit: Optional[int] = None
 
 
 def load_yaml_file(path: "str | os.PathLike[str]") -> Any:
-    """:func:`load_yaml` of a file, its size checked before it is read."""
+    """``load_yaml`` of a file, its size checked before it is read."""
     return load_yaml(read_text_capped(path), str(path))
 
 

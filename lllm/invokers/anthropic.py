@@ -1,10 +1,10 @@
 """Native invoker for the Anthropic Messages API.
 
-A translation layer over the shared pooled HTTP client (:mod:`lllm.invokers.http`): Dialog →
+A translation layer over the shared pooled HTTP client (``lllm.invokers.http``): Dialog →
 Messages body (top-level ``system``, alternating user/assistant turns of content blocks,
 ``tool_use``/``tool_result`` pairs, base64 images, replayed thinking blocks), then the JSON or
-SSE answer → :class:`ModelOutput` with plain dict access, handed to :func:`finish_output` like
-every other invoker. Never retries: errors become :class:`ProviderError` with a retry class."""
+SSE answer → ``ModelOutput`` with plain dict access, handed to ``finish_output`` like
+every other invoker. Never retries: errors become ``ProviderError`` with a retry class."""
 from __future__ import annotations
 
 import base64

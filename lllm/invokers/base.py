@@ -31,7 +31,7 @@ class InvokeResult:
     """Everything one invocation produced: the message, what was sent, what came back, and errors.
 
     ``execution_errors`` hold *invalid output* (parse/format failures, malformed tool arguments);
-    provider failures are raised as :class:`~lllm.errors.ProviderError` instead."""
+    provider failures are raised as ``lllm.errors.ProviderError`` instead."""
 
     message: Optional[Message] = None
     raw_response: Any = None

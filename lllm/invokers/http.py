@@ -1,9 +1,9 @@
 """The pooled HTTP layer the native invokers share (aiohttp, imported on first use).
 
 One ``ClientSession`` per event loop, created on first use and reused by every agent and call
-on that loop (the sync API runs on one background loop, see :mod:`lllm.core.aio`), so
+on that loop (the sync API runs on one background loop, see ``lllm.core.aio``), so
 connections are pooled. Every request has an explicit timeout. Every failure becomes a
-:class:`~lllm.errors.ProviderError` whose ``kind`` is the retry class (``rate_limit``,
+``lllm.errors.ProviderError`` whose ``kind`` is the retry class (``rate_limit``,
 ``transient`` or ``None`` = fatal); nothing here retries."""
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ async def post_json(url: str, headers: Mapping[str, str], body: Any, timeout_s: 
                     *, provider: str = "") -> Tuple[int, Mapping[str, str], Any]:
     """POST ``body`` (a dict, or JSON bytes) and return ``(status, headers, parsed_json)`` of a 2xx answer.
 
-    Anything else raises :class:`ProviderError` (see :func:`http_error` for the status mapping)."""
+    Anything else raises ``ProviderError`` (see ``http_error`` for the status mapping)."""
     data = body if isinstance(body, (bytes, bytearray)) else dumps(body)
     _check_userinfo(url, headers, provider)
     session = get_session()
@@ -173,7 +173,7 @@ async def post_json(url: str, headers: Mapping[str, str], body: Any, timeout_s: 
 async def post_sse(url: str, headers: Mapping[str, str], body: Any, timeout_s: Optional[float] = DEFAULT_TIMEOUT_S,
                    *, provider: str = "", terminal_events: Tuple[str, ...] = (),
                    require_end: bool = True) -> AsyncIterator[Tuple[str, Any]]:
-    """POST ``body`` and yield the ``(event, json_data)`` pairs of the SSE answer (see :func:`aiter_sse`)."""
+    """POST ``body`` and yield the ``(event, json_data)`` pairs of the SSE answer (see ``aiter_sse``)."""
     from lllm.invokers.sse import aiter_sse
     data = body if isinstance(body, (bytes, bytearray)) else dumps(body)
     _check_userinfo(url, headers, provider)

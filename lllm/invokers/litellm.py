@@ -2,9 +2,9 @@
 
 ``litellm`` is imported at the first call, never at import. The request is built exactly as
 the native OpenAI-compatible invoker builds it (same roles, tool-call ids, image parts), the
-answer becomes the same :class:`ModelOutput`, costs come from the same price table
-(:mod:`lllm.invokers.pricing`, not LiteLLM's cost map) and LiteLLM's errors are mapped to
-:class:`ProviderError` with the same retry classes, so the agent loop cannot tell the invokers
+answer becomes the same ``ModelOutput``, costs come from the same price table
+(``lllm.invokers.pricing``, not LiteLLM's cost map) and LiteLLM's errors are mapped to
+``ProviderError`` with the same retry classes, so the agent loop cannot tell the invokers
 apart. LiteLLM's own retries are turned off: the agent loop's budgets are the one retry policy."""
 from __future__ import annotations
 

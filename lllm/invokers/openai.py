@@ -1,9 +1,9 @@
 """Native invoker for OpenAI-compatible Chat Completions (and the OpenAI Responses API).
 
-A thin translation layer over the shared pooled HTTP client (:mod:`lllm.invokers.http`):
+A thin translation layer over the shared pooled HTTP client (``lllm.invokers.http``):
 build the JSON body from the Dialog, POST it, read the answer with plain dict access, and
-hand the extracted :class:`ModelOutput` to :func:`finish_output`. Serves OpenAI, Azure and
-every OpenAI-compatible provider in :data:`lllm.invokers.router.PROVIDERS`. Never retries."""
+hand the extracted ``ModelOutput`` to ``finish_output``. Serves OpenAI, Azure and
+every OpenAI-compatible provider in ``lllm.invokers.router.PROVIDERS``. Never retries."""
 from __future__ import annotations
 
 import json

@@ -3,7 +3,7 @@
 The table lookup is cached per (provider, model), so pricing a call is a few float
 multiplications. Unknown models and local servers cost 0, never an error.
 
-Usage keys read (normalised, see :class:`~lllm.core.message.InvokeCost`): ``prompt_tokens``
+Usage keys read (normalised, see ``lllm.core.message.InvokeCost``): ``prompt_tokens``
 (all input tokens, cached ones included), ``cached_prompt_tokens`` (cache reads),
 ``cache_write_tokens`` (optional: cache creation, Anthropic), ``completion_tokens``."""
 from __future__ import annotations

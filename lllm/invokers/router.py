@@ -249,7 +249,7 @@ def check_invoker_config(invoker: str, config: Any, owner: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 class AutoInvoker(BaseInvoker):
-    """Dispatches each call by model name (:func:`route`) to a cached invoker of the routed kind."""
+    """Dispatches each call by model name (``route``) to a cached invoker of the routed kind."""
 
     name = "auto"
 

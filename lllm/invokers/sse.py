@@ -3,7 +3,7 @@
 ``SSEDecoder`` turns byte chunks (split anywhere, LF / CRLF / CR line endings) into
 ``(event, data)`` pairs; ``aiter_sse`` drives it over an aiohttp response (or any async
 iterable of bytes), parses each ``data`` as JSON, stops at ``[DONE]`` or a terminal event,
-and raises a transient :class:`~lllm.errors.ProviderError` when the stream is cut short or
+and raises a transient ``lllm.errors.ProviderError`` when the stream is cut short or
 carries data that is not JSON, so the agent loop can retry the call."""
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """``lllm sessions …``, ``lllm replay`` and ``lllm batch``: the session store from the command line.
 
-Plugged into the ``lllm`` command by :mod:`lllm.cli`. The store is ``--store PATH`` (a ``.db`` file is
+Plugged into the ``lllm`` command by ``lllm.cli``. The store is ``--store PATH`` (a ``.db`` file is
 SQLite, a folder is a local JSON store), else ``$LLLM_STORE``, else ``.lllm/sessions.db`` under the
 current directory — the same default ``lllm run`` saves to."""
 from __future__ import annotations

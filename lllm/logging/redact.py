@@ -7,7 +7,7 @@ Two rules, on JSON-like values (dicts, lists, scalars):
 - any string (a dict key too) equal to, or containing, a known credential has it replaced by
   ``"[REDACTED]"``: a provider key present in the environment (a variable named ``API_KEY`` or ending
   in ``_API_KEY``, ``_TOKEN``, ``_SECRET`` …), or any credential an invoker registered
-  (:mod:`lllm.secrets`: api keys, header values, URL userinfo); ``user:password@`` is removed from
+  (``lllm.secrets``: api keys, header values, URL userinfo); ``user:password@`` is removed from
   every URL.
 
 The names in a JSON Schema ``properties`` map (a tool's parameters) are not fields: a tool parameter
@@ -24,7 +24,7 @@ def redact(value: Any, secrets: Optional[Iterable[str]] = None) -> Any:
     """A copy of a JSON-like ``value`` with secrets replaced by ``"[REDACTED]"``.
 
     ``secrets`` are literal values to hide (by default those found in the environment); the
-    credentials registered by invokers (:func:`lllm.secrets.known_secrets`) are always hidden too."""
+    credentials registered by invokers (``lllm.secrets.known_secrets``) are always hidden too."""
     found = set(environment_secrets() if secrets is None else (s for s in secrets if s))
     found.update(known_secrets())
     return _redact(value, sorted(found, key=len, reverse=True))

@@ -3,7 +3,7 @@ GenAI semantic conventions (tactic → invoke_agent → chat / execute_tool).
 
 Spans are built from the session record after the call, with its recorded timestamps, so tracing adds
 nothing to the agent call path and nothing is sent anywhere unless you configure an OpenTelemetry
-exporter. Every text a span carries is scrubbed of known credentials first (:mod:`lllm.secrets`), as
+exporter. Every text a span carries is scrubbed of known credentials first (``lllm.secrets``), as
 the log stores are. Requires ``opentelemetry-api`` (``pip install 'lllm[otel]'``)."""
 from __future__ import annotations
 
