@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
-from lllm.core.manifest import (STANDARD_SECTIONS, Manifest, PathEntry, find_config_file, manifest_in,
+from lllm.core.manifest import (STANDARD_SECTIONS, Manifest, PathEntry, check_name, find_config_file, manifest_in,
                                 read_manifest)
 from lllm.core.package_imports import register_package_imports
 from lllm.core.resource import PackageInfo, ResourceNode
@@ -185,6 +185,24 @@ class PackageLoader:
                           f"{node.metadata.get('source')}; the later one wins")
         return self.runtime.register(node)
 
+    def _keep_original_name(self, m: Manifest) -> None:
+        """A package installed under an alias (``[package].original_name``) still answers to its own name,
+        so its references to itself (``oldname.tools:x``, ``import oldname.tactics``) keep working."""
+        original = m.extra.get("original_name")
+        if not isinstance(original, str) or original == m.name:
+            return
+        try:
+            check_name(original, f"{m.file}: [package].original_name")
+        except PackageError as e:
+            self.warn(f"{e}; ignored")
+            return
+        if original in self.runtime.packages:
+            self.warn(f"{m.file}: package '{m.name}' was renamed from '{original}', but a package '{original}' is "
+                      f"loaded too, so its references to '{original}.…' resolve in that package")
+            return
+        self.runtime.add_alias(m.name, original)
+        register_package_imports(original, f"{MODULE_ROOT}.{m.name}")
+
     def _base_of(self, package: str) -> Optional[str]:
         info = self.runtime.packages.get(package)
         return info.base_dir if info is not None else None
@@ -217,6 +235,7 @@ class PackageLoader:
         rt.loaded_package_paths.add(base)
         if alias:
             rt.add_alias(m.name, alias)
+        self._keep_original_name(m)
         prefix = f"{MODULE_ROOT}.{m.name}."
         for stale in [k for k in sys.modules if k.startswith(prefix)]:  # a previous load's modules
             del sys.modules[stale]

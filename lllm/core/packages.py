@@ -6,6 +6,7 @@ checked completely before anything is written, and installation is atomic."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -105,11 +106,16 @@ def _package_name(manifest_text: str, fallback: str, source: Path) -> str:
 
 
 def rename_in_manifest(text: str, new_name: str) -> str:
-    """The manifest text with only ``[package].name`` changed (comments and layout kept)."""
+    """The manifest text with ``[package].name`` changed (comments and layout kept). The name the package
+    was written under is kept as ``[package].original_name``: its code still says ``oldname.tools:x``,
+    and loading makes that name reach the renamed package too."""
     import tomlkit
     doc = tomlkit.parse(text)
     if "package" not in doc:
         doc["package"] = tomlkit.table()
+    old = doc["package"].get("name")  # type: ignore[union-attr]
+    if isinstance(old, str) and old != new_name and "original_name" not in doc["package"]:  # type: ignore[operator]
+        doc["package"]["original_name"] = str(old)  # type: ignore[index]
     doc["package"]["name"] = new_name  # type: ignore[index]
     return tomlkit.dumps(doc)
 
@@ -276,10 +282,11 @@ def _rewrite_dependencies(text: str, manifest_dir: Path, paths: Dict[Path, str])
     keeping aliases; dependencies that were not bundled (missing on disk) are dropped."""
     import tomlkit
     doc = tomlkit.parse(text)
+    changed = _rewrite_section_paths(doc, manifest_dir, paths)
     manifest = manifest_in(manifest_dir)
     deps = read_manifest(manifest, lambda msg: None).dependencies if manifest is not None else []
     if "dependencies" not in doc or not deps:
-        return text
+        return tomlkit.dumps(doc) if changed else text
     entries = tomlkit.array()
     for dep in deps:
         new = paths.get((dep.path if dep.path.is_dir() else dep.path.parent).resolve())
@@ -287,6 +294,43 @@ def _rewrite_dependencies(text: str, manifest_dir: Path, paths: Dict[Path, str])
             entries.append(new + (f" as {dep.alias}" if dep.alias else ""))
     doc["dependencies"]["packages"] = entries  # type: ignore[index]
     return tomlkit.dumps(doc)
+
+
+def _moved_path(rel: str, manifest_dir: Path, paths: Dict[Path, str]) -> Optional[str]:
+    """``rel`` (relative to ``manifest_dir``) re-pointed into the bundled copy it lies in, if any."""
+    here = manifest_dir.resolve()
+    target = (manifest_dir / rel).resolve()
+    best = max((f for f in paths if f != here and target.is_relative_to(f)), key=lambda f: len(f.parts), default=None)
+    if best is None or here.is_relative_to(best):
+        return None
+    rest = target.relative_to(best).as_posix()
+    return paths[best] if rest == "." else f"{paths[best]}/{rest}"
+
+
+def _rewrite_section_paths(doc: Any, manifest_dir: Path, paths: Dict[Path, str]) -> bool:
+    """Point section folders that lie in a bundled dependency (``"../dep/prompts under x"``) at its
+    bundled copy, so re-exports keep working from the archive. Returns whether anything changed."""
+    changed = False
+    for section, body in doc.items():
+        if section in ("package", "dependencies") or not hasattr(body, "get"):
+            continue
+        for key in ("paths", "folders"):
+            entries = body.get(key)
+            if not isinstance(entries, list):
+                continue
+            for i, entry in enumerate(entries):
+                if isinstance(entry, str):
+                    m = re.match(r"(.+?)(\s+under\s+\S+)?\Z", entry.strip())
+                    new = _moved_path(m.group(1), manifest_dir, paths) if m else None
+                    if new is not None:
+                        entries[i] = new + (m.group(2) or "")
+                        changed = True
+                elif hasattr(entry, "get") and isinstance(entry.get("path"), str):
+                    new = _moved_path(entry["path"], manifest_dir, paths)
+                    if new is not None:
+                        entry["path"] = new
+                        changed = True
+    return changed
 
 
 def export_package(name: str, out: "str | os.PathLike[str]", *, bundle_deps: bool = False,

@@ -39,7 +39,7 @@ def test_help_everywhere(argv, capsys):
     assert capsys.readouterr().out.startswith("usage: lllm")
 
 
-@pytest.mark.parametrize("argv", [[], ["bogus"], ["run"], ["pkg"], ["pkg", "install"], ["pkg", "list", "--scope", "x"],
+@pytest.mark.parametrize("argv", [[], ["bogus"], ["run"], ["pkg", "install"], ["pkg", "list", "--scope", "x"],
                                   ["run", "t", "task", "--nope"]])
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as e:

@@ -65,7 +65,8 @@ def test_alias_edits_only_the_package_name(tmp_path):
     rt = Runtime("t")
     path = install_package(demo_zip(tmp_path), alias="demo2", runtime=rt)
     assert path.name == "demo2"
-    assert (path / "lllm.toml").read_text() == MANIFEST.replace('name = "demo"', 'name = "demo2"')
+    assert (path / "lllm.toml").read_text() == (MANIFEST.replace('name = "demo"', 'name = "demo2"')
+                                                + 'original_name = "demo"\n')  # its own name keeps reaching it
     assert rt.get_prompt("demo2:hi").prompt == "Hi"
 
 
