@@ -4,6 +4,7 @@
 - ``TestInvoker``: a deterministic, schema-driven offline model (``model="test"``): on a turn with
   tools it first calls each offered tool once with arguments generated from its JSON Schema, then
   answers with text that satisfies the active parser or JSON valid against the active ``format``.
+  With proxy tools it reads a real proxy's docs, then runs code calling one of its endpoints.
 """
 from __future__ import annotations
 
@@ -206,8 +207,12 @@ class TestInvoker(BaseInvoker):
             args = m.metadata.get("prompt_args")
             if isinstance(args, dict):
                 hints.update({k: v for k, v in args.items() if isinstance(v, (str, int, float, bool))})
-        if fns and not any(m.role == Roles.TOOL_CALL for m in turn):
-            digest = hashlib.sha1(f"{len(messages)}:{responder}".encode()).hexdigest()[:8]
+        digest = hashlib.sha1(f"{len(messages)}:{responder}".encode()).hexdigest()[:8]
+        proxy_calls = _proxy_calls(fns, messages, turn)
+        if proxy_calls is not None:
+            out = ModelOutput(tool_calls=[ToolCallOut(id=f"call_{digest}_{i}", name=name, arguments=json.dumps(args))
+                                          for i, (name, args) in enumerate(proxy_calls)])
+        elif fns and not any(m.role == Roles.TOOL_CALL for m in turn):
             out = ModelOutput(tool_calls=[
                 ToolCallOut(id=f"call_{digest}_{i}", name=f.name,
                             arguments=json.dumps(sample_json(f.parameters, name=f.name, hints=hints)))
@@ -231,6 +236,45 @@ class TestInvoker(BaseInvoker):
 
     async def acall(self, *args: Any, **kw: Any) -> InvokeResult:
         return self.call(*args, **kw)
+
+
+_PROXY_ID = re.compile(r"\(id: ([A-Za-z0-9_.-]+)\)")
+_DOC_CALL = re.compile(r'^Call: CALL_API\("([^"]+)", (\{.*\})\)$', re.MULTILINE)
+
+
+def _proxy_calls(fns: List[Any], messages: List[Message], turn: List[Message]) -> Optional[List[Tuple[str, Any]]]:
+    """The proxy flow of an agent with a ``proxy:`` block: read the docs of the first proxy in the system
+    prompt's API directory (other tools are called alongside), then run code calling its first
+    documented endpoint with the documented example parameters; ``None`` when that flow is done or absent."""
+    names = {f.name for f in fns}
+    if "run_python" not in names and "query_api_doc" not in names:
+        return None
+    called = {fc.name for m in turn if m.role == Roles.TOOL_CALL for fc in m.function_calls}
+    system = "\n".join(m.text for m in messages if m.role == Roles.SYSTEM)
+    pid = next(iter(_PROXY_ID.findall(system)), None)
+    if pid is None:
+        return None
+    if not called:
+        calls: List[Tuple[str, Any]] = [(f.name, sample_json(f.parameters, name=f.name))
+                                        for f in fns if f.name not in ("query_api_doc", "run_python")]
+        if "query_api_doc" in names:
+            return [("query_api_doc", {"proxy_name": pid}), *calls]
+        return [("run_python", {"code": _proxy_code(pid, "")}), *calls]
+    if "run_python" in names and "run_python" not in called:
+        docs = "\n".join(m.text for m in turn if m.role == Roles.TOOL and m.name == "query_api_doc")
+        return [("run_python", {"code": _proxy_code(pid, docs)})]
+    return None
+
+
+def _proxy_code(pid: str, docs: str) -> str:
+    """Code calling one real endpoint: the first documented one whose example parameters are all given."""
+    found = [(path, json.loads(params)) for path, params in _DOC_CALL.findall(docs) if path.startswith(pid + "/")]
+    if not found:
+        return f"print(CALL_API({pid + '/'!r}, {{}}))"  # raises a KeyError listing the endpoints: still true
+    path, params = next(((p, a) for p, a in found if None not in a.values()), found[0])
+    params = {k: v for k, v in params.items() if v is not None}
+    return (f"import json\nresult = CALL_API({path!r}, {params!r})\n"
+            f"print({path!r}, json.dumps(result, default=str)[:1500])")
 
 
 def _current_turn(messages: List[Message]) -> List[Message]:
