@@ -162,6 +162,27 @@ class Tactic(ABC):
         self.agents: Dict[str, Any] = {}
         self._session: Optional[TacticCallSession] = None
         self._warned_no_store = False
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Do now, once per process, what the first call would otherwise do lazily: import the call
+        path's modules and, for agents on a native provider, the HTTP client library and the model's
+        price (an SDK does the same when its client is built); ``lllm`` itself stays quick to import."""
+        import lllm.core.agent  # noqa: F401
+        import lllm.core.context  # noqa: F401
+        import lllm.core.dialog  # noqa: F401
+        if getattr(self.llm_invoker, "name", None) not in ("auto", "openai", "anthropic"):
+            return
+        from lllm.invokers.router import native_route
+        for spec in self._agent_specs.values():
+            hit = native_route(spec.model_name)
+            if hit is None or hit[0] == "test":
+                continue
+            from lllm.invokers import http, pricing
+            if hasattr(self.llm_invoker, "invoker_for"):  # auto: build the provider's invoker now
+                self.llm_invoker.invoker_for(spec.model_name, spec.model_args)
+            http.prepare()
+            pricing.get_rates(hit[1], hit[2])
 
     def _default_tactic_path(self) -> str:
         for node in self.runtime.iter_nodes("tactic"):

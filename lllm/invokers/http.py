@@ -56,14 +56,26 @@ def get_session() -> "aiohttp.ClientSession":
     return s
 
 
+def prepare() -> None:
+    """Import the HTTP client library now rather than in the first request (a tactic on a native
+    provider calls this when it is built, as an SDK does when its client is built)."""
+    _lib()
+
+
 def _forget(loop: asyncio.AbstractEventLoop) -> None:
-    """Drop the session of a closed loop; its connector is marked closed synchronously."""
+    """Drop the session of a closed loop and mark its connector closed (aiohttp's public ``close``,
+    stepped by hand: no loop is left to run it, and on a closed loop it has nothing to wait for)."""
     sess = _sessions.pop(loop, None)
-    if sess is not None:
-        try:
-            sess.connector._close()  # type: ignore[union-attr]  # the loop is gone: nothing to await
-        except Exception:  # pragma: no cover
-            pass
+    conn = None if sess is None else sess.connector
+    if conn is None or conn.closed:
+        return
+    closing = conn.close()
+    try:
+        closing.send(None)
+    except (StopIteration, RuntimeError):  # finished at once, or it needed a running loop
+        pass
+    finally:
+        closing.close()
 
 
 def _close_all() -> None:
@@ -321,5 +333,5 @@ def http_error(status: int, headers: Mapping[str, str], raw: bytes, *, provider:
     return ProviderError(text, status=status, kind=kind, retry_after=retry_after, body=body, provider=provider)
 
 
-__all__ = ["DEFAULT_TIMEOUT_S", "get_session", "aclose_session", "post_json", "post_sse", "http_error",
+__all__ = ["DEFAULT_TIMEOUT_S", "prepare", "get_session", "aclose_session", "post_json", "post_sse", "http_error",
            "classify_status", "parse_retry_after", "error_details", "dumps"]

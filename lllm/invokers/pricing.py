@@ -1,13 +1,15 @@
 """Dollar cost of a call from the maintained ``genai-prices`` table (imported on first use).
 
 The table lookup is cached per (provider, model), so pricing a call is a few float
-multiplications. Unknown models and local servers cost 0, never an error.
+multiplications. Local servers cost 0. A model the table lacks, or a table that fails to load,
+also prices at 0 but never silently: it is logged (a warning, once per provider and model).
 
 Usage keys read (normalised, see ``lllm.core.message.InvokeCost``): ``prompt_tokens``
 (all input tokens, cached ones included), ``cached_prompt_tokens`` (cache reads),
 ``cache_write_tokens`` (optional: cache creation, Anthropic), ``completion_tokens``."""
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Dict, Optional, Tuple
 
@@ -24,6 +26,7 @@ REFRESH_S = 3600.0  # prices may be date-conditional; re-read a cached entry aft
 # (input, output, cache_read, cache_write): each a float USD/token or a (base, ((start, price), ...)) tier table
 Rates = Tuple[Any, Any, Any, Any]
 _cache: Dict[Tuple[str, str], Tuple[float, Optional[Rates]]] = {}
+logger = logging.getLogger("lllm.pricing")
 
 
 def _lookup(provider: str, model: str) -> Optional[Rates]:
@@ -39,10 +42,19 @@ def _lookup(provider: str, model: str) -> Optional[Rates]:
             _, info = snap.find_provider_model(model, None, pid, None)
         except LookupError:
             if pid is None or any(p.id == pid for p in snap.providers):
-                return None  # the provider is in the table, the model is not
+                logger.warning("no price for model %r at provider %r in genai-prices: its calls are recorded "
+                               "at cost $0 (tokens are still counted); upgrading genai-prices may add it",
+                               model, provider)
+                return None
             _, info = snap.find_provider_model(model, None, None, None)  # unknown provider: let the table guess
         prices = info.get_prices(datetime.now(tz=timezone.utc))
-    except Exception:  # noqa: BLE001 - unknown model/provider, or a table problem: free
+    except LookupError:
+        logger.warning("no price for model %r (provider %r is not in genai-prices): its calls are recorded at "
+                       "cost $0 (tokens are still counted)", model, provider)
+        return None
+    except Exception:  # noqa: BLE001 - a broken or missing table must not fail the call it prices
+        logger.warning("pricing model %r at provider %r failed: its calls are recorded at cost $0",
+                       model, provider, exc_info=True)
         return None
 
     def conv(p: Any) -> Any:
@@ -59,7 +71,8 @@ def _lookup(provider: str, model: str) -> Optional[Rates]:
 
 
 def get_rates(provider: str, model: str) -> Optional[Rates]:
-    """Per-token rates of ``model`` at ``provider`` (cached), or ``None`` if unknown."""
+    """Per-token rates of ``model`` at ``provider`` (cached, so an unknown model is logged once per
+    ``REFRESH_S``), or ``None`` if unknown."""
     key = (provider, model)
     hit = _cache.get(key)
     now = time.monotonic()

@@ -85,6 +85,29 @@ def test_sessions_of_closed_loops_are_dropped_quietly():
     http._forget(next(iter(k for k, v in http._sessions.items() if v is s2)))
 
 
+def test_a_closed_loops_pooled_connection_is_closed_through_the_public_api(fake_servers):
+    """A loop that ended with a keep-alive connection in its pool: sweeping it closes the connector
+    (aiohttp's public ``close``) and leaves no un-awaited coroutine or waiter behind to warn."""
+    import gc
+    import warnings
+    url = fake_servers()
+
+    async def one_request():
+        status, _, body = await http.post_json(url + "/chat/completions", {"Authorization": "Bearer k"},
+                                               {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+        return http.get_session(), status
+
+    s, status = asyncio.run(one_request())
+    assert status == 200 and not s.closed
+    loop = next(k for k, v in http._sessions.items() if v is s)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        http._forget(loop)
+        gc.collect()
+    assert s.closed and loop not in http._sessions
+    assert not [w for w in caught if "await" in str(w.message)], [str(w.message) for w in caught]
+
+
 def test_retry_after_that_is_not_finite_is_ignored():
     assert http.parse_retry_after({"retry-after": "inf"}) is None
     assert http.parse_retry_after({"retry-after": "nan"}) is None

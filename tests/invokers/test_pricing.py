@@ -62,3 +62,28 @@ def test_unknown_or_local_costs_zero(provider, model):
 def test_lookup_is_cached():
     """Speed is a benchmark's business; here: the table is read once per (provider, model)."""
     assert get_rates("openai", "gpt-4.1") is get_rates("openai", "gpt-4.1")
+
+
+def test_an_unknown_model_is_logged_once_not_silently_free(caplog):
+    caplog.set_level("WARNING", logger="lllm.pricing")
+    for _ in range(3):
+        assert price_usage("openai", "model-the-table-lacks-x1", usage())["cost"] == 0
+    warned = [r for r in caplog.records if "model-the-table-lacks-x1" in r.getMessage()]
+    assert len(warned) == 1 and "cost $0" in warned[0].getMessage()
+    caplog.clear()
+    price_usage("ollama", "llama3-x1", usage())  # a local server is free by design: nothing to say
+    assert not caplog.records
+
+
+def test_a_broken_price_table_is_logged_with_its_error(caplog):
+    """A table that fails to load (here: genai-prices' own custom-snapshot seam holding garbage)
+    prices at 0 and says why, instead of swallowing the error."""
+    from genai_prices.data_snapshot import DataSnapshot, set_custom_snapshot
+    caplog.set_level("WARNING", logger="lllm.pricing")
+    set_custom_snapshot(DataSnapshot(providers=None, from_auto_update=False))  # type: ignore[arg-type]
+    try:
+        assert price_usage("openai", "gpt-4o-broken-table-x1", usage())["cost"] == 0
+    finally:
+        set_custom_snapshot(None)
+    (rec,) = [r for r in caplog.records if "gpt-4o-broken-table-x1" in r.getMessage()]
+    assert "failed" in rec.getMessage() and rec.exc_info is not None
