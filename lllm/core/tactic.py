@@ -255,8 +255,9 @@ class Tactic(ABC):
         logger.info("tactic %s started (%s)", self.name, session_name)
         return ctx
 
-    def _finish(self, ctx: "Tactic", tags: Optional[Dict[str, str]], metadata: Optional[Dict[str, Any]],
-                parent: Optional[Tuple["Tactic", TacticCallSession]], keep_dialogs: bool) -> None:
+    def _finish(self, ctx: "Tactic", parent: Optional[Tuple["Tactic", TacticCallSession]],
+                keep_dialogs: bool) -> bool:
+        """Close the call's resources and complete its session; ``True`` when it is to be saved (``_save``)."""
         session = ctx._session
         assert session is not None
         for agent in ctx.agents.values():  # stop the agents' sandbox workers
@@ -278,7 +279,7 @@ class Tactic(ABC):
             logger.info("tactic %s %s, cost $%.6f, %d agent call(s)", self.name, session.state,
                         session.total_cost.cost, session.agent_call_count)
         if parent is not None:
-            return  # a sub-tactic's session is saved inside its parent's
+            return False  # a sub-tactic's session is saved inside its parent's
         for hook in session_hooks:
             try:
                 hook(session)
@@ -289,7 +290,12 @@ class Tactic(ABC):
                 self._warned_no_store = True
                 logger.info("tactic %s has no log_store: its sessions are not saved (pass log_store=... or "
                             "ckpt_dir=... to record them)", self.name)
-            return
+            return False
+        return True
+
+    def _save(self, session: TacticCallSession, tags: Optional[Dict[str, str]],
+              metadata: Optional[Dict[str, Any]]) -> None:
+        """Save a finished session and set its id on it (runs off the loop for ``acall``); never raises."""
         try:
             session.session_id = self.log_store.save_session(session, tags=tags, metadata=metadata)
         except Exception:  # noqa: BLE001 - saving never masks the outcome
@@ -301,8 +307,8 @@ class Tactic(ABC):
     @contextlib.contextmanager
     def _calling(self, task: Any, session_name: Optional[str], tags: Optional[Dict[str, str]],
                  metadata: Optional[Dict[str, Any]], keep_dialogs: bool) -> Iterator["Tactic"]:
-        """One call's scope, shared by the sync and async drivers: the per-call copy with a running
-        session, its outcome recorded, and the session finished (saved) whatever happens."""
+        """One sync call's scope: the per-call copy with a running session, its outcome recorded,
+        and the session finished and saved whatever happens."""
         parent = _current_call.get()
         ctx = self._begin(task, session_name, metadata)
         token = _current_call.set((ctx, ctx._session))
@@ -313,7 +319,26 @@ class Tactic(ABC):
             raise
         finally:
             _current_call.reset(token)
-            self._finish(ctx, tags, metadata, parent, keep_dialogs)
+            if self._finish(ctx, parent, keep_dialogs):
+                self._save(ctx._session, tags, metadata)
+
+    @contextlib.asynccontextmanager
+    async def _acalling(self, task: Any, session_name: Optional[str], tags: Optional[Dict[str, str]],
+                        metadata: Optional[Dict[str, Any]], keep_dialogs: bool) -> AsyncIterator["Tactic"]:
+        """``_calling`` for ``acall``: the save (file or database I/O) runs in a worker thread, so other
+        coroutines keep running meanwhile; it is awaited, so the session is saved when the call returns."""
+        parent = _current_call.get()
+        ctx = self._begin(task, session_name, metadata)
+        token = _current_call.set((ctx, ctx._session))
+        try:
+            yield ctx
+        except BaseException as e:
+            ctx._session.failure(e)
+            raise
+        finally:
+            _current_call.reset(token)
+            if self._finish(ctx, parent, keep_dialogs):
+                await asyncio.to_thread(self._save, ctx._session, tags, metadata)
 
     def __call__(self, task: Any, session_name: Optional[str] = None, tags: Optional[Dict[str, str]] = None,
                  metadata: Optional[Dict[str, Any]] = None, return_session: bool = False, **kw: Any) -> Any:
@@ -332,7 +357,7 @@ class Tactic(ABC):
         if not inspect.iscoroutinefunction(self.call):
             return await asyncio.to_thread(self.__call__, task, session_name, tags, metadata, return_session, **kw)
         task = self._coerce_input(task)
-        with self._calling(task, session_name, tags, metadata, return_session) as ctx:
+        async with self._acalling(task, session_name, tags, metadata, return_session) as ctx:
             result = ctx._coerce_output(await ctx.call(task, **kw))
             ctx._session.success(result)
         return ctx._session if return_session else result
