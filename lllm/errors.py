@@ -2,7 +2,7 @@
 names the culprit (agent, prompt, key or file) and, where there is a choice, the valid alternatives."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from lllm.secrets import scrub, scrub_text
 
@@ -83,11 +83,21 @@ class ProviderError(LLLMError):
     """An error answered by (or on the way to) a model provider.
 
     ``kind`` is the retry class: ``"rate_limit"``, ``"transient"`` or ``None`` (fatal);
-    ``retry_after`` is the provider's ``Retry-After`` in seconds, if it sent one. Known credentials
-    are scrubbed from the message and the body (a provider may echo a rejected key)."""
+    ``retry_after`` is the provider's ``Retry-After`` in seconds, if it sent one; ``request`` is what
+    was sent (``InvokeResult.request``, no headers), set by the invoker once the request was built.
+    Known credentials are scrubbed from the message and the body (a provider may echo a rejected key)."""
+
+    message: str
+    status: Optional[int]
+    kind: Optional[str]
+    retry_after: Optional[float]
+    body: Any
+    provider: str
+    request: Optional[Dict[str, Any]]
 
     def __init__(self, message: str, *, status: Optional[int] = None, kind: Optional[str] = None,
-                 retry_after: Optional[float] = None, body: Any = None, provider: str = ""):
+                 retry_after: Optional[float] = None, body: Any = None, provider: str = "",
+                 request: Optional[Dict[str, Any]] = None):
         message = scrub_text(message)
         super().__init__(message)
         self.message = message
@@ -96,6 +106,7 @@ class ProviderError(LLLMError):
         self.retry_after = retry_after
         self.body = scrub(body)
         self.provider = provider
+        self.request = request
 
 
 __all__ = [

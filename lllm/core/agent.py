@@ -467,12 +467,12 @@ class Agent:
                          message: Message, state: "_LoopState") -> None:
         """Answer every tool call of ``message`` exactly once, in order, then maybe ask for the final answer."""
         calls = message.function_calls
-        recorded = getattr(self.llm_invoker, "recorded_tool_call", None)  # a replay answers tools too
+        recorded = self.llm_invoker.recorded_tool_call  # a replay answers tools too (else None)
         jobs = []
         for call in calls:
             previous = next((c for c in state.executed if c.equals(call)), None)
             fn = state.by_name.get(call.name)
-            replayed = recorded(self.name, call) if recorded is not None else None
+            replayed = recorded(self.name, call)
             if replayed is not None:
                 jobs.append(_done(replayed))
             elif previous is not None:

@@ -10,15 +10,14 @@ from __future__ import annotations
 import base64
 import json
 import os
-import time
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.stream import emit_chunk, emit_done
 from lllm.errors import ConfigError, ProviderError
 from lllm.invokers import http
-from lllm.invokers.base import (AsyncInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions,
-                                request_record, result_from_output)
+from lllm.invokers.base import (ModelOutput, PreparedRequest, ProviderInvoker, ToolCallOut, effective_functions,
+                                request_record)
 from lllm.secrets import register_headers, register_settings, register_url, strip_userinfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -417,7 +416,7 @@ class StreamAssembler:
 # The invoker
 # ---------------------------------------------------------------------------------------------
 
-class AnthropicInvoker(AsyncInvoker):
+class AnthropicInvoker(ProviderInvoker):
     """Anthropic Messages API over the pooled aiohttp client.
 
     ``api_key``/``api_base`` come from model_args, else the invoker config, else ``ANTHROPIC_API_KEY``
@@ -425,17 +424,12 @@ class AnthropicInvoker(AsyncInvoker):
 
     name = "anthropic"
 
-    async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
-                    parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-                    metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-                    stream_handler: Optional["BaseStreamHandler"] = None, *,
-                    functions: Optional[List["Function"]] = None) -> InvokeResult:
-        started_at = time.time()
-        t0 = time.perf_counter()
+    def build_request(self, dialog: "Dialog", prompt: Optional["Prompt"], model: str, model_args: Dict[str, Any],
+                      api_type: APITypes, functions: Optional[List["Function"]], stream: bool) -> PreparedRequest:
         if api_type == APITypes.RESPONSE:
             raise ConfigError(f"api_type='response' is OpenAI's Responses API; Anthropic model '{model}' takes "
                               f"api_type='completion' (the Messages API).")
-        args = model_args or {}
+        args = model_args
         cfg = self.config
         register_settings(args)  # every credential held is scrubbed by value from what is stored (lllm.secrets)
         register_settings(cfg)
@@ -451,33 +445,23 @@ class AnthropicInvoker(AsyncInvoker):
                                   args.get("extra_headers") or cfg.get("extra_headers"))
         register_headers(headers)
         register_url(url)
-        timeout = args.get("timeout")
-        prompt = dialog.top_prompt
         tools = [anthropic_tool(f) for f in effective_functions(dialog, functions)]
-        stream = stream_handler is not None or args.get("stream") is True
         body = build_body(dialog.messages, wire_model, tools, prompt, args, stream)
         sent_args = {k: v for k, v in body.items() if k not in ("model", "messages", "tools", "system")}
-        request = request_record(PROVIDER, strip_userinfo(url), wire_model, body, api_type, stream)
-        try:
-            if stream:
-                out, raw = await self._stream(url, headers, body, timeout, stream_handler)
-            else:
-                _, _, raw = await http.post_json(url, headers, body, timeout, provider=PROVIDER)
-                out = parse_message(raw)
-        except ProviderError as e:
-            e.request = request  # so the failed attempt is recorded with what was sent
-            raise
-        return result_from_output(out, prompt, provider=PROVIDER, wire_model=wire_model, raw=raw, request=request,
-                                  sent_args=sent_args, started_at=started_at, t0=t0, responder=responder,
-                                  parser_args=parser_args, metadata=metadata, api_type=api_type)
+        return PreparedRequest(PROVIDER, wire_model, body,
+                               request_record(PROVIDER, strip_userinfo(url), wire_model, body, api_type, stream),
+                               sent_args, stream, False, url, headers, args.get("timeout"))
 
-    @staticmethod
-    async def _stream(url: str, headers: Dict[str, str], body: Dict[str, Any], timeout: Optional[float],
-                      handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, List[Dict[str, Any]]]:
+    async def send_request(self, req: PreparedRequest) -> Tuple[ModelOutput, Any]:
+        _, _, raw = await http.post_json(req.url, req.headers, req.body, req.timeout, provider=PROVIDER)
+        return parse_message(raw), raw
+
+    async def stream_request(self, req: PreparedRequest,
+                             handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, Any]:
         events: List[Dict[str, Any]] = []
         asm = StreamAssembler(handler)
         try:
-            async for _, data in http.post_sse(url, headers, body, timeout, provider=PROVIDER,
+            async for _, data in http.post_sse(req.url, req.headers, req.body, req.timeout, provider=PROVIDER,
                                                terminal_events=("message_stop", "error")):
                 events.append(data)
                 asm.feed(data)

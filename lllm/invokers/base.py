@@ -202,6 +202,10 @@ class BaseInvoker(ABC):
         """The provider's context window for ``model`` if known, else ``None``."""
         return None
 
+    def recorded_tool_call(self, agent: str, call: FunctionCall) -> Optional[FunctionCall]:
+        """The recorded result of ``call`` made by ``agent`` (a replay answers tools too); ``None`` runs the tool."""
+        return None
+
     async def aclose(self) -> None:
         """Release pooled connections (optional)."""
 
@@ -225,6 +229,83 @@ class AsyncInvoker(BaseInvoker):
                     stream_handler: Optional["BaseStreamHandler"] = None, *,
                     functions: Optional[List["Function"]] = None) -> InvokeResult:
         """Invoke ``model`` on ``dialog`` (natively async)."""
+
+
+@dataclass(eq=False, slots=True)
+class PreparedRequest:
+    """One call as a provider invoker built it: what the shared template needs, plus the transport fields.
+
+    ``record`` becomes ``InvokeResult.request`` (and ``ProviderError.request``); ``provider`` and
+    ``wire_model`` price the usage; ``url``/``headers``/``body``/``timeout`` are for the provider's own
+    send and stream steps (``body`` may be SDK keyword arguments rather than JSON)."""
+
+    provider: str
+    wire_model: str
+    body: Dict[str, Any]
+    record: Dict[str, Any]
+    sent_args: Dict[str, Any]
+    stream: bool = False
+    responses: bool = False
+    url: str = ""
+    headers: Optional[Dict[str, str]] = None
+    timeout: Optional[float] = None
+
+
+class ProviderInvoker(AsyncInvoker):
+    """The one ``acall`` of the provider invokers (OpenAI-compatible, Anthropic, LiteLLM).
+
+    It times the call, builds the request, sends or streams it, attaches what was sent to any
+    ``ProviderError`` and turns the answer into an ``InvokeResult``. A provider only translates:
+    ``build_request`` (dialog → request), ``send_request`` (request → ``ModelOutput`` and the raw
+    answer) and ``stream_request`` (the same over a stream, feeding the handler); ``translate_error``
+    may map a foreign SDK's exceptions to ``ProviderError``."""
+
+    async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
+                    parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
+                    metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
+                    stream_handler: Optional["BaseStreamHandler"] = None, *,
+                    functions: Optional[List["Function"]] = None) -> InvokeResult:
+        started_at = time.time()
+        t0 = time.perf_counter()
+        prompt = dialog.top_prompt
+        stream = stream_handler is not None or (model_args is not None and model_args.get("stream") is True)
+        req = self.build_request(dialog, prompt, model, model_args or {}, api_type, functions, stream)
+        try:
+            if stream:
+                out, raw = await self.stream_request(req, stream_handler)
+            else:
+                out, raw = await self.send_request(req)
+        except ProviderError as e:
+            e.request = req.record  # so the failed attempt is recorded with what was sent
+            raise
+        except Exception as e:
+            err = self.translate_error(e, req)
+            if err is None:
+                raise
+            err.request = req.record
+            raise err from e
+        return result_from_output(out, prompt, provider=req.provider, wire_model=req.wire_model, raw=raw,
+                                  request=req.record, sent_args=req.sent_args, started_at=started_at, t0=t0,
+                                  responder=responder, parser_args=parser_args, metadata=metadata,
+                                  api_type=api_type)
+
+    @abstractmethod
+    def build_request(self, dialog: "Dialog", prompt: Optional["Prompt"], model: str, model_args: Dict[str, Any],
+                      api_type: APITypes, functions: Optional[List["Function"]], stream: bool) -> PreparedRequest:
+        """The request for one call (``model_args`` must not be mutated); raise before any network call."""
+
+    @abstractmethod
+    async def send_request(self, req: PreparedRequest) -> Tuple[ModelOutput, Any]:
+        """Send ``req`` and parse the answer: ``(output, raw answer)``."""
+
+    @abstractmethod
+    async def stream_request(self, req: PreparedRequest,
+                             handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, Any]:
+        """Send ``req`` as a stream, text deltas to ``handler`` (then ``emit_done``): ``(output, raw events)``."""
+
+    def translate_error(self, exc: Exception, req: PreparedRequest) -> Optional[ProviderError]:
+        """The ``ProviderError`` for an exception a foreign SDK raised, or ``None`` to let it through."""
+        return None
 
 
 def check_format_api_type(prompt: Optional["Prompt"], api_type: APITypes) -> None:
@@ -286,7 +367,8 @@ def _ensure_builtin() -> None:
         _builtin_done = True  # set only once every built-in is registered
 
 
-__all__ = ["InvokeResult", "ModelOutput", "ToolCallOut", "BaseInvoker", "AsyncInvoker", "check_format_api_type",
+__all__ = ["InvokeResult", "ModelOutput", "ToolCallOut", "BaseInvoker", "AsyncInvoker", "ProviderInvoker",
+           "PreparedRequest", "check_format_api_type",
            "request_record", "result_from_output", "finish_output", "effective_functions",
            "classify_exception", "register_invoker", "build_invoker", "registered_invokers", "DEFAULT_TIMEOUT_S"]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from lllm.core.aio import background_loop, in_background_loop
@@ -18,8 +17,8 @@ from lllm.core.const import APITypes
 from lllm.core.stream import emit_done
 from lllm.errors import ConfigError, ProviderError
 from lllm.invokers.anthropic import THINKING_KEY, anthropic_skills
-from lllm.invokers.base import (DEFAULT_TIMEOUT_S, AsyncInvoker, InvokeResult, ModelOutput, check_format_api_type,
-                                effective_functions, request_record, result_from_output)
+from lllm.invokers.base import (DEFAULT_TIMEOUT_S, InvokeResult, ModelOutput, PreparedRequest, ProviderInvoker,
+                                check_format_api_type, effective_functions, request_record)
 from lllm.invokers.openai import (ChatStream, chat_messages, parse_chat, parse_responses, response_format,
                                   responses_input, responses_stream_event, responses_tools)
 from lllm.logging.redact import is_secret_name
@@ -142,7 +141,7 @@ def parse_response(resp: Dict[str, Any]) -> ModelOutput:
 # The invoker
 # ---------------------------------------------------------------------------------------------
 
-class LiteLLMInvoker(AsyncInvoker):
+class LiteLLMInvoker(ProviderInvoker):
     """Calls any LiteLLM-supported model through ``litellm.acompletion`` (``aresponses`` for api_type="response")."""
 
     name = "litellm"
@@ -152,29 +151,23 @@ class LiteLLMInvoker(AsyncInvoker):
                     metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
                     stream_handler: Optional["BaseStreamHandler"] = None, *,
                     functions: Optional[List["Function"]] = None) -> InvokeResult:
-        call = self._acall(dialog, model, model_args, parser_args, responder, metadata, api_type, stream_handler,
-                           functions)
+        call = super().acall(dialog, model, model_args, parser_args, responder, metadata, api_type, stream_handler,
+                             functions=functions)
         if in_background_loop():
             return await call
         # LiteLLM binds background tasks to the first event loop that calls it; running every call on LLLM's
         # one long-lived loop keeps sync and async use (and many short-lived loops) working together.
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call, background_loop()))
 
-    async def _acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]],
-                     parser_args: Optional[Dict[str, Any]], responder: str, metadata: Optional[Dict[str, Any]],
-                     api_type: APITypes, stream_handler: Optional["BaseStreamHandler"],
-                     functions: Optional[List["Function"]]) -> InvokeResult:
-        litellm = load_litellm()
+    def build_request(self, dialog: "Dialog", prompt: Optional["Prompt"], model: str, model_args: Dict[str, Any],
+                      api_type: APITypes, functions: Optional[List["Function"]], stream: bool) -> PreparedRequest:
+        load_litellm()
         register_settings(model_args)  # every credential held is scrubbed by value from what is stored (lllm.secrets)
         register_settings(self.config)
-        started_at = time.time()
-        t0 = time.perf_counter()
-        prompt = dialog.top_prompt
         provider, name = split_provider(model)
         responses = api_type == APITypes.RESPONSE
         check_format_api_type(prompt, api_type)
-        kwargs = self._request(dialog, model, provider, name, prompt, model_args or {}, functions, responses)
-        stream = stream_handler is not None or kwargs.get("stream") is True
+        kwargs = self._request(dialog, model, provider, name, prompt, model_args, functions, responses)
         if stream:
             kwargs["stream"] = True
             if not responses:
@@ -189,37 +182,30 @@ class LiteLLMInvoker(AsyncInvoker):
         request = request_record(provider or "litellm", strip_userinfo(kwargs.get("api_base")), model, record,
                                  api_type, stream)
         sent_args = {k: v for k, v in record.items() if k not in ("model", "messages", "input", "tools")}
+        return PreparedRequest(provider, name, kwargs, request, sent_args, stream, responses)
+
+    async def send_request(self, req: PreparedRequest) -> Tuple[ModelOutput, Any]:
+        if req.responses:
+            raw = _to_dict(await _litellm.aresponses(**req.body))
+            return parse_responses(raw, req.provider), raw
+        raw = _to_dict(await _litellm.acompletion(**req.body))
+        return parse_response(raw), raw
+
+    async def stream_request(self, req: PreparedRequest,
+                             handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, Any]:
         try:
-            if responses:
-                resp = await litellm.aresponses(**kwargs)
-                if stream:
-                    out, raw = await self._consume_responses_stream(resp, stream_handler)
-                else:
-                    raw = _to_dict(resp)
-                    out = parse_responses(raw, provider)
-            else:
-                resp = await litellm.acompletion(**kwargs)
-                if stream:
-                    out, raw = await self._consume_stream(resp, stream_handler)
-                else:
-                    raw = _to_dict(resp)
-                    out = parse_response(raw)
-        except ProviderError as e:
-            e.request = request  # so the failed attempt is recorded with what was sent
-            raise
-        except Exception as e:  # noqa: BLE001 - LiteLLM's errors are mapped; anything else is a bug
-            err = to_provider_error(e, provider)
-            if err is None:
-                raise
-            err.request = request
-            scrub_exception(e)  # the SDK's message and body may echo the key
-            raise err from e
+            if req.responses:
+                return await self._consume_responses_stream(await _litellm.aresponses(**req.body), handler)
+            return await self._consume_stream(await _litellm.acompletion(**req.body), handler)
         finally:
-            if stream:
-                emit_done(stream_handler)
-        return result_from_output(out, prompt, provider=provider, wire_model=name, raw=raw, request=request,
-                                  sent_args=sent_args, started_at=started_at, t0=t0, responder=responder,
-                                  parser_args=parser_args, metadata=metadata, api_type=api_type)
+            emit_done(handler)
+
+    def translate_error(self, exc: Exception, req: PreparedRequest) -> Optional[ProviderError]:
+        """LiteLLM's (OpenAI-SDK) errors → ``ProviderError``; the SDK exception is scrubbed (it may echo the key)."""
+        err = to_provider_error(exc, req.provider)
+        if err is not None:
+            scrub_exception(exc)
+        return err
 
     def _request(self, dialog: "Dialog", model: str, provider: str, name: str, prompt: Optional["Prompt"],
                  args: Dict[str, Any], functions: Optional[List["Function"]], responses: bool = False) -> Dict[str, Any]:

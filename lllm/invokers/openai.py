@@ -7,7 +7,6 @@ every OpenAI-compatible provider in ``lllm.invokers.router.PROVIDERS``. Never re
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Tuple
 
@@ -15,9 +14,9 @@ from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.stream import emit_chunk, emit_done
 from lllm.errors import ProviderError
 from lllm.invokers import http
-from lllm.invokers.base import (AsyncInvoker, InvokeResult, ModelOutput, ToolCallOut, check_format_api_type,
-                                effective_functions, request_record, result_from_output)
-from lllm.invokers.router import Endpoint, openai_target, resolve_endpoint
+from lllm.invokers.base import (ModelOutput, PreparedRequest, ProviderInvoker, ToolCallOut, check_format_api_type,
+                                effective_functions, request_record)
+from lllm.invokers.router import openai_target, resolve_endpoint
 from lllm.secrets import register_headers, register_settings, register_url, strip_userinfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -369,7 +368,7 @@ def responses_stream_event(data: Dict[str, Any], handler: Optional["BaseStreamHa
     return None
 
 
-class OpenAIInvoker(AsyncInvoker):
+class OpenAIInvoker(ProviderInvoker):
     """OpenAI-compatible Chat Completions (and Responses) over the pooled aiohttp client.
 
     ``api_key``/``api_base``/``extra_headers`` come from model_args, else the invoker config, else the
@@ -377,21 +376,15 @@ class OpenAIInvoker(AsyncInvoker):
 
     name = "openai"
 
-    async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
-                    parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-                    metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-                    stream_handler: Optional["BaseStreamHandler"] = None, *,
-                    functions: Optional[List["Function"]] = None) -> InvokeResult:
-        started_at = time.time()
-        t0 = time.perf_counter()
-        args = dict(model_args) if model_args else {}
+    def build_request(self, dialog: "Dialog", prompt: Optional["Prompt"], model: str, model_args: Dict[str, Any],
+                      api_type: APITypes, functions: Optional[List["Function"]], stream: bool) -> PreparedRequest:
+        args = dict(model_args)
         client = {k: args.pop(k) for k in CLIENT_ARGS if k in args} if args else {}
         cfg = self.config
         register_settings(model_args)  # every credential held is scrubbed by value from what is stored (lllm.secrets)
         register_settings(cfg)
         provider, wire_model = openai_target(model)
         responses = api_type == APITypes.RESPONSE
-        prompt = dialog.top_prompt
         check_format_api_type(prompt, api_type)
         extra_headers = client.get("extra_headers") or cfg.get("extra_headers")
         if client.get("organization"):
@@ -406,7 +399,6 @@ class OpenAIInvoker(AsyncInvoker):
         native = provider == "azure" or (provider == "openai" and ep.official)  # OpenAI's own servers
         system_role = cfg.get("system_role") or ("developer" if native and provider == "openai" else "system")
         tools = [f.to_tool() for f in effective_functions(dialog, functions)]
-        stream = stream_handler is not None or args.get("stream") is True
         if responses:
             body: Dict[str, Any] = {"model": wire_model, "input": responses_input(dialog.messages, system_role)}
             tools = responses_tools(tools, prompt)
@@ -426,30 +418,26 @@ class OpenAIInvoker(AsyncInvoker):
             if not responses and provider not in _NO_STREAM_OPTIONS:
                 body["stream_options"] = {"include_usage": True}
         sent_args = {k: v for k, v in body.items() if k not in ("model", "messages", "input", "tools")}
-        request = request_record(provider, strip_userinfo(ep.url), wire_model, body, api_type, stream)
-        timeout = client.get("timeout")
-        try:
-            if stream:
-                out, raw = await (self._stream_responses(ep, body, timeout, stream_handler) if responses
-                                  else self._stream_chat(ep, body, timeout, stream_handler))
-            else:
-                _, _, raw = await http.post_json(ep.url, ep.headers, body, timeout, provider=provider)
-                out = parse_responses(raw, provider) if responses else parse_chat(raw, provider)
-        except ProviderError as e:
-            e.request = request  # so the failed attempt is recorded with what was sent
-            raise
-        return result_from_output(out, prompt, provider=provider, wire_model=wire_model, raw=raw, request=request,
-                                  sent_args=sent_args, started_at=started_at, t0=t0, responder=responder,
-                                  parser_args=parser_args, metadata=metadata, api_type=api_type)
+        return PreparedRequest(provider, wire_model, body,
+                               request_record(provider, strip_userinfo(ep.url), wire_model, body, api_type, stream),
+                               sent_args, stream, responses, ep.url, ep.headers, client.get("timeout"))
+
+    async def send_request(self, req: PreparedRequest) -> Tuple[ModelOutput, Any]:
+        _, _, raw = await http.post_json(req.url, req.headers, req.body, req.timeout, provider=req.provider)
+        return (parse_responses(raw, req.provider) if req.responses else parse_chat(raw, req.provider)), raw
+
+    async def stream_request(self, req: PreparedRequest,
+                             handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, Any]:
+        return await (self._stream_responses(req, handler) if req.responses else self._stream_chat(req, handler))
 
     # -- streaming ----------------------------------------------------------------------------------
     @staticmethod
-    async def _stream_chat(ep: Endpoint, body: Dict[str, Any], timeout: Optional[float],
+    async def _stream_chat(req: PreparedRequest,
                            handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, List[Dict[str, Any]]]:
         chunks: List[Dict[str, Any]] = []
-        asm = ChatStream(handler, ep.provider)
+        asm = ChatStream(handler, req.provider)
         try:
-            async for _, data in http.post_sse(ep.url, ep.headers, body, timeout, provider=ep.provider):
+            async for _, data in http.post_sse(req.url, req.headers, req.body, req.timeout, provider=req.provider):
                 chunks.append(data)
                 asm.feed(data)
         finally:
@@ -457,13 +445,13 @@ class OpenAIInvoker(AsyncInvoker):
         return asm.result(), chunks
 
     @staticmethod
-    async def _stream_responses(ep: Endpoint, body: Dict[str, Any], timeout: Optional[float],
+    async def _stream_responses(req: PreparedRequest,
                                 handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, List[Dict[str, Any]]]:
         events: List[Dict[str, Any]] = []
         final: Optional[Dict[str, Any]] = None
-        provider = ep.provider
+        provider = req.provider
         try:
-            async for event, data in http.post_sse(ep.url, ep.headers, body, timeout, provider=provider,
+            async for event, data in http.post_sse(req.url, req.headers, req.body, req.timeout, provider=provider,
                                                    terminal_events=(*RESPONSES_FINAL_EVENTS, "error")):
                 events.append(data)
                 response = responses_stream_event(data, handler, provider, event)

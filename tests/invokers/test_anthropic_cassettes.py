@@ -217,7 +217,7 @@ async def test_native_structured_output(cassette):
     assert body["output_config"] == rec["output_config"] and body["messages"] == rec["messages"]
     assert "response_format" not in body
     assert not res.has_errors
-    assert res.message.parsed == {"amount": 12.34, "raw": '{"amount":12.34}'}
+    assert res.message.parsed == {"amount": 12.34}  # exactly the model_dump (SPEC §2.4)
 
 
 async def test_structured_output_merges_with_model_args_output_config(cassette):

@@ -194,7 +194,7 @@ def test_structured_output(as_dict):
         res = run(LiteLLMInvoker().acall(d, "openai/gpt-4o", oa(server)))
         rf = server.requests[0]["json"]["response_format"]
     assert rf["type"] == "json_schema" and rf["json_schema"]["schema"]["properties"]["city"]["type"] == "string"
-    assert not res.has_errors and res.message.parsed == {"city": "Paris", "raw": '{"city": "Paris"}'}
+    assert not res.has_errors and res.message.parsed == {"city": "Paris"}
     assert res.request["body"]["response_format"]["type"] == "json_schema"   # JSON-safe record
 
 
