@@ -108,12 +108,9 @@ def offline_model(explicit: Optional[str], config: Optional[Dict[str, Any]] = No
 
 
 def _jsonable(value: Any) -> Any:
-    from pydantic import BaseModel
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, (str, int, float, bool, type(None), list, dict)):
-        return value
-    return str(value)
+    """A result as JSON-ready data (the library's one converter)."""
+    from lllm.core.jsonable import to_json_safe
+    return to_json_safe(value)
 
 
 def tactic_config(rt: Any, tactic: str, config_name: Optional[str], model: Optional[str]) -> Tuple[Any, Dict[str, Any]]:

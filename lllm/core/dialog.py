@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.images import load_image, sniff_image_mime
+from lllm.core.jsonable import to_json_safe
 from lllm.core.message import FunctionCall, InvokeCost, Message, TokenLogprob, freeze
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -185,25 +186,6 @@ def _deep_copy(value: Any) -> Any:
         _set(new, "__pydantic_private__", None)
         return new
     return copy.deepcopy(value)
-
-
-def _json_safe(value: Any) -> Any:
-    """A JSON-serialisable copy of ``value`` (models dumped, sets sorted, unknown objects ``str``-ed)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (set, frozenset)):
-        return [_json_safe(v) for v in sorted(value, key=repr)]
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):
-        try:
-            return _json_safe(dump(mode="json"))
-        except Exception:  # pragma: no cover - exotic models
-            pass
-    return str(value)
 
 
 def prompt_key(prompt: Any) -> Optional[str]:
@@ -382,7 +364,7 @@ class Dialog:
         content = prompt(**args)
         meta = dict(metadata or {})
         meta.update(prompt_key=prompt_key(prompt), prompt_hash=getattr(prompt, "prompt_hash", None),
-                    prompt_args=_json_safe(args))
+                    prompt_args=to_json_safe(args))
         message = Message(role=Roles(role), content=content, name=name, modality=Modalities.TEXT, metadata=meta)
         self.append(message)
         self.top_prompt = prompt

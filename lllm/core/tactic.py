@@ -19,7 +19,6 @@ import platform
 import sys
 import time
 import typing
-import warnings
 from abc import ABC, abstractmethod
 from enum import Enum
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Tuple

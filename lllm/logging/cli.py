@@ -281,9 +281,8 @@ def batch_record(index: int, outcome: Any) -> Dict[str, Any]:
         return {"index": index, "error": {"type": type(outcome).__name__, "message": str(outcome),
                                           "reason": getattr(outcome, "reason", None)}}
     value = outcome.delivery if hasattr(outcome, "delivery") and hasattr(outcome, "agent_sessions") else outcome
-    if hasattr(value, "model_dump"):
-        value = value.model_dump(mode="json")
-    return {"index": index, "result": value}
+    from lllm.core.jsonable import to_json_safe
+    return {"index": index, "result": to_json_safe(value)}
 
 
 def cmd_batch(args: argparse.Namespace) -> int:

@@ -14,14 +14,13 @@ import json
 import logging
 import secrets
 import traceback as tb
-import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from pydantic import BaseModel, Field
-from pydantic_core import to_jsonable_python
 
+from lllm.core.jsonable import to_json_safe
 from lllm.core.sessions import TacticCallSession
 from lllm.logging.backends import (IndexedBackend, Lease, LocalFileBackend, LogBackend, LogStoreError, NoOpBackend,
                                    SessionQuery, SQLiteBackend, is_segment, validate_key)
@@ -293,17 +292,7 @@ def _check_tags(tags: Optional[Dict[str, str]]) -> Dict[str, str]:
 
 def _jsonable(value: Any, what: str) -> Any:
     """``value`` as JSON-ready data; anything JSON cannot hold becomes ``str`` with one warning."""
-    replaced: List[str] = []
-
-    def fallback(v: Any) -> str:
-        replaced.append(type(v).__name__)
-        return str(v)
-
-    out = to_jsonable_python(value, fallback=fallback)
-    if replaced:
-        warnings.warn(f"log store: {what} values of type {sorted(set(replaced))} are not JSON-serialisable "
-                      f"and were stored as str", UserWarning, stacklevel=3)
-    return out
+    return to_json_safe(value, what=f"log store: {what}", stacklevel=3)
 
 
 def _note_delivery_types(session: Any, data: Dict[str, Any]) -> None:
