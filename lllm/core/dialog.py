@@ -165,12 +165,11 @@ def new_session_name() -> str:
 
 
 _ATOMS = frozenset((str, int, float, bool, type(None)))
-_set = object.__setattr__
 
 
 def _deep_copy(value: Any) -> Any:
-    """``copy.deepcopy`` with fast paths for JSON-like data and plain pydantic models (about 2x faster
-    on messages, which matters because ``fork`` copies every message)."""
+    """``copy.deepcopy`` with fast paths for JSON-like data and pydantic models without private or extra
+    state (``fork`` copies every message); public pydantic API only."""
     t = type(value)
     if t in _ATOMS or isinstance(value, Enum):
         return value
@@ -178,13 +177,12 @@ def _deep_copy(value: Any) -> Any:
         return {k: _deep_copy(v) for k, v in value.items()}
     if t is list:
         return [_deep_copy(v) for v in value]
-    if isinstance(value, BaseModel) and value.__pydantic_extra__ is None and value.__pydantic_private__ is None:
-        new = t.__new__(t)  # what model_copy(deep=True) does, minus the generic deepcopy machinery
-        _set(new, "__dict__", {k: _deep_copy(v) for k, v in value.__dict__.items()})
-        _set(new, "__pydantic_fields_set__", set(value.__pydantic_fields_set__))
-        _set(new, "__pydantic_extra__", None)
-        _set(new, "__pydantic_private__", None)
-        return new
+    if isinstance(value, BaseModel):
+        if value.model_extra or t.__private_attributes__:  # state model_construct would not carry over
+            return value.model_copy(deep=True)
+        fields = {k: getattr(value, k) for k in t.model_fields}
+        return t.model_construct(_fields_set=set(value.model_fields_set),
+                                 **{k: v if type(v) in _ATOMS else _deep_copy(v) for k, v in fields.items()})
     return copy.deepcopy(value)
 
 

@@ -186,3 +186,33 @@ def test_from_dict_accepts_legacy_record_without_version():
     del data["schema_version"], data["top_prompt_snapshot"]
     d = Dialog.from_dict(data)
     assert len(d) == 2 and d.owner == "agent"
+
+
+def test_deep_copy_of_models_keeps_type_fields_set_and_private_state():
+    """The fork's copier uses pydantic's public API: plain models are rebuilt with ``model_construct``
+    (type and fields-set kept), models with private or extra state go through ``model_copy(deep=True)``."""
+    from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+    from lllm.core.dialog import _deep_copy
+
+    class Plain(BaseModel):
+        tags: list = []
+        note: str = "n"
+
+    class WithPrivate(BaseModel):
+        items: list = []
+        _secret: list = PrivateAttr(default_factory=list)
+
+    class WithExtra(BaseModel):
+        model_config = ConfigDict(extra="allow")
+
+    p = Plain(tags=[[1]])
+    q = _deep_copy(p)
+    assert type(q) is Plain and q == p and q.model_fields_set == {"tags"} and q.tags[0] is not p.tags[0]
+    w = WithPrivate(items=[1])
+    w._secret.append("s")
+    w2 = _deep_copy(w)
+    assert w2._secret == ["s"] and w2._secret is not w._secret and w2.items == [1]
+    e = WithExtra(more={"k": [1]})
+    e2 = _deep_copy(e)
+    assert e2.model_extra == {"more": {"k": [1]}} and e2.model_extra["more"] is not e.model_extra["more"]
