@@ -324,8 +324,11 @@ class Agent:
         finally:
             self._busy = False
             self._deadline = None
-            for listener in self.session_listeners:
-                listener(self.name, session)
+            for listener in self.session_listeners:  # observers: one that fails never breaks the call
+                try:
+                    listener(self.name, session)
+                except Exception:  # noqa: BLE001 - nor masks its outcome (this runs in a finally)
+                    logger.warning("agent %s: session listener %r failed", self.name, listener, exc_info=True)
 
     async def _loop_within_deadline(self, session: AgentCallSession, dialog: "Dialog",
                                     metadata: Optional[Dict[str, Any]], args: Optional[Dict[str, Any]],
