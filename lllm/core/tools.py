@@ -288,8 +288,19 @@ def _args_model(fn_name: str, params: List[inspect.Parameter], extra_ok: bool) -
     annotations = [_STRINGISH if p.annotation in (_EMPTY, Any) else p.annotation for p in params]
     try:
         return with_schema(build(annotations))
-    except Exception:  # some parameter's type cannot be described: those become strings
-        return with_schema(build([a if a is _STRINGISH or _schemable(a) else _STRINGISH for a in annotations]))
+    except Exception:  # some parameter's type cannot be described: those become strings, said out loud
+        fallback = [a if a is _STRINGISH or _schemable(a) else _STRINGISH for a in annotations]
+        for p, before, after in zip(params, annotations, fallback):
+            if after is _STRINGISH and before is not _STRINGISH:
+                warnings.warn(f"Tool '{fn_name}': parameter '{p.name}' has type {_type_name(before)}, which pydantic "
+                              f"cannot describe in JSON Schema, so the model is asked for a string and the function "
+                              f"receives it unchecked. Annotate '{p.name}' with a type pydantic can describe (str, a "
+                              f"BaseModel, a dataclass, a TypedDict...).", UserWarning, stacklevel=2)
+        return with_schema(build(fallback))
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__qualname__", None) or repr(annotation)
 
 
 def _doc_text(fn: Callable) -> Tuple[str, Dict[str, str]]:
