@@ -71,7 +71,9 @@ def require_trusted(path: "str | os.PathLike[str]") -> None:
 
 
 def lllm_home() -> Path:
-    return Path(os.environ.get("LLLM_HOME") or "~/.lllm").expanduser()
+    """``$LLLM_HOME``, else ``~/.lllm``."""
+    home = os.environ.get("LLLM_HOME")
+    return Path(home).expanduser() if home else Path.home() / ".lllm"
 
 
 def imported_names(code: types.CodeType) -> Set[str]:

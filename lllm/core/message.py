@@ -36,7 +36,8 @@ class FunctionCall(BaseModel):
         return any(self.equals(c) for c in calls)
 
     def __str__(self) -> str:
-        return f"{self.name}({json.dumps(self.arguments, default=str)})"
+        call = f"{self.name}({json.dumps(self.arguments, default=str)})"
+        return f"{call} -> {self.result_str}" if self.success else call
 
 
 class InvokeCost(BaseModel):
@@ -110,6 +111,16 @@ class TokenLogprob(BaseModel):
     top_logprobs: List["TokenLogprob"] = Field(default_factory=list)
 
 
+def _logprob(x: Any) -> "TokenLogprob":
+    """A provider's logprob entry as a TokenLogprob: a dict or model, a bare number (the logprob) or a
+    bare string (the token), as 0.1.x accepted."""
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return TokenLogprob(logprob=float(x))
+    if isinstance(x, str):
+        return TokenLogprob(token=x)
+    return TokenLogprob.model_validate(x if isinstance(x, dict) else getattr(x, "model_dump", lambda: dict(x))())
+
+
 class Message(BaseModel):
     """One immutable-by-convention turn of a dialog."""
 
@@ -133,8 +144,7 @@ class Message(BaseModel):
     def _coerce_logprobs(cls, v: Any) -> Any:
         if v is None:
             return []
-        return [x if isinstance(x, TokenLogprob) else TokenLogprob.model_validate(
-            x if isinstance(x, dict) else getattr(x, "model_dump", lambda: dict(x))()) for x in v]
+        return [x if isinstance(x, TokenLogprob) else _logprob(x) for x in v]
 
     @property
     def sanitized_name(self) -> str:

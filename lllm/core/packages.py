@@ -410,8 +410,10 @@ def _installed(scope: str) -> List[Dict[str, Any]]:
     return rows
 
 
-def list_packages(scope: Optional[str] = None) -> List[Dict[str, Any]]:
-    """Installed packages: ``[{name, version, description, scope, path}]`` (project scope first)."""
+def list_packages(scope: Optional[str] = None, *, runtime: Optional[Runtime] = None) -> List[Dict[str, Any]]:
+    """Installed packages: ``[{name, version, description, scope, path}]`` (project scope first). Without
+    ``scope``, the packages loaded in ``runtime`` (default: the default runtime, as it is) from elsewhere
+    follow with scope ``"unknown"``, as in 0.1.x."""
     if scope is not None and scope not in SCOPES:
         raise ValueError(f"Unknown scope {scope!r}; use one of {list(SCOPES)}")
     rows = []
@@ -419,6 +421,13 @@ def list_packages(scope: Optional[str] = None) -> List[Dict[str, Any]]:
         rows += _installed(s)
     for row in rows:
         row.pop("folder")
+    if scope is None:
+        seen = {str(Path(r["path"]).resolve()) for r in rows}
+        for info in list((runtime or get_default_runtime()).packages.values()):
+            if info.alias is None and info.base_dir and str(Path(info.base_dir).resolve()) not in seen:
+                seen.add(str(Path(info.base_dir).resolve()))
+                rows.append({"name": info.name, "version": info.version, "description": info.description,
+                             "scope": "unknown", "path": info.base_dir})
     return rows
 
 

@@ -263,6 +263,14 @@ class Runtime:
     def get_config(self, key: str) -> Any:
         return self.get(key, "config")
 
+    def get_context_manager(self, name: str) -> type:
+        """The context-manager class registered under ``name`` (0.1.x API)."""
+        try:
+            return self.context_managers[name]
+        except KeyError:
+            raise KeyError(f"No context manager '{name}' in runtime '{self.name}'; "
+                           f"registered: {sorted(self.context_managers)}") from None
+
     def register_context_manager(self, cls: type) -> type:
         name = getattr(cls, "name", None)
         if not name or not isinstance(name, str):

@@ -243,11 +243,12 @@ class TacticCallSession(BaseModel):
         self.delivery = result
         self.ended_at = time.time()
 
-    def failure(self, exc: BaseException) -> None:
-        """The tactic raised ``exc`` (recorded with its own traceback)."""
+    def failure(self, exc: Optional[BaseException] = None) -> None:
+        """The tactic raised ``exc`` (recorded with its own traceback); without one only the state is set."""
         self.state = "failure"
-        self.error = f"{type(exc).__name__}: {exc}"
-        self.error_traceback = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
+        if exc is not None:
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.error_traceback = "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
         self.ended_at = time.time()
 
     @property
