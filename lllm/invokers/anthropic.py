@@ -18,6 +18,7 @@ from lllm.errors import ConfigError, ProviderError
 from lllm.invokers import http
 from lllm.invokers.base import (ModelOutput, PreparedRequest, ProviderInvoker, ToolCallOut, effective_functions,
                                 request_record)
+from lllm.invokers.context_windows import context_window
 from lllm.secrets import register_headers, register_settings, register_url, strip_userinfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,7 +33,6 @@ DEFAULT_API_BASE = "https://api.anthropic.com"
 BASE_ENV = ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_BASE")
 KEY_ENV = "ANTHROPIC_API_KEY"
 DEFAULT_MAX_TOKENS = 4096
-CONTEXT_WINDOW = 200000
 THINKING_KEY = "anthropic_thinking"   # Message.metadata key holding the raw thinking blocks of a turn
 THINKING_TYPES = frozenset({"thinking", "redacted_thinking"})
 
@@ -472,8 +472,8 @@ class AnthropicInvoker(ProviderInvoker):
         return parse_message(asm.result()), events
 
     def context_window(self, model: str) -> Optional[int]:
-        name = model[10:] if model.startswith("anthropic/") else model
-        return CONTEXT_WINDOW if name.startswith("claude") else None
+        """From the genai-prices table (``lllm.invokers.context_windows``); ``None`` for a non-Claude name."""
+        return context_window(model[10:] if model.startswith("anthropic/") else model, PROVIDER)
 
     async def aclose(self) -> None:
         await http.aclose_session()

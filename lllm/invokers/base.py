@@ -199,8 +199,10 @@ class BaseInvoker(ABC):
         return estimate_messages_tokens(messages)
 
     def context_window(self, model: str) -> Optional[int]:
-        """The provider's context window for ``model`` if known, else ``None``."""
-        return None
+        """The context window of ``model`` if known, else ``None``; by default from the genai-prices table
+        (``lllm.invokers.context_windows``, with a ``provider/`` prefix of ``model`` naming the provider)."""
+        from lllm.invokers.context_windows import context_window
+        return context_window(model)
 
     def recorded_tool_call(self, agent: str, call: FunctionCall) -> Optional[FunctionCall]:
         """The recorded result of ``call`` made by ``agent`` (a replay answers tools too); ``None`` runs the tool."""

@@ -19,6 +19,7 @@ from lllm.errors import ConfigError, ProviderError
 from lllm.invokers.anthropic import THINKING_KEY, anthropic_skills
 from lllm.invokers.base import (DEFAULT_TIMEOUT_S, InvokeResult, ModelOutput, PreparedRequest, ProviderInvoker,
                                 check_format_api_type, effective_functions, request_record)
+from lllm.invokers.context_windows import context_window
 from lllm.invokers.openai import (ChatStream, chat_messages, parse_chat, parse_responses, response_format,
                                   responses_input, responses_stream_event, responses_tools)
 from lllm.logging.redact import is_secret_name
@@ -278,14 +279,17 @@ class LiteLLMInvoker(ProviderInvoker):
         return classify_litellm(exc) or super().classify_error(exc)
 
     def context_window(self, model: str) -> Optional[int]:
-        """LiteLLM's model table (only once LiteLLM is loaded; unknown → ``None``)."""
-        if _litellm is None:
-            return None
-        try:
-            info = _litellm.get_model_info(model)
-        except Exception:  # noqa: BLE001 - unknown model
-            return None
-        return info.get("max_input_tokens") or info.get("max_tokens")
+        """LiteLLM's model table once LiteLLM is loaded, else (or if it lacks the model) genai-prices'."""
+        if _litellm is not None:
+            try:
+                info = _litellm.get_model_info(model)
+                window = info.get("max_input_tokens") or info.get("max_tokens")
+            except Exception:  # noqa: BLE001 - unknown model
+                window = None
+            if window:
+                return int(window)
+        provider, name = split_provider(model)
+        return context_window(name, provider or None)
 
 
 def _merge_thinking(pieces: List[Any]) -> List[Dict[str, Any]]:

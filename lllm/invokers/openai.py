@@ -16,6 +16,7 @@ from lllm.errors import ProviderError
 from lllm.invokers import http
 from lllm.invokers.base import (ModelOutput, PreparedRequest, ProviderInvoker, ToolCallOut, check_format_api_type,
                                 effective_functions, request_record)
+from lllm.invokers.context_windows import context_window
 from lllm.invokers.router import openai_target, resolve_endpoint
 from lllm.secrets import register_headers, register_settings, register_url, strip_userinfo
 
@@ -30,14 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
 CLIENT_ARGS = ("timeout", "api_base", "base_url", "api_key", "extra_headers", "api_version", "organization",
                "extra_body", "num_retries", "max_retries", "drop_params")
 RESPONSES_FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
-CONTEXT_WINDOWS: Dict[str, int] = {
-    "gpt-5": 400000, "gpt-5-mini": 400000, "gpt-5-nano": 400000,
-    "gpt-4.1": 1047576, "gpt-4.1-mini": 1047576, "gpt-4.1-nano": 1047576,
-    "gpt-4o": 128000, "gpt-4o-mini": 128000, "chatgpt-4o": 128000, "gpt-4-turbo": 128000,
-    "gpt-4": 8192, "gpt-3.5-turbo": 16385,
-    "o1": 200000, "o1-mini": 128000, "o1-preview": 128000, "o3": 200000, "o3-mini": 200000, "o4-mini": 200000,
-}
-_CW_PREFIXES = sorted(CONTEXT_WINDOWS, key=len, reverse=True)
 _NO_STREAM_OPTIONS = frozenset({"mistral"})  # rejects the field; sends usage in the last chunk anyway
 _DEFAULT_NAMES = frozenset({"", "user", "system", "assistant", "developer", "tool", "internal"})
 _args_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -465,15 +458,13 @@ class OpenAIInvoker(ProviderInvoker):
 
     # -- sizing -----------------------------------------------------------------------------------
     def context_window(self, model: str) -> Optional[int]:
-        name = openai_target(model)[1].lower()
-        for prefix in _CW_PREFIXES:
-            if name == prefix or name.startswith(prefix + "-"):
-                return CONTEXT_WINDOWS[prefix]
-        return None
+        """From the genai-prices table for the routed provider (``lllm.invokers.context_windows``)."""
+        provider, wire_model = openai_target(model)
+        return context_window(wire_model, provider)
 
     async def aclose(self) -> None:
         await http.aclose_session()
 
 
 __all__ = ["OpenAIInvoker", "chat_messages", "responses_input", "responses_tools", "response_format", "parse_chat",
-           "parse_responses", "chat_usage", "ChatStream", "responses_stream_event", "CONTEXT_WINDOWS"]
+           "parse_responses", "chat_usage", "ChatStream", "responses_stream_event"]
