@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lllm.invokers.base import (BaseInvoker, InvokeResult, ModelOutput, ToolCallOut, build_invoker, register_invoker,
-                                registered_invokers)
+from lllm.invokers.base import (BaseInvoker, InvokeResult, ModelOutput, PreparedRequest, ProviderInvoker, ToolCallOut,
+                                build_invoker, register_invoker, registered_invokers)
 
 _LAZY = {
     "OpenAIInvoker": "lllm.invokers.openai",
@@ -27,5 +27,5 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["BaseInvoker", "InvokeResult", "ModelOutput", "ToolCallOut", "build_invoker", "register_invoker",
-           "registered_invokers", "OpenAIInvoker", "AutoInvoker", "route"]
+__all__ = ["BaseInvoker", "ProviderInvoker", "PreparedRequest", "InvokeResult", "ModelOutput", "ToolCallOut",
+           "build_invoker", "register_invoker", "registered_invokers", "OpenAIInvoker", "AutoInvoker", "route"]

@@ -152,17 +152,20 @@ class LiteLLMInvoker(ProviderInvoker):
                     metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
                     stream_handler: Optional["BaseStreamHandler"] = None, *,
                     functions: Optional[List["Function"]] = None) -> InvokeResult:
-        call = super().acall(dialog, model, model_args, parser_args, responder, metadata, api_type, stream_handler,
-                             functions=functions)
+        call = self._acall(dialog, model, model_args, parser_args, responder, metadata, api_type, stream_handler,
+                           functions=functions)
         if in_background_loop():
             return await call
         # LiteLLM binds background tasks to the first event loop that calls it; running every call on LLLM's
         # one long-lived loop keeps sync and async use (and many short-lived loops) working together.
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call, background_loop()))
 
+    async def _acall(self, *args: Any, functions: Optional[List["Function"]]) -> InvokeResult:
+        load_litellm()  # before the template starts the clock: a first call's latency is the call's, not the import's
+        return await super().acall(*args, functions=functions)
+
     def build_request(self, dialog: "Dialog", prompt: Optional["Prompt"], model: str, model_args: Dict[str, Any],
                       api_type: APITypes, functions: Optional[List["Function"]], stream: bool) -> PreparedRequest:
-        load_litellm()
         register_settings(model_args)  # every credential held is scrubbed by value from what is stored (lllm.secrets)
         register_settings(self.config)
         provider, name = split_provider(model)
