@@ -64,6 +64,7 @@ def messages_url(base: str) -> str:
     if url is None:
         b = base.rstrip("/")
         url = b if b.endswith("/v1/messages") else (b + "/messages" if b.endswith("/v1") else b + "/v1/messages")
+        register_url(url)  # once per URL: the secrets registry only grows (lllm.secrets)
         _urls[base] = url
     return url
 
@@ -76,6 +77,7 @@ def request_headers(api_key: str, version: str, extra: Optional[Dict[str, Any]])
         h = {"Content-Type": "application/json", "x-api-key": api_key, "anthropic-version": version}
         if extra:
             h.update({str(k): str(v) for k, v in extra.items()})
+        register_headers(h)  # once per header set, as above
         if len(_headers) > 256:
             _headers.clear()
         _headers[ck] = h
@@ -443,8 +445,6 @@ class AnthropicInvoker(ProviderInvoker):
         url = messages_url(base)
         headers = request_headers(api_key, args.get("anthropic_version") or ANTHROPIC_VERSION,
                                   args.get("extra_headers") or cfg.get("extra_headers"))
-        register_headers(headers)
-        register_url(url)
         tools = [anthropic_tool(f) for f in effective_functions(dialog, functions)]
         body = build_body(dialog.messages, wire_model, tools, prompt, args, stream)
         sent_args = {k: v for k, v in body.items() if k not in ("model", "messages", "tools", "system")}

@@ -18,7 +18,7 @@ from lllm.invokers.base import (ModelOutput, PreparedRequest, ProviderInvoker, T
                                 effective_functions, request_record)
 from lllm.invokers.context_windows import context_window
 from lllm.invokers.router import openai_target, resolve_endpoint
-from lllm.secrets import register_headers, register_settings, register_url, strip_userinfo
+from lllm.secrets import register_settings, strip_userinfo
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
@@ -387,8 +387,6 @@ class OpenAIInvoker(ProviderInvoker):
                               api_key=client.get("api_key") or cfg.get("api_key"), extra_headers=extra_headers,
                               api_version=client.get("api_version") or cfg.get("api_version"),
                               path="/responses" if responses else "/chat/completions")
-        register_headers(ep.headers)
-        register_url(ep.url)
         native = provider == "azure" or (provider == "openai" and ep.official)  # OpenAI's own servers
         system_role = cfg.get("system_role") or ("developer" if native and provider == "openai" else "system")
         tools = [f.to_tool() for f in effective_functions(dialog, functions)]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 from lllm.core.const import APITypes
 from lllm.errors import ConfigError, ProviderError
 from lllm.invokers.base import BaseInvoker, InvokeResult, _BUILDERS, build_invoker, classify_exception, register_invoker
+from lllm.secrets import register_headers, register_url
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
@@ -200,6 +201,8 @@ def resolve_endpoint(provider: str, wire_model: str, *, api_base: Optional[str] 
     if extra_headers:
         headers.update({str(k): str(v) for k, v in extra_headers.items()})
     ep = Endpoint(provider=provider, url=url, headers=headers, official=official)
+    register_headers(headers)  # once per endpoint: the secrets registry only grows (lllm.secrets)
+    register_url(url)
     if len(_endpoints) > 256:  # keys rotate rarely; keep the cache bounded anyway
         _endpoints.clear()
     _endpoints[cache_key] = ep
