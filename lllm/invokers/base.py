@@ -1,8 +1,8 @@
 """The invoker contract: turn a Dialog into one model call and the model's answer into a Message.
 
 Provider modules only translate (request building, response/SSE parsing, error mapping); the shared
-steps (which tools are offered, output parsing and validation, tool-argument decoding, cost) live
-here so every invoker behaves identically as seen by the agent loop."""
+steps (the ``ProviderInvoker.acall`` template, which tools are offered, output parsing and validation,
+tool-argument decoding, cost) live here so every invoker behaves identically as seen by the agent loop."""
 from __future__ import annotations
 
 import asyncio
