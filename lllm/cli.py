@@ -196,7 +196,8 @@ def cmd_pkg_list(args: argparse.Namespace) -> int:
     if not rows:
         print("No packages installed.")
         return 0
-    table = [("NAME", "VERSION", "SCOPE", "PATH")] + [(r["name"], r["version"], r["scope"], r["path"]) for r in rows]
+    table = [("NAME", "VERSION", "SCOPE", "PATH")] + [(r["name"], r["version"] or "-", r["scope"], r["path"])
+                                                      for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(3)]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3])

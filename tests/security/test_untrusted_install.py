@@ -99,7 +99,7 @@ def test_untrusted_package_installs_and_no_command_runs_it(tmp_path):
     check_all = cli("check", cwd=work, home=home, **untrusted)
     assert "Traceback" not in check_all.stderr
     pkgs = cli("pkg", "list", cwd=work, home=home, **untrusted)
-    assert pkgs.returncode == 0 and pkgs.stdout.splitlines()[1].split()[:3] == ["evil", "0.0.0", "user"]
+    assert pkgs.returncode == 0 and pkgs.stdout.splitlines()[1].split()[:3] == ["evil", "-", "user"]
     exported = cli("pkg", "export", "evil", str(tmp_path / "out.zip"), cwd=work, home=home, **untrusted)
     assert exported.returncode == 0, exported.stderr
     with zipfile.ZipFile(tmp_path / "out.zip") as zf, zipfile.ZipFile(archive) as original:
@@ -129,7 +129,8 @@ def test_install_package_api_loads_only_a_trusted_package(tmp_path, monkeypatch)
     monkeypatch.delenv("LLLM_TRUSTED_PACKAGES")  # unset: every package is trusted, as auto-init does
     rt = Runtime("t2")
     install_package(archive, alias="evil2", runtime=rt)
-    assert sorted(rt.packages) == ["dep", "evil2"] and "dep/tools" in ran(marker)
+    assert sorted(rt.packages) == ["dep", "evil", "evil2"] and "dep/tools" in ran(marker)
+    assert rt.packages["evil"].name == "evil2" and rt.packages["evil"].alias == "evil"  # its own name, kept
 
 
 def test_install_checks_the_manifest_statically_naming_the_installed_file(tmp_path):
