@@ -170,6 +170,7 @@ class PackageLoader:
         self.allowed = allowed
         self._in_progress: Set[str] = set()
         self._imports: Dict[str, Set[str]] = {}
+        self._homes: Dict[str, Optional[str]] = {}  # folder -> folder of its nearest manifest
 
     def warn(self, message: str) -> None:
         if self.strict:
@@ -322,7 +323,9 @@ class PackageLoader:
         namespace = f"{ctx.package}.{ctx.section}"
         if rtype == "prompt":
             value.qualified_key = f"{namespace}:{key}"
-            home = _home_package_dir(Path(ctx.source).parent)
+            folder = os.path.dirname(ctx.source)
+            home = self._homes[folder] if folder in self._homes else \
+                self._homes.setdefault(folder, _home_package_dir(Path(folder)))
             if home is not None and home != self._base_of(ctx.package):  # re-exported from another package
                 value.home_dir = home  # its tool declarations bind in that package first (tool_binding)
         self.register(ResourceNode.eager(key, value, namespace, rtype, source=source, file_path=ctx.source))
