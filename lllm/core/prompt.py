@@ -140,7 +140,13 @@ class Prompt:
                  parser: Optional[ParserLike] = None, format: Any = None,
                  function_list: Iterable[Union[Function, str]] = (), mcp_servers_list: Iterable[MCP] = (),
                  addon_args: Optional[Dict[str, Any]] = None, handler: Optional[BaseHandler] = None,
-                 renderer: Optional[BaseRenderer] = None):
+                 renderer: Optional[BaseRenderer] = None, **unknown: Any):
+        if unknown:  # 0.1.x (a pydantic model) ignored them silently; ignored here too, but said so
+            import warnings
+            warnings.warn(f"Prompt '{path}': unknown keyword(s) {sorted(unknown)} are ignored. Known: path, prompt, "
+                          f"metadata, parser, format, function_list, mcp_servers_list, addon_args, handler, renderer "
+                          f"(tags to parse go in parser=DefaultTagParser(xml_tags=...); tools in function_list=)",
+                          UserWarning, stacklevel=2)
         if not isinstance(path, str) or not path:
             preview = prompt[:40] + ("..." if len(prompt) > 40 else "") if isinstance(prompt, str) else prompt
             raise ValueError(f"Prompt path must be a non-empty string (prompt {preview!r})")

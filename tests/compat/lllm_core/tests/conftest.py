@@ -121,9 +121,6 @@ EXCLUDED_BY_REASON = {
     "changed: `MCP.to_tool(invoker)` accepts every invoker (as above)": [
         "test_prompt.py::TestMCP::test_to_tool_unsupported_returns_none",
     ],
-    "changed: passes the unknown keyword `prompt_kw=`; LLLM's `Prompt` rejects unknown keywords so a typo cannot pass silently": [
-        "test_prompt.py::TestPrompt::test_call_with_vars",
-    ],
     "private: `_resolve_handler`": [
         "test_prompt.py::TestDefaultSimpleHandler::test_handler_with_prompt_object_returns_it_directly",
     ],
