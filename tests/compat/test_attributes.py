@@ -135,3 +135,9 @@ def test_renamed_spellings_do_not_warn_in_their_new_form():
         spec = AgentSpec.from_config("a", {"model_name": "test", "system_prompt": "s"})
         assert spec.model_name == "test" and ResourceNode.eager("k", 1).loaded
         Dialog  # noqa: B018 - imported for the public names only
+
+
+def test_prompt_ignores_unknown_keywords_as_0_1_x_did_but_says_so():
+    with pytest.warns(UserWarning, match=r"Prompt 'tags': unknown keyword\(s\) \['xml_tags'\] are ignored"):
+        prompt = Prompt(path="tags", prompt="Answer in <answer> tags.", xml_tags=["answer"])
+    assert prompt.parser is None and prompt.prompt == "Answer in <answer> tags."
