@@ -308,17 +308,14 @@ class Tactic(ABC):
                  metadata: Optional[Dict[str, Any]], keep_dialogs: bool) -> Iterator["Tactic"]:
         """One sync call's scope: the per-call copy with a running session, its outcome recorded,
         and the session finished and saved whatever happens."""
-        parent = _current_call.get()
-        ctx = self._begin(task, session_name, metadata)
-        token = _current_call.set((ctx, ctx._session))
+        parent, ctx, token = self._enter(task, session_name, metadata)
         try:
             yield ctx
         except BaseException as e:
             ctx._session.failure(e)
             raise
         finally:
-            _current_call.reset(token)
-            if self._finish(ctx, parent, keep_dialogs):
+            if self._leave(ctx, parent, token, keep_dialogs):
                 self._save(ctx._session, tags, metadata)
 
     @contextlib.asynccontextmanager
@@ -326,18 +323,27 @@ class Tactic(ABC):
                         metadata: Optional[Dict[str, Any]], keep_dialogs: bool) -> AsyncIterator["Tactic"]:
         """``_calling`` for ``acall``: the save (file or database I/O) runs in a worker thread, so other
         coroutines keep running meanwhile; it is awaited, so the session is saved when the call returns."""
-        parent = _current_call.get()
-        ctx = self._begin(task, session_name, metadata)
-        token = _current_call.set((ctx, ctx._session))
+        parent, ctx, token = self._enter(task, session_name, metadata)
         try:
             yield ctx
         except BaseException as e:
             ctx._session.failure(e)
             raise
         finally:
-            _current_call.reset(token)
-            if self._finish(ctx, parent, keep_dialogs):
+            if self._leave(ctx, parent, token, keep_dialogs):
                 await asyncio.to_thread(self._save, ctx._session, tags, metadata)
+
+    def _enter(self, task: Any, session_name: Optional[str],
+               metadata: Optional[Dict[str, Any]]) -> Tuple[Any, "Tactic", Any]:
+        """(the enclosing call, the per-call copy, the context token) at the start of a call."""
+        parent = _current_call.get()
+        ctx = self._begin(task, session_name, metadata)
+        return parent, ctx, _current_call.set((ctx, ctx._session))
+
+    def _leave(self, ctx: "Tactic", parent: Any, token: Any, keep_dialogs: bool) -> bool:
+        """End a call's scope; True when its session is to be saved."""
+        _current_call.reset(token)
+        return self._finish(ctx, parent, keep_dialogs)
 
     def __call__(self, task: Any, session_name: Optional[str] = None, tags: Optional[Dict[str, str]] = None,
                  metadata: Optional[Dict[str, Any]] = None, return_session: bool = False, **kw: Any) -> Any:
