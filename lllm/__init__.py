@@ -73,40 +73,86 @@ __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from lllm.core.agent import Agent
-    from lllm.core.config import AgentSpec, deep_merge, parse_agent_configs
+    from lllm.core.config import (
+        AgentSpec,
+        agent_config_schema,
+        deep_merge,
+        load_config,
+        parse_agent_configs,
+        resolve_config,
+        resolve_profile,
+        vendor_config,
+    )
     from lllm.core.const import APITypes, Modalities, Roles
     from lllm.core.context import ContextManager, DefaultContextManager
     from lllm.core.dialog import Dialog, DialogTreeNode
+    from lllm.core.discovery import load_cwd_fallback, load_package, load_runtime
+    from lllm.core.functional import tactic
+    from lllm.core.manifest import find_config_file
     from lllm.core.message import FunctionCall, InvokeCost, Message, TokenLogprob
+    from lllm.core.packages import export_package, install_package, list_packages, remove_package
     from lllm.core.parsers import BaseParser, DefaultTagParser
-    from lllm.core.prompt import (BaseHandler, BaseRenderer, DefaultHandler, DefaultSimpleHandler, Prompt,
-                                  StringFormatterRenderer)
+    from lllm.core.prompt import (
+        BaseHandler,
+        BaseRenderer,
+        DefaultHandler,
+        DefaultSimpleHandler,
+        Prompt,
+        StringFormatterRenderer,
+    )
     from lllm.core.resource import PackageInfo, ResourceNode
-    from lllm.core.runtime import Runtime, get_default_runtime, get_runtime, set_default_runtime
+    from lllm.core.runtime import (
+        Runtime,
+        get_default_runtime,
+        get_runtime,
+        load_prompt,
+        load_proxy,
+        load_resource,
+        load_tactic,
+        load_tool,
+        set_default_runtime,
+    )
     from lllm.core.sessions import AgentCallSession, InvokeTrace, TacticCallSession
     from lllm.core.stream import BaseStreamHandler, PrintStreamHandler
-    from lllm.core.functional import tactic
-    from lllm.core.tactic import Tactic, build_tactic, register_tactic_class
+    from lllm.core.tactic import Tactic, build_tactic, register_tactic_class, use_invoker
+    from lllm.core.tactic_tools import (
+        build_tactic_endpoint_info,
+        build_tactic_function,
+        call_tactic_proxy_endpoint,
+        tactictool,
+    )
     from lllm.core.tools import MCP, Function, tool
-    from lllm.errors import (AgentCallError, AgentException, ConfigError, LLLMError, PackageError, ParseError,
-                             ProviderError, ProxyError, ResourceNotFoundError, ToolBindingError)
+    from lllm.errors import (
+        AgentCallError,
+        AgentException,
+        ConfigError,
+        LLLMError,
+        PackageError,
+        ParseError,
+        ProviderError,
+        ProxyError,
+        ResourceNotFoundError,
+        ToolBindingError,
+    )
     from lllm.invokers.base import BaseInvoker, InvokeResult, build_invoker, register_invoker
-    from lllm.logging import (LocalFileBackend, LogBackend, LogStore, NoOpBackend, PostgresBackend, SessionRecord,
-                              SessionSummary, SQLiteBackend, local_store, noop_store, postgres_store, setup_logging,
-                              sqlite_store)
-    from lllm.core.config import (agent_config_schema, load_config, resolve_config, resolve_profile,
-                                  vendor_config)
-    from lllm.core.discovery import load_cwd_fallback, load_package, load_runtime
-    from lllm.core.manifest import find_config_file
-    from lllm.core.packages import export_package, install_package, list_packages, remove_package
-    from lllm.core.runtime import load_prompt, load_proxy, load_resource, load_tactic, load_tool
-    from lllm.core.tactic_tools import (build_tactic_endpoint_info, build_tactic_function,
-                                        call_tactic_proxy_endpoint, tactictool)
-    from lllm.core.tactic import use_invoker
+    from lllm.logging import (
+        LocalFileBackend,
+        LogBackend,
+        LogStore,
+        NoOpBackend,
+        PostgresBackend,
+        SessionRecord,
+        SessionSummary,
+        SQLiteBackend,
+        local_store,
+        noop_store,
+        postgres_store,
+        setup_logging,
+        sqlite_store,
+    )
     from lllm.logging.replay import rerun
-    from lllm.proxies import (BaseProxy, Proxy, ProxyManager, ProxyRegistrator, load_builtin_proxies,
-                              register_proxy)
     from lllm.mcp import MCPServer
+    from lllm.proxies import BaseProxy, Proxy, ProxyManager, ProxyRegistrator, load_builtin_proxies, register_proxy
     from lllm.sandbox import AgentInterpreter
     from lllm.sandbox.jupyter import JupyterSession
 

@@ -21,8 +21,7 @@ from lllm.core.message import Message
 from lllm.core.stream import emit_chunk, emit_done
 from lllm.core.tokens import estimate_messages_tokens, estimate_tokens
 from lllm.errors import LLLMError
-from lllm.invokers.base import (BaseInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions,
-                                finish_output)
+from lllm.invokers.base import BaseInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions, finish_output
 
 ScriptItem = Union[str, Message, ModelOutput, InvokeResult, BaseException, Callable[[Any], Any]]
 

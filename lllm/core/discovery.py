@@ -17,12 +17,26 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
-from lllm.core.manifest import (STANDARD_SECTIONS, Manifest, PathEntry, check_name, find_config_file, manifest_in,
-                                read_manifest)
+from lllm.core.manifest import (
+    STANDARD_SECTIONS,
+    Manifest,
+    PathEntry,
+    check_name,
+    find_config_file,
+    manifest_in,
+    read_manifest,
+)
 from lllm.core.package_imports import register_package_imports
 from lllm.core.resource import PackageInfo, ResourceNode
-from lllm.core.runtime import (LoadingContext, Runtime, get_default_runtime, loading_context, loading_runtime,
-                               set_default_runtime, set_named_runtime)
+from lllm.core.runtime import (
+    LoadingContext,
+    Runtime,
+    get_default_runtime,
+    loading_context,
+    loading_runtime,
+    set_default_runtime,
+    set_named_runtime,
+)
 from lllm.errors import ConfigError, PackageError
 
 logger = logging.getLogger("lllm.config")

@@ -16,8 +16,15 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, 
 from pydantic import BaseModel, ValidationError
 
 from lllm.core.parsers import BaseParser, DefaultTagParser
-from lllm.core.tools import (MCP, Function, default_processor, drop_optional_nulls, strict_json_schema, tool,
-                             validation_errors)
+from lllm.core.tools import (
+    MCP,
+    Function,
+    default_processor,
+    drop_optional_nulls,
+    strict_json_schema,
+    tool,
+    validation_errors,
+)
 from lllm.errors import ParseError
 
 ParserLike = Union[BaseParser, Callable[..., Dict[str, Any]]]

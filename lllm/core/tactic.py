@@ -8,9 +8,9 @@ import asyncio
 import collections
 import concurrent.futures as cf
 import contextlib
-import functools
 import contextvars
 import copy
+import functools
 import hashlib
 import inspect
 import json
@@ -90,7 +90,7 @@ def _redact(value: Any) -> Any:
     return redact(value)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _library_versions() -> Dict[str, str]:
     """Versions of the libraries on the model-call path (read once per process)."""
     from importlib.metadata import PackageNotFoundError, version

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from lllm.invokers.base import (BaseInvoker, InvokeResult, ModelOutput, PreparedRequest, ProviderInvoker, ToolCallOut,
-                                build_invoker, register_invoker, registered_invokers)
+from lllm.invokers.base import (
+    BaseInvoker,
+    InvokeResult,
+    ModelOutput,
+    PreparedRequest,
+    ProviderInvoker,
+    ToolCallOut,
+    build_invoker,
+    register_invoker,
+    registered_invokers,
+)
 
 _LAZY = {
     "OpenAIInvoker": "lllm.invokers.openai",

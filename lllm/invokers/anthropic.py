@@ -16,8 +16,14 @@ from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.stream import emit_chunk, emit_done
 from lllm.errors import ConfigError, ProviderError
 from lllm.invokers import http
-from lllm.invokers.base import (ModelOutput, PreparedRequest, ProviderInvoker, ToolCallOut, effective_functions,
-                                request_record)
+from lllm.invokers.base import (
+    ModelOutput,
+    PreparedRequest,
+    ProviderInvoker,
+    ToolCallOut,
+    effective_functions,
+    request_record,
+)
 from lllm.invokers.context_windows import context_window
 from lllm.secrets import register_headers, register_settings, register_url, strip_userinfo
 

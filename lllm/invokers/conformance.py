@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, List
-
-import pytest
+from typing import List
 
 from lllm.core.const import Roles
 from lllm.core.dialog import Dialog

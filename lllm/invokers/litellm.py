@@ -17,11 +17,27 @@ from lllm.core.const import APITypes
 from lllm.core.stream import emit_done
 from lllm.errors import ConfigError, ProviderError
 from lllm.invokers.anthropic import THINKING_KEY, anthropic_skills
-from lllm.invokers.base import (DEFAULT_TIMEOUT_S, InvokeResult, ModelOutput, PreparedRequest, ProviderInvoker,
-                                check_format_api_type, effective_functions, request_record)
+from lllm.invokers.base import (
+    DEFAULT_TIMEOUT_S,
+    InvokeResult,
+    ModelOutput,
+    PreparedRequest,
+    ProviderInvoker,
+    check_format_api_type,
+    effective_functions,
+    request_record,
+)
 from lllm.invokers.context_windows import context_window
-from lllm.invokers.openai import (ChatStream, chat_messages, parse_chat, parse_responses, response_format,
-                                  responses_input, responses_stream_event, responses_tools)
+from lllm.invokers.openai import (
+    ChatStream,
+    chat_messages,
+    parse_chat,
+    parse_responses,
+    response_format,
+    responses_input,
+    responses_stream_event,
+    responses_tools,
+)
 from lllm.logging.redact import is_secret_name
 from lllm.secrets import register_settings, scrub_exception, strip_userinfo
 

@@ -14,8 +14,15 @@ from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.stream import emit_chunk, emit_done
 from lllm.errors import ProviderError
 from lllm.invokers import http
-from lllm.invokers.base import (ModelOutput, PreparedRequest, ProviderInvoker, ToolCallOut, check_format_api_type,
-                                effective_functions, request_record)
+from lllm.invokers.base import (
+    ModelOutput,
+    PreparedRequest,
+    ProviderInvoker,
+    ToolCallOut,
+    check_format_api_type,
+    effective_functions,
+    request_record,
+)
 from lllm.invokers.context_windows import context_window
 from lllm.invokers.router import openai_target, resolve_endpoint
 from lllm.secrets import register_settings, strip_userinfo

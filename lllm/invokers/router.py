@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from lllm.core.const import APITypes
 from lllm.errors import ConfigError, ProviderError
-from lllm.invokers.base import BaseInvoker, InvokeResult, _BUILDERS, build_invoker, classify_exception, register_invoker
+from lllm.invokers.base import _BUILDERS, BaseInvoker, InvokeResult, build_invoker, classify_exception, register_invoker
 from lllm.secrets import register_headers, register_url
 
 if TYPE_CHECKING:  # pragma: no cover

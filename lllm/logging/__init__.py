@@ -23,12 +23,28 @@ _EXPORTS = {
 __all__ = sorted([*_EXPORTS, "redact", "REDACTED"])
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lllm.logging.backends import (IndexedBackend, Lease, LocalFileBackend, LogBackend, LogStoreError,
-                                       NoOpBackend, SessionQuery, SQLiteBackend)
+    from lllm.logging.backends import (
+        IndexedBackend,
+        Lease,
+        LocalFileBackend,
+        LogBackend,
+        LogStoreError,
+        NoOpBackend,
+        SessionQuery,
+        SQLiteBackend,
+    )
     from lllm.logging.postgres import PostgresBackend
     from lllm.logging.replay import ReplayInvoker, rerun
-    from lllm.logging.store import (STORE_SCHEMA_VERSION, LogStore, SessionRecord, SessionSummary, local_store,
-                                    noop_store, postgres_store, sqlite_store)
+    from lllm.logging.store import (
+        STORE_SCHEMA_VERSION,
+        LogStore,
+        SessionRecord,
+        SessionSummary,
+        local_store,
+        noop_store,
+        postgres_store,
+        sqlite_store,
+    )
     from lllm.logging.terminal import LOGGER_NAMES, ColoredFormatter, setup_logging
     from lllm.logging.tracing import disable_tracing, enable_tracing
 

@@ -11,8 +11,19 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional
 
-from lllm.logging.backends import (_HIGH, SQL_SCHEMA_VERSION, IndexedBackend, Lease, LogStoreError, SessionQuery,
-                                   check_lease_args, index_conditions, index_select, validate_key, validate_prefix)
+from lllm.logging.backends import (
+    _HIGH,
+    SQL_SCHEMA_VERSION,
+    IndexedBackend,
+    Lease,
+    LogStoreError,
+    SessionQuery,
+    check_lease_args,
+    index_conditions,
+    index_select,
+    validate_key,
+    validate_prefix,
+)
 
 _SCHEMA = [
     'CREATE TABLE IF NOT EXISTS lllm_kv (key TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL)',

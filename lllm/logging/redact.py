@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, List, Optional
 
-from lllm.secrets import (MIN_SECRET_LENGTH, REDACTED, environment_secrets, hide, is_secret_name,
-                          known_secrets)
+from lllm.secrets import MIN_SECRET_LENGTH, REDACTED, environment_secrets, hide, is_secret_name, known_secrets
 
 
 def redact(value: Any, secrets: Optional[Iterable[str]] = None) -> Any:

@@ -20,8 +20,8 @@ from lllm.core.const import APITypes
 from lllm.core.message import FunctionCall, Message
 from lllm.core.sessions import AgentCallSession, InvokeTrace, TacticCallSession
 from lllm.errors import ConfigError, LLLMError, ParseError, ProviderError
-from lllm.logging.redact import REDACTED
 from lllm.invokers.base import BaseInvoker, InvokeResult, effective_functions
+from lllm.logging.redact import REDACTED
 
 _VOLATILE_ARGS = frozenset({"timeout", "api_base", "base_url", "api_key", "extra_headers"})
 

@@ -22,8 +22,18 @@ from pydantic import BaseModel, Field
 
 from lllm.core.jsonable import to_json_safe
 from lllm.core.sessions import TacticCallSession
-from lllm.logging.backends import (IndexedBackend, Lease, LocalFileBackend, LogBackend, LogStoreError, NoOpBackend,
-                                   SessionQuery, SQLiteBackend, is_segment, validate_key)
+from lllm.logging.backends import (
+    IndexedBackend,
+    Lease,
+    LocalFileBackend,
+    LogBackend,
+    LogStoreError,
+    NoOpBackend,
+    SessionQuery,
+    SQLiteBackend,
+    is_segment,
+    validate_key,
+)
 from lllm.logging.redact import environment_secrets, redact
 
 logger = logging.getLogger("lllm")

@@ -96,6 +96,7 @@ def enable_tracing(tracer_provider: Any = None) -> None:
     """Export every finished tactic session through OpenTelemetry (the global provider by default)."""
     global _hook
     from opentelemetry import trace
+
     from lllm import __version__
     from lllm.core.tactic import session_hooks
     disable_tracing()

@@ -8,7 +8,7 @@ namespaces (the real boundary, also without root); ``auto`` (default) picks ``bw
 from __future__ import annotations
 
 from lllm.sandbox.bwrap_backend import BwrapExecutor, bwrap_status
-from lllm.sandbox.executor import ApiHandler, Executor, ExecResult, SandboxError
+from lllm.sandbox.executor import ApiHandler, ExecResult, Executor, SandboxError
 from lllm.sandbox.inprocess_backend import InProcessExecutor
 from lllm.sandbox.interpreter import BACKENDS, AgentInterpreter, clip_output, resolve_backend
 from lllm.sandbox.subprocess_backend import SubprocessExecutor

@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 from typing import Any, Dict, List, Optional, Tuple
 

@@ -13,7 +13,7 @@ import threading
 from typing import Any, Dict, Optional
 
 from lllm.sandbox import worker as _worker
-from lllm.sandbox.executor import ApiHandler, Executor, ExecResult, call_api
+from lllm.sandbox.executor import ApiHandler, ExecResult, Executor, call_api
 
 _HIDDEN = (os.path.abspath(__file__), _worker.__file__)
 

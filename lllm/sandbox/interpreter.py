@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional, Union
 
 from lllm.sandbox.bwrap_backend import BwrapExecutor, bwrap_status
-from lllm.sandbox.executor import Executor, ExecResult
+from lllm.sandbox.executor import ExecResult, Executor
 from lllm.sandbox.inprocess_backend import InProcessExecutor
 from lllm.sandbox.subprocess_backend import SubprocessExecutor
 

@@ -39,8 +39,8 @@ import weakref
 from typing import Any, Dict, List, Optional
 
 from lllm.sandbox import worker as _worker
-from lllm.sandbox.executor import ApiHandler, Executor, ExecResult, SandboxError, call_api
 from lllm.sandbox.cgroups import MemoryCgroup
+from lllm.sandbox.executor import ApiHandler, ExecResult, Executor, SandboxError, call_api
 from lllm.sandbox.isolation import UidLease, can_drop_privileges, minimal_env
 
 START_TIMEOUT_S = 15.0

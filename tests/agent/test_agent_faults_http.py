@@ -7,10 +7,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from support.fake_server import FakeServers
 
 from lllm import Agent, Function
 from lllm.errors import AgentCallError, ProviderError
-from support.fake_server import FakeServers
 
 
 def agent_for(base_url: str, **kw) -> Agent:

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from lllm import Agent, Prompt, Roles, tool
 from lllm.core.parsers import DefaultTagParser
 from lllm.core.stream import BaseStreamHandler
-from lllm.errors import AgentCallError, LLLMError, ProviderError, ToolBindingError
 from lllm.core.tools import Function
+from lllm.errors import AgentCallError, LLLMError, ProviderError, ToolBindingError
 from lllm.testing import MockInvoker, tool_calls
 
 

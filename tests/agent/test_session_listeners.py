@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from lllm import Agent
 from lllm.errors import ProviderError
 from lllm.testing import MockInvoker
-from lllm import Agent
 
 
 def make_agent(script):

@@ -5,7 +5,7 @@ import warnings
 
 import pytest
 
-from lllm import Agent, AgentSpec, Dialog, MCP, Message, Prompt, Tactic, tool
+from lllm import MCP, Agent, AgentSpec, Dialog, Message, Prompt, Tactic, tool
 from lllm.core.const import Roles
 from lllm.core.message import InvokeCost, TokenLogprob
 from lllm.core.resource import PackageInfo, ResourceNode

@@ -96,9 +96,8 @@ def test_name_imports_from_its_0_1_x_module(module, name):
 
 
 def test_reexports_are_the_same_objects_as_the_new_homes():
-    from lllm.core import const, dialog, prompt, runtime
-    from lllm import errors, core
-    from lllm.core import context, message, packages, sessions
+    from lllm import core, errors
+    from lllm.core import const, context, dialog, message, packages, prompt, runtime, sessions
     assert const.ParseError is errors.ParseError and const.InvokeCost is message.InvokeCost
     assert dialog.DefaultContextManager is context.DefaultContextManager
     assert prompt.AgentCallSession is sessions.AgentCallSession and core.Prompt is prompt.Prompt

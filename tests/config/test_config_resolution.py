@@ -9,8 +9,17 @@ import pytest
 import yaml
 from support.pkgtree import write_tree
 
-from lllm import (Runtime, Tactic, agent_config_schema, build_tactic, load_config, load_package, resolve_config,
-                  resolve_profile, vendor_config)
+from lllm import (
+    Runtime,
+    Tactic,
+    agent_config_schema,
+    build_tactic,
+    load_config,
+    load_package,
+    resolve_config,
+    resolve_profile,
+    vendor_config,
+)
 from lllm.errors import ConfigError, ResourceNotFoundError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,8 +5,13 @@ import pytest
 
 import lllm.core.context as ctx
 from lllm.core.const import Modalities, Roles
-from lllm.core.context import (TRUNCATION_MARKER, ContextManager, DefaultContextManager, build_context_manager,
-                               register_context_manager)
+from lllm.core.context import (
+    TRUNCATION_MARKER,
+    ContextManager,
+    DefaultContextManager,
+    build_context_manager,
+    register_context_manager,
+)
 from lllm.core.dialog import Dialog
 from lllm.core.message import FunctionCall, Message
 from lllm.core.runtime import Runtime

@@ -12,8 +12,7 @@ def msg(text, role=Roles.USER, **kw):
 
 
 def test_compat_reexports():
-    from lllm.core import dialog
-    from lllm.core import message
+    from lllm.core import dialog, message
     assert dialog.Message is message.Message
     assert dialog.FunctionCall is message.FunctionCall
     assert dialog.InvokeCost is message.InvokeCost

@@ -3,8 +3,14 @@ import sys
 
 from lllm.core.const import Modalities, Roles
 from lllm.core.message import FunctionCall, Message
-from lllm.core.tokens import (IMAGE_TOKENS, MESSAGE_OVERHEAD, REPLY_PRIMING, estimate_message_tokens,
-                              estimate_messages_tokens, estimate_tokens)
+from lllm.core.tokens import (
+    IMAGE_TOKENS,
+    MESSAGE_OVERHEAD,
+    REPLY_PRIMING,
+    estimate_message_tokens,
+    estimate_messages_tokens,
+    estimate_tokens,
+)
 
 
 def test_estimate_tokens_is_ceil_quarter_length():

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+from support.cassette_server import CassetteServer, load_cassette
 
 from lllm.core.const import Modalities, Roles
 from lllm.core.dialog import Dialog
@@ -21,7 +22,6 @@ from lllm.core.tools import Function
 from lllm.errors import ProviderError
 from lllm.invokers.anthropic import THINKING_KEY, AnthropicInvoker
 from lllm.invokers.pricing import price_usage
-from support.cassette_server import CassetteServer, load_cassette
 
 A = "anthropic/"
 SYS = "You are a helpful assistant.\n\n"  # as recorded (a YAML "|+" block keeps both newlines)
@@ -413,6 +413,7 @@ def test_import_is_lazy():
 
 def test_message_mapping_merges_turns_and_sniffs_images():
     from PIL import Image
+
     from lllm.invokers.anthropic import anthropic_messages
     buf = io.BytesIO()
     Image.new("RGB", (2, 2)).save(buf, format="GIF")
@@ -468,10 +469,11 @@ def test_openai_style_model_args_are_mapped_or_dropped():
 
 def test_the_responses_api_type_is_refused_before_any_request():
     import pytest
+
+    from lllm import Dialog
     from lllm.core.const import APITypes
     from lllm.errors import ConfigError
     from lllm.invokers.anthropic import AnthropicInvoker
-    from lllm import Dialog
     d = Dialog()
     d.put_text("hi")
     with pytest.raises(ConfigError, match="Responses API; Anthropic model 'claude-x' takes api_type='completion'"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import List
 
 import pytest
+from support.cassette_server import CassetteServer, load_cassette
 
 from lllm.core.const import Roles
 from lllm.core.dialog import Dialog
@@ -12,7 +13,6 @@ from lllm.core.stream import BaseStreamHandler
 from lllm.core.tools import Function
 from lllm.errors import ProviderError
 from lllm.invokers.anthropic import THINKING_KEY, AnthropicInvoker, StreamAssembler, parse_message
-from support.cassette_server import CassetteServer, load_cassette
 
 A = "anthropic/"
 

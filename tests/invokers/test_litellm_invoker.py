@@ -16,6 +16,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # offline: no rem
 pytest.importorskip("litellm", reason="LiteLLM is an optional extra: pip install 'lllm[litellm]'")
 
 from pydantic import BaseModel  # noqa: E402
+from support.cassette_server import CassetteServer, load_cassette  # noqa: E402
 
 from lllm.core.aio import run_sync  # noqa: E402
 from lllm.core.const import APITypes, Roles  # noqa: E402
@@ -28,7 +29,6 @@ from lllm.errors import ConfigError, ProviderError  # noqa: E402
 from lllm.invokers.anthropic import AnthropicInvoker  # noqa: E402
 from lllm.invokers.litellm import LiteLLMInvoker, classify_litellm, load_litellm  # noqa: E402
 from lllm.invokers.pricing import price_usage  # noqa: E402
-from support.cassette_server import CassetteServer, load_cassette  # noqa: E402
 
 # LiteLLM's own import-time and pydantic warnings are not ours to fix
 pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.filterwarnings("ignore::DeprecationWarning")]

@@ -10,6 +10,7 @@ from typing import List
 
 import pytest
 from aiohttp import web
+from support.fake_server import FakeServers
 
 from lllm.core.dialog import Dialog
 from lllm.core.stream import BaseStreamHandler
@@ -17,7 +18,7 @@ from lllm.core.tools import Function
 from lllm.errors import ProviderError
 from lllm.invokers import http
 from lllm.invokers.openai import OpenAIInvoker
-from support.fake_server import FakeServers
+
 
 @pytest.fixture(scope="module")
 def fake(fake_servers) -> FakeServers:

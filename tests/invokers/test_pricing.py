@@ -21,6 +21,7 @@ def usage(p=1000, c=50, cached=0, **kw):
                                              ("deepseek", "deepseek-chat")])
 def test_matches_genai_prices(provider, model):
     from genai_prices import Usage, calc_price
+
     from lllm.invokers.pricing import PROVIDER_IDS
     u = price_usage(provider, model, usage(1200, 300, cached=200))
     ref = calc_price(Usage(input_tokens=1200, cache_read_tokens=200, output_tokens=300), model,

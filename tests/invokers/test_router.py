@@ -12,8 +12,7 @@ from lllm.errors import ConfigError, ProviderError
 from lllm.invokers import build_invoker, registered_invokers
 from lllm.invokers.base import BaseInvoker, InvokeResult
 from lllm.invokers.openai import OpenAIInvoker
-from lllm.invokers.router import (OPENAI_COMPATIBLE, PROVIDERS, AutoInvoker, openai_target, resolve_endpoint,
-                                  route)
+from lllm.invokers.router import OPENAI_COMPATIBLE, PROVIDERS, AutoInvoker, openai_target, resolve_endpoint, route
 
 ALL_ENV = [v for p in PROVIDERS.values() for v in p.base_env + p.key_env] + ["AZURE_API_VERSION"]
 

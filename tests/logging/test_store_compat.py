@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lllm import Dialog, Roles
-from lllm.logging import STORE_SCHEMA_VERSION, SQLiteBackend, LogStore, local_store
+from lllm.logging import STORE_SCHEMA_VERSION, LogStore, SQLiteBackend, local_store
 
 FIXTURE = Path(__file__).parent / "fixtures" / "store_v1"
 SUCCESS, FAILURE = "20261126_073013_a0b60c6d", "20261126_073013_75f15526"

@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel
 
 from lllm import Dialog, Prompt, Roles, Tactic, tool
-from lllm.logging import LocalFileBackend, sqlite_store, local_store
+from lllm.logging import LocalFileBackend, local_store, sqlite_store
 
 
 @tool

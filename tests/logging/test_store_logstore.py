@@ -12,8 +12,16 @@ import pytest
 
 from lllm import Runtime, Tactic
 from lllm.core.resource import PackageInfo
-from lllm.logging import (LocalFileBackend, LogStore, NoOpBackend, SessionQuery, SQLiteBackend, local_store,
-                          noop_store, sqlite_store)
+from lllm.logging import (
+    LocalFileBackend,
+    LogStore,
+    NoOpBackend,
+    SessionQuery,
+    SQLiteBackend,
+    local_store,
+    noop_store,
+    sqlite_store,
+)
 from lllm.logging.conformance import BASE_TIME, make_session
 from lllm.logging.store import query_entries
 

@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from lllm.logging import ColoredFormatter, LOGGER_NAMES, setup_logging
+from lllm.logging import LOGGER_NAMES, ColoredFormatter, setup_logging
 from lllm.logging.terminal import LEVEL_COLORS, RESET, parse_level
 
 

@@ -13,8 +13,19 @@ import pytest
 from support.pkgtree import write_tree
 
 import lllm
-from lllm import (Prompt, ResourceNode, Runtime, find_config_file, get_default_runtime, get_runtime, load_cwd_fallback,
-                  load_package, load_resource, load_runtime, tool)
+from lllm import (
+    Prompt,
+    ResourceNode,
+    Runtime,
+    find_config_file,
+    get_default_runtime,
+    get_runtime,
+    load_cwd_fallback,
+    load_package,
+    load_resource,
+    load_runtime,
+    tool,
+)
 from lllm.errors import ResourceNotFoundError, ToolBindingError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,10 +6,10 @@ from typing import List, Optional
 import pytest
 from pydantic import BaseModel
 
+from lllm.core.const import Roles
 from lllm.core.message import Message
 from lllm.core.parsers import DefaultTagParser
 from lllm.core.prompt import Prompt
-from lllm.core.const import Roles
 from lllm.errors import ParseError
 
 

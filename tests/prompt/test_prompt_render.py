@@ -8,8 +8,16 @@ import pytest
 
 import lllm.core.prompt as prompt_module
 from lllm.core.parsers import DefaultTagParser
-from lllm.core.prompt import (MCP, BaseRenderer, DefaultHandler, DefaultSimpleHandler, Function, Prompt,
-                              StringFormatterRenderer, tool)
+from lllm.core.prompt import (
+    MCP,
+    BaseRenderer,
+    DefaultHandler,
+    DefaultSimpleHandler,
+    Function,
+    Prompt,
+    StringFormatterRenderer,
+    tool,
+)
 
 
 @tool

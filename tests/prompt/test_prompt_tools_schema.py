@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from pydantic import BaseModel
 
-from lllm.core.tools import Function, MCP, strict_json_schema, tool
+from lllm.core.tools import MCP, Function, strict_json_schema, tool
 
 
 def walk(node: Any, path: str = "#"):

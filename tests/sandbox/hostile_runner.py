@@ -99,7 +99,7 @@ def case_socket(backend: str, work: str) -> Dict[str, str]:
             conn, _ = server.accept()
             conn.close()
             accepted = True
-        except socket.timeout:
+        except TimeoutError:
             accepted = False
     finally:
         server.close()

@@ -14,7 +14,6 @@ nbformat = pytest.importorskip("nbformat", reason="Jupyter mode needs the 'jupyt
 from lllm.sandbox.jupyter import JupyterError, JupyterSession, _ApiServer, extract_cells  # noqa: E402
 
 
-
 class CustomFailure(Exception):
     pass
 

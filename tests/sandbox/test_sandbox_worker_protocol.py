@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from lllm.sandbox import AgentInterpreter, SandboxError, SubprocessExecutor, clip_output
-from lllm.sandbox import worker
+from lllm.sandbox import AgentInterpreter, SandboxError, SubprocessExecutor, clip_output, worker
 from lllm.sandbox.interpreter import NO_OUTPUT
 from lllm.sandbox.isolation import UidLease, can_drop_privileges, kill_uid, minimal_env
 
@@ -51,7 +50,7 @@ def test_capture_respects_a_shared_byte_budget():
     budget = worker.OutputBudget(5)
     out, err = worker.Capture(sink.write, budget), worker.Capture(sink.write, budget)
     assert out.write("abc") == 3 and err.write("défg") == 4
-    assert sink.getvalue() == "abcd".encode() + "é".encode()[:1] and budget.overflow
+    assert sink.getvalue() == b"abcd" + "é".encode()[:1] and budget.overflow
     with pytest.raises(TypeError):
         out.write(b"bytes")
 

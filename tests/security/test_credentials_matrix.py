@@ -31,8 +31,7 @@ from lllm import Tactic
 from lllm.core.tactic import session_hooks
 from lllm.errors import AgentCallError, ConfigError, ProviderError
 from lllm.logging import local_store, sqlite_store
-from lllm.secrets import (REDACTED, register_headers, register_secret, register_url, scrub, scrub_text,
-                          strip_userinfo)
+from lllm.secrets import REDACTED, register_headers, register_secret, register_url, scrub, scrub_text, strip_userinfo
 
 POSTGRES_DSN = os.environ.get("LLLM_TEST_POSTGRES_DSN")
 # LiteLLM's own import-time and pydantic warnings are not ours to fix

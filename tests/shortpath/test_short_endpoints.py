@@ -9,8 +9,8 @@ from shortpath_flow import interactions, text
 from support.cassette_server import CassetteServer
 
 from lllm import Agent, ConfigError, Tactic, register_invoker, tactic
-from lllm.testing import MockInvoker
 from lllm.invokers.router import invoker_settings
+from lllm.testing import MockInvoker
 
 DEAD = "http://127.0.0.1:9/v1"  # nothing listens there: a call sent to it fails
 

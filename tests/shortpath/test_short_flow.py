@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-
 from typing import List
 
 import pytest
+from pydantic import BaseModel, Field
 from shortpath_flow import BRIEF, NOTES, QUESTIONS, SCRIPT, Brief, Plan, interactions, make_flow
 from support.cassette_server import CassetteServer
-
-from pydantic import BaseModel, Field
 
 from lllm import Agent, AgentCallSession, Tactic, TacticCallSession, tactic, tool
 from lllm.core.functional import FunctionTactic
