@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.message import Message
@@ -22,6 +22,9 @@ from lllm.core.stream import emit_chunk, emit_done
 from lllm.core.tokens import estimate_messages_tokens, estimate_tokens
 from lllm.errors import LLLMError
 from lllm.invokers.base import BaseInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions, finish_output
+
+if TYPE_CHECKING:
+    from lllm.logging.replay import ReplayInvoker
 
 ScriptItem = Union[str, Message, ModelOutput, InvokeResult, BaseException, Callable[[Any], Any]]
 

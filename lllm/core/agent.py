@@ -353,7 +353,8 @@ class Agent:
         model_args = {**self.model_args, **args} if args else self.model_args
         steps = self.max_interrupt_steps + 1
         if self.max_interrupt_steps == 0:
-            warnings.warn(f"Agent '{self.name}': max_interrupt_steps=0 means a budget of 100 steps", UserWarning)
+            warnings.warn(f"Agent '{self.name}': max_interrupt_steps=0 means a budget of 100 steps", UserWarning,
+                          stacklevel=1)
             steps = 100
         state = _LoopState(tools)
         for step in range(steps):

@@ -208,7 +208,7 @@ class BaseInvoker(ABC):
         """The recorded result of ``call`` made by ``agent`` (a replay answers tools too); ``None`` runs the tool."""
         return None
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - an optional hook, a no-op by default
         """Release pooled connections (optional)."""
 
 

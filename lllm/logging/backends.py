@@ -106,7 +106,7 @@ class LogBackend(ABC):
     def delete(self, key: str) -> None:
         """Remove ``key``; silent if absent."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook, a no-op by default
         """Release connections or handles (no-op by default)."""
 
     def acquire_lease(self, key: str, holder: str, ttl: float) -> bool:

@@ -325,7 +325,7 @@ def test_dialog_management_errors():
     agent.close("branch")
     assert agent.active_alias is None
     with pytest.raises(RuntimeError, match=r"call \.open\(alias\) or \.switch\(alias\) first"):
-        agent.current_dialog
+        _ = agent.current_dialog
 
 
 def test_negative_limits_are_rejected():

@@ -97,7 +97,7 @@ def test_native_queries_agree_with_the_reference_semantics(tmp_path, backend_kin
     rng = random.Random(7)
     store = sqlite_store(tmp_path / "s.db") if backend_kind == "sqlite" else local_store(tmp_path / "files")
     paths, states = ["p::a", "p::b", "q::c", None], ["success", "failure", "running"]
-    for i in range(150):
+    for _ in range(150):
         when = BASE_TIME + timedelta(seconds=rng.randrange(0, 3600))
         tags = {k: rng.choice("xyz") for k in rng.sample(["team", "run", "env"], rng.randrange(0, 4))}
         store.save_session(make_session(tactic_path=rng.choice(paths), state=rng.choice(states), started_at=when),

@@ -139,7 +139,7 @@ def test_lazy_node_loads_once_even_concurrently():
     assert calls == [1] and node.value == {"v": 1}
     failing = ResourceNode.lazy("k", lambda: 1 / 0)
     with pytest.raises(ZeroDivisionError):
-        failing.value
+        _ = failing.value
     assert not failing.loaded
 
 

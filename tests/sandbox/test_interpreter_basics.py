@@ -158,7 +158,7 @@ def test_inprocess_namespace_is_exposed_and_subprocess_is_not(make):
     it.run("v = [1, 2]")
     assert it.namespace["v"] == [1, 2]
     with pytest.raises(AttributeError, match="only the 'inprocess' backend"):
-        make("subprocess").namespace
+        _ = make("subprocess").namespace
 
 
 def test_inprocess_timeout_is_reported_honestly(make):
