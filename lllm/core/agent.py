@@ -13,7 +13,7 @@ import random
 import threading
 import time
 import warnings
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple, Type, Union
 
 from pydantic import BaseModel
 
@@ -26,12 +26,19 @@ from lllm.errors import AgentCallError, ConfigError, ToolBindingError
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
     from lllm.core.prompt import Function, Prompt
+    from lllm.core.runtime import Runtime
+    from lllm.core.stream import BaseStreamHandler
     from lllm.invokers.base import BaseInvoker, InvokeResult
 
 logger = logging.getLogger("lllm.agent")
 
 MAX_BACKOFF_S = 30.0
 _UNRECORDED_ARGS = frozenset({"api_key", "extra_headers"})  # never kept in a session's invoke traces
+
+#: What ``Agent(output=...)`` takes: a pydantic model class, a JSON-Schema dict, or ``str``/``None`` for text.
+OutputType = Union[Type[BaseModel], Dict[str, Any], Type[str], None]
+#: An agent-level tool: a Function, a plain callable, or a tool/tactic URL.
+ToolRef = Union["Function", Callable[..., Any], str]
 
 
 def backoff_delay(attempt: int, retry_after: Optional[float] = None, scale: float = 1.0) -> float:
@@ -59,11 +66,12 @@ class Agent:
     backoff_scale: float = 1.0
 
     def __init__(self, name: str, system_prompt: Union["Prompt", str], model: Optional[str] = None,
-                 llm_invoker: Optional["BaseInvoker"] = None, stream_handler: Any = None,
+                 llm_invoker: Optional["BaseInvoker"] = None, stream_handler: Optional["BaseStreamHandler"] = None,
                  api_type: APITypes = APITypes.COMPLETION, model_args: Optional[Dict[str, Any]] = None,
                  max_exception_retry: int = 3, max_interrupt_steps: int = 5, max_llm_recall: int = 2,
-                 context_manager: Any = None, tools: Optional[Sequence[Any]] = None,
-                 rate_limit_retries: int = 6, runtime: Any = None, *, output: Any = None,
+                 context_manager: Optional[Callable[["Dialog"], "Dialog"]] = None,
+                 tools: Optional[Sequence[ToolRef]] = None, rate_limit_retries: int = 6,
+                 runtime: Optional["Runtime"] = None, *, output: OutputType = None,
                  base_url: Optional[str] = None, api_key: Optional[str] = None,
                  headers: Optional[Dict[str, str]] = None, timeout: Optional[float] = None,
                  max_retry_wait_s: float = 60.0, call_deadline_s: Optional[float] = None):
@@ -74,7 +82,8 @@ class Agent:
             if not isinstance(v, int) or v < 0:
                 raise ValueError(f"Agent '{name}': {key} must be an integer >= 0, got {v!r}")
         from lllm.core.config import check_seconds
-        max_retry_wait_s = check_seconds(f"Agent '{name}'", "max_retry_wait_s", max_retry_wait_s)
+        retry_wait = check_seconds(f"Agent '{name}'", "max_retry_wait_s", max_retry_wait_s)
+        assert retry_wait is not None  # only call_deadline_s may be None
         call_deadline_s = check_seconds(f"Agent '{name}'", "call_deadline_s", call_deadline_s)
         from lllm.core.prompt import Prompt
         if isinstance(system_prompt, str):
@@ -95,7 +104,7 @@ class Agent:
         self.max_interrupt_steps = max_interrupt_steps
         self.max_llm_recall = max_llm_recall
         self.rate_limit_retries = rate_limit_retries
-        self.max_retry_wait_s = max_retry_wait_s
+        self.max_retry_wait_s = retry_wait
         self.call_deadline_s = call_deadline_s
         self._deadline: Optional[float] = None  # time.monotonic() at which the running call must end
         self.context_manager = context_manager
@@ -105,7 +114,7 @@ class Agent:
         self._active: Optional[str] = None
         self._busy = False
         self._busy_lock = threading.Lock()
-        self._tool_cache: Optional[tuple] = None
+        self._tool_cache: Optional[Tuple["Prompt", Tuple[Any, ...], List["Function"]]] = None
         #: Called with every finished AgentCallSession (a tactic uses it to record its agents' calls).
         self.session_listeners: List[Any] = []
         #: The proxy tools and sandbox this agent was built with (see AgentSpec.build), if any.
@@ -209,7 +218,7 @@ class Agent:
                        return_session: bool = False) -> Union[Message, AgentCallSession]:
         """Async ``respond``."""
         session = await self._run(self._dialog(alias), metadata, args, parser_args)
-        return session if return_session else session.delivery
+        return session if return_session else _delivered(session)
 
     def call(self, dialog: "Dialog", **kw: Any) -> Union[Message, AgentCallSession]:
         """Run the loop on an explicit dialog owned by this agent."""
@@ -223,12 +232,13 @@ class Agent:
             raise ValueError(f"Dialog {dialog.dialog_id} belongs to agent '{dialog.owner}', not '{self.name}'; "
                              f"agents share content, not dialogs.")
         session = await self._run(dialog, metadata, args, parser_args)
-        return session if return_session else session.delivery
+        return session if return_session else _delivered(session)
 
     # ---------------------------------------------------------------------------------------
     # The short path: run(task) -> typed value (docs/getting-started.md)
     # ---------------------------------------------------------------------------------------
     _template: Optional["Agent"] = None  # set on a tactic call's copy of a module-level agent
+    _output_cache: Optional[Tuple["Prompt", "Prompt"]] = None  # (turn, turn with the system prompt's output)
 
     def run(self, task: Any, *, continue_dialog: bool = False, return_session: bool = False,
             **prompt_args: Any) -> Any:
@@ -246,7 +256,7 @@ class Agent:
         agent, in_call = self._bound()
         return await agent._arun(task, continue_dialog, return_session, prompt_args, in_call)
 
-    def _bound(self) -> tuple:
+    def _bound(self) -> Tuple["Agent", bool]:
         """(the agent to run on, whether a tactic call is running), read in the caller's context."""
         from lllm.core.functional import bound_agent
         from lllm.core.tactic import _current_call
@@ -255,10 +265,7 @@ class Agent:
     async def _arun(self, task: Any, continue_dialog: bool, return_session: bool,
                     prompt_args: Dict[str, Any], in_call: bool) -> Any:
         from lllm.core.prompt import Prompt
-        if not self.model:
-            raise ConfigError(f"Agent '{self.name}' has no model: pass model=... (e.g. 'gpt-4o-mini', or 'test' "
-                              f"to run offline), or run it in a tactic whose config sets global.model_name "
-                              f"(`lllm run ... --model M`).")
+        self._require_model()
         turn = self._turn_prompt(task)
         if continue_dialog and self._active is not None:
             runner, dialog = self, self.current_dialog
@@ -272,7 +279,14 @@ class Agent:
         finally:
             if runner is not self:
                 self._keep_run_dialog(dialog, keep_all=in_call)
-        return session if return_session else _typed_value(session.delivery, turn)
+        return session if return_session else _typed_value(_delivered(session), turn)
+
+    def _require_model(self) -> str:
+        if not self.model:
+            raise ConfigError(f"Agent '{self.name}' has no model: pass model=... (e.g. 'gpt-4o-mini', or 'test' "
+                              f"to run offline), or run it in a tactic whose config sets global.model_name "
+                              f"(`lllm run ... --model M`).")
+        return self.model
 
     def _turn_prompt(self, task: Any) -> "Prompt":
         """The user turn for ``task``: a Prompt as is, anything else as literal text; ``output`` is its format."""
@@ -305,13 +319,14 @@ class Agent:
     # ---------------------------------------------------------------------------------------
     async def _run(self, dialog: "Dialog", metadata: Optional[Dict[str, Any]], args: Optional[Dict[str, Any]],
                    parser_args: Optional[Dict[str, Any]]) -> AgentCallSession:
+        model = self._require_model()
         with self._busy_lock:
             if self._busy:
                 raise RuntimeError(f"Agent '{self.name}' is already responding; one agent runs one call at a time "
                                    f"(build another agent, or fork a dialog, for parallel calls).")
             self._busy = True
         session = AgentCallSession(
-            agent_name=self.name, model=self.model, max_exception_retry=self.max_exception_retry,
+            agent_name=self.name, model=model, max_exception_retry=self.max_exception_retry,
             max_interrupt_steps=self.max_interrupt_steps, max_llm_recall=self.max_llm_recall,
             rate_limit_retries=self.rate_limit_retries, max_retry_wait_s=self.max_retry_wait_s,
             call_deadline_s=self.call_deadline_s)
@@ -335,11 +350,12 @@ class Agent:
                                     parser_args: Optional[Dict[str, Any]]) -> None:
         """``_loop`` stopped at ``call_deadline_s``: a model request or tool round still running is cancelled."""
         limit = self.call_deadline_s
-        self._deadline = time.monotonic() + limit
+        assert limit is not None  # _run calls this only with a deadline
+        deadline = self._deadline = time.monotonic() + limit
         try:
             await asyncio.wait_for(self._loop(session, dialog, metadata, args, parser_args), limit)
         except asyncio.TimeoutError as e:
-            if time.monotonic() < self._deadline - 0.05:  # a timeout raised inside the loop, not the deadline
+            if time.monotonic() < deadline - 0.05:  # a timeout raised inside the loop, not the deadline
                 raise
             self._fail(session, "deadline", f"the call did not finish within call_deadline_s={limit:g}s "
                                              f"({session.invoke_count} model request(s), {session.interrupts_count} "
@@ -360,6 +376,7 @@ class Agent:
         for step in range(steps):
             result = await self._invoke_step(session, dialog, task, step, model_args, parser_args, metadata, state)
             message = result.message
+            assert message is not None  # valid output (no execution_errors) always carries its message
             dialog.append(message)
             if not message.function_calls:
                 session.success(message)
@@ -403,14 +420,14 @@ class Agent:
                                    metadata: Optional[Dict[str, Any]], functions: List["Function"]) -> "InvokeResult":
         """Invoke once, retrying provider errors within the rate-limit and recall budgets."""
         attempt = 0
-        sent = {"model": self.model, "tools": [f.name for f in functions],
+        sent: Dict[str, Any] = {"model": session.model, "tools": [f.name for f in functions],
                 "model_args": {k: v for k, v in model_args.items() if k not in _UNRECORDED_ARGS},
                 "messages": list(working.messages)}
         while True:
             started = time.time()
             try:
                 result = await self.llm_invoker.acall(
-                    working, self.model, model_args, parser_args, self.name, metadata, self.api_type,
+                    working, session.model, model_args, parser_args, self.name, metadata, self.api_type,
                     self.stream_handler, functions=functions)
             except asyncio.CancelledError:
                 raise
@@ -502,7 +519,8 @@ class Agent:
             dialog.put_prompt(task.handler.on_interrupt_final(task, session), name="user", role=Roles.USER)
             state.final_sent = True
 
-    def _fail(self, session: AgentCallSession, reason: str, detail: str, cause: Optional[BaseException] = None) -> None:
+    def _fail(self, session: AgentCallSession, reason: str, detail: str,
+              cause: Optional[BaseException] = None) -> NoReturn:
         from lllm.secrets import scrub_exception
         scrub_exception(cause)  # a provider SDK's error may echo the key: scrubbed before it is recorded
         session.failure(cause, reason)
@@ -520,7 +538,7 @@ class Agent:
         sp = self.system_prompt
         if turn is sp or turn.parser is not None or turn.format is not None or (sp.parser is None and sp.format is None):
             return turn
-        cached = getattr(self, "_output_cache", None)
+        cached = self._output_cache
         if cached is not None and cached[0] is turn:
             return cached[1]
         out = turn.extend(path=turn.path, parser=sp.parser, format=sp.format)
@@ -543,9 +561,9 @@ class Agent:
             for fn in source.resolve_functions(self.runtime).values():
                 out.setdefault(fn.name, fn)
         for ref in self.tools:
-            fn = self._resolve_agent_tool(ref)
-            if fn is not None:
-                out.setdefault(fn.name, fn)
+            agent_fn = self._resolve_agent_tool(ref)
+            if agent_fn is not None:
+                out.setdefault(agent_fn.name, agent_fn)
         for fn in out.values():
             if not fn.linked:
                 raise ToolBindingError(f"Agent '{self.name}': tool '{fn.name}' is declared but has no implementation; "
@@ -604,13 +622,23 @@ def _endpoint_args(agent: str, model_args: Optional[Dict[str, Any]], **endpoint:
             continue
         key = _ENDPOINT_KEYS[kw]
         given = out.get(key, out.get("base_url") if key == "api_base" else None)
-        if given is not None and given != value:
-            from lllm.secrets import strip_userinfo  # credentials are never echoed in a message
-            shown = (lambda v: repr(strip_userinfo(v))) if kw in ("base_url", "timeout") else (lambda v: "<hidden>")
-            raise ConfigError(f"Agent '{agent}': {kw}={shown(value)} conflicts with model_args[{key!r}]="
-                              f"{shown(given)}; set it once.")
+        if given is not None and given != value:  # credentials are never echoed in a message
+            visible = kw in ("base_url", "timeout")
+            raise ConfigError(f"Agent '{agent}': {kw}={_shown(value, visible)} conflicts with model_args[{key!r}]="
+                              f"{_shown(given, visible)}; set it once.")
         out[key] = value
     return out
+
+
+def _shown(value: Any, visible: bool) -> str:
+    from lllm.secrets import strip_userinfo  # credentials are never echoed in a message
+    return repr(strip_userinfo(value)) if visible else "<hidden>"
+
+
+def _delivered(session: AgentCallSession) -> Message:
+    """The message a finished call delivered (a call that returns has one; a failed call raises)."""
+    assert session.delivery is not None
+    return session.delivery
 
 
 def default_invoker() -> "BaseInvoker":
@@ -620,7 +648,7 @@ def default_invoker() -> "BaseInvoker":
     return build_invoker({"invoker": "auto", "invoker_config": {}})
 
 
-def _check_output(agent: str, output: Any) -> Any:
+def _check_output(agent: str, output: Any) -> Union[Type[BaseModel], Dict[str, Any], None]:
     if output is None or output is str:
         return None
     if isinstance(output, dict) or (isinstance(output, type) and issubclass(output, BaseModel)):
