@@ -12,7 +12,7 @@ import sys
 import time
 import warnings
 import weakref
-from typing import Annotated, Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Annotated, Any, Callable, Dict, Iterable, List, Optional, Tuple, Union, cast
 
 from pydantic import ConfigDict, Field, ValidationError, WithJsonSchema, create_model
 
@@ -67,10 +67,10 @@ _STRICT_UNSUPPORTED = ("not", "if", "then", "else", "patternProperties", "prefix
                        "dependentSchemas", "unevaluatedProperties", "propertyNames")
 
 
-def _strict_node(node: Any, defs: Dict[str, Any]) -> Dict[str, Any]:
-    if not isinstance(node, dict):
-        raise _NotStrict(f"schema node {node!r} is not an object")
-    node = {k: v for k, v in node.items() if k not in ("default", "title", "discriminator")}
+def _strict_node(schema: Any, defs: Dict[str, Any]) -> Dict[str, Any]:
+    if not isinstance(schema, dict):
+        raise _NotStrict(f"schema node {schema!r} is not an object")
+    node: Dict[str, Any] = {k: v for k, v in schema.items() if k not in ("default", "title", "discriminator")}
     for key in _STRICT_UNSUPPORTED:
         if key in node:
             raise _NotStrict(f"'{key}' is not supported")
@@ -159,7 +159,7 @@ def validation_errors(e: ValidationError) -> List[str]:
 # Signatures: one pydantic model per callable serves as both the schema source and the validator
 # ---------------------------------------------------------------------------------------------
 
-def _signature(fn: Callable, localns: Optional[Dict[str, Any]] = None) -> inspect.Signature:
+def _signature(fn: Callable[..., Any], localns: Optional[Dict[str, Any]] = None) -> inspect.Signature:
     """``fn``'s signature with string annotations resolved in its module, else also in ``localns`` (the
     defining scope); annotations that still do not resolve count as untyped."""
     for ns in (None, localns) if localns else (None,):
@@ -187,7 +187,7 @@ class _ArgSpec:
 
     __slots__ = ("_model", "_schema", "_params", "_fn_name", "names", "posonly", "extra_ok", "is_async", "accepts")
 
-    def __init__(self, fn: Callable, sig: Optional[inspect.Signature] = None):
+    def __init__(self, fn: Callable[..., Any], sig: Optional[inspect.Signature] = None):
         self.is_async = inspect.iscoroutinefunction(fn)
         self._model: Any = None
         self._schema: Optional[Dict[str, Any]] = {}
@@ -196,7 +196,7 @@ class _ArgSpec:
         self.names: List[Tuple[str, str]] = []   # (field name in the model, parameter name)
         self.posonly: List[str] = []
         self.extra_ok = True
-        self.accepts: Optional[frozenset] = None  # parameter names, None = anything (**kwargs / unknown)
+        self.accepts: Optional[frozenset[str]] = None  # parameter names, None = anything (**kwargs / unknown)
         if sig is None:
             try:
                 sig = _signature(fn)
@@ -209,9 +209,10 @@ class _ArgSpec:
         self.posonly = [p.name for p in params if p.kind is p.POSITIONAL_ONLY]
         self._schema = None  # the pydantic model is built on first use: importing 200 tools stays cheap
 
-    def _build(self) -> None:
+    def _build(self) -> Dict[str, Any]:
         if self._schema is None:
             self._model, self._schema = _args_model(self._fn_name, self._params, self.extra_ok)
+        return self._schema
 
     @property
     def model(self) -> Any:
@@ -220,8 +221,7 @@ class _ArgSpec:
 
     @property
     def schema(self) -> Dict[str, Any]:
-        self._build()
-        return self._schema
+        return self._build()
 
     def validate(self, args: Dict[str, Any]) -> Dict[str, Any]:
         """The keyword arguments to call with; raises ``ValidationError``."""
@@ -234,7 +234,7 @@ class _ArgSpec:
             kwargs.update(m.model_extra)
         return kwargs
 
-    def invoke(self, fn: Callable, kwargs: Dict[str, Any]) -> Any:
+    def invoke(self, fn: Callable[..., Any], kwargs: Dict[str, Any]) -> Any:
         if self.posonly:
             args = [kwargs.pop(n) for n in self.posonly if n in kwargs]
             return fn(*args, **kwargs)
@@ -244,7 +244,7 @@ class _ArgSpec:
 _SPECS: "weakref.WeakKeyDictionary[Any, _ArgSpec]" = weakref.WeakKeyDictionary()
 
 
-def _spec_for(fn: Callable, sig: Optional[inspect.Signature] = None) -> _ArgSpec:
+def _spec_for(fn: Callable[..., Any], sig: Optional[inspect.Signature] = None) -> _ArgSpec:
     try:
         spec = _SPECS.get(fn)
     except TypeError:  # not weak-referenceable or unhashable: no caching
@@ -274,7 +274,7 @@ def _args_model(fn_name: str, params: List[inspect.Parameter], extra_ok: bool) -
     config = ConfigDict(arbitrary_types_allowed=True, extra="allow" if extra_ok else "forbid")
 
     def build(annotations: List[Any]) -> Any:
-        fields = {}
+        fields: Dict[str, Any] = {}
         for i, (p, ann) in enumerate(zip(params, annotations)):
             default = ... if p.default is _EMPTY else p.default
             fields[f"p{i}"] = (ann, Field(default, alias=p.name))
@@ -303,7 +303,7 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__qualname__", None) or repr(annotation)
 
 
-def _doc_text(fn: Callable) -> Tuple[str, Dict[str, str]]:
+def _doc_text(fn: Callable[..., Any]) -> Tuple[str, Dict[str, str]]:
     """(description, {param: description}) from the docstring (Google, numpy or reST)."""
     target = fn.func if isinstance(fn, functools.partial) else fn
     if inspect.isroutine(target) or inspect.isclass(target):
@@ -323,7 +323,7 @@ def _doc_text(fn: Callable) -> Tuple[str, Dict[str, str]]:
     return text, {p.arg_name: p.description for p in parsed.params if p.description}
 
 
-def _callable_name(fn: Callable) -> str:
+def _callable_name(fn: Callable[..., Any]) -> str:
     target = fn.func if isinstance(fn, functools.partial) else fn
     return getattr(target, "__name__", None) or type(target).__name__
 
@@ -343,7 +343,7 @@ class Function:
     returns a new ``FunctionCall`` holding the result (or the error) for the model."""
 
     def __init__(self, name: str, description: str, properties: Dict[str, Any], required: Optional[List[str]] = None,
-                 additional_properties: bool = False, strict: bool = True, function: Optional[Callable] = None,
+                 additional_properties: bool = False, strict: bool = True, function: Optional[Callable[..., Any]] = None,
                  processor: Optional[Processor] = None, *, defs: Optional[Dict[str, Any]] = None):
         if not isinstance(name, str) or not _NAME_OK.match(name):
             raise ValueError(f"Tool name {name!r} must match [A-Za-z0-9_-]{{1,64}} (providers reject other names)")
@@ -361,7 +361,7 @@ class Function:
         self.strict = strict
         self.defs = defs or {}
         self.processor: Processor = processor or default_processor
-        self.function: Optional[Callable] = None
+        self.function: Optional[Callable[..., Any]] = None
         if function is not None:
             self.link_function(function)
 
@@ -378,7 +378,7 @@ class Function:
     # -- construction from Python ------------------------------------------------------------
 
     @classmethod
-    def from_callable(cls, fn: Callable, *, name: Optional[str] = None, description: Optional[str] = None,
+    def from_callable(cls, fn: Callable[..., Any], *, name: Optional[str] = None, description: Optional[str] = None,
                       prop_desc: Optional[Dict[str, str]] = None, strict: bool = True,
                       processor: Optional[Processor] = None, localns: Optional[Dict[str, Any]] = None) -> "Function":
         """Derive the declaration from ``fn``'s signature (types via pydantic) and docstring, and link ``fn``.
@@ -436,13 +436,13 @@ class Function:
     def linked(self) -> bool:
         return self.function is not None
 
-    def link_function(self, fn: Callable) -> None:
+    def link_function(self, fn: Callable[..., Any]) -> None:
         """Attach the implementation (mutates this Function; see ``bind`` for a copy)."""
         if not callable(fn):
             raise TypeError(f"Tool '{self.name}': link_function expects a callable, got {type(fn).__name__}")
         self.function = fn
 
-    def bind(self, impl: "Callable | Function") -> "Function":
+    def bind(self, impl: "Callable[..., Any] | Function") -> "Function":
         """A copy of this declaration implemented by ``impl`` (a callable, or a ``Function`` whose
         callable and processor are taken). Raises ``ToolBindingError`` if ``impl`` cannot accept a
         declared required parameter or has no implementation."""
@@ -478,7 +478,7 @@ class Function:
             if self.defs:
                 params["$defs"] = self.defs
             cache["parameters"] = params
-        return cache["parameters"]
+        return cast(Dict[str, Any], cache["parameters"])
 
     @property
     def strict_parameters(self) -> Optional[Dict[str, Any]]:
@@ -486,7 +486,7 @@ class Function:
         cache = self._cache
         if "strict" not in cache:
             cache["strict"] = strict_json_schema(self.parameters)
-        return cache["strict"]
+        return cast(Optional[Dict[str, Any]], cache["strict"])
 
     def to_tool(self, invoker: Any = None) -> Dict[str, Any]:
         """The OpenAI function tool (cached and shared: do not mutate). A ``strict`` tool whose schema
@@ -499,13 +499,14 @@ class Function:
             fn["parameters"] = strict if strict is not None else self.parameters
             fn["strict"] = strict is not None
             cache["tool"] = {"type": "function", "function": fn}
-        return cache["tool"]
+        return cast(Dict[str, Any], cache["tool"])
 
     # -- execution ---------------------------------------------------------------------------
 
-    def _prepare(self, call: FunctionCall) -> Tuple[_ArgSpec, Optional[Dict[str, Any]], Optional[str]]:
-        spec = self._spec
-        if spec is None:
+    def _prepare(self, call: FunctionCall) -> Union[Tuple[_ArgSpec, Callable[..., Any], Dict[str, Any]], str]:
+        """(argument spec, implementation, keyword arguments), or what is wrong with the arguments."""
+        spec, fn = self._spec, self.function
+        if spec is None or fn is None:
             raise ToolBindingError(f"Tool '{self.name}' has no implementation; link one with "
                                    f"link_function(fn), Prompt.with_functions({self.name}=fn) or a package tool.")
         args = drop_optional_nulls(call.arguments, self.parameters, self.defs)
@@ -513,11 +514,11 @@ class Function:
             if spec.model is None:
                 missing = [r for r in self.required if r not in args]
                 if missing:
-                    return spec, None, "; ".join(f"{m}: Field required" for m in missing)
-                return spec, dict(args), None
-            return spec, spec.validate(args), None
+                    return "; ".join(f"{m}: Field required" for m in missing)
+                return spec, fn, dict(args)
+            return spec, fn, spec.validate(args)
         except ValidationError as e:
-            return spec, None, "; ".join(validation_errors(e))
+            return "; ".join(validation_errors(e))
 
     def _result(self, call: FunctionCall, start: float, value: Any) -> FunctionCall:
         try:
@@ -541,14 +542,15 @@ class Function:
     def __call__(self, call: FunctionCall) -> FunctionCall:
         """Run the tool synchronously (a coroutine implementation runs via ``asyncio.run``)."""
         start = time.perf_counter()
-        spec, kwargs, problem = self._prepare(call)
-        if problem is not None:
-            return self._invalid(call, start, problem)
+        prepared = self._prepare(call)
+        if isinstance(prepared, str):
+            return self._invalid(call, start, prepared)
+        spec, fn, kwargs = prepared
         if spec.is_async and _loop_running():
             raise RuntimeError(f"Tool '{self.name}' is async and an event loop is running; "
                                f"use `await tool.acall(call)`.")
         try:
-            value = spec.invoke(self.function, kwargs)
+            value = spec.invoke(fn, kwargs)
             if inspect.isawaitable(value):
                 value = _run_awaitable(value, self.name)
         except Exception as e:
@@ -558,10 +560,10 @@ class Function:
     async def acall(self, call: FunctionCall) -> FunctionCall:
         """Run the tool on the running loop (a sync implementation runs in a worker thread)."""
         start = time.perf_counter()
-        spec, kwargs, problem = self._prepare(call)
-        if problem is not None:
-            return self._invalid(call, start, problem)
-        fn = self.function
+        prepared = self._prepare(call)
+        if isinstance(prepared, str):
+            return self._invalid(call, start, prepared)
+        spec, fn, kwargs = prepared
         try:
             if spec.is_async:
                 value = await spec.invoke(fn, kwargs)
@@ -595,7 +597,7 @@ def _run_awaitable(awaitable: Any, name: str) -> Any:
                        f"use `await tool.acall(call)`.")
 
 
-def tool(description: "Optional[str] | Callable" = None, prop_desc: Optional[Dict[str, str]] = None, *,
+def tool(description: "Optional[str] | Callable[..., Any]" = None, prop_desc: Optional[Dict[str, str]] = None, *,
          name: Optional[str] = None, strict: bool = True, processor: Optional[Processor] = None) -> Any:
     """Decorator turning a function into a linked ``Function``; works bare (``@tool``) or with arguments."""
     localns = sys._getframe(1).f_locals  # the defining scope, for string annotations naming local classes
@@ -603,7 +605,7 @@ def tool(description: "Optional[str] | Callable" = None, prop_desc: Optional[Dic
         return Function.from_callable(description, name=name, prop_desc=prop_desc, strict=strict,
                                       processor=processor, localns=localns)
 
-    def decorate(fn: Callable) -> Function:
+    def decorate(fn: Callable[..., Any]) -> Function:
         return Function.from_callable(fn, name=name, description=description, prop_desc=prop_desc,
                                       strict=strict, processor=processor, localns=localns)
 
