@@ -21,7 +21,7 @@ import time
 import typing
 from abc import ABC, abstractmethod
 from enum import Enum
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Tuple, Type, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -31,6 +31,11 @@ from lllm.core.config import parse_agent_configs
 from lllm.core.runtime import Runtime, current_loading, get_default_runtime, target_runtime
 from lllm.core.sessions import TacticCallSession
 from lllm.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.stream import BaseStreamHandler
+    from lllm.invokers.base import BaseInvoker
+    from lllm.logging.store import LogStore
 
 logger = logging.getLogger("lllm.tactic")
 
@@ -120,13 +125,15 @@ class Tactic(ABC):
 
     def __init_subclass__(cls, register: bool = True, runtime: Optional[Runtime] = None, **kw: Any):
         super().__init_subclass__(**kw)
-        if register and "name" in cls.__dict__ and _normalize_name(cls.__dict__["name"]):
-            cls.name = _normalize_name(cls.__dict__["name"])
+        name = _normalize_name(cls.__dict__["name"]) if register and "name" in cls.__dict__ else None
+        if name:
+            cls.name = name
             register_tactic_class(cls, runtime)
 
-    def __init__(self, config: Optional[Dict[str, Any]] = None, ckpt_dir: Optional[str] = None, stream: Any = None,
-                 runtime: Optional[Runtime] = None, *, log_store: Any = None, tactic_path: Optional[str] = None,
-                 invoker: Any = None):
+    def __init__(self, config: Optional[Dict[str, Any]] = None, ckpt_dir: Optional[str] = None,
+                 stream: Optional["BaseStreamHandler"] = None, runtime: Optional[Runtime] = None, *,
+                 log_store: Optional["LogStore"] = None, tactic_path: Optional[str] = None,
+                 invoker: Optional["BaseInvoker"] = None):
         if config is not None and not isinstance(config, dict):
             raise ConfigError(f"Tactic '{self.name}': config must be a mapping, got {type(config).__name__}")
         self.config: Dict[str, Any] = dict(config or {})
@@ -197,6 +204,18 @@ class Tactic(ABC):
     @property
     def session(self) -> Optional[TacticCallSession]:
         """The session of the call in progress (on the per-call copy)."""
+        return self._session
+
+    @property
+    def _store(self) -> "LogStore":
+        """The log store, on the paths that run only with one (saving a session, a batch's records)."""
+        assert self.log_store is not None
+        return self.log_store
+
+    @property
+    def _call_session(self) -> TacticCallSession:
+        """The running session of a per-call copy (set by ``_begin``)."""
+        assert self._session is not None
         return self._session
 
     @abstractmethod
@@ -296,7 +315,7 @@ class Tactic(ABC):
               metadata: Optional[Dict[str, Any]]) -> None:
         """Save a finished session and set its id on it (runs off the loop for ``acall``); never raises."""
         try:
-            session.session_id = self.log_store.save_session(session, tags=tags, metadata=metadata)
+            session.session_id = self._store.save_session(session, tags=tags, metadata=metadata)
         except Exception:  # noqa: BLE001 - saving never masks the outcome
             logger.warning("tactic %s: saving the session failed", self.name, exc_info=True)
 
@@ -312,11 +331,11 @@ class Tactic(ABC):
         try:
             yield ctx
         except BaseException as e:
-            ctx._session.failure(e)
+            ctx._call_session.failure(e)
             raise
         finally:
             if self._leave(ctx, parent, token, keep_dialogs):
-                self._save(ctx._session, tags, metadata)
+                self._save(ctx._call_session, tags, metadata)
 
     @contextlib.asynccontextmanager
     async def _acalling(self, task: Any, session_name: Optional[str], tags: Optional[Dict[str, str]],
@@ -327,18 +346,18 @@ class Tactic(ABC):
         try:
             yield ctx
         except BaseException as e:
-            ctx._session.failure(e)
+            ctx._call_session.failure(e)
             raise
         finally:
             if self._leave(ctx, parent, token, keep_dialogs):
-                await asyncio.to_thread(self._save, ctx._session, tags, metadata)
+                await asyncio.to_thread(self._save, ctx._call_session, tags, metadata)
 
     def _enter(self, task: Any, session_name: Optional[str],
                metadata: Optional[Dict[str, Any]]) -> Tuple[Any, "Tactic", Any]:
         """(the enclosing call, the per-call copy, the context token) at the start of a call."""
         parent = _current_call.get()
         ctx = self._begin(task, session_name, metadata)
-        return parent, ctx, _current_call.set((ctx, ctx._session))
+        return parent, ctx, _current_call.set((ctx, ctx._call_session))
 
     def _leave(self, ctx: "Tactic", parent: Any, token: Any, keep_dialogs: bool) -> bool:
         """End a call's scope; True when its session is to be saved."""
@@ -353,7 +372,7 @@ class Tactic(ABC):
         task = self._coerce_input(task)
         with self._calling(task, session_name, tags, metadata, return_session) as ctx:
             result = ctx._coerce_output(ctx.call(task, **kw))
-            ctx._session.success(result)
+            ctx._call_session.success(result)
         return ctx._session if return_session else result
 
     async def acall(self, task: Any, session_name: Optional[str] = None, tags: Optional[Dict[str, str]] = None,
@@ -364,7 +383,7 @@ class Tactic(ABC):
         task = self._coerce_input(task)
         async with self._acalling(task, session_name, tags, metadata, return_session) as ctx:
             result = ctx._coerce_output(await ctx.call(task, **kw))
-            ctx._session.success(result)
+            ctx._call_session.success(result)
         return ctx._session if return_session else result
 
     # ---------------------------------------------------------------------------------------
@@ -408,7 +427,7 @@ class Tactic(ABC):
 
         def one(i: int) -> Any:
             args = (tasks[i], None, _batch_tags(tags, batch_id, i, tasks[i]), {**(metadata or {}), "batch_index": i})
-            if leases is None:
+            if leases is None or batch_id is None:
                 return self.__call__(*args, return_sessions, **kw)
             if not leases.take(i):
                 return _BUSY
@@ -425,7 +444,7 @@ class Tactic(ABC):
         try:
             with cf.ThreadPoolExecutor(max_workers=min(workers, len(todo)),
                                        thread_name_prefix=f"lllm-{self.name}") as ex:
-                running: Dict[cf.Future, int] = {}
+                running: Dict[cf.Future[Any], int] = {}
                 while todo or running or later:
                     now = time.monotonic()
                     todo.extend(i for when, i in later if when <= now)
@@ -475,14 +494,14 @@ class Tactic(ABC):
 
     def _batch_recorded(self, batch_id: str, tasks: List[Any], i: int, return_sessions: bool) -> Any:
         """Task ``i``'s result if a runner recorded it as done (one read), else ``_MISSING``."""
-        note = self.log_store.batch_task(batch_id, i)
+        note = self._store.batch_task(batch_id, i)
         if note is None:
             return _MISSING
         if note.get("task_md5") != _task_md5(tasks[i]):
             raise ValueError(f"Tactic '{self.name}': batch '{batch_id}' was recorded with a different task at "
                              f"index {i}; use a new batch_id for a new list of tasks.")
         try:
-            session = self.log_store.load_session(note["session_id"])
+            session = self._store.load_session(note["session_id"])
         except KeyError:  # its session was deleted since: run the task again
             return _MISSING
         return session if return_sessions else self._coerce_output(session.delivery)
@@ -492,7 +511,7 @@ class Tactic(ABC):
         """Record for other runners that task ``i`` succeeded; its result as the batch returns it."""
         if session.session_id:  # saved (saving never masks the outcome, so it may have failed)
             try:
-                self.log_store.record_batch_task(batch_id, i, session.session_id, _task_md5(task))
+                self._store.record_batch_task(batch_id, i, session.session_id, _task_md5(task))
             except Exception:  # noqa: BLE001 - without the note, a concurrent runner may run the task again
                 logger.warning("tactic %s: recording batch task %d as done failed", self.name, i, exc_info=True)
         return session if return_sessions else session.delivery
@@ -517,7 +536,7 @@ class Tactic(ABC):
         sem = asyncio.Semaphore(workers)
         tasks = list(tasks)
         leases: Optional[BatchLeases] = None
-        running: Dict[asyncio.Future, int] = {}
+        running: Dict[asyncio.Future[Tuple[int, Any]], int] = {}
         # A sync tactic runs in threads of its own, as many as workers: asyncio's default pool has only
         # min(32, cores + 4) threads, which would cap the concurrency (and stall the lease calls).
         pool = None if inspect.iscoroutinefunction(self.call) else \
@@ -540,7 +559,7 @@ class Tactic(ABC):
                 await asyncio.sleep(delay)
                 async with sem:
                     args = (t, None, _batch_tags(tags, batch_id, i, t), {**(metadata or {}), "batch_index": i})
-                    if leases is None:
+                    if leases is None or batch_id is None:
                         return i, await call(*args, return_sessions)
                     if not await asyncio.to_thread(leases.take, i):
                         return i, _BUSY
@@ -646,7 +665,7 @@ def use_model(model: Optional[str]) -> Iterator[Optional[str]]:
             _model_override.reset(token)
 
 
-def _annotated_model(fn: Any, param: str) -> Optional[type]:
+def _annotated_model(fn: Any, param: str) -> Optional[Type[BaseModel]]:
     """The BaseModel a parameter (or ``return``) of ``fn`` is annotated with, if any (cached)."""
     cache = getattr(fn, "__func__", fn).__dict__.setdefault("_lllm_hints", {})
     if param not in cache:
@@ -661,10 +680,10 @@ def _annotated_model(fn: Any, param: str) -> Optional[type]:
         else:
             hint = hints.get("return")
         cache[param] = hint if isinstance(hint, type) and issubclass(hint, BaseModel) else None
-    return cache[param]
+    return cast(Optional[Type[BaseModel]], cache[param])
 
 
-def build_tactic(config: Dict[str, Any], log_store: Any = None, name: Optional[str] = None,
+def build_tactic(config: Dict[str, Any], log_store: Optional["LogStore"] = None, name: Optional[str] = None,
                  runtime: Optional[Runtime] = None, **kw: Any) -> Tactic:
     """Build a registered tactic from a config (name from ``name`` or ``config['tactic_type']``).
 
@@ -677,7 +696,7 @@ def build_tactic(config: Dict[str, Any], log_store: Any = None, name: Optional[s
     if not name:
         raise ConfigError("build_tactic needs a tactic name: pass name=... or set 'tactic_type' in the config.")
     node = rt.get_node(name, "tactic")
-    cls = node.value
+    cls: Type[Tactic] = node.value
     return cls(config, log_store=log_store, runtime=rt, tactic_path=stable_tactic_id(node.namespace, cls.name), **kw)
 
 
