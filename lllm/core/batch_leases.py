@@ -75,7 +75,7 @@ class BatchLeases:
         """Take task ``index``'s lease: ``False`` while another live runner holds it."""
         name = self.lease_name(index)
         with self._lock:
-            taken = self.store.acquire_lease(name, self.holder, self.ttl)
+            taken: bool = self.store.acquire_lease(name, self.holder, self.ttl)
             if not taken:
                 lease = self.store.get_lease(name)
                 if lease is not None and _holder_is_gone(lease.holder):

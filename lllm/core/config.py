@@ -8,7 +8,7 @@ import copy
 import logging
 import math
 import warnings
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -74,7 +74,7 @@ def merge_configs(base: Dict[str, Any], child: Dict[str, Any]) -> Dict[str, Any]
     return out
 
 
-def _named_entries(value: Any) -> bool:
+def _named_entries(value: Any) -> TypeGuard[List[Dict[str, Any]]]:
     return isinstance(value, list) and all(isinstance(e, dict) and isinstance(e.get("name"), str) for e in value)
 
 
@@ -148,14 +148,14 @@ class AgentSpec(BaseModel):
         model_args = raw.get("model_args") or {}
         if not isinstance(model_args, dict):
             raise ConfigError(f"{where}: 'model_args' must be a mapping, got {type(model_args).__name__}")
-        limits = {}
+        limits: Dict[str, Any] = {}
         for key, default in _LIMITS.items():
             v = raw.get(key, default)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ConfigError(f"{where}: '{key}' must be an integer >= 0, got {v!r}")
             limits[key] = v
-        for key, default in _TIME_LIMITS.items():
-            limits[key] = check_seconds(where, key, raw.get(key, default), ConfigError)
+        for key, seconds in _TIME_LIMITS.items():
+            limits[key] = check_seconds(where, key, raw.get(key, seconds), ConfigError)
         api_type = raw.get("api_type", "completion")
         try:
             api_type = APITypes(api_type)
@@ -187,6 +187,7 @@ class AgentSpec(BaseModel):
         from lllm.core.prompt import Prompt
         if self.system_prompt is not None:
             return Prompt(path=f"_inline/{self.name}/system", prompt=self.system_prompt)
+        assert self.system_prompt_path is not None  # validated: exactly one of the two is set
         try:
             return runtime.get_prompt(self.system_prompt_path)
         except ResourceNotFoundError as e:

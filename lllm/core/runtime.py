@@ -83,7 +83,7 @@ class Runtime:
         self.packages: Dict[str, PackageInfo] = {}
         self.default_namespace: Optional[str] = None
         self.discovery_done = False
-        self.loaded_package_paths: set = set()
+        self.loaded_package_paths: set[str] = set()
         self.init_error: Optional[str] = None
         self.context_managers: Dict[str, type] = {}
         self._aliases: Dict[str, List[str]] = {}  # package -> its aliases

@@ -193,7 +193,7 @@ class TacticCallSession(BaseModel):
     @model_serializer(mode="wrap")
     def _compact_messages(self, handler: Any, info: SerializationInfo) -> Dict[str, Any]:
         """In JSON, store each distinct traced message once and refer to it by index."""
-        data = handler(self)
+        data: Dict[str, Any] = handler(self)
         if not info.mode_is_json():
             return data
         table: List[Dict[str, Any]] = []

@@ -29,7 +29,8 @@ class _Refused(Exception):
 
 def _children(node: yaml.Node) -> List[yaml.Node]:
     if isinstance(node, yaml.SequenceNode):
-        return node.value
+        children: List[yaml.Node] = node.value
+        return children
     if isinstance(node, yaml.MappingNode):
         return [n for pair in node.value for n in pair]
     return []
@@ -41,7 +42,7 @@ def _measure(root: yaml.Node) -> Tuple[int, int, int]:
     Raises ``_Refused`` for a recursive alias. Iterative, so a deep document cannot exhaust the stack."""
     size: Dict[int, int] = {}
     depth: Dict[int, int] = {}
-    open_nodes: set = set()  # expanded, children not finished: meeting one again is a cycle
+    open_nodes: set[int] = set()  # expanded, children not finished: meeting one again is a cycle
     stack: List[Tuple[yaml.Node, Any]] = [(root, None)]
     while stack:
         node, kids = stack.pop()
@@ -71,7 +72,7 @@ def _measure(root: yaml.Node) -> Tuple[int, int, int]:
     return size[id(root)], len(size), depth[id(root)]
 
 
-class BoundedSafeLoader(_Base):  # type: ignore[misc, valid-type]
+class BoundedSafeLoader(_Base):  # type: ignore[misc]
     """``yaml.SafeLoader`` (C when available) that checks the node graph before constructing it."""
 
     def get_single_data(self) -> Any:
