@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union, overload
 
 from pydantic import BaseModel
 
@@ -25,6 +25,7 @@ from lllm.core.message import FunctionCall, InvokeCost, Message, TokenLogprob, f
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.prompt import Prompt
+    from lllm.core.runtime import Runtime
 
 logger = logging.getLogger("lllm.agent")
 
@@ -116,7 +117,7 @@ class DialogTreeNode:
 # Read-only view of a dialog's messages
 # ---------------------------------------------------------------------------------------------
 
-class MessageSequence(Sequence):
+class MessageSequence(Sequence[Message]):
     """A live, read-only view of a dialog's messages; slices and ``+`` return new lists."""
 
     __slots__ = ("_items",)
@@ -124,7 +125,12 @@ class MessageSequence(Sequence):
     def __init__(self, items: List[Message]):
         self._items = items
 
-    def __getitem__(self, index):  # type: ignore[override]
+    @overload
+    def __getitem__(self, index: int) -> Message: ...
+    @overload
+    def __getitem__(self, index: slice) -> List[Message]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[Message, List[Message]]:
         return self._items[index]  # a slice is a new list
 
     def __len__(self) -> int:
@@ -199,7 +205,7 @@ def _parser_name(parser: Any) -> Optional[str]:
     if isinstance(parser, type):
         return parser.__name__
     if callable(parser) and hasattr(parser, "__name__"):
-        return parser.__name__
+        return str(parser.__name__)
     return type(parser).__name__
 
 
@@ -232,7 +238,7 @@ def plain_prompt() -> "Prompt":
     return _plain_prompt_cache
 
 
-def _default_runtime() -> Any:
+def _default_runtime() -> "Runtime":
     from lllm.core.runtime import get_default_runtime
     return get_default_runtime()
 
@@ -246,7 +252,7 @@ class Dialog:
     branch it with ``fork``; never edit messages in place."""
 
     def __init__(self, messages: Optional[Iterable[Message]] = None, session_name: Optional[str] = None,
-                 owner: Optional[str] = None, runtime: Any = None, top_prompt: Optional["Prompt"] = None,
+                 owner: Optional[str] = None, runtime: Optional["Runtime"] = None, top_prompt: Optional["Prompt"] = None,
                  tree_node: Optional[DialogTreeNode] = None):
         self._messages: List[Message] = [freeze(m) for m in messages] if messages else []
         self._view = MessageSequence(self._messages)
@@ -314,7 +320,12 @@ class Dialog:
     def __iter__(self) -> Iterator[Message]:
         return iter(self._messages)
 
-    def __getitem__(self, index):
+    @overload
+    def __getitem__(self, index: int) -> Message: ...
+    @overload
+    def __getitem__(self, index: slice) -> List[Message]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[Message, List[Message]]:
         return self._messages[index]
 
     def __repr__(self) -> str:
@@ -471,7 +482,7 @@ class Dialog:
                 "top_prompt_snapshot": prompt_snapshot(self.top_prompt)}
 
     @classmethod
-    def from_dict(cls, d: Dict[str, Any], runtime: Any = None) -> "Dialog":
+    def from_dict(cls, d: Dict[str, Any], runtime: Optional["Runtime"] = None) -> "Dialog":
         """Rebuild a dialog; the top prompt comes from ``runtime`` (else the default runtime), or, on a
         miss, from the snapshot as a template-only prompt with a ``RuntimeWarning``."""
         version = d.get("schema_version", SCHEMA_VERSION)

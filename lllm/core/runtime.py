@@ -11,10 +11,13 @@ import re
 import threading
 import weakref
 from dataclasses import dataclass, replace
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple, cast
 
 from lllm.core.resource import PackageInfo, ResourceNode
 from lllm.errors import PackageError, ResourceNotFoundError, ToolBindingError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.prompt import Prompt
 
 SECTIONS = {"prompt": "prompts", "tool": "tools", "proxy": "proxies", "tactic": "tactics", "config": "configs"}
 SECTION_TYPES = {v: k for k, v in SECTIONS.items()}
@@ -217,8 +220,8 @@ class Runtime:
             prompt.qualified_key = node.qualified_key  # recorded in dialogs (§1.5)
         return node
 
-    def get_prompt(self, key: str) -> Any:
-        return self.get(key, "prompt")
+    def get_prompt(self, key: str) -> "Prompt":
+        return cast("Prompt", self.get(key, "prompt"))
 
     def register_tool(self, name: str, fn: Any, overwrite: bool = True, namespace: str = "") -> ResourceNode:
         """Register a ``Function`` (a plain callable is wrapped) whose name is the key's last segment."""
