@@ -11,7 +11,7 @@ import re
 import string
 from abc import ABC, abstractmethod
 from types import MappingProxyType
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Type, Union, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -172,11 +172,11 @@ class Prompt:
         self.prompt = prompt
         self.metadata = dict(metadata or {})
         self.parser = parser
-        self.format = format
+        self.format: Union[Type[BaseModel], Dict[str, Any], None] = format
         self.addon_args = dict(addon_args or {})
         self.handler = handler if handler is not None else _DEFAULT_HANDLER
         self.renderer = renderer if renderer is not None else _DEFAULT_RENDERER
-        self._template_info: Tuple[Optional[str], Optional[frozenset], str] = (None, None, "")
+        self._template_info: Tuple[Optional[str], Optional[frozenset[str]], str] = (None, None, "")
         self._format_cache: Dict[str, Any] = {"for": format}
         self.function_list = function_list
         self.mcp_servers_list = mcp_servers_list
@@ -258,13 +258,13 @@ class Prompt:
             raise KeyError(f"Prompt '{self.path}' has no tool '{name}'. Declared tools: {list(self._functions)}") \
                 from None
 
-    def link_function(self, name: str, fn: Callable) -> None:
+    def link_function(self, name: str, fn: Callable[..., Any]) -> None:
         """Implement tool ``name`` with ``fn`` on this prompt (the Function object itself is not mutated)."""
         bound = self.get_function(name).bind(fn)
         self._functions[name] = bound
         self._derived = {}
 
-    def with_functions(self, **impls: Callable) -> "Prompt":
+    def with_functions(self, **impls: Callable[..., Any]) -> "Prompt":
         """A copy whose tools ``name=callable`` are implemented; this prompt is left untouched."""
         unknown = [n for n in impls if n not in self._functions]
         if unknown:
@@ -291,7 +291,7 @@ class Prompt:
 
     # -- rendering ---------------------------------------------------------------------------
 
-    def _template(self) -> Tuple[Optional[frozenset], str]:
+    def _template(self) -> Tuple[Optional[frozenset[str]], str]:
         """(variables or None, hash) of the current template, recomputed only when it changes."""
         source, names, digest = self._template_info
         if source is not self.prompt:
@@ -360,7 +360,9 @@ class Prompt:
         text = _json_text(content)
         fmt = self.format
         if isinstance(fmt, dict):
-            data, errors = self._validate_schema(text)
+            data, errors = self._validate_schema(text, fmt)
+        elif fmt is None:
+            raise ValueError(f"Prompt '{self.path}' has no format to validate against")
         else:
             try:
                 data, errors = fmt.model_validate_json(text).model_dump(mode="json"), []
@@ -381,7 +383,7 @@ class Prompt:
                              f"Answer with only a JSON value that matches the '{name}' schema.", detail=content)
         return dict(data) if isinstance(data, dict) else {"value": data}  # exactly model_dump (SPEC §2.4)
 
-    def _validate_schema(self, text: str) -> Tuple[Any, List[str]]:
+    def _validate_schema(self, text: str, schema: Dict[str, Any]) -> Tuple[Any, List[str]]:
         try:
             data = json.loads(text)
         except ValueError as e:
@@ -394,8 +396,8 @@ class Prompt:
             except ImportError:
                 validator = None
             else:
-                cls = jsonschema.validators.validator_for(self.format)
-                validator = cls(self.format)
+                cls = jsonschema.validators.validator_for(schema)
+                validator = cls(schema)
             cache["validator"] = validator
         if validator is None:
             return data, []
@@ -406,7 +408,7 @@ class Prompt:
 
         errors = errors_of(data)
         if errors and isinstance(data, dict):  # a strict-mode answer may send null for optional fields
-            relaxed = drop_optional_nulls(data, self.format, self.format.get("$defs", {}))
+            relaxed = drop_optional_nulls(data, schema, schema.get("$defs", {}))
             if relaxed != data and not errors_of(relaxed):
                 return relaxed, []
         return data, errors
@@ -426,10 +428,9 @@ class Prompt:
             else:
                 name, schema = fmt.__name__, fmt.model_json_schema()
             name = _FORMAT_NAME_BAD.sub("_", name)[:64]
-            if strict:
-                schema = strict_json_schema(schema)
-            cache[key] = (name, schema) if schema is not None else None
-        return cache[key]
+            sent = strict_json_schema(schema) if strict else schema
+            cache[key] = (name, sent) if sent is not None else None
+        return cast(Optional[Tuple[str, Dict[str, Any]]], cache[key])
 
     def _format_state(self) -> Dict[str, Any]:
         """Schemas and validators derived from ``format``, dropped when ``format`` is reassigned."""

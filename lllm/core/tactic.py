@@ -122,6 +122,7 @@ class Tactic(ABC):
 
     name: str = ""
     agent_group: List[str] = []
+    _record_as: Optional[str]  # set on a tactic a tool runs: its parent records the session under this name
 
     def __init_subclass__(cls, register: bool = True, runtime: Optional[Runtime] = None, **kw: Any):
         super().__init_subclass__(**kw)

@@ -14,12 +14,17 @@ import typing
 import warnings
 import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Type, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from lllm.core.runtime import Runtime, get_default_runtime
 from lllm.core.tools import Function, validation_errors
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.tactic import Tactic
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 MAX_TACTIC_DEPTH = 8
 _depth: contextvars.ContextVar[int] = contextvars.ContextVar("lllm_tactic_tool_depth", default=0)
@@ -33,13 +38,13 @@ class TacticToolSpec:
 
     name: str
     description: Optional[str] = None
-    input_model: Optional[type] = None
-    output_model: Optional[type] = None
+    input_model: Optional[Type[BaseModel]] = None
+    output_model: Optional[Type[BaseModel]] = None
     config: Any = None
 
 
-def tactictool(name: str, *, description: Optional[str] = None, input_model: Optional[type] = None,
-               output_model: Optional[type] = None, config: Any = None) -> Callable[[Callable], Callable]:
+def tactictool(name: str, *, description: Optional[str] = None, input_model: Optional[Type[BaseModel]] = None,
+               output_model: Optional[Type[BaseModel]] = None, config: Any = None) -> Callable[[_F], _F]:
     """Mark a Tactic method (usually ``call``) as a tool named ``name``."""
     if callable(name) or not isinstance(name, str):
         raise TypeError("@tactictool needs a tool name: write @tactictool('name', ...), not a bare @tactictool")
@@ -50,14 +55,14 @@ def tactictool(name: str, *, description: Optional[str] = None, input_model: Opt
             raise TypeError(f"@tactictool('{name}'): {label} must be a pydantic model class, got {model!r}")
     spec = TacticToolSpec(name, description, input_model, output_model, config)
 
-    def mark(method: Callable) -> Callable:
+    def mark(method: _F) -> _F:
         method._lllm_tactictool = spec  # type: ignore[attr-defined]
         return method
 
     return mark
 
 
-def tactic_tools(cls: type) -> Dict[str, Tuple[str, TacticToolSpec]]:
+def tactic_tools(cls: Type["Tactic"]) -> Dict[str, Tuple[str, TacticToolSpec]]:
     """The decorated methods of a tactic class: ``{tool name: (method name, spec)}``."""
     out: Dict[str, Tuple[str, TacticToolSpec]] = {}
     for attr in dir(cls):
@@ -67,7 +72,7 @@ def tactic_tools(cls: type) -> Dict[str, Tuple[str, TacticToolSpec]]:
     return out
 
 
-def _select(cls: type, selector: Optional[str], label: str) -> Tuple[str, Optional[TacticToolSpec]]:
+def _select(cls: Type["Tactic"], selector: Optional[str], label: str) -> Tuple[str, Optional[TacticToolSpec]]:
     """(method name, spec or None) for ``label#selector``."""
     tools = tactic_tools(cls)
     if selector is not None:
@@ -94,7 +99,7 @@ def _select(cls: type, selector: Optional[str], label: str) -> Tuple[str, Option
     return "call", None
 
 
-def _variant(cls: type, method: str) -> type:
+def _variant(cls: Type["Tactic"], method: str) -> Type["Tactic"]:
     """``cls`` whose ``call`` is ``method`` (unregistered), so the usual call machinery runs it."""
     if method == "call":
         return cls
@@ -105,7 +110,7 @@ def _variant(cls: type, method: str) -> type:
     return by_method[method]
 
 
-def _first_model_param(fn: Callable) -> Optional[type]:
+def _first_model_param(fn: Callable[..., Any]) -> Optional[Type[BaseModel]]:
     """The model class annotating ``fn``'s first BaseModel parameter (after ``self``), if any."""
     try:
         hints = typing.get_type_hints(fn)
@@ -118,7 +123,7 @@ def _first_model_param(fn: Callable) -> Optional[type]:
     return None
 
 
-def _describe(cls: type, method: Callable, spec: Optional[TacticToolSpec], description: Optional[str]) -> str:
+def _describe(cls: Type["Tactic"], method: Callable[..., Any], spec: Optional[TacticToolSpec], description: Optional[str]) -> str:
     own_doc = method.__doc__ if method is not getattr(_tactic_base(), "call", None) else None
     text = description or (spec.description if spec else None) or inspect.cleandoc(own_doc or "") \
         or inspect.cleandoc(cls.__dict__.get("__doc__") or "")
@@ -161,7 +166,7 @@ def find_tactic_config(rt: Runtime, package: Optional[str], key: str, name: Opti
     return {}
 
 
-def _config_for(config: Any, package: Optional[str], rt: Runtime, label: str, cls: type,
+def _config_for(config: Any, package: Optional[str], rt: Runtime, label: str, cls: Type["Tactic"],
                 key: str) -> Dict[str, Any]:
     if isinstance(config, dict):
         return copy.deepcopy(config)
@@ -199,9 +204,9 @@ def build_tactic_function(ref: "str | type", *, runtime: Optional[Runtime] = Non
         cls, namespace, label, key = node.value, node.namespace, ref, node.key
     elif isinstance(ref, type) and issubclass(ref, Tactic):
         selector, label = "", ref.name or ref.__name__
-        node = next((n for n in rt.iter_nodes("tactic") if n.value is ref), None)
-        cls, namespace = ref, node.namespace if node is not None else ""
-        key = node.key if node is not None else (ref.name or ref.__name__)
+        found = next((n for n in rt.iter_nodes("tactic") if n.value is ref), None)
+        cls, namespace = ref, found.namespace if found is not None else ""
+        key = found.key if found is not None else (ref.name or ref.__name__)
     else:
         raise TypeError(f"build_tactic_function: ref must be a tactic URL or a Tactic class, got {ref!r}")
     method_name, spec = _select(cls, selector or None, label)
@@ -229,8 +234,8 @@ def build_tactic_function(ref: "str | type", *, runtime: Optional[Runtime] = Non
 class _Runner:
     """The implementation of a tactic tool: one fresh tactic per call, depth-limited."""
 
-    def __init__(self, cls: type, config: Dict[str, Any], runtime: Runtime, tactic_path: str, tool_name: str,
-                 input_model: Optional[type], output_model: Optional[type], params: List[str]):
+    def __init__(self, cls: Type["Tactic"], config: Dict[str, Any], runtime: Runtime, tactic_path: str, tool_name: str,
+                 input_model: Optional[Type[BaseModel]], output_model: Optional[Type[BaseModel]], params: List[str]):
         self.cls, self.config, self.runtime, self.tactic_path = cls, config, runtime, tactic_path
         self.tool_name, self.input_model, self.output_model, self.params = tool_name, input_model, output_model, params
         self.__name__ = tool_name
@@ -246,6 +251,7 @@ class _Runner:
             tactic = self.cls(copy.deepcopy(self.config), runtime=self.runtime, tactic_path=self.tactic_path)
             tactic._record_as = self.tool_name  # the parent records the child session under the tool name
             tactic._warned_no_store = True  # one fresh tactic per call: its caller decides where sessions go
+            task: Any
             if self.input_model is not None:
                 try:
                     task = self.input_model.model_validate(kwargs)
