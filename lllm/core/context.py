@@ -225,7 +225,8 @@ def build_context_manager(config: Any, model_name: str, runtime: Any = None, *,
     if window_lookup is not None and "window_lookup" not in kwargs and _accepts(cls, "window_lookup"):
         kwargs["window_lookup"] = window_lookup
     try:
-        return cls(model_name, **kwargs)
+        manager: ContextManager = cls(model_name, **kwargs)
+        return manager
     except TypeError as e:
         raise ConfigError(f"context_manager type '{kind}' ({cls.__name__}) rejected the options "
                           f"{sorted(k for k in config if k != 'type')}: {e}") from e

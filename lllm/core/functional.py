@@ -12,10 +12,16 @@ import threading
 import types
 import typing
 import warnings
-from typing import Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Type
 
 from lllm.core.tactic import Tactic, _current_call, _invoker_override, _model_override
 from lllm.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.runtime import Runtime
+    from lllm.core.stream import BaseStreamHandler
+    from lllm.invokers.base import BaseInvoker
+    from lllm.logging.store import LogStore
 
 #: What a ``@tactic`` config may set for its agents (in ``global`` or an ``agent_configs`` entry).
 AGENT_OVERRIDES = ("model_name", "system_prompt", "model_args", "max_exception_retry", "max_interrupt_steps",
@@ -33,9 +39,10 @@ class FunctionTactic(Tactic, register=False):
 
     function: Callable[..., Any]
 
-    def __init__(self, config: Optional[Dict[str, Any]] = None, ckpt_dir: Optional[str] = None, stream: Any = None,
-                 runtime: Any = None, *, log_store: Any = None, tactic_path: Optional[str] = None,
-                 invoker: Any = None):
+    def __init__(self, config: Optional[Dict[str, Any]] = None, ckpt_dir: Optional[str] = None,
+                 stream: Optional["BaseStreamHandler"] = None, runtime: Optional["Runtime"] = None, *,
+                 log_store: Optional["LogStore"] = None, tactic_path: Optional[str] = None,
+                 invoker: Optional["BaseInvoker"] = None):
         super().__init__(config, ckpt_dir, stream, runtime, log_store=log_store, tactic_path=tactic_path,
                          invoker=invoker)
         self._explicit_invoker = invoker is not None or "invoker" in self.config or "invoker_config" in self.config
@@ -83,7 +90,7 @@ def tactic(fn: Optional[Callable[..., Any]] = None, /, *, name: Optional[str] = 
         call = _as_tool(_call_method(fn), tname, fn.__doc__)
         body = {"name": tname, "call": call, "function": staticmethod(fn), "__doc__": fn.__doc__,
                 "__module__": fn.__module__, "__qualname__": f"{fn.__qualname__}.tactic"}
-        cls = types.new_class(f"{fn.__name__}_tactic", (FunctionTactic,), {"runtime": runtime} if runtime else {},
+        cls: Type[FunctionTactic] = types.new_class(f"{fn.__name__}_tactic", (FunctionTactic,), {"runtime": runtime} if runtime else {},
                               lambda ns: ns.update(body))
         from lllm.core.runtime import target_runtime
         return cls(config, ckpt_dir, runtime=target_runtime(runtime), log_store=log_store)
@@ -100,8 +107,8 @@ def _call_method(fn: Callable[..., Any]) -> Callable[..., Any]:
             result = await fn(task, **kw)
             _check_overrides_used(self)
             return result
-    else:
-        def call(self: Any, task: Any, **kw: Any) -> Any:
+    else:  # the sync twin of the coroutine above (mypy wants conditional variants to share one signature)
+        def call(self: Any, task: Any, **kw: Any) -> Any:  # type: ignore[misc]
             result = fn(task, **kw)
             _check_overrides_used(self)
             return result
@@ -192,7 +199,7 @@ def _call_copy(ctx: Tactic, template: Any) -> Any:
     agent._dialogs, agent._active, agent._busy, agent._busy_lock = {}, None, False, threading.Lock()
     agent._tool_cache = None
     agent.tools, agent.model_args = list(template.tools), dict(template.model_args)
-    agent.session_listeners = [*template.session_listeners, ctx.session.record_agent_call]
+    agent.session_listeners = [*template.session_listeners, ctx._call_session.record_agent_call]
     overrides = getattr(ctx, "_overrides", {})
     for over in (overrides.get(None) or {}, overrides.get(template.name) or {}):
         for key, value in over.items():

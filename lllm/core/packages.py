@@ -113,10 +113,10 @@ def rename_in_manifest(text: str, new_name: str) -> str:
     doc = tomlkit.parse(text)
     if "package" not in doc:
         doc["package"] = tomlkit.table()
-    old = doc["package"].get("name")  # type: ignore[union-attr]
-    if isinstance(old, str) and old != new_name and "original_name" not in doc["package"]:  # type: ignore[operator]
-        doc["package"]["original_name"] = str(old)  # type: ignore[index]
-    doc["package"]["name"] = new_name  # type: ignore[index]
+    old = doc["package"].get("name")
+    if isinstance(old, str) and old != new_name and "original_name" not in doc["package"]:
+        doc["package"]["original_name"] = str(old)
+    doc["package"]["name"] = new_name
     return tomlkit.dumps(doc)
 
 
@@ -292,7 +292,7 @@ def _rewrite_dependencies(text: str, manifest_dir: Path, paths: Dict[Path, str])
         new = paths.get((dep.path if dep.path.is_dir() else dep.path.parent).resolve())
         if new is not None:
             entries.append(new + (f" as {dep.alias}" if dep.alias else ""))
-    doc["dependencies"]["packages"] = entries  # type: ignore[index]
+    doc["dependencies"]["packages"] = entries
     return tomlkit.dumps(doc)
 
 
@@ -322,7 +322,7 @@ def _rewrite_section_paths(doc: Any, manifest_dir: Path, paths: Dict[Path, str])
                 if isinstance(entry, str):
                     m = re.match(r"(.+?)(\s+under\s+\S+)?\Z", entry.strip())
                     new = _moved_path(m.group(1), manifest_dir, paths) if m else None
-                    if new is not None:
+                    if m is not None and new is not None:
                         entries[i] = new + (m.group(2) or "")
                         changed = True
                 elif hasattr(entry, "get") and isinstance(entry.get("path"), str):

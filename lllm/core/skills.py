@@ -264,7 +264,8 @@ def resolve_skills(spec_skills: Any, *, cwd: Optional[Path] = None, home: Option
         elif entry.startswith(("http://", "https://")):
             if entry not in cache:
                 cache[entry] = fetch_skill(entry, timeout)
-            found = [cache[entry]] if cache[entry] is not None else []
+            skill = cache[entry]
+            found = [skill] if skill is not None else []
         else:
             found = [find_skill(entry, cwd, home)]
         for skill in found:

@@ -5,7 +5,7 @@ Resolution is lazy (at turn start) and cached per runtime and prompt; the regist
 mutated, bound copies are returned instead."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from lllm.core.runtime import Runtime, check_key, get_default_runtime
 from lllm.core.tools import Function
@@ -119,7 +119,7 @@ def resolve_tool_ref(ref: str, runtime: Runtime, package: Optional[str], where: 
             hint = f"Did you mean: {e.suggestions}?" if e.suggestions else f"Tools: {runtime.keys('tool')[:20]}"
             raise ToolBindingError(f"{where}: no tool '{url}' in runtime '{runtime.name}'. {hint}") from None
         return _checked(node.value, url, where)
-    packages = [head] if sep else [p for p in dict.fromkeys([package, runtime.default_namespace]) if p]
+    packages: List[Optional[str]] = [head] if sep else [p for p in dict.fromkeys([package, runtime.default_namespace]) if p]
     for pkg in packages or [None]:
         tool_key = f"{pkg}.tools:{rest}" if pkg else rest
         tactic_key = f"{pkg}.tactics:{rest}" if pkg else rest
