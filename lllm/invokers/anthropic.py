@@ -91,7 +91,7 @@ def request_headers(api_key: str, version: str, extra: Optional[Dict[str, Any]])
 
 
 def _tool_call_id(m: "Message") -> str:
-    tcid = m.metadata.get("tool_call_id")
+    tcid: Optional[str] = m.metadata.get("tool_call_id")
     if not tcid:
         raise ValueError(f"Tool message from '{m.name}' has no metadata['tool_call_id'], so its result cannot be "
                          f"matched to a tool_use block (content: {str(m.content)[:80]!r}).")
@@ -308,7 +308,8 @@ def anthropic_usage(u: Optional[Dict[str, Any]]) -> Dict[str, Any]:
 
 def error_event(data: Dict[str, Any]) -> ProviderError:
     """A ProviderError for an Anthropic error envelope received with a 200 (body or stream event)."""
-    err = data.get("error") if isinstance(data.get("error"), dict) else {}
+    found = data.get("error")
+    err: Dict[str, Any] = found if isinstance(found, dict) else {}
     etype = err.get("type") or ""
     msg = err.get("message") or json.dumps(data)[:300]
     return ProviderError("anthropic API error" + (f" ({etype})" if etype else "") + f": {msg}",

@@ -12,7 +12,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.message import FunctionCall, InvokeCost, Message
@@ -249,7 +249,7 @@ class PreparedRequest:
     stream: bool = False
     responses: bool = False
     url: str = ""
-    headers: Optional[Dict[str, str]] = None
+    headers: Mapping[str, str] = field(default_factory=dict)
     timeout: Optional[float] = None
 
 

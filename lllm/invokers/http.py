@@ -13,7 +13,7 @@ import json
 import math
 import threading
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Mapping, NoReturn, Optional, Tuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Coroutine, Dict, Mapping, NoReturn, Optional, Tuple, cast
 
 from lllm.errors import ProviderError
 from lllm.invokers.base import DEFAULT_TIMEOUT_S
@@ -21,6 +21,7 @@ from lllm.secrets import scrub_exception, strip_userinfo
 
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
+    from aiohttp import ClientSession
 
 POOL_LIMIT = 1000            # concurrent connections per loop (like httpx's default max_connections)
 KEEPALIVE_S = 30.0
@@ -69,7 +70,7 @@ def _forget(loop: asyncio.AbstractEventLoop) -> None:
     conn = None if sess is None else sess.connector
     if conn is None or conn.closed:
         return
-    closing = conn.close()
+    closing = cast(Coroutine[Any, Any, None], conn.close())  # TCPConnector.close is a coroutine function
     try:
         closing.send(None)
     except (StopIteration, RuntimeError):  # finished at once, or it needed a running loop
@@ -102,7 +103,7 @@ def _new_session(loop: asyncio.AbstractEventLoop) -> "aiohttp.ClientSession":
         for old in [lp for lp in list(_sessions) if lp.is_closed()]:  # loops that are gone (asyncio.run ended)
             _forget(old)
         conn = aiohttp.TCPConnector(limit=POOL_LIMIT, keepalive_timeout=KEEPALIVE_S, ttl_dns_cache=300)
-        s = aiohttp.ClientSession(connector=conn, skip_auto_headers=("User-Agent",),
+        s: ClientSession = aiohttp.ClientSession(connector=conn, skip_auto_headers=("User-Agent",),
                                   headers={"User-Agent": "lllm"})
         _sessions[loop] = s
     return s

@@ -197,8 +197,9 @@ class LiteLLMInvoker(ProviderInvoker):
             if key in record:
                 record[key] = strip_userinfo(record[key])
         if isinstance(record.get("response_format"), type):  # a pydantic model: record the schema LiteLLM sends
-            fs = prompt.format_schema()  # type: ignore[union-attr]
-            record["response_format"] = {"type": "json_schema", "json_schema": {"name": fs[0], "schema": fs[1]}}
+            fs = prompt.format_schema() if prompt is not None else None
+            if fs is not None:
+                record["response_format"] = {"type": "json_schema", "json_schema": {"name": fs[0], "schema": fs[1]}}
         request = request_record(provider or "litellm", strip_userinfo(kwargs.get("api_base")), model, record,
                                  api_type, stream)
         sent_args = {k: v for k, v in record.items() if k not in ("model", "messages", "input", "tools")}

@@ -55,7 +55,7 @@ def _image_url(m: "Message") -> str:
 
 
 def _tool_call_id(m: "Message") -> str:
-    tcid = m.metadata.get("tool_call_id")
+    tcid: Optional[str] = m.metadata.get("tool_call_id")
     if not tcid:
         raise ValueError(f"Tool message from '{m.name}' has no metadata['tool_call_id'], so its result cannot be "
                          f"matched to a tool call (content: {str(m.content)[:80]!r}).")

@@ -86,7 +86,7 @@ def get_rates(provider: str, model: str) -> Optional[Rates]:
 def _rate(r: Any, input_tokens: int) -> float:
     if type(r) is float:
         return r
-    price = r[0]
+    price: float = r[0]
     for start, p in r[1]:  # cliff tiers: crossing a threshold prices every token at that tier
         if input_tokens > start:
             price = p

@@ -81,11 +81,14 @@ class SSEDecoder:
 
 def _source(resp: Any) -> AsyncIterable[bytes]:
     content = getattr(resp, "content", None)  # aiohttp.ClientResponse -> StreamReader
+    source: AsyncIterable[bytes]
     if content is not None and hasattr(content, "iter_any"):
-        return content.iter_any()
-    if hasattr(resp, "iter_any"):  # a StreamReader itself
-        return resp.iter_any()
-    return resp
+        source = content.iter_any()
+    elif hasattr(resp, "iter_any"):  # a StreamReader itself
+        source = resp.iter_any()
+    else:
+        source = resp
+    return source
 
 
 async def aiter_sse(resp: Any, *, provider: str = "", terminal_events: Tuple[str, ...] = (),
