@@ -99,6 +99,10 @@ def _ancestors(path: str) -> List[str]:
     return found
 
 
+def _popen(command: List[str], popen_kwargs: Dict[str, Any]) -> subprocess.Popen[Any]:
+    return subprocess.Popen(command, **popen_kwargs)
+
+
 def _inside(path: str, dirs: List[str]) -> bool:
     return any(path == d or path.startswith(d.rstrip("/") + "/") for d in dirs)
 
@@ -122,14 +126,14 @@ class BwrapExecutor(SubprocessExecutor):
         return {**super().worker_config(), "imports_bound": True, "network_isolated": not self.allow_network,
                 "own_user_namespace": not self.drop_privileges}
 
-    def spawn(self, command: List[str], **popen_kwargs: Any) -> subprocess.Popen:
+    def spawn(self, command: List[str], **popen_kwargs: Any) -> subprocess.Popen[Any]:
         """Start bwrap from one long-lived thread: ``--die-with-parent`` follows the thread that forked it, so a
         worker started from a short-lived thread would otherwise die when that thread ends."""
         global _spawner
         with _lock:
             if _spawner is None:
                 _spawner = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lllm-bwrap-spawner")
-        return _spawner.submit(subprocess.Popen, command, **popen_kwargs).result()
+        return _spawner.submit(_popen, command, popen_kwargs).result()
 
     def worker_exit_code(self, code: Optional[int]) -> Optional[int]:
         """bwrap exits with 128 + N when the worker was killed by signal N."""

@@ -69,7 +69,7 @@ class ExecutorConformance:
 
     def test_errors_come_back_as_user_tracebacks(self, executor: Executor) -> None:
         r = self.run(executor, "def f():\n    return 1 / 0\nf()")
-        assert r.status == "error" and "ZeroDivisionError" in r.error and "in f" in r.error
+        assert r.status == "error" and r.error is not None and "ZeroDivisionError" in r.error and "in f" in r.error
         assert "lllm" not in r.error, "framework frames must not show in the traceback"
 
     def test_reset_clears_the_namespace(self, executor: Executor) -> None:

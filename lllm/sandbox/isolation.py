@@ -107,7 +107,7 @@ def kill_uid(uid: int, wait_s: float = 3.0) -> None:
 
 def live_processes(uid: int) -> List[int]:
     """Pids of the live (not zombie) processes of ``uid``, read from /proc (empty where there is none)."""
-    found = []
+    found: List[int] = []
     try:
         pids = [p for p in os.listdir("/proc") if p.isdigit()]
     except OSError:

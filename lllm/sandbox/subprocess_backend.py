@@ -95,6 +95,7 @@ class _Process:
                 os.close(cgroup_fd)
         self._finalizer = weakref.finalize(self, _cleanup, self.proc, self.lease, self.workdir, self.import_root,
                                            self.cgroup)
+        assert self.proc.stdout is not None and self.proc.stdin is not None  # started with pipes
         self.rfd = self.proc.stdout.fileno()
         self.wfd = self.proc.stdin.fileno()
         os.set_blocking(self.wfd, False)
@@ -119,6 +120,7 @@ class _Process:
         if self.info.get("op") != "ready":
             self.stop()
             raise SandboxError(f"the sandbox worker sent {self.info!r} instead of 'ready'")
+        assert self.proc.stderr is not None
         self.proc.stderr.close()  # the worker's own stderr now points at its output capture
 
     def _stderr_text(self) -> str:

@@ -23,7 +23,7 @@ import struct
 import sys
 import threading
 import traceback
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 << 20           # bytes; a larger frame is a protocol error
@@ -127,7 +127,7 @@ class Capture:
         return self._fd
 
 
-def _strip_frames(te: traceback.TracebackException, hidden: set, seen: set) -> None:
+def _strip_frames(te: Optional[traceback.TracebackException], hidden: Set[str], seen: Set[int]) -> None:
     """Drop framework frames from ``te`` and the exceptions chained to it."""
     while te is not None and id(te) not in seen:
         seen.add(id(te))
@@ -198,7 +198,8 @@ class _Worker:
         self.streams = (open(os.devnull), Capture(self._sink, self.budget, 1),  # noqa: SIM115 - process lifetime
                         Capture(self._sink, self.budget, 2))
         sys.stdin, sys.stdout, sys.stderr = self.streams
-        sys.__stdin__, sys.__stdout__, sys.__stderr__ = self.streams
+        # the originals too, so user code cannot write around the capture (typeshed declares them Final)
+        sys.__stdin__, sys.__stdout__, sys.__stderr__ = self.streams  # type: ignore[misc, assignment]
         self.api_lock = threading.Lock()
         self.running = False
         self.cells = 0
