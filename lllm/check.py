@@ -84,7 +84,8 @@ def _is_proxy(rt: Any, ref: str) -> bool:
 
 
 def _agent_entries(config: Dict[str, Any]) -> Iterator[tuple]:
-    glob = config.get("global") if isinstance(config.get("global"), dict) else {}
+    found = config.get("global")
+    glob: Dict[str, Any] = found if isinstance(found, dict) else {}
     for entry in config.get("agent_configs") or []:
         if isinstance(entry, dict):
             yield entry.get("name", "?"), {**glob, **entry}

@@ -53,10 +53,10 @@ def get_tactic_class(name: str, runtime: "Optional[Runtime]" = None) -> type:
 
 def load_toml(path: Any) -> Dict[str, Any]:
     """0.1.x ``lllm.core.config.load_toml``: the parsed TOML file at ``path``."""
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    else:
+        import tomli as tomllib
     with open(path, "rb") as f:
         return tomllib.load(f)
 

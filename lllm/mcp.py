@@ -163,6 +163,7 @@ class MCPServer:
             async with stdio_client(params, errlog=errlog) as (read, write):
                 yield read, write
             return
+        assert self.url is not None  # the constructor takes exactly one of stdio and url
         from mcp.client import streamable_http  # lazy: the mcp extra
         if hasattr(streamable_http, "streamable_http_client"):
             import httpx  # a dependency of the SDK
@@ -357,8 +358,10 @@ async def _on_background_loop(coro: Any) -> Any:
 
 def _leaf(e: BaseException) -> BaseException:
     """The first real error inside (nested) exception groups (the SDK's task groups wrap errors)."""
-    while isinstance(getattr(e, "exceptions", None), tuple) and e.exceptions:  # an ExceptionGroup
-        e = e.exceptions[0]
+    inner = getattr(e, "exceptions", None)
+    while isinstance(inner, tuple) and inner:  # an ExceptionGroup
+        e = inner[0]
+        inner = getattr(e, "exceptions", None)
     return e
 
 

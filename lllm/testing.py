@@ -171,7 +171,7 @@ def sample_json(schema: Dict[str, Any], defs: Optional[Dict[str, Any]] = None, n
         return None
     if isinstance(hint, str) and typ in (None, "string"):
         return hint
-    fmt = schema.get("format")
+    fmt: str = schema.get("format") or ""
     text = {"date": "2026-01-01", "date-time": "2026-01-01T00:00:00Z", "email": "test@example.com",
             "uri": "https://example.com", "uuid": "00000000-0000-4000-8000-000000000000"}.get(fmt, f"test {name}")
     if "minLength" in schema and len(text) < schema["minLength"]:

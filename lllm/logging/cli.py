@@ -79,7 +79,7 @@ def _matching(store: Any, filters: Dict[str, Any], state: Optional[str] = None,
     return rows[:limit] if limit is not None else rows
 
 
-def _table(rows: List[List[str]], header: List[str]) -> str:
+def _table(rows: List[List[Any]], header: List[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     fmt = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)])
@@ -342,7 +342,8 @@ def register(sub: Any) -> None:
                               description="Inspect the recorded tactic sessions.")
     ssub = sessions.add_subparsers(dest="sessions_command", metavar="COMMAND", required=True)
     p = ssub.add_parser("list", help="list sessions, newest first", description="List sessions, newest first.")
-    _store_arg(p), _filter_args(p)
+    _store_arg(p)
+    _filter_args(p)
     p.add_argument("--state", choices=["running", "success", "failure"], help="only sessions in this state")
     p.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -359,7 +360,8 @@ def register(sub: Any) -> None:
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
     p.set_defaults(func=cmd_export)
     p = ssub.add_parser("cost", help="cost summary", description="Total cost of the matching sessions.")
-    _store_arg(p), _filter_args(p)
+    _store_arg(p)
+    _filter_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_cost)
     p = ssub.add_parser("delete", help="delete sessions", description="Delete sessions (absent ones are ignored).")

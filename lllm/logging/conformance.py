@@ -269,7 +269,7 @@ class LogStoreConformance:
         store = LogStore(backend)
         sid = store.save_session(make_session(state="failure"))
         record = store.load_session_record(sid)
-        assert record.session.error == "ValueError: boom" and record.traceback.startswith("Traceback")
+        assert record.session.error == "ValueError: boom" and record.traceback is not None and record.traceback.startswith("Traceback")
 
     def test_basemodel_delivery_is_stored_as_a_dict_with_its_type(self, backend: LogBackend) -> None:
         needs_storage(backend)

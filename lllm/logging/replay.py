@@ -143,6 +143,7 @@ class ReplayInvoker(BaseInvoker):
         recorded = self._replayed(dialog, model, model_args, responder, metadata, functions)
         if recorded is not None:
             return recorded
+        assert self.fallback is not None  # without one, _replayed raises on a request it has no twin for
         return self.fallback.call(dialog, model, model_args, parser_args, responder, metadata, api_type,
                                   stream_handler, functions=functions)
 
@@ -153,6 +154,7 @@ class ReplayInvoker(BaseInvoker):
         recorded = self._replayed(dialog, model, model_args, responder, metadata, functions)
         if recorded is not None:
             return recorded
+        assert self.fallback is not None  # without one, _replayed raises on a request it has no twin for
         return await self.fallback.acall(dialog, model, model_args, parser_args, responder, metadata, api_type,
                                          stream_handler, functions=functions)
 
@@ -204,7 +206,7 @@ class ReplayInvoker(BaseInvoker):
         msg.metadata.pop("dialog_id", None)
         if metadata:
             msg.metadata.update(metadata)
-        errors = [ParseError(e.get("message", "")) for e in trace.errors]
+        errors: List[Exception] = [ParseError(e.get("message", "")) for e in trace.errors]
         return InvokeResult(message=msg, raw_response=trace.raw_response, model_args=dict(trace.model_args),
                             execution_errors=errors, request=trace.request, started_at=time.time(), latency_s=0.0)
 

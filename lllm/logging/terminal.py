@@ -79,7 +79,8 @@ def setup_logging(level: Union[str, int] = "INFO", color: bool = True, fmt: Opti
     again reconfigures the one handler it installed instead of adding another."""
     lvl = parse_level(level)
     root = logging.getLogger("lllm")
-    handler = next((h for h in root.handlers if getattr(h, _HANDLER_FLAG, False)), None)
+    handler = next((h for h in root.handlers
+                    if isinstance(h, logging.StreamHandler) and getattr(h, _HANDLER_FLAG, False)), None)
     if handler is None:
         handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
         setattr(handler, _HANDLER_FLAG, True)

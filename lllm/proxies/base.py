@@ -8,7 +8,7 @@ import importlib
 import inspect
 import logging
 import warnings
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type, TypeVar
 
 from lllm.core.runtime import Runtime, current_loading, loading_runtime, target_runtime
 
@@ -35,6 +35,8 @@ def _parse_cutoff(value: Any) -> Optional[dt.datetime]:
     return None
 
 
+_P = TypeVar("_P", bound="BaseProxy")
+
 class BaseProxy:
     """An API surface agents call through ``CALL_API``: one method per endpoint, each decorated with
     ``@BaseProxy.endpoint(...)``. Endpoint methods take the parameters as one dict (``def search(self,
@@ -43,6 +45,10 @@ class BaseProxy:
     ``additional_docs`` (``{title: text}``) is appended to the proxy's documentation."""
 
     additional_docs: Dict[str, str] = {}
+    # set by @ProxyRegistrator on a registered class (read with getattr: a bare subclass has none)
+    _proxy_path: str
+    _proxy_name: str
+    _proxy_description: str
 
     def __init__(self, *, activate_proxies: Optional[List[str]] = None, cutoff_date: Any = None,
                  deploy_mode: bool = False, use_cache: bool = True, **kw: Any):
@@ -63,7 +69,7 @@ class BaseProxy:
                 "response": response, "dt_cutoff": dt_cutoff, "method": method}
 
         def decorate(fn: Callable) -> Callable:
-            fn.endpoint_info = info
+            fn.endpoint_info = info  # type: ignore[attr-defined]
             return fn
 
         return decorate
@@ -71,7 +77,7 @@ class BaseProxy:
     @staticmethod
     def postcall(fn: Callable) -> Callable:
         """Mark a method as a post-call hook (a marker only: ``fn.is_postcall = True``)."""
-        fn.is_postcall = True
+        fn.is_postcall = True  # type: ignore[attr-defined]
         return fn
 
     def endpoint_methods(self) -> Iterable[Tuple[str, Callable, Dict[str, Any]]]:
@@ -116,12 +122,12 @@ class BaseProxy:
 
 
 def ProxyRegistrator(path: str, name: str, description: str,  # noqa: N802 - the 0.1.x name
-                     runtime: Optional[Runtime] = None) -> Callable[[type], type]:
+                     runtime: Optional[Runtime] = None) -> Callable[[Type[_P]], Type[_P]]:
     """Class decorator: set ``_proxy_path/_proxy_name/_proxy_description`` and register the class under
     ``path`` in the explicit runtime, else the one being loaded, else the default one. During package
     discovery it lands in the loading package (``<pkg>.proxies:<path>``)."""
 
-    def decorate(cls: type) -> type:
+    def decorate(cls: Type[_P]) -> Type[_P]:
         cls._proxy_path = path
         cls._proxy_name = name
         cls._proxy_description = description
