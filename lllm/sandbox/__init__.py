@@ -18,4 +18,5 @@ __all__ = ["AgentInterpreter", "Executor", "ExecResult", "SandboxError", "ApiHan
 
 from lllm.compat import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x name kept here
 
-__getattr__ = _lazy_exports(__name__, {"JupyterSession": "lllm.sandbox.jupyter"})
+__getattr__ = _lazy_exports(__name__, {n: "lllm.sandbox.jupyter" for n in (
+    "JupyterSession", "JupyterSandbox", "JupyterCellType", "ProgrammingLanguage")})

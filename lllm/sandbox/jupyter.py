@@ -18,10 +18,13 @@ import os
 import queue
 import re
 import secrets
+import shutil
 import socketserver
 import tempfile
 import threading
 import time
+import warnings
+from enum import Enum
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -403,4 +406,72 @@ class JupyterSession:
         self._nbformat.write(self._nb, str(self.notebook_path))
 
 
-__all__ = ["JupyterSession", "JupyterError", "extract_cells", "answer_api", "kernel_env"]
+class JupyterCellType(str, Enum):
+    """A notebook cell's kind (kept from lllm-core 0.1.x)."""
+
+    MARKDOWN = "markdown"
+    CODE = "code"
+
+
+class ProgrammingLanguage(str, Enum):
+    """A session's language (kept from lllm-core 0.1.x): Python only."""
+
+    PYTHON = "python"
+
+
+class JupyterSandbox:
+    """lllm-core 0.1.x's manager of named notebook sessions, kept for compatibility (deprecated): each
+    session is a ``JupyterSession`` in ``<path>/sessions/<name>``; create ``JupyterSession`` directly."""
+
+    def __init__(self, config: Optional[Dict[str, Any]] = None, path: "str | os.PathLike[str] | None" = None,
+                 verbose: bool = False, *, api: Optional[ApiHandler] = None):
+        warnings.warn("JupyterSandbox is deprecated: create lllm.sandbox.jupyter.JupyterSession(name, dir, "
+                      "metadata, api=...) directly", DeprecationWarning, stacklevel=2)
+        self.config = dict(config or {})
+        self.project_root = self.config.get("project_root")
+        self.api = api
+        name = re.sub(r"[^\w.-]+", "_", str(self.config.get("name") or "default"))
+        self.sandbox_dir = Path(path) if path is not None else Path(tempfile.gettempdir()) / "lllm-sandbox" / name
+        self.session_dir = self.sandbox_dir / "sessions"
+        self.active_sessions: Dict[str, JupyterSession] = {}
+
+    def new_session(self, name: Optional[str] = None, metadata: Optional[Dict[str, Any]] = None,
+                    path: "str | os.PathLike[str] | None" = None) -> JupyterSession:
+        """Start a session (its kernel runs at once); a name already in use raises ``ValueError``."""
+        name = name or time.strftime("%Y-%m-%d_%H-%M-%S") + "_" + secrets.token_hex(3)
+        session_path = Path(path) if path is not None else self.session_dir / name
+        if name in self.active_sessions or (session_path / f"{name}.ipynb").exists():
+            raise ValueError(f"Jupyter session '{name}' already exists in {session_path}")
+        session = JupyterSession(name, session_path, metadata, api=self.api)
+        session.init_session()
+        self.active_sessions[name] = session
+        return session
+
+    def get_session(self, session_name: str, create: bool = True, metadata: Optional[Dict[str, Any]] = None,
+                    path: "str | os.PathLike[str] | None" = None) -> Optional[JupyterSession]:
+        """The active session of that name, else a new one (``create``), else ``None``."""
+        if session_name in self.active_sessions:
+            return self.active_sessions[session_name]
+        return self.new_session(session_name, metadata, path) if create else None
+
+    def shutdown_session_resources(self, session_name: str) -> None:
+        """Stop a session's kernel (its notebook stays on disk)."""
+        if session_name in self.active_sessions:
+            self.active_sessions[session_name].shutdown()
+
+    def delete_session_completely(self, session_name: str) -> None:
+        """Stop a session and remove its directory."""
+        session = self.active_sessions.pop(session_name, None)
+        if session is not None:
+            session.shutdown()
+        target = session.dir if session is not None else self.session_dir / session_name
+        shutil.rmtree(target, ignore_errors=True)
+
+    def shutdown_all_sessions_resources(self) -> None:
+        """Stop every active session's kernel."""
+        for name in list(self.active_sessions):
+            self.shutdown_session_resources(name)
+
+
+__all__ = ["JupyterSession", "JupyterError", "extract_cells", "answer_api", "kernel_env", "JupyterSandbox",
+           "JupyterCellType", "ProgrammingLanguage"]

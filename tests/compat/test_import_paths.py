@@ -71,16 +71,10 @@ EXPORTED = {
                      "DEFAULT_PROXY_PROMPT_NO_PYTHON_TEMPLATE"),
     "lllm.proxies.base": "BaseProxy ProxyManager ProxyRegistrator register_proxy",
     "lllm.proxies.interpreter": "AgentInterpreter",
-    "lllm.sandbox": "JupyterSession",
-    "lllm.sandbox.jupyter": "JupyterSession",
+    "lllm.sandbox": "JupyterSession JupyterSandbox JupyterCellType ProgrammingLanguage",
+    "lllm.sandbox.jupyter": "JupyterSession JupyterSandbox JupyterCellType ProgrammingLanguage",
     "lllm.utils": "find_all_xml_tags_sorted find_xml_blocks find_md_blocks load_json save_json",
 }
-
-# 0.1.x exports deliberately not kept (see docs/migrating.md): the Jupyter sandbox manager and its enums were
-# replaced by ``lllm.sandbox.jupyter.JupyterSession`` and the ``AgentInterpreter`` executors.
-NOT_KEPT = {"lllm.sandbox": "JupyterSandbox JupyterCellType ProgrammingLanguage",
-            "lllm.sandbox.jupyter": "JupyterSandbox JupyterCellType ProgrammingLanguage"}
-
 
 def _pairs(table):
     return [(mod, name) for mod, names in table.items() for name in names.split()]
