@@ -49,7 +49,7 @@ class FunctionTactic(Tactic, register=False):
         self._overrides = _parse_overrides(self.name, self.config)
 
     def call(self, task: Any, **kw: Any) -> Any:  # replaced per subclass by @tactic
-        raise NotImplementedError
+        raise TypeError(f"{type(self).__name__} has no function: build it with @tactic, not directly")
 
     @classmethod
     def configured_endpoint(cls) -> Optional[str]:
