@@ -13,6 +13,10 @@ __version__ = "0.2.0"
 # A library adds only a NullHandler; applications configure output (see lllm.setup_logging).
 _logging.getLogger("lllm").addHandler(_logging.NullHandler())
 
+from lllm.compat import install_module_aliases as _install_module_aliases  # noqa: E402
+
+_install_module_aliases()  # 0.1.x module paths (lllm.core.runtime, ...) name the modules that moved
+
 _EXPORTS = {
     # errors
     "LLLMError": "lllm.errors", "ParseError": "lllm.errors", "AgentException": "lllm.errors",
@@ -38,9 +42,9 @@ _EXPORTS = {
     "BaseStreamHandler": "lllm.core.stream", "PrintStreamHandler": "lllm.core.stream",
     # configuration and runtime
     "AgentSpec": "lllm.core.config", "parse_agent_configs": "lllm.core.config", "deep_merge": "lllm.core.config",
-    "Runtime": "lllm.core.runtime", "get_default_runtime": "lllm.core.runtime",
-    "set_default_runtime": "lllm.core.runtime", "get_runtime": "lllm.core.runtime",
-    "ResourceNode": "lllm.core.resource", "PackageInfo": "lllm.core.resource",
+    "Runtime": "lllm.packages.runtime", "get_default_runtime": "lllm.packages.runtime",
+    "set_default_runtime": "lllm.packages.runtime", "get_runtime": "lllm.packages.runtime",
+    "ResourceNode": "lllm.packages.resource", "PackageInfo": "lllm.packages.resource",
     # invokers
     "BaseInvoker": "lllm.invokers.base", "InvokeResult": "lllm.invokers.base", "build_invoker": "lllm.invokers.base",
     "register_invoker": "lllm.invokers.base",
@@ -51,14 +55,14 @@ _EXPORTS = {
     "NoOpBackend": "lllm.logging", "PostgresBackend": "lllm.logging", "local_store": "lllm.logging",
     "sqlite_store": "lllm.logging", "noop_store": "lllm.logging", "postgres_store": "lllm.logging",
     # packages, configuration, package and tactic tools
-    "load_runtime": "lllm.core.discovery", "load_package": "lllm.core.discovery",
-    "find_config_file": "lllm.core.manifest", "load_cwd_fallback": "lllm.core.discovery",
-    "load_prompt": "lllm.core.runtime", "load_tool": "lllm.core.runtime", "load_tactic": "lllm.core.runtime",
-    "load_proxy": "lllm.core.runtime", "load_resource": "lllm.core.runtime", "load_config": "lllm.core.config",
+    "load_runtime": "lllm.packages.discovery", "load_package": "lllm.packages.discovery",
+    "find_config_file": "lllm.packages.manifest", "load_cwd_fallback": "lllm.packages.discovery",
+    "load_prompt": "lllm.packages.runtime", "load_tool": "lllm.packages.runtime", "load_tactic": "lllm.packages.runtime",
+    "load_proxy": "lllm.packages.runtime", "load_resource": "lllm.packages.runtime", "load_config": "lllm.core.config",
     "resolve_config": "lllm.core.config", "vendor_config": "lllm.core.config", "resolve_profile": "lllm.core.config",
     "agent_config_schema": "lllm.core.config",
-    "install_package": "lllm.core.packages", "export_package": "lllm.core.packages",
-    "list_packages": "lllm.core.packages", "remove_package": "lllm.core.packages",
+    "install_package": "lllm.packages.install", "export_package": "lllm.packages.install",
+    "list_packages": "lllm.packages.install", "remove_package": "lllm.packages.install",
     "tactictool": "lllm.core.tactic_tools", "build_tactic_function": "lllm.core.tactic_tools",
     "build_tactic_endpoint_info": "lllm.core.tactic_tools", "call_tactic_proxy_endpoint": "lllm.core.tactic_tools",
     # proxies and the sandbox
@@ -86,11 +90,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from lllm.core.const import APITypes, Modalities, Roles
     from lllm.core.context import ContextManager, DefaultContextManager
     from lllm.core.dialog import Dialog, DialogTreeNode
-    from lllm.core.discovery import load_cwd_fallback, load_package, load_runtime
+    from lllm.packages.discovery import load_cwd_fallback, load_package, load_runtime
     from lllm.core.functional import tactic
-    from lllm.core.manifest import find_config_file
+    from lllm.packages.manifest import find_config_file
     from lllm.core.message import FunctionCall, InvokeCost, Message, TokenLogprob
-    from lllm.core.packages import export_package, install_package, list_packages, remove_package
+    from lllm.packages.install import export_package, install_package, list_packages, remove_package
     from lllm.core.parsers import BaseParser, DefaultTagParser
     from lllm.core.prompt import (
         BaseHandler,
@@ -100,8 +104,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         Prompt,
         StringFormatterRenderer,
     )
-    from lllm.core.resource import PackageInfo, ResourceNode
-    from lllm.core.runtime import (
+    from lllm.packages.resource import PackageInfo, ResourceNode
+    from lllm.packages.runtime import (
         Runtime,
         get_default_runtime,
         get_runtime,
@@ -208,7 +212,7 @@ def _auto_init() -> None:
         return
     try:
         if _something_to_load():
-            from lllm.core.discovery import auto_init
+            from lllm.packages.discovery import auto_init
             auto_init()
     except Exception as e:  # noqa: BLE001 - a broken package must not break the import
         import warnings

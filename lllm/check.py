@@ -50,7 +50,7 @@ def _failure(e: BaseException) -> str:
 
 def _configs(rt: Any, package: Optional[str]) -> Iterator[Problem]:
     from lllm.core.config import KNOWN_AGENT_KEYS, misspelled_agent_key, resolve_config
-    from lllm.core.tool_binding import resolve_tool_ref
+    from lllm.packages.tool_binding import resolve_tool_ref
     for node in _nodes(rt, "config", package):
         where = f"config {node.qualified_key}"
         try:
@@ -153,12 +153,12 @@ def _prompts(rt: Any, package: Optional[str]) -> Iterator[Problem]:
 
 def _load(target: Optional[str]) -> tuple:
     """(runtime, package name or None, load warnings) for ``lllm check [PACKAGE]``."""
-    from lllm.core.discovery import load_package
-    from lllm.core.runtime import Runtime
+    from lllm.packages.discovery import load_package
+    from lllm.packages.runtime import Runtime
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if target is not None and Path(target).exists():
-            from lllm.core.discovery import require_trusted
+            from lllm.packages.discovery import require_trusted
             require_trusted(target)  # checking loads, and so runs, the package's code
             rt = Runtime("check")
             info = load_package(target, runtime=rt)

@@ -32,7 +32,7 @@ def _runtime() -> Any:
     silently partial runtime."""
     import warnings
 
-    from lllm.core.runtime import ensure_auto_init
+    from lllm.packages.runtime import ensure_auto_init
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="LLLM auto-init failed")  # reported once, as the error below
         rt = ensure_auto_init()
@@ -184,14 +184,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 
 def cmd_pkg_install(args: argparse.Namespace) -> int:
-    from lllm.core.packages import install_package
+    from lllm.packages.install import install_package
     path = install_package(args.zip, alias=args.alias, scope=args.scope, load=not args.no_load)
     print(f"Installed {path.name} to {path}")
     return 0
 
 
 def cmd_pkg_list(args: argparse.Namespace) -> int:
-    from lllm.core.packages import list_packages
+    from lllm.packages.install import list_packages
     rows = list_packages(args.scope)
     if not rows:
         print("No packages installed.")
@@ -205,15 +205,15 @@ def cmd_pkg_list(args: argparse.Namespace) -> int:
 
 
 def cmd_pkg_remove(args: argparse.Namespace) -> int:
-    from lllm.core.packages import remove_package
+    from lllm.packages.install import remove_package
     path = remove_package(args.name, scope=args.scope)
     print(f"Removed {args.name} from {path}")
     return 0
 
 
 def cmd_pkg_export(args: argparse.Namespace) -> int:
-    from lllm.core.packages import export_package
-    from lllm.core.runtime import Runtime
+    from lllm.packages.install import export_package
+    from lllm.packages.runtime import Runtime
     # found by its manifest in the project or among installed packages: exporting never runs package code
     path = export_package(args.name, args.out, bundle_deps=args.bundle_deps, runtime=Runtime("export"))
     print(f"Exported {args.name} to {path}")

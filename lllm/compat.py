@@ -6,12 +6,15 @@ lists every kept path and every deliberate change."""
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
 import sys
 import warnings
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lllm.core.runtime import Runtime
+    from lllm.packages.runtime import Runtime
     from lllm.invokers.base import BaseInvoker
 
 InvokerBuilder = Callable[[Dict[str, Any]], "BaseInvoker"]
@@ -38,16 +41,52 @@ def lazy_exports(module: str, names: Mapping[str, str],
     return __getattr__
 
 
+MOVED_MODULES: Dict[str, str] = {
+    "lllm.core.manifest": "lllm.packages.manifest",
+    "lllm.core.discovery": "lllm.packages.discovery",
+    "lllm.core.packages": "lllm.packages.install",
+    "lllm.core.runtime": "lllm.packages.runtime",
+    "lllm.core.resource": "lllm.packages.resource",
+    "lllm.core.package_imports": "lllm.packages.imports",
+    "lllm.core.yamlsafe": "lllm.packages.yamlsafe",
+    "lllm.core.tool_binding": "lllm.packages.tool_binding",
+    "lllm.core.skills": "lllm.packages.skills",
+    "lllm.core.batch_leases": "lllm.logging.batch_leases",
+}
+"""Old module path -> new home. Importing the old path gives the very same module object."""
+
+
+class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Resolves the old module paths in ``MOVED_MODULES`` to their new modules (last on ``sys.meta_path``)."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        return importlib.util.spec_from_loader(fullname, self) if fullname in MOVED_MODULES else None
+
+    def create_module(self, spec: Any) -> ModuleType:
+        module = importlib.import_module(MOVED_MODULES[spec.name])
+        spec.loader_state = module.__spec__  # importlib is about to set the alias's spec on it
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.__spec__ = module.__spec__.loader_state if module.__spec__ else None  # restore the real spec
+
+
+def install_module_aliases() -> None:
+    """Make the 0.1.x module paths in ``MOVED_MODULES`` importable (idempotent)."""
+    if not any(isinstance(f, _MovedModules) for f in sys.meta_path):
+        sys.meta_path.append(_MovedModules())
+
+
 def register_prompt(prompt: Any, overwrite: bool = True, namespace: str = "",
                     runtime: "Optional[Runtime]" = None) -> Any:
     """0.1.x ``lllm.core.prompt.register_prompt``: register ``prompt`` in the default (or given) runtime."""
-    from lllm.core.runtime import get_default_runtime
+    from lllm.packages.runtime import get_default_runtime
     return (runtime or get_default_runtime()).register_prompt(prompt, overwrite=overwrite, namespace=namespace)
 
 
 def get_tactic_class(name: str, runtime: "Optional[Runtime]" = None) -> type:
     """0.1.x ``lllm.core.tactic.get_tactic_class``: the tactic class registered under ``name``."""
-    from lllm.core.runtime import get_default_runtime
+    from lllm.packages.runtime import get_default_runtime
     return (runtime or get_default_runtime()).get_tactic(name)
 
 
@@ -61,4 +100,4 @@ def load_toml(path: Any) -> Dict[str, Any]:
         return tomllib.load(f)
 
 
-__all__ = ["lazy_exports", "register_prompt", "get_tactic_class", "load_toml", "InvokerBuilder"]
+__all__ = ["lazy_exports", "MOVED_MODULES", "install_module_aliases", "register_prompt", "get_tactic_class", "load_toml", "InvokerBuilder"]

@@ -6,9 +6,9 @@ from lllm.compat import lazy_exports as _lazy_exports
 _NAMES = {
     "Dialog": "lllm.core.dialog", "Message": "lllm.core.message", "Agent": "lllm.core.agent",
     "Tactic": "lllm.core.tactic", "build_tactic": "lllm.core.tactic", "register_tactic_class": "lllm.core.tactic",
-    "ResourceNode": "lllm.core.resource", "PackageInfo": "lllm.core.resource", "load_prompt": "lllm.core.runtime",
-    "load_tactic": "lllm.core.runtime", "load_proxy": "lllm.core.runtime", "load_config": "lllm.core.config",
-    "load_resource": "lllm.core.runtime", "resolve_config": "lllm.core.config", "AgentSpec": "lllm.core.config",
+    "ResourceNode": "lllm.packages.resource", "PackageInfo": "lllm.packages.resource", "load_prompt": "lllm.packages.runtime",
+    "load_tactic": "lllm.packages.runtime", "load_proxy": "lllm.packages.runtime", "load_config": "lllm.core.config",
+    "load_resource": "lllm.packages.runtime", "resolve_config": "lllm.core.config", "AgentSpec": "lllm.core.config",
     "parse_agent_configs": "lllm.core.config", "AgentException": "lllm.errors",
     "AgentCallSession": "lllm.core.sessions", "Function": "lllm.core.tools", "tool": "lllm.core.tools",
     "MCP": "lllm.core.tools", "FunctionCall": "lllm.core.message", "BaseParser": "lllm.core.parsers",

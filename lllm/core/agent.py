@@ -26,7 +26,7 @@ from lllm.errors import AgentCallError, ConfigError, ToolBindingError
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
     from lllm.core.prompt import Function, Prompt
-    from lllm.core.runtime import Runtime
+    from lllm.packages.runtime import Runtime
     from lllm.core.stream import BaseStreamHandler
     from lllm.invokers.base import BaseInvoker, InvokeResult
 
@@ -581,8 +581,8 @@ class Agent:
         if callable(ref):
             return Function.from_callable(ref)
         if isinstance(ref, str):
-            from lllm.core.runtime import get_default_runtime
-            from lllm.core.tool_binding import resolve_tool_ref
+            from lllm.packages.runtime import get_default_runtime
+            from lllm.packages.tool_binding import resolve_tool_ref
             rt = self.runtime or get_default_runtime()
             head = ref.partition("#")[0].rpartition(":")[0]
             if head.partition(".")[2] == "proxies" or (rt.has(ref, "proxy") and not rt.has(ref, "tool")):

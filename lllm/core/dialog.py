@@ -25,7 +25,7 @@ from lllm.core.message import FunctionCall, InvokeCost, Message, TokenLogprob, f
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.prompt import Prompt
-    from lllm.core.runtime import Runtime
+    from lllm.packages.runtime import Runtime
 
 logger = logging.getLogger("lllm.agent")
 
@@ -239,7 +239,7 @@ def plain_prompt() -> "Prompt":
 
 
 def _default_runtime() -> "Runtime":
-    from lllm.core.runtime import get_default_runtime
+    from lllm.packages.runtime import get_default_runtime
     return get_default_runtime()
 
 

@@ -18,7 +18,7 @@ from lllm.core.tactic import Tactic, _current_call, _invoker_override, _model_ov
 from lllm.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lllm.core.runtime import Runtime
+    from lllm.packages.runtime import Runtime
     from lllm.core.stream import BaseStreamHandler
     from lllm.invokers.base import BaseInvoker
     from lllm.logging.store import LogStore
@@ -92,7 +92,7 @@ def tactic(fn: Optional[Callable[..., Any]] = None, /, *, name: Optional[str] = 
                 "__module__": fn.__module__, "__qualname__": f"{fn.__qualname__}.tactic"}
         cls: Type[FunctionTactic] = types.new_class(f"{fn.__name__}_tactic", (FunctionTactic,), {"runtime": runtime} if runtime else {},
                               lambda ns: ns.update(body))
-        from lllm.core.runtime import target_runtime
+        from lllm.packages.runtime import target_runtime
         return cls(config, ckpt_dir, runtime=target_runtime(runtime), log_store=log_store)
 
     if fn is not None:

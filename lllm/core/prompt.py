@@ -286,7 +286,7 @@ class Prompt:
         declarations are resolved in ``runtime`` (default: the default runtime) as §2.6 describes."""
         if not self._refs and all(f.function is not None for f in self._functions.values()):
             return dict(self._functions)
-        from lllm.core.tool_binding import resolve_prompt_functions
+        from lllm.packages.tool_binding import resolve_prompt_functions
         return resolve_prompt_functions(self, runtime)
 
     # -- rendering ---------------------------------------------------------------------------

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterator, 
 from pydantic import BaseModel, ValidationError
 
 from lllm.core.aio import run_sync
-from lllm.core.batch_leases import DEFAULT_LEASE_TTL, BatchLeases
+from lllm.logging.batch_leases import DEFAULT_LEASE_TTL, BatchLeases
 from lllm.core.config import parse_agent_configs
-from lllm.core.runtime import Runtime, current_loading, get_default_runtime, target_runtime
+from lllm.packages.runtime import Runtime, current_loading, get_default_runtime, target_runtime
 from lllm.core.sessions import TacticCallSession
 from lllm.errors import ConfigError
 
@@ -155,7 +155,7 @@ class Tactic(ABC):
         self.llm_invoker = invoker
         self._agent_specs = parse_agent_configs(self.config, list(self.agent_group), self.name) if self.agent_group else {}
         self._system_prompts = {n: s.resolve_system_prompt(self.runtime) for n, s in self._agent_specs.items()}
-        from lllm.core.skills import resolve_skills
+        from lllm.packages.skills import resolve_skills
         from lllm.mcp import mcp_servers_for
         fetched: Dict[str, Any] = {}  # a URL skill is fetched once for all agents
         self._skills = {n: resolve_skills(s.skills, cache=fetched) for n, s in self._agent_specs.items()}

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Ty
 
 from pydantic import BaseModel, ValidationError
 
-from lllm.core.runtime import Runtime, get_default_runtime
+from lllm.packages.runtime import Runtime, get_default_runtime
 from lllm.core.tools import Function, validation_errors
 
 if TYPE_CHECKING:  # pragma: no cover

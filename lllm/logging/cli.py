@@ -199,7 +199,7 @@ def parse_override(text: str, config: Dict[str, Any]) -> Dict[str, Any]:
     addresses an agent entry by name). Values are read as YAML scalars (``0.2`` is a number, ``true`` a bool).
     ``config`` is checked now, so a wrong path fails before anything runs."""
     from lllm.cli import CLIError
-    from lllm.core.yamlsafe import load_yaml
+    from lllm.packages.yamlsafe import load_yaml
     from lllm.errors import ConfigError
     from lllm.logging.replay import set_path
     path, sep, raw = text.partition("=")

@@ -10,7 +10,7 @@ import logging
 import warnings
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type, TypeVar
 
-from lllm.core.runtime import Runtime, current_loading, loading_runtime, target_runtime
+from lllm.packages.runtime import Runtime, current_loading, loading_runtime, target_runtime
 
 logger = logging.getLogger("lllm.proxies")
 

@@ -8,7 +8,7 @@ import logging
 from collections import Counter
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from lllm.core.runtime import Runtime, target_runtime
+from lllm.packages.runtime import Runtime, target_runtime
 from lllm.errors import ConfigError, ProxyError
 from lllm.proxies.base import BaseProxy
 

@@ -137,11 +137,11 @@ CASES = {
         def setup():
             return None
         def work(_):
-            from lllm.core.runtime import ensure_auto_init
+            from lllm.packages.runtime import ensure_auto_init
             rt = ensure_auto_init()
             return [sorted(rt.packages), rt.keys("tactic"), rt.init_error]
         def after(_):
-            from lllm.core.runtime import get_default_runtime
+            from lllm.packages.runtime import get_default_runtime
             return get_default_runtime().generation
     """,
 }

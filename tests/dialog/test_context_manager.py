@@ -14,7 +14,7 @@ from lllm.core.context import (
 )
 from lllm.core.dialog import Dialog
 from lllm.core.message import FunctionCall, Message
-from lllm.core.runtime import Runtime
+from lllm.packages.runtime import Runtime
 from lllm.core.tokens import REPLY_PRIMING, estimate_message_tokens as tok, estimate_messages_tokens
 from lllm.errors import ConfigError, ResourceNotFoundError
 

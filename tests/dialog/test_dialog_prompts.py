@@ -7,7 +7,7 @@ from lllm.core.const import Modalities, Roles
 from lllm.core.dialog import PLAIN_PROMPT_PATH, Dialog, plain_prompt
 from lllm.core.parsers import DefaultTagParser
 from lllm.core.prompt import Prompt
-from lllm.core.runtime import Runtime
+from lllm.packages.runtime import Runtime
 from lllm.core.tools import tool
 
 
@@ -64,7 +64,7 @@ def test_put_prompt_unknown_key_raises_resource_not_found():
 
 
 def test_put_prompt_uses_default_runtime_when_none(monkeypatch):
-    import lllm.core.runtime as rtmod
+    import lllm.packages.runtime as rtmod
     rt = Runtime("default-for-test")
     rt.register_prompt(greeting())
     monkeypatch.setattr(rtmod, "get_default_runtime", lambda: rt)

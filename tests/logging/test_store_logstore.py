@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from lllm import Runtime, Tactic
-from lllm.core.resource import PackageInfo
+from lllm.packages.resource import PackageInfo
 from lllm.logging import (
     LocalFileBackend,
     LogStore,

@@ -273,7 +273,7 @@ def test_tools_keys_follow_function_names(tmp_path):
 
 
 def test_imported_names_are_read_from_bytecode():
-    from lllm.core.discovery import imported_names
+    from lllm.packages.discovery import imported_names
     code = compile("import os\nimport os.path as osp\nfrom x import (a,\n b as c)\nfrom y import d\nd = d.extend()\n"
                    "if True:\n    from z import e\nf = 1\n", "m.py", "exec")
     assert imported_names(code) == {"os", "osp", "a", "c", "e"}  # `d` is rebound here, so it is defined here

@@ -7,7 +7,7 @@ import pytest
 from support.pkgtree import write_tree
 
 from lllm import Runtime, load_package
-from lllm.core.manifest import read_manifest
+from lllm.packages.manifest import read_manifest
 from lllm.errors import PackageError
 
 

@@ -281,7 +281,7 @@ def test_auto_init_cwd_fallback_and_empty_runtime(tmp_path):
 
 def test_import_stays_cheap_without_a_project(tmp_path):
     code = ("import time, sys; t = time.perf_counter(); import lllm; "
-            "print(time.perf_counter() - t); print('lllm.core.discovery' in sys.modules)")
+            "print(time.perf_counter() - t); print('lllm.packages.discovery' in sys.modules)")
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "LLLM_HOME": str(tmp_path / "home")}
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
                          timeout=60)

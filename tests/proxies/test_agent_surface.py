@@ -202,7 +202,7 @@ def test_an_agent_reads_docs_runs_code_and_answers(surfaces):
 
 def test_run_python_records_the_whole_output_and_shows_the_model_a_clipped_one():
     from lllm import Agent
-    from lllm.core.runtime import Runtime
+    from lllm.packages.runtime import Runtime
     from lllm.proxies import build_proxy_surface
     from lllm.testing import MockInvoker, tool_calls
     surface = build_proxy_surface({"exec_env": "interpreter", "max_output_chars": 50}, "You code.", Runtime("rp"))

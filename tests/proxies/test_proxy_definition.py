@@ -9,7 +9,7 @@ import warnings
 import pytest
 
 from lllm import Runtime
-from lllm.core.runtime import get_default_runtime, loading_runtime
+from lllm.packages.runtime import get_default_runtime, loading_runtime
 from lllm.proxies import BaseProxy, ProxyRegistrator, load_builtin_proxies, register_proxy
 
 

@@ -184,7 +184,7 @@ def test_bad_arguments():
 def test_jupyter_mode_tactic_runs_the_cells_an_agent_writes(tmp_path):
     """The §8.2 loop: the agent writes cells, the tactic runs them and returns the outputs, until an answer."""
     from lllm import Tactic
-    from lllm.core.runtime import Runtime
+    from lllm.packages.runtime import Runtime
     from lllm.testing import MockInvoker
 
     api = Api()

@@ -14,8 +14,8 @@ from typing import Dict, List
 import pytest
 from support.pkgtree import fresh_default_runtime, isolated  # noqa: F401 - autouse fixtures
 
-from lllm.core.packages import install_package
-from lllm.core.runtime import Runtime
+from lllm.packages.install import install_package
+from lllm.packages.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 

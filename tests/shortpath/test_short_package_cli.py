@@ -81,7 +81,7 @@ def test_discovered_run_and_replayed_through_the_cli(tmp_path):
 def test_discovered_in_process(tmp_path):
     proj = write_tree(tmp_path / "tidepool", {"lllm.toml": '[package]\nname = "tidepool"\n',
                                               "tactics/brief.py": TACTIC})
-    from lllm.core.runtime import get_default_runtime
+    from lllm.packages.runtime import get_default_runtime
     load_package(proj)
     rt = get_default_runtime()
     cls = rt.get_node("tidepool.tactics:brief", "tactic").value

@@ -9,8 +9,8 @@ import pytest
 
 from lllm import Tactic
 from lllm.core.config import AgentSpec, parse_agent_configs
-from lllm.core.runtime import Runtime
-from lllm.core.skills import SKILLS_BETA
+from lllm.packages.runtime import Runtime
+from lllm.packages.skills import SKILLS_BETA
 from lllm.errors import ConfigError
 from lllm.testing import MockInvoker, tool_calls
 

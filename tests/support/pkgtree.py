@@ -40,7 +40,7 @@ def isolated(monkeypatch, tmp_path):
 @pytest.fixture(autouse=True)
 def fresh_default_runtime():
     """Each test starts with an empty default runtime; the previous one is put back after."""
-    from lllm.core.runtime import Runtime, get_default_runtime, set_default_runtime
+    from lllm.packages.runtime import Runtime, get_default_runtime, set_default_runtime
     saved = get_default_runtime()
     set_default_runtime(Runtime("default"))
     yield

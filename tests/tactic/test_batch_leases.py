@@ -19,7 +19,7 @@ from typing import Any, Dict, List
 import pytest
 
 from lllm import Tactic
-from lllm.core.batch_leases import BatchLeases
+from lllm.logging.batch_leases import BatchLeases
 from lllm.logging import LogStoreError, local_store, noop_store, postgres_store, sqlite_store
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -81,6 +81,6 @@ __all__ = ["ResourceNode", "PackageInfo"]
 
 from lllm.compat import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
 
-__getattr__ = _lazy_exports(__name__, {"load_prompt": "lllm.core.runtime", "load_tactic": "lllm.core.runtime",
-                                       "load_proxy": "lllm.core.runtime", "load_config": "lllm.core.config",
-                                       "load_resource": "lllm.core.runtime"})
+__getattr__ = _lazy_exports(__name__, {"load_prompt": "lllm.packages.runtime", "load_tactic": "lllm.packages.runtime",
+                                       "load_proxy": "lllm.packages.runtime", "load_config": "lllm.core.config",
+                                       "load_resource": "lllm.packages.runtime"})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from lllm.core.runtime import Runtime, check_key, get_default_runtime
+from lllm.packages.runtime import Runtime, check_key, get_default_runtime
 from lllm.core.tools import Function
 from lllm.errors import ResourceNotFoundError, ToolBindingError
 

@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
-from lllm.core.manifest import (
+from lllm.packages.manifest import (
     STANDARD_SECTIONS,
     Manifest,
     PathEntry,
@@ -26,9 +26,9 @@ from lllm.core.manifest import (
     manifest_in,
     read_manifest,
 )
-from lllm.core.package_imports import register_package_imports
-from lllm.core.resource import PackageInfo, ResourceNode
-from lllm.core.runtime import (
+from lllm.packages.imports import register_package_imports
+from lllm.packages.resource import PackageInfo, ResourceNode
+from lllm.packages.runtime import (
     LoadingContext,
     Runtime,
     get_default_runtime,
@@ -115,7 +115,7 @@ def split_front_matter(text: str, file: Path) -> Tuple[Dict[str, Any], str]:
     m = _FRONT_MATTER.match(text)
     if m is None:
         return {}, text
-    from lllm.core.yamlsafe import load_yaml
+    from lllm.packages.yamlsafe import load_yaml
     try:
         meta = load_yaml(m.group(1), f"{file}: front matter") or {}
     except ConfigError as e:
@@ -126,9 +126,9 @@ def split_front_matter(text: str, file: Path) -> Tuple[Dict[str, Any], str]:
 
 
 def read_data_file(path: Path) -> Any:
-    """A custom resource file's value: JSON, YAML (safe, bounded: ``lllm.core.yamlsafe``) and TOML are parsed,
+    """A custom resource file's value: JSON, YAML (safe, bounded: ``lllm.packages.yamlsafe``) and TOML are parsed,
     each at most ``MAX_YAML_BYTES``; anything else is bytes."""
-    from lllm.core.yamlsafe import load_yaml_file, read_text_capped
+    from lllm.packages.yamlsafe import load_yaml_file, read_text_capped
     suffix = path.suffix.lower()
     if suffix in _CONFIG_EXT:
         return load_yaml_file(path)
@@ -139,7 +139,7 @@ def read_data_file(path: Path) -> Any:
         if suffix == ".json":
             import json
             return json.loads(text)
-        from lllm.core.manifest import parse_toml
+        from lllm.packages.manifest import parse_toml
         return parse_toml(text)
     except (ValueError, RecursionError) as e:  # a missing TOML parser (ImportError) is not the file's fault
         raise ConfigError(f"{path}: cannot parse {suffix[1:].upper()}: {e}") from None
@@ -319,7 +319,7 @@ class PackageLoader:
 
     def _load_prompt_file(self, ctx: LoadingContext, path: Path, key: str) -> None:
         from lllm.core.prompt import Prompt
-        from lllm.core.yamlsafe import read_text_capped
+        from lllm.packages.yamlsafe import read_text_capped
         key = _prefixed(ctx.prefix, key)
         try:
             meta, template = split_front_matter(read_text_capped(path), path)

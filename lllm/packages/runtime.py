@@ -1,7 +1,7 @@
 """The Runtime: a registry of named resources (prompts, tools, tactics, configs, proxies, custom files).
 
 Keys are ``<namespace>:<key>`` where a package's namespace is ``<pkg>.<section>``; resources
-registered without a namespace use their bare key. Package discovery (``lllm.core.discovery``)
+registered without a namespace use their bare key. Package discovery (``lllm.packages.discovery``)
 fills runtimes from ``lllm.toml`` manifests; this module holds the registry and its lookups."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import weakref
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple, cast
 
-from lllm.core.resource import PackageInfo, ResourceNode
+from lllm.packages.resource import PackageInfo, ResourceNode
 from lllm.errors import PackageError, ResourceNotFoundError, ToolBindingError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -351,7 +351,7 @@ def ensure_auto_init(runtime: Optional[Runtime] = None) -> Runtime:
     if not rt.discovery_done:
         with _auto_init_lock:
             if not rt.discovery_done:  # auto_init sets the flag only when it has finished
-                from lllm.core.discovery import auto_init
+                from lllm.packages.discovery import auto_init
                 auto_init(rt)
     return rt
 
@@ -418,15 +418,15 @@ _LAZY = {"load_runtime", "load_package", "find_config_file", "load_cwd_fallback"
 
 def __getattr__(name: str) -> Any:  # discovery lives in its own module; these stay importable from here
     if name in _LAZY:
-        from lllm.core import discovery
+        from lllm.packages import discovery
         return getattr(discovery, name)
     if name == "load_config":
         from lllm.core.config import load_config
         return load_config
     if name in ("install_package", "export_package", "list_packages", "remove_package"):
-        from lllm.core import packages
+        from lllm.packages import install as packages
         return getattr(packages, name)
-    raise AttributeError(f"module 'lllm.core.runtime' has no attribute '{name}'")
+    raise AttributeError(f"module 'lllm.packages.runtime' has no attribute '{name}'")
 
 
 __all__ = ["Runtime", "LoadingContext", "get_default_runtime", "ensure_auto_init", "set_default_runtime", "get_runtime",

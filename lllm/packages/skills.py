@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from lllm.core.prompt import Prompt, StringFormatterRenderer
 from lllm.core.tools import Function
-from lllm.core.yamlsafe import load_yaml, read_text_capped
+from lllm.packages.yamlsafe import load_yaml, read_text_capped
 from lllm.errors import ConfigError
 
 SKILL_FILE = "SKILL.md"
