@@ -1,0 +1,508 @@
+"""What the ``lllm ui`` pages ask the session store, as plain functions over a ``LogStore``: a filtered,
+keyset-paged session list, one session as a view model, new sessions since a point, replay, fork,
+compare and a self-contained HTML export. The HTTP layer (``lllm.ui.server``) only parses and serialises."""
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from lllm.core.jsonable import to_json_safe
+from lllm.core.message import InvokeCost
+from lllm.core.sessions import TacticCallSession
+from lllm.errors import LLLMError
+
+STATIC = Path(__file__).resolve().parent / "static"
+SORTS = ("newest", "oldest", "cost", "calls")
+MAX_LIMIT = 500
+#: Sessions whose stored record (not only the index) a page request may read for the ``model``/``text`` filters;
+#: past that the page returns what it found with a cursor to continue.
+SCAN_BUDGET = 2000
+
+
+class BadRequest(LLLMError, ValueError):
+    """A request the UI cannot answer as asked; the message names the parameter and what to send."""
+
+
+@dataclass
+class ListQuery:
+    """The session list's filters, sort and page."""
+
+    tactic: Optional[str] = None
+    tags: Dict[str, str] = field(default_factory=dict)
+    state: Optional[str] = None
+    after: Optional[str] = None
+    before: Optional[str] = None
+    batch: Optional[str] = None
+    model: Optional[str] = None
+    text: Optional[str] = None
+    min_cost: Optional[float] = None
+    max_cost: Optional[float] = None
+    sort: str = "newest"
+    limit: int = 50
+    cursor: Optional[str] = None
+    preview: bool = True
+
+
+def _time(name: str, value: Optional[str]) -> Optional[str]:
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        when = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        raise BadRequest(f"{name}={value!r} is not an ISO-8601 time; send e.g. 2026-01-31 or 2026-01-31T12:00:00Z")
+    when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    if name == "before" and len(text) == 10:  # a bare date as upper bound means the whole day
+        when += timedelta(days=1) - timedelta(microseconds=1)
+    return when.isoformat(timespec="microseconds")
+
+
+def _number(name: str, value: Optional[str]) -> Optional[float]:
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise BadRequest(f"{name}={value!r} is not a number; send e.g. {name}=0.01") from None
+
+
+def parse_query(params: Any) -> ListQuery:
+    """A ``ListQuery`` from URL parameters (a multidict: ``tag`` may repeat as ``KEY=VALUE``); ``BadRequest``
+    names the first bad one."""
+    tags: Dict[str, str] = {}
+    for pair in params.getall("tag", []) if hasattr(params, "getall") else params.get("tag", []):
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BadRequest(f"tag={pair!r}: send tags as KEY=VALUE")
+        tags[key] = value
+    sort = params.get("sort") or "newest"
+    if sort not in SORTS:
+        raise BadRequest(f"sort={sort!r} is not one of {list(SORTS)}")
+    raw_limit = params.get("limit") or "50"
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        raise BadRequest(f"limit={raw_limit!r}: send an integer from 1 to {MAX_LIMIT}")
+    state = params.get("state") or None
+    if state is not None and state not in ("initial", "running", "success", "failure"):
+        raise BadRequest(f"state={state!r} is not one of ['running', 'success', 'failure']")
+    return ListQuery(tactic=params.get("tactic") or None, tags=tags, state=state,
+                     after=_time("after", params.get("after")), before=_time("before", params.get("before")),
+                     batch=params.get("batch") or None, model=params.get("model") or None,
+                     text=params.get("q") or None, min_cost=_number("min_cost", params.get("min_cost")),
+                     max_cost=_number("max_cost", params.get("max_cost")), sort=sort, limit=int(raw_limit),
+                     cursor=params.get("cursor") or None, preview=params.get("preview", "1") != "0")
+
+
+def _row(summary: Any) -> Dict[str, Any]:
+    row: Dict[str, Any] = summary.model_dump(mode="json")
+    return row
+
+
+def _record(store: Any, session_id: str) -> Optional[Dict[str, Any]]:
+    raw = store.backend.get(f"{store.partition}/sessions/{session_id}")
+    return None if raw is None else json.loads(raw)
+
+
+def _models(session: Dict[str, Any]) -> List[str]:
+    found = [a.get("model") or "" for calls in (session.get("agent_sessions") or {}).values() for a in calls]
+    for subs in (session.get("sub_tactic_sessions") or {}).values():
+        for sub in subs:
+            found += _models(sub)
+    return [m for m in found if m]
+
+
+def _task_text(task: Any) -> str:
+    return task if isinstance(task, str) else json.dumps(task, ensure_ascii=False, default=str)
+
+
+class SessionLister:
+    """Keyset paging over ``LogStore.list_sessions`` (newest first, as every store indexes it); filters the
+    store cannot apply (bare tactic name, cost range, model, text in the task) are applied to the rows."""
+
+    def __init__(self, store: Any):
+        self.store = store
+        self._sorted_cache: Dict[Tuple[Any, ...], List[Dict[str, Any]]] = {}
+
+    def _store_filters(self, q: ListQuery) -> Dict[str, Any]:
+        from lllm.logging.cli import tactic_filter
+        tags = dict(q.tags)
+        if q.batch:
+            tags["lllm.batch_id"] = q.batch
+        return {"tags": tags or None, "after": q.after, "before": q.before, "state": q.state,
+                **tactic_filter(q.tactic)}
+
+    def _keep(self, q: ListQuery, row: Dict[str, Any], name: Optional[str]) -> bool:
+        cost = row["total_cost"]
+        return ((name is None or row["tactic_name"] == name)
+                and (q.min_cost is None or cost >= q.min_cost) and (q.max_cost is None or cost <= q.max_cost))
+
+    def _deep_keep(self, q: ListQuery, row: Dict[str, Any]) -> bool:
+        """The ``model`` and ``text`` filters read the stored session; the task preview is kept on the row."""
+        if not (q.model or q.text or q.preview):
+            return True
+        rec = _record(self.store, row["session_id"])
+        session = (rec or {}).get("session") or {}
+        task = _task_text(session.get("task"))
+        row["task"] = task[:200]
+        row["models"] = sorted(set(_models(session)))
+        if q.text and q.text.lower() not in task.lower():
+            return False
+        return not q.model or any(q.model.lower() in m.lower() for m in row["models"])
+
+    def page(self, q: ListQuery) -> Dict[str, Any]:
+        """``{"sessions": [...], "next": cursor or None, "scanned": n}`` for one page of ``q``."""
+        if q.sort != "newest":
+            return self._sorted_page(q)
+        filters = self._store_filters(q)
+        name = filters.pop("tactic_name", None)
+        cursor = _cursor(q.cursor)
+        deep = bool(q.model or q.text)
+        out: List[Dict[str, Any]] = []
+        scanned, last, stop = 0, cursor, False
+        batch = q.limit + 1 if not (deep or name or q.min_cost is not None or q.max_cost is not None) else 200
+        while not stop:
+            rows, exhausted = self._after(filters, last, batch)
+            for r in rows:
+                last = (r["timestamp"], r["session_id"])
+                if self._keep(q, r, name) and (not deep or self._deep_keep(q, r)):
+                    out.append(r)
+                scanned += deep
+                if len(out) > q.limit or scanned >= SCAN_BUDGET:
+                    stop = True
+                    break
+            stop = stop or exhausted
+        nxt = None
+        if len(out) > q.limit:
+            out = out[:q.limit]
+            nxt = _cursor_text(out[-1]["timestamp"], out[-1]["session_id"])
+        elif scanned >= SCAN_BUDGET and last is not None:
+            nxt = _cursor_text(*last)  # the budget ran out: continue after the last session read
+        if q.preview and not deep:
+            for r in out:
+                self._deep_keep(q, r)
+        return {"sessions": out, "next": nxt, "scanned": scanned}
+
+    def _after(self, filters: Dict[str, Any], cursor: Optional[Tuple[str, str]],
+               n: int) -> Tuple[List[Dict[str, Any]], bool]:
+        """Up to ``n`` rows strictly older than ``cursor`` (newest first) and whether the store has no more."""
+        f = dict(filters)
+        if cursor is not None:
+            f["before"] = cursor[0] if f.get("before") is None else min(cursor[0], f["before"])
+        limit = n
+        while True:
+            rows = [_row(s) for s in self.store.list_sessions(**f, limit=limit)]
+            for r in rows:
+                r["timestamp"] = _iso(r["timestamp"])
+            kept = [r for r in rows if cursor is None or (r["timestamp"], r["session_id"]) < cursor]
+            if len(kept) >= n or len(rows) < limit:
+                return kept[:n], len(rows) < limit and len(kept) <= n
+            limit = limit * 2 + (len(rows) - len(kept))  # many sessions share the cursor's timestamp
+
+    def _sorted_page(self, q: ListQuery) -> Dict[str, Any]:
+        """Sorts other than newest-first read every matching index row once (cached per filter set and
+        newest session), then page by offset."""
+        filters = self._store_filters(q)
+        name = filters.pop("tactic_name", None)
+        newest = self.store.list_sessions(limit=1)
+        key = (json.dumps(filters, sort_keys=True, default=str), name, q.min_cost, q.max_cost, q.model, q.text,
+               q.sort, newest[0].session_id if newest else None)
+        rows = self._sorted_cache.get(key)
+        if rows is None:
+            rows = [r for r in (_row(s) for s in self.store.list_sessions(**filters, limit=None))
+                    if self._keep(q, r, name) and (not (q.model or q.text) or self._deep_keep(q, r))]
+            for r in rows:
+                r["timestamp"] = _iso(r["timestamp"])
+            sort_key = {"oldest": lambda r: (r["timestamp"], r["session_id"]),
+                        "cost": lambda r: (-r["total_cost"], r["session_id"]),
+                        "calls": lambda r: (-r["agent_call_count"], r["session_id"])}[q.sort]
+            rows.sort(key=sort_key)
+            self._sorted_cache = {key: rows}
+        start = 0
+        if q.cursor:
+            if not q.cursor.isdigit():
+                raise BadRequest(f"cursor={q.cursor!r} is not a cursor of sort={q.sort}; start without one")
+            start = int(q.cursor)
+        out = [dict(r) for r in rows[start:start + q.limit]]
+        if q.preview:
+            for r in out:
+                self._deep_keep(ListQuery(), r)
+        nxt = str(start + q.limit) if start + q.limit < len(rows) else None
+        return {"sessions": out, "next": nxt, "scanned": len(rows), "total": len(rows)}
+
+    def since(self, seen: Dict[str, str], lookback_s: float = 900.0) -> List[Dict[str, Any]]:
+        """Sessions not in ``seen`` (session id -> timestamp) among those started up to ``lookback_s``
+        before the newest seen one, oldest first; ``seen`` is updated and trimmed to that window.
+
+        A session is indexed when it ends but dated by its start, so a window (not only the newest
+        timestamp) catches a long session that ends after a shorter, later one."""
+        newest = max(seen.values(), default=None)
+        after = None
+        if newest is not None:
+            after = (datetime.fromisoformat(newest) - timedelta(seconds=lookback_s)).isoformat(timespec="microseconds")
+        rows = [_row(s) for s in self.store.list_sessions(after=after, limit=500)]
+        fresh = []
+        for r in reversed(rows):
+            r["timestamp"] = _iso(r["timestamp"])
+            if r["session_id"] not in seen:
+                seen[r["session_id"]] = r["timestamp"]
+                self._deep_keep(ListQuery(), r)
+                fresh.append(r)
+        if after is not None:
+            for sid in [s for s, ts in seen.items() if ts < after]:
+                del seen[sid]
+        return fresh
+
+
+def _iso(value: Any) -> str:
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return str(when.astimezone(timezone.utc).isoformat(timespec="microseconds"))
+
+
+def _cursor_text(timestamp: str, session_id: str) -> str:
+    """A URL-safe keyset cursor (``Z`` for UTC, so no ``+`` to escape)."""
+    return f"{timestamp.replace('+00:00', 'Z')}|{session_id}"
+
+
+def _cursor(text: Optional[str]) -> Optional[Tuple[str, str]]:
+    if not text:
+        return None
+    ts, sep, sid = text.partition("|")
+    if not sep or not sid:
+        raise BadRequest(f"cursor={text!r} is not a list cursor (TIMESTAMP|SESSION_ID); start without one")
+    return (_time("cursor", ts) or "", sid)
+
+
+# ---------------------------------------------------------------------------------------------
+# One session as the page shows it
+# ---------------------------------------------------------------------------------------------
+_BIG_REQUEST_KEYS = ("messages", "input", "contents")
+
+
+def _cost(usage: Dict[str, Any]) -> Dict[str, Any]:
+    c = InvokeCost.from_usage(usage) if usage else InvokeCost()
+    return {"prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens, "cost": c.cost}
+
+
+class _Table:
+    """Distinct messages, referred to by index (an invoke re-sends its whole dialog)."""
+
+    def __init__(self) -> None:
+        self.items: List[Any] = []
+        self._index: Dict[str, int] = {}
+
+    def ref(self, message: Any) -> int:
+        key = json.dumps(message, sort_keys=True, default=str)
+        if key not in self._index:
+            self._index[key] = len(self.items)
+            self.items.append(message)
+        return self._index[key]
+
+
+def _message(m: Any) -> Dict[str, Any]:
+    data: Dict[str, Any] = to_json_safe(m.model_dump(mode="json", exclude={"logprobs", "vectors"})
+                                        if hasattr(m, "model_dump") else m)
+    return data
+
+
+def _tactic_node(s: TacticCallSession, table: _Table, invokes: List[Dict[str, Any]], label: str) -> Dict[str, Any]:
+    agents = []
+    for name, calls in s.agent_sessions.items():
+        for i, a in enumerate(calls):
+            traces = []
+            for step in sorted(a.invoke_traces):
+                for t in a.invoke_traces[step]:
+                    request = {k: (f"[{len(v)} items: the messages above]" if k in _BIG_REQUEST_KEYS
+                                   and isinstance(v, list) else v) for k, v in (t.request or {}).items()}
+                    tr = {"agent": name, "call": i, "step": t.step, "attempt": t.attempt, "model": t.model,
+                          "model_args": to_json_safe(t.model_args), "tools": t.tools,
+                          "messages": [table.ref(_message(m)) for m in t.messages],
+                          "request": to_json_safe(request), "response": _message(t.message) if t.message else None,
+                          "raw_response": to_json_safe(t.raw_response), "errors": t.errors,
+                          "retry_class": t.retry_class, "started_at": t.started_at, "latency_s": t.latency_s,
+                          "usage": to_json_safe(t.usage), "tactic": label, **_cost(t.usage)}
+                    traces.append(tr)
+                    invokes.append(tr)
+            agents.append({"name": name, "index": i, "model": a.model, "state": a.state, "reason": a.reason,
+                           "error": a.error, "started_at": a.started_at, "ended_at": a.ended_at,
+                           "cost": a.cost.cost, "invokes": traces,
+                           "tool_calls": [to_json_safe(c.model_dump(mode="json")) for st in sorted(a.interrupts)
+                                          for c in a.interrupts[st]],
+                           "exception_retries": a.exception_retries_count, "llm_recalls": a.llm_recalls_count,
+                           "rate_limit_retries": a.rate_limit_retries_count,
+                           "delivery": _message(a.delivery) if a.delivery else None})
+    dialogs = []
+    for name, ds in s.dialogs.items():
+        for d in ds:
+            node = d.get("tree_node") or {}
+            dialogs.append({"agent": name, "alias": d.get("alias"), "id": node.get("dialog_id"),
+                            "parent_id": node.get("parent_id"), "split_point": node.get("split_point"),
+                            "top_prompt": d.get("top_prompt_path"),
+                            "messages": [to_json_safe(m) for m in d.get("messages") or []]})
+    subs = [{"tool": tool, "index": j, **_tactic_node(sub, table, invokes, f"{label}/{tool}#{j + 1}")}
+            for tool, ss in s.sub_tactic_sessions.items() for j, sub in enumerate(ss)]
+    return {"tactic_name": s.tactic_name, "tactic_path": s.tactic_path, "state": s.state,
+            "started_at": s.started_at, "ended_at": s.ended_at, "cost": s.total_cost.cost, "error": s.error,
+            "agents": agents, "dialogs": dialogs, "subs": subs}
+
+
+def session_view(store: Any, session_id: str) -> Dict[str, Any]:
+    """Everything the session page shows, JSON-ready: the tactic tree (agents, invokes, tool calls,
+    dialogs, sub-tactics), a waterfall of invokes, cost per agent and model, and linked sessions."""
+    try:
+        rec = store.load_session_record(session_id)
+    except ValueError as e:  # an invalid id
+        raise BadRequest(str(e)) from None
+    s = rec.session
+    table, invokes = _Table(), []  # type: ignore[var-annotated]
+    tree = _tactic_node(s, table, invokes, s.tactic_name)
+    per_agent: Dict[str, Dict[str, Any]] = {}
+    per_model: Dict[str, Dict[str, Any]] = {}
+    for t in invokes:
+        for key, bucket in ((t["agent"], per_agent), (t["model"] or "?", per_model)):
+            b = bucket.setdefault(key, {"name": key, "invokes": 0, "prompt_tokens": 0, "completion_tokens": 0,
+                                        "cost": 0.0, "latency_s": 0.0, "errors": 0})
+            b["invokes"] += 1
+            b["prompt_tokens"] += t["prompt_tokens"]
+            b["completion_tokens"] += t["completion_tokens"]
+            b["cost"] += t["cost"]
+            b["latency_s"] += t["latency_s"]
+            b["errors"] += bool(t["errors"])
+    children = []
+    try:
+        children = [_row(c) for c in store.list_sessions(tags={"lllm.replay_of": session_id}, limit=50)]
+    except (TypeError, ValueError):
+        pass
+    return {"session_id": rec.session_id, "timestamp": rec.timestamp.isoformat(), "tags": rec.tags,
+            "metadata": to_json_safe(rec.metadata), "session_metadata": to_json_safe(s.metadata),
+            "task": to_json_safe(s.task), "delivery": to_json_safe(s.delivery), "traceback": rec.traceback,
+            "config": to_json_safe(s.config), "tree": tree, "messages": table.items,
+            "invokes": sorted(({k: t[k] for k in ("agent", "call", "step", "attempt", "model", "started_at",
+                                                  "latency_s", "cost", "errors", "tactic")} for t in invokes),
+                              key=lambda t: t["started_at"]),
+            "per_agent": list(per_agent.values()), "per_model": list(per_model.values()),
+            "replay_of": s.metadata.get("replay_of"), "children": children}
+
+
+# ---------------------------------------------------------------------------------------------
+# Replay, fork, compare, export
+# ---------------------------------------------------------------------------------------------
+def replay(store: Any, session_id: str, overrides: Optional[Dict[str, Any]] = None,
+           model: Optional[str] = None) -> Dict[str, Any]:
+    """Re-run a recorded session as ``lllm replay`` does: exactly and offline without ``overrides``,
+    else fork-and-rerun with them (the first differing call and all after go to ``model``: ``"test"``,
+    LLLM's offline test model, by default). The new session is saved, tagged ``lllm.replay_of``."""
+    from lllm.cli import _runtime, offline_model
+    from lllm.invokers.base import build_invoker
+    from lllm.logging.replay import _tactic_class, apply_overrides, rerun
+    rt = _runtime()
+    try:
+        recorded = store.load_session(session_id)
+    except ValueError as e:
+        raise BadRequest(str(e)) from None
+    invoker = None
+    if overrides:
+        config = apply_overrides(recorded.config, overrides)  # ConfigError names a wrong path
+        chosen = model or offline_model(None, config, _tactic_class(recorded, None, rt)) or "test"
+        invoker = build_invoker({"invoker": "test"}) if chosen == "test" else build_invoker(config)
+        model = None if chosen == "test" else model
+    try:
+        new = rerun(recorded, runtime=rt, overrides=overrides or {}, invoker=invoker, log_store=store, model=model,
+                    tags={"lllm.replay_of": recorded.session_id or ""})
+    except LLLMError as e:
+        if overrides or "Replay diverged" not in str(e):
+            raise
+        return {"replay_of": session_id, "reproduced": False, "session_id": None, "diverged_at": None,
+                "diff": str(e), "same_delivery": False}
+    same = to_json_safe(new.delivery) == to_json_safe(recorded.delivery)
+    at = new.metadata.get("diverged_at")
+    return {"replay_of": session_id, "session_id": new.session_id, "mode": "fork" if overrides else "exact",
+            "reproduced": at is None and same, "same_delivery": same, "diverged_at": at,
+            "diff": at["diff"] if at else None, "replayed_calls": new.metadata.get("replayed_calls"),
+            "delivery": to_json_safe(new.delivery)}
+
+
+def fork_overrides(body: Dict[str, Any], config: Dict[str, Any]) -> Dict[str, Any]:
+    """Overrides from a fork request: ``system_prompts`` ({agent: text}, only changed ones) and ``overrides``
+    (``KEY.PATH=VALUE`` lines, as ``lllm replay --override``)."""
+    from lllm.logging.cli import parse_override
+    out: Dict[str, Any] = {}
+    prompts = body.get("system_prompts") or {}
+    if not isinstance(prompts, dict):
+        raise BadRequest("system_prompts must map an agent name to its new system prompt")
+    agents = {a.get("name"): a for a in config.get("agent_configs") or [] if isinstance(a, dict)}
+    for name, text in prompts.items():
+        if name not in agents:
+            raise BadRequest(f"system_prompts: no agent {name!r} in the recorded config (agents: {sorted(agents)})")
+        if text != agents[name].get("system_prompt"):
+            out[f"agent_configs.{name}.system_prompt"] = text
+    lines = body.get("overrides") or []
+    if isinstance(lines, str):
+        lines = [line for line in lines.splitlines() if line.strip()]
+    for line in lines:
+        try:
+            out.update(parse_override(line, config))
+        except Exception as e:  # CLIError: the message says what to send
+            raise BadRequest(str(e)) from None
+    if not out:
+        raise BadRequest("Nothing to fork with: change a system prompt or add an override (KEY.PATH=VALUE)")
+    return out
+
+
+def _lines(value: Any) -> List[str]:
+    text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True,
+                                                           default=str)
+    return text.splitlines()
+
+
+def _dialog_text(view: Dict[str, Any]) -> Dict[str, List[str]]:
+    out: Dict[str, List[str]] = {}
+
+    def walk(node: Dict[str, Any], prefix: str) -> None:
+        for d in node["dialogs"]:
+            lines = []
+            for m in d["messages"]:
+                content = m.get("content")
+                lines += [f"[{m.get('role')}] " + (content if isinstance(content, str) else json.dumps(content))]
+                lines += [f"  -> {c.get('name')}({json.dumps(c.get('arguments'), sort_keys=True)})"
+                          for c in m.get("function_calls") or []]
+            out[f"{prefix}{d['agent']}/{d['alias']}"] = lines
+        for sub in node["subs"]:
+            walk(sub, f"{prefix}{sub['tool']}#{sub['index'] + 1}/")
+
+    walk(view["tree"], "")
+    return out
+
+
+def compare(store: Any, a: str, b: str) -> Dict[str, Any]:
+    """Two sessions side by side: their summaries and unified diffs of config, task, delivery and each dialog."""
+    va, vb = session_view(store, a), session_view(store, b)
+    diffs = []
+    for what, x, y in (("config", va["config"], vb["config"]), ("task", va["task"], vb["task"]),
+                       ("delivery", va["delivery"], vb["delivery"])):
+        diffs.append({"what": what, "diff": "\n".join(difflib.unified_diff(_lines(x), _lines(y), a, b, lineterm=""))})
+    da, db = _dialog_text(va), _dialog_text(vb)
+    for key in sorted(set(da) | set(db)):
+        diffs.append({"what": f"dialog {key}",
+                      "diff": "\n".join(difflib.unified_diff(da.get(key, []), db.get(key, []), a, b, lineterm=""))})
+    return {"a": va, "b": vb, "diffs": diffs}
+
+
+def export_html(store: Any, session_id: str) -> str:
+    """One session as a single HTML file (styles, script and data inline) that opens offline."""
+    data = json.dumps(session_view(store, session_id), ensure_ascii=False, default=str)
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    css = (STATIC / "app.css").read_text(encoding="utf-8")
+    js = (STATIC / "app.js").read_text(encoding="utf-8").replace("</", "<\\/")
+    page = page.replace('<link rel="stylesheet" href="static/app.css">', f"<style>\n{css}</style>")
+    page = re.sub(r'<script src="static/app.js"></script>', lambda _: f'<script type="application/json" id="lllm-data">'
+                  f'{data}</script>\n<script>\n{js}</script>', page)
+    return page
+
+
+__all__ = ["BadRequest", "ListQuery", "SessionLister", "parse_query", "session_view", "replay", "fork_overrides",
+           "compare", "export_html", "SORTS", "SCAN_BUDGET"]

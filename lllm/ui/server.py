@@ -1,0 +1,209 @@
+"""The ``lllm ui`` web app on aiohttp: static page, JSON API (``lllm.ui.api``), server-sent events.
+
+Security: it binds to loopback unless a token is set; with a token every request must carry it (header
+``Authorization: Bearer T`` or ``X-LLLM-Token``, the ``lllm_ui_token`` cookie, or ``?token=T``, which
+sets the cookie). Without a token the ``Host`` header must name a loopback address (no DNS rebinding),
+and every POST must come from the page's own origin."""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+from typing import Any, Awaitable, Callable, Dict, Optional
+
+from aiohttp import web
+
+from lllm.errors import ConfigError, LLLMError
+from lllm.ui import api
+
+COOKIE = "lllm_ui_token"
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
+STORE_KEY: web.AppKey[Any] = web.AppKey("store", object)
+LISTER_KEY: web.AppKey[api.SessionLister] = web.AppKey("lister", api.SessionLister)
+TOKEN_KEY: web.AppKey[Optional[str]] = web.AppKey("token", object)  # type: ignore[arg-type]
+POLL_KEY: web.AppKey[float] = web.AppKey("poll_s", float)
+
+
+class UIError(LLLMError, ValueError):
+    """``lllm ui`` cannot start as asked (a non-loopback address without a token); says what to do."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or address, IPv6 possibly in brackets) is this machine only."""
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, token: Optional[str]) -> None:
+    """Refuse to serve on a non-loopback ``host`` without a token."""
+    if not is_loopback(host) and not token:
+        raise UIError(f"Refusing to serve on {host!r} without a token: anyone who can reach it could read every "
+                      f"session. Set --token T (or LLLM_UI_TOKEN), or bind to 127.0.0.1.")
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, dumps=lambda d: json.dumps(d, ensure_ascii=False, default=str))
+
+
+def _error(status: int, message: str) -> web.Response:
+    return _json({"error": message}, status)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Token, host and origin checks; user errors become 4xx JSON ``{"error": message}``."""
+    token = request.app[TOKEN_KEY]
+    if token:
+        given = (request.headers.get("X-LLLM-Token") or request.headers.get("Authorization", "").removeprefix("Bearer ")
+                 or request.cookies.get(COOKIE) or request.query.get("token") or "")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return _error(401, "This lllm ui needs its token: open the URL it printed (…?token=T), or send the "
+                               "header 'Authorization: Bearer T'.")
+    elif not is_loopback(request.url.host or ""):
+        return _error(403, f"Host {request.host!r} is not a loopback address; open the UI at 127.0.0.1 or localhost.")
+    if request.method == "POST":
+        origin = request.headers.get("Origin")
+        if origin and origin != "null" and origin.split("://", 1)[-1] != request.host:
+            return _error(403, f"Cross-origin request from {origin!r} refused.")
+        if request.content_type != "application/json":
+            return _error(415, "POST a JSON body (Content-Type: application/json).")
+    try:
+        response = await handler(request)
+    except api.BadRequest as e:
+        return _error(400, str(e))
+    except (ConfigError, TypeError) as e:
+        return _error(400, str(e))
+    except KeyError as e:
+        return _error(404, str(e.args[0]) if e.args else "not found")
+    except LLLMError as e:
+        return _error(422, str(e))
+    except web.HTTPException:
+        raise
+    except Exception as e:  # noqa: BLE001 - a failed replay (the tactic raised) is shown, not a bare 500 page
+        return _error(500, f"{type(e).__name__}: {e}")
+    if token and request.query.get("token") and request.path == "/":
+        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
+    return response
+
+
+async def _blocking(fn: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(api.STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def list_sessions(request: web.Request) -> web.StreamResponse:
+    query = api.parse_query(request.query)
+    return _json(await _blocking(request.app[LISTER_KEY].page, query))
+
+
+async def get_session(request: web.Request) -> web.StreamResponse:
+    return _json(await _blocking(api.session_view, request.app[STORE_KEY], request.match_info["sid"]))
+
+
+async def _body(request: web.Request) -> Dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise api.BadRequest("The request body is not JSON.") from None
+    if not isinstance(body, dict):
+        raise api.BadRequest("Send a JSON object.")
+    return body
+
+
+async def post_replay(request: web.Request) -> web.StreamResponse:
+    await _body(request)
+    return _json(await _blocking(api.replay, request.app[STORE_KEY], request.match_info["sid"]))
+
+
+async def post_fork(request: web.Request) -> web.StreamResponse:
+    body, store, sid = await _body(request), request.app[STORE_KEY], request.match_info["sid"]
+    model = body.get("model") or "test"
+    if not isinstance(model, str):
+        raise api.BadRequest("model must be a string (e.g. 'test' for the offline test model)")
+
+    def run() -> Dict[str, Any]:
+        try:
+            config = store.load_session(sid).config
+        except ValueError as e:
+            raise api.BadRequest(str(e)) from None
+        return api.replay(store, sid, api.fork_overrides(body, config), None if model == "session" else model)
+
+    return _json(await _blocking(run))
+
+
+async def get_compare(request: web.Request) -> web.StreamResponse:
+    a, b = request.query.get("a"), request.query.get("b")
+    if not a or not b:
+        raise api.BadRequest("compare needs two session ids: ?a=SESSION_ID&b=SESSION_ID")
+    return _json(await _blocking(api.compare, request.app[STORE_KEY], a, b))
+
+
+async def get_export(request: web.Request) -> web.StreamResponse:
+    sid = request.match_info["sid"]
+    page = await _blocking(api.export_html, request.app[STORE_KEY], sid)
+    return web.Response(text=page, content_type="text/html",
+                        headers={"Content-Disposition": f'attachment; filename="lllm-session-{sid}.html"'})
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: ``session`` with each session saved from now on (polled from the store)."""
+    lister, poll_s = request.app[LISTER_KEY], request.app[POLL_KEY]
+    seen: Dict[str, str] = {}
+    await _blocking(lister.since, seen)  # what exists now is not news
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    await response.write(b": connected\n\nevent: ready\ndata: {}\n\n")
+    try:
+        while True:
+            await asyncio.sleep(poll_s)
+            for row in await _blocking(lister.since, seen):
+                await response.write(f"event: session\ndata: {json.dumps(row, default=str)}\n\n".encode())
+            await response.write(b": ping\n\n")
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    return response
+
+
+def create_app(store: Any, token: Optional[str] = None, poll_s: float = 1.0) -> web.Application:
+    """The ``lllm ui`` application over ``store`` (a ``LogStore``)."""
+    app = web.Application(middlewares=[guard])
+    app[STORE_KEY], app[LISTER_KEY], app[TOKEN_KEY], app[POLL_KEY] = store, api.SessionLister(store), token, poll_s
+    app.router.add_get("/", index)
+    app.router.add_static("/static/", api.STATIC)
+    app.router.add_get("/api/sessions", list_sessions)
+    app.router.add_get("/api/sessions/{sid}", get_session)
+    app.router.add_post("/api/sessions/{sid}/replay", post_replay)
+    app.router.add_post("/api/sessions/{sid}/fork", post_fork)
+    app.router.add_get("/api/sessions/{sid}/export.html", get_export)
+    app.router.add_get("/api/compare", get_compare)
+    app.router.add_get("/api/events", events)
+    return app
+
+
+async def serve(app: web.Application, host: str, port: int, on_ready: Callable[[str], None]) -> None:
+    """Serve ``app`` until cancelled; ``on_ready(url)`` once listening (``port=0`` picks a free port)."""
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0][1]
+    on_ready(f"http://{f'[{host}]' if ':' in host else host}:{bound}/")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+__all__ = ["create_app", "serve", "check_bind", "is_loopback", "UIError", "COOKIE"]
