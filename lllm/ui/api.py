@@ -13,7 +13,6 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from lllm.core.jsonable import to_json_safe
 from lllm.core.message import InvokeCost
-from lllm.core.sessions import TacticCallSession
 from lllm.errors import LLLMError
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -103,8 +102,19 @@ def _row(summary: Any) -> Dict[str, Any]:
 
 
 def _record(store: Any, session_id: str) -> Optional[Dict[str, Any]]:
+    """The stored record of a session (``<partition>/sessions/<id>``, the store's documented layout), or ``None``."""
+    from lllm.logging.backends import is_segment
+    from lllm.logging.store import STORE_SCHEMA_VERSION
+    if not is_segment(session_id):
+        raise BadRequest(f"Invalid session id {session_id!r}: session ids look like 20260101_120000_0a1b2c3d")
     raw = store.backend.get(f"{store.partition}/sessions/{session_id}")
-    return None if raw is None else json.loads(raw)
+    if raw is None:
+        return None
+    rec: Dict[str, Any] = json.loads(raw)
+    if not isinstance(rec.get("schema_version", 1), int) or rec.get("schema_version", 1) > STORE_SCHEMA_VERSION:
+        raise BadRequest(f"Session {session_id!r} was stored by a newer lllm (schema {rec.get('schema_version')!r}); "
+                         f"upgrade lllm to read it")
+    return rec
 
 
 def _models(session: Dict[str, Any]) -> List[str]:
@@ -282,83 +292,80 @@ def _cursor(text: Optional[str]) -> Optional[Tuple[str, str]]:
 _BIG_REQUEST_KEYS = ("messages", "input", "contents")
 
 
-def _cost(usage: Dict[str, Any]) -> Dict[str, Any]:
+def _cost(usage: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     c = InvokeCost.from_usage(usage) if usage else InvokeCost()
     return {"prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens, "cost": c.cost}
 
 
-class _Table:
-    """Distinct messages, referred to by index (an invoke re-sends its whole dialog)."""
-
-    def __init__(self) -> None:
-        self.items: List[Any] = []
-        self._index: Dict[str, int] = {}
-
-    def ref(self, message: Any) -> int:
-        key = json.dumps(message, sort_keys=True, default=str)
-        if key not in self._index:
-            self._index[key] = len(self.items)
-            self.items.append(message)
-        return self._index[key]
+def _count(by_step: Optional[Dict[str, List[Any]]]) -> int:
+    return sum(len(v) for v in (by_step or {}).values())
 
 
-def _message(m: Any) -> Dict[str, Any]:
-    data: Dict[str, Any] = to_json_safe(m.model_dump(mode="json", exclude={"logprobs", "vectors"})
-                                        if hasattr(m, "model_dump") else m)
-    return data
+def _steps(by_step: Optional[Dict[str, List[Any]]]) -> List[Any]:
+    return [x for _, items in sorted((by_step or {}).items(), key=lambda kv: int(kv[0])) for x in items]
 
 
-def _tactic_node(s: TacticCallSession, table: _Table, invokes: List[Dict[str, Any]], label: str) -> Dict[str, Any]:
-    agents = []
-    for name, calls in s.agent_sessions.items():
+def _tactic_node(s: Dict[str, Any], invokes: List[Dict[str, Any]], label: str) -> Dict[str, Any]:
+    """One stored tactic session (the JSON the store keeps: invoke traces refer to ``message_table``
+    by index) as the page's tree node; its invokes are also appended to ``invokes`` for the timeline."""
+    table: List[Any] = list(s.get("message_table") or [])
+    agents, total = [], 0.0
+    for name, calls in (s.get("agent_sessions") or {}).items():
         for i, a in enumerate(calls):
-            traces = []
-            for step in sorted(a.invoke_traces):
-                for t in a.invoke_traces[step]:
-                    request = {k: (f"[{len(v)} items: the messages above]" if k in _BIG_REQUEST_KEYS
-                                   and isinstance(v, list) else v) for k, v in (t.request or {}).items()}
-                    tr = {"agent": name, "call": i, "step": t.step, "attempt": t.attempt, "model": t.model,
-                          "model_args": to_json_safe(t.model_args), "tools": t.tools,
-                          "messages": [table.ref(_message(m)) for m in t.messages],
-                          "request": to_json_safe(request), "response": _message(t.message) if t.message else None,
-                          "raw_response": to_json_safe(t.raw_response), "errors": t.errors,
-                          "retry_class": t.retry_class, "started_at": t.started_at, "latency_s": t.latency_s,
-                          "usage": to_json_safe(t.usage), "tactic": label, **_cost(t.usage)}
-                    traces.append(tr)
-                    invokes.append(tr)
-            agents.append({"name": name, "index": i, "model": a.model, "state": a.state, "reason": a.reason,
-                           "error": a.error, "started_at": a.started_at, "ended_at": a.ended_at,
-                           "cost": a.cost.cost, "invokes": traces,
-                           "tool_calls": [to_json_safe(c.model_dump(mode="json")) for st in sorted(a.interrupts)
-                                          for c in a.interrupts[st]],
-                           "exception_retries": a.exception_retries_count, "llm_recalls": a.llm_recalls_count,
-                           "rate_limit_retries": a.rate_limit_retries_count,
-                           "delivery": _message(a.delivery) if a.delivery else None})
+            traces, agent_cost = [], 0.0
+            for t in _steps(a.get("invoke_traces")):
+                refs = []
+                for m in t.get("messages") or []:  # schema 1 stored messages inline
+                    if not isinstance(m, int):
+                        table.append(m)
+                        m = len(table) - 1
+                    refs.append(m)
+                request = {k: (f"[{len(v)} items: the messages above]" if k in _BIG_REQUEST_KEYS
+                               and isinstance(v, list) else v) for k, v in (t.get("request") or {}).items()}
+                tr = {"agent": name, "call": i, "step": t.get("step", 0), "attempt": t.get("attempt", 0),
+                      "model": t.get("model") or "", "model_args": t.get("model_args") or {},
+                      "tools": t.get("tools") or [], "messages": refs, "request": request,
+                      "response": t.get("message"), "raw_response": t.get("raw_response"),
+                      "errors": t.get("errors") or [], "retry_class": t.get("retry_class"),
+                      "started_at": t.get("started_at") or 0.0, "latency_s": t.get("latency_s") or 0.0,
+                      "usage": t.get("usage") or {}, "tactic": label, **_cost(t.get("usage"))}
+                agent_cost += tr["cost"]
+                traces.append(tr)
+                invokes.append(tr)
+            total += agent_cost
+            agents.append({"name": name, "index": i, "model": a.get("model") or "", "state": a.get("state"),
+                           "reason": a.get("reason"), "error": a.get("error"), "started_at": a.get("started_at"),
+                           "ended_at": a.get("ended_at"), "cost": agent_cost, "invokes": traces,
+                           "tool_calls": _steps(a.get("interrupts")),
+                           "exception_retries": _count(a.get("exception_retries")),
+                           "llm_recalls": _count(a.get("llm_recalls")),
+                           "rate_limit_retries": _count(a.get("rate_limit_waits")), "delivery": a.get("delivery")})
     dialogs = []
-    for name, ds in s.dialogs.items():
+    for name, ds in (s.get("dialogs") or {}).items():
         for d in ds:
             node = d.get("tree_node") or {}
             dialogs.append({"agent": name, "alias": d.get("alias"), "id": node.get("dialog_id"),
                             "parent_id": node.get("parent_id"), "split_point": node.get("split_point"),
-                            "top_prompt": d.get("top_prompt_path"),
-                            "messages": [to_json_safe(m) for m in d.get("messages") or []]})
-    subs = [{"tool": tool, "index": j, **_tactic_node(sub, table, invokes, f"{label}/{tool}#{j + 1}")}
-            for tool, ss in s.sub_tactic_sessions.items() for j, sub in enumerate(ss)]
-    return {"tactic_name": s.tactic_name, "tactic_path": s.tactic_path, "state": s.state,
-            "started_at": s.started_at, "ended_at": s.ended_at, "cost": s.total_cost.cost, "error": s.error,
-            "agents": agents, "dialogs": dialogs, "subs": subs}
+                            "top_prompt": d.get("top_prompt_path"), "messages": d.get("messages") or []})
+    subs = [{"tool": tool, "index": j, **_tactic_node(sub, invokes, f"{label}/{tool}#{j + 1}")}
+            for tool, ss in (s.get("sub_tactic_sessions") or {}).items() for j, sub in enumerate(ss)]
+    total += sum(sub["cost"] for sub in subs)
+    return {"tactic_name": s.get("tactic_name"), "tactic_path": s.get("tactic_path"), "state": s.get("state"),
+            "started_at": s.get("started_at"), "ended_at": s.get("ended_at"), "cost": total, "error": s.get("error"),
+            "agents": agents, "dialogs": dialogs, "subs": subs, "messages": table}
 
 
 def session_view(store: Any, session_id: str) -> Dict[str, Any]:
     """Everything the session page shows, JSON-ready: the tactic tree (agents, invokes, tool calls,
-    dialogs, sub-tactics), a waterfall of invokes, cost per agent and model, and linked sessions."""
-    try:
-        rec = store.load_session_record(session_id)
-    except ValueError as e:  # an invalid id
-        raise BadRequest(str(e)) from None
-    s = rec.session
-    table, invokes = _Table(), []  # type: ignore[var-annotated]
-    tree = _tactic_node(s, table, invokes, s.tactic_name)
+    dialogs, sub-tactics), a waterfall of invokes, cost per agent and model, and linked sessions.
+
+    Built from the stored JSON as is (not re-validated): a 1,000-message session stays cheap."""
+    rec = _record(store, session_id)
+    if rec is None:
+        raise KeyError(f"No session {session_id!r} in partition {store.partition!r} of {store.backend!r}")
+    s = rec["session"]
+    invokes: List[Dict[str, Any]] = []
+    tree = _tactic_node(s, invokes, s.get("tactic_name") or "")
     per_agent: Dict[str, Dict[str, Any]] = {}
     per_model: Dict[str, Dict[str, Any]] = {}
     for t in invokes:
@@ -371,20 +378,17 @@ def session_view(store: Any, session_id: str) -> Dict[str, Any]:
             b["cost"] += t["cost"]
             b["latency_s"] += t["latency_s"]
             b["errors"] += bool(t["errors"])
-    children = []
-    try:
-        children = [_row(c) for c in store.list_sessions(tags={"lllm.replay_of": session_id}, limit=50)]
-    except (TypeError, ValueError):
-        pass
-    return {"session_id": rec.session_id, "timestamp": rec.timestamp.isoformat(), "tags": rec.tags,
-            "metadata": to_json_safe(rec.metadata), "session_metadata": to_json_safe(s.metadata),
-            "task": to_json_safe(s.task), "delivery": to_json_safe(s.delivery), "traceback": rec.traceback,
-            "config": to_json_safe(s.config), "tree": tree, "messages": table.items,
+    children = [_row(c) for c in store.list_sessions(tags={"lllm.replay_of": session_id}, limit=50)]
+    meta = s.get("metadata") or {}
+    return {"session_id": rec["session_id"], "timestamp": rec["timestamp"], "tags": rec.get("tags") or {},
+            "metadata": rec.get("metadata") or {}, "session_metadata": meta, "task": s.get("task"),
+            "delivery": s.get("delivery"), "traceback": rec.get("traceback"), "config": s.get("config") or {},
+            "tree": tree,
             "invokes": sorted(({k: t[k] for k in ("agent", "call", "step", "attempt", "model", "started_at",
                                                   "latency_s", "cost", "errors", "tactic")} for t in invokes),
                               key=lambda t: t["started_at"]),
             "per_agent": list(per_agent.values()), "per_model": list(per_model.values()),
-            "replay_of": s.metadata.get("replay_of"), "children": children}
+            "replay_of": meta.get("replay_of"), "children": children}
 
 
 # ---------------------------------------------------------------------------------------------

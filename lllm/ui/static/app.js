@@ -202,13 +202,14 @@ function renderInvoke(t, table) {
     req.append(h("div", {className: "muted"}, "request: " + t.messages.length + " message(s), tools [" + t.tools.join(", ") + "], args " + JSON.stringify(t.model_args)),
       t.messages.map((i) => renderMessage(table[i])), Object.keys(t.request || {}).length ? h("details", {}, h("summary", {className: "muted"}, "wire request"), h("pre", {}, json(t.request))) : null,
       h("div", {className: "muted"}, "response"), t.response ? renderMessage(t.response) : h("div", {className: "error"}, "no response"),
-      t.raw_response !== null ? h("details", {}, h("summary", {className: "muted"}, "raw response"), h("pre", {}, json(t.raw_response))) : null,
+      t.raw_response !== null && t.raw_response !== undefined ? h("details", {}, h("summary", {className: "muted"}, "raw response"), h("pre", {}, json(t.raw_response))) : null,
       t.errors.map((e) => h("pre", {className: "error"}, (e.type || "") + ": " + (e.message || json(e)))));
   });
   return det;
 }
 
-function renderTactic(node, table, depth) {
+function renderTactic(node, depth) {
+  const table = node.messages;
   const agents = node.agents.map((a) => h("li", {}, h("details", {className: "agent", open: depth === 0},
     h("summary", {}, "agent ", h("b", {}, a.name), " #" + (a.index + 1) + " · ", stateBadge(a.state), " · " + (a.model || "") + " · " + a.invokes.length + " invoke(s) · " +
       a.tool_calls.length + " tool call(s) · " + money(a.cost) + " · " + ms(a.ended_at && a.started_at ? a.ended_at - a.started_at : null) +
@@ -216,7 +217,7 @@ function renderTactic(node, table, depth) {
     a.error ? h("pre", {className: "error"}, (a.reason ? a.reason + ": " : "") + (a.error.type || "") + ": " + (a.error.message || "")) : null,
     a.invokes.map((t) => renderInvoke(t, table)), a.tool_calls.map(renderToolCall))));
   const subs = node.subs.map((s) => h("li", {}, h("details", {open: true}, h("summary", {}, "sub-tactic ", h("b", {}, s.tool), " #" + (s.index + 1) + " · " + (s.tactic_path || s.tactic_name) + " · ",
-    stateBadge(s.state), " · " + money(s.cost)), renderTactic(s, table, depth + 1))));
+    stateBadge(s.state), " · " + money(s.cost)), renderTactic(s, depth + 1))));
   return h("ul", {className: "tree" + (depth ? "" : " root")}, h("li", {}, h("b", {}, "tactic " + (node.tactic_path || node.tactic_name)), " · ", stateBadge(node.state), " · " + money(node.cost) + " · " +
     ms(node.ended_at && node.started_at ? node.ended_at - node.started_at : null), node.error ? h("div", {className: "error"}, node.error) : null,
     h("ul", {className: "tree"}, agents, subs)));
@@ -301,7 +302,7 @@ function renderSession(v) {
     actions, out,
     h("h3", {}, "Task"), renderContent(typeof v.task === "string" ? v.task : json(v.task)),
     h("h3", {}, t.error ? "Error" : "Result"), t.error ? h("pre", {className: "error"}, v.traceback || t.error) : renderContent(typeof v.delivery === "string" ? v.delivery : json(v.delivery)),
-    h("h3", {}, "Call tree"), renderTactic(t, v.messages, 0),
+    h("h3", {}, "Call tree"), renderTactic(t, 0),
     h("h3", {}, "Timeline"), waterfall(v),
     h("h3", {}, "Cost and latency"), h("div", {className: "cols"}, costTable(v.per_agent, "agent"), costTable(v.per_model, "model")),
     h("h3", {}, "Dialogs"), h("div", {id: "dialogs"}, dialogTree(allDialogs(t, []))),
