@@ -8,7 +8,7 @@ import importlib
 import logging as _logging
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.2.0"
+from lllm._version import __version__
 
 # A library adds only a NullHandler; applications configure output (see lllm.setup_logging).
 _logging.getLogger("lllm").addHandler(_logging.NullHandler())
@@ -16,6 +16,8 @@ _logging.getLogger("lllm").addHandler(_logging.NullHandler())
 from lllm.compat import install_module_aliases as _install_module_aliases  # noqa: E402
 
 _install_module_aliases()  # 0.1.x module paths (lllm.core.runtime, ...) name the modules that moved
+
+from lllm import _wiring  # noqa: E402,F401 - hands core its runtime, invokers and store (lllm.core.wiring)
 
 _EXPORTS = {
     # errors
@@ -90,11 +92,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from lllm.core.const import APITypes, Modalities, Roles
     from lllm.core.context import ContextManager, DefaultContextManager
     from lllm.core.dialog import Dialog, DialogTreeNode
-    from lllm.packages.discovery import load_cwd_fallback, load_package, load_runtime
     from lllm.core.functional import tactic
-    from lllm.packages.manifest import find_config_file
     from lllm.core.message import FunctionCall, InvokeCost, Message, TokenLogprob
-    from lllm.packages.install import export_package, install_package, list_packages, remove_package
     from lllm.core.parsers import BaseParser, DefaultTagParser
     from lllm.core.prompt import (
         BaseHandler,
@@ -103,18 +102,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         DefaultSimpleHandler,
         Prompt,
         StringFormatterRenderer,
-    )
-    from lllm.packages.resource import PackageInfo, ResourceNode
-    from lllm.packages.runtime import (
-        Runtime,
-        get_default_runtime,
-        get_runtime,
-        load_prompt,
-        load_proxy,
-        load_resource,
-        load_tactic,
-        load_tool,
-        set_default_runtime,
     )
     from lllm.core.sessions import AgentCallSession, InvokeTrace, TacticCallSession
     from lllm.core.stream import BaseStreamHandler, PrintStreamHandler
@@ -156,6 +143,21 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     )
     from lllm.logging.replay import rerun
     from lllm.mcp import MCPServer
+    from lllm.packages.discovery import load_cwd_fallback, load_package, load_runtime
+    from lllm.packages.install import export_package, install_package, list_packages, remove_package
+    from lllm.packages.manifest import find_config_file
+    from lllm.packages.resource import PackageInfo, ResourceNode
+    from lllm.packages.runtime import (
+        Runtime,
+        get_default_runtime,
+        get_runtime,
+        load_prompt,
+        load_proxy,
+        load_resource,
+        load_tactic,
+        load_tool,
+        set_default_runtime,
+    )
     from lllm.proxies import BaseProxy, Proxy, ProxyManager, ProxyRegistrator, load_builtin_proxies, register_proxy
     from lllm.sandbox import AgentInterpreter
     from lllm.sandbox.jupyter import JupyterSession

@@ -9,36 +9,17 @@ import importlib
 import importlib.abc
 import importlib.util
 import sys
-import warnings
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
+
+from lllm.lazy import lazy_exports
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lllm.packages.runtime import Runtime
     from lllm.invokers.base import BaseInvoker
+    from lllm.packages.runtime import Runtime
 
 InvokerBuilder = Callable[[Dict[str, Any]], "BaseInvoker"]
 """0.1.x type of an invoker builder passed to ``register_invoker``."""
-
-
-def lazy_exports(module: str, names: Mapping[str, str],
-                 deprecated: Optional[Mapping[str, Tuple[str, str]]] = None) -> Callable[[str], Any]:
-    """A module ``__getattr__`` resolving ``names[name]`` ("pkg.mod" or "pkg.mod:attr") on first use.
-
-    ``deprecated`` maps an old name to ``(target, new spelling)``; using it warns and is not cached."""
-    def __getattr__(name: str) -> Any:
-        old = (deprecated or {}).get(name)
-        target = old[0] if old else names.get(name)
-        if target is None:
-            raise AttributeError(f"module {module!r} has no attribute {name!r}")
-        mod, _, attr = target.partition(":")
-        value = getattr(importlib.import_module(mod), attr or name)
-        if old:
-            warnings.warn(f"{module}.{name} is deprecated; use {old[1]}", DeprecationWarning, stacklevel=2)
-        else:
-            setattr(sys.modules[module], name, value)
-        return value
-    return __getattr__
 
 
 MOVED_MODULES: Dict[str, str] = {

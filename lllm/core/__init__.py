@@ -1,7 +1,7 @@
 """The core layers. The names 0.1.x's ``lllm.core`` exported stay importable here, loaded on first use."""
 from __future__ import annotations
 
-from lllm.compat import lazy_exports as _lazy_exports
+from lllm.lazy import lazy_exports as _lazy_exports
 
 _NAMES = {
     "Dialog": "lllm.core.dialog", "Message": "lllm.core.message", "Agent": "lllm.core.agent",

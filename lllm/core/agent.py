@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional,
 
 from pydantic import BaseModel
 
+from lllm.core import wiring
 from lllm.core.aio import run_sync
 from lllm.core.const import APITypes, Roles
 from lllm.core.message import FunctionCall, Message
@@ -26,9 +27,9 @@ from lllm.errors import AgentCallError, ConfigError, ToolBindingError
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
     from lllm.core.prompt import Function, Prompt
-    from lllm.packages.runtime import Runtime
     from lllm.core.stream import BaseStreamHandler
     from lllm.invokers.base import BaseInvoker, InvokeResult
+    from lllm.packages.runtime import Runtime
 
 logger = logging.getLogger("lllm.agent")
 
@@ -581,13 +582,11 @@ class Agent:
         if callable(ref):
             return Function.from_callable(ref)
         if isinstance(ref, str):
-            from lllm.packages.runtime import get_default_runtime
-            from lllm.packages.tool_binding import resolve_tool_ref
-            rt = self.runtime or get_default_runtime()
+            rt = self.runtime or wiring.services.default_runtime()
             head = ref.partition("#")[0].rpartition(":")[0]
             if head.partition(".")[2] == "proxies" or (rt.has(ref, "proxy") and not rt.has(ref, "tool")):
                 return None
-            return resolve_tool_ref(ref, rt, rt.default_namespace, f"Agent '{self.name}'")
+            return wiring.services.tool_ref(ref, rt, f"Agent '{self.name}'")
         raise TypeError(f"Agent '{self.name}': tools entries must be Function objects, callables or tool URLs, "
                         f"got {type(ref).__name__}")
 
@@ -644,8 +643,7 @@ def _delivered(session: AgentCallSession) -> Message:
 def default_invoker() -> "BaseInvoker":
     """The invoker an agent builds for itself: routed per call by model name; with a base URL, a model with
     no native route (e.g. ``llama3.2`` on Ollama) goes to the OpenAI-compatible invoker at that URL."""
-    from lllm.invokers.base import build_invoker
-    return build_invoker({"invoker": "auto", "invoker_config": {}})
+    return wiring.services.build_invoker({"invoker": "auto", "invoker_config": {}})
 
 
 def _check_output(agent: str, output: Any) -> Union[Type[BaseModel], Dict[str, Any], None]:

@@ -46,7 +46,7 @@ LLM_SIDE_ROLES = (Roles.ASSISTANT, Roles.TOOL_CALL)
 
 __all__ = ["Roles", "Modalities", "APITypes", "Invokers", "LLM_SIDE_ROLES"]
 
-from lllm.compat import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
+from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
 
 __getattr__ = _lazy_exports(__name__, {"FunctionCall": "lllm.core.message", "InvokeCost": "lllm.core.message",
                                        "InvokeResult": "lllm.invokers.base", "ParseError": "lllm.errors"})

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List,
 
 from pydantic import BaseModel
 
+from lllm.core import wiring
 from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.images import load_image, sniff_image_mime
 from lllm.core.jsonable import to_json_safe
@@ -239,8 +240,7 @@ def plain_prompt() -> "Prompt":
 
 
 def _default_runtime() -> "Runtime":
-    from lllm.packages.runtime import get_default_runtime
-    return get_default_runtime()
+    return wiring.services.default_runtime()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -542,7 +542,7 @@ __all__ = ["Dialog", "DialogTreeNode", "MessageSequence", "Message", "FunctionCa
            "TokenLogprob", "Roles", "Modalities", "APITypes", "load_image", "sniff_image_mime",
            "new_session_name", "prompt_snapshot", "plain_prompt", "PLAIN_PROMPT_PATH", "SCHEMA_VERSION"]
 
-from lllm.compat import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
+from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
 
 __getattr__ = _lazy_exports(__name__, {"ContextManager": "lllm.core.context",
                                        "DefaultContextManager": "lllm.core.context"})

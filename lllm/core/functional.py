@@ -14,14 +14,15 @@ import typing
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Type
 
+from lllm.core import wiring
 from lllm.core.tactic import Tactic, _current_call, _invoker_override, _model_override
 from lllm.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lllm.packages.runtime import Runtime
     from lllm.core.stream import BaseStreamHandler
     from lllm.invokers.base import BaseInvoker
     from lllm.logging.store import LogStore
+    from lllm.packages.runtime import Runtime
 
 #: What a ``@tactic`` config may set for its agents (in ``global`` or an ``agent_configs`` entry).
 AGENT_OVERRIDES = ("model_name", "system_prompt", "model_args", "max_exception_retry", "max_interrupt_steps",
@@ -92,8 +93,7 @@ def tactic(fn: Optional[Callable[..., Any]] = None, /, *, name: Optional[str] = 
                 "__module__": fn.__module__, "__qualname__": f"{fn.__qualname__}.tactic"}
         cls: Type[FunctionTactic] = types.new_class(f"{fn.__name__}_tactic", (FunctionTactic,), {"runtime": runtime} if runtime else {},
                               lambda ns: ns.update(body))
-        from lllm.packages.runtime import target_runtime
-        return cls(config, ckpt_dir, runtime=target_runtime(runtime), log_store=log_store)
+        return cls(config, ckpt_dir, runtime=wiring.services.target_runtime(runtime), log_store=log_store)
 
     if fn is not None:
         return make(fn)

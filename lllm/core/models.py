@@ -1,7 +1,7 @@
 """The prompt-layer names under the path lllm-core 0.1.x's prompt docs use (``lllm.core.models``)."""
 from __future__ import annotations
 
-from lllm.compat import lazy_exports
+from lllm.lazy import lazy_exports
 
 _NAMES = {"Prompt": "lllm.core.prompt", "BaseRenderer": "lllm.core.prompt", "BaseHandler": "lllm.core.prompt",
           "DefaultSimpleHandler": "lllm.core.prompt", "StringFormatterRenderer": "lllm.core.prompt",

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, 
 
 from pydantic import BaseModel, ValidationError
 
+from lllm.core import wiring
 from lllm.core.parsers import BaseParser, DefaultTagParser
 from lllm.core.tools import (
     MCP,
@@ -286,8 +287,7 @@ class Prompt:
         declarations are resolved in ``runtime`` (default: the default runtime) as §2.6 describes."""
         if not self._refs and all(f.function is not None for f in self._functions.values()):
             return dict(self._functions)
-        from lllm.packages.tool_binding import resolve_prompt_functions
-        return resolve_prompt_functions(self, runtime)
+        return wiring.services.prompt_functions(self, runtime)
 
     # -- rendering ---------------------------------------------------------------------------
 
@@ -524,7 +524,7 @@ __all__ = [
     "BaseParser", "DefaultTagParser", "Function", "tool", "MCP", "default_processor", "ParserLike",
 ]
 
-from lllm.compat import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
+from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
 
 __getattr__ = _lazy_exports(__name__, {"AgentCallSession": "lllm.core.sessions", "AgentException": "lllm.errors",
                                        "FunctionCall": "lllm.core.message", "register_prompt": "lllm.compat"})

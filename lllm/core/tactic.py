@@ -25,17 +25,19 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterator, 
 
 from pydantic import BaseModel, ValidationError
 
+from lllm import _version
+from lllm.core import wiring
 from lllm.core.aio import run_sync
-from lllm.logging.batch_leases import DEFAULT_LEASE_TTL, BatchLeases
 from lllm.core.config import parse_agent_configs
-from lllm.packages.runtime import Runtime, current_loading, get_default_runtime, target_runtime
 from lllm.core.sessions import TacticCallSession
 from lllm.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.stream import BaseStreamHandler
     from lllm.invokers.base import BaseInvoker
+    from lllm.logging.batch_leases import BatchLeases
     from lllm.logging.store import LogStore
+    from lllm.packages.runtime import Runtime
 
 logger = logging.getLogger("lllm.tactic")
 
@@ -51,6 +53,10 @@ _model_override: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar(
 
 _current_call: contextvars.ContextVar[Optional[Tuple["Tactic", TacticCallSession]]] = \
     contextvars.ContextVar("lllm_current_tactic_call", default=None)
+
+
+DEFAULT_LEASE_TTL = 600.0
+"""Seconds a batch runner holds a task before another runner may take it over."""
 
 
 def _normalize_name(name: Any) -> Optional[str]:
@@ -69,8 +75,8 @@ def register_tactic_class(cls: type, runtime: Optional[Runtime] = None) -> type:
     name = _normalize_name(getattr(cls, "name", None))
     if not name:
         raise ValueError(f"Tactic class {cls.__name__} must define a non-empty class attribute `name`")
-    rt = target_runtime(runtime)
-    loading = current_loading(rt)
+    rt = wiring.services.target_runtime(runtime)
+    loading = wiring.services.current_loading(rt)
     if loading is not None:  # discovery: into the loading package, under its prefix; collisions reported there
         loading.register("tactic", name, cls)
         return cls
@@ -84,15 +90,6 @@ def register_tactic_class(cls: type, runtime: Optional[Runtime] = None) -> type:
         pass
     rt.register_tactic(name, cls, overwrite=True, namespace=namespace)
     return cls
-
-
-def _redact(value: Any) -> Any:
-    """The config as recorded: the log store's redaction rule (``max_tokens`` is kept, keys are not), after
-    registering the credentials it holds (header values, URL userinfo) so they are hidden by value everywhere."""
-    from lllm.logging.redact import redact
-    from lllm.secrets import register_settings
-    register_settings(value)
-    return redact(value)
 
 
 @functools.cache
@@ -111,8 +108,7 @@ def _library_versions() -> Dict[str, str]:
 def _environment(runtime: Runtime) -> Dict[str, Any]:
     """What a recorded session needs to say where it ran: versions of Python, LLLM, its provider
     libraries and the loaded packages (§9.3 item 4)."""
-    from lllm import __version__
-    return {"lllm": __version__, "python": platform.python_version(), "platform": sys.platform,
+    return {"lllm": _version.__version__, "python": platform.python_version(), "platform": sys.platform,
             "libraries": _library_versions(),
             "packages": {name: info.version for name, info in sorted(runtime.packages.items())}}
 
@@ -138,28 +134,23 @@ class Tactic(ABC):
         if config is not None and not isinstance(config, dict):
             raise ConfigError(f"Tactic '{self.name}': config must be a mapping, got {type(config).__name__}")
         self.config: Dict[str, Any] = dict(config or {})
-        self.runtime = runtime or get_default_runtime()
+        self.runtime = runtime or wiring.services.default_runtime()
         self.stream = stream
         self.ckpt_dir = ckpt_dir
         if log_store is None and ckpt_dir is not None:
-            from lllm.logging import local_store  # the session store (§9.1)
-            log_store = local_store(ckpt_dir, runtime=self.runtime)
+            log_store = wiring.services.local_store(ckpt_dir, self.runtime)  # the session store (§9.1)
         self.log_store = log_store
         if "invoker_config" in self.config:  # a key the built-in invokers would not read is an error, not ignored
-            from lllm.invokers.router import check_invoker_config
-            check_invoker_config(self.config.get("invoker") or "auto", self.config["invoker_config"],
-                                 f"Tactic '{self.name}'")
+            wiring.services.check_invoker_config(self.config.get("invoker") or "auto", self.config["invoker_config"],
+                                                 f"Tactic '{self.name}'")
         if invoker is None:
-            from lllm.invokers.base import build_invoker
-            invoker = build_invoker(self.config)
+            invoker = wiring.services.build_invoker(self.config)
         self.llm_invoker = invoker
         self._agent_specs = parse_agent_configs(self.config, list(self.agent_group), self.name) if self.agent_group else {}
         self._system_prompts = {n: s.resolve_system_prompt(self.runtime) for n, s in self._agent_specs.items()}
-        from lllm.packages.skills import resolve_skills
-        from lllm.mcp import mcp_servers_for
         fetched: Dict[str, Any] = {}  # a URL skill is fetched once for all agents
-        self._skills = {n: resolve_skills(s.skills, cache=fetched) for n, s in self._agent_specs.items()}
-        self._mcp_servers = mcp_servers_for(self.config, {n: s.tools for n, s in self._agent_specs.items()})
+        self._skills = {n: wiring.services.resolve_skills(s.skills, cache=fetched) for n, s in self._agent_specs.items()}
+        self._mcp_servers = wiring.services.mcp_servers(self.config, {n: s.tools for n, s in self._agent_specs.items()})
         self._mcp_scope: Any = None
         workers = self.config.get("max_workers", 4)
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -178,18 +169,7 @@ class Tactic(ABC):
         import lllm.core.agent  # noqa: F401
         import lllm.core.context  # noqa: F401
         import lllm.core.dialog  # noqa: F401
-        if getattr(self.llm_invoker, "name", None) not in ("auto", "openai", "anthropic"):
-            return
-        from lllm.invokers.router import native_route
-        for spec in self._agent_specs.values():
-            hit = native_route(spec.model_name)
-            if hit is None or hit[0] == "test":
-                continue
-            from lllm.invokers import http, pricing
-            if hasattr(self.llm_invoker, "invoker_for"):  # auto: build the provider's invoker now
-                self.llm_invoker.invoker_for(spec.model_name, spec.model_args)
-            http.prepare()
-            pricing.get_rates(hit[1], hit[2])
+        wiring.services.prewarm(self.llm_invoker, [(s.model_name, s.model_args) for s in self._agent_specs.values()])
 
     def _default_tactic_path(self) -> str:
         for node in self.runtime.iter_nodes("tactic"):
@@ -260,8 +240,7 @@ class Tactic(ABC):
         if model is not None:
             session.metadata["model_override"] = model
         if self._mcp_servers:
-            from lllm.mcp import MCPScope
-            ctx._mcp_scope = MCPScope(self._mcp_servers)  # connects at first use, closed in _finish
+            ctx._mcp_scope = wiring.services.mcp_scope(self._mcp_servers)  # connects at first use, closed in _finish
         for name, spec in self._agent_specs.items():
             if model is not None and spec.model_name != model:
                 spec = spec.model_copy(update={"model_name": model})
@@ -290,7 +269,7 @@ class Tactic(ABC):
                 (k for k, v in vars(parent[0]).items() if v is self), self.name)
             parent[1].record_sub_tactic_call(attr, session)
         if self.log_store is not None or keep_dialogs or parent is not None:  # a parent may store it
-            session.config = _redact(self.config)
+            session.config = wiring.services.redact(self.config)
             session.environment = _environment(self.runtime)
             session.dialogs = {n: [{**d.to_dict(), "alias": alias} for alias, d in a.dialogs.items()]
                                for n, a in ctx.agents.items()}
@@ -424,7 +403,7 @@ class Tactic(ABC):
         todo = collections.deque(i for i in range(len(tasks)) if i not in done)
         if not todo:
             return out
-        leases = BatchLeases(self.log_store, batch_id, lease_ttl) if batch_id else None
+        leases = wiring.services.batch_leases(self.log_store, batch_id, lease_ttl) if batch_id else None
 
         def one(i: int) -> Any:
             args = (tasks[i], None, _batch_tags(tags, batch_id, i, tasks[i]), {**(metadata or {}), "batch_index": i})
@@ -552,7 +531,7 @@ class Tactic(ABC):
         try:
             done = await asyncio.to_thread(self._batch_done, batch_id, tasks, return_sessions) if batch_id else {}
             if batch_id and len(done) < len(tasks):
-                leases = await asyncio.to_thread(BatchLeases, self.log_store, batch_id, lease_ttl)
+                leases = await asyncio.to_thread(wiring.services.batch_leases, self.log_store, batch_id, lease_ttl)
             for i, value in done.items():
                 yield i, value
 
@@ -689,10 +668,10 @@ def build_tactic(config: Dict[str, Any], log_store: Optional["LogStore"] = None,
     """Build a registered tactic from a config (name from ``name`` or ``config['tactic_type']``).
 
     ``config`` may also be a config key, resolved with ``resolve_config`` (a dict with ``base`` is resolved too)."""
-    rt = runtime or get_default_runtime()
+    rt = runtime or wiring.services.default_runtime()
     if isinstance(config, str) or (isinstance(config, dict) and config.get("base") is not None):
-        from lllm.core.config import resolve_config, vendor_config
-        config = resolve_config(config, runtime=rt) if isinstance(config, str) else vendor_config(config, runtime=rt)
+        config = (wiring.services.resolve_config(config, rt) if isinstance(config, str)
+                  else wiring.services.vendor_config(config, rt))
     name = _normalize_name(name) or _normalize_name((config or {}).get("tactic_type"))
     if not name:
         raise ConfigError("build_tactic needs a tactic name: pass name=... or set 'tactic_type' in the config.")
@@ -704,6 +683,6 @@ def build_tactic(config: Dict[str, Any], log_store: Optional["LogStore"] = None,
 __all__ = ["Tactic", "TacticCallSession", "build_tactic", "register_tactic_class", "stable_tactic_id", "use_invoker",
            "use_model"]
 
-from lllm.compat import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
+from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
 
 __getattr__ = _lazy_exports(__name__, {"get_tactic_class": "lllm.compat"})

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Ty
 
 from pydantic import BaseModel, ValidationError
 
-from lllm.packages.runtime import Runtime, get_default_runtime
+from lllm.core import wiring
 from lllm.core.tools import Function, validation_errors
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.tactic import Tactic
+    from lllm.packages.runtime import Runtime
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -150,15 +151,15 @@ def find_tactic_config(rt: Runtime, package: Optional[str], key: str, name: Opti
     """The config a tactic runs with: ``name`` (looked up in its package first), else the first of
     ``default_config_keys`` that exists, else ``{}`` for a tactic without agents. A tactic that needs
     one and has none raises a ``ConfigError`` naming the keys tried."""
-    from lllm.core.config import resolve_config
     from lllm.errors import ConfigError
+    resolve_config = wiring.services.resolve_config
     if name:
         local = f"{package}.configs:{name}"
-        return resolve_config(local if package and ":" not in name and rt.has(local, "config") else name, runtime=rt)
+        return resolve_config(local if package and ":" not in name and rt.has(local, "config") else name, rt)
     tried = default_config_keys(package, key)
     for candidate in tried:
         if rt.has(candidate, "config"):
-            return resolve_config(candidate, runtime=rt)
+            return resolve_config(candidate, rt)
     if needs_config:
         raise ConfigError(f"No config for tactic '{label or key}' (tried {tried}; configs: {rt.keys('config')}). "
                           f"Add configs/{key}.yaml to its package, or name one (--config NAME, "
@@ -197,7 +198,7 @@ def build_tactic_function(ref: "str | type", *, runtime: Optional[Runtime] = Non
     The config: ``config`` here, else the decorator's (a dict as is, a name looked up in the tactic's
     package first), else the one ``lllm run`` would pick (``configs:<tactic key>``, then ``configs:default``)."""
     from lllm.core.tactic import Tactic, stable_tactic_id
-    rt = runtime or get_default_runtime()
+    rt = runtime or wiring.services.default_runtime()
     if isinstance(ref, str):
         url, _, selector = ref.partition("#")
         node = rt.get_node(url, "tactic")

@@ -374,6 +374,6 @@ __all__ = ["InvokeResult", "ModelOutput", "ToolCallOut", "BaseInvoker", "AsyncIn
            "request_record", "result_from_output", "finish_output", "effective_functions",
            "classify_exception", "register_invoker", "build_invoker", "registered_invokers", "DEFAULT_TIMEOUT_S"]
 
-from lllm.compat import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
+from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
 
 __getattr__ = _lazy_exports(__name__, {"BaseStreamHandler": "lllm.core.stream", "InvokerBuilder": "lllm.compat"})

@@ -15,12 +15,12 @@ import socket
 import threading
 from typing import Any, Optional, Set
 
+from lllm.core.tactic import DEFAULT_LEASE_TTL
 from lllm.logging.backends import check_lease_args
 
 logger = logging.getLogger("lllm.tactic")
 
 #: Seconds a task's lease lasts unless renewed (a dead runner's task waits this long on another machine).
-DEFAULT_LEASE_TTL = 600.0
 
 
 def _machine() -> str:

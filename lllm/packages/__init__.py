@@ -3,7 +3,7 @@
 Core never imports this subpackage; the top level hands core a runtime (see ``lllm.core.wiring``)."""
 from __future__ import annotations
 
-from lllm.compat import lazy_exports as _lazy_exports
+from lllm.lazy import lazy_exports as _lazy_exports
 
 _NAMES = {
     "Runtime": "lllm.packages.runtime", "get_default_runtime": "lllm.packages.runtime",

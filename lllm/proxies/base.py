@@ -177,6 +177,6 @@ def load_builtin_proxies(modules: Optional[Iterable[str]] = None,
 
 __all__ = ["BaseProxy", "ProxyRegistrator", "register_proxy", "load_builtin_proxies", "BUILTIN_PROXY_MODULES"]
 
-from lllm.compat import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
+from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
 
 __getattr__ = _lazy_exports(__name__, {"ProxyManager": "lllm.proxies.manager"})

@@ -16,7 +16,7 @@ from lllm.sandbox.subprocess_backend import SubprocessExecutor
 __all__ = ["AgentInterpreter", "Executor", "ExecResult", "SandboxError", "ApiHandler", "SubprocessExecutor",
            "BwrapExecutor", "InProcessExecutor", "clip_output", "bwrap_status", "resolve_backend", "BACKENDS"]
 
-from lllm.compat import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x name kept here
+from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x name kept here
 
 __getattr__ = _lazy_exports(__name__, {n: "lllm.sandbox.jupyter" for n in (
     "JupyterSession", "JupyterSandbox", "JupyterCellType", "ProgrammingLanguage")})
