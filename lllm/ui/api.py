@@ -54,7 +54,8 @@ def _time(name: str, value: Optional[str]) -> Optional[str]:
     try:
         when = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     except ValueError:
-        raise BadRequest(f"{name}={value!r} is not an ISO-8601 time; send e.g. 2026-01-31 or 2026-01-31T12:00:00Z")
+        raise BadRequest(f"{name}={value!r} is not an ISO-8601 time; send e.g. 2026-01-31 or 2026-01-31T12:00:00Z") \
+            from None
     when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
     if name == "before" and len(text) == 10:  # a bare date as upper bound means the whole day
         when += timedelta(days=1) - timedelta(microseconds=1)
@@ -65,7 +66,7 @@ def _number(name: str, value: Optional[str]) -> Optional[float]:
     if value in (None, ""):
         return None
     try:
-        return float(value)  # type: ignore[arg-type]
+        return float(str(value))
     except ValueError:
         raise BadRequest(f"{name}={value!r} is not a number; send e.g. {name}=0.01") from None
 
@@ -440,7 +441,7 @@ def fork_overrides(body: Dict[str, Any], config: Dict[str, Any]) -> Dict[str, An
     agents = {a.get("name"): a for a in config.get("agent_configs") or [] if isinstance(a, dict)}
     for name, text in prompts.items():
         if name not in agents:
-            raise BadRequest(f"system_prompts: no agent {name!r} in the recorded config (agents: {sorted(agents)})")
+            raise BadRequest(f"system_prompts: no agent {name!r} in the recorded config (agents: {sorted(map(str, agents))})")
         if text != agents[name].get("system_prompt"):
             out[f"agent_configs.{name}.system_prompt"] = text
     lines = body.get("overrides") or []
