@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterator, 
 
 from pydantic import BaseModel, ValidationError
 
-from lllm import _version
+from lllm._version import __version__
 from lllm.core import wiring
 from lllm.core.aio import run_sync
 from lllm.core.config import parse_agent_configs
@@ -108,7 +108,7 @@ def _library_versions() -> Dict[str, str]:
 def _environment(runtime: Runtime) -> Dict[str, Any]:
     """What a recorded session needs to say where it ran: versions of Python, LLLM, its provider
     libraries and the loaded packages (§9.3 item 4)."""
-    return {"lllm": _version.__version__, "python": platform.python_version(), "platform": sys.platform,
+    return {"lllm": __version__, "python": platform.python_version(), "platform": sys.platform,
             "libraries": _library_versions(),
             "packages": {name: info.version for name, info in sorted(runtime.packages.items())}}
 

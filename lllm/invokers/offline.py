@@ -1,4 +1,6 @@
-"""Test helpers for LLLM users and for LLLM itself.
+"""The offline invokers: scripted (``MockInvoker``) and schema-driven (``TestInvoker``, ``model="test"``).
+
+Users reach them through ``lllm.testing``; the router uses ``TestInvoker`` for the offline default.
 
 - ``MockInvoker(script)``: replays scripted answers in order and records every request.
 - ``TestInvoker``: a deterministic, schema-driven offline model (``model="test"``): on a turn with
@@ -14,7 +16,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.message import Message
@@ -22,9 +24,6 @@ from lllm.core.stream import emit_chunk, emit_done
 from lllm.core.tokens import estimate_messages_tokens, estimate_tokens
 from lllm.errors import LLLMError
 from lllm.invokers.base import BaseInvoker, InvokeResult, ModelOutput, ToolCallOut, effective_functions, finish_output
-
-if TYPE_CHECKING:
-    from lllm.logging.replay import ReplayInvoker
 
 ScriptItem = Union[str, Message, ModelOutput, InvokeResult, BaseException, Callable[[Any], Any]]
 
@@ -318,11 +317,4 @@ def _answer(prompt: Any, messages: List[Message], turn: List[Message], hints: Di
     return "\n".join(parts)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "ReplayInvoker":  # lives with the session logs it replays
-        from lllm.logging.replay import ReplayInvoker
-        return ReplayInvoker
-    raise AttributeError(f"module 'lllm.testing' has no attribute '{name}'")
-
-
-__all__ = ["MockInvoker", "MockRequest", "TestInvoker", "ReplayInvoker", "tool_calls", "sample_json"]
+__all__ = ["MockInvoker", "MockRequest", "TestInvoker", "tool_calls", "sample_json", "ScriptItem"]

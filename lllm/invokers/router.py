@@ -338,7 +338,7 @@ def _build_litellm(config: Dict[str, Any]) -> BaseInvoker:
 
 
 def _build_test(config: Dict[str, Any]) -> BaseInvoker:
-    from lllm.testing import TestInvoker
+    from lllm.invokers.offline import TestInvoker
     return TestInvoker(config)
 
 

@@ -97,7 +97,7 @@ def enable_tracing(tracer_provider: Any = None) -> None:
     global _hook
     from opentelemetry import trace
 
-    from lllm import __version__
+    from lllm._version import __version__
     from lllm.core.tactic import session_hooks
     disable_tracing()
     tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer("lllm", __version__)
