@@ -194,7 +194,7 @@ def create_app(store: Any, token: Optional[str] = None, poll_s: float = 1.0) -> 
 
 async def serve(app: web.Application, host: str, port: int, on_ready: Callable[[str], None]) -> None:
     """Serve ``app`` until cancelled; ``on_ready(url)`` once listening (``port=0`` picks a free port)."""
-    runner = web.AppRunner(app, handle_signals=False)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)  # live pages hold SSE streams open
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -68,6 +68,36 @@ async def test_keyset_paging_visits_every_session_once_in_order_even_with_shared
         await client.close()
 
 
+def _other_store(kind: str, tmp_path: Path) -> Any:
+    import os
+    import uuid
+
+    from lllm.logging import local_store, postgres_store
+    if kind == "json":
+        return local_store(tmp_path / "json-store")
+    dsn = os.environ.get("LLLM_TEST_POSTGRES_DSN")
+    if not dsn:
+        pytest.skip("LLLM_TEST_POSTGRES_DSN is not set (bash .ci/start-postgres.sh prints one)")
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'lllm[postgres]')")
+    return postgres_store(dsn, partition=f"ui_{uuid.uuid4().hex[:10]}")
+
+
+@pytest.mark.parametrize("kind", ["json", "postgres"])
+async def test_paging_and_filters_over_the_json_and_postgres_stores(many, kind, tmp_path):
+    store = _other_store(kind, tmp_path)
+    for row in many.list_sessions(limit=12):
+        store.save_session(many.load_session(row.session_id), tags={"parity": row.tags["parity"]})
+    client = await _client(store)
+    try:
+        rows = [r for p in await _pages(client, "limit=5&preview=0") for r in p]
+        assert [r["session_id"] for r in rows] == [r.session_id for r in store.list_sessions(limit=None)]
+        odd = [r for p in await _pages(client, "tag=parity=odd&q=a&limit=2") for r in p]
+        assert odd and {r["tags"]["parity"] for r in odd} == {"odd"} and all("a" in r["task"] for r in odd)
+    finally:
+        await client.close()
+        store.close()
+
+
 async def test_filters_combine_and_match_the_store(many):
     client = await _client(many)
     try:
@@ -156,6 +186,20 @@ async def test_without_a_token_only_loopback_hosts_and_same_origin_posts_are_ser
         await client.close()
 
 
+def test_ctrl_c_stops_the_server_promptly_while_a_live_page_listens(project):
+    import signal
+    import urllib.request
+    ui = UIServer(project)
+    stream = urllib.request.urlopen(ui.url + "api/events", timeout=10)
+    assert b": connected" in stream.readline()
+    ui.proc.send_signal(signal.SIGINT)
+    assert ui.proc.wait(timeout=30) == 0  # aiohttp's default would wait 60 s for the open stream
+    stream.close()
+    ui.close()
+    out = lllm(project, "ui", "--store", "missing.db", ok=False)
+    assert "No session store at 'missing.db'" in out.stderr
+
+
 def test_non_loopback_bind_needs_a_token(project):
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and not is_loopback("0.0.0.0")
     with pytest.raises(ValueError, match="Refusing to serve on '0.0.0.0' without a token"):
@@ -237,3 +281,48 @@ def test_fork_requests_that_change_nothing_or_name_unknown_agents_are_refused(se
     assert status == 400 and "no agent 'nobody'" in r["error"]
     status, r = server.post(f"api/sessions/{sid}/fork", {"overrides": "agent_configs.nobody.x=1"})
     assert status == 400 and "nobody" in r["error"]
+
+
+def test_the_view_nests_sub_tactics_and_links_forked_dialogs(tmp_path):
+    from lllm import Tactic
+
+    class Helper(Tactic, register=False):
+        name = "helper"
+        agent_group = ["scout"]
+
+        def call(self, task: str) -> str:
+            scout = self.agents["scout"]
+            scout.open("main")
+            scout.receive(f"scout {task}")
+            return scout.respond().content
+
+    class Lead(Tactic, register=False):
+        name = "lead"
+        agent_group = ["lead"]
+
+        def __init__(self, config=None, **kw):
+            super().__init__(config, **kw)
+            self.helper = Helper({"global": {"model_name": "test"}, "agent_configs": [{"name": "scout", "system_prompt": "Scout."}]})
+
+        def call(self, task: str) -> str:
+            lead = self.agents["lead"]
+            lead.open("main")
+            lead.receive(task)
+            lead.respond()
+            lead.fork("main", "alt")
+            lead.receive("try another angle")
+            return lead.respond().content + self.helper(task)
+
+    store = sqlite_store(tmp_path / "nested.db")
+    config = {"global": {"model_name": "test"}, "agent_configs": [{"name": "lead", "system_prompt": "Lead."}]}
+    Lead(config, log_store=store)("the <plan>")
+    from lllm.ui.api import session_view
+    view = session_view(store, store.list_sessions(limit=1)[0].session_id)
+    dialogs = {d["alias"]: d for d in view["tree"]["dialogs"]}
+    assert dialogs["alt"]["parent_id"] == dialogs["main"]["id"] and dialogs["main"]["parent_id"] is None
+    assert dialogs["alt"]["messages"][-1]["content"].startswith("Test answer to: try another angle")
+    sub = view["tree"]["subs"][0]
+    assert sub["tool"] == "helper" and sub["tactic_name"] == "helper" and sub["agents"][0]["name"] == "scout"
+    assert [i["tactic"] for i in view["invokes"]] == ["lead", "lead", "lead/helper#1"]
+    assert {m["name"] for m in view["per_agent"]} == {"lead", "scout"}
+    store.close()

@@ -39,7 +39,8 @@ const post = (path, body) => api(path, {method: "POST", headers: {"Content-Type"
 /* ---- rendering of message content: code fences, inline code, images; everything else as text ---- */
 function inline(text) {
   const out = [];
-  text.split(/(`[^`\n]+`)/).forEach((piece, i) => out.push(i % 2 ? h("code", {}, piece.slice(1, -1)) : piece));
+  text.split(/(`[^`\n]+`|\*\*[^*\n]+\*\*)/).forEach((piece, i) => out.push(i % 2 === 0 ? piece
+    : piece[0] === "`" ? h("code", {}, piece.slice(1, -1)) : h("b", {}, piece.slice(2, -2))));
   return out;
 }
 
