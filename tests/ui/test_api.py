@@ -326,3 +326,16 @@ def test_the_view_nests_sub_tactics_and_links_forked_dialogs(tmp_path):
     assert [i["tactic"] for i in view["invokes"]] == ["lead", "lead", "lead/helper#1"]
     assert {m["name"] for m in view["per_agent"]} == {"lead", "scout"}
     store.close()
+
+
+async def test_record_reading_filters_stop_at_the_scan_budget_and_continue_from_the_cursor(many, monkeypatch):
+    import lllm.ui.api as ui_api
+    monkeypatch.setattr(ui_api, "SCAN_BUDGET", 4)
+    client = await _client(many)
+    try:
+        first = await (await client.get("/api/sessions?q=kyoto&limit=50")).json()
+        assert first["scanned"] == 4 and len(first["sessions"]) <= 4 and first["next"]
+        pages = await _pages(client, "q=kyoto&limit=50")
+        assert len(pages) > 4 and len({r["session_id"] for p in pages for r in p}) == 15
+    finally:
+        await client.close()

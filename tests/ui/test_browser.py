@@ -80,6 +80,17 @@ def test_fork_with_an_edited_system_prompt_shows_both_runs_and_the_diff(page, se
     assert page.locator(".cols .card").count() == 2 and "re-run of" in page.inner_text(".cols")
 
 
+def test_two_sessions_picked_in_the_list_are_compared(page, server):
+    page.goto(server.url + "#/?batch=b1")
+    page.wait_for_selector("tr[data-session]")
+    boxes = page.locator("input.pick")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.click("#compare-picked")
+    page.wait_for_selector("#diffs")
+    assert page.locator("[data-what=task] .del").count() >= 1 and page.locator(".cols .card").count() == 2
+
+
 def test_a_batch_appears_live_while_the_list_is_open(page, server, project):
     page.goto(server.url)
     page.wait_for_selector("#live[data-ready='1']")

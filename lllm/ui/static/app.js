@@ -314,8 +314,11 @@ function renderCompare(c) {
   const side = (v) => h("div", {className: "card"}, h("div", {}, h("a", {href: "#/s/" + v.session_id}, v.session_id), " ", stateBadge(v.tree.state)),
     h("div", {className: "muted"}, (v.tree.tactic_path || v.tree.tactic_name) + " · " + money(v.tree.cost) + " · " + v.invokes.length + " invoke(s)" + (v.replay_of ? " · re-run of " + v.replay_of : "")),
     h("h3", {}, "Result"), renderContent(typeof v.delivery === "string" ? v.delivery : json(v.delivery)), h("h3", {}, "Dialogs"), dialogTree(allDialogs(v.tree, [])));
-  mount(h("h2", {}, "Compare"), h("div", {className: "cols"}, side(c.a), side(c.b)),
-    h("h3", {}, "Differences"), h("div", {id: "diffs"}, c.diffs.map((d) => h("div", {className: "card", "data-what": d.what}, h("b", {}, d.what), diffBlock(d.diff)))));
+  const same = c.diffs.filter((d) => !d.diff).map((d) => d.what);
+  mount(h("h2", {}, "Compare"),
+    h("h3", {}, "Differences"), h("div", {id: "diffs"}, c.diffs.filter((d) => d.diff).map((d) => h("div", {className: "card", "data-what": d.what}, h("b", {}, d.what), diffBlock(d.diff))),
+      same.length ? h("p", {className: "muted"}, "identical: " + same.join(", ")) : null),
+    h("h3", {}, "Side by side"), h("div", {className: "cols"}, side(c.a), side(c.b)));
 }
 
 /* ---- routing ---- */
