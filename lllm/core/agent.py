@@ -393,7 +393,7 @@ class Agent:
                            model_args: Dict[str, Any], parser_args: Optional[Dict[str, Any]],
                            metadata: Optional[Dict[str, Any]], state: "_LoopState") -> "InvokeResult":
         """One step: invoke on a working fork until the output is valid or a budget runs out."""
-        working = dialog._fork_shallow()
+        working = dialog.fork(share_messages=True)
         if self.context_manager is not None:
             working = self.context_manager(working)
         if working.top_prompt is not None:

@@ -101,7 +101,7 @@ class DefaultContextManager(ContextManager):
         selected = _drop_orphans([msgs[0]] + kept[::-1])
         logger.debug("Context for model '%s': %d messages / %d tokens over the limit of %d; kept %d.",
                      self.model_name, len(msgs), sum(costs), limit, len(selected))
-        return dialog._derive(selected, last_n=len(selected) - 1, first_k=1)
+        return dialog.derive(selected, last_n=len(selected) - 1, first_k=1)
 
     def _truncate_unit(self, unit: List[Message], costs: List[int], budget: int) -> List[Message]:
         """The border unit cut to ``budget``: its text messages keep their ends (shared out by size);

@@ -1,7 +1,7 @@
 """Dialogs: append-only message lists owned by one agent and linked into a fork tree (§1.3–§1.5).
 
 Messages are immutable by convention once appended; that is what lets the agent loop share them
-between a dialog and its per-step working copies (see ``Dialog._fork_shallow``)."""
+between a dialog and its per-step working copies (see ``Dialog.fork(share_messages=True)``)."""
 from __future__ import annotations
 
 import base64
@@ -408,8 +408,9 @@ class Dialog:
         t = n - last_n
         return msgs[:min(first_k, t)] + msgs[t:]
 
-    def _derive(self, messages: List[Message], last_n: int, first_k: int) -> "Dialog":
-        """A child holding exactly ``messages``, linked both ways and inheriting session, prompt, runtime, owner."""
+    def derive(self, messages: List[Message], last_n: int = 0, first_k: int = 1) -> "Dialog":
+        """A child holding exactly ``messages`` (say, a context manager's pruned view), linked both ways and
+        inheriting session, prompt, runtime and owner; ``last_n``/``first_k`` record how they were chosen."""
         child = Dialog.__new__(Dialog)
         child._messages = messages
         child._view = MessageSequence(messages)
@@ -425,17 +426,14 @@ class Dialog:
         self._children.append(child)
         return child
 
-    def fork(self, last_n: int = 0, first_k: int = 1) -> "Dialog":
+    def fork(self, last_n: int = 0, first_k: int = 1, *, share_messages: bool = False) -> "Dialog":
         """A child with deep copies of all messages, or of ``msgs[:min(first_k, t)] + msgs[t:]`` with
-        ``t = len - last_n`` when ``0 < last_n < len`` (§1.4)."""
-        return self._derive([_deep_copy(m) for m in self._select(last_n, first_k)], last_n, first_k)
+        ``t = len - last_n`` when ``0 < last_n < len`` (§1.4).
 
-    def _fork_shallow(self, last_n: int = 0, first_k: int = 1) -> "Dialog":
-        """Like ``fork`` but the child shares the (immutable) Message objects instead of copying them.
-
-        For the agent loop's per-step working copy: O(n) pointer copies. Appending to either dialog
-        never affects the other; only in-place edits of a shared message would, and those are forbidden."""
-        return self._derive(self._select(last_n, first_k), last_n, first_k)
+        ``share_messages=True`` shares the (immutable) Message objects instead: O(n) pointer copies, for
+        per-step working copies. Appending to either dialog never affects the other."""
+        selected = self._select(last_n, first_k)
+        return self.derive(selected if share_messages else [_deep_copy(m) for m in selected], last_n, first_k)
 
     # -- display -------------------------------------------------------------------------------
     def overview(self, remove_tail: bool = False, max_length: int = 100) -> str:

@@ -118,7 +118,8 @@ class Tactic(ABC):
 
     name: str = ""
     agent_group: List[str] = []
-    _record_as: Optional[str]  # set on a tactic a tool runs: its parent records the session under this name
+    record_as: Optional[str] = None
+    """The name the calling tactic records this one's session under; default: the attribute holding it."""
 
     def __init_subclass__(cls, register: bool = True, runtime: Optional[Runtime] = None, **kw: Any):
         super().__init_subclass__(**kw)
@@ -265,7 +266,7 @@ class Tactic(ABC):
         if ctx._mcp_scope is not None:  # end this call's MCP connections
             ctx._mcp_scope.close()
         if parent is not None:
-            attr = self.__dict__.get("_record_as") or next(
+            attr = self.record_as or next(
                 (k for k, v in vars(parent[0]).items() if v is self), self.name)
             parent[1].record_sub_tactic_call(attr, session)
         if self.log_store is not None or keep_dialogs or parent is not None:  # a parent may store it
@@ -284,7 +285,7 @@ class Tactic(ABC):
             except Exception:  # noqa: BLE001 - an observer never masks the outcome
                 logger.warning("tactic %s: session hook %r failed", self.name, hook, exc_info=True)
         if self.log_store is None:  # quiet by default: a script without a store is normal (said once, at INFO)
-            if not self._warned_no_store:
+            if not self._warned_no_store and self.record_as is None:  # a tool-run tactic's caller decides
                 self._warned_no_store = True
                 logger.info("tactic %s has no log_store: its sessions are not saved (pass log_store=... or "
                             "ckpt_dir=... to record them)", self.name)

@@ -250,8 +250,7 @@ class _Runner:
         token = _depth.set(depth + 1)
         try:
             tactic = self.cls(copy.deepcopy(self.config), runtime=self.runtime, tactic_path=self.tactic_path)
-            tactic._record_as = self.tool_name  # the parent records the child session under the tool name
-            tactic._warned_no_store = True  # one fresh tactic per call: its caller decides where sessions go
+            tactic.record_as = self.tool_name  # the parent records the child session under the tool name
             task: Any
             if self.input_model is not None:
                 try:

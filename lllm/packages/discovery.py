@@ -193,7 +193,7 @@ class PackageLoader:
 
     def register(self, node: ResourceNode) -> ResourceNode:
         """Register a discovered node; replacing a different resource under the same key warns with both sources."""
-        old = self.runtime._exact_node(node.qualified_key)
+        old = self.runtime.find_node(node.qualified_key)
         if old is not None and old.qualified_key == node.qualified_key and old.metadata.get("source"):
             same = (old._value is node._value) if old.loaded and node.loaded else \
                 old.metadata.get("file_path") == node.metadata.get("file_path")

@@ -177,10 +177,13 @@ class Runtime:
             msg += f" (note: auto-init failed: {self.init_error})"
         return ResourceNotFoundError(msg, key=key, suggestions=close)
 
-    def _exact_node(self, key: str, resource_type: Optional[str] = None) -> Optional[ResourceNode]:
-        """The node registered under exactly ``key`` (no resolution), if it has ``resource_type``."""
+    def find_node(self, key: str, resource_type: Optional[str] = None) -> Optional[ResourceNode]:
+        """The node registered under exactly the qualified ``key`` (no resolution, no auto-init), if it has
+        ``resource_type``; ``None`` otherwise. ``get_node`` resolves short keys and raises instead."""
         node = self._nodes.get(key)
         return node if node is not None and (resource_type is None or node.resource_type == resource_type) else None
+
+    _exact_node = find_node  # the pre-0.2 private name, kept for code that reached in
 
     def get(self, key: str, resource_type: Optional[str] = None) -> Any:
         return self.get_node(key, resource_type).value

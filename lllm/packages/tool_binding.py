@@ -36,7 +36,7 @@ def home_package(prompt: Any, runtime: Runtime) -> Optional[str]:
 def resolve_prompt_functions(prompt: "Prompt", runtime: Optional[Runtime] = None) -> Dict[str, Function]:
     """Every tool of ``prompt`` as a ``Function`` with an implementation, by name."""
     rt = runtime or get_default_runtime()
-    functions, refs = prompt._functions, prompt._refs
+    functions, refs = prompt.functions, prompt.function_refs
     signature = (rt.generation, tuple(functions.values()), tuple(refs))
     cached = rt.tool_cache.get(prompt)
     if cached is not None and cached[0] == signature:
@@ -48,7 +48,7 @@ def resolve_prompt_functions(prompt: "Prompt", runtime: Optional[Runtime] = None
     for name, fn in functions.items():
         if fn.linked:
             out[name] = fn
-        elif home is not None and home != package and rt._exact_node(f"{home}.tools:{fn.name}", "tool") is not None:
+        elif home is not None and home != package and rt.find_node(f"{home}.tools:{fn.name}", "tool") is not None:
             out[name] = bind_declaration(fn, rt, home, where)  # a re-exported prompt binds in its own package
         else:
             out[name] = bind_declaration(fn, rt, package, where)
@@ -74,7 +74,7 @@ def bind_declaration(header: Function, runtime: Runtime, package: Optional[str],
                                 f"tools/{header.name}.py in the package, or link one with "
                                 f"prompt.with_functions({header.name}=...).")
 
-    node = runtime._exact_node(key)
+    node = runtime.find_node(key)
     if node is None:
         raise fail("no package tool has that key")
     impl = node.value
@@ -123,8 +123,8 @@ def resolve_tool_ref(ref: str, runtime: Runtime, package: Optional[str], where: 
     for pkg in packages or [None]:
         tool_key = f"{pkg}.tools:{rest}" if pkg else rest
         tactic_key = f"{pkg}.tactics:{rest}" if pkg else rest
-        tool = runtime._exact_node(tool_key, "tool") if selector is None else None
-        tactic = runtime._exact_node(tactic_key, "tactic")
+        tool = runtime.find_node(tool_key, "tool") if selector is None else None
+        tactic = runtime.find_node(tactic_key, "tactic")
         if tool is not None and tactic is not None:
             raise ValueError(f"{where}: '{ref}' is ambiguous: both '{tool_key}' and '{tactic_key}' exist; "
                              f"use the full URL")

@@ -39,7 +39,7 @@ def test_fork_arithmetic(last_n, first_k, expected):
     node = child.tree_node
     assert (node.split_point, node.last_n, node.first_k) == (len(expected), last_n, first_k)
     assert contents(d) == ["m0", "m1", "m2", "m3", "m4"]
-    shallow = d._fork_shallow(last_n=last_n, first_k=first_k)
+    shallow = d.fork(last_n=last_n, first_k=first_k, share_messages=True)
     assert contents(shallow) == expected
 
 
@@ -57,7 +57,7 @@ def test_fork_negative_raises(kw):
     assert str(ei.value) == (f"fork() needs non-negative last_n and first_k, "
                              f"got last_n={args['last_n']}, first_k={args['first_k']}")
     with pytest.raises(ValueError):
-        d._fork_shallow(**kw)
+        d.fork(**kw, share_messages=True)
     assert d.children == []
 
 
@@ -75,7 +75,7 @@ def test_fork_deep_copies_messages():
 
 def test_fork_shallow_shares_messages_but_not_the_list():
     d = make(3)
-    work = d._fork_shallow()
+    work = d.fork(share_messages=True)
     assert all(a is b for a, b in zip(d.messages, work.messages))
     work.append(Message(role=Roles.USER, content="only in work", name="x"))
     assert len(d) == 3 and len(work) == 4

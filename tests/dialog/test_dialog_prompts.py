@@ -147,4 +147,4 @@ def test_fork_inherits_top_prompt_object():
     d = Dialog()
     p = greeting()
     d.put_prompt(p, {"name": "x", "age": 1})
-    assert d.fork().top_prompt is p and d._fork_shallow().top_prompt is p
+    assert d.fork().top_prompt is p and d.fork(share_messages=True).top_prompt is p
