@@ -253,11 +253,11 @@ SHAPES = [
     ("agent_configs: [5]\n", "'agent_configs[0]' must be an agent config (a mapping with a 'name'), got int"),
     ("agent_configs: [{name: [a]}]\n", "'agent_configs[0]' needs a 'name' (a non-empty string), got ['a']"),
     ("agent_group_configs: {a: 3}\n", "'agent_group_configs.a' must be an agent config (a mapping), got int"),
-    ("agent_configs: [{name: a, proxy: 3}]\n", "'agent_configs[0].proxy' must be a mapping of proxy settings"),
+    ("agent_configs: [{name: a, proxy: 3}]\n", "'agent_configs[0].proxy' must be a mapping, got int 3 (proxy settings"),
     ("global: {model_args: [1]}\n", "'global.model_args' must be a mapping, got list [1]"),
-    ("global: {tools: search}\n", "'global.tools' must be a list of tool URLs, got str 'search'"),
+    ("global: {tools: search}\n", "'global.tools' must be a list, got str 'search' (tool, tactic or proxy URLs"),
     ("agent_group_configs: {a: {max_exception_retry: -1}}\n",
-     "'agent_group_configs.a.max_exception_retry' must be an integer >= 0, got int -1"),
+     "'agent_group_configs.a.max_exception_retry' must be >= 0, got int -1"),
 ]
 
 
