@@ -80,7 +80,7 @@ class LLLMServices(Services):
         from lllm.logging import local_store
         return local_store(path, runtime=runtime)
 
-    def batch_leases(self, store: "LogStore", batch_id: str, ttl: float) -> "BatchLeases":
+    def batch_leases(self, store: "Optional[LogStore]", batch_id: str, ttl: float) -> "BatchLeases":
         from lllm.logging.batch_leases import BatchLeases
         return BatchLeases(store, batch_id, ttl)
 

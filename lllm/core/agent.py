@@ -261,7 +261,7 @@ class Agent:
         """(the agent to run on, whether a tactic call is running), read in the caller's context."""
         from lllm.core.functional import bound_agent
         from lllm.core.tactic import _current_call
-        return bound_agent(self), _current_call.get() is not None
+        return bound_agent(self), bool(_current_call.get())
 
     async def _arun(self, task: Any, continue_dialog: bool, return_session: bool,
                     prompt_args: Dict[str, Any], in_call: bool) -> Any:
@@ -332,10 +332,13 @@ class Agent:
             rate_limit_retries=self.rate_limit_retries, max_retry_wait_s=self.max_retry_wait_s,
             call_deadline_s=self.call_deadline_s)
         try:
+            task = self._with_system_output(dialog.top_prompt or self.system_prompt)
+            st = _CallState(session, dialog, task, self.effective_tools(task),
+                            {**self.model_args, **args} if args else self.model_args, parser_args, metadata)
             if self.call_deadline_s is None:
-                await self._loop(session, dialog, metadata, args, parser_args)
+                await self._loop(st)
             else:
-                await self._loop_within_deadline(session, dialog, metadata, args, parser_args)
+                await self._loop_within_deadline(st)
             return session
         finally:
             self._busy = False
@@ -346,15 +349,14 @@ class Agent:
                 except Exception:  # noqa: BLE001 - nor masks its outcome (this runs in a finally)
                     logger.warning("agent %s: session listener %r failed", self.name, listener, exc_info=True)
 
-    async def _loop_within_deadline(self, session: AgentCallSession, dialog: "Dialog",
-                                    metadata: Optional[Dict[str, Any]], args: Optional[Dict[str, Any]],
-                                    parser_args: Optional[Dict[str, Any]]) -> None:
+    async def _loop_within_deadline(self, st: "_CallState") -> None:
         """``_loop`` stopped at ``call_deadline_s``: a model request or tool round still running is cancelled."""
         limit = self.call_deadline_s
         assert limit is not None  # _run calls this only with a deadline
         deadline = self._deadline = time.monotonic() + limit
+        session = st.session
         try:
-            await asyncio.wait_for(self._loop(session, dialog, metadata, args, parser_args), limit)
+            await asyncio.wait_for(self._loop(st), limit)
         except asyncio.TimeoutError as e:
             if time.monotonic() < deadline - 0.05:  # a timeout raised inside the loop, not the deadline
                 raise
@@ -363,45 +365,40 @@ class Agent:
                                              f"tool round(s) so far); raise call_deadline_s in the agent config, "
                                              f"or set it to null for no overall deadline", e)
 
-    async def _loop(self, session: AgentCallSession, dialog: "Dialog", metadata: Optional[Dict[str, Any]],
-                    args: Optional[Dict[str, Any]], parser_args: Optional[Dict[str, Any]]) -> None:
-        task = self._with_system_output(dialog.top_prompt or self.system_prompt)
-        tools = self.effective_tools(task)
-        model_args = {**self.model_args, **args} if args else self.model_args
+    async def _loop(self, st: "_CallState") -> None:
+        """Invoke, run the tools asked for, repeat until a final answer or a budget runs out (§3.2)."""
         steps = self.max_interrupt_steps + 1
         if self.max_interrupt_steps == 0:
             warnings.warn(f"Agent '{self.name}': max_interrupt_steps=0 means a budget of 100 steps", UserWarning,
                           stacklevel=1)
             steps = 100
-        state = _LoopState(tools)
-        for step in range(steps):
-            result = await self._invoke_step(session, dialog, task, step, model_args, parser_args, metadata, state)
+        session = st.session
+        for st.step in range(steps):
+            result = await self._invoke_step(st)
             message = result.message
             assert message is not None  # valid output (no execution_errors) always carries its message
-            dialog.append(message)
+            st.dialog.append(message)
             if not message.function_calls:
                 session.success(message)
-                logger.debug("agent %s delivered after %d step(s)", self.name, step + 1)
+                logger.debug("agent %s delivered after %d step(s)", self.name, st.step + 1)
                 return
-            if state.final_sent:
+            if st.final_sent:
                 self._fail(session, "max_steps", f"it asked for tools after the final-answer prompt "
                                                  f"(max_interrupt_steps={self.max_interrupt_steps})")
-            await self._run_tools(session, dialog, task, step, message, state)
+            await self._run_tools(st, message)
         self._fail(session, "max_steps", f"no final answer within {steps} steps")
 
-    async def _invoke_step(self, session: AgentCallSession, dialog: "Dialog", task: "Prompt", step: int,
-                           model_args: Dict[str, Any], parser_args: Optional[Dict[str, Any]],
-                           metadata: Optional[Dict[str, Any]], state: "_LoopState") -> "InvokeResult":
+    async def _invoke_step(self, st: "_CallState") -> "InvokeResult":
         """One step: invoke on a working fork until the output is valid or a budget runs out."""
-        working = dialog.fork(share_messages=True)
+        session, task, step = st.session, st.task, st.step
+        working = st.dialog.fork(share_messages=True)
         if self.context_manager is not None:
             working = self.context_manager(working)
         if working.top_prompt is not None:
             working.top_prompt = self._with_system_output(working.top_prompt)
-        functions = [] if state.final_sent else state.tools
+        functions = [] if st.final_sent else st.tools
         while True:
-            result = await self._invoke_with_budgets(session, working, step, model_args, parser_args, metadata,
-                                                     functions)
+            result = await self._invoke_with_budgets(st, working, functions)
             if not result.execution_errors:
                 return result
             error = result.execution_errors[0]
@@ -416,10 +413,10 @@ class Agent:
             handler_prompt = task.handler.on_exception(task, session)
             working.put_prompt(handler_prompt, {"error_message": "\n".join(map(str, result.execution_errors))})
 
-    async def _invoke_with_budgets(self, session: AgentCallSession, working: "Dialog", step: int,
-                                   model_args: Dict[str, Any], parser_args: Optional[Dict[str, Any]],
-                                   metadata: Optional[Dict[str, Any]], functions: List["Function"]) -> "InvokeResult":
+    async def _invoke_with_budgets(self, st: "_CallState", working: "Dialog",
+                                   functions: List["Function"]) -> "InvokeResult":
         """Invoke once, retrying provider errors within the rate-limit and recall budgets."""
+        session, step, model_args = st.session, st.step, st.model_args
         attempt = 0
         sent: Dict[str, Any] = {"model": session.model, "tools": [f.name for f in functions],
                 "model_args": {k: v for k, v in model_args.items() if k not in _UNRECORDED_ARGS},
@@ -428,7 +425,7 @@ class Agent:
             started = time.time()
             try:
                 result = await self.llm_invoker.acall(
-                    working, session.model, model_args, parser_args, self.name, metadata, self.api_type,
+                    working, session.model, model_args, st.parser_args, self.name, st.metadata, self.api_type,
                     self.stream_handler, functions=functions)
             except asyncio.CancelledError:
                 raise
@@ -485,9 +482,9 @@ class Agent:
         logger.info("agent %s: %s error, retrying in %.2fs: %s", self.name, kind, delay, exc)
         await asyncio.sleep(delay)
 
-    async def _run_tools(self, session: AgentCallSession, dialog: "Dialog", task: "Prompt", step: int,
-                         message: Message, state: "_LoopState") -> None:
+    async def _run_tools(self, st: "_CallState", message: Message) -> None:
         """Answer every tool call of ``message`` exactly once, in order, then maybe ask for the final answer."""
+        session, dialog, task, state = st.session, st.dialog, st.task, st
         calls = message.function_calls
         recorded = self.llm_invoker.recorded_tool_call  # a replay answers tools too (else None)
         jobs = []
@@ -510,7 +507,7 @@ class Agent:
                 jobs.append(fn.acall(call))
         done: List[FunctionCall] = list(await asyncio.gather(*jobs)) if len(jobs) > 1 else [await jobs[0]]
         state.executed.extend(done)
-        session.interrupt(done, step)
+        session.interrupt(done, st.step)
         interrupt_prompt = task.handler.on_interrupt(task, session)
         for call in done:
             logger.debug("agent %s: tool %s -> %s", self.name, call.name, (call.result_str or "")[:200])
@@ -591,16 +588,26 @@ class Agent:
                         f"got {type(ref).__name__}")
 
 
-class _LoopState:
-    """Mutable state of one respond(): offered tools, executed calls, whether the final prompt was sent."""
+class _CallState:
+    """One call's state, passed through the loop's phases: what it works on and what it has done so far."""
 
-    __slots__ = ("tools", "by_name", "executed", "final_sent")
+    __slots__ = ("session", "dialog", "task", "tools", "by_name", "model_args", "parser_args", "metadata",
+                 "step", "executed", "final_sent")
 
-    def __init__(self, tools: List["Function"]):
+    def __init__(self, session: AgentCallSession, dialog: "Dialog", task: "Prompt", tools: List["Function"],
+                 model_args: Dict[str, Any], parser_args: Optional[Dict[str, Any]],
+                 metadata: Optional[Dict[str, Any]]):
+        self.session = session
+        self.dialog = dialog  # the canonical dialog: valid answers and tool results only
+        self.task = task  # the prompt whose parser and handlers run this call
         self.tools = tools
         self.by_name = {f.name: f for f in tools}
-        self.executed: List[FunctionCall] = []
-        self.final_sent = False
+        self.model_args = model_args
+        self.parser_args = parser_args
+        self.metadata = metadata
+        self.step = 0
+        self.executed: List[FunctionCall] = []  # tool calls answered so far (a repeat is answered from here)
+        self.final_sent = False  # the final-answer prompt was sent: no more tools
 
 
 async def _done(value: FunctionCall) -> FunctionCall:

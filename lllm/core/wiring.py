@@ -73,7 +73,7 @@ class Services:
         """The default session store in a folder (a tactic's ``ckpt_dir``)."""
         raise self._missing("local_store")
 
-    def batch_leases(self, store: "LogStore", batch_id: str, ttl: float) -> "BatchLeases":
+    def batch_leases(self, store: "Optional[LogStore]", batch_id: str, ttl: float) -> "BatchLeases":
         """Leases on a durable batch's tasks, held in ``store``."""
         raise self._missing("batch_leases")
 

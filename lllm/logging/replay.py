@@ -310,7 +310,7 @@ def apply_overrides(config: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[s
 def _tactic_class(session: TacticCallSession, tactic: Any, runtime: Any) -> Any:
     if tactic is not None:
         return tactic
-    from lllm.core.runtime import get_default_runtime
+    from lllm.packages.runtime import get_default_runtime
     from lllm.core.tactic import stable_tactic_id
     rt = runtime or get_default_runtime()
     for node in rt.iter_nodes("tactic"):
