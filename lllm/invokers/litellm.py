@@ -38,8 +38,7 @@ from lllm.invokers.openai import (
     responses_stream_event,
     responses_tools,
 )
-from lllm.secrets import is_secret_name
-from lllm.secrets import register_settings, scrub_exception, strip_userinfo
+from lllm.secrets import is_secret_name, register_settings, scrub_exception, strip_userinfo
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog

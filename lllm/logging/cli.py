@@ -199,9 +199,9 @@ def parse_override(text: str, config: Dict[str, Any]) -> Dict[str, Any]:
     addresses an agent entry by name). Values are read as YAML scalars (``0.2`` is a number, ``true`` a bool).
     ``config`` is checked now, so a wrong path fails before anything runs."""
     from lllm.cli import CLIError
-    from lllm.packages.yamlsafe import load_yaml
     from lllm.errors import ConfigError
     from lllm.logging.replay import set_path
+    from lllm.packages.yamlsafe import load_yaml
     path, sep, raw = text.partition("=")
     keys = [k for k in path.split(".") if k]
     if not sep or not keys:

@@ -310,8 +310,8 @@ def apply_overrides(config: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[s
 def _tactic_class(session: TacticCallSession, tactic: Any, runtime: Any) -> Any:
     if tactic is not None:
         return tactic
-    from lllm.packages.runtime import get_default_runtime
     from lllm.core.tactic import stable_tactic_id
+    from lllm.packages.runtime import get_default_runtime
     rt = runtime or get_default_runtime()
     for node in rt.iter_nodes("tactic"):
         cls = node.value

@@ -17,6 +17,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
+from lllm.errors import ConfigError, PackageError
+from lllm.packages.imports import register_package_imports
 from lllm.packages.manifest import (
     STANDARD_SECTIONS,
     Manifest,
@@ -26,7 +28,6 @@ from lllm.packages.manifest import (
     manifest_in,
     read_manifest,
 )
-from lllm.packages.imports import register_package_imports
 from lllm.packages.resource import PackageInfo, ResourceNode
 from lllm.packages.runtime import (
     LoadingContext,
@@ -37,7 +38,6 @@ from lllm.packages.runtime import (
     set_default_runtime,
     set_named_runtime,
 )
-from lllm.errors import ConfigError, PackageError
 
 logger = logging.getLogger("lllm.config")
 

@@ -15,10 +15,10 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Dict, List, Optional, Tuple
 
+from lllm.errors import PackageError
 from lllm.packages.discovery import PackageLoader, lllm_home, trusted_packages
 from lllm.packages.manifest import MANIFEST_NAMES, check_name, find_config_file, manifest_in, parse_toml, read_manifest
 from lllm.packages.runtime import Runtime, get_default_runtime
-from lllm.errors import PackageError
 
 SCOPES = ("user", "project")
 MAX_MEMBERS = 10_000

@@ -13,8 +13,8 @@ import weakref
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple, cast
 
-from lllm.packages.resource import PackageInfo, ResourceNode
 from lllm.errors import PackageError, ResourceNotFoundError, ToolBindingError
+from lllm.packages.resource import PackageInfo, ResourceNode
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.prompt import Prompt

@@ -27,8 +27,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from lllm.core.prompt import Prompt, StringFormatterRenderer
 from lllm.core.tools import Function
-from lllm.packages.yamlsafe import load_yaml, read_text_capped
 from lllm.errors import ConfigError
+from lllm.packages.yamlsafe import load_yaml, read_text_capped
 
 SKILL_FILE = "SKILL.md"
 SKILL_DIRS = (".agents/skills", ".claude/skills")  # under the working directory, then under the home directory

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from lllm.packages.runtime import Runtime, check_key, get_default_runtime
 from lllm.core.tools import Function
 from lllm.errors import ResourceNotFoundError, ToolBindingError
+from lllm.packages.runtime import Runtime, check_key, get_default_runtime
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.prompt import Prompt

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from lllm.core.prompt import Function, Prompt, StringFormatterRenderer
-from lllm.packages.runtime import Runtime
 from lllm.errors import ConfigError
+from lllm.packages.runtime import Runtime
 from lllm.proxies.manager import ProxyLookupError, ProxyManager
 from lllm.sandbox import BACKENDS, AgentInterpreter
 

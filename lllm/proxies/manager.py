@@ -8,8 +8,8 @@ import logging
 from collections import Counter
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from lllm.packages.runtime import Runtime, target_runtime
 from lllm.errors import ConfigError, ProxyError
+from lllm.packages.runtime import Runtime, target_runtime
 from lllm.proxies.base import BaseProxy
 
 logger = logging.getLogger("lllm.proxies")

@@ -14,9 +14,9 @@ from lllm.core.context import (
 )
 from lllm.core.dialog import Dialog
 from lllm.core.message import FunctionCall, Message
-from lllm.packages.runtime import Runtime
 from lllm.core.tokens import REPLY_PRIMING, estimate_message_tokens as tok, estimate_messages_tokens
 from lllm.errors import ConfigError, ResourceNotFoundError
+from lllm.packages.runtime import Runtime
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64).decode()
 

@@ -7,8 +7,8 @@ from lllm.core.const import Modalities, Roles
 from lllm.core.dialog import PLAIN_PROMPT_PATH, Dialog, plain_prompt
 from lllm.core.parsers import DefaultTagParser
 from lllm.core.prompt import Prompt
-from lllm.packages.runtime import Runtime
 from lllm.core.tools import tool
+from lllm.packages.runtime import Runtime
 
 
 @tool(description="Add two numbers")

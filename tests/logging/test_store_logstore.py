@@ -11,7 +11,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from lllm import Runtime, Tactic
-from lllm.packages.resource import PackageInfo
 from lllm.logging import (
     LocalFileBackend,
     LogStore,
@@ -24,6 +23,7 @@ from lllm.logging import (
 )
 from lllm.logging.conformance import BASE_TIME, make_session
 from lllm.logging.store import query_entries
+from lllm.packages.resource import PackageInfo
 
 
 class SpyBackend(LocalFileBackend):

@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("mcp", reason="MCP tools need the 'mcp' extra")
 
 from lllm import Tactic  # noqa: E402
-from lllm.packages.runtime import Runtime  # noqa: E402
 from lllm.errors import ConfigError  # noqa: E402
+from lllm.packages.runtime import Runtime  # noqa: E402
 from lllm.testing import MockInvoker, tool_calls  # noqa: E402
 
 SERVER = str(Path(__file__).with_name("tiny_mcp_server.py"))

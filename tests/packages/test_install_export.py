@@ -11,9 +11,9 @@ import pytest
 from support.pkgtree import write_tree
 
 from lllm import Runtime, export_package, install_package, list_packages, load_package, remove_package
+from lllm.errors import PackageError
 from lllm.packages import install as packages_module
 from lllm.packages.discovery import load_shared_packages
-from lllm.errors import PackageError
 
 MANIFEST = '# the demo package\n[package]\nname = "demo"  # keep me\nversion = "1.0.0"\ndescription = "A demo"\n'
 

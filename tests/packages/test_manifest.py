@@ -7,8 +7,8 @@ import pytest
 from support.pkgtree import write_tree
 
 from lllm import Runtime, load_package
-from lllm.packages.manifest import read_manifest
 from lllm.errors import PackageError
+from lllm.packages.manifest import read_manifest
 
 
 def collect(file):

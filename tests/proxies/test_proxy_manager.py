@@ -6,8 +6,8 @@ import json
 import pytest
 
 from lllm import Runtime
-from lllm.packages.resource import ResourceNode
 from lllm.errors import ConfigError, ProxyError
+from lllm.packages.resource import ResourceNode
 from lllm.proxies import BaseProxy, Proxy, ProxyLookupError, ProxyManager, ProxyRegistrator
 
 
@@ -211,8 +211,8 @@ def test_results_are_returned_as_is_to_python_callers():
 
 
 def test_a_type_error_inside_a_standard_constructor_is_reported_not_retried():
-    from lllm.packages.runtime import Runtime
     from lllm.errors import ProxyError
+    from lllm.packages.runtime import Runtime
     from lllm.proxies import BaseProxy, ProxyManager
 
     calls = []

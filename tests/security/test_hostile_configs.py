@@ -15,12 +15,12 @@ from support.pkgtree import fresh_default_runtime, isolated, write_tree  # noqa:
 
 from lllm.core import yamlsafe
 from lllm.core.config import check_config_shape, parse_agent_configs, resolve_config
+from lllm.errors import ConfigError, PackageError
 from lllm.packages.discovery import load_package, read_data_file, split_front_matter
 from lllm.packages.manifest import check_name, normalize_prefix, read_manifest
 from lllm.packages.runtime import Runtime
 from lllm.packages.skills import resolve_skills
 from lllm.packages.yamlsafe import MAX_YAML_ALIAS_NODES, load_yaml, load_yaml_file
-from lllm.errors import ConfigError, PackageError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -376,8 +376,8 @@ def test_trailing_newlines_in_manifests_and_file_names(tmp_path):
                    "the name 'bad\\n.md' cannot be part of a resource key", "alias 'd\\n' is not a valid package name"):
         assert any(needle in m for m in messages), (needle, messages)
     assert rt.keys("prompt") == ["q.prompts:ok"]
-    from lllm.packages.skills import NAME_RE
     from lllm.core.tools import Function
+    from lllm.packages.skills import NAME_RE
     assert NAME_RE.match("ok-skill") and not NAME_RE.match("ok-skill\n")
     with pytest.raises(ValueError, match=r"Tool name 'tool\\n' must match"):
         Function(name="tool\n", description="d", properties={}, required=[])

@@ -9,9 +9,9 @@ import pytest
 
 from lllm import Tactic
 from lllm.core.config import AgentSpec, parse_agent_configs
+from lllm.errors import ConfigError
 from lllm.packages.runtime import Runtime
 from lllm.packages.skills import SKILLS_BETA
-from lllm.errors import ConfigError
 from lllm.testing import MockInvoker, tool_calls
 
 pytestmark = pytest.mark.skipif("skills" not in inspect.signature(AgentSpec.build).parameters,

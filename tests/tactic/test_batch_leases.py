@@ -19,8 +19,8 @@ from typing import Any, Dict, List
 import pytest
 
 from lllm import Tactic
-from lllm.logging.batch_leases import BatchLeases
 from lllm.logging import LogStoreError, local_store, noop_store, postgres_store, sqlite_store
+from lllm.logging.batch_leases import BatchLeases
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_DSN = os.environ.get("LLLM_TEST_POSTGRES_DSN")
