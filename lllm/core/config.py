@@ -8,6 +8,7 @@ import copy
 import logging
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, TypeGuard
 
+from lllm.core import wiring
 from lllm.core.spec import (
     KNOWN_AGENT_KEYS,
     AgentSpec,
@@ -68,8 +69,7 @@ def _named_entries(value: Any) -> TypeGuard[List[Dict[str, Any]]]:
 # ---------------------------------------------------------------------------------------------
 
 def _runtime(runtime: Optional["Runtime"]) -> "Runtime":
-    from lllm.packages.runtime import get_default_runtime
-    return runtime or get_default_runtime()
+    return runtime or wiring.services.default_runtime()
 
 
 def _config_node(name: str, rt: "Runtime", package: Optional[str] = None) -> Any:

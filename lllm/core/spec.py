@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from lllm.core import wiring
 from lllm.core.const import APITypes
 from lllm.errors import ConfigError, ResourceNotFoundError
 
@@ -105,8 +106,7 @@ class AgentSpec(BaseModel):
     @classmethod
     def _proxy_block(cls, value: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
         if value is not None:  # a bad exec_env or prompt template fails when the config is read
-            from lllm.proxies.agent_surface import proxy_settings
-            proxy_settings(value)
+            wiring.services.check_proxy(value)
         return value
 
     @model_validator(mode="after")
@@ -152,16 +152,14 @@ class AgentSpec(BaseModel):
         resolved once; without ``skills`` the spec's ``skills:`` are resolved here (§3.4)."""
         from lllm.core.agent import Agent
         from lllm.core.context import build_context_manager
-        from lllm.packages.skills import resolve_skills
         system_prompt = system_prompt or self.resolve_system_prompt(runtime)
         model_args = dict(self.model_args)
-        skills = resolve_skills(self.skills) if skills is None else skills
+        skills = wiring.services.resolve_skills(self.skills) if skills is None else skills
         if skills:
             system_prompt, _, model_args = skills.apply(system_prompt, model_args)
         tools, surface = list(self.tools), None
         if self.proxy is not None or any(isinstance(t, str) for t in tools):  # proxies: §8.2
-            from lllm.proxies.agent_surface import build_proxy_surface
-            surface = build_proxy_surface(self.proxy, system_prompt, runtime, tools=tools)
+            surface = wiring.services.proxy_surface(self.proxy, system_prompt, runtime, tools)
             system_prompt, tools = surface.system_prompt, surface.tools
         agent = Agent(
             name=self.name, system_prompt=system_prompt,
