@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from lllm.core.jsonable import to_json_safe
 from lllm.core.message import InvokeCost
@@ -25,6 +25,29 @@ SCAN_BUDGET = 2000
 
 class BadRequest(LLLMError, ValueError):
     """A request the UI cannot answer as asked; the message names the parameter and what to send."""
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What replay and fork take from the command line that serves the app (``lllm.ui.cli.replay_hooks``):
+    the project's runtime, the offline-model rule and the ``--override`` parser of ``lllm replay``."""
+
+    runtime: Callable[[], Any]
+    offline_model: Callable[[Optional[str], Optional[Dict[str, Any]], Any], Optional[str]]
+    parse_override: Callable[[str, Dict[str, Any]], Dict[str, Any]]
+
+
+def tactic_filter(text: Optional[str]) -> Dict[str, Optional[str]]:
+    """The ``tactic`` filter as ``lllm sessions list --tactic`` reads it: ``pkg::name`` or a URL
+    (``pkg.tactics:name``, ``pkg:name``) is a ``tactic_path``; a bare name matches ``tactic_name`` in any package."""
+    if not text:
+        return {}
+    if "::" in text:
+        return {"tactic_path": text}
+    head, sep, key = text.rpartition(":")
+    if sep:
+        return {"tactic_path": f"{head.partition('.')[0]}::{key}"}
+    return {"tactic_name": text}
 
 
 @dataclass
@@ -139,7 +162,6 @@ class SessionLister:
         self._sorted_cache: Dict[Tuple[Any, ...], List[Dict[str, Any]]] = {}
 
     def _store_filters(self, q: ListQuery) -> Dict[str, Any]:
-        from lllm.logging.cli import tactic_filter
         tags = dict(q.tags)
         if q.batch:
             tags["lllm.batch_id"] = q.batch
@@ -395,15 +417,14 @@ def session_view(store: Any, session_id: str) -> Dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 # Replay, fork, compare, export
 # ---------------------------------------------------------------------------------------------
-def replay(store: Any, session_id: str, overrides: Optional[Dict[str, Any]] = None,
+def replay(store: Any, session_id: str, hooks: Hooks, overrides: Optional[Dict[str, Any]] = None,
            model: Optional[str] = None) -> Dict[str, Any]:
     """Re-run a recorded session as ``lllm replay`` does: exactly and offline without ``overrides``,
     else fork-and-rerun with them (the first differing call and all after go to ``model``: ``"test"``,
     LLLM's offline test model, by default). The new session is saved, tagged ``lllm.replay_of``."""
-    from lllm.cli import _runtime, offline_model
     from lllm.invokers.base import build_invoker
     from lllm.logging.replay import _tactic_class, apply_overrides, rerun
-    rt = _runtime()
+    rt = hooks.runtime()
     try:
         recorded = store.load_session(session_id)
     except ValueError as e:
@@ -411,7 +432,7 @@ def replay(store: Any, session_id: str, overrides: Optional[Dict[str, Any]] = No
     invoker = None
     if overrides:
         config = apply_overrides(recorded.config, overrides)  # ConfigError names a wrong path
-        chosen = model or offline_model(None, config, _tactic_class(recorded, None, rt)) or "test"
+        chosen = model or hooks.offline_model(None, config, _tactic_class(recorded, None, rt)) or "test"
         invoker = build_invoker({"invoker": "test"}) if chosen == "test" else build_invoker(config)
         model = None if chosen == "test" else model
     try:
@@ -430,10 +451,9 @@ def replay(store: Any, session_id: str, overrides: Optional[Dict[str, Any]] = No
             "delivery": to_json_safe(new.delivery)}
 
 
-def fork_overrides(body: Dict[str, Any], config: Dict[str, Any]) -> Dict[str, Any]:
+def fork_overrides(body: Dict[str, Any], config: Dict[str, Any], hooks: Hooks) -> Dict[str, Any]:
     """Overrides from a fork request: ``system_prompts`` ({agent: text}, only changed ones) and ``overrides``
     (``KEY.PATH=VALUE`` lines, as ``lllm replay --override``)."""
-    from lllm.logging.cli import parse_override
     out: Dict[str, Any] = {}
     prompts = body.get("system_prompts") or {}
     if not isinstance(prompts, dict):
@@ -441,7 +461,8 @@ def fork_overrides(body: Dict[str, Any], config: Dict[str, Any]) -> Dict[str, An
     agents = {a.get("name"): a for a in config.get("agent_configs") or [] if isinstance(a, dict)}
     for name, text in prompts.items():
         if name not in agents:
-            raise BadRequest(f"system_prompts: no agent {name!r} in the recorded config (agents: {sorted(map(str, agents))})")
+            raise BadRequest(f"system_prompts: no agent {name!r} in the recorded config "
+                             f"(agents: {sorted(map(str, agents))})")
         if text != agents[name].get("system_prompt"):
             out[f"agent_configs.{name}.system_prompt"] = text
     lines = body.get("overrides") or []
@@ -449,7 +470,7 @@ def fork_overrides(body: Dict[str, Any], config: Dict[str, Any]) -> Dict[str, An
         lines = [line for line in lines.splitlines() if line.strip()]
     for line in lines:
         try:
-            out.update(parse_override(line, config))
+            out.update(hooks.parse_override(line, config))
         except Exception as e:  # CLIError: the message says what to send
             raise BadRequest(str(e)) from None
     if not out:
@@ -509,5 +530,5 @@ def export_html(store: Any, session_id: str) -> str:
     return page
 
 
-__all__ = ["BadRequest", "ListQuery", "SessionLister", "parse_query", "session_view", "replay", "fork_overrides",
+__all__ = ["BadRequest", "Hooks", "tactic_filter", "ListQuery", "SessionLister", "parse_query", "session_view", "replay", "fork_overrides",
            "compare", "export_html", "SORTS", "SCAN_BUDGET"]

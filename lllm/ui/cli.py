@@ -19,12 +19,21 @@ def open_any_store(explicit: Optional[str]) -> Any:
     return open_store(explicit, create=False)
 
 
+def replay_hooks() -> Any:
+    """Replay and fork as ``lllm replay`` runs them: the project's runtime, its offline-model rule and
+    its ``--override`` parser."""
+    from lllm.cli import _runtime, offline_model
+    from lllm.logging.cli import parse_override
+    from lllm.ui.api import Hooks
+    return Hooks(runtime=_runtime, offline_model=offline_model, parse_override=parse_override)
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from lllm.ui.server import check_bind, create_app, serve
     token = args.token or os.environ.get("LLLM_UI_TOKEN") or None
     check_bind(args.host, token)
     store = open_any_store(args.store)
-    app = create_app(store, token=token, poll_s=args.poll)
+    app = create_app(store, token=token, poll_s=args.poll, hooks=replay_hooks())
 
     def ready(url: str) -> None:
         shown = f"{url}?token={token}" if token else url
@@ -59,4 +68,4 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_ui)
 
 
-__all__ = ["register", "cmd_ui", "open_any_store"]
+__all__ = ["register", "cmd_ui", "open_any_store", "replay_hooks"]

@@ -23,6 +23,7 @@ STORE_KEY: web.AppKey[Any] = web.AppKey("store", object)
 LISTER_KEY: web.AppKey[api.SessionLister] = web.AppKey("lister", api.SessionLister)
 TOKEN_KEY: web.AppKey[Optional[str]] = web.AppKey("token", object)  # type: ignore[arg-type]
 POLL_KEY: web.AppKey[float] = web.AppKey("poll_s", float)
+HOOKS_KEY: web.AppKey[Optional[api.Hooks]] = web.AppKey("hooks", object)  # type: ignore[arg-type]
 
 
 class UIError(LLLMError, ValueError):
@@ -122,13 +123,22 @@ async def _body(request: web.Request) -> Dict[str, Any]:
     return body
 
 
+def _hooks(request: web.Request) -> api.Hooks:
+    hooks = request.app[HOOKS_KEY]
+    if hooks is None:
+        raise web.HTTPNotImplemented(text=json.dumps({"error": "This app was created without replay hooks: serve it "
+                                                      "with `lllm ui`, or pass hooks=lllm.ui.cli.replay_hooks()."}),
+                                     content_type="application/json")
+    return hooks
+
+
 async def post_replay(request: web.Request) -> web.StreamResponse:
     await _body(request)
-    return _json(await _blocking(api.replay, request.app[STORE_KEY], request.match_info["sid"]))
+    return _json(await _blocking(api.replay, request.app[STORE_KEY], request.match_info["sid"], _hooks(request)))
 
 
 async def post_fork(request: web.Request) -> web.StreamResponse:
-    body, store, sid = await _body(request), request.app[STORE_KEY], request.match_info["sid"]
+    body, store, sid, hooks = await _body(request), request.app[STORE_KEY], request.match_info["sid"], _hooks(request)
     model = body.get("model") or "test"
     if not isinstance(model, str):
         raise api.BadRequest("model must be a string (e.g. 'test' for the offline test model)")
@@ -138,7 +148,8 @@ async def post_fork(request: web.Request) -> web.StreamResponse:
             config = store.load_session(sid).config
         except ValueError as e:
             raise api.BadRequest(str(e)) from None
-        return api.replay(store, sid, api.fork_overrides(body, config), None if model == "session" else model)
+        return api.replay(store, sid, hooks, api.fork_overrides(body, config, hooks),
+                          None if model == "session" else model)
 
     return _json(await _blocking(run))
 
@@ -176,10 +187,12 @@ async def events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def create_app(store: Any, token: Optional[str] = None, poll_s: float = 1.0) -> web.Application:
-    """The ``lllm ui`` application over ``store`` (a ``LogStore``)."""
+def create_app(store: Any, token: Optional[str] = None, poll_s: float = 1.0,
+               hooks: Optional[api.Hooks] = None) -> web.Application:
+    """The ``lllm ui`` application over ``store`` (a ``LogStore``); replay and fork need ``hooks``."""
     app = web.Application(middlewares=[guard])
     app[STORE_KEY], app[LISTER_KEY], app[TOKEN_KEY], app[POLL_KEY] = store, api.SessionLister(store), token, poll_s
+    app[HOOKS_KEY] = hooks
     app.router.add_get("/", index)
     app.router.add_static("/static/", api.STATIC)
     app.router.add_get("/api/sessions", list_sessions)

@@ -155,6 +155,8 @@ async def test_unknown_or_invalid_session_ids_and_bad_posts(many):
         assert r.status == 400 and "not JSON" in (await r.json())["error"]
         r = await client.get("/api/compare?a=x")
         assert r.status == 400 and "two session ids" in (await r.json())["error"]
+        r = await client.post("/api/sessions/x/replay", json={})  # an app built without the CLI's replay hooks
+        assert r.status == 501 and "replay_hooks()" in (await r.json())["error"]
     finally:
         await client.close()
 
