@@ -11,48 +11,56 @@ from lllm.core.wiring import Services, install
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.prompt import Function, Prompt
-    from lllm.invokers.base import BaseInvoker
-    from lllm.logging.batch_leases import BatchLeases
-    from lllm.logging.store import LogStore
-    from lllm.packages.runtime import LoadingContext, Runtime
+    from lllm.core.protocols import BatchLeasesLike, Invoker, LoadingLike, RuntimeLike, SessionStore
+    from lllm.packages.runtime import Runtime
+
+
+def _runtime(runtime: "RuntimeLike") -> "Runtime":
+    """``runtime`` as lllm's own ``Runtime``, which the package machinery needs."""
+    from lllm.packages.runtime import Runtime
+    if not isinstance(runtime, Runtime):
+        raise TypeError(f"lllm's package machinery needs an lllm.packages.Runtime, got {type(runtime).__name__}; "
+                        "install your own lllm.core.wiring.Services to use another registry")
+    return runtime
 
 
 class LLLMServices(Services):
     """The implementations lllm ships (packages, invokers, logging, mcp, proxies)."""
 
-    def default_runtime(self) -> "Runtime":
+    def default_runtime(self) -> "RuntimeLike":
         from lllm.packages.runtime import get_default_runtime
         return get_default_runtime()
 
-    def target_runtime(self, explicit: "Optional[Runtime]") -> "Runtime":
+    def target_runtime(self, explicit: "Optional[RuntimeLike]") -> "RuntimeLike":
         from lllm.packages.runtime import target_runtime
-        return target_runtime(explicit)
+        return target_runtime(None if explicit is None else _runtime(explicit))
 
-    def current_loading(self, runtime: "Runtime") -> "Optional[LoadingContext]":
-        from lllm.packages.runtime import current_loading
-        return current_loading(runtime)
+    def current_loading(self, runtime: "RuntimeLike") -> "Optional[LoadingLike]":
+        from lllm.packages.runtime import Runtime, current_loading
+        return current_loading(runtime) if isinstance(runtime, Runtime) else None
 
-    def resolve_config(self, name: str, runtime: "Runtime") -> Dict[str, Any]:
+    def resolve_config(self, name: str, runtime: "RuntimeLike") -> Dict[str, Any]:
         from lllm.core.config import resolve_config
-        return resolve_config(name, runtime=runtime)
+        return resolve_config(name, runtime=_runtime(runtime))
 
-    def vendor_config(self, config: Dict[str, Any], runtime: "Runtime") -> Dict[str, Any]:
+    def vendor_config(self, config: Dict[str, Any], runtime: "RuntimeLike") -> Dict[str, Any]:
         from lllm.core.config import vendor_config
-        return vendor_config(config, runtime=runtime)
+        return vendor_config(config, runtime=_runtime(runtime))
 
-    def prompt_functions(self, prompt: "Prompt", runtime: "Optional[Runtime]") -> "Dict[str, Function]":
+    def prompt_functions(self, prompt: "Prompt", runtime: "Optional[RuntimeLike]") -> "Dict[str, Function]":
         from lllm.packages.tool_binding import resolve_prompt_functions
-        return resolve_prompt_functions(prompt, runtime)
+        return resolve_prompt_functions(prompt, None if runtime is None else _runtime(runtime))
 
-    def tool_ref(self, ref: str, runtime: "Runtime", where: str) -> "Function":
+    def tool_ref(self, ref: str, runtime: "RuntimeLike", where: str) -> "Function":
         from lllm.packages.tool_binding import resolve_tool_ref
-        return resolve_tool_ref(ref, runtime, runtime.default_namespace, where)
+        rt = _runtime(runtime)
+        return resolve_tool_ref(ref, rt, rt.default_namespace, where)
 
     def resolve_skills(self, skills: Any, cache: Optional[Dict[str, Any]] = None) -> Any:
         from lllm.packages.skills import resolve_skills
         return resolve_skills(skills, cache=cache)
 
-    def build_invoker(self, config: Dict[str, Any]) -> "BaseInvoker":
+    def build_invoker(self, config: Dict[str, Any]) -> "Invoker":
         from lllm.invokers.base import build_invoker
         return build_invoker(config)
 
@@ -60,7 +68,7 @@ class LLLMServices(Services):
         from lllm.invokers.router import check_invoker_config
         check_invoker_config(name, config, where)
 
-    def prewarm(self, invoker: "BaseInvoker", models: List[Tuple[str, Dict[str, Any]]]) -> None:
+    def prewarm(self, invoker: "Invoker", models: List[Tuple[str, Dict[str, Any]]]) -> None:
         """For native providers: build the routed invoker, load the HTTP client and read the model's price."""
         if getattr(invoker, "name", None) not in ("auto", "openai", "anthropic"):
             return
@@ -76,11 +84,11 @@ class LLLMServices(Services):
             http.prepare()
             pricing.get_rates(hit[1], hit[2])
 
-    def local_store(self, path: str, runtime: "Runtime") -> "LogStore":
+    def local_store(self, path: str, runtime: "RuntimeLike") -> "SessionStore":
         from lllm.logging import local_store
         return local_store(path, runtime=runtime)
 
-    def batch_leases(self, store: "Optional[LogStore]", batch_id: str, ttl: float) -> "BatchLeases":
+    def batch_leases(self, store: "Optional[SessionStore]", batch_id: str, ttl: float) -> "BatchLeasesLike":
         from lllm.logging.batch_leases import BatchLeases
         return BatchLeases(store, batch_id, ttl)
 
@@ -102,9 +110,9 @@ class LLLMServices(Services):
         from lllm.proxies.agent_surface import proxy_settings
         proxy_settings(settings)
 
-    def proxy_surface(self, settings: Any, system_prompt: Any, runtime: "Runtime", tools: Any) -> Any:
+    def proxy_surface(self, settings: Any, system_prompt: Any, runtime: "RuntimeLike", tools: Any) -> Any:
         from lllm.proxies.agent_surface import build_proxy_surface
-        return build_proxy_surface(settings, system_prompt, runtime, tools=tools)
+        return build_proxy_surface(settings, system_prompt, _runtime(runtime), tools=tools)
 
 
 install(LLLMServices())

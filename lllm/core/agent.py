@@ -27,9 +27,8 @@ from lllm.errors import AgentCallError, ConfigError, ToolBindingError
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
     from lllm.core.prompt import Function, Prompt
+    from lllm.core.protocols import Invoker, InvokeResult, RuntimeLike
     from lllm.core.stream import BaseStreamHandler
-    from lllm.invokers.base import BaseInvoker, InvokeResult
-    from lllm.packages.runtime import Runtime
 
 logger = logging.getLogger("lllm.agent")
 
@@ -67,12 +66,12 @@ class Agent:
     backoff_scale: float = 1.0
 
     def __init__(self, name: str, system_prompt: Union["Prompt", str], model: Optional[str] = None,
-                 llm_invoker: Optional["BaseInvoker"] = None, stream_handler: Optional["BaseStreamHandler"] = None,
+                 llm_invoker: Optional["Invoker"] = None, stream_handler: Optional["BaseStreamHandler"] = None,
                  api_type: APITypes = APITypes.COMPLETION, model_args: Optional[Dict[str, Any]] = None,
                  max_exception_retry: int = 3, max_interrupt_steps: int = 5, max_llm_recall: int = 2,
                  context_manager: Optional[Callable[["Dialog"], "Dialog"]] = None,
                  tools: Optional[Sequence[ToolRef]] = None, rate_limit_retries: int = 6,
-                 runtime: Optional["Runtime"] = None, *, output: OutputType = None,
+                 runtime: Optional["RuntimeLike"] = None, *, output: OutputType = None,
                  base_url: Optional[str] = None, api_key: Optional[str] = None,
                  headers: Optional[Dict[str, str]] = None, timeout: Optional[float] = None,
                  max_retry_wait_s: float = 60.0, call_deadline_s: Optional[float] = None):
@@ -647,7 +646,7 @@ def _delivered(session: AgentCallSession) -> Message:
     return session.delivery
 
 
-def default_invoker() -> "BaseInvoker":
+def default_invoker() -> "Invoker":
     """The invoker an agent builds for itself: routed per call by model name; with a base URL, a model with
     no native route (e.g. ``llama3.2`` on Ollama) goes to the OpenAI-compatible invoker at that URL."""
     return wiring.services.build_invoker({"invoker": "auto", "invoker_config": {}})

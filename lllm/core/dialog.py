@@ -26,7 +26,7 @@ from lllm.core.message import FunctionCall, InvokeCost, Message, TokenLogprob, f
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.prompt import Prompt
-    from lllm.packages.runtime import Runtime
+    from lllm.core.protocols import RuntimeLike
 
 logger = logging.getLogger("lllm.agent")
 
@@ -239,7 +239,7 @@ def plain_prompt() -> "Prompt":
     return _plain_prompt_cache
 
 
-def _default_runtime() -> "Runtime":
+def _default_runtime() -> "RuntimeLike":
     return wiring.services.default_runtime()
 
 
@@ -252,7 +252,7 @@ class Dialog:
     branch it with ``fork``; never edit messages in place."""
 
     def __init__(self, messages: Optional[Iterable[Message]] = None, session_name: Optional[str] = None,
-                 owner: Optional[str] = None, runtime: Optional["Runtime"] = None, top_prompt: Optional["Prompt"] = None,
+                 owner: Optional[str] = None, runtime: Optional["RuntimeLike"] = None, top_prompt: Optional["Prompt"] = None,
                  tree_node: Optional[DialogTreeNode] = None):
         self._messages: List[Message] = [freeze(m) for m in messages] if messages else []
         self._view = MessageSequence(self._messages)
@@ -480,7 +480,7 @@ class Dialog:
                 "top_prompt_snapshot": prompt_snapshot(self.top_prompt)}
 
     @classmethod
-    def from_dict(cls, d: Dict[str, Any], runtime: Optional["Runtime"] = None) -> "Dialog":
+    def from_dict(cls, d: Dict[str, Any], runtime: Optional["RuntimeLike"] = None) -> "Dialog":
         """Rebuild a dialog; the top prompt comes from ``runtime`` (else the default runtime), or, on a
         miss, from the snapshot as a template-only prompt with a ``RuntimeWarning``."""
         version = d.get("schema_version", SCHEMA_VERSION)

@@ -19,10 +19,8 @@ from lllm.core.tactic import Tactic, _current_call, _invoker_override, _model_ov
 from lllm.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.protocols import Invoker, RuntimeLike, SessionStore
     from lllm.core.stream import BaseStreamHandler
-    from lllm.invokers.base import BaseInvoker
-    from lllm.logging.store import LogStore
-    from lllm.packages.runtime import Runtime
 
 #: What a ``@tactic`` config may set for its agents (in ``global`` or an ``agent_configs`` entry).
 AGENT_OVERRIDES = ("model_name", "system_prompt", "model_args", "max_exception_retry", "max_interrupt_steps",
@@ -41,9 +39,9 @@ class FunctionTactic(Tactic, register=False):
     function: Callable[..., Any]
 
     def __init__(self, config: Optional[Dict[str, Any]] = None, ckpt_dir: Optional[str] = None,
-                 stream: Optional["BaseStreamHandler"] = None, runtime: Optional["Runtime"] = None, *,
-                 log_store: Optional["LogStore"] = None, tactic_path: Optional[str] = None,
-                 invoker: Optional["BaseInvoker"] = None):
+                 stream: Optional["BaseStreamHandler"] = None, runtime: Optional["RuntimeLike"] = None, *,
+                 log_store: Optional["SessionStore"] = None, tactic_path: Optional[str] = None,
+                 invoker: Optional["Invoker"] = None):
         super().__init__(config, ckpt_dir, stream, runtime, log_store=log_store, tactic_path=tactic_path,
                          invoker=invoker)
         self._explicit_invoker = invoker is not None or "invoker" in self.config or "invoker_config" in self.config

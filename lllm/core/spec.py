@@ -29,8 +29,7 @@ from lllm.errors import ConfigError, ResourceNotFoundError
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.agent import Agent
-    from lllm.invokers.base import BaseInvoker
-    from lllm.packages.runtime import Runtime
+    from lllm.core.protocols import Invoker, RuntimeLike
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "agent-config.schema.json"
 _EITHER_PROMPT = "'system_prompt' (inline text) or 'system_prompt_path' (a prompt key)"
@@ -135,7 +134,7 @@ class AgentSpec(BaseModel):
         except ValidationError as e:
             raise ConfigError(_report(where, _problems(e, raw))) from e
 
-    def resolve_system_prompt(self, runtime: "Runtime") -> Any:
+    def resolve_system_prompt(self, runtime: "RuntimeLike") -> Any:
         from lllm.core.prompt import Prompt
         if self.system_prompt is not None:
             return Prompt(path=f"_inline/{self.name}/system", prompt=self.system_prompt)
@@ -146,7 +145,7 @@ class AgentSpec(BaseModel):
             raise ResourceNotFoundError(f"Agent '{self.name}': system_prompt_path {e.message}",
                                         key=e.key, suggestions=e.suggestions) from None
 
-    def build(self, runtime: "Runtime", invoker: "BaseInvoker", stream_handler: Any = None,
+    def build(self, runtime: "RuntimeLike", invoker: "Invoker", stream_handler: Any = None,
               system_prompt: Any = None, skills: Any = None) -> "Agent":
         """A fresh Agent. ``system_prompt`` and ``skills`` (a ``SkillSet``) let a tactic pass what it
         resolved once; without ``skills`` the spec's ``skills:`` are resolved here (§3.4)."""

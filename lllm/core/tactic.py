@@ -33,11 +33,8 @@ from lllm.core.sessions import TacticCallSession
 from lllm.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.protocols import BatchLeasesLike, Invoker, RuntimeLike, SessionStore
     from lllm.core.stream import BaseStreamHandler
-    from lllm.invokers.base import BaseInvoker
-    from lllm.logging.batch_leases import BatchLeases
-    from lllm.logging.store import LogStore
-    from lllm.packages.runtime import Runtime
 
 logger = logging.getLogger("lllm.tactic")
 
@@ -72,7 +69,7 @@ def stable_tactic_id(namespace: str, tactic_name: str) -> str:
     return f"{namespace.split('.')[0]}::{tactic_name}" if namespace else tactic_name
 
 
-def register_tactic_class(cls: type, runtime: Optional[Runtime] = None) -> type:
+def register_tactic_class(cls: type, runtime: Optional[RuntimeLike] = None) -> type:
     """Register a named Tactic class in the explicit, else loading, else default runtime."""
     name = _normalize_name(getattr(cls, "name", None))
     if not name:
@@ -107,7 +104,7 @@ def _library_versions() -> Dict[str, str]:
     return out
 
 
-def _environment(runtime: Runtime) -> Dict[str, Any]:
+def _environment(runtime: RuntimeLike) -> Dict[str, Any]:
     """What a recorded session needs to say where it ran: versions of Python, LLLM, its provider
     libraries and the loaded packages (§9.3 item 4)."""
     return {"lllm": __version__, "python": platform.python_version(), "platform": sys.platform,
@@ -123,7 +120,7 @@ class Tactic(ABC):
     record_as: Optional[str] = None
     """The name the calling tactic records this one's session under; default: the attribute holding it."""
 
-    def __init_subclass__(cls, register: bool = True, runtime: Optional[Runtime] = None, **kw: Any):
+    def __init_subclass__(cls, register: bool = True, runtime: Optional[RuntimeLike] = None, **kw: Any):
         super().__init_subclass__(**kw)
         name = _normalize_name(cls.__dict__["name"]) if register and "name" in cls.__dict__ else None
         if name:
@@ -131,9 +128,9 @@ class Tactic(ABC):
             register_tactic_class(cls, runtime)
 
     def __init__(self, config: Optional[Dict[str, Any]] = None, ckpt_dir: Optional[str] = None,
-                 stream: Optional["BaseStreamHandler"] = None, runtime: Optional[Runtime] = None, *,
-                 log_store: Optional["LogStore"] = None, tactic_path: Optional[str] = None,
-                 invoker: Optional["BaseInvoker"] = None):
+                 stream: Optional["BaseStreamHandler"] = None, runtime: Optional[RuntimeLike] = None, *,
+                 log_store: Optional["SessionStore"] = None, tactic_path: Optional[str] = None,
+                 invoker: Optional["Invoker"] = None):
         if config is not None and not isinstance(config, dict):
             raise ConfigError(f"Tactic '{self.name}': config must be a mapping, got {type(config).__name__}")
         self.config: Dict[str, Any] = dict(config or {})
@@ -191,7 +188,7 @@ class Tactic(ABC):
         return self._session
 
     @property
-    def _store(self) -> "LogStore":
+    def _store(self) -> "SessionStore":
         """The log store, on the paths that run only with one (saving a session, a batch's records)."""
         assert self.log_store is not None
         return self.log_store
@@ -521,7 +518,7 @@ class Tactic(ABC):
         workers = self._workers(max_workers)
         sem = asyncio.Semaphore(workers)
         tasks = list(tasks)
-        leases: Optional[BatchLeases] = None
+        leases: Optional[BatchLeasesLike] = None
         running: Dict[asyncio.Future[Tuple[int, Any]], int] = {}
         # A sync tactic runs in threads of its own, as many as workers: asyncio's default pool has only
         # min(32, cores + 4) threads, which would cap the concurrency (and stall the lease calls).
@@ -610,7 +607,7 @@ class Tactic(ABC):
         return (reply, agent) if return_agent else reply
 
     @classmethod
-    def as_function(cls, config: Any = None, *, runtime: Optional[Runtime] = None, name: Optional[str] = None,
+    def as_function(cls, config: Any = None, *, runtime: Optional[RuntimeLike] = None, name: Optional[str] = None,
                     description: Optional[str] = None) -> Any:
         """This tactic as a tool (a ``Function``) an agent can call (§2.7)."""
         from lllm.core.tactic_tools import build_tactic_function
@@ -676,8 +673,8 @@ def _annotated_model(fn: Any, param: str) -> Optional[Type[BaseModel]]:
     return cast(Optional[Type[BaseModel]], cache[param])
 
 
-def build_tactic(config: Dict[str, Any], log_store: Optional["LogStore"] = None, name: Optional[str] = None,
-                 runtime: Optional[Runtime] = None, **kw: Any) -> Tactic:
+def build_tactic(config: Dict[str, Any], log_store: Optional["SessionStore"] = None, name: Optional[str] = None,
+                 runtime: Optional[RuntimeLike] = None, **kw: Any) -> Tactic:
     """Build a registered tactic from a config (name from ``name`` or ``config['tactic_type']``).
 
     ``config`` may also be a config key, resolved with ``resolve_config`` (a dict with ``base`` is resolved too)."""

@@ -22,8 +22,8 @@ from lllm.core import wiring
 from lllm.core.tools import Function, validation_errors
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.protocols import RuntimeLike
     from lllm.core.tactic import Tactic
-    from lllm.packages.runtime import Runtime
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -146,7 +146,7 @@ def default_config_keys(package: Optional[str], key: str) -> List[str]:
     return [f"{package}.configs:{key}", f"{package}.configs:default"] if package else [key, "default"]
 
 
-def find_tactic_config(rt: Runtime, package: Optional[str], key: str, name: Optional[str] = None,
+def find_tactic_config(rt: RuntimeLike, package: Optional[str], key: str, name: Optional[str] = None,
                        needs_config: bool = True, label: str = "") -> Dict[str, Any]:
     """The config a tactic runs with: ``name`` (looked up in its package first), else the first of
     ``default_config_keys`` that exists, else ``{}`` for a tactic without agents. A tactic that needs
@@ -167,7 +167,7 @@ def find_tactic_config(rt: Runtime, package: Optional[str], key: str, name: Opti
     return {}
 
 
-def _config_for(config: Any, package: Optional[str], rt: Runtime, label: str, cls: Type["Tactic"],
+def _config_for(config: Any, package: Optional[str], rt: RuntimeLike, label: str, cls: Type["Tactic"],
                 key: str) -> Dict[str, Any]:
     if isinstance(config, dict):
         return copy.deepcopy(config)
@@ -191,7 +191,7 @@ def _to_text(result: Any) -> str:
     return str(result)
 
 
-def build_tactic_function(ref: "str | type", *, runtime: Optional[Runtime] = None, config: Any = None,
+def build_tactic_function(ref: "str | type", *, runtime: Optional[RuntimeLike] = None, config: Any = None,
                           name: Optional[str] = None, description: Optional[str] = None) -> Function:
     """A ``Function`` running a tactic: ``ref`` is ``pkg.tactics:key[#sel]`` (or a key) or a Tactic class.
 
@@ -235,7 +235,7 @@ def build_tactic_function(ref: "str | type", *, runtime: Optional[Runtime] = Non
 class _Runner:
     """The implementation of a tactic tool: one fresh tactic per call, depth-limited."""
 
-    def __init__(self, cls: Type["Tactic"], config: Dict[str, Any], runtime: Runtime, tactic_path: str, tool_name: str,
+    def __init__(self, cls: Type["Tactic"], config: Dict[str, Any], runtime: RuntimeLike, tactic_path: str, tool_name: str,
                  input_model: Optional[Type[BaseModel]], output_model: Optional[Type[BaseModel]], params: List[str]):
         self.cls, self.config, self.runtime, self.tactic_path = cls, config, runtime, tactic_path
         self.tool_name, self.input_model, self.output_model, self.params = tool_name, input_model, output_model, params
@@ -269,7 +269,7 @@ class _Runner:
         return _to_text(result)
 
 
-def build_tactic_endpoint_info(ref: "str | type", *, runtime: Optional[Runtime] = None, config: Any = None,
+def build_tactic_endpoint_info(ref: "str | type", *, runtime: Optional[RuntimeLike] = None, config: Any = None,
                                category: str = "tactics", name: Optional[str] = None) -> Dict[str, Any]:
     """A proxy endpoint description (``method="TACTIC"``) for a tactic tool, in the ``endpoint_info`` shape."""
     fn = build_tactic_function(ref, runtime=runtime, config=config, name=name)

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-if TYPE_CHECKING:  # pragma: no cover - types only; core never imports these at run time
+if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.prompt import Function, Prompt
-    from lllm.invokers.base import BaseInvoker
-    from lllm.logging.batch_leases import BatchLeases
-    from lllm.logging.store import LogStore
-    from lllm.packages.runtime import LoadingContext, Runtime
+    from lllm.core.protocols import BatchLeasesLike, Invoker, LoadingLike, RuntimeLike, SessionStore
 
 
 class Services:
@@ -24,31 +21,31 @@ class Services:
                                    "import lllm (it installs lllm._wiring) or call lllm.core.wiring.install(...)")
 
     # the runtime (lllm.packages)
-    def default_runtime(self) -> "Runtime":
+    def default_runtime(self) -> "RuntimeLike":
         """The process-wide default runtime (auto-initialised on first use)."""
         raise self._missing("default_runtime")
 
-    def target_runtime(self, explicit: "Optional[Runtime]") -> "Runtime":
+    def target_runtime(self, explicit: "Optional[RuntimeLike]") -> "RuntimeLike":
         """``explicit``, else the runtime a package being loaded registers into, else the default."""
         raise self._missing("target_runtime")
 
-    def current_loading(self, runtime: "Runtime") -> "Optional[LoadingContext]":
+    def current_loading(self, runtime: "RuntimeLike") -> "Optional[LoadingLike]":
         """The package being loaded into ``runtime`` right now, if any."""
         raise self._missing("current_loading")
 
-    def resolve_config(self, name: str, runtime: "Runtime") -> Dict[str, Any]:
+    def resolve_config(self, name: str, runtime: "RuntimeLike") -> Dict[str, Any]:
         """The config registered under ``name``, with its ``base`` chain merged."""
         raise self._missing("resolve_config")
 
-    def vendor_config(self, config: Dict[str, Any], runtime: "Runtime") -> Dict[str, Any]:
+    def vendor_config(self, config: Dict[str, Any], runtime: "RuntimeLike") -> Dict[str, Any]:
         """A config mapping with its ``base`` chain resolved."""
         raise self._missing("vendor_config")
 
-    def prompt_functions(self, prompt: "Prompt", runtime: "Optional[Runtime]") -> "Dict[str, Function]":
+    def prompt_functions(self, prompt: "Prompt", runtime: "Optional[RuntimeLike]") -> "Dict[str, Function]":
         """The prompt's tools by name, every declaration bound to its implementation by package key."""
         raise self._missing("prompt_functions")
 
-    def tool_ref(self, ref: str, runtime: "Runtime", where: str) -> "Function":
+    def tool_ref(self, ref: str, runtime: "RuntimeLike", where: str) -> "Function":
         """The tool (or tactic tool) a config names by key."""
         raise self._missing("tool_ref")
 
@@ -57,7 +54,7 @@ class Services:
         raise self._missing("resolve_skills")
 
     # invokers (lllm.invokers)
-    def build_invoker(self, config: Dict[str, Any]) -> "BaseInvoker":
+    def build_invoker(self, config: Dict[str, Any]) -> "Invoker":
         """The invoker a tactic config asks for (``invoker``/``invoker_config``; ``auto`` routes by model)."""
         raise self._missing("build_invoker")
 
@@ -65,15 +62,15 @@ class Services:
         """Raise ``ConfigError`` for keys the named invoker would not read."""
         raise self._missing("check_invoker_config")
 
-    def prewarm(self, invoker: "BaseInvoker", models: List[Tuple[str, Dict[str, Any]]]) -> None:
+    def prewarm(self, invoker: "Invoker", models: List[Tuple[str, Dict[str, Any]]]) -> None:
         """Do once, before the first call, what that call would do lazily for these models (may do nothing)."""
 
     # sessions (lllm.logging)
-    def local_store(self, path: str, runtime: "Runtime") -> "LogStore":
+    def local_store(self, path: str, runtime: "RuntimeLike") -> "SessionStore":
         """The default session store in a folder (a tactic's ``ckpt_dir``)."""
         raise self._missing("local_store")
 
-    def batch_leases(self, store: "Optional[LogStore]", batch_id: str, ttl: float) -> "BatchLeases":
+    def batch_leases(self, store: "Optional[SessionStore]", batch_id: str, ttl: float) -> "BatchLeasesLike":
         """Leases on a durable batch's tasks, held in ``store``."""
         raise self._missing("batch_leases")
 
@@ -94,7 +91,7 @@ class Services:
         """Raise ``ConfigError`` unless ``settings`` is a valid agent ``proxy:`` block."""
         raise self._missing("check_proxy")
 
-    def proxy_surface(self, settings: Any, system_prompt: Any, runtime: "Runtime", tools: Any) -> Any:
+    def proxy_surface(self, settings: Any, system_prompt: Any, runtime: "RuntimeLike", tools: Any) -> Any:
         """The system prompt and tools an agent's ``proxy:`` block adds."""
         raise self._missing("proxy_surface")
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from lllm.core.const import APITypes, Modalities, Roles
-from lllm.core.message import FunctionCall, InvokeCost, Message
+from lllm.core.message import FunctionCall, Message
+from lllm.core.protocols import InvokeResult
 from lllm.errors import ParseError, ProviderError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,34 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.stream import BaseStreamHandler
 
 DEFAULT_TIMEOUT_S = 600.0
-
-
-@dataclass
-class InvokeResult:
-    """Everything one invocation produced: the message, what was sent, what came back, and errors.
-
-    ``execution_errors`` hold *invalid output* (parse/format failures, malformed tool arguments);
-    provider failures are raised as ``lllm.errors.ProviderError`` instead."""
-
-    message: Optional[Message] = None
-    raw_response: Any = None
-    model_args: Dict[str, Any] = field(default_factory=dict)
-    execution_errors: List[Exception] = field(default_factory=list)
-    request: Dict[str, Any] = field(default_factory=dict)
-    started_at: float = 0.0
-    latency_s: float = 0.0
-
-    @property
-    def has_errors(self) -> bool:
-        return bool(self.execution_errors)
-
-    @property
-    def error_message(self) -> str:
-        return "\n".join(str(e) for e in self.execution_errors)
-
-    @property
-    def cost(self) -> InvokeCost:
-        return self.message.cost if self.message is not None else InvokeCost()
 
 
 @dataclass
