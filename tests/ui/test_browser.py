@@ -70,7 +70,8 @@ def test_replay_offline_reports_an_exact_reproduction(page, server):
 
 def test_fork_with_an_edited_system_prompt_shows_both_runs_and_the_diff(page, server):
     _open_session(page, server, "Kyoto")
-    page.click("#fork")
+    page.click("button.fork-at[data-agent=editor]")  # "fork here" at the editor's call
+    assert page.evaluate("document.activeElement.dataset.agent") == "editor"
     page.fill("textarea[data-agent=editor]", "You edit like a pirate.")
     page.click("#fork-run")
     page.wait_for_selector("#diffs", timeout=60000)

@@ -95,6 +95,7 @@ const FILTERS = [["tactic", "tactic", ""], ["state", "status", ""], ["batch", "b
   ["min_cost", "min $", "num"], ["max_cost", "max $", "num"]];
 let live = {rows: 0, ok: 0, failed: 0, cost: 0, since: Date.now()};
 let listState = null;
+let openFork = null;  // set by the session page: opens the fork editor at an agent
 
 function listParams(form) {
   const p = new URLSearchParams();
@@ -214,7 +215,9 @@ function renderTactic(node, depth) {
   const agents = node.agents.map((a) => h("li", {}, h("details", {className: "agent", open: depth === 0},
     h("summary", {}, "agent ", h("b", {}, a.name), " #" + (a.index + 1) + " · ", stateBadge(a.state), " · " + (a.model || "") + " · " + a.invokes.length + " invoke(s) · " +
       a.tool_calls.length + " tool call(s) · " + money(a.cost) + " · " + ms(a.ended_at && a.started_at ? a.ended_at - a.started_at : null) +
-      (a.exception_retries + a.llm_recalls + a.rate_limit_retries ? " · retries " + a.exception_retries + "/" + a.llm_recalls + "/" + a.rate_limit_retries : "")),
+      (a.exception_retries + a.llm_recalls + a.rate_limit_retries ? " · retries " + a.exception_retries + "/" + a.llm_recalls + "/" + a.rate_limit_retries : ""),
+      !EMBED && depth === 0 ? h("button", {className: "secondary small fork-at", "data-agent": a.name, title: "edit this agent's system prompt and re-run from its first call",
+        onclick: (e) => { e.preventDefault(); if (openFork) openFork(a.name); }}, "fork here") : null),
     a.error ? h("pre", {className: "error"}, (a.reason ? a.reason + ": " : "") + (a.error.type || "") + ": " + (a.error.message || "")) : null,
     a.invokes.map((t) => renderInvoke(t, table)), a.tool_calls.map(renderToolCall))));
   const subs = node.subs.map((s) => h("li", {}, h("details", {open: true}, h("summary", {}, "sub-tactic ", h("b", {}, s.tool), " #" + (s.index + 1) + " · " + (s.tactic_path || s.tactic_name) + " · ",
@@ -288,10 +291,16 @@ function renderSession(v) {
       } catch (err) { out.replaceChildren(h("pre", {className: "error"}, err.message)); }
       e.target.disabled = false;
     }}, "Replay offline"),
-    h("button", {className: "secondary", id: "fork", onclick: () => { if (!document.getElementById("fork-panel")) out.before(forkPanel(v, out)); }}, "Fork here…"),
+    h("button", {className: "secondary", id: "fork", onclick: () => openFork(null)}, "Fork…"),
     h("a", {href: "api/sessions/" + v.session_id + "/export.html", id: "export", download: "lllm-session-" + v.session_id + ".html"}, h("button", {className: "secondary", type: "button"}, "Export HTML")),
     h("input", {id: "compare-with", placeholder: "compare with session id", className: "wide"}),
     h("button", {className: "secondary", onclick: () => { const o = document.getElementById("compare-with").value.trim(); if (o) location.hash = "#/compare/" + v.session_id + "/" + o; }}, "Compare"));
+  openFork = (agent) => {
+    if (!document.getElementById("fork-panel")) out.before(forkPanel(v, out));
+    const box = agent && document.querySelector("#fork-panel textarea[data-agent='" + CSS.escape(agent) + "']");
+    (box || document.getElementById("fork-panel")).scrollIntoView();
+    if (box) box.focus();
+  };
   const t = v.tree;
   mount(
     h("h2", {}, "Session " + v.session_id, " ", stateBadge(t.state)),
