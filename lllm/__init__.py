@@ -48,7 +48,7 @@ _EXPORTS = {
     "set_default_runtime": "lllm.packages.runtime", "get_runtime": "lllm.packages.runtime",
     "ResourceNode": "lllm.packages.resource", "PackageInfo": "lllm.packages.resource",
     # invokers
-    "BaseInvoker": "lllm.invokers.base", "InvokeResult": "lllm.invokers.base", "build_invoker": "lllm.invokers.base",
+    "BaseInvoker": "lllm.invokers.base", "InvokeResult": "lllm.core.protocols", "build_invoker": "lllm.invokers.base",
     "register_invoker": "lllm.invokers.base",
     # logging
     "setup_logging": "lllm.logging",
@@ -103,6 +103,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         Prompt,
         StringFormatterRenderer,
     )
+    from lllm.core.protocols import InvokeResult
     from lllm.core.sessions import AgentCallSession, InvokeTrace, TacticCallSession
     from lllm.core.stream import BaseStreamHandler, PrintStreamHandler
     from lllm.core.tactic import Tactic, build_tactic, register_tactic_class, use_invoker
@@ -125,7 +126,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         ResourceNotFoundError,
         ToolBindingError,
     )
-    from lllm.invokers.base import BaseInvoker, InvokeResult, build_invoker, register_invoker
+    from lllm.invokers.base import BaseInvoker, build_invoker, register_invoker
     from lllm.logging import (
         LocalFileBackend,
         LogBackend,

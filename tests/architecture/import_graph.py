@@ -1,7 +1,7 @@
 """The import graph of the ``lllm`` package, read from the source with ``ast`` (nothing is imported).
 
-Every ``import``/``from ... import`` counts, at module level or inside a function, except under
-``if TYPE_CHECKING:`` (types only, never run)."""
+Every ``import``/``from ... import`` counts, at module level or inside a function; those under
+``if TYPE_CHECKING:`` (types only, never run) count when asked for."""
 from __future__ import annotations
 
 import ast
@@ -22,12 +22,12 @@ def _is_type_checking(node: ast.If) -> bool:
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterator[str]:
+def _imports(tree: ast.AST, module: str, is_package: bool, types_too: bool) -> Iterator[str]:
     stack = [tree]
     while stack:
         node = stack.pop()
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _is_type_checking(child):
+            if isinstance(child, ast.If) and _is_type_checking(child) and not types_too:
                 stack.extend(child.orelse)
                 continue
             if isinstance(child, ast.Import):
@@ -43,13 +43,14 @@ def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterator[str]:
             stack.append(child)
 
 
-def import_graph() -> Dict[str, Set[str]]:
-    """Each ``lllm`` module -> the ``lllm`` modules it imports (run-time imports only)."""
+def import_graph(types_too: bool = False) -> Dict[str, Set[str]]:
+    """Each ``lllm`` module -> the ``lllm`` modules it imports (run-time imports; ``types_too``: and those
+    under ``if TYPE_CHECKING:``)."""
     paths = {module_name(p): p for p in ROOT.rglob("*.py")}
     graph: Dict[str, Set[str]] = {}
     for name, path in paths.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-        found = {m for m in _imports(tree, name, path.name == "__init__.py") if m in paths}
+        found = {m for m in _imports(tree, name, path.name == "__init__.py", types_too) if m in paths}
         found.discard(name)
         graph[name] = found
     return graph

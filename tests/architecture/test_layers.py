@@ -40,6 +40,14 @@ def test_core_imports_only_core_and_the_leaves(graph):
                      "(implemented in lllm/_wiring.py) instead:\n  " + "\n  ".join(bad))
 
 
+def test_core_names_no_subpackage_even_for_types():
+    graph = import_graph(types_too=True)
+    bad = sorted(f"{a} -> {b}" for a, deps in graph.items() if a.startswith("lllm.core")
+                 for b in deps if not (b.startswith("lllm.core") or b in LEAVES))
+    assert not bad, ("lllm.core's annotations use the structural types of lllm.core.protocols, not the classes of "
+                     "the subpackages:\n  " + "\n  ".join(bad))
+
+
 def test_leaves_import_only_leaves(graph):
     bad = sorted(f"{a} -> {b}" for a in LEAVES for b in graph.get(a, ()) if b not in LEAVES)
     assert not bad, "\n".join(bad)
