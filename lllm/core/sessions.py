@@ -2,12 +2,22 @@
 (TacticCallSession) did — every attempt, tool call, error and cost — serialisable for logging and replay."""
 from __future__ import annotations
 
+import contextvars
 import json
 import time
 import traceback as tb
 from typing import Any, Dict, List, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, SerializationInfo, model_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    field_serializer,
+    model_serializer,
+    model_validator,
+)
 
 from lllm.core.message import FunctionCall, InvokeCost, Message
 
@@ -20,6 +30,38 @@ def error_record(exc: BaseException) -> Dict[str, str]:
     """An exception as ``{type, message, traceback}`` (the traceback taken from the exception itself)."""
     return {"type": type(exc).__name__, "message": str(exc),
             "traceback": "".join(tb.format_exception(type(exc), exc, exc.__traceback__))}
+
+
+class _MessageTable:
+    """The messages of one session being written as JSON: each distinct message once, traces refer by index.
+
+    A message object shared by many traces (the agent loop shares them) is converted once, found by
+    identity; distinct objects with equal content still share one entry."""
+
+    __slots__ = ("rows", "by_id", "by_content", "keep")
+
+    def __init__(self) -> None:
+        self.rows: List[Dict[str, Any]] = []
+        self.by_id: Dict[int, int] = {}
+        self.by_content: Dict[str, int] = {}
+        self.keep: List[Any] = []  # holds the objects whose ids are keys, so no id is reused meanwhile
+
+    def index(self, message: Any, handler: SerializerFunctionWrapHandler) -> int:
+        found = self.by_id.get(id(message))
+        if found is None:
+            row = handler([message])[0]
+            key = json.dumps(row, sort_keys=True, default=str)
+            found = self.by_content.get(key)
+            if found is None:
+                found = self.by_content[key] = len(self.rows)
+                self.rows.append(row)
+            self.by_id[id(message)] = found
+            self.keep.append(message)
+        return found
+
+
+_message_table: contextvars.ContextVar[Optional[_MessageTable]] = contextvars.ContextVar(
+    "lllm_session_message_table", default=None)
 
 
 class InvokeTrace(BaseModel):
@@ -45,6 +87,15 @@ class InvokeTrace(BaseModel):
     @property
     def cost(self) -> InvokeCost:
         return InvokeCost.from_usage(self.usage)
+
+    @field_serializer("messages", mode="wrap")
+    def _messages_by_reference(self, messages: List[Message], handler: SerializerFunctionWrapHandler,
+                               info: SerializationInfo) -> Any:
+        """Inside a session written as JSON: indices into its ``message_table``; else the messages."""
+        table = _message_table.get() if info.mode_is_json() else None
+        if table is None:
+            return handler(messages)
+        return [table.index(m, handler) for m in messages]
 
 
 class AgentCallSession(BaseModel):
@@ -193,24 +244,15 @@ class TacticCallSession(BaseModel):
     @model_serializer(mode="wrap")
     def _compact_messages(self, handler: Any, info: SerializationInfo) -> Dict[str, Any]:
         """In JSON, store each distinct traced message once and refer to it by index."""
-        data: Dict[str, Any] = handler(self)
         if not info.mode_is_json():
-            return data
-        table: List[Dict[str, Any]] = []
-        index: Dict[str, int] = {}
-        for sessions in data.get("agent_sessions", {}).values():
-            for agent in sessions:
-                for traces in agent.get("invoke_traces", {}).values():
-                    for trace in traces:
-                        refs = []
-                        for m in trace.get("messages", ()):
-                            key = json.dumps(m, sort_keys=True, default=str)
-                            if key not in index:
-                                index[key] = len(table)
-                                table.append(m)
-                            refs.append(index[key])
-                        trace["messages"] = refs
-        data["message_table"] = table
+            return handler(self)  # type: ignore[no-any-return]
+        table = _MessageTable()
+        token = _message_table.set(table)
+        try:
+            data: Dict[str, Any] = handler(self)
+        finally:
+            _message_table.reset(token)
+        data["message_table"] = table.rows
         return data
 
     @model_validator(mode="before")
