@@ -118,6 +118,7 @@ class Meter:
 
     def stop(self) -> None:
         self.wall, self.cpu = time.perf_counter() - self.t0, cpu_s() - self.c0
+        self.gc_s, self.gc_by_gen = self.gc.t, [[n, round(t, 3)] for n, t in self.gc.by_gen]
         if self.profiler is not None:
             self.profiler.stop()
         gc.enable()
@@ -229,7 +230,7 @@ def main(argv: Any = None) -> int:
                 return await floor_runs(base, a.runs, a.in_flight, meter)
             return await lllm_runs(tactic, a.runs, a.in_flight, meter)
         out = asyncio.run(measured())
-        wall, cpu, gc_clock, rss0 = meter.wall, meter.cpu, meter.gc, meter.rss0
+        wall, cpu, rss0 = meter.wall, meter.cpu, meter.rss0
         s = stats(base)
         ok = sum(1 for r in out if isinstance(r, str) and r.strip())
         res = {"what": "aiohttp floor" if a.floor else ("lllm tool runs" if a.tool else "lllm simple runs"),
@@ -239,7 +240,7 @@ def main(argv: Any = None) -> int:
                "ideal_wall_s": round(-(-a.runs // a.in_flight) * a.latency_ms / 1000 * (4 if a.tool else 1), 2),
                "rss_before_mib": round(rss0, 1), "peak_rss_mib": round(peak_rss_mib(), 1),
                "requests": s["chat_requests"], "peak_in_flight": s["peak_in_flight"], "setup_s": round(setup_s, 3),
-               "gc_s": round(gc_clock.t, 3), "gc_by_gen": [[n, round(t, 3)] for n, t in gc_clock.by_gen],
+               "gc_s": round(meter.gc_s, 3), "gc_by_gen": meter.gc_by_gen,
                "profiled": a.profile or "no", "client_cpus": sorted(os.sched_getaffinity(0))}
         print(json.dumps(res))
         if profiler is not None:
