@@ -19,7 +19,7 @@ OFFLINE_NOTICE = ("No provider key is set ({keys}), no --model was given and the
                   "(base_url): running offline on LLLM's deterministic test model (model='test'). Set a key, "
                   "a base_url or pass --model for a real run.")
 
-PLUGINS = ("lllm.logging.cli", "lllm.check", "lllm.scaffold", "lllm.ui.cli")
+PLUGINS = ("lllm.logging.cli", "lllm.check", "lllm.scaffold", "lllm.ui.cli", "lllm.serve.cli")
 
 
 class CLIError(Exception):

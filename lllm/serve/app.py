@@ -1,0 +1,544 @@
+"""The ``lllm serve`` HTTP app on aiohttp: typed tactic calls, server-sent events, batch jobs, metrics.
+
+Security follows ``lllm ui``: without a token it binds to loopback only and the ``Host`` header must
+name a loopback address; with one, every request but ``/healthz`` must carry ``Authorization: Bearer T``
+(or ``X-LLLM-Token``). Every body it sends is scrubbed of known credentials (``lllm.secrets``)."""
+from __future__ import annotations
+
+import asyncio
+import copy
+import hmac
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from lllm.core.jsonable import to_json_safe
+from lllm.core.stream import BaseStreamHandler
+from lllm.core.tactic import use_model
+from lllm.errors import AgentCallError
+from lllm.secrets import scrub_text
+from lllm.serve.metrics import Metrics
+from lllm.serve.tactics import ServedTactic, ServeError, openapi
+from lllm.ui.server import is_loopback
+
+logger = logging.getLogger("lllm.serve")
+
+
+@dataclass
+class Limits:
+    """Operational limits: body size, per-call timeout, calls in flight, shutdown drain time."""
+
+    max_body_bytes: int = 1 << 20
+    timeout_s: float = 300.0
+    max_concurrency: int = 64
+    retry_after_s: int = 1
+    drain_s: float = 30.0
+
+
+@dataclass
+class State:
+    """Everything the handlers share."""
+
+    tactics: Dict[str, ServedTactic]
+    store: Any = None
+    token: Optional[str] = None
+    limits: Limits = field(default_factory=Limits)
+    metrics: Metrics = field(default_factory=Metrics)
+    in_flight: Set["asyncio.Future[Any]"] = field(default_factory=set)
+    jobs: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    job_tasks: Set["asyncio.Task[Any]"] = field(default_factory=set)
+    draining: bool = False
+
+
+STATE: web.AppKey[State] = web.AppKey("lllm_serve_state", State)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def dumps(data: Any) -> str:
+    """JSON text with every known credential replaced (the last step of every body sent)."""
+    return scrub_text(json.dumps(to_json_safe(data), ensure_ascii=False, default=str))
+
+
+def _json(data: Any, status: int = 200, headers: Optional[Dict[str, str]] = None) -> web.Response:
+    return web.Response(text=dumps(data), status=status, content_type="application/json", headers=headers)
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    return _json({"error": message, **extra}, status)
+
+
+def cost_of(session: Any) -> Dict[str, Any]:
+    c = session.total_cost
+    return {"prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens, "usd": round(c.cost, 8),
+            "agent_calls": session.agent_call_count}
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Token and host checks, then user errors as JSON; nothing unscrubbed leaves."""
+    state = request.app[STATE]
+    if request.path != "/healthz" and not request.path.startswith("/mcp"):
+        if state.token:
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() \
+                or request.headers.get("X-LLLM-Token", "")
+            if not hmac.compare_digest(given.encode(), state.token.encode()):
+                return _error(401, "This server needs its token: send the header 'Authorization: Bearer T' "
+                                   "(the --token or LLLM_SERVE_TOKEN it was started with).")
+        elif not is_loopback(request.url.host or ""):
+            return _error(403, f"Host {request.host!r} is not a loopback address; use 127.0.0.1 or localhost, "
+                               f"or start the server with --token.")
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        return _error(413, f"The request body is over the limit of {state.limits.max_body_bytes} bytes "
+                           f"(--max-body).")
+    except web.HTTPException:
+        raise
+    except ServeError as e:
+        return _error(400, str(e))
+    except KeyError as e:
+        return _error(404, str(e.args[0]) if e.args else "not found")
+    except Exception as e:  # noqa: BLE001 - an unexpected failure is a JSON 500, scrubbed like every body
+        logger.warning("lllm serve: %s %s failed", request.method, request.path, exc_info=True)
+        return _error(500, f"{type(e).__name__}: {e}")
+
+
+def _tactic(request: web.Request) -> ServedTactic:
+    tactics = request.app[STATE].tactics
+    name = request.match_info["name"]
+    if name not in tactics:
+        raise KeyError(f"No tactic '{name}' here; tactics: {sorted(tactics)} (GET /tactics)")
+    return tactics[name]
+
+
+class InvalidInput(Exception):
+    """A body that does not validate; ``response`` is the 422 to send."""
+
+    def __init__(self, response: web.Response):
+        super().__init__("invalid input")
+        self.response = response
+
+
+def parse_task(t: ServedTactic, raw: bytes, where: str = "body") -> Any:
+    """The task from a JSON body: the tactic's input model when it has one (422 otherwise), else any JSON."""
+    if t.input_model is not None:
+        try:
+            return t.input_model.model_validate_json(raw or b"null")
+        except ValidationError as e:
+            raise InvalidInput(_error(422, f"The {where} is not a valid {t.input_model.__name__} for tactic "
+                                           f"'{t.name}' (see GET /tactics for its input_schema).",
+                                      detail=e.errors(include_url=False, include_context=False))) from None
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        raise InvalidInput(_error(422, f"The {where} is not JSON; send the task as a JSON value.")) from None
+
+
+def _validate_each(t: ServedTactic, tasks: List[Any]) -> List[Any]:
+    if t.input_model is None:
+        return tasks
+    out = []
+    for i, task in enumerate(tasks):
+        try:
+            out.append(t.input_model.model_validate(task))
+        except ValidationError as e:
+            raise InvalidInput(_error(422, f"tasks[{i}] is not a valid {t.input_model.__name__} for tactic "
+                                           f"'{t.name}'.", index=i,
+                                      detail=e.errors(include_url=False, include_context=False))) from None
+    return out
+
+
+def _full(state: State) -> Optional[web.Response]:
+    """A 503 while draining, a 429 with Retry-After when every slot is taken, else ``None``."""
+    if state.draining:
+        return _error(503, "The server is shutting down; retry on another instance.")
+    if len(state.in_flight) >= state.limits.max_concurrency:
+        state.metrics.rejected += 1
+        return _json({"error": f"{len(state.in_flight)} calls are in flight, the limit (--max-concurrency "
+                               f"{state.limits.max_concurrency}); retry later."}, 429,
+                     headers={"Retry-After": str(state.limits.retry_after_s)})
+    return None
+
+
+def _start(state: State, t: ServedTactic, task: Any, tactic: Any = None) -> "asyncio.Future[Any]":
+    """Run the call in a task counted in flight until it really ends (a timed-out sync call too)."""
+    with use_model(t.model):  # the task copies this context: its agents and sub-tactics run on the model
+        fut = asyncio.ensure_future((tactic or t.tactic).acall(task, return_session=True,
+                                                               metadata={"served_by": "lllm serve"}))
+    state.in_flight.add(fut)
+    state.metrics.in_flight = len(state.in_flight)
+
+    def done(f: "asyncio.Future[Any]") -> None:
+        state.in_flight.discard(f)
+        state.metrics.in_flight = len(state.in_flight)
+        if not f.cancelled():
+            f.exception()  # retrieved: a failure is answered, not logged as "never retrieved"
+    fut.add_done_callback(done)
+    return fut
+
+
+def failure_body(t: ServedTactic, e: BaseException) -> Dict[str, Any]:
+    body: Dict[str, Any] = {"error": f"Tactic '{t.name}' failed: {type(e).__name__}: {e}", "type": type(e).__name__}
+    if isinstance(e, AgentCallError):
+        body["reason"] = e.reason
+    return body
+
+
+def _success(t: ServedTactic, state: State, session: Any) -> Dict[str, Any]:
+    cost = cost_of(session)
+    state.metrics.usage(t.name, cost["prompt_tokens"], cost["completion_tokens"], cost["usd"])
+    return {"tactic": t.name, "result": session.delivery, "session_id": session.session_id, "cost": cost}
+
+
+# ---------------------------------------------------------------------------------------------
+# Handlers
+# ---------------------------------------------------------------------------------------------
+
+async def healthz(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    return _json({"status": "draining" if state.draining else "ok", "tactics": len(state.tactics),
+                  "in_flight": len(state.in_flight)}, 503 if state.draining else 200)
+
+
+async def list_tactics(request: web.Request) -> web.StreamResponse:
+    return _json({"tactics": [t.describe() for t in request.app[STATE].tactics.values()]})
+
+
+async def get_openapi(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    return _json(openapi(list(state.tactics.values()), token=bool(state.token)))
+
+
+async def get_metrics(request: web.Request) -> web.StreamResponse:
+    return web.Response(text=request.app[STATE].metrics.render(), content_type="text/plain",
+                        headers={"X-Prometheus-Format": "0.0.4"})
+
+
+async def invoke(request: web.Request) -> web.StreamResponse:
+    state, t, started = request.app[STATE], _tactic(request), time.perf_counter()
+    status = 200
+    try:
+        try:
+            task = parse_task(t, await request.read())
+        except InvalidInput as bad:
+            state.metrics.error(t.name, "invalid_input")
+            status = 422
+            return bad.response
+        full = _full(state)
+        if full is not None:
+            state.metrics.error(t.name, "rejected")
+            status = full.status
+            return full
+        fut = _start(state, t, task)
+        try:
+            session = await asyncio.wait_for(asyncio.shield(fut), state.limits.timeout_s)
+        except asyncio.TimeoutError:
+            fut.cancel()  # an async call stops; a sync one ends in its thread, still counted in flight
+            state.metrics.error(t.name, "timeout")
+            status = 504
+            return _error(504, f"Tactic '{t.name}' did not finish within {state.limits.timeout_s:g} s "
+                               f"(--timeout).")
+        except Exception as e:  # noqa: BLE001 - the tactic's failure is the answer
+            state.metrics.error(t.name, "tactic_error")
+            status = 500
+            return _json(failure_body(t, e), 500)
+        return _json(_success(t, state, session))
+    finally:
+        state.metrics.observe(t.name, "invoke", status, time.perf_counter() - started)
+
+
+class _Events(BaseStreamHandler):
+    """Model text deltas and invocation ends, queued for the event stream (thread-safe)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, queue: "asyncio.Queue[Any]"):
+        self.loop, self.queue = loop, queue
+
+    def _put(self, event: str, data: Dict[str, Any]) -> None:
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (event, data))
+
+    def on_token(self, text: str) -> None:
+        self._put("token", {"text": text})
+
+    def on_done(self) -> None:
+        self._put("invoke", {"done": True})
+
+
+def session_events(session: Any) -> List[Any]:
+    """``(event, data)`` for what a finished call did, in time order: agent calls with their tool calls,
+    results and retries, and sub-tactic calls."""
+    rows: List[Any] = []
+    for agent, calls in session.agent_sessions.items():
+        for c in calls:
+            items: List[Any] = [("agent_call", {"agent": agent, "model": c.model, "state": c.state,
+                                                "invokes": c.invoke_count, "reason": c.reason,
+                                                "cost": {"prompt_tokens": c.cost.prompt_tokens,
+                                                         "completion_tokens": c.cost.completion_tokens,
+                                                         "usd": c.cost.cost}})]
+            for step, errors in sorted({**c.llm_recalls, **c.exception_retries}.items()):
+                items += [("retry", {"agent": agent, "step": step, "error": err.get("message", str(err))})
+                          for err in errors]
+            for step, fcs in sorted(c.interrupts.items()):
+                for fc in fcs:
+                    items.append(("tool_call", {"agent": agent, "step": step, "id": fc.id, "name": fc.name,
+                                                "arguments": fc.arguments}))
+                    items.append(("tool_result", {"agent": agent, "step": step, "id": fc.id, "name": fc.name,
+                                                  "result": fc.result_str, "error": fc.error_message}))
+            rows.append((c.started_at, items))
+    for name, subs in session.sub_tactic_sessions.items():
+        for s in subs:
+            rows.append((s.started_at, [("sub_tactic", {"name": name, "tactic": s.tactic_name, "state": s.state,
+                                                        "agent_calls": s.agent_call_count,
+                                                        "usd": s.total_cost.cost})]))
+    rows.sort(key=lambda r: r[0])
+    return [item for _, items in rows for item in items]
+
+
+def _sse(event: str, data: Any) -> bytes:
+    return f"event: {event}\ndata: {dumps(data)}\n\n".encode()
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: ``started``, ``token`` and ``invoke`` while it runs, then the call's
+    ``agent_call``/``tool_call``/``tool_result``/``retry``/``sub_tactic`` events, then ``result`` or ``error``."""
+    state, t, started = request.app[STATE], _tactic(request), time.perf_counter()
+    try:
+        task = parse_task(t, await request.read())
+    except InvalidInput as bad:
+        state.metrics.error(t.name, "invalid_input")
+        state.metrics.observe(t.name, "stream", 422, time.perf_counter() - started)
+        return bad.response
+    full = _full(state)
+    if full is not None:
+        state.metrics.error(t.name, "rejected")
+        state.metrics.observe(t.name, "stream", full.status, time.perf_counter() - started)
+        return full
+    queue: "asyncio.Queue[Any]" = asyncio.Queue()
+    tactic = copy.copy(t.tactic)  # the same configuration, its agents streaming to this request
+    tactic.stream = _Events(asyncio.get_running_loop(), queue)
+    fut = _start(state, t, task, tactic)
+    fut.add_done_callback(lambda _: queue.put_nowait(None))
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    outcome = "ok"
+    try:
+        await response.write(_sse("started", {"tactic": t.name, "task": task}))
+        deadline = time.monotonic() + state.limits.timeout_s
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), max(0.0, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                fut.cancel()
+                outcome = "timeout"
+                await response.write(_sse("error", {"error": f"Tactic '{t.name}' did not finish within "
+                                                              f"{state.limits.timeout_s:g} s (--timeout).",
+                                                     "type": "Timeout"}))
+                break
+            if item is None:
+                break
+            await response.write(_sse(*item))
+        if outcome == "ok":
+            if fut.cancelled():
+                outcome = "cancelled"
+                await response.write(_sse("error", {"error": "The call was cancelled.", "type": "Cancelled"}))
+            elif fut.exception() is not None:
+                outcome = "tactic_error"
+                await response.write(_sse("error", failure_body(t, fut.exception())))  # type: ignore[arg-type]
+            else:
+                session = fut.result()
+                for event, data in session_events(session):
+                    await response.write(_sse(event, data))
+                await response.write(_sse("result", _success(t, state, session)))
+    except (ConnectionResetError, asyncio.CancelledError):
+        fut.cancel()  # the client went away
+        outcome = "disconnected"
+    finally:
+        if outcome != "ok":
+            state.metrics.error(t.name, outcome)
+        state.metrics.observe(t.name, "stream", 200 if outcome == "ok" else 500, time.perf_counter() - started)
+    return response
+
+
+async def get_session(request: web.Request) -> web.StreamResponse:
+    store = request.app[STATE].store
+    if store is None:
+        raise ServeError("This server records no sessions (started with --no-save); restart it with --store PATH.")
+    sid = request.match_info["sid"]
+    try:
+        session = await asyncio.to_thread(store.load_session, sid)
+    except (KeyError, ValueError, FileNotFoundError):
+        raise KeyError(f"No session '{sid}' in the store") from None
+    return _json(session.model_dump(mode="json"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch jobs (durable: the tactic's bcall/ccall batch machinery, keyed by the job id)
+# ---------------------------------------------------------------------------------------------
+
+TOTAL_TAG = "lllm.serve.batch_total"
+
+
+async def post_batch(request: web.Request) -> web.StreamResponse:
+    """Start (or resume, with the same ``batch_id`` and tasks) a batch; answers 202 with the job id."""
+    state, t = request.app[STATE], _tactic(request)
+    if state.store is None:
+        raise ServeError("Batches are recorded in the session store; restart the server without --no-save.")
+    if state.draining:
+        return _error(503, "The server is shutting down; retry on another instance.")
+    try:
+        body = json.loads(await request.read() or b"null")
+    except ValueError:
+        return _error(422, "The body is not JSON; send {\"tasks\": [...], \"batch_id\": optional}.")
+    if not isinstance(body, dict) or not isinstance(body.get("tasks"), list) or not body["tasks"]:
+        return _error(422, "Send {\"tasks\": [task, ...], \"batch_id\": optional}: a non-empty list of tasks.")
+    job_id = body.get("batch_id") or uuid.uuid4().hex
+    if not isinstance(job_id, str) or not job_id.strip() or len(job_id) > 200:
+        return _error(422, "batch_id must be a non-empty string of at most 200 characters.")
+    running = state.jobs.get(job_id)
+    if running is not None and running["state"] == "running":
+        return _json(_job_view(running), 202)
+    try:
+        tasks = _validate_each(t, body["tasks"])
+    except InvalidInput as bad:
+        return bad.response
+    job: Dict[str, Any] = {"job_id": job_id, "tactic": t.name, "state": "running", "total": len(tasks),
+                           "results": None, "error": None, "started_at": time.time()}
+    state.jobs[job_id] = job
+
+    async def run() -> None:
+        try:
+            with use_model(t.model):
+                out = await t.tactic.ccall(tasks, batch_id=job_id, return_sessions=True, return_exceptions=True,
+                                           tags={TOTAL_TAG: str(len(tasks))})
+            job["results"] = [{"index": i, "error": f"{type(r).__name__}: {r}"} if isinstance(r, BaseException)
+                              else {"index": i, "result": r.delivery, "session_id": r.session_id}
+                              for i, r in enumerate(out)]
+            job["state"] = "done" if not any("error" in r for r in job["results"]) else "done_with_errors"
+        except asyncio.CancelledError:
+            job["state"] = "interrupted"
+            raise
+        except Exception as e:  # noqa: BLE001 - the job records why it stopped
+            job["state"], job["error"] = "failed", f"{type(e).__name__}: {e}"
+        finally:
+            job["ended_at"] = time.time()
+
+    task = asyncio.ensure_future(run())
+    state.job_tasks.add(task)
+    task.add_done_callback(state.job_tasks.discard)
+    return _json({**_job_view(job), "status_url": f"/jobs/{job_id}"}, 202)
+
+
+def _job_view(job: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in job.items() if v is not None}
+
+
+def _recorded(store: Any, job_id: str) -> List[Any]:
+    return list(store.list_sessions(tags={"lllm.batch_id": job_id}, state="success", limit=None))
+
+
+async def get_job(request: web.Request) -> web.StreamResponse:
+    """A job's state; after a restart, its progress as recorded in the store (resume: POST it again)."""
+    state, job_id = request.app[STATE], request.match_info["jid"]
+    job = state.jobs.get(job_id)
+    if state.store is None:
+        raise KeyError(f"No job '{job_id}'")
+    if job is not None and job["state"] != "running":
+        return _json(_job_view(job))
+    done = await asyncio.to_thread(_recorded, state.store, job_id)
+    if job is not None:
+        return _json({**_job_view(job), "completed": len(done)})
+    if not done:
+        raise KeyError(f"No job '{job_id}' (no batch with that id was started here or recorded in the store)")
+    tags = getattr(done[0], "tags", None) or {}
+    total = int(tags.get(TOTAL_TAG, 0)) or None
+    complete = total is not None and len(done) >= total
+    return _json({"job_id": job_id, "tactic": getattr(done[0], "tactic_name", None),
+                  "state": "done" if complete else "incomplete", "total": total, "completed": len(done),
+                  "note": None if complete else "Not running here: POST the same tasks with this batch_id to resume.",
+                  "results": sorted(({"index": int((getattr(s, "tags", None) or {}).get("lllm.batch_index", -1)),
+                                      "session_id": s.session_id} for s in done), key=lambda r: r["index"])})
+
+
+# ---------------------------------------------------------------------------------------------
+# The application and its lifecycle
+# ---------------------------------------------------------------------------------------------
+
+def create_app(tactics: List[ServedTactic], store: Any = None, token: Optional[str] = None,
+               limits: Optional[Limits] = None, mcp: bool = True) -> web.Application:
+    """The ``lllm serve`` application for ``tactics`` (sessions saved by each tactic's own log store;
+    ``store`` answers ``/sessions`` and ``/jobs``)."""
+    limits = limits or Limits()
+    by_name: Dict[str, ServedTactic] = {}
+    for t in tactics:
+        if t.name in by_name:
+            raise ServeError(f"Two tactics are served as '{t.name}'; serve one package at a time or rename one.")
+        by_name[t.name] = t
+    app = web.Application(middlewares=[guard], client_max_size=limits.max_body_bytes)
+    state = app[STATE] = State(by_name, store, token, limits)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/tactics", list_tactics)
+    app.router.add_get("/openapi.json", get_openapi)
+    app.router.add_get("/metrics", get_metrics)
+    app.router.add_post("/tactics/{name}/invoke", invoke)
+    app.router.add_post("/tactics/{name}/stream", stream)
+    app.router.add_post("/tactics/{name}/batch", post_batch)
+    app.router.add_get("/sessions/{sid}", get_session)
+    app.router.add_get("/jobs/{jid}", get_job)
+    if mcp:
+        from lllm.serve.mcp import add_mcp_routes
+        add_mcp_routes(app, state)
+
+    async def stop_jobs(app: web.Application) -> None:
+        for task in list(state.job_tasks):
+            task.cancel()  # a batch resumes from its records when posted again
+        await asyncio.gather(*state.job_tasks, return_exceptions=True)
+    app.on_shutdown.append(stop_jobs)
+    return app
+
+
+async def drain(app: web.Application) -> int:
+    """Refuse new calls and wait up to ``drain_s`` for those in flight; returns how many were cut off."""
+    state = app[STATE]
+    state.draining = True
+    pending = list(state.in_flight)
+    if pending:
+        _, left = await asyncio.wait(pending, timeout=state.limits.drain_s)
+        for fut in left:
+            fut.cancel()
+        return len(left)
+    return 0
+
+
+async def serve(app: web.Application, host: str, port: int, on_ready: Callable[[str], None],
+                stop: Optional[asyncio.Event] = None) -> None:
+    """Serve ``app`` until ``stop`` is set (or cancelled), then drain in-flight calls and close."""
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=app[STATE].limits.drain_s + 1)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=4096)
+    await site.start()
+    bound = runner.addresses[0][1]
+    on_ready(f"http://{f'[{host}]' if ':' in host else host}:{bound}")
+    try:
+        await (stop or asyncio.Event()).wait()
+    finally:
+        cut = await drain(app)
+        if cut:
+            logger.warning("lllm serve: %d call(s) still running after %gs were cancelled", cut,
+                           app[STATE].limits.drain_s)
+        await runner.cleanup()
+
+
+def check_bind(host: str, token: Optional[str]) -> None:
+    """Refuse to serve on a non-loopback ``host`` without a token."""
+    if not is_loopback(host) and not token:
+        raise ServeError(f"Refusing to serve on {host!r} without a token: anyone who can reach it could run the "
+                         f"tactics on your model keys. Set --token T (or LLLM_SERVE_TOKEN), or bind to 127.0.0.1.")
+
+
+__all__ = ["create_app", "serve", "drain", "check_bind", "Limits", "State", "STATE", "session_events", "dumps",
+           "parse_task", "cost_of"]

@@ -1,0 +1,170 @@
+"""``RemoteTactic``: a tactic served by ``lllm serve`` (or any server with the same routes), called like a
+local one. Typed results: the given output class, else a model rebuilt from the served JSON Schema."""
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple, Type
+
+import aiohttp
+from pydantic import BaseModel, create_model
+
+from lllm.core.aio import run_sync
+from lllm.errors import AgentCallError, ConfigError
+
+_TYPES: Dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool, "array": list,
+                          "object": dict}
+
+
+def model_from_schema(schema: Dict[str, Any], name: str = "RemoteOutput") -> Optional[Type[BaseModel]]:
+    """A pydantic model with the top-level fields of an object ``schema`` (nested objects stay dicts)."""
+    props = schema.get("properties")
+    if schema.get("type") != "object" or not isinstance(props, dict):
+        return None
+    required = set(schema.get("required") or [])
+    fields: Dict[str, Any] = {}
+    for key, sub in props.items():
+        kind = _TYPES.get(sub.get("type")) if isinstance(sub, dict) else None
+        typ: Any = kind if kind is not None else Any
+        fields[key] = (typ, ...) if key in required else (Optional[typ], sub.get("default") if isinstance(sub, dict) else None)
+    return create_model(str(schema.get("title") or name), **fields)
+
+
+@dataclass
+class RemoteCall:
+    """What ``call(..., return_session=True)`` gives: the typed result, the remote session id and cost."""
+
+    result: Any
+    session_id: Optional[str]
+    tactic: str
+    cost: Dict[str, Any] = field(default_factory=dict)
+
+
+class RemoteTactic:
+    """The tactic ``name`` at ``url`` (e.g. ``http://127.0.0.1:8000``): ``call``/``acall``/``bcall``/``ccall``
+    as a local tactic; a remote failure is raised as ``AgentCallError`` with the server's reason."""
+
+    def __init__(self, url: str, name: str, token: Optional[str] = None,
+                 output_model: Optional[Type[BaseModel]] = None, timeout: float = 300.0):
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"RemoteTactic: url must start with http:// or https://, got {url!r}")
+        self.url, self.name, self.token, self.timeout = url.rstrip("/"), name, token, timeout
+        self._output_model = output_model
+        self._info: Optional[Dict[str, Any]] = None
+
+    def __repr__(self) -> str:
+        return f"RemoteTactic({self.url!r}, {self.name!r})"
+
+    def _headers(self) -> Dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def _session(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(headers=self._headers(), timeout=aiohttp.ClientTimeout(total=self.timeout))
+
+    async def _request(self, http: aiohttp.ClientSession, method: str, path: str, body: Any = None) -> Tuple[int, Any]:
+        data = None if body is None else json.dumps(_plain(body))
+        try:
+            async with http.request(method, self.url + path, data=data,
+                                    headers={"Content-Type": "application/json"} if data is not None else None) as r:
+                text = await r.text()
+                try:
+                    return r.status, json.loads(text) if text else None
+                except ValueError:
+                    return r.status, {"error": text[:500]}
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            raise AgentCallError(f"Remote tactic '{self.name}' at {self.url}: {type(e).__name__}: {e}",
+                                 reason="remote_unreachable") from e
+
+    async def describe(self) -> Dict[str, Any]:
+        """The served description of this tactic (name, description, input and output schemas)."""
+        if self._info is None:
+            async with self._session() as http:
+                status, body = await self._request(http, "GET", "/tactics")
+            if status != 200:
+                raise self._error(status, body)
+            found = [t for t in body.get("tactics", []) if t.get("name") == self.name]
+            if not found:
+                raise AgentCallError(f"{self.url} serves no tactic '{self.name}'; it serves "
+                                     f"{[t.get('name') for t in body.get('tactics', [])]}", reason="remote_not_found")
+            self._info = found[0]
+        return self._info
+
+    async def output_model(self) -> Optional[Type[BaseModel]]:
+        """The class results are built as: the one given, else one rebuilt from the output schema."""
+        if self._output_model is None:
+            info = await self.describe()
+            self._output_model = model_from_schema(info.get("output_schema") or {}, f"{self.name}_output")
+        return self._output_model
+
+    def _error(self, status: int, body: Any) -> AgentCallError:
+        body = body if isinstance(body, dict) else {}
+        reason = body.get("reason") or {401: "remote_unauthorized", 404: "remote_not_found", 413: "remote_too_large",
+                                        422: "remote_invalid_input", 429: "remote_busy", 504: "remote_timeout"}.get(
+                                            status, "remote_error")
+        detail = json.dumps(body.get("detail"))[:2000] if body.get("detail") else ""
+        return AgentCallError(f"Remote tactic '{self.name}' at {self.url} answered {status}: "
+                              f"{body.get('error') or 'no reason given'}", reason=reason, detail=detail)
+
+    async def _invoke(self, http: aiohttp.ClientSession, task: Any, return_session: bool) -> Any:
+        status, body = await self._request(http, "POST", f"/tactics/{self.name}/invoke", task)
+        if status != 200:
+            raise self._error(status, body)
+        model = await self.output_model()
+        result = body.get("result")
+        if model is not None and isinstance(result, dict):
+            result = model.model_validate(result)
+        if return_session:
+            return RemoteCall(result, body.get("session_id"), self.name, body.get("cost") or {})
+        return result
+
+    async def acall(self, task: Any, return_session: bool = False) -> Any:
+        """Run the remote tactic on ``task`` (a model, dict or any JSON value) and return its typed result."""
+        async with self._session() as http:
+            return await self._invoke(http, task, return_session)
+
+    def call(self, task: Any, return_session: bool = False) -> Any:
+        """``acall`` from synchronous code."""
+        return run_sync(self.acall(task, return_session))
+
+    __call__ = call
+
+    async def ccall(self, tasks: List[Any], max_workers: int = 8, return_exceptions: bool = False,
+                    return_sessions: bool = False) -> List[Any]:
+        """Run every task, ``max_workers`` at a time; results in task order."""
+        gate = asyncio.Semaphore(max_workers)
+        async with self._session() as http:
+            async def one(task: Any) -> Any:
+                async with gate:
+                    return await self._invoke(http, task, return_sessions)
+            return list(await asyncio.gather(*(one(t) for t in tasks), return_exceptions=return_exceptions))
+
+    def bcall(self, tasks: List[Any], max_workers: int = 8, fail_fast: bool = True,
+              return_sessions: bool = False) -> List[Any]:
+        """``ccall`` from synchronous code; with ``fail_fast=False`` a failed slot holds its exception."""
+        return run_sync(self.ccall(tasks, max_workers, not fail_fast, return_sessions))
+
+    def as_function(self, name: Optional[str] = None, description: Optional[str] = None) -> Any:
+        """This remote tactic as a tool for an agent (a ``Function``; its input schema is the served one)."""
+        from lllm.core.tools import Function
+        info = run_sync(self.describe())
+        schema = info.get("input_schema") or {}
+        untyped = schema.get("type") != "object"
+        props = {"task": {"description": "the task"}} if untyped else schema.get("properties", {})
+        required = ["task"] if untyped else schema.get("required", [])
+        fn = Function(name or self.name, description or info.get("description") or f"Run remote tactic {self.name}",
+                      props, required, defs=None if untyped else schema.get("$defs"))
+
+        def run(**kwargs: Any) -> str:
+            result = self.call(kwargs.get("task") if untyped else kwargs)
+            return result.model_dump_json() if isinstance(result, BaseModel) else (
+                result if isinstance(result, str) else json.dumps(result, default=str))
+        fn.function = run
+        return fn
+
+
+def _plain(value: Any) -> Any:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
+__all__ = ["RemoteTactic", "RemoteCall", "model_from_schema"]
