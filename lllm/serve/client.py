@@ -102,9 +102,12 @@ class RemoteTactic:
         reason = body.get("reason") or {401: "remote_unauthorized", 404: "remote_not_found", 413: "remote_too_large",
                                         422: "remote_invalid_input", 429: "remote_busy", 504: "remote_timeout"}.get(
                                             status, "remote_error")
-        detail = json.dumps(body.get("detail"))[:2000] if body.get("detail") else ""
+        errors = body.get("detail") if isinstance(body.get("detail"), list) else []
+        fields = "; ".join(f"{'.'.join(map(str, d.get('loc', ())))}: {d.get('msg')}" for d in errors
+                           if isinstance(d, dict))
         return AgentCallError(f"Remote tactic '{self.name}' at {self.url} answered {status}: "
-                              f"{body.get('error') or 'no reason given'}", reason=reason, detail=detail)
+                              f"{body.get('error') or 'no reason given'}" + (f" ({fields})" if fields else ""),
+                              reason=reason, detail=json.dumps(errors)[:4000] if errors else "")
 
     async def _invoke(self, http: aiohttp.ClientSession, task: Any, return_session: bool) -> Any:
         status, body = await self._request(http, "POST", f"/tactics/{self.name}/invoke", task)

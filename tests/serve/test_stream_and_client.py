@@ -1,0 +1,102 @@
+"""Server-sent events while a tactic runs, and RemoteTactic against a real server."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import EXAMPLE, served
+from pydantic import BaseModel
+
+from lllm import Agent
+from lllm.errors import AgentCallError
+from lllm.serve.app import create_app
+from lllm.serve.client import RemoteCall, RemoteTactic
+
+
+def events(text: str):
+    out = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if not line.startswith(":"))
+        out.append((lines["event"], json.loads(lines["data"])))
+    return out
+
+
+def test_stream_reports_tokens_agent_calls_tool_calls_and_the_result(start):
+    s = start(create_app(served(EXAMPLE)))
+    status, headers, text = s.request("POST", "/tactics/travel_brief/stream", {"city": "Oslo", "month": "march"})
+    assert status == 200 and headers["Content-Type"] == "text/event-stream"
+    evs = events(text)
+    kinds = [k for k, _ in evs]
+    assert kinds[0] == "started" and evs[0][1]["task"] == {"city": "Oslo", "month": "march", "days": 3}
+    assert kinds[-1] == "result" and evs[-1][1]["result"]["city"] == "Oslo" and evs[-1][1]["cost"]["agent_calls"] == 2
+    tokens = "".join(d["text"] for k, d in evs if k == "token")
+    assert "Oslo" in tokens and kinds.count("invoke") == 2  # one per invocation that streamed text
+    calls = [d for k, d in evs if k == "agent_call"]
+    assert [(c["agent"], c["state"], c["invokes"]) for c in calls] == [("researcher", "success", 2), ("writer", "success", 1)]
+    tool_call = next(d for k, d in evs if k == "tool_call")
+    tool_result = next(d for k, d in evs if k == "tool_result")
+    assert tool_call["name"] == "get_climate" and tool_call["agent"] == "researcher"
+    assert tool_result["id"] == tool_call["id"] and "Oslo" in tool_result["result"] and tool_result["error"] is None
+    assert kinds.index("tool_call") < kinds.index("tool_result") < kinds.index("result")
+
+
+def test_stream_ends_with_an_error_event_and_rejects_bad_input(package_dir, start):
+    s = start(create_app(served(package_dir)))
+    evs = events(s.request("POST", "/tactics/echo/stream", {"topic": "fail"})[2])
+    assert [k for k, _ in evs] == ["started", "error"]
+    assert evs[1][1]["error"] == "Tactic 'echo' failed: ValueError: the topic 'fail' is refused"
+    status, _, text = s.request("POST", "/tactics/echo/stream", {"n": 1})
+    assert status == 422 and "topic" in text
+
+
+class MyResult(BaseModel):
+    summary: str
+    count: int
+
+
+async def test_remote_tactic_round_trip_typed(package_dir, start):
+    s = start(create_app(served(package_dir)))
+    remote = RemoteTactic(s.url, "echo")
+    out = await remote.acall({"topic": "ab", "n": 2})
+    assert type(out).__name__ == "Result" and out.summary == "abab" and out.count == 2  # rebuilt from the schema
+    given = RemoteTactic(s.url, "echo", output_model=MyResult)
+    assert await given.acall({"topic": "x"}) == MyResult(summary="x", count=1)
+    call = await given.acall({"topic": "y"}, return_session=True)
+    assert isinstance(call, RemoteCall) and call.result == MyResult(summary="y", count=1) and call.cost["usd"] == 0
+    assert [r.summary for r in await given.ccall([{"topic": "a"}, {"topic": "b", "n": 2}])] == ["a", "bb"]
+    assert await RemoteTactic(s.url, "slow").acall(0) == "slept 0"
+
+
+def test_remote_tactic_sync_calls_and_errors(package_dir, start):
+    s = start(create_app(served(package_dir), token="tok-0123456789"))
+    remote = RemoteTactic(s.url, "echo", token="tok-0123456789", output_model=MyResult)
+    assert remote.call({"topic": "q"}).summary == "q"
+    assert [r.count for r in remote.bcall([{"topic": "a", "n": 1}, {"topic": "b", "n": 3}])] == [1, 3]
+    with pytest.raises(AgentCallError, match="answered 500: Tactic 'echo' failed: ValueError: the topic 'fail'") as e:
+        remote.call({"topic": "fail"})
+    assert e.value.reason == "remote_error"
+    with pytest.raises(AgentCallError, match="answered 422: The body is not a valid Query") as e:
+        remote.call({"n": 2})
+    assert e.value.reason == "remote_invalid_input" and "(topic: Field required)" in str(e.value)
+    assert json.loads(e.value.detail)[0]["loc"] == ["topic"]
+    mixed = remote.bcall([{"topic": "ok"}, {"topic": "fail"}], fail_fast=False)
+    assert mixed[0].summary == "ok" and isinstance(mixed[1], AgentCallError)
+    with pytest.raises(AgentCallError, match="answered 401") as e:
+        RemoteTactic(s.url, "echo", output_model=MyResult).call({"topic": "a"})
+    assert e.value.reason == "remote_unauthorized"
+    with pytest.raises(AgentCallError, match="answered 404: No tactic 'nope' here; tactics: ") as e:
+        RemoteTactic(s.url, "nope", token="tok-0123456789").call({})
+    assert e.value.reason == "remote_not_found"
+
+
+def test_a_remote_tactic_is_a_tool_for_another_agent(package_dir, start):
+    s = start(create_app(served(package_dir)))
+    tool = RemoteTactic(s.url, "echo").as_function()
+    assert tool.name == "echo" and tool.required == ["topic"]
+    agent = Agent("caller", model="test", system_prompt="Use the tool.", tools=[tool])
+    agent.open("t")
+    agent.receive("Repeat something.")
+    session = agent.respond(return_session=True)
+    (fc,) = [c for calls in session.interrupts.values() for c in calls]
+    assert fc.name == "echo" and fc.error_message is None
+    assert fc.result == '{"summary":"test topic","count":1}' and fc.arguments["topic"] == "test topic"
