@@ -21,7 +21,7 @@ from lllm.core.spec import (
 from lllm.errors import ConfigError, ResourceNotFoundError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lllm.packages.runtime import Runtime
+    from lllm.core.protocols import RuntimeLike
 
 logger = logging.getLogger("lllm.config")
 
@@ -68,11 +68,11 @@ def _named_entries(value: Any) -> TypeGuard[List[Dict[str, Any]]]:
 # Named configs: inheritance, vendoring, profiles (§7)
 # ---------------------------------------------------------------------------------------------
 
-def _runtime(runtime: Optional["Runtime"]) -> "Runtime":
+def _runtime(runtime: Optional["RuntimeLike"]) -> Any:  # lllm.packages.Runtime: find_node, get
     return runtime or wiring.services.default_runtime()
 
 
-def _config_node(name: str, rt: "Runtime", package: Optional[str] = None) -> Any:
+def _config_node(name: str, rt: Any, package: Optional[str] = None) -> Any:
     """The config node for ``name``, tried in ``package`` first when the name has no ':'."""
     if package and ":" not in name:
         node = rt.find_node(f"{package}.configs:{name}", "config")
@@ -81,7 +81,7 @@ def _config_node(name: str, rt: "Runtime", package: Optional[str] = None) -> Any
     return rt.get_node(name, "config")
 
 
-def load_config(name: str, runtime: Optional["Runtime"] = None) -> Any:
+def load_config(name: str, runtime: Optional["RuntimeLike"] = None) -> Any:
     """The raw config registered under ``name`` (a copy: ``base`` is not followed)."""
     return copy.deepcopy(_runtime(runtime).get(name, "config"))
 
@@ -92,7 +92,7 @@ def _where(node: Any, of: str = "") -> str:
     return f"Config '{node.qualified_key}'" + (f" (base of '{of}')" if of else "") + (f" ({file})" if file else "")
 
 
-def _resolve_chain(data: Dict[str, Any], label: str, package: Optional[str], rt: "Runtime",
+def _resolve_chain(data: Dict[str, Any], label: str, package: Optional[str], rt: Any,
                    chain: List[str], where: str = "") -> Dict[str, Any]:
     """``data`` with its ``base`` chain merged underneath; ``chain`` holds the keys visited so far,
     ``where`` says in messages which config (and file) ``data`` is."""
@@ -116,7 +116,7 @@ def _resolve_chain(data: Dict[str, Any], label: str, package: Optional[str], rt:
     return merge_configs(_resolve_chain(node.value, key, pkg, rt, [*chain, key], _where(node, label)), own)
 
 
-def resolve_config(name: str, runtime: Optional["Runtime"] = None) -> Dict[str, Any]:
+def resolve_config(name: str, runtime: Optional["RuntimeLike"] = None) -> Dict[str, Any]:
     """The config ``name`` with its ``base`` chain followed (the child's package first) and merged under it.
 
     The result is a new dict without ``base``. A cycle raises ``ValueError`` showing the chain; a config
@@ -128,7 +128,7 @@ def resolve_config(name: str, runtime: Optional["Runtime"] = None) -> Dict[str, 
 
 
 def vendor_config(source: "str | Dict[str, Any]", overrides: Optional[Dict[str, Any]] = None, *,
-                  runtime: Optional["Runtime"] = None) -> Dict[str, Any]:
+                  runtime: Optional["RuntimeLike"] = None) -> Dict[str, Any]:
     """A standalone, fully resolved copy of a config (a name or a dict), with ``overrides`` merged on top."""
     rt = _runtime(runtime)
     if isinstance(source, str):
@@ -145,7 +145,7 @@ def vendor_config(source: "str | Dict[str, Any]", overrides: Optional[Dict[str, 
 
 
 def resolve_profile(default: str = "default", *, env_var: str = "LLLM_CONFIG_PROFILE",
-                    runtime: Optional["Runtime"] = None) -> Dict[str, Any]:
+                    runtime: Optional["RuntimeLike"] = None) -> Dict[str, Any]:
     """``resolve_config(os.environ.get(env_var, default))``; an unknown profile lists the configs."""
     import os
     rt = _runtime(runtime)
