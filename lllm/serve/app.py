@@ -410,15 +410,19 @@ async def post_batch(request: web.Request) -> web.StreamResponse:
                            "results": None, "error": None, "started_at": time.time()}
     state.jobs[job_id] = job
 
+    results: List[Any] = [None] * len(tasks)
+    job["completed"] = 0
+
     async def run() -> None:
         try:
             with use_model(t.model):
-                out = await t.tactic.ccall(tasks, batch_id=job_id, return_sessions=True, return_exceptions=True,
-                                           tags={TOTAL_TAG: str(len(tasks))})
-            job["results"] = [{"index": i, "error": f"{type(r).__name__}: {r}"} if isinstance(r, BaseException)
-                              else {"index": i, "result": r.delivery, "session_id": r.session_id}
-                              for i, r in enumerate(out)]
-            job["state"] = "done" if not any("error" in r for r in job["results"]) else "done_with_errors"
+                async for i, r in t.tactic.ccall(tasks, batch_id=job_id, return_sessions=True, return_exceptions=True,
+                                                 tags={TOTAL_TAG: str(len(tasks))}):
+                    results[i] = {"index": i, "error": f"{type(r).__name__}: {r}"} if isinstance(r, BaseException) \
+                        else {"index": i, "result": r.delivery, "session_id": r.session_id}
+                    job["completed"] += 1
+            job["results"] = results
+            job["state"] = "done" if not any("error" in r for r in results) else "done_with_errors"
         except asyncio.CancelledError:
             job["state"] = "interrupted"
             raise
@@ -449,9 +453,9 @@ async def get_job(request: web.Request) -> web.StreamResponse:
         raise KeyError(f"No job '{job_id}'")
     if job is not None and job["state"] != "running":
         return _json(_job_view(job))
-    done = await asyncio.to_thread(_recorded, state.store, job_id)
     if job is not None:
-        return _json({**_job_view(job), "completed": len(done)})
+        return _json(_job_view(job))
+    done = await asyncio.to_thread(_recorded, state.store, job_id)
     if not done:
         raise KeyError(f"No job '{job_id}' (no batch with that id was started here or recorded in the store)")
     tags = getattr(done[0], "tags", None) or {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Type
+from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Type
 
 import aiohttp
 from pydantic import BaseModel, create_model
@@ -133,19 +133,39 @@ class RemoteTactic:
     __call__ = call
 
     async def ccall(self, tasks: List[Any], max_workers: int = 8, return_exceptions: bool = False,
-                    return_sessions: bool = False) -> List[Any]:
-        """Run every task, ``max_workers`` at a time; results in task order."""
+                    return_sessions: bool = False) -> AsyncIterator[Tuple[int, Any]]:
+        """Yield ``(index, result)`` in completion order, ``max_workers`` calls at a time, as
+        ``Tactic.ccall``; a failure is raised (or yielded) when it occurs and the rest are cancelled."""
         gate = asyncio.Semaphore(max_workers)
         async with self._session() as http:
-            async def one(task: Any) -> Any:
+            async def one(i: int, task: Any) -> Tuple[int, Any]:
                 async with gate:
-                    return await self._invoke(http, task, return_sessions)
-            return list(await asyncio.gather(*(one(t) for t in tasks), return_exceptions=return_exceptions))
+                    try:
+                        return i, await self._invoke(http, task, return_sessions)
+                    except AgentCallError as e:
+                        if return_exceptions:
+                            return i, e
+                        raise
+            running = [asyncio.ensure_future(one(i, t)) for i, t in enumerate(tasks)]
+            try:
+                for fut in asyncio.as_completed(running):
+                    yield await fut
+            finally:
+                for f in running:
+                    f.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
+
+    async def _collect(self, tasks: List[Any], max_workers: int, return_exceptions: bool,
+                       return_sessions: bool) -> List[Any]:
+        out: List[Any] = [None] * len(tasks)
+        async for i, r in self.ccall(tasks, max_workers, return_exceptions, return_sessions):
+            out[i] = r
+        return out
 
     def bcall(self, tasks: List[Any], max_workers: int = 8, fail_fast: bool = True,
               return_sessions: bool = False) -> List[Any]:
-        """``ccall`` from synchronous code; with ``fail_fast=False`` a failed slot holds its exception."""
-        return run_sync(self.ccall(tasks, max_workers, not fail_fast, return_sessions))
+        """Every task's result in task order; with ``fail_fast=False`` a failed slot holds its exception."""
+        return run_sync(self._collect(tasks, max_workers, not fail_fast, return_sessions))
 
     def as_function(self, name: Optional[str] = None, description: Optional[str] = None) -> Any:
         """This remote tactic as a tool for an agent (a ``Function``; its input schema is the served one)."""

@@ -63,7 +63,8 @@ async def test_remote_tactic_round_trip_typed(package_dir, start):
     assert await given.acall({"topic": "x"}) == MyResult(summary="x", count=1)
     call = await given.acall({"topic": "y"}, return_session=True)
     assert isinstance(call, RemoteCall) and call.result == MyResult(summary="y", count=1) and call.cost["usd"] == 0
-    assert [r.summary for r in await given.ccall([{"topic": "a"}, {"topic": "b", "n": 2}])] == ["a", "bb"]
+    got = {i: r.summary async for i, r in given.ccall([{"topic": "a"}, {"topic": "b", "n": 2}])}
+    assert got == {0: "a", 1: "bb"}
     assert await RemoteTactic(s.url, "slow").acall(0) == "slept 0"
 
 
