@@ -22,7 +22,7 @@ from lllm.core.jsonable import to_json_safe
 from lllm.core.stream import BaseStreamHandler
 from lllm.core.tactic import use_model
 from lllm.errors import AgentCallError
-from lllm.secrets import scrub_text
+from lllm.secrets import environment_secrets, hide, known_secrets
 from lllm.serve.metrics import Metrics
 from lllm.serve.tactics import ServedTactic, ServeError, openapi
 from lllm.ui.server import is_loopback
@@ -60,9 +60,32 @@ STATE: web.AppKey[State] = web.AppKey("lllm_serve_state", State)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class _Secrets:
+    """The credentials to scrub: provider keys in the environment (read once per app: scanning the
+    environment costs ~75 µs, more than the rest of an answer) plus every one registered so far."""
+
+    def __init__(self) -> None:
+        self.env: List[str] = []
+        self.known: Any = None
+        self.merged: List[str] = []
+
+    def refresh_env(self) -> None:
+        self.env, self.known = environment_secrets(), None
+
+    def current(self) -> List[str]:
+        known = known_secrets()
+        if known is not self.known:
+            self.known, self.merged = known, sorted(set(known).union(self.env), key=len, reverse=True)
+        return self.merged
+
+
+_secrets = _Secrets()
+_secrets.refresh_env()
+
+
 def dumps(data: Any) -> str:
     """JSON text with every known credential replaced (the last step of every body sent)."""
-    return scrub_text(json.dumps(to_json_safe(data), ensure_ascii=False, default=str))
+    return hide(json.dumps(to_json_safe(data), ensure_ascii=False, default=str), _secrets.current())
 
 
 def _json(data: Any, status: int = 200, headers: Optional[Dict[str, str]] = None) -> web.Response:
@@ -235,9 +258,11 @@ async def invoke(request: web.Request) -> web.StreamResponse:
             state.metrics.error(t.name, "rejected")
             status = full.status
             return full
+        call_started = time.perf_counter()
         fut = _start(state, t, task)
         try:
             session = await asyncio.wait_for(asyncio.shield(fut), state.limits.timeout_s)
+            call_s = time.perf_counter() - call_started
         except asyncio.TimeoutError:
             fut.cancel()  # an async call stops; a sync one ends in its thread, still counted in flight
             state.metrics.error(t.name, "timeout")
@@ -248,7 +273,9 @@ async def invoke(request: web.Request) -> web.StreamResponse:
             state.metrics.error(t.name, "tactic_error")
             status = 500
             return _json(failure_body(t, e), 500)
-        return _json(_success(t, state, session))
+        answer = _json(_success(t, state, session))
+        state.metrics.server_time(t.name, time.perf_counter() - started - call_s)
+        return answer
     finally:
         state.metrics.observe(t.name, "invoke", status, time.perf_counter() - started)
 
@@ -477,6 +504,7 @@ def create_app(tactics: List[ServedTactic], store: Any = None, token: Optional[s
     """The ``lllm serve`` application for ``tactics`` (sessions saved by each tactic's own log store;
     ``store`` answers ``/sessions`` and ``/jobs``)."""
     limits = limits or Limits()
+    _secrets.refresh_env()
     by_name: Dict[str, ServedTactic] = {}
     for t in tactics:
         if t.name in by_name:

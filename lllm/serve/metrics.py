@@ -24,6 +24,7 @@ class Metrics:
         self.tokens: DefaultDict[Tuple[Tuple[str, str], ...], int] = defaultdict(int)
         self.cost: DefaultDict[Tuple[Tuple[str, str], ...], float] = defaultdict(float)
         self.latency: Dict[str, List[float]] = {}  # tactic -> [bucket counts..., +Inf count, sum]
+        self.overhead: Dict[str, List[float]] = {}  # tactic -> [count, sum]: handler time outside the call
         self.rejected = 0
         self.in_flight = 0
 
@@ -33,6 +34,12 @@ class Metrics:
             row = self.latency.setdefault(tactic, [0.0] * (len(BUCKETS) + 2))
             row[bisect.bisect_left(BUCKETS, seconds)] += 1
             row[-1] += seconds
+
+    def server_time(self, tactic: str, seconds: float) -> None:
+        with self._lock:
+            row = self.overhead.setdefault(tactic, [0.0, 0.0])
+            row[0] += 1
+            row[1] += seconds
 
     def error(self, tactic: str, kind: str) -> None:
         with self._lock:
@@ -72,6 +79,12 @@ class Metrics:
                     out.append(f"{name}_bucket{_labels((('tactic', tactic), ('le', le)))} {total:g}")
                 out.append(f"{name}_sum{_labels((('tactic', tactic),))} {row[-1]:.6f}")
                 out.append(f"{name}_count{_labels((('tactic', tactic),))} {total:g}")
+            name = "lllm_serve_overhead_seconds"
+            out.extend([f"# HELP {name} Time a successful invoke spent in the server outside the tactic call.",
+                        f"# TYPE {name} summary"])
+            for tactic, (count, total_s) in sorted(self.overhead.items()):
+                out.append(f"{name}_sum{_labels((('tactic', tactic),))} {total_s:.6f}")
+                out.append(f"{name}_count{_labels((('tactic', tactic),))} {count:g}")
         return "\n".join(out) + "\n"
 
 
