@@ -10,7 +10,8 @@ _EXPORTS = {"create_app": "app", "serve": "app", "Limits": "app", "check_bind": 
             "RemoteTactic": "client", "RemoteCall": "client", "model_from_schema": "client",
             "Metrics": "metrics"}
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["Limits", "Metrics", "RemoteCall", "RemoteTactic", "ServeError", "ServedTactic", "check_bind",
+           "create_app", "model_from_schema", "openapi", "serve"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.serve.app import Limits, check_bind, create_app, serve

@@ -22,9 +22,9 @@ def _package(rt: Any, target: str) -> str:
         info = load_package(path, runtime=rt)
         if info is not None:
             return str(info.effective_name)
+        from lllm.packages.manifest import parse_toml
         toml = path if path.is_file() else path / "lllm.toml"
-        import tomllib
-        name = tomllib.loads(toml.read_text(encoding="utf-8")).get("package", {}).get("name")
+        name = parse_toml(toml.read_text(encoding="utf-8")).get("package", {}).get("name")
         if name in rt.packages:
             return str(name)
         raise ServeError(f"{target}: its package is already loaded from elsewhere; serve it by name.")

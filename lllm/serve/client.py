@@ -25,7 +25,7 @@ def model_from_schema(schema: Dict[str, Any], name: str = "RemoteOutput") -> Opt
     required = set(schema.get("required") or [])
     fields: Dict[str, Any] = {}
     for key, sub in props.items():
-        kind = _TYPES.get(sub.get("type")) if isinstance(sub, dict) else None
+        kind = _TYPES.get(str(sub.get("type"))) if isinstance(sub, dict) else None
         typ: Any = kind if kind is not None else Any
         fields[key] = (typ, ...) if key in required else (Optional[typ], sub.get("default") if isinstance(sub, dict) else None)
     return create_model(str(schema.get("title") or name), **fields)

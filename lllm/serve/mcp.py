@@ -12,7 +12,7 @@ from aiohttp import web
 
 from lllm.core.jsonable import to_json_safe
 from lllm.secrets import scrub_text
-from lllm.serve.app import STATE, State, _start, failure_body
+from lllm.serve.app import State, _start, failure_body
 from lllm.serve.tactics import ServedTactic
 
 UNTYPED_INPUT = {"type": "object", "properties": {"task": {"description": "the task (any JSON)"}},
@@ -31,12 +31,12 @@ def build_server(state: State) -> Any:
 
     server: Any = Server("lllm-serve")
 
-    @server.list_tools()  # type: ignore[untyped-decorator]
+    @server.list_tools()
     async def list_tools() -> List[types.Tool]:
         return [types.Tool(name=t.name, description=t.description, inputSchema=_input_schema(t),
                            outputSchema=t.output_schema() or None) for t in state.tactics.values()]
 
-    @server.call_tool()  # type: ignore[untyped-decorator]
+    @server.call_tool()
     async def call_tool(name: str, arguments: Dict[str, Any]) -> Any:
         t = state.tactics.get(name)
         if t is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 import typing
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Type
+from typing import Any, Dict, List, Literal, Optional, Tuple, Type
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -78,7 +78,8 @@ def openapi(tactics: List[ServedTactic], title: str = "LLLM tactics", version: s
     schemas: Dict[str, Any] = {}
     refs: Dict[Any, Dict[str, Any]] = {}
     if models:
-        keyed = sorted(((m, "validation") for m in models), key=lambda x: x[0].__name__)
+        keyed: List[Tuple[Type[BaseModel], Literal["validation"]]] = \
+            sorted(((m, "validation") for m in models), key=lambda x: x[0].__name__)
         found, top = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
         refs = {m: s for (m, _), s in found.items()}
         schemas.update(top.get("$defs", {}))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
 from conftest import PLANTED, served
 
 from lllm.cli import main
