@@ -12,8 +12,7 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -21,42 +20,15 @@ from pydantic import ValidationError
 from lllm.core.jsonable import to_json_safe
 from lllm.core.stream import BaseStreamHandler
 from lllm.core.tactic import use_model
-from lllm.errors import AgentCallError
 from lllm.secrets import environment_secrets, hide, known_secrets
-from lllm.serve.metrics import Metrics
+from lllm.serve.calls import STATE, Limits, State, failure_body, start_call
+from lllm.serve.mcp import add_mcp_routes
 from lllm.serve.tactics import ServedTactic, ServeError, openapi
 from lllm.ui.server import is_loopback
 
 logger = logging.getLogger("lllm.serve")
 
 
-@dataclass
-class Limits:
-    """Operational limits: body size, per-call timeout, calls in flight, shutdown drain time."""
-
-    max_body_bytes: int = 1 << 20
-    timeout_s: float = 300.0
-    max_concurrency: int = 64
-    retry_after_s: int = 1
-    drain_s: float = 30.0
-
-
-@dataclass
-class State:
-    """Everything the handlers share."""
-
-    tactics: Dict[str, ServedTactic]
-    store: Any = None
-    token: Optional[str] = None
-    limits: Limits = field(default_factory=Limits)
-    metrics: Metrics = field(default_factory=Metrics)
-    in_flight: Set["asyncio.Future[Any]"] = field(default_factory=set)
-    jobs: Dict[str, Dict[str, Any]] = field(default_factory=dict)
-    job_tasks: Set["asyncio.Task[Any]"] = field(default_factory=set)
-    draining: bool = False
-
-
-STATE: web.AppKey[State] = web.AppKey("lllm_serve_state", State)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -106,7 +78,7 @@ def cost_of(session: Any) -> Dict[str, Any]:
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Token and host checks, then user errors as JSON; nothing unscrubbed leaves."""
     state = request.app[STATE]
-    if request.path != "/healthz" and not request.path.startswith("/mcp"):
+    if request.path != "/healthz":
         if state.token:
             given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() \
                 or request.headers.get("X-LLLM-Token", "")
@@ -189,30 +161,6 @@ def _full(state: State) -> Optional[web.Response]:
     return None
 
 
-def _start(state: State, t: ServedTactic, task: Any, tactic: Any = None) -> "asyncio.Future[Any]":
-    """Run the call in a task counted in flight until it really ends (a timed-out sync call too)."""
-    with use_model(t.model):  # the task copies this context: its agents and sub-tactics run on the model
-        fut = asyncio.ensure_future((tactic or t.tactic).acall(task, return_session=True,
-                                                               metadata={"served_by": "lllm serve"}))
-    state.in_flight.add(fut)
-    state.metrics.in_flight = len(state.in_flight)
-
-    def done(f: "asyncio.Future[Any]") -> None:
-        state.in_flight.discard(f)
-        state.metrics.in_flight = len(state.in_flight)
-        if not f.cancelled():
-            f.exception()  # retrieved: a failure is answered, not logged as "never retrieved"
-    fut.add_done_callback(done)
-    return fut
-
-
-def failure_body(t: ServedTactic, e: BaseException) -> Dict[str, Any]:
-    body: Dict[str, Any] = {"error": f"Tactic '{t.name}' failed: {type(e).__name__}: {e}", "type": type(e).__name__}
-    if isinstance(e, AgentCallError):
-        body["reason"] = e.reason
-    return body
-
-
 def _success(t: ServedTactic, state: State, session: Any) -> Dict[str, Any]:
     cost = cost_of(session)
     state.metrics.usage(t.name, cost["prompt_tokens"], cost["completion_tokens"], cost["usd"])
@@ -259,7 +207,7 @@ async def invoke(request: web.Request) -> web.StreamResponse:
             status = full.status
             return full
         call_started = time.perf_counter()
-        fut = _start(state, t, task)
+        fut = start_call(state, t, task)
         try:
             session = await asyncio.wait_for(asyncio.shield(fut), state.limits.timeout_s)
             call_s = time.perf_counter() - call_started
@@ -348,7 +296,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     queue: "asyncio.Queue[Any]" = asyncio.Queue()
     tactic = copy.copy(t.tactic)  # the same configuration, its agents streaming to this request
     tactic.stream = _Events(asyncio.get_running_loop(), queue)
-    fut = _start(state, t, task, tactic)
+    fut = start_call(state, t, task, tactic)
     fut.add_done_callback(lambda _: queue.put_nowait(None))
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
@@ -522,7 +470,6 @@ def create_app(tactics: List[ServedTactic], store: Any = None, token: Optional[s
     app.router.add_get("/sessions/{sid}", get_session)
     app.router.add_get("/jobs/{jid}", get_job)
     if mcp:
-        from lllm.serve.mcp import add_mcp_routes
         add_mcp_routes(app, state)
 
     async def stop_jobs(app: web.Application) -> None:

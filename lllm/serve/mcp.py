@@ -12,7 +12,7 @@ from aiohttp import web
 
 from lllm.core.jsonable import to_json_safe
 from lllm.secrets import scrub_text
-from lllm.serve.app import State, _start, failure_body
+from lllm.serve.calls import State, failure_body, start_call
 from lllm.serve.tactics import ServedTactic
 
 UNTYPED_INPUT = {"type": "object", "properties": {"task": {"description": "the task (any JSON)"}},
@@ -44,7 +44,7 @@ def build_server(state: State) -> Any:
         task = t.input_model.model_validate(arguments) if t.input_model else arguments.get("task")
         if state.draining or len(state.in_flight) >= state.limits.max_concurrency:
             raise RuntimeError("The server is full or shutting down; retry later.")
-        fut = _start(state, t, task)
+        fut = start_call(state, t, task)
         try:
             session = await asyncio.wait_for(asyncio.shield(fut), state.limits.timeout_s)
         except asyncio.TimeoutError:
@@ -71,7 +71,8 @@ async def run_stdio(state: State) -> None:
 
 
 def add_mcp_routes(app: web.Application, state: State) -> None:
-    """``POST /mcp``: streamable HTTP, stateless (no session id), each request answered as JSON."""
+    """``POST /mcp``: streamable HTTP, stateless (no session id), each request answered as JSON; the app's
+    guard checks the token (``Authorization: Bearer T``) and the loopback rule as for every route."""
     holder: Dict[str, Any] = {}
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -83,12 +84,6 @@ def add_mcp_routes(app: web.Application, state: State) -> None:
             return web.json_response({"error": "MCP needs the 'mcp' package: pip install 'lllm-core[mcp]'"}, status=501)
         if request.method != "POST":
             return web.Response(status=405, headers={"Allow": "POST"})
-        if state.token:
-            import hmac
-            given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(given.encode(), state.token.encode()):
-                return web.json_response({"error": "This server needs its token (Authorization: Bearer T)."},
-                                         status=401)
         try:
             message = types.JSONRPCMessage.model_validate_json(await request.read())
         except ValueError as e:

@@ -82,6 +82,19 @@ async def test_mcp_over_streamable_http(package_dir, start):
             assert slow.content[0].text == "slept 0"
 
 
+async def test_mcp_over_http_needs_the_token(package_dir, start):
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+    s = start(create_app(served(package_dir), token="tok-0123456789"))
+    assert s.request("POST", "/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"})[0] == 401
+    import httpx
+    async with httpx.AsyncClient(headers={"Authorization": "Bearer tok-0123456789"}) as http:
+        async with streamable_http_client(s.url + "/mcp", http_client=http) as (read, write, _):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                assert len((await session.list_tools()).tools) == 3
+
+
 async def test_mcp_over_stdio(package_dir, tmp_path):
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client

@@ -1,0 +1,69 @@
+"""One served call: the shared state of the server, the limits it runs under, and how a call is started."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Set
+
+from aiohttp import web
+
+from lllm.core.tactic import use_model
+from lllm.errors import AgentCallError
+from lllm.serve.metrics import Metrics
+from lllm.serve.tactics import ServedTactic
+
+
+@dataclass
+class Limits:
+    """Operational limits: body size, per-call timeout, calls in flight, shutdown drain time."""
+
+    max_body_bytes: int = 1 << 20
+    timeout_s: float = 300.0
+    max_concurrency: int = 64
+    retry_after_s: int = 1
+    drain_s: float = 30.0
+
+
+@dataclass
+class State:
+    """Everything the handlers share."""
+
+    tactics: Dict[str, ServedTactic]
+    store: Any = None
+    token: Optional[str] = None
+    limits: Limits = field(default_factory=Limits)
+    metrics: Metrics = field(default_factory=Metrics)
+    in_flight: Set["asyncio.Future[Any]"] = field(default_factory=set)
+    jobs: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    job_tasks: Set["asyncio.Task[Any]"] = field(default_factory=set)
+    draining: bool = False
+
+
+STATE: web.AppKey[State] = web.AppKey("lllm_serve_state", State)
+
+
+def start_call(state: State, t: ServedTactic, task: Any, tactic: Any = None) -> "asyncio.Future[Any]":
+    """Run the call in a task counted in flight until it really ends (a timed-out sync call too)."""
+    with use_model(t.model):  # the task copies this context: its agents and sub-tactics run on the model
+        fut = asyncio.ensure_future((tactic or t.tactic).acall(task, return_session=True,
+                                                               metadata={"served_by": "lllm serve"}))
+    state.in_flight.add(fut)
+    state.metrics.in_flight = len(state.in_flight)
+
+    def done(f: "asyncio.Future[Any]") -> None:
+        state.in_flight.discard(f)
+        state.metrics.in_flight = len(state.in_flight)
+        if not f.cancelled():
+            f.exception()  # retrieved: a failure is answered, not logged as "never retrieved"
+    fut.add_done_callback(done)
+    return fut
+
+
+def failure_body(t: ServedTactic, e: BaseException) -> Dict[str, Any]:
+    body: Dict[str, Any] = {"error": f"Tactic '{t.name}' failed: {type(e).__name__}: {e}", "type": type(e).__name__}
+    if isinstance(e, AgentCallError):
+        body["reason"] = e.reason
+    return body
+
+
+__all__ = ["Limits", "State", "STATE", "start_call", "failure_body"]
