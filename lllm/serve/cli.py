@@ -65,6 +65,15 @@ def build_served(rt: Any, package: str, config: Optional[str], model: Optional[s
     return served, notes
 
 
+def served_tactics(target: str, config: Optional[str] = None, model: Optional[str] = None, store: Any = None,
+                   runtime: Any = None, only: Optional[List[str]] = None) -> Tuple[List[ServedTactic], List[str]]:
+    """The tactics ``lllm serve TARGET`` serves (a package folder or a loaded package's name), built in
+    ``runtime`` (default: a new one), and its notices; pass them to ``lllm.serve.create_app``."""
+    from lllm.packages.runtime import Runtime
+    rt = runtime if runtime is not None else Runtime("serve")
+    return build_served(rt, _package(rt, target), config, model, store, only)
+
+
 def _store(explicit: Optional[str], rt: Any) -> Any:
     from lllm.logging.cli import open_store, store_path
     path = store_path(explicit)
@@ -145,4 +154,4 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_serve)
 
 
-__all__ = ["register", "cmd_serve", "build_served"]
+__all__ = ["register", "cmd_serve", "build_served", "served_tactics"]

@@ -90,11 +90,8 @@ def package_dir(tmp_path) -> Path:
 
 def served(package: Path, store: Any = None, **kw: Any) -> Any:
     """The package's tactics as `lllm serve` builds them, in a fresh runtime."""
-    from lllm.packages.runtime import Runtime
-    from lllm.serve.cli import _package, build_served
-    rt = Runtime("serve-test")
-    name = _package(rt, str(package))
-    tactics, _ = build_served(rt, name, None, None, store, **kw)
+    from lllm.serve.cli import served_tactics
+    tactics, _ = served_tactics(str(package), store=store, **kw)
     return tactics
 
 
