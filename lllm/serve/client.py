@@ -121,14 +121,36 @@ class RemoteTactic:
             return RemoteCall(result, body.get("session_id"), self.name, body.get("cost") or {})
         return result
 
-    async def acall(self, task: Any, return_session: bool = False) -> Any:
-        """Run the remote tactic on ``task`` (a model, dict or any JSON value) and return its typed result."""
+    async def acall(self, task: Any, return_session: bool = False, record_in: Any = None) -> Any:
+        """Run the remote tactic on ``task`` (a model, dict or any JSON value) and return its typed result.
+        ``record_in``: a running ``TacticCallSession`` (``self.session`` inside a tactic) that records the
+        remote call as a sub-session under this tactic's name, with the remote session id and cost."""
         async with self._session() as http:
-            return await self._invoke(http, task, return_session)
+            try:
+                out = await self._invoke(http, task, True)
+            except AgentCallError as e:
+                self._record(record_in, task, None, e)
+                raise
+        self._record(record_in, task, out, None)
+        return out if return_session else out.result
 
-    def call(self, task: Any, return_session: bool = False) -> Any:
+    def _record(self, parent: Any, task: Any, out: Optional[RemoteCall], error: Optional[BaseException]) -> None:
+        if parent is None:
+            return
+        from lllm.core.sessions import TacticCallSession
+        sub = TacticCallSession(tactic_name=self.name, tactic_path=f"{self.url}/tactics/{self.name}",
+                                session_id=out.session_id if out else None, state="running", task=_plain(task),
+                                metadata={"remote_url": self.url, "remote_cost": out.cost if out else {}})
+        if error is not None:
+            sub.failure(error)
+        else:
+            assert out is not None
+            sub.success(_plain(out.result))
+        parent.record_sub_tactic_call(self.name, sub)
+
+    def call(self, task: Any, return_session: bool = False, record_in: Any = None) -> Any:
         """``acall`` from synchronous code."""
-        return run_sync(self.acall(task, return_session))
+        return run_sync(self.acall(task, return_session, record_in))
 
     __call__ = call
 

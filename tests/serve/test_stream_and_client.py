@@ -90,6 +90,33 @@ def test_remote_tactic_sync_calls_and_errors(package_dir, start):
     assert e.value.reason == "remote_not_found"
 
 
+def test_the_calling_tactic_records_the_remote_session(package_dir, start, store):
+    from lllm import Tactic
+    s = start(create_app(served(package_dir, store), store=store))
+
+    class Caller(Tactic, register=False):
+        name = "caller"
+
+        def __init__(self, config=None, **kw):
+            super().__init__(config, **kw)
+            self.remote = RemoteTactic(s.url, "echo", output_model=MyResult)
+
+        def call(self, task):
+            first = self.remote.call({"topic": task}, record_in=self.session)
+            try:
+                self.remote.call({"topic": "fail"}, record_in=self.session)
+            except AgentCallError:
+                pass
+            return first.summary
+
+    session = Caller({}).__call__("hey", return_session=True)
+    assert session.delivery == "hey"
+    ok, failed = session.sub_tactic_sessions["echo"]
+    assert ok.state == "success" and ok.delivery == {"summary": "hey", "count": 1}
+    assert ok.session_id and store.load_session(ok.session_id).delivery["summary"] == "hey"
+    assert ok.metadata["remote_url"] == s.url and failed.state == "failure" and "refused" in failed.error
+
+
 def test_a_remote_tactic_is_a_tool_for_another_agent(package_dir, start):
     s = start(create_app(served(package_dir)))
     tool = RemoteTactic(s.url, "echo").as_function()
