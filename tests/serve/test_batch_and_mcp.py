@@ -7,7 +7,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, served
+from serve_support import ROOT, served
 
 from lllm.serve.app import create_app
 

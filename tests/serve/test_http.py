@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 import time
 
-from conftest import PLANTED, served
+from serve_support import PLANTED, served
 
 from lllm.cli import main
 from lllm.serve.app import Limits, create_app

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import EXAMPLE, served
 from pydantic import BaseModel
+from serve_support import EXAMPLE, served
 
 from lllm import Agent
 from lllm.errors import AgentCallError

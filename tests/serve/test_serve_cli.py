@@ -8,7 +8,7 @@ import subprocess
 import sys
 import urllib.request
 
-from conftest import ROOT
+from serve_support import ROOT
 
 
 def test_serve_a_package_folder_then_stop_on_sigterm(package_dir, tmp_path):
