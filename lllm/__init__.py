@@ -43,7 +43,7 @@ _EXPORTS = {
     "register_tactic_class": "lllm.core.tactic", "tactic": "lllm.core.functional",
     "BaseStreamHandler": "lllm.core.stream", "PrintStreamHandler": "lllm.core.stream",
     # configuration and runtime
-    "AgentSpec": "lllm.core.config", "parse_agent_configs": "lllm.core.config", "deep_merge": "lllm.core.config",
+    "AgentSpec": "lllm.core.spec", "parse_agent_configs": "lllm.core.spec", "deep_merge": "lllm.core.spec",
     "Runtime": "lllm.packages.runtime", "get_default_runtime": "lllm.packages.runtime",
     "set_default_runtime": "lllm.packages.runtime", "get_runtime": "lllm.packages.runtime",
     "ResourceNode": "lllm.packages.resource", "PackageInfo": "lllm.packages.resource",
@@ -60,9 +60,9 @@ _EXPORTS = {
     "load_runtime": "lllm.packages.discovery", "load_package": "lllm.packages.discovery",
     "find_config_file": "lllm.packages.manifest", "load_cwd_fallback": "lllm.packages.discovery",
     "load_prompt": "lllm.packages.runtime", "load_tool": "lllm.packages.runtime", "load_tactic": "lllm.packages.runtime",
-    "load_proxy": "lllm.packages.runtime", "load_resource": "lllm.packages.runtime", "load_config": "lllm.core.config",
-    "resolve_config": "lllm.core.config", "vendor_config": "lllm.core.config", "resolve_profile": "lllm.core.config",
-    "agent_config_schema": "lllm.core.config",
+    "load_proxy": "lllm.packages.runtime", "load_resource": "lllm.packages.runtime", "load_config": "lllm.packages.config",
+    "resolve_config": "lllm.packages.config", "vendor_config": "lllm.packages.config", "resolve_profile": "lllm.packages.config",
+    "agent_config_schema": "lllm.core.spec",
     "install_package": "lllm.packages.install", "export_package": "lllm.packages.install",
     "list_packages": "lllm.packages.install", "remove_package": "lllm.packages.install",
     "tactictool": "lllm.core.tactic_tools", "build_tactic_function": "lllm.core.tactic_tools",
@@ -79,16 +79,6 @@ __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from lllm.core.agent import Agent
-    from lllm.core.config import (
-        AgentSpec,
-        agent_config_schema,
-        deep_merge,
-        load_config,
-        parse_agent_configs,
-        resolve_config,
-        resolve_profile,
-        vendor_config,
-    )
     from lllm.core.const import APITypes, Modalities, Roles
     from lllm.core.context import ContextManager, DefaultContextManager
     from lllm.core.dialog import Dialog, DialogTreeNode
@@ -105,6 +95,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     )
     from lllm.core.protocols import InvokeResult
     from lllm.core.sessions import AgentCallSession, InvokeTrace, TacticCallSession
+    from lllm.core.spec import AgentSpec, agent_config_schema, deep_merge, parse_agent_configs
     from lllm.core.stream import BaseStreamHandler, PrintStreamHandler
     from lllm.core.tactic import Tactic, build_tactic, register_tactic_class, use_invoker
     from lllm.core.tactic_tools import (
@@ -144,6 +135,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     )
     from lllm.logging.replay import rerun
     from lllm.mcp import MCPServer
+    from lllm.packages.config import load_config, resolve_config, resolve_profile, vendor_config
     from lllm.packages.discovery import load_cwd_fallback, load_package, load_runtime
     from lllm.packages.install import export_package, install_package, list_packages, remove_package
     from lllm.packages.manifest import find_config_file

@@ -40,11 +40,11 @@ class LLLMServices(Services):
         return current_loading(runtime) if isinstance(runtime, Runtime) else None
 
     def resolve_config(self, name: str, runtime: "RuntimeLike") -> Dict[str, Any]:
-        from lllm.core.config import resolve_config
+        from lllm.packages.config import resolve_config
         return resolve_config(name, runtime=_runtime(runtime))
 
     def vendor_config(self, config: Dict[str, Any], runtime: "RuntimeLike") -> Dict[str, Any]:
-        from lllm.core.config import vendor_config
+        from lllm.packages.config import vendor_config
         return vendor_config(config, runtime=_runtime(runtime))
 
     def prompt_functions(self, prompt: "Prompt", runtime: "Optional[RuntimeLike]") -> "Dict[str, Function]":

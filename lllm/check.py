@@ -49,7 +49,7 @@ def _failure(e: BaseException) -> str:
 
 
 def _configs(rt: Any, package: Optional[str]) -> Iterator[Problem]:
-    from lllm.core.config import KNOWN_AGENT_KEYS, misspelled_agent_key, resolve_config
+    from lllm.packages.config import KNOWN_AGENT_KEYS, misspelled_agent_key, resolve_config
     from lllm.packages.tool_binding import resolve_tool_ref
     for node in _nodes(rt, "config", package):
         where = f"config {node.qualified_key}"
@@ -95,8 +95,8 @@ def _agent_entries(config: Dict[str, Any]) -> Iterator[tuple]:
 
 
 def _tactics(rt: Any, package: Optional[str]) -> Iterator[Problem]:
-    from lllm.core.config import parse_agent_configs
     from lllm.core.tactic_tools import build_tactic_function, find_tactic_config, tactic_tools
+    from lllm.packages.config import parse_agent_configs
     for node in _nodes(rt, "tactic", package):
         where = f"tactic {node.qualified_key}"
         try:

@@ -58,7 +58,7 @@ def _run_config(rt: Any, node: Any, name: Optional[str]) -> Dict[str, Any]:
 
 def with_model(config: Dict[str, Any], model: str) -> Dict[str, Any]:
     """``config`` with every agent on ``model`` (global and per-agent ``model_name``)."""
-    from lllm.core.config import deep_merge
+    from lllm.packages.config import deep_merge
     out = deep_merge(config, {"global": {"model_name": model}})
     for entry in out.get("agent_configs") or []:
         if isinstance(entry, dict) and "model_name" in entry:

@@ -33,6 +33,7 @@ MOVED_MODULES: Dict[str, str] = {
     "lllm.core.tool_binding": "lllm.packages.tool_binding",
     "lllm.core.skills": "lllm.packages.skills",
     "lllm.core.batch_leases": "lllm.logging.batch_leases",
+    "lllm.core.config": "lllm.packages.config",
 }
 """Old module path -> new home. Importing the old path gives the very same module object."""
 

@@ -10,8 +10,8 @@ import lllm
 
 SPEC_NAMES = ["Tactic", "Agent", "Prompt", "Dialog", "Message", "Function", "tool", "tactictool", "vendor_config",
               "load_tool", "Proxy", "AgentCallError", "MCP", "DefaultTagParser", "build_tactic", "LogStore"]
-OLD_MODULES = ["lllm.core.prompt", "lllm.core.dialog", "lllm.core.agent", "lllm.core.tactic", "lllm.packages.runtime",
-               "lllm.packages.resource", "lllm.core.config", "lllm.core.const", "lllm.invokers", "lllm.invokers.base",
+OLD_MODULES = ["lllm.core.prompt", "lllm.core.dialog", "lllm.core.agent", "lllm.core.tactic", "lllm.core.runtime",
+               "lllm.core.resource", "lllm.core.config", "lllm.core.const", "lllm.invokers", "lllm.invokers.base",
                "lllm.invokers.litellm", "lllm.proxies", "lllm.sandbox", "lllm.logging", "lllm.testing", "lllm.errors"]
 
 

@@ -81,7 +81,7 @@ class Agent:
                        ("max_llm_recall", max_llm_recall), ("rate_limit_retries", rate_limit_retries)):
             if not isinstance(v, int) or v < 0:
                 raise ValueError(f"Agent '{name}': {key} must be an integer >= 0, got {v!r}")
-        from lllm.core.config import check_seconds
+        from lllm.core.spec import check_seconds
         retry_wait = check_seconds(f"Agent '{name}'", "max_retry_wait_s", max_retry_wait_s)
         assert retry_wait is not None  # only call_deadline_s may be None
         call_deadline_s = check_seconds(f"Agent '{name}'", "call_deadline_s", call_deadline_s)

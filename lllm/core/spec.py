@@ -5,6 +5,7 @@ Regenerate ``lllm/schemas/agent-config.schema.json`` after changing the model wi
 ``python -m lllm.core.spec``."""
 from __future__ import annotations
 
+import copy
 import difflib
 import functools
 import json
@@ -329,12 +330,22 @@ def check_config_shape(config: Any, where: str) -> Dict[str, Any]:
     return config
 
 
+def deep_merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]:
+    """A new dict: dicts merge recursively; lists, scalars and explicit ``None`` replace. Inputs untouched."""
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
 def parse_agent_configs(config: Dict[str, Any], agent_group: List[str], tactic_name: str, *,
                         source: Optional[str] = None) -> Dict[str, AgentSpec]:
     """Merge ``global`` into every agent entry and return specs for ``agent_group`` (in its order).
 
     ``source`` (say, the config's key and file) is named in the ``ConfigError`` of a bad agent."""
-    from lllm.core.config import deep_merge  # the config-file helpers sit above the declaration
     check_config_shape(config, f"Tactic '{tactic_name}': config" + (f" ({source})" if source else ""))
     glob = config.get("global") or {}
     entries: Dict[str, Dict[str, Any]] = {}
@@ -400,7 +411,7 @@ def write_agent_config_schema(path: Path = SCHEMA_PATH) -> Path:
 
 
 __all__ = ["AgentSpec", "KNOWN_AGENT_KEYS", "SCHEMA_PATH", "agent_config_schema", "agent_config_schema_text",
-           "check_config_shape", "check_seconds", "misspelled_agent_key", "parse_agent_configs",
+           "check_config_shape", "check_seconds", "deep_merge", "misspelled_agent_key", "parse_agent_configs",
            "write_agent_config_schema"]
 
 if __name__ == "__main__":  # python -m lllm.core.spec [PATH]

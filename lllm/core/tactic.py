@@ -28,8 +28,8 @@ from pydantic import BaseModel, ValidationError
 from lllm._version import __version__
 from lllm.core import wiring
 from lllm.core.aio import run_sync
-from lllm.core.config import parse_agent_configs
 from lllm.core.sessions import TacticCallSession
+from lllm.core.spec import parse_agent_configs
 from lllm.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover

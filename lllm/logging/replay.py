@@ -293,7 +293,7 @@ def apply_overrides(config: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[s
     """``config`` with ``overrides`` applied: a key with dots is a path (``set_path``), any other key is
     merged as ``base`` inheritance merges (``merge_configs``: agent entries by name). An override that leaves the config as it was raises ``ConfigError``: a fork that
     silently reproduces its parent is never what was meant."""
-    from lllm.core.config import merge_configs
+    from lllm.packages.config import merge_configs
     out = config
     for key, value in overrides.items():
         before = out

@@ -1,40 +1,27 @@
 """Config files: ``base`` inheritance, vendoring and profiles (§7), and the merge rules they share.
 
-An agent's declaration (``AgentSpec``, ``parse_agent_configs``, the JSON Schema) lives in ``lllm.core.spec``;
-its names are importable from here as in 0.1.x."""
+An agent's declaration (``AgentSpec``, ``parse_agent_configs``, the JSON Schema) is core's and lives in
+``lllm.core.spec``; its names are importable from here and from ``lllm.core.config`` as in 0.1.x."""
 from __future__ import annotations
 
 import copy
 import logging
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, TypeGuard
+from typing import Any, Dict, List, Optional, TypeGuard
 
-from lllm.core import wiring
 from lllm.core.spec import (
     KNOWN_AGENT_KEYS,
     AgentSpec,
     agent_config_schema,
     check_config_shape,
     check_seconds,
+    deep_merge,
     misspelled_agent_key,
     parse_agent_configs,
 )
 from lllm.errors import ConfigError, ResourceNotFoundError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from lllm.core.protocols import RuntimeLike
+from lllm.packages.runtime import Runtime, get_default_runtime
 
 logger = logging.getLogger("lllm.config")
-
-
-def deep_merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]:
-    """A new dict: dicts merge recursively; lists, scalars and explicit ``None`` replace. Inputs untouched."""
-    out = copy.deepcopy(base)
-    for k, v in override.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = deep_merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
 
 
 def merge_configs(base: Dict[str, Any], child: Dict[str, Any]) -> Dict[str, Any]:
@@ -68,8 +55,8 @@ def _named_entries(value: Any) -> TypeGuard[List[Dict[str, Any]]]:
 # Named configs: inheritance, vendoring, profiles (§7)
 # ---------------------------------------------------------------------------------------------
 
-def _runtime(runtime: Optional["RuntimeLike"]) -> Any:  # lllm.packages.Runtime: find_node, get
-    return runtime or wiring.services.default_runtime()
+def _runtime(runtime: Optional[Runtime]) -> Runtime:
+    return runtime or get_default_runtime()
 
 
 def _config_node(name: str, rt: Any, package: Optional[str] = None) -> Any:
@@ -81,7 +68,7 @@ def _config_node(name: str, rt: Any, package: Optional[str] = None) -> Any:
     return rt.get_node(name, "config")
 
 
-def load_config(name: str, runtime: Optional["RuntimeLike"] = None) -> Any:
+def load_config(name: str, runtime: Optional[Runtime] = None) -> Any:
     """The raw config registered under ``name`` (a copy: ``base`` is not followed)."""
     return copy.deepcopy(_runtime(runtime).get(name, "config"))
 
@@ -116,7 +103,7 @@ def _resolve_chain(data: Dict[str, Any], label: str, package: Optional[str], rt:
     return merge_configs(_resolve_chain(node.value, key, pkg, rt, [*chain, key], _where(node, label)), own)
 
 
-def resolve_config(name: str, runtime: Optional["RuntimeLike"] = None) -> Dict[str, Any]:
+def resolve_config(name: str, runtime: Optional[Runtime] = None) -> Dict[str, Any]:
     """The config ``name`` with its ``base`` chain followed (the child's package first) and merged under it.
 
     The result is a new dict without ``base``. A cycle raises ``ValueError`` showing the chain; a config
@@ -128,7 +115,7 @@ def resolve_config(name: str, runtime: Optional["RuntimeLike"] = None) -> Dict[s
 
 
 def vendor_config(source: "str | Dict[str, Any]", overrides: Optional[Dict[str, Any]] = None, *,
-                  runtime: Optional["RuntimeLike"] = None) -> Dict[str, Any]:
+                  runtime: Optional[Runtime] = None) -> Dict[str, Any]:
     """A standalone, fully resolved copy of a config (a name or a dict), with ``overrides`` merged on top."""
     rt = _runtime(runtime)
     if isinstance(source, str):
@@ -145,7 +132,7 @@ def vendor_config(source: "str | Dict[str, Any]", overrides: Optional[Dict[str, 
 
 
 def resolve_profile(default: str = "default", *, env_var: str = "LLLM_CONFIG_PROFILE",
-                    runtime: Optional["RuntimeLike"] = None) -> Dict[str, Any]:
+                    runtime: Optional[Runtime] = None) -> Dict[str, Any]:
     """``resolve_config(os.environ.get(env_var, default))``; an unknown profile lists the configs."""
     import os
     rt = _runtime(runtime)
@@ -162,6 +149,6 @@ __all__ = ["AgentSpec", "deep_merge", "merge_configs", "misspelled_agent_key", "
 
 from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
 
-__getattr__ = _lazy_exports(__name__, {"find_config_file": "lllm.core.manifest", "load_toml": "lllm.compat",
-                                       "load_package": "lllm.core.discovery",
-                                       "load_cwd_fallback": "lllm.core.discovery"})
+__getattr__ = _lazy_exports(__name__, {"find_config_file": "lllm.packages.manifest", "load_toml": "lllm.compat",
+                                       "load_package": "lllm.packages.discovery",
+                                       "load_cwd_fallback": "lllm.packages.discovery"})

@@ -82,5 +82,5 @@ __all__ = ["ResourceNode", "PackageInfo"]
 from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
 
 __getattr__ = _lazy_exports(__name__, {"load_prompt": "lllm.packages.runtime", "load_tactic": "lllm.packages.runtime",
-                                       "load_proxy": "lllm.packages.runtime", "load_config": "lllm.core.config",
+                                       "load_proxy": "lllm.packages.runtime", "load_config": "lllm.packages.config",
                                        "load_resource": "lllm.packages.runtime"})

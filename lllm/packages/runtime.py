@@ -183,8 +183,6 @@ class Runtime:
         node = self._nodes.get(key)
         return node if node is not None and (resource_type is None or node.resource_type == resource_type) else None
 
-    _exact_node = find_node  # the pre-0.2 private name, kept for code that reached in
-
     def get(self, key: str, resource_type: Optional[str] = None) -> Any:
         return self.get_node(key, resource_type).value
 
@@ -424,7 +422,7 @@ def __getattr__(name: str) -> Any:  # discovery lives in its own module; these s
         from lllm.packages import discovery
         return getattr(discovery, name)
     if name == "load_config":
-        from lllm.core.config import load_config
+        from lllm.packages.config import load_config
         return load_config
     if name in ("install_package", "export_package", "list_packages", "remove_package"):
         from lllm.packages import install as packages

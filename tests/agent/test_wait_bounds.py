@@ -12,8 +12,8 @@ import pytest
 from support.fake_server import FakeServers
 
 from lllm import Agent, Function, Tactic
-from lllm.core.config import AgentSpec
 from lllm.errors import AgentCallError, ConfigError, ProviderError
+from lllm.packages.config import AgentSpec
 
 BOUND_S = 25.0  # far below any wait these tests guard against (a day; 1000 s; a 30 s hang)
 

@@ -10,7 +10,7 @@ from tests.architecture.import_graph import import_graph
 
 LEAVES = {"lllm.errors", "lllm.secrets", "lllm.lazy", "lllm._version"}  # import nothing of lllm's but each other
 TOP = {"lllm", "lllm._wiring", "lllm.compat", "lllm.cli", "lllm.check", "lllm.scaffold", "lllm.testing", "lllm.utils"}
-SUBPACKAGES = ("core", "packages", "invokers", "logging", "proxies", "sandbox", "ui")
+SUBPACKAGES = ("core", "packages", "invokers", "logging", "proxies", "sandbox", "ui", "serve")
 
 
 def component(module: str) -> str:

@@ -151,7 +151,7 @@ def test_build_tactic_from_a_config_name(rt):
 
 
 def test_agent_group_configs_merge_with_global():
-    from lllm.core.config import parse_agent_configs
+    from lllm.packages.config import parse_agent_configs
     specs = parse_agent_configs({"global": {"model_name": "test", "model_args": {"a": 1}},
                                  "agent_group_configs": {"critic": {"system_prompt": "C", "model_args": {"b": 2}}}},
                                 ["critic"], "t")
@@ -159,7 +159,7 @@ def test_agent_group_configs_merge_with_global():
 
 
 def test_an_agent_declared_twice_in_agent_configs_is_an_error():
-    from lllm.core.config import parse_agent_configs
+    from lllm.packages.config import parse_agent_configs
     config = {"agent_configs": [{"name": "a", "model_name": "test", "system_prompt": "1"},
                                 {"name": "a", "model_name": "test", "system_prompt": "2"}]}
     with pytest.raises(ConfigError) as e:

@@ -14,10 +14,10 @@ import pytest
 pytest.importorskip("mcp", reason="MCP tools need the 'mcp' extra")
 
 from lllm import Agent, Prompt, Roles, Tactic  # noqa: E402
-from lllm.core.config import parse_agent_configs  # noqa: E402
 from lllm.core.message import FunctionCall  # noqa: E402
 from lllm.errors import ConfigError  # noqa: E402
 from lllm.mcp import MCPError, MCPScope, MCPServer, mcp_servers_for  # noqa: E402
+from lllm.packages.config import parse_agent_configs  # noqa: E402
 from lllm.packages.runtime import Runtime  # noqa: E402
 from lllm.testing import MockInvoker, tool_calls  # noqa: E402
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lllm import Agent, build_tactic, load_runtime, resolve_config
-from lllm.core.config import AgentSpec
+from lllm.packages.config import AgentSpec
 from lllm.proxies import ProxyManager, build_proxy_surface
 from lllm.testing import MockInvoker
 

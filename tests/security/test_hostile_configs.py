@@ -14,8 +14,8 @@ import pytest
 from support.pkgtree import fresh_default_runtime, isolated, write_tree  # noqa: F401 - autouse fixtures
 
 from lllm.core import yamlsafe
-from lllm.core.config import check_config_shape, parse_agent_configs, resolve_config
 from lllm.errors import ConfigError, PackageError
+from lllm.packages.config import check_config_shape, parse_agent_configs, resolve_config
 from lllm.packages.discovery import load_package, read_data_file, split_front_matter
 from lllm.packages.manifest import check_name, normalize_prefix, read_manifest
 from lllm.packages.runtime import Runtime

@@ -10,12 +10,12 @@ import warnings
 import pytest
 
 from lllm import Agent, Roles
-from lllm.core.config import parse_agent_configs
 from lllm.core.message import FunctionCall
 from lllm.core.prompt import Prompt
 from lllm.core.tools import tool
 from lllm.errors import ConfigError
 from lllm.invokers.anthropic import anthropic_skills
+from lllm.packages.config import parse_agent_configs
 from lllm.packages.skills import SKILLS_BETA, SkillSet, resolve_skills, skill_search_dirs
 from lllm.testing import MockInvoker, tool_calls
 

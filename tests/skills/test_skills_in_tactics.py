@@ -8,8 +8,8 @@ import inspect
 import pytest
 
 from lllm import Tactic
-from lllm.core.config import AgentSpec, parse_agent_configs
 from lllm.errors import ConfigError
+from lllm.packages.config import AgentSpec, parse_agent_configs
 from lllm.packages.runtime import Runtime
 from lllm.packages.skills import SKILLS_BETA
 from lllm.testing import MockInvoker, tool_calls
