@@ -6,15 +6,16 @@ lists every kept path and every deliberate change."""
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.util
 import sys
+from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, cast
 
 from lllm.lazy import lazy_exports
 
 if TYPE_CHECKING:  # pragma: no cover
+    from importlib.abc import Loader
+
     from lllm.invokers.base import BaseInvoker
     from lllm.packages.runtime import Runtime
 
@@ -38,11 +39,12 @@ MOVED_MODULES: Dict[str, str] = {
 """Old module path -> new home. Importing the old path gives the very same module object."""
 
 
-class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Resolves the old module paths in ``MOVED_MODULES`` to their new modules (last on ``sys.meta_path``)."""
+class _MovedModules:
+    """Finder and loader (PEP 451) resolving the old paths in ``MOVED_MODULES`` to their new modules; it is
+    last on ``sys.meta_path``. (No ``importlib.abc`` base classes: importing those costs 20 ms.)"""
 
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        return importlib.util.spec_from_loader(fullname, self) if fullname in MOVED_MODULES else None
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Optional[ModuleSpec]:
+        return ModuleSpec(fullname, cast("Loader", self)) if fullname in MOVED_MODULES else None
 
     def create_module(self, spec: Any) -> ModuleType:
         module = importlib.import_module(MOVED_MODULES[spec.name])
