@@ -2,7 +2,9 @@
 
 Security follows ``lllm ui``: without a token it binds to loopback only and the ``Host`` header must
 name a loopback address; with one, every request but ``/healthz`` must carry ``Authorization: Bearer T``
-(or ``X-LLLM-Token``). Every body it sends is scrubbed of known credentials (``lllm.secrets``)."""
+(or ``X-LLLM-Token``). A POST must be JSON (``Content-Type: application/json``, which a cross-site page
+cannot send without a CORS preflight this server never grants) and not from another origin. Every body
+it sends is scrubbed of known credentials (``lllm.secrets``)."""
 from __future__ import annotations
 
 import asyncio
@@ -88,6 +90,12 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         elif not is_loopback(request.url.host or ""):
             return _error(403, f"Host {request.host!r} is not a loopback address; use 127.0.0.1 or localhost, "
                                f"or start the server with --token.")
+    if request.method == "POST":  # no cross-site form or text/plain POST from a web page the user visits
+        origin = request.headers.get("Origin")
+        if origin and origin != "null" and origin.split("://", 1)[-1] != request.host:
+            return _error(403, f"Cross-origin request from {origin!r} refused.")
+        if request.content_type != "application/json":
+            return _error(415, "POST a JSON body with the header 'Content-Type: application/json'.")
     try:
         return await handler(request)
     except web.HTTPRequestEntityTooLarge:

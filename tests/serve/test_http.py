@@ -80,6 +80,15 @@ def test_without_a_token_only_loopback(package_dir, start, capsys):
     assert "Refusing to serve on '0.0.0.0' without a token" in capsys.readouterr().err
 
 
+def test_cross_site_posts_are_refused(package_dir, start):
+    s = start(create_app(served(package_dir)))
+    status, body = s.json("POST", "/tactics/echo/invoke", {"topic": "a"}, headers={"Content-Type": "text/plain"})
+    assert status == 415 and "Content-Type: application/json" in body["error"]
+    status, body = s.json("POST", "/tactics/echo/invoke", {"topic": "a"}, headers={"Origin": "https://evil.example"})
+    assert status == 403 and "Cross-origin request from 'https://evil.example' refused" in body["error"]
+    assert s.json("POST", "/tactics/echo/invoke", {"topic": "a"}, headers={"Origin": s.url})[0] == 200
+
+
 def test_full_server_answers_429_with_retry_after(package_dir, start):
     s = start(create_app(served(package_dir), limits=Limits(max_concurrency=1, retry_after_s=3)))
     first = {}
