@@ -49,6 +49,15 @@ def test_stream_ends_with_an_error_event_and_rejects_bad_input(package_dir, star
     assert status == 422 and "topic" in text
 
 
+def test_stream_times_out_with_an_error_event(package_dir, start):
+    from lllm.serve.app import Limits
+    s = start(create_app(served(package_dir), limits=Limits(timeout_s=0.2)))
+    evs = events(s.request("POST", "/tactics/slow/stream", 30)[2])
+    assert [k for k, _ in evs] == ["started", "error"] and evs[1][1]["type"] == "Timeout"
+    assert "did not finish within 0.2 s" in evs[1][1]["error"]
+    assert s.json("GET", "/healthz")[1]["in_flight"] == 0
+
+
 class MyResult(BaseModel):
     summary: str
     count: int
