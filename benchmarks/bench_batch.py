@@ -3,6 +3,7 @@
 Workers must mean concurrency: the wall time should be close to one request's latency (about 0.2 s),
 not 20 / (cores + 4) of them. The floor is 20 concurrent raw aiohttp requests in the same run.
 Run: .venv/bin/python benchmarks/bench_batch.py"""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,9 +36,11 @@ class Ask(Tactic, register=False):
 async def raw_floor(base: str) -> float:
     body = {"model": "fake-model", "messages": [{"role": "user", "content": "hi"}]}
     async with aiohttp.ClientSession() as s:
+
         async def one() -> None:
             async with s.post(f"{base}/chat/completions", json=body) as r:
                 await r.read()
+
         await one()  # warm the connection pool
         t0 = time.perf_counter()
         await asyncio.gather(*(one() for _ in range(TASKS)))
@@ -54,13 +57,18 @@ def stats(base: str, reset: bool = False) -> dict:
 
 
 def main() -> None:
-    server = subprocess.Popen([sys.executable, str(HERE / "fake_openai_server.py"), "--port", "0",
-                               "--latency-ms", str(LATENCY_MS)], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, str(HERE / "fake_openai_server.py"), "--port", "0", "--latency-ms", str(LATENCY_MS)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         base = server.stdout.readline().split()[1]
         floor = asyncio.run(raw_floor(base))
-        config = {"global": {"model_name": "gpt-4o-mini", "model_args": {"base_url": base, "api_key": "sk-bench"}},
-                  "agent_configs": [{"name": "a", "system_prompt": "Answer."}]}
+        config = {
+            "global": {"model_name": "gpt-4o-mini", "model_args": {"base_url": base, "api_key": "sk-bench"}},
+            "agent_configs": [{"name": "a", "system_prompt": "Answer."}],
+        }
         tactic = Ask(config)
         tactic("warm up")
         tasks = [f"task {i}" for i in range(TASKS)]
@@ -69,15 +77,19 @@ def main() -> None:
             return [r async for _, r in tactic.ccall(tasks, max_workers=WORKERS)]
 
         print(f"raw aiohttp floor: {TASKS} concurrent requests at {LATENCY_MS} ms latency in {floor * 1000:.0f} ms")
-        for label, run in (("bcall", lambda: tactic.bcall(tasks, max_workers=WORKERS)),
-                           ("ccall (lllm batch)", lambda: asyncio.run(through_ccall()))):
+        for label, run in (
+            ("bcall", lambda: tactic.bcall(tasks, max_workers=WORKERS)),
+            ("ccall (lllm batch)", lambda: asyncio.run(through_ccall())),
+        ):
             stats(base, reset=True)
             t0 = time.perf_counter()
             out = run()
             wall = time.perf_counter() - t0
             assert len(out) == TASKS
-            print(f"sync tactic via {label}, {WORKERS} workers: wall {wall * 1000:.0f} ms, peak in flight "
-                  f"{stats(base)['peak_in_flight']}, {wall / floor:.2f}x the floor (target: peak {WORKERS}, <= 2x)")
+            print(
+                f"sync tactic via {label}, {WORKERS} workers: wall {wall * 1000:.0f} ms, peak in flight "
+                f"{stats(base)['peak_in_flight']}, {wall / floor:.2f}x the floor (target: peak {WORKERS}, <= 2x)"
+            )
     finally:
         server.terminate()
         server.wait(5)

@@ -8,6 +8,7 @@ server. ``--floor`` runs the same load as bare aiohttp requests (a semaphore of 
 ``--profile cprofile|pyinstrument`` profiles the measured part and writes the summary to ``--profile-out``.
 
 Run: .venv/bin/python benchmarks/bench_ccall.py [--runs 10000 --in-flight 1000] [--profile cprofile]"""
+
 from __future__ import annotations
 
 import argparse
@@ -40,7 +41,9 @@ def get_weather(city: str) -> str:
 def stats(base: str, reset: bool = False) -> Dict[str, Any]:
     root = base.rsplit("/v1", 1)[0]
     if reset:
-        urllib.request.urlopen(urllib.request.Request(root + "/stats/reset", data=b"", method="POST"), timeout=30).read()
+        urllib.request.urlopen(
+            urllib.request.Request(root + "/stats/reset", data=b"", method="POST"), timeout=30
+        ).read()
     with urllib.request.urlopen(root + "/stats", timeout=30) as r:
         return dict(json.loads(r.read()))
 
@@ -89,12 +92,20 @@ class GcClock:
 def build(base: str, tool: bool) -> Any:
     """The tactic of the shared bench's lllm scenario (its simple call, or its tool run)."""
     import importlib.util
+
     spec = importlib.util.spec_from_file_location("bench_scenario_lllm", HERE / "scenarios" / "lllm.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    state = mod.setup({"base_url": base, "api_key": "sk-fake-bench", "model": "fake-model",
-                       "tool": get_weather, "tool_name": "get_weather"})
+    state = mod.setup(
+        {
+            "base_url": base,
+            "api_key": "sk-fake-bench",
+            "model": "fake-model",
+            "tool": get_weather,
+            "tool_name": "get_weather",
+        }
+    )
     return state["tool" if tool else "chat"]
 
 
@@ -137,14 +148,17 @@ async def lllm_runs(tactic: Any, runs: int, in_flight: int, meter: Meter) -> Lis
 
 async def floor_runs(base: str, runs: int, in_flight: int, meter: Meter) -> List[Any]:
     import aiohttp
+
     body = {"model": "fake-model", "messages": [{"role": "system", "content": "You are a helpful assistant."}]}
     sem = asyncio.Semaphore(in_flight)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as s:
+
         async def one(i: int) -> str:
             async with sem:
                 msg = {"role": "user", "content": f"request {i}: what is the weather in Paris?"}
                 async with s.post(f"{base}/chat/completions", json={**body, "messages": [*body["messages"], msg]}) as r:
                     return str((await r.json())["choices"][0]["message"]["content"])
+
         await one(-1)
         meter.start()
         out = await asyncio.gather(*(one(i) for i in range(runs)))
@@ -155,6 +169,7 @@ async def floor_runs(base: str, runs: int, in_flight: int, meter: Meter) -> List
 class _CProfile:
     def __init__(self) -> None:
         import cProfile
+
         self.p = cProfile.Profile()
 
     def start(self) -> None:
@@ -165,6 +180,7 @@ class _CProfile:
 
     def summary(self, top: int) -> str:
         import pstats
+
         text = io.StringIO()
         for key in ("cumulative", "tottime"):
             text.write(f"## sorted by {key}\n")
@@ -175,6 +191,7 @@ class _CProfile:
 class _Pyinstrument:
     def __init__(self) -> None:
         from pyinstrument import Profiler
+
         self.p = Profiler(async_mode="disabled", interval=0.001)
 
     def start(self) -> None:
@@ -199,7 +216,9 @@ def main(argv: Any = None) -> int:
     p.add_argument("--top", type=int, default=40)
     p.add_argument("--no-gc", action="store_true", help="switch the cyclic garbage collector off while measuring")
     p.add_argument("--base-url", help="use a running fake server instead of starting one")
-    p.add_argument("--server-python", default=sys.executable, help="interpreter for the fake server (e.g. the bench's server venv)")
+    p.add_argument(
+        "--server-python", default=sys.executable, help="interpreter for the fake server (e.g. the bench's server venv)"
+    )
     p.add_argument("--no-pin", dest="pin", action="store_false")
     a = p.parse_args(argv)
 
@@ -210,9 +229,12 @@ def main(argv: Any = None) -> int:
     base = a.base_url
     if base is None:
         server_cpu = {cpus[-1]}
-        server = subprocess.Popen([a.server_python, str(HERE / "fake_openai_server.py"), "--port", "0",
-                                   "--latency-ms", str(a.latency_ms)], stdout=subprocess.PIPE, text=True,
-                                  preexec_fn=(lambda: os.sched_setaffinity(0, server_cpu)) if pin else None)
+        server = subprocess.Popen(
+            [a.server_python, str(HERE / "fake_openai_server.py"), "--port", "0", "--latency-ms", str(a.latency_ms)],
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=(lambda: os.sched_setaffinity(0, server_cpu)) if pin else None,
+        )
         assert server.stdout is not None
         base = server.stdout.readline().split()[1]
     if pin:
@@ -229,19 +251,32 @@ def main(argv: Any = None) -> int:
             if tactic is None:
                 return await floor_runs(base, a.runs, a.in_flight, meter)
             return await lllm_runs(tactic, a.runs, a.in_flight, meter)
+
         out = asyncio.run(measured())
         wall, cpu, rss0 = meter.wall, meter.cpu, meter.rss0
         s = stats(base)
         ok = sum(1 for r in out if isinstance(r, str) and r.strip())
-        res = {"what": "aiohttp floor" if a.floor else ("lllm tool runs" if a.tool else "lllm simple runs"),
-               "runs": a.runs, "in_flight": a.in_flight, "latency_ms": a.latency_ms, "ok": ok,
-               "wall_s": round(wall, 3), "runs_per_s": round(a.runs / wall, 1),
-               "ms_per_run": round(wall / a.runs * 1000, 3), "cpu_ms_per_run": round(cpu / a.runs * 1000, 3),
-               "ideal_wall_s": round(-(-a.runs // a.in_flight) * a.latency_ms / 1000 * (4 if a.tool else 1), 2),
-               "rss_before_mib": round(rss0, 1), "peak_rss_mib": round(peak_rss_mib(), 1),
-               "requests": s["chat_requests"], "peak_in_flight": s["peak_in_flight"], "setup_s": round(setup_s, 3),
-               "gc_s": round(meter.gc_s, 3), "gc_by_gen": meter.gc_by_gen,
-               "profiled": a.profile or "no", "client_cpus": sorted(os.sched_getaffinity(0))}
+        res = {
+            "what": "aiohttp floor" if a.floor else ("lllm tool runs" if a.tool else "lllm simple runs"),
+            "runs": a.runs,
+            "in_flight": a.in_flight,
+            "latency_ms": a.latency_ms,
+            "ok": ok,
+            "wall_s": round(wall, 3),
+            "runs_per_s": round(a.runs / wall, 1),
+            "ms_per_run": round(wall / a.runs * 1000, 3),
+            "cpu_ms_per_run": round(cpu / a.runs * 1000, 3),
+            "ideal_wall_s": round(-(-a.runs // a.in_flight) * a.latency_ms / 1000 * (4 if a.tool else 1), 2),
+            "rss_before_mib": round(rss0, 1),
+            "peak_rss_mib": round(peak_rss_mib(), 1),
+            "requests": s["chat_requests"],
+            "peak_in_flight": s["peak_in_flight"],
+            "setup_s": round(setup_s, 3),
+            "gc_s": round(meter.gc_s, 3),
+            "gc_by_gen": meter.gc_by_gen,
+            "profiled": a.profile or "no",
+            "client_cpus": sorted(os.sched_getaffinity(0)),
+        }
         print(json.dumps(res))
         if profiler is not None:
             text = profiler.summary(a.top)

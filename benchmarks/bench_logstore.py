@@ -8,6 +8,7 @@ stored sessions <= 100 ms (also checked on PostgreSQL with ``--postgres``). Run 
 It fills the store through ``LogStore.save_session`` (the real path), so populating 100,000 sessions
 takes about a minute; ``--db`` keeps the file for a rerun (an existing file with enough sessions is reused).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,17 +35,42 @@ TEAMS = [f"team_{i}" for i in range(20)]
 def small_session(rng: random.Random) -> TacticCallSession:
     """One agent call with one invocation: a typical small session (~2 KB stored)."""
     when = (START + timedelta(seconds=rng.randrange(DAYS * 86400))).timestamp()
-    reply = Message(role=Roles.ASSISTANT, content="The answer is 42.", model="gpt-4o-mini",
-                    usage={"prompt_tokens": 120, "completion_tokens": 8, "cost": 0.00003})
+    reply = Message(
+        role=Roles.ASSISTANT,
+        content="The answer is 42.",
+        model="gpt-4o-mini",
+        usage={"prompt_tokens": 120, "completion_tokens": 8, "cost": 0.00003},
+    )
     agent = AgentCallSession(agent_name="solver", model="gpt-4o-mini", started_at=when)
-    agent.new_invoke_trace(InvokeTrace(step=0, request={"model": "gpt-4o-mini", "messages": [
-        {"role": "system", "content": "You solve."}, {"role": "user", "content": "What is 6 x 7?"}]},
-        raw_response={"id": "r"}, message=reply, started_at=when, latency_s=0.4, usage=reply.usage))
+    agent.new_invoke_trace(
+        InvokeTrace(
+            step=0,
+            request={
+                "model": "gpt-4o-mini",
+                "messages": [
+                    {"role": "system", "content": "You solve."},
+                    {"role": "user", "content": "What is 6 x 7?"},
+                ],
+            },
+            raw_response={"id": "r"},
+            message=reply,
+            started_at=when,
+            latency_s=0.4,
+            usage=reply.usage,
+        )
+    )
     agent.success(reply)
     r = rng.random()
     state = "success" if r < 0.85 else "failure" if r < 0.95 else "running"
-    session = TacticCallSession(tactic_name="solve", tactic_path=rng.choice(PATHS), state=state,
-                                task="What is 6 x 7?", started_at=when, ended_at=when + 1, delivery=reply.content)
+    session = TacticCallSession(
+        tactic_name="solve",
+        tactic_path=rng.choice(PATHS),
+        state=state,
+        task="What is 6 x 7?",
+        started_at=when,
+        ended_at=when + 1,
+        delivery=reply.content,
+    )
     session.record_agent_call("solver", agent)
     return session
 
@@ -78,8 +104,9 @@ def populate(store: LogStore, target: int) -> None:
     for i in range(have, target):
         store.save_session(small_session(rng), tags=tags_for(rng))
         if (i + 1) % 20000 == 0:
-            print(f"  populated {i + 1:,} sessions ({(i + 1 - have) / (time.perf_counter() - t):,.0f}/s)",
-                  file=sys.stderr)
+            print(
+                f"  populated {i + 1:,} sessions ({(i + 1 - have) / (time.perf_counter() - t):,.0f}/s)", file=sys.stderr
+            )
 
 
 def bench_queries(store: LogStore, repeats: int) -> List[Dict[str, Any]]:
@@ -98,8 +125,9 @@ def bench_queries(store: LogStore, repeats: int) -> List[Dict[str, Any]]:
     for name, q in queries.items():
         store.list_sessions(**q)  # warm the page cache
         rows.append({"query": name, **timed(lambda q=q: store.list_sessions(**q), repeats)})
-    cost = timed(lambda: store.export_cost_summary(tags={"team": "team_9"}, tactic_path="bench::tactic_0")["sessions"],
-                 repeats)
+    cost = timed(
+        lambda: store.export_cost_summary(tags={"team": "team_9"}, tactic_path="bench::tactic_0")["sessions"], repeats
+    )
     rows.append({"query": "export_cost_summary(tags + tactic_path)", **cost})
     return rows
 
@@ -114,11 +142,21 @@ def main(argv: List[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
-        targets = [("sqlite", lambda: sqlite_store(args.db or Path(tmp) / "bench.db", partition="bench"),
-                    lambda: sqlite_store(Path(tmp) / "saves.db"))]
+        targets = [
+            (
+                "sqlite",
+                lambda: sqlite_store(args.db or Path(tmp) / "bench.db", partition="bench"),
+                lambda: sqlite_store(Path(tmp) / "saves.db"),
+            )
+        ]
         if args.postgres:
-            targets.append(("postgres", lambda: postgres_store(args.postgres, partition="bench"),
-                            lambda: postgres_store(args.postgres, partition="saves")))
+            targets.append(
+                (
+                    "postgres",
+                    lambda: postgres_store(args.postgres, partition="bench"),
+                    lambda: postgres_store(args.postgres, partition="saves"),
+                )
+            )
         ok = True
         for label, open_big, open_small in targets:
             small = open_small()
@@ -132,8 +170,9 @@ def main(argv: List[str] | None = None) -> int:
             n = len(store.backend.list_keys("bench/index/"))
             print(f"[{label}] list_sessions over {n:,} sessions (median / max of {args.repeats}, target <= 100 ms):")
             for row in bench_queries(store, args.repeats):
-                print(f"  {row['query']:<42} {row['median_ms']:8.2f} ms  {row['max_ms']:8.2f} ms  "
-                      f"{row['rows']:>6} rows")
+                print(
+                    f"  {row['query']:<42} {row['median_ms']:8.2f} ms  {row['max_ms']:8.2f} ms  {row['rows']:>6} rows"
+                )
                 if "limit=None" not in row["query"] and "export" not in row["query"]:
                     ok &= row["median_ms"] <= 100
             store.close()

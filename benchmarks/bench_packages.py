@@ -7,6 +7,7 @@ Then times resolving keys. Targets: cold load <= 200 ms, resolution <= 5 us.
 
     .venv/bin/python benchmarks/bench_packages.py
 """
+
 from __future__ import annotations
 
 import json
@@ -26,18 +27,21 @@ def build_tree(base: Path) -> Path:
     for p in range(PACKAGES):
         pkg = base / f"pkg{p}"
         deps = ", ".join(f'"../pkg{d}"' for d in range(1, PACKAGES)) if p == 0 else ""
-        write(pkg / "lllm.toml", f'[package]\nname = "pkg{p}"\nversion = "1.0.0"\n\n'
-                                 f'[dependencies]\npackages = [{deps}]\n')
+        write(
+            pkg / "lllm.toml", f'[package]\nname = "pkg{p}"\nversion = "1.0.0"\n\n[dependencies]\npackages = [{deps}]\n'
+        )
         for i in range(PROMPT_FILES):
             front = f"---\ntitle: Prompt {i}\n---\n" if i % 10 == 0 else ""
             write(pkg / f"prompts/files/p{i:03}.md", f"{front}You are helper {i}. Answer {{question}} briefly.\n")
         for m in range(PROMPT_MODULES):
             body = "from lllm import Prompt\n\n" + "".join(
                 f'prompt_{i} = Prompt(path="p{i}", prompt="Step {i}: do {{task}} for {{user}}.")\n'
-                for i in range(PROMPTS_PER_MODULE))
+                for i in range(PROMPTS_PER_MODULE)
+            )
             write(pkg / f"prompts/mod{m}.py", body)
         for m in range(TOOL_MODULES):
-            body = "from lllm import tool\n" + "".join(textwrap.dedent(f'''
+            body = "from lllm import tool\n" + "".join(
+                textwrap.dedent(f'''
 
                 @tool
                 def tool_{m}_{i}(query: str, limit: int = 5) -> str:
@@ -48,10 +52,14 @@ def build_tree(base: Path) -> Path:
                         limit: How many results.
                     """
                     return query
-            ''') for i in range(TOOLS_PER_MODULE))
+            ''')
+                for i in range(TOOLS_PER_MODULE)
+            )
             write(pkg / f"tools/group{m}.py", body)
         for t in range(TACTICS):
-            write(pkg / f"tactics/tactic{t}.py", textwrap.dedent(f'''
+            write(
+                pkg / f"tactics/tactic{t}.py",
+                textwrap.dedent(f'''
                 from lllm import Tactic
 
 
@@ -63,10 +71,14 @@ def build_tree(base: Path) -> Path:
 
                     def call(self, task: str) -> str:
                         return task
-            '''))
+            '''),
+            )
         for c in range(CONFIGS):
-            write(pkg / f"configs/config{c}.yaml", f"tactic_type: tactic{c % TACTICS}\nglobal:\n  model_name: test\n"
-                                                    f"agent_configs:\n  - name: writer\n    system_prompt: Write.\n")
+            write(
+                pkg / f"configs/config{c}.yaml",
+                f"tactic_type: tactic{c % TACTICS}\nglobal:\n  model_name: test\n"
+                f"agent_configs:\n  - name: writer\n    system_prompt: Write.\n",
+            )
     return base / "pkg0"
 
 
@@ -107,8 +119,9 @@ print(json.dumps({"load_s": elapsed, "counts": counts, "resolution_us": resoluti
 def run_probe(manifest: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # let Python cache bytecode
     env.update(PYTHONPATH=str(ROOT), LLLM_AUTO_INIT="0")
-    out = subprocess.run([sys.executable, "-c", PROBE, str(manifest)], capture_output=True, text=True, env=env,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(manifest)], capture_output=True, text=True, env=env, check=True
+    )
     return json.loads(out.stdout)
 
 
@@ -119,12 +132,16 @@ def main() -> int:
         cached = [run_probe(manifest) for _ in range(3)]
     best = min(cached, key=lambda r: r["load_s"])
     counts = best["counts"]
-    print(f"tree: {PACKAGES} packages, {counts['prompt']} prompts, {counts['tool']} tools, "
-          f"{counts['tactic']} tactics, {counts['config']} configs")
+    print(
+        f"tree: {PACKAGES} packages, {counts['prompt']} prompts, {counts['tool']} tools, "
+        f"{counts['tactic']} tactics, {counts['config']} configs"
+    )
     print(f"cold load_runtime, sources compiled on the way: {compiling['load_s'] * 1e3:7.1f} ms")
     runs = ", ".join(f"{r['load_s'] * 1e3:.1f}" for r in cached)
-    print(f"cold load_runtime, bytecode cached (best of 3): {best['load_s'] * 1e3:7.1f} ms   "
-          f"(runs: {runs})   target <= 200 ms")
+    print(
+        f"cold load_runtime, bytecode cached (best of 3): {best['load_s'] * 1e3:7.1f} ms   "
+        f"(runs: {runs})   target <= 200 ms"
+    )
     for label, us in best["resolution_us"].items():
         print(f"resolve {label:<16} {us:6.2f} us   target <= 5 us")
     return 0

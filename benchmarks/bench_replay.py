@@ -3,6 +3,7 @@
 The session: one tactic, one agent, 99 tool-calling steps and a final answer, recorded with a scripted
 MockInvoker and loaded back from its JSON form (as from a log store). Prints the median of 20 replays.
 Run: .venv/bin/python benchmarks/bench_replay.py"""
+
 from __future__ import annotations
 
 import statistics
@@ -34,8 +35,10 @@ class Walk(Tactic, register=False):
         return w.respond().content
 
 
-CONFIG = {"global": {"model_name": "mock", "max_interrupt_steps": STEPS},
-          "agent_configs": [{"name": "walker", "system_prompt": "You walk."}]}
+CONFIG = {
+    "global": {"model_name": "mock", "max_interrupt_steps": STEPS},
+    "agent_configs": [{"name": "walker", "system_prompt": "You walk."}],
+}
 
 
 def main() -> None:
@@ -49,8 +52,10 @@ def main() -> None:
         replayed = rerun(recorded, tactic=Walk)
         times.append(time.perf_counter() - t0)
         assert replayed.delivery == "arrived" and replayed.metadata["replayed_calls"] == STEPS
-    print(f"replay of a {STEPS}-invocation session: median {statistics.median(times) * 1000:.1f} ms "
-          f"(min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f}; target <= 50 ms)")
+    print(
+        f"replay of a {STEPS}-invocation session: median {statistics.median(times) * 1000:.1f} ms "
+        f"(min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f}; target <= 50 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 Targets (issue 5): warm run_python("print(1)") <= 5 ms, CALL_API round trip from the worker <= 2 ms,
 subprocess worker start <= 150 ms. The bwrap worker start (issue 8) is reported without a target. Warm
 runs use the default backend (``auto``). Prints medians and p90s; exits 1 if a median misses its target."""
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,13 @@ def _proxy_manager() -> ProxyManager:
 
     @ProxyRegistrator(path="bench", name="Bench", description="Echo.", runtime=rt)
     class Bench(BaseProxy):
-        @BaseProxy.endpoint(category="x", endpoint="echo", description="Echo the parameters.",
-                            params={"q*": (str, "hi")}, response={"q": "hi"})
+        @BaseProxy.endpoint(
+            category="x",
+            endpoint="echo",
+            description="Echo the parameters.",
+            params={"q*": (str, "hi")},
+            response={"q": "hi"},
+        )
         def echo(self, params):
             return {"q": params["q"], "n": 1}
 
@@ -63,10 +69,12 @@ def bench_run(it: AgentInterpreter, n: int) -> list:
 
 def bench_call_api(it: AgentInterpreter, n: int) -> list:
     """Timed inside the worker: CALL_API -> parent -> ProxyManager dispatch -> back."""
-    out = it.run(f"import time\nfor _ in range(20): CALL_API('bench/echo', {{'q': 'x'}})\n"
-                 f"s = []\nfor _ in range({n}):\n    t = time.perf_counter()\n"
-                 f"    r = CALL_API('bench/echo', {{'q': 'x'}})\n    s.append(time.perf_counter() - t)\n"
-                 f"assert r == {{'q': 'x', 'n': 1}}\nprint(repr(s))")
+    out = it.run(
+        f"import time\nfor _ in range(20): CALL_API('bench/echo', {{'q': 'x'}})\n"
+        f"s = []\nfor _ in range({n}):\n    t = time.perf_counter()\n"
+        f"    r = CALL_API('bench/echo', {{'q': 'x'}})\n    s.append(time.perf_counter() - t)\n"
+        f"assert r == {{'q': 'x', 'n': 1}}\nprint(repr(s))"
+    )
     return eval(out)  # noqa: S307 - our own list of floats
 
 

@@ -9,6 +9,7 @@ load generator (aiohttp). Run from the repository root:
 
 Overhead = p50 of ``POST /tactics/chat/invoke`` one at a time minus p50 of the same tactic called in
 process (``await tactic.acall``) one at a time: what HTTP, validation, scheduling and the JSON answer add."""
+
 from __future__ import annotations
 
 import argparse
@@ -66,9 +67,17 @@ def write_package(root: Path, base_url: str) -> Path:
     (pkg / "configs").mkdir()
     (pkg / "lllm.toml").write_text('[package]\nname = "bench_pkg"\n')
     (pkg / "tactics/chat.py").write_text(TACTICS)
-    (pkg / "configs/chat.yaml").write_text(json.dumps({
-        "global": {"model_name": "openai/fake-model", "model_args": {"api_base": base_url, "api_key": "sk-fake-bench"}},
-        "agent_configs": [{"name": "assistant", "system_prompt": "You are a helpful assistant."}]}))
+    (pkg / "configs/chat.yaml").write_text(
+        json.dumps(
+            {
+                "global": {
+                    "model_name": "openai/fake-model",
+                    "model_args": {"api_base": base_url, "api_key": "sk-fake-bench"},
+                },
+                "agent_configs": [{"name": "assistant", "system_prompt": "You are a helpful assistant."}],
+            }
+        )
+    )
     return pkg
 
 
@@ -83,6 +92,7 @@ async def load(url: str, tactic: str, n: int, concurrency: int) -> Dict[str, Any
     errors = 0
     gate = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+
         async def one(i: int) -> None:
             nonlocal errors
             async with gate:
@@ -92,18 +102,27 @@ async def load(url: str, tactic: str, n: int, concurrency: int) -> Dict[str, Any
                     if r.status != 200:
                         errors += 1
                 times.append(time.perf_counter() - t0)
+
         t0 = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(n)))
         wall = time.perf_counter() - t0
-    return {"requests": n, "concurrency": concurrency, "errors": errors, "rps": round(n / wall, 1),
-            "p50_ms": round(pct(times, 0.5), 2), "p99_ms": round(pct(times, 0.99), 2)}
+    return {
+        "requests": n,
+        "concurrency": concurrency,
+        "errors": errors,
+        "rps": round(n / wall, 1),
+        "p50_ms": round(pct(times, 0.5), 2),
+        "p99_ms": round(pct(times, 0.99), 2),
+    }
 
 
 async def streams(url: str, n: int) -> Dict[str, Any]:
     """``n`` streaming requests at once; each must end with a ``result`` event."""
     ok, errors = 0, 0
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
-                                     timeout=aiohttp.ClientTimeout(total=300)) as http:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=300)
+    ) as http:
+
         async def one(i: int) -> None:
             nonlocal ok, errors
             try:
@@ -115,6 +134,7 @@ async def streams(url: str, n: int) -> Dict[str, Any]:
                     errors += 1
             except (aiohttp.ClientError, asyncio.TimeoutError):
                 errors += 1
+
         t0 = time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(n)))
         wall = time.perf_counter() - t0
@@ -126,8 +146,11 @@ async def overhead(url: str) -> "tuple[float, float]":
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{url}/metrics") as r:
             text = await r.text()
-    row = {line.split("{")[0]: float(line.split()[-1]) for line in text.splitlines()
-           if line.startswith("lllm_serve_overhead_seconds_") and 'tactic="chat"' in line}
+    row = {
+        line.split("{")[0]: float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("lllm_serve_overhead_seconds_") and 'tactic="chat"' in line
+    }
     return row.get("lllm_serve_overhead_seconds_count", 0.0), row.get("lllm_serve_overhead_seconds_sum", 0.0)
 
 
@@ -137,6 +160,7 @@ async def in_process(pkg: Path, n: int) -> Dict[str, Any]:
     from lllm.core.tactic_tools import find_tactic_config
     from lllm.packages.discovery import load_package
     from lllm.packages.runtime import Runtime
+
     rt = Runtime("bench")
     load_package(pkg, runtime=rt)
     tactic = build_tactic(find_tactic_config(rt, "bench_pkg", "chat"), name="bench_pkg.tactics:chat", runtime=rt)
@@ -156,15 +180,35 @@ def main() -> None:
     p.add_argument("--streams", type=int, default=1000)
     p.add_argument("--serial", type=int, default=300, help="one-at-a-time calls for the overhead measure")
     a = p.parse_args()
-    fake = subprocess.Popen([sys.executable, str(HERE / "fake_openai_server.py"), "--port", "0", "--tool-calls", "0",
-                             "--no-uvloop"], stdout=subprocess.PIPE, text=True)
+    fake = subprocess.Popen(
+        [sys.executable, str(HERE / "fake_openai_server.py"), "--port", "0", "--tool-calls", "0", "--no-uvloop"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     base = fake.stdout.readline().split()[1]  # type: ignore[union-attr]
     tmp = tempfile.TemporaryDirectory()
     pkg = write_package(Path(tmp.name), base)
-    server = subprocess.Popen([sys.executable, "-m", "lllm.cli", "serve", str(pkg), "--port", "0", "--no-save",
-                               "--max-concurrency", str(max(a.streams, a.concurrency) + 10), "--timeout", "300"],
-                              cwd=tmp.name, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                              env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "LLLM_HOME": tmp.name})
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lllm.cli",
+            "serve",
+            str(pkg),
+            "--port",
+            "0",
+            "--no-save",
+            "--max-concurrency",
+            str(max(a.streams, a.concurrency) + 10),
+            "--timeout",
+            "300",
+        ],
+        cwd=tmp.name,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "LLLM_HOME": tmp.name},
+    )
     try:
         url = server.stdout.readline().split(" at ")[1].split()[0]  # type: ignore[union-attr]
         out: Dict[str, Any] = {}

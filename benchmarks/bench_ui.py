@@ -8,6 +8,7 @@ in Debian's Chromium through Playwright when both are present). Run from the rep
 
 The store is filled through ``LogStore.save_session`` (about a minute for 100,000); ``--db`` keeps the file
 for a rerun (an existing file with enough sessions is reused)."""
+
 from __future__ import annotations
 
 import argparse
@@ -44,15 +45,35 @@ def session(rng: random.Random) -> TacticCallSession:
     when = (START + timedelta(seconds=rng.randrange(DAYS * 86400))).timestamp()
     model = rng.choice(MODELS)
     task = f"Write a note about {rng.choice(TOPICS)} #{rng.randrange(10**6)}"
-    reply = Message(role=Roles.ASSISTANT, content="A short note.", model=model,
-                    usage={"prompt_tokens": 90, "completion_tokens": 12, "cost": round(rng.random() / 500, 6)})
+    reply = Message(
+        role=Roles.ASSISTANT,
+        content="A short note.",
+        model=model,
+        usage={"prompt_tokens": 90, "completion_tokens": 12, "cost": round(rng.random() / 500, 6)},
+    )
     agent = AgentCallSession(agent_name="writer", model=model, started_at=when)
-    agent.new_invoke_trace(InvokeTrace(step=0, model=model, messages=[Message(role=Roles.USER, content=task)],
-                                       message=reply, started_at=when, latency_s=rng.random(), usage=reply.usage))
+    agent.new_invoke_trace(
+        InvokeTrace(
+            step=0,
+            model=model,
+            messages=[Message(role=Roles.USER, content=task)],
+            message=reply,
+            started_at=when,
+            latency_s=rng.random(),
+            usage=reply.usage,
+        )
+    )
     agent.success(reply)
     state = "success" if rng.random() < 0.9 else "failure"
-    s = TacticCallSession(tactic_name=f"writer_{rng.randrange(5)}", tactic_path=None, state=state, task=task,
-                          started_at=when, ended_at=when + 1, delivery=reply.content)
+    s = TacticCallSession(
+        tactic_name=f"writer_{rng.randrange(5)}",
+        tactic_path=None,
+        state=state,
+        task=task,
+        started_at=when,
+        ended_at=when + 1,
+        delivery=reply.content,
+    )
     s.tactic_path = f"bench::{s.tactic_name}"
     s.record_agent_call("writer", agent)
     return s
@@ -77,8 +98,12 @@ def timed(fn: Callable[[], Any], runs: int) -> Dict[str, Any]:
         t0 = time.perf_counter()
         out = fn()
         times.append((time.perf_counter() - t0) * 1000)
-    return {"first_ms": round(first, 1), "median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1),
-            "rows": len(out["sessions"]) if isinstance(out, dict) and "sessions" in out else None}
+    return {
+        "first_ms": round(first, 1),
+        "median_ms": round(statistics.median(times), 1),
+        "max_ms": round(max(times), 1),
+        "rows": len(out["sessions"]) if isinstance(out, dict) and "sessions" in out else None,
+    }
 
 
 def page(lister: SessionLister, query: str) -> Callable[[], Dict[str, Any]]:
@@ -126,8 +151,12 @@ def browser_render(db: Path, session_id: str) -> Optional[float]:
     if not os.path.exists(CHROMIUM):
         return None
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.Popen([sys.executable, "-m", "lllm.cli", "ui", "--store", str(db), "--port", "0"],
-                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(root)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lllm.cli", "ui", "--store", str(db), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().split(" at ")[1].split()[0]
@@ -180,15 +209,24 @@ def main() -> None:
     view_ms = (time.perf_counter() - t0) * 1000
     n_messages = sum(len(d["messages"]) for d in view["tree"]["dialogs"])
     render = browser_render(db, sid)
-    report = {"sessions": len(store.list_sessions(limit=None)) if args.sessions <= 200_000 else args.sessions,
-              "list_pages": results, "long_session": {"messages": n_messages, "view_json_ms": round(view_ms, 1),
-                                                      "view_json_kb": len(json.dumps(view, default=str)) // 1024,
-                                                      "browser_render_ms": render}}
+    report = {
+        "sessions": len(store.list_sessions(limit=None)) if args.sessions <= 200_000 else args.sessions,
+        "list_pages": results,
+        "long_session": {
+            "messages": n_messages,
+            "view_json_ms": round(view_ms, 1),
+            "view_json_kb": len(json.dumps(view, default=str)) // 1024,
+            "browser_render_ms": render,
+        },
+    }
     store.close()
     print(json.dumps(report, indent=2))
     worst = max(r["median_ms"] for name, r in results.items() if "reads records" not in name)
-    print(f"\nslowest indexed page: {worst:.1f} ms (target <= 200 ms); 1,000-message render: "
-          f"{render if render is not None else 'not measured (no Chromium)'} ms (target <= 1000 ms)", file=sys.stderr)
+    print(
+        f"\nslowest indexed page: {worst:.1f} ms (target <= 200 ms); 1,000-message render: "
+        f"{render if render is not None else 'not measured (no Chromium)'} ms (target <= 1000 ms)",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

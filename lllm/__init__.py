@@ -2,6 +2,7 @@
 
 Four layers: Tactic (the program) → Agent (the caller) → Prompt (the function) → Dialog (the state).
 Public names are imported lazily on first use, so ``import lllm`` stays cheap."""
+
 from __future__ import annotations
 
 import importlib
@@ -21,58 +22,117 @@ from lllm import _wiring  # noqa: E402,F401 - hands core its runtime, invokers a
 
 _EXPORTS = {
     # errors
-    "LLLMError": "lllm.errors", "ParseError": "lllm.errors", "AgentException": "lllm.errors",
-    "AgentCallError": "lllm.errors", "ConfigError": "lllm.errors", "ResourceNotFoundError": "lllm.errors",
-    "ToolBindingError": "lllm.errors", "PackageError": "lllm.errors", "ProxyError": "lllm.errors",
+    "LLLMError": "lllm.errors",
+    "ParseError": "lllm.errors",
+    "AgentException": "lllm.errors",
+    "AgentCallError": "lllm.errors",
+    "ConfigError": "lllm.errors",
+    "ResourceNotFoundError": "lllm.errors",
+    "ToolBindingError": "lllm.errors",
+    "PackageError": "lllm.errors",
+    "ProxyError": "lllm.errors",
     "ProviderError": "lllm.errors",
     # values
-    "Roles": "lllm.core.const", "Modalities": "lllm.core.const", "APITypes": "lllm.core.const",
-    "Message": "lllm.core.message", "FunctionCall": "lllm.core.message", "InvokeCost": "lllm.core.message",
+    "Roles": "lllm.core.const",
+    "Modalities": "lllm.core.const",
+    "APITypes": "lllm.core.const",
+    "Message": "lllm.core.message",
+    "FunctionCall": "lllm.core.message",
+    "InvokeCost": "lllm.core.message",
     "TokenLogprob": "lllm.core.message",
     # dialog
-    "Dialog": "lllm.core.dialog", "DialogTreeNode": "lllm.core.dialog",
-    "ContextManager": "lllm.core.context", "DefaultContextManager": "lllm.core.context",
+    "Dialog": "lllm.core.dialog",
+    "DialogTreeNode": "lllm.core.dialog",
+    "ContextManager": "lllm.core.context",
+    "DefaultContextManager": "lllm.core.context",
     # prompt
-    "Prompt": "lllm.core.prompt", "Function": "lllm.core.tools", "tool": "lllm.core.tools", "MCP": "lllm.core.tools",
-    "BaseParser": "lllm.core.parsers", "DefaultTagParser": "lllm.core.parsers",
-    "BaseRenderer": "lllm.core.prompt", "StringFormatterRenderer": "lllm.core.prompt",
-    "BaseHandler": "lllm.core.prompt", "DefaultSimpleHandler": "lllm.core.prompt", "DefaultHandler": "lllm.core.prompt",
+    "Prompt": "lllm.core.prompt",
+    "Function": "lllm.core.tools",
+    "tool": "lllm.core.tools",
+    "MCP": "lllm.core.tools",
+    "BaseParser": "lllm.core.parsers",
+    "DefaultTagParser": "lllm.core.parsers",
+    "BaseRenderer": "lllm.core.prompt",
+    "StringFormatterRenderer": "lllm.core.prompt",
+    "BaseHandler": "lllm.core.prompt",
+    "DefaultSimpleHandler": "lllm.core.prompt",
+    "DefaultHandler": "lllm.core.prompt",
     # agent and tactic
-    "Agent": "lllm.core.agent", "AgentCallSession": "lllm.core.sessions", "InvokeTrace": "lllm.core.sessions",
-    "Tactic": "lllm.core.tactic", "TacticCallSession": "lllm.core.sessions", "build_tactic": "lllm.core.tactic",
-    "register_tactic_class": "lllm.core.tactic", "tactic": "lllm.core.functional",
-    "BaseStreamHandler": "lllm.core.stream", "PrintStreamHandler": "lllm.core.stream",
+    "Agent": "lllm.core.agent",
+    "AgentCallSession": "lllm.core.sessions",
+    "InvokeTrace": "lllm.core.sessions",
+    "Tactic": "lllm.core.tactic",
+    "TacticCallSession": "lllm.core.sessions",
+    "build_tactic": "lllm.core.tactic",
+    "register_tactic_class": "lllm.core.tactic",
+    "tactic": "lllm.core.functional",
+    "BaseStreamHandler": "lllm.core.stream",
+    "PrintStreamHandler": "lllm.core.stream",
     # configuration and runtime
-    "AgentSpec": "lllm.core.spec", "parse_agent_configs": "lllm.core.spec", "deep_merge": "lllm.core.spec",
-    "Runtime": "lllm.packages.runtime", "get_default_runtime": "lllm.packages.runtime",
-    "set_default_runtime": "lllm.packages.runtime", "get_runtime": "lllm.packages.runtime",
-    "ResourceNode": "lllm.packages.resource", "PackageInfo": "lllm.packages.resource",
+    "AgentSpec": "lllm.core.spec",
+    "parse_agent_configs": "lllm.core.spec",
+    "deep_merge": "lllm.core.spec",
+    "Runtime": "lllm.packages.runtime",
+    "get_default_runtime": "lllm.packages.runtime",
+    "set_default_runtime": "lllm.packages.runtime",
+    "get_runtime": "lllm.packages.runtime",
+    "ResourceNode": "lllm.packages.resource",
+    "PackageInfo": "lllm.packages.resource",
     # invokers
-    "BaseInvoker": "lllm.invokers.base", "InvokeResult": "lllm.core.protocols", "build_invoker": "lllm.invokers.base",
+    "BaseInvoker": "lllm.invokers.base",
+    "InvokeResult": "lllm.core.protocols",
+    "build_invoker": "lllm.invokers.base",
     "register_invoker": "lllm.invokers.base",
     # logging
     "setup_logging": "lllm.logging",
-    "LogStore": "lllm.logging", "SessionRecord": "lllm.logging", "SessionSummary": "lllm.logging",
-    "LogBackend": "lllm.logging", "LocalFileBackend": "lllm.logging", "SQLiteBackend": "lllm.logging",
-    "NoOpBackend": "lllm.logging", "PostgresBackend": "lllm.logging", "local_store": "lllm.logging",
-    "sqlite_store": "lllm.logging", "noop_store": "lllm.logging", "postgres_store": "lllm.logging",
+    "LogStore": "lllm.logging",
+    "SessionRecord": "lllm.logging",
+    "SessionSummary": "lllm.logging",
+    "LogBackend": "lllm.logging",
+    "LocalFileBackend": "lllm.logging",
+    "SQLiteBackend": "lllm.logging",
+    "NoOpBackend": "lllm.logging",
+    "PostgresBackend": "lllm.logging",
+    "local_store": "lllm.logging",
+    "sqlite_store": "lllm.logging",
+    "noop_store": "lllm.logging",
+    "postgres_store": "lllm.logging",
     # packages, configuration, package and tactic tools
-    "load_runtime": "lllm.packages.discovery", "load_package": "lllm.packages.discovery",
-    "find_config_file": "lllm.packages.manifest", "load_cwd_fallback": "lllm.packages.discovery",
-    "load_prompt": "lllm.packages.runtime", "load_tool": "lllm.packages.runtime", "load_tactic": "lllm.packages.runtime",
-    "load_proxy": "lllm.packages.runtime", "load_resource": "lllm.packages.runtime", "load_config": "lllm.packages.config",
-    "resolve_config": "lllm.packages.config", "vendor_config": "lllm.packages.config", "resolve_profile": "lllm.packages.config",
+    "load_runtime": "lllm.packages.discovery",
+    "load_package": "lllm.packages.discovery",
+    "find_config_file": "lllm.packages.manifest",
+    "load_cwd_fallback": "lllm.packages.discovery",
+    "load_prompt": "lllm.packages.runtime",
+    "load_tool": "lllm.packages.runtime",
+    "load_tactic": "lllm.packages.runtime",
+    "load_proxy": "lllm.packages.runtime",
+    "load_resource": "lllm.packages.runtime",
+    "load_config": "lllm.packages.config",
+    "resolve_config": "lllm.packages.config",
+    "vendor_config": "lllm.packages.config",
+    "resolve_profile": "lllm.packages.config",
     "agent_config_schema": "lllm.core.spec",
-    "install_package": "lllm.packages.install", "export_package": "lllm.packages.install",
-    "list_packages": "lllm.packages.install", "remove_package": "lllm.packages.install",
-    "tactictool": "lllm.core.tactic_tools", "build_tactic_function": "lllm.core.tactic_tools",
-    "build_tactic_endpoint_info": "lllm.core.tactic_tools", "call_tactic_proxy_endpoint": "lllm.core.tactic_tools",
+    "install_package": "lllm.packages.install",
+    "export_package": "lllm.packages.install",
+    "list_packages": "lllm.packages.install",
+    "remove_package": "lllm.packages.install",
+    "tactictool": "lllm.core.tactic_tools",
+    "build_tactic_function": "lllm.core.tactic_tools",
+    "build_tactic_endpoint_info": "lllm.core.tactic_tools",
+    "call_tactic_proxy_endpoint": "lllm.core.tactic_tools",
     # proxies and the sandbox
-    "BaseProxy": "lllm.proxies", "ProxyManager": "lllm.proxies", "Proxy": "lllm.proxies",
-    "ProxyRegistrator": "lllm.proxies", "register_proxy": "lllm.proxies", "load_builtin_proxies": "lllm.proxies",
-    "AgentInterpreter": "lllm.sandbox", "JupyterSession": "lllm.sandbox.jupyter", "MCPServer": "lllm.mcp",
+    "BaseProxy": "lllm.proxies",
+    "ProxyManager": "lllm.proxies",
+    "Proxy": "lllm.proxies",
+    "ProxyRegistrator": "lllm.proxies",
+    "register_proxy": "lllm.proxies",
+    "load_builtin_proxies": "lllm.proxies",
+    "AgentInterpreter": "lllm.sandbox",
+    "JupyterSession": "lllm.sandbox.jupyter",
+    "MCPServer": "lllm.mcp",
     # replay and tracing
-    "rerun": "lllm.logging.replay", "use_invoker": "lllm.core.tactic",
+    "rerun": "lllm.logging.replay",
+    "use_invoker": "lllm.core.tactic",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -179,6 +239,7 @@ def _flag(env: Any, name: str) -> bool:
 def _something_to_load() -> bool:
     """Cheap (``os`` only): is there a manifest, a standard folder or a drop-in folder for auto-init?"""
     import os
+
     env, path = os.environ, os.path
     if env.get("LLLM_CONFIG"):
         return True
@@ -190,17 +251,20 @@ def _something_to_load() -> bool:
             break
         here = path.dirname(here)
     if _flag(env, "LLLM_AUTO_CWD_FALLBACK") and any(
-            path.isdir(path.join(cwd, s)) for s in ("prompts", "tools", "proxies", "configs", "tactics")):
+        path.isdir(path.join(cwd, s)) for s in ("prompts", "tools", "proxies", "configs", "tactics")
+    ):
         return True
     home = path.expanduser(env.get("LLLM_HOME") or "~/.lllm")
     return _flag(env, "LLLM_AUTO_SHARED_PACKAGES") and (
-        path.isdir(path.join(cwd, "lllm_packages")) or path.isdir(path.join(home, "packages")))
+        path.isdir(path.join(cwd, "lllm_packages")) or path.isdir(path.join(home, "packages"))
+    )
 
 
 def _auto_init() -> None:
     """Fill the default runtime from the project's packages (§6.5); never breaks ``import lllm``."""
     import os
     import sys
+
     if not _flag(os.environ, "LLLM_AUTO_INIT"):
         return
     if sys.argv and os.path.basename(sys.argv[0]) == "lllm":  # the CLI loads only when a command needs it
@@ -208,9 +272,11 @@ def _auto_init() -> None:
     try:
         if _something_to_load():
             from lllm.packages.discovery import auto_init
+
             auto_init()
     except Exception as e:  # noqa: BLE001 - a broken package must not break the import
         import warnings
+
         warnings.warn(f"LLLM auto-init failed: {type(e).__name__}: {e}", RuntimeWarning, stacklevel=2)
 
 

@@ -18,9 +18,12 @@ if TYPE_CHECKING:  # pragma: no cover
 def _runtime(runtime: "RuntimeLike") -> "Runtime":
     """``runtime`` as lllm's own ``Runtime``, which the package machinery needs."""
     from lllm.packages.runtime import Runtime
+
     if not isinstance(runtime, Runtime):
-        raise TypeError(f"lllm's package machinery needs an lllm.packages.Runtime, got {type(runtime).__name__}; "
-                        "install your own lllm.core.wiring.Services to use another registry")
+        raise TypeError(
+            f"lllm's package machinery needs an lllm.packages.Runtime, got {type(runtime).__name__}; "
+            "install your own lllm.core.wiring.Services to use another registry"
+        )
     return runtime
 
 
@@ -29,43 +32,53 @@ class LLLMServices(Services):
 
     def default_runtime(self) -> "RuntimeLike":
         from lllm.packages.runtime import get_default_runtime
+
         return get_default_runtime()
 
     def target_runtime(self, explicit: "Optional[RuntimeLike]") -> "RuntimeLike":
         from lllm.packages.runtime import target_runtime
+
         return target_runtime(None if explicit is None else _runtime(explicit))
 
     def current_loading(self, runtime: "RuntimeLike") -> "Optional[LoadingLike]":
         from lllm.packages.runtime import Runtime, current_loading
+
         return current_loading(runtime) if isinstance(runtime, Runtime) else None
 
     def resolve_config(self, name: str, runtime: "RuntimeLike") -> Dict[str, Any]:
         from lllm.packages.config import resolve_config
+
         return resolve_config(name, runtime=_runtime(runtime))
 
     def vendor_config(self, config: Dict[str, Any], runtime: "RuntimeLike") -> Dict[str, Any]:
         from lllm.packages.config import vendor_config
+
         return vendor_config(config, runtime=_runtime(runtime))
 
     def prompt_functions(self, prompt: "Prompt", runtime: "Optional[RuntimeLike]") -> "Dict[str, Function]":
         from lllm.packages.tool_binding import resolve_prompt_functions
+
         return resolve_prompt_functions(prompt, None if runtime is None else _runtime(runtime))
 
     def tool_ref(self, ref: str, runtime: "RuntimeLike", where: str) -> "Function":
         from lllm.packages.tool_binding import resolve_tool_ref
+
         rt = _runtime(runtime)
         return resolve_tool_ref(ref, rt, rt.default_namespace, where)
 
     def resolve_skills(self, skills: Any, cache: Optional[Dict[str, Any]] = None) -> Any:
         from lllm.packages.skills import resolve_skills
+
         return resolve_skills(skills, cache=cache)
 
     def build_invoker(self, config: Dict[str, Any]) -> "Invoker":
         from lllm.invokers.base import build_invoker
+
         return build_invoker(config)
 
     def check_invoker_config(self, name: str, config: Any, where: str) -> None:
         from lllm.invokers.router import check_invoker_config
+
         check_invoker_config(name, config, where)
 
     def prewarm(self, invoker: "Invoker", models: List[Tuple[str, Dict[str, Any]]]) -> None:
@@ -74,6 +87,7 @@ class LLLMServices(Services):
             return
         from lllm.invokers import http, pricing
         from lllm.invokers.router import native_route
+
         for model, model_args in models:
             hit = native_route(model)
             if hit is None or hit[0] == "test":
@@ -86,32 +100,39 @@ class LLLMServices(Services):
 
     def local_store(self, path: str, runtime: "RuntimeLike") -> "SessionStore":
         from lllm.logging import local_store
+
         return local_store(path, runtime=runtime)
 
     def batch_leases(self, store: "Optional[SessionStore]", batch_id: str, ttl: float) -> "BatchLeasesLike":
         from lllm.logging.batch_leases import BatchLeases
+
         return BatchLeases(store, batch_id, ttl)
 
     def redact(self, config: Any) -> Any:
         from lllm.logging.redact import redact
         from lllm.secrets import register_settings
+
         register_settings(config)
         return redact(config)
 
     def mcp_servers(self, config: Dict[str, Any], tools: Dict[str, Any]) -> Any:
         from lllm.mcp import mcp_servers_for
+
         return mcp_servers_for(config, tools)
 
     def mcp_scope(self, servers: Any) -> Any:
         from lllm.mcp import MCPScope
+
         return MCPScope(servers)
 
     def check_proxy(self, settings: Any) -> None:
         from lllm.proxies.agent_surface import proxy_settings
+
         proxy_settings(settings)
 
     def proxy_surface(self, settings: Any, system_prompt: Any, runtime: "RuntimeLike", tools: Any) -> Any:
         from lllm.proxies.agent_surface import build_proxy_surface
+
         return build_proxy_surface(settings, system_prompt, _runtime(runtime), tools=tools)
 
 

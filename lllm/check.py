@@ -4,6 +4,7 @@ Checked: files that did not load; configs (their ``base`` chain, field types, mi
 each tactic's config and agents; tool references and implementation-less tool declarations (the
 key they bind to); tactic tools' configs; and template variables of agents' system prompts, which a
 tactic must pass to ``agent.open(alias, prompt_args)``."""
+
 from __future__ import annotations
 
 import argparse
@@ -51,6 +52,7 @@ def _failure(e: BaseException) -> str:
 def _configs(rt: Any, package: Optional[str]) -> Iterator[Problem]:
     from lllm.packages.config import KNOWN_AGENT_KEYS, misspelled_agent_key, resolve_config
     from lllm.packages.tool_binding import resolve_tool_ref
+
     for node in _nodes(rt, "config", package):
         where = f"config {node.qualified_key}"
         try:
@@ -65,8 +67,11 @@ def _configs(rt: Any, package: Optional[str]) -> Iterator[Problem]:
                 if close:
                     yield Problem(ERROR, f"{where}, agent {name}", f"unknown key '{key}': did you mean '{close}'?")
                 else:
-                    yield Problem(NOTE, f"{where}, agent {name}", f"unknown key '{key}' is passed to the model "
-                                                                  f"as a model_args entry")
+                    yield Problem(
+                        NOTE,
+                        f"{where}, agent {name}",
+                        f"unknown key '{key}' is passed to the model as a model_args entry",
+                    )
             for ref in entry.get("tools") or []:
                 if not isinstance(ref, str) or _is_proxy(rt, ref):
                     continue
@@ -97,6 +102,7 @@ def _agent_entries(config: Dict[str, Any]) -> Iterator[tuple]:
 def _tactics(rt: Any, package: Optional[str]) -> Iterator[Problem]:
     from lllm.core.tactic_tools import build_tactic_function, find_tactic_config, tactic_tools
     from lllm.packages.config import parse_agent_configs
+
     for node in _nodes(rt, "tactic", package):
         where = f"tactic {node.qualified_key}"
         try:
@@ -138,9 +144,12 @@ def _system_prompt_variables(where: str, specs: Dict[str, Any], rt: Any) -> Iter
             yield Problem(ERROR, f"{where}, agent {name}", f"system prompt: {_failure(e)}")
             continue
         if names:
-            yield Problem(NOTE, f"{where}, agent {name}",
-                          f"the system prompt needs {names}: the tactic must pass them as "
-                          f"agent.open(alias, {{{', '.join(repr(n) + ': ...' for n in names)}}})")
+            yield Problem(
+                NOTE,
+                f"{where}, agent {name}",
+                f"the system prompt needs {names}: the tactic must pass them as "
+                f"agent.open(alias, {{{', '.join(repr(n) + ': ...' for n in names)}}})",
+            )
 
 
 def _prompts(rt: Any, package: Optional[str]) -> Iterator[Problem]:
@@ -155,24 +164,33 @@ def _load(target: Optional[str]) -> tuple:
     """(runtime, package name or None, load warnings) for ``lllm check [PACKAGE]``."""
     from lllm.packages.discovery import load_package
     from lllm.packages.runtime import Runtime
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if target is not None and Path(target).exists():
             from lllm.packages.discovery import require_trusted
+
             require_trusted(target)  # checking loads, and so runs, the package's code
             rt = Runtime("check")
             info = load_package(target, runtime=rt)
             name = info.name if info is not None else None
         else:
             from lllm.cli import _runtime
+
             rt = _runtime()
             name = target
             if name is not None and name not in rt.packages:
                 from lllm.cli import CLIError
-                raise CLIError(f"No package '{name}' is loaded (packages: {sorted(rt.packages)}). Pass a package "
-                               f"name or the path of its folder or lllm.toml.")
-    loaded = [Problem(_load_level(w), "loading", str(w.message))
-              for w in caught if not issubclass(w.category, DeprecationWarning)]
+
+                raise CLIError(
+                    f"No package '{name}' is loaded (packages: {sorted(rt.packages)}). Pass a package "
+                    f"name or the path of its folder or lllm.toml."
+                )
+    loaded = [
+        Problem(_load_level(w), "loading", str(w.message))
+        for w in caught
+        if not issubclass(w.category, DeprecationWarning)
+    ]
     return rt, name, loaded
 
 
@@ -193,18 +211,24 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(p)
         errors = sum(p.level == ERROR for p in problems)
         scope = f"package '{package}'" if package else f"{len(rt.packages)} package(s)"
-        print(f"{errors} error(s), {sum(p.level == WARNING for p in problems)} warning(s), "
-              f"{sum(p.level == NOTE for p in problems)} note(s) in {scope}", file=sys.stderr)
+        print(
+            f"{errors} error(s), {sum(p.level == WARNING for p in problems)} warning(s), "
+            f"{sum(p.level == NOTE for p in problems)} note(s) in {scope}",
+            file=sys.stderr,
+        )
     return 1 if any(p.level == ERROR for p in problems) else 0
 
 
 def register(sub: Any) -> None:
     """Add ``check`` to the ``lllm`` command."""
-    p = sub.add_parser("check", help="load a package and report problems before any model call",
-                       description="Load a package (by name, or the path of its folder) and report what would fail "
-                                   "later: files that did not load, configs, tactics without a config, unbound tool "
-                                   "keys, tactic tools, misspelled agent keys, system-prompt variables. Exits 1 if "
-                                   "any error is found.")
+    p = sub.add_parser(
+        "check",
+        help="load a package and report problems before any model call",
+        description="Load a package (by name, or the path of its folder) and report what would fail "
+        "later: files that did not load, configs, tactics without a config, unbound tool "
+        "keys, tactic tools, misspelled agent keys, system-prompt variables. Exits 1 if "
+        "any error is found.",
+    )
     p.add_argument("package", nargs="?", help="package name or folder (default: every loaded package)")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
     p.set_defaults(func=cmd_check)

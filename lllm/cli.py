@@ -3,6 +3,7 @@
 Each command group registers its own sub-parser, so other modules can plug in theirs (the session
 store adds ``lllm.logging.cli.register``). Heavy imports happen inside the commands, which keeps
 ``lllm --help`` fast. Errors print ``Error: <message>`` on stderr and exit 1; usage errors exit 2."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,12 +13,24 @@ import sys
 from typing import Any, Dict, List, Optional, Tuple
 
 # Provider keys whose presence means "a real model can be called"; without any, `lllm run` goes offline.
-PROVIDER_KEYS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GROQ_API_KEY", "MISTRAL_API_KEY", "OPENROUTER_API_KEY",
-                 "DEEPSEEK_API_KEY", "TOGETHER_API_KEY", "XAI_API_KEY", "FIREWORKS_API_KEY", "AZURE_API_KEY",
-                 "GEMINI_API_KEY")
-OFFLINE_NOTICE = ("No provider key is set ({keys}), no --model was given and the config names no endpoint "
-                  "(base_url): running offline on LLLM's deterministic test model (model='test'). Set a key, "
-                  "a base_url or pass --model for a real run.")
+PROVIDER_KEYS = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GROQ_API_KEY",
+    "MISTRAL_API_KEY",
+    "OPENROUTER_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "TOGETHER_API_KEY",
+    "XAI_API_KEY",
+    "FIREWORKS_API_KEY",
+    "AZURE_API_KEY",
+    "GEMINI_API_KEY",
+)
+OFFLINE_NOTICE = (
+    "No provider key is set ({keys}), no --model was given and the config names no endpoint "
+    "(base_url): running offline on LLLM's deterministic test model (model='test'). Set a key, "
+    "a base_url or pass --model for a real run."
+)
 
 PLUGINS = ("lllm.logging.cli", "lllm.check", "lllm.scaffold", "lllm.ui.cli", "lllm.serve.cli")
 
@@ -33,6 +46,7 @@ def _runtime() -> Any:
     import warnings
 
     from lllm.packages.runtime import ensure_auto_init
+
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="LLLM auto-init failed")  # reported once, as the error below
         rt = ensure_auto_init()
@@ -45,13 +59,21 @@ def _runtime() -> Any:
 # run
 # ---------------------------------------------------------------------------------------------
 
+
 def _run_config(rt: Any, node: Any, name: Optional[str]) -> Dict[str, Any]:
     from lllm.core.tactic_tools import find_tactic_config
     from lllm.errors import ConfigError
+
     pkg = node.namespace.partition(".")[0] or None
     try:
-        return find_tactic_config(rt, pkg, node.key, name, needs_config=bool(getattr(node.value, "agent_group", None)),
-                                  label=node.qualified_key)
+        return find_tactic_config(
+            rt,
+            pkg,
+            node.key,
+            name,
+            needs_config=bool(getattr(node.value, "agent_group", None)),
+            label=node.qualified_key,
+        )
     except ConfigError as e:
         raise CLIError(str(e)) from None
 
@@ -59,6 +81,7 @@ def _run_config(rt: Any, node: Any, name: Optional[str]) -> Dict[str, Any]:
 def with_model(config: Dict[str, Any], model: str) -> Dict[str, Any]:
     """``config`` with every agent on ``model`` (global and per-agent ``model_name``)."""
     from lllm.packages.config import deep_merge
+
     out = deep_merge(config, {"global": {"model_name": model}})
     for entry in out.get("agent_configs") or []:
         if isinstance(entry, dict) and "model_name" in entry:
@@ -78,6 +101,7 @@ ENDPOINT_ENV = ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "OPENAI_API_BASE")
 def configured_endpoint(config: Optional[Dict[str, Any]]) -> Optional[str]:
     """The first base URL the config (``global``, ``invoker_config``, any agent's ``model_args``) or the
     environment names, or ``None``."""
+
     def find(value: Any) -> Optional[str]:
         if isinstance(value, dict):
             for k, v in value.items():
@@ -93,16 +117,22 @@ def configured_endpoint(config: Optional[Dict[str, Any]]) -> Optional[str]:
                 if hit:
                     return hit
         return None
+
     return find(config or {}) or next((os.environ[k] for k in ENDPOINT_ENV if os.environ.get(k)), None)
 
 
-def offline_model(explicit: Optional[str], config: Optional[Dict[str, Any]] = None,
-                  tactic: Any = None) -> Optional[str]:
+def offline_model(
+    explicit: Optional[str], config: Optional[Dict[str, Any]] = None, tactic: Any = None
+) -> Optional[str]:
     """``'test'`` when no model was given, no provider key is set and neither ``config`` nor the tactic's
     code (a ``@tactic``'s agents) names an endpoint (a configured base URL counts as reachable: keyless
     local servers are normal); otherwise ``explicit``."""
-    if explicit is None and not any(os.environ.get(k) for k in PROVIDER_KEYS) and not configured_endpoint(config) \
-            and not (getattr(tactic, "configured_endpoint", None) and tactic.configured_endpoint()):
+    if (
+        explicit is None
+        and not any(os.environ.get(k) for k in PROVIDER_KEYS)
+        and not configured_endpoint(config)
+        and not (getattr(tactic, "configured_endpoint", None) and tactic.configured_endpoint())
+    ):
         return "test"
     return explicit
 
@@ -110,6 +140,7 @@ def offline_model(explicit: Optional[str], config: Optional[Dict[str, Any]] = No
 def _jsonable(value: Any) -> Any:
     """A result as JSON-ready data (the library's one converter)."""
     from lllm.core.jsonable import to_json_safe
+
     return to_json_safe(value)
 
 
@@ -130,12 +161,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     import json
 
     from lllm.core.tactic import build_tactic, use_model
+
     rt = _runtime()
     node, config = tactic_config(rt, args.tactic, args.config, args.model)
     task = sys.stdin.read() if args.task == "-" else args.task
     store = None
     if not args.no_save:
         from lllm.logging.cli import _tags, open_store
+
         store = open_store(args.store, runtime=rt)
     tactic = build_tactic(config, name=node.qualified_key, runtime=rt, log_store=store)
     with use_model(offline_model(args.model, config, node.value)):  # tactic tools and sub-tactics run on it too
@@ -143,20 +176,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = session.delivery
     cost = session.total_cost
     if args.json:
-        print(json.dumps({"tactic": node.qualified_key, "result": _jsonable(result), "summary": session.summary()},
-                         indent=2, default=str))
+        print(
+            json.dumps(
+                {"tactic": node.qualified_key, "result": _jsonable(result), "summary": session.summary()},
+                indent=2,
+                default=str,
+            )
+        )
         return 0
     value = _jsonable(result)
     print(value if isinstance(value, str) else json.dumps(value, indent=2))
-    print(f"{session.agent_call_count} agent calls, {cost.prompt_tokens} prompt + {cost.completion_tokens} "
-          f"completion tokens, ${cost.cost:.6f}" + (f"; session {session.session_id}" if session.session_id else ""),
-          file=sys.stderr)
+    print(
+        f"{session.agent_call_count} agent calls, {cost.prompt_tokens} prompt + {cost.completion_tokens} "
+        f"completion tokens, ${cost.cost:.6f}" + (f"; session {session.session_id}" if session.session_id else ""),
+        file=sys.stderr,
+    )
     return 0
 
 
 # ---------------------------------------------------------------------------------------------
 # list
 # ---------------------------------------------------------------------------------------------
+
 
 def cmd_list(args: argparse.Namespace) -> int:
     rt = _runtime()
@@ -183,8 +224,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 # pkg
 # ---------------------------------------------------------------------------------------------
 
+
 def cmd_pkg_install(args: argparse.Namespace) -> int:
     from lllm.packages.install import install_package
+
     path = install_package(args.zip, alias=args.alias, scope=args.scope, load=not args.no_load)
     print(f"Installed {path.name} to {path}")
     return 0
@@ -192,12 +235,14 @@ def cmd_pkg_install(args: argparse.Namespace) -> int:
 
 def cmd_pkg_list(args: argparse.Namespace) -> int:
     from lllm.packages.install import list_packages
+
     rows = list_packages(args.scope)
     if not rows:
         print("No packages installed.")
         return 0
-    table = [("NAME", "VERSION", "SCOPE", "PATH")] + [(r["name"], r["version"] or "-", r["scope"], r["path"])
-                                                      for r in rows]
+    table = [("NAME", "VERSION", "SCOPE", "PATH")] + [
+        (r["name"], r["version"] or "-", r["scope"], r["path"]) for r in rows
+    ]
     widths = [max(len(row[i]) for row in table) for i in range(3)]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3])
@@ -206,6 +251,7 @@ def cmd_pkg_list(args: argparse.Namespace) -> int:
 
 def cmd_pkg_remove(args: argparse.Namespace) -> int:
     from lllm.packages.install import remove_package
+
     path = remove_package(args.name, scope=args.scope)
     print(f"Removed {args.name} from {path}")
     return 0
@@ -214,6 +260,7 @@ def cmd_pkg_remove(args: argparse.Namespace) -> int:
 def cmd_pkg_export(args: argparse.Namespace) -> int:
     from lllm.packages.install import export_package
     from lllm.packages.runtime import Runtime
+
     # found by its manifest in the project or among installed packages: exporting never runs package code
     path = export_package(args.name, args.out, bundle_deps=args.bundle_deps, runtime=Runtime("export"))
     print(f"Exported {args.name} to {path}")
@@ -224,39 +271,58 @@ def cmd_pkg_export(args: argparse.Namespace) -> int:
 # parser
 # ---------------------------------------------------------------------------------------------
 
+
 def _register_run(sub: Any) -> None:
-    p = sub.add_parser("run", help="run a tactic on a task", description=(
-        "Run a tactic of the loaded project on TASK and print its result. Without --config the tactic's "
-        "package config named like the tactic, else 'default', is used. Without a provider key and "
-        "without --model the run is offline on the deterministic test model."))
+    p = sub.add_parser(
+        "run",
+        help="run a tactic on a task",
+        description=(
+            "Run a tactic of the loaded project on TASK and print its result. Without --config the tactic's "
+            "package config named like the tactic, else 'default', is used. Without a provider key and "
+            "without --model the run is offline on the deterministic test model."
+        ),
+    )
     p.add_argument("tactic", metavar="TACTIC_URL", help="e.g. travel_brief.tactics:travel_brief (or a bare name)")
     p.add_argument("task", metavar="TASK", help="the task: text, or JSON for tactics with a typed input ('-': stdin)")
     p.add_argument("--config", metavar="NAME", help="config key (resolved with its base chain)")
     p.add_argument("--model", metavar="M", help="model for every agent, e.g. gpt-4o-mini or test")
     p.add_argument("--json", action="store_true", help="print one JSON document with the result and a summary")
-    p.add_argument("--store", help="save the session here: a .db file (SQLite) or a folder "
-                                   "(default: $LLLM_STORE or .lllm/sessions.db)")
+    p.add_argument(
+        "--store",
+        help="save the session here: a .db file (SQLite) or a folder (default: $LLLM_STORE or .lllm/sessions.db)",
+    )
     p.add_argument("--no-save", action="store_true", help="do not record the session")
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", help="tag the recorded session (repeatable)")
     p.set_defaults(func=cmd_run)
 
 
 def _register_list(sub: Any) -> None:
-    p = sub.add_parser("list", help="list the resources of the loaded runtime",
-                       description="List resource keys of the project (and installed packages) by section.")
+    p = sub.add_parser(
+        "list",
+        help="list the resources of the loaded runtime",
+        description="List resource keys of the project (and installed packages) by section.",
+    )
     p.add_argument("section", nargs="?", help="only this section: prompts, tools, tactics, configs, proxies, ...")
     p.set_defaults(func=cmd_list)
 
 
 def _register_pkg(sub: Any) -> None:
-    pkg = sub.add_parser("pkg", help="install, list, remove and export packages",
-                         description="Manage installed packages (user scope: $LLLM_HOME/packages, "
-                                     "project scope: <project>/lllm_packages).")
+    pkg = sub.add_parser(
+        "pkg",
+        help="install, list, remove and export packages",
+        description="Manage installed packages (user scope: $LLLM_HOME/packages, "
+        "project scope: <project>/lllm_packages).",
+    )
     pkg_sub = pkg.add_subparsers(dest="pkg_command", metavar="COMMAND")
     pkg.set_defaults(func=lambda args: pkg.print_help() or 0)  # bare `lllm pkg` prints help, as in 0.1.x
-    p = pkg_sub.add_parser("install", help="install a package zip", description=(
-        "Install a package from a zip. Installing checks the archive and copies its files; no package code "
-        "runs until the package is loaded, and a package that LLLM_TRUSTED_PACKAGES leaves out is not loaded."))
+    p = pkg_sub.add_parser(
+        "install",
+        help="install a package zip",
+        description=(
+            "Install a package from a zip. Installing checks the archive and copies its files; no package code "
+            "runs until the package is loaded, and a package that LLLM_TRUSTED_PACKAGES leaves out is not loaded."
+        ),
+    )
     p.add_argument("zip", help="the package archive")
     p.add_argument("--alias", help="install under this package name instead")
     p.add_argument("--scope", choices=("user", "project"), default="user")
@@ -269,8 +335,9 @@ def _register_pkg(sub: Any) -> None:
     p.add_argument("name", help="package or folder name")
     p.add_argument("--scope", choices=("user", "project"))
     p.set_defaults(func=cmd_pkg_remove)
-    p = pkg_sub.add_parser("export", help="export a loaded package to a zip",
-                           description="Export a loaded package to a zip archive.")
+    p = pkg_sub.add_parser(
+        "export", help="export a loaded package to a zip", description="Export a loaded package to a zip archive."
+    )
     p.add_argument("name", help="package name (as loaded from the project or installed)")
     p.add_argument("out", help="output path ('.zip' is added if missing)")
     p.add_argument("--bundle-deps", action="store_true", help="include its dependencies in lllm_packages/")
@@ -279,6 +346,7 @@ def _register_pkg(sub: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from lllm import __version__
+
     parser = argparse.ArgumentParser(prog="lllm", description="LLLM: run tactics and manage LLLM packages.")
     parser.add_argument("--version", action="version", version=f"lllm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -309,6 +377,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # usage errors exit 2
     import warnings
+
     warnings.showwarning = _show_warning
     try:
         return int(args.func(args) or 0)

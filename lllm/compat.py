@@ -3,6 +3,7 @@
 Each 0.1.x module keeps its old names through ``lazy_exports``: a PEP 562 ``__getattr__`` that imports
 the new home on first use, so no import cycle forms and ``import lllm`` stays cheap. ``docs/migrating.md``
 lists every kept path and every deliberate change."""
+
 from __future__ import annotations
 
 import importlib
@@ -61,16 +62,19 @@ def install_module_aliases() -> None:
         sys.meta_path.append(_MovedModules())
 
 
-def register_prompt(prompt: Any, overwrite: bool = True, namespace: str = "",
-                    runtime: "Optional[Runtime]" = None) -> Any:
+def register_prompt(
+    prompt: Any, overwrite: bool = True, namespace: str = "", runtime: "Optional[Runtime]" = None
+) -> Any:
     """0.1.x ``lllm.core.prompt.register_prompt``: register ``prompt`` in the default (or given) runtime."""
     from lllm.packages.runtime import get_default_runtime
+
     return (runtime or get_default_runtime()).register_prompt(prompt, overwrite=overwrite, namespace=namespace)
 
 
 def get_tactic_class(name: str, runtime: "Optional[Runtime]" = None) -> type:
     """0.1.x ``lllm.core.tactic.get_tactic_class``: the tactic class registered under ``name``."""
     from lllm.packages.runtime import get_default_runtime
+
     return (runtime or get_default_runtime()).get_tactic(name)
 
 
@@ -84,4 +88,12 @@ def load_toml(path: Any) -> Dict[str, Any]:
         return tomllib.load(f)
 
 
-__all__ = ["lazy_exports", "MOVED_MODULES", "install_module_aliases", "register_prompt", "get_tactic_class", "load_toml", "InvokerBuilder"]
+__all__ = [
+    "lazy_exports",
+    "MOVED_MODULES",
+    "install_module_aliases",
+    "register_prompt",
+    "get_tactic_class",
+    "load_toml",
+    "InvokerBuilder",
+]

@@ -1,5 +1,6 @@
 """Exceptions raised by LLLM. Every one derives from ``LLLMError``, and every message
 names the culprit (agent, prompt, key or file) and, where there is a choice, the valid alternatives."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
@@ -95,9 +96,17 @@ class ProviderError(LLLMError):
     provider: str
     request: Optional[Dict[str, Any]]
 
-    def __init__(self, message: str, *, status: Optional[int] = None, kind: Optional[str] = None,
-                 retry_after: Optional[float] = None, body: Any = None, provider: str = "",
-                 request: Optional[Dict[str, Any]] = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: Optional[int] = None,
+        kind: Optional[str] = None,
+        retry_after: Optional[float] = None,
+        body: Any = None,
+        provider: str = "",
+        request: Optional[Dict[str, Any]] = None,
+    ):
         message = scrub_text(message)
         super().__init__(message)
         self.message = message
@@ -110,6 +119,14 @@ class ProviderError(LLLMError):
 
 
 __all__ = [
-    "LLLMError", "ParseError", "AgentException", "AgentCallError", "ConfigError",
-    "ResourceNotFoundError", "ToolBindingError", "PackageError", "ProxyError", "ProviderError",
+    "LLLMError",
+    "ParseError",
+    "AgentException",
+    "AgentCallError",
+    "ConfigError",
+    "ResourceNotFoundError",
+    "ToolBindingError",
+    "PackageError",
+    "ProxyError",
+    "ProviderError",
 ]

@@ -26,6 +26,7 @@ that fails on the server comes back to the model as ``Error: …``. A stdio serv
 environment (``HOME``, ``PATH``, …) plus ``env``: provider keys are not passed on unless listed there.
 
 Needs the ``mcp`` extra (the official SDK); imported lazily."""
+
 from __future__ import annotations
 
 import asyncio
@@ -64,17 +65,27 @@ class MCPServer:
     listed); ``prefix`` is prepended to tool names (to tell two servers' ``search`` apart); ``timeout``
     bounds connecting and each request, in seconds. Holds no connection itself: see ``session()``."""
 
-    def __init__(self, name: str, *, stdio: Optional[Sequence[str]] = None, url: Optional[str] = None,
-                 env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None,
-                 headers: Optional[Mapping[str, str]] = None, allowed_tools: Optional[Sequence[str]] = None,
-                 prefix: str = "", timeout: float = 60.0):
+    def __init__(
+        self,
+        name: str,
+        *,
+        stdio: Optional[Sequence[str]] = None,
+        url: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        allowed_tools: Optional[Sequence[str]] = None,
+        prefix: str = "",
+        timeout: float = 60.0,
+    ):
         if not isinstance(name, str) or not name:
             raise ConfigError(f"MCPServer: name must be a non-empty string, got {name!r}")
         if (stdio is None) == (url is None):
             raise ConfigError(f"MCP server '{name}': give exactly one of stdio=[command, *args] or url='http…'")
         if stdio is not None and (isinstance(stdio, str) or not stdio or not all(isinstance(a, str) for a in stdio)):
-            raise ConfigError(f"MCP server '{name}': stdio must be a non-empty list like ['python', 'server.py'], "
-                              f"got {stdio!r}")
+            raise ConfigError(
+                f"MCP server '{name}': stdio must be a non-empty list like ['python', 'server.py'], got {stdio!r}"
+            )
         if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
             raise ConfigError(f"MCP server '{name}': url must start with http:// or https://, got {url!r}")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
@@ -98,8 +109,10 @@ class MCPServer:
     def from_config(cls, name: str, entry: Any) -> "MCPServer":
         """A server from an ``mcp_servers`` entry (a mapping of this constructor's keyword arguments)."""
         if not isinstance(entry, Mapping):
-            raise ConfigError(f"mcp_servers['{name}'] must be a mapping like {{stdio: [python, server.py]}} "
-                              f"or {{url: http://…/mcp}}, got {type(entry).__name__}")
+            raise ConfigError(
+                f"mcp_servers['{name}'] must be a mapping like {{stdio: [python, server.py]}} "
+                f"or {{url: http://…/mcp}}, got {type(entry).__name__}"
+            )
         unknown = sorted(set(entry) - set(SERVER_KEYS))
         if unknown:
             raise ConfigError(f"mcp_servers['{name}']: unknown keys {unknown}. Known keys: {list(SERVER_KEYS)}")
@@ -130,8 +143,9 @@ class MCPServer:
         names = [t.name for t in tools]
         unknown = [n for n in self.allowed_tools if n not in names]
         if unknown:
-            raise ConfigError(f"MCP server '{self.name}': allowed_tools names unknown tools {unknown}; "
-                              f"the server's tools are {names}")
+            raise ConfigError(
+                f"MCP server '{self.name}': allowed_tools names unknown tools {unknown}; the server's tools are {names}"
+            )
         return [t for t in tools if t.name in self.allowed_tools]
 
     def _function(self, tool: Any, connection: "MCPConnection") -> Function:
@@ -148,32 +162,42 @@ class MCPServer:
                 prop = {**prop, "description": text}
             properties[key] = prop
         name = re.sub(r"[^A-Za-z0-9_-]", "_", f"{self.prefix}{remote}")[:64]
-        return Function(name, tool.description or remote, properties,
-                        required=list(schema.get("required") or []),
-                        additional_properties=schema.get("additionalProperties") not in (None, False),
-                        function=call_mcp_tool, defs=schema.get("$defs") or schema.get("definitions"))
+        return Function(
+            name,
+            tool.description or remote,
+            properties,
+            required=list(schema.get("required") or []),
+            additional_properties=schema.get("additionalProperties") not in (None, False),
+            function=call_mcp_tool,
+            defs=schema.get("$defs") or schema.get("definitions"),
+        )
 
     @contextlib.asynccontextmanager
     async def _transport(self, errlog: Any) -> Any:
         """``(read, write)`` streams to the server, for as long as the context is open."""
         if self.stdio is not None:
             from mcp.client.stdio import StdioServerParameters, stdio_client  # lazy: the mcp extra
-            params = StdioServerParameters(command=self.stdio[0], args=self.stdio[1:], env=self.env or None,
-                                           cwd=self.cwd)
+
+            params = StdioServerParameters(
+                command=self.stdio[0], args=self.stdio[1:], env=self.env or None, cwd=self.cwd
+            )
             async with stdio_client(params, errlog=errlog) as (read, write):
                 yield read, write
             return
         assert self.url is not None  # the constructor takes exactly one of stdio and url
         from mcp.client import streamable_http  # lazy: the mcp extra
+
         if hasattr(streamable_http, "streamable_http_client"):
             import httpx  # a dependency of the SDK
+
             timeout = httpx.Timeout(self.timeout, read=max(self.timeout, 300.0))  # reads wait for server events
             async with httpx.AsyncClient(headers=self.headers or None, timeout=timeout) as client:
                 async with streamable_http.streamable_http_client(self.url, http_client=client) as (read, write, _):
                     yield read, write
         else:  # older SDKs
-            async with streamable_http.streamablehttp_client(self.url, headers=self.headers or None,
-                                                             timeout=self.timeout) as (read, write, _):
+            async with streamable_http.streamablehttp_client(
+                self.url, headers=self.headers or None, timeout=self.timeout
+            ) as (read, write, _):
                 yield read, write
 
 
@@ -200,8 +224,10 @@ class MCPConnection:
     def _start(self) -> cf.Future:
         with self._lock:
             if self.closed:
-                raise MCPError(f"MCP server '{self.server.name}': the connection is closed (it lasts one tactic "
-                               f"call or one `with server.session()` block)")
+                raise MCPError(
+                    f"MCP server '{self.server.name}': the connection is closed (it lasts one tactic "
+                    f"call or one `with server.session()` block)"
+                )
             if self._ready is None:
                 self._ready = cf.Future()
                 self._stop = asyncio.Event()
@@ -214,8 +240,11 @@ class MCPConnection:
         try:
             from mcp import ClientSession  # lazy: the mcp extra
         except ImportError as e:
-            self._ready.set_exception(MCPError(f"MCP server '{self.server.name}': MCP tools need the 'mcp' extra "
-                                               f"(pip install 'lllm[mcp]'): {e}"))
+            self._ready.set_exception(
+                MCPError(
+                    f"MCP server '{self.server.name}': MCP tools need the 'mcp' extra (pip install 'lllm[mcp]'): {e}"
+                )
+            )
             return
         server = self.server
         errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") if server.stdio else None
@@ -223,7 +252,8 @@ class MCPConnection:
             async with contextlib.AsyncExitStack() as stack:
                 read, write = await stack.enter_async_context(server._transport(errlog))
                 session = await stack.enter_async_context(
-                    ClientSession(read, write, read_timeout_seconds=timedelta(seconds=server.timeout)))
+                    ClientSession(read, write, read_timeout_seconds=timedelta(seconds=server.timeout))
+                )
                 await asyncio.wait_for(session.initialize(), server.timeout)
                 server._listing = server._keep(await _all_tools(session))
                 self._ready.set_result(session)
@@ -374,6 +404,7 @@ def _describe(e: BaseException) -> str:
 # Config: ``mcp_servers`` + ``tools: ["mcp:<name>"]``
 # ---------------------------------------------------------------------------------------------
 
+
 def mcp_servers_for(config: Mapping[str, Any], tools_by_agent: Mapping[str, Sequence[Any]]) -> Dict[str, MCPServer]:
     """The servers of ``config['mcp_servers']`` that agents name in their ``tools`` (``"mcp:<name>"``),
     with their tools listed (once: the tactic is being built). ``ConfigError`` for an unknown name."""
@@ -385,10 +416,12 @@ def mcp_servers_for(config: Mapping[str, Any], tools_by_agent: Mapping[str, Sequ
         for entry in tools:
             if not (isinstance(entry, str) and entry.startswith(PREFIX)):
                 continue
-            name = entry[len(PREFIX):]
+            name = entry[len(PREFIX) :]
             if name not in declared:
-                raise ConfigError(f"Agent '{agent}': tools entry '{entry}' names no MCP server. "
-                                  f"Declared in mcp_servers: {sorted(declared)}")
+                raise ConfigError(
+                    f"Agent '{agent}': tools entry '{entry}' names no MCP server. "
+                    f"Declared in mcp_servers: {sorted(declared)}"
+                )
             if name not in used:
                 used[name] = MCPServer.from_config(name, declared[name])
     for server in used.values():
@@ -407,8 +440,8 @@ class MCPScope:
         """``tools`` with every ``"mcp:<name>"`` entry replaced by that server's ``Function``s."""
         out: List[Any] = []
         for entry in tools:
-            if isinstance(entry, str) and entry.startswith(PREFIX) and entry[len(PREFIX):] in self.servers:
-                name = entry[len(PREFIX):]
+            if isinstance(entry, str) and entry.startswith(PREFIX) and entry[len(PREFIX) :] in self.servers:
+                name = entry[len(PREFIX) :]
                 conn = self._connections.get(name)
                 if conn is None:
                     conn = self._connections[name] = self.servers[name].session()

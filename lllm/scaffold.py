@@ -2,6 +2,7 @@
 
 It holds a manifest, a tactic with one agent, a package tool, a prompt file, a config and a pytest
 test; ``lllm run NAME.tactics:NAME "a topic"`` runs it from inside the folder."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,15 +15,15 @@ from typing import Any, Dict
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 FILES: Dict[str, str] = {
-    "lllm.toml": '''
+    "lllm.toml": """
         [package]
         name = "{name}"
         version = "0.1.0"
         description = "A tactic that drafts a short note on a topic."
-    ''',
-    "prompts/system.md": '''
+    """,
+    "prompts/system.md": """
         You write short, clear notes. Use the tools you are given when they help.
-    ''',
+    """,
     "tools/word_count.py": '''
         from lllm import tool
 
@@ -64,14 +65,14 @@ FILES: Dict[str, str] = {
                 writer.receive_prompt(draft, {{"topic": task}})
                 return writer.respond().parsed_as(Note)
     ''',
-    "configs/default.yaml": '''
+    "configs/default.yaml": """
         # Every agent of the tactic; `lllm run` uses the offline test model when no provider key is set.
         global:
           model_name: gpt-4o-mini
         agent_configs:
           - name: writer
             system_prompt_path: {name}.prompts:system
-    ''',
+    """,
     "tests/test_{name}.py": '''
         """Runs the tactic offline on LLLM's deterministic test model: no key, no network."""
         from pathlib import Path
@@ -97,8 +98,10 @@ def create_package(name: str, parent: "str | Path" = ".") -> Path:
     """Write the package ``name`` into ``parent/name`` and return its folder. Refuses a bad name or an
     existing, non-empty folder (nothing is overwritten)."""
     if not _NAME.fullmatch(name):
-        raise ValueError(f"Package name {name!r} must be lower-case letters, digits and '_', starting with a "
-                         f"letter (it becomes a Python module name), e.g. 'research_notes'.")
+        raise ValueError(
+            f"Package name {name!r} must be lower-case letters, digits and '_', starting with a "
+            f"letter (it becomes a Python module name), e.g. 'research_notes'."
+        )
     root = Path(parent) / name
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise FileExistsError(f"'{root}' already exists and is not empty; pick another name or folder.")
@@ -112,19 +115,26 @@ def create_package(name: str, parent: "str | Path" = ".") -> Path:
 
 def cmd_create(args: argparse.Namespace) -> int:
     from lllm.cli import CLIError
+
     try:
         root = create_package(args.name, args.dir)
     except (ValueError, FileExistsError) as e:
         raise CLIError(str(e)) from None
-    print(f"Created package '{args.name}' in {root}. Next:\n  cd {root}\n"
-          f"  lllm run {args.name}.tactics:{args.name} 'tide pools'\n  python -m pytest -q", file=sys.stderr)
+    print(
+        f"Created package '{args.name}' in {root}. Next:\n  cd {root}\n"
+        f"  lllm run {args.name}.tactics:{args.name} 'tide pools'\n  python -m pytest -q",
+        file=sys.stderr,
+    )
     return 0
 
 
 def register(sub: Any) -> None:
     """Add ``create`` to the ``lllm`` command."""
-    p = sub.add_parser("create", help="scaffold a new package (manifest, tactic, tool, prompt, config, test)",
-                       description="Create a package folder NAME whose test passes at once, offline.")
+    p = sub.add_parser(
+        "create",
+        help="scaffold a new package (manifest, tactic, tool, prompt, config, test)",
+        description="Create a package folder NAME whose test passes at once, offline.",
+    )
     p.add_argument("name", help="package name (lower-case, digits and '_')")
     p.add_argument("--dir", default=".", help="where to create it (default: the current folder)")
     p.set_defaults(func=cmd_create)

@@ -25,6 +25,7 @@ What is scrubbed
   is never written anywhere, and is meant for a handful of keys (each is looked for in every string
   stored). A header value that is not a secret but was sent under an unusual header name is
   scrubbed too: scrubbing is by value, not by name."""
+
 from __future__ import annotations
 
 import base64
@@ -42,9 +43,24 @@ REDACTED = "[REDACTED]"
 # Shorter values are too likely to occur by chance ("1", "true") to be replaced everywhere.
 MIN_SECRET_LENGTH = 8
 #: Request headers whose values are never credentials (lower-case); every other header value is one.
-NON_CREDENTIAL_HEADERS = frozenset({
-    "content-type", "content-length", "accept", "accept-encoding", "accept-language", "connection", "host",
-    "user-agent", "anthropic-version", "anthropic-beta", "openai-beta", "http-referer", "referer", "x-title"})
+NON_CREDENTIAL_HEADERS = frozenset(
+    {
+        "content-type",
+        "content-length",
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "connection",
+        "host",
+        "user-agent",
+        "anthropic-version",
+        "anthropic-beta",
+        "openai-beta",
+        "http-referer",
+        "referer",
+        "x-title",
+    }
+)
 #: Settings holding a map of request headers.
 HEADER_SETTINGS = frozenset({"extra_headers", "default_headers", "headers", "http_headers"})
 
@@ -52,7 +68,8 @@ HEADER_SETTINGS = frozenset({"extra_headers", "default_headers", "headers", "htt
 # the last word, so ``prompt_key``, ``cache_key`` and ``max_tokens`` are kept.
 _SECRET_NAME = re.compile(
     r"secret|password|passwd|authorization|credential|cookie"
-    r"|^key$|(^|_)(api_?key|access_?key|private_?key|signing_?key|token)$")
+    r"|^key$|(^|_)(api_?key|access_?key|private_?key|signing_?key|token)$"
+)
 # Environment variables whose values are provider secrets.
 _SECRET_ENV = re.compile(r"(^|_)(API_KEY|TOKEN|SECRET|SECRET_KEY|SECRET_ACCESS_KEY|ACCESS_KEY)$")
 # ``user:password@`` right after ``scheme://``
@@ -82,6 +99,7 @@ def environment_secrets(environ: Optional[Mapping[str, str]] = None) -> List[str
 # The registry
 # ---------------------------------------------------------------------------------------------
 
+
 def register_secret(value: Any) -> None:
     """Remember ``value`` as a credential (ignored unless a string of at least MIN_SECRET_LENGTH)."""
     global _sorted
@@ -104,7 +122,7 @@ def register_header(name: Any, value: Any) -> None:
     low = value[:8].lower()
     for scheme in _AUTH_SCHEMES:
         if low.startswith(scheme):
-            register_secret(value[len(scheme):])
+            register_secret(value[len(scheme) :])
             break
 
 
@@ -177,6 +195,7 @@ def all_secrets() -> List[str]:
 # ---------------------------------------------------------------------------------------------
 # Scrubbing
 # ---------------------------------------------------------------------------------------------
+
 
 def strip_userinfo(url: Any) -> Any:
     """``url`` without its ``user:password@`` part (other values are returned unchanged)."""
@@ -271,6 +290,7 @@ def scrub_exception(exc: Optional[BaseException]) -> None:
 # Log records of the ``lllm`` loggers
 # ---------------------------------------------------------------------------------------------
 
+
 def _scrub_record(record: logging.LogRecord) -> None:
     secrets = all_secrets()
     try:
@@ -309,7 +329,23 @@ def _install_record_factory() -> None:
 
 _install_record_factory()
 
-__all__ = ["REDACTED", "MIN_SECRET_LENGTH", "NON_CREDENTIAL_HEADERS", "HEADER_SETTINGS", "register_secret",
-           "register_header", "register_headers", "register_url", "register_settings", "known_secrets",
-           "all_secrets", "environment_secrets", "is_secret_name", "strip_userinfo", "hide", "scrub_text", "scrub",
-           "scrub_exception"]
+__all__ = [
+    "REDACTED",
+    "MIN_SECRET_LENGTH",
+    "NON_CREDENTIAL_HEADERS",
+    "HEADER_SETTINGS",
+    "register_secret",
+    "register_header",
+    "register_headers",
+    "register_url",
+    "register_settings",
+    "known_secrets",
+    "all_secrets",
+    "environment_secrets",
+    "is_secret_name",
+    "strip_userinfo",
+    "hide",
+    "scrub_text",
+    "scrub",
+    "scrub_exception",
+]

@@ -7,6 +7,7 @@
 - ``ReplayInvoker``: answers model and tool calls from a recorded session (exact offline replay).
 - ``tool_calls(...)``, ``sample_json(schema)``: build scripted tool calls and schema-valid values.
 """
+
 from __future__ import annotations
 
 from lllm.invokers.offline import MockInvoker, MockRequest, ScriptItem, TestInvoker, sample_json, tool_calls

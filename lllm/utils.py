@@ -1,4 +1,5 @@
 """The lllm-core 0.1.x text and file helpers that its documentation uses (``find_all_xml_tags_sorted`` …)."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,10 @@ _MISSING: Any = object()
 
 def find_all_xml_tags_sorted(text: str) -> List[Dict[str, Any]]:
     """Every ``<tag>…</tag>`` block as ``{"tag", "pos", "content"}`` (content stripped), in text order."""
-    return [{"tag": m.group(1), "pos": m.start(), "content": m.group(2).strip()}
-            for m in re.finditer(r"<([A-Za-z0-9_]+)>(.*?)</\1>", text, re.DOTALL)]
+    return [
+        {"tag": m.group(1), "pos": m.start(), "content": m.group(2).strip()}
+        for m in re.finditer(r"<([A-Za-z0-9_]+)>(.*?)</\1>", text, re.DOTALL)
+    ]
 
 
 def find_xml_blocks(text: str, tag: str) -> List[str]:

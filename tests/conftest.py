@@ -1,4 +1,5 @@
 """Shared fixtures: keep tests offline and fast."""
+
 from __future__ import annotations
 
 import os
@@ -21,6 +22,7 @@ os.environ["LLLM_AUTO_INIT"] = "0"
 def _fast_backoff(monkeypatch):
     """Retry backoff sleeps are real but scaled down; tests about Retry-After set it explicitly."""
     from lllm.core.agent import Agent
+
     monkeypatch.setattr(Agent, "backoff_scale", 0.001)
 
 
@@ -28,6 +30,7 @@ def _fast_backoff(monkeypatch):
 def fake_servers():
     """``fake_servers("--p429", "1") -> base_url`` of a real fake OpenAI server (subprocess)."""
     from support.fake_server import FakeServers
+
     servers = FakeServers()
     yield servers
     servers.close()

@@ -1,4 +1,5 @@
 """The public API: every exported name resolves, the 0.1.x module paths import, and `import lllm` stays cheap."""
+
 from __future__ import annotations
 
 import importlib
@@ -8,11 +9,42 @@ import sys
 
 import lllm
 
-SPEC_NAMES = ["Tactic", "Agent", "Prompt", "Dialog", "Message", "Function", "tool", "tactictool", "vendor_config",
-              "load_tool", "Proxy", "AgentCallError", "MCP", "DefaultTagParser", "build_tactic", "LogStore"]
-OLD_MODULES = ["lllm.core.prompt", "lllm.core.dialog", "lllm.core.agent", "lllm.core.tactic", "lllm.core.runtime",
-               "lllm.core.resource", "lllm.core.config", "lllm.core.const", "lllm.invokers", "lllm.invokers.base",
-               "lllm.invokers.litellm", "lllm.proxies", "lllm.sandbox", "lllm.logging", "lllm.testing", "lllm.errors"]
+SPEC_NAMES = [
+    "Tactic",
+    "Agent",
+    "Prompt",
+    "Dialog",
+    "Message",
+    "Function",
+    "tool",
+    "tactictool",
+    "vendor_config",
+    "load_tool",
+    "Proxy",
+    "AgentCallError",
+    "MCP",
+    "DefaultTagParser",
+    "build_tactic",
+    "LogStore",
+]
+OLD_MODULES = [
+    "lllm.core.prompt",
+    "lllm.core.dialog",
+    "lllm.core.agent",
+    "lllm.core.tactic",
+    "lllm.core.runtime",
+    "lllm.core.resource",
+    "lllm.core.config",
+    "lllm.core.const",
+    "lllm.invokers",
+    "lllm.invokers.base",
+    "lllm.invokers.litellm",
+    "lllm.proxies",
+    "lllm.sandbox",
+    "lllm.logging",
+    "lllm.testing",
+    "lllm.errors",
+]
 
 
 def test_every_exported_name_resolves():
@@ -28,10 +60,17 @@ def test_module_paths_of_0_1_x_import():
 
 
 def test_import_lllm_loads_no_provider_stack():
-    code = ("import sys, json, lllm; from lllm import Tactic, Agent, Prompt, Function\n"
-            "print(json.dumps([m for m in ('aiohttp', 'genai_prices', 'litellm', 'openai', 'jsonschema', "
-            "'opentelemetry', 'psycopg', 'yaml') if m in sys.modules]))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         env={"LLLM_AUTO_INIT": "0", "PATH": "/usr/bin:/bin"})
+    code = (
+        "import sys, json, lllm; from lllm import Tactic, Agent, Prompt, Function\n"
+        "print(json.dumps([m for m in ('aiohttp', 'genai_prices', 'litellm', 'openai', 'jsonschema', "
+        "'opentelemetry', 'psycopg', 'yaml') if m in sys.modules]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"LLLM_AUTO_INIT": "0", "PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == []

@@ -3,6 +3,7 @@
 The loop is written once, async (``arespond``/``acall``); the sync API (``respond``/``call``) runs it
 on LLLM's background event loop. Each phase of a step is a small method: invoke (with provider-error
 budgets), recover from invalid output in a forked working dialog, run tool calls, finish."""
+
 from __future__ import annotations
 
 import asyncio
@@ -46,7 +47,7 @@ def backoff_delay(attempt: int, retry_after: Optional[float] = None, scale: floa
 
     The agent then bounds it: a Retry-After over ``max_retry_wait_s`` fails the call at once, and a wait
     that would cross ``call_deadline_s`` fails it too (see ``Agent``)."""
-    delay = min(MAX_BACKOFF_S, 2.0 ** attempt) * random.uniform(0.5, 1.0) * scale
+    delay = min(MAX_BACKOFF_S, 2.0**attempt) * random.uniform(0.5, 1.0) * scale
     if retry_after is not None and retry_after > delay:
         delay = float(retry_after)
     return delay
@@ -65,31 +66,53 @@ class Agent:
     #: Multiplies every backoff delay; tests may lower it. Retry-After from a provider always wins.
     backoff_scale: float = 1.0
 
-    def __init__(self, name: str, system_prompt: Union["Prompt", str], model: Optional[str] = None,
-                 llm_invoker: Optional["Invoker"] = None, stream_handler: Optional["BaseStreamHandler"] = None,
-                 api_type: APITypes = APITypes.COMPLETION, model_args: Optional[Dict[str, Any]] = None,
-                 max_exception_retry: int = 3, max_interrupt_steps: int = 5, max_llm_recall: int = 2,
-                 context_manager: Optional[Callable[["Dialog"], "Dialog"]] = None,
-                 tools: Optional[Sequence[ToolRef]] = None, rate_limit_retries: int = 6,
-                 runtime: Optional["RuntimeLike"] = None, *, output: OutputType = None,
-                 base_url: Optional[str] = None, api_key: Optional[str] = None,
-                 headers: Optional[Dict[str, str]] = None, timeout: Optional[float] = None,
-                 max_retry_wait_s: float = 60.0, call_deadline_s: Optional[float] = None):
+    def __init__(
+        self,
+        name: str,
+        system_prompt: Union["Prompt", str],
+        model: Optional[str] = None,
+        llm_invoker: Optional["Invoker"] = None,
+        stream_handler: Optional["BaseStreamHandler"] = None,
+        api_type: APITypes = APITypes.COMPLETION,
+        model_args: Optional[Dict[str, Any]] = None,
+        max_exception_retry: int = 3,
+        max_interrupt_steps: int = 5,
+        max_llm_recall: int = 2,
+        context_manager: Optional[Callable[["Dialog"], "Dialog"]] = None,
+        tools: Optional[Sequence[ToolRef]] = None,
+        rate_limit_retries: int = 6,
+        runtime: Optional["RuntimeLike"] = None,
+        *,
+        output: OutputType = None,
+        base_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        headers: Optional[Dict[str, str]] = None,
+        timeout: Optional[float] = None,
+        max_retry_wait_s: float = 60.0,
+        call_deadline_s: Optional[float] = None,
+    ):
         """``output`` (a pydantic model) is what ``run`` returns; ``base_url``/``api_key``/``headers``/``timeout``
         set this agent's endpoint (they become ``model_args`` ``api_base``/``api_key``/``extra_headers``/``timeout``)."""
-        for key, v in (("max_exception_retry", max_exception_retry), ("max_interrupt_steps", max_interrupt_steps),
-                       ("max_llm_recall", max_llm_recall), ("rate_limit_retries", rate_limit_retries)):
+        for key, v in (
+            ("max_exception_retry", max_exception_retry),
+            ("max_interrupt_steps", max_interrupt_steps),
+            ("max_llm_recall", max_llm_recall),
+            ("rate_limit_retries", rate_limit_retries),
+        ):
             if not isinstance(v, int) or v < 0:
                 raise ValueError(f"Agent '{name}': {key} must be an integer >= 0, got {v!r}")
         from lllm.core.spec import check_seconds
+
         retry_wait = check_seconds(f"Agent '{name}'", "max_retry_wait_s", max_retry_wait_s)
         assert retry_wait is not None  # only call_deadline_s may be None
         call_deadline_s = check_seconds(f"Agent '{name}'", "call_deadline_s", call_deadline_s)
         from lllm.core.prompt import Prompt
+
         if isinstance(system_prompt, str):
             system_prompt = Prompt(path=f"_inline/{name}/system", prompt=system_prompt)
-        model_args = _endpoint_args(name, model_args, base_url=base_url, api_key=api_key, headers=headers,
-                                    timeout=timeout)
+        model_args = _endpoint_args(
+            name, model_args, base_url=base_url, api_key=api_key, headers=headers, timeout=timeout
+        )
         if llm_invoker is None:
             llm_invoker = default_invoker()
         self.output = _check_output(name, output)
@@ -126,13 +149,21 @@ class Agent:
     # ---------------------------------------------------------------------------------------
     # Dialog management (§3.1)
     # ---------------------------------------------------------------------------------------
-    def open(self, alias: str, prompt_args: Optional[Dict[str, Any]] = None, session_name: Optional[str] = None,
-             switch: bool = True) -> "Dialog":
+    def open(
+        self,
+        alias: str,
+        prompt_args: Optional[Dict[str, Any]] = None,
+        session_name: Optional[str] = None,
+        switch: bool = True,
+    ) -> "Dialog":
         """Start a dialog seeded with the rendered system prompt."""
         from lllm.core.dialog import Dialog
+
         if alias in self._dialogs:
-            raise ValueError(f"Agent '{self.name}' already has a dialog '{alias}'; use .fork('{alias}', "
-                             f"'<new alias>') to branch it or .close('{alias}') first.")
+            raise ValueError(
+                f"Agent '{self.name}' already has a dialog '{alias}'; use .fork('{alias}', "
+                f"'<new alias>') to branch it or .close('{alias}') first."
+            )
         dialog = Dialog(session_name=session_name, owner=self.name, runtime=self.runtime)
         dialog.put_prompt(self.system_prompt, prompt_args, name="system", role=Roles.SYSTEM)
         self._dialogs[alias] = dialog
@@ -192,30 +223,52 @@ class Agent:
         """Append ``text`` as is (no rendering) to a dialog; agent-level tools stay available."""
         return self._dialog(alias).put_text(text, name=name, role=role)
 
-    def receive_prompt(self, prompt: Union["Prompt", str], prompt_args: Optional[Dict[str, Any]] = None,
-                       alias: Optional[str] = None, name: str = "user", role: Roles = Roles.USER,
-                       metadata: Optional[Dict[str, Any]] = None) -> Message:
+    def receive_prompt(
+        self,
+        prompt: Union["Prompt", str],
+        prompt_args: Optional[Dict[str, Any]] = None,
+        alias: Optional[str] = None,
+        name: str = "user",
+        role: Roles = Roles.USER,
+        metadata: Optional[Dict[str, Any]] = None,
+    ) -> Message:
         """Render ``prompt`` (or a prompt key) with ``prompt_args`` into a dialog; it sets the next turn's
         parser, format and tools."""
         return self._dialog(alias).put_prompt(prompt, prompt_args, name=name, metadata=metadata, role=role)
 
-    def receive_image(self, image: Any, caption: Optional[str] = None, alias: Optional[str] = None,
-                      name: str = "user", role: Roles = Roles.USER) -> Message:
+    def receive_image(
+        self,
+        image: Any,
+        caption: Optional[str] = None,
+        alias: Optional[str] = None,
+        name: str = "user",
+        role: Roles = Roles.USER,
+    ) -> Message:
         """Append an image (path, PIL image, bytes or base64; PNG, JPEG, GIF or WebP) with an optional caption."""
         return self._dialog(alias).put_image(image, caption=caption, name=name, role=role)
 
     # ---------------------------------------------------------------------------------------
     # Calling
     # ---------------------------------------------------------------------------------------
-    def respond(self, alias: Optional[str] = None, metadata: Optional[Dict[str, Any]] = None,
-                args: Optional[Dict[str, Any]] = None, parser_args: Optional[Dict[str, Any]] = None,
-                return_session: bool = False) -> Union[Message, AgentCallSession]:
+    def respond(
+        self,
+        alias: Optional[str] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        args: Optional[Dict[str, Any]] = None,
+        parser_args: Optional[Dict[str, Any]] = None,
+        return_session: bool = False,
+    ) -> Union[Message, AgentCallSession]:
         """Run the call loop on a dialog and return the delivered Message (or the session)."""
         return run_sync(self.arespond(alias, metadata, args, parser_args, return_session))
 
-    async def arespond(self, alias: Optional[str] = None, metadata: Optional[Dict[str, Any]] = None,
-                       args: Optional[Dict[str, Any]] = None, parser_args: Optional[Dict[str, Any]] = None,
-                       return_session: bool = False) -> Union[Message, AgentCallSession]:
+    async def arespond(
+        self,
+        alias: Optional[str] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        args: Optional[Dict[str, Any]] = None,
+        parser_args: Optional[Dict[str, Any]] = None,
+        return_session: bool = False,
+    ) -> Union[Message, AgentCallSession]:
         """Async ``respond``."""
         session = await self._run(self._dialog(alias), metadata, args, parser_args)
         return session if return_session else _delivered(session)
@@ -224,13 +277,20 @@ class Agent:
         """Run the loop on an explicit dialog owned by this agent."""
         return run_sync(self.acall(dialog, **kw))
 
-    async def acall(self, dialog: "Dialog", metadata: Optional[Dict[str, Any]] = None,
-                    args: Optional[Dict[str, Any]] = None, parser_args: Optional[Dict[str, Any]] = None,
-                    return_session: bool = False) -> Union[Message, AgentCallSession]:
+    async def acall(
+        self,
+        dialog: "Dialog",
+        metadata: Optional[Dict[str, Any]] = None,
+        args: Optional[Dict[str, Any]] = None,
+        parser_args: Optional[Dict[str, Any]] = None,
+        return_session: bool = False,
+    ) -> Union[Message, AgentCallSession]:
         """Async ``call``."""
         if dialog.owner not in (None, self.name):
-            raise ValueError(f"Dialog {dialog.dialog_id} belongs to agent '{dialog.owner}', not '{self.name}'; "
-                             f"agents share content, not dialogs.")
+            raise ValueError(
+                f"Dialog {dialog.dialog_id} belongs to agent '{dialog.owner}', not '{self.name}'; "
+                f"agents share content, not dialogs."
+            )
         session = await self._run(dialog, metadata, args, parser_args)
         return session if return_session else _delivered(session)
 
@@ -240,8 +300,7 @@ class Agent:
     _template: Optional["Agent"] = None  # set on a tactic call's copy of a module-level agent
     _output_cache: Optional[Tuple["Prompt", "Prompt"]] = None  # (turn, turn with the system prompt's output)
 
-    def run(self, task: Any, *, continue_dialog: bool = False, return_session: bool = False,
-            **prompt_args: Any) -> Any:
+    def run(self, task: Any, *, continue_dialog: bool = False, return_session: bool = False, **prompt_args: Any) -> Any:
         """Send ``task`` as the user turn of a fresh dialog (``continue_dialog=True``: the last one) with this
         agent's tools and ``output`` type; return the typed value (or the AgentCallSession).
 
@@ -250,8 +309,9 @@ class Agent:
         agent, in_call = self._bound()
         return run_sync(agent._arun(task, continue_dialog, return_session, prompt_args, in_call))
 
-    async def arun(self, task: Any, *, continue_dialog: bool = False, return_session: bool = False,
-                   **prompt_args: Any) -> Any:
+    async def arun(
+        self, task: Any, *, continue_dialog: bool = False, return_session: bool = False, **prompt_args: Any
+    ) -> Any:
         """Async ``run``."""
         agent, in_call = self._bound()
         return await agent._arun(task, continue_dialog, return_session, prompt_args, in_call)
@@ -260,11 +320,14 @@ class Agent:
         """(the agent to run on, whether a tactic call is running), read in the caller's context."""
         from lllm.core.functional import bound_agent
         from lllm.core.tactic import _current_call
+
         return bound_agent(self), bool(_current_call.get())
 
-    async def _arun(self, task: Any, continue_dialog: bool, return_session: bool,
-                    prompt_args: Dict[str, Any], in_call: bool) -> Any:
+    async def _arun(
+        self, task: Any, continue_dialog: bool, return_session: bool, prompt_args: Dict[str, Any], in_call: bool
+    ) -> Any:
         from lllm.core.prompt import Prompt
+
         self._require_model()
         turn = self._turn_prompt(task)
         if continue_dialog and self._active is not None:
@@ -283,14 +346,17 @@ class Agent:
 
     def _require_model(self) -> str:
         if not self.model:
-            raise ConfigError(f"Agent '{self.name}' has no model: pass model=... (e.g. 'gpt-4o-mini', or 'test' "
-                              f"to run offline), or run it in a tactic whose config sets global.model_name "
-                              f"(`lllm run ... --model M`).")
+            raise ConfigError(
+                f"Agent '{self.name}' has no model: pass model=... (e.g. 'gpt-4o-mini', or 'test' "
+                f"to run offline), or run it in a tactic whose config sets global.model_name "
+                f"(`lllm run ... --model M`)."
+            )
         return self.model
 
     def _turn_prompt(self, task: Any) -> "Prompt":
         """The user turn for ``task``: a Prompt as is, anything else as literal text; ``output`` is its format."""
         from lllm.core.prompt import Prompt
+
         if isinstance(task, Prompt):
             if self.output is None or task.format is self.output:
                 return task
@@ -301,8 +367,9 @@ class Agent:
             text = json.dumps(task, default=str)
         else:
             text = str(task)
-        return Prompt(path=f"_inline/{self.name}/task", prompt=text.replace("{", "{{").replace("}", "}}"),
-                      format=self.output)
+        return Prompt(
+            path=f"_inline/{self.name}/task", prompt=text.replace("{", "{{").replace("}", "}}"), format=self.output
+        )
 
     def _keep_run_dialog(self, dialog: "Dialog", keep_all: bool) -> None:
         """Keep a run's dialog: inside a tactic call all of them ("run", "run_2", ...), the session records
@@ -317,23 +384,42 @@ class Agent:
     # ---------------------------------------------------------------------------------------
     # The call loop (§3.2)
     # ---------------------------------------------------------------------------------------
-    async def _run(self, dialog: "Dialog", metadata: Optional[Dict[str, Any]], args: Optional[Dict[str, Any]],
-                   parser_args: Optional[Dict[str, Any]]) -> AgentCallSession:
+    async def _run(
+        self,
+        dialog: "Dialog",
+        metadata: Optional[Dict[str, Any]],
+        args: Optional[Dict[str, Any]],
+        parser_args: Optional[Dict[str, Any]],
+    ) -> AgentCallSession:
         model = self._require_model()
         with self._busy_lock:
             if self._busy:
-                raise RuntimeError(f"Agent '{self.name}' is already responding; one agent runs one call at a time "
-                                   f"(build another agent, or fork a dialog, for parallel calls).")
+                raise RuntimeError(
+                    f"Agent '{self.name}' is already responding; one agent runs one call at a time "
+                    f"(build another agent, or fork a dialog, for parallel calls)."
+                )
             self._busy = True
         session = AgentCallSession(
-            agent_name=self.name, model=model, max_exception_retry=self.max_exception_retry,
-            max_interrupt_steps=self.max_interrupt_steps, max_llm_recall=self.max_llm_recall,
-            rate_limit_retries=self.rate_limit_retries, max_retry_wait_s=self.max_retry_wait_s,
-            call_deadline_s=self.call_deadline_s)
+            agent_name=self.name,
+            model=model,
+            max_exception_retry=self.max_exception_retry,
+            max_interrupt_steps=self.max_interrupt_steps,
+            max_llm_recall=self.max_llm_recall,
+            rate_limit_retries=self.rate_limit_retries,
+            max_retry_wait_s=self.max_retry_wait_s,
+            call_deadline_s=self.call_deadline_s,
+        )
         try:
             task = self._with_system_output(dialog.top_prompt or self.system_prompt)
-            st = _CallState(session, dialog, task, self.effective_tools(task),
-                            {**self.model_args, **args} if args else self.model_args, parser_args, metadata)
+            st = _CallState(
+                session,
+                dialog,
+                task,
+                self.effective_tools(task),
+                {**self.model_args, **args} if args else self.model_args,
+                parser_args,
+                metadata,
+            )
             if self.call_deadline_s is None:
                 await self._loop(st)
             else:
@@ -359,17 +445,23 @@ class Agent:
         except asyncio.TimeoutError as e:
             if time.monotonic() < deadline - 0.05:  # a timeout raised inside the loop, not the deadline
                 raise
-            self._fail(session, "deadline", f"the call did not finish within call_deadline_s={limit:g}s "
-                                             f"({session.invoke_count} model request(s), {session.interrupts_count} "
-                                             f"tool round(s) so far); raise call_deadline_s in the agent config, "
-                                             f"or set it to null for no overall deadline", e)
+            self._fail(
+                session,
+                "deadline",
+                f"the call did not finish within call_deadline_s={limit:g}s "
+                f"({session.invoke_count} model request(s), {session.interrupts_count} "
+                f"tool round(s) so far); raise call_deadline_s in the agent config, "
+                f"or set it to null for no overall deadline",
+                e,
+            )
 
     async def _loop(self, st: "_CallState") -> None:
         """Invoke, run the tools asked for, repeat until a final answer or a budget runs out (§3.2)."""
         steps = self.max_interrupt_steps + 1
         if self.max_interrupt_steps == 0:
-            warnings.warn(f"Agent '{self.name}': max_interrupt_steps=0 means a budget of 100 steps", UserWarning,
-                          stacklevel=1)
+            warnings.warn(
+                f"Agent '{self.name}': max_interrupt_steps=0 means a budget of 100 steps", UserWarning, stacklevel=1
+            )
             steps = 100
         session = st.session
         for st.step in range(steps):
@@ -382,8 +474,12 @@ class Agent:
                 logger.debug("agent %s delivered after %d step(s)", self.name, st.step + 1)
                 return
             if st.final_sent:
-                self._fail(session, "max_steps", f"it asked for tools after the final-answer prompt "
-                                                 f"(max_interrupt_steps={self.max_interrupt_steps})")
+                self._fail(
+                    session,
+                    "max_steps",
+                    f"it asked for tools after the final-answer prompt "
+                    f"(max_interrupt_steps={self.max_interrupt_steps})",
+                )
             await self._run_tools(st, message)
         self._fail(session, "max_steps", f"no final answer within {steps} steps")
 
@@ -404,74 +500,127 @@ class Agent:
             if result.message is not None:
                 working.append(result.message)  # invalid output never reaches the canonical dialog
             if session.exception_retries_count >= self.max_exception_retry:
-                self._fail(session, "exception_retries",
-                           f"output still invalid after {self.max_exception_retry} recovery attempt(s): {error}",
-                           error)
+                self._fail(
+                    session,
+                    "exception_retries",
+                    f"output still invalid after {self.max_exception_retry} recovery attempt(s): {error}",
+                    error,
+                )
             session.exception(error, step)
             logger.debug("agent %s: invalid output at step %d, recovering: %s", self.name, step, error)
             handler_prompt = task.handler.on_exception(task, session)
             working.put_prompt(handler_prompt, {"error_message": "\n".join(map(str, result.execution_errors))})
 
-    async def _invoke_with_budgets(self, st: "_CallState", working: "Dialog",
-                                   functions: List["Function"]) -> "InvokeResult":
+    async def _invoke_with_budgets(
+        self, st: "_CallState", working: "Dialog", functions: List["Function"]
+    ) -> "InvokeResult":
         """Invoke once, retrying provider errors within the rate-limit and recall budgets."""
         session, step, model_args = st.session, st.step, st.model_args
         attempt = 0
-        sent: Dict[str, Any] = {"model": session.model, "tools": [f.name for f in functions],
-                "model_args": {k: v for k, v in model_args.items() if k not in _UNRECORDED_ARGS},
-                "messages": list(working.messages)}
+        sent: Dict[str, Any] = {
+            "model": session.model,
+            "tools": [f.name for f in functions],
+            "model_args": {k: v for k, v in model_args.items() if k not in _UNRECORDED_ARGS},
+            "messages": list(working.messages),
+        }
         while True:
             started = time.time()
             try:
                 result = await self.llm_invoker.acall(
-                    working, session.model, model_args, st.parser_args, self.name, st.metadata, self.api_type,
-                    self.stream_handler, functions=functions)
+                    working,
+                    session.model,
+                    model_args,
+                    st.parser_args,
+                    self.name,
+                    st.metadata,
+                    self.api_type,
+                    self.stream_handler,
+                    functions=functions,
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - classified below; never escapes raw
                 kind = self.llm_invoker.classify_error(exc)
-                session.new_invoke_trace(InvokeTrace(
-                    step=step, attempt=attempt, **sent, request=getattr(exc, "request", None) or {},
-                    raw_response=getattr(exc, "body", None), errors=[error_record(exc)], retry_class=kind,
-                    started_at=started, latency_s=time.time() - started))
+                session.new_invoke_trace(
+                    InvokeTrace(
+                        step=step,
+                        attempt=attempt,
+                        **sent,
+                        request=getattr(exc, "request", None) or {},
+                        raw_response=getattr(exc, "body", None),
+                        errors=[error_record(exc)],
+                        retry_class=kind,
+                        started_at=started,
+                        latency_s=time.time() - started,
+                    )
+                )
                 attempt += 1
                 await self._after_provider_error(session, step, exc, kind)
                 continue
             msg = result.message
-            session.new_invoke_trace(InvokeTrace(
-                step=step, attempt=attempt, **sent, request=result.request, raw_response=result.raw_response,
-                message=msg, errors=[error_record(e) for e in result.execution_errors],
-                started_at=result.started_at or started, latency_s=result.latency_s,
-                usage=msg.usage if msg is not None else {}))
+            session.new_invoke_trace(
+                InvokeTrace(
+                    step=step,
+                    attempt=attempt,
+                    **sent,
+                    request=result.request,
+                    raw_response=result.raw_response,
+                    message=msg,
+                    errors=[error_record(e) for e in result.execution_errors],
+                    started_at=result.started_at or started,
+                    latency_s=result.latency_s,
+                    usage=msg.usage if msg is not None else {},
+                )
+            )
             return result
 
-    async def _after_provider_error(self, session: AgentCallSession, step: int, exc: Exception,
-                                    kind: Optional[str]) -> None:
+    async def _after_provider_error(
+        self, session: AgentCallSession, step: int, exc: Exception, kind: Optional[str]
+    ) -> None:
         """Wait and return if a budget allows another attempt; otherwise fail the call. The wait is bounded:
         a provider's Retry-After over ``max_retry_wait_s`` fails at once, as does a wait past the deadline."""
         if kind == "rate_limit":
             k = session.rate_limit_retries_count
             if k >= self.rate_limit_retries:
-                self._fail(session, "llm_error", f"still rate-limited after {k} retries "
-                                                 f"(rate_limit_retries={self.rate_limit_retries}): {exc}", exc)
+                self._fail(
+                    session,
+                    "llm_error",
+                    f"still rate-limited after {k} retries (rate_limit_retries={self.rate_limit_retries}): {exc}",
+                    exc,
+                )
         elif kind == "transient":
             k = session.llm_recalls_count
             if k >= self.max_llm_recall:
-                self._fail(session, "llm_error", f"transient provider error with no recall budget left "
-                                                 f"(max_llm_recall={self.max_llm_recall}): {exc}", exc)
+                self._fail(
+                    session,
+                    "llm_error",
+                    f"transient provider error with no recall budget left "
+                    f"(max_llm_recall={self.max_llm_recall}): {exc}",
+                    exc,
+                )
         else:
             self._fail(session, "llm_error", f"provider error: {type(exc).__name__}: {exc}", exc)
         asked = getattr(exc, "retry_after", None)
         if asked is not None and asked > self.max_retry_wait_s:
-            self._fail(session, "retry_wait", f"the provider asked to wait {asked:g}s before retrying, over "
-                                              f"max_retry_wait_s={self.max_retry_wait_s:g}s; raise "
-                                              f"max_retry_wait_s in the agent config to wait that long: {exc}", exc)
+            self._fail(
+                session,
+                "retry_wait",
+                f"the provider asked to wait {asked:g}s before retrying, over "
+                f"max_retry_wait_s={self.max_retry_wait_s:g}s; raise "
+                f"max_retry_wait_s in the agent config to wait that long: {exc}",
+                exc,
+            )
         waits = getattr(self.llm_invoker, "retry_waits", True)  # a replay answers at once: no wait
         delay = min(backoff_delay(k, asked, self.backoff_scale), self.max_retry_wait_s)
         if waits and self._deadline is not None and time.monotonic() + delay > self._deadline:
-            self._fail(session, "deadline", f"retrying after this {kind} error means waiting {delay:g}s, past "
-                                            f"call_deadline_s={self.call_deadline_s:g}s; raise call_deadline_s "
-                                            f"in the agent config: {exc}", exc)
+            self._fail(
+                session,
+                "deadline",
+                f"retrying after this {kind} error means waiting {delay:g}s, past "
+                f"call_deadline_s={self.call_deadline_s:g}s; raise call_deadline_s "
+                f"in the agent config: {exc}",
+                exc,
+            )
         if kind == "rate_limit":
             session.rate_limited(delay, step)
         else:
@@ -494,14 +643,29 @@ class Agent:
             if replayed is not None:
                 jobs.append(_done(replayed))
             elif previous is not None:
-                jobs.append(_done(call.model_copy(update={
-                    "result": previous.result, "error_message": previous.error_message,
-                    "result_str": f"This call was already made earlier in this turn with the same arguments; "
-                                  f"its result was:\n{previous.result_str}"})))
+                jobs.append(
+                    _done(
+                        call.model_copy(
+                            update={
+                                "result": previous.result,
+                                "error_message": previous.error_message,
+                                "result_str": f"This call was already made earlier in this turn with the same arguments; "
+                                f"its result was:\n{previous.result_str}",
+                            }
+                        )
+                    )
+                )
             elif fn is None:
-                jobs.append(_done(call.model_copy(update={
-                    "error_message": f"no tool '{call.name}'",
-                    "result_str": f"Error: no tool '{call.name}'. Available: {sorted(state.by_name)}"})))
+                jobs.append(
+                    _done(
+                        call.model_copy(
+                            update={
+                                "error_message": f"no tool '{call.name}'",
+                                "result_str": f"Error: no tool '{call.name}'. Available: {sorted(state.by_name)}",
+                            }
+                        )
+                    )
+                )
             else:
                 jobs.append(fn.acall(call))
         done: List[FunctionCall] = list(await asyncio.gather(*jobs)) if len(jobs) > 1 else [await jobs[0]]
@@ -510,30 +674,47 @@ class Agent:
         interrupt_prompt = task.handler.on_interrupt(task, session)
         for call in done:
             logger.debug("agent %s: tool %s -> %s", self.name, call.name, (call.result_str or "")[:200])
-            dialog.put_prompt(interrupt_prompt, {"call_results": call.result_str or ""}, name=call.name,
-                              role=Roles.TOOL, metadata={"tool_call_id": call.id})
+            dialog.put_prompt(
+                interrupt_prompt,
+                {"call_results": call.result_str or ""},
+                name=call.name,
+                role=Roles.TOOL,
+                metadata={"tool_call_id": call.id},
+            )
         if len(session.interrupts) >= self.max_interrupt_steps:
             dialog.put_prompt(task.handler.on_interrupt_final(task, session), name="user", role=Roles.USER)
             state.final_sent = True
 
-    def _fail(self, session: AgentCallSession, reason: str, detail: str,
-              cause: Optional[BaseException] = None) -> NoReturn:
+    def _fail(
+        self, session: AgentCallSession, reason: str, detail: str, cause: Optional[BaseException] = None
+    ) -> NoReturn:
         from lllm.secrets import scrub_exception
+
         scrub_exception(cause)  # a provider SDK's error may echo the key: scrubbed before it is recorded
         session.failure(cause, reason)
-        counts = (f"exception retries {session.exception_retries_count}/{self.max_exception_retry}, "
-                  f"llm recalls {session.llm_recalls_count}/{self.max_llm_recall}, "
-                  f"rate-limit retries {session.rate_limit_retries_count}/{self.rate_limit_retries}, "
-                  f"tool steps {session.interrupts_count}/{self.max_interrupt_steps}")
-        err = AgentCallError(f"Agent '{self.name}' (model {self.model}) failed [{reason}]: {detail}. ({counts})",
-                             reason=reason, session=session)
+        counts = (
+            f"exception retries {session.exception_retries_count}/{self.max_exception_retry}, "
+            f"llm recalls {session.llm_recalls_count}/{self.max_llm_recall}, "
+            f"rate-limit retries {session.rate_limit_retries_count}/{self.rate_limit_retries}, "
+            f"tool steps {session.interrupts_count}/{self.max_interrupt_steps}"
+        )
+        err = AgentCallError(
+            f"Agent '{self.name}' (model {self.model}) failed [{reason}]: {detail}. ({counts})",
+            reason=reason,
+            session=session,
+        )
         raise err from cause
 
     def _with_system_output(self, turn: "Prompt") -> "Prompt":
         """``turn``, or a copy carrying the system prompt's parser and format when it has neither (0.1.x
         users put the output contract on the system prompt; it applies to every turn without its own)."""
         sp = self.system_prompt
-        if turn is sp or turn.parser is not None or turn.format is not None or (sp.parser is None and sp.format is None):
+        if (
+            turn is sp
+            or turn.parser is not None
+            or turn.format is not None
+            or (sp.parser is None and sp.format is None)
+        ):
             return turn
         cached = self._output_cache
         if cached is not None and cached[0] is turn:
@@ -563,8 +744,10 @@ class Agent:
                 out.setdefault(agent_fn.name, agent_fn)
         for fn in out.values():
             if not fn.linked:
-                raise ToolBindingError(f"Agent '{self.name}': tool '{fn.name}' is declared but has no implementation; "
-                                       f"link one with prompt.with_functions({fn.name}=...) or register a package tool.")
+                raise ToolBindingError(
+                    f"Agent '{self.name}': tool '{fn.name}' is declared but has no implementation; "
+                    f"link one with prompt.with_functions({fn.name}=...) or register a package tool."
+                )
         tools = list(out.values())
         self._tool_cache = (task, extra, tools)
         return tools
@@ -573,6 +756,7 @@ class Agent:
         """An agent-level tool: a Function, a callable, or a tool/tactic URL (resolved in the default
         package). Proxy URLs return ``None``: they are activated when the agent is built."""
         from lllm.core.prompt import Function
+
         if isinstance(ref, Function):
             return ref
         if callable(ref):
@@ -583,19 +767,39 @@ class Agent:
             if head.partition(".")[2] == "proxies" or (rt.has(ref, "proxy") and not rt.has(ref, "tool")):
                 return None
             return wiring.services.tool_ref(ref, rt, f"Agent '{self.name}'")
-        raise TypeError(f"Agent '{self.name}': tools entries must be Function objects, callables or tool URLs, "
-                        f"got {type(ref).__name__}")
+        raise TypeError(
+            f"Agent '{self.name}': tools entries must be Function objects, callables or tool URLs, "
+            f"got {type(ref).__name__}"
+        )
 
 
 class _CallState:
     """One call's state, passed through the loop's phases: what it works on and what it has done so far."""
 
-    __slots__ = ("session", "dialog", "task", "tools", "by_name", "model_args", "parser_args", "metadata",
-                 "step", "executed", "final_sent")
+    __slots__ = (
+        "session",
+        "dialog",
+        "task",
+        "tools",
+        "by_name",
+        "model_args",
+        "parser_args",
+        "metadata",
+        "step",
+        "executed",
+        "final_sent",
+    )
 
-    def __init__(self, session: AgentCallSession, dialog: "Dialog", task: "Prompt", tools: List["Function"],
-                 model_args: Dict[str, Any], parser_args: Optional[Dict[str, Any]],
-                 metadata: Optional[Dict[str, Any]]):
+    def __init__(
+        self,
+        session: AgentCallSession,
+        dialog: "Dialog",
+        task: "Prompt",
+        tools: List["Function"],
+        model_args: Dict[str, Any],
+        parser_args: Optional[Dict[str, Any]],
+        metadata: Optional[Dict[str, Any]],
+    ):
         self.session = session
         self.dialog = dialog  # the canonical dialog: valid answers and tool results only
         self.task = task  # the prompt whose parser and handlers run this call
@@ -629,14 +833,17 @@ def _endpoint_args(agent: str, model_args: Optional[Dict[str, Any]], **endpoint:
         given = out.get(key, out.get("base_url") if key == "api_base" else None)
         if given is not None and given != value:  # credentials are never echoed in a message
             visible = kw in ("base_url", "timeout")
-            raise ConfigError(f"Agent '{agent}': {kw}={_shown(value, visible)} conflicts with model_args[{key!r}]="
-                              f"{_shown(given, visible)}; set it once.")
+            raise ConfigError(
+                f"Agent '{agent}': {kw}={_shown(value, visible)} conflicts with model_args[{key!r}]="
+                f"{_shown(given, visible)}; set it once."
+            )
         out[key] = value
     return out
 
 
 def _shown(value: Any, visible: bool) -> str:
     from lllm.secrets import strip_userinfo  # credentials are never echoed in a message
+
     return repr(strip_userinfo(value)) if visible else "<hidden>"
 
 
@@ -657,8 +864,10 @@ def _check_output(agent: str, output: Any) -> Union[Type[BaseModel], Dict[str, A
         return None
     if isinstance(output, dict) or (isinstance(output, type) and issubclass(output, BaseModel)):
         return output
-    raise TypeError(f"Agent '{agent}': output must be a pydantic model class, a JSON-Schema dict or None (text), "
-                    f"got {output!r}; wrap other types in a model, e.g. class Answer(BaseModel): value: int.")
+    raise TypeError(
+        f"Agent '{agent}': output must be a pydantic model class, a JSON-Schema dict or None (text), "
+        f"got {output!r}; wrap other types in a model, e.g. class Answer(BaseModel): value: int."
+    )
 
 
 def _typed_value(message: Message, turn: "Prompt") -> Any:

@@ -3,6 +3,7 @@
 Sync wrappers (``agent.respond()``, ``tactic(task)``, ``invoker.call``) submit coroutines here, so
 connection pools live on one long-lived loop and are reused across agents, threads and calls,
 and the sync API works even when called from inside another running event loop."""
+
 from __future__ import annotations
 
 import asyncio
@@ -44,8 +45,10 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     that case raises instead; use the ``a*`` variant there."""
     if in_background_loop():
         coro.close()
-        raise RuntimeError("LLLM's sync API was called from inside its own event loop; "
-                           "await the async variant (e.g. `await agent.arespond()`) instead.")
+        raise RuntimeError(
+            "LLLM's sync API was called from inside its own event loop; "
+            "await the async variant (e.g. `await agent.arespond()`) instead."
+        )
     fut = asyncio.run_coroutine_threadsafe(coro, background_loop())
     try:
         return fut.result()

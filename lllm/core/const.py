@@ -1,4 +1,5 @@
 """Value enums shared by every layer: message roles, modalities and API types."""
+
 from __future__ import annotations
 
 from enum import Enum
@@ -48,5 +49,12 @@ __all__ = ["Roles", "Modalities", "APITypes", "Invokers", "LLM_SIDE_ROLES"]
 
 from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
 
-__getattr__ = _lazy_exports(__name__, {"FunctionCall": "lllm.core.message", "InvokeCost": "lllm.core.message",
-                                       "InvokeResult": "lllm.invokers.base", "ParseError": "lllm.errors"})
+__getattr__ = _lazy_exports(
+    __name__,
+    {
+        "FunctionCall": "lllm.core.message",
+        "InvokeCost": "lllm.core.message",
+        "InvokeResult": "lllm.invokers.base",
+        "ParseError": "lllm.errors",
+    },
+)

@@ -1,4 +1,5 @@
 """Context managers: fit a dialog into a model's context window before each invocation (§1.6)."""
+
 from __future__ import annotations
 
 import difflib
@@ -39,10 +40,16 @@ class DefaultContextManager(ContextManager):
     FALLBACK_WINDOW: ClassVar[int] = 4096
     MIN_BORDER_TOKENS: ClassVar[int] = 50
 
-    def __init__(self, model_name: str, max_tokens: Optional[int] = None, *,
-                 window_lookup: Optional[Callable[[str], Optional[int]]] = None):
-        if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
-                                       or max_tokens <= 0):
+    def __init__(
+        self,
+        model_name: str,
+        max_tokens: Optional[int] = None,
+        *,
+        window_lookup: Optional[Callable[[str], Optional[int]]] = None,
+    ):
+        if max_tokens is not None and (
+            isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0
+        ):
             raise ConfigError(f"context_manager.max_tokens must be a positive integer, got {max_tokens!r}")
         self.model_name = model_name
         self.max_tokens = max_tokens
@@ -67,8 +74,11 @@ class DefaultContextManager(ContextManager):
                 w = None
             if w:
                 return int(w)
-        logger.warning("Context window of model '%s' is unknown; assuming %d tokens. "
-                       "Set context_manager.max_tokens to override.", self.model_name, self.FALLBACK_WINDOW)
+        logger.warning(
+            "Context window of model '%s' is unknown; assuming %d tokens. Set context_manager.max_tokens to override.",
+            self.model_name,
+            self.FALLBACK_WINDOW,
+        )
         return self.FALLBACK_WINDOW
 
     @property
@@ -84,9 +94,14 @@ class DefaultContextManager(ContextManager):
             return dialog
         remaining = limit - REPLY_PRIMING - costs[0]
         if remaining < 0:
-            logger.warning("The first message of dialog %s (%d tokens) alone exceeds the context limit "
-                           "(%d tokens) of model '%s'; sending it alone.", dialog.dialog_id, costs[0], limit,
-                           self.model_name)
+            logger.warning(
+                "The first message of dialog %s (%d tokens) alone exceeds the context limit "
+                "(%d tokens) of model '%s'; sending it alone.",
+                dialog.dialog_id,
+                costs[0],
+                limit,
+                self.model_name,
+            )
         kept: List[Message] = []  # newest first
         for unit in reversed(_units(msgs)):
             cost = sum(costs[i] for i in unit)
@@ -95,12 +110,17 @@ class DefaultContextManager(ContextManager):
                 remaining -= cost
                 continue
             if remaining > self.MIN_BORDER_TOKENS:
-                kept.extend(reversed(self._truncate_unit([msgs[i] for i in unit], [costs[i] for i in unit],
-                                                         remaining)))
+                kept.extend(reversed(self._truncate_unit([msgs[i] for i in unit], [costs[i] for i in unit], remaining)))
             break
         selected = _drop_orphans([msgs[0]] + kept[::-1])
-        logger.debug("Context for model '%s': %d messages / %d tokens over the limit of %d; kept %d.",
-                     self.model_name, len(msgs), sum(costs), limit, len(selected))
+        logger.debug(
+            "Context for model '%s': %d messages / %d tokens over the limit of %d; kept %d.",
+            self.model_name,
+            len(msgs),
+            sum(costs),
+            limit,
+            len(selected),
+        )
         return dialog.derive(selected, last_n=len(selected) - 1, first_k=1)
 
     def _truncate_unit(self, unit: List[Message], costs: List[int], budget: int) -> List[Message]:
@@ -132,8 +152,9 @@ def _keep_end(m: Message, tokens: int) -> Message:
     text = m.text
     keep = max(0, tokens) * 4
     body = text[-keep:] if keep else ""
-    return m.model_copy(update={"content": TRUNCATION_MARKER + body,
-                                "metadata": {**m.metadata, "context_truncated": True}})
+    return m.model_copy(
+        update={"content": TRUNCATION_MARKER + body, "metadata": {**m.metadata, "context_truncated": True}}
+    )
 
 
 def _units(msgs: List[Message]) -> List[List[int]]:
@@ -155,8 +176,11 @@ def _units(msgs: List[Message]) -> List[List[int]]:
 def _drop_orphans(msgs: List[Message]) -> List[Message]:
     """Remove tool results whose ``tool_call_id`` is not answered by a tool call still present."""
     call_ids = {c.id for m in msgs for c in m.function_calls}
-    return [m for m in msgs if not (m.role == Roles.TOOL and m.metadata.get("tool_call_id")
-                                    and m.metadata["tool_call_id"] not in call_ids)]
+    return [
+        m
+        for m in msgs
+        if not (m.role == Roles.TOOL and m.metadata.get("tool_call_id") and m.metadata["tool_call_id"] not in call_ids)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,8 +196,10 @@ def register_context_manager(cls: type, registry: Optional[Dict[str, type]] = No
         raise TypeError(f"register_context_manager() needs a class, got {type(cls).__name__}")
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name:
-        raise ValueError(f"Context manager class {cls.__name__} must define a non-empty class attribute "
-                         f"`name` (e.g. name = 'my_manager').")
+        raise ValueError(
+            f"Context manager class {cls.__name__} must define a non-empty class attribute "
+            f"`name` (e.g. name = 'my_manager')."
+        )
     (_REGISTRY if registry is None else registry)[name] = cls
     return cls
 
@@ -195,9 +221,9 @@ def _accepts(cls: type, param: str) -> bool:
     return any(p.name == param or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
-def build_context_manager(config: Any, model_name: str, runtime: Any = None, *,
-                          window_lookup: Optional[Callable[[str], Optional[int]]] = None
-                          ) -> Optional[ContextManager]:
+def build_context_manager(
+    config: Any, model_name: str, runtime: Any = None, *, window_lookup: Optional[Callable[[str], Optional[int]]] = None
+) -> Optional[ContextManager]:
     """Build the manager an agent's ``context_manager`` block asks for; ``None`` disables management.
 
     ``config`` is the block itself: ``{type: default|<registered>|null, max_tokens, ...kwargs}``
@@ -208,8 +234,10 @@ def build_context_manager(config: Any, model_name: str, runtime: Any = None, *,
     if isinstance(config, ContextManager):
         return config
     if not isinstance(config, Mapping):
-        raise ConfigError(f"context_manager must be a mapping such as {{type: default, max_tokens: 100000}} "
-                          f"or null, got {type(config).__name__}: {config!r}")
+        raise ConfigError(
+            f"context_manager must be a mapping such as {{type: default, max_tokens: 100000}} "
+            f"or null, got {type(config).__name__}: {config!r}"
+        )
     kwargs = dict(config)
     kind = kwargs.pop("type", "default")
     if kind is None:
@@ -220,17 +248,29 @@ def build_context_manager(config: Any, model_name: str, runtime: Any = None, *,
     cls = available.get(kind)
     if cls is None:
         close = difflib.get_close_matches(kind, list(available), n=5)
-        raise ResourceNotFoundError(f"Unknown context manager type '{kind}'. Registered: {sorted(available)}"
-                                    + (f"; did you mean {close}?" if close else ""), key=kind, suggestions=close)
+        raise ResourceNotFoundError(
+            f"Unknown context manager type '{kind}'. Registered: {sorted(available)}"
+            + (f"; did you mean {close}?" if close else ""),
+            key=kind,
+            suggestions=close,
+        )
     if window_lookup is not None and "window_lookup" not in kwargs and _accepts(cls, "window_lookup"):
         kwargs["window_lookup"] = window_lookup
     try:
         manager: ContextManager = cls(model_name, **kwargs)
         return manager
     except TypeError as e:
-        raise ConfigError(f"context_manager type '{kind}' ({cls.__name__}) rejected the options "
-                          f"{sorted(k for k in config if k != 'type')}: {e}") from e
+        raise ConfigError(
+            f"context_manager type '{kind}' ({cls.__name__}) rejected the options "
+            f"{sorted(k for k in config if k != 'type')}: {e}"
+        ) from e
 
 
-__all__ = ["ContextManager", "DefaultContextManager", "build_context_manager", "register_context_manager",
-           "registered_context_managers", "TRUNCATION_MARKER"]
+__all__ = [
+    "ContextManager",
+    "DefaultContextManager",
+    "build_context_manager",
+    "register_context_manager",
+    "registered_context_managers",
+    "TRUNCATION_MARKER",
+]

@@ -2,6 +2,7 @@
 
 Messages are immutable by convention once appended; that is what lets the agent loop share them
 between a dialog and its per-step working copies (see ``Dialog.fork(share_messages=True)``)."""
+
 from __future__ import annotations
 
 import base64
@@ -38,6 +39,7 @@ Listener = Callable[["Dialog", Message], Any]
 # ---------------------------------------------------------------------------------------------
 # Fork tree
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclass(eq=True)
 class DialogTreeNode:
@@ -91,15 +93,27 @@ class DialogTreeNode:
         return out
 
     def to_dict(self) -> Dict[str, Any]:
-        return {"dialog_id": self.dialog_id, "owner": self.owner, "parent_id": self.parent_id,
-                "split_point": self.split_point, "last_n": self.last_n, "first_k": self.first_k,
-                "children_ids": list(self.children_ids)}
+        return {
+            "dialog_id": self.dialog_id,
+            "owner": self.owner,
+            "parent_id": self.parent_id,
+            "split_point": self.split_point,
+            "last_n": self.last_n,
+            "first_k": self.first_k,
+            "children_ids": list(self.children_ids),
+        }
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "DialogTreeNode":
-        return cls(dialog_id=d["dialog_id"], owner=d.get("owner"), parent_id=d.get("parent_id"),
-                   split_point=d.get("split_point"), last_n=d.get("last_n"), first_k=d.get("first_k"),
-                   children_ids=list(d.get("children_ids") or []))
+        return cls(
+            dialog_id=d["dialog_id"],
+            owner=d.get("owner"),
+            parent_id=d.get("parent_id"),
+            split_point=d.get("split_point"),
+            last_n=d.get("last_n"),
+            first_k=d.get("first_k"),
+            children_ids=list(d.get("children_ids") or []),
+        )
 
     @staticmethod
     def link(nodes: Iterable["DialogTreeNode"]) -> List["DialogTreeNode"]:
@@ -117,6 +131,7 @@ class DialogTreeNode:
 # ---------------------------------------------------------------------------------------------
 # Read-only view of a dialog's messages
 # ---------------------------------------------------------------------------------------------
+
 
 class MessageSequence(Sequence[Message]):
     """A live, read-only view of a dialog's messages; slices and ``+`` return new lists."""
@@ -166,6 +181,7 @@ class MessageSequence(Sequence[Message]):
 # Helpers
 # ---------------------------------------------------------------------------------------------
 
+
 def new_session_name() -> str:
     """``YYYYMMDD_HHMMSS_<6hex>`` in local time (the 0.1.x format)."""
     return f"{dt.datetime.now().strftime('%Y%m%d_%H%M%S')}_{secrets.token_hex(3)}"
@@ -188,8 +204,10 @@ def _deep_copy(value: Any) -> Any:
         if value.model_extra or t.__private_attributes__:  # state model_construct would not carry over
             return value.model_copy(deep=True)
         fields = {k: getattr(value, k) for k in t.model_fields}
-        return t.model_construct(_fields_set=set(value.model_fields_set),
-                                 **{k: v if type(v) in _ATOMS else _deep_copy(v) for k, v in fields.items()})
+        return t.model_construct(
+            _fields_set=set(value.model_fields_set),
+            **{k: v if type(v) in _ATOMS else _deep_copy(v) for k, v in fields.items()},
+        )
     return copy.deepcopy(value)
 
 
@@ -212,8 +230,11 @@ def _parser_name(parser: Any) -> Optional[str]:
 
 def _function_names(prompt: Any) -> List[str]:
     functions = getattr(prompt, "functions", None) or {}
-    names = [str(k) for k in functions] if isinstance(functions, Mapping) else [
-        str(getattr(f, "name", f)) for f in functions]
+    names = (
+        [str(k) for k in functions]
+        if isinstance(functions, Mapping)
+        else [str(getattr(f, "name", f)) for f in functions]
+    )
     return names + [str(r) for r in getattr(prompt, "function_refs", None) or ()]
 
 
@@ -221,10 +242,13 @@ def prompt_snapshot(prompt: Any) -> Optional[Dict[str, Any]]:
     """What ``to_dict`` records of the top prompt, enough to rebuild a template-only copy."""
     if prompt is None:
         return None
-    return {"path": getattr(prompt, "path", None), "template": getattr(prompt, "prompt", None),
-            "parser": _parser_name(getattr(prompt, "parser", None)),
-            "functions": _function_names(prompt),
-            "hash": getattr(prompt, "prompt_hash", None)}
+    return {
+        "path": getattr(prompt, "path", None),
+        "template": getattr(prompt, "prompt", None),
+        "parser": _parser_name(getattr(prompt, "parser", None)),
+        "functions": _function_names(prompt),
+        "hash": getattr(prompt, "prompt_hash", None),
+    }
 
 
 _plain_prompt_cache: Optional["Prompt"] = None
@@ -235,6 +259,7 @@ def plain_prompt() -> "Prompt":
     global _plain_prompt_cache
     if _plain_prompt_cache is None:
         from lllm.core.prompt import Prompt
+
         _plain_prompt_cache = Prompt(path=PLAIN_PROMPT_PATH, prompt="")
     return _plain_prompt_cache
 
@@ -247,13 +272,20 @@ def _default_runtime() -> "RuntimeLike":
 # Dialog
 # ---------------------------------------------------------------------------------------------
 
+
 class Dialog:
     """An append-only message list owned by one agent (§1.3). Grow it with ``append``/``put_*``;
     branch it with ``fork``; never edit messages in place."""
 
-    def __init__(self, messages: Optional[Iterable[Message]] = None, session_name: Optional[str] = None,
-                 owner: Optional[str] = None, runtime: Optional["RuntimeLike"] = None, top_prompt: Optional["Prompt"] = None,
-                 tree_node: Optional[DialogTreeNode] = None):
+    def __init__(
+        self,
+        messages: Optional[Iterable[Message]] = None,
+        session_name: Optional[str] = None,
+        owner: Optional[str] = None,
+        runtime: Optional["RuntimeLike"] = None,
+        top_prompt: Optional["Prompt"] = None,
+        tree_node: Optional[DialogTreeNode] = None,
+    ):
         self._messages: List[Message] = [freeze(m) for m in messages] if messages else []
         self._view = MessageSequence(self._messages)
         self.session_name: str = session_name or new_session_name()
@@ -329,8 +361,10 @@ class Dialog:
         return self._messages[index]
 
     def __repr__(self) -> str:
-        return (f"Dialog(id={self.dialog_id[:8]}, owner={self.owner!r}, session={self.session_name!r}, "
-                f"messages={len(self._messages)})")
+        return (
+            f"Dialog(id={self.dialog_id[:8]}, owner={self.owner!r}, session={self.session_name!r}, "
+            f"messages={len(self._messages)})"
+        )
 
     # -- listeners -----------------------------------------------------------------------------
     def add_listener(self, fn: Listener) -> Listener:
@@ -363,39 +397,60 @@ class Dialog:
                 logger.exception("Dialog listener %r failed on dialog %s", fn, self.dialog_id)
         return message
 
-    def put_prompt(self, prompt: Union["Prompt", str], prompt_args: Optional[Dict[str, Any]] = None,
-                   name: str = "user", metadata: Optional[Dict[str, Any]] = None,
-                   role: Roles = Roles.USER) -> Message:
+    def put_prompt(
+        self,
+        prompt: Union["Prompt", str],
+        prompt_args: Optional[Dict[str, Any]] = None,
+        name: str = "user",
+        metadata: Optional[Dict[str, Any]] = None,
+        role: Roles = Roles.USER,
+    ) -> Message:
         """Render ``prompt`` (or the prompt registered under that key) and append it; it becomes ``top_prompt``."""
         if isinstance(prompt, str):
             prompt = (self.runtime if self.runtime is not None else _default_runtime()).get_prompt(prompt)
         args = dict(prompt_args or {})
         content = prompt(**args)
         meta = dict(metadata or {})
-        meta.update(prompt_key=prompt_key(prompt), prompt_hash=getattr(prompt, "prompt_hash", None),
-                    prompt_args=to_json_safe(args))
+        meta.update(
+            prompt_key=prompt_key(prompt),
+            prompt_hash=getattr(prompt, "prompt_hash", None),
+            prompt_args=to_json_safe(args),
+        )
         message = Message(role=Roles(role), content=content, name=name, modality=Modalities.TEXT, metadata=meta)
         self.append(message)
         self.top_prompt = prompt
         return message
 
-    def put_text(self, text: str, name: str = "user", metadata: Optional[Dict[str, Any]] = None,
-                 role: Roles = Roles.USER) -> Message:
+    def put_text(
+        self, text: str, name: str = "user", metadata: Optional[Dict[str, Any]] = None, role: Roles = Roles.USER
+    ) -> Message:
         """Append ``text`` unrendered; ``top_prompt`` becomes the plain prompt (no parser, format or tools)."""
-        message = Message(role=Roles(role), content=text, name=name, modality=Modalities.TEXT,
-                          metadata=dict(metadata or {}))
+        message = Message(
+            role=Roles(role), content=text, name=name, modality=Modalities.TEXT, metadata=dict(metadata or {})
+        )
         self.append(message)
         self.top_prompt = plain_prompt()
         return message
 
-    def put_image(self, image: Any, caption: Optional[str] = None, name: str = "user",
-                  metadata: Optional[Dict[str, Any]] = None, role: Roles = Roles.USER) -> Message:
+    def put_image(
+        self,
+        image: Any,
+        caption: Optional[str] = None,
+        name: str = "user",
+        metadata: Optional[Dict[str, Any]] = None,
+        role: Roles = Roles.USER,
+    ) -> Message:
         """Append a PNG/JPEG/GIF/WebP image (path, PIL image, bytes or base64) as base64 content (§3.4)."""
         data, mime = load_image(image)
         meta = dict(metadata or {})
         meta.update(caption=caption, mime_type=mime)
-        message = Message(role=Roles(role), content=base64.b64encode(data).decode("ascii"), name=name,
-                          modality=Modalities.IMAGE, metadata=meta)
+        message = Message(
+            role=Roles(role),
+            content=base64.b64encode(data).decode("ascii"),
+            name=name,
+            modality=Modalities.IMAGE,
+            metadata=meta,
+        )
         return self.append(message)
 
     # -- forking -------------------------------------------------------------------------------
@@ -406,7 +461,7 @@ class Dialog:
         if last_n == 0 or last_n >= n:
             return list(msgs)
         t = n - last_n
-        return msgs[:min(first_k, t)] + msgs[t:]
+        return msgs[: min(first_k, t)] + msgs[t:]
 
     def derive(self, messages: List[Message], last_n: int = 0, first_k: int = 1) -> "Dialog":
         """A child holding exactly ``messages`` (say, a context manager's pruned view), linked both ways and
@@ -415,8 +470,9 @@ class Dialog:
         child._messages = messages
         child._view = MessageSequence(messages)
         child.session_name = self.session_name
-        child.tree_node = DialogTreeNode(owner=self.tree_node.owner, split_point=len(messages),
-                                         last_n=last_n, first_k=first_k)
+        child.tree_node = DialogTreeNode(
+            owner=self.tree_node.owner, split_point=len(messages), last_n=last_n, first_k=first_k
+        )
         child.runtime = self.runtime
         child.top_prompt = self.top_prompt
         child._parent = self
@@ -443,7 +499,8 @@ class Dialog:
         for i, m in enumerate(msgs):
             if m.modality == Modalities.IMAGE:
                 text = f"<image {m.metadata.get('mime_type', '?')}>" + (
-                    f" {m.metadata['caption']}" if m.metadata.get("caption") else "")
+                    f" {m.metadata['caption']}" if m.metadata.get("caption") else ""
+                )
             else:
                 text = m.text
             if m.function_calls:
@@ -460,8 +517,10 @@ class Dialog:
         while stack:
             d, level = stack.pop()
             node = d.tree_node
-            line = (f"{'  ' * level}{'└─ ' if level else ''}[{d.dialog_id[:8]}] owner={d.owner} "
-                    f"msgs={len(d)} split@{node.split_point}")
+            line = (
+                f"{'  ' * level}{'└─ ' if level else ''}[{d.dialog_id[:8]}] owner={d.owner} "
+                f"msgs={len(d)} split@{node.split_point}"
+            )
             if node.last_n:
                 line += f" (last_n={node.last_n}, first_k={node.first_k})"
             lines.append(line)
@@ -471,13 +530,15 @@ class Dialog:
     # -- serialisation -------------------------------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:
         """JSON-safe record: messages, ids, tree node, top prompt key and snapshot (§1.5)."""
-        return {"schema_version": SCHEMA_VERSION,
-                "messages": [m.to_dict() for m in self._messages],
-                "session_name": self.session_name,
-                "owner": self.owner,
-                "tree_node": self.tree_node.to_dict(),
-                "top_prompt_path": prompt_key(self.top_prompt),
-                "top_prompt_snapshot": prompt_snapshot(self.top_prompt)}
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "messages": [m.to_dict() for m in self._messages],
+            "session_name": self.session_name,
+            "owner": self.owner,
+            "tree_node": self.tree_node.to_dict(),
+            "top_prompt_path": prompt_key(self.top_prompt),
+            "top_prompt_snapshot": prompt_snapshot(self.top_prompt),
+        }
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any], runtime: Optional["RuntimeLike"] = None) -> "Dialog":
@@ -485,13 +546,19 @@ class Dialog:
         miss, from the snapshot as a template-only prompt with a ``RuntimeWarning``."""
         version = d.get("schema_version", SCHEMA_VERSION)
         if version > SCHEMA_VERSION:
-            raise ValueError(f"Dialog schema_version {version} is newer than this library supports "
-                             f"({SCHEMA_VERSION}); upgrade lllm to load it.")
+            raise ValueError(
+                f"Dialog schema_version {version} is newer than this library supports "
+                f"({SCHEMA_VERSION}); upgrade lllm to load it."
+            )
         node = DialogTreeNode.from_dict(d["tree_node"]) if d.get("tree_node") else None
-        return cls([Message.from_dict(m) for m in d.get("messages") or []],
-                   session_name=d.get("session_name"), owner=d.get("owner"), runtime=runtime,
-                   top_prompt=_restore_prompt(d.get("top_prompt_path"), d.get("top_prompt_snapshot"), runtime),
-                   tree_node=node)
+        return cls(
+            [Message.from_dict(m) for m in d.get("messages") or []],
+            session_name=d.get("session_name"),
+            owner=d.get("owner"),
+            runtime=runtime,
+            top_prompt=_restore_prompt(d.get("top_prompt_path"), d.get("top_prompt_snapshot"), runtime),
+            tree_node=node,
+        )
 
     @staticmethod
     def link(dialogs: Iterable["Dialog"]) -> List["Dialog"]:
@@ -525,22 +592,48 @@ def _restore_prompt(path: Optional[str], snapshot: Optional[Dict[str, Any]], run
         except (KeyError, TypeError):
             pass
     if not snapshot or snapshot.get("template") is None:
-        warnings.warn(f"Dialog.from_dict: prompt '{path}' is not registered in the runtime and the record "
-                      f"has no snapshot; top_prompt is None.", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"Dialog.from_dict: prompt '{path}' is not registered in the runtime and the record "
+            f"has no snapshot; top_prompt is None.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return None
     from lllm.core.prompt import Prompt
+
     prompt = Prompt(path=snapshot.get("path") or path.replace(":", "/"), prompt=snapshot["template"])
-    warnings.warn(f"Dialog.from_dict: prompt '{path}' is not registered in the runtime; rebuilt a "
-                  f"template-only prompt from the snapshot (parser {snapshot.get('parser')} and tools "
-                  f"{snapshot.get('functions') or []} are not restored).", RuntimeWarning, stacklevel=3)
+    warnings.warn(
+        f"Dialog.from_dict: prompt '{path}' is not registered in the runtime; rebuilt a "
+        f"template-only prompt from the snapshot (parser {snapshot.get('parser')} and tools "
+        f"{snapshot.get('functions') or []} are not restored).",
+        RuntimeWarning,
+        stacklevel=3,
+    )
     return prompt
 
 
-__all__ = ["Dialog", "DialogTreeNode", "MessageSequence", "Message", "FunctionCall", "InvokeCost",
-           "TokenLogprob", "Roles", "Modalities", "APITypes", "load_image", "sniff_image_mime",
-           "new_session_name", "prompt_snapshot", "plain_prompt", "PLAIN_PROMPT_PATH", "SCHEMA_VERSION"]
+__all__ = [
+    "Dialog",
+    "DialogTreeNode",
+    "MessageSequence",
+    "Message",
+    "FunctionCall",
+    "InvokeCost",
+    "TokenLogprob",
+    "Roles",
+    "Modalities",
+    "APITypes",
+    "load_image",
+    "sniff_image_mime",
+    "new_session_name",
+    "prompt_snapshot",
+    "plain_prompt",
+    "PLAIN_PROMPT_PATH",
+    "SCHEMA_VERSION",
+]
 
 from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
 
-__getattr__ = _lazy_exports(__name__, {"ContextManager": "lllm.core.context",
-                                       "DefaultContextManager": "lllm.core.context"})
+__getattr__ = _lazy_exports(
+    __name__, {"ContextManager": "lllm.core.context", "DefaultContextManager": "lllm.core.context"}
+)

@@ -4,6 +4,7 @@ The function becomes a registered ``Tactic`` subclass, so calls, ``bcall``/``cca
 stores, replay and package discovery are those of any tactic. Module-level agents are templates: inside
 a call, ``agent.run``/``arun`` works on that call's own copy of the agent (found through the running
 call's context), recorded in the call's session; concurrent calls never share dialogs."""
+
 from __future__ import annotations
 
 import copy
@@ -23,10 +24,27 @@ if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.stream import BaseStreamHandler
 
 #: What a ``@tactic`` config may set for its agents (in ``global`` or an ``agent_configs`` entry).
-AGENT_OVERRIDES = ("model_name", "system_prompt", "model_args", "max_exception_retry", "max_interrupt_steps",
-                   "max_llm_recall", "rate_limit_retries", "max_retry_wait_s", "call_deadline_s")
-_TOP_KEYS = ("tactic_type", "global", "agent_configs", "agent_group_configs", "invoker", "invoker_config",
-             "max_workers", "base")
+AGENT_OVERRIDES = (
+    "model_name",
+    "system_prompt",
+    "model_args",
+    "max_exception_retry",
+    "max_interrupt_steps",
+    "max_llm_recall",
+    "rate_limit_retries",
+    "max_retry_wait_s",
+    "call_deadline_s",
+)
+_TOP_KEYS = (
+    "tactic_type",
+    "global",
+    "agent_configs",
+    "agent_group_configs",
+    "invoker",
+    "invoker_config",
+    "max_workers",
+    "base",
+)
 
 
 class FunctionTactic(Tactic, register=False):
@@ -38,12 +56,20 @@ class FunctionTactic(Tactic, register=False):
 
     function: Callable[..., Any]
 
-    def __init__(self, config: Optional[Dict[str, Any]] = None, ckpt_dir: Optional[str] = None,
-                 stream: Optional["BaseStreamHandler"] = None, runtime: Optional["RuntimeLike"] = None, *,
-                 log_store: Optional["SessionStore"] = None, tactic_path: Optional[str] = None,
-                 invoker: Optional["Invoker"] = None):
-        super().__init__(config, ckpt_dir, stream, runtime, log_store=log_store, tactic_path=tactic_path,
-                         invoker=invoker)
+    def __init__(
+        self,
+        config: Optional[Dict[str, Any]] = None,
+        ckpt_dir: Optional[str] = None,
+        stream: Optional["BaseStreamHandler"] = None,
+        runtime: Optional["RuntimeLike"] = None,
+        *,
+        log_store: Optional["SessionStore"] = None,
+        tactic_path: Optional[str] = None,
+        invoker: Optional["Invoker"] = None,
+    ):
+        super().__init__(
+            config, ckpt_dir, stream, runtime, log_store=log_store, tactic_path=tactic_path, invoker=invoker
+        )
         self._explicit_invoker = invoker is not None or "invoker" in self.config or "invoker_config" in self.config
         self._overrides = _parse_overrides(self.name, self.config)
 
@@ -55,6 +81,7 @@ class FunctionTactic(Tactic, register=False):
         """The first base URL set on a module-level agent the function names (the CLI's offline default
         counts it as reachable, like a base URL in a config)."""
         from lllm.core.agent import Agent
+
         fn = getattr(cls, "function", None)
         if fn is None:
             return None
@@ -70,27 +97,47 @@ class FunctionTactic(Tactic, register=False):
         return None
 
 
-def tactic(fn: Optional[Callable[..., Any]] = None, /, *, name: Optional[str] = None,
-           config: Optional[Dict[str, Any]] = None, log_store: Any = None, ckpt_dir: Optional[str] = None,
-           runtime: Any = None) -> Any:
+def tactic(
+    fn: Optional[Callable[..., Any]] = None,
+    /,
+    *,
+    name: Optional[str] = None,
+    config: Optional[Dict[str, Any]] = None,
+    log_store: Any = None,
+    ckpt_dir: Optional[str] = None,
+    runtime: Any = None,
+) -> Any:
     """Make ``fn(task, **kw)`` (sync or async) a registered tactic and return an instance of it.
 
     The name defaults to the function's; the first parameter is the task and, like the return value, is
     validated when annotated with a pydantic model. ``config``, ``log_store`` and ``ckpt_dir`` go to the
     instance (``Tactic(...)``); ``type(t)(config, ...)`` builds another one."""
+
     def make(fn: Callable[..., Any]) -> FunctionTactic:
         if isinstance(fn, type) or not callable(fn):
             raise TypeError(f"@tactic decorates a function, got {fn!r}; subclass Tactic for a class-based tactic.")
         params = list(inspect.signature(fn).parameters.values())
         if not params or params[0].kind not in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
-            raise TypeError(f"@tactic function {fn.__qualname__} must take the task as its first positional "
-                            f"parameter, e.g. `async def {fn.__name__}(topic: str): ...`")
+            raise TypeError(
+                f"@tactic function {fn.__qualname__} must take the task as its first positional "
+                f"parameter, e.g. `async def {fn.__name__}(topic: str): ...`"
+            )
         tname = name or fn.__name__
         call = _as_tool(_call_method(fn), tname, fn.__doc__)
-        body = {"name": tname, "call": call, "function": staticmethod(fn), "__doc__": fn.__doc__,
-                "__module__": fn.__module__, "__qualname__": f"{fn.__qualname__}.tactic"}
-        cls: Type[FunctionTactic] = types.new_class(f"{fn.__name__}_tactic", (FunctionTactic,), {"runtime": runtime} if runtime else {},
-                              lambda ns: ns.update(body))
+        body = {
+            "name": tname,
+            "call": call,
+            "function": staticmethod(fn),
+            "__doc__": fn.__doc__,
+            "__module__": fn.__module__,
+            "__qualname__": f"{fn.__qualname__}.tactic",
+        }
+        cls: Type[FunctionTactic] = types.new_class(
+            f"{fn.__name__}_tactic",
+            (FunctionTactic,),
+            {"runtime": runtime} if runtime else {},
+            lambda ns: ns.update(body),
+        )
         return cls(config, ckpt_dir, runtime=wiring.services.target_runtime(runtime), log_store=log_store)
 
     if fn is not None:
@@ -101,15 +148,18 @@ def tactic(fn: Optional[Callable[..., Any]] = None, /, *, name: Optional[str] = 
 def _call_method(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``call(self, task, **kw)`` running ``fn``, with its signature and annotations (typed I/O, tool schema)."""
     if inspect.iscoroutinefunction(fn):
+
         async def call(self: Any, task: Any, **kw: Any) -> Any:
             result = await fn(task, **kw)
             _check_overrides_used(self)
             return result
     else:  # the sync twin of the coroutine above (mypy wants conditional variants to share one signature)
+
         def call(self: Any, task: Any, **kw: Any) -> Any:  # type: ignore[misc]
             result = fn(task, **kw)
             _check_overrides_used(self)
             return result
+
     try:
         hints = typing.get_type_hints(fn)
     except Exception:  # noqa: BLE001 - unresolvable annotations mean "untyped"
@@ -126,6 +176,7 @@ def _as_tool(call: Callable[..., Any], name: str, doc: Optional[str]) -> Callabl
     """Mark ``call`` as the tactic's tool (``pkg.tactics:name`` in an agent's tools, ``t.as_function()``);
     its config is the empty one unless the caller binds another."""
     from lllm.core.tactic_tools import tactictool
+
     return tactictool(name, description=inspect.cleandoc(doc) if doc else None, config={})(call)
 
 
@@ -134,8 +185,12 @@ def _parse_overrides(tactic: str, config: Dict[str, Any]) -> Dict[Optional[str],
     error and an unknown top-level key a warning: nothing is ignored silently."""
     unknown = sorted(k for k in config if k not in _TOP_KEYS)
     if unknown:
-        warnings.warn(f"Tactic '{tactic}' (@tactic): config key(s) {unknown} are not read; a @tactic config "
-                      f"reads {list(_TOP_KEYS)}.", UserWarning, stacklevel=4)
+        warnings.warn(
+            f"Tactic '{tactic}' (@tactic): config key(s) {unknown} are not read; a @tactic config "
+            f"reads {list(_TOP_KEYS)}.",
+            UserWarning,
+            stacklevel=4,
+        )
     out: Dict[Optional[str], Dict[str, Any]] = {}
     entries = [("global", None, config.get("global") or {})]
     for section in ("agent_configs", "agent_group_configs"):  # a list of {name: ...}, or name -> mapping
@@ -143,18 +198,23 @@ def _parse_overrides(tactic: str, config: Dict[str, Any]) -> Dict[Optional[str],
         if isinstance(listed, dict):
             entries += [(f"{section}.{n}", n, e) for n, e in listed.items()]
         elif isinstance(listed, list):
-            entries += [(f"{section}[{i}]", e.get("name") if isinstance(e, dict) else None, e)
-                        for i, e in enumerate(listed)]
+            entries += [
+                (f"{section}[{i}]", e.get("name") if isinstance(e, dict) else None, e) for i, e in enumerate(listed)
+            ]
         else:
-            raise ConfigError(f"Tactic '{tactic}': '{section}' must be a list of mappings with a 'name', or a "
-                              f"mapping of agent name to settings")
+            raise ConfigError(
+                f"Tactic '{tactic}': '{section}' must be a list of mappings with a 'name', or a "
+                f"mapping of agent name to settings"
+            )
     for i, (where, agent, entry) in enumerate(entries):
         if not isinstance(entry, dict) or (i and not agent):
             raise ConfigError(f"Tactic '{tactic}': {where} must be a mapping" + (" with a 'name'" if i else ""))
         bad = sorted(k for k in entry if k not in AGENT_OVERRIDES and k != "name")
         if bad:
-            raise ConfigError(f"Tactic '{tactic}': {where} sets {bad}, which a @tactic cannot apply to its "
-                              f"agents; it can set {list(AGENT_OVERRIDES)} (the rest is the Agent's own code).")
+            raise ConfigError(
+                f"Tactic '{tactic}': {where} sets {bad}, which a @tactic cannot apply to its "
+                f"agents; it can set {list(AGENT_OVERRIDES)} (the rest is the Agent's own code)."
+            )
         out.setdefault(agent, {}).update({k: v for k, v in entry.items() if k != "name"})
     return out
 
@@ -163,8 +223,12 @@ def _check_overrides_used(ctx: Any) -> None:
     """Warn when the config overrides an agent the call never ran (a misspelt name would change nothing)."""
     unused = sorted(n for n in ctx._overrides if n is not None and n not in ctx.agents)
     if unused:
-        warnings.warn(f"Tactic '{ctx.name}': the config sets agent(s) {unused}, but this call ran only "
-                      f"{sorted(ctx.agents)}; check the names.", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"Tactic '{ctx.name}': the config sets agent(s) {unused}, but this call ran only "
+            f"{sorted(ctx.agents)}; check the names.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def bound_agent(agent: Any) -> Any:
@@ -177,8 +241,10 @@ def bound_agent(agent: Any) -> Any:
     if mine is agent or (mine is not None and mine._template is agent):
         return mine
     if mine is not None:
-        raise ConfigError(f"Tactic '{ctx.name}': two different agents are named '{agent.name}'; the agents of one "
-                          f"tactic need distinct names (sessions and replay are keyed by them).")
+        raise ConfigError(
+            f"Tactic '{ctx.name}': two different agents are named '{agent.name}'; the agents of one "
+            f"tactic need distinct names (sessions and replay are keyed by them)."
+        )
     with _bind_lock:
         mine = ctx.agents.get(agent.name)
         if mine is None:
@@ -192,6 +258,7 @@ _bind_lock = threading.Lock()
 def _call_copy(ctx: Tactic, template: Any) -> Any:
     """A per-call copy of a module-level agent: no dialogs, recorded in the call's session, config applied."""
     from lllm.core.prompt import Prompt
+
     agent = copy.copy(template)
     agent._template = template
     agent._dialogs, agent._active, agent._busy, agent._busy_lock = {}, None, False, threading.Lock()
@@ -206,8 +273,11 @@ def _call_copy(ctx: Tactic, template: Any) -> Any:
             elif key == "model_args":
                 agent.model_args.update(value or {})
             elif key == "system_prompt":
-                agent.system_prompt = value if isinstance(value, Prompt) else \
-                    Prompt(path=f"_inline/{template.name}/system", prompt=str(value))
+                agent.system_prompt = (
+                    value
+                    if isinstance(value, Prompt)
+                    else Prompt(path=f"_inline/{template.name}/system", prompt=str(value))
+                )
             else:
                 setattr(agent, key, value)
     model = _model_override.get()

@@ -1,4 +1,5 @@
 """Image inputs (§3.4): read a path, PIL image, bytes or base64 string and detect its true MIME type."""
+
 from __future__ import annotations
 
 import base64
@@ -62,8 +63,9 @@ def _string_image_bytes(text: str) -> bytes:
         return base64.b64decode("".join(s.split()), validate=True)
     except (binascii.Error, ValueError):
         shown = text if len(text) <= 60 else text[:57] + "..."
-        raise ValueError(f"put_image: the string {shown!r} is neither an existing file path "
-                         f"nor valid base64 image data") from None
+        raise ValueError(
+            f"put_image: the string {shown!r} is neither an existing file path nor valid base64 image data"
+        ) from None
 
 
 def load_image(image: Any) -> Tuple[bytes, str]:
@@ -77,12 +79,15 @@ def load_image(image: Any) -> Tuple[bytes, str]:
     elif _is_pil_image(image):
         data = _pil_bytes(image)
     else:
-        raise ValueError(f"put_image: unsupported image type {type(image).__name__}; pass a file path, "
-                         f"a PIL image, bytes or a base64 string")
+        raise ValueError(
+            f"put_image: unsupported image type {type(image).__name__}; pass a file path, "
+            f"a PIL image, bytes or a base64 string"
+        )
     mime = sniff_image_mime(data)
     if mime is None:
-        raise ValueError(f"put_image: unsupported image data (starts with {data[:8]!r}); "
-                         f"only PNG, JPEG, GIF and WebP are accepted")
+        raise ValueError(
+            f"put_image: unsupported image data (starts with {data[:8]!r}); only PNG, JPEG, GIF and WebP are accepted"
+        )
     return data, mime
 
 

@@ -1,4 +1,5 @@
 """The one JSON-safe converter LLLM uses (log store, dialogs' prompt arguments, CLI output): pydantic's."""
+
 from __future__ import annotations
 
 import warnings
@@ -19,8 +20,11 @@ def to_json_safe(value: Any, *, what: Optional[str] = None, stacklevel: int = 2)
 
     out = to_jsonable_python(value, fallback=fallback)
     if replaced and what is not None:
-        warnings.warn(f"{what} values of type {sorted(set(replaced))} are not JSON-serialisable and were stored "
-                      f"as str", UserWarning, stacklevel=stacklevel + 1)
+        warnings.warn(
+            f"{what} values of type {sorted(set(replaced))} are not JSON-serialisable and were stored as str",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
     return out
 
 

@@ -1,4 +1,5 @@
 """Messages, tool calls and costs: the values a Dialog holds and an invoker produces."""
+
 from __future__ import annotations
 
 import json
@@ -57,9 +58,18 @@ class InvokeCost(BaseModel):
     completion_cost: float = 0.0
     cost: float = 0.0
 
-    _SUMMED = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_prompt_tokens",
-               "reasoning_tokens", "audio_prompt_tokens", "audio_completion_tokens", "prompt_cost",
-               "completion_cost", "cost")
+    _SUMMED = (
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "cached_prompt_tokens",
+        "reasoning_tokens",
+        "audio_prompt_tokens",
+        "audio_completion_tokens",
+        "prompt_cost",
+        "completion_cost",
+        "cost",
+    )
 
     @classmethod
     def from_usage(cls, usage: Optional[Dict[str, Any]]) -> "InvokeCost":
@@ -72,7 +82,9 @@ class InvokeCost(BaseModel):
         pd, cd = (d if isinstance(d, dict) else getattr(d, "__dict__", {}) for d in (pd, cd))
         p, c = int(u.get("prompt_tokens", 0)), int(u.get("completion_tokens", 0))
         return cls(
-            prompt_tokens=p, completion_tokens=c, total_tokens=int(u.get("total_tokens", p + c)),
+            prompt_tokens=p,
+            completion_tokens=c,
+            total_tokens=int(u.get("total_tokens", p + c)),
             cached_prompt_tokens=int(u.get("cached_prompt_tokens") or pd.get("cached_tokens") or 0),
             reasoning_tokens=int(u.get("reasoning_tokens") or cd.get("reasoning_tokens") or 0),
             audio_prompt_tokens=int(u.get("audio_prompt_tokens") or pd.get("audio_tokens") or 0),
@@ -96,8 +108,7 @@ class InvokeCost(BaseModel):
         return self.__add__(other)
 
     def __str__(self) -> str:
-        return (f"{self.prompt_tokens} prompt + {self.completion_tokens} completion tokens, "
-                f"${self.cost:.6f}")
+        return f"{self.prompt_tokens} prompt + {self.completion_tokens} completion tokens, ${self.cost:.6f}"
 
 
 class TokenLogprob(BaseModel):
@@ -191,7 +202,8 @@ class FrozenMessage(Message):
         raise FrozenMessageError(
             f"Message.{name} cannot be changed: the message belongs to a dialog, whose history is immutable. "
             f"To change the history, fork the dialog (dialog.fork()) and append a new message built with "
-            f"message.model_copy(update={{{name!r}: ...}}).")
+            f"message.model_copy(update={{{name!r}: ...}})."
+        )
 
     def __delattr__(self, name: str) -> None:
         self.__setattr__(name, None)
@@ -199,7 +211,7 @@ class FrozenMessage(Message):
     def __eq__(self, other: Any) -> bool:
         if not isinstance(other, Message):
             return NotImplemented
-        return (self.__dict__ == other.__dict__ and self.__pydantic_extra__ == other.__pydantic_extra__)
+        return self.__dict__ == other.__dict__ and self.__pydantic_extra__ == other.__pydantic_extra__
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -1,4 +1,5 @@
 """Output parsers: turn a model's text into a dict, or raise ``ParseError`` so the agent loop retries."""
+
 from __future__ import annotations
 
 import re
@@ -51,9 +52,15 @@ class DefaultTagParser(BaseParser):
 
     _TAG_ARGS = ("xml_tags", "md_tags", "signal_tags", "required_xml_tags", "required_md_tags")
 
-    def __init__(self, xml_tags: Iterable[str] = (), md_tags: Iterable[str] = (), signal_tags: Iterable[str] = (),
-                 required_xml_tags: Iterable[str] = (), required_md_tags: Iterable[str] = (),
-                 parser_args: Optional[Dict[str, Any]] = None):
+    def __init__(
+        self,
+        xml_tags: Iterable[str] = (),
+        md_tags: Iterable[str] = (),
+        signal_tags: Iterable[str] = (),
+        required_xml_tags: Iterable[str] = (),
+        required_md_tags: Iterable[str] = (),
+        parser_args: Optional[Dict[str, Any]] = None,
+    ):
         self.xml_tags = list(xml_tags)
         self.md_tags = list(md_tags)
         self.signal_tags = list(signal_tags)
@@ -96,14 +103,22 @@ class DefaultTagParser(BaseParser):
         if md_names:
             blocks = fenced_blocks(content)
             md = {t: [body.strip() for info, body in blocks if info.startswith(t)] for t in md_names}
-        problems = [f"Missing required XML tag <{t}>: write it as <{t}>...</{t}>"
-                    for t in spec.required_xml_tags if not xml[t]]
-        problems += [f"Missing required markdown block '{t}': write it as a fenced block ```{t} ... ```"
-                     for t in spec.required_md_tags if not md[t]]
+        problems = [
+            f"Missing required XML tag <{t}>: write it as <{t}>...</{t}>" for t in spec.required_xml_tags if not xml[t]
+        ]
+        problems += [
+            f"Missing required markdown block '{t}': write it as a fenced block ```{t} ... ```"
+            for t in spec.required_md_tags
+            if not md[t]
+        ]
         if problems:
             raise ParseError("\n".join(problems), detail=content)
-        return {"raw": content, "xml_tags": xml, "md_tags": md,
-                "signal_tags": {t: f"<{t}>" in content for t in spec.signal_tags}}
+        return {
+            "raw": content,
+            "xml_tags": xml,
+            "md_tags": md,
+            "signal_tags": {t: f"<{t}>" in content for t in spec.signal_tags},
+        }
 
 
 def _union(first: List[str], second: List[str]) -> List[str]:

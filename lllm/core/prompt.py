@@ -2,6 +2,7 @@
 
 Tools and parsers live in ``lllm.core.tools`` and ``lllm.core.parsers`` and are re-exported here,
 their 0.1.x home."""
+
 from __future__ import annotations
 
 import copy
@@ -36,6 +37,7 @@ _JSON_FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n(.*?)\n?[ \t]*```", re
 # ---------------------------------------------------------------------------------------------
 # Renderers
 # ---------------------------------------------------------------------------------------------
+
 
 class BaseRenderer(ABC):
     """Turns a template and variables into text."""
@@ -74,8 +76,10 @@ class StringFormatterRenderer(BaseRenderer):
                 continue
             base = re.split(r"[.\[]", field, maxsplit=1)[0]
             if not base.isidentifier():
-                raise ValueError(f"template field {{{field}}} is not a named variable; "
-                                 f"double literal braces ({{{{ and }}}}) to write them as text")
+                raise ValueError(
+                    f"template field {{{field}}} is not a named variable; "
+                    f"double literal braces ({{{{ and }}}}) to write them as text"
+                )
             names.add(base)
             if spec and "{" in spec:  # nested fields, e.g. {value:{width}}
                 self._collect(spec, names)
@@ -84,6 +88,7 @@ class StringFormatterRenderer(BaseRenderer):
 # ---------------------------------------------------------------------------------------------
 # Handlers
 # ---------------------------------------------------------------------------------------------
+
 
 class BaseHandler(ABC):
     """Chooses the prompts the agent loop sends after an invalid output, a tool call, or the last tool call."""
@@ -104,17 +109,21 @@ class BaseHandler(ABC):
 class DefaultSimpleHandler(BaseHandler):
     """Fixed messages (strings or ready-made Prompts) for the three situations."""
 
-    def __init__(self, exception_msg: "str | Prompt" = "Error: {error_message}. Please fix.",
-                 interrupt_msg: "str | Prompt" = "{call_results}",
-                 interrupt_final_msg: "str | Prompt" = "You are reaching the limit of tool calls. "
-                                                       "Provide the final response."):
+    def __init__(
+        self,
+        exception_msg: "str | Prompt" = "Error: {error_message}. Please fix.",
+        interrupt_msg: "str | Prompt" = "{call_results}",
+        interrupt_final_msg: "str | Prompt" = "You are reaching the limit of tool calls. Provide the final response.",
+    ):
         self.exception_msg = exception_msg
         self.interrupt_msg = interrupt_msg
         self.interrupt_final_msg = interrupt_final_msg
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(exception_msg={self.exception_msg!r}, interrupt_msg={self.interrupt_msg!r}, "
-                f"interrupt_final_msg={self.interrupt_final_msg!r})")
+        return (
+            f"{type(self).__name__}(exception_msg={self.exception_msg!r}, interrupt_msg={self.interrupt_msg!r}, "
+            f"interrupt_final_msg={self.interrupt_final_msg!r})"
+        )
 
     def on_exception(self, prompt: "Prompt", session: Any = None) -> "Prompt":
         return prompt.derive("exception", self.exception_msg)
@@ -133,8 +142,18 @@ DefaultHandler = DefaultSimpleHandler
 # Prompt
 # ---------------------------------------------------------------------------------------------
 
-_FIELDS = ("path", "prompt", "metadata", "parser", "format", "function_list", "mcp_servers_list", "addon_args",
-           "handler", "renderer")
+_FIELDS = (
+    "path",
+    "prompt",
+    "metadata",
+    "parser",
+    "format",
+    "function_list",
+    "mcp_servers_list",
+    "addon_args",
+    "handler",
+    "renderer",
+)
 _DEFAULT_HANDLER = DefaultSimpleHandler()
 _DEFAULT_RENDERER = StringFormatterRenderer()
 
@@ -144,17 +163,30 @@ class Prompt:
 
     Treat a Prompt as immutable: ``extend`` and ``with_functions`` return modified copies."""
 
-    def __init__(self, path: str, prompt: str, metadata: Optional[Dict[str, Any]] = None,
-                 parser: Optional[ParserLike] = None, format: Any = None,
-                 function_list: Iterable[Union[Function, str]] = (), mcp_servers_list: Iterable[MCP] = (),
-                 addon_args: Optional[Dict[str, Any]] = None, handler: Optional[BaseHandler] = None,
-                 renderer: Optional[BaseRenderer] = None, **unknown: Any):
+    def __init__(
+        self,
+        path: str,
+        prompt: str,
+        metadata: Optional[Dict[str, Any]] = None,
+        parser: Optional[ParserLike] = None,
+        format: Any = None,
+        function_list: Iterable[Union[Function, str]] = (),
+        mcp_servers_list: Iterable[MCP] = (),
+        addon_args: Optional[Dict[str, Any]] = None,
+        handler: Optional[BaseHandler] = None,
+        renderer: Optional[BaseRenderer] = None,
+        **unknown: Any,
+    ):
         if unknown:  # 0.1.x (a pydantic model) ignored them silently; ignored here too, but said so
             import warnings
-            warnings.warn(f"Prompt '{path}': unknown keyword(s) {sorted(unknown)} are ignored. Known: path, prompt, "
-                          f"metadata, parser, format, function_list, mcp_servers_list, addon_args, handler, renderer "
-                          f"(tags to parse go in parser=DefaultTagParser(xml_tags=...); tools in function_list=)",
-                          UserWarning, stacklevel=2)
+
+            warnings.warn(
+                f"Prompt '{path}': unknown keyword(s) {sorted(unknown)} are ignored. Known: path, prompt, "
+                f"metadata, parser, format, function_list, mcp_servers_list, addon_args, handler, renderer "
+                f"(tags to parse go in parser=DefaultTagParser(xml_tags=...); tools in function_list=)",
+                UserWarning,
+                stacklevel=2,
+            )
         if not isinstance(path, str) or not path:
             preview = prompt[:40] + ("..." if len(prompt) > 40 else "") if isinstance(prompt, str) else prompt
             raise ValueError(f"Prompt path must be a non-empty string (prompt {preview!r})")
@@ -163,12 +195,18 @@ class Prompt:
         if not isinstance(prompt, str):
             raise TypeError(f"Prompt '{path}': the template must be a str, got {type(prompt).__name__}")
         if parser is not None and (isinstance(parser, type) or not (callable(parser) or hasattr(parser, "parse"))):
-            raise TypeError(f"Prompt '{path}': parser must be a BaseParser instance or a callable "
-                            f"(content, **kw) -> dict, got {parser!r}")
-        if format is not None and not isinstance(format, dict) and not (
-                isinstance(format, type) and issubclass(format, BaseModel)):
-            raise TypeError(f"Prompt '{path}': format must be a pydantic model class or a JSON-Schema dict, "
-                            f"got {format!r}")
+            raise TypeError(
+                f"Prompt '{path}': parser must be a BaseParser instance or a callable "
+                f"(content, **kw) -> dict, got {parser!r}"
+            )
+        if (
+            format is not None
+            and not isinstance(format, dict)
+            and not (isinstance(format, type) and issubclass(format, BaseModel))
+        ):
+            raise TypeError(
+                f"Prompt '{path}': format must be a pydantic model class or a JSON-Schema dict, got {format!r}"
+            )
         self.path = path
         self.prompt = prompt
         self.metadata = dict(metadata or {})
@@ -207,8 +245,10 @@ class Prompt:
                     raise ValueError(f"Prompt '{self.path}' declares tool '{entry}' more than once")
                 refs.append(entry)
             else:
-                raise TypeError(f"Prompt '{self.path}': function_list entries must be Function objects (see @tool) "
-                                f"or tool URLs like 'pkg.tools:name', got {type(entry).__name__}")
+                raise TypeError(
+                    f"Prompt '{self.path}': function_list entries must be Function objects (see @tool) "
+                    f"or tool URLs like 'pkg.tools:name', got {type(entry).__name__}"
+                )
         self._functions = functions
         self._refs = refs
         self._functions_view = MappingProxyType(functions)
@@ -233,8 +273,9 @@ class Prompt:
         by_label: Dict[str, MCP] = {}
         for server in servers:
             if not isinstance(server, MCP):
-                raise TypeError(f"Prompt '{self.path}': mcp_servers_list entries must be MCP objects, "
-                                f"got {type(server).__name__}")
+                raise TypeError(
+                    f"Prompt '{self.path}': mcp_servers_list entries must be MCP objects, got {type(server).__name__}"
+                )
             if server.server_label in by_label:
                 raise ValueError(f"Prompt '{self.path}' declares MCP server '{server.server_label}' more than once")
             by_label[server.server_label] = server
@@ -248,7 +289,9 @@ class Prompt:
     def register_mcp_server(self, server: MCP) -> None:
         """Add (or replace, by ``server_label``) an MCP server on this prompt (0.1.x API)."""
         if not isinstance(server, MCP):
-            raise TypeError(f"Prompt '{self.path}': register_mcp_server takes an MCP object, got {type(server).__name__}")
+            raise TypeError(
+                f"Prompt '{self.path}': register_mcp_server takes an MCP object, got {type(server).__name__}"
+            )
         self._mcp_servers = {**self._mcp_servers, server.server_label: server}
         self._derived = {}
 
@@ -256,8 +299,9 @@ class Prompt:
         try:
             return self._functions[name]
         except KeyError:
-            raise KeyError(f"Prompt '{self.path}' has no tool '{name}'. Declared tools: {list(self._functions)}") \
-                from None
+            raise KeyError(
+                f"Prompt '{self.path}' has no tool '{name}'. Declared tools: {list(self._functions)}"
+            ) from None
 
     def link_function(self, name: str, fn: Callable[..., Any]) -> None:
         """Implement tool ``name`` with ``fn`` on this prompt (the Function object itself is not mutated)."""
@@ -379,8 +423,11 @@ class Prompt:
         if errors:
             name = self.format_schema()[0]  # type: ignore[index]
             listing = "\n".join(f"- {e}" for e in errors)
-            raise ParseError(f"The output does not match the required format '{name}':\n{listing}\n"
-                             f"Answer with only a JSON value that matches the '{name}' schema.", detail=content)
+            raise ParseError(
+                f"The output does not match the required format '{name}':\n{listing}\n"
+                f"Answer with only a JSON value that matches the '{name}' schema.",
+                detail=content,
+            )
         return dict(data) if isinstance(data, dict) else {"value": data}  # exactly model_dump (SPEC §2.4)
 
     def _validate_schema(self, text: str, schema: Dict[str, Any]) -> Tuple[Any, List[str]]:
@@ -470,8 +517,9 @@ class Prompt:
         key = (kind, message)
         derived = self._derived.get(key)
         if derived is None:
-            overrides: Dict[str, Any] = {} if keep_tools else {"function_list": [], "mcp_servers_list": [],
-                                                                "addon_args": {}}
+            overrides: Dict[str, Any] = (
+                {} if keep_tools else {"function_list": [], "mcp_servers_list": [], "addon_args": {}}
+            )
             derived = self._derived[key] = self.extend(path=f"__{self.path}_{kind}", prompt=message, **overrides)
         return derived
 
@@ -483,8 +531,9 @@ class Prompt:
             raise ValueError("extend() requires a new 'path'")
         unknown = sorted(set(overrides) - set(_FIELDS))
         if unknown:
-            raise TypeError(f"extend() got unknown field(s) {unknown} for prompt '{self.path}'; "
-                            f"valid fields: {list(_FIELDS)}")
+            raise TypeError(
+                f"extend() got unknown field(s) {unknown} for prompt '{self.path}'; valid fields: {list(_FIELDS)}"
+            )
         fields = {name: getattr(self, name) for name in _FIELDS if name not in overrides}
         fields.update(overrides)
         return type(self)(**fields)
@@ -520,11 +569,29 @@ def _loads(text: str) -> Any:
 
 
 __all__ = [
-    "Prompt", "BaseRenderer", "StringFormatterRenderer", "BaseHandler", "DefaultSimpleHandler", "DefaultHandler",
-    "BaseParser", "DefaultTagParser", "Function", "tool", "MCP", "default_processor", "ParserLike",
+    "Prompt",
+    "BaseRenderer",
+    "StringFormatterRenderer",
+    "BaseHandler",
+    "DefaultSimpleHandler",
+    "DefaultHandler",
+    "BaseParser",
+    "DefaultTagParser",
+    "Function",
+    "tool",
+    "MCP",
+    "default_processor",
+    "ParserLike",
 ]
 
 from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
 
-__getattr__ = _lazy_exports(__name__, {"AgentCallSession": "lllm.core.sessions", "AgentException": "lllm.errors",
-                                       "FunctionCall": "lllm.core.message", "register_prompt": "lllm.compat"})
+__getattr__ = _lazy_exports(
+    __name__,
+    {
+        "AgentCallSession": "lllm.core.sessions",
+        "AgentException": "lllm.errors",
+        "FunctionCall": "lllm.core.message",
+        "register_prompt": "lllm.compat",
+    },
+)

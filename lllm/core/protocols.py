@@ -54,11 +54,19 @@ class Invoker(Protocol):
     name: str
     retry_waits: bool
 
-    async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
-                    parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-                    metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-                    stream_handler: "Optional[BaseStreamHandler]" = None, *,
-                    functions: "Optional[List[Function]]" = None) -> InvokeResult: ...
+    async def acall(
+        self,
+        dialog: "Dialog",
+        model: str,
+        model_args: Optional[Dict[str, Any]] = None,
+        parser_args: Optional[Dict[str, Any]] = None,
+        responder: str = "assistant",
+        metadata: Optional[Dict[str, Any]] = None,
+        api_type: APITypes = APITypes.COMPLETION,
+        stream_handler: "Optional[BaseStreamHandler]" = None,
+        *,
+        functions: "Optional[List[Function]]" = None,
+    ) -> InvokeResult: ...
 
     def classify_error(self, exc: BaseException) -> Optional[str]: ...
 
@@ -107,14 +115,24 @@ class LoadingLike(Protocol):
 class SessionStore(Protocol):
     """Where a tactic saves its sessions (``lllm.logging.LogStore``)."""
 
-    def save_session(self, session: "TacticCallSession", tags: Optional[Dict[str, str]] = None,
-                     metadata: Optional[Dict[str, Any]] = None) -> str: ...
+    def save_session(
+        self,
+        session: "TacticCallSession",
+        tags: Optional[Dict[str, str]] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+    ) -> str: ...
 
     def load_session(self, session_id: str) -> "TacticCallSession": ...
 
-    def list_sessions(self, tags: Optional[Dict[str, str]] = None, after: Any = None, before: Any = None,
-                      tactic_path: Optional[str] = None, state: Optional[str] = None,
-                      limit: Optional[int] = 100) -> Sequence[Any]: ...
+    def list_sessions(
+        self,
+        tags: Optional[Dict[str, str]] = None,
+        after: Any = None,
+        before: Any = None,
+        tactic_path: Optional[str] = None,
+        state: Optional[str] = None,
+        limit: Optional[int] = 100,
+    ) -> Sequence[Any]: ...
 
     def batch_task(self, batch_id: str, index: int) -> Optional[Dict[str, Any]]: ...
 
@@ -131,4 +149,12 @@ class BatchLeasesLike(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["InvokeResult", "Invoker", "ResourceNodeLike", "RuntimeLike", "LoadingLike", "SessionStore", "BatchLeasesLike"]
+__all__ = [
+    "InvokeResult",
+    "Invoker",
+    "ResourceNodeLike",
+    "RuntimeLike",
+    "LoadingLike",
+    "SessionStore",
+    "BatchLeasesLike",
+]

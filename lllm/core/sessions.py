@@ -1,5 +1,6 @@
 """Call records: what one ``agent.respond()`` (AgentCallSession) and one ``tactic(task)``
 (TacticCallSession) did — every attempt, tool call, error and cost — serialisable for logging and replay."""
+
 from __future__ import annotations
 
 import contextvars
@@ -28,8 +29,11 @@ SESSION_SCHEMA_VERSION = 2
 
 def error_record(exc: BaseException) -> Dict[str, str]:
     """An exception as ``{type, message, traceback}`` (the traceback taken from the exception itself)."""
-    return {"type": type(exc).__name__, "message": str(exc),
-            "traceback": "".join(tb.format_exception(type(exc), exc, exc.__traceback__))}
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(tb.format_exception(type(exc), exc, exc.__traceback__)),
+    }
 
 
 class _MessageTable:
@@ -61,7 +65,8 @@ class _MessageTable:
 
 
 _message_table: contextvars.ContextVar[Optional[_MessageTable]] = contextvars.ContextVar(
-    "lllm_session_message_table", default=None)
+    "lllm_session_message_table", default=None
+)
 
 
 class InvokeTrace(BaseModel):
@@ -89,8 +94,9 @@ class InvokeTrace(BaseModel):
         return InvokeCost.from_usage(self.usage)
 
     @field_serializer("messages", mode="wrap")
-    def _messages_by_reference(self, messages: List[Message], handler: SerializerFunctionWrapHandler,
-                               info: SerializationInfo) -> Any:
+    def _messages_by_reference(
+        self, messages: List[Message], handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
         """Inside a session written as JSON: indices into its ``message_table``; else the messages."""
         table = _message_table.get() if info.mode_is_json() else None
         if table is None:
@@ -111,7 +117,7 @@ class AgentCallSession(BaseModel):
     max_interrupt_steps: int = 5
     max_llm_recall: int = 2
     rate_limit_retries: int = 6
-    max_retry_wait_s: float = 60.0           # the longest single retry wait the call allowed
+    max_retry_wait_s: float = 60.0  # the longest single retry wait the call allowed
     call_deadline_s: Optional[float] = None  # the call's overall deadline, if it had one
     state: str = "initial"  # initial | exception | interrupt | llm_recall | success | failure
     delivery: Optional[Message] = None
@@ -263,12 +269,23 @@ class TacticCallSession(BaseModel):
         table = data["message_table"]
         data = {k: v for k, v in data.items() if k != "message_table"}
         data["agent_sessions"] = {
-            name: [{**agent, "invoke_traces": {
-                step: [{**t, "messages": [table[m] if isinstance(m, int) else m for m in t.get("messages", ())]}
-                       for t in traces]
-                for step, traces in agent.get("invoke_traces", {}).items()}}
-                   if isinstance(agent, dict) else agent for agent in sessions]
-            for name, sessions in data.get("agent_sessions", {}).items()}
+            name: [
+                {
+                    **agent,
+                    "invoke_traces": {
+                        step: [
+                            {**t, "messages": [table[m] if isinstance(m, int) else m for m in t.get("messages", ())]}
+                            for t in traces
+                        ]
+                        for step, traces in agent.get("invoke_traces", {}).items()
+                    },
+                }
+                if isinstance(agent, dict)
+                else agent
+                for agent in sessions
+            ]
+            for name, sessions in data.get("agent_sessions", {}).items()
+        }
         return data
 
     def record_agent_call(self, agent_name: str, session: AgentCallSession) -> None:
@@ -320,11 +337,17 @@ class TacticCallSession(BaseModel):
 
     def summary(self) -> Dict[str, Any]:
         """A small JSON-safe overview: id, tactic, state, counts, cost, error."""
-        return {"session_id": self.session_id, "tactic": self.tactic_name, "tactic_path": self.tactic_path,
-                "state": self.state,
-                "agent_calls": self.agent_call_count, "sub_tactic_calls": self.sub_tactic_call_count,
-                "total_cost_usd": round(self.total_cost.cost, 6), "total_cost": str(self.total_cost),  # 0.1.x key
-                "error": self.error}
+        return {
+            "session_id": self.session_id,
+            "tactic": self.tactic_name,
+            "tactic_path": self.tactic_path,
+            "state": self.state,
+            "agent_calls": self.agent_call_count,
+            "sub_tactic_calls": self.sub_tactic_call_count,
+            "total_cost_usd": round(self.total_cost.cost, 6),
+            "total_cost": str(self.total_cost),  # 0.1.x key
+            "error": self.error,
+        }
 
 
 __all__ = ["InvokeTrace", "AgentCallSession", "TacticCallSession", "error_record", "SESSION_SCHEMA_VERSION"]

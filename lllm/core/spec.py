@@ -3,6 +3,7 @@ builds a fresh ``Agent`` from it, and generates the published JSON Schema of con
 
 Regenerate ``lllm/schemas/agent-config.schema.json`` after changing the model with
 ``python -m lllm.core.spec``."""
+
 from __future__ import annotations
 
 import copy
@@ -41,38 +42,61 @@ class AgentSpec(BaseModel):
 
     Keys that are not fields are passed to the model as ``model_args`` (with a warning)."""
 
-    model_config = ConfigDict(strict=True, title="Agent", json_schema_extra={
-        "description": "One agent. Keys not listed here are passed to the model as model_args (with a warning).",
-        "not": {"required": ["system_prompt", "system_prompt_path"]}})  # the rule _one_system_prompt checks
+    model_config = ConfigDict(
+        strict=True,
+        title="Agent",
+        json_schema_extra={
+            "description": "One agent. Keys not listed here are passed to the model as model_args (with a warning).",
+            "not": {"required": ["system_prompt", "system_prompt_path"]},
+        },
+    )  # the rule _one_system_prompt checks
 
     name: str = Field(description="the agent's name, the key a tactic uses in self.agents")
-    model_name: str = Field(min_length=1, description="the model to call, e.g. gpt-4o-mini or "
-                                                      "anthropic/claude-sonnet-4-5; 'test' is the offline model")
-    system_prompt: Optional[str] = Field(None, description="the system prompt as inline text "
-                                                           "(set this or system_prompt_path)")
-    system_prompt_path: Optional[str] = Field(None, description="the system prompt as a prompt key, "
-                                                                "e.g. pkg.prompts:system (or set system_prompt)")
-    api_type: APITypes = Field(APITypes.COMPLETION, strict=False,
-                               description="the API to call: Chat Completions / Messages, or OpenAI's Responses API")
-    model_args: Dict[str, Any] = Field(default_factory=dict, description="arguments passed to the model, "
-                                                                         "e.g. {temperature: 0.2}")
+    model_name: str = Field(
+        min_length=1,
+        description="the model to call, e.g. gpt-4o-mini or anthropic/claude-sonnet-4-5; 'test' is the offline model",
+    )
+    system_prompt: Optional[str] = Field(
+        None, description="the system prompt as inline text (set this or system_prompt_path)"
+    )
+    system_prompt_path: Optional[str] = Field(
+        None, description="the system prompt as a prompt key, e.g. pkg.prompts:system (or set system_prompt)"
+    )
+    api_type: APITypes = Field(
+        APITypes.COMPLETION,
+        strict=False,
+        description="the API to call: Chat Completions / Messages, or OpenAI's Responses API",
+    )
+    model_args: Dict[str, Any] = Field(
+        default_factory=dict, description="arguments passed to the model, e.g. {temperature: 0.2}"
+    )
     max_exception_retry: int = Field(3, ge=0, description="how often a reply that fails to parse is retried")
     max_interrupt_steps: int = Field(5, ge=0, description="the most tool-call rounds in one call")
     max_llm_recall: int = Field(2, ge=0, description="how often a failed provider request is retried")
     rate_limit_retries: int = Field(6, ge=0, description="how often a rate-limited request is retried")
-    max_retry_wait_s: float = Field(60.0, gt=0, allow_inf_nan=False,
-                                    description="a number of seconds > 0: the longest single retry wait; "
-                                                "a longer Retry-After fails at once")
-    call_deadline_s: Optional[float] = Field(None, gt=0, allow_inf_nan=False,
-                                             description="a number of seconds > 0 or null (no deadline): the "
-                                                         "deadline for one agent call, retries and tools included")
+    max_retry_wait_s: float = Field(
+        60.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="a number of seconds > 0: the longest single retry wait; a longer Retry-After fails at once",
+    )
+    call_deadline_s: Optional[float] = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="a number of seconds > 0 or null (no deadline): the "
+        "deadline for one agent call, retries and tools included",
+    )
     extra_settings: Dict[str, Any] = Field(default_factory=dict, description="settings your own code reads")
-    proxy: Optional[Dict[str, Any]] = Field(None, description="proxy settings: exec_env, "
-                                                              "activate_proxies, timeout, ...")
-    context_manager: Optional[Dict[str, Any]] = Field(None, description="a mapping like "
-                                                                        "{type: default, max_tokens: 8000}, or null")
-    skills: Union[List[str], str, None] = Field(None, description="a list of skill names, skill_ ids or "
-                                                                   "SKILL.md URLs, or '*' for every local skill")
+    proxy: Optional[Dict[str, Any]] = Field(
+        None, description="proxy settings: exec_env, activate_proxies, timeout, ..."
+    )
+    context_manager: Optional[Dict[str, Any]] = Field(
+        None, description="a mapping like {type: default, max_tokens: 8000}, or null"
+    )
+    skills: Union[List[str], str, None] = Field(
+        None, description="a list of skill names, skill_ ids or SKILL.md URLs, or '*' for every local skill"
+    )
     tools: List[Any] = Field(default_factory=list, description="tool, tactic or proxy URLs, e.g. pkg.tools:search")
 
     @model_validator(mode="before")
@@ -83,18 +107,26 @@ class AgentSpec(BaseModel):
             return data
         from_config = bool(info.context and info.context.get("from_config"))
         if not from_config and "model" in data and "model_name" not in data:  # 0.1.x AgentSpec(model=...)
-            warnings.warn("AgentSpec(model=...) is deprecated; use AgentSpec(model_name=...)", DeprecationWarning,
-                          stacklevel=3)
+            warnings.warn(
+                "AgentSpec(model=...) is deprecated; use AgentSpec(model_name=...)", DeprecationWarning, stacklevel=3
+            )
             data = {("model_name" if k == "model" else k): v for k, v in data.items()}
-        data = {k: ({} if k in ("model_args", "extra_settings") else []) if v is None and k in _NONE_IS_EMPTY
-                else v for k, v in data.items()}
+        data = {
+            k: ({} if k in ("model_args", "extra_settings") else []) if v is None and k in _NONE_IS_EMPTY else v
+            for k, v in data.items()
+        }
         unknown = sorted(set(data) - KNOWN_AGENT_KEYS)
         if unknown:
             where = (info.context or {}).get("where") or f"Agent '{data.get('name')}'"
-            hints = "".join(f" Did you mean '{close}' for '{k}'?" for k in unknown
-                            for close in [misspelled_agent_key(k)] if close)
-            warnings.warn(f"{where}: unknown keys {unknown} are passed to the model as model_args.{hints} "
-                          f"Known agent keys: {sorted(KNOWN_AGENT_KEYS)}", UserWarning, stacklevel=4 if from_config else 3)
+            hints = "".join(
+                f" Did you mean '{close}' for '{k}'?" for k in unknown for close in [misspelled_agent_key(k)] if close
+            )
+            warnings.warn(
+                f"{where}: unknown keys {unknown} are passed to the model as model_args.{hints} "
+                f"Known agent keys: {sorted(KNOWN_AGENT_KEYS)}",
+                UserWarning,
+                stacklevel=4 if from_config else 3,
+            )
             extra = {k: data[k] for k in unknown}
             data = {k: v for k, v in data.items() if k not in unknown}
             model_args = data.get("model_args", {})
@@ -137,21 +169,30 @@ class AgentSpec(BaseModel):
 
     def resolve_system_prompt(self, runtime: "RuntimeLike") -> Any:
         from lllm.core.prompt import Prompt
+
         if self.system_prompt is not None:
             return Prompt(path=f"_inline/{self.name}/system", prompt=self.system_prompt)
         assert self.system_prompt_path is not None  # validated: exactly one of the two is set
         try:
             return runtime.get_prompt(self.system_prompt_path)
         except ResourceNotFoundError as e:
-            raise ResourceNotFoundError(f"Agent '{self.name}': system_prompt_path {e.message}",
-                                        key=e.key, suggestions=e.suggestions) from None
+            raise ResourceNotFoundError(
+                f"Agent '{self.name}': system_prompt_path {e.message}", key=e.key, suggestions=e.suggestions
+            ) from None
 
-    def build(self, runtime: "RuntimeLike", invoker: "Invoker", stream_handler: Any = None,
-              system_prompt: Any = None, skills: Any = None) -> "Agent":
+    def build(
+        self,
+        runtime: "RuntimeLike",
+        invoker: "Invoker",
+        stream_handler: Any = None,
+        system_prompt: Any = None,
+        skills: Any = None,
+    ) -> "Agent":
         """A fresh Agent. ``system_prompt`` and ``skills`` (a ``SkillSet``) let a tactic pass what it
         resolved once; without ``skills`` the spec's ``skills:`` are resolved here (§3.4)."""
         from lllm.core.agent import Agent
         from lllm.core.context import build_context_manager
+
         system_prompt = system_prompt or self.resolve_system_prompt(runtime)
         model_args = dict(self.model_args)
         skills = wiring.services.resolve_skills(self.skills) if skills is None else skills
@@ -162,15 +203,27 @@ class AgentSpec(BaseModel):
             surface = wiring.services.proxy_surface(self.proxy, system_prompt, runtime, tools)
             system_prompt, tools = surface.system_prompt, surface.tools
         agent = Agent(
-            name=self.name, system_prompt=system_prompt,
-            model=self.model_name, llm_invoker=invoker, stream_handler=stream_handler, api_type=self.api_type,
-            model_args=model_args, max_exception_retry=self.max_exception_retry,
-            max_interrupt_steps=self.max_interrupt_steps, max_llm_recall=self.max_llm_recall,
-            context_manager=build_context_manager(self.context_manager, self.model_name, runtime,
-                                                  window_lookup=getattr(invoker, "context_window", None))
-            if self.context_manager is not None else None,
-            tools=tools, rate_limit_retries=self.rate_limit_retries, runtime=runtime,
-            max_retry_wait_s=self.max_retry_wait_s, call_deadline_s=self.call_deadline_s)
+            name=self.name,
+            system_prompt=system_prompt,
+            model=self.model_name,
+            llm_invoker=invoker,
+            stream_handler=stream_handler,
+            api_type=self.api_type,
+            model_args=model_args,
+            max_exception_retry=self.max_exception_retry,
+            max_interrupt_steps=self.max_interrupt_steps,
+            max_llm_recall=self.max_llm_recall,
+            context_manager=build_context_manager(
+                self.context_manager, self.model_name, runtime, window_lookup=getattr(invoker, "context_window", None)
+            )
+            if self.context_manager is not None
+            else None,
+            tools=tools,
+            rate_limit_retries=self.rate_limit_retries,
+            runtime=runtime,
+            max_retry_wait_s=self.max_retry_wait_s,
+            call_deadline_s=self.call_deadline_s,
+        )
         agent.proxy_surface = surface
         return agent
 
@@ -189,21 +242,28 @@ def misspelled_agent_key(key: str) -> Optional[str]:
 # Messages: pydantic's errors as "'field' must be ..., got ..." lines
 # ---------------------------------------------------------------------------------------------
 
+
 def _reason(err: Mapping[str, Any]) -> str:
     if err["type"] == "value_error":  # a validator's own message
         return str(err["ctx"]["error"])
     msg = str(err["msg"])
     if not msg.startswith("Input should be "):
         return msg
-    msg = "must be " + msg[len("Input should be "):]
+    msg = "must be " + msg[len("Input should be ") :]
     for theirs, ours in _PLAIN_WORDS:  # YAML's words: a mapping, not a valid dictionary
         msg = msg.replace(theirs, ours)
     return msg
 
 
-_PLAIN_WORDS = [("a valid dictionary", "a mapping"), ("a valid list", "a list"), ("a valid integer", "an integer"),
-                ("a valid number", "a number"), ("a valid string", "a string"), ("greater than or equal to ", ">= "),
-                ("greater than ", "> ")]
+_PLAIN_WORDS = [
+    ("a valid dictionary", "a mapping"),
+    ("a valid list", "a list"),
+    ("a valid integer", "an integer"),
+    ("a valid number", "a number"),
+    ("a valid string", "a string"),
+    ("greater than or equal to ", ">= "),
+    ("greater than ", "> "),
+]
 
 
 def _field_problem(label: str, field: str, value: Any, errors: List[Any]) -> str:
@@ -217,7 +277,7 @@ def _field_problem(label: str, field: str, value: Any, errors: List[Any]) -> str
         if all(e["type"] == "value_error" for e in errors):  # a validator's message says what it got
             text = f"'{label}': " + "; ".join(reasons)
         elif all(r.startswith("must be ") for r in reasons):
-            text = f"'{label}' must be " + " or ".join(r[len("must be "):] for r in reasons) + got
+            text = f"'{label}' must be " + " or ".join(r[len("must be ") :] for r in reasons) + got
         else:
             text = f"'{label}': " + "; ".join(reasons) + got
     info = AgentSpec.model_fields.get(field)
@@ -304,18 +364,22 @@ def check_config_shape(config: Any, where: str) -> Dict[str, Any]:
     agents: List[Tuple[str, Dict[str, Any]]] = [("global", config.get("global") or {})]
     for i, entry in enumerate(config.get("agent_configs") or []):
         if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: 'agent_configs[{i}]' must be an agent config (a mapping with a 'name'), "
-                              f"got {type(entry).__name__}")
+            raise ConfigError(
+                f"{where}: 'agent_configs[{i}]' must be an agent config (a mapping with a 'name'), "
+                f"got {type(entry).__name__}"
+            )
         if not isinstance(entry.get("name"), str) or not entry["name"]:
-            raise ConfigError(f"{where}: 'agent_configs[{i}]' needs a 'name' (a non-empty string), "
-                              f"got {entry.get('name')!r}")
+            raise ConfigError(
+                f"{where}: 'agent_configs[{i}]' needs a 'name' (a non-empty string), got {entry.get('name')!r}"
+            )
         agents.append((f"agent_configs[{i}]", entry))
     for name, entry in (config.get("agent_group_configs") or {}).items():
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{where}: 'agent_group_configs' keys must be agent names (strings), got {name!r}")
         if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: 'agent_group_configs.{name}' must be an agent config (a mapping), "
-                              f"got {type(entry).__name__}")
+            raise ConfigError(
+                f"{where}: 'agent_group_configs.{name}' must be an agent config (a mapping), got {type(entry).__name__}"
+            )
         agents.append((f"agent_group_configs.{name}", entry))
     problems: List[str] = []
     for prefix, entry in agents:
@@ -341,8 +405,9 @@ def deep_merge(base: Dict[str, Any], override: Dict[str, Any]) -> Dict[str, Any]
     return out
 
 
-def parse_agent_configs(config: Dict[str, Any], agent_group: List[str], tactic_name: str, *,
-                        source: Optional[str] = None) -> Dict[str, AgentSpec]:
+def parse_agent_configs(
+    config: Dict[str, Any], agent_group: List[str], tactic_name: str, *, source: Optional[str] = None
+) -> Dict[str, AgentSpec]:
     """Merge ``global`` into every agent entry and return specs for ``agent_group`` (in its order).
 
     ``source`` (say, the config's key and file) is named in the ``ConfigError`` of a bad agent."""
@@ -351,19 +416,24 @@ def parse_agent_configs(config: Dict[str, Any], agent_group: List[str], tactic_n
     entries: Dict[str, Dict[str, Any]] = {}
     for i, entry in enumerate(config.get("agent_configs") or []):
         if entry["name"] in entries:
-            raise ConfigError(f"Tactic '{tactic_name}': agent_configs[{i}] repeats the agent name "
-                              f"'{entry['name']}'; each agent is declared once.")
+            raise ConfigError(
+                f"Tactic '{tactic_name}': agent_configs[{i}] repeats the agent name "
+                f"'{entry['name']}'; each agent is declared once."
+            )
         entries[entry["name"]] = entry
     for name, entry in (config.get("agent_group_configs") or {}).items():
         if name in entries:
-            raise ConfigError(f"Tactic '{tactic_name}': agent '{name}' is defined in both 'agent_configs' "
-                              f"and 'agent_group_configs'; keep one.")
+            raise ConfigError(
+                f"Tactic '{tactic_name}': agent '{name}' is defined in both 'agent_configs' "
+                f"and 'agent_group_configs'; keep one."
+            )
         entries[name] = {**entry, "name": name}
     specs: Dict[str, AgentSpec] = {}
     for name in agent_group:
         if name not in entries:
-            raise ValueError(f"Agent '{name}' required by tactic '{tactic_name}' not found in config. "
-                             f"Available: {sorted(entries)}")
+            raise ValueError(
+                f"Agent '{name}' required by tactic '{tactic_name}' not found in config. Available: {sorted(entries)}"
+            )
         merged = deep_merge(glob, entries[name])
         merged.pop("name", None)
         where = f"Agent '{name}' of tactic '{tactic_name}'" + (f" ({source})" if source else "")
@@ -384,8 +454,9 @@ def agent_config_schema() -> Dict[str, Any]:
     agent = AgentSpec.model_json_schema()
     defs = agent.pop("$defs", {})
     agent.pop("required", None)  # an entry may leave any key to 'global'
-    top: Dict[str, Any] = {field: {"type": _JSON_TYPES[typ], "description": what}
-                           for field, (typ, what) in _TOP_SHAPES.items()}
+    top: Dict[str, Any] = {
+        field: {"type": _JSON_TYPES[typ], "description": what} for field, (typ, what) in _TOP_SHAPES.items()
+    }
     top["max_workers"]["minimum"] = 1
     top["global"]["$ref"] = "#/$defs/agent"
     top["agent_configs"]["items"] = {"allOf": [{"$ref": "#/$defs/agent"}, {"required": ["name"]}]}
@@ -410,10 +481,21 @@ def write_agent_config_schema(path: Path = SCHEMA_PATH) -> Path:
     return path
 
 
-__all__ = ["AgentSpec", "KNOWN_AGENT_KEYS", "SCHEMA_PATH", "agent_config_schema", "agent_config_schema_text",
-           "check_config_shape", "check_seconds", "deep_merge", "misspelled_agent_key", "parse_agent_configs",
-           "write_agent_config_schema"]
+__all__ = [
+    "AgentSpec",
+    "KNOWN_AGENT_KEYS",
+    "SCHEMA_PATH",
+    "agent_config_schema",
+    "agent_config_schema_text",
+    "check_config_shape",
+    "check_seconds",
+    "deep_merge",
+    "misspelled_agent_key",
+    "parse_agent_configs",
+    "write_agent_config_schema",
+]
 
 if __name__ == "__main__":  # python -m lllm.core.spec [PATH]
     import sys
+
     print(f"wrote {write_agent_config_schema(*(Path(a) for a in sys.argv[1:2]))}")

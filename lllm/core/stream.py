@@ -1,4 +1,5 @@
 """Streaming callbacks: only text streams; the final InvokeResult is the same as without streaming."""
+
 from __future__ import annotations
 
 import logging

@@ -2,6 +2,7 @@
 
 A tactic instance holds only configuration; every call works on a shallow per-call copy with fresh
 agents and its own TacticCallSession, so one instance is safe to call concurrently."""
+
 from __future__ import annotations
 
 import asyncio
@@ -50,8 +51,9 @@ _model_override: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar(
 
 # [per-call copy, its session] of the call in progress, emptied when the call ends: contexts copied during the
 # call (a cancelled timer handle keeps its copy until the loop drops it) then no longer keep the call alive.
-_current_call: contextvars.ContextVar[Optional[List[Any]]] = \
-    contextvars.ContextVar("lllm_current_tactic_call", default=None)
+_current_call: contextvars.ContextVar[Optional[List[Any]]] = contextvars.ContextVar(
+    "lllm_current_tactic_call", default=None
+)
 
 
 DEFAULT_LEASE_TTL = 600.0
@@ -83,8 +85,14 @@ def register_tactic_class(cls: type, runtime: Optional[RuntimeLike] = None) -> t
     try:
         old = rt.get_node(f"{namespace}.tactics:{name}" if namespace else name, "tactic").value
         if old is not cls and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
-            logger.warning("Tactic '%s' was registered by %s.%s; %s.%s replaces it", name, old.__module__,
-                           old.__qualname__, cls.__module__, cls.__qualname__)
+            logger.warning(
+                "Tactic '%s' was registered by %s.%s; %s.%s replaces it",
+                name,
+                old.__module__,
+                old.__qualname__,
+                cls.__module__,
+                cls.__qualname__,
+            )
     except (KeyError, TypeError):
         pass
     rt.register_tactic(name, cls, overwrite=True, namespace=namespace)
@@ -95,6 +103,7 @@ def register_tactic_class(cls: type, runtime: Optional[RuntimeLike] = None) -> t
 def _library_versions() -> Dict[str, str]:
     """Versions of the libraries on the model-call path (read once per process)."""
     from importlib.metadata import PackageNotFoundError, version
+
     out = {}
     for dist in ("pydantic", "aiohttp", "genai-prices", "litellm"):
         try:
@@ -107,9 +116,13 @@ def _library_versions() -> Dict[str, str]:
 def _environment(runtime: RuntimeLike) -> Dict[str, Any]:
     """What a recorded session needs to say where it ran: versions of Python, LLLM, its provider
     libraries and the loaded packages (§9.3 item 4)."""
-    return {"lllm": __version__, "python": platform.python_version(), "platform": sys.platform,
-            "libraries": _library_versions(),
-            "packages": {name: info.version for name, info in sorted(runtime.packages.items())}}
+    return {
+        "lllm": __version__,
+        "python": platform.python_version(),
+        "platform": sys.platform,
+        "libraries": _library_versions(),
+        "packages": {name: info.version for name, info in sorted(runtime.packages.items())},
+    }
 
 
 class Tactic(ABC):
@@ -127,10 +140,17 @@ class Tactic(ABC):
             cls.name = name
             register_tactic_class(cls, runtime)
 
-    def __init__(self, config: Optional[Dict[str, Any]] = None, ckpt_dir: Optional[str] = None,
-                 stream: Optional["BaseStreamHandler"] = None, runtime: Optional[RuntimeLike] = None, *,
-                 log_store: Optional["SessionStore"] = None, tactic_path: Optional[str] = None,
-                 invoker: Optional["Invoker"] = None):
+    def __init__(
+        self,
+        config: Optional[Dict[str, Any]] = None,
+        ckpt_dir: Optional[str] = None,
+        stream: Optional["BaseStreamHandler"] = None,
+        runtime: Optional[RuntimeLike] = None,
+        *,
+        log_store: Optional["SessionStore"] = None,
+        tactic_path: Optional[str] = None,
+        invoker: Optional["Invoker"] = None,
+    ):
         if config is not None and not isinstance(config, dict):
             raise ConfigError(f"Tactic '{self.name}': config must be a mapping, got {type(config).__name__}")
         self.config: Dict[str, Any] = dict(config or {})
@@ -141,15 +161,20 @@ class Tactic(ABC):
             log_store = wiring.services.local_store(ckpt_dir, self.runtime)  # the session store (§9.1)
         self.log_store = log_store
         if "invoker_config" in self.config:  # a key the built-in invokers would not read is an error, not ignored
-            wiring.services.check_invoker_config(self.config.get("invoker") or "auto", self.config["invoker_config"],
-                                                 f"Tactic '{self.name}'")
+            wiring.services.check_invoker_config(
+                self.config.get("invoker") or "auto", self.config["invoker_config"], f"Tactic '{self.name}'"
+            )
         if invoker is None:
             invoker = wiring.services.build_invoker(self.config)
         self.llm_invoker = invoker
-        self._agent_specs = parse_agent_configs(self.config, list(self.agent_group), self.name) if self.agent_group else {}
+        self._agent_specs = (
+            parse_agent_configs(self.config, list(self.agent_group), self.name) if self.agent_group else {}
+        )
         self._system_prompts = {n: s.resolve_system_prompt(self.runtime) for n, s in self._agent_specs.items()}
         fetched: Dict[str, Any] = {}  # a URL skill is fetched once for all agents
-        self._skills = {n: wiring.services.resolve_skills(s.skills, cache=fetched) for n, s in self._agent_specs.items()}
+        self._skills = {
+            n: wiring.services.resolve_skills(s.skills, cache=fetched) for n, s in self._agent_specs.items()
+        }
         self._mcp_servers = wiring.services.mcp_servers(self.config, {n: s.tools for n, s in self._agent_specs.items()})
         self._mcp_scope: Any = None
         workers = self.config.get("max_workers", 4)
@@ -169,6 +194,7 @@ class Tactic(ABC):
         import lllm.core.agent  # noqa: F401
         import lllm.core.context  # noqa: F401
         import lllm.core.dialog  # noqa: F401
+
         wiring.services.prewarm(self.llm_invoker, [(s.model_name, s.model_args) for s in self._agent_specs.values()])
 
     def _default_tactic_path(self) -> str:
@@ -230,8 +256,14 @@ class Tactic(ABC):
         if session_name is None:
             text = task.model_dump_json() if isinstance(task, BaseModel) else str(task)
             session_name = f"{self.name}_{hashlib.md5(text.encode()).hexdigest()[:8]}_{time.strftime('%Y%m%d_%H%M%S')}"
-        session = TacticCallSession(tactic_name=self.name, tactic_path=self.tactic_path, session_name=session_name,
-                                    state="running", task=task, metadata=dict(metadata or {}))
+        session = TacticCallSession(
+            tactic_name=self.name,
+            tactic_path=self.tactic_path,
+            session_name=session_name,
+            state="running",
+            task=task,
+            metadata=dict(metadata or {}),
+        )
         ctx = copy.copy(self)
         ctx._session = session
         ctx.agents = {}
@@ -244,8 +276,9 @@ class Tactic(ABC):
         for name, spec in self._agent_specs.items():
             if model is not None and spec.model_name != model:
                 spec = spec.model_copy(update={"model_name": model})
-            agent = spec.build(self.runtime, invoker, self.stream, system_prompt=self._system_prompts[name],
-                               skills=self._skills[name])
+            agent = spec.build(
+                self.runtime, invoker, self.stream, system_prompt=self._system_prompts[name], skills=self._skills[name]
+            )
             if ctx._mcp_scope is not None:
                 agent.tools = ctx._mcp_scope.expand(agent.tools)
             agent.session_listeners.append(session.record_agent_call)
@@ -253,8 +286,7 @@ class Tactic(ABC):
         logger.info("tactic %s started (%s)", self.name, session_name)
         return ctx
 
-    def _finish(self, ctx: "Tactic", parent: Optional[Tuple["Tactic", TacticCallSession]],
-                keep_dialogs: bool) -> bool:
+    def _finish(self, ctx: "Tactic", parent: Optional[Tuple["Tactic", TacticCallSession]], keep_dialogs: bool) -> bool:
         """Close the call's resources and complete its session; ``True`` when it is to be saved (``_save``)."""
         session = ctx._session
         assert session is not None
@@ -265,17 +297,22 @@ class Tactic(ABC):
         if ctx._mcp_scope is not None:  # end this call's MCP connections
             ctx._mcp_scope.close()
         if parent is not None:
-            attr = self.record_as or next(
-                (k for k, v in vars(parent[0]).items() if v is self), self.name)
+            attr = self.record_as or next((k for k, v in vars(parent[0]).items() if v is self), self.name)
             parent[1].record_sub_tactic_call(attr, session)
         if self.log_store is not None or keep_dialogs or parent is not None:  # a parent may store it
             session.config = wiring.services.redact(self.config)
             session.environment = _environment(self.runtime)
-            session.dialogs = {n: [{**d.to_dict(), "alias": alias} for alias, d in a.dialogs.items()]
-                               for n, a in ctx.agents.items()}
+            session.dialogs = {
+                n: [{**d.to_dict(), "alias": alias} for alias, d in a.dialogs.items()] for n, a in ctx.agents.items()
+            }
         if logger.isEnabledFor(logging.INFO):
-            logger.info("tactic %s %s, cost $%.6f, %d agent call(s)", self.name, session.state,
-                        session.total_cost.cost, session.agent_call_count)
+            logger.info(
+                "tactic %s %s, cost $%.6f, %d agent call(s)",
+                self.name,
+                session.state,
+                session.total_cost.cost,
+                session.agent_call_count,
+            )
         if parent is not None:
             return False  # a sub-tactic's session is saved inside its parent's
         for hook in session_hooks:
@@ -286,13 +323,17 @@ class Tactic(ABC):
         if self.log_store is None:  # quiet by default: a script without a store is normal (said once, at INFO)
             if not self._warned_no_store and self.record_as is None:  # a tool-run tactic's caller decides
                 self._warned_no_store = True
-                logger.info("tactic %s has no log_store: its sessions are not saved (pass log_store=... or "
-                            "ckpt_dir=... to record them)", self.name)
+                logger.info(
+                    "tactic %s has no log_store: its sessions are not saved (pass log_store=... or "
+                    "ckpt_dir=... to record them)",
+                    self.name,
+                )
             return False
         return True
 
-    def _save(self, session: TacticCallSession, tags: Optional[Dict[str, str]],
-              metadata: Optional[Dict[str, Any]]) -> None:
+    def _save(
+        self, session: TacticCallSession, tags: Optional[Dict[str, str]], metadata: Optional[Dict[str, Any]]
+    ) -> None:
         """Save a finished session and set its id on it (runs off the loop for ``acall``); never raises."""
         try:
             session.session_id = self._store.save_session(session, tags=tags, metadata=metadata)
@@ -303,8 +344,14 @@ class Tactic(ABC):
     # Calling: sync and async drivers over the same phases
     # ---------------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _calling(self, task: Any, session_name: Optional[str], tags: Optional[Dict[str, str]],
-                 metadata: Optional[Dict[str, Any]], keep_dialogs: bool) -> Iterator["Tactic"]:
+    def _calling(
+        self,
+        task: Any,
+        session_name: Optional[str],
+        tags: Optional[Dict[str, str]],
+        metadata: Optional[Dict[str, Any]],
+        keep_dialogs: bool,
+    ) -> Iterator["Tactic"]:
         """One sync call's scope: the per-call copy with a running session, its outcome recorded,
         and the session finished and saved whatever happens."""
         parent, ctx, token = self._enter(task, session_name, metadata)
@@ -318,8 +365,14 @@ class Tactic(ABC):
                 self._save(ctx._call_session, tags, metadata)
 
     @contextlib.asynccontextmanager
-    async def _acalling(self, task: Any, session_name: Optional[str], tags: Optional[Dict[str, str]],
-                        metadata: Optional[Dict[str, Any]], keep_dialogs: bool) -> AsyncIterator["Tactic"]:
+    async def _acalling(
+        self,
+        task: Any,
+        session_name: Optional[str],
+        tags: Optional[Dict[str, str]],
+        metadata: Optional[Dict[str, Any]],
+        keep_dialogs: bool,
+    ) -> AsyncIterator["Tactic"]:
         """``_calling`` for ``acall``: the save (file or database I/O) runs in a worker thread, so other
         coroutines keep running meanwhile; it is awaited, so the session is saved when the call returns."""
         parent, ctx, token = self._enter(task, session_name, metadata)
@@ -332,8 +385,9 @@ class Tactic(ABC):
             if self._leave(ctx, parent, token, keep_dialogs):
                 await asyncio.to_thread(self._save, ctx._call_session, tags, metadata)
 
-    def _enter(self, task: Any, session_name: Optional[str],
-               metadata: Optional[Dict[str, Any]]) -> Tuple[Any, "Tactic", Any]:
+    def _enter(
+        self, task: Any, session_name: Optional[str], metadata: Optional[Dict[str, Any]]
+    ) -> Tuple[Any, "Tactic", Any]:
         """(the enclosing call, the per-call copy, the context token) at the start of a call."""
         parent = _current_call.get() or None
         ctx = self._begin(task, session_name, metadata)
@@ -347,8 +401,15 @@ class Tactic(ABC):
             cell.clear()
         return self._finish(ctx, parent, keep_dialogs)
 
-    def __call__(self, task: Any, session_name: Optional[str] = None, tags: Optional[Dict[str, str]] = None,
-                 metadata: Optional[Dict[str, Any]] = None, return_session: bool = False, **kw: Any) -> Any:
+    def __call__(
+        self,
+        task: Any,
+        session_name: Optional[str] = None,
+        tags: Optional[Dict[str, str]] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        return_session: bool = False,
+        **kw: Any,
+    ) -> Any:
         """Run the tactic on ``task`` and return its result (or the TacticCallSession)."""
         if inspect.iscoroutinefunction(self.call):
             return run_sync(self.acall(task, session_name, tags, metadata, return_session, **kw))
@@ -358,8 +419,15 @@ class Tactic(ABC):
             ctx._call_session.success(result)
         return ctx._session if return_session else result
 
-    async def acall(self, task: Any, session_name: Optional[str] = None, tags: Optional[Dict[str, str]] = None,
-                    metadata: Optional[Dict[str, Any]] = None, return_session: bool = False, **kw: Any) -> Any:
+    async def acall(
+        self,
+        task: Any,
+        session_name: Optional[str] = None,
+        tags: Optional[Dict[str, str]] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        return_session: bool = False,
+        **kw: Any,
+    ) -> Any:
         """Async call: awaits an async ``call`` natively; a sync one runs in a worker thread."""
         if not inspect.iscoroutinefunction(self.call):
             return await asyncio.to_thread(self.__call__, task, session_name, tags, metadata, return_session, **kw)
@@ -378,10 +446,18 @@ class Tactic(ABC):
             raise ValueError(f"max_workers must be an integer >= 1, got {n!r}")
         return n
 
-    def bcall(self, tasks: List[Any], max_workers: Optional[int] = None, fail_fast: bool = True,
-              tags: Optional[Dict[str, str]] = None, metadata: Optional[Dict[str, Any]] = None,
-              return_sessions: bool = False, batch_id: Optional[str] = None,
-              lease_ttl: float = DEFAULT_LEASE_TTL, **kw: Any) -> List[Any]:
+    def bcall(
+        self,
+        tasks: List[Any],
+        max_workers: Optional[int] = None,
+        fail_fast: bool = True,
+        tags: Optional[Dict[str, str]] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        return_sessions: bool = False,
+        batch_id: Optional[str] = None,
+        lease_ttl: float = DEFAULT_LEASE_TTL,
+        **kw: Any,
+    ) -> List[Any]:
         """Run many tasks concurrently; results in input order.
 
         With ``fail_fast`` the first failure cancels tasks not yet started and is raised once the
@@ -397,8 +473,9 @@ class Tactic(ABC):
         if not tasks:
             return []
         if inspect.iscoroutinefunction(self.call):
-            return run_sync(self._abatch(tasks, workers, fail_fast, tags, metadata, return_sessions, batch_id,
-                                         lease_ttl, kw))
+            return run_sync(
+                self._abatch(tasks, workers, fail_fast, tags, metadata, return_sessions, batch_id, lease_ttl, kw)
+            )
         out: List[Any] = [None] * len(tasks)
         done = self._batch_done(batch_id, tasks, return_sessions) if batch_id else {}
         for i, value in done.items():
@@ -425,8 +502,9 @@ class Tactic(ABC):
         later: List[Tuple[float, int]] = []  # (when, index): tasks another runner holds, to try again
         first_error: Optional[BaseException] = None
         try:
-            with cf.ThreadPoolExecutor(max_workers=min(workers, len(todo)),
-                                       thread_name_prefix=f"lllm-{self.name}") as ex:
+            with cf.ThreadPoolExecutor(
+                max_workers=min(workers, len(todo)), thread_name_prefix=f"lllm-{self.name}"
+            ) as ex:
                 running: Dict[cf.Future[Any], int] = {}
                 while todo or running or later:
                     now = time.monotonic()
@@ -469,8 +547,10 @@ class Tactic(ABC):
             if not 0 <= i < len(tasks) or i in done:
                 continue
             if summary.tags.get("lllm.task_md5") != _task_md5(tasks[i]):
-                raise ValueError(f"Tactic '{self.name}': batch '{batch_id}' was recorded with a different task at "
-                                 f"index {i}; use a new batch_id for a new list of tasks.")
+                raise ValueError(
+                    f"Tactic '{self.name}': batch '{batch_id}' was recorded with a different task at "
+                    f"index {i}; use a new batch_id for a new list of tasks."
+                )
             session = self.log_store.load_session(summary.session_id)
             done[i] = session if return_sessions else self._coerce_output(session.delivery)
         return done
@@ -481,16 +561,19 @@ class Tactic(ABC):
         if note is None:
             return _MISSING
         if note.get("task_md5") != _task_md5(tasks[i]):
-            raise ValueError(f"Tactic '{self.name}': batch '{batch_id}' was recorded with a different task at "
-                             f"index {i}; use a new batch_id for a new list of tasks.")
+            raise ValueError(
+                f"Tactic '{self.name}': batch '{batch_id}' was recorded with a different task at "
+                f"index {i}; use a new batch_id for a new list of tasks."
+            )
         try:
             session = self._store.load_session(note["session_id"])
         except KeyError:  # its session was deleted since: run the task again
             return _MISSING
         return session if return_sessions else self._coerce_output(session.delivery)
 
-    def _batch_finished(self, batch_id: str, i: int, task: Any, session: TacticCallSession,
-                        return_sessions: bool) -> Any:
+    def _batch_finished(
+        self, batch_id: str, i: int, task: Any, session: TacticCallSession, return_sessions: bool
+    ) -> Any:
         """Record for other runners that task ``i`` succeeded; its result as the batch returns it."""
         if session.session_id:  # saved (saving never masks the outcome, so it may have failed)
             try:
@@ -499,20 +582,45 @@ class Tactic(ABC):
                 logger.warning("tactic %s: recording batch task %d as done failed", self.name, i, exc_info=True)
         return session if return_sessions else session.delivery
 
-    async def _abatch(self, tasks: List[Any], workers: int, fail_fast: bool, tags: Any, metadata: Any,
-                      return_sessions: bool, batch_id: Optional[str], lease_ttl: float,
-                      kw: Dict[str, Any]) -> List[Any]:
+    async def _abatch(
+        self,
+        tasks: List[Any],
+        workers: int,
+        fail_fast: bool,
+        tags: Any,
+        metadata: Any,
+        return_sessions: bool,
+        batch_id: Optional[str],
+        lease_ttl: float,
+        kw: Dict[str, Any],
+    ) -> List[Any]:
         out: List[Any] = [None] * len(tasks)
-        async for i, res in self.ccall(tasks, max_workers=workers, tags=tags, metadata=metadata,
-                                       return_sessions=return_sessions, return_exceptions=not fail_fast,
-                                       batch_id=batch_id, lease_ttl=lease_ttl, **kw):
+        async for i, res in self.ccall(
+            tasks,
+            max_workers=workers,
+            tags=tags,
+            metadata=metadata,
+            return_sessions=return_sessions,
+            return_exceptions=not fail_fast,
+            batch_id=batch_id,
+            lease_ttl=lease_ttl,
+            **kw,
+        ):
             out[i] = res
         return out
 
-    async def ccall(self, tasks: List[Any], max_workers: Optional[int] = None, tags: Optional[Dict[str, str]] = None,
-                    metadata: Optional[Dict[str, Any]] = None, return_sessions: bool = False,
-                    return_exceptions: bool = False, batch_id: Optional[str] = None,
-                    lease_ttl: float = DEFAULT_LEASE_TTL, **kw: Any) -> AsyncIterator[Tuple[int, Any]]:
+    async def ccall(
+        self,
+        tasks: List[Any],
+        max_workers: Optional[int] = None,
+        tags: Optional[Dict[str, str]] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        return_sessions: bool = False,
+        return_exceptions: bool = False,
+        batch_id: Optional[str] = None,
+        lease_ttl: float = DEFAULT_LEASE_TTL,
+        **kw: Any,
+    ) -> AsyncIterator[Tuple[int, Any]]:
         """Yield ``(index, result)`` in completion order; a failure is raised (or yielded) when it
         occurs, and tasks not yet started are cancelled. ``batch_id`` and ``lease_ttl`` work as in ``bcall``."""
         workers = self._workers(max_workers)
@@ -522,8 +630,11 @@ class Tactic(ABC):
         running: Dict[asyncio.Future[Tuple[int, Any]], int] = {}
         # A sync tactic runs in threads of its own, as many as workers: asyncio's default pool has only
         # min(32, cores + 4) threads, which would cap the concurrency (and stall the lease calls).
-        pool = None if inspect.iscoroutinefunction(self.call) else \
-            cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"lllm-{self.name}")
+        pool = (
+            None
+            if inspect.iscoroutinefunction(self.call)
+            else cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"lllm-{self.name}")
+        )
 
         async def call(*args: Any) -> Any:
             if pool is None:
@@ -551,8 +662,9 @@ class Tactic(ABC):
                         if found is not _MISSING:  # another runner finished it since this batch started
                             return i, found
                         session = await call(*args, True)
-                        return i, await asyncio.to_thread(self._batch_finished, batch_id, i, t, session,
-                                                          return_sessions)
+                        return i, await asyncio.to_thread(
+                            self._batch_finished, batch_id, i, t, session, return_sessions
+                        )
                     finally:
                         await asyncio.to_thread(leases.release, i)
 
@@ -591,11 +703,17 @@ class Tactic(ABC):
     # Quick single-agent use
     # ---------------------------------------------------------------------------------------
     @staticmethod
-    def quick(query: Any = None, system_prompt: Any = "You are a helpful assistant.", model: str = "gpt-4o",
-              return_agent: bool = False, **model_args: Any) -> Any:
+    def quick(
+        query: Any = None,
+        system_prompt: Any = "You are a helpful assistant.",
+        model: str = "gpt-4o",
+        return_agent: bool = False,
+        **model_args: Any,
+    ) -> Any:
         """One agent named ``assistant``: with ``query`` open ``chat`` and return the reply, else the Agent."""
         from lllm.core.agent import Agent
         from lllm.core.prompt import Prompt
+
         if isinstance(query, Prompt):  # a Prompt passed first is the system prompt
             system_prompt, query = query, None
         agent = Agent(name="assistant", system_prompt=system_prompt, model=model, model_args=model_args)
@@ -607,10 +725,17 @@ class Tactic(ABC):
         return (reply, agent) if return_agent else reply
 
     @classmethod
-    def as_function(cls, config: Any = None, *, runtime: Optional[RuntimeLike] = None, name: Optional[str] = None,
-                    description: Optional[str] = None) -> Any:
+    def as_function(
+        cls,
+        config: Any = None,
+        *,
+        runtime: Optional[RuntimeLike] = None,
+        name: Optional[str] = None,
+        description: Optional[str] = None,
+    ) -> Any:
         """This tactic as a tool (a ``Function``) an agent can call (§2.7)."""
         from lllm.core.tactic_tools import build_tactic_function
+
         return build_tactic_function(cls, runtime=runtime, config=config, name=name, description=description)
 
     def __repr__(self) -> str:
@@ -626,7 +751,9 @@ def _task_md5(task: Any) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
 
-def _batch_tags(tags: Optional[Dict[str, str]], batch_id: Optional[str], index: int, task: Any) -> Optional[Dict[str, str]]:
+def _batch_tags(
+    tags: Optional[Dict[str, str]], batch_id: Optional[str], index: int, task: Any
+) -> Optional[Dict[str, str]]:
     """A batch task's tags: the caller's plus the batch id, the index and a fingerprint of the task."""
     if batch_id is None:
         return tags
@@ -673,15 +800,23 @@ def _annotated_model(fn: Any, param: str) -> Optional[Type[BaseModel]]:
     return cast(Optional[Type[BaseModel]], cache[param])
 
 
-def build_tactic(config: Dict[str, Any], log_store: Optional["SessionStore"] = None, name: Optional[str] = None,
-                 runtime: Optional[RuntimeLike] = None, **kw: Any) -> Tactic:
+def build_tactic(
+    config: Dict[str, Any],
+    log_store: Optional["SessionStore"] = None,
+    name: Optional[str] = None,
+    runtime: Optional[RuntimeLike] = None,
+    **kw: Any,
+) -> Tactic:
     """Build a registered tactic from a config (name from ``name`` or ``config['tactic_type']``).
 
     ``config`` may also be a config key, resolved with ``resolve_config`` (a dict with ``base`` is resolved too)."""
     rt = runtime or wiring.services.default_runtime()
     if isinstance(config, str) or (isinstance(config, dict) and config.get("base") is not None):
-        config = (wiring.services.resolve_config(config, rt) if isinstance(config, str)
-                  else wiring.services.vendor_config(config, rt))
+        config = (
+            wiring.services.resolve_config(config, rt)
+            if isinstance(config, str)
+            else wiring.services.vendor_config(config, rt)
+        )
     name = _normalize_name(name) or _normalize_name((config or {}).get("tactic_type"))
     if not name:
         raise ConfigError("build_tactic needs a tactic name: pass name=... or set 'tactic_type' in the config.")
@@ -690,8 +825,15 @@ def build_tactic(config: Dict[str, Any], log_store: Optional["SessionStore"] = N
     return cls(config, log_store=log_store, runtime=rt, tactic_path=stable_tactic_id(node.namespace, cls.name), **kw)
 
 
-__all__ = ["Tactic", "TacticCallSession", "build_tactic", "register_tactic_class", "stable_tactic_id", "use_invoker",
-           "use_model"]
+__all__ = [
+    "Tactic",
+    "TacticCallSession",
+    "build_tactic",
+    "register_tactic_class",
+    "stable_tactic_id",
+    "use_invoker",
+    "use_model",
+]
 
 from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
 

@@ -4,6 +4,7 @@
 model and config; ``build_tactic_function`` turns a tactic reference into a ``Function`` whose every
 call builds a fresh tactic in the caller's runtime and records the child session under the parent's
 ``sub_tactic_sessions[<tool name>]``."""
+
 from __future__ import annotations
 
 import contextvars
@@ -44,8 +45,14 @@ class TacticToolSpec:
     config: Any = None
 
 
-def tactictool(name: str, *, description: Optional[str] = None, input_model: Optional[Type[BaseModel]] = None,
-               output_model: Optional[Type[BaseModel]] = None, config: Any = None) -> Callable[[_F], _F]:
+def tactictool(
+    name: str,
+    *,
+    description: Optional[str] = None,
+    input_model: Optional[Type[BaseModel]] = None,
+    output_model: Optional[Type[BaseModel]] = None,
+    config: Any = None,
+) -> Callable[[_F], _F]:
     """Mark a Tactic method (usually ``call``) as a tool named ``name``."""
     if callable(name) or not isinstance(name, str):
         raise TypeError("@tactictool needs a tool name: write @tactictool('name', ...), not a bare @tactictool")
@@ -86,8 +93,9 @@ def _select(cls: Type["Tactic"], selector: Optional[str], label: str) -> Tuple[s
                 return method, spec
         if selector == "call":
             return "call", None
-        raise ValueError(f"Tactic '{label}' has no tool or method '{selector}'. Tools: {sorted(tools)} "
-                         f"(or '#root' for call)")
+        raise ValueError(
+            f"Tactic '{label}' has no tool or method '{selector}'. Tools: {sorted(tools)} (or '#root' for call)"
+        )
     on_call = [t for t in tools.values() if t[0] == "call"]
     if on_call:
         return on_call[0]
@@ -95,8 +103,9 @@ def _select(cls: Type["Tactic"], selector: Optional[str], label: str) -> Tuple[s
         return next(iter(tools.values()))
     if len(tools) > 1:
         raise ValueError(f"Tactic '{label}' has several tools {sorted(tools)}; pick one with '#<name>'")
-    warnings.warn(f"Tactic '{label}' has no @tactictool method; offering its call() as the tool", RuntimeWarning,
-                  stacklevel=4)
+    warnings.warn(
+        f"Tactic '{label}' has no @tactictool method; offering its call() as the tool", RuntimeWarning, stacklevel=4
+    )
     return "call", None
 
 
@@ -106,8 +115,12 @@ def _variant(cls: Type["Tactic"], method: str) -> Type["Tactic"]:
         return cls
     by_method = _variants.setdefault(cls, {})
     if method not in by_method:
-        by_method[method] = type(cls.__name__, (cls,), {"call": getattr(cls, method), "__module__": cls.__module__,
-                                                        "__qualname__": cls.__qualname__}, register=False)
+        by_method[method] = type(
+            cls.__name__,
+            (cls,),
+            {"call": getattr(cls, method), "__module__": cls.__module__, "__qualname__": cls.__qualname__},
+            register=False,
+        )
     return by_method[method]
 
 
@@ -124,19 +137,30 @@ def _first_model_param(fn: Callable[..., Any]) -> Optional[Type[BaseModel]]:
     return None
 
 
-def _describe(cls: Type["Tactic"], method: Callable[..., Any], spec: Optional[TacticToolSpec], description: Optional[str]) -> str:
+def _describe(
+    cls: Type["Tactic"], method: Callable[..., Any], spec: Optional[TacticToolSpec], description: Optional[str]
+) -> str:
     own_doc = method.__doc__ if method is not getattr(_tactic_base(), "call", None) else None
-    text = description or (spec.description if spec else None) or inspect.cleandoc(own_doc or "") \
+    text = (
+        description
+        or (spec.description if spec else None)
+        or inspect.cleandoc(own_doc or "")
         or inspect.cleandoc(cls.__dict__.get("__doc__") or "")
+    )
     if not text:
         text = f"Run the '{cls.name}' tactic on a task and return its result."
-        warnings.warn(f"Tactic tool for '{cls.name}' has no description; using {text!r}. Give the method or "
-                      f"class a docstring, or pass description=...", RuntimeWarning, stacklevel=4)
+        warnings.warn(
+            f"Tactic tool for '{cls.name}' has no description; using {text!r}. Give the method or "
+            f"class a docstring, or pass description=...",
+            RuntimeWarning,
+            stacklevel=4,
+        )
     return text
 
 
 def _tactic_base() -> type:
     from lllm.core.tactic import Tactic
+
     return Tactic
 
 
@@ -146,12 +170,19 @@ def default_config_keys(package: Optional[str], key: str) -> List[str]:
     return [f"{package}.configs:{key}", f"{package}.configs:default"] if package else [key, "default"]
 
 
-def find_tactic_config(rt: RuntimeLike, package: Optional[str], key: str, name: Optional[str] = None,
-                       needs_config: bool = True, label: str = "") -> Dict[str, Any]:
+def find_tactic_config(
+    rt: RuntimeLike,
+    package: Optional[str],
+    key: str,
+    name: Optional[str] = None,
+    needs_config: bool = True,
+    label: str = "",
+) -> Dict[str, Any]:
     """The config a tactic runs with: ``name`` (looked up in its package first), else the first of
     ``default_config_keys`` that exists, else ``{}`` for a tactic without agents. A tactic that needs
     one and has none raises a ``ConfigError`` naming the keys tried."""
     from lllm.errors import ConfigError
+
     resolve_config = wiring.services.resolve_config
     if name:
         local = f"{package}.configs:{name}"
@@ -161,21 +192,23 @@ def find_tactic_config(rt: RuntimeLike, package: Optional[str], key: str, name: 
         if rt.has(candidate, "config"):
             return resolve_config(candidate, rt)
     if needs_config:
-        raise ConfigError(f"No config for tactic '{label or key}' (tried {tried}; configs: {rt.keys('config')}). "
-                          f"Add configs/{key}.yaml to its package, or name one (--config NAME, "
-                          f"@tactictool(..., config=NAME) or config=...).")
+        raise ConfigError(
+            f"No config for tactic '{label or key}' (tried {tried}; configs: {rt.keys('config')}). "
+            f"Add configs/{key}.yaml to its package, or name one (--config NAME, "
+            f"@tactictool(..., config=NAME) or config=...)."
+        )
     return {}
 
 
-def _config_for(config: Any, package: Optional[str], rt: RuntimeLike, label: str, cls: Type["Tactic"],
-                key: str) -> Dict[str, Any]:
+def _config_for(
+    config: Any, package: Optional[str], rt: RuntimeLike, label: str, cls: Type["Tactic"], key: str
+) -> Dict[str, Any]:
     if isinstance(config, dict):
         return copy.deepcopy(config)
     if isinstance(config, str):
         return find_tactic_config(rt, package, key, config, label=label)
     if config is None:
-        return find_tactic_config(rt, package, key, needs_config=bool(getattr(cls, "agent_group", None)),
-                                  label=label)
+        return find_tactic_config(rt, package, key, needs_config=bool(getattr(cls, "agent_group", None)), label=label)
     raise TypeError(f"Tactic tool '{label}': config must be a dict or a config name, got {type(config).__name__}")
 
 
@@ -184,6 +217,7 @@ def _to_text(result: Any) -> str:
         return result.model_dump_json()
     if isinstance(result, (dict, list)):
         import json
+
         try:
             return json.dumps(result)
         except (TypeError, ValueError):
@@ -191,13 +225,20 @@ def _to_text(result: Any) -> str:
     return str(result)
 
 
-def build_tactic_function(ref: "str | type", *, runtime: Optional[RuntimeLike] = None, config: Any = None,
-                          name: Optional[str] = None, description: Optional[str] = None) -> Function:
+def build_tactic_function(
+    ref: "str | type",
+    *,
+    runtime: Optional[RuntimeLike] = None,
+    config: Any = None,
+    name: Optional[str] = None,
+    description: Optional[str] = None,
+) -> Function:
     """A ``Function`` running a tactic: ``ref`` is ``pkg.tactics:key[#sel]`` (or a key) or a Tactic class.
 
     The config: ``config`` here, else the decorator's (a dict as is, a name looked up in the tactic's
     package first), else the one ``lllm run`` would pick (``configs:<tactic key>``, then ``configs:default``)."""
     from lllm.core.tactic import Tactic, stable_tactic_id
+
     rt = runtime or wiring.services.default_runtime()
     if isinstance(ref, str):
         url, _, selector = ref.partition("#")
@@ -219,14 +260,26 @@ def build_tactic_function(ref: "str | type", *, runtime: Optional[RuntimeLike] =
     text = _describe(cls, method, spec, description)
     if input_model is not None:
         schema = input_model.model_json_schema()
-        decl = Function(tool_name, text, schema.get("properties", {}), schema.get("required", []),
-                        defs=schema.get("$defs"))
+        decl = Function(
+            tool_name, text, schema.get("properties", {}), schema.get("required", []), defs=schema.get("$defs")
+        )
     else:
         decl = Function.from_callable(method, name=tool_name, description=text)
-    params = [p.name for p in list(inspect.signature(method).parameters.values())[1:]
-              if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
-    runner = _Runner(_variant(cls, method_name), cfg, rt, stable_tactic_id(namespace, cls.name), tool_name,
-                     input_model, spec.output_model if spec else None, params)
+    params = [
+        p.name
+        for p in list(inspect.signature(method).parameters.values())[1:]
+        if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    runner = _Runner(
+        _variant(cls, method_name),
+        cfg,
+        rt,
+        stable_tactic_id(namespace, cls.name),
+        tool_name,
+        input_model,
+        spec.output_model if spec else None,
+        params,
+    )
     fn = Function(decl.name, decl.description, decl.properties, decl.required, strict=decl.strict, defs=decl.defs)
     fn.function = runner
     return fn
@@ -235,8 +288,17 @@ def build_tactic_function(ref: "str | type", *, runtime: Optional[RuntimeLike] =
 class _Runner:
     """The implementation of a tactic tool: one fresh tactic per call, depth-limited."""
 
-    def __init__(self, cls: Type["Tactic"], config: Dict[str, Any], runtime: RuntimeLike, tactic_path: str, tool_name: str,
-                 input_model: Optional[Type[BaseModel]], output_model: Optional[Type[BaseModel]], params: List[str]):
+    def __init__(
+        self,
+        cls: Type["Tactic"],
+        config: Dict[str, Any],
+        runtime: RuntimeLike,
+        tactic_path: str,
+        tool_name: str,
+        input_model: Optional[Type[BaseModel]],
+        output_model: Optional[Type[BaseModel]],
+        params: List[str],
+    ):
         self.cls, self.config, self.runtime, self.tactic_path = cls, config, runtime, tactic_path
         self.tool_name, self.input_model, self.output_model, self.params = tool_name, input_model, output_model, params
         self.__name__ = tool_name
@@ -245,8 +307,9 @@ class _Runner:
     def __call__(self, **kwargs: Any) -> str:
         depth = _depth.get()
         if depth >= MAX_TACTIC_DEPTH:
-            raise RuntimeError(f"tactic tool '{self.tool_name}' would nest deeper than "
-                               f"max_tactic_depth={MAX_TACTIC_DEPTH}")
+            raise RuntimeError(
+                f"tactic tool '{self.tool_name}' would nest deeper than max_tactic_depth={MAX_TACTIC_DEPTH}"
+            )
         token = _depth.set(depth + 1)
         try:
             tactic = self.cls(copy.deepcopy(self.config), runtime=self.runtime, tactic_path=self.tactic_path)
@@ -256,8 +319,9 @@ class _Runner:
                 try:
                     task = self.input_model.model_validate(kwargs)
                 except ValidationError as e:
-                    raise ValueError(f"invalid arguments for tool '{self.tool_name}': "
-                                     f"{'; '.join(validation_errors(e))}") from None
+                    raise ValueError(
+                        f"invalid arguments for tool '{self.tool_name}': {'; '.join(validation_errors(e))}"
+                    ) from None
                 result = tactic(task)
             else:
                 task = kwargs.pop(self.params[0], None) if self.params else None
@@ -269,24 +333,50 @@ class _Runner:
         return _to_text(result)
 
 
-def build_tactic_endpoint_info(ref: "str | type", *, runtime: Optional[RuntimeLike] = None, config: Any = None,
-                               category: str = "tactics", name: Optional[str] = None) -> Dict[str, Any]:
+def build_tactic_endpoint_info(
+    ref: "str | type",
+    *,
+    runtime: Optional[RuntimeLike] = None,
+    config: Any = None,
+    category: str = "tactics",
+    name: Optional[str] = None,
+) -> Dict[str, Any]:
     """A proxy endpoint description (``method="TACTIC"``) for a tactic tool, in the ``endpoint_info`` shape."""
     fn = build_tactic_function(ref, runtime=runtime, config=config, name=name)
-    params = {(p + ("*" if p in fn.required else "")): (s.get("type", "object"), s.get("description", ""))
-              for p, s in fn.properties.items()}
-    return {"category": category, "endpoint": fn.name, "name": fn.name, "description": fn.description,
-            "params": params, "response": {}, "method": "TACTIC", "tactic": ref if isinstance(ref, str) else
-            getattr(ref, "name", ""), "function": fn}
+    params = {
+        (p + ("*" if p in fn.required else "")): (s.get("type", "object"), s.get("description", ""))
+        for p, s in fn.properties.items()
+    }
+    return {
+        "category": category,
+        "endpoint": fn.name,
+        "name": fn.name,
+        "description": fn.description,
+        "params": params,
+        "response": {},
+        "method": "TACTIC",
+        "tactic": ref if isinstance(ref, str) else getattr(ref, "name", ""),
+        "function": fn,
+    }
 
 
 def call_tactic_proxy_endpoint(info: Dict[str, Any], params: Optional[Dict[str, Any]] = None) -> str:
     """Call an endpoint made by ``build_tactic_endpoint_info``; errors come back as ``Error: …`` text."""
     from lllm.core.message import FunctionCall
+
     fn: Function = info["function"]
     done = fn(FunctionCall(id=f"tactic_{fn.name}", name=fn.name, arguments=dict(params or {})))
     return done.result if done.error_message is None else (done.result_str or "")
 
 
-__all__ = ["tactictool", "build_tactic_function", "find_tactic_config", "default_config_keys", "build_tactic_endpoint_info", "call_tactic_proxy_endpoint",
-           "tactic_tools", "TacticToolSpec", "MAX_TACTIC_DEPTH"]
+__all__ = [
+    "tactictool",
+    "build_tactic_function",
+    "find_tactic_config",
+    "default_config_keys",
+    "build_tactic_endpoint_info",
+    "call_tactic_proxy_endpoint",
+    "tactic_tools",
+    "TacticToolSpec",
+    "MAX_TACTIC_DEPTH",
+]

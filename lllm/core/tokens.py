@@ -2,6 +2,7 @@
 
 Deliberately tokenizer-free: estimates are fast, deterministic across machines (so recorded sessions
 replay identically) and never touch the network. Providers report exact usage after the call."""
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.message import Message
 
 CHARS_PER_TOKEN = 4
-MESSAGE_OVERHEAD = 4      # role, name and separators of one chat message
-IMAGE_TOKENS = 765        # one high-detail 1024x1024 image, a conservative flat estimate
-REPLY_PRIMING = 3         # tokens the provider adds to prime the reply
+MESSAGE_OVERHEAD = 4  # role, name and separators of one chat message
+IMAGE_TOKENS = 765  # one high-detail 1024x1024 image, a conservative flat estimate
+REPLY_PRIMING = 3  # tokens the provider adds to prime the reply
 
 
 def estimate_tokens(text: Any) -> int:
@@ -60,5 +61,11 @@ def estimate_messages_tokens(messages: Iterable["Message"]) -> int:
     return total + REPLY_PRIMING if total else 0
 
 
-__all__ = ["estimate_tokens", "estimate_message_tokens", "estimate_messages_tokens",
-           "CHARS_PER_TOKEN", "MESSAGE_OVERHEAD", "IMAGE_TOKENS"]
+__all__ = [
+    "estimate_tokens",
+    "estimate_message_tokens",
+    "estimate_messages_tokens",
+    "CHARS_PER_TOKEN",
+    "MESSAGE_OVERHEAD",
+    "IMAGE_TOKENS",
+]

@@ -1,5 +1,6 @@
 """Tools a model can call: ``Function`` (a JSON-Schema declaration plus an optional implementation),
 the ``@tool`` decorator that derives the schema from a Python signature with pydantic, and ``MCP``."""
+
 from __future__ import annotations
 
 import asyncio
@@ -39,6 +40,7 @@ def default_processor(result: Any, call: FunctionCall) -> str:
 # Schema helpers
 # ---------------------------------------------------------------------------------------------
 
+
 def _is_null(schema: Any) -> bool:
     return isinstance(schema, dict) and schema.get("type") == "null" and len(schema) == 1
 
@@ -63,8 +65,18 @@ class _NotStrict(Exception):
     """A schema construct that OpenAI strict mode cannot express."""
 
 
-_STRICT_UNSUPPORTED = ("not", "if", "then", "else", "patternProperties", "prefixItems", "dependentRequired",
-                       "dependentSchemas", "unevaluatedProperties", "propertyNames")
+_STRICT_UNSUPPORTED = (
+    "not",
+    "if",
+    "then",
+    "else",
+    "patternProperties",
+    "prefixItems",
+    "dependentRequired",
+    "dependentSchemas",
+    "unevaluatedProperties",
+    "propertyNames",
+)
 
 
 def _strict_node(schema: Any, defs: Dict[str, Any]) -> Dict[str, Any]:
@@ -159,6 +171,7 @@ def validation_errors(e: ValidationError) -> List[str]:
 # Signatures: one pydantic model per callable serves as both the schema source and the validator
 # ---------------------------------------------------------------------------------------------
 
+
 def _signature(fn: Callable[..., Any], localns: Optional[Dict[str, Any]] = None) -> inspect.Signature:
     """``fn``'s signature with string annotations resolved in its module, else also in ``localns`` (the
     defining scope); annotations that still do not resolve count as untyped."""
@@ -193,7 +206,7 @@ class _ArgSpec:
         self._schema: Optional[Dict[str, Any]] = {}
         self._params: List[inspect.Parameter] = []
         self._fn_name = _callable_name(fn)
-        self.names: List[Tuple[str, str]] = []   # (field name in the model, parameter name)
+        self.names: List[Tuple[str, str]] = []  # (field name in the model, parameter name)
         self.posonly: List[str] = []
         self.extra_ok = True
         self.accepts: Optional[frozenset[str]] = None  # parameter names, None = anything (**kwargs / unknown)
@@ -256,14 +269,18 @@ def _spec_for(fn: Callable[..., Any], sig: Optional[inspect.Signature] = None) -
 
 def _tool_params(sig: inspect.Signature) -> List[inspect.Parameter]:
     """The parameters a model fills in; a default of ``...`` counts as none (pydantic's convention)."""
-    return [p.replace(default=_EMPTY) if p.default is Ellipsis else p for p in sig.parameters.values()
-            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in _SKIPPED_PARAMS]
+    return [
+        p.replace(default=_EMPTY) if p.default is Ellipsis else p
+        for p in sig.parameters.values()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in _SKIPPED_PARAMS
+    ]
 
 
 def _schemable(annotation: Any) -> bool:
     try:
-        create_model("_Probe", x=(annotation, ...), __config__=ConfigDict(arbitrary_types_allowed=True)
-                     ).model_json_schema()
+        create_model(
+            "_Probe", x=(annotation, ...), __config__=ConfigDict(arbitrary_types_allowed=True)
+        ).model_json_schema()
         return True
     except Exception:
         return False
@@ -292,10 +309,14 @@ def _args_model(fn_name: str, params: List[inspect.Parameter], extra_ok: bool) -
         fallback = [a if a is _STRINGISH or _schemable(a) else _STRINGISH for a in annotations]
         for p, before, after in zip(params, annotations, fallback):
             if after is _STRINGISH and before is not _STRINGISH:
-                warnings.warn(f"Tool '{fn_name}': parameter '{p.name}' has type {_type_name(before)}, which pydantic "
-                              f"cannot describe in JSON Schema, so the model is asked for a string and the function "
-                              f"receives it unchecked. Annotate '{p.name}' with a type pydantic can describe (str, a "
-                              f"BaseModel, a dataclass, a TypedDict...).", UserWarning, stacklevel=2)
+                warnings.warn(
+                    f"Tool '{fn_name}': parameter '{p.name}' has type {_type_name(before)}, which pydantic "
+                    f"cannot describe in JSON Schema, so the model is asked for a string and the function "
+                    f"receives it unchecked. Annotate '{p.name}' with a type pydantic can describe (str, a "
+                    f"BaseModel, a dataclass, a TypedDict...).",
+                    UserWarning,
+                    stacklevel=2,
+                )
         return with_schema(build(fallback))
 
 
@@ -332,8 +353,7 @@ def _callable_name(fn: Callable[..., Any]) -> str:
 # Function
 # ---------------------------------------------------------------------------------------------
 
-_SCHEMA_FIELDS = frozenset({"name", "description", "properties", "required", "additional_properties",
-                            "strict", "defs"})
+_SCHEMA_FIELDS = frozenset({"name", "description", "properties", "required", "additional_properties", "strict", "defs"})
 
 
 class Function:
@@ -342,13 +362,25 @@ class Function:
     Calling it with a ``FunctionCall`` validates the arguments, runs the implementation and
     returns a new ``FunctionCall`` holding the result (or the error) for the model."""
 
-    def __init__(self, name: str, description: str, properties: Dict[str, Any], required: Optional[List[str]] = None,
-                 additional_properties: bool = False, strict: bool = True, function: Optional[Callable[..., Any]] = None,
-                 processor: Optional[Processor] = None, *, defs: Optional[Dict[str, Any]] = None):
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        properties: Dict[str, Any],
+        required: Optional[List[str]] = None,
+        additional_properties: bool = False,
+        strict: bool = True,
+        function: Optional[Callable[..., Any]] = None,
+        processor: Optional[Processor] = None,
+        *,
+        defs: Optional[Dict[str, Any]] = None,
+    ):
         if not isinstance(name, str) or not _NAME_OK.match(name):
             raise ValueError(f"Tool name {name!r} must match [A-Za-z0-9_-]{{1,64}} (providers reject other names)")
         if not isinstance(properties, dict):
-            raise TypeError(f"Tool '{name}': properties must be a dict of JSON Schemas, got {type(properties).__name__}")
+            raise TypeError(
+                f"Tool '{name}': properties must be a dict of JSON Schemas, got {type(properties).__name__}"
+            )
         required = list(required or [])
         unknown = [r for r in required if r not in properties]
         if unknown:
@@ -378,9 +410,17 @@ class Function:
     # -- construction from Python ------------------------------------------------------------
 
     @classmethod
-    def from_callable(cls, fn: Callable[..., Any], *, name: Optional[str] = None, description: Optional[str] = None,
-                      prop_desc: Optional[Dict[str, str]] = None, strict: bool = True,
-                      processor: Optional[Processor] = None, localns: Optional[Dict[str, Any]] = None) -> "Function":
+    def from_callable(
+        cls,
+        fn: Callable[..., Any],
+        *,
+        name: Optional[str] = None,
+        description: Optional[str] = None,
+        prop_desc: Optional[Dict[str, str]] = None,
+        strict: bool = True,
+        processor: Optional[Processor] = None,
+        localns: Optional[Dict[str, Any]] = None,
+    ) -> "Function":
         """Derive the declaration from ``fn``'s signature (types via pydantic) and docstring, and link ``fn``.
 
         String annotations naming local classes resolve in ``localns`` (default: the caller's locals)."""
@@ -392,8 +432,9 @@ class Function:
         names = [p.name for p in params]
         unknown = sorted(set(prop_desc or {}) - set(names))
         if unknown:
-            raise ValueError(f"prop_desc for tool '{tool_name}' names unknown parameter(s) {unknown}; "
-                             f"its parameters are {names}")
+            raise ValueError(
+                f"prop_desc for tool '{tool_name}' names unknown parameter(s) {unknown}; its parameters are {names}"
+            )
         doc, doc_params = _doc_text(fn)
         spec = _spec_for(fn, sig)
         func = cls(tool_name, description or doc or tool_name, {}, strict=strict, processor=processor)
@@ -458,9 +499,11 @@ class Function:
         if spec.accepts is not None:
             missing = [r for r in self.required if r not in spec.accepts]
             if missing:
-                raise ToolBindingError(f"Tool '{self.name}': the implementation {_callable_name(fn)} "
-                                       f"does not accept required parameter(s) {missing}; "
-                                       f"it accepts {sorted(spec.accepts)}")
+                raise ToolBindingError(
+                    f"Tool '{self.name}': the implementation {_callable_name(fn)} "
+                    f"does not accept required parameter(s) {missing}; "
+                    f"it accepts {sorted(spec.accepts)}"
+                )
         bound = copy.copy(self)
         bound.processor = processor
         bound.function = fn
@@ -473,8 +516,12 @@ class Function:
         """The (non-strict) JSON Schema of the arguments."""
         cache = self._cache
         if "parameters" not in cache:
-            params: Dict[str, Any] = {"type": "object", "properties": self.properties, "required": list(self.required),
-                                      "additionalProperties": self.additional_properties}
+            params: Dict[str, Any] = {
+                "type": "object",
+                "properties": self.properties,
+                "required": list(self.required),
+                "additionalProperties": self.additional_properties,
+            }
             if self.defs:
                 params["$defs"] = self.defs
             cache["parameters"] = params
@@ -507,8 +554,10 @@ class Function:
         """(argument spec, implementation, keyword arguments), or what is wrong with the arguments."""
         spec, fn = self._spec, self.function
         if spec is None or fn is None:
-            raise ToolBindingError(f"Tool '{self.name}' has no implementation; link one with "
-                                   f"link_function(fn), Prompt.with_functions({self.name}=fn) or a package tool.")
+            raise ToolBindingError(
+                f"Tool '{self.name}' has no implementation; link one with "
+                f"link_function(fn), Prompt.with_functions({self.name}=fn) or a package tool."
+            )
         args = drop_optional_nulls(call.arguments, self.parameters, self.defs)
         try:
             if spec.model is None:
@@ -525,19 +574,27 @@ class Function:
             text = self.processor(value, call)
         except Exception as e:
             return self._error(call, start, e)
-        return call.model_copy(update={"result": value, "result_str": text, "error_message": None,
-                                       "duration_s": time.perf_counter() - start})
+        return call.model_copy(
+            update={
+                "result": value,
+                "result_str": text,
+                "error_message": None,
+                "duration_s": time.perf_counter() - start,
+            }
+        )
 
     @staticmethod
     def _error(call: FunctionCall, start: float, e: BaseException) -> FunctionCall:
         msg = str(e) or repr(e)
-        return call.model_copy(update={"error_message": msg, "result_str": f"Error: {msg}",
-                                       "duration_s": time.perf_counter() - start})
+        return call.model_copy(
+            update={"error_message": msg, "result_str": f"Error: {msg}", "duration_s": time.perf_counter() - start}
+        )
 
     def _invalid(self, call: FunctionCall, start: float, details: str) -> FunctionCall:
         msg = f"invalid arguments for tool '{self.name}': {details}"
-        return call.model_copy(update={"error_message": msg, "result_str": f"Error: {msg}",
-                                       "duration_s": time.perf_counter() - start})
+        return call.model_copy(
+            update={"error_message": msg, "result_str": f"Error: {msg}", "duration_s": time.perf_counter() - start}
+        )
 
     def __call__(self, call: FunctionCall) -> FunctionCall:
         """Run the tool synchronously (a coroutine implementation runs via ``asyncio.run``)."""
@@ -547,8 +604,9 @@ class Function:
             return self._invalid(call, start, prepared)
         spec, fn, kwargs = prepared
         if spec.is_async and _loop_running():
-            raise RuntimeError(f"Tool '{self.name}' is async and an event loop is running; "
-                               f"use `await tool.acall(call)`.")
+            raise RuntimeError(
+                f"Tool '{self.name}' is async and an event loop is running; use `await tool.acall(call)`."
+            )
         try:
             value = spec.invoke(fn, kwargs)
             if inspect.isawaitable(value):
@@ -593,21 +651,36 @@ def _run_awaitable(awaitable: Any, name: str) -> Any:
         return asyncio.run(_await(awaitable))
     if inspect.iscoroutine(awaitable):
         awaitable.close()
-    raise RuntimeError(f"Tool '{name}' returned an awaitable while an event loop is running; "
-                       f"use `await tool.acall(call)`.")
+    raise RuntimeError(
+        f"Tool '{name}' returned an awaitable while an event loop is running; use `await tool.acall(call)`."
+    )
 
 
-def tool(description: "Optional[str] | Callable[..., Any]" = None, prop_desc: Optional[Dict[str, str]] = None, *,
-         name: Optional[str] = None, strict: bool = True, processor: Optional[Processor] = None) -> Any:
+def tool(
+    description: "Optional[str] | Callable[..., Any]" = None,
+    prop_desc: Optional[Dict[str, str]] = None,
+    *,
+    name: Optional[str] = None,
+    strict: bool = True,
+    processor: Optional[Processor] = None,
+) -> Any:
     """Decorator turning a function into a linked ``Function``; works bare (``@tool``) or with arguments."""
     localns = sys._getframe(1).f_locals  # the defining scope, for string annotations naming local classes
     if callable(description):  # bare @tool
-        return Function.from_callable(description, name=name, prop_desc=prop_desc, strict=strict,
-                                      processor=processor, localns=localns)
+        return Function.from_callable(
+            description, name=name, prop_desc=prop_desc, strict=strict, processor=processor, localns=localns
+        )
 
     def decorate(fn: Callable[..., Any]) -> Function:
-        return Function.from_callable(fn, name=name, description=description, prop_desc=prop_desc,
-                                      strict=strict, processor=processor, localns=localns)
+        return Function.from_callable(
+            fn,
+            name=name,
+            description=description,
+            prop_desc=prop_desc,
+            strict=strict,
+            processor=processor,
+            localns=localns,
+        )
 
     return decorate
 
@@ -616,16 +689,24 @@ def tool(description: "Optional[str] | Callable[..., Any]" = None, prop_desc: Op
 # MCP
 # ---------------------------------------------------------------------------------------------
 
+
 class MCP:
     """A remote MCP server offered to the model (Responses API ``mcp`` tool)."""
 
     APPROVALS = ("never", "manual", "auto")
 
-    def __init__(self, server_label: str, server_url: str, require_approval: str = "never",
-                 allowed_tools: Optional[Iterable[str]] = None):
+    def __init__(
+        self,
+        server_label: str,
+        server_url: str,
+        require_approval: str = "never",
+        allowed_tools: Optional[Iterable[str]] = None,
+    ):
         if require_approval not in self.APPROVALS:
-            raise ValueError(f"MCP server '{server_label}': require_approval must be one of "
-                             f"{list(self.APPROVALS)}, got {require_approval!r}")
+            raise ValueError(
+                f"MCP server '{server_label}': require_approval must be one of "
+                f"{list(self.APPROVALS)}, got {require_approval!r}"
+            )
         self.server_label = server_label
         self.server_url = server_url
         self.require_approval = require_approval
@@ -641,12 +722,23 @@ class MCP:
 
     def to_tool(self, invoker: Any = None) -> Dict[str, Any]:
         """The Responses-API MCP tool; ``invoker`` (0.1.x) is accepted and ignored."""
-        out: Dict[str, Any] = {"type": "mcp", "server_label": self.server_label, "server_url": self.server_url,
-                               "require_approval": self.require_approval}
+        out: Dict[str, Any] = {
+            "type": "mcp",
+            "server_label": self.server_label,
+            "server_url": self.server_url,
+            "require_approval": self.require_approval,
+        }
         if self.allowed_tools:
             out["allowed_tools"] = list(self.allowed_tools)
         return out
 
 
-__all__ = ["Function", "tool", "MCP", "default_processor", "strict_json_schema", "drop_optional_nulls",
-           "validation_errors"]
+__all__ = [
+    "Function",
+    "tool",
+    "MCP",
+    "default_processor",
+    "strict_json_schema",
+    "drop_optional_nulls",
+    "validation_errors",
+]

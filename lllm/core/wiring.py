@@ -17,8 +17,10 @@ class Services:
     """The seams core calls. Each method here says what it must do; ``lllm/_wiring.py`` implements them."""
 
     def _missing(self, what: str) -> NotImplementedError:
-        return NotImplementedError(f"lllm.core.wiring: no implementation of {what!r} is installed; "
-                                   "import lllm (it installs lllm._wiring) or call lllm.core.wiring.install(...)")
+        return NotImplementedError(
+            f"lllm.core.wiring: no implementation of {what!r} is installed; "
+            "import lllm (it installs lllm._wiring) or call lllm.core.wiring.install(...)"
+        )
 
     # the runtime (lllm.packages)
     def default_runtime(self) -> "RuntimeLike":

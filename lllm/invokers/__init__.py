@@ -1,5 +1,6 @@
 """Invokers: one model call from a Dialog (§4). Provider modules are imported on first use,
 so ``import lllm.invokers`` stays cheap (no aiohttp, no price table)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -31,10 +32,23 @@ def __getattr__(name: str) -> Any:
     if mod is None:
         raise AttributeError(f"module 'lllm.invokers' has no attribute '{name}'")
     import importlib
+
     value = getattr(importlib.import_module(mod), name)
     globals()[name] = value
     return value
 
 
-__all__ = ["BaseInvoker", "ProviderInvoker", "PreparedRequest", "InvokeResult", "ModelOutput", "ToolCallOut",
-           "build_invoker", "register_invoker", "registered_invokers", "OpenAIInvoker", "AutoInvoker", "route"]
+__all__ = [
+    "BaseInvoker",
+    "ProviderInvoker",
+    "PreparedRequest",
+    "InvokeResult",
+    "ModelOutput",
+    "ToolCallOut",
+    "build_invoker",
+    "register_invoker",
+    "registered_invokers",
+    "OpenAIInvoker",
+    "AutoInvoker",
+    "route",
+]

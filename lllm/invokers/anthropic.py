@@ -5,6 +5,7 @@ Messages body (top-level ``system``, alternating user/assistant turns of content
 ``tool_use``/``tool_result`` pairs, base64 images, replayed thinking blocks), then the JSON or
 SSE answer → ``ModelOutput`` with plain dict access, handed to ``finish_output`` like
 every other invoker. Never retries: errors become ``ProviderError`` with a retry class."""
+
 from __future__ import annotations
 
 import base64
@@ -39,21 +40,63 @@ DEFAULT_API_BASE = "https://api.anthropic.com"
 BASE_ENV = ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_BASE")
 KEY_ENV = "ANTHROPIC_API_KEY"
 DEFAULT_MAX_TOKENS = 4096
-THINKING_KEY = "anthropic_thinking"   # Message.metadata key holding the raw thinking blocks of a turn
+THINKING_KEY = "anthropic_thinking"  # Message.metadata key holding the raw thinking blocks of a turn
 THINKING_TYPES = frozenset({"thinking", "redacted_thinking"})
 
 # model_args the invoker consumes itself (transport, or mapped onto Anthropic's own names)
-CLIENT_ARGS = frozenset({"api_key", "api_base", "base_url", "extra_headers", "timeout", "stream", "anthropic_version",
-                         "extra_body", "max_completion_tokens", "stop", "parallel_tool_calls", "reasoning_effort",
-                         "user", "skills", "tool_choice"})
+CLIENT_ARGS = frozenset(
+    {
+        "api_key",
+        "api_base",
+        "base_url",
+        "extra_headers",
+        "timeout",
+        "stream",
+        "anthropic_version",
+        "extra_body",
+        "max_completion_tokens",
+        "stop",
+        "parallel_tool_calls",
+        "reasoning_effort",
+        "user",
+        "skills",
+        "tool_choice",
+    }
+)
 # OpenAI-only parameters with no Anthropic equivalent: dropped, as LiteLLM's drop_params=True does
-DROPPED_ARGS = frozenset({"frequency_penalty", "presence_penalty", "seed", "n", "logprobs", "top_logprobs", "logit_bias",
-                          "response_format", "stream_options", "modalities", "audio", "prediction", "store",
-                          "web_search_options", "verbosity", "functions", "function_call", "drop_params",
-                          "num_retries", "max_retries", "api_version", "organization"})
-EFFORT_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096}   # LiteLLM's mapping
-ERROR_KINDS = {"rate_limit_error": "rate_limit", "overloaded_error": "transient", "api_error": "transient",
-               "timeout_error": "transient"}
+DROPPED_ARGS = frozenset(
+    {
+        "frequency_penalty",
+        "presence_penalty",
+        "seed",
+        "n",
+        "logprobs",
+        "top_logprobs",
+        "logit_bias",
+        "response_format",
+        "stream_options",
+        "modalities",
+        "audio",
+        "prediction",
+        "store",
+        "web_search_options",
+        "verbosity",
+        "functions",
+        "function_call",
+        "drop_params",
+        "num_retries",
+        "max_retries",
+        "api_version",
+        "organization",
+    }
+)
+EFFORT_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096}  # LiteLLM's mapping
+ERROR_KINDS = {
+    "rate_limit_error": "rate_limit",
+    "overloaded_error": "transient",
+    "api_error": "transient",
+    "timeout_error": "transient",
+}
 
 _dumps_args = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _urls: Dict[str, str] = {}
@@ -63,6 +106,7 @@ _headers: Dict[Tuple[Any, ...], Dict[str, str]] = {}
 # ---------------------------------------------------------------------------------------------
 # Request building
 # ---------------------------------------------------------------------------------------------
+
 
 def messages_url(base: str) -> str:
     """``…/v1/messages`` for an API base given with or without ``/v1`` (cached)."""
@@ -93,8 +137,10 @@ def request_headers(api_key: str, version: str, extra: Optional[Dict[str, Any]])
 def _tool_call_id(m: "Message") -> str:
     tcid: Optional[str] = m.metadata.get("tool_call_id")
     if not tcid:
-        raise ValueError(f"Tool message from '{m.name}' has no metadata['tool_call_id'], so its result cannot be "
-                         f"matched to a tool_use block (content: {str(m.content)[:80]!r}).")
+        raise ValueError(
+            f"Tool message from '{m.name}' has no metadata['tool_call_id'], so its result cannot be "
+            f"matched to a tool_use block (content: {str(m.content)[:80]!r})."
+        )
     return tcid
 
 
@@ -112,6 +158,7 @@ def _image_block(data: str, mime: Optional[str]) -> Dict[str, Any]:
         mime = mime or url_mime
     if not mime:
         from lllm.core.images import sniff_image_mime
+
         mime = sniff_image_mime(base64.b64decode(data[:64] + "=" * (-len(data[:64]) % 4))) or "image/png"
     return {"type": "image", "source": {"type": "base64", "media_type": mime, "data": data}}
 
@@ -162,8 +209,11 @@ def anthropic_messages(messages: Iterable["Message"]) -> Tuple[Optional[str], Li
             continue
         if role is Roles.TOOL:
             c = m.content
-            block: Dict[str, Any] = {"type": "tool_result", "tool_use_id": _tool_call_id(m),
-                                     "content": c if isinstance(c, str) else _part_blocks(c)}
+            block: Dict[str, Any] = {
+                "type": "tool_result",
+                "tool_use_id": _tool_call_id(m),
+                "content": c if isinstance(c, str) else _part_blocks(c),
+            }
             if m.metadata.get("is_error"):
                 block["is_error"] = True
             wire, blocks = "user", [block]
@@ -202,8 +252,11 @@ def anthropic_tool(f: "Function") -> Dict[str, Any]:
     fn = t.get("function") if t.get("type") == "function" else None
     if fn is None:
         return t
-    return {"name": fn["name"], "description": fn.get("description") or "",
-            "input_schema": fn.get("parameters") or {"type": "object", "properties": {}}}
+    return {
+        "name": fn["name"],
+        "description": fn.get("description") or "",
+        "input_schema": fn.get("parameters") or {"type": "object", "properties": {}},
+    }
 
 
 def output_format(prompt: Optional["Prompt"]) -> Optional[Dict[str, Any]]:
@@ -232,15 +285,25 @@ def anthropic_skills(skills: Any) -> List[Dict[str, Any]]:
         sid = s if isinstance(s, str) else (s.get("skill_id") or s.get("id"))
         if not sid:
             continue
-        kind = s.get("type") if isinstance(s, dict) and s.get("type") else (
-            "custom" if str(sid).startswith("skill_") else "anthropic")
-        out.append({"type": kind, "skill_id": sid,
-                    "version": (s.get("version") if isinstance(s, dict) else None) or "latest"})
+        kind = (
+            s.get("type")
+            if isinstance(s, dict) and s.get("type")
+            else ("custom" if str(sid).startswith("skill_") else "anthropic")
+        )
+        out.append(
+            {"type": kind, "skill_id": sid, "version": (s.get("version") if isinstance(s, dict) else None) or "latest"}
+        )
     return out
 
 
-def build_body(dialog_messages: Iterable["Message"], wire_model: str, tools: List[Dict[str, Any]],
-               prompt: Optional["Prompt"], args: Dict[str, Any], stream: bool) -> Dict[str, Any]:
+def build_body(
+    dialog_messages: Iterable["Message"],
+    wire_model: str,
+    tools: List[Dict[str, Any]],
+    prompt: Optional["Prompt"],
+    args: Dict[str, Any],
+    stream: bool,
+) -> Dict[str, Any]:
     """The Messages API body; ``args`` are the caller's model_args (transport keys are ignored here)."""
     system, messages, used = anthropic_messages(dialog_messages)
     body: Dict[str, Any] = {"model": wire_model}
@@ -253,8 +316,11 @@ def build_body(dialog_messages: Iterable["Message"], wire_model: str, tools: Lis
     if "max_tokens" not in body:  # required by Anthropic; it must exceed a thinking budget
         mct = args.get("max_completion_tokens")
         budget = (body.get("thinking") or {}).get("budget_tokens") or 0
-        body["max_tokens"] = mct if mct is not None else (
-            DEFAULT_MAX_TOKENS if budget < DEFAULT_MAX_TOKENS else budget + DEFAULT_MAX_TOKENS)
+        body["max_tokens"] = (
+            mct
+            if mct is not None
+            else (DEFAULT_MAX_TOKENS if budget < DEFAULT_MAX_TOKENS else budget + DEFAULT_MAX_TOKENS)
+        )
     stop = args.get("stop")
     if stop is not None and "stop_sequences" not in body:
         body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
@@ -277,8 +343,9 @@ def build_body(dialog_messages: Iterable["Message"], wire_model: str, tools: Lis
     elif used:
         # Anthropic rejects tool_use/tool_result blocks in a request without tools: declare the
         # tools the history used and forbid calling them (the agent loop's "no more tools" turn)
-        body["tools"] = [{"name": n, "description": "", "input_schema": {"type": "object", "properties": {}}}
-                         for n in sorted(used)]
+        body["tools"] = [
+            {"name": n, "description": "", "input_schema": {"type": "object", "properties": {}}} for n in sorted(used)
+        ]
         body["tool_choice"] = {"type": "none"}
     fmt = output_format(prompt)
     if fmt is not None:
@@ -294,6 +361,7 @@ def build_body(dialog_messages: Iterable["Message"], wire_model: str, tools: Lis
 # Response parsing (plain dict access)
 # ---------------------------------------------------------------------------------------------
 
+
 def anthropic_usage(u: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     """Anthropic usage → the normalised keys; cache reads and writes count as prompt tokens."""
     if not u:
@@ -302,8 +370,13 @@ def anthropic_usage(u: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     read = u.get("cache_read_input_tokens") or 0
     write = u.get("cache_creation_input_tokens") or 0
     p, c = inp + read + write, u.get("output_tokens") or 0
-    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c, "cached_prompt_tokens": read,
-            "cache_write_tokens": write}
+    return {
+        "prompt_tokens": p,
+        "completion_tokens": c,
+        "total_tokens": p + c,
+        "cached_prompt_tokens": read,
+        "cache_write_tokens": write,
+    }
 
 
 def error_event(data: Dict[str, Any]) -> ProviderError:
@@ -312,8 +385,12 @@ def error_event(data: Dict[str, Any]) -> ProviderError:
     err: Dict[str, Any] = found if isinstance(found, dict) else {}
     etype = err.get("type") or ""
     msg = err.get("message") or json.dumps(data)[:300]
-    return ProviderError("anthropic API error" + (f" ({etype})" if etype else "") + f": {msg}",
-                         kind=ERROR_KINDS.get(etype), body=data, provider=PROVIDER)
+    return ProviderError(
+        "anthropic API error" + (f" ({etype})" if etype else "") + f": {msg}",
+        kind=ERROR_KINDS.get(etype),
+        body=data,
+        provider=PROVIDER,
+    )
 
 
 def parse_message(data: Dict[str, Any]) -> ModelOutput:
@@ -329,12 +406,22 @@ def parse_message(data: Dict[str, Any]) -> ModelOutput:
             texts.append(b.get("text") or "")
         elif t == "tool_use":
             inp = b.get("input")
-            calls.append(ToolCallOut(id=b.get("id") or "", name=b.get("name") or "",
-                                     arguments=inp if isinstance(inp, str) else _dumps_args(inp if inp is not None else {})))
+            calls.append(
+                ToolCallOut(
+                    id=b.get("id") or "",
+                    name=b.get("name") or "",
+                    arguments=inp if isinstance(inp, str) else _dumps_args(inp if inp is not None else {}),
+                )
+            )
         elif t in THINKING_TYPES:
             thinking.append(b)
-    out = ModelOutput(content="".join(texts), tool_calls=calls, usage=anthropic_usage(data.get("usage")),
-                      model=data.get("model"), finish_reason=data.get("stop_reason"))
+    out = ModelOutput(
+        content="".join(texts),
+        tool_calls=calls,
+        usage=anthropic_usage(data.get("usage")),
+        model=data.get("model"),
+        finish_reason=data.get("stop_reason"),
+    )
     if thinking:
         out.metadata[THINKING_KEY] = thinking
     if data.get("stop_sequence"):
@@ -350,7 +437,7 @@ class StreamAssembler:
     def __init__(self, handler: Optional["BaseStreamHandler"]):
         self.message: Dict[str, Any] = {}
         self.blocks: Dict[int, Dict[str, Any]] = {}
-        self.pieces: Dict[int, List[str]] = {}   # index -> text / thinking / partial JSON pieces
+        self.pieces: Dict[int, List[str]] = {}  # index -> text / thinking / partial JSON pieces
         self.handler = handler
         self.done = False
 
@@ -425,6 +512,7 @@ class StreamAssembler:
 # The invoker
 # ---------------------------------------------------------------------------------------------
 
+
 class AnthropicInvoker(ProviderInvoker):
     """Anthropic Messages API over the pooled aiohttp client.
 
@@ -433,11 +521,21 @@ class AnthropicInvoker(ProviderInvoker):
 
     name = "anthropic"
 
-    def build_request(self, dialog: "Dialog", prompt: Optional["Prompt"], model: str, model_args: Dict[str, Any],
-                      api_type: APITypes, functions: Optional[List["Function"]], stream: bool) -> PreparedRequest:
+    def build_request(
+        self,
+        dialog: "Dialog",
+        prompt: Optional["Prompt"],
+        model: str,
+        model_args: Dict[str, Any],
+        api_type: APITypes,
+        functions: Optional[List["Function"]],
+        stream: bool,
+    ) -> PreparedRequest:
         if api_type == APITypes.RESPONSE:
-            raise ConfigError(f"api_type='response' is OpenAI's Responses API; Anthropic model '{model}' takes "
-                              f"api_type='completion' (the Messages API).")
+            raise ConfigError(
+                f"api_type='response' is OpenAI's Responses API; Anthropic model '{model}' takes "
+                f"api_type='completion' (the Messages API)."
+            )
         args = model_args
         cfg = self.config
         register_settings(args)  # every credential held is scrubbed by value from what is stored (lllm.secrets)
@@ -445,31 +543,59 @@ class AnthropicInvoker(ProviderInvoker):
         wire_model = model[10:] if model.startswith("anthropic/") else model
         api_key = args.get("api_key") or cfg.get("api_key") or os.environ.get(KEY_ENV)
         if not api_key:
-            raise ProviderError(f"No API key for provider 'anthropic': set the environment variable {KEY_ENV} "
-                                f"or pass model_args['api_key'].", provider=PROVIDER)
-        base = (args.get("api_base") or args.get("base_url") or cfg.get("api_base")
-                or os.environ.get(BASE_ENV[0]) or os.environ.get(BASE_ENV[1]) or DEFAULT_API_BASE)
+            raise ProviderError(
+                f"No API key for provider 'anthropic': set the environment variable {KEY_ENV} "
+                f"or pass model_args['api_key'].",
+                provider=PROVIDER,
+            )
+        base = (
+            args.get("api_base")
+            or args.get("base_url")
+            or cfg.get("api_base")
+            or os.environ.get(BASE_ENV[0])
+            or os.environ.get(BASE_ENV[1])
+            or DEFAULT_API_BASE
+        )
         url = messages_url(base)
-        headers = request_headers(api_key, args.get("anthropic_version") or ANTHROPIC_VERSION,
-                                  args.get("extra_headers") or cfg.get("extra_headers"))
+        headers = request_headers(
+            api_key,
+            args.get("anthropic_version") or ANTHROPIC_VERSION,
+            args.get("extra_headers") or cfg.get("extra_headers"),
+        )
         tools = [anthropic_tool(f) for f in effective_functions(dialog, functions)]
         body = build_body(dialog.messages, wire_model, tools, prompt, args, stream)
         sent_args = {k: v for k, v in body.items() if k not in ("model", "messages", "tools", "system")}
-        return PreparedRequest(PROVIDER, wire_model, body,
-                               request_record(PROVIDER, strip_userinfo(url), wire_model, body, api_type, stream),
-                               sent_args, stream, False, url, headers, args.get("timeout"))
+        return PreparedRequest(
+            PROVIDER,
+            wire_model,
+            body,
+            request_record(PROVIDER, strip_userinfo(url), wire_model, body, api_type, stream),
+            sent_args,
+            stream,
+            False,
+            url,
+            headers,
+            args.get("timeout"),
+        )
 
     async def send_request(self, req: PreparedRequest) -> Tuple[ModelOutput, Any]:
         _, _, raw = await http.post_json(req.url, req.headers, req.body, req.timeout, provider=PROVIDER)
         return parse_message(raw), raw
 
-    async def stream_request(self, req: PreparedRequest,
-                             handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, Any]:
+    async def stream_request(
+        self, req: PreparedRequest, handler: Optional["BaseStreamHandler"]
+    ) -> Tuple[ModelOutput, Any]:
         events: List[Dict[str, Any]] = []
         asm = StreamAssembler(handler)
         try:
-            async for _, data in http.post_sse(req.url, req.headers, req.body, req.timeout, provider=PROVIDER,
-                                               terminal_events=("message_stop", "error")):
+            async for _, data in http.post_sse(
+                req.url,
+                req.headers,
+                req.body,
+                req.timeout,
+                provider=PROVIDER,
+                terminal_events=("message_stop", "error"),
+            ):
                 events.append(data)
                 asm.feed(data)
         finally:
@@ -486,5 +612,16 @@ class AnthropicInvoker(ProviderInvoker):
         await http.aclose_session()
 
 
-__all__ = ["AnthropicInvoker", "anthropic_messages", "anthropic_tool", "anthropic_usage", "build_body",
-           "parse_message", "output_format", "anthropic_skills", "StreamAssembler", "messages_url", "THINKING_KEY"]
+__all__ = [
+    "AnthropicInvoker",
+    "anthropic_messages",
+    "anthropic_tool",
+    "anthropic_usage",
+    "build_body",
+    "parse_message",
+    "output_format",
+    "anthropic_skills",
+    "StreamAssembler",
+    "messages_url",
+    "THINKING_KEY",
+]

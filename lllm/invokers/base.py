@@ -3,6 +3,7 @@
 Provider modules only translate (request building, response/SSE parsing, error mapping); the shared
 steps (the ``ProviderInvoker.acall`` template, which tools are offered, output parsing and validation,
 tool-argument decoding, cost) live here so every invoker behaves identically as seen by the agent loop."""
+
 from __future__ import annotations
 
 import asyncio
@@ -42,7 +43,7 @@ class ModelOutput:
 
     content: str = ""
     tool_calls: List[ToolCallOut] = field(default_factory=list)
-    usage: Dict[str, Any] = field(default_factory=dict)   # normalised keys, see InvokeCost.from_usage
+    usage: Dict[str, Any] = field(default_factory=dict)  # normalised keys, see InvokeCost.from_usage
     model: Optional[str] = None
     finish_reason: Optional[str] = None
     logprobs: List[Any] = field(default_factory=list)
@@ -57,9 +58,15 @@ def effective_functions(dialog: "Dialog", functions: Optional[List["Function"]])
     return list(prompt.functions.values()) if prompt is not None else []
 
 
-def finish_output(out: ModelOutput, prompt: Optional["Prompt"], *, responder: str = "assistant",
-                  parser_args: Optional[Dict[str, Any]] = None, metadata: Optional[Dict[str, Any]] = None,
-                  api_type: APITypes = APITypes.COMPLETION) -> Tuple[Message, List[Exception]]:
+def finish_output(
+    out: ModelOutput,
+    prompt: Optional["Prompt"],
+    *,
+    responder: str = "assistant",
+    parser_args: Optional[Dict[str, Any]] = None,
+    metadata: Optional[Dict[str, Any]] = None,
+    api_type: APITypes = APITypes.COMPLETION,
+) -> Tuple[Message, List[Exception]]:
     """Build the Message for ``out``: decode tool arguments, validate ``format``, run the parser.
 
     Errors are returned, not raised: the agent loop turns them into an exception retry."""
@@ -71,9 +78,13 @@ def finish_output(out: ModelOutput, prompt: Optional["Prompt"], *, responder: st
             if not isinstance(args, dict):
                 raise ValueError(f"expected a JSON object, got {type(args).__name__}")
         except ValueError as e:
-            errors.append(ParseError(
-                f"Tool call '{tc.name}' (id {tc.id}) has malformed JSON arguments: {e}. "
-                f"Send the arguments as one JSON object.", detail=tc.arguments))
+            errors.append(
+                ParseError(
+                    f"Tool call '{tc.name}' (id {tc.id}) has malformed JSON arguments: {e}. "
+                    f"Send the arguments as one JSON object.",
+                    detail=tc.arguments,
+                )
+            )
             args = {}
         calls.append(FunctionCall(id=tc.id, name=tc.name, arguments=args))
     parsed: Dict[str, Any] = {"raw": out.content}
@@ -90,35 +101,72 @@ def finish_output(out: ModelOutput, prompt: Optional["Prompt"], *, responder: st
     if out.finish_reason is not None:
         meta.setdefault("finish_reason", out.finish_reason)
     msg = Message(
-        role=Roles.TOOL_CALL if calls else Roles.ASSISTANT, content=out.content or "", name=responder,
-        function_calls=calls, modality=Modalities.FUNCTION_CALL if calls else Modalities.TEXT,
-        logprobs=out.logprobs, parsed=parsed, model=out.model, usage=usage, metadata=meta, api_type=api_type)
+        role=Roles.TOOL_CALL if calls else Roles.ASSISTANT,
+        content=out.content or "",
+        name=responder,
+        function_calls=calls,
+        modality=Modalities.FUNCTION_CALL if calls else Modalities.TEXT,
+        logprobs=out.logprobs,
+        parsed=parsed,
+        model=out.model,
+        usage=usage,
+        metadata=meta,
+        api_type=api_type,
+    )
     return msg, errors
 
 
-def request_record(provider: str, url: Optional[str], model: str, body: Dict[str, Any], api_type: APITypes,
-                   stream: bool) -> Dict[str, Any]:
+def request_record(
+    provider: str, url: Optional[str], model: str, body: Dict[str, Any], api_type: APITypes, stream: bool
+) -> Dict[str, Any]:
     """``InvokeResult.request`` (§9.3): what was sent, where. Never the headers (they hold the key)."""
-    return {"provider": provider, "url": url, "model": model, "body": body,
-            "api_type": api_type.value if isinstance(api_type, APITypes) else str(api_type), "stream": stream}
+    return {
+        "provider": provider,
+        "url": url,
+        "model": model,
+        "body": body,
+        "api_type": api_type.value if isinstance(api_type, APITypes) else str(api_type),
+        "stream": stream,
+    }
 
 
-def result_from_output(out: ModelOutput, prompt: Optional["Prompt"], *, provider: str, wire_model: str, raw: Any,
-                       request: Dict[str, Any], sent_args: Dict[str, Any], started_at: float, t0: float,
-                       responder: str, parser_args: Optional[Dict[str, Any]], metadata: Optional[Dict[str, Any]],
-                       api_type: APITypes) -> InvokeResult:
+def result_from_output(
+    out: ModelOutput,
+    prompt: Optional["Prompt"],
+    *,
+    provider: str,
+    wire_model: str,
+    raw: Any,
+    request: Dict[str, Any],
+    sent_args: Dict[str, Any],
+    started_at: float,
+    t0: float,
+    responder: str,
+    parser_args: Optional[Dict[str, Any]],
+    metadata: Optional[Dict[str, Any]],
+    api_type: APITypes,
+) -> InvokeResult:
     """The shared last phase of every provider invoker: price the usage, build the message, wrap it up."""
     if out.model is None:
         out.model = wire_model
     if out.usage:
         from lllm.invokers.pricing import price_usage
+
         price_usage(provider, out.model, out.usage)
         if not out.usage["cost"] and out.model != wire_model:  # a dated snapshot name the table lacks
             price_usage(provider, wire_model, out.usage)
-    msg, errors = finish_output(out, prompt, responder=responder, parser_args=parser_args, metadata=metadata,
-                                api_type=api_type)
-    return InvokeResult(message=msg, raw_response=raw, model_args=sent_args, execution_errors=errors,
-                        request=request, started_at=started_at, latency_s=time.perf_counter() - t0)
+    msg, errors = finish_output(
+        out, prompt, responder=responder, parser_args=parser_args, metadata=metadata, api_type=api_type
+    )
+    return InvokeResult(
+        message=msg,
+        raw_response=raw,
+        model_args=sent_args,
+        execution_errors=errors,
+        request=request,
+        started_at=started_at,
+        latency_s=time.perf_counter() - t0,
+    )
 
 
 def classify_exception(exc: BaseException) -> Optional[str]:
@@ -128,8 +176,9 @@ def classify_exception(exc: BaseException) -> Optional[str]:
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError)):
         return "transient"
     aiohttp = sys.modules.get("aiohttp")  # imported lazily: its errors exist only once it is loaded
-    if aiohttp is not None and isinstance(exc, (aiohttp.ClientConnectionError, aiohttp.ServerTimeoutError,
-                                                aiohttp.ClientPayloadError)):
+    if aiohttp is not None and isinstance(
+        exc, (aiohttp.ClientConnectionError, aiohttp.ServerTimeoutError, aiohttp.ClientPayloadError)
+    ):
         return "transient"
     return None
 
@@ -147,21 +196,47 @@ class BaseInvoker(ABC):
         self.config = dict(config or {})
 
     @abstractmethod
-    def call(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
-             parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-             metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-             stream_handler: Optional["BaseStreamHandler"] = None, *,
-             functions: Optional[List["Function"]] = None) -> InvokeResult:
+    def call(
+        self,
+        dialog: "Dialog",
+        model: str,
+        model_args: Optional[Dict[str, Any]] = None,
+        parser_args: Optional[Dict[str, Any]] = None,
+        responder: str = "assistant",
+        metadata: Optional[Dict[str, Any]] = None,
+        api_type: APITypes = APITypes.COMPLETION,
+        stream_handler: Optional["BaseStreamHandler"] = None,
+        *,
+        functions: Optional[List["Function"]] = None,
+    ) -> InvokeResult:
         """Invoke ``model`` on ``dialog``; ``functions`` overrides the tools offered ([] = none)."""
 
-    async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
-                    parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-                    metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-                    stream_handler: Optional["BaseStreamHandler"] = None, *,
-                    functions: Optional[List["Function"]] = None) -> InvokeResult:
+    async def acall(
+        self,
+        dialog: "Dialog",
+        model: str,
+        model_args: Optional[Dict[str, Any]] = None,
+        parser_args: Optional[Dict[str, Any]] = None,
+        responder: str = "assistant",
+        metadata: Optional[Dict[str, Any]] = None,
+        api_type: APITypes = APITypes.COMPLETION,
+        stream_handler: Optional["BaseStreamHandler"] = None,
+        *,
+        functions: Optional[List["Function"]] = None,
+    ) -> InvokeResult:
         """Async variant; by default runs ``call`` in a worker thread."""
-        return await asyncio.to_thread(self.call, dialog, model, model_args, parser_args, responder,
-                                       metadata, api_type, stream_handler, functions=functions)
+        return await asyncio.to_thread(
+            self.call,
+            dialog,
+            model,
+            model_args,
+            parser_args,
+            responder,
+            metadata,
+            api_type,
+            stream_handler,
+            functions=functions,
+        )
 
     def classify_error(self, exc: BaseException) -> Optional[str]:
         return classify_exception(exc)
@@ -169,12 +244,14 @@ class BaseInvoker(ABC):
     def count_tokens(self, model: str, messages: List[Message]) -> int:
         """A fast estimate (about four characters a token) used by context management."""
         from lllm.core.tokens import estimate_messages_tokens
+
         return estimate_messages_tokens(messages)
 
     def context_window(self, model: str) -> Optional[int]:
         """The context window of ``model`` if known, else ``None``; by default from the genai-prices table
         (``lllm.invokers.context_windows``, with a ``provider/`` prefix of ``model`` naming the provider)."""
         from lllm.invokers.context_windows import context_window
+
         return context_window(model)
 
     def recorded_tool_call(self, agent: str, call: FunctionCall) -> Optional[FunctionCall]:
@@ -188,21 +265,49 @@ class BaseInvoker(ABC):
 class AsyncInvoker(BaseInvoker):
     """An invoker whose native API is async; the sync ``call`` runs ``acall`` on LLLM's background loop."""
 
-    def call(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
-             parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-             metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-             stream_handler: Optional["BaseStreamHandler"] = None, *,
-             functions: Optional[List["Function"]] = None) -> InvokeResult:
+    def call(
+        self,
+        dialog: "Dialog",
+        model: str,
+        model_args: Optional[Dict[str, Any]] = None,
+        parser_args: Optional[Dict[str, Any]] = None,
+        responder: str = "assistant",
+        metadata: Optional[Dict[str, Any]] = None,
+        api_type: APITypes = APITypes.COMPLETION,
+        stream_handler: Optional["BaseStreamHandler"] = None,
+        *,
+        functions: Optional[List["Function"]] = None,
+    ) -> InvokeResult:
         from lllm.core.aio import run_sync
-        return run_sync(self.acall(dialog, model, model_args, parser_args, responder, metadata, api_type,
-                                   stream_handler, functions=functions))
+
+        return run_sync(
+            self.acall(
+                dialog,
+                model,
+                model_args,
+                parser_args,
+                responder,
+                metadata,
+                api_type,
+                stream_handler,
+                functions=functions,
+            )
+        )
 
     @abstractmethod
-    async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
-                    parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-                    metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-                    stream_handler: Optional["BaseStreamHandler"] = None, *,
-                    functions: Optional[List["Function"]] = None) -> InvokeResult:
+    async def acall(
+        self,
+        dialog: "Dialog",
+        model: str,
+        model_args: Optional[Dict[str, Any]] = None,
+        parser_args: Optional[Dict[str, Any]] = None,
+        responder: str = "assistant",
+        metadata: Optional[Dict[str, Any]] = None,
+        api_type: APITypes = APITypes.COMPLETION,
+        stream_handler: Optional["BaseStreamHandler"] = None,
+        *,
+        functions: Optional[List["Function"]] = None,
+    ) -> InvokeResult:
         """Invoke ``model`` on ``dialog`` (natively async)."""
 
 
@@ -235,11 +340,19 @@ class ProviderInvoker(AsyncInvoker):
     answer) and ``stream_request`` (the same over a stream, feeding the handler); ``translate_error``
     may map a foreign SDK's exceptions to ``ProviderError``."""
 
-    async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
-                    parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-                    metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-                    stream_handler: Optional["BaseStreamHandler"] = None, *,
-                    functions: Optional[List["Function"]] = None) -> InvokeResult:
+    async def acall(
+        self,
+        dialog: "Dialog",
+        model: str,
+        model_args: Optional[Dict[str, Any]] = None,
+        parser_args: Optional[Dict[str, Any]] = None,
+        responder: str = "assistant",
+        metadata: Optional[Dict[str, Any]] = None,
+        api_type: APITypes = APITypes.COMPLETION,
+        stream_handler: Optional["BaseStreamHandler"] = None,
+        *,
+        functions: Optional[List["Function"]] = None,
+    ) -> InvokeResult:
         started_at = time.time()
         t0 = time.perf_counter()
         prompt = dialog.top_prompt
@@ -259,14 +372,33 @@ class ProviderInvoker(AsyncInvoker):
                 raise
             err.request = req.record
             raise err from e
-        return result_from_output(out, prompt, provider=req.provider, wire_model=req.wire_model, raw=raw,
-                                  request=req.record, sent_args=req.sent_args, started_at=started_at, t0=t0,
-                                  responder=responder, parser_args=parser_args, metadata=metadata,
-                                  api_type=api_type)
+        return result_from_output(
+            out,
+            prompt,
+            provider=req.provider,
+            wire_model=req.wire_model,
+            raw=raw,
+            request=req.record,
+            sent_args=req.sent_args,
+            started_at=started_at,
+            t0=t0,
+            responder=responder,
+            parser_args=parser_args,
+            metadata=metadata,
+            api_type=api_type,
+        )
 
     @abstractmethod
-    def build_request(self, dialog: "Dialog", prompt: Optional["Prompt"], model: str, model_args: Dict[str, Any],
-                      api_type: APITypes, functions: Optional[List["Function"]], stream: bool) -> PreparedRequest:
+    def build_request(
+        self,
+        dialog: "Dialog",
+        prompt: Optional["Prompt"],
+        model: str,
+        model_args: Dict[str, Any],
+        api_type: APITypes,
+        functions: Optional[List["Function"]],
+        stream: bool,
+    ) -> PreparedRequest:
         """The request for one call (``model_args`` must not be mutated); raise before any network call."""
 
     @abstractmethod
@@ -274,8 +406,9 @@ class ProviderInvoker(AsyncInvoker):
         """Send ``req`` and parse the answer: ``(output, raw answer)``."""
 
     @abstractmethod
-    async def stream_request(self, req: PreparedRequest,
-                             handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, Any]:
+    async def stream_request(
+        self, req: PreparedRequest, handler: Optional["BaseStreamHandler"]
+    ) -> Tuple[ModelOutput, Any]:
         """Send ``req`` as a stream, text deltas to ``handler`` (then ``emit_done``): ``(output, raw events)``."""
 
     def translate_error(self, exc: Exception, req: PreparedRequest) -> Optional[ProviderError]:
@@ -287,8 +420,11 @@ def check_format_api_type(prompt: Optional["Prompt"], api_type: APITypes) -> Non
     """A ``format`` cannot be requested through the Responses API: fail before any network call."""
     if api_type == APITypes.RESPONSE and prompt is not None and getattr(prompt, "format", None) is not None:
         from lllm.errors import ConfigError
-        raise ConfigError(f"Prompt '{getattr(prompt, 'path', '?')}' sets `format`, which the Responses API "
-                          f"(api_type='response') does not support; remove `format` or use api_type='completion'.")
+
+        raise ConfigError(
+            f"Prompt '{getattr(prompt, 'path', '?')}' sets `format`, which the Responses API "
+            f"(api_type='response') does not support; remove `format` or use api_type='completion'."
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,6 +454,7 @@ def build_invoker(config: Optional[Dict[str, Any]] = None) -> BaseInvoker:
     name = config.get("invoker") or "auto"
     if not isinstance(name, str):
         from lllm.errors import ConfigError
+
         raise ConfigError(f"'invoker' must be a string, got {type(name).__name__}: {name!r}")
     if name not in _BUILDERS:
         raise KeyError(f"Unknown invoker '{name}'. Registered invokers: {sorted(_BUILDERS)}")
@@ -338,14 +475,30 @@ def _ensure_builtin() -> None:
         if _builtin_done:
             return
         from lllm.invokers import router  # registers auto/openai/anthropic/litellm/test
+
         router.register_builtin_invokers()
         _builtin_done = True  # set only once every built-in is registered
 
 
-__all__ = ["InvokeResult", "ModelOutput", "ToolCallOut", "BaseInvoker", "AsyncInvoker", "ProviderInvoker",
-           "PreparedRequest", "check_format_api_type",
-           "request_record", "result_from_output", "finish_output", "effective_functions",
-           "classify_exception", "register_invoker", "build_invoker", "registered_invokers", "DEFAULT_TIMEOUT_S"]
+__all__ = [
+    "InvokeResult",
+    "ModelOutput",
+    "ToolCallOut",
+    "BaseInvoker",
+    "AsyncInvoker",
+    "ProviderInvoker",
+    "PreparedRequest",
+    "check_format_api_type",
+    "request_record",
+    "result_from_output",
+    "finish_output",
+    "effective_functions",
+    "classify_exception",
+    "register_invoker",
+    "build_invoker",
+    "registered_invokers",
+    "DEFAULT_TIMEOUT_S",
+]
 
 from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
 

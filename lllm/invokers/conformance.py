@@ -19,6 +19,7 @@ tool results (or without tools) answers with text::
 
 ``tests/invokers/test_invoker_conformance.py`` runs it for the native OpenAI-compatible invoker and
 LiteLLM (against the fake OpenAI server) and for the offline ``TestInvoker``."""
+
 from __future__ import annotations
 
 import asyncio
@@ -44,6 +45,7 @@ def weather_tool() -> Function:
             city: Name of the city.
         """
         return f"sunny in {city}"
+
     return Function.from_callable(get_weather)
 
 
@@ -97,8 +99,9 @@ class InvokerConformance:
         assert call.id and call.name == "get_weather" and isinstance(call.arguments.get("city"), str)
         d.append(msg)
         for c in msg.function_calls:  # every id answered exactly once, as the agent loop does
-            d.put_text(f"sunny in {c.arguments.get('city')}", name=c.name, role=Roles.TOOL,
-                       metadata={"tool_call_id": c.id})
+            d.put_text(
+                f"sunny in {c.arguments.get('city')}", name=c.name, role=Roles.TOOL, metadata={"tool_call_id": c.id}
+            )
         final = check_result(invoker.call(d, model, responder="conformance", functions=[]), model)
         assert final.role == Roles.ASSISTANT and final.content
 
@@ -108,13 +111,15 @@ class InvokerConformance:
 
     def test_streaming_delivers_the_same_text_once(self, invoker: BaseInvoker, model: str) -> None:
         handler = _Collect()
-        msg = check_result(invoker.call(ask(), model, responder="conformance", stream_handler=handler,
-                                        functions=[]), model)
+        msg = check_result(
+            invoker.call(ask(), model, responder="conformance", stream_handler=handler, functions=[]), model
+        )
         assert "".join(handler.pieces) == msg.content and handler.done == 1
 
     def test_metadata_is_attached_to_the_message(self, invoker: BaseInvoker, model: str) -> None:
-        msg = check_result(invoker.call(ask(), model, responder="conformance", metadata={"trace": "t1"},
-                                        functions=[]), model)
+        msg = check_result(
+            invoker.call(ask(), model, responder="conformance", metadata={"trace": "t1"}, functions=[]), model
+        )
         assert msg.metadata["trace"] == "t1"
 
     def test_error_classes(self, invoker: BaseInvoker, model: str) -> None:

@@ -2,6 +2,7 @@
 
 A tiny override table covers the few models the table gets wrong or is silent on; anything else
 it does not know is ``None``, which the context manager reports in the log before it falls back."""
+
 from __future__ import annotations
 
 import logging
@@ -34,6 +35,7 @@ def _from_table(provider: Optional[str], name: str) -> Optional[int]:
     pid = PROVIDER_IDS.get(provider, provider) if provider else None
     try:
         from genai_prices import data_snapshot
+
         snap = data_snapshot.get_snapshot()
         try:
             _, info = snap.find_provider_model(name, None, pid, None)
@@ -59,8 +61,11 @@ def _resolve(provider: Optional[str], model: str) -> Optional[int]:
     if provider is not None and provider in PROVIDER_IDS and PROVIDER_IDS[provider] is None:
         return None  # a local server: its window is whatever it was started with
     lowered = name.lower()
-    return (_prefixed(lowered, OVERRIDES) or _from_table(provider, name)
-            or _prefixed(lowered.rsplit("/", 1)[-1], FAMILY_DEFAULTS))
+    return (
+        _prefixed(lowered, OVERRIDES)
+        or _from_table(provider, name)
+        or _prefixed(lowered.rsplit("/", 1)[-1], FAMILY_DEFAULTS)
+    )
 
 
 def context_window(model: str, provider: Optional[str] = None) -> Optional[int]:

@@ -5,6 +5,7 @@ on that loop (the sync API runs on one background loop, see ``lllm.core.aio``), 
 connections are pooled. Every request has an explicit timeout. Every failure becomes a
 ``lllm.errors.ProviderError`` whose ``kind`` is the retry class (``rate_limit``,
 ``transient`` or ``None`` = fatal); nothing here retries."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
     from aiohttp import ClientSession
 
-POOL_LIMIT = 1000            # concurrent connections per loop (like httpx's default max_connections)
+POOL_LIMIT = 1000  # concurrent connections per loop (like httpx's default max_connections)
 KEEPALIVE_S = 30.0
 TRANSIENT_STATUS = frozenset({408, 409})
 
@@ -44,6 +45,7 @@ def _lib() -> Any:
     global _aiohttp
     if _aiohttp is None:
         import aiohttp
+
         _aiohttp = aiohttp
     return _aiohttp
 
@@ -103,8 +105,9 @@ def _new_session(loop: asyncio.AbstractEventLoop) -> "aiohttp.ClientSession":
         for old in [lp for lp in list(_sessions) if lp.is_closed()]:  # loops that are gone (asyncio.run ended)
             _forget(old)
         conn = aiohttp.TCPConnector(limit=POOL_LIMIT, keepalive_timeout=KEEPALIVE_S, ttl_dns_cache=300)
-        s: ClientSession = aiohttp.ClientSession(connector=conn, skip_auto_headers=("User-Agent",),
-                                  headers={"User-Agent": "lllm"})
+        s: ClientSession = aiohttp.ClientSession(
+            connector=conn, skip_auto_headers=("User-Agent",), headers={"User-Agent": "lllm"}
+        )
         _sessions[loop] = s
     return s
 
@@ -123,11 +126,11 @@ def _timeout(timeout_s: Optional[float], stream: bool) -> Any:
     if ct is None:
         if not t > 0:  # aiohttp reads 0 (or less) as "no timeout": the call could hang forever
             from lllm.errors import ConfigError
+
             raise ConfigError(f"model_args['timeout'] must be a positive number of seconds, got {timeout_s!r}")
         aiohttp = _lib()
         # a whole request must finish within t; a stream may run longer but no read may stall for t
-        ct = (aiohttp.ClientTimeout(total=None, connect=t, sock_read=t) if stream
-              else aiohttp.ClientTimeout(total=t))
+        ct = aiohttp.ClientTimeout(total=None, connect=t, sock_read=t) if stream else aiohttp.ClientTimeout(total=t)
         _timeouts[key] = ct
     return ct
 
@@ -140,6 +143,7 @@ def _proxy(url: str) -> Optional[str]:
         pass
     import urllib.request
     from urllib.parse import urlsplit
+
     parts = urlsplit(url)
     proxy = urllib.request.getproxies().get(parts.scheme)
     if proxy and urllib.request.proxy_bypass(parts.hostname or ""):
@@ -154,8 +158,15 @@ def _proxy(url: str) -> Optional[str]:
 # Requests
 # ---------------------------------------------------------------------------------------------
 
-async def post_json(url: str, headers: Mapping[str, str], body: Any, timeout_s: Optional[float] = DEFAULT_TIMEOUT_S,
-                    *, provider: str = "") -> Tuple[int, Mapping[str, str], Any]:
+
+async def post_json(
+    url: str,
+    headers: Mapping[str, str],
+    body: Any,
+    timeout_s: Optional[float] = DEFAULT_TIMEOUT_S,
+    *,
+    provider: str = "",
+) -> Tuple[int, Mapping[str, str], Any]:
     """POST ``body`` (a dict, or JSON bytes) and return ``(status, headers, parsed_json)`` of a 2xx answer.
 
     Anything else raises ``ProviderError`` (see ``http_error`` for the status mapping)."""
@@ -163,8 +174,9 @@ async def post_json(url: str, headers: Mapping[str, str], body: Any, timeout_s: 
     _check_userinfo(url, headers, provider)
     session = get_session()
     try:
-        async with session.post(url, data=data, headers=headers, timeout=_timeout(timeout_s, False),
-                                proxy=_proxy(url)) as resp:
+        async with session.post(
+            url, data=data, headers=headers, timeout=_timeout(timeout_s, False), proxy=_proxy(url)
+        ) as resp:
             raw = await resp.read()
             status = resp.status
             if status >= 300:
@@ -177,23 +189,34 @@ async def post_json(url: str, headers: Mapping[str, str], body: Any, timeout_s: 
     try:
         return status, rheaders, json.loads(raw)
     except ValueError as e:
-        raise ProviderError(f"{provider or 'provider'} returned a non-JSON body (HTTP {status}) from "
-                            f"{strip_userinfo(url)}: "
-                            f"{raw[:200].decode('utf-8', 'replace')!r}", status=status, kind="transient",
-                            provider=provider) from e
+        raise ProviderError(
+            f"{provider or 'provider'} returned a non-JSON body (HTTP {status}) from "
+            f"{strip_userinfo(url)}: "
+            f"{raw[:200].decode('utf-8', 'replace')!r}",
+            status=status,
+            kind="transient",
+            provider=provider,
+        ) from e
 
 
-async def post_sse(url: str, headers: Mapping[str, str], body: Any, timeout_s: Optional[float] = DEFAULT_TIMEOUT_S,
-                   *, provider: str = "", terminal_events: Tuple[str, ...] = (),
-                   require_end: bool = True) -> AsyncIterator[Tuple[str, Any]]:
+async def post_sse(
+    url: str,
+    headers: Mapping[str, str],
+    body: Any,
+    timeout_s: Optional[float] = DEFAULT_TIMEOUT_S,
+    *,
+    provider: str = "",
+    terminal_events: Tuple[str, ...] = (),
+    require_end: bool = True,
+) -> AsyncIterator[Tuple[str, Any]]:
     """POST ``body`` and yield the ``(event, json_data)`` pairs of the SSE answer (see ``aiter_sse``)."""
     from lllm.invokers.sse import aiter_sse
+
     data = body if isinstance(body, (bytes, bytearray)) else dumps(body)
     _check_userinfo(url, headers, provider)
     session = get_session()
     try:
-        resp = await session.post(url, data=data, headers=headers, timeout=_timeout(timeout_s, True),
-                                  proxy=_proxy(url))
+        resp = await session.post(url, data=data, headers=headers, timeout=_timeout(timeout_s, True), proxy=_proxy(url))
     except Exception as e:  # noqa: BLE001
         _reraise(e, provider, url, timeout_s)
     try:
@@ -203,8 +226,7 @@ async def post_sse(url: str, headers: Mapping[str, str], body: Any, timeout_s: O
             except Exception:  # noqa: BLE001 - the status alone decides the kind
                 raw = b""
             raise http_error(resp.status, resp.headers, raw, provider=provider, url=url)
-        async for item in aiter_sse(resp, provider=provider, terminal_events=terminal_events,
-                                    require_end=require_end):
+        async for item in aiter_sse(resp, provider=provider, terminal_events=terminal_events, require_end=require_end):
             yield item
     except ProviderError:
         raise
@@ -218,11 +240,15 @@ def _check_userinfo(url: str, headers: Mapping[str, str], provider: str) -> None
     """A URL's ``user:password@`` becomes a Basic ``Authorization`` header: it cannot go with another one."""
     if "@" in url and any(k.lower() == "authorization" for k in headers):
         from urllib.parse import urlsplit
+
         if urlsplit(url).username is not None:
             from lllm.errors import ConfigError
-            raise ConfigError(f"{provider or 'provider'} api_base {strip_userinfo(url)!r} carries a user:password@ "
-                              f"and the request also has an Authorization header (from api_key or extra_headers); "
-                              f"pass the credential one way only.")
+
+            raise ConfigError(
+                f"{provider or 'provider'} api_base {strip_userinfo(url)!r} carries a user:password@ "
+                f"and the request also has an Authorization header (from api_key or extra_headers); "
+                f"pass the credential one way only."
+            )
 
 
 def _reraise(e: Exception, provider: str, url: str, timeout_s: Optional[float]) -> NoReturn:
@@ -241,19 +267,24 @@ def _map_exc(e: Exception, provider: str, url: str, timeout_s: Optional[float]) 
     url = strip_userinfo(url)
     if isinstance(e, (asyncio.TimeoutError, TimeoutError)):  # includes aiohttp.ServerTimeoutError
         t = DEFAULT_TIMEOUT_S if timeout_s is None else timeout_s
-        return ProviderError(f"{label} request to {url} timed out after {t:g}s (model_args['timeout'])",
-                             kind="transient", provider=provider)
+        return ProviderError(
+            f"{label} request to {url} timed out after {t:g}s (model_args['timeout'])",
+            kind="transient",
+            provider=provider,
+        )
     if isinstance(e, (aiohttp.InvalidURL, getattr(aiohttp, "NonHttpUrlClientError", aiohttp.InvalidURL))):
         return ProviderError(f"{label} request URL is invalid: {url!r} (check api_base)", provider=provider)
     if isinstance(e, (aiohttp.ClientError, OSError)):
-        return ProviderError(f"{label} request to {url} failed: {type(e).__name__}: {e}", kind="transient",
-                             provider=provider)
+        return ProviderError(
+            f"{label} request to {url} failed: {type(e).__name__}: {e}", kind="transient", provider=provider
+        )
     return None
 
 
 # ---------------------------------------------------------------------------------------------
 # Error mapping
 # ---------------------------------------------------------------------------------------------
+
 
 def classify_status(status: int) -> Optional[str]:
     """429 → ``rate_limit``; 408, 409, 5xx → ``transient``; other 4xx → ``None`` (fatal)."""
@@ -284,6 +315,7 @@ def parse_retry_after(headers: Mapping[str, str]) -> Optional[float]:
 
 def _retry_after_date(value: str) -> Optional[float]:
     import email.utils
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -319,8 +351,9 @@ def error_details(body: Any) -> Tuple[str, str]:
     return str(body or "").strip()[:500], ""
 
 
-def http_error(status: int, headers: Mapping[str, str], raw: bytes, *, provider: str = "",
-               url: str = "") -> ProviderError:
+def http_error(
+    status: int, headers: Mapping[str, str], raw: bytes, *, provider: str = "", url: str = ""
+) -> ProviderError:
     """The ProviderError for an HTTP error answer, with the provider's own message and the status."""
     try:
         body: Any = json.loads(raw) if raw else None
@@ -334,5 +367,16 @@ def http_error(status: int, headers: Mapping[str, str], raw: bytes, *, provider:
     return ProviderError(text, status=status, kind=kind, retry_after=retry_after, body=body, provider=provider)
 
 
-__all__ = ["DEFAULT_TIMEOUT_S", "prepare", "get_session", "aclose_session", "post_json", "post_sse", "http_error",
-           "classify_status", "parse_retry_after", "error_details", "dumps"]
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "prepare",
+    "get_session",
+    "aclose_session",
+    "post_json",
+    "post_sse",
+    "http_error",
+    "classify_status",
+    "parse_retry_after",
+    "error_details",
+    "dumps",
+]

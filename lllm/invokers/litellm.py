@@ -6,6 +6,7 @@ answer becomes the same ``ModelOutput``, costs come from the same price table
 (``lllm.invokers.pricing``, not LiteLLM's cost map) and LiteLLM's errors are mapped to
 ``ProviderError`` with the same retry classes, so the agent loop cannot tell the invokers
 apart. LiteLLM's own retries are turned off: the agent loop's budgets are the one retry policy."""
+
 from __future__ import annotations
 
 import asyncio
@@ -59,9 +60,10 @@ def load_litellm() -> Any:
         try:
             import litellm
         except ImportError as e:
-            raise ConfigError("The 'litellm' invoker needs LiteLLM, which is not installed: "
-                              "pip install 'lllm[litellm]'") from e
-        litellm.suppress_debug_info = True   # no "Provider List" / "Give Feedback" banners on stdout
+            raise ConfigError(
+                "The 'litellm' invoker needs LiteLLM, which is not installed: pip install 'lllm[litellm]'"
+            ) from e
+        litellm.suppress_debug_info = True  # no "Provider List" / "Give Feedback" banners on stdout
         _litellm = litellm
     return _litellm
 
@@ -94,6 +96,7 @@ def _to_dict(obj: Any) -> Any:
 # Error mapping
 # ---------------------------------------------------------------------------------------------
 
+
 def classify_litellm(exc: BaseException) -> Optional[str]:
     """``rate_limit`` for LiteLLM's RateLimitError; ``transient`` for connection errors, timeouts,
     503/500/502 and any 5xx; ``None`` (fatal) otherwise, including non-LiteLLM exceptions."""
@@ -102,8 +105,9 @@ def classify_litellm(exc: BaseException) -> Optional[str]:
         return None
     if isinstance(exc, lt.RateLimitError):
         return "rate_limit"
-    if isinstance(exc, (lt.APIConnectionError, lt.Timeout, lt.ServiceUnavailableError, lt.InternalServerError,
-                        lt.BadGatewayError)):
+    if isinstance(
+        exc, (lt.APIConnectionError, lt.Timeout, lt.ServiceUnavailableError, lt.InternalServerError, lt.BadGatewayError)
+    ):
         return "transient"
     status = getattr(exc, "status_code", None)
     if isinstance(status, int) and status >= 500:
@@ -113,6 +117,7 @@ def classify_litellm(exc: BaseException) -> Optional[str]:
 
 def _retry_after(exc: BaseException) -> Optional[float]:
     from lllm.invokers.http import parse_retry_after
+
     headers = getattr(exc, "litellm_response_headers", None)
     if headers is None:
         headers = getattr(getattr(exc, "response", None), "headers", None)
@@ -128,20 +133,28 @@ def to_provider_error(exc: BaseException, provider: str) -> Optional[ProviderErr
     """The ProviderError for a LiteLLM / OpenAI-SDK exception, or ``None`` for anything else (a bug)."""
     lt = _litellm
     import openai  # a LiteLLM dependency; its errors are the base of LiteLLM's
+
     if not isinstance(exc, openai.OpenAIError) and not (lt is not None and isinstance(exc, lt.Timeout)):
         return None
     status = getattr(exc, "status_code", None)
     kind = classify_litellm(exc)
     msg = getattr(exc, "message", None) or str(exc)
-    return ProviderError(f"{provider or 'litellm'} API error" + (f" {status}" if isinstance(status, int) else "")
-                         + f" ({type(exc).__name__}): {msg}", status=status if isinstance(status, int) else None,
-                         kind=kind, retry_after=_retry_after(exc) if kind else None,
-                         body=getattr(exc, "body", None), provider=provider or "litellm")
+    return ProviderError(
+        f"{provider or 'litellm'} API error"
+        + (f" {status}" if isinstance(status, int) else "")
+        + f" ({type(exc).__name__}): {msg}",
+        status=status if isinstance(status, int) else None,
+        kind=kind,
+        retry_after=_retry_after(exc) if kind else None,
+        body=getattr(exc, "body", None),
+        provider=provider or "litellm",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Response parsing
 # ---------------------------------------------------------------------------------------------
+
 
 def parse_response(resp: Dict[str, Any]) -> ModelOutput:
     """A LiteLLM ``ModelResponse`` (as a dict) → ModelOutput: the native Chat Completions parser, plus
@@ -157,18 +170,28 @@ def parse_response(resp: Dict[str, Any]) -> ModelOutput:
 # The invoker
 # ---------------------------------------------------------------------------------------------
 
+
 class LiteLLMInvoker(ProviderInvoker):
     """Calls any LiteLLM-supported model through ``litellm.acompletion`` (``aresponses`` for api_type="response")."""
 
     name = "litellm"
 
-    async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
-                    parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-                    metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-                    stream_handler: Optional["BaseStreamHandler"] = None, *,
-                    functions: Optional[List["Function"]] = None) -> InvokeResult:
-        call = self._acall(dialog, model, model_args, parser_args, responder, metadata, api_type, stream_handler,
-                           functions=functions)
+    async def acall(
+        self,
+        dialog: "Dialog",
+        model: str,
+        model_args: Optional[Dict[str, Any]] = None,
+        parser_args: Optional[Dict[str, Any]] = None,
+        responder: str = "assistant",
+        metadata: Optional[Dict[str, Any]] = None,
+        api_type: APITypes = APITypes.COMPLETION,
+        stream_handler: Optional["BaseStreamHandler"] = None,
+        *,
+        functions: Optional[List["Function"]] = None,
+    ) -> InvokeResult:
+        call = self._acall(
+            dialog, model, model_args, parser_args, responder, metadata, api_type, stream_handler, functions=functions
+        )
         if in_background_loop():
             return await call
         # LiteLLM binds background tasks to the first event loop that calls it; running every call on LLLM's
@@ -179,8 +202,16 @@ class LiteLLMInvoker(ProviderInvoker):
         load_litellm()  # before the template starts the clock: a first call's latency is the call's, not the import's
         return await super().acall(*args, functions=functions)
 
-    def build_request(self, dialog: "Dialog", prompt: Optional["Prompt"], model: str, model_args: Dict[str, Any],
-                      api_type: APITypes, functions: Optional[List["Function"]], stream: bool) -> PreparedRequest:
+    def build_request(
+        self,
+        dialog: "Dialog",
+        prompt: Optional["Prompt"],
+        model: str,
+        model_args: Dict[str, Any],
+        api_type: APITypes,
+        functions: Optional[List["Function"]],
+        stream: bool,
+    ) -> PreparedRequest:
         register_settings(model_args)  # every credential held is scrubbed by value from what is stored (lllm.secrets)
         register_settings(self.config)
         provider, name = split_provider(model)
@@ -199,8 +230,9 @@ class LiteLLMInvoker(ProviderInvoker):
             fs = prompt.format_schema() if prompt is not None else None
             if fs is not None:
                 record["response_format"] = {"type": "json_schema", "json_schema": {"name": fs[0], "schema": fs[1]}}
-        request = request_record(provider or "litellm", strip_userinfo(kwargs.get("api_base")), model, record,
-                                 api_type, stream)
+        request = request_record(
+            provider or "litellm", strip_userinfo(kwargs.get("api_base")), model, record, api_type, stream
+        )
         sent_args = {k: v for k, v in record.items() if k not in ("model", "messages", "input", "tools")}
         return PreparedRequest(provider, name, kwargs, request, sent_args, stream, responses)
 
@@ -211,8 +243,9 @@ class LiteLLMInvoker(ProviderInvoker):
         raw = _to_dict(await _litellm.acompletion(**req.body))
         return parse_response(raw), raw
 
-    async def stream_request(self, req: PreparedRequest,
-                             handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, Any]:
+    async def stream_request(
+        self, req: PreparedRequest, handler: Optional["BaseStreamHandler"]
+    ) -> Tuple[ModelOutput, Any]:
         try:
             if req.responses:
                 return await self._consume_responses_stream(await _litellm.aresponses(**req.body), handler)
@@ -227,8 +260,17 @@ class LiteLLMInvoker(ProviderInvoker):
             scrub_exception(exc)
         return err
 
-    def _request(self, dialog: "Dialog", model: str, provider: str, name: str, prompt: Optional["Prompt"],
-                 args: Dict[str, Any], functions: Optional[List["Function"]], responses: bool = False) -> Dict[str, Any]:
+    def _request(
+        self,
+        dialog: "Dialog",
+        model: str,
+        provider: str,
+        name: str,
+        prompt: Optional["Prompt"],
+        args: Dict[str, Any],
+        functions: Optional[List["Function"]],
+        responses: bool = False,
+    ) -> Dict[str, Any]:
         """``litellm.acompletion`` (or ``aresponses``) keyword arguments, built like the native OpenAI invoker."""
         tools = [f.to_tool() for f in effective_functions(dialog, functions)]
         if responses:
@@ -264,8 +306,9 @@ class LiteLLMInvoker(ProviderInvoker):
         return kwargs
 
     @staticmethod
-    async def _consume_responses_stream(resp: Any, handler: Optional["BaseStreamHandler"]
-                                        ) -> Tuple[ModelOutput, List[Any]]:
+    async def _consume_responses_stream(
+        resp: Any, handler: Optional["BaseStreamHandler"]
+    ) -> Tuple[ModelOutput, List[Any]]:
         events: List[Any] = []
         final: Optional[Dict[str, Any]] = None
         async for ev in resp:
@@ -275,8 +318,9 @@ class LiteLLMInvoker(ProviderInvoker):
             if response is not None:
                 final = response
         if final is None:
-            raise ProviderError("litellm responses stream ended without a final response", kind="transient",
-                                provider="litellm")
+            raise ProviderError(
+                "litellm responses stream ended without a final response", kind="transient", provider="litellm"
+            )
         return parse_responses(final), events
 
     @staticmethod
@@ -316,8 +360,11 @@ def _merge_thinking(pieces: List[Any]) -> List[Dict[str, Any]]:
     blocks: List[Dict[str, Any]] = []
     for p in pieces:
         p = _to_dict(p) or {}
-        if blocks and p.get("type", "thinking") == blocks[-1].get("type") == "thinking" \
-                and not blocks[-1].get("signature"):
+        if (
+            blocks
+            and p.get("type", "thinking") == blocks[-1].get("type") == "thinking"
+            and not blocks[-1].get("signature")
+        ):
             last = blocks[-1]
             last["thinking"] = (last.get("thinking") or "") + (p.get("thinking") or "")
             if p.get("signature"):
@@ -327,5 +374,12 @@ def _merge_thinking(pieces: List[Any]) -> List[Dict[str, Any]]:
     return blocks
 
 
-__all__ = ["LiteLLMInvoker", "load_litellm", "classify_litellm", "to_provider_error", "parse_response",
-           "split_provider", "responses_tools"]
+__all__ = [
+    "LiteLLMInvoker",
+    "load_litellm",
+    "classify_litellm",
+    "to_provider_error",
+    "parse_response",
+    "split_provider",
+    "responses_tools",
+]

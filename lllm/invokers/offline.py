@@ -8,6 +8,7 @@ Users reach them through ``lllm.testing``; the router uses ``TestInvoker`` for t
   answers with text that satisfies the active parser or JSON valid against the active ``format``.
   With proxy tools it reads a real proxy's docs, then runs code calling one of its endpoints.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,7 +29,9 @@ from lllm.invokers.base import BaseInvoker, InvokeResult, ModelOutput, ToolCallO
 ScriptItem = Union[str, Message, ModelOutput, InvokeResult, BaseException, Callable[[Any], Any]]
 
 
-def tool_calls(*calls: Union[Tuple[str, Dict[str, Any]], Tuple[str, Dict[str, Any], str]], content: str = "") -> ModelOutput:
+def tool_calls(
+    *calls: Union[Tuple[str, Dict[str, Any]], Tuple[str, Dict[str, Any], str]], content: str = ""
+) -> ModelOutput:
     """A scripted model turn that calls tools: ``tool_calls(("get_weather", {"city": "Paris"}))``."""
     out = []
     for i, c in enumerate(calls):
@@ -52,8 +55,12 @@ class MockRequest:
 
 
 def _message_output(m: Message) -> ModelOutput:
-    return ModelOutput(content=m.text, model=m.model, usage=dict(m.usage),
-                       tool_calls=[ToolCallOut(c.id, c.name, json.dumps(c.arguments)) for c in m.function_calls])
+    return ModelOutput(
+        content=m.text,
+        model=m.model,
+        usage=dict(m.usage),
+        tool_calls=[ToolCallOut(c.id, c.name, json.dumps(c.arguments)) for c in m.function_calls],
+    )
 
 
 class MockInvoker(BaseInvoker):
@@ -75,20 +82,39 @@ class MockInvoker(BaseInvoker):
     def remaining(self) -> int:
         return len(self.script) - len(self.requests)
 
-    def call(self, dialog: Any, model: str, model_args: Optional[Dict[str, Any]] = None,
-             parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-             metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-             stream_handler: Any = None, *, functions: Optional[List[Any]] = None) -> InvokeResult:
+    def call(
+        self,
+        dialog: Any,
+        model: str,
+        model_args: Optional[Dict[str, Any]] = None,
+        parser_args: Optional[Dict[str, Any]] = None,
+        responder: str = "assistant",
+        metadata: Optional[Dict[str, Any]] = None,
+        api_type: APITypes = APITypes.COMPLETION,
+        stream_handler: Any = None,
+        *,
+        functions: Optional[List[Any]] = None,
+    ) -> InvokeResult:
         fns = effective_functions(dialog, functions)
         started = time.time()
         with self._lock:
             n = len(self.requests)
-            self.requests.append(MockRequest(list(dialog.messages), model, dict(model_args or {}),
-                                             [f.name for f in fns], APITypes(api_type), dialog.top_prompt,
-                                             dict(metadata or {})))
+            self.requests.append(
+                MockRequest(
+                    list(dialog.messages),
+                    model,
+                    dict(model_args or {}),
+                    [f.name for f in fns],
+                    APITypes(api_type),
+                    dialog.top_prompt,
+                    dict(metadata or {}),
+                )
+            )
             if n >= len(self.script):
-                raise LLLMError(f"MockInvoker script exhausted: call {n + 1} but the script has {len(self.script)} "
-                                f"item(s); add more answers to the script.")
+                raise LLLMError(
+                    f"MockInvoker script exhausted: call {n + 1} but the script has {len(self.script)} "
+                    f"item(s); add more answers to the script."
+                )
             item = self.script[n]
         if callable(item) and not isinstance(item, (Message, BaseException, ModelOutput, InvokeResult)):
             item = item(dialog)
@@ -103,16 +129,29 @@ class MockInvoker(BaseInvoker):
         elif isinstance(item, str):
             out = ModelOutput(content=item)
         else:
-            raise LLLMError(f"MockInvoker: unsupported script item {type(item).__name__}; use str, Message, "
-                            f"ModelOutput (see lllm.testing.tool_calls), an exception or a callable(dialog).")
+            raise LLLMError(
+                f"MockInvoker: unsupported script item {type(item).__name__}; use str, Message, "
+                f"ModelOutput (see lllm.testing.tool_calls), an exception or a callable(dialog)."
+            )
         out.model = out.model or model
         _stream(stream_handler, out.content)
-        msg, errors = finish_output(out, dialog.top_prompt, responder=responder, parser_args=parser_args,
-                                    metadata=metadata, api_type=APITypes(api_type))
-        return InvokeResult(message=msg, raw_response=item if isinstance(item, str) else None,
-                            model_args=dict(model_args or {}), execution_errors=errors,
-                            request={"provider": "mock", "model": model, "tools": [f.name for f in fns]},
-                            started_at=started, latency_s=time.time() - started)
+        msg, errors = finish_output(
+            out,
+            dialog.top_prompt,
+            responder=responder,
+            parser_args=parser_args,
+            metadata=metadata,
+            api_type=APITypes(api_type),
+        )
+        return InvokeResult(
+            message=msg,
+            raw_response=item if isinstance(item, str) else None,
+            model_args=dict(model_args or {}),
+            execution_errors=errors,
+            request={"provider": "mock", "model": model, "tools": [f.name for f in fns]},
+            started_at=started,
+            latency_s=time.time() - started,
+        )
 
     async def acall(self, *args: Any, **kw: Any) -> InvokeResult:
         return self.call(*args, **kw)
@@ -122,8 +161,13 @@ class MockInvoker(BaseInvoker):
 # TestInvoker: deterministic offline model
 # ---------------------------------------------------------------------------------------------
 
-def sample_json(schema: Dict[str, Any], defs: Optional[Dict[str, Any]] = None, name: str = "value",
-                hints: Optional[Dict[str, Any]] = None) -> Any:
+
+def sample_json(
+    schema: Dict[str, Any],
+    defs: Optional[Dict[str, Any]] = None,
+    name: str = "value",
+    hints: Optional[Dict[str, Any]] = None,
+) -> Any:
     """A deterministic value valid against a (pydantic-style) JSON Schema.
 
     ``hints`` maps property names to preferred values (the TestInvoker passes the prompt arguments
@@ -161,7 +205,9 @@ def sample_json(schema: Dict[str, Any], defs: Optional[Dict[str, Any]] = None, n
         n = max(1, int(schema.get("minItems", 1)))
         return [sample_json(schema.get("items", {}), defs, name, hints) for _ in range(n)]
     if typ == "integer":
-        return int(schema.get("minimum", schema.get("exclusiveMinimum", 0) + (1 if "exclusiveMinimum" in schema else 0)) or 1)
+        return int(
+            schema.get("minimum", schema.get("exclusiveMinimum", 0) + (1 if "exclusiveMinimum" in schema else 0)) or 1
+        )
     if typ == "number":
         return float(schema.get("minimum", 1.0))
     if typ == "boolean":
@@ -171,8 +217,13 @@ def sample_json(schema: Dict[str, Any], defs: Optional[Dict[str, Any]] = None, n
     if isinstance(hint, str) and typ in (None, "string"):
         return hint
     fmt: str = schema.get("format") or ""
-    text = {"date": "2026-01-01", "date-time": "2026-01-01T00:00:00Z", "email": "test@example.com",
-            "uri": "https://example.com", "uuid": "00000000-0000-4000-8000-000000000000"}.get(fmt, f"test {name}")
+    text = {
+        "date": "2026-01-01",
+        "date-time": "2026-01-01T00:00:00Z",
+        "email": "test@example.com",
+        "uri": "https://example.com",
+        "uuid": "00000000-0000-4000-8000-000000000000",
+    }.get(fmt, f"test {name}")
     if "minLength" in schema and len(text) < schema["minLength"]:
         text = text.ljust(int(schema["minLength"]), "x")
     if "maxLength" in schema:
@@ -194,10 +245,19 @@ class TestInvoker(BaseInvoker):
     __test__ = False  # not a pytest test class
     name = "test"
 
-    def call(self, dialog: Any, model: str, model_args: Optional[Dict[str, Any]] = None,
-             parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-             metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-             stream_handler: Any = None, *, functions: Optional[List[Any]] = None) -> InvokeResult:
+    def call(
+        self,
+        dialog: Any,
+        model: str,
+        model_args: Optional[Dict[str, Any]] = None,
+        parser_args: Optional[Dict[str, Any]] = None,
+        responder: str = "assistant",
+        metadata: Optional[Dict[str, Any]] = None,
+        api_type: APITypes = APITypes.COMPLETION,
+        stream_handler: Any = None,
+        *,
+        functions: Optional[List[Any]] = None,
+    ) -> InvokeResult:
         started = time.time()
         messages = list(dialog.messages)
         fns = effective_functions(dialog, functions)
@@ -211,13 +271,23 @@ class TestInvoker(BaseInvoker):
         digest = hashlib.sha1(f"{len(messages)}:{responder}".encode()).hexdigest()[:8]
         proxy_calls = _proxy_calls(fns, messages, turn)
         if proxy_calls is not None:
-            out = ModelOutput(tool_calls=[ToolCallOut(id=f"call_{digest}_{i}", name=name, arguments=json.dumps(args))
-                                          for i, (name, args) in enumerate(proxy_calls)])
+            out = ModelOutput(
+                tool_calls=[
+                    ToolCallOut(id=f"call_{digest}_{i}", name=name, arguments=json.dumps(args))
+                    for i, (name, args) in enumerate(proxy_calls)
+                ]
+            )
         elif fns and not any(m.role == Roles.TOOL_CALL for m in turn):
-            out = ModelOutput(tool_calls=[
-                ToolCallOut(id=f"call_{digest}_{i}", name=f.name,
-                            arguments=json.dumps(sample_json(f.parameters, name=f.name, hints=hints)))
-                for i, f in enumerate(fns)])
+            out = ModelOutput(
+                tool_calls=[
+                    ToolCallOut(
+                        id=f"call_{digest}_{i}",
+                        name=f.name,
+                        arguments=json.dumps(sample_json(f.parameters, name=f.name, hints=hints)),
+                    )
+                    for i, f in enumerate(fns)
+                ]
+            )
         else:
             out = ModelOutput(content=_answer(prompt, messages, turn, hints))
         prompt_tokens = estimate_messages_tokens(messages)
@@ -226,14 +296,23 @@ class TestInvoker(BaseInvoker):
         out.model = model
         out.finish_reason = "tool_calls" if out.tool_calls else "stop"
         _stream(stream_handler, out.content)
-        msg, errors = finish_output(out, prompt, responder=responder, parser_args=parser_args, metadata=metadata,
-                                    api_type=APITypes(api_type))
+        msg, errors = finish_output(
+            out, prompt, responder=responder, parser_args=parser_args, metadata=metadata, api_type=APITypes(api_type)
+        )
         return InvokeResult(
-            message=msg, raw_response={"content": out.content, "tool_calls": [t.__dict__ for t in out.tool_calls]},
-            model_args=dict(model_args or {}), execution_errors=errors,
-            request={"provider": "test", "model": model, "tools": [f.name for f in fns],
-                     "messages": [{"role": m.role.value, "content": m.text} for m in messages]},
-            started_at=started, latency_s=time.time() - started)
+            message=msg,
+            raw_response={"content": out.content, "tool_calls": [t.__dict__ for t in out.tool_calls]},
+            model_args=dict(model_args or {}),
+            execution_errors=errors,
+            request={
+                "provider": "test",
+                "model": model,
+                "tools": [f.name for f in fns],
+                "messages": [{"role": m.role.value, "content": m.text} for m in messages],
+            },
+            started_at=started,
+            latency_s=time.time() - started,
+        )
 
     async def acall(self, *args: Any, **kw: Any) -> InvokeResult:
         return self.call(*args, **kw)
@@ -256,8 +335,11 @@ def _proxy_calls(fns: List[Any], messages: List[Message], turn: List[Message]) -
     if pid is None:
         return None
     if not called:
-        calls: List[Tuple[str, Any]] = [(f.name, sample_json(f.parameters, name=f.name))
-                                        for f in fns if f.name not in ("query_api_doc", "run_python")]
+        calls: List[Tuple[str, Any]] = [
+            (f.name, sample_json(f.parameters, name=f.name))
+            for f in fns
+            if f.name not in ("query_api_doc", "run_python")
+        ]
         if "query_api_doc" in names:
             return [("query_api_doc", {"proxy_name": pid}), *calls]
         return [("run_python", {"code": _proxy_code(pid, "")}), *calls]
@@ -274,8 +356,9 @@ def _proxy_code(pid: str, docs: str) -> str:
         return f"print(CALL_API({pid + '/'!r}, {{}}))"  # raises a KeyError listing the endpoints: still true
     path, params = next(((p, a) for p, a in found if None not in a.values()), found[0])
     params = {k: v for k, v in params.items() if v is not None}
-    return (f"import json\nresult = CALL_API({path!r}, {params!r})\n"
-            f"print({path!r}, json.dumps(result, default=str)[:1500])")
+    return (
+        f"import json\nresult = CALL_API({path!r}, {params!r})\nprint({path!r}, json.dumps(result, default=str)[:1500])"
+    )
 
 
 def _current_turn(messages: List[Message]) -> List[Message]:
@@ -284,7 +367,7 @@ def _current_turn(messages: List[Message]) -> List[Message]:
         if messages[i].role in (Roles.USER, Roles.SYSTEM) and messages[i].modality != Modalities.FUNCTION_CALL:
             if i > 0 and messages[i - 1].role == Roles.TOOL:  # e.g. the "final answer" nudge after tools
                 continue
-            return messages[i + 1:]
+            return messages[i + 1 :]
     return messages
 
 

@@ -4,6 +4,7 @@ A thin translation layer over the shared pooled HTTP client (``lllm.invokers.htt
 build the JSON body from the Dialog, POST it, read the answer with plain dict access, and
 hand the extracted ``ModelOutput`` to ``finish_output``. Serves OpenAI, Azure and
 every OpenAI-compatible provider in ``lllm.invokers.router.PROVIDERS``. Never retries."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # model_args that configure the client, not the request body (LiteLLM / OpenAI SDK names); the retry
 # knobs are dropped: invokers never retry, the agent loop's budgets are the one retry policy
-CLIENT_ARGS = ("timeout", "api_base", "base_url", "api_key", "extra_headers", "api_version", "organization",
-               "extra_body", "num_retries", "max_retries", "drop_params")
+CLIENT_ARGS = (
+    "timeout",
+    "api_base",
+    "base_url",
+    "api_key",
+    "extra_headers",
+    "api_version",
+    "organization",
+    "extra_body",
+    "num_retries",
+    "max_retries",
+    "drop_params",
+)
 RESPONSES_FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 _NO_STREAM_OPTIONS = frozenset({"mistral"})  # rejects the field; sends usage in the last chunk anyway
 _DEFAULT_NAMES = frozenset({"", "user", "system", "assistant", "developer", "tool", "internal"})
@@ -46,6 +58,7 @@ _args_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # ---------------------------------------------------------------------------------------------
 # Request building
 # ---------------------------------------------------------------------------------------------
+
 
 def _image_url(m: "Message") -> str:
     data = m.content if isinstance(m.content, str) else ""
@@ -57,12 +70,16 @@ def _image_url(m: "Message") -> str:
 def _tool_call_id(m: "Message") -> str:
     tcid: Optional[str] = m.metadata.get("tool_call_id")
     if not tcid:
-        raise ValueError(f"Tool message from '{m.name}' has no metadata['tool_call_id'], so its result cannot be "
-                         f"matched to a tool call (content: {str(m.content)[:80]!r}).")
+        raise ValueError(
+            f"Tool message from '{m.name}' has no metadata['tool_call_id'], so its result cannot be "
+            f"matched to a tool call (content: {str(m.content)[:80]!r})."
+        )
     return tcid
 
 
-def chat_messages(messages: Iterable["Message"], system_role: str = "system", names: bool = False) -> List[Dict[str, Any]]:
+def chat_messages(
+    messages: Iterable["Message"], system_role: str = "system", names: bool = False
+) -> List[Dict[str, Any]]:
     """Dialog messages → Chat Completions ``messages``: system → ``system_role``; tool calls → assistant
     ``tool_calls`` with only the provider's own text (null if none); tool results → role ``tool`` with
     ``tool_call_id``; images → [caption, data URL]. ``names`` adds non-default speaker names (OpenAI only)."""
@@ -72,9 +89,20 @@ def chat_messages(messages: Iterable["Message"], system_role: str = "system", na
         role = m.role
         if m.function_calls:
             text = m.text
-            append({"role": "assistant", "content": text or None, "tool_calls": [
-                {"id": fc.id, "type": "function", "function": {"name": fc.name, "arguments": _args_json(fc.arguments)}}
-                for fc in m.function_calls]})
+            append(
+                {
+                    "role": "assistant",
+                    "content": text or None,
+                    "tool_calls": [
+                        {
+                            "id": fc.id,
+                            "type": "function",
+                            "function": {"name": fc.name, "arguments": _args_json(fc.arguments)},
+                        }
+                        for fc in m.function_calls
+                    ],
+                }
+            )
             continue
         if role is Roles.TOOL:
             append({"role": "tool", "tool_call_id": _tool_call_id(m), "content": m.content})
@@ -101,13 +129,22 @@ def responses_input(messages: Iterable["Message"], system_role: str = "developer
         if m.function_calls:
             if m.text:
                 out.append({"role": "assistant", "content": m.text})
-            out.extend({"type": "function_call", "call_id": fc.id, "name": fc.name,
-                        "arguments": _args_json(fc.arguments)} for fc in m.function_calls)
+            out.extend(
+                {"type": "function_call", "call_id": fc.id, "name": fc.name, "arguments": _args_json(fc.arguments)}
+                for fc in m.function_calls
+            )
         elif role is Roles.TOOL:
-            out.append({"type": "function_call_output", "call_id": _tool_call_id(m),
-                        "output": m.content if isinstance(m.content, str) else m.text})
+            out.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": _tool_call_id(m),
+                    "output": m.content if isinstance(m.content, str) else m.text,
+                }
+            )
         else:
-            wire_role = system_role if role is Roles.SYSTEM else ("assistant" if role is Roles.TOOL_CALL else role.value)
+            wire_role = (
+                system_role if role is Roles.SYSTEM else ("assistant" if role is Roles.TOOL_CALL else role.value)
+            )
             if m.modality is Modalities.IMAGE:
                 caption = m.metadata.get("caption")
                 parts: List[Dict[str, Any]] = [{"type": "input_text", "text": caption}] if caption else []
@@ -121,17 +158,23 @@ def responses_input(messages: Iterable["Message"], system_role: str = "developer
 def responses_tools(tools: List[Dict[str, Any]], prompt: Optional["Prompt"]) -> List[Dict[str, Any]]:
     """Function tools in the Responses API's flat shape, plus the prompt's MCP servers and built-in
     tools (``web_search`` / ``computer_use`` addon args, with the 0.1.x defaults)."""
-    out: List[Dict[str, Any]] = [dict(t["function"], type="function") if t.get("type") == "function"
-                                 and "function" in t else t for t in tools]
+    out: List[Dict[str, Any]] = [
+        dict(t["function"], type="function") if t.get("type") == "function" and "function" in t else t for t in tools
+    ]
     if prompt is not None:
         out.extend(server.to_tool() for server in getattr(prompt, "mcp_servers", {}).values())
         if getattr(prompt, "allow_web_search", False):
             out.append({"type": "web_search_preview"})
         cu = getattr(prompt, "computer_use_config", None)
         if cu:
-            out.append({"type": "computer_use_preview", "display_width": cu.get("display_width", 1280),
-                        "display_height": cu.get("display_height", 800),
-                        "environment": cu.get("environment", "browser")})
+            out.append(
+                {
+                    "type": "computer_use_preview",
+                    "display_width": cu.get("display_width", 1280),
+                    "display_height": cu.get("display_height", 800),
+                    "environment": cu.get("environment", "browser"),
+                }
+            )
     return out
 
 
@@ -150,6 +193,7 @@ def response_format(prompt: Optional["Prompt"]) -> Optional[Dict[str, Any]]:
 # Response parsing (plain dict access)
 # ---------------------------------------------------------------------------------------------
 
+
 def chat_usage(u: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     """Provider usage → the normalised keys (cached tokens: OpenAI details, Mistral, DeepSeek)."""
     if not u:
@@ -158,10 +202,18 @@ def chat_usage(u: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     c = u.get("completion_tokens") or 0
     ptd = u.get("prompt_tokens_details")
     ctd = u.get("completion_tokens_details")
-    out = {"prompt_tokens": p, "completion_tokens": c, "total_tokens": u.get("total_tokens") or p + c,
-           "cached_prompt_tokens": ((ptd.get("cached_tokens") if ptd else None) or u.get("num_cached_tokens")
-                                    or u.get("prompt_cache_hit_tokens") or 0),
-           "reasoning_tokens": (ctd.get("reasoning_tokens") if ctd else None) or 0}
+    out = {
+        "prompt_tokens": p,
+        "completion_tokens": c,
+        "total_tokens": u.get("total_tokens") or p + c,
+        "cached_prompt_tokens": (
+            (ptd.get("cached_tokens") if ptd else None)
+            or u.get("num_cached_tokens")
+            or u.get("prompt_cache_hit_tokens")
+            or 0
+        ),
+        "reasoning_tokens": (ctd.get("reasoning_tokens") if ctd else None) or 0,
+    }
     write = u.get("cache_creation_input_tokens")  # LiteLLM's name for Anthropic cache writes
     if write:
         out["cache_write_tokens"] = write
@@ -173,8 +225,9 @@ def _tool_call_out(tc: Dict[str, Any]) -> ToolCallOut:
     args = fn.get("arguments")
     if args is not None and not isinstance(args, str):
         args = json.dumps(args)
-    return ToolCallOut(id=tc.get("id") or f"call_{uuid.uuid4().hex[:24]}", name=fn.get("name") or "",
-                       arguments=args or "")
+    return ToolCallOut(
+        id=tc.get("id") or f"call_{uuid.uuid4().hex[:24]}", name=fn.get("name") or "", arguments=args or ""
+    )
 
 
 def content_text(content: Any) -> str:
@@ -197,9 +250,16 @@ def body_error(data: Dict[str, Any], provider: str) -> ProviderError:
     else:
         kind = "transient" if code in (None, "server_error", "internal_error", "overloaded_error") else None
     msg, tags = http.error_details(data)
-    return ProviderError(f"{provider or 'provider'} API error" + (f" {status}" if status else "")
-                         + (f" ({tags})" if tags else "") + f": {msg}", status=status, kind=kind, body=data,
-                         provider=provider)
+    return ProviderError(
+        f"{provider or 'provider'} API error"
+        + (f" {status}" if status else "")
+        + (f" ({tags})" if tags else "")
+        + f": {msg}",
+        status=status,
+        kind=kind,
+        body=data,
+        provider=provider,
+    )
 
 
 def parse_chat(data: Dict[str, Any], provider: str = "") -> ModelOutput:
@@ -208,12 +268,20 @@ def parse_chat(data: Dict[str, Any], provider: str = "") -> ModelOutput:
     if not choices:
         if data.get("error"):
             raise body_error(data, provider)
-        raise ProviderError(f"{provider or 'provider'} returned no choices: {json.dumps(data, default=str)[:300]}",
-                            kind="transient", body=data, provider=provider)
+        raise ProviderError(
+            f"{provider or 'provider'} returned no choices: {json.dumps(data, default=str)[:300]}",
+            kind="transient",
+            body=data,
+            provider=provider,
+        )
     ch = choices[0]
     msg = ch.get("message") or {}
-    out = ModelOutput(content=content_text(msg.get("content")), model=data.get("model"),
-                      finish_reason=ch.get("finish_reason"), usage=chat_usage(data.get("usage")))
+    out = ModelOutput(
+        content=content_text(msg.get("content")),
+        model=data.get("model"),
+        finish_reason=ch.get("finish_reason"),
+        usage=chat_usage(data.get("usage")),
+    )
     tcs = msg.get("tool_calls")
     if tcs:
         out.tool_calls = [_tool_call_out(tc) for tc in tcs]
@@ -233,8 +301,13 @@ def responses_usage(u: Optional[Dict[str, Any]]) -> Dict[str, Any]:
         return {}
     p, c = u.get("input_tokens") or 0, u.get("output_tokens") or 0
     itd, otd = u.get("input_tokens_details") or {}, u.get("output_tokens_details") or {}
-    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": u.get("total_tokens") or p + c,
-            "cached_prompt_tokens": itd.get("cached_tokens") or 0, "reasoning_tokens": otd.get("reasoning_tokens") or 0}
+    return {
+        "prompt_tokens": p,
+        "completion_tokens": c,
+        "total_tokens": u.get("total_tokens") or p + c,
+        "cached_prompt_tokens": itd.get("cached_tokens") or 0,
+        "reasoning_tokens": otd.get("reasoning_tokens") or 0,
+    }
 
 
 def parse_responses(data: Dict[str, Any], provider: str = "") -> ModelOutput:
@@ -253,8 +326,13 @@ def parse_responses(data: Dict[str, Any], provider: str = "") -> ModelOutput:
                 elif part.get("type") == "refusal":
                     meta["refusal"] = part.get("refusal")
         elif t == "function_call":
-            calls.append(ToolCallOut(id=item.get("call_id") or item.get("id") or f"call_{uuid.uuid4().hex[:24]}",
-                                     name=item.get("name") or "", arguments=item.get("arguments") or ""))
+            calls.append(
+                ToolCallOut(
+                    id=item.get("call_id") or item.get("id") or f"call_{uuid.uuid4().hex[:24]}",
+                    name=item.get("name") or "",
+                    arguments=item.get("arguments") or "",
+                )
+            )
         elif t == "reasoning":
             summary = "".join(s.get("text", "") for s in item.get("summary") or () if isinstance(s, dict))
             if summary:
@@ -264,13 +342,20 @@ def parse_responses(data: Dict[str, Any], provider: str = "") -> ModelOutput:
     status = data.get("status")
     if status == "incomplete":
         status = (data.get("incomplete_details") or {}).get("reason") or status
-    return ModelOutput(content="".join(texts), tool_calls=calls, usage=responses_usage(data.get("usage")),
-                       model=data.get("model"), finish_reason=status, metadata=meta)
+    return ModelOutput(
+        content="".join(texts),
+        tool_calls=calls,
+        usage=responses_usage(data.get("usage")),
+        model=data.get("model"),
+        finish_reason=status,
+        metadata=meta,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # The invoker
 # ---------------------------------------------------------------------------------------------
+
 
 class StreamedToolCalls:
     """Assembles tool calls from streamed Chat Completions deltas (keyed by ``index``, else by ``id``)."""
@@ -297,8 +382,10 @@ class StreamedToolCalls:
             acc[2].append(args if isinstance(args, str) else json.dumps(args))
 
     def done(self) -> List[ToolCallOut]:
-        return [ToolCallOut(id=i or f"call_{uuid.uuid4().hex[:24]}", name=n, arguments="".join(a))
-                for i, n, a in self._calls.values()]
+        return [
+            ToolCallOut(id=i or f"call_{uuid.uuid4().hex[:24]}", name=n, arguments="".join(a))
+            for i, n, a in self._calls.values()
+        ]
 
 
 class ChatStream:
@@ -312,7 +399,7 @@ class ChatStream:
         self.out = ModelOutput()
         self.text: List[str] = []
         self.reasoning: List[str] = []
-        self.thinking: List[Any] = []    # Claude thinking-block fragments (LiteLLM's ``thinking_blocks``)
+        self.thinking: List[Any] = []  # Claude thinking-block fragments (LiteLLM's ``thinking_blocks``)
         self.calls = StreamedToolCalls()
         self.handler = handler
         self.provider = provider
@@ -354,8 +441,9 @@ class ChatStream:
         return out
 
 
-def responses_stream_event(data: Dict[str, Any], handler: Optional["BaseStreamHandler"], provider: str,
-                           event: str = "") -> Optional[Dict[str, Any]]:
+def responses_stream_event(
+    data: Dict[str, Any], handler: Optional["BaseStreamHandler"], provider: str, event: str = ""
+) -> Optional[Dict[str, Any]]:
     """One Responses API stream event: a text delta goes to ``handler``, an ``error`` event is raised as
     a ProviderError; returns the final ``response`` object of a terminal event, else ``None``."""
     etype = data.get("type") or event
@@ -376,8 +464,16 @@ class OpenAIInvoker(ProviderInvoker):
 
     name = "openai"
 
-    def build_request(self, dialog: "Dialog", prompt: Optional["Prompt"], model: str, model_args: Dict[str, Any],
-                      api_type: APITypes, functions: Optional[List["Function"]], stream: bool) -> PreparedRequest:
+    def build_request(
+        self,
+        dialog: "Dialog",
+        prompt: Optional["Prompt"],
+        model: str,
+        model_args: Dict[str, Any],
+        api_type: APITypes,
+        functions: Optional[List["Function"]],
+        stream: bool,
+    ) -> PreparedRequest:
         args = dict(model_args)
         client = {k: args.pop(k) for k in CLIENT_ARGS if k in args} if args else {}
         cfg = self.config
@@ -389,11 +485,15 @@ class OpenAIInvoker(ProviderInvoker):
         extra_headers = client.get("extra_headers") or cfg.get("extra_headers")
         if client.get("organization"):
             extra_headers = {**(extra_headers or {}), "OpenAI-Organization": str(client["organization"])}
-        ep = resolve_endpoint(provider, wire_model,
-                              api_base=client.get("api_base") or client.get("base_url") or cfg.get("api_base"),
-                              api_key=client.get("api_key") or cfg.get("api_key"), extra_headers=extra_headers,
-                              api_version=client.get("api_version") or cfg.get("api_version"),
-                              path="/responses" if responses else "/chat/completions")
+        ep = resolve_endpoint(
+            provider,
+            wire_model,
+            api_base=client.get("api_base") or client.get("base_url") or cfg.get("api_base"),
+            api_key=client.get("api_key") or cfg.get("api_key"),
+            extra_headers=extra_headers,
+            api_version=client.get("api_version") or cfg.get("api_version"),
+            path="/responses" if responses else "/chat/completions",
+        )
         native = provider == "azure" or (provider == "openai" and ep.official)  # OpenAI's own servers
         system_role = cfg.get("system_role") or ("developer" if native and provider == "openai" else "system")
         tools = [f.to_tool() for f in effective_functions(dialog, functions)]
@@ -416,22 +516,33 @@ class OpenAIInvoker(ProviderInvoker):
             if not responses and provider not in _NO_STREAM_OPTIONS:
                 body["stream_options"] = {"include_usage": True}
         sent_args = {k: v for k, v in body.items() if k not in ("model", "messages", "input", "tools")}
-        return PreparedRequest(provider, wire_model, body,
-                               request_record(provider, strip_userinfo(ep.url), wire_model, body, api_type, stream),
-                               sent_args, stream, responses, ep.url, ep.headers, client.get("timeout"))
+        return PreparedRequest(
+            provider,
+            wire_model,
+            body,
+            request_record(provider, strip_userinfo(ep.url), wire_model, body, api_type, stream),
+            sent_args,
+            stream,
+            responses,
+            ep.url,
+            ep.headers,
+            client.get("timeout"),
+        )
 
     async def send_request(self, req: PreparedRequest) -> Tuple[ModelOutput, Any]:
         _, _, raw = await http.post_json(req.url, req.headers, req.body, req.timeout, provider=req.provider)
         return (parse_responses(raw, req.provider) if req.responses else parse_chat(raw, req.provider)), raw
 
-    async def stream_request(self, req: PreparedRequest,
-                             handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, Any]:
+    async def stream_request(
+        self, req: PreparedRequest, handler: Optional["BaseStreamHandler"]
+    ) -> Tuple[ModelOutput, Any]:
         return await (self._stream_responses(req, handler) if req.responses else self._stream_chat(req, handler))
 
     # -- streaming ----------------------------------------------------------------------------------
     @staticmethod
-    async def _stream_chat(req: PreparedRequest,
-                           handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, List[Dict[str, Any]]]:
+    async def _stream_chat(
+        req: PreparedRequest, handler: Optional["BaseStreamHandler"]
+    ) -> Tuple[ModelOutput, List[Dict[str, Any]]]:
         chunks: List[Dict[str, Any]] = []
         asm = ChatStream(handler, req.provider)
         try:
@@ -443,14 +554,21 @@ class OpenAIInvoker(ProviderInvoker):
         return asm.result(), chunks
 
     @staticmethod
-    async def _stream_responses(req: PreparedRequest,
-                                handler: Optional["BaseStreamHandler"]) -> Tuple[ModelOutput, List[Dict[str, Any]]]:
+    async def _stream_responses(
+        req: PreparedRequest, handler: Optional["BaseStreamHandler"]
+    ) -> Tuple[ModelOutput, List[Dict[str, Any]]]:
         events: List[Dict[str, Any]] = []
         final: Optional[Dict[str, Any]] = None
         provider = req.provider
         try:
-            async for event, data in http.post_sse(req.url, req.headers, req.body, req.timeout, provider=provider,
-                                                   terminal_events=(*RESPONSES_FINAL_EVENTS, "error")):
+            async for event, data in http.post_sse(
+                req.url,
+                req.headers,
+                req.body,
+                req.timeout,
+                provider=provider,
+                terminal_events=(*RESPONSES_FINAL_EVENTS, "error"),
+            ):
                 events.append(data)
                 response = responses_stream_event(data, handler, provider, event)
                 if response is not None:
@@ -458,7 +576,9 @@ class OpenAIInvoker(ProviderInvoker):
         finally:
             emit_done(handler)
         if final is None:  # pragma: no cover - post_sse raises on a stream without a terminal event
-            raise ProviderError(f"{provider} stream ended without a final response", kind="transient", provider=provider)
+            raise ProviderError(
+                f"{provider} stream ended without a final response", kind="transient", provider=provider
+            )
         return parse_responses(final, provider), events
 
     # -- sizing -----------------------------------------------------------------------------------
@@ -471,5 +591,15 @@ class OpenAIInvoker(ProviderInvoker):
         await http.aclose_session()
 
 
-__all__ = ["OpenAIInvoker", "chat_messages", "responses_input", "responses_tools", "response_format", "parse_chat",
-           "parse_responses", "chat_usage", "ChatStream", "responses_stream_event"]
+__all__ = [
+    "OpenAIInvoker",
+    "chat_messages",
+    "responses_input",
+    "responses_tools",
+    "response_format",
+    "parse_chat",
+    "parse_responses",
+    "chat_usage",
+    "ChatStream",
+    "responses_stream_event",
+]

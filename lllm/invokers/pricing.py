@@ -7,6 +7,7 @@ also prices at 0 but never silently: it is logged (a warning, once per provider 
 Usage keys read (normalised, see ``lllm.core.message.InvokeCost``): ``prompt_tokens``
 (all input tokens, cached ones included), ``cached_prompt_tokens`` (cache reads),
 ``cache_write_tokens`` (optional: cache creation, Anthropic), ``completion_tokens``."""
+
 from __future__ import annotations
 
 import logging
@@ -15,11 +16,28 @@ from typing import Any, Dict, Optional, Tuple
 
 # router provider name -> genai-prices provider id; None = a local server, always free
 PROVIDER_IDS: Dict[str, Optional[str]] = {
-    "openai": "openai", "azure": "azure", "anthropic": "anthropic", "groq": "groq", "mistral": "mistral",
-    "deepseek": "deepseek", "xai": "x-ai", "together_ai": "together", "fireworks_ai": "fireworks",
-    "openrouter": "openrouter", "gemini": "google", "vertex_ai": "google", "bedrock": "aws",
-    "cohere": "cohere", "cerebras": "cerebras", "perplexity": "perplexity",
-    "ollama": None, "ollama_chat": None, "hosted_vllm": None, "vllm": None, "lm_studio": None, "test": None,
+    "openai": "openai",
+    "azure": "azure",
+    "anthropic": "anthropic",
+    "groq": "groq",
+    "mistral": "mistral",
+    "deepseek": "deepseek",
+    "xai": "x-ai",
+    "together_ai": "together",
+    "fireworks_ai": "fireworks",
+    "openrouter": "openrouter",
+    "gemini": "google",
+    "vertex_ai": "google",
+    "bedrock": "aws",
+    "cohere": "cohere",
+    "cerebras": "cerebras",
+    "perplexity": "perplexity",
+    "ollama": None,
+    "ollama_chat": None,
+    "hosted_vllm": None,
+    "vllm": None,
+    "lm_studio": None,
+    "test": None,
 }
 REFRESH_S = 3600.0  # prices may be date-conditional; re-read a cached entry after this long
 
@@ -37,36 +55,52 @@ def _lookup(provider: str, model: str) -> Optional[Rates]:
         from datetime import datetime, timezone
 
         from genai_prices import data_snapshot, types
+
         snap = data_snapshot.get_snapshot()
         try:
             _, info = snap.find_provider_model(model, None, pid, None)
         except LookupError:
             if pid is None or any(p.id == pid for p in snap.providers):
-                logger.warning("no price for model %r at provider %r in genai-prices: its calls are recorded "
-                               "at cost $0 (tokens are still counted); upgrading genai-prices may add it",
-                               model, provider)
+                logger.warning(
+                    "no price for model %r at provider %r in genai-prices: its calls are recorded "
+                    "at cost $0 (tokens are still counted); upgrading genai-prices may add it",
+                    model,
+                    provider,
+                )
                 return None
             _, info = snap.find_provider_model(model, None, None, None)  # unknown provider: let the table guess
         prices = info.get_prices(datetime.now(tz=timezone.utc))
     except LookupError:
-        logger.warning("no price for model %r (provider %r is not in genai-prices): its calls are recorded at "
-                       "cost $0 (tokens are still counted)", model, provider)
+        logger.warning(
+            "no price for model %r (provider %r is not in genai-prices): its calls are recorded at "
+            "cost $0 (tokens are still counted)",
+            model,
+            provider,
+        )
         return None
     except Exception:  # noqa: BLE001 - a broken or missing table must not fail the call it prices
-        logger.warning("pricing model %r at provider %r failed: its calls are recorded at cost $0",
-                       model, provider, exc_info=True)
+        logger.warning(
+            "pricing model %r at provider %r failed: its calls are recorded at cost $0", model, provider, exc_info=True
+        )
         return None
 
     def conv(p: Any) -> Any:
         if p is None:
             return 0.0
         if isinstance(p, types.TieredPrices):
-            return (float(p.base) / 1e6, tuple((t.start, float(t.price) / 1e6) for t in sorted(p.tiers, key=lambda t: t.start)))
+            return (
+                float(p.base) / 1e6,
+                tuple((t.start, float(t.price) / 1e6) for t in sorted(p.tiers, key=lambda t: t.start)),
+            )
         return float(p) / 1e6
 
     g = prices.__dict__.get
-    rates = (conv(g("input_mtok")), conv(g("output_mtok")), conv(g("cache_read_mtok", g("input_mtok"))),
-             conv(g("cache_write_mtok", g("input_mtok"))))
+    rates = (
+        conv(g("input_mtok")),
+        conv(g("output_mtok")),
+        conv(g("cache_read_mtok", g("input_mtok"))),
+        conv(g("cache_write_mtok", g("input_mtok"))),
+    )
     return None if rates == (0.0, 0.0, 0.0, 0.0) else rates
 
 
@@ -98,19 +132,26 @@ def price_usage(provider: str, model: Optional[str], usage: Dict[str, Any]) -> D
     and ``cost`` into ``usage`` (in place, and returned); all 0 when the model is unknown."""
     rates = get_rates(provider, model) if model else None
     if rates is None:
-        usage.update(input_cost_per_token=0.0, output_cost_per_token=0.0, prompt_cost=0.0, completion_cost=0.0,
-                     cost=0.0)
+        usage.update(
+            input_cost_per_token=0.0, output_cost_per_token=0.0, prompt_cost=0.0, completion_cost=0.0, cost=0.0
+        )
         return usage
     prompt = int(usage.get("prompt_tokens") or 0)
     cached = int(usage.get("cached_prompt_tokens") or 0)
     written = int(usage.get("cache_write_tokens") or 0)
     completion = int(usage.get("completion_tokens") or 0)
     r_in, r_out = _rate(rates[0], prompt), _rate(rates[1], prompt)
-    prompt_cost = (max(0, prompt - cached - written) * r_in + cached * _rate(rates[2], prompt)
-                   + written * _rate(rates[3], prompt))
+    prompt_cost = (
+        max(0, prompt - cached - written) * r_in + cached * _rate(rates[2], prompt) + written * _rate(rates[3], prompt)
+    )
     completion_cost = completion * r_out
-    usage.update(input_cost_per_token=r_in, output_cost_per_token=r_out, prompt_cost=prompt_cost,
-                 completion_cost=completion_cost, cost=prompt_cost + completion_cost)
+    usage.update(
+        input_cost_per_token=r_in,
+        output_cost_per_token=r_out,
+        prompt_cost=prompt_cost,
+        completion_cost=completion_cost,
+        cost=prompt_cost + completion_cost,
+    )
     return usage
 
 

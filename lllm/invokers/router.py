@@ -9,6 +9,7 @@ Where a call goes, first match wins: ``model_args`` ``api_base``/``base_url`` (a
 keyword lands there), then ``invoker_config`` ``api_base``/``base_url``, then the provider's environment
 variables (``OPENAI_BASE_URL``, ...), then the provider's default. Keys follow the same order. Environment
 variables are read at call time (never at import) and keys are never logged."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -35,42 +36,100 @@ class ProviderSpec:
     """How to reach one OpenAI-compatible provider."""
 
     name: str
-    api_base: Optional[str]                 # default base URL (None: must be configured)
-    base_env: Tuple[str, ...] = ()          # env vars for the base URL, first set wins
-    key_env: Tuple[str, ...] = ()           # env vars for the API key, first set wins
-    key_required: bool = True               # only enforced against the default api_base
-    local: bool = False                     # a local server: "/v1" is added to a bare host URL
+    api_base: Optional[str]  # default base URL (None: must be configured)
+    base_env: Tuple[str, ...] = ()  # env vars for the base URL, first set wins
+    key_env: Tuple[str, ...] = ()  # env vars for the API key, first set wins
+    key_required: bool = True  # only enforced against the default api_base
+    local: bool = False  # a local server: "/v1" is added to a bare host URL
 
 
-PROVIDERS: Dict[str, ProviderSpec] = {p.name: p for p in (
-    ProviderSpec("openai", "https://api.openai.com/v1", ("OPENAI_BASE_URL", "OPENAI_API_BASE"), ("OPENAI_API_KEY",)),
-    ProviderSpec("azure", None, ("AZURE_API_BASE", "AZURE_OPENAI_ENDPOINT"), ("AZURE_API_KEY", "AZURE_OPENAI_API_KEY")),
-    ProviderSpec("groq", "https://api.groq.com/openai/v1", ("GROQ_API_BASE",), ("GROQ_API_KEY",)),
-    ProviderSpec("mistral", "https://api.mistral.ai/v1", ("MISTRAL_API_BASE",), ("MISTRAL_API_KEY",)),
-    ProviderSpec("openrouter", "https://openrouter.ai/api/v1", ("OPENROUTER_API_BASE",), ("OPENROUTER_API_KEY",)),
-    ProviderSpec("deepseek", "https://api.deepseek.com/v1", ("DEEPSEEK_API_BASE",), ("DEEPSEEK_API_KEY",)),
-    ProviderSpec("xai", "https://api.x.ai/v1", ("XAI_API_BASE",), ("XAI_API_KEY",)),
-    ProviderSpec("together_ai", "https://api.together.xyz/v1", ("TOGETHER_API_BASE", "TOGETHERAI_API_BASE"),
-                 ("TOGETHER_API_KEY", "TOGETHERAI_API_KEY", "TOGETHER_AI_API_KEY")),
-    ProviderSpec("fireworks_ai", "https://api.fireworks.ai/inference/v1", ("FIREWORKS_AI_API_BASE", "FIREWORKS_API_BASE"),
-                 ("FIREWORKS_AI_API_KEY", "FIREWORKS_API_KEY")),
-    ProviderSpec("ollama", "http://localhost:11434/v1", ("OLLAMA_API_BASE", "OLLAMA_HOST"), ("OLLAMA_API_KEY",),
-                 key_required=False, local=True),
-    ProviderSpec("ollama_chat", "http://localhost:11434/v1", ("OLLAMA_API_BASE", "OLLAMA_HOST"), ("OLLAMA_API_KEY",),
-                 key_required=False, local=True),
-    ProviderSpec("hosted_vllm", "http://localhost:8000/v1", ("HOSTED_VLLM_API_BASE", "VLLM_API_BASE"),
-                 ("HOSTED_VLLM_API_KEY", "VLLM_API_KEY"), key_required=False, local=True),
-    ProviderSpec("vllm", "http://localhost:8000/v1", ("VLLM_API_BASE", "HOSTED_VLLM_API_BASE"),
-                 ("VLLM_API_KEY", "HOSTED_VLLM_API_KEY"), key_required=False, local=True),
-    ProviderSpec("lm_studio", "http://localhost:1234/v1", ("LM_STUDIO_API_BASE",), ("LM_STUDIO_API_KEY",),
-                 key_required=False, local=True),
-)}
+PROVIDERS: Dict[str, ProviderSpec] = {
+    p.name: p
+    for p in (
+        ProviderSpec(
+            "openai", "https://api.openai.com/v1", ("OPENAI_BASE_URL", "OPENAI_API_BASE"), ("OPENAI_API_KEY",)
+        ),
+        ProviderSpec(
+            "azure", None, ("AZURE_API_BASE", "AZURE_OPENAI_ENDPOINT"), ("AZURE_API_KEY", "AZURE_OPENAI_API_KEY")
+        ),
+        ProviderSpec("groq", "https://api.groq.com/openai/v1", ("GROQ_API_BASE",), ("GROQ_API_KEY",)),
+        ProviderSpec("mistral", "https://api.mistral.ai/v1", ("MISTRAL_API_BASE",), ("MISTRAL_API_KEY",)),
+        ProviderSpec("openrouter", "https://openrouter.ai/api/v1", ("OPENROUTER_API_BASE",), ("OPENROUTER_API_KEY",)),
+        ProviderSpec("deepseek", "https://api.deepseek.com/v1", ("DEEPSEEK_API_BASE",), ("DEEPSEEK_API_KEY",)),
+        ProviderSpec("xai", "https://api.x.ai/v1", ("XAI_API_BASE",), ("XAI_API_KEY",)),
+        ProviderSpec(
+            "together_ai",
+            "https://api.together.xyz/v1",
+            ("TOGETHER_API_BASE", "TOGETHERAI_API_BASE"),
+            ("TOGETHER_API_KEY", "TOGETHERAI_API_KEY", "TOGETHER_AI_API_KEY"),
+        ),
+        ProviderSpec(
+            "fireworks_ai",
+            "https://api.fireworks.ai/inference/v1",
+            ("FIREWORKS_AI_API_BASE", "FIREWORKS_API_BASE"),
+            ("FIREWORKS_AI_API_KEY", "FIREWORKS_API_KEY"),
+        ),
+        ProviderSpec(
+            "ollama",
+            "http://localhost:11434/v1",
+            ("OLLAMA_API_BASE", "OLLAMA_HOST"),
+            ("OLLAMA_API_KEY",),
+            key_required=False,
+            local=True,
+        ),
+        ProviderSpec(
+            "ollama_chat",
+            "http://localhost:11434/v1",
+            ("OLLAMA_API_BASE", "OLLAMA_HOST"),
+            ("OLLAMA_API_KEY",),
+            key_required=False,
+            local=True,
+        ),
+        ProviderSpec(
+            "hosted_vllm",
+            "http://localhost:8000/v1",
+            ("HOSTED_VLLM_API_BASE", "VLLM_API_BASE"),
+            ("HOSTED_VLLM_API_KEY", "VLLM_API_KEY"),
+            key_required=False,
+            local=True,
+        ),
+        ProviderSpec(
+            "vllm",
+            "http://localhost:8000/v1",
+            ("VLLM_API_BASE", "HOSTED_VLLM_API_BASE"),
+            ("VLLM_API_KEY", "HOSTED_VLLM_API_KEY"),
+            key_required=False,
+            local=True,
+        ),
+        ProviderSpec(
+            "lm_studio",
+            "http://localhost:1234/v1",
+            ("LM_STUDIO_API_BASE",),
+            ("LM_STUDIO_API_KEY",),
+            key_required=False,
+            local=True,
+        ),
+    )
+}
 OPENAI_COMPATIBLE = frozenset(PROVIDERS)
 AZURE_DEFAULT_API_VERSION = "2024-10-21"
 # provider prefixes stripped when `invoker: openai` is forced on a name routed elsewhere
-KNOWN_PREFIXES = OPENAI_COMPATIBLE | {"anthropic", "gemini", "vertex_ai", "bedrock", "cohere", "huggingface",
-                                      "replicate", "perplexity", "cerebras", "sambanova", "nvidia_nim",
-                                      "custom_openai", "text-completion-openai", "litellm_proxy"}
+KNOWN_PREFIXES = OPENAI_COMPATIBLE | {
+    "anthropic",
+    "gemini",
+    "vertex_ai",
+    "bedrock",
+    "cohere",
+    "huggingface",
+    "replicate",
+    "perplexity",
+    "cerebras",
+    "sambanova",
+    "nvidia_nim",
+    "custom_openai",
+    "text-completion-openai",
+    "litellm_proxy",
+}
 _BARE_OPENAI = re.compile(r"^(gpt-|o\d|chatgpt-|text-|davinci|babbage|ft:|omni-|codex-|computer-use-|gpt\d)")
 _TEST_NAMES = frozenset({"test", "lllm/test"})
 LITELLM_HINT = "pip install 'lllm[litellm]'"
@@ -115,7 +174,8 @@ def route(model: str) -> Tuple[str, str, str]:
         raise ConfigError(
             f"Model '{model}' is not served by a native invoker (OpenAI-compatible: openai/…, gpt-*, o1*/o3*/o4*, "
             f"{', '.join(p + '/…' for p in sorted(OPENAI_COMPATIBLE - {'openai'}))}; Anthropic: anthropic/…, "
-            f"claude-*; offline: test). Other providers go through LiteLLM: {LITELLM_HINT}")
+            f"claude-*; offline: test). Other providers go through LiteLLM: {LITELLM_HINT}"
+        )
     prefix, sep, rest = model.partition("/")
     return ("litellm", prefix if sep else "", model)
 
@@ -137,6 +197,7 @@ def openai_target(model: str) -> Tuple[str, str]:
 # Endpoint resolution (called per request; the built URL and headers are cached)
 # ---------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Endpoint:
     """Where a request goes: URL and headers (which hold the key: never log or record them)."""
@@ -144,7 +205,7 @@ class Endpoint:
     provider: str
     url: str
     headers: Mapping[str, str]
-    official: bool          # the provider's own default API host (e.g. api.openai.com)
+    official: bool  # the provider's own default API host (e.g. api.openai.com)
 
 
 _endpoints: Dict[Tuple[Any, ...], Endpoint] = {}
@@ -165,9 +226,16 @@ def _normalise_base(base: str, local: bool) -> str:
     return base
 
 
-def resolve_endpoint(provider: str, wire_model: str, *, api_base: Optional[str] = None,
-                     api_key: Optional[str] = None, extra_headers: Optional[Mapping[str, str]] = None,
-                     api_version: Optional[str] = None, path: str = "/chat/completions") -> Endpoint:
+def resolve_endpoint(
+    provider: str,
+    wire_model: str,
+    *,
+    api_base: Optional[str] = None,
+    api_key: Optional[str] = None,
+    extra_headers: Optional[Mapping[str, str]] = None,
+    api_version: Optional[str] = None,
+    path: str = "/chat/completions",
+) -> Endpoint:
     """URL and headers for a call; ``api_base``/``api_key`` from the caller (model_args), else the env.
 
     A provider that needs a key and has none raises a fatal ProviderError naming the env var."""
@@ -176,18 +244,31 @@ def resolve_endpoint(provider: str, wire_model: str, *, api_base: Optional[str] 
     key = api_key or _env(spec.key_env)
     if provider == "azure":
         api_version = api_version or os.environ.get("AZURE_API_VERSION") or AZURE_DEFAULT_API_VERSION
-    cache_key = (provider, base, key, path, api_version, wire_model if provider == "azure" else None,
-                 tuple(sorted(extra_headers.items())) if extra_headers else None)
+    cache_key = (
+        provider,
+        base,
+        key,
+        path,
+        api_version,
+        wire_model if provider == "azure" else None,
+        tuple(sorted(extra_headers.items())) if extra_headers else None,
+    )
     ep = _endpoints.get(cache_key)
     if ep is not None:
         return ep
     if not base:
-        raise ProviderError(f"No API base URL for provider '{provider}': set {' or '.join(spec.base_env)} "
-                            f"or pass model_args['api_base'].", provider=provider)
+        raise ProviderError(
+            f"No API base URL for provider '{provider}': set {' or '.join(spec.base_env)} "
+            f"or pass model_args['api_base'].",
+            provider=provider,
+        )
     official = spec.api_base is not None and base.rstrip("/") == spec.api_base and not spec.local
     if not key and spec.key_required and (official or provider == "azure"):
-        raise ProviderError(f"No API key for provider '{provider}': set the environment variable "
-                            f"{' or '.join(spec.key_env)} or pass model_args['api_key'].", provider=provider)
+        raise ProviderError(
+            f"No API key for provider '{provider}': set the environment variable "
+            f"{' or '.join(spec.key_env)} or pass model_args['api_key'].",
+            provider=provider,
+        )
     base = _normalise_base(base, spec.local)
     headers: Dict[str, str] = {"Content-Type": "application/json"}
     if provider == "azure":
@@ -227,8 +308,9 @@ def invoker_settings(config: Optional[Dict[str, Any]]) -> Dict[str, Any]:
         if alias in out:
             value = out.pop(alias)
             if out.get(key) is not None and value is not None and out[key] != value:
-                raise ConfigError(f"invoker_config sets both '{alias}' ({value!r}) and '{key}' ({out[key]!r}); "
-                                  f"keep one.")
+                raise ConfigError(
+                    f"invoker_config sets both '{alias}' ({value!r}) and '{key}' ({out[key]!r}); keep one."
+                )
             if out.get(key) is None:
                 out[key] = value
     return out
@@ -242,14 +324,17 @@ def check_invoker_config(invoker: str, config: Any, owner: str) -> None:
         raise ConfigError(f"{owner}: invoker_config must be a mapping, got {type(config).__name__}")
     unknown = sorted(k for k in config if k not in INVOKER_CONFIG_KEYS and k not in _CONFIG_ALIASES)
     if unknown:
-        raise ConfigError(f"{owner}: invoker_config key(s) {unknown} are not read by the '{invoker}' invoker "
-                          f"(it reads {sorted([*INVOKER_CONFIG_KEYS, *_CONFIG_ALIASES])}). Request options such "
-                          f"as timeout go in model_args, e.g. global: {{model_args: {{timeout: 30}}}}.")
+        raise ConfigError(
+            f"{owner}: invoker_config key(s) {unknown} are not read by the '{invoker}' invoker "
+            f"(it reads {sorted([*INVOKER_CONFIG_KEYS, *_CONFIG_ALIASES])}). Request options such "
+            f"as timeout go in model_args, e.g. global: {{model_args: {{timeout: 30}}}}."
+        )
 
 
 # ---------------------------------------------------------------------------------------------
 # AutoInvoker and the built-in registrations
 # ---------------------------------------------------------------------------------------------
+
 
 class AutoInvoker(BaseInvoker):
     """Dispatches each call by model name (``route``) to a cached invoker of the routed kind."""
@@ -277,21 +362,39 @@ class AutoInvoker(BaseInvoker):
                     self._invokers[name] = inv
         return inv
 
-    def call(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
-             parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-             metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-             stream_handler: Optional["BaseStreamHandler"] = None, *,
-             functions: Optional[List["Function"]] = None) -> InvokeResult:
-        return self.invoker_for(model, model_args).call(dialog, model, model_args, parser_args, responder, metadata,
-                                                        api_type, stream_handler, functions=functions)
+    def call(
+        self,
+        dialog: "Dialog",
+        model: str,
+        model_args: Optional[Dict[str, Any]] = None,
+        parser_args: Optional[Dict[str, Any]] = None,
+        responder: str = "assistant",
+        metadata: Optional[Dict[str, Any]] = None,
+        api_type: APITypes = APITypes.COMPLETION,
+        stream_handler: Optional["BaseStreamHandler"] = None,
+        *,
+        functions: Optional[List["Function"]] = None,
+    ) -> InvokeResult:
+        return self.invoker_for(model, model_args).call(
+            dialog, model, model_args, parser_args, responder, metadata, api_type, stream_handler, functions=functions
+        )
 
-    async def acall(self, dialog: "Dialog", model: str, model_args: Optional[Dict[str, Any]] = None,
-                    parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-                    metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-                    stream_handler: Optional["BaseStreamHandler"] = None, *,
-                    functions: Optional[List["Function"]] = None) -> InvokeResult:
-        return await self.invoker_for(model, model_args).acall(dialog, model, model_args, parser_args, responder,
-                                                               metadata, api_type, stream_handler, functions=functions)
+    async def acall(
+        self,
+        dialog: "Dialog",
+        model: str,
+        model_args: Optional[Dict[str, Any]] = None,
+        parser_args: Optional[Dict[str, Any]] = None,
+        responder: str = "assistant",
+        metadata: Optional[Dict[str, Any]] = None,
+        api_type: APITypes = APITypes.COMPLETION,
+        stream_handler: Optional["BaseStreamHandler"] = None,
+        *,
+        functions: Optional[List["Function"]] = None,
+    ) -> InvokeResult:
+        return await self.invoker_for(model, model_args).acall(
+            dialog, model, model_args, parser_args, responder, metadata, api_type, stream_handler, functions=functions
+        )
 
     def classify_error(self, exc: BaseException) -> Optional[str]:
         kind = classify_exception(exc)
@@ -322,11 +425,13 @@ class AutoInvoker(BaseInvoker):
 
 def _build_openai(config: Dict[str, Any]) -> BaseInvoker:
     from lllm.invokers.openai import OpenAIInvoker
+
     return OpenAIInvoker(invoker_settings(config))
 
 
 def _build_anthropic(config: Dict[str, Any]) -> BaseInvoker:
     from lllm.invokers.anthropic import AnthropicInvoker
+
     return AnthropicInvoker(invoker_settings(config))
 
 
@@ -334,22 +439,41 @@ def _build_litellm(config: Dict[str, Any]) -> BaseInvoker:
     if importlib.util.find_spec("litellm") is None:
         raise ConfigError(f"The 'litellm' invoker needs LiteLLM, which is not installed: {LITELLM_HINT}")
     from lllm.invokers.litellm import LiteLLMInvoker
+
     return LiteLLMInvoker(invoker_settings(config))
 
 
 def _build_test(config: Dict[str, Any]) -> BaseInvoker:
     from lllm.invokers.offline import TestInvoker
+
     return TestInvoker(config)
 
 
 def register_builtin_invokers() -> None:
     """Register auto/openai/anthropic/litellm/test unless a user registration already took the name."""
-    for name, builder in (("auto", AutoInvoker), ("openai", _build_openai), ("anthropic", _build_anthropic),
-                          ("litellm", _build_litellm), ("test", _build_test)):
+    for name, builder in (
+        ("auto", AutoInvoker),
+        ("openai", _build_openai),
+        ("anthropic", _build_anthropic),
+        ("litellm", _build_litellm),
+        ("test", _build_test),
+    ):
         if name not in _BUILDERS:
             register_invoker(name, builder)
 
 
-__all__ = ["route", "native_route", "invoker_settings", "check_invoker_config", "INVOKER_CONFIG_KEYS",
-           "openai_target", "resolve_endpoint", "Endpoint", "ProviderSpec", "PROVIDERS", "OPENAI_COMPATIBLE",
-           "AutoInvoker", "register_builtin_invokers"]
+__all__ = [
+    "route",
+    "native_route",
+    "invoker_settings",
+    "check_invoker_config",
+    "INVOKER_CONFIG_KEYS",
+    "openai_target",
+    "resolve_endpoint",
+    "Endpoint",
+    "ProviderSpec",
+    "PROVIDERS",
+    "OPENAI_COMPATIBLE",
+    "AutoInvoker",
+    "register_builtin_invokers",
+]

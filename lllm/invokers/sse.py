@@ -5,6 +5,7 @@
 iterable of bytes), parses each ``data`` as JSON, stops at ``[DONE]`` or a terminal event,
 and raises a transient ``lllm.errors.ProviderError`` when the stream is cut short or
 carries data that is not JSON, so the agent loop can retry the call."""
+
 from __future__ import annotations
 
 import json
@@ -44,7 +45,7 @@ class SSEDecoder:
         if end < 0:
             self._buf = buf
             return []
-        complete, self._buf = buf[:end + 1], buf[end + 1:]
+        complete, self._buf = buf[: end + 1], buf[end + 1 :]
         return self._lines(complete.splitlines())
 
     def flush(self) -> List[Tuple[str, bytes]]:
@@ -91,8 +92,9 @@ def _source(resp: Any) -> AsyncIterable[bytes]:
     return source
 
 
-async def aiter_sse(resp: Any, *, provider: str = "", terminal_events: Tuple[str, ...] = (),
-                    require_end: bool = True) -> AsyncIterator[Tuple[str, Any]]:
+async def aiter_sse(
+    resp: Any, *, provider: str = "", terminal_events: Tuple[str, ...] = (), require_end: bool = True
+) -> AsyncIterator[Tuple[str, Any]]:
     """Yield ``(event, json_data)`` from an SSE body until ``data: [DONE]`` or a ``terminal_events``
     event (which is yielded). Without either, a stream that ends is "cut" (transient error)
     unless ``require_end`` is false; a partial trailing event is always "cut"."""
@@ -109,8 +111,9 @@ async def aiter_sse(resp: Any, *, provider: str = "", terminal_events: Tuple[str
     except ProviderError:
         raise
     except Exception as e:  # connection reset / payload error / timeout while reading the body
-        raise ProviderError(f"{label} stream was cut while reading: {type(e).__name__}: {e}",
-                            kind="transient", provider=provider) from e
+        raise ProviderError(
+            f"{label} stream was cut while reading: {type(e).__name__}: {e}", kind="transient", provider=provider
+        ) from e
     for event, data in dec.flush():  # a last line held back (e.g. a trailing CR)
         if data == _DONE:
             return
@@ -118,12 +121,14 @@ async def aiter_sse(resp: Any, *, provider: str = "", terminal_events: Tuple[str
         if event in terminal_events:
             return
     if dec.pending:
-        raise ProviderError(f"{label} stream was cut mid-event (connection closed before the event ended)",
-                            kind="transient", provider=provider)
+        raise ProviderError(
+            f"{label} stream was cut mid-event (connection closed before the event ended)",
+            kind="transient",
+            provider=provider,
+        )
     if require_end:
         ends = "'data: [DONE]'" + (f" or a {'/'.join(terminal_events)} event" if terminal_events else "")
-        raise ProviderError(f"{label} stream was cut: it ended without {ends}", kind="transient",
-                            provider=provider)
+        raise ProviderError(f"{label} stream was cut: it ended without {ends}", kind="transient", provider=provider)
 
 
 def _loads(data: bytes, label: str, event: str, provider: str) -> Any:
@@ -131,8 +136,11 @@ def _loads(data: bytes, label: str, event: str, provider: str) -> Any:
         return json.loads(data)
     except ValueError as e:
         snippet = data[:200].decode("utf-8", "replace")
-        raise ProviderError(f"{label} stream sent invalid (non-JSON) data in event '{event}': {snippet!r} ({e})",
-                            kind="transient", provider=provider) from e
+        raise ProviderError(
+            f"{label} stream sent invalid (non-JSON) data in event '{event}': {snippet!r} ({e})",
+            kind="transient",
+            provider=provider,
+        ) from e
 
 
 __all__ = ["SSEDecoder", "aiter_sse"]

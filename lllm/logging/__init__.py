@@ -1,5 +1,6 @@
 """Logging: terminal output (``setup_logging``, §9.4), the session store (``LogStore``, §9.1–9.3),
 replay and tracing. Names are imported on first use, so ``import lllm.logging`` stays cheap."""
+
 from __future__ import annotations
 
 import importlib
@@ -9,15 +10,30 @@ from typing import TYPE_CHECKING, Any
 from lllm.logging.redact import REDACTED, redact
 
 _EXPORTS = {
-    "setup_logging": "terminal", "ColoredFormatter": "terminal", "LOGGER_NAMES": "terminal",
-    "LogBackend": "backends", "IndexedBackend": "backends", "SessionQuery": "backends",
-    "LocalFileBackend": "backends", "SQLiteBackend": "backends", "NoOpBackend": "backends",
-    "Lease": "backends", "LogStoreError": "backends",
+    "setup_logging": "terminal",
+    "ColoredFormatter": "terminal",
+    "LOGGER_NAMES": "terminal",
+    "LogBackend": "backends",
+    "IndexedBackend": "backends",
+    "SessionQuery": "backends",
+    "LocalFileBackend": "backends",
+    "SQLiteBackend": "backends",
+    "NoOpBackend": "backends",
+    "Lease": "backends",
+    "LogStoreError": "backends",
     "PostgresBackend": "postgres",
-    "LogStore": "store", "SessionSummary": "store", "SessionRecord": "store", "STORE_SCHEMA_VERSION": "store",
-    "local_store": "store", "sqlite_store": "store", "noop_store": "store", "postgres_store": "store",
-    "ReplayInvoker": "replay", "rerun": "replay",
-    "enable_tracing": "tracing", "disable_tracing": "tracing",
+    "LogStore": "store",
+    "SessionSummary": "store",
+    "SessionRecord": "store",
+    "STORE_SCHEMA_VERSION": "store",
+    "local_store": "store",
+    "sqlite_store": "store",
+    "noop_store": "store",
+    "postgres_store": "store",
+    "ReplayInvoker": "replay",
+    "rerun": "replay",
+    "enable_tracing": "tracing",
+    "disable_tracing": "tracing",
 }
 
 __all__ = sorted([*_EXPORTS, "redact", "REDACTED"])

@@ -8,6 +8,7 @@ so ``LogStore.list_sessions`` becomes one query instead of a read of every entry
 Every storing backend also keeps leases (``acquire_lease``/``release_lease``/``get_lease``): a holder
 id and an expiry per key, in a namespace of their own, taken atomically across threads and processes.
 Batches use them so that two runners of one batch never run the same task at once."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,9 @@ def is_segment(value: Any) -> bool:
 def validate_key(key: str) -> str:
     """``key`` itself if it is ``/``-joined segments (``is_segment``), else ``ValueError``."""
     if not isinstance(key, str) or not all(is_segment(s) for s in key.split("/")):
-        raise ValueError(f"Invalid log key {key!r}: use '/'-joined segments of [A-Za-z0-9._-], "
-                         f"without '..' and other than '.'")
+        raise ValueError(
+            f"Invalid log key {key!r}: use '/'-joined segments of [A-Za-z0-9._-], without '..' and other than '.'"
+        )
     return key
 
 
@@ -170,8 +172,10 @@ def index_conditions(query: SessionQuery, placeholder: str) -> Tuple[List[str], 
 
 def index_select(where: List[str], params: List[Any], limit: Optional[int], placeholder: str) -> Tuple[str, List[Any]]:
     """The stored index entries matching ``where``, newest first, then ``limit``."""
-    sql = (f"SELECT kv.value FROM lllm_session_index s JOIN lllm_kv kv ON kv.key = s.key "
-           f"WHERE {' AND '.join(where)} ORDER BY s.ts DESC, s.session_id DESC")
+    sql = (
+        f"SELECT kv.value FROM lllm_session_index s JOIN lllm_kv kv ON kv.key = s.key "
+        f"WHERE {' AND '.join(where)} ORDER BY s.ts DESC, s.session_id DESC"
+    )
     if limit is not None:
         return f"{sql} LIMIT {placeholder}", [*params, limit]
     return sql, params
@@ -191,15 +195,17 @@ class LocalFileBackend(LogBackend):
     def __init__(self, root: Union[str, os.PathLike]):
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
-            kind = "an SQLite database: open it with sqlite_store(path)" if _is_sqlite_file(self.root) else \
-                "a file"
-            raise LogStoreError(f"The JSON store path '{self.root}' is {kind}, not a folder; it was left untouched. "
-                                f"Pass a folder (new or existing) for a JSON store, or a .db file for SQLite.")
+            kind = "an SQLite database: open it with sqlite_store(path)" if _is_sqlite_file(self.root) else "a file"
+            raise LogStoreError(
+                f"The JSON store path '{self.root}' is {kind}, not a folder; it was left untouched. "
+                f"Pass a folder (new or existing) for a JSON store, or a .db file for SQLite."
+            )
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise LogStoreError(f"Cannot create the JSON store folder '{self.root}': {e.strerror or e}. "
-                                f"Pass a folder you can write to.") from e
+            raise LogStoreError(
+                f"Cannot create the JSON store folder '{self.root}': {e.strerror or e}. Pass a folder you can write to."
+            ) from e
         self._lease_mutex = threading.Lock()
 
     def _path(self, key: str) -> Path:
@@ -223,7 +229,7 @@ class LocalFileBackend(LogBackend):
         for dirpath, dirnames, filenames in os.walk(start):
             rel = os.path.relpath(dirpath, self.root)
             rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-            dirnames[:] = [d for d in dirnames if is_segment(d) and (rel + d).startswith(prefix[:len(rel + d)])]
+            dirnames[:] = [d for d in dirnames if is_segment(d) and (rel + d).startswith(prefix[: len(rel + d)])]
             keys += [rel + n for n in filenames if is_segment(n) and (rel + n).startswith(prefix)]
         return sorted(keys)
 
@@ -242,6 +248,7 @@ class LocalFileBackend(LogBackend):
     def _lease_lock(self) -> Iterator[None]:
         """Exclusive across threads (the mutex) and processes (``flock`` on ``~leases.lock``)."""
         import fcntl
+
         with self._lease_mutex:
             fd = os.open(self.root / "~leases.lock", os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -364,8 +371,9 @@ class SQLiteBackend(IndexedBackend):
         try:
             self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as e:
-            raise LogStoreError(f"Cannot open the SQLite store '{self.path}': {e}. Pass a file path you can "
-                                f"write to.") from e
+            raise LogStoreError(
+                f"Cannot open the SQLite store '{self.path}': {e}. Pass a file path you can write to."
+            ) from e
         try:
             with self._lock:
                 self._conn.execute("PRAGMA journal_mode=WAL")
@@ -375,7 +383,8 @@ class SQLiteBackend(IndexedBackend):
                     if version > SQL_SCHEMA_VERSION:
                         raise LogStoreError(
                             f"The SQLite store '{self.path}' has table schema version {version}, newer than this "
-                            f"lllm supports ({SQL_SCHEMA_VERSION}); upgrade lllm to open it.")
+                            f"lllm supports ({SQL_SCHEMA_VERSION}); upgrade lllm to open it."
+                        )
                     for statement in _SQLITE_SCHEMA.split(";"):
                         if statement.strip():
                             c.execute(statement)
@@ -383,9 +392,11 @@ class SQLiteBackend(IndexedBackend):
                         c.execute(f"PRAGMA user_version = {SQL_SCHEMA_VERSION}")
         except sqlite3.DatabaseError as e:
             self._conn.close()
-            raise LogStoreError(f"The SQLite store '{self.path}' cannot be used: {e}. It was left untouched; "
-                                f"point the store at a new file (e.g. sessions.db), or at a folder for a JSON "
-                                f"store.") from e
+            raise LogStoreError(
+                f"The SQLite store '{self.path}' cannot be used: {e}. It was left untouched; "
+                f"point the store at a new file (e.g. sessions.db), or at a folder for a JSON "
+                f"store."
+            ) from e
         except BaseException:
             self._conn.close()
             raise
@@ -440,17 +451,22 @@ class SQLiteBackend(IndexedBackend):
         with self._write() as c:
             c.execute("INSERT OR REPLACE INTO lllm_kv (key, value) VALUES (?, ?)", (key, bytes(data)))
             self._unindex(c, key)
-            c.execute("INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts) "
-                      "VALUES (?, ?, ?, ?, ?, ?)",
-                      (key, partition, entry["session_id"], entry.get("tactic_path"), entry.get("state"), ts))
-            c.executemany("INSERT INTO lllm_session_tags (key, partition, name, value, ts) VALUES (?, ?, ?, ?, ?)",
-                          [(key, partition, k, v, ts) for k, v in (entry.get("tags") or {}).items()])
+            c.execute(
+                "INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (key, partition, entry["session_id"], entry.get("tactic_path"), entry.get("state"), ts),
+            )
+            c.executemany(
+                "INSERT INTO lllm_session_tags (key, partition, name, value, ts) VALUES (?, ?, ?, ?, ?)",
+                [(key, partition, k, v, ts) for k, v in (entry.get("tags") or {}).items()],
+            )
 
     def query_index(self, query: SessionQuery) -> List[bytes]:
         where, params = index_conditions(query, "?")
         for name, value in query.tags.items():
-            where.append("s.key IN (SELECT t.key FROM lllm_session_tags t "
-                         "WHERE t.partition = ? AND t.name = ? AND t.value = ?)")
+            where.append(
+                "s.key IN (SELECT t.key FROM lllm_session_tags t WHERE t.partition = ? AND t.name = ? AND t.value = ?)"
+            )
             params += [query.partition, name, value]
         sql, params = index_select(where, params, query.limit, "?")
         return [bytes(r[0]) for r in self._read(sql, tuple(params))]
@@ -460,10 +476,12 @@ class SQLiteBackend(IndexedBackend):
         check_lease_args(holder, ttl)
         now = time.time()
         with self._write() as c:
-            c.execute("INSERT INTO lllm_leases (key, holder, expires_at) VALUES (?, ?, ?) "
-                      "ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
-                      "WHERE lllm_leases.holder = excluded.holder OR lllm_leases.expires_at <= ?",
-                      (key, holder, now + ttl, now))
+            c.execute(
+                "INSERT INTO lllm_leases (key, holder, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+                "WHERE lllm_leases.holder = excluded.holder OR lllm_leases.expires_at <= ?",
+                (key, holder, now + ttl, now),
+            )
             return c.execute("SELECT changes()").fetchone()[0] == 1
 
     def release_lease(self, key: str, holder: str) -> None:
@@ -486,11 +504,15 @@ class SQLiteBackend(IndexedBackend):
 def _check_sqlite_path(path: Path) -> None:
     """Refuse, before SQLite opens it, a path that is a folder or a non-empty file that is not SQLite."""
     if path.is_dir():
-        raise LogStoreError(f"The SQLite store path '{path}' is a folder. Pass a file path (e.g. "
-                            f"'{path / 'sessions.db'}'), or use local_store('{path}') for a JSON store in it.")
+        raise LogStoreError(
+            f"The SQLite store path '{path}' is a folder. Pass a file path (e.g. "
+            f"'{path / 'sessions.db'}'), or use local_store('{path}') for a JSON store in it."
+        )
     if path.is_file() and path.stat().st_size > 0 and not _is_sqlite_file(path):
-        raise LogStoreError(f"The SQLite store path '{path}' is not an SQLite database (it was left untouched). "
-                            f"Point the store at a new file (e.g. sessions.db), or at a folder for a JSON store.")
+        raise LogStoreError(
+            f"The SQLite store path '{path}' is not an SQLite database (it was left untouched). "
+            f"Point the store at a new file (e.g. sessions.db), or at a folder for a JSON store."
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -518,8 +540,10 @@ class NoOpBackend(LogBackend):
         validate_key(key)
 
     def _no_leases(self) -> LogStoreError:
-        return LogStoreError("The no-op store records nothing, so it keeps no leases and cannot resume or share a "
-                             "batch: use sqlite_store, local_store or postgres_store.")
+        return LogStoreError(
+            "The no-op store records nothing, so it keeps no leases and cannot resume or share a "
+            "batch: use sqlite_store, local_store or postgres_store."
+        )
 
     def acquire_lease(self, key: str, holder: str, ttl: float) -> bool:
         raise self._no_leases()
@@ -534,6 +558,18 @@ class NoOpBackend(LogBackend):
         return "NoOpBackend()"
 
 
-__all__ = ["LogBackend", "IndexedBackend", "SessionQuery", "LocalFileBackend", "SQLiteBackend", "NoOpBackend",
-           "Lease", "LogStoreError", "SQL_SCHEMA_VERSION", "check_lease_args", "validate_key", "validate_prefix",
-           "is_segment"]
+__all__ = [
+    "LogBackend",
+    "IndexedBackend",
+    "SessionQuery",
+    "LocalFileBackend",
+    "SQLiteBackend",
+    "NoOpBackend",
+    "Lease",
+    "LogStoreError",
+    "SQL_SCHEMA_VERSION",
+    "check_lease_args",
+    "validate_key",
+    "validate_prefix",
+    "is_segment",
+]

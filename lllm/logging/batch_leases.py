@@ -5,6 +5,7 @@ runs and releases it once the task's session is saved. Another runner of the sam
 whose lease is held and comes back to it later (usually to read its result back from the store). A
 lease whose holder died is taken over: at once when the holder was a process on this machine that no
 longer exists, else when the lease expires."""
+
 from __future__ import annotations
 
 import hashlib
@@ -104,8 +105,11 @@ class BatchLeases:
                 for index in sorted(self._held):
                     try:
                         if not self.store.acquire_lease(self.lease_name(index), self.holder, self.ttl):
-                            logger.warning("batch task %d: its lease expired and another runner took it over "
-                                           "(this runner stalled longer than lease_ttl); it may run twice", index)
+                            logger.warning(
+                                "batch task %d: its lease expired and another runner took it over "
+                                "(this runner stalled longer than lease_ttl); it may run twice",
+                                index,
+                            )
                     except Exception:  # noqa: BLE001 - retried at the next renewal
                         logger.warning("batch task %d: renewing its lease failed", index, exc_info=True)
 

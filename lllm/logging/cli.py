@@ -3,6 +3,7 @@
 Plugged into the ``lllm`` command by ``lllm.cli``. The store is ``--store PATH`` (a ``.db`` file is
 SQLite, a folder is a local JSON store), else ``$LLLM_STORE``, else ``.lllm/sessions.db`` under the
 current directory — the same default ``lllm run`` saves to."""
+
 from __future__ import annotations
 
 import argparse
@@ -22,9 +23,11 @@ def store_path(explicit: Optional[str] = None) -> str:
 def open_store(explicit: Optional[str] = None, runtime: Any = None, create: bool = True) -> Any:
     """The LogStore at ``--store`` / ``$LLLM_STORE`` / the default path."""
     from lllm.logging import local_store, sqlite_store
+
     path = store_path(explicit)
     if not create and not os.path.exists(path):
         from lllm.cli import CLIError
+
         raise CLIError(f"No session store at '{path}': run a tactic with `lllm run` first, or pass --store PATH.")
     if path.endswith((".db", ".sqlite", ".sqlite3")) or path == ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -36,6 +39,7 @@ def open_store(explicit: Optional[str] = None, runtime: Any = None, create: bool
 # sessions
 # ---------------------------------------------------------------------------------------------
 
+
 def _tags(pairs: Optional[List[str]]) -> Optional[Dict[str, str]]:
     if not pairs:
         return None
@@ -44,6 +48,7 @@ def _tags(pairs: Optional[List[str]]) -> Optional[Dict[str, str]]:
         key, sep, value = p.partition("=")
         if not sep or not key:
             from lllm.cli import CLIError
+
             raise CLIError(f"--tag takes KEY=VALUE, got {p!r}")
         out[key] = value
     return out
@@ -69,8 +74,9 @@ def _filters(args: argparse.Namespace) -> Dict[str, Any]:
     return {"tags": tags or None, "after": args.after, "before": args.before, **tactic_filter(args.tactic)}
 
 
-def _matching(store: Any, filters: Dict[str, Any], state: Optional[str] = None,
-              limit: Optional[int] = None) -> List[Any]:
+def _matching(
+    store: Any, filters: Dict[str, Any], state: Optional[str] = None, limit: Optional[int] = None
+) -> List[Any]:
     """Index rows for the filters; a bare tactic name is matched on the rows' ``tactic_name``."""
     name = filters.pop("tactic_name", None)
     if name is None:
@@ -94,10 +100,23 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not rows:
         print("No sessions found.")
         return 0
-    print(_table([[r.session_id, r.tactic_path or r.tactic_name, r.state, f"${r.total_cost:.6f}",
-                   r.agent_call_count, r.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
-                   ",".join(f"{k}={v}" for k, v in sorted(r.tags.items()) if not k.startswith("lllm."))]
-                  for r in rows], ["SESSION", "TACTIC", "STATE", "COST", "CALLS", "TIME (UTC)", "TAGS"]))
+    print(
+        _table(
+            [
+                [
+                    r.session_id,
+                    r.tactic_path or r.tactic_name,
+                    r.state,
+                    f"${r.total_cost:.6f}",
+                    r.agent_call_count,
+                    r.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
+                    ",".join(f"{k}={v}" for k, v in sorted(r.tags.items()) if not k.startswith("lllm.")),
+                ]
+                for r in rows
+            ],
+            ["SESSION", "TACTIC", "STATE", "COST", "CALLS", "TIME (UTC)", "TAGS"],
+        )
+    )
     return 0
 
 
@@ -107,8 +126,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(store.export_session(args.session_id))
         return 0
-    print(f"{session.session_id}  {session.tactic_path}  {session.state}  ${session.total_cost.cost:.6f}"
-          f"  {_seconds(session.started_at, session.ended_at)}")
+    print(
+        f"{session.session_id}  {session.tactic_path}  {session.state}  ${session.total_cost.cost:.6f}"
+        f"  {_seconds(session.started_at, session.ended_at)}"
+    )
     print(f"task: {_clip(repr(session.task), args.full)}")
     if session.error:
         print(f"error: {session.error}")
@@ -133,9 +154,11 @@ def _show_session(session: Any, indent: str, full: bool) -> None:
         for i, a in enumerate(calls):
             traces = [t for ts in a.invoke_traces.values() for t in ts]
             latency = ", ".join(f"{t.latency_s * 1000:.0f} ms" for t in traces)
-            print(f"{indent}agent {name} #{i + 1}: {a.state}, {a.invoke_count} invocation(s) [{latency}], "
-                  f"{sum(len(v) for v in a.interrupts.values())} tool call(s), ${a.cost.cost:.6f}, "
-                  f"{_seconds(a.started_at, a.ended_at)}")
+            print(
+                f"{indent}agent {name} #{i + 1}: {a.state}, {a.invoke_count} invocation(s) [{latency}], "
+                f"{sum(len(v) for v in a.interrupts.values())} tool call(s), ${a.cost.cost:.6f}, "
+                f"{_seconds(a.started_at, a.ended_at)}"
+            )
     for name, dialogs in session.dialogs.items():
         for d in dialogs:
             label = f"{name}/{d['alias']}" if d.get("alias") else name
@@ -146,8 +169,10 @@ def _show_session(session: Any, indent: str, full: bool) -> None:
                 print(f"{indent}  {m['role']:>9}: {_clip((text or calls).strip(), full, 100)}")
     for tool, subs in session.sub_tactic_sessions.items():
         for j, sub in enumerate(subs):
-            print(f"{indent}sub-tactic {tool} #{j + 1}: {sub.tactic_path or sub.tactic_name}, {sub.state}, "
-                  f"${sub.total_cost.cost:.6f}, {_seconds(sub.started_at, sub.ended_at)}")
+            print(
+                f"{indent}sub-tactic {tool} #{j + 1}: {sub.tactic_path or sub.tactic_name}, {sub.state}, "
+                f"${sub.total_cost.cost:.6f}, {_seconds(sub.started_at, sub.ended_at)}"
+            )
             _show_session(sub, indent + "  ", full)
 
 
@@ -177,8 +202,11 @@ def cmd_cost(args: argparse.Namespace) -> int:
     for s in summary["sessions"]:
         by_tactic.setdefault(s["tactic_name"], []).append(s["cost_usd"])
     if by_tactic:
-        print(_table([[t, len(c), f"${sum(c):.6f}"] for t, c in sorted(by_tactic.items())],
-                     ["TACTIC", "SESSIONS", "COST"]))
+        print(
+            _table(
+                [[t, len(c), f"${sum(c):.6f}"] for t, c in sorted(by_tactic.items())], ["TACTIC", "SESSIONS", "COST"]
+            )
+        )
     return 0
 
 
@@ -194,6 +222,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 # replay and batch
 # ---------------------------------------------------------------------------------------------
 
+
 def parse_override(text: str, config: Dict[str, Any]) -> Dict[str, Any]:
     """``a.b.c=value`` as ``{"a.b.c": value}`` for ``rerun(overrides=...)`` (``agent_configs.<name>.key``
     addresses an agent entry by name). Values are read as YAML scalars (``0.2`` is a number, ``true`` a bool).
@@ -202,6 +231,7 @@ def parse_override(text: str, config: Dict[str, Any]) -> Dict[str, Any]:
     from lllm.errors import ConfigError
     from lllm.logging.replay import set_path
     from lllm.packages.yamlsafe import load_yaml
+
     path, sep, raw = text.partition("=")
     keys = [k for k in path.split(".") if k]
     if not sep or not keys:
@@ -217,6 +247,7 @@ def parse_override(text: str, config: Dict[str, Any]) -> Dict[str, Any]:
 def cmd_replay(args: argparse.Namespace) -> int:
     from lllm.cli import CLIError, _jsonable, _runtime, offline_model
     from lllm.logging.replay import rerun
+
     rt = _runtime()
     store = open_store(args.store, runtime=rt, create=False)
     recorded = store.load_session(args.session_id)
@@ -230,34 +261,59 @@ def cmd_replay(args: argparse.Namespace) -> int:
         from lllm.errors import ConfigError
         from lllm.invokers.base import build_invoker
         from lllm.logging.replay import _tactic_class, apply_overrides
+
         try:
             config = apply_overrides(recorded.config, overrides)
         except ConfigError as e:
             raise CLIError(str(e)) from None
-        model = offline_model(args.model, config, _tactic_class(recorded, None, rt))  # a @tactic's agents may name a URL
+        model = offline_model(
+            args.model, config, _tactic_class(recorded, None, rt)
+        )  # a @tactic's agents may name a URL
         invoker = build_invoker({"invoker": "test"}) if model == "test" else build_invoker(config)
         if model == "test":
-            print("No provider key is set: the forked part of the re-run uses LLLM's offline test model.",
-                  file=sys.stderr)
-    new = rerun(recorded, runtime=rt, overrides=overrides, invoker=invoker, log_store=store, model=args.model,
-                tags={"lllm.replay_of": recorded.session_id or ""})
+            print(
+                "No provider key is set: the forked part of the re-run uses LLLM's offline test model.", file=sys.stderr
+            )
+    new = rerun(
+        recorded,
+        runtime=rt,
+        overrides=overrides,
+        invoker=invoker,
+        log_store=store,
+        model=args.model,
+        tags={"lllm.replay_of": recorded.session_id or ""},
+    )
     at = new.metadata.get("diverged_at")
     same = _jsonable(new.delivery) == _jsonable(recorded.delivery)
     if args.json:
-        print(json.dumps({"session_id": new.session_id, "replay_of": recorded.session_id,
-                          "replayed_calls": new.metadata.get("replayed_calls"), "diverged_at": at,
-                          "same_delivery": same, "delivery": _jsonable(new.delivery)}, indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    "session_id": new.session_id,
+                    "replay_of": recorded.session_id,
+                    "replayed_calls": new.metadata.get("replayed_calls"),
+                    "diverged_at": at,
+                    "same_delivery": same,
+                    "delivery": _jsonable(new.delivery),
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return 0
-    print(f"Re-ran {recorded.session_id} as {new.session_id}: {new.metadata.get('replayed_calls')} call(s) "
-          f"answered from the recording.")
+    print(
+        f"Re-ran {recorded.session_id} as {new.session_id}: {new.metadata.get('replayed_calls')} call(s) "
+        f"answered from the recording."
+    )
     if at:
         print(f"Diverged at agent '{at['agent']}', call #{at['call_index'] + 1}; from there on the model answered:")
         print(at["diff"])
     else:
         print("Reproduced exactly." if same else "Every request matched, but the delivery differs.")
-    print("delivery:", new.delivery if isinstance(new.delivery, str) else json.dumps(_jsonable(new.delivery), default=str))
+    print(
+        "delivery:", new.delivery if isinstance(new.delivery, str) else json.dumps(_jsonable(new.delivery), default=str)
+    )
     return 0
-
 
 
 def _read_tasks(path: str) -> List[Any]:
@@ -268,7 +324,7 @@ def _read_tasks(path: str) -> List[Any]:
         if not line:
             continue
         try:
-            tasks.append(json.loads(line) if line[0] in "{[\"" else line)
+            tasks.append(json.loads(line) if line[0] in '{["' else line)
         except json.JSONDecodeError:
             tasks.append(line)
     return tasks
@@ -278,10 +334,17 @@ def batch_record(index: int, outcome: Any) -> Dict[str, Any]:
     """One line of ``lllm batch`` output: ``{"index", "result"}``, or for a failed task
     ``{"index", "error": {"type", "message", "reason"}}``."""
     if isinstance(outcome, BaseException):
-        return {"index": index, "error": {"type": type(outcome).__name__, "message": str(outcome),
-                                          "reason": getattr(outcome, "reason", None)}}
+        return {
+            "index": index,
+            "error": {
+                "type": type(outcome).__name__,
+                "message": str(outcome),
+                "reason": getattr(outcome, "reason", None),
+            },
+        }
     value = outcome.delivery if hasattr(outcome, "delivery") and hasattr(outcome, "agent_sessions") else outcome
     from lllm.core.jsonable import to_json_safe
+
     return {"index": index, "result": to_json_safe(value)}
 
 
@@ -291,6 +354,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from lllm.cli import _runtime, offline_model, tactic_config
     from lllm.core.tactic import build_tactic, use_model
     from lllm.logging.progress import BatchProgress
+
     rt = _runtime()
     node, config = tactic_config(rt, args.tactic, args.config, args.model)
     tasks = _read_tasks(args.tasks)
@@ -300,8 +364,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     progress = BatchProgress(len(tasks), every_s=args.progress_every)
 
     async def run() -> None:
-        async for i, res in tactic.ccall(tasks, max_workers=args.workers, batch_id=args.batch_id,
-                                         return_exceptions=True, return_sessions=True):
+        async for i, res in tactic.ccall(
+            tasks, max_workers=args.workers, batch_id=args.batch_id, return_exceptions=True, return_sessions=True
+        ):
             results[i] = res
             cost = res.total_cost.cost if hasattr(res, "total_cost") else 0.0
             progress.update(isinstance(res, BaseException), cost)
@@ -314,8 +379,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
     for i, res in enumerate(results):
         print(json.dumps(batch_record(i, res), default=str))
     failed = progress.failed
-    print(f"{len(tasks) - failed}/{len(tasks)} succeeded" + (f" (batch id {args.batch_id}; run it again to retry "
-          f"only the failed ones)" if args.batch_id and failed else ""), file=sys.stderr)
+    print(
+        f"{len(tasks) - failed}/{len(tasks)} succeeded"
+        + (
+            f" (batch id {args.batch_id}; run it again to retry only the failed ones)"
+            if args.batch_id and failed
+            else ""
+        ),
+        file=sys.stderr,
+    )
     return 1 if failed else 0
 
 
@@ -323,14 +395,19 @@ def cmd_batch(args: argparse.Namespace) -> int:
 # registration
 # ---------------------------------------------------------------------------------------------
 
+
 def _store_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", help=f"session store: a .db file (SQLite) or a folder (default: $LLLM_STORE or {DEFAULT_STORE})")
+    p.add_argument(
+        "--store", help=f"session store: a .db file (SQLite) or a folder (default: $LLLM_STORE or {DEFAULT_STORE})"
+    )
 
 
 def _filter_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tag", action="append", metavar="KEY=VALUE", help="only sessions with this tag (repeatable)")
-    p.add_argument("--tactic", help="only sessions of this tactic: pkg::name, a URL (pkg.tactics:name) or a bare "
-                                    "name (any package)")
+    p.add_argument(
+        "--tactic",
+        help="only sessions of this tactic: pkg::name, a URL (pkg.tactics:name) or a bare name (any package)",
+    )
     p.add_argument("--batch", metavar="BATCH_ID", help="only sessions of this batch (lllm batch --batch-id)")
     p.add_argument("--after", help="only sessions at or after this ISO time (UTC if naive)")
     p.add_argument("--before", help="only sessions at or before this ISO time (UTC if naive)")
@@ -338,8 +415,11 @@ def _filter_args(p: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> None:
     """Add ``sessions``, ``replay`` and ``batch`` to the ``lllm`` command."""
-    sessions = sub.add_parser("sessions", help="list, show, export, cost and delete recorded sessions",
-                              description="Inspect the recorded tactic sessions.")
+    sessions = sub.add_parser(
+        "sessions",
+        help="list, show, export, cost and delete recorded sessions",
+        description="Inspect the recorded tactic sessions.",
+    )
     ssub = sessions.add_subparsers(dest="sessions_command", metavar="COMMAND", required=True)
     p = ssub.add_parser("list", help="list sessions, newest first", description="List sessions, newest first.")
     _store_arg(p)
@@ -369,23 +449,33 @@ def register(sub: Any) -> None:
     p.add_argument("session_ids", nargs="+", metavar="SESSION_ID")
     p.set_defaults(func=cmd_delete)
 
-    p = sub.add_parser("replay", help="re-run a recorded session offline, or fork it with overrides",
-                       description="Re-run a recorded session. Without overrides every model and tool call is "
-                                   "answered from the recording (exact, offline). With --override/--model the "
-                                   "calls identical to the recording are replayed and the first differing one "
-                                   "and all after go to the model (the offline test model if no key is set).")
+    p = sub.add_parser(
+        "replay",
+        help="re-run a recorded session offline, or fork it with overrides",
+        description="Re-run a recorded session. Without overrides every model and tool call is "
+        "answered from the recording (exact, offline). With --override/--model the "
+        "calls identical to the recording are replayed and the first differing one "
+        "and all after go to the model (the offline test model if no key is set).",
+    )
     _store_arg(p)
     p.add_argument("session_id")
-    p.add_argument("--override", action="append", metavar="KEY.PATH=VALUE",
-                   help="change the recorded config, e.g. agent_configs.writer.system_prompt='Be terse.' (repeatable)")
+    p.add_argument(
+        "--override",
+        action="append",
+        metavar="KEY.PATH=VALUE",
+        help="change the recorded config, e.g. agent_configs.writer.system_prompt='Be terse.' (repeatable)",
+    )
     p.add_argument("--model", help="run every agent on this model from the first difference on")
     p.add_argument("--live", action="store_true", help="send diverging calls to the model even without overrides")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_replay)
 
-    p = sub.add_parser("batch", help="run a tactic over many tasks with a progress bar",
-                       description="Run a tactic on every line of FILE (text, or JSON for typed tasks). With "
-                                   "--batch-id, a re-run after a crash runs only the tasks that did not succeed.")
+    p = sub.add_parser(
+        "batch",
+        help="run a tactic over many tasks with a progress bar",
+        description="Run a tactic on every line of FILE (text, or JSON for typed tasks). With "
+        "--batch-id, a re-run after a crash runs only the tasks that did not succeed.",
+    )
     _store_arg(p)
     p.add_argument("tactic", help="tactic URL, e.g. my_pkg.tactics:writer")
     p.add_argument("tasks", help="a file with one task per line, or - for stdin")
@@ -393,8 +483,13 @@ def register(sub: Any) -> None:
     p.add_argument("--workers", type=int, default=4, help="tasks run at once (default 4)")
     p.add_argument("--config", help="config name (default: the tactic's own or 'default')")
     p.add_argument("--model", help="model for every agent (default: the config's; offline test model if no key)")
-    p.add_argument("--progress-every", type=float, default=10.0, metavar="SECONDS",
-                   help="when stderr is not a terminal, print a progress line this often (default 10)")
+    p.add_argument(
+        "--progress-every",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="when stderr is not a terminal, print a progress line this often (default 10)",
+    )
     p.set_defaults(func=cmd_batch)
 
 

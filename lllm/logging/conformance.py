@@ -16,6 +16,7 @@ empty backend::
 on top of it (round trips, filters, ordering, limits, export, delete, redaction), which exercises
 ``IndexedBackend.query_index`` when the backend has one. Tests that need stored data skip on a
 ``NoOpBackend``."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,28 @@ from lllm.logging.backends import IndexedBackend, LogBackend, LogStoreError, NoO
 from lllm.logging.store import LogStore
 
 BASE_TIME = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
-BAD_KEYS = ["", "/a", "a/", "a//b", "..", "../x", "a/../b", "a/..", "a..b", "a b", "a\\b", "a:b", "ä", "a/b\n",
-            "a*b", "a%b", ".", "./a", "a/.", "a/./b"]
+BAD_KEYS = [
+    "",
+    "/a",
+    "a/",
+    "a//b",
+    "..",
+    "../x",
+    "a/../b",
+    "a/..",
+    "a..b",
+    "a b",
+    "a\\b",
+    "a:b",
+    "ä",
+    "a/b\n",
+    "a*b",
+    "a%b",
+    ".",
+    "./a",
+    "a/.",
+    "a/./b",
+]
 
 
 def needs_storage(backend: LogBackend) -> None:
@@ -46,28 +67,57 @@ def needs_storage(backend: LogBackend) -> None:
         pytest.skip("NoOpBackend stores nothing")
 
 
-def make_session(tactic_name: str = "pair", tactic_path: Optional[str] = "demo::pair", state: str = "success",
-                 started_at: Optional[datetime] = None, cost: float = 0.25, delivery: Any = "done") -> TacticCallSession:
+def make_session(
+    tactic_name: str = "pair",
+    tactic_path: Optional[str] = "demo::pair",
+    state: str = "success",
+    started_at: Optional[datetime] = None,
+    cost: float = 0.25,
+    delivery: Any = "done",
+) -> TacticCallSession:
     """A small but complete session: one agent call with an invoke trace, a tool call and a dialog."""
     when = (started_at or BASE_TIME).timestamp()
-    call = FunctionCall(id="call_1", name="lookup", arguments={"q": "x"}, result={"n": 1}, result_str='{"n": 1}',
-                        duration_s=0.01)
-    reply = Message(role=Roles.ASSISTANT, content="done", name="writer", model="test",
-                    usage={"prompt_tokens": 10, "completion_tokens": 5, "cost": cost})
-    agent = AgentCallSession(agent_name="writer", model="test", state="success", delivery=reply, started_at=when,
-                             ended_at=when + 1)
-    agent.new_invoke_trace(InvokeTrace(step=0, request={"model": "test", "messages": [{"role": "user", "content": "hi"}],
-                                                        "tools": [{"name": "lookup"}]},
-                                       raw_response={"id": "r1"}, message=reply, started_at=when, latency_s=0.5,
-                                       usage=reply.usage))
+    call = FunctionCall(
+        id="call_1", name="lookup", arguments={"q": "x"}, result={"n": 1}, result_str='{"n": 1}', duration_s=0.01
+    )
+    reply = Message(
+        role=Roles.ASSISTANT,
+        content="done",
+        name="writer",
+        model="test",
+        usage={"prompt_tokens": 10, "completion_tokens": 5, "cost": cost},
+    )
+    agent = AgentCallSession(
+        agent_name="writer", model="test", state="success", delivery=reply, started_at=when, ended_at=when + 1
+    )
+    agent.new_invoke_trace(
+        InvokeTrace(
+            step=0,
+            request={"model": "test", "messages": [{"role": "user", "content": "hi"}], "tools": [{"name": "lookup"}]},
+            raw_response={"id": "r1"},
+            message=reply,
+            started_at=when,
+            latency_s=0.5,
+            usage=reply.usage,
+        )
+    )
     agent.interrupt([call], step=0)
     agent.success(reply)
-    dialog = Dialog([Message(role=Roles.SYSTEM, content="You write."), Message(role=Roles.USER, content="hi"), reply],
-                    owner="writer")
-    session = TacticCallSession(tactic_name=tactic_name, tactic_path=tactic_path, state=state, task={"topic": "x"},
-                                config={"global": {"model_name": "test", "model_args": {"max_tokens": 100}}},
-                                dialogs={"writer": [dialog.to_dict()]}, started_at=when, ended_at=when + 2,
-                                environment={"python": "3"})
+    dialog = Dialog(
+        [Message(role=Roles.SYSTEM, content="You write."), Message(role=Roles.USER, content="hi"), reply],
+        owner="writer",
+    )
+    session = TacticCallSession(
+        tactic_name=tactic_name,
+        tactic_path=tactic_path,
+        state=state,
+        task={"topic": "x"},
+        config={"global": {"model_name": "test", "model_args": {"max_tokens": 100}}},
+        dialogs={"writer": [dialog.to_dict()]},
+        started_at=when,
+        ended_at=when + 2,
+        environment={"python": "3"},
+    )
     session.record_agent_call("writer", agent)
     session.delivery = delivery
     if state == "failure":
@@ -202,11 +252,15 @@ class LogBackendConformance:
             th.start()
         for th in threads:
             th.join()
-        assert all(len(w) == 1 and backend.get_lease(f"race/{k}").holder == w[0]  # type: ignore[union-attr]
-                   for k, w in winners.items()), winners
+        assert all(
+            len(w) == 1 and backend.get_lease(f"race/{k}").holder == w[0]  # type: ignore[union-attr]
+            for k, w in winners.items()
+        ), winners
 
-    @pytest.mark.parametrize("holder,ttl", [("", 1), (None, 1), ("A", 0), ("A", -1), ("A", math.nan),
-                                            ("A", math.inf), ("A", True), ("A", "10")])
+    @pytest.mark.parametrize(
+        "holder,ttl",
+        [("", 1), (None, 1), ("A", 0), ("A", -1), ("A", math.nan), ("A", math.inf), ("A", True), ("A", "10")],
+    )
     def test_invalid_lease_arguments_raise_value_error(self, backend: LogBackend, holder: Any, ttl: Any) -> None:
         needs_storage(backend)
         with pytest.raises(ValueError, match="lease"):
@@ -218,16 +272,24 @@ class LogBackendConformance:
     def test_a_backend_without_storage_refuses_leases_clearly(self, backend: LogBackend) -> None:
         if not isinstance(backend, NoOpBackend):
             pytest.skip("the backend stores data")
-        for op in (lambda: backend.acquire_lease("p/l", "A", 1), lambda: backend.release_lease("p/l", "A"),
-                   lambda: backend.get_lease("p/l")):
+        for op in (
+            lambda: backend.acquire_lease("p/l", "A", 1),
+            lambda: backend.release_lease("p/l", "A"),
+            lambda: backend.get_lease("p/l"),
+        ):
             with pytest.raises(LogStoreError, match="no-op store"):
                 op()
 
     def test_indexed_backends_keep_index_rows_in_step_with_their_keys(self, backend: LogBackend) -> None:
         if not isinstance(backend, IndexedBackend):
             pytest.skip("not an IndexedBackend")
-        entry = {"session_id": "s1", "tactic_path": "a::b", "state": "success",
-                 "timestamp": "2024-05-01T12:00:00.000000+00:00", "tags": {"k": "v"}}
+        entry = {
+            "session_id": "s1",
+            "tactic_path": "a::b",
+            "state": "success",
+            "timestamp": "2024-05-01T12:00:00.000000+00:00",
+            "tags": {"k": "v"},
+        }
         backend.put_index("p/index/s1", b"entry-1", "p", entry)
         backend.put_index("p/index/s2", b"entry-2", "p", {**entry, "session_id": "s2", "tags": {}})
         assert backend.get("p/index/s1") == b"entry-1"
@@ -255,8 +317,10 @@ class LogStoreConformance:
         loaded = store.load_session(sid)
         assert loaded.model_dump(mode="json") == {**session.model_dump(mode="json"), "session_id": sid}
         assert loaded.total_cost == session.total_cost and loaded.total_cost.cost == 0.25
-        assert loaded.agent_sessions["writer"][0].invoke_traces[0][0].request == \
-            session.agent_sessions["writer"][0].invoke_traces[0][0].request
+        assert (
+            loaded.agent_sessions["writer"][0].invoke_traces[0][0].request
+            == session.agent_sessions["writer"][0].invoke_traces[0][0].request
+        )
         assert loaded.agent_sessions["writer"][0].interrupts[0][0].arguments == {"q": "x"}
         dialog = Dialog.from_dict(loaded.dialogs["writer"][0])
         assert [m.content for m in dialog.messages] == ["You write.", "hi", "done"]
@@ -269,7 +333,11 @@ class LogStoreConformance:
         store = LogStore(backend)
         sid = store.save_session(make_session(state="failure"))
         record = store.load_session_record(sid)
-        assert record.session.error == "ValueError: boom" and record.traceback is not None and record.traceback.startswith("Traceback")
+        assert (
+            record.session.error == "ValueError: boom"
+            and record.traceback is not None
+            and record.traceback.startswith("Traceback")
+        )
 
     def test_basemodel_delivery_is_stored_as_a_dict_with_its_type(self, backend: LogBackend) -> None:
         needs_storage(backend)
@@ -314,9 +382,15 @@ class LogStoreConformance:
         store = LogStore(backend)
         saved = _save_dataset(store)
         queries: List[Dict[str, Any]] = [
-            {}, {"limit": None}, {"limit": 1}, {"limit": 5},
-            {"tags": {"team": "a"}}, {"tags": {"team": "a", "run": "1"}}, {"tags": {"team": "zz"}},
-            {"tactic_path": "demo::alpha"}, {"tactic_path": "demo::beta", "state": "failure"},
+            {},
+            {"limit": None},
+            {"limit": 1},
+            {"limit": 5},
+            {"tags": {"team": "a"}},
+            {"tags": {"team": "a", "run": "1"}},
+            {"tags": {"team": "zz"}},
+            {"tactic_path": "demo::alpha"},
+            {"tactic_path": "demo::beta", "state": "failure"},
             {"state": "success", "tags": {"team": "b"}, "limit": 3},
             {"after": BASE_TIME + timedelta(minutes=10)},
             {"before": BASE_TIME + timedelta(minutes=10)},
@@ -334,8 +408,12 @@ class LogStoreConformance:
         store = LogStore(backend)
         sid = store.save_session(make_session(cost=0.5), tags={"k": "v"})
         (summary,) = store.list_sessions()
-        assert (summary.session_id, summary.tactic_name, summary.tactic_path, summary.state) == \
-            (sid, "pair", "demo::pair", "success")
+        assert (summary.session_id, summary.tactic_name, summary.tactic_path, summary.state) == (
+            sid,
+            "pair",
+            "demo::pair",
+            "success",
+        )
         assert summary.total_cost == 0.5 and summary.agent_call_count == 1 and summary.tags == {"k": "v"}
         assert summary.timestamp == BASE_TIME
         for bad in (0, -1):
@@ -352,8 +430,10 @@ class LogStoreConformance:
         needs_storage(backend)
         store = LogStore(backend)
         for i in range(120):
-            store.save_session(make_session(cost=0.1234567, started_at=BASE_TIME + timedelta(seconds=i)),
-                               tags={"team": "a" if i % 2 else "b"})
+            store.save_session(
+                make_session(cost=0.1234567, started_at=BASE_TIME + timedelta(seconds=i)),
+                tags={"team": "a" if i % 2 else "b"},
+            )
         summary = store.export_cost_summary(tags={"team": "a"})
         assert summary["session_count"] == 60 and summary["total_cost_usd"] == round(60 * 0.1234567, 6)
         first = summary["sessions"][0]
@@ -387,15 +467,21 @@ class LogStoreConformance:
         monkeypatch.setenv("OPENAI_API_KEY", secret)
         store = LogStore(backend)
         session = make_session()
-        session.config = {"api_key": "sk-other-secret", "model_args": {"max_tokens": 5},
-                          "headers": {"Authorization": f"Bearer {secret}"}}
+        session.config = {
+            "api_key": "sk-other-secret",
+            "model_args": {"max_tokens": 5},
+            "headers": {"Authorization": f"Bearer {secret}"},
+        }
         session.task = f"use {secret}"
         sid = store.save_session(session, metadata={"token": "abc123", "note": secret})
         raw = b"".join(backend.get(k) or b"" for k in backend.list_keys())
         assert secret.encode() not in raw and b"sk-other-secret" not in raw and b"abc123" not in raw
         loaded = store.load_session(sid)
-        assert loaded.config == {"api_key": "[REDACTED]", "model_args": {"max_tokens": 5},
-                                 "headers": {"Authorization": "[REDACTED]"}}
+        assert loaded.config == {
+            "api_key": "[REDACTED]",
+            "model_args": {"max_tokens": 5},
+            "headers": {"Authorization": "[REDACTED]"},
+        }
         assert loaded.task == "use [REDACTED]"
 
     def test_save_error_keeps_the_traceback_of_the_exception(self, backend: LogBackend) -> None:
@@ -415,8 +501,12 @@ class LogStoreConformance:
         assert a.batch_task("nightly run/1", 0) is None
         a.record_batch_task("nightly run/1", 0, "20240501_120000_deadbeef", "0123abcd")
         note = a.batch_task("nightly run/1", 0)
-        assert note is not None and (note["session_id"], note["task_md5"], note["index"], note["schema_version"]) == \
-            ("20240501_120000_deadbeef", "0123abcd", 0, 1)
+        assert note is not None and (note["session_id"], note["task_md5"], note["index"], note["schema_version"]) == (
+            "20240501_120000_deadbeef",
+            "0123abcd",
+            0,
+            1,
+        )
         assert a.batch_task("nightly run/1", 1) is None and a.batch_task("other", 0) is None
         assert b.batch_task("nightly run/1", 0) is None and a.list_sessions() == []  # not a session
         for bad in (-1, True, "0"):
@@ -470,18 +560,29 @@ def _save_dataset(store: LogStore) -> List[Dict[str, Any]]:
     return saved
 
 
-def _expected(saved: List[Dict[str, Any]], tags: Optional[Dict[str, str]] = None, after: Any = None,
-              before: Any = None, tactic_path: Optional[str] = None, state: Optional[str] = None,
-              limit: Optional[int] = 100) -> List[str]:
+def _expected(
+    saved: List[Dict[str, Any]],
+    tags: Optional[Dict[str, str]] = None,
+    after: Any = None,
+    before: Any = None,
+    tactic_path: Optional[str] = None,
+    state: Optional[str] = None,
+    limit: Optional[int] = 100,
+) -> List[str]:
     def utc(t: Any) -> datetime:
         if isinstance(t, str):
             t = datetime.fromisoformat(t.replace("Z", "+00:00"))
         return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
-    rows = [s for s in saved
-            if all(s["tags"].get(k) == v for k, v in (tags or {}).items())
-            and (after is None or s["when"] >= utc(after)) and (before is None or s["when"] <= utc(before))
-            and (tactic_path is None or s["path"] == tactic_path) and (state is None or s["state"] == state)]
+    rows = [
+        s
+        for s in saved
+        if all(s["tags"].get(k) == v for k, v in (tags or {}).items())
+        and (after is None or s["when"] >= utc(after))
+        and (before is None or s["when"] <= utc(before))
+        and (tactic_path is None or s["path"] == tactic_path)
+        and (state is None or s["state"] == state)
+    ]
     rows.sort(key=lambda s: (s["when"], s["id"]), reverse=True)
     return [s["id"] for s in rows][:limit]
 

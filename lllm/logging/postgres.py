@@ -4,6 +4,7 @@ Needs the optional dependency ``psycopg`` 3 (``pip install 'lllm[postgres]'``), 
 ``PostgresBackend`` is created. Keys use the "C" collation so ordering and prefix ranges are bytewise;
 index entries also live in indexed columns (tags as JSONB with a GIN index). Leases expire on the
 server's clock, so runners on machines whose clocks differ still agree."""
+
 from __future__ import annotations
 
 import json
@@ -27,16 +28,16 @@ from lllm.logging.backends import (
 
 _SCHEMA = [
     'CREATE TABLE IF NOT EXISTS lllm_kv (key TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL)',
-    'CREATE TABLE IF NOT EXISTS lllm_session_index ('
+    "CREATE TABLE IF NOT EXISTS lllm_session_index ("
     ' key TEXT COLLATE "C" PRIMARY KEY, partition TEXT COLLATE "C" NOT NULL,'
     ' session_id TEXT COLLATE "C" NOT NULL, tactic_path TEXT COLLATE "C", state TEXT COLLATE "C",'
-    ' ts TEXT COLLATE "C" NOT NULL, tags JSONB NOT NULL DEFAULT \'{}\'::jsonb)',
+    " ts TEXT COLLATE \"C\" NOT NULL, tags JSONB NOT NULL DEFAULT '{}'::jsonb)",
     "CREATE INDEX IF NOT EXISTS lllm_si_ts ON lllm_session_index (partition, ts, session_id)",
     "CREATE INDEX IF NOT EXISTS lllm_si_path ON lllm_session_index (partition, tactic_path, ts, session_id)",
     "CREATE INDEX IF NOT EXISTS lllm_si_state ON lllm_session_index (partition, state, ts, session_id)",
     "CREATE INDEX IF NOT EXISTS lllm_si_tags ON lllm_session_index USING GIN (tags jsonb_path_ops)",
     'CREATE TABLE IF NOT EXISTS lllm_leases (key TEXT COLLATE "C" PRIMARY KEY, holder TEXT NOT NULL,'
-    ' expires_at TIMESTAMPTZ NOT NULL)',
+    " expires_at TIMESTAMPTZ NOT NULL)",
 ]
 # The table schema version (``SQL_SCHEMA_VERSION``); a database without this table is version 1.
 _META = "CREATE TABLE IF NOT EXISTS lllm_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -78,13 +79,18 @@ class PostgresBackend(IndexedBackend):
             row = cur.execute("SELECT value FROM lllm_meta WHERE name = 'schema_version'").fetchone()
             version = int(row[0]) if row else 1
             if version > SQL_SCHEMA_VERSION:
-                raise LogStoreError(f"The PostgreSQL store has table schema version {version}, newer than this lllm "
-                                    f"supports ({SQL_SCHEMA_VERSION}); upgrade lllm to open it.")
+                raise LogStoreError(
+                    f"The PostgreSQL store has table schema version {version}, newer than this lllm "
+                    f"supports ({SQL_SCHEMA_VERSION}); upgrade lllm to open it."
+                )
             for statement in _SCHEMA:
                 cur.execute(statement)
             if version < SQL_SCHEMA_VERSION:
-                cur.execute("INSERT INTO lllm_meta (name, value) VALUES ('schema_version', %s) ON CONFLICT (name) "
-                            "DO UPDATE SET value = EXCLUDED.value", (str(SQL_SCHEMA_VERSION),))
+                cur.execute(
+                    "INSERT INTO lllm_meta (name, value) VALUES ('schema_version', %s) ON CONFLICT (name) "
+                    "DO UPDATE SET value = EXCLUDED.value",
+                    (str(SQL_SCHEMA_VERSION),),
+                )
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
@@ -103,8 +109,11 @@ class PostgresBackend(IndexedBackend):
     def put(self, key: str, data: bytes) -> None:
         validate_key(key)
         with self._tx() as cur:
-            cur.execute("INSERT INTO lllm_kv (key, value) VALUES (%s, %s) "
-                        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, bytes(data)))
+            cur.execute(
+                "INSERT INTO lllm_kv (key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                (key, bytes(data)),
+            )
             self._unindex(cur, key)
 
     def get(self, key: str) -> Optional[bytes]:
@@ -116,8 +125,9 @@ class PostgresBackend(IndexedBackend):
     def list_keys(self, prefix: str = "") -> List[str]:
         validate_prefix(prefix)
         with self._tx() as cur:
-            rows = cur.execute("SELECT key FROM lllm_kv WHERE key >= %s AND key < %s ORDER BY key",
-                               (prefix, prefix + _HIGH)).fetchall()
+            rows = cur.execute(
+                "SELECT key FROM lllm_kv WHERE key >= %s AND key < %s ORDER BY key", (prefix, prefix + _HIGH)
+            ).fetchall()
         return [r[0] for r in rows]
 
     def delete(self, key: str) -> None:
@@ -129,15 +139,26 @@ class PostgresBackend(IndexedBackend):
     def put_index(self, key: str, data: bytes, partition: str, entry: Dict[str, Any]) -> None:
         validate_key(key)
         with self._tx() as cur:
-            cur.execute("INSERT INTO lllm_kv (key, value) VALUES (%s, %s) "
-                        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, bytes(data)))
+            cur.execute(
+                "INSERT INTO lllm_kv (key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                (key, bytes(data)),
+            )
             cur.execute(
                 "INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts, tags) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT (key) DO UPDATE SET "
                 "partition = EXCLUDED.partition, session_id = EXCLUDED.session_id, "
                 "tactic_path = EXCLUDED.tactic_path, state = EXCLUDED.state, ts = EXCLUDED.ts, tags = EXCLUDED.tags",
-                (key, partition, entry["session_id"], entry.get("tactic_path"), entry.get("state"),
-                 entry["timestamp"], json.dumps(entry.get("tags") or {})))
+                (
+                    key,
+                    partition,
+                    entry["session_id"],
+                    entry.get("tactic_path"),
+                    entry.get("state"),
+                    entry["timestamp"],
+                    json.dumps(entry.get("tags") or {}),
+                ),
+            )
 
     def query_index(self, query: SessionQuery) -> List[bytes]:
         where, params = index_conditions(query, "%s")
@@ -158,7 +179,8 @@ class PostgresBackend(IndexedBackend):
                 "VALUES (%s, %s, clock_timestamp() + make_interval(secs => %s)) "
                 "ON CONFLICT (key) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at "
                 "WHERE l.holder = EXCLUDED.holder OR l.expires_at <= clock_timestamp() RETURNING l.holder",
-                (key, holder, float(ttl))).fetchone()
+                (key, holder, float(ttl)),
+            ).fetchone()
         return row is not None
 
     def release_lease(self, key: str, holder: str) -> None:
@@ -169,8 +191,9 @@ class PostgresBackend(IndexedBackend):
     def get_lease(self, key: str) -> Optional[Lease]:
         validate_key(key)
         with self._tx() as cur:
-            row = cur.execute("SELECT holder, extract(epoch FROM expires_at) FROM lllm_leases WHERE key = %s",
-                              (key,)).fetchone()
+            row = cur.execute(
+                "SELECT holder, extract(epoch FROM expires_at) FROM lllm_leases WHERE key = %s", (key,)
+            ).fetchone()
         return Lease(row[0], float(row[1])) if row else None
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 
 On a terminal it is a tqdm bar; otherwise (CI logs, files) a plain line every ``every_s`` seconds
 and one at the end, so a long batch shows it is alive without flooding the log."""
+
 from __future__ import annotations
 
 import sys
@@ -12,8 +13,14 @@ from typing import Any, Optional, TextIO
 class BatchProgress:
     """Counts finished tasks of a batch of ``total`` and shows them on ``stream``."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr, tty: Optional[bool] = None,
-                 every_s: float = 10.0, clock: Any = time.monotonic):
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO = sys.stderr,
+        tty: Optional[bool] = None,
+        every_s: float = 10.0,
+        clock: Any = time.monotonic,
+    ):
         self.total, self.stream, self.every_s, self.clock = total, stream, every_s, clock
         self.done = self.failed = 0
         self.cost = 0.0
@@ -24,9 +31,16 @@ class BatchProgress:
             import shutil
 
             from tqdm import tqdm
+
             size = shutil.get_terminal_size((100, 20))  # a new pty may report 0 x 0: tqdm then shows nothing
-            self._bar = tqdm(total=total, file=stream, unit="task", ncols=size.columns or 100,
-                             nrows=size.lines if size.lines > 0 else 20, leave=True)
+            self._bar = tqdm(
+                total=total,
+                file=stream,
+                unit="task",
+                ncols=size.columns or 100,
+                nrows=size.lines if size.lines > 0 else 20,
+                leave=True,
+            )
 
     def update(self, failed: bool = False, cost: float = 0.0) -> None:
         """One more task finished (``failed`` or not), costing ``cost`` USD."""
@@ -46,8 +60,10 @@ class BatchProgress:
         rate = self.done / elapsed
         left = self.total - self.done
         eta = f"{left / rate:.0f}s" if rate > 0 and left else ("0s" if not left else "?")
-        return (f"progress: {self.done}/{self.total} done, {self.failed} failed, {rate:.2f} tasks/s, "
-                f"ETA {eta}, ${self.cost:.6f}")
+        return (
+            f"progress: {self.done}/{self.total} done, {self.failed} failed, {rate:.2f} tasks/s, "
+            f"ETA {eta}, ${self.cost:.6f}"
+        )
 
     def close(self) -> None:
         """Finish the bar, or print the final line."""

@@ -12,6 +12,7 @@ Two rules, on JSON-like values (dicts, lists, scalars):
 
 The names in a JSON Schema ``properties`` map (a tool's parameters) are not fields: a tool parameter
 called ``token`` keeps its schema in the recorded request."""
+
 from __future__ import annotations
 
 from typing import Any, Iterable, List, Optional
@@ -33,9 +34,12 @@ def _redact(value: Any, secrets: List[str], schema_properties: bool = False) -> 
     """``schema_properties``: ``value`` is a JSON Schema ``properties`` map (a tool's parameters), whose
     names are parameter names: a ``token`` parameter's schema is kept, only secret values are hidden."""
     if isinstance(value, dict):
-        return {hide(k, secrets) if isinstance(k, str) else k:
-                REDACTED if _is_secret_field(k, v, schema_properties) else _redact(v, secrets, k == "properties")
-                for k, v in value.items()}
+        return {
+            hide(k, secrets) if isinstance(k, str) else k: REDACTED
+            if _is_secret_field(k, v, schema_properties)
+            else _redact(v, secrets, k == "properties")
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [_redact(v, secrets) for v in value]
     return hide(value, secrets) if isinstance(value, str) else value

@@ -6,6 +6,7 @@ recording: each request must equal a recorded one, or the replay stops with a re
 calls are answered from the recording too, so a replay needs no network and no side effects. Given a
 ``fallback`` invoker, the first request that differs and every one after it go to that invoker
 instead (fork-and-rerun), and the divergence point is reported."""
+
 from __future__ import annotations
 
 import copy
@@ -59,21 +60,30 @@ def _same_message(a: Message, b: Message) -> bool:
         return True
     if a.role != b.role or a.name != b.name or not same(a.content, b.content):
         return False
-    if a.metadata.get("tool_call_id") != b.metadata.get("tool_call_id") or len(a.function_calls) != len(b.function_calls):
+    if a.metadata.get("tool_call_id") != b.metadata.get("tool_call_id") or len(a.function_calls) != len(
+        b.function_calls
+    ):
         return False
-    return all(x.id == y.id and x.name == y.name and same(x.arguments, y.arguments)
-               for x, y in zip(a.function_calls, b.function_calls))
+    return all(
+        x.id == y.id and x.name == y.name and same(x.arguments, y.arguments)
+        for x, y in zip(a.function_calls, b.function_calls)
+    )
 
 
 def _stable_args(model_args: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in model_args.items() if k not in _VOLATILE_ARGS}
 
 
-def canonical_request(model: str, model_args: Dict[str, Any], tools: Iterable[str],
-                      messages: Iterable[Message]) -> Dict[str, Any]:
+def canonical_request(
+    model: str, model_args: Dict[str, Any], tools: Iterable[str], messages: Iterable[Message]
+) -> Dict[str, Any]:
     """The provider-independent form of one invocation, compared between a recording and a re-run."""
-    return {"model": model, "model_args": dict(sorted(_stable_args(model_args).items())),
-            "tools": list(tools), "messages": [canonical_message(m) for m in messages]}
+    return {
+        "model": model,
+        "model_args": dict(sorted(_stable_args(model_args).items())),
+        "tools": list(tools),
+        "messages": [canonical_message(m) for m in messages],
+    }
 
 
 def request_diff(expected: Dict[str, Any], actual: Dict[str, Any], context: int = 3, max_lines: int = 80) -> str:
@@ -136,50 +146,87 @@ class ReplayInvoker(BaseInvoker):
                     tools.append(_Recorded(c))
 
     # -- model calls --------------------------------------------------------------------------
-    def call(self, dialog: Any, model: str, model_args: Optional[Dict[str, Any]] = None,
-             parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-             metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-             stream_handler: Any = None, *, functions: Optional[List[Any]] = None) -> InvokeResult:
+    def call(
+        self,
+        dialog: Any,
+        model: str,
+        model_args: Optional[Dict[str, Any]] = None,
+        parser_args: Optional[Dict[str, Any]] = None,
+        responder: str = "assistant",
+        metadata: Optional[Dict[str, Any]] = None,
+        api_type: APITypes = APITypes.COMPLETION,
+        stream_handler: Any = None,
+        *,
+        functions: Optional[List[Any]] = None,
+    ) -> InvokeResult:
         recorded = self._replayed(dialog, model, model_args, responder, metadata, functions)
         if recorded is not None:
             return recorded
         assert self.fallback is not None  # without one, _replayed raises on a request it has no twin for
-        return self.fallback.call(dialog, model, model_args, parser_args, responder, metadata, api_type,
-                                  stream_handler, functions=functions)
+        return self.fallback.call(
+            dialog, model, model_args, parser_args, responder, metadata, api_type, stream_handler, functions=functions
+        )
 
-    async def acall(self, dialog: Any, model: str, model_args: Optional[Dict[str, Any]] = None,
-                    parser_args: Optional[Dict[str, Any]] = None, responder: str = "assistant",
-                    metadata: Optional[Dict[str, Any]] = None, api_type: APITypes = APITypes.COMPLETION,
-                    stream_handler: Any = None, *, functions: Optional[List[Any]] = None) -> InvokeResult:
+    async def acall(
+        self,
+        dialog: Any,
+        model: str,
+        model_args: Optional[Dict[str, Any]] = None,
+        parser_args: Optional[Dict[str, Any]] = None,
+        responder: str = "assistant",
+        metadata: Optional[Dict[str, Any]] = None,
+        api_type: APITypes = APITypes.COMPLETION,
+        stream_handler: Any = None,
+        *,
+        functions: Optional[List[Any]] = None,
+    ) -> InvokeResult:
         recorded = self._replayed(dialog, model, model_args, responder, metadata, functions)
         if recorded is not None:
             return recorded
         assert self.fallback is not None  # without one, _replayed raises on a request it has no twin for
-        return await self.fallback.acall(dialog, model, model_args, parser_args, responder, metadata, api_type,
-                                         stream_handler, functions=functions)
+        return await self.fallback.acall(
+            dialog, model, model_args, parser_args, responder, metadata, api_type, stream_handler, functions=functions
+        )
 
-    def _replayed(self, dialog: Any, model: str, model_args: Optional[Dict[str, Any]], responder: str,
-                  metadata: Optional[Dict[str, Any]], functions: Optional[List[Any]]) -> Optional[InvokeResult]:
+    def _replayed(
+        self,
+        dialog: Any,
+        model: str,
+        model_args: Optional[Dict[str, Any]],
+        responder: str,
+        metadata: Optional[Dict[str, Any]],
+        functions: Optional[List[Any]],
+    ) -> Optional[InvokeResult]:
         """The recorded answer to this request, or ``None`` once the re-run has diverged (to the fallback)."""
         if self.diverged_at is not None:
             return None
-        sent = (model, dict(model_args or {}), [f.name for f in effective_functions(dialog, functions)],
-                list(dialog.messages))
+        sent = (
+            model,
+            dict(model_args or {}),
+            [f.name for f in effective_functions(dialog, functions)],
+            list(dialog.messages),
+        )
         trace = self._take(responder, *sent)
         if trace is not None:
             return self._answer(trace, metadata)
         self._diverge(responder, canonical_request(*sent))
         return None
 
-    def _take(self, responder: str, model: str, model_args: Dict[str, Any], tools: List[str],
-              messages: List[Message]) -> Optional[InvokeTrace]:
+    def _take(
+        self, responder: str, model: str, model_args: Dict[str, Any], tools: List[str], messages: List[Message]
+    ) -> Optional[InvokeTrace]:
         args = _stable_args(model_args)
         with self._lock:
             for rec in self._calls.get(responder, ()):
                 t = rec.item
-                if (not rec.used and t.model == model and t.tools == tools and len(t.messages) == len(messages)
-                        and same(_stable_args(t.model_args), args)
-                        and all(_same_message(a, b) for a, b in zip(t.messages, messages))):
+                if (
+                    not rec.used
+                    and t.model == model
+                    and t.tools == tools
+                    and len(t.messages) == len(messages)
+                    and same(_stable_args(t.model_args), args)
+                    and all(_same_message(a, b) for a, b in zip(t.messages, messages))
+                ):
                     rec.used = True
                     self.replayed += 1
                     return t
@@ -187,14 +234,19 @@ class ReplayInvoker(BaseInvoker):
 
     def _diverge(self, responder: str, key: Dict[str, Any]) -> None:
         pending = [r.item for r in self._calls.get(responder, ()) if not r.used]
-        expected = canonical_request(pending[0].model, pending[0].model_args, pending[0].tools,
-                                     pending[0].messages) if pending else None
+        expected = (
+            canonical_request(pending[0].model, pending[0].model_args, pending[0].tools, pending[0].messages)
+            if pending
+            else None
+        )
         diff = request_diff(expected, key) if expected is not None else "(the recording has no further call)"
         index = sum(r.used for r in self._calls.get(responder, ()))
         where = {"agent": responder, "call_index": index, "replayed": self.replayed, "diff": diff}
         if self.fallback is None:
-            raise LLLMError(f"Replay diverged at agent '{responder}', call #{index + 1} (after {self.replayed} "
-                            f"replayed call(s)): the request differs from the recording.\n{diff}")
+            raise LLLMError(
+                f"Replay diverged at agent '{responder}', call #{index + 1} (after {self.replayed} "
+                f"replayed call(s)): the request differs from the recording.\n{diff}"
+            )
         self.diverged_at = where
 
     @staticmethod
@@ -207,8 +259,15 @@ class ReplayInvoker(BaseInvoker):
         if metadata:
             msg.metadata.update(metadata)
         errors: List[Exception] = [ParseError(e.get("message", "")) for e in trace.errors]
-        return InvokeResult(message=msg, raw_response=trace.raw_response, model_args=dict(trace.model_args),
-                            execution_errors=errors, request=trace.request, started_at=time.time(), latency_s=0.0)
+        return InvokeResult(
+            message=msg,
+            raw_response=trace.raw_response,
+            model_args=dict(trace.model_args),
+            execution_errors=errors,
+            request=trace.request,
+            started_at=time.time(),
+            latency_s=0.0,
+        )
 
     def classify_error(self, exc: BaseException) -> Optional[str]:
         if isinstance(exc, ProviderError) or self.fallback is None:
@@ -229,10 +288,17 @@ class ReplayInvoker(BaseInvoker):
         return None
 
 
-def rerun(session: Union[TacticCallSession, Dict[str, Any]], *, tactic: Any = None, runtime: Any = None,
-          overrides: Optional[Dict[str, Any]] = None, invoker: Optional[BaseInvoker] = None,
-          log_store: Any = None, tags: Optional[Dict[str, str]] = None,
-          model: Optional[str] = None) -> TacticCallSession:
+def rerun(
+    session: Union[TacticCallSession, Dict[str, Any]],
+    *,
+    tactic: Any = None,
+    runtime: Any = None,
+    overrides: Optional[Dict[str, Any]] = None,
+    invoker: Optional[BaseInvoker] = None,
+    log_store: Any = None,
+    tags: Optional[Dict[str, str]] = None,
+    model: Optional[str] = None,
+) -> TacticCallSession:
     """Re-run a recorded tactic session and return the new session.
 
     Without ``invoker`` the re-run is an exact offline replay (a diverging request raises). With one
@@ -244,13 +310,17 @@ def rerun(session: Union[TacticCallSession, Dict[str, Any]], *, tactic: Any = No
     ``model`` puts every agent, sub-tactics included, on that model (``use_model``); by default the
     recorded run's own override (``metadata["model_override"]``, e.g. ``lllm run --model``) is applied again."""
     from lllm.core.tactic import Tactic, use_invoker, use_model
+
     if isinstance(session, dict):
         session = TacticCallSession.model_validate(session)
     cls = _tactic_class(session, tactic, runtime)
     config = apply_overrides(_without_redacted(session.config), overrides or {})
     replay = ReplayInvoker(session, fallback=invoker)
-    instance = cls(config, runtime=runtime, log_store=log_store, tactic_path=session.tactic_path) \
-        if isinstance(cls, type) and issubclass(cls, Tactic) else cls
+    instance = (
+        cls(config, runtime=runtime, log_store=log_store, tactic_path=session.tactic_path)
+        if isinstance(cls, type) and issubclass(cls, Tactic)
+        else cls
+    )
     meta = {"replay_of": session.session_id, "replay_mode": "fork" if invoker is not None else "exact"}
     with use_invoker(replay), use_model(model or session.metadata.get("model_override")):
         new = instance(session.task, tags=tags, metadata=meta, return_session=True)
@@ -264,8 +334,10 @@ def set_path(config: Dict[str, Any], path: str, value: Any) -> Dict[str, Any]:
     addresses the agent entry called ``name`` (a list in the config), as the CLI's ``--override`` does."""
     keys = [k for k in path.split(".")]
     if not path or any(not k for k in keys):
-        raise ConfigError(f"override {path!r}: expected a dotted path such as 'global.model_name' or "
-                          f"'agent_configs.writer.system_prompt'")
+        raise ConfigError(
+            f"override {path!r}: expected a dotted path such as 'global.model_name' or "
+            f"'agent_configs.writer.system_prompt'"
+        )
     out = copy.deepcopy(config)
     target: Any = out
     for i, k in enumerate(keys[:-1]):
@@ -277,8 +349,7 @@ def set_path(config: Dict[str, Any], path: str, value: Any) -> Dict[str, Any]:
             target = entry
             continue
         if not isinstance(target, dict):
-            raise ConfigError(f"override {path!r}: '{'.'.join(keys[:i])}' is a {type(target).__name__}, "
-                              f"not a mapping")
+            raise ConfigError(f"override {path!r}: '{'.'.join(keys[:i])}' is a {type(target).__name__}, not a mapping")
         nxt = target.get(k)
         if nxt is None:
             nxt = target[k] = {}
@@ -294,6 +365,7 @@ def apply_overrides(config: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[s
     merged as ``base`` inheritance merges (``merge_configs``: agent entries by name). An override that leaves the config as it was raises ``ConfigError``: a fork that
     silently reproduces its parent is never what was meant."""
     from lllm.packages.config import merge_configs
+
     out = config
     for key, value in overrides.items():
         before = out
@@ -302,8 +374,10 @@ def apply_overrides(config: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[s
         else:
             out = merge_configs(out, {key: value})
         if out == before:
-            raise ConfigError(f"override {key!r} = {value!r} changes nothing: the recorded config already has "
-                              f"that value. Check the path (e.g. 'agent_configs.writer.system_prompt') and value.")
+            raise ConfigError(
+                f"override {key!r} = {value!r} changes nothing: the recorded config already has "
+                f"that value. Check the path (e.g. 'agent_configs.writer.system_prompt') and value."
+            )
     return out
 
 
@@ -312,13 +386,16 @@ def _tactic_class(session: TacticCallSession, tactic: Any, runtime: Any) -> Any:
         return tactic
     from lllm.core.tactic import stable_tactic_id
     from lllm.packages.runtime import get_default_runtime
+
     rt = runtime or get_default_runtime()
     for node in rt.iter_nodes("tactic"):
         cls = node.value
         if stable_tactic_id(node.namespace, cls.name) == session.tactic_path or node.key == session.tactic_path:
             return cls
-    raise LLLMError(f"Cannot re-run session {session.session_id}: no tactic '{session.tactic_path}' is registered "
-                    f"in runtime '{rt.name}'. Load its package (load_runtime) or pass tactic=...")
+    raise LLLMError(
+        f"Cannot re-run session {session.session_id}: no tactic '{session.tactic_path}' is registered "
+        f"in runtime '{rt.name}'. Load its package (load_runtime) or pass tactic=..."
+    )
 
 
 def _without_redacted(value: Any) -> Any:
@@ -330,5 +407,12 @@ def _without_redacted(value: Any) -> Any:
     return value
 
 
-__all__ = ["ReplayInvoker", "rerun", "apply_overrides", "set_path", "canonical_request", "canonical_message",
-           "request_diff"]
+__all__ = [
+    "ReplayInvoker",
+    "rerun",
+    "apply_overrides",
+    "set_path",
+    "canonical_request",
+    "canonical_message",
+    "request_diff",
+]

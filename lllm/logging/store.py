@@ -7,6 +7,7 @@ that succeeded, ``<partition>/batches/<hash of the batch id>/<index>``; leases (
 ``<partition>/<name>``. The session is written before its
 index entry and deleted after it, so an index entry never points at a missing session. Every record
 carries ``schema_version``; secrets are redacted before anything is written (§9.3)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -76,8 +77,9 @@ class LogStore:
 
     def __init__(self, backend: LogBackend, partition: str = "default", runtime: Any = None):
         if not is_segment(partition):
-            raise ValueError(f"Invalid partition {partition!r}: use one segment of [A-Za-z0-9._-], "
-                             f"without '..' and other than '.'")
+            raise ValueError(
+                f"Invalid partition {partition!r}: use one segment of [A-Za-z0-9._-], without '..' and other than '.'"
+            )
         self.backend = backend
         self.partition = partition
         self.runtime = runtime
@@ -102,8 +104,12 @@ class LogStore:
                 return item_id
 
     # -- saving ----------------------------------------------------------------------------------
-    def save_session(self, session: TacticCallSession, tags: Optional[Dict[str, str]] = None,
-                     metadata: Optional[Dict[str, Any]] = None) -> str:
+    def save_session(
+        self,
+        session: TacticCallSession,
+        tags: Optional[Dict[str, str]] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+    ) -> str:
         """Save ``session`` (redacted) and its index entry; returns the new session id.
 
         ``tags`` must map ``str`` to ``str`` (else ``TypeError``). Metadata values that are not JSON are
@@ -118,14 +124,29 @@ class LogStore:
         secret_values = environment_secrets()
         data, tags, meta = (redact(x, secret_values) for x in (data, tags, meta))
         timestamp = _iso(when)
-        record = {"schema_version": STORE_SCHEMA_VERSION, "session_id": session_id, "timestamp": timestamp,
-                  "tags": tags, "metadata": meta, "traceback": data.get("error_traceback"), "session": data}
+        record = {
+            "schema_version": STORE_SCHEMA_VERSION,
+            "session_id": session_id,
+            "timestamp": timestamp,
+            "tags": tags,
+            "metadata": meta,
+            "traceback": data.get("error_traceback"),
+            "session": data,
+        }
         cost = session.total_cost.cost
-        entry = {"schema_version": STORE_SCHEMA_VERSION, "session_id": session_id,
-                 "tactic_name": data.get("tactic_name") or "", "tactic_path": data.get("tactic_path"),
-                 "state": data.get("state") or "initial", "total_cost": cost,
-                 "agent_call_count": session.agent_call_count, "timestamp": timestamp, "tags": tags,
-                 "metadata": meta, "traceback": record["traceback"]}
+        entry = {
+            "schema_version": STORE_SCHEMA_VERSION,
+            "session_id": session_id,
+            "tactic_name": data.get("tactic_name") or "",
+            "tactic_path": data.get("tactic_path"),
+            "state": data.get("state") or "initial",
+            "total_cost": cost,
+            "agent_call_count": session.agent_call_count,
+            "timestamp": timestamp,
+            "tags": tags,
+            "metadata": meta,
+            "traceback": record["traceback"],
+        }
         self.backend.put(self._key("sessions", session_id), _encode(record))
         index_key = self._key("index", session_id)
         if isinstance(self.backend, IndexedBackend):
@@ -138,10 +159,15 @@ class LogStore:
         """Save an exception with the traceback it carries (``err.__traceback__``); returns its id."""
         when = datetime.now(timezone.utc)
         error_id = self._new_id(when, "errors")
-        record = {"schema_version": STORE_SCHEMA_VERSION, "error_id": error_id, "timestamp": _iso(when),
-                  "type": type(err).__name__, "message": str(err),
-                  "traceback": "".join(tb.format_exception(type(err), err, err.__traceback__)),
-                  "context": _jsonable(dict(context or {}), what="error context")}
+        record = {
+            "schema_version": STORE_SCHEMA_VERSION,
+            "error_id": error_id,
+            "timestamp": _iso(when),
+            "type": type(err).__name__,
+            "message": str(err),
+            "traceback": "".join(tb.format_exception(type(err), err, err.__traceback__)),
+            "context": _jsonable(dict(context or {}), what="error context"),
+        }
         self.backend.put(self._key("errors", error_id), _encode(redact(record)))
         return error_id
 
@@ -159,9 +185,14 @@ class LogStore:
     def load_session_record(self, session_id: str) -> SessionRecord:
         """The saved session with its tags, metadata, timestamp and traceback."""
         rec = self._load_record(session_id)
-        return SessionRecord(session_id=rec["session_id"], session=TacticCallSession.model_validate(rec["session"]),
-                             tags=rec.get("tags") or {}, metadata=rec.get("metadata") or {},
-                             timestamp=rec["timestamp"], traceback=rec.get("traceback"))
+        return SessionRecord(
+            session_id=rec["session_id"],
+            session=TacticCallSession.model_validate(rec["session"]),
+            tags=rec.get("tags") or {},
+            metadata=rec.get("metadata") or {},
+            timestamp=rec["timestamp"],
+            traceback=rec.get("traceback"),
+        )
 
     def export_session(self, session_id: str, format: str = "json") -> str:
         """The stored record as text; only ``"json"`` is supported."""
@@ -182,8 +213,13 @@ class LogStore:
 
     def record_batch_task(self, batch_id: str, index: int, session_id: str, task_md5: str) -> None:
         """Note that task ``index`` of batch ``batch_id`` succeeded as the saved session ``session_id``."""
-        record = {"schema_version": STORE_SCHEMA_VERSION, "batch_id": batch_id, "index": index,
-                  "session_id": session_id, "task_md5": task_md5}
+        record = {
+            "schema_version": STORE_SCHEMA_VERSION,
+            "batch_id": batch_id,
+            "index": index,
+            "session_id": session_id,
+            "task_md5": task_md5,
+        }
         self.backend.put(self._batch_key(batch_id, index), _encode(redact(record)))
 
     def batch_task(self, batch_id: str, index: int) -> Optional[Dict[str, Any]]:
@@ -212,9 +248,15 @@ class LogStore:
         return self.backend.get_lease(self._lease_key(name))
 
     # -- queries ---------------------------------------------------------------------------------
-    def list_sessions(self, tags: Optional[Dict[str, str]] = None, after: Optional[TimeLike] = None,
-                      before: Optional[TimeLike] = None, tactic_path: Optional[str] = None,
-                      state: Optional[str] = None, limit: Optional[int] = 100) -> List[SessionSummary]:
+    def list_sessions(
+        self,
+        tags: Optional[Dict[str, str]] = None,
+        after: Optional[TimeLike] = None,
+        before: Optional[TimeLike] = None,
+        tactic_path: Optional[str] = None,
+        state: Optional[str] = None,
+        limit: Optional[int] = 100,
+    ) -> List[SessionSummary]:
         """Index entries matching every filter, newest first, then at most ``limit`` (``None``: all).
 
         Tags match exactly; time bounds are inclusive, naive times are UTC."""
@@ -223,22 +265,49 @@ class LogStore:
         query = self._query(tags, after, before, tactic_path, state, limit)
         return [_summary(e) for e in self._entries(query)]
 
-    def export_cost_summary(self, tags: Optional[Dict[str, str]] = None, after: Optional[TimeLike] = None,
-                            before: Optional[TimeLike] = None, tactic_path: Optional[str] = None) -> Dict[str, Any]:
+    def export_cost_summary(
+        self,
+        tags: Optional[Dict[str, str]] = None,
+        after: Optional[TimeLike] = None,
+        before: Optional[TimeLike] = None,
+        tactic_path: Optional[str] = None,
+    ) -> Dict[str, Any]:
         """``{session_count, total_cost_usd, sessions: [...]}`` over every matching session (uncapped)."""
         entries = self._entries(self._query(tags, after, before, tactic_path, None, None))
-        sessions = [{"session_id": e["session_id"], "tactic_name": e.get("tactic_name", ""),
-                     "state": e.get("state"), "cost_usd": float(e.get("total_cost") or 0.0),
-                     "timestamp": e["timestamp"]} for e in entries]
-        return {"session_count": len(sessions),
-                "total_cost_usd": round(sum(s["cost_usd"] for s in sessions), 6), "sessions": sessions}
+        sessions = [
+            {
+                "session_id": e["session_id"],
+                "tactic_name": e.get("tactic_name", ""),
+                "state": e.get("state"),
+                "cost_usd": float(e.get("total_cost") or 0.0),
+                "timestamp": e["timestamp"],
+            }
+            for e in entries
+        ]
+        return {
+            "session_count": len(sessions),
+            "total_cost_usd": round(sum(s["cost_usd"] for s in sessions), 6),
+            "sessions": sessions,
+        }
 
-    def _query(self, tags: Optional[Dict[str, str]], after: Optional[TimeLike], before: Optional[TimeLike],
-               tactic_path: Optional[str], state: Optional[str], limit: Optional[int]) -> SessionQuery:
-        return SessionQuery(partition=self.partition, tags=_check_tags(tags),
-                            after=None if after is None else _iso(_as_utc(after)),
-                            before=None if before is None else _iso(_as_utc(before)),
-                            tactic_paths=self._tactic_paths(tactic_path), state=state, limit=limit)
+    def _query(
+        self,
+        tags: Optional[Dict[str, str]],
+        after: Optional[TimeLike],
+        before: Optional[TimeLike],
+        tactic_path: Optional[str],
+        state: Optional[str],
+        limit: Optional[int],
+    ) -> SessionQuery:
+        return SessionQuery(
+            partition=self.partition,
+            tags=_check_tags(tags),
+            after=None if after is None else _iso(_as_utc(after)),
+            before=None if before is None else _iso(_as_utc(before)),
+            tactic_paths=self._tactic_paths(tactic_path),
+            state=state,
+            limit=limit,
+        )
 
     def _tactic_paths(self, tactic_path: Optional[str]) -> Tuple[str, ...]:
         """The stored forms a ``tactic_path`` filter matches: itself, plus its stable id if the
@@ -248,6 +317,7 @@ class LogStore:
         if self.runtime is None:
             return (tactic_path,)
         from lllm.core.tactic import stable_tactic_id
+
         try:
             node = self.runtime.get_node(tactic_path, "tactic")
         except (KeyError, TypeError, ValueError):  # unknown, not a tactic, or not a runtime key (``pkg::name``)
@@ -280,16 +350,19 @@ class LogStore:
 # ---------------------------------------------------------------------------------------------
 def query_entries(entries: Sequence[Dict[str, Any]], query: SessionQuery) -> List[Dict[str, Any]]:
     """Apply ``query`` to index entries in memory: the reference semantics every backend matches."""
+
     def keep(e: Dict[str, Any]) -> bool:
         tags = e.get("tags") or {}
-        return (all(tags.get(k) == v for k, v in query.tags.items())
-                and (not query.tactic_paths or e.get("tactic_path") in query.tactic_paths)
-                and (query.state is None or e.get("state") == query.state)
-                and (query.after is None or e["timestamp"] >= query.after)
-                and (query.before is None or e["timestamp"] <= query.before))
+        return (
+            all(tags.get(k) == v for k, v in query.tags.items())
+            and (not query.tactic_paths or e.get("tactic_path") in query.tactic_paths)
+            and (query.state is None or e.get("state") == query.state)
+            and (query.after is None or e["timestamp"] >= query.after)
+            and (query.before is None or e["timestamp"] <= query.before)
+        )
 
     found = sorted((e for e in entries if keep(e)), key=lambda e: (e["timestamp"], e["session_id"]), reverse=True)
-    return found if query.limit is None else found[:query.limit]
+    return found if query.limit is None else found[: query.limit]
 
 
 def _check_tags(tags: Optional[Dict[str, str]]) -> Dict[str, str]:
@@ -323,8 +396,10 @@ def _upgrade(record: Dict[str, Any], what: str) -> Dict[str, Any]:
     """A stored record in the current format. Version 1 is current; newer ones need a newer lllm."""
     version = record.get("schema_version", 1)
     if not isinstance(version, int) or version > STORE_SCHEMA_VERSION:
-        raise ValueError(f"{what} has store schema_version {version!r}, newer than this lllm supports "
-                         f"({STORE_SCHEMA_VERSION}); upgrade lllm to read it")
+        raise ValueError(
+            f"{what} has store schema_version {version!r}, newer than this lllm supports "
+            f"({STORE_SCHEMA_VERSION}); upgrade lllm to read it"
+        )
     return record
 
 
@@ -348,11 +423,16 @@ def _iso(when: datetime) -> str:
 
 
 def _summary(entry: Dict[str, Any]) -> SessionSummary:
-    return SessionSummary(session_id=entry["session_id"], tactic_name=entry.get("tactic_name") or "",
-                          tactic_path=entry.get("tactic_path"), state=entry.get("state") or "initial",
-                          total_cost=float(entry.get("total_cost") or 0.0),
-                          agent_call_count=int(entry.get("agent_call_count") or 0),
-                          timestamp=entry["timestamp"], tags=entry.get("tags") or {})
+    return SessionSummary(
+        session_id=entry["session_id"],
+        tactic_name=entry.get("tactic_name") or "",
+        tactic_path=entry.get("tactic_path"),
+        state=entry.get("state") or "initial",
+        total_cost=float(entry.get("total_cost") or 0.0),
+        agent_call_count=int(entry.get("agent_call_count") or 0),
+        timestamp=entry["timestamp"],
+        tags=entry.get("tags") or {},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,8 +456,20 @@ def noop_store(partition: str = "default", runtime: Any = None) -> LogStore:
 def postgres_store(dsn: str, partition: str = "default", runtime: Any = None) -> LogStore:
     """A store in PostgreSQL (needs ``lllm[postgres]``)."""
     from lllm.logging.postgres import PostgresBackend
+
     return LogStore(PostgresBackend(dsn), partition=partition, runtime=runtime)
 
 
-__all__ = ["LogStore", "SessionSummary", "SessionRecord", "STORE_SCHEMA_VERSION", "Lease", "LogStoreError",
-           "query_entries", "local_store", "sqlite_store", "noop_store", "postgres_store"]
+__all__ = [
+    "LogStore",
+    "SessionSummary",
+    "SessionRecord",
+    "STORE_SCHEMA_VERSION",
+    "Lease",
+    "LogStoreError",
+    "query_entries",
+    "local_store",
+    "sqlite_store",
+    "noop_store",
+    "postgres_store",
+]

@@ -5,6 +5,7 @@ Spans are built from the session record after the call, with its recorded timest
 nothing to the agent call path and nothing is sent anywhere unless you configure an OpenTelemetry
 exporter. Every text a span carries is scrubbed of known credentials first (``lllm.secrets``), as
 the log stores are. Requires ``opentelemetry-api`` (``pip install 'lllm[otel]'``)."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, Optional
@@ -40,10 +41,19 @@ def export_session(session: TacticCallSession, tracer: Any) -> None:
         span.set_attribute("error.type", clean(error_type))
 
     def tactic_span(s: TacticCallSession, ctx: Any) -> None:
-        span = start(f"tactic {s.tactic_name}", ctx, _ns(s.started_at), {
-            "gen_ai.operation.name": "invoke_workflow", "gen_ai.workflow.name": s.tactic_name,
-            "lllm.tactic.path": s.tactic_path or s.tactic_name, "lllm.session.id": s.session_id or "",
-            "lllm.session.state": s.state, "lllm.cost.usd": s.total_cost.cost})
+        span = start(
+            f"tactic {s.tactic_name}",
+            ctx,
+            _ns(s.started_at),
+            {
+                "gen_ai.operation.name": "invoke_workflow",
+                "gen_ai.workflow.name": s.tactic_name,
+                "lllm.tactic.path": s.tactic_path or s.tactic_name,
+                "lllm.session.id": s.session_id or "",
+                "lllm.session.state": s.state,
+                "lllm.cost.usd": s.total_cost.cost,
+            },
+        )
         if s.state == "failure":
             fail(span, s.error, (s.error or "error").split(":")[0])
         inner = trace.set_span_in_context(span)
@@ -56,9 +66,17 @@ def export_session(session: TacticCallSession, tracer: Any) -> None:
         span.end(end_time=_ns(s.ended_at))
 
     def agent_span(a: AgentCallSession, ctx: Any) -> None:
-        span = start(f"invoke_agent {a.agent_name}", ctx, _ns(a.started_at),
-                     {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": a.agent_name,
-                      "gen_ai.request.model": a.model, "lllm.agent.state": a.state})
+        span = start(
+            f"invoke_agent {a.agent_name}",
+            ctx,
+            _ns(a.started_at),
+            {
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.agent.name": a.agent_name,
+                "gen_ai.request.model": a.model,
+                "lllm.agent.state": a.state,
+            },
+        )
         if a.state == "failure":
             fail(span, (a.error or {}).get("message", ""), a.reason or "error")
         inner = trace.set_span_in_context(span)
@@ -66,9 +84,13 @@ def export_session(session: TacticCallSession, tracer: Any) -> None:
             end = None
             for t in a.invoke_traces[step]:
                 end = t.started_at + t.latency_s
-                attrs = {"gen_ai.operation.name": "chat", "gen_ai.request.model": t.model,
-                         "gen_ai.provider.name": str(t.request.get("provider", "")), "lllm.step": step,
-                         "lllm.attempt": t.attempt}
+                attrs = {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.request.model": t.model,
+                    "gen_ai.provider.name": str(t.request.get("provider", "")),
+                    "lllm.step": step,
+                    "lllm.attempt": t.attempt,
+                }
                 if t.usage:
                     attrs["gen_ai.usage.input_tokens"] = int(t.usage.get("prompt_tokens") or 0)
                     attrs["gen_ai.usage.output_tokens"] = int(t.usage.get("completion_tokens") or 0)
@@ -81,9 +103,16 @@ def export_session(session: TacticCallSession, tracer: Any) -> None:
             begin = end
             for call in a.interrupts.get(step, []):
                 dur = call.duration_s or 0.0
-                tool = start(f"execute_tool {call.name}", inner, _ns(begin),
-                             {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": call.name,
-                              "gen_ai.tool.call.id": call.id})
+                tool = start(
+                    f"execute_tool {call.name}",
+                    inner,
+                    _ns(begin),
+                    {
+                        "gen_ai.operation.name": "execute_tool",
+                        "gen_ai.tool.name": call.name,
+                        "gen_ai.tool.call.id": call.id,
+                    },
+                )
                 if call.error_message:
                     fail(tool, call.error_message, "tool_error")
                 tool.end(end_time=_ns((begin or 0) + dur) if begin else None)
@@ -99,6 +128,7 @@ def enable_tracing(tracer_provider: Any = None) -> None:
 
     from lllm._version import __version__
     from lllm.core.tactic import session_hooks
+
     disable_tracing()
     tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer("lllm", __version__)
     _hook = lambda session: export_session(session, tracer)  # noqa: E731
@@ -108,6 +138,7 @@ def enable_tracing(tracer_provider: Any = None) -> None:
 def disable_tracing() -> None:
     global _hook
     from lllm.core.tactic import session_hooks
+
     if _hook is not None and _hook in session_hooks:
         session_hooks.remove(_hook)
     _hook = None

@@ -2,6 +2,7 @@
 
 An agent's declaration (``AgentSpec``, ``parse_agent_configs``, the JSON Schema) is core's and lives in
 ``lllm.core.spec``; its names are importable from here and from ``lllm.core.config`` as in 0.1.x."""
+
 from __future__ import annotations
 
 import copy
@@ -55,6 +56,7 @@ def _named_entries(value: Any) -> TypeGuard[List[Dict[str, Any]]]:
 # Named configs: inheritance, vendoring, profiles (§7)
 # ---------------------------------------------------------------------------------------------
 
+
 def _runtime(runtime: Optional[Runtime]) -> Runtime:
     return runtime or get_default_runtime()
 
@@ -79,8 +81,9 @@ def _where(node: Any, of: str = "") -> str:
     return f"Config '{node.qualified_key}'" + (f" (base of '{of}')" if of else "") + (f" ({file})" if file else "")
 
 
-def _resolve_chain(data: Dict[str, Any], label: str, package: Optional[str], rt: Any,
-                   chain: List[str], where: str = "") -> Dict[str, Any]:
+def _resolve_chain(
+    data: Dict[str, Any], label: str, package: Optional[str], rt: Any, chain: List[str], where: str = ""
+) -> Dict[str, Any]:
     """``data`` with its ``base`` chain merged underneath; ``chain`` holds the keys visited so far,
     ``where`` says in messages which config (and file) ``data`` is."""
     where = where or f"Config '{label}'"
@@ -94,8 +97,9 @@ def _resolve_chain(data: Dict[str, Any], label: str, package: Optional[str], rt:
     try:
         node = _config_node(base, rt, package)
     except ResourceNotFoundError as e:
-        raise ResourceNotFoundError(f"Config '{label}': base {e.message}", key=e.key, suggestions=e.suggestions) \
-            from None
+        raise ResourceNotFoundError(
+            f"Config '{label}': base {e.message}", key=e.key, suggestions=e.suggestions
+        ) from None
     key = node.qualified_key
     if key in chain:
         raise ValueError("Config inheritance cycle: " + " -> ".join([*chain, key]))
@@ -114,8 +118,9 @@ def resolve_config(name: str, runtime: Optional[Runtime] = None) -> Dict[str, An
     return _resolve_chain(node.value, key, node.namespace.partition(".")[0] or None, rt, [key], _where(node))
 
 
-def vendor_config(source: "str | Dict[str, Any]", overrides: Optional[Dict[str, Any]] = None, *,
-                  runtime: Optional[Runtime] = None) -> Dict[str, Any]:
+def vendor_config(
+    source: "str | Dict[str, Any]", overrides: Optional[Dict[str, Any]] = None, *, runtime: Optional[Runtime] = None
+) -> Dict[str, Any]:
     """A standalone, fully resolved copy of a config (a name or a dict), with ``overrides`` merged on top."""
     rt = _runtime(runtime)
     if isinstance(source, str):
@@ -131,24 +136,47 @@ def vendor_config(source: "str | Dict[str, Any]", overrides: Optional[Dict[str, 
     return resolved
 
 
-def resolve_profile(default: str = "default", *, env_var: str = "LLLM_CONFIG_PROFILE",
-                    runtime: Optional[Runtime] = None) -> Dict[str, Any]:
+def resolve_profile(
+    default: str = "default", *, env_var: str = "LLLM_CONFIG_PROFILE", runtime: Optional[Runtime] = None
+) -> Dict[str, Any]:
     """``resolve_config(os.environ.get(env_var, default))``; an unknown profile lists the configs."""
     import os
+
     rt = _runtime(runtime)
     name = os.environ.get(env_var) or default
     if not rt.has(name, "config"):
-        raise ResourceNotFoundError(f"Unknown config profile '{name}' (from ${env_var} or the default "
-                                    f"'{default}'). Configs: {rt.keys('config')}", key=name)
+        raise ResourceNotFoundError(
+            f"Unknown config profile '{name}' (from ${env_var} or the default "
+            f"'{default}'). Configs: {rt.keys('config')}",
+            key=name,
+        )
     return resolve_config(name, runtime=rt)
 
 
-__all__ = ["AgentSpec", "deep_merge", "merge_configs", "misspelled_agent_key", "parse_agent_configs", "check_config_shape",
-           "check_seconds", "KNOWN_AGENT_KEYS", "load_config", "resolve_config", "vendor_config", "resolve_profile",
-           "agent_config_schema"]
+__all__ = [
+    "AgentSpec",
+    "deep_merge",
+    "merge_configs",
+    "misspelled_agent_key",
+    "parse_agent_configs",
+    "check_config_shape",
+    "check_seconds",
+    "KNOWN_AGENT_KEYS",
+    "load_config",
+    "resolve_config",
+    "vendor_config",
+    "resolve_profile",
+    "agent_config_schema",
+]
 
 from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
 
-__getattr__ = _lazy_exports(__name__, {"find_config_file": "lllm.packages.manifest", "load_toml": "lllm.compat",
-                                       "load_package": "lllm.packages.discovery",
-                                       "load_cwd_fallback": "lllm.packages.discovery"})
+__getattr__ = _lazy_exports(
+    __name__,
+    {
+        "find_config_file": "lllm.packages.manifest",
+        "load_toml": "lllm.compat",
+        "load_package": "lllm.packages.discovery",
+        "load_cwd_fallback": "lllm.packages.discovery",
+    },
+)

@@ -3,6 +3,7 @@
 Python files are imported as ``lllm._discovered.<pkg>.<section>.<path>`` while a loading context
 is set, so decorators and Tactic subclasses register into the runtime being loaded. Only objects
 *defined* in a module are registered; names bound by ``import`` statements are skipped."""
+
 from __future__ import annotations
 
 import dis
@@ -80,8 +81,10 @@ def require_trusted(path: "str | os.PathLike[str]") -> None:
         return
     name = read_manifest(file, lambda msg: None).name
     if name not in allowed:
-        raise PackageError(f"{file}: package '{name}' is not in LLLM_TRUSTED_PACKAGES, and loading it would run "
-                           f"its code; add it there first")
+        raise PackageError(
+            f"{file}: package '{name}' is not in LLLM_TRUSTED_PACKAGES, and loading it would run "
+            f"its code; add it there first"
+        )
 
 
 def lllm_home() -> Path:
@@ -116,19 +119,21 @@ def split_front_matter(text: str, file: Path) -> Tuple[Dict[str, Any], str]:
     if m is None:
         return {}, text
     from lllm.packages.yamlsafe import load_yaml
+
     try:
         meta = load_yaml(m.group(1), f"{file}: front matter") or {}
     except ConfigError as e:
         raise PackageError(str(e)) from None
     if not isinstance(meta, dict):
         raise PackageError(f"{file}: front matter must be a mapping, got {type(meta).__name__}")
-    return meta, text[m.end():]
+    return meta, text[m.end() :]
 
 
 def read_data_file(path: Path) -> Any:
     """A custom resource file's value: JSON, YAML (safe, bounded: ``lllm.packages.yamlsafe``) and TOML are parsed,
     each at most ``MAX_YAML_BYTES``; anything else is bytes."""
     from lllm.packages.yamlsafe import load_yaml_file, read_text_capped
+
     suffix = path.suffix.lower()
     if suffix in _CONFIG_EXT:
         return load_yaml_file(path)
@@ -138,8 +143,10 @@ def read_data_file(path: Path) -> Any:
     try:
         if suffix == ".json":
             import json
+
             return json.loads(text)
         from lllm.packages.manifest import parse_toml
+
         return parse_toml(text)
     except (ValueError, RecursionError) as e:  # a missing TOML parser (ImportError) is not the file's fault
         raise ConfigError(f"{path}: cannot parse {suffix[1:].upper()}: {e}") from None
@@ -195,11 +202,16 @@ class PackageLoader:
         """Register a discovered node; replacing a different resource under the same key warns with both sources."""
         old = self.runtime.find_node(node.qualified_key)
         if old is not None and old.qualified_key == node.qualified_key and old.metadata.get("source"):
-            same = (old._value is node._value) if old.loaded and node.loaded else \
-                old.metadata.get("file_path") == node.metadata.get("file_path")
+            same = (
+                (old._value is node._value)
+                if old.loaded and node.loaded
+                else old.metadata.get("file_path") == node.metadata.get("file_path")
+            )
             if not same:
-                self.warn(f"Resource key '{node.qualified_key}' is defined twice: in {old.metadata['source']} and in "
-                          f"{node.metadata.get('source')}; the later one wins")
+                self.warn(
+                    f"Resource key '{node.qualified_key}' is defined twice: in {old.metadata['source']} and in "
+                    f"{node.metadata.get('source')}; the later one wins"
+                )
         return self.runtime.register(node)
 
     def _keep_original_name(self, m: Manifest) -> None:
@@ -214,8 +226,10 @@ class PackageLoader:
             self.warn(f"{e}; ignored")
             return
         if original in self.runtime.packages:
-            self.warn(f"{m.file}: package '{m.name}' was renamed from '{original}', but a package '{original}' is "
-                      f"loaded too, so its references to '{original}.…' resolve in that package")
+            self.warn(
+                f"{m.file}: package '{m.name}' was renamed from '{original}', but a package '{original}' is "
+                f"loaded too, so its references to '{original}.…' resolve in that package"
+            )
             return
         self.runtime.add_alias(m.name, original)
         register_package_imports(original, f"{MODULE_ROOT}.{m.name}")
@@ -225,7 +239,9 @@ class PackageLoader:
         return info.base_dir if info is not None else None
 
     # -- packages ------------------------------------------------------------------------------
-    def load(self, file: Path, alias: Optional[str] = None, manifest: Optional[Manifest] = None) -> Optional[PackageInfo]:
+    def load(
+        self, file: Path, alias: Optional[str] = None, manifest: Optional[Manifest] = None
+    ) -> Optional[PackageInfo]:
         """Load the package whose manifest is ``file`` (already loaded or in progress: only add the alias)."""
         rt = self.runtime
         base = str(Path(file).parent.resolve())
@@ -238,16 +254,20 @@ class PackageLoader:
             return info
         m = manifest if manifest is not None else read_manifest(Path(file), self.warn)
         if self.allowed is not None and m.name not in self.allowed:  # the policy at work, not an error (even strict)
-            warnings.warn(f"{m.file}: package '{m.name}' is not in LLLM_TRUSTED_PACKAGES; not loaded",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"{m.file}: package '{m.name}' is not in LLLM_TRUSTED_PACKAGES; not loaded",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return None
         other = rt.packages.get(m.name)
         if other is not None:
-            self.warn(f"{m.file}: package '{m.name}' is already loaded from {other.base_dir}; the first one wins "
-                      f"and this one is skipped")
+            self.warn(
+                f"{m.file}: package '{m.name}' is already loaded from {other.base_dir}; the first one wins "
+                f"and this one is skipped"
+            )
             return None
-        info = PackageInfo(m.name, m.version, m.description, base_dir=base,
-                           extra={"manifest": str(m.file), **m.extra})
+        info = PackageInfo(m.name, m.version, m.description, base_dir=base, extra={"manifest": str(m.file), **m.extra})
         rt.register_package(info)
         rt.loaded_package_paths.add(base)
         if alias:
@@ -295,8 +315,10 @@ class PackageLoader:
         for path, rel in _walk(root):
             bad = next((p for p in rel if not _SEGMENT.match(p)), None)
             if bad is not None:
-                self.warn(f"{path}: the name {bad!r} cannot be part of a resource key (use letters, digits, "
-                          f"'.', '_' and '-'); file skipped")
+                self.warn(
+                    f"{path}: the name {bad!r} cannot be part of a resource key (use letters, digits, "
+                    f"'.', '_' and '-'); file skipped"
+                )
                 continue
             name, suffix = os.path.splitext(rel[-1])
             stem = rel[:-1] + (name,)
@@ -314,12 +336,21 @@ class PackageLoader:
 
     def _add_lazy(self, ctx: LoadingContext, rtype: str, key: str, path: Path) -> None:
         abspath = str(path)
-        self.register(ResourceNode.lazy(_prefixed(ctx.prefix, key), lambda: read_data_file(Path(abspath)),
-                                        f"{ctx.package}.{ctx.section}", rtype, file_path=abspath, source=abspath))
+        self.register(
+            ResourceNode.lazy(
+                _prefixed(ctx.prefix, key),
+                lambda: read_data_file(Path(abspath)),
+                f"{ctx.package}.{ctx.section}",
+                rtype,
+                file_path=abspath,
+                source=abspath,
+            )
+        )
 
     def _load_prompt_file(self, ctx: LoadingContext, path: Path, key: str) -> None:
         from lllm.core.prompt import Prompt
         from lllm.packages.yamlsafe import read_text_capped
+
         key = _prefixed(ctx.prefix, key)
         try:
             meta, template = split_front_matter(read_text_capped(path), path)
@@ -338,8 +369,11 @@ class PackageLoader:
         if rtype == "prompt":
             value.qualified_key = f"{namespace}:{key}"
             folder = os.path.dirname(ctx.source)
-            home = self._homes[folder] if folder in self._homes else \
-                self._homes.setdefault(folder, _home_package_dir(Path(folder)))
+            home = (
+                self._homes[folder]
+                if folder in self._homes
+                else self._homes.setdefault(folder, _home_package_dir(Path(folder)))
+            )
             if home is not None and home != self._base_of(ctx.package):  # re-exported from another package
                 value.home_dir = home  # its tool declarations bind in that package first (tool_binding)
         self.register(ResourceNode.eager(key, value, namespace, rtype, source=source, file_path=ctx.source))
@@ -387,11 +421,13 @@ class PackageLoader:
         self._imports[modname] = imported_names(code)
         return module, self._imports[modname]
 
-    def _register_definitions(self, ctx: LoadingContext, module: types.ModuleType, skip: Set[str],
-                              stem: Tuple[str, ...], path: str) -> None:
+    def _register_definitions(
+        self, ctx: LoadingContext, module: types.ModuleType, skip: Set[str], stem: Tuple[str, ...], path: str
+    ) -> None:
         """Register the prompts, tools and proxies defined (not imported) in ``module``."""
         from lllm.core.prompt import Prompt
         from lllm.core.tools import Function
+
         section = ctx.section
         custom = section not in STANDARD_SECTIONS
         base = _proxy_base()
@@ -403,8 +439,9 @@ class PackageLoader:
             if isinstance(value, type):
                 if value.__module__ != module.__name__ or not (section == "proxies" or custom):
                     continue
-                is_proxy = (base is not None and issubclass(value, base) and value is not base) or \
-                    "_proxy_path" in value.__dict__
+                is_proxy = (
+                    base is not None and issubclass(value, base) and value is not base
+                ) or "_proxy_path" in value.__dict__
                 if is_proxy:
                     seen.add(id(value))
                     sub = value.__dict__.get("_proxy_path") or f"{modkey}/{value.__name__}"
@@ -447,6 +484,7 @@ def _proxy_base() -> Optional[type]:
 # Public entry points
 # ---------------------------------------------------------------------------------------------
 
+
 def _manifest_path(path: "str | os.PathLike[str]") -> Path:
     p = Path(path).expanduser()
     if p.is_dir():
@@ -459,8 +497,9 @@ def _manifest_path(path: "str | os.PathLike[str]") -> Path:
     return p
 
 
-def load_package(path: "str | os.PathLike[str] | None" = None, *, runtime: Optional[Runtime] = None,
-                 strict: bool = False) -> Optional[PackageInfo]:
+def load_package(
+    path: "str | os.PathLike[str] | None" = None, *, runtime: Optional[Runtime] = None, strict: bool = False
+) -> Optional[PackageInfo]:
     """Load a package (a manifest file or its folder; default: the project's manifest) and its dependencies.
 
     Returns its ``PackageInfo`` (``None`` if a package of that name was already loaded from elsewhere)."""
@@ -479,10 +518,15 @@ def load_cwd_fallback(runtime: Optional[Runtime] = None) -> bool:
     if not sections:
         return False
     name = re.sub(r"[^a-z0-9_-]", "_", cwd.name.lower()) or "project"
-    warnings.warn(f"No lllm.toml found: loading the folders {sections} of {cwd} as package '{name}'. "
-                  f"Add an lllm.toml to name the package and silence this warning.", RuntimeWarning, stacklevel=2)
-    m = Manifest(file=cwd / "lllm.toml", name=name,
-                 sections={s: [PathEntry(cwd / s, "", f"{cwd / s}")] for s in sections})
+    warnings.warn(
+        f"No lllm.toml found: loading the folders {sections} of {cwd} as package '{name}'. "
+        f"Add an lllm.toml to name the package and silence this warning.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    m = Manifest(
+        file=cwd / "lllm.toml", name=name, sections={s: [PathEntry(cwd / s, "", f"{cwd / s}")] for s in sections}
+    )
     PackageLoader(runtime or get_default_runtime()).load(m.file, manifest=m)
     return True
 
@@ -498,8 +542,9 @@ def _project_root() -> Path:
     return found.parent if found is not None else Path.cwd()
 
 
-def load_shared_packages(runtime: Optional[Runtime] = None, project_root: Optional[Path] = None,
-                         strict: bool = False) -> List[str]:
+def load_shared_packages(
+    runtime: Optional[Runtime] = None, project_root: Optional[Path] = None, strict: bool = False
+) -> List[str]:
     """Load drop-in packages (``*/lllm.toml``) alphabetically, skipping ones already loaded. Returns their names.
 
     If ``LLLM_TRUSTED_PACKAGES`` is set (comma-separated names), only those are loaded, and only those of
@@ -528,8 +573,13 @@ def load_shared_packages(runtime: Optional[Runtime] = None, project_root: Option
     return loaded
 
 
-def load_runtime(toml_path: "str | os.PathLike[str] | None" = None, name: Optional[str] = None, *,
-                 discover_cwd: bool = True, discover_shared_packages: bool = True) -> Runtime:
+def load_runtime(
+    toml_path: "str | os.PathLike[str] | None" = None,
+    name: Optional[str] = None,
+    *,
+    discover_cwd: bool = True,
+    discover_shared_packages: bool = True,
+) -> Runtime:
     """A fresh runtime filled from a manifest (default: the project's), else the cwd's standard folders,
     then drop-in packages. Without ``name`` it replaces the default runtime; with one, ``get_runtime(name)``."""
     rt = Runtime(name or "default")
@@ -565,6 +615,21 @@ def auto_init(runtime: Optional[Runtime] = None) -> None:
     rt.discovery_done = True
 
 
-__all__ = ["load_package", "load_runtime", "load_cwd_fallback", "load_shared_packages", "find_config_file",
-           "auto_init", "PackageLoader", "imported_names", "split_front_matter",
-           "read_data_file", "env_flag", "lllm_home", "trusted_packages", "require_trusted", "shared_package_dirs", "MODULE_ROOT"]
+__all__ = [
+    "load_package",
+    "load_runtime",
+    "load_cwd_fallback",
+    "load_shared_packages",
+    "find_config_file",
+    "auto_init",
+    "PackageLoader",
+    "imported_names",
+    "split_front_matter",
+    "read_data_file",
+    "env_flag",
+    "lllm_home",
+    "trusted_packages",
+    "require_trusted",
+    "shared_package_dirs",
+    "MODULE_ROOT",
+]

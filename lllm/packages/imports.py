@@ -5,6 +5,7 @@ makes ``<package>.<section>.<name>`` the same module object (imported once, so a
 is one class wherever it is imported from), for every package loaded so far. The bare
 ``<package>`` name is claimed only when nothing else on ``sys.path`` provides it, so a loaded
 package never shadows an installed distribution."""
+
 from __future__ import annotations
 
 import importlib
@@ -36,8 +37,9 @@ class _Alias(importlib.abc.Loader):
 class PackageFinder(importlib.abc.MetaPathFinder):
     """Maps ``<package>.…`` to ``lllm._discovered.<package>.…`` for the packages discovery loaded."""
 
-    def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None,
-                  target: Optional[types.ModuleType] = None) -> Optional[importlib.machinery.ModuleSpec]:
+    def find_spec(
+        self, fullname: str, path: Optional[Sequence[str]] = None, target: Optional[types.ModuleType] = None
+    ) -> Optional[importlib.machinery.ModuleSpec]:
         head, dot, rest = fullname.partition(".")
         root = _packages.get(head)
         if root is None:
@@ -51,8 +53,9 @@ class PackageFinder(importlib.abc.MetaPathFinder):
             return None
         if found is None:
             return None
-        return importlib.machinery.ModuleSpec(fullname, _Alias(discovered),
-                                              is_package=found.submodule_search_locations is not None)
+        return importlib.machinery.ModuleSpec(
+            fullname, _Alias(discovered), is_package=found.submodule_search_locations is not None
+        )
 
 
 def _provided_elsewhere(name: str) -> bool:

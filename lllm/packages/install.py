@@ -3,6 +3,7 @@
 Installed packages live in ``$LLLM_HOME/packages/<name>`` (scope ``user``) or
 ``<project root>/lllm_packages/<name>`` (scope ``project``), where auto-init finds them. Archives are
 checked completely before anything is written, and installation is atomic."""
+
 from __future__ import annotations
 
 import os
@@ -43,6 +44,7 @@ def scope_dir(scope: str) -> Path:
 # install
 # ---------------------------------------------------------------------------------------------
 
+
 def _check_archive(zf: zipfile.ZipFile, source: Path) -> Tuple[str, str]:
     """Validate every member; return ``(top folder or '', manifest member name)``. Raises ``PackageError``."""
     infos = zf.infolist()
@@ -64,8 +66,10 @@ def _check_archive(zf: zipfile.ZipFile, source: Path) -> Tuple[str, str]:
             raise PackageError(f"{source}: member {name!r} is not a regular file or folder; refusing to install")
         total += info.file_size
         if info.file_size > _RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise PackageError(f"{source}: member {name!r} expands {info.file_size // max(info.compress_size, 1)}x "
-                               f"(limit {MAX_RATIO}x); refusing a likely zip bomb")
+            raise PackageError(
+                f"{source}: member {name!r} expands {info.file_size // max(info.compress_size, 1)}x "
+                f"(limit {MAX_RATIO}x); refusing a likely zip bomb"
+            )
     if total > MAX_TOTAL_BYTES:
         raise PackageError(f"{source}: {total} bytes uncompressed exceed the limit of {MAX_TOTAL_BYTES}")
     names = {i.filename for i in infos}
@@ -74,8 +78,10 @@ def _check_archive(zf: zipfile.ZipFile, source: Path) -> Tuple[str, str]:
         return "", at_root
     tops = {PurePosixPath(n).parts[0] for n in names if PurePosixPath(n).parts}
     if len(tops) != 1:
-        raise ValueError(f"{source}: lllm.toml must be at the archive root or inside exactly one top folder; "
-                         f"found top-level entries {sorted(tops)[:10]}")
+        raise ValueError(
+            f"{source}: lllm.toml must be at the archive root or inside exactly one top folder; "
+            f"found top-level entries {sorted(tops)[:10]}"
+        )
     top = tops.pop()
     nested = _first_manifest(names, f"{top}/")
     if not nested:
@@ -110,6 +116,7 @@ def rename_in_manifest(text: str, new_name: str) -> str:
     was written under is kept as ``[package].original_name``: its code still says ``oldname.tools:x``,
     and loading makes that name reach the renamed package too."""
     import tomlkit
+
     doc = tomlkit.parse(text)
     if "package" not in doc:
         doc["package"] = tomlkit.table()
@@ -120,8 +127,14 @@ def rename_in_manifest(text: str, new_name: str) -> str:
     return tomlkit.dumps(doc)
 
 
-def install_package(zip_path: "str | os.PathLike[str]", *, alias: Optional[str] = None, scope: str = "user",
-                    load: bool = True, runtime: Optional[Runtime] = None) -> Path:
+def install_package(
+    zip_path: "str | os.PathLike[str]",
+    *,
+    alias: Optional[str] = None,
+    scope: str = "user",
+    load: bool = True,
+    runtime: Optional[Runtime] = None,
+) -> Path:
     """Install a package zip into ``scope`` and (by default) load it; returns the installed folder.
 
     Installing only checks the archive, copies its files and reads its manifest: no code of the package
@@ -151,8 +164,10 @@ def install_package(zip_path: "str | os.PathLike[str]", *, alias: Optional[str] 
         parent = scope_dir(scope)
         target = parent / folder
         if target.exists() or target.is_symlink():
-            raise FileExistsError(f"Package '{folder}' is already installed at {target}; remove it first "
-                                  f"(lllm pkg remove {folder}) or install under another name with alias=...")
+            raise FileExistsError(
+                f"Package '{folder}' is already installed at {target}; remove it first "
+                f"(lllm pkg remove {folder}) or install under another name with alias=..."
+            )
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".installing-{folder}-", dir=parent))
         try:
@@ -168,16 +183,21 @@ def install_package(zip_path: "str | os.PathLike[str]", *, alias: Optional[str] 
                 os.replace(dest_root, target)  # atomic on one filesystem: the package appears whole or not at all
             except OSError:
                 if target.exists():  # installed concurrently since the check above; never merge into it
-                    raise FileExistsError(f"Package '{folder}' was installed at {target} while this install "
-                                          f"was running; nothing was changed") from None
+                    raise FileExistsError(
+                        f"Package '{folder}' was installed at {target} while this install "
+                        f"was running; nothing was changed"
+                    ) from None
                 raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     allowed = trusted_packages()
     if load and allowed is not None and folder not in allowed:
-        warnings.warn(f"Package '{folder}' is installed at {target} but not loaded: it is not in "
-                      f"LLLM_TRUSTED_PACKAGES, so none of its code ran. Add it there to use it.",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"Package '{folder}' is installed at {target} but not loaded: it is not in "
+            f"LLLM_TRUSTED_PACKAGES, so none of its code ran. Add it there to use it.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     elif load:
         PackageLoader(runtime or get_default_runtime(), allowed=allowed).load(target / manifest_file.name)
         return target
@@ -189,7 +209,7 @@ def install_package(zip_path: "str | os.PathLike[str]", *, alias: Optional[str] 
 def _extract(zf: zipfile.ZipFile, top: str, dest_root: Path) -> None:
     root = dest_root.resolve()
     for info in zf.infolist():
-        parts = PurePosixPath(info.filename).parts[1 if top else 0:]
+        parts = PurePosixPath(info.filename).parts[1 if top else 0 :]
         if not parts:
             continue
         dest = dest_root.joinpath(*parts)
@@ -206,6 +226,7 @@ def _extract(zf: zipfile.ZipFile, top: str, dest_root: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # export
 # ---------------------------------------------------------------------------------------------
+
 
 def _static_packages() -> Dict[str, Path]:
     """Package name -> folder, read from manifests only (no package code runs): the project's package and its
@@ -247,8 +268,11 @@ def _files(root: Path) -> List[Path]:
             if f.startswith("."):
                 continue
             if path.is_symlink() and not path.resolve().is_relative_to(real_root):
-                warnings.warn(f"{path}: a symbolic link to {path.resolve()}, outside the package {root}; not "
-                              f"exported", RuntimeWarning, stacklevel=3)
+                warnings.warn(
+                    f"{path}: a symbolic link to {path.resolve()}, outside the package {root}; not exported",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
                 continue
             out.append(path)
     return sorted(out, key=lambda p: p.relative_to(root).as_posix())
@@ -281,6 +305,7 @@ def _rewrite_dependencies(text: str, manifest_dir: Path, paths: Dict[Path, str])
     """Point ``[dependencies].packages`` at the bundled copies (``paths``: folder -> new relative path),
     keeping aliases; dependencies that were not bundled (missing on disk) are dropped."""
     import tomlkit
+
     doc = tomlkit.parse(text)
     changed = _rewrite_section_paths(doc, manifest_dir, paths)
     manifest = manifest_in(manifest_dir)
@@ -333,8 +358,9 @@ def _rewrite_section_paths(doc: Any, manifest_dir: Path, paths: Dict[Path, str])
     return changed
 
 
-def export_package(name: str, out: "str | os.PathLike[str]", *, bundle_deps: bool = False,
-                   runtime: Optional[Runtime] = None) -> Path:
+def export_package(
+    name: str, out: "str | os.PathLike[str]", *, bundle_deps: bool = False, runtime: Optional[Runtime] = None
+) -> Path:
     """Zip a package as ``<name>/...`` (sorted; hidden files, ``__pycache__`` and ``.git`` skipped). It is
     looked up in ``runtime``, else among the project's and the installed packages by manifest: exporting
     never imports a package.
@@ -391,6 +417,7 @@ def export_package(name: str, out: "str | os.PathLike[str]", *, bundle_deps: boo
 # list / remove
 # ---------------------------------------------------------------------------------------------
 
+
 def _installed(scope: str) -> List[Dict[str, Any]]:
     folder = scope_dir(scope)
     if not folder.is_dir():
@@ -405,8 +432,16 @@ def _installed(scope: str) -> List[Dict[str, Any]]:
             name, version, description = m.name, m.version, m.description
         except PackageError as e:
             name, version, description = child.name, "?", f"unreadable manifest: {e}"
-        rows.append({"name": name, "version": version, "description": description, "scope": scope,
-                     "path": str(child), "folder": child.name})
+        rows.append(
+            {
+                "name": name,
+                "version": version,
+                "description": description,
+                "scope": scope,
+                "path": str(child),
+                "folder": child.name,
+            }
+        )
     return rows
 
 
@@ -426,8 +461,15 @@ def list_packages(scope: Optional[str] = None, *, runtime: Optional[Runtime] = N
         for info in list((runtime or get_default_runtime()).packages.values()):
             if info.alias is None and info.base_dir and str(Path(info.base_dir).resolve()) not in seen:
                 seen.add(str(Path(info.base_dir).resolve()))
-                rows.append({"name": info.name, "version": info.version, "description": info.description,
-                             "scope": "unknown", "path": info.base_dir})
+                rows.append(
+                    {
+                        "name": info.name,
+                        "version": info.version,
+                        "description": info.description,
+                        "scope": "unknown",
+                        "path": info.base_dir,
+                    }
+                )
     return rows
 
 
@@ -435,14 +477,17 @@ def remove_package(name: str, *, scope: Optional[str] = None, runtime: Optional[
     """Delete an installed package (matched by folder or manifest name) and unregister it from the runtime."""
     if scope is not None and scope not in SCOPES:
         raise ValueError(f"Unknown scope {scope!r}; use one of {list(SCOPES)}")
-    matches = [r for s in (SCOPES if scope is None else (scope,)) for r in _installed(s)
-               if name in (r["name"], r["folder"])]
+    matches = [
+        r for s in (SCOPES if scope is None else (scope,)) for r in _installed(s) if name in (r["name"], r["folder"])
+    ]
     if not matches:
         where = f"scope '{scope}'" if scope else "the project or user scope"
         raise FileNotFoundError(f"No installed package '{name}' in {where}")
     if len({m["scope"] for m in matches}) > 1:
-        raise ValueError(f"Package '{name}' is installed in both scopes ({[m['path'] for m in matches]}); "
-                         f"pass scope='project' or scope='user'")
+        raise ValueError(
+            f"Package '{name}' is installed in both scopes ({[m['path'] for m in matches]}); "
+            f"pass scope='project' or scope='user'"
+        )
     row = matches[0]
     path = Path(row["path"])
     base = str(path.resolve())
@@ -458,5 +503,12 @@ def remove_package(name: str, *, scope: Optional[str] = None, runtime: Optional[
     return path
 
 
-__all__ = ["install_package", "export_package", "list_packages", "remove_package", "scope_dir",
-           "rename_in_manifest", "SCOPES"]
+__all__ = [
+    "install_package",
+    "export_package",
+    "list_packages",
+    "remove_package",
+    "scope_dir",
+    "rename_in_manifest",
+    "SCOPES",
+]

@@ -3,6 +3,7 @@
 A manifest names a package and lists its resource sections and dependencies (§6.1). Every problem
 names the file and the key; structural problems in one entry are reported through ``warn`` (a
 warning, or an error in strict mode) and the entry is skipped, so the rest still loads."""
+
 from __future__ import annotations
 
 import os
@@ -71,8 +72,9 @@ def parse_toml(text: str) -> Dict[str, Any]:
 
 def check_name(name: Any, what: str) -> str:
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise PackageError(f"{what} {name!r} is not a valid package name: use lower-case letters, digits, "
-                           f"'_' and '-' ([a-z0-9_-]+)")
+        raise PackageError(
+            f"{what} {name!r} is not a valid package name: use lower-case letters, digits, '_' and '-' ([a-z0-9_-]+)"
+        )
     return name
 
 
@@ -83,8 +85,9 @@ def normalize_prefix(prefix: Any, where: str) -> str:
     parts = [p for p in prefix.strip().strip("/").split("/") if p]
     for p in parts:
         if p in (".", "..") or not _PREFIX_SEGMENT.match(p):
-            raise PackageError(f"{where}: invalid prefix {prefix!r} (use '/'-separated names of "
-                               f"letters, digits, '.', '_' and '-')")
+            raise PackageError(
+                f"{where}: invalid prefix {prefix!r} (use '/'-separated names of letters, digits, '.', '_' and '-')"
+            )
     return "/".join(parts)
 
 
@@ -116,8 +119,13 @@ def manifest_from_dict(data: Dict[str, Any], file: Path, warn: Warn, default_nam
     for key, value in (("version", version), ("description", description)):
         if not isinstance(value, str):
             warn(f"{file}: [package].{key} must be a string, got {type(value).__name__}; using {str(value)!r}")
-    m = Manifest(file=file, name=name, version=str(version), description=str(description),
-                 extra={k: v for k, v in pkg.items() if k not in ("name", "version", "description")})
+    m = Manifest(
+        file=file,
+        name=name,
+        version=str(version),
+        description=str(description),
+        extra={k: v for k, v in pkg.items() if k not in ("name", "version", "description")},
+    )
     for section, body in data.items():
         if section == "package":
             continue
@@ -177,8 +185,9 @@ def _entries(raw: Any, where: str, parse: Callable[[Any, str], Any], warn: Warn)
     return out
 
 
-def _split_entry(item: Any, where: str, pattern: "re.Pattern[str]", keys: "tuple[str, str, str]",
-                 shape: str) -> "tuple[str, Any]":
+def _split_entry(
+    item: Any, where: str, pattern: "re.Pattern[str]", keys: "tuple[str, str, str]", shape: str
+) -> "tuple[str, Any]":
     """``(path, option)`` of a ``"dir <word> option"`` string or a ``{path, <option key>}`` table."""
     if isinstance(item, str):
         m = pattern.match(item.strip())
@@ -196,8 +205,9 @@ def _split_entry(item: Any, where: str, pattern: "re.Pattern[str]", keys: "tuple
 
 
 def _path_entry(item: Any, where: str) -> "tuple[str, str]":
-    path, prefix = _split_entry(item, where, _UNDER, ("path", "prefix", "under"),
-                                '"dir", "dir under prefix" or {path, prefix}')
+    path, prefix = _split_entry(
+        item, where, _UNDER, ("path", "prefix", "under"), '"dir", "dir under prefix" or {path, prefix}'
+    )
     return path, normalize_prefix(prefix if prefix is not None else "", where)
 
 
@@ -248,5 +258,17 @@ def find_config_file(start: "str | os.PathLike[str] | None" = None) -> Optional[
     return None
 
 
-__all__ = ["Manifest", "PathEntry", "Dependency", "read_manifest", "manifest_from_dict", "find_config_file",
-           "manifest_in", "check_name", "normalize_prefix", "parse_toml", "MANIFEST_NAMES", "STANDARD_SECTIONS"]
+__all__ = [
+    "Manifest",
+    "PathEntry",
+    "Dependency",
+    "read_manifest",
+    "manifest_from_dict",
+    "find_config_file",
+    "manifest_in",
+    "check_name",
+    "normalize_prefix",
+    "parse_toml",
+    "MANIFEST_NAMES",
+    "STANDARD_SECTIONS",
+]

@@ -1,4 +1,5 @@
 """Registry entries: a ResourceNode wraps one resource (eager or lazily loaded) under a qualified key."""
+
 from __future__ import annotations
 
 import threading
@@ -14,8 +15,15 @@ class ResourceNode:
 
     __slots__ = ("key", "namespace", "resource_type", "metadata", "_value", "_loader", "_lock")
 
-    def __init__(self, key: str, value: Any = _UNSET, loader: Optional[Callable[[], Any]] = None,
-                 namespace: str = "", resource_type: str = "generic", **metadata: Any):
+    def __init__(
+        self,
+        key: str,
+        value: Any = _UNSET,
+        loader: Optional[Callable[[], Any]] = None,
+        namespace: str = "",
+        resource_type: str = "generic",
+        **metadata: Any,
+    ):
         self.key = key
         self.namespace = namespace
         self.resource_type = resource_type
@@ -25,11 +33,15 @@ class ResourceNode:
         self._lock = threading.Lock()
 
     @classmethod
-    def eager(cls, key: str, value: Any, namespace: str = "", resource_type: str = "generic", **meta: Any) -> "ResourceNode":
+    def eager(
+        cls, key: str, value: Any, namespace: str = "", resource_type: str = "generic", **meta: Any
+    ) -> "ResourceNode":
         return cls(key, value=value, namespace=namespace, resource_type=resource_type, **meta)
 
     @classmethod
-    def lazy(cls, key: str, loader: Callable[[], Any], namespace: str = "", resource_type: str = "generic", **meta: Any) -> "ResourceNode":
+    def lazy(
+        cls, key: str, loader: Callable[[], Any], namespace: str = "", resource_type: str = "generic", **meta: Any
+    ) -> "ResourceNode":
         return cls(key, loader=loader, namespace=namespace, resource_type=resource_type, **meta)
 
     @property
@@ -81,6 +93,13 @@ __all__ = ["ResourceNode", "PackageInfo"]
 
 from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here
 
-__getattr__ = _lazy_exports(__name__, {"load_prompt": "lllm.packages.runtime", "load_tactic": "lllm.packages.runtime",
-                                       "load_proxy": "lllm.packages.runtime", "load_config": "lllm.packages.config",
-                                       "load_resource": "lllm.packages.runtime"})
+__getattr__ = _lazy_exports(
+    __name__,
+    {
+        "load_prompt": "lllm.packages.runtime",
+        "load_tactic": "lllm.packages.runtime",
+        "load_proxy": "lllm.packages.runtime",
+        "load_config": "lllm.packages.config",
+        "load_resource": "lllm.packages.runtime",
+    },
+)

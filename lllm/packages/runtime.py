@@ -3,6 +3,7 @@
 Keys are ``<namespace>:<key>`` where a package's namespace is ``<pkg>.<section>``; resources
 registered without a namespace use their bare key. Package discovery (``lllm.packages.discovery``)
 fills runtimes from ``lllm.toml`` manifests; this module holds the registry and its lookups."""
+
 from __future__ import annotations
 
 import contextvars
@@ -25,7 +26,9 @@ _TYPE_ORDER = ("prompt", "tool", "proxy", "tactic", "config")
 _BAD_KEY = re.compile(r"[\x00-\x1f\x7f\\]")
 
 # The runtime a package is being loaded into; decorators and Tactic subclasses register there.
-loading_runtime: contextvars.ContextVar[Optional["Runtime"]] = contextvars.ContextVar("lllm_loading_runtime", default=None)
+loading_runtime: contextvars.ContextVar[Optional["Runtime"]] = contextvars.ContextVar(
+    "lllm_loading_runtime", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -50,13 +53,21 @@ class LoadingContext:
 
     def register(self, resource_type: str, key: str, value: Any, **meta: Any) -> ResourceNode:
         """Register ``value`` in the loading package (collisions are reported like discovery's own)."""
-        node = ResourceNode.eager(self.key(resource_type, key), value, self.namespace(resource_type), resource_type,
-                                  source=self.source, file_path=self.source, **meta)
+        node = ResourceNode.eager(
+            self.key(resource_type, key),
+            value,
+            self.namespace(resource_type),
+            resource_type,
+            source=self.source,
+            file_path=self.source,
+            **meta,
+        )
         return self.reporter.register(node) if self.reporter is not None else self.runtime.register(node)
 
 
-loading_context: contextvars.ContextVar[Optional[LoadingContext]] = \
-    contextvars.ContextVar("lllm_loading_context", default=None)
+loading_context: contextvars.ContextVar[Optional[LoadingContext]] = contextvars.ContextVar(
+    "lllm_loading_context", default=None
+)
 
 
 def check_key(key: str) -> None:
@@ -98,8 +109,10 @@ class Runtime:
         key = node.qualified_key
         with self._lock:
             if not overwrite and key in self._nodes:
-                raise ValueError(f"Resource '{key}' is already registered in runtime '{self.name}'; "
-                                 f"pass overwrite=True to replace it.")
+                raise ValueError(
+                    f"Resource '{key}' is already registered in runtime '{self.name}'; "
+                    f"pass overwrite=True to replace it."
+                )
             self._nodes[key] = node
             if node.namespace:
                 pkg, _, section = node.namespace.partition(".")
@@ -167,12 +180,14 @@ class Runtime:
         keys = self.keys(resource_type)
         close = difflib.get_close_matches(key, keys, n=5, cutoff=0.5)
         if not close:  # compare the key parts too: 'writer' or 'pkg:writr' vs 'pkg.prompts:writer'
-            tails = difflib.get_close_matches(key.split(":", 1)[-1], [k.split(":", 1)[-1] for k in keys], n=5,
-                                              cutoff=0.6)
+            tails = difflib.get_close_matches(
+                key.split(":", 1)[-1], [k.split(":", 1)[-1] for k in keys], n=5, cutoff=0.6
+            )
             close = [k for k in keys if k.split(":", 1)[-1] in tails][:5]
         kind = resource_type or "resource"
         msg = f"No {kind} '{key}' in runtime '{self.name}'. " + (
-            f"Did you mean: {close}?" if close else f"Available: {keys[:20]}")
+            f"Did you mean: {close}?" if close else f"Available: {keys[:20]}"
+        )
         if self.init_error:
             msg += f" (note: auto-init failed: {self.init_error})"
         return ResourceNotFoundError(msg, key=key, suggestions=close)
@@ -203,8 +218,11 @@ class Runtime:
 
     def iter_nodes(self, resource_type: Optional[str] = None) -> Iterator[ResourceNode]:
         """Each node once (alias entries share nodes), in registration order."""
-        return (n for k, n in self._snapshot()
-                if k == n.qualified_key and (resource_type is None or n.resource_type == resource_type))
+        return (
+            n
+            for k, n in self._snapshot()
+            if k == n.qualified_key and (resource_type is None or n.resource_type == resource_type)
+        )
 
     def iter_items(self, resource_type: Optional[str] = None) -> Iterator[Tuple[str, Any]]:
         return ((n.qualified_key, n.value) for n in self.iter_nodes(resource_type))
@@ -216,7 +234,9 @@ class Runtime:
         return namespace if "." in namespace else f"{namespace}.{SECTIONS[rtype]}"
 
     def register_prompt(self, prompt: Any, overwrite: bool = True, namespace: str = "") -> ResourceNode:
-        node = self.register(ResourceNode.eager(prompt.path, prompt, self._ns(namespace, "prompt"), "prompt"), overwrite)
+        node = self.register(
+            ResourceNode.eager(prompt.path, prompt, self._ns(namespace, "prompt"), "prompt"), overwrite
+        )
         if node.namespace and not getattr(prompt, "qualified_key", None):
             prompt.qualified_key = node.qualified_key  # recorded in dialogs (§1.5)
         return node
@@ -227,14 +247,17 @@ class Runtime:
     def register_tool(self, name: str, fn: Any, overwrite: bool = True, namespace: str = "") -> ResourceNode:
         """Register a ``Function`` (a plain callable is wrapped) whose name is the key's last segment."""
         from lllm.core.tools import Function
+
         last = name.rsplit("/", 1)[-1]
         if not isinstance(fn, Function):
             if not callable(fn):
                 raise TypeError(f"register_tool('{name}'): expected a Function or a callable, got {type(fn).__name__}")
             fn = Function.from_callable(fn, name=last)
         if fn.name != last:
-            raise ToolBindingError(f"Tool key '{name}' must end with the tool's name '{fn.name}' "
-                                   f"(e.g. '{name.rsplit('/', 1)[0] + '/' if '/' in name else ''}{fn.name}')")
+            raise ToolBindingError(
+                f"Tool key '{name}' must end with the tool's name '{fn.name}' "
+                f"(e.g. '{name.rsplit('/', 1)[0] + '/' if '/' in name else ''}{fn.name}')"
+            )
         return self.register(ResourceNode.eager(name, fn, self._ns(namespace, "tool"), "tool"), overwrite)
 
     def get_tool(self, key: str) -> Any:
@@ -252,16 +275,31 @@ class Runtime:
     def get_proxy(self, key: str) -> Any:
         return self.get(key, "proxy")
 
-    def register_config(self, name: str, data: Any = None, overwrite: bool = True, namespace: str = "",
-                        loader: Any = None, *, config_data: Any = None) -> ResourceNode:
+    def register_config(
+        self,
+        name: str,
+        data: Any = None,
+        overwrite: bool = True,
+        namespace: str = "",
+        loader: Any = None,
+        *,
+        config_data: Any = None,
+    ) -> ResourceNode:
         if config_data is not None:  # the 0.1.x keyword
             import warnings
-            warnings.warn("register_config(config_data=...) is deprecated; use register_config(data=...)",
-                          DeprecationWarning, stacklevel=2)
+
+            warnings.warn(
+                "register_config(config_data=...) is deprecated; use register_config(data=...)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
             data = config_data
         ns = self._ns(namespace, "config")
-        node = (ResourceNode.lazy(name, loader, ns, "config") if loader is not None
-                else ResourceNode.eager(name, data, ns, "config"))
+        node = (
+            ResourceNode.lazy(name, loader, ns, "config")
+            if loader is not None
+            else ResourceNode.eager(name, data, ns, "config")
+        )
         return self.register(node, overwrite)
 
     def get_config(self, key: str) -> Any:
@@ -272,8 +310,9 @@ class Runtime:
         try:
             return self.context_managers[name]
         except KeyError:
-            raise KeyError(f"No context manager '{name}' in runtime '{self.name}'; "
-                           f"registered: {sorted(self.context_managers)}") from None
+            raise KeyError(
+                f"No context manager '{name}' in runtime '{self.name}'; registered: {sorted(self.context_managers)}"
+            ) from None
 
     def register_context_manager(self, cls: type) -> type:
         name = getattr(cls, "name", None)
@@ -298,8 +337,10 @@ class Runtime:
                 raise KeyError(f"No package '{package}' in runtime '{self.name}'; packages: {sorted(self.packages)}")
             other = self.packages.get(alias)
             if other is not None and (other.name != info.name or other.base_dir != info.base_dir):
-                raise PackageError(f"Alias '{alias}' for package '{package}' clashes with the package '{other.name}' "
-                                   f"({other.base_dir}); choose another alias.")
+                raise PackageError(
+                    f"Alias '{alias}' for package '{package}' clashes with the package '{other.name}' "
+                    f"({other.base_dir}); choose another alias."
+                )
             if alias in self._aliases.get(package, ()) or alias == package:
                 return
             self._aliases.setdefault(package, []).append(alias)
@@ -353,6 +394,7 @@ def ensure_auto_init(runtime: Optional[Runtime] = None) -> Runtime:
         with _auto_init_lock:
             if not rt.discovery_done:  # auto_init sets the flag only when it has finished
                 from lllm.packages.discovery import auto_init
+
                 auto_init(rt)
     return rt
 
@@ -368,8 +410,9 @@ def get_runtime(name: Optional[str] = None) -> Runtime:
     try:
         return _named[name]
     except KeyError:
-        raise KeyError(f"No runtime named '{name}'. Create one with load_runtime(name='{name}'). "
-                       f"Known: {sorted(_named)}") from None
+        raise KeyError(
+            f"No runtime named '{name}'. Create one with load_runtime(name='{name}'). Known: {sorted(_named)}"
+        ) from None
 
 
 def set_named_runtime(name: str, runtime: Runtime) -> None:
@@ -390,6 +433,7 @@ def current_loading(runtime: Optional[Runtime] = None) -> Optional[LoadingContex
 
 
 # -- module-level lookups (§6.4) -------------------------------------------------------------
+
 
 def load_prompt(path: str, runtime: Optional[Runtime] = None) -> Any:
     return (runtime or _default_runtime).get(path, "prompt")
@@ -420,16 +464,36 @@ _LAZY = {"load_runtime", "load_package", "find_config_file", "load_cwd_fallback"
 def __getattr__(name: str) -> Any:  # discovery lives in its own module; these stay importable from here
     if name in _LAZY:
         from lllm.packages import discovery
+
         return getattr(discovery, name)
     if name == "load_config":
         from lllm.packages.config import load_config
+
         return load_config
     if name in ("install_package", "export_package", "list_packages", "remove_package"):
         from lllm.packages import install as packages
+
         return getattr(packages, name)
     raise AttributeError(f"module 'lllm.packages.runtime' has no attribute '{name}'")
 
 
-__all__ = ["Runtime", "LoadingContext", "get_default_runtime", "ensure_auto_init", "set_default_runtime", "get_runtime",
-           "set_named_runtime", "target_runtime", "loading_runtime", "loading_context", "current_loading",
-           "check_key", "load_prompt", "load_tool", "load_tactic", "load_proxy", "load_resource", "SECTIONS"]
+__all__ = [
+    "Runtime",
+    "LoadingContext",
+    "get_default_runtime",
+    "ensure_auto_init",
+    "set_default_runtime",
+    "get_runtime",
+    "set_named_runtime",
+    "target_runtime",
+    "loading_runtime",
+    "loading_context",
+    "current_loading",
+    "check_key",
+    "load_prompt",
+    "load_tool",
+    "load_tactic",
+    "load_proxy",
+    "load_resource",
+    "SECTIONS",
+]

@@ -14,6 +14,7 @@ instructions (the body of SKILL.md), the skill's directory and its resource file
 
 ``resolve_skills`` does the file and network work, once per tactic instance; ``SkillSet.apply`` is pure
 and runs for every agent built."""
+
 from __future__ import annotations
 
 import os
@@ -40,9 +41,11 @@ FETCH_TIMEOUT = 10.0
 MAX_FETCH_BYTES = 1 << 20
 MAX_RESOURCES = 200
 
-CATALOG_INTRO = ("## Skills\n"
-                 "Skills hold instructions and resources for specialised tasks. When a task matches a skill's "
-                 "description, call `activate_skill` with its name and follow the instructions it returns.")
+CATALOG_INTRO = (
+    "## Skills\n"
+    "Skills hold instructions and resources for specialised tasks. When a task matches a skill's "
+    "description, call `activate_skill` with its name and follow the instructions it returns."
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,8 @@ class Skill:
     name: str
     description: str
     body: str
-    location: str                       # the SKILL.md path or URL
-    directory: Optional[Path] = None    # the skill's folder (None for a URL skill)
+    location: str  # the SKILL.md path or URL
+    directory: Optional[Path] = None  # the skill's folder (None for a URL skill)
 
     def resources(self) -> List[str]:
         """The skill's other files (relative POSIX paths, hidden ones left out), at most ``MAX_RESOURCES``."""
@@ -66,12 +69,16 @@ class Skill:
                 path = Path(root, f).relative_to(self.directory).as_posix()
                 if not f.startswith(".") and path != SKILL_FILE:
                     found.append(path)
-        return found if len(found) <= MAX_RESOURCES else [*found[:MAX_RESOURCES],
-                                                          f"... ({len(found) - MAX_RESOURCES} more)"]
+        return (
+            found
+            if len(found) <= MAX_RESOURCES
+            else [*found[:MAX_RESOURCES], f"... ({len(found) - MAX_RESOURCES} more)"]
+        )
 
 
-def parse_skill(text: str, location: str, directory_name: Optional[str] = None,
-                directory: Optional[Path] = None) -> Skill:
+def parse_skill(
+    text: str, location: str, directory_name: Optional[str] = None, directory: Optional[Path] = None
+) -> Skill:
     """A ``Skill`` from SKILL.md text; ``ValueError`` saying what is wrong with its front matter."""
     lines = text.lstrip("\ufeff").splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
@@ -91,8 +98,13 @@ def parse_skill(text: str, location: str, directory_name: Optional[str] = None,
         raise ValueError("'description' must be a non-empty string saying what the skill does and when to use it")
     if len(description) > MAX_DESCRIPTION:
         raise ValueError(f"'description' has {len(description)} characters; the limit is {MAX_DESCRIPTION}")
-    return Skill(name=name, description=description.strip(), body="".join(lines[end + 1:]).strip("\n"),
-                 location=location, directory=directory)
+    return Skill(
+        name=name,
+        description=description.strip(),
+        body="".join(lines[end + 1 :]).strip("\n"),
+        location=location,
+        directory=directory,
+    )
 
 
 def load_skill_dir(directory: Path) -> Skill:
@@ -132,8 +144,9 @@ def discover_skills(cwd: Optional[Path] = None, home: Optional[Path] = None) -> 
 def find_skill(name: str, cwd: Optional[Path] = None, home: Optional[Path] = None) -> Skill:
     """The local skill ``name`` (first match wins); ``ConfigError`` listing the skills found if none."""
     if not NAME_RE.match(name):  # also keeps '../elsewhere' from reaching outside the skill directories
-        raise ConfigError(f"Skill entry {name!r} is not a skill name (1-64 characters of [a-z0-9-]), a skill_… id "
-                          f"or a SKILL.md URL")
+        raise ConfigError(
+            f"Skill entry {name!r} is not a skill name (1-64 characters of [a-z0-9-]), a skill_… id or a SKILL.md URL"
+        )
     dirs = skill_search_dirs(cwd, home)
     for base in dirs:
         if (base / name / SKILL_FILE).is_file():
@@ -141,8 +154,10 @@ def find_skill(name: str, cwd: Optional[Path] = None, home: Optional[Path] = Non
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         available = sorted(discover_skills(cwd, home))
-    raise ConfigError(f"Skill '{name}' not found in {[str(d) for d in dirs]}. Skills found: {available}. "
-                      f"Entries may also be Anthropic skill ids (skill_…) or SKILL.md URLs.")
+    raise ConfigError(
+        f"Skill '{name}' not found in {[str(d) for d in dirs]}. Skills found: {available}. "
+        f"Entries may also be Anthropic skill ids (skill_…) or SKILL.md URLs."
+    )
 
 
 def fetch_skill(url: str, timeout: float = FETCH_TIMEOUT) -> Optional[Skill]:
@@ -171,9 +186,11 @@ class SkillSet:
 
     def catalog(self) -> str:
         """The ``<available_skills>`` block for the system prompt."""
-        entries = "".join(f"<skill>\n<name>{escape(s.name)}</name>\n<description>{escape(s.description)}"
-                          f"</description>\n<location>{escape(s.location)}</location>\n</skill>\n"
-                          for s in self.skills)
+        entries = "".join(
+            f"<skill>\n<name>{escape(s.name)}</name>\n<description>{escape(s.description)}"
+            f"</description>\n<location>{escape(s.location)}</location>\n</skill>\n"
+            for s in self.skills
+        )
         return f"{CATALOG_INTRO}\n\n<available_skills>\n{entries}</available_skills>"
 
     def activate_tool(self) -> Function:
@@ -192,17 +209,20 @@ class SkillSet:
                 raise ValueError(f"no skill '{name}'. Available skills: {sorted(by_name)}")
             where = str(skill.directory) if skill.directory is not None else skill.location.rsplit("/", 1)[0]
             resources = "\n".join(skill.resources()) or "(none)"
-            return (f'<skill name="{skill.name}">\n<directory>{where}</directory>\n'
-                    f"<resources>\n{resources}\n</resources>\n<instructions>\n{skill.body}\n</instructions>\n"
-                    f"</skill>")
+            return (
+                f'<skill name="{skill.name}">\n<directory>{where}</directory>\n'
+                f"<resources>\n{resources}\n</resources>\n<instructions>\n{skill.body}\n</instructions>\n"
+                f"</skill>"
+            )
 
         fn = Function.from_callable(activate_skill, processor=_as_is)
         if by_name:  # the schema lists the names, so a model (the offline test model too) picks a real one
             fn.properties["name"] = {**fn.properties["name"], "enum": sorted(by_name)}
         return fn
 
-    def apply(self, system_prompt: "Prompt | str", model_args: Optional[Dict[str, Any]] = None
-              ) -> Tuple[Prompt, List[Function], Dict[str, Any]]:
+    def apply(
+        self, system_prompt: "Prompt | str", model_args: Optional[Dict[str, Any]] = None
+    ) -> Tuple[Prompt, List[Function], Dict[str, Any]]:
         """``(system prompt, injected tools, model_args)`` for one agent; the inputs are not modified.
 
         Hosted ids join ``model_args['skills']`` with the beta header. Local and URL skills put the catalog
@@ -224,14 +244,17 @@ class SkillSet:
             return system_prompt, [], args
         tool = self.activate_tool()
         if tool.name in system_prompt.functions or tool.name in system_prompt.function_refs:
-            raise ConfigError(f"Prompt '{system_prompt.path}' already declares a tool '{tool.name}', which skills "
-                              f"need; rename it or remove the agent's skills.")
+            raise ConfigError(
+                f"Prompt '{system_prompt.path}' already declares a tool '{tool.name}', which skills "
+                f"need; rename it or remove the agent's skills."
+            )
         block = self.catalog()
         if isinstance(system_prompt.renderer, StringFormatterRenderer):
             block = block.replace("{", "{{").replace("}", "}}")
         text = f"{system_prompt.prompt.rstrip()}\n\n{block}" if system_prompt.prompt.strip() else block
-        prompt = system_prompt.extend(path=system_prompt.path, prompt=text,
-                                      function_list=[*system_prompt.function_list, tool])
+        prompt = system_prompt.extend(
+            path=system_prompt.path, prompt=text, function_list=[*system_prompt.function_list, tool]
+        )
         return prompt, [tool], args
 
 
@@ -239,8 +262,14 @@ def _as_is(result: Any, call: Any) -> str:
     return str(result)
 
 
-def resolve_skills(spec_skills: Any, *, cwd: Optional[Path] = None, home: Optional[Path] = None,
-                   timeout: float = FETCH_TIMEOUT, cache: Optional[Dict[str, Optional[Skill]]] = None) -> SkillSet:
+def resolve_skills(
+    spec_skills: Any,
+    *,
+    cwd: Optional[Path] = None,
+    home: Optional[Path] = None,
+    timeout: float = FETCH_TIMEOUT,
+    cache: Optional[Dict[str, Optional[Skill]]] = None,
+) -> SkillSet:
     """The ``SkillSet`` for an agent's ``skills:`` value (a list of entries, ``"*"``, or ``None``).
 
     ``cache`` (URL → skill) lets the agents of one tactic share a fetch. Raises ``ConfigError`` for a wrong
@@ -249,8 +278,9 @@ def resolve_skills(spec_skills: Any, *, cwd: Optional[Path] = None, home: Option
         return SkillSet()
     entries = [spec_skills] if spec_skills == "*" else spec_skills
     if not isinstance(entries, list) or not all(isinstance(e, str) and e for e in entries):
-        raise ConfigError(f"skills must be a list of skill names, skill_… ids or SKILL.md URLs, or \"*\"; "
-                          f"got {spec_skills!r}")
+        raise ConfigError(
+            f'skills must be a list of skill names, skill_… ids or SKILL.md URLs, or "*"; got {spec_skills!r}'
+        )
     cache = {} if cache is None else cache
     out = SkillSet()
     seen = set()
@@ -275,5 +305,16 @@ def resolve_skills(spec_skills: Any, *, cwd: Optional[Path] = None, home: Option
     return out
 
 
-__all__ = ["Skill", "SkillSet", "resolve_skills", "parse_skill", "load_skill_dir", "discover_skills", "find_skill",
-           "fetch_skill", "skill_search_dirs", "SKILLS_BETA", "SKILL_DIRS"]
+__all__ = [
+    "Skill",
+    "SkillSet",
+    "resolve_skills",
+    "parse_skill",
+    "load_skill_dir",
+    "discover_skills",
+    "find_skill",
+    "fetch_skill",
+    "skill_search_dirs",
+    "SKILLS_BETA",
+    "SKILL_DIRS",
+]

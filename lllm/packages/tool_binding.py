@@ -3,6 +3,7 @@ declarations into callable ``Function``s, using the runtime's packages.
 
 Resolution is lazy (at turn start) and cached per runtime and prompt; the registered prompt is never
 mutated, bound copies are returned instead."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
@@ -55,8 +56,10 @@ def resolve_prompt_functions(prompt: "Prompt", runtime: Optional[Runtime] = None
     for ref in refs:
         fn = resolve_tool_ref(ref, rt, package, where)
         if fn.name in out:
-            raise ValueError(f"{where}: tool reference '{ref}' resolves to a tool named '{fn.name}', which the "
-                             f"prompt already declares; tool names must be unique")
+            raise ValueError(
+                f"{where}: tool reference '{ref}' resolves to a tool named '{fn.name}', which the "
+                f"prompt already declares; tool names must be unique"
+            )
         out[fn.name] = fn
     rt.tool_cache[prompt] = (signature, out)
     return dict(out)
@@ -69,10 +72,12 @@ def bind_declaration(header: Function, runtime: Runtime, package: Optional[str],
     def fail(problem: str) -> ToolBindingError:
         tools = [k for k in runtime.keys("tool") if not package or k.startswith(f"{package}.tools:")]
         scope = f"tools of package '{package}'" if package else "the prompt belongs to no package; tools loaded"
-        return ToolBindingError(f"{where}: tool '{header.name}' is declared without an implementation and {problem} "
-                                f"(tried key '{key}'; {scope}: {tools}). Register it as "
-                                f"tools/{header.name}.py in the package, or link one with "
-                                f"prompt.with_functions({header.name}=...).")
+        return ToolBindingError(
+            f"{where}: tool '{header.name}' is declared without an implementation and {problem} "
+            f"(tried key '{key}'; {scope}: {tools}). Register it as "
+            f"tools/{header.name}.py in the package, or link one with "
+            f"prompt.with_functions({header.name}=...)."
+        )
 
     node = runtime.find_node(key)
     if node is None:
@@ -104,37 +109,45 @@ def resolve_tool_ref(ref: str, runtime: Runtime, package: Optional[str], where: 
     if sep and "." in head:
         section = head.partition(".")[2]
         if section == "proxies":
-            raise TypeError(f"{where}: '{ref}' is a proxy; proxies are activated in the agent config "
-                            f"(proxy: or tools:), not in a prompt's function_list")
+            raise TypeError(
+                f"{where}: '{ref}' is a proxy; proxies are activated in the agent config "
+                f"(proxy: or tools:), not in a prompt's function_list"
+            )
         if section == "tactics":
             return _tactic_function(ref, runtime)
         if section != "tools":
             raise ToolBindingError(f"{where}: '{ref}' is not a tool or tactic URL (section '{section}')")
         if selector is not None:
-            raise ToolBindingError(f"{where}: '{ref}': a '#{selector}' selector picks a tactic's tool; "
-                                   f"a tool URL takes none (use '{url}')")
+            raise ToolBindingError(
+                f"{where}: '{ref}': a '#{selector}' selector picks a tactic's tool; a tool URL takes none (use '{url}')"
+            )
         try:
             node = runtime.get_node(url, "tool")
         except ResourceNotFoundError as e:
             hint = f"Did you mean: {e.suggestions}?" if e.suggestions else f"Tools: {runtime.keys('tool')[:20]}"
             raise ToolBindingError(f"{where}: no tool '{url}' in runtime '{runtime.name}'. {hint}") from None
         return _checked(node.value, url, where)
-    packages: List[Optional[str]] = [head] if sep else [p for p in dict.fromkeys([package, runtime.default_namespace]) if p]
+    packages: List[Optional[str]] = (
+        [head] if sep else [p for p in dict.fromkeys([package, runtime.default_namespace]) if p]
+    )
     for pkg in packages or [None]:
         tool_key = f"{pkg}.tools:{rest}" if pkg else rest
         tactic_key = f"{pkg}.tactics:{rest}" if pkg else rest
         tool = runtime.find_node(tool_key, "tool") if selector is None else None
         tactic = runtime.find_node(tactic_key, "tactic")
         if tool is not None and tactic is not None:
-            raise ValueError(f"{where}: '{ref}' is ambiguous: both '{tool_key}' and '{tactic_key}' exist; "
-                             f"use the full URL")
+            raise ValueError(
+                f"{where}: '{ref}' is ambiguous: both '{tool_key}' and '{tactic_key}' exist; use the full URL"
+            )
         if tool is not None:
             return _checked(tool.value, tool_key, where)
         if tactic is not None:
             return _tactic_function(tactic_key + (f"#{selector}" if selector else ""), runtime)
     tried = [f"{p}.tools:{rest}" for p in packages] + [f"{p}.tactics:{rest}" for p in packages]
-    raise ToolBindingError(f"{where}: no tool or tactic '{ref}' (tried {tried or [rest]}). "
-                           f"Tools: {runtime.keys('tool')[:20]}; tactics: {runtime.keys('tactic')[:20]}")
+    raise ToolBindingError(
+        f"{where}: no tool or tactic '{ref}' (tried {tried or [rest]}). "
+        f"Tools: {runtime.keys('tool')[:20]}; tactics: {runtime.keys('tactic')[:20]}"
+    )
 
 
 def _checked(value: Any, key: str, where: str) -> Function:
@@ -147,6 +160,7 @@ def _checked(value: Any, key: str, where: str) -> Function:
 
 def _tactic_function(ref: str, runtime: Runtime) -> Function:
     from lllm.core.tactic_tools import build_tactic_function
+
     return build_tactic_function(ref, runtime=runtime)
 
 

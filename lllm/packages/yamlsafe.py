@@ -6,6 +6,7 @@ node graph is measured after parsing and before any Python object is built, and 
 with a ``ConfigError`` naming its source when its text is larger than ``MAX_YAML_BYTES``, its aliases
 add more than ``MAX_YAML_ALIAS_NODES`` nodes, an alias refers to itself, or it nests deeper than
 ``MAX_YAML_DEPTH``. Aliases used sanely (a few anchors reused) load as before."""
+
 from __future__ import annotations
 
 import os
@@ -65,8 +66,10 @@ def _measure(root: yaml.Node) -> Tuple[int, int, int]:
         stack.append((node, kids))
         for kid in kids:
             if id(kid) in open_nodes:
-                raise _Refused("an alias refers to a node that contains it (a recursive anchor); "
-                               "LLLM does not load self-referencing YAML")
+                raise _Refused(
+                    "an alias refers to a node that contains it (a recursive anchor); "
+                    "LLLM does not load self-referencing YAML"
+                )
             if id(kid) not in size:
                 stack.append((kid, None))
     return size[id(root)], len(size), depth[id(root)]
@@ -81,9 +84,11 @@ class BoundedSafeLoader(_Base):  # type: ignore[misc]
             return None
         expanded, distinct, depth = _measure(node)
         if expanded - distinct > MAX_YAML_ALIAS_NODES:
-            raise _Refused(f"its aliases expand it by {expanded - distinct:,} nodes; the limit is "
-                           f"{MAX_YAML_ALIAS_NODES:,} (a 'billion laughs' document?). Write the values out "
-                           f"or reuse fewer anchors")
+            raise _Refused(
+                f"its aliases expand it by {expanded - distinct:,} nodes; the limit is "
+                f"{MAX_YAML_ALIAS_NODES:,} (a 'billion laughs' document?). Write the values out "
+                f"or reuse fewer anchors"
+            )
         if depth > MAX_YAML_DEPTH:
             raise _Refused(f"it nests {depth} levels deep; the limit is {MAX_YAML_DEPTH}")
         return self.construct_document(node)
@@ -103,8 +108,9 @@ def load_yaml(text: "str | bytes", source: str) -> Any:
     except yaml.YAMLError as e:
         raise ConfigError(f"{source}: not valid YAML: {e}") from None
     except RecursionError:
-        raise ConfigError(f"{source}: YAML refused: it nests too deeply to load (limit {MAX_YAML_DEPTH} "
-                          f"levels)") from None
+        raise ConfigError(
+            f"{source}: YAML refused: it nests too deeply to load (limit {MAX_YAML_DEPTH} levels)"
+        ) from None
     finally:
         loader.dispose()
 
@@ -132,5 +138,12 @@ def load_yaml_file(path: "str | os.PathLike[str]") -> Any:
     return load_yaml(read_text_capped(path), str(path))
 
 
-__all__ = ["load_yaml", "load_yaml_file", "read_text_capped", "BoundedSafeLoader",
-           "MAX_YAML_BYTES", "MAX_YAML_ALIAS_NODES", "MAX_YAML_DEPTH"]
+__all__ = [
+    "load_yaml",
+    "load_yaml_file",
+    "read_text_capped",
+    "BoundedSafeLoader",
+    "MAX_YAML_BYTES",
+    "MAX_YAML_ALIAS_NODES",
+    "MAX_YAML_DEPTH",
+]

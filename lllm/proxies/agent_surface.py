@@ -3,6 +3,7 @@ interpreter mode) ``run_python``, and a system-prompt block with the API directo
 
 ``build_proxy_surface`` is called once per agent instance (``AgentSpec.build``); each agent gets its
 own manager and interpreter, and the worker process starts only when ``run_python`` first runs."""
+
 from __future__ import annotations
 
 import string
@@ -18,9 +19,16 @@ from lllm.sandbox import BACKENDS, AgentInterpreter
 
 EXEC_ENVS = ("interpreter", "jupyter", None)
 PROXY_DEFAULTS: Dict[str, Any] = {
-    "activate_proxies": [], "deploy_mode": False, "cutoff_date": None, "exec_env": "interpreter",
-    "max_output_chars": 5000, "truncation_indicator": "... (truncated)", "timeout": 60.0, "prompt_template": None,
-    "backend": "auto", "max_memory_mb": None,
+    "activate_proxies": [],
+    "deploy_mode": False,
+    "cutoff_date": None,
+    "exec_env": "interpreter",
+    "max_output_chars": 5000,
+    "truncation_indicator": "... (truncated)",
+    "timeout": 60.0,
+    "prompt_template": None,
+    "backend": "auto",
+    "max_memory_mb": None,
 }
 TEMPLATE_FIELDS = frozenset({"api_directory", "max_output_chars", "truncation_indicator"})
 
@@ -101,14 +109,18 @@ def proxy_settings(proxy_cfg: Optional[Dict[str, Any]], extra_proxies: Sequence[
     cfg = dict(proxy_cfg or {})
     unknown = sorted(set(cfg) - set(PROXY_DEFAULTS))
     if unknown:
-        warnings.warn(f"proxy block: unknown keys {unknown} are ignored. Known keys: {sorted(PROXY_DEFAULTS)}",
-                      UserWarning, stacklevel=3)
+        warnings.warn(
+            f"proxy block: unknown keys {unknown} are ignored. Known keys: {sorted(PROXY_DEFAULTS)}",
+            UserWarning,
+            stacklevel=3,
+        )
     settings = {**PROXY_DEFAULTS, **{k: v for k, v in cfg.items() if k in PROXY_DEFAULTS}}
     if settings["exec_env"] not in EXEC_ENVS:
         raise ConfigError(f"proxy block: exec_env must be one of {list(EXEC_ENVS)}, got {settings['exec_env']!r}")
     if not (settings["backend"] in BACKENDS or not isinstance(settings["backend"], str)):
-        raise ConfigError(f"proxy block: backend must be one of {list(BACKENDS)} (or an Executor), "
-                          f"got {settings['backend']!r}")
+        raise ConfigError(
+            f"proxy block: backend must be one of {list(BACKENDS)} (or an Executor), got {settings['backend']!r}"
+        )
     active = settings["activate_proxies"] or []
     if isinstance(active, str):
         active = [active]
@@ -128,24 +140,31 @@ def proxy_settings(proxy_cfg: Optional[Dict[str, Any]], extra_proxies: Sequence[
         try:
             fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
         except ValueError as e:
-            raise ConfigError(f"proxy block: prompt_template is not a valid template ({e}); "
-                              f"double literal braces") from None
+            raise ConfigError(
+                f"proxy block: prompt_template is not a valid template ({e}); double literal braces"
+            ) from None
         bad = sorted(fields - TEMPLATE_FIELDS)
         if bad:
-            raise ConfigError(f"proxy block: prompt_template may use only {sorted(TEMPLATE_FIELDS)}, "
-                              f"not {bad}; double literal braces ({{{{ }}}})")
+            raise ConfigError(
+                f"proxy block: prompt_template may use only {sorted(TEMPLATE_FIELDS)}, "
+                f"not {bad}; double literal braces ({{{{ }}}})"
+            )
     return settings
 
 
 def render_proxy_prompt(pm: ProxyManager, settings: Dict[str, Any]) -> str:
     """The system-prompt block: the template filled with the API directory and the output limits."""
     template = settings.get("prompt_template") or (
-        DEFAULT_PROXY_PROMPT_TEMPLATE if settings.get("exec_env") == "interpreter"
-        else DEFAULT_PROXY_PROMPT_NO_PYTHON_TEMPLATE)
+        DEFAULT_PROXY_PROMPT_TEMPLATE
+        if settings.get("exec_env") == "interpreter"
+        else DEFAULT_PROXY_PROMPT_NO_PYTHON_TEMPLATE
+    )
     chars = settings.get("max_output_chars", 5000)
-    return template.format(api_directory=pm.retrieve_api_docs() or "(no proxies are active)",
-                           max_output_chars=chars if chars else "unlimited",
-                           truncation_indicator=settings.get("truncation_indicator", "... (truncated)"))
+    return template.format(
+        api_directory=pm.retrieve_api_docs() or "(no proxies are active)",
+        max_output_chars=chars if chars else "unlimited",
+        truncation_indicator=settings.get("truncation_indicator", "... (truncated)"),
+    )
 
 
 def _with_block(system_prompt: Any, block: str) -> Prompt:
@@ -185,8 +204,9 @@ class ProxySurface:
             self.interpreter.close()
 
 
-def build_proxy_surface(proxy_cfg: Optional[Dict[str, Any]], system_prompt: Any, runtime: Runtime,
-                        tools: Sequence[Any] = ()) -> ProxySurface:
+def build_proxy_surface(
+    proxy_cfg: Optional[Dict[str, Any]], system_prompt: Any, runtime: Runtime, tools: Sequence[Any] = ()
+) -> ProxySurface:
     """The agent's system prompt and tools with its proxies wired in.
 
     Active when ``proxy_cfg`` is a mapping or ``tools`` names a proxy; otherwise the prompt and tools
@@ -195,21 +215,40 @@ def build_proxy_surface(proxy_cfg: Optional[Dict[str, Any]], system_prompt: Any,
     if proxy_cfg is None and not named:
         return ProxySurface(system_prompt=system_prompt, tools=tools)
     settings = proxy_settings(proxy_cfg, named)
-    pm = ProxyManager(settings["activate_proxies"], cutoff_date=settings["cutoff_date"],
-                      deploy_mode=settings["deploy_mode"], runtime=runtime)
+    pm = ProxyManager(
+        settings["activate_proxies"],
+        cutoff_date=settings["cutoff_date"],
+        deploy_mode=settings["deploy_mode"],
+        runtime=runtime,
+    )
     injected = [make_query_api_doc_tool(pm)]
     interpreter = None
     if settings["exec_env"] == "interpreter":
-        interpreter = AgentInterpreter(pm, max_output_chars=settings["max_output_chars"],
-                                       truncation_indicator=settings["truncation_indicator"],
-                                       timeout=float(settings["timeout"]), backend=settings["backend"],
-                                       max_memory_mb=settings["max_memory_mb"])
+        interpreter = AgentInterpreter(
+            pm,
+            max_output_chars=settings["max_output_chars"],
+            truncation_indicator=settings["truncation_indicator"],
+            timeout=float(settings["timeout"]),
+            backend=settings["backend"],
+            max_memory_mb=settings["max_memory_mb"],
+        )
         injected.append(make_run_python_tool(interpreter))
     prompt = _with_block(system_prompt, render_proxy_prompt(pm, settings))
-    return ProxySurface(system_prompt=prompt, tools=[*injected, *tools], proxy_manager=pm,
-                        interpreter=interpreter, settings=settings)
+    return ProxySurface(
+        system_prompt=prompt, tools=[*injected, *tools], proxy_manager=pm, interpreter=interpreter, settings=settings
+    )
 
 
-__all__ = ["build_proxy_surface", "ProxySurface", "proxy_settings", "render_proxy_prompt", "split_proxy_tools",
-           "make_query_api_doc_tool", "make_run_python_tool", "DEFAULT_PROXY_PROMPT_TEMPLATE",
-           "DEFAULT_PROXY_PROMPT_NO_PYTHON_TEMPLATE", "PROXY_DEFAULTS", "EXEC_ENVS"]
+__all__ = [
+    "build_proxy_surface",
+    "ProxySurface",
+    "proxy_settings",
+    "render_proxy_prompt",
+    "split_proxy_tools",
+    "make_query_api_doc_tool",
+    "make_run_python_tool",
+    "DEFAULT_PROXY_PROMPT_TEMPLATE",
+    "DEFAULT_PROXY_PROMPT_NO_PYTHON_TEMPLATE",
+    "PROXY_DEFAULTS",
+    "EXEC_ENVS",
+]

@@ -1,6 +1,7 @@
 """Defining proxies: ``BaseProxy`` (an API surface described endpoint by endpoint), the
 ``@BaseProxy.endpoint`` metadata decorator, and registration (``@ProxyRegistrator``, ``register_proxy``,
 ``load_builtin_proxies``)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -30,12 +31,14 @@ def _parse_cutoff(value: Any) -> Optional[dt.datetime]:
             return dt.datetime.fromisoformat(value)
         except ValueError:
             pass
-    warnings.warn(f"cutoff_date {value!r} is not an ISO date (e.g. '2024-06-30'); it is ignored", UserWarning,
-                  stacklevel=3)
+    warnings.warn(
+        f"cutoff_date {value!r} is not an ISO date (e.g. '2024-06-30'); it is ignored", UserWarning, stacklevel=3
+    )
     return None
 
 
 _P = TypeVar("_P", bound="BaseProxy")
+
 
 class BaseProxy:
     """An API surface agents call through ``CALL_API``: one method per endpoint, each decorated with
@@ -50,23 +53,47 @@ class BaseProxy:
     _proxy_name: str
     _proxy_description: str
 
-    def __init__(self, *, activate_proxies: Optional[List[str]] = None, cutoff_date: Any = None,
-                 deploy_mode: bool = False, use_cache: bool = True, **kw: Any):
+    def __init__(
+        self,
+        *,
+        activate_proxies: Optional[List[str]] = None,
+        cutoff_date: Any = None,
+        deploy_mode: bool = False,
+        use_cache: bool = True,
+        **kw: Any,
+    ):
         self.activate_proxies = list(activate_proxies or [])
         self.cutoff_date = _parse_cutoff(cutoff_date)
         self.deploy_mode = deploy_mode
         self.use_cache = use_cache
 
     @staticmethod
-    def endpoint(category: str, endpoint: str, description: str, params: Dict[str, Any], response: Any,
-                 name: Optional[str] = None, sub_category: Optional[str] = None,
-                 remove_keys: Optional[List[str]] = None, dt_cutoff: Any = None,
-                 method: str = "GET") -> Callable[[Callable], Callable]:
+    def endpoint(
+        category: str,
+        endpoint: str,
+        description: str,
+        params: Dict[str, Any],
+        response: Any,
+        name: Optional[str] = None,
+        sub_category: Optional[str] = None,
+        remove_keys: Optional[List[str]] = None,
+        dt_cutoff: Any = None,
+        method: str = "GET",
+    ) -> Callable[[Callable], Callable]:
         """Attach ``endpoint_info`` to a method (nothing else). ``params`` maps names to ``(type, example)``;
         a trailing ``*`` marks a required parameter: ``{"q*": (str, "London"), "limit": (int, 10)}``."""
-        info = {"category": category, "endpoint": endpoint, "name": name, "description": description,
-                "sub_category": sub_category, "remove_keys": remove_keys, "params": params,
-                "response": response, "dt_cutoff": dt_cutoff, "method": method}
+        info = {
+            "category": category,
+            "endpoint": endpoint,
+            "name": name,
+            "description": description,
+            "sub_category": sub_category,
+            "remove_keys": remove_keys,
+            "params": params,
+            "response": response,
+            "dt_cutoff": dt_cutoff,
+            "method": method,
+        }
 
         def decorate(fn: Callable) -> Callable:
             fn.endpoint_info = info  # type: ignore[attr-defined]
@@ -103,10 +130,12 @@ class BaseProxy:
     def api_directory(self) -> Dict[str, Any]:
         """``{"id", "display_name", "description", "endpoints"}`` for this proxy."""
         cls = type(self)
-        return {"id": getattr(cls, "_proxy_path", cls.__name__),
-                "display_name": getattr(cls, "_proxy_name", cls.__name__),
-                "description": getattr(cls, "_proxy_description", ""),
-                "endpoints": self.endpoint_directory()}
+        return {
+            "id": getattr(cls, "_proxy_path", cls.__name__),
+            "display_name": getattr(cls, "_proxy_name", cls.__name__),
+            "description": getattr(cls, "_proxy_description", ""),
+            "endpoints": self.endpoint_directory(),
+        }
 
     def auto_test(self) -> Dict[str, Dict[str, Any]]:
         """A light check of the endpoint metadata: ``{method name: {"status": "ok"|"warning", "issues": [...]}}``."""
@@ -121,8 +150,12 @@ class BaseProxy:
         return results
 
 
-def ProxyRegistrator(path: str, name: str, description: str,  # noqa: N802 - the 0.1.x name
-                     runtime: Optional[Runtime] = None) -> Callable[[Type[_P]], Type[_P]]:
+def ProxyRegistrator(
+    path: str,
+    name: str,
+    description: str,  # noqa: N802 - the 0.1.x name
+    runtime: Optional[Runtime] = None,
+) -> Callable[[Type[_P]], Type[_P]]:
     """Class decorator: set ``_proxy_path/_proxy_name/_proxy_description`` and register the class under
     ``path`` in the explicit runtime, else the one being loaded, else the default one. During package
     discovery it lands in the loading package (``<pkg>.proxies:<path>``)."""
@@ -147,8 +180,9 @@ def register_proxy(name: str, cls: type, overwrite: bool = False, runtime: Optio
     target_runtime(runtime).register_proxy(name, cls, overwrite=overwrite)
 
 
-def load_builtin_proxies(modules: Optional[Iterable[str]] = None,
-                         runtime: Optional[Runtime] = None) -> Tuple[List[str], Dict[str, str]]:
+def load_builtin_proxies(
+    modules: Optional[Iterable[str]] = None, runtime: Optional[Runtime] = None
+) -> Tuple[List[str], Dict[str, str]]:
     """Import proxy modules (default ``BUILTIN_PROXY_MODULES``) so their proxies register in ``runtime``
     (explicit, else loading, else default). Never raises: returns ``(loaded modules, {module: error})``.
 
@@ -163,8 +197,14 @@ def load_builtin_proxies(modules: Optional[Iterable[str]] = None,
             module = importlib.import_module(module_name)
             for value in list(vars(module).values()):
                 path = getattr(value, "_proxy_path", None)
-                if (isinstance(value, type) and issubclass(value, BaseProxy) and path and "_proxy_path" in vars(value)
-                        and value.__module__ == module.__name__ and not rt.has(path, "proxy")):
+                if (
+                    isinstance(value, type)
+                    and issubclass(value, BaseProxy)
+                    and path
+                    and "_proxy_path" in vars(value)
+                    and value.__module__ == module.__name__
+                    and not rt.has(path, "proxy")
+                ):
                     rt.register_proxy(path, value)
             loaded.append(module_name)
         except (Exception, SystemExit) as e:  # noqa: BLE001 - reported, never raised

@@ -1,5 +1,6 @@
 """``ProxyManager`` (alias ``Proxy``): the active proxies of one agent, their documentation, and strict
 dispatch of ``CALL_API(path, params)`` to ``@endpoint`` methods."""
+
 from __future__ import annotations
 
 import inspect
@@ -56,8 +57,11 @@ class _Endpoint:
         self.takes_dict = params is not None and [p.name for p in params] == ["params"]  # 0.1.x: def ep(self, params)
         # The keyword arguments a keyword-style endpoint takes (None: any, it has **kwargs or no signature).
         keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        self.accepted = None if params is None or any(p.kind is p.VAR_KEYWORD for p in params) else {
-            p.name for p in params if p.kind in keyword}
+        self.accepted = (
+            None
+            if params is None or any(p.kind is p.VAR_KEYWORD for p in params)
+            else {p.name for p in params if p.kind in keyword}
+        )
 
     @property
     def name(self) -> str:
@@ -74,8 +78,13 @@ class ProxyManager:
     all registered proxies. An entry that matches nothing, or two active proxies sharing a bare key,
     raise ``ConfigError``; a proxy whose constructor fails raises ``ProxyError``."""
 
-    def __init__(self, activate_proxies: Optional[List[str]] = None, cutoff_date: Any = None,
-                 deploy_mode: bool = False, runtime: Optional[Runtime] = None):
+    def __init__(
+        self,
+        activate_proxies: Optional[List[str]] = None,
+        cutoff_date: Any = None,
+        deploy_mode: bool = False,
+        runtime: Optional[Runtime] = None,
+    ):
         if isinstance(activate_proxies, str):
             activate_proxies = [activate_proxies]
         self.runtime = target_runtime(runtime)
@@ -107,31 +116,40 @@ class ProxyManager:
                 selected.append(node)
         unmatched = [w for w in wanted if w not in matched]
         if unmatched:
-            raise ConfigError(f"activate_proxies: no proxy named {unmatched} in runtime '{self.runtime.name}'. "
-                              f"Available proxies: {self._registered()}")
+            raise ConfigError(
+                f"activate_proxies: no proxy named {unmatched} in runtime '{self.runtime.name}'. "
+                f"Available proxies: {self._registered()}"
+            )
         clashes = sorted(k for k, n in Counter(node.key for node in selected).items() if n > 1)
         if clashes:
             keys = sorted(n.qualified_key for n in selected if n.key in clashes)
-            raise ConfigError(f"activate_proxies: several active proxies share the id(s) {clashes}: {keys}. "
-                              f"Activate only one of them, by its qualified key.")
+            raise ConfigError(
+                f"activate_proxies: several active proxies share the id(s) {clashes}: {keys}. "
+                f"Activate only one of them, by its qualified key."
+            )
         for node in selected:
             self._add(node.key, node.value)
             self._aliases.setdefault(node.qualified_key, node.key)
 
     def _instantiate(self, name: str, cls: Any) -> BaseProxy:
-        kwargs = {"activate_proxies": list(self.activate_proxies), "cutoff_date": self.cutoff_date,
-                  "deploy_mode": self.deploy_mode}
+        kwargs = {
+            "activate_proxies": list(self.activate_proxies),
+            "cutoff_date": self.cutoff_date,
+            "deploy_mode": self.deploy_mode,
+        }
         try:
             try:
                 inspect.signature(cls).bind(**kwargs)
             except TypeError:  # a constructor without the standard keyword arguments (a TypeError raised
-                return cls()   # inside a constructor that takes them is reported, not retried)
+                return cls()  # inside a constructor that takes them is reported, not retried)
             except ValueError:  # no signature to inspect: try the standard arguments
                 pass
             return cls(**kwargs)
         except Exception as e:
-            raise ProxyError(f"Proxy '{name}' ({getattr(cls, '__qualname__', cls)!s}) could not be constructed: "
-                             f"{type(e).__name__}: {e}") from e
+            raise ProxyError(
+                f"Proxy '{name}' ({getattr(cls, '__qualname__', cls)!s}) could not be constructed: "
+                f"{type(e).__name__}: {e}"
+            ) from e
 
     def _add(self, name: str, cls: Any) -> None:
         self.proxies[name] = self._instantiate(name, cls)
@@ -167,18 +185,21 @@ class ProxyManager:
 
     def _resolve(self, path: str) -> Tuple[str, _Endpoint]:
         if not isinstance(path, str) or not path.strip("/"):
-            raise ProxyLookupError(f"CALL_API path must look like '<proxy>/<endpoint>', got {path!r}. "
-                                   f"Available proxies: {self.available()}")
+            raise ProxyLookupError(
+                f"CALL_API path must look like '<proxy>/<endpoint>', got {path!r}. "
+                f"Available proxies: {self.available()}"
+            )
         path = path.strip().strip("/")
         best = None
         for name in [*self.proxies, *self._aliases]:
             if (path == name or path.startswith(name + "/") or path.startswith(name + ".")) and (
-                    best is None or len(name) > len(best)):
+                best is None or len(name) > len(best)
+            ):
                 best = name
         if best is None:
             raise ProxyLookupError(f"No proxy matches '{path}'. Available proxies: {self.available()}")
         pid = self._id(best)
-        rest = path[len(best) + 1:].strip("/")
+        rest = path[len(best) + 1 :].strip("/")
         by_endpoint, by_method = self._endpoint_maps(pid)
         found = by_endpoint.get(rest) or by_method.get(rest)
         if found is None:
@@ -194,12 +215,15 @@ class ProxyManager:
         merged = {**(params or {}), **kw}
         missing = [p for p in ep.required if p not in merged]
         if missing:
-            raise ValueError(f"Endpoint '{pid}/{ep.name}' is missing required parameter(s) {missing}; "
-                             f"got {sorted(merged)}. Parameters: {self._param_line(ep.info)}")
+            raise ValueError(
+                f"Endpoint '{pid}/{ep.name}' is missing required parameter(s) {missing}; "
+                f"got {sorted(merged)}. Parameters: {self._param_line(ep.info)}"
+            )
         unknown = [] if ep.takes_dict or ep.accepted is None else sorted(set(merged) - ep.accepted)
         if unknown:
-            raise ValueError(f"Endpoint '{pid}/{ep.name}' has no parameter(s) {unknown}. "
-                             f"Parameters: {self._param_line(ep.info)}")
+            raise ValueError(
+                f"Endpoint '{pid}/{ep.name}' has no parameter(s) {unknown}. Parameters: {self._param_line(ep.info)}"
+            )
         return ep(merged)
 
     # -- documentation ---------------------------------------------------------------------------
@@ -224,8 +248,10 @@ class ProxyManager:
             if (meta.get("description") or "").strip():
                 lines.append(meta["description"].strip())
             for ep in meta["endpoints"]:
-                lines.append(f"- {pid}/{ep.get('endpoint') or ep['callable']} [{(ep.get('method') or 'GET').upper()}]: "
-                             f"{(ep.get('description') or '').strip()} Params: {self._param_line(ep)}")
+                lines.append(
+                    f"- {pid}/{ep.get('endpoint') or ep['callable']} [{(ep.get('method') or 'GET').upper()}]: "
+                    f"{(ep.get('description') or '').strip()} Params: {self._param_line(ep)}"
+                )
             sections.append("\n".join(lines))
         return "\n\n".join(sections)
 
@@ -239,8 +265,10 @@ class ProxyManager:
         out = [f"# {meta['display_name']} (id: {pid})"]
         if (meta.get("description") or "").strip():
             out.append(meta["description"].strip())
-        out.append(f'Call an endpoint inside run_python with CALL_API("{pid}/<endpoint>", {{...params}}); '
-                   f"it returns the response as Python data.")
+        out.append(
+            f'Call an endpoint inside run_python with CALL_API("{pid}/<endpoint>", {{...params}}); '
+            f"it returns the response as Python data."
+        )
         for ep in meta["endpoints"]:
             endpoint = ep.get("endpoint") or ep["callable"]
             where = " / ".join(x for x in (ep.get("category"), ep.get("sub_category")) if x)

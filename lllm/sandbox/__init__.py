@@ -5,6 +5,7 @@ limits and ``CALL_API`` answered by the parent over a pipe; ``bwrap`` runs that 
 namespaces (the real boundary, also without root); ``auto`` (default) picks ``bwrap`` where it works, else
 ``subprocess``; ``inprocess`` is the 0.1.x compatibility mode and no security boundary. See
 ``docs/security.md`` for what each one stops."""
+
 from __future__ import annotations
 
 from lllm.sandbox.bwrap_backend import BwrapExecutor, bwrap_status
@@ -13,10 +14,24 @@ from lllm.sandbox.inprocess_backend import InProcessExecutor
 from lllm.sandbox.interpreter import BACKENDS, AgentInterpreter, clip_output, resolve_backend
 from lllm.sandbox.subprocess_backend import SubprocessExecutor
 
-__all__ = ["AgentInterpreter", "Executor", "ExecResult", "SandboxError", "ApiHandler", "SubprocessExecutor",
-           "BwrapExecutor", "InProcessExecutor", "clip_output", "bwrap_status", "resolve_backend", "BACKENDS"]
+__all__ = [
+    "AgentInterpreter",
+    "Executor",
+    "ExecResult",
+    "SandboxError",
+    "ApiHandler",
+    "SubprocessExecutor",
+    "BwrapExecutor",
+    "InProcessExecutor",
+    "clip_output",
+    "bwrap_status",
+    "resolve_backend",
+    "BACKENDS",
+]
 
 from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x name kept here
 
-__getattr__ = _lazy_exports(__name__, {n: "lllm.sandbox.jupyter" for n in (
-    "JupyterSession", "JupyterSandbox", "JupyterCellType", "ProgrammingLanguage")})
+__getattr__ = _lazy_exports(
+    __name__,
+    {n: "lllm.sandbox.jupyter" for n in ("JupyterSession", "JupyterSandbox", "JupyterCellType", "ProgrammingLanguage")},
+)

@@ -10,6 +10,7 @@ the parent, it dies with the parent (``--die-with-parent``), every process it le
 
 As root, bwrap sets the sandbox up and the worker then drops to a uid of its own (no user namespace:
 one would map the sandbox to host uid 0), and a memory cgroup caps the worker and its children together."""
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -25,15 +26,19 @@ from lllm.sandbox.executor import SandboxError
 from lllm.sandbox.isolation import can_drop_privileges, minimal_env
 from lllm.sandbox.subprocess_backend import SubprocessExecutor
 
-INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap) and "
-                "allow unprivileged user namespaces (sysctl user.max_user_namespaces > 0; on Ubuntu also "
-                "kernel.apparmor_restrict_unprivileged_userns=0), or use backend='subprocess'")
+INSTALL_HINT = (
+    "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap) and "
+    "allow unprivileged user namespaces (sysctl user.max_user_namespaces > 0; on Ubuntu also "
+    "kernel.apparmor_restrict_unprivileged_userns=0), or use backend='subprocess'"
+)
 SHM_BYTES = 64 << 20  # /dev/shm inside (POSIX shared memory, multiprocessing locks): a small private tmpfs
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime")
-_QUERY = ("import json, sys, sysconfig\n"
-          "print(json.dumps({'path': sys.path, 'lib': [sysconfig.get_config_var('LIBDIR') or '', "
-          "sysconfig.get_config_var('INSTSONAME') or '']}))")
+_QUERY = (
+    "import json, sys, sysconfig\n"
+    "print(json.dumps({'path': sys.path, 'lib': [sysconfig.get_config_var('LIBDIR') or '', "
+    "sysconfig.get_config_var('INSTSONAME') or '']}))"
+)
 
 _lock = threading.Lock()
 _spawner: Optional[concurrent.futures.ThreadPoolExecutor] = None
@@ -42,8 +47,14 @@ _pythons: Dict[str, Dict[str, Any]] = {}
 
 
 def _namespaces(user_namespace: bool, network: bool = False) -> List[str]:
-    flags = ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent",
-             "--new-session"]
+    flags = [
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+    ]
     if not network:
         flags.append("--unshare-net")
     if user_namespace:
@@ -83,8 +94,13 @@ def python_layout(python: str) -> Dict[str, Any]:
     with _lock:
         if python not in _pythons:
             try:
-                done = subprocess.run([python, "-I", "-c", _QUERY], stdin=subprocess.DEVNULL, capture_output=True,
-                                      timeout=30, env=minimal_env(os.getcwd()))
+                done = subprocess.run(
+                    [python, "-I", "-c", _QUERY],
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    timeout=30,
+                    env=minimal_env(os.getcwd()),
+                )
                 _pythons[python] = json.loads(done.stdout)
             except (OSError, subprocess.TimeoutExpired, ValueError) as e:
                 raise SandboxError(f"could not ask the interpreter {python!r} for its import folders: {e}") from e
@@ -123,8 +139,12 @@ class BwrapExecutor(SubprocessExecutor):
         self.bwrap = found
 
     def worker_config(self) -> Dict[str, Any]:
-        return {**super().worker_config(), "imports_bound": True, "network_isolated": not self.allow_network,
-                "own_user_namespace": not self.drop_privileges}
+        return {
+            **super().worker_config(),
+            "imports_bound": True,
+            "network_isolated": not self.allow_network,
+            "own_user_namespace": not self.drop_privileges,
+        }
 
     def spawn(self, command: List[str], **popen_kwargs: Any) -> subprocess.Popen[Any]:
         """Start bwrap from one long-lived thread: ``--die-with-parent`` follows the thread that forked it, so a
@@ -163,8 +183,10 @@ class BwrapExecutor(SubprocessExecutor):
             if os.path.exists(f):
                 ro(f)
         ro(os.path.realpath(python), python)  # a file at the path it is run as: a venv finds its pyvenv.cfg
-        for cfg in (os.path.join(os.path.dirname(python), "pyvenv.cfg"),
-                    os.path.join(os.path.dirname(os.path.dirname(python)), "pyvenv.cfg")):
+        for cfg in (
+            os.path.join(os.path.dirname(python), "pyvenv.cfg"),
+            os.path.join(os.path.dirname(os.path.dirname(python)), "pyvenv.cfg"),
+        ):
             if os.path.isfile(cfg):
                 ro(cfg)
         layout = python_layout(python)
@@ -176,14 +198,36 @@ class BwrapExecutor(SubprocessExecutor):
                 ro(os.path.normpath(entry))
         ro(os.path.abspath(_worker.__file__))
         # Every directory above a bind: root-owned (or the user's, in a user namespace), 0755, read-only.
-        parents = sorted({p for dest in [*bound, workdir] for p in _ancestors(dest)
-                          if not _inside(p, bound) and p not in links}, key=lambda p: p.count("/"))
+        parents = sorted(
+            {p for dest in [*bound, workdir] for p in _ancestors(dest) if not _inside(p, bound) and p not in links},
+            key=lambda p: p.count("/"),
+        )
         head = [self.bwrap, *_namespaces(uid is None, self.allow_network), "--hostname", "lllm-sandbox"]
         for p in parents:
             head.extend(["--perms", "0755", "--dir", p])
-        args = [*head, *links, *args, "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(SHM_BYTES),
-                "--tmpfs", "/dev/shm", "--bind", workdir, workdir, "--remount-ro", "/", "--chdir", workdir,
-                "--clearenv"]
+        args = [
+            *head,
+            *links,
+            *args,
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--perms",
+            "1777",
+            "--size",
+            str(SHM_BYTES),
+            "--tmpfs",
+            "/dev/shm",
+            "--bind",
+            workdir,
+            workdir,
+            "--remount-ro",
+            "/",
+            "--chdir",
+            workdir,
+            "--clearenv",
+        ]
         for key, value in minimal_env(workdir).items():
             args.extend(["--setenv", key, value])
         if uid is not None:  # bwrap runs privileged; the worker needs these two to become its own uid

@@ -4,6 +4,7 @@
 controller is available and writable, else the cgroup v1 ``memory`` controller; ``None`` when neither
 is usable (not root, no controller, a read-only ``/sys/fs/cgroup``). The worker joins it itself, through
 an inherited descriptor of ``cgroup.procs``, before it runs any code; ``remove`` deletes it."""
+
 from __future__ import annotations
 
 import os

@@ -13,6 +13,7 @@ zero-argument factory of fresh executors::
 It checks the contract ``AgentInterpreter`` relies on (§8.2): a persistent namespace, output captured in
 order, the last expression not echoed, ``CALL_API`` answered by the parent (JSON results, typed errors),
 tracebacks without framework frames, ``reset``/``close``, and timeouts (a stop, where ``can_stop``)."""
+
 from __future__ import annotations
 
 import time

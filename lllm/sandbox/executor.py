@@ -1,5 +1,6 @@
 """The executor interface: where ``run_python`` code runs. ``AgentInterpreter`` turns its results into
 the text the model reads; a backend only runs code, captures output and answers ``CALL_API``."""
+
 from __future__ import annotations
 
 import json

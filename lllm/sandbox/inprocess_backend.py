@@ -4,6 +4,7 @@
 files, and a timeout cannot stop it: the thread keeps running in the background while the namespace
 is replaced. While code runs, ``sys.stdout``/``sys.stderr`` are swapped process-wide, so output of
 other threads is captured too. Use it only for trusted code or where processes cannot be started."""
+
 from __future__ import annotations
 
 import builtins
@@ -65,11 +66,17 @@ class InProcessExecutor(Executor):
                 sys.stdout, sys.stderr = saved
             if thread.is_alive():  # cannot be stopped: abandon it along with its namespace
                 self.namespace = self._fresh_namespace()
-                return ExecResult(status="timeout", detail="the in-process backend cannot stop running code; "
-                                                           "it may still be running in the background")
+                return ExecResult(
+                    status="timeout",
+                    detail="the in-process backend cannot stop running code; it may still be running in the background",
+                )
             error = outcome.get("error")
-            return ExecResult(output=b"".join(chunks).decode("utf-8", "replace"), error=error,
-                              overflow=budget.overflow, status="error" if error else "ok")
+            return ExecResult(
+                output=b"".join(chunks).decode("utf-8", "replace"),
+                error=error,
+                overflow=budget.overflow,
+                status="error" if error else "ok",
+            )
 
     def reset(self) -> None:
         with self._lock:

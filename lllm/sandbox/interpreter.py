@@ -3,6 +3,7 @@
 It owns an executor (a backend), answers ``CALL_API`` from a ``ProxyManager`` and turns every outcome
 into the text the model reads: output cut to ``max_output_chars``, tracebacks kept, timeouts and
 crashes stated plainly."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional, Union
@@ -35,8 +36,8 @@ def clip_output(output: str, error: Optional[str], overflow: bool, limit: int, i
     cut = overflow
     if 0 < limit < len(output) + len(error):
         if len(error) > limit // 2:
-            error = error[-(limit // 2):]
-        output, cut = output[:limit - len(error)], True
+            error = error[-(limit // 2) :]
+        output, cut = output[: limit - len(error)], True
     if cut:
         output += indicator + ("\n" if error else "")
     return output + error
@@ -52,16 +53,25 @@ class AgentInterpreter:
     runaway code) or an ``Executor``.
     ``max_memory_mb``: the worker's address-space limit (``None``: 1024 MB; 0: none)."""
 
-    def __init__(self, pm: Any = None, *, max_output_chars: int = 5000, truncation_indicator: str = "... (truncated)",
-                 timeout: float = 60.0, backend: Union[str, Executor] = "auto",
-                 max_memory_mb: Optional[int] = None):
+    def __init__(
+        self,
+        pm: Any = None,
+        *,
+        max_output_chars: int = 5000,
+        truncation_indicator: str = "... (truncated)",
+        timeout: float = 60.0,
+        backend: Union[str, Executor] = "auto",
+        max_memory_mb: Optional[int] = None,
+    ):
         if isinstance(max_output_chars, bool) or not isinstance(max_output_chars, int) or max_output_chars < 0:
             raise ValueError(f"max_output_chars must be an integer >= 0 (0 = no limit), got {max_output_chars!r}")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
             raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
         if pm is not None and not callable(pm):
-            raise TypeError(f"AgentInterpreter: pm must be a ProxyManager, a callable(path, params) or None, "
-                            f"got {type(pm).__name__}")
+            raise TypeError(
+                f"AgentInterpreter: pm must be a ProxyManager, a callable(path, params) or None, "
+                f"got {type(pm).__name__}"
+            )
         self.pm = pm
         self.max_output_chars = max_output_chars
         self.truncation_indicator = str(truncation_indicator)
@@ -89,8 +99,10 @@ class AgentInterpreter:
         """The variables of the ``inprocess`` backend (other backends keep them in another process)."""
         namespace = getattr(self.executor, "namespace", None)
         if namespace is None:
-            raise AttributeError(f"the '{self.backend}' backend keeps its namespace in another process; "
-                                 f"only the 'inprocess' backend exposes .namespace")
+            raise AttributeError(
+                f"the '{self.backend}' backend keeps its namespace in another process; "
+                f"only the 'inprocess' backend exposes .namespace"
+            )
         return namespace
 
     def run(self, code: str) -> str:
@@ -109,10 +121,17 @@ class AgentInterpreter:
                 return f"Error: execution exceeded {t}s and was terminated; interpreter state was reset."
             return f"Error: execution exceeded {t}s; {result.detail}; interpreter state was reset."
         if result.status == "crashed":
-            return (f"Error: {result.detail} while running this code; interpreter state was reset "
-                    f"(variables and imports are gone).")
-        text = clip_output(result.output, result.error, result.overflow, self.max_output_chars if clip else 0,
-                           self.truncation_indicator)
+            return (
+                f"Error: {result.detail} while running this code; interpreter state was reset "
+                f"(variables and imports are gone)."
+            )
+        text = clip_output(
+            result.output,
+            result.error,
+            result.overflow,
+            self.max_output_chars if clip else 0,
+            self.truncation_indicator,
+        )
         return text if text.strip() else NO_OUTPUT
 
     def reset(self) -> None:
@@ -130,8 +149,10 @@ class AgentInterpreter:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"AgentInterpreter(backend={self.backend!r}, timeout={self.timeout:g}, "
-                f"max_output_chars={self.max_output_chars})")
+        return (
+            f"AgentInterpreter(backend={self.backend!r}, timeout={self.timeout:g}, "
+            f"max_output_chars={self.max_output_chars})"
+        )
 
 
 __all__ = ["AgentInterpreter", "clip_output", "resolve_backend", "BACKENDS", "DEFAULT_MEMORY_MB", "NO_OUTPUT"]

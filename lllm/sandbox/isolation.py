@@ -5,6 +5,7 @@ A worker with its own uid cannot signal the parent or other workers, cannot read
 only the parent's user may access, and its process count (``RLIMIT_NPROC``) is its own, so a fork
 bomb stops at that limit. Ids are leased from a range nobody else uses, with a lock file per id so
 that parallel processes never share one; every process of an id is killed when its lease ends."""
+
 from __future__ import annotations
 
 import errno
@@ -59,12 +60,19 @@ class UidLease:
     @classmethod
     def acquire(cls, attempts: int = 64) -> "UidLease":
         import fcntl
+
         os.makedirs(_LEASE_DIR, mode=0o700, exist_ok=True)
         info = os.lstat(_LEASE_DIR)
-        if info.st_uid != os.geteuid() or info.st_mode & 0o022 or not os.path.isdir(_LEASE_DIR) \
-                or os.path.islink(_LEASE_DIR):
-            raise RuntimeError(f"{_LEASE_DIR} must be a directory owned by uid {os.geteuid()} and writable only "
-                               f"by it; remove it and retry")
+        if (
+            info.st_uid != os.geteuid()
+            or info.st_mode & 0o022
+            or not os.path.isdir(_LEASE_DIR)
+            or os.path.islink(_LEASE_DIR)
+        ):
+            raise RuntimeError(
+                f"{_LEASE_DIR} must be a directory owned by uid {os.geteuid()} and writable only "
+                f"by it; remove it and retry"
+            )
         for _ in range(attempts):
             uid = UID_BASE + random.randrange(UID_COUNT)
             path = os.path.join(_LEASE_DIR, f"{uid}.lock")
@@ -97,8 +105,15 @@ def kill_uid(uid: int, wait_s: float = 3.0) -> None:
     wait until none is left alive, so a caller never sees a half-dead sandbox."""
     deadline = time.monotonic() + wait_s
     while True:
-        subprocess.run([sys.executable, "-I", "-S", "-c", _REAPER, str(uid)], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={}, timeout=10, check=False)
+        subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _REAPER, str(uid)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={},
+            timeout=10,
+            check=False,
+        )
         while live_processes(uid) and time.monotonic() < deadline:
             time.sleep(0.02)
         if not live_processes(uid) or time.monotonic() >= deadline:

@@ -9,6 +9,7 @@ kernel is restarted if that does not stop them. The kernel runs as the parent's 
 separate process, not a security boundary (the ``subprocess`` sandbox backend is one).
 
 Needs the ``jupyter`` extra (``jupyter_client``, ``ipykernel``, ``nbformat``); imported lazily."""
+
 from __future__ import annotations
 
 import asyncio
@@ -128,15 +129,25 @@ class JupyterSession:
     ``interrupt_grace``: seconds a timed-out cell gets to stop after the interrupt before the restart.
     Use as a context manager, or call ``shutdown()``; the kernel also exits when this process does."""
 
-    def __init__(self, name: str, dir: "str | os.PathLike[str]", metadata: Optional[Dict[str, Any]] = None, *,
-                 api: Optional[ApiHandler] = None, kernel_name: str = "python3", max_output_chars: int = 5000,
-                 truncation_indicator: str = "... (truncated)", startup_timeout: float = 60.0,
-                 interrupt_grace: float = 5.0):
+    def __init__(
+        self,
+        name: str,
+        dir: "str | os.PathLike[str]",
+        metadata: Optional[Dict[str, Any]] = None,
+        *,
+        api: Optional[ApiHandler] = None,
+        kernel_name: str = "python3",
+        max_output_chars: int = 5000,
+        truncation_indicator: str = "... (truncated)",
+        startup_timeout: float = 60.0,
+        interrupt_grace: float = 5.0,
+    ):
         if not isinstance(name, str) or not name:
             raise ValueError(f"JupyterSession: name must be a non-empty string, got {name!r}")
         if api is not None and not callable(api):
-            raise TypeError(f"JupyterSession '{name}': api must be a callable(path, params) or None, "
-                            f"got {type(api).__name__}")
+            raise TypeError(
+                f"JupyterSession '{name}': api must be a callable(path, params) or None, got {type(api).__name__}"
+            )
         if isinstance(max_output_chars, bool) or not isinstance(max_output_chars, int) or max_output_chars < 0:
             raise ValueError(f"max_output_chars must be an integer >= 0 (0 = no limit), got {max_output_chars!r}")
         self.name = name
@@ -161,10 +172,13 @@ class JupyterSession:
         except ImportError as e:
             raise ImportError(f"JupyterSession needs the 'jupyter' extra (pip install 'lllm[jupyter]'): {e}") from e
         self._nbformat = nbformat
-        self._nb = nbformat.v4.new_notebook(metadata={
-            "kernelspec": {"name": kernel_name, "display_name": "Python 3", "language": "python"},
-            "language_info": {"name": "python"},
-            "lllm": {"session": name, **self.metadata}})
+        self._nb = nbformat.v4.new_notebook(
+            metadata={
+                "kernelspec": {"name": kernel_name, "display_name": "Python 3", "language": "python"},
+                "language_info": {"name": "python"},
+                "lllm": {"session": name, **self.metadata},
+            }
+        )
 
     def __repr__(self) -> str:
         return f"JupyterSession({self.name!r}, notebook={str(self.notebook_path)!r}, running={self.running})"
@@ -215,8 +229,9 @@ class JupyterSession:
         except Exception as e:
             if km.has_kernel:
                 km.shutdown_kernel(now=True)
-            raise JupyterError(f"JupyterSession '{self.name}': kernel '{self.kernel_name}' did not start: "
-                               f"{type(e).__name__}: {e}") from e
+            raise JupyterError(
+                f"JupyterSession '{self.name}': kernel '{self.kernel_name}' did not start: {type(e).__name__}: {e}"
+            ) from e
         self._km, self._kc = km, kc
 
     def _define_call_api(self) -> None:
@@ -277,8 +292,14 @@ class JupyterSession:
             restarted, self._restarted_after_death = self._restarted_after_death, False
             msg_id = self._kc.execute(code, store_history=True, allow_stdin=False)
             outputs, done = self._collect(msg_id, time.monotonic() + timeout)
-            prefix = ("[the kernel had died since the last cell; a new one was started and earlier variables "
-                      "and imports are gone]\n") if restarted else ""
+            prefix = (
+                (
+                    "[the kernel had died since the last cell; a new one was started and earlier variables "
+                    "and imports are gone]\n"
+                )
+                if restarted
+                else ""
+            )
             note = ""
             if not done:
                 note = self._stop_runaway(msg_id, timeout, outputs)
@@ -336,7 +357,7 @@ class JupyterSession:
             if kind == "stream":
                 text = content.get("text", "")
                 if limit:  # a flood: keep what fits (the result is cut anyway)
-                    text = text[:max(0, limit - size)]
+                    text = text[: max(0, limit - size)]
                     if not text:
                         continue
                 size += len(text)
@@ -346,16 +367,25 @@ class JupyterSession:
                 else:
                     outputs.append(new_output("stream", name=content["name"], text=text))
             elif kind == "execute_result":
-                outputs.append(new_output("execute_result", data=content.get("data", {}),
-                                          metadata=content.get("metadata", {}),
-                                          execution_count=content.get("execution_count")))
+                outputs.append(
+                    new_output(
+                        "execute_result",
+                        data=content.get("data", {}),
+                        metadata=content.get("metadata", {}),
+                        execution_count=content.get("execution_count"),
+                    )
+                )
             elif kind == "display_data":
-                outputs.append(new_output("display_data", data=content.get("data", {}),
-                                          metadata=content.get("metadata", {})))
+                outputs.append(
+                    new_output("display_data", data=content.get("data", {}), metadata=content.get("metadata", {}))
+                )
             elif kind == "error":
                 frames = [t for t in content.get("traceback", []) if _FRAMEWORK_FRAME not in t]  # CALL_API's own
-                outputs.append(new_output("error", ename=content.get("ename", ""), evalue=content.get("evalue", ""),
-                                          traceback=frames))
+                outputs.append(
+                    new_output(
+                        "error", ename=content.get("ename", ""), evalue=content.get("evalue", ""), traceback=frames
+                    )
+                )
             elif kind == "clear_output":
                 outputs.clear()
 
@@ -363,8 +393,10 @@ class JupyterSession:
         """Interrupt (then, if needed, restart) a kernel whose cell overran; the note for the result."""
         if not self._km.is_alive():
             self._restart()
-            return ("Error: the kernel died while running this cell; it was restarted: all variables and imports "
-                    "were lost (CALL_API is defined again).")
+            return (
+                "Error: the kernel died while running this cell; it was restarted: all variables and imports "
+                "were lost (CALL_API is defined again)."
+            )
         self._km.interrupt_kernel()
         more, stopped = self._collect(msg_id, time.monotonic() + self.interrupt_grace)
         outputs.extend(more)  # e.g. the KeyboardInterrupt traceback, showing where it was stopped
@@ -372,8 +404,10 @@ class JupyterSession:
             self._shell_reply(msg_id)
             return f"Error: the cell exceeded its {timeout:g}s time limit and was interrupted (variables are kept)."
         self._restart()
-        return (f"Error: the cell exceeded its {timeout:g}s time limit and did not stop when interrupted; the "
-                f"kernel was restarted: all variables and imports were lost (CALL_API is defined again).")
+        return (
+            f"Error: the cell exceeded its {timeout:g}s time limit and did not stop when interrupted; the "
+            f"kernel was restarted: all variables and imports were lost (CALL_API is defined again)."
+        )
 
     def _shell_reply(self, msg_id: str, timeout: float = 5.0) -> Optional[Dict[str, Any]]:
         """The content of the execute reply to ``msg_id``; replies to earlier requests are discarded."""
@@ -423,10 +457,20 @@ class JupyterSandbox:
     """lllm-core 0.1.x's manager of named notebook sessions, kept for compatibility (deprecated): each
     session is a ``JupyterSession`` in ``<path>/sessions/<name>``; create ``JupyterSession`` directly."""
 
-    def __init__(self, config: Optional[Dict[str, Any]] = None, path: "str | os.PathLike[str] | None" = None,
-                 verbose: bool = False, *, api: Optional[ApiHandler] = None):
-        warnings.warn("JupyterSandbox is deprecated: create lllm.sandbox.jupyter.JupyterSession(name, dir, "
-                      "metadata, api=...) directly", DeprecationWarning, stacklevel=2)
+    def __init__(
+        self,
+        config: Optional[Dict[str, Any]] = None,
+        path: "str | os.PathLike[str] | None" = None,
+        verbose: bool = False,
+        *,
+        api: Optional[ApiHandler] = None,
+    ):
+        warnings.warn(
+            "JupyterSandbox is deprecated: create lllm.sandbox.jupyter.JupyterSession(name, dir, "
+            "metadata, api=...) directly",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         self.config = dict(config or {})
         self.project_root = self.config.get("project_root")
         self.api = api
@@ -435,8 +479,12 @@ class JupyterSandbox:
         self.session_dir = self.sandbox_dir / "sessions"
         self.active_sessions: Dict[str, JupyterSession] = {}
 
-    def new_session(self, name: Optional[str] = None, metadata: Optional[Dict[str, Any]] = None,
-                    path: "str | os.PathLike[str] | None" = None) -> JupyterSession:
+    def new_session(
+        self,
+        name: Optional[str] = None,
+        metadata: Optional[Dict[str, Any]] = None,
+        path: "str | os.PathLike[str] | None" = None,
+    ) -> JupyterSession:
         """Start a session (its kernel runs at once); a name already in use raises ``ValueError``."""
         name = name or time.strftime("%Y-%m-%d_%H-%M-%S") + "_" + secrets.token_hex(3)
         session_path = Path(path) if path is not None else self.session_dir / name
@@ -447,8 +495,13 @@ class JupyterSandbox:
         self.active_sessions[name] = session
         return session
 
-    def get_session(self, session_name: str, create: bool = True, metadata: Optional[Dict[str, Any]] = None,
-                    path: "str | os.PathLike[str] | None" = None) -> Optional[JupyterSession]:
+    def get_session(
+        self,
+        session_name: str,
+        create: bool = True,
+        metadata: Optional[Dict[str, Any]] = None,
+        path: "str | os.PathLike[str] | None" = None,
+    ) -> Optional[JupyterSession]:
         """The active session of that name, else a new one (``create``), else ``None``."""
         if session_name in self.active_sessions:
             return self.active_sessions[session_name]
@@ -473,5 +526,13 @@ class JupyterSandbox:
             self.shutdown_session_resources(name)
 
 
-__all__ = ["JupyterSession", "JupyterError", "extract_cells", "answer_api", "kernel_env", "JupyterSandbox",
-           "JupyterCellType", "ProgrammingLanguage"]
+__all__ = [
+    "JupyterSession",
+    "JupyterError",
+    "extract_cells",
+    "answer_api",
+    "kernel_env",
+    "JupyterSandbox",
+    "JupyterCellType",
+    "ProgrammingLanguage",
+]

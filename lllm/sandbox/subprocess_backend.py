@@ -23,6 +23,7 @@ what each backend stops, measured by ``tests/sandbox/test_sandbox_hostile.py``.
   to world-writable directories such as ``/tmp``, and, where the network namespace is unavailable, open
   sockets through ``_socket`` (``socket.socket`` is blocked, best effort). Use the ``bwrap`` backend.
 """
+
 from __future__ import annotations
 
 import json
@@ -79,12 +80,24 @@ class _Process:
                 cgroup_fd = self.cgroup.open_procs()
                 os.set_inheritable(cgroup_fd, True)
                 config = {**config, "cgroup_fd": cgroup_fd}
-            command = executor.wrap_command([*executor.worker_command(), json.dumps(config)], self.workdir,
-                                            self.lease.uid if self.lease is not None else None)
+            command = executor.wrap_command(
+                [*executor.worker_command(), json.dumps(config)],
+                self.workdir,
+                self.lease.uid if self.lease is not None else None,
+            )
             self.proc = executor.spawn(
-                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.workdir,
-                env=minimal_env(self.workdir), start_new_session=True, close_fds=True, bufsize=0,
-                pass_fds=() if cgroup_fd is None else (cgroup_fd,), **executor.popen_options(self.lease))
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=self.workdir,
+                env=minimal_env(self.workdir),
+                start_new_session=True,
+                close_fds=True,
+                bufsize=0,
+                pass_fds=() if cgroup_fd is None else (cgroup_fd,),
+                **executor.popen_options(self.lease),
+            )
         except BaseException as e:
             _cleanup(None, self.lease, self.workdir, self.import_root, self.cgroup)
             if isinstance(e, OSError):
@@ -93,8 +106,9 @@ class _Process:
         finally:
             if cgroup_fd is not None:
                 os.close(cgroup_fd)
-        self._finalizer = weakref.finalize(self, _cleanup, self.proc, self.lease, self.workdir, self.import_root,
-                                           self.cgroup)
+        self._finalizer = weakref.finalize(
+            self, _cleanup, self.proc, self.lease, self.workdir, self.import_root, self.cgroup
+        )
         assert self.proc.stdout is not None and self.proc.stdin is not None  # started with pipes
         self.rfd = self.proc.stdout.fileno()
         self.wfd = self.proc.stdin.fileno()
@@ -115,8 +129,9 @@ class _Process:
         except (_ChannelClosed, _Deadline, ValueError) as e:
             stderr = self._stderr_text()
             self.stop()
-            raise SandboxError(f"the sandbox worker did not start ({type(e).__name__}): "
-                               f"{stderr or 'no output'}") from None
+            raise SandboxError(
+                f"the sandbox worker did not start ({type(e).__name__}): {stderr or 'no output'}"
+            ) from None
         if self.info.get("op") != "ready":
             self.stop()
             raise SandboxError(f"the sandbox worker sent {self.info!r} instead of 'ready'")
@@ -136,7 +151,7 @@ class _Process:
         data = memoryview(_worker.encode_frame(obj))
         while data:
             try:
-                data = data[os.write(self.wfd, data):]
+                data = data[os.write(self.wfd, data) :]
             except BlockingIOError:
                 self._wait(selectors.EVENT_WRITE, self.wfd, deadline)
             except (BrokenPipeError, ConnectionResetError):
@@ -151,7 +166,7 @@ class _Process:
                     raise ValueError(f"the worker sent a frame of {size} bytes")
             if size is not None and len(self.buffer) >= _worker.HEADER.size + size:
                 end = _worker.HEADER.size + size
-                body = bytes(self.buffer[_worker.HEADER.size:end])
+                body = bytes(self.buffer[_worker.HEADER.size : end])
                 del self.buffer[:end]
                 msg = json.loads(body.decode("utf-8", "surrogatepass"))
                 if not isinstance(msg, dict):
@@ -194,8 +209,13 @@ class _Process:
         self._finalizer()
 
 
-def _cleanup(proc: Optional[subprocess.Popen], lease: Optional[UidLease], workdir: Optional[str],
-             import_root: Optional[str] = None, cgroup: Optional[MemoryCgroup] = None) -> None:
+def _cleanup(
+    proc: Optional[subprocess.Popen],
+    lease: Optional[UidLease],
+    workdir: Optional[str],
+    import_root: Optional[str] = None,
+    cgroup: Optional[MemoryCgroup] = None,
+) -> None:
     """Kill the worker's process group (and, with a uid lease, every process of that uid); remove its
     directories and its memory cgroup."""
     if proc is not None:
@@ -234,9 +254,12 @@ def _describe_exit(code: Optional[int], max_memory_mb: Optional[int]) -> str:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        hint = {"SIGKILL": f" (often the memory limit{f' of {max_memory_mb} MB' if max_memory_mb else ''} "
-                           f"or the system running out of memory)",
-                "SIGXCPU": " (its CPU time limit)", "SIGSEGV": " (a crash in native code)"}.get(name, "")
+        hint = {
+            "SIGKILL": f" (often the memory limit{f' of {max_memory_mb} MB' if max_memory_mb else ''} "
+            f"or the system running out of memory)",
+            "SIGXCPU": " (its CPU time limit)",
+            "SIGSEGV": " (a crash in native code)",
+        }.get(name, "")
         return f"the interpreter process was killed by {name}{hint}"
     return f"the interpreter process exited with status {code}"
 
@@ -254,10 +277,18 @@ class SubprocessExecutor(Executor):
     #: The name ``AgentInterpreter`` and ``proxy: backend:`` use for this backend.
     backend_name = "subprocess"
 
-    def __init__(self, *, max_memory_mb: int = 1024, max_processes: int = 64, max_file_mb: int = 256,
-                 max_output_bytes: int = 1 << 20, allow_network: bool = False,
-                 drop_privileges: Optional[bool] = None, python: Optional[str] = None,
-                 max_total_memory_mb: Optional[int] = None):
+    def __init__(
+        self,
+        *,
+        max_memory_mb: int = 1024,
+        max_processes: int = 64,
+        max_file_mb: int = 256,
+        max_output_bytes: int = 1 << 20,
+        allow_network: bool = False,
+        drop_privileges: Optional[bool] = None,
+        python: Optional[str] = None,
+        max_total_memory_mb: Optional[int] = None,
+    ):
         if drop_privileges and not can_drop_privileges():
             raise SandboxError("drop_privileges=True needs the parent to run as root on Linux")
         self.max_memory_mb = max_memory_mb
@@ -295,9 +326,13 @@ class SubprocessExecutor(Executor):
         return {}
 
     def worker_config(self) -> Dict[str, Any]:
-        return {"max_memory_mb": self.max_memory_mb, "max_processes": self.max_processes,
-                "max_file_mb": self.max_file_mb, "max_output_bytes": self.max_output_bytes,
-                "allow_network": self.allow_network}
+        return {
+            "max_memory_mb": self.max_memory_mb,
+            "max_processes": self.max_processes,
+            "max_file_mb": self.max_file_mb,
+            "max_output_bytes": self.max_output_bytes,
+            "allow_network": self.allow_network,
+        }
 
     @property
     def pid(self) -> Optional[int]:
@@ -361,11 +396,17 @@ class SubprocessExecutor(Executor):
                         raise ValueError("a 'done' message whose output or error is not text")
                     killed = self._new_oom_kills(proc)
                     if killed:
-                        output += (f"{'' if not output or output.endswith(chr(10)) else chr(10)}[sandbox] the memory "
-                                   f"limit of {self.max_total_memory_mb} MB for this interpreter and its child "
-                                   f"processes together was reached: the system killed {killed} process(es)\n")
-                    return ExecResult(output=output, error=error,
-                                      overflow=bool(msg.get("overflow")), status="error" if error else "ok")
+                        output += (
+                            f"{'' if not output or output.endswith(chr(10)) else chr(10)}[sandbox] the memory "
+                            f"limit of {self.max_total_memory_mb} MB for this interpreter and its child "
+                            f"processes together was reached: the system killed {killed} process(es)\n"
+                        )
+                    return ExecResult(
+                        output=output,
+                        error=error,
+                        overflow=bool(msg.get("overflow")),
+                        status="error" if error else "ok",
+                    )
                 else:
                     raise ValueError(f"unexpected message {op!r}")
         except _Deadline:
@@ -376,11 +417,16 @@ class SubprocessExecutor(Executor):
             killed = self._new_oom_kills(proc)
             self._discard()
             if killed:
-                return ExecResult(status="crashed", detail=(
-                    f"the interpreter process was killed: the memory limit of {self.max_total_memory_mb} MB "
-                    f"for the interpreter and its child processes together was reached"))
-            return ExecResult(status="crashed", detail=_describe_exit(self.worker_exit_code(status),
-                                                                      self.max_memory_mb or None))
+                return ExecResult(
+                    status="crashed",
+                    detail=(
+                        f"the interpreter process was killed: the memory limit of {self.max_total_memory_mb} MB "
+                        f"for the interpreter and its child processes together was reached"
+                    ),
+                )
+            return ExecResult(
+                status="crashed", detail=_describe_exit(self.worker_exit_code(status), self.max_memory_mb or None)
+            )
         except (ValueError, UnicodeDecodeError) as e:
             self._discard()
             return ExecResult(status="crashed", detail=f"the interpreter process broke the protocol ({e})")

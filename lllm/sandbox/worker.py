@@ -11,6 +11,7 @@ parent and the in-process backend.
 Messages, parent → worker: ``{"op": "run", "code", "timeout"}``, ``{"op": "api_result", "ok", "value" |
 "type", "message"}``, ``{"op": "exit"}``; worker → parent: ``{"op": "ready", "pid", "uid", "network",
 "imports", "unenforced_limits"}``, ``{"op": "api", "path", "params"}``, ``{"op": "done", "output", "error", "overflow"}``."""
+
 from __future__ import annotations
 
 import builtins
@@ -26,14 +27,15 @@ import traceback
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set
 
 HEADER = struct.Struct(">I")
-MAX_FRAME = 64 << 20           # bytes; a larger frame is a protocol error
+MAX_FRAME = 64 << 20  # bytes; a larger frame is a protocol error
 MAX_TRACEBACK_CHARS = 20_000
-_HIDDEN_FILES = {__file__}     # frames from these files are left out of user tracebacks
+_HIDDEN_FILES = {__file__}  # frames from these files are left out of user tracebacks
 
 
 # ---------------------------------------------------------------------------------------------
 # Framing
 # ---------------------------------------------------------------------------------------------
+
 
 def encode_frame(obj: Any) -> bytes:
     """One frame: the length header and ``obj`` as JSON (values JSON cannot encode become ``str``)."""
@@ -63,12 +65,13 @@ def read_frame(fd: int) -> Dict[str, Any]:
 def write_frame(fd: int, obj: Any) -> None:
     data = memoryview(encode_frame(obj))
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 # ---------------------------------------------------------------------------------------------
 # Running code (shared with the in-process backend)
 # ---------------------------------------------------------------------------------------------
+
 
 class OutputBudget:
     """How many more bytes of output a cell may produce; ``overflow`` records that some were dropped."""
@@ -99,7 +102,7 @@ class Capture:
             return len(text)
         data = text.encode("utf-8", "backslashreplace")
         if len(data) > budget.left:
-            data = data[:budget.left]
+            data = data[: budget.left]
             budget.overflow = True
         budget.left -= len(data)
         self._sink(data)
@@ -180,23 +183,27 @@ def api_exception(type_name: str, message: str) -> Exception:
 # Worker process
 # ---------------------------------------------------------------------------------------------
 
+
 class _Worker:
     """The worker's state: control fds, the output file, the namespace and the CALL_API gate."""
 
     def __init__(self, config: Dict[str, Any]):
         self.config = config
-        self.ctl_in = os.dup(0)    # dups are non-inheritable: subprocesses of user code never get them
+        self.ctl_in = os.dup(0)  # dups are non-inheritable: subprocesses of user code never get them
         self.ctl_out = os.dup(1)
         self.out_fd = _output_file()
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 0)
-        os.dup2(self.out_fd, 1)    # subprocesses and C code write here too, in order with Python output
+        os.dup2(self.out_fd, 1)  # subprocesses and C code write here too, in order with Python output
         os.dup2(self.out_fd, 2)
         os.close(devnull)
         self.limit = int(config.get("max_output_bytes") or (16 << 20))
         self.budget = OutputBudget(self.limit)
-        self.streams = (open(os.devnull), Capture(self._sink, self.budget, 1),  # noqa: SIM115 - process lifetime
-                        Capture(self._sink, self.budget, 2))
+        self.streams = (
+            open(os.devnull),
+            Capture(self._sink, self.budget, 1),  # noqa: SIM115 - process lifetime
+            Capture(self._sink, self.budget, 2),
+        )
         sys.stdin, sys.stdout, sys.stderr = self.streams
         # the originals too, so user code cannot write around the capture (typeshed declares them Final)
         sys.__stdin__, sys.__stdout__, sys.__stderr__ = self.streams  # type: ignore[misc, assignment]
@@ -209,7 +216,7 @@ class _Worker:
         view = memoryview(data)
         try:
             while view:  # the same open file as fds 1 and 2, so order is kept even if user code closes those
-                view = view[os.write(self.out_fd, view):]
+                view = view[os.write(self.out_fd, view) :]
         except OSError as e:  # EFBIG: a child process filled the file up to max_file_mb; print() must not fail
             if e.errno != errno.EFBIG:
                 raise
@@ -248,12 +255,25 @@ class _Worker:
         os.ftruncate(self.out_fd, 0)
         os.lseek(self.out_fd, 0, os.SEEK_SET)
         overflow = self.budget.overflow or len(data) > self.limit
-        return {"op": "done", "output": data[:self.limit].decode("utf-8", "replace"), "error": error,
-                "overflow": overflow}
+        return {
+            "op": "done",
+            "output": data[: self.limit].decode("utf-8", "replace"),
+            "error": error,
+            "overflow": overflow,
+        }
 
     def serve(self, network: str, unenforced: List[str], imports: str = "reachable") -> None:
-        write_frame(self.ctl_out, {"op": "ready", "pid": os.getpid(), "uid": os.getuid(), "network": network,
-                                   "imports": imports, "unenforced_limits": unenforced})
+        write_frame(
+            self.ctl_out,
+            {
+                "op": "ready",
+                "pid": os.getpid(),
+                "uid": os.getuid(),
+                "network": network,
+                "imports": imports,
+                "unenforced_limits": unenforced,
+            },
+        )
         while True:
             msg = read_frame(self.ctl_in)
             op = msg.get("op")
@@ -262,8 +282,15 @@ class _Worker:
             elif op == "exit":
                 return
             else:
-                write_frame(self.ctl_out, {"op": "done", "output": "", "overflow": False,
-                                           "error": f"sandbox worker: unknown request {op!r}\n"})
+                write_frame(
+                    self.ctl_out,
+                    {
+                        "op": "done",
+                        "output": "",
+                        "overflow": False,
+                        "error": f"sandbox worker: unknown request {op!r}\n",
+                    },
+                )
 
 
 def _output_file() -> int:
@@ -272,9 +299,11 @@ def _output_file() -> int:
         fd = os.memfd_create("lllm-output")
     else:
         import tempfile
+
         fd, path = tempfile.mkstemp(dir=".")
         os.unlink(path)
     import fcntl
+
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_APPEND)
     return fd
 
@@ -282,6 +311,7 @@ def _output_file() -> int:
 def _set_cpu_limit(timeout: float) -> None:
     """A CPU-seconds backstop for this run (and processes it forks), just above the parent's wall clock."""
     import resource
+
     used = resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime
     hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
     soft = int(used + timeout) + 2
@@ -294,6 +324,7 @@ def _apply_limits(config: Dict[str, Any]) -> List[str]:
     """Set the resource limits; returns the names of those this system refused."""
     import resource
     import signal
+
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails with EFBIG instead of killing us
     mb = 1 << 20
     limits = [("core", resource.RLIMIT_CORE, 0)]
@@ -336,8 +367,9 @@ _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE =
 
 def _mount(source: Optional[str], target: str, fstype: Optional[str], flags: int, data: Optional[str] = None) -> None:
     import ctypes
+
     libc = ctypes.CDLL(None, use_errno=True)
-    enc = (lambda v: v.encode() if v is not None else None)  # noqa: E731
+    enc = lambda v: v.encode() if v is not None else None  # noqa: E731
     if libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"mount {source or fstype} on {target}: {os.strerror(err)}")
@@ -348,6 +380,7 @@ def _unshare(flags: int) -> None:
         os.unshare(flags)
         return
     import ctypes
+
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(flags) != 0:
         err = ctypes.get_errno()
@@ -380,14 +413,16 @@ def _mount_imports(root: str) -> str:
             remap[entry] = target
         _mount(None, root, None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
     except OSError as e:
-        raise SystemExit(f"sandbox worker: cannot give the sandbox user read-only access to the import folders "
-                         f"{hidden} ({e}); mount namespaces need CAP_SYS_ADMIN. Install Python where every user "
-                         f"can read it, use the 'bwrap' backend, or drop_privileges=False") from None
+        raise SystemExit(
+            f"sandbox worker: cannot give the sandbox user read-only access to the import folders "
+            f"{hidden} ({e}); mount namespaces need CAP_SYS_ADMIN. Install Python where every user "
+            f"can read it, use the 'bwrap' backend, or drop_privileges=False"
+        ) from None
 
     def moved(p: str) -> str:
         for old, new in sorted(remap.items(), key=lambda kv: -len(kv[0])):  # the deepest mount wins
             if p == old or p.startswith(old + os.sep):
-                return new + p[len(old):]
+                return new + p[len(old) :]
         return p
 
     sys.path[:] = [moved(p) for p in sys.path]  # entries that are not paths (path hooks) stay as they are
@@ -407,6 +442,7 @@ def _isolate_network() -> bool:
             os.unshare(clone_newnet)
             return True
         import ctypes
+
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.unshare(clone_newnet) == 0
     except (OSError, AttributeError):
@@ -437,6 +473,7 @@ def _drop_privileges(uid: int, gid: int) -> None:
 def _watch_parent(parent: int) -> None:
     """Exit when the parent is gone (reparented), even in the middle of user code."""
     import time
+
     while os.getppid() == parent:
         time.sleep(0.5)
     os._exit(70)

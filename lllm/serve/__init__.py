@@ -1,17 +1,38 @@
 """Serving tactics: ``lllm serve`` (HTTP on aiohttp, server-sent events, batch jobs, MCP) and
 ``RemoteTactic``, a served tactic called like a local one. Names are imported on first use."""
+
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
-_EXPORTS = {"create_app": "app", "serve": "app", "Limits": "app", "check_bind": "app",
-            "ServedTactic": "tactics", "ServeError": "tactics", "openapi": "tactics",
-            "RemoteTactic": "client", "RemoteCall": "client", "model_from_schema": "client",
-            "Metrics": "metrics"}
+_EXPORTS = {
+    "create_app": "app",
+    "serve": "app",
+    "Limits": "app",
+    "check_bind": "app",
+    "ServedTactic": "tactics",
+    "ServeError": "tactics",
+    "openapi": "tactics",
+    "RemoteTactic": "client",
+    "RemoteCall": "client",
+    "model_from_schema": "client",
+    "Metrics": "metrics",
+}
 
-__all__ = ["Limits", "Metrics", "RemoteCall", "RemoteTactic", "ServeError", "ServedTactic", "check_bind",
-           "create_app", "model_from_schema", "openapi", "serve"]
+__all__ = [
+    "Limits",
+    "Metrics",
+    "RemoteCall",
+    "RemoteTactic",
+    "ServeError",
+    "ServedTactic",
+    "check_bind",
+    "create_app",
+    "model_from_schema",
+    "openapi",
+    "serve",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.serve.app import Limits, check_bind, create_app, serve

@@ -5,6 +5,7 @@ name a loopback address; with one, every request but ``/healthz`` must carry ``A
 (or ``X-LLLM-Token``). A POST must be JSON (``Content-Type: application/json``, which a cross-site page
 cannot send without a CORS preflight this server never grants) and not from another origin. Every body
 it sends is scrubbed of known credentials (``lllm.secrets``)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -72,8 +73,12 @@ def _error(status: int, message: str, **extra: Any) -> web.Response:
 
 def cost_of(session: Any) -> Dict[str, Any]:
     c = session.total_cost
-    return {"prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens, "usd": round(c.cost, 8),
-            "agent_calls": session.agent_call_count}
+    return {
+        "prompt_tokens": c.prompt_tokens,
+        "completion_tokens": c.completion_tokens,
+        "usd": round(c.cost, 8),
+        "agent_calls": session.agent_call_count,
+    }
 
 
 @web.middleware
@@ -82,14 +87,21 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[STATE]
     if request.path != "/healthz":
         if state.token:
-            given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() \
-                or request.headers.get("X-LLLM-Token", "")
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or request.headers.get(
+                "X-LLLM-Token", ""
+            )
             if not hmac.compare_digest(given.encode(), state.token.encode()):
-                return _error(401, "This server needs its token: send the header 'Authorization: Bearer T' "
-                                   "(the --token or LLLM_SERVE_TOKEN it was started with).")
+                return _error(
+                    401,
+                    "This server needs its token: send the header 'Authorization: Bearer T' "
+                    "(the --token or LLLM_SERVE_TOKEN it was started with).",
+                )
         elif not is_loopback(request.url.host or ""):
-            return _error(403, f"Host {request.host!r} is not a loopback address; use 127.0.0.1 or localhost, "
-                               f"or start the server with --token.")
+            return _error(
+                403,
+                f"Host {request.host!r} is not a loopback address; use 127.0.0.1 or localhost, "
+                f"or start the server with --token.",
+            )
     if request.method == "POST":  # no cross-site form or text/plain POST from a web page the user visits
         origin = request.headers.get("Origin")
         if origin and origin != "null" and origin.split("://", 1)[-1] != request.host:
@@ -99,8 +111,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except web.HTTPRequestEntityTooLarge:
-        return _error(413, f"The request body is over the limit of {state.limits.max_body_bytes} bytes "
-                           f"(--max-body).")
+        return _error(413, f"The request body is over the limit of {state.limits.max_body_bytes} bytes (--max-body).")
     except web.HTTPException:
         raise
     except ServeError as e:
@@ -134,9 +145,14 @@ def parse_task(t: ServedTactic, raw: bytes, where: str = "body") -> Any:
         try:
             return t.input_model.model_validate_json(raw or b"null")
         except ValidationError as e:
-            raise InvalidInput(_error(422, f"The {where} is not a valid {t.input_model.__name__} for tactic "
-                                           f"'{t.name}' (see GET /tactics for its input_schema).",
-                                      detail=e.errors(include_url=False, include_context=False))) from None
+            raise InvalidInput(
+                _error(
+                    422,
+                    f"The {where} is not a valid {t.input_model.__name__} for tactic "
+                    f"'{t.name}' (see GET /tactics for its input_schema).",
+                    detail=e.errors(include_url=False, include_context=False),
+                )
+            ) from None
     try:
         return json.loads(raw or b"null")
     except ValueError:
@@ -151,9 +167,14 @@ def _validate_each(t: ServedTactic, tasks: List[Any]) -> List[Any]:
         try:
             out.append(t.input_model.model_validate(task))
         except ValidationError as e:
-            raise InvalidInput(_error(422, f"tasks[{i}] is not a valid {t.input_model.__name__} for tactic "
-                                           f"'{t.name}'.", index=i,
-                                      detail=e.errors(include_url=False, include_context=False))) from None
+            raise InvalidInput(
+                _error(
+                    422,
+                    f"tasks[{i}] is not a valid {t.input_model.__name__} for tactic '{t.name}'.",
+                    index=i,
+                    detail=e.errors(include_url=False, include_context=False),
+                )
+            ) from None
     return out
 
 
@@ -163,9 +184,14 @@ def _full(state: State) -> Optional[web.Response]:
         return _error(503, "The server is shutting down; retry on another instance.")
     if len(state.in_flight) >= state.limits.max_concurrency:
         state.metrics.rejected += 1
-        return _json({"error": f"{len(state.in_flight)} calls are in flight, the limit (--max-concurrency "
-                               f"{state.limits.max_concurrency}); retry later."}, 429,
-                     headers={"Retry-After": str(state.limits.retry_after_s)})
+        return _json(
+            {
+                "error": f"{len(state.in_flight)} calls are in flight, the limit (--max-concurrency "
+                f"{state.limits.max_concurrency}); retry later."
+            },
+            429,
+            headers={"Retry-After": str(state.limits.retry_after_s)},
+        )
     return None
 
 
@@ -179,10 +205,17 @@ def _success(t: ServedTactic, state: State, session: Any) -> Dict[str, Any]:
 # Handlers
 # ---------------------------------------------------------------------------------------------
 
+
 async def healthz(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    return _json({"status": "draining" if state.draining else "ok", "tactics": len(state.tactics),
-                  "in_flight": len(state.in_flight)}, 503 if state.draining else 200)
+    return _json(
+        {
+            "status": "draining" if state.draining else "ok",
+            "tactics": len(state.tactics),
+            "in_flight": len(state.in_flight),
+        },
+        503 if state.draining else 200,
+    )
 
 
 async def list_tactics(request: web.Request) -> web.StreamResponse:
@@ -195,8 +228,9 @@ async def get_openapi(request: web.Request) -> web.StreamResponse:
 
 
 async def get_metrics(request: web.Request) -> web.StreamResponse:
-    return web.Response(text=request.app[STATE].metrics.render(), content_type="text/plain",
-                        headers={"X-Prometheus-Format": "0.0.4"})
+    return web.Response(
+        text=request.app[STATE].metrics.render(), content_type="text/plain", headers={"X-Prometheus-Format": "0.0.4"}
+    )
 
 
 async def invoke(request: web.Request) -> web.StreamResponse:
@@ -223,8 +257,7 @@ async def invoke(request: web.Request) -> web.StreamResponse:
             fut.cancel()  # an async call stops; a sync one ends in its thread, still counted in flight
             state.metrics.error(t.name, "timeout")
             status = 504
-            return _error(504, f"Tactic '{t.name}' did not finish within {state.limits.timeout_s:g} s "
-                               f"(--timeout).")
+            return _error(504, f"Tactic '{t.name}' did not finish within {state.limits.timeout_s:g} s (--timeout).")
         except Exception as e:  # noqa: BLE001 - the tactic's failure is the answer
             state.metrics.error(t.name, "tactic_error")
             status = 500
@@ -258,26 +291,68 @@ def session_events(session: Any) -> List[Any]:
     rows: List[Any] = []
     for agent, calls in session.agent_sessions.items():
         for c in calls:
-            items: List[Any] = [("agent_call", {"agent": agent, "model": c.model, "state": c.state,
-                                                "invokes": c.invoke_count, "reason": c.reason,
-                                                "cost": {"prompt_tokens": c.cost.prompt_tokens,
-                                                         "completion_tokens": c.cost.completion_tokens,
-                                                         "usd": c.cost.cost}})]
+            items: List[Any] = [
+                (
+                    "agent_call",
+                    {
+                        "agent": agent,
+                        "model": c.model,
+                        "state": c.state,
+                        "invokes": c.invoke_count,
+                        "reason": c.reason,
+                        "cost": {
+                            "prompt_tokens": c.cost.prompt_tokens,
+                            "completion_tokens": c.cost.completion_tokens,
+                            "usd": c.cost.cost,
+                        },
+                    },
+                )
+            ]
             for step, errors in sorted({**c.llm_recalls, **c.exception_retries}.items()):
-                items += [("retry", {"agent": agent, "step": step, "error": err.get("message", str(err))})
-                          for err in errors]
+                items += [
+                    ("retry", {"agent": agent, "step": step, "error": err.get("message", str(err))}) for err in errors
+                ]
             for step, fcs in sorted(c.interrupts.items()):
                 for fc in fcs:
-                    items.append(("tool_call", {"agent": agent, "step": step, "id": fc.id, "name": fc.name,
-                                                "arguments": fc.arguments}))
-                    items.append(("tool_result", {"agent": agent, "step": step, "id": fc.id, "name": fc.name,
-                                                  "result": fc.result_str, "error": fc.error_message}))
+                    items.append(
+                        (
+                            "tool_call",
+                            {"agent": agent, "step": step, "id": fc.id, "name": fc.name, "arguments": fc.arguments},
+                        )
+                    )
+                    items.append(
+                        (
+                            "tool_result",
+                            {
+                                "agent": agent,
+                                "step": step,
+                                "id": fc.id,
+                                "name": fc.name,
+                                "result": fc.result_str,
+                                "error": fc.error_message,
+                            },
+                        )
+                    )
             rows.append((c.started_at, items))
     for name, subs in session.sub_tactic_sessions.items():
         for s in subs:
-            rows.append((s.started_at, [("sub_tactic", {"name": name, "tactic": s.tactic_name, "state": s.state,
-                                                        "agent_calls": s.agent_call_count,
-                                                        "usd": s.total_cost.cost})]))
+            rows.append(
+                (
+                    s.started_at,
+                    [
+                        (
+                            "sub_tactic",
+                            {
+                                "name": name,
+                                "tactic": s.tactic_name,
+                                "state": s.state,
+                                "agent_calls": s.agent_call_count,
+                                "usd": s.total_cost.cost,
+                            },
+                        )
+                    ],
+                )
+            )
     rows.sort(key=lambda r: r[0])
     return [item for _, items in rows for item in items]
 
@@ -318,9 +393,16 @@ async def stream(request: web.Request) -> web.StreamResponse:
             except asyncio.TimeoutError:
                 fut.cancel()
                 outcome = "timeout"
-                await response.write(_sse("error", {"error": f"Tactic '{t.name}' did not finish within "
-                                                              f"{state.limits.timeout_s:g} s (--timeout).",
-                                                     "type": "Timeout"}))
+                await response.write(
+                    _sse(
+                        "error",
+                        {
+                            "error": f"Tactic '{t.name}' did not finish within "
+                            f"{state.limits.timeout_s:g} s (--timeout).",
+                            "type": "Timeout",
+                        },
+                    )
+                )
                 break
             if item is None:
                 break
@@ -376,9 +458,9 @@ async def post_batch(request: web.Request) -> web.StreamResponse:
     try:
         body = json.loads(await request.read() or b"null")
     except ValueError:
-        return _error(422, "The body is not JSON; send {\"tasks\": [...], \"batch_id\": optional}.")
+        return _error(422, 'The body is not JSON; send {"tasks": [...], "batch_id": optional}.')
     if not isinstance(body, dict) or not isinstance(body.get("tasks"), list) or not body["tasks"]:
-        return _error(422, "Send {\"tasks\": [task, ...], \"batch_id\": optional}: a non-empty list of tasks.")
+        return _error(422, 'Send {"tasks": [task, ...], "batch_id": optional}: a non-empty list of tasks.')
     job_id = body.get("batch_id") or uuid.uuid4().hex
     if not isinstance(job_id, str) or not job_id.strip() or len(job_id) > 200:
         return _error(422, "batch_id must be a non-empty string of at most 200 characters.")
@@ -389,8 +471,15 @@ async def post_batch(request: web.Request) -> web.StreamResponse:
         tasks = _validate_each(t, body["tasks"])
     except InvalidInput as bad:
         return bad.response
-    job: Dict[str, Any] = {"job_id": job_id, "tactic": t.name, "state": "running", "total": len(tasks),
-                           "results": None, "error": None, "started_at": time.time()}
+    job: Dict[str, Any] = {
+        "job_id": job_id,
+        "tactic": t.name,
+        "state": "running",
+        "total": len(tasks),
+        "results": None,
+        "error": None,
+        "started_at": time.time(),
+    }
     state.jobs[job_id] = job
 
     results: List[Any] = [None] * len(tasks)
@@ -399,10 +488,18 @@ async def post_batch(request: web.Request) -> web.StreamResponse:
     async def run() -> None:
         try:
             with use_model(t.model):
-                async for i, r in t.tactic.ccall(tasks, batch_id=job_id, return_sessions=True, return_exceptions=True,
-                                                 tags={TOTAL_TAG: str(len(tasks))}):
-                    results[i] = {"index": i, "error": f"{type(r).__name__}: {r}"} if isinstance(r, BaseException) \
+                async for i, r in t.tactic.ccall(
+                    tasks,
+                    batch_id=job_id,
+                    return_sessions=True,
+                    return_exceptions=True,
+                    tags={TOTAL_TAG: str(len(tasks))},
+                ):
+                    results[i] = (
+                        {"index": i, "error": f"{type(r).__name__}: {r}"}
+                        if isinstance(r, BaseException)
                         else {"index": i, "result": r.delivery, "session_id": r.session_id}
+                    )
                     job["completed"] += 1
             job["results"] = results
             job["state"] = "done" if not any("error" in r for r in results) else "done_with_errors"
@@ -444,19 +541,40 @@ async def get_job(request: web.Request) -> web.StreamResponse:
     tags = getattr(done[0], "tags", None) or {}
     total = int(tags.get(TOTAL_TAG, 0)) or None
     complete = total is not None and len(done) >= total
-    return _json({"job_id": job_id, "tactic": getattr(done[0], "tactic_name", None),
-                  "state": "done" if complete else "incomplete", "total": total, "completed": len(done),
-                  "note": None if complete else "Not running here: POST the same tasks with this batch_id to resume.",
-                  "results": sorted(({"index": int((getattr(s, "tags", None) or {}).get("lllm.batch_index", -1)),
-                                      "session_id": s.session_id} for s in done), key=lambda r: r["index"])})
+    return _json(
+        {
+            "job_id": job_id,
+            "tactic": getattr(done[0], "tactic_name", None),
+            "state": "done" if complete else "incomplete",
+            "total": total,
+            "completed": len(done),
+            "note": None if complete else "Not running here: POST the same tasks with this batch_id to resume.",
+            "results": sorted(
+                (
+                    {
+                        "index": int((getattr(s, "tags", None) or {}).get("lllm.batch_index", -1)),
+                        "session_id": s.session_id,
+                    }
+                    for s in done
+                ),
+                key=lambda r: r["index"],
+            ),
+        }
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # The application and its lifecycle
 # ---------------------------------------------------------------------------------------------
 
-def create_app(tactics: List[ServedTactic], store: Any = None, token: Optional[str] = None,
-               limits: Optional[Limits] = None, mcp: bool = True) -> web.Application:
+
+def create_app(
+    tactics: List[ServedTactic],
+    store: Any = None,
+    token: Optional[str] = None,
+    limits: Optional[Limits] = None,
+    mcp: bool = True,
+) -> web.Application:
     """The ``lllm serve`` application for ``tactics`` (sessions saved by each tactic's own log store;
     ``store`` answers ``/sessions`` and ``/jobs``)."""
     limits = limits or Limits()
@@ -484,6 +602,7 @@ def create_app(tactics: List[ServedTactic], store: Any = None, token: Optional[s
         for task in list(state.job_tasks):
             task.cancel()  # a batch resumes from its records when posted again
         await asyncio.gather(*state.job_tasks, return_exceptions=True)
+
     app.on_shutdown.append(stop_jobs)
     return app
 
@@ -501,8 +620,9 @@ async def drain(app: web.Application) -> int:
     return 0
 
 
-async def serve(app: web.Application, host: str, port: int, on_ready: Callable[[str], None],
-                stop: Optional[asyncio.Event] = None) -> None:
+async def serve(
+    app: web.Application, host: str, port: int, on_ready: Callable[[str], None], stop: Optional[asyncio.Event] = None
+) -> None:
     """Serve ``app`` until ``stop`` is set (or cancelled), then drain in-flight calls and close."""
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=app[STATE].limits.drain_s + 1)
     await runner.setup()
@@ -515,17 +635,31 @@ async def serve(app: web.Application, host: str, port: int, on_ready: Callable[[
     finally:
         cut = await drain(app)
         if cut:
-            logger.warning("lllm serve: %d call(s) still running after %gs were cancelled", cut,
-                           app[STATE].limits.drain_s)
+            logger.warning(
+                "lllm serve: %d call(s) still running after %gs were cancelled", cut, app[STATE].limits.drain_s
+            )
         await runner.cleanup()
 
 
 def check_bind(host: str, token: Optional[str]) -> None:
     """Refuse to serve on a non-loopback ``host`` without a token."""
     if not is_loopback(host) and not token:
-        raise ServeError(f"Refusing to serve on {host!r} without a token: anyone who can reach it could run the "
-                         f"tactics on your model keys. Set --token T (or LLLM_SERVE_TOKEN), or bind to 127.0.0.1.")
+        raise ServeError(
+            f"Refusing to serve on {host!r} without a token: anyone who can reach it could run the "
+            f"tactics on your model keys. Set --token T (or LLLM_SERVE_TOKEN), or bind to 127.0.0.1."
+        )
 
 
-__all__ = ["create_app", "serve", "drain", "check_bind", "Limits", "State", "STATE", "session_events", "dumps",
-           "parse_task", "cost_of"]
+__all__ = [
+    "create_app",
+    "serve",
+    "drain",
+    "check_bind",
+    "Limits",
+    "State",
+    "STATE",
+    "session_events",
+    "dumps",
+    "parse_task",
+    "cost_of",
+]

@@ -1,4 +1,5 @@
 """One served call: the shared state of the server, the limits it runs under, and how a call is started."""
+
 from __future__ import annotations
 
 import asyncio
@@ -45,8 +46,9 @@ STATE: web.AppKey[State] = web.AppKey("lllm_serve_state", State)
 def start_call(state: State, t: ServedTactic, task: Any, tactic: Any = None) -> "asyncio.Future[Any]":
     """Run the call in a task counted in flight until it really ends (a timed-out sync call too)."""
     with use_model(t.model):  # the task copies this context: its agents and sub-tactics run on the model
-        fut = asyncio.ensure_future((tactic or t.tactic).acall(task, return_session=True,
-                                                               metadata={"served_by": "lllm serve"}))
+        fut = asyncio.ensure_future(
+            (tactic or t.tactic).acall(task, return_session=True, metadata={"served_by": "lllm serve"})
+        )
     state.in_flight.add(fut)
     state.metrics.in_flight = len(state.in_flight)
 
@@ -55,6 +57,7 @@ def start_call(state: State, t: ServedTactic, task: Any, tactic: Any = None) -> 
         state.metrics.in_flight = len(state.in_flight)
         if not f.cancelled():
             f.exception()  # retrieved: a failure is answered, not logged as "never retrieved"
+
     fut.add_done_callback(done)
     return fut
 

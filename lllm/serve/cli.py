@@ -1,4 +1,5 @@
 """``lllm serve``: a package's tactics over HTTP (and MCP), plugged into ``lllm`` by ``lllm.cli``."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,10 +20,12 @@ def _package(rt: Any, target: str) -> str:
     path = Path(target).expanduser()
     if path.exists():
         from lllm.packages.discovery import load_package
+
         info = load_package(path, runtime=rt)
         if info is not None:
             return str(info.effective_name)
         from lllm.packages.manifest import parse_toml
+
         toml = path if path.is_file() else path / "lllm.toml"
         name = parse_toml(toml.read_text(encoding="utf-8")).get("package", {}).get("name")
         if name in rt.packages:
@@ -30,16 +33,20 @@ def _package(rt: Any, target: str) -> str:
         raise ServeError(f"{target}: its package is already loaded from elsewhere; serve it by name.")
     if target in rt.packages:
         return target
-    raise ServeError(f"No package folder or loaded package '{target}'. Loaded packages: {sorted(rt.packages)}; "
-                     f"pass a folder holding an lllm.toml.")
+    raise ServeError(
+        f"No package folder or loaded package '{target}'. Loaded packages: {sorted(rt.packages)}; "
+        f"pass a folder holding an lllm.toml."
+    )
 
 
-def build_served(rt: Any, package: str, config: Optional[str], model: Optional[str], store: Any,
-                 only: Optional[List[str]] = None) -> Tuple[List[ServedTactic], List[str]]:
+def build_served(
+    rt: Any, package: str, config: Optional[str], model: Optional[str], store: Any, only: Optional[List[str]] = None
+) -> Tuple[List[ServedTactic], List[str]]:
     """The package's tactics, built as ``lllm run`` builds them (config, ``--model``, offline default),
     and the notices to print (the offline fallback, tactics left out and why)."""
     from lllm.cli import CLIError, offline_model, tactic_config
     from lllm.core.tactic import build_tactic
+
     served: List[ServedTactic] = []
     notes: List[str] = []
     nodes = [n for n in rt.iter_nodes("tactic") if n.namespace.partition(".")[0] == package]
@@ -65,20 +72,29 @@ def build_served(rt: Any, package: str, config: Optional[str], model: Optional[s
     return served, notes
 
 
-def served_tactics(target: str, config: Optional[str] = None, model: Optional[str] = None, store: Any = None,
-                   runtime: Any = None, only: Optional[List[str]] = None) -> Tuple[List[ServedTactic], List[str]]:
+def served_tactics(
+    target: str,
+    config: Optional[str] = None,
+    model: Optional[str] = None,
+    store: Any = None,
+    runtime: Any = None,
+    only: Optional[List[str]] = None,
+) -> Tuple[List[ServedTactic], List[str]]:
     """The tactics ``lllm serve TARGET`` serves (a package folder or a loaded package's name), built in
     ``runtime`` (default: a new one), and its notices; pass them to ``lllm.serve.create_app``."""
     from lllm.packages.runtime import Runtime
+
     rt = runtime if runtime is not None else Runtime("serve")
     return build_served(rt, _package(rt, target), config, model, store, only)
 
 
 def _store(explicit: Optional[str], rt: Any) -> Any:
     from lllm.logging.cli import open_store, store_path
+
     path = store_path(explicit)
     if path.startswith(("postgres://", "postgresql://")):
         from lllm.logging import postgres_store
+
         return postgres_store(path)
     return open_store(explicit, runtime=rt)
 
@@ -86,6 +102,7 @@ def _store(explicit: Optional[str], rt: Any) -> Any:
 def cmd_serve(args: argparse.Namespace) -> int:
     from lllm.cli import _runtime
     from lllm.serve.app import Limits, check_bind, create_app, serve
+
     token = args.token or os.environ.get("LLLM_SERVE_TOKEN") or None
     if not args.mcp_stdio:
         check_bind(args.host, token)
@@ -95,13 +112,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     served, notes = build_served(rt, package, args.config, args.model, store, args.tactic)
     for note in notes:
         print(note, file=sys.stderr)
-    limits = Limits(max_body_bytes=args.max_body, timeout_s=args.timeout, max_concurrency=args.max_concurrency,
-                    drain_s=args.drain)
+    limits = Limits(
+        max_body_bytes=args.max_body, timeout_s=args.timeout, max_concurrency=args.max_concurrency, drain_s=args.drain
+    )
     app = create_app(served, store=store, token=token, limits=limits)
     try:
         if args.mcp_stdio:
             from lllm.serve.app import STATE
             from lllm.serve.mcp import run_stdio
+
             print(f"lllm serve: {len(served)} tactic(s) of '{package}' as MCP tools on stdio", file=sys.stderr)
             asyncio.run(run_stdio(app[STATE]))
         else:
@@ -122,34 +141,52 @@ async def _serve(app: Any, host: str, port: int, package: str, served: List[Serv
 
     def ready(url: str) -> None:
         names = ", ".join(t.name for t in served)
-        print(f"lllm serve: '{package}' ({names}) at {url} — docs {url}/openapi.json, MCP {url}/mcp "
-              f"(Ctrl-C to stop)", flush=True)
+        print(
+            f"lllm serve: '{package}' ({names}) at {url} — docs {url}/openapi.json, MCP {url}/mcp (Ctrl-C to stop)",
+            flush=True,
+        )
 
     await serve(app, host, port, ready, stop)
 
 
 def register(sub: Any) -> None:
     """Add ``serve`` to the ``lllm`` command."""
-    p = sub.add_parser("serve", help="serve a package's tactics over HTTP and MCP", description=(
-        "Serve every tactic of a package: GET /tactics, POST /tactics/NAME/invoke (typed input, 422 when invalid), "
-        "/stream (server-sent events), /batch and GET /jobs/ID, GET /sessions/ID, /openapi.json, /healthz, "
-        "/metrics, and MCP at /mcp. Config, --model and the offline default model work as in `lllm run`."))
-    p.add_argument("package", metavar="PACKAGE_DIR_OR_NAME", help="a package folder (with lllm.toml) or a loaded package")
+    p = sub.add_parser(
+        "serve",
+        help="serve a package's tactics over HTTP and MCP",
+        description=(
+            "Serve every tactic of a package: GET /tactics, POST /tactics/NAME/invoke (typed input, 422 when invalid), "
+            "/stream (server-sent events), /batch and GET /jobs/ID, GET /sessions/ID, /openapi.json, /healthz, "
+            "/metrics, and MCP at /mcp. Config, --model and the offline default model work as in `lllm run`."
+        ),
+    )
+    p.add_argument(
+        "package", metavar="PACKAGE_DIR_OR_NAME", help="a package folder (with lllm.toml) or a loaded package"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; another needs --token)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     p.add_argument("--config", metavar="NAME", help="config key for every tactic (default: each tactic's own)")
     p.add_argument("--model", metavar="M", help="model for every agent, e.g. gpt-4o-mini or test")
-    p.add_argument("--store", help="record sessions here: a .db file, a folder or a postgresql:// DSN "
-                                   "(default: $LLLM_STORE or .lllm/sessions.db)")
+    p.add_argument(
+        "--store",
+        help="record sessions here: a .db file, a folder or a postgresql:// DSN "
+        "(default: $LLLM_STORE or .lllm/sessions.db)",
+    )
     p.add_argument("--no-save", action="store_true", help="record no session (no /sessions, no batches)")
     p.add_argument("--token", help="require 'Authorization: Bearer T' on every request (default: $LLLM_SERVE_TOKEN)")
     p.add_argument("--tactic", action="append", metavar="KEY", help="serve only this tactic (repeatable)")
     p.add_argument("--max-body", type=int, default=1 << 20, metavar="BYTES", help="request size limit (default 1 MiB)")
     p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS", help="per-call timeout (default 300)")
-    p.add_argument("--max-concurrency", type=int, default=64, metavar="N",
-                   help="calls in flight before answering 429 (default 64)")
-    p.add_argument("--drain", type=float, default=30.0, metavar="SECONDS",
-                   help="on shutdown, how long in-flight calls may finish (default 30)")
+    p.add_argument(
+        "--max-concurrency", type=int, default=64, metavar="N", help="calls in flight before answering 429 (default 64)"
+    )
+    p.add_argument(
+        "--drain",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="on shutdown, how long in-flight calls may finish (default 30)",
+    )
     p.add_argument("--mcp-stdio", action="store_true", help="serve the tactics as MCP tools over stdin/stdout instead")
     p.set_defaults(func=cmd_serve)
 

@@ -1,5 +1,6 @@
 """``RemoteTactic``: a tactic served by ``lllm serve`` (or any server with the same routes), called like a
 local one. Typed results: the given output class, else a model rebuilt from the served JSON Schema."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,8 +14,14 @@ from pydantic import BaseModel, create_model
 from lllm.core.aio import run_sync
 from lllm.errors import AgentCallError, ConfigError
 
-_TYPES: Dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool, "array": list,
-                          "object": dict}
+_TYPES: Dict[str, Any] = {
+    "string": str,
+    "integer": int,
+    "number": float,
+    "boolean": bool,
+    "array": list,
+    "object": dict,
+}
 
 
 def model_from_schema(schema: Dict[str, Any], name: str = "RemoteOutput") -> Optional[Type[BaseModel]]:
@@ -27,7 +34,9 @@ def model_from_schema(schema: Dict[str, Any], name: str = "RemoteOutput") -> Opt
     for key, sub in props.items():
         kind = _TYPES.get(str(sub.get("type"))) if isinstance(sub, dict) else None
         typ: Any = kind if kind is not None else Any
-        fields[key] = (typ, ...) if key in required else (Optional[typ], sub.get("default") if isinstance(sub, dict) else None)
+        fields[key] = (
+            (typ, ...) if key in required else (Optional[typ], sub.get("default") if isinstance(sub, dict) else None)
+        )
     return create_model(str(schema.get("title") or name), **fields)
 
 
@@ -45,8 +54,14 @@ class RemoteTactic:
     """The tactic ``name`` at ``url`` (e.g. ``http://127.0.0.1:8000``): ``call``/``acall``/``bcall``/``ccall``
     as a local tactic; a remote failure is raised as ``AgentCallError`` with the server's reason."""
 
-    def __init__(self, url: str, name: str, token: Optional[str] = None,
-                 output_model: Optional[Type[BaseModel]] = None, timeout: float = 300.0):
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        token: Optional[str] = None,
+        output_model: Optional[Type[BaseModel]] = None,
+        timeout: float = 300.0,
+    ):
         if not url.startswith(("http://", "https://")):
             raise ConfigError(f"RemoteTactic: url must start with http:// or https://, got {url!r}")
         self.url, self.name, self.token, self.timeout = url.rstrip("/"), name, token, timeout
@@ -65,16 +80,21 @@ class RemoteTactic:
     async def _request(self, http: aiohttp.ClientSession, method: str, path: str, body: Any = None) -> Tuple[int, Any]:
         data = None if body is None else json.dumps(_plain(body))
         try:
-            async with http.request(method, self.url + path, data=data,
-                                    headers={"Content-Type": "application/json"} if data is not None else None) as r:
+            async with http.request(
+                method,
+                self.url + path,
+                data=data,
+                headers={"Content-Type": "application/json"} if data is not None else None,
+            ) as r:
                 text = await r.text()
                 try:
                     return r.status, json.loads(text) if text else None
                 except ValueError:
                     return r.status, {"error": text[:500]}
         except (aiohttp.ClientError, asyncio.TimeoutError) as e:
-            raise AgentCallError(f"Remote tactic '{self.name}' at {self.url}: {type(e).__name__}: {e}",
-                                 reason="remote_unreachable") from e
+            raise AgentCallError(
+                f"Remote tactic '{self.name}' at {self.url}: {type(e).__name__}: {e}", reason="remote_unreachable"
+            ) from e
 
     async def describe(self) -> Dict[str, Any]:
         """The served description of this tactic (name, description, input and output schemas)."""
@@ -85,8 +105,11 @@ class RemoteTactic:
                 raise self._error(status, body)
             found = [t for t in body.get("tactics", []) if t.get("name") == self.name]
             if not found:
-                raise AgentCallError(f"{self.url} serves no tactic '{self.name}'; it serves "
-                                     f"{[t.get('name') for t in body.get('tactics', [])]}", reason="remote_not_found")
+                raise AgentCallError(
+                    f"{self.url} serves no tactic '{self.name}'; it serves "
+                    f"{[t.get('name') for t in body.get('tactics', [])]}",
+                    reason="remote_not_found",
+                )
             self._info = found[0]
         return self._info
 
@@ -99,15 +122,24 @@ class RemoteTactic:
 
     def _error(self, status: int, body: Any) -> AgentCallError:
         body = body if isinstance(body, dict) else {}
-        reason = body.get("reason") or {401: "remote_unauthorized", 404: "remote_not_found", 413: "remote_too_large",
-                                        422: "remote_invalid_input", 429: "remote_busy", 504: "remote_timeout"}.get(
-                                            status, "remote_error")
+        reason = body.get("reason") or {
+            401: "remote_unauthorized",
+            404: "remote_not_found",
+            413: "remote_too_large",
+            422: "remote_invalid_input",
+            429: "remote_busy",
+            504: "remote_timeout",
+        }.get(status, "remote_error")
         errors = body.get("detail") if isinstance(body.get("detail"), list) else []
-        fields = "; ".join(f"{'.'.join(map(str, d.get('loc', ())))}: {d.get('msg')}" for d in errors
-                           if isinstance(d, dict))
-        return AgentCallError(f"Remote tactic '{self.name}' at {self.url} answered {status}: "
-                              f"{body.get('error') or 'no reason given'}" + (f" ({fields})" if fields else ""),
-                              reason=reason, detail=json.dumps(errors)[:4000] if errors else "")
+        fields = "; ".join(
+            f"{'.'.join(map(str, d.get('loc', ())))}: {d.get('msg')}" for d in errors if isinstance(d, dict)
+        )
+        return AgentCallError(
+            f"Remote tactic '{self.name}' at {self.url} answered {status}: "
+            f"{body.get('error') or 'no reason given'}" + (f" ({fields})" if fields else ""),
+            reason=reason,
+            detail=json.dumps(errors)[:4000] if errors else "",
+        )
 
     async def _invoke(self, http: aiohttp.ClientSession, task: Any, return_session: bool) -> Any:
         status, body = await self._request(http, "POST", f"/tactics/{self.name}/invoke", task)
@@ -138,9 +170,15 @@ class RemoteTactic:
         if parent is None:
             return
         from lllm.core.sessions import TacticCallSession
-        sub = TacticCallSession(tactic_name=self.name, tactic_path=f"{self.url}/tactics/{self.name}",
-                                session_id=out.session_id if out else None, state="running", task=_plain(task),
-                                metadata={"remote_url": self.url, "remote_cost": out.cost if out else {}})
+
+        sub = TacticCallSession(
+            tactic_name=self.name,
+            tactic_path=f"{self.url}/tactics/{self.name}",
+            session_id=out.session_id if out else None,
+            state="running",
+            task=_plain(task),
+            metadata={"remote_url": self.url, "remote_cost": out.cost if out else {}},
+        )
         if error is not None:
             sub.failure(error)
         else:
@@ -154,12 +192,14 @@ class RemoteTactic:
 
     __call__ = call
 
-    async def ccall(self, tasks: List[Any], max_workers: int = 8, return_exceptions: bool = False,
-                    return_sessions: bool = False) -> AsyncIterator[Tuple[int, Any]]:
+    async def ccall(
+        self, tasks: List[Any], max_workers: int = 8, return_exceptions: bool = False, return_sessions: bool = False
+    ) -> AsyncIterator[Tuple[int, Any]]:
         """Yield ``(index, result)`` in completion order, ``max_workers`` calls at a time, as
         ``Tactic.ccall``; a failure is raised (or yielded) when it occurs and the rest are cancelled."""
         gate = asyncio.Semaphore(max_workers)
         async with self._session() as http:
+
             async def one(i: int, task: Any) -> Tuple[int, Any]:
                 async with gate:
                     try:
@@ -168,6 +208,7 @@ class RemoteTactic:
                         if return_exceptions:
                             return i, e
                         raise
+
             running = [asyncio.ensure_future(one(i, t)) for i, t in enumerate(tasks)]
             try:
                 for fut in asyncio.as_completed(running):
@@ -177,33 +218,45 @@ class RemoteTactic:
                     f.cancel()
                 await asyncio.gather(*running, return_exceptions=True)
 
-    async def _collect(self, tasks: List[Any], max_workers: int, return_exceptions: bool,
-                       return_sessions: bool) -> List[Any]:
+    async def _collect(
+        self, tasks: List[Any], max_workers: int, return_exceptions: bool, return_sessions: bool
+    ) -> List[Any]:
         out: List[Any] = [None] * len(tasks)
         async for i, r in self.ccall(tasks, max_workers, return_exceptions, return_sessions):
             out[i] = r
         return out
 
-    def bcall(self, tasks: List[Any], max_workers: int = 8, fail_fast: bool = True,
-              return_sessions: bool = False) -> List[Any]:
+    def bcall(
+        self, tasks: List[Any], max_workers: int = 8, fail_fast: bool = True, return_sessions: bool = False
+    ) -> List[Any]:
         """Every task's result in task order; with ``fail_fast=False`` a failed slot holds its exception."""
         return run_sync(self._collect(tasks, max_workers, not fail_fast, return_sessions))
 
     def as_function(self, name: Optional[str] = None, description: Optional[str] = None) -> Any:
         """This remote tactic as a tool for an agent (a ``Function``; its input schema is the served one)."""
         from lllm.core.tools import Function
+
         info = run_sync(self.describe())
         schema = info.get("input_schema") or {}
         untyped = schema.get("type") != "object"
         props = {"task": {"description": "the task"}} if untyped else schema.get("properties", {})
         required = ["task"] if untyped else schema.get("required", [])
-        fn = Function(name or self.name, description or info.get("description") or f"Run remote tactic {self.name}",
-                      props, required, defs=None if untyped else schema.get("$defs"))
+        fn = Function(
+            name or self.name,
+            description or info.get("description") or f"Run remote tactic {self.name}",
+            props,
+            required,
+            defs=None if untyped else schema.get("$defs"),
+        )
 
         def run(**kwargs: Any) -> str:
             result = self.call(kwargs.get("task") if untyped else kwargs)
-            return result.model_dump_json() if isinstance(result, BaseModel) else (
-                result if isinstance(result, str) else json.dumps(result, default=str))
+            return (
+                result.model_dump_json()
+                if isinstance(result, BaseModel)
+                else (result if isinstance(result, str) else json.dumps(result, default=str))
+            )
+
         fn.function = run
         return fn
 

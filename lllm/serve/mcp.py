@@ -2,6 +2,7 @@
 (``lllm serve --mcp-stdio``) and over streamable HTTP at ``/mcp`` (stateless, JSON responses).
 
 A tool's input schema is the tactic's typed input; an untyped tactic takes ``{"task": ...}``."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,7 @@ from lllm.secrets import scrub_text
 from lllm.serve.calls import State, failure_body, start_call
 from lllm.serve.tactics import ServedTactic
 
-UNTYPED_INPUT = {"type": "object", "properties": {"task": {"description": "the task (any JSON)"}},
-                 "required": ["task"]}
+UNTYPED_INPUT = {"type": "object", "properties": {"task": {"description": "the task (any JSON)"}}, "required": ["task"]}
 
 
 def _input_schema(t: ServedTactic) -> Dict[str, Any]:
@@ -33,8 +33,15 @@ def build_server(state: State) -> Any:
 
     @server.list_tools()
     async def list_tools() -> List[types.Tool]:
-        return [types.Tool(name=t.name, description=t.description, inputSchema=_input_schema(t),
-                           outputSchema=t.output_schema() or None) for t in state.tactics.values()]
+        return [
+            types.Tool(
+                name=t.name,
+                description=t.description,
+                inputSchema=_input_schema(t),
+                outputSchema=t.output_schema() or None,
+            )
+            for t in state.tactics.values()
+        ]
 
     @server.call_tool()
     async def call_tool(name: str, arguments: Dict[str, Any]) -> Any:
@@ -65,6 +72,7 @@ def build_server(state: State) -> Any:
 async def run_stdio(state: State) -> None:
     """Serve the tactics as MCP tools over this process's stdin and stdout until the client closes."""
     from mcp.server.stdio import stdio_server
+
     server = build_server(state)
     async with stdio_server() as (read, write):
         await server.run(read, write, server.create_initialization_options())
@@ -87,8 +95,9 @@ def add_mcp_routes(app: web.Application, state: State) -> None:
         try:
             message = types.JSONRPCMessage.model_validate_json(await request.read())
         except ValueError as e:
-            return web.json_response({"jsonrpc": "2.0", "id": None,
-                                      "error": {"code": -32700, "message": f"Parse error: {e}"}}, status=400)
+            return web.json_response(
+                {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": f"Parse error: {e}"}}, status=400
+            )
         if not isinstance(message.root, types.JSONRPCRequest):
             return web.Response(status=202)  # a notification or a response: accepted, nothing to answer
         server = holder.get("server") or holder.setdefault("server", build_server(state))

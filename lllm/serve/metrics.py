@@ -1,4 +1,5 @@
 """Prometheus text-format metrics for ``lllm serve``: requests, latency, tokens, cost and errors per tactic."""
+
 from __future__ import annotations
 
 import bisect
@@ -60,14 +61,26 @@ class Metrics:
             out.extend(f"{name}{_labels(k)} {v:g}" for k, v in sorted(rows.items()))
 
         with self._lock:
-            family("lllm_serve_requests_total", "counter", "Tactic calls answered, by endpoint and status.",
-                   dict(self.requests))
-            family("lllm_serve_errors_total", "counter", "Failed tactic calls by kind "
-                   "(invalid_input, tactic_error, timeout, rejected).", dict(self.errors))
+            family(
+                "lllm_serve_requests_total",
+                "counter",
+                "Tactic calls answered, by endpoint and status.",
+                dict(self.requests),
+            )
+            family(
+                "lllm_serve_errors_total",
+                "counter",
+                "Failed tactic calls by kind (invalid_input, tactic_error, timeout, rejected).",
+                dict(self.errors),
+            )
             family("lllm_serve_tokens_total", "counter", "Model tokens used by tactic calls.", dict(self.tokens))
             family("lllm_serve_cost_usd_total", "counter", "Model cost of tactic calls in US dollars.", dict(self.cost))
-            family("lllm_serve_rejected_total", "counter", "Calls answered 429 because the server was full.",
-                   {(): self.rejected})
+            family(
+                "lllm_serve_rejected_total",
+                "counter",
+                "Calls answered 429 because the server was full.",
+                {(): self.rejected},
+            )
             family("lllm_serve_in_flight", "gauge", "Tactic calls running now.", {(): self.in_flight})
             name = "lllm_serve_request_duration_seconds"
             out.extend([f"# HELP {name} Wall time of tactic calls.", f"# TYPE {name} histogram"])
@@ -80,8 +93,12 @@ class Metrics:
                 out.append(f"{name}_sum{_labels((('tactic', tactic),))} {row[-1]:.6f}")
                 out.append(f"{name}_count{_labels((('tactic', tactic),))} {total:g}")
             name = "lllm_serve_overhead_seconds"
-            out.extend([f"# HELP {name} Time a successful invoke spent in the server outside the tactic call.",
-                        f"# TYPE {name} summary"])
+            out.extend(
+                [
+                    f"# HELP {name} Time a successful invoke spent in the server outside the tactic call.",
+                    f"# TYPE {name} summary",
+                ]
+            )
             for tactic, (count, total_s) in sorted(self.overhead.items()):
                 out.append(f"{name}_sum{_labels((('tactic', tactic),))} {total_s:.6f}")
                 out.append(f"{name}_count{_labels((('tactic', tactic),))} {count:g}")

@@ -1,4 +1,5 @@
 """What a served tactic is: its route name, description, typed input and output, and the built tactic."""
+
 from __future__ import annotations
 
 import inspect
@@ -43,9 +44,12 @@ class ServedTactic:
     output_model: Optional[Type[BaseModel]] = None
 
     @classmethod
-    def of(cls, name: str, tactic: Any, model: Optional[str] = None, description: Optional[str] = None) -> "ServedTactic":
+    def of(
+        cls, name: str, tactic: Any, model: Optional[str] = None, description: Optional[str] = None
+    ) -> "ServedTactic":
         """Describe a built tactic: models from its ``call`` annotations, description from its docstring."""
         from lllm.secrets import register_settings
+
         register_settings(getattr(tactic, "config", None) or {})  # its keys are scrubbed from every answer
         inp, out = io_models(tactic)
         doc = description or inspect.cleandoc(type(tactic).__doc__ or "") or f"Run the '{name}' tactic."
@@ -58,53 +62,98 @@ class ServedTactic:
         return self.output_model.model_json_schema() if self.output_model else {}
 
     def describe(self) -> Dict[str, Any]:
-        return {"name": self.name, "description": self.description, "tactic_path": getattr(self.tactic, "tactic_path", None),
-                "input_schema": self.input_schema(), "output_schema": self.output_schema()}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "tactic_path": getattr(self.tactic, "tactic_path", None),
+            "input_schema": self.input_schema(),
+            "output_schema": self.output_schema(),
+        }
 
 
 def _op(t: ServedTactic, suffix: str, summary: str, response: str, body: Dict[str, Any]) -> Dict[str, Any]:
-    return {"post": {"operationId": f"{t.name}_{suffix}", "summary": summary, "description": t.description,
-                     "tags": [t.name], "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
-                     "responses": {"200": {"description": "OK", "content": {response: {"schema": {}}}},
-                                   "422": {"description": "The body is not a valid input",
-                                           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ValidationErrorBody"}}}},
-                                   "429": {"description": "Too many calls in flight; retry after Retry-After seconds"}}}}
+    return {
+        "post": {
+            "operationId": f"{t.name}_{suffix}",
+            "summary": summary,
+            "description": t.description,
+            "tags": [t.name],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": {
+                "200": {"description": "OK", "content": {response: {"schema": {}}}},
+                "422": {
+                    "description": "The body is not a valid input",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ValidationErrorBody"}}},
+                },
+                "429": {"description": "Too many calls in flight; retry after Retry-After seconds"},
+            },
+        }
+    }
 
 
-def openapi(tactics: List[ServedTactic], title: str = "LLLM tactics", version: str = "0.1.0",
-            token: bool = False) -> Dict[str, Any]:
+def openapi(
+    tactics: List[ServedTactic], title: str = "LLLM tactics", version: str = "0.1.0", token: bool = False
+) -> Dict[str, Any]:
     """An OpenAPI 3.1 document for ``tactics``: request and response schemas from their typed models."""
     models = {m for t in tactics for m in (t.input_model, t.output_model) if m is not None}
     schemas: Dict[str, Any] = {}
     refs: Dict[Any, Dict[str, Any]] = {}
     if models:
-        keyed: List[Tuple[Type[BaseModel], Literal["validation"]]] = \
-            sorted(((m, "validation") for m in models), key=lambda x: x[0].__name__)
+        keyed: List[Tuple[Type[BaseModel], Literal["validation"]]] = sorted(
+            ((m, "validation") for m in models), key=lambda x: x[0].__name__
+        )
         found, top = models_json_schema(keyed, ref_template="#/components/schemas/{model}")
         refs = {m: s for (m, _), s in found.items()}
         schemas.update(top.get("$defs", {}))
-    schemas["ValidationErrorBody"] = {"type": "object", "properties": {
-        "error": {"type": "string"}, "detail": {"type": "array", "items": {"type": "object"}}}}
+    schemas["ValidationErrorBody"] = {
+        "type": "object",
+        "properties": {"error": {"type": "string"}, "detail": {"type": "array", "items": {"type": "object"}}},
+    }
     paths: Dict[str, Any] = {}
     for t in tactics:
         body = refs.get(t.input_model, {}) if t.input_model else {"description": "the task (any JSON)"}
         result = refs.get(t.output_model, {}) if t.output_model else {}
-        answer = {"type": "object", "required": ["result", "session_id", "cost"], "properties": {
-            "result": result, "session_id": {"type": ["string", "null"]}, "tactic": {"type": "string"},
-            "cost": {"type": "object"}}}
+        answer = {
+            "type": "object",
+            "required": ["result", "session_id", "cost"],
+            "properties": {
+                "result": result,
+                "session_id": {"type": ["string", "null"]},
+                "tactic": {"type": "string"},
+                "cost": {"type": "object"},
+            },
+        }
         invoke = _op(t, "invoke", f"Run {t.name}", "application/json", body)
         invoke["post"]["responses"]["200"]["content"]["application/json"]["schema"] = answer
         paths[f"/tactics/{t.name}/invoke"] = invoke
-        paths[f"/tactics/{t.name}/stream"] = _op(t, "stream", f"Run {t.name}, streaming events", "text/event-stream", body)
-        paths[f"/tactics/{t.name}/batch"] = _op(t, "batch", f"Start a batch of {t.name} calls", "application/json", {
-            "type": "object", "required": ["tasks"], "properties": {"tasks": {"type": "array", "items": body},
-                                                                    "batch_id": {"type": "string"}}})
-    for path, summary in (("/tactics", "The served tactics with their schemas"), ("/healthz", "Liveness"),
-                          ("/metrics", "Prometheus metrics"), ("/sessions/{id}", "A recorded session"),
-                          ("/jobs/{id}", "A batch job's progress")):
+        paths[f"/tactics/{t.name}/stream"] = _op(
+            t, "stream", f"Run {t.name}, streaming events", "text/event-stream", body
+        )
+        paths[f"/tactics/{t.name}/batch"] = _op(
+            t,
+            "batch",
+            f"Start a batch of {t.name} calls",
+            "application/json",
+            {
+                "type": "object",
+                "required": ["tasks"],
+                "properties": {"tasks": {"type": "array", "items": body}, "batch_id": {"type": "string"}},
+            },
+        )
+    for path, summary in (
+        ("/tactics", "The served tactics with their schemas"),
+        ("/healthz", "Liveness"),
+        ("/metrics", "Prometheus metrics"),
+        ("/sessions/{id}", "A recorded session"),
+        ("/jobs/{id}", "A batch job's progress"),
+    ):
         paths[path] = {"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}}
-    doc: Dict[str, Any] = {"openapi": "3.1.0", "info": {"title": title, "version": version}, "paths": paths,
-                           "components": {"schemas": schemas}}
+    doc: Dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }
     if token:
         doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         doc["security"] = [{"bearer": []}]

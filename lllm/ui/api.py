@@ -1,6 +1,7 @@
 """What the ``lllm ui`` pages ask the session store, as plain functions over a ``LogStore``: a filtered,
 keyset-paged session list, one session as a view model, new sessions since a point, replay, fork,
 compare and a self-contained HTML export. The HTTP layer (``lllm.ui.server``) only parses and serialises."""
+
 from __future__ import annotations
 
 import difflib
@@ -77,8 +78,9 @@ def _time(name: str, value: Optional[str]) -> Optional[str]:
     try:
         when = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     except ValueError:
-        raise BadRequest(f"{name}={value!r} is not an ISO-8601 time; send e.g. 2026-01-31 or 2026-01-31T12:00:00Z") \
-            from None
+        raise BadRequest(
+            f"{name}={value!r} is not an ISO-8601 time; send e.g. 2026-01-31 or 2026-01-31T12:00:00Z"
+        ) from None
     when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
     if name == "before" and len(text) == 10:  # a bare date as upper bound means the whole day
         when += timedelta(days=1) - timedelta(microseconds=1)
@@ -112,12 +114,22 @@ def parse_query(params: Any) -> ListQuery:
     state = params.get("state") or None
     if state is not None and state not in ("initial", "running", "success", "failure"):
         raise BadRequest(f"state={state!r} is not one of ['running', 'success', 'failure']")
-    return ListQuery(tactic=params.get("tactic") or None, tags=tags, state=state,
-                     after=_time("after", params.get("after")), before=_time("before", params.get("before")),
-                     batch=params.get("batch") or None, model=params.get("model") or None,
-                     text=params.get("q") or None, min_cost=_number("min_cost", params.get("min_cost")),
-                     max_cost=_number("max_cost", params.get("max_cost")), sort=sort, limit=int(raw_limit),
-                     cursor=params.get("cursor") or None, preview=params.get("preview", "1") != "0")
+    return ListQuery(
+        tactic=params.get("tactic") or None,
+        tags=tags,
+        state=state,
+        after=_time("after", params.get("after")),
+        before=_time("before", params.get("before")),
+        batch=params.get("batch") or None,
+        model=params.get("model") or None,
+        text=params.get("q") or None,
+        min_cost=_number("min_cost", params.get("min_cost")),
+        max_cost=_number("max_cost", params.get("max_cost")),
+        sort=sort,
+        limit=int(raw_limit),
+        cursor=params.get("cursor") or None,
+        preview=params.get("preview", "1") != "0",
+    )
 
 
 def _row(summary: Any) -> Dict[str, Any]:
@@ -129,6 +141,7 @@ def _record(store: Any, session_id: str) -> Optional[Dict[str, Any]]:
     """The stored record of a session (``<partition>/sessions/<id>``, the store's documented layout), or ``None``."""
     from lllm.logging.backends import is_segment
     from lllm.logging.store import STORE_SCHEMA_VERSION
+
     if not is_segment(session_id):
         raise BadRequest(f"Invalid session id {session_id!r}: session ids look like 20260101_120000_0a1b2c3d")
     raw = store.backend.get(f"{store.partition}/sessions/{session_id}")
@@ -136,8 +149,10 @@ def _record(store: Any, session_id: str) -> Optional[Dict[str, Any]]:
         return None
     rec: Dict[str, Any] = json.loads(raw)
     if not isinstance(rec.get("schema_version", 1), int) or rec.get("schema_version", 1) > STORE_SCHEMA_VERSION:
-        raise BadRequest(f"Session {session_id!r} was stored by a newer lllm (schema {rec.get('schema_version')!r}); "
-                         f"upgrade lllm to read it")
+        raise BadRequest(
+            f"Session {session_id!r} was stored by a newer lllm (schema {rec.get('schema_version')!r}); "
+            f"upgrade lllm to read it"
+        )
     return rec
 
 
@@ -165,13 +180,15 @@ class SessionLister:
         tags = dict(q.tags)
         if q.batch:
             tags["lllm.batch_id"] = q.batch
-        return {"tags": tags or None, "after": q.after, "before": q.before, "state": q.state,
-                **tactic_filter(q.tactic)}
+        return {"tags": tags or None, "after": q.after, "before": q.before, "state": q.state, **tactic_filter(q.tactic)}
 
     def _keep(self, q: ListQuery, row: Dict[str, Any], name: Optional[str]) -> bool:
         cost = row["total_cost"]
-        return ((name is None or row["tactic_name"] == name)
-                and (q.min_cost is None or cost >= q.min_cost) and (q.max_cost is None or cost <= q.max_cost))
+        return (
+            (name is None or row["tactic_name"] == name)
+            and (q.min_cost is None or cost >= q.min_cost)
+            and (q.max_cost is None or cost <= q.max_cost)
+        )
 
     def _deep_keep(self, q: ListQuery, row: Dict[str, Any]) -> bool:
         """The ``model`` and ``text`` filters read the stored session; the task preview is kept on the row."""
@@ -210,7 +227,7 @@ class SessionLister:
             stop = stop or exhausted
         nxt = None
         if len(out) > q.limit:
-            out = out[:q.limit]
+            out = out[: q.limit]
             nxt = _cursor_text(out[-1]["timestamp"], out[-1]["session_id"])
         elif scanned >= SCAN_BUDGET and last is not None:
             nxt = _cursor_text(*last)  # the budget ran out: continue after the last session read
@@ -219,8 +236,9 @@ class SessionLister:
                 self._deep_keep(q, r)
         return {"sessions": out, "next": nxt, "scanned": scanned}
 
-    def _after(self, filters: Dict[str, Any], cursor: Optional[Tuple[str, str]],
-               n: int) -> Tuple[List[Dict[str, Any]], bool]:
+    def _after(
+        self, filters: Dict[str, Any], cursor: Optional[Tuple[str, str]], n: int
+    ) -> Tuple[List[Dict[str, Any]], bool]:
         """Up to ``n`` rows strictly older than ``cursor`` (newest first) and whether the store has no more."""
         f = dict(filters)
         if cursor is not None:
@@ -241,17 +259,30 @@ class SessionLister:
         filters = self._store_filters(q)
         name = filters.pop("tactic_name", None)
         newest = self.store.list_sessions(limit=1)
-        key = (json.dumps(filters, sort_keys=True, default=str), name, q.min_cost, q.max_cost, q.model, q.text,
-               q.sort, newest[0].session_id if newest else None)
+        key = (
+            json.dumps(filters, sort_keys=True, default=str),
+            name,
+            q.min_cost,
+            q.max_cost,
+            q.model,
+            q.text,
+            q.sort,
+            newest[0].session_id if newest else None,
+        )
         rows = self._sorted_cache.get(key)
         if rows is None:
-            rows = [r for r in (_row(s) for s in self.store.list_sessions(**filters, limit=None))
-                    if self._keep(q, r, name) and (not (q.model or q.text) or self._deep_keep(q, r))]
+            rows = [
+                r
+                for r in (_row(s) for s in self.store.list_sessions(**filters, limit=None))
+                if self._keep(q, r, name) and (not (q.model or q.text) or self._deep_keep(q, r))
+            ]
             for r in rows:
                 r["timestamp"] = _iso(r["timestamp"])
-            sort_key = {"oldest": lambda r: (r["timestamp"], r["session_id"]),
-                        "cost": lambda r: (-r["total_cost"], r["session_id"]),
-                        "calls": lambda r: (-r["agent_call_count"], r["session_id"])}[q.sort]
+            sort_key = {
+                "oldest": lambda r: (r["timestamp"], r["session_id"]),
+                "cost": lambda r: (-r["total_cost"], r["session_id"]),
+                "calls": lambda r: (-r["agent_call_count"], r["session_id"]),
+            }[q.sort]
             rows.sort(key=sort_key)
             self._sorted_cache = {key: rows}
         start = 0
@@ -259,7 +290,7 @@ class SessionLister:
             if not q.cursor.isdigit():
                 raise BadRequest(f"cursor={q.cursor!r} is not a cursor of sort={q.sort}; start without one")
             start = int(q.cursor)
-        out = [dict(r) for r in rows[start:start + q.limit]]
+        out = [dict(r) for r in rows[start : start + q.limit]]
         if q.preview:
             for r in out:
                 self._deep_keep(ListQuery(), r)
@@ -343,39 +374,89 @@ def _tactic_node(s: Dict[str, Any], invokes: List[Dict[str, Any]], label: str) -
                         table.append(m)
                         m = len(table) - 1
                     refs.append(m)
-                request = {k: (f"[{len(v)} items: the messages above]" if k in _BIG_REQUEST_KEYS
-                               and isinstance(v, list) else v) for k, v in (t.get("request") or {}).items()}
-                tr = {"agent": name, "call": i, "step": t.get("step", 0), "attempt": t.get("attempt", 0),
-                      "model": t.get("model") or "", "model_args": t.get("model_args") or {},
-                      "tools": t.get("tools") or [], "messages": refs, "request": request,
-                      "response": t.get("message"), "raw_response": t.get("raw_response"),
-                      "errors": t.get("errors") or [], "retry_class": t.get("retry_class"),
-                      "started_at": t.get("started_at") or 0.0, "latency_s": t.get("latency_s") or 0.0,
-                      "usage": t.get("usage") or {}, "tactic": label, **_cost(t.get("usage"))}
+                request = {
+                    k: (
+                        f"[{len(v)} items: the messages above]" if k in _BIG_REQUEST_KEYS and isinstance(v, list) else v
+                    )
+                    for k, v in (t.get("request") or {}).items()
+                }
+                tr = {
+                    "agent": name,
+                    "call": i,
+                    "step": t.get("step", 0),
+                    "attempt": t.get("attempt", 0),
+                    "model": t.get("model") or "",
+                    "model_args": t.get("model_args") or {},
+                    "tools": t.get("tools") or [],
+                    "messages": refs,
+                    "request": request,
+                    "response": t.get("message"),
+                    "raw_response": t.get("raw_response"),
+                    "errors": t.get("errors") or [],
+                    "retry_class": t.get("retry_class"),
+                    "started_at": t.get("started_at") or 0.0,
+                    "latency_s": t.get("latency_s") or 0.0,
+                    "usage": t.get("usage") or {},
+                    "tactic": label,
+                    **_cost(t.get("usage")),
+                }
                 agent_cost += tr["cost"]
                 traces.append(tr)
                 invokes.append(tr)
             total += agent_cost
-            agents.append({"name": name, "index": i, "model": a.get("model") or "", "state": a.get("state"),
-                           "reason": a.get("reason"), "error": a.get("error"), "started_at": a.get("started_at"),
-                           "ended_at": a.get("ended_at"), "cost": agent_cost, "invokes": traces,
-                           "tool_calls": _steps(a.get("interrupts")),
-                           "exception_retries": _count(a.get("exception_retries")),
-                           "llm_recalls": _count(a.get("llm_recalls")),
-                           "rate_limit_retries": _count(a.get("rate_limit_waits")), "delivery": a.get("delivery")})
+            agents.append(
+                {
+                    "name": name,
+                    "index": i,
+                    "model": a.get("model") or "",
+                    "state": a.get("state"),
+                    "reason": a.get("reason"),
+                    "error": a.get("error"),
+                    "started_at": a.get("started_at"),
+                    "ended_at": a.get("ended_at"),
+                    "cost": agent_cost,
+                    "invokes": traces,
+                    "tool_calls": _steps(a.get("interrupts")),
+                    "exception_retries": _count(a.get("exception_retries")),
+                    "llm_recalls": _count(a.get("llm_recalls")),
+                    "rate_limit_retries": _count(a.get("rate_limit_waits")),
+                    "delivery": a.get("delivery"),
+                }
+            )
     dialogs = []
     for name, ds in (s.get("dialogs") or {}).items():
         for d in ds:
             node = d.get("tree_node") or {}
-            dialogs.append({"agent": name, "alias": d.get("alias"), "id": node.get("dialog_id"),
-                            "parent_id": node.get("parent_id"), "split_point": node.get("split_point"),
-                            "top_prompt": d.get("top_prompt_path"), "messages": d.get("messages") or []})
-    subs = [{"tool": tool, "index": j, **_tactic_node(sub, invokes, f"{label}/{tool}#{j + 1}")}
-            for tool, ss in (s.get("sub_tactic_sessions") or {}).items() for j, sub in enumerate(ss)]
+            dialogs.append(
+                {
+                    "agent": name,
+                    "alias": d.get("alias"),
+                    "id": node.get("dialog_id"),
+                    "parent_id": node.get("parent_id"),
+                    "split_point": node.get("split_point"),
+                    "top_prompt": d.get("top_prompt_path"),
+                    "messages": d.get("messages") or [],
+                }
+            )
+    subs = [
+        {"tool": tool, "index": j, **_tactic_node(sub, invokes, f"{label}/{tool}#{j + 1}")}
+        for tool, ss in (s.get("sub_tactic_sessions") or {}).items()
+        for j, sub in enumerate(ss)
+    ]
     total += sum(sub["cost"] for sub in subs)
-    return {"tactic_name": s.get("tactic_name"), "tactic_path": s.get("tactic_path"), "state": s.get("state"),
-            "started_at": s.get("started_at"), "ended_at": s.get("ended_at"), "cost": total, "error": s.get("error"),
-            "agents": agents, "dialogs": dialogs, "subs": subs, "messages": table}
+    return {
+        "tactic_name": s.get("tactic_name"),
+        "tactic_path": s.get("tactic_path"),
+        "state": s.get("state"),
+        "started_at": s.get("started_at"),
+        "ended_at": s.get("ended_at"),
+        "cost": total,
+        "error": s.get("error"),
+        "agents": agents,
+        "dialogs": dialogs,
+        "subs": subs,
+        "messages": table,
+    }
 
 
 def session_view(store: Any, session_id: str) -> Dict[str, Any]:
@@ -393,8 +474,18 @@ def session_view(store: Any, session_id: str) -> Dict[str, Any]:
     per_model: Dict[str, Dict[str, Any]] = {}
     for t in invokes:
         for key, bucket in ((t["agent"], per_agent), (t["model"] or "?", per_model)):
-            b = bucket.setdefault(key, {"name": key, "invokes": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                                        "cost": 0.0, "latency_s": 0.0, "errors": 0})
+            b = bucket.setdefault(
+                key,
+                {
+                    "name": key,
+                    "invokes": 0,
+                    "prompt_tokens": 0,
+                    "completion_tokens": 0,
+                    "cost": 0.0,
+                    "latency_s": 0.0,
+                    "errors": 0,
+                },
+            )
             b["invokes"] += 1
             b["prompt_tokens"] += t["prompt_tokens"]
             b["completion_tokens"] += t["completion_tokens"]
@@ -403,27 +494,57 @@ def session_view(store: Any, session_id: str) -> Dict[str, Any]:
             b["errors"] += bool(t["errors"])
     children = [_row(c) for c in store.list_sessions(tags={"lllm.replay_of": session_id}, limit=50)]
     meta = s.get("metadata") or {}
-    return {"session_id": rec["session_id"], "timestamp": rec["timestamp"], "tags": rec.get("tags") or {},
-            "metadata": rec.get("metadata") or {}, "session_metadata": meta, "task": s.get("task"),
-            "delivery": s.get("delivery"), "traceback": rec.get("traceback"), "config": s.get("config") or {},
-            "tree": tree,
-            "invokes": sorted(({k: t[k] for k in ("agent", "call", "step", "attempt", "model", "started_at",
-                                                  "latency_s", "cost", "errors", "tactic")} for t in invokes),
-                              key=lambda t: t["started_at"]),
-            "per_agent": list(per_agent.values()), "per_model": list(per_model.values()),
-            "replay_of": meta.get("replay_of"), "children": children}
+    return {
+        "session_id": rec["session_id"],
+        "timestamp": rec["timestamp"],
+        "tags": rec.get("tags") or {},
+        "metadata": rec.get("metadata") or {},
+        "session_metadata": meta,
+        "task": s.get("task"),
+        "delivery": s.get("delivery"),
+        "traceback": rec.get("traceback"),
+        "config": s.get("config") or {},
+        "tree": tree,
+        "invokes": sorted(
+            (
+                {
+                    k: t[k]
+                    for k in (
+                        "agent",
+                        "call",
+                        "step",
+                        "attempt",
+                        "model",
+                        "started_at",
+                        "latency_s",
+                        "cost",
+                        "errors",
+                        "tactic",
+                    )
+                }
+                for t in invokes
+            ),
+            key=lambda t: t["started_at"],
+        ),
+        "per_agent": list(per_agent.values()),
+        "per_model": list(per_model.values()),
+        "replay_of": meta.get("replay_of"),
+        "children": children,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
 # Replay, fork, compare, export
 # ---------------------------------------------------------------------------------------------
-def replay(store: Any, session_id: str, hooks: Hooks, overrides: Optional[Dict[str, Any]] = None,
-           model: Optional[str] = None) -> Dict[str, Any]:
+def replay(
+    store: Any, session_id: str, hooks: Hooks, overrides: Optional[Dict[str, Any]] = None, model: Optional[str] = None
+) -> Dict[str, Any]:
     """Re-run a recorded session as ``lllm replay`` does: exactly and offline without ``overrides``,
     else fork-and-rerun with them (the first differing call and all after go to ``model``: ``"test"``,
     LLLM's offline test model, by default). The new session is saved, tagged ``lllm.replay_of``."""
     from lllm.invokers.base import build_invoker
     from lllm.logging.replay import _tactic_class, apply_overrides, rerun
+
     rt = hooks.runtime()
     try:
         recorded = store.load_session(session_id)
@@ -436,19 +557,39 @@ def replay(store: Any, session_id: str, hooks: Hooks, overrides: Optional[Dict[s
         invoker = build_invoker({"invoker": "test"}) if chosen == "test" else build_invoker(config)
         model = None if chosen == "test" else model
     try:
-        new = rerun(recorded, runtime=rt, overrides=overrides or {}, invoker=invoker, log_store=store, model=model,
-                    tags={"lllm.replay_of": recorded.session_id or ""})
+        new = rerun(
+            recorded,
+            runtime=rt,
+            overrides=overrides or {},
+            invoker=invoker,
+            log_store=store,
+            model=model,
+            tags={"lllm.replay_of": recorded.session_id or ""},
+        )
     except LLLMError as e:
         if overrides or "Replay diverged" not in str(e):
             raise
-        return {"replay_of": session_id, "reproduced": False, "session_id": None, "diverged_at": None,
-                "diff": str(e), "same_delivery": False}
+        return {
+            "replay_of": session_id,
+            "reproduced": False,
+            "session_id": None,
+            "diverged_at": None,
+            "diff": str(e),
+            "same_delivery": False,
+        }
     same = to_json_safe(new.delivery) == to_json_safe(recorded.delivery)
     at = new.metadata.get("diverged_at")
-    return {"replay_of": session_id, "session_id": new.session_id, "mode": "fork" if overrides else "exact",
-            "reproduced": at is None and same, "same_delivery": same, "diverged_at": at,
-            "diff": at["diff"] if at else None, "replayed_calls": new.metadata.get("replayed_calls"),
-            "delivery": to_json_safe(new.delivery)}
+    return {
+        "replay_of": session_id,
+        "session_id": new.session_id,
+        "mode": "fork" if overrides else "exact",
+        "reproduced": at is None and same,
+        "same_delivery": same,
+        "diverged_at": at,
+        "diff": at["diff"] if at else None,
+        "replayed_calls": new.metadata.get("replayed_calls"),
+        "delivery": to_json_safe(new.delivery),
+    }
 
 
 def fork_overrides(body: Dict[str, Any], config: Dict[str, Any], hooks: Hooks) -> Dict[str, Any]:
@@ -461,8 +602,9 @@ def fork_overrides(body: Dict[str, Any], config: Dict[str, Any], hooks: Hooks) -
     agents = {a.get("name"): a for a in config.get("agent_configs") or [] if isinstance(a, dict)}
     for name, text in prompts.items():
         if name not in agents:
-            raise BadRequest(f"system_prompts: no agent {name!r} in the recorded config "
-                             f"(agents: {sorted(map(str, agents))})")
+            raise BadRequest(
+                f"system_prompts: no agent {name!r} in the recorded config (agents: {sorted(map(str, agents))})"
+            )
         if text != agents[name].get("system_prompt"):
             out[f"agent_configs.{name}.system_prompt"] = text
     lines = body.get("overrides") or []
@@ -479,8 +621,11 @@ def fork_overrides(body: Dict[str, Any], config: Dict[str, Any], hooks: Hooks) -
 
 
 def _lines(value: Any) -> List[str]:
-    text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True,
-                                                           default=str)
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    )
     return text.splitlines()
 
 
@@ -493,8 +638,10 @@ def _dialog_text(view: Dict[str, Any]) -> Dict[str, List[str]]:
             for m in d["messages"]:
                 content = m.get("content")
                 lines += [f"[{m.get('role')}] " + (content if isinstance(content, str) else json.dumps(content))]
-                lines += [f"  -> {c.get('name')}({json.dumps(c.get('arguments'), sort_keys=True)})"
-                          for c in m.get("function_calls") or []]
+                lines += [
+                    f"  -> {c.get('name')}({json.dumps(c.get('arguments'), sort_keys=True)})"
+                    for c in m.get("function_calls") or []
+                ]
             out[f"{prefix}{d['agent']}/{d['alias']}"] = lines
         for sub in node["subs"]:
             walk(sub, f"{prefix}{sub['tool']}#{sub['index'] + 1}/")
@@ -507,13 +654,20 @@ def compare(store: Any, a: str, b: str) -> Dict[str, Any]:
     """Two sessions side by side: their summaries and unified diffs of config, task, delivery and each dialog."""
     va, vb = session_view(store, a), session_view(store, b)
     diffs = []
-    for what, x, y in (("config", va["config"], vb["config"]), ("task", va["task"], vb["task"]),
-                       ("delivery", va["delivery"], vb["delivery"])):
+    for what, x, y in (
+        ("config", va["config"], vb["config"]),
+        ("task", va["task"], vb["task"]),
+        ("delivery", va["delivery"], vb["delivery"]),
+    ):
         diffs.append({"what": what, "diff": "\n".join(difflib.unified_diff(_lines(x), _lines(y), a, b, lineterm=""))})
     da, db = _dialog_text(va), _dialog_text(vb)
     for key in sorted(set(da) | set(db)):
-        diffs.append({"what": f"dialog {key}",
-                      "diff": "\n".join(difflib.unified_diff(da.get(key, []), db.get(key, []), a, b, lineterm=""))})
+        diffs.append(
+            {
+                "what": f"dialog {key}",
+                "diff": "\n".join(difflib.unified_diff(da.get(key, []), db.get(key, []), a, b, lineterm="")),
+            }
+        )
     return {"a": va, "b": vb, "diffs": diffs}
 
 
@@ -525,10 +679,26 @@ def export_html(store: Any, session_id: str) -> str:
     css = (STATIC / "app.css").read_text(encoding="utf-8")
     js = (STATIC / "app.js").read_text(encoding="utf-8").replace("</", "<\\/")
     page = page.replace('<link rel="stylesheet" href="static/app.css">', f"<style>\n{css}</style>")
-    page = re.sub(r'<script src="static/app.js"></script>', lambda _: f'<script type="application/json" id="lllm-data">'
-                  f'{data}</script>\n<script>\n{js}</script>', page)
+    page = re.sub(
+        r'<script src="static/app.js"></script>',
+        lambda _: f'<script type="application/json" id="lllm-data">{data}</script>\n<script>\n{js}</script>',
+        page,
+    )
     return page
 
 
-__all__ = ["BadRequest", "Hooks", "tactic_filter", "ListQuery", "SessionLister", "parse_query", "session_view", "replay", "fork_overrides",
-           "compare", "export_html", "SORTS", "SCAN_BUDGET"]
+__all__ = [
+    "BadRequest",
+    "Hooks",
+    "tactic_filter",
+    "ListQuery",
+    "SessionLister",
+    "parse_query",
+    "session_view",
+    "replay",
+    "fork_overrides",
+    "compare",
+    "export_html",
+    "SORTS",
+    "SCAN_BUDGET",
+]

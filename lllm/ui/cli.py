@@ -1,4 +1,5 @@
 """``lllm ui``: serve the session browser over a log store (plugged into ``lllm`` by ``lllm.cli``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,9 +13,11 @@ from typing import Any, Optional
 def open_any_store(explicit: Optional[str]) -> Any:
     """``--store``: a PostgreSQL DSN (``postgresql://…``), a ``.db`` file or a folder, as ``lllm sessions``."""
     from lllm.logging.cli import open_store, store_path
+
     path = store_path(explicit)
     if path.startswith(("postgres://", "postgresql://")):
         from lllm.logging import postgres_store
+
         return postgres_store(path)
     return open_store(explicit, create=False)
 
@@ -25,11 +28,13 @@ def replay_hooks() -> Any:
     from lllm.cli import _runtime, offline_model
     from lllm.logging.cli import parse_override
     from lllm.ui.api import Hooks
+
     return Hooks(runtime=_runtime, offline_model=offline_model, parse_override=parse_override)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
     from lllm.ui.server import check_bind, create_app, serve
+
     token = args.token or os.environ.get("LLLM_UI_TOKEN") or None
     check_bind(args.host, token)
     store = open_any_store(args.store)
@@ -53,18 +58,28 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``ui`` to the ``lllm`` command."""
-    p = sub.add_parser("ui", help="browse recorded sessions in a local web app (replay, fork, compare, export)",
-                       description="Serve a local web app over the session store: list and filter sessions, "
-                                   "read one in full, replay it offline, fork it with an edited prompt, compare "
-                                   "two, export one as a single HTML file. New sessions appear live.")
-    p.add_argument("--store", help="a .db file (SQLite), a folder (JSON) or a postgresql:// DSN "
-                                   "(default: $LLLM_STORE or .lllm/sessions.db)")
+    p = sub.add_parser(
+        "ui",
+        help="browse recorded sessions in a local web app (replay, fork, compare, export)",
+        description="Serve a local web app over the session store: list and filter sessions, "
+        "read one in full, replay it offline, fork it with an edited prompt, compare "
+        "two, export one as a single HTML file. New sessions appear live.",
+    )
+    p.add_argument(
+        "--store",
+        help="a .db file (SQLite), a folder (JSON) or a postgresql:// DSN (default: $LLLM_STORE or .lllm/sessions.db)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; another needs --token)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     p.add_argument("--open", action="store_true", help="open the page in a web browser")
     p.add_argument("--token", help="require this token on every request (default: $LLLM_UI_TOKEN)")
-    p.add_argument("--poll", type=float, default=1.0, metavar="SECONDS",
-                   help="how often live pages check the store for new sessions (default 1)")
+    p.add_argument(
+        "--poll",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="how often live pages check the store for new sessions (default 1)",
+    )
     p.set_defaults(func=cmd_ui)
 
 

@@ -4,6 +4,7 @@ Security: it binds to loopback unless a token is set; with a token every request
 ``Authorization: Bearer T`` or ``X-LLLM-Token``, the ``lllm_ui_token`` cookie, or ``?token=T``, which
 sets the cookie). Without a token the ``Host`` header must name a loopback address (no DNS rebinding),
 and every POST must come from the page's own origin."""
+
 from __future__ import annotations
 
 import asyncio
@@ -44,8 +45,10 @@ def is_loopback(host: str) -> bool:
 def check_bind(host: str, token: Optional[str]) -> None:
     """Refuse to serve on a non-loopback ``host`` without a token."""
     if not is_loopback(host) and not token:
-        raise UIError(f"Refusing to serve on {host!r} without a token: anyone who can reach it could read every "
-                      f"session. Set --token T (or LLLM_UI_TOKEN), or bind to 127.0.0.1.")
+        raise UIError(
+            f"Refusing to serve on {host!r} without a token: anyone who can reach it could read every "
+            f"session. Set --token T (or LLLM_UI_TOKEN), or bind to 127.0.0.1."
+        )
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -64,11 +67,19 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Token, host and origin checks; user errors become 4xx JSON ``{"error": message}``."""
     token = request.app[TOKEN_KEY]
     if token:
-        given = (request.headers.get("X-LLLM-Token") or request.headers.get("Authorization", "").removeprefix("Bearer ")
-                 or request.cookies.get(COOKIE) or request.query.get("token") or "")
+        given = (
+            request.headers.get("X-LLLM-Token")
+            or request.headers.get("Authorization", "").removeprefix("Bearer ")
+            or request.cookies.get(COOKIE)
+            or request.query.get("token")
+            or ""
+        )
         if not hmac.compare_digest(given.encode(), token.encode()):
-            return _error(401, "This lllm ui needs its token: open the URL it printed (…?token=T), or send the "
-                               "header 'Authorization: Bearer T'.")
+            return _error(
+                401,
+                "This lllm ui needs its token: open the URL it printed (…?token=T), or send the "
+                "header 'Authorization: Bearer T'.",
+            )
     elif not is_loopback(request.url.host or ""):
         return _error(403, f"Host {request.host!r} is not a loopback address; open the UI at 127.0.0.1 or localhost.")
     if request.method == "POST":
@@ -126,9 +137,15 @@ async def _body(request: web.Request) -> Dict[str, Any]:
 def _hooks(request: web.Request) -> api.Hooks:
     hooks = request.app[HOOKS_KEY]
     if hooks is None:
-        raise web.HTTPNotImplemented(text=json.dumps({"error": "This app was created without replay hooks: serve it "
-                                                      "with `lllm ui`, or pass hooks=lllm.ui.cli.replay_hooks()."}),
-                                     content_type="application/json")
+        raise web.HTTPNotImplemented(
+            text=json.dumps(
+                {
+                    "error": "This app was created without replay hooks: serve it "
+                    "with `lllm ui`, or pass hooks=lllm.ui.cli.replay_hooks()."
+                }
+            ),
+            content_type="application/json",
+        )
     return hooks
 
 
@@ -148,8 +165,9 @@ async def post_fork(request: web.Request) -> web.StreamResponse:
             config = store.load_session(sid).config
         except ValueError as e:
             raise api.BadRequest(str(e)) from None
-        return api.replay(store, sid, hooks, api.fork_overrides(body, config, hooks),
-                          None if model == "session" else model)
+        return api.replay(
+            store, sid, hooks, api.fork_overrides(body, config, hooks), None if model == "session" else model
+        )
 
     return _json(await _blocking(run))
 
@@ -164,8 +182,11 @@ async def get_compare(request: web.Request) -> web.StreamResponse:
 async def get_export(request: web.Request) -> web.StreamResponse:
     sid = request.match_info["sid"]
     page = await _blocking(api.export_html, request.app[STORE_KEY], sid)
-    return web.Response(text=page, content_type="text/html",
-                        headers={"Content-Disposition": f'attachment; filename="lllm-session-{sid}.html"'})
+    return web.Response(
+        text=page,
+        content_type="text/html",
+        headers={"Content-Disposition": f'attachment; filename="lllm-session-{sid}.html"'},
+    )
 
 
 async def events(request: web.Request) -> web.StreamResponse:
@@ -187,8 +208,9 @@ async def events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def create_app(store: Any, token: Optional[str] = None, poll_s: float = 1.0,
-               hooks: Optional[api.Hooks] = None) -> web.Application:
+def create_app(
+    store: Any, token: Optional[str] = None, poll_s: float = 1.0, hooks: Optional[api.Hooks] = None
+) -> web.Application:
     """The ``lllm ui`` application over ``store`` (a ``LogStore``); replay and fork need ``hooks``."""
     app = web.Application(middlewares=[guard])
     app[STORE_KEY], app[LISTER_KEY], app[TOKEN_KEY], app[POLL_KEY] = store, api.SessionLister(store), token, poll_s

@@ -2,6 +2,7 @@
 
 Each fault ends in success within its budget or in one AgentCallError whose reason names the budget;
 never an unbounded wait, never a raw provider exception."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """Every branch of the agent call loop (§3.2), driven by MockInvoker."""
+
 from __future__ import annotations
 
 import asyncio
@@ -78,7 +79,11 @@ def test_parse_error_recovers_in_working_dialog_only():
     # each attempt records exactly the messages it was sent (§9.3)
     retry = s.invoke_traces[0][1]
     assert [m.content for m in retry.messages][-2:] == ["no tags here", second[-1].content]
-    assert retry.model == "mock-model" and retry.tools == [] and s.invoke_traces[0][0].messages[-1].content == "Answer life"
+    assert (
+        retry.model == "mock-model"
+        and retry.tools == []
+        and s.invoke_traces[0][0].messages[-1].content == "Answer life"
+    )
 
 
 def test_exception_retries_exhausted_fails_with_reason_and_session():
@@ -111,10 +116,12 @@ def test_format_validation_failure_triggers_retry():
 
 def test_tool_calls_execute_and_results_are_answered_once_each():
     task = Prompt(path="t/tools", prompt="Add numbers", function_list=[add, slow_echo])
-    agent, inv = make_agent([
-        tool_calls(("add", {"a": 2, "b": 3}, "c1"), ("slow_echo", {"text": "hi"}, "c2")),
-        "the sum is 5",
-    ])
+    agent, inv = make_agent(
+        [
+            tool_calls(("add", {"a": 2, "b": 3}, "c1"), ("slow_echo", {"text": "hi"}, "c2")),
+            "the sum is 5",
+        ]
+    )
     agent.receive_prompt(task)
     s = agent.respond(return_session=True)
     assert s.delivery.content == "the sum is 5"
@@ -131,10 +138,12 @@ def test_tool_calls_execute_and_results_are_answered_once_each():
 
 def test_tool_error_and_unknown_tool_are_fed_back_as_results():
     task = Prompt(path="t/tools2", prompt="Go", function_list=[explode, add])
-    agent, inv = make_agent([
-        tool_calls(("explode", {"reason": "x"}, "e1"), ("nope", {}, "e2")),
-        "done",
-    ])
+    agent, inv = make_agent(
+        [
+            tool_calls(("explode", {"reason": "x"}, "e1"), ("nope", {}, "e2")),
+            "done",
+        ]
+    )
     agent.receive_prompt(task)
     s = agent.respond(return_session=True)
     calls = s.interrupts[0]
@@ -152,11 +161,13 @@ def test_repeated_call_is_not_executed_again():
         return counter["n"]
 
     task = Prompt(path="t/rep", prompt="Go", function_list=[tick])
-    agent, inv = make_agent([
-        tool_calls(("tick", {"label": "a"}, "r1")),
-        tool_calls(("tick", {"label": "a"}, "r2")),
-        "done",
-    ])
+    agent, inv = make_agent(
+        [
+            tool_calls(("tick", {"label": "a"}, "r1")),
+            tool_calls(("tick", {"label": "a"}, "r2")),
+            "done",
+        ]
+    )
     agent.receive_prompt(task)
     s = agent.respond(return_session=True)
     assert counter["n"] == 1
@@ -174,8 +185,9 @@ def test_malformed_tool_arguments_trigger_exception_retry():
 
 def test_interrupt_budget_sends_final_prompt_without_tools():
     task = Prompt(path="t/budget", prompt="Go", function_list=[add])
-    agent, inv = make_agent([tool_calls(("add", {"a": 1, "b": i}, f"b{i}")) for i in range(2)] + ["final"],
-                            max_interrupt_steps=2)
+    agent, inv = make_agent(
+        [tool_calls(("add", {"a": 1, "b": i}, f"b{i}")) for i in range(2)] + ["final"], max_interrupt_steps=2
+    )
     agent.receive_prompt(task)
     msg = agent.respond()
     assert msg.content == "final"
@@ -349,9 +361,14 @@ def test_zero_interrupt_steps_means_a_budget_of_100_with_warning():
 
 def test_session_cost_includes_failed_attempts():
     from lllm.core.message import Message
+
     parser = DefaultTagParser(required_xml_tags=["a"])
-    bad = Message(role=Roles.ASSISTANT, content="bad", usage={"prompt_tokens": 10, "completion_tokens": 5, "cost": 0.01})
-    good = Message(role=Roles.ASSISTANT, content="<a>1</a>", usage={"prompt_tokens": 12, "completion_tokens": 3, "cost": 0.02})
+    bad = Message(
+        role=Roles.ASSISTANT, content="bad", usage={"prompt_tokens": 10, "completion_tokens": 5, "cost": 0.01}
+    )
+    good = Message(
+        role=Roles.ASSISTANT, content="<a>1</a>", usage={"prompt_tokens": 12, "completion_tokens": 3, "cost": 0.02}
+    )
     agent, _ = make_agent([bad, good])
     agent.receive_prompt(Prompt(path="t/cost", prompt="go", parser=parser))
     s = agent.respond(return_session=True)

@@ -1,4 +1,5 @@
 """Session listeners are observers: one that raises is logged and neither breaks the call nor masks its error."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,13 @@ from lllm.testing import MockInvoker
 
 
 def make_agent(script):
-    agent = Agent(name="bot", system_prompt="You are a bot.", model="mock-model", llm_invoker=MockInvoker(script),
-                  max_exception_retry=0)
+    agent = Agent(
+        name="bot",
+        system_prompt="You are a bot.",
+        model="mock-model",
+        llm_invoker=MockInvoker(script),
+        max_exception_retry=0,
+    )
     agent.open("main")
     return agent
 

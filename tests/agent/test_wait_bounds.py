@@ -3,6 +3,7 @@
 Everything goes through the real path: Agent (or Tactic) → native OpenAI-compatible invoker → real HTTP
 → the fake server. A call that would sleep is run under ``asyncio.wait_for`` with a generous bound, so a
 regression fails the test instead of hanging it; no assertion depends on a tight timing."""
+
 from __future__ import annotations
 
 import asyncio
@@ -111,10 +112,20 @@ def test_no_deadline_by_default_and_a_fast_call_is_unaffected(fake_servers):
 # ---------------------------------------------------------------------------------------------
 # Validation, like the other budgets
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("key,bad", [("max_retry_wait_s", 0), ("max_retry_wait_s", -1), ("max_retry_wait_s", "60"),
-                                     ("max_retry_wait_s", True), ("max_retry_wait_s", None),
-                                     ("max_retry_wait_s", float("inf")), ("call_deadline_s", 0),
-                                     ("call_deadline_s", float("nan")), ("call_deadline_s", "1m")])
+@pytest.mark.parametrize(
+    "key,bad",
+    [
+        ("max_retry_wait_s", 0),
+        ("max_retry_wait_s", -1),
+        ("max_retry_wait_s", "60"),
+        ("max_retry_wait_s", True),
+        ("max_retry_wait_s", None),
+        ("max_retry_wait_s", float("inf")),
+        ("call_deadline_s", 0),
+        ("call_deadline_s", float("nan")),
+        ("call_deadline_s", "1m"),
+    ],
+)
 def test_time_budgets_are_validated(key, bad):
     with pytest.raises(ConfigError, match=rf"Agent 'a': '{key}' must be .*, got .*\(a number of seconds > 0"):
         AgentSpec.from_config("a", {"model_name": "test", "system_prompt": "x", key: bad})
@@ -135,9 +146,15 @@ def test_time_budgets_come_from_the_agent_config(fake_servers):
             agent.receive(task)
             return agent.respond().content
 
-    config = {"global": {"model_name": "openai/fake-model", "model_args": {"api_base": url, "api_key": "sk-test"},
-                         "max_retry_wait_s": 7, "call_deadline_s": 40},
-              "agent_configs": [{"name": "asker", "system_prompt": "You answer."}]}
+    config = {
+        "global": {
+            "model_name": "openai/fake-model",
+            "model_args": {"api_base": url, "api_key": "sk-test"},
+            "max_retry_wait_s": 7,
+            "call_deadline_s": 40,
+        },
+        "agent_configs": [{"name": "asker", "system_prompt": "You answer."}],
+    }
     with pytest.raises(AgentCallError) as ei:
         Ask(config)("hi")
     assert ei.value.reason == "retry_wait" and "max_retry_wait_s=7s" in str(ei.value)
@@ -168,8 +185,10 @@ class Ask(Tactic, register=False):
 
 
 def _flaky_config(url: str, **agent) -> dict:
-    return {"global": {"model_name": "openai/fake-model", "model_args": {"api_base": url, "api_key": "sk-test"}},
-            "agent_configs": [{"name": "asker", "system_prompt": "You answer.", **agent}]}
+    return {
+        "global": {"model_name": "openai/fake-model", "model_args": {"api_base": url, "api_key": "sk-test"}},
+        "agent_configs": [{"name": "asker", "system_prompt": "You answer.", **agent}],
+    }
 
 
 def test_one_http_500_does_not_fail_a_tactic_by_default(fake_servers):

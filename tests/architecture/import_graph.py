@@ -2,6 +2,7 @@
 
 Every ``import``/``from ... import`` counts, at module level or inside a function; those under
 ``if TYPE_CHECKING:`` (types only, never run) count when asked for."""
+
 from __future__ import annotations
 
 import ast
@@ -19,7 +20,8 @@ def module_name(path: Path) -> str:
 def _is_type_checking(node: ast.If) -> bool:
     test = node.test
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(tree: ast.AST, module: str, is_package: bool, types_too: bool) -> Iterator[str]:

@@ -1,4 +1,5 @@
 """Dependencies point one way: leaves <- core <- subpackages <- the top. A new cycle fails here."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -34,18 +35,32 @@ def test_the_graph_is_read(graph):
 
 
 def test_core_imports_only_core_and_the_leaves(graph):
-    bad = sorted(f"{a} -> {b}" for a, deps in graph.items() if a.startswith("lllm.core")
-                 for b in deps if not (b.startswith("lllm.core") or b in LEAVES))
-    assert not bad, ("lllm.core must not import the subpackages around it; call lllm.core.wiring.services "
-                     "(implemented in lllm/_wiring.py) instead:\n  " + "\n  ".join(bad))
+    bad = sorted(
+        f"{a} -> {b}"
+        for a, deps in graph.items()
+        if a.startswith("lllm.core")
+        for b in deps
+        if not (b.startswith("lllm.core") or b in LEAVES)
+    )
+    assert not bad, (
+        "lllm.core must not import the subpackages around it; call lllm.core.wiring.services "
+        "(implemented in lllm/_wiring.py) instead:\n  " + "\n  ".join(bad)
+    )
 
 
 def test_core_names_no_subpackage_even_for_types():
     graph = import_graph(types_too=True)
-    bad = sorted(f"{a} -> {b}" for a, deps in graph.items() if a.startswith("lllm.core")
-                 for b in deps if not (b.startswith("lllm.core") or b in LEAVES))
-    assert not bad, ("lllm.core's annotations use the structural types of lllm.core.protocols, not the classes of "
-                     "the subpackages:\n  " + "\n  ".join(bad))
+    bad = sorted(
+        f"{a} -> {b}"
+        for a, deps in graph.items()
+        if a.startswith("lllm.core")
+        for b in deps
+        if not (b.startswith("lllm.core") or b in LEAVES)
+    )
+    assert not bad, (
+        "lllm.core's annotations use the structural types of lllm.core.protocols, not the classes of "
+        "the subpackages:\n  " + "\n  ".join(bad)
+    )
 
 
 def test_leaves_import_only_leaves(graph):
@@ -54,8 +69,9 @@ def test_leaves_import_only_leaves(graph):
 
 
 def test_only_the_top_imports_the_top(graph):
-    bad = sorted(f"{a} -> {b}" for a, deps in graph.items() if component(a) != "top"
-                 for b in deps if component(b) == "top")
+    bad = sorted(
+        f"{a} -> {b}" for a, deps in graph.items() if component(a) != "top" for b in deps if component(b) == "top"
+    )
     assert not bad, "a subpackage imports the top of the graph:\n  " + "\n  ".join(bad)
 
 
@@ -69,7 +85,7 @@ def _cycle(edges: Dict[str, Set[str]]) -> List[str]:
         path.append(node)
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         state[node] = 2

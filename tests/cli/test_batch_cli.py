@@ -1,5 +1,6 @@
 """`lllm batch`: structured records for failed tasks, progress (done / failed / rate / ETA / cost) as
 plain lines off a terminal and as a bar on one. Real console entry point, in subprocesses and a pty."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PACKAGE = {
     "lllm.toml": '[package]\nname = "demo"\n',
-    "tactics/echo.py": '''
+    "tactics/echo.py": """
         from lllm import Tactic
 
         class Echo(Tactic):
@@ -31,7 +32,7 @@ PACKAGE = {
                 a.open("main")
                 a.receive(task)
                 return a.respond().content
-    ''',
+    """,
     "configs/default.yaml": "global: {model_name: test}\nagent_configs: [{name: a, system_prompt: Echo.}]\n",
     "tasks.txt": "one\ntwo bad\nthree\nfour\n",
 }
@@ -45,14 +46,32 @@ def env_for(cwd: Path) -> dict:
 
 def test_failed_tasks_are_structured_and_progress_lines_are_plain_off_a_terminal(tmp_path):
     write_tree(tmp_path, PACKAGE)
-    out = subprocess.run([sys.executable, "-m", "lllm.cli", "batch", "demo.tactics:echo", "tasks.txt",
-                          "--progress-every", "0", "--batch-id", "b7"], cwd=tmp_path, env=env_for(tmp_path),
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lllm.cli",
+            "batch",
+            "demo.tactics:echo",
+            "tasks.txt",
+            "--progress-every",
+            "0",
+            "--batch-id",
+            "b7",
+        ],
+        cwd=tmp_path,
+        env=env_for(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 1
     records = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["index"] for r in records] == [0, 1, 2, 3]
-    assert records[1] == {"index": 1, "error": {"type": "ValueError", "message": "cannot take 'two bad'",
-                                                "reason": None}}
+    assert records[1] == {
+        "index": 1,
+        "error": {"type": "ValueError", "message": "cannot take 'two bad'", "reason": None},
+    }
     assert "result" not in records[1] and records[0]["result"].startswith("Test answer")
     lines = [line for line in out.stderr.splitlines() if line.startswith("progress: ")]
     assert len(lines) == 5  # one per task with --progress-every 0, and the final one
@@ -65,8 +84,11 @@ def test_a_terminal_gets_a_bar(tmp_path):
     pid, fd = pty.fork()
     if pid == 0:  # child: the CLI with a terminal as stdin/stdout/stderr
         os.chdir(tmp_path)
-        os.execve(sys.executable, [sys.executable, "-m", "lllm.cli", "batch", "demo.tactics:echo", "tasks.txt"],
-                  env_for(tmp_path))
+        os.execve(
+            sys.executable,
+            [sys.executable, "-m", "lllm.cli", "batch", "demo.tactics:echo", "tasks.txt"],
+            env_for(tmp_path),
+        )
     chunks, deadline = [], time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -88,6 +110,7 @@ def test_progress_line_interval(every, expected):
     import io
 
     from lllm.logging.progress import BatchProgress
+
     now = [0.0]
     out = io.StringIO()
     p = BatchProgress(2, stream=out, tty=False, every_s=every, clock=lambda: now[0])

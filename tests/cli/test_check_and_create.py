@@ -1,5 +1,6 @@
 """`lllm check` finds what would fail later, before any model call; `lllm create` scaffolds a package
 whose own test passes at once. Both through the real console entry point, in subprocesses."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def lllm(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     env.update(LLLM_HOME=str(cwd / ".home"), PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "lllm.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "lllm.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 BROKEN = {
@@ -32,13 +34,13 @@ BROKEN = {
             return sku
     ''',
     "tools/broken.py": "import not_a_module_anywhere\n",
-    "prompts/ask.py": '''
+    "prompts/ask.py": """
         from lllm import Function, Prompt
 
         ask = Prompt(path="ask", prompt="Find {item}.", function_list=[
             Function("lookup", "Look a product up.", {"sku": {"type": "string"}}, ["sku"]),
             Function("price_of", "Price of a product.", {"sku": {"type": "string"}}, ["sku"])])
-    ''',
+    """,
     "tactics/clerk.py": '''
         from lllm import Tactic, tactictool
 
@@ -58,7 +60,7 @@ BROKEN = {
                 """Help."""
                 return task
     ''',
-    "configs/clerk.yaml": '''
+    "configs/clerk.yaml": """
         global: {model_name: test}
         agent_configs:
           - name: clerk
@@ -66,7 +68,7 @@ BROKEN = {
             max_interupt_steps: 3
             temperature: 0.2
             tools: [shop.tools:lookup, shop.tools:missing]
-    ''',
+    """,
 }
 
 
@@ -105,11 +107,22 @@ def test_create_scaffolds_a_package_whose_test_passes_and_that_runs(tmp_path):
     assert made.returncode == 0, made.stderr
     pkg = tmp_path / "research_notes"
     assert sorted(str(p.relative_to(pkg)) for p in pkg.rglob("*") if p.is_file()) == [
-        "configs/default.yaml", "lllm.toml", "prompts/system.md", "tactics/research_notes.py",
-        "tests/test_research_notes.py", "tools/word_count.py"]
+        "configs/default.yaml",
+        "lllm.toml",
+        "prompts/system.md",
+        "tactics/research_notes.py",
+        "tests/test_research_notes.py",
+        "tools/word_count.py",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=pkg, env=env,
-                           capture_output=True, text=True, timeout=120)
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=pkg,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert tests.returncode == 0 and "1 passed" in tests.stdout, tests.stdout + tests.stderr
     ran = lllm(pkg, "run", "research_notes.tactics:research_notes", "tide pools", "--json")
     assert ran.returncode == 0, ran.stderr
@@ -117,9 +130,14 @@ def test_create_scaffolds_a_package_whose_test_passes_and_that_runs(tmp_path):
     assert lllm(pkg, "check").returncode == 0
 
 
-@pytest.mark.parametrize("name, message", [("Bad-Name", "must be lower-case letters"),
-                                           ("ok\n", "must be lower-case letters"),
-                                           ("taken", "already exists and is not empty")])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("Bad-Name", "must be lower-case letters"),
+        ("ok\n", "must be lower-case letters"),
+        ("taken", "already exists and is not empty"),
+    ],
+)
 def test_create_refuses_bad_names_and_never_overwrites(tmp_path, name, message):
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "mine.txt").write_text("keep me")

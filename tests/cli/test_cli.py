@@ -1,5 +1,6 @@
 """The `lllm` command: help and usage errors, `run` (offline notice, --json, --config, --model), `list`,
 and the install -> list -> export -> remove round trip through the real console script."""
+
 from __future__ import annotations
 
 import json
@@ -29,9 +30,19 @@ def cli(*args: str, cwd: Path, home: Path, **env: str) -> subprocess.CompletedPr
     return subprocess.run([*lllm_command(), *args], cwd=cwd, capture_output=True, text=True, env=full, timeout=120)
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["list", "--help"], ["pkg", "--help"],
-                                  ["pkg", "install", "--help"], ["pkg", "list", "--help"], ["pkg", "remove", "--help"],
-                                  ["pkg", "export", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["run", "--help"],
+        ["list", "--help"],
+        ["pkg", "--help"],
+        ["pkg", "install", "--help"],
+        ["pkg", "list", "--help"],
+        ["pkg", "remove", "--help"],
+        ["pkg", "export", "--help"],
+    ],
+)
 def test_help_everywhere(argv, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv)
@@ -39,8 +50,10 @@ def test_help_everywhere(argv, capsys):
     assert capsys.readouterr().out.startswith("usage: lllm")
 
 
-@pytest.mark.parametrize("argv", [[], ["bogus"], ["run"], ["pkg", "install"], ["pkg", "list", "--scope", "x"],
-                                  ["run", "t", "task", "--nope"]])
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["bogus"], ["run"], ["pkg", "install"], ["pkg", "list", "--scope", "x"], ["run", "t", "task", "--nope"]],
+)
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv)
@@ -61,9 +74,11 @@ def test_run_the_example_offline_with_json(monkeypatch, capsys):
 
 
 def test_run_text_output_config_and_model(tmp_path, monkeypatch, capsys):
-    write_tree(tmp_path / "proj", {
-        "lllm.toml": '[package]\nname = "proj"\n',
-        "tactics/echo.py": """
+    write_tree(
+        tmp_path / "proj",
+        {
+            "lllm.toml": '[package]\nname = "proj"\n',
+            "tactics/echo.py": """
             from lllm import Tactic
 
             class Echo(Tactic):
@@ -73,9 +88,10 @@ def test_run_text_output_config_and_model(tmp_path, monkeypatch, capsys):
                 def call(self, task: str) -> str:
                     return f"{task} via {self.agents['a'].model} ({self.config['label']})"
         """,
-        "configs/echo.yaml": "label: own\nglobal: {model_name: gpt-4o-mini}\nagent_configs: [{name: a, system_prompt: x}]\n",
-        "configs/alt.yaml": "base: echo\nlabel: alt\n",
-    })
+            "configs/echo.yaml": "label: own\nglobal: {model_name: gpt-4o-mini}\nagent_configs: [{name: a, system_prompt: x}]\n",
+            "configs/alt.yaml": "base: echo\nlabel: alt\n",
+        },
+    )
     monkeypatch.chdir(tmp_path / "proj")
     assert main(["run", "echo", "hi"]) == 0
     out, err = capsys.readouterr()
@@ -91,7 +107,10 @@ def test_run_text_output_config_and_model(tmp_path, monkeypatch, capsys):
     assert main(["run", "echo", "hi", "--config", "nope"]) == 1
     assert capsys.readouterr().err.startswith("Error: No config 'nope' in runtime 'default'.")
     assert main(["run", "ecko", "hi"]) == 1
-    assert capsys.readouterr().err == "Error: No tactic 'ecko' in runtime 'default'. Did you mean: ['proj.tactics:echo']?\n"
+    assert (
+        capsys.readouterr().err
+        == "Error: No tactic 'ecko' in runtime 'default'. Did you mean: ['proj.tactics:echo']?\n"
+    )
 
 
 def test_list(tmp_path, monkeypatch, capsys):
@@ -124,9 +143,13 @@ def test_round_trip_through_the_console_script(tmp_path):
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("greeter/lllm.toml", '[package]\nname = "greeter"\nversion = "0.1.0"\n')
         zf.writestr("greeter/prompts/hello.md", "Hello {name}")
-        zf.writestr("greeter/tactics/greet.py", (
-            "from lllm import Tactic\n\nclass Greet(Tactic):\n    name = 'greet'\n\n"
-            "    def call(self, task: str) -> str:\n        return 'hello ' + task\n"))
+        zf.writestr(
+            "greeter/tactics/greet.py",
+            (
+                "from lllm import Tactic\n\nclass Greet(Tactic):\n    name = 'greet'\n\n"
+                "    def call(self, task: str) -> str:\n        return 'hello ' + task\n"
+            ),
+        )
 
     empty = cli("pkg", "list", cwd=work, home=home)
     assert (empty.returncode, empty.stdout) == (0, "No packages installed.\n")
@@ -137,7 +160,9 @@ def test_round_trip_through_the_console_script(tmp_path):
 
     listed = cli("pkg", "list", cwd=work, home=home)
     assert listed.stdout.splitlines() == [
-        "NAME     VERSION  SCOPE  PATH", f"greeter  0.1.0    user   {home / 'packages/greeter'}"]
+        "NAME     VERSION  SCOPE  PATH",
+        f"greeter  0.1.0    user   {home / 'packages/greeter'}",
+    ]
 
     ran = cli("run", "greeter.tactics:greet", "world", cwd=work, home=home)
     assert ran.returncode == 0 and ran.stdout == "hello world\n"
@@ -153,8 +178,9 @@ def test_round_trip_through_the_console_script(tmp_path):
     with zipfile.ZipFile(tmp_path / "out/copy.zip") as zf:
         assert zf.namelist() == ["greeter/lllm.toml", "greeter/prompts/hello.md", "greeter/tactics/greet.py"]
 
-    aliased = cli("pkg", "install", str(tmp_path / "out/copy.zip"), "--alias", "greeter2", "--no-load", cwd=work,
-                  home=home)
+    aliased = cli(
+        "pkg", "install", str(tmp_path / "out/copy.zip"), "--alias", "greeter2", "--no-load", cwd=work, home=home
+    )
     assert aliased.returncode == 0, aliased.stderr
     removed = cli("pkg", "remove", "greeter", cwd=work, home=home)
     assert removed.returncode == 0 and removed.stdout == f"Removed greeter from {home / 'packages/greeter'}\n"

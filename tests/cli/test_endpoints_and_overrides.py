@@ -1,5 +1,6 @@
 """A configured endpoint is used without a key (no silent switch to the test model), and forks take
 dotted overrides the way `--override` does, refusing ones that would change nothing."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,9 +12,13 @@ from lllm.errors import ConfigError
 from lllm.logging.replay import apply_overrides, rerun
 from lllm.testing import MockInvoker
 
-CONFIG = {"global": {"model_name": "mock-model"},
-          "agent_configs": [{"name": "researcher", "system_prompt": "You research."},
-                            {"name": "writer", "system_prompt": "You write."}]}
+CONFIG = {
+    "global": {"model_name": "mock-model"},
+    "agent_configs": [
+        {"name": "researcher", "system_prompt": "You research."},
+        {"name": "writer", "system_prompt": "You write."},
+    ],
+}
 
 
 class Brief(Tactic, register=False):
@@ -42,20 +47,23 @@ def test_offline_default_only_when_nothing_reachable_is_configured(monkeypatch):
     assert offline_model(None, {"global": {"model_name": "gpt-4o"}}) == "test"
     assert offline_model(None, {"global": {"model_args": {"base_url": "http://127.0.0.1:1/v1"}}}) is None
     assert offline_model(None, {"invoker_config": {"base_url": "http://127.0.0.1:1/v1"}}) is None
-    assert configured_endpoint({"agent_configs": [{"name": "a", "model_args": {"api_base": "http://h/v1"}}]}) \
+    assert (
+        configured_endpoint({"agent_configs": [{"name": "a", "model_args": {"api_base": "http://h/v1"}}]})
         == "http://h/v1"
+    )
     assert offline_model("my-model", {}) == "my-model"
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:2/v1")
     assert offline_model(None, {}) is None
 
 
-def test_lllm_run_with_a_configured_base_url_and_no_key_calls_that_server(tmp_path, monkeypatch, capsys,
-                                                                          fake_servers):
+def test_lllm_run_with_a_configured_base_url_and_no_key_calls_that_server(tmp_path, monkeypatch, capsys, fake_servers):
     base = fake_servers("--latency-ms", "0")
     fake_servers.stats(base, reset=True)
-    write_tree(tmp_path / "proj", {
-        "lllm.toml": '[package]\nname = "proj"\n',
-        "tactics/ask.py": """
+    write_tree(
+        tmp_path / "proj",
+        {
+            "lllm.toml": '[package]\nname = "proj"\n',
+            "tactics/ask.py": """
             from lllm import Tactic
 
             class Ask(Tactic):
@@ -68,9 +76,10 @@ def test_lllm_run_with_a_configured_base_url_and_no_key_calls_that_server(tmp_pa
                     a.receive(task)
                     return f"{a.model}: {a.respond().content}"
         """,
-        "configs/ask.yaml": f"global: {{model_name: local-llama, model_args: {{base_url: '{base}'}}}}\n"
-                            "agent_configs: [{name: a, system_prompt: You answer.}]\n",
-    })
+            "configs/ask.yaml": f"global: {{model_name: local-llama, model_args: {{base_url: '{base}'}}}}\n"
+            "agent_configs: [{name: a, system_prompt: You answer.}]\n",
+        },
+    )
     monkeypatch.chdir(tmp_path / "proj")
     assert main(["run", "ask", "hello"]) == 0
     out, err = capsys.readouterr()
@@ -80,23 +89,33 @@ def test_lllm_run_with_a_configured_base_url_and_no_key_calls_that_server(tmp_pa
 
 def test_rerun_takes_dotted_overrides_and_forks_at_the_changed_agent():
     from lllm.testing import TestInvoker
+
     recorded = record()
-    forked = rerun(recorded, tactic=Brief, invoker=TestInvoker(),
-                   overrides={"agent_configs.writer.system_prompt": "You write tersely."})
+    forked = rerun(
+        recorded,
+        tactic=Brief,
+        invoker=TestInvoker(),
+        overrides={"agent_configs.writer.system_prompt": "You write tersely."},
+    )
     at = forked.metadata["diverged_at"]
     assert at["agent"] == "writer" and "You write tersely." in at["diff"]
     assert forked.config["agent_configs"][1]["system_prompt"] == "You write tersely."
     assert "agent_configs.writer.system_prompt" not in forked.config
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"agent_configs.writer.system_prompt": "You write."}, "changes nothing"),
-    ({"global": {"model_name": "mock-model"}}, "changes nothing"),
-    ({"agent_configs.editor.system_prompt": "x"}, "no agent 'editor' in agent_configs (agents: ['researcher', "
-                                                  "'writer'])"),
-    ({"global.model_name.deep": "x"}, "'global.model_name' is a str, not a mapping"),
-    ({"a..b": 1}, "expected a dotted path"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"agent_configs.writer.system_prompt": "You write."}, "changes nothing"),
+        ({"global": {"model_name": "mock-model"}}, "changes nothing"),
+        (
+            {"agent_configs.editor.system_prompt": "x"},
+            "no agent 'editor' in agent_configs (agents: ['researcher', 'writer'])",
+        ),
+        ({"global.model_name.deep": "x"}, "'global.model_name' is a str, not a mapping"),
+        ({"a..b": 1}, "expected a dotted path"),
+    ],
+)
 def test_overrides_that_change_nothing_or_point_nowhere_are_refused(overrides, message):
     recorded = record()
     with pytest.raises(ConfigError) as ei:
@@ -106,6 +125,7 @@ def test_overrides_that_change_nothing_or_point_nowhere_are_refused(overrides, m
 
 def test_cli_replay_refuses_an_override_for_an_unknown_agent(tmp_path, capsys):
     from lllm.logging import sqlite_store
+
     store_path = tmp_path / "s.db"
     store = sqlite_store(str(store_path))
     sid = store.save_session(record())

@@ -1,4 +1,5 @@
 """`lllm batch`, `lllm sessions …` and `lllm replay` through the real CLI, in subprocesses."""
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,7 @@ class Duo(Tactic):
         return e.respond().content
 '''
 
-CONFIG = '''
+CONFIG = """
 global:
   model_name: gpt-4o-mini
 agent_configs:
@@ -42,7 +43,7 @@ agent_configs:
     tools: [demo.tools:shout]
   - name: editor
     system_prompt: You edit.
-'''
+"""
 
 
 @pytest.fixture
@@ -61,8 +62,9 @@ def project(tmp_path):
 def lllm(cwd: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     env.update(LLLM_HOME=str(cwd / ".home"), PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "lllm.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lllm.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
     if ok:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -91,7 +93,7 @@ def test_batch_sessions_and_replay_round_trip(project):
     assert "Reproduced exactly." in replay and "3 call(s) answered from the recording" in replay
 
     fork = lllm(project, "replay", sid, "--override", "agent_configs.editor.system_prompt=You edit tersely.").stdout
-    assert "Diverged at agent 'editor', call #1" in fork and "+   \"content\": \"You edit tersely.\"" in fork
+    assert "Diverged at agent 'editor', call #1" in fork and '+   "content": "You edit tersely."' in fork
     assert len(json.loads(lllm(project, "sessions", "list", "--json").stdout)) == 5  # both re-runs were saved
 
     lllm(project, "sessions", "delete", sid)

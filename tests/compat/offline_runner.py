@@ -1,5 +1,6 @@
 """Run a script unmodified with every model routed to LLLM's offline test model:
 ``python offline_runner.py SCRIPT [ARGS...]`` (the script's folder goes first on sys.path, as for ``python SCRIPT``)."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """lllm-core 0.1.x attributes and keywords keep working (issue 10 §2); renamed ones warn, naming the new one."""
+
 from __future__ import annotations
 
 import warnings
@@ -59,13 +60,21 @@ def test_tactic_summary_has_total_cost_beside_total_cost_usd():
 
 
 def test_invoke_cost_has_the_audio_and_cache_read_fields():
-    usage = {"prompt_tokens": 100, "completion_tokens": 20,
-             "prompt_tokens_details": {"cached_tokens": 50, "audio_tokens": 7},
-             "completion_tokens_details": {"reasoning_tokens": 5, "audio_tokens": 3},
-             "cache_read_input_token_cost": 1e-7, "response_cost": 0.01}
+    usage = {
+        "prompt_tokens": 100,
+        "completion_tokens": 20,
+        "prompt_tokens_details": {"cached_tokens": 50, "audio_tokens": 7},
+        "completion_tokens_details": {"reasoning_tokens": 5, "audio_tokens": 3},
+        "cache_read_input_token_cost": 1e-7,
+        "response_cost": 0.01,
+    }
     cost = InvokeCost.from_usage(usage)
-    assert (cost.cached_prompt_tokens, cost.audio_prompt_tokens, cost.reasoning_tokens,
-            cost.audio_completion_tokens) == (50, 7, 5, 3)
+    assert (
+        cost.cached_prompt_tokens,
+        cost.audio_prompt_tokens,
+        cost.reasoning_tokens,
+        cost.audio_completion_tokens,
+    ) == (50, 7, 5, 3)
     assert cost.cache_read_input_token_cost == 1e-7 and cost.total_tokens == 120
     total = cost + cost
     assert total.audio_prompt_tokens == 14 and total.audio_completion_tokens == 6
@@ -75,8 +84,19 @@ def test_invoke_cost_has_the_audio_and_cache_read_fields():
 class DetailsInvoker(BaseInvoker):
     """A user's own invoker that reports usage the OpenAI way, as lllm-core 0.1.x's docs show."""
 
-    def call(self, dialog, model, model_args=None, parser_args=None, responder="assistant", metadata=None,
-             api_type=None, stream_handler=None, *, functions=None):
+    def call(
+        self,
+        dialog,
+        model,
+        model_args=None,
+        parser_args=None,
+        responder="assistant",
+        metadata=None,
+        api_type=None,
+        stream_handler=None,
+        *,
+        functions=None,
+    ):
         usage = {"prompt_tokens": 120, "completion_tokens": 8, "prompt_tokens_details": {"cached_tokens": 50}}
         return InvokeResult(message=Message(role=Roles.ASSISTANT, content="ok", name=responder, usage=usage))
 
@@ -103,6 +123,7 @@ def test_to_tool_accepts_the_invoker_argument():
         return a + b
 
     from lllm.core.const import Invokers
+
     assert add.to_tool(Invokers.LITELLM) == add.to_tool() and add.to_tool()["function"]["name"] == "add"
     server = MCP(server_label="docs", server_url="https://example.invalid/mcp")
     assert server.to_tool(Invokers.LITELLM) == server.to_tool() and server.to_tool()["type"] == "mcp"
@@ -124,6 +145,7 @@ def test_package_info_version_defaults_to_empty(tmp_path):
     assert PackageInfo(name="p").version == ""
     (tmp_path / "lllm.toml").write_text('[package]\nname = "noversion"\n')
     from lllm.core.discovery import load_package
+
     rt = Runtime()
     load_package(str(tmp_path / "lllm.toml"), runtime=rt)
     assert rt.packages["noversion"].version == ""

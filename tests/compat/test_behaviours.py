@@ -1,4 +1,5 @@
 """lllm-core 0.1.x behaviours a user relies on (issue 10 §3), each through the real path."""
+
 from __future__ import annotations
 
 import subprocess
@@ -16,18 +17,29 @@ from lllm.testing import MockInvoker
 
 # -- `lllm pkg` with no subcommand ----------------------------------------------------------------
 def test_bare_lllm_pkg_prints_help_and_exits_0():
-    out = subprocess.run([sys.executable, "-m", "lllm.cli", "pkg"], capture_output=True, text=True, timeout=60,
-                         env={"LLLM_AUTO_INIT": "0", "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [sys.executable, "-m", "lllm.cli", "pkg"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"LLLM_AUTO_INIT": "0", "PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0, out.stderr
     assert "usage: lllm pkg" in out.stdout and "install" in out.stdout and "export" in out.stdout
-    bad = subprocess.run([sys.executable, "-m", "lllm.cli", "pkg", "instal"], capture_output=True, text=True,
-                         timeout=60, env={"LLLM_AUTO_INIT": "0", "PATH": "/usr/bin:/bin"})
+    bad = subprocess.run(
+        [sys.executable, "-m", "lllm.cli", "pkg", "instal"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"LLLM_AUTO_INIT": "0", "PATH": "/usr/bin:/bin"},
+    )
     assert bad.returncode == 2 and "invalid choice: 'instal'" in bad.stderr
 
 
 # -- `pkg:key` for a namespace registered by hand ----------------------------------------------------
 def test_pkg_key_shorthand_resolves_a_hand_registered_namespace():
     from lllm.core.prompt import register_prompt
+
     rt = Runtime()
     register_prompt(Prompt(path="sys", prompt="You help."), namespace="mypkg.prompts", runtime=rt)
     assert rt.get_prompt("mypkg:sys").prompt == "You help."
@@ -106,7 +118,7 @@ def test_messages_of_an_agent_dialog_are_frozen():
 
 
 # -- typed task input: the same pydantic class imported twice ---------------------------------------
-REVIEW_TACTIC = '''
+REVIEW_TACTIC = """
 from pydantic import BaseModel
 from lllm import Tactic
 
@@ -123,16 +135,18 @@ class CodeReviewTactic(Tactic):
     def call(self, task: CodeInput) -> str:
         assert isinstance(task, CodeInput)
         return f"{task.language}: {len(task.code)} chars"
-'''
+"""
 
 
 def test_typed_input_accepts_the_class_imported_under_another_module_name(tmp_path, monkeypatch):
     import importlib
+
     pkg = tmp_path / "code_review_service"
     (pkg / "tactics").mkdir(parents=True)
     (pkg / "lllm.toml").write_text('[package]\nname = "code_review"\n[tactics]\npaths = ["tactics"]\n')
     (pkg / "tactics" / "code_review.py").write_text(REVIEW_TACTIC)
     from lllm.core.discovery import load_package
+
     rt = Runtime()
     load_package(str(pkg / "lllm.toml"), runtime=rt)  # discovery imports the file under its own module name
     monkeypatch.syspath_prepend(str(pkg))  # what the example's service.py does before its own import
@@ -145,6 +159,7 @@ def test_typed_input_accepts_the_class_imported_under_another_module_name(tmp_pa
 
     class Other(BaseModel):
         source: str
+
     with pytest.raises(ValueError, match="task is not a valid CodeInput"):
         tactic(Other(source="x"))
 
@@ -155,9 +170,12 @@ def test_under_reexported_prompt_binds_tools_in_its_own_package(tmp_path):
 
     from lllm.core.discovery import load_package
     from lllm.testing import MockInvoker, tool_calls
-    write_tree(tmp_path, {
-        "lib/lllm.toml": '[package]\nname = "lib"\n',
-        "lib/tools/lookup.py": """
+
+    write_tree(
+        tmp_path,
+        {
+            "lib/lllm.toml": '[package]\nname = "lib"\n',
+            "lib/tools/lookup.py": """
             from lllm import tool
 
             @tool
@@ -165,16 +183,17 @@ def test_under_reexported_prompt_binds_tools_in_its_own_package(tmp_path):
                 \"\"\"Look a word up.\"\"\"
                 return "lib says " + q
         """,
-        "lib/prompts/ask.py": """
+            "lib/prompts/ask.py": """
             from lllm import Function, Prompt
 
             lookup = Function(name="lookup", description="Look up (implemented in lib's tools/).",
                               properties={"q": {"type": "string"}}, required=["q"])
             ask = Prompt(path="ask", prompt="Answer {q}", function_list=[lookup])
         """,
-        "my_pkg/lllm.toml": '[package]\nname = "my_pkg"\n[dependencies]\npackages = ["../lib"]\n'
-                            '[prompts]\npaths = ["../lib/prompts under vendored"]\n',
-    })
+            "my_pkg/lllm.toml": '[package]\nname = "my_pkg"\n[dependencies]\npackages = ["../lib"]\n'
+            '[prompts]\npaths = ["../lib/prompts under vendored"]\n',
+        },
+    )
     rt = Runtime()
     load_package(str(tmp_path / "my_pkg" / "lllm.toml"), runtime=rt)
     prompt = rt.get_prompt("my_pkg.prompts:vendored/ask/ask")

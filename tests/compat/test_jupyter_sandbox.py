@@ -1,4 +1,5 @@
 """lllm-core 0.1.x's JupyterSandbox, kept as a deprecated manager of JupyterSessions on a real kernel."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,8 +9,11 @@ from lllm.sandbox import JupyterCellType, JupyterSandbox, JupyterSession, Progra
 
 def test_jupyter_sandbox_manages_named_sessions_on_a_real_kernel(tmp_path):
     with pytest.warns(DeprecationWarning, match="create lllm.sandbox.jupyter.JupyterSession"):
-        sandbox = JupyterSandbox({"name": "compat", "project_root": str(tmp_path)}, path=tmp_path / "sb",
-                                 api=lambda path, params: {"path": path, **params})
+        sandbox = JupyterSandbox(
+            {"name": "compat", "project_root": str(tmp_path)},
+            path=tmp_path / "sb",
+            api=lambda path, params: {"path": path, **params},
+        )
     session = sandbox.new_session("s1")
     try:
         assert isinstance(session, JupyterSession) and session.running

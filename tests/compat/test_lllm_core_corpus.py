@@ -1,6 +1,7 @@
 """lllm-core 0.1.x's own test-case packages (vendored under lllm_core/, Apache-2.0, see its NOTICE.md)
 load in LLLM and run on the offline test model: every prompt answers through an agent, every config
 resolves, every proxy answers its endpoints through a ProxyManager, every custom-section file reads."""
+
 from __future__ import annotations
 
 import warnings
@@ -66,6 +67,7 @@ def test_package_loads_and_runs_on_the_test_model(name):
 
 def test_the_readme_lists_every_excluded_unit_test():
     import importlib.util
+
     conftest = CASES.parents[1] / "conftest.py"
     spec = importlib.util.spec_from_file_location("_lllm_core_conftest", conftest)
     module = importlib.util.module_from_spec(spec)

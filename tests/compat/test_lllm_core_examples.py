@@ -1,5 +1,6 @@
 """lllm-core 0.1.x's own examples (vendored unmodified under lllm_core/examples/, Apache-2.0) run offline:
 each script runs in a subprocess with every model routed to the deterministic test model."""
+
 from __future__ import annotations
 
 import os
@@ -30,9 +31,20 @@ def test_every_vendored_example_is_run():
 
 @pytest.mark.parametrize("script", sorted(EXPECTED))
 def test_example_runs_offline_on_the_test_model(script, tmp_path):
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "LLLM_HOME": str(tmp_path / "lllm"),
-           "LLLM_AUTO_INIT": "0", "OPENAI_API_KEY": "sk-offline-never-sent"}  # the examples pick a model by key
-    out = subprocess.run([sys.executable, str(HERE / "offline_runner.py"), str(EXAMPLES / script)], cwd=tmp_path,
-                         env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "LLLM_HOME": str(tmp_path / "lllm"),
+        "LLLM_AUTO_INIT": "0",
+        "OPENAI_API_KEY": "sk-offline-never-sent",
+    }  # the examples pick a model by key
+    out = subprocess.run(
+        [sys.executable, str(HERE / "offline_runner.py"), str(EXAMPLES / script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert EXPECTED[script] in out.stdout

@@ -1,5 +1,6 @@
 """0.1.x package flows: a package installed under an alias still reaches itself, and a bundled export
 keeps folders re-exported from its dependencies (issue 10 §3)."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "travel_brief"
 
 def _cli(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LLLM_HOME": str(home), "HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "lllm.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "lllm.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_readme_flow_install_under_an_alias_then_run(tmp_path):
@@ -71,9 +73,11 @@ def _loaded_example() -> Runtime:
 
 
 def test_bundled_export_repoints_folders_reexported_from_a_dependency(tmp_path):
-    write_tree(tmp_path / "src", {
-        "lib/lllm.toml": '[package]\nname = "lib"\n',
-        "lib/tools/lookup.py": """
+    write_tree(
+        tmp_path / "src",
+        {
+            "lib/lllm.toml": '[package]\nname = "lib"\n',
+            "lib/tools/lookup.py": """
             from lllm import tool
 
             @tool
@@ -81,12 +85,13 @@ def test_bundled_export_repoints_folders_reexported_from_a_dependency(tmp_path):
                 \"\"\"Look a word up.\"\"\"
                 return "lib says " + q
         """,
-        "lib/prompts/ask.md": "Answer {q}",
-        "app/lllm.toml": '[package]\nname = "app"\n[dependencies]\npackages = ["../lib"]\n'
-                         '[prompts]\npaths = ["prompts", "../lib/prompts under vendored", '
-                         '{path = "../lib/prompts", prefix = "again"}]\n',
-        "app/prompts/own.md": "Mine",
-    })
+            "lib/prompts/ask.md": "Answer {q}",
+            "app/lllm.toml": '[package]\nname = "app"\n[dependencies]\npackages = ["../lib"]\n'
+            '[prompts]\npaths = ["prompts", "../lib/prompts under vendored", '
+            '{path = "../lib/prompts", prefix = "again"}]\n',
+            "app/prompts/own.md": "Mine",
+        },
+    )
     src = Runtime()
     load_package(str(tmp_path / "src" / "app" / "lllm.toml"), runtime=src)
     zip_path = export_package("app", tmp_path / "app.zip", bundle_deps=True, runtime=src)

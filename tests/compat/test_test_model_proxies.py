@@ -1,5 +1,6 @@
 """The offline test model exercises a proxy for real (issue 10 §3): it reads a real proxy's docs, runs
 code calling one documented endpoint with its example parameters, and answers from the output."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,7 +24,7 @@ def test_bookstore_tactic_offline_calls_a_real_endpoint():
     assert [c.name for c in calls] == ["query_api_doc", "run_python"]
     assert calls[0].arguments == {"proxy_name": "bookstore"}
     code = calls[1].arguments["code"]
-    assert 'CALL_API(\'bookstore/' in code
+    assert "CALL_API('bookstore/" in code
     assert calls[1].error_message is None and "Traceback" not in calls[1].result_str
     # the first documented endpoint with its example parameters: the French authors of the real data
     assert "CALL_API('bookstore/authors/list', {'country': 'France'})" in code
@@ -34,11 +35,19 @@ def test_bookstore_tactic_offline_calls_a_real_endpoint():
 def test_query_only_agent_reads_the_docs_then_answers():
     from lllm import Agent
     from lllm.core.config import AgentSpec
+
     rt = Runtime()
     load_package(str(BOOKSTORE / "lllm.toml"), runtime=rt)
-    spec = AgentSpec.from_config("reader", {"model_name": "test", "system_prompt": "You read API docs.",
-                                            "proxy": {"activate_proxies": ["bookstore"], "exec_env": None}})
+    spec = AgentSpec.from_config(
+        "reader",
+        {
+            "model_name": "test",
+            "system_prompt": "You read API docs.",
+            "proxy": {"activate_proxies": ["bookstore"], "exec_env": None},
+        },
+    )
     from lllm.testing import TestInvoker
+
     agent = spec.build(rt, TestInvoker())
     assert isinstance(agent, Agent)
     agent.open("main")

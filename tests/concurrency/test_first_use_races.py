@@ -3,6 +3,7 @@
 Each case runs in ``PROCS`` fresh interpreters (nothing initialised yet); in each, ``THREADS`` threads
 wait on a ``threading.Barrier`` and then touch the lazy state at the same moment. Every thread must
 succeed and see the same thing as its siblings."""
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,17 @@ def race(cases: Dict[str, str], *, cwd: Path = ROOT, env: Optional[Dict[str, str
     """Run ``cases`` in PROCS fresh processes at once; ``{case name: [one outcome per process]}``."""
     payload = json.dumps([[name, textwrap.dedent(code)] for name, code in cases.items()])
     full_env = {**os.environ, "LLLM_AUTO_INIT": "0", "PYTHONPATH": str(ROOT), **(env or {})}
-    procs = [subprocess.Popen([sys.executable, "-c", HARNESS, str(THREADS), payload], cwd=cwd, env=full_env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(PROCS)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", HARNESS, str(THREADS), payload],
+            cwd=cwd,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(PROCS)
+    ]
     reports = []
     for p in procs:
         out, err = p.communicate(timeout=300)
@@ -149,7 +159,7 @@ CASES = {
 PROJECT = {
     "lllm.toml": '[package]\nname = "racy"\nversion = "0.1.0"\n',
     "prompts/system.py": 'from lllm import Prompt\nsystem = Prompt(path="system", prompt="You race.")\n',
-    "tactics/solo.py": textwrap.dedent('''
+    "tactics/solo.py": textwrap.dedent("""
         from lllm import Tactic
 
         class Solo(Tactic):
@@ -158,7 +168,7 @@ PROJECT = {
 
             def call(self, task):
                 return task
-    '''),
+    """),
 }
 
 
@@ -185,8 +195,9 @@ def test_pricing_table_first_use(outcomes):
 def test_auto_invoker_builds_one_invoker_per_kind(outcomes):
     """Threads sharing one AutoInvoker get the same routed invoker (one connection pool, one config)."""
     firsts = assert_consistent(outcomes["auto_invoker"])
-    assert all(r[1:] == [["anthropic", "anthropic", "claude-x"], "http://127.0.0.1:9/v1/chat/completions"]
-               for r in firsts)
+    assert all(
+        r[1:] == [["anthropic", "anthropic", "claude-x"], "http://127.0.0.1:9/v1/chat/completions"] for r in firsts
+    )
     assert all(o["after"] == ["openai"] for o in outcomes["auto_invoker"])
 
 
@@ -211,7 +222,9 @@ def test_runtime_auto_init_runs_once(outcomes):
 
 def test_user_registration_racing_builtin_registration():
     """A user invoker registered while other threads trigger the built-ins: both kinds end up registered."""
-    outcomes = race({"register": """
+    outcomes = race(
+        {
+            "register": """
         import itertools
         counter = itertools.count()
         def setup():
@@ -226,7 +239,9 @@ def test_user_registration_racing_builtin_registration():
         def after(_):
             from lllm.invokers.base import registered_invokers
             return registered_invokers()
-    """})["register"]
+    """
+        }
+    )["register"]
     assert assert_consistent(outcomes) == ["TestInvoker"] * PROCS
     for o in outcomes:
         names = o["after"]

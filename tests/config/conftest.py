@@ -1,4 +1,5 @@
 """Package-system tests run in temporary folders with their own LLLM_HOME, never the machine's."""
+
 from __future__ import annotations
 
 import sys

@@ -1,5 +1,6 @@
 """Configuration (§7): base inheritance across packages, cycles, vendoring, profiles, build_tactic
 from a config name, and the published JSON Schema of the agent-config YAML."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,9 +27,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def rt(tmp_path):
-    write_tree(tmp_path, {
-        "app/lllm.toml": '[package]\nname = "app"\n[dependencies]\npackages = ["../lib"]\n',
-        "app/configs/default.yaml": """
+    write_tree(
+        tmp_path,
+        {
+            "app/lllm.toml": '[package]\nname = "app"\n[dependencies]\npackages = ["../lib"]\n',
+            "app/configs/default.yaml": """
             base: shared
             global:
               model_name: test
@@ -37,27 +40,28 @@ def rt(tmp_path):
               - {name: writer, system_prompt: Write.}
             user_key: kept
         """,
-        "app/configs/shared.yaml": """
+            "app/configs/shared.yaml": """
             base: lib:base
             global:
               model_args: {top_p: 0.9, seed: 1}
               max_exception_retry: 1
             max_workers: 2
         """,
-        "app/configs/prod.yaml": "base: default\nglobal: {model_name: gpt-4o-mini, model_args: {seed: null}}\n",
-        "app/configs/loop_a.yaml": "base: loop_b\n",
-        "app/configs/loop_b.yaml": "base: loop_c\n",
-        "app/configs/loop_c.yaml": "base: loop_a\n",
-        "app/configs/self.yaml": "base: self\n",
-        "app/configs/listy.yaml": "- 1\n- 2\n",
-        "app/configs/on_list.yaml": "base: listy\n",
-        "app/configs/lost.yaml": "base: nowhere\n",
-        "app/configs/bad_base.yaml": "base: [1]\n",
-        "lib/lllm.toml": '[package]\nname = "lib"\n',
-        "lib/configs/base.yaml": "base: inner\ntactic_type: duo\nglobal: {rate_limit_retries: 2}\n",
-        "lib/configs/inner.yaml": "global: {model_args: {from_lib: true}}\n",
-        "lib/configs/shared.yaml": "never: used\n",
-    })
+            "app/configs/prod.yaml": "base: default\nglobal: {model_name: gpt-4o-mini, model_args: {seed: null}}\n",
+            "app/configs/loop_a.yaml": "base: loop_b\n",
+            "app/configs/loop_b.yaml": "base: loop_c\n",
+            "app/configs/loop_c.yaml": "base: loop_a\n",
+            "app/configs/self.yaml": "base: self\n",
+            "app/configs/listy.yaml": "- 1\n- 2\n",
+            "app/configs/on_list.yaml": "base: listy\n",
+            "app/configs/lost.yaml": "base: nowhere\n",
+            "app/configs/bad_base.yaml": "base: [1]\n",
+            "lib/lllm.toml": '[package]\nname = "lib"\n',
+            "lib/configs/base.yaml": "base: inner\ntactic_type: duo\nglobal: {rate_limit_retries: 2}\n",
+            "lib/configs/inner.yaml": "global: {model_args: {from_lib: true}}\n",
+            "lib/configs/shared.yaml": "never: used\n",
+        },
+    )
     runtime = Runtime("cfg")
     load_package(tmp_path / "app", runtime=runtime)
     return runtime
@@ -66,9 +70,12 @@ def rt(tmp_path):
 def test_base_chain_is_merged_child_on_top(rt):
     assert resolve_config("default", runtime=rt) == {
         "tactic_type": "duo",
-        "global": {"rate_limit_retries": 2, "model_args": {"from_lib": True, "top_p": 0.9, "seed": 1,
-                                                            "temperature": 0.1},
-                   "max_exception_retry": 1, "model_name": "test"},
+        "global": {
+            "rate_limit_retries": 2,
+            "model_args": {"from_lib": True, "top_p": 0.9, "seed": 1, "temperature": 0.1},
+            "max_exception_retry": 1,
+            "model_name": "test",
+        },
         "max_workers": 2,
         "agent_configs": [{"name": "writer", "system_prompt": "Write."}],
         "user_key": "kept",
@@ -85,8 +92,10 @@ def test_base_is_looked_up_in_the_childs_package_first(rt):
 def test_explicit_null_replaces_and_inputs_are_not_mutated(rt):
     prod = resolve_config("prod", runtime=rt)
     assert prod["global"]["model_name"] == "gpt-4o-mini" and prod["global"]["model_args"]["seed"] is None
-    assert load_config("prod", runtime=rt) == {"base": "default",
-                                                "global": {"model_name": "gpt-4o-mini", "model_args": {"seed": None}}}
+    assert load_config("prod", runtime=rt) == {
+        "base": "default",
+        "global": {"model_name": "gpt-4o-mini", "model_args": {"seed": None}},
+    }
     raw = rt.get_config("default")
     resolve_config("default", runtime=rt)["global"]["model_args"]["temperature"] = 9
     assert rt.get_config("default") is raw and raw["global"]["model_args"] == {"temperature": 0.1}
@@ -95,22 +104,31 @@ def test_explicit_null_replaces_and_inputs_are_not_mutated(rt):
 def test_cycles_show_the_chain_in_order(rt):
     with pytest.raises(ValueError) as e:
         resolve_config("loop_a", runtime=rt)
-    assert str(e.value) == ("Config inheritance cycle: app.configs:loop_a -> app.configs:loop_b -> "
-                            "app.configs:loop_c -> app.configs:loop_a")
+    assert str(e.value) == (
+        "Config inheritance cycle: app.configs:loop_a -> app.configs:loop_b -> app.configs:loop_c -> app.configs:loop_a"
+    )
     with pytest.raises(ValueError, match=r"cycle: app.configs:self -> app.configs:self$"):
         resolve_config("self", runtime=rt)
 
 
 def test_non_mappings_missing_and_bad_bases(rt):
-    with pytest.raises(ConfigError, match=r"^Config 'app.configs:listy' \(.*listy.yaml\) must be a mapping of config "
-                                          r"fields, got list$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^Config 'app.configs:listy' \(.*listy.yaml\) must be a mapping of config "
+        r"fields, got list$",
+    ):
         resolve_config("listy", runtime=rt)
-    with pytest.raises(ConfigError, match=r"^Config 'app.configs:listy' \(base of 'app.configs:on_list'\) "
-                                          r"\(.*listy.yaml\) must be a mapping"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^Config 'app.configs:listy' \(base of 'app.configs:on_list'\) "
+        r"\(.*listy.yaml\) must be a mapping",
+    ):
         resolve_config("on_list", runtime=rt)
     with pytest.raises(ResourceNotFoundError, match=r"^Config 'app.configs:lost': base No config 'nowhere'"):
         resolve_config("lost", runtime=rt)
-    with pytest.raises(ConfigError, match=r"bad_base.yaml\): 'base' must be the name of another config, got list \[1\]"):
+    with pytest.raises(
+        ConfigError, match=r"bad_base.yaml\): 'base' must be the name of another config, got list \[1\]"
+    ):
         resolve_config("bad_base", runtime=rt)
 
 
@@ -132,8 +150,10 @@ def test_profiles(rt, monkeypatch):
     monkeypatch.setenv("MY_PROFILE", "staging")
     with pytest.raises(ResourceNotFoundError) as e:
         resolve_profile(env_var="MY_PROFILE", runtime=rt)
-    assert str(e.value).startswith("Unknown config profile 'staging' (from $MY_PROFILE or the default 'default'). "
-                                   "Configs: ['app.configs:bad_base', ")
+    assert str(e.value).startswith(
+        "Unknown config profile 'staging' (from $MY_PROFILE or the default 'default'). "
+        "Configs: ['app.configs:bad_base', "
+    )
 
 
 def test_build_tactic_from_a_config_name(rt):
@@ -152,16 +172,27 @@ def test_build_tactic_from_a_config_name(rt):
 
 def test_agent_group_configs_merge_with_global():
     from lllm.packages.config import parse_agent_configs
-    specs = parse_agent_configs({"global": {"model_name": "test", "model_args": {"a": 1}},
-                                 "agent_group_configs": {"critic": {"system_prompt": "C", "model_args": {"b": 2}}}},
-                                ["critic"], "t")
+
+    specs = parse_agent_configs(
+        {
+            "global": {"model_name": "test", "model_args": {"a": 1}},
+            "agent_group_configs": {"critic": {"system_prompt": "C", "model_args": {"b": 2}}},
+        },
+        ["critic"],
+        "t",
+    )
     assert specs["critic"].model_args == {"a": 1, "b": 2} and specs["critic"].model_name == "test"
 
 
 def test_an_agent_declared_twice_in_agent_configs_is_an_error():
     from lllm.packages.config import parse_agent_configs
-    config = {"agent_configs": [{"name": "a", "model_name": "test", "system_prompt": "1"},
-                                {"name": "a", "model_name": "test", "system_prompt": "2"}]}
+
+    config = {
+        "agent_configs": [
+            {"name": "a", "model_name": "test", "system_prompt": "1"},
+            {"name": "a", "model_name": "test", "system_prompt": "2"},
+        ]
+    }
     with pytest.raises(ConfigError) as e:
         parse_agent_configs(config, ["a"], "t")
     assert str(e.value) == "Tactic 't': agent_configs[1] repeats the agent name 'a'; each agent is declared once."
@@ -175,32 +206,40 @@ def test_published_schema_validates_configs():
     for example in ("travel_brief", "bookstore"):
         config = yaml.safe_load((ROOT / f"examples/{example}/configs/default.yaml").read_text())
         assert list(validator.iter_errors(config)) == []
-    bad = {"agent_configs": [{"system_prompt": "x", "system_prompt_path": "y", "max_interrupt_steps": -1}],
-           "max_workers": 0}
+    bad = {
+        "agent_configs": [{"system_prompt": "x", "system_prompt_path": "y", "max_interrupt_steps": -1}],
+        "max_workers": 0,
+    }
     messages = sorted(e.message for e in validator.iter_errors(bad))
-    assert messages == ["'name' is a required property", "-1 is less than the minimum of 0",
-                        "0 is less than the minimum of 1",
-                        "{'system_prompt': 'x', 'system_prompt_path': 'y', 'max_interrupt_steps': -1} should not be "
-                        "valid under {'required': ['system_prompt', 'system_prompt_path']}"]
+    assert messages == [
+        "'name' is a required property",
+        "-1 is less than the minimum of 0",
+        "0 is less than the minimum of 1",
+        "{'system_prompt': 'x', 'system_prompt_path': 'y', 'max_interrupt_steps': -1} should not be "
+        "valid under {'required': ['system_prompt', 'system_prompt_path']}",
+    ]
 
 
 def test_base_merges_agent_configs_by_name(tmp_path):
-    write_tree(tmp_path, {
-        "app/lllm.toml": '[package]\nname = "app"\n',
-        "app/configs/team.yaml": """
+    write_tree(
+        tmp_path,
+        {
+            "app/lllm.toml": '[package]\nname = "app"\n',
+            "app/configs/team.yaml": """
             global: {model_name: test}
             agent_configs:
               - {name: planner, system_prompt: Plan., model_args: {temperature: 0.2}}
               - {name: writer, system_prompt: Write.}
         """,
-        "app/configs/terse.yaml": """
+            "app/configs/terse.yaml": """
             base: team
             agent_configs:
               - {name: writer, system_prompt: Write tersely.}
               - {name: critic, system_prompt: Criticise.}
         """,
-        "app/configs/warm.yaml": "base: terse\nagent_configs: [{name: planner, model_args: {temperature: 0.9}}]\n",
-    })
+            "app/configs/warm.yaml": "base: terse\nagent_configs: [{name: planner, model_args: {temperature: 0.9}}]\n",
+        },
+    )
     runtime = Runtime("merge")
     load_package(tmp_path / "app", runtime=runtime)
     assert resolve_config("terse", runtime=runtime)["agent_configs"] == [
@@ -210,5 +249,6 @@ def test_base_merges_agent_configs_by_name(tmp_path):
     ]
     planner = resolve_config("warm", runtime=runtime)["agent_configs"][0]
     assert planner == {"name": "planner", "system_prompt": "Plan.", "model_args": {"temperature": 0.9}}
-    assert vendor_config("team", runtime=runtime, overrides={"agent_configs": [{"name": "writer", "model_name": "m"}]}
-                         )["agent_configs"][1] == {"name": "writer", "system_prompt": "Write.", "model_name": "m"}
+    assert vendor_config("team", runtime=runtime, overrides={"agent_configs": [{"name": "writer", "model_name": "m"}]})[
+        "agent_configs"
+    ][1] == {"name": "writer", "system_prompt": "Write.", "model_name": "m"}

@@ -26,8 +26,13 @@ def text(content, role=Roles.USER, **kw):
 
 
 def call(*ids):
-    return Message(role=Roles.TOOL_CALL, content="", name="agent", modality=Modalities.FUNCTION_CALL,
-                   function_calls=[FunctionCall(id=i, name="f", arguments={"q": i}) for i in ids])
+    return Message(
+        role=Roles.TOOL_CALL,
+        content="",
+        name="agent",
+        modality=Modalities.FUNCTION_CALL,
+        function_calls=[FunctionCall(id=i, name="f", arguments={"q": i}) for i in ids],
+    )
 
 
 def result(call_id, content="result", **kw):
@@ -36,8 +41,13 @@ def result(call_id, content="result", **kw):
 
 
 def image():
-    return Message(role=Roles.USER, content=PNG, name="u", modality=Modalities.IMAGE,
-                   metadata={"caption": None, "mime_type": "image/png"})
+    return Message(
+        role=Roles.USER,
+        content=PNG,
+        name="u",
+        modality=Modalities.IMAGE,
+        metadata={"caption": None, "mime_type": "image/png"},
+    )
 
 
 def dialog(*msgs):
@@ -61,8 +71,10 @@ def test_cm_for_limit_helper():
 
 # -- window and limit ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("window, limit", [(100_000, 95_000), (20_000, 15_000), (8000, 6000), (400, 300),
-                                           (10, 8), (1, 1)])
+
+@pytest.mark.parametrize(
+    "window, limit", [(100_000, 95_000), (20_000, 15_000), (8000, 6000), (400, 300), (10, 8), (1, 1)]
+)
 def test_limit_formula(window, limit):
     assert DefaultContextManager("m", max_tokens=window).limit == limit
 
@@ -80,8 +92,10 @@ def test_window_prefers_max_tokens_then_lookup_then_fallback(caplog):
     with caplog.at_level(logging.WARNING, logger="lllm.agent"):
         assert DefaultContextManager("mystery", window_lookup=lambda m: None).window == 4096
         assert DefaultContextManager("mystery2").window == 4096
-    assert ("Context window of model 'mystery' is unknown; assuming 4096 tokens. "
-            "Set context_manager.max_tokens to override.") in caplog.text
+    assert (
+        "Context window of model 'mystery' is unknown; assuming 4096 tokens. "
+        "Set context_manager.max_tokens to override."
+    ) in caplog.text
     assert "mystery2" in caplog.text
 
 
@@ -102,6 +116,7 @@ def test_bad_max_tokens(bad):
 
 
 # -- behaviour ----------------------------------------------------------------------------------
+
 
 def test_fitting_dialog_is_returned_as_is():
     d = dialog(text("sys", Roles.SYSTEM), text("hi"), text("there", Roles.ASSISTANT))
@@ -130,8 +145,12 @@ def test_keeps_head_and_whole_tail_messages_without_border():
 
 def test_border_message_keeps_the_end_of_its_text():
     long = "BEGIN " + "x" * 2000 + " THE END"
-    msgs = [text("system prompt", Roles.SYSTEM), text("old question"), text(long, Roles.ASSISTANT),
-            text("latest question")]
+    msgs = [
+        text("system prompt", Roles.SYSTEM),
+        text("old question"),
+        text(long, Roles.ASSISTANT),
+        text("latest question"),
+    ]
     d = dialog(*msgs)
     before = [m.model_dump() for m in d.messages]
     limit = 300
@@ -182,8 +201,14 @@ def test_images_drop_whole_and_fit_whole():
 
 
 def test_tool_call_and_results_are_kept_together():
-    msgs = [text("sys", Roles.SYSTEM), text("task " * 200), call("a", "b"), result("a", "a" * 399 + "A"),
-            result("b", "b" * 399 + "B"), text("continue")]
+    msgs = [
+        text("sys", Roles.SYSTEM),
+        text("task " * 200),
+        call("a", "b"),
+        result("a", "a" * 399 + "A"),
+        result("b", "b" * 399 + "B"),
+        text("continue"),
+    ]
     d = dialog(*msgs)
     unit = sum(tok(m) for m in msgs[2:5])
     limit = REPLY_PRIMING + tok(msgs[0]) + tok(msgs[5]) + unit + 10
@@ -213,8 +238,14 @@ def test_results_without_ids_stay_with_the_preceding_call():
 
 def test_orphaned_tool_results_are_dropped():
     # e.g. a dialog forked with last_n that cut the call off: its result is an orphan
-    msgs = [text("sys", Roles.SYSTEM), text("v" * 2000), result("gone", "orphan result"), call("c1"),
-            result("c1", "kept result"), text("next")]
+    msgs = [
+        text("sys", Roles.SYSTEM),
+        text("v" * 2000),
+        result("gone", "orphan result"),
+        call("c1"),
+        result("c1", "kept result"),
+        text("next"),
+    ]
     d = dialog(*msgs)
     limit = REPLY_PRIMING + sum(tok(m) for m in msgs) - tok(msgs[1]) + 10
     out = cm_for_limit(limit)(d)
@@ -249,6 +280,7 @@ def test_result_is_usable_as_a_dialog():
 
 # -- config and registry (§1.6) -----------------------------------------------------------------
 
+
 def test_build_disabled():
     assert build_context_manager(None, "m") is None
     assert build_context_manager({"type": None}, "m") is None
@@ -277,8 +309,10 @@ def test_build_returns_instances_as_is():
 def test_build_non_dict_is_config_error(bad):
     with pytest.raises(ConfigError) as ei:
         build_context_manager(bad, "m")
-    assert str(ei.value) == ("context_manager must be a mapping such as {type: default, max_tokens: 100000} "
-                             f"or null, got {type(bad).__name__}: {bad!r}")
+    assert str(ei.value) == (
+        "context_manager must be a mapping such as {type: default, max_tokens: 100000} "
+        f"or null, got {type(bad).__name__}: {bad!r}"
+    )
 
 
 def test_build_non_string_type_is_config_error():
@@ -297,8 +331,11 @@ def test_build_unknown_type():
 
 
 def test_build_bad_options_are_config_errors():
-    with pytest.raises(ConfigError, match=r"context_manager type 'default' \(DefaultContextManager\) rejected "
-                                          r"the options \['max_tokens', 'ratio'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"context_manager type 'default' \(DefaultContextManager\) rejected "
+        r"the options \['max_tokens', 'ratio'\]",
+    ):
         build_context_manager({"max_tokens": 10, "ratio": 0.5}, "m")
     with pytest.raises(ConfigError, match="must be a positive integer"):
         build_context_manager({"max_tokens": -1}, "m")
@@ -348,7 +385,8 @@ def test_register_requires_a_name():
 
     with pytest.raises(ValueError) as ei:
         register_context_manager(Nameless)
-    assert str(ei.value) == ("Context manager class Nameless must define a non-empty class attribute `name` "
-                             "(e.g. name = 'my_manager').")
+    assert str(ei.value) == (
+        "Context manager class Nameless must define a non-empty class attribute `name` (e.g. name = 'my_manager')."
+    )
     with pytest.raises(TypeError, match="register_context_manager\\(\\) needs a class, got KeepLast"):
         register_context_manager(KeepLast("m"))

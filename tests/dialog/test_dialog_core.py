@@ -13,6 +13,7 @@ def msg(text, role=Roles.USER, **kw):
 
 def test_compat_reexports():
     from lllm.core import dialog, message
+
     assert dialog.Message is message.Message
     assert dialog.FunctionCall is message.FunctionCall
     assert dialog.InvokeCost is message.InvokeCost
@@ -20,13 +21,21 @@ def test_compat_reexports():
 
 
 def test_message_round_trip_full():
-    m = Message(role=Roles.TOOL_CALL, content="thinking", name="agent", modality=Modalities.FUNCTION_CALL,
-                function_calls=[FunctionCall(id="c1", name="f", arguments={"x": [1, {"y": None}]},
-                                             result_str="ok", duration_s=0.5)],
-                logprobs=[{"token": "a", "logprob": -0.1, "top_logprobs": [{"token": "b", "logprob": -2.0}]}],
-                parsed={"raw": "thinking", "xml_tags": {"a": ["1"]}}, model="gpt-x",
-                usage={"prompt_tokens": 3, "completion_tokens": 2, "response_cost": 0.01},
-                metadata={"k": [1, 2]}, vectors=[0.1, 0.2])
+    m = Message(
+        role=Roles.TOOL_CALL,
+        content="thinking",
+        name="agent",
+        modality=Modalities.FUNCTION_CALL,
+        function_calls=[
+            FunctionCall(id="c1", name="f", arguments={"x": [1, {"y": None}]}, result_str="ok", duration_s=0.5)
+        ],
+        logprobs=[{"token": "a", "logprob": -0.1, "top_logprobs": [{"token": "b", "logprob": -2.0}]}],
+        parsed={"raw": "thinking", "xml_tags": {"a": ["1"]}},
+        model="gpt-x",
+        usage={"prompt_tokens": 3, "completion_tokens": 2, "response_cost": 0.01},
+        metadata={"k": [1, 2]},
+        vectors=[0.1, 0.2],
+    )
     assert Message.from_dict(m.to_dict()) == m
 
 
@@ -148,11 +157,20 @@ def test_overview_previews_and_remove_tail():
     d = Dialog(owner="a")
     d.append(msg("system text", role=Roles.SYSTEM, name="system"))
     d.append(msg("x" * 30))
-    d.append(Message(role=Roles.TOOL_CALL, content="", name="a",
-                     function_calls=[FunctionCall(id="1", name="f", arguments={"q": 1})]))
+    d.append(
+        Message(
+            role=Roles.TOOL_CALL,
+            content="",
+            name="a",
+            function_calls=[FunctionCall(id="1", name="f", arguments={"q": 1})],
+        )
+    )
     text = d.overview(max_length=10)
-    assert text.split("\n\n") == ['[0. system (system)]: system tex...', '[1. user (user)]: xxxxxxxxxx...',
-                                  '[2. a (tool_call)]: f({"q": 1}...']
+    assert text.split("\n\n") == [
+        "[0. system (system)]: system tex...",
+        "[1. user (user)]: xxxxxxxxxx...",
+        '[2. a (tool_call)]: f({"q": 1}...',
+    ]
     assert d.overview(remove_tail=True).count("\n\n") == 1
 
 

@@ -9,8 +9,14 @@ from lllm.core.dialog import Dialog, DialogTreeNode, Message
 def make(n, owner="agent"):
     d = Dialog(owner=owner, session_name="sess")
     for i in range(n):
-        d.append(Message(role=Roles.SYSTEM if i == 0 else Roles.USER, content=f"m{i}", name="x",
-                         metadata={"i": i, "nested": {"v": [i]}}))
+        d.append(
+            Message(
+                role=Roles.SYSTEM if i == 0 else Roles.USER,
+                content=f"m{i}",
+                name="x",
+                metadata={"i": i, "nested": {"v": [i]}},
+            )
+        )
     return d
 
 
@@ -18,20 +24,23 @@ def contents(d):
     return [m.content for m in d.messages]
 
 
-@pytest.mark.parametrize("last_n, first_k, expected", [
-    (0, 1, ["m0", "m1", "m2", "m3", "m4"]),
-    (0, 0, ["m0", "m1", "m2", "m3", "m4"]),
-    (2, 1, ["m0", "m3", "m4"]),
-    (2, 0, ["m3", "m4"]),
-    (2, 2, ["m0", "m1", "m3", "m4"]),
-    (2, 3, ["m0", "m1", "m2", "m3", "m4"]),
-    (2, 10, ["m0", "m1", "m2", "m3", "m4"]),
-    (1, 2, ["m0", "m1", "m4"]),
-    (4, 1, ["m0", "m1", "m2", "m3", "m4"]),
-    (4, 0, ["m1", "m2", "m3", "m4"]),
-    (5, 1, ["m0", "m1", "m2", "m3", "m4"]),
-    (99, 0, ["m0", "m1", "m2", "m3", "m4"]),
-])
+@pytest.mark.parametrize(
+    "last_n, first_k, expected",
+    [
+        (0, 1, ["m0", "m1", "m2", "m3", "m4"]),
+        (0, 0, ["m0", "m1", "m2", "m3", "m4"]),
+        (2, 1, ["m0", "m3", "m4"]),
+        (2, 0, ["m3", "m4"]),
+        (2, 2, ["m0", "m1", "m3", "m4"]),
+        (2, 3, ["m0", "m1", "m2", "m3", "m4"]),
+        (2, 10, ["m0", "m1", "m2", "m3", "m4"]),
+        (1, 2, ["m0", "m1", "m4"]),
+        (4, 1, ["m0", "m1", "m2", "m3", "m4"]),
+        (4, 0, ["m1", "m2", "m3", "m4"]),
+        (5, 1, ["m0", "m1", "m2", "m3", "m4"]),
+        (99, 0, ["m0", "m1", "m2", "m3", "m4"]),
+    ],
+)
 def test_fork_arithmetic(last_n, first_k, expected):
     d = make(5)
     child = d.fork(last_n=last_n, first_k=first_k)
@@ -54,8 +63,9 @@ def test_fork_negative_raises(kw):
     args = {"last_n": 0, "first_k": 1, **kw}
     with pytest.raises(ValueError) as ei:
         d.fork(**kw)
-    assert str(ei.value) == (f"fork() needs non-negative last_n and first_k, "
-                             f"got last_n={args['last_n']}, first_k={args['first_k']}")
+    assert str(ei.value) == (
+        f"fork() needs non-negative last_n and first_k, got last_n={args['last_n']}, first_k={args['first_k']}"
+    )
     with pytest.raises(ValueError):
         d.fork(**kw, share_messages=True)
     assert d.children == []
@@ -118,8 +128,15 @@ def test_tree_node_basics_and_round_trip():
     assert roots == [restored[2]]
     assert restored[2].subtree_ids() == root.subtree_ids()
     assert restored[0].depth == 2
-    assert set(DialogTreeNode().to_dict()) == {"dialog_id", "owner", "parent_id", "split_point", "last_n",
-                                               "first_k", "children_ids"}
+    assert set(DialogTreeNode().to_dict()) == {
+        "dialog_id",
+        "owner",
+        "parent_id",
+        "split_point",
+        "last_n",
+        "first_k",
+        "children_ids",
+    }
 
 
 def _tree():
@@ -135,8 +152,15 @@ def _tree():
 def test_to_dict_shape_and_json_safety():
     d = _tree()[1]
     data = d.to_dict()
-    assert set(data) == {"schema_version", "messages", "session_name", "owner", "tree_node",
-                         "top_prompt_path", "top_prompt_snapshot"}
+    assert set(data) == {
+        "schema_version",
+        "messages",
+        "session_name",
+        "owner",
+        "tree_node",
+        "top_prompt_path",
+        "top_prompt_snapshot",
+    }
     assert data["schema_version"] == 1 and data["owner"] == "bob" and data["session_name"] == "sess"
     assert data["top_prompt_path"] is None and data["top_prompt_snapshot"] is None
     assert json.loads(json.dumps(data)) == data
@@ -159,8 +183,11 @@ def test_nested_tree_serialisation_round_trip():
     r_root, r_c1, r_c2, r_g1, r_g2 = restored
     assert r_root.children == [r_c1, r_c2] and r_c1.children == [r_g1, r_g2]
     assert r_g2.parent is r_c1 and r_g2.depth == 2 and r_c2.depth == 1
-    assert r_root.tree_node.subtree_ids() == root.tree_node.subtree_ids() == [
-        root.dialog_id, dialogs[1].dialog_id, dialogs[2].dialog_id, dialogs[3].dialog_id, dialogs[4].dialog_id]
+    assert (
+        r_root.tree_node.subtree_ids()
+        == root.tree_node.subtree_ids()
+        == [root.dialog_id, dialogs[1].dialog_id, dialogs[2].dialog_id, dialogs[3].dialog_id, dialogs[4].dialog_id]
+    )
     assert r_root.tree_overview() == root.tree_overview()
     assert Dialog.link(restored) == [r_root] and r_root.children == [r_c1, r_c2]  # idempotent
 

@@ -78,8 +78,10 @@ def test_unsupported_format_bytes():
         Dialog().put_image(buf.getvalue())
     with pytest.raises(ValueError) as ei:
         Dialog().put_image(b"BM" + b"\x00" * 20)
-    assert str(ei.value) == ("put_image: unsupported image data (starts with b'BM\\x00\\x00\\x00\\x00\\x00\\x00'); "
-                             "only PNG, JPEG, GIF and WebP are accepted")
+    assert str(ei.value) == (
+        "put_image: unsupported image data (starts with b'BM\\x00\\x00\\x00\\x00\\x00\\x00'); "
+        "only PNG, JPEG, GIF and WebP are accepted"
+    )
 
 
 def test_unsupported_format_base64_and_empty():
@@ -92,8 +94,9 @@ def test_unsupported_format_base64_and_empty():
 def test_unreadable_string():
     with pytest.raises(ValueError) as ei:
         Dialog().put_image("missing/file.png")
-    assert str(ei.value) == ("put_image: the string 'missing/file.png' is neither an existing file path "
-                             "nor valid base64 image data")
+    assert str(ei.value) == (
+        "put_image: the string 'missing/file.png' is neither an existing file path nor valid base64 image data"
+    )
 
 
 def test_long_unreadable_string_is_shortened():
@@ -112,8 +115,9 @@ def test_missing_path_object(tmp_path):
 def test_wrong_type(bad, name):
     with pytest.raises(ValueError) as ei:
         Dialog().put_image(bad)
-    assert str(ei.value) == (f"put_image: unsupported image type {name}; pass a file path, a PIL image, "
-                             f"bytes or a base64 string")
+    assert str(ei.value) == (
+        f"put_image: unsupported image type {name}; pass a file path, a PIL image, bytes or a base64 string"
+    )
 
 
 def test_failed_put_image_appends_nothing():

@@ -17,8 +17,12 @@ def add(a: int, b: int) -> int:
 
 
 def greeting():
-    return Prompt(path="dialog_tests/greet", prompt="Hello {name}, you are {age}.",
-                  parser=DefaultTagParser(xml_tags=["answer"]), function_list=[add])
+    return Prompt(
+        path="dialog_tests/greet",
+        prompt="Hello {name}, you are {age}.",
+        parser=DefaultTagParser(xml_tags=["answer"]),
+        function_list=[add],
+    )
 
 
 class Custom:
@@ -59,12 +63,14 @@ def test_put_prompt_resolves_key_via_dialog_runtime():
 
 def test_put_prompt_unknown_key_raises_resource_not_found():
     from lllm.errors import ResourceNotFoundError
+
     with pytest.raises(ResourceNotFoundError):
         Dialog(runtime=Runtime("empty")).put_prompt("no/such/prompt")
 
 
 def test_put_prompt_uses_default_runtime_when_none(monkeypatch):
     import lllm.packages.runtime as rtmod
+
     rt = Runtime("default-for-test")
     rt.register_prompt(greeting())
     monkeypatch.setattr(rtmod, "get_default_runtime", lambda: rt)
@@ -89,9 +95,13 @@ def test_to_dict_records_prompt_snapshot():
     d.put_prompt(p, {"name": "x", "age": 1})
     data = d.to_dict()
     assert data["top_prompt_path"] == "dialog_tests/greet"
-    assert data["top_prompt_snapshot"] == {"path": "dialog_tests/greet", "template": p.prompt,
-                                           "parser": "DefaultTagParser", "functions": ["add"],
-                                           "hash": p.prompt_hash}
+    assert data["top_prompt_snapshot"] == {
+        "path": "dialog_tests/greet",
+        "template": p.prompt,
+        "parser": "DefaultTagParser",
+        "functions": ["add"],
+        "hash": p.prompt_hash,
+    }
     assert json.loads(json.dumps(data)) == data
 
 
@@ -116,7 +126,8 @@ def test_from_dict_falls_back_to_snapshot_with_runtime_warning():
         back = Dialog.from_dict(d.to_dict(), runtime=Runtime("empty"))
     assert str(rec[0].message) == (
         "Dialog.from_dict: prompt 'dialog_tests/greet' is not registered in the runtime; rebuilt a "
-        "template-only prompt from the snapshot (parser DefaultTagParser and tools ['add'] are not restored).")
+        "template-only prompt from the snapshot (parser DefaultTagParser and tools ['add'] are not restored)."
+    )
     top = back.top_prompt
     assert isinstance(top, Prompt) and top is not p
     assert top.path == p.path and top.prompt == p.prompt and top.prompt_hash == p.prompt_hash

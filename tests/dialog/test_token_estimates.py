@@ -29,14 +29,19 @@ def test_images_cost_a_fixed_amount():
     big = Message(role=Roles.USER, content="A" * 100_000, modality=Modalities.IMAGE)
     assert estimate_message_tokens(small) == IMAGE_TOKENS + 1 + MESSAGE_OVERHEAD
     assert estimate_message_tokens(big) == IMAGE_TOKENS + MESSAGE_OVERHEAD
-    parts = Message(role=Roles.USER, content=[{"type": "text", "text": "abcd"},
-                                              {"type": "image_url", "image_url": {"url": "data:..."}}])
+    parts = Message(
+        role=Roles.USER,
+        content=[{"type": "text", "text": "abcd"}, {"type": "image_url", "image_url": {"url": "data:..."}}],
+    )
     assert estimate_message_tokens(parts) == 1 + IMAGE_TOKENS + MESSAGE_OVERHEAD
 
 
 def test_tool_calls_count():
-    m = Message(role=Roles.TOOL_CALL, content="",
-                function_calls=[FunctionCall(id="1", name="search", arguments={"q": "x" * 40})])
+    m = Message(
+        role=Roles.TOOL_CALL,
+        content="",
+        function_calls=[FunctionCall(id="1", name="search", arguments={"q": "x" * 40})],
+    )
     assert estimate_message_tokens(m) > 10 + MESSAGE_OVERHEAD
 
 
@@ -48,9 +53,11 @@ def test_messages_total():
 
 
 def test_imports_stay_light():
-    code = ("import sys, lllm.core.dialog, lllm.core.context, lllm.core.tokens, lllm.logging; "
-            "bad = [m for m in ('PIL', 'PIL.Image', 'tiktoken') "
-            "if m in sys.modules]; print(bad)")
+    code = (
+        "import sys, lllm.core.dialog, lllm.core.context, lllm.core.tokens, lllm.logging; "
+        "bad = [m for m in ('PIL', 'PIL.Image', 'tiktoken') "
+        "if m in sys.modules]; print(bad)"
+    )
     # lllm/__init__ may import prompt/runtime; the modules here must not pull in PIL or tiktoken
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -13,6 +13,7 @@ timeout. Markers in a fence's info string (``docs/contributing-docs.md`` explain
 
 Shell blocks (``sh``) are never run. ``README.md`` reads as one script, so there every example continues the
 one before it without a marker (except around ``skip`` blocks)."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 TIMEOUT_S = 90
 PARALLEL = min(4, os.cpu_count() or 1) + 1
-FENCE = re.compile(r"^(?P<indent> *)(?P<ticks>```+)(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=indent)(?P=ticks) *$",
-                   re.M | re.S)
+FENCE = re.compile(
+    r"^(?P<indent> *)(?P<ticks>```+)(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=indent)(?P=ticks) *$", re.M | re.S
+)
 ATTR = re.compile(r'(\w+)="([^"]*)"')
 PYTHON = ("python", "py", "python3")
 TEST_VALUES = (None, "continue", "skip")
@@ -41,7 +43,7 @@ TEST_VALUES = (None, "continue", "skip")
 @dataclass
 class Block:
     page: Path
-    line: int           # 1-based line of the first line of code
+    line: int  # 1-based line of the first line of code
     lang: str
     source: str
     test: Optional[str] = None
@@ -72,15 +74,16 @@ def parse(page: Path, text: str) -> List[Block]:
     for m in FENCE.finditer(text):
         info = m.group("info").strip()
         lang = info.split("{")[0].strip().lower()
-        attrs = dict(ATTR.findall(info[info.find("{"):] if "{" in info else ""))
+        attrs = dict(ATTR.findall(info[info.find("{") :] if "{" in info else ""))
         unknown = set(attrs) - {"test", "file"}
         line = text.count("\n", 0, m.start()) + 2
         if unknown or attrs.get("test") not in TEST_VALUES:
-            raise ValueError(f"{page}:{line}: unknown fence marker in {info!r}: use test=\"continue\"|\"skip\" "
-                             f"or file=\"path\"")
+            raise ValueError(
+                f'{page}:{line}: unknown fence marker in {info!r}: use test="continue"|"skip" or file="path"'
+            )
         if "file" not in attrs and lang not in PYTHON:
             continue
-        body = "\n".join(line_[len(m.group("indent")):] for line_ in m.group("body").splitlines())
+        body = "\n".join(line_[len(m.group("indent")) :] for line_ in m.group("body").splitlines())
         blocks.append(Block(page, line, lang, body + "\n", attrs.get("test"), attrs.get("file")))
     return blocks
 
@@ -92,7 +95,7 @@ def chains(blocks: List[Block], one_script: bool = False) -> List[Chain]:
     for b in blocks:
         prev = out[-1].blocks[-1] if out else None
         if b.test == "continue" and (prev is None or prev.test == "skip"):
-            raise ValueError(f"{b.where}: test=\"continue\" needs a runnable example before it on the page")
+            raise ValueError(f'{b.where}: test="continue" needs a runnable example before it on the page')
         joins = b.test == "continue" or (one_script and "skip" not in (b.test, getattr(prev, "test", None)))
         if prev is not None and (joins or prev.file is not None):
             out[-1].blocks.append(b)
@@ -102,8 +105,11 @@ def chains(blocks: List[Block], one_script: bool = False) -> List[Chain]:
 
 
 def collect() -> List[Chain]:
-    return [c for page in SOURCES
-            for c in chains(parse(page, page.read_text(encoding="utf-8")), one_script=page.name == "README.md")]
+    return [
+        c
+        for page in SOURCES
+        for c in chains(parse(page, page.read_text(encoding="utf-8")), one_script=page.name == "README.md")
+    ]
 
 
 ALL = collect()
@@ -128,8 +134,15 @@ for s in steps:
 
 def offline_env(home: Path) -> Dict[str, str]:
     """A minimal environment: no provider keys, no user config, the repository importable."""
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LLLM_HOME": str(home / ".lllm"),
-            "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8", "NO_COLOR": "1"}
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "LLLM_HOME": str(home / ".lllm"),
+        "PYTHONPATH": str(ROOT),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "LANG": "C.UTF-8",
+        "NO_COLOR": "1",
+    }
 
 
 def run_chain(chain: Chain, tmp_path: Path) -> Optional[str]:
@@ -144,8 +157,14 @@ def run_chain(chain: Chain, tmp_path: Path) -> Optional[str]:
             steps.append({"line": b.line, "source": b.source, "where": str(b.page.relative_to(ROOT))})
     (tmp_path / "steps.json").write_text(json.dumps(steps))
     try:
-        out = subprocess.run([sys.executable, "-c", RUNNER, str(tmp_path / "steps.json")], cwd=work,
-                             env=offline_env(home), capture_output=True, text=True, timeout=TIMEOUT_S)
+        out = subprocess.run(
+            [sys.executable, "-c", RUNNER, str(tmp_path / "steps.json")],
+            cwd=work,
+            env=offline_env(home),
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired:
         return f"did not finish within {TIMEOUT_S}s"
     return None if out.returncode == 0 else out.stderr[-4000:]
@@ -155,8 +174,11 @@ def run_chain(chain: Chain, tmp_path: Path) -> Optional[str]:
 def outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Optional[str]]:
     """Every selected example, run a few at a time (most of an example's time is process start-up and
     waiting on its own subprocesses), keyed by example id."""
-    selected = [item.callspec.params["chain"] for item in request.session.items
-                if getattr(item, "callspec", None) is not None and "chain" in item.callspec.params]
+    selected = [
+        item.callspec.params["chain"]
+        for item in request.session.items
+        if getattr(item, "callspec", None) is not None and "chain" in item.callspec.params
+    ]
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         futures = {c.id: pool.submit(run_chain, c, tmp_path_factory.mktemp("example")) for c in selected}
     return {key: f.result() for key, f in futures.items()}
@@ -184,13 +206,19 @@ def test_file_blocks_stay_inside_the_working_directory() -> None:
 
 def test_collector_reads_markers(tmp_path: Path) -> None:
     page = ROOT / "docs" / "x.md"
-    text = ('```python\na = 1\n```\n\n```toml {file="p/lllm.toml"}\n[package]\n```\n'
-            '```python {test="continue"}\nb = 2\n```\n```python {test="skip"}\nc\n```\n```sh\nls\n```\n')
+    text = (
+        '```python\na = 1\n```\n\n```toml {file="p/lllm.toml"}\n[package]\n```\n'
+        '```python {test="continue"}\nb = 2\n```\n```python {test="skip"}\nc\n```\n```sh\nls\n```\n'
+    )
     got = chains(parse(page, text))
     assert [[(b.line, b.test, b.file) for b in c.blocks] for c in got] == [
-        [(2, None, None)], [(6, None, "p/lllm.toml"), (9, "continue", None)], [(12, "skip", None)]]
-    readme = chains(parse(page, '```python\na = 1\n```\n```python\nb = a\n```\n```python {test="skip"}\nc\n```\n'),
-                    one_script=True)
+        [(2, None, None)],
+        [(6, None, "p/lllm.toml"), (9, "continue", None)],
+        [(12, "skip", None)],
+    ]
+    readme = chains(
+        parse(page, '```python\na = 1\n```\n```python\nb = a\n```\n```python {test="skip"}\nc\n```\n'), one_script=True
+    )
     assert [[b.line for b in c.blocks] for c in readme] == [[2, 5], [8]]
     with pytest.raises(ValueError, match="unknown fence marker"):
         parse(page, '```python {test="skp"}\nx\n```\n')

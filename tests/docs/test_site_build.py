@@ -1,4 +1,5 @@
 """The documentation site builds with ``mkdocs build --strict``: no broken link, nav entry or API reference."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -24,22 +25,29 @@ def _missing() -> list:
     return out
 
 
-@pytest.mark.skipif(bool(_missing()), reason=f"the docs toolchain is not installed ({', '.join(_missing())}): "
-                                             f"pip install -e '.[docs]'")
+@pytest.mark.skipif(
+    bool(_missing()), reason=f"the docs toolchain is not installed ({', '.join(_missing())}): pip install -e '.[docs]'"
+)
 def test_site_builds_strictly(tmp_path: Path) -> None:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    out = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-4000:]
     pages = {p: p.read_text() for p in (tmp_path / "site").rglob("*.html")}
-    leaked = [str(p) for p, html in pages.items() if 'test=&quot;' in html and "contributing-docs" not in str(p)]
-    assert not leaked, f"test markers of code fences shown on {leaked}"      # docs/hooks/fences.py strips them
-    assert 'travel/lllm.toml' in pages[tmp_path / "site" / "packages" / "index.html"]   # a file block's title
+    leaked = [str(p) for p, html in pages.items() if "test=&quot;" in html and "contributing-docs" not in str(p)]
+    assert not leaked, f"test markers of code fences shown on {leaked}"  # docs/hooks/fences.py strips them
+    assert "travel/lllm.toml" in pages[tmp_path / "site" / "packages" / "index.html"]  # a file block's title
     cli = (tmp_path / "site" / "cli" / "index.html").read_text()
-    assert "lllm sessions list" in cli and "--config" in cli          # generated from the parser
+    assert "lllm sessions list" in cli and "--config" in cli  # generated from the parser
     testing = (tmp_path / "site" / "api" / "testing" / "index.html").read_text()
     for anchor in ("lllm.testing.MockInvoker", "lllm.testing.TestInvoker", "lllm.logging.replay.ReplayInvoker"):
-        assert f'id="{anchor}"' in testing, anchor                # rendered from the code by mkdocstrings
+        assert f'id="{anchor}"' in testing, anchor  # rendered from the code by mkdocstrings
 
 
 def test_every_public_name_has_an_api_page() -> None:
@@ -47,6 +55,7 @@ def test_every_public_name_has_an_api_page() -> None:
     import re
 
     import lllm
+
     text = "\n".join(p.read_text() for p in (ROOT / "docs" / "api").glob("*.md"))
     documented = set(re.findall(r"^::: ([\w.]+)\s*$", text, re.M))
     missing = []

@@ -1,4 +1,5 @@
 """Fixtures for invoker tests: replay provider cassettes over a real local HTTP server."""
+
 from __future__ import annotations
 
 import sys
@@ -31,4 +32,5 @@ async def _close_http_sessions():
     """Close the pooled HTTP session a test's event loop opened (the sync API's loop keeps its own)."""
     yield
     from lllm.invokers.http import aclose_session
+
     await aclose_session()

@@ -3,6 +3,7 @@
 Over real sockets (the benchmark's fake OpenAI server): a finished call must not be kept alive by the
 HTTP client's cancelled request timers (they keep a copy of the context the request ran in), and
 ``ccall`` must hold one task per run in flight, not one per run."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,13 @@ class Ask(Tactic, register=False):
     tasks_seen: List[int] = []
 
     async def call(self, task: str) -> str:
-        Ask.tasks_seen.append(sum(1 for t in asyncio.all_tasks()  # ccall's tasks, one per started run
-                                  if getattr(t.get_coro(), "__qualname__", "").endswith("ccall.<locals>.one")))
+        Ask.tasks_seen.append(
+            sum(
+                1
+                for t in asyncio.all_tasks()  # ccall's tasks, one per started run
+                if getattr(t.get_coro(), "__qualname__", "").endswith("ccall.<locals>.one")
+            )
+        )
         a = self.agents["a"]
         a.open("main")
         a.receive(task)
@@ -38,8 +44,12 @@ class Ask(Tactic, register=False):
 
 def build(base: str) -> Ask:
     warnings.filterwarnings("ignore", message=".*has no log_store.*")
-    return Ask({"global": {"model_name": "openai/fake-model", "model_args": {"api_base": base, "api_key": "sk-fake"}},
-                "agent_configs": [{"name": "a", "system_prompt": "Answer."}]})
+    return Ask(
+        {
+            "global": {"model_name": "openai/fake-model", "model_args": {"api_base": base, "api_key": "sk-fake"}},
+            "agent_configs": [{"name": "a", "system_prompt": "Answer."}],
+        }
+    )
 
 
 async def test_a_finished_call_is_freed_although_its_request_timer_is_still_scheduled(fake):

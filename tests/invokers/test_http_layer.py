@@ -1,4 +1,5 @@
 """The shared HTTP layer: status mapping, Retry-After, error messages, per-loop pooled sessions."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,10 +12,23 @@ import pytest
 from lllm.invokers import http
 
 
-@pytest.mark.parametrize("status, kind", [(400, None), (401, None), (403, None), (404, None), (422, None),
-                                          (408, "transient"), (409, "transient"), (429, "rate_limit"),
-                                          (500, "transient"), (502, "transient"), (503, "transient"),
-                                          (529, "transient")])
+@pytest.mark.parametrize(
+    "status, kind",
+    [
+        (400, None),
+        (401, None),
+        (403, None),
+        (404, None),
+        (422, None),
+        (408, "transient"),
+        (409, "transient"),
+        (429, "rate_limit"),
+        (500, "transient"),
+        (502, "transient"),
+        (503, "transient"),
+        (529, "transient"),
+    ],
+)
 def test_classify_status(status, kind):
     assert http.classify_status(status) == kind
 
@@ -30,8 +44,9 @@ def test_retry_after_forms():
 
 
 def test_error_messages_of_each_envelope():
-    openai = {"error": {"message": "Bad model", "type": "invalid_request_error", "code": "model_not_found",
-                        "param": None}}
+    openai = {
+        "error": {"message": "Bad model", "type": "invalid_request_error", "code": "model_not_found", "param": None}
+    }
     e = http.http_error(404, {}, json.dumps(openai).encode(), provider="openai")
     assert str(e) == "openai API error 404 (invalid_request_error, model_not_found): Bad model"
     assert e.kind is None and e.status == 404 and e.body == openai and e.provider == "openai"
@@ -40,8 +55,13 @@ def test_error_messages_of_each_envelope():
     e = http.http_error(529, {"retry-after": "2"}, json.dumps(anthropic).encode(), provider="anthropic")
     assert e.kind == "transient" and e.retry_after == 2.0 and "Overloaded" in str(e) and "overloaded_error" in str(e)
 
-    openrouter = {"error": {"code": 429, "message": "Provider returned error",
-                            "metadata": {"provider_name": "Google", "raw": "rate-limited upstream"}}}
+    openrouter = {
+        "error": {
+            "code": 429,
+            "message": "Provider returned error",
+            "metadata": {"provider_name": "Google", "raw": "rate-limited upstream"},
+        }
+    }
     e = http.http_error(429, {}, json.dumps(openrouter).encode(), provider="openrouter")
     assert e.kind == "rate_limit" and "rate-limited upstream" in str(e) and "Google" in str(e)
 
@@ -63,6 +83,7 @@ async def test_one_session_per_loop_reused():
             s = http.get_session()
             other.append(s)
             await http.aclose_session()
+
         asyncio.run(grab())
 
     await asyncio.to_thread(in_other_loop)
@@ -90,11 +111,15 @@ def test_a_closed_loops_pooled_connection_is_closed_through_the_public_api(fake_
     (aiohttp's public ``close``) and leaves no un-awaited coroutine or waiter behind to warn."""
     import gc
     import warnings
+
     url = fake_servers()
 
     async def one_request():
-        status, _, body = await http.post_json(url + "/chat/completions", {"Authorization": "Bearer k"},
-                                               {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+        status, _, body = await http.post_json(
+            url + "/chat/completions",
+            {"Authorization": "Bearer k"},
+            {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+        )
         return http.get_session(), status
 
     s, status = asyncio.run(one_request())
@@ -118,5 +143,6 @@ def test_retry_after_that_is_not_finite_is_ignored():
 def test_a_timeout_that_would_disable_the_timeout_is_rejected(timeout):
     """aiohttp treats 0 (and negatives) as *no* timeout: a call could hang forever."""
     from lllm.errors import ConfigError
+
     with pytest.raises(ConfigError, match="timeout"):
         http._timeout(timeout, False)

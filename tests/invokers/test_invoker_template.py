@@ -1,4 +1,5 @@
 """The shared invoker template (``ProviderInvoker``) and context windows read from genai-prices."""
+
 from __future__ import annotations
 
 import logging
@@ -22,6 +23,7 @@ from lllm.testing import MockInvoker
 def library_window(model: str, provider: Optional[str] = None) -> Optional[int]:
     """What genai-prices itself says, read straight from its table."""
     from genai_prices import data_snapshot
+
     return data_snapshot.get_snapshot().find_provider_model(model, None, provider, None)[1].context_window
 
 
@@ -32,6 +34,7 @@ def dialog(text: str = "hello") -> Dialog:
 
 
 # -- context windows --------------------------------------------------------------------------------------
+
 
 def test_gpt_5_1_window_is_the_librarys_not_the_fallback():
     expected = library_window("gpt-5.1", "openai")
@@ -53,11 +56,11 @@ def test_every_invoker_reads_the_library():
 def test_overrides_where_the_library_is_wrong_or_silent():
     assert OpenAIInvoker().context_window("openai/gpt-4.1-mini") == context_windows.OVERRIDES["gpt-4.1"]
     assert AnthropicInvoker().context_window("claude-future-9") == context_windows.FAMILY_DEFAULTS["claude"]
-    assert AnthropicInvoker().context_window("gpt-4o") is None           # not a model Anthropic serves
+    assert AnthropicInvoker().context_window("gpt-4o") is None  # not a model Anthropic serves
 
 
 def test_local_servers_and_unknown_models_have_no_window():
-    assert OpenAIInvoker().context_window("ollama/llama3.1") is None      # whatever the server was started with
+    assert OpenAIInvoker().context_window("ollama/llama3.1") is None  # whatever the server was started with
     assert OpenAIInvoker().context_window("gpt-unknown-9") is None
     assert MockInvoker([]).context_window("mock-model") is None
 
@@ -102,17 +105,35 @@ def test_a_broken_table_is_logged_not_fatal(monkeypatch, caplog):
 
 # -- the template ------------------------------------------------------------------------------------------
 
+
 class PlainChat(ProviderInvoker):
     """A minimal provider on the template: Chat Completions without tools, no streaming."""
 
     name = "plain"
 
-    def build_request(self, dialog: Dialog, prompt: Any, model: str, model_args: Dict[str, Any],
-                      api_type: APITypes, functions: Any, stream: bool) -> PreparedRequest:
+    def build_request(
+        self,
+        dialog: Dialog,
+        prompt: Any,
+        model: str,
+        model_args: Dict[str, Any],
+        api_type: APITypes,
+        functions: Any,
+        stream: bool,
+    ) -> PreparedRequest:
         body = {"model": model, "messages": [{"role": "user", "content": m.content} for m in dialog.messages]}
         url = model_args["api_base"] + "/chat/completions"
-        return PreparedRequest("plain", model, body, request_record("plain", url, model, body, api_type, stream),
-                               {}, stream, False, url, {"Authorization": "Bearer sk-test"})
+        return PreparedRequest(
+            "plain",
+            model,
+            body,
+            request_record("plain", url, model, body, api_type, stream),
+            {},
+            stream,
+            False,
+            url,
+            {"Authorization": "Bearer sk-test"},
+        )
 
     async def send_request(self, req: PreparedRequest) -> Tuple[ModelOutput, Any]:
         _, _, raw = await http.post_json(req.url, req.headers, req.body, req.timeout, provider=req.provider)
@@ -134,7 +155,8 @@ async def test_template_wraps_a_provider_into_an_invoke_result(fake_servers):
     res = await PlainChat().acall(dialog(), "fake-model", {"api_base": url})
     assert res.message.content and res.message.usage["prompt_tokens"] > 0
     assert res.request["provider"] == "plain" and res.request["body"]["messages"] == [
-        {"role": "user", "content": "hello"}]
+        {"role": "user", "content": "hello"}
+    ]
     assert res.latency_s > 0 and res.started_at > 0 and res.raw_response["choices"]
 
 

@@ -3,6 +3,7 @@
 LiteLLM is pointed at the server with ``api_base`` and an ``openai/``-prefixed model, so it speaks
 OpenAI Chat Completions to it (and native Anthropic Messages for ``anthropic/`` models). The
 results must match what the native invokers make of the same recordings."""
+
 from __future__ import annotations
 
 import os
@@ -31,7 +32,10 @@ from lllm.invokers.litellm import LiteLLMInvoker, classify_litellm, load_litellm
 from lllm.invokers.pricing import price_usage  # noqa: E402
 
 # LiteLLM's own import-time and pydantic warnings are not ours to fix
-pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
 
 
 def run(coro):
@@ -72,8 +76,10 @@ def core_messages(msgs):
     """Roles, text, tool calls and tool_call ids: what must survive LiteLLM's own normalisation."""
     out = []
     for m in msgs:
-        calls = [(c["id"], c["function"]["name"], c["function"]["arguments"].replace(" ", ""))
-                 for c in m.get("tool_calls") or ()]
+        calls = [
+            (c["id"], c["function"]["name"], c["function"]["arguments"].replace(" ", ""))
+            for c in m.get("tool_calls") or ()
+        ]
         role = "system" if m["role"] == "developer" else m["role"]
         out.append((role, m.get("content") or None, calls, m.get("tool_call_id")))
     return out
@@ -81,8 +87,11 @@ def core_messages(msgs):
 
 def test_plain_text_usage_cost_and_request(cassette):
     server = cassette("openai/test_openai_instructions.yaml")
-    res = run(LiteLLMInvoker().acall(dialog("What is the capital of France?", "You are a helpful assistant."),
-                                       "openai/gpt-4o", oa(server)))
+    res = run(
+        LiteLLMInvoker().acall(
+            dialog("What is the capital of France?", "You are a helpful assistant."), "openai/gpt-4o", oa(server)
+        )
+    )
     server.assert_all_served()
     assert len(server.requests) == 1
     body, rec = server.requests[0]["json"], server.recorded_request(0)
@@ -103,8 +112,9 @@ def test_plain_text_usage_cost_and_request(cassette):
 
 def test_sync_call(cassette):
     server = cassette("openai/test_openai_instructions.yaml")
-    res = LiteLLMInvoker().call(dialog("What is the capital of France?", "You are a helpful assistant."),
-                                "openai/gpt-4o", oa(server))
+    res = LiteLLMInvoker().call(
+        dialog("What is the capital of France?", "You are a helpful assistant."), "openai/gpt-4o", oa(server)
+    )
     assert res.message.content == "The capital of France is Paris."
 
 
@@ -115,44 +125,55 @@ def test_single_tool_call_round_trip(cassette):
     inv = LiteLLMInvoker()
     res = run(inv.acall(d, "openai/gpt-4.1-mini", oa(server), functions=[fn]))
     tools = server.requests[0]["json"]["tools"]
-    assert [t["function"]["parameters"] for t in tools] == \
-        [t["function"]["parameters"] for t in server.recorded_request(0)["tools"]]
+    assert [t["function"]["parameters"] for t in tools] == [
+        t["function"]["parameters"] for t in server.recorded_request(0)["tools"]
+    ]
     m = res.message
     assert m.role == Roles.TOOL_CALL and m.content == ""
     assert [(c.id, c.name, c.arguments) for c in m.function_calls] == [
-        ("call_bhZkmIKKItNGJ41whHUHB7p9", "get_temperature", {"city": "Tokyo"})]
+        ("call_bhZkmIKKItNGJ41whHUHB7p9", "get_temperature", {"city": "Tokyo"})
+    ]
     d.append(m)
     tool_result(d, m.function_calls[0].id, "20.0")
     res2 = run(inv.acall(d, "openai/gpt-4.1-mini", oa(server), functions=[fn]))
     server.assert_all_served()
-    assert core_messages(server.requests[1]["json"]["messages"]) == core_messages(server.recorded_request(1)["messages"])
+    assert core_messages(server.requests[1]["json"]["messages"]) == core_messages(
+        server.recorded_request(1)["messages"]
+    )
     assert res2.message.content == "The temperature in Tokyo is currently 20.0 degrees Celsius."
 
 
 def test_parallel_tool_calls(cassette):
     server = cassette("openai/test_temporal_agent_with_hitl_tool.yaml")
-    fns = [Function("create_file", "", {"path": {"type": "string"}}, ["path"]),
-           Function("delete_file", "", {"path": {"type": "string"}}, ["path"])]
+    fns = [
+        Function("create_file", "", {"path": {"type": "string"}}, ["path"]),
+        Function("delete_file", "", {"path": {"type": "string"}}, ["path"]),
+    ]
     d = dialog("Delete the file `.env` and create `test.txt`", "Just call tools without asking for confirmation.")
     inv = LiteLLMInvoker()
     res = run(inv.acall(d, "openai/gpt-4o", oa(server), functions=fns))
     calls = res.message.function_calls
-    assert [(c.name, c.arguments) for c in calls] == [("delete_file", {"path": ".env"}),
-                                                     ("create_file", {"path": "test.txt"})]
+    assert [(c.name, c.arguments) for c in calls] == [
+        ("delete_file", {"path": ".env"}),
+        ("create_file", {"path": "test.txt"}),
+    ]
     d.append(res.message)
     tool_result(d, calls[0].id, "true")
     tool_result(d, calls[1].id, "Success")
     res2 = run(inv.acall(d, "openai/gpt-4o", oa(server), functions=fns))
     server.assert_all_served()
-    assert core_messages(server.requests[1]["json"]["messages"]) == core_messages(server.recorded_request(1)["messages"])
+    assert core_messages(server.requests[1]["json"]["messages"]) == core_messages(
+        server.recorded_request(1)["messages"]
+    )
     assert "test.txt" in res2.message.content
 
 
 def test_stream_plain_text(cassette):
     server = cassette("openai/test_temporal_agent_run_stream.yaml", sse_chunk=9)
     h = Collect()
-    res = run(LiteLLMInvoker().acall(dialog("What is the capital of Mexico?"), "openai/gpt-4o", oa(server),
-                                       stream_handler=h))
+    res = run(
+        LiteLLMInvoker().acall(dialog("What is the capital of Mexico?"), "openai/gpt-4o", oa(server), stream_handler=h)
+    )
     body = server.requests[0]["json"]
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     assert "".join(h.tokens) == res.message.content and res.message.content.startswith("The capital of Mexico")
@@ -175,7 +196,9 @@ def test_stream_tool_call_then_text(cassette):
     tool_result(d, call.id, "London")
     res2 = run(inv.acall(d, "openai/gpt-4o-mini", oa(server), stream_handler=h, functions=[fn]))
     server.assert_all_served()
-    assert core_messages(server.requests[1]["json"]["messages"]) == core_messages(server.recorded_request(1)["messages"])
+    assert core_messages(server.requests[1]["json"]["messages"]) == core_messages(
+        server.recorded_request(1)["messages"]
+    )
     assert "London" in res2.message.content and h.done == 2
 
 
@@ -195,7 +218,7 @@ def test_structured_output(as_dict):
         rf = server.requests[0]["json"]["response_format"]
     assert rf["type"] == "json_schema" and rf["json_schema"]["schema"]["properties"]["city"]["type"] == "string"
     assert not res.has_errors and res.message.parsed == {"city": "Paris"}
-    assert res.request["body"]["response_format"]["type"] == "json_schema"   # JSON-safe record
+    assert res.request["body"]["response_format"]["type"] == "json_schema"  # JSON-safe record
 
 
 def test_error_404_is_fatal_with_provider_message(cassette):
@@ -217,18 +240,24 @@ def test_error_400_is_fatal(cassette):
 
 
 def _status_interaction(status, message):
-    return [{"request": {"method": "POST", "uri": "https://api.openai.com/v1/chat/completions"},
-             "response": {"status": {"code": status}, "headers": {"retry-after": ["2"]},
-                          "parsed_body": {"error": {"message": message, "type": "x", "code": None}}}}]
+    return [
+        {
+            "request": {"method": "POST", "uri": "https://api.openai.com/v1/chat/completions"},
+            "response": {
+                "status": {"code": status},
+                "headers": {"retry-after": ["2"]},
+                "parsed_body": {"error": {"message": message, "type": "x", "code": None}},
+            },
+        }
+    ]
 
 
-@pytest.mark.parametrize("status,kind", [(429, "rate_limit"), (500, "transient"), (503, "transient"),
-                                         (401, None)])
+@pytest.mark.parametrize("status,kind", [(429, "rate_limit"), (500, "transient"), (503, "transient"), (401, None)])
 def test_error_classes_and_no_client_retries(status, kind):
     with CassetteServer(_status_interaction(status, "busy right now") * 3) as server:
         with pytest.raises(ProviderError) as ei:
             run(LiteLLMInvoker().acall(dialog("hi"), "openai/gpt-4o", oa(server)))
-        assert len(server.requests) == 1   # LiteLLM's own retries are off
+        assert len(server.requests) == 1  # LiteLLM's own retries are off
     assert ei.value.kind == kind and ei.value.status == status and "busy right now" in str(ei.value)
     if kind == "rate_limit":
         assert ei.value.retry_after == 2.0
@@ -236,8 +265,11 @@ def test_error_classes_and_no_client_retries(status, kind):
 
 def test_connection_error_is_transient():
     with pytest.raises(ProviderError) as ei:
-        run(LiteLLMInvoker().acall(dialog("hi"), "openai/gpt-4o",
-                                     {"api_base": "http://127.0.0.1:9/v1", "api_key": "k", "timeout": 5}))
+        run(
+            LiteLLMInvoker().acall(
+                dialog("hi"), "openai/gpt-4o", {"api_base": "http://127.0.0.1:9/v1", "api_key": "k", "timeout": 5}
+            )
+        )
     assert ei.value.kind == "transient"
 
 
@@ -265,8 +297,13 @@ def test_anthropic_through_litellm_matches_native_invoker():
     results = []
     for inv in (LiteLLMInvoker(), AnthropicInvoker()):
         with CassetteServer.from_cassette("anthropic/test_anthropic_model_instructions.yaml") as server:
-            res = run(inv.acall(dialog("What is the capital of France?", sys_text),
-                                  "anthropic/claude-3-opus-latest", {"api_base": server.url, "api_key": "sk-ant"}))
+            res = run(
+                inv.acall(
+                    dialog("What is the capital of France?", sys_text),
+                    "anthropic/claude-3-opus-latest",
+                    {"api_base": server.url, "api_key": "sk-ant"},
+                )
+            )
             assert server.requests[0]["json"]["system"] in (sys_text, [{"type": "text", "text": sys_text}])
         results.append(res)
     lite, native = (r.message for r in results)
@@ -278,15 +315,24 @@ def test_anthropic_through_litellm_matches_native_invoker():
 def test_responses_api_with_builtin_tools(cassette):
     server = cassette("openai-responses/test_openai_responses_model_simple_response.yaml")
     d = Dialog()
-    d.put_prompt(Prompt("ask", "What is the capital of France?",
-                        addon_args={"web_search": True, "computer_use": {"display_width": 1024}}))
+    d.put_prompt(
+        Prompt(
+            "ask",
+            "What is the capital of France?",
+            addon_args={"web_search": True, "computer_use": {"display_width": 1024}},
+        )
+    )
     res = run(LiteLLMInvoker().acall(d, "openai/gpt-4o", oa(server), api_type=APITypes.RESPONSE))
     server.assert_all_served()
     body = server.requests[0]["json"]
     assert body["input"] == [{"role": "user", "content": "What is the capital of France?"}]
     assert {"type": "web_search_preview"} in body["tools"]
-    assert {"type": "computer_use_preview", "display_width": 1024, "display_height": 800,
-            "environment": "browser"} in body["tools"]
+    assert {
+        "type": "computer_use_preview",
+        "display_width": 1024,
+        "display_height": 800,
+        "environment": "browser",
+    } in body["tools"]
     assert res.message.content == "The capital of France is Paris." and res.request["api_type"] == "response"
     assert (res.message.usage["prompt_tokens"], res.message.usage["completion_tokens"]) == (14, 8)
     assert res.cost.cost > 0
@@ -298,16 +344,14 @@ def test_responses_api_stream_tool_call_round_trip(cassette):
     d = dialog("What is the capital of France?")
     inv = LiteLLMInvoker()
     h = Collect()
-    res = run(inv.acall(d, "openai/gpt-4o", oa(server), api_type=APITypes.RESPONSE, stream_handler=h,
-                        functions=[fn]))
+    res = run(inv.acall(d, "openai/gpt-4o", oa(server), api_type=APITypes.RESPONSE, stream_handler=h, functions=[fn]))
     assert server.requests[0]["json"]["stream"] is True
     assert [t["name"] for t in server.requests[0]["json"]["tools"]] == ["get_capital"]
     (call,) = res.message.function_calls
     assert call.name == "get_capital" and call.arguments == {"country": "France"} and h.done == 1
     d.append(res.message)
     tool_result(d, call.id, "Paris")
-    res2 = run(inv.acall(d, "openai/gpt-4o", oa(server), api_type=APITypes.RESPONSE, stream_handler=h,
-                         functions=[fn]))
+    res2 = run(inv.acall(d, "openai/gpt-4o", oa(server), api_type=APITypes.RESPONSE, stream_handler=h, functions=[fn]))
     server.assert_all_served()
     sent = server.requests[1]["json"]["input"]
     assert sent[1]["type"] == "function_call" and sent[1]["call_id"] == call.id
@@ -319,13 +363,17 @@ def test_responses_api_rejects_format_before_any_call():
     d = Dialog()
     d.put_prompt(Prompt("ask", "Capital?", format=Answer))
     with pytest.raises(ConfigError, match="ask"):
-        run(LiteLLMInvoker().acall(d, "openai/gpt-4o", {"api_base": "http://127.0.0.1:9/v1", "api_key": "k"},
-                                   api_type=APITypes.RESPONSE))
+        run(
+            LiteLLMInvoker().acall(
+                d, "openai/gpt-4o", {"api_base": "http://127.0.0.1:9/v1", "api_key": "k"}, api_type=APITypes.RESPONSE
+            )
+        )
 
 
 def test_import_does_not_load_litellm():
-    code = ("import sys, lllm.invokers.litellm; "
-            "assert 'litellm' not in sys.modules and 'genai_prices' not in sys.modules")
+    code = (
+        "import sys, lllm.invokers.litellm; assert 'litellm' not in sys.modules and 'genai_prices' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -344,11 +392,14 @@ async def _aiter(items):
         yield x
 
 
-@pytest.mark.parametrize("code, kind", [("rate_limit_exceeded", "rate_limit"), ("server_error", "transient"),
-                                        ("invalid_prompt", None)])
+@pytest.mark.parametrize(
+    "code, kind", [("rate_limit_exceeded", "rate_limit"), ("server_error", "transient"), ("invalid_prompt", None)]
+)
 def test_responses_stream_error_event_classified_like_native(code, kind):
-    events = [{"type": "response.created", "response": {}},
-              {"type": "error", "code": code, "message": "went wrong", "param": None}]
+    events = [
+        {"type": "response.created", "response": {}},
+        {"type": "error", "code": code, "message": "went wrong", "param": None},
+    ]
     with pytest.raises(ProviderError) as ei:
         run(LiteLLMInvoker._consume_responses_stream(_aiter(events), None))
     assert ei.value.kind == kind and "went wrong" in str(ei.value)
@@ -356,9 +407,11 @@ def test_responses_stream_error_event_classified_like_native(code, kind):
 
 def test_stream_keeps_logprobs_and_reasoning_like_native():
     lp = [{"token": "Hi", "logprob": -0.1, "bytes": None, "top_logprobs": []}]
-    chunks = [{"model": "m", "choices": [{"index": 0, "delta": {"reasoning_content": "think"}}]},
-              {"model": "m", "choices": [{"index": 0, "delta": {"content": "Hi"}, "logprobs": {"content": lp}}]},
-              {"model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
+    chunks = [
+        {"model": "m", "choices": [{"index": 0, "delta": {"reasoning_content": "think"}}]},
+        {"model": "m", "choices": [{"index": 0, "delta": {"content": "Hi"}, "logprobs": {"content": lp}}]},
+        {"model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    ]
     out, raw = run(LiteLLMInvoker._consume_stream(_aiter(chunks), None))
     assert out.content == "Hi" and out.logprobs == lp and out.metadata["reasoning"] == "think"
     assert out.finish_reason == "stop" and len(raw) == 3

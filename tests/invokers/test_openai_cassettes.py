@@ -3,6 +3,7 @@
 Each test serves a pydantic-ai cassette from a local HTTP server, drives the invoker with a real
 Dialog/Prompt/Function, and checks both directions: the request LLLM built (compared with the
 recorded request on the fields that matter) and how it read the recorded answer."""
+
 from __future__ import annotations
 
 import json
@@ -59,15 +60,25 @@ def text_of(content: Any) -> str:
 def norm_messages(msgs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     out = []
     for m in msgs:
-        d: Dict[str, Any] = {"role": "system" if m["role"] in ("system", "developer") else m["role"],
-                             "text": text_of(m.get("content"))}
+        d: Dict[str, Any] = {
+            "role": "system" if m["role"] in ("system", "developer") else m["role"],
+            "text": text_of(m.get("content")),
+        }
         if m.get("tool_calls"):
-            d["tool_calls"] = [(tc["id"], tc["function"]["name"], json.loads(tc["function"]["arguments"]))
-                               for tc in m["tool_calls"]]
+            d["tool_calls"] = [
+                (tc["id"], tc["function"]["name"], json.loads(tc["function"]["arguments"])) for tc in m["tool_calls"]
+            ]
         if m.get("tool_call_id"):
             d["tool_call_id"] = m["tool_call_id"]
-        images = [p["image_url"]["url"] for p in m.get("content") or () if isinstance(p, dict)
-                  and p.get("type") == "image_url"] if isinstance(m.get("content"), list) else []
+        images = (
+            [
+                p["image_url"]["url"]
+                for p in m.get("content") or ()
+                if isinstance(p, dict) and p.get("type") == "image_url"
+            ]
+            if isinstance(m.get("content"), list)
+            else []
+        )
         if images:
             d["images"] = images
         out.append(d)
@@ -75,8 +86,14 @@ def norm_messages(msgs: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 
 def norm_tools(tools: Any) -> List[Any]:
-    return sorted((t["function"]["name"], t["function"]["parameters"].get("properties"),
-                   sorted(t["function"]["parameters"].get("required") or [])) for t in tools or ())
+    return sorted(
+        (
+            t["function"]["name"],
+            t["function"]["parameters"].get("properties"),
+            sorted(t["function"]["parameters"].get("required") or []),
+        )
+        for t in tools or ()
+    )
 
 
 def assert_same_request(sent: Dict[str, Any], recorded: Dict[str, Any]) -> None:
@@ -129,6 +146,7 @@ def put_tool_result(d: Dialog, call_id: str, text: str, tool_name: str = "tool")
 # plain text, usage, request record
 # ---------------------------------------------------------------------------------------------
 
+
 def test_text_usage_cost_and_request_record(cassette):
     server = cassette("openai/test_openai_instructions.yaml")
     d = seed("You are a helpful assistant.", "What is the capital of France?")
@@ -158,8 +176,9 @@ def test_text_usage_cost_and_request_record(cassette):
 
 def test_reasoning_tokens_and_passthrough_args(cassette):
     server = cassette("openai/test_max_completion_tokens[o3-mini].yaml")
-    res = OpenAIInvoker().call(seed(None, "hello"), "openai/o3-mini",
-                               margs(server, max_completion_tokens=100, stream=False))
+    res = OpenAIInvoker().call(
+        seed(None, "hello"), "openai/o3-mini", margs(server, max_completion_tokens=100, stream=False)
+    )
     assert server.requests[0]["json"] == server.recorded_request(0)  # the exact recorded body
     assert res.cost.reasoning_tokens == 64 and res.cost.completion_tokens == 87
     assert res.message.content == "Hello there! How can I help you today?"
@@ -168,6 +187,7 @@ def test_reasoning_tokens_and_passthrough_args(cassette):
 # ---------------------------------------------------------------------------------------------
 # tool calls
 # ---------------------------------------------------------------------------------------------
+
 
 async def test_single_tool_call_round_trip(cassette):
     server = cassette("openai/test_openai_instructions_with_tool_calls_keep_instructions.yaml")
@@ -180,7 +200,8 @@ async def test_single_tool_call_round_trip(cassette):
     m = first.message
     assert m.role is Roles.TOOL_CALL and m.modality is Modalities.FUNCTION_CALL and m.name == "weather_agent"
     assert [(c.id, c.name, c.arguments) for c in m.function_calls] == [
-        ("call_bhZkmIKKItNGJ41whHUHB7p9", "get_temperature", {"city": "Tokyo"})]
+        ("call_bhZkmIKKItNGJ41whHUHB7p9", "get_temperature", {"city": "Tokyo"})
+    ]
     assert m.content == "" and m.metadata["finish_reason"] == "tool_calls" and not first.has_errors
     assert_same_request(server.requests[0]["json"], server.recorded_request(0))
 
@@ -204,7 +225,8 @@ def test_parallel_tool_calls(cassette):
     calls = first.message.function_calls
     assert [(c.id, c.name, c.arguments) for c in calls] == [
         ("call_jYdIdRZHxZTn5bWCq5jlMrJi", "delete_file", {"path": ".env"}),
-        ("call_TmlTVWQbzrXCZ4jNsCVNbNqu", "create_file", {"path": "test.txt"})]
+        ("call_TmlTVWQbzrXCZ4jNsCVNbNqu", "create_file", {"path": "test.txt"}),
+    ]
     assert_same_request(server.requests[0]["json"], server.recorded_request(0))
     d.append(first.message)
     put_tool_result(d, calls[0].id, "true", "delete_file")
@@ -217,11 +239,14 @@ def test_parallel_tool_calls(cassette):
 
 def test_forced_tool_choice_passthrough(cassette):
     server = cassette("openai/test_tool_choice_matrix[list_single-openai].yaml")
-    fns = [Function("get_weather", "Get weather for a city", {"city": {"type": "string"}}, required=["city"]),
-           Function("get_time", "Get time in a timezone", {"timezone": {"type": "string"}}, required=["timezone"])]
+    fns = [
+        Function("get_weather", "Get weather for a city", {"city": {"type": "string"}}, required=["city"]),
+        Function("get_time", "Get time in a timezone", {"timezone": {"type": "string"}}, required=["timezone"]),
+    ]
     choice = {"type": "function", "function": {"name": "get_weather"}}
-    res = OpenAIInvoker().call(seed(None, "What's the weather in Paris?"), "gpt-5-mini",
-                               margs(server, tool_choice=choice), functions=fns)
+    res = OpenAIInvoker().call(
+        seed(None, "What's the weather in Paris?"), "gpt-5-mini", margs(server, tool_choice=choice), functions=fns
+    )
     sent = server.requests[0]["json"]
     assert sent["tool_choice"] == choice and sent["tools"] == [f.to_tool() for f in fns]
     assert_same_request(sent, server.recorded_request(0))
@@ -256,6 +281,7 @@ def test_malformed_tool_arguments_are_execution_errors(cassette):
 # structured output
 # ---------------------------------------------------------------------------------------------
 
+
 class result(BaseModel):  # noqa: N801 - the recorded schema name is "result"
     city: str
     country: str
@@ -264,8 +290,7 @@ class result(BaseModel):  # noqa: N801 - the recorded schema name is "result"
 def test_structured_output_json_schema(cassette):
     server = cassette("openai/test_openai_native_output.yaml")
     fn = Function("get_user_country", "", {}, strict=False)
-    prompt = Prompt("largest_city", "What is the largest city in the user country?", format=result,
-                    function_list=[fn])
+    prompt = Prompt("largest_city", "What is the largest city in the user country?", format=result, function_list=[fn])
     d = seed(None, "", prompt)
     inv = OpenAIInvoker()
     first = inv.call(d, "gpt-4o", margs(server))
@@ -277,8 +302,13 @@ def test_structured_output_json_schema(cassette):
     assert first.message.function_calls[0].name == "get_user_country"
 
     d.append(first.message)
-    d.put_prompt(prompt.on_interrupt(), {"call_results": "Mexico"}, name="get_user_country", role=Roles.TOOL,
-                 metadata={"tool_call_id": first.message.function_calls[0].id})
+    d.put_prompt(
+        prompt.on_interrupt(),
+        {"call_results": "Mexico"},
+        name="get_user_country",
+        role=Roles.TOOL,
+        metadata={"tool_call_id": first.message.function_calls[0].id},
+    )
     second = inv.call(d, "gpt-4o", margs(server), functions=[fn])
     assert_same_request(server.requests[1]["json"], server.recorded_request(1))
     assert not second.has_errors
@@ -297,6 +327,7 @@ def test_structured_output_invalid_json_is_an_execution_error(cassette):
 # ---------------------------------------------------------------------------------------------
 # streaming
 # ---------------------------------------------------------------------------------------------
+
 
 async def test_stream_tool_call_deltas_usage_chunk_then_text(cassette):
     server = cassette("openai/test_run_stream_sync_streams_real_model.yaml", sse_chunk=17)
@@ -329,8 +360,9 @@ async def test_stream_tool_call_deltas_usage_chunk_then_text(cassette):
 def test_stream_plain_text_sync(cassette):
     server = cassette("openai/test_temporal_agent_run_stream.yaml", sse_chunk=5)
     h = Collect()
-    res = OpenAIInvoker().call(seed(None, "What is the capital of Mexico?"), "openai/gpt-4o", margs(server),
-                               stream_handler=h)
+    res = OpenAIInvoker().call(
+        seed(None, "What is the capital of Mexico?"), "openai/gpt-4o", margs(server), stream_handler=h
+    )
     assert "".join(h.tokens) == res.message.content == "The capital of Mexico is Mexico City."
     assert len(h.tokens) > 3 and h.done == 1
     assert res.cost.prompt_tokens > 0 and res.cost.cost > 0
@@ -342,6 +374,7 @@ def test_stream_plain_text_sync(cassette):
 # images
 # ---------------------------------------------------------------------------------------------
 
+
 def test_image_message_after_tool_round_trip(cassette):
     server = cassette("openai/test_image_url_tool_response.yaml")
     fn = Function("get_image", "", {}, strict=False)
@@ -351,16 +384,25 @@ def test_image_message_after_tool_round_trip(cassette):
     d.append(first.message)
     put_tool_result(d, first.message.function_calls[0].id, "See file bd38f5", "get_image")
     url = "https://t3.ftcdn.net/jpg/00/85/79/92/360_F_85799278_0BBGV9OAdQDTLnKwAPBCcg1J7QtiieJY.jpg"
-    d.append(Message(role=Roles.USER, content=url, name="user", modality=Modalities.IMAGE,
-                     metadata={"caption": "This is file bd38f5:", "mime_type": "image/jpeg"}))
+    d.append(
+        Message(
+            role=Roles.USER,
+            content=url,
+            name="user",
+            modality=Modalities.IMAGE,
+            metadata={"caption": "This is file bd38f5:", "mime_type": "image/jpeg"},
+        )
+    )
     second = inv.call(d, "gpt-4o", margs(server), functions=[fn])
     assert second.message.content == "The image shows a potato."
     assert_same_request(server.requests[1]["json"], server.recorded_request(1))
 
 
 def test_image_content_parts_use_the_true_mime_type():
-    png = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
-           b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+    png = (
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
+        b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+    )
     d = Dialog()
     d.put_image(png, caption="a pixel")
     [msg] = chat_messages(d.messages)
@@ -381,6 +423,7 @@ def test_roles_developer_for_openai_and_names():
 # ---------------------------------------------------------------------------------------------
 # provider errors
 # ---------------------------------------------------------------------------------------------
+
 
 def test_400_is_fatal_with_the_provider_message(cassette):
     server = cassette("openai/test_openai_o1_mini_system_role[developer].yaml")
@@ -418,10 +461,14 @@ def test_openrouter_429_is_rate_limit(cassette):
 # Groq and Mistral variants
 # ---------------------------------------------------------------------------------------------
 
+
 def test_groq_text_usage_without_details(cassette):
     server = cassette("groq/test_groq_model_instructions.yaml")
-    res = OpenAIInvoker().call(seed("You are a helpful assistant.", "What is the capital of France?"),
-                               "groq/llama-3.3-70b-versatile", margs(server))
+    res = OpenAIInvoker().call(
+        seed("You are a helpful assistant.", "What is the capital of France?"),
+        "groq/llama-3.3-70b-versatile",
+        margs(server),
+    )
     assert server.requests[0]["path"] == "/openai/v1/chat/completions"
     assert server.requests[0]["json"]["messages"][0]["role"] == "system"
     assert_same_request(server.requests[0]["json"], server.recorded_request(0))
@@ -432,15 +479,25 @@ def test_groq_text_usage_without_details(cassette):
 
 def test_groq_parallel_calls_with_foreign_ids(cassette):
     server = cassette("groq/test_tool_choice_matrix[tools_plus_output-groq].yaml")
-    fns = [Function("get_weather", "Get the current weather for a city.", {"city": {"type": "string"}},
-                    required=["city"]),
-           Function("final_result", "The final response which ends this conversation",
-                    {"city": {"type": "string"}, "summary": {"type": "string"}}, required=["city", "summary"])]
-    res = OpenAIInvoker().call(seed(None, "Get weather for Paris and summarize"),
-                               "groq/meta-llama/llama-4-scout-17b-16e-instruct", margs(server, tool_choice="required"),
-                               functions=fns)
-    assert [(c.id, c.name) for c in res.message.function_calls] == [("rew01jq49", "get_weather"),
-                                                                     ("gbpypqxpx", "final_result")]
+    fns = [
+        Function("get_weather", "Get the current weather for a city.", {"city": {"type": "string"}}, required=["city"]),
+        Function(
+            "final_result",
+            "The final response which ends this conversation",
+            {"city": {"type": "string"}, "summary": {"type": "string"}},
+            required=["city", "summary"],
+        ),
+    ]
+    res = OpenAIInvoker().call(
+        seed(None, "Get weather for Paris and summarize"),
+        "groq/meta-llama/llama-4-scout-17b-16e-instruct",
+        margs(server, tool_choice="required"),
+        functions=fns,
+    )
+    assert [(c.id, c.name) for c in res.message.function_calls] == [
+        ("rew01jq49", "get_weather"),
+        ("gbpypqxpx", "final_result"),
+    ]
     assert res.message.function_calls[1].arguments == {"city": "Paris", "summary": "Current weather in Paris"}
     assert_same_request(server.requests[0]["json"], server.recorded_request(0))
 
@@ -463,8 +520,15 @@ def test_groq_reasoning_field_is_kept(cassette):
     fn = Function("get_something_by_name", "", {"name": {"type": "string"}}, required=["name"])
     d = seed(rec["messages"][0]["content"], rec["messages"][1]["content"])
     tc = rec["messages"][2]["tool_calls"][0]
-    d.append(Message(role=Roles.TOOL_CALL, content="", name="assistant", modality=Modalities.FUNCTION_CALL,
-                     function_calls=[{"id": tc["id"], "name": tc["function"]["name"], "arguments": {"foo": "bar"}}]))
+    d.append(
+        Message(
+            role=Roles.TOOL_CALL,
+            content="",
+            name="assistant",
+            modality=Modalities.FUNCTION_CALL,
+            function_calls=[{"id": tc["id"], "name": tc["function"]["name"], "arguments": {"foo": "bar"}}],
+        )
+    )
     put_tool_result(d, tc["id"], rec["messages"][3]["content"], "get_something_by_name")
     res = OpenAIInvoker().call(d, "groq/openai/gpt-oss-120b", margs(server), functions=[fn])
     assert_same_request(server.requests[0]["json"], rec)
@@ -475,8 +539,7 @@ def test_groq_reasoning_field_is_kept(cassette):
 
 def test_mistral_tool_call_with_index_and_no_type(cassette):
     server = cassette("mistral/test_tool_choice_matrix[auto-mistral].yaml")
-    fn = Function("get_weather", "Get the current weather for a city.", {"city": {"type": "string"}},
-                  required=["city"])
+    fn = Function("get_weather", "Get the current weather for a city.", {"city": {"type": "string"}}, required=["city"])
     d = seed(None, "What's the weather in Paris?")
     inv = OpenAIInvoker()
     first = inv.call(d, "mistral/mistral-large-latest", margs(server), functions=[fn])
@@ -503,10 +566,12 @@ def test_mistral_args_sent_as_is(cassette):
 # Responses API
 # ---------------------------------------------------------------------------------------------
 
+
 def test_responses_plain_text(cassette):
     server = cassette("openai-responses/test_openai_responses_model_simple_response.yaml")
-    res = OpenAIInvoker().call(seed(None, "What is the capital of France?"), "gpt-4o", margs(server, stream=False),
-                               api_type=APITypes.RESPONSE)
+    res = OpenAIInvoker().call(
+        seed(None, "What is the capital of France?"), "gpt-4o", margs(server, stream=False), api_type=APITypes.RESPONSE
+    )
     assert server.requests[0]["json"] == server.recorded_request(0)
     assert server.requests[0]["path"] == "/v1/responses"
     assert res.message.content == "The capital of France is Paris." and res.message.api_type is APITypes.RESPONSE
@@ -520,8 +585,11 @@ def test_responses_tool_round_trip(cassette):
     inv = OpenAIInvoker()
     first = inv.call(d, "gpt-4o", margs(server), api_type=APITypes.RESPONSE, functions=[fn])
     call = first.message.function_calls[0]
-    assert (call.id, call.name, call.arguments) == ("call_YfwRsW8sUxDKipwyhWTzOXCA", "get_capital",
-                                                    {"country": "PotatoLand"})
+    assert (call.id, call.name, call.arguments) == (
+        "call_YfwRsW8sUxDKipwyhWTzOXCA",
+        "get_capital",
+        {"country": "PotatoLand"},
+    )
     assert server.requests[0]["json"]["tools"][0]["name"] == "get_capital"
     d.append(first.message)
     put_tool_result(d, call.id, "Potato City", "get_capital")
@@ -539,13 +607,11 @@ async def test_responses_stream(cassette):
     d = seed(None, "What is the capital of France?")
     inv = OpenAIInvoker()
     h = Collect()
-    first = await inv.acall(d, "gpt-4o", margs(server), api_type=APITypes.RESPONSE, stream_handler=h,
-                            functions=[fn])
+    first = await inv.acall(d, "gpt-4o", margs(server), api_type=APITypes.RESPONSE, stream_handler=h, functions=[fn])
     assert first.message.function_calls[0].arguments == {"country": "France"} and h.done == 1
     d.append(first.message)
     put_tool_result(d, first.message.function_calls[0].id, "Paris", "get_capital")
-    second = await inv.acall(d, "gpt-4o", margs(server), api_type=APITypes.RESPONSE, stream_handler=h,
-                             functions=[fn])
+    second = await inv.acall(d, "gpt-4o", margs(server), api_type=APITypes.RESPONSE, stream_handler=h, functions=[fn])
     assert "".join(h.tokens) == second.message.content and "Paris" in second.message.content
     assert h.done == 2 and second.cost.total_tokens > 0
     server.assert_all_served()
@@ -554,8 +620,9 @@ async def test_responses_stream(cassette):
 def test_responses_with_format_is_a_config_error_before_any_request():
     prompt = Prompt("q", "x", format=result)
     with pytest.raises(ConfigError, match="format"):
-        OpenAIInvoker().call(seed(None, "", prompt), "gpt-4o", {"api_base": "http://127.0.0.1:9/v1"},
-                             api_type=APITypes.RESPONSE)
+        OpenAIInvoker().call(
+            seed(None, "", prompt), "gpt-4o", {"api_base": "http://127.0.0.1:9/v1"}, api_type=APITypes.RESPONSE
+        )
 
 
 def test_context_window_table():
@@ -571,13 +638,13 @@ def test_context_window_table():
 # model_args written for LiteLLM / the OpenAI SDK, and the invoker config
 # ---------------------------------------------------------------------------------------------
 
+
 def test_client_only_args_are_consumed_not_sent(cassette):
     """LiteLLM/SDK control args are not Chat Completions fields (OpenAI answers 400 to unknown ones):
     retries are the agent loop's, ``extra_body`` is merged, ``organization`` is a header."""
     server = cassette("openai/test_openai_instructions.yaml")
     d = seed("You are a helpful assistant.", "What is the capital of France?")
-    args = margs(server, num_retries=3, max_retries=2, drop_params=True, extra_body={"seed": 7},
-                 organization="org-1")
+    args = margs(server, num_retries=3, max_retries=2, drop_params=True, extra_body={"seed": 7}, organization="org-1")
     res = OpenAIInvoker().call(d, "gpt-4o", args)
     sent = server.requests[0]["json"]
     assert not {"num_retries", "max_retries", "drop_params", "extra_body", "organization"} & set(sent)
@@ -598,9 +665,14 @@ def test_invoker_config_supplies_api_base_and_key(cassette):
 def test_content_given_as_parts_is_read_as_text():
     """Mistral's reasoning models answer with content parts (thinking, then text), also when streaming."""
     from lllm.invokers.openai import ChatStream, parse_chat
+
     parts = [{"type": "thinking", "thinking": [{"type": "text", "text": "hmm"}]}, {"type": "text", "text": "Paris"}]
-    out = parse_chat({"model": "magistral-medium", "choices": [{"index": 0, "finish_reason": "stop",
-                                                                "message": {"role": "assistant", "content": parts}}]})
+    out = parse_chat(
+        {
+            "model": "magistral-medium",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": parts}}],
+        }
+    )
     assert out.content == "Paris"
     h = Collect()
     asm = ChatStream(h, "mistral")

@@ -2,6 +2,7 @@
 faults, plus small in-test servers for dropped connections and broken SSE streams.
 
 Every failure must surface as a ProviderError whose ``kind`` is the retry class, quickly."""
+
 from __future__ import annotations
 
 import asyncio
@@ -46,6 +47,7 @@ class Collect(BaseStreamHandler):
 # ---------------------------------------------------------------------------------------------
 # the fake server: happy path, 429, 500, hang
 # ---------------------------------------------------------------------------------------------
+
 
 async def test_happy_path_pooled_and_concurrent(fake):
     base = fake("--latency-ms", "5")
@@ -103,8 +105,12 @@ async def test_hang_past_timeout_is_transient_and_bounded(fake, stream):
     base = fake("--phang", "1", "--hang-s", "30")
     t0 = time.perf_counter()
     with pytest.raises(ProviderError) as ei:
-        await OpenAIInvoker().acall(ask(), "openai/fake-model", {"api_base": base, "api_key": "k", "timeout": 0.5},
-                                    stream_handler=Collect() if stream else None)
+        await OpenAIInvoker().acall(
+            ask(),
+            "openai/fake-model",
+            {"api_base": base, "api_key": "k", "timeout": 0.5},
+            stream_handler=Collect() if stream else None,
+        )
     elapsed = time.perf_counter() - t0
     assert ei.value.kind == "transient" and "timed out after 0.5s" in str(ei.value)
     assert 0.4 < elapsed < 1.5
@@ -112,6 +118,7 @@ async def test_hang_past_timeout_is_transient_and_bounded(fake, stream):
 
 async def test_connection_refused_is_transient():
     import socket
+
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -130,6 +137,7 @@ async def test_invalid_api_base_is_fatal():
 # ---------------------------------------------------------------------------------------------
 # dropped connections and broken streams (in-test servers)
 # ---------------------------------------------------------------------------------------------
+
 
 async def test_dropped_connection_is_transient():
     async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -183,8 +191,10 @@ async def _sse_server(behaviour: str):
     return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
 
 
-@pytest.mark.parametrize("behaviour, words", [("cut", "cut"), ("nodone", "[DONE]"), ("garbage", "non-JSON"),
-                                              ("error_event", "upstream died")])
+@pytest.mark.parametrize(
+    "behaviour, words",
+    [("cut", "cut"), ("nodone", "[DONE]"), ("garbage", "non-JSON"), ("error_event", "upstream died")],
+)
 async def test_broken_streams_are_transient(behaviour, words):
     runner, base = await _sse_server(behaviour)
     h = Collect()

@@ -1,4 +1,5 @@
 """Cost from the genai-prices table: cached lookups, cache-read pricing, tiers, unknown → 0."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -15,17 +16,30 @@ def usage(p=1000, c=50, cached=0, **kw):
     return {"prompt_tokens": p, "completion_tokens": c, "cached_prompt_tokens": cached, **kw}
 
 
-@pytest.mark.parametrize("provider, model", [("openai", "gpt-4o"), ("openai", "gpt-4o-mini-2024-07-18"),
-                                             ("anthropic", "claude-sonnet-4-5"), ("groq", "llama-3.3-70b-versatile"),
-                                             ("mistral", "mistral-small-latest"), ("xai", "grok-4"),
-                                             ("deepseek", "deepseek-chat")])
+@pytest.mark.parametrize(
+    "provider, model",
+    [
+        ("openai", "gpt-4o"),
+        ("openai", "gpt-4o-mini-2024-07-18"),
+        ("anthropic", "claude-sonnet-4-5"),
+        ("groq", "llama-3.3-70b-versatile"),
+        ("mistral", "mistral-small-latest"),
+        ("xai", "grok-4"),
+        ("deepseek", "deepseek-chat"),
+    ],
+)
 def test_matches_genai_prices(provider, model):
     from genai_prices import Usage, calc_price
 
     from lllm.invokers.pricing import PROVIDER_IDS
+
     u = price_usage(provider, model, usage(1200, 300, cached=200))
-    ref = calc_price(Usage(input_tokens=1200, cache_read_tokens=200, output_tokens=300), model,
-                     provider_id=PROVIDER_IDS[provider], genai_request_timestamp=datetime.now(tz=timezone.utc))
+    ref = calc_price(
+        Usage(input_tokens=1200, cache_read_tokens=200, output_tokens=300),
+        model,
+        provider_id=PROVIDER_IDS[provider],
+        genai_request_timestamp=datetime.now(tz=timezone.utc),
+    )
     assert u["cost"] == pytest.approx(float(ref.total_price), rel=1e-9)
     assert u["prompt_cost"] == pytest.approx(float(ref.input_price), rel=1e-9)
     assert u["completion_cost"] == pytest.approx(float(ref.output_price), rel=1e-9)
@@ -51,10 +65,17 @@ def test_tiered_price_applies_above_threshold():
     assert large == pytest.approx(2 * small)
 
 
-@pytest.mark.parametrize("provider, model", [("openai", "fake-model"), ("ollama", "llama3"),
-                                             ("hosted_vllm", "gpt-4o"), ("openai", None),
-                                             ("openrouter", "google/gemini-2.0-flash-exp:free"),
-                                             ("nonexistent-provider", "no-such-model")])
+@pytest.mark.parametrize(
+    "provider, model",
+    [
+        ("openai", "fake-model"),
+        ("ollama", "llama3"),
+        ("hosted_vllm", "gpt-4o"),
+        ("openai", None),
+        ("openrouter", "google/gemini-2.0-flash-exp:free"),
+        ("nonexistent-provider", "no-such-model"),
+    ],
+)
 def test_unknown_or_local_costs_zero(provider, model):
     u = price_usage(provider, model, usage())
     assert COST_KEYS <= set(u) and all(u[k] == 0 for k in COST_KEYS)
@@ -80,6 +101,7 @@ def test_a_broken_price_table_is_logged_with_its_error(caplog):
     """A table that fails to load (here: genai-prices' own custom-snapshot seam holding garbage)
     prices at 0 and says why, instead of swallowing the error."""
     from genai_prices.data_snapshot import DataSnapshot, set_custom_snapshot
+
     caplog.set_level("WARNING", logger="lllm.pricing")
     set_custom_snapshot(DataSnapshot(providers=None, from_auto_update=False))  # type: ignore[arg-type]
     try:

@@ -1,4 +1,5 @@
 """§4.1 routing, endpoint/key resolution at call time, AutoInvoker dispatch and registrations."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -28,9 +29,23 @@ def test_openai_compatible_prefixes(provider):
     assert route(f"{provider}/some-model") == ("openai", provider, "some-model")
 
 
-@pytest.mark.parametrize("model", ["gpt-4o", "gpt-4.1-mini", "gpt-5", "o1", "o1-mini", "o3-mini", "o4-mini",
-                                   "chatgpt-4o-latest", "text-embedding-3-small", "ft:gpt-4o-mini:org::abc",
-                                   "davinci-002", "codex-mini-latest"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "gpt-4o",
+        "gpt-4.1-mini",
+        "gpt-5",
+        "o1",
+        "o1-mini",
+        "o3-mini",
+        "o4-mini",
+        "chatgpt-4o-latest",
+        "text-embedding-3-small",
+        "ft:gpt-4o-mini:org::abc",
+        "davinci-002",
+        "codex-mini-latest",
+    ],
+)
 def test_bare_openai_names(model):
     assert route(model) == ("openai", "openai", model)
 
@@ -43,8 +58,9 @@ def test_anthropic_test_and_nested_names():
     assert route("groq/meta-llama/llama-4-scout") == ("openai", "groq", "meta-llama/llama-4-scout")
 
 
-@pytest.mark.parametrize("model", ["gemini/gemini-2.5-flash", "bedrock/anthropic.claude-v2", "llama3",
-                                   "meta-llama/Llama-3-8b"])
+@pytest.mark.parametrize(
+    "model", ["gemini/gemini-2.5-flash", "bedrock/anthropic.claude-v2", "llama3", "meta-llama/Llama-3-8b"]
+)
 def test_unknown_provider_without_litellm_is_a_config_error(model, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "litellm" else real(n, *a))
@@ -79,16 +95,20 @@ def test_forced_openai_target_strips_known_prefixes_only():
 # endpoints and keys
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("provider, env_key, url", [
-    ("openai", "OPENAI_API_KEY", "https://api.openai.com/v1/chat/completions"),
-    ("groq", "GROQ_API_KEY", "https://api.groq.com/openai/v1/chat/completions"),
-    ("mistral", "MISTRAL_API_KEY", "https://api.mistral.ai/v1/chat/completions"),
-    ("openrouter", "OPENROUTER_API_KEY", "https://openrouter.ai/api/v1/chat/completions"),
-    ("deepseek", "DEEPSEEK_API_KEY", "https://api.deepseek.com/v1/chat/completions"),
-    ("xai", "XAI_API_KEY", "https://api.x.ai/v1/chat/completions"),
-    ("together_ai", "TOGETHERAI_API_KEY", "https://api.together.xyz/v1/chat/completions"),
-    ("fireworks_ai", "FIREWORKS_AI_API_KEY", "https://api.fireworks.ai/inference/v1/chat/completions"),
-])
+
+@pytest.mark.parametrize(
+    "provider, env_key, url",
+    [
+        ("openai", "OPENAI_API_KEY", "https://api.openai.com/v1/chat/completions"),
+        ("groq", "GROQ_API_KEY", "https://api.groq.com/openai/v1/chat/completions"),
+        ("mistral", "MISTRAL_API_KEY", "https://api.mistral.ai/v1/chat/completions"),
+        ("openrouter", "OPENROUTER_API_KEY", "https://openrouter.ai/api/v1/chat/completions"),
+        ("deepseek", "DEEPSEEK_API_KEY", "https://api.deepseek.com/v1/chat/completions"),
+        ("xai", "XAI_API_KEY", "https://api.x.ai/v1/chat/completions"),
+        ("together_ai", "TOGETHERAI_API_KEY", "https://api.together.xyz/v1/chat/completions"),
+        ("fireworks_ai", "FIREWORKS_AI_API_KEY", "https://api.fireworks.ai/inference/v1/chat/completions"),
+    ],
+)
 def test_key_from_env_at_call_time(provider, env_key, url, monkeypatch):
     with pytest.raises(ProviderError) as ei:
         resolve_endpoint(provider, "m")
@@ -111,13 +131,16 @@ def test_openai_custom_base_from_env_needs_no_key(monkeypatch):
     assert ep.url == "http://127.0.0.1:8080/v1/chat/completions" and "Authorization" not in ep.headers
 
 
-@pytest.mark.parametrize("provider, env, url", [
-    ("ollama", None, "http://localhost:11434/v1/chat/completions"),
-    ("ollama_chat", ("OLLAMA_API_BASE", "http://10.0.0.2:11434"), "http://10.0.0.2:11434/v1/chat/completions"),
-    ("hosted_vllm", ("HOSTED_VLLM_API_BASE", "http://gpu:8000/v1"), "http://gpu:8000/v1/chat/completions"),
-    ("vllm", None, "http://localhost:8000/v1/chat/completions"),
-    ("lm_studio", ("LM_STUDIO_API_BASE", "http://127.0.0.1:1234"), "http://127.0.0.1:1234/v1/chat/completions"),
-])
+@pytest.mark.parametrize(
+    "provider, env, url",
+    [
+        ("ollama", None, "http://localhost:11434/v1/chat/completions"),
+        ("ollama_chat", ("OLLAMA_API_BASE", "http://10.0.0.2:11434"), "http://10.0.0.2:11434/v1/chat/completions"),
+        ("hosted_vllm", ("HOSTED_VLLM_API_BASE", "http://gpu:8000/v1"), "http://gpu:8000/v1/chat/completions"),
+        ("vllm", None, "http://localhost:8000/v1/chat/completions"),
+        ("lm_studio", ("LM_STUDIO_API_BASE", "http://127.0.0.1:1234"), "http://127.0.0.1:1234/v1/chat/completions"),
+    ],
+)
 def test_local_servers(provider, env, url, monkeypatch):
     if env:
         monkeypatch.setenv(*env)
@@ -134,8 +157,9 @@ def test_azure_deployment_url_and_api_key_header(monkeypatch):
     monkeypatch.setenv("AZURE_API_KEY", "az-key")
     monkeypatch.setenv("AZURE_API_VERSION", "2025-01-01-preview")
     ep = resolve_endpoint("azure", "my-gpt4o")
-    assert ep.url == ("https://res.openai.azure.com/openai/deployments/my-gpt4o/chat/completions"
-                      "?api-version=2025-01-01-preview")
+    assert ep.url == (
+        "https://res.openai.azure.com/openai/deployments/my-gpt4o/chat/completions?api-version=2025-01-01-preview"
+    )
     assert ep.headers["api-key"] == "az-key" and "Authorization" not in ep.headers
 
 
@@ -155,6 +179,7 @@ def test_missing_key_raised_at_call_time_by_the_invoker():
 # ---------------------------------------------------------------------------------------------
 # AutoInvoker and the registry
 # ---------------------------------------------------------------------------------------------
+
 
 def test_builtin_registrations():
     assert {"auto", "openai", "anthropic", "litellm", "test"} <= set(registered_invokers())
@@ -178,8 +203,19 @@ class Recorder(BaseInvoker):
         super().__init__(config)
         self.calls = []
 
-    def call(self, dialog, model, model_args=None, parser_args=None, responder="assistant", metadata=None,
-             api_type=None, stream_handler=None, *, functions=None):
+    def call(
+        self,
+        dialog,
+        model,
+        model_args=None,
+        parser_args=None,
+        responder="assistant",
+        metadata=None,
+        api_type=None,
+        stream_handler=None,
+        *,
+        functions=None,
+    ):
         self.calls.append((model, model_args))
         return InvokeResult()
 
@@ -192,6 +228,7 @@ class Recorder(BaseInvoker):
 
 def test_auto_dispatches_per_model_to_cached_invokers(monkeypatch):
     from lllm.invokers import base
+
     monkeypatch.setitem(base._BUILDERS, "openai", lambda cfg: Recorder(cfg))
     monkeypatch.setitem(base._BUILDERS, "anthropic", lambda cfg: Recorder(cfg))
     auto = AutoInvoker({"k": 1})
@@ -210,6 +247,7 @@ def test_auto_dispatches_per_model_to_cached_invokers(monkeypatch):
 
 async def test_auto_acall_dispatches(monkeypatch):
     from lllm.invokers import base
+
     monkeypatch.setitem(base._BUILDERS, "openai", lambda cfg: Recorder(cfg))
     auto = AutoInvoker()
     await auto.acall(Dialog(), "o3-mini", {"x": 1})
@@ -224,7 +262,9 @@ def test_auto_context_window_unknown_model_is_none(monkeypatch):
 
 
 def test_imports_stay_lazy():
-    code = ("import sys, lllm.invokers, lllm.invokers.openai, lllm.invokers.router; "
-            "print('aiohttp' in sys.modules, 'genai_prices' in sys.modules)")
+    code = (
+        "import sys, lllm.invokers, lllm.invokers.openai, lllm.invokers.router; "
+        "print('aiohttp' in sys.modules, 'genai_prices' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]

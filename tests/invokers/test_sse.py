@@ -1,4 +1,5 @@
 """The incremental SSE decoder and ``aiter_sse`` (stream end, cut streams, invalid data)."""
+
 from __future__ import annotations
 
 import json
@@ -14,21 +15,36 @@ def feed_all(raw: bytes, step: int):
     dec = SSEDecoder()
     out = []
     for i in range(0, len(raw), step):
-        out += dec.feed(raw[i:i + step])
+        out += dec.feed(raw[i : i + step])
     out += dec.flush()
     return out, dec
 
 
 async def chunks(raw: bytes, step: int = 7):
     for i in range(0, len(raw), step):
-        yield raw[i:i + step]
+        yield raw[i : i + step]
 
 
 @pytest.mark.parametrize("step", [1, 2, 3, 7, 64, 10_000])
 @pytest.mark.parametrize("nl", [b"\n", b"\r\n", b"\r"])
 def test_decoder_any_split_and_line_ending(step, nl):
-    raw = nl.join([b"event: a", b'data: {"x": 1}', b"", b": ping", b"", b"data: line1", b"data:line2",
-                   b"id: 7", b"retry: 10", b"", b"data: [DONE]", b"", b""])
+    raw = nl.join(
+        [
+            b"event: a",
+            b'data: {"x": 1}',
+            b"",
+            b": ping",
+            b"",
+            b"data: line1",
+            b"data:line2",
+            b"id: 7",
+            b"retry: 10",
+            b"",
+            b"data: [DONE]",
+            b"",
+            b"",
+        ]
+    )
     events, dec = feed_all(raw, step)
     assert events == [("a", b'{"x": 1}'), ("message", b"line1\nline2"), ("message", b"[DONE]")]
     assert not dec.pending
@@ -58,9 +74,11 @@ async def test_aiter_stops_at_done_and_parses_json():
 
 
 async def test_aiter_terminal_event_is_yielded_then_stops():
-    raw = (b'event: message_start\ndata: {"type":"message_start"}\n\n'
-           b'event: ping\ndata: {"type": "ping"}\n\n'
-           b'event: message_stop\ndata: {"type":"message_stop"    }\n\n')
+    raw = (
+        b'event: message_start\ndata: {"type":"message_start"}\n\n'
+        b'event: ping\ndata: {"type": "ping"}\n\n'
+        b'event: message_stop\ndata: {"type":"message_stop"    }\n\n'
+    )
     got = [e async for e, _ in aiter_sse(chunks(raw, 5), terminal_events=("message_stop",))]
     assert got == ["message_start", "ping", "message_stop"]
 
@@ -98,13 +116,16 @@ async def test_aiter_read_error_becomes_transient():
     assert ei.value.kind == "transient" and "ConnectionResetError" in str(ei.value)
 
 
-@pytest.mark.parametrize("name, terminal, require_end", [
-    ("openai/test_run_stream_sync_streams_real_model.yaml", (), True),
-    ("openai/test_temporal_agent_run_stream.yaml", (), True),
-    ("anthropic/test_anthropic_model_thinking_part_stream.yaml", ("message_stop",), True),
-    ("openai-responses/test_openai_responses_stream.yaml", ("response.completed",), True),
-    ("google/test_google_model_stream.yaml", (), False),
-])
+@pytest.mark.parametrize(
+    "name, terminal, require_end",
+    [
+        ("openai/test_run_stream_sync_streams_real_model.yaml", (), True),
+        ("openai/test_temporal_agent_run_stream.yaml", (), True),
+        ("anthropic/test_anthropic_model_thinking_part_stream.yaml", ("message_stop",), True),
+        ("openai-responses/test_openai_responses_stream.yaml", ("response.completed",), True),
+        ("google/test_google_model_stream.yaml", (), False),
+    ],
+)
 async def test_recorded_streams_decode_completely(name, terminal, require_end):
     """Every recorded SSE body decodes into JSON events, split at any byte, with the right terminator."""
     for it in load_cassette(name):
@@ -114,4 +135,4 @@ async def test_recorded_streams_decode_completely(name, terminal, require_end):
         # byte-by-byte decoding gives the same events
         dec_events, _ = feed_all(raw, 1)
         parsed = [(e, json.loads(d)) for e, d in dec_events if d != b"[DONE]"]
-        assert parsed[:len(events)] == events
+        assert parsed[: len(events)] == events

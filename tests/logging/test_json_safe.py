@@ -1,4 +1,5 @@
 """One JSON-safe converter (pydantic's ``to_jsonable_python``) behind the log store, dialogs and the CLI."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,10 +35,22 @@ class Opaque:
         return "opaque!"
 
 
-VALUE = {"point": Point(1, 2), "box": Box(label="b", at=dt.date(2026, 1, 2)), "when": dt.datetime(2026, 1, 2, 3, 4),
-         "pair": (1, 2), "raw": b"ab", "other": Opaque()}
-EXPECTED = {"point": {"x": 1, "y": 2}, "box": {"label": "b", "at": "2026-01-02"}, "when": "2026-01-02T03:04:00",
-            "pair": [1, 2], "raw": "ab", "other": "opaque!"}
+VALUE = {
+    "point": Point(1, 2),
+    "box": Box(label="b", at=dt.date(2026, 1, 2)),
+    "when": dt.datetime(2026, 1, 2, 3, 4),
+    "pair": (1, 2),
+    "raw": b"ab",
+    "other": Opaque(),
+}
+EXPECTED = {
+    "point": {"x": 1, "y": 2},
+    "box": {"label": "b", "at": "2026-01-02"},
+    "when": "2026-01-02T03:04:00",
+    "pair": [1, 2],
+    "raw": "ab",
+    "other": "opaque!",
+}
 
 
 def test_every_path_converts_the_same_way(tmp_path):

@@ -1,4 +1,5 @@
 """Saving a long session converts each distinct traced message once, not once per trace that sent it."""
+
 from __future__ import annotations
 
 import json
@@ -52,7 +53,9 @@ def test_the_compact_form_round_trips_and_equal_messages_share_a_row():
     assert last.messages[-1].content == f"turn {TURNS - 1}" and len(last.messages) == 2 * TURNS
     # two distinct but equal message objects still share one row
     twin = back.model_copy(deep=True)
-    merged = TacticCallSession(tactic_name="chat", agent_sessions={"talker": back.agent_sessions["talker"] + twin.agent_sessions["talker"]})
+    merged = TacticCallSession(
+        tactic_name="chat", agent_sessions={"talker": back.agent_sessions["talker"] + twin.agent_sessions["talker"]}
+    )
     assert len(merged.model_dump(mode="json")["message_table"]) == len(data["message_table"])
 
 

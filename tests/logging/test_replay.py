@@ -1,4 +1,5 @@
 """Exact offline replay and fork-and-rerun of a recorded multi-agent session (§9.3)."""
+
 from __future__ import annotations
 
 import json
@@ -21,12 +22,20 @@ def lookup(topic: str) -> str:
     return f"facts about {topic}"
 
 
-ASK = Prompt(path="replay/ask", prompt="Research {topic}", function_list=[lookup],
-             parser=DefaultTagParser(required_xml_tags=["notes"]))
+ASK = Prompt(
+    path="replay/ask",
+    prompt="Research {topic}",
+    function_list=[lookup],
+    parser=DefaultTagParser(required_xml_tags=["notes"]),
+)
 
-CONFIG = {"global": {"model_name": "mock-model", "rate_limit_retries": 2},
-          "agent_configs": [{"name": "researcher", "system_prompt": "You research."},
-                            {"name": "writer", "system_prompt": "You write."}]}
+CONFIG = {
+    "global": {"model_name": "mock-model", "rate_limit_retries": 2},
+    "agent_configs": [
+        {"name": "researcher", "system_prompt": "You research."},
+        {"name": "writer", "system_prompt": "You write."},
+    ],
+}
 
 
 class Brief(Tactic, register=False):
@@ -44,11 +53,13 @@ class Brief(Tactic, register=False):
 
 
 def script():
-    return [tool_calls(("lookup", {"topic": "tides"}, "t1")),   # researcher: a tool call
-            "no tags",                                            # researcher: invalid output → recovery
-            "<notes>tides are tidal</notes>",                     # researcher: valid
-            ProviderError("429", status=429, kind="rate_limit"),  # writer: rate-limited once
-            "Tides rise and fall."]                               # writer: answer
+    return [
+        tool_calls(("lookup", {"topic": "tides"}, "t1")),  # researcher: a tool call
+        "no tags",  # researcher: invalid output → recovery
+        "<notes>tides are tidal</notes>",  # researcher: valid
+        ProviderError("429", status=429, kind="rate_limit"),  # writer: rate-limited once
+        "Tides rise and fall.",
+    ]  # writer: answer
 
 
 def record() -> TacticCallSession:
@@ -59,8 +70,10 @@ def record() -> TacticCallSession:
 
 
 def dialogs_of(session: TacticCallSession):
-    return {a: [[canonical_message(__import__("lllm").Message.model_validate(m)) for m in d["messages"]]
-                for d in ds] for a, ds in session.dialogs.items()}
+    return {
+        a: [[canonical_message(__import__("lllm").Message.model_validate(m)) for m in d["messages"]] for d in ds]
+        for a, ds in session.dialogs.items()
+    }
 
 
 def test_exact_replay_reproduces_delivery_and_dialogs_offline_without_side_effects():
@@ -92,8 +105,12 @@ def test_replay_invoker_raises_with_a_diff_when_the_code_changed():
 
 def test_fork_and_rerun_answers_identical_requests_from_the_recording_then_goes_live():
     recorded = record()
-    overrides = {"agent_configs": [{"name": "researcher", "system_prompt": "You research."},
-                                   {"name": "writer", "system_prompt": "You write tersely."}]}
+    overrides = {
+        "agent_configs": [
+            {"name": "researcher", "system_prompt": "You research."},
+            {"name": "writer", "system_prompt": "You write tersely."},
+        ]
+    }
     forked = rerun(recorded, tactic=Brief, overrides=overrides, invoker=TestInvoker())
     at = forked.metadata["diverged_at"]
     assert at["agent"] == "writer" and at["call_index"] == 0 and forked.metadata["replayed_calls"] == 3
@@ -149,8 +166,9 @@ def test_redacted_secrets_in_a_stored_session_still_replay(tmp_path, monkeypatch
     store = sqlite_store(tmp_path / "s.db")
     config = {"global": {"model_name": "m"}, "agent_configs": [{"name": "user", "system_prompt": "u"}]}
     CALLS["n"] = 0
-    Login(config, log_store=store, invoker=MockInvoker([tool_calls(("login", {"token": "tok-123456789"}, "l1")),
-                                                        "in"]))("sign in")
+    Login(
+        config, log_store=store, invoker=MockInvoker([tool_calls(("login", {"token": "tok-123456789"}, "l1")), "in"])
+    )("sign in")
     recorded = store.load_session(store.list_sessions()[0].session_id)
     call = recorded.agent_sessions["user"][0].interrupts[0][0]
     assert call.arguments == {"token": "[REDACTED]"}

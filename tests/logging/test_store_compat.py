@@ -1,4 +1,5 @@
 """Compatibility: sessions written by store schema version 1 (checked-in fixtures) still load."""
+
 from __future__ import annotations
 
 import json
@@ -69,6 +70,7 @@ def test_a_version_1_sqlite_database_opens_lists_and_gains_leases(tmp_path):
 
     from lllm.logging import sqlite_store
     from lllm.logging.backends import SQL_SCHEMA_VERSION
+
     db = tmp_path / "old.db"
     shutil.copy(SQLITE_V1, db)  # never write into the fixture
     with sqlite3.connect(db) as conn:
@@ -88,6 +90,7 @@ def test_a_newer_sqlite_table_schema_is_refused_clearly(tmp_path):
     import sqlite3
 
     from lllm.logging import LogStoreError, sqlite_store
+
     db = tmp_path / "new.db"
     sqlite_store(db).close()
     with sqlite3.connect(db) as conn:
@@ -100,7 +103,7 @@ V1_POSTGRES_SCHEMA = [  # the tables as lllm wrote them before leases (no lllm_m
     'CREATE TABLE lllm_kv (key TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL)',
     'CREATE TABLE lllm_session_index (key TEXT COLLATE "C" PRIMARY KEY, partition TEXT COLLATE "C" NOT NULL,'
     ' session_id TEXT COLLATE "C" NOT NULL, tactic_path TEXT COLLATE "C", state TEXT COLLATE "C",'
-    ' ts TEXT COLLATE "C" NOT NULL, tags JSONB NOT NULL DEFAULT \'{}\'::jsonb)',
+    " ts TEXT COLLATE \"C\" NOT NULL, tags JSONB NOT NULL DEFAULT '{}'::jsonb)",
 ]
 
 
@@ -108,11 +111,13 @@ def test_a_version_1_postgres_database_opens_and_gains_leases():
     import os
     import uuid
     from urllib.parse import quote
+
     dsn = os.environ.get("LLLM_TEST_POSTGRES_DSN")
     if not dsn:
         pytest.skip("LLLM_TEST_POSTGRES_DSN is not set (bash .ci/start-postgres.sh prints one)")
     psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'lllm[postgres]')")
     from lllm.logging import LogStoreError, postgres_store
+
     schema = f"lllm_v1_{uuid.uuid4().hex[:10]}"
     scoped = dsn + ("&" if "?" in dsn else "?") + "options=" + quote(f"-csearch_path={schema}")
     with psycopg.connect(dsn, autocommit=True) as admin:
@@ -125,10 +130,18 @@ def test_a_version_1_postgres_database_opens_and_gains_leases():
                     data = (FIXTURE / "default" / kind / SUCCESS).read_bytes()
                     old.execute("INSERT INTO lllm_kv (key, value) VALUES (%s, %s)", (f"default/{kind}/{SUCCESS}", data))
                 entry = json.loads((FIXTURE / "default" / "index" / SUCCESS).read_bytes())
-                old.execute("INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts, tags) "
-                            "VALUES (%s, 'default', %s, %s, %s, %s, %s::jsonb)",
-                            (f"default/index/{SUCCESS}", SUCCESS, entry["tactic_path"], entry["state"],
-                             entry["timestamp"], json.dumps(entry["tags"])))
+                old.execute(
+                    "INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts, tags) "
+                    "VALUES (%s, 'default', %s, %s, %s, %s, %s::jsonb)",
+                    (
+                        f"default/index/{SUCCESS}",
+                        SUCCESS,
+                        entry["tactic_path"],
+                        entry["state"],
+                        entry["timestamp"],
+                        json.dumps(entry["tags"]),
+                    ),
+                )
             store = postgres_store(scoped)
             assert [s.session_id for s in store.list_sessions(tags={"run": "fixture"})] == [SUCCESS]
             assert store.load_session(SUCCESS).tactic_name == "pipeline"

@@ -1,6 +1,7 @@
 """The log-backend conformance suite (lllm.logging.conformance) run on every backend we ship.
 
 PostgreSQL runs when ``LLLM_TEST_POSTGRES_DSN`` names a server (``.ci/start-postgres.sh`` starts one)."""
+
 from __future__ import annotations
 
 import os
@@ -19,6 +20,7 @@ def postgres_backend():
         pytest.skip("LLLM_TEST_POSTGRES_DSN is not set (bash .ci/start-postgres.sh prints one)")
     psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'lllm[postgres]')")
     from lllm.logging import PostgresBackend
+
     backend = PostgresBackend(POSTGRES_DSN)
     with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
         conn.execute("TRUNCATE lllm_kv, lllm_session_index, lllm_leases")

@@ -1,5 +1,6 @@
 """End to end: a real two-agent tactic with a tool, on the offline "test" model, saved by a Tactic
 (``ckpt_dir=`` and an SQLite store), then listed, loaded back and compared with the live session."""
+
 from __future__ import annotations
 
 from typing import List
@@ -26,8 +27,9 @@ class Report(BaseModel):
     points: List[str]
 
 
-research = Prompt(path="e2e/research", prompt="Research {topic} with the tools, then write notes.",
-                  function_list=[lookup_fact])
+research = Prompt(
+    path="e2e/research", prompt="Research {topic} with the tools, then write notes.", function_list=[lookup_fact]
+)
 write = Prompt(path="e2e/write", prompt="Write a report on {topic} from these notes:\n{notes}", format=Report)
 
 
@@ -46,9 +48,13 @@ class Pipeline(Tactic, register=False):
         return writer.respond().parsed_as(Report)
 
 
-CONFIG = {"global": {"model_name": "test", "model_args": {"max_tokens": 300}},
-          "agent_configs": [{"name": "researcher", "system_prompt": "You research."},
-                            {"name": "writer", "system_prompt": "You write reports."}]}
+CONFIG = {
+    "global": {"model_name": "test", "model_args": {"max_tokens": 300}},
+    "agent_configs": [
+        {"name": "researcher", "system_prompt": "You research."},
+        {"name": "writer", "system_prompt": "You write reports."},
+    ],
+}
 
 
 def _assert_round_trip(store, live):

@@ -1,5 +1,6 @@
 """LogStore behaviour beyond the backend contract: write order, ids, native vs generic queries,
 runtime-aware tactic_path filters (§9.2), factories, and SQLite query plans that never scan."""
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,19 @@ def test_index_entries_hold_the_specified_fields(tmp_path):
     store = local_store(tmp_path)
     sid = store.save_session(make_session(state="failure"), tags={"a": "b"}, metadata={"m": 1})
     entry = json.loads((tmp_path / "default" / "index" / sid).read_bytes())
-    assert set(entry) == {"schema_version", "session_id", "tactic_name", "tactic_path", "state", "total_cost",
-                          "agent_call_count", "timestamp", "tags", "metadata", "traceback"}
+    assert set(entry) == {
+        "schema_version",
+        "session_id",
+        "tactic_name",
+        "tactic_path",
+        "state",
+        "total_cost",
+        "agent_call_count",
+        "timestamp",
+        "tags",
+        "metadata",
+        "traceback",
+    }
     assert entry["timestamp"] == "2024-05-01T12:00:00.000000+00:00" and entry["traceback"].startswith("Traceback")
     assert (tmp_path / "default" / "sessions" / sid).is_file()
 
@@ -100,8 +112,9 @@ def test_native_queries_agree_with_the_reference_semantics(tmp_path, backend_kin
     for _ in range(150):
         when = BASE_TIME + timedelta(seconds=rng.randrange(0, 3600))
         tags = {k: rng.choice("xyz") for k in rng.sample(["team", "run", "env"], rng.randrange(0, 4))}
-        store.save_session(make_session(tactic_path=rng.choice(paths), state=rng.choice(states), started_at=when),
-                           tags=tags)
+        store.save_session(
+            make_session(tactic_path=rng.choice(paths), state=rng.choice(states), started_at=when), tags=tags
+        )
     entries = store._read_index()
     assert len(entries) == 150
     for _ in range(200):
@@ -111,8 +124,12 @@ def test_native_queries_agree_with_the_reference_semantics(tmp_path, backend_kin
         path = rng.choice([None, None, "p::a", "q::c", "nope"])
         state = rng.choice([None, None, "success", "failure"])
         limit = rng.choice([None, 1, 5, 100])
-        got = [s.session_id for s in store.list_sessions(tags=tags, after=after, before=before, tactic_path=path,
-                                                         state=state, limit=limit)]
+        got = [
+            s.session_id
+            for s in store.list_sessions(
+                tags=tags, after=after, before=before, tactic_path=path, state=state, limit=limit
+            )
+        ]
         query = store._query(tags, after, before, path, state, limit)
         assert got == [e["session_id"] for e in query_entries(entries, query)]
 
@@ -121,8 +138,14 @@ def test_time_bounds_accept_datetimes_iso_strings_and_epoch_seconds():
     store = sqlite_store()
     ids = [store.save_session(make_session(started_at=BASE_TIME + timedelta(minutes=i))) for i in range(3)]
     middle = BASE_TIME + timedelta(minutes=1)
-    for bound in (middle, middle.replace(tzinfo=None), "2024-05-01T12:01:00Z", "2024-05-01T12:01:00",
-                  "2024-05-01T14:01:00+02:00", middle.timestamp()):
+    for bound in (
+        middle,
+        middle.replace(tzinfo=None),
+        "2024-05-01T12:01:00Z",
+        "2024-05-01T12:01:00",
+        "2024-05-01T14:01:00+02:00",
+        middle.timestamp(),
+    ):
         assert [s.session_id for s in store.list_sessions(after=bound, before=bound)] == [ids[1]], bound
     with pytest.raises(TypeError, match="Invalid time"):
         store.list_sessions(after=[2024])
@@ -207,15 +230,19 @@ def test_sqlite_uses_wal_and_reopens_with_its_data(tmp_path):
     assert [s.session_id for s in again.list_sessions(tags={"a": "b"})] == [sid]
 
 
-@pytest.mark.parametrize("query", [
-    SessionQuery("default"),
-    SessionQuery("default", tags={"team": "a"}),
-    SessionQuery("default", tags={"team": "a", "run": "1"}, tactic_paths=("p::a",)),
-    SessionQuery("default", tactic_paths=("p::a", "p::b"), state="success"),
-    SessionQuery("default", state="failure", after="2024-01-01T00:00:00.000000+00:00"),
-    SessionQuery("default", after="2024-01-01T00:00:00.000000+00:00", before="2024-02-01T00:00:00.000000+00:00",
-                 limit=10),
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        SessionQuery("default"),
+        SessionQuery("default", tags={"team": "a"}),
+        SessionQuery("default", tags={"team": "a", "run": "1"}, tactic_paths=("p::a",)),
+        SessionQuery("default", tactic_paths=("p::a", "p::b"), state="success"),
+        SessionQuery("default", state="failure", after="2024-01-01T00:00:00.000000+00:00"),
+        SessionQuery(
+            "default", after="2024-01-01T00:00:00.000000+00:00", before="2024-02-01T00:00:00.000000+00:00", limit=10
+        ),
+    ],
+)
 def test_sqlite_list_queries_use_indexes_and_never_scan_the_sessions(query):
     backend = SQLiteBackend(":memory:")
     captured = []

@@ -1,5 +1,6 @@
 """A store path that is the wrong kind of thing (a text file, a folder, an SQLite file given as a JSON
 store) is refused with a ``LogStoreError`` naming it, through the API and the CLI, and left untouched."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,11 @@ def test_sqlite_refuses_a_file_that_is_not_a_database(tmp_path, name):
     path = tmp_path / name
     path.write_bytes(NOTES)
     before = _snapshot(tmp_path)
-    with pytest.raises(LogStoreError, match=rf"SQLite store path '.*{name}' is not an SQLite database.*untouched"
-                                            r".*new file.*folder for a JSON store"):
+    with pytest.raises(
+        LogStoreError,
+        match=rf"SQLite store path '.*{name}' is not an SQLite database.*untouched"
+        r".*new file.*folder for a JSON store",
+    ):
         sqlite_store(path)
     assert _snapshot(tmp_path) == before  # same bytes, and no -wal/-shm files beside it
 

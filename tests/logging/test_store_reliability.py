@@ -1,5 +1,6 @@
 """Reliability of the session stores: kill -9 mid-save, concurrent writers (threads and processes),
 and saving that never masks a tactic's own outcome."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,12 @@ def _open(kind, path):
 
 
 def _spawn(kind, path, start, count):
-    return subprocess.Popen([sys.executable, "-c", WRITER, kind, str(path), str(start), str(count)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, kind, str(path), str(start), str(count)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _assert_intact(kind, path, reported):
@@ -109,8 +114,14 @@ def test_several_processes_writing_one_store_lose_nothing(tmp_path, kind):
 @pytest.mark.parametrize("kind", ["sqlite-file", "sqlite-memory", "local"])
 def test_threads_sharing_one_store_lose_nothing(tmp_path, kind):
     from lllm.logging.conformance import make_session
-    store = (sqlite_store(tmp_path / "s.db") if kind == "sqlite-file" else sqlite_store(":memory:")
-             if kind == "sqlite-memory" else local_store(tmp_path / "store"))
+
+    store = (
+        sqlite_store(tmp_path / "s.db")
+        if kind == "sqlite-file"
+        else sqlite_store(":memory:")
+        if kind == "sqlite-memory"
+        else local_store(tmp_path / "store")
+    )
     ids, errors = [], []
 
     def writer(t):

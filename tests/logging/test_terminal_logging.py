@@ -32,8 +32,17 @@ def _record(level=logging.INFO, msg="hello"):
 
 def test_library_adds_only_a_null_handler():
     import lllm.logging  # noqa: F401
-    assert LOGGER_NAMES == ("lllm", "lllm.tactic", "lllm.agent", "lllm.invoker", "lllm.config",
-                            "lllm.proxy", "lllm.sandbox", "lllm.cua")
+
+    assert LOGGER_NAMES == (
+        "lllm",
+        "lllm.tactic",
+        "lllm.agent",
+        "lllm.invoker",
+        "lllm.config",
+        "lllm.proxy",
+        "lllm.sandbox",
+        "lllm.cua",
+    )
     root = logging.getLogger("lllm")
     assert any(isinstance(h, logging.NullHandler) for h in root.handlers)
     assert not _ours(root)
@@ -76,8 +85,13 @@ def test_colors_per_level_on_a_tty(level):
 
 
 def test_color_codes_are_as_specified():
-    assert LEVEL_COLORS == {logging.DEBUG: "\x1b[90m", logging.INFO: "\x1b[32m", logging.WARNING: "\x1b[33m",
-                            logging.ERROR: "\x1b[31m", logging.CRITICAL: "\x1b[1;31m"}
+    assert LEVEL_COLORS == {
+        logging.DEBUG: "\x1b[90m",
+        logging.INFO: "\x1b[32m",
+        logging.WARNING: "\x1b[33m",
+        logging.ERROR: "\x1b[31m",
+        logging.CRITICAL: "\x1b[1;31m",
+    }
 
 
 def test_no_ansi_when_color_false():

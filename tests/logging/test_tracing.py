@@ -1,4 +1,5 @@
 """The opt-in OpenTelemetry exporter: GenAI-convention spans built from a finished session."""
+
 from __future__ import annotations
 
 import pytest

@@ -2,6 +2,7 @@
 once per tactic instance, one connection per call, closed when the call ends.
 
 These run once Tactic wires lllm.mcp in (the tactic integration); until then they skip."""
+
 from __future__ import annotations
 
 import sys
@@ -17,8 +18,10 @@ from lllm.packages.runtime import Runtime  # noqa: E402
 from lllm.testing import MockInvoker, tool_calls  # noqa: E402
 
 SERVER = str(Path(__file__).with_name("tiny_mcp_server.py"))
-CONFIG = {"mcp_servers": {"tiny": {"stdio": [sys.executable, SERVER], "timeout": 20}},
-          "agent_configs": [{"name": "bot", "model_name": "mock", "system_prompt": "Hi", "tools": ["mcp:tiny"]}]}
+CONFIG = {
+    "mcp_servers": {"tiny": {"stdio": [sys.executable, SERVER], "timeout": 20}},
+    "agent_configs": [{"name": "bot", "model_name": "mock", "system_prompt": "Hi", "tools": ["mcp:tiny"]}],
+}
 
 
 class Adder(Tactic, register=False):

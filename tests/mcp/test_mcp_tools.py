@@ -1,5 +1,6 @@
 """MCP client: tools of a real local MCP server (tests/mcp/tiny_mcp_server.py, FastMCP) over stdio and
 streamable HTTP become Functions that an Agent calls through the normal tool loop."""
+
 from __future__ import annotations
 
 import asyncio
@@ -66,9 +67,14 @@ def tool_results(agent):
     return [m.content for m in agent.current_dialog.messages if m.role == Roles.TOOL]
 
 
-SCRIPT = [tool_calls(("add", {"a": 2, "b": 40}, "c1"), ("fail", {"reason": "no"}, "c2"),
-                     ("echo", {"text": "hi", "times": None}, "c3")),
-          "done"]
+SCRIPT = [
+    tool_calls(
+        ("add", {"a": 2, "b": 40}, "c1"),
+        ("fail", {"reason": "no"}, "c2"),
+        ("echo", {"text": "hi", "times": None}, "c3"),
+    ),
+    "done",
+]
 
 
 def check_calls(agent, inv):
@@ -83,14 +89,19 @@ def test_stdio_tools_are_functions_an_agent_calls():
     with stdio_server().session() as tools:
         by_name = {f.name: f for f in tools}
         assert by_name["add"].to_tool()["function"]["parameters"]["properties"] == {
-            "a": {"type": "integer"}, "b": {"type": "integer"}}
+            "a": {"type": "integer"},
+            "b": {"type": "integer"},
+        }
         assert by_name["add"].description == "Add two integers."
         assert "(default: 1)" in by_name["echo"].properties["times"]["description"]
         agent, inv = agent_with(SCRIPT, tools)
         assert agent.respond().content == "done"
         check_calls(agent, inv)
         # a tool name providers reject ('env.value') is renamed, and calls go to the server's own name
-        assert by_name["env_value"](FunctionCall(id="x", name="env_value", arguments={"name": "PATH"})).error_message is None
+        assert (
+            by_name["env_value"](FunctionCall(id="x", name="env_value", arguments={"name": "PATH"})).error_message
+            is None
+        )
 
 
 async def test_streamable_http_tools_from_another_event_loop(http_url):
@@ -100,8 +111,12 @@ async def test_streamable_http_tools_from_another_event_loop(http_url):
         reply = await agent.arespond()  # on this test's loop; the session lives on LLLM's loop
         assert reply.content == "done"
         check_calls(agent, inv)
-        results = await asyncio.gather(*(t.acall(FunctionCall(id=str(i), name="add", arguments={"a": i, "b": i}))
-                                         for i, t in enumerate([tools[0]] * 5)))
+        results = await asyncio.gather(
+            *(
+                t.acall(FunctionCall(id=str(i), name="add", arguments={"a": i, "b": i}))
+                for i, t in enumerate([tools[0]] * 5)
+            )
+        )
         assert [r.result for r in results] == ["0", "2", "4", "6", "8"]
 
 
@@ -123,21 +138,26 @@ def test_the_connection_lasts_one_tactic_call():
                 return (await agent.arespond()).content
 
     inv = MockInvoker([tool_calls(("add", {"a": 1, "b": 2}, "t1")), "three"])
-    tactic = Researcher({"agent_configs": [{"name": "bot", "model_name": "mock", "system_prompt": "Hi"}]},
-                        invoker=inv, runtime=Runtime("mcp-tests"))
+    tactic = Researcher(
+        {"agent_configs": [{"name": "bot", "model_name": "mock", "system_prompt": "Hi"}]},
+        invoker=inv,
+        runtime=Runtime("mcp-tests"),
+    )
     assert tactic("add them") == "three"
     assert "---\n3\n---" in inv.requests[1].messages[-1].content
     add = opened[0][0]
     assert add(FunctionCall(id="late", name="add", arguments={"a": 1, "b": 1})).result_str.startswith(
-        "Error: MCP server 'tiny': the connection is closed")
+        "Error: MCP server 'tiny': the connection is closed"
+    )
 
 
 def test_config_servers_and_mcp_tool_entries():
     """What a tactic does for `mcp_servers` + `tools: ["mcp:<name>"]`: list once, connect per call."""
     config = {
-        "mcp_servers": {"tiny": {"stdio": [sys.executable, SERVER], "allowed_tools": ["add"], "prefix": "t_",
-                                 "timeout": 20},
-                        "unused": {"url": "http://127.0.0.1:9/mcp"}},
+        "mcp_servers": {
+            "tiny": {"stdio": [sys.executable, SERVER], "allowed_tools": ["add"], "prefix": "t_", "timeout": 20},
+            "unused": {"url": "http://127.0.0.1:9/mcp"},
+        },
         "agent_configs": [{"name": "bot", "model_name": "mock", "system_prompt": "Hi", "tools": ["mcp:tiny"]}],
     }
     specs = parse_agent_configs(config, ["bot"], "t")
@@ -168,8 +188,9 @@ def test_the_server_gets_no_provider_keys(monkeypatch):
 
 
 def test_unreachable_servers_fail_clearly():
-    crash = MCPServer("crash", stdio=[sys.executable, "-c", "import sys; sys.stderr.write('no config\\n'); sys.exit(2)"],
-                      timeout=10)
+    crash = MCPServer(
+        "crash", stdio=[sys.executable, "-c", "import sys; sys.stderr.write('no config\\n'); sys.exit(2)"], timeout=10
+    )
     with pytest.raises(MCPError, match=r"(?s)MCP server 'crash' .* could not be reached.*no config"):
         with crash.session():
             pass
@@ -198,8 +219,13 @@ def test_a_failed_connection_is_a_tool_error_not_a_crash():
 def test_allowed_tools_and_settings_are_validated():
     with pytest.raises(ConfigError, match=r"allowed_tools names unknown tools \['sub'\]; the server's tools are"):
         stdio_server(allowed_tools=["add", "sub"]).list_tools()
-    for kw in ({}, {"stdio": ["x"], "url": "http://a"}, {"stdio": "python server.py"}, {"url": "ftp://x"},
-               {"stdio": ["x"], "timeout": 0}):
+    for kw in (
+        {},
+        {"stdio": ["x"], "url": "http://a"},
+        {"stdio": "python server.py"},
+        {"url": "ftp://x"},
+        {"stdio": ["x"], "timeout": 0},
+    ):
         with pytest.raises(ConfigError):
             MCPServer("s", **kw)
     with pytest.raises(ConfigError, match="unknown keys"):
@@ -220,9 +246,15 @@ def test_prompts_can_list_mcp_tools():
 
 
 async def test_a_cancelled_caller_does_not_break_the_connection_for_the_others():
-    slow = MCPServer("slow", stdio=[sys.executable, "-c", f"import runpy, time; time.sleep(1); "
-                                                          f"runpy.run_path({SERVER!r}, run_name='__main__')"],
-                     timeout=20)
+    slow = MCPServer(
+        "slow",
+        stdio=[
+            sys.executable,
+            "-c",
+            f"import runpy, time; time.sleep(1); runpy.run_path({SERVER!r}, run_name='__main__')",
+        ],
+        timeout=20,
+    )
     conn = slow.session()
     try:
         impatient = asyncio.ensure_future(conn.aopen())

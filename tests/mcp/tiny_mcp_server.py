@@ -1,6 +1,7 @@
 """A tiny MCP server for the tests, written with the SDK's FastMCP: `add`, `echo`, `fail`, `env_value`.
 
 Run as a script it serves over stdio; tests serve it over streamable HTTP in-process (see `app()`)."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """Dependencies: depth-first loading, diamonds once, cycles stopped, `as` aliases sharing nodes,
 re-export through `under`, name clashes and strict mode."""
+
 from __future__ import annotations
 
 import logging
@@ -20,8 +21,10 @@ COUNTER = """
 
 def pkg(name, deps=(), extra=""):
     listed = ", ".join(f'"{d}"' for d in deps)
-    return {f"{name}/lllm.toml": f'[package]\nname = "{name}"\n[dependencies]\npackages = [{listed}]\n{extra}',
-            f"{name}/prompts/{name}_p.md": f"I am {name}"}
+    return {
+        f"{name}/lllm.toml": f'[package]\nname = "{name}"\n[dependencies]\npackages = [{listed}]\n{extra}',
+        f"{name}/prompts/{name}_p.md": f"I am {name}",
+    }
 
 
 def load(tmp_path, files, root="a", **kw):
@@ -40,8 +43,16 @@ def test_chain_loads_depth_first_and_the_root_is_the_default(tmp_path):
 
 
 def test_diamond_loads_the_shared_package_once(tmp_path):
-    rt = load(tmp_path, {**pkg("a", ["../b", "../c"]), **pkg("b", ["../d"]), **pkg("c", ["../d"]), **pkg("d"),
-                         "d/tools/count.py": COUNTER})
+    rt = load(
+        tmp_path,
+        {
+            **pkg("a", ["../b", "../c"]),
+            **pkg("b", ["../d"]),
+            **pkg("c", ["../d"]),
+            **pkg("d"),
+            "d/tools/count.py": COUNTER,
+        },
+    )
     assert list(rt.packages) == ["a", "b", "d", "c"]
     assert (tmp_path / "d/tools/imports.log").read_text() == "x"
     assert len(rt.loaded_package_paths) == 4
@@ -75,15 +86,18 @@ def test_diamond_with_two_aliases(tmp_path):
 def test_alias_clashing_with_another_package_is_an_error(tmp_path):
     with pytest.raises(PackageError) as e:
         load(tmp_path, {**pkg("a", ["../b", "../c as b"]), **pkg("b"), **pkg("c")})
-    assert str(e.value) == (f"Alias 'b' for package 'c' clashes with the package 'b' ({(tmp_path / 'b').resolve()}); "
-                            f"choose another alias.")
+    assert str(e.value) == (
+        f"Alias 'b' for package 'c' clashes with the package 'b' ({(tmp_path / 'b').resolve()}); choose another alias."
+    )
 
 
 def test_missing_dependency_warns_with_file_and_key_and_loading_continues(tmp_path):
     with pytest.warns(RuntimeWarning) as rec:
         rt = load(tmp_path, {**pkg("a", ["../nowhere", "../b"]), **pkg("b")})
-    assert str(rec[0].message) == (f"{tmp_path / 'a/lllm.toml'}: [dependencies].packages[0]: dependency "
-                                   f"{tmp_path / 'nowhere'} not found (no lllm.toml there); skipped")
+    assert str(rec[0].message) == (
+        f"{tmp_path / 'a/lllm.toml'}: [dependencies].packages[0]: dependency "
+        f"{tmp_path / 'nowhere'} not found (no lllm.toml there); skipped"
+    )
     assert sorted(rt.packages) == ["a", "b"]
 
 
@@ -97,21 +111,29 @@ def test_broken_dependency_manifest_warns_and_loading_continues(tmp_path):
 
 
 def test_same_name_from_two_directories_first_wins(tmp_path):
-    files = {**pkg("a", ["../one", "../two"]),
-             "one/lllm.toml": '[package]\nname = "shared"\n', "one/prompts/x.md": "one",
-             "two/lllm.toml": '[package]\nname = "shared"\n', "two/prompts/x.md": "two"}
+    files = {
+        **pkg("a", ["../one", "../two"]),
+        "one/lllm.toml": '[package]\nname = "shared"\n',
+        "one/prompts/x.md": "one",
+        "two/lllm.toml": '[package]\nname = "shared"\n',
+        "two/prompts/x.md": "two",
+    }
     with pytest.warns(RuntimeWarning) as rec:
         rt = load(tmp_path, files)
-    assert str(rec[0].message) == (f"{tmp_path / 'two/lllm.toml'}: package 'shared' is already loaded from "
-                                   f"{(tmp_path / 'one').resolve()}; the first one wins and this one is skipped")
+    assert str(rec[0].message) == (
+        f"{tmp_path / 'two/lllm.toml'}: package 'shared' is already loaded from "
+        f"{(tmp_path / 'one').resolve()}; the first one wins and this one is skipped"
+    )
     assert rt.get_prompt("shared:x").prompt == "one"
     with pytest.raises(PackageError, match="package 'shared' is already loaded"):
         load(tmp_path, files, strict=True)
 
 
 def test_reexport_with_under_affects_only_the_importer(tmp_path):
-    files = {**pkg("a", ["../b"], extra='[prompts]\npaths = ["prompts", "../b/prompts under vendored/b"]\n'),
-             **pkg("b")}
+    files = {
+        **pkg("a", ["../b"], extra='[prompts]\npaths = ["prompts", "../b/prompts under vendored/b"]\n'),
+        **pkg("b"),
+    }
     rt = load(tmp_path, files)
     assert rt.keys("prompt") == ["a.prompts:a_p", "a.prompts:vendored/b/b_p", "b.prompts:b_p"]
     assert rt.get_prompt("vendored/b/b_p").prompt == "I am b"

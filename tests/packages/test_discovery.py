@@ -1,5 +1,6 @@
 """Discovery: exact keys per section, `under` prefixes, prompt files, lazy configs and custom files,
 only-defined-objects registration, module names, and the warnings for broken files."""
+
 from __future__ import annotations
 
 import sys
@@ -117,13 +118,23 @@ def test_exact_keys_of_every_section(demo):
     rt, info, root = demo
     assert (info.name, info.version, info.base_dir) == ("demo", "0.3.0", str(root.resolve()))
     assert rt.keys() == [
-        "demo.assets:cfg.toml", "demo.assets:cfg.yaml", "demo.assets:data.json", "demo.assets:extra/card",
+        "demo.assets:cfg.toml",
+        "demo.assets:cfg.yaml",
+        "demo.assets:data.json",
+        "demo.assets:extra/card",
         "demo.assets:img/logo.bin",
-        "demo.configs:default", "demo.configs:sub/other",
-        "demo.prompts:agents/writer/deep/one", "demo.prompts:agents/writer/system", "demo.prompts:common/base",
-        "demo.prompts:greet", "demo.prompts:notes/plain",
+        "demo.configs:default",
+        "demo.configs:sub/other",
+        "demo.prompts:agents/writer/deep/one",
+        "demo.prompts:agents/writer/system",
+        "demo.prompts:common/base",
+        "demo.prompts:greet",
+        "demo.prompts:notes/plain",
         "demo.tactics:team/echo",
-        "demo.tools:net/ping", "demo.tools:search", "demo.tools:web/fetch", "demo.tools:web/head",
+        "demo.tools:net/ping",
+        "demo.tools:search",
+        "demo.tools:web/fetch",
+        "demo.tools:web/head",
     ]
     assert rt.default_namespace == "demo" and list(rt.packages) == ["demo"]
 
@@ -131,7 +142,11 @@ def test_exact_keys_of_every_section(demo):
 def test_prompt_files_and_python_prompts(demo):
     rt, _, root = demo
     greet = rt.get_prompt("greet")
-    assert (greet.path, greet.prompt, greet.metadata) == ("greet", "Hello {name}!\n", {"title": "Greeting", "tags": ["a", "b"]})
+    assert (greet.path, greet.prompt, greet.metadata) == (
+        "greet",
+        "Hello {name}!\n",
+        {"title": "Greeting", "tags": ["a", "b"]},
+    )
     assert greet.qualified_key == "demo.prompts:greet"
     assert rt.get_prompt("notes/plain")() == "Plain {braces} text\n"
     writer = rt.get_prompt("demo:agents/writer/system")
@@ -178,7 +193,9 @@ def test_configs_and_custom_files_are_lazy(demo):
     assert rt.get("demo.assets:img/logo.bin") == b"raw"
     assert rt.get("assets:img/logo.bin") == b"raw"  # section:key in the default package
     logo = rt.get_node("demo.assets:img/logo.bin")
-    assert logo.resource_type == "assets" and logo.metadata["file_path"] == str((root / "assets/img/logo.bin").resolve())
+    assert logo.resource_type == "assets" and logo.metadata["file_path"] == str(
+        (root / "assets/img/logo.bin").resolve()
+    )
     card = rt.get_node("demo.assets:extra/card")
     assert card.resource_type == "prompt" and isinstance(card.value, Prompt)
 
@@ -193,12 +210,15 @@ def test_bad_yaml_config_fails_when_used_naming_the_file(tmp_path):
 
 
 def test_import_errors_warn_naming_the_file_and_the_rest_loads(tmp_path):
-    root = write_tree(tmp_path / "p", {
-        "lllm.toml": "",
-        "tools/bad.py": "raise RuntimeError('boom')\n",
-        "tools/syntax.py": "def (:\n",
-        "tools/good.py": "from lllm import tool\n\n@tool\ndef good(x: int) -> int:\n    'Good.'\n    return x\n",
-    })
+    root = write_tree(
+        tmp_path / "p",
+        {
+            "lllm.toml": "",
+            "tools/bad.py": "raise RuntimeError('boom')\n",
+            "tools/syntax.py": "def (:\n",
+            "tools/good.py": "from lllm import tool\n\n@tool\ndef good(x: int) -> int:\n    'Good.'\n    return x\n",
+        },
+    )
     rt = Runtime("t")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -213,25 +233,35 @@ def test_import_errors_warn_naming_the_file_and_the_rest_loads(tmp_path):
 
 
 def test_key_collisions_warn_with_both_sources_and_the_later_wins(tmp_path):
-    root = write_tree(tmp_path / "p", {
-        "lllm.toml": '[prompts]\npaths = ["a", "b"]\n',
-        "a/x.md": "from a", "b/x.md": "from b",
-    })
+    root = write_tree(
+        tmp_path / "p",
+        {
+            "lllm.toml": '[prompts]\npaths = ["a", "b"]\n',
+            "a/x.md": "from a",
+            "b/x.md": "from b",
+        },
+    )
     rt = Runtime("t")
     with pytest.warns(RuntimeWarning) as rec:
         load_package(root, runtime=rt)
-    assert str(rec[0].message) == (f"Resource key 'p.prompts:x' is defined twice: in {root / 'a/x.md'} and in "
-                                   f"{root / 'b/x.md'}; the later one wins")
+    assert str(rec[0].message) == (
+        f"Resource key 'p.prompts:x' is defined twice: in {root / 'a/x.md'} and in "
+        f"{root / 'b/x.md'}; the later one wins"
+    )
     assert rt.get_prompt("x").prompt == "from b"
 
 
 def test_odd_file_names_and_invalid_prompt_files_are_skipped_with_a_warning(tmp_path):
-    root = write_tree(tmp_path / "p", {
-        "lllm.toml": "",
-        "prompts/my notes.md": "x", "prompts/ok.md": "fine",
-        "prompts/braces.md": "JSON like {\"a\": 1}",
-        "prompts/front.md": "---\n- a list\n---\nbody",
-    })
+    root = write_tree(
+        tmp_path / "p",
+        {
+            "lllm.toml": "",
+            "prompts/my notes.md": "x",
+            "prompts/ok.md": "fine",
+            "prompts/braces.md": 'JSON like {"a": 1}',
+            "prompts/front.md": "---\n- a list\n---\nbody",
+        },
+    )
     rt = Runtime("t")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -240,16 +270,21 @@ def test_odd_file_names_and_invalid_prompt_files_are_skipped_with_a_warning(tmp_
     assert messages[0].startswith(f"{root / 'prompts/braces.md'}: not a valid prompt: Prompt 'braces': ")
     assert "double literal braces" in messages[0]
     assert messages[1] == f"{root / 'prompts/front.md'}: front matter must be a mapping, got list; prompt skipped"
-    assert messages[2] == (f"{root / 'prompts/my notes.md'}: the name 'my notes.md' cannot be part of a resource key "
-                           f"(use letters, digits, '.', '_' and '-'); file skipped")
+    assert messages[2] == (
+        f"{root / 'prompts/my notes.md'}: the name 'my notes.md' cannot be part of a resource key "
+        f"(use letters, digits, '.', '_' and '-'); file skipped"
+    )
     assert rt.keys() == ["p.prompts:ok"]
 
 
 def test_reloading_a_package_into_another_runtime_gives_fresh_objects(tmp_path):
-    root = write_tree(tmp_path / "p", {
-        "lllm.toml": "",
-        "tactics/t.py": "from lllm import Tactic\n\nclass T(Tactic):\n    name = 't'\n    def call(self, task):\n        return task\n",
-    })
+    root = write_tree(
+        tmp_path / "p",
+        {
+            "lllm.toml": "",
+            "tactics/t.py": "from lllm import Tactic\n\nclass T(Tactic):\n    name = 't'\n    def call(self, task):\n        return task\n",
+        },
+    )
     a, b = Runtime("a"), Runtime("b")
     load_package(root, runtime=a)
     load_package(root, runtime=b)
@@ -258,14 +293,17 @@ def test_reloading_a_package_into_another_runtime_gives_fresh_objects(tmp_path):
 
 
 def test_tools_keys_follow_function_names(tmp_path):
-    root = write_tree(tmp_path / "p", {
-        "lllm.toml": '[tools]\npaths = ["tools under kit"]\n',
-        "tools/lookup.py": """
+    root = write_tree(
+        tmp_path / "p",
+        {
+            "lllm.toml": '[tools]\npaths = ["tools under kit"]\n',
+            "tools/lookup.py": """
             from lllm import Function
             header = Function(name="lookup", description="Look up.", properties={"q": {"type": "string"}})
             other = Function(name="other", description="Other.", properties={})
         """,
-    })
+        },
+    )
     rt = Runtime("t")
     load_package(root, runtime=rt)
     assert rt.keys() == ["p.tools:kit/lookup", "p.tools:kit/lookup/other"]
@@ -274,6 +312,11 @@ def test_tools_keys_follow_function_names(tmp_path):
 
 def test_imported_names_are_read_from_bytecode():
     from lllm.packages.discovery import imported_names
-    code = compile("import os\nimport os.path as osp\nfrom x import (a,\n b as c)\nfrom y import d\nd = d.extend()\n"
-                   "if True:\n    from z import e\nf = 1\n", "m.py", "exec")
+
+    code = compile(
+        "import os\nimport os.path as osp\nfrom x import (a,\n b as c)\nfrom y import d\nd = d.extend()\n"
+        "if True:\n    from z import e\nf = 1\n",
+        "m.py",
+        "exec",
+    )
     assert imported_names(code) == {"os", "osp", "a", "c", "e"}  # `d` is rebound here, so it is defined here

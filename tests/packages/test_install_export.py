@@ -1,5 +1,6 @@
 """Package management (§6.6): install (hostile archives refused before anything is written, atomic,
 alias renames only [package].name), export (sorted, filtered, bundled dependencies), list, remove."""
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,9 @@ def make_zip(path: Path, members: dict, symlinks: tuple = ()) -> Path:
 
 
 def demo_zip(tmp_path: Path, top: str = "demo/") -> Path:
-    return make_zip(tmp_path / "demo.zip", {f"{top}lllm.toml": MANIFEST, f"{top}prompts/hi.md": "Hi",
-                                            f"{top}tools/__init__.py": ""})
+    return make_zip(
+        tmp_path / "demo.zip", {f"{top}lllm.toml": MANIFEST, f"{top}prompts/hi.md": "Hi", f"{top}tools/__init__.py": ""}
+    )
 
 
 def user_packages() -> Path:
@@ -46,11 +48,18 @@ def test_install_into_user_scope_and_load(tmp_path):
     rt = Runtime("t")
     path = install_package(demo_zip(tmp_path), runtime=rt)
     assert path == user_packages() / "demo"
-    assert tree(user_packages()) == ["demo", "demo/lllm.toml", "demo/prompts", "demo/prompts/hi.md", "demo/tools",
-                                     "demo/tools/__init__.py"]
+    assert tree(user_packages()) == [
+        "demo",
+        "demo/lllm.toml",
+        "demo/prompts",
+        "demo/prompts/hi.md",
+        "demo/tools",
+        "demo/tools/__init__.py",
+    ]
     assert rt.get_prompt("demo:hi").prompt == "Hi"
-    assert list_packages() == [{"name": "demo", "version": "1.0.0", "description": "A demo", "scope": "user",
-                                "path": str(path)}]
+    assert list_packages() == [
+        {"name": "demo", "version": "1.0.0", "description": "A demo", "scope": "user", "path": str(path)}
+    ]
 
 
 def test_install_a_root_level_manifest_into_project_scope(tmp_path):
@@ -65,8 +74,9 @@ def test_alias_edits_only_the_package_name(tmp_path):
     rt = Runtime("t")
     path = install_package(demo_zip(tmp_path), alias="demo2", runtime=rt)
     assert path.name == "demo2"
-    assert (path / "lllm.toml").read_text() == (MANIFEST.replace('name = "demo"', 'name = "demo2"')
-                                                + 'original_name = "demo"\n')  # its own name keeps reaching it
+    assert (path / "lllm.toml").read_text() == (
+        MANIFEST.replace('name = "demo"', 'name = "demo2"') + 'original_name = "demo"\n'
+    )  # its own name keeps reaching it
     assert rt.get_prompt("demo2:hi").prompt == "Hi"
 
 
@@ -81,20 +91,25 @@ def test_install_errors(tmp_path):
     install_package(z, load=False)
     with pytest.raises(FileExistsError) as e:
         install_package(z, load=False)
-    assert str(e.value) == (f"Package 'demo' is already installed at {user_packages() / 'demo'}; remove it first "
-                            f"(lllm pkg remove demo) or install under another name with alias=...")
+    assert str(e.value) == (
+        f"Package 'demo' is already installed at {user_packages() / 'demo'}; remove it first "
+        f"(lllm pkg remove demo) or install under another name with alias=..."
+    )
     (tmp_path / "notzip.zip").write_text("hello")
     with pytest.raises(PackageError, match="not a readable zip archive"):
         install_package(tmp_path / "notzip.zip")
 
 
-@pytest.mark.parametrize("members, symlinks, error", [
-    ({"/abs/lllm.toml": MANIFEST}, (), "has an absolute or unsafe path"),
-    ({"demo/lllm.toml": MANIFEST, "demo/../../evil.py": "x"}, (), "contains '..'"),
-    ({"demo/lllm.toml": MANIFEST, "demo\\..\\evil.py": "x"}, (), "has an absolute or unsafe path"),
-    ({"demo/lllm.toml": MANIFEST}, ("demo/link",), "is a symbolic link"),
-    ({"C:/x/lllm.toml": MANIFEST}, (), "has an absolute or unsafe path"),
-])
+@pytest.mark.parametrize(
+    "members, symlinks, error",
+    [
+        ({"/abs/lllm.toml": MANIFEST}, (), "has an absolute or unsafe path"),
+        ({"demo/lllm.toml": MANIFEST, "demo/../../evil.py": "x"}, (), "contains '..'"),
+        ({"demo/lllm.toml": MANIFEST, "demo\\..\\evil.py": "x"}, (), "has an absolute or unsafe path"),
+        ({"demo/lllm.toml": MANIFEST}, ("demo/link",), "is a symbolic link"),
+        ({"C:/x/lllm.toml": MANIFEST}, (), "has an absolute or unsafe path"),
+    ],
+)
 def test_hostile_members_are_refused_before_anything_is_written(tmp_path, members, symlinks, error):
     z = make_zip(tmp_path / "evil.zip", members, symlinks)
     with pytest.raises(PackageError, match=error):
@@ -103,11 +118,14 @@ def test_hostile_members_are_refused_before_anything_is_written(tmp_path, member
     assert not (tmp_path / "evil.py").exists()
 
 
-@pytest.mark.parametrize("members, error", [
-    ({"a/lllm.toml": MANIFEST, "b/x.md": "x"}, r"top-level entries \['a', 'b'\]"),
-    ({"demo/sub/lllm.toml": MANIFEST}, "no lllm.toml at the archive root or in its top folder 'demo/'"),
-    ({"demo/x.md": "x"}, "no lllm.toml at the archive root"),
-])
+@pytest.mark.parametrize(
+    "members, error",
+    [
+        ({"a/lllm.toml": MANIFEST, "b/x.md": "x"}, r"top-level entries \['a', 'b'\]"),
+        ({"demo/sub/lllm.toml": MANIFEST}, "no lllm.toml at the archive root or in its top folder 'demo/'"),
+        ({"demo/x.md": "x"}, "no lllm.toml at the archive root"),
+    ],
+)
 def test_manifest_in_the_wrong_place(tmp_path, members, error):
     with pytest.raises(ValueError, match=error):
         install_package(make_zip(tmp_path / "bad.zip", members))
@@ -116,7 +134,9 @@ def test_manifest_in_the_wrong_place(tmp_path, members, error):
 
 def test_zip_bombs_and_oversized_archives_are_refused(tmp_path, monkeypatch):
     bomb = make_zip(tmp_path / "bomb.zip", {"demo/lllm.toml": MANIFEST, "demo/zeros.bin": b"\0" * (8 * 1024 * 1024)})
-    with pytest.raises(PackageError, match=r"member 'demo/zeros.bin' expands \d+x \(limit 200x\); refusing a likely zip bomb"):
+    with pytest.raises(
+        PackageError, match=r"member 'demo/zeros.bin' expands \d+x \(limit 200x\); refusing a likely zip bomb"
+    ):
         install_package(bomb)
     monkeypatch.setattr(packages_module, "MAX_TOTAL_BYTES", 10)
     with pytest.raises(PackageError, match="bytes uncompressed exceed the limit of 10$"):
@@ -139,9 +159,20 @@ def test_a_failed_install_leaves_nothing_behind(tmp_path, monkeypatch):
 
 
 def test_export_is_sorted_filtered_and_rooted(tmp_path):
-    root = write_tree(tmp_path / "src", {"lllm.toml": MANIFEST, "prompts/b.md": "B", "prompts/a.md": "A",
-                                         ".secret": "x", "prompts/.hidden.md": "x", "__pycache__/x.pyc": "x",
-                                         ".git/HEAD": "x", "tools/__pycache__/t.pyc": "x", "tools/t.py": ""})
+    root = write_tree(
+        tmp_path / "src",
+        {
+            "lllm.toml": MANIFEST,
+            "prompts/b.md": "B",
+            "prompts/a.md": "A",
+            ".secret": "x",
+            "prompts/.hidden.md": "x",
+            "__pycache__/x.pyc": "x",
+            ".git/HEAD": "x",
+            "tools/__pycache__/t.pyc": "x",
+            "tools/t.py": "",
+        },
+    )
     rt = Runtime("t")
     load_package(root, runtime=rt)
     out = export_package("demo", tmp_path / "out/demo-1.0", runtime=rt)
@@ -155,24 +186,35 @@ def test_export_is_sorted_filtered_and_rooted(tmp_path):
 
 
 def test_bundle_deps_makes_dependencies_reachable_after_install(tmp_path):
-    write_tree(tmp_path / "src", {
-        "app/lllm.toml": '[package]\nname = "app"\n\n[dependencies]\npackages = ["../lib as l", "../util"]\n',
-        "app/prompts/a.md": "A",
-        "lib/lllm.toml": '[package]\nname = "lib"\n[dependencies]\npackages = ["../util", "../app"]\n',
-        "lib/prompts/l.md": "L",
-        "util/lllm.toml": '[package]\nname = "util"\n', "util/tools/u.py": "",
-    })
+    write_tree(
+        tmp_path / "src",
+        {
+            "app/lllm.toml": '[package]\nname = "app"\n\n[dependencies]\npackages = ["../lib as l", "../util"]\n',
+            "app/prompts/a.md": "A",
+            "lib/lllm.toml": '[package]\nname = "lib"\n[dependencies]\npackages = ["../util", "../app"]\n',
+            "lib/prompts/l.md": "L",
+            "util/lllm.toml": '[package]\nname = "util"\n',
+            "util/tools/u.py": "",
+        },
+    )
     rt = Runtime("t")
     load_package(tmp_path / "src/app", runtime=rt)
     out = export_package("app", tmp_path / "app.zip", bundle_deps=True, runtime=rt)
     with zipfile.ZipFile(out) as zf:
-        assert zf.namelist() == ["app/lllm.toml", "app/lllm_packages/lib/lllm.toml", "app/lllm_packages/lib/prompts/l.md",
-                                 "app/lllm_packages/util/lllm.toml", "app/lllm_packages/util/tools/u.py",
-                                 "app/prompts/a.md"]
+        assert zf.namelist() == [
+            "app/lllm.toml",
+            "app/lllm_packages/lib/lllm.toml",
+            "app/lllm_packages/lib/prompts/l.md",
+            "app/lllm_packages/util/lllm.toml",
+            "app/lllm_packages/util/tools/u.py",
+            "app/prompts/a.md",
+        ]
         assert zf.read("app/lllm.toml").decode() == (
-            '[package]\nname = "app"\n\n[dependencies]\npackages = ["lllm_packages/lib as l", "lllm_packages/util"]\n')
+            '[package]\nname = "app"\n\n[dependencies]\npackages = ["lllm_packages/lib as l", "lllm_packages/util"]\n'
+        )
         assert zf.read("app/lllm_packages/lib/lllm.toml").decode() == (
-            '[package]\nname = "lib"\n[dependencies]\npackages = ["../util", "../.."]\n')
+            '[package]\nname = "lib"\n[dependencies]\npackages = ["../util", "../.."]\n'
+        )
     install_package(out, load=False)
     fresh = Runtime("fresh")
     assert load_shared_packages(fresh) == ["app"]
@@ -216,8 +258,10 @@ def test_an_archive_with_another_manifest_name_is_listed_loaded_and_removed(tmp_
 
 def test_the_archive_manifest_is_the_one_discovery_reads(tmp_path):
     # Members in archive order: .lllm.toml first, but discovery reads lllm.toml (MANIFEST_NAMES order).
-    z = make_zip(tmp_path / "demo.zip", {"demo/.lllm.toml": '[package]\nname = "other"\n', "demo/lllm.toml": MANIFEST,
-                                         "demo/prompts/hi.md": "Hi"})
+    z = make_zip(
+        tmp_path / "demo.zip",
+        {"demo/.lllm.toml": '[package]\nname = "other"\n', "demo/lllm.toml": MANIFEST, "demo/prompts/hi.md": "Hi"},
+    )
     rt = Runtime("t")
     path = install_package(z, alias="copy", runtime=rt)
     assert path.name == "copy" and 'name = "copy"' in (path / "lllm.toml").read_text()

@@ -1,4 +1,5 @@
 """lllm.toml parsing: sections, `under` prefixes, dependencies, and errors that name the file and key."""
+
 from __future__ import annotations
 
 import warnings
@@ -17,8 +18,10 @@ def collect(file):
 
 
 def test_sections_entries_and_defaults(tmp_path):
-    root = write_tree(tmp_path / "app", {
-        "lllm.toml": """
+    root = write_tree(
+        tmp_path / "app",
+        {
+            "lllm.toml": """
             [package]
             name = "app"
             version = "1.2.0"
@@ -34,17 +37,30 @@ def test_sections_entries_and_defaults(tmp_path):
             [dependencies]
             packages = ["../dep", "../dep2 as d2", {path = "../dep3", alias = "d3"}, {path = "../dep4", as = "d4"}]
         """,
-        "prompts/a.md": "A", "more/b.md": "B", "static/x.json": "{}", "tools/t.py": "", "configs/c.yaml": "{}",
-    })
+            "prompts/a.md": "A",
+            "more/b.md": "B",
+            "static/x.json": "{}",
+            "tools/t.py": "",
+            "configs/c.yaml": "{}",
+        },
+    )
     m, problems = collect(root / "lllm.toml")
     assert problems == []
     assert (m.name, m.version, m.description, m.extra) == ("app", "1.2.0", "demo", {"homepage": "x"})
     assert [(e.path.name, e.prefix) for e in m.sections["prompts"]] == [
-        ("prompts", ""), ("more", "extra/deep"), ("more", "p2"), ("more", "p3")]
+        ("prompts", ""),
+        ("more", "extra/deep"),
+        ("more", "p2"),
+        ("more", "p3"),
+    ]
     assert [e.path.name for e in m.sections["assets"]] == ["static"]
     assert list(m.sections) == ["prompts", "assets", "tools", "configs"]  # defaults for unmentioned folders
     assert [(d.path.name, d.alias) for d in m.dependencies] == [
-        ("dep", None), ("dep2", "d2"), ("dep3", "d3"), ("dep4", "d4")]
+        ("dep", None),
+        ("dep2", "d2"),
+        ("dep3", "d3"),
+        ("dep4", "d4"),
+    ]
 
 
 def test_name_defaults_to_the_folder_and_must_be_valid(tmp_path):
@@ -53,8 +69,10 @@ def test_name_defaults_to_the_folder_and_must_be_valid(tmp_path):
     root = write_tree(tmp_path / "bad", {"lllm.toml": '[package]\nname = "My Pkg"\n'})
     with pytest.raises(PackageError) as e:
         collect(root / "lllm.toml")
-    assert str(e.value) == (f"{root / 'lllm.toml'}: [package].name 'My Pkg' is not a valid package name: use "
-                            f"lower-case letters, digits, '_' and '-' ([a-z0-9_-]+)")
+    assert str(e.value) == (
+        f"{root / 'lllm.toml'}: [package].name 'My Pkg' is not a valid package name: use "
+        f"lower-case letters, digits, '_' and '-' ([a-z0-9_-]+)"
+    )
 
 
 def test_malformed_toml_names_the_file(tmp_path):
@@ -65,8 +83,10 @@ def test_malformed_toml_names_the_file(tmp_path):
 
 
 def test_bad_entries_warn_with_file_and_key_and_the_rest_loads(tmp_path):
-    root = write_tree(tmp_path / "p", {
-        "lllm.toml": """
+    root = write_tree(
+        tmp_path / "p",
+        {
+            "lllm.toml": """
             [prompts]
             paths = ["prompts", 3, "missing", {path = "prompts", bogus = 1}, "prompts under ../up"]
             path = "typo"
@@ -78,20 +98,22 @@ def test_bad_entries_warn_with_file_and_key_and_the_rest_loads(tmp_path):
             packages = [7, "../x as Bad", {path = "../y", weird = 1}]
             extra = 1
         """,
-        "prompts/a.md": "A", "tools/t.py": "",
-    })
+            "prompts/a.md": "A",
+            "tools/t.py": "",
+        },
+    )
     f = root / "lllm.toml"
     m, problems = collect(f)
     assert problems == [
         f"{f}: [prompts].path is not a known key (expected 'paths'); ignored",
-        f"{f}: [prompts].paths[1]: expected \"dir\", \"dir under prefix\" or {{path, prefix}}, got int; entry ignored",
+        f'{f}: [prompts].paths[1]: expected "dir", "dir under prefix" or {{path, prefix}}, got int; entry ignored',
         f"{f}: [prompts].paths[2]: folder {root / 'missing'} does not exist; entry ignored",
         f"{f}: [prompts].paths[3]: unknown key(s) ['bogus'] (expected path, prefix or under); entry ignored",
         f"{f}: [prompts].paths[4]: invalid prefix '../up' (use '/'-separated names of letters, digits, '.', '_' "
         f"and '-'); entry ignored",
         f"{f}: [tools].folders is deprecated; rename it to 'paths'",
         f"{f}: [dependencies].extra is not a known key (expected 'packages'); ignored",
-        f"{f}: [dependencies].packages[0]: expected \"dir\", \"dir as alias\" or {{path, alias}}, got int; entry ignored",
+        f'{f}: [dependencies].packages[0]: expected "dir", "dir as alias" or {{path, alias}}, got int; entry ignored',
         f"{f}: [dependencies].packages[1]: alias 'Bad' is not a valid package name: use lower-case letters, "
         f"digits, '_' and '-' ([a-z0-9_-]+); entry ignored",
         f"{f}: [dependencies].packages[2]: unknown key(s) ['weird'] (expected path, alias or as); entry ignored",

@@ -1,6 +1,7 @@
 """A package's modules import by their absolute names (``from shop.models.order import Order``) as
 Python users expect, each module once, so a typed tactic accepts the model imported by a user's own
 service code; a loaded package never shadows an installed module of the same name."""
+
 from __future__ import annotations
 
 import json
@@ -53,9 +54,11 @@ def test_absolute_imports_of_the_packages_own_modules_load_in_strict_mode(tmp_pa
         rt = lllm.load_runtime(tmp_path / "shop" / "lllm.toml", name="imports-strict")
     assert rt.has("shop_imports.tactics:clerk", "tactic") and rt.has("shop_imports.tools:lookup", "tool")
     from shop_imports.models.order import Order
+
     tactic = lllm.build_tactic({}, name="shop_imports.tactics:clerk", runtime=rt)
     assert tactic(Order(sku="a1", qty=2)) == "found a1 x2"
     import shop_imports.tactics.clerk as clerk
+
     assert clerk is sys.modules["lllm._discovered.shop_imports.tactics.clerk"] and clerk.Order is Order
 
 
@@ -68,18 +71,28 @@ def test_a_users_service_module_shares_the_typed_input_class(tmp_path):
         f"rt = lllm.load_runtime({str(tmp_path / 'shop' / 'lllm.toml')!r})\n"
         "from shop_imports.models.order import Order\n"
         "tactic = lllm.build_tactic({}, name='shop_imports.tactics:clerk', runtime=rt)\n"
-        "print(json.dumps([tactic(Order(sku='b2')), tactic({'sku': 'c3', 'qty': 3})]))\n")
-    out = subprocess.run([sys.executable, "service.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                         env={"PYTHONPATH": str(ROOT), "LLLM_AUTO_INIT": "0", "PATH": "/usr/bin:/bin"})
+        "print(json.dumps([tactic(Order(sku='b2')), tactic({'sku': 'c3', 'qty': 3})]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "service.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT), "LLLM_AUTO_INIT": "0", "PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == ["found b2 x1", "found c3 x3"]
 
 
 def test_a_package_never_shadows_an_installed_module(tmp_path):
-    write_tree(tmp_path / "json", {"lllm.toml": '[package]\nname = "json"\n',
-                                   "tools/helper.py": "def helper() -> str:\n    return 'mine'\n"})
+    write_tree(
+        tmp_path / "json",
+        {"lllm.toml": '[package]\nname = "json"\n', "tools/helper.py": "def helper() -> str:\n    return 'mine'\n"},
+    )
     lllm.load_runtime(tmp_path / "json" / "lllm.toml", name="imports-shadow")
     import importlib
+
     assert importlib.import_module("json").dumps([1]) == "[1]"  # still the standard library
 
 
@@ -87,8 +100,11 @@ def test_a_reload_gets_fresh_modules(tmp_path):
     write_tree(tmp_path / "shop", SHOP)
     lllm.load_runtime(tmp_path / "shop" / "lllm.toml", name="imports-a")
     import shop_imports.models.order as first
+
     (tmp_path / "shop" / "models" / "order.py").write_text(
-        "from pydantic import BaseModel\n\n\nclass Order(BaseModel):  # changed\n    sku: str\n    qty: int = 5\n")
+        "from pydantic import BaseModel\n\n\nclass Order(BaseModel):  # changed\n    sku: str\n    qty: int = 5\n"
+    )
     lllm.load_runtime(tmp_path / "shop" / "lllm.toml", name="imports-b")
     import shop_imports.models.order as second
+
     assert second is not first and second.Order(sku="x").qty == 5

@@ -1,5 +1,6 @@
 """Package tools and decoupled binding (§2.6): function_list URLs, headers bound by exact key, the
 errors for each way a binding can fail, caching per runtime, and the agent using them end to end."""
+
 from __future__ import annotations
 
 import pytest
@@ -83,8 +84,13 @@ def kit(tmp_path):
 
 
 def test_registered_tool_keys(kit):
-    assert kit.keys("tool") == ["kit.tools:both", "kit.tools:narrow", "kit.tools:search", "kit.tools:web/fetch",
-                                "kit.tools:web/header_only"]
+    assert kit.keys("tool") == [
+        "kit.tools:both",
+        "kit.tools:narrow",
+        "kit.tools:search",
+        "kit.tools:web/fetch",
+        "kit.tools:web/header_only",
+    ]
 
 
 def test_declaration_binds_to_the_package_tool_by_exact_key(kit):
@@ -94,10 +100,10 @@ def test_declaration_binds_to_the_package_tool_by_exact_key(kit):
     bound = tools["search"]
     assert bound.description == "Find things (declared here, implemented in tools/)."  # the declaration's schema
     assert bound.required == ["q"] and list(bound.properties) == ["q"]
-    assert bound.function is kit.get_tool("search").function                           # the implementation
+    assert bound.function is kit.get_tool("search").function  # the implementation
     assert bound.processor is kit.get_tool("search").processor
     assert tools["fetch"] is kit.get_tool("web/fetch")
-    assert not ask.functions["search"].linked and ask.function_refs == ["web/fetch"]   # never mutated
+    assert not ask.functions["search"].linked and ask.function_refs == ["web/fetch"]  # never mutated
 
 
 def test_explicit_implementation_wins(kit):
@@ -105,16 +111,25 @@ def test_explicit_implementation_wins(kit):
     assert ask.resolve_functions(kit)["search"].function(q="x") == "mine"
 
 
-@pytest.mark.parametrize("prompt, message", [
-    ("missing", "Prompt 'missing': tool 'nope' is declared without an implementation and no package tool has that "
-                "key (tried key 'kit.tools:nope'; tools of package 'kit': ['kit.tools:both', 'kit.tools:narrow', "
-                "'kit.tools:search', 'kit.tools:web/fetch', 'kit.tools:web/header_only']). Register it as "
-                "tools/nope.py in the package, or link one with prompt.with_functions(nope=...)."),
-    ("wrong_param", "Prompt 'wrong_param': tool 'narrow' is declared without an implementation and 'kit.tools:narrow' "
-                    "does not fit the declaration: Tool 'narrow': the implementation narrow does not accept required "
-                    "parameter(s) ['y']; it accepts ['x']"),
-    ("unimplemented", "Prompt 'unimplemented': tool 'kit.tools:web/header_only' has no implementation"),
-])
+@pytest.mark.parametrize(
+    "prompt, message",
+    [
+        (
+            "missing",
+            "Prompt 'missing': tool 'nope' is declared without an implementation and no package tool has that "
+            "key (tried key 'kit.tools:nope'; tools of package 'kit': ['kit.tools:both', 'kit.tools:narrow', "
+            "'kit.tools:search', 'kit.tools:web/fetch', 'kit.tools:web/header_only']). Register it as "
+            "tools/nope.py in the package, or link one with prompt.with_functions(nope=...).",
+        ),
+        (
+            "wrong_param",
+            "Prompt 'wrong_param': tool 'narrow' is declared without an implementation and 'kit.tools:narrow' "
+            "does not fit the declaration: Tool 'narrow': the implementation narrow does not accept required "
+            "parameter(s) ['y']; it accepts ['x']",
+        ),
+        ("unimplemented", "Prompt 'unimplemented': tool 'kit.tools:web/header_only' has no implementation"),
+    ],
+)
 def test_binding_errors(kit, prompt, message):
     with pytest.raises(ToolBindingError) as e:
         kit.get_prompt(f"bad/{prompt}").resolve_functions(kit)
@@ -125,10 +140,13 @@ def test_wrong_name_and_non_function_at_the_key():
     rt = Runtime("t")
     rt.register_package(__import__("lllm").PackageInfo("p"))
     rt.register(__import__("lllm").ResourceNode.eager("lookup", "not a function", "p.tools", "tool"))
-    rt.register(__import__("lllm").ResourceNode.eager("other", Function("renamed", "d", {}, function=len),
-                                                        "p.tools", "tool"))
+    rt.register(
+        __import__("lllm").ResourceNode.eager("other", Function("renamed", "d", {}, function=len), "p.tools", "tool")
+    )
     header = Function(name="lookup", description="d", properties={})
-    with pytest.raises(ToolBindingError, match=r"'p.tools:lookup' is a str, not a Function \(tried key 'p.tools:lookup'"):
+    with pytest.raises(
+        ToolBindingError, match=r"'p.tools:lookup' is a str, not a Function \(tried key 'p.tools:lookup'"
+    ):
         Prompt("x", "x", function_list=[header]).resolve_functions(rt)
     with pytest.raises(ToolBindingError, match="'p.tools:other' is named 'renamed'"):
         Prompt("x", "x", function_list=[Function(name="other", description="d", properties={})]).resolve_functions(rt)
@@ -143,13 +161,20 @@ def test_function_list_url_forms(kit):
     assert names("narrow")["narrow"] is kit.get_tool("narrow").function  # default package
     with pytest.raises(ValueError) as e:
         names("both")
-    assert str(e.value) == ("Prompt 't': 'both' is ambiguous: both 'kit.tools:both' and 'kit.tactics:both' exist; "
-                            "use the full URL")
-    with pytest.raises(ToolBindingError, match=r"Prompt 't': no tool or tactic 'nothing' \(tried \['kit.tools:nothing', "
-                                                r"'kit.tactics:nothing'\]\)"):
+    assert str(e.value) == (
+        "Prompt 't': 'both' is ambiguous: both 'kit.tools:both' and 'kit.tactics:both' exist; use the full URL"
+    )
+    with pytest.raises(
+        ToolBindingError,
+        match=r"Prompt 't': no tool or tactic 'nothing' \(tried \['kit.tools:nothing', "
+        r"'kit.tactics:nothing'\]\)",
+    ):
         names("nothing")
-    with pytest.raises(ToolBindingError, match="Prompt 't': no tool 'kit.tools:serch' in runtime 'kit'. Did you mean: "
-                                                r"\['kit.tools:search', "):
+    with pytest.raises(
+        ToolBindingError,
+        match="Prompt 't': no tool 'kit.tools:serch' in runtime 'kit'. Did you mean: "
+        r"\['kit.tools:search', ",
+    ):
         names("kit.tools:serch")
     with pytest.raises(TypeError, match="'kit.proxies:weather' is a proxy; proxies are activated in the agent config"):
         names("kit.proxies:weather")
@@ -160,16 +185,23 @@ def test_function_list_url_forms(kit):
 def test_a_selector_on_a_tool_url_is_an_error_not_ignored(kit):
     with pytest.raises(ToolBindingError) as e:
         Prompt("t", "x", function_list=["kit.tools:search#other"]).resolve_functions(kit)
-    assert str(e.value) == ("Prompt 't': 'kit.tools:search#other': a '#other' selector picks a tactic's tool; "
-                            "a tool URL takes none (use 'kit.tools:search')")
+    assert str(e.value) == (
+        "Prompt 't': 'kit.tools:search#other': a '#other' selector picks a tactic's tool; "
+        "a tool URL takes none (use 'kit.tools:search')"
+    )
 
 
 def test_prompt_package_is_tried_before_the_default(tmp_path):
-    write_tree(tmp_path, {
-        "app/lllm.toml": '[dependencies]\npackages = ["../lib"]\n', "app/tools/t.py": TOOL_T.format(who="app"),
-        "lib/lllm.toml": "", "lib/tools/t.py": TOOL_T.format(who="lib"),
-        "lib/prompts/p.py": "from lllm import Prompt\np = Prompt(path='p', prompt='x', function_list=['t'])\n",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "app/lllm.toml": '[dependencies]\npackages = ["../lib"]\n',
+            "app/tools/t.py": TOOL_T.format(who="app"),
+            "lib/lllm.toml": "",
+            "lib/tools/t.py": TOOL_T.format(who="lib"),
+            "lib/prompts/p.py": "from lllm import Prompt\np = Prompt(path='p', prompt='x', function_list=['t'])\n",
+        },
+    )
     rt = Runtime("t")
     load_package(tmp_path / "app", runtime=rt)
     assert rt.default_namespace == "app"
@@ -208,8 +240,14 @@ def test_agent_binds_before_spending_tokens_and_calls_package_tools(kit):
 
 def test_agent_config_tools_urls(kit):
     inv = MockInvoker([tool_calls(("narrow", {"x": 2})), "ok"])
-    agent = Agent(name="a", system_prompt="sys", model="m", llm_invoker=inv, runtime=kit,
-                  tools=["kit.tools:narrow", "kit.proxies:anything"])
+    agent = Agent(
+        name="a",
+        system_prompt="sys",
+        model="m",
+        llm_invoker=inv,
+        runtime=kit,
+        tools=["kit.tools:narrow", "kit.proxies:anything"],
+    )
     agent.open("d")
     agent.receive("go")
     session = agent.respond(return_session=True)

@@ -1,5 +1,6 @@
 """The Runtime API (§6.4): resolution order, suggestions, refused keys, module helpers, named runtimes,
 find_config_file, the cwd fallback, and auto-init with drop-in packages in a real subprocess (§6.5)."""
+
 from __future__ import annotations
 
 import os
@@ -50,12 +51,12 @@ def small_runtime() -> Runtime:
 
 def test_resolution_order():
     rt = small_runtime()
-    assert rt.get("app.prompts:greet").prompt == "Hi"                # 1. exact
-    assert rt.get("greet").prompt == "Hi"                            # 2. bare key: default package, prompts first
-    assert rt.get("greet", "config") == {"x": 1}                     #    ... or the section of the type
-    assert rt.get("lib:greet", "prompt").prompt == "Lib hi"           # 3. pkg:rest
+    assert rt.get("app.prompts:greet").prompt == "Hi"  # 1. exact
+    assert rt.get("greet").prompt == "Hi"  # 2. bare key: default package, prompts first
+    assert rt.get("greet", "config") == {"x": 1}  #    ... or the section of the type
+    assert rt.get("lib:greet", "prompt").prompt == "Lib hi"  # 3. pkg:rest
     assert rt.get("lib:greet").prompt == "Lib hi"
-    assert rt.get("tools:search") is search                          # 4. section:rest in the default package
+    assert rt.get("tools:search") is search  # 4. section:rest in the default package
     assert rt.keys("prompt") == ["app.prompts:greet", "lib.prompts:greet"]
 
 
@@ -70,8 +71,9 @@ def test_type_mismatch_and_misses():
     assert str(e.value) == f"No resource 'app.prompts:gret' in runtime 'api'. Did you mean: {e.value.suggestions}?"
     with pytest.raises(ResourceNotFoundError) as e:
         rt.get("app.prompts:gret", "prompt")
-    assert str(e.value) == ("No prompt 'app.prompts:gret' in runtime 'api'. "
-                            "Did you mean: ['app.prompts:greet', 'lib.prompts:greet']?")
+    assert str(e.value) == (
+        "No prompt 'app.prompts:gret' in runtime 'api'. Did you mean: ['app.prompts:greet', 'lib.prompts:greet']?"
+    )
     with pytest.raises(ResourceNotFoundError) as e:
         rt.get("zzzzzzzz", "tool")
     assert str(e.value) == "No tool 'zzzzzzzz' in runtime 'api'. Available: ['app.tools:search']"
@@ -81,8 +83,20 @@ def test_type_mismatch_and_misses():
         rt.get("nothing")
 
 
-@pytest.mark.parametrize("key", ["app.prompts:../secret", "../etc/passwd", "/etc/passwd", "app:a/../../b",
-                                 "a:b:c", "app.assets:~/x", "bad\\key", "nul\x00", ""])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "app.prompts:../secret",
+        "../etc/passwd",
+        "/etc/passwd",
+        "app:a/../../b",
+        "a:b:c",
+        "app.assets:~/x",
+        "bad\\key",
+        "nul\x00",
+        "",
+    ],
+)
 def test_traversal_and_odd_keys_are_refused(key):
     rt = small_runtime()
     with pytest.raises(ValueError, match="Invalid resource key"):
@@ -111,8 +125,15 @@ def test_register_tool_checks_the_last_key_segment():
 
 
 def test_unload_package_removes_resources_and_aliases(tmp_path):
-    write_tree(tmp_path, {"a/lllm.toml": '[dependencies]\npackages = ["../b as bee"]\n', "a/prompts/x.md": "x",
-                          "b/lllm.toml": "", "b/prompts/y.md": "y"})
+    write_tree(
+        tmp_path,
+        {
+            "a/lllm.toml": '[dependencies]\npackages = ["../b as bee"]\n',
+            "a/prompts/x.md": "x",
+            "b/lllm.toml": "",
+            "b/prompts/y.md": "y",
+        },
+    )
     rt = Runtime("t")
     load_package(tmp_path / "a", runtime=rt)
     assert rt.unload_package("bee") == 1
@@ -189,12 +210,12 @@ def test_module_helpers_and_named_runtimes(tmp_path):
     assert get_default_runtime() is default and default.discovery_done
     assert lllm.load_prompt("hello").prompt == "Hello"
     from lllm.core import runtime as runtime_module
+
     assert runtime_module.load_runtime is load_runtime  # the 0.1.x module path still works
 
 
 def test_find_config_file(tmp_path, monkeypatch):
-    write_tree(tmp_path, {"proj/lllm.toml": "", "proj/sub/deep/x.txt": "", "other/.lllm.toml": "",
-                          "env/LLLM.toml": ""})
+    write_tree(tmp_path, {"proj/lllm.toml": "", "proj/sub/deep/x.txt": "", "other/.lllm.toml": "", "env/LLLM.toml": ""})
     assert find_config_file(tmp_path / "proj/sub/deep") == (tmp_path / "proj/lllm.toml").resolve()
     assert find_config_file(tmp_path / "other") == (tmp_path / "other/.lllm.toml").resolve()
     monkeypatch.chdir(tmp_path / "proj/sub")
@@ -222,26 +243,36 @@ def test_cwd_fallback(tmp_path, monkeypatch):
 # auto-init, in a fresh interpreter
 # ---------------------------------------------------------------------------------------------
 
-PROBE = ("import warnings; warnings.simplefilter('always'); import lllm; rt = lllm.get_default_runtime(); "
-         "print(sorted(rt.packages)); print(rt.keys()); print(rt.init_error)")
+PROBE = (
+    "import warnings; warnings.simplefilter('always'); import lllm; rt = lllm.get_default_runtime(); "
+    "print(sorted(rt.packages)); print(rt.keys()); print(rt.init_error)"
+)
 
 
 def run_probe(cwd: Path, home: Path, **env: str) -> subprocess.CompletedProcess:
     full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), "LLLM_HOME": str(home), **env}
-    return subprocess.run([sys.executable, "-c", PROBE], cwd=cwd, capture_output=True, text=True, env=full,
-                          timeout=60)
+    return subprocess.run([sys.executable, "-c", PROBE], cwd=cwd, capture_output=True, text=True, env=full, timeout=60)
 
 
 def test_auto_init_loads_the_project_and_drop_ins(tmp_path):
     home = tmp_path / "home"
-    write_tree(tmp_path, {
-        "proj/lllm.toml": '[package]\nname = "proj"\n', "proj/prompts/p.md": "P", "proj/sub/.keep": "",
-        "proj/lllm_packages/zeta/lllm.toml": "", "proj/lllm_packages/zeta/prompts/z.md": "Z",
-        "proj/lllm_packages/alpha/lllm.toml": "", "proj/lllm_packages/alpha/prompts/a.md": "A",
-        "proj/lllm_packages/.installing-x/lllm.toml": "",
-        "home/packages/alpha/lllm.toml": "", "home/packages/alpha/prompts/other.md": "user copy",
-        "home/packages/beta/lllm.toml": "", "home/packages/beta/prompts/b.md": "B",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "proj/lllm.toml": '[package]\nname = "proj"\n',
+            "proj/prompts/p.md": "P",
+            "proj/sub/.keep": "",
+            "proj/lllm_packages/zeta/lllm.toml": "",
+            "proj/lllm_packages/zeta/prompts/z.md": "Z",
+            "proj/lllm_packages/alpha/lllm.toml": "",
+            "proj/lllm_packages/alpha/prompts/a.md": "A",
+            "proj/lllm_packages/.installing-x/lllm.toml": "",
+            "home/packages/alpha/lllm.toml": "",
+            "home/packages/alpha/prompts/other.md": "user copy",
+            "home/packages/beta/lllm.toml": "",
+            "home/packages/beta/prompts/b.md": "B",
+        },
+    )
     out = run_probe(tmp_path / "proj/sub", home)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
@@ -268,8 +299,13 @@ def test_a_broken_manifest_never_breaks_the_import(tmp_path):
 
 
 def test_auto_init_cwd_fallback_and_empty_runtime(tmp_path):
-    write_tree(tmp_path, {"work/tools/t.py": "from lllm import tool\n\n@tool\ndef t(x: int) -> int:\n    'T.'\n    return x\n",
-                          "empty/x.txt": ""})
+    write_tree(
+        tmp_path,
+        {
+            "work/tools/t.py": "from lllm import tool\n\n@tool\ndef t(x: int) -> int:\n    'T.'\n    return x\n",
+            "empty/x.txt": "",
+        },
+    )
     out = run_probe(tmp_path / "work", tmp_path / "home")
     assert out.stdout.splitlines()[:2] == ["['work']", "['work.tools:t']"]
     assert "No lllm.toml found: loading the folders ['tools']" in out.stderr
@@ -280,10 +316,13 @@ def test_auto_init_cwd_fallback_and_empty_runtime(tmp_path):
 
 
 def test_import_stays_cheap_without_a_project(tmp_path):
-    code = ("import time, sys; t = time.perf_counter(); import lllm; "
-            "print(time.perf_counter() - t); print('lllm.packages.discovery' in sys.modules)")
+    code = (
+        "import time, sys; t = time.perf_counter(); import lllm; "
+        "print(time.perf_counter() - t); print('lllm.packages.discovery' in sys.modules)"
+    )
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "LLLM_HOME": str(tmp_path / "home")}
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
-                         timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60
+    )
     seconds, discovery_imported = out.stdout.split()
     assert discovery_imported == "False" and float(seconds) < 0.5

@@ -1,6 +1,7 @@
 """Tactic tools (§2.7): @tactictool, selection by '#sel', schemas, descriptions, the required config
 binding, each call on a fresh tactic, errors and nesting as results, and the child session recorded
 under the parent's sub_tactic_sessions[tool name]."""
+
 from __future__ import annotations
 
 import json
@@ -93,9 +94,11 @@ def run(fn, **arguments) -> FunctionCall:
 
 def test_decorator_misuse():
     with pytest.raises(TypeError, match=r"@tactictool needs a tool name"):
+
         @tactictool
         def call(self, task):
             pass
+
     with pytest.raises(ValueError, match="the tool name must not be empty"):
         tactictool(" ")
 
@@ -165,12 +168,19 @@ def test_config_is_picked_by_name_as_lllm_run_does():
     rt.register_tactic("needy", Needy, overwrite=True, namespace="kit")
     with pytest.raises(ConfigError) as e:
         build_tactic_function("kit.tactics:needy", runtime=rt)
-    assert str(e.value).startswith("No config for tactic 'kit.tactics:needy' (tried ['kit.configs:needy', "
-                                   "'kit.configs:default']")
-    rt.register_config("default", {"global": {"model_name": "test"},
-                                   "agent_configs": [{"name": "helper", "system_prompt": "d"}]}, namespace="kit")
-    rt.register_config("needy", {"global": {"model_name": "test"},
-                                 "agent_configs": [{"name": "helper", "system_prompt": "own"}]}, namespace="kit")
+    assert str(e.value).startswith(
+        "No config for tactic 'kit.tactics:needy' (tried ['kit.configs:needy', 'kit.configs:default']"
+    )
+    rt.register_config(
+        "default",
+        {"global": {"model_name": "test"}, "agent_configs": [{"name": "helper", "system_prompt": "d"}]},
+        namespace="kit",
+    )
+    rt.register_config(
+        "needy",
+        {"global": {"model_name": "test"}, "agent_configs": [{"name": "helper", "system_prompt": "own"}]},
+        namespace="kit",
+    )
     fn = build_tactic_function("kit.tactics:needy", runtime=rt)
     assert fn.function.config["agent_configs"][0]["system_prompt"] == "own"
     fn = build_tactic_function("kit.tactics:summarizer", runtime=RT, config={"marker": "override"})
@@ -181,12 +191,21 @@ def test_config_is_picked_by_name_as_lllm_run_does():
 def test_use_model_passes_down_to_tactic_tools_and_is_replayed():
     from lllm.core.tactic import use_model
     from lllm.logging.replay import rerun
+
     rt = make_runtime()
     rt.register_tactic("needy", Needy, overwrite=True, namespace="kit")
-    rt.register_config("needy", {"global": {"model_name": "gpt-4o"},  # its own model: unreachable here
-                                 "agent_configs": [{"name": "helper", "system_prompt": "own"}]}, namespace="kit")
-    config = {"global": {"model_name": "gpt-4o", "tools": ["kit.tactics:needy"]},
-              "agent_configs": [{"name": "lead", "system_prompt": "Lead."}]}
+    rt.register_config(
+        "needy",
+        {
+            "global": {"model_name": "gpt-4o"},  # its own model: unreachable here
+            "agent_configs": [{"name": "helper", "system_prompt": "own"}],
+        },
+        namespace="kit",
+    )
+    config = {
+        "global": {"model_name": "gpt-4o", "tools": ["kit.tactics:needy"]},
+        "agent_configs": [{"name": "lead", "system_prompt": "Lead."}],
+    }
     with use_model("test"):
         session = Parent(config, runtime=rt)("ask the helper", return_session=True)
     child = session.sub_tactic_sessions["ask_helper"][0]
@@ -245,8 +264,10 @@ class Parent(Tactic, runtime=RT):
 
 def test_child_session_is_recorded_under_the_tool_name():
     inv = MockInvoker([tool_calls(("summarize", {"topic": "owls"})), "done"])
-    config = {"global": {"model_name": "m", "tools": ["kit.tactics:summarizer"]},
-              "agent_configs": [{"name": "lead", "system_prompt": "Lead."}]}
+    config = {
+        "global": {"model_name": "m", "tools": ["kit.tactics:summarizer"]},
+        "agent_configs": [{"name": "lead", "system_prompt": "Lead."}],
+    }
     parent = Parent(config, runtime=RT, invoker=inv)
     session = parent("go", return_session=True)
     assert session.delivery == "done"
@@ -272,6 +293,7 @@ def test_as_function_and_agent_use_without_a_parent():
 
 def test_prompt_function_list_tactic_reference():
     from lllm import Prompt
+
     tools = Prompt("p", "x", function_list=["kit.tactics:toolbox#lower", "kit:summarizer"]).resolve_functions(RT)
     assert list(tools) == ["lower", "summarize"]
 

@@ -1,4 +1,5 @@
 """Tools on a Prompt (§2.1, §2.5): functions, refs, get/link/with_functions, the resolution seam; handlers (§2.8)."""
+
 from __future__ import annotations
 
 import pytest
@@ -72,6 +73,7 @@ def test_with_functions_returns_bound_copy():
 def test_resolve_functions_seam():
     # Package-tool resolution itself is tested in tests/packages/test_package_tools.py.
     from lllm import Runtime
+
     p = Prompt("p", "x", function_list=[lookup])
     assert p.resolve_functions() == {"lookup": lookup}
     with pytest.raises(ToolBindingError) as e:
@@ -87,10 +89,17 @@ def test_mcp_servers_by_label():
 
 # -- handlers -------------------------------------------------------------------------------
 
+
 def make_task() -> Prompt:
-    return Prompt("task/solve", "Solve {problem}", parser=DefaultTagParser(required_xml_tags=["answer"]),
-                  format=None, function_list=[lookup, "pkg.tools:s"], mcp_servers_list=[MCP("docs", "u")],
-                  addon_args={"web_search": True})
+    return Prompt(
+        "task/solve",
+        "Solve {problem}",
+        parser=DefaultTagParser(required_xml_tags=["answer"]),
+        format=None,
+        function_list=[lookup, "pkg.tools:s"],
+        mcp_servers_list=[MCP("docs", "u")],
+        addon_args={"web_search": True},
+    )
 
 
 def test_default_messages():
@@ -154,7 +163,9 @@ def test_cache_is_dropped_when_tools_change():
 
 def test_handler_message_may_be_a_prompt():
     ready = Prompt("custom/exception", "Fix it: {error_message}")
-    task = Prompt("t", "x", handler=DefaultSimpleHandler(exception_msg=ready, interrupt_msg="Tool said: {call_results}"))
+    task = Prompt(
+        "t", "x", handler=DefaultSimpleHandler(exception_msg=ready, interrupt_msg="Tool said: {call_results}")
+    )
     assert task.on_exception() is ready
     assert task.on_interrupt()(call_results="ok") == "Tool said: ok"
 

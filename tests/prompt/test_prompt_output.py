@@ -1,4 +1,5 @@
 """Prompt.parse / parse_output (§2.3, §2.4): parsers, structured ``format`` validation, fenced JSON, errors."""
+
 from __future__ import annotations
 
 from typing import List, Optional
@@ -76,12 +77,15 @@ def test_pydantic_format_success_and_parsed_as():
     assert msg.parsed_as(Answer) == Answer(answer="42", confidence=0.9)
 
 
-@pytest.mark.parametrize("content", [
-    '```json\n{"answer": "a"}\n```',
-    '```\n{"answer": "a"}\n```',
-    '  ```JSON\n{"answer": "a"}```  ',
-    'Here you go:\n```json\n{"answer": "a"}\n```\nDone.',
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        '```json\n{"answer": "a"}\n```',
+        '```\n{"answer": "a"}\n```',
+        '  ```JSON\n{"answer": "a"}```  ',
+        'Here you go:\n```json\n{"answer": "a"}\n```\nDone.',
+    ],
+)
 def test_fenced_json_is_unwrapped(content):
     parsed = Prompt("p", "x", format=Answer).parse_output(content)
     assert parsed == Answer(answer="a").model_dump(mode="json")  # exactly model_dump, no "raw" key
@@ -95,7 +99,8 @@ def test_pydantic_format_failure_message():
         "The output does not match the required format 'Answer':\n"
         "- answer: Field required\n"
         "- confidence: Input should be a valid number, unable to parse string as a number\n"
-        "Answer with only a JSON value that matches the 'Answer' schema.")
+        "Answer with only a JSON value that matches the 'Answer' schema."
+    )
     assert e.value.detail == '{"confidence": "high"}'
 
 
@@ -134,7 +139,8 @@ def test_dict_schema_format_success_and_failure():
         "- (root): Additional properties are not allowed ('extra' was unexpected)\n"
         "- ok: 'yes' is not of type 'boolean'\n"
         "- score: -1 is less than the minimum of 0\n"
-        "Answer with only a JSON value that matches the 'Verdict' schema.")
+        "Answer with only a JSON value that matches the 'Verdict' schema."
+    )
     with pytest.raises(ParseError, match=r"- invalid JSON: Expecting value"):
         p.parse_output("not json")
     # a strict-mode null for an optional property is dropped

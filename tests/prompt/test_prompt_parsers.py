@@ -1,4 +1,5 @@
 """DefaultTagParser (§2.3): optional listed tags, required tags, fences, signals, one ParseError for all problems."""
+
 from __future__ import annotations
 
 import pytest
@@ -63,7 +64,8 @@ def test_signal_tags():
 
 def test_required_tags_extracted_even_if_unlisted():
     out = DefaultTagParser(required_xml_tags=["answer"], required_md_tags=["python"]).parse(
-        "<answer>42</answer>\n```python\nx = 1\n```")
+        "<answer>42</answer>\n```python\nx = 1\n```"
+    )
     assert out["xml_tags"] == {"answer": ["42"]} and out["md_tags"] == {"python": ["x = 1"]}
 
 
@@ -73,7 +75,8 @@ def test_one_parse_error_lists_every_problem():
         parser.parse("<reason>because</reason>")
     assert str(e.value) == (
         "Missing required XML tag <answer>: write it as <answer>...</answer>\n"
-        "Missing required markdown block 'python': write it as a fenced block ```python ... ```")
+        "Missing required markdown block 'python': write it as a fenced block ```python ... ```"
+    )
     assert e.value.detail == "<reason>because</reason>"
 
 
@@ -92,8 +95,9 @@ def test_runtime_args_override_tag_lists():
 
 
 def test_tag_lists_are_attributes_and_callable_parser():
-    parser = DefaultTagParser(xml_tags=["a"], md_tags=["m"], signal_tags=["s"], required_xml_tags=["r", "a"],
-                              required_md_tags=["q"])
+    parser = DefaultTagParser(
+        xml_tags=["a"], md_tags=["m"], signal_tags=["s"], required_xml_tags=["r", "a"], required_md_tags=["q"]
+    )
     assert parser.xml_tags == ["a"] and parser.required_xml_tags == ["r", "a"]
     assert parser.all_xml_tags == ["a", "r"] and parser.all_md_tags == ["m", "q"]
     assert parser("<a>1</a><r>2</r>\n```q\n3\n```")["xml_tags"] == {"a": ["1"], "r": ["2"]}

@@ -1,4 +1,5 @@
 """Prompt construction errors (§2.1), rendering (§2.2), hash, info_dict and extend (§2.9)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -26,8 +27,19 @@ def lookup(q: str) -> str:
 
 
 def test_reexports_for_0_1_compatibility():
-    for name in ("Function", "tool", "MCP", "BaseParser", "DefaultTagParser", "Prompt", "BaseRenderer",
-                 "StringFormatterRenderer", "BaseHandler", "DefaultSimpleHandler", "DefaultHandler"):
+    for name in (
+        "Function",
+        "tool",
+        "MCP",
+        "BaseParser",
+        "DefaultTagParser",
+        "Prompt",
+        "BaseRenderer",
+        "StringFormatterRenderer",
+        "BaseHandler",
+        "DefaultSimpleHandler",
+        "DefaultHandler",
+    ):
         assert hasattr(prompt_module, name), name
     assert DefaultHandler is DefaultSimpleHandler
 
@@ -51,13 +63,17 @@ def test_colon_in_path():
     assert str(e.value) == "Prompt path 'pkg:key' must not contain ':' (it separates package and key in URLs)"
 
 
-@pytest.mark.parametrize("template,field", [("a {} b", "{}"), ("{0}", "{0}"), ('{"a":1}', '{"a"}'),
-                                            ("{ name }", "{ name }"), ("{1.x}", "{1.x}")])
+@pytest.mark.parametrize(
+    "template,field",
+    [("a {} b", "{}"), ("{0}", "{0}"), ('{"a":1}', '{"a"}'), ("{ name }", "{ name }"), ("{1.x}", "{1.x}")],
+)
 def test_bad_template_fields(template, field):
     with pytest.raises(ValueError) as e:
         Prompt("p", template)
-    assert str(e.value) == (f"Prompt 'p': template field {field} is not a named variable; "
-                            f"double literal braces ({{{{ and }}}}) to write them as text")
+    assert str(e.value) == (
+        f"Prompt 'p': template field {field} is not a named variable; "
+        f"double literal braces ({{{{ and }}}}) to write them as text"
+    )
 
 
 def test_unbalanced_braces():
@@ -146,12 +162,26 @@ def test_custom_renderer_with_variables():
 
 
 def test_prompt_hash_and_info_dict():
-    p = Prompt("a/b", "T {x}", metadata={"v": 1}, parser=DefaultTagParser(), function_list=[lookup, "pkg.tools:s"],
-               mcp_servers_list=[MCP("docs", "u")], addon_args={"web_search": True})
+    p = Prompt(
+        "a/b",
+        "T {x}",
+        metadata={"v": 1},
+        parser=DefaultTagParser(),
+        function_list=[lookup, "pkg.tools:s"],
+        mcp_servers_list=[MCP("docs", "u")],
+        addon_args={"web_search": True},
+    )
     assert p.prompt_hash == hashlib.sha256(b"T {x}").hexdigest()[:12]
-    assert p.info_dict() == {"path": "a/b", "prompt_hash": p.prompt_hash, "metadata": {"v": 1},
-                             "functions": ["lookup", "pkg.tools:s"], "mcp_servers": ["docs"],
-                             "addon_args": {"web_search": True}, "has_parser": True, "has_format": False}
+    assert p.info_dict() == {
+        "path": "a/b",
+        "prompt_hash": p.prompt_hash,
+        "metadata": {"v": 1},
+        "functions": ["lookup", "pkg.tools:s"],
+        "mcp_servers": ["docs"],
+        "addon_args": {"web_search": True},
+        "has_parser": True,
+        "has_format": False,
+    }
 
 
 def test_template_reassignment_is_revalidated():
@@ -178,8 +208,17 @@ def test_extend_inherits_without_serialising():
     renderer = StringFormatterRenderer()
     handler = DefaultSimpleHandler(exception_msg="E {error_message}")
     marker = Out()
-    p = Prompt("base", "Hi {x}", metadata={"m": marker}, parser=parser, function_list=[lookup, "pkg.tools:s"],
-               mcp_servers_list=[MCP("docs", "u")], addon_args={"k": 1}, handler=handler, renderer=renderer)
+    p = Prompt(
+        "base",
+        "Hi {x}",
+        metadata={"m": marker},
+        parser=parser,
+        function_list=[lookup, "pkg.tools:s"],
+        mcp_servers_list=[MCP("docs", "u")],
+        addon_args={"k": 1},
+        handler=handler,
+        renderer=renderer,
+    )
     child = p.extend(path="child", prompt="Bye {y}")
     assert (child.path, child.prompt, child.template_vars) == ("child", "Bye {y}", {"y"})
     assert child.parser is parser and child.renderer is renderer and child.handler is handler

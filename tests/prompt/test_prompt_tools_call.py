@@ -1,4 +1,5 @@
 """Executing tools: argument validation, nulls as defaults, sync/async implementations, errors, processors."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,7 +39,9 @@ def test_success_result_and_default_processor_text():
 
 
 def test_default_processor_function():
-    assert default_processor("R", call("t", q=1)) == "Return of calling function t with arguments {'q': 1}:\n---\nR\n---\n"
+    assert (
+        default_processor("R", call("t", q=1)) == "Return of calling function t with arguments {'q': 1}:\n---\nR\n---\n"
+    )
 
 
 def test_coercion_and_missing_default():
@@ -72,9 +75,11 @@ def test_invalid_arguments_do_not_run_the_implementation():
 
     out = f(call("f", a="not a number", extra=1))
     assert ran == []
-    assert out.result_str == ("Error: invalid arguments for tool 'f': a: Input should be a valid integer, "
-                              "unable to parse string as an integer; extra: Extra inputs are not permitted")
-    assert out.error_message == out.result_str[len("Error: "):]
+    assert out.result_str == (
+        "Error: invalid arguments for tool 'f': a: Input should be a valid integer, "
+        "unable to parse string as an integer; extra: Extra inputs are not permitted"
+    )
+    assert out.error_message == out.result_str[len("Error: ") :]
     assert not out.success
     missing = f(call("f"))
     assert missing.result_str == "Error: invalid arguments for tool 'f': a: Field required"

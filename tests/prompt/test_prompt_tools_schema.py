@@ -1,4 +1,5 @@
 """Schema derivation of @tool / Function.from_callable, and the strict-mode form sent to OpenAI."""
+
 from __future__ import annotations
 
 import functools
@@ -71,7 +72,10 @@ def test_basic_types_required_and_defaults():
     assert params["type"] == "object" and params["additionalProperties"] is False
     assert params["required"] == ["s", "i", "x", "b"]
     assert params["properties"] == {
-        "s": {"type": "string"}, "i": {"type": "integer"}, "x": {"type": "number"}, "b": {"type": "boolean"},
+        "s": {"type": "string"},
+        "i": {"type": "integer"},
+        "x": {"type": "number"},
+        "b": {"type": "boolean"},
         "n": {"type": "integer", "description": "(default: 3)"},
     }
     assert "$defs" not in params
@@ -79,8 +83,16 @@ def test_basic_types_required_and_defaults():
 
 def test_containers_optional_literal_enum():
     @tool
-    def f(tags: List[str], counts: Dict[str, int], mode: Literal["fast", "slow"], color: Color,
-          maybe: Optional[int] = None, nullable: Optional[str] = ..., plain_list: list = (), plain_dict: dict = None):
+    def f(
+        tags: List[str],
+        counts: Dict[str, int],
+        mode: Literal["fast", "slow"],
+        color: Color,
+        maybe: Optional[int] = None,
+        nullable: Optional[str] = ...,
+        plain_list: list = (),
+        plain_dict: dict = None,
+    ):
         return 1
 
     props = f.parameters["properties"]
@@ -210,11 +222,14 @@ def test_prop_desc_overrides_docstring():
 
 def test_unknown_prop_desc_key_is_an_error():
     with pytest.raises(ValueError) as e:
+
         @tool(prop_desc={"cty": "typo"})
         def f(city: str, units: str = "c"):
             return city
-    assert str(e.value) == ("prop_desc for tool 'f' names unknown parameter(s) ['cty']; "
-                            "its parameters are ['city', 'units']")
+
+    assert str(e.value) == (
+        "prop_desc for tool 'f' names unknown parameter(s) ['cty']; its parameters are ['city', 'units']"
+    )
 
 
 def test_tool_decorator_forms():
@@ -257,8 +272,12 @@ def test_invalid_names_and_non_callables():
 
 def test_manual_function_schema_and_validation_of_required():
     fn = Function("search", "Search.", {"q": {"type": "string"}, "k": {"type": "integer"}}, required=["q"])
-    assert fn.parameters == {"type": "object", "properties": {"q": {"type": "string"}, "k": {"type": "integer"}},
-                             "required": ["q"], "additionalProperties": False}
+    assert fn.parameters == {
+        "type": "object",
+        "properties": {"q": {"type": "string"}, "k": {"type": "integer"}},
+        "required": ["q"],
+        "additionalProperties": False,
+    }
     assert not fn.linked and fn.function is None
     with pytest.raises(ValueError, match=r"required names \['x'\] are not among its properties"):
         Function("f", "d", {"a": {"type": "string"}}, required=["x"])
@@ -280,8 +299,9 @@ def test_to_tool_strict_form():
     assert params["properties"]["days"] == {"type": ["integer", "null"], "description": "(default: 1)"}
     for name in ("days", "mode", "home"):  # optional ones accept null ("use the default")
         jsonschema.validate(None, {**params["properties"][name], "$defs": params["$defs"]})
-    jsonschema.validate({"city": "x", "days": None, "mode": None, "home": {"street": "s", "number": None,
-                                                                          "note": None}}, params)
+    jsonschema.validate(
+        {"city": "x", "days": None, "mode": None, "home": {"street": "s", "number": None, "note": None}}, params
+    )
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"city": "x", "days": None, "mode": None}, params)  # every property is required
     # the nested model's own optional fields are required-but-nullable too
@@ -347,26 +367,54 @@ def test_many_shapes_are_strict_valid():
         maybe: Optional[Inner] = None
 
     @tool
-    def f(a: Outer, b: List[List[str]], c: Optional[Literal[1, 2]] = None, d: Optional[List[Outer]] = None,
-          e: Color = Color.BLUE, g: bool = False, h: float = 1.5):
+    def f(
+        a: Outer,
+        b: List[List[str]],
+        c: Optional[Literal[1, 2]] = None,
+        d: Optional[List[Outer]] = None,
+        e: Color = Color.BLUE,
+        g: bool = False,
+        h: float = 1.5,
+    ):
         return 1
 
     params = f.to_tool()["function"]["parameters"]
     assert f.to_tool()["function"]["strict"] is True
     assert_openai_strict(params)
     # a fully-null answer for every optional parameter is valid against the strict schema
-    jsonschema.validate({"a": {"inner": {"values": None, "label": None}, "inners": None, "maybe": None},
-                         "b": [["x"]], "c": None, "d": None, "e": None, "g": None, "h": None}, params)
+    jsonschema.validate(
+        {
+            "a": {"inner": {"values": None, "label": None}, "inners": None, "maybe": None},
+            "b": [["x"]],
+            "c": None,
+            "d": None,
+            "e": None,
+            "g": None,
+            "h": None,
+        },
+        params,
+    )
 
 
 def test_strict_json_schema_helper():
     assert strict_json_schema({"type": "array"}) is None
     assert strict_json_schema({"type": "object", "properties": {"a": {}}}) is None
     out = strict_json_schema({"type": "object", "title": "T", "properties": {"a": {"type": "string", "default": "x"}}})
-    assert out == {"type": "object", "properties": {"a": {"type": ["string", "null"]}}, "required": ["a"],
-                   "additionalProperties": False}
-    one_of = strict_json_schema({"type": "object", "required": ["a"], "properties": {
-        "a": {"oneOf": [{"type": "string"}, {"type": "integer"}], "discriminator": {"propertyName": "k"}}}})
+    assert out == {
+        "type": "object",
+        "properties": {"a": {"type": ["string", "null"]}},
+        "required": ["a"],
+        "additionalProperties": False,
+    }
+    one_of = strict_json_schema(
+        {
+            "type": "object",
+            "required": ["a"],
+            "properties": {
+                "a": {"oneOf": [{"type": "string"}, {"type": "integer"}], "discriminator": {"propertyName": "k"}}
+            },
+        }
+    )
     assert one_of["properties"]["a"] == {"anyOf": [{"type": "string"}, {"type": "integer"}]}
 
 
@@ -381,12 +429,18 @@ def test_schema_caches_invalidate_on_assignment():
 
 def test_mcp():
     m = MCP("docs", "https://example.com/mcp", allowed_tools=["search"])
-    assert m.to_tool() == {"type": "mcp", "server_label": "docs", "server_url": "https://example.com/mcp",
-                           "require_approval": "never", "allowed_tools": ["search"]}
+    assert m.to_tool() == {
+        "type": "mcp",
+        "server_label": "docs",
+        "server_url": "https://example.com/mcp",
+        "require_approval": "never",
+        "allowed_tools": ["search"],
+    }
     for ok in ("never", "manual", "auto"):
         assert MCP("a", "u", require_approval=ok).require_approval == ok
     with pytest.raises(ValueError) as e:
         MCP("docs", "u", require_approval="always")
-    assert str(e.value) == ("MCP server 'docs': require_approval must be one of ['never', 'manual', 'auto'], "
-                            "got 'always'")
+    assert str(e.value) == (
+        "MCP server 'docs': require_approval must be one of ['never', 'manual', 'auto'], got 'always'"
+    )
     assert MCP("a", "u") == MCP("a", "u") and MCP("a", "u") != MCP("b", "u")

@@ -1,5 +1,6 @@
 """The agent surface of proxies (§8.2): the proxy: block, injected tools, the system-prompt block, and an
 agent that reads docs, runs code with CALL_API and answers — driven by a scripted model."""
+
 from __future__ import annotations
 
 import warnings
@@ -18,8 +19,13 @@ def make_runtime():
 
     @ProxyRegistrator(path="weather", name="Weather", description="Forecasts as {json} objects.", runtime=rt)
     class Weather(BaseProxy):
-        @BaseProxy.endpoint(category="Forecast", endpoint="forecast", description="Daily forecast for a city.",
-                            params={"city*": (str, "Oslo"), "days": (int, 2)}, response={"days": [{"max_c": 5}]})
+        @BaseProxy.endpoint(
+            category="Forecast",
+            endpoint="forecast",
+            description="Daily forecast for a city.",
+            params={"city*": (str, "Oslo"), "days": (int, 2)},
+            response={"days": [{"max_c": 5}]},
+        )
         def forecast(self, city, days=2):
             return {"city": city, "days": [{"max_c": 4 + i} for i in range(days)]}
 
@@ -111,11 +117,18 @@ def test_unknown_proxy_in_the_block_is_a_config_error(surfaces):
 
 
 def test_custom_prompt_template(surfaces):
-    surface = surfaces({"prompt_template": "APIs ({max_output_chars}, {truncation_indicator}):\n{api_directory}\n"
-                                           "Literal {{braces}}.", "max_output_chars": 0, "activate_proxies": ["news"]})
+    surface = surfaces(
+        {
+            "prompt_template": "APIs ({max_output_chars}, {truncation_indicator}):\n{api_directory}\n"
+            "Literal {{braces}}.",
+            "max_output_chars": 0,
+            "activate_proxies": ["news"],
+        }
+    )
     assert surface.system_prompt.prompt.endswith(
         "APIs (unlimited, ... (truncated)):\n## News (id: news)\nHeadlines.\n- news/top [GET]: Top headlines. "
-        "Params: none\nLiteral {{braces}}.")
+        "Params: none\nLiteral {{braces}}."
+    )
     assert "Literal {braces}." in surface.system_prompt()
     with pytest.raises(ConfigError, match=r"may use only .* not \['model'\]"):
         proxy_settings({"prompt_template": "{api_directory} for {model}"})
@@ -144,9 +157,16 @@ def test_query_api_doc_tool(surfaces):
 def test_run_python_tool_returns_plain_output(surfaces):
     surface = surfaces({"activate_proxies": ["weather"], "timeout": 10})
     run = surface.tools[1]
-    call = run(FunctionCall(id="1", name="run_python",
-                            arguments={"code": "r = CALL_API('weather/forecast', {'city': 'Oslo', 'days': 3})\n"
-                                               "print([d['max_c'] for d in r['days']])"}))
+    call = run(
+        FunctionCall(
+            id="1",
+            name="run_python",
+            arguments={
+                "code": "r = CALL_API('weather/forecast', {'city': 'Oslo', 'days': 3})\n"
+                "print([d['max_c'] for d in r['days']])"
+            },
+        )
+    )
     assert call.result_str == "[4, 5, 6]\n"
     assert "code" in run.parameters["required"]
     pid = surface.interpreter.executor.pid
@@ -155,11 +175,20 @@ def test_run_python_tool_returns_plain_output(surfaces):
 
 
 def test_per_agent_block_deep_merges_over_the_global_one(surfaces):
-    specs = parse_agent_configs({
-        "global": {"model_name": "test",
-                   "proxy": {"activate_proxies": ["weather"], "timeout": 9, "max_output_chars": 300}},
-        "agent_configs": [{"name": "a", "system_prompt": "A.", "proxy": {"timeout": 3}},
-                          {"name": "b", "system_prompt": "B.", "proxy": {"exec_env": None}}]}, ["a", "b"], "t")
+    specs = parse_agent_configs(
+        {
+            "global": {
+                "model_name": "test",
+                "proxy": {"activate_proxies": ["weather"], "timeout": 9, "max_output_chars": 300},
+            },
+            "agent_configs": [
+                {"name": "a", "system_prompt": "A.", "proxy": {"timeout": 3}},
+                {"name": "b", "system_prompt": "B.", "proxy": {"exec_env": None}},
+            ],
+        },
+        ["a", "b"],
+        "t",
+    )
     a = surfaces(specs["a"].proxy, specs["a"].system_prompt)
     b = surfaces(specs["b"].proxy, specs["b"].system_prompt)
     assert (a.interpreter.timeout, a.interpreter.max_output_chars) == (3.0, 300)
@@ -181,13 +210,16 @@ def test_an_agent_reads_docs_runs_code_and_answers(surfaces):
         seen["tool_results"] = [m.content for m in dialog.messages if m.role.value == "tool"]
         return "The warmest day in Oslo reaches 6°C."
 
-    inv = MockInvoker([
-        tool_calls(("query_api_doc", {"proxy_name": "weather"})),
-        tool_calls(("run_python", {"code": FORECAST_CODE})),
-        answer,
-    ])
-    agent = Agent(name="forecaster", system_prompt=surface.system_prompt, model="mock", llm_invoker=inv,
-                  tools=surface.tools)
+    inv = MockInvoker(
+        [
+            tool_calls(("query_api_doc", {"proxy_name": "weather"})),
+            tool_calls(("run_python", {"code": FORECAST_CODE})),
+            answer,
+        ]
+    )
+    agent = Agent(
+        name="forecaster", system_prompt=surface.system_prompt, model="mock", llm_invoker=inv, tools=surface.tools
+    )
     agent.open("chat")
     agent.receive("How warm does Oslo get in the next 3 days?")
     reply = agent.respond()
@@ -205,15 +237,21 @@ def test_run_python_records_the_whole_output_and_shows_the_model_a_clipped_one()
     from lllm.packages.runtime import Runtime
     from lllm.proxies import build_proxy_surface
     from lllm.testing import MockInvoker, tool_calls
+
     surface = build_proxy_surface({"exec_env": "interpreter", "max_output_chars": 50}, "You code.", Runtime("rp"))
     try:
-        agent = Agent(name="coder", system_prompt=surface.system_prompt, model="m", tools=surface.tools,
-                      llm_invoker=MockInvoker([tool_calls(("run_python", {"code": "print('x' * 500)"}, "r1")), "done"]))
+        agent = Agent(
+            name="coder",
+            system_prompt=surface.system_prompt,
+            model="m",
+            tools=surface.tools,
+            llm_invoker=MockInvoker([tool_calls(("run_python", {"code": "print('x' * 500)"}, "r1")), "done"]),
+        )
         agent.open("d")
         agent.receive("go")
         call = agent.respond(return_session=True).interrupts[0][0]
         assert call.arguments["code"] == "print('x' * 500)"
-        assert call.result["output"] == "x" * 500 + "\n"                       # recorded untruncated (§9.3)
+        assert call.result["output"] == "x" * 500 + "\n"  # recorded untruncated (§9.3)
         assert call.result_str == "x" * 50 + "... (truncated)" and call.result_str == call.result["shown"]
     finally:
         surface.close()
@@ -222,5 +260,6 @@ def test_run_python_records_the_whole_output_and_shows_the_model_a_clipped_one()
 def test_an_unknown_sandbox_backend_is_a_config_error():
     from lllm.errors import ConfigError
     from lllm.proxies import proxy_settings
+
     with pytest.raises(ConfigError, match=r"backend must be one of \['auto', 'bwrap', 'subprocess', 'inprocess'\]"):
         proxy_settings({"backend": "docker"})

@@ -1,6 +1,7 @@
 """The bookstore example (examples/bookstore, an LLLM package): a SQLite-backed proxy discovered from
 proxies/, and an analyst agent that answers through query_api_doc -> run_python -> CALL_API, driven by a
 scripted model that writes real code."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -37,15 +38,23 @@ def run():
 def best_genre_2024(rt):
     """The ground truth, straight from the database with SQL: (genre, units)."""
     build_database = sys.modules[rt.get_proxy("bookstore").__module__].build_database
-    row = build_database().execute(
-        "SELECT b.genre, SUM(s.units) FROM sales s JOIN books b ON b.id = s.book_id "
-        "WHERE s.month LIKE '2024-%' GROUP BY b.genre ORDER BY 2 DESC LIMIT 1").fetchone()
+    row = (
+        build_database()
+        .execute(
+            "SELECT b.genre, SUM(s.units) FROM sales s JOIN books b ON b.id = s.book_id "
+            "WHERE s.month LIKE '2024-%' GROUP BY b.genre ORDER BY 2 DESC LIMIT 1"
+        )
+        .fetchone()
+    )
     return row[0], row[1]
 
 
 def test_the_package_registers_proxy_tactic_and_config(rt):
-    assert rt.keys() == ["bookstore.configs:default", "bookstore.proxies:bookstore",
-                         "bookstore.tactics:bookstore_analyst"]
+    assert rt.keys() == [
+        "bookstore.configs:default",
+        "bookstore.proxies:bookstore",
+        "bookstore.tactics:bookstore_analyst",
+    ]
 
 
 def test_the_proxy_serves_the_database(rt):
@@ -68,8 +77,9 @@ def test_an_agent_answers_through_docs_code_and_call_api(rt, run, best_genre_202
     surface = build_proxy_surface(cfg["proxy"], cfg["system_prompt"], rt)
     try:
         inv = run.demo_invoker()
-        agent = Agent(name="analyst", system_prompt=surface.system_prompt, model="scripted", llm_invoker=inv,
-                      tools=surface.tools)
+        agent = Agent(
+            name="analyst", system_prompt=surface.system_prompt, model="scripted", llm_invoker=inv, tools=surface.tools
+        )
         agent.open("q")
         agent.receive(run.DEMO_QUESTION)
         session = agent.respond(return_session=True)
@@ -86,8 +96,10 @@ def test_an_agent_answers_through_docs_code_and_call_api(rt, run, best_genre_202
 
 
 def test_agent_spec_build_wires_the_proxy_block(rt):
-    spec = AgentSpec.from_config("probe", {"model_name": "test", "system_prompt": "x",
-                                           "proxy": {"activate_proxies": ["bookstore"], "exec_env": None}})
+    spec = AgentSpec.from_config(
+        "probe",
+        {"model_name": "test", "system_prompt": "x", "proxy": {"activate_proxies": ["bookstore"], "exec_env": None}},
+    )
     agent = spec.build(rt, MockInvoker([]))
     assert [t.name for t in agent.tools] == ["query_api_doc"] and agent.proxy_surface is not None
     assert "bookstore/sales/monthly" in agent.system_prompt.prompt
@@ -102,8 +114,9 @@ def test_the_tactic_answers_from_its_package_config(rt, run, best_genre_2024):
 
 def test_run_py_offline(rt, best_genre_2024):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    out = subprocess.run([sys.executable, str(EXAMPLE / "run.py")], capture_output=True, text=True, env=env,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLE / "run.py")], capture_output=True, text=True, env=env, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     genre, units = best_genre_2024
     assert "[query_api_doc]" in out.stdout and "[run_python]" in out.stdout

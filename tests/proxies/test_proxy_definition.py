@@ -1,4 +1,5 @@
 """Proxies (§8.1): BaseProxy, @endpoint metadata, directories, registration and module loading."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,14 +19,25 @@ class Weather(BaseProxy):
 
     additional_docs = {"Units": "Celsius everywhere."}
 
-    @BaseProxy.endpoint(category="Forecast", endpoint="forecast", description="Daily forecast.",
-                        params={"q*": (str, "London"), "days": (int, 3)}, response={"days": [{"t": 12}]})
+    @BaseProxy.endpoint(
+        category="Forecast",
+        endpoint="forecast",
+        description="Daily forecast.",
+        params={"q*": (str, "London"), "days": (int, 3)},
+        response={"days": [{"t": 12}]},
+    )
     def forecast(self, params):
         """Up to 10 days."""
         return params
 
-    @BaseProxy.endpoint(category="Current", endpoint="now", description="Current weather.",
-                        params={"q*": (str, "Paris")}, response=None, method="post")
+    @BaseProxy.endpoint(
+        category="Current",
+        endpoint="now",
+        description="Current weather.",
+        params={"q*": (str, "Paris")},
+        response=None,
+        method="post",
+    )
     def current(self, q):
         return {"q": q}
 
@@ -53,12 +65,16 @@ def test_endpoint_directory_api_directory_and_auto_test_shapes():
     assert fc["name"] == "forecast" and fc["docstring"] == "Up to 10 days." and fc["endpoint"] == "forecast"
     api = proxy.api_directory()
     assert api == {"id": "Weather", "display_name": "Weather", "description": "", "endpoints": directory}
-    assert proxy.auto_test() == {"current": {"status": "warning", "issues": ["response"]},
-                                 "forecast": {"status": "ok", "issues": []}}
+    assert proxy.auto_test() == {
+        "current": {"status": "warning", "issues": ["response"]},
+        "forecast": {"status": "ok", "issues": []},
+    }
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("2024-06-30", dt.datetime(2024, 6, 30)), (dt.date(2024, 1, 2), dt.datetime(2024, 1, 2)), (None, None)])
+@pytest.mark.parametrize(
+    "value, expected",
+    [("2024-06-30", dt.datetime(2024, 6, 30)), (dt.date(2024, 1, 2), dt.datetime(2024, 1, 2)), (None, None)],
+)
 def test_cutoff_date_is_parsed(value, expected):
     assert Weather(cutoff_date=value).cutoff_date == expected
 
@@ -90,6 +106,7 @@ def test_registrator_uses_the_loading_runtime():
     rt = Runtime("proxy-def-loading")
     token = loading_runtime.set(rt)
     try:
+
         @ProxyRegistrator(path="loaded", name="L", description="")
         class L(BaseProxy):
             pass
@@ -109,13 +126,15 @@ def test_register_proxy_refuses_duplicates_unless_overwrite():
 
 @pytest.fixture
 def proxy_modules(tmp_path, monkeypatch):
-    (tmp_path / "lllm_test_good_proxy.py").write_text(textwrap.dedent("""
+    (tmp_path / "lllm_test_good_proxy.py").write_text(
+        textwrap.dedent("""
         from lllm.proxies import BaseProxy, ProxyRegistrator
 
         @ProxyRegistrator(path="good", name="Good", description="A good proxy.")
         class Good(BaseProxy):
             pass
-    """))
+    """)
+    )
     (tmp_path / "lllm_test_bad_proxy.py").write_text("raise RuntimeError('needs a key')\n")
     (tmp_path / "lllm_test_exit_proxy.py").write_text("raise SystemExit(3)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -126,8 +145,9 @@ def proxy_modules(tmp_path, monkeypatch):
 
 def test_load_builtin_proxies_never_raises_and_reports_errors(proxy_modules):
     rt = Runtime("proxy-def-load")
-    loaded, errors = load_builtin_proxies(["lllm_test_good_proxy", "lllm_test_bad_proxy", "lllm_test_exit_proxy",
-                                           "lllm_test_missing_proxy"], runtime=rt)
+    loaded, errors = load_builtin_proxies(
+        ["lllm_test_good_proxy", "lllm_test_bad_proxy", "lllm_test_exit_proxy", "lllm_test_missing_proxy"], runtime=rt
+    )
     assert loaded == ["lllm_test_good_proxy"]
     assert errors["lllm_test_bad_proxy"] == "RuntimeError: needs a key"
     assert errors["lllm_test_exit_proxy"].startswith("SystemExit")

@@ -1,4 +1,5 @@
 """ProxyManager (§8.1): activation, strict dispatch, parameter validation, documentation."""
+
 from __future__ import annotations
 
 import json
@@ -22,15 +23,24 @@ def make_runtime(name="pm-tests"):
             super().__init__(**kw)
             self.kw = kw
 
-        @BaseProxy.endpoint(category="Forecast", endpoint="forecast/daily", description="Daily forecast.",
-                            params={"q*": (str, "London"), "days": (int, 3)},
-                            response={"days": [{"t": 12, "note": "x" * 3000}]})
+        @BaseProxy.endpoint(
+            category="Forecast",
+            endpoint="forecast/daily",
+            description="Daily forecast.",
+            params={"q*": (str, "London"), "days": (int, 3)},
+            response={"days": [{"t": 12, "note": "x" * 3000}]},
+        )
         def daily(self, params):
             """Up to 10 days ahead."""
             return {"q": params["q"], "days": params.get("days", 3)}
 
-        @BaseProxy.endpoint(category="Current", endpoint="now", description="Current weather.",
-                            params={"q*": (str, "Paris"), "units": (str, "C")}, response={"t": 21})
+        @BaseProxy.endpoint(
+            category="Current",
+            endpoint="now",
+            description="Current weather.",
+            params={"q*": (str, "Paris"), "units": (str, "C")},
+            response={"t": 21},
+        )
         def current(self, q, units="C"):
             return {"q": q, "units": units, "when": __import__("datetime").date(2024, 1, 1)}
 
@@ -42,8 +52,7 @@ def make_runtime(name="pm-tests"):
 
     @ProxyRegistrator(path="weather/alerts", name="Alerts", description="Severe weather.", runtime=rt)
     class Alerts(BaseProxy):
-        @BaseProxy.endpoint(category="Alerts", endpoint="active", description="Active alerts.",
-                            params={}, response=[])
+        @BaseProxy.endpoint(category="Alerts", endpoint="active", description="Active alerts.", params={}, response=[])
         def active(self, params):
             return ["storm"]
 
@@ -120,8 +129,9 @@ def test_dispatch_longest_prefix_endpoint_names_then_method_names():
     assert pm("weather.current", {"q": "Oslo"})["q"] == "Oslo"
 
 
-@pytest.mark.parametrize("path", ["weather/_secret", "weather/helper", "weather/__init__",
-                                  "weather/endpoint_directory"])
+@pytest.mark.parametrize(
+    "path", ["weather/_secret", "weather/helper", "weather/__init__", "weather/endpoint_directory"]
+)
 def test_only_endpoint_methods_are_callable(path):
     pm = ProxyManager(runtime=make_runtime())
     with pytest.raises(KeyError) as e:
@@ -179,7 +189,7 @@ def test_endpoint_docs_lists_parameters_response_docstring_and_additional_docs()
     pm = ProxyManager(runtime=make_runtime())
     docs = pm.endpoint_docs("weather")
     assert docs.startswith("# Weather (id: weather)\n\nForecasts and current weather.")
-    assert "- q (str, required), e.g. \"London\"" in docs and "- days (int, optional), e.g. 3" in docs
+    assert '- q (str, required), e.g. "London"' in docs and "- days (int, optional), e.g. 3" in docs
     assert 'Call: CALL_API("weather/forecast/daily", {"q": "London", "days": 3})' in docs
     assert "Notes:\nUp to 10 days ahead." in docs
     assert "# Additional documentation\n## Units\nCelsius everywhere." in docs
@@ -194,8 +204,9 @@ def test_register_adds_a_proxy_at_runtime():
     pm = ProxyManager(["weather"], runtime=make_runtime())
 
     class Echo(BaseProxy):
-        @BaseProxy.endpoint(category="x", endpoint="echo", description="Echo.", params={"v*": (str, "hi")},
-                            response={"v": "hi"})
+        @BaseProxy.endpoint(
+            category="x", endpoint="echo", description="Echo.", params={"v*": (str, "hi")}, response={"v": "hi"}
+        )
         def echo(self, params):
             return params
 

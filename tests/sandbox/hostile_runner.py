@@ -6,6 +6,7 @@
 ``test_sandbox_hostile.py`` starts it as root and, through ``setpriv``, as an unprivileged user. Each case
 reports ``"stopped"`` (the sandboxed code could not do it) or ``"not stopped"``, with what was seen. The
 code under test is real hostile code run through ``AgentInterpreter``; nothing here is simulated."""
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,7 @@ os.environ.setdefault("LLLM_AUTO_INIT", "0")
 from lllm.sandbox import AgentInterpreter, BwrapExecutor, InProcessExecutor, SubprocessExecutor  # noqa: E402
 
 SECRET = os.environ.get("LLLM_HOSTILE_SECRET") or "sk-hostile-%08x" % random.getrandbits(32)
-MARK = "%06d" % random.randrange(10 ** 6)   # makes this run's leftover processes and files recognisable
+MARK = "%06d" % random.randrange(10**6)  # makes this run's leftover processes and files recognisable
 TIMEOUT = 20.0
 
 
@@ -60,9 +61,12 @@ def outcome(stopped: bool, evidence: str) -> Dict[str, str]:
 
 # -- the cases -------------------------------------------------------------------------------------
 
+
 def case_parent_environ(backend: str, work: str) -> Dict[str, str]:
     """Read the parent's environment (a provider key) through /proc/<pid>/environ or os.environ."""
-    out = run(backend, f"""
+    out = run(
+        backend,
+        f"""
         import os
         seen = []
         for pid in {{{os.getpid()}, os.getppid()}} | set(p for p in os.listdir('/proc') if p.isdigit()):
@@ -71,7 +75,8 @@ def case_parent_environ(backend: str, work: str) -> Dict[str, str]:
             except OSError:
                 pass
         print('found' if any({SECRET!r} in s for s in seen) or {SECRET!r} in str(os.environ) else 'none')
-    """)
+    """,
+    )
     finished(out, "found", "none")
     return outcome(SECRET not in out and "found" not in out, out)
 
@@ -84,7 +89,9 @@ def case_socket(backend: str, work: str) -> Dict[str, str]:
     server.settimeout(1.0)
     port = server.getsockname()[1]
     try:
-        out = run(backend, f"""
+        out = run(
+            backend,
+            f"""
             import _socket
             s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
             s.settimeout(3)
@@ -93,7 +100,8 @@ def case_socket(backend: str, work: str) -> Dict[str, str]:
                 print('connected')
             except OSError as e:
                 print('refused', type(e).__name__, e)
-        """)
+        """,
+        )
         finished(out, "connected", "refused")
         try:
             conn, _ = server.accept()
@@ -108,7 +116,9 @@ def case_socket(backend: str, work: str) -> Dict[str, str]:
 
 def case_fork_bound(backend: str, work: str) -> Dict[str, str]:
     """Fork 64 sleeping children (the limit is 16 processes): is forking bounded?"""
-    out = run(backend, """
+    out = run(
+        backend,
+        """
         import os, signal, time
         kids = []
         try:
@@ -124,7 +134,9 @@ def case_fork_bound(backend: str, work: str) -> Dict[str, str]:
         for pid in kids:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-    """, max_processes=16)
+    """,
+        max_processes=16,
+    )
     finished(out, "forked all", "refused after")
     return outcome("refused after" in out and "forked all" not in out, out)
 
@@ -147,7 +159,9 @@ def _leftovers() -> list:
 
 def case_sleepers(backend: str, work: str) -> Dict[str, str]:
     """Leave processes behind that escape the process group (setsid, double fork): alive after close()?"""
-    out = run(backend, f"""
+    out = run(
+        backend,
+        f"""
         import os, subprocess
         subprocess.Popen(['sleep', '4242.{MARK}'], start_new_session=True)
         if os.fork() == 0:
@@ -157,7 +171,8 @@ def case_sleepers(backend: str, work: str) -> Dict[str, str]:
             os._exit(0)
         os.wait()
         print('planted')
-    """)
+    """,
+    )
     finished(out, "planted")
     time.sleep(0.3)
     left = _leftovers()
@@ -171,14 +186,22 @@ def case_sleepers(backend: str, work: str) -> Dict[str, str]:
 
 def case_kill_parent(backend: str, work: str) -> Dict[str, str]:
     """Kill the process that runs the interpreter (a separate one here: it may die)."""
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), backend, "--kill-parent"], capture_output=True,
-                          text=True, timeout=120, start_new_session=True)
+    done = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), backend, "--kill-parent"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,
+    )
     alive = done.returncode == 0 and done.stdout.rstrip().endswith("PARENT ALIVE")
     return outcome(alive, f"exit {done.returncode}: {done.stdout}{done.stderr}")
 
 
 def kill_parent(backend: str) -> None:
-    print(run(backend, f"""
+    print(
+        run(
+            backend,
+            f"""
         import os, signal
         for attempt in (lambda: os.kill({os.getpid()}, signal.SIGKILL),
                         lambda: os.killpg(os.getpgid({os.getpid()}), signal.SIGKILL),
@@ -187,7 +210,10 @@ def kill_parent(backend: str) -> None:
                 attempt()
             except OSError as e:
                 print(type(e).__name__)
-    """), flush=True)
+    """,
+        ),
+        flush=True,
+    )
     print("PARENT ALIVE", flush=True)
 
 
@@ -201,14 +227,17 @@ def case_private_file(backend: str, work: str) -> Dict[str, str]:
             f.write(f"private-{MARK}")
         os.chmod(path, mode)
     os.chmod(private, 0o700)
-    out = run(backend, f"""
+    out = run(
+        backend,
+        f"""
         for name in ('open.txt', 'secret.txt', 'sub/deep.txt'):
             try:
                 print(open({private!r} + '/' + name).read())
             except OSError as e:
                 print(type(e).__name__)
         print('done')
-    """)
+    """,
+    )
     finished(out, "done")
     return outcome(f"private-{MARK}" not in out, out)
 
@@ -222,11 +251,14 @@ def case_fd_walk(backend: str, work: str) -> Dict[str, str]:
     with open(env_file, "w") as f:
         f.write(f"API_KEY=env-{MARK}\n")
     os.chmod(env_file, 0o644)
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", os.path.join(project, ".venv")], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", os.path.join(project, ".venv")], check=True, capture_output=True
+    )
     os.chmod(os.path.join(work, "home"), 0o700)
     kw = {} if backend == "inprocess" else {"python": os.path.join(project, ".venv", "bin", "python")}
-    out = run(backend, f"""
+    out = run(
+        backend,
+        f"""
         import os, sys
         found, dirs = set(), []
         starts = [f'/proc/self/fd/{{fd}}' for fd in os.listdir('/proc/self/fd')]
@@ -251,7 +283,9 @@ def case_fd_walk(backend: str, work: str) -> Dict[str, str]:
             pass
         print('directory descriptors:', dirs)
         print('found:', sorted(found))
-    """, **kw)
+    """,
+        **kw,
+    )
     finished(out, "found:")
     return outcome(f"env-{MARK}" not in out, out)
 
@@ -261,9 +295,15 @@ def case_write_outside(backend: str, work: str) -> Dict[str, str]:
     shared = os.path.join(work, "shared")
     os.makedirs(shared)
     os.chmod(shared, 0o755)
-    targets = [os.path.join(shared, f"planted-{MARK}"), f"/tmp/lllm-planted-{MARK}", f"/var/tmp/lllm-planted-{MARK}",
-               f"/dev/shm/lllm-planted-{MARK}"]
-    out = run(backend, f"""
+    targets = [
+        os.path.join(shared, f"planted-{MARK}"),
+        f"/tmp/lllm-planted-{MARK}",
+        f"/var/tmp/lllm-planted-{MARK}",
+        f"/dev/shm/lllm-planted-{MARK}",
+    ]
+    out = run(
+        backend,
+        f"""
         for path in {targets!r}:
             try:
                 open(path, 'w').write('x')
@@ -271,7 +311,8 @@ def case_write_outside(backend: str, work: str) -> Dict[str, str]:
             except OSError as e:
                 print(type(e).__name__, path)
         print('done')
-    """)
+    """,
+    )
     finished(out, "done")
     planted = [t for t in targets if os.path.exists(t)]
     for t in planted:
@@ -281,7 +322,9 @@ def case_write_outside(backend: str, work: str) -> Dict[str, str]:
 
 def case_memory_children(backend: str, work: str) -> Dict[str, str]:
     """Four children of 150 MB each (under the 256 MB per-process limit, 600 MB together): is the total capped?"""
-    out = run(backend, """
+    out = run(
+        backend,
+        """
         import os, time
         r, w = os.pipe()
         kids = []
@@ -305,7 +348,9 @@ def case_memory_children(backend: str, work: str) -> Dict[str, str]:
             held += chunk
         codes = [os.waitpid(pid, 0)[1] for pid in kids]
         print('children that held 150 MB at once:', len(held), 'exit codes:', codes)
-    """, max_memory_mb=256)
+    """,
+        max_memory_mb=256,
+    )
     held = [line for line in out.splitlines() if line.startswith("children that held")]
     if not held:  # the worker itself was killed: stopped, if it was the memory cap that did it
         finished(out, "memory limit")
@@ -313,9 +358,15 @@ def case_memory_children(backend: str, work: str) -> Dict[str, str]:
 
 
 CASES: Dict[str, Callable[[str, str], Dict[str, str]]] = {
-    "parent_environ": case_parent_environ, "socket": case_socket, "fork_bound": case_fork_bound,
-    "sleepers": case_sleepers, "kill_parent": case_kill_parent, "private_file": case_private_file,
-    "fd_walk": case_fd_walk, "write_outside": case_write_outside, "memory_children": case_memory_children,
+    "parent_environ": case_parent_environ,
+    "socket": case_socket,
+    "fork_bound": case_fork_bound,
+    "sleepers": case_sleepers,
+    "kill_parent": case_kill_parent,
+    "private_file": case_private_file,
+    "fd_walk": case_fd_walk,
+    "write_outside": case_write_outside,
+    "memory_children": case_memory_children,
 }
 
 

@@ -1,4 +1,5 @@
 """The executor conformance suite (lllm.sandbox.conformance) on every shipped backend."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """AgentInterpreter (§8.2): run_python semantics on both backends — persistent namespace, CALL_API,
 output capture and truncation, tracebacks without framework frames, reset."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,8 +10,14 @@ import pytest
 from lllm.sandbox import AgentInterpreter, InProcessExecutor, SubprocessExecutor, bwrap_status
 from lllm.sandbox.interpreter import NO_OUTPUT
 
-BACKENDS = ["subprocess", "inprocess", pytest.param("bwrap", marks=pytest.mark.skipif(
-    not bwrap_status()[0], reason=f"bubblewrap is not usable here: {bwrap_status()[1]}"))]
+BACKENDS = [
+    "subprocess",
+    "inprocess",
+    pytest.param(
+        "bwrap",
+        marks=pytest.mark.skipif(not bwrap_status()[0], reason=f"bubblewrap is not usable here: {bwrap_status()[1]}"),
+    ),
+]
 
 
 class QuotaExceeded(Exception):
@@ -58,22 +65,26 @@ def test_namespace_persists_and_last_expression_is_not_echoed(make, backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_stdout_and_stderr_are_captured_in_order(make, backend):
-    out = make(backend).run("import sys\nprint('a')\nprint('b', file=sys.stderr)\nsys.stdout.write('c\\n')\n"
-                            "sys.stderr.write('d\\n')")
+    out = make(backend).run(
+        "import sys\nprint('a')\nprint('b', file=sys.stderr)\nsys.stdout.write('c\\n')\nsys.stderr.write('d\\n')"
+    )
     assert out == "a\nb\nc\nd\n"
 
 
 def test_subprocess_output_of_child_processes_is_captured_in_order(make):
-    out = make().run("import os, sys\nprint('before', flush=True)\nos.system('echo from-shell; echo err >&2')\n"
-                     "print('after')")
+    out = make().run(
+        "import os, sys\nprint('before', flush=True)\nos.system('echo from-shell; echo err >&2')\nprint('after')"
+    )
     assert out == "before\nfrom-shell\nerr\nafter\n"
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_call_api_results_are_json_with_str_fallback(make, backend):
     it = make(backend)
-    assert it.run("r = CALL_API('echo', {'q': 'dune'}, limit=2)\nprint(r)") == \
-        "{'path': 'echo', 'params': {'q': 'dune', 'limit': 2}}\n"
+    assert (
+        it.run("r = CALL_API('echo', {'q': 'dune'}, limit=2)\nprint(r)")
+        == "{'path': 'echo', 'params': {'q': 'dune', 'limit': 2}}\n"
+    )
     assert it.run("print(CALL_API('date'))") == "{'when': '2024-05-01', 'items': [1, 2]}\n"
     assert it.run("print(CALL_API('object')[:9])") == "<object o\n"
 
@@ -81,15 +92,19 @@ def test_call_api_results_are_json_with_str_fallback(make, backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_call_api_errors_raise_typed_exceptions_in_user_code(make, backend):
     it = make(backend)
-    code = ("for p in ['missing', 'required', 'other', 'quota']:\n"
-            "    try:\n        CALL_API(p, {})\n"
-            "    except Exception as e:\n        print(type(e).__name__, '|', e)")
-    assert it.run(code) == ("KeyError | \"Proxy 'missing' not found. Available proxies: ['echo']\"\n"
-                            "ValueError | Endpoint 'x/y' is missing required parameter(s) ['q']\n"
-                            "ConnectionError | backend down\n"
-                            "RuntimeError | QuotaExceeded: 100 calls per day\n")
+    code = (
+        "for p in ['missing', 'required', 'other', 'quota']:\n"
+        "    try:\n        CALL_API(p, {})\n"
+        "    except Exception as e:\n        print(type(e).__name__, '|', e)"
+    )
+    assert it.run(code) == (
+        "KeyError | \"Proxy 'missing' not found. Available proxies: ['echo']\"\n"
+        "ValueError | Endpoint 'x/y' is missing required parameter(s) ['q']\n"
+        "ConnectionError | backend down\n"
+        "RuntimeError | QuotaExceeded: 100 calls per day\n"
+    )
     out = it.run("CALL_API('missing')")
-    assert out.startswith("Traceback (most recent call last):\n  File \"<cell 2>\", line 1, in <module>")
+    assert out.startswith('Traceback (most recent call last):\n  File "<cell 2>", line 1, in <module>')
     assert "KeyError" in out and "worker.py" not in out and "inprocess_backend" not in out
 
 
@@ -104,11 +119,13 @@ def test_tracebacks_show_user_frames_only(make, backend):
     it = make(backend)
     it.run("def inner():\n    raise ValueError('boom')")
     out = it.run("print('partial')\ninner()")
-    assert out == ("partial\nTraceback (most recent call last):\n"
-                   "  File \"<cell 2>\", line 2, in <module>\n    inner()\n"
-                   "  File \"<cell 1>\", line 2, in inner\n    raise ValueError('boom')\n"
-                   "ValueError: boom\n")
-    assert it.run("print(1") .startswith("  File \"<cell 3>\", line 1")
+    assert out == (
+        "partial\nTraceback (most recent call last):\n"
+        '  File "<cell 2>", line 2, in <module>\n    inner()\n'
+        "  File \"<cell 1>\", line 2, in inner\n    raise ValueError('boom')\n"
+        "ValueError: boom\n"
+    )
+    assert it.run("print(1").startswith('  File "<cell 3>", line 1')
     assert "SyntaxError" in it.run("print(1")
     assert it.run("raise SystemExit(2)").endswith("SystemExit: 2\n")
     assert it.run("print('still alive')") == "still alive\n"
@@ -165,8 +182,10 @@ def test_inprocess_timeout_is_reported_honestly(make):
     it = make("inprocess", timeout=0.3)
     it.run("x = 1")
     out = it.run("import time\ntime.sleep(1.5)")
-    assert out == ("Error: execution exceeded 0.3s; the in-process backend cannot stop running code; "
-                   "it may still be running in the background; interpreter state was reset.")
+    assert out == (
+        "Error: execution exceeded 0.3s; the in-process backend cannot stop running code; "
+        "it may still be running in the background; interpreter state was reset."
+    )
     assert "NameError" in it.run("x")
 
 

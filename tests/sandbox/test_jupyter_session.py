@@ -1,5 +1,6 @@
 """Jupyter mode (§8.2) on a real IPython kernel: cells, CALL_API back to the parent, timeouts that
 interrupt then restart, and the notebook written as an artefact."""
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,10 @@ def test_cells_show_streams_results_displays_and_keep_state(shared):
     assert shared.run_cell("x = 20\nprint('hello')\nx + 1") == "hello\n21\n"
     assert shared.last_cell_failed is False
     assert shared.run_cell("x * 2") == "40\n"
-    out = shared.run_cell("import sys\nprint('warn', file=sys.stderr)\n"
-                          "from IPython.display import display, HTML\ndisplay(HTML('<b>x</b>'))")
+    out = shared.run_cell(
+        "import sys\nprint('warn', file=sys.stderr)\n"
+        "from IPython.display import display, HTML\ndisplay(HTML('<b>x</b>'))"
+    )
     assert "warn\n" in out and "<IPython.core.display.HTML object>" in out
     assert shared.run_cell("y = 1") == ""
 
@@ -83,8 +86,9 @@ def test_the_kernel_sees_no_secrets_and_runs_in_its_directory(tmp_path, monkeypa
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
     monkeypatch.setenv("LLLM_VISIBLE", "yes")
     with start(tmp_path / "work") as session:
-        out = session.run_cell("import os\nprint(os.environ.get('OPENAI_API_KEY'), os.environ.get('LLLM_VISIBLE'))\n"
-                               "print(os.getcwd())")
+        out = session.run_cell(
+            "import os\nprint(os.environ.get('OPENAI_API_KEY'), os.environ.get('LLLM_VISIBLE'))\nprint(os.getcwd())"
+        )
         assert out.splitlines() == ["None yes", str(tmp_path / "work")]
         assert "CALL_API is not available" in session.run_cell("CALL_API('x/y')")
 
@@ -102,8 +106,9 @@ def test_a_cell_that_ignores_interrupts_restarts_the_kernel(tmp_path):
     api = Api()
     with start(tmp_path, api=api, interrupt_grace=1.0) as session:
         session.run_cell("lost = 1")
-        stubborn = ("import time\nwhile True:\n    try:\n        time.sleep(0.01)\n"
-                    "    except KeyboardInterrupt:\n        pass")
+        stubborn = (
+            "import time\nwhile True:\n    try:\n        time.sleep(0.01)\n    except KeyboardInterrupt:\n        pass"
+        )
         out = session.run_cell(stubborn, timeout=1)
         assert "did not stop when interrupted; the kernel was restarted" in out
         assert session.last_cell_failed is True
@@ -143,9 +148,15 @@ def test_the_notebook_is_a_valid_artefact(tmp_path):
 
 
 def test_agent_cells_run_in_order(tmp_path):
-    reply = ("Plan first.\n<markdown_cell>## Step 1</markdown_cell>\n<python_cell>\nx = 5\nprint(x)\n</python_cell>\n"
-             "<python_cell>print(x * 2)</python_cell>")
-    assert extract_cells(reply) == [("markdown", "## Step 1"), ("python", "x = 5\nprint(x)"), ("python", "print(x * 2)")]
+    reply = (
+        "Plan first.\n<markdown_cell>## Step 1</markdown_cell>\n<python_cell>\nx = 5\nprint(x)\n</python_cell>\n"
+        "<python_cell>print(x * 2)</python_cell>"
+    )
+    assert extract_cells(reply) == [
+        ("markdown", "## Step 1"),
+        ("python", "x = 5\nprint(x)"),
+        ("python", "print(x * 2)"),
+    ]
     with start(tmp_path) as session:
         assert session.run_agent_cells(reply) == "[cell 1]\n5\n\n[cell 2]\n10\n"
         assert session.run_agent_cells("<python_cell>print('one')</python_cell>") == "one\n"
@@ -205,14 +216,19 @@ def test_jupyter_mode_tactic_runs_the_cells_an_agent_writes(tmp_path):
                     agent.receive(nb.run_agent_cells(reply.content), name="jupyter")
             return "no answer"
 
-    inv = MockInvoker([
-        "<markdown_cell>Fetch book 3.</markdown_cell>\n"
-        "<python_cell>book = CALL_API('books/get', {'id': 3})\nprint(book['price'])</python_cell>",
-        "<python_cell>print(book['price'] * 2)</python_cell>",
-        "Two copies cost 19.0.",
-    ])
-    tactic = Analyst({"agent_configs": [{"name": "analyst", "model_name": "mock", "system_prompt": "Write cells."}]},
-                     invoker=inv, runtime=Runtime("jupyter-tests"))
+    inv = MockInvoker(
+        [
+            "<markdown_cell>Fetch book 3.</markdown_cell>\n"
+            "<python_cell>book = CALL_API('books/get', {'id': 3})\nprint(book['price'])</python_cell>",
+            "<python_cell>print(book['price'] * 2)</python_cell>",
+            "Two copies cost 19.0.",
+        ]
+    )
+    tactic = Analyst(
+        {"agent_configs": [{"name": "analyst", "model_name": "mock", "system_prompt": "Write cells."}]},
+        invoker=inv,
+        runtime=Runtime("jupyter-tests"),
+    )
     try:
         answer = tactic("What do two copies of book 3 cost?")
     except JupyterError as e:
@@ -226,6 +242,7 @@ def test_jupyter_mode_tactic_runs_the_cells_an_agent_writes(tmp_path):
 
 def test_a_kernel_that_died_between_cells_is_replaced_and_the_next_cell_says_so(tmp_path):
     import time as _time
+
     with start(tmp_path, api=Api()) as session:
         session.run_cell("kept = 1")
         old_client = session._kc

@@ -7,6 +7,7 @@ The matrix at the end runs ``hostile_runner.py`` for EVERY backend, as root and 
 unexpected improvement both fail. ``docs/security.md`` carries the same table (checked here too).
 
 Tests that rely on the worker's own uid (parent is root on Linux, as in CI) are skipped otherwise."""
+
 from __future__ import annotations
 
 import json
@@ -26,13 +27,16 @@ import pytest
 from lllm.sandbox import AgentInterpreter, BwrapExecutor, SubprocessExecutor, bwrap_status
 from lllm.sandbox.isolation import can_drop_privileges
 
-privileged = pytest.mark.skipif(not can_drop_privileges(),
-                                reason="needs a root parent on Linux (workers then get their own uid)")
+privileged = pytest.mark.skipif(
+    not can_drop_privileges(), reason="needs a root parent on Linux (workers then get their own uid)"
+)
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX only")
 HERE = Path(__file__).resolve().parent
 BWRAP_OK, BWRAP_WHY = bwrap_status()
-PROCESS_BACKENDS = ["subprocess", pytest.param("bwrap", marks=pytest.mark.skipif(
-    not BWRAP_OK, reason=f"bubblewrap is not usable here: {BWRAP_WHY}"))]
+PROCESS_BACKENDS = [
+    "subprocess",
+    pytest.param("bwrap", marks=pytest.mark.skipif(not BWRAP_OK, reason=f"bubblewrap is not usable here: {BWRAP_WHY}")),
+]
 
 
 def uid_processes(uid: int) -> list:
@@ -81,8 +85,12 @@ def make(backend):
     def factory(timeout=2.0, **executor_kw):
         executor_kw.setdefault("max_memory_mb", 512)
         executor_kw.setdefault("max_processes", 16)
-        it = AgentInterpreter(lambda path, params: {"ok": path}, timeout=timeout, max_output_chars=2000,
-                              backend=cls(max_output_bytes=2000 * 4 + 4096, **executor_kw))
+        it = AgentInterpreter(
+            lambda path, params: {"ok": path},
+            timeout=timeout,
+            max_output_chars=2000,
+            backend=cls(max_output_bytes=2000 * 4 + 4096, **executor_kw),
+        )
         made.append(it)
         return it
 
@@ -122,7 +130,7 @@ def test_infinite_loop_is_killed_and_the_next_run_works(make):
 
 def test_timeout_kills_the_whole_process_group(make):
     it = make(timeout=3, drop_privileges=False)  # same uid as the parent: only the process group is killed
-    mark = "60.%06d" % random.randrange(10 ** 6)
+    mark = "60.%06d" % random.randrange(10**6)
     out = it.run(f"import subprocess, time\np = subprocess.Popen(['sleep', '{mark}'])\nwhile True: pass")
     assert out == TIMEOUT_MESSAGE.format(3)
     deadline = time.monotonic() + 2
@@ -136,7 +144,8 @@ def test_timeout_kills_the_whole_process_group(make):
 def test_fork_bomb_is_bounded_by_the_process_limit_and_cleaned_up(make):
     it = make(timeout=2, max_processes=12)
     uid = it.executor.start() or it.executor.info["uid"]
-    linear = it.run(textwrap.dedent("""
+    linear = it.run(
+        textwrap.dedent("""
         import os, time
         n = 0
         try:
@@ -147,17 +156,20 @@ def test_fork_bomb_is_bounded_by_the_process_limit_and_cleaned_up(make):
                 n += 1
         except OSError as e:
             print("fork refused after", n, "children:", type(e).__name__)
-    """))
+    """)
+    )
     assert "fork refused after" in linear and "BlockingIOError" in linear
     assert int(linear.split("after ")[1].split()[0]) < 12
-    bomb = it.run(textwrap.dedent("""
+    bomb = it.run(
+        textwrap.dedent("""
         import os, time
         while True:
             try:
                 os.fork()
             except OSError:
                 time.sleep(0.05)
-    """))
+    """)
+    )
     assert bomb == TIMEOUT_MESSAGE.format(2)
     assert uid_processes(uid) == []  # every process of the worker's uid is gone
     assert subprocess.run(["true"]).returncode == 0  # the parent can still fork
@@ -178,12 +190,15 @@ def test_a_crashed_worker_is_reported_and_replaced(make):
     it = make()
     it.run("kept = 1")
     out = it.run("import ctypes\nctypes.string_at(0)")
-    assert out == ("Error: the interpreter process was killed by SIGSEGV (a crash in native code) while running "
-                   "this code; interpreter state was reset (variables and imports are gone).")
+    assert out == (
+        "Error: the interpreter process was killed by SIGSEGV (a crash in native code) while running "
+        "this code; interpreter state was reset (variables and imports are gone)."
+    )
     assert "NameError" in it.run("kept")
     out = it.run("import os\nos._exit(3)")
-    assert out.startswith("Error: the interpreter process exited with status 3 while running this code; "
-                          "interpreter state was reset")
+    assert out.startswith(
+        "Error: the interpreter process exited with status 3 while running this code; interpreter state was reset"
+    )
     out = it.run("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
     assert "killed by SIGKILL (often the memory limit of 512 MB" in out
     assert it.run("print('fine')") == "fine\n"
@@ -195,23 +210,35 @@ def test_provider_keys_in_the_parent_environment_are_not_visible(make, monkeypat
     it = make()
     out = it.run("import os\nprint(sorted(os.environ))\nprint(os.environ.get('OPENAI_API_KEY'))")
     assert out.splitlines()[1] == "None"
-    assert set(eval(out.splitlines()[0])) <= {"PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "HOME", "TMPDIR",
-                                              "PYTHONIOENCODING", "PWD"}  # bwrap sets PWD (the work dir)
+    assert set(eval(out.splitlines()[0])) <= {
+        "PATH",
+        "LANG",
+        "LC_ALL",
+        "LC_CTYPE",
+        "TZ",
+        "HOME",
+        "TMPDIR",
+        "PYTHONIOENCODING",
+        "PWD",
+    }  # bwrap sets PWD (the work dir)
     assert "sk-" not in out
 
 
 @privileged
 def test_the_parent_environment_cannot_be_read_through_proc(make, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-parent-secret")
-    out = make().run(f"import os\nfor pid in ({os.getpid()}, os.getppid()):\n"
-                     f"    print(open(f'/proc/{{pid}}/environ', 'rb').read())")
+    out = make().run(
+        f"import os\nfor pid in ({os.getpid()}, os.getppid()):\n    print(open(f'/proc/{{pid}}/environ', 'rb').read())"
+    )
     assert ("PermissionError" in out or "FileNotFoundError" in out) and "sk-parent-secret" not in out
 
 
 def test_working_directory_is_private_and_removed_on_close(make):
     it = make()
-    out = it.run("import os\nprint(os.getcwd())\nprint(os.environ['HOME'] == os.getcwd() == os.environ['TMPDIR'])\n"
-                 "open('notes.txt', 'w').write('mine')\nprint(sorted(os.listdir('.')))")
+    out = it.run(
+        "import os\nprint(os.getcwd())\nprint(os.environ['HOME'] == os.getcwd() == os.environ['TMPDIR'])\n"
+        "open('notes.txt', 'w').write('mine')\nprint(sorted(os.listdir('.')))"
+    )
     workdir, same, listing = out.splitlines()
     assert workdir != os.getcwd() and os.path.basename(workdir).startswith("lllm-sandbox-")
     assert same == "True" and listing == "['notes.txt']"
@@ -289,8 +316,13 @@ print("PARENT ALIVE")
 @privileged
 def test_the_worker_cannot_kill_its_parent(backend):
     # The parent here is a separate process, so a failure could never take the test run down.
-    out = subprocess.run([sys.executable, "-c", _KILL_PARENT, backend], capture_output=True, text=True, timeout=60,
-                         start_new_session=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _KILL_PARENT, backend],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,
+    )
     assert out.returncode == 0, out.stderr
     refusals = out.stdout.count("PermissionError: [Errno 1] Operation not permitted")
     assert refusals + out.stdout.count("ProcessLookupError") == 2, out.stdout
@@ -335,8 +367,9 @@ os.kill(os.getpid(), 9)
 
 
 def test_worker_exits_when_its_parent_dies(backend):
-    out = subprocess.run([sys.executable, "-c", _ORPHAN, backend], capture_output=True, text=True, timeout=60,
-                         start_new_session=True)
+    out = subprocess.run(
+        [sys.executable, "-c", _ORPHAN, backend], capture_output=True, text=True, timeout=60, start_new_session=True
+    )
     pid, workdir = out.stdout.split()[:2]
     pid = int(pid)
     gone = wait_gone(pid, 5)
@@ -347,6 +380,7 @@ def test_worker_exits_when_its_parent_dies(backend):
 
 
 # -- Issue 8.2: import folders in a private directory, without a handle to it -----------------------------
+
 
 @privileged
 def test_import_folders_in_a_private_directory_are_reachable_without_a_handle(make, backend, tmp_path):
@@ -360,14 +394,16 @@ def test_import_folders_in_a_private_directory_are_reachable_without_a_handle(ma
     (site / "probe_module.py").write_text("VALUE = 'imported from the private venv'\n")
     home.chmod(0o700)
     it = make(python=str(project / ".venv" / "bin" / "python"))
-    out = it.run(textwrap.dedent("""
+    out = it.run(
+        textwrap.dedent("""
         import os, sys, probe_module
         print(probe_module.VALUE)
         print([os.readlink(f'/proc/self/fd/{fd}') for fd in os.listdir('/proc/self/fd')
                if os.path.isdir(f'/proc/self/fd/{fd}')])  # (listdir's own descriptor is closed by now)
         walks = [p + '/..' * n + '/.env' for p in sys.path if p for n in range(8)]
         print([w for w in walks if os.path.exists(w) and 'sk-beside' in open(w).read()])
-    """))
+    """)
+    )
     lines = out.splitlines()
     assert lines[0] == "imported from the private venv", out
     assert all("project" not in d and "/root" not in d for d in eval(lines[1])), out
@@ -377,13 +413,15 @@ def test_import_folders_in_a_private_directory_are_reachable_without_a_handle(ma
 
 # -- Memory: the worker and its children together (root, cgroup) -------------------------------------------
 
+
 @privileged
 def test_memory_of_the_worker_and_its_children_is_capped_together(make):
     it = make(timeout=30, max_memory_mb=256)
     it.executor.start()
     if it.executor.info["memory_cap"] == "per process":
         pytest.skip("no writable memory cgroup (v1 or v2) on this machine")
-    out = it.run(textwrap.dedent("""
+    out = it.run(
+        textwrap.dedent("""
         import os, time
         kids = []
         for _ in range(4):
@@ -394,27 +432,33 @@ def test_memory_of_the_worker_and_its_children_is_capped_together(make):
                 os._exit(0)
             kids.append(pid)
         print('exit statuses:', sorted(os.waitpid(pid, 0)[1] for pid in kids))
-    """))
+    """)
+    )
     if out.startswith("Error:"):  # the kernel chose the worker itself
         assert "memory limit of 256 MB for the interpreter and its child processes together" in out
     else:
         assert "exit statuses:" in out and "9" in out.splitlines()[0], out  # SIGKILLed children
-        assert ("[sandbox] the memory limit of 256 MB for this interpreter and its child processes together "
-                "was reached") in out
+        assert (
+            "[sandbox] the memory limit of 256 MB for this interpreter and its child processes together was reached"
+        ) in out
     assert it.run("print('still usable')").endswith("still usable\n")
 
 
 # -- Choosing the backend ---------------------------------------------------------------------------------
 
+
 def test_asking_for_bwrap_where_it_is_missing_says_why_and_what_to_install(tmp_path):
     from lllm.sandbox.executor import SandboxError
+
     with pytest.raises(SandboxError, match=r"not on PATH.*apt-get install bubblewrap"):
         BwrapExecutor(bwrap=str(tmp_path / "no-bwrap"))
     broken = tmp_path / "bwrap"
     broken.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
     broken.chmod(0o755)
-    with pytest.raises(SandboxError, match="cannot create namespaces here: bwrap: No permissions to create new "
-                                           "namespace; install bubblewrap"):
+    with pytest.raises(
+        SandboxError,
+        match="cannot create namespaces here: bwrap: No permissions to create new namespace; install bubblewrap",
+    ):
         BwrapExecutor(bwrap=str(broken))
 
 
@@ -446,8 +490,9 @@ def test_auto_picks_bwrap_where_usable_probing_once(tmp_path, with_bwrap):
         if not shutil.which("bwrap"):
             pytest.skip("bubblewrap is not installed")
         wrapper = bindir / "bwrap"  # counts the probes, then is the real bwrap
-        wrapper.write_text(f"#!/bin/sh\ncase \" $* \" in *' true '*) echo probe >> {log} ;; esac\n"
-                           f"exec {shutil.which('bwrap')} \"$@\"\n")
+        wrapper.write_text(
+            f'#!/bin/sh\ncase " $* " in *\' true \'*) echo probe >> {log} ;; esac\nexec {shutil.which("bwrap")} "$@"\n'
+        )
         wrapper.chmod(0o755)
     env = {**os.environ, "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin" if with_bwrap else str(bindir)}
     done = subprocess.run([sys.executable, "-c", _AUTO], capture_output=True, text=True, timeout=120, env=env)
@@ -478,14 +523,50 @@ THREATS = {  # case in hostile_runner.py -> what the code tries
     "memory_children": "use more than the memory cap through child processes (4 x 150 MB, cap 256 MB)",
 }
 EXPECTED = {  # (backend, privilege): {case: outcome}, measured by the matrix below
-    ("subprocess", "root"): dict(parent_environ=S, socket=S, fork_bound=S, sleepers=S, kill_parent=S, private_file=S,
-                                 fd_walk=S, write_outside=N, memory_children=S),
-    ("subprocess", "unprivileged"): dict(parent_environ=N, socket=N, fork_bound=N, sleepers=N, kill_parent=N,
-                                         private_file=N, fd_walk=N, write_outside=N, memory_children=N),
-    ("bwrap", "root"): dict(parent_environ=S, socket=S, fork_bound=S, sleepers=S, kill_parent=S, private_file=S,
-                            fd_walk=S, write_outside=S, memory_children=S),
-    ("bwrap", "unprivileged"): dict(parent_environ=S, socket=S, fork_bound=S, sleepers=S, kill_parent=S,
-                                    private_file=S, fd_walk=S, write_outside=S, memory_children=N),
+    ("subprocess", "root"): dict(
+        parent_environ=S,
+        socket=S,
+        fork_bound=S,
+        sleepers=S,
+        kill_parent=S,
+        private_file=S,
+        fd_walk=S,
+        write_outside=N,
+        memory_children=S,
+    ),
+    ("subprocess", "unprivileged"): dict(
+        parent_environ=N,
+        socket=N,
+        fork_bound=N,
+        sleepers=N,
+        kill_parent=N,
+        private_file=N,
+        fd_walk=N,
+        write_outside=N,
+        memory_children=N,
+    ),
+    ("bwrap", "root"): dict(
+        parent_environ=S,
+        socket=S,
+        fork_bound=S,
+        sleepers=S,
+        kill_parent=S,
+        private_file=S,
+        fd_walk=S,
+        write_outside=S,
+        memory_children=S,
+    ),
+    ("bwrap", "unprivileged"): dict(
+        parent_environ=S,
+        socket=S,
+        fork_bound=S,
+        sleepers=S,
+        kill_parent=S,
+        private_file=S,
+        fd_walk=S,
+        write_outside=S,
+        memory_children=N,
+    ),
     ("inprocess", "root"): {case: N for case in THREATS},
     ("inprocess", "unprivileged"): {case: N for case in THREATS},
 }
@@ -494,6 +575,7 @@ UNPRIVILEGED_UID = 65534
 
 def _cgroup_usable() -> bool:
     from lllm.sandbox.cgroups import MemoryCgroup
+
     group = MemoryCgroup.create(64 << 20)
     if group is not None:
         group.remove()
@@ -506,8 +588,10 @@ CGROUP_OK = _cgroup_usable()
 def render_table() -> str:
     """The security table of docs/security.md, from ``EXPECTED``."""
     cols = [(b, p) for b in BACKENDS for p in PRIVILEGES]
-    lines = ["| The sandboxed code tries to ... | " + " | ".join(f"{b} ({p})" for b, p in cols) + " |",
-             "|---|" + "---|" * len(cols)]
+    lines = [
+        "| The sandboxed code tries to ... | " + " | ".join(f"{b} ({p})" for b, p in cols) + " |",
+        "|---|" + "---|" * len(cols),
+    ]
     for case, threat in THREATS.items():
         cells = ["stopped" if EXPECTED[col][case] == S else "**not stopped**" for col in cols]
         lines.append(f"| {threat} | " + " | ".join(cells) + " |")
@@ -545,22 +629,32 @@ def runner_command(backend: str, privilege: str):
     # Python (or the repository) may live under a private home: give the unprivileged user a view of exactly
     # those folders, in a mount namespace of the runner's own (nothing changes on the host).
     import shlex
-    needed = [p for p in {os.path.realpath(sys.base_prefix), sys.prefix, str(HERE.parents[1])}
-              if _hidden_ancestor(p)]
+
+    needed = [p for p in {os.path.realpath(sys.base_prefix), sys.prefix, str(HERE.parents[1])} if _hidden_ancestor(p)]
     if needed:
-        probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], capture_output=True, text=True)
+        probe = subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "true"], capture_output=True, text=True
+        )
         if probe.returncode != 0:
-            return None, (f"{needed} are private and a mount namespace to show them to uid {UNPRIVILEGED_UID} cannot "
-                          f"be made here: {probe.stderr.strip()}")
+            return None, (
+                f"{needed} are private and a mount namespace to show them to uid {UNPRIVILEGED_UID} cannot "
+                f"be made here: {probe.stderr.strip()}"
+            )
     stash, cover, restore = [], [], []
     for i, path in enumerate(sorted(needed)):
         stash.append(f"mkdir -p /tmp/.lllm-stash-$$/{i} && mount --bind {shlex.quote(path)} /tmp/.lllm-stash-$$/{i}")
-        restore.append(f"mkdir -p {shlex.quote(path)} && mount --bind /tmp/.lllm-stash-$$/{i} {shlex.quote(path)}"
-                       f" && umount /tmp/.lllm-stash-$$/{i}")
+        restore.append(
+            f"mkdir -p {shlex.quote(path)} && mount --bind /tmp/.lllm-stash-$$/{i} {shlex.quote(path)}"
+            f" && umount /tmp/.lllm-stash-$$/{i}"
+        )
     for hidden in sorted({_hidden_ancestor(p) for p in needed}):
         cover.append(f"mount -t tmpfs -o mode=0755,size=1m tmpfs {shlex.quote(hidden)}")
-    script = _UNPRIVILEGED.format(stash="\n".join(stash), cover="\n".join(cover),
-                                  restore="\n".join(restore + ["rm -rf /tmp/.lllm-stash-$$"]), uid=UNPRIVILEGED_UID)
+    script = _UNPRIVILEGED.format(
+        stash="\n".join(stash),
+        cover="\n".join(cover),
+        restore="\n".join(restore + ["rm -rf /tmp/.lllm-stash-$$"]),
+        uid=UNPRIVILEGED_UID,
+    )
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *runner], None
 
 
@@ -576,14 +670,20 @@ def outcomes():
             if argv is None:
                 results[(backend, privilege)] = why
             else:
-                started[(backend, privilege)] = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                                                 text=True, env=env, cwd="/")
+                started[(backend, privilege)] = subprocess.Popen(
+                    argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd="/"
+                )
     for key, proc in started.items():
         out, err = proc.communicate(timeout=600)
         lines = [line for line in out.splitlines() if line.startswith("{")]
-        results[key] = json.loads(lines[-1]) if proc.returncode == 0 and lines else {
-            case: {"outcome": "error", "evidence": f"runner exit {proc.returncode}: {out[-1500:]}{err[-1500:]}"}
-            for case in THREATS}
+        results[key] = (
+            json.loads(lines[-1])
+            if proc.returncode == 0 and lines
+            else {
+                case: {"outcome": "error", "evidence": f"runner exit {proc.returncode}: {out[-1500:]}{err[-1500:]}"}
+                for case in THREATS
+            }
+        )
     return results
 
 
@@ -600,19 +700,24 @@ def test_hostile_matrix(outcomes, backend, privilege, case):
         pytest.skip("no writable memory cgroup (v1 or v2) here: memory is capped per process only")
     got = result[case]
     expected = EXPECTED[(backend, privilege)][case]
-    assert got["outcome"] == expected, (f"{backend} as {privilege}, {case}: expected {expected!r}, got "
-                                        f"{got['outcome']!r} (update EXPECTED and docs/security.md only if the "
-                                        f"change is intended)\n{got['evidence']}")
+    assert got["outcome"] == expected, (
+        f"{backend} as {privilege}, {case}: expected {expected!r}, got "
+        f"{got['outcome']!r} (update EXPECTED and docs/security.md only if the "
+        f"change is intended)\n{got['evidence']}"
+    )
 
 
 def test_the_documented_table_is_the_measured_one():
     docs = (HERE.parents[1] / "docs" / "security.md").read_text()
-    assert render_table() in docs, "docs/security.md must contain render_table() of tests/sandbox/test_sandbox_hostile.py"
+    assert render_table() in docs, (
+        "docs/security.md must contain render_table() of tests/sandbox/test_sandbox_hostile.py"
+    )
 
 
 def test_a_worker_started_from_a_short_lived_thread_outlives_it(make):
     """bwrap's --die-with-parent follows the forking thread; the worker must not die with a finished thread."""
     import threading
+
     it = make(timeout=10)
     starter = threading.Thread(target=lambda: it.run("kept = 'alive'"))
     starter.start()

@@ -1,5 +1,6 @@
 """The subprocess backend's machinery: framing, output clipping, concurrency, start failures,
 custom worker commands (the container seam), the CALL_API gate and uid leases."""
+
 from __future__ import annotations
 
 import io
@@ -31,16 +32,19 @@ def test_frames_round_trip_and_fall_back_to_str():
     os.close(r)
 
 
-@pytest.mark.parametrize("output, error, overflow, limit, expected", [
-    ("abc\n", None, False, 10, "abc\n"),
-    ("a" * 20, None, False, 10, "a" * 10 + "[cut]"),
-    ("abc", None, True, 10, "abc[cut]"),
-    ("a" * 20, "Err\n", False, 10, "a" * 6 + "[cut]\nErr\n"),
-    ("out", "E" * 30, False, 10, "out\n[cut]\n" + "E" * 5),
-    ("a" * 20, "Err\n", True, 0, "a" * 20 + "\n[cut]\nErr\n"),
-    ("", "E" * 8, False, 10, "E" * 8),  # a traceback that fits is not cut
-    ("abc", "E" * 8, False, 10, "abc\n[cut]\n" + "E" * 5),
-])
+@pytest.mark.parametrize(
+    "output, error, overflow, limit, expected",
+    [
+        ("abc\n", None, False, 10, "abc\n"),
+        ("a" * 20, None, False, 10, "a" * 10 + "[cut]"),
+        ("abc", None, True, 10, "abc[cut]"),
+        ("a" * 20, "Err\n", False, 10, "a" * 6 + "[cut]\nErr\n"),
+        ("out", "E" * 30, False, 10, "out\n[cut]\n" + "E" * 5),
+        ("a" * 20, "Err\n", True, 0, "a" * 20 + "\n[cut]\nErr\n"),
+        ("", "E" * 8, False, 10, "E" * 8),  # a traceback that fits is not cut
+        ("abc", "E" * 8, False, 10, "abc\n[cut]\n" + "E" * 5),
+    ],
+)
 def test_clip_output(output, error, overflow, limit, expected):
     assert clip_output(output, error, overflow, limit, "[cut]") == expected
 
@@ -59,6 +63,7 @@ def test_runs_from_several_threads_are_serialised():
     with AgentInterpreter(None) as it:
         it.run("counter = []")
         results = []
+
         def one(i):
             results.append(it.run(f"counter.append({i})\nprint(len(counter))"))
 
@@ -113,15 +118,17 @@ def test_user_code_that_replaces_sys_stdout_only_affects_its_own_cell():
 def test_a_worker_that_breaks_the_protocol_is_replaced():
     with AgentInterpreter(None) as it:
         it.run("kept = 1")
-        out = it.run("import os, stat\n"
-                     "for name in os.listdir('/proc/self/fd'):\n"
-                     "    fd = int(name)\n"
-                     "    try:\n"
-                     "        if fd > 2 and stat.S_ISFIFO(os.fstat(fd).st_mode):\n"
-                     "            os.write(fd, b'\\x00\\x00\\x00\\x05hello')\n"
-                     "    except OSError:\n"
-                     "        pass\n"
-                     "import time; time.sleep(5)")
+        out = it.run(
+            "import os, stat\n"
+            "for name in os.listdir('/proc/self/fd'):\n"
+            "    fd = int(name)\n"
+            "    try:\n"
+            "        if fd > 2 and stat.S_ISFIFO(os.fstat(fd).st_mode):\n"
+            "            os.write(fd, b'\\x00\\x00\\x00\\x05hello')\n"
+            "    except OSError:\n"
+            "        pass\n"
+            "import time; time.sleep(5)"
+        )
         assert out.startswith("Error: the interpreter process broke the protocol")
         assert "NameError" in it.run("kept")
 
@@ -130,11 +137,13 @@ def test_call_api_outside_a_running_cell_is_refused():
     with AgentInterpreter(lambda p, q: "ok") as it:
         # The thread calls only once the cell is over (the 'go' file appears) and says when it is done: no
         # sleeps, so a slow machine cannot make the call land inside the next cell.
-        it.run("import os, threading, time\nseen = []\n"
-               "def late():\n    while not os.path.exists('go'):\n        time.sleep(0.01)\n"
-               "    try:\n        seen.append(CALL_API('a/b'))\n    except RuntimeError as e:\n        seen.append(str(e))\n"
-               "    open('done', 'w').close()\n"
-               "threading.Thread(target=late).start()")
+        it.run(
+            "import os, threading, time\nseen = []\n"
+            "def late():\n    while not os.path.exists('go'):\n        time.sleep(0.01)\n"
+            "    try:\n        seen.append(CALL_API('a/b'))\n    except RuntimeError as e:\n        seen.append(str(e))\n"
+            "    open('done', 'w').close()\n"
+            "threading.Thread(target=late).start()"
+        )
         workdir = it.executor._proc.workdir
         open(os.path.join(workdir, "go"), "w").close()
         deadline = time.monotonic() + 30
@@ -146,17 +155,20 @@ def test_call_api_outside_a_running_cell_is_refused():
 
 def test_call_api_from_several_threads_of_one_cell():
     with AgentInterpreter(lambda p, q: {"n": q["n"]}) as it:
-        out = it.run("import threading\nres = {}\n"
-                     "def ask(n):\n    res[n] = CALL_API('a/b', {'n': n})['n']\n"
-                     "ts = [threading.Thread(target=ask, args=(n,)) for n in range(16)]\n"
-                     "[t.start() for t in ts]\n[t.join() for t in ts]\nprint(sorted(res.items()) == [(n, n) for n in range(16)])")
+        out = it.run(
+            "import threading\nres = {}\n"
+            "def ask(n):\n    res[n] = CALL_API('a/b', {'n': n})['n']\n"
+            "ts = [threading.Thread(target=ask, args=(n,)) for n in range(16)]\n"
+            "[t.start() for t in ts]\n[t.join() for t in ts]\nprint(sorted(res.items()) == [(n, n) for n in range(16)])"
+        )
         assert out == "True\n"
 
 
 def test_calling_back_into_the_sandbox_from_call_api_raises_instead_of_deadlocking():
     executor = SubprocessExecutor(drop_privileges=False)
-    with AgentInterpreter(lambda p, q: executor.run("print(1)", timeout=5, api=None), timeout=20,
-                          backend=executor) as it:
+    with AgentInterpreter(
+        lambda p, q: executor.run("print(1)", timeout=5, api=None), timeout=20, backend=executor
+    ) as it:
         out = it.run("CALL_API('a/b')")
         assert "cannot be called from the CALL_API handler of its own run" in out
         assert it.run("print('still usable')") == "still usable\n"
@@ -192,8 +204,9 @@ def test_lone_surrogates_in_a_traceback_are_escaped():
 
 
 def test_print_keeps_working_after_a_child_process_filled_the_output_file():
-    with AgentInterpreter(None, max_output_chars=100,
-                          backend=SubprocessExecutor(max_file_mb=2, drop_privileges=False)) as it:
+    with AgentInterpreter(
+        None, max_output_chars=100, backend=SubprocessExecutor(max_file_mb=2, drop_privileges=False)
+    ) as it:
         out = it.run("import os\nos.system('head -c 5000000 /dev/zero | tr \"\\\\0\" x')\nprint('after the flood')")
         assert out.startswith("x" * 100) and out.endswith("... (truncated)") and "Error" not in out
         assert it.run("print('next')") == "next\n"
@@ -227,15 +240,25 @@ def test_minimal_env_keeps_only_the_allow_list(monkeypatch):
     monkeypatch.setenv("LANG", "en_US.UTF-8")
     env = minimal_env("/tmp/w")
     assert env["HOME"] == env["TMPDIR"] == "/tmp/w" and env["LANG"] == "en_US.UTF-8"
-    assert "OPENAI_API_KEY" not in env and set(env) <= {"PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "HOME",
-                                                         "TMPDIR", "PYTHONIOENCODING"}
+    assert "OPENAI_API_KEY" not in env and set(env) <= {
+        "PATH",
+        "LANG",
+        "LC_ALL",
+        "LC_CTYPE",
+        "TZ",
+        "HOME",
+        "TMPDIR",
+        "PYTHONIOENCODING",
+    }
 
 
 def test_unprivileged_mode_still_isolates_env_cwd_and_time(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
     with AgentInterpreter(None, timeout=1, backend=SubprocessExecutor(drop_privileges=False)) as it:
-        out = it.run("import os\nprint(os.getuid() == %d, 'OPENAI_API_KEY' in os.environ, os.getcwd() == %r)"
-                     % (os.getuid(), os.getcwd()))
+        out = it.run(
+            "import os\nprint(os.getuid() == %d, 'OPENAI_API_KEY' in os.environ, os.getcwd() == %r)"
+            % (os.getuid(), os.getcwd())
+        )
         assert out == "True False False\n"
         assert it.executor.info["network"] == "patched" and it.executor.info["unenforced_limits"] == []
         assert it.run("while True: pass").startswith("Error: execution exceeded 1s")
@@ -244,6 +267,7 @@ def test_unprivileged_mode_still_isolates_env_cwd_and_time(monkeypatch):
 @pytest.mark.skipif(not can_drop_privileges(), reason="needs root on Linux")
 def test_uid_leases_are_exclusive_and_kill_their_processes():
     import subprocess
+
     a, b = UidLease.acquire(), UidLease.acquire()
     try:
         assert a.uid != b.uid

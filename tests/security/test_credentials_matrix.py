@@ -6,6 +6,7 @@ a server that answers, echoes every request header in a 401 or a 500 body, or re
 connection × every sink (SQLite file bytes, JSON store files, PostgreSQL, ``lllm sessions export``,
 OpenTelemetry spans, log records, the AgentCallError and its session, the ProviderError): the
 credential occurs 0 times."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,7 +36,10 @@ from lllm.secrets import REDACTED, register_headers, register_secret, register_u
 
 POSTGRES_DSN = os.environ.get("LLLM_TEST_POSTGRES_DSN")
 # LiteLLM's own import-time and pydantic warnings are not ours to fix
-pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning"), pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -43,12 +47,22 @@ ROOT = Path(__file__).resolve().parents[2]
 # The provider: a real HTTP server that answers, or echoes every credential it received
 # ---------------------------------------------------------------------------------------------
 
-OPENAI_OK = {"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini",
-             "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}],
-             "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}
-ANTHROPIC_OK = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
-                "content": [{"type": "text", "text": "hello"}], "stop_reason": "end_turn",
-                "usage": {"input_tokens": 5, "output_tokens": 1}}
+OPENAI_OK = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "model": "gpt-4o-mini",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+}
+ANTHROPIC_OK = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-5",
+    "content": [{"type": "text", "text": "hello"}],
+    "stop_reason": "end_turn",
+    "usage": {"input_tokens": 5, "output_tokens": 1},
+}
 
 
 async def _answer(request: web.Request) -> web.Response:
@@ -58,10 +72,14 @@ async def _answer(request: web.Request) -> web.Response:
         return web.json_response(ANTHROPIC_OK if request.path.endswith("/messages") else OPENAI_OK)
     values = "; ".join(f"{k}={v}" for k, v in request.headers.items())
     # some gateways echo the rejected credential: here every header, the URL and the body
-    return web.json_response({"type": "error", "error": {"type": "authentication_error",
-                                                         "message": f"Incorrect API key provided: {values}"},
-                              "echo": {"headers": dict(request.headers), "url": str(request.url), "body": raw}},
-                             status=401 if mode == "401" else 500)
+    return web.json_response(
+        {
+            "type": "error",
+            "error": {"type": "authentication_error", "message": f"Incorrect API key provided: {values}"},
+            "echo": {"headers": dict(request.headers), "url": str(request.url), "body": raw},
+        },
+        status=401 if mode == "401" else 500,
+    )
 
 
 class EchoServer:
@@ -101,6 +119,7 @@ def _registry_restored():
     """The registry lives for the process: leave it as this module found it (hundreds of one-off test keys
     would slow every later redaction in the test run)."""
     import lllm.secrets as registry
+
     before = set(registry._values)
     yield
     with registry._lock:
@@ -119,17 +138,26 @@ def server():
 # The ways a credential reaches an invoker
 # ---------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Case:
     model_args: Dict[str, Any] = field(default_factory=dict)
     invoker_config: Dict[str, Any] = field(default_factory=dict)
     respond_args: Optional[Dict[str, Any]] = None
     env: Dict[str, str] = field(default_factory=dict)
-    secrets: List[str] = field(default_factory=list)   # must occur nowhere
+    secrets: List[str] = field(default_factory=list)  # must occur nowhere
 
 
-WAYS = ["env", "model_args.api_key", "invoker_config.api_key", "respond_args.api_key",
-        "model_args.extra_headers", "invoker_config.extra_headers", "api_base_userinfo", "base_url_userinfo"]
+WAYS = [
+    "env",
+    "model_args.api_key",
+    "invoker_config.api_key",
+    "respond_args.api_key",
+    "model_args.extra_headers",
+    "invoker_config.extra_headers",
+    "api_base_userinfo",
+    "base_url_userinfo",
+]
 OUTCOMES = ["ok", "401", "500", "refused"]
 INVOKERS = ["openai", "anthropic", "litellm"]
 MODELS = {"openai": "openai/gpt-4o-mini", "anthropic": "anthropic/claude-sonnet-4-5", "litellm": "openai/gpt-4o-mini"}
@@ -163,8 +191,12 @@ def build_case(way: str, invoker: str, base: str) -> Case:
         case.model_args["api_base" if way == "api_base_userinfo" else "base_url"] = f"{scheme}://{user}:{key}@{rest}"
         basic = base64.b64encode(f"{user}:{key}".encode()).decode()
         case.secrets += [user, basic]
-    if invoker != "openai" and way not in ("env", "model_args.api_key", "invoker_config.api_key",
-                                               "respond_args.api_key"):
+    if invoker != "openai" and way not in (
+        "env",
+        "model_args.api_key",
+        "invoker_config.api_key",
+        "respond_args.api_key",
+    ):
         other = _secret("sk-ant-second")
         case.model_args["api_key"] = other
         case.secrets.append(other)
@@ -183,15 +215,24 @@ class Probe(Tactic, register=False):
 
 
 def _config(model: str, case: Case, invoker: str = "auto") -> Dict[str, Any]:
-    return {"invoker": invoker, "global": {"model_name": model, "model_args": case.model_args, "max_llm_recall": 0,
-                       "rate_limit_retries": 0, "max_exception_retry": 0},
-            "agent_configs": [{"name": "worker", "system_prompt": "You answer."}],
-            "invoker_config": case.invoker_config}
+    return {
+        "invoker": invoker,
+        "global": {
+            "model_name": model,
+            "model_args": case.model_args,
+            "max_llm_recall": 0,
+            "rate_limit_retries": 0,
+            "max_exception_retry": 0,
+        },
+        "agent_configs": [{"name": "worker", "system_prompt": "You answer."}],
+        "invoker_config": case.invoker_config,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
 # The sinks
 # ---------------------------------------------------------------------------------------------
+
 
 class Records(logging.Handler):
     """Every record of the ``lllm`` loggers, formatted with its traceback."""
@@ -225,6 +266,7 @@ def spans():
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     from lllm.logging.tracing import disable_tracing, enable_tracing
+
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -245,8 +287,17 @@ def captured():
 def _span_text(exporter: Any) -> str:
     out = []
     for s in exporter.get_finished_spans():
-        out.append(json.dumps({"name": s.name, "attributes": dict(s.attributes or {}),
-                               "status": s.status.description, "events": [e.name for e in s.events]}, default=str))
+        out.append(
+            json.dumps(
+                {
+                    "name": s.name,
+                    "attributes": dict(s.attributes or {}),
+                    "status": s.status.description,
+                    "events": [e.name for e in s.events],
+                },
+                default=str,
+            )
+        )
     return "\n".join(out)
 
 
@@ -269,11 +320,13 @@ def _leaks(secrets: List[str], sinks: Dict[str, Any]) -> Dict[str, List[str]]:
 # The matrix
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("invoker", INVOKERS)
 @pytest.mark.parametrize("outcome", OUTCOMES)
 @pytest.mark.parametrize("way", WAYS)
-def test_no_credential_reaches_any_sink(server, records, spans, captured, capsys, monkeypatch, tmp_path,
-                                        invoker, outcome, way):
+def test_no_credential_reaches_any_sink(
+    server, records, spans, captured, capsys, monkeypatch, tmp_path, invoker, outcome, way
+):
     port = _closed_port() if outcome == "refused" else server.port
     if invoker == "litellm" and importlib.util.find_spec("litellm") is None:
         pytest.skip("LiteLLM is an optional extra: pip install 'lllm[litellm]'")
@@ -282,8 +335,9 @@ def test_no_credential_reaches_any_sink(server, records, spans, captured, capsys
     for k, v in case.env.items():
         monkeypatch.setenv(k, v)
     db = tmp_path / "sessions.db"
-    tactic = Probe(_config(MODELS[invoker], case, "litellm" if invoker == "litellm" else "auto"),
-                   log_store=sqlite_store(db))
+    tactic = Probe(
+        _config(MODELS[invoker], case, "litellm" if invoker == "litellm" else "auto"), log_store=sqlite_store(db)
+    )
 
     error: Optional[AgentCallError] = None
     # LiteLLM's OpenAI client always sends a Bearer key, which cannot go with a URL's user:password@ (the
@@ -303,16 +357,22 @@ def test_no_credential_reaches_any_sink(server, records, spans, captured, capsys
     tactic.log_store.backend.close()
     json_dir = tmp_path / "json-store"
     local_store(json_dir).save_session(raw)
-    sinks: Dict[str, Any] = {"sqlite file": _files(tmp_path), "json store files": _files(json_dir),
-                             "otel spans": _span_text(spans), "log records": "\n".join(records.lines)}
+    sinks: Dict[str, Any] = {
+        "sqlite file": _files(tmp_path),
+        "json store files": _files(json_dir),
+        "otel spans": _span_text(spans),
+        "log records": "\n".join(records.lines),
+    }
     assert spans.get_finished_spans() and records.lines
     if POSTGRES_DSN:
         from lllm.logging import postgres_store
+
         pg = postgres_store(POSTGRES_DSN, partition=f"creds-{uuid.uuid4().hex[:12]}")
         pg.save_session(raw)
         sinks["postgresql"] = b"".join(pg.backend.get(k) for k in pg.backend.list_keys(pg.partition + "/"))
         pg.close()
     from lllm.cli import main
+
     capsys.readouterr()
     assert main(["sessions", "export", "--store", str(db), raw.session_id]) == 0
     exported = capsys.readouterr().out
@@ -343,8 +403,14 @@ def test_the_export_cli_in_a_fresh_process_prints_no_credential(server, tmp_path
         Probe(_config("openai/gpt-4o-mini", case), log_store=sqlite_store(db))("hi")
     [summary] = sqlite_store(db).list_sessions()
     env = {**os.environ, "LLLM_HOME": str(tmp_path / ".home"), "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-m", "lllm.cli", "sessions", "export", "--store", str(db),
-                          summary.session_id], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "lllm.cli", "sessions", "export", "--store", str(db), summary.session_id],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["session"]["state"] == "failure"
     assert key not in out.stdout and REDACTED in out.stdout
@@ -354,13 +420,22 @@ def test_the_export_cli_in_a_fresh_process_prints_no_credential(server, tmp_path
 # The pieces
 # ---------------------------------------------------------------------------------------------
 
+
 def test_header_values_are_registered_except_the_never_secret_ones():
     key = _secret("custom")
-    register_headers({"Ocp-Apim-Subscription-Key": key, "Authorization": "Bearer " + _secret("tok"),
-                      "Content-Type": "application/json; charset=utf-8", "User-Agent": "lllm-test-agent/1.0"})
+    register_headers(
+        {
+            "Ocp-Apim-Subscription-Key": key,
+            "Authorization": "Bearer " + _secret("tok"),
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "lllm-test-agent/1.0",
+        }
+    )
     assert scrub_text(f"k={key}") == f"k={REDACTED}"
-    assert scrub_text("application/json; charset=utf-8 lllm-test-agent/1.0") == \
-        "application/json; charset=utf-8 lllm-test-agent/1.0"
+    assert (
+        scrub_text("application/json; charset=utf-8 lllm-test-agent/1.0")
+        == "application/json; charset=utf-8 lllm-test-agent/1.0"
+    )
 
 
 def test_a_bearer_credential_is_hidden_without_its_scheme_too():
@@ -426,6 +501,7 @@ def test_userinfo_and_an_authorization_header_together_are_refused_with_a_clear_
 def test_spans_are_built_from_scrubbed_text_even_for_a_session_nobody_redacted(spans, monkeypatch):
     from lllm.logging.conformance import make_session
     from lllm.logging.tracing import export_session
+
     key, env_key = _secret("sk-span"), _secret("sk-env-span")
     register_secret(key)
     monkeypatch.setenv("SOME_PROVIDER_API_KEY", env_key)
@@ -442,6 +518,7 @@ def spans_tracer(exporter: Any) -> Any:
     """A tracer whose spans land in ``exporter``."""
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     return provider.get_tracer("test")
@@ -462,6 +539,7 @@ def test_the_registry_takes_registrations_from_many_threads_at_once():
     for t in threads:
         t.join()
     from lllm.secrets import known_secrets
+
     known = known_secrets()
     assert all(v in known for vs in values for v in vs)
     assert [len(s) for s in known] == sorted((len(s) for s in known), reverse=True)
@@ -471,11 +549,17 @@ def test_the_registry_takes_registrations_from_many_threads_at_once():
 def test_a_streamed_call_rejected_with_an_echo_leaks_nothing(server, invoker):
     from lllm import Agent
     from lllm.core.stream import BaseStreamHandler
+
     key, header = _secret("sk-stream"), _secret("sub-stream")
     base = f"http://127.0.0.1:{server.port}/401" + ("/v1" if invoker == "openai" else "")
-    agent = Agent(name="streamer", system_prompt="You answer.", model=MODELS[invoker], max_llm_recall=0,
-                  model_args={"api_base": base, "api_key": key, "extra_headers": {"Ocp-Apim-Subscription-Key": header}},
-                  stream_handler=BaseStreamHandler())
+    agent = Agent(
+        name="streamer",
+        system_prompt="You answer.",
+        model=MODELS[invoker],
+        max_llm_recall=0,
+        model_args={"api_base": base, "api_key": key, "extra_headers": {"Ocp-Apim-Subscription-Key": header}},
+        stream_handler=BaseStreamHandler(),
+    )
     agent.open("main")
     agent.receive("hi")
     with pytest.raises(AgentCallError) as ei:
@@ -488,6 +572,7 @@ def test_a_streamed_call_rejected_with_an_echo_leaks_nothing(server, invoker):
 
 def test_a_conflicting_endpoint_setting_names_the_setting_without_echoing_credentials():
     from lllm import Agent
+
     a, b = _secret("sk-kw"), _secret("sk-args")
     with pytest.raises(ConfigError) as ei:
         Agent(name="a", system_prompt="s", model="openai/gpt-4o-mini", api_key=a, model_args={"api_key": b})

@@ -1,5 +1,6 @@
 """Hostile YAML and configuration, through the real `lllm` command and the Python API: each is refused
 with one clear line naming the file (exit 1, no traceback), loads nothing unbounded, writes nothing."""
+
 from __future__ import annotations
 
 import os
@@ -70,8 +71,11 @@ def cli(*args: str, cwd: Path, home: Path, **env: str) -> subprocess.CompletedPr
 
 def snapshot(root: Path) -> Dict[str, int]:
     """Every file under ``root`` and its size; Python's bytecode cache of the project's own modules aside."""
-    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        str(p.relative_to(root)): p.stat().st_size
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 def refused(out: subprocess.CompletedProcess, *needles: str) -> str:
@@ -86,25 +90,31 @@ def refused(out: subprocess.CompletedProcess, *needles: str) -> str:
 
 
 def project(tmp_path: Path, config: str) -> Path:
-    return write_tree(tmp_path / "proj", {"lllm.toml": '[package]\nname = "proj"\n', "tactics/echo.py": TACTIC,
-                                          "configs/echo.yaml": config})
+    return write_tree(
+        tmp_path / "proj",
+        {"lllm.toml": '[package]\nname = "proj"\n', "tactics/echo.py": TACTIC, "configs/echo.yaml": config},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # the bounded loader
 # ---------------------------------------------------------------------------------------------
 
+
 def test_billion_laughs_is_refused_while_loading_naming_the_bound():
     assert len(BOMB) < 500
     with pytest.raises(ConfigError) as e:
         load_yaml(BOMB, "bomb.yaml")
-    assert str(e.value).startswith(f"bomb.yaml: YAML refused: its aliases expand it by {EXTRA} nodes; "
-                                   f"the limit is {MAX_YAML_ALIAS_NODES:,}")
+    assert str(e.value).startswith(
+        f"bomb.yaml: YAML refused: its aliases expand it by {EXTRA} nodes; the limit is {MAX_YAML_ALIAS_NODES:,}"
+    )
 
 
 def test_sane_aliases_and_merge_keys_keep_working():
-    text = ("defaults: &d {model_name: test, model_args: {temperature: 0.1}}\n"
-            "global: *d\nagent_configs:\n  - {<<: *d, name: a, system_prompt: x}\n  - {<<: *d, name: b, system_prompt: y}\n")
+    text = (
+        "defaults: &d {model_name: test, model_args: {temperature: 0.1}}\n"
+        "global: *d\nagent_configs:\n  - {<<: *d, name: a, system_prompt: x}\n  - {<<: *d, name: b, system_prompt: y}\n"
+    )
     data = load_yaml(text, "ok.yaml")
     assert data["global"] == {"model_name": "test", "model_args": {"temperature": 0.1}}
     assert [a["name"] for a in data["agent_configs"]] == ["a", "b"]
@@ -115,18 +125,23 @@ def test_sane_aliases_and_merge_keys_keep_working():
     assert len(load_yaml(laughs(levels=4, width=10), "edge.yaml")["l3"]) == 10
     with pytest.raises(ConfigError, match=f"expand it by {laughs_extra(levels=5, width=10):,} nodes"):
         load_yaml(laughs(levels=5, width=10), "edge.yaml")
-    assert len(load_yaml("[" + ", ".join(["1"] * (MAX_YAML_ALIAS_NODES + 10)) + "]", "big.yaml")) == \
-        MAX_YAML_ALIAS_NODES + 10
+    assert (
+        len(load_yaml("[" + ", ".join(["1"] * (MAX_YAML_ALIAS_NODES + 10)) + "]", "big.yaml"))
+        == MAX_YAML_ALIAS_NODES + 10
+    )
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("a: &a [1, *a]\n", "an alias refers to a node that contains it"),
-    ("m: &m {k: *m}\n", "an alias refers to a node that contains it"),
-    ("[" * 150 + "]" * 150, "it nests 150 levels deep; the limit is 100"),
-    ("a: [1, 2\n", "not valid YAML"),
-    ("--- 1\n--- 2\n", "not valid YAML: expected a single document"),
-    ("!!python/object/apply:os.system [echo pwned]\n", "not valid YAML: could not determine a constructor"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("a: &a [1, *a]\n", "an alias refers to a node that contains it"),
+        ("m: &m {k: *m}\n", "an alias refers to a node that contains it"),
+        ("[" * 150 + "]" * 150, "it nests 150 levels deep; the limit is 100"),
+        ("a: [1, 2\n", "not valid YAML"),
+        ("--- 1\n--- 2\n", "not valid YAML: expected a single document"),
+        ("!!python/object/apply:os.system [echo pwned]\n", "not valid YAML: could not determine a constructor"),
+    ],
+)
 def test_hostile_documents_are_config_errors_naming_the_source(text, problem):
     with pytest.raises(ConfigError, match=r"^src\.yaml: "):
         load_yaml(text, "src.yaml")
@@ -153,12 +168,16 @@ def test_oversized_files_are_refused_before_they_are_read(tmp_path, monkeypatch)
 # every YAML LLLM reads goes through it
 # ---------------------------------------------------------------------------------------------
 
+
 def test_the_bomb_in_a_config_through_the_cli_fails_fast_and_saves_nothing(tmp_path):
     proj = project(tmp_path, BOMB + AGENT)
     before = snapshot(tmp_path)
     out = cli("run", "echo", "hi", "--store", str(tmp_path / "sessions.db"), cwd=proj, home=tmp_path / "home")
-    refused(out, f"Error: {proj / 'configs/echo.yaml'}: YAML refused: its aliases expand it by {EXTRA} nodes",
-            f"the limit is {MAX_YAML_ALIAS_NODES:,}")
+    refused(
+        out,
+        f"Error: {proj / 'configs/echo.yaml'}: YAML refused: its aliases expand it by {EXTRA} nodes",
+        f"the limit is {MAX_YAML_ALIAS_NODES:,}",
+    )
     assert snapshot(tmp_path) == before
 
 
@@ -169,51 +188,67 @@ def test_the_bomb_through_the_python_api(tmp_path):
     with pytest.raises(ConfigError, match=rf"^{proj / 'configs/echo.yaml'}: YAML refused"):
         resolve_config("echo", runtime=rt)
     from lllm.core.tactic import build_tactic
+
     with pytest.raises(ConfigError, match=rf"^{proj / 'configs/echo.yaml'}: YAML refused"):
         build_tactic("echo", runtime=rt)
 
 
 def test_the_bomb_in_package_data_prompt_front_matter_and_skills(tmp_path):
-    root = write_tree(tmp_path / "p", {
-        "lllm.toml": '[package]\nname = "p"\n[data]\npaths = ["data"]\n',
-        "data/bomb.yaml": BOMB,
-        "prompts/ok.md": "---\nx: &x 1\ny: *x\n---\nHello",
-        "prompts/front.md": "---\n" + BOMB + "---\nHello",
-    })
+    root = write_tree(
+        tmp_path / "p",
+        {
+            "lllm.toml": '[package]\nname = "p"\n[data]\npaths = ["data"]\n',
+            "data/bomb.yaml": BOMB,
+            "prompts/ok.md": "---\nx: &x 1\ny: *x\n---\nHello",
+            "prompts/front.md": "---\n" + BOMB + "---\nHello",
+        },
+    )
     rt = Runtime("t")
     with pytest.warns(RuntimeWarning) as caught:
         load_package(root, runtime=rt)
     messages = [str(w.message) for w in caught]
-    assert messages == [f"{root / 'prompts/front.md'}: front matter: YAML refused: its aliases expand it by "
-                        f"{EXTRA} nodes; the limit is {MAX_YAML_ALIAS_NODES:,} (a 'billion laughs' document?). "
-                        f"Write the values out or reuse fewer anchors; prompt skipped"]
+    assert messages == [
+        f"{root / 'prompts/front.md'}: front matter: YAML refused: its aliases expand it by "
+        f"{EXTRA} nodes; the limit is {MAX_YAML_ALIAS_NODES:,} (a 'billion laughs' document?). "
+        f"Write the values out or reuse fewer anchors; prompt skipped"
+    ]
     assert rt.keys("prompt") == ["p.prompts:ok"] and rt.get_prompt("ok").metadata == {"x": 1, "y": 1}
     with pytest.raises(ConfigError, match=rf"^{root / 'data/bomb.yaml'}: YAML refused"):
         rt.get("p.data:bomb.yaml")
     with pytest.raises(PackageError, match=r"^f\.md: front matter: YAML refused"):
         split_front_matter("---\n" + BOMB + "---\nbody", Path("f.md"))
 
-    skill = write_tree(tmp_path / "cwd/.agents/skills/lol", {"SKILL.md": "---\nname: lol\ndescription: d\n"
-                                                                        + BOMB + "---\nBody"})
-    with pytest.raises(ConfigError, match=rf"^Skill 'lol' \({skill / 'SKILL.md'}\) is invalid: its front matter: "
-                                          r"YAML refused: its aliases expand"):
+    skill = write_tree(
+        tmp_path / "cwd/.agents/skills/lol", {"SKILL.md": "---\nname: lol\ndescription: d\n" + BOMB + "---\nBody"}
+    )
+    with pytest.raises(
+        ConfigError,
+        match=rf"^Skill 'lol' \({skill / 'SKILL.md'}\) is invalid: its front matter: "
+        r"YAML refused: its aliases expand",
+    ):
         resolve_skills(["lol"], cwd=tmp_path / "cwd", home=tmp_path / "nohome")
 
 
 def test_a_bombed_skill_through_the_cli(tmp_path):
-    proj = project(tmp_path, "global: {model_name: test, skills: [lol]}\n"
-                             "agent_configs: [{name: a, system_prompt: hi}]\n")
+    proj = project(
+        tmp_path, "global: {model_name: test, skills: [lol]}\nagent_configs: [{name: a, system_prompt: hi}]\n"
+    )
     skill = write_tree(proj / ".agents/skills/lol", {"SKILL.md": "---\nname: lol\ndescription: d\n" + BOMB + "---\nB"})
     before = snapshot(tmp_path)
     out = cli("run", "echo", "hi", "--no-save", cwd=proj, home=tmp_path / "home")
-    refused(out, f"Error: Skill 'lol' ({skill / 'SKILL.md'}) is invalid: its front matter: YAML refused: its aliases "
-                 f"expand it by {EXTRA} nodes")
+    refused(
+        out,
+        f"Error: Skill 'lol' ({skill / 'SKILL.md'}) is invalid: its front matter: YAML refused: its aliases "
+        f"expand it by {EXTRA} nodes",
+    )
     assert snapshot(tmp_path) == before
 
 
 def test_strict_list_fails_on_a_bombed_prompt(tmp_path):
-    proj = write_tree(tmp_path / "proj", {"lllm.toml": '[package]\nname = "proj"\n',
-                                          "prompts/front.md": "---\n" + BOMB + "---\nHello"})
+    proj = write_tree(
+        tmp_path / "proj",
+        {"lllm.toml": '[package]\nname = "proj"\n', "prompts/front.md": "---\n" + BOMB + "---\nHello"},
+    )
     out = cli("list", cwd=proj, home=tmp_path / "home", LLLM_STRICT="1")
     refused(out, f"{proj / 'prompts/front.md'}: front matter: YAML refused")
     lenient = cli("list", cwd=proj, home=tmp_path / "home")
@@ -229,8 +264,9 @@ def test_the_bomb_as_a_replay_override(tmp_path):
     session_id = next(w for w in sid if w[:2] == "20")
     before = snapshot(tmp_path)
     flow = "{" + BOMB.strip().replace("\n", ", ") + "}"
-    out = cli("replay", session_id, "--store", store, "--override", f"global.extra={flow}", cwd=proj,
-              home=tmp_path / "home")
+    out = cli(
+        "replay", session_id, "--store", store, "--override", f"global.extra={flow}", cwd=proj, home=tmp_path / "home"
+    )
     refused(out, "Error: --override global.extra: YAML refused: its aliases expand")
     assert snapshot(tmp_path) == before
 
@@ -256,8 +292,10 @@ SHAPES = [
     ("agent_configs: [{name: a, proxy: 3}]\n", "'agent_configs[0].proxy' must be a mapping, got int 3 (proxy settings"),
     ("global: {model_args: [1]}\n", "'global.model_args' must be a mapping, got list [1]"),
     ("global: {tools: search}\n", "'global.tools' must be a list, got str 'search' (tool, tactic or proxy URLs"),
-    ("agent_group_configs: {a: {max_exception_retry: -1}}\n",
-     "'agent_group_configs.a.max_exception_retry' must be >= 0, got int -1"),
+    (
+        "agent_group_configs: {a: {max_exception_retry: -1}}\n",
+        "'agent_group_configs.a.max_exception_retry' must be >= 0, got int -1",
+    ),
 ]
 
 
@@ -278,8 +316,11 @@ def test_a_base_with_a_wrong_shape_is_named(tmp_path):
     (proj / "configs/parent.yaml").write_text("agent_configs: {a: 1}\n")
     rt = Runtime("t")
     load_package(proj, runtime=rt)
-    with pytest.raises(ConfigError, match=r"^Config 'proj.configs:parent' \(base of 'proj.configs:echo'\) "
-                                          rf"\({proj / 'configs/parent.yaml'}\): 'agent_configs' must be a list"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^Config 'proj.configs:parent' \(base of 'proj.configs:echo'\) "
+        rf"\({proj / 'configs/parent.yaml'}\): 'agent_configs' must be a list",
+    ):
         resolve_config("echo", runtime=rt)
 
 
@@ -293,9 +334,14 @@ def test_wrong_shapes_through_the_cli(tmp_path, text, message):
 
 
 def test_valid_configs_pass_the_shape_check():
-    config = {"base": None, "global": {"model_name": "test", "skills": "*", "tools": [], "max_llm_recall": 2},
-              "agent_configs": [{"name": "a", "system_prompt": "x", "context_manager": None}],
-              "agent_group_configs": {"b": {"system_prompt_path": "p"}}, "max_workers": 3, "custom": 5}
+    config = {
+        "base": None,
+        "global": {"model_name": "test", "skills": "*", "tools": [], "max_llm_recall": 2},
+        "agent_configs": [{"name": "a", "system_prompt": "x", "context_manager": None}],
+        "agent_group_configs": {"b": {"system_prompt_path": "p"}},
+        "max_workers": 3,
+        "custom": 5,
+    }
     assert check_config_shape(config, "c") is config
 
 
@@ -303,19 +349,23 @@ def test_valid_configs_pass_the_shape_check():
 # broken manifests: strict mode fails, the error named
 # ---------------------------------------------------------------------------------------------
 
+
 def test_list_fails_when_the_project_manifest_is_broken(tmp_path):
     proj = write_tree(tmp_path / "proj", {"lllm.toml": "[package\n", "prompts/p.md": "P"})
     for env in ({}, {"LLLM_STRICT": "1"}):
         out = cli("list", cwd=proj, home=tmp_path / "home", **env)
-        refused(out, f"Error: Loading the project and its packages failed: PackageError: {proj / 'lllm.toml'}: "
-                     f"invalid TOML")
+        refused(
+            out, f"Error: Loading the project and its packages failed: PackageError: {proj / 'lllm.toml'}: invalid TOML"
+        )
 
 
 def test_strict_list_fails_on_a_broken_drop_in_and_lenient_list_warns(tmp_path):
     home = tmp_path / "home"
     proj = write_tree(tmp_path / "proj", {"lllm.toml": '[package]\nname = "proj"\n', "prompts/p.md": "P"})
-    write_tree(home / "packages", {"bad/lllm.toml": '[package]\nname = "Bad Name"\n', "ok/lllm.toml": "",
-                                   "ok/prompts/o.md": "O"})
+    write_tree(
+        home / "packages",
+        {"bad/lllm.toml": '[package]\nname = "Bad Name"\n', "ok/lllm.toml": "", "ok/prompts/o.md": "O"},
+    )
     strict = cli("list", cwd=proj, home=home, LLLM_STRICT="1")
     refused(strict, f"{home / 'packages/bad/lllm.toml'}: [package].name 'Bad Name' is not a valid package name")
     lenient = cli("list", cwd=proj, home=home)
@@ -323,10 +373,16 @@ def test_strict_list_fails_on_a_broken_drop_in_and_lenient_list_warns(tmp_path):
     assert f"Warning: {home / 'packages/bad/lllm.toml'}: [package].name 'Bad Name'" in lenient.stderr
 
 
-@pytest.mark.parametrize("manifest, problem", [
-    ('[package]\nname = "deep"\nx = ' + "[" * 5000 + "]" * 5000 + "\n", "invalid TOML: it nests too deeply to parse"),
-    ('[package]\nname = "big"\n#' + "x" * (1024 * 1024) + "\n", "the manifest is larger than 1,048,576 bytes"),
-])
+@pytest.mark.parametrize(
+    "manifest, problem",
+    [
+        (
+            '[package]\nname = "deep"\nx = ' + "[" * 5000 + "]" * 5000 + "\n",
+            "invalid TOML: it nests too deeply to parse",
+        ),
+        ('[package]\nname = "big"\n#' + "x" * (1024 * 1024) + "\n", "the manifest is larger than 1,048,576 bytes"),
+    ],
+)
 def test_hostile_manifests_in_a_project_and_an_archive(tmp_path, manifest, problem):
     proj = tmp_path / "proj"
     proj.mkdir()
@@ -345,10 +401,14 @@ def test_hostile_manifests_in_a_project_and_an_archive(tmp_path, manifest, probl
 # names with a trailing newline
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("check", [
-    lambda: check_name("name\n", "package"),
-    lambda: normalize_prefix("a/b\n/c", "where"),
-])
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        lambda: check_name("name\n", "package"),
+        lambda: normalize_prefix("a/b\n/c", "where"),
+    ],
+)
 def test_trailing_newlines_are_refused_by_validators(check):
     with pytest.raises(PackageError):
         check()
@@ -358,10 +418,15 @@ def test_trailing_newlines_in_manifests_and_file_names(tmp_path):
     root = write_tree(tmp_path / "p", {"lllm.toml": '[package]\nname = "p\\n"\n'})
     with pytest.raises(PackageError, match=r"\[package\]\.name 'p\\n' is not a valid package name"):
         read_manifest(root / "lllm.toml", lambda m: None)
-    root = write_tree(tmp_path / "q", {
-        "lllm.toml": '[package]\nname = "q"\n["sec\\n"]\npaths = ["prompts"]\n'
-                     '[dependencies]\npackages = [{path = "dep", alias = "d\\n"}]\n',
-        "prompts/ok.md": "OK", "dep/lllm.toml": ""})
+    root = write_tree(
+        tmp_path / "q",
+        {
+            "lllm.toml": '[package]\nname = "q"\n["sec\\n"]\npaths = ["prompts"]\n'
+            '[dependencies]\npackages = [{path = "dep", alias = "d\\n"}]\n',
+            "prompts/ok.md": "OK",
+            "dep/lllm.toml": "",
+        },
+    )
     (root / "prompts/bad\n.md").write_text("bad")
     warned: list = []
     m = read_manifest(root / "lllm.toml", warned.append)
@@ -372,12 +437,16 @@ def test_trailing_newlines_in_manifests_and_file_names(tmp_path):
         load_package(root, runtime=rt)
     messages = [str(w.message) for w in caught]
     assert len(messages) == 3
-    for needle in ("section name [sec\n] may only use letters, digits, '_' and '-'; ignored",
-                   "the name 'bad\\n.md' cannot be part of a resource key", "alias 'd\\n' is not a valid package name"):
+    for needle in (
+        "section name [sec\n] may only use letters, digits, '_' and '-'; ignored",
+        "the name 'bad\\n.md' cannot be part of a resource key",
+        "alias 'd\\n' is not a valid package name",
+    ):
         assert any(needle in m for m in messages), (needle, messages)
     assert rt.keys("prompt") == ["q.prompts:ok"]
     from lllm.core.tools import Function
     from lllm.packages.skills import NAME_RE
+
     assert NAME_RE.match("ok-skill") and not NAME_RE.match("ok-skill\n")
     with pytest.raises(ValueError, match=r"Tool name 'tool\\n' must match"):
         Function(name="tool\n", description="d", properties={}, required=[])

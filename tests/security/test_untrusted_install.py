@@ -1,6 +1,7 @@
 """A package that ``LLLM_TRUSTED_PACKAGES`` leaves out never runs: installing copies its files and reads its
 manifest only, and no `lllm` command (list, run, check, pkg list/export) imports it or a dependency it
 leaves out. Every module of the package under test appends its name to a marker file when imported."""
+
 from __future__ import annotations
 
 import os
@@ -37,15 +38,16 @@ def snapshot(root: Path) -> Dict[str, bytes]:
 def hostile_zip(tmp_path: Path, marker: Path) -> Path:
     """``evil.zip``: Python in every place discovery looks (and one it never imports), plus a bundled
     dependency ``dep``; each module appends its name to ``marker`` when it runs."""
+
     def mod(name: str) -> str:
         return f"import pathlib\nwith pathlib.Path({str(marker)!r}).open('a') as f:\n    f.write({name!r} + '\\n')\n"
 
     files = {
         "evil/lllm.toml": '[package]\nname = "evil"\n[data]\npaths = ["data"]\n'
-                          '[dependencies]\npackages = ["lllm_packages/dep"]\n',
+        '[dependencies]\npackages = ["lllm_packages/dep"]\n',
         "evil/__init__.py": mod("evil/__init__"),
         "evil/tactics/boom.py": mod("evil/tactics") + "from lllm import Tactic\n\nclass Boom(Tactic):\n"
-                                "    name = 'boom'\n\n    def call(self, task: str) -> str:\n        return task\n",
+        "    name = 'boom'\n\n    def call(self, task: str) -> str:\n        return task\n",
         "evil/tools/t.py": mod("evil/tools"),
         "evil/proxies/p.py": mod("evil/proxies"),
         "evil/prompts/p.py": mod("evil/prompts"),
@@ -76,8 +78,10 @@ def test_untrusted_package_installs_and_no_command_runs_it(tmp_path):
     target = home / "packages/evil"
     assert out.returncode == 0, out.stderr
     assert out.stdout == f"Installed evil to {target}\n"
-    assert out.stderr == (f"Warning: Package 'evil' is installed at {target} but not loaded: it is not in "
-                          f"LLLM_TRUSTED_PACKAGES, so none of its code ran. Add it there to use it.\n")
+    assert out.stderr == (
+        f"Warning: Package 'evil' is installed at {target} but not loaded: it is not in "
+        f"LLLM_TRUSTED_PACKAGES, so none of its code ran. Add it there to use it.\n"
+    )
     assert ran(marker) == []
     after = snapshot(tmp_path)
     with zipfile.ZipFile(archive) as zf:
@@ -94,8 +98,10 @@ def test_untrusted_package_installs_and_no_command_runs_it(tmp_path):
     assert run.returncode == 1 and run.stderr.splitlines()[-1].startswith("Error: ") and "Traceback" not in run.stderr
     check = cli("check", str(target), cwd=work, home=home, **untrusted)
     assert check.returncode == 1 and "Traceback" not in check.stderr
-    assert (f"Error: {target / 'lllm.toml'}: package 'evil' is not in LLLM_TRUSTED_PACKAGES, and loading it would "
-            f"run its code; add it there first") in check.stderr
+    assert (
+        f"Error: {target / 'lllm.toml'}: package 'evil' is not in LLLM_TRUSTED_PACKAGES, and loading it would "
+        f"run its code; add it there first"
+    ) in check.stderr
     check_all = cli("check", cwd=work, home=home, **untrusted)
     assert "Traceback" not in check_all.stderr
     pkgs = cli("pkg", "list", cwd=work, home=home, **untrusted)
@@ -141,5 +147,6 @@ def test_install_checks_the_manifest_statically_naming_the_installed_file(tmp_pa
     with pytest.warns(RuntimeWarning) as caught:
         path = install_package(archive, load=False)
     assert [str(w.message) for w in caught] == [
-        f"{path / 'lllm.toml'}: [prompts].paths[0]: folder {path / 'missing'} does not exist; entry ignored"]
+        f"{path / 'lllm.toml'}: [prompts].paths[0]: folder {path / 'missing'} does not exist; entry ignored"
+    ]
     assert not (tmp_path / "marker.txt").exists()

@@ -1,4 +1,5 @@
 """Fixtures of the `lllm serve` tests (helpers in serve_support.py)."""
+
 from __future__ import annotations
 
 import sys
@@ -36,6 +37,7 @@ def start():
     def make(app: Any) -> Server:
         servers.append(Server(app))
         return servers[-1]
+
     yield make
     for s in servers:
         s.stop()
@@ -44,6 +46,7 @@ def start():
 @pytest.fixture
 def store(tmp_path):
     from lllm.logging import sqlite_store
+
     s = sqlite_store(str(tmp_path / "sessions.db"))
     yield s
     s.close()

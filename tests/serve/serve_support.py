@@ -1,4 +1,5 @@
 """Helpers of the `lllm serve` tests: a small package of typed tactics, and a server thread on 127.0.0.1."""
+
 from __future__ import annotations
 
 import asyncio
@@ -66,11 +67,10 @@ PACKAGE = {
 }
 
 
-
-
 def served(package: Path, store: Any = None, **kw: Any) -> Any:
     """The package's tactics as `lllm serve` builds them, in a fresh runtime."""
     from lllm.serve.cli import served_tactics
+
     tactics, _ = served_tactics(str(package), store=store, **kw)
     return tactics
 
@@ -80,6 +80,7 @@ class Server:
 
     def __init__(self, app: Any):
         from lllm.serve.app import serve
+
         self.app, self.url = app, ""
         ready = threading.Event()
         self.loop = asyncio.new_event_loop()
@@ -104,11 +105,18 @@ class Server:
             self.thread.join(30)
         self.loop.close()
 
-    def request(self, method: str, path: str, body: Any = None, headers: Optional[Dict[str, str]] = None,
-                raw: Optional[bytes] = None) -> Tuple[int, Dict[str, str], str]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: Optional[Dict[str, str]] = None,
+        raw: Optional[bytes] = None,
+    ) -> Tuple[int, Dict[str, str], str]:
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json", **(headers or {})})
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+        )
         try:
             with urllib.request.urlopen(req, timeout=60) as r:
                 return r.status, dict(r.headers), r.read().decode()

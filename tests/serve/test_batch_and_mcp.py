@@ -1,5 +1,6 @@
 """Batch jobs on the durable batch machinery (resumed after a restart), and the tactics as MCP tools
 through the official `mcp` client (streamable HTTP at /mcp, and stdio)."""
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,11 @@ def test_a_batch_job_runs_and_is_found_after_a_restart(package_dir, start, store
     assert status == 202 and job["job_id"] == "nightly-1" and job["status_url"] == "/jobs/nightly-1"
     job = wait_job(s, "nightly-1")
     assert job["state"] == "done" and job["total"] == 3
-    assert [r["result"] for r in job["results"]] == [{"summary": "a", "count": 1}, {"summary": "bb", "count": 2},
-                                                     {"summary": "ccc", "count": 3}]
+    assert [r["result"] for r in job["results"]] == [
+        {"summary": "a", "count": 1},
+        {"summary": "bb", "count": 2},
+        {"summary": "ccc", "count": 3},
+    ]
     ids = [r["session_id"] for r in job["results"]]
     s.stop()
 
@@ -62,6 +66,7 @@ mcp = pytest.importorskip("mcp", reason="the MCP tests need the 'mcp' package")
 async def test_mcp_over_streamable_http(package_dir, start):
     from mcp import ClientSession
     from mcp.client.streamable_http import streamable_http_client
+
     tactics = served(package_dir)
     s = start(create_app(tactics))
     async with streamable_http_client(s.url + "/mcp") as (read, write, _):
@@ -85,9 +90,11 @@ async def test_mcp_over_streamable_http(package_dir, start):
 async def test_mcp_over_http_needs_the_token(package_dir, start):
     from mcp import ClientSession
     from mcp.client.streamable_http import streamable_http_client
+
     s = start(create_app(served(package_dir), token="tok-0123456789"))
     assert s.request("POST", "/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"})[0] == 401
     import httpx
+
     async with httpx.AsyncClient(headers={"Authorization": "Bearer tok-0123456789"}) as http:
         async with streamable_http_client(s.url + "/mcp", http_client=http) as (read, write, _):
             async with ClientSession(read, write) as session:
@@ -98,9 +105,14 @@ async def test_mcp_over_http_needs_the_token(package_dir, start):
 async def test_mcp_over_stdio(package_dir, tmp_path):
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.stdio import stdio_client
+
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), "LLLM_HOME": str(tmp_path / "h")}
-    params = StdioServerParameters(command=sys.executable, args=["-m", "lllm.cli", "serve", str(package_dir),
-                                                                 "--mcp-stdio", "--no-save"], env=env, cwd=str(tmp_path))
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "lllm.cli", "serve", str(package_dir), "--mcp-stdio", "--no-save"],
+        env=env,
+        cwd=str(tmp_path),
+    )
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
             await session.initialize()

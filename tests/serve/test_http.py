@@ -1,4 +1,5 @@
 """`lllm serve` over real HTTP: schemas, typed calls, validation, auth, limits, errors, metrics, shutdown."""
+
 from __future__ import annotations
 
 import threading
@@ -67,8 +68,9 @@ def test_a_token_is_required_when_set(package_dir, start):
     assert status == 401 and "Authorization: Bearer" in body["error"]
     assert s.json("GET", "/tactics", headers={"Authorization": "Bearer wrong"})[0] == 401
     assert s.json("GET", "/healthz")[0] == 200  # liveness stays open
-    status, body = s.json("POST", "/tactics/echo/invoke", {"topic": "a"},
-                          headers={"Authorization": "Bearer tok-0123456789"})
+    status, body = s.json(
+        "POST", "/tactics/echo/invoke", {"topic": "a"}, headers={"Authorization": "Bearer tok-0123456789"}
+    )
     assert status == 200 and body["result"]["summary"] == "a"
 
 
@@ -98,9 +100,16 @@ def test_full_server_answers_429_with_retry_after(package_dir, start):
     status, headers, text = s.request("POST", "/tactics/echo/invoke", {"topic": "a"})
     t.join()
     assert status == 429 and headers["Retry-After"] == "3" and "limit (--max-concurrency 1)" in text
-    assert first["r"] == (200, {"tactic": "slow", "result": "slept 0.5", "session_id": None,
-                                "cost": {"prompt_tokens": 0, "completion_tokens": 0, "usd": 0.0, "agent_calls": 0}})
-    assert 'lllm_serve_rejected_total 1' in s.request("GET", "/metrics")[2]
+    assert first["r"] == (
+        200,
+        {
+            "tactic": "slow",
+            "result": "slept 0.5",
+            "session_id": None,
+            "cost": {"prompt_tokens": 0, "completion_tokens": 0, "usd": 0.0, "agent_calls": 0},
+        },
+    )
+    assert "lllm_serve_rejected_total 1" in s.request("GET", "/metrics")[2]
 
 
 def test_body_size_limit_is_413(package_dir, start):
@@ -135,9 +144,15 @@ def test_tactic_errors_are_500_with_the_reason_and_metrics_count_them(package_di
 def test_a_credential_in_a_config_never_appears_in_a_response(package_dir, start, store):
     s = start(create_app(served(package_dir, store), store=store))
     seen = []
-    for method, path, body in [("POST", "/tactics/leaky/invoke", "raise"), ("POST", "/tactics/leaky/invoke", "echo"),
-                               ("POST", "/tactics/leaky/stream", "raise"), ("POST", "/tactics/leaky/stream", "echo"),
-                               ("GET", "/tactics", None), ("GET", "/openapi.json", None), ("GET", "/metrics", None)]:
+    for method, path, body in [
+        ("POST", "/tactics/leaky/invoke", "raise"),
+        ("POST", "/tactics/leaky/invoke", "echo"),
+        ("POST", "/tactics/leaky/stream", "raise"),
+        ("POST", "/tactics/leaky/stream", "echo"),
+        ("GET", "/tactics", None),
+        ("GET", "/openapi.json", None),
+        ("GET", "/metrics", None),
+    ]:
         seen.append(s.request(method, path, body))
     sid = __import__("json").loads(seen[1][2])["session_id"]
     seen.append(s.request("GET", f"/sessions/{sid}"))

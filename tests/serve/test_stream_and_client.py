@@ -1,4 +1,5 @@
 """Server-sent events while a tactic runs, and RemoteTactic against a real server."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,10 @@ def test_stream_reports_tokens_agent_calls_tool_calls_and_the_result(start):
     tokens = "".join(d["text"] for k, d in evs if k == "token")
     assert "Oslo" in tokens and kinds.count("invoke") == 2  # one per invocation that streamed text
     calls = [d for k, d in evs if k == "agent_call"]
-    assert [(c["agent"], c["state"], c["invokes"]) for c in calls] == [("researcher", "success", 2), ("writer", "success", 1)]
+    assert [(c["agent"], c["state"], c["invokes"]) for c in calls] == [
+        ("researcher", "success", 2),
+        ("writer", "success", 1),
+    ]
     tool_call = next(d for k, d in evs if k == "tool_call")
     tool_result = next(d for k, d in evs if k == "tool_result")
     assert tool_call["name"] == "get_climate" and tool_call["agent"] == "researcher"
@@ -51,6 +55,7 @@ def test_stream_ends_with_an_error_event_and_rejects_bad_input(package_dir, star
 
 def test_stream_times_out_with_an_error_event(package_dir, start):
     from lllm.serve.app import Limits
+
     s = start(create_app(served(package_dir), limits=Limits(timeout_s=0.2)))
     evs = events(s.request("POST", "/tactics/slow/stream", 30)[2])
     assert [k for k, _ in evs] == ["started", "error"] and evs[1][1]["type"] == "Timeout"
@@ -101,6 +106,7 @@ def test_remote_tactic_sync_calls_and_errors(package_dir, start):
 
 def test_the_calling_tactic_records_the_remote_session(package_dir, start, store):
     from lllm import Tactic
+
     s = start(create_app(served(package_dir, store), store=store))
 
     class Caller(Tactic, register=False):

@@ -1,4 +1,5 @@
 """Short-path tests run in temporary folders with their own LLLM_HOME and a fresh default runtime."""
+
 from __future__ import annotations
 
 import sys

@@ -1,5 +1,6 @@
 """The getting-started flow (planner -> researcher -> writer, one tool, typed result), built per test so
 each test registers its tactic in its own fresh runtime; plus scripted OpenAI wire answers for it."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,10 @@ from pydantic import BaseModel, Field
 
 from lllm import Agent, tactic, tool
 
-NOTES = {"what lives in tide pools?": "Anemones, crabs and sea stars.",
-         "why do tide pools form?": "Rock basins keep water when the tide goes out."}
+NOTES = {
+    "what lives in tide pools?": "Anemones, crabs and sea stars.",
+    "why do tide pools form?": "Rock basins keep water when the tide goes out.",
+}
 
 
 class Plan(BaseModel):
@@ -50,6 +53,7 @@ def make_flow(gather: bool = False, plan: type = Plan, **llm: Any) -> SimpleName
             notes = await asyncio.gather(*(researcher.arun(q) for q in questions))
             return await writer.arun("\n".join(notes))
     else:
+
         @tactic
         async def brief(topic: str) -> Brief:
             plan = await planner.arun(topic)
@@ -63,11 +67,22 @@ def make_flow(gather: bool = False, plan: type = Plan, **llm: Any) -> SimpleName
 # OpenAI Chat Completions answers, as a cassette for tests/support/cassette_server.py
 # ---------------------------------------------------------------------------------------------
 
+
 def _completion(message: Dict[str, Any], n: int) -> Dict[str, Any]:
-    return {"id": f"chatcmpl-{n}", "object": "chat.completion", "created": 1700000000, "model": "served-model",
-            "choices": [{"index": 0, "message": {"role": "assistant", **message},
-                         "finish_reason": "tool_calls" if message.get("tool_calls") else "stop"}],
-            "usage": {"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30}}
+    return {
+        "id": f"chatcmpl-{n}",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "served-model",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", **message},
+                "finish_reason": "tool_calls" if message.get("tool_calls") else "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30},
+    }
 
 
 def text(content: str) -> Dict[str, Any]:
@@ -75,21 +90,29 @@ def text(content: str) -> Dict[str, Any]:
 
 
 def call_tool(name: str, args: Dict[str, Any], call_id: str) -> Dict[str, Any]:
-    return {"content": None, "tool_calls": [{"id": call_id, "type": "function",
-                                             "function": {"name": name, "arguments": json.dumps(args)}}]}
+    return {
+        "content": None,
+        "tool_calls": [{"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}],
+    }
 
 
 def interactions(messages: List[Dict[str, Any]], path: str = "/v1/chat/completions") -> List[Dict[str, Any]]:
-    return [{"request": {"method": "POST", "uri": f"http://127.0.0.1{path}"},
-             "response": {"status": {"code": 200}, "parsed_body": _completion(m, i)}}
-            for i, m in enumerate(messages)]
+    return [
+        {
+            "request": {"method": "POST", "uri": f"http://127.0.0.1{path}"},
+            "response": {"status": {"code": 200}, "parsed_body": _completion(m, i)},
+        }
+        for i, m in enumerate(messages)
+    ]
 
 
 QUESTIONS = ["What lives in tide pools?", "Why do tide pools form?"]
 BRIEF = {"title": "Tide pools", "summary": "Rock basins that keep sea water and shelter anemones and crabs."}
 SCRIPT = [  # the flow's six model calls in order: plan, (tool call, answer) per question, brief
     text(json.dumps({"questions": QUESTIONS})),
-    call_tool("search", {"query": QUESTIONS[0]}, "call_1"), text("Anemones, crabs and sea stars live there."),
-    call_tool("search", {"query": QUESTIONS[1]}, "call_2"), text("They form in rock basins at low tide."),
+    call_tool("search", {"query": QUESTIONS[0]}, "call_1"),
+    text("Anemones, crabs and sea stars live there."),
+    call_tool("search", {"query": QUESTIONS[1]}, "call_2"),
+    text("They form in rock basins at low tide."),
     text(json.dumps(BRIEF)),
 ]

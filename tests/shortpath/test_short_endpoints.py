@@ -1,5 +1,6 @@
 """Where a call goes: a configured base URL is honoured however it is set, with one fixed precedence:
 model_args (an Agent's base_url=) > invoker_config (base_url or api_base) > OPENAI_BASE_URL > the default."""
+
 from __future__ import annotations
 
 import json
@@ -73,8 +74,11 @@ def test_agent_keyword_wins_over_a_tactic_invoker_config(servers):
 
 
 def test_invoker_config_keys_that_would_be_ignored_are_refused():
-    with pytest.raises(ConfigError, match=r"Tactic 'shortpath_ask': invoker_config key\(s\) \['timeout'\] are not read "
-                                          r"by the 'auto' invoker.*model_args"):
+    with pytest.raises(
+        ConfigError,
+        match=r"Tactic 'shortpath_ask': invoker_config key\(s\) \['timeout'\] are not read "
+        r"by the 'auto' invoker.*model_args",
+    ):
         Ask(config(invoker_config={"timeout": 5}))
     with pytest.raises(ConfigError, match="sets both 'base_url'"):
         invoker_settings({"base_url": "http://a/v1", "api_base": "http://b/v1"})
@@ -93,6 +97,7 @@ def test_a_name_with_no_native_route_goes_to_the_configured_base_url(servers):
     cfg["global"]["model_name"] = "llama3.2"
     assert Ask(cfg)("hi") == "from A"
     from lllm.invokers.base import build_invoker
+
     auto = build_invoker({})
     agent = Agent("a", "x", "llama3.2", llm_invoker=auto, base_url=b.url + "/v1")
     assert agent.run("hi") == "from B"

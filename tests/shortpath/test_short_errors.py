@@ -1,4 +1,5 @@
 """Each mistake on the short path gets a specific exception (or warning) naming the culprit and the fix."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,8 +20,13 @@ def test_output_type_mismatch_after_retries():
 
 
 def test_recovered_output_is_returned_typed():
-    writer = Agent("writer", "Write a brief.", "gpt-4o-mini", output=Brief,
-                   llm_invoker=MockInvoker(["oops", '```json\n{"title": "T", "summary": "S"}\n```']))
+    writer = Agent(
+        "writer",
+        "Write a brief.",
+        "gpt-4o-mini",
+        output=Brief,
+        llm_invoker=MockInvoker(["oops", '```json\n{"title": "T", "summary": "S"}\n```']),
+    )
     assert writer.run("notes") == Brief(title="T", summary="S")
 
 
@@ -89,8 +95,9 @@ def test_config_a_tactic_function_cannot_apply():
 
 def test_config_overrides_reach_the_agents():
     f = make_flow(model="gpt-4o-mini", base_url="http://127.0.0.1:9/v1")  # unreachable: the config moves them
-    t = type(f.brief)({"global": {"model_name": "test"},
-                       "agent_configs": [{"name": "writer", "system_prompt": "Be brief."}]})
+    t = type(f.brief)(
+        {"global": {"model_name": "test"}, "agent_configs": [{"name": "writer", "system_prompt": "Be brief."}]}
+    )
     session = t("tide pools", return_session=True)
     assert session.state == "success"
     assert session.dialogs["writer"][0]["messages"][0]["content"] == "Be brief."

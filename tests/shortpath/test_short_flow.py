@@ -1,6 +1,7 @@
 """The short path end to end: the getting-started flow offline (model="test") and against a real local
 HTTP server speaking the OpenAI wire format via base_url, with a tool round and typed output; per-call
 agent copies under concurrency; batches; agents run outside any tactic."""
+
 from __future__ import annotations
 
 import asyncio
@@ -44,9 +45,9 @@ def test_against_a_local_openai_compatible_server(model, monkeypatch):
     assert f.searched == QUESTIONS
     bodies = [r["json"] for r in server.requests]
     assert [b["model"] for b in bodies] == [model] * 6
-    assert bodies[0]["response_format"]["json_schema"]["name"] == "Plan"          # typed output requested
-    assert [t["function"]["name"] for t in bodies[1]["tools"]] == ["search"]        # the coupled tool offered
-    tool_msg = bodies[2]["messages"][-1]                                              # the tool round answered
+    assert bodies[0]["response_format"]["json_schema"]["name"] == "Plan"  # typed output requested
+    assert [t["function"]["name"] for t in bodies[1]["tools"]] == ["search"]  # the coupled tool offered
+    tool_msg = bodies[2]["messages"][-1]  # the tool round answered
     assert tool_msg["role"] == "tool" and tool_msg["tool_call_id"] == "call_1"
     assert NOTES[QUESTIONS[0].lower()] in tool_msg["content"]
     assert bodies[5]["response_format"]["json_schema"]["name"] == "Brief"
@@ -108,8 +109,10 @@ def test_gather_inside_one_call_runs_concurrently_on_fresh_dialogs():
     assert session.state == "success"
     assert len(session.agent_sessions["researcher"]) == 2
     assert len(session.dialogs["researcher"]) == 2  # kept as "run" and "run_2" on the call's copy
-    assert [c.name for s in session.agent_sessions["researcher"] for calls in s.interrupts.values() for c in calls] \
-        == ["search", "search"]
+    assert [c.name for s in session.agent_sessions["researcher"] for calls in s.interrupts.values() for c in calls] == [
+        "search",
+        "search",
+    ]
 
 
 def test_bcall_and_ccall():

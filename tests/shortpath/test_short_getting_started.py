@@ -1,5 +1,6 @@
 """The line counts docs/getting-started.md states are the real ones, and the short path stays within
 Pydantic AI's 31 lines for the same flow (the examples themselves run in tests/docs/test_examples.py)."""
+
 from __future__ import annotations
 
 import re
@@ -11,7 +12,7 @@ FENCE = re.compile(r"^( *)```python[^\n]*\n(.*?)^\1```", re.M | re.S)
 
 def program(after: str, marker: str) -> str:
     text = PAGE.read_text(encoding="utf-8")
-    return next(body for _, body in FENCE.findall(text[text.index(after):]) if marker in body)
+    return next(body for _, body in FENCE.findall(text[text.index(after) :]) if marker in body)
 
 
 def lines(code: str) -> int:

@@ -1,5 +1,6 @@
 """Sessions of a @tactic are recorded in a SQLite store and replayed offline with ``rerun`` (the server is
 gone by then), forked with a changed system prompt, and replayed by ``lllm replay`` like any tactic's."""
+
 from __future__ import annotations
 
 import pytest
@@ -36,8 +37,11 @@ def test_recorded_in_sqlite_and_replayed_offline(tmp_path):
 
 def test_fork_with_a_changed_system_prompt(tmp_path):
     f, store, session = record(tmp_path)
-    forked = rerun(store.load_session(session.session_id), invoker=TestInvoker(),
-                   overrides={"agent_configs.writer.system_prompt": "Write a one-line brief."})
+    forked = rerun(
+        store.load_session(session.session_id),
+        invoker=TestInvoker(),
+        overrides={"agent_configs.writer.system_prompt": "Write a one-line brief."},
+    )
     at = forked.metadata["diverged_at"]
     assert at["agent"] == "writer" and "Write a one-line brief." in at["diff"]
     assert forked.metadata["replayed_calls"] == 5  # planner and researcher replayed, the writer ran again

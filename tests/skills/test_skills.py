@@ -1,5 +1,6 @@
 """Skills (§3.4): SKILL.md discovery and validation, URL skills, Anthropic-hosted ids, the catalog and
 ``activate_skill`` in an agent's tool loop."""
+
 from __future__ import annotations
 
 import http.server
@@ -20,8 +21,9 @@ from lllm.packages.skills import SKILLS_BETA, SkillSet, resolve_skills, skill_se
 from lllm.testing import MockInvoker, tool_calls
 
 
-def write_skill(base, name, description="Does things. Use it for things.", body="# Steps\n1. Do it.",
-                front=None, files=()):
+def write_skill(
+    base, name, description="Does things. Use it for things.", body="# Steps\n1. Do it.", front=None, files=()
+):
     folder = base / name
     folder.mkdir(parents=True, exist_ok=True)
     front = front if front is not None else f"name: {name}\ndescription: {description}\n"
@@ -42,8 +44,12 @@ def dirs(tmp_path):
 
 def test_search_order_and_first_match_wins(dirs):
     cwd, home = dirs
-    assert skill_search_dirs(cwd, home) == [cwd / ".agents/skills", cwd / ".claude/skills",
-                                            home / ".agents/skills", home / ".claude/skills"]
+    assert skill_search_dirs(cwd, home) == [
+        cwd / ".agents/skills",
+        cwd / ".claude/skills",
+        home / ".agents/skills",
+        home / ".claude/skills",
+    ]
     write_skill(home / ".claude/skills", "pdf-tools", "From home claude.")
     assert resolve_skills(["pdf-tools"], cwd=cwd, home=home).skills[0].description == "From home claude."
     write_skill(home / ".agents/skills", "pdf-tools", "From home agents.")
@@ -72,15 +78,18 @@ def test_unknown_name_lists_the_skills_found(dirs):
         resolve_skills(["alpha", "gamma"], cwd=cwd, home=home)
 
 
-@pytest.mark.parametrize("front, problem", [
-    ("description: d\n", "'name' must be"),
-    ("name: Bad_Name\ndescription: d\n", "'name' must be 1-64 characters of \\[a-z0-9-\\]"),
-    ("name: other\ndescription: d\n", "'name' is 'other' but its directory is 'tool'"),
-    ("name: tool\n", "'description' must be a non-empty string"),
-    ("name: tool\ndescription: '   '\n", "'description' must be a non-empty string"),
-    (f"name: tool\ndescription: {'x' * 1025}\n", "the limit is 1024"),
-    ("name: [tool\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "front, problem",
+    [
+        ("description: d\n", "'name' must be"),
+        ("name: Bad_Name\ndescription: d\n", "'name' must be 1-64 characters of \\[a-z0-9-\\]"),
+        ("name: other\ndescription: d\n", "'name' is 'other' but its directory is 'tool'"),
+        ("name: tool\n", "'description' must be a non-empty string"),
+        ("name: tool\ndescription: '   '\n", "'description' must be a non-empty string"),
+        (f"name: tool\ndescription: {'x' * 1025}\n", "the limit is 1024"),
+        ("name: [tool\n", "not valid YAML"),
+    ],
+)
 def test_front_matter_is_validated(dirs, front, problem):
     cwd, home = dirs
     write_skill(cwd / ".agents/skills", "tool", front=front)
@@ -105,8 +114,10 @@ def test_star_takes_every_valid_local_skill_and_warns_about_broken_ones(dirs):
     write_skill(cwd / ".claude/skills", "broken", front="name: nope\ndescription: d\n")
     with pytest.warns(UserWarning, match="Skill 'broken' .* is invalid"):
         skills = resolve_skills("*", cwd=cwd, home=home)
-    assert [(s.name, s.description) for s in skills.skills] == [("one", "Does things. Use it for things."),
-                                                                ("two", "Does things. Use it for things.")]
+    assert [(s.name, s.description) for s in skills.skills] == [
+        ("one", "Does things. Use it for things."),
+        ("two", "Does things. Use it for things."),
+    ]
     assert not resolve_skills(None) and not resolve_skills([])
     for bad in ("pdf", [1], {"a": 1}, [""]):
         with pytest.raises(ConfigError, match="skills must be a list"):
@@ -117,7 +128,11 @@ def test_hosted_ids_go_into_model_args_with_the_beta_header():
     skills = resolve_skills(["skill_01AbC", "skill_01AbC", "skill_02"])
     assert skills.hosted == ["skill_01AbC", "skill_02"] and not skills.skills
     prompt = Prompt(path="sys", prompt="You help.")
-    args = {"temperature": 0, "skills": [{"id": "skill_02"}], "extra_headers": {"Anthropic-Beta": "files-api-2025-04-14"}}
+    args = {
+        "temperature": 0,
+        "skills": [{"id": "skill_02"}],
+        "extra_headers": {"Anthropic-Beta": "files-api-2025-04-14"},
+    }
     out_prompt, tools, out = skills.apply(prompt, args)
     assert out_prompt is prompt and tools == []
     assert out["skills"] == [{"id": "skill_02"}, {"id": "skill_01AbC"}]
@@ -130,8 +145,13 @@ def test_hosted_ids_go_into_model_args_with_the_beta_header():
 
 def test_catalog_and_activate_skill_through_the_agent_loop(dirs):
     cwd, home = dirs
-    write_skill(cwd / ".agents/skills", "csv-report", "Builds CSV reports {with braces} & <tags>.",
-                body="Use scripts/report.py.", files=("scripts/report.py", "reference.md", ".hidden"))
+    write_skill(
+        cwd / ".agents/skills",
+        "csv-report",
+        "Builds CSV reports {with braces} & <tags>.",
+        body="Use scripts/report.py.",
+        files=("scripts/report.py", "reference.md", ".hidden"),
+    )
     write_skill(home / ".agents/skills", "notes")
     skills = resolve_skills(["csv-report", "notes", "skill_hosted1"], cwd=cwd, home=home)
     system = Prompt(path="sys", prompt="You are {role}.")
@@ -139,24 +159,32 @@ def test_catalog_and_activate_skill_through_the_agent_loop(dirs):
     assert system.prompt == "You are {role}." and "activate_skill" not in system.functions  # not mutated
     assert [t.name for t in tools] == ["activate_skill"] and "activate_skill" in prompt.functions
     assert prompt.path == "sys" and args["skills"] == [{"id": "skill_hosted1"}]
-    inv = MockInvoker([tool_calls(("activate_skill", {"name": "csv-report"}, "s1"),
-                                  ("activate_skill", {"name": "nope"}, "s2")), "report built"])
+    inv = MockInvoker(
+        [
+            tool_calls(("activate_skill", {"name": "csv-report"}, "s1"), ("activate_skill", {"name": "nope"}, "s2")),
+            "report built",
+        ]
+    )
     agent = Agent(name="bot", system_prompt=prompt, model="mock", llm_invoker=inv, model_args=args)
     agent.open("main", prompt_args={"role": "an analyst"})
     agent.receive("Make the report")
     assert agent.respond().content == "report built"
     system_text = inv.requests[0].messages[0].content
     assert system_text.startswith("You are an analyst.\n\n## Skills\n")
-    assert ("<skill>\n<name>csv-report</name>\n<description>Builds CSV reports {with braces} &amp; &lt;tags&gt;."
-            "</description>\n<location>" + str((cwd / ".agents/skills/csv-report/SKILL.md").resolve())) in system_text
+    assert (
+        "<skill>\n<name>csv-report</name>\n<description>Builds CSV reports {with braces} &amp; &lt;tags&gt;."
+        "</description>\n<location>" + str((cwd / ".agents/skills/csv-report/SKILL.md").resolve())
+    ) in system_text
     assert "<name>notes</name>" in system_text and system_text.endswith("</available_skills>")
     assert inv.requests[0].tools == ["activate_skill"]
     assert inv.requests[0].model_args["extra_headers"] == {"anthropic-beta": SKILLS_BETA}
     found, missing = [m.content for m in agent.current_dialog.messages if m.role == Roles.TOOL]
     directory = (cwd / ".agents/skills/csv-report").resolve()
-    assert found == (f'<skill name="csv-report">\n<directory>{directory}</directory>\n'
-                     f"<resources>\nreference.md\nscripts/report.py\n</resources>\n"
-                     f"<instructions>\nUse scripts/report.py.\n</instructions>\n</skill>")
+    assert found == (
+        f'<skill name="csv-report">\n<directory>{directory}</directory>\n'
+        f"<resources>\nreference.md\nscripts/report.py\n</resources>\n"
+        f"<instructions>\nUse scripts/report.py.\n</instructions>\n</skill>"
+    )
     assert missing == "Error: no skill 'nope'. Available skills: ['csv-report', 'notes']"
 
 
@@ -176,8 +204,10 @@ def test_a_prompt_that_already_has_activate_skill_is_refused(dirs):
 
 
 def test_a_per_agent_list_replaces_the_global_one(dirs):
-    config = {"global": {"model_name": "mock", "system_prompt": "Hi", "skills": "*"},
-              "agent_configs": [{"name": "a", "skills": ["skill_x"]}, {"name": "b"}]}
+    config = {
+        "global": {"model_name": "mock", "system_prompt": "Hi", "skills": "*"},
+        "agent_configs": [{"name": "a", "skills": ["skill_x"]}, {"name": "b"}],
+    }
     specs = parse_agent_configs(config, ["a", "b"], "t")
     assert specs["a"].skills == ["skill_x"] and specs["b"].skills == "*"
 
@@ -239,8 +269,11 @@ def test_url_skills_are_fetched_once_and_failures_are_skipped_with_a_warning(ski
     assert (skill.name, skill.body, skill.location, skill.directory) == ("web-lookup", "Search first.", good, None)
     text = first.activate_tool()(FunctionCall(id="1", name="activate_skill", arguments={"name": "web-lookup"})).result
     assert f"<directory>{skill_site}/skills/web-lookup</directory>" in text and "(none)" in text
-    for path, reason in (("/missing/SKILL.md", "HTTPError"), ("/skills/wrong-dir/SKILL.md", "directory is 'wrong-dir'"),
-                         ("/raw.md", "front matter")):
+    for path, reason in (
+        ("/missing/SKILL.md", "HTTPError"),
+        ("/skills/wrong-dir/SKILL.md", "directory is 'wrong-dir'"),
+        ("/raw.md", "front matter"),
+    ):
         with pytest.warns(UserWarning, match=f"Skill URL .*{path} skipped: .*{reason}"):
             assert not resolve_skills([f"{skill_site}{path}"], cwd=cwd, home=home)
     start = time.monotonic()

@@ -7,6 +7,7 @@ small chunks so clients parse them incrementally. Every request received is kept
 (parsed JSON in ``["json"]``) for comparison with the recorded request bodies.
 
 The server runs its own event loop in a daemon thread, so sync and async clients can both use it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -128,20 +129,36 @@ class CassetteServer:
             parsed = json.loads(raw) if raw else None
         except ValueError:
             parsed = None
-        self.requests.append({"method": request.method, "path": request.path, "query": request.query_string,
-                              "headers": {k.lower(): v for k, v in request.headers.items()}, "json": parsed,
-                              "raw": raw})
+        self.requests.append(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": request.query_string,
+                "headers": {k.lower(): v for k, v in request.headers.items()},
+                "json": parsed,
+                "raw": raw,
+            }
+        )
         i = self._match(request.method, request.path)
         if i is None:
             self.unmatched.append(f"{request.method} {request.path}")
-            return web.json_response({"error": {"message": f"{self.name}: no unserved recorded interaction for "
-                                                            f"{request.method} {request.path}", "type": "cassette"}},
-                                     status=418)
+            return web.json_response(
+                {
+                    "error": {
+                        "message": f"{self.name}: no unserved recorded interaction for {request.method} {request.path}",
+                        "type": "cassette",
+                    }
+                },
+                status=418,
+            )
         self.served[i] = True
         resp = self.interactions[i]["response"]
         status = resp["status"]["code"]
-        headers = {k: v[0] for k, v in (resp.get("headers") or {}).items()
-                   if k.lower() not in _SKIP_HEADERS and isinstance(v, list) and v}
+        headers = {
+            k: v[0]
+            for k, v in (resp.get("headers") or {}).items()
+            if k.lower() not in _SKIP_HEADERS and isinstance(v, list) and v
+        }
         if "parsed_body" in resp:
             headers.setdefault("content-type", "application/json")
             return web.Response(status=status, body=json.dumps(resp["parsed_body"]).encode(), headers=headers)
@@ -151,7 +168,7 @@ class CassetteServer:
         await out.prepare(request)
         step = max(1, self.sse_chunk)
         for k in range(0, len(data), step):
-            await out.write(data[k:k + step])
+            await out.write(data[k : k + step])
         await out.write_eof()
         return out
 

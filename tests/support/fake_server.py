@@ -1,4 +1,5 @@
 """Starts the benchmark's fake OpenAI-compatible server (a real aiohttp server) in a subprocess."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,11 @@ class FakeServers:
     def __call__(self, *args: str) -> str:
         """The base URL (``http://127.0.0.1:PORT/v1``) of a server started with ``args``."""
         if args not in self._procs:
-            proc = subprocess.Popen([sys.executable, str(FAKE_SERVER), "--port", "0", "--no-uvloop", *args],
-                                    stdout=subprocess.PIPE, text=True)
+            proc = subprocess.Popen(
+                [sys.executable, str(FAKE_SERVER), "--port", "0", "--no-uvloop", *args],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             line = proc.stdout.readline()  # "LISTENING http://127.0.0.1:PORT/v1"
             if not line.startswith("LISTENING"):
                 proc.kill()

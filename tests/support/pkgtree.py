@@ -1,4 +1,5 @@
 """Build package trees for package-system tests: ``write_tree(root, {"a/lllm.toml": "...", ...})``."""
+
 from __future__ import annotations
 
 import textwrap
@@ -7,8 +8,14 @@ from typing import Dict
 
 import pytest
 
-ISOLATED_ENV = ("LLLM_CONFIG", "LLLM_STRICT", "LLLM_TRUSTED_PACKAGES", "LLLM_CONFIG_PROFILE",
-                "LLLM_AUTO_CWD_FALLBACK", "LLLM_AUTO_SHARED_PACKAGES")
+ISOLATED_ENV = (
+    "LLLM_CONFIG",
+    "LLLM_STRICT",
+    "LLLM_TRUSTED_PACKAGES",
+    "LLLM_CONFIG_PROFILE",
+    "LLLM_AUTO_CWD_FALLBACK",
+    "LLLM_AUTO_SHARED_PACKAGES",
+)
 
 
 def write_tree(root: Path, files: Dict[str, str]) -> Path:
@@ -41,6 +48,7 @@ def isolated(monkeypatch, tmp_path):
 def fresh_default_runtime():
     """Each test starts with an empty default runtime; the previous one is put back after."""
     from lllm.packages.runtime import Runtime, get_default_runtime, set_default_runtime
+
     saved = get_default_runtime()
     set_default_runtime(Runtime("default"))
     yield

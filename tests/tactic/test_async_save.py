@@ -1,4 +1,5 @@
 """``Tactic.acall`` saves its session off the event loop, and the session is saved when the call returns."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,5 +1,6 @@
 """Workers mean concurrency: a sync tactic run through ccall/bcall/`lllm batch` with 20 workers has 20
 requests in flight at once at a real HTTP server (asyncio's default pool would cap it at cores + 4)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,8 +30,10 @@ class AsyncAsk(Ask, register=False):
 
 
 def config(base: str) -> dict:
-    return {"global": {"model_name": "gpt-4o-mini", "model_args": {"base_url": base, "api_key": "sk-local-test"}},
-            "agent_configs": [{"name": "a", "system_prompt": "Answer."}]}
+    return {
+        "global": {"model_name": "gpt-4o-mini", "model_args": {"base_url": base, "api_key": "sk-local-test"}},
+        "agent_configs": [{"name": "a", "system_prompt": "Answer."}],
+    }
 
 
 @pytest.mark.parametrize("cls", [Ask, AsyncAsk])
@@ -43,8 +46,10 @@ def test_twenty_workers_have_twenty_requests_in_flight(fake_servers, cls, driver
     if driver == "bcall":
         out = tactic.bcall(tasks, max_workers=20)
     else:
+
         async def collect():
             return [r async for _, r in tactic.ccall(tasks, max_workers=20)]
+
         out = asyncio.run(collect())
     assert len(out) == 20 and all(isinstance(r, str) for r in out)
     stats = fake_servers.stats(base)

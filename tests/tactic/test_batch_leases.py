@@ -2,6 +2,7 @@
 
 Every task execution is appended (``O_APPEND``) to a shared log as ``<pid> <task>``, so the tests count
 who ran what. PostgreSQL cases run when ``LLLM_TEST_POSTGRES_DSN`` names a server."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,7 @@ from lllm.logging.batch_leases import BatchLeases
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_DSN = os.environ.get("LLLM_TEST_POSTGRES_DSN")
 
-RUNNER = textwrap.dedent('''
+RUNNER = textwrap.dedent("""
     import asyncio, json, os, sys, time
     sys.path.insert(0, sys.argv[2])
     from lllm import Tactic
@@ -67,7 +68,7 @@ RUNNER = textwrap.dedent('''
     out = tactic.bcall(cfg["tasks"], batch_id=cfg["batch"], max_workers=cfg.get("workers", 2),
                        lease_ttl=cfg["ttl"])
     print(json.dumps(out))
-''')
+""")
 
 
 @pytest.fixture(params=["sqlite", "json", "postgres"])
@@ -91,10 +92,23 @@ class Batch:
         self.procs: List[subprocess.Popen] = []
 
     def spawn(self, **cfg: Any) -> subprocess.Popen:
-        cfg = {"kind": self.kind, "where": self.where, "partition": self.partition, "log": str(self.log),
-               "release": str(self.release), "tasks": self.tasks, "batch": "nightly", "ttl": self.ttl, **cfg}
-        proc = subprocess.Popen([sys.executable, "-c", RUNNER, json.dumps(cfg), str(ROOT)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        cfg = {
+            "kind": self.kind,
+            "where": self.where,
+            "partition": self.partition,
+            "log": str(self.log),
+            "release": str(self.release),
+            "tasks": self.tasks,
+            "batch": "nightly",
+            "ttl": self.ttl,
+            **cfg,
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-c", RUNNER, json.dumps(cfg), str(ROOT)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.procs.append(proc)
         return proc
 
@@ -113,8 +127,9 @@ class Batch:
         deadline = time.monotonic() + timeout
         while not predicate():
             assert time.monotonic() < deadline, f"timed out waiting for {what}; runs: {self.runs()}"
-            assert all(p.poll() is None for p in self.procs), \
+            assert all(p.poll() is None for p in self.procs), (
                 f"a runner exited early: {[p.communicate()[1] for p in self.procs if p.poll() is not None]}"
+            )
             time.sleep(0.02)
 
     def store(self) -> Any:
@@ -195,8 +210,14 @@ def test_a_runner_killed_mid_batch_is_taken_over_at_once_on_the_same_machine(bat
     resumer = b.spawn(workers=1)
     assert b.finish(resumer) == [t.upper() for t in b.tasks]
     by = {(pid, task) for pid, task in b.runs()}
-    assert by == {(str(a.pid), "t00"), (str(a.pid), "t01"), (str(a.pid), "t02"),
-                  (str(resumer.pid), "t02"), (str(resumer.pid), "t03"), (str(resumer.pid), "t04")}
+    assert by == {
+        (str(a.pid), "t00"),
+        (str(a.pid), "t01"),
+        (str(a.pid), "t02"),
+        (str(resumer.pid), "t02"),
+        (str(resumer.pid), "t03"),
+        (str(resumer.pid), "t04"),
+    }
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"], indirect=True)
@@ -302,8 +323,13 @@ def test_fail_fast_does_not_wait_for_a_task_another_runner_holds(tmp_path):
     store = SlowToRefuse(SQLiteBackend(tmp_path / "s.db"))
     assert store.acquire_lease(BatchLeases(store, "b").lease_name(1), "elsewhere:ns/4242/abc", 600)
     outcome: List[BaseException] = []
-    worker = threading.Thread(target=lambda: outcome.append(pytest.raises(
-        RuntimeError, Boom({}, log_store=store).bcall, ["boom", "held"], batch_id="b", max_workers=2).value))
+    worker = threading.Thread(
+        target=lambda: outcome.append(
+            pytest.raises(
+                RuntimeError, Boom({}, log_store=store).bcall, ["boom", "held"], batch_id="b", max_workers=2
+            ).value
+        )
+    )
     worker.start()
     worker.join(30)
     assert not worker.is_alive() and str(outcome[0]) == "boom"

@@ -1,4 +1,5 @@
 """Durable batches: ``bcall(..., batch_id=...)`` re-runs only the tasks that have not succeeded."""
+
 from __future__ import annotations
 
 import subprocess

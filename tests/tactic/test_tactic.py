@@ -1,4 +1,5 @@
 """Tactic (§5): registration, fresh agents per call, sessions and cost roll-up, typed I/O, batches."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,9 +13,13 @@ from lllm import Agent, Message, Prompt, Runtime, Tactic, build_tactic
 from lllm.core.tactic import register_tactic_class
 from lllm.errors import ConfigError, ResourceNotFoundError
 
-CONFIG = {"global": {"model_name": "test"},
-          "agent_configs": [{"name": "writer", "system_prompt": "You write."},
-                            {"name": "critic", "system_prompt": "You criticise."}]}
+CONFIG = {
+    "global": {"model_name": "test"},
+    "agent_configs": [
+        {"name": "writer", "system_prompt": "You write."},
+        {"name": "critic", "system_prompt": "You criticise."},
+    ],
+}
 
 
 class MemoryStore:
@@ -242,29 +247,60 @@ def test_quick():
 
 
 def test_config_errors_surface_at_construction():
-    with pytest.raises(ValueError, match=r"Agent 'critic' required by tactic 'pair' not found .*Available: \['writer'\]"):
-        Pair({"global": {"model_name": "test"}, "agent_configs": [{"name": "writer", "system_prompt": "x"}]}, runtime=rt)
+    with pytest.raises(
+        ValueError, match=r"Agent 'critic' required by tactic 'pair' not found .*Available: \['writer'\]"
+    ):
+        Pair(
+            {"global": {"model_name": "test"}, "agent_configs": [{"name": "writer", "system_prompt": "x"}]}, runtime=rt
+        )
     with pytest.raises(ConfigError, match="exactly one"):
-        Pair({"global": {"model_name": "test", "system_prompt": "a", "system_prompt_path": "b"},
-              "agent_configs": [{"name": "writer"}, {"name": "critic"}]}, runtime=rt)
+        Pair(
+            {
+                "global": {"model_name": "test", "system_prompt": "a", "system_prompt_path": "b"},
+                "agent_configs": [{"name": "writer"}, {"name": "critic"}],
+            },
+            runtime=rt,
+        )
     with pytest.raises(ResourceNotFoundError, match="Agent 'writer'"):
-        Pair({"global": {"model_name": "test"}, "agent_configs": [
-            {"name": "writer", "system_prompt_path": "missing/prompt"}, {"name": "critic", "system_prompt": "c"}]},
-             runtime=rt)
+        Pair(
+            {
+                "global": {"model_name": "test"},
+                "agent_configs": [
+                    {"name": "writer", "system_prompt_path": "missing/prompt"},
+                    {"name": "critic", "system_prompt": "c"},
+                ],
+            },
+            runtime=rt,
+        )
     with pytest.warns(UserWarning, match="unknown keys \\['temperature'\\]"):
-        t = Pair({"global": {"model_name": "test", "temperature": 0.3},
-                  "agent_configs": [{"name": "writer", "system_prompt": "w"}, {"name": "critic", "system_prompt": "c"}]},
-                 runtime=rt)
+        t = Pair(
+            {
+                "global": {"model_name": "test", "temperature": 0.3},
+                "agent_configs": [{"name": "writer", "system_prompt": "w"}, {"name": "critic", "system_prompt": "c"}],
+            },
+            runtime=rt,
+        )
     assert t._agent_specs["writer"].model_args == {"temperature": 0.3}
 
 
 def test_agent_group_configs_are_read():
-    t = Pair({"global": {"model_name": "test"},
-              "agent_group_configs": {"writer": {"system_prompt": "w"}, "critic": {"system_prompt": "c"}}}, runtime=rt)
+    t = Pair(
+        {
+            "global": {"model_name": "test"},
+            "agent_group_configs": {"writer": {"system_prompt": "w"}, "critic": {"system_prompt": "c"}},
+        },
+        runtime=rt,
+    )
     assert set(t._agent_specs) == {"writer", "critic"}
     with pytest.raises(ConfigError, match="both"):
-        Pair({"global": {"model_name": "test"}, "agent_configs": [{"name": "writer", "system_prompt": "w"}],
-              "agent_group_configs": {"writer": {"system_prompt": "w"}}}, runtime=rt)
+        Pair(
+            {
+                "global": {"model_name": "test"},
+                "agent_configs": [{"name": "writer", "system_prompt": "w"}],
+                "agent_group_configs": {"writer": {"system_prompt": "w"}},
+            },
+            runtime=rt,
+        )
 
 
 def test_shared_instance_is_safe_under_concurrent_calls():

@@ -1,4 +1,5 @@
 """lllm.testing: the schema-driven TestInvoker (model="test") and MockInvoker's contract."""
+
 from __future__ import annotations
 
 from typing import List, Literal, Optional
@@ -73,8 +74,9 @@ def test_format_answers_validate_against_the_model():
 
 
 def test_tag_parser_requirements_are_satisfied():
-    parser = DefaultTagParser(xml_tags=["thought"], md_tags=["python"], signal_tags=["DONE"],
-                              required_xml_tags=["answer"])
+    parser = DefaultTagParser(
+        xml_tags=["thought"], md_tags=["python"], signal_tags=["DONE"], required_xml_tags=["answer"]
+    )
     agent = Agent(name="a", system_prompt="s", model="test")
     agent.open("d")
     agent.receive_prompt(Prompt(path="t/tags", prompt="Solve", parser=parser))
@@ -83,10 +85,18 @@ def test_tag_parser_requirements_are_satisfied():
 
 
 def test_sample_json_handles_refs_unions_enums_and_bounds():
-    schema = {"type": "object", "$defs": {"X": {"type": "object", "properties": {"n": {"type": "integer", "minimum": 5}}}},
-              "properties": {"x": {"$ref": "#/$defs/X"}, "u": {"anyOf": [{"type": "null"}, {"type": "number"}]},
-                             "e": {"enum": ["a", "b"]}, "s": {"type": "string", "minLength": 20},
-                             "d": {"type": "string", "format": "date"}, "arr": {"type": "array", "items": {"type": "boolean"}}}}
+    schema = {
+        "type": "object",
+        "$defs": {"X": {"type": "object", "properties": {"n": {"type": "integer", "minimum": 5}}}},
+        "properties": {
+            "x": {"$ref": "#/$defs/X"},
+            "u": {"anyOf": [{"type": "null"}, {"type": "number"}]},
+            "e": {"enum": ["a", "b"]},
+            "s": {"type": "string", "minLength": 20},
+            "d": {"type": "string", "format": "date"},
+            "arr": {"type": "array", "items": {"type": "boolean"}},
+        },
+    }
     value = sample_json(schema)
     jsonschema.validate(value, schema)
     assert value["x"]["n"] == 5 and value["e"] == "a" and value["d"] == "2026-01-01"
@@ -99,7 +109,11 @@ def test_mock_invoker_records_requests_and_reports_exhaustion():
     agent.receive("q")
     agent.respond()
     req = inv.requests[0]
-    assert req.model == "m" and req.model_args == {"temperature": 0} and [m.role for m in req.messages] == [Roles.SYSTEM, Roles.USER]
+    assert (
+        req.model == "m"
+        and req.model_args == {"temperature": 0}
+        and [m.role for m in req.messages] == [Roles.SYSTEM, Roles.USER]
+    )
     assert inv.remaining == 0
     with pytest.raises(LLLMError, match="script exhausted: call 2"):
         inv.call(agent.current_dialog, "m")

@@ -1,5 +1,6 @@
 """`lllm ui` fixtures: a project whose tactic runs on the offline test model, sessions recorded by the real
 `lllm batch`, and the real `lllm ui` server in a subprocess on 127.0.0.1."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 TOOL = '''
 from lllm import tool
@@ -29,7 +37,7 @@ def shout(text: str) -> str:
     return text.upper()
 '''
 
-TACTIC = '''
+TACTIC = """
 from lllm import Tactic
 
 class Duo(Tactic):
@@ -46,9 +54,9 @@ class Duo(Tactic):
         e.open("main")
         e.receive(draft.content)
         return e.respond().content
-'''
+"""
 
-CONFIG = '''
+CONFIG = """
 global:
   model_name: gpt-4o-mini
 agent_configs:
@@ -57,15 +65,23 @@ agent_configs:
     tools: [demo.tools:shout]
   - name: editor
     system_prompt: You edit.
-'''
+"""
 
-TASKS = ["plan a trip to Kyoto", "write <b>bold</b> </script><script>window.pwned=1</script> text",
-         "explain ```python\nprint('hi')\n``` please", "explode now"]
+TASKS = [
+    "plan a trip to Kyoto",
+    "write <b>bold</b> </script><script>window.pwned=1</script> text",
+    "explain ```python\nprint('hi')\n``` please",
+    "explode now",
+]
 
 
 def write_project(root: Path) -> Path:
-    for rel, text in {"lllm.toml": '[package]\nname = "demo"\n', "tactics/duo.py": TACTIC, "tools/shout.py": TOOL,
-                      "configs/default.yaml": CONFIG}.items():
+    for rel, text in {
+        "lllm.toml": '[package]\nname = "demo"\n',
+        "tactics/duo.py": TACTIC,
+        "tools/shout.py": TOOL,
+        "configs/default.yaml": CONFIG,
+    }.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
     return root
@@ -73,23 +89,42 @@ def write_project(root: Path) -> Path:
 
 def lllm(cwd: Path, *args: str, ok: Optional[bool] = True) -> subprocess.CompletedProcess:
     """The real `lllm` command in ``cwd`` (no provider keys: the tactic runs on the offline test model)."""
-    proc = subprocess.run([sys.executable, "-m", "lllm.cli", *args], cwd=cwd, env=child_env(cwd),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lllm.cli", *args],
+        cwd=cwd,
+        env=child_env(cwd),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if ok is not None:
         assert (proc.returncode == 0) == ok, proc.stderr
     return proc
 
 
 def child_env(cwd: Path, **extra: str) -> Dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k not in ("LLLM_STORE", "LLLM_UI_TOKEN")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k not in ("LLLM_STORE", "LLLM_UI_TOKEN")
+    }
     env.update(LLLM_HOME=str(cwd / ".home"), PYTHONPATH=str(ROOT), **extra)
     return env
 
 
 def record_batch(project: Path, batch_id: str, tasks: List[str]) -> None:
     (project / f"{batch_id}.txt").write_text("\n".join(json.dumps(t) for t in tasks) + "\n")
-    lllm(project, "batch", "demo.tactics:duo", f"{batch_id}.txt", "--batch-id", batch_id, "--store", "sessions.db",
-         "--workers", "1", ok=None)
+    lllm(
+        project,
+        "batch",
+        "demo.tactics:duo",
+        f"{batch_id}.txt",
+        "--batch-id",
+        batch_id,
+        "--store",
+        "sessions.db",
+        "--workers",
+        "1",
+        ok=None,
+    )
 
 
 class UIServer:
@@ -97,15 +132,22 @@ class UIServer:
 
     def __init__(self, project: Path, *args: str, token: Optional[str] = None):
         env = child_env(project, **({"LLLM_UI_TOKEN": token} if token else {}))
-        self.proc = subprocess.Popen([sys.executable, "-m", "lllm.cli", "ui", "--store", "sessions.db", "--port", "0",
-                                      "--poll", "0.2", *args], cwd=project, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lllm.cli", "ui", "--store", "sessions.db", "--port", "0", "--poll", "0.2", *args],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         match = re.search(r"(http://\S+/)", line)
         if not match:
             self.proc.kill()
-            raise AssertionError(f"lllm ui did not start: {line!r} {self.proc.stderr.read() if self.proc.stderr else ''}")
+            raise AssertionError(
+                f"lllm ui did not start: {line!r} {self.proc.stderr.read() if self.proc.stderr else ''}"
+            )
         self.url = match.group(1)
         self.token = token
 
@@ -113,11 +155,13 @@ class UIServer:
         return self.request("GET", path, None, headers)
 
     def post(self, path: str, body: Any, headers: Optional[Dict[str, str]] = None) -> Tuple[int, Any]:
-        return self.request("POST", path, json.dumps(body).encode(),
-                            {"Content-Type": "application/json", **(headers or {})})
+        return self.request(
+            "POST", path, json.dumps(body).encode(), {"Content-Type": "application/json", **(headers or {})}
+        )
 
-    def request(self, method: str, path: str, data: Optional[bytes],
-                headers: Optional[Dict[str, str]]) -> Tuple[int, Any]:
+    def request(
+        self, method: str, path: str, data: Optional[bytes], headers: Optional[Dict[str, str]]
+    ) -> Tuple[int, Any]:
         req = urllib.request.Request(self.url + path.lstrip("/"), data=data, method=method, headers=headers or {})
         try:
             with urllib.request.urlopen(req, timeout=60) as r:
@@ -168,7 +212,9 @@ def browser() -> Iterator[Any]:
     """Debian's Chromium driven by Playwright (never a downloaded browser); skips, saying why, without it."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing: install Debian's 'chromium' package (.ci/install-system.sh does)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')"
+    )
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b

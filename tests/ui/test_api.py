@@ -1,4 +1,5 @@
 """The `lllm ui` JSON API over real stores: paging, filters, auth, refusals, replay and fork, export, live events."""
+
 from __future__ import annotations
 
 import asyncio
@@ -73,6 +74,7 @@ def _other_store(kind: str, tmp_path: Path) -> Any:
     import uuid
 
     from lllm.logging import local_store, postgres_store
+
     if kind == "json":
         return local_store(tmp_path / "json-store")
     dsn = os.environ.get("LLLM_TEST_POSTGRES_DSN")
@@ -101,6 +103,7 @@ async def test_paging_and_filters_over_the_json_and_postgres_stores(many, kind, 
 async def test_filters_combine_and_match_the_store(many):
     client = await _client(many)
     try:
+
         async def ids(query: str) -> set:
             return {r["session_id"] for p in await _pages(client, query) for r in p}
 
@@ -114,7 +117,9 @@ async def test_filters_combine_and_match_the_store(many):
         assert len(await ids("before=2026-03-01")) == 25  # a bare date as upper bound is the whole day
         kyoto = await ids("q=KYOTO&limit=3")
         assert len(kyoto) == 15
-        assert await ids("model=test") == everything - failed and await ids("model=gpt-4") == set()  # failed: no agent ran
+        assert (
+            await ids("model=test") == everything - failed and await ids("model=gpt-4") == set()
+        )  # failed: no agent ran
         assert await ids("max_cost=0") == everything and await ids("min_cost=0.5") == set()
         r = await client.get("/api/sessions?q=kyoto&limit=1")
         row = (await r.json())["sessions"][0]
@@ -123,16 +128,19 @@ async def test_filters_combine_and_match_the_store(many):
         await client.close()
 
 
-@pytest.mark.parametrize("query, message", [
-    ("limit=0", "limit='0': send an integer from 1 to 500"),
-    ("limit=abc", "limit='abc'"),
-    ("sort=random", "sort='random' is not one of"),
-    ("after=yesterday", "after='yesterday' is not an ISO-8601 time"),
-    ("tag=novalue", "tag='novalue': send tags as KEY=VALUE"),
-    ("state=done", "state='done' is not one of"),
-    ("min_cost=cheap", "min_cost='cheap' is not a number"),
-    ("cursor=garbage", "cursor='garbage' is not a list cursor"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("limit=0", "limit='0': send an integer from 1 to 500"),
+        ("limit=abc", "limit='abc'"),
+        ("sort=random", "sort='random' is not one of"),
+        ("after=yesterday", "after='yesterday' is not an ISO-8601 time"),
+        ("tag=novalue", "tag='novalue': send tags as KEY=VALUE"),
+        ("state=done", "state='done' is not one of"),
+        ("min_cost=cheap", "min_cost='cheap' is not a number"),
+        ("cursor=garbage", "cursor='garbage' is not a list cursor"),
+    ],
+)
 async def test_bad_list_parameters_are_400_naming_the_parameter(many, query, message):
     client = await _client(many)
     try:
@@ -191,6 +199,7 @@ async def test_without_a_token_only_loopback_hosts_and_same_origin_posts_are_ser
 def test_ctrl_c_stops_the_server_promptly_while_a_live_page_listens(project):
     import signal
     import urllib.request
+
     ui = UIServer(project)
     stream = urllib.request.urlopen(ui.url + "api/events", timeout=10)
     assert b": connected" in stream.readline()
@@ -265,7 +274,11 @@ def test_replay_reproduces_and_fork_links_parent_and_child(server):
     assert status == 200 and r["reproduced"] is True and r["replayed_calls"] == 3 and r["replay_of"] == sid
     status, f = server.post(f"api/sessions/{sid}/fork", {"system_prompts": {"editor": "You edit tersely."}})
     assert status == 200, f
-    assert f["mode"] == "fork" and f["diverged_at"]["agent"] == "editor" and "+   \"content\": \"You edit tersely.\"" in f["diff"]
+    assert (
+        f["mode"] == "fork"
+        and f["diverged_at"]["agent"] == "editor"
+        and '+   "content": "You edit tersely."' in f["diff"]
+    )
     status, child = server.get(f"api/sessions/{f['session_id']}")
     assert child["replay_of"] == sid and child["tags"]["lllm.replay_of"] == sid
     status, parent = server.get(f"api/sessions/{sid}")
@@ -304,7 +317,9 @@ def test_the_view_nests_sub_tactics_and_links_forked_dialogs(tmp_path):
 
         def __init__(self, config=None, **kw):
             super().__init__(config, **kw)
-            self.helper = Helper({"global": {"model_name": "test"}, "agent_configs": [{"name": "scout", "system_prompt": "Scout."}]})
+            self.helper = Helper(
+                {"global": {"model_name": "test"}, "agent_configs": [{"name": "scout", "system_prompt": "Scout."}]}
+            )
 
         def call(self, task: str) -> str:
             lead = self.agents["lead"]
@@ -319,6 +334,7 @@ def test_the_view_nests_sub_tactics_and_links_forked_dialogs(tmp_path):
     config = {"global": {"model_name": "test"}, "agent_configs": [{"name": "lead", "system_prompt": "Lead."}]}
     Lead(config, log_store=store)("the <plan>")
     from lllm.ui.api import session_view
+
     view = session_view(store, store.list_sessions(limit=1)[0].session_id)
     dialogs = {d["alias"]: d for d in view["tree"]["dialogs"]}
     assert dialogs["alt"]["parent_id"] == dialogs["main"]["id"] and dialogs["main"]["parent_id"] is None
@@ -332,6 +348,7 @@ def test_the_view_nests_sub_tactics_and_links_forked_dialogs(tmp_path):
 
 async def test_record_reading_filters_stop_at_the_scan_budget_and_continue_from_the_cursor(many, monkeypatch):
     import lllm.ui.api as ui_api
+
     monkeypatch.setattr(ui_api, "SCAN_BUDGET", 4)
     client = await _client(many)
     try:

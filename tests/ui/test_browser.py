@@ -1,6 +1,7 @@
 """`lllm ui` in a real browser: Debian's Chromium driven by Playwright, against the real server subprocess.
 
 Set LLLM_UI_SCREENSHOTS=docs/img to (re)write the screenshots the docs show."""
+
 from __future__ import annotations
 
 import os
