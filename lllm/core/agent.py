@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional,
 
 from pydantic import BaseModel
 
-from lllm.core import wiring
+from lllm.core import events, wiring
 from lllm.core.aio import run_sync
 from lllm.core.const import APITypes, Roles
 from lllm.core.message import FunctionCall, Message
@@ -409,6 +409,7 @@ class Agent:
             max_retry_wait_s=self.max_retry_wait_s,
             call_deadline_s=self.call_deadline_s,
         )
+        events.emit(events.AgentCallStarted, self.name, model)
         try:
             task = self._with_system_output(dialog.top_prompt or self.system_prompt)
             st = _CallState(
@@ -428,6 +429,7 @@ class Agent:
         finally:
             self._busy = False
             self._deadline = None
+            events.emit(events.AgentCallFinished.of, self.name, session)
             for listener in self.session_listeners:  # observers: one that fails never breaks the call
                 try:
                     listener(self.name, session)
@@ -486,7 +488,7 @@ class Agent:
     async def _invoke_step(self, st: "_CallState") -> "InvokeResult":
         """One step: invoke on a working fork until the output is valid or a budget runs out."""
         session, task, step = st.session, st.task, st.step
-        working = st.dialog.fork(share_messages=True)
+        working = st.dialog.working_copy()  # joins the fork tree only if something is appended to it
         if self.context_manager is not None:
             working = self.context_manager(working)
         if working.top_prompt is not None:
@@ -507,6 +509,7 @@ class Agent:
                     error,
                 )
             session.exception(error, step)
+            events.emit(events.RetryScheduled, self.name, step, "invalid_output", 0.0, str(error))
             logger.debug("agent %s: invalid output at step %d, recovering: %s", self.name, step, error)
             handler_prompt = task.handler.on_exception(task, session)
             working.put_prompt(handler_prompt, {"error_message": "\n".join(map(str, result.execution_errors))})
@@ -554,6 +557,7 @@ class Agent:
                         latency_s=time.time() - started,
                     )
                 )
+                events.emit(events.InvokeFinished.of, self.name, session.invoke_traces[step][-1])
                 attempt += 1
                 await self._after_provider_error(session, step, exc, kind)
                 continue
@@ -572,6 +576,7 @@ class Agent:
                     usage=msg.usage if msg is not None else {},
                 )
             )
+            events.emit(events.InvokeFinished.of, self.name, session.invoke_traces[step][-1])
             return result
 
     async def _after_provider_error(
@@ -625,6 +630,7 @@ class Agent:
             session.rate_limited(delay, step)
         else:
             session.llm_recall(exc, step)
+        events.emit(events.RetryScheduled, self.name, step, kind, delay if waits else 0.0, str(exc))
         if not waits:
             return
         logger.info("agent %s: %s error, retrying in %.2fs: %s", self.name, kind, delay, exc)
@@ -637,6 +643,7 @@ class Agent:
         recorded = self.llm_invoker.recorded_tool_call  # a replay answers tools too (else None)
         jobs = []
         for call in calls:
+            events.emit(events.ToolCallStarted, self.name, st.step, call.id, call.name, call.arguments)
             previous = next((c for c in state.executed if c.equals(call)), None)
             fn = state.by_name.get(call.name)
             replayed = recorded(self.name, call)
@@ -673,6 +680,7 @@ class Agent:
         session.interrupt(done, st.step)
         interrupt_prompt = task.handler.on_interrupt(task, session)
         for call in done:
+            events.emit(events.ToolCallFinished.of, self.name, st.step, call)
             logger.debug("agent %s: tool %s -> %s", self.name, call.name, (call.result_str or "")[:200])
             dialog.put_prompt(
                 interrupt_prompt,

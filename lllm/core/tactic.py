@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterator, 
 from pydantic import BaseModel, ValidationError
 
 from lllm._version import __version__
-from lllm.core import wiring
+from lllm.core import events, wiring
 from lllm.core.aio import run_sync
 from lllm.core.sessions import TacticCallSession
 from lllm.core.spec import parse_agent_configs
@@ -297,8 +297,7 @@ class Tactic(ABC):
         if ctx._mcp_scope is not None:  # end this call's MCP connections
             ctx._mcp_scope.close()
         if parent is not None:
-            attr = self.record_as or next((k for k, v in vars(parent[0]).items() if v is self), self.name)
-            parent[1].record_sub_tactic_call(attr, session)
+            parent[1].record_sub_tactic_call(self._recorded_name(parent), session)
         if self.log_store is not None or keep_dialogs or parent is not None:  # a parent may store it
             session.config = wiring.services.redact(self.config)
             session.environment = _environment(self.runtime)
@@ -330,6 +329,10 @@ class Tactic(ABC):
                 )
             return False
         return True
+
+    def _recorded_name(self, parent: Any) -> str:
+        """The name the calling tactic records this call under: ``record_as``, else its attribute, else the name."""
+        return self.record_as or next((k for k, v in vars(parent[0]).items() if v is self), self.name)
 
     def _save(
         self, session: TacticCallSession, tags: Optional[Dict[str, str]], metadata: Optional[Dict[str, Any]]
@@ -391,6 +394,8 @@ class Tactic(ABC):
         """(the enclosing call, the per-call copy, the context token) at the start of a call."""
         parent = _current_call.get() or None
         ctx = self._begin(task, session_name, metadata)
+        if parent is not None and events.listening():  # reported in the caller's context
+            events.emit(events.SubTacticStarted, self._recorded_name(parent), self.name, ctx._call_session.session_name)
         return parent, ctx, _current_call.set([ctx, ctx._call_session])
 
     def _leave(self, ctx: "Tactic", parent: Any, token: Any, keep_dialogs: bool) -> bool:
@@ -399,7 +404,10 @@ class Tactic(ABC):
         _current_call.reset(token)
         if cell:
             cell.clear()
-        return self._finish(ctx, parent, keep_dialogs)
+        save = self._finish(ctx, parent, keep_dialogs)
+        if parent is not None and events.listening():
+            events.emit(events.SubTacticFinished.of, self._recorded_name(parent), ctx._call_session)
+        return save
 
     def __call__(
         self,
@@ -408,9 +416,14 @@ class Tactic(ABC):
         tags: Optional[Dict[str, str]] = None,
         metadata: Optional[Dict[str, Any]] = None,
         return_session: bool = False,
+        on_event: Optional[events.Listener] = None,
         **kw: Any,
     ) -> Any:
-        """Run the tactic on ``task`` and return its result (or the TacticCallSession)."""
+        """Run the tactic on ``task`` and return its result (or the TacticCallSession). ``on_event`` is
+        called with every event of the call as it happens (see ``lllm.observe``)."""
+        if on_event is not None:
+            with events.observe(on_event):
+                return self.__call__(task, session_name, tags, metadata, return_session, **kw)
         if inspect.iscoroutinefunction(self.call):
             return run_sync(self.acall(task, session_name, tags, metadata, return_session, **kw))
         task = self._coerce_input(task)
@@ -426,9 +439,14 @@ class Tactic(ABC):
         tags: Optional[Dict[str, str]] = None,
         metadata: Optional[Dict[str, Any]] = None,
         return_session: bool = False,
+        on_event: Optional[events.Listener] = None,
         **kw: Any,
     ) -> Any:
-        """Async call: awaits an async ``call`` natively; a sync one runs in a worker thread."""
+        """Async call: awaits an async ``call`` natively; a sync one runs in a worker thread. ``on_event``:
+        as in ``__call__``."""
+        if on_event is not None:
+            with events.observe(on_event):
+                return await self.acall(task, session_name, tags, metadata, return_session, **kw)
         if not inspect.iscoroutinefunction(self.call):
             return await asyncio.to_thread(self.__call__, task, session_name, tags, metadata, return_session, **kw)
         task = self._coerce_input(task)
@@ -760,6 +778,13 @@ def _batch_tags(
     return {**(tags or {}), "lllm.batch_id": batch_id, "lllm.batch_index": str(index), "lllm.task_md5": _task_md5(task)}
 
 
+def current_session() -> Optional[TacticCallSession]:
+    """The running session of the tactic call in progress in this context (sub-tactics, tactic tools and
+    agent tools included), else ``None``; e.g. to record work done elsewhere with ``record_sub_tactic_call``."""
+    cell = _current_call.get()
+    return cell[1] if cell else None
+
+
 @contextlib.contextmanager
 def use_invoker(invoker: Any) -> Iterator[Any]:
     """Within the block, every tactic call (sub-tactics included) gives its agents ``invoker``."""
@@ -829,6 +854,7 @@ __all__ = [
     "Tactic",
     "TacticCallSession",
     "build_tactic",
+    "current_session",
     "register_tactic_class",
     "stable_tactic_id",
     "use_invoker",
