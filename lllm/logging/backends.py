@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 from lllm.errors import LLLMError
 
@@ -125,11 +125,24 @@ class LogBackend(ABC):
         raise LogStoreError(f"{self!r} does not support leases; implement acquire_lease, release_lease and get_lease")
 
 
+#: Version of the stored records (session, index entry, error): 1 = the first; 2 = index entries also carry
+#: ``models`` and ``task_preview``. Bump it with a migration (``LogStore`` upgrades entries it reads, SQL
+#: backends upgrade their tables on open).
+STORE_SCHEMA_VERSION = 2
+#: Characters of the task an index entry keeps as ``task_preview`` (what listings show and ``text`` searches).
+TASK_PREVIEW_CHARS = 200
+#: Orders a listing can ask for: newest/oldest by start time, most expensive first, most agent calls first
+#: (ties: newest first).
+SORTS = ("newest", "oldest", "cost", "calls")
+
+
 @dataclass(frozen=True)
 class SessionQuery:
-    """``list_sessions`` in backend terms: ANDed filters, newest first (``timestamp``, then
-    ``session_id``), then ``limit``. Times are ISO-8601 UTC strings as in the index entries; bounds
-    are inclusive; ``tactic_paths`` matches any of its values (empty: no filter)."""
+    """``list_sessions`` in backend terms: ANDed filters, ordered by ``sort``, then ``offset`` rows skipped and
+    at most ``limit`` returned. Times are ISO-8601 UTC strings as in the index entries; bounds are inclusive;
+    ``tactic_paths`` matches any of its values (empty: no filter). ``model`` and ``text`` match a
+    case-insensitive substring of one of the entry's ``models`` or of its ``task_preview`` (SQLite folds
+    ASCII letters only)."""
 
     partition: str
     tags: Dict[str, str] = field(default_factory=dict)
@@ -138,6 +151,63 @@ class SessionQuery:
     tactic_paths: Tuple[str, ...] = ()
     state: Optional[str] = None
     limit: Optional[int] = None
+    tactic_name: Optional[str] = None
+    model: Optional[str] = None
+    text: Optional[str] = None
+    min_cost: Optional[float] = None
+    max_cost: Optional[float] = None
+    sort: str = "newest"
+    offset: int = 0
+
+
+def task_preview(task: Any) -> str:
+    """The first ``TASK_PREVIEW_CHARS`` characters of a stored task (text as is, anything else as JSON)."""
+    if task is None:
+        return ""
+    text = task if isinstance(task, str) else json.dumps(task, ensure_ascii=False, default=str)
+    return text[:TASK_PREVIEW_CHARS]
+
+
+def session_models(session: Dict[str, Any]) -> List[str]:
+    """The distinct models of a stored session's agent calls, sub-tactics included, sorted."""
+    found: Set[str] = set()
+    for calls in (session.get("agent_sessions") or {}).values():
+        found.update(a.get("model") or "" for a in calls if isinstance(a, dict))
+    for subs in (session.get("sub_tactic_sessions") or {}).values():
+        for sub in subs:
+            if isinstance(sub, dict):
+                found.update(session_models(sub))
+    return sorted(m for m in found if m)
+
+
+def upgrade_index_entry(entry: Dict[str, Any], record: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """An index entry of an older store schema in the current one: ``models`` and ``task_preview`` are
+    taken from its session's stored ``record`` (``None``: the session is gone, so they stay empty)."""
+    session = (record or {}).get("session") or {}
+    return {
+        **entry,
+        "schema_version": STORE_SCHEMA_VERSION,
+        "models": entry.get("models") or session_models(session),
+        "task_preview": entry.get("task_preview") or task_preview(session.get("task")),
+    }
+
+
+def index_columns(entry: Dict[str, Any]) -> Tuple[str, float, int, str, str]:
+    """``tactic_name, total_cost, agent_calls, models, task_preview`` of an index entry as SQL columns (models
+    one per line, so a substring search never spans two)."""
+    return (
+        str(entry.get("tactic_name") or ""),
+        float(entry.get("total_cost") or 0.0),
+        int(entry.get("agent_call_count") or 0),
+        "\n".join(entry.get("models") or []),
+        str(entry.get("task_preview") or ""),
+    )
+
+
+def session_key(index_key: str) -> str:
+    """The session record's key of an index entry's key (``<partition>/index/<id>`` → ``…/sessions/<id>``)."""
+    partition, _, session_id = index_key.split("/")
+    return f"{partition}/sessions/{session_id}"
 
 
 class IndexedBackend(LogBackend):
@@ -148,37 +218,63 @@ class IndexedBackend(LogBackend):
 
     @abstractmethod
     def put_index(self, key: str, data: bytes, partition: str, entry: Dict[str, Any]) -> None:
-        """Store ``data`` under ``key`` and index ``entry`` (session_id, tactic_path, state,
-        timestamp, tags) for ``partition``, atomically."""
+        """Store ``data`` under ``key`` and index ``entry`` (session_id, tactic_path, tactic_name, state,
+        timestamp, tags, total_cost, agent_call_count, models, task_preview) for ``partition``, atomically."""
 
     @abstractmethod
     def query_index(self, query: SessionQuery) -> List[bytes]:
-        """The stored index entries matching ``query``, newest first, at most ``query.limit``."""
+        """The stored index entries matching ``query``, in its order, after ``offset``, at most ``limit``."""
 
 
-def index_conditions(query: SessionQuery, placeholder: str) -> Tuple[List[str], List[Any]]:
+def _like(text: str) -> str:
+    """A LIKE pattern (escape character ``\\``) matching ``text`` anywhere."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def index_conditions(query: SessionQuery, placeholder: str, like: str = "LIKE") -> Tuple[List[str], List[Any]]:
     """SQL conditions (on the index table as ``s``) and parameters for every filter but tags, which
-    each SQL backend indexes its own way."""
-    where, params = [f"s.partition = {placeholder}"], [query.partition]
+    each SQL backend indexes its own way; ``like`` is the backend's case-insensitive LIKE."""
+    where: List[str] = [f"s.partition = {placeholder}"]
+    params: List[Any] = [query.partition]
     if query.tactic_paths:
         where.append(f"s.tactic_path IN ({', '.join([placeholder] * len(query.tactic_paths))})")
         params += query.tactic_paths
-    for condition, value in (("s.state =", query.state), ("s.ts >=", query.after), ("s.ts <=", query.before)):
+    for condition, value in (
+        ("s.state =", query.state),
+        ("s.ts >=", query.after),
+        ("s.ts <=", query.before),
+        ("s.tactic_name =", query.tactic_name),
+        ("s.total_cost >=", query.min_cost),
+        ("s.total_cost <=", query.max_cost),
+    ):
         if value is not None:
             where.append(f"{condition} {placeholder}")
             params.append(value)
+    for column, text in (("s.models", query.model), ("s.task_preview", query.text)):
+        if text:
+            where.append(f"{column} {like} {placeholder} ESCAPE '\\'")
+            params.append(_like(text))
     return where, params
 
 
-def index_select(where: List[str], params: List[Any], limit: Optional[int], placeholder: str) -> Tuple[str, List[Any]]:
-    """The stored index entries matching ``where``, newest first, then ``limit``."""
+_ORDER = {
+    "newest": "s.ts DESC, s.session_id DESC",
+    "oldest": "s.ts ASC, s.session_id ASC",
+    "cost": "s.total_cost DESC, s.ts DESC, s.session_id DESC",
+    "calls": "s.agent_calls DESC, s.ts DESC, s.session_id DESC",
+}
+
+
+def index_select(where: List[str], params: List[Any], query: SessionQuery, placeholder: str) -> Tuple[str, List[Any]]:
+    """The stored index entries matching ``where`` in ``query``'s order, after its offset, then its limit."""
     sql = (
         f"SELECT kv.value FROM lllm_session_index s JOIN lllm_kv kv ON kv.key = s.key "
-        f"WHERE {' AND '.join(where)} ORDER BY s.ts DESC, s.session_id DESC"
+        f"WHERE {' AND '.join(where)} ORDER BY {_ORDER[query.sort]}"
     )
-    if limit is not None:
-        return f"{sql} LIMIT {placeholder}", [*params, limit]
-    return sql, params
+    if query.limit is None and not query.offset:
+        return sql, params
+    limit = 2**62 if query.limit is None else query.limit
+    return f"{sql} LIMIT {placeholder} OFFSET {placeholder}", [*params, limit, query.offset]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -333,7 +429,12 @@ CREATE TABLE IF NOT EXISTS lllm_session_index (
     session_id TEXT NOT NULL,
     tactic_path TEXT,
     state TEXT,
-    ts TEXT NOT NULL
+    ts TEXT NOT NULL,
+    tactic_name TEXT NOT NULL DEFAULT '',
+    total_cost REAL NOT NULL DEFAULT 0,
+    agent_calls INTEGER NOT NULL DEFAULT 0,
+    models TEXT NOT NULL DEFAULT '',
+    task_preview TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS lllm_si_ts ON lllm_session_index (partition, ts, session_id);
 CREATE INDEX IF NOT EXISTS lllm_si_path ON lllm_session_index (partition, tactic_path, ts, session_id);
@@ -351,9 +452,46 @@ CREATE TABLE IF NOT EXISTS lllm_leases (key TEXT PRIMARY KEY, holder TEXT NOT NU
     WITHOUT ROWID;
 """
 
+# Created after the migration has added their columns to an older table.
+_SQLITE_INDEXES_V3 = [
+    "CREATE INDEX IF NOT EXISTS lllm_si_cost ON lllm_session_index (partition, total_cost, ts, session_id)",
+    "CREATE INDEX IF NOT EXISTS lllm_si_calls ON lllm_session_index (partition, agent_calls, ts, session_id)",
+    "CREATE INDEX IF NOT EXISTS lllm_si_name ON lllm_session_index (partition, tactic_name, ts, session_id)",
+]
+
 #: Version of the SQL tables (``PRAGMA user_version`` in SQLite; 0 means 1): 1 = key/value, session
-#: index and tags; 2 = + ``lllm_leases``. Opening an older database adds what is missing.
-SQL_SCHEMA_VERSION = 2
+#: index and tags; 2 = + ``lllm_leases``; 3 = the index also has ``tactic_name``, ``total_cost``,
+#: ``agent_calls``, ``models`` and ``task_preview`` (store schema 2). Opening an older database adds what is
+#: missing and backfills the new columns from the stored entries and sessions.
+SQL_SCHEMA_VERSION = 3
+#: The columns version 3 added to ``lllm_session_index`` and their SQL definitions.
+INDEX_COLUMNS_V3 = {
+    "tactic_name": "TEXT NOT NULL DEFAULT ''",
+    "total_cost": "REAL NOT NULL DEFAULT 0",
+    "agent_calls": "INTEGER NOT NULL DEFAULT 0",
+    "models": "TEXT NOT NULL DEFAULT ''",
+    "task_preview": "TEXT NOT NULL DEFAULT ''",
+}
+
+
+def backfill_index(
+    rows: List[Tuple[str, bytes]], get: Any
+) -> Iterator[Tuple[str, bytes, Tuple[str, float, int, str, str]]]:
+    """For each ``(index key, stored entry)`` of an older table: the key, the upgraded entry and its new
+    columns; ``get(key)`` reads a stored value. Unreadable entries are skipped (their columns stay empty)."""
+    for key, raw in rows:
+        try:
+            entry = json.loads(bytes(raw))
+            if not isinstance(entry, dict):
+                continue
+            if entry.get("schema_version", 1) < STORE_SCHEMA_VERSION:
+                record_raw = get(session_key(key))
+                record = json.loads(bytes(record_raw)) if record_raw is not None else None
+                entry = upgrade_index_entry(entry, record if isinstance(record, dict) else None)
+        except ValueError:
+            continue
+        data = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        yield key, data, index_columns(entry)
 
 
 class SQLiteBackend(IndexedBackend):
@@ -388,6 +526,10 @@ class SQLiteBackend(IndexedBackend):
                     for statement in _SQLITE_SCHEMA.split(";"):
                         if statement.strip():
                             c.execute(statement)
+                    if version < 3:
+                        self._migrate_to_3(c)
+                    for statement in _SQLITE_INDEXES_V3:
+                        c.execute(statement)
                     if version < SQL_SCHEMA_VERSION:
                         c.execute(f"PRAGMA user_version = {SQL_SCHEMA_VERSION}")
         except sqlite3.DatabaseError as e:
@@ -400,6 +542,29 @@ class SQLiteBackend(IndexedBackend):
         except BaseException:
             self._conn.close()
             raise
+
+    @staticmethod
+    def _migrate_to_3(c: sqlite3.Connection) -> None:
+        """Add the version-3 index columns to an older table and fill them from the stored entries and sessions."""
+        have = {r[1] for r in c.execute("PRAGMA table_info(lllm_session_index)")}
+        for name, definition in INDEX_COLUMNS_V3.items():
+            if name not in have:
+                c.execute(f"ALTER TABLE lllm_session_index ADD COLUMN {name} {definition}")
+        rows = c.execute(
+            "SELECT s.key, kv.value FROM lllm_session_index s JOIN lllm_kv kv ON kv.key = s.key"
+        ).fetchall()
+
+        def get(key: str) -> Optional[bytes]:
+            row = c.execute("SELECT value FROM lllm_kv WHERE key = ?", (key,)).fetchone()
+            return None if row is None else bytes(row[0])
+
+        for key, data, cols in backfill_index(rows, get):
+            c.execute("UPDATE lllm_kv SET value = ? WHERE key = ?", (data, key))
+            c.execute(
+                "UPDATE lllm_session_index SET tactic_name = ?, total_cost = ?, agent_calls = ?, models = ?, "
+                "task_preview = ? WHERE key = ?",
+                (*cols, key),
+            )
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -452,9 +617,10 @@ class SQLiteBackend(IndexedBackend):
             c.execute("INSERT OR REPLACE INTO lllm_kv (key, value) VALUES (?, ?)", (key, bytes(data)))
             self._unindex(c, key)
             c.execute(
-                "INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (key, partition, entry["session_id"], entry.get("tactic_path"), entry.get("state"), ts),
+                "INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts, tactic_name, "
+                "total_cost, agent_calls, models, task_preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, partition, entry["session_id"], entry.get("tactic_path"), entry.get("state"), ts)
+                + index_columns(entry),
             )
             c.executemany(
                 "INSERT INTO lllm_session_tags (key, partition, name, value, ts) VALUES (?, ?, ?, ?, ?)",
@@ -468,7 +634,7 @@ class SQLiteBackend(IndexedBackend):
                 "s.key IN (SELECT t.key FROM lllm_session_tags t WHERE t.partition = ? AND t.name = ? AND t.value = ?)"
             )
             params += [query.partition, name, value]
-        sql, params = index_select(where, params, query.limit, "?")
+        sql, params = index_select(where, params, query, "?")
         return [bytes(r[0]) for r in self._read(sql, tuple(params))]
 
     def acquire_lease(self, key: str, holder: str, ttl: float) -> bool:
@@ -568,6 +734,12 @@ __all__ = [
     "Lease",
     "LogStoreError",
     "SQL_SCHEMA_VERSION",
+    "STORE_SCHEMA_VERSION",
+    "TASK_PREVIEW_CHARS",
+    "SORTS",
+    "task_preview",
+    "session_models",
+    "upgrade_index_entry",
     "check_lease_args",
     "validate_key",
     "validate_prefix",

@@ -34,7 +34,14 @@ from lllm.core.const import Roles
 from lllm.core.dialog import Dialog
 from lllm.core.message import FunctionCall, Message
 from lllm.core.sessions import AgentCallSession, InvokeTrace, TacticCallSession
-from lllm.logging.backends import IndexedBackend, LogBackend, LogStoreError, NoOpBackend, SessionQuery
+from lllm.logging.backends import (
+    STORE_SCHEMA_VERSION,
+    IndexedBackend,
+    LogBackend,
+    LogStoreError,
+    NoOpBackend,
+    SessionQuery,
+)
 from lllm.logging.store import LogStore
 
 BASE_TIME = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -403,6 +410,60 @@ class LogStoreConformance:
             got = [s.session_id for s in store.list_sessions(**q)]
             assert got == _expected(saved, **q), q
 
+    def test_list_sessions_filters_and_sorts_by_cost_calls_model_and_task_text(self, backend: LogBackend) -> None:
+        needs_storage(backend)
+        store = LogStore(backend)
+        saved = []
+        for i in range(12):
+            session = make_session(
+                tactic_name=["alpha", "beta"][i % 2], started_at=BASE_TIME + timedelta(minutes=i // 2), cost=(i % 5) / 8
+            )
+            session.task = f"Task {i}: {['Kyoto 100%_off', 'tides'][i % 2]} " + "x" * 300
+            for j in range(i % 3):  # extra calls by other models, so calls and models vary
+                extra = session.agent_sessions["writer"][0].model_copy(update={"model": ["Claude-3", "gpt-4o"][j]})
+                session.record_agent_call("critic", extra)
+            sid = store.save_session(session)
+            saved.append((sid, session.started_at, session.total_cost.cost, session.agent_call_count, session))
+        (one,) = [s for s in store.list_sessions(limit=None) if s.session_id == saved[5][0]]
+        assert one.models == ["Claude-3", "gpt-4o", "test"] and one.agent_call_count == 3
+        assert one.task_preview == ("Task 5: tides " + "x" * 300)[:200]
+
+        def expect(keep: Any, order: str = "newest", offset: int = 0, limit: Optional[int] = 100) -> List[str]:
+            rows = sorted((r for r in saved if keep(r)), key=lambda r: (r[1], r[0]), reverse=order != "oldest")
+            if order in ("cost", "calls"):
+                rows.sort(key=lambda r: r[2] if order == "cost" else r[3], reverse=True)
+            ids = [r[0] for r in rows][offset:]
+            return ids if limit is None else ids[:limit]
+
+        def models(r: Any) -> str:
+            return " ".join(a.model for calls in r[4].agent_sessions.values() for a in calls).lower()
+
+        cases: List[Any] = [
+            ({"sort": "cost"}, lambda r: True, "cost", 0, 100),
+            ({"sort": "calls", "limit": 4, "offset": 3}, lambda r: True, "calls", 3, 4),
+            ({"sort": "oldest", "offset": 10, "limit": None}, lambda r: True, "oldest", 10, None),
+            ({"tactic_name": "beta"}, lambda r: r[4].tactic_name == "beta", "newest", 0, 100),
+            ({"min_cost": 0.25, "max_cost": 0.375, "sort": "cost"}, lambda r: 0.25 <= r[2] <= 0.375, "cost", 0, 100),
+            ({"model": "CLAUDE"}, lambda r: "claude" in models(r), "newest", 0, 100),
+            ({"model": "gpt", "sort": "calls"}, lambda r: "gpt" in models(r), "calls", 0, 100),
+            ({"text": "kyoto 100%_"}, lambda r: "Kyoto" in r[4].task, "newest", 0, 100),
+            ({"text": "100%x"}, lambda r: False, "newest", 0, 100),  # % and _ are literal
+            ({"text": "xxxx" * 60}, lambda r: False, "newest", 0, 100),  # past the 200-character preview
+            ({"text": "task 1", "model": "gpt", "tactic_name": "alpha"}, lambda r: False, "newest", 0, 100),
+            (
+                {"text": "task 1", "tactic_name": "beta", "sort": "cost"},
+                lambda r: r[4].task.startswith("Task 1") and r[4].tactic_name == "beta",
+                "cost",
+                0,
+                100,
+            ),
+        ]
+        for query, keep, order, offset, limit in cases:
+            assert [s.session_id for s in store.list_sessions(**query)] == expect(keep, order, offset, limit), query
+        for bad in ({"sort": "size"}, {"offset": -1}, {"min_cost": "1"}):
+            with pytest.raises(ValueError, match=next(iter(bad))):
+                store.list_sessions(**bad)
+
     def test_list_sessions_returns_summaries_and_rejects_bad_limits(self, backend: LogBackend) -> None:
         needs_storage(backend)
         store = LogStore(backend)
@@ -447,7 +508,8 @@ class LogStoreConformance:
         sid = store.save_session(make_session(), tags={"t": "1"})
         exported = json.loads(store.export_session(sid))
         assert exported["session_id"] == sid and exported["session"]["tactic_name"] == "pair"
-        assert exported["schema_version"] == 1 and exported["tags"] == {"t": "1"}
+        assert exported["schema_version"] == STORE_SCHEMA_VERSION and exported["tags"] == {"t": "1"}
+        assert store.load_record(sid) == exported  # the stored record, as stored
         with pytest.raises(ValueError, match="csv"):
             store.export_session(sid, format="csv")
 
@@ -505,7 +567,7 @@ class LogStoreConformance:
             "20240501_120000_deadbeef",
             "0123abcd",
             0,
-            1,
+            STORE_SCHEMA_VERSION,
         )
         assert a.batch_task("nightly run/1", 1) is None and a.batch_task("other", 0) is None
         assert b.batch_task("nightly run/1", 0) is None and a.list_sessions() == []  # not a session

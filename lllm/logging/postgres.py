@@ -14,12 +14,15 @@ from typing import Any, Dict, Iterator, List, Optional
 
 from lllm.logging.backends import (
     _HIGH,
+    INDEX_COLUMNS_V3,
     SQL_SCHEMA_VERSION,
     IndexedBackend,
     Lease,
     LogStoreError,
     SessionQuery,
+    backfill_index,
     check_lease_args,
+    index_columns,
     index_conditions,
     index_select,
     validate_key,
@@ -31,13 +34,21 @@ _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS lllm_session_index ("
     ' key TEXT COLLATE "C" PRIMARY KEY, partition TEXT COLLATE "C" NOT NULL,'
     ' session_id TEXT COLLATE "C" NOT NULL, tactic_path TEXT COLLATE "C", state TEXT COLLATE "C",'
-    " ts TEXT COLLATE \"C\" NOT NULL, tags JSONB NOT NULL DEFAULT '{}'::jsonb)",
+    " ts TEXT COLLATE \"C\" NOT NULL, tags JSONB NOT NULL DEFAULT '{}'::jsonb,"
+    " tactic_name TEXT COLLATE \"C\" NOT NULL DEFAULT '', total_cost DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    " agent_calls INTEGER NOT NULL DEFAULT 0, models TEXT NOT NULL DEFAULT '', task_preview TEXT NOT NULL DEFAULT '')",
     "CREATE INDEX IF NOT EXISTS lllm_si_ts ON lllm_session_index (partition, ts, session_id)",
     "CREATE INDEX IF NOT EXISTS lllm_si_path ON lllm_session_index (partition, tactic_path, ts, session_id)",
     "CREATE INDEX IF NOT EXISTS lllm_si_state ON lllm_session_index (partition, state, ts, session_id)",
     "CREATE INDEX IF NOT EXISTS lllm_si_tags ON lllm_session_index USING GIN (tags jsonb_path_ops)",
     'CREATE TABLE IF NOT EXISTS lllm_leases (key TEXT COLLATE "C" PRIMARY KEY, holder TEXT NOT NULL,'
     " expires_at TIMESTAMPTZ NOT NULL)",
+]
+# Created after the migration has added their columns to an older table.
+_INDEXES_V3 = [
+    "CREATE INDEX IF NOT EXISTS lllm_si_cost ON lllm_session_index (partition, total_cost, ts, session_id)",
+    "CREATE INDEX IF NOT EXISTS lllm_si_calls ON lllm_session_index (partition, agent_calls, ts, session_id)",
+    "CREATE INDEX IF NOT EXISTS lllm_si_name ON lllm_session_index (partition, tactic_name, ts, session_id)",
 ]
 # The table schema version (``SQL_SCHEMA_VERSION``); a database without this table is version 1.
 _META = "CREATE TABLE IF NOT EXISTS lllm_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -85,12 +96,38 @@ class PostgresBackend(IndexedBackend):
                 )
             for statement in _SCHEMA:
                 cur.execute(statement)
+            if version < 3:
+                self._migrate_to_3(cur)
+            for statement in _INDEXES_V3:
+                cur.execute(statement)
             if version < SQL_SCHEMA_VERSION:
                 cur.execute(
                     "INSERT INTO lllm_meta (name, value) VALUES ('schema_version', %s) ON CONFLICT (name) "
                     "DO UPDATE SET value = EXCLUDED.value",
                     (str(SQL_SCHEMA_VERSION),),
                 )
+
+    @staticmethod
+    def _migrate_to_3(cur: Any) -> None:
+        """Add the version-3 index columns to an older table and fill them from the stored entries and sessions."""
+        for name, definition in INDEX_COLUMNS_V3.items():
+            definition = definition.replace("REAL", "DOUBLE PRECISION")
+            cur.execute(f"ALTER TABLE lllm_session_index ADD COLUMN IF NOT EXISTS {name} {definition}")
+        rows = cur.execute(
+            "SELECT s.key, kv.value FROM lllm_session_index s JOIN lllm_kv kv ON kv.key = s.key"
+        ).fetchall()
+
+        def get(key: str) -> Optional[bytes]:
+            row = cur.execute("SELECT value FROM lllm_kv WHERE key = %s", (key,)).fetchone()
+            return None if row is None else bytes(row[0])
+
+        for key, data, cols in backfill_index(rows, get):
+            cur.execute("UPDATE lllm_kv SET value = %s WHERE key = %s", (data, key))
+            cur.execute(
+                "UPDATE lllm_session_index SET tactic_name = %s, total_cost = %s, agent_calls = %s, models = %s, "
+                "task_preview = %s WHERE key = %s",
+                (*cols, key),
+            )
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
@@ -145,10 +182,13 @@ class PostgresBackend(IndexedBackend):
                 (key, bytes(data)),
             )
             cur.execute(
-                "INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts, tags) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT (key) DO UPDATE SET "
+                "INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts, tags, "
+                "tactic_name, total_cost, agent_calls, models, task_preview) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET "
                 "partition = EXCLUDED.partition, session_id = EXCLUDED.session_id, "
-                "tactic_path = EXCLUDED.tactic_path, state = EXCLUDED.state, ts = EXCLUDED.ts, tags = EXCLUDED.tags",
+                "tactic_path = EXCLUDED.tactic_path, state = EXCLUDED.state, ts = EXCLUDED.ts, tags = EXCLUDED.tags, "
+                "tactic_name = EXCLUDED.tactic_name, total_cost = EXCLUDED.total_cost, "
+                "agent_calls = EXCLUDED.agent_calls, models = EXCLUDED.models, task_preview = EXCLUDED.task_preview",
                 (
                     key,
                     partition,
@@ -157,15 +197,16 @@ class PostgresBackend(IndexedBackend):
                     entry.get("state"),
                     entry["timestamp"],
                     json.dumps(entry.get("tags") or {}),
+                    *index_columns(entry),
                 ),
             )
 
     def query_index(self, query: SessionQuery) -> List[bytes]:
-        where, params = index_conditions(query, "%s")
+        where, params = index_conditions(query, "%s", like="ILIKE")
         if query.tags:
             where.append("s.tags @> %s::jsonb")
             params.append(json.dumps(query.tags))
-        sql, params = index_select(where, params, query.limit, "%s")
+        sql, params = index_select(where, params, query, "%s")
         with self._tx() as cur:
             rows = cur.execute(sql, params).fetchall()
         return [bytes(r[0]) for r in rows]

@@ -15,6 +15,7 @@ import json
 import logging
 import secrets
 import traceback as tb
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -24,6 +25,8 @@ from pydantic import BaseModel, Field
 from lllm.core.jsonable import to_json_safe
 from lllm.core.sessions import TacticCallSession
 from lllm.logging.backends import (
+    SORTS,
+    STORE_SCHEMA_VERSION,
     IndexedBackend,
     Lease,
     LocalFileBackend,
@@ -33,14 +36,14 @@ from lllm.logging.backends import (
     SessionQuery,
     SQLiteBackend,
     is_segment,
+    session_models,
+    task_preview,
+    upgrade_index_entry,
     validate_key,
 )
 from lllm.logging.redact import environment_secrets, redact
 
 logger = logging.getLogger("lllm")
-
-#: Version of the stored records (session, index entry, error). Bump it with a migration in ``_upgrade``.
-STORE_SCHEMA_VERSION = 1
 
 TimeLike = Union[datetime, str, int, float]
 
@@ -56,6 +59,8 @@ class SessionSummary(BaseModel):
     agent_call_count: int = 0
     timestamp: datetime
     tags: Dict[str, str] = Field(default_factory=dict)
+    models: List[str] = Field(default_factory=list)
+    task_preview: str = ""
 
 
 class SessionRecord(BaseModel):
@@ -146,6 +151,8 @@ class LogStore:
             "tags": tags,
             "metadata": meta,
             "traceback": record["traceback"],
+            "models": session_models(data),
+            "task_preview": task_preview(data.get("task")),
         }
         self.backend.put(self._key("sessions", session_id), _encode(record))
         index_key = self._key("index", session_id)
@@ -172,7 +179,10 @@ class LogStore:
         return error_id
 
     # -- loading ---------------------------------------------------------------------------------
-    def _load_record(self, session_id: str) -> Dict[str, Any]:
+    def load_record(self, session_id: str) -> Dict[str, Any]:
+        """The stored record as saved (``session_id``, ``timestamp``, ``tags``, ``metadata``, ``traceback`` and
+        ``session``, the session's JSON), parsed but not validated: cheap for large sessions. Absent →
+        ``KeyError``; invalid id or newer schema → ``ValueError``."""
         raw = self.backend.get(self._key("sessions", session_id))
         if raw is None:
             raise KeyError(f"No session {session_id!r} in partition {self.partition!r} of {self.backend!r}")
@@ -180,11 +190,11 @@ class LogStore:
 
     def load_session(self, session_id: str) -> TacticCallSession:
         """The saved session (absent → ``KeyError`` naming the partition)."""
-        return TacticCallSession.model_validate(self._load_record(session_id)["session"])
+        return TacticCallSession.model_validate(self.load_record(session_id)["session"])
 
     def load_session_record(self, session_id: str) -> SessionRecord:
         """The saved session with its tags, metadata, timestamp and traceback."""
-        rec = self._load_record(session_id)
+        rec = self.load_record(session_id)
         return SessionRecord(
             session_id=rec["session_id"],
             session=TacticCallSession.model_validate(rec["session"]),
@@ -198,7 +208,7 @@ class LogStore:
         """The stored record as text; only ``"json"`` is supported."""
         if format != "json":
             raise ValueError(f"Unsupported export format {format!r}; supported: ['json']")
-        return json.dumps(self._load_record(session_id), indent=2, ensure_ascii=False)
+        return json.dumps(self.load_record(session_id), indent=2, ensure_ascii=False)
 
     def delete_session(self, session_id: str) -> None:
         """Remove a session and its index entry; deleting an absent session is a no-op."""
@@ -256,13 +266,40 @@ class LogStore:
         tactic_path: Optional[str] = None,
         state: Optional[str] = None,
         limit: Optional[int] = 100,
+        *,
+        tactic_name: Optional[str] = None,
+        model: Optional[str] = None,
+        text: Optional[str] = None,
+        min_cost: Optional[float] = None,
+        max_cost: Optional[float] = None,
+        sort: str = "newest",
+        offset: int = 0,
     ) -> List[SessionSummary]:
-        """Index entries matching every filter, newest first, then at most ``limit`` (``None``: all).
+        """Index entries matching every filter, in ``sort`` order (``newest``, ``oldest``, ``cost`` or ``calls``:
+        highest first, ties newest first), ``offset`` skipped, then at most ``limit`` (``None``: all).
 
-        Tags match exactly; time bounds are inclusive, naive times are UTC."""
+        Tags and ``tactic_name`` match exactly; time and cost bounds are inclusive, naive times are UTC;
+        ``model`` and ``text`` match a case-insensitive substring of a model used or of the task preview (its
+        first 200 characters). Every filter and sort is answered from the index."""
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise ValueError(f"limit must be an integer >= 1 or None, got {limit!r}")
-        query = self._query(tags, after, before, tactic_path, state, limit)
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {list(SORTS)}, got {sort!r}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"offset must be an integer >= 0, got {offset!r}")
+        for name, value in (("min_cost", min_cost), ("max_cost", max_cost)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"{name} must be a number or None, got {value!r}")
+        query = replace(
+            self._query(tags, after, before, tactic_path, state, limit),
+            tactic_name=tactic_name,
+            model=model or None,
+            text=text or None,
+            min_cost=None if min_cost is None else float(min_cost),
+            max_cost=None if max_cost is None else float(max_cost),
+            sort=sort,
+            offset=offset,
+        )
         return [_summary(e) for e in self._entries(query)]
 
     def export_cost_summary(
@@ -333,16 +370,36 @@ class LogStore:
         return query_entries(self._read_index(), query)
 
     def _read_index(self) -> List[Dict[str, Any]]:
+        """Every index entry of the partition; an entry of an older schema is upgraded and rewritten in place
+        (once) from its session's record."""
         out = []
         for key in self.backend.list_keys(f"{self.partition}/index/"):
             raw = self.backend.get(key)
             if raw is None:
                 continue  # deleted meanwhile
             try:
-                out.append(json.loads(raw))
+                entry = json.loads(raw)
             except ValueError:
                 logger.warning("log store: unreadable index entry %s skipped", key)
+                continue
+            if (
+                isinstance(entry.get("schema_version", 1), int)
+                and entry.get("schema_version", 1) < STORE_SCHEMA_VERSION
+            ):
+                entry = self._upgrade_entry(key, entry)
+            out.append(entry)
         return out
+
+    def _upgrade_entry(self, key: str, entry: Dict[str, Any]) -> Dict[str, Any]:
+        raw = self.backend.get(self._key("sessions", str(entry.get("session_id"))))
+        try:
+            record = None if raw is None else json.loads(raw)
+        except ValueError:
+            record = None
+        entry = upgrade_index_entry(entry, record if isinstance(record, dict) else None)
+        if self.backend.get(key) is not None:  # not deleted meanwhile
+            self.backend.put(key, _encode(entry))
+        return entry
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,17 +408,30 @@ class LogStore:
 def query_entries(entries: Sequence[Dict[str, Any]], query: SessionQuery) -> List[Dict[str, Any]]:
     """Apply ``query`` to index entries in memory: the reference semantics every backend matches."""
 
+    model, text = (query.model or "").lower(), (query.text or "").lower()
+
     def keep(e: Dict[str, Any]) -> bool:
         tags = e.get("tags") or {}
+        cost = float(e.get("total_cost") or 0.0)
         return (
             all(tags.get(k) == v for k, v in query.tags.items())
             and (not query.tactic_paths or e.get("tactic_path") in query.tactic_paths)
             and (query.state is None or e.get("state") == query.state)
             and (query.after is None or e["timestamp"] >= query.after)
             and (query.before is None or e["timestamp"] <= query.before)
+            and (query.tactic_name is None or (e.get("tactic_name") or "") == query.tactic_name)
+            and (query.min_cost is None or cost >= query.min_cost)
+            and (query.max_cost is None or cost <= query.max_cost)
+            and (not model or any(model in m.lower() for m in e.get("models") or []))
+            and (not text or text in (e.get("task_preview") or "").lower())
         )
 
-    found = sorted((e for e in entries if keep(e)), key=lambda e: (e["timestamp"], e["session_id"]), reverse=True)
+    found = [e for e in entries if keep(e)]
+    found.sort(key=lambda e: (e["timestamp"], e["session_id"]), reverse=query.sort != "oldest")
+    if query.sort in ("cost", "calls"):  # stable: ties stay newest first
+        field = "total_cost" if query.sort == "cost" else "agent_call_count"
+        found.sort(key=lambda e: float(e.get(field) or 0), reverse=True)
+    found = found[query.offset :]
     return found if query.limit is None else found[: query.limit]
 
 
@@ -393,7 +463,8 @@ def _encode(record: Dict[str, Any]) -> bytes:
 
 
 def _upgrade(record: Dict[str, Any], what: str) -> Dict[str, Any]:
-    """A stored record in the current format. Version 1 is current; newer ones need a newer lllm."""
+    """A stored record in the current format: version 2 only added fields to index entries (upgraded where they
+    are read), so older records are read as they are; newer ones need a newer lllm."""
     version = record.get("schema_version", 1)
     if not isinstance(version, int) or version > STORE_SCHEMA_VERSION:
         raise ValueError(
@@ -432,6 +503,8 @@ def _summary(entry: Dict[str, Any]) -> SessionSummary:
         agent_call_count=int(entry.get("agent_call_count") or 0),
         timestamp=entry["timestamp"],
         tags=entry.get("tags") or {},
+        models=entry.get("models") or [],
+        task_preview=entry.get("task_preview") or "",
     )
 
 

@@ -82,8 +82,10 @@ def test_a_version_1_sqlite_database_opens_lists_and_gains_leases(tmp_path):
     assert store.acquire_lease("batch/x/0", "A", 30) and not store.acquire_lease("batch/x/0", "B", 30)
     store.close()
     with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SQL_SCHEMA_VERSION == 2
-    assert [s.session_id for s in sqlite_store(db).list_sessions()] == [FAILURE, SUCCESS]  # reopens as v2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SQL_SCHEMA_VERSION == 3
+    reopened = sqlite_store(db)  # reopens as the current version, with the backfilled index columns
+    assert [s.session_id for s in reopened.list_sessions()] == [FAILURE, SUCCESS]
+    assert [s.session_id for s in reopened.list_sessions(text="TEA", model="tes")] == [SUCCESS]
 
 
 def test_a_newer_sqlite_table_schema_is_refused_clearly(tmp_path):
@@ -146,11 +148,71 @@ def test_a_version_1_postgres_database_opens_and_gains_leases():
             assert [s.session_id for s in store.list_sessions(tags={"run": "fixture"})] == [SUCCESS]
             assert store.load_session(SUCCESS).tactic_name == "pipeline"
             assert store.acquire_lease("batch/x/0", "A", 30) and not store.acquire_lease("batch/x/0", "B", 30)
+            (summary,) = store.list_sessions(model="TEST", text="te", sort="calls")
+            assert (summary.models, summary.task_preview, summary.agent_call_count) == (["test"], "tea", 2)
             store.close()
             with psycopg.connect(scoped, autocommit=True) as conn:
-                assert conn.execute("SELECT value FROM lllm_meta WHERE name = 'schema_version'").fetchone()[0] == "2"
+                assert conn.execute("SELECT value FROM lllm_meta WHERE name = 'schema_version'").fetchone()[0] == "3"
+                row = conn.execute(
+                    "SELECT tactic_name, agent_calls, models, task_preview FROM lllm_session_index"
+                ).fetchone()
+                assert row == ("pipeline", 2, "test", "tea")  # backfilled from the stored entry and session
                 conn.execute("UPDATE lllm_meta SET value = '99' WHERE name = 'schema_version'")
             with pytest.raises(LogStoreError, match="schema version 99.*upgrade lllm"):
                 postgres_store(scoped)
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+# ---------------------------------------------------------------------------------------------
+# Store schema 2 / table schema 3: index entries carry models and a task preview (indexed columns)
+# ---------------------------------------------------------------------------------------------
+SQLITE_V2 = Path(__file__).parent / "fixtures" / "sqlite_v2.db"
+
+
+def test_a_version_2_sqlite_database_is_migrated_in_place_and_backfilled(tmp_path):
+    import sqlite3
+
+    from lllm.logging import sqlite_store
+
+    db = tmp_path / "v2.db"
+    shutil.copy(SQLITE_V2, db)  # never write into the fixture
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(lllm_session_index)")}
+        assert "task_preview" not in columns and "total_cost" not in columns
+    store = sqlite_store(db)
+    by_id = {s.session_id: s for s in store.list_sessions()}
+    assert (by_id[SUCCESS].models, by_id[SUCCESS].task_preview, by_id[SUCCESS].agent_call_count) == (["test"], "tea", 2)
+    assert by_id[FAILURE].task_preview == "coffee"
+    assert [s.session_id for s in store.list_sessions(text="coff")] == [FAILURE]
+    assert [s.session_id for s in store.list_sessions(tactic_name="broken")] == [FAILURE]
+    assert [s.session_id for s in store.list_sessions(sort="oldest")] == [SUCCESS, FAILURE]
+    assert store.list_sessions(model="gpt") == [] and len(store.list_sessions(model="TEST", max_cost=0)) == 2
+    store.close()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        rows = conn.execute("SELECT session_id, agent_calls, models, task_preview FROM lllm_session_index").fetchall()
+        assert sorted(rows) == [(FAILURE, 2, "test", "coffee"), (SUCCESS, 2, "test", "tea")]
+        (raw,) = conn.execute("SELECT value FROM lllm_kv WHERE key = ?", (f"default/index/{SUCCESS}",)).fetchone()
+    entry = json.loads(raw)  # the stored entry itself was rewritten in the current format
+    assert entry["schema_version"] == STORE_SCHEMA_VERSION == 2 and entry["models"] == ["test"]
+
+
+def test_version_1_json_index_entries_are_upgraded_in_place_on_first_listing(v1_store, tmp_path):
+    index = tmp_path / "store" / "default" / "index" / SUCCESS
+    assert "task_preview" not in json.loads(index.read_bytes())
+    (summary,) = v1_store.list_sessions(text="tea")
+    assert (summary.session_id, summary.models, summary.task_preview) == (SUCCESS, ["test"], "tea")
+    entry = json.loads(index.read_bytes())
+    assert entry["schema_version"] == 2 and entry["task_preview"] == "tea" and entry["models"] == ["test"]
+    assert entry["tactic_name"] == "pipeline" and entry["agent_call_count"] == 2  # the rest is kept
+    assert [s.session_id for s in local_store(tmp_path / "store").list_sessions(sort="calls")] == [FAILURE, SUCCESS]
+
+
+def test_load_record_returns_the_stored_json_as_is(v1_store):
+    record = v1_store.load_record(SUCCESS)
+    stored = json.loads((FIXTURE / "default" / "sessions" / SUCCESS).read_bytes())
+    assert record == stored and record["schema_version"] == 1
+    with pytest.raises(KeyError, match="'default'"):
+        v1_store.load_record("20990101_000000_00000000")

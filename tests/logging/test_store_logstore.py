@@ -69,6 +69,8 @@ def test_index_entries_hold_the_specified_fields(tmp_path):
         "tags",
         "metadata",
         "traceback",
+        "models",
+        "task_preview",
     }
     assert entry["timestamp"] == "2024-05-01T12:00:00.000000+00:00" and entry["traceback"].startswith("Traceback")
     assert (tmp_path / "default" / "sessions" / sid).is_file()
