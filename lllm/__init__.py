@@ -68,6 +68,18 @@ _EXPORTS = {
     "tactic": "lllm.core.functional",
     "BaseStreamHandler": "lllm.core.stream",
     "PrintStreamHandler": "lllm.core.stream",
+    "current_session": "lllm.core.tactic",
+    # live call events
+    "observe": "lllm.core.events",
+    "Event": "lllm.core.events",
+    "AgentCallStarted": "lllm.core.events",
+    "AgentCallFinished": "lllm.core.events",
+    "InvokeFinished": "lllm.core.events",
+    "RetryScheduled": "lllm.core.events",
+    "ToolCallStarted": "lllm.core.events",
+    "ToolCallFinished": "lllm.core.events",
+    "SubTacticStarted": "lllm.core.events",
+    "SubTacticFinished": "lllm.core.events",
     # configuration and runtime
     "AgentSpec": "lllm.core.spec",
     "parse_agent_configs": "lllm.core.spec",
@@ -142,6 +154,18 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from lllm.core.const import APITypes, Modalities, Roles
     from lllm.core.context import ContextManager, DefaultContextManager
     from lllm.core.dialog import Dialog, DialogTreeNode
+    from lllm.core.events import (
+        AgentCallFinished,
+        AgentCallStarted,
+        Event,
+        InvokeFinished,
+        RetryScheduled,
+        SubTacticFinished,
+        SubTacticStarted,
+        ToolCallFinished,
+        ToolCallStarted,
+        observe,
+    )
     from lllm.core.functional import tactic
     from lllm.core.message import FunctionCall, InvokeCost, Message, TokenLogprob
     from lllm.core.parsers import BaseParser, DefaultTagParser
@@ -157,7 +181,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from lllm.core.sessions import AgentCallSession, InvokeTrace, TacticCallSession
     from lllm.core.spec import AgentSpec, agent_config_schema, deep_merge, parse_agent_configs
     from lllm.core.stream import BaseStreamHandler, PrintStreamHandler
-    from lllm.core.tactic import Tactic, build_tactic, register_tactic_class, use_invoker
+    from lllm.core.tactic import Tactic, build_tactic, current_session, register_tactic_class, use_invoker
     from lllm.core.tactic_tools import (
         build_tactic_endpoint_info,
         build_tactic_function,

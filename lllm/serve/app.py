@@ -15,11 +15,12 @@ import json
 import logging
 import time
 import uuid
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from aiohttp import web
 from pydantic import ValidationError
 
+from lllm.core import events as ev
 from lllm.core.jsonable import to_json_safe
 from lllm.core.stream import BaseStreamHandler
 from lllm.core.tactic import use_model
@@ -270,7 +271,8 @@ async def invoke(request: web.Request) -> web.StreamResponse:
 
 
 class _Events(BaseStreamHandler):
-    """Model text deltas and invocation ends, queued for the event stream (thread-safe)."""
+    """The call's live events and model text deltas, queued for the event stream (thread-safe: agents and
+    tools may run in other threads)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, queue: "asyncio.Queue[Any]"):
         self.loop, self.queue = loop, queue
@@ -281,80 +283,55 @@ class _Events(BaseStreamHandler):
     def on_token(self, text: str) -> None:
         self._put("token", {"text": text})
 
-    def on_done(self) -> None:
-        self._put("invoke", {"done": True})
+    def on_event(self, event: ev.Event) -> None:
+        item = sse_event(event)
+        if item is not None:
+            self._put(*item)
 
 
-def session_events(session: Any) -> List[Any]:
-    """``(event, data)`` for what a finished call did, in time order: agent calls with their tool calls,
-    results and retries, and sub-tactic calls."""
-    rows: List[Any] = []
-    for agent, calls in session.agent_sessions.items():
-        for c in calls:
-            items: List[Any] = [
-                (
-                    "agent_call",
-                    {
-                        "agent": agent,
-                        "model": c.model,
-                        "state": c.state,
-                        "invokes": c.invoke_count,
-                        "reason": c.reason,
-                        "cost": {
-                            "prompt_tokens": c.cost.prompt_tokens,
-                            "completion_tokens": c.cost.completion_tokens,
-                            "usd": c.cost.cost,
-                        },
-                    },
-                )
-            ]
-            for step, errors in sorted({**c.llm_recalls, **c.exception_retries}.items()):
-                items += [
-                    ("retry", {"agent": agent, "step": step, "error": err.get("message", str(err))}) for err in errors
-                ]
-            for step, fcs in sorted(c.interrupts.items()):
-                for fc in fcs:
-                    items.append(
-                        (
-                            "tool_call",
-                            {"agent": agent, "step": step, "id": fc.id, "name": fc.name, "arguments": fc.arguments},
-                        )
-                    )
-                    items.append(
-                        (
-                            "tool_result",
-                            {
-                                "agent": agent,
-                                "step": step,
-                                "id": fc.id,
-                                "name": fc.name,
-                                "result": fc.result_str,
-                                "error": fc.error_message,
-                            },
-                        )
-                    )
-            rows.append((c.started_at, items))
-    for name, subs in session.sub_tactic_sessions.items():
-        for s in subs:
-            rows.append(
-                (
-                    s.started_at,
-                    [
-                        (
-                            "sub_tactic",
-                            {
-                                "name": name,
-                                "tactic": s.tactic_name,
-                                "state": s.state,
-                                "agent_calls": s.agent_call_count,
-                                "usd": s.total_cost.cost,
-                            },
-                        )
-                    ],
-                )
-            )
-    rows.sort(key=lambda r: r[0])
-    return [item for _, items in rows for item in items]
+def sse_event(e: ev.Event) -> Optional[Tuple[str, Dict[str, Any]]]:
+    """``(event, data)`` of the stream for a live call event; ``tactic`` names the tactic call it happened in."""
+    if isinstance(e, ev.AgentCallStarted):
+        return "agent_started", {"tactic": e.tactic, "agent": e.agent, "model": e.model}
+    if isinstance(e, ev.AgentCallFinished):
+        cost = {"prompt_tokens": e.prompt_tokens, "completion_tokens": e.completion_tokens, "usd": e.cost}
+        data = {"agent": e.agent, "model": e.model, "state": e.state, "invokes": e.invokes, "reason": e.reason}
+        return "agent_call", {"tactic": e.tactic, **data, "error": e.error, "cost": cost}
+    if isinstance(e, ev.InvokeFinished):
+        return "invoke", {
+            "tactic": e.tactic,
+            "agent": e.agent,
+            "step": e.step,
+            "attempt": e.attempt,
+            "latency_s": e.latency_s,
+            "prompt_tokens": e.prompt_tokens,
+            "completion_tokens": e.completion_tokens,
+            "usd": e.cost,
+            "error": e.error,
+        }
+    if isinstance(e, ev.RetryScheduled):
+        data = {"agent": e.agent, "step": e.step, "kind": e.kind, "delay_s": e.delay_s, "error": e.error}
+        return "retry", {"tactic": e.tactic, **data}
+    if isinstance(e, ev.ToolCallStarted):
+        data = {"agent": e.agent, "step": e.step, "id": e.id, "name": e.name, "arguments": e.arguments}
+        return "tool_call", {"tactic": e.tactic, **data}
+    if isinstance(e, ev.ToolCallFinished):
+        data = {"agent": e.agent, "step": e.step, "id": e.id, "name": e.name, "result": e.result, "error": e.error}
+        return "tool_result", {"tactic": e.tactic, **data}
+    if isinstance(e, ev.SubTacticStarted):
+        return "sub_tactic_started", {"parent": e.tactic, "name": e.name, "tactic": e.sub_tactic}
+    if isinstance(e, ev.SubTacticFinished):
+        return "sub_tactic", {
+            "parent": e.tactic,
+            "name": e.name,
+            "tactic": e.sub_tactic,
+            "state": e.state,
+            "agent_calls": e.agent_calls,
+            "usd": e.cost,
+            "error": e.error,
+            "session_id": e.session_id,
+        }
+    return None
 
 
 def _sse(event: str, data: Any) -> bytes:
@@ -362,8 +339,8 @@ def _sse(event: str, data: Any) -> bytes:
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: ``started``, ``token`` and ``invoke`` while it runs, then the call's
-    ``agent_call``/``tool_call``/``tool_result``/``retry``/``sub_tactic`` events, then ``result`` or ``error``."""
+    """Server-sent events: ``started``, then as they happen ``token``, ``invoke``, ``agent_started``/``agent_call``,
+    ``retry``, ``tool_call``/``tool_result`` and ``sub_tactic_started``/``sub_tactic``; then ``result`` or ``error``."""
     state, t, started = request.app[STATE], _tactic(request), time.perf_counter()
     try:
         task = parse_task(t, await request.read())
@@ -378,8 +355,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
         return full
     queue: "asyncio.Queue[Any]" = asyncio.Queue()
     tactic = copy.copy(t.tactic)  # the same configuration, its agents streaming to this request
-    tactic.stream = _Events(asyncio.get_running_loop(), queue)
-    fut = start_call(state, t, task, tactic)
+    tactic.stream = live = _Events(asyncio.get_running_loop(), queue)
+    fut = start_call(state, t, task, tactic, on_event=live.on_event)
     fut.add_done_callback(lambda _: queue.put_nowait(None))
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
@@ -415,10 +392,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 outcome = "tactic_error"
                 await response.write(_sse("error", failure_body(t, fut.exception())))  # type: ignore[arg-type]
             else:
-                session = fut.result()
-                for event, data in session_events(session):
-                    await response.write(_sse(event, data))
-                await response.write(_sse("result", _success(t, state, session)))
+                await response.write(_sse("result", _success(t, state, fut.result())))
     except (ConnectionResetError, asyncio.CancelledError):
         fut.cancel()  # the client went away
         outcome = "disconnected"
@@ -658,7 +632,7 @@ __all__ = [
     "Limits",
     "State",
     "STATE",
-    "session_events",
+    "sse_event",
     "dumps",
     "parse_task",
     "cost_of",

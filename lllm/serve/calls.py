@@ -8,6 +8,7 @@ from typing import Any, Dict, Optional, Set
 
 from aiohttp import web
 
+from lllm.core.events import Listener, observe
 from lllm.core.tactic import use_model
 from lllm.errors import AgentCallError
 from lllm.serve.metrics import Metrics
@@ -43,9 +44,12 @@ class State:
 STATE: web.AppKey[State] = web.AppKey("lllm_serve_state", State)
 
 
-def start_call(state: State, t: ServedTactic, task: Any, tactic: Any = None) -> "asyncio.Future[Any]":
-    """Run the call in a task counted in flight until it really ends (a timed-out sync call too)."""
-    with use_model(t.model):  # the task copies this context: its agents and sub-tactics run on the model
+def start_call(
+    state: State, t: ServedTactic, task: Any, tactic: Any = None, on_event: Optional[Listener] = None
+) -> "asyncio.Future[Any]":
+    """Run the call in a task counted in flight until it really ends (a timed-out sync call too);
+    ``on_event`` receives its live events."""
+    with use_model(t.model), observe(on_event):  # the task copies this context: agents and sub-tactics too
         fut = asyncio.ensure_future(
             (tactic or t.tactic).acall(task, return_session=True, metadata={"served_by": "lllm serve"})
         )

@@ -12,6 +12,9 @@ import aiohttp
 from pydantic import BaseModel, create_model
 
 from lllm.core.aio import run_sync
+from lllm.core.events import SubTacticFinished, SubTacticStarted, emit
+from lllm.core.sessions import TacticCallSession
+from lllm.core.tactic import current_session
 from lllm.errors import AgentCallError, ConfigError
 
 _TYPES: Dict[str, Any] = {
@@ -141,7 +144,7 @@ class RemoteTactic:
             detail=json.dumps(errors)[:4000] if errors else "",
         )
 
-    async def _invoke(self, http: aiohttp.ClientSession, task: Any, return_session: bool) -> Any:
+    async def _invoke(self, http: aiohttp.ClientSession, task: Any) -> RemoteCall:
         status, body = await self._request(http, "POST", f"/tactics/{self.name}/invoke", task)
         if status != 200:
             raise self._error(status, body)
@@ -149,28 +152,35 @@ class RemoteTactic:
         result = body.get("result")
         if model is not None and isinstance(result, dict):
             result = model.model_validate(result)
-        if return_session:
-            return RemoteCall(result, body.get("session_id"), self.name, body.get("cost") or {})
-        return result
+        return RemoteCall(result, body.get("session_id"), self.name, body.get("cost") or {})
 
     async def acall(self, task: Any, return_session: bool = False, record_in: Any = None) -> Any:
         """Run the remote tactic on ``task`` (a model, dict or any JSON value) and return its typed result.
-        ``record_in``: a running ``TacticCallSession`` (``self.session`` inside a tactic) that records the
-        remote call as a sub-session under this tactic's name, with the remote session id and cost."""
+        Inside a tactic call the remote call is recorded in that call's session as a sub-session under this
+        tactic's name (``record_in``: another running ``TacticCallSession`` to record it in), with the remote
+        session id and cost; observers of the call (``lllm.observe``) see it as a sub-tactic."""
         async with self._session() as http:
-            try:
-                out = await self._invoke(http, task, True)
-            except AgentCallError as e:
-                self._record(record_in, task, None, e)
-                raise
-        self._record(record_in, task, out, None)
+            out = await self._recorded(http, task, record_in, self.name)
         return out if return_session else out.result
 
-    def _record(self, parent: Any, task: Any, out: Optional[RemoteCall], error: Optional[BaseException]) -> None:
+    async def _recorded(self, http: aiohttp.ClientSession, task: Any, parent: Any, name: str) -> RemoteCall:
+        """One call, recorded in ``parent`` (default: the tactic call in progress) and reported to observers."""
+        parent = parent if parent is not None else current_session()
+        if parent is not None:
+            emit(SubTacticStarted, name, self.name)
+        try:
+            out = await self._invoke(http, task)
+        except AgentCallError as e:
+            self._record(parent, name, task, None, e)
+            raise
+        self._record(parent, name, task, out, None)
+        return out
+
+    def _record(
+        self, parent: Any, name: str, task: Any, out: Optional[RemoteCall], error: Optional[BaseException]
+    ) -> None:
         if parent is None:
             return
-        from lllm.core.sessions import TacticCallSession
-
         sub = TacticCallSession(
             tactic_name=self.name,
             tactic_path=f"{self.url}/tactics/{self.name}",
@@ -184,7 +194,8 @@ class RemoteTactic:
         else:
             assert out is not None
             sub.success(_plain(out.result))
-        parent.record_sub_tactic_call(self.name, sub)
+        parent.record_sub_tactic_call(name, sub)
+        emit(SubTacticFinished.of, name, sub)
 
     def call(self, task: Any, return_session: bool = False, record_in: Any = None) -> Any:
         """``acall`` from synchronous code."""
@@ -198,12 +209,14 @@ class RemoteTactic:
         """Yield ``(index, result)`` in completion order, ``max_workers`` calls at a time, as
         ``Tactic.ccall``; a failure is raised (or yielded) when it occurs and the rest are cancelled."""
         gate = asyncio.Semaphore(max_workers)
+        parent = current_session()  # each call is recorded in the tactic call in progress, if any
         async with self._session() as http:
 
             async def one(i: int, task: Any) -> Tuple[int, Any]:
                 async with gate:
                     try:
-                        return i, await self._invoke(http, task, return_sessions)
+                        out = await self._recorded(http, task, parent, self.name)
+                        return i, out if return_sessions else out.result
                     except AgentCallError as e:
                         if return_exceptions:
                             return i, e
@@ -249,8 +262,11 @@ class RemoteTactic:
             defs=None if untyped else schema.get("$defs"),
         )
 
-        def run(**kwargs: Any) -> str:
-            result = self.call(kwargs.get("task") if untyped else kwargs)
+        tool = fn.name
+
+        def run(**kwargs: Any) -> str:  # recorded in the calling tactic's session under the tool's name
+            task = kwargs.get("task") if untyped else kwargs
+            result = run_sync(self._as_tool(task, tool))
             return (
                 result.model_dump_json()
                 if isinstance(result, BaseModel)
@@ -259,6 +275,10 @@ class RemoteTactic:
 
         fn.function = run
         return fn
+
+    async def _as_tool(self, task: Any, tool: str) -> Any:
+        async with self._session() as http:
+            return (await self._recorded(http, task, None, tool)).result
 
 
 def _plain(value: Any) -> Any:

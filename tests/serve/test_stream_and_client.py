@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import threading
 
 import pytest
 from pydantic import BaseModel
 from serve_support import EXAMPLE, served
 
-from lllm import Agent
+from lllm import Agent, Tactic
 from lllm.errors import AgentCallError
 from lllm.serve.app import create_app
 from lllm.serve.client import RemoteCall, RemoteTactic
@@ -31,17 +33,88 @@ def test_stream_reports_tokens_agent_calls_tool_calls_and_the_result(start):
     assert kinds[0] == "started" and evs[0][1]["task"] == {"city": "Oslo", "month": "march", "days": 3}
     assert kinds[-1] == "result" and evs[-1][1]["result"]["city"] == "Oslo" and evs[-1][1]["cost"]["agent_calls"] == 2
     tokens = "".join(d["text"] for k, d in evs if k == "token")
-    assert "Oslo" in tokens and kinds.count("invoke") == 2  # one per invocation that streamed text
+    assert "Oslo" in tokens and kinds.count("invoke") == 3  # one per model request
     calls = [d for k, d in evs if k == "agent_call"]
-    assert [(c["agent"], c["state"], c["invokes"]) for c in calls] == [
-        ("researcher", "success", 2),
-        ("writer", "success", 1),
+    assert [(c["agent"], c["state"], c["invokes"], c["tactic"]) for c in calls] == [
+        ("researcher", "success", 2, "travel_brief"),
+        ("writer", "success", 1, "travel_brief"),
     ]
+    # live, in the order they happened: the researcher finished before the writer started
+    agents = [(k, d["agent"]) for k, d in evs if k in ("agent_started", "agent_call")]
+    assert agents == [
+        ("agent_started", "researcher"),
+        ("agent_call", "researcher"),
+        ("agent_started", "writer"),
+        ("agent_call", "writer"),
+    ]
+    assert kinds.index("tool_result") < kinds.index("agent_call")
     tool_call = next(d for k, d in evs if k == "tool_call")
     tool_result = next(d for k, d in evs if k == "tool_result")
     assert tool_call["name"] == "get_climate" and tool_call["agent"] == "researcher"
     assert tool_result["id"] == tool_call["id"] and "Oslo" in tool_result["result"] and tool_result["error"] is None
     assert kinds.index("tool_call") < kinds.index("tool_result") < kinds.index("result")
+
+
+GO = threading.Event()
+
+
+class Gated(Tactic, register=False):
+    """Its agent's tool blocks until the test has seen the tool call on the stream."""
+
+    name = "gated"
+    agent_group = ["helper"]
+
+    def call(self, task: str) -> str:
+        def wait_for_go(city: str) -> str:
+            """Wait for the go signal."""
+            return "released" if GO.wait(30) else "never released"
+
+        agent = self.agents["helper"]
+        agent.tools = [wait_for_go]
+        return agent.run(task)
+
+
+def read_events(resp):
+    """(event, data) pairs of a server-sent event stream as they arrive."""
+    block = {}
+    while True:
+        line = resp.readline().decode()
+        if not line:
+            return
+        if line.strip():
+            key, _, value = line.rstrip("\n").partition(": ")
+            block[key] = value
+        elif block:
+            yield block["event"], json.loads(block["data"])
+            block = {}
+
+
+def test_stream_delivers_agent_and_tool_events_while_the_call_runs(start):
+    from lllm.serve.tactics import ServedTactic
+
+    config = {"global": {"model_name": "test"}, "agent_configs": [{"name": "helper", "system_prompt": "Help."}]}
+    s = start(create_app([ServedTactic.of("gated", Gated(config), model="test")]))
+    GO.clear()
+    host, port = s.url.split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        conn.request("POST", "/tactics/gated/stream", json.dumps("Oslo?"), {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        seen = []
+        for kind, data in read_events(resp):
+            seen.append((kind, data))
+            if kind == "tool_call":
+                # the tool is blocked until GO is set: this event came while the call runs
+                assert [k for k, _ in seen] == ["started", "agent_started", "invoke", "tool_call"]
+                assert data["name"] == "wait_for_go" and data["tactic"] == "gated" and not GO.is_set()
+                GO.set()
+    finally:
+        GO.set()
+        conn.close()
+    kinds = [k for k, _ in seen]
+    assert kinds[4:] == ["tool_result", *["token"] * (len(kinds) - 8), "invoke", "agent_call", "result"]
+    result = seen[4][1]["result"]
+    assert "released" in result and "never released" not in result  # the tool was released by the loop above
 
 
 def test_stream_ends_with_an_error_event_and_rejects_bad_input(package_dir, start):
@@ -117,15 +190,24 @@ def test_the_calling_tactic_records_the_remote_session(package_dir, start, store
             self.remote = RemoteTactic(s.url, "echo", output_model=MyResult)
 
         def call(self, task):
-            first = self.remote.call({"topic": task}, record_in=self.session)
+            first = self.remote.call({"topic": task})  # recorded in the call in progress: no record_in needed
             try:
-                self.remote.call({"topic": "fail"}, record_in=self.session)
+                self.remote.call({"topic": "fail"})
             except AgentCallError:
                 pass
             return first.summary
 
-    session = Caller({}).__call__("hey", return_session=True)
+    seen = []
+    session = Caller({}).__call__("hey", return_session=True, on_event=seen.append)
     assert session.delivery == "hey"
+    subs = [(type(e).__name__, e.tactic, e.name, getattr(e, "state", None)) for e in seen]
+    assert subs == [
+        ("SubTacticStarted", "caller", "echo", None),
+        ("SubTacticFinished", "caller", "echo", "success"),
+        ("SubTacticStarted", "caller", "echo", None),
+        ("SubTacticFinished", "caller", "echo", "failure"),
+    ]
+    assert seen[1].session_id and seen[1].session_id == session.sub_tactic_sessions["echo"][0].session_id
     ok, failed = session.sub_tactic_sessions["echo"]
     assert ok.state == "success" and ok.delivery == {"summary": "hey", "count": 1}
     assert ok.session_id and store.load_session(ok.session_id).delivery["summary"] == "hey"
@@ -143,3 +225,42 @@ def test_a_remote_tactic_is_a_tool_for_another_agent(package_dir, start):
     (fc,) = [c for calls in session.interrupts.values() for c in calls]
     assert fc.name == "echo" and fc.error_message is None
     assert fc.result == '{"summary":"test topic","count":1}' and fc.arguments["topic"] == "test topic"
+
+
+def test_a_remote_tool_is_recorded_in_the_calling_tactic_session(package_dir, start, store):
+    from lllm import Tactic
+
+    s = start(create_app(served(package_dir, store), store=store))
+    remote = RemoteTactic(s.url, "echo")
+
+    class Delegator(Tactic, register=False):
+        name = "delegator"
+
+        def call(self, task):
+            agent = Agent("caller", model="test", system_prompt="Use the tool.", tools=[remote.as_function("ask_echo")])
+            return agent.run(task)
+
+    session = Delegator({})("Repeat something.", return_session=True)
+    assert session.state == "success"
+    (sub,) = session.sub_tactic_sessions["ask_echo"]  # under the tool's name
+    assert sub.tactic_name == "echo" and sub.state == "success" and sub.task["topic"] == "test topic"
+    assert store.load_session(sub.session_id).delivery == {"summary": "test topic", "count": 1}
+    assert sub.metadata["remote_url"] == s.url and sub.metadata["remote_cost"]["usd"] == 0
+    assert RemoteTactic(s.url, "echo").call({"topic": "alone"}).summary == "alone"  # outside a call: nothing to record
+
+
+def test_remote_ccall_inside_a_tactic_records_each_call(package_dir, start):
+    from lllm import Tactic
+
+    s = start(create_app(served(package_dir)))
+    remote = RemoteTactic(s.url, "echo", output_model=MyResult)
+
+    class Fanout(Tactic, register=False):
+        name = "fanout"
+
+        async def call(self, task):
+            return sorted([r.summary async for _, r in remote.ccall([{"topic": t} for t in task])])
+
+    session = Fanout({})(["a", "b", "c"], return_session=True)
+    assert session.delivery == ["a", "b", "c"]
+    assert sorted(sub.delivery["summary"] for sub in session.sub_tactic_sessions["echo"]) == ["a", "b", "c"]
