@@ -19,9 +19,6 @@ from lllm.errors import LLLMError
 STATIC = Path(__file__).resolve().parent / "static"
 SORTS = ("newest", "oldest", "cost", "calls")
 MAX_LIMIT = 500
-#: Sessions whose stored record (not only the index) a page request may read for the ``model``/``text`` filters;
-#: past that the page returns what it found with a cursor to continue.
-SCAN_BUDGET = 2000
 
 
 class BadRequest(LLLMError, ValueError):
@@ -68,7 +65,6 @@ class ListQuery:
     sort: str = "newest"
     limit: int = 50
     cursor: Optional[str] = None
-    preview: bool = True
 
 
 def _time(name: str, value: Optional[str]) -> Optional[str]:
@@ -128,113 +124,65 @@ def parse_query(params: Any) -> ListQuery:
         sort=sort,
         limit=int(raw_limit),
         cursor=params.get("cursor") or None,
-        preview=params.get("preview", "1") != "0",
     )
 
 
 def _row(summary: Any) -> Dict[str, Any]:
+    """A session summary as a list row: the index entry, its task preview as ``task``, UTC time with microseconds."""
     row: Dict[str, Any] = summary.model_dump(mode="json")
+    row["task"] = row.pop("task_preview")
+    row["timestamp"] = _iso(summary.timestamp)
     return row
 
 
 def _record(store: Any, session_id: str) -> Optional[Dict[str, Any]]:
-    """The stored record of a session (``<partition>/sessions/<id>``, the store's documented layout), or ``None``."""
+    """The stored record of a session (``LogStore.load_record``), or ``None`` if there is none."""
     from lllm.logging.backends import is_segment
-    from lllm.logging.store import STORE_SCHEMA_VERSION
 
     if not is_segment(session_id):
         raise BadRequest(f"Invalid session id {session_id!r}: session ids look like 20260101_120000_0a1b2c3d")
-    raw = store.backend.get(f"{store.partition}/sessions/{session_id}")
-    if raw is None:
+    try:
+        rec: Dict[str, Any] = store.load_record(session_id)
+    except KeyError:
         return None
-    rec: Dict[str, Any] = json.loads(raw)
-    if not isinstance(rec.get("schema_version", 1), int) or rec.get("schema_version", 1) > STORE_SCHEMA_VERSION:
-        raise BadRequest(
-            f"Session {session_id!r} was stored by a newer lllm (schema {rec.get('schema_version')!r}); "
-            f"upgrade lllm to read it"
-        )
+    except ValueError as e:  # stored by a newer lllm
+        raise BadRequest(str(e)) from None
     return rec
 
 
-def _models(session: Dict[str, Any]) -> List[str]:
-    found = [a.get("model") or "" for calls in (session.get("agent_sessions") or {}).values() for a in calls]
-    for subs in (session.get("sub_tactic_sessions") or {}).values():
-        for sub in subs:
-            found += _models(sub)
-    return [m for m in found if m]
-
-
-def _task_text(task: Any) -> str:
-    return task if isinstance(task, str) else json.dumps(task, ensure_ascii=False, default=str)
-
-
 class SessionLister:
-    """Keyset paging over ``LogStore.list_sessions`` (newest first, as every store indexes it); filters the
-    store cannot apply (bare tactic name, cost range, model, text in the task) are applied to the rows."""
+    """Pages of ``LogStore.list_sessions``, every filter and sort answered by the store's index: newest first
+    pages by a keyset cursor (``TIMESTAMP|SESSION_ID``), the other sorts by an offset cursor."""
 
     def __init__(self, store: Any):
         self.store = store
-        self._sorted_cache: Dict[Tuple[Any, ...], List[Dict[str, Any]]] = {}
 
     def _store_filters(self, q: ListQuery) -> Dict[str, Any]:
         tags = dict(q.tags)
         if q.batch:
             tags["lllm.batch_id"] = q.batch
-        return {"tags": tags or None, "after": q.after, "before": q.before, "state": q.state, **tactic_filter(q.tactic)}
-
-    def _keep(self, q: ListQuery, row: Dict[str, Any], name: Optional[str]) -> bool:
-        cost = row["total_cost"]
-        return (
-            (name is None or row["tactic_name"] == name)
-            and (q.min_cost is None or cost >= q.min_cost)
-            and (q.max_cost is None or cost <= q.max_cost)
-        )
-
-    def _deep_keep(self, q: ListQuery, row: Dict[str, Any]) -> bool:
-        """The ``model`` and ``text`` filters read the stored session; the task preview is kept on the row."""
-        if not (q.model or q.text or q.preview):
-            return True
-        rec = _record(self.store, row["session_id"])
-        session = (rec or {}).get("session") or {}
-        task = _task_text(session.get("task"))
-        row["task"] = task[:200]
-        row["models"] = sorted(set(_models(session)))
-        if q.text and q.text.lower() not in task.lower():
-            return False
-        return not q.model or any(q.model.lower() in m.lower() for m in row["models"])
+        return {
+            "tags": tags or None,
+            "after": q.after,
+            "before": q.before,
+            "state": q.state,
+            "model": q.model,
+            "text": q.text,
+            "min_cost": q.min_cost,
+            "max_cost": q.max_cost,
+            **tactic_filter(q.tactic),
+        }
 
     def page(self, q: ListQuery) -> Dict[str, Any]:
-        """``{"sessions": [...], "next": cursor or None, "scanned": n}`` for one page of ``q``."""
+        """``{"sessions": [...], "next": cursor or None}`` for one page of ``q``."""
         if q.sort != "newest":
             return self._sorted_page(q)
-        filters = self._store_filters(q)
-        name = filters.pop("tactic_name", None)
-        cursor = _cursor(q.cursor)
-        deep = bool(q.model or q.text)
-        out: List[Dict[str, Any]] = []
-        scanned, last, stop = 0, cursor, False
-        batch = q.limit + 1 if not (deep or name or q.min_cost is not None or q.max_cost is not None) else 200
-        while not stop:
-            rows, exhausted = self._after(filters, last, batch)
-            for r in rows:
-                last = (r["timestamp"], r["session_id"])
-                if self._keep(q, r, name) and (not deep or self._deep_keep(q, r)):
-                    out.append(r)
-                scanned += deep
-                if len(out) > q.limit or scanned >= SCAN_BUDGET:
-                    stop = True
-                    break
-            stop = stop or exhausted
+        rows, _ = self._after(self._store_filters(q), _cursor(q.cursor), q.limit + 1)
         nxt = None
-        if len(out) > q.limit:
-            out = out[: q.limit]
-            nxt = _cursor_text(out[-1]["timestamp"], out[-1]["session_id"])
-        elif scanned >= SCAN_BUDGET and last is not None:
-            nxt = _cursor_text(*last)  # the budget ran out: continue after the last session read
-        if q.preview and not deep:
-            for r in out:
-                self._deep_keep(q, r)
-        return {"sessions": out, "next": nxt, "scanned": scanned}
+        if len(rows) > q.limit:
+            rows = rows[: q.limit]
+            nxt = _cursor_text(rows[-1]["timestamp"], rows[-1]["session_id"])
+        return {"sessions": rows, "next": nxt}
 
     def _after(
         self, filters: Dict[str, Any], cursor: Optional[Tuple[str, str]], n: int
@@ -246,56 +194,21 @@ class SessionLister:
         limit = n
         while True:
             rows = [_row(s) for s in self.store.list_sessions(**f, limit=limit)]
-            for r in rows:
-                r["timestamp"] = _iso(r["timestamp"])
             kept = [r for r in rows if cursor is None or (r["timestamp"], r["session_id"]) < cursor]
             if len(kept) >= n or len(rows) < limit:
                 return kept[:n], len(rows) < limit and len(kept) <= n
             limit = limit * 2 + (len(rows) - len(kept))  # many sessions share the cursor's timestamp
 
     def _sorted_page(self, q: ListQuery) -> Dict[str, Any]:
-        """Sorts other than newest-first read every matching index row once (cached per filter set and
-        newest session), then page by offset."""
-        filters = self._store_filters(q)
-        name = filters.pop("tactic_name", None)
-        newest = self.store.list_sessions(limit=1)
-        key = (
-            json.dumps(filters, sort_keys=True, default=str),
-            name,
-            q.min_cost,
-            q.max_cost,
-            q.model,
-            q.text,
-            q.sort,
-            newest[0].session_id if newest else None,
-        )
-        rows = self._sorted_cache.get(key)
-        if rows is None:
-            rows = [
-                r
-                for r in (_row(s) for s in self.store.list_sessions(**filters, limit=None))
-                if self._keep(q, r, name) and (not (q.model or q.text) or self._deep_keep(q, r))
-            ]
-            for r in rows:
-                r["timestamp"] = _iso(r["timestamp"])
-            sort_key = {
-                "oldest": lambda r: (r["timestamp"], r["session_id"]),
-                "cost": lambda r: (-r["total_cost"], r["session_id"]),
-                "calls": lambda r: (-r["agent_call_count"], r["session_id"]),
-            }[q.sort]
-            rows.sort(key=sort_key)
-            self._sorted_cache = {key: rows}
+        """Oldest first, most expensive or most agent calls first (ties newest first), paged by offset."""
         start = 0
         if q.cursor:
             if not q.cursor.isdigit():
                 raise BadRequest(f"cursor={q.cursor!r} is not a cursor of sort={q.sort}; start without one")
             start = int(q.cursor)
-        out = [dict(r) for r in rows[start : start + q.limit]]
-        if q.preview:
-            for r in out:
-                self._deep_keep(ListQuery(), r)
-        nxt = str(start + q.limit) if start + q.limit < len(rows) else None
-        return {"sessions": out, "next": nxt, "scanned": len(rows), "total": len(rows)}
+        found = self.store.list_sessions(**self._store_filters(q), sort=q.sort, offset=start, limit=q.limit + 1)
+        rows = [_row(s) for s in found[: q.limit]]
+        return {"sessions": rows, "next": str(start + q.limit) if len(found) > q.limit else None}
 
     def since(self, seen: Dict[str, str], lookback_s: float = 900.0) -> List[Dict[str, Any]]:
         """Sessions not in ``seen`` (session id -> timestamp) among those started up to ``lookback_s``
@@ -310,10 +223,8 @@ class SessionLister:
         rows = [_row(s) for s in self.store.list_sessions(after=after, limit=500)]
         fresh = []
         for r in reversed(rows):
-            r["timestamp"] = _iso(r["timestamp"])
             if r["session_id"] not in seen:
                 seen[r["session_id"]] = r["timestamp"]
-                self._deep_keep(ListQuery(), r)
                 fresh.append(r)
         if after is not None:
             for sid in [s for s, ts in seen.items() if ts < after]:
@@ -700,5 +611,4 @@ __all__ = [
     "compare",
     "export_html",
     "SORTS",
-    "SCAN_BUDGET",
 ]

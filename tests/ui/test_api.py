@@ -346,15 +346,22 @@ def test_the_view_nests_sub_tactics_and_links_forked_dialogs(tmp_path):
     store.close()
 
 
-async def test_record_reading_filters_stop_at_the_scan_budget_and_continue_from_the_cursor(many, monkeypatch):
-    import lllm.ui.api as ui_api
-
-    monkeypatch.setattr(ui_api, "SCAN_BUDGET", 4)
+async def test_list_pages_read_the_index_only_and_every_sort_pages_through_every_session(many, monkeypatch):
+    reads: List[str] = []
+    real_get = many.backend.get
+    monkeypatch.setattr(many.backend, "get", lambda key: reads.append(key) or real_get(key))
     client = await _client(many)
     try:
-        first = await (await client.get("/api/sessions?q=kyoto&limit=50")).json()
-        assert first["scanned"] == 4 and len(first["sessions"]) <= 4 and first["next"]
-        pages = await _pages(client, "q=kyoto&limit=50")
-        assert len(pages) > 4 and len({r["session_id"] for p in pages for r in p}) == 15
+        kyoto = [r for p in await _pages(client, "q=kyoto&limit=4") for r in p]
+        assert len(kyoto) == len({r["session_id"] for r in kyoto}) == 15
+        for sort in ("cost", "calls"):
+            rows = [r for p in await _pages(client, f"sort={sort}&limit=7") for r in p]
+            assert len({r["session_id"] for r in rows}) == 60
+            field = "total_cost" if sort == "cost" else "agent_call_count"
+            keys = [(r[field], r["timestamp"], r["session_id"]) for r in rows]
+            assert keys == sorted(keys, reverse=True)  # highest first, ties newest first
+        tested = [r for p in await _pages(client, "model=TEST&sort=calls&limit=9") for r in p]
+        assert len(tested) == 45 and all(r["models"] == ["test"] for r in tested)
+        assert not [k for k in reads if "/sessions/" in k]  # no stored session was read for a list
     finally:
         await client.close()
