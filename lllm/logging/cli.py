@@ -74,17 +74,6 @@ def _filters(args: argparse.Namespace) -> Dict[str, Any]:
     return {"tags": tags or None, "after": args.after, "before": args.before, **tactic_filter(args.tactic)}
 
 
-def _matching(
-    store: Any, filters: Dict[str, Any], state: Optional[str] = None, limit: Optional[int] = None
-) -> List[Any]:
-    """Index rows for the filters; a bare tactic name is matched on the rows' ``tactic_name``."""
-    name = filters.pop("tactic_name", None)
-    if name is None:
-        return store.list_sessions(**filters, state=state, limit=limit)
-    rows = [r for r in store.list_sessions(**filters, state=state, limit=None) if r.tactic_name == name]
-    return rows[:limit] if limit is not None else rows
-
-
 def _table(rows: List[List[Any]], header: List[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     fmt = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
@@ -93,7 +82,9 @@ def _table(rows: List[List[Any]], header: List[str]) -> str:
 
 def cmd_list(args: argparse.Namespace) -> int:
     store = open_store(args.store, create=False)
-    rows = _matching(store, _filters(args), args.state, args.limit)
+    rows = store.list_sessions(
+        **_filters(args), state=args.state, limit=args.limit, model=args.model, text=args.text, sort=args.sort
+    )
     if args.json:
         print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
         return 0
@@ -425,6 +416,14 @@ def register(sub: Any) -> None:
     _store_arg(p)
     _filter_args(p)
     p.add_argument("--state", choices=["running", "success", "failure"], help="only sessions in this state")
+    p.add_argument("--model", help="only sessions where a model's name contains this (any case)")
+    p.add_argument("--text", help="only sessions whose task (first 200 characters) contains this (any case)")
+    p.add_argument(
+        "--sort",
+        choices=["newest", "oldest", "cost", "calls"],
+        default="newest",
+        help="newest (default), oldest, cost or calls (highest first)",
+    )
     p.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_list)
