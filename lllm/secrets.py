@@ -90,9 +90,35 @@ def is_secret_name(name: str) -> bool:
 
 def environment_secrets(environ: Optional[Mapping[str, str]] = None) -> List[str]:
     """Values of provider-key variables in the environment, longest first (so overlaps redact fully)."""
-    env = os.environ if environ is None else environ
+    if environ is None:
+        return list(_process_environment_secrets())
+    return list(_read_environment_secrets(environ))
+
+
+def _read_environment_secrets(env: Mapping[str, str]) -> Tuple[str, ...]:
     found = {v for k, v in env.items() if _SECRET_ENV.search(k.upper()) and len(v) >= MIN_SECRET_LENGTH}
-    return sorted(found, key=len, reverse=True)
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+# os.environ's values read last time, and the secrets found in them. ``os.environ`` keeps its encoded
+# items in a plain dict: comparing that dict with the copy taken last time is a few microseconds (the
+# same objects compare by identity), decoding and matching every variable again ~75 µs. Any change made
+# through ``os.environ`` (set, update, delete) makes the copies differ, so a key set later is seen.
+_env_cache: Tuple[Optional[dict], Tuple[str, ...]] = (None, ())
+
+
+def _process_environment_secrets() -> Tuple[str, ...]:
+    global _env_cache
+    raw = getattr(os.environ, "_data", None)
+    if not isinstance(raw, dict):  # another Python: read it all every time
+        return _read_environment_secrets(os.environ)
+    seen, found = _env_cache  # one tuple: a thread never sees the copy of one read with another's result
+    if seen is not None and raw == seen:
+        return found
+    snapshot = dict(raw)  # taken first: a change made while reading differs from it next time
+    found = _read_environment_secrets(os.environ)
+    _env_cache = (snapshot, found)
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,10 +212,18 @@ def known_secrets() -> Tuple[str, ...]:
 
 def all_secrets() -> List[str]:
     """Registered credentials and provider keys in the environment, longest first."""
-    env = environment_secrets()
+    global _merged
+    env, registered = _process_environment_secrets(), _sorted
     if not env:
-        return list(_sorted)
-    return sorted(set(_sorted).union(env), key=len, reverse=True)
+        return list(registered)
+    last_env, last_registered, merged = _merged
+    if env is not last_env or registered is not last_registered:  # either changed: merge again
+        merged = tuple(sorted(set(registered).union(env), key=len, reverse=True))
+        _merged = (env, registered, merged)
+    return list(merged)
+
+
+_merged: Tuple[Tuple[str, ...], Tuple[str, ...], Tuple[str, ...]] = ((), (), ())
 
 
 # ---------------------------------------------------------------------------------------------

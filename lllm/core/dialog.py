@@ -41,7 +41,7 @@ Listener = Callable[["Dialog", Message], Any]
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(eq=True)
+@dataclass(eq=True, slots=True)
 class DialogTreeNode:
     """A dialog's place in its fork tree: ids and fork arguments only, so a tree can be rebuilt
     from a flat store. ``parent``/``children`` are live links (not serialised, not compared)."""
@@ -287,20 +287,51 @@ class Dialog:
         tree_node: Optional[DialogTreeNode] = None,
     ):
         self._messages: List[Message] = [freeze(m) for m in messages] if messages else []
-        self._view = MessageSequence(self._messages)
+        self._view: Optional[MessageSequence] = None  # made on first read
         self.session_name: str = session_name or new_session_name()
-        self.tree_node: DialogTreeNode = tree_node if tree_node is not None else DialogTreeNode(owner=owner)
+        self._node: Optional[DialogTreeNode] = tree_node if tree_node is not None else DialogTreeNode(owner=owner)
         if owner is not None:
             self.tree_node.owner = owner
         self.runtime = runtime
         self.top_prompt = top_prompt
         self._parent: Optional[Dialog] = None
-        self._children: List[Dialog] = []
-        self._listeners: List[Listener] = []
+        # Children and listeners stay the shared empty tuple until the first one is added: most dialogs
+        # have neither, and every live list is one more object for the garbage collector to walk.
+        self._children: Union[List[Dialog], Tuple[()]] = ()
+        self._listeners: Union[List[Listener], Tuple[()]] = ()
+        self._fork_args: Tuple[int, int] = (0, 1)  # last_n, first_k of a working copy whose node is not made yet
 
     # -- identity and tree ---------------------------------------------------------------------
     @property
+    def tree_node(self) -> DialogTreeNode:
+        """This dialog's place in its fork tree (a working copy gets it, and its id, when first asked)."""
+        node = self._node
+        if node is None:
+            parent = self._parent
+            assert parent is not None  # only a working copy has no node yet, and it always has a parent
+            last_n, first_k = self._fork_args
+            node = self._node = DialogTreeNode(
+                owner=parent.owner, split_point=len(self._messages), last_n=last_n, first_k=first_k
+            )
+            parent._adopt(self)
+        return node
+
+    @tree_node.setter
+    def tree_node(self, node: DialogTreeNode) -> None:
+        self._node = node
+
+    def _adopt(self, child: "Dialog") -> None:
+        """Link ``child`` below this dialog (both the dialogs and their tree nodes)."""
+        self.tree_node.add_child(child.tree_node)
+        if not self._children:
+            self._children = []
+        self._children.append(child)  # a list from here on
+
+    @property
     def owner(self) -> Optional[str]:
+        node = self._node
+        if node is None and self._parent is not None:  # a working copy inherits its parent's owner
+            return self._parent.owner
         return self.tree_node.owner
 
     @owner.setter
@@ -331,7 +362,10 @@ class Dialog:
     @property
     def messages(self) -> MessageSequence:
         """A live read-only view; use ``append``/``put_*`` to add messages."""
-        return self._view
+        view = self._view
+        if view is None:
+            view = self._view = MessageSequence(self._messages)
+        return view
 
     @property
     def head(self) -> Optional[Message]:
@@ -371,15 +405,15 @@ class Dialog:
         """Call ``fn(dialog, message)`` after every append; returns ``fn`` (usable as a decorator)."""
         if not callable(fn):
             raise TypeError(f"add_listener() needs a callable, got {type(fn).__name__}")
-        self._listeners.append(fn)
+        self._listeners = [*self._listeners, fn]
         return fn
 
     def remove_listener(self, fn: Listener) -> None:
         """Stop calling ``fn``; silent if it was not registered."""
-        try:
-            self._listeners.remove(fn)
-        except ValueError:
-            pass
+        if fn in self._listeners:
+            listeners = list(self._listeners)
+            listeners.remove(fn)
+            self._listeners = listeners
 
     # -- writing -------------------------------------------------------------------------------
     def append(self, message: Message) -> Message:
@@ -390,7 +424,7 @@ class Dialog:
             raise TypeError(f"Dialog.append() needs a Message, got {type(message).__name__}")
         message.metadata["dialog_id"] = self.tree_node.dialog_id
         self._messages.append(freeze(message))  # the canonical history is immutable (0.1.x let it change)
-        for fn in tuple(self._listeners):
+        for fn in self._listeners:  # never changed in place: a listener may add or remove listeners
             try:
                 fn(self, message)
             except Exception:
@@ -466,21 +500,30 @@ class Dialog:
     def derive(self, messages: List[Message], last_n: int = 0, first_k: int = 1) -> "Dialog":
         """A child holding exactly ``messages`` (say, a context manager's pruned view), linked both ways and
         inheriting session, prompt, runtime and owner; ``last_n``/``first_k`` record how they were chosen."""
+        child = self._detached_child(messages, last_n, first_k)
+        child.tree_node = DialogTreeNode(owner=self.owner, split_point=len(messages), last_n=last_n, first_k=first_k)
+        self._adopt(child)
+        return child
+
+    def _detached_child(self, messages: List[Message], last_n: int, first_k: int) -> "Dialog":
         child = Dialog.__new__(Dialog)
         child._messages = messages
-        child._view = MessageSequence(messages)
+        child._view = None
         child.session_name = self.session_name
-        child.tree_node = DialogTreeNode(
-            owner=self.tree_node.owner, split_point=len(messages), last_n=last_n, first_k=first_k
-        )
+        child._node = None
         child.runtime = self.runtime
         child.top_prompt = self.top_prompt
         child._parent = self
-        child._children = []
-        child._listeners = []
-        self.tree_node.add_child(child.tree_node)
-        self._children.append(child)
+        child._children = ()
+        child._listeners = ()
+        child._fork_args = (last_n, first_k)
         return child
+
+    def working_copy(self) -> "Dialog":
+        """``fork(share_messages=True)`` for a per-step working copy (the call loop's): the child joins the
+        fork tree, with an id, only when something reads its ``tree_node`` or ``dialog_id`` or is appended
+        to it; one that is only sent costs no id and stays out of ``children``."""
+        return self._detached_child(list(self._messages), 0, 1)
 
     def fork(self, last_n: int = 0, first_k: int = 1, *, share_messages: bool = False) -> "Dialog":
         """A child with deep copies of all messages, or of ``msgs[:min(first_k, t)] + msgs[t:]`` with
@@ -570,7 +613,7 @@ class Dialog:
                 child = by_id.get(cid)
                 if child is not None and child._parent is not x:
                     child._parent = x
-                    x._children.append(child)
+                    x._children = [*x._children, child]
                     x.tree_node._attach(child.tree_node)
         return [x for x in dialogs if x._parent is None]
 

@@ -17,7 +17,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Coroutine, Dict, List, Mapping, Optional, Tuple
 
 from lllm.core.const import APITypes
 from lllm.errors import ConfigError, ProviderError
@@ -379,7 +379,7 @@ class AutoInvoker(BaseInvoker):
             dialog, model, model_args, parser_args, responder, metadata, api_type, stream_handler, functions=functions
         )
 
-    async def acall(
+    def acall(
         self,
         dialog: "Dialog",
         model: str,
@@ -391,8 +391,9 @@ class AutoInvoker(BaseInvoker):
         stream_handler: Optional["BaseStreamHandler"] = None,
         *,
         functions: Optional[List["Function"]] = None,
-    ) -> InvokeResult:
-        return await self.invoker_for(model, model_args).acall(
+    ) -> Coroutine[Any, Any, InvokeResult]:
+        # Not ``async``: hands back the chosen invoker's coroutine, one frame fewer per call in flight.
+        return self.invoker_for(model, model_args).acall(
             dialog, model, model_args, parser_args, responder, metadata, api_type, stream_handler, functions=functions
         )
 
