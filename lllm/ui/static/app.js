@@ -36,11 +36,49 @@ async function api(path, options) {
 
 const post = (path, body) => api(path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body || {})});
 
-/* ---- rendering of message content: code fences, inline code, images; everything else as text ---- */
+/* ---- rendering of message content: markdown's common subset (headings, lists, code, bold, italic, links),
+   images; everything else as text. Links open only for http(s) URLs. ---- */
 function inline(text) {
   const out = [];
-  text.split(/(`[^`\n]+`|\*\*[^*\n]+\*\*)/).forEach((piece, i) => out.push(i % 2 === 0 ? piece
-    : piece[0] === "`" ? h("code", {}, piece.slice(1, -1)) : h("b", {}, piece.slice(2, -2))));
+  text.split(/(`[^`\n]+`|\*\*[^*\n]+\*\*|\[[^\]\n]+\]\([^)\s]+\)|(?<![\w*])\*[^*\n]+\*(?![\w*]))/).forEach((piece, i) => {
+    if (i % 2 === 0) return out.push(piece);
+    if (piece[0] === "`") return out.push(h("code", {}, piece.slice(1, -1)));
+    if (piece.startsWith("**")) return out.push(h("b", {}, piece.slice(2, -2)));
+    if (piece[0] === "*") return out.push(h("i", {}, piece.slice(1, -1)));
+    const [, label, url] = piece.match(/^\[([^\]]+)\]\((\S+)\)$/);
+    out.push(/^https?:\/\//i.test(url) ? h("a", {href: url, target: "_blank", rel: "noopener noreferrer"}, label) : piece);
+  });
+  return out;
+}
+
+function blocks(text) {
+  const out = [];
+  let list = null, para = [];
+  const flush = () => {
+    if (para.length) out.push(h("div", {className: "text"}, inline(para.join("\n"))));
+    para = [];
+  };
+  for (const line of text.split("\n")) {
+    const heading = line.match(/^(#{1,6})\s+(.*)$/);
+    const item = line.match(/^\s*(?:([-*+])|(\d+)[.)])\s+(.*)$/);
+    if (item) {
+      flush();
+      const tag = item[1] ? "ul" : "ol";
+      if (!list || list.tagName.toLowerCase() !== tag) out.push(list = h(tag, {}));
+      list.appendChild(h("li", {}, inline(item[3])));
+      continue;
+    }
+    list = null;
+    if (heading) {
+      flush();
+      out.push(h("h" + Math.min(6, heading[1].length + 2), {className: "md"}, inline(heading[2])));
+    } else if (line.trim() === "") {
+      flush();
+    } else {
+      para.push(line);
+    }
+  }
+  flush();
   return out;
 }
 
@@ -49,11 +87,11 @@ function renderText(text) {
   const fence = /```([\w+-]*)\n?([\s\S]*?)```/g;
   let last = 0, m;
   while ((m = fence.exec(text)) !== null) {
-    if (m.index > last) out.push(h("div", {className: "text"}, inline(text.slice(last, m.index))));
+    if (m.index > last) out.push(blocks(text.slice(last, m.index)));
     out.push(h("pre", {"data-lang": m[1] || null}, h("code", {}, m[2])));
     last = fence.lastIndex;
   }
-  if (last < text.length) out.push(h("div", {className: "text"}, inline(text.slice(last))));
+  if (last < text.length) out.push(blocks(text.slice(last)));
   return out;
 }
 
