@@ -5,7 +5,7 @@ first use, so ``import lllm`` stays cheap and the subpackages may import core fr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Generator, List, Optional, Tuple
 
 from lllm.core.wiring import Services, install
 
@@ -114,6 +114,17 @@ class LLLMServices(Services):
 
         register_settings(config)
         return redact(config)
+
+    def run_batch(
+        self, tactic: Any, tasks: List[Any], backend: str, options: Dict[str, Any]
+    ) -> Generator[Tuple[int, Any], None, None]:
+        if backend != "ray":
+            from lllm.errors import ConfigError
+
+            raise ConfigError(f"Tactic '{tactic.name}': unknown batch backend {backend!r}; use 'local' or 'ray'")
+        from lllm.ray.backend import run_batch
+
+        return run_batch(tactic, tasks, **options)
 
     def mcp_servers(self, config: Dict[str, Any], tools: Dict[str, Any]) -> Any:
         from lllm.mcp import mcp_servers_for

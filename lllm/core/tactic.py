@@ -22,7 +22,20 @@ import time
 import typing
 from abc import ABC, abstractmethod
 from enum import Enum
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Tuple, Type, cast
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    AsyncIterator,
+    Callable,
+    Dict,
+    Generator,
+    Iterator,
+    List,
+    Optional,
+    Tuple,
+    Type,
+    cast,
+)
 
 from pydantic import BaseModel, ValidationError
 
@@ -474,6 +487,8 @@ class Tactic(ABC):
         return_sessions: bool = False,
         batch_id: Optional[str] = None,
         lease_ttl: float = DEFAULT_LEASE_TTL,
+        backend: str = "local",
+        backend_options: Optional[Dict[str, Any]] = None,
         **kw: Any,
     ) -> List[Any]:
         """Run many tasks concurrently; results in input order.
@@ -485,11 +500,14 @@ class Tactic(ABC):
         when a process was killed run again (at-least-once). Each task runs under a lease in the store
         (``lease_ttl`` seconds, renewed every third of that while it runs), so processes running the same
         batch at once never run one task twice; each ends with every result. A killed runner's lease
-        is taken over at once on the same machine, else when it expires."""
+        is taken over at once on the same machine, else when it expires. ``backend="ray"`` runs the tasks
+        on Ray (``lllm.ray``; ``backend_options``: ``address``, ``actors``, ``rate_limit``, ``num_cpus``)."""
         workers = self._workers(max_workers)
         tasks = list(tasks)
         if not tasks:
             return []
+        if backend != "local":
+            return self._remote_batch(tasks, backend, backend_options, fail_fast, locals(), kw)
         if inspect.iscoroutinefunction(self.call):
             return run_sync(
                 self._abatch(tasks, workers, fail_fast, tags, metadata, return_sessions, batch_id, lease_ttl, kw)
@@ -637,11 +655,24 @@ class Tactic(ABC):
         return_exceptions: bool = False,
         batch_id: Optional[str] = None,
         lease_ttl: float = DEFAULT_LEASE_TTL,
+        backend: str = "local",
+        backend_options: Optional[Dict[str, Any]] = None,
         **kw: Any,
     ) -> AsyncIterator[Tuple[int, Any]]:
         """Yield ``(index, result)`` in completion order; a failure is raised (or yielded) when it
-        occurs, and tasks not yet started are cancelled. ``batch_id`` and ``lease_ttl`` work as in ``bcall``."""
+        occurs, and tasks not yet started are cancelled. ``batch_id``, ``lease_ttl``, ``backend`` and
+        ``backend_options`` work as in ``bcall``."""
         workers = self._workers(max_workers)
+        if backend != "local":
+            it = self._remote_iter(list(tasks), backend, backend_options, locals(), kw)
+            try:
+                while (item := await asyncio.to_thread(next, it, None)) is not None:
+                    if isinstance(item[1], BaseException) and not return_exceptions:
+                        raise item[1]
+                    yield item
+            finally:
+                await asyncio.to_thread(it.close)
+            return
         sem = asyncio.Semaphore(workers)
         tasks = list(tasks)
         leases: Optional[BatchLeasesLike] = None
@@ -716,6 +747,29 @@ class Tactic(ABC):
                 await asyncio.to_thread(leases.close)
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
+
+    def _remote_iter(
+        self, tasks: List[Any], backend: str, options: Optional[Dict[str, Any]], args: Dict[str, Any], kw: Any
+    ) -> Generator[Tuple[int, Any], None, None]:
+        """A batch on another backend (``wiring.services.run_batch``): ``(index, result or exception)``."""
+        keys = ("max_workers", "tags", "metadata", "return_sessions", "batch_id")
+        opts = {**(options or {}), **{k: args[k] for k in keys}, "kw": kw}
+        return wiring.services.run_batch(self, tasks, backend, opts)
+
+    def _remote_batch(
+        self, tasks: List[Any], backend: str, options: Any, fail_fast: bool, args: Dict[str, Any], kw: Any
+    ) -> List[Any]:
+        """``bcall`` on another backend: results in input order; with ``fail_fast`` the first failure stops it."""
+        out: List[Any] = [None] * len(tasks)
+        it = self._remote_iter(tasks, backend, options, args, kw)
+        try:
+            for i, value in it:
+                if fail_fast and isinstance(value, BaseException):
+                    raise value
+                out[i] = value
+        finally:
+            it.close()
+        return out
 
     # ---------------------------------------------------------------------------------------
     # Quick single-agent use

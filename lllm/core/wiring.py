@@ -6,7 +6,7 @@ the implementation in ``lllm/_wiring.py``; an embedder or a test may install ano
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Generator, List, Optional, Tuple
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.prompt import Function, Prompt
@@ -79,6 +79,15 @@ class Services:
     def redact(self, config: Any) -> Any:
         """A config as recorded in a session: credentials registered and hidden."""
         raise self._missing("redact")
+
+    # batch backends (lllm.ray)
+    def run_batch(
+        self, tactic: Any, tasks: List[Any], backend: str, options: Dict[str, Any]
+    ) -> Generator[Tuple[int, Any], None, None]:
+        """Run ``tactic`` on ``tasks`` on ``backend`` (``"ray"``): ``(index, result)`` in completion order, a
+        failed task as its exception; ``options`` are the batch's (``address``, ``max_workers``, ``tags``,
+        ``metadata``, ``return_sessions``, ``batch_id``, ``kw``). ``ConfigError`` for an unknown backend."""
+        raise self._missing("run_batch")
 
     # tool servers and proxies (lllm.mcp, lllm.proxies)
     def mcp_servers(self, config: Dict[str, Any], tools: Dict[str, Any]) -> Any:

@@ -1,0 +1,34 @@
+"""Tactics the Ray tests run (shipped to the workers with ``runtime_env={"py_modules": [...]}``)."""
+
+from __future__ import annotations
+
+from lllm import Tactic
+
+
+class Ask(Tactic, register=False):
+    name = "ray_ask"
+    agent_group = ["a"]
+
+    def call(self, task: str) -> str:
+        if task.startswith("fail"):
+            raise ValueError(f"refused {task}")
+        a = self.agents["a"]
+        a.open("main")
+        a.receive(task)
+        return a.respond().content
+
+
+class AsyncAsk(Ask, register=False):
+    async def call(self, task: str) -> str:
+        a = self.agents["a"]
+        a.open("main")
+        a.receive(task)
+        return (await a.arespond()).content
+
+
+def config(base: str) -> dict:
+    """An agent on the fake server; the key comes from the environment (OPENAI_API_KEY)."""
+    return {
+        "global": {"model_name": "gpt-4o-mini", "model_args": {"base_url": base}},
+        "agent_configs": [{"name": "a", "system_prompt": "Answer."}],
+    }
