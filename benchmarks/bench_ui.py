@@ -1,13 +1,14 @@
 """`lllm ui` benchmark (issue 13): list pages over 100,000 sessions and the render of a 1,000-message session.
 
 Targets: one list page <= 200 ms server-side (``SessionLister.page``, what ``GET /api/sessions`` runs) over
-100,000 sessions in the SQLite store; a session of 1,000 messages rendered by the page in <= 1 s (measured
+100,000 sessions in the SQLite store, for every filter and sort (all answered by the store's index); a session of 1,000 messages rendered by the page in <= 1 s (measured
 in Debian's Chromium through Playwright when both are present). Run from the repository root:
 
     .venv/bin/python benchmarks/bench_ui.py [--sessions 100000] [--db PATH] [--runs 5]
 
 The store is filled through ``LogStore.save_session`` (about a minute for 100,000); ``--db`` keeps the file
-for a rerun (an existing file with enough sessions is reused)."""
+for a rerun (an existing file with enough sessions is reused; an older store is migrated when opened, and the
+time that takes is reported)."""
 
 from __future__ import annotations
 
@@ -113,7 +114,7 @@ def page(lister: SessionLister, query: str) -> Callable[[], Dict[str, Any]]:
 
 def deep_cursor(lister: SessionLister, pages: int) -> str:
     """The cursor after ``pages`` pages of 50: paging deep must cost what the first page costs."""
-    q = parse_query(MultiDict(parse_qsl("limit=50&preview=0")))
+    q = parse_query(MultiDict(parse_qsl("limit=50")))
     for _ in range(pages):
         q.cursor = lister.page(q)["next"]
     return str(q.cursor)
@@ -184,22 +185,28 @@ def main() -> None:
     args = ap.parse_args()
     tmp = tempfile.TemporaryDirectory()
     db = Path(args.db or Path(tmp.name) / "ui-bench.db")
+    t0 = time.perf_counter()
     store = sqlite_store(db)
+    open_ms = (time.perf_counter() - t0) * 1000
     fill(store, args.sessions)
     lister = SessionLister(store)
     deep = max(1, min(40, args.sessions // 50 - 2))
     cursor = deep_cursor(lister, deep)
     cases = {
-        "newest, page 1 (with task previews)": "limit=50",
-        "newest, page 1 (index only)": "limit=50&preview=0",
+        "newest, page 1": "limit=50",
         f"newest, page {deep + 1} (keyset cursor)": f"limit=50&cursor={cursor}",
         "status=failure": "state=failure&limit=50",
         "batch id": "batch=batch_42&limit=50",
         "tactic pkg::name + date range": "tactic=bench::writer_3&after=2026-01-20&before=2026-02-10&limit=50",
         "bare tactic name + cost range": "tactic=writer_2&min_cost=0.001&limit=50",
-        "text in task (reads records)": "q=kyoto&limit=50",
-        "model (reads records)": "model=haiku&limit=50",
-        "sort by cost (first, then cached)": "sort=cost&limit=50&preview=0",
+        "text in task": "q=kyoto&limit=50",
+        "text in task, no match (reads every index row)": "q=no-such-words&limit=50",
+        "model": "model=haiku&limit=50",
+        "sort by cost, page 1": "sort=cost&limit=50",
+        f"sort by cost, page {deep + 1}": f"sort=cost&limit=50&cursor={deep * 50}",
+        "sort by calls": "sort=calls&limit=50",
+        "sort by cost + model + status": "sort=cost&model=haiku&state=failure&limit=50",
+        "oldest first": "sort=oldest&limit=50",
     }
     results = {name: timed(page(lister, q), args.runs) for name, q in cases.items()}
     long = long_session()
@@ -211,6 +218,7 @@ def main() -> None:
     render = browser_render(db, sid)
     report = {
         "sessions": len(store.list_sessions(limit=None)) if args.sessions <= 200_000 else args.sessions,
+        "open_existing_store_ms": round(open_ms, 1),
         "list_pages": results,
         "long_session": {
             "messages": n_messages,
@@ -221,9 +229,9 @@ def main() -> None:
     }
     store.close()
     print(json.dumps(report, indent=2))
-    worst = max(r["median_ms"] for name, r in results.items() if "reads records" not in name)
+    worst = max(max(r["first_ms"], r["median_ms"]) for r in results.values())
     print(
-        f"\nslowest indexed page: {worst:.1f} ms (target <= 200 ms); 1,000-message render: "
+        f"\nslowest page (first or median): {worst:.1f} ms (target <= 200 ms); 1,000-message render: "
         f"{render if render is not None else 'not measured (no Chromium)'} ms (target <= 1000 ms)",
         file=sys.stderr,
     )

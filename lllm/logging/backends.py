@@ -244,8 +244,9 @@ def index_conditions(query: SessionQuery, placeholder: str, like: str = "LIKE") 
         ("s.ts >=", query.after),
         ("s.ts <=", query.before),
         ("s.tactic_name =", query.tactic_name),
-        ("s.total_cost >=", query.min_cost),
-        ("s.total_cost <=", query.max_cost),
+        # Unary + keeps a cost range from steering the planner to the cost index and a sort of every match.
+        ("+s.total_cost >=", query.min_cost),
+        ("+s.total_cost <=", query.max_cost),
     ):
         if value is not None:
             where.append(f"{condition} {placeholder}")
@@ -457,6 +458,8 @@ _SQLITE_INDEXES_V3 = [
     "CREATE INDEX IF NOT EXISTS lllm_si_cost ON lllm_session_index (partition, total_cost, ts, session_id)",
     "CREATE INDEX IF NOT EXISTS lllm_si_calls ON lllm_session_index (partition, agent_calls, ts, session_id)",
     "CREATE INDEX IF NOT EXISTS lllm_si_name ON lllm_session_index (partition, tactic_name, ts, session_id)",
+    # Covers the model and task-text filters, so a search that matches little reads one index, newest first.
+    "CREATE INDEX IF NOT EXISTS lllm_si_search ON lllm_session_index (partition, ts, session_id, models, task_preview)",
 ]
 
 #: Version of the SQL tables (``PRAGMA user_version`` in SQLite; 0 means 1): 1 = key/value, session
