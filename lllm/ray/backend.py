@@ -29,11 +29,11 @@ class _Captured:
 class RayBatch:
     """A Ray actor: builds the tactic once, then runs tasks on it (``max_concurrency`` at a time)."""
 
-    def __init__(self, spec: bytes):
+    def __init__(self, spec: bytes, limiter: Any = None):
         cls, config, tactic_path, limit = cloudpickle.loads(spec)
         self.tactic = cls(config, tactic_path=tactic_path)
         if limit is not None:
-            self.tactic.llm_invoker = LimitedInvoker(self.tactic.llm_invoker, limiter_actor(), limit)
+            self.tactic.llm_invoker = LimitedInvoker(self.tactic.llm_invoker, limiter, limit)
 
     def run(self, payload: bytes) -> Tuple[bool, Any, Any]:
         """``(ok, result or exception, (session, tags, metadata) or None)`` for one task."""
@@ -95,11 +95,14 @@ def run_batch(
     batch_id: Optional[str] = None,
     rate_limit: Optional[RateLimit] = None,
     num_cpus: Optional[int] = None,
+    runtime_env: Optional[Dict[str, Any]] = None,
     kw: Optional[Dict[str, Any]] = None,
 ) -> Generator[Tuple[int, Any], None, None]:
     """``(index, result)`` in completion order, a failed task as its exception. Without ``address`` (and
     no Ray running) a local Ray instance is started for the batch and stopped after it; ``"auto"`` or
-    ``"ray://HOST:PORT"`` joins a cluster. With ``batch_id`` tasks the store holds as done are not run."""
+    ``"ray://HOST:PORT"`` joins a cluster (``runtime_env``: Ray's, for the instance this call starts). With
+    ``batch_id`` the tasks the store holds as done are not run. ``rate_limit`` caps model requests per provider
+    and key across all workers; ``actors`` is the pool's size (default: the cluster's CPUs)."""
     try:
         import ray
     except ImportError:
@@ -121,6 +124,7 @@ def run_batch(
             include_dashboard=False,
             log_to_driver=False,
             configure_logging=False,
+            runtime_env=runtime_env,
         )
         started = True
     pending: Dict[Any, int] = {}
@@ -130,7 +134,8 @@ def run_batch(
         per_actor = math.ceil(min(n_workers, len(todo)) / n_actors)
         remote: Any = ray.remote
         actor_cls = remote(num_cpus=0.5, max_restarts=2, max_task_retries=2)(RayBatch)
-        pool = [actor_cls.options(max_concurrency=per_actor).remote(spec) for _ in range(n_actors)]
+        limiter = limiter_actor() if rate_limit is not None else None  # the driver's: it outlives the pool
+        pool = [actor_cls.options(max_concurrency=per_actor).remote(spec, limiter) for _ in range(n_actors)]
         queue = iter(todo)
 
         def submit(k: int) -> None:

@@ -37,6 +37,7 @@ class RateLimiter:
 
     def __init__(self) -> None:
         self._next: Dict[str, float] = {}  # key -> when the bucket is empty again (theoretical arrival time)
+        self._counts: Dict[str, Dict[str, int]] = {}
 
     def acquire(self, key: str, rate: float, burst: int) -> float:
         """Seconds the caller waits before its request (0 when a token is free now)."""
@@ -45,16 +46,26 @@ class RateLimiter:
         tat = max(self._next.get(key, now), now)
         start = max(now, tat - (burst - 1) * interval)
         self._next[key] = max(tat, start) + interval
+        self._count(key, "requests")
         return start - now
 
     def pause(self, key: str, seconds: float) -> None:
         """A provider asked to wait ``seconds`` (Retry-After): no request on ``key`` starts before then."""
         until = time.monotonic() + max(0.0, seconds)
         self._next[key] = max(self._next.get(key, 0.0), until)
+        self._count(key, "pauses")
+
+    def _count(self, key: str, what: str) -> None:
+        counts = self._counts.setdefault(key, {"requests": 0, "pauses": 0})
+        counts[what] += 1
+
+    def stats(self) -> Dict[str, Dict[str, int]]:
+        """Per key: the requests let through and the pauses asked for (Retry-After)."""
+        return {k: dict(v) for k, v in self._counts.items()}
 
 
 def limiter_actor() -> Any:
-    """The cluster's limiter actor (created by the first caller in this Ray namespace)."""
+    """The limiter actor of this Ray namespace (created by the first caller, owned by it)."""
     import ray
 
     remote: Any = ray.remote
