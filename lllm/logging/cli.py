@@ -355,8 +355,14 @@ def cmd_batch(args: argparse.Namespace) -> int:
     progress = BatchProgress(len(tasks), every_s=args.progress_every)
 
     async def run() -> None:
+        remote = {"backend": args.backend, "backend_options": {"address": args.address}} if args.backend else {}
         async for i, res in tactic.ccall(
-            tasks, max_workers=args.workers, batch_id=args.batch_id, return_exceptions=True, return_sessions=True
+            tasks,
+            max_workers=args.workers,
+            batch_id=args.batch_id,
+            return_exceptions=True,
+            return_sessions=True,
+            **remote,
         ):
             results[i] = res
             cost = res.total_cost.cost if hasattr(res, "total_cost") else 0.0
@@ -480,6 +486,8 @@ def register(sub: Any) -> None:
     p.add_argument("tasks", help="a file with one task per line, or - for stdin")
     p.add_argument("--batch-id", help="record the batch under this id (resumable)")
     p.add_argument("--workers", type=int, default=4, help="tasks run at once (default 4)")
+    p.add_argument("--backend", choices=["local", "ray"], help="where the tasks run (default local; ray: lllm[ray])")
+    p.add_argument("--address", help="with --backend ray: auto or ray://HOST:PORT (default: start a local Ray)")
     p.add_argument("--config", help="config name (default: the tactic's own or 'default')")
     p.add_argument("--model", help="model for every agent (default: the config's; offline test model if no key)")
     p.add_argument(

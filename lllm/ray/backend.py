@@ -30,7 +30,7 @@ class RayBatch:
     """A Ray actor: builds the tactic once, then runs tasks on it (``max_concurrency`` at a time)."""
 
     def __init__(self, spec: bytes, limiter: Any = None):
-        cls, config, tactic_path, limit = cloudpickle.loads(spec)
+        cls, config, tactic_path, limit, self.model = cloudpickle.loads(spec)
         self.tactic = cls(config, tactic_path=tactic_path)
         if limit is not None:
             self.tactic.llm_invoker = LimitedInvoker(self.tactic.llm_invoker, limiter, limit)
@@ -42,8 +42,11 @@ class RayBatch:
         task, tags, metadata, kw = cloudpickle.loads(payload)
         tactic = copy.copy(self.tactic)
         store = tactic.log_store = _Captured()  # the per-call copy's sessions land here
+        from lllm.core.tactic import use_model
+
         try:
-            ok, value = True, tactic(task, None, tags, metadata, False, **kw)
+            with use_model(self.model):  # the driver's --model / use_model, as in a local batch
+                ok, value = True, tactic(task, None, tags, metadata, False, **kw)
         except Exception as e:  # noqa: BLE001 - a task's failure is its result
             ok, value = False, _portable(e)
         return ok, value, (store.saved[-1] if store.saved else None)
@@ -73,7 +76,24 @@ def tactic_spec(tactic: Any, limit: Optional[RateLimit]) -> bytes:
             "the environment); a Ray batch does not ship credentials to workers. Remove it from the config and "
             "set the provider's variable (e.g. OPENAI_API_KEY) in the workers' environment."
         )
-    return cloudpickle.dumps((type(tactic), tactic.config, tactic.tactic_path, limit))
+    _ship_package_code(type(tactic))
+    from lllm.core.tactic import _model_override
+
+    return cloudpickle.dumps((type(tactic), tactic.config, tactic.tactic_path, limit, _model_override.get()))
+
+
+def _ship_package_code(cls: type) -> None:
+    """A tactic from an lllm package travels by value, with its package's modules: discovery imports a
+    package's files under folder modules (``lllm._discovered.<pkg>…``) that a worker cannot import. Any other
+    tactic's module must be importable on the workers (installed, or Ray's ``runtime_env``)."""
+    import sys
+
+    parts = cls.__module__.split(".")
+    for n in range(1, len(parts)):
+        module = sys.modules.get(".".join(parts[:n]))
+        if module is not None and getattr(module, "__file__", None) is None:  # a folder discovery made
+            cloudpickle.register_pickle_by_value(module)
+            return
 
 
 def _md5(task: Any) -> str:
