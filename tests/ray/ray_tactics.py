@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from lllm import Tactic
 
 
@@ -12,6 +14,11 @@ class Ask(Tactic, register=False):
     def call(self, task: str) -> str:
         if task.startswith("fail"):
             raise ValueError(f"refused {task}")
+        if task.startswith("die-once:"):  # the worker process dies the first time (a marker file remembers)
+            marker = task.split(":", 1)[1]
+            if not os.path.exists(marker):
+                open(marker, "w").close()
+                os._exit(1)
         a = self.agents["a"]
         a.open("main")
         a.receive(task)
