@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Type
+from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Type, Union
 
 import aiohttp
 from pydantic import BaseModel, create_model
@@ -28,19 +28,52 @@ _TYPES: Dict[str, Any] = {
 
 
 def model_from_schema(schema: Dict[str, Any], name: str = "RemoteOutput") -> Optional[Type[BaseModel]]:
-    """A pydantic model with the top-level fields of an object ``schema`` (nested objects stay dicts)."""
-    props = schema.get("properties")
-    if schema.get("type") != "object" or not isinstance(props, dict):
+    """A pydantic model rebuilt from an object JSON Schema (as ``model_json_schema()`` writes it): nested
+    objects and ``$defs`` references become nested models, ``items`` typed lists, ``anyOf`` unions."""
+    if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
         return None
+    built: Dict[str, Type[BaseModel]] = {}
+    return _object_model(schema, schema.get("$defs") or {}, str(schema.get("title") or name), built)
+
+
+def _object_model(
+    schema: Dict[str, Any], defs: Dict[str, Any], name: str, built: Dict[str, Type[BaseModel]]
+) -> Type[BaseModel]:
     required = set(schema.get("required") or [])
     fields: Dict[str, Any] = {}
-    for key, sub in props.items():
-        kind = _TYPES.get(str(sub.get("type"))) if isinstance(sub, dict) else None
-        typ: Any = kind if kind is not None else Any
-        fields[key] = (
-            (typ, ...) if key in required else (Optional[typ], sub.get("default") if isinstance(sub, dict) else None)
-        )
-    return create_model(str(schema.get("title") or name), **fields)
+    for key, sub in schema["properties"].items():
+        typ = _schema_type(sub if isinstance(sub, dict) else {}, defs, f"{name}_{key}", built)
+        default = sub.get("default") if isinstance(sub, dict) else None
+        fields[key] = (typ, ...) if key in required else (Optional[typ], default)
+    return create_model(name, **fields)
+
+
+def _schema_type(sub: Dict[str, Any], defs: Dict[str, Any], name: str, built: Dict[str, Type[BaseModel]]) -> Any:
+    ref = sub.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        key = ref.rsplit("/", 1)[1]
+        if key not in built and isinstance(defs.get(key), dict):
+            target = defs[key]
+            built[key] = (
+                _object_model(target, defs, str(target.get("title") or key), built)
+                if target.get("type") == "object" and isinstance(target.get("properties"), dict)
+                else _schema_type(target, defs, key, built)
+            )
+        return built.get(key, Any)
+    if "anyOf" in sub:
+        options = [
+            _schema_type(o, defs, name, built) for o in sub["anyOf"] if isinstance(o, dict) and o.get("type") != "null"
+        ]
+        nullable = any(isinstance(o, dict) and o.get("type") == "null" for o in sub["anyOf"])
+        typ: Any = options[0] if len(options) == 1 else (Union[tuple(options)] if options else Any)
+        return Optional[typ] if nullable else typ
+    kind = sub.get("type")
+    if kind == "object" and isinstance(sub.get("properties"), dict):
+        return _object_model(sub, defs, str(sub.get("title") or name), built)
+    if kind == "array":
+        items = sub.get("items")
+        return List[_schema_type(items, defs, name, built)] if isinstance(items, dict) else list  # type: ignore[misc]
+    return _TYPES.get(str(kind), Any)
 
 
 @dataclass
