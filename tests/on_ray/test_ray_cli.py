@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from support.pkgtree import write_tree
 
-pytest.importorskip("ray", reason="Ray is not installed: pip install 'lllm[ray]' to run tests/ray")
+pytest.importorskip("ray", reason="Ray is not installed: pip install 'lllm[ray]' to run tests/on_ray")
 
 ROOT = Path(__file__).resolve().parents[2]
 

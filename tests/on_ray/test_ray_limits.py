@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'lllm[ray]' to run tests/ray")
+ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'lllm[ray]' to run tests/on_ray")
 
 import ray_tactics  # noqa: E402
 from ray_tactics import Ask, config  # noqa: E402
