@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import hmac
 import json
 import logging
 import time
@@ -24,11 +23,11 @@ from lllm.core import events as ev
 from lllm.core.jsonable import to_json_safe
 from lllm.core.stream import BaseStreamHandler
 from lllm.core.tactic import use_model
+from lllm.localhttp import bind_refusal, request_refusal
 from lllm.secrets import environment_secrets, hide, known_secrets
 from lllm.serve.calls import STATE, Limits, State, failure_body, start_call
 from lllm.serve.mcp import add_mcp_routes
 from lllm.serve.tactics import ServedTactic, ServeError, openapi
-from lllm.ui.server import is_loopback
 
 logger = logging.getLogger("lllm.serve")
 
@@ -86,29 +85,21 @@ def cost_of(session: Any) -> Dict[str, Any]:
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Token and host checks, then user errors as JSON; nothing unscrubbed leaves."""
     state = request.app[STATE]
-    if request.path != "/healthz":
-        if state.token:
-            given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or request.headers.get(
-                "X-LLLM-Token", ""
-            )
-            if not hmac.compare_digest(given.encode(), state.token.encode()):
-                return _error(
-                    401,
-                    "This server needs its token: send the header 'Authorization: Bearer T' "
-                    "(the --token or LLLM_SERVE_TOKEN it was started with).",
-                )
-        elif not is_loopback(request.url.host or ""):
-            return _error(
-                403,
-                f"Host {request.host!r} is not a loopback address; use 127.0.0.1 or localhost, "
-                f"or start the server with --token.",
-            )
-    if request.method == "POST":  # no cross-site form or text/plain POST from a web page the user visits
-        origin = request.headers.get("Origin")
-        if origin and origin != "null" and origin.split("://", 1)[-1] != request.host:
-            return _error(403, f"Cross-origin request from {origin!r} refused.")
-        if request.content_type != "application/json":
-            return _error(415, "POST a JSON body with the header 'Content-Type: application/json'.")
+    if request.path != "/healthz":  # health checks need no token
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or request.headers.get(
+            "X-LLLM-Token", ""
+        )
+        refused = request_refusal(
+            request,
+            state.token,
+            given,
+            token_hint="This server needs its token: send the header 'Authorization: Bearer T' "
+            "(the --token or LLLM_SERVE_TOKEN it was started with).",
+            host_hint="use 127.0.0.1 or localhost, or start the server with --token.",
+            post_hint="POST a JSON body with the header 'Content-Type: application/json'.",
+        )
+        if refused:
+            return _error(*refused)
     try:
         return await handler(request)
     except web.HTTPRequestEntityTooLarge:
@@ -617,11 +608,9 @@ async def serve(
 
 def check_bind(host: str, token: Optional[str]) -> None:
     """Refuse to serve on a non-loopback ``host`` without a token."""
-    if not is_loopback(host) and not token:
-        raise ServeError(
-            f"Refusing to serve on {host!r} without a token: anyone who can reach it could run the "
-            f"tactics on your model keys. Set --token T (or LLLM_SERVE_TOKEN), or bind to 127.0.0.1."
-        )
+    refusal = bind_refusal(host, token, "run the tactics on your model keys", "LLLM_SERVE_TOKEN")
+    if refusal:
+        raise ServeError(refusal)
 
 
 __all__ = [

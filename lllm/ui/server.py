@@ -8,14 +8,13 @@ and every POST must come from the page's own origin."""
 from __future__ import annotations
 
 import asyncio
-import hmac
-import ipaddress
 import json
 from typing import Any, Awaitable, Callable, Dict, Optional
 
 from aiohttp import web
 
 from lllm.errors import ConfigError, LLLMError
+from lllm.localhttp import bind_refusal, is_loopback, request_refusal
 from lllm.ui import api
 
 COOKIE = "lllm_ui_token"
@@ -31,24 +30,11 @@ class UIError(LLLMError, ValueError):
     """``lllm ui`` cannot start as asked (a non-loopback address without a token); says what to do."""
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a name or address, IPv6 possibly in brackets) is this machine only."""
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_bind(host: str, token: Optional[str]) -> None:
     """Refuse to serve on a non-loopback ``host`` without a token."""
-    if not is_loopback(host) and not token:
-        raise UIError(
-            f"Refusing to serve on {host!r} without a token: anyone who can reach it could read every "
-            f"session. Set --token T (or LLLM_UI_TOKEN), or bind to 127.0.0.1."
-        )
+    refusal = bind_refusal(host, token, "read every session", "LLLM_UI_TOKEN")
+    if refusal:
+        raise UIError(refusal)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -66,28 +52,24 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Token, host and origin checks; user errors become 4xx JSON ``{"error": message}``."""
     token = request.app[TOKEN_KEY]
-    if token:
-        given = (
-            request.headers.get("X-LLLM-Token")
-            or request.headers.get("Authorization", "").removeprefix("Bearer ")
-            or request.cookies.get(COOKIE)
-            or request.query.get("token")
-            or ""
-        )
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            return _error(
-                401,
-                "This lllm ui needs its token: open the URL it printed (…?token=T), or send the "
-                "header 'Authorization: Bearer T'.",
-            )
-    elif not is_loopback(request.url.host or ""):
-        return _error(403, f"Host {request.host!r} is not a loopback address; open the UI at 127.0.0.1 or localhost.")
-    if request.method == "POST":
-        origin = request.headers.get("Origin")
-        if origin and origin != "null" and origin.split("://", 1)[-1] != request.host:
-            return _error(403, f"Cross-origin request from {origin!r} refused.")
-        if request.content_type != "application/json":
-            return _error(415, "POST a JSON body (Content-Type: application/json).")
+    given = (
+        request.headers.get("X-LLLM-Token")
+        or request.headers.get("Authorization", "").removeprefix("Bearer ")
+        or request.cookies.get(COOKIE)
+        or request.query.get("token")
+        or ""
+    )
+    refused = request_refusal(
+        request,
+        token,
+        given,
+        token_hint="This lllm ui needs its token: open the URL it printed (…?token=T), or send the "
+        "header 'Authorization: Bearer T'.",
+        host_hint="open the UI at 127.0.0.1 or localhost.",
+        post_hint="POST a JSON body (Content-Type: application/json).",
+    )
+    if refused:
+        return _error(*refused)
     try:
         response = await handler(request)
     except api.BadRequest as e:
