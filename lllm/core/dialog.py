@@ -6,6 +6,7 @@ between a dialog and its per-step working copies (see ``Dialog.fork(share_messag
 from __future__ import annotations
 
 import base64
+import contextvars
 import copy
 import datetime as dt
 import logging
@@ -209,6 +210,13 @@ def _deep_copy(value: Any) -> Any:
             **{k: v if type(v) in _ATOMS else _deep_copy(v) for k, v in fields.items()},
         )
     return copy.deepcopy(value)
+
+
+# Within a context, every prompt a dialog renders passes through this function first (``rerun(prompts=...)``
+# sets it to swap in edited templates); unset, it costs one ContextVar lookup per rendered prompt.
+prompt_substitute: contextvars.ContextVar[Optional[Callable[["Prompt"], "Prompt"]]] = contextvars.ContextVar(
+    "lllm_prompt_substitute", default=None
+)
 
 
 def prompt_key(prompt: Any) -> Optional[str]:
@@ -442,6 +450,9 @@ class Dialog:
         """Render ``prompt`` (or the prompt registered under that key) and append it; it becomes ``top_prompt``."""
         if isinstance(prompt, str):
             prompt = (self.runtime if self.runtime is not None else _default_runtime()).get_prompt(prompt)
+        swap = prompt_substitute.get()
+        if swap is not None:  # rerun(prompts=...): an edited copy of this prompt, for this context only
+            prompt = swap(prompt)
         args = dict(prompt_args or {})
         content = prompt(**args)
         meta = dict(metadata or {})

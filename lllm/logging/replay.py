@@ -15,9 +15,11 @@ import json
 import re
 import threading
 import time
-from typing import Any, Dict, Iterable, List, Optional, Union
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from lllm.core.const import APITypes
+from lllm.core.dialog import prompt_key, prompt_substitute
 from lllm.core.message import FunctionCall, Message
 from lllm.core.sessions import AgentCallSession, InvokeTrace, TacticCallSession
 from lllm.errors import ConfigError, LLLMError, ParseError, ProviderError
@@ -298,6 +300,7 @@ def rerun(
     log_store: Any = None,
     tags: Optional[Dict[str, str]] = None,
     model: Optional[str] = None,
+    prompts: Optional[Dict[str, str]] = None,
 ) -> TacticCallSession:
     """Re-run a recorded tactic session and return the new session.
 
@@ -305,8 +308,11 @@ def rerun(
     (a live model, or ``TestInvoker``), requests identical to the recording are answered from it and
     the first differing one and all after go to ``invoker``: fork-and-rerun. ``overrides`` are
     applied to the recorded config (see ``apply_overrides``: nested dicts or dotted paths such as
-    ``agent_configs.writer.system_prompt``; one that changes nothing is refused). The new session's
-    metadata links to the recorded one (``replay_of``) and the point of divergence (``diverged_at``).
+    ``agent_configs.writer.system_prompt``; one that changes nothing is refused). ``prompts`` maps a
+    prompt's key (``pkg.prompts:ask``, or its short path ``ask`` when only one prompt has it) to a new
+    template for this re-run only (see ``prompt_edits``). The new session's metadata links to the
+    recorded one (``replay_of``), names the edited prompts (``prompt_overrides``) and the point of
+    divergence (``diverged_at``).
     ``model`` puts every agent, sub-tactics included, on that model (``use_model``); by default the
     recorded run's own override (``metadata["model_override"]``, e.g. ``lllm run --model``) is applied again."""
     from lllm.core.tactic import Tactic, use_invoker, use_model
@@ -315,18 +321,227 @@ def rerun(
         session = TacticCallSession.model_validate(session)
     cls = _tactic_class(session, tactic, runtime)
     config = apply_overrides(_without_redacted(session.config), overrides or {})
+    edits = prompt_edits(session, prompts, runtime=runtime, tactic=cls) if prompts else {}
     replay = ReplayInvoker(session, fallback=invoker)
-    instance = (
-        cls(config, runtime=runtime, log_store=log_store, tactic_path=session.tactic_path)
-        if isinstance(cls, type) and issubclass(cls, Tactic)
-        else cls
-    )
-    meta = {"replay_of": session.session_id, "replay_mode": "fork" if invoker is not None else "exact"}
-    with use_invoker(replay), use_model(model or session.metadata.get("model_override")):
-        new = instance(session.task, tags=tags, metadata=meta, return_session=True)
+    meta: Dict[str, Any] = {"replay_of": session.session_id, "replay_mode": "fork" if invoker is not None else "exact"}
+    if edits:
+        meta["prompt_overrides"] = {key: e.template for key, e in edits.items()}
+    token = prompt_substitute.set(_Substitute(edits)) if edits else None
+    try:  # the Tactic is built inside: it renders nothing then, but its agents' system prompts resolve there
+        instance = (
+            cls(config, runtime=runtime, log_store=log_store, tactic_path=session.tactic_path)
+            if isinstance(cls, type) and issubclass(cls, Tactic)
+            else cls
+        )
+        with use_invoker(replay), use_model(model or session.metadata.get("model_override")):
+            new = instance(session.task, tags=tags, metadata=meta, return_session=True)
+    finally:
+        if token is not None:
+            prompt_substitute.reset(token)
     new.metadata["diverged_at"] = replay.diverged_at
     new.metadata["replayed_calls"] = replay.replayed
     return new
+
+
+# ---------------------------------------------------------------------------------------------
+# Edited prompts for a re-run
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class PromptUse:
+    """A prompt a recorded session rendered (or its runtime offers): its key, the prompt object when it
+    can be found (runtime, else the tactic's module), its template and the argument names of each render."""
+
+    key: str
+    prompt: Any = None
+    template: Optional[str] = None
+    hash: Optional[str] = None
+    arg_sets: List[frozenset] = field(default_factory=list)
+    agents: List[str] = field(default_factory=list)
+
+    def allowed_args(self) -> Optional[frozenset]:
+        """The placeholder names every render supplies (those of the original template if never rendered)."""
+        if self.arg_sets:
+            return frozenset.intersection(*self.arg_sets)
+        if self.prompt is not None and self.prompt._template()[0] is not None:
+            return frozenset(self.prompt.template_vars)
+        return None
+
+
+def _tactic_modules(cls: Any) -> List[Any]:
+    import sys
+
+    names = []
+    for klass in getattr(cls, "__mro__", (type(cls),)):
+        mod = getattr(klass, "__module__", None)
+        if mod and not mod.startswith("lllm.") and mod not in names and mod != "builtins":
+            names.append(mod)
+    return [sys.modules[n] for n in names if n in sys.modules]
+
+
+def session_prompts(
+    session: Union[TacticCallSession, Dict[str, Any]], *, runtime: Any = None, tactic: Any = None
+) -> Dict[str, PromptUse]:
+    """Every prompt the recorded session rendered, by the key its messages carry (``prompt_key``), with its
+    current template: from ``runtime``, else a module-level ``Prompt`` of the tactic's module, else the
+    dialog's top-prompt snapshot. Agents' system prompts are included (inline ones as ``_inline/<agent>/system``)."""
+    from lllm.core.prompt import Prompt
+
+    if isinstance(session, dict):
+        session = TacticCallSession.model_validate(session)
+    uses: Dict[str, PromptUse] = {}
+    snapshots: Dict[str, str] = {}
+
+    def walk(s: TacticCallSession) -> None:
+        for agent, dialogs in s.dialogs.items():
+            for d in dialogs:
+                snap = d.get("top_prompt_snapshot") or {}
+                if d.get("top_prompt_path") and isinstance(snap.get("template"), str):
+                    snapshots.setdefault(d["top_prompt_path"], snap["template"])
+                for m in d.get("messages") or ():
+                    meta = (m.get("metadata") if isinstance(m, dict) else None) or {}
+                    key = meta.get("prompt_key")
+                    if not key:
+                        continue
+                    use = uses.setdefault(key, PromptUse(key, hash=meta.get("prompt_hash")))
+                    args = meta.get("prompt_args")
+                    use.arg_sets.append(frozenset(args) if isinstance(args, dict) else frozenset())
+                    if agent not in use.agents:
+                        use.agents.append(agent)
+        for subs in s.sub_tactic_sessions.values():
+            for sub in subs:
+                walk(sub)
+
+    walk(session)
+    module_prompts: Dict[str, Any] = {}
+    for mod in _tactic_modules(tactic) if tactic is not None else ():
+        for value in vars(mod).values():
+            if isinstance(value, Prompt):
+                module_prompts.setdefault(prompt_key(value) or value.path, value)
+    for key, use in uses.items():
+        found = runtime.find_node(key, "prompt") if runtime is not None else None
+        use.prompt = found.value if found is not None else module_prompts.get(key)
+        use.template = use.prompt.prompt if use.prompt is not None else snapshots.get(key)
+    return uses
+
+
+def _resolve_prompt_key(key: str, uses: Dict[str, PromptUse], runtime: Any) -> PromptUse:
+    """The prompt ``key`` names: a recorded key, a runtime key (resolved as the runtime resolves it) or a
+    short path that only one known prompt has."""
+    if key in uses:
+        return uses[key]
+    node = None
+    if runtime is not None:
+        try:
+            node = runtime.get_node(key, "prompt")
+        except (KeyError, TypeError, ValueError):
+            node = None
+    if node is not None:
+        return uses.get(node.qualified_key) or PromptUse(
+            node.qualified_key, node.value, node.value.prompt, node.value.prompt_hash
+        )
+    known = {u.key: u for u in uses.values()}
+    if runtime is not None:
+        for n in runtime.iter_nodes("prompt"):
+            known.setdefault(n.qualified_key, PromptUse(n.qualified_key, n.value, n.value.prompt, n.value.prompt_hash))
+    matches = [u for k, u in known.items() if k.split(":", 1)[-1] == key or getattr(u.prompt, "path", None) == key]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ConfigError(
+            f"prompt {key!r} is ambiguous: it is the short path of {sorted(u.key for u in matches)}; use the full key"
+        )
+    close = difflib.get_close_matches(key, list(known), n=3, cutoff=0.5)
+    raise ConfigError(
+        f"prompt {key!r}: no such prompt in the recorded session or the runtime. "
+        + (f"Did you mean {close}? " if close else "")
+        + f"The session rendered: {sorted(uses) or 'no prompt'}"
+    )
+
+
+@dataclass
+class PromptEdit:
+    """One checked prompt edit of a re-run: the key its renders carry and the new template."""
+
+    key: str
+    template: str
+    original: Any = None
+
+
+def prompt_edits(
+    session: Union[TacticCallSession, Dict[str, Any]],
+    prompts: Dict[str, str],
+    *,
+    runtime: Any = None,
+    tactic: Any = None,
+) -> Dict[str, PromptEdit]:
+    """``prompts`` (key or unambiguous short path -> new template) checked against the recording, by the key
+    the re-run's renders will carry. ``ConfigError`` names the key when it names no prompt, when the new
+    template does not parse, uses a placeholder the tactic never supplies, or changes nothing."""
+    from lllm.core.prompt import Prompt
+
+    if isinstance(session, dict):
+        session = TacticCallSession.model_validate(session)
+    if tactic is None and runtime is not None:
+        try:
+            tactic = _tactic_class(session, None, runtime)
+        except LLLMError:
+            tactic = None
+    uses = session_prompts(session, runtime=runtime, tactic=tactic)
+    out: Dict[str, PromptEdit] = {}
+    for given, text in prompts.items():
+        if not isinstance(text, str):
+            raise ConfigError(f"prompt {given!r}: the new template must be text, got {type(text).__name__}")
+        use = _resolve_prompt_key(given, uses, runtime)
+        base = use.prompt
+        try:
+            trial = (
+                base.extend(path=base.path, prompt=text)
+                if base is not None
+                else Prompt(path=use.key.split(":", 1)[-1] or "edited", prompt=text)
+            )
+        except (ValueError, TypeError) as e:
+            raise ConfigError(
+                f"prompt {use.key!r}: the new template does not parse ({e}); write literal braces as '{{{{' and '}}}}'"
+            ) from None
+        if text == use.template or (use.template is None and trial.prompt_hash == use.hash):
+            raise ConfigError(f"prompt {use.key!r}: the new template is the recorded one; edit its text")
+        allowed = use.allowed_args()
+        names = trial._template()[0]
+        extra = sorted(set(names or ()) - set(allowed)) if allowed is not None else []
+        if extra:
+            raise ConfigError(
+                f"prompt {use.key!r}: the new template uses placeholder(s) {extra} that the tactic does not "
+                f"supply when it renders this prompt (it passes {sorted(allowed or ()) or 'none'}); use only "
+                f"those, or write literal braces as '{{{{' and '}}}}'"
+            )
+        if use.key in out:
+            raise ConfigError(f"prompt {given!r}: {use.key!r} is edited twice in one re-run; give it once")
+        out[use.key] = PromptEdit(use.key, text, base)
+    return out
+
+
+class _Substitute:
+    """The ``prompt_substitute`` of one re-run: a prompt whose key is edited is replaced by a copy with the
+    new template (one copy per original, so handlers' derived prompts stay cached); others pass unchanged."""
+
+    def __init__(self, edits: Dict[str, PromptEdit]):
+        self.edits = edits
+        self._copies: Dict[int, Tuple[Any, Any]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, prompt: Any) -> Any:
+        edit = self.edits.get(prompt_key(prompt) or "")
+        if edit is None or prompt.prompt == edit.template:
+            return prompt
+        with self._lock:
+            kept = self._copies.get(id(prompt))
+            if kept is None or kept[0] is not prompt:
+                edited = prompt.extend(path=prompt.path, prompt=edit.template)
+                for attr in ("qualified_key", "home_dir"):  # set on registered prompts, not fields of Prompt
+                    if attr in vars(prompt):
+                        setattr(edited, attr, vars(prompt)[attr])
+                kept = self._copies[id(prompt)] = (prompt, edited)
+        return kept[1]
 
 
 def set_path(config: Dict[str, Any], path: str, value: Any) -> Dict[str, Any]:
@@ -410,6 +625,10 @@ def _without_redacted(value: Any) -> Any:
 __all__ = [
     "ReplayInvoker",
     "rerun",
+    "PromptUse",
+    "PromptEdit",
+    "session_prompts",
+    "prompt_edits",
     "apply_overrides",
     "set_path",
     "canonical_request",
