@@ -32,7 +32,7 @@ OFFLINE_NOTICE = (
     "a base_url or pass --model for a real run."
 )
 
-PLUGINS = ("lllm.logging.cli", "lllm.check", "lllm.scaffold", "lllm.ui.cli", "lllm.serve.cli")
+PLUGINS = ("lllm.logging.cli", "lllm.check", "lllm.scaffold", "lllm.ui.cli", "lllm.serve.cli", "lllm.eval.cli")
 
 
 class CLIError(Exception):

@@ -1,0 +1,473 @@
+"""Running an evaluation: every case under the baseline and each variant, then every metric.
+
+On recorded sessions the baseline is the recording itself and each variant is a fork-and-rerun
+(``lllm.logging.replay.rerun``): model calls identical to the recording are answered from it, the
+first differing one and all after go to the model; recorded tool calls are answered from the
+recording unless ``live_tools``. On a data set every side runs the tactic through ``Tactic.bcall``
+(``workers``; with a store, ``eval_id`` makes it resumable: a second run skips finished tasks)."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextvars
+import inspect
+import secrets
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+from lllm.eval.datasets import Case, DatasetError, case_from
+from lllm.eval.metrics import Metric, MetricError, model_latency, resolve_metrics, tool_call_count
+from lllm.eval.report import Item, MetricInfo, Outcome, Report
+from lllm.eval.variants import BASELINE, Variant, VariantError, check_variants
+
+MetricRef = Union[str, Metric, Callable[..., Any]]
+Progress = Callable[[bool, float], None]
+DEFAULT_METRICS = ("success", "cost", "latency")
+
+
+def new_eval_id() -> str:
+    """A fresh evaluation id: ``eval-YYYYmmdd-HHMMSS-xxxxxx``."""
+    return time.strftime("eval-%Y%m%d-%H%M%S-", time.gmtime()) + secrets.token_hex(3)
+
+
+def _jsonable(value: Any) -> Any:
+    from lllm.core.jsonable import to_json_safe
+
+    return to_json_safe(value)
+
+
+def _metrics(refs: Optional[Sequence[MetricRef]], cases: Sequence[Case]) -> List[Metric]:
+    if refs is None:
+        refs = list(DEFAULT_METRICS) + (["exact_match"] if any(c.expected is not None for c in cases) else [])
+    return resolve_metrics(refs)
+
+
+def _score(metrics: List[Metric], case: Case, outcome: Outcome, session: Any, recorded: Any = None) -> None:
+    for m in metrics:
+        if m.pairwise:
+            continue
+        try:
+            outcome.metrics[m.name] = m(
+                task=case.task,
+                result=outcome.result,
+                expected=case.expected,
+                session=session,
+                recorded=recorded,
+                error=outcome.error,
+                case=case,
+            )
+        except MetricError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a broken metric stops the evaluation, naming itself and the item
+            raise MetricError(f"metric '{m.name}' failed on item {case.id} ({outcome.variant}): {e!r}") from e
+
+
+def _score_pairwise(metrics: List[Metric], item: Item, case: Case, sessions: Dict[str, Any]) -> None:
+    a = item.outcomes[BASELINE]
+    for side, b in item.outcomes.items():
+        if side == BASELINE:
+            continue
+        values = item.pairwise.setdefault(side, {})
+        for m in metrics:
+            if not m.pairwise:
+                continue
+            try:
+                values[m.name] = m(
+                    task=case.task,
+                    a=a.result,
+                    b=b.result,
+                    a_error=a.error,
+                    b_error=b.error,
+                    expected=case.expected,
+                    a_session=sessions.get(BASELINE),
+                    b_session=sessions.get(side),
+                    case=case,
+                )
+            except MetricError:
+                raise
+            except Exception as e:  # noqa: BLE001 - see _score
+                raise MetricError(f"metric '{m.name}' failed on item {case.id} ({side} vs baseline): {e!r}") from e
+
+
+def _outcome(variant: str, session: Any, recorded: Any = None, error: Optional[BaseException] = None) -> Outcome:
+    if session is None:
+        return Outcome(variant=variant, error=f"{type(error).__name__}: {error}" if error else "no session")
+    at = session.metadata.get("diverged_at")
+    return Outcome(
+        variant=variant,
+        session_id=session.session_id,
+        result=_jsonable(session.delivery),
+        error=session.error if session.state == "failure" else None,
+        cost=float(session.total_cost.cost),
+        latency_s=model_latency(session, recorded),
+        tool_calls=tool_call_count(session),
+        replayed_calls=session.metadata.get("replayed_calls"),
+        diverged_at={"agent": at["agent"], "call_index": at["call_index"]} if at else None,
+    )
+
+
+def _invoker_for(invoker: Any, variant: Variant, config: Dict[str, Any]) -> Any:
+    """``invoker`` itself, or what a factory gives: ``invoker(variant)`` or ``invoker(variant, config)``
+    (``config``: the variant's config); ``None`` means the provider the config names."""
+    if invoker is None or hasattr(invoker, "call"):
+        return invoker
+    try:
+        positional = [
+            p
+            for p in inspect.signature(invoker).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+        ]
+    except (TypeError, ValueError):
+        positional = []
+    two = len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in positional)
+    return invoker(variant, config) if two else invoker(variant)
+
+
+def _report(
+    mode: str,
+    tactic: Optional[str],
+    variants: List[Variant],
+    metrics: List[Metric],
+    eval_id: str,
+    seed: int,
+    resamples: int,
+) -> Report:
+    return Report(
+        eval_id=eval_id,
+        mode=mode,
+        tactic=tactic,
+        variants=variants,
+        metrics=[
+            MetricInfo(name=m.name, higher_is_better=m.higher_is_better, pairwise=m.pairwise, description=m.description)
+            for m in metrics
+        ],
+        seed=seed,
+        resamples=resamples,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# recorded sessions
+# ---------------------------------------------------------------------------------------------
+
+
+def evaluate_sessions(
+    sessions: Sequence[Any],
+    variants: Sequence[Variant],
+    metrics: Optional[Sequence[MetricRef]] = None,
+    *,
+    store: Any = None,
+    tactic: Any = None,
+    runtime: Any = None,
+    model: Optional[str] = None,
+    invoker: Any = None,
+    live_tools: bool = False,
+    workers: int = 4,
+    eval_id: Optional[str] = None,
+    seed: int = 0,
+    resamples: int = 1000,
+    progress: Optional[Progress] = None,
+) -> Report:
+    """Re-run each recorded session under each variant and score both sides.
+
+    ``sessions``: ``TacticCallSession`` objects, or session ids / ``Case`` objects loaded from ``store``.
+    Re-runs are saved to ``store`` (when given) tagged ``lllm.replay_of``, ``lllm.eval_id``,
+    ``lllm.eval_variant`` and ``lllm.eval_case``; running the same ``eval_id`` again reuses the finished ones.
+    ``invoker`` answers what the recording cannot: an invoker, or a function of the variant (and its config)
+    giving one, or ``None`` for the provider the recorded config names (``lllm eval`` passes the offline test
+    model when no provider key is set).
+    ``model`` puts every variant (not the recording) on that model unless the variant names its own."""
+    variants = check_variants(list(variants))
+    for v in variants:
+        if v.config:
+            raise VariantError(
+                f"variant '{v.name}': config={v.config} applies to data sets; on recorded sessions change the "
+                f"recorded config with dotted overrides (NAME:agent_configs.AGENT.KEY=VALUE)"
+            )
+    _check_rerun_support(variants, live_tools)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    eval_id = eval_id or new_eval_id()
+    cases = [_session_case(s, i) for i, s in enumerate(sessions)]
+    mets = _metrics(metrics, [c for c, _ in cases])
+    report = _report("sessions", None, variants, mets, eval_id, seed, resamples)
+    done = _finished_reruns(store, eval_id)
+
+    def one(index: int) -> Item:
+        case, recorded = cases[index][0], cases[index][1]
+        if recorded is None:
+            if store is None:
+                raise DatasetError(f"session {case.session_id}: pass store=... to load sessions by id")
+            recorded = store.load_session(case.session_id)
+        case.task = recorded.task
+        item = Item(case_id=case.id, task=_jsonable(recorded.task), recorded_session=recorded.session_id)
+        base = _outcome(BASELINE, recorded)
+        _score(mets, case, base, recorded)
+        item.outcomes[BASELINE] = base
+        kept: Dict[str, Any] = {BASELINE: recorded}
+        for v in variants:
+            new, err = _rerun_one(recorded, case, v, done, store, tactic, runtime, model, invoker, live_tools, eval_id)
+            out = _outcome(v.name, new, recorded, err)
+            _score(mets, case, out, new, recorded)
+            item.outcomes[v.name] = out
+            kept[v.name] = new
+            if progress is not None:
+                progress(out.error is not None, out.cost or 0.0)
+        _score_pairwise(mets, item, case, kept)
+        return item
+
+    report.items = _run_all(one, len(cases), workers)
+    return report.summarize()
+
+
+def _session_case(value: Any, index: int) -> Tuple[Case, Any]:
+    from lllm.core.sessions import TacticCallSession
+
+    if isinstance(value, TacticCallSession):
+        return Case(id=value.session_id or str(index), session_id=value.session_id), value
+    if isinstance(value, Case):
+        return value, None
+    if isinstance(value, str):
+        return Case(id=value, session_id=value), None
+    raise DatasetError(
+        f"sessions[{index}] is a {type(value).__name__}; pass TacticCallSession objects or session ids with store=..."
+    )
+
+
+def _check_rerun_support(variants: List[Variant], live_tools: bool) -> None:
+    from lllm.logging.replay import rerun
+
+    params = inspect.signature(rerun).parameters
+    if any(v.prompts for v in variants) and "prompts" not in params:
+        raise VariantError("prompt overrides (NAME:prompts.KEY=TEXT) need a newer lllm.logging.replay.rerun")
+    if live_tools and "live_tools" not in params:
+        raise VariantError("live_tools needs a newer lllm.logging.replay.rerun")
+
+
+def _finished_reruns(store: Any, eval_id: str) -> Dict[Tuple[str, str], str]:
+    if store is None:
+        return {}
+    rows = store.list_sessions(tags={"lllm.eval_id": eval_id}, state="success", limit=None)
+    return {(r.tags.get("lllm.eval_case", ""), r.tags.get("lllm.eval_variant", "")): r.session_id for r in rows}
+
+
+def _rerun_one(
+    recorded: Any,
+    case: Case,
+    v: Variant,
+    done: Dict[Tuple[str, str], str],
+    store: Any,
+    tactic: Any,
+    runtime: Any,
+    model: Optional[str],
+    invoker: Any,
+    live_tools: bool,
+    eval_id: str,
+) -> Tuple[Any, Optional[BaseException]]:
+    from lllm.logging.replay import _without_redacted, rerun
+
+    sid = done.get((case.id, v.name))
+    if sid is not None:
+        return store.load_session(sid), None
+    side_model = v.model or model
+    config = v.apply(_without_redacted(recorded.config))
+    inv = _invoker_for(invoker, v, config)
+    if inv is None:
+        from lllm.invokers.base import build_invoker
+
+        inv = build_invoker(config)
+    extra: Dict[str, Any] = {}
+    if v.prompts:
+        extra["prompts"] = v.prompts
+    if live_tools:
+        extra["live_tools"] = True
+    tags = {
+        "lllm.replay_of": recorded.session_id or "",
+        "lllm.eval_id": eval_id,
+        "lllm.eval_variant": v.name,
+        "lllm.eval_case": case.id,
+    }
+    try:
+        new = rerun(
+            recorded,
+            tactic=tactic,
+            runtime=runtime,
+            overrides=v.overrides,
+            invoker=inv,
+            log_store=store,
+            tags=tags,
+            model=side_model,
+            **extra,
+        )
+    except VariantError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a failing re-run is an outcome of the variant, not of the evaluation
+        from lllm.errors import ConfigError
+
+        if isinstance(e, ConfigError):  # a bad override or prompt key: the variant is wrong, say so
+            raise VariantError(f"variant '{v.name}': {e}") from None
+        return None, e
+    return new, None
+
+
+def _run_all(one: Callable[[int], Item], n: int, workers: int) -> List[Item]:
+    if workers == 1 or n <= 1:
+        return [one(i) for i in range(n)]
+    with cf.ThreadPoolExecutor(max_workers=min(workers, n), thread_name_prefix="lllm-eval") as ex:
+        futures = [ex.submit(contextvars.copy_context().run, one, i) for i in range(n)]
+        return [f.result() for f in futures]
+
+
+# ---------------------------------------------------------------------------------------------
+# data sets
+# ---------------------------------------------------------------------------------------------
+
+
+def evaluate_dataset(
+    tactic: Any,
+    dataset: Sequence[Any],
+    variants: Sequence[Variant],
+    metrics: Optional[Sequence[MetricRef]] = None,
+    *,
+    config: Optional[Dict[str, Any]] = None,
+    runtime: Any = None,
+    model: Optional[str] = None,
+    invoker: Any = None,
+    log_store: Any = None,
+    workers: int = 4,
+    eval_id: Optional[str] = None,
+    seed: int = 0,
+    resamples: int = 1000,
+    progress: Optional[Progress] = None,
+) -> Report:
+    """Run ``tactic`` on every case of ``dataset`` with ``config`` (the baseline) and with each variant
+    applied to it, then score. ``tactic``: a Tactic class or a registered name (its config found as
+    ``lllm run`` finds it when ``config`` is None). ``dataset``: ``Case`` objects, ``{"task", "expected"}``
+    dicts or bare tasks. Each side runs as one ``bcall`` of ``workers``; with ``log_store`` its sessions are
+    saved as batch ``<eval_id>:<side>``, so the same ``eval_id`` resumes an interrupted evaluation."""
+    from lllm.core.tactic import Tactic
+
+    variants = check_variants(list(variants))
+    for v in variants:
+        if v.prompts:
+            raise VariantError(
+                f"variant '{v.name}': prompts.* overrides apply to recorded sessions (--from-sessions); on a data "
+                f"set change a system prompt with {v.name}:agent_configs.AGENT.system_prompt=TEXT"
+            )
+    cases = [case_from(c, i) for i, c in enumerate(dataset)]
+    if not cases:
+        raise DatasetError("the data set is empty: give at least one task")
+    eval_id = eval_id or new_eval_id()
+    mets = _metrics(metrics, cases)
+    rt, build, label, base_config = _dataset_tactic(tactic, config, runtime, log_store)
+    report = _report("dataset", label, variants, mets, eval_id, seed, resamples)
+    report.items = [Item(case_id=c.id, task=_jsonable(c.task), expected=_jsonable(c.expected)) for c in cases]
+    sessions: List[Dict[str, Any]] = [{} for _ in cases]
+    sides = [Variant(name=BASELINE)] + variants
+    for v in sides:
+        side_config = _profile(rt, tactic, v) if v.config else base_config
+        side_config = v.apply(side_config)
+        side_model = v.model or model
+        if side_model:
+            side_config = with_model(side_config, side_model)
+        t: Tactic = build(side_config, _invoker_for(invoker, v, side_config))
+        results = _run_side(t, cases, side_model, workers, log_store, eval_id, v.name)
+        for i, res in enumerate(results):
+            session = res if not isinstance(res, BaseException) else None
+            out = _outcome(v.name, session, None, res if isinstance(res, BaseException) else None)
+            _score(mets, cases[i], out, session)
+            report.items[i].outcomes[v.name] = out
+            sessions[i][v.name] = session
+            if progress is not None:
+                progress(out.error is not None, out.cost or 0.0)
+    if any(m.pairwise for m in mets):
+        for i, item in enumerate(report.items):
+            _score_pairwise(mets, item, cases[i], sessions[i])
+    return report.summarize()
+
+
+def _run_side(
+    t: Any, cases: List[Case], model: Optional[str], workers: int, store: Any, eval_id: str, side: str
+) -> List[Any]:
+    from lllm.core.tactic import use_model
+
+    tags = {"lllm.eval_id": eval_id, "lllm.eval_variant": side}
+    with use_model(model):
+        return list(
+            t.bcall(
+                [c.task for c in cases],
+                max_workers=workers,
+                fail_fast=False,
+                tags=tags,
+                return_sessions=True,
+                batch_id=f"{eval_id}:{side}" if store is not None else None,
+            )
+        )
+
+
+def _dataset_tactic(
+    tactic: Any, config: Optional[Dict[str, Any]], runtime: Any, log_store: Any
+) -> Tuple[Any, Callable[[Dict[str, Any], Any], Any], str, Dict[str, Any]]:
+    """(runtime, build(config, invoker), label, baseline config) for a Tactic class or a registered name."""
+    from lllm.core.tactic import Tactic, build_tactic
+
+    if isinstance(tactic, type) and issubclass(tactic, Tactic):
+        cls = tactic
+
+        def build_cls(cfg: Dict[str, Any], inv: Any) -> Any:
+            return cls(cfg, runtime=runtime, invoker=inv, log_store=log_store)
+
+        if config is None and cls.agent_group:
+            raise DatasetError(f"tactic '{cls.name}' has agents: pass config=... (the baseline config)")
+        return runtime, build_cls, cls.name, dict(config or {})
+    if not isinstance(tactic, str):
+        raise DatasetError(f"tactic must be a Tactic class or a registered tactic name, got {type(tactic).__name__}")
+    from lllm.core.tactic_tools import find_tactic_config
+    from lllm.packages.runtime import get_default_runtime
+
+    rt = runtime or get_default_runtime()
+    node = rt.get_node(tactic, "tactic")
+    base = config
+    if base is None:
+        pkg = node.namespace.partition(".")[0] or None
+        base = find_tactic_config(
+            rt, pkg, node.key, None, bool(getattr(node.value, "agent_group", None)), node.qualified_key
+        )
+
+    def build_named(cfg: Dict[str, Any], inv: Any) -> Any:
+        kw = {"invoker": inv} if inv is not None else {}
+        return build_tactic(cfg, log_store=log_store, name=node.qualified_key, runtime=rt, **kw)
+
+    return rt, build_named, node.qualified_key, dict(base)
+
+
+def with_model(config: Dict[str, Any], model: str) -> Dict[str, Any]:
+    """``config`` with every agent on ``model`` (``global`` and each agent entry that names a model)."""
+    import copy
+
+    out = copy.deepcopy(config)
+    out["global"] = {**(out.get("global") or {}), "model_name": model}
+    entries = list(out.get("agent_configs") or []) + list((out.get("agent_group_configs") or {}).values())
+    for entry in entries:
+        if isinstance(entry, dict) and "model_name" in entry:
+            entry["model_name"] = model
+    return out
+
+
+def _profile(rt: Any, tactic: Any, v: Variant) -> Dict[str, Any]:
+    if not isinstance(tactic, str) or rt is None:
+        raise VariantError(
+            f"variant '{v.name}': config={v.config} needs the tactic by its registered name (a runtime to look "
+            f"the profile up in); or pass the profile's overrides"
+        )
+    from lllm.core.tactic_tools import find_tactic_config
+    from lllm.errors import ConfigError
+
+    node = rt.get_node(tactic, "tactic")
+    try:
+        return find_tactic_config(rt, node.namespace.partition(".")[0] or None, node.key, v.config)
+    except (ConfigError, KeyError) as e:
+        raise VariantError(f"variant '{v.name}': config profile {v.config!r} not found ({e})") from None
+
+
+__all__ = ["evaluate_sessions", "evaluate_dataset", "new_eval_id", "DEFAULT_METRICS"]
