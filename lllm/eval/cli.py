@@ -13,6 +13,7 @@ from typing import Any, List, Optional
 def cmd_eval(args: argparse.Namespace) -> int:
     from lllm.cli import CLIError, _runtime, offline_model, tactic_config
     from lllm.eval.datasets import load_dataset, select_sessions
+    from lllm.eval.metrics import resolve_metrics
     from lllm.eval.report import Report, parse_thresholds, regressions
     from lllm.eval.runner import evaluate_dataset, evaluate_sessions
     from lllm.eval.variants import check_variants, parse_variants
@@ -27,7 +28,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if old is not None and not thresholds:
         raise CLIError("--baseline REPORT.json compares against a previous report: add --fail-under METRIC=MAX_DROP")
     judge_model = args.judge_model or args.model or offline_model(None)
-    metrics: Optional[List[Any]] = [_judge(m, judge_model) for m in args.metric] if args.metric else None
+    metrics: Optional[List[Any]] = (
+        resolve_metrics([_judge(m, judge_model) for m in args.metric]) if args.metric else None
+    )  # checked before anything runs
     rt = _runtime()
     if args.from_sessions:
         if args.tactic_url:

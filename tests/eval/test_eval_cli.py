@@ -1,0 +1,134 @@
+"""`lllm eval` through the real CLI, in subprocesses: traces and data sets, reports, the CI gate's exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+TACTIC = '''
+from lllm import Tactic, tool
+
+@tool
+def shout(text: str) -> str:
+    """Upper-case a text."""
+    return text.upper()
+
+class Duo(Tactic):
+    name = "duo"
+    agent_group = ["drafter", "editor"]
+
+    def call(self, task: str) -> str:
+        d, e = self.agents["drafter"], self.agents["editor"]
+        d.open("main")
+        d.receive(task)
+        draft = d.respond()
+        e.open("main")
+        e.receive(draft.content)
+        return e.respond().content
+'''
+
+CONFIG = """
+global:
+  model_name: gpt-4o-mini
+agent_configs:
+  - name: drafter
+    system_prompt: You draft.
+    tools: [demo.tools:shout]
+  - name: editor
+    system_prompt: You edit.
+"""
+
+METRICS = '''
+def mentions_task(task, result):
+    """1 when the result quotes the task."""
+    return str(task) in str(result)
+'''
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "lllm.toml").write_text('[package]\nname = "demo"\n')
+    (tmp_path / "tactics").mkdir()
+    (tmp_path / "tactics" / "duo.py").write_text(TACTIC)
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "shout.py").write_text(TACTIC.split("class Duo")[0])
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "default.yaml").write_text(CONFIG)
+    (tmp_path / "my_metrics.py").write_text(METRICS)
+    (tmp_path / "tasks.txt").write_text("first task\nsecond task\nthird task\n")
+    (tmp_path / "cases.jsonl").write_text('{"task": "alpha", "expected": "x"}\n"beta"\n')
+    return tmp_path
+
+
+def lllm(cwd: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.update(LLLM_HOME=str(cwd / ".home"), PYTHONPATH=f"{ROOT}{os.pathsep}{cwd}")
+    proc = subprocess.run(
+        [sys.executable, "-m", "lllm.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    return proc
+
+
+def test_from_sessions_reports_and_the_regression_gate(project):
+    lllm(project, "batch", "demo.tactics:duo", "tasks.txt", "--batch-id", "b1")
+    args = [
+        "eval",
+        "--from-sessions",
+        "--batch",
+        "b1",
+        "--variant",
+        "terse:agent_configs.editor.system_prompt=Be terse.",
+    ]
+    args += ["--metric", "success", "--metric", "my_metrics:mentions_task", "--metric", "tool_calls"]
+    out = lllm(project, *args, "--json", "r.json", "--html", "r.html", "--eval-id", "e1", "--workers", "2")
+    assert "offline test model" in out.stderr
+    assert "terse     mentions_task" in out.stdout and "3 item(s), 0 error(s)" in out.stdout
+    report = json.loads((project / "r.json").read_text())
+    assert len(report["items"]) == 3 and report["summary"]["terse"]["metrics"]["success"]["mean"] == 1.0
+    for item in report["items"]:
+        b = item["outcomes"]["terse"]
+        assert b["diverged_at"] == {"agent": "editor", "call_index": 0} and b["replayed_calls"] == 2
+    assert "<details>" in (project / "r.html").read_text()
+    replays = json.loads(lllm(project, "sessions", "list", "--tag", "lllm.eval_id=e1", "--json").stdout)
+    assert len(replays) == 3
+
+    # the gate: a previous report where B mentioned the task more often
+    report["summary"]["terse"]["metrics"]["mentions_task"]["mean"] = 2.0
+    (project / "old.json").write_text(json.dumps(report))
+    gate = ["--baseline", "old.json", "--fail-under", "mentions_task=0.5", "--eval-id", "e1"]
+    failed = lllm(project, *args, *gate, code=1)
+    assert "Regression: terse: mentions_task" in failed.stderr and "more than the allowed 0.5" in failed.stderr
+    lllm(project, *args, "--baseline", "r.json", "--fail-under", "mentions_task=0", "--eval-id", "e1")
+
+
+def test_dataset_mode_and_usage_errors(project):
+    out = lllm(
+        project,
+        "eval",
+        "demo.tactics:duo",
+        "--dataset",
+        "cases.jsonl",
+        "--variant",
+        "b:agent_configs.editor.system_prompt=Edit hard.",
+        "--json",
+        "d.json",
+    )
+    report = json.loads((project / "d.json").read_text())
+    assert [m["name"] for m in report["metrics"]] == ["success", "cost", "latency", "exact_match"]
+    assert report["items"][0]["expected"] == "x" and "b         exact_match" in out.stdout
+    bad = lllm(project, "eval", "--from-sessions", "--variant", "b", code=1)
+    assert "expected NAME:KEY=VALUE" in bad.stderr
+    bad = lllm(project, "eval", "demo.tactics:duo", "--dataset", "nope.jsonl", "--variant", "b:model=x", code=1)
+    assert "data set 'nope.jsonl' does not exist" in bad.stderr
+    bad = lllm(project, "eval", "--variant", "b:model=x", code=1)
+    assert "needs one source" in bad.stderr
+    bad = lllm(project, "eval", "--from-sessions", "--variant", "b:model=x", "--metric", "nope", code=1)
+    assert "unknown metric 'nope'" in bad.stderr
