@@ -7,6 +7,7 @@ current directory — the same default ``lllm run`` saves to."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -235,6 +236,23 @@ def parse_override(text: str, config: Dict[str, Any]) -> Dict[str, Any]:
     return {".".join(keys): value}
 
 
+def parse_prompt(text: str) -> Dict[str, str]:
+    """``KEY=TEXT`` or ``KEY=@FILE`` as ``{KEY: template}`` for ``rerun(prompts=...)``."""
+    from lllm.cli import CLIError
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise CLIError(
+            f"--prompt takes KEY=TEXT or KEY=@FILE (e.g. demo.prompts:ask='Ask {{topic}} briefly'), got {text!r}"
+        )
+    if raw.startswith("@"):
+        try:
+            raw = Path(raw[1:]).read_text(encoding="utf-8")
+        except OSError as e:
+            raise CLIError(f"--prompt {key}=@{raw[1:]}: cannot read the file ({e.strerror or e})") from None
+    return {key.strip(): raw}
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from lllm.cli import CLIError, _jsonable, _runtime, offline_model
     from lllm.logging.replay import rerun
@@ -247,14 +265,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
         overrides.update(parse_override(o, recorded.config))
     if args.model:
         overrides["global.model_name"] = args.model
+    prompts: Dict[str, str] = {}
+    for p in args.prompt or []:
+        prompts.update(parse_prompt(p))
     invoker = None
-    if overrides or args.live:
+    if overrides or prompts or args.live:
         from lllm.errors import ConfigError
         from lllm.invokers.base import build_invoker
-        from lllm.logging.replay import _tactic_class, apply_overrides
+        from lllm.logging.replay import _tactic_class, apply_overrides, prompt_edits
 
         try:
             config = apply_overrides(recorded.config, overrides)
+            if prompts:
+                prompt_edits(recorded, prompts, runtime=rt)
         except ConfigError as e:
             raise CLIError(str(e)) from None
         model = offline_model(
@@ -273,6 +296,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         log_store=store,
         model=args.model,
         tags={"lllm.replay_of": recorded.session_id or ""},
+        prompts=prompts or None,
     )
     at = new.metadata.get("diverged_at")
     same = _jsonable(new.delivery) == _jsonable(recorded.delivery)
@@ -370,7 +394,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     with use_model(offline_model(args.model, config, node.value)):  # tactic tools and sub-tactics run on it too
         try:
-            asyncio.run(run())
+            # Ray's driver prints worker crashes on stdout: send them to stderr, stdout holds the records only
+            with contextlib.redirect_stdout(sys.stderr) if args.backend == "rayX" else contextlib.nullcontext():
+                asyncio.run(run())
         finally:
             progress.close()
     for i, res in enumerate(results):
@@ -458,7 +484,7 @@ def register(sub: Any) -> None:
         "replay",
         help="re-run a recorded session offline, or fork it with overrides",
         description="Re-run a recorded session. Without overrides every model and tool call is "
-        "answered from the recording (exact, offline). With --override/--model the "
+        "answered from the recording (exact, offline). With --override/--prompt/--model the "
         "calls identical to the recording are replayed and the first differing one "
         "and all after go to the model (the offline test model if no key is set).",
     )
@@ -469,6 +495,13 @@ def register(sub: Any) -> None:
         action="append",
         metavar="KEY.PATH=VALUE",
         help="change the recorded config, e.g. agent_configs.writer.system_prompt='Be terse.' (repeatable)",
+    )
+    p.add_argument(
+        "--prompt",
+        action="append",
+        metavar="KEY=TEXT|KEY=@FILE",
+        help="replace a prompt's template for this re-run, by its key (demo.prompts:ask) or short path (ask); "
+        "@FILE reads the template from a file (repeatable)",
     )
     p.add_argument("--model", help="run every agent on this model from the first difference on")
     p.add_argument("--live", action="store_true", help="send diverging calls to the model even without overrides")
@@ -500,4 +533,4 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_batch)
 
 
-__all__ = ["register", "open_store", "store_path", "parse_override", "DEFAULT_STORE"]
+__all__ = ["register", "open_store", "store_path", "parse_override", "parse_prompt", "DEFAULT_STORE"]

@@ -447,23 +447,82 @@ def session_view(store: Any, session_id: str) -> Dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 # Replay, fork, compare, export
 # ---------------------------------------------------------------------------------------------
-def replay(
-    store: Any, session_id: str, hooks: Hooks, overrides: Optional[Dict[str, Any]] = None, model: Optional[str] = None
-) -> Dict[str, Any]:
-    """Re-run a recorded session as ``lllm replay`` does: exactly and offline without ``overrides``,
-    else fork-and-rerun with them (the first differing call and all after go to ``model``: ``"test"``,
-    LLLM's offline test model, by default). The new session is saved, tagged ``lllm.replay_of``."""
-    from lllm.invokers.base import build_invoker
-    from lllm.logging.replay import _tactic_class, apply_overrides, rerun
+def _load(store: Any, session_id: str) -> Any:
+    from lllm.logging.backends import is_segment
+
+    if not is_segment(session_id):
+        raise BadRequest(f"Invalid session id {session_id!r}: session ids look like 20260101_120000_0a1b2c3d")
+    try:
+        return store.load_session(session_id)
+    except ValueError as e:  # stored by a newer lllm, or a bad id
+        raise BadRequest(str(e)) from None
+
+
+def session_prompts(store: Any, session_id: str, hooks: Hooks) -> Dict[str, Any]:
+    """The prompts a session rendered that a fork can edit, with their current text: ``{"prompts": [{key,
+    template, source, agents, args, system_of}]}``. ``template`` comes from the project's runtime, else the
+    tactic's module, else the recording's snapshot (``None`` if none has it); ``args`` are the placeholders
+    every render supplied; ``system_of`` names the agents whose ``system_prompt_path`` it is. Inline system
+    prompts are not listed: the fork edits them as ``system_prompts``."""
+    from lllm.logging.replay import _tactic_class, session_prompts as recorded_prompts
 
     rt = hooks.runtime()
+    recorded = _load(store, session_id)
     try:
-        recorded = store.load_session(session_id)
-    except ValueError as e:
-        raise BadRequest(str(e)) from None
+        cls = _tactic_class(recorded, None, rt)
+    except LLLMError:  # the tactic is not in this project: the recording's snapshots still give text
+        cls = None
+    system_of: Dict[str, List[str]] = {}
+    for a in recorded.config.get("agent_configs") or []:
+        path = a.get("system_prompt_path") if isinstance(a, dict) else None
+        if path:
+            try:
+                path = rt.get_node(path, "prompt").qualified_key
+            except (KeyError, TypeError, ValueError):
+                pass
+            system_of.setdefault(path, []).append(str(a.get("name")))
+    rows = []
+    for key, use in sorted(recorded_prompts(recorded, runtime=rt, tactic=cls).items()):
+        if key.startswith("_inline/"):
+            continue
+        node = rt.find_node(key, "prompt")
+        allowed = use.allowed_args()
+        rows.append(
+            {
+                "key": key,
+                "template": use.template,
+                "source": "runtime" if node is not None else "tactic module" if use.prompt is not None else "recording",
+                "agents": use.agents,
+                "args": sorted(allowed) if allowed is not None else None,
+                "system_of": system_of.get(key, []),
+            }
+        )
+    return {"session_id": session_id, "prompts": rows}
+
+
+def replay(
+    store: Any,
+    session_id: str,
+    hooks: Hooks,
+    overrides: Optional[Dict[str, Any]] = None,
+    model: Optional[str] = None,
+    prompts: Optional[Dict[str, str]] = None,
+) -> Dict[str, Any]:
+    """Re-run a recorded session as ``lllm replay`` does: exactly and offline without ``overrides`` or
+    ``prompts`` (key -> new template), else fork-and-rerun with them (the first differing call and all
+    after go to ``model``: ``"test"``, LLLM's offline test model, by default). The new session is saved,
+    tagged ``lllm.replay_of``."""
+    from lllm.invokers.base import build_invoker
+    from lllm.logging.replay import _tactic_class, apply_overrides, prompt_edits, rerun
+
+    rt = hooks.runtime()
+    recorded = _load(store, session_id)
     invoker = None
-    if overrides:
-        config = apply_overrides(recorded.config, overrides)  # ConfigError names a wrong path
+    forking = bool(overrides or prompts)
+    if forking:
+        config = apply_overrides(recorded.config, overrides or {})  # ConfigError names a wrong path
+        if prompts:
+            prompt_edits(recorded, prompts, runtime=rt)  # ConfigError names a wrong key, before anything runs
         chosen = model or hooks.offline_model(None, config, _tactic_class(recorded, None, rt)) or "test"
         invoker = build_invoker({"invoker": "test"}) if chosen == "test" else build_invoker(config)
         model = None if chosen == "test" else model
@@ -476,9 +535,10 @@ def replay(
             log_store=store,
             model=model,
             tags={"lllm.replay_of": recorded.session_id or ""},
+            prompts=prompts or None,
         )
     except LLLMError as e:
-        if overrides or "Replay diverged" not in str(e):
+        if forking or "Replay diverged" not in str(e):
             raise
         return {
             "replay_of": session_id,
@@ -493,7 +553,8 @@ def replay(
     return {
         "replay_of": session_id,
         "session_id": new.session_id,
-        "mode": "fork" if overrides else "exact",
+        "mode": "fork" if forking else "exact",
+        "prompt_overrides": new.metadata.get("prompt_overrides"),
         "reproduced": at is None and same,
         "same_delivery": same,
         "diverged_at": at,
@@ -503,9 +564,20 @@ def replay(
     }
 
 
-def fork_overrides(body: Dict[str, Any], config: Dict[str, Any], hooks: Hooks) -> Dict[str, Any]:
+def fork_prompts(body: Dict[str, Any]) -> Dict[str, str]:
+    """The edited prompts of a fork request: ``prompts`` ({prompt key: new template}, only changed ones)."""
+    prompts = body.get("prompts") or {}
+    if not isinstance(prompts, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in prompts.items()):
+        raise BadRequest("prompts must map a prompt key (e.g. 'demo.prompts:ask') to its new template text")
+    return dict(prompts)
+
+
+def fork_overrides(
+    body: Dict[str, Any], config: Dict[str, Any], hooks: Hooks, allow_empty: bool = False
+) -> Dict[str, Any]:
     """Overrides from a fork request: ``system_prompts`` ({agent: text}, only changed ones) and ``overrides``
-    (``KEY.PATH=VALUE`` lines, as ``lllm replay --override``)."""
+    (``KEY.PATH=VALUE`` lines, as ``lllm replay --override``); none at all is refused unless ``allow_empty``
+    (the request edits a prompt instead)."""
     out: Dict[str, Any] = {}
     prompts = body.get("system_prompts") or {}
     if not isinstance(prompts, dict):
@@ -515,6 +587,11 @@ def fork_overrides(body: Dict[str, Any], config: Dict[str, Any], hooks: Hooks) -
         if name not in agents:
             raise BadRequest(
                 f"system_prompts: no agent {name!r} in the recorded config (agents: {sorted(map(str, agents))})"
+            )
+        if agents[name].get("system_prompt_path") and "system_prompt" not in agents[name]:
+            raise BadRequest(
+                f"system_prompts: agent {name!r} takes its system prompt from "
+                f"{agents[name]['system_prompt_path']!r}; edit that prompt under prompts instead"
             )
         if text != agents[name].get("system_prompt"):
             out[f"agent_configs.{name}.system_prompt"] = text
@@ -526,8 +603,10 @@ def fork_overrides(body: Dict[str, Any], config: Dict[str, Any], hooks: Hooks) -
             out.update(hooks.parse_override(line, config))
         except Exception as e:  # CLIError: the message says what to send
             raise BadRequest(str(e)) from None
-    if not out:
-        raise BadRequest("Nothing to fork with: change a system prompt or add an override (KEY.PATH=VALUE)")
+    if not out and not allow_empty:
+        raise BadRequest(
+            "Nothing to fork with: change a system prompt or a prompt, or add an override (KEY.PATH=VALUE)"
+        )
     return out
 
 
@@ -607,6 +686,8 @@ __all__ = [
     "parse_query",
     "session_view",
     "replay",
+    "session_prompts",
+    "fork_prompts",
     "fork_overrides",
     "compare",
     "export_html",

@@ -147,11 +147,16 @@ async def post_fork(request: web.Request) -> web.StreamResponse:
             config = store.load_session(sid).config
         except ValueError as e:
             raise api.BadRequest(str(e)) from None
-        return api.replay(
-            store, sid, hooks, api.fork_overrides(body, config, hooks), None if model == "session" else model
-        )
+        prompts = api.fork_prompts(body)
+        overrides = api.fork_overrides(body, config, hooks, allow_empty=bool(prompts))
+        return api.replay(store, sid, hooks, overrides, None if model == "session" else model, prompts)
 
     return _json(await _blocking(run))
+
+
+async def get_prompts(request: web.Request) -> web.StreamResponse:
+    store, sid, hooks = request.app[STORE_KEY], request.match_info["sid"], _hooks(request)
+    return _json(await _blocking(api.session_prompts, store, sid, hooks))
 
 
 async def get_compare(request: web.Request) -> web.StreamResponse:
@@ -203,6 +208,7 @@ def create_app(
     app.router.add_get("/api/sessions/{sid}", get_session)
     app.router.add_post("/api/sessions/{sid}/replay", post_replay)
     app.router.add_post("/api/sessions/{sid}/fork", post_fork)
+    app.router.add_get("/api/sessions/{sid}/prompts", get_prompts)
     app.router.add_get("/api/sessions/{sid}/export.html", get_export)
     app.router.add_get("/api/compare", get_compare)
     app.router.add_get("/api/events", events)

@@ -52,7 +52,7 @@ class Duo(Tactic):
         d.receive(task)
         draft = d.respond()
         e.open("main")
-        e.receive(draft.content)
+        e.receive_prompt("demo.prompts:review", {"draft": draft.content})  # a package prompt, by key
         return e.respond().content
 """
 
@@ -66,6 +66,8 @@ agent_configs:
   - name: editor
     system_prompt: You edit.
 """
+
+REVIEW = "Edit this draft:\n\n{draft}\n"
 
 TASKS = [
     "plan a trip to Kyoto",
@@ -81,6 +83,7 @@ def write_project(root: Path) -> Path:
         "tactics/duo.py": TACTIC,
         "tools/shout.py": TOOL,
         "configs/default.yaml": CONFIG,
+        "prompts/review.md": REVIEW,
     }.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)

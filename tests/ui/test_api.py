@@ -11,7 +11,7 @@ from typing import Any, List
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from conftest import UIServer, lllm
+from conftest import REVIEW, UIServer, lllm
 
 from lllm.logging import sqlite_store
 from lllm.ui import create_app
@@ -368,3 +368,58 @@ async def test_list_pages_read_the_index_only_and_every_sort_pages_through_every
         assert not [k for k in reads if "/sessions/" in k]  # no stored session was read for a list
     finally:
         await client.close()
+
+
+def test_fork_with_an_edited_package_prompt_over_http(server):
+    sid = _first(server, "q=python&batch=b1")["session_id"]
+    status, listed = server.get(f"api/sessions/{sid}/prompts")
+    assert status == 200, listed
+    review = next(p for p in listed["prompts"] if p["key"] == "demo.prompts:review")
+    assert review["template"] == REVIEW and review["source"] == "runtime"
+    assert review["agents"] == ["editor"] and review["args"] == ["draft"] and review["system_of"] == []
+    assert not [p for p in listed["prompts"] if p["key"].startswith("_inline/")]  # edited as system_prompts
+    edited = "Tighten this draft:\n\n{draft}\n"
+    status, f = server.post(f"api/sessions/{sid}/fork", {"prompts": {"demo.prompts:review": edited}})
+    assert status == 200, f
+    assert f["mode"] == "fork" and f["diverged_at"]["agent"] == "editor" and f["replayed_calls"] == 2
+    assert '+   "content": "Tighten this draft:' in f["diff"] and '-   "content": "Edit this draft:' in f["diff"]
+    assert f["prompt_overrides"] == {"demo.prompts:review": edited}
+    status, child = server.get(f"api/sessions/{f['session_id']}")
+    assert child["replay_of"] == sid and child["session_metadata"]["prompt_overrides"] == f["prompt_overrides"]
+    user = next(d for d in child["tree"]["dialogs"] if d["agent"] == "editor")["messages"][1]
+    assert user["content"].startswith("Tighten this draft:") and user["metadata"]["prompt_key"] == "demo.prompts:review"
+    status, cmp = server.get(f"api/compare?a={sid}&b={f['session_id']}")
+    dialog = next(d for d in cmp["diffs"] if d["what"] == "dialog editor/main")["diff"]
+    assert "-[user] Edit this draft:" in dialog and "+[user] Tighten this draft:" in dialog
+    status, again = server.post(f"api/sessions/{sid}/replay", {})  # the server's runtime kept the original
+    assert status == 200 and again["reproduced"] is True
+
+
+@pytest.mark.parametrize(
+    "prompts, message",
+    [
+        ({"demo.prompts:reveiw": "x"}, "prompt 'demo.prompts:reveiw': no such prompt"),
+        ({"review": "{draft} in a {tone} tone"}, "placeholder(s) ['tone'] that the tactic does not supply"),
+        ({"review": REVIEW}, "the new template is the recorded one"),
+        (["review"], "prompts must map a prompt key"),
+    ],
+)
+def test_bad_prompt_edits_are_400_naming_the_prompt(server, prompts, message):
+    sid = _first(server, "q=python&batch=b1")["session_id"]
+    status, r = server.post(f"api/sessions/{sid}/fork", {"prompts": prompts})
+    assert status == 400 and message in r["error"], r
+
+
+def test_lllm_replay_edits_a_prompt_from_the_command_line(project):
+    sid = json.loads(lllm(project, "sessions", "list", "--json", "--store", "sessions.db").stdout)
+    sid = next(r["session_id"] for r in sid if "pwned" in r["task_preview"])
+    (project / "review.txt").write_text("Proofread:\n{draft}")
+    out = lllm(project, "replay", sid, "--store", "sessions.db", "--prompt", "review=@review.txt", "--json").stdout
+    run = json.loads(out)
+    assert run["diverged_at"]["agent"] == "editor" and '+   "content": "Proofread:\\n' in run["diverged_at"]["diff"]
+    inline = lllm(project, "replay", sid, "--store", "sessions.db", "--prompt", "demo.prompts:review=Fix: {draft}")
+    assert "Diverged at agent 'editor', call #1" in inline.stdout and '"content": "Fix: ' in inline.stdout
+    wrong = lllm(project, "replay", sid, "--store", "sessions.db", "--prompt", "nope=x", ok=False)
+    assert "prompt 'nope': no such prompt" in wrong.stderr and "demo.prompts:review" in wrong.stderr
+    missing = lllm(project, "replay", sid, "--store", "sessions.db", "--prompt", "review=@absent.txt", ok=False)
+    assert "--prompt review=@absent.txt: cannot read the file" in missing.stderr

@@ -123,7 +123,8 @@ function renderMessage(m) {
   const parsed = m.parsed && Object.keys(m.parsed).length ? h("details", {}, h("summary", {className: "muted"}, "parsed output"), h("pre", {}, json(m.parsed))) : null;
   const usage = m.usage && Object.keys(m.usage).length ? " · " + (m.usage.prompt_tokens || 0) + "→" + (m.usage.completion_tokens || 0) + " tokens" : "";
   return h("div", {className: "msg " + role},
-    h("div", {className: "role"}, role, m.name ? " · " + m.name : "", h("span", {className: "muted"}, (m.model ? " · " + m.model : "") + usage)),
+    h("div", {className: "role"}, role, m.name ? " · " + m.name : "", h("span", {className: "muted"}, (m.model ? " · " + m.model : "") + usage +
+      (m.metadata && m.metadata.prompt_key && !String(m.metadata.prompt_key).startsWith("_inline/") ? " · prompt " + m.metadata.prompt_key : ""))),
     renderContent(m.content), (m.function_calls || []).map(renderToolCall), parsed);
 }
 
@@ -295,26 +296,43 @@ function diffBlock(text) {
     line.startsWith("-") && !line.startsWith("---") ? "del" : line.startsWith("@@") ? "hunk" : null}, line + "\n")));
 }
 
+function promptBox(p) {
+  const original = p.template === null || p.template === undefined ? "" : p.template;
+  const ta = h("textarea", {name: "prompt:" + p.key, "data-prompt": p.key, "data-system-of": p.system_of.join(" ") || null,
+    placeholder: p.template === null ? "(the text is not available: type the new template)" : null}, original);
+  ta.dataset.original = original;
+  return h("label", {className: "prompt-edit"}, h("div", {}, "prompt ", h("b", {}, p.key), p.system_of.length ? " (system prompt of " + p.system_of.join(", ") + ")" : "",
+    h("span", {className: "muted"}, " · used by " + p.agents.join(", ") + " · " + p.source + (p.args ? " · placeholders: " + (p.args.length ? p.args.map((a) => "{" + a + "}").join(" ") : "none") : ""))), ta);
+}
+
 function forkPanel(v, out) {
-  const agents = (v.config.agent_configs || []).filter((a) => a && a.name);
+  const agents = (v.config.agent_configs || []).filter((a) => a && a.name && !(a.system_prompt_path && a.system_prompt === undefined));
   const boxes = agents.map((a) => h("label", {}, h("div", {}, "system prompt of ", h("b", {}, a.name)), h("textarea", {name: "sp:" + a.name, "data-agent": a.name}, a.system_prompt || "")));
+  const prompts = h("div", {id: "fork-prompts"}, h("p", {className: "muted"}, "Loading the prompts this session used…"));
+  const loaded = api("api/sessions/" + v.session_id + "/prompts").then((r) => {
+    prompts.replaceChildren(...(r.prompts.length ? r.prompts.map(promptBox) : [h("p", {className: "muted"}, "No package or module prompt to edit in this session.")]));
+    prompts.dataset.ready = "1";
+  }).catch((e) => { prompts.replaceChildren(h("pre", {className: "error"}, e.message)); prompts.dataset.ready = "1"; });
   const over = h("textarea", {name: "overrides", placeholder: "KEY.PATH=VALUE per line, e.g. global.model_args.temperature=0.2"});
   const model = h("select", {name: "model"}, h("option", {value: "test"}, "LLLM test model (offline)"), h("option", {value: "session"}, "the session's model (needs its provider key)"));
   const run = h("button", {id: "fork-run", onclick: async () => {
-    const system_prompts = {};
+    const system_prompts = {}, edited = {};
     boxes.forEach((b) => { const ta = b.querySelector("textarea"); system_prompts[ta.dataset.agent] = ta.value; });
+    prompts.querySelectorAll("textarea[data-prompt]").forEach((ta) => { if (ta.value !== ta.dataset.original) edited[ta.dataset.prompt] = ta.value; });
     run.disabled = true; out.replaceChildren(h("p", {className: "muted"}, "Forking…"));
     try {
-      const r = await post("api/sessions/" + v.session_id + "/fork", {system_prompts, overrides: over.value, model: model.value});
+      const r = await post("api/sessions/" + v.session_id + "/fork", {system_prompts, prompts: edited, overrides: over.value, model: model.value});
       out.replaceChildren(h("p", {className: "ok"}, "Forked as ", h("a", {href: "#/s/" + r.session_id}, r.session_id),
         r.diverged_at ? " (diverged at agent " + r.diverged_at.agent + ", call #" + (r.diverged_at.call_index + 1) + ")" : ""));
       location.hash = "#/compare/" + v.session_id + "/" + r.session_id;
     } catch (e) { out.replaceChildren(h("pre", {className: "error"}, e.message)); }
     run.disabled = false;
   }}, "Run fork");
-  return h("div", {className: "panel", id: "fork-panel"}, h("b", {}, "Fork this session"),
+  const panel = h("div", {className: "panel", id: "fork-panel"}, h("b", {}, "Fork this session"),
     h("p", {className: "muted"}, "Calls identical to the recording are replayed; from the first changed one on, the chosen model answers. The child is saved and linked to this session."),
-    boxes, h("label", {}, h("div", {}, "other overrides"), over), h("div", {className: "actions"}, model, run));
+    boxes, h("h4", {}, "Prompts the session rendered"), prompts, h("label", {}, h("div", {}, "other overrides"), over), h("div", {className: "actions"}, model, run));
+  panel.loaded = loaded;
+  return panel;
 }
 
 function renderSession(v) {
@@ -335,9 +353,14 @@ function renderSession(v) {
     h("button", {className: "secondary", onclick: () => { const o = document.getElementById("compare-with").value.trim(); if (o) location.hash = "#/compare/" + v.session_id + "/" + o; }}, "Compare"));
   openFork = (agent) => {
     if (!document.getElementById("fork-panel")) out.before(forkPanel(v, out));
-    const box = agent && document.querySelector("#fork-panel textarea[data-agent='" + CSS.escape(agent) + "']");
-    (box || document.getElementById("fork-panel")).scrollIntoView();
+    const panel = document.getElementById("fork-panel");
+    const box = agent && panel.querySelector("textarea[data-agent='" + CSS.escape(agent) + "']");
+    (box || panel).scrollIntoView();
     if (box) box.focus();
+    else if (agent) panel.loaded.then(() => {  // the agent's system prompt is a package prompt, listed once loaded
+      const p = [...panel.querySelectorAll("textarea[data-system-of]")].find((t) => t.dataset.systemOf.split(" ").includes(agent));
+      if (p) { p.scrollIntoView(); p.focus(); }
+    });
   };
   const t = v.tree;
   mount(
@@ -360,6 +383,7 @@ function renderSession(v) {
 function renderCompare(c) {
   const side = (v) => h("div", {className: "card"}, h("div", {}, h("a", {href: "#/s/" + v.session_id}, v.session_id), " ", stateBadge(v.tree.state)),
     h("div", {className: "muted"}, (v.tree.tactic_path || v.tree.tactic_name) + " · " + money(v.tree.cost) + " · " + v.invokes.length + " invoke(s)" + (v.replay_of ? " · re-run of " + v.replay_of : "")),
+    v.session_metadata && v.session_metadata.prompt_overrides ? h("div", {className: "muted edited-prompts"}, "edited prompt(s): " + Object.keys(v.session_metadata.prompt_overrides).join(", ")) : null,
     h("h3", {}, "Result"), renderContent(typeof v.delivery === "string" ? v.delivery : json(v.delivery)), h("h3", {}, "Dialogs"), dialogTree(allDialogs(v.tree, [])));
   const same = c.diffs.filter((d) => !d.diff).map((d) => d.what);
   mount(h("h2", {}, "Compare"),
