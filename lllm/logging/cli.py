@@ -395,7 +395,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     with use_model(offline_model(args.model, config, node.value)):  # tactic tools and sub-tactics run on it too
         try:
             # Ray's driver prints worker crashes on stdout: send them to stderr, stdout holds the records only
-            with contextlib.redirect_stdout(sys.stderr) if args.backend == "rayX" else contextlib.nullcontext():
+            with contextlib.redirect_stdout(sys.stderr) if args.backend == "ray" else contextlib.nullcontext():
                 asyncio.run(run())
         finally:
             progress.close()
