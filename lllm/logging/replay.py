@@ -126,8 +126,14 @@ class ReplayInvoker(BaseInvoker):
     name = "replay"
     retry_waits = False  # recorded retries are replayed instantly
 
-    def __init__(self, session: Union[TacticCallSession, Dict[str, Any]], fallback: Optional[BaseInvoker] = None):
+    def __init__(
+        self,
+        session: Union[TacticCallSession, Dict[str, Any]],
+        fallback: Optional[BaseInvoker] = None,
+        live_tools: bool = False,
+    ):
         super().__init__({})
+        self.live_tools = live_tools  # True: tool calls run for real, never answered from the recording
         if isinstance(session, dict):
             session = TacticCallSession.model_validate(session)
         self.session = session
@@ -279,7 +285,7 @@ class ReplayInvoker(BaseInvoker):
     # -- tool calls ---------------------------------------------------------------------------
     def recorded_tool_call(self, agent: str, call: FunctionCall) -> Optional[FunctionCall]:
         """The recorded execution of ``call`` (no side effects), or ``None`` to run the tool for real."""
-        if self.diverged_at is not None:
+        if self.diverged_at is not None or self.live_tools:
             return None
         with self._lock:
             for rec in self._tools.get(agent, ()):
@@ -301,6 +307,7 @@ def rerun(
     tags: Optional[Dict[str, str]] = None,
     model: Optional[str] = None,
     prompts: Optional[Dict[str, str]] = None,
+    live_tools: bool = False,
 ) -> TacticCallSession:
     """Re-run a recorded tactic session and return the new session.
 
@@ -314,7 +321,8 @@ def rerun(
     recorded one (``replay_of``), names the edited prompts (``prompt_overrides``) and the point of
     divergence (``diverged_at``).
     ``model`` puts every agent, sub-tactics included, on that model (``use_model``); by default the
-    recorded run's own override (``metadata["model_override"]``, e.g. ``lllm run --model``) is applied again."""
+    recorded run's own override (``metadata["model_override"]``, e.g. ``lllm run --model``) is applied again.
+    ``live_tools`` runs every tool call for real instead of answering it from the recording."""
     from lllm.core.tactic import Tactic, use_invoker, use_model
 
     if isinstance(session, dict):
@@ -322,7 +330,7 @@ def rerun(
     cls = _tactic_class(session, tactic, runtime)
     config = apply_overrides(_without_redacted(session.config), overrides or {})
     edits = prompt_edits(session, prompts, runtime=runtime, tactic=cls) if prompts else {}
-    replay = ReplayInvoker(session, fallback=invoker)
+    replay = ReplayInvoker(session, fallback=invoker, live_tools=live_tools)
     meta: Dict[str, Any] = {"replay_of": session.session_id, "replay_mode": "fork" if invoker is not None else "exact"}
     if edits:
         meta["prompt_overrides"] = {key: e.template for key, e in edits.items()}

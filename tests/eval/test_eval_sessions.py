@@ -160,3 +160,33 @@ def test_variants_fork_to_a_real_openai_compatible_server(store, fake_servers):
         b = it.outcomes["terse"]
         assert b.error is None and b.replayed_calls == 2 and len(b.result.split()) == 5
         assert b.latency_s > 0
+
+
+def test_live_tools_runs_recorded_tool_calls_for_real(store):
+    record_all(store, ["tides", "waves"])
+    report = evaluate_sessions(
+        select_sessions(store),
+        TERSE,
+        ["tool_calls"],
+        store=store,
+        tactic=Brief,
+        invoker=scripted("Short."),
+        live_tools=True,
+        workers=1,
+    )
+    assert sorted(LOOKUPS) == ["tides", "waves"]  # same calls as recorded, but run again
+    assert all(it.outcomes["terse"].replayed_calls == 2 for it in report.items)
+
+
+def test_a_prompt_variant_edits_the_template_for_the_rerun_only(store):
+    record_all(store, ["tides"])
+    deep = parse_variants(["deep:prompts.eval_kit/ask=Research {topic} in depth"])
+    inv = MockInvoker(["<notes>deep notes</notes>", "Deep brief."])
+    report = evaluate_sessions(select_sessions(store), deep, ["success"], store=store, tactic=Brief, invoker=inv)
+    b = report.items[0].outcomes["deep"]
+    assert b.result == "Deep brief." and b.diverged_at == {"agent": "researcher", "call_index": 0}
+    assert inv.requests[0].messages[-1].content == "Research tides in depth"
+    with pytest.raises(VariantError, match=r"variant 'nope': prompt 'no/such'"):
+        evaluate_sessions(
+            select_sessions(store), parse_variants(["nope:prompts.no/such=x"]), store=store, tactic=Brief, invoker=inv
+        )
