@@ -67,6 +67,8 @@ class LLLMServices(Services):
         return resolve_tool_ref(ref, rt, rt.default_namespace, where)
 
     def resolve_skills(self, skills: Any, cache: Optional[Dict[str, Any]] = None) -> Any:
+        if skills is None:
+            return None  # no skills: nothing to load (the skills module and YAML stay unimported)
         from lllm.packages.skills import resolve_skills
 
         return resolve_skills(skills, cache=cache)
@@ -127,6 +129,9 @@ class LLLMServices(Services):
         return run_batch(tactic, tasks, **options)
 
     def mcp_servers(self, config: Dict[str, Any], tools: Dict[str, Any]) -> Any:
+        named = any(isinstance(t, str) and t.startswith("mcp:") for entries in tools.values() for t in entries)
+        if not named and not config.get("mcp_servers"):
+            return {}  # no MCP anywhere: the client stays unimported
         from lllm.mcp import mcp_servers_for
 
         return mcp_servers_for(config, tools)

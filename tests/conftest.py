@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,9 @@ for _var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GROQ_API_KEY", "MISTRAL_API
 
 # `import lllm` auto-loads packages found from the cwd and in ~/.lllm; tests build their own (tests/packages).
 os.environ["LLLM_AUTO_INIT"] = "0"
+
+# The price-table cache (lllm.invokers.table_cache) goes to a directory of this test run, not ~/.lllm.
+os.environ["LLLM_CACHE_DIR"] = tempfile.mkdtemp(prefix="lllm-test-cache-")
 
 
 @pytest.fixture(autouse=True)

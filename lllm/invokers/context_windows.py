@@ -1,4 +1,5 @@
-"""Context windows from the maintained ``genai-prices`` table (read on first use, then cached).
+"""Context windows from the maintained ``genai-prices`` table (read on first use, then cached in the
+process and on disk, see ``table_cache``).
 
 A tiny override table covers the few models the table gets wrong or is silent on; anything else
 it does not know is ``None``, which the context manager reports in the log before it falls back."""
@@ -9,6 +10,7 @@ import logging
 import threading
 from typing import Dict, Optional, Tuple
 
+from lllm.invokers import table_cache
 from lllm.invokers.pricing import PROVIDER_IDS
 
 logger = logging.getLogger("lllm.invokers")
@@ -31,7 +33,23 @@ def _prefixed(name: str, table: Dict[str, int]) -> Optional[int]:
 
 
 def _from_table(provider: Optional[str], name: str) -> Optional[int]:
-    """The table's window for ``name`` at ``provider`` (any provider when it is ``None`` or not in the table)."""
+    """The table's window for ``name`` at ``provider`` (any provider when it is ``None`` or not in the table),
+    from this machine's cache of earlier lookups when it has them (``table_cache``)."""
+    key = f"{provider}|{name}"
+    entry = table_cache.get("windows", key)
+    if isinstance(entry, dict):
+        window = entry.get("window")
+        return int(window) if isinstance(window, int) else None
+    try:
+        window = _read_table(provider, name)
+    except Exception as e:  # noqa: BLE001 - a broken or missing table must not break a call
+        logger.warning("Context window of model '%s' could not be read from genai-prices: %s", name, e)
+        return None
+    table_cache.put("windows", key, {"window": window})
+    return window
+
+
+def _read_table(provider: Optional[str], name: str) -> Optional[int]:
     pid = PROVIDER_IDS.get(provider, provider) if provider else None
     try:
         from genai_prices import data_snapshot
@@ -44,9 +62,6 @@ def _from_table(provider: Optional[str], name: str) -> Optional[int]:
                 return None  # the provider is in the table, the model is not
             _, info = snap.find_provider_model(name, None, None, None)
     except LookupError:
-        return None
-    except Exception as e:  # noqa: BLE001 - a broken or missing table must not break a call
-        logger.warning("Context window of model '%s' could not be read from genai-prices: %s", name, e)
         return None
     window = info.context_window
     return int(window) if window else None

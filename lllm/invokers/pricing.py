@@ -1,7 +1,8 @@
 """Dollar cost of a call from the maintained ``genai-prices`` table (imported on first use).
 
-The table lookup is cached per (provider, model), so pricing a call is a few float
-multiplications. Local servers cost 0. A model the table lacks, or a table that fails to load,
+The table lookup is cached per (provider, model), in the process and on disk (``table_cache``: a
+new process reads a model's rates from a small file instead of loading the whole table), so pricing a
+call is a few float multiplications. Local servers cost 0. A model the table lacks, or a table that fails to load,
 also prices at 0 but never silently: it is logged (a warning, once per provider and model).
 
 Usage keys read (normalised, see ``lllm.core.message.InvokeCost``): ``prompt_tokens``
@@ -13,6 +14,8 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any, Dict, Optional, Tuple
+
+from lllm.invokers import table_cache
 
 # router provider name -> genai-prices provider id; None = a local server, always free
 PROVIDER_IDS: Dict[str, Optional[str]] = {
@@ -47,42 +50,30 @@ _cache: Dict[Tuple[str, str], Tuple[float, Optional[Rates]]] = {}
 logger = logging.getLogger("lllm.pricing")
 
 
-def _lookup(provider: str, model: str) -> Optional[Rates]:
+def _lookup(provider: str, model: str) -> Tuple[Optional[Rates], Optional[str]]:
+    """(rates, why there are none) from the genai-prices table; raises when the table itself fails."""
+    from datetime import datetime, timezone
+
+    from genai_prices import data_snapshot, types
+
     pid = PROVIDER_IDS.get(provider, provider or None)
-    if provider in PROVIDER_IDS and pid is None:
-        return None
+    snap = data_snapshot.get_snapshot()
     try:
-        from datetime import datetime, timezone
-
-        from genai_prices import data_snapshot, types
-
-        snap = data_snapshot.get_snapshot()
         try:
             _, info = snap.find_provider_model(model, None, pid, None)
         except LookupError:
             if pid is None or any(p.id == pid for p in snap.providers):
-                logger.warning(
-                    "no price for model %r at provider %r in genai-prices: its calls are recorded "
-                    "at cost $0 (tokens are still counted); upgrading genai-prices may add it",
-                    model,
-                    provider,
+                return None, (
+                    f"no price for model {model!r} at provider {provider!r} in genai-prices: its calls are "
+                    f"recorded at cost $0 (tokens are still counted); upgrading genai-prices may add it"
                 )
-                return None
             _, info = snap.find_provider_model(model, None, None, None)  # unknown provider: let the table guess
-        prices = info.get_prices(datetime.now(tz=timezone.utc))
     except LookupError:
-        logger.warning(
-            "no price for model %r (provider %r is not in genai-prices): its calls are recorded at "
-            "cost $0 (tokens are still counted)",
-            model,
-            provider,
+        return None, (
+            f"no price for model {model!r} (provider {provider!r} is not in genai-prices): its calls are "
+            f"recorded at cost $0 (tokens are still counted)"
         )
-        return None
-    except Exception:  # noqa: BLE001 - a broken or missing table must not fail the call it prices
-        logger.warning(
-            "pricing model %r at provider %r failed: its calls are recorded at cost $0", model, provider, exc_info=True
-        )
-        return None
+    prices = info.get_prices(datetime.now(tz=timezone.utc))
 
     def conv(p: Any) -> Any:
         if p is None:
@@ -101,7 +92,37 @@ def _lookup(provider: str, model: str) -> Optional[Rates]:
         conv(g("cache_read_mtok", g("input_mtok"))),
         conv(g("cache_write_mtok", g("input_mtok"))),
     )
-    return None if rates == (0.0, 0.0, 0.0, 0.0) else rates
+    return (None, None) if rates == (0.0, 0.0, 0.0, 0.0) else (rates, None)
+
+
+def _from_json(rates: Any) -> Optional[Rates]:
+    """Rates read back from the JSON cache: tier tables become tuples again."""
+    if rates is None:
+        return None
+    return tuple(r if isinstance(r, float) else (float(r[0]), tuple((s, float(p)) for s, p in r[1])) for r in rates)  # type: ignore[return-value]
+
+
+def _table_rates(provider: str, model: str) -> Optional[Rates]:
+    """The table's rates, from this machine's cache of earlier lookups when it has them (``table_cache``)."""
+    if provider in PROVIDER_IDS and PROVIDER_IDS[provider] is None:
+        return None  # a local server: always free
+    key = f"{provider}|{model}"
+    entry = table_cache.get("prices", key)
+    if isinstance(entry, dict) and 0 <= time.time() - float(entry.get("at", 0)) < REFRESH_S:
+        if entry.get("warning"):
+            logger.warning("%s", entry["warning"])
+        return _from_json(entry.get("rates"))
+    try:
+        rates, warning = _lookup(provider, model)
+    except Exception:  # noqa: BLE001 - a broken or missing table must not fail the call it prices
+        logger.warning(
+            "pricing model %r at provider %r failed: its calls are recorded at cost $0", model, provider, exc_info=True
+        )
+        return None
+    if warning:
+        logger.warning("%s", warning)
+    table_cache.put("prices", key, {"at": time.time(), "rates": rates, "warning": warning})
+    return rates
 
 
 def get_rates(provider: str, model: str) -> Optional[Rates]:
@@ -112,7 +133,7 @@ def get_rates(provider: str, model: str) -> Optional[Rates]:
     now = time.monotonic()
     if hit is not None and hit[0] > now:
         return hit[1]
-    rates = _lookup(provider, model)
+    rates = _table_rates(provider, model)
     _cache[key] = (now + REFRESH_S, rates)
     return rates
 

@@ -34,3 +34,17 @@ async def _close_http_sessions():
     from lllm.invokers.http import aclose_session
 
     await aclose_session()
+
+
+@pytest.fixture
+def table_cache_dir(monkeypatch):
+    """``table_cache_dir(path_or_off)`` points the price-table cache elsewhere for one test, read afresh."""
+    from lllm.invokers import table_cache
+
+    def point(where: str) -> None:
+        monkeypatch.setenv("LLLM_CACHE_DIR", where)
+        table_cache.reset()
+
+    yield point
+    monkeypatch.undo()
+    table_cache.reset()

@@ -90,7 +90,7 @@ def test_lookup_is_cached(monkeypatch):
     assert context_windows.context_window("gpt-4o-mini", "openai") == first and calls == [("openai", "gpt-4o-mini")]
 
 
-def test_a_broken_table_is_logged_not_fatal(monkeypatch, caplog):
+def test_a_broken_table_is_logged_not_fatal(monkeypatch, caplog, table_cache_dir):
     from genai_prices import data_snapshot
 
     def broken() -> Any:
@@ -98,6 +98,7 @@ def test_a_broken_table_is_logged_not_fatal(monkeypatch, caplog):
 
     monkeypatch.setattr(data_snapshot, "get_snapshot", broken)
     monkeypatch.setattr(context_windows, "_cache", {})
+    table_cache_dir("off")  # the table itself, not an earlier lookup's cached answer
     with caplog.at_level(logging.WARNING, logger="lllm.invokers"):
         assert context_windows.context_window("gpt-5.1", "openai") is None
     assert "Context window of model 'gpt-5.1' could not be read from genai-prices: table unreadable" in caplog.text
