@@ -8,6 +8,7 @@ server's clock, so runners on machines whose clocks differ still agree."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional
@@ -50,8 +51,23 @@ _INDEXES_V3 = [
     "CREATE INDEX IF NOT EXISTS lllm_si_calls ON lllm_session_index (partition, agent_calls, ts, session_id)",
     "CREATE INDEX IF NOT EXISTS lllm_si_name ON lllm_session_index (partition, tactic_name, ts, session_id)",
 ]
-# The table schema version (``SQL_SCHEMA_VERSION``); a database without this table is version 1.
+# The table schema version; a database without this table is version 1.
 _META = "CREATE TABLE IF NOT EXISTS lllm_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
+#: The table schema of a PostgreSQL store: the SQL tables' ``SQL_SCHEMA_VERSION`` (3: the index columns), then
+#: 4: a search index for the model and task-text filters, recorded in ``lllm_meta`` as ``search_index``:
+#: ``pg_trgm`` (trigram GIN indexes, used by ILIKE '%text%') when the extension is installed or can be, else
+#: ``btree`` (a covering B-tree the newest-first scan filters without reading the table; tried again on open).
+PG_SCHEMA_VERSION = 4
+_TRGM_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS lllm_si_task_trgm ON lllm_session_index USING GIN (task_preview {ops})",
+    "CREATE INDEX IF NOT EXISTS lllm_si_models_trgm ON lllm_session_index USING GIN (models {ops})",
+]
+_BTREE_SEARCH = (
+    "CREATE INDEX IF NOT EXISTS lllm_si_search ON lllm_session_index (partition, ts, session_id) "
+    "INCLUDE (models, task_preview)"
+)
+logger = logging.getLogger(__name__)
 
 
 def _psycopg() -> Any:
@@ -67,7 +83,8 @@ class PostgresBackend(IndexedBackend):
 
     One connection per backend, guarded by a lock (thread-safe); each operation is one transaction.
     A connection the server dropped is reopened on next use; after ``close()`` the backend stays closed.
-    The tables are created on first use, under an advisory lock so concurrent starts do not race."""
+    The tables are created on first use, under an advisory lock so concurrent starts do not race; an older
+    table schema is migrated in place. ``search_index`` says which index serves the text filters."""
 
     def __init__(self, dsn: str, connect_timeout: int = 10):
         self.dsn = dsn
@@ -75,6 +92,7 @@ class PostgresBackend(IndexedBackend):
         self._psycopg = _psycopg()
         self._lock = threading.RLock()
         self._closed = False
+        self.search_index = ""  # "pg_trgm" or "btree", set when the tables are checked
         self._conn = self._psycopg.connect(dsn, connect_timeout=connect_timeout)
         try:
             self._create_tables()
@@ -89,23 +107,66 @@ class PostgresBackend(IndexedBackend):
             cur.execute(_META)
             row = cur.execute("SELECT value FROM lllm_meta WHERE name = 'schema_version'").fetchone()
             version = int(row[0]) if row else 1
-            if version > SQL_SCHEMA_VERSION:
+            if version > PG_SCHEMA_VERSION:
                 raise LogStoreError(
                     f"The PostgreSQL store has table schema version {version}, newer than this lllm "
-                    f"supports ({SQL_SCHEMA_VERSION}); upgrade lllm to open it."
+                    f"supports ({PG_SCHEMA_VERSION}); upgrade lllm to open it."
                 )
             for statement in _SCHEMA:
                 cur.execute(statement)
-            if version < 3:
+            if version < SQL_SCHEMA_VERSION:
                 self._migrate_to_3(cur)
             for statement in _INDEXES_V3:
                 cur.execute(statement)
-            if version < SQL_SCHEMA_VERSION:
-                cur.execute(
-                    "INSERT INTO lllm_meta (name, value) VALUES ('schema_version', %s) ON CONFLICT (name) "
-                    "DO UPDATE SET value = EXCLUDED.value",
-                    (str(SQL_SCHEMA_VERSION),),
-                )
+            row = cur.execute("SELECT value FROM lllm_meta WHERE name = 'search_index'").fetchone()
+            self.search_index = row[0] if row else ""
+            if self.search_index != "pg_trgm":  # version 4, or the fallback of an earlier open: try again
+                self.search_index = self._create_search_index(cur)
+                self._set_meta(cur, "search_index", self.search_index)
+            if version < PG_SCHEMA_VERSION:
+                self._set_meta(cur, "schema_version", str(PG_SCHEMA_VERSION))
+
+    @staticmethod
+    def _set_meta(cur: Any, name: str, value: str) -> None:
+        cur.execute(
+            "INSERT INTO lllm_meta (name, value) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+            (name, value),
+        )
+
+    def _create_search_index(self, cur: Any) -> str:
+        """Trigram indexes for the text filters if ``pg_trgm`` is (or can be) installed, else the covering B-tree."""
+        ops, reason = self._trgm_opclass(cur)
+        if ops is None:
+            cur.execute(_BTREE_SEARCH)
+            logger.warning(
+                "PostgreSQL store: %s, so the task-text and model filters use a covering B-tree index (a search "
+                "that matches few sessions reads the partition's index rows, newest first). For a trigram "
+                "index, have a database owner run CREATE EXTENSION pg_trgm; the store uses it on its next open.",
+                reason,
+            )
+            return "btree"
+        for statement in _TRGM_INDEXES:
+            cur.execute(statement.format(ops=ops))
+        cur.execute("DROP INDEX IF EXISTS lllm_si_search")  # a fallback of an earlier open, now redundant
+        return "pg_trgm"
+
+    def _trgm_opclass(self, cur: Any) -> "tuple[Optional[str], str]":
+        """``(schema-qualified gin_trgm_ops, "")``, installing ``pg_trgm`` if allowed, or ``(None, why not)``."""
+        find = "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'"
+        row = cur.execute(find).fetchone()
+        reason = ""
+        if row is None:
+            if cur.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'").fetchone() is None:
+                return None, "the server has no pg_trgm extension (it ships with PostgreSQL's contrib modules)"
+            try:
+                with cur.connection.transaction():  # a savepoint: a refusal leaves the schema work intact
+                    cur.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            except self._psycopg.Error as e:
+                reason = f"the pg_trgm extension is not installed and this role cannot install it ({str(e).strip()})"
+            row = cur.execute(find).fetchone()
+        if row is None:
+            return None, reason or "the pg_trgm extension is not installed"
+        return f"{row[0]}.gin_trgm_ops", ""
 
     @staticmethod
     def _migrate_to_3(cur: Any) -> None:
@@ -246,4 +307,4 @@ class PostgresBackend(IndexedBackend):
         return "PostgresBackend(<dsn>)"  # the DSN may hold a password
 
 
-__all__ = ["PostgresBackend"]
+__all__ = ["PostgresBackend", "PG_SCHEMA_VERSION"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,6 +121,7 @@ def test_a_version_1_postgres_database_opens_and_gains_leases():
     psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'lllm[postgres]')")
     from lllm.logging import LogStoreError, postgres_store
 
+    _postgres()  # pg_trgm in public: the store's search index uses it from there
     schema = f"lllm_v1_{uuid.uuid4().hex[:10]}"
     scoped = dsn + ("&" if "?" in dsn else "?") + "options=" + quote(f"-csearch_path={schema}")
     with psycopg.connect(dsn, autocommit=True) as admin:
@@ -152,7 +154,7 @@ def test_a_version_1_postgres_database_opens_and_gains_leases():
             assert (summary.models, summary.task_preview, summary.agent_call_count) == (["test"], "tea", 2)
             store.close()
             with psycopg.connect(scoped, autocommit=True) as conn:
-                assert conn.execute("SELECT value FROM lllm_meta WHERE name = 'schema_version'").fetchone()[0] == "3"
+                assert conn.execute("SELECT value FROM lllm_meta WHERE name = 'schema_version'").fetchone()[0] == "4"
                 row = conn.execute(
                     "SELECT tactic_name, agent_calls, models, task_preview FROM lllm_session_index"
                 ).fetchone()
@@ -162,6 +164,127 @@ def test_a_version_1_postgres_database_opens_and_gains_leases():
                 postgres_store(scoped)
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def _postgres() -> tuple:
+    import os
+
+    dsn = os.environ.get("LLLM_TEST_POSTGRES_DSN")
+    if not dsn:
+        pytest.skip("LLLM_TEST_POSTGRES_DSN is not set (bash .ci/start-postgres.sh prints one)")
+    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'lllm[postgres]')")
+    with psycopg.connect(dsn, autocommit=True) as admin:  # in public, so dropping a test schema never drops it
+        try:
+            admin.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+        except psycopg.Error:
+            pass  # the stores then fall back to the B-tree search index
+    return dsn, psycopg
+
+
+def _indexes(conn: Any) -> set:
+    return {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'lllm_session_index'")}
+
+
+def test_a_version_3_postgres_table_gains_a_trigram_search_index_in_place():
+    import uuid
+
+    from psycopg.conninfo import make_conninfo
+
+    from lllm.logging import postgres_store
+    from lllm.logging.postgres import PG_SCHEMA_VERSION
+
+    dsn, psycopg = _postgres()
+    schema = f"lllm_v3_{uuid.uuid4().hex[:10]}"
+    scoped = make_conninfo(dsn, options=f"-csearch_path={schema},public")
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            store = postgres_store(scoped)
+            for task in ("brew tea", "grind coffee"):
+                s = local_store_session(task)
+                store.save_session(s)
+            store.close()
+            with psycopg.connect(scoped, autocommit=True) as conn:  # as version 3 left it: no search index
+                conn.execute("DROP INDEX lllm_si_task_trgm, lllm_si_models_trgm")
+                conn.execute("DELETE FROM lllm_meta WHERE name = 'search_index'")
+                conn.execute("UPDATE lllm_meta SET value = '3' WHERE name = 'schema_version'")
+            store = postgres_store(scoped)
+            assert store.backend.search_index == "pg_trgm" and PG_SCHEMA_VERSION == 4
+            assert [x.task_preview for x in store.list_sessions(text="COFF")] == ["grind coffee"]
+            assert len(store.list_sessions(model="tes")) == 2 and store.list_sessions(text="%") == []
+            store.close()
+            with psycopg.connect(scoped, autocommit=True) as conn:
+                meta = dict(conn.execute("SELECT name, value FROM lllm_meta").fetchall())
+                assert meta == {"schema_version": "4", "search_index": "pg_trgm"}
+                assert {"lllm_si_task_trgm", "lllm_si_models_trgm"} <= _indexes(conn)
+                assert "lllm_si_search" not in _indexes(conn)
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_without_pg_trgm_the_store_falls_back_to_a_btree_search_index_and_says_so(caplog):
+    """A role that may not install extensions, in a database without pg_trgm: a covering B-tree, a warning
+    naming the fix, and the trigram index once an owner installs the extension."""
+    import uuid
+
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from lllm.logging import postgres_store
+
+    dsn, psycopg = _postgres()
+    tag = uuid.uuid4().hex[:10]
+    db, role = f"lllm_notrgm_{tag}", f"lllm_plain_{tag}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        try:
+            admin.execute(f"CREATE DATABASE {db}")
+            admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'plain-pw'")
+        except psycopg.errors.InsufficientPrivilege as e:
+            admin.execute(f"DROP DATABASE IF EXISTS {db}")
+            pytest.skip(f"the test DSN's role may not create a database and a role: {e}")
+        try:
+            owner_dsn = make_conninfo(dsn, dbname=db)
+            with psycopg.connect(owner_dsn, autocommit=True) as owner:
+                owner.execute(f"CREATE SCHEMA data AUTHORIZATION {role}")
+            plain = make_conninfo(dsn, dbname=db, user=role, password="plain-pw", options="-csearch_path=data,public")
+            assert conninfo_to_dict(plain)["user"] == role
+            with caplog.at_level("WARNING", logger="lllm.logging.postgres"):
+                store = postgres_store(plain)
+            assert store.backend.search_index == "btree"
+            assert "cannot install it" in caplog.text and "CREATE EXTENSION pg_trgm" in caplog.text
+            store.save_session(local_store_session("steep green tea"))
+            assert [x.task_preview for x in store.list_sessions(text="GREEN")] == ["steep green tea"]
+            store.close()
+            with psycopg.connect(owner_dsn, autocommit=True) as owner:
+                assert "lllm_si_search" in _indexes(owner)
+                owner.execute("CREATE EXTENSION pg_trgm")
+            store = postgres_store(plain)  # the next open builds the trigram index and drops the fallback
+            assert store.backend.search_index == "pg_trgm"
+            assert [x.task_preview for x in store.list_sessions(text="een t")] == ["steep green tea"]
+            store.close()
+            with psycopg.connect(owner_dsn, autocommit=True) as owner:
+                found = _indexes(owner)
+                assert "lllm_si_task_trgm" in found and "lllm_si_search" not in found
+        finally:
+            admin.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            admin.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def local_store_session(task: str) -> Any:
+    """A finished one-agent session on the test model, its task ``task``."""
+    from lllm import Tactic
+
+    class Echo(Tactic, register=False):
+        name = "echo"
+        agent_group = ["echo"]
+
+        def call(self, t: str) -> str:
+            a = self.agents["echo"]
+            a.open("main")
+            a.receive(t)
+            return a.respond().content
+
+    config = {"global": {"model_name": "test"}, "agent_configs": [{"name": "echo", "system_prompt": "Echo."}]}
+    return Echo(config)(task, return_session=True)
 
 
 # ---------------------------------------------------------------------------------------------
