@@ -304,8 +304,11 @@ def bootstrap_ci(
     n = len(values)
     if n == 0:
         return None, None
-    if n == 1 or resamples < 1:
-        return float(values[0]) if n == 1 else None, float(values[0]) if n == 1 else None
+    lo_v, hi_v = min(values), max(values)
+    if lo_v == hi_v:  # every resample has the same mean
+        return float(lo_v), float(hi_v)
+    if resamples < 1:
+        return None, None
     rng = random.Random(f"{seed}/{salt}")
     data = list(values)
     means = sorted(sum(rng.choices(data, k=n)) / n for _ in range(resamples))

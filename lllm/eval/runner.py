@@ -184,7 +184,6 @@ def evaluate_sessions(
                 f"variant '{v.name}': config={v.config} applies to data sets; on recorded sessions change the "
                 f"recorded config with dotted overrides (NAME:agent_configs.AGENT.KEY=VALUE)"
             )
-    _check_rerun_support(variants, live_tools)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     eval_id = eval_id or new_eval_id()
@@ -232,16 +231,6 @@ def _session_case(value: Any, index: int) -> Tuple[Case, Any]:
     raise DatasetError(
         f"sessions[{index}] is a {type(value).__name__}; pass TacticCallSession objects or session ids with store=..."
     )
-
-
-def _check_rerun_support(variants: List[Variant], live_tools: bool) -> None:
-    from lllm.logging.replay import rerun
-
-    params = inspect.signature(rerun).parameters
-    if any(v.prompts for v in variants) and "prompts" not in params:
-        raise VariantError("prompt overrides (NAME:prompts.KEY=TEXT) need a newer lllm.logging.replay.rerun")
-    if live_tools and "live_tools" not in params:
-        raise VariantError("live_tools needs a newer lllm.logging.replay.rerun")
 
 
 def _finished_reruns(store: Any, eval_id: str) -> Dict[Tuple[str, str], str]:
