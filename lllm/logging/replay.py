@@ -486,10 +486,12 @@ def prompt_edits(
     the re-run's renders will carry. ``ConfigError`` names the key when it names no prompt, when the new
     template does not parse, uses a placeholder the tactic never supplies, or changes nothing."""
     from lllm.core.prompt import Prompt
+    from lllm.packages.runtime import get_default_runtime
 
     if isinstance(session, dict):
         session = TacticCallSession.model_validate(session)
-    if tactic is None and runtime is not None:
+    runtime = runtime if runtime is not None else get_default_runtime()  # where the re-run's Tactic looks
+    if tactic is None:
         try:
             tactic = _tactic_class(session, None, runtime)
         except LLLMError:
