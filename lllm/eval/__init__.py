@@ -24,12 +24,16 @@ from lllm.eval.metrics import (
     tool_calls,
     tool_errors,
 )
+from lllm.eval.optimize import Budget, OptimizeResult, optimize_prompt
 from lllm.eval.report import Item, Outcome, Report, bootstrap_ci, regressions
 from lllm.eval.runner import evaluate_dataset, evaluate_sessions
 from lllm.eval.variants import BASELINE, Variant, VariantError, parse_variants
 
 __all__ = [
     "BASELINE",
+    "Budget",
+    "OptimizeResult",
+    "optimize_prompt",
     "Case",
     "DatasetError",
     "Item",

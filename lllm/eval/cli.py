@@ -119,6 +119,40 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_optimize(args: argparse.Namespace) -> int:
+    from lllm.cli import _runtime, offline_model, tactic_config
+    from lllm.eval.datasets import load_dataset
+    from lllm.eval.optimize import Budget, optimize_prompt
+
+    rt = _runtime()
+    cases = load_dataset(args.dataset)
+    node, config = tactic_config(rt, args.tactic_url, args.config, args.model)
+    model = offline_model(args.model, config, node.value)
+    result = optimize_prompt(
+        node.qualified_key,
+        cases,
+        args.target,
+        _judge(args.metric, args.proposer_model or model or offline_model(None)),
+        config=config,
+        runtime=rt,
+        model=model,
+        proposer_model=args.proposer_model or model or offline_model(None),
+        candidates=args.candidates,
+        rounds=args.rounds,
+        holdout=args.holdout,
+        seed=args.seed,
+        budget=Budget(max_calls=args.max_calls, max_cost=args.max_cost),
+        workers=args.workers,
+    )
+    print(result.table())
+    if args.json:
+        from pathlib import Path
+
+        Path(args.json).write_text(result.model_dump_json(indent=1), encoding="utf-8")
+        print(f"Wrote {args.json}", file=sys.stderr)
+    return 0
+
+
 def _judge(ref: str, model: Optional[str]) -> Any:
     """``judge=...``/``rubric=...`` on ``model`` (``--judge-model``, else ``--model``); other refs unchanged."""
     head, eq, arg = ref.partition("=")
@@ -134,7 +168,7 @@ def _judge(ref: str, model: Optional[str]) -> Any:
 
 
 def register(sub: Any) -> None:
-    """Add ``eval`` to the ``lllm`` command."""
+    """Add ``eval`` and ``optimize`` to the ``lllm`` command."""
     from lllm.logging.cli import DEFAULT_STORE
 
     p = sub.add_parser(
@@ -199,5 +233,31 @@ def register(sub: Any) -> None:
     )
     p.set_defaults(func=cmd_eval)
 
+    p = sub.add_parser(
+        "optimize",
+        help="search for a better prompt text on a data set",
+        description=(
+            "Improve one prompt text of a tactic's config (--target, a dotted path) on a data set: a proposer "
+            "tactic rewrites it from the failures it sees, candidates are scored on a training split, and the "
+            "best is compared with the original on a held-out split. --max-calls/--max-cost bound the search."
+        ),
+    )
+    p.add_argument("tactic_url", metavar="TACTIC", help="the tactic to run")
+    p.add_argument("--dataset", required=True, metavar="FILE", help="JSONL cases (see lllm eval)")
+    p.add_argument("--target", required=True, metavar="PATH", help="e.g. agent_configs.writer.system_prompt")
+    p.add_argument("--metric", required=True, help="the pointwise metric to improve (see lllm eval --metric)")
+    p.add_argument("--config", help="the baseline config (default: the tactic's own or 'default')")
+    p.add_argument("--model", help="model of the tactic's agents; offline test model if no key")
+    p.add_argument("--proposer-model", metavar="M", help="model of the proposer (default: --model)")
+    p.add_argument("--candidates", type=int, default=3, help="texts proposed per round (default 3)")
+    p.add_argument("--rounds", type=int, default=2, help="proposal rounds (default 2)")
+    p.add_argument("--holdout", type=float, default=0.3, help="fraction of cases held out (default 0.3)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split and the bootstrap (default 0)")
+    p.add_argument("--max-calls", type=int, metavar="N", help="stop the search after N model calls")
+    p.add_argument("--max-cost", type=float, metavar="USD", help="stop the search after this many dollars")
+    p.add_argument("--workers", type=int, default=4, help="tasks run at once (default 4)")
+    p.add_argument("--json", metavar="FILE", help="write the result (candidates, best, held-out report) as JSON")
+    p.set_defaults(func=cmd_optimize)
 
-__all__ = ["register", "cmd_eval"]
+
+__all__ = ["register", "cmd_eval", "cmd_optimize"]

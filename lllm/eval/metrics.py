@@ -186,6 +186,11 @@ def model_latency(session: Any, recorded: Any = None) -> float:
     return total
 
 
+def invocation_count(session: Any) -> int:
+    """Model invocations recorded in the session (retries included, sub-tactics included)."""
+    return sum(len(ts) for a in _agent_sessions(session) for ts in a.invoke_traces.values())
+
+
 def tool_call_count(session: Any) -> int:
     """Tool calls the session's agents made (sub-tactics included)."""
     return sum(len(v) for a in _agent_sessions(session) for v in a.interrupts.values())
@@ -356,5 +361,6 @@ __all__ = [
     "json_schema",
     "model_latency",
     "tool_call_count",
+    "invocation_count",
     "tool_error_count",
 ]

@@ -31,6 +31,7 @@ class Outcome(BaseModel):
     cost: Optional[float] = None
     latency_s: Optional[float] = None
     tool_calls: Optional[int] = None
+    model_calls: Optional[int] = None  # invocations that reached a model (not answered from a recording)
     replayed_calls: Optional[int] = None
     diverged_at: Optional[Dict[str, Any]] = None
     metrics: Dict[str, Optional[float]] = Field(default_factory=dict)

@@ -16,7 +16,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from lllm.eval.datasets import Case, DatasetError, case_from
-from lllm.eval.metrics import Metric, MetricError, model_latency, resolve_metrics, tool_call_count
+from lllm.eval.metrics import Metric, MetricError, invocation_count, model_latency, resolve_metrics, tool_call_count
 from lllm.eval.report import Item, MetricInfo, Outcome, Report
 from lllm.eval.variants import BASELINE, Variant, VariantError, check_variants
 
@@ -101,6 +101,7 @@ def _outcome(variant: str, session: Any, recorded: Any = None, error: Optional[B
         cost=float(session.total_cost.cost),
         latency_s=model_latency(session, recorded),
         tool_calls=tool_call_count(session),
+        model_calls=invocation_count(session) - int(session.metadata.get("replayed_calls") or 0),
         replayed_calls=session.metadata.get("replayed_calls"),
         diverged_at={"agent": at["agent"], "call_index": at["call_index"]} if at else None,
     )
@@ -334,9 +335,46 @@ def evaluate_dataset(
     ``lllm run`` finds it when ``config`` is None). ``dataset``: ``Case`` objects, ``{"task", "expected"}``
     dicts or bare tasks. Each side runs as one ``bcall`` of ``workers``; with ``log_store`` its sessions are
     saved as batch ``<eval_id>:<side>``, so the same ``eval_id`` resumes an interrupted evaluation."""
+    return run_dataset(
+        tactic,
+        dataset,
+        check_variants(list(variants)),
+        metrics,
+        config=config,
+        runtime=runtime,
+        model=model,
+        invoker=invoker,
+        log_store=log_store,
+        workers=workers,
+        eval_id=eval_id,
+        seed=seed,
+        resamples=resamples,
+        progress=progress,
+    )
+
+
+def run_dataset(
+    tactic: Any,
+    dataset: Sequence[Any],
+    variants: List[Variant],
+    metrics: Optional[Sequence[MetricRef]] = None,
+    *,
+    config: Optional[Dict[str, Any]] = None,
+    runtime: Any = None,
+    model: Optional[str] = None,
+    invoker: Any = None,
+    log_store: Any = None,
+    workers: int = 4,
+    eval_id: Optional[str] = None,
+    seed: int = 0,
+    resamples: int = 1000,
+    progress: Optional[Progress] = None,
+    baseline: Optional[Report] = None,
+) -> Report:
+    """``evaluate_dataset`` without the variant checks: no variant runs the baseline alone; ``baseline``
+    (an earlier report on the same cases) supplies the baseline's outcomes instead of running it again."""
     from lllm.core.tactic import Tactic
 
-    variants = check_variants(list(variants))
     for v in variants:
         if v.prompts:
             raise VariantError(
@@ -354,6 +392,11 @@ def evaluate_dataset(
     sessions: List[Dict[str, Any]] = [{} for _ in cases]
     sides = [Variant(name=BASELINE)] + variants
     for v in sides:
+        if v.is_baseline and baseline is not None:
+            known = {it.case_id: it.outcomes[BASELINE] for it in baseline.items}
+            for item in report.items:
+                item.outcomes[BASELINE] = known[item.case_id]
+            continue
         side_config = _profile(rt, tactic, v) if v.config else base_config
         side_config = v.apply(side_config)
         side_model = v.model or model
@@ -459,4 +502,4 @@ def _profile(rt: Any, tactic: Any, v: Variant) -> Dict[str, Any]:
         raise VariantError(f"variant '{v.name}': config profile {v.config!r} not found ({e})") from None
 
 
-__all__ = ["evaluate_sessions", "evaluate_dataset", "new_eval_id", "DEFAULT_METRICS"]
+__all__ = ["evaluate_sessions", "evaluate_dataset", "run_dataset", "with_model", "new_eval_id", "DEFAULT_METRICS"]

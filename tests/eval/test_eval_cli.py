@@ -132,3 +132,38 @@ def test_dataset_mode_and_usage_errors(project):
     assert "needs one source" in bad.stderr
     bad = lllm(project, "eval", "--from-sessions", "--variant", "b:model=x", "--metric", "nope", code=1)
     assert "unknown metric 'nope'" in bad.stderr
+
+
+def test_optimize_runs_offline_end_to_end(project):
+    out = lllm(
+        project,
+        "optimize",
+        "demo.tactics:duo",
+        "--dataset",
+        "cases.jsonl",
+        "--target",
+        "agent_configs.editor.system_prompt",
+        "--metric",
+        "success",
+        "--rounds",
+        "1",
+        "--json",
+        "o.json",
+    )
+    result = json.loads((project / "o.json").read_text())
+    assert result["original"] == "You edit." and len(result["train_cases"]) == 1 and len(result["heldout_cases"]) == 1
+    assert result["original_train_mean"] == 1.0 and result["best"] is None  # nothing beats a perfect score
+    assert "keep it" in out.stdout and result["calls"] >= 3
+    bad = lllm(
+        project,
+        "optimize",
+        "demo.tactics:duo",
+        "--dataset",
+        "cases.jsonl",
+        "--target",
+        "global",
+        "--metric",
+        "success",
+        code=1,
+    )
+    assert "not a prompt text" in bad.stderr
