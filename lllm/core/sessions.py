@@ -24,7 +24,10 @@ from lllm.core.message import FunctionCall, InvokeCost, Message
 
 # 2: in JSON, invoke traces refer to messages by index into the session's ``message_table`` (a
 #    100-step call would otherwise store its growing dialog 100 times). Version 1 (inline) still loads.
-SESSION_SCHEMA_VERSION = 2
+# 3: likewise the provider's wire request: the entries of ``request.body``'s lists in ``WIRE_LISTS`` (wire
+#    messages, tool schemas) refer by index into the session's ``wire_table``. Versions 1 and 2 still load.
+SESSION_SCHEMA_VERSION = 3
+WIRE_LISTS = ("messages", "input", "contents", "tools", "system")
 
 
 def error_record(exc: BaseException) -> Dict[str, str]:
@@ -42,13 +45,32 @@ class _MessageTable:
     A message object shared by many traces (the agent loop shares them) is converted once, found by
     identity; distinct objects with equal content still share one entry."""
 
-    __slots__ = ("rows", "by_id", "by_content", "keep")
+    __slots__ = ("rows", "by_id", "by_content", "keep", "wire_rows", "wire_by_content")
 
     def __init__(self) -> None:
         self.rows: List[Dict[str, Any]] = []
         self.by_id: Dict[int, int] = {}
         self.by_content: Dict[str, int] = {}
         self.keep: List[Any] = []  # holds the objects whose ids are keys, so no id is reused meanwhile
+        self.wire_rows: List[Dict[str, Any]] = []
+        self.wire_by_content: Dict[str, int] = {}
+
+    def wire_body(self, body: Dict[str, Any]) -> Dict[str, Any]:
+        """``body`` with each ``WIRE_LISTS`` list of mappings replaced by ``{"$wire": [indices into wire_rows]}``."""
+        out = dict(body)
+        for key in WIRE_LISTS:
+            items = body.get(key)
+            if isinstance(items, list) and items and all(isinstance(x, dict) for x in items):
+                out[key] = {"$wire": [self._wire(x) for x in items]}
+        return out
+
+    def _wire(self, item: Dict[str, Any]) -> int:
+        key = json.dumps(item, sort_keys=True, default=str)
+        found = self.wire_by_content.get(key)
+        if found is None:
+            found = self.wire_by_content[key] = len(self.wire_rows)
+            self.wire_rows.append(item)
+        return found
 
     def index(self, message: Any, handler: SerializerFunctionWrapHandler) -> int:
         found = self.by_id.get(id(message))
@@ -67,6 +89,19 @@ class _MessageTable:
 _message_table: contextvars.ContextVar[Optional[_MessageTable]] = contextvars.ContextVar(
     "lllm_session_message_table", default=None
 )
+
+
+def expand_wire(request: Any, wire_table: List[Any]) -> Any:
+    """A stored ``request`` with its ``wire_table`` indices replaced by the entries (schema 3)."""
+    body = request.get("body") if isinstance(request, dict) else None
+    if not isinstance(body, dict):
+        return request
+    out = dict(body)
+    for key in WIRE_LISTS:
+        ref = body.get(key)
+        if isinstance(ref, dict) and list(ref) == ["$wire"]:
+            out[key] = [wire_table[i] for i in ref["$wire"]]
+    return {**request, "body": out}
 
 
 class InvokeTrace(BaseModel):
@@ -102,6 +137,17 @@ class InvokeTrace(BaseModel):
         if table is None:
             return handler(messages)
         return [table.index(m, handler) for m in messages]
+
+    @field_serializer("request", mode="wrap")
+    def _wire_by_reference(
+        self, request: Dict[str, Any], handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        """Inside a session written as JSON: the body's wire messages and tools as indices into ``wire_table``."""
+        data = handler(request)
+        table = _message_table.get() if info.mode_is_json() else None
+        if table is None or not isinstance(data, dict) or not isinstance(data.get("body"), dict):
+            return data
+        return {**data, "body": table.wire_body(data["body"])}
 
 
 class AgentCallSession(BaseModel):
@@ -259,6 +305,7 @@ class TacticCallSession(BaseModel):
         finally:
             _message_table.reset(token)
         data["message_table"] = table.rows
+        data["wire_table"] = table.wire_rows
         return data
 
     @model_validator(mode="before")
@@ -266,15 +313,19 @@ class TacticCallSession(BaseModel):
     def _expand_messages(cls, data: Any) -> Any:
         if not isinstance(data, dict) or "message_table" not in data:
             return data
-        table = data["message_table"]
-        data = {k: v for k, v in data.items() if k != "message_table"}
+        table, wire = data["message_table"], data.get("wire_table") or []
+        data = {k: v for k, v in data.items() if k not in ("message_table", "wire_table")}
         data["agent_sessions"] = {
             name: [
                 {
                     **agent,
                     "invoke_traces": {
                         step: [
-                            {**t, "messages": [table[m] if isinstance(m, int) else m for m in t.get("messages", ())]}
+                            {
+                                **t,
+                                "messages": [table[m] if isinstance(m, int) else m for m in t.get("messages", ())],
+                                **({"request": expand_wire(t["request"], wire)} if wire and "request" in t else {}),
+                            }
                             for t in traces
                         ]
                         for step, traces in agent.get("invoke_traces", {}).items()
@@ -350,4 +401,12 @@ class TacticCallSession(BaseModel):
         }
 
 
-__all__ = ["InvokeTrace", "AgentCallSession", "TacticCallSession", "error_record", "SESSION_SCHEMA_VERSION"]
+__all__ = [
+    "InvokeTrace",
+    "AgentCallSession",
+    "TacticCallSession",
+    "error_record",
+    "expand_wire",
+    "SESSION_SCHEMA_VERSION",
+    "WIRE_LISTS",
+]

@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from lllm.core.jsonable import to_json_safe
 from lllm.core.message import InvokeCost
+from lllm.core.sessions import expand_wire
 from lllm.errors import LLLMError
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -274,6 +275,7 @@ def _tactic_node(s: Dict[str, Any], invokes: List[Dict[str, Any]], label: str) -
     """One stored tactic session (the JSON the store keeps: invoke traces refer to ``message_table``
     by index) as the page's tree node; its invokes are also appended to ``invokes`` for the timeline."""
     table: List[Any] = list(s.get("message_table") or [])
+    wire: List[Any] = list(s.get("wire_table") or [])  # schema 3: wire messages and tools by index
     agents, total = [], 0.0
     for name, calls in (s.get("agent_sessions") or {}).items():
         for i, a in enumerate(calls):
@@ -289,7 +291,7 @@ def _tactic_node(s: Dict[str, Any], invokes: List[Dict[str, Any]], label: str) -
                     k: (
                         f"[{len(v)} items: the messages above]" if k in _BIG_REQUEST_KEYS and isinstance(v, list) else v
                     )
-                    for k, v in (t.get("request") or {}).items()
+                    for k, v in (expand_wire(t.get("request"), wire) or {}).items()
                 }
                 tr = {
                     "agent": name,

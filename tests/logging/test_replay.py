@@ -140,7 +140,7 @@ def test_recorded_session_json_carries_what_replay_needs():
     trace = d["agent_sessions"]["researcher"][0]["invoke_traces"]["0"][0]
     assert trace["model"] == "mock-model" and trace["tools"] == ["lookup"]
     assert [d["message_table"][i]["role"] for i in trace["messages"]] == ["system", "user"]  # stored once, by index
-    assert d["schema_version"] == 2
+    assert d["schema_version"] == 3
 
 
 def test_redacted_secrets_in_a_stored_session_still_replay(tmp_path, monkeypatch):
