@@ -3,8 +3,11 @@ runs the tasks; the driver keeps the order, the per-task failures, the sessions 
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
+import os
+import time
 from typing import Any, Dict, Generator, List, Optional, Tuple
 
 from ray import cloudpickle
@@ -16,32 +19,53 @@ logger = logging.getLogger("lllm.ray")
 
 
 class _Captured:
-    """The store a worker's tactic saves into: it keeps the sessions for the driver, which writes them."""
+    """The store a worker's tactic saves into: it keeps the sessions for the driver and, given the batch's
+    shared store, writes them there first (a session it could not write still goes back to the driver)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: Any = None) -> None:
+        self.shared = shared
         self.saved: List[Tuple[Any, Any, Any]] = []
+        self.written = False
 
     def save_session(self, session: Any, tags: Any = None, metadata: Any = None) -> str:
         self.saved.append((session, tags, metadata))
-        return ""
+        self.written = False
+        if self.shared is None:
+            return ""
+        try:
+            sid: str = self.shared.save_session(session, tags=tags, metadata=metadata)
+        except Exception:  # noqa: BLE001 - the driver writes it instead
+            logger.warning("saving a session to the shared store failed; the driver will write it", exc_info=True)
+            return ""
+        self.written = True
+        return sid
 
 
 class RayBatch:
-    """A Ray actor: builds the tactic once, then runs tasks on it (``max_concurrency`` at a time)."""
+    """A Ray actor: builds the tactic once, then runs tasks on it (``max_concurrency`` at a time). Given a
+    shared store (PostgreSQL), it writes each task's session there and notes a batch's finished tasks."""
 
     def __init__(self, spec: bytes, limiter: Any = None):
-        cls, config, tactic_path, limit, self.model = cloudpickle.loads(spec)
+        cls, config, tactic_path, limit, self.model, shared = cloudpickle.loads(spec)
         self.tactic = cls(config, tactic_path=tactic_path)
+        self.shared = _open_shared(shared) if shared is not None else None
         if limit is not None:
             self.tactic.llm_invoker = LimitedInvoker(self.tactic.llm_invoker, limiter, limit)
 
-    def run(self, payload: bytes) -> Tuple[bool, Any, Any]:
-        """``(ok, result or exception, (session, tags, metadata) or None)`` for one task."""
+    def node(self) -> str:
+        """The Ray node this actor runs on."""
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+
+    def run(self, payload: bytes) -> Tuple[bool, Any, Any, bool]:
+        """``(ok, result or exception, (session, tags, metadata) or None, written)`` for one task;
+        ``written``: the session is in the shared store (and the batch's note too), not for the driver."""
         import copy
 
         task, tags, metadata, kw = cloudpickle.loads(payload)
         tactic = copy.copy(self.tactic)
-        store = tactic.log_store = _Captured()  # the per-call copy's sessions land here
+        store = tactic.log_store = _Captured(self.shared)  # the per-call copy's sessions land here
         from lllm.core.tactic import use_model
 
         try:
@@ -49,7 +73,32 @@ class RayBatch:
                 ok, value = True, tactic(task, None, tags, metadata, False, **kw)
         except Exception as e:  # noqa: BLE001 - a task's failure is its result
             ok, value = False, _portable(e)
-        return ok, value, (store.saved[-1] if store.saved else None)
+        saved = store.saved[-1] if store.saved else None
+        shared: Any = self.shared
+        if saved is not None and store.written and saved[0].state == "success" and "lllm.batch_id" in (tags or {}):
+            try:
+                shared.record_batch_task(
+                    tags["lllm.batch_id"], int(tags["lllm.batch_index"]), saved[0].session_id, tags["lllm.task_md5"]
+                )
+            except Exception:  # noqa: BLE001 - the driver notes it instead
+                logger.warning("noting batch task %s as done failed", tags["lllm.batch_index"], exc_info=True)
+                store.written = False
+        return ok, value, saved, store.written
+
+
+def _open_shared(spec: Tuple[str, str]) -> Any:
+    from lllm.logging import postgres_store
+
+    dsn, partition = spec
+    return postgres_store(dsn, partition=partition)
+
+
+def shared_store(store: Any) -> Optional[Tuple[str, str]]:
+    """``(dsn, partition)`` when the workers can write to ``store`` themselves (PostgreSQL), else ``None``."""
+    backend: Any = getattr(store, "backend", None)
+    if type(backend).__name__ != "PostgresBackend":
+        return None
+    return str(backend.dsn), str(store.partition)
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -79,7 +128,8 @@ def tactic_spec(tactic: Any, limit: Optional[RateLimit]) -> bytes:
     _ship_package_code(type(tactic))
     from lllm.core.tactic import _model_override
 
-    return cloudpickle.dumps((type(tactic), tactic.config, tactic.tactic_path, limit, _model_override.get()))
+    shared = shared_store(tactic.log_store)
+    return cloudpickle.dumps((type(tactic), tactic.config, tactic.tactic_path, limit, _model_override.get(), shared))
 
 
 def _ship_package_code(cls: type) -> None:
@@ -113,75 +163,111 @@ def run_batch(
     metadata: Optional[Dict[str, Any]] = None,
     return_sessions: bool = False,
     batch_id: Optional[str] = None,
+    lease_ttl: Optional[float] = None,
     rate_limit: Optional[RateLimit] = None,
     num_cpus: Optional[int] = None,
     runtime_env: Optional[Dict[str, Any]] = None,
     kw: Optional[Dict[str, Any]] = None,
 ) -> Generator[Tuple[int, Any], None, None]:
     """``(index, result)`` in completion order, a failed task as its exception. Without ``address`` (and
-    no Ray running) a local Ray instance is started for the batch and stopped after it; ``"auto"`` or
-    ``"ray://HOST:PORT"`` joins a cluster (``runtime_env``: Ray's, for the instance this call starts). With
-    ``batch_id`` the tasks the store holds as done are not run. ``rate_limit`` caps model requests per provider
-    and key across all workers; ``actors`` is the pool's size (default: the cluster's CPUs)."""
+    neither Ray running in this process nor ``RAY_ADDRESS`` set) a local Ray instance is started for the
+    batch and stopped after it; ``"auto"`` or ``"HOST:PORT"`` / ``"ray://HOST:PORT"`` joins a cluster
+    (``runtime_env``: Ray's, for the connection this call makes). With ``batch_id`` the tasks the store holds
+    as done are not run, and each task runs under a lease in the store (``lease_ttl`` seconds), so two
+    drivers of one batch never run a task twice. ``rate_limit`` caps model requests per provider and key
+    across all workers; ``actors`` is the pool's size (default: the cluster's CPUs), spread over the nodes."""
     try:
         import ray
     except ImportError:
         raise ConfigError("backend='ray' needs Ray: pip install 'lllm[ray]'") from None
-    from lllm.core.tactic import _batch_tags
+    from lllm.core import wiring
+    from lllm.core.tactic import _MISSING, DEFAULT_LEASE_TTL, _batch_tags
 
     n_workers = tactic._workers(max_workers)
     done = tactic._batch_done(batch_id, tasks, return_sessions) if batch_id else {}
     yield from done.items()
-    todo = [i for i in range(len(tasks)) if i not in done]
-    if not todo:
+    queue = collections.deque(i for i in range(len(tasks)) if i not in done)
+    if not queue:
         return
     spec = tactic_spec(tactic, rate_limit)
     started = False
     if not ray.is_initialized():
+        address = address or os.environ.get("RAY_ADDRESS") or "local"  # never a stray `ray start` instance
         ray.init(
             address=address,
-            num_cpus=num_cpus if address is None else None,
+            num_cpus=num_cpus if address == "local" else None,
             include_dashboard=False,
             log_to_driver=False,
             configure_logging=False,
             runtime_env=runtime_env,
         )
         started = True
-    pending: Dict[Any, int] = {}
+    leases = (
+        wiring.services.batch_leases(tactic.log_store, batch_id, lease_ttl or DEFAULT_LEASE_TTL) if batch_id else None
+    )
+    pending: Dict[Any, Tuple[int, int]] = {}  # ref -> (task index, actor)
+    later: List[Tuple[float, int]] = []  # (when, index): tasks another driver holds, to look at again
     try:
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        n_actors = max(1, min(actors or cpus, n_workers, len(todo)))
-        per_actor = math.ceil(min(n_workers, len(todo)) / n_actors)
+        n_actors = max(1, min(actors or cpus, n_workers, len(queue)))
+        per_actor = math.ceil(min(n_workers, len(queue)) / n_actors)
         remote: Any = ray.remote
         actor_cls = remote(num_cpus=0.5, max_restarts=2, max_task_retries=2)(RayBatch)
         limiter = limiter_actor() if rate_limit is not None else None  # the driver's: it outlives the pool
-        pool = [actor_cls.options(max_concurrency=per_actor).remote(spec, limiter) for _ in range(n_actors)]
-        queue = iter(todo)
+        options = {"max_concurrency": per_actor, "scheduling_strategy": "SPREAD"}
+        pool = [actor_cls.options(**options).remote(spec, limiter) for _ in range(n_actors)]
+        load = [0] * n_actors
 
-        def submit(k: int) -> None:
-            for _, i in zip(range(k), queue):
+        def fill() -> List[Tuple[int, Any]]:
+            """Start tasks up to ``max_workers`` in flight; the results found in the store meanwhile."""
+            found: List[Tuple[int, Any]] = []
+            now = time.monotonic()
+            queue.extend(i for when, i in later if when <= now)
+            later[:] = [(when, i) for when, i in later if when > now]
+            while queue and len(pending) < n_workers:
+                i = queue.popleft()
+                if leases is not None and batch_id is not None:
+                    if not leases.take(i):  # another driver runs it: look again later
+                        later.append((now + getattr(leases, "retry_after", 2.0), i))
+                        continue
+                    value = tactic._batch_recorded(batch_id, tasks, i, return_sessions)
+                    if value is not _MISSING:  # another driver finished it since this one started
+                        leases.release(i)
+                        found.append((i, value))
+                        continue
+                a = load.index(min(load))
+                load[a] += 1
                 t = _batch_tags(tags, batch_id, i, tasks[i])
                 md = {**(metadata or {}), "batch_index": i}
-                pending[pool[len(pending) % n_actors].run.remote(task_payload(tasks[i], t, md, kw or {}))] = i
+                pending[pool[a].run.remote(task_payload(tasks[i], t, md, kw or {}))] = (i, a)
+            return found
 
-        submit(n_workers)
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            i = pending.pop(ready[0])
-            submit(1)
-            try:
-                ok, value, saved = ray.get(ready[0])
-            except Exception as e:  # noqa: BLE001 - the actor died past its restarts: this task failed
-                yield i, e
+        while True:
+            yield from fill()
+            if not pending:
+                if not later:
+                    break
+                time.sleep(max(0.0, min(when for when, _ in later) - time.monotonic()))
                 continue
-            session = _keep(tactic, saved, batch_id, i, tasks[i])
-            if not ok:
-                yield i, value
-            else:
-                yield i, session if return_sessions else value
+            timeout = max(0.0, min(when for when, _ in later) - time.monotonic()) if later else None
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=timeout)
+            if not ready:
+                continue
+            i, a = pending.pop(ready[0])
+            load[a] -= 1
+            try:
+                ok, value, saved, written = ray.get(ready[0])
+            except Exception as e:  # noqa: BLE001 - the actor died past its restarts: this task failed
+                ok, value, saved, written = False, e, None, False
+            session = saved[0] if written else _keep(tactic, saved, batch_id, i, tasks[i])
+            if leases is not None:
+                leases.release(i)
+            yield i, (session if return_sessions else value) if ok else value
     finally:
         for ref in pending:
             ray.cancel(ref)
+        if leases is not None:
+            leases.close()
         if started:
             ray.shutdown()
 
@@ -207,4 +293,4 @@ def _keep(tactic: Any, saved: Any, batch_id: Optional[str], i: int, task: Any) -
     return session
 
 
-__all__ = ["RayBatch", "run_batch", "task_payload", "tactic_spec"]
+__all__ = ["RayBatch", "run_batch", "task_payload", "tactic_spec", "shared_store"]

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import os
+import time
 
 from lllm import Tactic
+
+
+def note_node() -> None:
+    """Append this worker's Ray node id to the folder ``LLLM_RAY_TEST_NODES`` names (set on the test cluster)."""
+    folder = os.environ.get("LLLM_RAY_TEST_NODES")
+    if folder:
+        import ray
+
+        with open(os.path.join(folder, f"{os.getpid()}.node"), "a") as f:
+            f.write(ray.get_runtime_context().get_node_id() + "\n")
 
 
 class Ask(Tactic, register=False):
@@ -19,6 +30,14 @@ class Ask(Tactic, register=False):
             if not os.path.exists(marker):
                 open(marker, "w").close()
                 os._exit(1)
+        if task.startswith("hold:"):  # the first time: note the worker's pid, then wait to be killed
+            marker = task.split(":", 1)[1]
+            if not os.path.exists(marker):
+                with open(marker + ".tmp", "w") as f:
+                    f.write(str(os.getpid()))
+                os.rename(marker + ".tmp", marker)
+                time.sleep(60)
+        note_node()
         a = self.agents["a"]
         a.open("main")
         a.receive(task)
