@@ -217,14 +217,14 @@ def test_a_version_3_postgres_table_gains_a_trigram_search_index_in_place():
                 meta = dict(conn.execute("SELECT name, value FROM lllm_meta").fetchall())
                 assert meta == {"schema_version": "4", "search_index": "pg_trgm"}
                 assert {"lllm_si_task_trgm", "lllm_si_models_trgm"} <= _indexes(conn)
-                assert "lllm_si_search" not in _indexes(conn)
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-def test_without_pg_trgm_the_store_falls_back_to_a_btree_search_index_and_says_so(caplog):
-    """A role that may not install extensions, in a database without pg_trgm: a covering B-tree, a warning
-    naming the fix, and the trigram index once an owner installs the extension."""
+def test_without_pg_trgm_the_store_searches_by_scanning_and_says_so(caplog):
+    """A role that may not install extensions, in a database without pg_trgm: text filters scan (and still
+    match any case, escaping LIKE's wildcards), a warning names the fix, and the trigram index is built once
+    an owner installs the extension."""
     import uuid
 
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -249,21 +249,25 @@ def test_without_pg_trgm_the_store_falls_back_to_a_btree_search_index_and_says_s
             assert conninfo_to_dict(plain)["user"] == role
             with caplog.at_level("WARNING", logger="lllm.logging.postgres"):
                 store = postgres_store(plain)
-            assert store.backend.search_index == "btree"
+            assert store.backend.search_index == "scan"
             assert "cannot install it" in caplog.text and "CREATE EXTENSION pg_trgm" in caplog.text
             store.save_session(local_store_session("steep green tea"))
+            store.save_session(local_store_session("100% black tea"))
             assert [x.task_preview for x in store.list_sessions(text="GREEN")] == ["steep green tea"]
+            assert [x.task_preview for x in store.list_sessions(text="0% B", model="TES")] == ["100% black tea"]
+            assert store.list_sessions(text="_") == [] and len(store.list_sessions(text="tea")) == 2
             store.close()
             with psycopg.connect(owner_dsn, autocommit=True) as owner:
-                assert "lllm_si_search" in _indexes(owner)
+                assert not {"lllm_si_task_trgm", "lllm_si_models_trgm"} & _indexes(owner)
+                meta = dict(owner.execute("SELECT name, value FROM data.lllm_meta").fetchall())
+                assert meta == {"schema_version": "4", "search_index": "scan"}
                 owner.execute("CREATE EXTENSION pg_trgm")
             store = postgres_store(plain)  # the next open builds the trigram index and drops the fallback
             assert store.backend.search_index == "pg_trgm"
             assert [x.task_preview for x in store.list_sessions(text="een t")] == ["steep green tea"]
             store.close()
             with psycopg.connect(owner_dsn, autocommit=True) as owner:
-                found = _indexes(owner)
-                assert "lllm_si_task_trgm" in found and "lllm_si_search" not in found
+                assert {"lllm_si_task_trgm", "lllm_si_models_trgm"} <= _indexes(owner)
         finally:
             admin.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
             admin.execute(f"DROP ROLE IF EXISTS {role}")
