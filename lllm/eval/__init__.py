@@ -6,28 +6,48 @@ bootstrap confidence intervals and win/tie/loss counts, and gates CI with ``regr
 
 from __future__ import annotations
 
-from lllm.eval.datasets import Case, DatasetError, load_dataset, select_sessions
-from lllm.eval.judge import PairwiseJudge, RubricJudge, pairwise_judge, rubric_judge
-from lllm.eval.metrics import (
-    Metric,
-    MetricError,
-    cost,
-    exact_match,
-    field_match,
-    json_schema,
-    latency,
-    metric,
-    pairwise_metric,
-    regex,
-    resolve_metric,
-    success,
-    tool_calls,
-    tool_errors,
-)
-from lllm.eval.optimize import Budget, OptimizeResult, optimize_prompt
-from lllm.eval.report import Item, Outcome, Report, bootstrap_ci, regressions
-from lllm.eval.runner import evaluate_dataset, evaluate_sessions
-from lllm.eval.variants import BASELINE, Variant, VariantError, parse_variants
+from lllm.lazy import lazy_exports as _lazy_exports
+
+_HOMES = {
+    "Case": "lllm.eval.datasets",
+    "DatasetError": "lllm.eval.datasets",
+    "load_dataset": "lllm.eval.datasets",
+    "select_sessions": "lllm.eval.datasets",
+    "PairwiseJudge": "lllm.eval.judge",
+    "RubricJudge": "lllm.eval.judge",
+    "pairwise_judge": "lllm.eval.judge",
+    "rubric_judge": "lllm.eval.judge",
+    "Budget": "lllm.eval.optimize",
+    "OptimizeResult": "lllm.eval.optimize",
+    "optimize_prompt": "lllm.eval.optimize",
+    "Metric": "lllm.eval.metrics",
+    "MetricError": "lllm.eval.metrics",
+    "cost": "lllm.eval.metrics",
+    "exact_match": "lllm.eval.metrics",
+    "field_match": "lllm.eval.metrics",
+    "json_schema": "lllm.eval.metrics",
+    "latency": "lllm.eval.metrics",
+    "metric": "lllm.eval.metrics",
+    "pairwise_metric": "lllm.eval.metrics",
+    "regex": "lllm.eval.metrics",
+    "resolve_metric": "lllm.eval.metrics",
+    "success": "lllm.eval.metrics",
+    "tool_calls": "lllm.eval.metrics",
+    "tool_errors": "lllm.eval.metrics",
+    "Item": "lllm.eval.report",
+    "Outcome": "lllm.eval.report",
+    "Report": "lllm.eval.report",
+    "bootstrap_ci": "lllm.eval.report",
+    "regressions": "lllm.eval.report",
+    "evaluate_dataset": "lllm.eval.runner",
+    "evaluate_sessions": "lllm.eval.runner",
+    "BASELINE": "lllm.eval.variants",
+    "Variant": "lllm.eval.variants",
+    "VariantError": "lllm.eval.variants",
+    "parse_variants": "lllm.eval.variants",
+}
+__getattr__ = _lazy_exports(__name__, _HOMES)  # `lllm --help` imports lllm.eval.cli, so this stays cheap
+
 
 __all__ = [
     "BASELINE",
@@ -67,3 +87,7 @@ __all__ = [
     "tool_calls",
     "tool_errors",
 ]
+
+
+def __dir__() -> list:
+    return __all__

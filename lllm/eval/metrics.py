@@ -61,6 +61,7 @@ class Metric:
 
 REGISTRY: Dict[str, Metric] = {}
 _FACTORIES: Dict[str, Callable[[str], Metric]] = {}  # metrics written NAME=ARG
+_PLUGGED = {"judge": "lllm.eval.judge", "rubric": "lllm.eval.judge"}  # factories registered on import
 
 
 def _register(m: Metric) -> Metric:
@@ -105,6 +106,8 @@ def resolve_metric(ref: Union[str, Metric, Callable[..., Any]]) -> Metric:
         raise MetricError(f"metric {ref!r}: pass a registered name, NAME=ARG or module:function")
     ref = ref.strip()
     head, eq, arg = ref.partition("=")
+    if head in _PLUGGED and head not in _FACTORIES:
+        importlib.import_module(_PLUGGED[head])  # registers its factories
     if eq and head in _FACTORIES:
         return _FACTORIES[head](arg)
     if ref in REGISTRY:
