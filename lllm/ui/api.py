@@ -465,7 +465,8 @@ def session_prompts(store: Any, session_id: str, hooks: Hooks) -> Dict[str, Any]
     template, source, agents, args, system_of}]}``. ``template`` comes from the project's runtime, else the
     tactic's module, else the recording's snapshot (``None`` if none has it); ``args`` are the placeholders
     every render supplied; ``system_of`` names the agents whose ``system_prompt_path`` it is. Inline system
-    prompts are not listed: the fork edits them as ``system_prompts``."""
+    prompts are not listed (the fork edits them as ``system_prompts``), nor the prompts handlers derive
+    (``__<path>_<kind>``: tool results, retries)."""
     from lllm.logging.replay import _tactic_class, session_prompts as recorded_prompts
 
     rt = hooks.runtime()
@@ -485,7 +486,9 @@ def session_prompts(store: Any, session_id: str, hooks: Hooks) -> Dict[str, Any]
             system_of.setdefault(path, []).append(str(a.get("name")))
     rows = []
     for key, use in sorted(recorded_prompts(recorded, runtime=rt, tactic=cls).items()):
-        if key.startswith("_inline/"):
+        if key.startswith(
+            ("_inline/", "__")
+        ):  # inline system prompts; handlers' derived prompts (tool results, retries)
             continue
         node = rt.find_node(key, "prompt")
         allowed = use.allowed_args()

@@ -377,7 +377,7 @@ def test_fork_with_an_edited_package_prompt_over_http(server):
     review = next(p for p in listed["prompts"] if p["key"] == "demo.prompts:review")
     assert review["template"] == REVIEW and review["source"] == "runtime"
     assert review["agents"] == ["editor"] and review["args"] == ["draft"] and review["system_of"] == []
-    assert not [p for p in listed["prompts"] if p["key"].startswith("_inline/")]  # edited as system_prompts
+    assert [p["key"] for p in listed["prompts"]] == ["demo.prompts:review"]  # not inline or handler prompts
     edited = "Tighten this draft:\n\n{draft}\n"
     status, f = server.post(f"api/sessions/{sid}/fork", {"prompts": {"demo.prompts:review": edited}})
     assert status == 200, f
