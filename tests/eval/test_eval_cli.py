@@ -61,6 +61,7 @@ def project(tmp_path):
     (tmp_path / "tools" / "shout.py").write_text(TACTIC.split("class Duo")[0])
     (tmp_path / "configs").mkdir()
     (tmp_path / "configs" / "default.yaml").write_text(CONFIG)
+    (tmp_path / "configs" / "strict.yaml").write_text(CONFIG.replace("You edit.", "You edit strictly."))
     (tmp_path / "my_metrics.py").write_text(METRICS)
     (tmp_path / "tasks.txt").write_text("first task\nsecond task\nthird task\n")
     (tmp_path / "cases.jsonl").write_text('{"task": "alpha", "expected": "x"}\n"beta"\n')
@@ -118,12 +119,18 @@ def test_dataset_mode_and_usage_errors(project):
         "cases.jsonl",
         "--variant",
         "b:agent_configs.editor.system_prompt=Edit hard.",
+        "--variant",
+        "s:config=strict",
         "--json",
         "d.json",
     )
     report = json.loads((project / "d.json").read_text())
     assert [m["name"] for m in report["metrics"]] == ["success", "cost", "latency", "exact_match"]
     assert report["items"][0]["expected"] == "x" and "b         exact_match" in out.stdout
+    assert [v["name"] for v in report["variants"]] == ["b", "s"] and report["summary"]["s"]["errors"] == 0
+    strict = json.loads(lllm(project, "sessions", "list", "--tag", "lllm.eval_variant=s", "--json").stdout)
+    shown = lllm(project, "sessions", "show", strict[0]["session_id"], "--json").stdout
+    assert "You edit strictly." in shown
     bad = lllm(project, "eval", "--from-sessions", "--variant", "b", code=1)
     assert "expected NAME:KEY=VALUE" in bad.stderr
     bad = lllm(project, "eval", "demo.tactics:duo", "--dataset", "nope.jsonl", "--variant", "b:model=x", code=1)

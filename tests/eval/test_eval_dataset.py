@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, List
 
 import pytest
@@ -81,3 +82,32 @@ def test_dataset_mode_refuses_what_only_traces_have():
         evaluate_dataset(Calc, CASES, parse_variants(["p:prompts.x=y"]), config=CONFIG)
     with pytest.raises(VariantError, match="config=fast needs the tactic by its registered name"):
         evaluate_dataset(Calc, CASES, parse_variants(["p:config=fast"]), config=CONFIG, invoker=factory)
+
+
+def test_a_rubric_judge_and_a_pairwise_metric_score_a_data_set():
+    from lllm.eval import pairwise_metric, rubric_judge
+    from lllm.eval.metrics import REGISTRY
+
+    grades = MockInvoker([json.dumps({"reasons": "scripted", "score": s}) for s in [1, 1, 1, 5, 5, 5]])
+    rubric = rubric_judge("digits, not words", invoker=grades)
+
+    @pairwise_metric
+    def shorter(a: str, b: str, a_session: Any, b_session: Any) -> float:
+        assert a_session.delivery == a and b_session.delivery == b  # both sides' sessions reach the metric
+        return float(len(b) < len(a)) - float(len(b) > len(a))
+
+    try:
+        report = evaluate_dataset(Calc, CASES, DIGITS, [rubric, "shorter"], config=CONFIG, invoker=factory, workers=1)
+    finally:
+        REGISTRY.pop("shorter")
+    assert (
+        report.summary[BASELINE].metrics["rubric"].mean == 0.0
+        and report.summary["digits"].metrics["rubric"].mean == 1.0
+    )
+    assert [it.pairwise["digits"]["shorter"] for it in report.items] == [1.0, 1.0, 1.0]
+    cmp = report.summary["digits"].vs_baseline["shorter"]
+    assert (cmp.wins, cmp.ties, cmp.losses) == (3, 0, 0) and "shorter" not in report.summary[BASELINE].metrics
+    assert (
+        "Answer with digits." not in grades.requests[0].messages[-1].content
+    )  # the judge sees the answer, not the config
+    assert "Rubric: digits, not words" in grades.requests[0].messages[-1].content
