@@ -186,7 +186,9 @@ def evaluate_sessions(
                 f"recorded config with dotted overrides (NAME:agent_configs.AGENT.KEY=VALUE)"
             )
     if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+        from lllm.errors import ConfigError
+
+        raise ConfigError(f"workers must be >= 1, got {workers}")
     eval_id = eval_id or new_eval_id()
     cases = [_session_case(s, i) for i, s in enumerate(sessions)]
     mets = _metrics(metrics, [c for c, _ in cases])
@@ -254,11 +256,12 @@ def _rerun_one(
     live_tools: bool,
     eval_id: str,
 ) -> Tuple[Any, Optional[BaseException]]:
-    from lllm.logging.replay import _without_redacted, rerun
+    from lllm.logging.replay import _tactic_class, _without_redacted, rerun
 
     sid = done.get((case.id, v.name))
     if sid is not None:
         return store.load_session(sid), None
+    _tactic_class(recorded, tactic, runtime)  # a tactic that cannot be found stops the evaluation, saying how to fix it
     side_model = v.model or model
     config = v.apply(_without_redacted(recorded.config))
     inv = _invoker_for(invoker, v, config)

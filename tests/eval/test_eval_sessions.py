@@ -190,3 +190,11 @@ def test_a_prompt_variant_edits_the_template_for_the_rerun_only(store):
         evaluate_sessions(
             select_sessions(store), parse_variants(["nope:prompts.no/such=x"]), store=store, tactic=Brief, invoker=inv
         )
+
+
+def test_sessions_of_an_unknown_tactic_stop_the_evaluation_with_the_fix(store):
+    from lllm.errors import LLLMError
+
+    record_all(store, ["tides"])
+    with pytest.raises(LLLMError, match="no tactic .* is registered .*Load its package"):
+        evaluate_sessions(select_sessions(store), TERSE, ["success"], store=store, invoker=scripted("x"))
