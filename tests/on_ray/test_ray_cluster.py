@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -217,3 +218,60 @@ def test_retry_after_pauses_every_worker_on_two_nodes(cluster, fake_servers, mon
     # sends a request in that second (requests already on their way when the 429 came may still arrive)
     for t in seen["429"]:
         assert not [a for a in seen["chat"] if t + 0.25 < a < t + 0.95], (t, seen)
+
+
+POSTGRES_DSN = os.environ.get("LLLM_TEST_POSTGRES_DSN")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_spec(request, tmp_path):
+    """Where a batch records: a SQLite file on this machine, or (with LLLM_TEST_POSTGRES_DSN) a fresh
+    partition of a PostgreSQL database the workers write to themselves."""
+    if request.param == "sqlite":
+        return str(tmp_path / "s.db")
+    if not POSTGRES_DSN:
+        pytest.skip("LLLM_TEST_POSTGRES_DSN is not set (bash .ci/start-postgres.sh prints one)")
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'lllm[postgres]')")
+    return f"{POSTGRES_DSN}#ray-{uuid.uuid4().hex[:12]}"
+
+
+def test_two_drivers_of_one_batch_never_run_a_task_twice(cluster, fake_servers, store_spec):
+    base = fake_servers("--latency-ms", "500")
+    fake_servers.stats(base, reset=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, str(Path(__file__).with_name("drive.py")), cluster.address, store_spec, "two", base, "10"]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    drivers = [subprocess.Popen(cmd, env=env, **pipes) for _ in range(2)]  # at once: both find nothing done
+    outs = [d.communicate(timeout=240) for d in drivers]
+    assert all(d.returncode == 0 for d in drivers), [err[-2000:] for _, err in outs]
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
+    assert results[0] == results[1] and len(results[0]) == 10  # each driver ends with every result
+    assert fake_servers.stats(base)["chat_requests"] == 10  # and every task ran exactly once
+
+
+def test_workers_write_sessions_straight_to_a_shared_postgres_store(cluster, base, monkeypatch):
+    if not POSTGRES_DSN:
+        pytest.skip("LLLM_TEST_POSTGRES_DSN is not set (bash .ci/start-postgres.sh prints one)")
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'lllm[postgres]')")
+    from lllm.logging import postgres_store
+
+    store = postgres_store(POSTGRES_DSN, partition=f"ray-{uuid.uuid4().hex[:12]}")
+
+    def driver_writes(*a, **k):
+        raise AssertionError("the driver wrote a session the workers should have written")
+
+    monkeypatch.setattr(store, "save_session", driver_writes)
+    monkeypatch.setattr(store, "record_batch_task", driver_writes)
+    tactic = Ask(config(base), log_store=store)
+    tasks = ["one", "fail two", "three", "four"]
+    out = tactic.bcall(tasks, fail_fast=False, batch_id="pg", return_sessions=True, backend="ray")
+    assert isinstance(out[1], ValueError) and all(s.session_id for s in (out[0], out[2], out[3]))
+    stored = store.list_sessions(tags={"lllm.batch_id": "pg"}, limit=None)
+    assert sorted(s.state for s in stored) == ["failure", "success", "success", "success"]
+    assert store.batch_task("pg", 2)["session_id"] == out[2].session_id  # the worker noted the task as done
+    fake_servers_before = base  # the rerun reads the three successes back from PostgreSQL
+    again = Ask(config(fake_servers_before), log_store=store).bcall(
+        tasks, fail_fast=False, batch_id="pg", backend="ray"
+    )
+    assert again[0] == out[0].delivery and isinstance(again[1], ValueError)  # read back from PostgreSQL
+    assert len(store.list_sessions(tags={"lllm.batch_id": "pg"}, limit=None)) == 5  # + the failed task's rerun
