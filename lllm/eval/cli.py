@@ -105,6 +105,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             )
         finally:
             progress.close()
+    if args.items:
+        print(report.items_text(changed_only=args.items == "changed"))
     print(report.table())
     if args.json:
         report.to_json(args.json)
@@ -218,6 +220,11 @@ def register(sub: Any) -> None:
     p.add_argument("--eval-id", help="name the evaluation; running the same id again reuses finished runs")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument(
+        "--items",
+        choices=["all", "changed"],
+        help="also print each item's metric values and output diff (changed: only items whose output differs)",
+    )
     p.add_argument("--json", metavar="FILE", help="write the whole report as JSON")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     p.add_argument("--baseline", metavar="REPORT.json", help="a previous --json report to gate against")

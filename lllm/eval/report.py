@@ -235,6 +235,26 @@ class Report(BaseModel):
             lines.append(f"{side}: {s.items} item(s), {s.errors} error(s), ${s.cost_total:.6f}{extra}")
         return "\n".join(lines)
 
+    def items_text(self, changed_only: bool = False) -> str:
+        """Per item: each side's metric values, then the diff of its output from the baseline's
+        (``changed_only``: items where some output differs)."""
+        sides = [self.baseline] + [v.name for v in self.variants]
+        blocks = []
+        for it in self.items:
+            diffs = [(side, it.diff(side, self.baseline)) for side in sides[1:]]
+            if changed_only and not any(d for _, d in diffs):
+                continue
+            lines = [f"== {it.case_id}: {_short(it.task, 100)}"]
+            for side in sides:
+                o = it.outcomes.get(side)
+                if o is None:
+                    continue
+                vals = {**o.metrics, **it.pairwise.get(side, {})}
+                lines.append(f"  {side}: " + (", ".join(f"{k}={_num(v)}" for k, v in vals.items()) or "-"))
+            lines += [f"  {line}" for _, d in diffs for line in d.splitlines()]
+            blocks.append("\n".join(lines))
+        return "\n".join(blocks)
+
     def to_html(self, path: Union[str, Path, None] = None) -> str:
         """A self-contained HTML page (inline CSS, no script, no network): summary, then every item."""
         e = html.escape

@@ -89,7 +89,10 @@ def test_from_sessions_reports_and_the_regression_gate(project):
         "terse:agent_configs.editor.system_prompt=Be terse.",
     ]
     args += ["--metric", "success", "--metric", "my_metrics:mentions_task", "--metric", "tool_calls"]
-    out = lllm(project, *args, "--json", "r.json", "--html", "r.html", "--eval-id", "e1", "--workers", "2")
+    out = lllm(
+        project, *args, "--json", "r.json", "--html", "r.html", "--eval-id", "e1", "--workers", "2", "--items", "all"
+    )
+    assert out.stdout.count("== ") == 3 and "  terse: success=1, mentions_task=" in out.stdout
     assert "offline test model" in out.stderr
     assert "terse     mentions_task" in out.stdout and "3 item(s), 0 error(s)" in out.stdout
     report = json.loads((project / "r.json").read_text())

@@ -234,6 +234,16 @@ def test_regression_gate_with_and_without_a_baseline_report(tmp_path):
         Report.load(tmp_path / "bad.json")
 
 
+def test_items_text_shows_values_and_diffs():
+    r = _report([1, 1], [0, 1])
+    r.items[1].outcomes["b"].result = "a1"
+    text = r.items_text()
+    assert (
+        "== 0:" in text and "  baseline: score=1" in text and "  b: score=0" in text and "-a0" in text and "+b0" in text
+    )
+    assert "== 1:" in text and "== 1:" not in r.items_text(changed_only=True)
+
+
 def test_html_report_is_self_contained_and_escaped():
     r = _report([1], [0])
     r.items[0].outcomes["b"].result = "<script>alert(1)</script>"
