@@ -1,22 +1,23 @@
-"""Prompt optimisation on a data set: a proposer (an LLLM tactic) rewrites one prompt from the failures
-it is shown, candidates are scored on a training split, and the best is compared with the original on
-a held-out split with the usual statistics. Budgets in model calls and dollars bound the search."""
+"""Prompt optimisation on a data set or on recorded sessions: a proposer (an LLLM tactic) rewrites one
+prompt (a config text, or a package prompt's template on traces) from the failures it is shown, keeping its
+placeholders; candidates are scored on a training split, and the best is compared with the original on a
+held-out split with the usual statistics. Budgets in model calls and dollars bound the search."""
 
 from __future__ import annotations
 
 import json
 import random
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
 from pydantic import BaseModel, Field
 
 from lllm.core.prompt import Prompt
 from lllm.core.tactic import Tactic
 from lllm.errors import ConfigError
-from lllm.eval.datasets import Case, DatasetError, case_from
+from lllm.eval.datasets import DatasetError, case_from
 from lllm.eval.metrics import Metric, MetricError, resolve_metric
 from lllm.eval.report import Report
-from lllm.eval.runner import MetricRef, _dataset_tactic, new_eval_id, run_dataset
+from lllm.eval.runner import MetricRef, _dataset_tactic, new_eval_id, run_dataset, run_sessions
 from lllm.eval.variants import BASELINE, Variant
 
 PROPOSER_SYSTEM = (
@@ -35,15 +36,16 @@ class Proposals(BaseModel):
 PROPOSE = Prompt(
     path="lllm_eval/propose",
     prompt=(
-        "Current instruction:\n<<<\n{current}\n>>>\n\nIt scores {score} on the metric '{metric}' (higher is better). "
-        "Cases it got wrong (task, result, expected):\n{failures}\n\nWrite {n} improved versions of the instruction."
+        "Current instruction:\n<<<\n{current}\n>>>\n\nIt scores {score} on the metric '{metric}' ({better}). "
+        "Cases it got wrong (task, result, expected):\n{failures}\n\n{keep}\n\n"
+        "Write {n} improved versions of the instruction."
     ),
     format=Proposals,
 )
 
 
 class Proposer(Tactic, register=False):
-    """Task: ``{"current", "score", "metric", "failures", "n"}``; returns new prompt texts."""
+    """Task: ``{"current", "score", "metric", "better", "failures", "keep", "n"}``; returns new prompt texts."""
 
     name = "lllm_eval_proposer"
     agent_group = ["proposer"]
@@ -51,7 +53,9 @@ class Proposer(Tactic, register=False):
     def call(self, task: Dict[str, Any], **kw: Any) -> List[str]:
         agent = self.agents["proposer"]
         agent.open("propose")
-        agent.receive_prompt(PROPOSE, {k: str(task[k]) for k in ("current", "score", "metric", "failures", "n")})
+        agent.receive_prompt(
+            PROPOSE, {k: str(task[k]) for k in ("current", "score", "metric", "better", "failures", "keep", "n")}
+        )
         return [p.strip() for p in agent.respond().parsed_as(Proposals).prompts if p.strip()]
 
 
@@ -71,20 +75,23 @@ class Budget(BaseModel):
 
 
 class Candidate(BaseModel):
-    """One proposed text and its mean on the training split."""
+    """One proposed text and its mean on the training split; ``rejected``: why it was not run."""
 
     name: str
     round: int
     text: str
     train_mean: Optional[float] = None
+    rejected: Optional[str] = None
 
 
 class OptimizeResult(BaseModel):
     """What the search tried, what it chose and how the choice does on held-out cases."""
 
     target: str
+    mode: str = "dataset"
     metric: str
     original: str
+    placeholders: List[str] = Field(default_factory=list)
     original_train_mean: Optional[float] = None
     train_cases: List[str] = Field(default_factory=list)
     heldout_cases: List[str] = Field(default_factory=list)
@@ -100,8 +107,12 @@ class OptimizeResult(BaseModel):
         lines = [
             f"{self.metric} on {len(self.train_cases)} training case(s); original: {_num(self.original_train_mean)}"
         ]
-        for c in sorted(self.candidates, key=lambda c: -(c.train_mean if c.train_mean is not None else -1e9)):
+        ran = [c for c in self.candidates if c.rejected is None]
+        for c in sorted(ran, key=lambda c: -(c.train_mean if c.train_mean is not None else -1e9)):
             lines.append(f"  {c.name}: {_num(c.train_mean)}  {_clip(c.text)}")
+        for c in self.candidates:
+            if c.rejected is not None:
+                lines.append(f"  {c.name}: rejected ({c.rejected})  {_clip(c.text)}")
         lines.append(f"stopped: {self.stopped}; {self.calls} model call(s), ${self.cost:.6f}")
         if self.best is None:
             lines.append("no candidate beat the original on the training split; keep it")
@@ -121,7 +132,10 @@ def _clip(text: str, n: int = 80) -> str:
     return one if len(one) <= n else one[:n] + "..."
 
 
-def split_cases(cases: Sequence[Case], holdout: float, seed: int) -> tuple[List[Case], List[Case]]:
+T = TypeVar("T")
+
+
+def split_cases(cases: Sequence[T], holdout: float, seed: int) -> tuple[List[T], List[T]]:
     """(train, held-out): a seeded shuffle, ``holdout`` of the cases (at least one each) held out."""
     if not 0 < holdout < 1:
         raise ConfigError(f"holdout must be between 0 and 1 (a fraction of the cases), got {holdout}")
@@ -172,12 +186,116 @@ def _failures(report: Report, side: str, metric: Metric, limit: int = 5) -> str:
     return "\n".join(rows) or "(none: every training case scored the best value)"
 
 
+class _Target:
+    """What is being optimised: its original text, its placeholders, and how a text becomes a variant."""
+
+    def __init__(
+        self,
+        name: str,
+        original: str,
+        keep: List[str],
+        check: Callable[[str], Optional[str]],
+        prompt_key: Optional[str] = None,
+    ):
+        self.name, self.original, self.keep, self.check, self.prompt_key = name, original, keep, check, prompt_key
+
+    def variant(self, name: str, text: str) -> Variant:
+        if self.prompt_key is not None:
+            return Variant(name=name, prompts={self.prompt_key: text})
+        return Variant(name=name, overrides={self.name: text})
+
+
+def _placeholders(make: Callable[[str], Any], text: str) -> Optional[frozenset]:
+    """The placeholder names of ``text`` as the prompt's renderer reads them (``None``: it cannot tell)."""
+    return make(text)._template()[0]
+
+
+def _placeholder_check(
+    make: Callable[[str], Any], original: str, more: Optional[Callable[[str], None]] = None
+) -> tuple[List[str], Callable[[str], Optional[str]]]:
+    """(the original's placeholders, a check giving why a proposed text is refused, or ``None``)."""
+    try:
+        keep = _placeholders(make, original)
+    except ValueError:  # a config string that is no template: nothing to keep
+        keep = None
+
+    def check(text: str) -> Optional[str]:
+        try:
+            names = _placeholders(make, text)
+        except ValueError as e:
+            return f"does not parse: {e}"
+        if keep is not None and names is not None and names != keep:
+            lost, added = sorted(keep - names), sorted(names - keep)
+            why = [f"drops placeholder(s) {lost}"] if lost else []
+            why += [f"adds placeholder(s) {added}"] if added else []
+            return "; ".join(why)
+        if more is not None:
+            try:
+                more(text)
+            except ConfigError as e:
+                return str(e)
+        return None
+
+    return sorted(keep or ()), check
+
+
+def _config_target(target: str, config: Dict[str, Any], where: str) -> _Target:
+    original = _get_path(config, target)
+    if not isinstance(original, str):
+        raise ConfigError(
+            f"optimize target {target!r}: {where} has {type(original).__name__} there, not a prompt text; "
+            f"name a string such as agent_configs.AGENT.system_prompt, or a prompt with prompts.KEY"
+        )
+    keep, check = _placeholder_check(lambda t: Prompt(path="lllm_eval/target", prompt=t), original)
+    return _Target(target, original, keep, check)
+
+
+def _prompt_target(key: str, recorded: Any, tactic: Any, runtime: Any) -> _Target:
+    """The prompt ``key`` as the recorded session's re-runs will render it (``session_prompts``)."""
+    from lllm.logging.replay import _resolve_prompt_key, _tactic_class, prompt_edits, session_prompts
+    from lllm.packages.runtime import get_default_runtime
+
+    rt = runtime if runtime is not None else get_default_runtime()
+    cls = _tactic_class(recorded, tactic, rt)
+    use = _resolve_prompt_key(key, session_prompts(recorded, runtime=rt, tactic=cls), rt)
+    if not isinstance(use.template, str):
+        raise ConfigError(
+            f"prompt {use.key!r}: its current text is unknown (not in the runtime, the tactic's module or the "
+            f"recording of session {recorded.session_id}); load the package that defines it"
+        )
+    base = use.prompt
+
+    def make(text: str) -> Any:
+        if base is not None:
+            return base.extend(path=base.path, prompt=text)
+        return Prompt(path=use.key.split(":", 1)[-1] or "edited", prompt=text)
+
+    def as_rerun(text: str) -> None:  # what rerun itself refuses: placeholders the tactic never supplies, ...
+        prompt_edits(recorded, {use.key: text}, runtime=rt, tactic=cls)
+
+    keep, check = _placeholder_check(make, use.template, as_rerun)
+    return _Target(f"prompts.{use.key}", use.template, keep, check, use.key)
+
+
+def _keep_note(names: List[str]) -> str:
+    if not names:
+        return "The instruction has no placeholders; do not add any (write a literal brace as two braces)."
+    shown = ", ".join("{" + n + "}" for n in names)
+    return (
+        f"Placeholders are filled in when the instruction is used: keep each of {shown} exactly as written, "
+        f"add no other (write a literal brace as two braces)."
+    )
+
+
 def optimize_prompt(
-    tactic: Any,
-    dataset: Sequence[Any],
-    target: str,
-    metric: MetricRef,
+    tactic: Any = None,
+    dataset: Optional[Sequence[Any]] = None,
+    target: Optional[str] = None,
+    metric: Optional[MetricRef] = None,
     *,
+    sessions: Optional[Sequence[Any]] = None,
+    store: Any = None,
+    live_tools: bool = False,
     config: Optional[Dict[str, Any]] = None,
     runtime: Any = None,
     model: Optional[str] = None,
@@ -191,51 +309,110 @@ def optimize_prompt(
     budget: Optional[Budget] = None,
     workers: int = 4,
     log_store: Any = None,
+    backend: str = "local",
+    backend_options: Optional[Dict[str, Any]] = None,
 ) -> OptimizeResult:
-    """Search for a better text of the config string at ``target`` (a dotted path such as
-    ``agent_configs.writer.system_prompt``) by ``metric`` (a pointwise metric, higher or lower better).
+    """Search for a better text of ``target`` by ``metric`` (pointwise; higher or lower better), on a data
+    set (``dataset``, run with ``tactic`` and ``config``) or on recorded sessions (``sessions``: sessions, ids
+    or ``select_sessions`` cases, loaded from and re-run into ``store`` as ``evaluate_sessions`` does).
 
-    Each round the proposer sees the best text so far and up to five of its training failures, proposes
-    ``candidates`` texts, and each is scored on the training split. The best candidate, if it beats the
+    ``target``: a dotted config path (``agent_configs.writer.system_prompt``), or ``prompts.KEY`` for the
+    template of a package prompt (recorded sessions only; re-run with ``rerun(..., prompts={KEY: text})``).
+    Each round the proposer sees the best text so far, its placeholders and up to five of its training
+    failures, and proposes ``candidates`` texts. A text that drops, renames or adds a placeholder (or that
+    the re-run would refuse) is rejected without running; it still takes its slot, and the proposer call
+    that made it counts. The others are scored on the training split. The best candidate, if it beats the
     original there, is compared with the original on the held-out split (``heldout``: a ``Report`` with
     bootstrap intervals). ``budget`` is checked before each proposal and evaluation; the run that crosses it
-    finishes, then the search stops. Proposer calls count towards it."""
+    finishes, then the search stops. Proposer calls count towards it; replayed calls do not."""
+    if metric is None or target is None:
+        raise ConfigError("optimize_prompt needs target=... (a dotted config path or prompts.KEY) and metric=...")
+    if (dataset is None) == (sessions is None):
+        raise ConfigError("optimize_prompt needs one source: dataset=[...] (with tactic) or sessions=[...]")
     m = resolve_metric(metric)
     if m.pairwise:
         raise MetricError(f"metric '{m.name}' is pairwise; optimise on a pointwise metric (e.g. exact_match)")
     if candidates < 1 or rounds < 1:
         raise ConfigError(f"candidates and rounds must be >= 1, got {candidates} and {rounds}")
     budget = budget or Budget()
-    cases = [case_from(c, i) for i, c in enumerate(dataset)]
-    train, held = split_cases(cases, holdout, seed)
-    _, _, _, base_config = _dataset_tactic(tactic, config, runtime, None)
-    original = _get_path(base_config, target)
-    if not isinstance(original, str):
-        raise ConfigError(
-            f"optimize target {target!r}: the config has {type(original).__name__} there, not a prompt text; "
-            f"name a string such as agent_configs.AGENT.system_prompt"
+    eval_id = new_eval_id()
+    score: Callable[..., Report]
+    if dataset is not None:
+        if target.startswith("prompts."):
+            raise ConfigError(
+                f"optimize target {target!r}: a package prompt is optimised on recorded sessions (sessions=..., "
+                f"lllm optimize --from-sessions); on a data set name a config text such as "
+                f"agent_configs.AGENT.system_prompt"
+            )
+        items: List[Any] = [case_from(c, i) for i, c in enumerate(dataset)]
+        train, held = split_cases(items, holdout, seed)
+        _, _, _, base_config = _dataset_tactic(tactic, config, runtime, None)
+        goal = _config_target(target, base_config, "the config")
+        run: Dict[str, Any] = dict(
+            config=config,
+            runtime=runtime,
+            model=model,
+            invoker=invoker,
+            workers=workers,
+            log_store=log_store,
+            backend=backend,
+            backend_options=backend_options,
         )
+
+        def score(cases: List[Any], variants: List[Variant], eid: str, baseline: Optional[Report] = None) -> Report:
+            return run_dataset(tactic, cases, variants, [m], eval_id=eid, baseline=baseline, **run)
+
+        ids = [c.id for c in train], [c.id for c in held]
+    else:
+        if backend != "local":
+            raise ConfigError(f"backend={backend!r} applies to data sets; re-runs of recorded sessions run here")
+        items = list(sessions or [])
+        if not items:
+            raise DatasetError("no recorded session to optimise on: select some (select_sessions, --from-sessions)")
+        train, held = split_cases(items, holdout, seed)
+        recorded = _load_recorded(train[0], store)
+        if target.startswith("prompts."):
+            goal = _prompt_target(target[len("prompts.") :], recorded, tactic, runtime)
+        else:
+            from lllm.logging.replay import _without_redacted
+
+            goal = _config_target(target, _without_redacted(recorded.config), f"session {recorded.session_id}")
+        srun: Dict[str, Any] = dict(
+            store=store,
+            tactic=tactic,
+            runtime=runtime,
+            model=model,
+            invoker=invoker,
+            live_tools=live_tools,
+            workers=workers,
+        )
+
+        def score(cases: List[Any], variants: List[Variant], eid: str, baseline: Optional[Report] = None) -> Report:
+            return run_sessions(cases, variants, [m], eval_id=eid, **srun)
+
+        ids = _case_ids(train), _case_ids(held)
     from lllm.eval.judge import judge_config
 
     cfg = judge_config(proposer_model or ("test" if proposer_invoker else model), PROPOSER_SYSTEM)
     cfg["agent_configs"][0]["name"] = "proposer"
     proposer = Proposer(cfg, invoker=proposer_invoker)
-    run = dict(config=config, runtime=runtime, model=model, invoker=invoker, workers=workers, log_store=log_store)
-    eval_id = new_eval_id()
     result = OptimizeResult(
-        target=target,
+        target=goal.name,
+        mode="dataset" if dataset is not None else "sessions",
         metric=m.name,
-        original=original,
-        train_cases=[c.id for c in train],
-        heldout_cases=[c.id for c in held],
+        original=goal.original,
+        placeholders=goal.keep,
+        train_cases=ids[0],
+        heldout_cases=ids[1],
     )
-    base = run_dataset(tactic, train, [], [m], eval_id=f"{eval_id}-r0", **run)
-    result.calls, result.cost = _spent(base, False)
+    base = score(train, [], f"{eval_id}-r0")
+    if dataset is not None:  # the recordings cost nothing now; a data set's baseline ran
+        result.calls, result.cost = _spent(base, False)
     result.original_train_mean = base.summary[BASELINE].metrics[m.name].mean
-    best_text, best_mean, best_report, best_side = original, result.original_train_mean, base, BASELINE
+    best_text, best_mean, best_report, best_side = goal.original, result.original_train_mean, base, BASELINE
     sign = 1.0 if m.higher_is_better else -1.0
     result.stopped = f"{rounds} round(s) done"
-    seen = {original}
+    seen = {goal.original}
     for r in range(1, rounds + 1):
         why = budget.exceeded(result.calls, result.cost)
         if why:
@@ -246,7 +423,9 @@ def optimize_prompt(
                 "current": best_text,
                 "score": _num(best_mean),
                 "metric": m.name,
+                "better": "higher is better" if m.higher_is_better else "lower is better",
                 "failures": _failures(best_report, best_side, m),
+                "keep": _keep_note(goal.keep),
                 "n": candidates,
             },
             return_session=True,
@@ -256,33 +435,48 @@ def optimize_prompt(
         )
         result.cost += float(session.total_cost.cost)
         texts = [t for t in dict.fromkeys(session.delivery or []) if t not in seen][:candidates]
-        if not texts:
-            continue
         seen.update(texts)
+        proposed = [
+            Candidate(name=f"r{r}c{i + 1}", round=r, text=t, rejected=goal.check(t)) for i, t in enumerate(texts)
+        ]
+        result.candidates += [c for c in proposed if c.rejected is not None]
+        runnable = [c for c in proposed if c.rejected is None]
+        if not runnable:
+            continue
         why = budget.exceeded(result.calls, result.cost)
         if why:
             result.stopped = why
             break
-        variants = [Variant(name=f"r{r}c{i + 1}", overrides={target: t}) for i, t in enumerate(texts)]
-        rep = run_dataset(tactic, train, variants, [m], eval_id=f"{eval_id}-r{r}", baseline=base, **run)
+        result.candidates += runnable
+        variants = [goal.variant(c.name, c.text) for c in runnable]
+        rep = score(train, variants, f"{eval_id}-r{r}", base)
         calls, cost = _spent(rep, True)
         result.calls, result.cost = result.calls + calls, result.cost + cost
-        for v, text in zip(variants, texts):
-            mean = rep.summary[v.name].metrics[m.name].mean
-            result.candidates.append(Candidate(name=v.name, round=r, text=text, train_mean=mean))
-            if mean is not None and (best_mean is None or sign * (mean - best_mean) > 0):
-                best_text, best_mean, best_report, best_side = text, mean, rep, v.name
+        for c in runnable:
+            c.train_mean = rep.summary[c.name].metrics[m.name].mean
+            if c.train_mean is not None and (best_mean is None or sign * (c.train_mean - best_mean) > 0):
+                best_text, best_mean, best_report, best_side = c.text, c.train_mean, rep, c.name
     if best_side != BASELINE:
         result.best = next(c for c in result.candidates if c.name == best_side)
-        result.heldout = run_dataset(
-            tactic,
-            held,
-            [Variant(name=best_side, overrides={target: best_text})],
-            [m],
-            eval_id=f"{eval_id}-heldout",
-            **run,
-        )
+        result.heldout = score(held, [goal.variant(best_side, best_text)], f"{eval_id}-heldout")
     return result
+
+
+def _load_recorded(value: Any, store: Any) -> Any:
+    from lllm.eval.runner import _session_case
+
+    case, recorded = _session_case(value, 0)
+    if recorded is not None:
+        return recorded
+    if store is None:
+        raise DatasetError(f"session {case.session_id}: pass store=... to load sessions by id")
+    return store.load_session(case.session_id)
+
+
+def _case_ids(values: List[Any]) -> List[str]:
+    from lllm.eval.runner import _session_case
+
+    return [_session_case(v, i)[0].id for i, v in enumerate(values)]
 
 
 __all__ = ["Budget", "Candidate", "OptimizeResult", "Proposer", "Proposals", "optimize_prompt", "split_cases"]

@@ -178,7 +178,42 @@ def evaluate_sessions(
     giving one, or ``None`` for the provider the recorded config names (``lllm eval`` passes the offline test
     model when no provider key is set).
     ``model`` puts every variant (not the recording) on that model unless the variant names its own."""
-    variants = check_variants(list(variants))
+    return run_sessions(
+        sessions,
+        check_variants(list(variants)),
+        metrics,
+        store=store,
+        tactic=tactic,
+        runtime=runtime,
+        model=model,
+        invoker=invoker,
+        live_tools=live_tools,
+        workers=workers,
+        eval_id=eval_id,
+        seed=seed,
+        resamples=resamples,
+        progress=progress,
+    )
+
+
+def run_sessions(
+    sessions: Sequence[Any],
+    variants: List[Variant],
+    metrics: Optional[Sequence[MetricRef]] = None,
+    *,
+    store: Any = None,
+    tactic: Any = None,
+    runtime: Any = None,
+    model: Optional[str] = None,
+    invoker: Any = None,
+    live_tools: bool = False,
+    workers: int = 4,
+    eval_id: Optional[str] = None,
+    seed: int = 0,
+    resamples: int = 1000,
+    progress: Optional[Progress] = None,
+) -> Report:
+    """``evaluate_sessions`` without the variant checks: no variant scores the recordings alone."""
     for v in variants:
         if v.config:
             raise VariantError(
@@ -332,12 +367,17 @@ def evaluate_dataset(
     seed: int = 0,
     resamples: int = 1000,
     progress: Optional[Progress] = None,
+    backend: str = "local",
+    backend_options: Optional[Dict[str, Any]] = None,
 ) -> Report:
     """Run ``tactic`` on every case of ``dataset`` with ``config`` (the baseline) and with each variant
     applied to it, then score. ``tactic``: a Tactic class or a registered name (its config found as
     ``lllm run`` finds it when ``config`` is None). ``dataset``: ``Case`` objects, ``{"task", "expected"}``
     dicts or bare tasks. Each side runs as one ``bcall`` of ``workers``; with ``log_store`` its sessions are
-    saved as batch ``<eval_id>:<side>``, so the same ``eval_id`` resumes an interrupted evaluation."""
+    saved as batch ``<eval_id>:<side>``, so the same ``eval_id`` resumes an interrupted evaluation.
+    ``backend="ray"`` runs each side's batch on Ray (``Tactic.bcall``; ``backend_options``: ``address``,
+    ``actors``, ``rate_limit``, ``num_cpus``); the workers build the provider from the config, so ``invoker``
+    must be ``None`` there. Metrics are computed here, on the sessions the workers send back."""
     return run_dataset(
         tactic,
         dataset,
@@ -353,6 +393,8 @@ def evaluate_dataset(
         seed=seed,
         resamples=resamples,
         progress=progress,
+        backend=backend,
+        backend_options=backend_options,
     )
 
 
@@ -373,6 +415,8 @@ def run_dataset(
     resamples: int = 1000,
     progress: Optional[Progress] = None,
     baseline: Optional[Report] = None,
+    backend: str = "local",
+    backend_options: Optional[Dict[str, Any]] = None,
 ) -> Report:
     """``evaluate_dataset`` without the variant checks: no variant runs the baseline alone; ``baseline``
     (an earlier report on the same cases) supplies the baseline's outcomes instead of running it again."""
@@ -384,6 +428,17 @@ def run_dataset(
                 f"variant '{v.name}': prompts.* overrides apply to recorded sessions (--from-sessions); on a data "
                 f"set change a system prompt with {v.name}:agent_configs.AGENT.system_prompt=TEXT"
             )
+    if backend not in ("local", "ray"):
+        from lllm.errors import ConfigError
+
+        raise ConfigError(f"backend {backend!r}: use 'local' (threads in this process) or 'ray'")
+    if backend != "local" and invoker is not None:
+        from lllm.errors import ConfigError
+
+        raise ConfigError(
+            f"backend={backend!r} with an invoker: an invoker object does not travel to the workers, which build "
+            f"the provider from the config; drop invoker=... (point the config's model_args at the model instead)"
+        )
     cases = [case_from(c, i) for i, c in enumerate(dataset)]
     if not cases:
         raise DatasetError("the data set is empty: give at least one task")
@@ -406,7 +461,7 @@ def run_dataset(
         if side_model:
             side_config = with_model(side_config, side_model)
         t: Tactic = build(side_config, _invoker_for(invoker, v, side_config))
-        results = _run_side(t, cases, side_model, workers, log_store, eval_id, v.name)
+        results = _run_side(t, cases, side_model, workers, log_store, eval_id, v.name, backend, backend_options)
         for i, res in enumerate(results):
             session = res if not isinstance(res, BaseException) else None
             out = _outcome(v.name, session, None, res if isinstance(res, BaseException) else None)
@@ -422,11 +477,20 @@ def run_dataset(
 
 
 def _run_side(
-    t: Any, cases: List[Case], model: Optional[str], workers: int, store: Any, eval_id: str, side: str
+    t: Any,
+    cases: List[Case],
+    model: Optional[str],
+    workers: int,
+    store: Any,
+    eval_id: str,
+    side: str,
+    backend: str = "local",
+    backend_options: Optional[Dict[str, Any]] = None,
 ) -> List[Any]:
     from lllm.core.tactic import use_model
 
     tags = {"lllm.eval_id": eval_id, "lllm.eval_variant": side}
+    remote = {"backend": backend, "backend_options": backend_options} if backend != "local" else {}
     with use_model(model):
         return list(
             t.bcall(
@@ -436,6 +500,7 @@ def _run_side(
                 tags=tags,
                 return_sessions=True,
                 batch_id=f"{eval_id}:{side}" if store is not None else None,
+                **remote,
             )
         )
 
@@ -505,4 +570,12 @@ def _profile(rt: Any, tactic: Any, v: Variant) -> Dict[str, Any]:
         raise VariantError(f"variant '{v.name}': config profile {v.config!r} not found ({e})") from None
 
 
-__all__ = ["evaluate_sessions", "evaluate_dataset", "run_dataset", "with_model", "new_eval_id", "DEFAULT_METRICS"]
+__all__ = [
+    "evaluate_sessions",
+    "evaluate_dataset",
+    "run_dataset",
+    "run_sessions",
+    "with_model",
+    "new_eval_id",
+    "DEFAULT_METRICS",
+]

@@ -45,6 +45,21 @@ agent_configs:
     system_prompt: You edit.
 """
 
+ASKER = """
+from lllm import Tactic, load_prompt
+
+class Asker(Tactic):
+    name = "asker"
+    agent_group = ["drafter"]
+
+    def call(self, task: str) -> str:
+        print("asker is chatty on stdout")
+        d = self.agents["drafter"]
+        d.open("main")
+        d.receive_prompt(load_prompt("demo.prompts:ask", runtime=self.runtime), {"task": task})
+        return d.respond().content
+"""
+
 METRICS = '''
 def mentions_task(task, result):
     """1 when the result quotes the task."""
@@ -57,6 +72,9 @@ def project(tmp_path):
     (tmp_path / "lllm.toml").write_text('[package]\nname = "demo"\n')
     (tmp_path / "tactics").mkdir()
     (tmp_path / "tactics" / "duo.py").write_text(TACTIC)
+    (tmp_path / "tactics" / "asker.py").write_text(ASKER)
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "ask.md").write_text("Draft this: {task}")
     (tmp_path / "tools").mkdir()
     (tmp_path / "tools" / "shout.py").write_text(TACTIC.split("class Duo")[0])
     (tmp_path / "configs").mkdir()
@@ -177,3 +195,53 @@ def test_optimize_runs_offline_end_to_end(project):
         code=1,
     )
     assert "not a prompt text" in bad.stderr
+
+
+def test_progress_goes_to_stderr_and_json_minus_keeps_stdout_a_report(project):
+    lllm(project, "batch", "demo.tactics:asker", "tasks.txt", "--batch-id", "b3")
+    variant = ["--variant", "b:prompts.demo.prompts:ask=Draft, briefly: {task}", "--progress-every", "0"]
+    out = lllm(project, "eval", "--from-sessions", "--batch", "b3", *variant, "--json", "-", "--eval-id", "e3")
+    report = json.loads(out.stdout)  # the whole of stdout is the report
+    assert report["eval_id"] == "e3" and len(report["items"]) == 3 and report["summary"]["b"]["errors"] == 0
+    assert "progress: 3/3 done, 0 failed" in out.stderr and "progress: 1/3 done" in out.stderr
+    assert "3 item(s), 0 error(s)" in out.stderr and "asker is chatty on stdout" in out.stderr  # table, print
+    # without --json -, stdout is the table alone
+    out = lllm(project, "eval", "--from-sessions", "--batch", "b3", *variant, "--eval-id", "e3")
+    assert "progress:" not in out.stdout and "chatty" not in out.stdout and "3 item(s), 0 error(s)" in out.stdout
+    # a data set: progress per side and task, and the tactic's prints, on stderr
+    data = ["eval", "demo.tactics:asker", "--dataset", "cases.jsonl", "--variant", "b:model=test", "--no-save"]
+    out = lllm(project, *data, "--progress-every", "0", "--json", "-")
+    assert len(json.loads(out.stdout)["items"]) == 2
+    assert "progress: 4/4 done" in out.stderr and out.stderr.count("asker is chatty on stdout") == 4
+
+
+def test_optimize_a_package_prompt_on_recorded_sessions(project):
+    lllm(project, "batch", "demo.tactics:asker", "tasks.txt", "--batch-id", "b2")
+    args = ["optimize", "--from-sessions", "--batch", "b2", "--prompt", "demo.prompts:ask", "--metric", "success"]
+    out = lllm(project, *args, "--rounds", "1", "--json", "o.json")
+    result = json.loads((project / "o.json").read_text())
+    assert result["mode"] == "sessions" and result["target"] == "prompts.demo.prompts:ask"
+    assert result["original"] == "Draft this: {task}" and result["placeholders"] == ["task"]
+    assert len(result["train_cases"]) == 2 and len(result["heldout_cases"]) == 1
+    # the offline test model proposes a text without the placeholder: rejected, never run
+    [cand] = result["candidates"]
+    assert cand["rejected"] == "drops placeholder(s) ['task']" and cand["train_mean"] is None
+    assert result["best"] is None and result["calls"] == 1 and "rejected (drops placeholder(s)" in out.stdout
+    assert len(json.loads(lllm(project, "sessions", "list", "--json").stdout)) == 3  # nothing was re-run
+    bad = lllm(
+        project,
+        "optimize",
+        "demo.tactics:asker",
+        "--dataset",
+        "cases.jsonl",
+        "--prompt",
+        "ask",
+        "--metric",
+        "success",
+        code=1,
+    )
+    assert "optimises a package prompt on recorded sessions" in bad.stderr
+    bad = lllm(project, "optimize", "--from-sessions", "--metric", "success", code=1)
+    assert "--target DOTTED.CONFIG.PATH, or --prompt KEY" in bad.stderr
+    bad = lllm(project, *args, "--backend", "ray", code=1)
+    assert "--backend ray applies to --dataset" in bad.stderr

@@ -94,3 +94,122 @@ def test_split_is_seeded_and_refusals_name_the_fix():
         from lllm.eval import pairwise_judge
 
         optimize_prompt(Calc, CASES, TARGET, pairwise_judge("x", model="test"), config=CONFIG)
+
+
+# ---------------------------------------------------------------------------------------------
+# recorded sessions: a package prompt's template, re-run with rerun(..., prompts={KEY: text})
+# ---------------------------------------------------------------------------------------------
+SEEN: List[str] = []
+TOPICS6 = ["tides", "waves", "wind", "rain", "snow", "fog"]
+
+
+def fork_model(dialog: Any) -> str:
+    """The forked part of each re-run: deep notes when the researcher is asked for depth."""
+    system, last = dialog.messages[0].content, dialog.messages[-1].content
+    SEEN.append(last)
+    if system == "You research.":
+        return "<notes>deep</notes>" if "in depth" in last else "<notes>plain</notes>"
+    return "A deep brief." if "deep" in last else "A plain brief."
+
+
+def deep(result: Any) -> bool:
+    """1 when the brief is a deep one."""
+    return "deep" in str(result)
+
+
+@pytest.fixture
+def traces(tmp_path):
+    from evalkit import LOOKUPS, record_all
+
+    from lllm.logging import sqlite_store
+
+    store = sqlite_store(str(tmp_path / "s.db"))
+    record_all(store, TOPICS6)
+    SEEN.clear()
+    yield store
+    assert LOOKUPS == []  # the recorded tool calls were never run again
+
+
+def optimize_traces(store: Any, prop: MockInvoker, **kw: Any) -> Any:
+    from evalkit import Brief
+
+    from lllm.eval import select_sessions
+
+    kw.setdefault("target", "prompts.eval_kit/ask")
+    return optimize_prompt(
+        Brief,
+        metric=deep,
+        sessions=select_sessions(store),
+        store=store,
+        invoker=lambda variant: MockInvoker([fork_model] * 4),
+        proposer_invoker=prop,
+        **kw,
+    )
+
+
+def test_on_recorded_sessions_a_package_prompt_improves_and_a_broken_placeholder_is_never_run(traces):
+    prop = proposer(["Research {topic} quickly."], ["Look into {subject} in depth.", "Research {topic} in depth."])
+    res = optimize_traces(traces, prop, rounds=2)
+    assert res.mode == "sessions" and res.target == "prompts.eval_kit/ask" and res.original == "Research {topic}"
+    assert res.placeholders == ["topic"] and len(res.train_cases) == 4 and len(res.heldout_cases) == 2
+    assert res.original_train_mean == 0.0  # the recordings, scored as they are
+    assert [(c.name, c.train_mean, c.rejected) for c in res.candidates] == [
+        ("r1c1", 0.0, None),
+        ("r2c1", None, "drops placeholder(s) ['topic']; adds placeholder(s) ['subject']"),
+        ("r2c2", 1.0, None),
+    ]
+    assert not any("Look into" in text for text in SEEN)  # the rejected text never reached a model
+    assert res.best.text == "Research {topic} in depth." and res.stopped == "2 round(s) done"
+    # 2 proposals + 2 rounds x 4 training sessions x 2 forked calls; recorded and replayed calls are free
+    assert res.calls == 2 + 2 * 4 * 2
+    held = res.heldout.summary["r2c2"]
+    cmp = held.vs_baseline["deep"]
+    assert (cmp.wins, cmp.ties, cmp.losses) == (2, 0, 0) and cmp.delta.mean == 1.0
+    assert held.metrics["deep"].mean == 1.0 and res.heldout.summary[BASELINE].metrics["deep"].mean == 0.0
+    assert sorted(it.recorded_session for it in res.heldout.items) == sorted(res.heldout_cases)
+    # the proposer saw the current text, what to keep, and the recordings it did not get right
+    first = prop.requests[0].messages[-1].content
+    assert "<<<\nResearch {topic}\n>>>" in first and "keep each of {topic} exactly" in first
+    assert "A long brief about" in first
+    assert "rejected (drops placeholder(s) ['topic']" in res.table()
+    # every re-run was saved and linked; the traces to select from are still the six recordings
+    from lllm.eval import select_sessions
+
+    assert len(select_sessions(traces)) == 6
+    reruns = traces.list_sessions(tags={"lllm.eval_variant": "r2c2"}, limit=None)
+    assert len(reruns) == 4 + 2 and all(r.tags["lllm.replay_of"] for r in reruns)
+
+
+def test_on_recorded_sessions_the_budget_stops_the_search(traces):
+    prop = proposer(["Research {topic} quickly."], ["Research {topic} in depth."])
+    res = optimize_traces(traces, prop, rounds=2, budget=Budget(max_calls=9))
+    assert res.stopped == "budget: 9 model calls used (max 9)"  # 1 proposal + 4 sessions x 2 forked calls
+    assert [c.name for c in res.candidates] == ["r1c1"] and res.best is None and res.heldout is None
+    assert len(prop.requests) == 1
+
+
+def test_a_config_text_of_the_recordings_and_refusals_name_the_fix(traces):
+    from evalkit import Brief
+
+    from lllm.eval import select_sessions
+
+    res = optimize_prompt(
+        Brief,
+        target="agent_configs.writer.system_prompt",
+        metric=deep,
+        sessions=select_sessions(traces),
+        store=traces,
+        invoker=lambda variant: MockInvoker(["A deep brief."]),
+        proposer_invoker=proposer(["You write deep briefs."]),
+        rounds=1,
+    )
+    assert res.original == "You write." and res.best.text == "You write deep briefs." and res.calls == 1 + 4
+    assert res.heldout.summary[res.best.name].metrics["deep"].mean == 1.0
+    with pytest.raises(ConfigError, match=r"prompt 'no/such': no such prompt"):
+        optimize_traces(traces, proposer(), target="prompts.no/such")
+    with pytest.raises(ConfigError, match="a package prompt is optimised on recorded sessions"):
+        optimize_prompt(Calc, CASES, "prompts.eval_kit/ask", "exact_match", config=CONFIG, proposer_invoker=proposer())
+    with pytest.raises(ConfigError, match="needs one source"):
+        optimize_prompt(Calc, target=TARGET, metric="exact_match", config=CONFIG)
+    with pytest.raises(ConfigError, match="backend='ray' applies to data sets"):
+        optimize_traces(traces, proposer(), backend="ray")
