@@ -59,7 +59,7 @@ _META = "CREATE TABLE IF NOT EXISTS lllm_meta (name TEXT PRIMARY KEY, value TEXT
 #: The table schema of a PostgreSQL store: the SQL tables' ``SQL_SCHEMA_VERSION`` (3: the index columns), then
 #: 4: a search index for the model and task-text filters, recorded in ``lllm_meta`` as ``search_index``:
 #: ``pg_trgm`` (trigram GIN indexes, used by ILIKE '%text%') when the extension is installed or can be, else
-#: ``scan`` (no index: the filters scan the partition's rows with ``lower(col) LIKE``, about twice as fast as
+#: ``scan`` (no index: the filters scan the partition's rows with ``lower(col) LIKE``, cheaper per row than
 #: ILIKE; pg_trgm is tried again on each open).
 PG_SCHEMA_VERSION = 4
 _TRGM_INDEXES = [
@@ -138,7 +138,7 @@ class PostgresBackend(IndexedBackend):
         if ops is None:
             logger.warning(
                 "PostgreSQL store: %s, so the task-text and model filters have no index: a search that matches "
-                "few sessions reads every row of the partition (about 0.1-0.2 s per 100,000 sessions). For a "
+                "few sessions reads every row of the partition (0.1-0.5 s per 100,000 sessions). For a "
                 "trigram index, have a database owner run CREATE EXTENSION pg_trgm; the store builds it on its "
                 "next open.",
                 reason,
@@ -263,7 +263,7 @@ class PostgresBackend(IndexedBackend):
     def query_index(self, query: SessionQuery) -> List[bytes]:
         if self.search_index == "pg_trgm":  # ILIKE '%text%' is what the trigram indexes answer
             where, params = index_conditions(query, "%s", like="ILIKE")
-        else:  # a scan: lower() then LIKE costs about half of ILIKE per row
+        else:  # a scan: lower() then LIKE is cheaper per row than ILIKE
             where, params = index_conditions(replace(query, text=None, model=None), "%s")
             for column, text in (("s.models", query.model), ("s.task_preview", query.text)):
                 if text:
