@@ -100,6 +100,8 @@ class OptimizeResult(BaseModel):
     heldout: Optional[Report] = None
     calls: int = 0
     cost: float = 0.0
+    heldout_calls: int = 0
+    heldout_cost: float = 0.0
     stopped: str = ""
 
     def table(self) -> str:
@@ -119,7 +121,10 @@ class OptimizeResult(BaseModel):
         else:
             lines.append(f"best: {self.best.name}\n{self.best.text}")
         if self.heldout is not None:
-            lines.append(f"held-out ({len(self.heldout_cases)} case(s)):\n{self.heldout.table()}")
+            lines.append(
+                f"held-out ({len(self.heldout_cases)} case(s); {self.heldout_calls} model call(s), "
+                f"${self.heldout_cost:.6f}, outside the budget):\n{self.heldout.table()}"
+            )
         return "\n".join(lines)
 
 
@@ -459,6 +464,7 @@ def optimize_prompt(
     if best_side != BASELINE:
         result.best = next(c for c in result.candidates if c.name == best_side)
         result.heldout = score(held, [goal.variant(best_side, best_text)], f"{eval_id}-heldout")
+        result.heldout_calls, result.heldout_cost = _spent(result.heldout, dataset is None)
     return result
 
 

@@ -158,6 +158,21 @@ def test_dataset_mode_and_usage_errors(project):
     assert "data set 'nope.jsonl' does not exist" in bad.stderr
     bad = lllm(project, "eval", "--variant", "b:model=x", code=1)
     assert "needs one source" in bad.stderr
+    bad = lllm(
+        project,
+        "eval",
+        "demo.tactics:duo",
+        "--dataset",
+        "cases.jsonl",
+        "--variant",
+        "b:model=x",
+        "--address",
+        "auto",
+        code=1,
+    )
+    assert "--address names a Ray cluster: add --backend ray" in bad.stderr
+    bad = lllm(project, "eval", "--from-sessions", "--variant", "b:model=x", "--backend", "ray", code=1)
+    assert "--backend ray applies to --dataset" in bad.stderr
     bad = lllm(project, "eval", "--from-sessions", "--variant", "b:model=x", "--metric", "nope", code=1)
     assert "unknown metric 'nope'" in bad.stderr
 

@@ -10,6 +10,7 @@ from test_eval_dataset import CONFIG, Calc
 
 from lllm.errors import ConfigError
 from lllm.eval import BASELINE, Budget, DatasetError, MetricError, optimize_prompt
+from lllm.eval.metrics import Metric
 from lllm.eval.optimize import split_cases
 from lllm.testing import MockInvoker
 
@@ -49,6 +50,7 @@ def test_the_best_candidate_is_chosen_on_train_and_checked_on_held_out_cases():
     shown = prop.requests[0].messages[-1].content
     assert "Answer in words." in shown and '"expected": "' in shown and "many" in shown
     assert res.calls == 4 + 1 + 8 and "best: r1c2" in res.table()
+    assert res.heldout_calls == 2 + 2 and "held-out (2 case(s); 4 model call(s)" in res.table()
 
 
 def test_the_budget_stops_the_search_but_not_the_count():
@@ -205,6 +207,8 @@ def test_a_config_text_of_the_recordings_and_refusals_name_the_fix(traces):
     )
     assert res.original == "You write." and res.best.text == "You write deep briefs." and res.calls == 1 + 4
     assert res.heldout.summary[res.best.name].metrics["deep"].mean == 1.0
+    broken = optimize_traces(traces, proposer(["Research {topic"]), rounds=1)  # what the re-run cannot parse
+    assert broken.candidates[0].rejected.startswith("does not parse") and broken.best is None and SEEN == []
     with pytest.raises(ConfigError, match=r"prompt 'no/such': no such prompt"):
         optimize_traces(traces, proposer(), target="prompts.no/such")
     with pytest.raises(ConfigError, match="a package prompt is optimised on recorded sessions"):
@@ -213,3 +217,42 @@ def test_a_config_text_of_the_recordings_and_refusals_name_the_fix(traces):
         optimize_prompt(Calc, target=TARGET, metric="exact_match", config=CONFIG)
     with pytest.raises(ConfigError, match="backend='ray' applies to data sets"):
         optimize_traces(traces, proposer(), backend="ray")
+
+
+def test_a_dollar_budget_stops_the_search_on_forks_to_a_real_http_server(tmp_path, fake_servers):
+    from evalkit import Brief, config, record_all
+
+    from lllm.eval import select_sessions
+    from lllm.logging import sqlite_store
+
+    base = fake_servers("--answer-words", "3")
+    cfg = config(model_args={"base_url": base, "api_key": "sk-local-test"})
+    cfg["global"]["model_name"] = "gpt-4o-mini"
+    store = sqlite_store(str(tmp_path / "s.db"))
+    record_all(store, TOPICS6, cfg)
+    fake_servers.stats(base, reset=True)
+    prop = proposer(["You write briefly."], ["You write very briefly."])
+    res = optimize_prompt(
+        Brief,
+        target="agent_configs.writer.system_prompt",
+        metric=WORDS,
+        sessions=select_sessions(store),
+        store=store,
+        proposer_invoker=prop,
+        budget=Budget(max_cost=1e-9),
+        rounds=2,
+    )
+    # one forked writer call per session: 4 training sessions in round 1, then the 2 held out
+    assert fake_servers.stats(base)["chat_requests"] == 4 + 2
+    assert res.cost > 0 and res.stopped.startswith("budget: $") and len(prop.requests) == 1
+    assert res.calls == 1 + 4 and res.heldout_calls == 2 and res.heldout_cost > 0
+    assert [c.train_mean for c in res.candidates] == [3.0] and res.best.name == "r1c1"  # 3 words beat the recordings
+    assert res.heldout.summary["r1c1"].metrics["words"].mean == 3.0
+
+
+def _words(result: Any) -> int:
+    """Words in the answer."""
+    return len(str(result).split())
+
+
+WORDS = Metric("words", _words, higher_is_better=False)
