@@ -58,9 +58,10 @@ class RayBatch:
 
         return str(ray.get_runtime_context().get_node_id())
 
-    def run(self, payload: bytes) -> Tuple[bool, Any, Any, bool]:
+    def run(self, payload: bytes, sessions: bool = True, stored: bool = True) -> Tuple[bool, Any, Any, bool]:
         """``(ok, result or exception, (session, tags, metadata) or None, written)`` for one task;
-        ``written``: the session is in the shared store (and the batch's note too), not for the driver."""
+        ``written``: the session is in the shared store (and the batch's note too), not for the driver. The
+        session travels back when the driver wants it (``sessions``) or must write it (``stored``)."""
         import copy
 
         task, tags, metadata, kw = cloudpickle.loads(payload)
@@ -83,6 +84,8 @@ class RayBatch:
             except Exception:  # noqa: BLE001 - the driver notes it instead
                 logger.warning("noting batch task %s as done failed", tags["lllm.batch_index"], exc_info=True)
                 store.written = False
+        if not (sessions or (stored and not store.written)):
+            saved = None  # nobody needs it on the driver: do not ship it
         return ok, value, saved, store.written
 
 
@@ -239,7 +242,8 @@ def run_batch(
                 load[a] += 1
                 t = _batch_tags(tags, batch_id, i, tasks[i])
                 md = {**(metadata or {}), "batch_index": i}
-                pending[pool[a].run.remote(task_payload(tasks[i], t, md, kw or {}))] = (i, a)
+                payload = task_payload(tasks[i], t, md, kw or {})
+                pending[pool[a].run.remote(payload, return_sessions, tactic.log_store is not None)] = (i, a)
             return found
 
         while True:
@@ -250,19 +254,21 @@ def run_batch(
                 time.sleep(max(0.0, min(when for when, _ in later) - time.monotonic()))
                 continue
             timeout = max(0.0, min(when for when, _ in later) - time.monotonic()) if later else None
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=timeout)
-            if not ready:
-                continue
-            i, a = pending.pop(ready[0])
-            load[a] -= 1
-            try:
-                ok, value, saved, written = ray.get(ready[0])
-            except Exception as e:  # noqa: BLE001 - the actor died past its restarts: this task failed
-                ok, value, saved, written = False, e, None, False
-            session = saved[0] if written else _keep(tactic, saved, batch_id, i, tasks[i])
-            if leases is not None:
-                leases.release(i)
-            yield i, (session if return_sessions else value) if ok else value
+            refs = list(pending)
+            ready, rest = ray.wait(refs, num_returns=1, timeout=timeout)
+            if ready and rest:  # collect every result already there in one go, not one wait per result
+                ready += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
+            for ref in ready:
+                i, a = pending.pop(ref)
+                load[a] -= 1
+                try:
+                    ok, value, saved, written = ray.get(ref)
+                except Exception as e:  # noqa: BLE001 - the actor died past its restarts: this task failed
+                    ok, value, saved, written = False, e, None, False
+                session = (saved[0] if saved else None) if written else _keep(tactic, saved, batch_id, i, tasks[i])
+                if leases is not None:
+                    leases.release(i)
+                yield i, (session if return_sessions else value) if ok else value
     finally:
         for ref in pending:
             ray.cancel(ref)

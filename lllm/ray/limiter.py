@@ -13,6 +13,7 @@ from typing import Any, Dict, Optional
 from lllm.errors import ConfigError, ProviderError
 
 LIMITER_NAME = "lllm-rate-limiter"
+LIMITER_NAMESPACE = "lllm"
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,14 @@ class RateLimiter:
 
 
 def limiter_actor() -> Any:
-    """The limiter actor of this Ray namespace (created by the first caller, owned by it)."""
+    """The cluster's limiter actor: named and detached in namespace ``lllm``, so the workers of every driver
+    share it; the first caller creates it (stop it with ``ray.kill(ray.get_actor(LIMITER_NAME, LIMITER_NAMESPACE))``)."""
     import ray
 
     remote: Any = ray.remote
     actor = remote(num_cpus=0, max_concurrency=64)(RateLimiter)
-    return actor.options(name=LIMITER_NAME, get_if_exists=True).remote()
+    opts = {"name": LIMITER_NAME, "namespace": LIMITER_NAMESPACE, "lifetime": "detached", "get_if_exists": True}
+    return actor.options(**opts).remote()
 
 
 def bucket_key(model: str, model_args: Optional[Dict[str, Any]]) -> str:
@@ -103,4 +106,12 @@ class LimitedInvoker:
             raise
 
 
-__all__ = ["RateLimit", "RateLimiter", "LimitedInvoker", "limiter_actor", "bucket_key", "LIMITER_NAME"]
+__all__ = [
+    "RateLimit",
+    "RateLimiter",
+    "LimitedInvoker",
+    "limiter_actor",
+    "bucket_key",
+    "LIMITER_NAME",
+    "LIMITER_NAMESPACE",
+]
