@@ -22,6 +22,15 @@ def _shot(page, name: str) -> None:
 
 def _open_session(page, server: UIServer, text: str) -> None:
     page.goto(server.url + "#/?q=" + text)
+    # the filtered list, not rows of an earlier page still on screen: every row shown names the text
+    needle = text.lower()
+    wait_for(
+        lambda: page.evaluate(
+            "n => { const rows = [...document.querySelectorAll('tr[data-session]')];"
+            " return rows.length > 0 && rows.every(r => r.innerText.toLowerCase().includes(n)); }",
+            needle,
+        )
+    )
     page.click("tr[data-session] a")
     page.wait_for_selector("#dialogs")
 
