@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -31,6 +30,7 @@ class LocalCluster:
         self.dir = tempfile.mkdtemp(prefix="lllm-ray-", dir="/tmp")  # short: Ray's socket paths must stay short
         self.env = {k: v for k, v in env.items() if k != "RAY_ADDRESS"}
         self.env.update(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")  # a throwaway loopback cluster
+        self.env.update(RAY_health_check_period_ms="1000", RAY_health_check_failure_threshold="3")  # a lost node: ~3 s
         self.procs: List[subprocess.Popen] = []
         self.address = f"127.0.0.1:{free_port()}"
         try:
@@ -55,31 +55,34 @@ class LocalCluster:
         log.close()
 
     def wait_for_nodes(self, n: int, timeout: float = 90.0) -> None:
-        """Until the cluster has ``n`` live nodes (asked through a short-lived driver)."""
+        """Until the cluster has ``n`` live nodes (asked by one short-lived driver, which polls)."""
         probe = (
-            "import ray; ray.init(address=%r, log_to_driver=False); print(len([n for n in ray.nodes() if n['Alive']]))"
+            "import sys, time, ray\n"
+            "ray.init(address=sys.argv[1], log_to_driver=False)\n"
+            "while len([x for x in ray.nodes() if x['Alive']]) < int(sys.argv[2]):\n"
+            "    time.sleep(0.2)\n"
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(p.poll() is not None for p in self.procs):
-                raise RuntimeError(f"a Ray node exited while starting; see {self.dir}/node*.log:\n{self.logs()}")
-            try:
-                out = subprocess.run(
-                    [sys.executable, "-c", probe % self.address],
-                    env=self.env,
-                    capture_output=True,
-                    text=True,
-                    timeout=30,
-                )
-            except subprocess.TimeoutExpired:
-                continue
-            if out.returncode == 0 and out.stdout.strip().splitlines()[-1:] == [str(n)]:
-                return
-            time.sleep(1.0)
-        raise RuntimeError(f"the Ray cluster did not reach {n} nodes in {timeout:.0f} s:\n{self.logs()}")
+        try:
+            out = subprocess.run(
+                [sys.executable, "-c", probe, self.address, str(n)],
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"the Ray cluster did not reach {n} nodes in {timeout:.0f} s:\n{self.logs()}") from None
+        if out.returncode != 0 or any(p.poll() is not None for p in self.procs):
+            raise RuntimeError(f"the Ray cluster did not start:\n{out.stderr[-2000:]}\n{self.logs()}")
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace")[-1500:] for p in sorted(Path(self.dir).glob("node*.log")))
+
+    def kill_node(self, index: int) -> None:
+        """SIGKILL every process of node ``index`` at once (its ``ray start`` process group): a node lost."""
+        p = self.procs[index]
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait(10)
 
     def stop(self, proc: Optional[subprocess.Popen] = None) -> None:
         """Stop one node (``proc``) or all of them: SIGTERM (``ray start --block`` then ends its node's
@@ -90,7 +93,7 @@ class LocalCluster:
                 p.send_signal(signal.SIGTERM)
         for p in procs:
             try:
-                p.wait(20)
+                p.wait(10)
             except subprocess.TimeoutExpired:
                 pass
             try:

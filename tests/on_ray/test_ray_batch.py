@@ -92,16 +92,6 @@ def test_durable_batch_reruns_only_missing_tasks(cluster, base, fake_servers, tm
         Ask(config(base), log_store=store).bcall(["other", *tasks[1:]], batch_id="b1", backend="ray")
 
 
-def test_a_worker_killed_mid_batch_is_restarted_and_its_task_runs_again(cluster, base, tmp_path):
-    marker = tmp_path / "died"
-    tactic = Ask(config(base), ckpt_dir=str(tmp_path / "store"))
-    tasks = ["a", f"die-once:{marker}", "b", "c"]
-    out = tactic.bcall(tasks, max_workers=2, batch_id="k1", backend="ray")
-    assert marker.exists()  # the worker process did die
-    assert all(isinstance(r, str) and r for r in out)
-    assert len(tactic.log_store.list_sessions(tags={"lllm.batch_id": "k1"}, state="success", limit=None)) == 4
-
-
 def test_provider_key_is_never_in_the_payloads(cluster, base):
     tactic = Ask(config(base))
     spec = tactic_spec(tactic, RateLimit(5.0))

@@ -275,3 +275,24 @@ def test_workers_write_sessions_straight_to_a_shared_postgres_store(cluster, bas
     )
     assert again[0] == out[0].delivery and isinstance(again[1], ValueError)  # read back from PostgreSQL
     assert len(store.list_sessions(tags={"lllm.batch_id": "pg"}, limit=None)) == 5  # + the failed task's rerun
+
+
+def test_a_worker_node_killed_mid_batch_does_not_lose_the_batch(cluster, fake_servers, tmp_path):
+    """The module's last test: afterwards the cluster has one node left."""
+    base = fake_servers("--latency-ms", "300")
+    fake_servers.stats(base, reset=True)
+    tactic = Ask(config(base), ckpt_dir=str(tmp_path / "store"))
+    tasks = [f"n{i}" for i in range(12)]
+    out: list = []
+    runner = threading.Thread(target=lambda: out.append(tactic.bcall(tasks, max_workers=4, backend="ray")))
+    runner.start()
+    deadline = time.monotonic() + 60
+    while fake_servers.stats(base)["chat_requests"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    cluster.kill_node(1)  # the second node's raylet, its workers and all: mid-batch
+    runner.join(180)
+    assert out and all(isinstance(r, str) and r for r in out[0])
+    assert len(tactic.log_store.list_sessions(state="success", limit=None)) == len(tasks)
+    while len([n for n in ray.nodes() if n["Alive"]]) > 1 and time.monotonic() < deadline + 60:
+        time.sleep(0.2)
+    assert len([n for n in ray.nodes() if n["Alive"]]) == 1  # the node was indeed lost
