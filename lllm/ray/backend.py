@@ -52,12 +52,6 @@ class RayBatch:
         if limit is not None:
             self.tactic.llm_invoker = LimitedInvoker(self.tactic.llm_invoker, limiter, limit)
 
-    def node(self) -> str:
-        """The Ray node this actor runs on."""
-        import ray
-
-        return str(ray.get_runtime_context().get_node_id())
-
     def run(self, payload: bytes, sessions: bool = True, stored: bool = True) -> Tuple[bool, Any, Any, bool]:
         """``(ok, result or exception, (session, tags, metadata) or None, written)`` for one task;
         ``written``: the session is in the shared store (and the batch's note too), not for the driver. The
