@@ -48,7 +48,14 @@ class RayBatch:
     def __init__(self, spec: bytes, limiter: Any = None):
         cls, config, tactic_path, limit, self.model, shared = cloudpickle.loads(spec)
         self.tactic = cls(config, tactic_path=tactic_path)
-        self.shared = _open_shared(shared) if shared is not None else None
+        self.shared = None
+        if shared is not None:
+            try:
+                self.shared = _open_shared(shared)
+            except Exception:  # noqa: BLE001 - this worker's sessions go back to the driver instead
+                logger.warning(
+                    "this worker cannot open the shared store; the driver will write its sessions", exc_info=True
+                )
         if limit is not None:
             self.tactic.llm_invoker = LimitedInvoker(self.tactic.llm_invoker, limiter, limit)
 

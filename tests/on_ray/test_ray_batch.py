@@ -112,3 +112,14 @@ def test_a_credential_in_the_config_is_refused(cluster, base):
 def test_unknown_backend(base):
     with pytest.raises(ConfigError, match="unknown batch backend 'dask'"):
         Ask(config(base)).bcall(["x"], backend="dask")
+
+
+def test_a_worker_that_cannot_reach_the_shared_store_sends_its_sessions_to_the_driver(base):
+    from lllm.ray.backend import RayBatch
+
+    spec = cloudpickle.loads(tactic_spec(Ask(config(base)), None))
+    unreachable = ("postgresql://lllm@127.0.0.1:1/none?connect_timeout=2", "p")  # nothing listens on port 1
+    worker = RayBatch(cloudpickle.dumps((*spec[:5], unreachable)))  # the actor's class, run in this process
+    ok, value, saved, written = worker.run(task_payload("hello", {"t": "1"}, {}, {}), False, True)
+    assert ok and isinstance(value, str) and not written
+    assert saved is not None and saved[0].state == "success" and saved[1] == {"t": "1"}  # for the driver to write
