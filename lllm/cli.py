@@ -10,6 +10,7 @@ import argparse
 import importlib
 import os
 import sys
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 # Provider keys whose presence means "a real model can be called"; without any, `lllm run` goes offline.
@@ -373,9 +374,30 @@ def _show_warning(message: Any, category: Any, filename: str, lineno: int, file:
     print(f"Warning: {message}", file=sys.stderr)
 
 
+def _store_project(args: argparse.Namespace) -> None:
+    """Run from outside a project on a store inside one (``<project>/.lllm/sessions.db``): load that project,
+    as if run from its folder, so replay, fork, eval and the browser find its tactics. Only when the cwd has
+    no manifest of its own and ``$LLLM_CONFIG`` is unset; said on stderr."""
+    store = getattr(args, "store", None)
+    if not isinstance(store, str) or "://" in store or os.environ.get("LLLM_CONFIG"):
+        return
+    from lllm.packages.manifest import find_config_file, manifest_in
+
+    if find_config_file() is not None:
+        return
+    for folder in Path(store).expanduser().resolve().parents:
+        if folder.name == ".lllm":
+            manifest = manifest_in(folder.parent)
+            if manifest is not None:
+                os.environ["LLLM_CONFIG"] = str(manifest)
+                print(f"lllm: loading the project at {folder.parent} (the store's project)", file=sys.stderr)
+            return
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # usage errors exit 2
+    _store_project(args)
     import warnings
 
     warnings.showwarning = _show_warning
