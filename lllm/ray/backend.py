@@ -203,7 +203,7 @@ def run_batch(
             include_dashboard=False,
             log_to_driver=False,
             configure_logging=False,
-            runtime_env=runtime_env,
+            runtime_env=_module_paths(runtime_env),
         )
         started = True
     leases = (
@@ -277,6 +277,27 @@ def run_batch(
             leases.close()
         if started:
             ray.shutdown()
+
+
+def _module_paths(runtime_env: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """``runtime_env`` with each imported module in ``py_modules`` given as its file or folder, as Ray reads
+    it: Ray's client mode (``ray://``) copies the runtime environment and cannot copy a module object."""
+    import types
+
+    if not runtime_env or not runtime_env.get("py_modules"):
+        return runtime_env
+    paths: List[Any] = []
+    for m in runtime_env["py_modules"]:
+        if isinstance(m, types.ModuleType):
+            where = list(getattr(m, "__path__", None) or [])
+            if len(where) != 1 and getattr(m, "__file__", None) is None:
+                raise ConfigError(
+                    f"runtime_env py_modules: module '{m.__name__}' has no single file or folder Ray could ship; "
+                    "give its folder's path instead"
+                )
+            m = where[0] if len(where) == 1 else m.__file__
+        paths.append(m)
+    return {**runtime_env, "py_modules": paths}
 
 
 def _keep(tactic: Any, saved: Any, batch_id: Optional[str], i: int, task: Any) -> Any:

@@ -24,7 +24,8 @@ def free_port() -> int:
 
 
 class LocalCluster:
-    """``address`` (``127.0.0.1:PORT``) of a head node with ``nodes`` one-CPU nodes in all."""
+    """``address`` (``127.0.0.1:PORT``) of a head node with ``nodes`` one-CPU nodes in all; ``client_address``
+    (``ray://127.0.0.1:PORT``): the head's Ray client server (``ray[client]``), for drivers in client mode."""
 
     def __init__(self, env: Dict[str, str], nodes: int = 2):
         self.dir = tempfile.mkdtemp(prefix="lllm-ray-", dir="/tmp")  # short: Ray's socket paths must stay short
@@ -33,9 +34,10 @@ class LocalCluster:
         self.env.update(RAY_health_check_period_ms="1000", RAY_health_check_failure_threshold="3")  # a lost node: ~3 s
         self.procs: List[subprocess.Popen] = []
         self.address = f"127.0.0.1:{free_port()}"
+        self.client_address = f"ray://127.0.0.1:{free_port()}"  # never Ray's default 10001: another may hold it
         try:
-            port = self.address.split(":")[1]
-            self._start("--head", "--port", port, "--include-dashboard=false")
+            port, client_port = self.address.split(":")[1], self.client_address.rsplit(":", 1)[1]
+            self._start("--head", "--port", port, "--ray-client-server-port", client_port, "--include-dashboard=false")
             for _ in range(nodes - 1):
                 self._start("--address", self.address)
             self.wait_for_nodes(nodes)

@@ -52,6 +52,13 @@ class AsyncAsk(Ask, register=False):
         return (await a.arespond()).content
 
 
+class Echo(Ask, register=False):
+    """``Ask`` with the task in its result, so results in the wrong order or slot show."""
+
+    def call(self, task: str) -> str:
+        return f"{task}: {super().call(task)}"
+
+
 def config(base: str) -> dict:
     """An agent on the fake server; the key comes from the environment (OPENAI_API_KEY)."""
     return {

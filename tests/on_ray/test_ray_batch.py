@@ -123,3 +123,18 @@ def test_a_worker_that_cannot_reach_the_shared_store_sends_its_sessions_to_the_d
     ok, value, saved, written = worker.run(task_payload("hello", {"t": "1"}, {}, {}), False, True)
     assert ok and isinstance(value, str) and not written
     assert saved is not None and saved[0].state == "success" and saved[1] == {"t": "1"}  # for the driver to write
+
+
+def test_runtime_env_modules_travel_as_their_paths():
+    """Ray's client mode (``ray://``) cannot copy a module object in ``py_modules``: it goes as its path."""
+    import types
+    from pathlib import Path
+
+    from lllm.ray.backend import _module_paths
+
+    env = {"py_modules": [ray_tactics, "keep/this"], "env_vars": {"A": "1"}}
+    assert _module_paths(env) == {"py_modules": [ray_tactics.__file__, "keep/this"], "env_vars": {"A": "1"}}
+    assert _module_paths({"py_modules": [pytest]})["py_modules"] == [str(Path(pytest.__file__).parent)]
+    assert env["py_modules"][0] is ray_tactics  # the caller's dict is left as it was
+    with pytest.raises(ConfigError, match="module 'nowhere'"):
+        _module_paths({"py_modules": [types.ModuleType("nowhere")]})

@@ -23,7 +23,7 @@ ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'lllm
 
 import ray_tactics  # noqa: E402
 from cluster import LocalCluster  # noqa: E402
-from ray_tactics import Ask, config  # noqa: E402
+from ray_tactics import Ask, Echo, config  # noqa: E402
 from support.pkgtree import write_tree  # noqa: E402
 
 from lllm.ray import RateLimit  # noqa: E402
@@ -180,6 +180,35 @@ def test_lllm_batch_stdout_holds_only_json_lines_when_a_worker_dies(cluster, bas
     assert out.returncode == 0, out.stderr[-2000:]
     records = [json.loads(line) for line in out.stdout.splitlines()]  # every stdout line is a record
     assert [r["index"] for r in records] == [0, 1, 2] and all("result" in r for r in records)
+
+
+def test_drivers_in_ray_client_mode_get_the_results_of_a_local_ccall(cluster, base, tmp_path):
+    """``ray://`` (the head's Ray client server): ``bcall(..., backend_options={"address": "ray://..."})`` and
+    ``lllm batch --address ray://...``, each in a driver process of its own without a provider key."""
+    tasks = [f"task {i}" for i in range(8)] + ["fail nine"]
+
+    async def collect():
+        pairs = [x async for x in Echo(config(base)).ccall(tasks, max_workers=3, return_exceptions=True)]
+        return [f"{type(r).__name__}: {r}" if isinstance(r, BaseException) else r for _, r in sorted(pairs)]
+
+    local = asyncio.run(collect())
+    for f in cluster.nodes_dir.iterdir():
+        f.unlink()
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "RAY_ADDRESS"}
+    env["PYTHONPATH"] = str(ROOT)
+    cmd = [sys.executable, str(Path(__file__).with_name("drive_client.py")), cluster.client_address, base, *tasks]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == local
+    assert local[0].startswith("task 0: ") and local[-1] == "ValueError: refused fail nine"
+    nodes = {line for f in cluster.nodes_dir.iterdir() for line in f.read_text().split()}
+    assert len(nodes) == 2  # the pool spread over both nodes
+    write_tree(tmp_path, PACKAGE)
+    cli = lllm_batch(tmp_path, base, ["one", "two", "three"], "--address", cluster.client_address)
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    records = [json.loads(line) for line in cli.stdout.splitlines()]  # every stdout line is a record
+    assert [r["index"] for r in records] == [0, 1, 2] and all(r["result"] for r in records)
+    assert len(_store(tmp_path / "s.db").list_sessions(state="success", limit=None)) == 3  # written by the driver
 
 
 def arrivals(base: str) -> dict:
