@@ -188,12 +188,12 @@ def _indexes(conn: Any) -> set:
 def test_a_version_3_postgres_table_gains_a_trigram_search_index_in_place():
     import uuid
 
+    dsn, psycopg = _postgres()  # skips, saying why, before anything imports psycopg
     from psycopg.conninfo import make_conninfo
 
     from lllm.logging import postgres_store
     from lllm.logging.postgres import PG_SCHEMA_VERSION
 
-    dsn, psycopg = _postgres()
     schema = f"lllm_v3_{uuid.uuid4().hex[:10]}"
     scoped = make_conninfo(dsn, options=f"-csearch_path={schema},public")
     with psycopg.connect(dsn, autocommit=True) as admin:
@@ -227,11 +227,11 @@ def test_without_pg_trgm_the_store_searches_by_scanning_and_says_so(caplog):
     an owner installs the extension."""
     import uuid
 
+    dsn, psycopg = _postgres()  # skips, saying why, before anything imports psycopg
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     from lllm.logging import postgres_store
 
-    dsn, psycopg = _postgres()
     tag = uuid.uuid4().hex[:10]
     db, role = f"lllm_notrgm_{tag}", f"lllm_plain_{tag}"
     with psycopg.connect(dsn, autocommit=True) as admin:
