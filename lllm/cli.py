@@ -374,30 +374,32 @@ def _show_warning(message: Any, category: Any, filename: str, lineno: int, file:
     print(f"Warning: {message}", file=sys.stderr)
 
 
-def _store_project(args: argparse.Namespace) -> None:
+def _store_project(args: argparse.Namespace) -> bool:
     """Run from outside a project on a store inside one (``<project>/.lllm/sessions.db``): load that project,
     as if run from its folder, so replay, fork, eval and the browser find its tactics. Only when the cwd has
-    no manifest of its own and ``$LLLM_CONFIG`` is unset; said on stderr."""
+    no manifest of its own and ``$LLLM_CONFIG`` is unset; said on stderr. True when it set ``$LLLM_CONFIG``."""
     store = getattr(args, "store", None)
     if not isinstance(store, str) or "://" in store or os.environ.get("LLLM_CONFIG"):
-        return
+        return False
     from lllm.packages.manifest import find_config_file, manifest_in
 
     if find_config_file() is not None:
-        return
+        return False
     for folder in Path(store).expanduser().resolve().parents:
         if folder.name == ".lllm":
             manifest = manifest_in(folder.parent)
-            if manifest is not None:
-                os.environ["LLLM_CONFIG"] = str(manifest)
-                print(f"lllm: loading the project at {folder.parent} (the store's project)", file=sys.stderr)
-            return
+            if manifest is None:
+                return False
+            os.environ["LLLM_CONFIG"] = str(manifest)
+            print(f"lllm: loading the project at {folder.parent} (the store's project)", file=sys.stderr)
+            return True
+    return False
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # usage errors exit 2
-    _store_project(args)
+    set_config = _store_project(args)
     import warnings
 
     warnings.showwarning = _show_warning
@@ -409,6 +411,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (CLIError, Exception) as e:  # noqa: BLE001 - every failure becomes one readable line
         print(f"Error: {_message(e)}", file=sys.stderr)
         return 1
+    finally:
+        if set_config:  # main() called in-process (tests, embedders): leave the environment as it was
+            os.environ.pop("LLLM_CONFIG", None)
 
 
 if __name__ == "__main__":  # pragma: no cover

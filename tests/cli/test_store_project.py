@@ -63,3 +63,18 @@ def test_a_project_of_its_own_or_lllm_config_wins(tmp_path):
     out = _cli("sessions", "list", "--store", store, "--json", cwd=tmp_path, LLLM_CONFIG=str(here / "lllm.toml"))
     assert out.returncode == 0, out.stderr
     assert "loading the project" not in out.stderr
+
+
+def test_main_in_process_leaves_the_environment_as_it_was(tmp_path, monkeypatch, capsys):
+    from lllm.cli import main
+    from lllm.logging import sqlite_store
+
+    project = tmp_path / "travel_brief"
+    shutil.copytree(ROOT / "examples" / "travel_brief", project, ignore=shutil.ignore_patterns(".lllm", "__pycache__"))
+    (project / ".lllm").mkdir()
+    sqlite_store(project / ".lllm" / "sessions.db").close()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LLLM_CONFIG", raising=False)
+    assert main(["sessions", "list", "--store", "travel_brief/.lllm/sessions.db", "--json"]) == 0
+    assert "the store's project" in capsys.readouterr().err
+    assert "LLLM_CONFIG" not in os.environ
