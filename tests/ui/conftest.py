@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -142,6 +143,9 @@ class UIServer:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # Ctrl-C reaches it as in a terminal, even when these tests run from a background job (which
+            # starts with SIGINT ignored, and a child keeps an ignored signal across exec)
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
