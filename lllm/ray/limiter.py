@@ -38,6 +38,7 @@ class RateLimiter:
 
     def __init__(self) -> None:
         self._next: Dict[str, float] = {}  # key -> when the bucket is empty again (theoretical arrival time)
+        self._paused: Dict[str, float] = {}  # key -> no request starts before this (Retry-After; burst or not)
         self._counts: Dict[str, Dict[str, int]] = {}
 
     def acquire(self, key: str, rate: float, burst: int) -> float:
@@ -45,7 +46,7 @@ class RateLimiter:
         now = time.monotonic()
         interval = 1.0 / rate
         tat = max(self._next.get(key, now), now)
-        start = max(now, tat - (burst - 1) * interval)
+        start = max(now, tat - (burst - 1) * interval, self._paused.get(key, 0.0))
         self._next[key] = max(tat, start) + interval
         self._count(key, "requests")
         return start - now
@@ -53,6 +54,7 @@ class RateLimiter:
     def pause(self, key: str, seconds: float) -> None:
         """A provider asked to wait ``seconds`` (Retry-After): no request on ``key`` starts before then."""
         until = time.monotonic() + max(0.0, seconds)
+        self._paused[key] = max(self._paused.get(key, 0.0), until)
         self._next[key] = max(self._next.get(key, 0.0), until)
         self._count(key, "pauses")
 

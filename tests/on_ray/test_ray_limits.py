@@ -40,8 +40,10 @@ def test_token_bucket_spaces_reservations_and_pauses_on_retry_after():
     burst = [bucket.acquire("b", 1.0, 3) for _ in range(4)]
     assert burst[:3] == [0.0, 0.0, 0.0] and burst[3] > 0.9
     bucket.pause("p", 2.0)
-    assert bucket.acquire("p", 100.0, 5) > 1.9
+    assert bucket.acquire("p", 100.0, 5) > 1.99  # the whole Retry-After: a burst allowance never shortens it
     assert bucket.stats()["p"] == {"requests": 1, "pauses": 1}
+    bucket.pause("q", 2.0)
+    assert min(bucket.acquire("q", 10.0, 50) for _ in range(10)) > 1.99  # not even a burst of 50 at 10/s
 
 
 def test_rate_limit_is_checked():
