@@ -19,7 +19,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from lllm.eval.runner import evaluate_dataset, evaluate_sessions
     from lllm.eval.variants import check_variants, parse_variants
     from lllm.logging.cli import open_store
-    from lllm.logging.progress import BatchProgress
 
     if bool(args.dataset) == bool(args.from_sessions):
         raise CLIError("lllm eval needs one source: TACTIC --dataset FILE.jsonl, or --from-sessions [filters]")
@@ -40,53 +39,45 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise CLIError("--backend ray applies to --dataset; re-runs of recorded sessions run in this process")
         store = open_store(args.store, runtime=rt, create=False)
         cases = _selected(args, store)
-        progress = BatchProgress(len(cases) * len(variants), every_s=args.progress_every)
-        try:
-            with _stdout_to_stderr():
-                report = evaluate_sessions(
-                    cases,
-                    variants,
-                    metrics,
-                    store=store,
-                    runtime=rt,
-                    model=args.model,
-                    invoker=_offline_invoker(args.model),
-                    live_tools=args.live_tools,
-                    workers=args.workers,
-                    eval_id=args.eval_id,
-                    seed=args.seed,
-                    resamples=args.resamples,
-                    progress=progress.update,
-                )
-        finally:
-            progress.close()
+        with _running(len(cases) * len(variants), args.progress_every) as progress:
+            report = evaluate_sessions(
+                cases,
+                variants,
+                metrics,
+                store=store,
+                runtime=rt,
+                model=args.model,
+                invoker=_offline_invoker(args.model),
+                live_tools=args.live_tools,
+                workers=args.workers,
+                eval_id=args.eval_id,
+                seed=args.seed,
+                resamples=args.resamples,
+                progress=progress.update,
+            )
     else:
         if not args.tactic_url:
             raise CLIError("--dataset needs the tactic: lllm eval TACTIC --dataset FILE.jsonl")
         cases = load_dataset(args.dataset)
         node, config = tactic_config(rt, args.tactic_url, args.config, args.model)
         store = None if args.no_save else open_store(args.store, runtime=rt)
-        progress = BatchProgress(len(cases) * (len(variants) + 1), every_s=args.progress_every)
-        try:
-            with _stdout_to_stderr():
-                report = evaluate_dataset(
-                    node.qualified_key,
-                    cases,
-                    variants,
-                    metrics,
-                    config=config,
-                    runtime=rt,
-                    model=offline_model(args.model, config, node.value),
-                    log_store=store,
-                    workers=args.workers,
-                    eval_id=args.eval_id,
-                    seed=args.seed,
-                    resamples=args.resamples,
-                    progress=progress.update,
-                    **_backend(args),
-                )
-        finally:
-            progress.close()
+        with _running(len(cases) * (len(variants) + 1), args.progress_every) as progress:
+            report = evaluate_dataset(
+                node.qualified_key,
+                cases,
+                variants,
+                metrics,
+                config=config,
+                runtime=rt,
+                model=offline_model(args.model, config, node.value),
+                log_store=store,
+                workers=args.workers,
+                eval_id=args.eval_id,
+                seed=args.seed,
+                resamples=args.resamples,
+                progress=progress.update,
+                **_backend(args),
+            )
     out = sys.stderr if args.json == "-" else sys.stdout  # --json -: stdout holds the JSON report only
     if args.items:
         print(report.items_text(changed_only=args.items == "changed"), file=out)
@@ -235,6 +226,19 @@ def _stdout_to_stderr() -> Iterator[None]:
     stdout holds the report only."""
     with contextlib.redirect_stdout(sys.stderr):
         yield
+
+
+@contextlib.contextmanager
+def _running(total: int, every_s: float) -> Iterator[Any]:
+    """``_stdout_to_stderr`` with a progress line on stderr (a ``BatchProgress`` over ``total`` runs)."""
+    from lllm.logging.progress import BatchProgress
+
+    progress = BatchProgress(total, every_s=every_s)
+    try:
+        with _stdout_to_stderr():
+            yield progress
+    finally:
+        progress.close()
 
 
 def _judge(ref: str, model: Optional[str]) -> Any:

@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional, Union
 from pydantic import BaseModel, Field
 
 from lllm.errors import ConfigError
+from lllm.logging.filters import tactic_filter
 
 _CASE_KEYS = frozenset({"task", "expected", "id", "metadata"})
 
@@ -79,19 +80,6 @@ def load_dataset(path: Union[str, Path]) -> List[Case]:
     if not cases:
         raise DatasetError(f"data set {p.name} has no tasks: write one JSON value or text per line")
     return cases
-
-
-def tactic_filter(text: Optional[str]) -> Dict[str, str]:
-    """``--tactic`` as store filters (as ``lllm sessions list``): ``pkg::name`` or a URL (``pkg.tactics:name``)
-    is a ``tactic_path``; a bare name matches the tactic's name in any package."""
-    if not text:
-        return {}
-    if "::" in text:
-        return {"tactic_path": text}
-    head, sep, key = text.rpartition(":")
-    if sep:
-        return {"tactic_path": f"{head.partition('.')[0]}::{key}"}
-    return {"tactic_name": text}
 
 
 def select_sessions(

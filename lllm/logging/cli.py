@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from lllm.logging.filters import tactic_filter
+
 DEFAULT_STORE = os.path.join(".lllm", "sessions.db")
 
 
@@ -53,19 +55,6 @@ def _tags(pairs: Optional[List[str]]) -> Optional[Dict[str, str]]:
             raise CLIError(f"--tag takes KEY=VALUE, got {p!r}")
         out[key] = value
     return out
-
-
-def tactic_filter(text: Optional[str]) -> Dict[str, Optional[str]]:
-    """``--tactic`` as store filters: ``pkg::name`` and URLs (``pkg.tactics:name``, ``pkg:name``) become a
-    ``tactic_path``; a bare ``name`` matches the tactic name in any package (``tactic_name``)."""
-    if not text:
-        return {}
-    if "::" in text:
-        return {"tactic_path": text}
-    head, sep, key = text.rpartition(":")
-    if sep:
-        return {"tactic_path": f"{head.partition('.')[0]}::{key}"}
-    return {"tactic_name": text}
 
 
 def _filters(args: argparse.Namespace) -> Dict[str, Any]:

@@ -16,6 +16,7 @@ from lllm.core.jsonable import to_json_safe
 from lllm.core.message import InvokeCost
 from lllm.core.sessions import expand_wire
 from lllm.errors import LLLMError
+from lllm.logging.filters import tactic_filter
 
 STATIC = Path(__file__).resolve().parent / "static"
 SORTS = ("newest", "oldest", "cost", "calls")
@@ -34,19 +35,6 @@ class Hooks:
     runtime: Callable[[], Any]
     offline_model: Callable[[Optional[str], Optional[Dict[str, Any]], Any], Optional[str]]
     parse_override: Callable[[str, Dict[str, Any]], Dict[str, Any]]
-
-
-def tactic_filter(text: Optional[str]) -> Dict[str, Optional[str]]:
-    """The ``tactic`` filter as ``lllm sessions list --tactic`` reads it: ``pkg::name`` or a URL
-    (``pkg.tactics:name``, ``pkg:name``) is a ``tactic_path``; a bare name matches ``tactic_name`` in any package."""
-    if not text:
-        return {}
-    if "::" in text:
-        return {"tactic_path": text}
-    head, sep, key = text.rpartition(":")
-    if sep:
-        return {"tactic_path": f"{head.partition('.')[0]}::{key}"}
-    return {"tactic_name": text}
 
 
 @dataclass
