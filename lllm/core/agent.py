@@ -146,6 +146,25 @@ class Agent:
     def __repr__(self) -> str:
         return f"Agent({self.name!r}, model={self.model!r}, dialogs={list(self._dialogs)})"
 
+    def clone(self) -> "Agent":
+        """A new agent with this one's prompt, model, invoker, budgets and tools, and none of its dialogs or
+        call state (a tactic clones one agent per call instead of building and checking it again). Its
+        ``model_args`` and ``tools`` are copies; an agent holding a proxy sandbox cannot be cloned."""
+        if self.proxy_surface is not None:
+            raise ValueError(f"Agent '{self.name}' holds a proxy sandbox; build a new agent from its spec instead")
+        agent = object.__new__(type(self))
+        agent.__dict__.update(self.__dict__)
+        agent.model_args = dict(self.model_args)
+        agent.tools = list(self.tools)
+        agent._deadline = None
+        agent._dialogs = {}
+        agent._active = None
+        agent._busy = False
+        agent._busy_lock = threading.Lock()
+        agent._tool_cache = None
+        agent.session_listeners = []
+        return agent
+
     # ---------------------------------------------------------------------------------------
     # Dialog management (§3.1)
     # ---------------------------------------------------------------------------------------

@@ -8,10 +8,10 @@ from __future__ import annotations
 import base64
 import contextvars
 import copy
-import datetime as dt
 import logging
+import os
 import secrets
-import uuid
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +47,7 @@ class DialogTreeNode:
     """A dialog's place in its fork tree: ids and fork arguments only, so a tree can be rebuilt
     from a flat store. ``parent``/``children`` are live links (not serialised, not compared)."""
 
-    dialog_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    dialog_id: str = field(default_factory=lambda: new_id())
     owner: Optional[str] = None
     parent_id: Optional[str] = None
     split_point: Optional[int] = None
@@ -183,9 +183,30 @@ class MessageSequence(Sequence[Message]):
 # ---------------------------------------------------------------------------------------------
 
 
-def new_session_name() -> str:
-    """``YYYYMMDD_HHMMSS_<6hex>`` in local time (the 0.1.x format)."""
-    return f"{dt.datetime.now().strftime('%Y%m%d_%H%M%S')}_{secrets.token_hex(3)}"
+def new_id() -> str:
+    """A random UUID4 as 32 hex digits (``uuid.uuid4().hex`` without building the UUID object)."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40  # version 4
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return b.hex()
+
+
+_stamp: Tuple[int, str] = (-1, "")
+
+
+def local_stamp(at: Optional[float] = None) -> str:
+    """``YYYYMMDD_HHMMSS`` in local time, of now or of the epoch time ``at`` (formatted once per second)."""
+    global _stamp
+    second = int(time.time() if at is None else at)
+    cached = _stamp
+    if cached[0] != second:
+        cached = _stamp = (second, time.strftime("%Y%m%d_%H%M%S", time.localtime(second)))
+    return cached[1]
+
+
+def new_session_name(at: Optional[float] = None) -> str:
+    """``YYYYMMDD_HHMMSS_<6hex>`` in local time (the 0.1.x format), of now or of the epoch time ``at``."""
+    return f"{local_stamp(at)}_{secrets.token_hex(3)}"
 
 
 _ATOMS = frozenset((str, int, float, bool, type(None)))
@@ -296,7 +317,9 @@ class Dialog:
     ):
         self._messages: List[Message] = [freeze(m) for m in messages] if messages else []
         self._view: Optional[MessageSequence] = None  # made on first read
-        self.session_name: str = session_name or new_session_name()
+        # Named when first read (most working dialogs never are); the name keeps the creation time.
+        self._session_name: Optional[str] = session_name or None
+        self._created = time.time()
         self._node: Optional[DialogTreeNode] = tree_node if tree_node is not None else DialogTreeNode(owner=owner)
         if owner is not None:
             self.tree_node.owner = owner
@@ -310,6 +333,20 @@ class Dialog:
         self._fork_args: Tuple[int, int] = (0, 1)  # last_n, first_k of a working copy whose node is not made yet
 
     # -- identity and tree ---------------------------------------------------------------------
+    @property
+    def session_name(self) -> str:
+        """The session this dialog belongs to (a child shares its parent's); ``YYYYMMDD_HHMMSS_<6hex>`` by default."""
+        name = self._session_name
+        if name is None:
+            parent = self._parent
+            name = parent.session_name if parent is not None else new_session_name(self._created)
+            self._session_name = name
+        return name
+
+    @session_name.setter
+    def session_name(self, name: str) -> None:
+        self._session_name = name
+
     @property
     def tree_node(self) -> DialogTreeNode:
         """This dialog's place in its fork tree (a working copy gets it, and its id, when first asked)."""
@@ -520,7 +557,8 @@ class Dialog:
         child = Dialog.__new__(Dialog)
         child._messages = messages
         child._view = None
-        child.session_name = self.session_name
+        child._session_name = self._session_name  # None: asked of the parent when first read
+        child._created = self._created
         child._node = None
         child.runtime = self.runtime
         child.top_prompt = self.top_prompt
@@ -679,6 +717,8 @@ __all__ = [
     "APITypes",
     "load_image",
     "sniff_image_mime",
+    "new_id",
+    "local_stamp",
     "new_session_name",
     "prompt_snapshot",
     "plain_prompt",

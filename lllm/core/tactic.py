@@ -10,7 +10,6 @@ import collections
 import concurrent.futures as cf
 import contextlib
 import contextvars
-import copy
 import functools
 import hashlib
 import inspect
@@ -42,6 +41,7 @@ from pydantic import BaseModel, ValidationError
 from lllm._version import __version__
 from lllm.core import events, wiring
 from lllm.core.aio import run_sync
+from lllm.core.dialog import local_stamp
 from lllm.core.sessions import TacticCallSession
 from lllm.core.spec import parse_agent_configs
 from lllm.errors import ConfigError
@@ -190,6 +190,7 @@ class Tactic(ABC):
         }
         self._mcp_servers = wiring.services.mcp_servers(self.config, {n: s.tools for n, s in self._agent_specs.items()})
         self._mcp_scope: Any = None
+        self._agent_templates: Dict[str, Tuple[Tuple[Any, Any, Any], Any]] = {}  # see _fresh_agent
         workers = self.config.get("max_workers", 4)
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ConfigError(f"Tactic '{self.name}': max_workers must be an integer >= 1, got {workers!r}")
@@ -268,7 +269,7 @@ class Tactic(ABC):
         """The per-call copy, with fresh agents and a running session."""
         if session_name is None:
             text = task.model_dump_json() if isinstance(task, BaseModel) else str(task)
-            session_name = f"{self.name}_{hashlib.md5(text.encode()).hexdigest()[:8]}_{time.strftime('%Y%m%d_%H%M%S')}"
+            session_name = f"{self.name}_{hashlib.md5(text.encode()).hexdigest()[:8]}_{local_stamp()}"
         session = TacticCallSession(
             tactic_name=self.name,
             tactic_path=self.tactic_path,
@@ -277,7 +278,8 @@ class Tactic(ABC):
             task=task,
             metadata=dict(metadata or {}),
         )
-        ctx = copy.copy(self)
+        ctx = object.__new__(type(self))  # a shallow copy (copy.copy, without its generic protocol)
+        ctx.__dict__.update(self.__dict__)
         ctx._session = session
         ctx.agents = {}
         invoker = _invoker_override.get() or self.llm_invoker
@@ -287,17 +289,32 @@ class Tactic(ABC):
         if self._mcp_servers:
             ctx._mcp_scope = wiring.services.mcp_scope(self._mcp_servers)  # connects at first use, closed in _finish
         for name, spec in self._agent_specs.items():
-            if model is not None and spec.model_name != model:
-                spec = spec.model_copy(update={"model_name": model})
-            agent = spec.build(
-                self.runtime, invoker, self.stream, system_prompt=self._system_prompts[name], skills=self._skills[name]
-            )
+            agent = self._fresh_agent(name, spec, invoker, model)
             if ctx._mcp_scope is not None:
                 agent.tools = ctx._mcp_scope.expand(agent.tools)
             agent.session_listeners.append(session.record_agent_call)
             ctx.agents[name] = agent
         logger.info("tactic %s started (%s)", self.name, session_name)
         return ctx
+
+    def _fresh_agent(self, name: str, spec: Any, invoker: Any, model: Optional[str]) -> Any:
+        """Agent ``name`` for one call: a clone of the one built (and checked) at the tactic's first call, or
+        built afresh when the call overrides the model or the agent holds per-call resources (a proxy
+        sandbox, a context manager)."""
+        if model is not None and spec.model_name != model:
+            spec = spec.model_copy(update={"model_name": model})
+        elif spec.context_manager is None:
+            key = (invoker, self.stream, self.runtime)
+            built = self._agent_templates.get(name)
+            if built is not None and all(a is b for a, b in zip(built[0], key)):
+                return built[1].clone()
+        agent = spec.build(
+            self.runtime, invoker, self.stream, system_prompt=self._system_prompts[name], skills=self._skills[name]
+        )
+        if model is None and spec.context_manager is None and agent.proxy_surface is None:
+            self._agent_templates[name] = ((invoker, self.stream, self.runtime), agent)
+            return agent.clone()
+        return agent
 
     def _finish(self, ctx: "Tactic", parent: Optional[Tuple["Tactic", TacticCallSession]], keep_dialogs: bool) -> bool:
         """Close the call's resources and complete its session; ``True`` when it is to be saved (``_save``)."""

@@ -189,3 +189,19 @@ def test_tool_parameters_named_like_secrets_keep_their_schema_in_recorded_reques
         "token": {"type": "string"},
         "secret": REDACTED,
     }
+
+
+def test_settings_are_registered_again_when_their_content_changes():
+    from lllm.secrets import known_secrets, register_settings
+
+    settings = {"api_base": "http://127.0.0.1:1/v1", "api_key": "sk-first-flat-key-123"}
+    register_settings(settings)
+    register_settings(settings)  # the same content: remembered, not walked again
+    settings["api_key"] = "sk-second-flat-key-456"  # changed in place: walked again
+    register_settings(settings)
+    nested = {"global": {"model_args": {"api_key": "sk-nested-key-789"}}}
+    register_settings(nested)
+    nested["global"]["model_args"]["api_key"] = "sk-nested-key-changed"  # nested maps are always walked
+    register_settings(nested)
+    for key in ("sk-first-flat-key-123", "sk-second-flat-key-456", "sk-nested-key-789", "sk-nested-key-changed"):
+        assert key in known_secrets()
