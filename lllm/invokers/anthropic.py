@@ -538,8 +538,7 @@ class AnthropicInvoker(ProviderInvoker):
             )
         args = model_args
         cfg = self.config
-        register_settings(args)  # every credential held is scrubbed by value from what is stored (lllm.secrets)
-        register_settings(cfg)
+        register_settings(args)  # scrubbed by value (lllm.secrets); the config was, when set
         wire_model = model[10:] if model.startswith("anthropic/") else model
         api_key = args.get("api_key") or cfg.get("api_key") or os.environ.get(KEY_ENV)
         if not api_key:

@@ -19,6 +19,7 @@ from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.message import FunctionCall, Message
 from lllm.core.protocols import InvokeResult
 from lllm.errors import ParseError, ProviderError
+from lllm.secrets import register_settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
@@ -194,6 +195,17 @@ class BaseInvoker(ABC):
 
     def __init__(self, config: Optional[Dict[str, Any]] = None):
         self.config = dict(config or {})
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        """The invoker's settings. Their credentials are registered for scrubbing when they are set; a request
+        registers its own ``model_args`` and the endpoint's headers (``lllm.secrets``)."""
+        return self._config
+
+    @config.setter
+    def config(self, value: Dict[str, Any]) -> None:
+        register_settings(value)
+        self._config = value
 
     @abstractmethod
     def call(

@@ -212,8 +212,7 @@ class LiteLLMInvoker(ProviderInvoker):
         functions: Optional[List["Function"]],
         stream: bool,
     ) -> PreparedRequest:
-        register_settings(model_args)  # every credential held is scrubbed by value from what is stored (lllm.secrets)
-        register_settings(self.config)
+        register_settings(model_args)  # scrubbed by value (lllm.secrets); the config was, when set
         provider, name = split_provider(model)
         responses = api_type == APITypes.RESPONSE
         check_format_api_type(prompt, api_type)

@@ -477,8 +477,7 @@ class OpenAIInvoker(ProviderInvoker):
         args = dict(model_args)
         client = {k: args.pop(k) for k in CLIENT_ARGS if k in args} if args else {}
         cfg = self.config
-        register_settings(model_args)  # every credential held is scrubbed by value from what is stored (lllm.secrets)
-        register_settings(cfg)
+        register_settings(model_args)  # scrubbed by value (lllm.secrets); the config was, when set
         provider, wire_model = openai_target(model)
         responses = api_type == APITypes.RESPONSE
         check_format_api_type(prompt, api_type)

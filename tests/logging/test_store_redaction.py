@@ -205,3 +205,13 @@ def test_settings_are_registered_again_when_their_content_changes():
     register_settings(nested)
     for key in ("sk-first-flat-key-123", "sk-second-flat-key-456", "sk-nested-key-789", "sk-nested-key-changed"):
         assert key in known_secrets()
+
+
+def test_an_invokers_config_is_registered_when_set():
+    from lllm.invokers.openai import OpenAIInvoker
+    from lllm.secrets import known_secrets
+
+    inv = OpenAIInvoker({"global": {"model_args": {"api_key": "sk-config-at-construction"}}})
+    assert "sk-config-at-construction" in known_secrets()
+    inv.config = {"api_key": "sk-config-assigned-later"}
+    assert "sk-config-assigned-later" in known_secrets()
