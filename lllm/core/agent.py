@@ -541,9 +541,9 @@ class Agent:
         attempt = 0
         sent: Dict[str, Any] = {
             "model": session.model,
-            "tools": [f.name for f in functions],
+            "tools": tuple(f.name for f in functions),  # the trace validates them into lists
             "model_args": {k: v for k, v in model_args.items() if k not in _UNRECORDED_ARGS},
-            "messages": list(working.messages),
+            "messages": tuple(working.messages),
         }
         while True:
             started = time.time()

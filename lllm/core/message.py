@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List, Optional, Type, TypeVar, Union
+from typing import Any, Dict, FrozenSet, List, Optional, Set, Type, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -220,11 +220,35 @@ class FrozenMessage(Message):
         object.__setattr__(out, "__class__", Message)
         return out
 
+    # A frozen message's fields-set is shared (see ``freeze``): a copy gets a set of its own.
+    def __copy__(self) -> "FrozenMessage":
+        out = super().__copy__()
+        object.__setattr__(out, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        return out
+
+    def __deepcopy__(self, memo: Optional[Dict[int, Any]] = None) -> "FrozenMessage":
+        out = super().__deepcopy__(memo)
+        object.__setattr__(out, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        return out
+
+
+_fields_sets: Dict[FrozenSet[str], Set[str]] = {}
+
 
 def freeze(message: Message) -> Message:
-    """Make ``message`` (a plain ``Message``) a ``FrozenMessage`` in place; subclasses are left as they are."""
+    """Make ``message`` (a plain ``Message``) a ``FrozenMessage`` in place; subclasses are left as they are.
+
+    Its fields-set (which fields were given) can no longer change, so one set object is shared by every
+    frozen message given the same fields (~0.7 KiB less per message a dialog holds); copies get their own."""
     if type(message) is Message:
         object.__setattr__(message, "__class__", FrozenMessage)
+        given = frozenset(message.__pydantic_fields_set__)
+        shared = _fields_sets.get(given)
+        if shared is None:
+            if len(_fields_sets) >= 256:  # combinations are few; never let odd ones grow the table
+                _fields_sets.clear()
+            shared = _fields_sets[given] = set(given)
+        object.__setattr__(message, "__pydantic_fields_set__", shared)
     return message
 
 
