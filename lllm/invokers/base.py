@@ -101,18 +101,22 @@ def finish_output(
         meta.update(out.metadata)
     if out.finish_reason is not None:
         meta.setdefault("finish_reason", out.finish_reason)
+    fields: Dict[str, Any] = {}  # only what differs from Message's defaults: less to validate and to hold
+    if calls:
+        fields.update(function_calls=calls, modality=Modalities.FUNCTION_CALL)
+    if out.logprobs:
+        fields["logprobs"] = out.logprobs
+    if api_type != APITypes.COMPLETION:
+        fields["api_type"] = api_type
     msg = Message(
         role=Roles.TOOL_CALL if calls else Roles.ASSISTANT,
         content=out.content or "",
         name=responder,
-        function_calls=calls,
-        modality=Modalities.FUNCTION_CALL if calls else Modalities.TEXT,
-        logprobs=out.logprobs,
         parsed=parsed,
         model=out.model,
         usage=usage,
         metadata=meta,
-        api_type=api_type,
+        **fields,
     )
     return msg, errors
 
