@@ -257,11 +257,11 @@ def _config_target(target: str, config: Dict[str, Any], where: str) -> _Target:
 
 def _prompt_target(key: str, recorded: Any, tactic: Any, runtime: Any) -> _Target:
     """The prompt ``key`` as the recorded session's re-runs will render it (``session_prompts``)."""
-    from lllm.logging.replay import _resolve_prompt_key, _tactic_class, prompt_edits, session_prompts
+    from lllm.logging.replay import _resolve_prompt_key, prompt_edits, recorded_tactic, session_prompts
     from lllm.packages.runtime import get_default_runtime
 
     rt = runtime if runtime is not None else get_default_runtime()
-    cls = _tactic_class(recorded, tactic, rt)
+    cls = recorded_tactic(recorded, tactic, rt)
     use = _resolve_prompt_key(key, session_prompts(recorded, runtime=rt, tactic=cls), rt)
     if not isinstance(use.template, str):
         raise ConfigError(

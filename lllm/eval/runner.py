@@ -291,12 +291,14 @@ def _rerun_one(
     live_tools: bool,
     eval_id: str,
 ) -> Tuple[Any, Optional[BaseException]]:
-    from lllm.logging.replay import _tactic_class, _without_redacted, rerun
+    from lllm.logging.replay import _without_redacted, recorded_tactic, rerun
 
     sid = done.get((case.id, v.name))
     if sid is not None:
         return store.load_session(sid), None
-    _tactic_class(recorded, tactic, runtime)  # a tactic that cannot be found stops the evaluation, saying how to fix it
+    recorded_tactic(
+        recorded, tactic, runtime
+    )  # a tactic that cannot be found stops the evaluation, saying how to fix it
     side_model = v.model or model
     config = v.apply(_without_redacted(recorded.config))
     inv = _invoker_for(invoker, v, config)

@@ -261,7 +261,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if overrides or prompts or args.live:
         from lllm.errors import ConfigError
         from lllm.invokers.base import build_invoker
-        from lllm.logging.replay import _tactic_class, apply_overrides, prompt_edits
+        from lllm.logging.replay import apply_overrides, prompt_edits, recorded_tactic
 
         try:
             config = apply_overrides(recorded.config, overrides)
@@ -270,7 +270,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         except ConfigError as e:
             raise CLIError(str(e)) from None
         model = offline_model(
-            args.model, config, _tactic_class(recorded, None, rt)
+            args.model, config, recorded_tactic(recorded, None, rt)
         )  # a @tactic's agents may name a URL
         invoker = build_invoker({"invoker": "test"}) if model == "test" else build_invoker(config)
         if model == "test":

@@ -327,7 +327,7 @@ def rerun(
 
     if isinstance(session, dict):
         session = TacticCallSession.model_validate(session)
-    cls = _tactic_class(session, tactic, runtime)
+    cls = recorded_tactic(session, tactic, runtime)
     config = apply_overrides(_without_redacted(session.config), overrides or {})
     edits = prompt_edits(session, prompts, runtime=runtime, tactic=cls) if prompts else {}
     replay = ReplayInvoker(session, fallback=invoker, live_tools=live_tools)
@@ -493,7 +493,7 @@ def prompt_edits(
     runtime = runtime if runtime is not None else get_default_runtime()  # where the re-run's Tactic looks
     if tactic is None:
         try:
-            tactic = _tactic_class(session, None, runtime)
+            tactic = recorded_tactic(session, None, runtime)
         except LLLMError:
             tactic = None
     uses = session_prompts(session, runtime=runtime, tactic=tactic)
@@ -606,7 +606,9 @@ def apply_overrides(config: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[s
     return out
 
 
-def _tactic_class(session: TacticCallSession, tactic: Any, runtime: Any) -> Any:
+def recorded_tactic(session: TacticCallSession, tactic: Any = None, runtime: Any = None) -> Any:
+    """The tactic class that recorded ``session`` (``tactic`` if given), looked up in ``runtime`` (else the
+    default); ``LLLMError`` naming the tactic path when none is registered."""
     if tactic is not None:
         return tactic
     from lllm.core.tactic import stable_tactic_id
@@ -635,6 +637,7 @@ def _without_redacted(value: Any) -> Any:
 __all__ = [
     "ReplayInvoker",
     "rerun",
+    "recorded_tactic",
     "PromptUse",
     "PromptEdit",
     "session_prompts",

@@ -455,12 +455,12 @@ def session_prompts(store: Any, session_id: str, hooks: Hooks) -> Dict[str, Any]
     every render supplied; ``system_of`` names the agents whose ``system_prompt_path`` it is. Inline system
     prompts are not listed (the fork edits them as ``system_prompts``), nor the prompts handlers derive
     (``__<path>_<kind>``: tool results, retries)."""
-    from lllm.logging.replay import _tactic_class, session_prompts as recorded_prompts
+    from lllm.logging.replay import recorded_tactic, session_prompts as recorded_prompts
 
     rt = hooks.runtime()
     recorded = _load(store, session_id)
     try:
-        cls = _tactic_class(recorded, None, rt)
+        cls = recorded_tactic(recorded, None, rt)
     except LLLMError:  # the tactic is not in this project: the recording's snapshots still give text
         cls = None
     system_of: Dict[str, List[str]] = {}
@@ -506,7 +506,7 @@ def replay(
     after go to ``model``: ``"test"``, LLLM's offline test model, by default). The new session is saved,
     tagged ``lllm.replay_of``."""
     from lllm.invokers.base import build_invoker
-    from lllm.logging.replay import _tactic_class, apply_overrides, prompt_edits, rerun
+    from lllm.logging.replay import apply_overrides, prompt_edits, recorded_tactic, rerun
 
     rt = hooks.runtime()
     recorded = _load(store, session_id)
@@ -516,7 +516,7 @@ def replay(
         config = apply_overrides(recorded.config, overrides or {})  # ConfigError names a wrong path
         if prompts:
             prompt_edits(recorded, prompts, runtime=rt)  # ConfigError names a wrong key, before anything runs
-        chosen = model or hooks.offline_model(None, config, _tactic_class(recorded, None, rt)) or "test"
+        chosen = model or hooks.offline_model(None, config, recorded_tactic(recorded, None, rt)) or "test"
         invoker = build_invoker({"invoker": "test"}) if chosen == "test" else build_invoker(config)
         model = None if chosen == "test" else model
     try:
