@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from urllib.parse import urlsplit
 
 from lllm.core.aio import background_loop, in_background_loop
 from lllm.core.const import APITypes
@@ -74,6 +75,23 @@ def split_provider(model: str) -> Tuple[str, str]:
     if sep and rest:
         return prefix, rest
     return ("anthropic" if model.startswith("claude") else ""), model
+
+
+def _refuse_userinfo(provider: str, base: Any) -> None:
+    """LiteLLM's OpenAI client always sends a Bearer key, which cannot go with an api_base's user:password@:
+    say so before anything is sent (the native invoker sends such a URL's credential as Basic auth)."""
+    if provider not in ("", "openai", "azure") or not isinstance(base, str) or "@" not in base:
+        return
+    try:
+        has_user = urlsplit(base).username is not None
+    except ValueError:
+        return
+    if has_user:
+        raise ConfigError(
+            f"litellm api_base {strip_userinfo(base)!r} carries a user:password@, which LiteLLM's OpenAI client "
+            f"cannot send (it always sends an Authorization: Bearer key); use the native invoker (invoker: auto) "
+            f"for Basic auth in the URL, or pass the credential as api_key or extra_headers."
+        )
 
 
 def _is_anthropic(provider: str, model: str) -> bool:
@@ -217,6 +235,7 @@ class LiteLLMInvoker(ProviderInvoker):
         responses = api_type == APITypes.RESPONSE
         check_format_api_type(prompt, api_type)
         kwargs = self._request(dialog, model, provider, name, prompt, model_args, functions, responses)
+        _refuse_userinfo(provider, kwargs.get("api_base") or kwargs.get("base_url"))
         if stream:
             kwargs["stream"] = True
             if not responses:
