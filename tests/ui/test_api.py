@@ -11,7 +11,7 @@ from typing import Any, List
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from conftest import REVIEW, UIServer, lllm
+from ui_support import REVIEW, UIServer, lllm
 
 from lllm.logging import sqlite_store
 from lllm.ui import create_app

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import UIServer, record_batch, wait_for
+from ui_support import UIServer, record_batch, wait_for
 
 SHOTS = os.environ.get("LLLM_UI_SCREENSHOTS")
 
