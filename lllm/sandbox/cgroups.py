@@ -14,6 +14,7 @@ import time
 from typing import List, Optional
 
 CGROUP_ROOT = "/sys/fs/cgroup"
+PREFIX = "lllm-sandbox-"  # + owner pid + "-" + random hex
 
 
 def _own_path(controller: str) -> Optional[str]:
@@ -63,7 +64,7 @@ class MemoryCgroup:
         """A new cgroup with ``limit_bytes`` (no swap beyond it), or ``None`` where cgroups are unusable."""
         if not hasattr(os, "geteuid") or os.geteuid() != 0 or limit_bytes <= 0:
             return None
-        name = f"lllm-sandbox-{secrets.token_hex(6)}"
+        name = f"{PREFIX}{os.getpid()}-{secrets.token_hex(6)}"  # the owner's pid: see _remove_orphans
         parent = _v2_parent()
         if parent is not None:
             files = [("memory.max", limit_bytes), ("memory.swap.max", 0)]
@@ -75,6 +76,7 @@ class MemoryCgroup:
             version = 1
             if own is None or not os.path.isdir(parent):
                 return None
+        _remove_orphans(parent, version)
         path = os.path.join(parent, name)
         try:
             os.mkdir(path, 0o755)
@@ -135,6 +137,30 @@ class MemoryCgroup:
                 if time.monotonic() >= deadline:
                     return
                 time.sleep(0.02)
+
+
+def _remove_orphans(parent: str, version: int) -> None:
+    """Delete the sandbox cgroups beside ours whose owner process is gone (killed before it could remove them),
+    with anything still running in them. A cgroup whose owner lives, or whose name has no pid, is left alone."""
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith(PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid_text = name[len(PREFIX) :].partition("-")[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _alive(int(pid_text)):
+            continue
+        MemoryCgroup(os.path.join(parent, name), version).remove(wait_s=0.5)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 __all__ = ["MemoryCgroup"]
