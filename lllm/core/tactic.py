@@ -301,18 +301,19 @@ class Tactic(ABC):
         """Agent ``name`` for one call: a clone of the one built (and checked) at the tactic's first call, or
         built afresh when the call overrides the model or the agent holds per-call resources (a proxy
         sandbox, a context manager)."""
-        if model is not None and spec.model_name != model:
+        overridden = model is not None and spec.model_name != model
+        if overridden:
             spec = spec.model_copy(update={"model_name": model})
-        elif spec.context_manager is None:
-            key = (invoker, self.stream, self.runtime)
-            built = self._agent_templates.get(name)
-            if built is not None and all(a is b for a, b in zip(built[0], key)):
-                return built[1].clone()
+        reusable = not overridden and spec.context_manager is None
+        key = (invoker, self.stream, self.runtime)
+        built = self._agent_templates.get(name) if reusable else None
+        if built is not None and all(a is b for a, b in zip(built[0], key)):
+            return built[1].clone()
         agent = spec.build(
             self.runtime, invoker, self.stream, system_prompt=self._system_prompts[name], skills=self._skills[name]
         )
-        if model is None and spec.context_manager is None and agent.proxy_surface is None:
-            self._agent_templates[name] = ((invoker, self.stream, self.runtime), agent)
+        if reusable and agent.proxy_surface is None:
+            self._agent_templates[name] = (key, agent)
             return agent.clone()
         return agent
 

@@ -83,3 +83,14 @@ def test_an_agent_holding_a_sandbox_cannot_be_cloned():
     agent.proxy_surface = object()
     with pytest.raises(ValueError, match="Agent 'a' holds a proxy sandbox; build a new agent"):
         agent.clone()
+
+
+def test_an_agent_with_a_context_manager_is_built_for_every_call(builds):
+    config = {
+        "global": {"model_name": "test"},
+        "agent_configs": [{"name": "writer", "system_prompt": "You write.", "context_manager": {"max_tokens": 10_000}}],
+    }
+    t = Writer(config)
+    first, second = (t._begin(task, None, None).agents["writer"] for task in ("one", "two"))
+    assert builds == ["test", "test"] and first.context_manager is not second.context_manager
+    assert t("three") and builds == ["test", "test", "test"]
