@@ -64,8 +64,8 @@ def test_session_view_renders_messages_safely_and_expands_a_tool_call(page, serv
     assert page.locator("[data-dialog='drafter/main']").count() == 1 and page.locator(".wf-bar").count() == 3
     assert "drafter" in page.inner_text("table.cost")
     invoke = page.locator("details.invoke").first
-    invoke.locator("summary").click()
-    assert "request: 2 message(s), tools [shout]" in invoke.inner_text()
+    invoke.locator("summary").click()  # the request is rendered by the "toggle" event, which fires a task later
+    wait_for(lambda: "request: 2 message(s), tools [shout]" in invoke.inner_text())
     _open_session(page, server, "python")
     assert page.locator("#dialogs pre[data-lang=python] code").first.inner_text().strip() == "print('hi')"
     _shot(page, "ui-session.png")
