@@ -435,23 +435,28 @@ class Function:
             raise ValueError(
                 f"prop_desc for tool '{tool_name}' names unknown parameter(s) {unknown}; its parameters are {names}"
             )
-        doc, doc_params = _doc_text(fn)
         spec = _spec_for(fn, sig)
-        func = cls(tool_name, description or doc or tool_name, {}, strict=strict, processor=processor)
+        func = cls(tool_name, description or tool_name, {}, strict=strict, processor=processor)
         func.function = fn
-        # The JSON Schema is derived on first use (see __getattr__), so defining many tools is cheap.
+        # The JSON Schema and the docstring's texts are derived on first use (see __getattr__), so defining
+        # many tools is cheap, and a process that never sends a tool never loads the docstring parser.
         object.__setattr__(func, "required", [p.name for p in params if p.default is _EMPTY])
-        object.__setattr__(func, "_pending", (spec, params, {**doc_params, **(prop_desc or {})}))
-        for key in ("properties", "defs"):
+        object.__setattr__(func, "_pending", (fn, spec, params, prop_desc or {}))
+        for key in ("properties", "defs") if description else ("properties", "defs", "description"):
             del func.__dict__[key]
         return func
 
     def __getattr__(self, key: str) -> Any:
-        """Builds ``properties``/``defs`` of a tool made by ``from_callable`` when first read."""
+        """Builds ``properties``/``defs`` (and ``description``, from the docstring) of a tool made by
+        ``from_callable`` when first read."""
         pending = self.__dict__.get("_pending")
-        if key not in ("properties", "defs") or pending is None:
+        if key not in ("properties", "defs", "description") or pending is None:
             raise AttributeError(f"'Function' object has no attribute '{key}'")
-        spec, params, descriptions = pending
+        fn, spec, params, prop_desc = pending
+        doc, doc_params = _doc_text(fn)
+        if "description" not in self.__dict__:
+            object.__setattr__(self, "description", doc or self.name)
+        descriptions = {**doc_params, **prop_desc}
         schema = spec.schema
         properties: Dict[str, Any] = {}
         for p in params:

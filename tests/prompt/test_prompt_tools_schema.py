@@ -444,3 +444,33 @@ def test_mcp():
         "MCP server 'docs': require_approval must be one of ['never', 'manual', 'auto'], got 'always'"
     )
     assert MCP("a", "u") == MCP("a", "u") and MCP("a", "u") != MCP("b", "u")
+
+
+def test_docstring_texts_are_read_when_the_tool_is_first_described():
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from lllm import Function
+
+def get_weather(city: str) -> str:
+    '''Get the weather for a city.
+
+    Args:
+        city: Name of the city, e.g. Paris.
+    '''
+    return city
+
+fn = Function.from_callable(get_weather)
+named = Function.from_callable(get_weather, description="Mine.")
+assert 'docstring_parser' not in sys.modules  # defining a tool parses nothing yet
+assert named.description == "Mine."
+assert fn.description == "Get the weather for a city."
+assert fn.properties["city"]["description"] == "Name of the city, e.g. Paris."
+assert named.properties["city"]["description"] == "Name of the city, e.g. Paris."
+assert fn.to_tool()["function"]["description"] == "Get the weather for a city."
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
