@@ -80,8 +80,6 @@ _AUTH_SCHEMES = ("bearer ", "basic ", "token ", "apikey ", "key ")
 _lock = threading.Lock()
 _values: set = set()
 _secret_names: Dict[str, bool] = {}  # is_secret_name's answers (settings are walked on every request)
-_flat_seen: set = set()  # flat settings maps already walked (their items; see register_settings)
-_FLAT_VALUES = frozenset((str, int, float, bool, type(None)))
 _sorted: Tuple[str, ...] = ()
 
 
@@ -195,11 +193,6 @@ def register_settings(settings: Any, _depth: int = 0) -> None:
     header maps (``HEADER_SETTINGS``) and URLs with userinfo."""
     if _depth > 32:
         return
-    seen = None
-    if type(settings) is dict and all(type(v) in _FLAT_VALUES for v in settings.values()):
-        seen = frozenset(settings.items())  # a flat map of plain values: walked once per content
-        if seen in _flat_seen:
-            return
     if isinstance(settings, (dict, AbcMapping)):
         for k, v in settings.items():
             if isinstance(v, str):
@@ -217,10 +210,6 @@ def register_settings(settings: Any, _depth: int = 0) -> None:
                 register_url(v)
             elif isinstance(v, (dict, list, tuple)):
                 register_settings(v, _depth + 1)
-    if seen is not None:
-        if len(_flat_seen) >= 1024:
-            _flat_seen.clear()
-        _flat_seen.add(seen)
 
 
 def known_secrets() -> Tuple[str, ...]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -33,12 +33,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     )  # checked before anything runs
     rt = _runtime()
     if args.from_sessions:
-        if args.tactic_url:
-            raise CLIError("with --from-sessions, select the tactic with --tactic NAME (no TACTIC argument)")
-        if args.backend == "ray":
-            raise CLIError("--backend ray applies to --dataset; re-runs of recorded sessions run in this process")
-        store = open_store(args.store, runtime=rt, create=False)
-        cases = _selected(args, store)
+        store, cases = _selected(args, rt)
         with _running(len(cases) * len(variants), args.progress_every) as progress:
             report = evaluate_sessions(
                 cases,
@@ -101,7 +96,6 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from lllm.cli import CLIError, _runtime, offline_model, tactic_config
     from lllm.eval.datasets import load_dataset
     from lllm.eval.optimize import Budget, optimize_prompt
-    from lllm.logging.cli import open_store
 
     if bool(args.dataset) == bool(args.from_sessions):
         raise CLIError("lllm optimize needs one source: TACTIC --dataset FILE.jsonl, or --from-sessions [filters]")
@@ -119,12 +113,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         workers=args.workers,
     )
     if args.from_sessions:
-        if args.tactic_url:
-            raise CLIError("with --from-sessions, select the tactic with --tactic NAME (no TACTIC argument)")
-        if args.backend == "ray":
-            raise CLIError("--backend ray applies to --dataset; re-runs of recorded sessions run in this process")
-        store = open_store(args.store, runtime=rt, create=False)
-        cases = _selected(args, store)
+        store, cases = _selected(args, rt)
         proposer_model = args.proposer_model or args.model or offline_model(None)
         with _stdout_to_stderr():
             result = optimize_prompt(
@@ -171,12 +160,19 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _selected(args: argparse.Namespace, store: Any) -> List[Any]:
-    """The recorded sessions the selection flags name (as ``lllm sessions list`` selects them)."""
+def _selected(args: argparse.Namespace, rt: Any) -> Tuple[Any, List[Any]]:
+    """The store and the recorded sessions the selection flags name (as ``lllm sessions list`` selects them),
+    for ``--from-sessions``, which takes no TACTIC argument and runs in this process."""
+    from lllm.cli import CLIError
     from lllm.eval.datasets import select_sessions
-    from lllm.logging.cli import _tags
+    from lllm.logging.cli import _tags, open_store
 
-    return select_sessions(
+    if args.tactic_url:
+        raise CLIError("with --from-sessions, select the tactic with --tactic NAME (no TACTIC argument)")
+    if args.backend == "ray":
+        raise CLIError("--backend ray applies to --dataset; re-runs of recorded sessions run in this process")
+    store = open_store(args.store, runtime=rt, create=False)
+    return store, select_sessions(
         store,
         tactic=args.tactic,
         tags=_tags(args.tag),

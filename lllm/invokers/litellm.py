@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
-from urllib.parse import urlsplit
 
 from lllm.core.aio import background_loop, in_background_loop
 from lllm.core.const import APITypes
@@ -80,13 +79,7 @@ def split_provider(model: str) -> Tuple[str, str]:
 def _refuse_userinfo(provider: str, base: Any) -> None:
     """LiteLLM's OpenAI client always sends a Bearer key, which cannot go with an api_base's user:password@:
     say so before anything is sent (the native invoker sends such a URL's credential as Basic auth)."""
-    if provider not in ("", "openai", "azure") or not isinstance(base, str) or "@" not in base:
-        return
-    try:
-        has_user = urlsplit(base).username is not None
-    except ValueError:
-        return
-    if has_user:
+    if provider in ("", "openai", "azure") and isinstance(base, str) and strip_userinfo(base) != base:
         raise ConfigError(
             f"litellm api_base {strip_userinfo(base)!r} carries a user:password@, which LiteLLM's OpenAI client "
             f"cannot send (it always sends an Authorization: Bearer key); use the native invoker (invoker: auto) "

@@ -196,12 +196,12 @@ def test_settings_are_registered_again_when_their_content_changes():
 
     settings = {"api_base": "http://127.0.0.1:1/v1", "api_key": "sk-first-flat-key-123"}
     register_settings(settings)
-    register_settings(settings)  # the same content: remembered, not walked again
-    settings["api_key"] = "sk-second-flat-key-456"  # changed in place: walked again
+    register_settings(settings)
+    settings["api_key"] = "sk-second-flat-key-456"  # changed in place: seen on the next request
     register_settings(settings)
     nested = {"global": {"model_args": {"api_key": "sk-nested-key-789"}}}
     register_settings(nested)
-    nested["global"]["model_args"]["api_key"] = "sk-nested-key-changed"  # nested maps are always walked
+    nested["global"]["model_args"]["api_key"] = "sk-nested-key-changed"
     register_settings(nested)
     for key in ("sk-first-flat-key-123", "sk-second-flat-key-456", "sk-nested-key-789", "sk-nested-key-changed"):
         assert key in known_secrets()
