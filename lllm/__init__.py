@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import importlib
 import logging as _logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, List
 
-from lllm._version import __version__
+from lllm._version import __version__ as __version__
 
 # A library adds only a NullHandler; applications configure output (see lllm.setup_logging).
 _logging.getLogger("lllm").addHandler(_logging.NullHandler())
@@ -249,7 +249,7 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def __dir__() -> list:
+def __dir__() -> List[str]:
     return __all__
 
 

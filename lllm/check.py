@@ -13,7 +13,10 @@ import sys
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.packages.runtime import Runtime
 
 ERROR, WARNING, NOTE = "error", "warning", "note"
 
@@ -88,7 +91,7 @@ def _is_proxy(rt: Any, ref: str) -> bool:
         return False
 
 
-def _agent_entries(config: Dict[str, Any]) -> Iterator[tuple]:
+def _agent_entries(config: Dict[str, Any]) -> Iterator[Tuple[str, Dict[str, Any]]]:
     found = config.get("global")
     glob: Dict[str, Any] = found if isinstance(found, dict) else {}
     for entry in config.get("agent_configs") or []:
@@ -160,7 +163,7 @@ def _prompts(rt: Any, package: Optional[str]) -> Iterator[Problem]:
             yield Problem(ERROR, f"prompt {node.qualified_key}", _failure(e))
 
 
-def _load(target: Optional[str]) -> tuple:
+def _load(target: Optional[str]) -> "Tuple[Runtime, Optional[str], List[Problem]]":
     """(runtime, package name or None, load warnings) for ``lllm check [PACKAGE]``."""
     from lllm.packages.discovery import load_package
     from lllm.packages.runtime import Runtime

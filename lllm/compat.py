@@ -75,7 +75,8 @@ def get_tactic_class(name: str, runtime: "Optional[Runtime]" = None) -> type:
     """0.1.x ``lllm.core.tactic.get_tactic_class``: the tactic class registered under ``name``."""
     from lllm.packages.runtime import get_default_runtime
 
-    return (runtime or get_default_runtime()).get_tactic(name)
+    tactic: type = (runtime or get_default_runtime()).get_tactic(name)
+    return tactic
 
 
 def load_toml(path: Any) -> Dict[str, Any]:

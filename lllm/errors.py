@@ -3,7 +3,7 @@ names the culprit (agent, prompt, key or file) and, where there is a choice, the
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from lllm.secrets import scrub, scrub_text
 
@@ -51,7 +51,7 @@ class ConfigError(LLLMError, ValueError):
 class ResourceNotFoundError(LLLMError, KeyError):
     """A resource key that resolves to nothing; ``suggestions`` holds close matches."""
 
-    def __init__(self, message: str, key: str = "", suggestions: Optional[list] = None):
+    def __init__(self, message: str, key: str = "", suggestions: Optional[List[str]] = None):
         super().__init__(message)
         self.message = message
         self.key = key

@@ -36,7 +36,7 @@ import re
 import threading
 import traceback
 from collections.abc import Mapping as AbcMapping
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 REDACTED = "[REDACTED]"
@@ -78,7 +78,7 @@ _ONE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*\Z")
 _AUTH_SCHEMES = ("bearer ", "basic ", "token ", "apikey ", "key ")
 
 _lock = threading.Lock()
-_values: set = set()
+_values: Set[str] = set()
 _secret_names: Dict[str, bool] = {}  # is_secret_name's answers (settings are walked on every request)
 _sorted: Tuple[str, ...] = ()
 
@@ -111,7 +111,7 @@ def _read_environment_secrets(env: Mapping[str, str]) -> Tuple[str, ...]:
 # items in a plain dict: comparing that dict with the copy taken last time is a few microseconds (the
 # same objects compare by identity), decoding and matching every variable again ~75 µs. Any change made
 # through ``os.environ`` (set, update, delete) makes the copies differ, so a key set later is seen.
-_env_cache: Tuple[Optional[dict], Tuple[str, ...]] = (None, ())
+_env_cache: Tuple[Optional[Dict[str, str]], Tuple[str, ...]] = (None, ())
 
 
 def _process_environment_secrets() -> Tuple[str, ...]:
@@ -309,7 +309,7 @@ def scrub_exception(exc: Optional[BaseException]) -> None:
     """Scrub known credentials, in place, from ``exc`` and the exceptions it was raised from: their
     ``args`` and their text, dict and list attributes (a provider SDK's ``message`` or ``body``)."""
     secrets = all_secrets()
-    seen: set = set()
+    seen: Set[int] = set()
     while exc is not None and id(exc) not in seen and len(seen) < 16:
         seen.add(id(exc))
         try:
