@@ -3,71 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-TACTIC = '''
-from lllm import Tactic, tool
-
-@tool
-def shout(text: str) -> str:
-    """Upper-case a text."""
-    return text.upper()
-
-class Duo(Tactic):
-    name = "duo"
-    agent_group = ["drafter", "editor"]
-
-    def call(self, task: str) -> str:
-        d, e = self.agents["drafter"], self.agents["editor"]
-        d.open("main")
-        d.receive(task)
-        draft = d.respond()
-        e.open("main")
-        e.receive(draft.content)
-        return e.respond().content
-'''
-
-CONFIG = """
-global:
-  model_name: gpt-4o-mini
-agent_configs:
-  - name: drafter
-    system_prompt: You draft.
-    tools: [demo.tools:shout]
-  - name: editor
-    system_prompt: You edit.
-"""
+from support.duo_project import run_cli as lllm, write_duo_project
 
 
 @pytest.fixture
 def project(tmp_path):
-    (tmp_path / "lllm.toml").write_text('[package]\nname = "demo"\n')
-    (tmp_path / "tactics").mkdir()
-    (tmp_path / "tactics" / "duo.py").write_text(TACTIC)
-    (tmp_path / "tools").mkdir()
-    (tmp_path / "tools" / "shout.py").write_text(TACTIC.split("class Duo")[0])
-    (tmp_path / "configs").mkdir()
-    (tmp_path / "configs" / "default.yaml").write_text(CONFIG)
-    (tmp_path / "tasks.txt").write_text("first task\nsecond task\n\nthird task\n")
+    write_duo_project(tmp_path)
+    (tmp_path / "tasks.txt").write_text("first task\nsecond task\n\nthird task\n")  # a blank line is skipped
     return tmp_path
-
-
-def lllm(cwd: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env.update(LLLM_HOME=str(cwd / ".home"), PYTHONPATH=str(ROOT))
-    proc = subprocess.run(
-        [sys.executable, "-m", "lllm.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
-    if ok:
-        assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 def test_batch_sessions_and_replay_round_trip(project):
@@ -97,19 +42,18 @@ def test_batch_sessions_and_replay_round_trip(project):
     assert len(json.loads(lllm(project, "sessions", "list", "--json").stdout)) == 5  # both re-runs were saved
 
     lllm(project, "sessions", "delete", sid)
-    gone = lllm(project, "sessions", "show", sid, ok=False)
-    assert gone.returncode == 1 and gone.stderr.startswith("Error: ")
+    gone = lllm(project, "sessions", "show", sid, code=1)
+    assert gone.stderr.startswith("Error: ")
 
 
 def test_errors_are_one_line_with_exit_codes(project):
-    missing = lllm(project, "sessions", "list", "--store", str(project / "none.db"), ok=False)
-    assert missing.returncode == 1 and "No session store at" in missing.stderr
-    bad = lllm(project, "sessions", "list", "--limit", "x", ok=False)
-    assert bad.returncode == 2
+    missing = lllm(project, "sessions", "list", "--store", str(project / "none.db"), code=1)
+    assert "No session store at" in missing.stderr
+    lllm(project, "sessions", "list", "--limit", "x", code=2)
     lllm(project, "batch", "demo.tactics:duo", "tasks.txt")
     sid = json.loads(lllm(project, "sessions", "list", "--json").stdout)[0]["session_id"]
-    wrong = lllm(project, "replay", sid, "--override", "agent_configs.nobody.x=1", ok=False)
-    assert wrong.returncode == 1 and "no agent 'nobody'" in wrong.stderr
+    wrong = lllm(project, "replay", sid, "--override", "agent_configs.nobody.x=1", code=1)
+    assert "no agent 'nobody'" in wrong.stderr
 
 
 def test_run_saves_its_session_for_sessions_and_replay(project):

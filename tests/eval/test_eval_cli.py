@@ -3,47 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-TACTIC = '''
-from lllm import Tactic, tool
-
-@tool
-def shout(text: str) -> str:
-    """Upper-case a text."""
-    return text.upper()
-
-class Duo(Tactic):
-    name = "duo"
-    agent_group = ["drafter", "editor"]
-
-    def call(self, task: str) -> str:
-        d, e = self.agents["drafter"], self.agents["editor"]
-        d.open("main")
-        d.receive(task)
-        draft = d.respond()
-        e.open("main")
-        e.receive(draft.content)
-        return e.respond().content
-'''
-
-CONFIG = """
-global:
-  model_name: gpt-4o-mini
-agent_configs:
-  - name: drafter
-    system_prompt: You draft.
-    tools: [demo.tools:shout]
-  - name: editor
-    system_prompt: You edit.
-"""
+from support.duo_project import CONFIG, run_cli as lllm, write_duo_project
 
 ASKER = """
 from lllm import Tactic, load_prompt
@@ -69,31 +31,14 @@ def mentions_task(task, result):
 
 @pytest.fixture
 def project(tmp_path):
-    (tmp_path / "lllm.toml").write_text('[package]\nname = "demo"\n')
-    (tmp_path / "tactics").mkdir()
-    (tmp_path / "tactics" / "duo.py").write_text(TACTIC)
+    write_duo_project(tmp_path)
     (tmp_path / "tactics" / "asker.py").write_text(ASKER)
     (tmp_path / "prompts").mkdir()
     (tmp_path / "prompts" / "ask.md").write_text("Draft this: {task}")
-    (tmp_path / "tools").mkdir()
-    (tmp_path / "tools" / "shout.py").write_text(TACTIC.split("class Duo")[0])
-    (tmp_path / "configs").mkdir()
-    (tmp_path / "configs" / "default.yaml").write_text(CONFIG)
     (tmp_path / "configs" / "strict.yaml").write_text(CONFIG.replace("You edit.", "You edit strictly."))
     (tmp_path / "my_metrics.py").write_text(METRICS)
-    (tmp_path / "tasks.txt").write_text("first task\nsecond task\nthird task\n")
     (tmp_path / "cases.jsonl").write_text('{"task": "alpha", "expected": "x"}\n"beta"\n')
     return tmp_path
-
-
-def lllm(cwd: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env.update(LLLM_HOME=str(cwd / ".home"), PYTHONPATH=f"{ROOT}{os.pathsep}{cwd}")
-    proc = subprocess.run(
-        [sys.executable, "-m", "lllm.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert proc.returncode == code, proc.stdout + proc.stderr
-    return proc
 
 
 def test_from_sessions_reports_and_the_regression_gate(project):
