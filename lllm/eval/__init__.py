@@ -89,5 +89,5 @@ __all__ = [
 ]
 
 
-def __dir__() -> list:
+def __dir__() -> list[str]:
     return __all__

@@ -66,7 +66,8 @@ class PairwiseJudge(Tactic, register=False):
         judge = self.agents["judge"]
         judge.open("compare")
         judge.receive_prompt(COMPARE, {k: _text(task.get(k)) for k in ("task", "first", "second", "criteria")})
-        return judge.respond().parsed_as(PairVerdict).better
+        verdict: PairVerdict = judge.respond().parsed_as(PairVerdict)
+        return verdict.better
 
 
 class RubricJudge(Tactic, register=False):
@@ -79,7 +80,8 @@ class RubricJudge(Tactic, register=False):
         judge = self.agents["judge"]
         judge.open("grade")
         judge.receive_prompt(GRADE, {k: _text(task.get(k)) for k in ("task", "answer", "rubric")})
-        return judge.respond().parsed_as(RubricVerdict).score
+        verdict: RubricVerdict = judge.respond().parsed_as(RubricVerdict)
+        return verdict.score
 
 
 def judge_config(model: Optional[str], system: str) -> Dict[str, Any]:

@@ -15,9 +15,11 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar, Union, overload
 
 from lllm.errors import ConfigError
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class MetricError(ConfigError):
@@ -35,11 +37,12 @@ class Metric:
     description: str = ""
 
     def __post_init__(self) -> None:
+        params: Mapping[str, inspect.Parameter]
         try:
             params = inspect.signature(self.fn).parameters
         except (TypeError, ValueError):
-            params = {}  # type: ignore[assignment]
-        self._wants: Optional[frozenset] = (
+            params = {}
+        self._wants: Optional[frozenset[str]] = (
             None if any(p.kind is p.VAR_KEYWORD for p in params.values()) else frozenset(params)
         )
 
@@ -69,23 +72,31 @@ def _register(m: Metric) -> Metric:
     return m
 
 
+@overload
+def metric(fn: _F, *, name: Optional[str] = None, higher_is_better: bool = True) -> _F: ...
+@overload
+def metric(fn: None = None, *, name: Optional[str] = None, higher_is_better: bool = True) -> Callable[[_F], _F]: ...
 def metric(
-    fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None, higher_is_better: bool = True
-) -> Any:
+    fn: Optional[_F] = None, *, name: Optional[str] = None, higher_is_better: bool = True
+) -> Union[_F, Callable[[_F], _F]]:
     """Register ``fn`` as a metric under ``name`` (default: the function's name); usable bare or with arguments.
     The decorated function stays callable as before."""
 
-    def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
+    def wrap(f: _F) -> _F:
         _register(Metric(name or f.__name__, f, higher_is_better, False, (f.__doc__ or "").strip()))
         return f
 
     return wrap(fn) if fn is not None else wrap
 
 
-def pairwise_metric(fn: Optional[Callable[..., Any]] = None, *, name: Optional[str] = None) -> Any:
+@overload
+def pairwise_metric(fn: _F, *, name: Optional[str] = None) -> _F: ...
+@overload
+def pairwise_metric(fn: None = None, *, name: Optional[str] = None) -> Callable[[_F], _F]: ...
+def pairwise_metric(fn: Optional[_F] = None, *, name: Optional[str] = None) -> Union[_F, Callable[[_F], _F]]:
     """Register ``fn(task, a, b, ...)`` as a pairwise metric: positive when B is better, in [-1, 1]."""
 
-    def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
+    def wrap(f: _F) -> _F:
         _register(Metric(name or f.__name__, f, True, True, (f.__doc__ or "").strip()))
         return f
 

@@ -210,13 +210,13 @@ class _Target:
         return Variant(name=name, overrides={self.name: text})
 
 
-def _placeholders(make: Callable[[str], Any], text: str) -> Optional[frozenset]:
+def _placeholders(make: Callable[[str], Prompt], text: str) -> Optional[frozenset[str]]:
     """The placeholder names of ``text`` as the prompt's renderer reads them (``None``: it cannot tell)."""
     return make(text)._template()[0]
 
 
 def _placeholder_check(
-    make: Callable[[str], Any], original: str, more: Optional[Callable[[str], None]] = None
+    make: Callable[[str], Prompt], original: str, more: Optional[Callable[[str], None]] = None
 ) -> tuple[List[str], Callable[[str], Optional[str]]]:
     """(the original's placeholders, a check giving why a proposed text is refused, or ``None``)."""
     try:
@@ -268,9 +268,9 @@ def _prompt_target(key: str, recorded: Any, tactic: Any, runtime: Any) -> _Targe
             f"prompt {use.key!r}: its current text is unknown (not in the runtime, the tactic's module or the "
             f"recording of session {recorded.session_id}); load the package that defines it"
         )
-    base = use.prompt
+    base: Optional[Prompt] = use.prompt
 
-    def make(text: str) -> Any:
+    def make(text: str) -> Prompt:
         if base is not None:
             return base.extend(path=base.path, prompt=text)
         return Prompt(path=use.key.split(":", 1)[-1] or "edited", prompt=text)

@@ -227,7 +227,10 @@ class Report(BaseModel):
                 )
         header = ["SIDE", "METRIC", "MEAN", f"{self.confidence:.0%} CI", "DELTA vs baseline [CI]", "W/T/L", "N"]
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+
+        def fmt(r: List[str]) -> str:
+            return "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+
         lines = [fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)]
         for side, s in self.summary.items():
             extra = f", cost {_signed(s.cost_delta)} USD" if s.cost_delta is not None else ""

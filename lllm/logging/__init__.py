@@ -7,7 +7,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 # Imported now: the function shares its module's name, and a lazy lookup would find the module.
-from lllm.logging.redact import REDACTED, redact
+from lllm.logging.redact import REDACTED as REDACTED, redact as redact
 
 _EXPORTS = {
     "setup_logging": "terminal",
@@ -36,33 +36,65 @@ _EXPORTS = {
     "disable_tracing": "tracing",
 }
 
-__all__ = sorted([*_EXPORTS, "redact", "REDACTED"])
+# Spelled out, not built from _EXPORTS, so type checkers read it; tests/logging/test_exports.py keeps the two in step.
+__all__ = [
+    "ColoredFormatter",
+    "IndexedBackend",
+    "LOGGER_NAMES",
+    "Lease",
+    "LocalFileBackend",
+    "LogBackend",
+    "LogStore",
+    "LogStoreError",
+    "NoOpBackend",
+    "PostgresBackend",
+    "REDACTED",
+    "ReplayInvoker",
+    "SQLiteBackend",
+    "STORE_SCHEMA_VERSION",
+    "SessionQuery",
+    "SessionRecord",
+    "SessionSummary",
+    "disable_tracing",
+    "enable_tracing",
+    "local_store",
+    "noop_store",
+    "postgres_store",
+    "redact",
+    "rerun",
+    "setup_logging",
+    "sqlite_store",
+]
 
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:  # pragma: no cover - lets type checkers see the lazily imported names as exports
     from lllm.logging.backends import (
-        IndexedBackend,
-        Lease,
-        LocalFileBackend,
-        LogBackend,
-        LogStoreError,
-        NoOpBackend,
-        SessionQuery,
-        SQLiteBackend,
+        IndexedBackend as IndexedBackend,
+        Lease as Lease,
+        LocalFileBackend as LocalFileBackend,
+        LogBackend as LogBackend,
+        LogStoreError as LogStoreError,
+        NoOpBackend as NoOpBackend,
+        SessionQuery as SessionQuery,
+        SQLiteBackend as SQLiteBackend,
     )
-    from lllm.logging.postgres import PostgresBackend
-    from lllm.logging.replay import ReplayInvoker, rerun
+    from lllm.logging.postgres import PostgresBackend as PostgresBackend
+    from lllm.logging.replay import ReplayInvoker as ReplayInvoker, rerun as rerun
     from lllm.logging.store import (
-        STORE_SCHEMA_VERSION,
-        LogStore,
-        SessionRecord,
-        SessionSummary,
-        local_store,
-        noop_store,
-        postgres_store,
-        sqlite_store,
+        STORE_SCHEMA_VERSION as STORE_SCHEMA_VERSION,
+        LogStore as LogStore,
+        SessionRecord as SessionRecord,
+        SessionSummary as SessionSummary,
+        local_store as local_store,
+        noop_store as noop_store,
+        postgres_store as postgres_store,
+        sqlite_store as sqlite_store,
     )
-    from lllm.logging.terminal import LOGGER_NAMES, ColoredFormatter, setup_logging
-    from lllm.logging.tracing import disable_tracing, enable_tracing
+    from lllm.logging.terminal import (
+        LOGGER_NAMES as LOGGER_NAMES,
+        ColoredFormatter as ColoredFormatter,
+        setup_logging as setup_logging,
+    )
+    from lllm.logging.tracing import disable_tracing as disable_tracing, enable_tracing as enable_tracing
 
 
 def __getattr__(name: str) -> Any:

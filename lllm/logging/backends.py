@@ -289,7 +289,7 @@ class LocalFileBackend(LogBackend):
     same reason leases live in ``~leases/`` as small JSON files, changed under an exclusive lock of
     ``~leases.lock`` (``fcntl.flock``: POSIX, local file systems)."""
 
-    def __init__(self, root: Union[str, os.PathLike]):
+    def __init__(self, root: Union[str, os.PathLike[str]]):
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
             kind = "an SQLite database: open it with sqlite_store(path)" if _is_sqlite_file(self.root) else "a file"
@@ -504,7 +504,7 @@ class SQLiteBackend(IndexedBackend):
     several processes may open the same file (writes take the lock with ``BEGIN IMMEDIATE`` and wait
     up to ``timeout`` seconds). Prefix listing is a key range, so ``%`` and ``_`` are literal."""
 
-    def __init__(self, path: Union[str, os.PathLike] = ":memory:", timeout: float = 30.0):
+    def __init__(self, path: Union[str, os.PathLike[str]] = ":memory:", timeout: float = 30.0):
         self.path = str(path)
         if self.path != ":memory:":
             _check_sqlite_path(Path(self.path))
@@ -651,7 +651,8 @@ class SQLiteBackend(IndexedBackend):
                 "WHERE lllm_leases.holder = excluded.holder OR lllm_leases.expires_at <= ?",
                 (key, holder, now + ttl, now),
             )
-            return c.execute("SELECT changes()").fetchone()[0] == 1
+            changed: int = c.execute("SELECT changes()").fetchone()[0]
+            return changed == 1
 
     def release_lease(self, key: str, holder: str) -> None:
         validate_key(key)

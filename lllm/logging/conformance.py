@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import pytest
 from pydantic import BaseModel
@@ -177,7 +177,12 @@ class LogBackendConformance:
 
     @pytest.mark.parametrize("key", BAD_KEYS)
     def test_invalid_keys_raise_value_error_naming_the_key(self, backend: LogBackend, key: str) -> None:
-        for op in (lambda: backend.put(key, b"x"), lambda: backend.get(key), lambda: backend.delete(key)):
+        ops: List[Callable[[], object]] = [
+            lambda: backend.put(key, b"x"),
+            lambda: backend.get(key),
+            lambda: backend.delete(key),
+        ]
+        for op in ops:
             with pytest.raises(ValueError, match=re.escape(repr(key))):
                 op()
 
@@ -631,10 +636,9 @@ def _expected(
     state: Optional[str] = None,
     limit: Optional[int] = 100,
 ) -> List[str]:
-    def utc(t: Any) -> datetime:
-        if isinstance(t, str):
-            t = datetime.fromisoformat(t.replace("Z", "+00:00"))
-        return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    def utc(t: Union[str, datetime]) -> datetime:
+        d = datetime.fromisoformat(t.replace("Z", "+00:00")) if isinstance(t, str) else t
+        return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
     rows = [
         s

@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Dict, Generic, Iterable, List, Optional, Tuple, TypeVar, Union
 
 from lllm.core.const import APITypes
 from lllm.core.dialog import prompt_key, prompt_substitute
@@ -106,12 +106,15 @@ def _agent_sessions(session: TacticCallSession) -> Iterable[AgentCallSession]:
             yield from _agent_sessions(sub)
 
 
-class _Recorded:
+_T = TypeVar("_T")
+
+
+class _Recorded(Generic[_T]):
     """One recorded invocation (or tool call) and whether the re-run has consumed it."""
 
     __slots__ = ("item", "used")
 
-    def __init__(self, item: Any):
+    def __init__(self, item: _T):
         self.item, self.used = item, False
 
 
@@ -141,8 +144,8 @@ class ReplayInvoker(BaseInvoker):
         self.diverged_at: Optional[Dict[str, Any]] = None
         self.replayed = 0
         self._lock = threading.Lock()
-        self._calls: Dict[str, List[_Recorded]] = {}
-        self._tools: Dict[str, List[_Recorded]] = {}
+        self._calls: Dict[str, List[_Recorded[InvokeTrace]]] = {}
+        self._tools: Dict[str, List[_Recorded[FunctionCall]]] = {}
         for s in _agent_sessions(session):
             calls = self._calls.setdefault(s.agent_name, [])
             for step in sorted(s.invoke_traces):
@@ -342,7 +345,7 @@ def rerun(
             else cls
         )
         with use_invoker(replay), use_model(model or session.metadata.get("model_override")):
-            new = instance(session.task, tags=tags, metadata=meta, return_session=True)
+            new: TacticCallSession = instance(session.task, tags=tags, metadata=meta, return_session=True)
     finally:
         if token is not None:
             prompt_substitute.reset(token)
@@ -363,10 +366,10 @@ class PromptUse:
     prompt: Any = None
     template: Optional[str] = None
     hash: Optional[str] = None
-    arg_sets: List[frozenset] = field(default_factory=list)
+    arg_sets: List[frozenset[str]] = field(default_factory=list)
     agents: List[str] = field(default_factory=list)
 
-    def allowed_args(self) -> Optional[frozenset]:
+    def allowed_args(self) -> Optional[frozenset[str]]:
         """The placeholder names every render supplies (those of the original template if never rendered)."""
         if self.arg_sets:
             return frozenset.intersection(*self.arg_sets)
