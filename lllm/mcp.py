@@ -211,8 +211,8 @@ class MCPConnection:
         self.server = server
         self.closed = False
         self._lock = threading.Lock()
-        self._ready: Optional[cf.Future] = None  # -> the ClientSession
-        self._owner: Optional[cf.Future] = None  # the task holding the transport and the session
+        self._ready: Optional[cf.Future[Any]] = None  # -> the ClientSession
+        self._owner: Optional[cf.Future[Any]] = None  # the task holding the transport and the session
         self._stop: Optional[asyncio.Event] = None
 
     def __repr__(self) -> str:
@@ -221,7 +221,7 @@ class MCPConnection:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def _start(self) -> cf.Future:
+    def _start(self) -> cf.Future[Any]:
         with self._lock:
             if self.closed:
                 raise MCPError(
@@ -306,7 +306,7 @@ class MCPConnection:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(owner)), self.server.timeout)
 
-    def _signal_close(self) -> Optional[cf.Future]:
+    def _signal_close(self) -> Optional[cf.Future[Any]]:
         with self._lock:
             if self.closed:
                 return None

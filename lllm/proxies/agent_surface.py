@@ -169,12 +169,13 @@ def render_proxy_prompt(pm: ProxyManager, settings: Dict[str, Any]) -> str:
 
 def _with_block(system_prompt: Any, block: str) -> Prompt:
     """A copy of ``system_prompt`` with ``block`` appended as literal text (braces escaped)."""
-    if isinstance(system_prompt, str):
-        system_prompt = Prompt(path="_inline/proxy/system", prompt=system_prompt)
-    if isinstance(system_prompt.renderer, StringFormatterRenderer):
+    prompt: Prompt = (
+        Prompt(path="_inline/proxy/system", prompt=system_prompt) if isinstance(system_prompt, str) else system_prompt
+    )
+    if isinstance(prompt.renderer, StringFormatterRenderer):
         block = block.replace("{", "{{").replace("}", "}}")
-    text = f"{system_prompt.prompt.rstrip()}\n\n{block}" if system_prompt.prompt.strip() else block
-    return system_prompt.extend(path=system_prompt.path, prompt=text)
+    text = f"{prompt.prompt.rstrip()}\n\n{block}" if prompt.prompt.strip() else block
+    return prompt.extend(path=prompt.path, prompt=text)
 
 
 def split_proxy_tools(tools: Sequence[Any], runtime: Runtime) -> Tuple[List[Any], List[str]]:

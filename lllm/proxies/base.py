@@ -38,6 +38,7 @@ def _parse_cutoff(value: Any) -> Optional[dt.datetime]:
 
 
 _P = TypeVar("_P", bound="BaseProxy")
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class BaseProxy:
@@ -79,7 +80,7 @@ class BaseProxy:
         remove_keys: Optional[List[str]] = None,
         dt_cutoff: Any = None,
         method: str = "GET",
-    ) -> Callable[[Callable], Callable]:
+    ) -> Callable[[_F], _F]:
         """Attach ``endpoint_info`` to a method (nothing else). ``params`` maps names to ``(type, example)``;
         a trailing ``*`` marks a required parameter: ``{"q*": (str, "London"), "limit": (int, 10)}``."""
         info = {
@@ -95,19 +96,19 @@ class BaseProxy:
             "method": method,
         }
 
-        def decorate(fn: Callable) -> Callable:
+        def decorate(fn: _F) -> _F:
             fn.endpoint_info = info  # type: ignore[attr-defined]
             return fn
 
         return decorate
 
     @staticmethod
-    def postcall(fn: Callable) -> Callable:
+    def postcall(fn: _F) -> _F:
         """Mark a method as a post-call hook (a marker only: ``fn.is_postcall = True``)."""
         fn.is_postcall = True  # type: ignore[attr-defined]
         return fn
 
-    def endpoint_methods(self) -> Iterable[Tuple[str, Callable, Dict[str, Any]]]:
+    def endpoint_methods(self) -> Iterable[Tuple[str, Callable[..., Any], Dict[str, Any]]]:
         """``(attribute name, bound method, endpoint_info)`` of every decorated method."""
         for attr in dir(type(self)):
             info = getattr(getattr(type(self), attr, None), "endpoint_info", None)

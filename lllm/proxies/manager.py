@@ -7,7 +7,7 @@ import inspect
 import json
 import logging
 from collections import Counter
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
 from lllm.errors import ConfigError, ProxyError
 from lllm.packages.runtime import Runtime, target_runtime
@@ -45,7 +45,7 @@ class _Endpoint:
 
     __slots__ = ("attr", "info", "method", "required", "takes_dict", "accepted")
 
-    def __init__(self, attr: str, method: Callable, info: Dict[str, Any]):
+    def __init__(self, attr: str, method: Callable[..., Any], info: Dict[str, Any]):
         self.attr = attr
         self.info = info
         self.method = method
@@ -141,10 +141,10 @@ class ProxyManager:
             try:
                 inspect.signature(cls).bind(**kwargs)
             except TypeError:  # a constructor without the standard keyword arguments (a TypeError raised
-                return cls()  # inside a constructor that takes them is reported, not retried)
+                return cast(BaseProxy, cls())  # inside a constructor that takes them is reported, not retried)
             except ValueError:  # no signature to inspect: try the standard arguments
                 pass
-            return cls(**kwargs)
+            return cast(BaseProxy, cls(**kwargs))
         except Exception as e:
             raise ProxyError(
                 f"Proxy '{name}' ({getattr(cls, '__qualname__', cls)!s}) could not be constructed: "

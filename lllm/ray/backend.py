@@ -8,7 +8,7 @@ import logging
 import math
 import os
 import time
-from typing import Any, Dict, Generator, List, Optional, Tuple
+from typing import Any, Dict, Generator, List, Optional, Tuple, cast
 
 from ray import cloudpickle
 
@@ -105,10 +105,15 @@ def shared_store(store: Any) -> Optional[Tuple[str, str]]:
     return str(backend.dsn), str(store.partition)
 
 
+def _dumps(obj: Any) -> bytes:
+    """``obj`` pickled with Ray's cloudpickle (by value where registered)."""
+    return cast(bytes, cloudpickle.dumps(obj))  # type: ignore[no-untyped-call]  # Ray's cloudpickle is unannotated
+
+
 def _portable(exc: BaseException) -> BaseException:
     """``exc`` if it survives pickling, else a RuntimeError that names it."""
     try:
-        cloudpickle.loads(cloudpickle.dumps(exc))
+        cloudpickle.loads(_dumps(exc))
         return exc
     except Exception:  # noqa: BLE001
         return RuntimeError(f"{type(exc).__name__}: {exc}")
@@ -116,7 +121,7 @@ def _portable(exc: BaseException) -> BaseException:
 
 def task_payload(task: Any, tags: Any, metadata: Any, kw: Dict[str, Any]) -> bytes:
     """What travels to a worker for one task: the task, its tags and metadata and the call's keywords."""
-    return cloudpickle.dumps((task, tags, metadata, kw))
+    return _dumps((task, tags, metadata, kw))
 
 
 def tactic_spec(tactic: Any, limit: Optional[RateLimit]) -> bytes:
@@ -133,7 +138,7 @@ def tactic_spec(tactic: Any, limit: Optional[RateLimit]) -> bytes:
     from lllm.core.tactic import _model_override
 
     shared = shared_store(tactic.log_store)
-    return cloudpickle.dumps((type(tactic), tactic.config, tactic.tactic_path, limit, _model_override.get(), shared))
+    return _dumps((type(tactic), tactic.config, tactic.tactic_path, limit, _model_override.get(), shared))
 
 
 def _ship_package_code(cls: type) -> None:
@@ -146,7 +151,7 @@ def _ship_package_code(cls: type) -> None:
     for n in range(1, len(parts)):
         module = sys.modules.get(".".join(parts[:n]))
         if module is not None and getattr(module, "__file__", None) is None:  # a folder discovery made
-            cloudpickle.register_pickle_by_value(module)
+            cloudpickle.register_pickle_by_value(module)  # type: ignore[no-untyped-call]  # unannotated in Ray
             return
 
 
@@ -212,7 +217,7 @@ def run_batch(
     pending: Dict[Any, Tuple[int, int]] = {}  # ref -> (task index, actor)
     later: List[Tuple[float, int]] = []  # (when, index): tasks another driver holds, to look at again
     try:
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))  # type: ignore[no-untyped-call]  # unannotated in Ray
         n_actors = max(1, min(actors or cpus, n_workers, len(queue)))
         per_actor = math.ceil(min(n_workers, len(queue)) / n_actors)
         remote: Any = ray.remote

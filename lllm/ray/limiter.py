@@ -95,7 +95,9 @@ class LimitedInvoker:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    async def acall(self, dialog: Any, model: str, model_args: Optional[Dict[str, Any]] = None, *a: Any, **kw: Any):
+    async def acall(
+        self, dialog: Any, model: str, model_args: Optional[Dict[str, Any]] = None, *a: Any, **kw: Any
+    ) -> Any:
         key = bucket_key(model, model_args)
         wait = await self._limiter.acquire.remote(key, float(self._limit.requests_per_second), self._limit.burst)
         if wait > 0:

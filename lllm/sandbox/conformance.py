@@ -17,7 +17,7 @@ tracebacks without framework frames, ``reset``/``close``, and timeouts (a stop, 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 
@@ -36,7 +36,7 @@ class ExecutorConformance:
     """Checks an Executor against the contract of §8.2."""
 
     @pytest.fixture
-    def executor(self, new_executor: Callable[[], Executor]):
+    def executor(self, new_executor: Callable[[], Executor]) -> Iterator[Executor]:
         made: List[Executor] = []
 
         def make() -> Executor:

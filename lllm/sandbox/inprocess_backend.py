@@ -11,7 +11,7 @@ import builtins
 import os
 import sys
 import threading
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from lllm.sandbox import worker as _worker
 from lllm.sandbox.executor import ApiHandler, ExecResult, Executor, call_api
@@ -47,7 +47,7 @@ class InProcessExecutor(Executor):
         with self._lock:
             self._api = api
             self._cells += 1
-            chunks: list = []
+            chunks: List[bytes] = []
             budget = _worker.OutputBudget(self.max_output_bytes)
             out = _worker.Capture(chunks.append, budget)
             outcome: Dict[str, Optional[str]] = {}

@@ -97,7 +97,7 @@ class AgentInterpreter:
     @property
     def namespace(self) -> Dict[str, Any]:
         """The variables of the ``inprocess`` backend (other backends keep them in another process)."""
-        namespace = getattr(self.executor, "namespace", None)
+        namespace: Optional[Dict[str, Any]] = getattr(self.executor, "namespace", None)
         if namespace is None:
             raise AttributeError(
                 f"the '{self.backend}' backend keeps its namespace in another process; "

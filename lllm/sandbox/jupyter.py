@@ -165,14 +165,14 @@ class JupyterSession:
         self._restarted_after_death = False
         self._kc: Any = None
         self._api_server: Optional[_ApiServer] = None
-        self._ipc_dir: Optional[tempfile.TemporaryDirectory] = None
+        self._ipc_dir: Optional[tempfile.TemporaryDirectory[str]] = None
         self._lock = threading.RLock()
         try:
             import nbformat  # lazy: the jupyter extra
         except ImportError as e:
             raise ImportError(f"JupyterSession needs the 'jupyter' extra (pip install 'lllm[jupyter]'): {e}") from e
-        self._nbformat = nbformat
-        self._nb = nbformat.v4.new_notebook(
+        self._nbformat: Any = nbformat  # unannotated, like the jupyter_client objects above
+        self._nb = self._nbformat.v4.new_notebook(
             metadata={
                 "kernelspec": {"name": kernel_name, "display_name": "Python 3", "language": "python"},
                 "language_info": {"name": "python"},
@@ -418,7 +418,8 @@ class JupyterSession:
             except queue.Empty:
                 return None
             if reply["parent_header"].get("msg_id") == msg_id:
-                return reply["content"]
+                content: Dict[str, Any] = reply["content"]
+                return content
 
     def _text(self, outputs: List[Any]) -> str:
         """The text the model reads: outputs in order, then the traceback; cut at ``max_output_chars``

@@ -210,7 +210,7 @@ class _Process:
 
 
 def _cleanup(
-    proc: Optional[subprocess.Popen],
+    proc: Optional[subprocess.Popen[Any]],
     lease: Optional[UidLease],
     workdir: Optional[str],
     import_root: Optional[str] = None,
@@ -313,7 +313,7 @@ class SubprocessExecutor(Executor):
         uid (``None``: this process's); a container backend wraps it here. The default runs it as is."""
         return command
 
-    def spawn(self, command: List[str], **popen_kwargs: Any) -> subprocess.Popen:
+    def spawn(self, command: List[str], **popen_kwargs: Any) -> subprocess.Popen[Any]:
         """Start the command (``subprocess.Popen``); a backend may start it from elsewhere (another thread)."""
         return subprocess.Popen(command, **popen_kwargs)
 

@@ -59,7 +59,8 @@ def read_frame(fd: int) -> Dict[str, Any]:
     (size,) = HEADER.unpack(_read_exact(fd, HEADER.size))
     if size > MAX_FRAME:
         raise ValueError(f"frame of {size} bytes exceeds the {MAX_FRAME}-byte limit")
-    return json.loads(_read_exact(fd, size).decode("utf-8", "surrogatepass"))
+    frame: Dict[str, Any] = json.loads(_read_exact(fd, size).decode("utf-8", "surrogatepass"))
+    return frame
 
 
 def write_frame(fd: int, obj: Any) -> None:
@@ -369,7 +370,10 @@ def _mount(source: Optional[str], target: str, fstype: Optional[str], flags: int
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
-    enc = lambda v: v.encode() if v is not None else None  # noqa: E731
+
+    def enc(v: Optional[str]) -> Optional[bytes]:
+        return v.encode() if v is not None else None
+
     if libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"mount {source or fstype} on {target}: {os.strerror(err)}")
@@ -444,7 +448,8 @@ def _isolate_network() -> bool:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.unshare(clone_newnet) == 0
+        code: int = libc.unshare(clone_newnet)
+        return code == 0
     except (OSError, AttributeError):
         return False
 

@@ -50,7 +50,7 @@ def start_call(
     """Run the call in a task counted in flight until it really ends (a timed-out sync call too);
     ``on_event`` receives its live events."""
     with use_model(t.model), observe(on_event):  # the task copies this context: agents and sub-tactics too
-        fut = asyncio.ensure_future(
+        fut: asyncio.Future[Any] = asyncio.ensure_future(
             (tactic or t.tactic).acall(task, return_session=True, metadata={"served_by": "lllm serve"})
         )
     state.in_flight.add(fut)

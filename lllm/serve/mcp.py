@@ -31,7 +31,7 @@ def build_server(state: State) -> Any:
 
     server: Any = Server("lllm-serve")
 
-    @server.list_tools()
+    @server.list_tools()  # type: ignore[untyped-decorator]  # mcp's decorators are unannotated
     async def list_tools() -> List[types.Tool]:
         return [
             types.Tool(
@@ -43,7 +43,7 @@ def build_server(state: State) -> Any:
             for t in state.tactics.values()
         ]
 
-    @server.call_tool()
+    @server.call_tool()  # type: ignore[untyped-decorator]  # mcp's decorators are unannotated
     async def call_tool(name: str, arguments: Dict[str, Any]) -> Any:
         t = state.tactics.get(name)
         if t is None:
