@@ -6,18 +6,14 @@ agents and its own TacticCallSession, so one instance is safe to call concurrent
 from __future__ import annotations
 
 import asyncio
-import collections
-import concurrent.futures as cf
 import contextlib
 import contextvars
 import functools
 import hashlib
 import inspect
-import json
 import logging
 import platform
 import sys
-import time
 import typing
 from abc import ABC, abstractmethod
 from enum import Enum
@@ -27,7 +23,6 @@ from typing import (
     AsyncIterator,
     Callable,
     Dict,
-    Generator,
     Iterator,
     List,
     Optional,
@@ -39,7 +34,7 @@ from typing import (
 from pydantic import BaseModel, ValidationError
 
 from lllm._version import __version__
-from lllm.core import events, wiring
+from lllm.core import batch, events, wiring
 from lllm.core.aio import run_sync
 from lllm.core.dialog import local_stamp
 from lllm.core.sessions import TacticCallSession
@@ -47,7 +42,7 @@ from lllm.core.spec import parse_agent_configs
 from lllm.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lllm.core.protocols import BatchLeasesLike, Invoker, RuntimeLike, SessionStore
+    from lllm.core.protocols import Invoker, RuntimeLike, SessionStore
     from lllm.core.stream import BaseStreamHandler
 
 logger = logging.getLogger("lllm.tactic")
@@ -475,14 +470,8 @@ class Tactic(ABC):
         return ctx._session if return_session else result
 
     # ---------------------------------------------------------------------------------------
-    # Batches
+    # Batches (lllm.core.batch)
     # ---------------------------------------------------------------------------------------
-    def _workers(self, max_workers: Optional[int]) -> int:
-        n = self.max_workers if max_workers is None else max_workers
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"max_workers must be an integer >= 1, got {n!r}")
-        return n
-
     def bcall(
         self,
         tasks: List[Any],
@@ -508,150 +497,10 @@ class Tactic(ABC):
         batch at once never run one task twice; each ends with every result. A killed runner's lease
         is taken over at once on the same machine, else when it expires. ``backend="ray"`` runs the tasks
         on Ray (``lllm.ray``; ``backend_options``: ``address``, ``actors``, ``rate_limit``, ``num_cpus``)."""
-        workers = self._workers(max_workers)
-        tasks = list(tasks)
-        if not tasks:
-            return []
-        if backend != "local":
-            return self._remote_batch(tasks, backend, backend_options, fail_fast, locals(), kw)
-        if inspect.iscoroutinefunction(self.call):
-            return run_sync(
-                self._abatch(tasks, workers, fail_fast, tags, metadata, return_sessions, batch_id, lease_ttl, kw)
-            )
-        out: List[Any] = [None] * len(tasks)
-        done = self._batch_done(batch_id, tasks, return_sessions) if batch_id else {}
-        for i, value in done.items():
-            out[i] = value
-        todo = collections.deque(i for i in range(len(tasks)) if i not in done)
-        if not todo:
-            return out
-        leases = wiring.services.batch_leases(self.log_store, batch_id, lease_ttl) if batch_id else None
+        options = batch.Options(tags, metadata, return_sessions, batch_id, lease_ttl, kw)
+        return batch.bcall(self, tasks, max_workers, fail_fast, backend, backend_options, options)
 
-        def one(i: int) -> Any:
-            args = (tasks[i], None, _batch_tags(tags, batch_id, i, tasks[i]), {**(metadata or {}), "batch_index": i})
-            if leases is None or batch_id is None:
-                return self.__call__(*args, return_sessions, **kw)
-            if not leases.take(i):
-                return _BUSY
-            try:
-                found = self._batch_recorded(batch_id, tasks, i, return_sessions)
-                if found is not _MISSING:  # another runner finished it since this batch started
-                    return found
-                return self._batch_finished(batch_id, i, tasks[i], self.__call__(*args, True, **kw), return_sessions)
-            finally:
-                leases.release(i)
-
-        later: List[Tuple[float, int]] = []  # (when, index): tasks another runner holds, to try again
-        first_error: Optional[BaseException] = None
-        try:
-            with cf.ThreadPoolExecutor(
-                max_workers=min(workers, len(todo)), thread_name_prefix=f"lllm-{self.name}"
-            ) as ex:
-                running: Dict[cf.Future[Any], int] = {}
-                while todo or running or later:
-                    now = time.monotonic()
-                    todo.extend(i for when, i in later if when <= now)
-                    later = [(when, i) for when, i in later if when > now]
-                    while todo and len(running) < workers:
-                        i = todo.popleft()
-                        running[ex.submit(contextvars.copy_context().run, one, i)] = i
-                    wait = max(0.0, min(when for when, _ in later) - now) if later else None
-                    if not running:
-                        time.sleep(wait or 0.0)
-                        continue
-                    finished, _ = cf.wait(running, timeout=wait, return_when=cf.FIRST_COMPLETED)
-                    for f in finished:
-                        i = running.pop(f)
-                        exc = f.exception()
-                        if exc is None and f.result() is _BUSY:
-                            if first_error is None:  # else it is cancelled like the tasks not yet started
-                                later.append((time.monotonic() + leases.retry_after, i))  # type: ignore[union-attr]
-                            continue
-                        out[i] = exc if exc is not None else f.result()
-                        if exc is not None and fail_fast and first_error is None:
-                            first_error = exc
-                            todo.clear()  # tasks not yet started are cancelled
-                            later.clear()
-        finally:
-            if leases is not None:
-                leases.close()
-        if first_error is not None:
-            raise first_error
-        return out
-
-    def _batch_done(self, batch_id: str, tasks: List[Any], return_sessions: bool) -> Dict[int, Any]:
-        """Results of a batch's tasks that already succeeded, read back from the log store."""
-        if self.log_store is None:
-            raise ValueError(f"Tactic '{self.name}': batch_id needs a log_store to record the batch's progress")
-        done: Dict[int, Any] = {}
-        for summary in self.log_store.list_sessions(tags={"lllm.batch_id": batch_id}, state="success", limit=None):
-            i = int(summary.tags.get("lllm.batch_index", -1))
-            if not 0 <= i < len(tasks) or i in done:
-                continue
-            if summary.tags.get("lllm.task_md5") != _task_md5(tasks[i]):
-                raise ValueError(
-                    f"Tactic '{self.name}': batch '{batch_id}' was recorded with a different task at "
-                    f"index {i}; use a new batch_id for a new list of tasks."
-                )
-            session = self.log_store.load_session(summary.session_id)
-            done[i] = session if return_sessions else self._coerce_output(session.delivery)
-        return done
-
-    def _batch_recorded(self, batch_id: str, tasks: List[Any], i: int, return_sessions: bool) -> Any:
-        """Task ``i``'s result if a runner recorded it as done (one read), else ``_MISSING``."""
-        note = self._store.batch_task(batch_id, i)
-        if note is None:
-            return _MISSING
-        if note.get("task_md5") != _task_md5(tasks[i]):
-            raise ValueError(
-                f"Tactic '{self.name}': batch '{batch_id}' was recorded with a different task at "
-                f"index {i}; use a new batch_id for a new list of tasks."
-            )
-        try:
-            session = self._store.load_session(note["session_id"])
-        except KeyError:  # its session was deleted since: run the task again
-            return _MISSING
-        return session if return_sessions else self._coerce_output(session.delivery)
-
-    def _batch_finished(
-        self, batch_id: str, i: int, task: Any, session: TacticCallSession, return_sessions: bool
-    ) -> Any:
-        """Record for other runners that task ``i`` succeeded; its result as the batch returns it."""
-        if session.session_id:  # saved (saving never masks the outcome, so it may have failed)
-            try:
-                self._store.record_batch_task(batch_id, i, session.session_id, _task_md5(task))
-            except Exception:  # noqa: BLE001 - without the note, a concurrent runner may run the task again
-                logger.warning("tactic %s: recording batch task %d as done failed", self.name, i, exc_info=True)
-        return session if return_sessions else session.delivery
-
-    async def _abatch(
-        self,
-        tasks: List[Any],
-        workers: int,
-        fail_fast: bool,
-        tags: Any,
-        metadata: Any,
-        return_sessions: bool,
-        batch_id: Optional[str],
-        lease_ttl: float,
-        kw: Dict[str, Any],
-    ) -> List[Any]:
-        out: List[Any] = [None] * len(tasks)
-        async for i, res in self.ccall(
-            tasks,
-            max_workers=workers,
-            tags=tags,
-            metadata=metadata,
-            return_sessions=return_sessions,
-            return_exceptions=not fail_fast,
-            batch_id=batch_id,
-            lease_ttl=lease_ttl,
-            **kw,
-        ):
-            out[i] = res
-        return out
-
-    async def ccall(
+    def ccall(
         self,
         tasks: List[Any],
         max_workers: Optional[int] = None,
@@ -668,114 +517,14 @@ class Tactic(ABC):
         """Yield ``(index, result)`` in completion order; a failure is raised (or yielded) when it
         occurs, and tasks not yet started are cancelled. ``batch_id``, ``lease_ttl``, ``backend`` and
         ``backend_options`` work as in ``bcall``."""
-        workers = self._workers(max_workers)
-        if backend != "local":
-            it = self._remote_iter(list(tasks), backend, backend_options, locals(), kw)
-            try:
-                while (item := await asyncio.to_thread(next, it, None)) is not None:
-                    if isinstance(item[1], BaseException) and not return_exceptions:
-                        raise item[1]
-                    yield item
-            finally:
-                await asyncio.to_thread(it.close)
-            return
-        sem = asyncio.Semaphore(workers)
-        tasks = list(tasks)
-        leases: Optional[BatchLeasesLike] = None
-        running: Dict[asyncio.Future[Tuple[int, Any]], int] = {}
-        # A sync tactic runs in threads of its own, as many as workers: asyncio's default pool has only
-        # min(32, cores + 4) threads, which would cap the concurrency (and stall the lease calls).
-        pool = (
-            None
-            if inspect.iscoroutinefunction(self.call)
-            else cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"lllm-{self.name}")
-        )
+        # the batch module's async generator itself, not one wrapping it: no extra step per result
+        options = batch.Options(tags, metadata, return_sessions, batch_id, lease_ttl, kw)
+        return batch.ccall(self, tasks, max_workers, return_exceptions, backend, backend_options, options)
 
-        async def call(*args: Any) -> Any:
-            if pool is None:
-                return await self.acall(*args, **kw)
-            run = functools.partial(self.__call__, *args, **kw)
-            return await asyncio.get_running_loop().run_in_executor(pool, contextvars.copy_context().run, run)
-
-        try:
-            done = await asyncio.to_thread(self._batch_done, batch_id, tasks, return_sessions) if batch_id else {}
-            if batch_id and len(done) < len(tasks):
-                leases = await asyncio.to_thread(wiring.services.batch_leases, self.log_store, batch_id, lease_ttl)
-            for i, value in done.items():
-                yield i, value
-
-            async def one(i: int, t: Any, delay: float = 0.0) -> Tuple[int, Any]:
-                await asyncio.sleep(delay)
-                async with sem:
-                    args = (t, None, _batch_tags(tags, batch_id, i, t), {**(metadata or {}), "batch_index": i})
-                    if leases is None or batch_id is None:
-                        return i, await call(*args, return_sessions)
-                    if not await asyncio.to_thread(leases.take, i):
-                        return i, _BUSY
-                    try:
-                        found = await asyncio.to_thread(self._batch_recorded, batch_id, tasks, i, return_sessions)
-                        if found is not _MISSING:  # another runner finished it since this batch started
-                            return i, found
-                        session = await call(*args, True)
-                        return i, await asyncio.to_thread(
-                            self._batch_finished, batch_id, i, t, session, return_sessions
-                        )
-                    finally:
-                        await asyncio.to_thread(leases.release, i)
-
-            todo = iter([i for i in range(len(tasks)) if i not in done])
-
-            def start(n: int) -> None:  # a task per run in flight, not per run: the rest start as runs finish
-                for _, j in zip(range(n), todo):
-                    running[asyncio.ensure_future(one(j, tasks[j]))] = j
-
-            start(workers)
-            while running:
-                finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for f in finished:
-                    i = running.pop(f)
-                    start(1)
-                    exc = f.exception()
-                    if exc is None and f.result()[1] is _BUSY:  # held by another runner: come back later
-                        running[asyncio.ensure_future(one(i, tasks[i], leases.retry_after))] = i  # type: ignore
-                    elif exc is None:
-                        yield f.result()
-                    elif return_exceptions:
-                        yield i, exc
-                    else:
-                        raise exc
-        finally:
-            for f in running:
-                f.cancel()
-            if running:
-                await asyncio.gather(*running, return_exceptions=True)
-            if leases is not None:
-                await asyncio.to_thread(leases.close)
-            if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
-
-    def _remote_iter(
-        self, tasks: List[Any], backend: str, options: Optional[Dict[str, Any]], args: Dict[str, Any], kw: Any
-    ) -> Generator[Tuple[int, Any], None, None]:
-        """A batch on another backend (``wiring.services.run_batch``): ``(index, result or exception)``."""
-        keys = ("max_workers", "tags", "metadata", "return_sessions", "batch_id")
-        opts = {**(options or {}), **{k: args[k] for k in keys}, "kw": kw}
-        return wiring.services.run_batch(self, tasks, backend, opts)
-
-    def _remote_batch(
-        self, tasks: List[Any], backend: str, options: Any, fail_fast: bool, args: Dict[str, Any], kw: Any
-    ) -> List[Any]:
-        """``bcall`` on another backend: results in input order; with ``fail_fast`` the first failure stops it."""
-        out: List[Any] = [None] * len(tasks)
-        it = self._remote_iter(tasks, backend, options, args, kw)
-        try:
-            for i, value in it:
-                if fail_fast and isinstance(value, BaseException):
-                    raise value
-                out[i] = value
-        finally:
-            it.close()
-        return out
+    # Kept for lllm.ray.backend, which runs a batch's tasks itself.
+    _workers = batch.workers
+    _batch_done = batch.done_results
+    _batch_recorded = batch.recorded
 
     # ---------------------------------------------------------------------------------------
     # Quick single-agent use
@@ -820,22 +569,10 @@ class Tactic(ABC):
         return f"{type(self).__name__}(name={self.name!r}, agents={list(self._agent_specs)})"
 
 
-_BUSY = object()  # a batch task whose lease another runner holds
-_MISSING = object()  # a batch task no runner has recorded as done
-
-
-def _task_md5(task: Any) -> str:
-    text = task.model_dump_json() if isinstance(task, BaseModel) else json.dumps(task, sort_keys=True, default=str)
-    return hashlib.md5(text.encode()).hexdigest()
-
-
-def _batch_tags(
-    tags: Optional[Dict[str, str]], batch_id: Optional[str], index: int, task: Any
-) -> Optional[Dict[str, str]]:
-    """A batch task's tags: the caller's plus the batch id, the index and a fingerprint of the task."""
-    if batch_id is None:
-        return tags
-    return {**(tags or {}), "lllm.batch_id": batch_id, "lllm.batch_index": str(index), "lllm.task_md5": _task_md5(task)}
+# The batch names lllm.ray.backend imports from here.
+_MISSING = batch.MISSING
+_task_md5 = batch.task_md5
+_batch_tags = batch.batch_tags
 
 
 def current_session() -> Optional[TacticCallSession]:
