@@ -1,56 +1,38 @@
-"""The Agent: a system prompt + a model + the call loop.
+"""The Agent: a system prompt + a model + its dialogs, tools and budgets.
 
-The loop is written once, async (``arespond``/``acall``); the sync API (``respond``/``call``) runs it
-on LLLM's background event loop. Each phase of a step is a small method: invoke (with provider-error
-budgets), recover from invalid output in a forked working dialog, run tool calls, finish."""
+The call loop is written once, async (``arespond``/``acall``), in ``lllm.core.call_loop``; the sync API
+(``respond``/``call``) runs it on LLLM's background event loop."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import logging
-import random
 import threading
-import time
-import warnings
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 from pydantic import BaseModel
 
 from lllm.core import events, wiring
 from lllm.core.aio import run_sync
+from lllm.core.call_loop import CallLoop, backoff_delay
 from lllm.core.const import APITypes, Roles
-from lllm.core.message import FunctionCall, Message
-from lllm.core.sessions import AgentCallSession, InvokeTrace, error_record
-from lllm.errors import AgentCallError, ConfigError, ToolBindingError
+from lllm.core.message import Message
+from lllm.core.sessions import AgentCallSession
+from lllm.errors import ConfigError, ToolBindingError
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.dialog import Dialog
     from lllm.core.prompt import Function, Prompt
-    from lllm.core.protocols import Invoker, InvokeResult, RuntimeLike
+    from lllm.core.protocols import Invoker, RuntimeLike
     from lllm.core.stream import BaseStreamHandler
 
 logger = logging.getLogger("lllm.agent")
-
-MAX_BACKOFF_S = 30.0
-_UNRECORDED_ARGS = frozenset({"api_key", "extra_headers"})  # never kept in a session's invoke traces
 
 #: What ``Agent(output=...)`` takes: a pydantic model class, a JSON-Schema dict, or ``str``/``None`` for text.
 OutputType = Union[Type[BaseModel], Dict[str, Any], Type[str], None]
 #: An agent-level tool: a Function, a plain callable, or a tool/tactic URL.
 ToolRef = Union["Function", Callable[..., Any], str]
-
-
-def backoff_delay(attempt: int, retry_after: Optional[float] = None, scale: float = 1.0) -> float:
-    """``min(30, 2**k) * U(0.5, 1)`` seconds (times ``scale``), or the provider's Retry-After if larger.
-
-    The agent then bounds it: a Retry-After over ``max_retry_wait_s`` fails the call at once, and a wait
-    that would cross ``call_deadline_s`` fails it too (see ``Agent``)."""
-    delay = min(MAX_BACKOFF_S, 2.0**attempt) * random.uniform(0.5, 1.0) * scale
-    if retry_after is not None and retry_after > delay:
-        delay = float(retry_after)
-    return delay
 
 
 class Agent:
@@ -129,7 +111,6 @@ class Agent:
         self.rate_limit_retries = rate_limit_retries
         self.max_retry_wait_s = retry_wait
         self.call_deadline_s = call_deadline_s
-        self._deadline: Optional[float] = None  # time.monotonic() at which the running call must end
         self.context_manager = context_manager
         self.tools = list(tools or [])
         self.runtime = runtime
@@ -156,7 +137,6 @@ class Agent:
         agent.__dict__.update(self.__dict__)
         agent.model_args = dict(self.model_args)
         agent.tools = list(self.tools)
-        agent._deadline = None
         agent._dialogs = {}
         agent._active = None
         agent._busy = False
@@ -401,7 +381,7 @@ class Agent:
         self._active = alias
 
     # ---------------------------------------------------------------------------------------
-    # The call loop (§3.2)
+    # The call loop (§3.2): lllm/core/call_loop.py
     # ---------------------------------------------------------------------------------------
     async def _run(
         self,
@@ -410,6 +390,7 @@ class Agent:
         args: Optional[Dict[str, Any]],
         parser_args: Optional[Dict[str, Any]],
     ) -> AgentCallSession:
+        """Run one call (a ``CallLoop``) on ``dialog``; one at a time per agent. Listeners see every session."""
         model = self._require_model()
         with self._busy_lock:
             if self._busy:
@@ -430,307 +411,20 @@ class Agent:
         )
         events.emit(events.AgentCallStarted, self.name, model)
         try:
-            task = self._with_system_output(dialog.top_prompt or self.system_prompt)
-            st = _CallState(
-                session,
-                dialog,
-                task,
-                self.effective_tools(task),
-                {**self.model_args, **args} if args else self.model_args,
-                parser_args,
-                metadata,
-            )
+            loop = CallLoop(self, session, dialog, metadata, args, parser_args)
             if self.call_deadline_s is None:
-                await self._loop(st)
+                await loop.run()
             else:
-                await self._loop_within_deadline(st)
+                await loop.run_within_deadline()
             return session
         finally:
             self._busy = False
-            self._deadline = None
             events.emit(events.AgentCallFinished.of, self.name, session)
             for listener in self.session_listeners:  # observers: one that fails never breaks the call
                 try:
                     listener(self.name, session)
                 except Exception:  # noqa: BLE001 - nor masks its outcome (this runs in a finally)
                     logger.warning("agent %s: session listener %r failed", self.name, listener, exc_info=True)
-
-    async def _loop_within_deadline(self, st: "_CallState") -> None:
-        """``_loop`` stopped at ``call_deadline_s``: a model request or tool round still running is cancelled."""
-        limit = self.call_deadline_s
-        assert limit is not None  # _run calls this only with a deadline
-        deadline = self._deadline = time.monotonic() + limit
-        session = st.session
-        try:
-            await asyncio.wait_for(self._loop(st), limit)
-        except asyncio.TimeoutError as e:
-            if time.monotonic() < deadline - 0.05:  # a timeout raised inside the loop, not the deadline
-                raise
-            self._fail(
-                session,
-                "deadline",
-                f"the call did not finish within call_deadline_s={limit:g}s "
-                f"({session.invoke_count} model request(s), {session.interrupts_count} "
-                f"tool round(s) so far); raise call_deadline_s in the agent config, "
-                f"or set it to null for no overall deadline",
-                e,
-            )
-
-    async def _loop(self, st: "_CallState") -> None:
-        """Invoke, run the tools asked for, repeat until a final answer or a budget runs out (§3.2)."""
-        steps = self.max_interrupt_steps + 1
-        if self.max_interrupt_steps == 0:
-            warnings.warn(
-                f"Agent '{self.name}': max_interrupt_steps=0 means a budget of 100 steps", UserWarning, stacklevel=1
-            )
-            steps = 100
-        session = st.session
-        for st.step in range(steps):
-            result = await self._invoke_step(st)
-            message = result.message
-            assert message is not None  # valid output (no execution_errors) always carries its message
-            st.dialog.append(message)
-            if not message.function_calls:
-                session.success(message)
-                logger.debug("agent %s delivered after %d step(s)", self.name, st.step + 1)
-                return
-            if st.final_sent:
-                self._fail(
-                    session,
-                    "max_steps",
-                    f"it asked for tools after the final-answer prompt "
-                    f"(max_interrupt_steps={self.max_interrupt_steps})",
-                )
-            await self._run_tools(st, message)
-        self._fail(session, "max_steps", f"no final answer within {steps} steps")
-
-    async def _invoke_step(self, st: "_CallState") -> "InvokeResult":
-        """One step: invoke on a working fork until the output is valid or a budget runs out."""
-        session, task, step = st.session, st.task, st.step
-        working = st.dialog.working_copy()  # joins the fork tree only if something is appended to it
-        if self.context_manager is not None:
-            working = self.context_manager(working)
-        if working.top_prompt is not None:
-            working.top_prompt = self._with_system_output(working.top_prompt)
-        functions = [] if st.final_sent else st.tools
-        while True:
-            result = await self._invoke_with_budgets(st, working, functions)
-            if not result.execution_errors:
-                return result
-            error = result.execution_errors[0]
-            if result.message is not None:
-                working.append(result.message)  # invalid output never reaches the canonical dialog
-            if session.exception_retries_count >= self.max_exception_retry:
-                self._fail(
-                    session,
-                    "exception_retries",
-                    f"output still invalid after {self.max_exception_retry} recovery attempt(s): {error}",
-                    error,
-                )
-            session.exception(error, step)
-            events.emit(events.RetryScheduled, self.name, step, "invalid_output", 0.0, str(error))
-            logger.debug("agent %s: invalid output at step %d, recovering: %s", self.name, step, error)
-            handler_prompt = task.handler.on_exception(task, session)
-            working.put_prompt(handler_prompt, {"error_message": "\n".join(map(str, result.execution_errors))})
-
-    async def _invoke_with_budgets(
-        self, st: "_CallState", working: "Dialog", functions: List["Function"]
-    ) -> "InvokeResult":
-        """Invoke once, retrying provider errors within the rate-limit and recall budgets."""
-        session, step, model_args = st.session, st.step, st.model_args
-        attempt = 0
-        sent: Dict[str, Any] = {
-            "model": session.model,
-            "tools": tuple(f.name for f in functions),  # the trace validates them into lists
-            "model_args": {k: v for k, v in model_args.items() if k not in _UNRECORDED_ARGS},
-            "messages": tuple(working.messages),
-        }
-        while True:
-            started = time.time()
-            try:
-                result = await self.llm_invoker.acall(
-                    working,
-                    session.model,
-                    model_args,
-                    st.parser_args,
-                    self.name,
-                    st.metadata,
-                    self.api_type,
-                    self.stream_handler,
-                    functions=functions,
-                )
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - classified below; never escapes raw
-                kind = self.llm_invoker.classify_error(exc)
-                session.new_invoke_trace(
-                    InvokeTrace(
-                        step=step,
-                        attempt=attempt,
-                        **sent,
-                        request=getattr(exc, "request", None) or {},
-                        raw_response=getattr(exc, "body", None),
-                        errors=[error_record(exc)],
-                        retry_class=kind,
-                        started_at=started,
-                        latency_s=time.time() - started,
-                    )
-                )
-                events.emit(events.InvokeFinished.of, self.name, session.invoke_traces[step][-1])
-                attempt += 1
-                await self._after_provider_error(session, step, exc, kind)
-                continue
-            msg = result.message
-            session.new_invoke_trace(
-                InvokeTrace(
-                    step=step,
-                    attempt=attempt,
-                    **sent,
-                    request=result.request,
-                    raw_response=result.raw_response,
-                    message=msg,
-                    errors=[error_record(e) for e in result.execution_errors],
-                    started_at=result.started_at or started,
-                    latency_s=result.latency_s,
-                    usage=msg.usage if msg is not None else {},
-                )
-            )
-            events.emit(events.InvokeFinished.of, self.name, session.invoke_traces[step][-1])
-            return result
-
-    async def _after_provider_error(
-        self, session: AgentCallSession, step: int, exc: Exception, kind: Optional[str]
-    ) -> None:
-        """Wait and return if a budget allows another attempt; otherwise fail the call. The wait is bounded:
-        a provider's Retry-After over ``max_retry_wait_s`` fails at once, as does a wait past the deadline."""
-        if kind == "rate_limit":
-            k = session.rate_limit_retries_count
-            if k >= self.rate_limit_retries:
-                self._fail(
-                    session,
-                    "llm_error",
-                    f"still rate-limited after {k} retries (rate_limit_retries={self.rate_limit_retries}): {exc}",
-                    exc,
-                )
-        elif kind == "transient":
-            k = session.llm_recalls_count
-            if k >= self.max_llm_recall:
-                self._fail(
-                    session,
-                    "llm_error",
-                    f"transient provider error with no recall budget left "
-                    f"(max_llm_recall={self.max_llm_recall}): {exc}",
-                    exc,
-                )
-        else:
-            self._fail(session, "llm_error", f"provider error: {type(exc).__name__}: {exc}", exc)
-        asked = getattr(exc, "retry_after", None)
-        if asked is not None and asked > self.max_retry_wait_s:
-            self._fail(
-                session,
-                "retry_wait",
-                f"the provider asked to wait {asked:g}s before retrying, over "
-                f"max_retry_wait_s={self.max_retry_wait_s:g}s; raise "
-                f"max_retry_wait_s in the agent config to wait that long: {exc}",
-                exc,
-            )
-        waits = getattr(self.llm_invoker, "retry_waits", True)  # a replay answers at once: no wait
-        delay = min(backoff_delay(k, asked, self.backoff_scale), self.max_retry_wait_s)
-        if waits and self._deadline is not None and time.monotonic() + delay > self._deadline:
-            self._fail(
-                session,
-                "deadline",
-                f"retrying after this {kind} error means waiting {delay:g}s, past "
-                f"call_deadline_s={self.call_deadline_s:g}s; raise call_deadline_s "
-                f"in the agent config: {exc}",
-                exc,
-            )
-        if kind == "rate_limit":
-            session.rate_limited(delay, step)
-        else:
-            session.llm_recall(exc, step)
-        events.emit(events.RetryScheduled, self.name, step, kind, delay if waits else 0.0, str(exc))
-        if not waits:
-            return
-        logger.info("agent %s: %s error, retrying in %.2fs: %s", self.name, kind, delay, exc)
-        await asyncio.sleep(delay)
-
-    async def _run_tools(self, st: "_CallState", message: Message) -> None:
-        """Answer every tool call of ``message`` exactly once, in order, then maybe ask for the final answer."""
-        session, dialog, task, state = st.session, st.dialog, st.task, st
-        calls = message.function_calls
-        recorded = self.llm_invoker.recorded_tool_call  # a replay answers tools too (else None)
-        jobs = []
-        for call in calls:
-            events.emit(events.ToolCallStarted, self.name, st.step, call.id, call.name, call.arguments)
-            previous = next((c for c in state.executed if c.equals(call)), None)
-            fn = state.by_name.get(call.name)
-            replayed = recorded(self.name, call)
-            if replayed is not None:
-                jobs.append(_done(replayed))
-            elif previous is not None:
-                jobs.append(
-                    _done(
-                        call.model_copy(
-                            update={
-                                "result": previous.result,
-                                "error_message": previous.error_message,
-                                "result_str": f"This call was already made earlier in this turn with the same arguments; "
-                                f"its result was:\n{previous.result_str}",
-                            }
-                        )
-                    )
-                )
-            elif fn is None:
-                jobs.append(
-                    _done(
-                        call.model_copy(
-                            update={
-                                "error_message": f"no tool '{call.name}'",
-                                "result_str": f"Error: no tool '{call.name}'. Available: {sorted(state.by_name)}",
-                            }
-                        )
-                    )
-                )
-            else:
-                jobs.append(fn.acall(call))
-        done: List[FunctionCall] = list(await asyncio.gather(*jobs)) if len(jobs) > 1 else [await jobs[0]]
-        state.executed.extend(done)
-        session.interrupt(done, st.step)
-        interrupt_prompt = task.handler.on_interrupt(task, session)
-        for call in done:
-            events.emit(events.ToolCallFinished.of, self.name, st.step, call)
-            logger.debug("agent %s: tool %s -> %s", self.name, call.name, (call.result_str or "")[:200])
-            dialog.put_prompt(
-                interrupt_prompt,
-                {"call_results": call.result_str or ""},
-                name=call.name,
-                role=Roles.TOOL,
-                metadata={"tool_call_id": call.id},
-            )
-        if len(session.interrupts) >= self.max_interrupt_steps:
-            dialog.put_prompt(task.handler.on_interrupt_final(task, session), name="user", role=Roles.USER)
-            state.final_sent = True
-
-    def _fail(
-        self, session: AgentCallSession, reason: str, detail: str, cause: Optional[BaseException] = None
-    ) -> NoReturn:
-        from lllm.secrets import scrub_exception
-
-        scrub_exception(cause)  # a provider SDK's error may echo the key: scrubbed before it is recorded
-        session.failure(cause, reason)
-        counts = (
-            f"exception retries {session.exception_retries_count}/{self.max_exception_retry}, "
-            f"llm recalls {session.llm_recalls_count}/{self.max_llm_recall}, "
-            f"rate-limit retries {session.rate_limit_retries_count}/{self.rate_limit_retries}, "
-            f"tool steps {session.interrupts_count}/{self.max_interrupt_steps}"
-        )
-        err = AgentCallError(
-            f"Agent '{self.name}' (model {self.model}) failed [{reason}]: {detail}. ({counts})",
-            reason=reason,
-            session=session,
-        )
-        raise err from cause
 
     def _with_system_output(self, turn: "Prompt") -> "Prompt":
         """``turn``, or a copy carrying the system prompt's parser and format when it has neither (0.1.x
@@ -798,50 +492,6 @@ class Agent:
             f"Agent '{self.name}': tools entries must be Function objects, callables or tool URLs, "
             f"got {type(ref).__name__}"
         )
-
-
-class _CallState:
-    """One call's state, passed through the loop's phases: what it works on and what it has done so far."""
-
-    __slots__ = (
-        "session",
-        "dialog",
-        "task",
-        "tools",
-        "by_name",
-        "model_args",
-        "parser_args",
-        "metadata",
-        "step",
-        "executed",
-        "final_sent",
-    )
-
-    def __init__(
-        self,
-        session: AgentCallSession,
-        dialog: "Dialog",
-        task: "Prompt",
-        tools: List["Function"],
-        model_args: Dict[str, Any],
-        parser_args: Optional[Dict[str, Any]],
-        metadata: Optional[Dict[str, Any]],
-    ):
-        self.session = session
-        self.dialog = dialog  # the canonical dialog: valid answers and tool results only
-        self.task = task  # the prompt whose parser and handlers run this call
-        self.tools = tools
-        self.by_name = {f.name: f for f in tools}
-        self.model_args = model_args
-        self.parser_args = parser_args
-        self.metadata = metadata
-        self.step = 0
-        self.executed: List[FunctionCall] = []  # tool calls answered so far (a repeat is answered from here)
-        self.final_sent = False  # the final-answer prompt was sent: no more tools
-
-
-async def _done(value: FunctionCall) -> FunctionCall:
-    return value
 
 
 # ---------------------------------------------------------------------------------------------
