@@ -16,8 +16,8 @@ _EXPORTS = {
     "LogBackend": "backends",
     "IndexedBackend": "backends",
     "SessionQuery": "backends",
-    "LocalFileBackend": "backends",
-    "SQLiteBackend": "backends",
+    "LocalFileBackend": "file_backend",
+    "SQLiteBackend": "sqlite",
     "NoOpBackend": "backends",
     "Lease": "backends",
     "LogStoreError": "backends",
@@ -70,15 +70,15 @@ if TYPE_CHECKING:  # pragma: no cover - lets type checkers see the lazily import
     from lllm.logging.backends import (
         IndexedBackend as IndexedBackend,
         Lease as Lease,
-        LocalFileBackend as LocalFileBackend,
         LogBackend as LogBackend,
         LogStoreError as LogStoreError,
         NoOpBackend as NoOpBackend,
         SessionQuery as SessionQuery,
-        SQLiteBackend as SQLiteBackend,
     )
+    from lllm.logging.file_backend import LocalFileBackend as LocalFileBackend
     from lllm.logging.postgres import PostgresBackend as PostgresBackend
     from lllm.logging.replay import ReplayInvoker as ReplayInvoker, rerun as rerun
+    from lllm.logging.sqlite import SQLiteBackend as SQLiteBackend
     from lllm.logging.store import (
         STORE_SCHEMA_VERSION as STORE_SCHEMA_VERSION,
         LogStore as LogStore,

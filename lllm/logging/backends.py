@@ -1,4 +1,5 @@
-"""Key/value backends for the session store (§9.1): local files, SQLite, and a no-op.
+"""Key/value backends for the session store (§9.1): their base class, the helpers they share, and a no-op.
+The backends themselves live in ``file_backend`` (local files), ``sqlite`` and ``postgres``.
 
 A backend stores bytes under keys made of ``/``-joined ``[A-Za-z0-9._-]`` segments (never ``..``, and
 no segment is ``.``).
@@ -11,19 +12,14 @@ Batches use them so that two runners of one batch never run the same task at onc
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
-import os
 import re
-import secrets
-import sqlite3
-import threading
-import time
 from abc import ABC, abstractmethod
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from lllm.errors import LLLMError
 
@@ -279,189 +275,8 @@ def index_select(where: List[str], params: List[Any], query: SessionQuery, place
 
 
 # ---------------------------------------------------------------------------------------------
-# Local files
+# Shared by the SQL backends (lllm.logging.sqlite, lllm.logging.postgres)
 # ---------------------------------------------------------------------------------------------
-class LocalFileBackend(LogBackend):
-    """One file per key under ``root``. Writes are atomic: a temp file in the same directory is
-    fsynced, then renamed over the target, so a reader (or a crash) never sees a partial file.
-
-    Temp names contain ``~``, which no key can, so leftovers of a killed writer are never listed; for the
-    same reason leases live in ``~leases/`` as small JSON files, changed under an exclusive lock of
-    ``~leases.lock`` (``fcntl.flock``: POSIX, local file systems)."""
-
-    def __init__(self, root: Union[str, os.PathLike[str]]):
-        self.root = Path(root)
-        if self.root.exists() and not self.root.is_dir():
-            kind = "an SQLite database: open it with sqlite_store(path)" if _is_sqlite_file(self.root) else "a file"
-            raise LogStoreError(
-                f"The JSON store path '{self.root}' is {kind}, not a folder; it was left untouched. "
-                f"Pass a folder (new or existing) for a JSON store, or a .db file for SQLite."
-            )
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise LogStoreError(
-                f"Cannot create the JSON store folder '{self.root}': {e.strerror or e}. Pass a folder you can write to."
-            ) from e
-        self._lease_mutex = threading.Lock()
-
-    def _path(self, key: str) -> Path:
-        return self.root.joinpath(*validate_key(key).split("/"))
-
-    def put(self, key: str, data: bytes) -> None:
-        _atomic_write(self._path(key), data)
-
-    def get(self, key: str) -> Optional[bytes]:
-        try:
-            return self._path(key).read_bytes()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            return None
-
-    def list_keys(self, prefix: str = "") -> List[str]:
-        validate_prefix(prefix)
-        # Walk only the deepest directory the prefix names in full.
-        base = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
-        start = self.root.joinpath(*base.split("/")) if base else self.root
-        keys = []
-        for dirpath, dirnames, filenames in os.walk(start):
-            rel = os.path.relpath(dirpath, self.root)
-            rel = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-            dirnames[:] = [d for d in dirnames if is_segment(d) and (rel + d).startswith(prefix[: len(rel + d)])]
-            keys += [rel + n for n in filenames if is_segment(n) and (rel + n).startswith(prefix)]
-        return sorted(keys)
-
-    def delete(self, key: str) -> None:
-        try:
-            self._path(key).unlink()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            pass
-
-    # -- leases ----------------------------------------------------------------------------------
-    def _lease_path(self, key: str) -> Path:
-        """One flat folder; ``+`` (never in a key) stands for ``/``, so ``a/b`` and ``a/b/c`` can both exist."""
-        return self.root / "~leases" / validate_key(key).replace("/", "+")
-
-    @contextmanager
-    def _lease_lock(self) -> Iterator[None]:
-        """Exclusive across threads (the mutex) and processes (``flock`` on ``~leases.lock``)."""
-        import fcntl
-
-        with self._lease_mutex:
-            fd = os.open(self.root / "~leases.lock", os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                yield
-            finally:
-                os.close(fd)  # drops the lock
-
-    def _read_lease(self, path: Path) -> Optional[Lease]:
-        try:
-            data = json.loads(path.read_bytes())
-            return Lease(str(data["holder"]), float(data["expires_at"]))
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except (OSError, ValueError, KeyError, TypeError):  # a torn or foreign file: treat it as expired
-            return Lease("", 0.0)
-
-    def acquire_lease(self, key: str, holder: str, ttl: float) -> bool:
-        path = self._lease_path(key)
-        check_lease_args(holder, ttl)
-        with self._lease_lock():
-            current, now = self._read_lease(path), time.time()
-            if current is not None and current.holder != holder and current.expires_at > now:
-                return False
-            _atomic_write(path, json.dumps({"holder": holder, "expires_at": now + ttl}).encode())
-            return True
-
-    def release_lease(self, key: str, holder: str) -> None:
-        path = self._lease_path(key)
-        with self._lease_lock():
-            current = self._read_lease(path)
-            if current is not None and current.holder == holder:
-                path.unlink(missing_ok=True)
-
-    def get_lease(self, key: str) -> Optional[Lease]:
-        path = self._lease_path(key)
-        with self._lease_lock():
-            return self._read_lease(path)
-
-    def __repr__(self) -> str:
-        return f"LocalFileBackend({str(self.root)!r})"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file beside ``path``, fsync it, rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}~{secrets.token_hex(6)}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-# ---------------------------------------------------------------------------------------------
-# SQLite
-# ---------------------------------------------------------------------------------------------
-_SQLITE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS lllm_kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS lllm_session_index (
-    key TEXT PRIMARY KEY,
-    partition TEXT NOT NULL,
-    session_id TEXT NOT NULL,
-    tactic_path TEXT,
-    state TEXT,
-    ts TEXT NOT NULL,
-    tactic_name TEXT NOT NULL DEFAULT '',
-    total_cost REAL NOT NULL DEFAULT 0,
-    agent_calls INTEGER NOT NULL DEFAULT 0,
-    models TEXT NOT NULL DEFAULT '',
-    task_preview TEXT NOT NULL DEFAULT ''
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS lllm_si_ts ON lllm_session_index (partition, ts, session_id);
-CREATE INDEX IF NOT EXISTS lllm_si_path ON lllm_session_index (partition, tactic_path, ts, session_id);
-CREATE INDEX IF NOT EXISTS lllm_si_state ON lllm_session_index (partition, state, ts, session_id);
-CREATE TABLE IF NOT EXISTS lllm_session_tags (
-    key TEXT NOT NULL,
-    partition TEXT NOT NULL,
-    name TEXT NOT NULL,
-    value TEXT NOT NULL,
-    ts TEXT NOT NULL,
-    PRIMARY KEY (key, name)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS lllm_st_tag ON lllm_session_tags (partition, name, value, ts, key);
-CREATE TABLE IF NOT EXISTS lllm_leases (key TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL)
-    WITHOUT ROWID;
-"""
-
-# Created after the migration has added their columns to an older table.
-_SQLITE_INDEXES_V3 = [
-    "CREATE INDEX IF NOT EXISTS lllm_si_cost ON lllm_session_index (partition, total_cost, ts, session_id)",
-    "CREATE INDEX IF NOT EXISTS lllm_si_calls ON lllm_session_index (partition, agent_calls, ts, session_id)",
-    "CREATE INDEX IF NOT EXISTS lllm_si_name ON lllm_session_index (partition, tactic_name, ts, session_id)",
-    # Covers the model and task-text filters, so a search that matches little reads one index, newest first.
-    "CREATE INDEX IF NOT EXISTS lllm_si_search ON lllm_session_index (partition, ts, session_id, models, task_preview)",
-]
-
 #: Version of the SQL tables (``PRAGMA user_version`` in SQLite; 0 means 1): 1 = key/value, session
 #: index and tags; 2 = + ``lllm_leases``; 3 = the index also has ``tactic_name``, ``total_cost``,
 #: ``agent_calls``, ``models`` and ``task_preview`` (store schema 2). Opening an older database adds what is
@@ -495,198 +310,6 @@ def backfill_index(
             continue
         data = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         yield key, data, index_columns(entry)
-
-
-class SQLiteBackend(IndexedBackend):
-    """An SQLite database file (or ``":memory:"``) in WAL mode; the embedded default.
-
-    One connection per backend, guarded by a lock, so a backend is safe to share between threads;
-    several processes may open the same file (writes take the lock with ``BEGIN IMMEDIATE`` and wait
-    up to ``timeout`` seconds). Prefix listing is a key range, so ``%`` and ``_`` are literal."""
-
-    def __init__(self, path: Union[str, os.PathLike[str]] = ":memory:", timeout: float = 30.0):
-        self.path = str(path)
-        if self.path != ":memory:":
-            _check_sqlite_path(Path(self.path))
-        self._lock = threading.RLock()
-        try:
-            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as e:
-            raise LogStoreError(
-                f"Cannot open the SQLite store '{self.path}': {e}. Pass a file path you can write to."
-            ) from e
-        try:
-            with self._lock:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-                with self._write() as c:
-                    version = c.execute("PRAGMA user_version").fetchone()[0]
-                    if version > SQL_SCHEMA_VERSION:
-                        raise LogStoreError(
-                            f"The SQLite store '{self.path}' has table schema version {version}, newer than this "
-                            f"lllm supports ({SQL_SCHEMA_VERSION}); upgrade lllm to open it."
-                        )
-                    for statement in _SQLITE_SCHEMA.split(";"):
-                        if statement.strip():
-                            c.execute(statement)
-                    if version < 3:
-                        self._migrate_to_3(c)
-                    for statement in _SQLITE_INDEXES_V3:
-                        c.execute(statement)
-                    if version < SQL_SCHEMA_VERSION:
-                        c.execute(f"PRAGMA user_version = {SQL_SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as e:
-            self._conn.close()
-            raise LogStoreError(
-                f"The SQLite store '{self.path}' cannot be used: {e}. It was left untouched; "
-                f"point the store at a new file (e.g. sessions.db), or at a folder for a JSON "
-                f"store."
-            ) from e
-        except BaseException:
-            self._conn.close()
-            raise
-
-    @staticmethod
-    def _migrate_to_3(c: sqlite3.Connection) -> None:
-        """Add the version-3 index columns to an older table and fill them from the stored entries and sessions."""
-        have = {r[1] for r in c.execute("PRAGMA table_info(lllm_session_index)")}
-        for name, definition in INDEX_COLUMNS_V3.items():
-            if name not in have:
-                c.execute(f"ALTER TABLE lllm_session_index ADD COLUMN {name} {definition}")
-        rows = c.execute(
-            "SELECT s.key, kv.value FROM lllm_session_index s JOIN lllm_kv kv ON kv.key = s.key"
-        ).fetchall()
-
-        def get(key: str) -> Optional[bytes]:
-            row = c.execute("SELECT value FROM lllm_kv WHERE key = ?", (key,)).fetchone()
-            return None if row is None else bytes(row[0])
-
-        for key, data, cols in backfill_index(rows, get):
-            c.execute("UPDATE lllm_kv SET value = ? WHERE key = ?", (data, key))
-            c.execute(
-                "UPDATE lllm_session_index SET tactic_name = ?, total_cost = ?, agent_calls = ?, models = ?, "
-                "task_preview = ? WHERE key = ?",
-                (*cols, key),
-            )
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                # SQLite may have rolled back already (SQLITE_FULL, IOERR): a second ROLLBACK would
-                # raise and hide the real error.
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-
-    def _read(self, sql: str, params: Tuple[Any, ...] = ()) -> List[Tuple[Any, ...]]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
-
-    @staticmethod
-    def _unindex(c: sqlite3.Connection, key: str) -> None:
-        c.execute("DELETE FROM lllm_session_index WHERE key = ?", (key,))
-        c.execute("DELETE FROM lllm_session_tags WHERE key = ?", (key,))
-
-    def put(self, key: str, data: bytes) -> None:
-        validate_key(key)
-        with self._write() as c:
-            c.execute("INSERT OR REPLACE INTO lllm_kv (key, value) VALUES (?, ?)", (key, bytes(data)))
-            self._unindex(c, key)
-
-    def get(self, key: str) -> Optional[bytes]:
-        rows = self._read("SELECT value FROM lllm_kv WHERE key = ?", (validate_key(key),))
-        return bytes(rows[0][0]) if rows else None
-
-    def list_keys(self, prefix: str = "") -> List[str]:
-        validate_prefix(prefix)
-        rows = self._read("SELECT key FROM lllm_kv WHERE key >= ? AND key < ? ORDER BY key", (prefix, prefix + _HIGH))
-        return [r[0] for r in rows]
-
-    def delete(self, key: str) -> None:
-        validate_key(key)
-        with self._write() as c:
-            c.execute("DELETE FROM lllm_kv WHERE key = ?", (key,))
-            self._unindex(c, key)
-
-    def put_index(self, key: str, data: bytes, partition: str, entry: Dict[str, Any]) -> None:
-        validate_key(key)
-        ts = entry["timestamp"]
-        with self._write() as c:
-            c.execute("INSERT OR REPLACE INTO lllm_kv (key, value) VALUES (?, ?)", (key, bytes(data)))
-            self._unindex(c, key)
-            c.execute(
-                "INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts, tactic_name, "
-                "total_cost, agent_calls, models, task_preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, partition, entry["session_id"], entry.get("tactic_path"), entry.get("state"), ts)
-                + index_columns(entry),
-            )
-            c.executemany(
-                "INSERT INTO lllm_session_tags (key, partition, name, value, ts) VALUES (?, ?, ?, ?, ?)",
-                [(key, partition, k, v, ts) for k, v in (entry.get("tags") or {}).items()],
-            )
-
-    def query_index(self, query: SessionQuery) -> List[bytes]:
-        where, params = index_conditions(query, "?")
-        for name, value in query.tags.items():
-            where.append(
-                "s.key IN (SELECT t.key FROM lllm_session_tags t WHERE t.partition = ? AND t.name = ? AND t.value = ?)"
-            )
-            params += [query.partition, name, value]
-        sql, params = index_select(where, params, query, "?")
-        return [bytes(r[0]) for r in self._read(sql, tuple(params))]
-
-    def acquire_lease(self, key: str, holder: str, ttl: float) -> bool:
-        validate_key(key)
-        check_lease_args(holder, ttl)
-        now = time.time()
-        with self._write() as c:
-            c.execute(
-                "INSERT INTO lllm_leases (key, holder, expires_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
-                "WHERE lllm_leases.holder = excluded.holder OR lllm_leases.expires_at <= ?",
-                (key, holder, now + ttl, now),
-            )
-            changed: int = c.execute("SELECT changes()").fetchone()[0]
-            return changed == 1
-
-    def release_lease(self, key: str, holder: str) -> None:
-        validate_key(key)
-        with self._write() as c:
-            c.execute("DELETE FROM lllm_leases WHERE key = ? AND holder = ?", (key, holder))
-
-    def get_lease(self, key: str) -> Optional[Lease]:
-        rows = self._read("SELECT holder, expires_at FROM lllm_leases WHERE key = ?", (validate_key(key),))
-        return Lease(rows[0][0], float(rows[0][1])) if rows else None
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def __repr__(self) -> str:
-        return f"SQLiteBackend({self.path!r})"
-
-
-def _check_sqlite_path(path: Path) -> None:
-    """Refuse, before SQLite opens it, a path that is a folder or a non-empty file that is not SQLite."""
-    if path.is_dir():
-        raise LogStoreError(
-            f"The SQLite store path '{path}' is a folder. Pass a file path (e.g. "
-            f"'{path / 'sessions.db'}'), or use local_store('{path}') for a JSON store in it."
-        )
-    if path.is_file() and path.stat().st_size > 0 and not _is_sqlite_file(path):
-        raise LogStoreError(
-            f"The SQLite store path '{path}' is not an SQLite database (it was left untouched). "
-            f"Point the store at a new file (e.g. sessions.db), or at a folder for a JSON store."
-        )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise LogStoreError(f"Cannot create the folder of the SQLite store '{path}': {e.strerror or e}.") from e
 
 
 # ---------------------------------------------------------------------------------------------
@@ -726,6 +349,24 @@ class NoOpBackend(LogBackend):
 
     def __repr__(self) -> str:
         return "NoOpBackend()"
+
+
+# The file and SQLite backends live in modules of their own (which import this one); they are still importable from
+# here, loaded on first use so that importing this module does not load them (nor sqlite3).
+_MOVED = {"LocalFileBackend": "file_backend", "SQLiteBackend": "sqlite"}
+
+if TYPE_CHECKING:  # pragma: no cover - lets type checkers see the lazily imported names as exports
+    from lllm.logging.file_backend import LocalFileBackend as LocalFileBackend
+    from lllm.logging.sqlite import SQLiteBackend as SQLiteBackend
+
+
+def __getattr__(name: str) -> Any:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lllm.logging.backends' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"lllm.logging.{module}"), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [

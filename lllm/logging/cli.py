@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from lllm.logging.filters import tactic_filter
 
@@ -246,40 +246,14 @@ def parse_prompt(text: str) -> Dict[str, str]:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from lllm.cli import CLIError, _jsonable, _runtime, offline_model
+    from lllm.cli import _runtime
     from lllm.logging.replay import rerun
 
     rt = _runtime()
     store = open_store(args.store, runtime=rt, create=False)
     recorded = store.load_session(args.session_id)
-    overrides: Dict[str, Any] = {}
-    for o in args.override or []:
-        overrides.update(parse_override(o, recorded.config))
-    if args.model:
-        overrides["global.model_name"] = args.model
-    prompts: Dict[str, str] = {}
-    for p in args.prompt or []:
-        prompts.update(parse_prompt(p))
-    invoker = None
-    if overrides or prompts or args.live:
-        from lllm.errors import ConfigError
-        from lllm.invokers.base import build_invoker
-        from lllm.logging.replay import apply_overrides, prompt_edits, recorded_tactic
-
-        try:
-            config = apply_overrides(recorded.config, overrides)
-            if prompts:
-                prompt_edits(recorded, prompts, runtime=rt)
-        except ConfigError as e:
-            raise CLIError(str(e)) from None
-        model = offline_model(
-            args.model, config, recorded_tactic(recorded, None, rt)
-        )  # a @tactic's agents may name a URL
-        invoker = build_invoker({"invoker": "test"}) if model == "test" else build_invoker(config)
-        if model == "test":
-            print(
-                "No provider key is set: the forked part of the re-run uses LLLM's offline test model.", file=sys.stderr
-            )
+    overrides, prompts = _replay_edits(args, recorded)
+    invoker = _replay_invoker(args, recorded, overrides, prompts, rt) if overrides or prompts or args.live else None
     new = rerun(
         recorded,
         runtime=rt,
@@ -290,24 +264,63 @@ def cmd_replay(args: argparse.Namespace) -> int:
         tags={"lllm.replay_of": recorded.session_id or ""},
         prompts=prompts or None,
     )
+    _print_replay(args, recorded, new)
+    return 0
+
+
+def _replay_edits(args: argparse.Namespace, recorded: Any) -> Tuple[Dict[str, Any], Dict[str, str]]:
+    """The ``--override``/``--model`` config overrides and the ``--prompt`` edits, checked against ``recorded``."""
+    overrides: Dict[str, Any] = {}
+    for o in args.override or []:
+        overrides.update(parse_override(o, recorded.config))
+    if args.model:
+        overrides["global.model_name"] = args.model
+    prompts: Dict[str, str] = {}
+    for p in args.prompt or []:
+        prompts.update(parse_prompt(p))
+    return overrides, prompts
+
+
+def _replay_invoker(
+    args: argparse.Namespace, recorded: Any, overrides: Dict[str, Any], prompts: Dict[str, str], rt: Any
+) -> Any:
+    """The invoker that answers the forked part of the re-run: the edited config's, or the offline test model's."""
+    from lllm.cli import CLIError, offline_model
+    from lllm.errors import ConfigError
+    from lllm.invokers.base import build_invoker
+    from lllm.logging.replay import apply_overrides, prompt_edits, recorded_tactic
+
+    try:
+        config = apply_overrides(recorded.config, overrides)
+        if prompts:
+            prompt_edits(recorded, prompts, runtime=rt)
+    except ConfigError as e:
+        raise CLIError(str(e)) from None
+    model = offline_model(args.model, config, recorded_tactic(recorded, None, rt))  # a @tactic's agents may name a URL
+    if model != "test":
+        return build_invoker(config)
+    invoker = build_invoker({"invoker": "test"})
+    print("No provider key is set: the forked part of the re-run uses LLLM's offline test model.", file=sys.stderr)
+    return invoker
+
+
+def _print_replay(args: argparse.Namespace, recorded: Any, new: Any) -> None:
+    """Where the re-run ``new`` of ``recorded`` diverged and what it delivered (as JSON with ``--json``)."""
+    from lllm.cli import _jsonable
+
     at = new.metadata.get("diverged_at")
     same = _jsonable(new.delivery) == _jsonable(recorded.delivery)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "session_id": new.session_id,
-                    "replay_of": recorded.session_id,
-                    "replayed_calls": new.metadata.get("replayed_calls"),
-                    "diverged_at": at,
-                    "same_delivery": same,
-                    "delivery": _jsonable(new.delivery),
-                },
-                indent=2,
-                default=str,
-            )
-        )
-        return 0
+        report = {
+            "session_id": new.session_id,
+            "replay_of": recorded.session_id,
+            "replayed_calls": new.metadata.get("replayed_calls"),
+            "diverged_at": at,
+            "same_delivery": same,
+            "delivery": _jsonable(new.delivery),
+        }
+        print(json.dumps(report, indent=2, default=str))
+        return
     print(
         f"Re-ran {recorded.session_id} as {new.session_id}: {new.metadata.get('replayed_calls')} call(s) "
         f"answered from the recording."
@@ -320,7 +333,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     print(
         "delivery:", new.delivery if isinstance(new.delivery, str) else json.dumps(_jsonable(new.delivery), default=str)
     )
-    return 0
 
 
 def _read_tasks(path: str) -> List[Any]:
@@ -430,6 +442,12 @@ def _filter_args(p: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> None:
     """Add ``sessions``, ``replay`` and ``batch`` to the ``lllm`` command."""
+    _register_sessions(sub)
+    _register_replay(sub)
+    _register_batch(sub)
+
+
+def _register_sessions(sub: Any) -> None:
     sessions = sub.add_parser(
         "sessions",
         help="list, show, export, cost and delete recorded sessions",
@@ -472,6 +490,8 @@ def register(sub: Any) -> None:
     p.add_argument("session_ids", nargs="+", metavar="SESSION_ID")
     p.set_defaults(func=cmd_delete)
 
+
+def _register_replay(sub: Any) -> None:
     p = sub.add_parser(
         "replay",
         help="re-run a recorded session offline, or fork it with overrides",
@@ -500,6 +520,8 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_replay)
 
+
+def _register_batch(sub: Any) -> None:
     p = sub.add_parser(
         "batch",
         help="run a tactic over many tasks with a progress bar",

@@ -29,19 +29,19 @@ from lllm.logging.backends import (
     STORE_SCHEMA_VERSION,
     IndexedBackend,
     Lease,
-    LocalFileBackend,
     LogBackend,
     LogStoreError,
     NoOpBackend,
     SessionQuery,
-    SQLiteBackend,
     is_segment,
     session_models,
     task_preview,
     upgrade_index_entry,
     validate_key,
 )
+from lllm.logging.file_backend import LocalFileBackend
 from lllm.logging.redact import environment_secrets, redact
+from lllm.logging.sqlite import SQLiteBackend
 
 logger = logging.getLogger("lllm")
 

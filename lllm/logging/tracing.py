@@ -22,26 +22,33 @@ def _ns(t: Optional[float]) -> Optional[int]:
 
 def export_session(session: TacticCallSession, tracer: Any) -> None:
     """Emit ``session`` (and its sub-tactic sessions) as spans on ``tracer``, scrubbed of credentials."""
-    from opentelemetry import trace
-    from opentelemetry.trace import Status, StatusCode
+    _Spans(tracer).tactic(session, None)
 
-    secrets = all_secrets()
 
-    def clean(text: Any) -> Any:
-        return hide(text, secrets) if isinstance(text, str) and text else text
+class _Spans:
+    """Builds one session's span tree on ``tracer``; every name and text attribute is scrubbed of credentials."""
 
-    def attributes(attrs: Dict[str, Any]) -> Dict[str, Any]:
-        return {k: clean(v) for k, v in attrs.items()}
+    def __init__(self, tracer: Any) -> None:
+        from opentelemetry import trace
 
-    def start(name: str, ctx: Any, start_time: Optional[int], attrs: Dict[str, Any]) -> Any:
-        return tracer.start_span(clean(name), context=ctx, start_time=start_time, attributes=attributes(attrs))
+        self.tracer, self.trace, self.secrets = tracer, trace, all_secrets()
 
-    def fail(span: Any, description: Any, error_type: Any) -> None:
-        span.set_status(Status(StatusCode.ERROR, clean(description or "")))
-        span.set_attribute("error.type", clean(error_type))
+    def clean(self, text: Any) -> Any:
+        return hide(text, self.secrets) if isinstance(text, str) and text else text
 
-    def tactic_span(s: TacticCallSession, ctx: Any) -> None:
-        span = start(
+    def start(self, name: str, ctx: Any, start_time: Optional[int], attrs: Dict[str, Any]) -> Any:
+        attributes = {k: self.clean(v) for k, v in attrs.items()}
+        return self.tracer.start_span(self.clean(name), context=ctx, start_time=start_time, attributes=attributes)
+
+    def fail(self, span: Any, description: Any, error_type: Any) -> None:
+        from opentelemetry.trace import Status, StatusCode
+
+        span.set_status(Status(StatusCode.ERROR, self.clean(description or "")))
+        span.set_attribute("error.type", self.clean(error_type))
+
+    def tactic(self, s: TacticCallSession, ctx: Any) -> None:
+        """A tactic span around its agent calls' spans, then its sub-tactics' spans."""
+        span = self.start(
             f"tactic {s.tactic_name}",
             ctx,
             _ns(s.started_at),
@@ -55,18 +62,19 @@ def export_session(session: TacticCallSession, tracer: Any) -> None:
             },
         )
         if s.state == "failure":
-            fail(span, s.error, (s.error or "error").split(":")[0])
-        inner = trace.set_span_in_context(span)
+            self.fail(span, s.error, (s.error or "error").split(":")[0])
+        inner = self.trace.set_span_in_context(span)
         for sessions in s.agent_sessions.values():
             for a in sessions:
-                agent_span(a, inner)
+                self.agent(a, inner)
         for subs in s.sub_tactic_sessions.values():
             for sub in subs:
-                tactic_span(sub, inner)
+                self.tactic(sub, inner)
         span.end(end_time=_ns(s.ended_at))
 
-    def agent_span(a: AgentCallSession, ctx: Any) -> None:
-        span = start(
+    def agent(self, a: AgentCallSession, ctx: Any) -> None:
+        """An agent call's span around, step by step, its model calls' spans, then its tool calls' spans."""
+        span = self.start(
             f"invoke_agent {a.agent_name}",
             ctx,
             _ns(a.started_at),
@@ -78,47 +86,53 @@ def export_session(session: TacticCallSession, tracer: Any) -> None:
             },
         )
         if a.state == "failure":
-            fail(span, (a.error or {}).get("message", ""), a.reason or "error")
-        inner = trace.set_span_in_context(span)
+            self.fail(span, (a.error or {}).get("message", ""), a.reason or "error")
+        inner = self.trace.set_span_in_context(span)
         for step in sorted(a.invoke_traces):
-            end = None
-            for t in a.invoke_traces[step]:
-                end = t.started_at + t.latency_s
-                attrs = {
-                    "gen_ai.operation.name": "chat",
-                    "gen_ai.request.model": t.model,
-                    "gen_ai.provider.name": str(t.request.get("provider", "")),
-                    "lllm.step": step,
-                    "lllm.attempt": t.attempt,
-                }
-                if t.usage:
-                    attrs["gen_ai.usage.input_tokens"] = int(t.usage.get("prompt_tokens") or 0)
-                    attrs["gen_ai.usage.output_tokens"] = int(t.usage.get("completion_tokens") or 0)
-                if t.message is not None and t.message.model:
-                    attrs["gen_ai.response.model"] = t.message.model
-                chat = start(f"chat {t.model}", inner, _ns(t.started_at), attrs)
-                if t.errors:
-                    fail(chat, t.errors[0].get("message", ""), t.errors[0].get("type", "error"))
-                chat.end(end_time=_ns(end))
-            begin = end
-            for call in a.interrupts.get(step, []):
-                dur = call.duration_s or 0.0
-                tool = start(
-                    f"execute_tool {call.name}",
-                    inner,
-                    _ns(begin),
-                    {
-                        "gen_ai.operation.name": "execute_tool",
-                        "gen_ai.tool.name": call.name,
-                        "gen_ai.tool.call.id": call.id,
-                    },
-                )
-                if call.error_message:
-                    fail(tool, call.error_message, "tool_error")
-                tool.end(end_time=_ns((begin or 0) + dur) if begin else None)
+            end = self.chats(a, step, inner)
+            self.tools(a, step, inner, end)
         span.end(end_time=_ns(a.ended_at))
 
-    tactic_span(session, None)
+    def chats(self, a: AgentCallSession, step: int, ctx: Any) -> Optional[float]:
+        """A span per model call (attempt) of ``step``; when the last one ended (``None``: there was none)."""
+        end = None
+        for t in a.invoke_traces[step]:
+            end = t.started_at + t.latency_s
+            attrs = {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": t.model,
+                "gen_ai.provider.name": str(t.request.get("provider", "")),
+                "lllm.step": step,
+                "lllm.attempt": t.attempt,
+            }
+            if t.usage:
+                attrs["gen_ai.usage.input_tokens"] = int(t.usage.get("prompt_tokens") or 0)
+                attrs["gen_ai.usage.output_tokens"] = int(t.usage.get("completion_tokens") or 0)
+            if t.message is not None and t.message.model:
+                attrs["gen_ai.response.model"] = t.message.model
+            chat = self.start(f"chat {t.model}", ctx, _ns(t.started_at), attrs)
+            if t.errors:
+                self.fail(chat, t.errors[0].get("message", ""), t.errors[0].get("type", "error"))
+            chat.end(end_time=_ns(end))
+        return end
+
+    def tools(self, a: AgentCallSession, step: int, ctx: Any, begin: Optional[float]) -> None:
+        """A span per tool call of ``step``, each starting at ``begin`` (when the step's model calls ended)."""
+        for call in a.interrupts.get(step, []):
+            dur = call.duration_s or 0.0
+            tool = self.start(
+                f"execute_tool {call.name}",
+                ctx,
+                _ns(begin),
+                {
+                    "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": call.name,
+                    "gen_ai.tool.call.id": call.id,
+                },
+            )
+            if call.error_message:
+                self.fail(tool, call.error_message, "tool_error")
+            tool.end(end_time=_ns((begin or 0) + dur) if begin else None)
 
 
 def enable_tracing(tracer_provider: Any = None) -> None:

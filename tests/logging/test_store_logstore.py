@@ -274,7 +274,7 @@ def test_local_writes_are_atomic_and_leave_no_partial_file(tmp_path, monkeypatch
     def crash(src, dst):
         raise OSError("crash before the rename")
 
-    monkeypatch.setattr("lllm.logging.backends.os.replace", crash)
+    monkeypatch.setattr("lllm.logging.file_backend.os.replace", crash)
     with pytest.raises(OSError, match="crash"):
         backend.put("p/k", b"new")
     monkeypatch.undo()

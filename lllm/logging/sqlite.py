@@ -1,0 +1,265 @@
+"""The SQLite backend (§9.1): the embedded default, one database file (or ``":memory:"``) in WAL mode
+with the session index in indexed columns."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+
+from lllm.logging.backends import (
+    _HIGH,
+    INDEX_COLUMNS_V3,
+    SQL_SCHEMA_VERSION,
+    IndexedBackend,
+    Lease,
+    LogStoreError,
+    SessionQuery,
+    _is_sqlite_file,
+    backfill_index,
+    check_lease_args,
+    index_columns,
+    index_conditions,
+    index_select,
+    validate_key,
+    validate_prefix,
+)
+
+_SQLITE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS lllm_kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS lllm_session_index (
+    key TEXT PRIMARY KEY,
+    partition TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    tactic_path TEXT,
+    state TEXT,
+    ts TEXT NOT NULL,
+    tactic_name TEXT NOT NULL DEFAULT '',
+    total_cost REAL NOT NULL DEFAULT 0,
+    agent_calls INTEGER NOT NULL DEFAULT 0,
+    models TEXT NOT NULL DEFAULT '',
+    task_preview TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS lllm_si_ts ON lllm_session_index (partition, ts, session_id);
+CREATE INDEX IF NOT EXISTS lllm_si_path ON lllm_session_index (partition, tactic_path, ts, session_id);
+CREATE INDEX IF NOT EXISTS lllm_si_state ON lllm_session_index (partition, state, ts, session_id);
+CREATE TABLE IF NOT EXISTS lllm_session_tags (
+    key TEXT NOT NULL,
+    partition TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    PRIMARY KEY (key, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS lllm_st_tag ON lllm_session_tags (partition, name, value, ts, key);
+CREATE TABLE IF NOT EXISTS lllm_leases (key TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL)
+    WITHOUT ROWID;
+"""
+
+# Created after the migration has added their columns to an older table.
+_SQLITE_INDEXES_V3 = [
+    "CREATE INDEX IF NOT EXISTS lllm_si_cost ON lllm_session_index (partition, total_cost, ts, session_id)",
+    "CREATE INDEX IF NOT EXISTS lllm_si_calls ON lllm_session_index (partition, agent_calls, ts, session_id)",
+    "CREATE INDEX IF NOT EXISTS lllm_si_name ON lllm_session_index (partition, tactic_name, ts, session_id)",
+    # Covers the model and task-text filters, so a search that matches little reads one index, newest first.
+    "CREATE INDEX IF NOT EXISTS lllm_si_search ON lllm_session_index (partition, ts, session_id, models, task_preview)",
+]
+
+
+class SQLiteBackend(IndexedBackend):
+    """An SQLite database file (or ``":memory:"``) in WAL mode; the embedded default.
+
+    One connection per backend, guarded by a lock, so a backend is safe to share between threads;
+    several processes may open the same file (writes take the lock with ``BEGIN IMMEDIATE`` and wait
+    up to ``timeout`` seconds). Prefix listing is a key range, so ``%`` and ``_`` are literal."""
+
+    def __init__(self, path: Union[str, os.PathLike[str]] = ":memory:", timeout: float = 30.0):
+        self.path = str(path)
+        if self.path != ":memory:":
+            _check_sqlite_path(Path(self.path))
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as e:
+            raise LogStoreError(
+                f"Cannot open the SQLite store '{self.path}': {e}. Pass a file path you can write to."
+            ) from e
+        try:
+            with self._lock:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                with self._write() as c:
+                    version = c.execute("PRAGMA user_version").fetchone()[0]
+                    if version > SQL_SCHEMA_VERSION:
+                        raise LogStoreError(
+                            f"The SQLite store '{self.path}' has table schema version {version}, newer than this "
+                            f"lllm supports ({SQL_SCHEMA_VERSION}); upgrade lllm to open it."
+                        )
+                    for statement in _SQLITE_SCHEMA.split(";"):
+                        if statement.strip():
+                            c.execute(statement)
+                    if version < 3:
+                        self._migrate_to_3(c)
+                    for statement in _SQLITE_INDEXES_V3:
+                        c.execute(statement)
+                    if version < SQL_SCHEMA_VERSION:
+                        c.execute(f"PRAGMA user_version = {SQL_SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as e:
+            self._conn.close()
+            raise LogStoreError(
+                f"The SQLite store '{self.path}' cannot be used: {e}. It was left untouched; "
+                f"point the store at a new file (e.g. sessions.db), or at a folder for a JSON "
+                f"store."
+            ) from e
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @staticmethod
+    def _migrate_to_3(c: sqlite3.Connection) -> None:
+        """Add the version-3 index columns to an older table and fill them from the stored entries and sessions."""
+        have = {r[1] for r in c.execute("PRAGMA table_info(lllm_session_index)")}
+        for name, definition in INDEX_COLUMNS_V3.items():
+            if name not in have:
+                c.execute(f"ALTER TABLE lllm_session_index ADD COLUMN {name} {definition}")
+        rows = c.execute(
+            "SELECT s.key, kv.value FROM lllm_session_index s JOIN lllm_kv kv ON kv.key = s.key"
+        ).fetchall()
+
+        def get(key: str) -> Optional[bytes]:
+            row = c.execute("SELECT value FROM lllm_kv WHERE key = ?", (key,)).fetchone()
+            return None if row is None else bytes(row[0])
+
+        for key, data, cols in backfill_index(rows, get):
+            c.execute("UPDATE lllm_kv SET value = ? WHERE key = ?", (data, key))
+            c.execute(
+                "UPDATE lllm_session_index SET tactic_name = ?, total_cost = ?, agent_calls = ?, models = ?, "
+                "task_preview = ? WHERE key = ?",
+                (*cols, key),
+            )
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                # SQLite may have rolled back already (SQLITE_FULL, IOERR): a second ROLLBACK would
+                # raise and hide the real error.
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def _read(self, sql: str, params: Tuple[Any, ...] = ()) -> List[Tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    @staticmethod
+    def _unindex(c: sqlite3.Connection, key: str) -> None:
+        c.execute("DELETE FROM lllm_session_index WHERE key = ?", (key,))
+        c.execute("DELETE FROM lllm_session_tags WHERE key = ?", (key,))
+
+    def put(self, key: str, data: bytes) -> None:
+        validate_key(key)
+        with self._write() as c:
+            c.execute("INSERT OR REPLACE INTO lllm_kv (key, value) VALUES (?, ?)", (key, bytes(data)))
+            self._unindex(c, key)
+
+    def get(self, key: str) -> Optional[bytes]:
+        rows = self._read("SELECT value FROM lllm_kv WHERE key = ?", (validate_key(key),))
+        return bytes(rows[0][0]) if rows else None
+
+    def list_keys(self, prefix: str = "") -> List[str]:
+        validate_prefix(prefix)
+        rows = self._read("SELECT key FROM lllm_kv WHERE key >= ? AND key < ? ORDER BY key", (prefix, prefix + _HIGH))
+        return [r[0] for r in rows]
+
+    def delete(self, key: str) -> None:
+        validate_key(key)
+        with self._write() as c:
+            c.execute("DELETE FROM lllm_kv WHERE key = ?", (key,))
+            self._unindex(c, key)
+
+    def put_index(self, key: str, data: bytes, partition: str, entry: Dict[str, Any]) -> None:
+        validate_key(key)
+        ts = entry["timestamp"]
+        with self._write() as c:
+            c.execute("INSERT OR REPLACE INTO lllm_kv (key, value) VALUES (?, ?)", (key, bytes(data)))
+            self._unindex(c, key)
+            c.execute(
+                "INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts, tactic_name, "
+                "total_cost, agent_calls, models, task_preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, partition, entry["session_id"], entry.get("tactic_path"), entry.get("state"), ts)
+                + index_columns(entry),
+            )
+            c.executemany(
+                "INSERT INTO lllm_session_tags (key, partition, name, value, ts) VALUES (?, ?, ?, ?, ?)",
+                [(key, partition, k, v, ts) for k, v in (entry.get("tags") or {}).items()],
+            )
+
+    def query_index(self, query: SessionQuery) -> List[bytes]:
+        where, params = index_conditions(query, "?")
+        for name, value in query.tags.items():
+            where.append(
+                "s.key IN (SELECT t.key FROM lllm_session_tags t WHERE t.partition = ? AND t.name = ? AND t.value = ?)"
+            )
+            params += [query.partition, name, value]
+        sql, params = index_select(where, params, query, "?")
+        return [bytes(r[0]) for r in self._read(sql, tuple(params))]
+
+    def acquire_lease(self, key: str, holder: str, ttl: float) -> bool:
+        validate_key(key)
+        check_lease_args(holder, ttl)
+        now = time.time()
+        with self._write() as c:
+            c.execute(
+                "INSERT INTO lllm_leases (key, holder, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+                "WHERE lllm_leases.holder = excluded.holder OR lllm_leases.expires_at <= ?",
+                (key, holder, now + ttl, now),
+            )
+            changed: int = c.execute("SELECT changes()").fetchone()[0]
+            return changed == 1
+
+    def release_lease(self, key: str, holder: str) -> None:
+        validate_key(key)
+        with self._write() as c:
+            c.execute("DELETE FROM lllm_leases WHERE key = ? AND holder = ?", (key, holder))
+
+    def get_lease(self, key: str) -> Optional[Lease]:
+        rows = self._read("SELECT holder, expires_at FROM lllm_leases WHERE key = ?", (validate_key(key),))
+        return Lease(rows[0][0], float(rows[0][1])) if rows else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteBackend({self.path!r})"
+
+
+def _check_sqlite_path(path: Path) -> None:
+    """Refuse, before SQLite opens it, a path that is a folder or a non-empty file that is not SQLite."""
+    if path.is_dir():
+        raise LogStoreError(
+            f"The SQLite store path '{path}' is a folder. Pass a file path (e.g. "
+            f"'{path / 'sessions.db'}'), or use local_store('{path}') for a JSON store in it."
+        )
+    if path.is_file() and path.stat().st_size > 0 and not _is_sqlite_file(path):
+        raise LogStoreError(
+            f"The SQLite store path '{path}' is not an SQLite database (it was left untouched). "
+            f"Point the store at a new file (e.g. sessions.db), or at a folder for a JSON store."
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise LogStoreError(f"Cannot create the folder of the SQLite store '{path}': {e.strerror or e}.") from e
+
+
+__all__ = ["SQLiteBackend"]
