@@ -12,13 +12,10 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from lllm.cli import CLIError, _runtime, offline_model, tactic_config
-    from lllm.eval.datasets import load_dataset
+    from lllm.cli import CLIError, _runtime, offline_model
     from lllm.eval.metrics import resolve_metrics
     from lllm.eval.report import Report, parse_thresholds, regressions
-    from lllm.eval.runner import evaluate_dataset, evaluate_sessions
     from lllm.eval.variants import check_variants, parse_variants
-    from lllm.logging.cli import open_store
 
     if bool(args.dataset) == bool(args.from_sessions):
         raise CLIError("lllm eval needs one source: TACTIC --dataset FILE.jsonl, or --from-sessions [filters]")
@@ -32,47 +29,71 @@ def cmd_eval(args: argparse.Namespace) -> int:
         resolve_metrics([_judge(m, judge_model) for m in args.metric]) if args.metric else None
     )  # checked before anything runs
     rt = _runtime()
-    if args.from_sessions:
-        store, cases = _selected(args, rt)
-        with _running(len(cases) * len(variants), args.progress_every) as progress:
-            report = evaluate_sessions(
-                cases,
-                variants,
-                metrics,
-                store=store,
-                runtime=rt,
-                model=args.model,
-                invoker=_offline_invoker(args.model),
-                live_tools=args.live_tools,
-                workers=args.workers,
-                eval_id=args.eval_id,
-                seed=args.seed,
-                resamples=args.resamples,
-                progress=progress.update,
-            )
-    else:
-        if not args.tactic_url:
-            raise CLIError("--dataset needs the tactic: lllm eval TACTIC --dataset FILE.jsonl")
-        cases = load_dataset(args.dataset)
-        node, config = tactic_config(rt, args.tactic_url, args.config, args.model)
-        store = None if args.no_save else open_store(args.store, runtime=rt)
-        with _running(len(cases) * (len(variants) + 1), args.progress_every) as progress:
-            report = evaluate_dataset(
-                node.qualified_key,
-                cases,
-                variants,
-                metrics,
-                config=config,
-                runtime=rt,
-                model=offline_model(args.model, config, node.value),
-                log_store=store,
-                workers=args.workers,
-                eval_id=args.eval_id,
-                seed=args.seed,
-                resamples=args.resamples,
-                progress=progress.update,
-                **_backend(args),
-            )
+    run = _eval_sessions if args.from_sessions else _eval_dataset
+    report = run(args, rt, variants, metrics)
+    _print_report(args, report)
+    failed = regressions(report, thresholds, old) if thresholds else []
+    for line in failed:
+        print(f"Regression: {line}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _eval_sessions(args: argparse.Namespace, rt: Any, variants: List[Any], metrics: Optional[List[Any]]) -> Any:
+    """``lllm eval --from-sessions``: the selected sessions re-run under each variant."""
+    from lllm.eval.runner import evaluate_sessions
+
+    store, cases = _selected(args, rt)
+    with _running(len(cases) * len(variants), args.progress_every) as progress:
+        return evaluate_sessions(
+            cases,
+            variants,
+            metrics,
+            store=store,
+            runtime=rt,
+            model=args.model,
+            invoker=_offline_invoker(args.model),
+            live_tools=args.live_tools,
+            workers=args.workers,
+            eval_id=args.eval_id,
+            seed=args.seed,
+            resamples=args.resamples,
+            progress=progress.update,
+        )
+
+
+def _eval_dataset(args: argparse.Namespace, rt: Any, variants: List[Any], metrics: Optional[List[Any]]) -> Any:
+    """``lllm eval TACTIC --dataset FILE``: the tactic run on the data set as the baseline and each variant."""
+    from lllm.cli import CLIError, offline_model, tactic_config
+    from lllm.eval.datasets import load_dataset
+    from lllm.eval.runner import evaluate_dataset
+    from lllm.logging.cli import open_store
+
+    if not args.tactic_url:
+        raise CLIError("--dataset needs the tactic: lllm eval TACTIC --dataset FILE.jsonl")
+    cases = load_dataset(args.dataset)
+    node, config = tactic_config(rt, args.tactic_url, args.config, args.model)
+    store = None if args.no_save else open_store(args.store, runtime=rt)
+    with _running(len(cases) * (len(variants) + 1), args.progress_every) as progress:
+        return evaluate_dataset(
+            node.qualified_key,
+            cases,
+            variants,
+            metrics,
+            config=config,
+            runtime=rt,
+            model=offline_model(args.model, config, node.value),
+            log_store=store,
+            workers=args.workers,
+            eval_id=args.eval_id,
+            seed=args.seed,
+            resamples=args.resamples,
+            progress=progress.update,
+            **_backend(args),
+        )
+
+
+def _print_report(args: argparse.Namespace, report: Any) -> None:
+    """The table (and ``--items``) on stdout, or on stderr under ``--json -``; the files asked for."""
     out = sys.stderr if args.json == "-" else sys.stdout  # --json -: stdout holds the JSON report only
     if args.items:
         print(report.items_text(changed_only=args.items == "changed"), file=out)
@@ -86,16 +107,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         report.to_html(args.html)
         print(f"Wrote {args.html}", file=sys.stderr)
     print(f"eval id {report.eval_id} (run it again with --eval-id to reuse finished runs)", file=sys.stderr)
-    failed = regressions(report, thresholds, old) if thresholds else []
-    for line in failed:
-        print(f"Regression: {line}", file=sys.stderr)
-    return 1 if failed else 0
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
-    from lllm.cli import CLIError, _runtime, offline_model, tactic_config
-    from lllm.eval.datasets import load_dataset
-    from lllm.eval.optimize import Budget, optimize_prompt
+    from lllm.cli import CLIError, _runtime
+    from lllm.eval.optimize import Budget
 
     if bool(args.dataset) == bool(args.from_sessions):
         raise CLIError("lllm optimize needs one source: TACTIC --dataset FILE.jsonl, or --from-sessions [filters]")
@@ -112,45 +128,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         budget=Budget(max_calls=args.max_calls, max_cost=args.max_cost),
         workers=args.workers,
     )
-    if args.from_sessions:
-        store, cases = _selected(args, rt)
-        proposer_model = args.proposer_model or args.model or offline_model(None)
-        with _stdout_to_stderr():
-            result = optimize_prompt(
-                target=target,
-                metric=_judge(args.metric, proposer_model),
-                sessions=cases,
-                store=store,
-                model=args.model,
-                invoker=_offline_invoker(args.model),
-                live_tools=args.live_tools,
-                proposer_model=proposer_model,
-                **common,
-            )
-    else:
-        if not args.tactic_url:
-            raise CLIError("--dataset needs the tactic: lllm optimize TACTIC --dataset FILE.jsonl")
-        if args.prompt:
-            raise CLIError(
-                "--prompt KEY optimises a package prompt on recorded sessions (--from-sessions); on a data set "
-                "name a config text with --target, e.g. agent_configs.AGENT.system_prompt"
-            )
-        cases = load_dataset(args.dataset)
-        node, config = tactic_config(rt, args.tactic_url, args.config, args.model)
-        model = offline_model(args.model, config, node.value)
-        proposer_model = args.proposer_model or model or offline_model(None)
-        with _stdout_to_stderr():
-            result = optimize_prompt(
-                node.qualified_key,
-                cases,
-                target,
-                _judge(args.metric, proposer_model),
-                config=config,
-                model=model,
-                proposer_model=proposer_model,
-                **_backend(args),
-                **common,
-            )
+    run = _optimize_sessions if args.from_sessions else _optimize_dataset
+    result = run(args, rt, target, common)
     print(result.table())
     if args.json:
         from pathlib import Path
@@ -158,6 +137,58 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         Path(args.json).write_text(result.model_dump_json(indent=1), encoding="utf-8")
         print(f"Wrote {args.json}", file=sys.stderr)
     return 0
+
+
+def _optimize_sessions(args: argparse.Namespace, rt: Any, target: str, common: Dict[str, Any]) -> Any:
+    """``lllm optimize --from-sessions``: the search on the selected sessions' re-runs."""
+    from lllm.cli import offline_model
+    from lllm.eval.optimize import optimize_prompt
+
+    store, cases = _selected(args, rt)
+    proposer_model = args.proposer_model or args.model or offline_model(None)
+    with _stdout_to_stderr():
+        return optimize_prompt(
+            target=target,
+            metric=_judge(args.metric, proposer_model),
+            sessions=cases,
+            store=store,
+            model=args.model,
+            invoker=_offline_invoker(args.model),
+            live_tools=args.live_tools,
+            proposer_model=proposer_model,
+            **common,
+        )
+
+
+def _optimize_dataset(args: argparse.Namespace, rt: Any, target: str, common: Dict[str, Any]) -> Any:
+    """``lllm optimize TACTIC --dataset FILE``: the search on the data set run with the tactic."""
+    from lllm.cli import CLIError, offline_model, tactic_config
+    from lllm.eval.datasets import load_dataset
+    from lllm.eval.optimize import optimize_prompt
+
+    if not args.tactic_url:
+        raise CLIError("--dataset needs the tactic: lllm optimize TACTIC --dataset FILE.jsonl")
+    if args.prompt:
+        raise CLIError(
+            "--prompt KEY optimises a package prompt on recorded sessions (--from-sessions); on a data set "
+            "name a config text with --target, e.g. agent_configs.AGENT.system_prompt"
+        )
+    cases = load_dataset(args.dataset)
+    node, config = tactic_config(rt, args.tactic_url, args.config, args.model)
+    model = offline_model(args.model, config, node.value)
+    proposer_model = args.proposer_model or model or offline_model(None)
+    with _stdout_to_stderr():
+        return optimize_prompt(
+            node.qualified_key,
+            cases,
+            target,
+            _judge(args.metric, proposer_model),
+            config=config,
+            model=model,
+            proposer_model=proposer_model,
+            **_backend(args),
+            **common,
+        )
 
 
 def _selected(args: argparse.Namespace, rt: Any) -> Tuple[Any, List[Any]]:

@@ -5,6 +5,7 @@ held-out split with the usual statistics. Budgets in model calls and dollars bou
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
@@ -330,153 +331,211 @@ def optimize_prompt(
     original there, is compared with the original on the held-out split (``heldout``: a ``Report`` with
     bootstrap intervals). ``budget`` is checked before each proposal and evaluation; the run that crosses it
     finishes, then the search stops. Proposer calls count towards it; replayed calls do not."""
+    path, m = _checked(target, metric, dataset is not None, sessions is not None, candidates, rounds, backend)
+    eval_id = new_eval_id()
+    shared: Dict[str, Any] = dict(runtime=runtime, model=model, invoker=invoker, workers=workers)
+    if dataset is not None:
+        run = dict(shared, config=config, log_store=log_store, backend=backend, backend_options=backend_options)
+        source = _dataset_source(tactic, dataset, path, m, (holdout, seed), run)
+    else:
+        run = dict(shared, store=store, tactic=tactic, live_tools=live_tools)
+        source = _sessions_source(sessions or [], path, m, (holdout, seed), run)
+    proposer = _proposer(proposer_model or ("test" if proposer_invoker else model), proposer_invoker)
+    return _Search(source, m, budget or Budget(), eval_id).run(proposer, candidates, rounds)
+
+
+def _checked(
+    target: Optional[str],
+    metric: Optional[MetricRef],
+    on_dataset: bool,
+    on_sessions: bool,
+    candidates: int,
+    rounds: int,
+    backend: str,
+) -> tuple[str, Metric]:
+    """``(target, the metric)`` once the arguments of ``optimize_prompt`` make sense together."""
     if metric is None or target is None:
         raise ConfigError("optimize_prompt needs target=... (a dotted config path or prompts.KEY) and metric=...")
-    if (dataset is None) == (sessions is None):
+    if on_dataset == on_sessions:
         raise ConfigError("optimize_prompt needs one source: dataset=[...] (with tactic) or sessions=[...]")
     m = resolve_metric(metric)
     if m.pairwise:
         raise MetricError(f"metric '{m.name}' is pairwise; optimise on a pointwise metric (e.g. exact_match)")
     if candidates < 1 or rounds < 1:
         raise ConfigError(f"candidates and rounds must be >= 1, got {candidates} and {rounds}")
-    budget = budget or Budget()
-    eval_id = new_eval_id()
-    score: Callable[..., Report]
-    if dataset is not None:
-        if target.startswith("prompts."):
-            raise ConfigError(
-                f"optimize target {target!r}: a package prompt is optimised on recorded sessions (sessions=..., "
-                f"lllm optimize --from-sessions); on a data set name a config text such as "
-                f"agent_configs.AGENT.system_prompt"
-            )
-        items: List[Any] = [case_from(c, i) for i, c in enumerate(dataset)]
-        train, held = split_cases(items, holdout, seed)
-        _, _, _, base_config = _dataset_tactic(tactic, config, runtime, None)
-        goal = _config_target(target, base_config, "the config")
-        run: Dict[str, Any] = dict(
-            config=config,
-            runtime=runtime,
-            model=model,
-            invoker=invoker,
-            workers=workers,
-            log_store=log_store,
-            backend=backend,
-            backend_options=backend_options,
+    if on_sessions and backend != "local":
+        raise ConfigError(f"backend={backend!r} applies to data sets; re-runs of recorded sessions run here")
+    return target, m
+
+
+_Score = Callable[[List[Any], List[Variant], str, Optional[Report]], Report]
+
+
+@dataclasses.dataclass
+class _Source:
+    """What the search runs on: its mode, target, split (and the case ids of each part) and how it scores."""
+
+    mode: str
+    goal: _Target
+    train: List[Any]
+    held: List[Any]
+    ids: tuple[List[str], List[str]]
+    score: _Score  # (cases, variants, eval id, the baseline's earlier report or None) -> report
+
+
+def _dataset_source(
+    tactic: Any, dataset: Sequence[Any], target: str, m: Metric, split: tuple[float, int], run: Dict[str, Any]
+) -> _Source:
+    """A data set's cases, split, run with ``tactic`` (``run``: the other keywords of ``run_dataset``)."""
+    if target.startswith("prompts."):
+        raise ConfigError(
+            f"optimize target {target!r}: a package prompt is optimised on recorded sessions (sessions=..., "
+            f"lllm optimize --from-sessions); on a data set name a config text such as "
+            f"agent_configs.AGENT.system_prompt"
         )
+    items: List[Any] = [case_from(c, i) for i, c in enumerate(dataset)]
+    train, held = split_cases(items, *split)
+    _, _, _, base_config = _dataset_tactic(tactic, run["config"], run["runtime"], None)
+    goal = _config_target(target, base_config, "the config")
 
-        def score(cases: List[Any], variants: List[Variant], eid: str, baseline: Optional[Report] = None) -> Report:
-            return run_dataset(tactic, cases, variants, [m], eval_id=eid, baseline=baseline, **run)
+    def score(cases: List[Any], variants: List[Variant], eid: str, baseline: Optional[Report]) -> Report:
+        return run_dataset(tactic, cases, variants, [m], eval_id=eid, baseline=baseline, **run)
 
-        ids = [c.id for c in train], [c.id for c in held]
+    return _Source("dataset", goal, train, held, ([c.id for c in train], [c.id for c in held]), score)
+
+
+def _sessions_source(
+    sessions: Sequence[Any], target: str, m: Metric, split: tuple[float, int], run: Dict[str, Any]
+) -> _Source:
+    """Recorded sessions, split, re-run as ``run_sessions`` does (``run``: its keywords)."""
+    items = list(sessions)
+    if not items:
+        raise DatasetError("no recorded session to optimise on: select some (select_sessions, --from-sessions)")
+    train, held = split_cases(items, *split)
+    recorded = _load_recorded(train[0], run["store"])
+    if target.startswith("prompts."):
+        goal = _prompt_target(target[len("prompts.") :], recorded, run["tactic"], run["runtime"])
     else:
-        if backend != "local":
-            raise ConfigError(f"backend={backend!r} applies to data sets; re-runs of recorded sessions run here")
-        items = list(sessions or [])
-        if not items:
-            raise DatasetError("no recorded session to optimise on: select some (select_sessions, --from-sessions)")
-        train, held = split_cases(items, holdout, seed)
-        recorded = _load_recorded(train[0], store)
-        if target.startswith("prompts."):
-            goal = _prompt_target(target[len("prompts.") :], recorded, tactic, runtime)
-        else:
-            from lllm.logging.replay import _without_redacted
+        from lllm.logging.replay import _without_redacted
 
-            goal = _config_target(target, _without_redacted(recorded.config), f"session {recorded.session_id}")
-        srun: Dict[str, Any] = dict(
-            store=store,
-            tactic=tactic,
-            runtime=runtime,
-            model=model,
-            invoker=invoker,
-            live_tools=live_tools,
-            workers=workers,
-        )
+        goal = _config_target(target, _without_redacted(recorded.config), f"session {recorded.session_id}")
 
-        def score(cases: List[Any], variants: List[Variant], eid: str, baseline: Optional[Report] = None) -> Report:
-            return run_sessions(cases, variants, [m], eval_id=eid, **srun)
+    def score(cases: List[Any], variants: List[Variant], eid: str, baseline: Optional[Report]) -> Report:
+        return run_sessions(cases, variants, [m], eval_id=eid, **run)  # the recordings are the baseline
 
-        ids = _case_ids(train), _case_ids(held)
+    return _Source("sessions", goal, train, held, (_case_ids(train), _case_ids(held)), score)
+
+
+def _proposer(model: Optional[str], invoker: Any) -> Proposer:
+    """The proposer tactic on ``model``: one agent, ``proposer``, told ``PROPOSER_SYSTEM``."""
     from lllm.eval.judge import judge_config
 
-    cfg = judge_config(proposer_model or ("test" if proposer_invoker else model), PROPOSER_SYSTEM)
+    cfg = judge_config(model, PROPOSER_SYSTEM)
     cfg["agent_configs"][0]["name"] = "proposer"
-    proposer = Proposer(cfg, invoker=proposer_invoker)
-    result = OptimizeResult(
-        target=goal.name,
-        mode="dataset" if dataset is not None else "sessions",
-        metric=m.name,
-        original=goal.original,
-        placeholders=goal.keep,
-        train_cases=ids[0],
-        heldout_cases=ids[1],
-    )
-    base = score(train, [], f"{eval_id}-r0")
-    if dataset is not None:  # the recordings cost nothing now; a data set's baseline ran
-        result.calls, result.cost = _spent(base, False)
-    result.original_train_mean = base.summary[BASELINE].metrics[m.name].mean
-    best_text, best_mean, best_report, best_side = goal.original, result.original_train_mean, base, BASELINE
-    sign = 1.0 if m.higher_is_better else -1.0
-    result.stopped = f"{rounds} round(s) done"
-    seen = {goal.original}
-    for r in range(1, rounds + 1):
-        why = budget.exceeded(result.calls, result.cost)
-        if why:
-            result.stopped = why
-            break
-        session = proposer(
-            {
-                "current": best_text,
-                "score": _num(best_mean),
-                "metric": m.name,
-                "better": "higher is better" if m.higher_is_better else "lower is better",
-                "failures": _failures(best_report, best_side, m),
-                "keep": _keep_note(goal.keep),
-                "n": candidates,
-            },
-            return_session=True,
+    return Proposer(cfg, invoker=invoker)
+
+
+class _Search:
+    """The search under way: its result so far, and the best text yet with the report and side that scored it."""
+
+    mean: Optional[float]  # the best text's training mean
+    base: Report  # the original on the training split
+    report: Report  # the training report of the best text
+
+    def __init__(self, source: _Source, metric: Metric, budget: Budget, eval_id: str) -> None:
+        self.source, self.goal, self.m, self.budget, self.eval_id = source, source.goal, metric, budget, eval_id
+        self.result = OptimizeResult(
+            target=self.goal.name,
+            mode=source.mode,
+            metric=metric.name,
+            original=self.goal.original,
+            placeholders=self.goal.keep,
+            train_cases=source.ids[0],
+            heldout_cases=source.ids[1],
         )
+        self.text, self.side, self.seen = self.goal.original, BASELINE, {self.goal.original}
+
+    def run(self, proposer: Proposer, candidates: int, rounds: int) -> OptimizeResult:
+        """The original scored, up to ``rounds`` rounds of ``candidates`` proposals, then the held-out check."""
+        self._score_original()
+        self.result.stopped = f"{rounds} round(s) done"
+        for r in range(1, rounds + 1):
+            if self._out_of_budget():
+                break
+            runnable = self._propose(proposer, r, candidates)
+            if not runnable:
+                continue
+            if self._out_of_budget():
+                break
+            self._score(r, runnable)
+        if self.side != BASELINE:
+            self._check_heldout()
+        return self.result
+
+    def _out_of_budget(self) -> bool:
+        why = self.budget.exceeded(self.result.calls, self.result.cost)
+        if why:
+            self.result.stopped = why
+        return bool(why)
+
+    def _score_original(self) -> None:
+        base = self.source.score(self.source.train, [], f"{self.eval_id}-r0", None)
+        if self.source.mode == "dataset":  # the recordings cost nothing now; a data set's baseline ran
+            self.result.calls, self.result.cost = _spent(base, False)
+        self.result.original_train_mean = base.summary[BASELINE].metrics[self.m.name].mean
+        self.mean, self.base, self.report = self.result.original_train_mean, base, base
+
+    def _propose(self, proposer: Proposer, r: int, n: int) -> List[Candidate]:
+        """Round ``r``'s new texts: the rejected ones go on the record, the runnable ones are returned."""
+        m, result = self.m, self.result
+        task = {
+            "current": self.text,
+            "score": _num(self.mean),
+            "metric": m.name,
+            "better": "higher is better" if m.higher_is_better else "lower is better",
+            "failures": _failures(self.report, self.side, m),
+            "keep": _keep_note(self.goal.keep),
+            "n": n,
+        }
+        session = proposer(task, return_session=True)
         result.calls += sum(
             len(ts) for a in session.agent_sessions.get("proposer", []) for ts in a.invoke_traces.values()
         )
         result.cost += float(session.total_cost.cost)
-        texts = [t for t in dict.fromkeys(session.delivery or []) if t not in seen][:candidates]
-        seen.update(texts)
+        texts = [t for t in dict.fromkeys(session.delivery or []) if t not in self.seen][:n]
+        self.seen.update(texts)
         proposed = [
-            Candidate(name=f"r{r}c{i + 1}", round=r, text=t, rejected=goal.check(t)) for i, t in enumerate(texts)
+            Candidate(name=f"r{r}c{i + 1}", round=r, text=t, rejected=self.goal.check(t)) for i, t in enumerate(texts)
         ]
         result.candidates += [c for c in proposed if c.rejected is not None]
-        runnable = [c for c in proposed if c.rejected is None]
-        if not runnable:
-            continue
-        why = budget.exceeded(result.calls, result.cost)
-        if why:
-            result.stopped = why
-            break
-        result.candidates += runnable
-        variants = [goal.variant(c.name, c.text) for c in runnable]
-        rep = score(train, variants, f"{eval_id}-r{r}", base)
+        return [c for c in proposed if c.rejected is None]
+
+    def _score(self, r: int, runnable: List[Candidate]) -> None:
+        """Round ``r``'s candidates scored on the training split; the best of them replaces a worse best."""
+        self.result.candidates += runnable
+        variants = [self.goal.variant(c.name, c.text) for c in runnable]
+        rep = self.source.score(self.source.train, variants, f"{self.eval_id}-r{r}", self.base)
         calls, cost = _spent(rep, True)
-        result.calls, result.cost = result.calls + calls, result.cost + cost
+        self.result.calls, self.result.cost = self.result.calls + calls, self.result.cost + cost
+        sign = 1.0 if self.m.higher_is_better else -1.0
         for c in runnable:
-            c.train_mean = rep.summary[c.name].metrics[m.name].mean
-            if c.train_mean is not None and (best_mean is None or sign * (c.train_mean - best_mean) > 0):
-                best_text, best_mean, best_report, best_side = c.text, c.train_mean, rep, c.name
-    if best_side != BASELINE:
-        result.best = next(c for c in result.candidates if c.name == best_side)
-        result.heldout = score(held, [goal.variant(best_side, best_text)], f"{eval_id}-heldout")
-        result.heldout_calls, result.heldout_cost = _spent(result.heldout, dataset is None)
-    return result
+            c.train_mean = rep.summary[c.name].metrics[self.m.name].mean
+            if c.train_mean is not None and (self.mean is None or sign * (c.train_mean - self.mean) > 0):
+                self.text, self.mean, self.report, self.side = c.text, c.train_mean, rep, c.name
+
+    def _check_heldout(self) -> None:
+        """The best candidate against the original on the held-out split (outside the budget)."""
+        result = self.result
+        result.best = next(c for c in result.candidates if c.name == self.side)
+        variant = self.goal.variant(self.side, self.text)
+        result.heldout = self.source.score(self.source.held, [variant], f"{self.eval_id}-heldout", None)
+        result.heldout_calls, result.heldout_cost = _spent(result.heldout, self.source.mode == "sessions")
 
 
 def _load_recorded(value: Any, store: Any) -> Any:
-    from lllm.eval.runner import _session_case
+    from lllm.eval.runner import _recorded, _session_case
 
-    case, recorded = _session_case(value, 0)
-    if recorded is not None:
-        return recorded
-    if store is None:
-        raise DatasetError(f"session {case.session_id}: pass store=... to load sessions by id")
-    return store.load_session(case.session_id)
+    return _recorded(*_session_case(value, 0), store)
 
 
 def _case_ids(values: List[Any]) -> List[str]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextvars
+import dataclasses
 import inspect
 import secrets
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from lllm.errors import ConfigError
 from lllm.eval.datasets import Case, DatasetError, case_from
 from lllm.eval.metrics import Metric, MetricError, invocation_count, model_latency, resolve_metrics, tool_call_count
 from lllm.eval.report import Item, MetricInfo, Outcome, Report
@@ -214,6 +216,22 @@ def run_sessions(
     progress: Optional[Progress] = None,
 ) -> Report:
     """``evaluate_sessions`` without the variant checks: no variant scores the recordings alone."""
+    _check_session_run(variants, workers)
+    eval_id = eval_id or new_eval_id()
+    cases = [_session_case(s, i) for i, s in enumerate(sessions)]
+    mets = _metrics(metrics, [c for c, _ in cases])
+    report = _report("sessions", None, variants, mets, eval_id, seed, resamples)
+    reruns = _Reruns(store, tactic, runtime, model, invoker, live_tools, eval_id, _finished_reruns(store, eval_id))
+    scoring = _Scoring(mets, progress)
+
+    def one(index: int) -> Item:
+        return _session_item(*cases[index], variants, reruns, scoring)
+
+    report.items = _run_all(one, len(cases), workers)
+    return report.summarize()
+
+
+def _check_session_run(variants: List[Variant], workers: int) -> None:
     for v in variants:
         if v.config:
             raise VariantError(
@@ -221,40 +239,48 @@ def run_sessions(
                 f"recorded config with dotted overrides (NAME:agent_configs.AGENT.KEY=VALUE)"
             )
     if workers < 1:
-        from lllm.errors import ConfigError
-
         raise ConfigError(f"workers must be >= 1, got {workers}")
-    eval_id = eval_id or new_eval_id()
-    cases = [_session_case(s, i) for i, s in enumerate(sessions)]
-    mets = _metrics(metrics, [c for c, _ in cases])
-    report = _report("sessions", None, variants, mets, eval_id, seed, resamples)
-    done = _finished_reruns(store, eval_id)
 
-    def one(index: int) -> Item:
-        case, recorded = cases[index][0], cases[index][1]
-        if recorded is None:
-            if store is None:
-                raise DatasetError(f"session {case.session_id}: pass store=... to load sessions by id")
-            recorded = store.load_session(case.session_id)
-        case.task = recorded.task
-        item = Item(case_id=case.id, task=_jsonable(recorded.task), recorded_session=recorded.session_id)
-        base = _outcome(BASELINE, recorded)
-        _score(mets, case, base, recorded)
-        item.outcomes[BASELINE] = base
-        kept: Dict[str, Any] = {BASELINE: recorded}
-        for v in variants:
-            new, err = _rerun_one(recorded, case, v, done, store, tactic, runtime, model, invoker, live_tools, eval_id)
-            out = _outcome(v.name, new, recorded, err)
-            _score(mets, case, out, new, recorded)
-            item.outcomes[v.name] = out
-            kept[v.name] = new
-            if progress is not None:
-                progress(out.error is not None, out.cost or 0.0)
-        _score_pairwise(mets, item, case, kept)
-        return item
 
-    report.items = _run_all(one, len(cases), workers)
-    return report.summarize()
+class _Scoring:
+    """One evaluation's metrics and progress callback: scores each side's outcome as it arrives."""
+
+    def __init__(self, metrics: List[Metric], progress: Optional[Progress]) -> None:
+        self.metrics, self.progress = metrics, progress
+
+    def add(
+        self,
+        item: Item,
+        case: Case,
+        side: str,
+        session: Any,
+        kept: Dict[str, Any],
+        recorded: Any = None,
+        error: Optional[BaseException] = None,
+        ran: bool = True,
+    ) -> None:
+        """Score ``session`` as ``side``'s outcome of ``item`` and keep it in ``kept`` for the pairwise metrics;
+        ``ran``: a run the progress callback counts (a recording is none)."""
+        out = _outcome(side, session, recorded, error)
+        _score(self.metrics, case, out, session, recorded)
+        item.outcomes[side] = out
+        kept[side] = session
+        if ran and self.progress is not None:
+            self.progress(out.error is not None, out.cost or 0.0)
+
+
+def _session_item(case: Case, recorded: Any, variants: List[Variant], reruns: _Reruns, scoring: _Scoring) -> Item:
+    """One recorded session scored as the baseline, then each variant's re-run of it, then pairwise."""
+    recorded = _recorded(case, recorded, reruns.store)
+    case.task = recorded.task
+    item = Item(case_id=case.id, task=_jsonable(recorded.task), recorded_session=recorded.session_id)
+    kept: Dict[str, Any] = {}
+    scoring.add(item, case, BASELINE, recorded, kept, ran=False)
+    for v in variants:
+        new, err = reruns.run(recorded, case, v)
+        scoring.add(item, case, v.name, new, kept, recorded, err)
+    _score_pairwise(scoring.metrics, item, case, kept)
+    return item
 
 
 def _session_case(value: Any, index: int) -> Tuple[Case, Any]:
@@ -271,6 +297,15 @@ def _session_case(value: Any, index: int) -> Tuple[Case, Any]:
     )
 
 
+def _recorded(case: Case, recorded: Any, store: Any) -> Any:
+    """``case``'s recorded session: ``recorded`` when given, else loaded from ``store`` by id."""
+    if recorded is not None:
+        return recorded
+    if store is None:
+        raise DatasetError(f"session {case.session_id}: pass store=... to load sessions by id")
+    return store.load_session(case.session_id)
+
+
 def _finished_reruns(store: Any, eval_id: str) -> Dict[Tuple[str, str], str]:
     if store is None:
         return {}
@@ -278,66 +313,64 @@ def _finished_reruns(store: Any, eval_id: str) -> Dict[Tuple[str, str], str]:
     return {(r.tags.get("lllm.eval_case", ""), r.tags.get("lllm.eval_variant", "")): r.session_id for r in rows}
 
 
-def _rerun_one(
-    recorded: Any,
-    case: Case,
-    v: Variant,
-    done: Dict[Tuple[str, str], str],
-    store: Any,
-    tactic: Any,
-    runtime: Any,
-    model: Optional[str],
-    invoker: Any,
-    live_tools: bool,
-    eval_id: str,
-) -> Tuple[Any, Optional[BaseException]]:
-    from lllm.logging.replay import _without_redacted, recorded_tactic, rerun
+@dataclasses.dataclass
+class _Reruns:
+    """How an evaluation re-runs recorded sessions; ``done``: (case, variant) -> session id of the re-runs an
+    earlier run of the same ``eval_id`` finished."""
 
-    sid = done.get((case.id, v.name))
-    if sid is not None:
-        return store.load_session(sid), None
-    recorded_tactic(
-        recorded, tactic, runtime
-    )  # a tactic that cannot be found stops the evaluation, saying how to fix it
-    side_model = v.model or model
-    config = v.apply(_without_redacted(recorded.config))
-    inv = _invoker_for(invoker, v, config)
-    if inv is None:
-        from lllm.invokers.base import build_invoker
+    store: Any
+    tactic: Any
+    runtime: Any
+    model: Optional[str]
+    invoker: Any
+    live_tools: bool
+    eval_id: str
+    done: Dict[Tuple[str, str], str]
 
-        inv = build_invoker(config)
-    extra: Dict[str, Any] = {}
-    if v.prompts:
-        extra["prompts"] = v.prompts
-    if live_tools:
-        extra["live_tools"] = True
-    tags = {
-        "lllm.replay_of": recorded.session_id or "",
-        "lllm.eval_id": eval_id,
-        "lllm.eval_variant": v.name,
-        "lllm.eval_case": case.id,
-    }
-    try:
-        new = rerun(
-            recorded,
-            tactic=tactic,
-            runtime=runtime,
-            overrides=v.overrides,
-            invoker=inv,
-            log_store=store,
-            tags=tags,
-            model=side_model,
-            **extra,
-        )
-    except VariantError:
-        raise
-    except Exception as e:  # noqa: BLE001 - a failing re-run is an outcome of the variant, not of the evaluation
-        from lllm.errors import ConfigError
+    def run(self, recorded: Any, case: Case, v: Variant) -> Tuple[Any, Optional[BaseException]]:
+        """``(re-run session or None, its exception)`` of ``recorded`` under ``v``; a finished one is reused."""
+        from lllm.logging.replay import _without_redacted, recorded_tactic, rerun
 
-        if isinstance(e, ConfigError):  # a bad override or prompt key: the variant is wrong, say so
+        sid = self.done.get((case.id, v.name))
+        if sid is not None:
+            return self.store.load_session(sid), None
+        recorded_tactic(recorded, self.tactic, self.runtime)  # a tactic that cannot be found stops the evaluation
+        config = v.apply(_without_redacted(recorded.config))
+        inv = _invoker_for(self.invoker, v, config)
+        if inv is None:
+            from lllm.invokers.base import build_invoker
+
+            inv = build_invoker(config)
+        extra: Dict[str, Any] = {}
+        if v.prompts:
+            extra["prompts"] = v.prompts
+        if self.live_tools:
+            extra["live_tools"] = True
+        tags = {
+            "lllm.replay_of": recorded.session_id or "",
+            "lllm.eval_id": self.eval_id,
+            "lllm.eval_variant": v.name,
+            "lllm.eval_case": case.id,
+        }
+        try:
+            new = rerun(
+                recorded,
+                tactic=self.tactic,
+                runtime=self.runtime,
+                overrides=v.overrides,
+                invoker=inv,
+                log_store=self.store,
+                tags=tags,
+                model=v.model or self.model,
+                **extra,
+            )
+        except VariantError:
+            raise
+        except ConfigError as e:  # a bad override or prompt key: the variant is wrong, say so
             raise VariantError(f"variant '{v.name}': {e}") from None
-        return None, e
-    return new, None
+        except Exception as e:  # noqa: BLE001 - a failing re-run is an outcome of the variant, not of the evaluation
+            return None, e
+        return new, None
 
 
 def _run_all(one: Callable[[int], Item], n: int, workers: int) -> List[Item]:
@@ -422,25 +455,7 @@ def run_dataset(
 ) -> Report:
     """``evaluate_dataset`` without the variant checks: no variant runs the baseline alone; ``baseline``
     (an earlier report on the same cases) supplies the baseline's outcomes instead of running it again."""
-    from lllm.core.tactic import Tactic
-
-    for v in variants:
-        if v.prompts:
-            raise VariantError(
-                f"variant '{v.name}': prompts.* overrides apply to recorded sessions (--from-sessions); on a data "
-                f"set change a system prompt with {v.name}:agent_configs.AGENT.system_prompt=TEXT"
-            )
-    if backend not in ("local", "ray"):
-        from lllm.errors import ConfigError
-
-        raise ConfigError(f"backend {backend!r}: use 'local' (threads in this process) or 'ray'")
-    if backend != "local" and invoker is not None:
-        from lllm.errors import ConfigError
-
-        raise ConfigError(
-            f"backend={backend!r} with an invoker: an invoker object does not travel to the workers, which build "
-            f"the provider from the config; drop invoker=... (point the config's model_args at the model instead)"
-        )
+    _check_dataset_run(variants, backend, invoker)
     cases = [case_from(c, i) for i, c in enumerate(dataset)]
     if not cases:
         raise DatasetError("the data set is empty: give at least one task")
@@ -450,32 +465,52 @@ def run_dataset(
     report = _report("dataset", label, variants, mets, eval_id, seed, resamples)
     report.items = [Item(case_id=c.id, task=_jsonable(c.task), expected=_jsonable(c.expected)) for c in cases]
     sessions: List[Dict[str, Any]] = [{} for _ in cases]
-    sides = [Variant(name=BASELINE)] + variants
-    for v in sides:
+    scoring = _Scoring(mets, progress)
+    for v in [Variant(name=BASELINE)] + variants:
         if v.is_baseline and baseline is not None:
-            known = {it.case_id: it.outcomes[BASELINE] for it in baseline.items}
-            for item in report.items:
-                item.outcomes[BASELINE] = known[item.case_id]
+            _reuse_baseline(report, baseline)
             continue
-        side_config = _profile(rt, tactic, v) if v.config else base_config
-        side_config = v.apply(side_config)
-        side_model = v.model or model
-        if side_model:
-            side_config = with_model(side_config, side_model)
-        t: Tactic = build(side_config, _invoker_for(invoker, v, side_config))
-        results = _run_side(t, cases, side_model, workers, log_store, eval_id, v.name, backend, backend_options)
+        side_config = _side_config(rt, tactic, v, base_config, model)
+        t = build(side_config, _invoker_for(invoker, v, side_config))
+        results = _run_side(t, cases, v.model or model, workers, log_store, eval_id, v.name, backend, backend_options)
         for i, res in enumerate(results):
-            session = res if not isinstance(res, BaseException) else None
-            out = _outcome(v.name, session, None, res if isinstance(res, BaseException) else None)
-            _score(mets, cases[i], out, session)
-            report.items[i].outcomes[v.name] = out
-            sessions[i][v.name] = session
-            if progress is not None:
-                progress(out.error is not None, out.cost or 0.0)
+            error = res if isinstance(res, BaseException) else None
+            session = None if error is not None else res
+            scoring.add(report.items[i], cases[i], v.name, session, sessions[i], error=error)
     if any(m.pairwise for m in mets):
         for i, item in enumerate(report.items):
             _score_pairwise(mets, item, cases[i], sessions[i])
     return report.summarize()
+
+
+def _check_dataset_run(variants: List[Variant], backend: str, invoker: Any) -> None:
+    for v in variants:
+        if v.prompts:
+            raise VariantError(
+                f"variant '{v.name}': prompts.* overrides apply to recorded sessions (--from-sessions); on a data "
+                f"set change a system prompt with {v.name}:agent_configs.AGENT.system_prompt=TEXT"
+            )
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"backend {backend!r}: use 'local' (threads in this process) or 'ray'")
+    if backend != "local" and invoker is not None:
+        raise ConfigError(
+            f"backend={backend!r} with an invoker: an invoker object does not travel to the workers, which build "
+            f"the provider from the config; drop invoker=... (point the config's model_args at the model instead)"
+        )
+
+
+def _reuse_baseline(report: Report, baseline: Report) -> None:
+    """Each item's baseline outcome taken from ``baseline``, an earlier report on the same cases."""
+    known = {it.case_id: it.outcomes[BASELINE] for it in baseline.items}
+    for item in report.items:
+        item.outcomes[BASELINE] = known[item.case_id]
+
+
+def _side_config(rt: Any, tactic: Any, v: Variant, base_config: Dict[str, Any], model: Optional[str]) -> Dict[str, Any]:
+    """The config side ``v`` runs with: its profile (or the baseline's), its changes, then its model."""
+    side_config = v.apply(_profile(rt, tactic, v) if v.config else base_config)
+    side_model = v.model or model
+    return with_model(side_config, side_model) if side_model else side_config
 
 
 def _run_side(
@@ -563,7 +598,6 @@ def _profile(rt: Any, tactic: Any, v: Variant) -> Dict[str, Any]:
             f"the profile up in); or pass the profile's overrides"
         )
     from lllm.core.tactic_tools import find_tactic_config
-    from lllm.errors import ConfigError
 
     node = rt.get_node(tactic, "tactic")
     try:

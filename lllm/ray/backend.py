@@ -4,11 +4,12 @@ runs the tasks; the driver keeps the order, the per-task failures, the sessions 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import math
 import os
 import time
-from typing import Any, Dict, Generator, List, Optional, Tuple, cast
+from typing import Any, Deque, Dict, Generator, List, Optional, Tuple, cast
 
 from ray import cloudpickle
 
@@ -190,7 +191,7 @@ def run_batch(
     except ImportError:
         raise ConfigError("backend='ray' needs Ray: pip install 'lllm[ray]'") from None
     from lllm.core import wiring
-    from lllm.core.tactic import _MISSING, DEFAULT_LEASE_TTL, _batch_tags
+    from lllm.core.tactic import DEFAULT_LEASE_TTL
 
     n_workers = tactic._workers(max_workers)
     done = tactic._batch_done(batch_id, tasks, return_sessions) if batch_id else {}
@@ -199,89 +200,153 @@ def run_batch(
     if not queue:
         return
     spec = tactic_spec(tactic, rate_limit)
-    started = False
-    if not ray.is_initialized():
-        address = address or os.environ.get("RAY_ADDRESS") or "local"  # never a stray `ray start` instance
-        ray.init(
-            address=address,
-            num_cpus=num_cpus if address == "local" else None,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-            runtime_env=_module_paths(runtime_env),
-        )
-        started = True
+    started = _start_ray(address, num_cpus, runtime_env)
     leases = (
         wiring.services.batch_leases(tactic.log_store, batch_id, lease_ttl or DEFAULT_LEASE_TTL) if batch_id else None
     )
-    pending: Dict[Any, Tuple[int, int]] = {}  # ref -> (task index, actor)
-    later: List[Tuple[float, int]] = []  # (when, index): tasks another driver holds, to look at again
+    pool = _Pool(tactic, tasks, queue, n_workers, leases, batch_id, tags, metadata, kw or {}, return_sessions)
     try:
+        pool.start(spec, actors, rate_limit)
+        yield from pool.results()
+    finally:
+        pool.stop()
+        if started:
+            ray.shutdown()
+
+
+def _start_ray(address: Optional[str], num_cpus: Optional[int], runtime_env: Optional[Dict[str, Any]]) -> bool:
+    """Connect this process to Ray unless it is already; whether this call did (and so must shut it down)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or "local"  # never a stray `ray start` instance
+    ray.init(
+        address=address,
+        num_cpus=num_cpus if address == "local" else None,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+        runtime_env=_module_paths(runtime_env),
+    )
+    return True
+
+
+@dataclasses.dataclass
+class _Pool:
+    """A batch under way on a pool of ``RayBatch`` actors: the tasks queued, in flight and held by another
+    driver; at most ``n_workers`` in flight, each on the actor with the fewest."""
+
+    tactic: Any
+    tasks: List[Any]
+    queue: Deque[int]  # task indexes to start
+    n_workers: int
+    leases: Any  # the batch's leases in the store, or None
+    batch_id: Optional[str]
+    tags: Optional[Dict[str, str]]
+    metadata: Optional[Dict[str, Any]]
+    kw: Dict[str, Any]
+    return_sessions: bool
+    actors: List[Any] = dataclasses.field(default_factory=list)
+    load: List[int] = dataclasses.field(default_factory=list)  # tasks in flight on each actor
+    pending: Dict[Any, Tuple[int, int]] = dataclasses.field(default_factory=dict)  # ref -> (task index, actor)
+    later: List[Tuple[float, int]] = dataclasses.field(default_factory=list)  # (when, index): to look at again
+
+    def start(self, spec: bytes, actors: Optional[int], rate_limit: Optional[RateLimit]) -> None:
+        """The actors: ``actors`` of them (default: the cluster's CPUs), no more than the workers or the tasks."""
+        import ray
+
         cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))  # type: ignore[no-untyped-call]  # unannotated in Ray
-        n_actors = max(1, min(actors or cpus, n_workers, len(queue)))
-        per_actor = math.ceil(min(n_workers, len(queue)) / n_actors)
+        n_actors = max(1, min(actors or cpus, self.n_workers, len(self.queue)))
+        per_actor = math.ceil(min(self.n_workers, len(self.queue)) / n_actors)
         remote: Any = ray.remote
         actor_cls = remote(num_cpus=0.5, max_restarts=2, max_task_retries=2)(RayBatch)
         limiter = limiter_actor() if rate_limit is not None else None  # the driver's: it outlives the pool
         options = {"max_concurrency": per_actor, "scheduling_strategy": "SPREAD"}
-        pool = [actor_cls.options(**options).remote(spec, limiter) for _ in range(n_actors)]
-        load = [0] * n_actors
+        self.actors = [actor_cls.options(**options).remote(spec, limiter) for _ in range(n_actors)]
+        self.load = [0] * n_actors
 
-        def fill() -> List[Tuple[int, Any]]:
-            """Start tasks up to ``max_workers`` in flight; the results found in the store meanwhile."""
-            found: List[Tuple[int, Any]] = []
-            now = time.monotonic()
-            queue.extend(i for when, i in later if when <= now)
-            later[:] = [(when, i) for when, i in later if when > now]
-            while queue and len(pending) < n_workers:
-                i = queue.popleft()
-                if leases is not None and batch_id is not None:
-                    if not leases.take(i):  # another driver runs it: look again later
-                        later.append((now + getattr(leases, "retry_after", 2.0), i))
-                        continue
-                    value = tactic._batch_recorded(batch_id, tasks, i, return_sessions)
-                    if value is not _MISSING:  # another driver finished it since this one started
-                        leases.release(i)
-                        found.append((i, value))
-                        continue
-                a = load.index(min(load))
-                load[a] += 1
-                t = _batch_tags(tags, batch_id, i, tasks[i])
-                md = {**(metadata or {}), "batch_index": i}
-                payload = task_payload(tasks[i], t, md, kw or {})
-                pending[pool[a].run.remote(payload, return_sessions, tactic.log_store is not None)] = (i, a)
-            return found
+    def results(self) -> Generator[Tuple[int, Any], None, None]:
+        """``(index, result)`` as tasks finish (or turn out finished by another driver), until none is left."""
+        import ray
 
         while True:
-            yield from fill()
-            if not pending:
-                if not later:
+            yield from self._fill()
+            if not self.pending:
+                if not self.later:
                     break
-                time.sleep(max(0.0, min(when for when, _ in later) - time.monotonic()))
+                time.sleep(self._until_due())
                 continue
-            timeout = max(0.0, min(when for when, _ in later) - time.monotonic()) if later else None
-            refs = list(pending)
-            ready, rest = ray.wait(refs, num_returns=1, timeout=timeout)
+            timeout = self._until_due() if self.later else None
+            ready, rest = ray.wait(list(self.pending), num_returns=1, timeout=timeout)
             if ready and rest:  # collect every result already there in one go, not one wait per result
                 ready += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
             for ref in ready:
-                i, a = pending.pop(ref)
-                load[a] -= 1
-                try:
-                    ok, value, saved, written = ray.get(ref)
-                except Exception as e:  # noqa: BLE001 - the actor died past its restarts: this task failed
-                    ok, value, saved, written = False, e, None, False
-                session = (saved[0] if saved else None) if written else _keep(tactic, saved, batch_id, i, tasks[i])
-                if leases is not None:
-                    leases.release(i)
-                yield i, (session if return_sessions else value) if ok else value
-    finally:
-        for ref in pending:
+                yield self._collect(ref)
+
+    def _until_due(self) -> float:
+        """Seconds until the first task another driver held is due for another look."""
+        return max(0.0, min(when for when, _ in self.later) - time.monotonic())
+
+    def _fill(self) -> List[Tuple[int, Any]]:
+        """Start tasks up to ``n_workers`` in flight; the results found in the store meanwhile."""
+        from lllm.core.tactic import _MISSING
+
+        found: List[Tuple[int, Any]] = []
+        now = time.monotonic()
+        self.queue.extend(i for when, i in self.later if when <= now)
+        self.later[:] = [(when, i) for when, i in self.later if when > now]
+        while self.queue and len(self.pending) < self.n_workers:
+            i = self.queue.popleft()
+            if self.leases is not None and self.batch_id is not None:
+                if not self.leases.take(i):  # another driver runs it: look again later
+                    self.later.append((now + getattr(self.leases, "retry_after", 2.0), i))
+                    continue
+                value = self.tactic._batch_recorded(self.batch_id, self.tasks, i, self.return_sessions)
+                if value is not _MISSING:  # another driver finished it since this one started
+                    self.leases.release(i)
+                    found.append((i, value))
+                    continue
+            self._submit(i)
+        return found
+
+    def _submit(self, i: int) -> None:
+        """Task ``i`` sent to the actor with the fewest tasks in flight."""
+        from lllm.core.tactic import _batch_tags
+
+        a = self.load.index(min(self.load))
+        self.load[a] += 1
+        tags = _batch_tags(self.tags, self.batch_id, i, self.tasks[i])
+        payload = task_payload(self.tasks[i], tags, {**(self.metadata or {}), "batch_index": i}, self.kw)
+        ref = self.actors[a].run.remote(payload, self.return_sessions, self.tactic.log_store is not None)
+        self.pending[ref] = (i, a)
+
+    def _collect(self, ref: Any) -> Tuple[int, Any]:
+        """The finished task's ``(index, result)``; its session kept by the driver unless a worker stored it."""
+        import ray
+
+        i, a = self.pending.pop(ref)
+        self.load[a] -= 1
+        try:
+            ok, value, saved, written = ray.get(ref)
+        except Exception as e:  # noqa: BLE001 - the actor died past its restarts: this task failed
+            ok, value, saved, written = False, e, None, False
+        if written:  # a worker stored it (and noted the batch's task)
+            session = saved[0] if saved else None
+        else:
+            session = _keep(self.tactic, saved, self.batch_id, i, self.tasks[i])
+        if self.leases is not None:
+            self.leases.release(i)
+        return i, (session if self.return_sessions else value) if ok else value
+
+    def stop(self) -> None:
+        """Cancel the tasks still in flight; give up the leases."""
+        import ray
+
+        for ref in self.pending:
             ray.cancel(ref)
-        if leases is not None:
-            leases.close()
-        if started:
-            ray.shutdown()
+        if self.leases is not None:
+            self.leases.close()
 
 
 def _module_paths(runtime_env: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
