@@ -521,11 +521,6 @@ class Tactic(ABC):
         options = batch.Options(tags, metadata, return_sessions, batch_id, lease_ttl, kw)
         return batch.ccall(self, tasks, max_workers, return_exceptions, backend, backend_options, options)
 
-    # Kept for lllm.ray.backend, which runs a batch's tasks itself.
-    _workers = batch.workers
-    _batch_done = batch.done_results
-    _batch_recorded = batch.recorded
-
     # ---------------------------------------------------------------------------------------
     # Quick single-agent use
     # ---------------------------------------------------------------------------------------
@@ -567,12 +562,6 @@ class Tactic(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, agents={list(self._agent_specs)})"
-
-
-# The batch names lllm.ray.backend imports from here.
-_MISSING = batch.MISSING
-_task_md5 = batch.task_md5
-_batch_tags = batch.batch_tags
 
 
 def current_session() -> Optional[TacticCallSession]:

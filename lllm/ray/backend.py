@@ -157,9 +157,9 @@ def _ship_package_code(cls: type) -> None:
 
 
 def _md5(task: Any) -> str:
-    from lllm.core.tactic import _task_md5
+    from lllm.core.batch import task_md5
 
-    return _task_md5(task)
+    return task_md5(task)
 
 
 def run_batch(
@@ -190,26 +190,30 @@ def run_batch(
         import ray
     except ImportError:
         raise ConfigError("backend='ray' needs Ray: pip install 'lllm[ray]'") from None
-    from lllm.core import wiring
+    from lllm.core import batch, wiring
     from lllm.core.tactic import DEFAULT_LEASE_TTL
 
-    n_workers = tactic._workers(max_workers)
-    done = tactic._batch_done(batch_id, tasks, return_sessions) if batch_id else {}
+    n_workers = batch.workers(tactic, max_workers)
+    done = batch.done_results(tactic, batch_id, tasks, return_sessions) if batch_id else {}
     yield from done.items()
     queue = collections.deque(i for i in range(len(tasks)) if i not in done)
     if not queue:
         return
     spec = tactic_spec(tactic, rate_limit)
     started = _start_ray(address, num_cpus, runtime_env)
-    leases = (
-        wiring.services.batch_leases(tactic.log_store, batch_id, lease_ttl or DEFAULT_LEASE_TTL) if batch_id else None
-    )
-    pool = _Pool(tactic, tasks, queue, n_workers, leases, batch_id, tags, metadata, kw or {}, return_sessions)
-    try:
+    pool: Optional[_Pool] = None
+    try:  # a local Ray instance this call started is shut down even if the leases cannot be opened
+        leases = (
+            wiring.services.batch_leases(tactic.log_store, batch_id, lease_ttl or DEFAULT_LEASE_TTL)
+            if batch_id
+            else None
+        )
+        pool = _Pool(tactic, tasks, queue, n_workers, leases, batch_id, tags, metadata, kw or {}, return_sessions)
         pool.start(spec, actors, rate_limit)
         yield from pool.results()
     finally:
-        pool.stop()
+        if pool is not None:
+            pool.stop()
         if started:
             ray.shutdown()
 
@@ -290,7 +294,7 @@ class _Pool:
 
     def _fill(self) -> List[Tuple[int, Any]]:
         """Start tasks up to ``n_workers`` in flight; the results found in the store meanwhile."""
-        from lllm.core.tactic import _MISSING
+        from lllm.core import batch
 
         found: List[Tuple[int, Any]] = []
         now = time.monotonic()
@@ -302,8 +306,8 @@ class _Pool:
                 if not self.leases.take(i):  # another driver runs it: look again later
                     self.later.append((now + getattr(self.leases, "retry_after", 2.0), i))
                     continue
-                value = self.tactic._batch_recorded(self.batch_id, self.tasks, i, self.return_sessions)
-                if value is not _MISSING:  # another driver finished it since this one started
+                value = batch.recorded(self.tactic, self.batch_id, self.tasks, i, self.return_sessions)
+                if value is not batch.MISSING:  # another driver finished it since this one started
                     self.leases.release(i)
                     found.append((i, value))
                     continue
@@ -312,11 +316,11 @@ class _Pool:
 
     def _submit(self, i: int) -> None:
         """Task ``i`` sent to the actor with the fewest tasks in flight."""
-        from lllm.core.tactic import _batch_tags
+        from lllm.core.batch import batch_tags
 
         a = self.load.index(min(self.load))
         self.load[a] += 1
-        tags = _batch_tags(self.tags, self.batch_id, i, self.tasks[i])
+        tags = batch_tags(self.tags, self.batch_id, i, self.tasks[i])
         payload = task_payload(self.tasks[i], tags, {**(self.metadata or {}), "batch_index": i}, self.kw)
         ref = self.actors[a].run.remote(payload, self.return_sessions, self.tactic.log_store is not None)
         self.pending[ref] = (i, a)

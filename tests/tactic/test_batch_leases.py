@@ -20,6 +20,7 @@ from typing import Any, Dict, List
 import pytest
 
 from lllm import Tactic
+from lllm.core import batch
 from lllm.logging import LogStoreError, local_store, noop_store, postgres_store, sqlite_store
 from lllm.logging.batch_leases import BatchLeases
 
@@ -281,9 +282,9 @@ def test_a_task_noted_done_is_not_run_again_unless_its_session_was_deleted(tmp_p
     assert tactic.bcall(["a", "b"], batch_id="b") == ["aa", "bb"]
     first = store.batch_task("b", 1)["session_id"]
     # The note is what a runner that started earlier (before "b" succeeded) reads after taking the lease:
-    assert tactic._batch_recorded("b", ["a", "b"], 1, False) == "bb" and Echo.runs == {"a": 1, "b": 1}
+    assert batch.recorded(tactic, "b", ["a", "b"], 1, False) == "bb" and Echo.runs == {"a": 1, "b": 1}
     with pytest.raises(ValueError, match="different task at index 1"):
-        tactic._batch_recorded("b", ["a", "z"], 1, False)
+        batch.recorded(tactic, "b", ["a", "z"], 1, False)
     store.delete_session(first)
     assert tactic.bcall(["a", "b"], batch_id="b") == ["aa", "bb"] and Echo.runs == {"a": 1, "b": 2}
     assert store.batch_task("b", 1)["session_id"] != first
