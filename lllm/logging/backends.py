@@ -19,7 +19,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
 
 from lllm.errors import LLLMError
 
@@ -292,24 +292,29 @@ INDEX_COLUMNS_V3 = {
 }
 
 
-def backfill_index(
-    rows: List[Tuple[str, bytes]], get: Any
-) -> Iterator[Tuple[str, bytes, Tuple[str, float, int, str, str]]]:
-    """For each ``(index key, stored entry)`` of an older table: the key, the upgraded entry and its new
-    columns; ``get(key)`` reads a stored value. Unreadable entries are skipped (their columns stay empty)."""
+def fill_index_v3(execute: Callable[..., Any], ph: str) -> None:
+    """Fill the version-3 index columns of an older table (once they are added) from its stored entries and
+    sessions, upgrading each entry; ``execute`` runs SQL with ``ph`` placeholders. Unreadable entries are
+    skipped (their columns stay empty)."""
+    rows = execute("SELECT s.key, kv.value FROM lllm_session_index s JOIN lllm_kv kv ON kv.key = s.key").fetchall()
     for key, raw in rows:
         try:
             entry = json.loads(bytes(raw))
             if not isinstance(entry, dict):
                 continue
             if entry.get("schema_version", 1) < STORE_SCHEMA_VERSION:
-                record_raw = get(session_key(key))
-                record = json.loads(bytes(record_raw)) if record_raw is not None else None
+                row = execute(f"SELECT value FROM lllm_kv WHERE key = {ph}", (session_key(key),)).fetchone()
+                record = json.loads(bytes(row[0])) if row is not None else None
                 entry = upgrade_index_entry(entry, record if isinstance(record, dict) else None)
         except ValueError:
             continue
         data = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        yield key, data, index_columns(entry)
+        execute(f"UPDATE lllm_kv SET value = {ph} WHERE key = {ph}", (data, key))
+        execute(
+            f"UPDATE lllm_session_index SET tactic_name = {ph}, total_cost = {ph}, agent_calls = {ph}, "
+            f"models = {ph}, task_preview = {ph} WHERE key = {ph}",
+            (*index_columns(entry), key),
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,8 +23,8 @@ from lllm.logging.backends import (
     LogStoreError,
     SessionQuery,
     _like,
-    backfill_index,
     check_lease_args,
+    fill_index_v3,
     index_columns,
     index_conditions,
     index_select,
@@ -172,21 +172,7 @@ class PostgresBackend(IndexedBackend):
         for name, definition in INDEX_COLUMNS_V3.items():
             definition = definition.replace("REAL", "DOUBLE PRECISION")
             cur.execute(f"ALTER TABLE lllm_session_index ADD COLUMN IF NOT EXISTS {name} {definition}")
-        rows = cur.execute(
-            "SELECT s.key, kv.value FROM lllm_session_index s JOIN lllm_kv kv ON kv.key = s.key"
-        ).fetchall()
-
-        def get(key: str) -> Optional[bytes]:
-            row = cur.execute("SELECT value FROM lllm_kv WHERE key = %s", (key,)).fetchone()
-            return None if row is None else bytes(row[0])
-
-        for key, data, cols in backfill_index(rows, get):
-            cur.execute("UPDATE lllm_kv SET value = %s WHERE key = %s", (data, key))
-            cur.execute(
-                "UPDATE lllm_session_index SET tactic_name = %s, total_cost = %s, agent_calls = %s, models = %s, "
-                "task_preview = %s WHERE key = %s",
-                (*cols, key),
-            )
+        fill_index_v3(cur.execute, "%s")
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:

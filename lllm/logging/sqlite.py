@@ -20,8 +20,8 @@ from lllm.logging.backends import (
     LogStoreError,
     SessionQuery,
     _is_sqlite_file,
-    backfill_index,
     check_lease_args,
+    fill_index_v3,
     index_columns,
     index_conditions,
     index_select,
@@ -126,21 +126,7 @@ class SQLiteBackend(IndexedBackend):
         for name, definition in INDEX_COLUMNS_V3.items():
             if name not in have:
                 c.execute(f"ALTER TABLE lllm_session_index ADD COLUMN {name} {definition}")
-        rows = c.execute(
-            "SELECT s.key, kv.value FROM lllm_session_index s JOIN lllm_kv kv ON kv.key = s.key"
-        ).fetchall()
-
-        def get(key: str) -> Optional[bytes]:
-            row = c.execute("SELECT value FROM lllm_kv WHERE key = ?", (key,)).fetchone()
-            return None if row is None else bytes(row[0])
-
-        for key, data, cols in backfill_index(rows, get):
-            c.execute("UPDATE lllm_kv SET value = ? WHERE key = ?", (data, key))
-            c.execute(
-                "UPDATE lllm_session_index SET tactic_name = ?, total_cost = ?, agent_calls = ?, models = ?, "
-                "task_preview = ? WHERE key = ?",
-                (*cols, key),
-            )
+        fill_index_v3(c.execute, "?")
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
