@@ -329,6 +329,47 @@ def _sse(event: str, data: Any) -> bytes:
     return f"event: {event}\ndata: {dumps(data)}\n\n".encode()
 
 
+def _refused(state: State, t: ServedTactic, started: float, why: str, status: int) -> None:
+    """Count a stream the server refused before it started."""
+    state.metrics.error(t.name, why)
+    state.metrics.observe(t.name, "stream", status, time.perf_counter() - started)
+
+
+async def _relay(
+    response: web.StreamResponse,
+    queue: "asyncio.Queue[Any]",
+    fut: "asyncio.Future[Any]",
+    t: ServedTactic,
+    timeout_s: float,
+) -> str:
+    """Write the call's events as they come: ``"ok"`` when it ends, ``"timeout"`` (the call cancelled) if it
+    outlives ``--timeout``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            item = await asyncio.wait_for(queue.get(), max(0.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            fut.cancel()
+            error = f"Tactic '{t.name}' did not finish within {timeout_s:g} s (--timeout)."
+            await response.write(_sse("error", {"error": error, "type": "Timeout"}))
+            return "timeout"
+        if item is None:
+            return "ok"
+        await response.write(_sse(*item))
+
+
+async def _conclude(response: web.StreamResponse, fut: "asyncio.Future[Any]", t: ServedTactic, state: State) -> str:
+    """Write how the call ended (``result`` or ``error``) and return the outcome to count."""
+    if fut.cancelled():
+        await response.write(_sse("error", {"error": "The call was cancelled.", "type": "Cancelled"}))
+        return "cancelled"
+    if fut.exception() is not None:
+        await response.write(_sse("error", failure_body(t, fut.exception())))  # type: ignore[arg-type]
+        return "tactic_error"
+    await response.write(_sse("result", _success(t, state, fut.result())))
+    return "ok"
+
+
 async def stream(request: web.Request) -> web.StreamResponse:
     """Server-sent events: ``started``, then as they happen ``token``, ``invoke``, ``agent_started``/``agent_call``,
     ``retry``, ``tool_call``/``tool_result`` and ``sub_tactic_started``/``sub_tactic``; then ``result`` or ``error``."""
@@ -336,13 +377,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
     try:
         task = parse_task(t, await request.read())
     except InvalidInput as bad:
-        state.metrics.error(t.name, "invalid_input")
-        state.metrics.observe(t.name, "stream", 422, time.perf_counter() - started)
+        _refused(state, t, started, "invalid_input", 422)
         return bad.response
     full = _full(state)
     if full is not None:
-        state.metrics.error(t.name, "rejected")
-        state.metrics.observe(t.name, "stream", full.status, time.perf_counter() - started)
+        _refused(state, t, started, "rejected", full.status)
         return full
     queue: "asyncio.Queue[Any]" = asyncio.Queue()
     tactic = copy.copy(t.tactic)  # the same configuration, its agents streaming to this request
@@ -354,36 +393,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
     outcome = "ok"
     try:
         await response.write(_sse("started", {"tactic": t.name, "task": task}))
-        deadline = time.monotonic() + state.limits.timeout_s
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), max(0.0, deadline - time.monotonic()))
-            except asyncio.TimeoutError:
-                fut.cancel()
-                outcome = "timeout"
-                await response.write(
-                    _sse(
-                        "error",
-                        {
-                            "error": f"Tactic '{t.name}' did not finish within "
-                            f"{state.limits.timeout_s:g} s (--timeout).",
-                            "type": "Timeout",
-                        },
-                    )
-                )
-                break
-            if item is None:
-                break
-            await response.write(_sse(*item))
+        outcome = await _relay(response, queue, fut, t, state.limits.timeout_s)
         if outcome == "ok":
-            if fut.cancelled():
-                outcome = "cancelled"
-                await response.write(_sse("error", {"error": "The call was cancelled.", "type": "Cancelled"}))
-            elif fut.exception() is not None:
-                outcome = "tactic_error"
-                await response.write(_sse("error", failure_body(t, fut.exception())))  # type: ignore[arg-type]
-            else:
-                await response.write(_sse("result", _success(t, state, fut.result())))
+            outcome = await _conclude(response, fut, t, state)
     except (ConnectionResetError, asyncio.CancelledError):
         fut.cancel()  # the client went away
         outcome = "disconnected"
@@ -413,15 +425,10 @@ async def get_session(request: web.Request) -> web.StreamResponse:
 TOTAL_TAG = "lllm.serve.batch_total"
 
 
-async def post_batch(request: web.Request) -> web.StreamResponse:
-    """Start (or resume, with the same ``batch_id`` and tasks) a batch; answers 202 with the job id."""
-    state, t = request.app[STATE], _tactic(request)
-    if state.store is None:
-        raise ServeError("Batches are recorded in the session store; restart the server without --no-save.")
-    if state.draining:
-        return _error(503, "The server is shutting down; retry on another instance.")
+def _batch_request(raw: bytes) -> Tuple[str, List[Any]] | web.Response:
+    """The job id and tasks of a batch request, or the 422 answer saying what to send."""
     try:
-        body = json.loads(await request.read() or b"null")
+        body = json.loads(raw or b"null")
     except ValueError:
         return _error(422, 'The body is not JSON; send {"tasks": [...], "batch_id": optional}.')
     if not isinstance(body, dict) or not isinstance(body.get("tasks"), list) or not body["tasks"]:
@@ -429,54 +436,60 @@ async def post_batch(request: web.Request) -> web.StreamResponse:
     job_id = body.get("batch_id") or uuid.uuid4().hex
     if not isinstance(job_id, str) or not job_id.strip() or len(job_id) > 200:
         return _error(422, "batch_id must be a non-empty string of at most 200 characters.")
+    return job_id, body["tasks"]
+
+
+async def _run_job(t: ServedTactic, job: Dict[str, Any], tasks: List[Any]) -> None:
+    """Run a batch job through the tactic's ``ccall``, recording progress, results and how it ended in ``job``."""
+    results: List[Any] = [None] * len(tasks)
+    try:
+        with use_model(t.model):
+            async for i, r in t.tactic.ccall(
+                tasks,
+                batch_id=job["job_id"],
+                return_sessions=True,
+                return_exceptions=True,
+                tags={TOTAL_TAG: str(len(tasks))},
+            ):
+                results[i] = (
+                    {"index": i, "error": f"{type(r).__name__}: {r}"}
+                    if isinstance(r, BaseException)
+                    else {"index": i, "result": r.delivery, "session_id": r.session_id}
+                )
+                job["completed"] += 1
+        job["results"] = results
+        job["state"] = "done" if not any("error" in r for r in results) else "done_with_errors"
+    except asyncio.CancelledError:
+        job["state"] = "interrupted"
+        raise
+    except Exception as e:  # noqa: BLE001 - the job records why it stopped
+        job["state"], job["error"] = "failed", f"{type(e).__name__}: {e}"
+    finally:
+        job["ended_at"] = time.time()
+
+
+async def post_batch(request: web.Request) -> web.StreamResponse:
+    """Start (or resume, with the same ``batch_id`` and tasks) a batch; answers 202 with the job id."""
+    state, t = request.app[STATE], _tactic(request)
+    if state.store is None:
+        raise ServeError("Batches are recorded in the session store; restart the server without --no-save.")
+    if state.draining:
+        return _error(503, "The server is shutting down; retry on another instance.")
+    asked = _batch_request(await request.read())
+    if isinstance(asked, web.Response):
+        return asked
+    job_id, raw_tasks = asked
     running = state.jobs.get(job_id)
     if running is not None and running["state"] == "running":
         return _json(_job_view(running), 202)
     try:
-        tasks = _validate_each(t, body["tasks"])
+        tasks = _validate_each(t, raw_tasks)
     except InvalidInput as bad:
         return bad.response
-    job: Dict[str, Any] = {
-        "job_id": job_id,
-        "tactic": t.name,
-        "state": "running",
-        "total": len(tasks),
-        "results": None,
-        "error": None,
-        "started_at": time.time(),
-    }
+    job: Dict[str, Any] = {"job_id": job_id, "tactic": t.name, "state": "running", "total": len(tasks)}
+    job.update(results=None, error=None, started_at=time.time(), completed=0)
     state.jobs[job_id] = job
-
-    results: List[Any] = [None] * len(tasks)
-    job["completed"] = 0
-
-    async def run() -> None:
-        try:
-            with use_model(t.model):
-                async for i, r in t.tactic.ccall(
-                    tasks,
-                    batch_id=job_id,
-                    return_sessions=True,
-                    return_exceptions=True,
-                    tags={TOTAL_TAG: str(len(tasks))},
-                ):
-                    results[i] = (
-                        {"index": i, "error": f"{type(r).__name__}: {r}"}
-                        if isinstance(r, BaseException)
-                        else {"index": i, "result": r.delivery, "session_id": r.session_id}
-                    )
-                    job["completed"] += 1
-            job["results"] = results
-            job["state"] = "done" if not any("error" in r for r in results) else "done_with_errors"
-        except asyncio.CancelledError:
-            job["state"] = "interrupted"
-            raise
-        except Exception as e:  # noqa: BLE001 - the job records why it stopped
-            job["state"], job["error"] = "failed", f"{type(e).__name__}: {e}"
-        finally:
-            job["ended_at"] = time.time()
-
-    task = asyncio.ensure_future(run())
+    task = asyncio.ensure_future(_run_job(t, job, tasks))
     state.job_tasks.add(task)
     task.add_done_callback(state.job_tasks.discard)
     return _json({**_job_view(job), "status_url": f"/jobs/{job_id}"}, 202)
@@ -496,8 +509,6 @@ async def get_job(request: web.Request) -> web.StreamResponse:
     job = state.jobs.get(job_id)
     if state.store is None:
         raise KeyError(f"No job '{job_id}'")
-    if job is not None and job["state"] != "running":
-        return _json(_job_view(job))
     if job is not None:
         return _json(_job_view(job))
     done = await asyncio.to_thread(_recorded, state.store, job_id)

@@ -91,10 +91,8 @@ def _op(t: ServedTactic, suffix: str, summary: str, response: str, body: Dict[st
     }
 
 
-def openapi(
-    tactics: List[ServedTactic], title: str = "LLLM tactics", version: str = "0.1.0", token: bool = False
-) -> Dict[str, Any]:
-    """An OpenAPI 3.1 document for ``tactics``: request and response schemas from their typed models."""
+def _schemas(tactics: List[ServedTactic]) -> Tuple[Dict[str, Any], Dict[Any, Dict[str, Any]]]:
+    """The document's component schemas (every typed model's, plus the 422 body) and each model's reference."""
     models = {m for t in tactics for m in (t.input_model, t.output_model) if m is not None}
     schemas: Dict[str, Any] = {}
     refs: Dict[Any, Dict[str, Any]] = {}
@@ -109,44 +107,55 @@ def openapi(
         "type": "object",
         "properties": {"error": {"type": "string"}, "detail": {"type": "array", "items": {"type": "object"}}},
     }
+    return schemas, refs
+
+
+def _tactic_paths(t: ServedTactic, refs: Dict[Any, Dict[str, Any]]) -> Dict[str, Any]:
+    """The invoke, stream and batch operations of one tactic."""
+    body = refs.get(t.input_model, {}) if t.input_model else {"description": "the task (any JSON)"}
+    result = refs.get(t.output_model, {}) if t.output_model else {}
+    answer = {
+        "type": "object",
+        "required": ["result", "session_id", "cost"],
+        "properties": {
+            "result": result,
+            "session_id": {"type": ["string", "null"]},
+            "tactic": {"type": "string"},
+            "cost": {"type": "object"},
+        },
+    }
+    invoke = _op(t, "invoke", f"Run {t.name}", "application/json", body)
+    invoke["post"]["responses"]["200"]["content"]["application/json"]["schema"] = answer
+    batch = {
+        "type": "object",
+        "required": ["tasks"],
+        "properties": {"tasks": {"type": "array", "items": body}, "batch_id": {"type": "string"}},
+    }
+    return {
+        f"/tactics/{t.name}/invoke": invoke,
+        f"/tactics/{t.name}/stream": _op(t, "stream", f"Run {t.name}, streaming events", "text/event-stream", body),
+        f"/tactics/{t.name}/batch": _op(t, "batch", f"Start a batch of {t.name} calls", "application/json", batch),
+    }
+
+
+_GET_PATHS = (
+    ("/tactics", "The served tactics with their schemas"),
+    ("/healthz", "Liveness"),
+    ("/metrics", "Prometheus metrics"),
+    ("/sessions/{id}", "A recorded session"),
+    ("/jobs/{id}", "A batch job's progress"),
+)
+
+
+def openapi(
+    tactics: List[ServedTactic], title: str = "LLLM tactics", version: str = "0.1.0", token: bool = False
+) -> Dict[str, Any]:
+    """An OpenAPI 3.1 document for ``tactics``: request and response schemas from their typed models."""
+    schemas, refs = _schemas(tactics)
     paths: Dict[str, Any] = {}
     for t in tactics:
-        body = refs.get(t.input_model, {}) if t.input_model else {"description": "the task (any JSON)"}
-        result = refs.get(t.output_model, {}) if t.output_model else {}
-        answer = {
-            "type": "object",
-            "required": ["result", "session_id", "cost"],
-            "properties": {
-                "result": result,
-                "session_id": {"type": ["string", "null"]},
-                "tactic": {"type": "string"},
-                "cost": {"type": "object"},
-            },
-        }
-        invoke = _op(t, "invoke", f"Run {t.name}", "application/json", body)
-        invoke["post"]["responses"]["200"]["content"]["application/json"]["schema"] = answer
-        paths[f"/tactics/{t.name}/invoke"] = invoke
-        paths[f"/tactics/{t.name}/stream"] = _op(
-            t, "stream", f"Run {t.name}, streaming events", "text/event-stream", body
-        )
-        paths[f"/tactics/{t.name}/batch"] = _op(
-            t,
-            "batch",
-            f"Start a batch of {t.name} calls",
-            "application/json",
-            {
-                "type": "object",
-                "required": ["tasks"],
-                "properties": {"tasks": {"type": "array", "items": body}, "batch_id": {"type": "string"}},
-            },
-        )
-    for path, summary in (
-        ("/tactics", "The served tactics with their schemas"),
-        ("/healthz", "Liveness"),
-        ("/metrics", "Prometheus metrics"),
-        ("/sessions/{id}", "A recorded session"),
-        ("/jobs/{id}", "A batch job's progress"),
-    ):
+        paths.update(_tactic_paths(t, refs))
+    for path, summary in _GET_PATHS:
         paths[path] = {"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}}
     doc: Dict[str, Any] = {
         "openapi": "3.1.0",

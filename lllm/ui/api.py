@@ -1,6 +1,7 @@
 """What the ``lllm ui`` pages ask the session store, as plain functions over a ``LogStore``: a filtered,
-keyset-paged session list, one session as a view model, new sessions since a point, replay, fork,
-compare and a self-contained HTML export. The HTTP layer (``lllm.ui.server``) only parses and serialises."""
+keyset-paged session list, new sessions since a point, replay, fork, compare and a self-contained HTML
+export; one session as a view model comes from ``lllm.ui.views``. The HTTP layer (``lllm.ui.server``) only
+parses and serialises."""
 
 from __future__ import annotations
 
@@ -13,18 +14,13 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from lllm.core.jsonable import to_json_safe
-from lllm.core.message import InvokeCost
-from lllm.core.sessions import expand_wire
 from lllm.errors import LLLMError
 from lllm.logging.filters import tactic_filter
+from lllm.ui.views import BadRequest, _check_id, _row, session_view
 
 STATIC = Path(__file__).resolve().parent / "static"
 SORTS = ("newest", "oldest", "cost", "calls")
 MAX_LIMIT = 500
-
-
-class BadRequest(LLLMError, ValueError):
-    """A request the UI cannot answer as asked; the message names the parameter and what to send."""
 
 
 @dataclass(frozen=True)
@@ -116,29 +112,6 @@ def parse_query(params: Any) -> ListQuery:
     )
 
 
-def _row(summary: Any) -> Dict[str, Any]:
-    """A session summary as a list row: the index entry, its task preview as ``task``, UTC time with microseconds."""
-    row: Dict[str, Any] = summary.model_dump(mode="json")
-    row["task"] = row.pop("task_preview")
-    row["timestamp"] = _iso(summary.timestamp)
-    return row
-
-
-def _record(store: Any, session_id: str) -> Optional[Dict[str, Any]]:
-    """The stored record of a session (``LogStore.load_record``), or ``None`` if there is none."""
-    from lllm.logging.backends import is_segment
-
-    if not is_segment(session_id):
-        raise BadRequest(f"Invalid session id {session_id!r}: session ids look like 20260101_120000_0a1b2c3d")
-    try:
-        rec: Dict[str, Any] = store.load_record(session_id)
-    except KeyError:
-        return None
-    except ValueError as e:  # stored by a newer lllm
-        raise BadRequest(str(e)) from None
-    return rec
-
-
 class SessionLister:
     """Pages of ``LogStore.list_sessions``, every filter and sort answered by the store's index: newest first
     pages by a keyset cursor (``TIMESTAMP|SESSION_ID``), the other sorts by an offset cursor."""
@@ -221,11 +194,6 @@ class SessionLister:
         return fresh
 
 
-def _iso(value: Any) -> str:
-    when = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return str(when.astimezone(timezone.utc).isoformat(timespec="microseconds"))
-
-
 def _cursor_text(timestamp: str, session_id: str) -> str:
     """A URL-safe keyset cursor (``Z`` for UTC, so no ``+`` to escape)."""
     return f"{timestamp.replace('+00:00', 'Z')}|{session_id}"
@@ -241,207 +209,10 @@ def _cursor(text: Optional[str]) -> Optional[Tuple[str, str]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# One session as the page shows it
-# ---------------------------------------------------------------------------------------------
-_BIG_REQUEST_KEYS = ("messages", "input", "contents")
-
-
-def _cost(usage: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    c = InvokeCost.from_usage(usage) if usage else InvokeCost()
-    return {"prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens, "cost": c.cost}
-
-
-def _count(by_step: Optional[Dict[str, List[Any]]]) -> int:
-    return sum(len(v) for v in (by_step or {}).values())
-
-
-def _steps(by_step: Optional[Dict[str, List[Any]]]) -> List[Any]:
-    return [x for _, items in sorted((by_step or {}).items(), key=lambda kv: int(kv[0])) for x in items]
-
-
-def _tactic_node(s: Dict[str, Any], invokes: List[Dict[str, Any]], label: str) -> Dict[str, Any]:
-    """One stored tactic session (the JSON the store keeps: invoke traces refer to ``message_table``
-    by index) as the page's tree node; its invokes are also appended to ``invokes`` for the timeline."""
-    table: List[Any] = list(s.get("message_table") or [])
-    wire: List[Any] = list(s.get("wire_table") or [])  # schema 3: wire messages and tools by index
-    agents, total = [], 0.0
-    for name, calls in (s.get("agent_sessions") or {}).items():
-        for i, a in enumerate(calls):
-            traces, agent_cost = [], 0.0
-            for t in _steps(a.get("invoke_traces")):
-                refs = []
-                for m in t.get("messages") or []:  # schema 1 stored messages inline
-                    if not isinstance(m, int):
-                        table.append(m)
-                        m = len(table) - 1
-                    refs.append(m)
-                request = {
-                    k: (
-                        f"[{len(v)} items: the messages above]" if k in _BIG_REQUEST_KEYS and isinstance(v, list) else v
-                    )
-                    for k, v in (expand_wire(t.get("request"), wire) or {}).items()
-                }
-                tr = {
-                    "agent": name,
-                    "call": i,
-                    "step": t.get("step", 0),
-                    "attempt": t.get("attempt", 0),
-                    "model": t.get("model") or "",
-                    "model_args": t.get("model_args") or {},
-                    "tools": t.get("tools") or [],
-                    "messages": refs,
-                    "request": request,
-                    "response": t.get("message"),
-                    "raw_response": t.get("raw_response"),
-                    "errors": t.get("errors") or [],
-                    "retry_class": t.get("retry_class"),
-                    "started_at": t.get("started_at") or 0.0,
-                    "latency_s": t.get("latency_s") or 0.0,
-                    "usage": t.get("usage") or {},
-                    "tactic": label,
-                    **_cost(t.get("usage")),
-                }
-                agent_cost += tr["cost"]
-                traces.append(tr)
-                invokes.append(tr)
-            total += agent_cost
-            agents.append(
-                {
-                    "name": name,
-                    "index": i,
-                    "model": a.get("model") or "",
-                    "state": a.get("state"),
-                    "reason": a.get("reason"),
-                    "error": a.get("error"),
-                    "started_at": a.get("started_at"),
-                    "ended_at": a.get("ended_at"),
-                    "cost": agent_cost,
-                    "invokes": traces,
-                    "tool_calls": _steps(a.get("interrupts")),
-                    "exception_retries": _count(a.get("exception_retries")),
-                    "llm_recalls": _count(a.get("llm_recalls")),
-                    "rate_limit_retries": _count(a.get("rate_limit_waits")),
-                    "delivery": a.get("delivery"),
-                }
-            )
-    dialogs = []
-    for name, ds in (s.get("dialogs") or {}).items():
-        for d in ds:
-            node = d.get("tree_node") or {}
-            dialogs.append(
-                {
-                    "agent": name,
-                    "alias": d.get("alias"),
-                    "id": node.get("dialog_id"),
-                    "parent_id": node.get("parent_id"),
-                    "split_point": node.get("split_point"),
-                    "top_prompt": d.get("top_prompt_path"),
-                    "messages": d.get("messages") or [],
-                }
-            )
-    subs = [
-        {"tool": tool, "index": j, **_tactic_node(sub, invokes, f"{label}/{tool}#{j + 1}")}
-        for tool, ss in (s.get("sub_tactic_sessions") or {}).items()
-        for j, sub in enumerate(ss)
-    ]
-    total += sum(sub["cost"] for sub in subs)
-    return {
-        "tactic_name": s.get("tactic_name"),
-        "tactic_path": s.get("tactic_path"),
-        "state": s.get("state"),
-        "started_at": s.get("started_at"),
-        "ended_at": s.get("ended_at"),
-        "cost": total,
-        "error": s.get("error"),
-        "agents": agents,
-        "dialogs": dialogs,
-        "subs": subs,
-        "messages": table,
-    }
-
-
-def session_view(store: Any, session_id: str) -> Dict[str, Any]:
-    """Everything the session page shows, JSON-ready: the tactic tree (agents, invokes, tool calls,
-    dialogs, sub-tactics), a waterfall of invokes, cost per agent and model, and linked sessions.
-
-    Built from the stored JSON as is (not re-validated): a 1,000-message session stays cheap."""
-    rec = _record(store, session_id)
-    if rec is None:
-        raise KeyError(f"No session {session_id!r} in partition {store.partition!r} of {store.backend!r}")
-    s = rec["session"]
-    invokes: List[Dict[str, Any]] = []
-    tree = _tactic_node(s, invokes, s.get("tactic_name") or "")
-    per_agent: Dict[str, Dict[str, Any]] = {}
-    per_model: Dict[str, Dict[str, Any]] = {}
-    for t in invokes:
-        for key, bucket in ((t["agent"], per_agent), (t["model"] or "?", per_model)):
-            b = bucket.setdefault(
-                key,
-                {
-                    "name": key,
-                    "invokes": 0,
-                    "prompt_tokens": 0,
-                    "completion_tokens": 0,
-                    "cost": 0.0,
-                    "latency_s": 0.0,
-                    "errors": 0,
-                },
-            )
-            b["invokes"] += 1
-            b["prompt_tokens"] += t["prompt_tokens"]
-            b["completion_tokens"] += t["completion_tokens"]
-            b["cost"] += t["cost"]
-            b["latency_s"] += t["latency_s"]
-            b["errors"] += bool(t["errors"])
-    children = [_row(c) for c in store.list_sessions(tags={"lllm.replay_of": session_id}, limit=50)]
-    meta = s.get("metadata") or {}
-    return {
-        "session_id": rec["session_id"],
-        "timestamp": rec["timestamp"],
-        "tags": rec.get("tags") or {},
-        "metadata": rec.get("metadata") or {},
-        "session_metadata": meta,
-        "task": s.get("task"),
-        "delivery": s.get("delivery"),
-        "traceback": rec.get("traceback"),
-        "config": s.get("config") or {},
-        "tree": tree,
-        "invokes": sorted(
-            (
-                {
-                    k: t[k]
-                    for k in (
-                        "agent",
-                        "call",
-                        "step",
-                        "attempt",
-                        "model",
-                        "started_at",
-                        "latency_s",
-                        "cost",
-                        "errors",
-                        "tactic",
-                    )
-                }
-                for t in invokes
-            ),
-            key=lambda t: t["started_at"],
-        ),
-        "per_agent": list(per_agent.values()),
-        "per_model": list(per_model.values()),
-        "replay_of": meta.get("replay_of"),
-        "children": children,
-    }
-
-
-# ---------------------------------------------------------------------------------------------
 # Replay, fork, compare, export
 # ---------------------------------------------------------------------------------------------
 def _load(store: Any, session_id: str) -> Any:
-    from lllm.logging.backends import is_segment
-
-    if not is_segment(session_id):
-        raise BadRequest(f"Invalid session id {session_id!r}: session ids look like 20260101_120000_0a1b2c3d")
+    _check_id(session_id)
     try:
         return store.load_session(session_id)
     except ValueError as e:  # stored by a newer lllm, or a bad id
@@ -493,6 +264,39 @@ def session_prompts(store: Any, session_id: str, hooks: Hooks) -> Dict[str, Any]
     return {"session_id": session_id, "prompts": rows}
 
 
+def _fork_invoker(
+    recorded: Any, rt: Any, hooks: Hooks, overrides: Dict[str, Any], prompts: Dict[str, str], model: Optional[str]
+) -> Tuple[Any, Optional[str]]:
+    """The invoker and model a fork re-runs with; a wrong override path or prompt key fails before anything runs."""
+    from lllm.invokers.base import build_invoker
+    from lllm.logging.replay import apply_overrides, prompt_edits, recorded_tactic
+
+    config = apply_overrides(recorded.config, overrides)  # ConfigError names a wrong path
+    if prompts:
+        prompt_edits(recorded, prompts, runtime=rt)  # ConfigError names a wrong key, before anything runs
+    chosen = model or hooks.offline_model(None, config, recorded_tactic(recorded, None, rt)) or "test"
+    invoker = build_invoker({"invoker": "test"}) if chosen == "test" else build_invoker(config)
+    return invoker, None if chosen == "test" else model
+
+
+def _replayed(session_id: str, recorded: Any, new: Any, forking: bool) -> Dict[str, Any]:
+    """The answer of a replay that ran to its end: whether it reproduced the recording, and where it diverged."""
+    same = to_json_safe(new.delivery) == to_json_safe(recorded.delivery)
+    at = new.metadata.get("diverged_at")
+    return {
+        "replay_of": session_id,
+        "session_id": new.session_id,
+        "mode": "fork" if forking else "exact",
+        "prompt_overrides": new.metadata.get("prompt_overrides"),
+        "reproduced": at is None and same,
+        "same_delivery": same,
+        "diverged_at": at,
+        "diff": at["diff"] if at else None,
+        "replayed_calls": new.metadata.get("replayed_calls"),
+        "delivery": to_json_safe(new.delivery),
+    }
+
+
 def replay(
     store: Any,
     session_id: str,
@@ -505,20 +309,14 @@ def replay(
     ``prompts`` (key -> new template), else fork-and-rerun with them (the first differing call and all
     after go to ``model``: ``"test"``, LLLM's offline test model, by default). The new session is saved,
     tagged ``lllm.replay_of``."""
-    from lllm.invokers.base import build_invoker
-    from lllm.logging.replay import apply_overrides, prompt_edits, recorded_tactic, rerun
+    from lllm.logging.replay import rerun
 
     rt = hooks.runtime()
     recorded = _load(store, session_id)
     invoker = None
     forking = bool(overrides or prompts)
     if forking:
-        config = apply_overrides(recorded.config, overrides or {})  # ConfigError names a wrong path
-        if prompts:
-            prompt_edits(recorded, prompts, runtime=rt)  # ConfigError names a wrong key, before anything runs
-        chosen = model or hooks.offline_model(None, config, recorded_tactic(recorded, None, rt)) or "test"
-        invoker = build_invoker({"invoker": "test"}) if chosen == "test" else build_invoker(config)
-        model = None if chosen == "test" else model
+        invoker, model = _fork_invoker(recorded, rt, hooks, overrides or {}, prompts or {}, model)
     try:
         new = rerun(
             recorded,
@@ -541,20 +339,7 @@ def replay(
             "diff": str(e),
             "same_delivery": False,
         }
-    same = to_json_safe(new.delivery) == to_json_safe(recorded.delivery)
-    at = new.metadata.get("diverged_at")
-    return {
-        "replay_of": session_id,
-        "session_id": new.session_id,
-        "mode": "fork" if forking else "exact",
-        "prompt_overrides": new.metadata.get("prompt_overrides"),
-        "reproduced": at is None and same,
-        "same_delivery": same,
-        "diverged_at": at,
-        "diff": at["diff"] if at else None,
-        "replayed_calls": new.metadata.get("replayed_calls"),
-        "delivery": to_json_safe(new.delivery),
-    }
+    return _replayed(session_id, recorded, new, forking)
 
 
 def fork_prompts(body: Dict[str, Any]) -> Dict[str, str]:
