@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
+from support.duo_project import CONFIG, TOOLS as TOOL
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -28,15 +29,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-TOOL = '''
-from lllm import tool
-
-@tool
-def shout(text: str) -> str:
-    """Upper-case a text."""
-    return text.upper()
-'''
 
 TACTIC = """
 from lllm import Tactic
@@ -55,17 +47,6 @@ class Duo(Tactic):
         e.open("main")
         e.receive_prompt("demo.prompts:review", {"draft": draft.content})  # a package prompt, by key
         return e.respond().content
-"""
-
-CONFIG = """
-global:
-  model_name: gpt-4o-mini
-agent_configs:
-  - name: drafter
-    system_prompt: You draft.
-    tools: [demo.tools:shout]
-  - name: editor
-    system_prompt: You edit.
 """
 
 REVIEW = "Edit this draft:\n\n{draft}\n"
