@@ -223,8 +223,9 @@ def _run_pool(
             i = running.pop(f)
             exc = f.exception()
             if exc is None and f.result() is _BUSY:
+                assert leases is not None  # only a task under a lease is ever busy
                 if first_error is None:  # else it is cancelled like the tasks not yet started
-                    later.append((time.monotonic() + leases.retry_after, i))  # type: ignore[union-attr]
+                    later.append((time.monotonic() + leases.retry_after, i))
                 continue
             out[i] = exc if exc is not None else f.result()
             if exc is not None and fail_fast and first_error is None:
@@ -307,7 +308,8 @@ async def _local_stream(
                 start(1)
                 exc = f.exception()
                 if exc is None and f.result()[1] is _BUSY:  # held by another runner: come back later
-                    running[asyncio.ensure_future(one(i, tasks[i], leases.retry_after))] = i  # type: ignore
+                    assert leases is not None  # only a task under a lease is ever busy
+                    running[asyncio.ensure_future(one(i, tasks[i], leases.retry_after))] = i
                 elif exc is None:
                     yield f.result()
                 elif return_exceptions:

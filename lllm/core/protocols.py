@@ -142,6 +142,8 @@ class SessionStore(Protocol):
 class BatchLeasesLike(Protocol):
     """Leases on a durable batch's tasks, so two runners never run the same task at once."""
 
+    retry_after: float  # seconds before looking again at a task another runner holds
+
     def take(self, index: int) -> bool: ...
 
     def release(self, index: int) -> None: ...

@@ -9,12 +9,15 @@ import logging
 import math
 import os
 import time
-from typing import Any, Deque, Dict, Generator, List, Optional, Tuple, cast
+from typing import TYPE_CHECKING, Any, Deque, Dict, Generator, List, Optional, Tuple, cast
 
 from ray import cloudpickle
 
 from lllm.errors import ConfigError
 from lllm.ray.limiter import LimitedInvoker, RateLimit, limiter_actor
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.protocols import BatchLeasesLike
 
 logger = logging.getLogger("lllm.ray")
 
@@ -245,7 +248,7 @@ class _Pool:
     tasks: List[Any]
     queue: Deque[int]  # task indexes to start
     n_workers: int
-    leases: Any  # the batch's leases in the store, or None
+    leases: Optional[BatchLeasesLike]  # the batch's leases in the store, or None
     batch_id: Optional[str]
     tags: Optional[Dict[str, str]]
     metadata: Optional[Dict[str, Any]]
@@ -304,7 +307,7 @@ class _Pool:
             i = self.queue.popleft()
             if self.leases is not None and self.batch_id is not None:
                 if not self.leases.take(i):  # another driver runs it: look again later
-                    self.later.append((now + getattr(self.leases, "retry_after", 2.0), i))
+                    self.later.append((now + self.leases.retry_after, i))
                     continue
                 value = batch.recorded(self.tactic, self.batch_id, self.tasks, i, self.return_sessions)
                 if value is not batch.MISSING:  # another driver finished it since this one started
