@@ -3,8 +3,9 @@ replay and tracing. Names are imported on first use, so ``import lllm.logging`` 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lllm.lazy import lazy_exports as _lazy_exports
 
 # Imported now: the function shares its module's name, and a lazy lookup would find the module.
 from lllm.logging.redact import REDACTED as REDACTED, redact as redact
@@ -97,10 +98,4 @@ if TYPE_CHECKING:  # pragma: no cover - lets type checkers see the lazily import
     from lllm.logging.tracing import disable_tracing as disable_tracing, enable_tracing as enable_tracing
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lllm.logging' has no attribute '{name}'")
-    value = getattr(importlib.import_module(f"lllm.logging.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_exports(__name__, {name: f"lllm.logging.{module}" for name, module in _EXPORTS.items()})

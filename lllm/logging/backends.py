@@ -12,7 +12,6 @@ Batches use them so that two runners of one batch never run the same task at onc
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import re
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
 
 from lllm.errors import LLLMError
+from lllm.lazy import lazy_exports as _lazy_exports
 
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 _PREFIX = re.compile(r"[A-Za-z0-9._/-]*")
@@ -365,13 +365,7 @@ if TYPE_CHECKING:  # pragma: no cover - lets type checkers see the lazily import
     from lllm.logging.sqlite import SQLiteBackend as SQLiteBackend
 
 
-def __getattr__(name: str) -> Any:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module 'lllm.logging.backends' has no attribute '{name}'")
-    value = getattr(importlib.import_module(f"lllm.logging.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_exports(__name__, {name: f"lllm.logging.{module}" for name, module in _MOVED.items()})
 
 
 __all__ = [
