@@ -383,6 +383,7 @@ def _remote(
         "metadata": o.metadata,
         "return_sessions": o.return_sessions,
         "batch_id": o.batch_id,
+        "lease_ttl": o.lease_ttl,
         "kw": o.kw,
     }
     return wiring.services.run_batch(tactic, tasks, backend, opts)
