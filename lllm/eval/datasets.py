@@ -48,8 +48,16 @@ def load_dataset(path: Union[str, Path]) -> List[Case]:
     p = Path(path)
     if not p.is_file():
         raise DatasetError(f"data set {str(path)!r} does not exist: pass a JSONL file, one task per line")
+    raw = p.read_bytes()
+    try:
+        content = raw.decode("utf-8-sig")  # a byte order mark (Windows editors) is not part of the first line
+    except UnicodeDecodeError as e:
+        line_no = raw.count(b"\n", 0, e.start) + 1
+        raise DatasetError(
+            f"data set {p.name}, line {line_no}: not UTF-8 text ({e.reason}); save the file as UTF-8"
+        ) from None
     cases: List[Case] = []
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(content.split("\n"), 1):  # not splitlines: JSON text may hold U+2028, U+0085
         text = line.strip()
         if not text:
             continue
@@ -71,6 +79,11 @@ def load_dataset(path: Union[str, Path]) -> List[Case]:
             raise DatasetError(
                 f"data set {p.name}, line {n}: unknown key(s) {extra} next to 'task'; a case has only "
                 f"{sorted(_CASE_KEYS)} (put a typed task's fields inside 'task')"
+            )
+        if isinstance(value, dict) and "task" in value and not isinstance(value.get("metadata") or {}, dict):
+            raise DatasetError(
+                f"data set {p.name}, line {n}: 'metadata' must be an object, got {value['metadata']!r}; "
+                f'write e.g. "metadata": {{"source": "..."}}'
             )
         cases.append(case_from(value, len(cases)))
     ids = [c.id for c in cases]
