@@ -417,6 +417,13 @@ class Agent:
             else:
                 await loop.run_within_deadline()
             return session
+        except BaseException as e:
+            if session.ended_at is None:  # ended by no budget: cancelled, or an error outside the loop's budgets
+                from lllm.secrets import scrub_exception
+
+                scrub_exception(e)
+                session.failure(e)
+            raise
         finally:
             self._busy = False
             events.emit(events.AgentCallFinished.of, self.name, session)
