@@ -165,17 +165,20 @@ def _prompts(rt: Any, package: Optional[str]) -> Iterator[Problem]:
 
 def _load(target: Optional[str]) -> "Tuple[Runtime, Optional[str], List[Problem]]":
     """(runtime, package name or None, load warnings) for ``lllm check [PACKAGE]``."""
-    from lllm.packages.discovery import load_package
     from lllm.packages.runtime import Runtime
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if target is not None and Path(target).exists():
-            from lllm.packages.discovery import require_trusted
+            from lllm.packages.discovery import PackageLoader, _manifest_path, require_trusted, trusted_packages
+            from lllm.packages.manifest import find_config_file
 
             require_trusted(target)  # checking loads, and so runs, the package's code
             rt = Runtime("check")
-            info = load_package(target, runtime=rt)
+            file, project = _manifest_path(target), find_config_file()
+            is_project = project is not None and Path(project).resolve() == file.resolve()
+            # a trusted package's dependencies must be trusted too (the project's load as at `import lllm`)
+            info = PackageLoader(rt, allowed=None if is_project else trusted_packages()).load(file)
             name = info.name if info is not None else None
         else:
             from lllm.cli import _runtime
