@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional
 
 from lllm.errors import LLLMError
+from lllm.secrets import scrub, scrub_text
 
 #: ``api(path, params)``: what ``CALL_API`` calls in the parent (normally a ``ProxyManager``).
 ApiHandler = Callable[[str, Dict[str, Any]], Any]
@@ -57,18 +58,19 @@ class Executor(ABC):
 def call_api(api: Optional[ApiHandler], path: Any, params: Any) -> Dict[str, Any]:
     """Answer one ``CALL_API`` request: ``{"ok": True, "value": ...}`` with a JSON-safe value (values JSON
     cannot encode become ``str``; a result JSON cannot hold at all, e.g. with tuple keys, is sent as its
-    ``str``), or ``{"ok": False, "type": ..., "message": ...}``."""
+    ``str``), or ``{"ok": False, "type": ..., "message": ...}``. Known credentials (``lllm.secrets``) are
+    replaced in both: an endpoint's error or data may echo its key, and the sandbox's code must not see it."""
     if api is None:
         return {"ok": False, "type": "RuntimeError", "message": "CALL_API is not available: no proxies are active"}
     try:
         value = api(path, dict(params or {}))
     except Exception as e:  # noqa: BLE001 - any failure is the user code's to handle
         message = e.args[0] if len(e.args) == 1 and isinstance(e.args[0], str) else str(e)
-        return {"ok": False, "type": type(e).__name__, "message": message}
+        return {"ok": False, "type": type(e).__name__, "message": scrub_text(message)}
     try:
-        return {"ok": True, "value": json.loads(json.dumps(value, default=str))}
+        return {"ok": True, "value": scrub(json.loads(json.dumps(value, default=str)))}
     except (TypeError, ValueError, RecursionError):  # non-string keys, a cycle: not the user code's error
-        return {"ok": True, "value": str(value)}
+        return {"ok": True, "value": scrub_text(str(value))}
 
 
 __all__ = ["Executor", "ExecResult", "SandboxError", "ApiHandler", "call_api"]
