@@ -25,6 +25,7 @@ from lllm.core.sessions import AgentCallSession, InvokeTrace, TacticCallSession
 from lllm.errors import ConfigError, LLLMError, ParseError, ProviderError
 from lllm.invokers.base import BaseInvoker, InvokeResult, effective_functions
 from lllm.logging.redact import REDACTED
+from lllm.secrets import scrub_text
 
 _VOLATILE_ARGS = frozenset({"timeout", "api_base", "base_url", "api_key", "extra_headers"})
 
@@ -251,6 +252,7 @@ class ReplayInvoker(BaseInvoker):
             else None
         )
         diff = request_diff(expected, key) if expected is not None else "(the recording has no further call)"
+        diff = scrub_text(diff)  # the re-run's request holds live credentials the recording has redacted
         index = sum(r.used for r in self._calls.get(responder, ()))
         where = {"agent": responder, "call_index": index, "replayed": self.replayed, "diff": diff}
         if self.fallback is None:
