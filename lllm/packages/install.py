@@ -256,25 +256,42 @@ def _package_dir(name: str, runtime: Runtime) -> Tuple[str, Path]:
     return name, static[name]
 
 
+def _outside(path: Path, root: Path, real_root: Path) -> bool:
+    """Whether ``path`` is a symbolic link out of the package (said in a warning: it is not exported)."""
+    if not path.is_symlink() or path.resolve().is_relative_to(real_root):
+        return False
+    warnings.warn(
+        f"{path}: a symbolic link to {path.resolve()}, outside the package {root}; not exported",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+    return True
+
+
 def _files(root: Path) -> List[Path]:
-    """The files to export, sorted; a symbolic link whose target is outside ``root`` is left out with a
-    warning, so exporting never copies files from elsewhere on the machine into the archive."""
+    """The files to export, sorted; a symbolic link (to a file or a folder) whose target is outside ``root``
+    is left out with a warning, so exporting never copies files from elsewhere on the machine into the
+    archive. A folder linked inside the package is exported through, as discovery loads it; a link to a
+    folder it is already in (a loop) is not followed."""
     out = []
     real_root = root.resolve()
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        here = Path(dirpath)
+        rel = here.relative_to(root)
+        chain = [(root / p).resolve() for p in (*reversed(rel.parents), rel)]  # the real folders walked down
+        keep = []
+        for d in sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS):
+            sub = here / d
+            if _outside(sub, root, real_root):
+                continue
+            if sub.is_symlink() and any(c.is_relative_to(sub.resolve()) for c in chain):
+                continue  # a loop back up the walk
+            keep.append(d)
+        dirnames[:] = keep
         for f in filenames:
-            path = Path(dirpath) / f
-            if f.startswith("."):
-                continue
-            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
-                warnings.warn(
-                    f"{path}: a symbolic link to {path.resolve()}, outside the package {root}; not exported",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-                continue
-            out.append(path)
+            path = here / f
+            if not f.startswith(".") and not _outside(path, root, real_root):
+                out.append(path)
     return sorted(out, key=lambda p: p.relative_to(root).as_posix())
 
 
