@@ -32,6 +32,17 @@ def replay_hooks() -> Any:
     return Hooks(runtime=_runtime, offline_model=offline_model, parse_override=parse_override)
 
 
+def poll_seconds(text: str) -> float:
+    """``--poll``: a finite number of seconds above zero (0 or less would re-read the store without pause)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0 (e.g. 1 or 0.5)")
+    return value
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from lllm.ui.server import check_bind, create_app, serve
 
@@ -75,7 +86,7 @@ def register(sub: Any) -> None:
     p.add_argument("--token", help="require this token on every request (default: $LLLM_UI_TOKEN)")
     p.add_argument(
         "--poll",
-        type=float,
+        type=poll_seconds,
         default=1.0,
         metavar="SECONDS",
         help="how often live pages check the store for new sessions (default 1)",
