@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Dict, Iterator, List, Optional
+from urllib.parse import unquote, urlsplit
 
 from lllm.logging.backends import (
     _HIGH,
@@ -31,6 +33,7 @@ from lllm.logging.backends import (
     validate_key,
     validate_prefix,
 )
+from lllm.secrets import hide
 
 _SCHEMA = [
     'CREATE TABLE IF NOT EXISTS lllm_kv (key TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL)',
@@ -69,6 +72,18 @@ _TRGM_INDEXES = [
 logger = logging.getLogger(__name__)
 
 
+def _dsn_passwords(dsn: str) -> List[str]:
+    """The password(s) a DSN holds: a URL's userinfo, or a ``password`` keyword or query parameter."""
+    found = [m.strip("'") for m in re.findall(r"password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]+)", dsn)]
+    if "://" in dsn:
+        try:
+            password = urlsplit(dsn).password
+        except ValueError:
+            password = None
+        found += [password, unquote(password)] if password else []
+    return sorted({p for p in found if len(p) >= 4}, key=len, reverse=True)  # shorter: would mangle the text
+
+
 def _psycopg() -> Any:
     try:
         import psycopg
@@ -92,12 +107,23 @@ class PostgresBackend(IndexedBackend):
         self._lock = threading.RLock()
         self._closed = False
         self.search_index = ""  # "pg_trgm" or "scan", set when the tables are checked
-        self._conn = self._psycopg.connect(dsn, connect_timeout=connect_timeout)
+        self._conn = self._connect()
         try:
             self._create_tables()
         except BaseException:
             self.close()
             raise
+
+    def _connect(self) -> Any:
+        """A new connection; libpq quotes the parts of a DSN it cannot parse, so its error loses the password."""
+        try:
+            return self._psycopg.connect(self.dsn, connect_timeout=self.connect_timeout)
+        except self._psycopg.Error as e:
+            text = hide(str(e), _dsn_passwords(self.dsn))
+            if text == str(e):
+                raise
+            error = type(e)(text)
+        raise error  # outside the except block: the original error is not chained to it
 
     def _create_tables(self) -> None:
         """Create what is missing (an older database gains the newer tables); refuse a newer one."""
@@ -180,7 +206,7 @@ class PostgresBackend(IndexedBackend):
             if self._closed:
                 raise self._psycopg.OperationalError("PostgresBackend is closed")
             if self._conn.closed:  # dropped by the server or the network
-                self._conn = self._psycopg.connect(self.dsn, connect_timeout=self.connect_timeout)
+                self._conn = self._connect()
             with self._conn.transaction(), self._conn.cursor() as cur:
                 yield cur
 
