@@ -207,8 +207,12 @@ class JupyterSession:
             self.dir.mkdir(parents=True, exist_ok=True)
             if self._api_server is None:
                 self._api_server = _ApiServer(self.api)
-            self._start_kernel()
-            self._define_call_api()
+            try:
+                self._start_kernel()
+                self._define_call_api()
+            except BaseException:  # nothing of a failed start keeps running (no __exit__ follows __enter__)
+                self.shutdown()
+                raise
             self._save()
 
     def _start_kernel(self) -> None:

@@ -1,0 +1,66 @@
+"""Jupyter mode under failure (review session 7): a session whose start fails leaves nothing running."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("jupyter_client", reason="Jupyter mode needs the 'jupyter' extra (jupyter_client)")
+pytest.importorskip("ipykernel", reason="Jupyter mode needs the 'jupyter' extra (ipykernel)")
+pytest.importorskip("nbformat", reason="Jupyter mode needs the 'jupyter' extra (nbformat)")
+
+from lllm.sandbox.jupyter import JupyterError, JupyterSession  # noqa: E402
+
+
+def api_threads() -> int:
+    return sum(t.name == "lllm-jupyter-api" and t.is_alive() for t in threading.enumerate())
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "State:\tZ" not in f.read()
+    except OSError:
+        return False
+
+
+def test_a_kernel_that_cannot_start_leaves_no_call_api_server_behind(tmp_path):
+    before = api_threads()
+    session = JupyterSession("nb", tmp_path, kernel_name="lllm-no-such-kernel")
+    with pytest.raises(JupyterError, match="lllm-no-such-kernel"):
+        with session:
+            pass
+    deadline = time.monotonic() + 5
+    while api_threads() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert api_threads() == before, "the CALL_API server of a session that never started is still serving"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_kernel_that_hangs_in_its_setup_is_stopped(tmp_path, monkeypatch):
+    """The kernel starts, then never runs the setup code that defines CALL_API: the error is raised and
+    the kernel process does not outlive it."""
+    pid_file = tmp_path / "kernel.pid"
+    hang = (
+        f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
+        "get_ipython().input_transformers_cleanup.append(lambda lines: time.sleep(3600) or lines)"
+    )
+    spec = tmp_path / "jupyter" / "kernels" / "lllm-hangs"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", f"--IPKernelApp.exec_lines=[{hang!r}]"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "hangs", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    before = api_threads()
+    session = JupyterSession("nb", tmp_path / "work", kernel_name="lllm-hangs", startup_timeout=8)
+    with pytest.raises(JupyterError, match="setup code"):
+        session.init_session()
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while (alive(pid) or api_threads() > before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(pid), "the kernel of a session whose setup failed is still running"
+    assert api_threads() == before
