@@ -303,7 +303,12 @@ class PackageLoader:
             except PackageError as e:
                 self.warn(f"{dep.where}: {e}; dependency skipped")
                 return
-        self.load(file, dep.alias, manifest)
+        info = self.load(file, None, manifest)
+        if info is not None and dep.alias:
+            try:
+                self.runtime.add_alias(info.name, dep.alias)
+            except PackageError as e:  # a clash: name the manifest entry that asked for the alias
+                raise PackageError(f"{dep.where}: {e}") from None
 
     # -- sections ------------------------------------------------------------------------------
     def _load_entry(self, package: str, section: str, entry: PathEntry) -> None:

@@ -87,7 +87,8 @@ def test_alias_clashing_with_another_package_is_an_error(tmp_path):
     with pytest.raises(PackageError) as e:
         load(tmp_path, {**pkg("a", ["../b", "../c as b"]), **pkg("b"), **pkg("c")})
     assert str(e.value) == (
-        f"Alias 'b' for package 'c' clashes with the package 'b' ({(tmp_path / 'b').resolve()}); choose another alias."
+        f"{tmp_path / 'a/lllm.toml'}: [dependencies].packages[1]: Alias 'b' for package 'c' clashes with the "
+        f"package 'b' ({(tmp_path / 'b').resolve()}); choose another alias."
     )
 
 
