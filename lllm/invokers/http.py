@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Coroutine, Dict, Mapping, 
 
 from lllm.errors import ProviderError
 from lllm.invokers.base import DEFAULT_TIMEOUT_S
-from lllm.secrets import scrub_exception, strip_userinfo
+from lllm.secrets import scrub_exception, scrub_text, strip_userinfo
 
 if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
@@ -177,6 +177,8 @@ async def post_json(
         async with session.post(
             url, data=data, headers=headers, timeout=_timeout(timeout_s, False), proxy=_proxy(url)
         ) as resp:
+            if resp.history and resp.method != "POST":
+                raise _redirected(resp, provider, url)
             raw = await resp.read()
             status = resp.status
             if status >= 300:
@@ -220,6 +222,8 @@ async def post_sse(
     except Exception as e:  # noqa: BLE001
         _reraise(e, provider, url, timeout_s)
     try:
+        if resp.history and resp.method != "POST":
+            raise _redirected(resp, provider, url)
         if resp.status >= 300:
             try:
                 raw = await resp.read()
@@ -251,13 +255,38 @@ def _check_userinfo(url: str, headers: Mapping[str, str], provider: str) -> None
             )
 
 
+def _redirected(resp: Any, provider: str, url: str) -> ProviderError:
+    """The fatal error for a redirect the client followed with another method (301/302/303 turn the POST
+    into a GET): the answer is not to the call, and retrying cannot help."""
+    return ProviderError(
+        f"{provider or 'provider'} api_base redirects: {strip_userinfo(url)} answered HTTP "
+        f"{resp.history[0].status}, moving the call to {strip_userinfo(str(resp.url))} as a {resp.method} "
+        f"(a redirected POST is not sent again); set api_base to the new address",
+        status=resp.history[0].status,
+        provider=provider,
+    )
+
+
 def _reraise(e: Exception, provider: str, url: str, timeout_s: Optional[float]) -> NoReturn:
     """Raise the ProviderError for a network failure, or ``e`` itself if it is not one (a bug)."""
     err = _map_exc(e, provider, url, timeout_s)
     if err is None:
         raise e
     scrub_exception(e)
-    raise err from e
+    raise err from (None if _still_secret(e) else e)
+
+
+def _still_secret(e: Optional[BaseException]) -> bool:
+    """Whether a credential survives scrubbing in the text of ``e`` or of what it chains (a URL's
+    ``user:password@`` inside a yarl ``URL``, e.g. the proxy of a ``ClientHttpProxyError``)."""
+    for _ in range(16):
+        if e is None:
+            return False
+        text = str(e)
+        if scrub_text(text) != text:
+            return True
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def _map_exc(e: Exception, provider: str, url: str, timeout_s: Optional[float]) -> Optional[ProviderError]:
@@ -314,12 +343,15 @@ def parse_retry_after(headers: Mapping[str, str]) -> Optional[float]:
 
 
 def _retry_after_date(value: str) -> Optional[float]:
+    import datetime
     import email.utils
 
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # the asctime form names no zone: HTTP dates are always GMT
+        when = when.replace(tzinfo=datetime.timezone.utc)
     return max(0.0, when.timestamp() - time.time())
 
 

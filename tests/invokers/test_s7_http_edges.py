@@ -1,0 +1,133 @@
+"""Edge cases of the shared HTTP layer over real local servers: Retry-After dates, redirects of the
+POST, and credentials kept out of the exceptions a failed request chains."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+
+import pytest
+from aiohttp import web
+
+from lllm.core.dialog import Dialog
+from lllm.errors import ProviderError
+from lllm.invokers import http
+from lllm.invokers.openai import OpenAIInvoker
+
+
+def ask(text: str = "hello") -> Dialog:
+    d = Dialog()
+    d.put_text(text)
+    return d
+
+
+@pytest.fixture
+def new_york_time(monkeypatch):
+    """The process's local zone is five hours behind UTC for one test."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_retry_after_in_asctime_form_is_read_as_gmt(new_york_time):
+    """HTTP dates are always GMT; the asctime form (which a client must accept) carries no zone name."""
+    when = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(time.time() + 30))
+    assert 25 < http.parse_retry_after({"retry-after": when}) <= 31
+
+
+async def _server(routes):
+    app = web.Application()
+    for method, path, handler in routes:
+        app.router.add_route(method, path, handler)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_redirect_that_turns_the_post_into_a_get_names_the_redirect(stream):
+    """A 301 from api_base (e.g. http:// → https://) makes the client re-send the call as a GET; the
+    error must say so and name the new address, not report the 405 the GET earned."""
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently(location="/v2/chat/completions")
+
+    async def v2(request: web.Request) -> web.Response:
+        if request.method != "POST":
+            return web.json_response({"error": {"message": "Method Not Allowed"}}, status=405)
+        return web.json_response({"choices": [{"message": {"content": "hi"}}]})
+
+    runner, root = await _server([("*", "/v1/chat/completions", moved), ("*", "/v2/chat/completions", v2)])
+    try:
+        with pytest.raises(ProviderError) as ei:
+            await OpenAIInvoker().acall(
+                ask(), "openai/m", {"api_base": root + "/v1", "api_key": "k", "timeout": 5, "stream": stream}
+            )
+        e = ei.value
+        assert "redirect" in str(e) and root + "/v2/chat/completions" in str(e) and "api_base" in str(e)
+        assert e.kind is None  # retrying cannot help: the configuration must change
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_307_redirect_that_keeps_the_post_still_works():
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPTemporaryRedirect(location="/v2/chat/completions")
+
+    async def v2(request: web.Request) -> web.Response:
+        assert request.method == "POST" and (await request.json())["model"] == "m"
+        return web.json_response({"choices": [{"message": {"content": "moved answer"}}]})
+
+    runner, root = await _server([("*", "/v1/chat/completions", moved), ("POST", "/v2/chat/completions", v2)])
+    try:
+        res = await OpenAIInvoker().acall(ask(), "openai/m", {"api_base": root + "/v1", "api_key": "k", "timeout": 5})
+        assert res.message.content == "moved answer"
+    finally:
+        await runner.cleanup()
+
+
+PROXY_PASSWORD = "s7proxypass0123456789"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_proxy_credentials_stay_out_of_the_chained_exception(monkeypatch, stream):
+    """An HTTPS call through an authenticating proxy that refuses it (407 to CONNECT): neither the error
+    nor the aiohttp exception it is chained from may show the proxy's user:password@."""
+    seen = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setenv("HTTPS_PROXY", f"http://s7user:{PROXY_PASSWORD}@127.0.0.1:{port}")
+    monkeypatch.setenv("NO_PROXY", "")
+    api_base = f"https://s7-proxied-{stream}-{port}.invalid/v1"  # never resolved: the proxy is asked to CONNECT
+    try:
+        with pytest.raises(ProviderError) as ei:
+            await OpenAIInvoker().acall(
+                ask(), "openai/m", {"api_base": api_base, "api_key": "k", "timeout": 5, "stream": stream}
+            )
+        assert seen and seen[0].startswith(b"CONNECT ")
+        text = "".join(traceback.format_exception(ei.value))
+        assert "407" in str(ei.value) and PROXY_PASSWORD not in text
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_an_invalid_api_base_with_userinfo_stays_out_of_the_chained_exception():
+    with pytest.raises(ProviderError) as ei:
+        await OpenAIInvoker().acall(
+            ask(), "openai/m", {"api_base": f"ftp://s7user:{PROXY_PASSWORD}@127.0.0.1/v1", "timeout": 5}
+        )
+    assert "api_base" in str(ei.value)
+    assert PROXY_PASSWORD not in "".join(traceback.format_exception(ei.value))
