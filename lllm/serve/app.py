@@ -235,6 +235,9 @@ async def invoke(request: web.Request) -> web.StreamResponse:
             state.metrics.error(t.name, "invalid_input")
             status = 422
             return bad.response
+        except web.HTTPRequestEntityTooLarge:
+            status = 413
+            raise
         full = _full(state)
         if full is not None:
             state.metrics.error(t.name, "rejected")
@@ -250,6 +253,11 @@ async def invoke(request: web.Request) -> web.StreamResponse:
             state.metrics.error(t.name, "timeout")
             status = 504
             return _error(504, f"Tactic '{t.name}' did not finish within {state.limits.timeout_s:g} s (--timeout).")
+        except asyncio.CancelledError:
+            fut.cancel()  # the client went away: its call stops and frees its slot
+            state.metrics.error(t.name, "disconnected")
+            status = 499
+            raise
         except Exception as e:  # noqa: BLE001 - the tactic's failure is the answer
             state.metrics.error(t.name, "tactic_error")
             status = 500
@@ -389,9 +397,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
     fut = start_call(state, t, task, tactic, on_event=live.on_event)
     fut.add_done_callback(lambda _: queue.put_nowait(None))
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-    await response.prepare(request)
     outcome = "ok"
     try:
+        await response.prepare(request)
         await response.write(_sse("started", {"tactic": t.name, "task": task}))
         outcome = await _relay(response, queue, fut, t, state.limits.timeout_s)
         if outcome == "ok":
@@ -600,7 +608,12 @@ async def serve(
     app: web.Application, host: str, port: int, on_ready: Callable[[str], None], stop: Optional[asyncio.Event] = None
 ) -> None:
     """Serve ``app`` until ``stop`` is set (or cancelled), then drain in-flight calls and close."""
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=app[STATE].limits.drain_s + 1)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        shutdown_timeout=app[STATE].limits.drain_s + 1,
+        handler_cancellation=True,  # a client that goes away cancels its handler, and so its call
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=4096)
     await site.start()
