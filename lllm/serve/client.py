@@ -127,7 +127,13 @@ class RemoteTactic:
                     return r.status, json.loads(text) if text else None
                 except ValueError:
                     return r.status, {"error": text[:500]}
-        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+        except asyncio.TimeoutError as e:
+            raise AgentCallError(
+                f"Remote tactic '{self.name}' at {self.url} did not answer within {self.timeout:g} s "
+                f"(RemoteTactic timeout=...)",
+                reason="remote_timeout",
+            ) from e
+        except aiohttp.ClientError as e:
             raise AgentCallError(
                 f"Remote tactic '{self.name}' at {self.url}: {type(e).__name__}: {e}", reason="remote_unreachable"
             ) from e
