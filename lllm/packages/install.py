@@ -18,7 +18,16 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from lllm.errors import PackageError
 from lllm.packages.discovery import PackageLoader, lllm_home, trusted_packages
-from lllm.packages.manifest import MANIFEST_NAMES, check_name, find_config_file, manifest_in, parse_toml, read_manifest
+from lllm.packages.manifest import (
+    MANIFEST_NAMES,
+    NAME_RE,
+    check_name,
+    find_config_file,
+    manifest_in,
+    parse_toml,
+    read_manifest,
+    unnamed_problem,
+)
 from lllm.packages.runtime import Runtime, get_default_runtime
 
 SCOPES = ("user", "project")
@@ -94,7 +103,7 @@ def _first_manifest(names: "set[str]", folder: str) -> Optional[str]:
     return next((folder + m for m in MANIFEST_NAMES if folder + m in names), None)
 
 
-def _package_name(manifest_text: str, fallback: str, source: Path) -> str:
+def _package_name(manifest_text: str, fallback: str, source: Path, what: str = "archive's top folder") -> str:
     try:
         data = parse_toml(manifest_text)
     except ValueError as e:
@@ -105,6 +114,8 @@ def _package_name(manifest_text: str, fallback: str, source: Path) -> str:
     name = pkg.get("name", fallback)
     if not name:
         raise ValueError(f"{source}: the package has no name ([package].name) and none can be derived")
+    if "name" not in pkg and not NAME_RE.match(name):
+        raise ValueError(unnamed_problem(f"{source}: the archive's lllm.toml:", what, name))
     try:
         return check_name(name, f"{source}: [package].name")
     except PackageError as e:
@@ -159,7 +170,8 @@ def install_package(
         if zf.getinfo(manifest_member).file_size > 1024 * 1024:
             raise PackageError(f"{source}: {manifest_member} is larger than 1 MiB")
         manifest_text = zf.read(manifest_member).decode("utf-8", errors="replace")
-        name = _package_name(manifest_text, top or source.stem, source)
+        fallback = alias or top or source.stem  # a nameless package installed under an alias takes that name
+        name = _package_name(manifest_text, fallback, source, "archive's top folder" if top else "archive file")
         folder = alias or name
         parent = scope_dir(scope)
         target = parent / folder

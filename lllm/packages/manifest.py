@@ -78,6 +78,15 @@ def check_name(name: Any, what: str) -> str:
     return name
 
 
+def unnamed_problem(where: str, what: str, name: str) -> str:
+    """The message for a manifest without ``[package].name`` whose fallback name (the ``what``'s name) is invalid."""
+    fix = re.sub(r"[^a-z0-9_-]", "_", name.lower()) or "my_package"
+    return (
+        f"{where} [package].name is not set, and the {what} name {name!r} is not a valid package name "
+        f"(lower-case letters, digits, '_' and '-'); set one in the manifest, e.g. [package] name = \"{fix}\""
+    )
+
+
 def normalize_prefix(prefix: Any, where: str) -> str:
     """A ``under`` prefix as ``a/b`` (no leading or trailing '/'); traversal or odd characters are refused."""
     if not isinstance(prefix, str):
@@ -114,7 +123,10 @@ def manifest_from_dict(data: Dict[str, Any], file: Path, warn: Warn, default_nam
     if not isinstance(pkg, dict):
         raise PackageError(f"{file}: [package] must be a table, got {type(pkg).__name__}")
     name = pkg.get("name", default_name if default_name is not None else root.name)
-    check_name(name, f"{file}: [package].name")
+    if "name" in pkg:
+        check_name(name, f"{file}: [package].name")
+    elif not NAME_RE.match(name):  # the culprit is the folder's name, and the fix is to set one
+        raise PackageError(unnamed_problem(f"{file}:", "folder", name))
     version, description = pkg.get("version", ""), pkg.get("description", "")
     for key, value in (("version", version), ("description", description)):
         if not isinstance(value, str):
