@@ -341,8 +341,9 @@ def rerun(
         meta["prompt_overrides"] = {key: e.template for key, e in edits.items()}
     token = prompt_substitute.set(_Substitute(edits)) if edits else None
     try:  # the Tactic is built inside: it renders nothing then, but its agents' system prompts resolve there
+        store = None if log_store is None else _StampingStore(log_store, replay, meta)
         instance = (
-            cls(config, runtime=runtime, log_store=log_store, tactic_path=session.tactic_path)
+            cls(config, runtime=runtime, log_store=store, tactic_path=session.tactic_path)
             if isinstance(cls, type) and issubclass(cls, Tactic)
             else cls
         )
@@ -354,6 +355,27 @@ def rerun(
     new.metadata["diverged_at"] = replay.diverged_at
     new.metadata["replayed_calls"] = replay.replayed
     return new
+
+
+class _StampingStore:
+    """The re-run's log store: the re-run's own session is saved with ``diverged_at`` and ``replayed_calls`` in
+    its metadata (known only once it ends); everything else goes to ``store`` unchanged."""
+
+    def __init__(self, store: Any, replay: ReplayInvoker, meta: Dict[str, Any]):
+        self.store, self.replay, self.meta = store, replay, meta
+
+    def save_session(
+        self, session: TacticCallSession, tags: Optional[Dict[str, str]] = None, metadata: Any = None
+    ) -> str:
+        if metadata is self.meta:  # the metadata rerun passed: the re-run's own session, not another tactic's
+            stamp = {"diverged_at": self.replay.diverged_at, "replayed_calls": self.replay.replayed}
+            session.metadata.update(stamp)
+            metadata = {**metadata, **stamp}
+        result: str = self.store.save_session(session, tags=tags, metadata=metadata)
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
 
 
 # ---------------------------------------------------------------------------------------------
