@@ -209,7 +209,7 @@ class RemoteTactic:
             emit(SubTacticStarted, name, self.name)
         try:
             out = await self._invoke(http, task)
-        except AgentCallError as e:
+        except BaseException as e:  # a cancelled call or an unfitting result ends the sub-session too
             self._record(parent, name, task, None, e)
             raise
         self._record(parent, name, task, out, None)
