@@ -120,7 +120,10 @@ async def aclose_session() -> None:
 
 
 def _timeout(timeout_s: Optional[float], stream: bool) -> Any:
-    t = DEFAULT_TIMEOUT_S if timeout_s is None else float(timeout_s)
+    try:
+        t = DEFAULT_TIMEOUT_S if timeout_s is None else float(timeout_s)
+    except (TypeError, ValueError):
+        t = math.nan  # not a number of seconds (e.g. an SDK's Timeout object): refused below
     key = (t, stream)
     ct = _timeouts.get(key)
     if ct is None:

@@ -219,8 +219,19 @@ def _env(names: Tuple[str, ...]) -> Optional[str]:
     return None
 
 
-def _normalise_base(base: str, local: bool) -> str:
+def _normalise_base(base: str, local: bool, default: Optional[str] = None) -> str:
     base = base.rstrip("/")
+    if local and "://" not in base:  # Ollama's own OLLAMA_HOST form: host[:port], no scheme
+        from urllib.parse import urlsplit
+
+        base = "http://" + base
+        try:
+            port = urlsplit(default).port if default else None
+            if port is not None and urlsplit(base).port is None:
+                host, sep, path = base[7:].partition("/")
+                base = f"http://{host}:{port}{sep}{path}"
+        except ValueError:  # an unreadable port: the request reports the URL as invalid
+            pass
     if local and base.count("/") <= 2:  # "http://host:port" without a path: the OpenAI-compatible API is at /v1
         base += "/v1"
     return base
@@ -269,7 +280,7 @@ def resolve_endpoint(
             f"{' or '.join(spec.key_env)} or pass model_args['api_key'].",
             provider=provider,
         )
-    base = _normalise_base(base, spec.local)
+    base = _normalise_base(base, spec.local, spec.api_base)
     headers: Dict[str, str] = {"Content-Type": "application/json"}
     if provider == "azure":
         url = f"{base}/openai/deployments/{wire_model}{path}?api-version={api_version}"

@@ -131,3 +131,34 @@ async def test_an_invalid_api_base_with_userinfo_stays_out_of_the_chained_except
         )
     assert "api_base" in str(ei.value)
     assert PROXY_PASSWORD not in "".join(traceback.format_exception(ei.value))
+
+
+@pytest.fixture(scope="module")
+def fake(fake_servers):
+    return fake_servers
+
+
+@pytest.mark.parametrize("form", ["host:port", "host"])
+async def test_ollama_host_in_ollamas_own_form_is_reached(fake, monkeypatch, form):
+    """Ollama documents ``OLLAMA_HOST`` as ``host[:port]`` without a scheme (port 11434 by default)."""
+    base = fake()
+    hostport = base.split("://", 1)[1].rsplit("/v1", 1)[0]
+    monkeypatch.delenv("OLLAMA_API_BASE", raising=False)
+    if form == "host:port":
+        monkeypatch.setenv("OLLAMA_HOST", hostport)
+        res = await OpenAIInvoker().acall(ask(), "ollama/llama3", {"timeout": 5})
+        assert res.message.content.startswith("This is a deterministic answer")
+    else:
+        from lllm.invokers.router import resolve_endpoint
+
+        monkeypatch.setenv("OLLAMA_HOST", "0.0.0.0")
+        assert resolve_endpoint("ollama", "llama3").url == "http://0.0.0.0:11434/v1/chat/completions"
+
+
+@pytest.mark.parametrize("timeout", ["soon", [5]])
+async def test_a_timeout_that_is_not_a_number_is_a_config_error(fake, timeout):
+    """Not a raw ValueError/TypeError from float(): the error names model_args['timeout']."""
+    from lllm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"model_args\['timeout'\]"):
+        await OpenAIInvoker().acall(ask(), "openai/m", {"api_base": fake(), "api_key": "k", "timeout": timeout})
