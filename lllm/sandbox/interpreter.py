@@ -12,6 +12,7 @@ from lllm.sandbox.bwrap_backend import BwrapExecutor, bwrap_status
 from lllm.sandbox.executor import ExecResult, Executor
 from lllm.sandbox.inprocess_backend import InProcessExecutor
 from lllm.sandbox.subprocess_backend import SubprocessExecutor
+from lllm.sandbox.worker import shorten_lines
 
 BACKENDS = ("auto", "bwrap", "subprocess", "inprocess")
 DEFAULT_MEMORY_MB = 1024
@@ -28,15 +29,16 @@ def resolve_backend(name: str) -> str:
 def clip_output(output: str, error: Optional[str], overflow: bool, limit: int, indicator: str) -> str:
     """``output`` then ``error``, at most ``limit`` characters plus ``indicator`` where text was cut (0 = no limit).
 
-    When both do not fit, the traceback is kept (its last ``limit // 2`` characters at most) and the
-    output before it is cut, so the model always learns that, and how, its code failed."""
+    When both do not fit, the traceback is kept (its last ``limit // 2`` characters at most, lines longer
+    than ``limit // 4`` cut in the middle) and the output before it is cut, so the model always learns
+    that, and how, its code failed."""
     error = error or ""
     if output and error and not output.endswith("\n"):
         output += "\n"
     cut = overflow
     if 0 < limit < len(output) + len(error):
-        if len(error) > limit // 2:
-            error = error[-(limit // 2) :]
+        if len(error) > limit // 2:  # its end names the exception; a long line (the message) is cut in the middle
+            error = shorten_lines(error, limit // 4)[-(limit // 2) :] if limit > 1 else ""
         output, cut = output[: limit - len(error)], True
     if cut:
         output += indicator + ("\n" if error else "")

@@ -146,13 +146,28 @@ def _utf8(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def shorten_lines(text: str, width: int) -> str:
+    """``text`` with each line longer than ``width`` cut in its middle: its start (``ValueError: ...``) stays.
+    A ``width`` too small to show both ends around the marker leaves ``text`` as it is."""
+    marker = " ... (cut) ... "
+    if len(text) <= width or width < 4 * len(marker):
+        return text
+    keep = max(width - len(marker), 0)
+    lines = text.splitlines(True)
+    for i, line in enumerate(lines):
+        body = line.rstrip("\n")
+        if len(body) > width:
+            lines[i] = body[: keep - keep // 2] + marker + body[len(body) - keep // 2 :] + line[len(body) :]
+    return "".join(lines)
+
+
 def format_user_traceback(exc: BaseException, hidden: Iterable[str] = ()) -> str:
     """The traceback of ``exc`` as the user's code sees it: no frames of the sandbox itself."""
     te = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
     _strip_frames(te, _HIDDEN_FILES | set(hidden), set())
     text = _utf8("".join(te.format()))
-    if len(text) > MAX_TRACEBACK_CHARS:  # keep the end: it names the exception
-        text = "... (traceback shortened)\n" + text[-MAX_TRACEBACK_CHARS:]
+    if len(text) > MAX_TRACEBACK_CHARS:  # keep the end, with long lines cut: it names the exception
+        text = "... (traceback shortened)\n" + shorten_lines(text, MAX_TRACEBACK_CHARS // 4)[-MAX_TRACEBACK_CHARS:]
     return text
 
 

@@ -1,0 +1,32 @@
+"""What the model reads when output or an error is long (review session 7)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from lllm.sandbox import AgentInterpreter, bwrap_status, clip_output
+
+BWRAP_OK, BWRAP_WHY = bwrap_status()
+BACKENDS = [
+    "inprocess",
+    pytest.param("subprocess", marks=pytest.mark.skipif(sys.platform == "win32", reason="POSIX only")),
+    pytest.param("bwrap", marks=pytest.mark.skipif(not BWRAP_OK, reason=f"bubblewrap is not usable: {BWRAP_WHY}")),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("size", [6_000, 50_000])
+def test_an_exception_with_a_long_message_still_names_its_type(backend, size):
+    """The end of a traceback is kept when it must be cut; with a long message that end is only message
+    text, and the model no longer learned which exception its code raised (nor where)."""
+    with AgentInterpreter(backend=backend, timeout=30) as interp:
+        out = interp.run(f"def load():\n    raise ValueError('bad rows: ' + 'y' * {size})\nprint('start')\nload()")
+    assert out.startswith("start\n") and len(out) <= 5000 + len("... (truncated)\n")
+    assert "ValueError: bad rows: yyy" in out
+
+
+def test_clip_output_with_a_limit_of_one_character_still_cuts():
+    out = clip_output("o" * 1000, "Traceback\nE: " + "e" * 100, False, 1, "[cut]")
+    assert len(out) < 200
