@@ -8,6 +8,7 @@ and every POST must come from the page's own origin."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 from typing import Any, Awaitable, Callable, Dict, Optional
 
@@ -52,13 +53,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Token, host and origin checks; user errors become 4xx JSON ``{"error": message}``."""
     token = request.app[TOKEN_KEY]
-    given = (
-        request.headers.get("X-LLLM-Token")
-        or request.headers.get("Authorization", "").removeprefix("Bearer ")
-        or request.cookies.get(COOKIE)
-        or request.query.get("token")
-        or ""
+    auth = request.headers.get("Authorization", "")
+    offered = (  # any one carrying the token will do: a stale cookie of another lllm ui or a proxy's Basic
+        request.headers.get("X-LLLM-Token"),  # header must not hide the token of the printed link
+        auth[7:].strip() if auth[:7].lower() == "bearer " else None,
+        request.cookies.get(COOKIE),
+        request.query.get("token"),
     )
+    given = next((g for g in offered if g and token and hmac.compare_digest(g.encode(), token.encode())), "")
     refused = request_refusal(
         request,
         token,
