@@ -527,7 +527,12 @@ def remove_package(name: str, *, scope: Optional[str] = None, runtime: Optional[
         os.replace(path, doomed)  # disappears at once; the delete may take longer
         shutil.rmtree(doomed, ignore_errors=True)
     rt = runtime or get_default_runtime()
-    for pkg in [p for p in list(rt.packages.values()) if p.base_dir in (base, str(path)) and p.alias is None]:
+    inside = (base + os.sep, str(path) + os.sep)  # the dependencies bundled in it went with it
+    for pkg in [
+        p
+        for p in list(rt.packages.values())
+        if p.alias is None and p.base_dir and (p.base_dir in (base, str(path)) or p.base_dir.startswith(inside))
+    ]:
         rt.unload_package(pkg.name)
     return path
 
