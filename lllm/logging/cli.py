@@ -1,8 +1,8 @@
 """``lllm sessions …``, ``lllm replay`` and ``lllm batch``: the session store from the command line.
 
 Plugged into the ``lllm`` command by ``lllm.cli``. The store is ``--store PATH`` (a ``.db`` file is
-SQLite, a folder is a local JSON store), else ``$LLLM_STORE``, else ``.lllm/sessions.db`` under the
-current directory — the same default ``lllm run`` saves to."""
+SQLite, a folder is a local JSON store, a ``postgresql://`` DSN is PostgreSQL), else ``$LLLM_STORE``, else
+``.lllm/sessions.db`` under the current directory — the same default ``lllm run`` saves to."""
 
 from __future__ import annotations
 
@@ -24,10 +24,12 @@ def store_path(explicit: Optional[str] = None) -> str:
 
 
 def open_store(explicit: Optional[str] = None, runtime: Any = None, create: bool = True) -> Any:
-    """The LogStore at ``--store`` / ``$LLLM_STORE`` / the default path."""
-    from lllm.logging import local_store, sqlite_store
+    """The LogStore at ``--store`` / ``$LLLM_STORE`` / the default path: a PostgreSQL DSN, a .db file or a folder."""
+    from lllm.logging import local_store, postgres_store, sqlite_store
 
     path = store_path(explicit)
+    if path.startswith(("postgres://", "postgresql://")):  # never a folder: it would be named after the password
+        return postgres_store(path, runtime=runtime)
     if not create and not os.path.exists(path):
         from lllm.cli import CLIError
 
@@ -425,7 +427,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def _store_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--store", help=f"session store: a .db file (SQLite) or a folder (default: $LLLM_STORE or {DEFAULT_STORE})"
+        "--store",
+        help=f"session store: a .db file (SQLite), a folder or a postgresql:// DSN "
+        f"(default: $LLLM_STORE or {DEFAULT_STORE})",
     )
 
 

@@ -1,0 +1,44 @@
+"""``--store`` given a PostgreSQL DSN: ``lllm sessions``, ``run``, ``replay`` and ``eval`` open that database, as
+``lllm ui`` and ``lllm serve`` do, instead of a local folder named after the DSN (password included)."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import pytest
+
+from lllm.cli import main
+from lllm.logging.cli import open_store
+
+
+def test_an_unreachable_dsn_is_reported_as_such_without_its_password(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("psycopg", reason="needs lllm[postgres] (psycopg 3)")
+    monkeypatch.chdir(tmp_path)
+    assert main(["sessions", "list", "--store", "postgresql://bob:TopSecret99@127.0.0.1:1/db"]) == 1
+    err = capsys.readouterr().err
+    assert "TopSecret99" not in err and "Connection refused" in err
+    assert list(tmp_path.iterdir()) == []  # no folder "postgresql:" with the password in its name
+
+
+def test_sessions_list_reads_a_postgres_store(tmp_path, monkeypatch, capsys):
+    dsn = os.environ.get("LLLM_TEST_POSTGRES_DSN")
+    if not dsn:
+        pytest.skip("LLLM_TEST_POSTGRES_DSN is not set (bash .ci/start-postgres.sh prints one)")
+    from lllm.logging import postgres_store
+    from lllm.logging.conformance import make_session
+
+    mark = uuid.uuid4().hex
+    saver = postgres_store(dsn)
+    sid = saver.save_session(make_session(), tags={"s7": mark})
+    saver.close()
+    monkeypatch.chdir(tmp_path)
+    store = open_store(dsn, create=False)
+    try:
+        assert [s.session_id for s in store.list_sessions(tags={"s7": mark})] == [sid]
+    finally:
+        store.close()
+    assert main(["sessions", "list", "--store", dsn, "--tag", f"s7={mark}", "--json"]) == 0
+    assert [s["session_id"] for s in json.loads(capsys.readouterr().out)] == [sid]
+    assert list(tmp_path.iterdir()) == []
