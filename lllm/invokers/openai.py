@@ -363,11 +363,18 @@ class StreamedToolCalls:
     def __init__(self) -> None:
         self._calls: Dict[Any, List[Any]] = {}
         self._last: Any = None
+        self._open: Dict[Any, Any] = {}  # index -> key of the call now streaming under it
 
     def add(self, delta: Dict[str, Any]) -> None:
-        key = delta.get("index")
-        if key is None:
-            key = delta.get("id") or self._last
+        index, tcid = delta.get("index"), delta.get("id")
+        if index is None:
+            key = tcid or self._last
+        else:
+            key = self._open.get(index, index)
+            held = self._calls.get(key)
+            if held is not None and tcid and held[0] and tcid != held[0]:
+                # a new call under an index in use (Gemini's OpenAI-compatible API numbers every parallel call 0)
+                key = self._open[index] = (index, tcid)
         self._last = key
         acc = self._calls.get(key)
         if acc is None:
