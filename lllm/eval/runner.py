@@ -378,7 +378,11 @@ def _run_all(one: Callable[[int], Item], n: int, workers: int) -> List[Item]:
         return [one(i) for i in range(n)]
     with cf.ThreadPoolExecutor(max_workers=min(workers, n), thread_name_prefix="lllm-eval") as ex:
         futures = [ex.submit(contextvars.copy_context().run, one, i) for i in range(n)]
-        return [f.result() for f in futures]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:  # a failing item or Ctrl-C: the cases not started yet are not run
+            ex.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 # ---------------------------------------------------------------------------------------------
