@@ -32,11 +32,14 @@ from typing import Any, Dict, List, Optional, Tuple
 from lllm.errors import LLLMError
 from lllm.sandbox.executor import ApiHandler, call_api
 from lllm.sandbox.interpreter import clip_output
+from lllm.sandbox.worker import shorten_lines
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _SECRET_ENV = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL", re.IGNORECASE)
 _CELL = re.compile(r"<(python_cell|markdown_cell)>(.*?)</\1>", re.DOTALL)
 _MAX_REQUEST = 16 << 20  # bytes of one CALL_API request line
+_MAX_RICH_OUTPUT = 16 << 20  # characters of results and displays kept per cell (plots fit; a display loop stops)
+_MAX_ERROR_LINE = 5000  # longer lines of an error (a huge message) are cut in their middle
 _FRAMEWORK_FRAME = "_lllm_make_call_api"  # in the traceback entry of CALL_API's frame, which is left out
 
 # Run silently in the kernel by init_session(): defines CALL_API and leaves nothing else behind.
@@ -110,6 +113,11 @@ class _ApiServer(socketserver.ThreadingTCPServer):
         self.server_close()
 
 
+def _rich_size(content: Dict[str, Any]) -> int:
+    """The characters of a result's or display's data (all its representations)."""
+    return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in content.get("data", {}).values())
+
+
 def kernel_env() -> Dict[str, str]:
     """The parent's environment without variables whose names look secret (``*KEY*``, ``*TOKEN*``, ...)."""
     return {k: v for k, v in os.environ.items() if not _SECRET_ENV.search(k)}
@@ -125,7 +133,8 @@ class JupyterSession:
     """A live IPython kernel with ``CALL_API``, recording every cell into ``<dir>/<name>.ipynb``.
 
     ``api``: answers ``CALL_API(path, params)`` (a ``ProxyManager`` or any ``callable(path, params)``).
-    ``max_output_chars``: ``run_cell`` results are cut there, plus ``truncation_indicator`` (0 = no limit).
+    ``max_output_chars``: ``run_cell`` results are cut there, plus ``truncation_indicator`` (0 = no limit);
+    a cell's stream output is kept up to twice that, its results and displays up to 16 M characters.
     ``interrupt_grace``: seconds a timed-out cell gets to stop after the interrupt before the restart.
     Use as a context manager, or call ``shutdown()``; the kernel also exits when this process does."""
 
@@ -341,7 +350,7 @@ class JupyterSession:
         """The outputs of request ``msg_id`` until the kernel is idle again (done) or ``deadline`` passes."""
         outputs: List[Any] = []
         new_output = self._nbformat.v4.new_output
-        size = 0
+        size = rich = 0
         limit = self.max_output_chars * 2 if self.max_output_chars else 0
         while True:
             remaining = deadline - time.monotonic()
@@ -370,7 +379,13 @@ class JupyterSession:
                     last["text"] += text
                 else:
                     outputs.append(new_output("stream", name=content["name"], text=text))
+            elif kind in ("execute_result", "display_data") and rich + _rich_size(content) > _MAX_RICH_OUTPUT:
+                if rich <= _MAX_RICH_OUTPUT:  # a flood of displays: dropped from here on, said once
+                    note = f"[more than {_MAX_RICH_OUTPUT >> 20} M characters of results and displays: the rest were dropped]\n"
+                    outputs.append(new_output("stream", name="stderr", text=note))
+                rich = _MAX_RICH_OUTPUT + 1
             elif kind == "execute_result":
+                rich += _rich_size(content)
                 outputs.append(
                     new_output(
                         "execute_result",
@@ -380,16 +395,18 @@ class JupyterSession:
                     )
                 )
             elif kind == "display_data":
+                rich += _rich_size(content)
                 outputs.append(
                     new_output("display_data", data=content.get("data", {}), metadata=content.get("metadata", {}))
                 )
             elif kind == "error":
-                frames = [t for t in content.get("traceback", []) if _FRAMEWORK_FRAME not in t]  # CALL_API's own
-                outputs.append(
-                    new_output(
-                        "error", ename=content.get("ename", ""), evalue=content.get("evalue", ""), traceback=frames
-                    )
-                )
+                frames = [
+                    shorten_lines(t, _MAX_ERROR_LINE)
+                    for t in content.get("traceback", [])
+                    if _FRAMEWORK_FRAME not in t  # CALL_API's own
+                ]
+                evalue = shorten_lines(content.get("evalue", ""), _MAX_ERROR_LINE)
+                outputs.append(new_output("error", ename=content.get("ename", ""), evalue=evalue, traceback=frames))
             elif kind == "clear_output":
                 outputs.clear()
 

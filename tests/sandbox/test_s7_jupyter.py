@@ -64,3 +64,33 @@ def test_a_kernel_that_hangs_in_its_setup_is_stopped(tmp_path, monkeypatch):
         time.sleep(0.05)
     assert not alive(pid), "the kernel of a session whose setup failed is still running"
     assert api_threads() == before
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    s = JupyterSession("flood", tmp_path_factory.mktemp("flood"))
+    try:
+        s.init_session()
+    except JupyterError as e:
+        pytest.skip(f"an IPython kernel cannot start here: {e}")
+    yield s
+    s.shutdown()
+
+
+def test_a_flood_of_displays_is_not_all_kept(session):
+    """Like a print loop (whose stream output is cut), a display loop must not grow the host's memory and
+    the notebook without bound: 64 MB of displays are not all kept."""
+    text = session.run_cell("from IPython.display import display\nfor i in range(640):\n    display('x' * 100_000)")
+    assert len(text) < 10_000 and "truncated" in text
+    kept = sum(len(json.dumps(o)) for o in session._nb.cells[-1].outputs)  # noqa: SLF001 - what the host holds
+    assert kept < 40 << 20, f"{kept >> 20} MB of display outputs kept for one cell"
+    assert any("were dropped" in o.get("text", "") for o in session._nb.cells[-1].outputs)  # noqa: SLF001
+    assert session.notebook_path.stat().st_size < 40 << 20
+
+
+def test_a_huge_exception_message_is_not_all_kept(session):
+    text = session.run_cell("raise ValueError('y' * 50_000_000)")
+    assert "ValueError" in text and len(text) < 10_000
+    kept = sum(len(json.dumps(o)) for o in session._nb.cells[-1].outputs)  # noqa: SLF001
+    assert kept < 1 << 20, f"{kept >> 20} MB kept for one traceback"
+    assert session.run_cell("print('still here')") == "still here\n"
