@@ -532,18 +532,27 @@ def _run_side(
 
     tags = {"lllm.eval_id": eval_id, "lllm.eval_variant": side}
     remote = {"backend": backend, "backend_options": backend_options} if backend != "local" else {}
-    with use_model(model):
-        return list(
-            t.bcall(
-                [c.task for c in cases],
-                max_workers=workers,
-                fail_fast=False,
-                tags=tags,
-                return_sessions=True,
-                batch_id=f"{eval_id}:{side}" if store is not None else None,
-                **remote,
+    batch_id = f"{eval_id}:{side}" if store is not None else None
+    try:
+        with use_model(model):
+            return list(
+                t.bcall(
+                    [c.task for c in cases],
+                    max_workers=workers,
+                    fail_fast=False,
+                    tags=tags,
+                    return_sessions=True,
+                    batch_id=batch_id,
+                    **remote,
+                )
             )
-        )
+    except ValueError as e:  # bcall's advice (a new batch_id) names nothing the user passed here
+        if batch_id is None or f"batch '{batch_id}' was recorded with a different task" not in str(e):
+            raise
+        raise DatasetError(
+            f"evaluation '{eval_id}' was recorded on other tasks (its '{side}' runs differ from this data set); "
+            f"resume it with the same data set, or start a new evaluation with another --eval-id (eval_id=...)"
+        ) from None
 
 
 def _dataset_tactic(

@@ -7,7 +7,9 @@ import threading
 import pytest
 from evalkit import Brief, record_all, scripted
 
-from lllm.eval import MetricError, evaluate_sessions, parse_variants, select_sessions
+from lllm import Tactic
+from lllm.eval import MetricError, evaluate_dataset, evaluate_sessions, parse_variants, select_sessions
+from lllm.eval.datasets import DatasetError
 from lllm.logging import sqlite_store
 
 TERSE = parse_variants(["terse:agent_configs.writer.system_prompt=Be terse."])
@@ -32,3 +34,22 @@ def test_a_failing_metric_stops_the_evaluation_without_running_the_queued_cases(
     with pytest.raises(MetricError, match="metric 'broken' failed on item"):
         evaluate_sessions(cases, TERSE, [broken], store=store, tactic=Brief, invoker=scripted("Short."), workers=2)
     assert len(started) <= 4, f"{len(started)} of 12 cases were run after the evaluation had failed"
+
+
+class Upper(Tactic, register=False):
+    name = "upper"
+
+    def call(self, task: str) -> str:
+        return task.upper()
+
+
+def test_resuming_an_evaluation_on_a_changed_data_set_names_the_eval_id_not_a_batch_id(tmp_path):
+    store = sqlite_store(str(tmp_path / "s.db"))
+    model = parse_variants(["b:model=test"])
+    evaluate_dataset(Upper, ["a", "b"], model, ["success"], log_store=store, eval_id="e1", workers=1)
+    again = evaluate_dataset(Upper, ["a", "b"], model, ["success"], log_store=store, eval_id="e1", workers=1)
+    assert [it.outcomes["b"].result for it in again.items] == ["A", "B"]  # resumed: same data set
+    with pytest.raises(DatasetError) as err:
+        evaluate_dataset(Upper, ["a", "changed"], model, ["success"], log_store=store, eval_id="e1", workers=1)
+    assert "evaluation 'e1'" in str(err.value) and "--eval-id" in str(err.value)
+    assert "batch_id" not in str(err.value)  # the user never named a batch
