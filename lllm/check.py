@@ -81,7 +81,8 @@ def _configs(rt: Any, package: Optional[str]) -> Iterator[Problem]:
                 try:
                     resolve_tool_ref(ref, rt, pkg, f"{where}, agent {name}")
                 except Exception as e:  # noqa: BLE001
-                    yield Problem(ERROR, f"{where}, agent {name}", _failure(e))
+                    message = _failure(e).removeprefix(f"{where}, agent {name}: ")  # the place is said once
+                    yield Problem(ERROR, f"{where}, agent {name}", message)
 
 
 def _is_proxy(rt: Any, ref: str) -> bool:
@@ -170,7 +171,14 @@ def _load(target: Optional[str]) -> "Tuple[Runtime, Optional[str], List[Problem]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if target is not None and Path(target).exists():
-            from lllm.packages.discovery import PackageLoader, _manifest_path, require_trusted, trusted_packages
+            from lllm.packages.discovery import (
+                PackageLoader,
+                _manifest_path,
+                env_flag,
+                load_shared_packages,
+                require_trusted,
+                trusted_packages,
+            )
             from lllm.packages.manifest import find_config_file
 
             require_trusted(target)  # checking loads, and so runs, the package's code
@@ -180,6 +188,8 @@ def _load(target: Optional[str]) -> "Tuple[Runtime, Optional[str], List[Problem]
             # a trusted package's dependencies must be trusted too (the project's load as at `import lllm`)
             info = PackageLoader(rt, allowed=None if is_project else trusted_packages()).load(file)
             name = info.name if info is not None else None
+            if is_project and env_flag("LLLM_AUTO_SHARED_PACKAGES"):  # it runs with the installed packages
+                load_shared_packages(rt, file.parent)
         else:
             from lllm.cli import _runtime
 

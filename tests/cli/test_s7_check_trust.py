@@ -28,3 +28,38 @@ def test_check_of_a_trusted_package_does_not_run_an_untrusted_dependency(tmp_pat
     monkeypatch.setenv("LLLM_TRUSTED_PACKAGES", "good,shady")  # trusted too: it loads (the marker works)
     main(["check", str(tmp_path / "pkgs/good")])
     assert marker.read_text() == "shady ran"
+
+
+SLUG = '''
+from lllm import tool
+
+@tool
+def slug(text: str) -> str:
+    """Slug a text.
+
+    Args:
+        text: the text
+    """
+    return text.lower()
+'''
+
+
+def test_check_of_the_project_path_sees_the_installed_packages_it_runs_with(tmp_path, monkeypatch, capsys):
+    home = tmp_path / "home"
+    write_tree(home / "packages/toolkit", {"lllm.toml": '[package]\nname = "toolkit"\n', "tools/slug.py": SLUG})
+    project = write_tree(
+        tmp_path / "proj",
+        {
+            "lllm.toml": '[package]\nname = "proj"\n',
+            "configs/default.yaml": "agent_configs:\n  - name: a\n    model_name: test\n    system_prompt: hi\n"
+            "    tools: [toolkit.tools:slug, toolkit.tools:slugg]\n",
+        },
+    )
+    monkeypatch.setenv("LLLM_HOME", str(home))
+    monkeypatch.chdir(project)
+    assert main(["check", "."]) == 1
+    out = capsys.readouterr().out
+    where = "config proj.configs:default, agent a"
+    assert out.splitlines() == [  # only the tool that does not exist, and its place said once
+        f"error: {where}: no tool 'toolkit.tools:slugg' in runtime 'check'. Did you mean: ['toolkit.tools:slug']?"
+    ]
