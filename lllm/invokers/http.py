@@ -233,7 +233,25 @@ async def post_sse(
             except Exception:  # noqa: BLE001 - the status alone decides the kind
                 raw = b""
             raise http_error(resp.status, resp.headers, raw, provider=provider, url=url)
-        async for item in aiter_sse(resp, provider=provider, terminal_events=terminal_events, require_end=require_end):
+        source: Any = resp
+        if "json" in resp.headers.get("Content-Type", "") and "event-stream" not in resp.headers["Content-Type"]:
+            raw = await resp.read()
+            answer = _json_or_none(raw)
+            if answer is not None:
+                if isinstance(answer, dict) and answer.get("error"):
+                    yield "error", answer  # an error envelope: the provider's stream parser raises it, classified
+                raise ProviderError(
+                    f"{provider or 'provider'} answered a streamed request with a JSON body, not an event stream "
+                    f"({raw[:200].decode('utf-8', 'replace')!r}); this server does not stream: call it without "
+                    f"streaming",
+                    status=resp.status,
+                    body=answer,
+                    provider=provider,
+                )
+            source = _chunks(raw)  # labelled JSON, but not JSON: read it as the event stream it may be
+        async for item in aiter_sse(
+            source, provider=provider, terminal_events=terminal_events, require_end=require_end
+        ):
             yield item
     except ProviderError:
         raise
@@ -241,6 +259,18 @@ async def post_sse(
         _reraise(e, provider, url, timeout_s)
     finally:
         resp.release()
+
+
+def _json_or_none(raw: bytes) -> Any:
+    """``raw`` parsed as JSON, or ``None`` if it is not JSON."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+async def _chunks(raw: bytes) -> AsyncIterator[bytes]:
+    yield raw
 
 
 def _check_userinfo(url: str, headers: Mapping[str, str], provider: str) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from support.cassette_server import CassetteServer
 
 from lllm.core.dialog import Dialog
 from lllm.core.tools import Function
+from lllm.errors import ProviderError
 from lllm.invokers.openai import OpenAIInvoker
 
 
@@ -95,3 +97,48 @@ def _ask() -> Dialog:
     d = Dialog()
     d.put_text("x")
     return d
+
+
+def _json_answer(path, body):
+    return [
+        {
+            "request": {"method": "POST", "uri": "http://127.0.0.1" + path},
+            "response": {"status": {"code": 200}, "parsed_body": body},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    "model, path, body, words",
+    [
+        (
+            "openai/m",
+            "/v1/chat/completions",
+            {"error": {"message": "model 'm' not found", "code": 404}},
+            "model 'm' not found",
+        ),
+        (
+            "anthropic/claude-x",
+            "/v1/messages",
+            {"type": "error", "error": {"type": "invalid_request_error", "message": "bad max_tokens"}},
+            "bad max_tokens",
+        ),
+        (
+            "openai/m",
+            "/v1/chat/completions",
+            {"choices": [{"message": {"content": "a whole answer"}}]},
+            "does not stream",
+        ),
+    ],
+)
+async def test_a_json_body_answering_a_streamed_request_is_reported_as_such(model, path, body, words):
+    """A server that answers ``stream: true`` with one JSON body (its error, or a whole answer) is not a stream
+    "cut" to retry: the error is the provider's own, or says the server does not stream."""
+    from lllm.invokers.anthropic import AnthropicInvoker
+
+    inv = AnthropicInvoker() if model.startswith("anthropic/") else OpenAIInvoker()
+    base = "" if model.startswith("anthropic/") else "/v1"
+    with CassetteServer(_json_answer(path, body)) as server:
+        with pytest.raises(ProviderError) as ei:
+            await inv.acall(_ask(), model, {"api_base": server.url + base, "api_key": "k", "stream": True})
+    assert words in str(ei.value) and "cut" not in str(ei.value) and ei.value.kind is None
