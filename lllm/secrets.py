@@ -12,7 +12,8 @@ What is scrubbed
   ``NON_CREDENTIAL_HEADERS``, the user and password of a URL's userinfo
   (``http://user:password@host``, plus the ``Basic`` header made of them), the value of any setting
   whose name says it is a secret (``token``, ``password``, ``aws_secret_access_key`` …), and the values
-  of environment variables named ``API_KEY``, ``*_API_KEY``, ``*_TOKEN``, ``*_SECRET`` …
+  of environment variables named ``API_KEY``, ``*_API_KEY``, ``*_TOKEN``, ``*_SECRET`` …, each also in
+  its percent-encoded forms (as it appears in a URL an HTTP client's error names).
   Values shorter than ``MIN_SECRET_LENGTH`` characters are not replaced by value (too likely
   to occur by chance), and ``user:password@`` is removed from every URL whatever its length.
 - *Where*: every log store (SQLite, JSON files, PostgreSQL) and so ``lllm sessions export``,
@@ -37,7 +38,7 @@ import threading
 import traceback
 from collections.abc import Mapping as AbcMapping
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
 REDACTED = "[REDACTED]"
 # Shorter values are too likely to occur by chance ("1", "true") to be replaced everywhere.
@@ -102,8 +103,18 @@ def environment_secrets(environ: Optional[Mapping[str, str]] = None) -> List[str
     return list(_read_environment_secrets(environ))
 
 
+def _encoded(value: str) -> Set[str]:
+    """``value`` and its percent-encoded forms (a key with ``+``, ``/`` or ``=`` changes when put in a URL)."""
+    return {value, quote(value), quote(value, safe=""), quote_plus(value)}
+
+
 def _read_environment_secrets(env: Mapping[str, str]) -> Tuple[str, ...]:
-    found = {v for k, v in env.items() if _SECRET_ENV.search(k.upper()) and len(v) >= MIN_SECRET_LENGTH}
+    found = {
+        form
+        for k, v in env.items()
+        if _SECRET_ENV.search(k.upper()) and len(v) >= MIN_SECRET_LENGTH
+        for form in _encoded(v)
+    }
     return tuple(sorted(found, key=len, reverse=True))
 
 
@@ -134,7 +145,8 @@ def _process_environment_secrets() -> Tuple[str, ...]:
 
 
 def register_secret(value: Any) -> None:
-    """Remember ``value`` as a credential (ignored unless a string of at least MIN_SECRET_LENGTH)."""
+    """Remember ``value`` as a credential, with its percent-encoded forms (ignored unless a string of at
+    least MIN_SECRET_LENGTH)."""
     global _sorted
     if not isinstance(value, str) or value in _values:
         return
@@ -143,7 +155,7 @@ def register_secret(value: Any) -> None:
         return
     with _lock:
         if value not in _values:
-            _values.add(value)
+            _values.update(_encoded(value))
             _sorted = tuple(sorted(_values, key=len, reverse=True))
 
 

@@ -1,0 +1,66 @@
+"""Credentials are scrubbed in the forms they travel in (review session 7): a key with ``+``, ``/`` or
+``=`` (base64-style keys) is percent-encoded when it goes into a URL, and an HTTP client's error names
+that URL; the encoded form must be replaced too."""
+
+from __future__ import annotations
+
+import threading
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote, quote_plus, urlencode
+
+import pytest
+
+from lllm.secrets import REDACTED, environment_secrets, register_secret, scrub_text
+
+REGISTERED = "Zm9vYmFy+s7/registered=="
+IN_ENV = "dGVzdA+s7/environment=="
+
+
+class _Echo(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = f"denied: {self.path}".encode()
+        self.send_response(403)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+    thread.join(5)
+
+
+def _error_text(url: str) -> str:
+    try:
+        urllib.request.urlopen(url, timeout=10)
+    except urllib.error.HTTPError as e:
+        return f"{e} for {e.url}: {e.read().decode()}"
+    raise AssertionError("the server answered 403")
+
+
+@pytest.mark.parametrize("encode", [quote_plus, lambda v: quote(v, safe=""), quote], ids=["plus", "strict", "path"])
+def test_a_registered_key_is_scrubbed_when_percent_encoded(server, encode):
+    register_secret(REGISTERED)
+    text = _error_text(f"{server}/v1/items?key={encode(REGISTERED)}")
+    assert encode(REGISTERED) in text  # the client and the server both show the encoded form
+    clean = scrub_text(text)
+    assert encode(REGISTERED) not in clean and REDACTED in clean
+
+
+def test_an_environment_key_is_scrubbed_when_percent_encoded(server, monkeypatch):
+    monkeypatch.setenv("STATION_API_KEY", IN_ENV)
+    text = _error_text(f"{server}/v1/items?{urlencode({'api_key': IN_ENV})}")
+    assert quote_plus(IN_ENV) in text
+    assert quote_plus(IN_ENV) not in scrub_text(text)
+    assert quote_plus(IN_ENV) in environment_secrets({"STATION_API_KEY": IN_ENV})
