@@ -131,10 +131,13 @@ def _tactic_paths(t: ServedTactic, refs: Dict[Any, Dict[str, Any]]) -> Dict[str,
         "required": ["tasks"],
         "properties": {"tasks": {"type": "array", "items": body}, "batch_id": {"type": "string"}},
     }
+    started = _op(t, "batch", f"Start a batch of {t.name} calls", "application/json", batch)
+    responses = started["post"]["responses"]
+    responses["202"] = {**responses.pop("200"), "description": "Accepted: the job id and its status_url"}
     return {
         f"/tactics/{t.name}/invoke": invoke,
         f"/tactics/{t.name}/stream": _op(t, "stream", f"Run {t.name}, streaming events", "text/event-stream", body),
-        f"/tactics/{t.name}/batch": _op(t, "batch", f"Start a batch of {t.name} calls", "application/json", batch),
+        f"/tactics/{t.name}/batch": started,
     }
 
 
@@ -157,6 +160,10 @@ def openapi(
         paths.update(_tactic_paths(t, refs))
     for path, summary in _GET_PATHS:
         paths[path] = {"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}}
+        if "{id}" in path:  # a template names a declared path parameter (OpenAPI requires it)
+            paths[path]["get"]["parameters"] = [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ]
     doc: Dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
