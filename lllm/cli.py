@@ -171,9 +171,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         from lllm.logging.cli import _tags, open_store
 
         store = open_store(args.store, runtime=rt)
-    tactic = build_tactic(config, name=node.qualified_key, runtime=rt, log_store=store)
-    with use_model(offline_model(args.model, config, node.value)):  # tactic tools and sub-tactics run on it too
-        session = tactic(task, return_session=True, tags=_tags(args.tag) if store else None)
+    try:
+        tactic = build_tactic(config, name=node.qualified_key, runtime=rt, log_store=store)
+        with use_model(offline_model(args.model, config, node.value)):  # tactic tools and sub-tactics too
+            session = tactic(task, return_session=True, tags=_tags(args.tag) if store else None)
+    finally:
+        if store is not None:  # main() may run in-process: the store's file must not outlive the command
+            store.close()
     result = session.delivery
     cost = session.total_cost
     if args.json:
