@@ -188,15 +188,21 @@ def upgrade_index_entry(entry: Dict[str, Any], record: Optional[Dict[str, Any]])
     }
 
 
+def index_text(text: Any) -> Any:
+    """A text as the SQL index columns and their filters hold it: NUL, which PostgreSQL text and JSONB cannot hold
+    and SQLite's LIKE stops at, as U+FFFD (the stored entry keeps it). Other values pass unchanged."""
+    return text.replace("\x00", "\ufffd") if isinstance(text, str) else text
+
+
 def index_columns(entry: Dict[str, Any]) -> Tuple[str, float, int, str, str]:
     """``tactic_name, total_cost, agent_calls, models, task_preview`` of an index entry as SQL columns (models
     one per line, so a substring search never spans two)."""
     return (
-        str(entry.get("tactic_name") or ""),
+        index_text(str(entry.get("tactic_name") or "")),
         float(entry.get("total_cost") or 0.0),
         int(entry.get("agent_call_count") or 0),
-        "\n".join(entry.get("models") or []),
-        str(entry.get("task_preview") or ""),
+        index_text("\n".join(entry.get("models") or [])),
+        index_text(str(entry.get("task_preview") or "")),
     )
 
 
@@ -234,7 +240,7 @@ def index_conditions(query: SessionQuery, placeholder: str, like: str = "LIKE") 
     params: List[Any] = [query.partition]
     if query.tactic_paths:
         where.append(f"s.tactic_path IN ({', '.join([placeholder] * len(query.tactic_paths))})")
-        params += query.tactic_paths
+        params += [index_text(p) for p in query.tactic_paths]
     for condition, value in (
         ("s.state =", query.state),
         ("s.ts >=", query.after),
@@ -246,11 +252,11 @@ def index_conditions(query: SessionQuery, placeholder: str, like: str = "LIKE") 
     ):
         if value is not None:
             where.append(f"{condition} {placeholder}")
-            params.append(value)
+            params.append(index_text(value))
     for column, text in (("s.models", query.model), ("s.task_preview", query.text)):
         if text:
             where.append(f"{column} {like} {placeholder} ESCAPE '\\'")
-            params.append(_like(text))
+            params.append(_like(index_text(text)))
     return where, params
 
 
@@ -382,6 +388,7 @@ __all__ = [
     "TASK_PREVIEW_CHARS",
     "SORTS",
     "task_preview",
+    "index_text",
     "session_models",
     "upgrade_index_entry",
     "check_lease_args",

@@ -30,6 +30,7 @@ from lllm.logging.backends import (
     index_columns,
     index_conditions,
     index_select,
+    index_text,
     validate_key,
     validate_prefix,
 )
@@ -82,6 +83,11 @@ def _dsn_passwords(dsn: str) -> List[str]:
             password = None
         found += [password, unquote(password)] if password else []
     return sorted({p for p in found if len(p) >= 4}, key=len, reverse=True)  # shorter: would mangle the text
+
+
+def _tags_json(tags: Dict[str, str]) -> str:
+    """Tags as the JSONB column holds them (``index_text``: JSONB cannot hold NUL)."""
+    return json.dumps({index_text(k): index_text(v) for k, v in tags.items()})
 
 
 def _psycopg() -> Any:
@@ -264,10 +270,10 @@ class PostgresBackend(IndexedBackend):
                     key,
                     partition,
                     entry["session_id"],
-                    entry.get("tactic_path"),
-                    entry.get("state"),
+                    index_text(entry.get("tactic_path")),
+                    index_text(entry.get("state")),
                     entry["timestamp"],
-                    json.dumps(entry.get("tags") or {}),
+                    _tags_json(entry.get("tags") or {}),
                     *index_columns(entry),
                 ),
             )
@@ -280,10 +286,10 @@ class PostgresBackend(IndexedBackend):
             for column, text in (("s.models", query.model), ("s.task_preview", query.text)):
                 if text:
                     where.append(f"lower({column}) LIKE lower(%s) ESCAPE '\\'")
-                    params.append(_like(text))
+                    params.append(_like(index_text(text)))
         if query.tags:
             where.append("s.tags @> %s::jsonb")
-            params.append(json.dumps(query.tags))
+            params.append(_tags_json(query.tags))
         sql, params = index_select(where, params, query, "%s")
         with self._tx() as cur:
             rows = cur.execute(sql, params).fetchall()

@@ -1,0 +1,49 @@
+"""A session whose task or tags hold a NUL character (text pulled from a PDF often does) is saved, listed and
+searched on every backend as in the reference semantics (PostgreSQL text and JSONB cannot hold NUL)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from lllm.logging import LogStore, local_store, sqlite_store
+from lllm.logging.conformance import make_session
+
+DSN = os.environ.get("LLLM_TEST_POSTGRES_DSN")
+
+
+@pytest.fixture(params=["local", "sqlite", "postgres", "postgres-scan"])
+def store(request, tmp_path):
+    partition = f"s7nul_{uuid.uuid4().hex[:12]}"
+    if request.param == "local":
+        s = local_store(tmp_path / "store", partition=partition)
+    elif request.param == "sqlite":
+        s = sqlite_store(tmp_path / "s.db", partition=partition)
+    else:
+        if not DSN:
+            pytest.skip("LLLM_TEST_POSTGRES_DSN is not set (bash .ci/start-postgres.sh prints one)")
+        pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'lllm[postgres]')")
+        from lllm.logging import PostgresBackend
+
+        backend = PostgresBackend(DSN)
+        if request.param == "postgres-scan":
+            backend.search_index = "scan"
+        s = LogStore(backend, partition=partition)
+    yield s
+    s.close()
+
+
+def test_a_nul_in_the_task_and_tags_is_saved_listed_and_searched(store):
+    session = make_session()
+    session.task = "page one\x00page two"
+    sid = store.save_session(session, tags={"source": "scan\x00ned"})
+    other = store.save_session(make_session(), tags={"source": "typed"})
+    assert store.load_session(sid).task == "page one\x00page two"
+    assert [s.session_id for s in store.list_sessions(text="page two")] == [sid]
+    assert [s.session_id for s in store.list_sessions(text="one\x00page")] == [sid]
+    assert [s.session_id for s in store.list_sessions(tags={"source": "scan\x00ned"})] == [sid]
+    assert [s.session_id for s in store.list_sessions(tags={"source": "typed"})] == [other]
+    (row,) = [s for s in store.list_sessions() if s.session_id == sid]
+    assert row.task_preview == "page one\x00page two" and row.tags == {"source": "scan\x00ned"}
