@@ -238,17 +238,7 @@ def _run_pool(
 async def _gather(tactic: Tactic, tasks: List[Any], n: int, fail_fast: bool, o: Options) -> List[Any]:
     """``bcall`` of an async tactic: ``ccall``'s results in input order."""
     out: List[Any] = [None] * len(tasks)
-    async for i, res in tactic.ccall(
-        tasks,
-        max_workers=n,
-        tags=o.tags,
-        metadata=o.metadata,
-        return_sessions=o.return_sessions,
-        return_exceptions=not fail_fast,
-        batch_id=o.batch_id,
-        lease_ttl=o.lease_ttl,
-        **o.kw,
-    ):
+    async for i, res in _local_stream(tactic, tasks, n, not fail_fast, o, finish_running=fail_fast):
         out[i] = res
     return out
 
@@ -272,14 +262,21 @@ def ccall(
 
 
 async def _local_stream(
-    tactic: Tactic, tasks: List[Any], max_workers: Optional[int], return_exceptions: bool, o: Options
+    tactic: Tactic,
+    tasks: List[Any],
+    max_workers: Optional[int],
+    return_exceptions: bool,
+    o: Options,
+    finish_running: bool = False,
 ) -> AsyncIterator[Tuple[int, Any]]:
-    """The recorded results first, then each task's as it finishes, at most ``max_workers`` running."""
+    """The recorded results first, then each task's as it finishes, at most ``max_workers`` running. A failure
+    is raised at once, or with ``finish_running`` (``bcall``'s fail_fast) once the running tasks finish."""
     n = workers(tactic, max_workers)
     sem = asyncio.Semaphore(n)
     tasks = list(tasks)
     leases: Optional[BatchLeasesLike] = None
     running: _Running = {}
+    failed: Optional[BaseException] = None  # with finish_running: the first failure, raised at the end
     # A sync tactic runs in threads of its own, as many as workers: asyncio's default pool has only
     # min(32, cores + 4) threads, which would cap the concurrency (and stall the lease calls).
     pool = (
@@ -305,17 +302,23 @@ async def _local_stream(
             finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for f in finished:
                 i = running.pop(f)
-                start(1)
                 exc = f.exception()
+                if exc is not None and finish_running and not return_exceptions and failed is None:
+                    failed = exc  # no task starts after it; the running ones finish
+                if failed is None:
+                    start(1)
                 if exc is None and f.result()[1] is _BUSY:  # held by another runner: come back later
                     assert leases is not None  # only a task under a lease is ever busy
-                    running[asyncio.ensure_future(one(i, tasks[i], leases.retry_after))] = i
+                    if failed is None:  # else it is cancelled like the tasks not yet started
+                        running[asyncio.ensure_future(one(i, tasks[i], leases.retry_after))] = i
                 elif exc is None:
                     yield f.result()
                 elif return_exceptions:
                     yield i, exc
-                else:
+                elif failed is None:
                     raise exc
+        if failed is not None:
+            raise failed
     finally:
         await _stop(running, leases, pool)
 

@@ -1,0 +1,43 @@
+"""Batch edge cases: fail_fast lets running tasks finish (async tactics too), failures and cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from lllm import Tactic
+
+
+class Race(Tactic, register=False):
+    """``bad`` fails once ``slow`` is running; ``slow`` finishes only a few loop turns after that failure."""
+
+    name = "s7_race"
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.started: list = []  # shared with the per-call copies, like the events
+        self.finished: list = []
+        self.slow_running, self.bad_failed = asyncio.Event(), asyncio.Event()
+
+    async def call(self, task: str) -> str:
+        self.started.append(task)
+        if task == "bad":
+            await self.slow_running.wait()
+            self.bad_failed.set()
+            raise RuntimeError("bad task")
+        if task == "slow":
+            self.slow_running.set()
+            await self.bad_failed.wait()
+            for _ in range(10):  # the batch has seen the failure by now
+                await asyncio.sleep(0)
+        self.finished.append(task)
+        return task.upper()
+
+
+def test_async_bcall_fail_fast_lets_running_tasks_finish_and_starts_no_more():
+    race = Race({})
+    with pytest.raises(RuntimeError, match="bad task"):
+        race.bcall(["bad", "slow", "later"], max_workers=2)
+    assert race.finished == ["slow"]  # documented: raised once the running ones finish
+    assert race.started == ["bad", "slow"]  # and tasks not yet started are cancelled
