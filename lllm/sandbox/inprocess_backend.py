@@ -17,6 +17,28 @@ from lllm.sandbox import worker as _worker
 from lllm.sandbox.executor import ApiHandler, ExecResult, Executor, call_api
 
 _HIDDEN = (os.path.abspath(__file__), _worker.__file__)
+# The host's own streams while runs of any executor are active (runs overlap across threads and end in any order).
+_streams_lock = threading.Lock()
+_host_streams: List[Any] = []
+_active_runs = 0
+
+
+def _swap_streams(out: Any) -> None:
+    global _active_runs
+    with _streams_lock:
+        if _active_runs == 0:
+            _host_streams[:] = [sys.stdout, sys.stderr]
+        _active_runs += 1
+        sys.stdout = sys.stderr = out
+
+
+def _restore_streams() -> None:
+    """Give the host its streams back once no run is active (an earlier run ending must not undo a later one)."""
+    global _active_runs
+    with _streams_lock:
+        _active_runs -= 1
+        if _active_runs == 0:
+            sys.stdout, sys.stderr = _host_streams
 
 
 class InProcessExecutor(Executor):
@@ -56,14 +78,13 @@ class InProcessExecutor(Executor):
             def target() -> None:
                 outcome["error"] = _worker.run_cell(code, namespace, f"<cell {self._cells}>", _HIDDEN)
 
-            saved = sys.stdout, sys.stderr
-            sys.stdout = sys.stderr = out
+            _swap_streams(out)
             try:
                 thread = threading.Thread(target=target, daemon=True, name="lllm-inprocess-cell")
                 thread.start()
                 thread.join(timeout)
             finally:
-                sys.stdout, sys.stderr = saved
+                _restore_streams()
             if thread.is_alive():  # cannot be stopped: abandon it along with its namespace
                 self.namespace = self._fresh_namespace()
                 return ExecResult(
