@@ -211,7 +211,13 @@ def install_package(
             stacklevel=2,
         )
     elif load:
-        PackageLoader(runtime or get_default_runtime(), allowed=allowed).load(target / manifest_file.name)
+        try:
+            PackageLoader(runtime or get_default_runtime(), allowed=allowed).load(target / manifest_file.name)
+        except PackageError as e:  # strict mode, or a clash: the files are in place, say so
+            raise PackageError(
+                f"Package '{folder}' is installed at {target}, but loading it failed: {e} "
+                f"(fix the package, or remove it: lllm pkg remove {folder})"
+            ) from None
         return target
     for problem in problems:  # loading would have reported them
         warnings.warn(problem.replace(str(dest_root), str(target)), RuntimeWarning, stacklevel=2)
