@@ -308,7 +308,8 @@ def _files(root: Path) -> List[Path]:
         dirnames[:] = keep
         for f in filenames:
             path = here / f
-            if not f.startswith(".") and not _outside(path, root, real_root):
+            hidden = f.startswith(".") and not (here == root and f in MANIFEST_NAMES)  # .lllm.toml is the manifest
+            if not hidden and not _outside(path, root, real_root):
                 out.append(path)
     return sorted(out, key=lambda p: p.relative_to(root).as_posix())
 
@@ -396,9 +397,9 @@ def _rewrite_section_paths(doc: Any, manifest_dir: Path, paths: Dict[Path, str])
 def export_package(
     name: str, out: "str | os.PathLike[str]", *, bundle_deps: bool = False, runtime: Optional[Runtime] = None
 ) -> Path:
-    """Zip a package as ``<name>/...`` (sorted; hidden files, ``__pycache__`` and ``.git`` skipped). It is
-    looked up in ``runtime``, else among the project's and the installed packages by manifest: exporting
-    never imports a package.
+    """Zip a package as ``<name>/...`` (sorted; hidden files but a ``.lllm.toml`` manifest, ``__pycache__`` and
+    ``.git`` skipped). It is looked up in ``runtime``, else among the project's and the installed packages by
+    manifest: exporting never imports a package.
 
     With ``bundle_deps`` its transitive dependencies go into ``<name>/lllm_packages/<dep>/`` and the
     bundled manifests point there."""
