@@ -81,7 +81,9 @@ def _check_archive(zf: zipfile.ZipFile, source: Path) -> Tuple[str, str]:
             )
     if total > MAX_TOTAL_BYTES:
         raise PackageError(f"{source}: {total} bytes uncompressed exceed the limit of {MAX_TOTAL_BYTES}")
-    names = {i.filename for i in infos}
+    names = {i.filename for i in infos if not _macos_metadata(i.filename)}
+    if not names:
+        raise PackageError(f"{source}: the archive holds only macOS metadata (__MACOSX/)")
     at_root = _first_manifest(names, "")
     if at_root:
         return "", at_root
@@ -96,6 +98,11 @@ def _check_archive(zf: zipfile.ZipFile, source: Path) -> Tuple[str, str]:
     if not nested:
         raise ValueError(f"{source}: no lllm.toml at the archive root or in its top folder '{top}/'")
     return top, nested
+
+
+def _macos_metadata(name: str) -> bool:
+    """A member macOS Finder's "Compress" adds (``__MACOSX/...``): no part of the package, never installed."""
+    return PurePosixPath(name).parts[:1] == ("__MACOSX",)
 
 
 def _first_manifest(names: "set[str]", folder: str) -> Optional[str]:
@@ -228,7 +235,7 @@ def _extract(zf: zipfile.ZipFile, top: str, dest_root: Path) -> None:
     root = dest_root.resolve()
     for info in zf.infolist():
         parts = PurePosixPath(info.filename).parts[1 if top else 0 :]
-        if not parts:
+        if not parts or _macos_metadata(info.filename):
             continue
         dest = dest_root.joinpath(*parts)
         if not dest.resolve().is_relative_to(root):  # belt and braces: members were checked already
