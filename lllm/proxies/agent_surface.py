@@ -133,6 +133,11 @@ def proxy_settings(proxy_cfg: Optional[Dict[str, Any]], extra_proxies: Sequence[
     timeout = settings["timeout"]
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ConfigError(f"proxy block: timeout must be a number of seconds > 0, got {timeout!r}")
+    memory = settings["max_memory_mb"]
+    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int) or memory < 0):
+        raise ConfigError(
+            f"proxy block: max_memory_mb must be a whole number of megabytes >= 0 (0 = no limit), got {memory!r}"
+        )
     template = settings["prompt_template"]
     if template is not None:
         if not isinstance(template, str):

@@ -289,6 +289,16 @@ class SubprocessExecutor(Executor):
         python: Optional[str] = None,
         max_total_memory_mb: Optional[int] = None,
     ):
+        limits = {
+            "max_memory_mb": max_memory_mb,
+            "max_processes": max_processes,
+            "max_file_mb": max_file_mb,
+            "max_output_bytes": max_output_bytes,
+            "max_total_memory_mb": max_total_memory_mb,
+        }
+        for name, value in limits.items():  # checked here: the worker would fail on them at its first run
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"{name} must be an integer >= 0 (0: no limit), got {value!r}")
         if drop_privileges and not can_drop_privileges():
             raise SandboxError("drop_privileges=True needs the parent to run as root on Linux")
         self.max_memory_mb = max_memory_mb
