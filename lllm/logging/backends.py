@@ -188,10 +188,20 @@ def upgrade_index_entry(entry: Dict[str, Any], record: Optional[Dict[str, Any]])
     }
 
 
+# NUL, which PostgreSQL text and JSONB cannot hold and SQLite's LIKE stops at, and lone surrogates (undecodable
+# bytes as Python reads them), which UTF-8 cannot encode.
+_NOT_SQL_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
 def index_text(text: Any) -> Any:
-    """A text as the SQL index columns and their filters hold it: NUL, which PostgreSQL text and JSONB cannot hold
-    and SQLite's LIKE stops at, as U+FFFD (the stored entry keeps it). Other values pass unchanged."""
-    return text.replace("\x00", "\ufffd") if isinstance(text, str) else text
+    """A text as the SQL index columns and their filters hold it: NUL and lone surrogates as U+FFFD (the stored
+    entry keeps them). Other values pass unchanged."""
+    return _NOT_SQL_TEXT.sub("\ufffd", text) if isinstance(text, str) else text
+
+
+def encode_json(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON; a lone surrogate is written as its ``\\uXXXX`` escape, so it loads back."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace")
 
 
 def index_columns(entry: Dict[str, Any]) -> Tuple[str, float, int, str, str]:
@@ -314,7 +324,7 @@ def fill_index_v3(execute: Callable[..., Any], ph: str) -> None:
                 entry = upgrade_index_entry(entry, record if isinstance(record, dict) else None)
         except ValueError:
             continue
-        data = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        data = encode_json(entry)
         execute(f"UPDATE lllm_kv SET value = {ph} WHERE key = {ph}", (data, key))
         execute(
             f"UPDATE lllm_session_index SET tactic_name = {ph}, total_cost = {ph}, agent_calls = {ph}, "
@@ -389,6 +399,7 @@ __all__ = [
     "SORTS",
     "task_preview",
     "index_text",
+    "encode_json",
     "session_models",
     "upgrade_index_entry",
     "check_lease_args",

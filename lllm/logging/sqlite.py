@@ -187,7 +187,7 @@ class SQLiteBackend(IndexedBackend):
             )
             c.executemany(
                 "INSERT INTO lllm_session_tags (key, partition, name, value, ts) VALUES (?, ?, ?, ?, ?)",
-                [(key, partition, k, v, ts) for k, v in (entry.get("tags") or {}).items()],
+                [(key, partition, index_text(k), index_text(v), ts) for k, v in (entry.get("tags") or {}).items()],
             )
 
     def query_index(self, query: SessionQuery) -> List[bytes]:
@@ -196,7 +196,7 @@ class SQLiteBackend(IndexedBackend):
             where.append(
                 "s.key IN (SELECT t.key FROM lllm_session_tags t WHERE t.partition = ? AND t.name = ? AND t.value = ?)"
             )
-            params += [query.partition, name, value]
+            params += [query.partition, index_text(name), index_text(value)]
         sql, params = index_select(where, params, query, "?")
         return [bytes(r[0]) for r in self._read(sql, tuple(params))]
 

@@ -33,6 +33,7 @@ from lllm.logging.backends import (
     LogStoreError,
     NoOpBackend,
     SessionQuery,
+    encode_json,
     is_segment,
     session_models,
     task_preview,
@@ -459,7 +460,7 @@ def _note_delivery_types(session: Any, data: Dict[str, Any]) -> None:
 
 
 def _encode(record: Dict[str, Any]) -> bytes:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return encode_json(record)
 
 
 def _upgrade(record: Dict[str, Any], what: str) -> Dict[str, Any]:

@@ -47,3 +47,16 @@ def test_a_nul_in_the_task_and_tags_is_saved_listed_and_searched(store):
     assert [s.session_id for s in store.list_sessions(tags={"source": "typed"})] == [other]
     (row,) = [s for s in store.list_sessions() if s.session_id == sid]
     assert row.task_preview == "page one\x00page two" and row.tags == {"source": "scan\x00ned"}
+
+
+def test_a_lone_surrogate_in_the_task_and_tags_round_trips(store):
+    """What Python makes of undecodable bytes (``surrogateescape``: argv, stdin, file names in a C/UTF-8
+    locale) is a valid ``str``; the session is saved and loads back as it was."""
+    session = make_session()
+    session.task = "caf\udce9 au lait"
+    sid = store.save_session(session, tags={"file": "r\udce9sum\udce9.txt"})
+    assert store.load_session(sid).task == "caf\udce9 au lait"
+    assert store.load_session_record(sid).tags == {"file": "r\udce9sum\udce9.txt"}
+    assert [s.session_id for s in store.list_sessions(text="au lait")] == [sid]
+    assert [s.session_id for s in store.list_sessions(tags={"file": "r\udce9sum\udce9.txt"})] == [sid]
+    assert store.list_sessions()[0].task_preview == "caf\udce9 au lait"
