@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Set
 
@@ -49,20 +50,29 @@ def start_call(
 ) -> "asyncio.Future[Any]":
     """Run the call in a task counted in flight until it really ends (a timed-out sync call too);
     ``on_event`` receives its live events."""
+    target, meta = tactic or t.tactic, {"served_by": "lllm serve"}
+    native = inspect.iscoroutinefunction(target.call)
     with use_model(t.model), observe(on_event):  # the task copies this context: agents and sub-tactics too
-        fut: asyncio.Future[Any] = asyncio.ensure_future(
-            (tactic or t.tactic).acall(task, return_session=True, metadata={"served_by": "lllm serve"})
-        )
-    state.in_flight.add(fut)
+        if native:
+            work: asyncio.Future[Any] = asyncio.ensure_future(target.acall(task, return_session=True, metadata=meta))
+        else:  # a thread cannot be stopped: cancelling the call must not end what counts it in flight
+            work = asyncio.ensure_future(asyncio.to_thread(target.__call__, task, metadata=meta, return_session=True))
+    fut = work if native else asyncio.shield(work)
+    state.in_flight.add(work)
     state.metrics.in_flight = len(state.in_flight)
+
+    def retrieved(f: "asyncio.Future[Any]") -> None:
+        if not f.cancelled():
+            f.exception()  # retrieved: a failure is answered, not logged as "never retrieved"
 
     def done(f: "asyncio.Future[Any]") -> None:
         state.in_flight.discard(f)
         state.metrics.in_flight = len(state.in_flight)
-        if not f.cancelled():
-            f.exception()  # retrieved: a failure is answered, not logged as "never retrieved"
+        retrieved(f)
 
-    fut.add_done_callback(done)
+    work.add_done_callback(done)
+    if fut is not work:
+        fut.add_done_callback(retrieved)
     return fut
 
 
