@@ -86,9 +86,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Token and host checks, then user errors as JSON; nothing unscrubbed leaves."""
     state = request.app[STATE]
     if request.path != "/healthz":  # health checks need no token
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or request.headers.get(
-            "X-LLLM-Token", ""
-        )
+        auth = request.headers.get("Authorization", "").strip()
+        scheme, _, credential = auth.partition(" ")  # the scheme is case-insensitive (RFC 9110)
+        given = (credential.strip() if scheme.lower() == "bearer" else auth) or request.headers.get("X-LLLM-Token", "")
         refused = request_refusal(
             request,
             state.token,

@@ -57,3 +57,11 @@ def test_a_body_over_the_limit_is_counted_as_413_not_200(package_dir, start):
     metrics = s.request("GET", "/metrics")[2]
     assert 'lllm_serve_requests_total{tactic="slow",endpoint="invoke",status="413"} 1' in metrics
     assert 'status="200"' not in metrics
+
+
+def test_the_bearer_scheme_is_case_insensitive(package_dir, start):
+    s = start(create_app(served(package_dir), token="tok-0123456789"))
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        status, _ = s.json("GET", "/tactics", headers={"Authorization": f"{scheme} tok-0123456789"})
+        assert status == 200, scheme  # RFC 9110 11.1: the scheme is case-insensitive
+    assert s.json("GET", "/tactics", headers={"Authorization": "Basic tok-0123456789"})[0] == 401
