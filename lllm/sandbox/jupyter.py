@@ -33,6 +33,7 @@ from lllm.errors import LLLMError
 from lllm.sandbox.executor import ApiHandler, call_api
 from lllm.sandbox.interpreter import clip_output
 from lllm.sandbox.worker import shorten_lines
+from lllm.secrets import all_secrets, hide
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _SECRET_ENV = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL", re.IGNORECASE)
@@ -119,8 +120,10 @@ def _rich_size(content: Dict[str, Any]) -> int:
 
 
 def kernel_env() -> Dict[str, str]:
-    """The parent's environment without variables whose names look secret (``*KEY*``, ``*TOKEN*``, ...)."""
-    return {k: v for k, v in os.environ.items() if not _SECRET_ENV.search(k)}
+    """The parent's environment without variables whose names look secret (``*KEY*``, ``*TOKEN*``, ...), whose
+    value holds a known credential (``lllm.secrets``) or a URL with ``user:password@`` (``DATABASE_URL``)."""
+    known = all_secrets()
+    return {k: v for k, v in os.environ.items() if not _SECRET_ENV.search(k) and hide(v, known) == v}
 
 
 def extract_cells(text: str) -> List[Tuple[str, str]]:

@@ -94,3 +94,26 @@ def test_a_huge_exception_message_is_not_all_kept(session):
     kept = sum(len(json.dumps(o)) for o in session._nb.cells[-1].outputs)  # noqa: SLF001
     assert kept < 1 << 20, f"{kept >> 20} MB kept for one traceback"
     assert session.run_cell("print('still here')") == "still here\n"
+
+
+def test_the_kernel_gets_no_credentials_under_names_that_do_not_look_secret(tmp_path, monkeypatch):
+    """``kernel_env`` dropped variables by name only: a database URL with its password, a proxy URL with
+    credentials, or a registered credential under an unusual name reached the kernel's environment."""
+    from lllm.secrets import register_secret
+
+    register_secret("reg-s7-9f8e7d6c5b4a")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:s7-db-pass-123@db.internal/app")
+    monkeypatch.setenv("HTTPS_PROXY", "http://me:s7-proxy-pass-456@proxy.internal:3128")
+    monkeypatch.setenv("SERVICE_AUTH", "reg-s7-9f8e7d6c5b4a")
+    monkeypatch.setenv("LLLM_VISIBLE", "yes")
+    session = JupyterSession("env", tmp_path)
+    try:
+        session.init_session()
+    except JupyterError as e:
+        pytest.skip(f"an IPython kernel cannot start here: {e}")
+    with session:
+        names = ["DATABASE_URL", "HTTPS_PROXY", "SERVICE_AUTH", "LLLM_VISIBLE"]
+        out = session.run_cell(f"import os\nfor n in {names!r}:\n    print(n, os.environ.get(n))")
+    assert "LLLM_VISIBLE" in out
+    for leaked in ("s7-db-pass-123", "s7-proxy-pass-456", "reg-s7-9f8e7d6c5b4a"):
+        assert leaked not in out
