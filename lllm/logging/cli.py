@@ -20,7 +20,9 @@ DEFAULT_STORE = os.path.join(".lllm", "sessions.db")
 
 
 def store_path(explicit: Optional[str] = None) -> str:
-    return explicit or os.environ.get("LLLM_STORE") or DEFAULT_STORE
+    """``--store``, else ``$LLLM_STORE``, else the default; a leading ``~`` is the home folder (no shell may have
+    expanded it)."""
+    return os.path.expanduser(explicit or os.environ.get("LLLM_STORE") or DEFAULT_STORE)
 
 
 def open_store(explicit: Optional[str] = None, runtime: Any = None, create: bool = True) -> Any:

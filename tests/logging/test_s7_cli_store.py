@@ -42,3 +42,20 @@ def test_sessions_list_reads_a_postgres_store(tmp_path, monkeypatch, capsys):
     assert main(["sessions", "list", "--store", dsn, "--tag", f"s7={mark}", "--json"]) == 0
     assert [s["session_id"] for s in json.loads(capsys.readouterr().out)] == [sid]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_store_path_from_the_environment_may_start_with_a_tilde(tmp_path, monkeypatch, capsys):
+    """``$LLLM_STORE=~/...`` set where no shell expands it (an env file, a service unit) is the home folder's
+    store, as ``--store`` finds its project there, not a folder named ``~`` under the current directory."""
+    from lllm.logging import sqlite_store
+    from lllm.logging.conformance import make_session
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    sid = sqlite_store(home / "lllm" / "sessions.db").save_session(make_session())
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("LLLM_STORE", "~/lllm/sessions.db")
+    monkeypatch.chdir(work)
+    assert main(["sessions", "list", "--json"]) == 0
+    assert [s["session_id"] for s in json.loads(capsys.readouterr().out)] == [sid]
+    assert list(work.iterdir()) == []
