@@ -261,6 +261,13 @@ class PackageLoader:
             )
             return None
         other = rt.packages.get(m.name)
+        if other is not None and renamed_from(other, m.name):  # the real package takes its name back
+            self.warn(
+                f"{m.file}: package '{m.name}' is loaded, and package '{other.name}' ({other.base_dir}) was renamed "
+                f"from '{m.name}', so its references to '{m.name}.…' resolve in '{m.name}' from now on"
+            )
+            rt._drop_alias(other.name, m.name)
+            other = None
         if other is not None:
             self.warn(
                 f"{m.file}: package '{m.name}' is already loaded from {other.base_dir}; the first one wins "
@@ -464,6 +471,12 @@ class PackageLoader:
                 self._add_object(ctx, "tool", _prefixed(ctx.prefix, sub), value, f"{path}#{attr}")
 
 
+def renamed_from(info: PackageInfo, name: str) -> bool:
+    """Whether ``name`` reaches ``info`` only as the name its package was renamed from (an install ``alias``
+    keeps the old one as ``[package].original_name``): a package really named ``name`` takes precedence."""
+    return info.alias == name and info.extra.get("original_name") == name
+
+
 def _home_package_dir(folder: Path) -> Optional[str]:
     """The folder of the nearest manifest at or above ``folder`` (the package a file belongs to)."""
     for d in (folder, *folder.parents):
@@ -570,7 +583,8 @@ def load_shared_packages(
             except PackageError as e:
                 loader.warn(f"{e}; drop-in package skipped")
                 continue
-            if manifest.name in loader.runtime.packages:
+            known = loader.runtime.packages.get(manifest.name)
+            if known is not None and not renamed_from(known, manifest.name):
                 logger.debug("drop-in %s skipped: package '%s' is already loaded", child, manifest.name)
                 continue
             if loader.load(file, manifest=manifest) is not None:

@@ -350,6 +350,18 @@ class Runtime:
                 self._nodes[f"{alias}.{node.namespace.partition('.')[2]}:{node.key}"] = node
             self.generation += 1
 
+    def _drop_alias(self, package: str, alias: str) -> None:
+        """Stop ``alias`` from reaching ``package`` (its resources keep their own keys and other aliases)."""
+        with self._lock:
+            if alias not in self._aliases.get(package, ()):
+                return
+            self._aliases[package].remove(alias)
+            self.packages.pop(alias, None)
+            prefix = alias + "."
+            for k in [k for k, n in self._nodes.items() if k.startswith(prefix) and k != n.qualified_key]:
+                del self._nodes[k]
+            self.generation += 1
+
     def unload_package(self, name: str) -> int:
         """Unregister a package (by name or alias): its resources, aliases and records. Returns the count removed."""
         with self._lock:
