@@ -337,7 +337,7 @@ class CallLoop:
                     }
                 )
             )
-        return fn.acall(call)
+        return _run_tool(fn, call)
 
     def fail(self, reason: str, detail: str, cause: Optional[BaseException] = None) -> NoReturn:
         """Record the failure in the session and raise ``AgentCallError`` naming the budgets spent."""
@@ -362,6 +362,18 @@ class CallLoop:
 
 async def _done(value: FunctionCall) -> FunctionCall:
     return value
+
+
+async def _run_tool(fn: "Function", call: FunctionCall) -> FunctionCall:
+    """``fn.acall(call)``; a tool that exits (``sys.exit``, argparse on bad arguments) gets an error result like
+    one that raises: its SystemExit, reaching the event loop, would stop the loop and hang every sync call."""
+    start = time.perf_counter()
+    try:
+        return await fn.acall(call)
+    except SystemExit as e:
+        msg = f"the tool exited (SystemExit({e.code!r}))"
+        update = {"error_message": msg, "result_str": f"Error: {msg}", "duration_s": time.perf_counter() - start}
+        return call.model_copy(update=update)
 
 
 __all__ = ["CallLoop", "backoff_delay"]
