@@ -340,8 +340,8 @@ class LogStore:
         return SessionQuery(
             partition=self.partition,
             tags=_check_tags(tags),
-            after=None if after is None else _iso(_as_utc(after)),
-            before=None if before is None else _iso(_as_utc(before)),
+            after=None if after is None else _iso(_as_utc(after, "after")),
+            before=None if before is None else _iso(_as_utc(before, "before")),
             tactic_paths=self._tactic_paths(tactic_path),
             state=state,
             limit=limit,
@@ -475,15 +475,21 @@ def _upgrade(record: Dict[str, Any], what: str) -> Dict[str, Any]:
     return record
 
 
-def _as_utc(value: TimeLike) -> datetime:
-    """A time bound as an aware UTC datetime: naive datetimes and ISO strings are taken as UTC."""
+def _as_utc(value: TimeLike, name: str = "time") -> datetime:
+    """A time bound (the filter ``name``) as an aware UTC datetime: naive datetimes and ISO strings are taken as UTC."""
     if isinstance(value, bool):
         raise TypeError(f"Invalid time {value!r}")
     if isinstance(value, (int, float)):
         return datetime.fromtimestamp(value, timezone.utc)
     if isinstance(value, str):
         text = value.strip()
-        value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        try:
+            value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        except ValueError:
+            raise ValueError(
+                f"{name}={value!r} is not a time: use an ISO-8601 date or time (2024-05-01, 2024-05-01T12:00:00Z; "
+                f"UTC unless it names a zone), a datetime or epoch seconds"
+            ) from None
     if not isinstance(value, datetime):
         raise TypeError(f"Invalid time {value!r}: use a datetime, an ISO-8601 string or epoch seconds")
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)

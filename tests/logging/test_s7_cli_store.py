@@ -59,3 +59,12 @@ def test_a_store_path_from_the_environment_may_start_with_a_tilde(tmp_path, monk
     assert main(["sessions", "list", "--json"]) == 0
     assert [s["session_id"] for s in json.loads(capsys.readouterr().out)] == [sid]
     assert list(work.iterdir()) == []
+
+
+def test_a_time_bound_that_is_not_a_time_names_the_option_and_the_forms_it_takes(tmp_path, capsys):
+    from lllm.logging import sqlite_store
+
+    sqlite_store(tmp_path / "s.db").close()
+    assert main(["sessions", "list", "--store", str(tmp_path / "s.db"), "--after", "yesterday"]) == 1
+    err = capsys.readouterr().err
+    assert "after" in err and "'yesterday'" in err and "ISO-8601" in err
