@@ -371,8 +371,8 @@ class LogStore:
         return query_entries(self._read_index(), query)
 
     def _read_index(self) -> List[Dict[str, Any]]:
-        """Every index entry of the partition; an entry of an older schema is upgraded and rewritten in place
-        (once) from its session's record."""
+        """Every index entry of the partition; an entry of an older schema is upgraded from its session's record and
+        rewritten in place (once; on read-only storage it is upgraded at each listing instead)."""
         out = []
         for key in self.backend.list_keys(f"{self.partition}/index/"):
             raw = self.backend.get(key)
@@ -399,7 +399,10 @@ class LogStore:
             record = None
         entry = upgrade_index_entry(entry, record if isinstance(record, dict) else None)
         if self.backend.get(key) is not None:  # not deleted meanwhile
-            self.backend.put(key, _encode(entry))
+            try:
+                self.backend.put(key, _encode(entry))
+            except OSError as e:  # read-only storage: listed from the upgraded copy, upgraded on disk never
+                logger.debug("log store: index entry %s not rewritten in the new schema (%s)", key, e)
         return entry
 
 
