@@ -14,7 +14,7 @@ import json
 import math
 import threading
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Coroutine, Dict, Mapping, NoReturn, Optional, Tuple, cast
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Mapping, NoReturn, Optional, Tuple
 
 from lllm.errors import ProviderError
 from lllm.invokers.base import DEFAULT_TIMEOUT_S
@@ -31,6 +31,7 @@ TRANSIENT_STATUS = frozenset({408, 409})
 _aiohttp: Any = None
 _sessions: Dict[asyncio.AbstractEventLoop, "aiohttp.ClientSession"] = {}
 _sessions_lock = threading.Lock()
+_closers: Dict[asyncio.AbstractEventLoop, Any] = {}  # loop -> its _close_at_loop_end generator
 _timeouts: Dict[Tuple[float, bool], Any] = {}
 _proxies: Dict[str, Optional[str]] = {}
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -68,11 +69,18 @@ def prepare() -> None:
 def _forget(loop: asyncio.AbstractEventLoop) -> None:
     """Drop the session of a closed loop and mark its connector closed (aiohttp's public ``close``,
     stepped by hand: no loop is left to run it, and on a closed loop it has nothing to wait for)."""
+    closer = _closers.pop(loop, None)
+    if closer is not None:
+        _step(closer.aclose())  # its ``finally`` closes the session the same way
     sess = _sessions.pop(loop, None)
     conn = None if sess is None else sess.connector
     if conn is None or conn.closed:
         return
-    closing = cast(Coroutine[Any, Any, None], conn.close())  # TCPConnector.close is a coroutine function
+    _step(conn.close())
+
+
+def _step(closing: Any) -> None:
+    """Run a closing coroutine by hand as far as it goes without a running loop."""
     try:
         closing.send(None)
     except (StopIteration, RuntimeError):  # finished at once, or it needed a running loop
@@ -81,14 +89,49 @@ def _forget(loop: asyncio.AbstractEventLoop) -> None:
         closing.close()
 
 
+async def _close_at_loop_end(loop: asyncio.AbstractEventLoop) -> AsyncIterator[None]:
+    """Suspended while ``loop`` runs. Asyncio registers it with the loop, and ``asyncio.run`` closes a loop's
+    async generators before the loop itself: that closes the loop's session, its pooled sockets with it,
+    while the loop still runs (a closed loop can only drop them to the garbage collector)."""
+    try:
+        yield
+    finally:
+        _closers.pop(loop, None)
+        sess = _sessions.pop(loop, None)
+        if sess is not None and not sess.closed:
+            await sess.close()
+
+
+def _watch(loop: asyncio.AbstractEventLoop) -> None:
+    """Start ``loop``'s closer (once per loop; not for the sync API's loop, which lives as long as the process)."""
+    from lllm.core.aio import in_background_loop
+
+    if loop in _closers or in_background_loop():
+        return
+    closer: Any = _close_at_loop_end(loop)
+    try:
+        closer.__anext__().send(None)  # runs it to its ``yield``; the first step registers it with the loop
+    except StopIteration:
+        pass
+    _closers[loop] = closer
+
+
+async def _finish(closer: Any) -> None:
+    await closer.aclose()
+
+
 def _close_all() -> None:
     """At interpreter exit: close sessions whose loop still runs (e.g. the sync API's background loop)."""
-    for loop, sess in list(_sessions.items()):
+    for loop in list({**_closers, **_sessions}):
         if loop.is_closed() or not loop.is_running():
             _forget(loop)
             continue
+        closer, sess = _closers.pop(loop, None), _sessions.pop(loop, None)
         try:
-            asyncio.run_coroutine_threadsafe(sess.close(), loop).result(2)
+            if closer is not None:
+                asyncio.run_coroutine_threadsafe(_finish(closer), loop).result(2)
+            if sess is not None and not sess.closed:
+                asyncio.run_coroutine_threadsafe(sess.close(), loop).result(2)
         except Exception:  # noqa: BLE001 - best effort at shutdown
             pass
     _sessions.clear()
@@ -102,13 +145,14 @@ def _new_session(loop: asyncio.AbstractEventLoop) -> "aiohttp.ClientSession":
         if not _sessions:
             atexit.unregister(_close_all)
             atexit.register(_close_all)
-        for old in [lp for lp in list(_sessions) if lp.is_closed()]:  # loops that are gone (asyncio.run ended)
+        for old in [lp for lp in {**_closers, **_sessions} if lp.is_closed()]:  # loops that are gone
             _forget(old)
         conn = aiohttp.TCPConnector(limit=POOL_LIMIT, keepalive_timeout=KEEPALIVE_S, ttl_dns_cache=300)
         s: ClientSession = aiohttp.ClientSession(
             connector=conn, skip_auto_headers=("User-Agent",), headers={"User-Agent": "lllm"}
         )
         _sessions[loop] = s
+        _watch(loop)
     return s
 
 

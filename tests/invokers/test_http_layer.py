@@ -96,18 +96,22 @@ def test_sessions_of_closed_loops_are_dropped_quietly():
     async def open_one():
         return http.get_session()
 
-    s = asyncio.run(open_one())  # the loop closes with the session still open
+    loop = asyncio.new_event_loop()
+    s = loop.run_until_complete(open_one())
+    loop.close()  # closed by hand, without asyncio.run's shutdown: the session is still open
+    assert not s.closed and loop in http._sessions
 
-    async def open_again():
-        return http.get_session()
+    s2 = asyncio.run(open_again_and_keep())
+    assert s.closed and s2 is not s and loop not in http._sessions  # swept when the next loop opened its session
+    assert s2.closed and loop not in http._closers  # asyncio.run closed its own before closing its loop
 
-    s2 = asyncio.run(open_again())
-    assert s.closed and s2 is not s  # swept when the next loop opened its session
-    http._forget(next(iter(k for k, v in http._sessions.items() if v is s2)))
+
+async def open_again_and_keep():
+    return http.get_session()
 
 
 def test_a_closed_loops_pooled_connection_is_closed_through_the_public_api(fake_servers):
-    """A loop that ended with a keep-alive connection in its pool: sweeping it closes the connector
+    """A loop closed by hand with a keep-alive connection in its pool: sweeping it closes the connector
     (aiohttp's public ``close``) and leaves no un-awaited coroutine or waiter behind to warn."""
     import gc
     import warnings
@@ -122,15 +126,40 @@ def test_a_closed_loops_pooled_connection_is_closed_through_the_public_api(fake_
         )
         return http.get_session(), status
 
-    s, status = asyncio.run(one_request())
+    loop = asyncio.new_event_loop()
+    s, status = loop.run_until_complete(one_request())
+    loop.close()
     assert status == 200 and not s.closed
-    loop = next(k for k, v in http._sessions.items() if v is s)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         http._forget(loop)
         gc.collect()
-    assert s.closed and loop not in http._sessions
+    assert s.closed and loop not in http._sessions and loop not in http._closers
     assert not [w for w in caught if "await" in str(w.message)], [str(w.message) for w in caught]
+
+
+def test_asyncio_run_closes_its_loops_pooled_connections(fake_servers):
+    """``asyncio.run`` ends its loop: the session's keep-alive sockets are closed then, not left open for the
+    garbage collector to find (a ResourceWarning per socket)."""
+    import gc
+    import warnings
+
+    url = fake_servers()
+
+    async def one_request():
+        await http.post_json(
+            url + "/chat/completions",
+            {"Authorization": "Bearer k"},
+            {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+        )
+        return http.get_session()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = asyncio.run(one_request())
+        gc.collect()
+    assert s.closed and s not in http._sessions.values()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)], [str(w.message) for w in caught]
 
 
 def test_retry_after_that_is_not_finite_is_ignored():
