@@ -111,6 +111,13 @@ class SQLiteBackend(IndexedBackend):
                         c.execute(f"PRAGMA user_version = {SQL_SCHEMA_VERSION}")
         except sqlite3.DatabaseError as e:
             self._conn.close()
+            folder = Path(self.path).parent
+            if self.path != ":memory:" and Path(self.path).is_file() and not os.access(folder, os.W_OK):
+                raise LogStoreError(
+                    f"The SQLite store '{self.path}' is in a read-only folder ({e}): SQLite writes its -wal and "
+                    f"-shm files beside the database, even to read it. Copy the file to a folder you can write to "
+                    f"and open the copy."
+                ) from e
             raise LogStoreError(
                 f"The SQLite store '{self.path}' cannot be used: {e}. It was left untouched; "
                 f"point the store at a new file (e.g. sessions.db), or at a folder for a JSON "

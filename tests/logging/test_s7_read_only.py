@@ -52,3 +52,18 @@ def test_an_old_json_store_on_read_only_storage_lists_and_loads(tmp_path):
         (summary,) = store.list_sessions(text="tea")
         assert (summary.session_id, summary.models, summary.task_preview) == (SUCCESS, ["test"], "tea")
         assert store.load_session(SUCCESS).tactic_name == "pipeline"
+
+
+def test_an_sqlite_store_in_a_read_only_folder_says_so_and_what_to_do(tmp_path):
+    from lllm.logging import LogStoreError, sqlite_store
+    from lllm.logging.conformance import make_session
+
+    (tmp_path / "store").mkdir()
+    store = sqlite_store(tmp_path / "store" / "s.db")
+    store.save_session(make_session())
+    store.close()
+    with read_only(tmp_path / "store") as path:
+        with pytest.raises(LogStoreError) as ei:
+            sqlite_store(path / "s.db")
+    text = str(ei.value)
+    assert "read-only" in text and "copy" in text and "new file" not in text
