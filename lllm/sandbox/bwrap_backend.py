@@ -3,7 +3,9 @@
 The worker protocol and process handling are ``SubprocessExecutor``'s; only the command differs. The
 worker gets new PID, network, IPC and UTS namespaces (and a user namespace when the parent is not
 root), ``/proc`` of its own PID namespace, a minimal ``/dev``, read-only binds of the system (``/usr``),
-the interpreter and exactly its import folders, and one writable directory: its work dir. Nothing else
+the interpreter and exactly its import folders (credential files directly in them, such as the ``.env`` of
+a project root an editable install puts on ``sys.path``, read as empty), and one writable directory: its
+work dir. Nothing else
 of the host file system exists inside, the network has only its own loopback, it cannot see or signal
 the parent, it dies with the parent (``--die-with-parent``), every process it leaves behind dies with it
 (its PID namespace), and ``RLIMIT_NPROC`` bounds forks (counted per user namespace).
@@ -193,10 +195,14 @@ class BwrapExecutor(SubprocessExecutor):
         libdir, soname = layout.get("lib") or ["", ""]
         if libdir and soname and os.path.exists(os.path.join(libdir, soname)):
             ro(os.path.join(libdir, soname))
+        masks: List[str] = []
         for entry in layout.get("path") or []:
             if isinstance(entry, str) and os.path.isabs(entry) and os.path.exists(entry):
                 ro(os.path.normpath(entry))
+                for secret in _worker.secret_files(entry):  # e.g. the .env of a project root on sys.path
+                    masks.extend(["--ro-bind", os.devnull, os.path.normpath(secret)])
         ro(os.path.abspath(_worker.__file__))
+        args.extend(masks)  # after the folders they are in
         # Every directory above a bind: root-owned (or the user's, in a user namespace), 0755, read-only.
         parents = sorted(
             {p for dest in [*bound, workdir] for p in _ancestors(dest) if not _inside(p, bound) and p not in links},

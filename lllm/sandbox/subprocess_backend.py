@@ -15,7 +15,8 @@ what each backend stops, measured by ``tests/sandbox/test_sandbox_hostile.py``.
   write files that are not open to every user, a fork bomb stops at ``max_processes``, the network is an
   empty namespace, and a memory cgroup caps the worker and all its children together. Import folders the
   uid cannot reach are bind-mounted read-only in the worker's own mount namespace (no directory handle is
-  kept, so nothing leads back to the private folders around them).
+  kept, so nothing leads back to the private folders around them; a ``.env`` or other credential file
+  directly in one reads as empty).
 - **Not contained without root:** the worker shares the parent's uid, so it can signal (kill) the parent,
   read the parent's environment through ``/proc/<pid>/environ`` (keys included), read and write whatever
   that user can, and fork until the timeout kills its process group (processes that leave the group

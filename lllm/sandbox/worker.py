@@ -19,6 +19,7 @@ import errno
 import json
 import linecache
 import os
+import re
 import stat
 import struct
 import sys
@@ -30,6 +31,9 @@ HEADER = struct.Struct(">I")
 MAX_FRAME = 64 << 20  # bytes; a larger frame is a protocol error
 MAX_TRACEBACK_CHARS = 20_000
 _HIDDEN_FILES = {__file__}  # frames from these files are left out of user tracebacks
+# Files that hold credentials by convention; in an import folder given to the sandbox (a project root on
+# sys.path through an editable install) each is replaced by an empty file.
+_SECRET_FILE = re.compile(r"\.env(\..*)?|\.netrc|\.pypirc|\.git-credentials")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,6 +382,16 @@ def _reachable(path: str) -> bool:
         return False
 
 
+def secret_files(folder: str) -> List[str]:
+    """The credential files (``.env``, ``.env.*``, ``.netrc``, ...) directly in ``folder``."""
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    paths = [os.path.join(folder, n) for n in names if _SECRET_FILE.fullmatch(n)]
+    return [p for p in paths if os.path.isfile(p) and not os.path.islink(p)]
+
+
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 
 
@@ -429,6 +443,8 @@ def _mount_imports(root: str) -> str:
                 open(target, "x").close()  # noqa: SIM115 - a mount point for a zip file
             _mount(entry, target, None, _MS_BIND | _MS_REC)
             _mount(None, target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+            for secret in secret_files(target):  # e.g. the .env of a project root on sys.path
+                _mount(os.devnull, secret, None, _MS_BIND)
             remap[entry] = target
         _mount(None, root, None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
     except OSError as e:
