@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Type, Union
 
@@ -30,15 +31,27 @@ _TYPES: Dict[str, Any] = {
 def model_from_schema(schema: Dict[str, Any], name: str = "RemoteOutput") -> Optional[Type[BaseModel]]:
     """A pydantic model rebuilt from an object JSON Schema (as ``model_json_schema()`` writes it): nested
     objects and ``$defs`` references become nested models, ``items`` typed lists, ``anyOf`` unions."""
-    if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
+    defs = schema.get("$defs") or {}
+    built: Dict[str, Any] = {}  # $defs key -> its type (None while being built)
+    model: Any
+    if isinstance(schema.get("$ref"), str) and "properties" not in schema:  # a recursive model: its own definition
+        model = _schema_type({"$ref": schema["$ref"]}, defs, name, built)
+    elif schema.get("type") == "object" and isinstance(schema.get("properties"), dict):
+        model = _object_model(schema, defs, str(schema.get("title") or name), built)
+    else:
         return None
-    built: Dict[str, Type[BaseModel]] = {}
-    return _object_model(schema, schema.get("$defs") or {}, str(schema.get("title") or name), built)
+    names = {_ref_name(k): v for k, v in built.items() if v is not None}
+    for m in [*built.values(), model]:
+        if isinstance(m, type) and issubclass(m, BaseModel) and not m.__pydantic_complete__:
+            m.model_rebuild(_types_namespace=names)  # resolves the references a recursive definition made
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
-def _object_model(
-    schema: Dict[str, Any], defs: Dict[str, Any], name: str, built: Dict[str, Type[BaseModel]]
-) -> Type[BaseModel]:
+def _ref_name(key: str) -> str:
+    return "_Ref_" + re.sub(r"\W", "_", key)
+
+
+def _object_model(schema: Dict[str, Any], defs: Dict[str, Any], name: str, built: Dict[str, Any]) -> Type[BaseModel]:
     required = set(schema.get("required") or [])
     fields: Dict[str, Any] = {}
     for key, sub in schema["properties"].items():
@@ -48,12 +61,15 @@ def _object_model(
     return create_model(name, **fields)
 
 
-def _schema_type(sub: Dict[str, Any], defs: Dict[str, Any], name: str, built: Dict[str, Type[BaseModel]]) -> Any:
+def _schema_type(sub: Dict[str, Any], defs: Dict[str, Any], name: str, built: Dict[str, Any]) -> Any:
     ref = sub.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/$defs/"):
         key = ref.rsplit("/", 1)[1]
+        if key in built and built[key] is None:  # being built: a recursive reference, resolved once it is
+            return _ref_name(key)
         if key not in built and isinstance(defs.get(key), dict):
             target = defs[key]
+            built[key] = None
             built[key] = (
                 _object_model(target, defs, str(target.get("title") or key), built)
                 if target.get("type") == "object" and isinstance(target.get("properties"), dict)

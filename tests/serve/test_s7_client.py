@@ -57,3 +57,51 @@ def test_a_result_that_does_not_fit_the_output_model_is_recorded_as_the_failure(
         _caller(RemoteTactic(s.url, "echo", output_model=Strict))({"topic": "x"}, on_event=seen.append)
     kinds = [(type(e).__name__, getattr(e, "state", None)) for e in seen if "SubTactic" in type(e).__name__]
     assert kinds == [("SubTacticStarted", None), ("SubTacticFinished", "failure")], err.value
+
+
+OUTLINE = {
+    "tree/lllm.toml": '[package]\nname = "tree"\n',
+    "tree/tactics/outline.py": """
+        from typing import List, Optional
+
+        from pydantic import BaseModel
+
+        from lllm import Tactic
+
+
+        class Node(BaseModel):
+            title: str
+            children: List["Node"] = []
+
+
+        class Outline(BaseModel):
+            root: Node
+            extra: Optional[Node] = None
+
+
+        class Outliner(Tactic):
+            name = "outliner"
+
+            def call(self, task: str) -> Outline:
+                return Outline(root=Node(title=task, children=[Node(title="a", children=[Node(title="b")])]))
+
+
+        class Brancher(Tactic):
+            name = "brancher"
+
+            def call(self, task: str) -> Node:
+                return Node(title=task, children=[Node(title="leaf")])
+    """,
+}
+
+
+def test_a_recursive_output_model_is_rebuilt_typed(tmp_path, start):
+    from support.pkgtree import write_tree
+
+    write_tree(tmp_path / "pkgs", OUTLINE)
+    s = start(create_app(served(tmp_path / "pkgs/tree")))
+    outline = RemoteTactic(s.url, "outliner").call("top")  # was RecursionError
+    assert isinstance(outline, BaseModel) and outline.root.children[0].children[0].title == "b"
+    assert isinstance(outline.root.children[0].children[0], BaseModel)
+    node = RemoteTactic(s.url, "brancher").call("top")  # its schema is a $ref to its own definition
+    assert isinstance(node, BaseModel) and node.children[0].title == "leaf"
