@@ -179,7 +179,8 @@ async def get_export(request: web.Request) -> web.StreamResponse:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: ``session`` with each session saved from now on (polled from the store)."""
+    """Server-sent events: ``session`` with each session saved from now on (polled from the store);
+    ``store-error`` when a poll fails (polling goes on)."""
     lister, poll_s = request.app[LISTER_KEY], request.app[POLL_KEY]
     seen: Dict[str, str] = {}
     await _blocking(lister.since, seen)  # what exists now is not news
@@ -189,7 +190,13 @@ async def events(request: web.Request) -> web.StreamResponse:
     try:
         while True:
             await asyncio.sleep(poll_s)
-            for row in await _blocking(lister.since, seen):
+            try:
+                rows = await _blocking(lister.since, seen)
+            except Exception as e:  # noqa: BLE001 - the stream is open: say it, poll again (a locked store recovers)
+                problem = json.dumps({"error": f"{type(e).__name__}: {e}"}, default=str)
+                await response.write(f"event: store-error\ndata: {problem}\n\n".encode())
+                rows = []
+            for row in rows:
                 await response.write(f"event: session\ndata: {json.dumps(row, default=str)}\n\n".encode())
             await response.write(b": ping\n\n")
     except (ConnectionResetError, asyncio.CancelledError):
