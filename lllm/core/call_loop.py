@@ -290,12 +290,23 @@ class CallLoop:
         """Answer every tool call of ``message`` exactly once, in order, then maybe ask for the final answer."""
         agent, session, dialog, task = self.agent, self.session, self.dialog, self.task
         recorded = agent.llm_invoker.recorded_tool_call  # a replay answers tools too (else None)
-        jobs = []
-        for call in message.function_calls:
+        calls = message.function_calls
+        jobs: List[Awaitable[FunctionCall]] = []
+        repeats: Dict[int, int] = {}  # index -> the index of an identical call before it
+        for k, call in enumerate(calls):
             events.emit(events.ToolCallStarted, agent.name, self.step, call.id, call.name, call.arguments)
             replayed = recorded(agent.name, call)
-            jobs.append(_done(replayed) if replayed is not None else self.tool_job(call))
+            first = None if replayed is not None else next((j for j in range(k) if calls[j].equals(call)), None)
+            if replayed is not None:
+                jobs.append(_done(replayed))
+            elif first is not None:  # identical to a call before it in this turn: answered from it once it has run
+                repeats[k] = first
+                jobs.append(_done(call))
+            else:
+                jobs.append(self.tool_job(call))
         done: List[FunctionCall] = list(await asyncio.gather(*jobs)) if len(jobs) > 1 else [await jobs[0]]
+        for k, first in repeats.items():
+            done[k] = _repeated(calls[k], done[first])
         self.executed.extend(done)
         session.interrupt(done, self.step)
         interrupt_prompt = task.handler.on_interrupt(task, session)
@@ -317,16 +328,7 @@ class CallLoop:
         """What answers ``call``: an earlier identical call's result, a no-such-tool error, or the tool."""
         previous = next((c for c in self.executed if c.equals(call)), None)
         if previous is not None:
-            return _done(
-                call.model_copy(
-                    update={
-                        "result": previous.result,
-                        "error_message": previous.error_message,
-                        "result_str": f"This call was already made earlier in this turn with the same arguments; "
-                        f"its result was:\n{previous.result_str}",
-                    }
-                )
-            )
+            return _done(_repeated(call, previous))
         fn = self.by_name.get(call.name)
         if fn is None:
             return _done(
@@ -362,6 +364,18 @@ class CallLoop:
 
 async def _done(value: FunctionCall) -> FunctionCall:
     return value
+
+
+def _repeated(call: FunctionCall, previous: FunctionCall) -> FunctionCall:
+    """``call`` answered with the result of the identical ``previous`` call, without running the tool."""
+    return call.model_copy(
+        update={
+            "result": previous.result,
+            "error_message": previous.error_message,
+            "result_str": f"This call was already made earlier in this turn with the same arguments; "
+            f"its result was:\n{previous.result_str}",
+        }
+    )
 
 
 async def _run_tool(fn: "Function", call: FunctionCall) -> FunctionCall:

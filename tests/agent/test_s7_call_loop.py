@@ -44,3 +44,30 @@ def test_a_tool_that_calls_sys_exit_is_an_error_result_and_the_sync_api_keeps_wo
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("RESULT success Error: ") and "SystemExit" in lines[0] and "2" in lines[0]
     assert lines[1] == "SECOND hello again"
+
+
+def test_identical_calls_in_one_message_run_the_tool_once():
+    """§3.2: tool calls are answered in order, and a repeat of a call already executed is answered from it
+    without running; two identical calls in one model turn ran the tool twice (they ran concurrently)."""
+    from lllm import Agent, Prompt, tool
+    from lllm.testing import MockInvoker, tool_calls
+
+    sent = []
+
+    @tool
+    def send_email(to: str) -> str:
+        """Send an email (a side effect)."""
+        sent.append(to)
+        return f"sent #{len(sent)}"
+
+    script = [tool_calls(("send_email", {"to": "a@x"}, "c1"), ("send_email", {"to": "a@x"}, "c2")), "done"]
+    agent = Agent(name="bot", system_prompt="You are a bot.", model="mock-model", llm_invoker=MockInvoker(script))
+    agent.open("main")
+    agent.receive_prompt(Prompt(path="t/mail", prompt="Mail a", function_list=[send_email]))
+    session = agent.respond(return_session=True)
+    assert sent == ["a@x"]
+    first, second = session.interrupts[0]
+    assert first.id == "c1" and "sent #1" in first.result_str
+    assert second.id == "c2" and "already made earlier" in second.result_str and "sent #1" in second.result_str
+    tool_ids = [m.metadata.get("tool_call_id") for m in agent.current_dialog.messages if m.role.value == "tool"]
+    assert tool_ids == ["c1", "c2"]  # every id answered exactly once, in order
