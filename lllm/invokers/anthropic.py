@@ -579,7 +579,7 @@ class AnthropicInvoker(ProviderInvoker):
 
     async def send_request(self, req: PreparedRequest) -> Tuple[ModelOutput, Any]:
         _, _, raw = await http.post_json(req.url, req.headers, req.body, req.timeout, provider=PROVIDER)
-        return parse_message(raw), raw
+        return parse_message(http.json_object(raw, PROVIDER)), raw
 
     async def stream_request(
         self, req: PreparedRequest, handler: Optional["BaseStreamHandler"]
@@ -596,7 +596,7 @@ class AnthropicInvoker(ProviderInvoker):
                 terminal_events=("message_stop", "error"),
             ):
                 events.append(data)
-                asm.feed(data)
+                asm.feed(http.json_object(data, PROVIDER))
         finally:
             emit_done(handler)
         if not asm.done:  # pragma: no cover - post_sse raises on a stream without its terminal event

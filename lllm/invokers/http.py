@@ -305,6 +305,20 @@ async def post_sse(
         resp.release()
 
 
+def json_object(data: Any, provider: str = "") -> Dict[str, Any]:
+    """``data`` if it is a JSON object; a provider's answer or stream event that is not one (a list, a string,
+    ``null``: another server at api_base) is a transient ProviderError, as a non-JSON body is."""
+    if isinstance(data, dict):
+        return data
+    raise ProviderError(
+        f"{provider or 'provider'} answered with JSON that is not an object: {json.dumps(data)[:200]} "
+        f"(check that api_base points to the provider's API)",
+        kind="transient",
+        body=data,
+        provider=provider,
+    )
+
+
 def _json_or_none(raw: bytes) -> Any:
     """``raw`` parsed as JSON, or ``None`` if it is not JSON."""
     try:
@@ -484,6 +498,7 @@ __all__ = [
     "post_json",
     "post_sse",
     "http_error",
+    "json_object",
     "classify_status",
     "parse_retry_after",
     "error_details",

@@ -537,6 +537,7 @@ class OpenAIInvoker(ProviderInvoker):
 
     async def send_request(self, req: PreparedRequest) -> Tuple[ModelOutput, Any]:
         _, _, raw = await http.post_json(req.url, req.headers, req.body, req.timeout, provider=req.provider)
+        http.json_object(raw, req.provider)
         return (parse_responses(raw, req.provider) if req.responses else parse_chat(raw, req.provider)), raw
 
     async def stream_request(
@@ -554,7 +555,7 @@ class OpenAIInvoker(ProviderInvoker):
         try:
             async for _, data in http.post_sse(req.url, req.headers, req.body, req.timeout, provider=req.provider):
                 chunks.append(data)
-                asm.feed(data)
+                asm.feed(http.json_object(data, req.provider))
         finally:
             emit_done(handler)
         return asm.result(), chunks
@@ -576,7 +577,7 @@ class OpenAIInvoker(ProviderInvoker):
                 terminal_events=(*RESPONSES_FINAL_EVENTS, "error"),
             ):
                 events.append(data)
-                response = responses_stream_event(data, handler, provider, event)
+                response = responses_stream_event(http.json_object(data, provider), handler, provider, event)
                 if response is not None:
                     final = response
         finally:

@@ -142,3 +142,28 @@ async def test_a_json_body_answering_a_streamed_request_is_reported_as_such(mode
         with pytest.raises(ProviderError) as ei:
             await inv.acall(_ask(), model, {"api_base": server.url + base, "api_key": "k", "stream": True})
     assert words in str(ei.value) and "cut" not in str(ei.value) and ei.value.kind is None
+
+
+@pytest.mark.parametrize(
+    "model, path, body, stream",
+    [
+        ("openai/m", "/v1/chat/completions", [{"error": {"message": "x"}}], False),
+        ("openai/m", "/v1/chat/completions", None, False),
+        ("anthropic/claude-x", "/v1/messages", "hello", False),
+        ("openai/m", "/v1/chat/completions", 'data: "keepalive"\n\ndata: [DONE]\n\n', True),
+    ],
+)
+async def test_json_that_is_not_an_object_is_a_provider_error(model, path, body, stream):
+    """A 200 answer (or a stream event) whose JSON is a list, a string or null: a ProviderError naming it, not a
+    bare AttributeError from reading it as an object."""
+    from lllm.invokers.anthropic import AnthropicInvoker
+
+    interaction = _sse([], path) if stream else _json_answer(path, body)
+    if stream:
+        interaction[0]["response"]["body"]["string"] = body
+    inv = AnthropicInvoker() if model.startswith("anthropic/") else OpenAIInvoker()
+    base = "" if model.startswith("anthropic/") else "/v1"
+    with CassetteServer(interaction) as server:
+        with pytest.raises(ProviderError) as ei:
+            await inv.acall(_ask(), model, {"api_base": server.url + base, "api_key": "k", "stream": stream})
+    assert "not an object" in str(ei.value) and ei.value.kind == "transient"
