@@ -28,6 +28,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     metrics: Optional[List[Any]] = (
         resolve_metrics([_judge(m, judge_model) for m in args.metric]) if args.metric else None
     )  # checked before anything runs
+    _check_gate(thresholds, metrics)
     rt = _runtime()
     run = _eval_sessions if args.from_sessions else _eval_dataset
     report = run(args, rt, variants, metrics)
@@ -36,6 +37,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for line in failed:
         print(f"Regression: {line}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _check_gate(thresholds: Dict[str, float], metrics: Optional[List[Any]]) -> None:
+    """Refuse a ``--fail-under`` metric the report will not have before anything runs (its cost included)."""
+    from lllm.cli import CLIError
+    from lllm.eval.runner import DEFAULT_METRICS
+
+    known = [m.name for m in metrics] if metrics else [*DEFAULT_METRICS, "exact_match"]
+    for name in thresholds:
+        if name not in known:
+            raise CLIError(f"--fail-under {name}: the evaluation has no metric '{name}' (metrics: {sorted(known)})")
 
 
 def _eval_sessions(args: argparse.Namespace, rt: Any, variants: List[Any], metrics: Optional[List[Any]]) -> Any:
