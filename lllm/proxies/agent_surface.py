@@ -131,7 +131,7 @@ def proxy_settings(proxy_cfg: Optional[Dict[str, Any]], extra_proxies: Sequence[
     if isinstance(chars, bool) or not isinstance(chars, int) or chars < 0:
         raise ConfigError(f"proxy block: max_output_chars must be an integer >= 0 (0 = no limit), got {chars!r}")
     timeout = settings["timeout"]
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:  # NaN too
         raise ConfigError(f"proxy block: timeout must be a number of seconds > 0, got {timeout!r}")
     memory = settings["max_memory_mb"]
     if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int) or memory < 0):

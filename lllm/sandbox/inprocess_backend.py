@@ -82,7 +82,7 @@ class InProcessExecutor(Executor):
             try:
                 thread = threading.Thread(target=target, daemon=True, name="lllm-inprocess-cell")
                 thread.start()
-                thread.join(timeout)
+                thread.join(min(timeout, threading.TIMEOUT_MAX))
             finally:
                 _restore_streams()
             if thread.is_alive():  # cannot be stopped: abandon it along with its namespace

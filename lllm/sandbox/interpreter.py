@@ -67,7 +67,7 @@ class AgentInterpreter:
     ):
         if isinstance(max_output_chars, bool) or not isinstance(max_output_chars, int) or max_output_chars < 0:
             raise ValueError(f"max_output_chars must be an integer >= 0 (0 = no limit), got {max_output_chars!r}")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:  # NaN too
             raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
         if pm is not None and not callable(pm):
             raise TypeError(

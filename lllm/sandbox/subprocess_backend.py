@@ -46,6 +46,7 @@ from lllm.sandbox.executor import ApiHandler, ExecResult, Executor, SandboxError
 from lllm.sandbox.isolation import UidLease, can_drop_privileges, minimal_env
 
 START_TIMEOUT_S = 15.0
+_MAX_WAIT_S = 3600.0  # one select() at most (epoll refuses ~25 days; a timeout may be longer, even inf)
 
 
 class _ChannelClosed(Exception):
@@ -180,17 +181,18 @@ class _Process:
             self.buffer += chunk
 
     def _wait(self, event: int, fd: int, deadline: float) -> None:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise _Deadline()
-        if event == selectors.EVENT_READ:
-            ready = self.selector.select(left)
-        else:
-            with selectors.DefaultSelector() as sel:
-                sel.register(fd, event)
-                ready = sel.select(left)
-        if not ready:
-            raise _Deadline()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _Deadline()
+            if event == selectors.EVENT_READ:
+                ready = self.selector.select(min(left, _MAX_WAIT_S))
+            else:
+                with selectors.DefaultSelector() as sel:
+                    sel.register(fd, event)
+                    ready = sel.select(min(left, _MAX_WAIT_S))
+            if ready:
+                return
 
     # -- ending ----------------------------------------------------------------------------------
     def exit_status(self, wait: float = 2.0) -> Optional[int]:

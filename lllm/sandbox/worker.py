@@ -334,7 +334,10 @@ def _set_cpu_limit(timeout: float) -> None:
 
     used = resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime
     hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-    soft = int(used + timeout) + 2
+    if timeout == float("inf"):  # no time limit: the hard limit only
+        soft = hard
+    else:
+        soft = int(used + timeout) + 2
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))

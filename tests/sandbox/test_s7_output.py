@@ -30,3 +30,23 @@ def test_an_exception_with_a_long_message_still_names_its_type(backend, size):
 def test_clip_output_with_a_limit_of_one_character_still_cuts():
     out = clip_output("o" * 1000, "Traceback\nE: " + "e" * 100, False, 1, "[cut]")
     assert len(out) < 200
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("timeout", [1e7, 1e12, float("inf")])
+def test_a_very_long_timeout_runs_code(backend, timeout):
+    """A timeout meant as "practically none" (a week and more, ``.inf`` in YAML) made every run raise
+    OverflowError ("timeout is too large", "cannot convert float infinity to integer") in the host."""
+    with AgentInterpreter(backend=backend, timeout=timeout) as interp:
+        assert interp.run("print(6 * 7)") == "42\n"
+        assert interp.run("print(6 * 7)") == "42\n"
+
+
+def test_a_nan_timeout_is_refused_at_once():
+    from lllm.errors import ConfigError
+    from lllm.proxies import proxy_settings
+
+    with pytest.raises(ValueError, match="timeout"):
+        AgentInterpreter(backend="inprocess", timeout=float("nan"))
+    with pytest.raises(ConfigError, match="timeout"):
+        proxy_settings({"timeout": float("nan")})
