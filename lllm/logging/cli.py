@@ -340,7 +340,8 @@ def _print_replay(args: argparse.Namespace, recorded: Any, new: Any) -> None:
 
 
 def _read_tasks(path: str) -> List[Any]:
-    lines = (sys.stdin.read() if path == "-" else Path(path).read_text()).splitlines()
+    text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    lines = text.removeprefix("\ufeff").splitlines()  # a byte-order mark (Windows editors) is not part of a task
     tasks = []
     for line in lines:
         line = line.strip()
