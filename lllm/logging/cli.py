@@ -243,7 +243,7 @@ def parse_prompt(text: str) -> Dict[str, str]:
         )
     if raw.startswith("@"):
         try:
-            raw = Path(raw[1:]).read_text(encoding="utf-8")
+            raw = Path(raw[1:]).read_text(encoding="utf-8-sig")  # without a byte-order mark
         except OSError as e:
             raise CLIError(f"--prompt {key}=@{raw[1:]}: cannot read the file ({e.strerror or e})") from None
     return {key.strip(): raw}

@@ -19,3 +19,10 @@ def test_a_task_file_with_a_byte_order_mark_reads_its_first_task_like_the_others
 def test_tasks_on_stdin_with_a_byte_order_mark(monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO('\ufeff{"topic": "a"}\nplain\n'))
     assert _read_tasks("-") == [{"topic": "a"}, "plain"]
+
+
+def test_a_prompt_file_with_a_byte_order_mark_gives_the_template_without_it(tmp_path):
+    from lllm.logging.cli import parse_prompt
+
+    (tmp_path / "ask.md").write_bytes("Ask about {topic}.\n".encode("utf-8-sig"))
+    assert parse_prompt(f"ask=@{tmp_path / 'ask.md'}") == {"ask": "Ask about {topic}.\n"}
