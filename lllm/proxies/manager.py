@@ -3,6 +3,7 @@ dispatch of ``CALL_API(path, params)`` to ``@endpoint`` methods."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import logging
@@ -68,7 +69,23 @@ class _Endpoint:
         return self.info.get("endpoint") or self.attr
 
     def __call__(self, params: Dict[str, Any]) -> Any:
-        return self.method(params) if self.takes_dict else self.method(**params)
+        value = self.method(params) if self.takes_dict else self.method(**params)
+        if inspect.isawaitable(value):  # an ``async def`` endpoint: run here (CALL_API is answered in a thread)
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return asyncio.run(_awaited(value))
+            if inspect.iscoroutine(value):
+                value.close()
+            raise TypeError(
+                f"endpoint '{self.name}' is async and an event loop is running in this thread; "
+                f"call the ProxyManager from a thread without one (CALL_API and run_python do)"
+            )
+        return value
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
 
 
 class ProxyManager:
@@ -208,7 +225,8 @@ class ProxyManager:
 
     def __call__(self, path: str, params: Optional[Dict[str, Any]] = None, **kw: Any) -> Any:
         """Call ``"<proxy id>/<endpoint>"``: the longest matching proxy id, then an endpoint name (or the
-        name of an ``@endpoint`` method). A missing required parameter raises ``ValueError``."""
+        name of an ``@endpoint`` method). A missing required parameter raises ``ValueError``. An ``async def``
+        endpoint is run to completion (from a thread without a running event loop, as ``CALL_API`` is)."""
         pid, ep = self._resolve(path)
         if params is not None and not isinstance(params, dict):
             raise TypeError(f"params for '{pid}/{ep.name}' must be a dict, got {type(params).__name__}")
