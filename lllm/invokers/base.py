@@ -157,8 +157,9 @@ def result_from_output(
     if out.usage:
         from lllm.invokers.pricing import price_usage
 
-        price_usage(provider, out.model, out.usage)
-        if not out.usage["cost"] and out.model != wire_model:  # a dated snapshot name the table lacks
+        snapshot = out.model != wire_model  # the answer's name, maybe a dated snapshot the table lacks
+        price_usage(provider, out.model, out.usage, warn=not snapshot)
+        if not out.usage["cost"] and snapshot:  # then the requested name prices it (and warns if it cannot)
             price_usage(provider, wire_model, out.usage)
     msg, errors = finish_output(
         out, prompt, responder=responder, parser_args=parser_args, metadata=metadata, api_type=api_type

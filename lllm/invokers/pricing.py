@@ -102,14 +102,14 @@ def _from_json(rates: Any) -> Optional[Rates]:
     return tuple(r if isinstance(r, float) else (float(r[0]), tuple((s, float(p)) for s, p in r[1])) for r in rates)  # type: ignore[return-value]
 
 
-def _table_rates(provider: str, model: str) -> Optional[Rates]:
+def _table_rates(provider: str, model: str, warn: bool = True) -> Optional[Rates]:
     """The table's rates, from this machine's cache of earlier lookups when it has them (``table_cache``)."""
     if provider in PROVIDER_IDS and PROVIDER_IDS[provider] is None:
         return None  # a local server: always free
     key = f"{provider}|{model}"
     entry = table_cache.get("prices", key)
     if isinstance(entry, dict) and 0 <= time.time() - float(entry.get("at", 0)) < REFRESH_S:
-        if entry.get("warning"):
+        if entry.get("warning") and warn:
             logger.warning("%s", entry["warning"])
         return _from_json(entry.get("rates"))
     try:
@@ -119,21 +119,21 @@ def _table_rates(provider: str, model: str) -> Optional[Rates]:
             "pricing model %r at provider %r failed: its calls are recorded at cost $0", model, provider, exc_info=True
         )
         return None
-    if warning:
+    if warning and warn:
         logger.warning("%s", warning)
     table_cache.put("prices", key, {"at": time.time(), "rates": rates, "warning": warning})
     return rates
 
 
-def get_rates(provider: str, model: str) -> Optional[Rates]:
+def get_rates(provider: str, model: str, *, warn: bool = True) -> Optional[Rates]:
     """Per-token rates of ``model`` at ``provider`` (cached, so an unknown model is logged once per
-    ``REFRESH_S``), or ``None`` if unknown."""
+    ``REFRESH_S``; ``warn=False``: not at all), or ``None`` if unknown."""
     key = (provider, model)
     hit = _cache.get(key)
     now = time.monotonic()
     if hit is not None and hit[0] > now:
         return hit[1]
-    rates = _table_rates(provider, model)
+    rates = _table_rates(provider, model, warn)
     _cache[key] = (now + REFRESH_S, rates)
     return rates
 
@@ -148,10 +148,11 @@ def _rate(r: Any, input_tokens: int) -> float:
     return price
 
 
-def price_usage(provider: str, model: Optional[str], usage: Dict[str, Any]) -> Dict[str, Any]:
+def price_usage(provider: str, model: Optional[str], usage: Dict[str, Any], *, warn: bool = True) -> Dict[str, Any]:
     """Fill ``input_cost_per_token``, ``output_cost_per_token``, ``prompt_cost``, ``completion_cost``
-    and ``cost`` into ``usage`` (in place, and returned); all 0 when the model is unknown."""
-    rates = get_rates(provider, model) if model else None
+    and ``cost`` into ``usage`` (in place, and returned); all 0 when the model is unknown (logged unless
+    ``warn`` is false)."""
+    rates = get_rates(provider, model, warn=warn) if model else None
     if rates is None:
         usage.update(
             input_cost_per_token=0.0, output_cost_per_token=0.0, prompt_cost=0.0, completion_cost=0.0, cost=0.0

@@ -167,3 +167,25 @@ async def test_json_that_is_not_an_object_is_a_provider_error(model, path, body,
         with pytest.raises(ProviderError) as ei:
             await inv.acall(_ask(), model, {"api_base": server.url + base, "api_key": "k", "stream": stream})
     assert "not an object" in str(ei.value) and ei.value.kind == "transient"
+
+
+async def test_a_snapshot_name_the_price_table_lacks_is_priced_by_the_requested_name_without_a_false_warning(
+    caplog, table_cache_dir, tmp_path
+):
+    """The answer names a dated snapshot the table does not know yet: the call is priced by the requested model,
+    so no warning may claim it was "recorded at cost $0"."""
+    import logging
+
+    table_cache_dir(str(tmp_path / "cache"))
+    answer = {
+        "model": "gpt-4o-mini-2099-12-31",
+        "choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1000, "completion_tokens": 100},
+    }
+    with caplog.at_level(logging.WARNING, logger="lllm.pricing"):
+        with CassetteServer(_json_answer("/v1/chat/completions", answer)) as server:
+            res = await OpenAIInvoker().acall(
+                _ask(), "openai/gpt-4o-mini", {"api_base": server.url + "/v1", "api_key": "k"}
+            )
+    assert res.message.usage["cost"] > 0
+    assert not [r for r in caplog.records if "$0" in r.getMessage()], [r.getMessage() for r in caplog.records]
