@@ -23,7 +23,9 @@ def test_check_of_a_trusted_package_does_not_run_an_untrusted_dependency(tmp_pat
     assert main(["check", str(tmp_path / "pkgs/good")]) == 0
     assert not marker.exists(), "the untrusted dependency's code ran"
     out = capsys.readouterr().out
-    assert f"warning: loading: {tmp_path / 'pkgs/shady/lllm.toml'}: package 'shady' is not in LLLM_TRUSTED_PACKAGES" in out
+    assert (
+        f"warning: loading: {tmp_path / 'pkgs/shady/lllm.toml'}: package 'shady' is not in LLLM_TRUSTED_PACKAGES" in out
+    )
 
     monkeypatch.setenv("LLLM_TRUSTED_PACKAGES", "good,shady")  # trusted too: it loads (the marker works)
     main(["check", str(tmp_path / "pkgs/good")])

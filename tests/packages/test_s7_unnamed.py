@@ -25,7 +25,10 @@ def test_an_invalid_folder_name_is_named_as_the_culprit_with_the_fix(tmp_path):
 
 @pytest.mark.parametrize(
     "member, what, name, fix",
-    [("MyPkg/lllm.toml", "archive's top folder", "MyPkg", "mypkg"), ("lllm.toml", "archive file", "Tools.v2", "tools_v2")],
+    [
+        ("MyPkg/lllm.toml", "archive's top folder", "MyPkg", "mypkg"),
+        ("lllm.toml", "archive file", "Tools.v2", "tools_v2"),
+    ],
 )
 def test_an_archive_without_a_name_says_where_the_invalid_name_came_from(tmp_path, member, what, name, fix):
     archive = tmp_path / "Tools.v2.zip"

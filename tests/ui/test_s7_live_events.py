@@ -39,7 +39,7 @@ async def test_the_event_stream_survives_a_failing_store_read_and_resumes(tmp_pa
         key, good = other.execute("SELECT key, value FROM lllm_kv WHERE key LIKE '%/index/%'").fetchone()
         with other:  # another tool breaks the index entry: every listing now fails to read it
             other.execute("UPDATE lllm_kv SET value = ? WHERE key = ?", (b"{not json", key))
-        assert b"event: store-error\ndata: {\"error\": \"JSONDecodeError: " in await _until(resp, b"JSONDecodeError")
+        assert b'event: store-error\ndata: {"error": "JSONDecodeError: ' in await _until(resp, b"JSONDecodeError")
         await _until(resp, b": ping")  # still polling
         with other:  # repaired
             other.execute("UPDATE lllm_kv SET value = ? WHERE key = ?", (good, key))
