@@ -222,7 +222,7 @@ class CallLoop:
                 step=step,
                 attempt=attempt,
                 **sent,
-                request=getattr(exc, "request", None) or {},
+                request=_dict_attr(exc, "request"),  # an HTTP library's error holds its own Request object
                 raw_response=getattr(exc, "body", None),
                 errors=[error_record(exc)],
                 retry_class=kind,
@@ -364,6 +364,15 @@ class CallLoop:
 
 async def _done(value: FunctionCall) -> FunctionCall:
     return value
+
+
+def _dict_attr(exc: BaseException, name: str) -> Dict[str, Any]:
+    """``exc.<name>`` if it is a dict, else ``{}`` (httpx raises reading an unset ``request``)."""
+    try:
+        value = getattr(exc, name, None)
+    except Exception:  # noqa: BLE001 - a property that raises holds nothing to record
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _repeated(call: FunctionCall, previous: FunctionCall) -> FunctionCall:

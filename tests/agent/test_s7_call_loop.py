@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import textwrap
+
+import httpx
+import pytest
+
+from lllm import Agent, BaseInvoker, Prompt, tool
+from lllm.errors import AgentCallError
+from lllm.testing import MockInvoker, tool_calls
 
 EXITING_TOOL = textwrap.dedent(
     """
@@ -49,9 +57,6 @@ def test_a_tool_that_calls_sys_exit_is_an_error_result_and_the_sync_api_keeps_wo
 def test_identical_calls_in_one_message_run_the_tool_once():
     """§3.2: tool calls are answered in order, and a repeat of a call already executed is answered from it
     without running; two identical calls in one model turn ran the tool twice (they ran concurrently)."""
-    from lllm import Agent, Prompt, tool
-    from lllm.testing import MockInvoker, tool_calls
-
     sent = []
 
     @tool
@@ -71,3 +76,25 @@ def test_identical_calls_in_one_message_run_the_tool_once():
     assert second.id == "c2" and "already made earlier" in second.result_str and "sent #1" in second.result_str
     tool_ids = [m.metadata.get("tool_call_id") for m in agent.current_dialog.messages if m.role.value == "tool"]
     assert tool_ids == ["c1", "c2"]  # every id answered exactly once, in order
+
+
+def test_an_http_library_error_from_a_custom_invoker_is_an_agent_call_error():
+    """httpx and requests errors carry their own Request object as ``.request``; recording the failed attempt
+    raised a pydantic ValidationError about InvokeTrace instead of the documented AgentCallError."""
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    class HttpxInvoker(BaseInvoker):
+        def call(self, dialog, model, *args, **kw):
+            httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json={"model": model}, timeout=5)
+
+    agent = Agent("bot", "You answer.", model="local", llm_invoker=HttpxInvoker())
+    agent.open("main")
+    agent.receive("hi")
+    with pytest.raises(AgentCallError) as ei:
+        agent.respond()
+    assert ei.value.reason == "llm_error" and isinstance(ei.value.__cause__, httpx.ConnectError)
+    trace = ei.value.session.invoke_traces[0][0]
+    assert trace.request == {} and trace.errors[0]["type"] == "ConnectError"
