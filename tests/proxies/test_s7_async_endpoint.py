@@ -20,7 +20,9 @@ def make_pm() -> ProxyManager:
 
     @ProxyRegistrator(path="books", name="Books", description="A catalogue.", runtime=rt)
     class Books(BaseProxy):
-        @BaseProxy.endpoint(category="B", endpoint="get", description="One book.", params={"id*": (int, 1)}, response={})
+        @BaseProxy.endpoint(
+            category="B", endpoint="get", description="One book.", params={"id*": (int, 1)}, response={}
+        )
         async def get(self, id):
             await asyncio.sleep(0)
             return {"id": id, "title": f"Book {id}"}

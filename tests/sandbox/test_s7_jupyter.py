@@ -51,7 +51,14 @@ def test_a_kernel_that_hangs_in_its_setup_is_stopped(tmp_path, monkeypatch):
     )
     spec = tmp_path / "jupyter" / "kernels" / "lllm-hangs"
     spec.mkdir(parents=True)
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", f"--IPKernelApp.exec_lines=[{hang!r}]"]
+    argv = [
+        sys.executable,
+        "-m",
+        "ipykernel_launcher",
+        "-f",
+        "{connection_file}",
+        f"--IPKernelApp.exec_lines=[{hang!r}]",
+    ]
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "hangs", "language": "python"}))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     before = api_threads()
