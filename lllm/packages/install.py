@@ -309,8 +309,12 @@ def _files(root: Path) -> List[Path]:
             sub = here / d
             if _outside(sub, root, real_root):
                 continue
-            if sub.is_symlink() and any(c.is_relative_to(sub.resolve()) for c in chain):
-                continue  # a loop back up the walk
+            if sub.is_symlink():
+                target = sub.resolve()
+                if any(c.is_relative_to(target) for c in chain):
+                    continue  # a loop back up the walk
+                if any(p.startswith(".") or p in _SKIP_DIRS for p in target.relative_to(real_root).parts):
+                    continue  # a way into .git or another folder exporting leaves out
             keep.append(d)
         dirnames[:] = keep
         for f in filenames:

@@ -33,6 +33,8 @@ def test_a_folder_linked_outside_is_left_out_with_a_warning_and_a_link_loop_ends
     root = write_tree(tmp_path / "src", {"lllm.toml": MANIFEST, "prompts/a.md": "A"})
     (root / "prompts/outside").symlink_to(tmp_path / "shared", target_is_directory=True)
     (root / "prompts/loop").symlink_to(root, target_is_directory=True)
+    write_tree(root / ".git", {"config": "url = https://user:token@example.com/repo.git"})
+    (root / "prompts/history").symlink_to(root / ".git", target_is_directory=True)  # never a way into .git
     rt = Runtime("t")
     load_package(root, runtime=rt)
     with pytest.warns(RuntimeWarning, match=r"outside: a symbolic link to .*shared, outside the package"):
