@@ -282,9 +282,13 @@ def _package_dir(name: str, runtime: Runtime) -> Tuple[str, Path]:
 
 
 def _outside(path: Path, root: Path, real_root: Path) -> bool:
-    """Whether ``path`` is a symbolic link out of the package (said in a warning: it is not exported)."""
-    if not path.is_symlink() or path.resolve().is_relative_to(real_root):
+    """Whether ``path`` is a symbolic link out of the package (said in a warning: it is not exported), or
+    into a part of it exporting leaves out (``.git``, hidden folders, ``__pycache__``)."""
+    if not path.is_symlink():
         return False
+    target = path.resolve()
+    if target.is_relative_to(real_root):  # .env, .git/config: never exported through a link either
+        return any(p.startswith(".") or p in _SKIP_DIRS for p in target.relative_to(real_root).parts)
     warnings.warn(
         f"{path}: a symbolic link to {path.resolve()}, outside the package {root}; not exported",
         RuntimeWarning,
@@ -309,12 +313,8 @@ def _files(root: Path) -> List[Path]:
             sub = here / d
             if _outside(sub, root, real_root):
                 continue
-            if sub.is_symlink():
-                target = sub.resolve()
-                if any(c.is_relative_to(target) for c in chain):
-                    continue  # a loop back up the walk
-                if any(p.startswith(".") or p in _SKIP_DIRS for p in target.relative_to(real_root).parts):
-                    continue  # a way into .git or another folder exporting leaves out
+            if sub.is_symlink() and any(c.is_relative_to(sub.resolve()) for c in chain):
+                continue  # a loop back up the walk
             keep.append(d)
         dirnames[:] = keep
         for f in filenames:

@@ -1,6 +1,6 @@
 """Exporting a package whose section folder is a symbolic link: a link to a folder inside the package is
 exported through (the archive holds what discovery loaded); one to a folder outside is left out with a
-warning, like a file link outside; a link loop ends."""
+warning, like a file link outside; a link loop ends; no link leads into what exporting leaves out (.git, .env)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ def test_a_folder_linked_outside_is_left_out_with_a_warning_and_a_link_loop_ends
     (root / "prompts/loop").symlink_to(root, target_is_directory=True)
     write_tree(root / ".git", {"config": "url = https://user:token@example.com/repo.git"})
     (root / "prompts/history").symlink_to(root / ".git", target_is_directory=True)  # never a way into .git
+    (root / ".env").write_text("OPENAI_API_KEY=sk-secret")
+    (root / "prompts/env.md").symlink_to(root / ".env")  # nor to a hidden file
     rt = Runtime("t")
     load_package(root, runtime=rt)
     with pytest.warns(RuntimeWarning, match=r"outside: a symbolic link to .*shared, outside the package"):
