@@ -392,6 +392,8 @@ def _map_exc(e: Exception, provider: str, url: str, timeout_s: Optional[float]) 
             kind="transient",
             provider=provider,
         )
+    if isinstance(e, aiohttp.ClientHttpProxyError) and e.status == 407:  # the tunnel (CONNECT) was refused
+        return _proxy_refused(provider, url)
     if isinstance(e, (aiohttp.InvalidURL, getattr(aiohttp, "NonHttpUrlClientError", aiohttp.InvalidURL))):
         return ProviderError(f"{label} request URL is invalid: {url!r} (check api_base)", provider=provider)
     if isinstance(e, (aiohttp.ClientError, OSError)):
@@ -474,10 +476,23 @@ def error_details(body: Any) -> Tuple[str, str]:
     return str(body or "").strip()[:500], ""
 
 
+def _proxy_refused(provider: str, url: str) -> ProviderError:
+    """407 is the proxy's answer, not the provider's; retrying cannot fix its credentials."""
+    env = "HTTPS_PROXY" if url.lower().startswith("https:") else "HTTP_PROXY"
+    return ProviderError(
+        f"{provider or 'provider'} request to {strip_userinfo(url)} was refused by the HTTP proxy (407 Proxy "
+        f"Authentication Required): check the proxy's user:password@ in {env}",
+        status=407,
+        provider=provider,
+    )
+
+
 def http_error(
     status: int, headers: Mapping[str, str], raw: bytes, *, provider: str = "", url: str = ""
 ) -> ProviderError:
     """The ProviderError for an HTTP error answer, with the provider's own message and the status."""
+    if status == 407:
+        return _proxy_refused(provider, url)
     try:
         body: Any = json.loads(raw) if raw else None
     except ValueError:

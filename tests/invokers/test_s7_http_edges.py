@@ -162,3 +162,30 @@ async def test_a_timeout_that_is_not_a_number_is_a_config_error(fake, timeout):
 
     with pytest.raises(ConfigError, match=r"model_args\['timeout'\]"):
         await OpenAIInvoker().acall(ask(), "openai/m", {"api_base": fake(), "api_key": "k", "timeout": timeout})
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_a_proxy_refusing_its_credentials_is_named_and_fatal(monkeypatch, scheme):
+    """407 comes from the proxy, not the provider: the error says so, and retrying cannot fix credentials."""
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setenv(f"{scheme.upper()}_PROXY", f"http://s7user:{PROXY_PASSWORD}@127.0.0.1:{port}")
+    monkeypatch.setenv("NO_PROXY", "")
+    try:
+        with pytest.raises(ProviderError) as ei:
+            await OpenAIInvoker().acall(
+                ask(), "openai/m", {"api_base": f"{scheme}://s7-407-{port}.invalid/v1", "api_key": "k", "timeout": 5}
+            )
+        e = ei.value
+        assert "proxy" in str(e).lower() and f"{scheme.upper()}_PROXY" in str(e) and e.kind is None
+        assert PROXY_PASSWORD not in str(e)
+    finally:
+        server.close()
+        await server.wait_closed()
