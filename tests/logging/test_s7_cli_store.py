@@ -68,3 +68,15 @@ def test_a_time_bound_that_is_not_a_time_names_the_option_and_the_forms_it_takes
     assert main(["sessions", "list", "--store", str(tmp_path / "s.db"), "--after", "yesterday"]) == 1
     err = capsys.readouterr().err
     assert "after" in err and "'yesterday'" in err and "ISO-8601" in err
+
+
+@pytest.mark.parametrize("name", ["sessions.DB", "runs.sqlite.bak", "history"])
+def test_an_existing_sqlite_file_opens_as_sqlite_whatever_its_name(tmp_path, monkeypatch, capsys, name):
+    from lllm.logging import sqlite_store
+    from lllm.logging.conformance import make_session
+
+    store = sqlite_store(tmp_path / name)
+    sid = store.save_session(make_session())
+    store.close()
+    assert main(["sessions", "list", "--store", str(tmp_path / name), "--json"]) == 0
+    assert [s["session_id"] for s in json.loads(capsys.readouterr().out)] == [sid]
