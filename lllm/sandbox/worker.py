@@ -92,26 +92,36 @@ class Capture:
 
     encoding = "utf-8"
     errors = "backslashreplace"
+    closed = False
+    line_buffering = False
 
     def __init__(self, sink: Callable[[bytes], None], budget: OutputBudget, fd: Optional[int] = None):
         self._sink = sink
         self.budget = budget
         self._fd = fd
+        self.buffer = _BinaryCapture(self)
 
     def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        budget = self.budget
-        if budget.left <= 0:
-            budget.overflow = budget.overflow or bool(text)
-            return len(text)
-        data = text.encode("utf-8", "backslashreplace")
-        if len(data) > budget.left:
-            data = data[: budget.left]
-            budget.overflow = True
-        budget.left -= len(data)
-        self._sink(data)
+        if self.budget.left <= 0:
+            self.budget.overflow = self.budget.overflow or bool(text)
+        else:
+            self.emit(text.encode("utf-8", "backslashreplace"))
         return len(text)
+
+    def emit(self, data: bytes) -> None:
+        """Send ``data`` to the sink, as much as the budget allows."""
+        budget = self.budget
+        if len(data) > budget.left:
+            data = data[: max(budget.left, 0)]
+            budget.overflow = True
+        if data:
+            budget.left -= len(data)
+            self._sink(data)
+
+    def reconfigure(self, **kwargs: Any) -> None:
+        """Accepted and ignored: output is always captured as UTF-8 (``sys.stdout.reconfigure(encoding=...)``)."""
 
     def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:
@@ -133,6 +143,29 @@ class Capture:
         if self._fd is None:
             raise OSError("this stream has no file descriptor")
         return self._fd
+
+
+class _BinaryCapture:
+    """``sys.stdout.buffer`` of a ``Capture``: bytes go to the same sink, under the same budget."""
+
+    closed = False
+
+    def __init__(self, text: Capture):
+        self._text = text
+
+    def write(self, data: Any) -> int:
+        data = bytes(memoryview(data))  # bytes-like, as a binary file accepts
+        self._text.emit(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._text.fileno()
 
 
 def _strip_frames(te: Optional[traceback.TracebackException], hidden: Set[str], seen: Set[int]) -> None:

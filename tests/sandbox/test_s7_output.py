@@ -50,3 +50,22 @@ def test_a_nan_timeout_is_refused_at_once():
         AgentInterpreter(backend="inprocess", timeout=float("nan"))
     with pytest.raises(ConfigError, match="timeout"):
         proxy_settings({"timeout": float("nan")})
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_stdout_supports_what_code_commonly_uses_on_it(backend):
+    """``sys.stdout.reconfigure(encoding="utf-8")`` (a line models often start with), ``sys.stdout.buffer``
+    and ``sys.stdout.closed`` raised ``AttributeError: 'Capture' object has no attribute ...``."""
+    code = (
+        "import sys\n"
+        "sys.stdout.reconfigure(encoding='utf-8')\n"
+        "sys.stderr.reconfigure(errors='replace')\n"
+        "print('caf\\u00e9')\n"
+        "sys.stdout.buffer.write('\\u00fcber\\n'.encode('utf-8'))\n"
+        "sys.stdout.buffer.flush()\n"
+        "print(sys.stdout.closed, sys.stderr.closed)\n"
+    )
+    with AgentInterpreter(backend=backend, timeout=30) as interp:
+        assert interp.run(code) == "caf\u00e9\n\u00fcber\nFalse False\n"
+        flood = interp.run("import sys\nfor _ in range(3000):\n    sys.stdout.buffer.write(b'x' * 1000)")
+        assert flood.endswith("... (truncated)") and len(flood) < 6000  # the output cap holds for bytes too
