@@ -26,12 +26,12 @@ from typing import (
     NamedTuple,
     Optional,
     Tuple,
+    cast,
 )
 
 from pydantic import BaseModel
 
 from lllm.core import wiring
-from lllm.core.aio import run_sync
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.protocols import BatchLeasesLike
@@ -150,7 +150,9 @@ def bcall(
     if backend != "local":
         return _remote_batch(tactic, tasks, backend, backend_options, fail_fast, max_workers, o)
     if inspect.iscoroutinefunction(tactic.call):
-        return run_sync(_gather(tactic, tasks, n, fail_fast, o))
+        from lllm.core.tactic import _run_to_end  # interrupted, the cancelled calls still save their sessions
+
+        return cast(List[Any], _run_to_end(_gather(tactic, tasks, n, fail_fast, o)))
     out: List[Any] = [None] * len(tasks)
     done = done_results(tactic, o.batch_id, tasks, o.return_sessions) if o.batch_id else {}
     for i, value in done.items():

@@ -14,6 +14,7 @@ import inspect
 import logging
 import platform
 import sys
+import threading
 import typing
 from abc import ABC, abstractmethod
 from enum import Enum
@@ -22,6 +23,7 @@ from typing import (
     Any,
     AsyncIterator,
     Callable,
+    Coroutine,
     Dict,
     Iterator,
     List,
@@ -430,7 +432,7 @@ class Tactic(ABC):
             with events.observe(on_event):
                 return self.__call__(task, session_name, tags, metadata, return_session, **kw)
         if inspect.iscoroutinefunction(self.call):
-            return run_sync(self.acall(task, session_name, tags, metadata, return_session, **kw))
+            return _run_to_end(self.acall(task, session_name, tags, metadata, return_session, **kw))
         task = self._coerce_input(task)
         with self._calling(task, session_name, tags, metadata, return_session) as ctx:
             result = ctx._coerce_output(ctx.call(task, **kw))
@@ -562,6 +564,28 @@ class Tactic(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, agents={list(self._agent_specs)})"
+
+
+INTERRUPT_WAIT_S = 30.0
+"""Seconds a sync call interrupted by the caller (Ctrl-C) waits for its cancelled tactic calls to save their sessions."""
+
+
+def _run_to_end(coro: Coroutine[Any, Any, Any]) -> Any:
+    """``run_sync(coro)``; when the caller is interrupted (Ctrl-C), the cancelled coroutine is given up to
+    ``INTERRUPT_WAIT_S`` to end, so its sessions are saved before the interpreter may shut down."""
+    ended = threading.Event()
+
+    async def run() -> Any:
+        try:
+            return await coro
+        finally:
+            ended.set()
+
+    try:
+        return run_sync(run())
+    except BaseException:
+        ended.wait(INTERRUPT_WAIT_S)  # set already when the coroutine itself raised
+        raise
 
 
 def current_session() -> Optional[TacticCallSession]:

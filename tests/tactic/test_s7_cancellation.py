@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from support.fake_server import FakeServers
@@ -73,3 +77,63 @@ def test_an_error_outside_the_budgets_ends_the_agent_session_as_failure():
     assert session.state == "failure" and session.ended_at is not None
     assert session.error["type"] == "RuntimeError" and "context manager bug" in session.error["message"]
     assert agent._busy is False  # the agent can be called again
+
+
+INTERRUPTED_RUN = """
+import sys
+
+from lllm import Tactic
+from lllm.logging import LogStore
+from lllm.logging.backends import LocalFileBackend
+
+url, root, batch = sys.argv[1], sys.argv[2], sys.argv[3] == "batch"
+config = {
+    "global": {"model_name": "openai/fake-model", "model_args": {"api_base": url, "api_key": "sk-test"}},
+    "agent_configs": [{"name": "slow", "system_prompt": "You answer."}],
+}
+
+
+class Ask(Tactic, register=False):
+    name = "s7_interrupted"
+    agent_group = ["slow"]
+
+    async def call(self, task):
+        agent = self.agents["slow"]
+        agent.open("d")
+        agent.receive(task)
+        return (await agent.arespond()).content
+
+
+tactic = Ask(config, log_store=LogStore(LocalFileBackend(root)))
+print("READY", flush=True)
+tactic.bcall(["one", "two"]) if batch else tactic("hello")
+"""
+
+
+@pytest.mark.parametrize("how", ["call", "batch"])
+def test_ctrl_c_during_a_sync_call_of_an_async_tactic_still_saves_its_session(fake_servers, tmp_path, how):
+    """The sync API runs an async tactic on the background loop; on Ctrl-C the caller raised at once and the
+    interpreter shut down before the cancelled call could save its session (the save was lost)."""
+    url = fake_servers("--phang", "1", "--hang-s", "30")
+    FakeServers.stats(url, reset=True)
+    root = tmp_path / "store"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_RUN, url, str(root), how],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "READY"
+        expected = 2 if how == "batch" else 1
+        while FakeServers.stats(url)["requests"] < expected:  # every call is waiting on the server
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert "KeyboardInterrupt" in err and "can't register atexit" not in err
+    sessions = LogStore(LocalFileBackend(root)).list_sessions()
+    assert sorted(s.state for s in sessions) == ["failure"] * expected
