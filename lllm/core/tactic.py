@@ -37,7 +37,7 @@ from pydantic import BaseModel, ValidationError
 
 from lllm._version import __version__
 from lllm.core import batch, events, wiring
-from lllm.core.aio import run_sync
+from lllm.core.aio import in_background_loop, run_sync
 from lllm.core.dialog import local_stamp
 from lllm.core.sessions import TacticCallSession
 from lllm.core.spec import parse_agent_configs
@@ -573,9 +573,10 @@ INTERRUPT_WAIT_S = 30.0
 def _run_to_end(coro: Coroutine[Any, Any, Any]) -> Any:
     """``run_sync(coro)``; when the caller is interrupted (Ctrl-C), the cancelled coroutine is given up to
     ``INTERRUPT_WAIT_S`` to end, so its sessions are saved before the interpreter may shut down."""
-    ended = threading.Event()
+    started, ended = threading.Event(), threading.Event()
 
     async def run() -> Any:
+        started.set()
         try:
             return await coro
         finally:
@@ -584,7 +585,10 @@ def _run_to_end(coro: Coroutine[Any, Any, Any]) -> Any:
     try:
         return run_sync(run())
     except BaseException:
-        ended.wait(INTERRUPT_WAIT_S)  # set already when the coroutine itself raised
+        if in_background_loop():  # refused: never started
+            coro.close()
+        elif started.is_set():  # ended already when the coroutine itself raised
+            ended.wait(INTERRUPT_WAIT_S)
         raise
 
 
