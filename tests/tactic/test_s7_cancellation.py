@@ -137,3 +137,24 @@ def test_ctrl_c_during_a_sync_call_of_an_async_tactic_still_saves_its_session(fa
     assert "KeyboardInterrupt" in err and "can't register atexit" not in err
     sessions = LogStore(LocalFileBackend(root)).list_sessions()
     assert sorted(s.state for s in sessions) == ["failure"] * expected
+
+
+def test_the_sync_api_refused_inside_lllms_loop_raises_and_leaves_no_coroutine_unawaited(recwarn):
+    import gc
+
+    from lllm.core.aio import run_sync
+
+    class Echo(Tactic, register=False):
+        name = "s7_echo"
+
+        async def call(self, task: str) -> str:
+            return task
+
+    async def inside():
+        with pytest.raises(RuntimeError, match="inside its own event loop"):
+            Echo({})("x")
+        return await Echo({}).acall("y")
+
+    assert run_sync(inside()) == "y"
+    gc.collect()
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]
