@@ -499,6 +499,8 @@ def http_error(
         body = raw.decode("utf-8", "replace")
     msg, tags = error_details(body)
     kind = classify_status(status)
+    if kind == "rate_limit" and "insufficient_quota" in tags:  # OpenAI's 429 for an account out of credit
+        kind = None
     retry_after = parse_retry_after(headers) if kind is not None else None
     label = provider or "provider"
     text = f"{label} API error {status}" + (f" ({tags})" if tags else "") + f": {msg or 'no error message'}"

@@ -109,13 +109,13 @@ def _to_dict(obj: Any) -> Any:
 
 
 def classify_litellm(exc: BaseException) -> Optional[str]:
-    """``rate_limit`` for LiteLLM's RateLimitError; ``transient`` for connection errors, timeouts,
-    503/500/502 and any 5xx; ``None`` (fatal) otherwise, including non-LiteLLM exceptions."""
+    """``rate_limit`` for LiteLLM's RateLimitError (``None`` for an exhausted quota); ``transient`` for connection
+    errors, timeouts, 503/500/502 and any 5xx; ``None`` (fatal) otherwise, including non-LiteLLM exceptions."""
     lt = _litellm
     if lt is None:
         return None
     if isinstance(exc, lt.RateLimitError):
-        return "rate_limit"
+        return None if _out_of_quota(exc) else "rate_limit"
     if isinstance(
         exc, (lt.APIConnectionError, lt.Timeout, lt.ServiceUnavailableError, lt.InternalServerError, lt.BadGatewayError)
     ):
@@ -124,6 +124,14 @@ def classify_litellm(exc: BaseException) -> Optional[str]:
     if isinstance(status, int) and status >= 500:
         return "transient"
     return None
+
+
+def _out_of_quota(exc: BaseException) -> bool:
+    """OpenAI's 429 ``insufficient_quota`` (an account out of credit): no wait makes a retry succeed."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        body = body["error"]
+    return isinstance(body, dict) and "insufficient_quota" in (body.get("code"), body.get("type"))
 
 
 def _retry_after(exc: BaseException) -> Optional[float]:

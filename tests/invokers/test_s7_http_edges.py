@@ -189,3 +189,57 @@ async def test_a_proxy_refusing_its_credentials_is_named_and_fatal(monkeypatch, 
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_a_429_for_an_exhausted_quota_is_fatal_not_a_rate_limit():
+    """OpenAI answers 429 ``insufficient_quota`` when the account is out of credit: waiting and retrying cannot
+    help, so it must not be retried as a rate limit."""
+    from support.cassette_server import CassetteServer
+
+    body = {
+        "error": {
+            "message": "You exceeded your current quota, please check your plan and billing details.",
+            "type": "insufficient_quota",
+            "param": None,
+            "code": "insufficient_quota",
+        }
+    }
+    interaction = [
+        {
+            "request": {"method": "POST", "uri": "http://127.0.0.1/v1/chat/completions"},
+            "response": {"status": {"code": 429}, "parsed_body": body},
+        }
+    ]
+    for stream in (False, True):
+        with CassetteServer(interaction) as server:
+            with pytest.raises(ProviderError) as ei:
+                await OpenAIInvoker().acall(
+                    ask(), "openai/m", {"api_base": server.url + "/v1", "api_key": "k", "stream": stream}
+                )
+        assert ei.value.status == 429 and ei.value.kind is None and "quota" in str(ei.value)
+
+
+def test_a_429_for_an_exhausted_quota_is_fatal_through_litellm_too():
+    pytest.importorskip("litellm", reason="LiteLLM is an optional extra: pip install 'lllm[litellm]'")
+    from support.cassette_server import CassetteServer
+
+    from lllm.core.aio import run_sync
+    from lllm.invokers.litellm import LiteLLMInvoker
+
+    body = {
+        "error": {
+            "message": "You exceeded your current quota.",
+            "type": "insufficient_quota",
+            "code": "insufficient_quota",
+        }
+    }
+    interaction = [
+        {
+            "request": {"method": "POST", "uri": "http://127.0.0.1/v1/chat/completions"},
+            "response": {"status": {"code": 429}, "parsed_body": body},
+        }
+    ]
+    with CassetteServer(interaction) as server:
+        with pytest.raises(ProviderError) as ei:  # on LLLM's loop, as LiteLLM needs (see test_litellm_invoker)
+            run_sync(LiteLLMInvoker().acall(ask(), "openai/gpt-4o", {"api_base": server.url + "/v1", "api_key": "k"}))
+    assert ei.value.status == 429 and ei.value.kind is None and "quota" in str(ei.value)
