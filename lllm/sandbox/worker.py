@@ -25,6 +25,7 @@ import struct
 import sys
 import threading
 import traceback
+import types
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set
 
 HEADER = struct.Struct(">I")
@@ -263,7 +264,12 @@ class _Worker:
         self.api_lock = threading.Lock()
         self.running = False
         self.cells = 0
-        self.namespace: Dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, "CALL_API": self.call_api}
+        # Cells run in the globals of a fresh ``__main__`` module, as a script's do: pickle, multiprocessing and
+        # typing find what a cell defines as ``__main__.<name>``. (The worker's own code keeps its globals.)
+        main = types.ModuleType("__main__")
+        main.__dict__.update(__builtins__=builtins, CALL_API=self.call_api)
+        sys.modules["__main__"] = main
+        self.namespace: Dict[str, Any] = main.__dict__
 
     def _sink(self, data: bytes) -> None:
         view = memoryview(data)
