@@ -440,7 +440,7 @@ class SubprocessExecutor(Executor):
             return ExecResult(
                 status="crashed", detail=_describe_exit(self.worker_exit_code(status), self.max_memory_mb or None)
             )
-        except (ValueError, UnicodeDecodeError) as e:
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:  # RecursionError: JSON nested too deep
             self._discard()
             return ExecResult(status="crashed", detail=f"the interpreter process broke the protocol ({e})")
         except BaseException:  # e.g. KeyboardInterrupt here: the worker's state is unknown

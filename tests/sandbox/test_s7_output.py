@@ -69,3 +69,17 @@ def test_stdout_supports_what_code_commonly_uses_on_it(backend):
         assert interp.run(code) == "caf\u00e9\n\u00fcber\nFalse False\n"
         flood = interp.run("import sys\nfor _ in range(3000):\n    sys.stdout.buffer.write(b'x' * 1000)")
         assert flood.endswith("... (truncated)") and len(flood) < 6000  # the output cap holds for bytes too
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux sandboxes")
+def test_a_worker_that_sends_a_deeply_nested_frame_is_a_protocol_crash_not_a_host_exception():
+    """Code in the worker can write to the control channel; a frame nesting 200 000 arrays made ``run``
+    raise RecursionError in the host instead of reporting a worker that broke the protocol."""
+    code = (
+        "import os\nw = CALL_API.__self__\nbody = b'[' * 200000 + b']' * 200000\n"
+        "os.write(w.ctl_out, len(body).to_bytes(4, 'big') + body)\nimport time\ntime.sleep(5)"
+    )
+    with AgentInterpreter(backend="subprocess", timeout=30) as interp:
+        result = interp.execute(code)
+        assert result.status == "crashed" and "protocol" in result.detail
+        assert interp.run("print('fresh')") == "fresh\n"
