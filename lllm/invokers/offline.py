@@ -232,9 +232,10 @@ def sample_json(
 
 
 def _stream(handler: Any, content: str) -> None:
-    """Stream ``content`` word by word (the pieces join to the content), as a provider would."""
-    if handler is not None and content:
-        for piece in re.findall(r"\S+\s*|\s+", content):
+    """Stream ``content`` word by word (the pieces join to the content), then end the stream even when there was
+    no text (a tool-call turn), as a provider would."""
+    if handler is not None:
+        for piece in re.findall(r"\S+\s*|\s+", content or ""):
             emit_chunk(handler, piece, None)
         emit_done(handler)
 
