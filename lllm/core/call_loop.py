@@ -121,12 +121,12 @@ class CallLoop:
             result = await self.invoke_step()
             message = result.message
             assert message is not None  # valid output (no execution_errors) always carries its message
-            self.dialog.append(message)
             if not message.function_calls:
+                self.dialog.append(message)
                 session.success(message)
                 logger.debug("agent %s delivered after %d step(s)", agent.name, self.step + 1)
                 return
-            if self.final_sent:
+            if self.final_sent:  # its tool-call turn stays out of the dialog, which never holds an unanswered call
                 self.fail(
                     "max_steps",
                     f"it asked for tools after the final-answer prompt "
@@ -287,7 +287,9 @@ class CallLoop:
         return k
 
     async def run_tools(self, message: Message) -> None:
-        """Answer every tool call of ``message`` exactly once, in order, then maybe ask for the final answer."""
+        """Answer every tool call of ``message`` exactly once, in order, then maybe ask for the final answer.
+        ``message`` joins the dialog with its results, once the tools are done: a call ended meanwhile (deadline,
+        cancellation) leaves no unanswered tool call there, which every provider would reject."""
         agent, session, dialog, task = self.agent, self.session, self.dialog, self.task
         recorded = agent.llm_invoker.recorded_tool_call  # a replay answers tools too (else None)
         calls = message.function_calls
@@ -310,6 +312,7 @@ class CallLoop:
         self.executed.extend(done)
         session.interrupt(done, self.step)
         interrupt_prompt = task.handler.on_interrupt(task, session)
+        dialog.append(message)
         for call in done:
             events.emit(events.ToolCallFinished.of, agent.name, self.step, call)
             logger.debug("agent %s: tool %s -> %s", agent.name, call.name, (call.result_str or "")[:200])

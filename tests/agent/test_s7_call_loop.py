@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -98,3 +99,68 @@ def test_an_http_library_error_from_a_custom_invoker_is_an_agent_call_error():
     assert ei.value.reason == "llm_error" and isinstance(ei.value.__cause__, httpx.ConnectError)
     trace = ei.value.session.invoke_traces[0][0]
     assert trace.request == {} and trace.errors[0]["type"] == "ConnectError"
+
+
+def unanswered(messages) -> list:
+    """Tool-call ids of assistant turns not answered by the tool results right after them (providers reject
+    such a history with HTTP 400 on every later request)."""
+    out, messages = [], list(messages)
+    for k, m in enumerate(messages):
+        if m.function_calls:
+            answered = set()
+            for r in messages[k + 1 :]:
+                if r.role.value != "tool":
+                    break
+                answered.add(r.metadata.get("tool_call_id"))
+            out += [c.id for c in m.function_calls if c.id not in answered]
+    return out
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+def test_tool_calls_after_the_final_prompt_leave_no_unanswered_call_in_the_dialog():
+    """The max_steps failure appended the model's tool-call turn, then failed: the dialog kept calls with no
+    results, and continuing the conversation sent a history every provider rejects."""
+    task = Prompt(path="t/s7_budget", prompt="Go", function_list=[add])
+    script = [tool_calls(("add", {"a": 1, "b": i}, f"x{i}")) for i in range(2)] + ["fine, 2"]
+    inv = MockInvoker(script)
+    agent = Agent(
+        name="bot", system_prompt="You are a bot.", model="mock-model", llm_invoker=inv, max_interrupt_steps=1
+    )
+    agent.open("main")
+    agent.receive_prompt(task)
+    with pytest.raises(AgentCallError) as ei:
+        agent.respond()
+    assert ei.value.reason == "max_steps" and unanswered(agent.current_dialog.messages) == []
+    agent.receive("Just answer.")
+    assert agent.respond().content == "fine, 2"
+    assert unanswered(inv.requests[-1].messages) == []
+
+
+def test_a_call_ended_by_its_deadline_during_a_tool_leaves_no_unanswered_call():
+    """The deadline (or a cancellation) while tools ran left the tool-call turn in the dialog without results."""
+    started = []
+
+    @tool
+    async def wait_forever(x: int) -> int:
+        """Never returns in time."""
+        started.append(x)
+        await asyncio.sleep(60)
+        return x
+
+    task = Prompt(path="t/s7_deadline", prompt="Go", function_list=[wait_forever])
+    inv = MockInvoker([tool_calls(("wait_forever", {"x": 1}, "w1")), "late answer"])
+    agent = Agent(name="bot", system_prompt="You are a bot.", model="mock-model", llm_invoker=inv, call_deadline_s=0.5)
+    agent.open("main")
+    agent.receive_prompt(task)
+    with pytest.raises(AgentCallError) as ei:
+        agent.respond()
+    assert ei.value.reason == "deadline" and started == [1]
+    assert unanswered(agent.current_dialog.messages) == []
+    agent.receive("Answer without tools.")
+    assert agent.respond().content == "late answer"
+    assert unanswered(inv.requests[-1].messages) == []
