@@ -41,6 +41,7 @@ _CELL = re.compile(r"<(python_cell|markdown_cell)>(.*?)</\1>", re.DOTALL)
 _MAX_REQUEST = 16 << 20  # bytes of one CALL_API request line
 _MAX_RICH_OUTPUT = 16 << 20  # characters of results and displays kept per cell (plots fit; a display loop stops)
 _MAX_ERROR_LINE = 5000  # longer lines of an error (a huge message) are cut in their middle
+_OUTPUT_KINDS = ("stream", "execute_result", "display_data", "error")
 _FRAMEWORK_FRAME = "_lllm_make_call_api"  # in the traceback entry of CALL_API's frame, which is left out
 
 # Run silently in the kernel by init_session(): defines CALL_API and leaves nothing else behind.
@@ -355,6 +356,7 @@ class JupyterSession:
         new_output = self._nbformat.v4.new_output
         size = rich = 0
         limit = self.max_output_chars * 2 if self.max_output_chars else 0
+        clear_pending = False  # clear_output(wait=True): clear when the next output arrives
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -370,6 +372,13 @@ class JupyterSession:
             kind, content = msg["msg_type"], msg["content"]
             if kind == "status" and content.get("execution_state") == "idle":
                 return outputs, True
+            if kind == "clear_output" or (clear_pending and kind in _OUTPUT_KINDS):
+                clear_pending = kind == "clear_output" and bool(content.get("wait"))
+                if not clear_pending:  # what was cleared no longer counts against the limits
+                    outputs.clear()
+                    size = rich = 0
+                if kind == "clear_output":
+                    continue
             if kind == "stream":
                 text = content.get("text", "")
                 if limit:  # a flood: keep what fits (the result is cut anyway)
@@ -410,8 +419,6 @@ class JupyterSession:
                 ]
                 evalue = shorten_lines(content.get("evalue", ""), _MAX_ERROR_LINE)
                 outputs.append(new_output("error", ename=content.get("ename", ""), evalue=evalue, traceback=frames))
-            elif kind == "clear_output":
-                outputs.clear()
 
     def _stop_runaway(self, msg_id: str, timeout: float, outputs: List[Any]) -> str:
         """Interrupt (then, if needed, restart) a kernel whose cell overran; the note for the result."""

@@ -124,3 +124,14 @@ def test_the_kernel_gets_no_credentials_under_names_that_do_not_look_secret(tmp_
     assert "LLLM_VISIBLE" in out
     for leaked in ("s7-db-pass-123", "s7-proxy-pass-456", "reg-s7-9f8e7d6c5b4a"):
         assert leaked not in out
+
+
+def test_output_after_many_cleared_progress_lines_is_kept(session):
+    """A progress display (``clear_output`` then ``print`` in a loop) used up the cell's stream budget
+    although every line was cleared, so what the cell printed at the end (its answer) was dropped."""
+    text = session.run_cell(
+        "from IPython.display import clear_output\n"
+        "for i in range(3000):\n    clear_output(wait=True)\n    print('progress', i)\n"
+        "print('final answer 42')"
+    )
+    assert text == "progress 2999\nfinal answer 42\n"
