@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 POOL_LIMIT = 1000  # concurrent connections per loop (like httpx's default max_connections)
 KEEPALIVE_S = 30.0
-TRANSIENT_STATUS = frozenset({408, 409})
+TRANSIENT_STATUS = frozenset({408, 409, 498})  # 498: Groq's flex tier at capacity, documented as retryable
 
 _aiohttp: Any = None
 _sessions: Dict[asyncio.AbstractEventLoop, "aiohttp.ClientSession"] = {}
@@ -409,7 +409,7 @@ def _map_exc(e: Exception, provider: str, url: str, timeout_s: Optional[float]) 
 
 
 def classify_status(status: int) -> Optional[str]:
-    """429 → ``rate_limit``; 408, 409, 5xx → ``transient``; other 4xx → ``None`` (fatal)."""
+    """429 → ``rate_limit``; 408, 409, 498 (Groq), 5xx → ``transient``; other 4xx → ``None`` (fatal)."""
     if status == 429:
         return "rate_limit"
     if status >= 500 or status in TRANSIENT_STATUS:

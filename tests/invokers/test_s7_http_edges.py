@@ -243,3 +243,22 @@ def test_a_429_for_an_exhausted_quota_is_fatal_through_litellm_too():
         with pytest.raises(ProviderError) as ei:  # on LLLM's loop, as LiteLLM needs (see test_litellm_invoker)
             run_sync(LiteLLMInvoker().acall(ask(), "openai/gpt-4o", {"api_base": server.url + "/v1", "api_key": "k"}))
     assert ei.value.status == 429 and ei.value.kind is None and "quota" in str(ei.value)
+
+
+async def test_groqs_498_flex_capacity_exceeded_is_transient():
+    """Groq answers 498 ``capacity_exceeded`` when its flex tier is full and documents it as retryable."""
+    from support.cassette_server import CassetteServer
+
+    body = {"error": {"message": "Flex tier capacity exceeded. Try again later.", "type": "capacity_exceeded"}}
+    interaction = [
+        {
+            "request": {"method": "POST", "uri": "http://127.0.0.1/openai/v1/chat/completions"},
+            "response": {"status": {"code": 498}, "parsed_body": body},
+        }
+    ]
+    with CassetteServer(interaction) as server:
+        with pytest.raises(ProviderError) as ei:
+            await OpenAIInvoker().acall(
+                ask(), "groq/llama-3.3-70b-versatile", {"api_base": server.url + "/openai/v1", "api_key": "gsk-k"}
+            )
+    assert ei.value.status == 498 and ei.value.kind == "transient" and "capacity" in str(ei.value)
