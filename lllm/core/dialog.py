@@ -270,7 +270,8 @@ class Dialog:
         A message belongs to one dialog: append a copy to put the same content in another."""
         if not isinstance(message, Message):
             raise TypeError(f"Dialog.append() needs a Message, got {type(message).__name__}")
-        message.metadata["dialog_id"] = self.tree_node.dialog_id
+        # a dict of its own: a model_copy of a message shares the original's, which must not change
+        object.__setattr__(message, "metadata", {**message.metadata, "dialog_id": self.tree_node.dialog_id})
         self._messages.append(freeze(message))  # the canonical history is immutable (0.1.x let it change)
         for fn in self._listeners:  # never changed in place: a listener may add or remove listeners
             try:
