@@ -263,6 +263,8 @@ class RemoteTactic:
     ) -> AsyncIterator[Tuple[int, Any]]:
         """Yield ``(index, result)`` in completion order, ``max_workers`` calls at a time, as
         ``Tactic.ccall``; a failure is raised (or yielded) when it occurs and the rest are cancelled."""
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise ConfigError(f"RemoteTactic: max_workers must be an integer >= 1, got {max_workers!r}")
         gate = asyncio.Semaphore(max_workers)
         parent = current_session()  # each call is recorded in the tactic call in progress, if any
         async with self._session() as http:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from pydantic import BaseModel
@@ -105,3 +106,26 @@ def test_a_recursive_output_model_is_rebuilt_typed(tmp_path, start):
     assert isinstance(outline.root.children[0].children[0], BaseModel)
     node = RemoteTactic(s.url, "brancher").call("top")  # its schema is a $ref to its own definition
     assert isinstance(node, BaseModel) and node.children[0].title == "leaf"
+
+
+@pytest.mark.parametrize("workers", [0, -1])
+def test_remote_bcall_with_no_worker_is_refused_not_a_hang(package_dir, start, workers):
+    from lllm.errors import ConfigError
+
+    s = start(create_app(served(package_dir)))
+    remote = RemoteTactic(s.url, "echo", timeout=5)
+    outcome = []
+
+    def run() -> None:
+        try:
+            remote.bcall([{"topic": "a"}], max_workers=workers)
+        except Exception as e:  # noqa: BLE001 - kept for the assertion below
+            outcome.append(e)
+
+    worker = threading.Thread(target=run, daemon=True)  # a hang must not hang the test run
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "bcall with no worker waits forever"
+    assert isinstance(outcome[0], ConfigError) and f"max_workers must be an integer >= 1, got {workers}" in str(
+        outcome[0]
+    )
