@@ -77,12 +77,13 @@ def split_provider(model: str) -> Tuple[str, str]:
 
 
 def _refuse_userinfo(provider: str, base: Any) -> None:
-    """LiteLLM's OpenAI client always sends a Bearer key, which cannot go with an api_base's user:password@:
-    say so before anything is sent (the native invoker sends such a URL's credential as Basic auth)."""
-    if provider in ("", "openai", "azure") and isinstance(base, str) and strip_userinfo(base) != base:
+    """LiteLLM's HTTP client refuses an api_base's user:password@ next to the Authorization or key header it
+    always sends (for every provider: OpenAI-compatible ones, Anthropic, vLLM, Ollama, ...): say so before
+    anything is sent, not as a server error to retry (the native invoker sends such a URL's credential as Basic auth)."""
+    if isinstance(base, str) and strip_userinfo(base) != base:
         raise ConfigError(
-            f"litellm api_base {strip_userinfo(base)!r} carries a user:password@, which LiteLLM's OpenAI client "
-            f"cannot send (it always sends an Authorization: Bearer key); use the native invoker (invoker: auto) "
+            f"litellm api_base {strip_userinfo(base)!r} carries a user:password@, which LiteLLM's HTTP client "
+            f"cannot send (it always sends its own Authorization or key header); use the native invoker (invoker: auto) "
             f"for Basic auth in the URL, or pass the credential as api_key or extra_headers."
         )
 

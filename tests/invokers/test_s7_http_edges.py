@@ -262,3 +262,23 @@ async def test_groqs_498_flex_capacity_exceeded_is_transient():
                 ask(), "groq/llama-3.3-70b-versatile", {"api_base": server.url + "/openai/v1", "api_key": "gsk-k"}
             )
     assert ei.value.status == 498 and ei.value.kind == "transient" and "capacity" in str(ei.value)
+
+
+@pytest.mark.parametrize("model", ["hosted_vllm/m", "anthropic/claude-3-5-haiku-latest"])
+def test_litellm_refuses_an_api_base_with_userinfo_for_every_provider(model):
+    """LiteLLM's client fails such a call as a server error (500, retried in vain) for any provider, not only
+    the OpenAI ones: it is refused before sending, saying why and what to do."""
+    pytest.importorskip("litellm", reason="LiteLLM is an optional extra: pip install 'lllm[litellm]'")
+    from support.cassette_server import CassetteServer
+
+    from lllm.core.aio import run_sync
+    from lllm.errors import ConfigError
+    from lllm.invokers.litellm import LiteLLMInvoker
+
+    with CassetteServer([]) as server:
+        base = server.url.replace("http://", f"http://s7user:{PROXY_PASSWORD}@")
+        with pytest.raises(ConfigError) as ei:
+            run_sync(LiteLLMInvoker().acall(ask(), model, {"api_base": base, "api_key": "k", "timeout": 5}))
+        assert server.requests == []
+    assert "user:password@" in str(ei.value) and "invoker: auto" in str(ei.value)
+    assert PROXY_PASSWORD not in str(ei.value)
