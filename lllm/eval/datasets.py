@@ -57,6 +57,7 @@ def load_dataset(path: Union[str, Path]) -> List[Case]:
             f"data set {p.name}, line {line_no}: not UTF-8 text ({e.reason}); save the file as UTF-8"
         ) from None
     cases: List[Case] = []
+    lines: List[int] = []  # each case's line
     for n, line in enumerate(content.split("\n"), 1):  # not splitlines: JSON text may hold U+2028, U+0085
         text = line.strip()
         if not text:
@@ -86,10 +87,15 @@ def load_dataset(path: Union[str, Path]) -> List[Case]:
                 f'write e.g. "metadata": {{"source": "..."}}'
             )
         cases.append(case_from(value, len(cases)))
+        lines.append(n)
     ids = [c.id for c in cases]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
-        raise DatasetError(f"data set {p.name}: case ids must be unique; repeated: {dup}")
+        where = ", ".join(f"line {n}" for n, i in zip(lines, ids) if i == dup[0])
+        raise DatasetError(
+            f"data set {p.name}: case ids must be unique; repeated: {dup} ({dup[0]!r} on {where}; a case "
+            f"without an 'id' takes its position, counted from 0)"
+        )
     if not cases:
         raise DatasetError(f"data set {p.name} has no tasks: write one JSON value or text per line")
     return cases

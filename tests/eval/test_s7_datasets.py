@@ -37,3 +37,10 @@ def test_a_task_holding_a_unicode_line_separator_stays_one_case(tmp_path):
     p = tmp_path / "ds.jsonl"
     p.write_text("".join(json.dumps({"task": t}, ensure_ascii=False) + "\n" for t in tasks), encoding="utf-8")
     assert [c.task for c in load_dataset(p)] == tasks
+
+
+def test_an_id_colliding_with_an_unnamed_case_says_where_the_other_comes_from(tmp_path):
+    p = tmp_path / "ds.jsonl"
+    p.write_text('"first"\n{"task": "second", "id": "0"}\n', encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"repeated: \['0'\].*line 1.*line 2"):
+        load_dataset(p)
