@@ -13,6 +13,7 @@ from lllm.sandbox.executor import ExecResult, Executor
 from lllm.sandbox.inprocess_backend import InProcessExecutor
 from lllm.sandbox.subprocess_backend import SubprocessExecutor
 from lllm.sandbox.worker import shorten_lines
+from lllm.secrets import scrub_text
 
 BACKENDS = ("auto", "bwrap", "subprocess", "inprocess")
 DEFAULT_MEMORY_MB = 1024
@@ -116,7 +117,8 @@ class AgentInterpreter:
         return self.executor.run(code, timeout=self.timeout, api=self.pm)
 
     def describe(self, result: ExecResult, clip: bool = True) -> str:
-        """The text of ``result``: cut at ``max_output_chars`` for the model, or whole with ``clip=False``."""
+        """The text of ``result``: cut at ``max_output_chars`` for the model, or whole with ``clip=False``;
+        known credentials (``lllm.secrets``) the code printed are replaced."""
         t = f"{self.timeout:g}"
         if result.status == "timeout":
             if self.executor.can_stop:
@@ -134,7 +136,7 @@ class AgentInterpreter:
             self.max_output_chars if clip else 0,
             self.truncation_indicator,
         )
-        return text if text.strip() else NO_OUTPUT
+        return scrub_text(text) if text.strip() else NO_OUTPUT
 
     def reset(self) -> None:
         """Clear all variables (a fresh worker for process backends)."""

@@ -105,3 +105,34 @@ def test_endpoint_data_carrying_the_key_reaches_the_model_without_it(pm, backend
         out = interp.run("r = CALL_API('weather/list', {})\nprint(r['items'], r['next'])")
     assert "[1, 2]" in out and "page=2" in out
     assert KEY not in out
+
+
+def test_a_provider_key_the_code_finds_is_not_shown_to_the_model(monkeypatch):
+    """Where code can read the host's keys (the in-process backend; the subprocess one without root, via
+    ``/proc/<parent>/environ``; a Jupyter kernel, likewise), what it printed went to the model as is."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-s7-host-key-0123456789")
+    with AgentInterpreter(backend="inprocess", timeout=30) as interp:
+        result = interp.execute("import os\nprint('OPENAI_API_KEY=' + os.environ['OPENAI_API_KEY'])")
+        shown, whole = interp.describe(result), interp.describe(result, clip=False)
+    assert shown.startswith("OPENAI_API_KEY=")
+    assert "sk-s7-host-key-0123456789" not in shown and "sk-s7-host-key-0123456789" not in whole
+
+
+def test_a_jupyter_cell_printing_a_key_does_not_show_it_to_the_model(tmp_path):
+    pytest.importorskip("jupyter_client")
+    pytest.importorskip("ipykernel")
+    pytest.importorskip("nbformat")
+    from lllm.sandbox.jupyter import JupyterError, JupyterSession
+    from lllm.secrets import register_secret
+
+    register_secret("sk-s7-kernel-seen-0123456789")
+    session = JupyterSession("keys", tmp_path)
+    try:
+        session.init_session()
+    except JupyterError as e:
+        pytest.skip(f"an IPython kernel cannot start here: {e}")
+    with session:
+        out = session.run_cell(
+            "print('sk-s7-kernel-' + 'seen-0123456789')\nraise ValueError('sk-s7-kernel-' + 'seen-0123456789')"
+        )
+    assert "ValueError" in out and "sk-s7-kernel-seen-0123456789" not in out
