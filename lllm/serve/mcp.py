@@ -57,6 +57,9 @@ def build_server(state: State) -> Any:
         except asyncio.TimeoutError:
             fut.cancel()
             raise RuntimeError(f"Tactic '{name}' did not finish within {state.limits.timeout_s:g} s") from None
+        except asyncio.CancelledError:
+            fut.cancel()  # the client went away (or the server stops): the call stops too
+            raise
         except Exception as e:  # noqa: BLE001 - the reason goes back to the client, scrubbed
             raise RuntimeError(scrub_text(failure_body(t, e)["error"])) from None
         result = to_json_safe(session.delivery)

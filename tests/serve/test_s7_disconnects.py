@@ -6,6 +6,8 @@ import http.client
 import json
 import time
 
+import pytest
+
 from serve_support import served
 
 from lllm.serve.app import Limits, create_app
@@ -65,3 +67,13 @@ def test_the_bearer_scheme_is_case_insensitive(package_dir, start):
         status, _ = s.json("GET", "/tactics", headers={"Authorization": f"{scheme} tok-0123456789"})
         assert status == 200, scheme  # RFC 9110 11.1: the scheme is case-insensitive
     assert s.json("GET", "/tactics", headers={"Authorization": "Basic tok-0123456789"})[0] == 401
+
+
+def test_an_mcp_client_that_disconnects_cancels_its_tool_call(package_dir, start):
+    pytest.importorskip("mcp", reason="the MCP route needs the 'mcp' package")
+    s = start(create_app(served(package_dir)))
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "slow", "arguments": {"task": 60}}}
+    conn = _open(s, "/mcp", call)
+    assert _in_flight_becomes(s, 1)
+    conn.close()
+    assert _in_flight_becomes(s, 0), "the abandoned tool call still holds its slot"
