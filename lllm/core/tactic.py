@@ -570,20 +570,31 @@ INTERRUPT_WAIT_S = 30.0
 """Seconds a sync call interrupted by the caller (Ctrl-C) waits for its cancelled tactic calls to save their sessions."""
 
 
+class _Exit(Exception):
+    """Carries a SystemExit or KeyboardInterrupt raised by a call out of the background loop (raised there,
+    it would stop the loop, and every sync call would then wait forever)."""
+
+
 def _run_to_end(coro: Coroutine[Any, Any, Any]) -> Any:
     """``run_sync(coro)``; when the caller is interrupted (Ctrl-C), the cancelled coroutine is given up to
-    ``INTERRUPT_WAIT_S`` to end, so its sessions are saved before the interpreter may shut down."""
+    ``INTERRUPT_WAIT_S`` to end, so its sessions are saved before the interpreter may shut down. A
+    ``sys.exit`` in it reaches the caller."""
     started, ended = threading.Event(), threading.Event()
 
     async def run() -> Any:
         started.set()
         try:
             return await coro
+        except (SystemExit, KeyboardInterrupt) as e:
+            raise _Exit() from e
         finally:
             ended.set()
 
     try:
         return run_sync(run())
+    except _Exit as e:
+        assert e.__cause__ is not None
+        raise e.__cause__ from None
     except BaseException:
         if in_background_loop():  # refused: never started
             coro.close()

@@ -158,3 +158,33 @@ def test_the_sync_api_refused_inside_lllms_loop_raises_and_leaves_no_coroutine_u
     assert run_sync(inside()) == "y"
     gc.collect()
     assert not [w for w in recwarn if "never awaited" in str(w.message)]
+
+
+EXITING_TACTIC = """
+import sys
+
+from lllm import Tactic
+from lllm.logging import LogStore
+from lllm.logging.backends import LocalFileBackend
+
+
+class Strict(Tactic, register=False):
+    name = "s7_strict"
+
+    async def call(self, task):
+        sys.exit(3)
+
+
+Strict(log_store=LogStore(LocalFileBackend(sys.argv[1])))("bad input")
+"""
+
+
+def test_an_async_tactic_that_calls_sys_exit_exits_the_sync_caller(tmp_path):
+    """sys.exit in an async tactic run by the sync API raised SystemExit on the background loop, which stopped
+    the loop: the caller waited forever instead of exiting."""
+    proc = subprocess.run(
+        [sys.executable, "-c", EXITING_TACTIC, str(tmp_path)], capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 3, proc.stderr
+    (summary,) = LogStore(LocalFileBackend(tmp_path)).list_sessions()
+    assert summary.state == "failure"
