@@ -12,6 +12,7 @@ import asyncio
 import atexit
 import json
 import math
+import re
 import threading
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Mapping, NoReturn, Optional, Tuple
@@ -331,8 +332,26 @@ async def _chunks(raw: bytes) -> AsyncIterator[bytes]:
     yield raw
 
 
+_KEY_HEADERS = frozenset({"authorization", "x-api-key", "api-key"})
+_BAD_HEADER_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # what aiohttp refuses to send (CR, LF, ...)
+
+
 def _check_userinfo(url: str, headers: Mapping[str, str], provider: str) -> None:
-    """A URL's ``user:password@`` becomes a Basic ``Authorization`` header: it cannot go with another one."""
+    """A URL's ``user:password@`` becomes a Basic ``Authorization`` header: it cannot go with another one.
+    A header value with a control character (a key read from a file with its newline) is named, never shown."""
+    for name, value in headers.items():
+        if isinstance(value, str) and _BAD_HEADER_CHARS.search(value):
+            from lllm.errors import ConfigError
+
+            what = (
+                "the API key (api_key, or the provider's key variable)"
+                if name.lower() in _KEY_HEADERS
+                else (f"header {name!r} (extra_headers)")
+            )
+            raise ConfigError(
+                f"{provider or 'provider'}: {what} contains a control character such as a line break (often a "
+                f"trailing newline from the file it was read from); strip it."
+            )
     if "@" in url and any(k.lower() == "authorization" for k in headers):
         from urllib.parse import urlsplit
 

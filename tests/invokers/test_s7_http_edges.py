@@ -282,3 +282,28 @@ def test_litellm_refuses_an_api_base_with_userinfo_for_every_provider(model):
         assert server.requests == []
     assert "user:password@" in str(ei.value) and "invoker: auto" in str(ei.value)
     assert PROXY_PASSWORD not in str(ei.value)
+
+
+@pytest.mark.parametrize(
+    "model, args, culprit",
+    [
+        ("openai/m", {"api_key": "sk-s7key0123456789\n"}, "API key"),
+        ("anthropic/claude-x", {"api_key": "sk-ant-s7key0123456789\n"}, "API key"),
+        ("openai/m", {"api_key": "k", "extra_headers": {"X-Team": "a\r\nX-Evil: 1"}}, "'X-Team'"),
+    ],
+)
+async def test_a_header_value_with_a_line_break_names_its_setting(model, args, culprit):
+    """A key read from a file keeps its newline: aiohttp refuses it with "Potential header injection attack",
+    naming nothing. The error names the setting (never its value) and says what to fix, before any request."""
+    from support.cassette_server import CassetteServer
+
+    from lllm.errors import ConfigError
+    from lllm.invokers.anthropic import AnthropicInvoker
+
+    inv = AnthropicInvoker() if model.startswith("anthropic/") else OpenAIInvoker()
+    with CassetteServer([]) as server:
+        base = server.url if model.startswith("anthropic/") else server.url + "/v1"
+        with pytest.raises(ConfigError) as ei:
+            await inv.acall(ask(), model, {"api_base": base, **args})
+        assert server.requests == []
+    assert culprit in str(ei.value) and "line break" in str(ei.value) and "s7key" not in str(ei.value)
