@@ -203,6 +203,13 @@ class RemoteTactic:
         status, body = await self._request(http, "POST", f"/tactics/{self.name}/invoke", task)
         if status != 200:
             raise self._error(status, body)
+        if not isinstance(body, dict) or "result" not in body:  # not an lllm serve answer (a proxy's page, say)
+            text = body.get("error") if isinstance(body, dict) and set(body) == {"error"} else json.dumps(body)
+            raise AgentCallError(
+                f"Remote tactic '{self.name}' at {self.url} answered 200 without a result: {str(text)[:300]!r}; "
+                f"check that the url is an lllm serve server",
+                reason="remote_error",
+            )
         model = await self.output_model()
         result = body.get("result")
         if model is not None and isinstance(result, dict):

@@ -129,3 +129,37 @@ def test_remote_bcall_with_no_worker_is_refused_not_a_hang(package_dir, start, w
     assert isinstance(outcome[0], ConfigError) and f"max_workers must be an integer >= 1, got {workers}" in str(
         outcome[0]
     )
+
+
+@pytest.fixture
+def not_lllm_server():
+    """A web server on 127.0.0.1 that answers every request 200 with an HTML page (a proxy's, say)."""
+    import http.server
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def _page(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b"<html><body>Welcome</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _page
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_200_answer_without_a_result_is_an_error_not_none(not_lllm_server):
+    with pytest.raises(AgentCallError, match="answered 200 without a result") as err:
+        RemoteTactic(not_lllm_server, "echo", output_model=Strict).call({"topic": "x"})
+    assert err.value.reason == "remote_error" and "Welcome" in str(err.value)
