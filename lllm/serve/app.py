@@ -20,6 +20,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from lllm.core import events as ev
+from lllm.core.batch import task_md5
 from lllm.core.jsonable import to_json_safe
 from lllm.core.stream import BaseStreamHandler
 from lllm.core.tactic import use_model
@@ -487,15 +488,19 @@ async def post_batch(request: web.Request) -> web.StreamResponse:
     if isinstance(asked, web.Response):
         return asked
     job_id, raw_tasks = asked
-    running = state.jobs.get(job_id)
-    if running is not None and running["state"] == "running":
-        return _json(_job_view(running), 202)
     try:
         tasks = _validate_each(t, raw_tasks)
     except InvalidInput as bad:
         return bad.response
+    prints = [task_md5(task) for task in tasks]
+    running = state.jobs.get(job_id)
+    if running is not None and running["state"] == "running":
+        if running["tactic"] != t.name or running["_tasks_md5"] != prints:
+            what = f"tactic '{running['tactic']}'" if running["tactic"] != t.name else "other tasks"
+            return _error(409, f"Batch '{job_id}' is running with {what}; give this batch another batch_id.")
+        return _json(_job_view(running), 202)
     job: Dict[str, Any] = {"job_id": job_id, "tactic": t.name, "state": "running", "total": len(tasks)}
-    job.update(results=None, error=None, started_at=time.time(), completed=0)
+    job.update(results=None, error=None, started_at=time.time(), completed=0, _tasks_md5=prints)
     state.jobs[job_id] = job
     task = asyncio.ensure_future(_run_job(t, job, tasks))
     state.job_tasks.add(task)
@@ -504,7 +509,7 @@ async def post_batch(request: web.Request) -> web.StreamResponse:
 
 
 def _job_view(job: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: v for k, v in job.items() if v is not None}
+    return {k: v for k, v in job.items() if v is not None and not k.startswith("_")}
 
 
 def _recorded(store: Any, job_id: str) -> List[Any]:
