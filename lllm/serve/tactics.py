@@ -134,6 +134,7 @@ def _tactic_paths(t: ServedTactic, refs: Dict[Any, Dict[str, Any]]) -> Dict[str,
     started = _op(t, "batch", f"Start a batch of {t.name} calls", "application/json", batch)
     responses = started["post"]["responses"]
     responses["202"] = {**responses.pop("200"), "description": "Accepted: the job id and its status_url"}
+    responses["409"] = {"description": "The batch_id is running with other tasks or another tactic"}
     return {
         f"/tactics/{t.name}/invoke": invoke,
         f"/tactics/{t.name}/stream": _op(t, "stream", f"Run {t.name}, streaming events", "text/event-stream", body),
