@@ -15,7 +15,7 @@ import math
 import re
 import threading
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Mapping, NoReturn, Optional, Tuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Mapping, NoReturn, Optional, Tuple, Union
 
 from lllm.errors import ProviderError
 from lllm.invokers.base import DEFAULT_TIMEOUT_S
@@ -257,7 +257,7 @@ async def post_sse(
     *,
     provider: str = "",
     terminal_events: Tuple[str, ...] = (),
-    require_end: bool = True,
+    require_end: Union[bool, Callable[[], bool]] = True,
 ) -> AsyncIterator[Tuple[str, Any]]:
     """POST ``body`` and yield the ``(event, json_data)`` pairs of the SSE answer (see ``aiter_sse``)."""
     from lllm.invokers.sse import aiter_sse

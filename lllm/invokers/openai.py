@@ -553,7 +553,15 @@ class OpenAIInvoker(ProviderInvoker):
         chunks: List[Dict[str, Any]] = []
         asm = ChatStream(handler, req.provider)
         try:
-            async for _, data in http.post_sse(req.url, req.headers, req.body, req.timeout, provider=req.provider):
+            # a stream that ends after a finish_reason without [DONE] (older llama.cpp, TGI, ...) is whole
+            async for _, data in http.post_sse(
+                req.url,
+                req.headers,
+                req.body,
+                req.timeout,
+                provider=req.provider,
+                require_end=lambda: asm.out.finish_reason is None,
+            ):
                 chunks.append(data)
                 asm.feed(http.json_object(data, req.provider))
         finally:

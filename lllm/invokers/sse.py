@@ -9,7 +9,7 @@ carries data that is not JSON, so the agent loop can retry the call."""
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterable, AsyncIterator, Iterable, List, Optional, Tuple
+from typing import Any, AsyncIterable, AsyncIterator, Callable, Iterable, List, Optional, Tuple, Union
 
 from lllm.errors import ProviderError
 
@@ -93,11 +93,16 @@ def _source(resp: Any) -> AsyncIterable[bytes]:
 
 
 async def aiter_sse(
-    resp: Any, *, provider: str = "", terminal_events: Tuple[str, ...] = (), require_end: bool = True
+    resp: Any,
+    *,
+    provider: str = "",
+    terminal_events: Tuple[str, ...] = (),
+    require_end: Union[bool, Callable[[], bool]] = True,
 ) -> AsyncIterator[Tuple[str, Any]]:
     """Yield ``(event, json_data)`` from an SSE body until ``data: [DONE]`` or a ``terminal_events``
     event (which is yielded). Without either, a stream that ends is "cut" (transient error)
-    unless ``require_end`` is false; a partial trailing event is always "cut"."""
+    unless ``require_end`` is false (or a callable, asked at the end, answers false: e.g. "no
+    chunk carried a finish_reason"); a partial trailing event is always "cut"."""
     dec = SSEDecoder()
     label = provider or "provider"
     try:
@@ -126,7 +131,7 @@ async def aiter_sse(
             kind="transient",
             provider=provider,
         )
-    if require_end:
+    if require_end() if callable(require_end) else require_end:
         ends = "'data: [DONE]'" + (f" or a {'/'.join(terminal_events)} event" if terminal_events else "")
         raise ProviderError(f"{label} stream was cut: it ended without {ends}", kind="transient", provider=provider)
 

@@ -189,3 +189,20 @@ async def test_a_snapshot_name_the_price_table_lacks_is_priced_by_the_requested_
             )
     assert res.message.usage["cost"] > 0
     assert not [r for r in caplog.records if "$0" in r.getMessage()], [r.getMessage() for r in caplog.records]
+
+
+async def test_a_chat_stream_that_finished_but_sends_no_done_marker_is_complete():
+    """Several OpenAI-compatible servers (older llama.cpp, TGI, text-generation-webui, ...) end the stream after the
+    chunk carrying ``finish_reason`` without ``data: [DONE]``: the answer is whole, not a cut stream to retry."""
+    chunks = [
+        {"model": "local", "choices": [{"index": 0, "delta": {"content": "Hello "}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {"content": "there"}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    ]
+    interaction = _sse(chunks)
+    interaction[0]["response"]["body"]["string"] = interaction[0]["response"]["body"]["string"].replace(
+        "data: [DONE]\n\n", ""
+    )
+    with CassetteServer(interaction, sse_chunk=7) as server:
+        res = await OpenAIInvoker().acall(_ask(), "openai/local", {"api_base": server.url + "/v1", "stream": True})
+    assert res.message.content == "Hello there" and res.message.metadata["finish_reason"] == "stop"
