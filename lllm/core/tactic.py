@@ -342,12 +342,8 @@ class Tactic(ABC):
             )
         if parent is not None:
             return False  # a sub-tactic's session is saved inside its parent's
-        for hook in session_hooks:
-            try:
-                hook(session)
-            except Exception:  # noqa: BLE001 - an observer never masks the outcome
-                logger.warning("tactic %s: session hook %r failed", self.name, hook, exc_info=True)
         if self.log_store is None:  # quiet by default: a script without a store is normal (said once, at INFO)
+            self._run_hooks(session)
             if not self._warned_no_store and self.record_as is None:  # a tool-run tactic's caller decides
                 self._warned_no_store = True
                 logger.info(
@@ -365,11 +361,21 @@ class Tactic(ABC):
     def _save(
         self, session: TacticCallSession, tags: Optional[Dict[str, str]], metadata: Optional[Dict[str, Any]]
     ) -> None:
-        """Save a finished session and set its id on it (runs off the loop for ``acall``); never raises."""
+        """Save a finished session and set its id on it (runs off the loop for ``acall``), then hand it to the
+        session hooks; never raises."""
         try:
             session.session_id = self._store.save_session(session, tags=tags, metadata=metadata)
         except Exception:  # noqa: BLE001 - saving never masks the outcome
             logger.warning("tactic %s: saving the session failed", self.name, exc_info=True)
+        self._run_hooks(session)
+
+    def _run_hooks(self, session: TacticCallSession) -> None:
+        """Hand a finished top-level session to every session hook (after its save, so with its id)."""
+        for hook in session_hooks:
+            try:
+                hook(session)
+            except Exception:  # noqa: BLE001 - an observer never masks the outcome
+                logger.warning("tactic %s: session hook %r failed", self.name, hook, exc_info=True)
 
     # ---------------------------------------------------------------------------------------
     # Calling: sync and async drivers over the same phases
