@@ -51,6 +51,9 @@ CLIENT_ARGS = (
 )
 RESPONSES_FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 _NO_STREAM_OPTIONS = frozenset({"mistral"})  # rejects the field; sends usage in the last chunk anyway
+_REQUEST_ERROR_TYPES = frozenset(
+    {"invalid_request_error", "authentication_error", "permission_error", "not_found_error", "validation"}
+)
 _DEFAULT_NAMES = frozenset({"", "user", "system", "assistant", "developer", "tool", "internal"})
 _args_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -242,11 +245,14 @@ def body_error(data: Dict[str, Any], provider: str) -> ProviderError:
     """A ProviderError for an error envelope inside a 200 answer or a stream (e.g. OpenRouter)."""
     err = data.get("error")
     code = err.get("code") if isinstance(err, dict) else None
+    etype = err.get("type") if isinstance(err, dict) else data.get("error_type")  # TGI: {"error": "...", "error_type"}
     status = code if isinstance(code, int) else None
     if status is not None:
         kind = http.classify_status(status)
     elif code in ("rate_limit_exceeded", "rate_limit_error"):
         kind = "rate_limit"
+    elif code is None and etype in _REQUEST_ERROR_TYPES:  # the request itself is wrong: a retry cannot succeed
+        kind = None
     else:
         kind = "transient" if code in (None, "server_error", "internal_error", "overloaded_error") else None
     msg, tags = http.error_details(data)

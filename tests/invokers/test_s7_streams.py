@@ -206,3 +206,21 @@ async def test_a_chat_stream_that_finished_but_sends_no_done_marker_is_complete(
     with CassetteServer(interaction, sse_chunk=7) as server:
         res = await OpenAIInvoker().acall(_ask(), "openai/local", {"api_base": server.url + "/v1", "stream": True})
     assert res.message.content == "Hello there" and res.message.metadata["finish_reason"] == "stop"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        {"error": "Input validation error: `top_p` must be > 0.0 and < 1.0", "error_type": "validation"},  # TGI
+        {"error": {"message": "Invalid value for 'n'", "type": "invalid_request_error", "param": "n", "code": None}},
+    ],
+)
+async def test_an_in_stream_error_the_request_caused_is_fatal(error):
+    """An error envelope inside a 200 stream saying the request itself is invalid: retrying the same request
+    cannot succeed, so it is not transient (only an error with no class at all is assumed transient)."""
+    interaction = _sse([])
+    interaction[0]["response"]["body"]["string"] = f"data: {json.dumps(error)}\n\n"
+    with CassetteServer(interaction) as server:
+        with pytest.raises(ProviderError) as ei:
+            await OpenAIInvoker().acall(_ask(), "openai/m", {"api_base": server.url + "/v1", "stream": True})
+    assert ei.value.kind is None and ("validation" in str(ei.value) or "Invalid value" in str(ei.value))
