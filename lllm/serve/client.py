@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Type, Union
 
 import aiohttp
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, Field, create_model
 
 from lllm.core.aio import run_sync
 from lllm.core.events import SubTacticFinished, SubTacticStarted, emit
@@ -57,7 +57,15 @@ def _object_model(schema: Dict[str, Any], defs: Dict[str, Any], name: str, built
     for key, sub in schema["properties"].items():
         typ = _schema_type(sub if isinstance(sub, dict) else {}, defs, f"{name}_{key}", built)
         default = sub.get("default") if isinstance(sub, dict) else None
-        fields[key] = (typ, ...) if key in required else (Optional[typ], default)
+        spec = (typ, ...) if key in required else (Optional[typ], default)
+        if key.startswith("_"):  # pydantic takes such a name for a private attribute: a field named otherwise
+            attr = key.lstrip("_") + "_"
+            while attr.startswith("_") or not attr.isidentifier() or attr in schema["properties"] or attr in fields:
+                attr = "f_" + attr
+            spec = (spec[0], Field(spec[1], alias=key))
+            fields[attr] = spec
+            continue
+        fields[key] = spec
     return create_model(name, **fields)
 
 
@@ -332,7 +340,7 @@ class RemoteTactic:
             task = kwargs.get("task") if untyped else kwargs
             result = run_sync(self._as_tool(task, tool))
             return (
-                result.model_dump_json()
+                result.model_dump_json(by_alias=True)
                 if isinstance(result, BaseModel)
                 else (result if isinstance(result, str) else json.dumps(result, default=str))
             )
@@ -346,7 +354,7 @@ class RemoteTactic:
 
 
 def _plain(value: Any) -> Any:
-    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    return value.model_dump(mode="json", by_alias=True) if isinstance(value, BaseModel) else value  # as on the wire
 
 
 __all__ = ["RemoteTactic", "RemoteCall", "model_from_schema"]

@@ -163,3 +163,37 @@ def test_a_200_answer_without_a_result_is_an_error_not_none(not_lllm_server):
     with pytest.raises(AgentCallError, match="answered 200 without a result") as err:
         RemoteTactic(not_lllm_server, "echo", output_model=Strict).call({"topic": "x"})
     assert err.value.reason == "remote_error" and "Welcome" in str(err.value)
+
+
+UNDERSCORED = {
+    "docs/lllm.toml": '[package]\nname = "docs"\n',
+    "docs/tactics/fetch.py": """
+        from pydantic import BaseModel, Field
+
+        from lllm import Tactic
+
+
+        class Doc(BaseModel):
+            id_: str = Field(alias="_id")
+            title: str
+
+
+        class Fetch(Tactic):
+            name = "fetch"
+
+            def call(self, task: str) -> Doc:
+                return Doc(_id="7", title=task)
+    """,
+}
+
+
+def test_a_field_served_with_a_leading_underscore_is_kept(tmp_path, start):
+    from support.pkgtree import write_tree
+
+    write_tree(tmp_path / "pkgs", UNDERSCORED)
+    s = start(create_app(served(tmp_path / "pkgs/docs")))
+    assert s.json("POST", "/tactics/fetch/invoke", "t")[1]["result"] == {"_id": "7", "title": "t"}
+    doc = RemoteTactic(s.url, "fetch").call("t")
+    assert doc.model_dump(by_alias=True) == {"_id": "7", "title": "t"}  # '_id' was silently dropped
+    session = _caller(RemoteTactic(s.url, "fetch"))("t", return_session=True)
+    assert session.sub_tactic_sessions["fetch"][0].delivery == {"_id": "7", "title": "t"}  # recorded as sent
