@@ -315,6 +315,7 @@ class SubprocessExecutor(Executor):
         self._proc: Optional[_Process] = None
         self._lock = threading.Lock()
         self._owner: Optional[int] = None  # the thread inside run()
+        self._closing = False  # close() stopped the run in progress
 
     def worker_command(self) -> List[str]:
         """The command that starts a worker (the JSON config is appended). Override to run it elsewhere,
@@ -429,6 +430,8 @@ class SubprocessExecutor(Executor):
             status = proc.exit_status()
             killed = self._new_oom_kills(proc)
             self._discard()
+            if self._closing:
+                return ExecResult(status="crashed", detail="the interpreter was closed while this code ran")
             if killed:
                 return ExecResult(
                     status="crashed",
@@ -464,7 +467,19 @@ class SubprocessExecutor(Executor):
                 proc.stop(graceful=True)
 
     def close(self) -> None:
-        self.reset()
+        """Stop the worker; a run in progress in another thread is stopped (its worker killed), not waited for."""
+        self._not_from_call_api("close")
+        proc = self._proc
+        if self._owner is not None and proc is not None:
+            self._closing = True
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # its run() ends at once; the rest is cleaned up below
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            self.reset()
+        finally:
+            self._closing = False
 
 
 __all__ = ["SubprocessExecutor", "START_TIMEOUT_S"]
