@@ -172,10 +172,10 @@ def _timeout(timeout_s: Optional[float], stream: bool) -> Any:
     key = (t, stream)
     ct = _timeouts.get(key)
     if ct is None:
-        if not t > 0:  # aiohttp reads 0 (or less) as "no timeout": the call could hang forever
+        if not (t > 0 and math.isfinite(t)):  # aiohttp reads 0 (or less) as "no timeout": a call could hang forever
             from lllm.errors import ConfigError
 
-            raise ConfigError(f"model_args['timeout'] must be a positive number of seconds, got {timeout_s!r}")
+            raise ConfigError(f"model_args['timeout'] must be a positive, finite number of seconds, got {timeout_s!r}")
         aiohttp = _lib()
         # a whole request must finish within t; a stream may run longer but no read may stall for t
         ct = aiohttp.ClientTimeout(total=None, connect=t, sock_read=t) if stream else aiohttp.ClientTimeout(total=t)

@@ -307,3 +307,15 @@ async def test_a_header_value_with_a_line_break_names_its_setting(model, args, c
             await inv.acall(ask(), model, {"api_base": base, **args})
         assert server.requests == []
     assert culprit in str(ei.value) and "line break" in str(ei.value) and "s7key" not in str(ei.value)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_infinite_timeout_is_refused_like_a_disabled_one(fake, stream):
+    """``timeout=float("inf")`` reads as "no timeout" (an unbounded wait); aiohttp fails it with a bare
+    OverflowError. It is refused as a ConfigError naming model_args['timeout'], as 0 and negatives are."""
+    from lllm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"model_args\['timeout'\]"):
+        await OpenAIInvoker().acall(
+            ask(), "openai/m", {"api_base": fake(), "api_key": "k", "timeout": float("inf"), "stream": stream}
+        )
