@@ -128,11 +128,11 @@ def select_sessions(
     )
     cases = []
     for r in rows:
+        if limit is not None and len(cases) >= limit:
+            break
         if "lllm.replay_of" in r.tags or "lllm.eval_id" in r.tags:
             continue
         cases.append(Case(id=r.session_id, session_id=r.session_id))
-        if limit is not None and len(cases) >= limit:
-            break
     if not cases:
         raise DatasetError(
             "no recorded session matches the filters"

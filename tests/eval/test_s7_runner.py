@@ -53,3 +53,13 @@ def test_resuming_an_evaluation_on_a_changed_data_set_names_the_eval_id_not_a_ba
         evaluate_dataset(Upper, ["a", "changed"], model, ["success"], log_store=store, eval_id="e1", workers=1)
     assert "evaluation 'e1'" in str(err.value) and "--eval-id" in str(err.value)
     assert "batch_id" not in str(err.value)  # the user never named a batch
+
+
+def test_select_sessions_limit_is_at_most_that_many(tmp_path):
+    from lllm.eval import select_sessions
+
+    store = sqlite_store(str(tmp_path / "s.db"))
+    record_all(store, ["a", "b", "c"])
+    assert len(select_sessions(store, limit=2)) == 2
+    with pytest.raises(DatasetError, match="no recorded session matches"):
+        select_sessions(store, limit=0)  # was one session
