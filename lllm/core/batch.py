@@ -304,7 +304,8 @@ async def _local_stream(
             finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for f in finished:
                 i = running.pop(f)
-                exc = f.exception()
+                # a task cancelled from inside its call (nothing here cancels one) fails like any other
+                exc = f.exception() if not f.cancelled() else asyncio.CancelledError(f"batch task {i} was cancelled")
                 if exc is not None and finish_running and not return_exceptions and failed is None:
                     failed = exc  # no task starts after it; the running ones finish
                 if failed is None:

@@ -41,3 +41,30 @@ def test_async_bcall_fail_fast_lets_running_tasks_finish_and_starts_no_more():
         race.bcall(["bad", "slow", "later"], max_workers=2)
     assert race.finished == ["slow"]  # documented: raised once the running ones finish
     assert race.started == ["bad", "slow"]  # and tasks not yet started are cancelled
+
+
+class Orphaned(Tactic, register=False):
+    """``bad`` awaits a future someone else cancelled, so its call ends in CancelledError from inside."""
+
+    name = "s7_orphaned"
+
+    async def call(self, task: str) -> str:
+        if task == "bad":
+            shared = asyncio.get_running_loop().create_future()
+            shared.cancel()
+            await shared
+        await asyncio.sleep(0)
+        return task.upper()
+
+
+def test_a_task_cancelled_from_inside_fills_its_slot_and_the_batch_goes_on():
+    """One task ending cancelled (not the batch) aborted the whole batch with CancelledError, even with
+    fail_fast=False / return_exceptions=True, and the other results were lost."""
+    out = Orphaned({}).bcall(["a", "bad", "c"], fail_fast=False)
+    assert out[0] == "A" and out[2] == "C" and isinstance(out[1], asyncio.CancelledError)
+
+    async def consume():
+        return {i: r async for i, r in Orphaned({}).ccall(["a", "bad", "c"], return_exceptions=True)}
+
+    got = asyncio.run(consume())
+    assert got[0] == "A" and got[2] == "C" and isinstance(got[1], asyncio.CancelledError)
