@@ -126,7 +126,7 @@ def select_sessions(
         sort="newest",
         **tactic_filter(tactic),
     )
-    cases = []
+    cases: List[Case] = []
     for r in rows:
         if limit is not None and len(cases) >= limit:
             break

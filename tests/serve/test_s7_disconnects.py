@@ -7,7 +7,6 @@ import json
 import time
 
 import pytest
-
 from serve_support import served
 
 from lllm.serve.app import Limits, create_app
