@@ -392,14 +392,20 @@ def _repeated(call: FunctionCall, previous: FunctionCall) -> FunctionCall:
 
 async def _run_tool(fn: "Function", call: FunctionCall) -> FunctionCall:
     """``fn.acall(call)``; a tool that exits (``sys.exit``, argparse on bad arguments) gets an error result like
-    one that raises: its SystemExit, reaching the event loop, would stop the loop and hang every sync call."""
+    one that raises: its SystemExit, reaching the event loop, would stop the loop and hang every sync call. So
+    does one whose own work was cancelled (the call itself was not: Python 3.11+ can tell)."""
     start = time.perf_counter()
     try:
         return await fn.acall(call)
+    except asyncio.CancelledError:
+        cancelling = getattr(asyncio.current_task(), "cancelling", None)
+        if cancelling is None or cancelling():  # the call is being cancelled (or, on Python 3.10, may be)
+            raise
+        msg = "the tool's work was cancelled"
     except SystemExit as e:
         msg = f"the tool exited (SystemExit({e.code!r}))"
-        update = {"error_message": msg, "result_str": f"Error: {msg}", "duration_s": time.perf_counter() - start}
-        return call.model_copy(update=update)
+    update = {"error_message": msg, "result_str": f"Error: {msg}", "duration_s": time.perf_counter() - start}
+    return call.model_copy(update=update)
 
 
 __all__ = ["CallLoop", "backoff_delay"]

@@ -164,3 +164,28 @@ def test_a_call_ended_by_its_deadline_during_a_tool_leaves_no_unanswered_call():
     agent.receive("Answer without tools.")
     assert agent.respond().content == "late answer"
     assert unanswered(inv.requests[-1].messages) == []
+
+
+@pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="Task.cancelling() (Python 3.11) tells a tool's own cancellation apart"
+)
+def test_a_tool_whose_own_work_is_cancelled_gets_an_error_result_and_the_call_goes_on():
+    """Docs: a tool that raises does not stop the call. An async tool awaiting work cancelled elsewhere raised
+    CancelledError, which ended the whole agent call (and its tactic) as if the caller had cancelled it."""
+
+    @tool
+    async def fetch(url: str) -> str:
+        """Fetch a page through a shared connection that was closed meanwhile."""
+        shared = asyncio.get_running_loop().create_future()
+        shared.cancel()
+        return await shared
+
+    task = Prompt(path="t/s7_fetch", prompt="Go", function_list=[fetch])
+    inv = MockInvoker([tool_calls(("fetch", {"url": "http://127.0.0.1/"}, "f1")), "could not fetch"])
+    agent = Agent(name="bot", system_prompt="You are a bot.", model="mock-model", llm_invoker=inv)
+    agent.open("main")
+    agent.receive_prompt(task)
+    session = agent.respond(return_session=True)
+    assert session.state == "success" and session.delivery.content == "could not fetch"
+    (call,) = session.interrupts[0]
+    assert call.error_message and call.result_str.startswith("Error: ") and "cancelled" in call.result_str
