@@ -19,8 +19,18 @@ from lllm.serve.tactics import ServedTactic
 UNTYPED_INPUT = {"type": "object", "properties": {"task": {"description": "the task (any JSON)"}}, "required": ["task"]}
 
 
+def _resolved(schema: Dict[str, Any]) -> Dict[str, Any]:
+    """``schema`` with a top-level ``$ref`` (how pydantic writes a recursive model) replaced by its definition."""
+    ref, defs = schema.get("$ref"), schema.get("$defs") or {}
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and "properties" not in schema:
+        target = defs.get(ref.rsplit("/", 1)[1])
+        if isinstance(target, dict):
+            return {**target, "$defs": defs}
+    return schema
+
+
 def _input_schema(t: ServedTactic) -> Dict[str, Any]:
-    schema = t.input_schema()
+    schema = _resolved(t.input_schema())
     return schema if schema.get("type") == "object" else UNTYPED_INPUT
 
 
@@ -38,7 +48,7 @@ def build_server(state: State) -> Any:
                 name=t.name,
                 description=t.description,
                 inputSchema=_input_schema(t),
-                outputSchema=t.output_schema() or None,
+                outputSchema=_resolved(t.output_schema()) or None,
             )
             for t in state.tactics.values()
         ]
