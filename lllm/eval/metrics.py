@@ -296,7 +296,9 @@ def regex(pattern: str) -> Metric:
     except re.error as e:
         raise MetricError(f"regex={pattern!r}: not a valid regular expression ({e}); quote it for the shell") from None
 
-    def score(result: Any) -> bool:
+    def score(result: Any, error: Optional[str] = None) -> bool:
+        if error is not None:  # a failed run has no text (its None would match as "null")
+            return False
         text = result if isinstance(result, str) else json.dumps(_plain(result), default=str)
         return compiled.search(text) is not None
 
@@ -328,7 +330,9 @@ def json_schema(schema: Union[str, Dict[str, Any]]) -> Metric:
     except jsonschema.SchemaError as e:
         raise MetricError(f"json_schema={label!r}: not a valid JSON Schema ({e.message})") from None
 
-    def score(result: Any) -> bool:
+    def score(result: Any, error: Optional[str] = None) -> bool:
+        if error is not None:  # a failed run has no document (its None may be valid)
+            return False
         value = _plain(result)
         if isinstance(value, str):
             try:
