@@ -413,6 +413,8 @@ class Tactic(ABC):
 
     def _leave(self, ctx: "Tactic", parent: Any, token: Any, keep_dialogs: bool) -> bool:
         """End a call's scope; True when its session is to be saved."""
+        if parent is not None:  # a parent call that ended meanwhile has emptied its cell: this one stands alone
+            parent = tuple(parent) or None
         cell = _current_call.get()
         _current_call.reset(token)
         if cell:
