@@ -341,7 +341,14 @@ def _loop_task(
         if pool is None:
             return await tactic.acall(*args, **kw)
         run = functools.partial(tactic.__call__, *args, **kw)
-        return await asyncio.get_running_loop().run_in_executor(pool, contextvars.copy_context().run, run)
+        running = asyncio.get_running_loop().run_in_executor(pool, contextvars.copy_context().run, run)
+        if leases is None:
+            return await running
+        try:
+            return await asyncio.shield(running)
+        except asyncio.CancelledError:  # a thread cannot be stopped: its task keeps its lease until it ends
+            await asyncio.wait([running])
+            raise
 
     async def one(i: int, t: Any, delay: float = 0.0) -> Tuple[int, Any]:
         await asyncio.sleep(delay)

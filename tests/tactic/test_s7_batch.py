@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import pytest
 
 from lllm import Tactic
+from lllm.logging import sqlite_store
+from lllm.logging.batch_leases import BatchLeases
 
 
 class Race(Tactic, register=False):
@@ -68,3 +72,47 @@ def test_a_task_cancelled_from_inside_fills_its_slot_and_the_batch_goes_on():
 
     got = asyncio.run(consume())
     assert got[0] == "A" and got[2] == "C" and isinstance(got[1], asyncio.CancelledError)
+
+
+def test_cancelling_a_durable_ccall_keeps_a_running_sync_tasks_lease_until_it_ends(tmp_path):
+    """A sync tactic's call runs in a thread that cancellation cannot stop; its lease was released at once,
+    so another runner of the batch could take the task and run it a second time alongside."""
+    store = sqlite_store(str(tmp_path / "runs.db"))
+    lease = BatchLeases(store, "s7-held").lease_name(0)
+    entered, gate, ended = threading.Event(), threading.Event(), threading.Event()
+    held_while_running = []
+
+    class Held(Tactic, register=False):
+        name = "s7_held"
+
+        def call(self, task: str) -> str:
+            entered.set()
+            gate.wait(30)
+            held_while_running.append(store.get_lease(lease) is not None)
+            ended.set()
+            return task
+
+    def open_gate_once_released_or_soon():
+        for _ in range(100):  # released early, this sees it within a few polls
+            if store.get_lease(lease) is None:
+                break
+            time.sleep(0.01)
+        gate.set()
+
+    async def main():
+        async def consume():
+            async for _ in Held(log_store=store).ccall(["a"], batch_id="s7-held"):
+                pass
+
+        consumer = asyncio.ensure_future(consume())
+        assert await asyncio.to_thread(entered.wait, 30)
+        watcher = threading.Thread(target=open_gate_once_released_or_soon)
+        watcher.start()
+        consumer.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await consumer
+        await asyncio.to_thread(watcher.join)
+
+    asyncio.run(main())
+    assert ended.wait(30) and held_while_running == [True]
+    assert store.get_lease(lease) is None  # released once the call ended
