@@ -184,9 +184,28 @@ class Report(BaseModel):
         return c
 
     # -- output --------------------------------------------------------------------------------
+    def _redacted(self) -> "Report":
+        """This report as it is written out: credentials hidden as a log store hides them (known and
+        environment secrets; secret-named fields of tasks and results), a variant's ``...api_key=`` too."""
+        from lllm.logging.redact import redact
+        from lllm.secrets import REDACTED, is_secret_name
+
+        data = self.model_dump(mode="json")
+        for v in data["variants"]:
+            v["overrides"] = {
+                k: REDACTED if isinstance(x, str) and x and is_secret_name(k.rsplit(".", 1)[-1]) else redact(x)
+                for k, x in v["overrides"].items()
+            }
+            v["prompts"] = redact(v["prompts"])
+        for it in data["items"]:
+            it["task"], it["expected"] = redact(it["task"]), redact(it["expected"])
+            for o in it["outcomes"].values():
+                o["result"], o["error"] = redact(o["result"]), redact(o["error"])
+        return Report.model_validate(data)
+
     def to_json(self, path: Union[str, Path, None] = None) -> str:
-        """The report as JSON (written to ``path`` too when given)."""
-        text = self.model_dump_json(indent=1)
+        """The report as JSON (written to ``path`` too when given); credentials are hidden."""
+        text = self._redacted().model_dump_json(indent=1)
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
         return text
@@ -243,7 +262,7 @@ class Report(BaseModel):
         (``changed_only``: items where some output differs)."""
         sides = [self.baseline] + [v.name for v in self.variants]
         blocks = []
-        for it in self.items:
+        for it in self._redacted().items:
             diffs = [(side, it.diff(side, self.baseline)) for side in sides[1:]]
             if changed_only and not any(d for _, d in diffs):
                 continue
@@ -259,7 +278,14 @@ class Report(BaseModel):
         return "\n".join(blocks)
 
     def to_html(self, path: Union[str, Path, None] = None) -> str:
-        """A self-contained HTML page (inline CSS, no script, no network): summary, then every item."""
+        """A self-contained HTML page (inline CSS, no script, no network): summary, then every item;
+        credentials are hidden."""
+        text = self._redacted()._html()
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def _html(self) -> str:
         e = html.escape
         sides = [self.baseline] + [v.name for v in self.variants]
         out = [
@@ -295,10 +321,7 @@ class Report(BaseModel):
                     out.append(f"<p>diff {e(self.baseline)} → {e(side)}</p><pre class='diff'>{e(d)}</pre>")
             out.append("</details>")
         out.append("</body></html>")
-        text = "\n".join(out)
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
+        return "\n".join(out)
 
 
 _CSS = (
