@@ -58,7 +58,7 @@ class Executor(ABC):
 def call_api(api: Optional[ApiHandler], path: Any, params: Any) -> Dict[str, Any]:
     """Answer one ``CALL_API`` request: ``{"ok": True, "value": ...}`` with a JSON-safe value (values JSON
     cannot encode become ``str``; a result JSON cannot hold at all, e.g. with tuple keys, is sent as its
-    ``str``), or ``{"ok": False, "type": ..., "message": ...}``. Known credentials (``lllm.secrets``) are
+    ``str``), or ``{"ok": False, "type": ..., "message": ...}`` (``type``: the nearest builtin exception type). Known credentials (``lllm.secrets``) are
     replaced in both: an endpoint's error or data may echo its key, and the sandbox's code must not see it."""
     if api is None:
         return {"ok": False, "type": "RuntimeError", "message": "CALL_API is not available: no proxies are active"}
@@ -66,11 +66,21 @@ def call_api(api: Optional[ApiHandler], path: Any, params: Any) -> Dict[str, Any
         value = api(path, dict(params or {}))
     except Exception as e:  # noqa: BLE001 - any failure is the user code's to handle
         message = e.args[0] if len(e.args) == 1 and isinstance(e.args[0], str) else str(e)
-        return {"ok": False, "type": type(e).__name__, "message": scrub_text(message)}
+        # The sandbox raises builtin types: a subclass (ProxyLookupError, a library's HTTPError) is sent as
+        # its nearest builtin base (KeyError, OSError) so ``except KeyError`` works, its own name in the message.
+        base = next((c for c in type(e).__mro__ if _builtin_error(c)), type(e))
+        if base is not type(e):
+            message = f"{type(e).__name__}: {message}"
+        return {"ok": False, "type": base.__name__, "message": scrub_text(message)}
     try:
         return {"ok": True, "value": scrub(json.loads(json.dumps(value, default=str)))}
     except (TypeError, ValueError, RecursionError):  # non-string keys, a cycle: not the user code's error
         return {"ok": True, "value": scrub_text(str(value))}
+
+
+def _builtin_error(cls: type) -> bool:
+    """A builtin exception type more specific than ``Exception``."""
+    return cls.__module__ == "builtins" and issubclass(cls, Exception) and cls is not Exception
 
 
 __all__ = ["Executor", "ExecResult", "SandboxError", "ApiHandler", "call_api"]

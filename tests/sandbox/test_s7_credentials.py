@@ -82,6 +82,10 @@ def pm(weather_api, monkeypatch):
         def forecast(self):
             return self._get("/forecast")
 
+        @BaseProxy.endpoint(category="F", endpoint="raw", description="Forecast.", params={}, response={})
+        def raw(self):
+            urllib.request.urlopen(f"{weather_api}/forecast", timeout=10)
+
         @BaseProxy.endpoint(category="F", endpoint="list", description="Stations.", params={}, response={})
         def stations(self):
             return self._get("/list")
@@ -136,3 +140,15 @@ def test_a_jupyter_cell_printing_a_key_does_not_show_it_to_the_model(tmp_path):
             "print('sk-s7-kernel-' + 'seen-0123456789')\nraise ValueError('sk-s7-kernel-' + 'seen-0123456789')"
         )
     assert "ValueError" in out and "sk-s7-kernel-seen-0123456789" not in out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_unknown_endpoint_raises_key_error_in_the_sandbox_as_the_prompt_says(pm, backend):
+    """The system prompt tells the model CALL_API "raises KeyError, ValueError, ... on a wrong path": the
+    manager's ProxyLookupError (a KeyError) arrived as RuntimeError, so ``except KeyError`` missed it. An
+    endpoint's own error of a library type keeps its builtin base and names its class."""
+    with AgentInterpreter(pm, backend=backend, timeout=30) as interp:
+        out = interp.run("try:\n    CALL_API('weather/nope', {})\nexcept KeyError as e:\n    print('KeyError', e)")
+        assert out.startswith("KeyError") and "no endpoint 'nope'" in out
+        out = interp.run("try:\n    CALL_API('weather/raw', {})\nexcept OSError as e:\n    print('OSError', e)")
+        assert out.startswith("OSError") and "HTTPError" in out
