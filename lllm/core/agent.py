@@ -395,8 +395,9 @@ class Agent:
         with self._busy_lock:
             if self._busy:
                 raise RuntimeError(
-                    f"Agent '{self.name}' is already responding; one agent runs one call at a time "
-                    f"(build another agent, or fork a dialog, for parallel calls)."
+                    f"Agent '{self.name}' is already responding; one agent runs one call at a time. For "
+                    f"parallel calls use agent.clone() (same settings, its own state), or agent.run(), which "
+                    f"runs each task on a copy."
                 )
             self._busy = True
         session = AgentCallSession(

@@ -189,3 +189,32 @@ def test_a_tool_whose_own_work_is_cancelled_gets_an_error_result_and_the_call_go
     assert session.state == "success" and session.delivery.content == "could not fetch"
     (call,) = session.interrupts[0]
     assert call.error_message and call.result_str.startswith("Error: ") and "cancelled" in call.result_str
+
+
+def test_the_already_responding_error_gives_advice_that_works():
+    """It advised forking a dialog for parallel calls, but a call on a fork of the same agent is refused the
+    same way; a clone runs alongside."""
+    gate = asyncio.Event()
+
+    class GatedInvoker(MockInvoker):
+        async def acall(self, *a, **kw):
+            await gate.wait()
+            return self.call(*a, **kw)
+
+    agent = Agent(name="bot", system_prompt="s", model="m", llm_invoker=GatedInvoker(["first", "second"]))
+    agent.open("main")
+    agent.receive("hi")
+
+    async def main():
+        first = asyncio.ensure_future(agent.arespond())
+        await asyncio.sleep(0)  # the first call is waiting on the model
+        fork = agent.fork("main", "branch", switch=False)
+        with pytest.raises(RuntimeError, match="already responding") as ei:
+            await agent.acall(fork)
+        assert "fork" not in str(ei.value) and "clone()" in str(ei.value)
+        second = asyncio.ensure_future(agent.clone().acall(fork))  # what the message advises
+        await asyncio.sleep(0)
+        gate.set()
+        return (await first).content, (await second).content
+
+    assert sorted(asyncio.run(main())) == ["first", "second"]
