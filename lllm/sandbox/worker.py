@@ -368,15 +368,17 @@ def _output_file() -> int:
 
 
 def _set_cpu_limit(timeout: float) -> None:
-    """A CPU-seconds backstop for this run (and processes it forks), just above the parent's wall clock."""
+    """A CPU-seconds backstop for this run (and processes it forks), just above the parent's wall clock: CPU
+    seconds count every thread, so each core this process may use gets the whole timeout."""
     import resource
 
     used = resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime
     hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if timeout == float("inf"):  # no time limit: the hard limit only
         soft = hard
     else:
-        soft = int(used + timeout) + 2
+        soft = int(used + timeout * cores) + 2
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))

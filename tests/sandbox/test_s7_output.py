@@ -83,3 +83,19 @@ def test_a_worker_that_sends_a_deeply_nested_frame_is_a_protocol_crash_not_a_hos
         result = interp.execute(code)
         assert result.status == "crashed" and "protocol" in result.detail
         assert interp.run("print('fresh')") == "fresh\n"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux sandboxes")
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "inprocess"])
+def test_the_cpu_backstop_leaves_every_core_the_whole_timeout(backend):
+    """RLIMIT_CPU is the worker's CPU seconds over all its threads; set to about ``timeout`` seconds, it
+    killed (SIGXCPU) multi-threaded code (BLAS, pools of threads) after ``timeout / cores`` seconds of wall
+    time, long before the run's timeout: the backstop must sit above what all cores can use meanwhile."""
+    code = (
+        "import os, resource\n"
+        "r = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "print(resource.getrlimit(resource.RLIMIT_CPU)[0], r.ru_utime + r.ru_stime, len(os.sched_getaffinity(0)))"
+    )
+    with AgentInterpreter(backend=backend, timeout=30) as interp:
+        soft, used, cores = interp.run(code).split()
+    assert int(soft) >= float(used) + 30 * int(cores)
