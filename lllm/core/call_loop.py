@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 logger = logging.getLogger("lllm.agent")  # the agent's logger: the loop's log lines are the agent's
 
 MAX_BACKOFF_S = 30.0
+ZERO_STEPS_BUDGET = 100  # the step budget max_interrupt_steps=0 means (0.1.x: no tool-round limit)
 _UNRECORDED_ARGS = frozenset({"api_key", "extra_headers"})  # never kept in a session's invoke traces
 
 
@@ -113,9 +114,11 @@ class CallLoop:
         steps = agent.max_interrupt_steps + 1
         if agent.max_interrupt_steps == 0:
             warnings.warn(
-                f"Agent '{agent.name}': max_interrupt_steps=0 means a budget of 100 steps", UserWarning, stacklevel=1
+                f"Agent '{agent.name}': max_interrupt_steps=0 means a budget of {ZERO_STEPS_BUDGET} steps",
+                UserWarning,
+                stacklevel=1,
             )
-            steps = 100
+            steps = ZERO_STEPS_BUDGET
         session = self.session
         for self.step in range(steps):
             result = await self.invoke_step()
@@ -323,7 +326,7 @@ class CallLoop:
                 role=Roles.TOOL,
                 metadata={"tool_call_id": call.id},
             )
-        if len(session.interrupts) >= agent.max_interrupt_steps:
+        if len(session.interrupts) >= (agent.max_interrupt_steps or ZERO_STEPS_BUDGET - 1):  # the last step answers
             dialog.put_prompt(task.handler.on_interrupt_final(task, session), name="user", role=Roles.USER)
             self.final_sent = True
 

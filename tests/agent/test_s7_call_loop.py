@@ -218,3 +218,19 @@ def test_the_already_responding_error_gives_advice_that_works():
         return (await first).content, (await second).content
 
     assert sorted(asyncio.run(main())) == ["first", "second"]
+
+
+def test_zero_interrupt_steps_allows_many_tool_rounds_as_its_warning_says():
+    """max_interrupt_steps=0 warns "a budget of 100 steps", but the final-answer prompt (no more tools) came
+    after the first tool round, and a second round failed the call with max_steps."""
+    script = [tool_calls(("add", {"a": 1, "b": i}, f"r{i}")) for i in range(3)] + ["three rounds done"]
+    inv = MockInvoker(script)
+    agent = Agent(
+        name="bot", system_prompt="You are a bot.", model="mock-model", llm_invoker=inv, max_interrupt_steps=0
+    )
+    agent.open("main")
+    agent.receive_prompt(Prompt(path="t/s7_zero", prompt="Go", function_list=[add]))
+    with pytest.warns(UserWarning, match="budget of 100 steps"):
+        session = agent.respond(return_session=True)
+    assert session.delivery.content == "three rounds done" and session.interrupts_count == 3
+    assert all(r.tools == ["add"] for r in inv.requests)  # tools offered on every step
