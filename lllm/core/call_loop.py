@@ -37,7 +37,7 @@ def backoff_delay(attempt: int, retry_after: Optional[float] = None, scale: floa
 
     The agent then bounds it: a Retry-After over ``max_retry_wait_s`` fails the call at once, and a wait
     that would cross ``call_deadline_s`` fails it too (see ``Agent``)."""
-    delay = min(MAX_BACKOFF_S, 2.0**attempt) * random.uniform(0.5, 1.0) * scale
+    delay = min(MAX_BACKOFF_S, 2.0 ** min(attempt, 64)) * random.uniform(0.5, 1.0) * scale  # 2.0**1024 overflows
     if retry_after is not None and retry_after > delay:
         delay = float(retry_after)
     return delay

@@ -234,3 +234,11 @@ def test_zero_interrupt_steps_allows_many_tool_rounds_as_its_warning_says():
         session = agent.respond(return_session=True)
     assert session.delivery.content == "three rounds done" and session.interrupts_count == 3
     assert all(r.tools == ["add"] for r in inv.requests)  # tools offered on every step
+
+
+def test_backoff_after_a_thousand_retries_stays_capped():
+    """rate_limit_retries may be any integer; the 1024th retry's backoff raised OverflowError (2.0**1024)."""
+    from lllm.core.call_loop import MAX_BACKOFF_S, backoff_delay
+
+    assert MAX_BACKOFF_S / 2 <= backoff_delay(1100) <= MAX_BACKOFF_S
+    assert backoff_delay(5000, retry_after=45.0) == 45.0
