@@ -1,0 +1,72 @@
+"""`lllm serve` review (session 7b): the trust list, credentials offered together, and Ctrl-C while a call is stuck."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from serve_support import ROOT
+from support.pkgtree import write_tree
+
+MARK = '''
+    from pathlib import Path
+
+    Path(__file__).resolve().parents[2].joinpath(Path(__file__).resolve().parents[1].name + ".ran").write_text("ran")
+'''
+
+
+def _env(tmp_path: Path, **extra: str) -> dict:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(ROOT),
+        "LLLM_HOME": str(tmp_path / "h"),
+        **extra,
+    }
+
+
+def _serve(tmp_path: Path, package: Path, env: dict, *extra: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "lllm.cli", "serve", str(package), "--port", "0", "--no-save", *extra]
+    return subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_serve_path_refuses_a_package_the_trust_list_leaves_out(tmp_path):
+    write_tree(tmp_path / "pkgs", {"shady/lllm.toml": '[package]\nname = "shady"\n', "shady/tools/t.py": MARK})
+    proc = _serve(tmp_path, tmp_path / "pkgs/shady", _env(tmp_path, LLLM_TRUSTED_PACKAGES="someone_else"))
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, out + err
+    assert "package 'shady' is not in LLLM_TRUSTED_PACKAGES" in err
+    assert not (tmp_path / "pkgs/shady.ran").exists()  # its code never ran
+
+
+def test_serve_path_skips_an_untrusted_dependency_of_a_trusted_package(tmp_path):
+    write_tree(
+        tmp_path / "pkgs",
+        {
+            "good/lllm.toml": '[package]\nname = "good"\n[dependencies]\npackages = ["../shady"]\n',
+            "good/tactics/t.py": """
+                from lllm import Tactic
+
+
+                class Hi(Tactic):
+                    name = "hi"
+
+                    def call(self, task):
+                        return "hi"
+            """,
+            "shady/lllm.toml": '[package]\nname = "shady"\n',
+            "shady/tools/t.py": MARK,
+        },
+    )
+    proc = _serve(tmp_path, tmp_path / "pkgs/good", _env(tmp_path, LLLM_TRUSTED_PACKAGES="good"), "--tactic", "nope")
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1 and "Package 'good' has no tactic ['nope']" in err, out + err  # 'good' loaded
+    assert "package 'shady' is not in LLLM_TRUSTED_PACKAGES; not loaded" in err
+    assert not (tmp_path / "pkgs/shady.ran").exists()
