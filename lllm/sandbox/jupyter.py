@@ -33,7 +33,7 @@ from lllm.errors import LLLMError
 from lllm.sandbox.executor import ApiHandler, call_api
 from lllm.sandbox.interpreter import clip_output
 from lllm.sandbox.worker import shorten_lines
-from lllm.secrets import all_secrets, hide, scrub_text
+from lllm.secrets import all_secrets, hide
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _SECRET_ENV = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL", re.IGNORECASE)
@@ -467,7 +467,7 @@ class JupyterSession:
             elif kind == "error":
                 error += _ANSI.sub("", "\n".join(o.get("traceback") or [f"{o['ename']}: {o['evalue']}"])) + "\n"
         text = clip_output("".join(parts), error, False, self.max_output_chars, self.truncation_indicator)
-        return scrub_text(text)  # known credentials the cell printed (lllm.secrets)
+        return hide(text, all_secrets())  # known credentials the cell printed (lllm.secrets)
 
     def _save(self) -> None:
         self._nbformat.write(self._nb, str(self.notebook_path))
