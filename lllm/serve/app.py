@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hmac
 import json
 import logging
 import time
@@ -89,7 +90,12 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path != "/healthz":  # health checks need no token
         auth = request.headers.get("Authorization", "").strip()
         scheme, _, credential = auth.partition(" ")  # the scheme is case-insensitive (RFC 9110)
-        given = (credential.strip() if scheme.lower() == "bearer" else auth) or request.headers.get("X-LLLM-Token", "")
+        offered = (  # any one carrying the token will do: a proxy's Basic header must not hide X-LLLM-Token
+            credential.strip() if scheme.lower() == "bearer" else auth,
+            request.headers.get("X-LLLM-Token"),
+        )
+        token = state.token or ""
+        given = next((g for g in offered if g and hmac.compare_digest(g.encode(), token.encode())), "")
         refused = request_refusal(
             request,
             state.token,

@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from serve_support import ROOT
+from serve_support import ROOT, served
 from support.pkgtree import write_tree
+
+from lllm.serve.app import create_app
 
 MARK = '''
     from pathlib import Path
@@ -70,3 +72,13 @@ def test_serve_path_skips_an_untrusted_dependency_of_a_trusted_package(tmp_path)
     assert proc.returncode == 1 and "Package 'good' has no tactic ['nope']" in err, out + err  # 'good' loaded
     assert "package 'shady' is not in LLLM_TRUSTED_PACKAGES; not loaded" in err
     assert not (tmp_path / "pkgs/shady.ran").exists()
+
+
+def test_a_proxys_basic_authorization_does_not_hide_the_x_lllm_token(package_dir, start):
+    s = start(create_app(served(package_dir), token="tok-0123456789"))
+    both = {"Authorization": "Basic dXNlcjpwYXNz", "X-LLLM-Token": "tok-0123456789"}
+    status, body = s.json("POST", "/tactics/echo/invoke", {"topic": "a"}, headers=both)
+    assert status == 200 and body["result"]["summary"] == "a"
+    assert s.json("GET", "/tactics", headers={**both, "Authorization": "Bearer wrong"})[0] == 200
+    assert s.json("GET", "/tactics", headers={**both, "X-LLLM-Token": "wrong"})[0] == 401
+    assert s.json("GET", "/tactics", headers={"Authorization": "Basic dXNlcjpwYXNz"})[0] == 401
