@@ -11,16 +11,17 @@ from typing import Any, Optional, TextIO
 
 
 class BatchProgress:
-    """Counts finished tasks of a batch of ``total`` and shows them on ``stream``."""
+    """Counts finished tasks of a batch of ``total`` and shows them on ``stream`` (default: ``sys.stderr``)."""
 
     def __init__(
         self,
         total: int,
-        stream: TextIO = sys.stderr,
+        stream: Optional[TextIO] = None,
         tty: Optional[bool] = None,
         every_s: float = 10.0,
         clock: Any = time.monotonic,
     ):
+        stream = sys.stderr if stream is None else stream  # the stderr of now (redirected, captured), by default
         self.total, self.stream, self.every_s, self.clock = total, stream, every_s, clock
         self.done = self.failed = 0
         self.cost = 0.0
