@@ -146,7 +146,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     if args.json:
         from pathlib import Path
 
-        Path(args.json).write_text(result.model_dump_json(indent=1), encoding="utf-8")
+        Path(args.json).write_text(result._redacted().model_dump_json(indent=1), encoding="utf-8")
         print(f"Wrote {args.json}", file=sys.stderr)
     return 0
 

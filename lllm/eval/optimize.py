@@ -128,6 +128,15 @@ class OptimizeResult(BaseModel):
             )
         return "\n".join(lines)
 
+    def _redacted(self) -> "OptimizeResult":
+        """This result as ``lllm optimize --json`` writes it: credentials hidden as in a report's JSON."""
+        from lllm.logging.redact import redact
+
+        data = redact(self.model_dump(mode="json", exclude={"heldout"}))
+        if self.heldout is not None:
+            data["heldout"] = self.heldout._redacted().model_dump(mode="json")
+        return OptimizeResult.model_validate(data)
+
 
 def _num(v: Optional[float]) -> str:
     return "-" if v is None else f"{v:.4g}"
