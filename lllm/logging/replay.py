@@ -648,7 +648,9 @@ def recorded_tactic(session: TacticCallSession, tactic: Any = None, runtime: Any
             return cls
     raise LLLMError(
         f"Cannot re-run session {session.session_id}: no tactic '{session.tactic_path}' is registered "
-        f"in runtime '{rt.name}'. Load its package (load_runtime) or pass tactic=..."
+        f"in runtime '{rt.name}'. Load its package (load_runtime) or pass tactic=...; from the command line "
+        f"(lllm replay, lllm ui), run in the folder of the project that defines it or set $LLLM_CONFIG to its "
+        f"lllm.toml"
     )
 
 

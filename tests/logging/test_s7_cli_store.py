@@ -80,3 +80,17 @@ def test_an_existing_sqlite_file_opens_as_sqlite_whatever_its_name(tmp_path, mon
     store.close()
     assert main(["sessions", "list", "--store", str(tmp_path / name), "--json"]) == 0
     assert [s["session_id"] for s in json.loads(capsys.readouterr().out)] == [sid]
+
+
+def test_replaying_a_session_whose_tactic_is_not_loaded_says_how_to_load_it_from_the_cli(tmp_path, monkeypatch, capsys):
+    from lllm.logging import sqlite_store
+    from lllm.logging.conformance import make_session
+
+    store = sqlite_store(tmp_path / "s.db")
+    sid = store.save_session(make_session())  # tactic demo::pair, from no project here
+    store.close()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LLLM_CONFIG", raising=False)
+    assert main(["replay", sid, "--store", str(tmp_path / "s.db")]) == 1
+    err = capsys.readouterr().err
+    assert "'demo::pair'" in err and "project" in err and "LLLM_CONFIG" in err
