@@ -78,10 +78,10 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _error(400, str(e))
     except (ConfigError, TypeError) as e:
         return _error(400, str(e))
+    except LLLMError as e:  # before KeyError: a missing tool or resource (both KeyErrors) is no missing session
+        return _error(422, str(e))
     except KeyError as e:
         return _error(404, str(e.args[0]) if e.args else "not found")
-    except LLLMError as e:
-        return _error(422, str(e))
     except web.HTTPException:
         raise
     except Exception as e:  # noqa: BLE001 - a failed replay (the tactic raised) is shown, not a bare 500 page
