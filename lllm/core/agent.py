@@ -130,7 +130,8 @@ class Agent:
     def clone(self) -> "Agent":
         """A new agent with this one's prompt, model, invoker, budgets and tools, and none of its dialogs or
         call state (a tactic clones one agent per call instead of building and checking it again). Its
-        ``model_args`` and ``tools`` are copies; an agent holding a proxy sandbox cannot be cloned."""
+        ``model_args``, ``tools`` and ``session_listeners`` are copies (a clone made inside a tactic call is
+        recorded in its session too); an agent holding a proxy sandbox cannot be cloned."""
         if self.proxy_surface is not None:
             raise ValueError(f"Agent '{self.name}' holds a proxy sandbox; build a new agent from its spec instead")
         agent = object.__new__(type(self))
@@ -142,7 +143,7 @@ class Agent:
         agent._busy = False
         agent._busy_lock = threading.Lock()
         agent._tool_cache = None
-        agent.session_listeners = []
+        agent.session_listeners = list(self.session_listeners)
         return agent
 
     # ---------------------------------------------------------------------------------------

@@ -52,3 +52,26 @@ def test_a_sub_tactic_call_that_outlives_its_parent_returns_and_is_saved(tmp_pat
     assert asyncio.run(main()) == "X"
     states = sorted((s.tactic_name, s.state) for s in store.list_sessions())
     assert states == [("s7_slow_sub", "success"), ("s7_spawner", "success")]
+
+
+def test_a_clone_of_a_call_agent_is_recorded_in_the_calls_session():
+    """Agent.clone() (what the 'already responding' error advises for parallel calls) dropped the session
+    listeners, so inside a tactic call the clone's calls, and their cost, were missing from the session."""
+    config = {"global": {"model_name": "test"}, "agent_configs": [{"name": "echo", "system_prompt": "Echo."}]}
+
+    class Twice(Tactic, register=False):
+        name = "s7_twice"
+        agent_group = ["echo"]
+
+        async def call(self, task: str) -> list:
+            async def ask(agent, text):
+                agent.open("d")
+                agent.receive(text)
+                return (await agent.arespond()).content
+
+            first = self.agents["echo"]
+            return list(await asyncio.gather(ask(first, task), ask(first.clone(), task + "!")))
+
+    session = Twice(config)("hi", return_session=True)
+    assert session.delivery == ["Test answer to: hi", "Test answer to: hi!"]
+    assert len(session.agent_sessions["echo"]) == 2 and session.agent_call_count == 2
