@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import inspect
+import threading
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Set
+from typing import Any, Callable, Dict, Optional, Set
 
 from aiohttp import web
 
@@ -56,7 +59,7 @@ def start_call(
         if native:
             work: asyncio.Future[Any] = asyncio.ensure_future(target.acall(task, return_session=True, metadata=meta))
         else:  # a thread cannot be stopped: cancelling the call must not end what counts it in flight
-            work = asyncio.ensure_future(asyncio.to_thread(target.__call__, task, metadata=meta, return_session=True))
+            work = _in_daemon_thread(target.__call__, task, metadata=meta, return_session=True)
     fut = work if native else asyncio.shield(work)
     state.in_flight.add(work)
     state.metrics.in_flight = len(state.in_flight)
@@ -73,6 +76,28 @@ def start_call(
     work.add_done_callback(done)
     if fut is not work:
         fut.add_done_callback(retrieved)
+    return fut
+
+
+def _in_daemon_thread(fn: Callable[..., Any], *args: Any, **kw: Any) -> "asyncio.Future[Any]":
+    """``fn`` run in a daemon thread of its own (in this context), as a future of this loop. Unlike
+    ``asyncio.to_thread``, a call stuck in its thread does not hold up the process's exit after the drain."""
+    loop, ctx = asyncio.get_running_loop(), contextvars.copy_context()
+    fut: "asyncio.Future[Any]" = loop.create_future()
+
+    def settle(value: Any, error: Optional[BaseException]) -> None:
+        if not fut.done():
+            fut.set_result(value) if error is None else fut.set_exception(error)
+
+    def run() -> None:
+        try:
+            value, error = ctx.run(fn, *args, **kw), None
+        except BaseException as e:  # noqa: BLE001 - handed to the awaiting call
+            value, error = None, e
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the server stopped without it
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=run, name="lllm-serve-call", daemon=True).start()
     return fut
 
 

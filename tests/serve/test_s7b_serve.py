@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 from serve_support import ROOT, served
@@ -82,3 +88,61 @@ def test_a_proxys_basic_authorization_does_not_hide_the_x_lllm_token(package_dir
     assert s.json("GET", "/tactics", headers={**both, "Authorization": "Bearer wrong"})[0] == 200
     assert s.json("GET", "/tactics", headers={**both, "X-LLLM-Token": "wrong"})[0] == 401
     assert s.json("GET", "/tactics", headers={"Authorization": "Basic dXNlcjpwYXNz"})[0] == 401
+
+
+STUCK = {
+    "stuck/lllm.toml": '[package]\nname = "stuck"\n',
+    "stuck/tactics/t.py": """
+        import time
+
+        from lllm import Tactic
+
+
+        class Stuck(Tactic):
+            name = "stuck"
+
+            def call(self, task):
+                time.sleep(float(task))  # a sync call that will not end soon (a hung socket, a lock)
+                return "woke"
+    """,
+}
+
+
+def _post_in_background(url: str, body: bytes) -> threading.Thread:
+    def post() -> None:
+        req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+        with contextlib.suppress(OSError):  # cut off at shutdown
+            urllib.request.urlopen(req, timeout=60).read()
+
+    thread = threading.Thread(target=post, daemon=True)
+    thread.start()
+    return thread
+
+
+def _in_flight(url: str) -> int:
+    with urllib.request.urlopen(url + "/healthz", timeout=10) as r:
+        return int(json.loads(r.read())["in_flight"])
+
+
+def test_ctrl_c_stops_the_server_within_the_drain_while_a_sync_call_is_stuck(tmp_path):
+    write_tree(tmp_path / "pkgs", STUCK)
+    proc = _serve(tmp_path, tmp_path / "pkgs/stuck", _env(tmp_path), "--drain", "0.5")
+    try:
+        line = proc.stdout.readline()
+        assert " at http://127.0.0.1:" in line, line + proc.stderr.read()
+        url = line.split(" at ")[1].split()[0]
+        _post_in_background(url + "/tactics/stuck/invoke", b'"600"')
+        deadline = time.monotonic() + 30
+        while _in_flight(url) < 1:
+            assert time.monotonic() < deadline, "the call never started"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("lllm serve did not stop after Ctrl-C while a sync call was stuck") from None
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode == 0, err
+    assert "lllm serve: stopped" in err
