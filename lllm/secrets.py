@@ -109,12 +109,8 @@ def _encoded(value: str) -> Set[str]:
 
 
 def _read_environment_secrets(env: Mapping[str, str]) -> Tuple[str, ...]:
-    found = {
-        form
-        for k, v in env.items()
-        if _SECRET_ENV.search(k.upper()) and len(v) >= MIN_SECRET_LENGTH
-        for form in _encoded(v)
-    }
+    values = {v.strip() for k, v in env.items() if _SECRET_ENV.search(k.upper())}  # a file's newline: not shown
+    found = {form for v in values if len(v) >= MIN_SECRET_LENGTH for form in _encoded(v)}
     return tuple(sorted(found, key=len, reverse=True))
 
 

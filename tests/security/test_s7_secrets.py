@@ -64,3 +64,14 @@ def test_an_environment_key_is_scrubbed_when_percent_encoded(server, monkeypatch
     assert quote_plus(IN_ENV) in text
     assert quote_plus(IN_ENV) not in scrub_text(text)
     assert quote_plus(IN_ENV) in environment_secrets({"STATION_API_KEY": IN_ENV})
+
+
+def test_an_environment_key_with_a_trailing_newline_is_scrubbed_where_shown_without_it(monkeypatch):
+    """A key read from a file into the environment often keeps its newline (``KEY=$(cat f)`` does not,
+    Docker/Kubernetes secret files and some .env loaders do). Errors show it escaped or stripped
+    (``Illegal header value b'Bearer sk-...\\n'``), never with the raw newline the scrubber looked for."""
+    key = "sk-s7-newline-0123456789"
+    monkeypatch.setenv("SERVICE_API_KEY", key + "\n")
+    shown = f"Illegal header value {('Bearer ' + key + chr(10)).encode()!r}; key {key} rejected"
+    assert key not in scrub_text(shown)
+    assert key in environment_secrets({"SERVICE_API_KEY": key + "\r\n"})
