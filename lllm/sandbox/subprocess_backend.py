@@ -470,7 +470,7 @@ class SubprocessExecutor(Executor):
         """Stop the worker; a run in progress in another thread is stopped (its worker killed), not waited for."""
         self._not_from_call_api("close")
         proc = self._proc
-        if self._owner is not None and proc is not None:
+        if self._owner is not None and proc is not None and proc.proc.poll() is None:  # not reaped: its pid is its own
             self._closing = True
             try:
                 os.killpg(proc.pid, signal.SIGKILL)  # its run() ends at once; the rest is cleaned up below
