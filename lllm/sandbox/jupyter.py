@@ -51,7 +51,7 @@ def _lllm_make_call_api(port, token):
 
     def CALL_API(path, params=None):
         """Call an API endpoint through the host: CALL_API("<proxy>/<endpoint>", {...}) -> data."""
-        line = json.dumps({"token": token, "path": path, "params": dict(params or {})}) + "\\n"
+        line = json.dumps({"token": token, "path": path, "params": dict(params or {})}, default=str) + "\\n"
         with socket.create_connection(("127.0.0.1", port)) as conn:
             conn.sendall(line.encode("utf-8"))
             raw = conn.makefile("rb").readline()

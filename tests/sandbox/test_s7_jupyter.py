@@ -135,3 +135,23 @@ def test_output_after_many_cleared_progress_lines_is_kept(session):
         "print('final answer 42')"
     )
     assert text == "progress 2999\nfinal answer 42\n"
+
+
+def test_call_api_in_a_kernel_sends_parameters_json_cannot_encode_as_text(tmp_path):
+    """The subprocess sandbox sends a date parameter as its text; the kernel's CALL_API raised TypeError
+    ("Object of type date is not JSON serializable") before the request left the kernel."""
+    calls = []
+
+    def api(path, params):
+        calls.append((path, params))
+        return {"ok": True}
+
+    session = JupyterSession("params", tmp_path, api=api)
+    try:
+        session.init_session()
+    except JupyterError as e:
+        pytest.skip(f"an IPython kernel cannot start here: {e}")
+    with session:
+        out = session.run_cell("import datetime\nprint(CALL_API('books/on', {'day': datetime.date(2024, 1, 31)}))")
+    assert out == "{'ok': True}\n"
+    assert calls == [("books/on", {"day": "2024-01-31"})]
