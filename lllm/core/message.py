@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, FrozenSet, List, Optional, Set, Type, TypeVar, Union
+from typing import Any, Dict, FrozenSet, List, Optional, Set, Type, TypeVar, Union, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticSerializationError
 
 from lllm.core.const import APITypes, Modalities, Roles
 
@@ -182,7 +183,14 @@ class Message(BaseModel):
         return model.model_validate(data)
 
     def to_dict(self) -> Dict[str, Any]:
-        return self.model_dump(mode="json")
+        """The message as JSON data; a value JSON cannot hold (an object passed as ``metadata``) becomes its
+        ``str``, with a warning."""
+        try:
+            return self.model_dump(mode="json")
+        except PydanticSerializationError:
+            from lllm.core.jsonable import to_json_safe
+
+            return cast(Dict[str, Any], to_json_safe(self.model_dump(), what="Message", stacklevel=2))
 
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "Message":
