@@ -5,12 +5,14 @@ that favours a position cancels out) and a rubric score. Each becomes a metric (
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any, Dict, Literal, Optional
 
 from pydantic import BaseModel, Field
 
 from lllm.core.prompt import Prompt
 from lllm.core.tactic import Tactic
+from lllm.errors import AgentCallError
 from lllm.eval.metrics import _FACTORIES, Metric, MetricError
 
 PAIRWISE_SYSTEM = (
@@ -94,6 +96,19 @@ def judge_config(model: Optional[str], system: str) -> Dict[str, Any]:
     return {"global": {"model_name": model}, "agent_configs": [{"name": "judge", "system_prompt": system}]}
 
 
+def _no_verdict(name: str, e: AgentCallError) -> None:
+    """An answer the judge never gave in its verdict's format: that item is n/a, said as a warning (other
+    failures, such as a provider error, stop the evaluation: they would repeat on every item)."""
+    if e.reason != "exception_retries":
+        raise e
+    warnings.warn(
+        f"judge '{name}' gave no verdict it could parse, so one item is scored n/a (left out of the mean): {e}",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    return None
+
+
 def pairwise_judge(
     criteria: str = "correct, complete and concise",
     *,
@@ -103,16 +118,22 @@ def pairwise_judge(
     name: str = "judge",
 ) -> Metric:
     """A pairwise metric: the judge compares A and B twice, positions swapped. +1 when it prefers B both
-    times, -1 when A both times, ±0.5 when one order ties, 0 when the two orders disagree (position bias)."""
+    times, -1 when A both times, ±0.5 when one order ties, 0 when the two orders disagree (position bias);
+    n/a, with a warning, when the judge gives no verdict it can parse."""
     tactic = PairwiseJudge(
         config or judge_config(model or ("test" if invoker else None), PAIRWISE_SYSTEM), invoker=invoker
     )
 
-    def score(task: Any, a: Any, b: Any, a_error: Optional[str] = None, b_error: Optional[str] = None) -> float:
+    def score(
+        task: Any, a: Any, b: Any, a_error: Optional[str] = None, b_error: Optional[str] = None
+    ) -> Optional[float]:
         if a_error or b_error:  # a failed side loses without asking
             return 0.0 if a_error and b_error else (1.0 if a_error else -1.0)
-        first = tactic({"task": task, "first": a, "second": b, "criteria": criteria})
-        second = tactic({"task": task, "first": b, "second": a, "criteria": criteria})
+        try:
+            first = tactic({"task": task, "first": a, "second": b, "criteria": criteria})
+            second = tactic({"task": task, "first": b, "second": a, "criteria": criteria})
+        except AgentCallError as e:
+            return _no_verdict(name, e)
         pref = {"1": -1.0, "2": 1.0}.get(first, 0.0) + {"1": 1.0, "2": -1.0}.get(second, 0.0)
         return pref / 2
 
@@ -127,13 +148,17 @@ def rubric_judge(
     config: Optional[Dict[str, Any]] = None,
     name: str = "rubric",
 ) -> Metric:
-    """A metric: the judge grades each result 1-5 against ``rubric``, scaled to 0..1 (a failed run: n/a)."""
+    """A metric: the judge grades each result 1-5 against ``rubric``, scaled to 0..1 (a failed run, or no grade
+    the judge's answer gives: n/a)."""
     tactic = RubricJudge(config or judge_config(model or ("test" if invoker else None), RUBRIC_SYSTEM), invoker=invoker)
 
     def score(task: Any, result: Any, error: Optional[str] = None) -> Optional[float]:
         if error:
             return None
-        return (int(tactic({"task": task, "answer": result, "rubric": rubric})) - 1) / 4
+        try:
+            return (int(tactic({"task": task, "answer": result, "rubric": rubric})) - 1) / 4
+        except AgentCallError as e:
+            return _no_verdict(name, e)
 
     return Metric(name, score, True, False, f"LLM judge, rubric: {rubric}")
 

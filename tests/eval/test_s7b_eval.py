@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from support.duo_project import ROOT, write_duo_project
 
 LEAKY = """
@@ -53,3 +54,52 @@ def test_optimize_json_hides_a_credential_echoed_in_a_held_out_result(tmp_path):
     assert result["heldout"]["items"] and SECRET not in text
     assert all("via [REDACTED]" in o["result"] for it in result["heldout"]["items"] for o in it["outcomes"].values())
     assert result["original"] == "You edit." and result["best"] is not None
+
+
+
+def _chat(content: str) -> dict:
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 50, "completion_tokens": 10, "total_tokens": 60},
+    }
+    return {
+        "request": {"method": "POST", "uri": "http://x/v1/chat/completions"},
+        "response": {"status": {"code": 200}, "parsed_body": body},
+    }
+
+
+def _verdict(better: str) -> dict:
+    return _chat(json.dumps({"reasons": "Digits are asked for.", "better": better}))
+
+
+def test_an_unparseable_judge_verdict_scores_the_item_as_missing_not_the_whole_evaluation():
+    from support.cassette_server import CassetteServer
+    from test_eval_dataset import CASES, CONFIG, DIGITS, Calc, factory
+
+    from lllm.eval import BASELINE, evaluate_dataset, pairwise_judge
+    from lllm.eval.judge import PAIRWISE_SYSTEM
+
+    # item 1: B both times; item 2: a judge that never answers with a verdict (every retry); item 3: B both times
+    script = [_verdict("2"), _verdict("1")] + [_chat("Answer 2 looks better to me.")] * 4 + [_verdict("2"), _verdict("1")]
+    with CassetteServer(script, name="judge") as server:
+        judge_config = {
+            "global": {
+                "model_name": "gpt-4o-mini",
+                "model_args": {"base_url": server.url + "/v1", "api_key": "sk-local-test"},
+            },
+            "agent_configs": [{"name": "judge", "system_prompt": PAIRWISE_SYSTEM}],
+        }
+        judge = pairwise_judge("digits, not words", config=judge_config)
+        with pytest.warns(RuntimeWarning, match=r"judge 'judge' gave no verdict .*scored n/a"):
+            report = evaluate_dataset(
+                Calc, CASES, DIGITS, ["exact_match", judge], config=CONFIG, invoker=factory, workers=1
+            )
+        server.assert_all_served()
+    assert [it.outcomes["digits"].result for it in report.items] == ["4", "6", "2"]  # the runs are kept
+    assert report.summary["digits"].vs_baseline["exact_match"].wins == 3
+    assert [it.pairwise["digits"]["judge"] for it in report.items] == [1.0, None, 1.0]
+    assert report.summary["digits"].metrics["judge"].n == 2 and report.summary[BASELINE].items == 3
