@@ -486,6 +486,13 @@ class ProgrammingLanguage(str, Enum):
     PYTHON = "python"
 
 
+def _session_name(name: str) -> str:
+    """``name`` if it can name a directory under ``sessions/`` (one path component), else ``ValueError``."""
+    if not isinstance(name, str) or name in ("", ".", "..") or any(c in name for c in ("/", os.sep, "\0")):
+        raise ValueError(f"invalid Jupyter session name {name!r}: use one folder name, without '/' or '..'")
+    return name
+
+
 class JupyterSandbox:
     """lllm-core 0.1.x's manager of named notebook sessions, kept for compatibility (deprecated): each
     session is a ``JupyterSession`` in ``<path>/sessions/<name>``; create ``JupyterSession`` directly."""
@@ -519,7 +526,7 @@ class JupyterSandbox:
         path: "str | os.PathLike[str] | None" = None,
     ) -> JupyterSession:
         """Start a session (its kernel runs at once); a name already in use raises ``ValueError``."""
-        name = name or time.strftime("%Y-%m-%d_%H-%M-%S") + "_" + secrets.token_hex(3)
+        name = _session_name(name) if name else time.strftime("%Y-%m-%d_%H-%M-%S") + "_" + secrets.token_hex(3)
         session_path = Path(path) if path is not None else self.session_dir / name
         if name in self.active_sessions or (session_path / f"{name}.ipynb").exists():
             raise ValueError(f"Jupyter session '{name}' already exists in {session_path}")
@@ -547,6 +554,7 @@ class JupyterSandbox:
 
     def delete_session_completely(self, session_name: str) -> None:
         """Stop a session and remove its directory."""
+        _session_name(session_name)  # a path of its own ("", "..") would remove other sessions or other files
         session = self.active_sessions.pop(session_name, None)
         if session is not None:
             session.shutdown()

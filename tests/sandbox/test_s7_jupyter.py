@@ -155,3 +155,25 @@ def test_call_api_in_a_kernel_sends_parameters_json_cannot_encode_as_text(tmp_pa
         out = session.run_cell("import datetime\nprint(CALL_API('books/on', {'day': datetime.date(2024, 1, 31)}))")
     assert out == "{'ok': True}\n"
     assert calls == [("books/on", {"day": "2024-01-31"})]
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "../outside", "a/../../outside"])
+def test_jupyter_sandbox_deletes_only_a_session_directory(tmp_path, name):
+    """``delete_session_completely(name)`` removed ``<path>/sessions/<name>`` whatever the name: "" took
+    every session's notebooks, "../outside" a directory beside the sandbox."""
+    from lllm.sandbox.jupyter import JupyterSandbox
+
+    with pytest.warns(DeprecationWarning):
+        sandbox = JupyterSandbox(path=tmp_path / "sandbox")
+    kept = tmp_path / "sandbox" / "sessions" / "other" / "other.ipynb"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("{}")
+    outside = tmp_path / "sandbox" / "outside" / "notes.txt"
+    outside.parent.mkdir(parents=True)
+    outside.write_text("mine")
+    (tmp_path / "outside").mkdir()
+    with pytest.raises(ValueError, match="session name"):
+        sandbox.delete_session_completely(name)
+    with pytest.raises(ValueError, match="session name"):
+        sandbox.new_session(name or "..")
+    assert kept.exists() and outside.exists() and (tmp_path / "outside").is_dir()
