@@ -106,7 +106,6 @@ def _no_verdict(name: str, e: AgentCallError) -> None:
         RuntimeWarning,
         stacklevel=2,
     )
-    return None
 
 
 def pairwise_judge(
@@ -133,7 +132,8 @@ def pairwise_judge(
             first = tactic({"task": task, "first": a, "second": b, "criteria": criteria})
             second = tactic({"task": task, "first": b, "second": a, "criteria": criteria})
         except AgentCallError as e:
-            return _no_verdict(name, e)
+            _no_verdict(name, e)
+            return None
         pref = {"1": -1.0, "2": 1.0}.get(first, 0.0) + {"1": 1.0, "2": -1.0}.get(second, 0.0)
         return pref / 2
 
@@ -158,7 +158,8 @@ def rubric_judge(
         try:
             return (int(tactic({"task": task, "answer": result, "rubric": rubric})) - 1) / 4
         except AgentCallError as e:
-            return _no_verdict(name, e)
+            _no_verdict(name, e)
+            return None
 
     return Metric(name, score, True, False, f"LLM judge, rubric: {rubric}")
 

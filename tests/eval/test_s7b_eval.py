@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from support.duo_project import ROOT, write_duo_project
@@ -42,9 +41,19 @@ def test_optimize_json_hides_a_credential_echoed_in_a_held_out_result(tmp_path):
     (tmp_path / "my_metrics.py").write_text(METRICS)
     (tmp_path / "cases.jsonl").write_text('{"task": "alpha"}\n{"task": "beta"}\n{"task": "gamma"}\n')
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env.update(LLLM_HOME=str(tmp_path / ".home"), PYTHONPATH=f"{ROOT}{os.pathsep}{tmp_path}", WEATHER_SERVICE_TOKEN=SECRET)
+    env.update(
+        LLLM_HOME=str(tmp_path / ".home"), PYTHONPATH=f"{ROOT}{os.pathsep}{tmp_path}", WEATHER_SERVICE_TOKEN=SECRET
+    )
     args = ["optimize", "demo.tactics:leaky", "--dataset", "cases.jsonl", "--target"]
-    args += ["agent_configs.editor.system_prompt", "--metric", "my_metrics:changed", "--rounds", "1", "--json", "o.json"]
+    args += [
+        "agent_configs.editor.system_prompt",
+        "--metric",
+        "my_metrics:changed",
+        "--rounds",
+        "1",
+        "--json",
+        "o.json",
+    ]
     proc = subprocess.run(
         [sys.executable, "-m", "lllm.cli", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
     )
@@ -54,7 +63,6 @@ def test_optimize_json_hides_a_credential_echoed_in_a_held_out_result(tmp_path):
     assert result["heldout"]["items"] and SECRET not in text
     assert all("via [REDACTED]" in o["result"] for it in result["heldout"]["items"] for o in it["outcomes"].values())
     assert result["original"] == "You edit." and result["best"] is not None
-
 
 
 def _chat(content: str) -> dict:
@@ -84,7 +92,9 @@ def test_an_unparseable_judge_verdict_scores_the_item_as_missing_not_the_whole_e
     from lllm.eval.judge import PAIRWISE_SYSTEM
 
     # item 1: B both times; item 2: a judge that never answers with a verdict (every retry); item 3: B both times
-    script = [_verdict("2"), _verdict("1")] + [_chat("Answer 2 looks better to me.")] * 4 + [_verdict("2"), _verdict("1")]
+    script = (
+        [_verdict("2"), _verdict("1")] + [_chat("Answer 2 looks better to me.")] * 4 + [_verdict("2"), _verdict("1")]
+    )
     with CassetteServer(script, name="judge") as server:
         judge_config = {
             "global": {

@@ -18,11 +18,11 @@ from support.pkgtree import write_tree
 
 from lllm.serve.app import create_app
 
-MARK = '''
+MARK = """
     from pathlib import Path
 
     Path(__file__).resolve().parents[2].joinpath(Path(__file__).resolve().parents[1].name + ".ran").write_text("ran")
-'''
+"""
 
 
 def _env(tmp_path: Path, **extra: str) -> dict:
