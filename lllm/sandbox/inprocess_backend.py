@@ -17,27 +17,28 @@ from lllm.sandbox import worker as _worker
 from lllm.sandbox.executor import ApiHandler, ExecResult, Executor, call_api
 
 _HIDDEN = (os.path.abspath(__file__), _worker.__file__)
-# The host's own streams while runs of any executor are active (runs overlap across threads and end in any order).
+# The host's own streams, and the captures of the runs in progress in the order they began: runs nest (a
+# CALL_API handler running another interpreter) or overlap across threads and end in any order.
 _streams_lock = threading.Lock()
 _host_streams: List[Any] = []
-_active_runs = 0
+_active: List[Any] = []
 
 
 def _swap_streams(out: Any) -> None:
-    global _active_runs
     with _streams_lock:
-        if _active_runs == 0:
+        if not _active:
             _host_streams[:] = [sys.stdout, sys.stderr]
-        _active_runs += 1
+        _active.append(out)
         sys.stdout = sys.stderr = out
 
 
-def _restore_streams() -> None:
-    """Give the host its streams back once no run is active (an earlier run ending must not undo a later one)."""
-    global _active_runs
+def _restore_streams(out: Any) -> None:
+    """Streams to the latest run still in progress, else back to the host's (not to a run that has ended)."""
     with _streams_lock:
-        _active_runs -= 1
-        if _active_runs == 0:
+        _active.remove(out)
+        if _active:
+            sys.stdout = sys.stderr = _active[-1]
+        else:
             sys.stdout, sys.stderr = _host_streams
 
 
@@ -84,7 +85,7 @@ class InProcessExecutor(Executor):
                 thread.start()
                 thread.join(min(timeout, threading.TIMEOUT_MAX))
             finally:
-                _restore_streams()
+                _restore_streams(out)
             if thread.is_alive():  # cannot be stopped: abandon it along with its namespace
                 self.namespace = self._fresh_namespace()
                 return ExecResult(

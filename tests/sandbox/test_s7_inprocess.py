@@ -38,3 +38,18 @@ def test_overlapping_runs_of_two_interpreters_give_the_host_its_streams_back():
     assert results["a"].status == "ok" and results["b"].status == "ok"
     both = results["a"].output + results["b"].output  # overlapping runs capture each other's output (documented)
     assert "a\n" in both and "b\n" in both, "a run's output went to the host instead of a capture"
+
+
+def test_a_run_nested_in_another_gives_the_outer_run_its_capture_back():
+    """A cell whose CALL_API runs another in-process interpreter (an agent behind a proxy): once the inner run
+    ends, what the outer cell prints is still captured for the outer run, not lost or sent to the host."""
+    host_out = sys.stdout
+    inner = InProcessExecutor()
+
+    def api(path, params):
+        return inner.run("print('inner')", timeout=20, api=None).output
+
+    outer = InProcessExecutor()
+    result = outer.run("print('before')\nprint(CALL_API('x', {}).strip())\nprint('after')", timeout=20, api=api)
+    assert result.output == "before\ninner\nafter\n"
+    assert sys.stdout is host_out
