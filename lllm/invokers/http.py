@@ -36,11 +36,15 @@ _closers: Dict[asyncio.AbstractEventLoop, Any] = {}  # loop -> its _close_at_loo
 _timeouts: Dict[Tuple[float, bool], Any] = {}
 _proxies: Dict[str, Optional[str]] = {}
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_dumps_ascii = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def dumps(obj: Any) -> bytes:
     """Compact JSON bytes for a request body."""
-    return _dumps(obj).encode()
+    try:
+        return _dumps(obj).encode()
+    except UnicodeEncodeError:  # a lone surrogate (a file name or output decoded with surrogateescape):
+        return _dumps_ascii(obj).encode()  # \u-escaped, as json.dumps (and the provider SDKs) send it
 
 
 def _lib() -> Any:

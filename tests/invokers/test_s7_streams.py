@@ -224,3 +224,27 @@ async def test_an_in_stream_error_the_request_caused_is_fatal(error):
         with pytest.raises(ProviderError) as ei:
             await OpenAIInvoker().acall(_ask(), "openai/m", {"api_base": server.url + "/v1", "stream": True})
     assert ei.value.kind is None and ("validation" in str(ei.value) or "Invalid value" in str(ei.value))
+
+
+@pytest.mark.parametrize("model, path", [("openai/m", "/v1/chat/completions"), ("anthropic/claude-x", "/v1/messages")])
+async def test_text_with_a_lone_surrogate_is_sent_escaped(model, path):
+    """A file name or a command's output decoded with ``surrogateescape`` (invalid UTF-8 on disk) holds lone
+    surrogates; the request failed with UnicodeEncodeError before leaving. It is sent \\u-escaped, as json.dumps
+    and the provider SDKs send it."""
+    import os
+
+    from lllm.invokers.anthropic import AnthropicInvoker
+
+    answer = (
+        {"content": [{"type": "text", "text": "ok"}], "model": "claude-x", "stop_reason": "end_turn"}
+        if model.startswith("anthropic/")
+        else {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}
+    )
+    d = Dialog()
+    d.put_text("files: " + os.fsdecode(b"report-\xe9t\xe9.txt"))
+    inv = AnthropicInvoker() if model.startswith("anthropic/") else OpenAIInvoker()
+    base = "" if model.startswith("anthropic/") else "/v1"
+    with CassetteServer(_json_answer(path, answer)) as server:
+        res = await inv.acall(d, model, {"api_base": server.url + base, "api_key": "k"})
+        raw = server.requests[0]["raw"]
+    assert res.message.content == "ok" and b"report-\\udce9t\\udce9.txt" in raw
