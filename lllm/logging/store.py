@@ -209,7 +209,8 @@ class LogStore:
         """The stored record as text; only ``"json"`` is supported."""
         if format != "json":
             raise ValueError(f"Unsupported export format {format!r}; supported: ['json']")
-        return json.dumps(self.load_record(session_id), indent=2, ensure_ascii=False)
+        text = json.dumps(self.load_record(session_id), indent=2, ensure_ascii=False)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate as its JSON escape
 
     def delete_session(self, session_id: str) -> None:
         """Remove a session and its index entry; deleting an absent session is a no-op."""

@@ -3,12 +3,13 @@ searched on every backend as in the reference semantics (PostgreSQL text and JSO
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 
 import pytest
 
-from lllm.logging import LogStore, local_store, sqlite_store
+from lllm.logging import LogStore, SQLiteBackend, local_store, sqlite_store
 from lllm.logging.conformance import make_session
 
 DSN = os.environ.get("LLLM_TEST_POSTGRES_DSN")
@@ -60,3 +61,20 @@ def test_a_lone_surrogate_in_the_task_and_tags_round_trips(store):
     assert [s.session_id for s in store.list_sessions(text="au lait")] == [sid]
     assert [s.session_id for s in store.list_sessions(tags={"file": "r\udce9sum\udce9.txt"})] == [sid]
     assert store.list_sessions()[0].task_preview == "caf\udce9 au lait"
+
+
+def test_a_session_with_a_lone_surrogate_exports_as_valid_utf8_json(store, tmp_path):
+    from lllm.cli import main
+
+    session = make_session()
+    session.task = "caf\udce9"
+    sid = store.save_session(session)
+    text = store.export_session(sid)
+    assert json.loads(text.encode("utf-8"))["session"]["task"] == "caf\udce9"  # encodes: any sink takes it
+    if isinstance(store.backend, SQLiteBackend):  # and `lllm sessions export -o FILE` writes it
+        cli = sqlite_store(tmp_path / "cli.db")  # the CLI reads the default partition
+        sid = cli.save_session(session)
+        assert (
+            main(["sessions", "export", sid, "--store", str(tmp_path / "cli.db"), "-o", str(tmp_path / "x.json")]) == 0
+        )
+        assert json.loads((tmp_path / "x.json").read_bytes())["session"]["task"] == "caf\udce9"
