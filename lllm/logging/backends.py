@@ -398,8 +398,6 @@ __all__ = [
     "TASK_PREVIEW_CHARS",
     "SORTS",
     "task_preview",
-    "index_text",
-    "encode_json",
     "session_models",
     "upgrade_index_entry",
     "check_lease_args",
