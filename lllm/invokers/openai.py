@@ -427,6 +427,8 @@ class ChatStream:
         if u:
             out.usage = chat_usage(u)
         for ch in data.get("choices") or ():
+            if ch.get("index", 0) not in (0, None):  # n > 1: the answer is choice 0, as parse_chat reads it
+                continue
             delta = ch.get("delta") or {}
             piece = content_text(delta.get("content"))
             if piece:

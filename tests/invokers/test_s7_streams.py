@@ -248,3 +248,35 @@ async def test_text_with_a_lone_surrogate_is_sent_escaped(model, path):
         res = await inv.acall(d, model, {"api_base": server.url + base, "api_key": "k"})
         raw = server.requests[0]["raw"]
     assert res.message.content == "ok" and b"report-\\udce9t\\udce9.txt" in raw
+
+
+async def test_a_stream_of_several_choices_keeps_the_first_as_the_non_streamed_answer_does():
+    """With ``n`` > 1 the chunks of the choices interleave; the answer (and the handler) get choice 0, as
+    ``parse_chat`` takes choice 0 of a whole answer, not the choices' deltas spliced together."""
+    from lllm.core.stream import BaseStreamHandler
+
+    class Collect(BaseStreamHandler):
+        def __init__(self):
+            self.tokens = []
+
+        def on_token(self, text):
+            self.tokens.append(text)
+
+    def piece(i, text, finish=None):
+        return {"choices": [{"index": i, "delta": {"content": text}, "finish_reason": finish}]}
+
+    chunks = [
+        piece(0, "Red "),
+        piece(1, "Blue "),
+        piece(0, "apple"),
+        piece(1, "sky"),
+        piece(0, "", "stop"),
+        piece(1, "", "length"),
+    ]
+    h = Collect()
+    with CassetteServer(_sse(chunks), sse_chunk=11) as server:
+        res = await OpenAIInvoker().acall(
+            _ask(), "openai/m", {"api_base": server.url + "/v1", "n": 2}, stream_handler=h
+        )
+    assert res.message.content == "Red apple" and "".join(h.tokens) == "Red apple"
+    assert res.message.metadata["finish_reason"] == "stop"
