@@ -263,6 +263,7 @@ class _Worker:
         sys.__stdin__, sys.__stdout__, sys.__stderr__ = self.streams  # type: ignore[misc, assignment]
         self.api_lock = threading.Lock()
         self.running = False
+        self.pid = os.getpid()  # a forked child shares the control channel: it must not use it
         self.cells = 0
         # Cells run in the globals of a fresh ``__main__`` module, as a script's do: pickle, multiprocessing and
         # typing find what a cell defines as ``__main__.<name>``. (The worker's own code keeps its globals.)
@@ -290,6 +291,12 @@ class _Worker:
         if params is not None and not isinstance(params, dict):
             raise TypeError(f"CALL_API: params must be a dict, got {type(params).__name__}")
         params = {**(params or {}), **kw}
+        if os.getpid() != self.pid:
+            raise RuntimeError(
+                "CALL_API cannot be called from a child process (multiprocessing, os.fork): the interpreter's "
+                "own process answers it. Run calls concurrently with threads instead, e.g. "
+                "concurrent.futures.ThreadPoolExecutor"
+            )
         with self.api_lock:
             if not self.running:
                 raise RuntimeError("CALL_API can only be called while a run_python call is executing")

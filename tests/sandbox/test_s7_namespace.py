@@ -46,3 +46,22 @@ def test_what_a_cell_defines_is_found_in_main(backend):
         )
         interp.reset()
         assert "NameError" in interp.run("print(Point)")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_call_api_from_a_forked_child_says_to_use_threads(backend):
+    """Forked children (multiprocessing.Pool) share the worker's control channel: their CALL_API requests
+    and replies crossed, so calls got each other's data, or the worker broke the protocol."""
+    code = (
+        "from multiprocessing import Pool\n"
+        "def get(i):\n    return CALL_API('echo', {'i': i})['i']\n"
+        "with Pool(4) as pool:\n    print(pool.map(get, range(40)))"
+    )
+    with AgentInterpreter(lambda path, params: {"i": params["i"]}, backend=backend, timeout=60) as interp:
+        out = interp.run(code)
+        assert "RuntimeError" in out and "child process" in out and "thread" in out, out
+        threads = (
+            "from concurrent.futures import ThreadPoolExecutor\n"
+            "with ThreadPoolExecutor(4) as ex:\n    print(list(ex.map(get, range(40))) == list(range(40)))"
+        )
+        assert interp.run(threads) == "True\n"
