@@ -406,12 +406,13 @@ class ChatStream:
 
     Shared by the native and the LiteLLM invoker, so both read a stream the same way."""
 
-    __slots__ = ("out", "text", "reasoning", "thinking", "calls", "handler", "provider")
+    __slots__ = ("out", "text", "reasoning", "refusal", "thinking", "calls", "handler", "provider")
 
     def __init__(self, handler: Optional["BaseStreamHandler"], provider: str = "") -> None:
         self.out = ModelOutput()
         self.text: List[str] = []
         self.reasoning: List[str] = []
+        self.refusal: List[str] = []
         self.thinking: List[Any] = []  # Claude thinking-block fragments (LiteLLM's ``thinking_blocks``)
         self.calls = StreamedToolCalls()
         self.handler = handler
@@ -437,6 +438,8 @@ class ChatStream:
             r = delta.get("reasoning") or delta.get("reasoning_content")
             if r:
                 self.reasoning.append(r)
+            if delta.get("refusal"):
+                self.refusal.append(delta["refusal"])
             if delta.get("thinking_blocks"):
                 self.thinking.extend(delta["thinking_blocks"])
             for tc in delta.get("tool_calls") or ():
@@ -453,6 +456,8 @@ class ChatStream:
         out.tool_calls = self.calls.done()
         if self.reasoning:
             out.metadata["reasoning"] = "".join(self.reasoning)
+        if self.refusal:
+            out.metadata["refusal"] = "".join(self.refusal)
         return out
 
 

@@ -280,3 +280,21 @@ async def test_a_stream_of_several_choices_keeps_the_first_as_the_non_streamed_a
         )
     assert res.message.content == "Red apple" and "".join(h.tokens) == "Red apple"
     assert res.message.metadata["finish_reason"] == "stop"
+
+
+async def test_a_streamed_refusal_is_kept_as_a_whole_answers_is():
+    """OpenAI streams a refusal in ``delta.refusal``; the whole answer keeps it in ``metadata['refusal']``, the
+    streamed one dropped it (an empty answer with no reason)."""
+    chunks = [
+        {
+            "choices": [
+                {"index": 0, "delta": {"role": "assistant", "content": None, "refusal": ""}, "finish_reason": None}
+            ]
+        },
+        {"choices": [{"index": 0, "delta": {"refusal": "I can't help "}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {"refusal": "with that."}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    ]
+    with CassetteServer(_sse(chunks)) as server:
+        res = await OpenAIInvoker().acall(_ask(), "openai/m", {"api_base": server.url + "/v1", "stream": True})
+    assert res.message.metadata.get("refusal") == "I can't help with that."
