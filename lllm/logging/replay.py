@@ -374,8 +374,10 @@ class _StampingStore:
         result: str = self.store.save_session(session, tags=tags, metadata=metadata)
         return result
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.store, name)
+    def __getattr__(self, name: str) -> Any:  # only for names the proxy lacks; none before __init__ (copy, pickle)
+        if "store" not in self.__dict__:
+            raise AttributeError(name)
+        return getattr(self.__dict__["store"], name)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,3 +49,15 @@ def test_a_stored_exact_replay_records_its_replayed_calls(tmp_path):
     assert replayed.delivery == stored.session.delivery == "one / two"
     for meta in (stored.session.metadata, stored.metadata):
         assert meta["diverged_at"] is None and meta["replayed_calls"] == 2
+
+
+def test_the_re_runs_store_can_be_copied(tmp_path):
+    """A tactic's store may be copied (a copy of the tactic): the re-run's store wrapper survives it."""
+    import copy
+
+    from lllm.logging.replay import ReplayInvoker, _StampingStore
+
+    store = sqlite_store(tmp_path / "s.db")
+    recorded = _recorded(store)
+    wrapper = _StampingStore(store, ReplayInvoker(recorded), {})
+    assert copy.copy(wrapper).list_sessions()[0].session_id == recorded.session_id
