@@ -59,7 +59,7 @@ def start_call(
         if native:
             work: asyncio.Future[Any] = asyncio.ensure_future(target.acall(task, return_session=True, metadata=meta))
         else:  # a thread cannot be stopped: cancelling the call must not end what counts it in flight
-            work = _in_daemon_thread(target.__call__, task, metadata=meta, return_session=True)
+            work = in_daemon_thread(target.__call__, task, metadata=meta, return_session=True)
     fut = work if native else asyncio.shield(work)
     state.in_flight.add(work)
     state.metrics.in_flight = len(state.in_flight)
@@ -79,9 +79,9 @@ def start_call(
     return fut
 
 
-def _in_daemon_thread(fn: Callable[..., Any], *args: Any, **kw: Any) -> "asyncio.Future[Any]":
+def in_daemon_thread(fn: Callable[..., Any], *args: Any, **kw: Any) -> "asyncio.Future[Any]":
     """``fn`` run in a daemon thread of its own (in this context), as a future of this loop. Unlike
-    ``asyncio.to_thread``, a call stuck in its thread does not hold up the process's exit after the drain."""
+    ``asyncio.to_thread``, a call stuck in its thread does not hold up the process's exit (Ctrl-C)."""
     loop, ctx = asyncio.get_running_loop(), contextvars.copy_context()
     fut: "asyncio.Future[Any]" = loop.create_future()
 
@@ -108,4 +108,4 @@ def failure_body(t: ServedTactic, e: BaseException) -> Dict[str, Any]:
     return body
 
 
-__all__ = ["Limits", "State", "STATE", "start_call", "failure_body"]
+__all__ = ["Limits", "State", "STATE", "start_call", "failure_body", "in_daemon_thread"]

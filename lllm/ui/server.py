@@ -92,7 +92,10 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 async def _blocking(fn: Callable[..., Any], *args: Any) -> Any:
-    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+    """``fn(*args)`` in a thread that Ctrl-C does not wait for: a replay still running is left behind."""
+    from lllm.serve.calls import in_daemon_thread
+
+    return await in_daemon_thread(fn, *args)
 
 
 async def index(request: web.Request) -> web.StreamResponse:
