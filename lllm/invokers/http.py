@@ -524,6 +524,11 @@ def http_error(
     kind = classify_status(status)
     if kind == "rate_limit" and "insufficient_quota" in tags:  # OpenAI's 429 for an account out of credit
         kind = None
+    should = (headers.get("x-should-retry") or "").strip().lower()  # OpenAI's and Anthropic's own verdict
+    if should == "false":
+        kind = None
+    elif should == "true" and kind is None:
+        kind = "transient"
     retry_after = parse_retry_after(headers) if kind is not None else None
     label = provider or "provider"
     text = f"{label} API error {status}" + (f" ({tags})" if tags else "") + f": {msg or 'no error message'}"

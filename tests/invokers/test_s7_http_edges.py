@@ -319,3 +319,27 @@ async def test_an_infinite_timeout_is_refused_like_a_disabled_one(fake, stream):
         await OpenAIInvoker().acall(
             ask(), "openai/m", {"api_base": fake(), "api_key": "k", "timeout": float("inf"), "stream": stream}
         )
+
+
+@pytest.mark.parametrize(
+    "status, header, kind", [(500, "false", None), (409, "false", None), (400, "true", "transient")]
+)
+async def test_the_providers_x_should_retry_header_decides_the_retry_class(status, header, kind):
+    """OpenAI and Anthropic say whether a failed request is worth retrying in ``x-should-retry`` (their SDKs obey
+    it): a 5xx it marks "false" is not retried in vain, an error it marks "true" is retried."""
+    from support.cassette_server import CassetteServer
+
+    interaction = [
+        {
+            "request": {"method": "POST", "uri": "http://127.0.0.1/v1/chat/completions"},
+            "response": {
+                "status": {"code": status},
+                "headers": {"x-should-retry": [header]},
+                "parsed_body": {"error": {"message": "said the server", "type": "x"}},
+            },
+        }
+    ]
+    with CassetteServer(interaction) as server:
+        with pytest.raises(ProviderError) as ei:
+            await OpenAIInvoker().acall(ask(), "openai/m", {"api_base": server.url + "/v1", "api_key": "k"})
+    assert ei.value.status == status and ei.value.kind == kind
