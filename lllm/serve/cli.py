@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 from lllm.serve.tactics import ServedTactic, ServeError
 
@@ -105,12 +105,38 @@ def _store(explicit: Optional[str], rt: Any) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from lllm.cli import _runtime
-    from lllm.serve.app import Limits, check_bind, create_app, serve
+    from lllm.serve.app import check_bind
 
     token = args.token or os.environ.get("LLLM_SERVE_TOKEN") or None
     if not args.mcp_stdio:
         check_bind(args.host, token)
+        return _cmd_serve(args, token)
+    with _protocol_stdout() as protocol:
+        return _cmd_serve(args, token, protocol)
+
+
+@contextlib.contextmanager
+def _protocol_stdout() -> Iterator[Any]:
+    """For ``--mcp-stdio``: this process's stdout, kept for the protocol alone; whatever else writes to
+    stdout meanwhile (a package's or tactic's print, a tool's subprocess) goes to stderr."""
+    sys.stdout.flush()
+    kept = os.dup(1)
+    os.dup2(2, 1)
+    protocol = os.fdopen(os.dup(kept), "wb")
+    try:
+        yield protocol
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        protocol.close()
+        os.dup2(kept, 1)
+        os.close(kept)
+
+
+def _cmd_serve(args: argparse.Namespace, token: Optional[str], protocol: Any = None) -> int:
+    from lllm.cli import _runtime
+    from lllm.serve.app import Limits, create_app, serve
+
     rt = _runtime()
     package = _package(rt, args.package)
     store = None if args.no_save else _store(args.store, rt)
@@ -127,7 +153,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             from lllm.serve.mcp import run_stdio
 
             print(f"lllm serve: {len(served)} tactic(s) of '{package}' as MCP tools on stdio", file=sys.stderr)
-            asyncio.run(run_stdio(app[STATE]))
+            asyncio.run(run_stdio(app[STATE], protocol))
         else:
             asyncio.run(_serve(app, args.host, args.port, package, served, serve))
     finally:

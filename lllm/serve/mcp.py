@@ -82,12 +82,17 @@ def build_server(state: State) -> Any:
     return server
 
 
-async def run_stdio(state: State) -> None:
-    """Serve the tactics as MCP tools over this process's stdin and stdout until the client closes."""
+async def run_stdio(state: State, stdout: Any = None) -> None:
+    """Serve the tactics as MCP tools over this process's stdin and stdout (or ``stdout``, a binary file
+    kept for the protocol) until the client closes."""
+    from io import TextIOWrapper
+
+    import anyio
     from mcp.server.stdio import stdio_server
 
     server = build_server(state)
-    async with stdio_server() as (read, write):
+    out = None if stdout is None else anyio.wrap_file(TextIOWrapper(stdout, encoding="utf-8"))
+    async with stdio_server(stdout=out) as (read, write):
         await server.run(read, write, server.create_initialization_options())
 
 

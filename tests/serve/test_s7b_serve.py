@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -146,3 +147,44 @@ def test_ctrl_c_stops_the_server_within_the_drain_while_a_sync_call_is_stuck(tmp
         proc.communicate()
     assert proc.returncode == 0, err
     assert "lllm serve: stopped" in err
+
+
+CHATTY = {
+    "chatty/lllm.toml": '[package]\nname = "chatty"\n',
+    "chatty/tactics/t.py": """
+        from lllm import Tactic
+
+        print("chatty is loading")
+
+
+        class Chatty(Tactic):
+            name = "chatty"
+
+            def call(self, task):
+                print("chatty is thinking about", task, end=" ... ", flush=True)  # no newline
+                return f"said {task}"
+    """,
+}
+
+
+async def test_mcp_over_stdio_keeps_a_tactics_prints_out_of_the_protocol(tmp_path):
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    write_tree(tmp_path / "pkgs", CHATTY)
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "lllm.cli", "serve", str(tmp_path / "pkgs/chatty"), "--mcp-stdio", "--no-save"],
+        env=_env(tmp_path),
+        cwd=str(tmp_path),
+    )
+    with open(tmp_path / "err.txt", "w") as errlog:
+        async with stdio_client(params, errlog=errlog) as (read, write):
+            async with ClientSession(read, write) as session:
+                await asyncio.wait_for(session.initialize(), 30)
+                result = await asyncio.wait_for(session.call_tool("chatty", {"task": "hi"}), 30)
+                assert not result.isError and result.content[0].text == "said hi"
+                again = await asyncio.wait_for(session.call_tool("chatty", {"task": "ho"}), 30)
+                assert again.content[0].text == "said ho"
+    err = (tmp_path / "err.txt").read_text()
+    assert "chatty is loading" in err and "chatty is thinking about hi ... " in err  # the prints, on stderr
