@@ -1,8 +1,9 @@
 """Exact offline replay and fork-and-rerun of recorded tactic sessions (§9.3).
 
-A recorded session holds, per model invocation, exactly what was sent (model, arguments, tool names,
-messages after context management) and what came back. ``ReplayInvoker`` answers a re-run from that
-recording: each request must equal a recorded one, or the replay stops with a readable diff. Tool
+A recorded session holds, per model invocation, exactly what was sent (model, arguments, tool names and
+schemas, messages after context management) and what came back. ``ReplayInvoker`` answers a re-run from that
+recording: each request must equal a recorded one (tool schemas included, when the recording holds the
+request body the provider was sent), or the replay stops with a readable diff. Tool
 calls are answered from the recording too, so a replay needs no network and no side effects. Given a
 ``fallback`` invoker, the first request that differs and every one after it go to that invoker
 instead (fork-and-rerun), and the divergence point is reported."""
@@ -78,15 +79,72 @@ def _stable_args(model_args: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def canonical_request(
-    model: str, model_args: Dict[str, Any], tools: Iterable[str], messages: Iterable[Message]
+    model: str,
+    model_args: Dict[str, Any],
+    tools: Iterable[str],
+    messages: Iterable[Message],
+    tool_schemas: Optional[Dict[str, Any]] = None,
 ) -> Dict[str, Any]:
-    """The provider-independent form of one invocation, compared between a recording and a re-run."""
-    return {
+    """The provider-independent form of one invocation, compared between a recording and a re-run
+    (``tool_schemas``: each tool's description and parameters, by name, when known)."""
+    out: Dict[str, Any] = {
         "model": model,
         "model_args": dict(sorted(_stable_args(model_args).items())),
         "tools": list(tools),
         "messages": [canonical_message(m) for m in messages],
     }
+    if tool_schemas is not None:
+        out["tool_schemas"] = tool_schemas
+    return out
+
+
+def _schema(name: Any, description: Any, parameters: Any) -> Tuple[str, Dict[str, Any]]:
+    return str(name), {
+        "description": description or "",
+        "parameters": parameters or {"type": "object", "properties": {}},
+    }
+
+
+def recorded_tool_schemas(trace: InvokeTrace) -> Optional[Dict[str, Any]]:
+    """The function tools' schemas (description, parameters) by name as the provider was sent them, from
+    the recorded request body (OpenAI chat and Responses, Anthropic shapes); ``None`` when the recording
+    has no body (older recordings, offline invokers), so only tool names can be compared."""
+    body = trace.request.get("body") if isinstance(trace.request, dict) else None
+    if not isinstance(body, dict):
+        return None
+    out: Dict[str, Any] = {}
+    for t in body.get("tools") or ():
+        if not isinstance(t, dict):
+            continue
+        fn = t.get("function")
+        if t.get("type") == "function" and isinstance(fn, dict) and "name" in fn:  # chat completions
+            key, value = _schema(fn["name"], fn.get("description"), fn.get("parameters"))
+        elif t.get("type") == "function" and "name" in t:  # Responses API (flat)
+            key, value = _schema(t["name"], t.get("description"), t.get("parameters"))
+        elif "input_schema" in t and "name" in t:  # Anthropic
+            key, value = _schema(t["name"], t.get("description"), t.get("input_schema"))
+        else:  # built-in and MCP tools are not Functions
+            continue
+        out.setdefault(key, value)
+    return out
+
+
+def live_tool_schemas(functions: Iterable[Any]) -> Dict[str, Any]:
+    """The schemas (description, parameters) of the tools a re-run offers, by name, as every invoker sends them."""
+    out: Dict[str, Any] = {}
+    for f in functions:
+        fn = f.to_tool().get("function") or {}
+        key, value = _schema(f.name, fn.get("description"), fn.get("parameters"))
+        out.setdefault(key, value)
+    return out
+
+
+def _schemas_to_compare(recorded: Optional[Dict[str, Any]], live: Dict[str, Any]) -> Tuple[Any, Any]:
+    """The recorded and live schemas of the tools both name (``None``, ``None`` without a recorded body)."""
+    if recorded is None:
+        return None, None
+    names = [n for n in live if n in recorded]
+    return {n: recorded[n] for n in names}, {n: live[n] for n in names}
 
 
 def request_diff(expected: Dict[str, Any], actual: Dict[str, Any], context: int = 3, max_lines: int = 80) -> str:
@@ -212,20 +270,23 @@ class ReplayInvoker(BaseInvoker):
         """The recorded answer to this request, or ``None`` once the re-run has diverged (to the fallback)."""
         if self.diverged_at is not None:
             return None
-        sent = (
-            model,
-            dict(model_args or {}),
-            [f.name for f in effective_functions(dialog, functions)],
-            list(dialog.messages),
-        )
-        trace = self._take(responder, *sent)
+        fns = effective_functions(dialog, functions)
+        sent = (model, dict(model_args or {}), [f.name for f in fns], list(dialog.messages))
+        schemas = live_tool_schemas(fns)
+        trace = self._take(responder, *sent, schemas)
         if trace is not None:
             return self._answer(trace, metadata)
-        self._diverge(responder, canonical_request(*sent))
+        self._diverge(responder, sent, schemas)
         return None
 
     def _take(
-        self, responder: str, model: str, model_args: Dict[str, Any], tools: List[str], messages: List[Message]
+        self,
+        responder: str,
+        model: str,
+        model_args: Dict[str, Any],
+        tools: List[str],
+        messages: List[Message],
+        schemas: Dict[str, Any],
     ) -> Optional[InvokeTrace]:
         args = _stable_args(model_args)
         with self._lock:
@@ -238,20 +299,24 @@ class ReplayInvoker(BaseInvoker):
                     and len(t.messages) == len(messages)
                     and same(_stable_args(t.model_args), args)
                     and all(_same_message(a, b) for a, b in zip(t.messages, messages))
+                    and same(*_schemas_to_compare(recorded_tool_schemas(t), schemas))
                 ):
                     rec.used = True
                     self.replayed += 1
                     return t
         return None
 
-    def _diverge(self, responder: str, key: Dict[str, Any]) -> None:
+    def _diverge(self, responder: str, sent: Tuple[Any, ...], schemas: Dict[str, Any]) -> None:
         pending = [r.item for r in self._calls.get(responder, ()) if not r.used]
-        expected = (
-            canonical_request(pending[0].model, pending[0].model_args, pending[0].tools, pending[0].messages)
-            if pending
-            else None
-        )
-        diff = request_diff(expected, key) if expected is not None else "(the recording has no further call)"
+        diff = "(the recording has no further call)"
+        if pending:
+            first = pending[0]
+            was, now = _schemas_to_compare(recorded_tool_schemas(first), schemas)
+            expected = canonical_request(first.model, first.model_args, first.tools, first.messages, was)
+            diff = request_diff(expected, canonical_request(sent[0], sent[1], sent[2], sent[3], now))
+            changed = [n for n in now or () if not same(was[n], now[n])]
+            if changed:
+                diff = f"the schema of tool(s) {changed} changed since the recording\n{diff}"
         diff = scrub_text(diff)  # the re-run's request holds live credentials the recording has redacted
         index = sum(r.used for r in self._calls.get(responder, ()))
         where = {"agent": responder, "call_index": index, "replayed": self.replayed, "diff": diff}
