@@ -36,12 +36,13 @@ for _ in range(3):  # kill(-1) as that uid reaches exactly its processes; repeat
 
 
 def minimal_env(workdir: str) -> Dict[str, str]:
-    """The worker's environment: a few locale/path variables, HOME and TMPDIR in its own directory.
+    """The worker's environment: a few locale/path variables, HOME and TMPDIR in its own directory, and
+    ``USER``/``LOGNAME`` ``sandbox`` (its uid has no passwd entry: ``getpass.getuser()`` reads these).
     Nothing else is passed on, so provider keys and other secrets in the parent's environment stay there."""
     env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env.setdefault("LANG", "C.UTF-8")
-    env.update(HOME=workdir, TMPDIR=workdir, PYTHONIOENCODING="utf-8")
+    env.update(HOME=workdir, TMPDIR=workdir, PYTHONIOENCODING="utf-8", USER="sandbox", LOGNAME="sandbox")
     return env
 
 

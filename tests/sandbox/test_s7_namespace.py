@@ -65,3 +65,11 @@ def test_call_api_from_a_forked_child_says_to_use_threads(backend):
             "with ThreadPoolExecutor(4) as ex:\n    print(list(ex.map(get, range(40))) == list(range(40)))"
         )
         assert interp.run(threads) == "True\n"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_getpass_getuser_works_in_the_sandbox(backend):
+    """The sandbox uid has no passwd entry and the environment named no user, so ``getpass.getuser()``
+    (which libraries call for cache folders) raised ``KeyError: 'getpwuid(): uid not found'``."""
+    with AgentInterpreter(backend=backend, timeout=30) as interp:
+        assert interp.run("import getpass\nprint(getpass.getuser())") == "sandbox\n"

@@ -220,6 +220,8 @@ def test_provider_keys_in_the_parent_environment_are_not_visible(make, monkeypat
         "TMPDIR",
         "PYTHONIOENCODING",
         "PWD",
+        "USER",
+        "LOGNAME",
     }  # bwrap sets PWD (the work dir)
     assert "sk-" not in out
 

@@ -249,6 +249,8 @@ def test_minimal_env_keeps_only_the_allow_list(monkeypatch):
         "HOME",
         "TMPDIR",
         "PYTHONIOENCODING",
+        "USER",
+        "LOGNAME",
     }
 
 
