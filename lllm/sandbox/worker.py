@@ -434,12 +434,14 @@ def _reachable(path: str) -> bool:
 
 
 def secret_files(folder: str) -> List[str]:
-    """The credential files (``.env``, ``.env.*``, ``.netrc``, ...) directly in ``folder``."""
+    """The credential files (``.env``, ``.env.*``, ``.netrc``, ...) directly in ``folder``, and its
+    ``.git/config`` (remote URLs often carry a token)."""
     try:
         names = sorted(os.listdir(folder))
     except OSError:
         return []
     paths = [os.path.join(folder, n) for n in names if _SECRET_FILE.fullmatch(n)]
+    paths.append(os.path.join(folder, ".git", "config"))
     return [p for p in paths if os.path.isfile(p) and not os.path.islink(p)]
 
 

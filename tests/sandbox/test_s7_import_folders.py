@@ -37,6 +37,8 @@ def test_the_dotenv_of_an_editable_project_stays_out_of_the_sandbox(tmp_path, ba
     (project / "mypkg" / "__init__.py").write_text("VALUE = 'the project imports'\n")
     (project / ".env").write_text(f"OPENAI_API_KEY={SECRET}\n")
     (project / ".env.production").write_text(f"OPENAI_API_KEY={SECRET}\n")
+    (project / ".git").mkdir()
+    (project / ".git" / "config").write_text(f"[http]\n\textraheader = Authorization: Bearer {SECRET}\n")
     venv = home / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = next((venv / "lib").glob("python3*/site-packages"))
@@ -46,7 +48,7 @@ def test_the_dotenv_of_an_editable_project_stays_out_of_the_sandbox(tmp_path, ba
     with AgentInterpreter(backend=cls(python=str(venv / "bin" / "python")), timeout=30) as it:
         out = it.run(
             "import os, sys, mypkg\nprint(mypkg.VALUE)\n"
-            "for name in ('.env', '.env.production'):\n"
+            "for name in ('.env', '.env.production', '.git/config'):\n"
             "    for folder in sys.path:\n"
             "        path = os.path.join(folder, name)\n"
             "        if os.path.isfile(path):\n"
