@@ -221,6 +221,7 @@ def run_sessions(
     cases = [_session_case(s, i) for i, s in enumerate(sessions)]
     mets = _metrics(metrics, [c for c, _ in cases])
     report = _report("sessions", None, variants, mets, eval_id, seed, resamples)
+    _same_sides(store, eval_id, {v.name: _rerun_md5(v, model) for v in variants})
     reruns = _Reruns(store, tactic, runtime, model, invoker, live_tools, eval_id, _finished_reruns(store, eval_id))
     scoring = _Scoring(mets, progress)
 
@@ -229,6 +230,14 @@ def run_sessions(
 
     report.items = _run_all(one, len(cases), workers)
     return report.summarize()
+
+
+def _rerun_md5(v: Variant, model: Optional[str]) -> str:
+    """A fingerprint of what a side changes (its variant's overrides, prompts, config and model)."""
+    from lllm.core.batch import task_md5
+    from lllm.logging.redact import redact
+
+    return task_md5(redact({"variant": v.model_dump(mode="json", exclude={"name"}), "model": v.model or model}))
 
 
 def _check_session_run(variants: List[Variant], workers: int) -> None:
@@ -306,6 +315,23 @@ def _recorded(case: Case, recorded: Any, store: Any) -> Any:
     return store.load_session(case.session_id)
 
 
+VARIANT_MD5 = "lllm.eval_variant_md5"  # what a side ran: reused runs must have run the same
+
+
+def _same_sides(store: Any, eval_id: str, md5s: Dict[str, str]) -> None:
+    """Refuse to resume ``eval_id`` when one of its sides ran with other changes than it has now (its
+    finished runs would be reused as this side's); runs recorded without a fingerprint are taken as they are."""
+    if store is None:
+        return
+    for r in store.list_sessions(tags={"lllm.eval_id": eval_id}, limit=None):
+        side, was = r.tags.get("lllm.eval_variant", ""), r.tags.get(VARIANT_MD5)
+        if was is not None and side in md5s and was != md5s[side]:
+            raise VariantError(
+                f"evaluation '{eval_id}' ran '{side}' with other changes (overrides, prompts, config or model) than "
+                f"it has now, and would reuse those runs; start a new evaluation with another --eval-id (eval_id=...)"
+            )
+
+
 def _finished_reruns(store: Any, eval_id: str) -> Dict[Tuple[str, str], str]:
     if store is None:
         return {}
@@ -351,6 +377,7 @@ class _Reruns:
             "lllm.eval_id": self.eval_id,
             "lllm.eval_variant": v.name,
             "lllm.eval_case": case.id,
+            VARIANT_MD5: _rerun_md5(v, self.model),
         }
         try:
             new = rerun(
@@ -470,13 +497,17 @@ def run_dataset(
     report.items = [Item(case_id=c.id, task=_jsonable(c.task), expected=_jsonable(c.expected)) for c in cases]
     sessions: List[Dict[str, Any]] = [{} for _ in cases]
     scoring = _Scoring(mets, progress)
+    md5s = {v.name: _rerun_md5(v, model) for v in [Variant(name=BASELINE)] + variants}
+    _same_sides(log_store, eval_id, md5s)
     for v in [Variant(name=BASELINE)] + variants:
         if v.is_baseline and baseline is not None:
             _reuse_baseline(report, baseline)
             continue
         side_config = _side_config(rt, tactic, v, base_config, model)
         t = build(side_config, _invoker_for(invoker, v, side_config))
-        results = _run_side(t, cases, v.model or model, workers, log_store, eval_id, v.name, backend, backend_options)
+        results = _run_side(
+            t, cases, v.model or model, workers, log_store, eval_id, v.name, backend, backend_options, md5s[v.name]
+        )
         for i, res in enumerate(results):
             error = res if isinstance(res, BaseException) else None
             session = None if error is not None else res
@@ -527,10 +558,11 @@ def _run_side(
     side: str,
     backend: str = "local",
     backend_options: Optional[Dict[str, Any]] = None,
+    md5: Optional[str] = None,
 ) -> List[Any]:
     from lllm.core.tactic import use_model
 
-    tags = {"lllm.eval_id": eval_id, "lllm.eval_variant": side}
+    tags = {"lllm.eval_id": eval_id, "lllm.eval_variant": side, **({VARIANT_MD5: md5} if md5 else {})}
     remote = {"backend": backend, "backend_options": backend_options} if backend != "local" else {}
     batch_id = f"{eval_id}:{side}" if store is not None else None
     try:

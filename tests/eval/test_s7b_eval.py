@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from support.duo_project import ROOT, write_duo_project
@@ -113,3 +114,41 @@ def test_an_unparseable_judge_verdict_scores_the_item_as_missing_not_the_whole_e
     assert report.summary["digits"].vs_baseline["exact_match"].wins == 3
     assert [it.pairwise["digits"]["judge"] for it in report.items] == [1.0, None, 1.0]
     assert report.summary["digits"].metrics["judge"].n == 2 and report.summary[BASELINE].items == 3
+
+
+def _says_its_system_prompt(variant: Any) -> Any:
+    from lllm.testing import MockInvoker
+
+    return MockInvoker([lambda dialog: "said: " + dialog.messages[0].content] * 10)
+
+
+def test_resuming_an_evaluation_with_a_changed_variant_is_refused_not_answered_with_the_old_runs(tmp_path):
+    from evalkit import Brief, record_all
+    from test_eval_dataset import CASES, CONFIG, Calc
+
+    from lllm.eval import VariantError, evaluate_dataset, evaluate_sessions, parse_variants, select_sessions
+    from lllm.logging import sqlite_store
+
+    store = sqlite_store(str(tmp_path / "s.db"))
+    try:
+        record_all(store)
+        terse = parse_variants(["b:agent_configs.writer.system_prompt=Be terse."])
+        verbose = parse_variants(["b:agent_configs.writer.system_prompt=Be verbose."])
+        run = dict(store=store, tactic=Brief, invoker=_says_its_system_prompt, eval_id="e1")
+        first = evaluate_sessions(select_sessions(store), terse, ["success"], **run)
+        assert {it.outcomes["b"].result for it in first.items} == {"said: Be terse."}
+        again = evaluate_sessions(select_sessions(store), terse, ["success"], **run)  # resumed: the runs reused
+        reused = [it.outcomes["b"].session_id for it in again.items]
+        assert reused == [it.outcomes["b"].session_id for it in first.items]
+        with pytest.raises(VariantError, match="evaluation 'e1' ran 'b' with other changes"):
+            evaluate_sessions(select_sessions(store), verbose, ["success"], **run)
+
+        words = parse_variants(["w:agent_configs.a.system_prompt=Answer in French."])
+        digits = parse_variants(["w:agent_configs.a.system_prompt=Answer with digits."])
+        data = dict(config=CONFIG, invoker=_says_its_system_prompt, log_store=store, eval_id="d1", workers=1)
+        done = evaluate_dataset(Calc, CASES, words, ["success"], **data)
+        assert {it.outcomes["w"].result for it in done.items} == {"said: Answer in French."}
+        with pytest.raises(VariantError, match="evaluation 'd1' ran 'w' with other changes"):
+            evaluate_dataset(Calc, CASES, digits, ["success"], **data)
+    finally:
+        store.close()
