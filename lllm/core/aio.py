@@ -26,9 +26,22 @@ def background_loop() -> asyncio.AbstractEventLoop:
     with _lock:
         if _loop is None or _loop.is_closed():
             _loop = asyncio.new_event_loop()
-            _thread = threading.Thread(target=_loop.run_forever, name="lllm-loop", daemon=True)
+            _thread = threading.Thread(target=_serve, args=(_loop,), name="lllm-loop", daemon=True)
             _thread.start()
         return _loop
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    """Run ``loop`` until it is stopped. A SystemExit or KeyboardInterrupt raised by user code in one of its
+    tasks (a stream handler, a tool, an async tactic) leaves ``run_forever``; the task holds it as its result
+    by then, so the loop runs on: the call that owns the task gets it (``run_sync`` raises it in the caller's
+    thread) and every other call is still served."""
+    while True:
+        try:
+            loop.run_forever()
+        except (SystemExit, KeyboardInterrupt):
+            continue
+        return
 
 
 def in_background_loop() -> bool:
@@ -41,6 +54,7 @@ def in_background_loop() -> bool:
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on the background loop and block until it finishes.
 
+    A SystemExit or KeyboardInterrupt that ``coro`` raises is raised here, in the caller's thread.
     Called from the background loop itself (a sync tool calling a sync API) would deadlock, so
     that case raises instead; use the ``a*`` variant there."""
     if in_background_loop():
