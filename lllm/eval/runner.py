@@ -8,11 +8,11 @@ recording unless ``live_tools``. On a data set every side runs the tactic throug
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextvars
 import dataclasses
 import inspect
 import secrets
+import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -401,15 +401,38 @@ class _Reruns:
 
 
 def _run_all(one: Callable[[int], Item], n: int, workers: int) -> List[Item]:
+    """``[one(i) for i in range(n)]``, ``workers`` at a time in daemon threads: a failing item stops the cases
+    not started yet (the running ones finish), and Ctrl-C does not wait for a re-run stuck in its thread."""
     if workers == 1 or n <= 1:
         return [one(i) for i in range(n)]
-    with cf.ThreadPoolExecutor(max_workers=min(workers, n), thread_name_prefix="lllm-eval") as ex:
-        futures = [ex.submit(contextvars.copy_context().run, one, i) for i in range(n)]
-        try:
-            return [f.result() for f in futures]
-        except BaseException:  # a failing item or Ctrl-C: the cases not started yet are not run
-            ex.shutdown(wait=True, cancel_futures=True)
-            raise
+    out: List[Any] = [None] * n
+    failed: List[Tuple[int, BaseException]] = []
+    todo, lock, ctx, stop = iter(range(n)), threading.Lock(), contextvars.copy_context(), threading.Event()
+
+    def work() -> None:
+        while True:
+            with lock:
+                i = None if failed or stop.is_set() else next(todo, None)
+            if i is None:
+                return
+            try:
+                out[i] = ctx.copy().run(one, i)
+            except BaseException as e:  # noqa: BLE001 - raised in the caller's thread below
+                with lock:
+                    failed.append((i, e))
+
+    threads = [threading.Thread(target=work, name="lllm-eval", daemon=True) for _ in range(min(workers, n))]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            t.join()
+    except BaseException:  # Ctrl-C: no case starts after it; the running ones are left behind
+        stop.set()
+        raise
+    if failed:
+        raise min(failed, key=lambda f: f[0])[1]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -152,3 +154,66 @@ def test_resuming_an_evaluation_with_a_changed_variant_is_refused_not_answered_w
             evaluate_dataset(Calc, CASES, digits, ["success"], **data)
     finally:
         store.close()
+
+
+SLOW = """
+import time
+from pathlib import Path
+
+from lllm import Tactic
+
+class Slow(Tactic):
+    name = "slow"
+    agent_group = ["editor"]
+
+    def call(self, task: str) -> str:
+        if Path("slow.flag").exists():  # the re-run is stuck (a hung socket, a lock)
+            Path("rerun.started").write_text("yes")
+            time.sleep(600)
+        e = self.agents["editor"]
+        e.open("main")
+        e.receive(task)
+        return e.respond().content
+"""
+
+
+def test_ctrl_c_stops_lllm_eval_while_a_rerun_is_stuck(tmp_path):
+    write_duo_project(tmp_path)
+    (tmp_path / "tactics" / "slow.py").write_text(SLOW)
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env.update(LLLM_HOME=str(tmp_path / ".home"), PYTHONPATH=str(ROOT))
+    cli = [sys.executable, "-m", "lllm.cli"]
+    batch = subprocess.run(
+        [*cli, "batch", "demo.tactics:slow", "tasks.txt", "--batch-id", "s1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert batch.returncode == 0, batch.stderr
+    (tmp_path / "slow.flag").write_text("on")
+    args = ["eval", "--from-sessions", "--batch", "s1", "--variant", "b:agent_configs.editor.system_prompt=Terse."]
+    proc = subprocess.Popen(
+        [*cli, *args, "--workers", "2"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "rerun.started").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("lllm eval did not stop on Ctrl-C while a re-run was stuck") from None
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode == 130 and "interrupted" in err, err
