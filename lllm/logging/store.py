@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import secrets
 import traceback as tb
 from dataclasses import replace
@@ -119,9 +120,9 @@ class LogStore:
         """Save ``session`` (redacted) and its index entry; returns the new session id.
 
         ``tags`` must map ``str`` to ``str`` (else ``TypeError``). Metadata values that are not JSON are
-        stored as ``str`` with a warning. The id and timestamp come from the session's start (UTC)."""
+        stored as ``str`` with a warning, NaN and infinities as ``null`` (as in the session). The id and timestamp come from the session's start (UTC)."""
         tags = _check_tags(tags)
-        meta = _jsonable(dict(metadata or {}), what="metadata")
+        meta = finite_json(_jsonable(dict(metadata or {}), what="metadata"))  # NaN as null, as in the session
         when = datetime.fromtimestamp(session.started_at, timezone.utc)
         session_id = self._new_id(when, "sessions")
         data = _jsonable(session, what="session")
@@ -209,7 +210,8 @@ class LogStore:
         """The stored record as text; only ``"json"`` is supported."""
         if format != "json":
             raise ValueError(f"Unsupported export format {format!r}; supported: ['json']")
-        text = json.dumps(self.load_record(session_id), indent=2, ensure_ascii=False)
+        record = finite_json(self.load_record(session_id))  # older lllm stored NaN in metadata: not JSON
+        text = json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False)
         return text.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate as its JSON escape
 
     def delete_session(self, session_id: str) -> None:
@@ -451,6 +453,17 @@ def _check_tags(tags: Optional[Dict[str, str]]) -> Dict[str, str]:
 def _jsonable(value: Any, what: str) -> Any:
     """``value`` as JSON-ready data; anything JSON cannot hold becomes ``str`` with one warning."""
     return to_json_safe(value, what=f"log store: {what}", stacklevel=3)
+
+
+def finite_json(value: Any) -> Any:
+    """JSON data with NaN and the infinities (which JSON lacks; strict parsers refuse them) as ``None``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_json(v) for v in value]
+    return value
 
 
 def _note_delivery_types(session: Any, data: Dict[str, Any]) -> None:
