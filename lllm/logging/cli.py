@@ -169,7 +169,7 @@ def _show_session(session: Any, indent: str, full: bool) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     text = open_store(args.store, create=False).export_session(args.session_id)
     if args.output:
-        Path(args.output).write_text(text)
+        Path(args.output).write_text(text, encoding="utf-8")  # JSON is UTF-8, whatever the locale
         print(f"Wrote {args.output}", file=sys.stderr)
     else:
         print(text)

@@ -67,3 +67,33 @@ def test_a_record_stored_with_nan_by_an_older_lllm_still_exports_as_valid_json(t
     assert b"NaN" in store.backend.get(key)
     exported = strict(store.export_session(session_id))
     assert exported["metadata"]["score"] is None and exported["session"]["task"] == "measure the tides"
+
+
+def test_export_to_a_file_is_utf8_whatever_the_locale(tmp_path):
+    """JSON files are UTF-8 (RFC 8259): ``--output`` writes UTF-8 under a non-UTF-8 locale too (ASCII here,
+    as on a C locale without coercion; cp1252 on Windows fails the same way on text outside it)."""
+    store = sqlite_store(tmp_path / "s.db")
+    session = make_session()
+    session.task = "mesurer les marées 🌊"
+    session_id = store.save_session(session)
+    store.close()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "LLLM_HOME": str(tmp_path / ".home"),
+        "LC_ALL": "C",
+        "PYTHONCOERCECLOCALE": "0",
+        "PYTHONUTF8": "0",
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "lllm.cli", "sessions", "export", session_id, "--store", str(tmp_path / "s.db")]
+        + ["--output", str(tmp_path / "out.json")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    exported = strict((tmp_path / "out.json").read_bytes().decode("utf-8"))
+    assert exported["session"]["task"] == "mesurer les marées 🌊"
