@@ -10,14 +10,17 @@ Two rules, on JSON-like values (dicts, lists, scalars):
   (``lllm.secrets``: api keys, header values, URL userinfo); ``user:password@`` is removed from
   every URL.
 
-The names in a JSON Schema ``properties`` map (a tool's parameters) are not fields: a tool parameter
-called ``token`` keeps its schema in the recorded request."""
+The names in a JSON Schema ``properties`` or ``$defs`` map (a tool's parameters) are not
+fields: a tool parameter called ``token``, or one typed by a model called ``Token``, keeps its schema in the
+recorded request."""
 
 from __future__ import annotations
 
 from typing import Any, Iterable, List, Optional
 
 from lllm.secrets import MIN_SECRET_LENGTH, REDACTED, environment_secrets, hide, is_secret_name, known_secrets
+
+_SCHEMA_MAPS = frozenset({"properties", "$defs"})  # JSON Schema maps keyed by names, not fields
 
 
 def redact(value: Any, secrets: Optional[Iterable[str]] = None) -> Any:
@@ -31,13 +34,13 @@ def redact(value: Any, secrets: Optional[Iterable[str]] = None) -> Any:
 
 
 def _redact(value: Any, secrets: List[str], schema_properties: bool = False) -> Any:
-    """``schema_properties``: ``value`` is a JSON Schema ``properties`` map (a tool's parameters), whose
-    names are parameter names: a ``token`` parameter's schema is kept, only secret values are hidden."""
+    """``schema_properties``: ``value`` is a JSON Schema ``properties`` (or ``$defs``) map of a tool's parameters,
+    whose names are parameter (or model) names: a ``token`` parameter's schema is kept, only secret values are hidden."""
     if isinstance(value, dict):
         return {
             hide(k, secrets) if isinstance(k, str) else k: REDACTED
             if _is_secret_field(k, v, schema_properties)
-            else _redact(v, secrets, k == "properties")
+            else _redact(v, secrets, k in _SCHEMA_MAPS)
             for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import List
@@ -152,3 +153,46 @@ def test_every_providers_tool_shape_reads_back_as_the_live_schema():
     ):
         trace = InvokeTrace(step=0, model="m", request={"body": {"tools": tools}})
         assert recorded_tool_schemas(trace) == live and "year" in str(live)
+
+
+# -- a tool whose parameter is a model named like a secret (Token, Credentials) ------------------------
+class Token(BaseModel):
+    scope: str
+
+
+@tool
+def rotate(token: Token) -> str:
+    """Rotate a token.
+
+    Args:
+        token: Which token.
+    """
+    return f"rotated {token.scope}"
+
+
+class Rotate(Ask, register=False):
+    name = "rotate_with_tool"
+    tool_fn = rotate
+
+
+def test_a_parameter_model_named_like_a_secret_keeps_its_schema_and_replays(fake_servers, tmp_path):
+    """``$defs`` names are schema names, not fields: the stored request keeps the schema the model saw."""
+    store = sqlite_store(tmp_path / "s.db")
+    Rotate(_config(fake_servers("--latency-ms", "1")), log_store=store)("tides")
+    recorded = store.load_session(store.list_sessions()[0].session_id)
+    (trace,) = recorded.agent_sessions["main"][0].invoke_traces[0]
+    params = trace.request["body"]["tools"][0]["function"]["parameters"]
+    assert params["$defs"]["Token"]["properties"] == {"scope": {"type": "string"}}
+    replayed = rerun(recorded, tactic=Rotate)
+    assert replayed.delivery == recorded.delivery and replayed.metadata["diverged_at"] is None
+
+
+def test_a_schema_an_older_lllm_stored_redacted_still_replays():
+    """Recordings made before ``$defs`` were kept hold ``"[REDACTED]"`` there: it matches the live schema."""
+    from lllm.core.sessions import InvokeTrace
+    from lllm.logging.replay import live_tool_schemas, recorded_tool_schemas, same
+
+    tool_json = json.loads(json.dumps(rotate.to_tool()))
+    tool_json["function"]["parameters"]["$defs"]["Token"] = "[REDACTED]"
+    was = recorded_tool_schemas(InvokeTrace(step=0, request={"body": {"tools": [tool_json]}}))
+    assert same(was, live_tool_schemas([rotate])) and not same(was, live_tool_schemas([lookup]))
