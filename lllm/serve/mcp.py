@@ -12,7 +12,7 @@ from typing import Any, Dict, List
 from aiohttp import web
 
 from lllm.core.jsonable import to_json_safe
-from lllm.secrets import scrub_text
+from lllm.secrets import scrub, scrub_text
 from lllm.serve.calls import State, failure_body, start_call
 from lllm.serve.tactics import ServedTactic
 
@@ -72,7 +72,7 @@ def build_server(state: State) -> Any:
             raise
         except Exception as e:  # noqa: BLE001 - the reason goes back to the client, scrubbed
             raise RuntimeError(scrub_text(failure_body(t, e)["error"])) from None
-        result = to_json_safe(session.delivery)
+        result = scrub(to_json_safe(session.delivery))  # before dumping: JSON escapes a quote or backslash in a key
         text = scrub_text(result if isinstance(result, str) else json.dumps(result, ensure_ascii=False))
         content = [types.TextContent(type="text", text=text)]
         if t.output_model is not None:
