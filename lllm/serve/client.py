@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Type, Union
 
 import aiohttp
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from lllm.core.aio import run_sync
 from lllm.core.events import SubTacticFinished, SubTacticStarted, emit
@@ -221,7 +221,17 @@ class RemoteTactic:
         model = await self.output_model()
         result = body.get("result")
         if model is not None and isinstance(result, dict):
-            result = model.model_validate(result)
+            try:
+                result = model.model_validate(result)
+            except ValidationError as e:  # a failure like any remote one: ccall(return_exceptions=True) goes on
+                fields = "; ".join(f"{'.'.join(map(str, d['loc']))}: {d['msg']}" for d in e.errors())
+                raise AgentCallError(
+                    f"Remote tactic '{self.name}' at {self.url} answered a result that is not a valid "
+                    f"{model.__name__} ({fields}); give RemoteTactic the output_model the tactic returns, "
+                    f"or none to use its served schema",
+                    reason="remote_invalid_output",
+                    detail=e.json(include_url=False)[:4000],
+                ) from e
         return RemoteCall(result, body.get("session_id"), self.name, body.get("cost") or {})
 
     async def acall(self, task: Any, return_session: bool = False, record_in: Any = None) -> Any:
