@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import io
+import logging
 import os
 import signal
 import sys
@@ -147,6 +148,7 @@ def _cmd_serve(args: argparse.Namespace, token: Optional[str], protocol: Any = N
         max_body_bytes=args.max_body, timeout_s=args.timeout, max_concurrency=args.max_concurrency, drain_s=args.drain
     )
     app = create_app(served, store=store, token=token, limits=limits)
+    shown = _warnings_to_stderr()
     try:
         if args.mcp_stdio:
             from lllm.serve.app import STATE
@@ -157,10 +159,27 @@ def _cmd_serve(args: argparse.Namespace, token: Optional[str], protocol: Any = N
         else:
             asyncio.run(_serve(app, args.host, args.port, package, served, serve))
     finally:
+        if shown is not None:
+            logging.getLogger("lllm.serve").removeHandler(shown)
         if store is not None:
             store.close()
     print("lllm serve: stopped", file=sys.stderr)
     return 0
+
+
+def _warnings_to_stderr() -> Optional[logging.Handler]:
+    """Print the server's warnings (calls a shutdown cut off, a request that failed) on stderr, unless
+    logging already shows them (``lllm.setup_logging`` or a handler of the application); the handler added."""
+    logger: Optional[logging.Logger] = logging.getLogger("lllm.serve")
+    while logger is not None:
+        if any(not isinstance(h, logging.NullHandler) for h in logger.handlers):
+            return None
+        logger = logger.parent if logger.propagate else None
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logging.getLogger("lllm.serve").addHandler(handler)
+    return handler
 
 
 async def _serve(app: Any, host: str, port: int, package: str, served: List[ServedTactic], serve: Any) -> None:
