@@ -334,7 +334,7 @@ class CallLoop:
         """What answers ``call``: an earlier identical call's result, a no-such-tool error, or the tool."""
         previous = next((c for c in self.executed if c.equals(call)), None)
         if previous is not None:
-            return _done(_repeated(call, previous))
+            return _done(_repeated(call, previous, "earlier, in a previous turn,"))
         fn = self.by_name.get(call.name)
         if fn is None:
             return _done(
@@ -381,13 +381,13 @@ def _dict_attr(exc: BaseException, name: str) -> Dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _repeated(call: FunctionCall, previous: FunctionCall) -> FunctionCall:
-    """``call`` answered with the result of the identical ``previous`` call, without running the tool."""
+def _repeated(call: FunctionCall, previous: FunctionCall, when: str = "earlier in this turn") -> FunctionCall:
+    """``call`` answered with the result of the identical ``previous`` call (made ``when``), without running the tool."""
     return call.model_copy(
         update={
             "result": previous.result,
             "error_message": previous.error_message,
-            "result_str": f"This call was already made earlier in this turn with the same arguments; "
+            "result_str": f"This call was already made {when} with the same arguments; "
             f"its result was:\n{previous.result_str}",
         }
     )
