@@ -11,6 +11,7 @@ Users reach them through ``lllm.testing``; the router uses ``TestInvoker`` for t
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
@@ -320,7 +321,7 @@ class TestInvoker(BaseInvoker):
 
 
 _PROXY_ID = re.compile(r"\(id: ([A-Za-z0-9_.-]+)\)")
-_DOC_CALL = re.compile(r'^Call: CALL_API\("([^"]+)", (\{.*\})\)$', re.MULTILINE)
+_DOC_CALL = re.compile(r"""^Call: CALL_API\((["'])([^"']+)\1, (\{.*\})\)$""", re.MULTILINE)
 
 
 def _proxy_calls(fns: List[Any], messages: List[Message], turn: List[Message]) -> Optional[List[Tuple[str, Any]]]:
@@ -352,7 +353,8 @@ def _proxy_calls(fns: List[Any], messages: List[Message], turn: List[Message]) -
 
 def _proxy_code(pid: str, docs: str) -> str:
     """Code calling one real endpoint: the first documented one whose example parameters are all given."""
-    found = [(path, json.loads(params)) for path, params in _DOC_CALL.findall(docs) if path.startswith(pid + "/")]
+    found = [(path, params) for _, path, text in _DOC_CALL.findall(docs) for params in [_doc_params(text)]]
+    found = [(path, params) for path, params in found if path.startswith(pid + "/") and isinstance(params, dict)]
     if not found:
         return f"print(CALL_API({pid + '/'!r}, {{}}))"  # raises a KeyError listing the endpoints: still true
     path, params = next(((p, a) for p, a in found if None not in a.values()), found[0])
@@ -360,6 +362,18 @@ def _proxy_code(pid: str, docs: str) -> str:
     return (
         f"import json\nresult = CALL_API({path!r}, {params!r})\nprint({path!r}, json.dumps(result, default=str)[:1500])"
     )
+
+
+def _doc_params(text: str) -> Any:
+    """The example parameters of a "Call:" line: JSON as an older lllm wrote them, else a Python literal."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
 
 
 def _current_turn(messages: List[Message]) -> List[Message]:

@@ -41,6 +41,11 @@ def _json(value: Any, indent: Optional[int] = None) -> str:
     return json.dumps(value, indent=indent, default=str, ensure_ascii=False)
 
 
+def _python(value: Any) -> str:
+    """``value`` as a Python literal (``True``, ``None``), made of what JSON can hold: code to copy as written."""
+    return repr(json.loads(_json(value)))
+
+
 class _Endpoint:
     """One callable endpoint of a proxy."""
 
@@ -302,7 +307,7 @@ class ProxyManager:
                 examples[pname] = example
                 shown = f", e.g. {_json(example)}" if example is not None else ""
                 param_lines.append(f"- {pname} ({type_name}, {'required' if required else 'optional'}){shown}")
-            lines.append(f'Call: CALL_API("{pid}/{endpoint}", {_json(examples)})')
+            lines.append(f"Call: CALL_API({f'{pid}/{endpoint}'!r}, {_python(examples)})")
             lines.append("Parameters:\n" + "\n".join(param_lines) if param_lines else "Parameters: none")
             if ep.get("response") is not None:
                 text = _json(ep["response"], indent=2)

@@ -190,7 +190,7 @@ def test_endpoint_docs_lists_parameters_response_docstring_and_additional_docs()
     docs = pm.endpoint_docs("weather")
     assert docs.startswith("# Weather (id: weather)\n\nForecasts and current weather.")
     assert '- q (str, required), e.g. "London"' in docs and "- days (int, optional), e.g. 3" in docs
-    assert 'Call: CALL_API("weather/forecast/daily", {"q": "London", "days": 3})' in docs
+    assert "Call: CALL_API('weather/forecast/daily', {'q': 'London', 'days': 3})" in docs
     assert "Notes:\nUp to 10 days ahead." in docs
     assert "# Additional documentation\n## Units\nCelsius everywhere." in docs
     daily = docs.split("## forecast/daily", 1)[1]
