@@ -15,6 +15,11 @@ def _labels(pairs: Tuple[Tuple[str, str], ...]) -> str:
     return "{" + ",".join(f'{k}="{v}"' for (k, _), v in zip(pairs, esc)) + "}" if pairs else ""
 
 
+def _num(v: float) -> str:
+    """A sample value written exactly (``:g`` keeps six digits: a counter past a million was rounded)."""
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
 class Metrics:
     """Counters and a latency histogram, written by the handlers and read as Prometheus text."""
 
@@ -58,7 +63,7 @@ class Metrics:
 
         def family(name: str, kind: str, help_: str, rows: Dict[Tuple[Tuple[str, str], ...], float]) -> None:
             out.extend([f"# HELP {name} {help_}", f"# TYPE {name} {kind}"])
-            out.extend(f"{name}{_labels(k)} {v:g}" for k, v in sorted(rows.items()))
+            out.extend(f"{name}{_labels(k)} {_num(v)}" for k, v in sorted(rows.items()))
 
         with self._lock:
             family(
@@ -89,9 +94,9 @@ class Metrics:
                 for bound, count in zip((*BUCKETS, float("inf")), row[:-1]):
                     total += count
                     le = "+Inf" if bound == float("inf") else f"{bound:g}"
-                    out.append(f"{name}_bucket{_labels((('tactic', tactic), ('le', le)))} {total:g}")
+                    out.append(f"{name}_bucket{_labels((('tactic', tactic), ('le', le)))} {_num(total)}")
                 out.append(f"{name}_sum{_labels((('tactic', tactic),))} {row[-1]:.6f}")
-                out.append(f"{name}_count{_labels((('tactic', tactic),))} {total:g}")
+                out.append(f"{name}_count{_labels((('tactic', tactic),))} {_num(total)}")
             name = "lllm_serve_overhead_seconds"
             out.extend(
                 [
@@ -101,7 +106,7 @@ class Metrics:
             )
             for tactic, (count, total_s) in sorted(self.overhead.items()):
                 out.append(f"{name}_sum{_labels((('tactic', tactic),))} {total_s:.6f}")
-                out.append(f"{name}_count{_labels((('tactic', tactic),))} {count:g}")
+                out.append(f"{name}_count{_labels((('tactic', tactic),))} {_num(count)}")
         return "\n".join(out) + "\n"
 
 
