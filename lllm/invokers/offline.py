@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import math
 import re
 import threading
 import time
@@ -205,12 +206,8 @@ def sample_json(
     if typ == "array":
         n = max(1, int(schema.get("minItems", 1)))
         return [sample_json(schema.get("items", {}), defs, name, hints) for _ in range(n)]
-    if typ == "integer":
-        return int(
-            schema.get("minimum", schema.get("exclusiveMinimum", 0) + (1 if "exclusiveMinimum" in schema else 0)) or 1
-        )
-    if typ == "number":
-        return float(schema.get("minimum", 1.0))
+    if typ in ("integer", "number"):
+        return _sample_number(schema, typ == "integer")
     if typ == "boolean":
         return True
     if typ == "null":
@@ -230,6 +227,30 @@ def sample_json(
     if "maxLength" in schema:
         text = text[: int(schema["maxLength"])]
     return text
+
+
+def _sample_number(schema: Dict[str, Any], integer: bool) -> Union[int, float]:
+    """A number inside the schema's bounds (exclusive ones too): its lower bound, else 1, lowered under an
+    upper bound when needed (an integer's ``minimum: 0`` gives 1 when allowed)."""
+    lo, hi = schema.get("minimum"), schema.get("maximum")
+    xlo, xhi = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
+    if integer:  # the bounds as inclusive integers
+        lows = ([math.ceil(lo)] if lo is not None else []) + ([math.floor(xlo) + 1] if xlo is not None else [])
+        highs = ([math.floor(hi)] if hi is not None else []) + ([math.ceil(xhi) - 1] if xhi is not None else [])
+        low, high = max(lows, default=None), min(highs, default=None)
+        value = low if low else 1
+        if high is not None and value > high:
+            value = max(high, low) if low is not None else high
+        return int(value)
+    number = float(lo) if lo is not None else 1.0
+    if xlo is not None and number <= xlo:
+        number = xlo + 1.0
+    if hi is not None and number > hi:
+        number = float(hi)
+    if xhi is not None and number >= xhi:
+        floor = max((b for b in (lo, xlo) if b is not None), default=None)
+        number = (floor + xhi) / 2 if floor is not None else xhi - 1.0
+    return number
 
 
 def _stream(handler: Any, content: str) -> None:
