@@ -11,6 +11,7 @@ from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Type, Union
 
 import aiohttp
 from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic_core import to_jsonable_python
 
 from lllm.core.aio import run_sync
 from lllm.core.events import SubTacticFinished, SubTacticStarted, emit
@@ -364,7 +365,8 @@ class RemoteTactic:
 
 
 def _plain(value: Any) -> Any:
-    return value.model_dump(mode="json", by_alias=True) if isinstance(value, BaseModel) else value  # as on the wire
+    """``value`` as on the wire: models (nested ones too), dates and the like as pydantic dumps them to JSON."""
+    return to_jsonable_python(value, by_alias=True)
 
 
 __all__ = ["RemoteTactic", "RemoteCall", "model_from_schema"]
