@@ -26,6 +26,7 @@ from lllm.core.jsonable import to_json_safe
 from lllm.core.stream import BaseStreamHandler
 from lllm.core.tactic import use_model
 from lllm.localhttp import bind_refusal, request_refusal
+from lllm.logging.store import finite_json
 from lllm.secrets import environment_secrets, hide, known_secrets, scrub
 from lllm.serve.calls import STATE, Limits, State, failure_body, start_call
 from lllm.serve.mcp import add_mcp_routes
@@ -62,8 +63,9 @@ _secrets.refresh_env()
 
 def dumps(data: Any) -> str:
     """JSON text with every known credential replaced (the last step of every body sent): in the values
-    first, as JSON escapes a key holding ``"`` or ``\\`` in the text, then in the text."""
-    safe = scrub(to_json_safe(data))
+    first, as JSON escapes a key holding ``"`` or ``\\`` in the text, then in the text. NaN and the
+    infinities, which JSON lacks, are sent as ``null``."""
+    safe = scrub(finite_json(to_json_safe(data)))
     return hide(json.dumps(safe, ensure_ascii=False, default=str), _secrets.current())
 
 
