@@ -122,6 +122,9 @@ def test_ctrl_c_during_a_sync_call_of_an_async_tactic_still_saves_its_session(fa
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as in a terminal: a child of a shell run in the background (CI under nohup, `cmd &`) inherits SIGINT
+        # ignored, and Python then never turns it into KeyboardInterrupt
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stdout.readline().strip() == "READY"
