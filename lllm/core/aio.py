@@ -71,4 +71,30 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         raise
 
 
-__all__ = ["background_loop", "run_sync", "in_background_loop"]
+INTERRUPT_WAIT_S = 30.0
+"""Seconds a sync call interrupted by its caller (Ctrl-C) waits for the cancelled coroutine to end."""
+
+
+def run_sync_to_end(coro: Coroutine[Any, Any, T]) -> T:
+    """``run_sync(coro)``; when the caller is interrupted (Ctrl-C), the cancelled coroutine is given up to
+    ``INTERRUPT_WAIT_S`` to end (a tactic call saves its session on the way out) before the interrupt goes on."""
+    started, ended = threading.Event(), threading.Event()
+
+    async def run() -> T:
+        started.set()
+        try:
+            return await coro
+        finally:
+            ended.set()
+
+    try:
+        return run_sync(run())
+    except BaseException:
+        if in_background_loop():  # refused: never started
+            coro.close()
+        elif started.is_set():  # set already when the coroutine itself raised
+            ended.wait(INTERRUPT_WAIT_S)
+        raise
+
+
+__all__ = ["background_loop", "run_sync", "run_sync_to_end", "in_background_loop"]

@@ -26,12 +26,12 @@ from typing import (
     NamedTuple,
     Optional,
     Tuple,
-    cast,
 )
 
 from pydantic import BaseModel
 
 from lllm.core import wiring
+from lllm.core.aio import run_sync_to_end
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.protocols import BatchLeasesLike
@@ -150,9 +150,7 @@ def bcall(
     if backend != "local":
         return _remote_batch(tactic, tasks, backend, backend_options, fail_fast, max_workers, o)
     if inspect.iscoroutinefunction(tactic.call):
-        from lllm.core.tactic import _run_to_end  # interrupted, the cancelled calls still save their sessions
-
-        return cast(List[Any], _run_to_end(_gather(tactic, tasks, n, fail_fast, o)))
+        return run_sync_to_end(_gather(tactic, tasks, n, fail_fast, o))  # interrupted, calls still save
     out: List[Any] = [None] * len(tasks)
     done = done_results(tactic, o.batch_id, tasks, o.return_sessions) if o.batch_id else {}
     for i, value in done.items():

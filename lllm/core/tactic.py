@@ -14,7 +14,6 @@ import inspect
 import logging
 import platform
 import sys
-import threading
 import typing
 from abc import ABC, abstractmethod
 from enum import Enum
@@ -23,7 +22,6 @@ from typing import (
     Any,
     AsyncIterator,
     Callable,
-    Coroutine,
     Dict,
     Iterator,
     List,
@@ -37,7 +35,7 @@ from pydantic import BaseModel, ValidationError
 
 from lllm._version import __version__
 from lllm.core import batch, events, wiring
-from lllm.core.aio import in_background_loop, run_sync
+from lllm.core.aio import run_sync_to_end
 from lllm.core.dialog import local_stamp
 from lllm.core.sessions import TacticCallSession
 from lllm.core.spec import parse_agent_configs
@@ -440,7 +438,7 @@ class Tactic(ABC):
             with events.observe(on_event):
                 return self.__call__(task, session_name, tags, metadata, return_session, **kw)
         if inspect.iscoroutinefunction(self.call):
-            return _run_to_end(self.acall(task, session_name, tags, metadata, return_session, **kw))
+            return run_sync_to_end(self.acall(task, session_name, tags, metadata, return_session, **kw))
         task = self._coerce_input(task)
         with self._calling(task, session_name, tags, metadata, return_session) as ctx:
             result = ctx._coerce_output(ctx.call(task, **kw))
@@ -572,43 +570,6 @@ class Tactic(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, agents={list(self._agent_specs)})"
-
-
-INTERRUPT_WAIT_S = 30.0
-"""Seconds a sync call interrupted by the caller (Ctrl-C) waits for its cancelled tactic calls to save their sessions."""
-
-
-class _Exit(Exception):
-    """Carries a SystemExit or KeyboardInterrupt raised by a call out of the background loop (raised there,
-    it would stop the loop, and every sync call would then wait forever)."""
-
-
-def _run_to_end(coro: Coroutine[Any, Any, Any]) -> Any:
-    """``run_sync(coro)``; when the caller is interrupted (Ctrl-C), the cancelled coroutine is given up to
-    ``INTERRUPT_WAIT_S`` to end, so its sessions are saved before the interpreter may shut down. A
-    ``sys.exit`` in it reaches the caller."""
-    started, ended = threading.Event(), threading.Event()
-
-    async def run() -> Any:
-        started.set()
-        try:
-            return await coro
-        except (SystemExit, KeyboardInterrupt) as e:
-            raise _Exit() from e
-        finally:
-            ended.set()
-
-    try:
-        return run_sync(run())
-    except _Exit as e:
-        assert e.__cause__ is not None
-        raise e.__cause__ from None
-    except BaseException:
-        if in_background_loop():  # refused: never started
-            coro.close()
-        elif started.is_set():  # ended already when the coroutine itself raised
-            ended.wait(INTERRUPT_WAIT_S)
-        raise
 
 
 def current_session() -> Optional[TacticCallSession]:
