@@ -171,25 +171,13 @@ def _load(target: Optional[str]) -> "Tuple[Runtime, Optional[str], List[Problem]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if target is not None and Path(target).exists():
-            from lllm.packages.discovery import (
-                PackageLoader,
-                _manifest_path,
-                env_flag,
-                load_shared_packages,
-                require_trusted,
-                trusted_packages,
-            )
-            from lllm.packages.manifest import find_config_file
+            from lllm.packages.discovery import env_flag, load_shared_packages, load_trusted_package
 
-            require_trusted(target)  # checking loads, and so runs, the package's code
             rt = Runtime("check")
-            file, project = _manifest_path(target), find_config_file()
-            is_project = project is not None and Path(project).resolve() == file.resolve()
-            # a trusted package's dependencies must be trusted too (the project's load as at `import lllm`)
-            info = PackageLoader(rt, allowed=None if is_project else trusted_packages()).load(file)
+            info, is_project = load_trusted_package(target, rt)  # checking loads, and so runs, the package's code
             name = info.name if info is not None else None
             if is_project and env_flag("LLLM_AUTO_SHARED_PACKAGES"):  # it runs with the installed packages
-                load_shared_packages(rt, file.parent)
+                load_shared_packages(rt)  # the project's root: the default
         else:
             from lllm.cli import _runtime
 

@@ -76,8 +76,7 @@ def require_trusted(path: "str | os.PathLike[str]") -> None:
     if allowed is None:
         return
     file = _manifest_path(path)
-    project = find_config_file()
-    if project is not None and Path(project).resolve() == file.resolve():
+    if _is_project_manifest(file):
         return
     name = read_manifest(file, lambda msg: None).name
     if name not in allowed:
@@ -85,6 +84,22 @@ def require_trusted(path: "str | os.PathLike[str]") -> None:
             f"{file}: package '{name}' is not in LLLM_TRUSTED_PACKAGES, and loading it would run "
             f"its code; add it there first"
         )
+
+
+def _is_project_manifest(file: Path) -> bool:
+    """Whether ``file`` is the project's own manifest (``find_config_file()``)."""
+    project = find_config_file()
+    return project is not None and Path(project).resolve() == file.resolve()
+
+
+def load_trusted_package(path: "str | os.PathLike[str]", runtime: Runtime) -> Tuple[Optional[PackageInfo], bool]:
+    """Load the package a command names by path (``lllm check PATH``): refused unless trusted (it runs its code),
+    and its dependencies must be trusted too, unless it is the project's own (loaded as at ``import lllm``).
+    Returns its ``PackageInfo`` (as ``load_package``) and whether it is the project's."""
+    require_trusted(path)
+    file = _manifest_path(path)
+    is_project = _is_project_manifest(file)
+    return PackageLoader(runtime, allowed=None if is_project else trusted_packages()).load(file), is_project
 
 
 def lllm_home() -> Path:
@@ -636,6 +651,7 @@ def auto_init(runtime: Optional[Runtime] = None) -> None:
 
 __all__ = [
     "load_package",
+    "load_trusted_package",
     "load_runtime",
     "load_cwd_fallback",
     "load_shared_packages",
