@@ -221,8 +221,11 @@ def run_sessions(
     cases = [_session_case(s, i) for i, s in enumerate(sessions)]
     mets = _metrics(metrics, [c for c, _ in cases])
     report = _report("sessions", None, variants, mets, eval_id, seed, resamples)
-    _same_sides(store, eval_id, {v.name: _rerun_md5(v, model) for v in variants})
-    reruns = _Reruns(store, tactic, runtime, model, invoker, live_tools, eval_id, _finished_reruns(store, eval_id))
+    md5s = {v.name: _rerun_md5(v, model) for v in variants}
+    _same_sides(store, eval_id, md5s)
+    reruns = _Reruns(
+        store, tactic, runtime, model, invoker, live_tools, eval_id, _finished_reruns(store, eval_id), md5s
+    )
     scoring = _Scoring(mets, progress)
 
     def one(index: int) -> Item:
@@ -342,7 +345,7 @@ def _finished_reruns(store: Any, eval_id: str) -> Dict[Tuple[str, str], str]:
 @dataclasses.dataclass
 class _Reruns:
     """How an evaluation re-runs recorded sessions; ``done``: (case, variant) -> session id of the re-runs an
-    earlier run of the same ``eval_id`` finished."""
+    earlier run of the same ``eval_id`` finished; ``md5s``: each variant's fingerprint (``_rerun_md5``)."""
 
     store: Any
     tactic: Any
@@ -352,6 +355,7 @@ class _Reruns:
     live_tools: bool
     eval_id: str
     done: Dict[Tuple[str, str], str]
+    md5s: Dict[str, str]
 
     def run(self, recorded: Any, case: Case, v: Variant) -> Tuple[Any, Optional[BaseException]]:
         """``(re-run session or None, its exception)`` of ``recorded`` under ``v``; a finished one is reused."""
@@ -377,7 +381,7 @@ class _Reruns:
             "lllm.eval_id": self.eval_id,
             "lllm.eval_variant": v.name,
             "lllm.eval_case": case.id,
-            VARIANT_MD5: _rerun_md5(v, self.model),
+            VARIANT_MD5: self.md5s[v.name],
         }
         try:
             new = rerun(

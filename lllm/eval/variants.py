@@ -83,22 +83,9 @@ def parse_variant(text: str) -> Variant:
         if not raw.strip():
             raise VariantError(f"--variant {text!r}: {key} needs a value, e.g. {name}:{key}=NAME")
         return Variant(name=name, model=raw.strip()) if key == "model" else Variant(name=name, config=raw.strip())
-    return Variant(name=name, overrides={key: _scalar(raw, f"--variant {name}:{key}")})
+    from lllm.logging.replay import override_value
 
-
-def _scalar(raw: str, where: str) -> Any:
-    """``raw`` as a YAML scalar (``0.2``, ``true``, ``'quoted'``; flow ``[a, b]``/``{k: v}`` too); plain text
-    that YAML would read as a mapping or a list, cut at a `` #`` comment or refuse stays the text."""
-    from lllm.packages.yamlsafe import load_yaml
-
-    text = raw.strip()
-    if text.startswith(("{", "[", "'", '"')):
-        return load_yaml(raw, where)
-    try:
-        value = load_yaml(raw, where) if text else ""
-    except ConfigError:
-        return text
-    return text if isinstance(value, (dict, list)) or (isinstance(value, str) and value != text) else value
+    return Variant(name=name, overrides={key: override_value(raw, f"--variant {name}:{key}")})
 
 
 def parse_variants(texts: Iterable[str]) -> List[Variant]:

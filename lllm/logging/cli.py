@@ -220,36 +220,18 @@ def parse_override(text: str, config: Dict[str, Any]) -> Dict[str, Any]:
     ``config`` is checked now, so a wrong path fails before anything runs."""
     from lllm.cli import CLIError
     from lllm.errors import ConfigError
-    from lllm.logging.replay import set_path
+    from lllm.logging.replay import override_value, set_path
 
     path, sep, raw = text.partition("=")
     keys = [k for k in path.split(".") if k]
     if not sep or not keys:
         raise CLIError(f"--override takes KEY.PATH=VALUE (e.g. global.model_name=gpt-4o-mini), got {text!r}")
-    value = _scalar(raw, f"--override {path}")
+    value = override_value(raw, f"--override {path}")
     try:
         set_path(config, ".".join(keys), value)
     except ConfigError as e:
         raise CLIError(f"--override {e}") from None
     return {".".join(keys): value}
-
-
-def _scalar(raw: str, where: str) -> Any:
-    """``raw`` as a YAML value (``0.2``, ``true``, ``'quoted'``, flow ``[a, b]``/``{k: v}``); plain text that YAML
-    would read as a mapping or a list, cut at a `` #`` comment, or refuse stays the text (a prompt sentence)."""
-    from lllm.errors import ConfigError
-    from lllm.packages.yamlsafe import load_yaml
-
-    text = raw.strip()
-    if not text:
-        return ""
-    if text.startswith(("{", "[", "'", '"')):
-        return load_yaml(raw, where)
-    try:
-        value = load_yaml(raw, where)
-    except ConfigError:
-        return text
-    return text if isinstance(value, (dict, list)) or (isinstance(value, str) and value != text) else value
 
 
 def parse_prompt(text: str) -> Dict[str, str]:

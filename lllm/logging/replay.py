@@ -681,6 +681,24 @@ def set_path(config: Dict[str, Any], path: str, value: Any) -> Dict[str, Any]:
     return out
 
 
+def override_value(raw: str, where: str) -> Any:
+    """An override's text (``--override``, ``--variant``) as a YAML value (``0.2``, ``true``, ``'quoted'``, flow
+    ``[a, b]``/``{k: v}``); plain text that YAML would read as a mapping or a list, cut at a `` #`` comment, or
+    refuse stays the text (a prompt sentence). ``where`` names the option in YAML's errors."""
+    from lllm.packages.yamlsafe import load_yaml
+
+    text = raw.strip()
+    if not text:
+        return ""
+    if text.startswith(("{", "[", "'", '"')):
+        return load_yaml(raw, where)
+    try:
+        value = load_yaml(raw, where)
+    except ConfigError:
+        return text
+    return text if isinstance(value, (dict, list)) or (isinstance(value, str) and value != text) else value
+
+
 def apply_overrides(config: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[str, Any]:
     """``config`` with ``overrides`` applied: a key with dots is a path (``set_path``), any other key is
     merged as ``base`` inheritance merges (``merge_configs``: agent entries by name). An override that leaves the config as it was raises ``ConfigError``: a fork that
@@ -742,6 +760,7 @@ __all__ = [
     "prompt_edits",
     "apply_overrides",
     "set_path",
+    "override_value",
     "canonical_request",
     "canonical_message",
     "request_diff",

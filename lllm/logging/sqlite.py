@@ -189,8 +189,15 @@ class SQLiteBackend(IndexedBackend):
             c.execute(
                 "INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts, tactic_name, "
                 "total_cost, agent_calls, models, task_preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, partition, entry["session_id"], index_text(entry.get("tactic_path")))
-                + (index_text(entry.get("state")), ts, *index_columns(entry)),
+                (
+                    key,
+                    partition,
+                    entry["session_id"],
+                    index_text(entry.get("tactic_path")),
+                    index_text(entry.get("state")),
+                    ts,
+                    *index_columns(entry),
+                ),
             )
             c.executemany(
                 "INSERT INTO lllm_session_tags (key, partition, name, value, ts) VALUES (?, ?, ?, ?, ?)",
