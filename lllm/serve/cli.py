@@ -20,14 +20,9 @@ def _package(rt: Any, target: str) -> str:
     """The package name ``target`` names: a folder (or its lllm.toml), loaded now, or a loaded package."""
     path = Path(target).expanduser()
     if path.exists():
-        from lllm.packages.discovery import PackageLoader, _manifest_path, require_trusted, trusted_packages
-        from lllm.packages.manifest import find_config_file
+        from lllm.packages.discovery import load_trusted_package
 
-        require_trusted(path)  # serving loads, and so runs, the package's code (as `lllm check PATH`)
-        file, project = _manifest_path(path), find_config_file()
-        is_project = project is not None and Path(project).resolve() == file.resolve()
-        # a trusted package's dependencies must be trusted too (the project's load as at `import lllm`)
-        info = PackageLoader(rt, allowed=None if is_project else trusted_packages()).load(file)
+        info, _ = load_trusted_package(path, rt)  # serving runs the package's code: the trust rule of `lllm check PATH`
         if info is not None:
             return str(info.effective_name)
         from lllm.packages.manifest import parse_toml
