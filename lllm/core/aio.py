@@ -7,8 +7,10 @@ and the sync API works even when called from inside another running event loop."
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import threading
-from typing import Any, Coroutine, Optional, TypeVar
+from typing import Any, Callable, Coroutine, Optional, TypeVar
 
 T = TypeVar("T")
 
@@ -97,4 +99,26 @@ def run_sync_to_end(coro: Coroutine[Any, Any, T]) -> T:
         raise
 
 
-__all__ = ["background_loop", "run_sync", "run_sync_to_end", "in_background_loop"]
+def in_daemon_thread(fn: Callable[..., Any], *args: Any, **kw: Any) -> "asyncio.Future[Any]":
+    """``fn`` run in a daemon thread of its own (in this context), as a future of this loop. Unlike
+    ``asyncio.to_thread``, a call stuck in its thread does not hold up the process's exit (Ctrl-C)."""
+    loop, ctx = asyncio.get_running_loop(), contextvars.copy_context()
+    fut: "asyncio.Future[Any]" = loop.create_future()
+
+    def settle(value: Any, error: Optional[BaseException]) -> None:
+        if not fut.done():
+            fut.set_result(value) if error is None else fut.set_exception(error)
+
+    def run() -> None:
+        try:
+            value, error = ctx.run(fn, *args, **kw), None
+        except BaseException as e:  # noqa: BLE001 - handed to the awaiting call
+            value, error = None, e
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the server stopped without it
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=run, name="lllm-call", daemon=True).start()
+    return fut
+
+
+__all__ = ["background_loop", "run_sync", "run_sync_to_end", "in_background_loop", "in_daemon_thread"]

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import inspect
-import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Set
+from typing import Any, Dict, Optional, Set
 
 from aiohttp import web
 
+from lllm.core.aio import in_daemon_thread
 from lllm.core.events import Listener, observe
 from lllm.core.tactic import use_model
 from lllm.errors import AgentCallError
@@ -79,28 +77,6 @@ def start_call(
     return fut
 
 
-def in_daemon_thread(fn: Callable[..., Any], *args: Any, **kw: Any) -> "asyncio.Future[Any]":
-    """``fn`` run in a daemon thread of its own (in this context), as a future of this loop. Unlike
-    ``asyncio.to_thread``, a call stuck in its thread does not hold up the process's exit (Ctrl-C)."""
-    loop, ctx = asyncio.get_running_loop(), contextvars.copy_context()
-    fut: "asyncio.Future[Any]" = loop.create_future()
-
-    def settle(value: Any, error: Optional[BaseException]) -> None:
-        if not fut.done():
-            fut.set_result(value) if error is None else fut.set_exception(error)
-
-    def run() -> None:
-        try:
-            value, error = ctx.run(fn, *args, **kw), None
-        except BaseException as e:  # noqa: BLE001 - handed to the awaiting call
-            value, error = None, e
-        with contextlib.suppress(RuntimeError):  # the loop is closed: the server stopped without it
-            loop.call_soon_threadsafe(settle, value, error)
-
-    threading.Thread(target=run, name="lllm-serve-call", daemon=True).start()
-    return fut
-
-
 def failure_body(t: ServedTactic, e: BaseException) -> Dict[str, Any]:
     body: Dict[str, Any] = {"error": f"Tactic '{t.name}' failed: {type(e).__name__}: {e}", "type": type(e).__name__}
     if isinstance(e, AgentCallError):
@@ -108,4 +84,4 @@ def failure_body(t: ServedTactic, e: BaseException) -> Dict[str, Any]:
     return body
 
 
-__all__ = ["Limits", "State", "STATE", "start_call", "failure_body", "in_daemon_thread"]
+__all__ = ["Limits", "State", "STATE", "start_call", "failure_body"]

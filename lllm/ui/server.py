@@ -93,7 +93,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 async def _blocking(fn: Callable[..., Any], *args: Any) -> Any:
     """``fn(*args)`` in a thread that Ctrl-C does not wait for: a replay still running is left behind."""
-    from lllm.serve.calls import in_daemon_thread
+    from lllm.core.aio import in_daemon_thread
 
     return await in_daemon_thread(fn, *args)
 
