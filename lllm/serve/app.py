@@ -28,7 +28,7 @@ from lllm.core.tactic import use_model
 from lllm.localhttp import bind_refusal, request_refusal
 from lllm.logging.store import finite_json
 from lllm.secrets import environment_secrets, hide, known_secrets, scrub
-from lllm.serve.calls import STATE, Limits, State, failure_body, start_call
+from lllm.serve.calls import STATE, Jobs, Limits, State, failure_body, start_call
 from lllm.serve.mcp import add_mcp_routes
 from lllm.serve.tactics import ServedTactic, ServeError, openapi
 
@@ -442,6 +442,8 @@ async def get_session(request: web.Request) -> web.StreamResponse:
 # ---------------------------------------------------------------------------------------------
 
 TOTAL_TAG = "lllm.serve.batch_total"
+TACTIC_TAG = "lllm.serve.tactic"  # the served name, which the session's tactic_name need not be
+STARTED_TAG = "lllm.serve.batch_started"
 
 
 def _batch_request(raw: bytes) -> Tuple[str, List[Any]] | web.Response:
@@ -458,17 +460,14 @@ def _batch_request(raw: bytes) -> Tuple[str, List[Any]] | web.Response:
     return job_id, body["tasks"]
 
 
-async def _run_job(t: ServedTactic, job: Dict[str, Any], tasks: List[Any]) -> None:
+async def _run_job(t: ServedTactic, jobs: Jobs, job: Dict[str, Any], tasks: List[Any]) -> None:
     """Run a batch job through the tactic's ``ccall``, recording progress, results and how it ended in ``job``."""
     results: List[Any] = [None] * len(tasks)
+    tags = {TOTAL_TAG: str(len(tasks)), TACTIC_TAG: t.name, STARTED_TAG: repr(job["started_at"])}
     try:
         with use_model(t.model):
             async for i, r in t.tactic.ccall(
-                tasks,
-                batch_id=job["job_id"],
-                return_sessions=True,
-                return_exceptions=True,
-                tags={TOTAL_TAG: str(len(tasks))},
+                tasks, batch_id=job["job_id"], return_sessions=True, return_exceptions=True, tags=tags
             ):
                 results[i] = (
                     {"index": i, "error": f"{type(r).__name__}: {r}"}
@@ -484,7 +483,7 @@ async def _run_job(t: ServedTactic, job: Dict[str, Any], tasks: List[Any]) -> No
     except Exception as e:  # noqa: BLE001 - the job records why it stopped
         job["state"], job["error"] = "failed", f"{type(e).__name__}: {e}"
     finally:
-        job["ended_at"] = time.time()
+        jobs.finish(job)
 
 
 async def post_batch(request: web.Request) -> web.StreamResponse:
@@ -510,9 +509,9 @@ async def post_batch(request: web.Request) -> web.StreamResponse:
             return _error(409, f"Batch '{job_id}' is running with {what}; give this batch another batch_id.")
         return _json(_job_view(running), 202)
     job: Dict[str, Any] = {"job_id": job_id, "tactic": t.name, "state": "running", "total": len(tasks)}
-    job.update(results=None, error=None, started_at=time.time(), completed=0, _tasks_md5=prints)
-    state.jobs[job_id] = job
-    task = asyncio.ensure_future(_run_job(t, job, tasks))
+    job.update(results=None, error=None, started_at=state.jobs.clock(), completed=0, _tasks_md5=prints)
+    state.jobs.start(job)
+    task = asyncio.ensure_future(_run_job(t, state.jobs, job, tasks))
     state.job_tasks.add(task)
     task.add_done_callback(state.job_tasks.discard)
     return _json({**_job_view(job), "status_url": f"/jobs/{job_id}"}, 202)
@@ -522,44 +521,69 @@ def _job_view(job: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in job.items() if v is not None and not k.startswith("_")}
 
 
-def _recorded(store: Any, job_id: str) -> List[Any]:
-    return list(store.list_sessions(tags={"lllm.batch_id": job_id}, state="success", limit=None))
+def _recorded(store: Any, job_id: str) -> Optional[Dict[str, Any]]:
+    """A job as its recorded sessions tell it, in the shape of a finished job here: each task's newest
+    success, else its newest failure; ``incomplete`` while a task has neither. ``None`` if nothing is recorded."""
+    rows = [
+        s
+        for s in store.list_sessions(tags={"lllm.batch_id": job_id}, limit=None)  # newest first
+        if s.state in ("success", "failure")
+    ]
+    if not rows:
+        return None
+    tags = rows[0].tags
+    total = int(tags.get(TOTAL_TAG, 0)) or None
+    chosen: Dict[int, Any] = {}
+    for row in rows:
+        i = int(row.tags.get("lllm.batch_index", -1))
+        if i < 0 or (total is not None and i >= total):
+            continue
+        if i not in chosen or (chosen[i].state != "success" and row.state == "success"):
+            chosen[i] = row
+    results: List[Dict[str, Any]] = []
+    ended: List[float] = []
+    for i in sorted(chosen):
+        try:
+            session = store.load_session(chosen[i].session_id)
+        except (KeyError, ValueError, FileNotFoundError):  # deleted since it was listed: not done
+            continue
+        ended.append(session.ended_at or 0.0)
+        if session.state == "success":
+            results.append({"index": i, "result": session.delivery, "session_id": session.session_id})
+        else:
+            results.append({"index": i, "error": session.error or "failed"})
+    complete = total is not None and len(results) >= total
+    state = "incomplete"
+    if complete:
+        state = "done" if all("result" in r for r in results) else "done_with_errors"
+    started = max((float(r.tags[STARTED_TAG]) for r in rows if STARTED_TAG in r.tags), default=None)
+    job = {
+        "job_id": job_id,
+        "tactic": tags.get(TACTIC_TAG) or rows[0].tactic_name,
+        "state": state,
+        "total": total,
+        "results": results,
+        "started_at": started,
+        "completed": len(results),
+        "ended_at": max(ended) if complete else None,
+        "note": None if complete else "Not running here: POST the same tasks with this batch_id to resume.",
+    }
+    return {k: v for k, v in job.items() if v is not None}
 
 
 async def get_job(request: web.Request) -> web.StreamResponse:
-    """A job's state; after a restart, its progress as recorded in the store (resume: POST it again)."""
+    """A running or recently finished job as it stands here; any other (finished longer ago, run before a
+    restart or by another server) as recorded in the store (resume: POST it again)."""
     state, job_id = request.app[STATE], request.match_info["jid"]
-    job = state.jobs.get(job_id)
     if state.store is None:
         raise KeyError(f"No job '{job_id}'")
+    job = state.jobs.get(job_id)
     if job is not None:
         return _json(_job_view(job))
-    done = await asyncio.to_thread(_recorded, state.store, job_id)
-    if not done:
+    found = await asyncio.to_thread(_recorded, state.store, job_id)
+    if found is None:
         raise KeyError(f"No job '{job_id}' (no batch with that id was started here or recorded in the store)")
-    tags = getattr(done[0], "tags", None) or {}
-    total = int(tags.get(TOTAL_TAG, 0)) or None
-    complete = total is not None and len(done) >= total
-    return _json(
-        {
-            "job_id": job_id,
-            "tactic": getattr(done[0], "tactic_name", None),
-            "state": "done" if complete else "incomplete",
-            "total": total,
-            "completed": len(done),
-            "note": None if complete else "Not running here: POST the same tasks with this batch_id to resume.",
-            "results": sorted(
-                (
-                    {
-                        "index": int((getattr(s, "tags", None) or {}).get("lllm.batch_index", -1)),
-                        "session_id": s.session_id,
-                    }
-                    for s in done
-                ),
-                key=lambda r: r["index"],
-            ),
-        }
-    )
+    return _json(found)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -573,10 +597,19 @@ def create_app(
     token: Optional[str] = None,
     limits: Optional[Limits] = None,
     mcp: bool = True,
+    clock: Callable[[], float] = time.time,
 ) -> web.Application:
     """The ``lllm serve`` application for ``tactics`` (sessions saved by each tactic's own log store;
-    ``store`` answers ``/sessions`` and ``/jobs``)."""
+    ``store`` answers ``/sessions`` and ``/jobs``); ``clock`` times batch jobs and how long finished ones are kept."""
     limits = limits or Limits()
+    if isinstance(limits.keep_jobs, bool) or not isinstance(limits.keep_jobs, int) or limits.keep_jobs < 0:
+        raise ServeError(
+            f"--keep-jobs must be an integer >= 0 (finished jobs kept in memory), got {limits.keep_jobs!r}"
+        )
+    if not limits.keep_jobs_s >= 0:
+        raise ServeError(
+            f"--keep-jobs-for must be seconds >= 0 (how long a finished job is kept), got {limits.keep_jobs_s!r}"
+        )
     _secrets.refresh_env()
     by_name: Dict[str, ServedTactic] = {}
     for t in tactics:
@@ -584,7 +617,7 @@ def create_app(
             raise ServeError(f"Two tactics are served as '{t.name}'; serve one package at a time or rename one.")
         by_name[t.name] = t
     app = web.Application(middlewares=[guard], client_max_size=limits.max_body_bytes)
-    state = app[STATE] = State(by_name, store, token, limits)
+    state = app[STATE] = State(by_name, store, token, limits, jobs=Jobs(limits.keep_jobs, limits.keep_jobs_s, clock))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/tactics", list_tactics)
     app.router.add_get("/openapi.json", get_openapi)

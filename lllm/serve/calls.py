@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Set
+from typing import Any, Callable, Dict, Optional, Set
 
 from aiohttp import web
 
@@ -19,13 +21,64 @@ from lllm.serve.tactics import ServedTactic
 
 @dataclass
 class Limits:
-    """Operational limits: body size, per-call timeout, calls in flight, shutdown drain time."""
+    """Operational limits: body size, per-call timeout, calls in flight, shutdown drain time, and how many
+    finished batch jobs are kept in memory and for how long (the store answers for the others)."""
 
     max_body_bytes: int = 1 << 20
     timeout_s: float = 300.0
     max_concurrency: int = 64
     retry_after_s: int = 1
     drain_s: float = 30.0
+    keep_jobs: int = 1000
+    keep_jobs_s: float = 3600.0
+
+
+class Jobs:
+    """Batch jobs by id: every running one, and the finished ones until more than ``keep`` have finished
+    since or ``ttl_s`` seconds of ``clock`` have passed; the oldest-finished go first."""
+
+    def __init__(self, keep: int = 1000, ttl_s: float = 3600.0, clock: Callable[[], float] = time.time):
+        self.keep, self.ttl_s, self.clock = keep, ttl_s, clock
+        self._jobs: Dict[str, Dict[str, Any]] = {}
+        self._finished: "OrderedDict[str, float]" = OrderedDict()  # id -> when it ended, oldest first
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._jobs
+
+    def get(self, job_id: str) -> Optional[Dict[str, Any]]:
+        """The job, unless it finished too long ago (or is unknown here)."""
+        self.prune()
+        return self._jobs.get(job_id)
+
+    def running(self) -> int:
+        return len(self._jobs) - len(self._finished)
+
+    def start(self, job: Dict[str, Any]) -> None:
+        """Keep ``job`` (running) until it finishes; it replaces a finished job of the same id."""
+        self.prune()
+        self._finished.pop(job["job_id"], None)
+        self._jobs[job["job_id"]] = job
+
+    def finish(self, job: Dict[str, Any]) -> None:
+        """Note that ``job`` ended now; it is kept among the finished from here."""
+        job["ended_at"] = self.clock()
+        if self._jobs.get(job["job_id"]) is job:
+            self._finished[job["job_id"]] = job["ended_at"]
+            self._finished.move_to_end(job["job_id"])
+        self.prune()
+
+    def prune(self) -> None:
+        """Drop the oldest-finished jobs past the count or the age limit."""
+        oldest = self.clock() - self.ttl_s
+        while self._finished:
+            job_id, ended = next(iter(self._finished.items()))
+            if len(self._finished) <= self.keep and ended > oldest:
+                return
+            del self._finished[job_id]
+            del self._jobs[job_id]
 
 
 @dataclass
@@ -38,7 +91,7 @@ class State:
     limits: Limits = field(default_factory=Limits)
     metrics: Metrics = field(default_factory=Metrics)
     in_flight: Set["asyncio.Future[Any]"] = field(default_factory=set)
-    jobs: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    jobs: Jobs = field(default_factory=Jobs)
     job_tasks: Set["asyncio.Task[Any]"] = field(default_factory=set)
     draining: bool = False
 
@@ -84,4 +137,4 @@ def failure_body(t: ServedTactic, e: BaseException) -> Dict[str, Any]:
     return body
 
 
-__all__ = ["Limits", "State", "STATE", "start_call", "failure_body"]
+__all__ = ["Limits", "Jobs", "State", "STATE", "start_call", "failure_body"]

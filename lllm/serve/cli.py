@@ -140,7 +140,12 @@ def _cmd_serve(args: argparse.Namespace, token: Optional[str], protocol: Any = N
     for note in notes:
         print(note, file=sys.stderr)
     limits = Limits(
-        max_body_bytes=args.max_body, timeout_s=args.timeout, max_concurrency=args.max_concurrency, drain_s=args.drain
+        max_body_bytes=args.max_body,
+        timeout_s=args.timeout,
+        max_concurrency=args.max_concurrency,
+        drain_s=args.drain,
+        keep_jobs=args.keep_jobs,
+        keep_jobs_s=args.keep_jobs_for,
     )
     app = create_app(served, store=store, token=token, limits=limits)
     shown = _warnings_to_stderr()
@@ -231,6 +236,20 @@ def register(sub: Any) -> None:
         default=30.0,
         metavar="SECONDS",
         help="on shutdown, how long in-flight calls may finish (default 30)",
+    )
+    p.add_argument(
+        "--keep-jobs",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="finished batch jobs kept in memory, newest first (default 1000); GET /jobs/ID reads the others from the store",
+    )
+    p.add_argument(
+        "--keep-jobs-for",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="how long a finished batch job is kept in memory (default 3600)",
     )
     p.add_argument("--mcp-stdio", action="store_true", help="serve the tactics as MCP tools over stdin/stdout instead")
     p.set_defaults(func=cmd_serve)
