@@ -7,7 +7,7 @@ import contextvars
 import json
 import time
 import traceback as tb
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, FrozenSet, List, Optional
 
 from pydantic import (
     BaseModel,
@@ -37,6 +37,50 @@ def error_record(exc: BaseException) -> Dict[str, str]:
         "message": str(exc),
         "traceback": "".join(tb.format_exception(type(exc), exc, exc.__traceback__)),
     }
+
+
+class _SharedFields(set):  # type: ignore[type-arg]
+    """A fields-set shared by the records built with the same fields; a record copies it before it changes."""
+
+    __slots__ = ()
+
+
+_shared_fields: Dict[FrozenSet[str], _SharedFields] = {}
+
+
+class _Record(BaseModel):
+    """A call record whose fields-set (which fields were given) is shared with the records built alike until
+    a field is assigned: ~0.7 KiB less per record while its call is in flight."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    def model_post_init(self, context: Any, /) -> None:
+        given = frozenset(self.__pydantic_fields_set__)
+        shared = _shared_fields.get(given)
+        if shared is None:
+            if len(_shared_fields) >= 256:  # combinations are few; odd ones must not grow the table
+                _shared_fields.clear()
+            shared = _shared_fields[given] = _SharedFields(given)
+        object.__setattr__(self, "__pydantic_fields_set__", shared)
+
+    def _own_fields(self) -> None:
+        if type(self.__pydantic_fields_set__) is _SharedFields:
+            object.__setattr__(self, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if type(self.__pydantic_fields_set__) is _SharedFields:  # inlined _own_fields: assignments are hot
+            object.__setattr__(self, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        BaseModel.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._own_fields()
+        super().__delattr__(name)
+
+    @property
+    def model_fields_set(self) -> set[str]:
+        """The fields given or assigned (this record's own set: changing it changes no other record)."""
+        self._own_fields()
+        return self.__pydantic_fields_set__
 
 
 class _MessageTable:
@@ -150,7 +194,7 @@ class InvokeTrace(BaseModel):
         return {**data, "body": table.wire_body(data["body"])}
 
 
-class AgentCallSession(BaseModel):
+class AgentCallSession(_Record):
     """The record of one ``respond()``: state, delivery, and every attempt keyed by step. The budgets it
     ran under are recorded too (counts, ``max_retry_wait_s``, ``call_deadline_s``); ``reason`` names the
     one that ended a failed call."""
@@ -268,7 +312,7 @@ class AgentCallSession(BaseModel):
         self.ended_at = time.time()
 
 
-class TacticCallSession(BaseModel):
+class TacticCallSession(_Record):
     """The record of one tactic call: its agents' sessions, sub-tactic sessions, result and cost."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
