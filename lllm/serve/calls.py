@@ -7,7 +7,7 @@ import inspect
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Set
+from typing import Any, Callable, Dict, Iterator, Optional, Set
 
 from aiohttp import web
 
@@ -47,6 +47,9 @@ class Jobs:
 
     def __contains__(self, job_id: object) -> bool:
         return job_id in self._jobs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._jobs))
 
     def get(self, job_id: str) -> Optional[Dict[str, Any]]:
         """The job, unless it finished too long ago (or is unknown here)."""

@@ -81,7 +81,7 @@ def test_a_running_job_is_never_evicted(package_dir, start, store):
         clock.now += 10_000
     status, job = s.json("GET", "/jobs/long")
     assert status == 200 and job["state"] == "running" and job["completed"] == 0
-    assert list(app[STATE].jobs._jobs) == ["long"] and app[STATE].jobs.running() == 1
+    assert list(app[STATE].jobs) == ["long"] and app[STATE].jobs.running() == 1
     status, again = s.json("POST", "/tactics/slow/batch", {"tasks": [30], "batch_id": "long"})
     assert status == 202 and again["state"] == "running" and again["started_at"] == job["started_at"]
 
@@ -94,7 +94,7 @@ def test_a_reposted_job_is_kept_again_and_the_limits_are_checked(package_dir, st
         s.json("POST", "/tactics/echo/batch", {"tasks": [{"topic": "q"}], "batch_id": jid})
         wait_job(s, jid)
         clock.now += 1
-    assert list(app[STATE].jobs._jobs) == ["a"]
+    assert list(app[STATE].jobs) == ["a"]
     with pytest.raises(ServeError, match="--keep-jobs must be an integer >= 0"):
         create_app(served(package_dir, store), store=store, limits=Limits(keep_jobs=-1))
     with pytest.raises(ServeError, match="--keep-jobs-for must be seconds >= 0"):
