@@ -270,7 +270,8 @@ async def post_sse(
     _check_userinfo(url, headers, provider)
     session = get_session()
     try:
-        resp = await session.post(url, data=data, headers=headers, timeout=_timeout(timeout_s, True), proxy=_proxy(url))
+        timeout = _timeout(timeout_s, True)
+        resp = await session.post(url, data=data, headers=headers, timeout=timeout, proxy=_proxy(url))
     except Exception as e:  # noqa: BLE001
         _reraise(e, provider, url, timeout_s)
     try:
@@ -299,7 +300,11 @@ async def post_sse(
                 )
             source = _chunks(raw)  # labelled JSON, but not JSON: read it as the event stream it may be
         async for item in aiter_sse(
-            source, provider=provider, terminal_events=terminal_events, require_end=require_end
+            source,
+            provider=provider,
+            terminal_events=terminal_events,
+            require_end=require_end,
+            idle_s=timeout.sock_read,
         ):
             yield item
     except ProviderError:

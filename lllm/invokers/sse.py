@@ -9,6 +9,7 @@ carries data that is not JSON, so the agent loop can retry the call."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, AsyncIterable, AsyncIterator, Callable, Iterable, List, Optional, Tuple, Union
 
 from lllm.errors import ProviderError
@@ -98,16 +99,26 @@ async def aiter_sse(
     provider: str = "",
     terminal_events: Tuple[str, ...] = (),
     require_end: Union[bool, Callable[[], bool]] = True,
+    idle_s: Optional[float] = None,
 ) -> AsyncIterator[Tuple[str, Any]]:
     """Yield ``(event, json_data)`` from an SSE body until ``data: [DONE]`` or a ``terminal_events``
     event (which is yielded). Without either, a stream that ends is "cut" (transient error)
     unless ``require_end`` is false (or a callable, asked at the end, answers false: e.g. "no
-    chunk carried a finish_reason"); a partial trailing event is always "cut"."""
+    chunk carried a finish_reason"); a partial trailing event is always "cut". With ``idle_s``, a
+    stream that sends only keep-alives (comments, ``ping`` events) for longer is "stalled" (transient)."""
     dec = SSEDecoder()
     label = provider or "provider"
+    last = time.monotonic()
     try:
         async for chunk in _source(resp):
-            for event, data in dec.feed(chunk):
+            events = dec.feed(chunk)
+            if idle_s is not None:
+                now = time.monotonic()
+                if any(event != "ping" for event, _ in events):
+                    last = now
+                elif now - last > idle_s:
+                    raise _stalled(label, idle_s, provider)
+            for event, data in events:
                 if data == _DONE:
                     return
                 yield event, _loads(data, label, event, provider)
@@ -134,6 +145,15 @@ async def aiter_sse(
     if require_end() if callable(require_end) else require_end:
         ends = "'data: [DONE]'" + (f" or a {'/'.join(terminal_events)} event" if terminal_events else "")
         raise ProviderError(f"{label} stream was cut: it ended without {ends}", kind="transient", provider=provider)
+
+
+def _stalled(label: str, idle_s: float, provider: str) -> ProviderError:
+    return ProviderError(
+        f"{label} stream stalled: only keep-alives, no data, for over {idle_s:g} s (the read timeout); the call "
+        f"is retried. If the model legitimately thinks this long before answering, raise model_args['timeout']",
+        kind="transient",
+        provider=provider,
+    )
 
 
 def _loads(data: bytes, label: str, event: str, provider: str) -> Any:

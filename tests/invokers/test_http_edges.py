@@ -343,3 +343,35 @@ async def test_the_providers_x_should_retry_header_decides_the_retry_class(statu
         with pytest.raises(ProviderError) as ei:
             await OpenAIInvoker().acall(ask(), "openai/m", {"api_base": server.url + "/v1", "api_key": "k"})
     assert ei.value.status == status and ei.value.kind == kind
+
+
+@pytest.mark.parametrize("model, path", [("openai/m", "/v1/chat/completions"), ("anthropic/m", "/v1/messages")])
+async def test_a_stream_of_only_keep_alives_is_stalled_after_the_read_timeout(model, path):
+    """A server (or proxy) that sends keep-alive comments or ping events forever and never any data resets
+    the per-read timeout each time: without a bound on time without data the call would never end."""
+    from lllm.invokers.anthropic import AnthropicInvoker
+
+    stop = asyncio.Event()
+
+    async def pings(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        ping = b'event: ping\ndata: {"type": "ping"}\n\n' if "messages" in path else b": keep-alive\n\n"
+        while not stop.is_set():
+            await resp.write(ping)
+            await asyncio.sleep(0.05)
+        return resp
+
+    runner, url = await _server([("POST", path, pings)])
+    inv = AnthropicInvoker() if model.startswith("anthropic/") else OpenAIInvoker()
+    base = url if model.startswith("anthropic/") else url + "/v1"
+    try:
+        with pytest.raises(ProviderError) as ei:
+            await asyncio.wait_for(
+                inv.acall(ask(), model, {"api_base": base, "api_key": "k", "timeout": 0.5, "stream": True}), 30
+            )
+    finally:
+        stop.set()
+        await runner.cleanup()
+    assert ei.value.kind == "transient"
+    assert "stalled" in str(ei.value) and "model_args['timeout']" in str(ei.value)
