@@ -22,6 +22,7 @@ _EXPORTS = {
     "NoOpBackend": "backends",
     "Lease": "backends",
     "LogStoreError": "backends",
+    "StoreTimeoutError": "backends",
     "PostgresBackend": "postgres",
     "LogStore": "store",
     "SessionSummary": "store",
@@ -56,6 +57,7 @@ __all__ = [
     "SessionQuery",
     "SessionRecord",
     "SessionSummary",
+    "StoreTimeoutError",
     "disable_tracing",
     "enable_tracing",
     "local_store",
@@ -75,6 +77,7 @@ if TYPE_CHECKING:  # pragma: no cover - lets type checkers see the lazily import
         LogStoreError as LogStoreError,
         NoOpBackend as NoOpBackend,
         SessionQuery as SessionQuery,
+        StoreTimeoutError as StoreTimeoutError,
     )
     from lllm.logging.file_backend import LocalFileBackend as LocalFileBackend
     from lllm.logging.postgres import PostgresBackend as PostgresBackend

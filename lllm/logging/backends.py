@@ -55,6 +55,18 @@ class LogStoreError(LLLMError, ValueError):
     """A store that cannot be opened or used as asked; the message names the store and what to do."""
 
 
+class StoreTimeoutError(LogStoreError):
+    """A store operation that gave up after its bound (``setting``, ``timeout`` seconds) because another client
+    held a lock or the server was stuck; the operation wrote nothing and the backend stays usable."""
+
+    def __init__(self, message: str, *, store: str, operation: str, setting: str, timeout: float):
+        super().__init__(message)
+        self.store = store
+        self.operation = operation
+        self.setting = setting
+        self.timeout = timeout
+
+
 @dataclass(frozen=True)
 class Lease:
     """Who holds a lease and until when (epoch seconds on the store's clock; it may have passed)."""
@@ -237,6 +249,14 @@ class IndexedBackend(LogBackend):
     def query_index(self, query: SessionQuery) -> List[bytes]:
         """The stored index entries matching ``query``, in its order, after ``offset``, at most ``limit``."""
 
+    def put_session(
+        self, record_key: str, record: bytes, key: str, data: bytes, partition: str, entry: Dict[str, Any]
+    ) -> None:
+        """``put(record_key, record)`` then ``put_index(key, data, partition, entry)``; the SQL backends do both in
+        one transaction, so a save that fails leaves neither (no record without its index entry)."""
+        self.put(record_key, record)
+        self.put_index(key, data, partition, entry)
+
 
 def _like(text: str) -> str:
     """A LIKE pattern (escape character ``\\``) matching ``text`` anywhere."""
@@ -393,6 +413,7 @@ __all__ = [
     "NoOpBackend",
     "Lease",
     "LogStoreError",
+    "StoreTimeoutError",
     "SQL_SCHEMA_VERSION",
     "STORE_SCHEMA_VERSION",
     "TASK_PREVIEW_CHARS",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import threading
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from lllm.logging.backends import (
     Lease,
     LogStoreError,
     SessionQuery,
+    StoreTimeoutError,
     _like,
     check_lease_args,
     fill_index_v3,
@@ -57,6 +59,7 @@ _INDEXES_V3 = [
     "CREATE INDEX IF NOT EXISTS lllm_si_calls ON lllm_session_index (partition, agent_calls, ts, session_id)",
     "CREATE INDEX IF NOT EXISTS lllm_si_name ON lllm_session_index (partition, tactic_name, ts, session_id)",
 ]
+_UPSERT = "INSERT INTO lllm_kv (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
 # The table schema version; a database without this table is version 1.
 _META = "CREATE TABLE IF NOT EXISTS lllm_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
@@ -72,6 +75,24 @@ _TRGM_INDEXES = [
 ]
 logger = logging.getLogger(__name__)
 
+#: The default bounds, in seconds, of every operation (0 turns one off): ``lock_timeout`` for a wait on a lock
+#: another client holds, ``statement_timeout`` for one statement (a stuck or overloaded server), and
+#: ``idle_in_transaction_session_timeout``, after which the server ends a session left idle inside a
+#: transaction (a frozen client), releasing its locks for the others.
+DEFAULT_BOUNDS: Dict[str, float] = {
+    "statement_timeout": 60.0,
+    "lock_timeout": 30.0,
+    "idle_in_transaction_session_timeout": 120.0,
+}
+_BOUND_RE = re.compile(r"(?:^|\s)(" + "|".join(DEFAULT_BOUNDS) + r")\s*=\s*('(?:[^'\\]|\\.)*'|\S*)")
+_TIMEOUT_REASONS = {
+    "lock_timeout": "another client held a lock it needed (lock_timeout)",
+    "statement_timeout": "a statement ran longer than statement_timeout (a slow or stuck server, or a lock "
+    "wait with lock_timeout off)",
+    "idle_in_transaction_session_timeout": "the server ended the session, idle inside a transaction "
+    "(idle_in_transaction_session_timeout)",
+}
+
 
 def _dsn_passwords(dsn: str) -> List[str]:
     """The password(s) a DSN holds: a URL's userinfo, or a ``password`` keyword or query parameter."""
@@ -83,6 +104,48 @@ def _dsn_passwords(dsn: str) -> List[str]:
             password = None
         found += [password, unquote(password)] if password else []
     return sorted({p for p in found if len(p) >= 4}, key=len, reverse=True)  # shorter: would mangle the text
+
+
+def _split_bounds(dsn: str) -> "tuple[str, Dict[str, str]]":
+    """``dsn`` without the lllm bounds (``?lock_timeout=5`` in a URL, ``lock_timeout=5`` in key=value form),
+    which libpq would refuse, and those bounds as written."""
+    found: Dict[str, str] = {}
+    if "://" in dsn:
+        base, sep, query = dsn.partition("?")
+        query, hash_, fragment = query.partition("#")
+        kept = []
+        for part in query.split("&") if sep else []:
+            name, _, value = part.partition("=")
+            if unquote(name) in DEFAULT_BOUNDS:
+                found[unquote(name)] = unquote(value)
+            elif part:
+                kept.append(part)
+        return base + ("?" + "&".join(kept) if kept else "") + hash_ + fragment, found
+
+    def take(m: "re.Match[str]") -> str:
+        found[m.group(1)] = m.group(2).strip("'")
+        return ""
+
+    return _BOUND_RE.sub(take, dsn).strip(), found
+
+
+def _seconds(name: str, value: Any, where: str) -> float:
+    """A bound as seconds (a non-negative finite number; 0 = none), else a ``LogStoreError`` naming it."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(value, bool) or not math.isfinite(seconds) or seconds < 0:
+        raise LogStoreError(
+            f"{name}={value!r} {where} is not a number of seconds: use e.g. {name}={DEFAULT_BOUNDS[name]:g} "
+            f"(0 = no bound)."
+        )
+    return seconds
+
+
+def _milliseconds(seconds: float) -> str:
+    """A bound as PostgreSQL reads it: whole milliseconds, at least 1 unless 0 (off), at most its maximum."""
+    return f"{min(2147483647, max(1, round(seconds * 1000)) if seconds else 0)}ms"
 
 
 def _tags_json(tags: Dict[str, str]) -> str:
@@ -104,11 +167,38 @@ class PostgresBackend(IndexedBackend):
     One connection per backend, guarded by a lock (thread-safe); each operation is one transaction.
     A connection the server dropped is reopened on next use; after ``close()`` the backend stays closed.
     The tables are created on first use, under an advisory lock so concurrent starts do not race; an older
-    table schema is migrated in place. ``search_index`` says which index serves the text filters."""
+    table schema is migrated in place. ``search_index`` says which index serves the text filters.
 
-    def __init__(self, dsn: str, connect_timeout: int = 10):
+    Every operation is bounded (seconds, 0 = no bound): ``statement_timeout``, ``lock_timeout`` and
+    ``idle_in_transaction_session_timeout``, from the arguments, else the same names in the DSN
+    (``postgresql://…/db?lock_timeout=5``), else ``DEFAULT_BOUNDS``. One that trips rolls the operation back
+    and raises ``StoreTimeoutError``; ``bounds`` holds the values in force."""
+
+    def __init__(
+        self,
+        dsn: str,
+        connect_timeout: int = 10,
+        *,
+        statement_timeout: Optional[float] = None,
+        lock_timeout: Optional[float] = None,
+        idle_in_transaction_session_timeout: Optional[float] = None,
+    ):
         self.dsn = dsn
         self.connect_timeout = connect_timeout
+        self._conninfo, written = _split_bounds(dsn)
+        given = {
+            "statement_timeout": statement_timeout,
+            "lock_timeout": lock_timeout,
+            "idle_in_transaction_session_timeout": idle_in_transaction_session_timeout,
+        }
+        self.bounds: Dict[str, float] = {}
+        for name, default in DEFAULT_BOUNDS.items():
+            if given[name] is not None:
+                self.bounds[name] = _seconds(name, given[name], "passed to PostgresBackend")
+            elif name in written:
+                self.bounds[name] = _seconds(name, written[name], f"in the DSN of the PostgreSQL store {self._where}")
+            else:
+                self.bounds[name] = default
         self._psycopg = _psycopg()
         self._lock = threading.RLock()
         self._closed = False
@@ -120,20 +210,35 @@ class PostgresBackend(IndexedBackend):
             self.close()
             raise
 
+    @property
+    def _where(self) -> str:
+        """The DSN without its password, to name the store in messages."""
+        return hide(self.dsn, _dsn_passwords(self.dsn))
+
     def _connect(self) -> Any:
-        """A new connection; libpq quotes the parts of a DSN it cannot parse, so its error loses the password."""
+        """A new connection with the bounds set; libpq quotes the parts of a DSN it cannot parse, so its error loses
+        the password."""
         try:
-            return self._psycopg.connect(self.dsn, connect_timeout=self.connect_timeout)
+            conn = self._psycopg.connect(self._conninfo, connect_timeout=self.connect_timeout)
         except self._psycopg.Error as e:
             text = hide(str(e), _dsn_passwords(self.dsn))
             if text == str(e):
                 raise
             error = type(e)(text)
-        raise error  # outside the except block: the original error is not chained to it
+        else:
+            try:
+                settings = ", ".join(f"set_config('{name}', %s, false)" for name in self.bounds)
+                conn.execute(f"SELECT {settings}", [_milliseconds(s) for s in self.bounds.values()])
+                conn.commit()
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+        raise error  # outside the except block: the original error, which holds the password, is not chained to it
 
     def _create_tables(self) -> None:
         """Create what is missing (an older database gains the newer tables); refuse a newer one."""
-        with self._tx() as cur:
+        with self._tx("opening the store (checking its tables)") as cur:
             cur.execute("SELECT pg_advisory_xact_lock(hashtext('lllm_log_store_schema'))")
             cur.execute(_META)
             row = cur.execute("SELECT value FROM lllm_meta WHERE name = 'schema_version'").fetchone()
@@ -176,6 +281,7 @@ class PostgresBackend(IndexedBackend):
                 reason,
             )
             return "scan"
+        cur.execute("SET LOCAL statement_timeout = 0")  # a one-off build that may read many rows
         for statement in _TRGM_INDEXES:
             cur.execute(statement.format(ops=ops))
         return "pg_trgm"
@@ -201,20 +307,45 @@ class PostgresBackend(IndexedBackend):
     @staticmethod
     def _migrate_to_3(cur: Any) -> None:
         """Add the version-3 index columns to an older table and fill them from the stored entries and sessions."""
+        cur.execute("SET LOCAL statement_timeout = 0")  # a one-off migration that may read many rows
         for name, definition in INDEX_COLUMNS_V3.items():
             definition = definition.replace("REAL", "DOUBLE PRECISION")
             cur.execute(f"ALTER TABLE lllm_session_index ADD COLUMN IF NOT EXISTS {name} {definition}")
         fill_index_v3(cur.execute, "%s")
 
     @contextmanager
-    def _tx(self) -> Iterator[Any]:
+    def _tx(self, doing: str) -> Iterator[Any]:
+        """One transaction, rolled back if anything in it fails; a bound that trips is a ``StoreTimeoutError``."""
+        errors = self._psycopg.errors
         with self._lock:
             if self._closed:
                 raise self._psycopg.OperationalError("PostgresBackend is closed")
             if self._conn.closed:  # dropped by the server or the network
                 self._conn = self._connect()
-            with self._conn.transaction(), self._conn.cursor() as cur:
-                yield cur
+            try:
+                with self._conn.transaction(), self._conn.cursor() as cur:
+                    yield cur
+            except errors.LockNotAvailable as e:
+                raise self._timeout("lock_timeout", doing) from e
+            except errors.QueryCanceled as e:  # the same SQLSTATE as a cancel by an operator (pg_cancel_backend)
+                if not self.bounds["statement_timeout"] or "user request" in str(e):
+                    raise
+                raise self._timeout("statement_timeout", doing) from e
+            except errors.IdleInTransactionSessionTimeout as e:  # the next operation reconnects
+                raise self._timeout("idle_in_transaction_session_timeout", doing) from e
+
+    def _timeout(self, setting: str, doing: str) -> StoreTimeoutError:
+        seconds = self.bounds[setting]
+        return StoreTimeoutError(
+            f"The PostgreSQL store {self._where} gave up {doing} after {seconds:g} s: {_TIMEOUT_REASONS[setting]}. "
+            f"That operation was rolled back (nothing of it was written) and the store stays usable. Find what "
+            f"holds it up in pg_stat_activity, or wait longer with PostgresBackend(dsn, {setting}=SECONDS) or "
+            f"'{setting}=SECONDS' in the store's DSN (?{setting}=SECONDS in a URL; 0 = no bound).",
+            store=self._where,
+            operation=doing,
+            setting=setting,
+            timeout=seconds,
+        )
 
     @staticmethod
     def _unindex(cur: Any, key: str) -> None:
@@ -222,23 +353,19 @@ class PostgresBackend(IndexedBackend):
 
     def put(self, key: str, data: bytes) -> None:
         validate_key(key)
-        with self._tx() as cur:
-            cur.execute(
-                "INSERT INTO lllm_kv (key, value) VALUES (%s, %s) "
-                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                (key, bytes(data)),
-            )
+        with self._tx(f"saving '{key}'") as cur:
+            cur.execute(_UPSERT, (key, bytes(data)))
             self._unindex(cur, key)
 
     def get(self, key: str) -> Optional[bytes]:
         validate_key(key)
-        with self._tx() as cur:
+        with self._tx(f"reading '{key}'") as cur:
             row = cur.execute("SELECT value FROM lllm_kv WHERE key = %s", (key,)).fetchone()
         return bytes(row[0]) if row else None
 
     def list_keys(self, prefix: str = "") -> List[str]:
         validate_prefix(prefix)
-        with self._tx() as cur:
+        with self._tx(f"listing the keys under '{prefix}'") as cur:
             rows = cur.execute(
                 "SELECT key FROM lllm_kv WHERE key >= %s AND key < %s ORDER BY key", (prefix, prefix + _HIGH)
             ).fetchall()
@@ -246,37 +373,47 @@ class PostgresBackend(IndexedBackend):
 
     def delete(self, key: str) -> None:
         validate_key(key)
-        with self._tx() as cur:
+        with self._tx(f"deleting '{key}'") as cur:
             cur.execute("DELETE FROM lllm_kv WHERE key = %s", (key,))
             self._unindex(cur, key)
 
     def put_index(self, key: str, data: bytes, partition: str, entry: Dict[str, Any]) -> None:
         validate_key(key)
-        with self._tx() as cur:
-            cur.execute(
-                "INSERT INTO lllm_kv (key, value) VALUES (%s, %s) "
-                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                (key, bytes(data)),
-            )
-            cur.execute(
-                "INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts, tags, "
-                "tactic_name, total_cost, agent_calls, models, task_preview) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET "
-                "partition = EXCLUDED.partition, session_id = EXCLUDED.session_id, "
-                "tactic_path = EXCLUDED.tactic_path, state = EXCLUDED.state, ts = EXCLUDED.ts, tags = EXCLUDED.tags, "
-                "tactic_name = EXCLUDED.tactic_name, total_cost = EXCLUDED.total_cost, "
-                "agent_calls = EXCLUDED.agent_calls, models = EXCLUDED.models, task_preview = EXCLUDED.task_preview",
-                (
-                    key,
-                    partition,
-                    entry["session_id"],
-                    index_text(entry.get("tactic_path")),
-                    index_text(entry.get("state")),
-                    entry["timestamp"],
-                    _tags_json(entry.get("tags") or {}),
-                    *index_columns(entry),
-                ),
-            )
+        with self._tx(f"saving the index entry '{key}'") as cur:
+            self._put_index(cur, key, data, partition, entry)
+
+    def put_session(
+        self, record_key: str, record: bytes, key: str, data: bytes, partition: str, entry: Dict[str, Any]
+    ) -> None:
+        validate_key(record_key)
+        validate_key(key)
+        with self._tx(f"saving the session '{record_key}'") as cur:
+            cur.execute(_UPSERT, (record_key, bytes(record)))
+            self._unindex(cur, record_key)
+            self._put_index(cur, key, data, partition, entry)
+
+    @staticmethod
+    def _put_index(cur: Any, key: str, data: bytes, partition: str, entry: Dict[str, Any]) -> None:
+        cur.execute(_UPSERT, (key, bytes(data)))
+        cur.execute(
+            "INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts, tags, "
+            "tactic_name, total_cost, agent_calls, models, task_preview) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s) ON CONFLICT (key) DO UPDATE SET "
+            "partition = EXCLUDED.partition, session_id = EXCLUDED.session_id, "
+            "tactic_path = EXCLUDED.tactic_path, state = EXCLUDED.state, ts = EXCLUDED.ts, tags = EXCLUDED.tags, "
+            "tactic_name = EXCLUDED.tactic_name, total_cost = EXCLUDED.total_cost, "
+            "agent_calls = EXCLUDED.agent_calls, models = EXCLUDED.models, task_preview = EXCLUDED.task_preview",
+            (
+                key,
+                partition,
+                entry["session_id"],
+                index_text(entry.get("tactic_path")),
+                index_text(entry.get("state")),
+                entry["timestamp"],
+                _tags_json(entry.get("tags") or {}),
+                *index_columns(entry),
+            ),
+        )
 
     def query_index(self, query: SessionQuery) -> List[bytes]:
         if self.search_index == "pg_trgm":  # ILIKE '%text%' is what the trigram indexes answer
@@ -291,14 +428,14 @@ class PostgresBackend(IndexedBackend):
             where.append("s.tags @> %s::jsonb")
             params.append(_tags_json(query.tags))
         sql, params = index_select(where, params, query, "%s")
-        with self._tx() as cur:
+        with self._tx(f"listing the sessions of partition '{query.partition}'") as cur:
             rows = cur.execute(sql, params).fetchall()
         return [bytes(r[0]) for r in rows]
 
     def acquire_lease(self, key: str, holder: str, ttl: float) -> bool:
         validate_key(key)
         check_lease_args(holder, ttl)
-        with self._tx() as cur:
+        with self._tx(f"taking the lease '{key}'") as cur:
             row = cur.execute(
                 "INSERT INTO lllm_leases AS l (key, holder, expires_at) "
                 "VALUES (%s, %s, clock_timestamp() + make_interval(secs => %s)) "
@@ -310,12 +447,12 @@ class PostgresBackend(IndexedBackend):
 
     def release_lease(self, key: str, holder: str) -> None:
         validate_key(key)
-        with self._tx() as cur:
+        with self._tx(f"releasing the lease '{key}'") as cur:
             cur.execute("DELETE FROM lllm_leases WHERE key = %s AND holder = %s", (key, holder))
 
     def get_lease(self, key: str) -> Optional[Lease]:
         validate_key(key)
-        with self._tx() as cur:
+        with self._tx(f"reading the lease '{key}'") as cur:
             row = cur.execute(
                 "SELECT holder, extract(epoch FROM expires_at) FROM lllm_leases WHERE key = %s", (key,)
             ).fetchone()
@@ -330,4 +467,4 @@ class PostgresBackend(IndexedBackend):
         return "PostgresBackend(<dsn>)"  # the DSN may hold a password
 
 
-__all__ = ["PostgresBackend", "PG_SCHEMA_VERSION"]
+__all__ = ["PostgresBackend", "PG_SCHEMA_VERSION", "DEFAULT_BOUNDS"]

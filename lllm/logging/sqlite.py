@@ -3,6 +3,7 @@ with the session index in indexed columns."""
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import threading
@@ -19,6 +20,7 @@ from lllm.logging.backends import (
     Lease,
     LogStoreError,
     SessionQuery,
+    StoreTimeoutError,
     _is_sqlite_file,
     check_lease_args,
     fill_index_v3,
@@ -61,6 +63,7 @@ CREATE TABLE IF NOT EXISTS lllm_leases (key TEXT PRIMARY KEY, holder TEXT NOT NU
     WITHOUT ROWID;
 """
 
+_PUT = "INSERT OR REPLACE INTO lllm_kv (key, value) VALUES (?, ?)"
 # Created after the migration has added their columns to an older table.
 _SQLITE_INDEXES_V3 = [
     "CREATE INDEX IF NOT EXISTS lllm_si_cost ON lllm_session_index (partition, total_cost, ts, session_id)",
@@ -75,11 +78,18 @@ class SQLiteBackend(IndexedBackend):
     """An SQLite database file (or ``":memory:"``) in WAL mode; the embedded default.
 
     One connection per backend, guarded by a lock, so a backend is safe to share between threads;
-    several processes may open the same file (writes take the lock with ``BEGIN IMMEDIATE`` and wait
-    up to ``timeout`` seconds). Prefix listing is a key range, so ``%`` and ``_`` are literal."""
+    several processes may open the same file. Writes take the lock with ``BEGIN IMMEDIATE`` and wait at most
+    ``timeout`` seconds for another connection's write lock, then raise ``StoreTimeoutError`` (nothing of the
+    operation written). Prefix listing is a key range, so ``%`` and ``_`` are literal."""
 
     def __init__(self, path: Union[str, os.PathLike[str]] = ":memory:", timeout: float = 30.0):
         self.path = str(path)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout < math.inf:
+            raise LogStoreError(
+                f"timeout={timeout!r} for the SQLite store '{self.path}' is not a number of seconds: use e.g. "
+                f"timeout=30 (how long a write waits for another connection's lock)."
+            )
+        self.timeout = float(timeout)
         if self.path != ":memory:":
             _check_sqlite_path(Path(self.path))
         self._lock = threading.RLock()
@@ -90,10 +100,10 @@ class SQLiteBackend(IndexedBackend):
                 f"Cannot open the SQLite store '{self.path}': {e}. Pass a file path you can write to."
             ) from e
         try:
-            with self._lock:
+            with self._lock, self._bounded("opening the store (checking its tables)"):
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=NORMAL")
-                with self._write() as c:
+                with self._write("opening the store (checking its tables)") as c:
                     version = c.execute("PRAGMA user_version").fetchone()[0]
                     if version > SQL_SCHEMA_VERSION:
                         raise LogStoreError(
@@ -137,8 +147,27 @@ class SQLiteBackend(IndexedBackend):
         fill_index_v3(c.execute, "?")
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+    def _bounded(self, doing: str) -> Iterator[None]:
+        """Turn SQLite's "database is locked" (the busy timeout ran out) into a ``StoreTimeoutError``."""
+        try:
+            yield
+        except sqlite3.OperationalError as e:
+            if getattr(e, "sqlite_errorcode", None) not in (5, 6):  # SQLITE_BUSY, SQLITE_LOCKED
+                raise
+            raise StoreTimeoutError(
+                f"The SQLite store '{self.path}' gave up {doing} after {self.timeout:g} s: another connection "
+                f"held its write lock ({e}). Nothing of that operation was written and the store stays usable. "
+                f"Finish or close the other writer (another lllm process, an sqlite3 shell inside a transaction), "
+                f"or wait longer with SQLiteBackend(path, timeout=SECONDS).",
+                store=self.path,
+                operation=doing,
+                setting="timeout",
+                timeout=self.timeout,
+            ) from e
+
+    @contextmanager
+    def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._bounded(doing):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -150,8 +179,8 @@ class SQLiteBackend(IndexedBackend):
                     self._conn.execute("ROLLBACK")
                 raise
 
-    def _read(self, sql: str, params: Tuple[Any, ...] = ()) -> List[Tuple[Any, ...]]:
-        with self._lock:
+    def _read(self, sql: str, params: Tuple[Any, ...] = (), doing: str = "reading") -> List[Tuple[Any, ...]]:
+        with self._lock, self._bounded(doing):
             return self._conn.execute(sql, params).fetchall()
 
     @staticmethod
@@ -161,48 +190,66 @@ class SQLiteBackend(IndexedBackend):
 
     def put(self, key: str, data: bytes) -> None:
         validate_key(key)
-        with self._write() as c:
-            c.execute("INSERT OR REPLACE INTO lllm_kv (key, value) VALUES (?, ?)", (key, bytes(data)))
+        with self._write(f"saving '{key}'") as c:
+            c.execute(_PUT, (key, bytes(data)))
             self._unindex(c, key)
 
     def get(self, key: str) -> Optional[bytes]:
-        rows = self._read("SELECT value FROM lllm_kv WHERE key = ?", (validate_key(key),))
+        rows = self._read("SELECT value FROM lllm_kv WHERE key = ?", (validate_key(key),), f"reading '{key}'")
         return bytes(rows[0][0]) if rows else None
 
     def list_keys(self, prefix: str = "") -> List[str]:
         validate_prefix(prefix)
-        rows = self._read("SELECT key FROM lllm_kv WHERE key >= ? AND key < ? ORDER BY key", (prefix, prefix + _HIGH))
+        rows = self._read(
+            "SELECT key FROM lllm_kv WHERE key >= ? AND key < ? ORDER BY key",
+            (prefix, prefix + _HIGH),
+            f"listing the keys under '{prefix}'",
+        )
         return [r[0] for r in rows]
 
     def delete(self, key: str) -> None:
         validate_key(key)
-        with self._write() as c:
+        with self._write(f"deleting '{key}'") as c:
             c.execute("DELETE FROM lllm_kv WHERE key = ?", (key,))
             self._unindex(c, key)
 
     def put_index(self, key: str, data: bytes, partition: str, entry: Dict[str, Any]) -> None:
         validate_key(key)
+        with self._write(f"saving the index entry '{key}'") as c:
+            self._put_index(c, key, data, partition, entry)
+
+    def put_session(
+        self, record_key: str, record: bytes, key: str, data: bytes, partition: str, entry: Dict[str, Any]
+    ) -> None:
+        validate_key(record_key)
+        validate_key(key)
+        with self._write(f"saving the session '{record_key}'") as c:
+            c.execute(_PUT, (record_key, bytes(record)))
+            self._unindex(c, record_key)
+            self._put_index(c, key, data, partition, entry)
+
+    @classmethod
+    def _put_index(cls, c: sqlite3.Connection, key: str, data: bytes, partition: str, entry: Dict[str, Any]) -> None:
         ts = entry["timestamp"]
-        with self._write() as c:
-            c.execute("INSERT OR REPLACE INTO lllm_kv (key, value) VALUES (?, ?)", (key, bytes(data)))
-            self._unindex(c, key)
-            c.execute(
-                "INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts, tactic_name, "
-                "total_cost, agent_calls, models, task_preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    partition,
-                    entry["session_id"],
-                    index_text(entry.get("tactic_path")),
-                    index_text(entry.get("state")),
-                    ts,
-                    *index_columns(entry),
-                ),
-            )
-            c.executemany(
-                "INSERT INTO lllm_session_tags (key, partition, name, value, ts) VALUES (?, ?, ?, ?, ?)",
-                [(key, partition, index_text(k), index_text(v), ts) for k, v in (entry.get("tags") or {}).items()],
-            )
+        c.execute(_PUT, (key, bytes(data)))
+        cls._unindex(c, key)
+        c.execute(
+            "INSERT INTO lllm_session_index (key, partition, session_id, tactic_path, state, ts, tactic_name, "
+            "total_cost, agent_calls, models, task_preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                partition,
+                entry["session_id"],
+                index_text(entry.get("tactic_path")),
+                index_text(entry.get("state")),
+                ts,
+                *index_columns(entry),
+            ),
+        )
+        c.executemany(
+            "INSERT INTO lllm_session_tags (key, partition, name, value, ts) VALUES (?, ?, ?, ?, ?)",
+            [(key, partition, index_text(k), index_text(v), ts) for k, v in (entry.get("tags") or {}).items()],
+        )
 
     def query_index(self, query: SessionQuery) -> List[bytes]:
         where, params = index_conditions(query, "?")
@@ -212,13 +259,14 @@ class SQLiteBackend(IndexedBackend):
             )
             params += [query.partition, index_text(name), index_text(value)]
         sql, params = index_select(where, params, query, "?")
-        return [bytes(r[0]) for r in self._read(sql, tuple(params))]
+        doing = f"listing the sessions of partition '{query.partition}'"
+        return [bytes(r[0]) for r in self._read(sql, tuple(params), doing)]
 
     def acquire_lease(self, key: str, holder: str, ttl: float) -> bool:
         validate_key(key)
         check_lease_args(holder, ttl)
         now = time.time()
-        with self._write() as c:
+        with self._write(f"taking the lease '{key}'") as c:
             c.execute(
                 "INSERT INTO lllm_leases (key, holder, expires_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
@@ -230,11 +278,15 @@ class SQLiteBackend(IndexedBackend):
 
     def release_lease(self, key: str, holder: str) -> None:
         validate_key(key)
-        with self._write() as c:
+        with self._write(f"releasing the lease '{key}'") as c:
             c.execute("DELETE FROM lllm_leases WHERE key = ? AND holder = ?", (key, holder))
 
     def get_lease(self, key: str) -> Optional[Lease]:
-        rows = self._read("SELECT holder, expires_at FROM lllm_leases WHERE key = ?", (validate_key(key),))
+        rows = self._read(
+            "SELECT holder, expires_at FROM lllm_leases WHERE key = ?",
+            (validate_key(key),),
+            f"reading the lease '{key}'",
+        )
         return Lease(rows[0][0], float(rows[0][1])) if rows else None
 
     def close(self) -> None:

@@ -156,11 +156,11 @@ class LogStore:
             "models": session_models(data),
             "task_preview": task_preview(data.get("task")),
         }
-        self.backend.put(self._key("sessions", session_id), _encode(record))
-        index_key = self._key("index", session_id)
-        if isinstance(self.backend, IndexedBackend):
-            self.backend.put_index(index_key, _encode(entry), self.partition, entry)
+        record_key, index_key = self._key("sessions", session_id), self._key("index", session_id)
+        if isinstance(self.backend, IndexedBackend):  # one transaction: a failed save leaves neither
+            self.backend.put_session(record_key, _encode(record), index_key, _encode(entry), self.partition, entry)
         else:
+            self.backend.put(record_key, _encode(record))
             self.backend.put(index_key, _encode(entry))
         return session_id
 
@@ -540,9 +540,12 @@ def local_store(path: Union[str, Path], partition: str = "default", runtime: Any
     return LogStore(LocalFileBackend(path), partition=partition, runtime=runtime)
 
 
-def sqlite_store(path: Union[str, Path] = ":memory:", partition: str = "default", runtime: Any = None) -> LogStore:
-    """A store in one SQLite file (WAL), or in memory with ``":memory:"``."""
-    return LogStore(SQLiteBackend(path), partition=partition, runtime=runtime)
+def sqlite_store(
+    path: Union[str, Path] = ":memory:", partition: str = "default", runtime: Any = None, timeout: float = 30.0
+) -> LogStore:
+    """A store in one SQLite file (WAL), or in memory with ``":memory:"``; a write waits at most ``timeout``
+    seconds for another connection's lock."""
+    return LogStore(SQLiteBackend(path, timeout=timeout), partition=partition, runtime=runtime)
 
 
 def noop_store(partition: str = "default", runtime: Any = None) -> LogStore:
@@ -550,11 +553,25 @@ def noop_store(partition: str = "default", runtime: Any = None) -> LogStore:
     return LogStore(NoOpBackend(), partition=partition, runtime=runtime)
 
 
-def postgres_store(dsn: str, partition: str = "default", runtime: Any = None) -> LogStore:
-    """A store in PostgreSQL (needs ``lllm[postgres]``)."""
+def postgres_store(
+    dsn: str,
+    partition: str = "default",
+    runtime: Any = None,
+    *,
+    statement_timeout: Optional[float] = None,
+    lock_timeout: Optional[float] = None,
+    idle_in_transaction_session_timeout: Optional[float] = None,
+) -> LogStore:
+    """A store in PostgreSQL (needs ``lllm[postgres]``); the bounds (seconds) are ``PostgresBackend``'s."""
     from lllm.logging.postgres import PostgresBackend
 
-    return LogStore(PostgresBackend(dsn), partition=partition, runtime=runtime)
+    backend = PostgresBackend(
+        dsn,
+        statement_timeout=statement_timeout,
+        lock_timeout=lock_timeout,
+        idle_in_transaction_session_timeout=idle_in_transaction_session_timeout,
+    )
+    return LogStore(backend, partition=partition, runtime=runtime)
 
 
 __all__ = [
