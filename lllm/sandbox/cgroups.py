@@ -13,6 +13,8 @@ import signal
 import time
 from typing import List, Optional
 
+from lllm.sandbox.scratch import alive
+
 CGROUP_ROOT = "/sys/fs/cgroup"
 PREFIX = "lllm-sandbox-"  # + owner pid + "-" + random hex
 
@@ -148,19 +150,9 @@ def _remove_orphans(parent: str, version: int) -> None:
         return
     for name in names:
         pid_text = name[len(PREFIX) :].partition("-")[0]
-        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _alive(int(pid_text)):
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or alive(int(pid_text)):
             continue
         MemoryCgroup(os.path.join(parent, name), version).remove(wait_s=0.5)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
 
 
 __all__ = ["MemoryCgroup"]

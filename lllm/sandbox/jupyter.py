@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from lllm.errors import LLLMError
+from lllm.sandbox import scratch
 from lllm.sandbox.executor import ApiHandler, call_api
 from lllm.sandbox.interpreter import clip_output
 from lllm.sandbox.worker import shorten_lines
@@ -235,7 +236,7 @@ class JupyterSession:
             raise JupyterError(f"JupyterSession needs the 'jupyter' extra (pip install 'lllm[jupyter]'): {e}") from e
         kw: Dict[str, Any] = {"kernel_name": self.kernel_name}
         if os.name == "posix":  # unix sockets: no TCP ports, only this user can connect
-            self._ipc_dir = self._ipc_dir or tempfile.TemporaryDirectory(prefix="lllm-kernel-")
+            self._ipc_dir = self._ipc_dir or tempfile.TemporaryDirectory(prefix=scratch.prefix("kernel"))
             kw.update(transport="ipc", ip=os.path.join(self._ipc_dir.name, "k"))
         km = KernelManager(**kw)
         try:

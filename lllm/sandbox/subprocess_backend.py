@@ -34,13 +34,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import weakref
 from typing import Any, Dict, List, Optional
 
-from lllm.sandbox import worker as _worker
+from lllm.sandbox import scratch, worker as _worker
 from lllm.sandbox.cgroups import MemoryCgroup
 from lllm.sandbox.executor import ApiHandler, ExecResult, Executor, SandboxError, call_api
 from lllm.sandbox.isolation import UidLease, can_drop_privileges, minimal_env
@@ -68,12 +67,12 @@ class _Process:
         cgroup_fd = None
         config = executor.worker_config()
         try:
-            self.workdir = tempfile.mkdtemp(prefix="lllm-sandbox-")
+            self.workdir = scratch.make_dir()
             if self.lease is not None:
                 os.chown(self.workdir, self.lease.uid, self.lease.uid)
                 config = {**config, "uid": self.lease.uid, "gid": self.lease.uid}
                 if not config.get("imports_bound"):  # an empty mount point for import folders (see worker.py)
-                    self.import_root = tempfile.mkdtemp(prefix="lllm-sandbox-imports-")
+                    self.import_root = scratch.make_dir("imports")
                     os.chmod(self.import_root, 0o755)
                     config["import_root"] = self.import_root
             total = executor.max_total_memory_mb
