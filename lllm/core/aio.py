@@ -7,12 +7,15 @@ and the sync API works even when called from inside another running event loop."
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures as cf
 import contextlib
 import contextvars
+import itertools
 import threading
-from typing import Any, Callable, Coroutine, Optional, TypeVar
+from typing import Any, Callable, Coroutine, Dict, Optional, ParamSpec, TypeVar
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 _lock = threading.Lock()
 _loop: Optional[asyncio.AbstractEventLoop] = None
@@ -121,4 +124,63 @@ def in_daemon_thread(fn: Callable[..., Any], *args: Any, **kw: Any) -> "asyncio.
     return fut
 
 
-__all__ = ["background_loop", "run_sync", "run_sync_to_end", "in_background_loop", "in_daemon_thread"]
+class DaemonThreads(cf.Executor):
+    """An executor running each call in a daemon thread of its own (its callers bound how many run at once).
+    Unlike ``ThreadPoolExecutor``, whose threads the interpreter joins at exit, a call stuck in one does not
+    hold up the process's exit (Ctrl-C): it is abandoned, not stopped (a thread cannot be)."""
+
+    def __init__(self, name: str = "lllm-call") -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self._calls: Dict["cf.Future[Any]", threading.Thread] = {}  # the calls not yet ended
+        self._ids = itertools.count()
+        self._shut = False
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> "cf.Future[T]":
+        fut: "cf.Future[T]" = cf.Future()
+
+        def run() -> None:
+            try:
+                if fut.set_running_or_notify_cancel():  # else cancelled before it started
+                    try:
+                        fut.set_result(fn(*args, **kwargs))
+                    except BaseException as e:  # noqa: BLE001 - the future's owner gets it
+                        fut.set_exception(e)
+            finally:
+                with self._lock:
+                    self._calls.pop(fut, None)
+
+        with self._lock:
+            if self._shut:
+                raise RuntimeError(f"{self.name}: cannot start a call after shutdown")
+            thread = threading.Thread(target=run, name=f"{self.name}-{next(self._ids)}", daemon=True)
+            self._calls[fut] = thread
+        try:
+            thread.start()
+        except BaseException:
+            with self._lock:
+                self._calls.pop(fut, None)
+            raise
+        return fut
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """No more calls; ``cancel_futures`` cancels those not yet started, ``wait`` waits for the others."""
+        with self._lock:
+            self._shut = True
+            calls = dict(self._calls)
+        if cancel_futures:
+            for fut in calls:
+                fut.cancel()
+        if wait:
+            for thread in calls.values():
+                thread.join()
+
+
+__all__ = [
+    "DaemonThreads",
+    "background_loop",
+    "run_sync",
+    "run_sync_to_end",
+    "in_background_loop",
+    "in_daemon_thread",
+]

@@ -31,7 +31,7 @@ from typing import (
 from pydantic import BaseModel
 
 from lllm.core import wiring
-from lllm.core.aio import run_sync_to_end
+from lllm.core.aio import DaemonThreads, run_sync_to_end
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.protocols import BatchLeasesLike
@@ -160,12 +160,15 @@ def bcall(
         return out
     leases = wiring.services.batch_leases(tactic.log_store, o.batch_id, o.lease_ttl) if o.batch_id else None
     one = _thread_task(tactic, tasks, leases, o)
+    pool = DaemonThreads(f"lllm-{tactic.name}")
     try:
-        with cf.ThreadPoolExecutor(max_workers=min(n, len(todo)), thread_name_prefix=f"lllm-{tactic.name}") as ex:
-            first_error = _run_pool(ex, one, todo, out, n, fail_fast, leases)
+        first_error = _run_pool(pool, one, todo, out, n, fail_fast, leases)
     finally:
+        # Done, or interrupted (Ctrl-C): the calls not started are cancelled and a running one is abandoned,
+        # not waited for (a thread cannot be stopped; its daemon thread does not hold up the process's exit)
+        pool.shutdown(wait=False, cancel_futures=True)
         if leases is not None:
-            leases.close()
+            leases.close()  # releases the leases of abandoned calls too: a rerun resumes the batch
     if first_error is not None:
         raise first_error
     return out
@@ -195,7 +198,7 @@ def _thread_task(
 
 
 def _run_pool(
-    ex: cf.ThreadPoolExecutor,
+    ex: cf.Executor,
     one: Callable[[int], Any],
     todo: Deque[int],
     out: List[Any],
@@ -278,12 +281,9 @@ async def _local_stream(
     running: _Running = {}
     failed: Optional[BaseException] = None  # with finish_running: the first failure, raised at the end
     # A sync tactic runs in threads of its own, as many as workers: asyncio's default pool has only
-    # min(32, cores + 4) threads, which would cap the concurrency (and stall the lease calls).
-    pool = (
-        None
-        if inspect.iscoroutinefunction(tactic.call)
-        else cf.ThreadPoolExecutor(max_workers=n, thread_name_prefix=f"lllm-{tactic.name}")
-    )
+    # min(32, cores + 4) threads, which would cap the concurrency (and stall the lease calls); daemon
+    # threads, so that a call stuck in one does not hold up the process's exit (Ctrl-C)
+    pool = None if inspect.iscoroutinefunction(tactic.call) else DaemonThreads(f"lllm-{tactic.name}")
     try:
         done = await asyncio.to_thread(done_results, tactic, o.batch_id, tasks, o.return_sessions) if o.batch_id else {}
         if o.batch_id and len(done) < len(tasks):
@@ -328,24 +328,31 @@ def _loop_task(
     tactic: Tactic,
     tasks: List[Any],
     sem: asyncio.Semaphore,
-    pool: Optional[cf.ThreadPoolExecutor],
+    pool: Optional[DaemonThreads],
     leases: Optional[BatchLeasesLike],
     o: Options,
 ) -> Callable[..., Coroutine[Any, Any, Tuple[int, Any]]]:
     """What ``ccall`` runs for task ``i``: the call under the semaphore, under a lease in a durable batch."""
     tags, metadata, return_sessions, batch_id, _, kw = o
 
-    async def call(*args: Any) -> Any:
+    async def call(i: int, *args: Any) -> Any:
         if pool is None:
             return await tactic.acall(*args, **kw)
         run = functools.partial(tactic.__call__, *args, **kw)
         running = asyncio.get_running_loop().run_in_executor(pool, contextvars.copy_context().run, run)
         if leases is None:
-            return await running
+            return await running  # cancelled, a call still running is abandoned
         try:
             return await asyncio.shield(running)
         except asyncio.CancelledError:  # a thread cannot be stopped: its task keeps its lease until it ends
-            await asyncio.wait([running])
+            if not running.done():
+                logger.warning(
+                    "tactic %s: batch task %d was cancelled while its call runs in a thread, which cannot be "
+                    "stopped; its lease is kept until the call ends (cancel again, e.g. Ctrl-C, to stop waiting)",
+                    tactic.name,
+                    i,
+                )
+            await asyncio.wait([running])  # cancelled again: abandoned, its lease released
             raise
 
     async def one(i: int, t: Any, delay: float = 0.0) -> Tuple[int, Any]:
@@ -353,14 +360,14 @@ def _loop_task(
         async with sem:
             args = (t, None, batch_tags(tags, batch_id, i, t), {**(metadata or {}), "batch_index": i})
             if leases is None or batch_id is None:
-                return i, await call(*args, return_sessions)
+                return i, await call(i, *args, return_sessions)
             if not await asyncio.to_thread(leases.take, i):
                 return i, _BUSY
             try:
                 found = await asyncio.to_thread(recorded, tactic, batch_id, tasks, i, return_sessions)
                 if found is not MISSING:  # another runner finished it since this batch started
                     return i, found
-                session = await call(*args, True)
+                session = await call(i, *args, True)
                 return i, await asyncio.to_thread(record_finished, tactic, batch_id, i, t, session, return_sessions)
             finally:
                 await asyncio.to_thread(leases.release, i)
@@ -368,16 +375,19 @@ def _loop_task(
     return one
 
 
-async def _stop(running: _Running, leases: Optional[BatchLeasesLike], pool: Optional[cf.ThreadPoolExecutor]) -> None:
-    """Cancel the runs still going and wait for them; close the leases and the thread pool."""
+async def _stop(running: _Running, leases: Optional[BatchLeasesLike], pool: Optional[DaemonThreads]) -> None:
+    """Cancel the runs still going and wait for them; close the thread pool and the leases, also when
+    cancelled again while waiting (a second Ctrl-C), which abandons the sync calls still running."""
     for f in running:
         f.cancel()
-    if running:
-        await asyncio.gather(*running, return_exceptions=True)
-    if leases is not None:
-        await asyncio.to_thread(leases.close)
-    if pool is not None:
-        pool.shutdown(wait=False, cancel_futures=True)
+    try:
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        if leases is not None:
+            await asyncio.to_thread(leases.close)
 
 
 # ---------------------------------------------------------------------------------------------

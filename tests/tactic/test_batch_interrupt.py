@@ -1,0 +1,116 @@
+"""Ctrl-C during ``bcall``/``ccall`` of a sync tactic whose call is stuck: the process exits (it hung joining the
+stuck worker thread), finished tasks stay saved, the rest never start, and a durable batch resumes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lllm.logging import sqlite_store
+from lllm.logging.batch_leases import BatchLeases
+
+TASKS = ["a", "b", "stuck", "c", "d"]
+
+CHILD = """
+import asyncio
+import json
+import logging
+import sys
+import threading
+
+from lllm import Tactic
+from lllm.logging import sqlite_store
+
+logging.basicConfig()  # warnings to stderr
+db, how, batch_id, free = sys.argv[1], sys.argv[2], sys.argv[3] or None, sys.argv[4] == "free"
+never = threading.Event()
+
+
+class Waits(Tactic, register=False):
+    name = "interrupt_waits"
+
+    def call(self, task: str) -> str:
+        print("START", task, flush=True)
+        if task == "stuck" and not free:
+            never.wait()  # a tool or user code blocked for good
+        return task.upper()
+
+
+tactic = Waits(log_store=sqlite_store(db))
+tasks = json.loads(sys.argv[5])
+if how == "bcall":
+    results = tactic.bcall(tasks, max_workers=1, batch_id=batch_id)
+else:
+
+    async def main():
+        got = {}
+        async for i, value in tactic.ccall(tasks, max_workers=1, batch_id=batch_id):
+            got[i] = value
+        return [got[i] for i in range(len(tasks))]
+
+    results = asyncio.run(main())
+print("RESULTS", json.dumps(results), flush=True)
+"""
+
+
+def run_child(db, how: str, batch_id: str, free: bool) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(db), how, batch_id, "free" if free else "stuck", json.dumps(TASKS)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a child of a shell run in the background inherits SIGINT ignored: restore Ctrl-C as in a terminal
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def saved(store) -> dict:
+    """Task -> result of every successful session in the store."""
+    out = {}
+    for summary in store.list_sessions(state="success", limit=None):
+        session = store.load_session(summary.session_id)
+        out[TASKS[session.metadata["batch_index"]]] = session.delivery
+    return out
+
+
+@pytest.mark.parametrize("durable", [False, True], ids=["plain", "durable"])
+@pytest.mark.parametrize("how", ["bcall", "ccall"])
+def test_ctrl_c_stops_a_batch_whose_sync_call_is_stuck(tmp_path, how, durable):
+    db = tmp_path / "runs.db"
+    batch_id = "interrupted-1" if durable else ""
+    proc = run_child(db, how, batch_id, free=False)
+    try:
+        started = [proc.stdout.readline().split()[-1] for _ in range(3)]
+        assert started == ["a", "b", "stuck"], proc.stderr.read()
+        store = sqlite_store(db)
+        while len(saved(store)) < 2:  # the finished tasks are recorded
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        if how == "ccall" and durable:  # a cancelled durable ccall waits for its running sync call, which keeps
+            while "cancel again" not in (line := proc.stderr.readline()):  # its lease; it says so, and a second
+                assert line, "the child exited without saying what it waits for"  # Ctrl-C stops the wait
+            proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)  # a hang guard: the stuck call blocks forever
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err, err
+    assert "START" not in out and "RESULTS" not in out  # no task started after the stuck one
+    assert saved(store) == {"a": "A", "b": "B"}  # what finished is saved and readable
+    if not durable:
+        return
+    lease = BatchLeases(store, batch_id).lease_name(TASKS.index("stuck"))
+    assert store.get_lease(lease) is None  # released: any runner can take the task
+    rerun = run_child(db, how, batch_id, free=True)
+    out, err = rerun.communicate(timeout=60)
+    assert rerun.returncode == 0, err
+    lines = out.splitlines()
+    assert [line.split()[1] for line in lines if line.startswith("START")] == ["stuck", "c", "d"]  # resumed
+    assert json.loads(lines[-1].removeprefix("RESULTS ")) == [t.upper() for t in TASKS]
+    assert len(store.list_sessions(tags={"lllm.batch_id": batch_id}, state="success", limit=None)) == len(TASKS)
