@@ -102,7 +102,7 @@ def run_sync_to_end(coro: Coroutine[Any, Any, T]) -> T:
         raise
 
 
-def in_daemon_thread(fn: Callable[..., Any], *args: Any, **kw: Any) -> "asyncio.Future[Any]":
+def in_daemon_thread(fn: Callable[..., Any], /, *args: Any, **kw: Any) -> "asyncio.Future[Any]":
     """``fn`` run in a daemon thread of its own (in this context), as a future of this loop. Unlike
     ``asyncio.to_thread``, a call stuck in its thread does not hold up the process's exit (Ctrl-C)."""
     loop, ctx = asyncio.get_running_loop(), contextvars.copy_context()

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ValidationError
 
 from lllm._version import __version__
 from lllm.core import batch, events, wiring
-from lllm.core.aio import run_sync_to_end
+from lllm.core.aio import in_daemon_thread, run_sync_to_end
 from lllm.core.dialog import local_stamp
 from lllm.core.sessions import TacticCallSession
 from lllm.core.spec import parse_agent_configs
@@ -461,7 +461,7 @@ class Tactic(ABC):
             with events.observe(on_event):
                 return await self.acall(task, session_name, tags, metadata, return_session, **kw)
         if not inspect.iscoroutinefunction(self.call):
-            return await asyncio.to_thread(self.__call__, task, session_name, tags, metadata, return_session, **kw)
+            return await in_daemon_thread(self.__call__, task, session_name, tags, metadata, return_session, **kw)
         task = self._coerce_input(task)
         # ``_calling``'s phases written out (no async context manager: one object and frame fewer per call in
         # flight); the save runs in a worker thread and is awaited, so the session is saved when this returns

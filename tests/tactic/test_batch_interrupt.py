@@ -114,3 +114,68 @@ def test_ctrl_c_stops_a_batch_whose_sync_call_is_stuck(tmp_path, how, durable):
     assert [line.split()[1] for line in lines if line.startswith("START")] == ["stuck", "c", "d"]  # resumed
     assert json.loads(lines[-1].removeprefix("RESULTS ")) == [t.upper() for t in TASKS]
     assert len(store.list_sessions(tags={"lllm.batch_id": batch_id}, state="success", limit=None)) == len(TASKS)
+
+
+ASYNC_CHILD = """
+import sys
+import threading
+
+from lllm import Tactic
+from lllm.core.message import FunctionCall
+from lllm.core.tools import tool
+from lllm.logging import sqlite_store
+
+never = threading.Event()
+
+
+@tool
+def blocked() -> str:
+    print("STUCK", flush=True)
+    never.wait()
+    return "never"
+
+
+class Stuck(Tactic, register=False):
+    name = "interrupt_stuck"
+
+    def call(self, task: str) -> str:
+        print("STUCK", flush=True)
+        never.wait()
+        return task
+
+
+class Outer(Tactic, register=False):
+    name = "interrupt_outer"
+
+    async def call(self, task: str) -> str:
+        if sys.argv[2] == "tool":  # a sync tool run off the loop by an async caller
+            return (await blocked.acall(FunctionCall(id="c1", name="blocked", arguments={}))).result
+        return await Stuck().acall(task)  # a sync tactic awaited from an async one
+
+
+Outer(log_store=sqlite_store(sys.argv[1]))("x")
+"""
+
+
+@pytest.mark.parametrize("what", ["tool", "sync_tactic"])
+def test_ctrl_c_exits_while_an_async_tactic_awaits_a_stuck_sync_call(tmp_path, what):
+    """A sync tool or sync tactic awaited from an async one ran in asyncio's default pool, whose threads the
+    interpreter joins at exit: after Ctrl-C the process hung until the stuck call ended."""
+    db = tmp_path / "runs.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ASYNC_CHILD, str(db), what],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert proc.stdout.readline().strip() == "STUCK", proc.stderr.read()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)  # a hang guard: the stuck call blocks forever
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err, err
+    outer = [s.state for s in sqlite_store(db).list_sessions(limit=None) if s.tactic_name == "interrupt_outer"]
+    assert outer == ["failure"]  # the interrupted call still saved its session
