@@ -42,6 +42,9 @@ KEY_ENV = "ANTHROPIC_API_KEY"
 DEFAULT_MAX_TOKENS = 4096
 THINKING_KEY = "anthropic_thinking"  # Message.metadata key holding the raw thinking blocks of a turn
 THINKING_TYPES = frozenset({"thinking", "redacted_thinking"})
+# Message.metadata key: the turn's block kinds in order ("thinking", "text", "tool_use"), kept only when a
+# thinking block follows another kind (interleaved thinking): replayed thinking must keep its place
+ORDER_KEY = "anthropic_block_order"
 
 # model_args the invoker consumes itself (transport, or mapped onto Anthropic's own names)
 CLIENT_ARGS = frozenset(
@@ -222,13 +225,14 @@ def anthropic_messages(messages: Iterable["Message"]) -> Tuple[Optional[str], Li
             thinking = m.metadata.get(THINKING_KEY)
             blocks = [b for b in thinking if isinstance(b, dict)] if thinking else []
             if m.function_calls:
-                if m.text:
-                    blocks.append({"type": "text", "text": m.text})
-                for fc in m.function_calls:
-                    used.add(fc.name)
-                    blocks.append({"type": "tool_use", "id": fc.id, "name": fc.name, "input": fc.arguments})
+                used.update(fc.name for fc in m.function_calls)
+                tail: List[Dict[str, Any]] = [{"type": "text", "text": m.text}] if m.text else []
+                tail += [
+                    {"type": "tool_use", "id": fc.id, "name": fc.name, "input": fc.arguments} for fc in m.function_calls
+                ]
+                blocks = _in_order(m.metadata.get(ORDER_KEY), blocks, tail) or blocks + tail
             else:
-                blocks.extend(_content_blocks(m))
+                blocks = _in_order(m.metadata.get(ORDER_KEY), blocks, _content_blocks(m)) or blocks + _content_blocks(m)
         else:
             wire, blocks = "user", _content_blocks(m)
         if not blocks:
@@ -244,6 +248,39 @@ def anthropic_messages(messages: Iterable["Message"]) -> Tuple[Optional[str], Li
         else:
             out.append({"role": wire, "content": blocks})
     return ("\n\n".join(system) if system else None), out, used
+
+
+def _in_order(order: Any, thinking: List[Dict[str, Any]], rest: List[Dict[str, Any]]) -> Optional[List[Dict[str, Any]]]:
+    """A turn's blocks in the order the model gave them (``ORDER_KEY``): its thinking blocks at their places
+    among its text and tool calls. ``None`` when there is no order, or the turn no longer matches it (edited)."""
+    if not isinstance(order, list) or order.count("thinking") != len(thinking):
+        return None
+    texts = [b for b in rest if b.get("type") != "tool_use"]
+    calls = [b for b in rest if b.get("type") == "tool_use"]
+    if order.count("tool_use") != len(calls) or ("text" in order) != bool(texts):
+        return None
+    it_thinking, it_calls = iter(thinking), iter(calls)
+    out: List[Dict[str, Any]] = []
+    for kind in order:
+        if kind == "thinking":
+            out.append(next(it_thinking))
+        elif kind == "tool_use":
+            out.append(next(it_calls))
+        elif kind == "text" and texts:
+            out.extend(texts)  # the turn's text was joined into one: it goes where its first block was
+            texts = []
+    return out
+
+
+def block_order(content: Iterable[Dict[str, Any]]) -> Optional[List[str]]:
+    """The kinds of a response's blocks in order, when a thinking block follows another kind; else ``None``."""
+    kinds = [
+        "thinking" if t in THINKING_TYPES else "text" if t == "text" else "tool_use"
+        for t in (b.get("type") for b in content)
+        if t in THINKING_TYPES or t in ("text", "tool_use")
+    ]
+    first_other = next((i for i, k in enumerate(kinds) if k != "thinking"), len(kinds))
+    return kinds if "thinking" in kinds[first_other:] else None
 
 
 def anthropic_tool(f: "Function") -> Dict[str, Any]:
@@ -424,6 +461,9 @@ def parse_message(data: Dict[str, Any]) -> ModelOutput:
     )
     if thinking:
         out.metadata[THINKING_KEY] = thinking
+        order = block_order(data.get("content") or ())
+        if order is not None:
+            out.metadata[ORDER_KEY] = order
     if data.get("stop_sequence"):
         out.metadata["stop_sequence"] = data["stop_sequence"]
     return out
@@ -623,4 +663,6 @@ __all__ = [
     "StreamAssembler",
     "messages_url",
     "THINKING_KEY",
+    "ORDER_KEY",
+    "block_order",
 ]
