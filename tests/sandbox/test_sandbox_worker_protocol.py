@@ -223,11 +223,11 @@ def test_a_failed_start_releases_the_uid_lease(monkeypatch):
         def release(self):
             released.append(True)
 
-    def no_dir(**kw):
+    def no_dir(kind=""):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(subprocess_backend.UidLease, "acquire", classmethod(lambda cls: FakeLease()))
-    monkeypatch.setattr(subprocess_backend.tempfile, "mkdtemp", no_dir)
+    monkeypatch.setattr(subprocess_backend.scratch, "make_dir", no_dir)
     with pytest.raises(SandboxError, match="No space left"):
         executor = SubprocessExecutor()
         executor.drop_privileges = True
