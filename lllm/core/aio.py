@@ -10,9 +10,10 @@ import asyncio
 import concurrent.futures as cf
 import contextlib
 import contextvars
-import itertools
+import functools
+import queue
 import threading
-from typing import Any, Callable, Coroutine, Dict, Optional, ParamSpec, TypeVar
+from typing import Any, Callable, Coroutine, List, Optional, ParamSpec, Tuple, TypeVar
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -124,60 +125,65 @@ def in_daemon_thread(fn: Callable[..., Any], /, *args: Any, **kw: Any) -> "async
     return fut
 
 
-class DaemonThreads(cf.Executor):
-    """An executor running each call in a daemon thread of its own (its callers bound how many run at once).
-    Unlike ``ThreadPoolExecutor``, whose threads the interpreter joins at exit, a call stuck in one does not
-    hold up the process's exit (Ctrl-C): it is abandoned, not stopped (a thread cannot be)."""
+class DaemonPool(cf.Executor):
+    """A pool of up to ``max_workers`` daemon threads. Unlike ``ThreadPoolExecutor``, whose threads the
+    interpreter joins at exit, a call stuck in one does not hold up the process's exit (Ctrl-C): it is
+    abandoned, not stopped (a thread cannot be)."""
 
-    def __init__(self, name: str = "lllm-call") -> None:
-        self.name = name
+    def __init__(self, max_workers: int, name: str = "lllm-pool") -> None:
+        self.max_workers, self.name = max_workers, name
+        self._queue: "queue.SimpleQueue[Optional[Tuple[cf.Future[Any], Callable[[], Any]]]]" = queue.SimpleQueue()
+        self._threads: List[threading.Thread] = []
+        self._idle = 0  # threads done with their last call, free for the next
         self._lock = threading.Lock()
-        self._calls: Dict["cf.Future[Any]", threading.Thread] = {}  # the calls not yet ended
-        self._ids = itertools.count()
         self._shut = False
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> "cf.Future[T]":
         fut: "cf.Future[T]" = cf.Future()
-
-        def run() -> None:
-            try:
-                if fut.set_running_or_notify_cancel():  # else cancelled before it started
-                    try:
-                        fut.set_result(fn(*args, **kwargs))
-                    except BaseException as e:  # noqa: BLE001 - the future's owner gets it
-                        fut.set_exception(e)
-            finally:
-                with self._lock:
-                    self._calls.pop(fut, None)
-
         with self._lock:
             if self._shut:
                 raise RuntimeError(f"{self.name}: cannot start a call after shutdown")
-            thread = threading.Thread(target=run, name=f"{self.name}-{next(self._ids)}", daemon=True)
-            self._calls[fut] = thread
-        try:
-            thread.start()
-        except BaseException:
-            with self._lock:
-                self._calls.pop(fut, None)
-            raise
+            self._queue.put((fut, functools.partial(fn, *args, **kwargs)))
+            if self._idle:
+                self._idle -= 1
+            elif len(self._threads) < self.max_workers:
+                thread = threading.Thread(target=self._serve, name=f"{self.name}-{len(self._threads)}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
         return fut
+
+    def _serve(self) -> None:
+        while (item := self._queue.get()) is not None:
+            fut, call = item
+            if fut.set_running_or_notify_cancel():  # else cancelled before it started
+                try:
+                    fut.set_result(call())
+                except BaseException as e:  # noqa: BLE001 - the future's owner gets it
+                    fut.set_exception(e)
+            del item, fut, call  # the result is the future's owner's, not this thread's
+            with self._lock:
+                self._idle += 1
+        self._queue.put(None)  # the next thread stops too
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """No more calls; ``cancel_futures`` cancels those not yet started, ``wait`` waits for the others."""
         with self._lock:
             self._shut = True
-            calls = dict(self._calls)
-        if cancel_futures:
-            for fut in calls:
-                fut.cancel()
+            while cancel_futures:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[0].cancel()
+            self._queue.put(None)
         if wait:
-            for thread in calls.values():
+            for thread in self._threads:
                 thread.join()
 
 
 __all__ = [
-    "DaemonThreads",
+    "DaemonPool",
     "background_loop",
     "run_sync",
     "run_sync_to_end",

@@ -31,7 +31,7 @@ from typing import (
 from pydantic import BaseModel
 
 from lllm.core import wiring
-from lllm.core.aio import DaemonThreads, run_sync_to_end
+from lllm.core.aio import DaemonPool, run_sync_to_end
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.protocols import BatchLeasesLike
@@ -160,7 +160,7 @@ def bcall(
         return out
     leases = wiring.services.batch_leases(tactic.log_store, o.batch_id, o.lease_ttl) if o.batch_id else None
     one = _thread_task(tactic, tasks, leases, o)
-    pool = DaemonThreads(f"lllm-{tactic.name}")
+    pool = DaemonPool(min(n, len(todo)), f"lllm-{tactic.name}")
     try:
         first_error = _run_pool(pool, one, todo, out, n, fail_fast, leases)
     finally:
@@ -283,7 +283,7 @@ async def _local_stream(
     # A sync tactic runs in threads of its own, as many as workers: asyncio's default pool has only
     # min(32, cores + 4) threads, which would cap the concurrency (and stall the lease calls); daemon
     # threads, so that a call stuck in one does not hold up the process's exit (Ctrl-C)
-    pool = None if inspect.iscoroutinefunction(tactic.call) else DaemonThreads(f"lllm-{tactic.name}")
+    pool = None if inspect.iscoroutinefunction(tactic.call) else DaemonPool(n, f"lllm-{tactic.name}")
     try:
         done = await asyncio.to_thread(done_results, tactic, o.batch_id, tasks, o.return_sessions) if o.batch_id else {}
         if o.batch_id and len(done) < len(tasks):
@@ -328,7 +328,7 @@ def _loop_task(
     tactic: Tactic,
     tasks: List[Any],
     sem: asyncio.Semaphore,
-    pool: Optional[DaemonThreads],
+    pool: Optional[DaemonPool],
     leases: Optional[BatchLeasesLike],
     o: Options,
 ) -> Callable[..., Coroutine[Any, Any, Tuple[int, Any]]]:
@@ -375,7 +375,7 @@ def _loop_task(
     return one
 
 
-async def _stop(running: _Running, leases: Optional[BatchLeasesLike], pool: Optional[DaemonThreads]) -> None:
+async def _stop(running: _Running, leases: Optional[BatchLeasesLike], pool: Optional[DaemonPool]) -> None:
     """Cancel the runs still going and wait for them; close the thread pool and the leases, also when
     cancelled again while waiting (a second Ctrl-C), which abandons the sync calls still running."""
     for f in running:

@@ -179,3 +179,30 @@ def test_ctrl_c_exits_while_an_async_tactic_awaits_a_stuck_sync_call(tmp_path, w
     assert proc.returncode != 0 and "KeyboardInterrupt" in err, err
     outer = [s.state for s in sqlite_store(db).list_sessions(limit=None) if s.tactic_name == "interrupt_outer"]
     assert outer == ["failure"]  # the interrupted call still saved its session
+
+
+def test_the_daemon_pool_runs_at_most_its_workers_and_shutdown_cancels_the_calls_not_started():
+    import threading
+
+    from lllm.core.aio import DaemonPool
+
+    gate, entered = threading.Event(), threading.Semaphore(0)
+
+    def blocked(i: int) -> int:
+        entered.release()
+        gate.wait(30)
+        return i
+
+    pool = DaemonPool(2, "s7-pool")
+    futures = [pool.submit(blocked, i) for i in range(4)]
+    assert entered.acquire(timeout=30) and entered.acquire(timeout=30)
+    threads = [t for t in threading.enumerate() if t.name.startswith("s7-pool-")]
+    assert len(threads) == 2 and all(t.daemon for t in threads)  # exit does not wait for them
+    pool.shutdown(wait=False, cancel_futures=True)
+    assert [f.cancelled() for f in futures] == [False, False, True, True]
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        pool.submit(blocked, 9)
+    gate.set()
+    assert [f.result(timeout=30) for f in futures[:2]] == [0, 1]
+    pool.shutdown(wait=True)  # the idle threads stop
+    assert not any(t.is_alive() for t in threads)
