@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
+from lllm.core.aio import in_daemon_thread
 from lllm.core.const import APITypes, Modalities, Roles
 from lllm.core.message import FunctionCall, Message
 from lllm.core.protocols import InvokeResult
@@ -241,8 +242,8 @@ class BaseInvoker(ABC):
         *,
         functions: Optional[List["Function"]] = None,
     ) -> InvokeResult:
-        """Async variant; by default runs ``call`` in a worker thread."""
-        return await asyncio.to_thread(
+        """Async variant; by default runs ``call`` in a daemon thread (a stuck one does not hold up exit)."""
+        return await in_daemon_thread(  # type: ignore[no-any-return]
             self.call,
             dialog,
             model,

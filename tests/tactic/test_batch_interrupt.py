@@ -122,10 +122,18 @@ import threading
 
 from lllm import Tactic
 from lllm.core.message import FunctionCall
+from lllm.core.dialog import Dialog
 from lllm.core.tools import tool
+from lllm.invokers.base import BaseInvoker
 from lllm.logging import sqlite_store
 
 never = threading.Event()
+
+
+class StuckInvoker(BaseInvoker):  # a custom sync invoker: its default acall runs call off the loop
+    def call(self, *args, **kw):
+        print("STUCK", flush=True)
+        never.wait()
 
 
 @tool
@@ -150,6 +158,8 @@ class Outer(Tactic, register=False):
     async def call(self, task: str) -> str:
         if sys.argv[2] == "tool":  # a sync tool run off the loop by an async caller
             return (await blocked.acall(FunctionCall(id="c1", name="blocked", arguments={}))).result
+        if sys.argv[2] == "invoker":
+            return str(await StuckInvoker().acall(Dialog(), "stuck/model"))
         return await Stuck().acall(task)  # a sync tactic awaited from an async one
 
 
@@ -157,9 +167,9 @@ Outer(log_store=sqlite_store(sys.argv[1]))("x")
 """
 
 
-@pytest.mark.parametrize("what", ["tool", "sync_tactic"])
+@pytest.mark.parametrize("what", ["tool", "sync_tactic", "invoker"])
 def test_ctrl_c_exits_while_an_async_tactic_awaits_a_stuck_sync_call(tmp_path, what):
-    """A sync tool or sync tactic awaited from an async one ran in asyncio's default pool, whose threads the
+    """A sync tool, sync tactic or sync invoker's call awaited from an async tactic ran in asyncio's default pool, whose threads the
     interpreter joins at exit: after Ctrl-C the process hung until the stuck call ended."""
     db = tmp_path / "runs.db"
     proc = subprocess.Popen(
