@@ -19,6 +19,7 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 _lock = threading.Lock()
+_calls: Optional["DaemonPool"] = None  # in_daemon_thread's threads
 _loop: Optional[asyncio.AbstractEventLoop] = None
 _thread: Optional[threading.Thread] = None
 
@@ -104,8 +105,13 @@ def run_sync_to_end(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def in_daemon_thread(fn: Callable[..., Any], /, *args: Any, **kw: Any) -> "asyncio.Future[Any]":
-    """``fn`` run in a daemon thread of its own (in this context), as a future of this loop. Unlike
-    ``asyncio.to_thread``, a call stuck in its thread does not hold up the process's exit (Ctrl-C)."""
+    """``fn`` run in a daemon thread (in this context), as a future of this loop: an idle thread of a shared
+    pool, or a new one. Unlike ``asyncio.to_thread``, a call stuck in its thread does not hold up the
+    process's exit (Ctrl-C), and calls are not queued behind a few busy threads."""
+    global _calls
+    if _calls is None:
+        with _lock:
+            _calls = _calls or DaemonPool(None, "lllm-call")
     loop, ctx = asyncio.get_running_loop(), contextvars.copy_context()
     fut: "asyncio.Future[Any]" = loop.create_future()
 
@@ -121,16 +127,18 @@ def in_daemon_thread(fn: Callable[..., Any], /, *args: Any, **kw: Any) -> "async
         with contextlib.suppress(RuntimeError):  # the loop is closed: the server stopped without it
             loop.call_soon_threadsafe(settle, value, error)
 
-    threading.Thread(target=run, name="lllm-call", daemon=True).start()
+    _calls.submit(run)
     return fut
 
 
 class DaemonPool(cf.Executor):
-    """A pool of up to ``max_workers`` daemon threads. Unlike ``ThreadPoolExecutor``, whose threads the
-    interpreter joins at exit, a call stuck in one does not hold up the process's exit (Ctrl-C): it is
-    abandoned, not stopped (a thread cannot be)."""
+    """A pool of up to ``max_workers`` (``None``: any number of) daemon threads; a thread idle for ``IDLE_S``
+    ends. Unlike ``ThreadPoolExecutor``, whose threads the interpreter joins at exit, a call stuck in one
+    does not hold up the process's exit (Ctrl-C): it is abandoned, not stopped (a thread cannot be)."""
 
-    def __init__(self, max_workers: int, name: str = "lllm-pool") -> None:
+    IDLE_S = 30.0
+
+    def __init__(self, max_workers: Optional[int], name: str = "lllm-pool") -> None:
         self.max_workers, self.name = max_workers, name
         self._queue: "queue.SimpleQueue[Optional[Tuple[cf.Future[Any], Callable[[], Any]]]]" = queue.SimpleQueue()
         self._threads: List[threading.Thread] = []
@@ -146,14 +154,25 @@ class DaemonPool(cf.Executor):
             self._queue.put((fut, functools.partial(fn, *args, **kwargs)))
             if self._idle:
                 self._idle -= 1
-            elif len(self._threads) < self.max_workers:
+            elif self.max_workers is None or len(self._threads) < self.max_workers:
                 thread = threading.Thread(target=self._serve, name=f"{self.name}-{len(self._threads)}", daemon=True)
                 thread.start()
                 self._threads.append(thread)
         return fut
 
     def _serve(self) -> None:
-        while (item := self._queue.get()) is not None:
+        while True:
+            try:
+                item = self._queue.get(timeout=self.IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if not self._idle:  # a call was just handed to this thread: take it
+                        continue
+                    self._idle -= 1  # end while idle (another idle thread takes what comes)
+                    self._threads.remove(threading.current_thread())
+                    return
+            if item is None:
+                break
             fut, call = item
             if fut.set_running_or_notify_cancel():  # else cancelled before it started
                 try:

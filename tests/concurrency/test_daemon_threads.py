@@ -1,0 +1,49 @@
+"""``in_daemon_thread`` and ``DaemonPool``: daemon threads, reused while busy, ended once idle."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from lllm.core.aio import DaemonPool, in_daemon_thread
+
+
+async def test_calls_reuse_an_idle_daemon_thread_and_keep_their_context() -> None:
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    var.set("caller's")
+    first = await in_daemon_thread(lambda: (threading.current_thread(), var.get()))
+    second = await in_daemon_thread(lambda: (threading.current_thread(), var.get()))
+    assert first[0] is second[0] and first[0].daemon  # one thread, reused (a thread per call cost ~0.1 ms)
+    assert first[1] == second[1] == "caller's"
+
+
+async def test_concurrent_calls_are_not_queued_behind_busy_threads() -> None:
+    """asyncio.to_thread's pool has min(32, cpus + 4) threads: more blocked calls than that waited in line."""
+    gate = threading.Event()
+    n = 40
+    calls = [in_daemon_thread(gate.wait, 30) for _ in range(n)]
+    try:
+        deadline = time.monotonic() + 30
+        while sum(t.name.startswith("lllm-call") and t.is_alive() for t in threading.enumerate()) < n:
+            assert time.monotonic() < deadline, "the calls did not all get a thread"
+            await asyncio.sleep(0.01)
+    finally:
+        gate.set()
+    assert await asyncio.gather(*calls) == [True] * n
+
+
+def test_a_thread_idle_for_idle_s_ends_and_a_later_call_gets_a_new_one() -> None:
+    pool = DaemonPool(None, "idle-pool")
+    pool.IDLE_S = 0.05
+    first = pool.submit(threading.current_thread).result(timeout=30)
+    deadline = time.monotonic() + 30
+    while first.is_alive():
+        assert time.monotonic() < deadline, "the idle thread did not end"
+        time.sleep(0.01)
+    second = pool.submit(threading.current_thread).result(timeout=30)
+    assert second is not first and second.daemon
+    pool.shutdown(wait=True)
+    assert not second.is_alive()
