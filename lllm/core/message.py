@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, FrozenSet, List, Optional, Set, Type, TypeVar, Union, cast
+from typing import Any, Dict, List, Optional, Type, TypeVar, Union, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticSerializationError
 
 from lllm.core.const import APITypes, Modalities, Roles
+from lllm.core.shared_fields import share_fields_set
 
 M = TypeVar("M", bound=BaseModel)
 _NAME_BAD = re.compile(r"[^A-Za-z0-9_-]")
@@ -240,9 +241,6 @@ class FrozenMessage(Message):
         return out
 
 
-_fields_sets: Dict[FrozenSet[str], Set[str]] = {}
-
-
 def freeze(message: Message) -> Message:
     """Make ``message`` (a plain ``Message``) a ``FrozenMessage`` in place; subclasses are left as they are.
 
@@ -250,13 +248,7 @@ def freeze(message: Message) -> Message:
     frozen message given the same fields (~0.7 KiB less per message a dialog holds); copies get their own."""
     if type(message) is Message:
         object.__setattr__(message, "__class__", FrozenMessage)
-        given = frozenset(message.__pydantic_fields_set__)
-        shared = _fields_sets.get(given)
-        if shared is None:
-            if len(_fields_sets) >= 256:  # combinations are few; never let odd ones grow the table
-                _fields_sets.clear()
-            shared = _fields_sets[given] = set(given)
-        object.__setattr__(message, "__pydantic_fields_set__", shared)
+        share_fields_set(message)
     return message
 
 

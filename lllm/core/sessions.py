@@ -7,7 +7,7 @@ import contextvars
 import json
 import time
 import traceback as tb
-from typing import Any, Dict, FrozenSet, List, Optional
+from typing import Any, Dict, List, Optional
 
 from pydantic import (
     BaseModel,
@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from lllm.core.message import FunctionCall, InvokeCost, Message
+from lllm.core.shared_fields import SharedFieldsSet, own_fields_set, share_fields_set
 
 # 2: in JSON, invoke traces refer to messages by index into the session's ``message_table`` (a
 #    100-step call would otherwise store its growing dialog 100 times). Version 1 (inline) still loads.
@@ -39,48 +40,28 @@ def error_record(exc: BaseException) -> Dict[str, str]:
     }
 
 
-class _SharedFields(set):  # type: ignore[type-arg]
-    """A fields-set shared by the records built with the same fields; a record copies it before it changes."""
-
-    __slots__ = ()
-
-
-_shared_fields: Dict[FrozenSet[str], _SharedFields] = {}
-
-
 class _Record(BaseModel):
     """A call record whose fields-set (which fields were given) is shared with the records built alike until
-    a field is assigned: ~0.7 KiB less per record while its call is in flight."""
+    a field is assigned (``lllm.core.shared_fields``): ~0.7 KiB less per record while its call is in flight."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     def model_post_init(self, context: Any, /) -> None:
-        given = frozenset(self.__pydantic_fields_set__)
-        shared = _shared_fields.get(given)
-        if shared is None:
-            if len(_shared_fields) >= 256:  # combinations are few; odd ones must not grow the table
-                _shared_fields.clear()
-            shared = _shared_fields[given] = _SharedFields(given)
-        object.__setattr__(self, "__pydantic_fields_set__", shared)
-
-    def _own_fields(self) -> None:
-        if type(self.__pydantic_fields_set__) is _SharedFields:
-            object.__setattr__(self, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        share_fields_set(self)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if type(self.__pydantic_fields_set__) is _SharedFields:  # inlined _own_fields: assignments are hot
+        if type(self.__pydantic_fields_set__) is SharedFieldsSet:  # own_fields_set, inlined: assignments are hot
             object.__setattr__(self, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
         BaseModel.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        self._own_fields()
+        own_fields_set(self)
         super().__delattr__(name)
 
     @property
     def model_fields_set(self) -> set[str]:
         """The fields given or assigned (this record's own set: changing it changes no other record)."""
-        self._own_fields()
-        return self.__pydantic_fields_set__
+        return own_fields_set(self)
 
 
 class _MessageTable:
