@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -126,3 +127,14 @@ class Server:
     def json(self, method: str, path: str, body: Any = None, **kw: Any) -> Tuple[int, Any]:
         status, _, text = self.request(method, path, body, **kw)
         return status, json.loads(text)
+
+
+def wait_job(server: Any, job_id: str) -> Dict[str, Any]:
+    """The batch job once it is no longer running (polled through GET /jobs/ID)."""
+    for _ in range(1000):
+        status, job = server.json("GET", f"/jobs/{job_id}")
+        assert status == 200, job
+        if job["state"] != "running":
+            return job
+        time.sleep(0.01)
+    raise AssertionError("the job never finished")

@@ -5,22 +5,11 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 import pytest
-from serve_support import ROOT, served
+from serve_support import ROOT, served, wait_job
 
 from lllm.serve.app import create_app
-
-
-def wait_job(server, job_id: str) -> dict:
-    for _ in range(1000):
-        status, job = server.json("GET", f"/jobs/{job_id}")
-        assert status == 200, job
-        if job["state"] != "running":
-            return job
-        time.sleep(0.01)
-    raise AssertionError("the job never finished")
 
 
 def test_a_batch_job_runs_and_is_found_after_a_restart(package_dir, start, store):

@@ -6,10 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import pytest
-from serve_support import ROOT, served
+from serve_support import ROOT, served, wait_job
 
 from lllm.serve.app import STATE, Limits, create_app
 from lllm.serve.tactics import ServeError
@@ -23,16 +22,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def wait_job(server, job_id: str) -> dict:
-    for _ in range(1000):
-        status, job = server.json("GET", f"/jobs/{job_id}")
-        assert status == 200, job
-        if job["state"] != "running":
-            return job
-        time.sleep(0.01)
-    raise AssertionError("the job never finished")
 
 
 def test_finished_jobs_beyond_the_count_are_dropped_oldest_first(package_dir, start, store):
