@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from support.handler_server import serving
 
 from lllm import Runtime
 from lllm.proxies import BaseProxy, ProxyManager, ProxyRegistrator
@@ -52,13 +52,8 @@ class _Api(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def weather_api():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Api)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving(_Api) as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ that URL; the encoded form must be replaced too."""
 
 from __future__ import annotations
 
-import threading
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
+from support.handler_server import serving
 
 from lllm.secrets import REDACTED, environment_secrets, register_secret, scrub_text
 
@@ -32,13 +32,8 @@ class _Echo(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
-    thread.join(5)
+    with serving(_Echo) as url:
+        yield url
 
 
 def _error_text(url: str) -> str:

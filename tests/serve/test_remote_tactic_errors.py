@@ -8,6 +8,7 @@ import threading
 import pytest
 from pydantic import BaseModel
 from serve_support import served
+from support.handler_server import serving
 
 from lllm import Tactic
 from lllm.errors import AgentCallError
@@ -151,12 +152,8 @@ def not_lllm_server():
         def log_message(self, *args) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(Page) as url:
+        yield url
 
 
 def test_a_200_answer_without_a_result_is_an_error_not_none(not_lllm_server):

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import http.server
-import threading
 import time
 import warnings
 
 import pytest
+from support.handler_server import serving
 
 from lllm import Agent, Roles
 from lllm.core.message import FunctionCall
@@ -246,13 +246,8 @@ def skill_site():
         "/slow/SKILL.md": "---\nname: slow\ndescription: Slow.\n---\n",
     }
     _SkillHandler.hits = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SkillHandler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_SkillHandler) as url:
+        yield url
 
 
 def test_url_skills_are_fetched_once_and_failures_are_skipped_with_a_warning(skill_site, dirs):
