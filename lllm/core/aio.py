@@ -11,6 +11,7 @@ import concurrent.futures as cf
 import contextlib
 import contextvars
 import functools
+import itertools
 import queue
 import threading
 from typing import Any, Callable, Coroutine, List, Optional, ParamSpec, Tuple, TypeVar
@@ -142,6 +143,7 @@ class DaemonPool(cf.Executor):
         self.max_workers, self.name = max_workers, name
         self._queue: "queue.SimpleQueue[Optional[Tuple[cf.Future[Any], Callable[[], Any]]]]" = queue.SimpleQueue()
         self._threads: List[threading.Thread] = []
+        self._numbers = itertools.count()  # thread names stay unique as idle threads end
         self._idle = 0  # threads done with their last call, free for the next
         self._lock = threading.Lock()
         self._shut = False
@@ -155,7 +157,7 @@ class DaemonPool(cf.Executor):
             if self._idle:
                 self._idle -= 1
             elif self.max_workers is None or len(self._threads) < self.max_workers:
-                thread = threading.Thread(target=self._serve, name=f"{self.name}-{len(self._threads)}", daemon=True)
+                thread = threading.Thread(target=self._serve, name=f"{self.name}-{next(self._numbers)}", daemon=True)
                 thread.start()
                 self._threads.append(thread)
         return fut
@@ -196,8 +198,9 @@ class DaemonPool(cf.Executor):
                 if item is not None:
                     item[0].cancel()
             self._queue.put(None)
+            threads = list(self._threads)  # idle threads remove themselves from the list as they end
         if wait:
-            for thread in self._threads:
+            for thread in threads:
                 thread.join()
 
 
