@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import List
 
 import pytest
 from pydantic import BaseModel
+from support.report_pipeline import Pipeline
 
 from lllm import Prompt, Tactic, tool
 from lllm.errors import LLLMError
@@ -92,42 +92,6 @@ def test_a_changed_tool_schema_stops_an_exact_replay_naming_the_tool(fake_server
 # -- an old recording (store schema 1, TestInvoker: no request body) still replays ----------------------
 V1 = Path(__file__).parent / "fixtures" / "store_v1"
 SUCCESS = "20261126_073013_a0b60c6d"
-
-
-@tool
-def lookup_fact(topic: str) -> str:
-    """Look up one fact about a topic.
-
-    Args:
-        topic: What to look up.
-    """
-    return f"{topic} has a long history."
-
-
-class Report(BaseModel):
-    title: str
-    points: List[str]
-
-
-research = Prompt(
-    path="e2e/research", prompt="Research {topic} with the tools, then write notes.", function_list=[lookup_fact]
-)
-write = Prompt(path="e2e/write", prompt="Write a report on {topic} from these notes:\n{notes}", format=Report)
-
-
-class Pipeline(Tactic, register=False):  # the tactic that recorded the fixture (tests/logging/test_store_e2e.py)
-    name = "pipeline"
-    agent_group = ["researcher", "writer"]
-
-    def call(self, task: str) -> Report:
-        researcher = self.agents["researcher"]
-        researcher.open("research")
-        researcher.receive_prompt(research, {"topic": task})
-        notes = researcher.respond()
-        writer = self.agents["writer"]
-        writer.open("write")
-        writer.receive_prompt(write, {"topic": task, "notes": notes.content})
-        return writer.respond().parsed_as(Report)
 
 
 def test_a_version_1_recording_without_request_bodies_still_replays(tmp_path):
