@@ -176,14 +176,18 @@ class DaemonPool(cf.Executor):
             if item is None:
                 break
             fut, call = item
+            value: Any = None
+            error: Optional[BaseException] = None
             if fut.set_running_or_notify_cancel():  # else cancelled before it started
                 try:
-                    fut.set_result(call())
+                    value = call()
                 except BaseException as e:  # noqa: BLE001 - the future's owner gets it
-                    fut.set_exception(e)
-            del item, fut, call  # the result is the future's owner's, not this thread's
-            with self._lock:
+                    error = e
+            with self._lock:  # idle before the result is out: the caller's next call finds this thread
                 self._idle += 1
+            if not fut.cancelled():
+                fut.set_result(value) if error is None else fut.set_exception(error)
+            del item, fut, call, value, error  # the result is the future's owner's, not this thread's
         self._queue.put(None)  # the next thread stops too
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
