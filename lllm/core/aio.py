@@ -120,16 +120,21 @@ def in_daemon_thread(fn: Callable[..., Any], /, *args: Any, **kw: Any) -> "async
         if not fut.done():
             fut.set_result(value) if error is None else fut.set_exception(error)
 
-    def run() -> None:
-        try:
-            value, error = ctx.run(fn, *args, **kw), None
-        except BaseException as e:  # noqa: BLE001 - handed to the awaiting call
-            value, error = None, e
+    def deliver(value: Any, error: Optional[BaseException]) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: the server stopped without it
             loop.call_soon_threadsafe(settle, value, error)
 
-    _calls.submit(run)
+    def job() -> Callable[[], None]:
+        try:
+            return functools.partial(deliver, ctx.run(fn, *args, **kw), None)
+        except BaseException as e:  # noqa: BLE001 - handed to the awaiting call
+            return functools.partial(deliver, None, e)
+
+    _calls.start(job)
     return fut
+
+
+Job = Callable[[], Callable[[], None]]  # runs a call; returns what hands its result out
 
 
 class DaemonPool(cf.Executor):
@@ -141,7 +146,8 @@ class DaemonPool(cf.Executor):
 
     def __init__(self, max_workers: Optional[int], name: str = "lllm-pool") -> None:
         self.max_workers, self.name = max_workers, name
-        self._queue: "queue.SimpleQueue[Optional[Tuple[cf.Future[Any], Callable[[], Any]]]]" = queue.SimpleQueue()
+        # a queued job and what cancels it (shutdown(cancel_futures=True)); None stops a thread
+        self._queue: "queue.SimpleQueue[Optional[Tuple[Job, Optional[Callable[[], Any]]]]]" = queue.SimpleQueue()
         self._threads: List[threading.Thread] = []
         self._numbers = itertools.count()  # thread names stay unique as idle threads end
         self._idle = 0  # threads done with their last call, free for the next
@@ -150,17 +156,31 @@ class DaemonPool(cf.Executor):
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> "cf.Future[T]":
         fut: "cf.Future[T]" = cf.Future()
+
+        def job() -> Callable[[], None]:
+            if not fut.set_running_or_notify_cancel():  # cancelled before it started
+                return _nothing
+            try:
+                return functools.partial(fut.set_result, fn(*args, **kwargs))
+            except BaseException as e:  # noqa: BLE001 - the future's owner gets it
+                return functools.partial(fut.set_exception, e)
+
+        self.start(job, fut.cancel)
+        return fut
+
+    def start(self, job: Job, cancel: Optional[Callable[[], Any]] = None) -> None:
+        """Run ``job`` on an idle thread or a new one (the lean ``submit``, without a ``concurrent`` future):
+        it must not raise; what it returns runs once its thread is free for the next job."""
         with self._lock:
             if self._shut:
                 raise RuntimeError(f"{self.name}: cannot start a call after shutdown")
-            self._queue.put((fut, functools.partial(fn, *args, **kwargs)))
+            self._queue.put((job, cancel))
             if self._idle:
                 self._idle -= 1
             elif self.max_workers is None or len(self._threads) < self.max_workers:
                 thread = threading.Thread(target=self._serve, name=f"{self.name}-{next(self._numbers)}", daemon=True)
                 thread.start()
                 self._threads.append(thread)
-        return fut
 
     def _serve(self) -> None:
         while True:
@@ -175,19 +195,11 @@ class DaemonPool(cf.Executor):
                     return
             if item is None:
                 break
-            fut, call = item
-            value: Any = None
-            error: Optional[BaseException] = None
-            if fut.set_running_or_notify_cancel():  # else cancelled before it started
-                try:
-                    value = call()
-                except BaseException as e:  # noqa: BLE001 - the future's owner gets it
-                    error = e
+            deliver = item[0]()
             with self._lock:  # idle before the result is out: the caller's next call finds this thread
                 self._idle += 1
-            if not fut.cancelled():
-                fut.set_result(value) if error is None else fut.set_exception(error)
-            del item, fut, call, value, error  # the result is the future's owner's, not this thread's
+            deliver()
+            del item, deliver  # the result is its caller's, not this thread's
         self._queue.put(None)  # the next thread stops too
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -199,13 +211,17 @@ class DaemonPool(cf.Executor):
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if item is not None:
-                    item[0].cancel()
+                if item is not None and item[1] is not None:
+                    item[1]()
             self._queue.put(None)
             threads = list(self._threads)  # idle threads remove themselves from the list as they end
         if wait:
             for thread in threads:
                 thread.join()
+
+
+def _nothing() -> None:
+    return None
 
 
 __all__ = [

@@ -54,3 +54,35 @@ def test_a_thread_idle_for_idle_s_ends_and_a_later_call_gets_a_new_one() -> None
     assert second is not first and second.daemon
     pool.shutdown(wait=True)
     assert not second.is_alive()
+
+
+async def test_an_error_reaches_the_awaiting_call_and_the_thread_serves_the_next() -> None:
+    def boom() -> None:
+        raise KeyError("in the thread")
+
+    for _ in range(2):
+        try:
+            await in_daemon_thread(boom)
+        except KeyError as e:
+            assert e.args == ("in the thread",)
+        else:
+            raise AssertionError("the error was lost")
+    assert await in_daemon_thread(lambda: 7) == 7
+
+
+def test_submit_gives_a_concurrent_future_with_the_result_or_the_error() -> None:
+    pool = DaemonPool(1, "future-pool")
+    assert pool.submit(pow, 2, 10).result(timeout=30) == 1024
+    failed = pool.submit(int, "not a number")
+    assert isinstance(failed.exception(timeout=30), ValueError)
+    pool.shutdown(wait=True)
+
+
+async def test_a_result_for_a_caller_that_gave_up_is_dropped() -> None:
+    """The awaiting task was cancelled while its call ran: the late result must not raise in the loop."""
+    gate = threading.Event()
+    call = in_daemon_thread(gate.wait, 30)
+    call.cancel()
+    gate.set()
+    assert await in_daemon_thread(lambda: "next") == "next"
+    assert call.cancelled()
