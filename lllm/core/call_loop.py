@@ -210,6 +210,7 @@ class CallLoop:
                     started_at=result.started_at or started,
                     latency_s=result.latency_s,
                     usage=msg.usage if msg is not None else {},
+                    replayed=result.replayed,
                 )
             )
             events.emit(events.InvokeFinished.of, agent.name, session.invoke_traces[step][-1])

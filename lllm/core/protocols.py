@@ -34,6 +34,7 @@ class InvokeResult:
     request: Dict[str, Any] = field(default_factory=dict)
     started_at: float = 0.0
     latency_s: float = 0.0
+    replayed: bool = False  # answered from a recording (a replay): nothing was spent on it
 
     @property
     def has_errors(self) -> bool:

@@ -148,6 +148,7 @@ class InvokeTrace(BaseModel):
     started_at: float = 0.0
     latency_s: float = 0.0
     usage: Dict[str, Any] = Field(default_factory=dict)
+    replayed: bool = False  # a replay's answer taken from its recording: ``cost`` is the recorded one, nothing spent
 
     @property
     def cost(self) -> InvokeCost:
@@ -250,6 +251,16 @@ class AgentCallSession(_Record):
         for traces in self.invoke_traces.values():
             for t in traces:
                 if t.usage:
+                    total = total + t.cost
+        return total
+
+    @property
+    def spent(self) -> InvokeCost:
+        """``cost`` without the answers a replay took from its recording: what this call paid the provider."""
+        total = InvokeCost()
+        for traces in self.invoke_traces.values():
+            for t in traces:
+                if t.usage and not t.replayed:
                     total = total + t.cost
         return total
 
@@ -398,8 +409,14 @@ class TacticCallSession(_Record):
 
     @property
     def total_cost(self) -> InvokeCost:
-        """Agents plus sub-tactics."""
+        """Agents plus sub-tactics: what the run costs, a replay's answers from its recording included."""
         return self.agent_cost + self.sub_tactic_cost
+
+    @property
+    def spent_cost(self) -> InvokeCost:
+        """``total_cost`` without a replay's answers from its recording: what this run paid the provider."""
+        own = sum((s.spent for ss in self.agent_sessions.values() for s in ss), InvokeCost())
+        return own + sum((s.spent_cost for ss in self.sub_tactic_sessions.values() for s in ss), InvokeCost())
 
     @property
     def agent_call_count(self) -> int:
@@ -421,6 +438,7 @@ class TacticCallSession(_Record):
             "agent_calls": self.agent_call_count,
             "sub_tactic_calls": self.sub_tactic_call_count,
             "total_cost_usd": round(self.total_cost.cost, 6),
+            "spent_cost_usd": round(self.spent_cost.cost, 6),
             "total_cost": str(self.total_cost),  # 0.1.x key
             "error": self.error,
         }

@@ -184,19 +184,24 @@ def cmd_cost(args: argparse.Namespace) -> int:
         summary["sessions"] = [s for s in summary["sessions"] if s["tactic_name"] == name]
         summary["session_count"] = len(summary["sessions"])
         summary["total_cost_usd"] = round(sum(s["cost_usd"] for s in summary["sessions"]), 6)
+        summary["spent_usd"] = round(sum(s["spent_usd"] for s in summary["sessions"]), 6)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    print(f"{summary['session_count']} session(s), total ${summary['total_cost_usd']:.6f}")
-    by_tactic: Dict[str, List[float]] = {}
+    total, spent = summary["total_cost_usd"], summary["spent_usd"]
+    line = f"{summary['session_count']} session(s), total ${total:.6f}"
+    if round(spent, 6) != round(total, 6):
+        line += f", spent ${spent:.6f} (replays' answers from their recordings were paid for once)"
+    print(line)
+    by_tactic: Dict[str, List[Tuple[float, float]]] = {}
     for s in summary["sessions"]:
-        by_tactic.setdefault(s["tactic_name"], []).append(s["cost_usd"])
+        by_tactic.setdefault(s["tactic_name"], []).append((s["cost_usd"], s["spent_usd"]))
     if by_tactic:
-        print(
-            _table(
-                [[t, len(c), f"${sum(c):.6f}"] for t, c in sorted(by_tactic.items())], ["TACTIC", "SESSIONS", "COST"]
-            )
-        )
+        rows = [
+            [t, len(c), f"${sum(x for x, _ in c):.6f}", f"${sum(y for _, y in c):.6f}"]
+            for t, c in sorted(by_tactic.items())
+        ]
+        print(_table(rows, ["TACTIC", "SESSIONS", "COST", "SPENT"]))
     return 0
 
 
@@ -321,6 +326,7 @@ def _print_replay(args: argparse.Namespace, recorded: Any, new: Any) -> None:
             "session_id": new.session_id,
             "replay_of": recorded.session_id,
             "replayed_calls": new.metadata.get("replayed_calls"),
+            "spent_usd": round(new.spent_cost.cost, 6),
             "diverged_at": at,
             "same_delivery": same,
             "delivery": _jsonable(new.delivery),
@@ -329,7 +335,7 @@ def _print_replay(args: argparse.Namespace, recorded: Any, new: Any) -> None:
         return
     print(
         f"Re-ran {recorded.session_id} as {new.session_id}: {new.metadata.get('replayed_calls')} call(s) "
-        f"answered from the recording."
+        f"answered from the recording, ${new.spent_cost.cost:.6f} spent on the others."
     )
     if at:
         print(f"Diverged at agent '{at['agent']}', call #{at['call_index'] + 1}; from there on the model answered:")
@@ -489,7 +495,12 @@ def _register_sessions(sub: Any) -> None:
     p.add_argument("session_id")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
     p.set_defaults(func=cmd_export)
-    p = ssub.add_parser("cost", help="cost summary", description="Total cost of the matching sessions.")
+    p = ssub.add_parser(
+        "cost",
+        help="cost summary",
+        description="Total cost of the matching sessions, and what they spent: a re-run's answers from its "
+        "recording keep their price in its cost but were paid for once, by the recorded session.",
+    )
     _store_arg(p)
     _filter_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")

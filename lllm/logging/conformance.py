@@ -503,7 +503,8 @@ class LogStoreConformance:
         summary = store.export_cost_summary(tags={"team": "a"})
         assert summary["session_count"] == 60 and summary["total_cost_usd"] == round(60 * 0.1234567, 6)
         first = summary["sessions"][0]
-        assert set(first) == {"session_id", "tactic_name", "state", "cost_usd", "timestamp"}
+        assert set(first) == {"session_id", "tactic_name", "state", "cost_usd", "spent_usd", "timestamp"}
+        assert first["spent_usd"] == first["cost_usd"] and summary["spent_usd"] == summary["total_cost_usd"]
         assert first["timestamp"] > summary["sessions"][-1]["timestamp"]
         assert store.export_cost_summary()["session_count"] == 120
 

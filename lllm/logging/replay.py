@@ -347,6 +347,7 @@ class ReplayInvoker(BaseInvoker):
             request=trace.request,
             started_at=time.time(),
             latency_s=0.0,
+            replayed=True,
         )
 
     def classify_error(self, exc: BaseException) -> Optional[str]:
@@ -390,8 +391,8 @@ def rerun(
     ``agent_configs.writer.system_prompt``; one that changes nothing is refused). ``prompts`` maps a
     prompt's key (``pkg.prompts:ask``, or its short path ``ask`` when only one prompt has it) to a new
     template for this re-run only (see ``prompt_edits``). The new session's metadata links to the
-    recorded one (``replay_of``), names the edited prompts (``prompt_overrides``) and the point of
-    divergence (``diverged_at``).
+    recorded one (``replay_of``, also the tag ``lllm.replay_of``), names the edited prompts
+    (``prompt_overrides``) and the point of divergence (``diverged_at``).
     ``model`` puts every agent, sub-tactics included, on that model (``use_model``); by default the
     recorded run's own override (``metadata["model_override"]``, e.g. ``lllm run --model``) is applied again.
     ``live_tools`` runs every tool call for real instead of answering it from the recording."""
@@ -404,6 +405,7 @@ def rerun(
     edits = prompt_edits(session, prompts, runtime=runtime, tactic=cls) if prompts else {}
     replay = ReplayInvoker(session, fallback=invoker, live_tools=live_tools)
     meta: Dict[str, Any] = {"replay_of": session.session_id, "replay_mode": "fork" if invoker is not None else "exact"}
+    tags = {"lllm.replay_of": session.session_id or "", **(tags or {})}  # listings tell replays apart by it
     if edits:
         meta["prompt_overrides"] = {key: e.template for key, e in edits.items()}
     token = prompt_substitute.set(_Substitute(edits)) if edits else None

@@ -313,7 +313,10 @@ class LogStore:
         before: Optional[TimeLike] = None,
         tactic_path: Optional[str] = None,
     ) -> Dict[str, Any]:
-        """``{session_count, total_cost_usd, sessions: [...]}`` over every matching session (uncapped)."""
+        """``{session_count, total_cost_usd, spent_usd, sessions: [...]}`` over every matching session (uncapped).
+
+        ``cost_usd`` is what a run costs; ``spent_usd`` leaves out the answers a replay took from its recording
+        (they were paid for once, by the recorded session), so summing it over sessions does not count them twice."""
         entries = self._entries(self._query(tags, after, before, tactic_path, None, None))
         sessions = [
             {
@@ -321,6 +324,7 @@ class LogStore:
                 "tactic_name": e.get("tactic_name", ""),
                 "state": e.get("state"),
                 "cost_usd": float(e.get("total_cost") or 0.0),
+                "spent_usd": self._spent(e),
                 "timestamp": e["timestamp"],
             }
             for e in entries
@@ -328,8 +332,19 @@ class LogStore:
         return {
             "session_count": len(sessions),
             "total_cost_usd": round(sum(s["cost_usd"] for s in sessions), 6),
+            "spent_usd": round(sum(s["spent_usd"] for s in sessions), 6),
             "sessions": sessions,
         }
+
+    def _spent(self, entry: Dict[str, Any]) -> float:
+        """A listed session's spending: its cost, unless it is a replay (then read from the session itself)."""
+        cost = float(entry.get("total_cost") or 0.0)
+        if not cost or "lllm.replay_of" not in (entry.get("tags") or {}):
+            return cost
+        try:
+            return round(self.load_session(entry["session_id"]).spent_cost.cost, 6)
+        except (KeyError, ValueError):  # deleted meanwhile, or unreadable: count what the index says
+            return cost
 
     def _query(
         self,
