@@ -508,6 +508,16 @@ async def post_batch(request: web.Request) -> web.StreamResponse:
             what = f"tactic '{running['tactic']}'" if running["tactic"] != t.name else "other tasks"
             return _error(409, f"Batch '{job_id}' is running with {what}; give this batch another batch_id.")
         return _json(_job_view(running), 202)
+    if state.jobs.running() >= state.limits.max_jobs:
+        state.metrics.rejected += 1
+        return _json(
+            {
+                "error": f"{state.jobs.running()} batch jobs are running, the limit (--max-jobs "
+                f"{state.limits.max_jobs}); retry when one has finished (GET /jobs/ID shows progress)."
+            },
+            429,
+            headers={"Retry-After": str(state.limits.retry_after_s)},
+        )
     job: Dict[str, Any] = {"job_id": job_id, "tactic": t.name, "state": "running", "total": len(tasks)}
     job.update(results=None, error=None, started_at=state.jobs.clock(), completed=0, _tasks_md5=prints)
     state.jobs.start(job)
@@ -606,6 +616,8 @@ def create_app(
         raise ServeError(
             f"--keep-jobs must be an integer >= 0 (finished jobs kept in memory), got {limits.keep_jobs!r}"
         )
+    if isinstance(limits.max_jobs, bool) or not isinstance(limits.max_jobs, int) or limits.max_jobs < 1:
+        raise ServeError(f"--max-jobs must be an integer >= 1 (batch jobs running at once), got {limits.max_jobs!r}")
     if not limits.keep_jobs_s >= 0:
         raise ServeError(
             f"--keep-jobs-for must be seconds >= 0 (how long a finished job is kept), got {limits.keep_jobs_s!r}"

@@ -21,12 +21,13 @@ from lllm.serve.tactics import ServedTactic
 
 @dataclass
 class Limits:
-    """Operational limits: body size, per-call timeout, calls in flight, shutdown drain time, and how many
-    finished batch jobs are kept in memory and for how long (the store answers for the others)."""
+    """Operational limits: body size, per-call timeout, calls in flight, batch jobs running, shutdown drain time,
+    and how many finished batch jobs are kept in memory and for how long (the store answers for the others)."""
 
     max_body_bytes: int = 1 << 20
     timeout_s: float = 300.0
     max_concurrency: int = 64
+    max_jobs: int = 16
     retry_after_s: int = 1
     drain_s: float = 30.0
     keep_jobs: int = 1000
@@ -57,6 +58,7 @@ class Jobs:
         return self._jobs.get(job_id)
 
     def running(self) -> int:
+        """Jobs started and not finished."""
         return len(self._jobs) - len(self._finished)
 
     def start(self, job: Dict[str, Any]) -> None:

@@ -143,6 +143,7 @@ def _cmd_serve(args: argparse.Namespace, token: Optional[str], protocol: Any = N
         max_body_bytes=args.max_body,
         timeout_s=args.timeout,
         max_concurrency=args.max_concurrency,
+        max_jobs=args.max_jobs,
         drain_s=args.drain,
         keep_jobs=args.keep_jobs,
         keep_jobs_s=args.keep_jobs_for,
@@ -229,6 +230,9 @@ def register(sub: Any) -> None:
     p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS", help="per-call timeout (default 300)")
     p.add_argument(
         "--max-concurrency", type=int, default=64, metavar="N", help="calls in flight before answering 429 (default 64)"
+    )
+    p.add_argument(
+        "--max-jobs", type=int, default=16, metavar="N", help="batch jobs running before answering 429 (default 16)"
     )
     p.add_argument(
         "--drain",

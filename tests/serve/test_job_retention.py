@@ -88,6 +88,25 @@ def test_a_reposted_job_is_kept_again_and_the_limits_are_checked(package_dir, st
         create_app(served(package_dir, store), store=store, limits=Limits(keep_jobs=-1))
     with pytest.raises(ServeError, match="--keep-jobs-for must be seconds >= 0"):
         create_app(served(package_dir, store), store=store, limits=Limits(keep_jobs_s=float("nan")))
+    with pytest.raises(ServeError, match="--max-jobs must be an integer >= 1.*got 0"):
+        create_app(served(package_dir, store), store=store, limits=Limits(max_jobs=0))
+
+
+def test_batch_jobs_over_max_jobs_are_answered_429_until_one_finishes(package_dir, start, store):
+    limits = Limits(max_jobs=2, retry_after_s=5, drain_s=0.5)
+    app = create_app(served(package_dir, store), store=store, limits=limits)
+    s = start(app)
+    assert s.json("POST", "/tactics/slow/batch", {"tasks": [30], "batch_id": "long"})[0] == 202
+    assert s.json("POST", "/tactics/slow/batch", {"tasks": [0.3], "batch_id": "short"})[0] == 202
+    status, headers, text = s.request("POST", "/tactics/echo/batch", {"tasks": [{"topic": "x"}], "batch_id": "third"})
+    assert status == 429 and headers["Retry-After"] == "5" and "2 batch jobs are running" in text
+    assert "--max-jobs 2" in text and "third" not in app[STATE].jobs
+    status, again = s.json("POST", "/tactics/slow/batch", {"tasks": [30], "batch_id": "long"})
+    assert status == 202 and again["state"] == "running"  # a running job reposted still answers its progress
+    assert wait_job(s, "short")["state"] == "done"
+    assert s.json("POST", "/tactics/echo/batch", {"tasks": [{"topic": "x"}], "batch_id": "third"})[0] == 202
+    assert wait_job(s, "third")["state"] == "done"
+    assert "lllm_serve_rejected_total 1" in s.request("GET", "/metrics")[2]
 
 
 def test_the_cli_flags_reach_the_server(package_dir, tmp_path):
@@ -97,3 +116,5 @@ def test_the_cli_flags_reach_the_server(package_dir, tmp_path):
     assert done.returncode != 0 and "--keep-jobs must be an integer >= 0" in done.stderr and "-2" in done.stderr
     done = subprocess.run([*argv, "--keep-jobs-for", "-5"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode != 0 and "--keep-jobs-for must be seconds >= 0" in done.stderr and "-5" in done.stderr
+    done = subprocess.run([*argv, "--max-jobs", "0"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode != 0 and "--max-jobs must be an integer >= 1" in done.stderr
