@@ -11,7 +11,19 @@ from lllm.core.sessions import expand_wire
 from lllm.errors import LLLMError
 
 _BIG_REQUEST_KEYS = ("messages", "input", "contents")
-_WATERFALL_KEYS = ("agent", "call", "step", "attempt", "model", "started_at", "latency_s", "cost", "errors", "tactic")
+_WATERFALL_KEYS = (
+    "agent",
+    "call",
+    "step",
+    "attempt",
+    "model",
+    "started_at",
+    "latency_s",
+    "cost",
+    "replayed",
+    "errors",
+    "tactic",
+)
 
 
 class BadRequest(LLLMError, ValueError):
@@ -103,6 +115,7 @@ def _trace(t: Dict[str, Any], agent: str, call: int, label: str, table: List[Any
         "latency_s": t.get("latency_s") or 0.0,
         "usage": t.get("usage") or {},
         "tactic": label,
+        "replayed": bool(t.get("replayed")),  # a replay's answer from its recording: priced, not paid again
         **_cost(t.get("usage")),
     }
 
@@ -119,6 +132,7 @@ def _agent_call(a: Dict[str, Any], name: str, call: int, traces: List[Dict[str, 
         "started_at": a.get("started_at"),
         "ended_at": a.get("ended_at"),
         "cost": sum((tr["cost"] for tr in traces), 0.0),
+        "spent": sum((tr["cost"] for tr in traces if not tr["replayed"]), 0.0),
         "invokes": traces,
         "tool_calls": _steps(a.get("interrupts")),
         "exception_retries": _count(a.get("exception_retries")),
@@ -171,6 +185,7 @@ def _tactic_node(s: Dict[str, Any], invokes: List[Dict[str, Any]], label: str) -
         "started_at": s.get("started_at"),
         "ended_at": s.get("ended_at"),
         "cost": sum((a["cost"] for a in agents), 0.0) + sum(sub["cost"] for sub in subs),
+        "spent": sum((a["spent"] for a in agents), 0.0) + sum(sub["spent"] for sub in subs),
         "error": s.get("error"),
         "agents": agents,
         "dialogs": _dialogs(s),

@@ -98,3 +98,23 @@ def test_a_store_without_replays_reports_spending_equal_to_cost(tmp_path, capsys
     assert main(["sessions", "cost", "--store", str(db)]) == 0
     out = capsys.readouterr().out
     assert "1 session(s), total $0.750000\n" in out  # no "spent" note when nothing was replayed
+
+
+def test_the_session_browser_marks_replayed_answers_and_shows_what_was_spent(tmp_path):
+    from lllm.ui.views import session_view
+
+    store = sqlite_store(tmp_path / "s.db")
+    recorded = _recorded(store)
+    forked = rerun(
+        recorded,
+        tactic=Pair,
+        invoker=MockInvoker([_priced("Harsh.", 0.125)]),
+        overrides={"agent_configs.critic.system_prompt": "You review harshly."},
+        log_store=store,
+    )
+    view = session_view(store, forked.session_id)
+    assert {t["agent"]: t["replayed"] for t in view["invokes"]} == {"writer": True, "critic": False}
+    assert view["tree"]["cost"] == pytest.approx(0.375) and view["tree"]["spent"] == pytest.approx(0.125)
+    original = session_view(store, recorded.session_id)
+    assert original["tree"]["spent"] == original["tree"]["cost"] == pytest.approx(0.75)
+    assert [c["session_id"] for c in original["children"]] == [forked.session_id]

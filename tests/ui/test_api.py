@@ -284,6 +284,10 @@ def test_replay_reproduces_and_fork_links_parent_and_child(server):
     )
     status, child = server.get(f"api/sessions/{f['session_id']}")
     assert child["replay_of"] == sid and child["tags"]["lllm.replay_of"] == sid
+    replayed = {t["agent"]: t["replayed"] for t in child["invokes"]}  # answers from the recording are marked
+    assert replayed["editor"] is False and any(replayed.values())
+    assert all(t["replayed"] for t in server.get(f"api/sessions/{r['session_id']}")[1]["invokes"])
+    assert not any(t["replayed"] for t in server.get(f"api/sessions/{sid}")[1]["invokes"])
     status, parent = server.get(f"api/sessions/{sid}")
     assert {c["session_id"] for c in parent["children"]} == {r["session_id"], f["session_id"]}
     status, cmp = server.get(f"api/compare?a={sid}&b={f['session_id']}")

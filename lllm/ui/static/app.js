@@ -236,7 +236,7 @@ function dialogTree(dialogs) {
 function renderInvoke(t, table) {
   const req = h("div", {});
   const det = h("details", {className: "invoke"}, h("summary", {}, "step " + t.step + " attempt " + t.attempt + " · " + t.model + " · " + ms(t.latency_s) + " · " +
-      t.prompt_tokens + "→" + t.completion_tokens + " tokens · " + money(t.cost) + (t.retry_class ? " · retry: " + t.retry_class : ""),
+      t.prompt_tokens + "→" + t.completion_tokens + " tokens · " + money(t.cost) + (t.replayed ? " · replayed" : "") + (t.retry_class ? " · retry: " + t.retry_class : ""),
       t.errors.length ? h("span", {className: "error"}, " · " + t.errors.length + " error(s)") : null), req);
   det.addEventListener("toggle", () => {
     if (!det.open || req.childElementCount) return;  // the request is rendered on first open
@@ -261,7 +261,7 @@ function renderTactic(node, depth) {
     a.invokes.map((t) => renderInvoke(t, table)), a.tool_calls.map(renderToolCall))));
   const subs = node.subs.map((s) => h("li", {}, h("details", {open: true}, h("summary", {}, "sub-tactic ", h("b", {}, s.tool), " #" + (s.index + 1) + " · " + (s.tactic_path || s.tactic_name) + " · ",
     stateBadge(s.state), " · " + money(s.cost)), renderTactic(s, depth + 1))));
-  return h("ul", {className: "tree" + (depth ? "" : " root")}, h("li", {}, h("b", {}, "tactic " + (node.tactic_path || node.tactic_name)), " · ", stateBadge(node.state), " · " + money(node.cost) + " · " +
+  return h("ul", {className: "tree" + (depth ? "" : " root")}, h("li", {}, h("b", {}, "tactic " + (node.tactic_path || node.tactic_name)), " · ", stateBadge(node.state), " · " + money(node.cost) + (node.spent !== node.cost ? " (" + money(node.spent) + " spent, the rest replayed)" : "") + " · " +
     ms(node.ended_at && node.started_at ? node.ended_at - node.started_at : null), node.error ? h("div", {className: "error"}, node.error) : null,
     h("ul", {className: "tree"}, agents, subs)));
 }
