@@ -183,7 +183,7 @@ def _spent(report: Report, skip_baseline: bool) -> tuple[int, float]:
             if skip_baseline and side == BASELINE:
                 continue
             calls += o.model_calls or 0
-            cost += o.cost or 0.0
+            cost += (o.cost if o.spent is None else o.spent) or 0.0  # a report from before ``spent``: its cost
     return calls, cost
 
 

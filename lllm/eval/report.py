@@ -28,7 +28,8 @@ class Outcome(BaseModel):
     session_id: Optional[str] = None
     result: Any = None
     error: Optional[str] = None
-    cost: Optional[float] = None
+    cost: Optional[float] = None  # what the run costs, answers from a recording at their recorded price
+    spent: Optional[float] = None  # what it paid: ``cost`` without the answers from a recording
     latency_s: Optional[float] = None
     tool_calls: Optional[int] = None
     model_calls: Optional[int] = None  # invocations that reached a model (not answered from a recording)

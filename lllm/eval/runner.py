@@ -101,6 +101,7 @@ def _outcome(variant: str, session: Any, recorded: Any = None, error: Optional[B
         result=_jsonable(session.delivery),
         error=session.error if session.state == "failure" else None,
         cost=float(session.total_cost.cost),
+        spent=float(session.spent_cost.cost),
         latency_s=model_latency(session, recorded),
         tool_calls=tool_call_count(session),
         model_calls=invocation_count(session) - int(session.metadata.get("replayed_calls") or 0),

@@ -118,3 +118,27 @@ def test_the_session_browser_marks_replayed_answers_and_shows_what_was_spent(tmp
     original = session_view(store, recorded.session_id)
     assert original["tree"]["spent"] == original["tree"]["cost"] == pytest.approx(0.75)
     assert [c["session_id"] for c in original["children"]] == [forked.session_id]
+
+
+def test_an_eval_outcome_keeps_cost_and_spent_apart_and_a_search_budget_counts_what_was_spent(tmp_path):
+    from lllm.eval import BASELINE, parse_variants
+    from lllm.eval.optimize import _spent
+    from lllm.eval.runner import evaluate_sessions
+
+    store = sqlite_store(tmp_path / "s.db")
+    recorded = _recorded(store)
+    report = evaluate_sessions(
+        [recorded],
+        parse_variants(["harsh:agent_configs.critic.system_prompt=You review harshly."]),
+        ["success", "cost"],
+        store=store,
+        tactic=Pair,
+        invoker=lambda variant: MockInvoker([_priced("Harsh.", 0.125)]),
+    )
+    (item,) = report.items
+    base, harsh = item.outcomes[BASELINE], item.outcomes["harsh"]
+    assert base.cost == base.spent == pytest.approx(0.75)  # the baseline is the recording: it paid
+    assert harsh.cost == pytest.approx(0.375) and harsh.spent == pytest.approx(0.125)
+    assert harsh.metrics["cost"] == pytest.approx(0.375)  # both sides compare on what a run costs
+    assert _spent(report, skip_baseline=True) == (1, pytest.approx(0.125))
+    assert _spent(report, skip_baseline=False) == (3, pytest.approx(0.875))
