@@ -343,7 +343,10 @@ class LogStore:
             return cost
         try:
             return round(self.load_session(entry["session_id"]).spent_cost.cost, 6)
-        except (KeyError, ValueError):  # deleted meanwhile, or unreadable: count what the index says
+        except (KeyError, ValueError) as e:  # deleted meanwhile, or unreadable: count what the index says
+            logger.warning(
+                "Session %s: counting its full cost as spent, its record did not load: %s", entry["session_id"], e
+            )
             return cost
 
     def _query(
