@@ -186,16 +186,18 @@ def _full(state: State) -> Optional[web.Response]:
     if state.draining:
         return _error(503, "The server is shutting down; retry on another instance.")
     if len(state.in_flight) >= state.limits.max_concurrency:
-        state.metrics.rejected += 1
-        return _json(
-            {
-                "error": f"{len(state.in_flight)} calls are in flight, the limit (--max-concurrency "
-                f"{state.limits.max_concurrency}); retry later."
-            },
-            429,
-            headers={"Retry-After": str(state.limits.retry_after_s)},
+        return _busy(
+            state,
+            f"{len(state.in_flight)} calls are in flight, the limit (--max-concurrency "
+            f"{state.limits.max_concurrency}); retry later.",
         )
     return None
+
+
+def _busy(state: State, error: str) -> web.Response:
+    """A 429 saying which limit is full, with Retry-After; counted as rejected."""
+    state.metrics.rejected += 1
+    return _json({"error": error}, 429, headers={"Retry-After": str(state.limits.retry_after_s)})
 
 
 def _success(t: ServedTactic, state: State, session: Any) -> Dict[str, Any]:
@@ -509,14 +511,10 @@ async def post_batch(request: web.Request) -> web.StreamResponse:
             return _error(409, f"Batch '{job_id}' is running with {what}; give this batch another batch_id.")
         return _json(_job_view(running), 202)
     if state.jobs.running() >= state.limits.max_jobs:
-        state.metrics.rejected += 1
-        return _json(
-            {
-                "error": f"{state.jobs.running()} batch jobs are running, the limit (--max-jobs "
-                f"{state.limits.max_jobs}); retry when one has finished (GET /jobs/ID shows progress)."
-            },
-            429,
-            headers={"Retry-After": str(state.limits.retry_after_s)},
+        return _busy(
+            state,
+            f"{state.jobs.running()} batch jobs are running, the limit (--max-jobs {state.limits.max_jobs}); "
+            f"retry when one has finished (GET /jobs/ID shows progress).",
         )
     job: Dict[str, Any] = {"job_id": job_id, "tactic": t.name, "state": "running", "total": len(tasks)}
     job.update(results=None, error=None, started_at=state.jobs.clock(), completed=0, _tasks_md5=prints)
