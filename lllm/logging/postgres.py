@@ -12,6 +12,7 @@ import logging
 import math
 import re
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Dict, Iterator, List, Optional
@@ -322,13 +323,17 @@ class PostgresBackend(IndexedBackend):
                 raise self._psycopg.OperationalError("PostgresBackend is closed")
             if self._conn.closed:  # dropped by the server or the network
                 self._conn = self._connect()
+            started = time.monotonic()
             try:
                 with self._conn.transaction(), self._conn.cursor() as cur:
                     yield cur
             except errors.LockNotAvailable as e:
                 raise self._timeout("lock_timeout", doing) from e
-            except errors.QueryCanceled as e:  # the same SQLSTATE as a cancel by an operator (pg_cancel_backend)
-                if not self.bounds["statement_timeout"] or "user request" in str(e):
+            except errors.QueryCanceled as e:
+                # a cancel by an operator (pg_cancel_backend) has the same SQLSTATE, and the server's message is in
+                # its own language: a statement cancelled before the bound could have tripped was cancelled
+                bound = self.bounds["statement_timeout"]
+                if not bound or time.monotonic() - started < bound * 0.9:
                     raise
                 raise self._timeout("statement_timeout", doing) from e
             except errors.IdleInTransactionSessionTimeout as e:  # the next operation reconnects

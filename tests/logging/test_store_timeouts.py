@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from urllib.parse import quote, urlsplit
 
@@ -117,6 +118,33 @@ def test_postgres_save_stuck_in_its_index_write_rolls_back_the_record_too(pg_dsn
     assert caught.value.setting == "statement_timeout" and "saving the session" in caught.value.operation
     assert _sessions(store) == [f"default/sessions/{first}"]  # no session record without its index entry
     assert [s.session_id for s in store.list_sessions()] == [first]
+
+
+def test_postgres_an_operators_cancel_is_not_reported_as_a_timeout(pg_dsn, holder):
+    """A cancel (pg_cancel_backend) and a statement timeout share one SQLSTATE; the server's message is in its own
+    language, so a statement cancelled well before its bound could trip is told apart by the time it ran."""
+    import threading
+
+    import psycopg
+
+    backend = PostgresBackend(pg_dsn, lock_timeout=0, statement_timeout=30)
+    pid = backend._conn.info.backend_pid
+    holder.execute("LOCK TABLE lllm_kv IN ACCESS EXCLUSIVE MODE")
+
+    def cancel() -> None:
+        with psycopg.connect(_without_bounds(pg_dsn), autocommit=True) as admin:
+            for _ in range(500):  # until the store's statement waits on the lock
+                row = admin.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
+                if row and row[0] == "Lock":
+                    admin.execute("SELECT pg_cancel_backend(%s)", (pid,))
+                    return
+                time.sleep(0.01)
+
+    threading.Thread(target=cancel, daemon=True).start()
+    with pytest.raises(psycopg.errors.QueryCanceled):
+        backend.get("default/sessions/x")
+    holder.rollback()
+    assert backend.get("default/sessions/x") is None  # still usable
 
 
 def test_postgres_statement_timeout_bounds_a_statement_when_lock_timeout_is_off(pg_dsn, holder):
