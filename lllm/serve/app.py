@@ -28,7 +28,7 @@ from lllm.core.tactic import use_model
 from lllm.localhttp import bind_refusal, request_refusal
 from lllm.logging.store import finite_json
 from lllm.secrets import environment_secrets, hide, known_secrets, scrub
-from lllm.serve.calls import STATE, Jobs, Limits, State, failure_body, start_call
+from lllm.serve.calls import STATE, Jobs, Limits, State, TaskOutcomes, failure_body, start_call
 from lllm.serve.mcp import add_mcp_routes
 from lllm.serve.tactics import ServedTactic, ServeError, openapi
 
@@ -529,9 +529,10 @@ def _job_view(job: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in job.items() if v is not None and not k.startswith("_")}
 
 
-def _recorded(store: Any, job_id: str) -> Optional[Dict[str, Any]]:
+def _recorded(store: Any, job_id: str, outcomes: TaskOutcomes) -> Optional[Dict[str, Any]]:
     """A job as its recorded sessions tell it, in the shape of a finished job here: each task's newest
-    success, else its newest failure; ``incomplete`` while a task has neither. ``None`` if nothing is recorded."""
+    success, else its newest failure; ``incomplete`` while a task has neither. ``None`` if nothing is recorded.
+    A task's session is loaded once (``outcomes`` keeps what was read)."""
     rows = [
         s
         for s in store.list_sessions(tags={"lllm.batch_id": job_id}, limit=None)  # newest first
@@ -551,15 +552,21 @@ def _recorded(store: Any, job_id: str) -> Optional[Dict[str, Any]]:
     results: List[Dict[str, Any]] = []
     ended: List[float] = []
     for i in sorted(chosen):
-        try:
-            session = store.load_session(chosen[i].session_id)
-        except (KeyError, ValueError, FileNotFoundError):  # deleted since it was listed: not done
-            continue
-        ended.append(session.ended_at or 0.0)
-        if session.state == "success":
-            results.append({"index": i, "result": session.delivery, "session_id": session.session_id})
-        else:
-            results.append({"index": i, "error": session.error or "failed"})
+        known = outcomes.get(chosen[i].session_id)
+        if known is None:
+            try:
+                session = store.load_session(chosen[i].session_id)
+            except (KeyError, ValueError, FileNotFoundError):  # deleted since it was listed: not done
+                continue
+            outcome: Dict[str, Any] = (
+                {"index": i, "result": session.delivery, "session_id": session.session_id}
+                if session.state == "success"
+                else {"index": i, "error": session.error or "failed"}
+            )
+            known = (outcome, session.ended_at or 0.0)
+            outcomes.put(chosen[i].session_id, *known)
+        results.append(known[0])
+        ended.append(known[1])
     complete = total is not None and len(results) >= total
     state = "incomplete"
     if complete:
@@ -588,7 +595,7 @@ async def get_job(request: web.Request) -> web.StreamResponse:
     job = state.jobs.get(job_id)
     if job is not None:
         return _json(_job_view(job))
-    found = await asyncio.to_thread(_recorded, state.store, job_id)
+    found = await asyncio.to_thread(_recorded, state.store, job_id, state.outcomes)
     if found is None:
         raise KeyError(f"No job '{job_id}' (no batch with that id was started here or recorded in the store)")
     return _json(found)

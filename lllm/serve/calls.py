@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, Optional, Set
+from typing import Any, Callable, Dict, Iterator, Optional, Set, Tuple
 
 from aiohttp import web
 
@@ -86,6 +87,27 @@ class Jobs:
             del self._jobs[job_id]
 
 
+class TaskOutcomes:
+    """Batch tasks' outcomes read from the store, by session id, the newest ``keep``: a finished session does not
+    change, so a job answered from the store again (a client polling it) loads only sessions it has not read."""
+
+    def __init__(self, keep: int = 4096):
+        self.keep = keep
+        self._lock = threading.Lock()  # read and filled from worker threads
+        self._by_id: "OrderedDict[str, Tuple[Dict[str, Any], float]]" = OrderedDict()
+
+    def get(self, session_id: str) -> Optional[Tuple[Dict[str, Any], float]]:
+        """``(result entry, ended_at)`` of a session read before, or ``None``."""
+        with self._lock:
+            return self._by_id.get(session_id)
+
+    def put(self, session_id: str, outcome: Dict[str, Any], ended_at: float) -> None:
+        with self._lock:
+            self._by_id[session_id] = (outcome, ended_at)
+            while len(self._by_id) > self.keep:
+                self._by_id.popitem(last=False)
+
+
 @dataclass
 class State:
     """Everything the handlers share."""
@@ -97,6 +119,7 @@ class State:
     metrics: Metrics = field(default_factory=Metrics)
     in_flight: Set["asyncio.Future[Any]"] = field(default_factory=set)
     jobs: Jobs = field(default_factory=Jobs)
+    outcomes: TaskOutcomes = field(default_factory=TaskOutcomes)
     job_tasks: Set["asyncio.Task[Any]"] = field(default_factory=set)
     draining: bool = False
 

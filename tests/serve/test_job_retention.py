@@ -58,6 +58,27 @@ def test_an_evicted_job_answers_from_the_store_as_it_did_from_memory(package_dir
     assert s.json("GET", "/jobs/never-posted")[0] == 404
 
 
+def test_polling_a_job_answered_from_the_store_loads_each_session_once(package_dir, start, store, monkeypatch):
+    clock = Clock()
+    app = create_app(served(package_dir, store), store=store, limits=Limits(keep_jobs_s=60), clock=clock)
+    s = start(app)
+    tasks = [{"topic": "a"}, {"topic": "fail"}, {"topic": "c"}]
+    s.json("POST", "/tactics/echo/batch", {"tasks": tasks, "batch_id": "polled"})
+    kept = wait_job(s, "polled")
+    clock.now += 61  # evicted: answered from the store from now on
+    loaded = []
+    real = store.load_session
+    monkeypatch.setattr(store, "load_session", lambda sid: loaded.append(sid) or real(sid))
+    first = s.json("GET", "/jobs/polled")[1]
+    assert first["results"] == kept["results"] and len(loaded) == 3
+    for _ in range(3):
+        assert s.json("GET", "/jobs/polled")[1] == first
+    assert len(loaded) == 3  # the later polls read only the index
+    store.delete_session(kept["results"][0]["session_id"])  # a deleted task is no longer done, cached or not
+    again = s.json("GET", "/jobs/polled")[1]
+    assert again["state"] == "incomplete" and [r["index"] for r in again["results"]] == [1, 2]
+
+
 def test_a_running_job_is_never_evicted(package_dir, start, store):
     clock = Clock()
     limits = Limits(keep_jobs=0, keep_jobs_s=0, drain_s=0.5)
