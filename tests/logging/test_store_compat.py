@@ -41,6 +41,8 @@ def test_version_1_sessions_list_and_load(v1_store):
     (calls,) = researcher.interrupts.values()
     assert calls[0].name == "lookup_fact" and calls[0].arguments and "long history" in calls[0].result_str
     assert all(t.request["messages"] for ts in researcher.invoke_traces.values() for t in ts)
+    assert not any(t.replayed for ts in researcher.invoke_traces.values() for t in ts)  # a field added later
+    assert session.spent_cost == session.total_cost  # recorded before replays were marked: all of it was paid
     with pytest.warns(RuntimeWarning):  # the fixture's prompts are not registered here
         dialog = Dialog.from_dict(session.dialogs["researcher"][0])
     assert dialog.messages[0].role == Roles.SYSTEM and any(m.role == Roles.TOOL for m in dialog.messages)
