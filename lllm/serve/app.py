@@ -1,4 +1,5 @@
-"""The ``lllm serve`` HTTP app on aiohttp: typed tactic calls, server-sent events, batch jobs, metrics.
+"""The ``lllm serve`` HTTP app on aiohttp: typed tactic calls, server-sent events, sessions, metrics, and the app's
+lifecycle (batch jobs are in ``batches``, what every answer goes through in ``answers``).
 
 Security follows ``lllm ui``: without a token it binds to loopback only and the ``Host`` header must
 name a loopback address; with one, every request but ``/healthz`` must carry ``Authorization: Bearer T``
@@ -11,24 +12,27 @@ from __future__ import annotations
 import asyncio
 import copy
 import hmac
-import json
 import logging
 import time
-import uuid
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from lllm.core import events as ev
-from lllm.core.batch import task_md5
-from lllm.core.jsonable import to_json_safe
 from lllm.core.stream import BaseStreamHandler
-from lllm.core.tactic import use_model
 from lllm.localhttp import bind_refusal, request_refusal
-from lllm.logging.store import finite_json
-from lllm.secrets import environment_secrets, hide, known_secrets, scrub
-from lllm.serve.calls import STATE, Jobs, Limits, State, TaskOutcomes, failure_body, start_call
+from lllm.serve.answers import (
+    InvalidInput,
+    busy,
+    dumps,
+    error_answer,
+    json_answer,
+    parse_task,
+    refresh_secrets,
+    served_tactic,
+)
+from lllm.serve.batches import get_job, post_batch
+from lllm.serve.calls import STATE, Jobs, Limits, State, failure_body, start_call
 from lllm.serve.mcp import add_mcp_routes
 from lllm.serve.tactics import ServedTactic, ServeError, openapi
 
@@ -36,45 +40,6 @@ logger = logging.getLogger("lllm.serve")
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class _Secrets:
-    """The credentials to scrub: provider keys in the environment (read once per app: scanning the
-    environment costs ~75 µs, more than the rest of an answer) plus every one registered so far."""
-
-    def __init__(self) -> None:
-        self.env: List[str] = []
-        self.known: Any = None
-        self.merged: List[str] = []
-
-    def refresh_env(self) -> None:
-        self.env, self.known = environment_secrets(), None
-
-    def current(self) -> List[str]:
-        known = known_secrets()
-        if known is not self.known:
-            self.known, self.merged = known, sorted(set(known).union(self.env), key=len, reverse=True)
-        return self.merged
-
-
-_secrets = _Secrets()
-_secrets.refresh_env()
-
-
-def dumps(data: Any) -> str:
-    """JSON text with every known credential replaced (the last step of every body sent): in the values
-    first, as JSON escapes a key holding ``"`` or ``\\`` in the text, then in the text. NaN and the
-    infinities, which JSON lacks, are sent as ``null``."""
-    safe = scrub(finite_json(to_json_safe(data)))
-    return hide(json.dumps(safe, ensure_ascii=False, default=str), _secrets.current())
-
-
-def _json(data: Any, status: int = 200, headers: Optional[Dict[str, str]] = None) -> web.Response:
-    return web.Response(text=dumps(data), status=status, content_type="application/json", headers=headers)
-
-
-def _error(status: int, message: str, **extra: Any) -> web.Response:
-    return _json({"error": message, **extra}, status)
 
 
 def cost_of(session: Any) -> Dict[str, Any]:
@@ -110,94 +75,35 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
             post_hint="POST a JSON body with the header 'Content-Type: application/json'.",
         )
         if refused:
-            return _error(*refused)
+            return error_answer(*refused)
     try:
         return await handler(request)
     except web.HTTPRequestEntityTooLarge:
-        return _error(413, f"The request body is over the limit of {state.limits.max_body_bytes} bytes (--max-body).")
+        return error_answer(
+            413, f"The request body is over the limit of {state.limits.max_body_bytes} bytes (--max-body)."
+        )
     except web.HTTPException:
         raise
     except ServeError as e:
-        return _error(400, str(e))
+        return error_answer(400, str(e))
     except KeyError as e:
-        return _error(404, str(e.args[0]) if e.args else "not found")
+        return error_answer(404, str(e.args[0]) if e.args else "not found")
     except Exception as e:  # noqa: BLE001 - an unexpected failure is a JSON 500, scrubbed like every body
         logger.warning("lllm serve: %s %s failed", request.method, request.path, exc_info=True)
-        return _error(500, f"{type(e).__name__}: {e}")
-
-
-def _tactic(request: web.Request) -> ServedTactic:
-    tactics = request.app[STATE].tactics
-    name = request.match_info["name"]
-    if name not in tactics:
-        raise KeyError(f"No tactic '{name}' here; tactics: {sorted(tactics)} (GET /tactics)")
-    return tactics[name]
-
-
-class InvalidInput(Exception):
-    """A body that does not validate; ``response`` is the 422 to send."""
-
-    def __init__(self, response: web.Response):
-        super().__init__("invalid input")
-        self.response = response
-
-
-def parse_task(t: ServedTactic, raw: bytes, where: str = "body") -> Any:
-    """The task from a JSON body: the tactic's input model when it has one (422 otherwise), else any JSON."""
-    if t.input_model is not None:
-        try:
-            return t.input_model.model_validate_json(raw or b"null")
-        except ValidationError as e:
-            raise InvalidInput(
-                _error(
-                    422,
-                    f"The {where} is not a valid {t.input_model.__name__} for tactic "
-                    f"'{t.name}' (see GET /tactics for its input_schema).",
-                    detail=e.errors(include_url=False, include_context=False),
-                )
-            ) from None
-    try:
-        return json.loads(raw or b"null")
-    except ValueError:
-        raise InvalidInput(_error(422, f"The {where} is not JSON; send the task as a JSON value.")) from None
-
-
-def _validate_each(t: ServedTactic, tasks: List[Any]) -> List[Any]:
-    if t.input_model is None:
-        return tasks
-    out = []
-    for i, task in enumerate(tasks):
-        try:
-            out.append(t.input_model.model_validate(task))
-        except ValidationError as e:
-            raise InvalidInput(
-                _error(
-                    422,
-                    f"tasks[{i}] is not a valid {t.input_model.__name__} for tactic '{t.name}'.",
-                    index=i,
-                    detail=e.errors(include_url=False, include_context=False),
-                )
-            ) from None
-    return out
+        return error_answer(500, f"{type(e).__name__}: {e}")
 
 
 def _full(state: State) -> Optional[web.Response]:
     """A 503 while draining, a 429 with Retry-After when every slot is taken, else ``None``."""
     if state.draining:
-        return _error(503, "The server is shutting down; retry on another instance.")
+        return error_answer(503, "The server is shutting down; retry on another instance.")
     if len(state.in_flight) >= state.limits.max_concurrency:
-        return _busy(
+        return busy(
             state,
             f"{len(state.in_flight)} calls are in flight, the limit (--max-concurrency "
             f"{state.limits.max_concurrency}); retry later.",
         )
     return None
-
-
-def _busy(state: State, error: str) -> web.Response:
-    """A 429 saying which limit is full, with Retry-After; counted as rejected."""
-    state.metrics.rejected += 1
-    return _json({"error": error}, 429, headers={"Retry-After": str(state.limits.retry_after_s)})
 
 
 def _success(t: ServedTactic, state: State, session: Any) -> Dict[str, Any]:
@@ -213,7 +119,7 @@ def _success(t: ServedTactic, state: State, session: Any) -> Dict[str, Any]:
 
 async def healthz(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    return _json(
+    return json_answer(
         {
             "status": "draining" if state.draining else "ok",
             "tactics": len(state.tactics),
@@ -224,12 +130,12 @@ async def healthz(request: web.Request) -> web.StreamResponse:
 
 
 async def list_tactics(request: web.Request) -> web.StreamResponse:
-    return _json({"tactics": [t.describe() for t in request.app[STATE].tactics.values()]})
+    return json_answer({"tactics": [t.describe() for t in request.app[STATE].tactics.values()]})
 
 
 async def get_openapi(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    return _json(openapi(list(state.tactics.values()), token=bool(state.token)))
+    return json_answer(openapi(list(state.tactics.values()), token=bool(state.token)))
 
 
 async def get_metrics(request: web.Request) -> web.StreamResponse:
@@ -239,7 +145,7 @@ async def get_metrics(request: web.Request) -> web.StreamResponse:
 
 
 async def invoke(request: web.Request) -> web.StreamResponse:
-    state, t, started = request.app[STATE], _tactic(request), time.perf_counter()
+    state, t, started = request.app[STATE], served_tactic(request), time.perf_counter()
     status = 200
     try:
         try:
@@ -265,7 +171,9 @@ async def invoke(request: web.Request) -> web.StreamResponse:
             fut.cancel()  # an async call stops; a sync one ends in its thread, still counted in flight
             state.metrics.error(t.name, "timeout")
             status = 504
-            return _error(504, f"Tactic '{t.name}' did not finish within {state.limits.timeout_s:g} s (--timeout).")
+            return error_answer(
+                504, f"Tactic '{t.name}' did not finish within {state.limits.timeout_s:g} s (--timeout)."
+            )
         except asyncio.CancelledError:
             fut.cancel()  # the client went away: its call stops and frees its slot
             state.metrics.error(t.name, "disconnected")
@@ -274,8 +182,8 @@ async def invoke(request: web.Request) -> web.StreamResponse:
         except Exception as e:  # noqa: BLE001 - the tactic's failure is the answer
             state.metrics.error(t.name, "tactic_error")
             status = 500
-            return _json(failure_body(t, e), 500)
-        answer = _json(_success(t, state, session))
+            return json_answer(failure_body(t, e), 500)
+        answer = json_answer(_success(t, state, session))
         state.metrics.server_time(t.name, time.perf_counter() - started - call_s)
         return answer
     finally:
@@ -394,7 +302,7 @@ async def _conclude(response: web.StreamResponse, fut: "asyncio.Future[Any]", t:
 async def stream(request: web.Request) -> web.StreamResponse:
     """Server-sent events: ``started``, then as they happen ``token``, ``invoke``, ``agent_started``/``agent_call``,
     ``retry``, ``tool_call``/``tool_result`` and ``sub_tactic_started``/``sub_tactic``; then ``result`` or ``error``."""
-    state, t, started = request.app[STATE], _tactic(request), time.perf_counter()
+    state, t, started = request.app[STATE], served_tactic(request), time.perf_counter()
     try:
         task = parse_task(t, await request.read())
     except InvalidInput as bad:
@@ -436,169 +344,7 @@ async def get_session(request: web.Request) -> web.StreamResponse:
         session = await asyncio.to_thread(store.load_session, sid)
     except (KeyError, ValueError, FileNotFoundError):
         raise KeyError(f"No session '{sid}' in the store") from None
-    return _json(session.model_dump(mode="json"))
-
-
-# ---------------------------------------------------------------------------------------------
-# Batch jobs (durable: the tactic's bcall/ccall batch machinery, keyed by the job id)
-# ---------------------------------------------------------------------------------------------
-
-TOTAL_TAG = "lllm.serve.batch_total"
-TACTIC_TAG = "lllm.serve.tactic"  # the served name, which the session's tactic_name need not be
-STARTED_TAG = "lllm.serve.batch_started"
-
-
-def _batch_request(raw: bytes) -> Tuple[str, List[Any]] | web.Response:
-    """The job id and tasks of a batch request, or the 422 answer saying what to send."""
-    try:
-        body = json.loads(raw or b"null")
-    except ValueError:
-        return _error(422, 'The body is not JSON; send {"tasks": [...], "batch_id": optional}.')
-    if not isinstance(body, dict) or not isinstance(body.get("tasks"), list) or not body["tasks"]:
-        return _error(422, 'Send {"tasks": [task, ...], "batch_id": optional}: a non-empty list of tasks.')
-    job_id = body.get("batch_id") or uuid.uuid4().hex
-    if not isinstance(job_id, str) or not job_id.strip() or len(job_id) > 200:
-        return _error(422, "batch_id must be a non-empty string of at most 200 characters.")
-    return job_id, body["tasks"]
-
-
-async def _run_job(t: ServedTactic, jobs: Jobs, job: Dict[str, Any], tasks: List[Any]) -> None:
-    """Run a batch job through the tactic's ``ccall``, recording progress, results and how it ended in ``job``."""
-    results: List[Any] = [None] * len(tasks)
-    tags = {TOTAL_TAG: str(len(tasks)), TACTIC_TAG: t.name, STARTED_TAG: repr(job["started_at"])}
-    try:
-        with use_model(t.model):
-            async for i, r in t.tactic.ccall(
-                tasks, batch_id=job["job_id"], return_sessions=True, return_exceptions=True, tags=tags
-            ):
-                results[i] = (
-                    {"index": i, "error": f"{type(r).__name__}: {r}"}
-                    if isinstance(r, BaseException)
-                    else {"index": i, "result": r.delivery, "session_id": r.session_id}
-                )
-                job["completed"] += 1
-        job["results"] = results
-        job["state"] = "done" if not any("error" in r for r in results) else "done_with_errors"
-    except asyncio.CancelledError:
-        job["state"] = "interrupted"
-        raise
-    except Exception as e:  # noqa: BLE001 - the job records why it stopped
-        job["state"], job["error"] = "failed", f"{type(e).__name__}: {e}"
-    finally:
-        jobs.finish(job)
-
-
-async def post_batch(request: web.Request) -> web.StreamResponse:
-    """Start (or resume, with the same ``batch_id`` and tasks) a batch; answers 202 with the job id."""
-    state, t = request.app[STATE], _tactic(request)
-    if state.store is None:
-        raise ServeError("Batches are recorded in the session store; restart the server without --no-save.")
-    if state.draining:
-        return _error(503, "The server is shutting down; retry on another instance.")
-    asked = _batch_request(await request.read())
-    if isinstance(asked, web.Response):
-        return asked
-    job_id, raw_tasks = asked
-    try:
-        tasks = _validate_each(t, raw_tasks)
-    except InvalidInput as bad:
-        return bad.response
-    prints = [task_md5(task) for task in tasks]
-    running = state.jobs.get(job_id)
-    if running is not None and running["state"] == "running":
-        if running["tactic"] != t.name or running["_tasks_md5"] != prints:
-            what = f"tactic '{running['tactic']}'" if running["tactic"] != t.name else "other tasks"
-            return _error(409, f"Batch '{job_id}' is running with {what}; give this batch another batch_id.")
-        return _json(_job_view(running), 202)
-    if state.jobs.running() >= state.limits.max_jobs:
-        return _busy(
-            state,
-            f"{state.jobs.running()} batch jobs are running, the limit (--max-jobs {state.limits.max_jobs}); "
-            f"retry when one has finished (GET /jobs/ID shows progress).",
-        )
-    job: Dict[str, Any] = {"job_id": job_id, "tactic": t.name, "state": "running", "total": len(tasks)}
-    job.update(results=None, error=None, started_at=state.jobs.clock(), completed=0, _tasks_md5=prints)
-    state.jobs.start(job)
-    task = asyncio.ensure_future(_run_job(t, state.jobs, job, tasks))
-    state.job_tasks.add(task)
-    task.add_done_callback(state.job_tasks.discard)
-    return _json({**_job_view(job), "status_url": f"/jobs/{job_id}"}, 202)
-
-
-def _job_view(job: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: v for k, v in job.items() if v is not None and not k.startswith("_")}
-
-
-def _recorded(store: Any, job_id: str, outcomes: TaskOutcomes) -> Optional[Dict[str, Any]]:
-    """A job as its recorded sessions tell it, in the shape of a finished job here: each task's newest
-    success, else its newest failure; ``incomplete`` while a task has neither. ``None`` if nothing is recorded.
-    A task's session is loaded once (``outcomes`` keeps what was read)."""
-    rows = [
-        s
-        for s in store.list_sessions(tags={"lllm.batch_id": job_id}, limit=None)  # newest first
-        if s.state in ("success", "failure")
-    ]
-    if not rows:
-        return None
-    tags = rows[0].tags
-    total = int(tags.get(TOTAL_TAG, 0)) or None
-    chosen: Dict[int, Any] = {}
-    for row in rows:
-        i = int(row.tags.get("lllm.batch_index", -1))
-        if i < 0 or (total is not None and i >= total):
-            continue
-        if i not in chosen or (chosen[i].state != "success" and row.state == "success"):
-            chosen[i] = row
-    results: List[Dict[str, Any]] = []
-    ended: List[float] = []
-    for i in sorted(chosen):
-        known = outcomes.get(chosen[i].session_id)
-        if known is None:
-            try:
-                session = store.load_session(chosen[i].session_id)
-            except (KeyError, ValueError, FileNotFoundError):  # deleted since it was listed: not done
-                continue
-            outcome: Dict[str, Any] = (
-                {"index": i, "result": session.delivery, "session_id": session.session_id}
-                if session.state == "success"
-                else {"index": i, "error": session.error or "failed"}
-            )
-            known = (outcome, session.ended_at or 0.0)
-            outcomes.put(chosen[i].session_id, *known)
-        results.append(known[0])
-        ended.append(known[1])
-    complete = total is not None and len(results) >= total
-    state = "incomplete"
-    if complete:
-        state = "done" if all("result" in r for r in results) else "done_with_errors"
-    started = max((float(r.tags[STARTED_TAG]) for r in rows if STARTED_TAG in r.tags), default=None)
-    job = {
-        "job_id": job_id,
-        "tactic": tags.get(TACTIC_TAG) or rows[0].tactic_name,
-        "state": state,
-        "total": total,
-        "results": results,
-        "started_at": started,
-        "completed": len(results),
-        "ended_at": max(ended) if complete else None,
-        "note": None if complete else "Not running here: POST the same tasks with this batch_id to resume.",
-    }
-    return {k: v for k, v in job.items() if v is not None}
-
-
-async def get_job(request: web.Request) -> web.StreamResponse:
-    """A running or recently finished job as it stands here; any other (finished longer ago, run before a
-    restart or by another server) as recorded in the store (resume: POST it again)."""
-    state, job_id = request.app[STATE], request.match_info["jid"]
-    if state.store is None:
-        raise KeyError(f"No job '{job_id}'")
-    job = state.jobs.get(job_id)
-    if job is not None:
-        return _json(_job_view(job))
-    found = await asyncio.to_thread(_recorded, state.store, job_id, state.outcomes)
-    if found is None:
-        raise KeyError(f"No job '{job_id}' (no batch with that id was started here or recorded in the store)")
-    return _json(found)
+    return json_answer(session.model_dump(mode="json"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -627,7 +373,7 @@ def create_app(
         raise ServeError(
             f"--keep-jobs-for must be seconds >= 0 (how long a finished job is kept), got {limits.keep_jobs_s!r}"
         )
-    _secrets.refresh_env()
+    refresh_secrets()
     by_name: Dict[str, ServedTactic] = {}
     for t in tactics:
         if t.name in by_name:
