@@ -267,12 +267,12 @@ def _config_target(target: str, config: Dict[str, Any], where: str) -> _Target:
 
 def _prompt_target(key: str, recorded: Any, tactic: Any, runtime: Any) -> _Target:
     """The prompt ``key`` as the recorded session's re-runs will render it (``session_prompts``)."""
-    from lllm.logging.replay import _resolve_prompt_key, prompt_edits, recorded_tactic, session_prompts
+    from lllm.logging.forks import prompt_edits, recorded_tactic, resolve_prompt_key, session_prompts
     from lllm.packages.runtime import get_default_runtime
 
     rt = runtime if runtime is not None else get_default_runtime()
     cls = recorded_tactic(recorded, tactic, rt)
-    use = _resolve_prompt_key(key, session_prompts(recorded, runtime=rt, tactic=cls), rt)
+    use = resolve_prompt_key(key, session_prompts(recorded, runtime=rt, tactic=cls), rt)
     if not isinstance(use.template, str):
         raise ConfigError(
             f"prompt {use.key!r}: its current text is unknown (not in the runtime, the tactic's module or the "
@@ -425,9 +425,9 @@ def _sessions_source(
     if target.startswith("prompts."):
         goal = _prompt_target(target[len("prompts.") :], recorded, run["tactic"], run["runtime"])
     else:
-        from lllm.logging.replay import _without_redacted
+        from lllm.logging.forks import without_redacted
 
-        goal = _config_target(target, _without_redacted(recorded.config), f"session {recorded.session_id}")
+        goal = _config_target(target, without_redacted(recorded.config), f"session {recorded.session_id}")
 
     def score(cases: List[Any], variants: List[Variant], eid: str, baseline: Optional[Report]) -> Report:
         return run_sessions(cases, variants, [m], eval_id=eid, **run)  # the recordings are the baseline

@@ -360,13 +360,14 @@ class _Reruns:
 
     def run(self, recorded: Any, case: Case, v: Variant) -> Tuple[Any, Optional[BaseException]]:
         """``(re-run session or None, its exception)`` of ``recorded`` under ``v``; a finished one is reused."""
-        from lllm.logging.replay import _without_redacted, recorded_tactic, rerun
+        from lllm.logging.forks import recorded_tactic, without_redacted
+        from lllm.logging.replay import rerun
 
         sid = self.done.get((case.id, v.name))
         if sid is not None:
             return self.store.load_session(sid), None
         recorded_tactic(recorded, self.tactic, self.runtime)  # a tactic that cannot be found stops the evaluation
-        config = v.apply(_without_redacted(recorded.config))
+        config = v.apply(without_redacted(recorded.config))
         inv = _invoker_for(self.invoker, v, config)
         if inv is None:
             from lllm.invokers.base import build_invoker

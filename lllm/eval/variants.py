@@ -37,7 +37,7 @@ class Variant(BaseModel):
 
     def apply(self, config: Dict[str, Any]) -> Dict[str, Any]:
         """``config`` with this variant's overrides applied (``apply_overrides``); errors name the variant."""
-        from lllm.logging.replay import apply_overrides
+        from lllm.logging.forks import apply_overrides
 
         if not self.overrides:
             return config
@@ -83,7 +83,7 @@ def parse_variant(text: str) -> Variant:
         if not raw.strip():
             raise VariantError(f"--variant {text!r}: {key} needs a value, e.g. {name}:{key}=NAME")
         return Variant(name=name, model=raw.strip()) if key == "model" else Variant(name=name, config=raw.strip())
-    from lllm.logging.replay import override_value
+    from lllm.logging.forks import override_value
 
     return Variant(name=name, overrides={key: override_value(raw, f"--variant {name}:{key}")})
 

@@ -225,7 +225,7 @@ def parse_override(text: str, config: Dict[str, Any]) -> Dict[str, Any]:
     ``config`` is checked now, so a wrong path fails before anything runs."""
     from lllm.cli import CLIError
     from lllm.errors import ConfigError
-    from lllm.logging.replay import override_value, set_path
+    from lllm.logging.forks import override_value, set_path
 
     path, sep, raw = text.partition("=")
     keys = [k for k in path.split(".") if k]
@@ -299,7 +299,7 @@ def _replay_invoker(
     from lllm.cli import CLIError, offline_model
     from lllm.errors import ConfigError
     from lllm.invokers.base import build_invoker
-    from lllm.logging.replay import apply_overrides, prompt_edits, recorded_tactic
+    from lllm.logging.forks import apply_overrides, prompt_edits, recorded_tactic
 
     try:
         config = apply_overrides(recorded.config, overrides)

@@ -226,7 +226,7 @@ def session_prompts(store: Any, session_id: str, hooks: Hooks) -> Dict[str, Any]
     every render supplied; ``system_of`` names the agents whose ``system_prompt_path`` it is. Inline system
     prompts are not listed (the fork edits them as ``system_prompts``), nor the prompts handlers derive
     (``__<path>_<kind>``: tool results, retries)."""
-    from lllm.logging.replay import recorded_tactic, session_prompts as recorded_prompts
+    from lllm.logging.forks import recorded_tactic, session_prompts as recorded_prompts
 
     rt = hooks.runtime()
     recorded = _load(store, session_id)
@@ -269,7 +269,7 @@ def _fork_invoker(
 ) -> Tuple[Any, Optional[str]]:
     """The invoker and model a fork re-runs with; a wrong override path or prompt key fails before anything runs."""
     from lllm.invokers.base import build_invoker
-    from lllm.logging.replay import apply_overrides, prompt_edits, recorded_tactic
+    from lllm.logging.forks import apply_overrides, prompt_edits, recorded_tactic
 
     config = apply_overrides(recorded.config, overrides)  # ConfigError names a wrong path
     if prompts:
