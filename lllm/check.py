@@ -179,9 +179,9 @@ def _load(target: Optional[str]) -> "Tuple[Runtime, Optional[str], List[Problem]
             if is_project and env_flag("LLLM_AUTO_SHARED_PACKAGES"):  # it runs with the installed packages
                 load_shared_packages(rt)  # the project's root: the default
         else:
-            from lllm.cli import _runtime
+            from lllm.cli import project_runtime
 
-            rt = _runtime()
+            rt = project_runtime()
             name = target
             if name is not None and name not in rt.packages:
                 from lllm.cli import CLIError

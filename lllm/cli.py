@@ -40,7 +40,7 @@ class CLIError(Exception):
     """A user-facing failure: printed as ``Error: <message>``, exit status 1."""
 
 
-def _runtime() -> Any:
+def project_runtime() -> Any:
     """The default runtime, filled from the project (the CLI defers auto-init until a command needs it).
     Loading that failed (a broken manifest, or any problem under ``LLLM_STRICT``) is an error, never a
     silently partial runtime."""
@@ -138,13 +138,6 @@ def offline_model(
     return explicit
 
 
-def _jsonable(value: Any) -> Any:
-    """A result as JSON-ready data (the library's one converter)."""
-    from lllm.core.jsonable import to_json_safe
-
-    return to_json_safe(value)
-
-
 def tactic_config(rt: Any, tactic: str, config_name: Optional[str], model: Optional[str]) -> Tuple[Any, Dict[str, Any]]:
     """The tactic's node and the config to run it with: ``--config`` (or its own), every agent on
     ``--model``, or on the offline test model (saying so) when no provider key is set."""
@@ -161,20 +154,21 @@ def tactic_config(rt: Any, tactic: str, config_name: Optional[str], model: Optio
 def cmd_run(args: argparse.Namespace) -> int:
     import json
 
+    from lllm.core.jsonable import to_json_safe
     from lllm.core.tactic import build_tactic, use_model
 
-    rt = _runtime()
+    rt = project_runtime()
     node, config = tactic_config(rt, args.tactic, args.config, args.model)
     task = sys.stdin.read() if args.task == "-" else args.task
     store = None
     if not args.no_save:
-        from lllm.logging.cli import _tags, open_store
+        from lllm.logging.cli import open_store, parse_tags
 
         store = open_store(args.store, runtime=rt)
     try:
         tactic = build_tactic(config, name=node.qualified_key, runtime=rt, log_store=store)
         with use_model(offline_model(args.model, config, node.value)):  # tactic tools and sub-tactics too
-            session = tactic(task, return_session=True, tags=_tags(args.tag) if store else None)
+            session = tactic(task, return_session=True, tags=parse_tags(args.tag) if store else None)
     finally:
         if store is not None:  # main() may run in-process: the store's file must not outlive the command
             store.close()
@@ -183,13 +177,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json:
         print(
             json.dumps(
-                {"tactic": node.qualified_key, "result": _jsonable(result), "summary": session.summary()},
+                {"tactic": node.qualified_key, "result": to_json_safe(result), "summary": session.summary()},
                 indent=2,
                 default=str,
             )
         )
         return 0
-    value = _jsonable(result)
+    value = to_json_safe(result)
     print(value if isinstance(value, str) else json.dumps(value, indent=2))
     print(
         f"{session.agent_call_count} agent calls, {cost.prompt_tokens} prompt + {cost.completion_tokens} "
@@ -205,7 +199,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    rt = _runtime()
+    rt = project_runtime()
     groups: Dict[str, List[str]] = {}
     for node in rt.iter_nodes():
         section = node.namespace.partition(".")[2] or node.resource_type

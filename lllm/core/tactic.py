@@ -589,6 +589,11 @@ def use_invoker(invoker: Any) -> Iterator[Any]:
         _invoker_override.reset(token)
 
 
+def model_in_use() -> Optional[str]:
+    """The model ``use_model`` put every agent on here, or ``None``."""
+    return _model_override.get()
+
+
 @contextlib.contextmanager
 def use_model(model: Optional[str]) -> Iterator[Optional[str]]:
     """Within the block, every agent of every tactic call (sub-tactics and tactic tools included) runs on
@@ -653,6 +658,7 @@ __all__ = [
     "stable_tactic_id",
     "use_invoker",
     "use_model",
+    "model_in_use",
 ]
 
 from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x names kept here

@@ -12,7 +12,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from lllm.cli import CLIError, _runtime, offline_model
+    from lllm.cli import CLIError, offline_model, project_runtime
     from lllm.eval.metrics import resolve_metrics
     from lllm.eval.report import Report, parse_thresholds, regressions
     from lllm.eval.variants import check_variants, parse_variants
@@ -29,7 +29,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         resolve_metrics([_judge(m, judge_model) for m in args.metric]) if args.metric else None
     )  # checked before anything runs
     _check_gate(thresholds, metrics)
-    rt = _runtime()
+    rt = project_runtime()
     run = _eval_sessions if args.from_sessions else _eval_dataset
     report = run(args, rt, variants, metrics)
     _print_report(args, report)
@@ -122,7 +122,7 @@ def _print_report(args: argparse.Namespace, report: Any) -> None:
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
-    from lllm.cli import CLIError, _runtime
+    from lllm.cli import CLIError, project_runtime
     from lllm.eval.optimize import Budget
 
     if bool(args.dataset) == bool(args.from_sessions):
@@ -130,7 +130,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     if bool(args.target) == bool(args.prompt):
         raise CLIError("name what to optimise: --target DOTTED.CONFIG.PATH, or --prompt KEY (recorded sessions)")
     target = args.target or f"prompts.{args.prompt}"
-    rt = _runtime()
+    rt = project_runtime()
     common = dict(
         runtime=rt,
         candidates=args.candidates,
@@ -208,7 +208,7 @@ def _selected(args: argparse.Namespace, rt: Any) -> Tuple[Any, List[Any]]:
     for ``--from-sessions``, which takes no TACTIC argument and runs in this process."""
     from lllm.cli import CLIError
     from lllm.eval.datasets import select_sessions
-    from lllm.logging.cli import _tags, open_store
+    from lllm.logging.cli import open_store, parse_tags
 
     if args.tactic_url:
         raise CLIError("with --from-sessions, select the tactic with --tactic NAME (no TACTIC argument)")
@@ -218,7 +218,7 @@ def _selected(args: argparse.Namespace, rt: Any) -> Tuple[Any, List[Any]]:
     return store, select_sessions(
         store,
         tactic=args.tactic,
-        tags=_tags(args.tag),
+        tags=parse_tags(args.tag),
         batch=args.batch,
         after=args.after,
         before=args.before,

@@ -18,7 +18,7 @@ from lllm.errors import ConfigError
 from lllm.eval.datasets import DatasetError, case_from
 from lllm.eval.metrics import Metric, MetricError, resolve_metric
 from lllm.eval.report import Report
-from lllm.eval.runner import MetricRef, _dataset_tactic, new_eval_id, run_dataset, run_sessions
+from lllm.eval.runner import MetricRef, dataset_tactic, new_eval_id, run_dataset, run_sessions
 from lllm.eval.variants import BASELINE, Variant
 
 PROPOSER_SYSTEM = (
@@ -404,7 +404,7 @@ def _dataset_source(
         )
     items: List[Any] = [case_from(c, i) for i, c in enumerate(dataset)]
     train, held = split_cases(items, *split)
-    _, _, _, base_config = _dataset_tactic(tactic, run["config"], run["runtime"], None)
+    _, _, _, base_config = dataset_tactic(tactic, run["config"], run["runtime"], None)
     goal = _config_target(target, base_config, "the config")
 
     def score(cases: List[Any], variants: List[Variant], eid: str, baseline: Optional[Report]) -> Report:
@@ -542,15 +542,15 @@ class _Search:
 
 
 def _load_recorded(value: Any, store: Any) -> Any:
-    from lllm.eval.runner import _recorded, _session_case
+    from lllm.eval.runner import recorded_session, session_case
 
-    return _recorded(*_session_case(value, 0), store)
+    return recorded_session(*session_case(value, 0), store)
 
 
 def _case_ids(values: List[Any]) -> List[str]:
-    from lllm.eval.runner import _session_case
+    from lllm.eval.runner import session_case
 
-    return [_session_case(v, i)[0].id for i, v in enumerate(values)]
+    return [session_case(v, i)[0].id for i, v in enumerate(values)]
 
 
 __all__ = ["Budget", "Candidate", "OptimizeResult", "Proposer", "Proposals", "optimize_prompt", "split_cases"]

@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+from lllm.core.jsonable import to_json_safe
 from lllm.errors import ConfigError
 from lllm.eval.datasets import Case, DatasetError, case_from
 from lllm.eval.metrics import Metric, MetricError, invocation_count, model_latency, resolve_metrics, tool_call_count
@@ -30,12 +31,6 @@ DEFAULT_METRICS = ("success", "cost", "latency")
 def new_eval_id() -> str:
     """A fresh evaluation id: ``eval-YYYYmmdd-HHMMSS-xxxxxx``."""
     return time.strftime("eval-%Y%m%d-%H%M%S-", time.gmtime()) + secrets.token_hex(3)
-
-
-def _jsonable(value: Any) -> Any:
-    from lllm.core.jsonable import to_json_safe
-
-    return to_json_safe(value)
 
 
 def _metrics(refs: Optional[Sequence[MetricRef]], cases: Sequence[Case]) -> List[Metric]:
@@ -98,7 +93,7 @@ def _outcome(variant: str, session: Any, recorded: Any = None, error: Optional[B
     return Outcome(
         variant=variant,
         session_id=session.session_id,
-        result=_jsonable(session.delivery),
+        result=to_json_safe(session.delivery),
         error=session.error if session.state == "failure" else None,
         cost=float(session.total_cost.cost),
         spent=float(session.spent_cost.cost),
@@ -219,7 +214,7 @@ def run_sessions(
     """``evaluate_sessions`` without the variant checks: no variant scores the recordings alone."""
     _check_session_run(variants, workers)
     eval_id = eval_id or new_eval_id()
-    cases = [_session_case(s, i) for i, s in enumerate(sessions)]
+    cases = [session_case(s, i) for i, s in enumerate(sessions)]
     mets = _metrics(metrics, [c for c, _ in cases])
     report = _report("sessions", None, variants, mets, eval_id, seed, resamples)
     md5s = {v.name: _rerun_md5(v, model) for v in variants}
@@ -284,9 +279,9 @@ class _Scoring:
 
 def _session_item(case: Case, recorded: Any, variants: List[Variant], reruns: _Reruns, scoring: _Scoring) -> Item:
     """One recorded session scored as the baseline, then each variant's re-run of it, then pairwise."""
-    recorded = _recorded(case, recorded, reruns.store)
+    recorded = recorded_session(case, recorded, reruns.store)
     case.task = recorded.task
-    item = Item(case_id=case.id, task=_jsonable(recorded.task), recorded_session=recorded.session_id)
+    item = Item(case_id=case.id, task=to_json_safe(recorded.task), recorded_session=recorded.session_id)
     kept: Dict[str, Any] = {}
     scoring.add(item, case, BASELINE, recorded, kept, ran=False)
     for v in variants:
@@ -296,7 +291,7 @@ def _session_item(case: Case, recorded: Any, variants: List[Variant], reruns: _R
     return item
 
 
-def _session_case(value: Any, index: int) -> Tuple[Case, Any]:
+def session_case(value: Any, index: int) -> Tuple[Case, Any]:
     from lllm.core.sessions import TacticCallSession
 
     if isinstance(value, TacticCallSession):
@@ -310,7 +305,7 @@ def _session_case(value: Any, index: int) -> Tuple[Case, Any]:
     )
 
 
-def _recorded(case: Case, recorded: Any, store: Any) -> Any:
+def recorded_session(case: Case, recorded: Any, store: Any) -> Any:
     """``case``'s recorded session: ``recorded`` when given, else loaded from ``store`` by id."""
     if recorded is not None:
         return recorded
@@ -521,9 +516,9 @@ def run_dataset(
         raise DatasetError("the data set is empty: give at least one task")
     eval_id = eval_id or new_eval_id()
     mets = _metrics(metrics, cases)
-    rt, build, label, base_config = _dataset_tactic(tactic, config, runtime, log_store)
+    rt, build, label, base_config = dataset_tactic(tactic, config, runtime, log_store)
     report = _report("dataset", label, variants, mets, eval_id, seed, resamples)
-    report.items = [Item(case_id=c.id, task=_jsonable(c.task), expected=_jsonable(c.expected)) for c in cases]
+    report.items = [Item(case_id=c.id, task=to_json_safe(c.task), expected=to_json_safe(c.expected)) for c in cases]
     sessions: List[Dict[str, Any]] = [{} for _ in cases]
     scoring = _Scoring(mets, progress)
     md5s = {v.name: _rerun_md5(v, model) for v in [Variant(name=BASELINE)] + variants}
@@ -616,7 +611,7 @@ def _run_side(
         ) from None
 
 
-def _dataset_tactic(
+def dataset_tactic(
     tactic: Any, config: Optional[Dict[str, Any]], runtime: Any, log_store: Any
 ) -> Tuple[Any, Callable[[Dict[str, Any], Any], Any], str, Dict[str, Any]]:
     """(runtime, build(config, invoker), label, baseline config) for a Tactic class or a registered name."""

@@ -86,7 +86,7 @@ def check_lease_args(holder: str, ttl: float) -> None:
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-def _is_sqlite_file(path: Path) -> bool:
+def is_sqlite_file(path: Path) -> bool:
     try:
         with open(path, "rb") as f:
             return f.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC

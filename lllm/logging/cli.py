@@ -29,7 +29,7 @@ def open_store(explicit: Optional[str] = None, runtime: Any = None, create: bool
     """The LogStore at ``--store`` / ``$LLLM_STORE`` / the default path: a PostgreSQL DSN, an SQLite database (a
     .db, .sqlite or .sqlite3 name, or an existing SQLite file whatever its name) or a folder."""
     from lllm.logging import local_store, postgres_store, sqlite_store
-    from lllm.logging.backends import _is_sqlite_file
+    from lllm.logging.backends import is_sqlite_file
 
     path = store_path(explicit)
     if path.startswith(("postgres://", "postgresql://")):  # never a folder: it would be named after the password
@@ -38,7 +38,7 @@ def open_store(explicit: Optional[str] = None, runtime: Any = None, create: bool
         from lllm.cli import CLIError
 
         raise CLIError(f"No session store at '{path}': run a tactic with `lllm run` first, or pass --store PATH.")
-    if path.lower().endswith((".db", ".sqlite", ".sqlite3")) or path == ":memory:" or _is_sqlite_file(Path(path)):
+    if path.lower().endswith((".db", ".sqlite", ".sqlite3")) or path == ":memory:" or is_sqlite_file(Path(path)):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return sqlite_store(path, runtime=runtime)
     return local_store(path, runtime=runtime)
@@ -49,7 +49,7 @@ def open_store(explicit: Optional[str] = None, runtime: Any = None, create: bool
 # ---------------------------------------------------------------------------------------------
 
 
-def _tags(pairs: Optional[List[str]]) -> Optional[Dict[str, str]]:
+def parse_tags(pairs: Optional[List[str]]) -> Optional[Dict[str, str]]:
     if not pairs:
         return None
     out = {}
@@ -64,7 +64,7 @@ def _tags(pairs: Optional[List[str]]) -> Optional[Dict[str, str]]:
 
 
 def _filters(args: argparse.Namespace) -> Dict[str, Any]:
-    tags = dict(_tags(args.tag) or {})
+    tags = dict(parse_tags(args.tag) or {})
     if getattr(args, "batch", None):
         tags["lllm.batch_id"] = args.batch
     return {"tags": tags or None, "after": args.after, "before": args.before, **tactic_filter(args.tactic)}
@@ -257,10 +257,10 @@ def parse_prompt(text: str) -> Dict[str, str]:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from lllm.cli import _runtime
+    from lllm.cli import project_runtime
     from lllm.logging.replay import rerun
 
-    rt = _runtime()
+    rt = project_runtime()
     store = open_store(args.store, runtime=rt, create=False)
     recorded = store.load_session(args.session_id)
     overrides, prompts = _replay_edits(args, recorded)
@@ -317,10 +317,10 @@ def _replay_invoker(
 
 def _print_replay(args: argparse.Namespace, recorded: Any, new: Any) -> None:
     """Where the re-run ``new`` of ``recorded`` diverged and what it delivered (as JSON with ``--json``)."""
-    from lllm.cli import _jsonable
+    from lllm.core.jsonable import to_json_safe
 
     at = new.metadata.get("diverged_at")
-    same = _jsonable(new.delivery) == _jsonable(recorded.delivery)
+    same = to_json_safe(new.delivery) == to_json_safe(recorded.delivery)
     if args.json:
         report = {
             "session_id": new.session_id,
@@ -329,7 +329,7 @@ def _print_replay(args: argparse.Namespace, recorded: Any, new: Any) -> None:
             "spent_usd": round(new.spent_cost.cost, 6),
             "diverged_at": at,
             "same_delivery": same,
-            "delivery": _jsonable(new.delivery),
+            "delivery": to_json_safe(new.delivery),
         }
         print(json.dumps(report, indent=2, default=str))
         return
@@ -343,7 +343,8 @@ def _print_replay(args: argparse.Namespace, recorded: Any, new: Any) -> None:
     else:
         print("Reproduced exactly." if same else "Every request matched, but the delivery differs.")
     print(
-        "delivery:", new.delivery if isinstance(new.delivery, str) else json.dumps(_jsonable(new.delivery), default=str)
+        "delivery:",
+        new.delivery if isinstance(new.delivery, str) else json.dumps(to_json_safe(new.delivery), default=str),
     )
 
 
@@ -383,11 +384,11 @@ def batch_record(index: int, outcome: Any) -> Dict[str, Any]:
 def cmd_batch(args: argparse.Namespace) -> int:
     import asyncio
 
-    from lllm.cli import _runtime, offline_model, tactic_config
+    from lllm.cli import offline_model, project_runtime, tactic_config
     from lllm.core.tactic import build_tactic, use_model
     from lllm.logging.progress import BatchProgress
 
-    rt = _runtime()
+    rt = project_runtime()
     node, config = tactic_config(rt, args.tactic, args.config, args.model)
     tasks = _read_tasks(args.tasks)
     store = open_store(args.store, runtime=rt)

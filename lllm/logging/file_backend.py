@@ -16,9 +16,9 @@ from lllm.logging.backends import (
     Lease,
     LogBackend,
     LogStoreError,
-    _is_sqlite_file,
     check_lease_args,
     is_segment,
+    is_sqlite_file,
     validate_key,
     validate_prefix,
 )
@@ -35,7 +35,7 @@ class LocalFileBackend(LogBackend):
     def __init__(self, root: Union[str, os.PathLike[str]]):
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
-            kind = "an SQLite database: open it with sqlite_store(path)" if _is_sqlite_file(self.root) else "a file"
+            kind = "an SQLite database: open it with sqlite_store(path)" if is_sqlite_file(self.root) else "a file"
             raise LogStoreError(
                 f"The JSON store path '{self.root}' is {kind}, not a folder; it was left untouched. "
                 f"Pass a folder (new or existing) for a JSON store, or a .db file for SQLite."

@@ -21,13 +21,13 @@ from lllm.logging.backends import (
     LogStoreError,
     SessionQuery,
     StoreTimeoutError,
-    _is_sqlite_file,
     check_lease_args,
     fill_index_v3,
     index_columns,
     index_conditions,
     index_select,
     index_text,
+    is_sqlite_file,
     validate_key,
     validate_prefix,
 )
@@ -304,7 +304,7 @@ def _check_sqlite_path(path: Path) -> None:
             f"The SQLite store path '{path}' is a folder. Pass a file path (e.g. "
             f"'{path / 'sessions.db'}'), or use local_store('{path}') for a JSON store in it."
         )
-    if path.is_file() and path.stat().st_size > 0 and not _is_sqlite_file(path):
+    if path.is_file() and path.stat().st_size > 0 and not is_sqlite_file(path):
         raise LogStoreError(
             f"The SQLite store path '{path}' is not an SQLite database (it was left untouched). "
             f"Point the store at a new file (e.g. sessions.db), or at a folder for a JSON store."

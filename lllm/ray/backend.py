@@ -139,10 +139,10 @@ def tactic_spec(tactic: Any, limit: Optional[RateLimit]) -> bytes:
             "set the provider's variable (e.g. OPENAI_API_KEY) in the workers' environment."
         )
     _ship_package_code(type(tactic))
-    from lllm.core.tactic import _model_override
+    from lllm.core.tactic import model_in_use
 
     shared = shared_store(tactic.log_store)
-    return _dumps((type(tactic), tactic.config, tactic.tactic_path, limit, _model_override.get(), shared))
+    return _dumps((type(tactic), tactic.config, tactic.tactic_path, limit, model_in_use(), shared))
 
 
 def _ship_package_code(cls: type) -> None:

@@ -130,10 +130,10 @@ def _protocol_stdout() -> Iterator[Any]:
 
 
 def _cmd_serve(args: argparse.Namespace, token: Optional[str], protocol: Any = None) -> int:
-    from lllm.cli import _runtime
+    from lllm.cli import project_runtime
     from lllm.serve.app import Limits, create_app, serve
 
-    rt = _runtime()
+    rt = project_runtime()
     package = _package(rt, args.package)
     store = None if args.no_save else _store(args.store, rt)
     served, notes = build_served(rt, package, args.config, args.model, store, args.tactic)

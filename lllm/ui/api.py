@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from lllm.core.jsonable import to_json_safe
 from lllm.errors import LLLMError
 from lllm.logging.filters import tactic_filter
-from lllm.ui.views import BadRequest, _check_id, _row, session_view
+from lllm.ui.views import BadRequest, check_session_id, session_row, session_view
 
 STATIC = Path(__file__).resolve().parent / "static"
 SORTS = ("newest", "oldest", "cost", "calls")
@@ -155,7 +155,7 @@ class SessionLister:
             f["before"] = cursor[0] if f.get("before") is None else min(cursor[0], f["before"])
         limit = n
         while True:
-            rows = [_row(s) for s in self.store.list_sessions(**f, limit=limit)]
+            rows = [session_row(s) for s in self.store.list_sessions(**f, limit=limit)]
             kept = [r for r in rows if cursor is None or (r["timestamp"], r["session_id"]) < cursor]
             if len(kept) >= n or len(rows) < limit:
                 return kept[:n], len(rows) < limit and len(kept) <= n
@@ -169,7 +169,7 @@ class SessionLister:
                 raise BadRequest(f"cursor={q.cursor!r} is not a cursor of sort={q.sort}; start without one")
             start = int(q.cursor)
         found = self.store.list_sessions(**self._store_filters(q), sort=q.sort, offset=start, limit=q.limit + 1)
-        rows = [_row(s) for s in found[: q.limit]]
+        rows = [session_row(s) for s in found[: q.limit]]
         return {"sessions": rows, "next": str(start + q.limit) if len(found) > q.limit else None}
 
     def since(self, seen: Dict[str, str], lookback_s: float = 900.0) -> List[Dict[str, Any]]:
@@ -182,7 +182,7 @@ class SessionLister:
         after = None
         if newest is not None:
             after = (datetime.fromisoformat(newest) - timedelta(seconds=lookback_s)).isoformat(timespec="microseconds")
-        rows = [_row(s) for s in self.store.list_sessions(after=after, limit=500)]
+        rows = [session_row(s) for s in self.store.list_sessions(after=after, limit=500)]
         fresh = []
         for r in reversed(rows):
             if r["session_id"] not in seen:
@@ -212,7 +212,7 @@ def _cursor(text: Optional[str]) -> Optional[Tuple[str, str]]:
 # Replay, fork, compare, export
 # ---------------------------------------------------------------------------------------------
 def _load(store: Any, session_id: str) -> Any:
-    _check_id(session_id)
+    check_session_id(session_id)
     try:
         return store.load_session(session_id)
     except ValueError as e:  # stored by a newer lllm, or a bad id

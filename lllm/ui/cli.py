@@ -25,11 +25,11 @@ def open_any_store(explicit: Optional[str]) -> Any:
 def replay_hooks() -> Any:
     """Replay and fork as ``lllm replay`` runs them: the project's runtime, its offline-model rule and
     its ``--override`` parser."""
-    from lllm.cli import _runtime, offline_model
+    from lllm.cli import offline_model, project_runtime
     from lllm.logging.cli import parse_override
     from lllm.ui.api import Hooks
 
-    return Hooks(runtime=_runtime, offline_model=offline_model, parse_override=parse_override)
+    return Hooks(runtime=project_runtime, offline_model=offline_model, parse_override=parse_override)
 
 
 def poll_seconds(text: str) -> float:

@@ -35,7 +35,7 @@ def _iso(value: Any) -> str:
     return str(when.astimezone(timezone.utc).isoformat(timespec="microseconds"))
 
 
-def _row(summary: Any) -> Dict[str, Any]:
+def session_row(summary: Any) -> Dict[str, Any]:
     """A session summary as a list row: the index entry, its task preview as ``task``, UTC time with microseconds."""
     row: Dict[str, Any] = summary.model_dump(mode="json")
     row["task"] = row.pop("task_preview")
@@ -43,7 +43,7 @@ def _row(summary: Any) -> Dict[str, Any]:
     return row
 
 
-def _check_id(session_id: str) -> None:
+def check_session_id(session_id: str) -> None:
     """``BadRequest`` unless ``session_id`` has the shape of a session id."""
     from lllm.logging.backends import is_segment
 
@@ -53,7 +53,7 @@ def _check_id(session_id: str) -> None:
 
 def _record(store: Any, session_id: str) -> Optional[Dict[str, Any]]:
     """The stored record of a session (``LogStore.load_record``), or ``None`` if there is none."""
-    _check_id(session_id)
+    check_session_id(session_id)
     try:
         rec: Dict[str, Any] = store.load_record(session_id)
     except KeyError:
@@ -219,7 +219,7 @@ def session_view(store: Any, session_id: str) -> Dict[str, Any]:
     s = rec["session"]
     invokes: List[Dict[str, Any]] = []
     tree = _tactic_node(s, invokes, s.get("tactic_name") or "")
-    children = [_row(c) for c in store.list_sessions(tags={"lllm.replay_of": session_id}, limit=50)]
+    children = [session_row(c) for c in store.list_sessions(tags={"lllm.replay_of": session_id}, limit=50)]
     meta = s.get("metadata") or {}
     return {
         "session_id": rec["session_id"],

@@ -10,7 +10,6 @@ import warnings
 import pytest
 from pydantic import BaseModel
 
-from lllm.cli import _jsonable as cli_jsonable
 from lllm.core.dialog import Dialog
 from lllm.core.jsonable import to_json_safe
 from lllm.core.prompt import Prompt
@@ -54,8 +53,7 @@ EXPECTED = {
 
 
 def test_every_path_converts_the_same_way(tmp_path):
-    assert to_json_safe(VALUE) == EXPECTED
-    assert cli_jsonable(VALUE) == EXPECTED  # `lllm run` output: a dataclass is data, not its repr
+    assert to_json_safe(VALUE) == EXPECTED  # what `lllm run` prints, too (it calls it directly)
     assert batch_record(0, VALUE) == {"index": 0, "result": EXPECTED}
     m = Dialog(owner="a").put_prompt(Prompt(path="json_safe/p", prompt="{q}"), {"q": "hi", **VALUE})
     assert m.metadata["prompt_args"] == {"q": "hi", **EXPECTED}
