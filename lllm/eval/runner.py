@@ -292,6 +292,7 @@ def _session_item(case: Case, recorded: Any, variants: List[Variant], reruns: _R
 
 
 def session_case(value: Any, index: int) -> Tuple[Case, Any]:
+    """A recorded session (or its id, or a ``Case``) as ``(case, session or None)``."""
     from lllm.core.sessions import TacticCallSession
 
     if isinstance(value, TacticCallSession):
@@ -682,5 +683,8 @@ __all__ = [
     "run_sessions",
     "with_model",
     "new_eval_id",
+    "dataset_tactic",
+    "recorded_session",
+    "session_case",
     "DEFAULT_METRICS",
 ]

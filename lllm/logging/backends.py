@@ -87,6 +87,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def is_sqlite_file(path: Path) -> bool:
+    """Whether ``path`` starts with SQLite's file header (``False`` when it does not, or cannot be read)."""
     try:
         with open(path, "rb") as f:
             return f.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
@@ -405,6 +406,7 @@ __getattr__ = _lazy_exports(__name__, {name: f"lllm.logging.{module}" for name, 
 
 
 __all__ = [
+    "is_sqlite_file",
     "LogBackend",
     "IndexedBackend",
     "SessionQuery",

@@ -50,6 +50,7 @@ def open_store(explicit: Optional[str] = None, runtime: Any = None, create: bool
 
 
 def parse_tags(pairs: Optional[List[str]]) -> Optional[Dict[str, str]]:
+    """``--tag K=V`` options as a dict (``None`` when none were given)."""
     if not pairs:
         return None
     out = {}
@@ -568,4 +569,4 @@ def _register_batch(sub: Any) -> None:
     p.set_defaults(func=cmd_batch)
 
 
-__all__ = ["register", "open_store", "store_path", "parse_override", "parse_prompt", "DEFAULT_STORE"]
+__all__ = ["register", "open_store", "store_path", "parse_override", "parse_prompt", "parse_tags", "DEFAULT_STORE"]

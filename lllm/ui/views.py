@@ -240,4 +240,4 @@ def session_view(store: Any, session_id: str) -> Dict[str, Any]:
     }
 
 
-__all__ = ["BadRequest", "session_view"]
+__all__ = ["BadRequest", "check_session_id", "session_row", "session_view"]
