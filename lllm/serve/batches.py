@@ -125,8 +125,9 @@ def _recorded(store: Any, job_id: str, outcomes: TaskOutcomes) -> Optional[Dict[
             chosen[i] = row
     results: List[Dict[str, Any]] = []
     ended: List[float] = []
+    read, now = outcomes.of(job_id), {}
     for i in sorted(chosen):
-        known = outcomes.get(chosen[i].session_id)
+        known = read.get(chosen[i].session_id)
         if known is None:
             try:
                 session = store.load_session(chosen[i].session_id)
@@ -138,9 +139,10 @@ def _recorded(store: Any, job_id: str, outcomes: TaskOutcomes) -> Optional[Dict[
                 else {"index": i, "error": session.error or "failed"}
             )
             known = (outcome, session.ended_at or 0.0)
-            outcomes.put(chosen[i].session_id, *known)
+        now[chosen[i].session_id] = known
         results.append(known[0])
         ended.append(known[1])
+    outcomes.put(job_id, now)
     complete = total is not None and len(results) >= total
     state = "incomplete"
     if complete:

@@ -87,25 +87,30 @@ class Jobs:
             del self._jobs[job_id]
 
 
-class TaskOutcomes:
-    """Batch tasks' outcomes read from the store, by session id, the newest ``keep``: a finished session does not
-    change, so a job answered from the store again (a client polling it) loads only sessions it has not read."""
+Outcome = Tuple[Dict[str, Any], float]  # a task's result entry and when its session ended
 
-    def __init__(self, keep: int = 4096):
+
+class TaskOutcomes:
+    """The task outcomes of the last ``keep`` jobs answered from the store, by session id: a finished session does
+    not change, so answering such a job again (a client polling it) loads only the sessions it has not read."""
+
+    def __init__(self, keep: int = 16):
         self.keep = keep
         self._lock = threading.Lock()  # read and filled from worker threads
-        self._by_id: "OrderedDict[str, Tuple[Dict[str, Any], float]]" = OrderedDict()
+        self._jobs: "OrderedDict[str, Dict[str, Outcome]]" = OrderedDict()
 
-    def get(self, session_id: str) -> Optional[Tuple[Dict[str, Any], float]]:
-        """``(result entry, ended_at)`` of a session read before, or ``None``."""
+    def of(self, job_id: str) -> Dict[str, Outcome]:
+        """The outcomes read for ``job_id`` last time (empty if none)."""
         with self._lock:
-            return self._by_id.get(session_id)
+            return self._jobs.get(job_id, {})
 
-    def put(self, session_id: str, outcome: Dict[str, Any], ended_at: float) -> None:
+    def put(self, job_id: str, outcomes: Dict[str, Outcome]) -> None:
+        """Keep ``outcomes`` (those of the job's latest answer) in place of the job's earlier ones."""
         with self._lock:
-            self._by_id[session_id] = (outcome, ended_at)
-            while len(self._by_id) > self.keep:
-                self._by_id.popitem(last=False)
+            self._jobs[job_id] = outcomes
+            self._jobs.move_to_end(job_id)
+            while len(self._jobs) > self.keep:
+                self._jobs.popitem(last=False)
 
 
 @dataclass

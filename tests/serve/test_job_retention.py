@@ -79,6 +79,17 @@ def test_polling_a_job_answered_from_the_store_loads_each_session_once(package_d
     assert again["state"] == "incomplete" and [r["index"] for r in again["results"]] == [1, 2]
 
 
+def test_task_outcomes_are_kept_for_the_last_jobs_answered_only():
+    from lllm.serve.calls import TaskOutcomes
+
+    kept = TaskOutcomes(keep=2)
+    for job in ("a", "b", "a", "c"):  # "a" answered again: it is the newest, "b" the oldest
+        kept.put(job, {f"{job}-s1": ({"index": 0, "result": job}, 1.0)})
+    assert kept.of("b") == {} and kept.of("a") and kept.of("c")
+    kept.put("a", {})  # an answer whose tasks are all gone keeps nothing of the earlier one
+    assert kept.of("a") == {}
+
+
 def test_a_running_job_is_never_evicted(package_dir, start, store):
     clock = Clock()
     limits = Limits(keep_jobs=0, keep_jobs_s=0, drain_s=0.5)
