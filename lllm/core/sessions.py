@@ -181,8 +181,6 @@ class AgentCallSession(_Record):
     ran under are recorded too (counts, ``max_retry_wait_s``, ``call_deadline_s``); ``reason`` names the
     one that ended a failed call."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
     agent_name: str
     model: str = ""
     max_exception_retry: int = 3
@@ -247,20 +245,18 @@ class AgentCallSession(_Record):
     @property
     def cost(self) -> InvokeCost:
         """Every attempt's cost, retries and failed parses included."""
-        total = InvokeCost()
-        for traces in self.invoke_traces.values():
-            for t in traces:
-                if t.usage:
-                    total = total + t.cost
-        return total
+        return self._priced(replayed=True)
 
     @property
     def spent(self) -> InvokeCost:
         """``cost`` without the answers a replay took from its recording: what this call paid the provider."""
+        return self._priced(replayed=False)
+
+    def _priced(self, replayed: bool) -> InvokeCost:
         total = InvokeCost()
         for traces in self.invoke_traces.values():
             for t in traces:
-                if t.usage and not t.replayed:
+                if t.usage and (replayed or not t.replayed):
                     total = total + t.cost
         return total
 
@@ -306,8 +302,6 @@ class AgentCallSession(_Record):
 
 class TacticCallSession(_Record):
     """The record of one tactic call: its agents' sessions, sub-tactic sessions, result and cost."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     schema_version: int = SESSION_SCHEMA_VERSION
     tactic_name: str

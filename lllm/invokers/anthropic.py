@@ -226,13 +226,13 @@ def anthropic_messages(messages: Iterable["Message"]) -> Tuple[Optional[str], Li
             blocks = [b for b in thinking if isinstance(b, dict)] if thinking else []
             if m.function_calls:
                 used.update(fc.name for fc in m.function_calls)
-                tail: List[Dict[str, Any]] = [{"type": "text", "text": m.text}] if m.text else []
-                tail += [
+                rest: List[Dict[str, Any]] = [{"type": "text", "text": m.text}] if m.text else []
+                rest += [
                     {"type": "tool_use", "id": fc.id, "name": fc.name, "input": fc.arguments} for fc in m.function_calls
                 ]
-                blocks = _in_order(m.metadata.get(ORDER_KEY), blocks, tail) or blocks + tail
             else:
-                blocks = _in_order(m.metadata.get(ORDER_KEY), blocks, _content_blocks(m)) or blocks + _content_blocks(m)
+                rest = _content_blocks(m)
+            blocks = _in_order(m.metadata.get(ORDER_KEY), blocks, rest) or blocks + rest
         else:
             wire, blocks = "user", _content_blocks(m)
         if not blocks:

@@ -356,11 +356,16 @@ class PostgresBackend(IndexedBackend):
     def _unindex(cur: Any, key: str) -> None:
         cur.execute("DELETE FROM lllm_session_index WHERE key = %s", (key,))
 
+    @classmethod
+    def _put(cls, cur: Any, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key``, which no longer names an index entry if it did."""
+        cur.execute(_UPSERT, (key, bytes(data)))
+        cls._unindex(cur, key)
+
     def put(self, key: str, data: bytes) -> None:
         validate_key(key)
         with self._tx(f"saving '{key}'") as cur:
-            cur.execute(_UPSERT, (key, bytes(data)))
-            self._unindex(cur, key)
+            self._put(cur, key, data)
 
     def get(self, key: str) -> Optional[bytes]:
         validate_key(key)
@@ -393,8 +398,7 @@ class PostgresBackend(IndexedBackend):
         validate_key(record_key)
         validate_key(key)
         with self._tx(f"saving the session '{record_key}'") as cur:
-            cur.execute(_UPSERT, (record_key, bytes(record)))
-            self._unindex(cur, record_key)
+            self._put(cur, record_key, record)
             self._put_index(cur, key, data, partition, entry)
 
     @staticmethod

@@ -188,11 +188,16 @@ class SQLiteBackend(IndexedBackend):
         c.execute("DELETE FROM lllm_session_index WHERE key = ?", (key,))
         c.execute("DELETE FROM lllm_session_tags WHERE key = ?", (key,))
 
+    @classmethod
+    def _put(cls, c: sqlite3.Connection, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key``, which no longer names an index entry if it did."""
+        c.execute(_PUT, (key, bytes(data)))
+        cls._unindex(c, key)
+
     def put(self, key: str, data: bytes) -> None:
         validate_key(key)
         with self._write(f"saving '{key}'") as c:
-            c.execute(_PUT, (key, bytes(data)))
-            self._unindex(c, key)
+            self._put(c, key, data)
 
     def get(self, key: str) -> Optional[bytes]:
         rows = self._read("SELECT value FROM lllm_kv WHERE key = ?", (validate_key(key),), f"reading '{key}'")
@@ -224,8 +229,7 @@ class SQLiteBackend(IndexedBackend):
         validate_key(record_key)
         validate_key(key)
         with self._write(f"saving the session '{record_key}'") as c:
-            c.execute(_PUT, (record_key, bytes(record)))
-            self._unindex(c, record_key)
+            self._put(c, record_key, record)
             self._put_index(c, key, data, partition, entry)
 
     @classmethod
