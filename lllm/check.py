@@ -171,7 +171,8 @@ def _load(target: Optional[str]) -> "Tuple[Runtime, Optional[str], List[Problem]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if target is not None and Path(target).exists():
-            from lllm.packages.discovery import env_flag, load_shared_packages, load_trusted_package
+            from lllm.packages.discovery import load_shared_packages, load_trusted_package
+            from lllm.packages.trust import env_flag
 
             rt = Runtime("check")
             info, is_project = load_trusted_package(target, rt)  # checking loads, and so runs, the package's code

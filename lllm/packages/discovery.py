@@ -6,7 +6,6 @@ is set, so decorators and Tactic subclasses register into the runtime being load
 
 from __future__ import annotations
 
-import dis
 import importlib.machinery
 import importlib.util
 import logging
@@ -16,9 +15,10 @@ import sys
 import types
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from lllm.errors import ConfigError, PackageError
+from lllm.packages.files import CONFIG_EXT, PROMPT_EXT, imported_names, read_data_file, split_front_matter, walk_files
 from lllm.packages.imports import register_package_imports
 from lllm.packages.manifest import (
     STANDARD_SECTIONS,
@@ -39,57 +39,19 @@ from lllm.packages.runtime import (
     set_default_runtime,
     set_named_runtime,
 )
+from lllm.packages.trust import (
+    env_flag,
+    is_project_manifest,
+    lllm_home,
+    manifest_path,
+    require_trusted,
+    trusted_packages,
+)
 
 logger = logging.getLogger("lllm.config")
 
 MODULE_ROOT = "lllm._discovered"  # modules of a package also import as <name>.<section>.<file> (package_imports)
-_FALSY = ("0", "false", "no", "off")
 _SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*\Z")
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)
-_PROMPT_EXT = (".md", ".txt")
-_CONFIG_EXT = (".yaml", ".yml")
-
-_IMPORT_OPS = {dis.opmap["IMPORT_NAME"], dis.opmap["IMPORT_FROM"]}
-_STORE_OPS = {dis.opmap["STORE_NAME"], dis.opmap["STORE_GLOBAL"]}
-_PASS_OPS = {dis.opmap[n] for n in ("POP_TOP", "SWAP", "ROT_TWO", "COPY", "CACHE", "NOP") if n in dis.opmap}
-_EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
-
-
-def env_flag(name: str, default: bool = True) -> bool:
-    """An on/off environment variable: ``0``, ``false``, ``no`` and ``off`` (any case) are off."""
-    value = os.environ.get(name, "").strip().lower()
-    return default if not value else value not in _FALSY
-
-
-def trusted_packages() -> Optional[Set[str]]:
-    """The package names listed in ``LLLM_TRUSTED_PACKAGES`` (comma or space separated); ``None`` when it is
-    unset or empty, which trusts every package."""
-    value = os.environ.get("LLLM_TRUSTED_PACKAGES", "")
-    names = {n for n in re.split(r"[,\s]+", value) if n}
-    return names or None
-
-
-def require_trusted(path: "str | os.PathLike[str]") -> None:
-    """Refuse (``PackageError``) to load the package at ``path`` (a folder or manifest) when
-    ``LLLM_TRUSTED_PACKAGES`` is set and does not name it; the project's own package is always trusted."""
-    allowed = trusted_packages()
-    if allowed is None:
-        return
-    file = _manifest_path(path)
-    if _is_project_manifest(file):
-        return
-    name = read_manifest(file, lambda msg: None).name
-    if name not in allowed:
-        raise PackageError(
-            f"{file}: package '{name}' is not in LLLM_TRUSTED_PACKAGES, and loading it would run "
-            f"its code; add it there first"
-        )
-
-
-def _is_project_manifest(file: Path) -> bool:
-    """Whether ``file`` is the project's own manifest (``find_config_file()``)."""
-    project = find_config_file()
-    return project is not None and Path(project).resolve() == file.resolve()
 
 
 def load_trusted_package(path: "str | os.PathLike[str]", runtime: Runtime) -> Tuple[Optional[PackageInfo], bool]:
@@ -97,89 +59,9 @@ def load_trusted_package(path: "str | os.PathLike[str]", runtime: Runtime) -> Tu
     and its dependencies must be trusted too, unless it is the project's own (loaded as at ``import lllm``).
     Returns its ``PackageInfo`` (as ``load_package``) and whether it is the project's."""
     require_trusted(path)
-    file = _manifest_path(path)
-    is_project = _is_project_manifest(file)
+    file = manifest_path(path)
+    is_project = is_project_manifest(file)
     return PackageLoader(runtime, allowed=None if is_project else trusted_packages()).load(file), is_project
-
-
-def lllm_home() -> Path:
-    """``$LLLM_HOME``, else ``~/.lllm``."""
-    home = os.environ.get("LLLM_HOME")
-    return Path(home).expanduser() if home else Path.home() / ".lllm"
-
-
-def imported_names(code: types.CodeType) -> Set[str]:
-    """Names that the module's top-level code binds with ``import`` statements (read from its bytecode)."""
-    names: Set[str] = set()
-    raw, co_names, pending, ext = code.co_code, code.co_names, False, 0
-    for i in range(0, len(raw), 2):
-        op, arg = raw[i], raw[i + 1] | ext
-        if op == _EXTENDED_ARG:
-            ext = arg << 8
-            continue
-        ext = 0
-        if op in _IMPORT_OPS:
-            pending = True
-        elif op in _STORE_OPS:  # the last binding decides: `x = x.extend(...)` after an import defines x here
-            (names.add if pending else names.discard)(co_names[arg])
-            pending = False
-        elif op not in _PASS_OPS:
-            pending = False
-    return names
-
-
-def split_front_matter(text: str, file: Path) -> Tuple[Dict[str, Any], str]:
-    """``(metadata, template)`` of a prompt file with optional ``---`` YAML front matter."""
-    m = _FRONT_MATTER.match(text)
-    if m is None:
-        return {}, text
-    from lllm.packages.yamlsafe import load_yaml
-
-    try:
-        meta = load_yaml(m.group(1), f"{file}: front matter") or {}
-    except ConfigError as e:
-        raise PackageError(str(e)) from None
-    if not isinstance(meta, dict):
-        raise PackageError(f"{file}: front matter must be a mapping, got {type(meta).__name__}")
-    return meta, text[m.end() :]
-
-
-def read_data_file(path: Path) -> Any:
-    """A custom resource file's value: JSON, YAML (safe, bounded: ``lllm.packages.yamlsafe``) and TOML are parsed,
-    each at most ``MAX_YAML_BYTES``; anything else is bytes."""
-    from lllm.packages.yamlsafe import load_yaml_file, read_text_capped
-
-    suffix = path.suffix.lower()
-    if suffix in _CONFIG_EXT:
-        return load_yaml_file(path)
-    if suffix not in (".json", ".toml"):
-        return path.read_bytes()
-    text = read_text_capped(path)
-    try:
-        if suffix == ".json":
-            import json
-
-            return json.loads(text)
-        from lllm.packages.manifest import parse_toml
-
-        return parse_toml(text)
-    except (ValueError, RecursionError) as e:  # a missing TOML parser (ImportError) is not the file's fault
-        raise ConfigError(f"{path}: cannot parse {suffix[1:].upper()}: {e}") from None
-
-
-def _walk(root: Path, rel: Tuple[str, ...] = ()) -> Iterator[Tuple[Path, Tuple[str, ...]]]:
-    """Files under ``root`` in name order, skipping ``_*``, ``.*`` (and so ``__pycache__``)."""
-    try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except OSError:
-        return
-    for entry in entries:
-        if entry.name.startswith(("_", ".")):
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            yield from _walk(Path(entry.path), rel + (entry.name,))
-        elif entry.is_file():
-            yield Path(entry.path), rel + (entry.name,)
 
 
 def _ensure_package_module(name: str, path: Optional[str] = None) -> types.ModuleType:
@@ -339,7 +221,7 @@ class PackageLoader:
         _ensure_package_module(MODULE_ROOT)
         _ensure_package_module(f"{MODULE_ROOT}.{package}")
         _ensure_package_module(module_base, str(root))
-        for path, rel in _walk(root):
+        for path, rel in walk_files(root):
             bad = next((p for p in rel if not _SEGMENT.match(p)), None)
             if bad is not None:
                 self.warn(
@@ -353,10 +235,10 @@ class PackageLoader:
             if suffix == ".py":
                 self._load_module(ctx, path, stem, module_base)
             elif section == "prompts":
-                if suffix in _PROMPT_EXT:
+                if suffix in PROMPT_EXT:
                     self._load_prompt_file(ctx, path, "/".join(stem))
             elif section == "configs":
-                if suffix in _CONFIG_EXT:
+                if suffix in CONFIG_EXT:
                     self._add_lazy(ctx, "config", "/".join(stem), path)
             elif section not in STANDARD_SECTIONS:
                 self._add_lazy(ctx, section, "/".join(rel), path)
@@ -518,18 +400,6 @@ def _proxy_base() -> Optional[type]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _manifest_path(path: "str | os.PathLike[str]") -> Path:
-    p = Path(path).expanduser()
-    if p.is_dir():
-        found = manifest_in(p)
-        if found is None:
-            raise FileNotFoundError(f"No lllm.toml in {p}")
-        return found
-    if not p.is_file():
-        raise FileNotFoundError(f"No such manifest: {p}")
-    return p
-
-
 def load_package(
     path: "str | os.PathLike[str] | None" = None, *, runtime: Optional[Runtime] = None, strict: bool = False
 ) -> Optional[PackageInfo]:
@@ -541,7 +411,7 @@ def load_package(
         if found is None:
             raise FileNotFoundError("No lllm.toml found in the current folder or its parents (nor via $LLLM_CONFIG)")
         path = found
-    return PackageLoader(runtime or get_default_runtime(), strict).load(_manifest_path(path))
+    return PackageLoader(runtime or get_default_runtime(), strict).load(manifest_path(path))
 
 
 def load_cwd_fallback(runtime: Optional[Runtime] = None) -> bool:
@@ -617,7 +487,7 @@ def load_runtime(
     """A fresh runtime filled from a manifest (default: the project's), else the cwd's standard folders,
     then drop-in packages. Without ``name`` it replaces the default runtime; with one, ``get_runtime(name)``."""
     rt = Runtime(name or "default")
-    manifest = _manifest_path(toml_path) if toml_path is not None else (find_config_file() if discover_cwd else None)
+    manifest = manifest_path(toml_path) if toml_path is not None else (find_config_file() if discover_cwd else None)
     if manifest is not None:
         load_package(manifest, runtime=rt)
     elif discover_cwd:

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Dict, List, Optional, Tuple
 
 from lllm.errors import PackageError
-from lllm.packages.discovery import PackageLoader, lllm_home, trusted_packages
+from lllm.packages.discovery import PackageLoader
 from lllm.packages.manifest import (
     MANIFEST_NAMES,
     NAME_RE,
@@ -29,6 +29,7 @@ from lllm.packages.manifest import (
     unnamed_problem,
 )
 from lllm.packages.runtime import Runtime, get_default_runtime
+from lllm.packages.trust import lllm_home, trusted_packages
 
 SCOPES = ("user", "project")
 MAX_MEMBERS = 10_000
