@@ -542,13 +542,13 @@ class _Search:
 
 
 def _load_recorded(value: Any, store: Any) -> Any:
-    from lllm.eval.runner import recorded_session, session_case
+    from lllm.eval.reruns import recorded_session, session_case
 
     return recorded_session(*session_case(value, 0), store)
 
 
 def _case_ids(values: List[Any]) -> List[str]:
-    from lllm.eval.runner import session_case
+    from lllm.eval.reruns import session_case
 
     return [session_case(v, i)[0].id for i, v in enumerate(values)]
 

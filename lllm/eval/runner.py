@@ -9,8 +9,6 @@ recording unless ``live_tools``. On a data set every side runs the tactic throug
 from __future__ import annotations
 
 import contextvars
-import dataclasses
-import inspect
 import secrets
 import threading
 import time
@@ -21,6 +19,16 @@ from lllm.errors import ConfigError
 from lllm.eval.datasets import Case, DatasetError, case_from
 from lllm.eval.metrics import Metric, MetricError, invocation_count, model_latency, resolve_metrics, tool_call_count
 from lllm.eval.report import Item, MetricInfo, Outcome, Report
+from lllm.eval.reruns import (
+    VARIANT_MD5,
+    Reruns,
+    finished_reruns,
+    invoker_for,
+    recorded_session,
+    rerun_md5,
+    same_sides,
+    session_case,
+)
 from lllm.eval.variants import BASELINE, Variant, VariantError, check_variants
 
 MetricRef = Union[str, Metric, Callable[..., Any]]
@@ -103,23 +111,6 @@ def _outcome(variant: str, session: Any, recorded: Any = None, error: Optional[B
         replayed_calls=session.metadata.get("replayed_calls"),
         diverged_at={"agent": at["agent"], "call_index": at["call_index"]} if at else None,
     )
-
-
-def _invoker_for(invoker: Any, variant: Variant, config: Dict[str, Any]) -> Any:
-    """``invoker`` itself, or what a factory gives: ``invoker(variant)`` or ``invoker(variant, config)``
-    (``config``: the variant's config); ``None`` means the provider the config names."""
-    if invoker is None or hasattr(invoker, "call"):
-        return invoker
-    try:
-        positional = [
-            p
-            for p in inspect.signature(invoker).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
-        ]
-    except (TypeError, ValueError):
-        positional = []
-    two = len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in positional)
-    return invoker(variant, config) if two else invoker(variant)
 
 
 def _report(
@@ -217,11 +208,9 @@ def run_sessions(
     cases = [session_case(s, i) for i, s in enumerate(sessions)]
     mets = _metrics(metrics, [c for c, _ in cases])
     report = _report("sessions", None, variants, mets, eval_id, seed, resamples)
-    md5s = {v.name: _rerun_md5(v, model) for v in variants}
-    _same_sides(store, eval_id, md5s)
-    reruns = _Reruns(
-        store, tactic, runtime, model, invoker, live_tools, eval_id, _finished_reruns(store, eval_id), md5s
-    )
+    md5s = {v.name: rerun_md5(v, model) for v in variants}
+    same_sides(store, eval_id, md5s)
+    reruns = Reruns(store, tactic, runtime, model, invoker, live_tools, eval_id, finished_reruns(store, eval_id), md5s)
     scoring = _Scoring(mets, progress)
 
     def one(index: int) -> Item:
@@ -229,14 +218,6 @@ def run_sessions(
 
     report.items = _run_all(one, len(cases), workers)
     return report.summarize()
-
-
-def _rerun_md5(v: Variant, model: Optional[str]) -> str:
-    """A fingerprint of what a side changes (its variant's overrides, prompts, config and model)."""
-    from lllm.core.batch import task_md5
-    from lllm.logging.redact import redact
-
-    return task_md5(redact({"variant": v.model_dump(mode="json", exclude={"name"}), "model": v.model or model}))
 
 
 def _check_session_run(variants: List[Variant], workers: int) -> None:
@@ -277,7 +258,7 @@ class _Scoring:
             self.progress(out.error is not None, out.cost or 0.0)
 
 
-def _session_item(case: Case, recorded: Any, variants: List[Variant], reruns: _Reruns, scoring: _Scoring) -> Item:
+def _session_item(case: Case, recorded: Any, variants: List[Variant], reruns: Reruns, scoring: _Scoring) -> Item:
     """One recorded session scored as the baseline, then each variant's re-run of it, then pairwise."""
     recorded = recorded_session(case, recorded, reruns.store)
     case.task = recorded.task
@@ -289,117 +270,6 @@ def _session_item(case: Case, recorded: Any, variants: List[Variant], reruns: _R
         scoring.add(item, case, v.name, new, kept, recorded, err)
     _score_pairwise(scoring.metrics, item, case, kept)
     return item
-
-
-def session_case(value: Any, index: int) -> Tuple[Case, Any]:
-    """A recorded session (or its id, or a ``Case``) as ``(case, session or None)``."""
-    from lllm.core.sessions import TacticCallSession
-
-    if isinstance(value, TacticCallSession):
-        return Case(id=value.session_id or str(index), session_id=value.session_id), value
-    if isinstance(value, Case):
-        return value, None
-    if isinstance(value, str):
-        return Case(id=value, session_id=value), None
-    raise DatasetError(
-        f"sessions[{index}] is a {type(value).__name__}; pass TacticCallSession objects or session ids with store=..."
-    )
-
-
-def recorded_session(case: Case, recorded: Any, store: Any) -> Any:
-    """``case``'s recorded session: ``recorded`` when given, else loaded from ``store`` by id."""
-    if recorded is not None:
-        return recorded
-    if store is None:
-        raise DatasetError(f"session {case.session_id}: pass store=... to load sessions by id")
-    return store.load_session(case.session_id)
-
-
-VARIANT_MD5 = "lllm.eval_variant_md5"  # what a side ran: reused runs must have run the same
-
-
-def _same_sides(store: Any, eval_id: str, md5s: Dict[str, str]) -> None:
-    """Refuse to resume ``eval_id`` when one of its sides ran with other changes than it has now (its
-    finished runs would be reused as this side's); runs recorded without a fingerprint are taken as they are."""
-    if store is None:
-        return
-    for r in store.list_sessions(tags={"lllm.eval_id": eval_id}, limit=None):
-        side, was = r.tags.get("lllm.eval_variant", ""), r.tags.get(VARIANT_MD5)
-        if was is not None and side in md5s and was != md5s[side]:
-            raise VariantError(
-                f"evaluation '{eval_id}' ran '{side}' with other changes (overrides, prompts, config or model) than "
-                f"it has now, and would reuse those runs; start a new evaluation with another --eval-id (eval_id=...)"
-            )
-
-
-def _finished_reruns(store: Any, eval_id: str) -> Dict[Tuple[str, str], str]:
-    if store is None:
-        return {}
-    rows = store.list_sessions(tags={"lllm.eval_id": eval_id}, state="success", limit=None)
-    return {(r.tags.get("lllm.eval_case", ""), r.tags.get("lllm.eval_variant", "")): r.session_id for r in rows}
-
-
-@dataclasses.dataclass
-class _Reruns:
-    """How an evaluation re-runs recorded sessions; ``done``: (case, variant) -> session id of the re-runs an
-    earlier run of the same ``eval_id`` finished; ``md5s``: each variant's fingerprint (``_rerun_md5``)."""
-
-    store: Any
-    tactic: Any
-    runtime: Any
-    model: Optional[str]
-    invoker: Any
-    live_tools: bool
-    eval_id: str
-    done: Dict[Tuple[str, str], str]
-    md5s: Dict[str, str]
-
-    def run(self, recorded: Any, case: Case, v: Variant) -> Tuple[Any, Optional[BaseException]]:
-        """``(re-run session or None, its exception)`` of ``recorded`` under ``v``; a finished one is reused."""
-        from lllm.logging.forks import recorded_tactic, without_redacted
-        from lllm.logging.replay import rerun
-
-        sid = self.done.get((case.id, v.name))
-        if sid is not None:
-            return self.store.load_session(sid), None
-        recorded_tactic(recorded, self.tactic, self.runtime)  # a tactic that cannot be found stops the evaluation
-        config = v.apply(without_redacted(recorded.config))
-        inv = _invoker_for(self.invoker, v, config)
-        if inv is None:
-            from lllm.invokers.base import build_invoker
-
-            inv = build_invoker(config)
-        extra: Dict[str, Any] = {}
-        if v.prompts:
-            extra["prompts"] = v.prompts
-        if self.live_tools:
-            extra["live_tools"] = True
-        tags = {
-            "lllm.replay_of": recorded.session_id or "",
-            "lllm.eval_id": self.eval_id,
-            "lllm.eval_variant": v.name,
-            "lllm.eval_case": case.id,
-            VARIANT_MD5: self.md5s[v.name],
-        }
-        try:
-            new = rerun(
-                recorded,
-                tactic=self.tactic,
-                runtime=self.runtime,
-                overrides=v.overrides,
-                invoker=inv,
-                log_store=self.store,
-                tags=tags,
-                model=v.model or self.model,
-                **extra,
-            )
-        except VariantError:
-            raise
-        except ConfigError as e:  # a bad override or prompt key: the variant is wrong, say so
-            raise VariantError(f"variant '{v.name}': {e}") from None
-        except Exception as e:  # noqa: BLE001 - a failing re-run is an outcome of the variant, not of the evaluation
-            return None, e
-        return new, None
 
 
 def _run_all(one: Callable[[int], Item], n: int, workers: int) -> List[Item]:
@@ -522,14 +392,14 @@ def run_dataset(
     report.items = [Item(case_id=c.id, task=to_json_safe(c.task), expected=to_json_safe(c.expected)) for c in cases]
     sessions: List[Dict[str, Any]] = [{} for _ in cases]
     scoring = _Scoring(mets, progress)
-    md5s = {v.name: _rerun_md5(v, model) for v in [Variant(name=BASELINE)] + variants}
-    _same_sides(log_store, eval_id, md5s)
+    md5s = {v.name: rerun_md5(v, model) for v in [Variant(name=BASELINE)] + variants}
+    same_sides(log_store, eval_id, md5s)
     for v in [Variant(name=BASELINE)] + variants:
         if v.is_baseline and baseline is not None:
             _reuse_baseline(report, baseline)
             continue
         side_config = _side_config(rt, tactic, v, base_config, model)
-        t = build(side_config, _invoker_for(invoker, v, side_config))
+        t = build(side_config, invoker_for(invoker, v, side_config))
         results = _run_side(
             t, cases, v.model or model, workers, log_store, eval_id, v.name, backend, backend_options, md5s[v.name]
         )
