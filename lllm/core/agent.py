@@ -318,10 +318,10 @@ class Agent:
 
     def _bound(self) -> Tuple["Agent", bool]:
         """(the agent to run on, whether a tactic call is running), read in the caller's context."""
+        from lllm.core.call_context import current_call
         from lllm.core.functional import bound_agent
-        from lllm.core.tactic import _current_call
 
-        return bound_agent(self), bool(_current_call.get())
+        return bound_agent(self), bool(current_call.get())
 
     async def _arun(
         self, task: Any, continue_dialog: bool, return_session: bool, prompt_args: Dict[str, Any], in_call: bool

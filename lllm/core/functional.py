@@ -16,7 +16,8 @@ import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Type
 
 from lllm.core import wiring
-from lllm.core.tactic import Tactic, _current_call, _invoker_override, _model_override
+from lllm.core.call_context import current_call, invoker_override, model_override
+from lllm.core.tactic import Tactic
 from lllm.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -233,7 +234,7 @@ def _check_overrides_used(ctx: Any) -> None:
 
 def bound_agent(agent: Any) -> Any:
     """The agent ``run`` should use: inside a tactic call, that call's copy of ``agent``; else ``agent``."""
-    current = _current_call.get()
+    current = current_call.get()
     if not current or agent._template is not None:  # none, or one that has ended
         return agent
     ctx = current[0]
@@ -280,10 +281,10 @@ def _call_copy(ctx: Tactic, template: Any) -> Any:
                 )
             else:
                 setattr(agent, key, value)
-    model = _model_override.get()
+    model = model_override.get()
     if model is not None:
         agent.model = model
-    invoker = _invoker_override.get()
+    invoker = invoker_override.get()
     if invoker is not None:
         agent.llm_invoker = invoker
     elif getattr(ctx, "_explicit_invoker", False):

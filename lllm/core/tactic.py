@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import functools
 import hashlib
 import inspect
@@ -36,6 +35,15 @@ from pydantic import BaseModel, ValidationError
 from lllm._version import __version__
 from lllm.core import batch, events, wiring
 from lllm.core.aio import in_daemon_thread, run_sync_to_end
+from lllm.core.call_context import (
+    current_call,
+    current_session,
+    invoker_override,
+    model_in_use,
+    model_override,
+    use_invoker,
+    use_model,
+)
 from lllm.core.dialog import local_stamp
 from lllm.core.sessions import TacticCallSession
 from lllm.core.spec import parse_agent_configs
@@ -47,21 +55,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger("lllm.tactic")
 
-# The tactic call in progress in this context: (per-call copy, its session). Sub-tactic calls use it
-# to record themselves under their parent automatically.
 #: Called with every finished top-level TacticCallSession (e.g. the OpenTelemetry exporter).
 session_hooks: List[Callable[[TacticCallSession], None]] = []
-
-# An invoker that every tactic called in this context uses instead of its own (replay, tests).
-_invoker_override: contextvars.ContextVar[Any] = contextvars.ContextVar("lllm_invoker_override", default=None)
-# A model that every agent of every tactic called in this context runs on (`lllm run --model`, offline runs).
-_model_override: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("lllm_model_override", default=None)
-
-# [per-call copy, its session] of the call in progress, emptied when the call ends: contexts copied during the
-# call (a cancelled timer handle keeps its copy until the loop drops it) then no longer keep the call alive.
-_current_call: contextvars.ContextVar[Optional[List[Any]]] = contextvars.ContextVar(
-    "lllm_current_tactic_call", default=None
-)
 
 
 DEFAULT_LEASE_TTL = 600.0
@@ -277,8 +272,8 @@ class Tactic(ABC):
         ctx.__dict__.update(self.__dict__)
         ctx._session = session
         ctx.agents = {}
-        invoker = _invoker_override.get() or self.llm_invoker
-        model = _model_override.get()
+        invoker = invoker_override.get() or self.llm_invoker
+        model = model_override.get()
         if model is not None:
             session.metadata["model_override"] = model
         if self._mcp_servers:
@@ -403,18 +398,18 @@ class Tactic(ABC):
         self, task: Any, session_name: Optional[str], metadata: Optional[Dict[str, Any]]
     ) -> Tuple[Any, "Tactic", Any]:
         """(the enclosing call, the per-call copy, the context token) at the start of a call."""
-        parent = _current_call.get() or None
+        parent = current_call.get() or None
         ctx = self._begin(task, session_name, metadata)
         if parent is not None and events.listening():  # reported in the caller's context
             events.emit(events.SubTacticStarted, self._recorded_name(parent), self.name, ctx._call_session.session_name)
-        return parent, ctx, _current_call.set([ctx, ctx._call_session])
+        return parent, ctx, current_call.set([ctx, ctx._call_session])
 
     def _leave(self, ctx: "Tactic", parent: Any, token: Any, keep_dialogs: bool) -> bool:
         """End a call's scope; True when its session is to be saved."""
         if parent is not None:  # a parent call that ended meanwhile has emptied its cell: this one stands alone
             parent = tuple(parent) or None
-        cell = _current_call.get()
-        _current_call.reset(token)
+        cell = current_call.get()
+        current_call.reset(token)
         if cell:
             cell.clear()
         save = self._finish(ctx, parent, keep_dialogs)
@@ -570,40 +565,6 @@ class Tactic(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, agents={list(self._agent_specs)})"
-
-
-def current_session() -> Optional[TacticCallSession]:
-    """The running session of the tactic call in progress in this context (sub-tactics, tactic tools and
-    agent tools included), else ``None``; e.g. to record work done elsewhere with ``record_sub_tactic_call``."""
-    cell = _current_call.get()
-    return cell[1] if cell else None
-
-
-@contextlib.contextmanager
-def use_invoker(invoker: Any) -> Iterator[Any]:
-    """Within the block, every tactic call (sub-tactics included) gives its agents ``invoker``."""
-    token = _invoker_override.set(invoker)
-    try:
-        yield invoker
-    finally:
-        _invoker_override.reset(token)
-
-
-def model_in_use() -> Optional[str]:
-    """The model ``use_model`` put every agent on here, or ``None``."""
-    return _model_override.get()
-
-
-@contextlib.contextmanager
-def use_model(model: Optional[str]) -> Iterator[Optional[str]]:
-    """Within the block, every agent of every tactic call (sub-tactics and tactic tools included) runs on
-    ``model``; the session records it as ``metadata["model_override"]``. ``None`` changes nothing."""
-    token = _model_override.set(model) if model is not None else None
-    try:
-        yield model
-    finally:
-        if token is not None:
-            _model_override.reset(token)
 
 
 def _annotated_model(fn: Any, param: str) -> Optional[Type[BaseModel]]:
