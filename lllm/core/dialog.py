@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List,
 
 from lllm.core import wiring
 from lllm.core.const import APITypes, Modalities, Roles
-from lllm.core.dialog_tree import DialogTreeNode, MessageSequence, _deep_copy
+from lllm.core.dialog_tree import DialogTreeNode, MessageSequence, deep_copy
 from lllm.core.ids import local_stamp, new_id, new_session_name
 from lllm.core.images import load_image, sniff_image_mime
 from lllm.core.jsonable import to_json_safe
@@ -385,7 +385,7 @@ class Dialog:
         ``share_messages=True`` shares the (immutable) Message objects instead: O(n) pointer copies, for
         per-step working copies. Appending to either dialog never affects the other."""
         selected = self._select(last_n, first_k)
-        return self.derive(selected if share_messages else [_deep_copy(m) for m in selected], last_n, first_k)
+        return self.derive(selected if share_messages else [deep_copy(m) for m in selected], last_n, first_k)
 
     # -- display -------------------------------------------------------------------------------
     def overview(self, remove_tail: bool = False, max_length: int = 100) -> str:

@@ -163,25 +163,25 @@ class MessageSequence(Sequence[Message]):
 _ATOMS = frozenset((str, int, float, bool, type(None)))
 
 
-def _deep_copy(value: Any) -> Any:
+def deep_copy(value: Any) -> Any:
     """``copy.deepcopy`` with fast paths for JSON-like data and pydantic models without private or extra
     state (``fork`` copies every message); public pydantic API only."""
     t = type(value)
     if t in _ATOMS or isinstance(value, Enum):
         return value
     if t is dict:
-        return {k: _deep_copy(v) for k, v in value.items()}
+        return {k: deep_copy(v) for k, v in value.items()}
     if t is list:
-        return [_deep_copy(v) for v in value]
+        return [deep_copy(v) for v in value]
     if isinstance(value, BaseModel):
         if value.model_extra or t.__private_attributes__:  # state model_construct would not carry over
             return value.model_copy(deep=True)
         fields = {k: getattr(value, k) for k in t.model_fields}
         return t.model_construct(
             _fields_set=set(value.model_fields_set),
-            **{k: v if type(v) in _ATOMS else _deep_copy(v) for k, v in fields.items()},
+            **{k: v if type(v) in _ATOMS else deep_copy(v) for k, v in fields.items()},
         )
     return copy.deepcopy(value)
 
 
-__all__ = ["DialogTreeNode", "MessageSequence"]
+__all__ = ["DialogTreeNode", "MessageSequence", "deep_copy"]

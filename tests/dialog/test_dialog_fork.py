@@ -220,7 +220,7 @@ def test_deep_copy_of_models_keeps_type_fields_set_and_private_state():
     (type and fields-set kept), models with private or extra state go through ``model_copy(deep=True)``."""
     from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-    from lllm.core.dialog import _deep_copy
+    from lllm.core.dialog_tree import deep_copy
 
     class Plain(BaseModel):
         tags: list = []
@@ -234,12 +234,12 @@ def test_deep_copy_of_models_keeps_type_fields_set_and_private_state():
         model_config = ConfigDict(extra="allow")
 
     p = Plain(tags=[[1]])
-    q = _deep_copy(p)
+    q = deep_copy(p)
     assert type(q) is Plain and q == p and q.model_fields_set == {"tags"} and q.tags[0] is not p.tags[0]
     w = WithPrivate(items=[1])
     w._secret.append("s")
-    w2 = _deep_copy(w)
+    w2 = deep_copy(w)
     assert w2._secret == ["s"] and w2._secret is not w._secret and w2.items == [1]
     e = WithExtra(more={"k": [1]})
-    e2 = _deep_copy(e)
+    e2 = deep_copy(e)
     assert e2.model_extra == {"more": {"k": [1]}} and e2.model_extra["more"] is not e.model_extra["more"]
