@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from lllm.core import events, wiring
 from lllm.core.aio import run_sync
+from lllm.core.call_context import current_call
 from lllm.core.call_loop import CallLoop, backoff_delay
 from lllm.core.const import APITypes, Roles
 from lllm.core.message import Message
@@ -318,7 +319,6 @@ class Agent:
 
     def _bound(self) -> Tuple["Agent", bool]:
         """(the agent to run on, whether a tactic call is running), read in the caller's context."""
-        from lllm.core.call_context import current_call
         from lllm.core.functional import bound_agent
 
         return bound_agent(self), bool(current_call.get())

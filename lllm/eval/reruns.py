@@ -11,6 +11,8 @@ from lllm.errors import ConfigError
 from lllm.eval.datasets import Case, DatasetError
 from lllm.eval.variants import Variant, VariantError
 
+VARIANT_MD5 = "lllm.eval_variant_md5"  # session tag: what a side ran; reused runs must have run the same
+
 
 def rerun_md5(v: Variant, model: Optional[str]) -> str:
     """A fingerprint of what a side changes (its variant's overrides, prompts, config and model)."""
@@ -61,9 +63,6 @@ def recorded_session(case: Case, recorded: Any, store: Any) -> Any:
     return store.load_session(case.session_id)
 
 
-VARIANT_MD5 = "lllm.eval_variant_md5"  # what a side ran: reused runs must have run the same
-
-
 def same_sides(store: Any, eval_id: str, md5s: Dict[str, str]) -> None:
     """Refuse to resume ``eval_id`` when one of its sides ran with other changes than it has now (its
     finished runs would be reused as this side's); runs recorded without a fingerprint are taken as they are."""
@@ -79,6 +78,7 @@ def same_sides(store: Any, eval_id: str, md5s: Dict[str, str]) -> None:
 
 
 def finished_reruns(store: Any, eval_id: str) -> Dict[Tuple[str, str], str]:
+    """(case id, variant) -> session id of each run of ``eval_id`` in ``store`` that finished."""
     if store is None:
         return {}
     rows = store.list_sessions(tags={"lllm.eval_id": eval_id}, state="success", limit=None)
