@@ -24,16 +24,12 @@ import math
 import re
 import threading
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Dict, List, Optional, Union
+from datetime import timedelta
+from typing import Any, Callable, Dict, List, Optional
 
 import pytest
-from pydantic import BaseModel
 
-from lllm.core.const import Roles
 from lllm.core.dialog import Dialog
-from lllm.core.message import FunctionCall, Message
-from lllm.core.sessions import AgentCallSession, InvokeTrace, TacticCallSession
 from lllm.logging.backends import (
     STORE_SCHEMA_VERSION,
     IndexedBackend,
@@ -42,94 +38,18 @@ from lllm.logging.backends import (
     NoOpBackend,
     SessionQuery,
 )
+from lllm.logging.conformance_data import (
+    BAD_KEYS,
+    BASE_TIME,
+    Delivery,
+    Opaque,
+    expected_ids,
+    make_session,
+    needs_storage,
+    raise_here,
+    save_dataset,
+)
 from lllm.logging.store import LogStore
-
-BASE_TIME = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
-BAD_KEYS = [
-    "",
-    "/a",
-    "a/",
-    "a//b",
-    "..",
-    "../x",
-    "a/../b",
-    "a/..",
-    "a..b",
-    "a b",
-    "a\\b",
-    "a:b",
-    "ä",
-    "a/b\n",
-    "a*b",
-    "a%b",
-    ".",
-    "./a",
-    "a/.",
-    "a/./b",
-]
-
-
-def needs_storage(backend: LogBackend) -> None:
-    if isinstance(backend, NoOpBackend):
-        pytest.skip("NoOpBackend stores nothing")
-
-
-def make_session(
-    tactic_name: str = "pair",
-    tactic_path: Optional[str] = "demo::pair",
-    state: str = "success",
-    started_at: Optional[datetime] = None,
-    cost: float = 0.25,
-    delivery: Any = "done",
-) -> TacticCallSession:
-    """A small but complete session: one agent call with an invoke trace, a tool call and a dialog."""
-    when = (started_at or BASE_TIME).timestamp()
-    call = FunctionCall(
-        id="call_1", name="lookup", arguments={"q": "x"}, result={"n": 1}, result_str='{"n": 1}', duration_s=0.01
-    )
-    reply = Message(
-        role=Roles.ASSISTANT,
-        content="done",
-        name="writer",
-        model="test",
-        usage={"prompt_tokens": 10, "completion_tokens": 5, "cost": cost},
-    )
-    agent = AgentCallSession(
-        agent_name="writer", model="test", state="success", delivery=reply, started_at=when, ended_at=when + 1
-    )
-    agent.new_invoke_trace(
-        InvokeTrace(
-            step=0,
-            request={"model": "test", "messages": [{"role": "user", "content": "hi"}], "tools": [{"name": "lookup"}]},
-            raw_response={"id": "r1"},
-            message=reply,
-            started_at=when,
-            latency_s=0.5,
-            usage=reply.usage,
-        )
-    )
-    agent.interrupt([call], step=0)
-    agent.success(reply)
-    dialog = Dialog(
-        [Message(role=Roles.SYSTEM, content="You write."), Message(role=Roles.USER, content="hi"), reply],
-        owner="writer",
-    )
-    session = TacticCallSession(
-        tactic_name=tactic_name,
-        tactic_path=tactic_path,
-        state=state,
-        task={"topic": "x"},
-        config={"global": {"model_name": "test", "model_args": {"max_tokens": 100}}},
-        dialogs={"writer": [dialog.to_dict()]},
-        started_at=when,
-        ended_at=when + 2,
-        environment={"python": "3"},
-    )
-    session.record_agent_call("writer", agent)
-    session.delivery = delivery
-    if state == "failure":
-        session.error, session.error_traceback = "ValueError: boom", "Traceback (most recent call last):\n..."
-    return session
 
 
 class LogBackendConformance:
@@ -354,10 +274,10 @@ class LogStoreConformance:
     def test_basemodel_delivery_is_stored_as_a_dict_with_its_type(self, backend: LogBackend) -> None:
         needs_storage(backend)
         store = LogStore(backend)
-        sid = store.save_session(make_session(delivery=_Delivery(answer="42")))
+        sid = store.save_session(make_session(delivery=Delivery(answer="42")))
         loaded = store.load_session(sid)
         assert loaded.delivery == {"answer": "42"}
-        assert loaded.delivery_type == f"{_Delivery.__module__}.{_Delivery.__qualname__}"
+        assert loaded.delivery_type == f"{Delivery.__module__}.{Delivery.__qualname__}"
 
     def test_absent_session_is_a_key_error_naming_the_partition(self, backend: LogBackend) -> None:
         store = LogStore(backend, partition="teamx")
@@ -376,7 +296,7 @@ class LogStoreConformance:
         needs_storage(backend)
         store = LogStore(backend)
         with pytest.warns(UserWarning, match="metadata"):
-            sid = store.save_session(make_session(), metadata={"obj": _Opaque(), "ok": [1, 2]})
+            sid = store.save_session(make_session(), metadata={"obj": Opaque(), "ok": [1, 2]})
         assert store.load_session_record(sid).metadata == {"obj": "<opaque>", "ok": [1, 2]}
 
     def test_partitions_are_isolated(self, backend: LogBackend) -> None:
@@ -392,7 +312,7 @@ class LogStoreConformance:
     def test_list_sessions_filters_sorts_newest_first_then_limits(self, backend: LogBackend) -> None:
         needs_storage(backend)
         store = LogStore(backend)
-        saved = _save_dataset(store)
+        saved = save_dataset(store)
         queries: List[Dict[str, Any]] = [
             {},
             {"limit": None},
@@ -413,7 +333,7 @@ class LogStoreConformance:
         ]
         for q in queries:
             got = [s.session_id for s in store.list_sessions(**q)]
-            assert got == _expected(saved, **q), q
+            assert got == expected_ids(saved, **q), q
 
     def test_list_sessions_filters_and_sorts_by_cost_calls_model_and_task_text(self, backend: LogBackend) -> None:
         needs_storage(backend)
@@ -556,12 +476,12 @@ class LogStoreConformance:
         needs_storage(backend)
         store = LogStore(backend)
         try:
-            _raise_here()
+            raise_here()
         except RuntimeError as e:
             eid = store.save_error(e, context={"step": 3})
         record = json.loads(backend.get(f"default/errors/{eid}") or b"{}")
         assert record["type"] == "RuntimeError" and record["message"] == "from a helper"
-        assert "_raise_here" in record["traceback"] and record["context"] == {"step": 3}
+        assert "raise_here" in record["traceback"] and record["context"] == {"step": 3}
 
     def test_batch_tasks_are_recorded_per_batch_and_partition(self, backend: LogBackend) -> None:
         needs_storage(backend)
@@ -600,58 +520,6 @@ class LogStoreConformance:
         backend.put(f"default/sessions/{sid}", json.dumps(record).encode())
         with pytest.raises(ValueError, match="schema_version 999"):
             store.load_session(sid)
-
-
-class _Delivery(BaseModel):
-    answer: str
-
-
-class _Opaque:
-    def __str__(self) -> str:
-        return "<opaque>"
-
-
-def _raise_here() -> None:
-    raise RuntimeError("from a helper")
-
-
-def _save_dataset(store: LogStore) -> List[Dict[str, Any]]:
-    """20 sessions over 20 minutes (two share a start second), varied tags, paths and states."""
-    saved = []
-    for i in range(20):
-        when = BASE_TIME + timedelta(minutes=min(i, 18))
-        path = ["demo::alpha", "demo::beta", None][i % 3]
-        state = "failure" if i % 4 == 0 else "success"
-        tags = {"team": "ab"[i % 2], "run": str(i % 3)}
-        sid = store.save_session(make_session(tactic_path=path, state=state, started_at=when), tags=tags)
-        saved.append({"id": sid, "when": when, "path": path, "state": state, "tags": tags})
-    return saved
-
-
-def _expected(
-    saved: List[Dict[str, Any]],
-    tags: Optional[Dict[str, str]] = None,
-    after: Any = None,
-    before: Any = None,
-    tactic_path: Optional[str] = None,
-    state: Optional[str] = None,
-    limit: Optional[int] = 100,
-) -> List[str]:
-    def utc(t: Union[str, datetime]) -> datetime:
-        d = datetime.fromisoformat(t.replace("Z", "+00:00")) if isinstance(t, str) else t
-        return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
-
-    rows = [
-        s
-        for s in saved
-        if all(s["tags"].get(k) == v for k, v in (tags or {}).items())
-        and (after is None or s["when"] >= utc(after))
-        and (before is None or s["when"] <= utc(before))
-        and (tactic_path is None or s["path"] == tactic_path)
-        and (state is None or s["state"] == state)
-    ]
-    rows.sort(key=lambda s: (s["when"], s["id"]), reverse=True)
-    return [s["id"] for s in rows][:limit]
 
 
 __all__ = ["LogBackendConformance", "LogStoreConformance", "make_session", "needs_storage", "BASE_TIME"]
