@@ -68,7 +68,7 @@ _EXPORTS = {
     "tactic": "lllm.core.functional",
     "BaseStreamHandler": "lllm.core.stream",
     "PrintStreamHandler": "lllm.core.stream",
-    "current_session": "lllm.core.tactic",
+    "current_session": "lllm.core.call_context",
     # live call events
     "observe": "lllm.core.events",
     "Event": "lllm.core.events",
@@ -144,100 +144,144 @@ _EXPORTS = {
     "MCPServer": "lllm.mcp",
     # replay and tracing
     "rerun": "lllm.logging.replay",
-    "use_invoker": "lllm.core.tactic",
+    "use_invoker": "lllm.core.call_context",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
 
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from lllm.core.agent import Agent
-    from lllm.core.const import APITypes, Modalities, Roles
-    from lllm.core.context import ContextManager, DefaultContextManager
-    from lllm.core.dialog import Dialog, DialogTreeNode
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs; `X as X` marks a re-export
+    from lllm.core.agent import Agent as Agent
+    from lllm.core.call_context import current_session as current_session, use_invoker as use_invoker
+    from lllm.core.const import APITypes as APITypes, Modalities as Modalities, Roles as Roles
+    from lllm.core.context import ContextManager as ContextManager, DefaultContextManager as DefaultContextManager
+    from lllm.core.dialog import Dialog as Dialog, DialogTreeNode as DialogTreeNode
     from lllm.core.events import (
-        AgentCallFinished,
-        AgentCallStarted,
-        Event,
-        InvokeFinished,
-        RetryScheduled,
-        SubTacticFinished,
-        SubTacticStarted,
-        ToolCallFinished,
-        ToolCallStarted,
-        observe,
+        AgentCallFinished as AgentCallFinished,
+        AgentCallStarted as AgentCallStarted,
+        Event as Event,
+        InvokeFinished as InvokeFinished,
+        RetryScheduled as RetryScheduled,
+        SubTacticFinished as SubTacticFinished,
+        SubTacticStarted as SubTacticStarted,
+        ToolCallFinished as ToolCallFinished,
+        ToolCallStarted as ToolCallStarted,
+        observe as observe,
     )
-    from lllm.core.functional import tactic
-    from lllm.core.message import FunctionCall, InvokeCost, Message, TokenLogprob
-    from lllm.core.parsers import BaseParser, DefaultTagParser
+    from lllm.core.functional import tactic as tactic
+    from lllm.core.message import (
+        FunctionCall as FunctionCall,
+        InvokeCost as InvokeCost,
+        Message as Message,
+        TokenLogprob as TokenLogprob,
+    )
+    from lllm.core.parsers import BaseParser as BaseParser, DefaultTagParser as DefaultTagParser
     from lllm.core.prompt import (
-        BaseHandler,
-        BaseRenderer,
-        DefaultHandler,
-        DefaultSimpleHandler,
-        Prompt,
-        StringFormatterRenderer,
+        BaseHandler as BaseHandler,
+        BaseRenderer as BaseRenderer,
+        DefaultHandler as DefaultHandler,
+        DefaultSimpleHandler as DefaultSimpleHandler,
+        Prompt as Prompt,
+        StringFormatterRenderer as StringFormatterRenderer,
     )
-    from lllm.core.protocols import InvokeResult
-    from lllm.core.sessions import AgentCallSession, InvokeTrace, TacticCallSession
-    from lllm.core.spec import AgentSpec, agent_config_schema, deep_merge, parse_agent_configs
-    from lllm.core.stream import BaseStreamHandler, PrintStreamHandler
-    from lllm.core.tactic import Tactic, build_tactic, current_session, register_tactic_class, use_invoker
+    from lllm.core.protocols import InvokeResult as InvokeResult
+    from lllm.core.sessions import (
+        AgentCallSession as AgentCallSession,
+        InvokeTrace as InvokeTrace,
+        TacticCallSession as TacticCallSession,
+    )
+    from lllm.core.spec import (
+        AgentSpec as AgentSpec,
+        agent_config_schema as agent_config_schema,
+        deep_merge as deep_merge,
+        parse_agent_configs as parse_agent_configs,
+    )
+    from lllm.core.stream import BaseStreamHandler as BaseStreamHandler, PrintStreamHandler as PrintStreamHandler
+    from lllm.core.tactic import (
+        Tactic as Tactic,
+        build_tactic as build_tactic,
+        register_tactic_class as register_tactic_class,
+    )
     from lllm.core.tactic_tools import (
-        build_tactic_endpoint_info,
-        build_tactic_function,
-        call_tactic_proxy_endpoint,
-        tactictool,
+        build_tactic_endpoint_info as build_tactic_endpoint_info,
+        build_tactic_function as build_tactic_function,
+        call_tactic_proxy_endpoint as call_tactic_proxy_endpoint,
+        tactictool as tactictool,
     )
-    from lllm.core.tools import MCP, Function, tool
+    from lllm.core.tools import MCP as MCP, Function as Function, tool as tool
     from lllm.errors import (
-        AgentCallError,
-        AgentException,
-        ConfigError,
-        LLLMError,
-        PackageError,
-        ParseError,
-        ProviderError,
-        ProxyError,
-        ResourceNotFoundError,
-        ToolBindingError,
+        AgentCallError as AgentCallError,
+        AgentException as AgentException,
+        ConfigError as ConfigError,
+        LLLMError as LLLMError,
+        PackageError as PackageError,
+        ParseError as ParseError,
+        ProviderError as ProviderError,
+        ProxyError as ProxyError,
+        ResourceNotFoundError as ResourceNotFoundError,
+        ToolBindingError as ToolBindingError,
     )
-    from lllm.invokers.base import BaseInvoker, build_invoker, register_invoker
+    from lllm.invokers.base import (
+        BaseInvoker as BaseInvoker,
+        build_invoker as build_invoker,
+        register_invoker as register_invoker,
+    )
     from lllm.logging import (
-        LocalFileBackend,
-        LogBackend,
-        LogStore,
-        NoOpBackend,
-        PostgresBackend,
-        SessionRecord,
-        SessionSummary,
-        SQLiteBackend,
-        local_store,
-        noop_store,
-        postgres_store,
-        setup_logging,
-        sqlite_store,
+        LocalFileBackend as LocalFileBackend,
+        LogBackend as LogBackend,
+        LogStore as LogStore,
+        NoOpBackend as NoOpBackend,
+        PostgresBackend as PostgresBackend,
+        SessionRecord as SessionRecord,
+        SessionSummary as SessionSummary,
+        SQLiteBackend as SQLiteBackend,
+        local_store as local_store,
+        noop_store as noop_store,
+        postgres_store as postgres_store,
+        setup_logging as setup_logging,
+        sqlite_store as sqlite_store,
     )
-    from lllm.logging.replay import rerun
-    from lllm.mcp import MCPServer
-    from lllm.packages.config import load_config, resolve_config, resolve_profile, vendor_config
-    from lllm.packages.discovery import load_cwd_fallback, load_package, load_runtime
-    from lllm.packages.install import export_package, install_package, list_packages, remove_package
-    from lllm.packages.manifest import find_config_file
-    from lllm.packages.resource import PackageInfo, ResourceNode
+    from lllm.logging.replay import rerun as rerun
+    from lllm.mcp import MCPServer as MCPServer
+    from lllm.packages.config import (
+        load_config as load_config,
+        resolve_config as resolve_config,
+        resolve_profile as resolve_profile,
+        vendor_config as vendor_config,
+    )
+    from lllm.packages.discovery import (
+        load_cwd_fallback as load_cwd_fallback,
+        load_package as load_package,
+        load_runtime as load_runtime,
+    )
+    from lllm.packages.install import (
+        export_package as export_package,
+        install_package as install_package,
+        list_packages as list_packages,
+        remove_package as remove_package,
+    )
+    from lllm.packages.manifest import find_config_file as find_config_file
+    from lllm.packages.resource import PackageInfo as PackageInfo, ResourceNode as ResourceNode
     from lllm.packages.runtime import (
-        Runtime,
-        get_default_runtime,
-        get_runtime,
-        load_prompt,
-        load_proxy,
-        load_resource,
-        load_tactic,
-        load_tool,
-        set_default_runtime,
+        Runtime as Runtime,
+        get_default_runtime as get_default_runtime,
+        get_runtime as get_runtime,
+        load_prompt as load_prompt,
+        load_proxy as load_proxy,
+        load_resource as load_resource,
+        load_tactic as load_tactic,
+        load_tool as load_tool,
+        set_default_runtime as set_default_runtime,
     )
-    from lllm.proxies import BaseProxy, Proxy, ProxyManager, ProxyRegistrator, load_builtin_proxies, register_proxy
-    from lllm.sandbox import AgentInterpreter
-    from lllm.sandbox.jupyter import JupyterSession
+    from lllm.proxies import (
+        BaseProxy as BaseProxy,
+        Proxy as Proxy,
+        ProxyManager as ProxyManager,
+        ProxyRegistrator as ProxyRegistrator,
+        load_builtin_proxies as load_builtin_proxies,
+        register_proxy as register_proxy,
+    )
+    from lllm.sandbox import AgentInterpreter as AgentInterpreter
+    from lllm.sandbox.jupyter import JupyterSession as JupyterSession
 
 
 def __getattr__(name: str) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lllm.lazy import lazy_exports as _lazy_exports
 
 _NAMES = {
@@ -36,4 +38,26 @@ _NAMES = {
     "Prompt": "lllm.core.prompt",
     "register_prompt": "lllm.compat",
 }
+if TYPE_CHECKING:  # pragma: no cover - lets type checkers see the lazily imported names (`X as X`: a re-export)
+    from lllm.core.agent import Agent as Agent
+    from lllm.core.dialog import Dialog as Dialog
+    from lllm.core.message import FunctionCall as FunctionCall, Message as Message
+    from lllm.core.parsers import BaseParser as BaseParser, DefaultTagParser as DefaultTagParser
+    from lllm.core.prompt import (
+        BaseHandler as BaseHandler,
+        BaseRenderer as BaseRenderer,
+        DefaultSimpleHandler as DefaultSimpleHandler,
+        Prompt as Prompt,
+        StringFormatterRenderer as StringFormatterRenderer,
+    )
+    from lllm.core.sessions import AgentCallSession as AgentCallSession
+    from lllm.core.spec import AgentSpec as AgentSpec, parse_agent_configs as parse_agent_configs
+    from lllm.core.tactic import (
+        Tactic as Tactic,
+        build_tactic as build_tactic,
+        register_tactic_class as register_tactic_class,
+    )
+    from lllm.core.tools import MCP as MCP, Function as Function, tool as tool
+    from lllm.errors import AgentException as AgentException
+
 __getattr__ = _lazy_exports(__name__, _NAMES)

@@ -6,6 +6,8 @@ bootstrap confidence intervals and win/tie/loss counts, and gates CI with ``regr
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lllm.lazy import lazy_exports as _lazy_exports
 
 _HOMES = {
@@ -46,6 +48,55 @@ _HOMES = {
     "VariantError": "lllm.eval.variants",
     "parse_variants": "lllm.eval.variants",
 }
+if TYPE_CHECKING:  # pragma: no cover - lets type checkers see the lazily imported names (`X as X`: a re-export)
+    from lllm.eval.datasets import (
+        Case as Case,
+        DatasetError as DatasetError,
+        load_dataset as load_dataset,
+        select_sessions as select_sessions,
+    )
+    from lllm.eval.judge import (
+        PairwiseJudge as PairwiseJudge,
+        RubricJudge as RubricJudge,
+        pairwise_judge as pairwise_judge,
+        rubric_judge as rubric_judge,
+    )
+    from lllm.eval.metrics import (
+        Metric as Metric,
+        MetricError as MetricError,
+        cost as cost,
+        exact_match as exact_match,
+        field_match as field_match,
+        json_schema as json_schema,
+        latency as latency,
+        metric as metric,
+        pairwise_metric as pairwise_metric,
+        regex as regex,
+        resolve_metric as resolve_metric,
+        success as success,
+        tool_calls as tool_calls,
+        tool_errors as tool_errors,
+    )
+    from lllm.eval.optimize import (
+        Budget as Budget,
+        OptimizeResult as OptimizeResult,
+        optimize_prompt as optimize_prompt,
+    )
+    from lllm.eval.report import (
+        Item as Item,
+        Outcome as Outcome,
+        Report as Report,
+        bootstrap_ci as bootstrap_ci,
+        regressions as regressions,
+    )
+    from lllm.eval.runner import evaluate_dataset as evaluate_dataset, evaluate_sessions as evaluate_sessions
+    from lllm.eval.variants import (
+        BASELINE as BASELINE,
+        Variant as Variant,
+        VariantError as VariantError,
+        parse_variants as parse_variants,
+    )
+
 __getattr__ = _lazy_exports(__name__, _HOMES)  # `lllm --help` imports lllm.eval.cli, so this stays cheap
 
 

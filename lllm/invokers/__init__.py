@@ -3,7 +3,7 @@ so ``import lllm.invokers`` stays cheap (no aiohttp, no price table)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lllm.invokers.base import (
     BaseInvoker,
@@ -25,6 +25,12 @@ _LAZY = {
     "LiteLLMInvoker": "lllm.invokers.litellm",
     "InvokerBuilder": "lllm.compat",
 }
+
+if TYPE_CHECKING:  # pragma: no cover - lets type checkers see the lazily imported names (`X as X`: a re-export)
+    from lllm.invokers.anthropic import AnthropicInvoker as AnthropicInvoker
+    from lllm.invokers.litellm import LiteLLMInvoker as LiteLLMInvoker
+    from lllm.invokers.openai import OpenAIInvoker as OpenAIInvoker
+    from lllm.invokers.router import AutoInvoker as AutoInvoker, route as route
 
 
 def __getattr__(name: str) -> Any:

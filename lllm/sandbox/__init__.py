@@ -8,6 +8,8 @@ namespaces (the real boundary, also without root); ``auto`` (default) picks ``bw
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lllm.sandbox.bwrap_backend import BwrapExecutor, bwrap_status
 from lllm.sandbox.executor import ApiHandler, ExecResult, Executor, SandboxError
 from lllm.sandbox.inprocess_backend import InProcessExecutor
@@ -30,6 +32,14 @@ __all__ = [
 ]
 
 from lllm.lazy import lazy_exports as _lazy_exports  # noqa: E402 - 0.1.x name kept here
+
+if TYPE_CHECKING:  # pragma: no cover - lets type checkers see the lazily imported names (`X as X`: a re-export)
+    from lllm.sandbox.jupyter import (
+        JupyterCellType as JupyterCellType,
+        JupyterSandbox as JupyterSandbox,
+        JupyterSession as JupyterSession,
+        ProgrammingLanguage as ProgrammingLanguage,
+    )
 
 __getattr__ = _lazy_exports(
     __name__,

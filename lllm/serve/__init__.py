@@ -34,11 +34,15 @@ __all__ = [
     "serve",
 ]
 
-if TYPE_CHECKING:  # pragma: no cover
-    from lllm.serve.app import Limits, check_bind, create_app, serve
-    from lllm.serve.client import RemoteCall, RemoteTactic, model_from_schema
-    from lllm.serve.metrics import Metrics
-    from lllm.serve.tactics import ServedTactic, ServeError, openapi
+if TYPE_CHECKING:  # pragma: no cover - lets type checkers see the lazily imported names (`X as X`: a re-export)
+    from lllm.serve.app import Limits as Limits, check_bind as check_bind, create_app as create_app, serve as serve
+    from lllm.serve.client import (
+        RemoteCall as RemoteCall,
+        RemoteTactic as RemoteTactic,
+        model_from_schema as model_from_schema,
+    )
+    from lllm.serve.metrics import Metrics as Metrics
+    from lllm.serve.tactics import ServedTactic as ServedTactic, ServeError as ServeError, openapi as openapi
 
 
 def __getattr__(name: str) -> Any:
