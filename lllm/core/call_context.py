@@ -9,6 +9,7 @@ import contextvars
 from typing import TYPE_CHECKING, Any, Iterator, List, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.protocols import Invoker
     from lllm.core.sessions import TacticCallSession
 
 # An invoker that every tactic called in this context uses instead of its own (replay, tests).
@@ -31,7 +32,7 @@ def current_session() -> Optional["TacticCallSession"]:
 
 
 @contextlib.contextmanager
-def use_invoker(invoker: Any) -> Iterator[Any]:
+def use_invoker(invoker: Optional["Invoker"]) -> Iterator[Optional["Invoker"]]:
     """Within the block, every tactic call (sub-tactics included) gives its agents ``invoker``."""
     token = invoker_override.set(invoker)
     try:

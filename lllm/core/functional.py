@@ -104,9 +104,9 @@ def tactic(
     *,
     name: Optional[str] = None,
     config: Optional[Dict[str, Any]] = None,
-    log_store: Any = None,
+    log_store: Optional["SessionStore"] = None,
     ckpt_dir: Optional[str] = None,
-    runtime: Any = None,
+    runtime: Optional["RuntimeLike"] = None,
 ) -> Any:
     """Make ``fn(task, **kw)`` (sync or async) a registered tactic and return an instance of it.
 

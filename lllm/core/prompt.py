@@ -12,7 +12,7 @@ import re
 import string
 from abc import ABC, abstractmethod
 from types import MappingProxyType
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Type, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Type, Union, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -28,6 +28,9 @@ from lllm.core.tools import (
     validation_errors,
 )
 from lllm.errors import ParseError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.sessions import AgentCallSession
 
 ParserLike = Union[BaseParser, Callable[..., Dict[str, Any]]]
 _FORMAT_NAME_BAD = re.compile(r"[^A-Za-z0-9_-]")
@@ -94,15 +97,15 @@ class BaseHandler(ABC):
     """Chooses the prompts the agent loop sends after an invalid output, a tool call, or the last tool call."""
 
     @abstractmethod
-    def on_exception(self, prompt: "Prompt", session: Any = None) -> "Prompt":
+    def on_exception(self, prompt: "Prompt", session: Optional["AgentCallSession"] = None) -> "Prompt":
         """The prompt rendered with ``error_message`` after invalid output."""
 
     @abstractmethod
-    def on_interrupt(self, prompt: "Prompt", session: Any = None) -> "Prompt":
+    def on_interrupt(self, prompt: "Prompt", session: Optional["AgentCallSession"] = None) -> "Prompt":
         """The prompt rendered with ``call_results`` for each tool result."""
 
     @abstractmethod
-    def on_interrupt_final(self, prompt: "Prompt", session: Any = None) -> "Prompt":
+    def on_interrupt_final(self, prompt: "Prompt", session: Optional["AgentCallSession"] = None) -> "Prompt":
         """The prompt asking for a final answer once the tool-call budget is spent (no tools)."""
 
 
@@ -125,13 +128,13 @@ class DefaultSimpleHandler(BaseHandler):
             f"interrupt_final_msg={self.interrupt_final_msg!r})"
         )
 
-    def on_exception(self, prompt: "Prompt", session: Any = None) -> "Prompt":
+    def on_exception(self, prompt: "Prompt", session: Optional["AgentCallSession"] = None) -> "Prompt":
         return prompt.derive("exception", self.exception_msg)
 
-    def on_interrupt(self, prompt: "Prompt", session: Any = None) -> "Prompt":
+    def on_interrupt(self, prompt: "Prompt", session: Optional["AgentCallSession"] = None) -> "Prompt":
         return prompt.derive("interrupt", self.interrupt_msg)
 
-    def on_interrupt_final(self, prompt: "Prompt", session: Any = None) -> "Prompt":
+    def on_interrupt_final(self, prompt: "Prompt", session: Optional["AgentCallSession"] = None) -> "Prompt":
         return prompt.derive("interrupt_final", self.interrupt_final_msg, keep_tools=False)
 
 
@@ -163,13 +166,16 @@ class Prompt:
 
     Treat a Prompt as immutable: ``extend`` and ``with_functions`` return modified copies."""
 
+    qualified_key: Optional[str] = None
+    """``pkg.prompts:path`` once a package registered it (recorded in dialogs, §1.5); else ``None``."""
+
     def __init__(
         self,
         path: str,
         prompt: str,
         metadata: Optional[Dict[str, Any]] = None,
         parser: Optional[ParserLike] = None,
-        format: Any = None,
+        format: Union[Type[BaseModel], Dict[str, Any], None] = None,
         function_list: Iterable[Union[Function, str]] = (),
         mcp_servers_list: Iterable[MCP] = (),
         addon_args: Optional[Dict[str, Any]] = None,
@@ -499,13 +505,13 @@ class Prompt:
 
     # -- handlers ----------------------------------------------------------------------------
 
-    def on_exception(self, session: Any = None) -> "Prompt":
+    def on_exception(self, session: Optional["AgentCallSession"] = None) -> "Prompt":
         return self.handler.on_exception(self, session)
 
-    def on_interrupt(self, session: Any = None) -> "Prompt":
+    def on_interrupt(self, session: Optional["AgentCallSession"] = None) -> "Prompt":
         return self.handler.on_interrupt(self, session)
 
-    def on_interrupt_final(self, session: Any = None) -> "Prompt":
+    def on_interrupt_final(self, session: Optional["AgentCallSession"] = None) -> "Prompt":
         return self.handler.on_interrupt_final(self, session)
 
     def derive(self, kind: str, message: "str | Prompt", *, keep_tools: bool = True) -> "Prompt":

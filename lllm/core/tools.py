@@ -230,7 +230,7 @@ class Function:
             cache["strict"] = strict_json_schema(self.parameters)
         return cast(Optional[Dict[str, Any]], cache["strict"])
 
-    def to_tool(self, invoker: Any = None) -> Dict[str, Any]:
+    def to_tool(self, invoker: object = None) -> Dict[str, Any]:
         """The OpenAI function tool (cached and shared: do not mutate). A ``strict`` tool whose schema
         cannot be strict (free-form dicts, ``Any``) is sent non-strict rather than rejected. ``invoker``
         (0.1.x) is accepted and ignored: every invoker takes this shape and converts it itself."""
@@ -415,7 +415,7 @@ class MCP:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def to_tool(self, invoker: Any = None) -> Dict[str, Any]:
+    def to_tool(self, invoker: object = None) -> Dict[str, Any]:
         """The Responses-API MCP tool; ``invoker`` (0.1.x) is accepted and ignored."""
         out: Dict[str, Any] = {
             "type": "mcp",

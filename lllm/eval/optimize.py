@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Type, TypeVar, Union
 
 from pydantic import BaseModel, Field
 
@@ -18,8 +18,14 @@ from lllm.errors import ConfigError
 from lllm.eval.datasets import DatasetError, case_from
 from lllm.eval.metrics import Metric, MetricError, resolve_metric
 from lllm.eval.report import Report
+from lllm.eval.reruns import InvokerArg
 from lllm.eval.runner import MetricRef, dataset_tactic, new_eval_id, run_dataset, run_sessions
 from lllm.eval.variants import BASELINE, Variant
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.protocols import RuntimeLike, SessionStore
+    from lllm.core.tactic import Tactic
+    from lllm.invokers.base import BaseInvoker
 
 PROPOSER_SYSTEM = (
     "You improve the instructions given to an LLM agent. You read the current instruction and the cases it "
@@ -303,27 +309,27 @@ def _keep_note(names: List[str]) -> str:
 
 
 def optimize_prompt(
-    tactic: Any = None,
+    tactic: Union[Type["Tactic"], "Tactic", str, None] = None,
     dataset: Optional[Sequence[Any]] = None,
     target: Optional[str] = None,
     metric: Optional[MetricRef] = None,
     *,
     sessions: Optional[Sequence[Any]] = None,
-    store: Any = None,
+    store: Optional["SessionStore"] = None,
     live_tools: bool = False,
     config: Optional[Dict[str, Any]] = None,
-    runtime: Any = None,
+    runtime: Optional["RuntimeLike"] = None,
     model: Optional[str] = None,
-    invoker: Any = None,
+    invoker: InvokerArg = None,
     proposer_model: Optional[str] = None,
-    proposer_invoker: Any = None,
+    proposer_invoker: Optional["BaseInvoker"] = None,
     candidates: int = 3,
     rounds: int = 2,
     holdout: float = 0.3,
     seed: int = 0,
     budget: Optional[Budget] = None,
     workers: int = 4,
-    log_store: Any = None,
+    log_store: Optional["SessionStore"] = None,
     backend: str = "local",
     backend_options: Optional[Dict[str, Any]] = None,
 ) -> OptimizeResult:

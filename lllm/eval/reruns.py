@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from typing import Any, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Union, cast
 
 from lllm.errors import ConfigError
 from lllm.eval.datasets import Case, DatasetError
 from lllm.eval.variants import Variant, VariantError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.invokers.base import BaseInvoker
+
+InvokerArg = Union["BaseInvoker", Callable[..., "BaseInvoker"], None]
+"""An invoker, or a function of the variant (and its config) that gives one; ``None``: the config's provider."""
 
 VARIANT_MD5 = "lllm.eval_variant_md5"  # session tag: what a side ran; reused runs must have run the same
 
@@ -22,11 +28,11 @@ def rerun_md5(v: Variant, model: Optional[str]) -> str:
     return task_md5(redact({"variant": v.model_dump(mode="json", exclude={"name"}), "model": v.model or model}))
 
 
-def invoker_for(invoker: Any, variant: Variant, config: Dict[str, Any]) -> Any:
+def invoker_for(invoker: InvokerArg, variant: Variant, config: Dict[str, Any]) -> Optional["BaseInvoker"]:
     """``invoker`` itself, or what a factory gives: ``invoker(variant)`` or ``invoker(variant, config)``
     (``config``: the variant's config); ``None`` means the provider the config names."""
     if invoker is None or hasattr(invoker, "call"):
-        return invoker
+        return cast(Optional["BaseInvoker"], invoker)
     try:
         positional = [
             p
@@ -155,6 +161,7 @@ __all__ = [
     "same_sides",
     "finished_reruns",
     "invoker_for",
+    "InvokerArg",
     "session_case",
     "recorded_session",
 ]

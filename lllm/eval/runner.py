@@ -12,7 +12,7 @@ import contextvars
 import secrets
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 from lllm.core.jsonable import to_json_safe
 from lllm.errors import ConfigError
@@ -21,6 +21,7 @@ from lllm.eval.metrics import Metric, MetricError, invocation_count, model_laten
 from lllm.eval.report import Item, MetricInfo, Outcome, Report
 from lllm.eval.reruns import (
     VARIANT_MD5,
+    InvokerArg,
     Reruns,
     finished_reruns,
     invoker_for,
@@ -30,6 +31,10 @@ from lllm.eval.reruns import (
     session_case,
 )
 from lllm.eval.variants import BASELINE, Variant, VariantError, check_variants
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.protocols import RuntimeLike, SessionStore
+    from lllm.core.tactic import Tactic
 
 MetricRef = Union[str, Metric, Callable[..., Any]]
 Progress = Callable[[bool, float], None]
@@ -146,11 +151,11 @@ def evaluate_sessions(
     variants: Sequence[Variant],
     metrics: Optional[Sequence[MetricRef]] = None,
     *,
-    store: Any = None,
-    tactic: Any = None,
-    runtime: Any = None,
+    store: Optional["SessionStore"] = None,
+    tactic: Union[Type["Tactic"], "Tactic", None] = None,
+    runtime: Optional["RuntimeLike"] = None,
     model: Optional[str] = None,
-    invoker: Any = None,
+    invoker: InvokerArg = None,
     live_tools: bool = False,
     workers: int = 4,
     eval_id: Optional[str] = None,
@@ -190,11 +195,11 @@ def run_sessions(
     variants: List[Variant],
     metrics: Optional[Sequence[MetricRef]] = None,
     *,
-    store: Any = None,
-    tactic: Any = None,
-    runtime: Any = None,
+    store: Optional["SessionStore"] = None,
+    tactic: Union[Type["Tactic"], "Tactic", None] = None,
+    runtime: Optional["RuntimeLike"] = None,
     model: Optional[str] = None,
-    invoker: Any = None,
+    invoker: InvokerArg = None,
     live_tools: bool = False,
     workers: int = 4,
     eval_id: Optional[str] = None,
@@ -313,16 +318,16 @@ def _run_all(one: Callable[[int], Item], n: int, workers: int) -> List[Item]:
 
 
 def evaluate_dataset(
-    tactic: Any,
+    tactic: Union[Type["Tactic"], str],
     dataset: Sequence[Any],
     variants: Sequence[Variant],
     metrics: Optional[Sequence[MetricRef]] = None,
     *,
     config: Optional[Dict[str, Any]] = None,
-    runtime: Any = None,
+    runtime: Optional["RuntimeLike"] = None,
     model: Optional[str] = None,
-    invoker: Any = None,
-    log_store: Any = None,
+    invoker: InvokerArg = None,
+    log_store: Optional["SessionStore"] = None,
     workers: int = 4,
     eval_id: Optional[str] = None,
     seed: int = 0,
@@ -360,16 +365,16 @@ def evaluate_dataset(
 
 
 def run_dataset(
-    tactic: Any,
+    tactic: Union[Type["Tactic"], str],
     dataset: Sequence[Any],
     variants: List[Variant],
     metrics: Optional[Sequence[MetricRef]] = None,
     *,
     config: Optional[Dict[str, Any]] = None,
-    runtime: Any = None,
+    runtime: Optional["RuntimeLike"] = None,
     model: Optional[str] = None,
-    invoker: Any = None,
-    log_store: Any = None,
+    invoker: InvokerArg = None,
+    log_store: Optional["SessionStore"] = None,
     workers: int = 4,
     eval_id: Optional[str] = None,
     seed: int = 0,

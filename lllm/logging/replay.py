@@ -18,7 +18,7 @@ import json
 import re
 import threading
 import time
-from typing import Any, Dict, Generic, Iterable, List, Optional, Tuple, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Dict, Generic, Iterable, List, Optional, Tuple, Type, TypeVar, Union
 
 from lllm.core.const import APITypes
 from lllm.core.dialog import prompt_substitute
@@ -40,6 +40,10 @@ from lllm.logging.forks import (
 )
 from lllm.logging.redact import REDACTED
 from lllm.secrets import scrub_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.protocols import RuntimeLike, SessionStore
+    from lllm.core.tactic import Tactic
 
 _VOLATILE_ARGS = frozenset({"timeout", "api_base", "base_url", "api_key", "extra_headers"})
 
@@ -385,11 +389,11 @@ class ReplayInvoker(BaseInvoker):
 def rerun(
     session: Union[TacticCallSession, Dict[str, Any]],
     *,
-    tactic: Any = None,
-    runtime: Any = None,
+    tactic: Union[Type["Tactic"], "Tactic", None] = None,
+    runtime: Optional["RuntimeLike"] = None,
     overrides: Optional[Dict[str, Any]] = None,
     invoker: Optional[BaseInvoker] = None,
-    log_store: Any = None,
+    log_store: Optional["SessionStore"] = None,
     tags: Optional[Dict[str, str]] = None,
     model: Optional[str] = None,
     prompts: Optional[Dict[str, str]] = None,

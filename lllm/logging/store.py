@@ -19,7 +19,7 @@ import traceback as tb
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from pydantic import BaseModel, Field
 
@@ -44,6 +44,9 @@ from lllm.logging.backends import (
 from lllm.logging.file_backend import LocalFileBackend
 from lllm.logging.redact import environment_secrets, redact
 from lllm.logging.sqlite import SQLiteBackend
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lllm.core.protocols import RuntimeLike
 
 logger = logging.getLogger("lllm")
 
@@ -82,7 +85,7 @@ class LogStore:
     With a ``runtime`` attached, ``tactic_path`` filters accept any form the runtime resolves (stable
     ``pkg::name`` key, URL, ``pkg:key``, alias, bare name); otherwise they compare literally (§9.2)."""
 
-    def __init__(self, backend: LogBackend, partition: str = "default", runtime: Any = None):
+    def __init__(self, backend: LogBackend, partition: str = "default", runtime: Optional["RuntimeLike"] = None):
         if not is_segment(partition):
             raise ValueError(
                 f"Invalid partition {partition!r}: use one segment of [A-Za-z0-9._-], without '..' and other than '.'"
@@ -553,20 +556,25 @@ def _summary(entry: Dict[str, Any]) -> SessionSummary:
 # ---------------------------------------------------------------------------------------------
 # Factories
 # ---------------------------------------------------------------------------------------------
-def local_store(path: Union[str, Path], partition: str = "default", runtime: Any = None) -> LogStore:
+def local_store(
+    path: Union[str, Path], partition: str = "default", runtime: Optional["RuntimeLike"] = None
+) -> LogStore:
     """A store of JSON files under ``path`` (atomic writes)."""
     return LogStore(LocalFileBackend(path), partition=partition, runtime=runtime)
 
 
 def sqlite_store(
-    path: Union[str, Path] = ":memory:", partition: str = "default", runtime: Any = None, timeout: float = 30.0
+    path: Union[str, Path] = ":memory:",
+    partition: str = "default",
+    runtime: Optional["RuntimeLike"] = None,
+    timeout: float = 30.0,
 ) -> LogStore:
     """A store in one SQLite file (WAL), or in memory with ``":memory:"``; a write waits at most ``timeout``
     seconds for another connection's lock."""
     return LogStore(SQLiteBackend(path, timeout=timeout), partition=partition, runtime=runtime)
 
 
-def noop_store(partition: str = "default", runtime: Any = None) -> LogStore:
+def noop_store(partition: str = "default", runtime: Optional["RuntimeLike"] = None) -> LogStore:
     """A store that records nothing."""
     return LogStore(NoOpBackend(), partition=partition, runtime=runtime)
 
@@ -574,7 +582,7 @@ def noop_store(partition: str = "default", runtime: Any = None) -> LogStore:
 def postgres_store(
     dsn: str,
     partition: str = "default",
-    runtime: Any = None,
+    runtime: Optional["RuntimeLike"] = None,
     *,
     statement_timeout: Optional[float] = None,
     lock_timeout: Optional[float] = None,

@@ -12,13 +12,14 @@ import re
 import threading
 import weakref
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union, cast
 
 from lllm.errors import PackageError, ResourceNotFoundError, ToolBindingError
 from lllm.packages.resource import PackageInfo, ResourceNode
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.prompt import Prompt
+    from lllm.core.tools import Function
 
 SECTIONS = {"prompt": "prompts", "tool": "tools", "proxy": "proxies", "tactic": "tactics", "config": "configs"}
 SECTION_TYPES = {v: k for k, v in SECTIONS.items()}
@@ -233,18 +234,20 @@ class Runtime:
             return ""
         return namespace if "." in namespace else f"{namespace}.{SECTIONS[rtype]}"
 
-    def register_prompt(self, prompt: Any, overwrite: bool = True, namespace: str = "") -> ResourceNode:
+    def register_prompt(self, prompt: "Prompt", overwrite: bool = True, namespace: str = "") -> ResourceNode:
         node = self.register(
             ResourceNode.eager(prompt.path, prompt, self._ns(namespace, "prompt"), "prompt"), overwrite
         )
-        if node.namespace and not getattr(prompt, "qualified_key", None):
+        if node.namespace and not prompt.qualified_key:
             prompt.qualified_key = node.qualified_key  # recorded in dialogs (§1.5)
         return node
 
     def get_prompt(self, key: str) -> "Prompt":
         return cast("Prompt", self.get(key, "prompt"))
 
-    def register_tool(self, name: str, fn: Any, overwrite: bool = True, namespace: str = "") -> ResourceNode:
+    def register_tool(
+        self, name: str, fn: Union["Function", Callable[..., Any]], overwrite: bool = True, namespace: str = ""
+    ) -> ResourceNode:
         """Register a ``Function`` (a plain callable is wrapped) whose name is the key's last segment."""
         from lllm.core.tools import Function
 
@@ -281,7 +284,7 @@ class Runtime:
         data: Any = None,
         overwrite: bool = True,
         namespace: str = "",
-        loader: Any = None,
+        loader: Optional[Callable[[], Any]] = None,
         *,
         config_data: Any = None,
     ) -> ResourceNode:

@@ -9,7 +9,7 @@ import importlib
 import inspect
 import logging
 import warnings
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type, TypeVar, Union
 
 from lllm.packages.runtime import Runtime, current_loading, loading_runtime, target_runtime
 
@@ -58,7 +58,7 @@ class BaseProxy:
         self,
         *,
         activate_proxies: Optional[List[str]] = None,
-        cutoff_date: Any = None,
+        cutoff_date: Union[str, dt.date, None] = None,
         deploy_mode: bool = False,
         use_cache: bool = True,
         **kw: Any,

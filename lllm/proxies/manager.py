@@ -4,11 +4,12 @@ dispatch of ``CALL_API(path, params)`` to ``@endpoint`` methods."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import inspect
 import json
 import logging
 from collections import Counter
-from typing import Any, Callable, Dict, List, Optional, Tuple, cast
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union, cast
 
 from lllm.errors import ConfigError, ProxyError
 from lllm.packages.runtime import Runtime, target_runtime
@@ -103,7 +104,7 @@ class ProxyManager:
     def __init__(
         self,
         activate_proxies: Optional[List[str]] = None,
-        cutoff_date: Any = None,
+        cutoff_date: Union[str, dt.date, None] = None,
         deploy_mode: bool = False,
         runtime: Optional[Runtime] = None,
     ):
