@@ -31,7 +31,9 @@ from lllm.errors import ConfigError, ResourceNotFoundError
 
 if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.agent import Agent
+    from lllm.core.prompt import Prompt
     from lllm.core.protocols import Invoker, RuntimeLike
+    from lllm.core.stream import BaseStreamHandler
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "agent-config.schema.json"
 _EITHER_PROMPT = "'system_prompt' (inline text) or 'system_prompt_path' (a prompt key)"
@@ -167,7 +169,7 @@ class AgentSpec(BaseModel):
         except ValidationError as e:
             raise ConfigError(_report(where, _problems(e, raw))) from e
 
-    def resolve_system_prompt(self, runtime: "RuntimeLike") -> Any:
+    def resolve_system_prompt(self, runtime: "RuntimeLike") -> "Prompt":
         from lllm.core.prompt import Prompt
 
         if self.system_prompt is not None:
@@ -184,8 +186,8 @@ class AgentSpec(BaseModel):
         self,
         runtime: "RuntimeLike",
         invoker: "Invoker",
-        stream_handler: Any = None,
-        system_prompt: Any = None,
+        stream_handler: Optional["BaseStreamHandler"] = None,
+        system_prompt: Optional["Prompt"] = None,
         skills: Any = None,
     ) -> "Agent":
         """A fresh Agent. ``system_prompt`` and ``skills`` (a ``SkillSet``) let a tactic pass what it

@@ -15,7 +15,7 @@ import typing
 import warnings
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Type, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Type, TypeVar, Union
 
 from pydantic import BaseModel, ValidationError
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from lllm.core.tactic import Tactic
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+ConfigRef = Union[Dict[str, Any], str, None]
+"""A tactic tool's config: the config itself, the name of one, or ``None`` for the tactic's default."""
 
 MAX_TACTIC_DEPTH = 8
 _depth: contextvars.ContextVar[int] = contextvars.ContextVar("lllm_tactic_tool_depth", default=0)
@@ -42,7 +44,7 @@ class TacticToolSpec:
     description: Optional[str] = None
     input_model: Optional[Type[BaseModel]] = None
     output_model: Optional[Type[BaseModel]] = None
-    config: Any = None
+    config: ConfigRef = None
 
 
 def tactictool(
@@ -51,7 +53,7 @@ def tactictool(
     description: Optional[str] = None,
     input_model: Optional[Type[BaseModel]] = None,
     output_model: Optional[Type[BaseModel]] = None,
-    config: Any = None,
+    config: ConfigRef = None,
 ) -> Callable[[_F], _F]:
     """Mark a Tactic method (usually ``call``) as a tool named ``name``."""
     if callable(name) or not isinstance(name, str):
@@ -201,7 +203,7 @@ def find_tactic_config(
 
 
 def _config_for(
-    config: Any, package: Optional[str], rt: RuntimeLike, label: str, cls: Type["Tactic"], key: str
+    config: ConfigRef, package: Optional[str], rt: RuntimeLike, label: str, cls: Type["Tactic"], key: str
 ) -> Dict[str, Any]:
     if isinstance(config, dict):
         return copy.deepcopy(config)
@@ -229,7 +231,7 @@ def build_tactic_function(
     ref: "str | type",
     *,
     runtime: Optional[RuntimeLike] = None,
-    config: Any = None,
+    config: ConfigRef = None,
     name: Optional[str] = None,
     description: Optional[str] = None,
 ) -> Function:
@@ -337,7 +339,7 @@ def build_tactic_endpoint_info(
     ref: "str | type",
     *,
     runtime: Optional[RuntimeLike] = None,
-    config: Any = None,
+    config: ConfigRef = None,
     category: str = "tactics",
     name: Optional[str] = None,
 ) -> Dict[str, Any]:
@@ -379,4 +381,5 @@ __all__ = [
     "tactic_tools",
     "TacticToolSpec",
     "MAX_TACTIC_DEPTH",
+    "ConfigRef",
 ]

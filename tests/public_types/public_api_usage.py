@@ -17,6 +17,7 @@ from lllm import (
     Prompt,
     Runtime,
     TacticCallSession,
+    build_tactic_function,
     rerun,
     sqlite_store,
     use_invoker,
@@ -60,3 +61,4 @@ if TYPE_CHECKING:  # checked, never run
         rerun(session, log_store="sessions.db")  # type: ignore[arg-type]
         BaseProxy(cutoff_date=20240630)  # type: ignore[arg-type]
         evaluate_dataset(lookup, [], [Variant(name="v")], invoker="test")  # type: ignore[arg-type]
+        build_tactic_function("demo.tactics:brief", config=["default"])  # type: ignore[arg-type]
