@@ -22,7 +22,7 @@ from lllm import (
     sqlite_store,
     use_invoker,
 )
-from lllm.eval import Variant, evaluate_dataset
+from lllm.eval import Variant, evaluate_dataset, evaluate_sessions
 from lllm.invokers.offline import TestInvoker
 
 
@@ -52,6 +52,12 @@ def typed_use(rt: Runtime) -> List[str]:
 
 
 if TYPE_CHECKING:  # checked, never run
+
+    def accepted(rt: Runtime, session: TacticCallSession) -> None:
+        store = sqlite_store("sessions.db", runtime=rt)
+        rerun(session, runtime=rt, log_store=store, invoker=TestInvoker())
+        evaluate_sessions([session], [Variant(name="v")], store=store, runtime=rt, invoker=lambda v: TestInvoker())
+        build_tactic_function("demo.tactics:brief", runtime=rt, config={"global": {"model_name": "test"}})
 
     def mistakes(rt: Runtime, session: TacticCallSession) -> None:
         sqlite_store(":memory:", runtime="default")  # type: ignore[arg-type]
