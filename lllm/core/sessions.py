@@ -245,18 +245,18 @@ class AgentCallSession(_Record):
     @property
     def cost(self) -> InvokeCost:
         """Every attempt's cost, retries and failed parses included."""
-        return self._priced(replayed=True)
+        return self._priced(include_replayed=True)
 
     @property
     def spent(self) -> InvokeCost:
         """``cost`` without the answers a replay took from its recording: what this call paid the provider."""
-        return self._priced(replayed=False)
+        return self._priced(include_replayed=False)
 
-    def _priced(self, replayed: bool) -> InvokeCost:
+    def _priced(self, include_replayed: bool) -> InvokeCost:
         total = InvokeCost()
         for traces in self.invoke_traces.values():
             for t in traces:
-                if t.usage and (replayed or not t.replayed):
+                if t.usage and (include_replayed or not t.replayed):
                     total = total + t.cost
         return total
 

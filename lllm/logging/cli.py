@@ -191,7 +191,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
         return 0
     total, spent = summary["total_cost_usd"], summary["spent_usd"]
     line = f"{summary['session_count']} session(s), total ${total:.6f}"
-    if round(spent, 6) != round(total, 6):
+    if spent != total:  # both rounded to 6 places
         line += f", spent ${spent:.6f} (replays' answers from their recordings were paid for once)"
     print(line)
     by_tactic: Dict[str, List[Tuple[float, float]]] = {}

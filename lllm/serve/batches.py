@@ -159,7 +159,7 @@ def _recorded(store: Any, job_id: str, outcomes: TaskOutcomes) -> Optional[Dict[
         "ended_at": max(ended) if complete else None,
         "note": None if complete else "Not running here: POST the same tasks with this batch_id to resume.",
     }
-    return {k: v for k, v in job.items() if v is not None}
+    return _job_view(job)
 
 
 async def get_job(request: web.Request) -> web.StreamResponse:
