@@ -101,7 +101,7 @@ class SQLiteBackend(IndexedBackend):
             ) from e
         try:
             with self._lock, self._bounded("opening the store (checking its tables)"):
-                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._use_wal()
                 self._conn.execute("PRAGMA synchronous=NORMAL")
                 with self._write("opening the store (checking its tables)") as c:
                     version = c.execute("PRAGMA user_version").fetchone()[0]
@@ -136,6 +136,19 @@ class SQLiteBackend(IndexedBackend):
         except BaseException:
             self._conn.close()
             raise
+
+    def _use_wal(self) -> None:
+        """Switch the file to WAL, retrying "database is locked" until ``timeout``: processes opening one new
+        file at once can get it at once, as SQLite does not wait where waiting could deadlock."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if getattr(e, "sqlite_errorcode", None) not in (5, 6) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     @staticmethod
     def _migrate_to_3(c: sqlite3.Connection) -> None:
