@@ -18,12 +18,12 @@ from lllm.core.aio import run_sync
 from lllm.core.call_context import current_call
 from lllm.core.call_loop import CallLoop, backoff_delay
 from lllm.core.const import APITypes, Roles
+from lllm.core.dialog import Dialog  # at module level: an import in open() looks up the module's lazy __path__
 from lllm.core.message import Message
 from lllm.core.sessions import AgentCallSession
 from lllm.errors import ConfigError, ToolBindingError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lllm.core.dialog import Dialog
     from lllm.core.prompt import Function, Prompt
     from lllm.core.protocols import Invoker, RuntimeLike
     from lllm.core.stream import BaseStreamHandler
@@ -158,8 +158,6 @@ class Agent:
         switch: bool = True,
     ) -> "Dialog":
         """Start a dialog seeded with the rendered system prompt."""
-        from lllm.core.dialog import Dialog
-
         if alias in self._dialogs:
             raise ValueError(
                 f"Agent '{self.name}' already has a dialog '{alias}'; use .fork('{alias}', "
