@@ -84,6 +84,7 @@ def check_lease_args(holder: str, ttl: float) -> None:
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")  # names that mean an SQLite file (``lllm --store``, ``local_store``)
 
 
 def is_sqlite_file(path: Path) -> bool:
@@ -407,6 +408,7 @@ __getattr__ = _lazy_exports(__name__, {name: f"lllm.logging.{module}" for name, 
 
 __all__ = [
     "is_sqlite_file",
+    "SQLITE_SUFFIXES",
     "LogBackend",
     "IndexedBackend",
     "SessionQuery",

@@ -29,7 +29,7 @@ def open_store(explicit: Optional[str] = None, runtime: Any = None, create: bool
     """The LogStore at ``--store`` / ``$LLLM_STORE`` / the default path: a PostgreSQL DSN, an SQLite database (a
     .db, .sqlite or .sqlite3 name, or an existing SQLite file whatever its name) or a folder."""
     from lllm.logging import local_store, postgres_store, sqlite_store
-    from lllm.logging.backends import is_sqlite_file
+    from lllm.logging.backends import SQLITE_SUFFIXES, is_sqlite_file
 
     path = store_path(explicit)
     if path.startswith(("postgres://", "postgresql://")):  # never a folder: it would be named after the password
@@ -38,7 +38,7 @@ def open_store(explicit: Optional[str] = None, runtime: Any = None, create: bool
         from lllm.cli import CLIError
 
         raise CLIError(f"No session store at '{path}': run a tactic with `lllm run` first, or pass --store PATH.")
-    if path.lower().endswith((".db", ".sqlite", ".sqlite3")) or path == ":memory:" or is_sqlite_file(Path(path)):
+    if path.lower().endswith(SQLITE_SUFFIXES) or path == ":memory:" or is_sqlite_file(Path(path)):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return sqlite_store(path, runtime=runtime)
     return local_store(path, runtime=runtime)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator, List, Optional, Union
 
 from lllm.logging.backends import (
+    SQLITE_SUFFIXES,
     Lease,
     LogBackend,
     LogStoreError,
@@ -39,6 +40,12 @@ class LocalFileBackend(LogBackend):
             raise LogStoreError(
                 f"The JSON store path '{self.root}' is {kind}, not a folder; it was left untouched. "
                 f"Pass a folder (new or existing) for a JSON store, or a .db file for SQLite."
+            )
+        if not self.root.exists() and self.root.suffix.lower() in SQLITE_SUFFIXES:
+            raise LogStoreError(
+                f"The JSON store path '{self.root}' is named like an SQLite file; a JSON store is a folder, and none "
+                f"was created. Open an SQLite store with sqlite_store('{self.root}'), or name the folder without "
+                f"'{self.root.suffix}'."
             )
         try:
             self.root.mkdir(parents=True, exist_ok=True)

@@ -61,6 +61,23 @@ def test_the_json_store_refuses_a_file(tmp_path):
         local_store(notes / "sub")
 
 
+@pytest.mark.parametrize("name", ["sessions.db", "runs.SQLite", "store.sqlite3"])
+def test_the_json_store_refuses_a_new_path_named_like_an_sqlite_file(tmp_path, name):
+    """``local_store("sessions.db")`` is a mix-up with ``sqlite_store``: it would make a folder the CLI cannot open."""
+    with pytest.raises(
+        LogStoreError,
+        match=rf"JSON store path '.*{name}' is named like an SQLite file.*none was created"
+        rf".*sqlite_store\('.*{name}'\)",
+    ):
+        local_store(tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_json_store_folder_named_like_an_sqlite_file_still_opens(tmp_path):
+    (tmp_path / "old.db").mkdir()  # made before the check: its sessions stay reachable
+    assert local_store(tmp_path / "old.db").list_sessions() == []
+
+
 def test_an_empty_file_becomes_a_new_sqlite_store(tmp_path):
     path = tmp_path / "fresh.db"
     path.touch()
