@@ -361,8 +361,9 @@ class CallLoop:
             f"rate-limit retries {session.rate_limit_retries_count}/{agent.rate_limit_retries}, "
             f"tool steps {session.interrupts_count}/{agent.max_interrupt_steps}"
         )
+        end = "" if detail.endswith((".", "?", "!")) else "."  # a provider's message often ends its own sentence
         err = AgentCallError(
-            f"Agent '{agent.name}' (model {agent.model}) failed [{reason}]: {detail}. ({counts})",
+            f"Agent '{agent.name}' (model {agent.model}) failed [{reason}]: {detail}{end} ({counts})",
             reason=reason,
             session=session,
         )

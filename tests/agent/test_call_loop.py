@@ -249,6 +249,17 @@ def test_transient_errors_use_the_recall_budget():
     assert s.max_llm_recall == 2 and s.llm_recalls_count == 2 and s.delivery.content == "ok"
 
 
+@pytest.mark.parametrize("text", ["No API key for provider 'openai': set OPENAI_API_KEY.", "401 Unauthorized"])
+def test_the_failure_message_ends_the_provider_sentence_once(text):
+    agent, _ = make_agent([ProviderError(text, status=401, kind=None), "never"])
+    agent.receive("hi")
+    with pytest.raises(AgentCallError) as ei:
+        agent.respond()
+    message = str(ei.value)
+    assert f"provider error: ProviderError: {text.rstrip('.')}. (exception retries" in message
+    assert ".." not in message
+
+
 def test_unclassified_errors_are_fatal_and_never_escape_raw():
     agent, inv = make_agent([KeyError("framework bug"), "never"])
     agent.receive("hi")
