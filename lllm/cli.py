@@ -185,8 +185,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     value = to_json_safe(result)
     print(value if isinstance(value, str) else json.dumps(value, indent=2))
+    calls = session.agent_call_count
     print(
-        f"{session.agent_call_count} agent calls, {cost.prompt_tokens} prompt + {cost.completion_tokens} "
+        f"{calls} agent call{'' if calls == 1 else 's'}, {cost.prompt_tokens} prompt + {cost.completion_tokens} "
         f"completion tokens, ${cost.cost:.6f}" + (f"; session {session.session_id}" if session.session_id else ""),
         file=sys.stderr,
     )

@@ -113,6 +113,30 @@ def test_run_text_output_config_and_model(tmp_path, monkeypatch, capsys):
     )
 
 
+def test_run_counts_one_agent_call_in_the_singular(tmp_path, monkeypatch, capsys):
+    write_tree(
+        tmp_path / "one",
+        {
+            "lllm.toml": '[package]\nname = "one"\n',
+            "tactics/ask.py": """
+            from lllm import Tactic
+
+            class Ask(Tactic):
+                name = "ask"
+                agent_group = ["a"]
+
+                def call(self, task: str) -> str:
+                    return self.agents["a"].run(task)
+        """,
+            "configs/ask.yaml": "global: {model_name: test}\nagent_configs: [{name: a, system_prompt: x}]\n",
+        },
+    )
+    monkeypatch.chdir(tmp_path / "one")
+    assert main(["run", "ask", "hi"]) == 0
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("1 agent call, "), err
+
+
 def test_list(tmp_path, monkeypatch, capsys):
     write_tree(tmp_path / "proj", {"lllm.toml": "", "prompts/a.md": "A", "prompts/b.md": "B", "configs/c.yaml": "{}"})
     monkeypatch.chdir(tmp_path / "proj")
