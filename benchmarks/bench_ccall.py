@@ -112,8 +112,8 @@ def build(base: str, tool: bool) -> Any:
 class Meter:
     """Wall, CPU, RSS and GC time of the measured part only (after warm-up)."""
 
-    def __init__(self, base: str, profiler: Any, no_gc: bool) -> None:
-        self.base, self.profiler, self.no_gc = base, profiler, no_gc
+    def __init__(self, base: str, profiler: Any, no_gc: bool, gc_freeze: bool = False) -> None:
+        self.base, self.profiler, self.no_gc, self.gc_freeze = base, profiler, no_gc, gc_freeze
         self.gc = GcClock()
 
     def start(self) -> None:
@@ -123,6 +123,8 @@ class Meter:
         self.gc.reset()
         if self.no_gc:
             gc.disable()
+        if self.gc_freeze:  # what an application may do after its setup (a library must not): see README
+            gc.freeze()
         if self.profiler is not None:
             self.profiler.start()
         self.c0, self.t0 = cpu_s(), time.perf_counter()
@@ -215,6 +217,9 @@ def main(argv: Any = None) -> int:
     p.add_argument("--profile-out", default="-", help="where the profile summary goes (default stdout)")
     p.add_argument("--top", type=int, default=40)
     p.add_argument("--no-gc", action="store_true", help="switch the cyclic garbage collector off while measuring")
+    p.add_argument(
+        "--gc-freeze", action="store_true", help="gc.freeze() after the warm-up: the collector skips what setup made"
+    )
     p.add_argument("--base-url", help="use a running fake server instead of starting one")
     p.add_argument(
         "--server-python", default=sys.executable, help="interpreter for the fake server (e.g. the bench's server venv)"
@@ -245,7 +250,7 @@ def main(argv: Any = None) -> int:
         t_setup = time.perf_counter()
         tactic = None if a.floor else build(base, a.tool)
         setup_s = time.perf_counter() - t_setup
-        meter = Meter(base, profiler, a.no_gc)
+        meter = Meter(base, profiler, a.no_gc, a.gc_freeze)
 
         async def measured() -> List[Any]:
             if tactic is None:
@@ -275,6 +280,7 @@ def main(argv: Any = None) -> int:
             "gc_s": round(meter.gc_s, 3),
             "gc_by_gen": meter.gc_by_gen,
             "profiled": a.profile or "no",
+            "gc_freeze": a.gc_freeze,
             "client_cpus": sorted(os.sched_getaffinity(0)),
         }
         print(json.dumps(res))
