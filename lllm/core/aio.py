@@ -68,8 +68,9 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     if in_background_loop():
         coro.close()
         raise RuntimeError(
-            "LLLM's sync API was called from inside its own event loop; "
-            "await the async variant (e.g. `await agent.arespond()`) instead."
+            "LLLM's sync API was called from inside its own event loop (for instance agent.run() in an async "
+            "tactic or tool), which would deadlock; await the async variant instead: `await agent.arun(...)` for "
+            "`agent.run(...)`, `await agent.arespond()` for `agent.respond()`, `await tactic.acall(...)` for a tactic."
         )
     fut = asyncio.run_coroutine_threadsafe(coro, background_loop())
     try:
