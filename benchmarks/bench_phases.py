@@ -6,8 +6,8 @@ than the same code run back to back, by a factor that depends on the machine. Th
 bench's simple call (``scenarios/lllm.py``) and the same request as bare aiohttp, at 0 ms latency
 (back to back) and at ``--latency-ms`` (spaced), and reports process CPU per call for both and the
 thread CPU of each of LLLM's synchronous phases. The phases are timed by wrapping the functions named
-in ``PHASES``; the wrappers add about 1 us each. The server runs on the last CPU, this process on the
-others (as ``run_bench.py`` pins them).
+in ``PHASES``; each wrapper adds about 1.4 us, which LLLM's process CPU includes (about 11 us a call). The
+server runs on the last CPU, this process on the others (as ``run_bench.py`` pins them).
 
 Run: .venv/bin/python benchmarks/bench_phases.py [--calls 300] [--latency-ms 20]"""
 
