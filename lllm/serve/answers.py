@@ -95,7 +95,7 @@ def parse_task(t: ServedTactic, raw: bytes, where: str = "body") -> Any:
                 error_answer(
                     422,
                     f"The {where} is not a valid {t.input_model.__name__} for tactic "
-                    f"'{t.name}' (see GET /tactics for its input_schema).",
+                    f"'{t.name}' (see GET /tactics for its input_schema).{_wrapped_hint(t, raw)}",
                     detail=e.errors(include_url=False, include_context=False),
                 )
             ) from None
@@ -103,6 +103,18 @@ def parse_task(t: ServedTactic, raw: bytes, where: str = "body") -> Any:
         return json.loads(raw or b"null")
     except ValueError:
         raise InvalidInput(error_answer(422, f"The {where} is not JSON; send the task as a JSON value.")) from None
+
+
+def _wrapped_hint(t: ServedTactic, raw: bytes) -> str:
+    """A hint when the task came wrapped as ``{"task": ...}``, which the input model has no field for."""
+    assert t.input_model is not None
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return ""
+    if isinstance(body, dict) and list(body) == ["task"] and "task" not in t.input_model.model_fields:
+        return ' The body is the task itself: send {"task": X} as X.'
+    return ""
 
 
 def validate_each(t: ServedTactic, tasks: List[Any]) -> List[Any]:

@@ -56,6 +56,9 @@ def test_invalid_input_is_422_with_the_validation_errors(package_dir, start):
     assert status == 422
     assert "not a valid Query for tactic 'echo'" in body["error"]
     assert {tuple(e["loc"]) for e in body["detail"]} == {("topic",), ("n",)}
+    assert "The body is the task itself" not in body["error"]
+    status, body = s.json("POST", "/tactics/echo/invoke", {"task": {"topic": "ab"}})  # wrapped, as some APIs want
+    assert status == 422 and body["error"].endswith('The body is the task itself: send {"task": X} as X.')
     status, body = s.json("POST", "/tactics/echo/invoke", raw=b"{not json")
     assert status == 422
     status, body = s.json("POST", "/tactics/nope/invoke", {})
