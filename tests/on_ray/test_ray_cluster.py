@@ -197,18 +197,32 @@ def test_drivers_in_ray_client_mode_get_the_results_of_a_local_ccall(cluster, ba
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "RAY_ADDRESS"}
     env["PYTHONPATH"] = str(ROOT)
     cmd = [sys.executable, str(Path(__file__).with_name("drive_client.py")), cluster.client_address, base, *tasks]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    out = _once_more_if_ray_client_failed(
+        lambda: subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == local
     assert local[0].startswith("task 0: ") and local[-1] == "ValueError: refused fail nine"
     nodes = {line for f in cluster.nodes_dir.iterdir() for line in f.read_text().split()}
     assert len(nodes) == 2  # the pool spread over both nodes
     write_tree(tmp_path, PACKAGE)
-    cli = lllm_batch(tmp_path, base, ["one", "two", "three"], "--address", cluster.client_address)
+    cli = _once_more_if_ray_client_failed(
+        lambda: lllm_batch(tmp_path, base, ["one", "two", "three"], "--address", cluster.client_address)
+    )
     assert cli.returncode == 0, cli.stderr[-3000:]
     records = [json.loads(line) for line in cli.stdout.splitlines()]  # every stdout line is a record
     assert [r["index"] for r in records] == [0, 1, 2] and all(r["result"] for r in records)
     assert len(_store(tmp_path / "s.db").list_sessions(state="success", limit=None)) == 3  # written by the driver
+
+
+def _once_more_if_ray_client_failed(run):
+    """Run a ``ray://`` driver, and once more if the head's Ray client proxy could not start the server it starts
+    for each driver (its process exited at startup; seen once in CI under load, never alone): a Ray-side failure
+    before any task ran, and a new connection gets a new server. Any other failure is returned as it is."""
+    out = run()
+    if out.returncode != 0 and "Starting Ray client server failed" in out.stderr:
+        out = run()
+    return out
 
 
 def arrivals(base: str) -> dict:
