@@ -24,7 +24,7 @@ import time
 import urllib.request
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 HERE = Path(__file__).resolve().parent
 
@@ -148,18 +148,38 @@ async def lllm_runs(tactic: Any, runs: int, in_flight: int, meter: Meter) -> Lis
     return out
 
 
+FLOOR_SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
+
+
+async def floor_request(session: Any, base: str, i: int) -> str:
+    """The simple call's request as bare aiohttp sends it (the floor): system prompt and task, the answer's text."""
+    msg = {"role": "user", "content": f"request {i}: what is the weather in Paris?"}
+    body = {"model": "fake-model", "messages": [FLOOR_SYSTEM, msg]}
+    async with session.post(f"{base}/chat/completions", json=body) as r:
+        return str((await r.json())["choices"][0]["message"]["content"])
+
+
+def start_server(python: str, latency_ms: float, cpus: set) -> Tuple[subprocess.Popen, str]:
+    """The fake server on ``cpus`` (any CPU when empty) and its base URL."""
+    server = subprocess.Popen(
+        [python, str(HERE / "fake_openai_server.py"), "--port", "0", "--latency-ms", str(latency_ms)],
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+    )
+    assert server.stdout is not None
+    return server, server.stdout.readline().split()[1]
+
+
 async def floor_runs(base: str, runs: int, in_flight: int, meter: Meter) -> List[Any]:
     import aiohttp
 
-    body = {"model": "fake-model", "messages": [{"role": "system", "content": "You are a helpful assistant."}]}
     sem = asyncio.Semaphore(in_flight)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as s:
 
         async def one(i: int) -> str:
             async with sem:
-                msg = {"role": "user", "content": f"request {i}: what is the weather in Paris?"}
-                async with s.post(f"{base}/chat/completions", json={**body, "messages": [*body["messages"], msg]}) as r:
-                    return str((await r.json())["choices"][0]["message"]["content"])
+                return await floor_request(s, base, i)
 
         await one(-1)
         meter.start()
@@ -233,15 +253,7 @@ def main(argv: Any = None) -> int:
     server = None
     base = a.base_url
     if base is None:
-        server_cpu = {cpus[-1]}
-        server = subprocess.Popen(
-            [a.server_python, str(HERE / "fake_openai_server.py"), "--port", "0", "--latency-ms", str(a.latency_ms)],
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=(lambda: os.sched_setaffinity(0, server_cpu)) if pin else None,
-        )
-        assert server.stdout is not None
-        base = server.stdout.readline().split()[1]
+        server, base = start_server(a.server_python, a.latency_ms, {cpus[-1]} if pin else set())
     if pin:
         os.sched_setaffinity(0, set(cpus[:-1]))
     try:

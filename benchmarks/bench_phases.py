@@ -18,7 +18,6 @@ import asyncio
 import functools
 import importlib
 import os
-import subprocess
 import sys
 import time
 import warnings
@@ -28,7 +27,7 @@ from typing import Any, Callable, Dict, List, Tuple
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_ccall import build, cpu_s  # noqa: E402
+from bench_ccall import build, cpu_s, floor_request, start_server  # noqa: E402
 
 # (module, attribute path, label): the synchronous phases of one simple call, in the order they run
 PHASES: List[Tuple[str, str, str]] = [
@@ -64,19 +63,12 @@ def _wrap(spent: Counter, module: str, path: str, label: str) -> None:
 async def _floor(base: str, calls: int) -> float:
     import aiohttp
 
-    body = {"model": "fake-model", "messages": [{"role": "system", "content": "You are a helpful assistant."}]}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as s:
-
-        async def one(i: int) -> None:
-            msg = {"role": "user", "content": f"request {i}: what is the weather in Paris?"}
-            async with s.post(f"{base}/chat/completions", json={**body, "messages": [*body["messages"], msg]}) as r:
-                await r.json()
-
         for i in range(5):
-            await one(i)
+            await floor_request(s, base, i)
         c0 = cpu_s()
         for i in range(calls):
-            await one(i)
+            await floor_request(s, base, i)
         return (cpu_s() - c0) / calls
 
 
@@ -90,21 +82,9 @@ async def _lllm(tactic: Any, calls: int, spent: Counter) -> float:
     return (cpu_s() - c0) / calls
 
 
-def _server(latency_ms: float, cpu: set) -> Tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "fake_openai_server.py"), "--port", "0", "--latency-ms", str(latency_ms)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        preexec_fn=(lambda: os.sched_setaffinity(0, cpu)) if cpu else None,
-    )
-    assert proc.stdout is not None
-    return proc, proc.stdout.readline().split()[1]
-
-
 def measure(latency_ms: float, calls: int, server_cpu: set, spent: Counter) -> Dict[str, Any]:
     """CPU per call of bare aiohttp and of LLLM, and LLLM's per-phase thread CPU, at one latency."""
-    proc, base = _server(latency_ms, server_cpu)
+    proc, base = start_server(sys.executable, latency_ms, server_cpu)
     try:
         tactic = build(base, tool=False)
         floor = asyncio.run(_floor(base, calls))

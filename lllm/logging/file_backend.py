@@ -35,13 +35,14 @@ class LocalFileBackend(LogBackend):
 
     def __init__(self, root: Union[str, os.PathLike[str]]):
         self.root = Path(root)
-        if self.root.exists() and not self.root.is_dir():
+        exists = self.root.exists()
+        if exists and not self.root.is_dir():
             kind = "an SQLite database: open it with sqlite_store(path)" if is_sqlite_file(self.root) else "a file"
             raise LogStoreError(
                 f"The JSON store path '{self.root}' is {kind}, not a folder; it was left untouched. "
                 f"Pass a folder (new or existing) for a JSON store, or a .db file for SQLite."
             )
-        if not self.root.exists() and self.root.suffix.lower() in SQLITE_SUFFIXES:
+        if not exists and self.root.suffix.lower() in SQLITE_SUFFIXES:
             raise LogStoreError(
                 f"The JSON store path '{self.root}' is named like an SQLite file; a JSON store is a folder, and none "
                 f"was created. Open an SQLite store with sqlite_store('{self.root}'), or name the folder without "

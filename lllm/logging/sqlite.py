@@ -74,6 +74,11 @@ _SQLITE_INDEXES_V3 = [
 ]
 
 
+def _busy(e: sqlite3.OperationalError) -> bool:
+    """Whether SQLite answered "database is locked" (SQLITE_BUSY or SQLITE_LOCKED)."""
+    return getattr(e, "sqlite_errorcode", None) in (5, 6)
+
+
 class SQLiteBackend(IndexedBackend):
     """An SQLite database file (or ``":memory:"``) in WAL mode; the embedded default.
 
@@ -146,7 +151,7 @@ class SQLiteBackend(IndexedBackend):
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 return
             except sqlite3.OperationalError as e:
-                if getattr(e, "sqlite_errorcode", None) not in (5, 6) or time.monotonic() >= deadline:
+                if not _busy(e) or time.monotonic() >= deadline:
                     raise
                 time.sleep(0.01)
 
@@ -165,7 +170,7 @@ class SQLiteBackend(IndexedBackend):
         try:
             yield
         except sqlite3.OperationalError as e:
-            if getattr(e, "sqlite_errorcode", None) not in (5, 6):  # SQLITE_BUSY, SQLITE_LOCKED
+            if not _busy(e):
                 raise
             raise StoreTimeoutError(
                 f"The SQLite store '{self.path}' gave up {doing} after {self.timeout:g} s: another connection "
