@@ -97,7 +97,7 @@ class LLLMServices(Services):
             invoker_for = getattr(invoker, "invoker_for", None)
             if invoker_for is not None:  # auto: build the provider's invoker now
                 invoker_for(model, model_args)
-            http.prepare()
+            http.prepare(tls=not str(model_args.get("api_base") or "").startswith("http:"))
             pricing.get_rates(hit[1], hit[2])
 
     def local_store(self, path: str, runtime: "RuntimeLike") -> "SessionStore":

@@ -3,13 +3,13 @@
 Simple call = `await tactic.acall(prompt)` on a one-agent Tactic whose `async def call` opens a
 dialog and awaits `agent.arespond()`; tool run = the same with `cfg["tool"]` registered via
 `Function.from_callable`, looping until the model answers. Native OpenAI-compatible invoker
-(aiohttp, one pooled session), no LiteLLM.
+(LLLM's HTTP/1.1 client on httptools, one pool per loop), no LiteLLM.
 """
 
 IMPORT = "import lllm; from lllm import Tactic, Function"
 CONCURRENCY = "asyncio"
-PACKAGES = ["lllm", "aiohttp", "pydantic"]
-NOTES = "Tactic.acall per call (fresh agent + session), native aiohttp invoker; the fake server varies tool arguments per round, so every round runs its tool"
+PACKAGES = ["lllm", "httptools", "pydantic"]
+NOTES = "Tactic.acall per call (fresh agent + session), native invoker on its own HTTP/1.1 client; the fake server varies tool arguments per round, so every round runs its tool"
 
 
 def setup(cfg):

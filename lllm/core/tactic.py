@@ -108,7 +108,7 @@ def _library_versions() -> Dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for dist in ("pydantic", "aiohttp", "genai-prices", "litellm"):
+    for dist in ("pydantic", "httptools", "aiohttp", "genai-prices", "litellm"):
         try:
             out[dist] = version(dist)
         except PackageNotFoundError:

@@ -382,7 +382,7 @@ def build_body(
 
 
 class AnthropicInvoker(ProviderInvoker):
-    """Anthropic Messages API over the pooled aiohttp client.
+    """Anthropic Messages API over the pooled HTTP client (``lllm.invokers.http``).
 
     ``api_key``/``api_base`` come from model_args, else the invoker config, else ``ANTHROPIC_API_KEY``
     and ``ANTHROPIC_BASE_URL``/``ANTHROPIC_API_BASE`` (read at call time)."""

@@ -1,10 +1,11 @@
-"""The pooled HTTP layer the native invokers share (aiohttp, imported on first use).
+"""The pooled HTTP layer the native invokers share.
 
-One ``ClientSession`` per event loop, created on first use and reused by every agent and call
-on that loop (the sync API runs on one background loop, see ``lllm.core.aio``), so
-connections are pooled. Every request has an explicit timeout. Every failure becomes a
-``lllm.errors.ProviderError`` whose ``kind`` is the retry class (``rate_limit``,
-``transient`` or ``None`` = fatal); nothing here retries."""
+Requests go over LLLM's lean HTTP/1.1 client (``lllm.invokers.h1``); a request through an HTTP(S)_PROXY
+goes over aiohttp (imported only then). Each event loop has one pool of each, created on first use and
+reused by every agent and call on that loop (the sync API runs on one background loop, see
+``lllm.core.aio``), and closed when the loop ends. Every request has an explicit timeout. Every failure
+becomes a ``lllm.errors.ProviderError`` whose ``kind`` is the retry class (``rate_limit``, ``transient``
+or ``None`` = fatal); nothing here retries."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Mapping, NoReturn, Optional, Tuple, Union
 
 from lllm.errors import ProviderError
+from lllm.invokers import h1
 from lllm.invokers.base import DEFAULT_TIMEOUT_S
 from lllm.secrets import scrub_exception, scrub_text, strip_userinfo
 
@@ -25,12 +27,13 @@ if TYPE_CHECKING:  # pragma: no cover
     import aiohttp
     from aiohttp import ClientSession
 
-POOL_LIMIT = 1000  # concurrent connections per loop (like httpx's default max_connections)
-KEEPALIVE_S = 30.0
+POOL_LIMIT = h1.POOL_LIMIT
+KEEPALIVE_S = h1.KEEPALIVE_S
 TRANSIENT_STATUS = frozenset({408, 409, 498})  # 498: Groq's flex tier at capacity, documented as retryable
 
 _aiohttp: Any = None
-_sessions: Dict[asyncio.AbstractEventLoop, "aiohttp.ClientSession"] = {}
+_sessions: Dict[asyncio.AbstractEventLoop, "aiohttp.ClientSession"] = {}  # for proxied requests
+_pools: Dict[asyncio.AbstractEventLoop, h1.Pool] = {}
 _sessions_lock = threading.Lock()
 _closers: Dict[asyncio.AbstractEventLoop, Any] = {}  # loop -> its _close_at_loop_end generator
 _timeouts: Dict[Tuple[float, bool], Any] = {}
@@ -56,8 +59,20 @@ def _lib() -> Any:
     return _aiohttp
 
 
+def get_pool() -> h1.Pool:
+    """The running loop's pool of HTTP/1.1 connections, created on first use."""
+    loop = asyncio.get_running_loop()
+    p = _pools.get(loop)
+    if p is None or p.closed:
+        with _sessions_lock:
+            p = h1.Pool(loop)
+            _watch(loop)
+            _pools[loop] = p
+    return p
+
+
 def get_session() -> "aiohttp.ClientSession":
-    """The running loop's pooled session, created on first use."""
+    """The running loop's aiohttp session (proxied requests), created on first use."""
     loop = asyncio.get_running_loop()
     s = _sessions.get(loop)
     if s is None or s.closed:
@@ -65,18 +80,26 @@ def get_session() -> "aiohttp.ClientSession":
     return s
 
 
-def prepare() -> None:
-    """Import the HTTP client library now rather than in the first request (a tactic on a native
-    provider calls this when it is built, as an SDK does when its client is built)."""
-    _lib()
+def prepare(tls: bool = True) -> None:
+    """Load now what the first request would: the proxy settings, the TLS context if ``tls``, and aiohttp when
+    a proxy is set (a tactic on a native provider calls this when it is built, as an SDK builds its client)."""
+    import urllib.request
+
+    if tls:
+        h1.tls_context()
+    if urllib.request.getproxies().keys() & {"http", "https"}:  # NO_PROXY alone shows as "no"
+        _lib()
 
 
 def _forget(loop: asyncio.AbstractEventLoop) -> None:
-    """Drop the session of a closed loop and mark its connector closed (aiohttp's public ``close``,
-    stepped by hand: no loop is left to run it, and on a closed loop it has nothing to wait for)."""
+    """Drop the pools of a closed loop: its connections are closed as far as a closed loop allows (aiohttp's
+    public ``close``, stepped by hand: no loop is left to run it, and on a closed loop it has nothing to wait for)."""
     closer = _closers.pop(loop, None)
     if closer is not None:
-        _step(closer.aclose())  # its ``finally`` closes the session the same way
+        _step(closer.aclose())  # its ``finally`` closes the pools the same way
+    pool = _pools.pop(loop, None)
+    if pool is not None:
+        pool.close()
     sess = _sessions.pop(loop, None)
     conn = None if sess is None else sess.connector
     if conn is None or conn.closed:
@@ -96,21 +119,30 @@ def _step(closing: Any) -> None:
 
 async def _close_at_loop_end(loop: asyncio.AbstractEventLoop) -> AsyncIterator[None]:
     """Suspended while ``loop`` runs. Asyncio registers it with the loop, and ``asyncio.run`` closes a loop's
-    async generators before the loop itself: that closes the loop's session, its pooled sockets with it,
+    async generators before the loop itself: that closes the loop's pools, their pooled sockets with them,
     while the loop still runs (a closed loop can only drop them to the garbage collector)."""
     try:
         yield
     finally:
         _closers.pop(loop, None)
+        pool = _pools.pop(loop, None)
+        if pool is not None:
+            pool.close()
         sess = _sessions.pop(loop, None)
         if sess is not None and not sess.closed:
             await sess.close()
 
 
 def _watch(loop: asyncio.AbstractEventLoop) -> None:
-    """Start ``loop``'s closer (once per loop; not for the sync API's loop, which lives as long as the process)."""
+    """Start ``loop``'s closer (once per loop; not for the sync API's loop, which lives as long as the process);
+    the caller holds ``_sessions_lock``."""
     from lllm.core.aio import in_background_loop
 
+    if not (_sessions or _pools):
+        atexit.unregister(_close_all)
+        atexit.register(_close_all)
+    for old in [lp for lp in {**_closers, **_sessions, **_pools} if lp.is_closed()]:  # loops that are gone
+        _forget(old)
     if loop in _closers or in_background_loop():
         return
     closer: Any = _close_at_loop_end(loop)
@@ -126,13 +158,15 @@ async def _finish(closer: Any) -> None:
 
 
 def _close_all() -> None:
-    """At interpreter exit: close sessions whose loop still runs (e.g. the sync API's background loop)."""
-    for loop in list({**_closers, **_sessions}):
+    """At interpreter exit: close the pools of loops that still run (e.g. the sync API's background loop)."""
+    for loop in list({**_closers, **_sessions, **_pools}):
         if loop.is_closed() or not loop.is_running():
             _forget(loop)
             continue
-        closer, sess = _closers.pop(loop, None), _sessions.pop(loop, None)
+        closer, sess, pool = _closers.pop(loop, None), _sessions.pop(loop, None), _pools.pop(loop, None)
         try:
+            if pool is not None:
+                loop.call_soon_threadsafe(pool.close)
             if closer is not None:
                 asyncio.run_coroutine_threadsafe(_finish(closer), loop).result(2)
             if sess is not None and not sess.closed:
@@ -140,6 +174,7 @@ def _close_all() -> None:
         except Exception:  # noqa: BLE001 - best effort at shutdown
             pass
     _sessions.clear()
+    _pools.clear()
 
 
 def _new_session(loop: asyncio.AbstractEventLoop) -> "aiohttp.ClientSession":
@@ -147,41 +182,47 @@ def _new_session(loop: asyncio.AbstractEventLoop) -> "aiohttp.ClientSession":
     start sessions on their own loops at the same moment from racing on the shared table."""
     aiohttp = _lib()
     with _sessions_lock:
-        if not _sessions:
-            atexit.unregister(_close_all)
-            atexit.register(_close_all)
-        for old in [lp for lp in {**_closers, **_sessions} if lp.is_closed()]:  # loops that are gone
-            _forget(old)
         conn = aiohttp.TCPConnector(limit=POOL_LIMIT, keepalive_timeout=KEEPALIVE_S, ttl_dns_cache=300)
         s: ClientSession = aiohttp.ClientSession(
             connector=conn, skip_auto_headers=("User-Agent",), headers={"User-Agent": "lllm"}
         )
-        _sessions[loop] = s
         _watch(loop)
+        _sessions[loop] = s
     return s
 
 
 async def aclose_session() -> None:
-    """Close the running loop's session (its connections); the next request opens a new one."""
-    s = _sessions.pop(asyncio.get_running_loop(), None)
+    """Close the running loop's pools (their connections); the next request opens new ones."""
+    loop = asyncio.get_running_loop()
+    pool = _pools.pop(loop, None)
+    if pool is not None:
+        pool.close()
+    s = _sessions.pop(loop, None)
     if s is not None and not s.closed:
         await s.close()
 
 
-def _timeout(timeout_s: Optional[float], stream: bool) -> Any:
+def _seconds(timeout_s: Optional[float]) -> float:
+    """``timeout_s`` (``None``: the default) as a positive, finite number of seconds; else a ConfigError."""
     try:
         t = DEFAULT_TIMEOUT_S if timeout_s is None else float(timeout_s)
     except (TypeError, ValueError):
         t = math.nan  # not a number of seconds (e.g. an SDK's Timeout object): refused below
+    if not (t > 0 and math.isfinite(t)):  # 0 (or less) reads as "no timeout" to many clients: it could hang forever
+        from lllm.errors import ConfigError
+
+        raise ConfigError(f"model_args['timeout'] must be a positive, finite number of seconds, got {timeout_s!r}")
+    return t
+
+
+def _timeout(timeout_s: Optional[float], stream: bool) -> Any:
+    """aiohttp's timeout for a proxied request: a whole request must finish within it; a stream may run
+    longer, but no read may stall for it."""
+    t = _seconds(timeout_s)
     key = (t, stream)
     ct = _timeouts.get(key)
     if ct is None:
-        if not (t > 0 and math.isfinite(t)):  # aiohttp reads 0 (or less) as "no timeout": a call could hang forever
-            from lllm.errors import ConfigError
-
-            raise ConfigError(f"model_args['timeout'] must be a positive, finite number of seconds, got {timeout_s!r}")
         aiohttp = _lib()
-        # a whole request must finish within t; a stream may run longer but no read may stall for t
         ct = aiohttp.ClientTimeout(total=None, connect=t, sock_read=t) if stream else aiohttp.ClientTimeout(total=t)
         _timeouts[key] = ct
     return ct
@@ -224,18 +265,17 @@ async def post_json(
     Anything else raises ``ProviderError`` (see ``http_error`` for the status mapping)."""
     data = body if isinstance(body, (bytes, bytearray)) else dumps(body)
     _check_userinfo(url, headers, provider)
-    session = get_session()
+    rheaders: Mapping[str, str]
     try:
-        async with session.post(
-            url, data=data, headers=headers, timeout=_timeout(timeout_s, False), proxy=_proxy(url)
-        ) as resp:
-            if resp.history and resp.method != "POST":
-                raise _redirected(resp, provider, url)
-            raw = await resp.read()
-            status = resp.status
-            if status >= 300:
-                raise http_error(status, resp.headers, raw, provider=provider, url=url)
-            rheaders = resp.headers
+        if _proxy(url) is None:
+            answer = await get_pool().post(url, headers, bytes(data), _seconds(timeout_s))
+            status, rheaders, raw = answer.status, answer.headers, answer.body
+            if 300 <= status < 400:
+                raise _redirected(provider, url, status, _location(url, rheaders))
+        else:
+            status, rheaders, raw = await _post_proxied(url, headers, data, timeout_s, provider)
+        if status >= 300:
+            raise http_error(status, rheaders, raw, provider=provider, url=url)
     except ProviderError:
         raise
     except Exception as e:  # noqa: BLE001 - network failures are mapped, anything else re-raised
@@ -253,6 +293,17 @@ async def post_json(
         ) from e
 
 
+async def _post_proxied(
+    url: str, headers: Mapping[str, str], data: Any, timeout_s: Optional[float], provider: str
+) -> Tuple[int, Mapping[str, str], bytes]:
+    async with get_session().post(
+        url, data=data, headers=headers, timeout=_timeout(timeout_s, False), proxy=_proxy(url)
+    ) as resp:
+        if resp.history and resp.method != "POST":
+            raise _redirected(provider, url, resp.history[0].status, str(resp.url))
+        return resp.status, resp.headers, await resp.read()
+
+
 async def post_sse(
     url: str,
     headers: Mapping[str, str],
@@ -268,22 +319,29 @@ async def post_sse(
 
     data = body if isinstance(body, (bytes, bytearray)) else dumps(body)
     _check_userinfo(url, headers, provider)
-    session = get_session()
+    t = _seconds(timeout_s)
+    proxied = _proxy(url) is not None
     try:
-        timeout = _timeout(timeout_s, True)
-        resp = await session.post(url, data=data, headers=headers, timeout=timeout, proxy=_proxy(url))
+        if proxied:
+            resp: Any = await get_session().post(
+                url, data=data, headers=headers, timeout=_timeout(timeout_s, True), proxy=_proxy(url)
+            )
+        else:
+            resp = await get_pool().stream(url, headers, bytes(data), t)
     except Exception as e:  # noqa: BLE001
         _reraise(e, provider, url, timeout_s)
     try:
-        if resp.history and resp.method != "POST":
-            raise _redirected(resp, provider, url)
+        if proxied and resp.history and resp.method != "POST":
+            raise _redirected(provider, url, resp.history[0].status, str(resp.url))
+        if not proxied and 300 <= resp.status < 400:
+            raise _redirected(provider, url, resp.status, _location(url, resp.headers))
         if resp.status >= 300:
             try:
                 raw = await resp.read()
             except Exception:  # noqa: BLE001 - the status alone decides the kind
                 raw = b""
             raise http_error(resp.status, resp.headers, raw, provider=provider, url=url)
-        source: Any = resp
+        source: Any = resp if proxied else resp.chunks()
         if "json" in resp.headers.get("Content-Type", "") and "event-stream" not in resp.headers["Content-Type"]:
             raw = await resp.read()
             answer = _json_or_none(raw)
@@ -300,11 +358,7 @@ async def post_sse(
                 )
             source = _chunks(raw)  # labelled JSON, but not JSON: read it as the event stream it may be
         async for item in aiter_sse(
-            source,
-            provider=provider,
-            terminal_events=terminal_events,
-            require_end=require_end,
-            idle_s=timeout.sock_read,
+            source, provider=provider, terminal_events=terminal_events, require_end=require_end, idle_s=t
         ):
             yield item
     except ProviderError:
@@ -312,7 +366,10 @@ async def post_sse(
     except Exception as e:  # noqa: BLE001
         _reraise(e, provider, url, timeout_s)
     finally:
-        resp.release()
+        if proxied:
+            resp.release()
+        else:
+            resp.close()
 
 
 def json_object(data: Any, provider: str = "") -> Dict[str, Any]:
@@ -342,13 +399,22 @@ async def _chunks(raw: bytes) -> AsyncIterator[bytes]:
 
 
 _KEY_HEADERS = frozenset({"authorization", "x-api-key", "api-key"})
-_BAD_HEADER_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # what aiohttp refuses to send (CR, LF, ...)
+_BAD_HEADER_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # control characters (CR, LF, ...)
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 
 
 def _check_userinfo(url: str, headers: Mapping[str, str], provider: str) -> None:
     """A URL's ``user:password@`` becomes a Basic ``Authorization`` header: it cannot go with another one.
-    A header value with a control character (a key read from a file with its newline) is named, never shown."""
+    A header value with a control character (a key read from a file with its newline) is named, never shown;
+    so is a header name that is not an HTTP token."""
     for name, value in headers.items():
+        if not (isinstance(name, str) and _HEADER_NAME.fullmatch(name)):
+            from lllm.errors import ConfigError
+
+            raise ConfigError(
+                f"{provider or 'provider'}: header name {name!r} (extra_headers) is not a valid HTTP header name "
+                f"(letters, digits and !#$%&'*+.^_`|~- only)"
+            )
         if isinstance(value, str) and _BAD_HEADER_CHARS.search(value):
             from lllm.errors import ConfigError
 
@@ -374,14 +440,21 @@ def _check_userinfo(url: str, headers: Mapping[str, str], provider: str) -> None
             )
 
 
-def _redirected(resp: Any, provider: str, url: str) -> ProviderError:
-    """The fatal error for a redirect the client followed with another method (301/302/303 turn the POST
-    into a GET): the answer is not to the call, and retrying cannot help."""
+def _location(url: str, headers: Mapping[str, str]) -> str:
+    """Where a redirect points, as an absolute URL."""
+    from urllib.parse import urljoin
+
+    where = headers.get("location")
+    return urljoin(url, where) if where else "(no Location given)"
+
+
+def _redirected(provider: str, url: str, status: int, new: str) -> ProviderError:
+    """The fatal error for a redirect of the POST: only a 307/308 to the same origin is followed (a 301/302/303
+    would turn it into a GET, another host must not receive the call unasked); retrying cannot help."""
     return ProviderError(
-        f"{provider or 'provider'} api_base redirects: {strip_userinfo(url)} answered HTTP "
-        f"{resp.history[0].status}, moving the call to {strip_userinfo(str(resp.url))} as a {resp.method} "
-        f"(a redirected POST is not sent again); set api_base to the new address",
-        status=resp.history[0].status,
+        f"{provider or 'provider'} api_base redirects: {strip_userinfo(url)} answered HTTP {status}, moving the "
+        f"call to {strip_userinfo(new)}, where the POST is not sent on; set api_base to the new address",
+        status=status,
         provider=provider,
     )
 
@@ -410,7 +483,7 @@ def _still_secret(e: Optional[BaseException]) -> bool:
 
 def _map_exc(e: Exception, provider: str, url: str, timeout_s: Optional[float]) -> Optional[ProviderError]:
     """The ProviderError for a network failure; ``None`` for anything else (a bug: re-raised as is)."""
-    aiohttp = _lib()
+    aiohttp = _aiohttp  # loaded only if a request went through a proxy
     label = provider or "provider"
     url = strip_userinfo(url)
     if isinstance(e, (asyncio.TimeoutError, TimeoutError)):  # includes aiohttp.ServerTimeoutError
@@ -420,11 +493,14 @@ def _map_exc(e: Exception, provider: str, url: str, timeout_s: Optional[float]) 
             kind="transient",
             provider=provider,
         )
-    if isinstance(e, aiohttp.ClientHttpProxyError) and e.status == 407:  # the tunnel (CONNECT) was refused
-        return _proxy_refused(provider, url)
-    if isinstance(e, (aiohttp.InvalidURL, getattr(aiohttp, "NonHttpUrlClientError", aiohttp.InvalidURL))):
+    invalid: Tuple[type, ...] = (h1.InvalidURL,)
+    if aiohttp is not None:
+        if isinstance(e, aiohttp.ClientHttpProxyError) and e.status == 407:  # the tunnel (CONNECT) was refused
+            return _proxy_refused(provider, url)
+        invalid += (aiohttp.InvalidURL, getattr(aiohttp, "NonHttpUrlClientError", aiohttp.InvalidURL))
+    if isinstance(e, invalid):
         return ProviderError(f"{label} request URL is invalid: {url!r} (check api_base)", provider=provider)
-    if isinstance(e, (aiohttp.ClientError, OSError)):
+    if isinstance(e, OSError) or (aiohttp is not None and isinstance(e, aiohttp.ClientError)):
         return ProviderError(
             f"{label} request to {url} failed: {type(e).__name__}: {e}", kind="transient", provider=provider
         )
@@ -543,6 +619,7 @@ def http_error(
 __all__ = [
     "DEFAULT_TIMEOUT_S",
     "prepare",
+    "get_pool",
     "get_session",
     "aclose_session",
     "post_json",

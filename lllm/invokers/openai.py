@@ -477,7 +477,7 @@ def responses_stream_event(
 
 
 class OpenAIInvoker(ProviderInvoker):
-    """OpenAI-compatible Chat Completions (and Responses) over the pooled aiohttp client.
+    """OpenAI-compatible Chat Completions (and Responses) over the pooled HTTP client (``lllm.invokers.http``).
 
     ``api_key``/``api_base``/``extra_headers`` come from model_args, else the invoker config, else the
     provider's environment variables. Config (optional): ``system_role`` to force ``"system"``/``"developer"``."""

@@ -1,4 +1,4 @@
-"""The shared HTTP layer: status mapping, Retry-After, error messages, per-loop pooled sessions."""
+"""The shared HTTP layer: status mapping, Retry-After, error messages, per-loop pools."""
 
 from __future__ import annotations
 
@@ -110,9 +110,9 @@ async def open_again_and_keep():
     return http.get_session()
 
 
-def test_a_closed_loops_pooled_connection_is_closed_through_the_public_api(fake_servers):
-    """A loop closed by hand with a keep-alive connection in its pool: sweeping it closes the connector
-    (aiohttp's public ``close``) and leaves no un-awaited coroutine or waiter behind to warn."""
+def test_a_closed_loops_pooled_connection_is_closed_when_swept(fake_servers):
+    """A loop closed by hand with a keep-alive connection in its pool: sweeping it closes the pool and leaves
+    no un-awaited coroutine or waiter behind to warn."""
     import gc
     import warnings
 
@@ -124,23 +124,23 @@ def test_a_closed_loops_pooled_connection_is_closed_through_the_public_api(fake_
             {"Authorization": "Bearer k"},
             {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
         )
-        return http.get_session(), status
+        return http.get_pool(), status
 
     loop = asyncio.new_event_loop()
-    s, status = loop.run_until_complete(one_request())
+    pool, status = loop.run_until_complete(one_request())
     loop.close()
-    assert status == 200 and not s.closed
+    assert status == 200 and not pool.closed and sum(map(len, pool.idle.values())) == 1
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         http._forget(loop)
         gc.collect()
-    assert s.closed and loop not in http._sessions and loop not in http._closers
+    assert pool.closed and not pool.idle and loop not in http._pools and loop not in http._closers
     assert not [w for w in caught if "await" in str(w.message)], [str(w.message) for w in caught]
 
 
-def test_asyncio_run_closes_its_loops_pooled_connections(fake_servers):
-    """``asyncio.run`` ends its loop: the session's keep-alive sockets are closed then, not left open for the
-    garbage collector to find (a ResourceWarning per socket)."""
+def test_asyncio_run_closes_its_loops_pools(fake_servers):
+    """``asyncio.run`` ends its loop: its pool's keep-alive sockets and its aiohttp session (proxied requests)
+    are closed then, not left open for the garbage collector to find (a ResourceWarning per socket)."""
     import gc
     import warnings
 
@@ -152,12 +152,13 @@ def test_asyncio_run_closes_its_loops_pooled_connections(fake_servers):
             {"Authorization": "Bearer k"},
             {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
         )
-        return http.get_session()
+        return http.get_pool(), http.get_session()
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        s = asyncio.run(one_request())
+        pool, s = asyncio.run(one_request())
         gc.collect()
+    assert pool.closed and not pool.idle and pool not in http._pools.values()
     assert s.closed and s not in http._sessions.values()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)], [str(w.message) for w in caught]
 
