@@ -15,7 +15,7 @@ import collections
 import socket
 import ssl
 import zlib
-from typing import Any, AsyncIterator, Deque, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, AsyncIterator, Callable, Deque, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import httptools
@@ -25,6 +25,7 @@ KEEPALIVE_S = 30.0  # an idle connection older than this is closed, not reused
 DNS_TTL_S = 300.0
 MAX_BODY = 256 * 2**20  # no provider answers with more; a server that does is refused, not buffered
 MAX_REDIRECTS = 5
+DRAIN_S = 2.0  # how long a stream's unread end may take to arrive for its connection to be reused
 _PAUSE_AT = 1 << 20  # a stream's unread bytes at which reading from its socket pauses
 
 _targets: Dict[str, "Target"] = {}
@@ -148,6 +149,7 @@ class _Conn(asyncio.Protocol):
         "error",
         "paused",
         "idle_at",
+        "on_done",
     )
 
     def __init__(self, key: Tuple[str, str, int], loop: asyncio.AbstractEventLoop) -> None:
@@ -157,6 +159,7 @@ class _Conn(asyncio.Protocol):
         self.waiter: Optional[asyncio.Future[None]] = None
         self.idle_at = 0.0
         self.lost = False
+        self.on_done: Optional[Callable[[], None]] = None  # set while the end of a stream left unread drains
         self.reset()
 
     def reset(self) -> None:
@@ -184,6 +187,8 @@ class _Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[BaseException]) -> None:
         self.lost = True
+        if self.on_done is not None:
+            self.on_done()
         if not self.done and self.error is None:
             if self.status >= 200 and _until_close(self.raw_headers):  # a body that ends with the connection
                 self.on_message_complete()
@@ -219,6 +224,8 @@ class _Conn(asyncio.Protocol):
         self.done = True
         self.keep = self.parser.should_keep_alive()  # asked now: the parser forgets once the message ends
         self._wake()
+        if self.on_done is not None:
+            self.on_done()
 
     # -- the request's side
     def _wake(self) -> None:
@@ -330,10 +337,27 @@ class Stream:
         return b"".join([c async for c in self.chunks()])
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self.conn.streaming = False
-            self.pool.release(self.conn, self.conn.reusable() and not self.conn.body)
+        """Give the connection back: reused if the answer was read to its end; if only its last bytes are
+        missing (a stream ends at its last event, before the chunked body's terminator arrived), once they
+        come within ``DRAIN_S``; else closed."""
+        if self._closed:
+            return
+        self._closed = True
+        conn = self.conn
+        conn.streaming = False
+        if conn.done or conn.lost or conn.error is not None or conn.paused:  # paused: far from its end
+            self.pool.release(conn, conn.reusable())
+            return
+        conn.body = []
+        timer = conn.loop.call_later(DRAIN_S, conn.abort)
+
+        def drained() -> None:
+            conn.on_done = None
+            timer.cancel()
+            conn.body = []
+            self.pool.release(conn, conn.reusable())
+
+        conn.on_done = drained
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,12 +381,6 @@ class Pool:
         deadline = self.loop.time() + timeout_s
         for _ in range(MAX_REDIRECTS + 1):
             conn = await self._exchange(url, headers, body, deadline, streaming=False)
-            try:
-                while not conn.done:
-                    await conn.wait(deadline)
-            except BaseException:
-                self.release(conn, False)
-                raise
             status, raw = conn.status, conn.raw_headers
             data = conn.take_body()
             self.release(conn, conn.reusable())
@@ -391,8 +409,8 @@ class Pool:
     async def _exchange(
         self, url: str, headers: Mapping[str, str], body: bytes, deadline: float, streaming: bool
     ) -> _Conn:
-        """Send the request and wait for its answer's headers (streaming) or its end; a reused connection the
-        server had closed meanwhile (nothing of an answer arrived) is replaced once."""
+        """Send the request and wait for its answer's headers (streaming) or its whole answer; a reused connection
+        the server had closed meanwhile (nothing of an answer arrived) is replaced once."""
         t = target(url)
         data = request_bytes(t, headers, body)
         for attempt in (0, 1):
@@ -400,7 +418,7 @@ class Pool:
             conn.streaming = streaming
             try:
                 conn.transport.write(data)
-                while conn.status < 200 and not conn.done:
+                while not (conn.done or (streaming and conn.status >= 200)):
                     await conn.wait(deadline)
                 return conn
             except ConnectionError as e:

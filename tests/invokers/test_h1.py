@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import ssl
 import warnings
-from typing import Awaitable, Callable, List
+from typing import Any, Awaitable, Callable, List
 
 import pytest
 
@@ -294,7 +295,7 @@ async def test_an_unusable_url_is_a_fatal_error_naming_it(url):
     assert ei.value.kind is None
 
 
-async def test_a_stream_read_to_its_end_leaves_its_connection_pooled_and_one_left_early_closes_it():
+async def test_a_streams_connection_is_pooled_once_its_whole_answer_arrived_read_or_not():
     box: List[Server] = []
     events = b"".join(b'data: {"i": %d}\n\n' % i for i in range(3)) + b"data: [DONE]\n\n"
 
@@ -307,11 +308,13 @@ async def test_a_stream_read_to_its_end_leaves_its_connection_pooled_and_one_lef
         got = [d async for _, d in http.post_sse(srv.url, HEADERS, BODY, 5)]
         assert got == [{"i": 0}, {"i": 1}, {"i": 2}]
         stream = await pool().stream(srv.url, HEADERS, BODY, 5)
-        stream.close()  # nothing read: the connection cannot be reused
+        while not stream.conn.done:  # the whole answer arrives; none of it is read
+            await asyncio.sleep(0.01)
+        stream.close()
         stream.close()  # a second close changes nothing
         assert pool().in_use == 0 and srv.connections == 1
         got = [d async for _, d in http.post_sse(srv.url, HEADERS, BODY, 5)]
-        assert len(got) == 3 and srv.connections == 2
+        assert len(got) == 3 and srv.connections == 1
 
 
 async def test_a_stream_that_stops_sending_times_out_per_read():
@@ -382,3 +385,85 @@ async def test_a_request_through_an_http_proxy_goes_over_aiohttp(monkeypatch, st
         assert got == [{"via": "proxy"}]
         assert srv.requests[0].startswith(b"POST http://api.example.invalid/v1/chat/completions HTTP/1.1\r\n")
         assert not any(pool().idle.values())  # the lean pool was not used
+
+
+class TLSServer(Server):
+    """``Server`` behind TLS, with a certificate for 127.0.0.1 and localhost from a throwaway authority."""
+
+    def __init__(self, handler: Handler, ca: Any) -> None:
+        super().__init__(handler)
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1", "localhost").configure_cert(self.context)
+
+    async def __aenter__(self) -> "TLSServer":
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            try:
+                await self.handler(reader, writer)
+            except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+                pass
+            finally:
+                writer.close()
+
+        self.server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=self.context)
+        self.url = f"https://localhost:{self.server.sockets[0].getsockname()[1]}/v1/chat/completions"
+        return self
+
+
+@pytest.fixture
+def ca():
+    trustme = pytest.importorskip("trustme")
+    return trustme.CA()
+
+
+async def test_https_verifies_the_servers_certificate_and_reuses_the_connection(ca, monkeypatch):
+    trusted = ssl.create_default_context()
+    ca.configure_trust(trusted)
+    monkeypatch.setattr(h1, "_tls", trusted)
+    box: List[Server] = []
+    async with TLSServer(keep_alive(lambda n: answer(json.dumps({"n": n}).encode()), box), ca) as srv:
+        box.append(srv)
+        got = [(await http.post_json(srv.url, HEADERS, BODY, 5))[2] for _ in range(2)]
+        assert got == [{"n": 1}, {"n": 2}] and srv.connections == 1
+        assert b"Host: localhost:" in srv.requests[0]
+
+
+async def test_https_to_a_server_with_an_untrusted_certificate_fails_naming_the_certificate(ca, monkeypatch):
+    monkeypatch.setattr(h1, "_tls", ssl.create_default_context())  # the system's authorities, not the test's
+    box: List[Server] = []
+    async with TLSServer(keep_alive(lambda n: answer(), box), ca) as srv:
+        box.append(srv)
+        with pytest.raises(ProviderError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+            await http.post_json(srv.url, HEADERS, BODY, 5, provider="openai")
+        assert srv.requests == [] and pool().in_use == 0
+
+
+async def test_a_streams_connection_is_reused_once_its_unread_end_arrives(monkeypatch):
+    """A stream ends at its last event; the chunked body's terminator comes a moment later (a separate write):
+    the connection drains it in the background and goes back to the pool. One that never ends is closed."""
+    monkeypatch.setattr(h1, "DRAIN_S", 0.3)
+    box: List[Server] = []
+    events = b'data: {"i": 0}\n\ndata: [DONE]\n\n'
+
+    async def late_end(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            body = await box[0].read_request(reader)
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+            writer.write(head + b"%x\r\n%s\r\n" % (len(events), events))
+            await writer.drain()
+            await asyncio.sleep(0.05 if b"endless" not in body else 10)
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+
+    async with Server(late_end) as srv:
+        box.append(srv)
+        for _ in range(2):
+            assert [d async for _, d in http.post_sse(srv.url, HEADERS, BODY, 5)] == [{"i": 0}]
+            assert pool().in_use == 1  # draining
+            await asyncio.sleep(0.15)
+            assert pool().in_use == 0 and sum(map(len, pool().idle.values())) == 1
+        assert srv.connections == 1
+        endless = b'{"endless": true}'
+        assert [d async for _, d in http.post_sse(srv.url, HEADERS, endless, 5)] == [{"i": 0}]
+        await asyncio.sleep(0.5)
+        assert pool().in_use == 0 and not any(pool().idle.values())  # given up after DRAIN_S, closed
