@@ -197,6 +197,11 @@ class _Conn(asyncio.Protocol):
         self._wake()
 
     # -- httptools' side
+    def on_message_begin(self) -> None:
+        if self.done:  # a second answer to one request: the connection is out of step, never reused
+            self.error = BadAnswer("the server sent an answer no request asked for")
+            raise self.error  # stops the parser before it overwrites the answer already read
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self.raw_headers.append((name, value))
 
@@ -441,8 +446,8 @@ class Pool:
         idle = self.idle.get(t.key)
         while idle:
             conn = idle.pop()
-            if not conn.lost and self.loop.time() - conn.idle_at < KEEPALIVE_S:
-                return conn, True
+            if not (conn.lost or conn.got) and self.loop.time() - conn.idle_at < KEEPALIVE_S:
+                return conn, True  # (``got``: the server spoke unasked, e.g. a 408 before closing an idle one)
             conn.abort()
         try:
             return await self._connect(t, deadline), False

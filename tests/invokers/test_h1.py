@@ -467,3 +467,27 @@ async def test_a_streams_connection_is_reused_once_its_unread_end_arrives(monkey
         assert [d async for _, d in http.post_sse(srv.url, HEADERS, endless, 5)] == [{"i": 0}]
         await asyncio.sleep(0.5)
         assert pool().in_use == 0 and not any(pool().idle.values())  # given up after DRAIN_S, closed
+
+
+@pytest.mark.parametrize("later", [0.0, 0.02], ids=["with-the-answer", "while-idle"])
+async def test_an_answer_sent_unasked_is_not_taken_for_the_next_requests(later):
+    """Some servers send a 408 on an idle keep-alive connection before closing it: that connection is not
+    reused (its 408 would be read as the next request's answer), nor does it spoil the answer before it."""
+    box: List[Server] = []
+
+    async def nag(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await box[0].read_request(reader)
+        writer.write(answer(b'{"n": %d}' % len(box[0].requests)))
+        if later:
+            await writer.drain()
+            await asyncio.sleep(later)
+        writer.write(answer(b"", "Connection: close", status="408 Request Timeout"))  # unasked
+        await writer.drain()
+        await asyncio.sleep(1)  # and the connection stays open a while
+
+    async with Server(nag) as srv:
+        box.append(srv)
+        assert (await http.post_json(srv.url, HEADERS, BODY, 5))[2] == {"n": 1}
+        await asyncio.sleep(0.1)
+        assert (await http.post_json(srv.url, HEADERS, BODY, 5))[2] == {"n": 2}
+        assert srv.connections == 2
