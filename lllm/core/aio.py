@@ -13,6 +13,7 @@ import contextvars
 import functools
 import itertools
 import queue
+import sys
 import threading
 from typing import Any, Callable, Coroutine, List, Optional, ParamSpec, Tuple, TypeVar
 
@@ -23,6 +24,31 @@ _lock = threading.Lock()
 _calls: Optional["DaemonPool"] = None  # in_daemon_thread's threads
 _loop: Optional[asyncio.AbstractEventLoop] = None
 _thread: Optional[threading.Thread] = None
+
+
+if sys.version_info >= (3, 11):
+    timeout_at = asyncio.timeout_at  # unlike asyncio.wait_for before 3.12, it never swallows a cancellation
+else:  # pragma: no cover - Python 3.10
+
+    class timeout_at:
+        """``asyncio.timeout_at`` for Python 3.10: TimeoutError once ``loop.time()`` passes ``deadline``."""
+
+        def __init__(self, deadline: float) -> None:
+            self.deadline, self.fired = deadline, False
+
+        async def __aenter__(self) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self.timer = asyncio.get_running_loop().call_at(self.deadline, self._fire, task)
+
+        def _fire(self, task: "asyncio.Task[Any]") -> None:
+            self.fired = True
+            task.cancel()
+
+        async def __aexit__(self, kind: Any, exc: Any, tb: Any) -> None:
+            self.timer.cancel()
+            if self.fired and kind is asyncio.CancelledError:
+                raise TimeoutError() from exc
 
 
 def background_loop() -> asyncio.AbstractEventLoop:
@@ -232,4 +258,5 @@ __all__ = [
     "run_sync_to_end",
     "in_background_loop",
     "in_daemon_thread",
+    "timeout_at",
 ]

@@ -20,6 +20,8 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import httptools
 
+from lllm.core.aio import timeout_at
+
 POOL_LIMIT = 1000  # connections in use at once per loop (like httpx's default max_connections)
 KEEPALIVE_S = 30.0  # an idle connection older than this is closed, not reused
 DNS_TTL_S = 300.0
@@ -441,7 +443,8 @@ class Pool:
         while self.in_use >= POOL_LIMIT:
             waiter = self.loop.create_future()
             self._slots.append(waiter)
-            await asyncio.wait_for(waiter, max(0.0, deadline - self.loop.time()))
+            async with timeout_at(deadline):
+                await waiter
         self.in_use += 1
         idle = self.idle.get(t.key)
         while idle:
@@ -456,25 +459,23 @@ class Pool:
             raise
 
     async def _connect(self, t: Target, deadline: float) -> _Conn:
-        addresses = await asyncio.wait_for(self._resolve(t.host, t.port), max(0.0, deadline - self.loop.time()))
-        error: Optional[BaseException] = None
-        for family, address in addresses:
-            try:
-                _, conn = await asyncio.wait_for(
-                    self.loop.create_connection(
+        async with timeout_at(deadline):
+            addresses = await self._resolve(t.host, t.port)
+            error: Optional[BaseException] = None
+            for family, address in addresses:
+                try:
+                    _, conn = await self.loop.create_connection(
                         lambda: _Conn(t.key, self.loop),
                         address,
                         t.port,
                         family=family,
                         ssl=tls_context() if t.tls else None,
                         server_hostname=t.host if t.tls else None,
-                    ),
-                    max(0.0, deadline - self.loop.time()),
-                )
-                return conn
-            except OSError as e:  # the next address may answer
-                error = e
-        raise error or ConnectionError(f"{t.host} has no address")
+                    )
+                    return conn
+                except OSError as e:  # the next address may answer
+                    error = e
+            raise error or ConnectionError(f"{t.host} has no address")
 
     async def _resolve(self, host: str, port: int) -> List[Tuple[int, str]]:
         """``host``'s addresses, looked up once per ``DNS_TTL_S`` (connections opened together share a lookup)."""

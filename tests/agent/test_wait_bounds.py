@@ -209,3 +209,27 @@ def test_max_llm_recall_0_still_fails_on_the_first_500(fake_servers):
         Ask(_flaky_config(url, max_llm_recall=0))("hi")
     assert ei.value.reason == "llm_error" and "max_llm_recall=0" in str(ei.value)
     assert ei.value.session.invoke_count == 1
+
+
+async def test_a_cancellation_is_never_lost_under_a_deadline():
+    """A call cancelled as its loop finishes ends cancelled (``asyncio.wait_for`` before Python 3.12 returned
+    the result instead, swallowing the cancellation, when the two met)."""
+    from lllm.testing import MockInvoker
+
+    rng, lost = random.Random(7), 0
+    for _ in range(300):
+        agent = Agent(
+            "deadlined", "You answer.", model="mock-model", llm_invoker=MockInvoker(["hi"]), call_deadline_s=30
+        )
+        agent.open("main")
+        agent.receive("hello")
+        task = asyncio.ensure_future(agent.arespond())
+        for _ in range(rng.randrange(0, 8)):
+            await asyncio.sleep(0)
+        if task.cancel():  # it had not finished: it must end cancelled
+            try:
+                await task
+                lost += 1
+            except asyncio.CancelledError:
+                pass
+    assert lost == 0

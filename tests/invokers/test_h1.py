@@ -491,3 +491,30 @@ async def test_an_answer_sent_unasked_is_not_taken_for_the_next_requests(later):
         await asyncio.sleep(0.1)
         assert (await http.post_json(srv.url, HEADERS, BODY, 5))[2] == {"n": 2}
         assert srv.connections == 2
+
+
+async def test_a_request_cancelled_at_any_moment_ends_cancelled():
+    """Cancelled while connecting, sending or waiting: the request ends cancelled, never with an answer
+    (``asyncio.wait_for`` before Python 3.12 swallowed a cancellation that met the connection's completion)."""
+    import random
+
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(0.02)
+        writer.write(answer())
+        await writer.drain()
+
+    rng, lost = random.Random(3), 0
+    async with Server(slow) as srv:
+        for _ in range(300):
+            await http.aclose_session()  # a new connection each time, so some cancellations land in connect
+            task = asyncio.ensure_future(http.post_json(srv.url, HEADERS, BODY, 5))
+            for _ in range(rng.randrange(0, 6)):
+                await asyncio.sleep(0)
+            if task.cancel():
+                try:
+                    await task
+                    lost += 1
+                except asyncio.CancelledError:
+                    pass
+        assert lost == 0 and pool().in_use == 0
