@@ -68,9 +68,6 @@ class Target(NamedTuple):
     """Where a URL's requests go, and the first lines of each request (built once per URL)."""
 
     key: Tuple[str, str, int]  # (scheme, host, port): connections are pooled by it
-    host: str
-    port: int
-    tls: bool
     head: bytes  # request line, Host, User-Agent, Accept, and the URL's user:password@ as Basic auth
 
 
@@ -108,7 +105,7 @@ def _target(url: str) -> Target:
     if parts.username is not None:  # as browsers and aiohttp do: the URL's credential as Basic auth
         pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
         lines.append(f"Authorization: Basic {base64.b64encode(pair).decode('ascii')}")
-    return Target((scheme, host, port), host, port, tls, ("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    return Target((scheme, host, port), ("\r\n".join(lines) + "\r\n").encode("utf-8"))
 
 
 def request_bytes(t: Target, headers: Mapping[str, str], body: bytes) -> bytes:
@@ -196,7 +193,6 @@ class _Conn(asyncio.Protocol):
                 self.on_message_complete()
             else:
                 self._fail(exc or ConnectionResetError("the server closed the connection before its answer ended"))
-        self._wake()
 
     # -- httptools' side
     def on_message_begin(self) -> None:
@@ -459,23 +455,25 @@ class Pool:
             raise
 
     async def _connect(self, t: Target, deadline: float) -> _Conn:
+        scheme, host, port = t.key
+        tls = scheme == "https"
         async with timeout_at(deadline):
-            addresses = await self._resolve(t.host, t.port)
+            addresses = await self._resolve(host, port)
             error: Optional[BaseException] = None
             for family, address in addresses:
                 try:
                     _, conn = await self.loop.create_connection(
                         lambda: _Conn(t.key, self.loop),
                         address,
-                        t.port,
+                        port,
                         family=family,
-                        ssl=tls_context() if t.tls else None,
-                        server_hostname=t.host if t.tls else None,
+                        ssl=tls_context() if tls else None,
+                        server_hostname=host if tls else None,
                     )
                     return conn
                 except OSError as e:  # the next address may answer
                     error = e
-            raise error or ConnectionError(f"{t.host} has no address")
+            raise error or ConnectionError(f"{host} has no address")
 
     async def _resolve(self, host: str, port: int) -> List[Tuple[int, str]]:
         """``host``'s addresses, looked up once per ``DNS_TTL_S`` (connections opened together share a lookup)."""

@@ -266,14 +266,15 @@ async def post_json(
     data = body if isinstance(body, (bytes, bytearray)) else dumps(body)
     _check_userinfo(url, headers, provider)
     rheaders: Mapping[str, str]
+    proxy = _proxy(url)
     try:
-        if _proxy(url) is None:
+        if proxy is None:
             answer = await get_pool().post(url, headers, bytes(data), _seconds(timeout_s))
             status, rheaders, raw = answer.status, answer.headers, answer.body
             if 300 <= status < 400:
                 raise _redirected(provider, url, status, _location(url, rheaders))
         else:
-            status, rheaders, raw = await _post_proxied(url, headers, data, timeout_s, provider)
+            status, rheaders, raw = await _post_proxied(url, proxy, headers, data, timeout_s, provider)
         if status >= 300:
             raise http_error(status, rheaders, raw, provider=provider, url=url)
     except ProviderError:
@@ -294,10 +295,10 @@ async def post_json(
 
 
 async def _post_proxied(
-    url: str, headers: Mapping[str, str], data: Any, timeout_s: Optional[float], provider: str
+    url: str, proxy: str, headers: Mapping[str, str], data: Any, timeout_s: Optional[float], provider: str
 ) -> Tuple[int, Mapping[str, str], bytes]:
     async with get_session().post(
-        url, data=data, headers=headers, timeout=_timeout(timeout_s, False), proxy=_proxy(url)
+        url, data=data, headers=headers, timeout=_timeout(timeout_s, False), proxy=proxy
     ) as resp:
         if resp.history and resp.method != "POST":
             raise _redirected(provider, url, resp.history[0].status, str(resp.url))
@@ -320,11 +321,12 @@ async def post_sse(
     data = body if isinstance(body, (bytes, bytearray)) else dumps(body)
     _check_userinfo(url, headers, provider)
     t = _seconds(timeout_s)
-    proxied = _proxy(url) is not None
+    proxy = _proxy(url)
+    proxied = proxy is not None
     try:
         if proxied:
             resp: Any = await get_session().post(
-                url, data=data, headers=headers, timeout=_timeout(timeout_s, True), proxy=_proxy(url)
+                url, data=data, headers=headers, timeout=_timeout(timeout_s, True), proxy=proxy
             )
         else:
             resp = await get_pool().stream(url, headers, bytes(data), t)
