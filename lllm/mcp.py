@@ -40,7 +40,7 @@ import threading
 from datetime import timedelta
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from lllm.core.aio import background_loop, in_background_loop, run_sync
+from lllm.core.aio import background_loop, in_background_loop, run_sync, within
 from lllm.core.tools import Function
 from lllm.errors import ConfigError, LLLMError
 
@@ -254,7 +254,7 @@ class MCPConnection:
                 session = await stack.enter_async_context(
                     ClientSession(read, write, read_timeout_seconds=timedelta(seconds=server.timeout))
                 )
-                await asyncio.wait_for(session.initialize(), server.timeout)
+                await within(session.initialize(), server.timeout)
                 server._listing = server._keep(await _all_tools(session))
                 self._ready.set_result(session)
                 await self._stop.wait()
@@ -284,7 +284,7 @@ class MCPConnection:
         """Connect (if not yet) and wait until the session is ready; raises ``MCPError``."""
         ready = self._start()
         try:  # shielded: a cancelled caller must not cancel the connection other callers wait for
-            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(ready)), self.server.timeout + 5)
+            await within(asyncio.shield(asyncio.wrap_future(ready)), self.server.timeout + 5)
         except asyncio.TimeoutError:
             await self.aclose()
             raise MCPError(f"MCP server '{self.server.name}': no session within {self.server.timeout:g}s") from None
@@ -304,7 +304,7 @@ class MCPConnection:
         owner = self._signal_close()
         if owner is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(owner)), self.server.timeout)
+                await within(asyncio.shield(asyncio.wrap_future(owner)), self.server.timeout)
 
     def _signal_close(self) -> Optional[cf.Future[Any]]:
         with self._lock:

@@ -15,7 +15,7 @@ import itertools
 import queue
 import sys
 import threading
-from typing import Any, Callable, Coroutine, List, Optional, ParamSpec, Tuple, TypeVar
+from typing import Any, Awaitable, Callable, Coroutine, List, Optional, ParamSpec, Tuple, TypeVar
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -29,6 +29,9 @@ _thread: Optional[threading.Thread] = None
 if sys.version_info >= (3, 11):
     timeout_at = asyncio.timeout_at  # unlike asyncio.wait_for before 3.12, it never swallows a cancellation
 else:  # pragma: no cover - Python 3.10
+
+    class _Timeout(TimeoutError, asyncio.TimeoutError):
+        """On 3.10 the builtin and asyncio's TimeoutError differ; 3.11 made them one. This is both."""
 
     class timeout_at:
         """``asyncio.timeout_at`` for Python 3.10: TimeoutError once ``loop.time()`` passes ``deadline``."""
@@ -48,7 +51,14 @@ else:  # pragma: no cover - Python 3.10
         async def __aexit__(self, kind: Any, exc: Any, tb: Any) -> None:
             self.timer.cancel()
             if self.fired and kind is asyncio.CancelledError:
-                raise TimeoutError() from exc
+                raise _Timeout() from exc
+
+
+async def within(aw: Awaitable[T], seconds: float) -> T:
+    """``await aw``, TimeoutError after ``seconds``. Unlike ``asyncio.wait_for`` before Python 3.12, a
+    cancellation that arrives as ``aw`` finishes is never swallowed (the caller is cancelled, not answered)."""
+    async with timeout_at(asyncio.get_running_loop().time() + seconds):
+        return await aw
 
 
 def background_loop() -> asyncio.AbstractEventLoop:
@@ -259,4 +269,5 @@ __all__ = [
     "in_background_loop",
     "in_daemon_thread",
     "timeout_at",
+    "within",
 ]

@@ -75,8 +75,11 @@ _SQLITE_INDEXES_V3 = [
 
 
 def _busy(e: sqlite3.OperationalError) -> bool:
-    """Whether SQLite answered "database is locked" (SQLITE_BUSY or SQLITE_LOCKED)."""
-    return getattr(e, "sqlite_errorcode", None) in (5, 6)
+    """Whether SQLite answered "database is locked" (SQLITE_BUSY or SQLITE_LOCKED, extended codes too)."""
+    code = getattr(e, "sqlite_errorcode", None)  # Python 3.11+
+    if code is None:  # 3.10: only the message tells ("database is locked", "database table is locked")
+        return str(e).startswith(("database is locked", "database table is locked", "database schema is locked"))
+    return code & 0xFF in (5, 6)
 
 
 class SQLiteBackend(IndexedBackend):

@@ -19,6 +19,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 from aiohttp import web
 
 from lllm.core import events as ev
+from lllm.core.aio import within
 from lllm.core.stream import BaseStreamHandler
 from lllm.localhttp import bind_refusal, request_refusal
 from lllm.serve.answers import (
@@ -165,7 +166,7 @@ async def invoke(request: web.Request) -> web.StreamResponse:
         call_started = time.perf_counter()
         fut = start_call(state, t, task)
         try:
-            session = await asyncio.wait_for(asyncio.shield(fut), state.limits.timeout_s)
+            session = await within(asyncio.shield(fut), state.limits.timeout_s)
             call_s = time.perf_counter() - call_started
         except asyncio.TimeoutError:
             fut.cancel()  # an async call stops; a sync one ends in its thread, still counted in flight
@@ -276,7 +277,7 @@ async def _relay(
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            item = await asyncio.wait_for(queue.get(), max(0.0, deadline - time.monotonic()))
+            item = await within(queue.get(), max(0.0, deadline - time.monotonic()))
         except asyncio.TimeoutError:
             fut.cancel()
             error = f"Tactic '{t.name}' did not finish within {timeout_s:g} s (--timeout)."

@@ -11,6 +11,7 @@ from typing import Any, Dict, List
 
 from aiohttp import web
 
+from lllm.core.aio import within
 from lllm.core.jsonable import to_json_safe
 from lllm.secrets import scrub, scrub_text
 from lllm.serve.calls import State, failure_body, start_call
@@ -63,7 +64,7 @@ def build_server(state: State) -> Any:
             raise RuntimeError("The server is full or shutting down; retry later.")
         fut = start_call(state, t, task)
         try:
-            session = await asyncio.wait_for(asyncio.shield(fut), state.limits.timeout_s)
+            session = await within(asyncio.shield(fut), state.limits.timeout_s)
         except asyncio.TimeoutError:
             fut.cancel()
             raise RuntimeError(f"Tactic '{name}' did not finish within {state.limits.timeout_s:g} s") from None

@@ -28,6 +28,11 @@ def _missing() -> list:
 @pytest.mark.skipif(
     bool(_missing()), reason=f"the docs toolchain is not installed ({', '.join(_missing())}): pip install -e '.[docs]'"
 )
+@pytest.mark.skipif(
+    sys.version_info < (3, 11),
+    reason="the site is built on Python 3.11+: the newest mkdocstrings for 3.10 breaks on the pymdown-extensions "
+    "pip picks there (Highlight() without md); the examples still run on 3.10 (test_examples.py)",
+)
 def test_site_builds_strictly(tmp_path: Path) -> None:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     out = subprocess.run(

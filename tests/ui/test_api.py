@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from ui_support import REVIEW, UIServer, lllm
 
+from lllm.core.aio import timeout_at
 from lllm.logging import sqlite_store
 from lllm.ui import create_app
 from lllm.ui.server import check_bind, is_loopback
@@ -231,7 +232,7 @@ async def test_new_sessions_are_pushed_as_server_sent_events(many):
         old.started_at = datetime.now(timezone.utc).timestamp() - 60  # dated before the newest: still news
         sid = many.save_session(old, tags={"live": "yes"})
         data = b""
-        async with asyncio.timeout(10):
+        async with timeout_at(asyncio.get_running_loop().time() + 10):
             while b"event: session" not in data:
                 data += await resp.content.readline()
             data += await resp.content.readline()

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from lllm.core.aio import timeout_at
 from lllm.core.sessions import TacticCallSession
 from lllm.logging import sqlite_store
 from lllm.ui import create_app
@@ -18,7 +19,7 @@ from lllm.ui import create_app
 
 async def _until(resp: Any, marker: bytes) -> bytes:
     data = b""
-    async with asyncio.timeout(10):
+    async with timeout_at(asyncio.get_running_loop().time() + 10):
         while marker not in data:
             line = await resp.content.readline()
             assert line, f"the stream ended; got {data!r}"
