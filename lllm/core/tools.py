@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union, 
 
 from pydantic import ValidationError
 
-from lllm.core.aio import in_daemon_thread
+from lllm.core.aio import run_in_daemon_thread
 from lllm.core.message import FunctionCall
 from lllm.core.tool_schema import (
     _EMPTY,
@@ -321,7 +321,7 @@ class Function:
             if spec.is_async:
                 value = await spec.invoke(fn, kwargs)
             else:
-                value = await in_daemon_thread(spec.invoke, fn, kwargs)  # stuck, it does not hold up exit
+                value = await run_in_daemon_thread(spec.invoke, fn, kwargs)  # stuck, it does not hold up exit
                 if inspect.isawaitable(value):
                     value = await value
         except Exception as e:

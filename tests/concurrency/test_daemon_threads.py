@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 
-from lllm.core.aio import DaemonPool, in_daemon_thread
+from lllm.core.aio import DaemonPool, in_daemon_thread, run_in_daemon_thread
 
 
 async def test_calls_run_on_daemon_threads_in_the_callers_context() -> None:
@@ -86,3 +86,80 @@ async def test_a_result_for_a_caller_that_gave_up_is_dropped() -> None:
     gate.set()
     assert await in_daemon_thread(lambda: "next") == "next"
     assert call.cancelled()
+
+
+# run_in_daemon_thread: a short blocking wait first, then an ordinary await
+
+
+async def test_a_quick_call_runs_on_a_daemon_thread_in_the_callers_context_and_reuses_it() -> None:
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("quick_var", default="unset")
+    var.set("caller's")
+    from lllm.core import aio
+
+    await run_in_daemon_thread(time.sleep, 0)
+    before = len(aio._calls._threads)  # the shared pool may hold idle threads from earlier calls
+    seen = [await run_in_daemon_thread(lambda: (threading.current_thread(), var.get())) for _ in range(20)]
+    assert all(t.daemon and t.name.startswith("lllm-call") and v == "caller's" for t, v in seen)
+    assert threading.current_thread() not in {t for t, _ in seen}
+    assert len(aio._calls._threads) == before  # a thread is idle before its caller hears: the next call finds it
+
+
+async def test_a_slow_call_holds_the_loop_up_for_quick_s_at_most() -> None:
+    ticks: list = []
+
+    async def ticker() -> None:
+        while True:
+            ticks.append(time.perf_counter())
+            await asyncio.sleep(0.005)
+
+    running = asyncio.ensure_future(ticker())
+    await asyncio.sleep(0)
+    try:
+        assert await run_in_daemon_thread(lambda: time.sleep(0.3) or "slept") == "slept"
+    finally:
+        running.cancel()
+    assert len(ticks) >= 20  # the loop ran on while the call slept in its thread
+    assert max(b - a for a, b in zip(ticks, ticks[1:])) < 0.15
+
+
+async def test_errors_come_back_from_both_paths() -> None:
+    def quick() -> None:
+        raise KeyError("quick")
+
+    def slow() -> None:
+        time.sleep(0.05)
+        raise KeyError("slow")
+
+    for fn, word in ((quick, "quick"), (slow, "slow")):
+        try:
+            await run_in_daemon_thread(fn)
+        except KeyError as e:
+            assert e.args == (word,)
+        else:
+            raise AssertionError("no error")
+
+
+async def test_calls_ending_around_the_quick_wait_each_answer_once(monkeypatch) -> None:
+    """Calls whose length straddles QUICK_S: whichever side of the wait they end on, each gets its own answer,
+    once, and none hangs."""
+    import random
+
+    from lllm.core import aio
+
+    monkeypatch.setattr(aio, "QUICK_S", 0.001)
+    rng = random.Random(3)
+
+    def work(i: int, spin: float) -> int:
+        end = time.perf_counter() + spin
+        while time.perf_counter() < end:
+            pass
+        return i
+
+    answers = []
+    for i in range(300):
+        answers.append(await run_in_daemon_thread(work, i, rng.uniform(0.0, 0.002)))
+    assert answers == list(range(300))
+    many = await asyncio.gather(*(run_in_daemon_thread(work, i, rng.uniform(0.0, 0.002)) for i in range(100)))
+    assert many == list(range(100))
