@@ -266,7 +266,8 @@ def build_tactic_function(
             tool_name, text, schema.get("properties", {}), schema.get("required", []), defs=schema.get("$defs")
         )
     else:
-        decl = Function.from_callable(method, name=tool_name, description=text)
+        # an unannotated task is a string by the Tactic.call convention: nothing to warn about
+        decl = Function.from_callable(method, name=tool_name, description=text, warn_untyped=False)
     params = [
         p.name
         for p in list(inspect.signature(method).parameters.values())[1:]

@@ -9,6 +9,7 @@ import inspect
 import re
 import sys
 import time
+import warnings
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union, cast
 
 from pydantic import ValidationError
@@ -110,10 +111,13 @@ class Function:
         strict: bool = True,
         processor: Optional[Processor] = None,
         localns: Optional[Dict[str, Any]] = None,
+        warn_untyped: bool = True,
     ) -> "Function":
         """Derive the declaration from ``fn``'s signature (types via pydantic) and docstring, and link ``fn``.
 
-        String annotations naming local classes resolve in ``localns`` (default: the caller's locals)."""
+        String annotations naming local classes resolve in ``localns`` (default: the caller's locals). A
+        parameter without annotation is asked of the model as a string, with a warning unless ``warn_untyped``
+        is false."""
         if not callable(fn) or isinstance(fn, Function):
             raise TypeError(f"Function.from_callable expects a plain callable, got {type(fn).__name__}")
         tool_name = name or _callable_name(fn)
@@ -125,6 +129,15 @@ class Function:
             raise ValueError(
                 f"prop_desc for tool '{tool_name}' names unknown parameter(s) {unknown}; its parameters are {names}"
             )
+        for p in params if warn_untyped else ():
+            if p.annotation is _EMPTY:
+                warnings.warn(
+                    f"Tool '{tool_name}': parameter '{p.name}' has no type annotation, so the model is asked for "
+                    f"a string. Annotate it ({p.name}: int, {p.name}: list[str], a BaseModel...), or "
+                    f"{p.name}: str to keep the string and silence this warning.",
+                    UserWarning,
+                    stacklevel=3 if sys._getframe(1).f_globals.get("__name__") == __name__ else 2,  # @tool: its user
+                )
         spec = _spec_for(fn, sig)
         func = cls(tool_name, description or tool_name, {}, strict=strict, processor=processor)
         func.function = fn

@@ -474,3 +474,30 @@ print("ok")
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_an_unannotated_parameter_is_a_string_with_a_warning_naming_it():
+    with pytest.warns(UserWarning, match=r"Tool 'add': parameter 'a' has no type annotation.*a: str to keep") as seen:
+
+        @tool
+        def add(a, b: int) -> int:
+            return a + b
+
+    assert [str(w.message).split(":")[0] for w in seen] == ["Tool 'add'"]  # b is annotated: one warning
+    assert seen[0].filename == __file__  # points at the decorated function, not into LLLM
+    assert add.parameters["properties"]["a"] == {"type": "string"}
+
+
+def test_annotated_any_or_opted_out_parameters_do_not_warn():
+    import warnings
+
+    def f(x: Any, y):
+        return x
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Function.from_callable(f, warn_untyped=False).parameters["properties"]["y"] == {"type": "string"}
+
+        @tool
+        def g(x: Any) -> str:
+            return str(x)
