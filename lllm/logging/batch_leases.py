@@ -8,6 +8,7 @@ longer exists, else when the lease expires."""
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
@@ -88,6 +89,9 @@ class BatchLeases:
                 if self._keeper is None:
                     self._keeper = threading.Thread(target=self._keep, name="lllm-batch-leases", daemon=True)
                     self._keeper.start()
+                    # a process stopped before the batch could close (Python 3.10's asyncio.run on a second
+                    # Ctrl-C runs no more of its code) still releases its leases as it exits
+                    atexit.register(self.close)
             return taken
 
     def release(self, index: int) -> None:
@@ -115,6 +119,7 @@ class BatchLeases:
 
     def close(self) -> None:
         """Stop renewing and release every lease still held."""
+        atexit.unregister(self.close)
         self._stop.set()
         if self._keeper is not None:
             self._keeper.join()

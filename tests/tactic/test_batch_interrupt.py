@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -84,6 +85,8 @@ def test_ctrl_c_stops_a_batch_whose_sync_call_is_stuck(tmp_path, how, durable):
     db = tmp_path / "runs.db"
     batch_id = "interrupted-1" if durable else ""
     proc = run_child(db, how, batch_id, free=False)
+    watchdog = threading.Timer(60, proc.kill)  # bounds every read below: a child silent for good is killed
+    watchdog.start()
     try:
         started = [proc.stdout.readline().split()[-1] for _ in range(3)]
         assert started == ["a", "b", "stuck"], proc.stderr.read()
@@ -98,6 +101,7 @@ def test_ctrl_c_stops_a_batch_whose_sync_call_is_stuck(tmp_path, how, durable):
             proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)  # a hang guard: the stuck call blocks forever
     finally:
+        watchdog.cancel()
         proc.kill()
         proc.wait()
     assert proc.returncode != 0 and "KeyboardInterrupt" in err, err
