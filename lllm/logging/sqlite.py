@@ -79,7 +79,7 @@ def _busy(e: sqlite3.OperationalError) -> bool:
     code = getattr(e, "sqlite_errorcode", None)  # Python 3.11+
     if code is None:  # 3.10: only the message tells ("database is locked", "database table is locked")
         return str(e).startswith(("database is locked", "database table is locked", "database schema is locked"))
-    return code & 0xFF in (5, 6)
+    return (code & 0xFF) in (5, 6)
 
 
 class SQLiteBackend(IndexedBackend):

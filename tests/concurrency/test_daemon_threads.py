@@ -94,10 +94,10 @@ async def test_a_result_for_a_caller_that_gave_up_is_dropped() -> None:
 async def test_a_quick_call_runs_on_a_daemon_thread_in_the_callers_context_and_reuses_it() -> None:
     import contextvars
 
-    var: contextvars.ContextVar[str] = contextvars.ContextVar("quick_var", default="unset")
-    var.set("caller's")
     from lllm.core import aio
 
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("quick_var", default="unset")
+    var.set("caller's")
     await run_in_daemon_thread(time.sleep, 0)
     before = len(aio._calls._threads)  # the shared pool may hold idle threads from earlier calls
     seen = [await run_in_daemon_thread(lambda: (threading.current_thread(), var.get())) for _ in range(20)]
