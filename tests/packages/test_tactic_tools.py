@@ -44,7 +44,7 @@ class Summarizer(Tactic, runtime=RT):
     @tactictool("summarize", config="summ")
     def call(self, task: Query) -> Summary:
         """Summarize a topic in a few words."""
-        Summarizer.calls.append((id(self), task.topic, self.config.get("marker")))
+        Summarizer.calls.append((self, task.topic, self.config.get("marker")))  # the object: an id can be reused
         return Summary(text=f"{task.topic} in {task.words} words")
 
 
@@ -113,7 +113,7 @@ def test_call_tool_with_input_model_schema_and_config_name():
     done2 = run(fn, topic="moons", words=3)
     assert done2.result == '{"text":"moons in 3 words"}'
     (first, _, marker), (second, _, _) = Summarizer.calls[-2:]
-    assert marker == "from-config" and first != second  # a fresh tactic per call
+    assert marker == "from-config" and first is not second  # a fresh tactic per call
 
 
 def test_selection_rules():
