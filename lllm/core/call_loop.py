@@ -14,7 +14,7 @@ import warnings
 from typing import TYPE_CHECKING, Any, Awaitable, Dict, List, NoReturn, Optional
 
 from lllm.core import events
-from lllm.core.aio import timeout_at
+from lllm.core.aio import within
 from lllm.core.const import Roles
 from lllm.core.message import FunctionCall, Message
 from lllm.core.sessions import AgentCallSession, InvokeTrace, error_record
@@ -96,8 +96,7 @@ class CallLoop:
         deadline = self.deadline = time.monotonic() + limit
         session = self.session
         try:
-            async with timeout_at(asyncio.get_running_loop().time() + limit):
-                await self.run()
+            await within(self.run(), limit)
         except asyncio.TimeoutError as e:
             if time.monotonic() < deadline - 0.05:  # a timeout raised inside the loop, not the deadline
                 raise

@@ -97,14 +97,19 @@ def _forget(loop: asyncio.AbstractEventLoop) -> None:
     closer = _closers.pop(loop, None)
     if closer is not None:
         _step(closer.aclose())  # its ``finally`` closes the pools the same way
-    pool = _pools.pop(loop, None)
-    if pool is not None:
-        pool.close()
+    _close_pool(loop)
     sess = _sessions.pop(loop, None)
     conn = None if sess is None else sess.connector
     if conn is None or conn.closed:
         return
     _step(conn.close())
+
+
+def _close_pool(loop: asyncio.AbstractEventLoop) -> None:
+    """Drop ``loop``'s HTTP/1.1 pool and close its idle connections (on the loop, or once it is closed)."""
+    pool = _pools.pop(loop, None)
+    if pool is not None:
+        pool.close()
 
 
 def _step(closing: Any) -> None:
@@ -125,9 +130,7 @@ async def _close_at_loop_end(loop: asyncio.AbstractEventLoop) -> AsyncIterator[N
         yield
     finally:
         _closers.pop(loop, None)
-        pool = _pools.pop(loop, None)
-        if pool is not None:
-            pool.close()
+        _close_pool(loop)
         sess = _sessions.pop(loop, None)
         if sess is not None and not sess.closed:
             await sess.close()
@@ -194,9 +197,7 @@ def _new_session(loop: asyncio.AbstractEventLoop) -> "aiohttp.ClientSession":
 async def aclose_session() -> None:
     """Close the running loop's pools (their connections); the next request opens new ones."""
     loop = asyncio.get_running_loop()
-    pool = _pools.pop(loop, None)
-    if pool is not None:
-        pool.close()
+    _close_pool(loop)
     s = _sessions.pop(loop, None)
     if s is not None and not s.closed:
         await s.close()
