@@ -439,8 +439,13 @@ class Pool:
         while self.in_use >= POOL_LIMIT:
             waiter = self.loop.create_future()
             self._slots.append(waiter)
-            async with timeout_at(deadline):
-                await waiter
+            try:
+                async with timeout_at(deadline):
+                    await waiter
+            except BaseException:  # timed out or cancelled: a slot it was just given goes to the next waiter
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()
+                raise
         self.in_use += 1
         idle = self.idle.get(t.key)
         while idle:
@@ -506,6 +511,9 @@ class Pool:
 
     def _free(self) -> None:
         self.in_use -= 1
+        self._wake_one()
+
+    def _wake_one(self) -> None:
         while self._slots:
             waiter = self._slots.popleft()
             if not waiter.done():

@@ -244,6 +244,28 @@ async def test_no_more_connections_than_the_limit_are_open_at_once(monkeypatch):
         assert srv.most_open <= 2 and pool().in_use == 0
 
 
+async def test_a_freed_slot_is_passed_on_when_the_waiter_it_went_to_is_cancelled(monkeypatch):
+    """The pool is full and two requests wait. A slot frees and goes to the first, which is cancelled before it
+    runs: the second gets the slot at once, not at its deadline."""
+    monkeypatch.setattr(h1, "POOL_LIMIT", 1)
+    box: List[Server] = []
+    async with Server(keep_alive(lambda n: answer(), box)) as srv:
+        box.append(srv)
+        p = pool()
+        p.in_use = 1  # the one slot is taken
+        first = asyncio.ensure_future(http.post_json(srv.url, HEADERS, BODY, 5))
+        second = asyncio.ensure_future(http.post_json(srv.url, HEADERS, BODY, 5))
+        await asyncio.sleep(0.01)  # both wait for the slot
+        p.release(h1._Conn(h1.target(srv.url).key, p.loop), False)  # the slot frees, woken: the first waiter
+        first.cancel()  # ... which is cancelled before it could take it
+        t0 = asyncio.get_running_loop().time()
+        assert (await second)[2] == {"ok": True}
+        assert asyncio.get_running_loop().time() - t0 < 1  # not left waiting until its 5 s deadline
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        assert p.in_use == 0
+
+
 async def test_a_host_name_is_looked_up_once_for_connections_opened_together(monkeypatch):
     loop = asyncio.get_running_loop()
     lookups = []
