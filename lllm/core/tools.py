@@ -47,6 +47,25 @@ def default_processor(result: Any, call: FunctionCall) -> str:
 _SCHEMA_FIELDS = frozenset({"name", "description", "properties", "required", "additional_properties", "strict", "defs"})
 
 
+def _warn_at(fn: Callable[..., Any], message: str, stacklevel: int) -> None:
+    """Warn at ``fn``'s ``def`` line (what to fix), wherever it is made a tool; a callable without a source
+    location (a builtin, a ``partial``, a callable object) warns at whoever declared it."""
+    inner = inspect.unwrap(fn)
+    code, module_globals = getattr(inner, "__code__", None), getattr(inner, "__globals__", None)
+    if code is None or not isinstance(module_globals, dict):
+        warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)
+        return
+    warnings.warn_explicit(
+        message,
+        UserWarning,
+        code.co_filename,
+        code.co_firstlineno,
+        module=module_globals.get("__name__", "<unknown>"),
+        registry=module_globals.setdefault("__warningregistry__", {}),
+        module_globals=module_globals,
+    )
+
+
 class Function:
     """A tool: its JSON-Schema declaration, and (once linked) the Python callable that implements it.
 
@@ -131,12 +150,12 @@ class Function:
             )
         for p in params if warn_untyped else ():
             if p.annotation is _EMPTY:
-                warnings.warn(
+                _warn_at(
+                    fn,
                     f"Tool '{tool_name}': parameter '{p.name}' has no type annotation, so the model is asked for "
                     f"a string. Annotate it ({p.name}: int, {p.name}: list[str], a BaseModel...), or "
                     f"{p.name}: str to keep the string and silence this warning.",
-                    UserWarning,
-                    stacklevel=3 if sys._getframe(1).f_globals.get("__name__") == __name__ else 2,  # @tool: its user
+                    3 if sys._getframe(1).f_globals.get("__name__") == __name__ else 2,  # @tool: its user
                 )
         spec = _spec_for(fn, sig)
         func = cls(tool_name, description or tool_name, {}, strict=strict, processor=processor)

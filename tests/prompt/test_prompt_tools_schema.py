@@ -484,8 +484,35 @@ def test_an_unannotated_parameter_is_a_string_with_a_warning_naming_it():
             return a + b
 
     assert [str(w.message).split(":")[0] for w in seen] == ["Tool 'add'"]  # b is annotated: one warning
-    assert seen[0].filename == __file__  # points at the decorated function, not into LLLM
+    # it points at the def line to fix, not into LLLM
+    assert (seen[0].filename, seen[0].lineno) == (__file__, add.function.__code__.co_firstlineno)
     assert add.parameters["properties"]["a"] == {"type": "string"}
+
+
+def test_the_untyped_parameter_warning_points_at_the_def_however_the_tool_is_declared():
+    from lllm.packages.runtime import Runtime
+
+    def lookup(key):
+        return key
+
+    line = lookup.__code__.co_firstlineno
+    for declare in (
+        lambda: Function.from_callable(lookup),
+        lambda: Runtime().register_tool("pkg/lookup", lookup),  # a package's tool: from inside LLLM
+    ):
+        with pytest.warns(UserWarning, match="parameter 'key' has no type annotation") as seen:
+            declare()
+        assert [(w.filename, w.lineno) for w in seen] == [(__file__, line)]
+
+
+def test_a_callable_object_without_a_def_warns_where_it_is_declared():
+    class Lookup:
+        def __call__(self, key):
+            return key
+
+    with pytest.warns(UserWarning, match="parameter 'key' has no type annotation") as seen:
+        Function.from_callable(Lookup(), name="lookup")
+    assert seen[0].filename == __file__
 
 
 def test_annotated_any_or_opted_out_parameters_do_not_warn():
