@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import sys
 import warnings
 import weakref
 from typing import Annotated, Any, Callable, Dict, List, Optional, Tuple
@@ -179,11 +180,49 @@ def _signature(fn: Callable[..., Any], localns: Optional[Dict[str, Any]] = None)
     return sig.replace(parameters=params)
 
 
+Site = Tuple[str, int, str]  # a def's (file, line, module name)
+
+
+def def_site(fn: Callable[..., Any]) -> Optional[Site]:
+    """Where ``fn``'s ``def`` is; ``None`` for a callable without one (a builtin, a ``partial``, an object)."""
+    inner = inspect.unwrap(fn)
+    code = getattr(inner, "__code__", None)
+    if code is None:
+        return None
+    return code.co_filename, code.co_firstlineno, str(getattr(inner, "__module__", None) or "<unknown>")
+
+
+def warn_at(site: Optional[Site], message: str, stacklevel: int) -> None:
+    """A ``UserWarning`` at ``site`` (a tool's ``def`` line: what to fix), else ``stacklevel`` frames up from
+    the caller, as ``warnings.warn`` counts them. Shown once per site, as ``warnings.warn`` would."""
+    if site is None:
+        warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)
+        return
+    filename, lineno, module = site
+    mod = sys.modules.get(module)
+    module_globals = vars(mod) if mod is not None else None
+    registry = module_globals.setdefault("__warningregistry__", {}) if module_globals is not None else None
+    warnings.warn_explicit(
+        message, UserWarning, filename, lineno, module=module, registry=registry, module_globals=module_globals
+    )
+
+
 class _ArgSpec:
     """How to validate arguments for, and call, one implementation. Built once per callable (and cached
     weakly per callable, so re-binding the same implementation costs nothing); holds no reference to it."""
 
-    __slots__ = ("_model", "_schema", "_params", "_fn_name", "names", "posonly", "extra_ok", "is_async", "accepts")
+    __slots__ = (
+        "_model",
+        "_schema",
+        "_params",
+        "_fn_name",
+        "_site",
+        "names",
+        "posonly",
+        "extra_ok",
+        "is_async",
+        "accepts",
+    )
 
     def __init__(self, fn: Callable[..., Any], sig: Optional[inspect.Signature] = None):
         self.is_async = inspect.iscoroutinefunction(fn)
@@ -191,6 +230,7 @@ class _ArgSpec:
         self._schema: Optional[Dict[str, Any]] = {}
         self._params: List[inspect.Parameter] = []
         self._fn_name = _callable_name(fn)
+        self._site = def_site(fn)  # where a type that becomes a string is warned about
         self.names: List[Tuple[str, str]] = []  # (field name in the model, parameter name)
         self.posonly: List[str] = []
         self.extra_ok = True
@@ -209,7 +249,7 @@ class _ArgSpec:
 
     def _build(self) -> Dict[str, Any]:
         if self._schema is None:
-            self._model, self._schema = _args_model(self._fn_name, self._params, self.extra_ok)
+            self._model, self._schema = _args_model(self._fn_name, self._params, self.extra_ok, self._site)
         return self._schema
 
     @property
@@ -271,7 +311,9 @@ def _schemable(annotation: Any) -> bool:
         return False
 
 
-def _args_model(fn_name: str, params: List[inspect.Parameter], extra_ok: bool) -> Tuple[Any, Dict[str, Any]]:
+def _args_model(
+    fn_name: str, params: List[inspect.Parameter], extra_ok: bool, site: Optional[Site]
+) -> Tuple[Any, Dict[str, Any]]:
     """A pydantic model whose fields are the parameters (aliased, so any parameter name works), and its schema."""
     config = ConfigDict(arbitrary_types_allowed=True, extra="allow" if extra_ok else "forbid")
 
@@ -294,13 +336,13 @@ def _args_model(fn_name: str, params: List[inspect.Parameter], extra_ok: bool) -
         fallback = [a if a is _STRINGISH or _schemable(a) else _STRINGISH for a in annotations]
         for p, before, after in zip(params, annotations, fallback):
             if after is _STRINGISH and before is not _STRINGISH:
-                warnings.warn(
+                warn_at(
+                    site,
                     f"Tool '{fn_name}': parameter '{p.name}' has type {_type_name(before)}, which pydantic "
                     f"cannot describe in JSON Schema, so the model is asked for a string and the function "
                     f"receives it unchecked. Annotate '{p.name}' with a type pydantic can describe (str, a "
                     f"BaseModel, a dataclass, a TypedDict...).",
-                    UserWarning,
-                    stacklevel=2,
+                    2,
                 )
         return with_schema(build(fallback))
 

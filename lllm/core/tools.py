@@ -9,7 +9,6 @@ import inspect
 import re
 import sys
 import time
-import warnings
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union, cast
 
 from pydantic import ValidationError
@@ -25,9 +24,11 @@ from lllm.core.tool_schema import (
     _signature,
     _spec_for,
     _tool_params,
+    def_site,
     drop_optional_nulls,
     strict_json_schema,
     validation_errors,
+    warn_at,
 )
 from lllm.errors import ToolBindingError
 
@@ -45,25 +46,6 @@ def default_processor(result: Any, call: FunctionCall) -> str:
 # ---------------------------------------------------------------------------------------------
 
 _SCHEMA_FIELDS = frozenset({"name", "description", "properties", "required", "additional_properties", "strict", "defs"})
-
-
-def _warn_at(fn: Callable[..., Any], message: str, stacklevel: int) -> None:
-    """Warn at ``fn``'s ``def`` line (what to fix), wherever it is made a tool; a callable without a source
-    location (a builtin, a ``partial``, a callable object) warns at whoever declared it."""
-    inner = inspect.unwrap(fn)
-    code, module_globals = getattr(inner, "__code__", None), getattr(inner, "__globals__", None)
-    if code is None or not isinstance(module_globals, dict):
-        warnings.warn(message, UserWarning, stacklevel=stacklevel + 1)
-        return
-    warnings.warn_explicit(
-        message,
-        UserWarning,
-        code.co_filename,
-        code.co_firstlineno,
-        module=module_globals.get("__name__", "<unknown>"),
-        registry=module_globals.setdefault("__warningregistry__", {}),
-        module_globals=module_globals,
-    )
 
 
 class Function:
@@ -150,8 +132,8 @@ class Function:
             )
         for p in params if warn_untyped else ():
             if p.annotation is _EMPTY:
-                _warn_at(
-                    fn,
+                warn_at(
+                    def_site(fn),
                     f"Tool '{tool_name}': parameter '{p.name}' has no type annotation, so the model is asked for "
                     f"a string. Annotate it ({p.name}: int, {p.name}: list[str], a BaseModel...), or "
                     f"{p.name}: str to keep the string and silence this warning.",

@@ -134,6 +134,9 @@ def test_unschemable_untyped_and_any_become_strings():
     # a type pydantic cannot describe falls back to a string, out loud; untyped and Any are strings by design
     assert len(said) == 2 and "parameter 'a' has type Opaque" in said[0] and "parameter 'd'" in said[1]
     assert all("Tool 'f'" in m and "Annotate" in m for m in said)
+    # warned when the schema is first built (here, reading it), yet at the def line to fix
+    where = {(w.filename, w.lineno) for w in caught if "cannot describe" in str(w.message)}
+    assert where == {(__file__, f.function.__code__.co_firstlineno)}
     assert props["a"] == {"type": "string"}
     assert props["b"] == {"type": "string"}
     assert props["c"] == {"type": "string"}
