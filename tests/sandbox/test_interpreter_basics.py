@@ -4,6 +4,7 @@ output capture and truncation, tracebacks without framework frames, reset."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -119,6 +120,7 @@ def test_tracebacks_show_user_frames_only(make, backend):
     it = make(backend)
     it.run("def inner():\n    raise ValueError('boom')")
     out = it.run("print('partial')\ninner()")
+    out = re.sub(r"(?m)^ *[~^]+\n", "", out)  # Python 3.13 marks the call under its line: not what is tested
     assert out == (
         "partial\nTraceback (most recent call last):\n"
         '  File "<cell 2>", line 2, in <module>\n    inner()\n'

@@ -61,13 +61,25 @@ print("RESULTS", json.dumps(results), flush=True)
 
 def run_child(db, how: str, batch_id: str, free: bool) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(db), how, batch_id, "free" if free else "stuck", json.dumps(TASKS)],
+        # faulthandler: a child that hangs is sent SIGABRT and prints every thread's stack (see communicate)
+        [sys.executable, "-X", "faulthandler", "-c", CHILD, str(db), how, batch_id, "free" if free else "stuck"]
+        + [json.dumps(TASKS)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         # a child of a shell run in the background inherits SIGINT ignored: restore Ctrl-C as in a terminal
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
+
+
+def communicate(proc: subprocess.Popen, timeout: float) -> "tuple[str, str]":
+    """``proc.communicate(timeout)``; a child still running then fails the test with its threads' stacks."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack, then the child dies
+        _, err = proc.communicate(timeout=10)
+        pytest.fail(f"the child did not exit within {timeout} s; its stderr and threads:\n{err[-8000:]}")
 
 
 def saved(store) -> dict:
@@ -99,7 +111,7 @@ def test_ctrl_c_stops_a_batch_whose_sync_call_is_stuck(tmp_path, how, durable):
             while "cancel again" not in (line := proc.stderr.readline()):  # its lease; it says so, and a second
                 assert line, "the child exited without saying what it waits for"  # Ctrl-C stops the wait
             proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)  # a hang guard: the stuck call blocks forever
+        out, err = communicate(proc, 20)  # a hang guard: the stuck call blocks forever
     finally:
         watchdog.cancel()
         proc.kill()
@@ -177,7 +189,7 @@ def test_ctrl_c_exits_while_an_async_tactic_awaits_a_stuck_sync_call(tmp_path, w
     interpreter joins at exit: after Ctrl-C the process hung until the stuck call ended."""
     db = tmp_path / "runs.db"
     proc = subprocess.Popen(
-        [sys.executable, "-c", ASYNC_CHILD, str(db), what],
+        [sys.executable, "-X", "faulthandler", "-c", ASYNC_CHILD, str(db), what],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -186,7 +198,7 @@ def test_ctrl_c_exits_while_an_async_tactic_awaits_a_stuck_sync_call(tmp_path, w
     try:
         assert proc.stdout.readline().strip() == "STUCK", proc.stderr.read()
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=20)  # a hang guard: the stuck call blocks forever
+        _, err = communicate(proc, 20)  # a hang guard: the stuck call blocks forever
     finally:
         proc.kill()
         proc.wait()
