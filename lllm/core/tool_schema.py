@@ -216,7 +216,7 @@ class _ArgSpec:
         "_schema",
         "_params",
         "_fn_name",
-        "_site",
+        "site",
         "names",
         "posonly",
         "extra_ok",
@@ -230,7 +230,7 @@ class _ArgSpec:
         self._schema: Optional[Dict[str, Any]] = {}
         self._params: List[inspect.Parameter] = []
         self._fn_name = _callable_name(fn)
-        self._site = def_site(fn)  # where a type that becomes a string is warned about
+        self.site = def_site(fn)  # where a parameter that becomes a string is warned about
         self.names: List[Tuple[str, str]] = []  # (field name in the model, parameter name)
         self.posonly: List[str] = []
         self.extra_ok = True
@@ -249,7 +249,7 @@ class _ArgSpec:
 
     def _build(self) -> Dict[str, Any]:
         if self._schema is None:
-            self._model, self._schema = _args_model(self._fn_name, self._params, self.extra_ok, self._site)
+            self._model, self._schema = _args_model(self._fn_name, self._params, self.extra_ok, self.site)
         return self._schema
 
     @property

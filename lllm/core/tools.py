@@ -24,7 +24,6 @@ from lllm.core.tool_schema import (
     _signature,
     _spec_for,
     _tool_params,
-    def_site,
     drop_optional_nulls,
     strict_json_schema,
     validation_errors,
@@ -130,16 +129,16 @@ class Function:
             raise ValueError(
                 f"prop_desc for tool '{tool_name}' names unknown parameter(s) {unknown}; its parameters are {names}"
             )
+        spec = _spec_for(fn, sig)
         for p in params if warn_untyped else ():
             if p.annotation is _EMPTY:
                 warn_at(
-                    def_site(fn),
+                    spec.site,
                     f"Tool '{tool_name}': parameter '{p.name}' has no type annotation, so the model is asked for "
                     f"a string. Annotate it ({p.name}: int, {p.name}: list[str], a BaseModel...), or "
                     f"{p.name}: str to keep the string and silence this warning.",
                     3 if sys._getframe(1).f_globals.get("__name__") == __name__ else 2,  # @tool: its user
                 )
-        spec = _spec_for(fn, sig)
         func = cls(tool_name, description or tool_name, {}, strict=strict, processor=processor)
         func.function = fn
         # The JSON Schema and the docstring's texts are derived on first use (see __getattr__), so defining

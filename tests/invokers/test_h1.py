@@ -53,8 +53,6 @@ class Server:
         self.server.close()
         for w in self.writers:  # a keep-alive handler never ends by itself; Python 3.12+ waits for it to close
             w.close()
-        if hasattr(self.server, "close_clients"):  # Python 3.13+: also a connection whose handler has not started
-            self.server.close_clients()
         await self.server.wait_closed()
 
     async def read_request(self, reader: asyncio.StreamReader) -> bytes:
